@@ -1,0 +1,231 @@
+//! Domain events: the durable record of every change, written in the same transaction as the
+//! change (a transactional outbox), and the bus that wakes consumers when new ones commit.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{TimeRange, Timestamp};
+use crate::error::Result;
+use crate::ids::{EventId, OrgId};
+
+/// Event type names. Each write of an entity emits `<entity>.created|updated|deleted`;
+/// channels and jobs add their own (`sms.received`, `email.sent`, `lead.delivered`, …).
+pub mod types {
+    /// Declares the event type name constants.
+    macro_rules! names {
+        ($($name:ident = $s:literal;)+) => {
+            $(#[doc = concat!("`", $s, "`")] pub const $name: &str = $s;)+
+            /// Every name declared here.
+            pub const ALL: &[&str] = &[$($s),+];
+        };
+    }
+
+    names! {
+        ORG_CREATED = "org.created";
+        ORG_UPDATED = "org.updated";
+        MEMBER_CREATED = "member.created";
+        MEMBER_UPDATED = "member.updated";
+        MEMBER_DELETED = "member.deleted";
+        API_KEY_CREATED = "api_key.created";
+        API_KEY_REVOKED = "api_key.revoked";
+        PHONE_CREATED = "phone.created";
+        PHONE_UPDATED = "phone.updated";
+        PHONE_DELETED = "phone.deleted";
+        COMPANY_CREATED = "company.created";
+        COMPANY_UPDATED = "company.updated";
+        COMPANY_DELETED = "company.deleted";
+        PERSON_CREATED = "person.created";
+        PERSON_UPDATED = "person.updated";
+        PERSON_DELETED = "person.deleted";
+        DEAL_CREATED = "deal.created";
+        DEAL_UPDATED = "deal.updated";
+        DEAL_DELETED = "deal.deleted";
+        TASK_CREATED = "task.created";
+        TASK_UPDATED = "task.updated";
+        TASK_DELETED = "task.deleted";
+        INTERACTION_CREATED = "interaction.created";
+        INTERACTION_UPDATED = "interaction.updated";
+        INTERACTION_DELETED = "interaction.deleted";
+        EMAIL_SENT = "email.sent";
+        EMAIL_RECEIVED = "email.received";
+        SMS_SENT = "sms.sent";
+        SMS_RECEIVED = "sms.received";
+        SMS_STATUS_CHANGED = "sms.status_changed";
+        CALL_STARTED = "call.started";
+        CALL_RECEIVED = "call.received";
+        CALL_COMPLETED = "call.completed";
+        INTEGRATION_CONNECTED = "integration.connected";
+        INTEGRATION_NEEDS_REAUTH = "integration.needs_reauth";
+        INTEGRATION_DISCONNECTED = "integration.disconnected";
+        WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled";
+        LEAD_CREATED = "lead.created";
+        LEAD_ROUTED = "lead.routed";
+        LEAD_DELIVERED = "lead.delivered";
+        LEAD_DELIVERY_FAILED = "lead.delivery_failed";
+    }
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// The entity kind, e.g. `person`.
+    pub kind: String,
+    /// The entity's id.
+    pub id: Uuid,
+}
+
+/// A domain event: the envelope every consumer and webhook receiver sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    /// Its id (UUID v7); stable across redeliveries, so receivers can dedupe on it.
+    pub id: EventId,
+    /// The org it belongs to.
+    pub org_id: OrgId,
+    /// The type name, e.g. `person.created` (see [`types`]).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the change happened.
+    pub occurred_at: Timestamp,
+    /// What it is about.
+    pub subject: Subject,
+    /// A JSON snapshot of the entity after the change (before it, for deletions).
+    pub data: serde_json::Value,
+    /// The request that caused it, when there was one.
+    pub request_id: Option<String>,
+}
+
+impl DomainEvent {
+    /// A new event about `kind`/`id` with `data` as the snapshot, happening now.
+    pub fn new(
+        org_id: OrgId,
+        event_type: &str,
+        kind: &str,
+        id: Uuid,
+        data: serde_json::Value,
+        request_id: Option<&str>,
+    ) -> Self {
+        Self {
+            id: EventId::new(),
+            org_id,
+            event_type: event_type.to_owned(),
+            occurred_at: crate::domain::now(),
+            subject: Subject {
+                kind: kind.to_owned(),
+                id,
+            },
+            data,
+            request_id: request_id.map(str::to_owned),
+        }
+    }
+}
+
+/// Narrows a list of events.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventFilter {
+    /// One of these types (exact names); empty means all.
+    pub types: Vec<String>,
+    /// About this entity.
+    pub subject_id: Option<Uuid>,
+    /// Happened within.
+    pub occurred: TimeRange,
+}
+
+/// A position in the global event log, in commit order. Opaque to consumers: store it and hand
+/// it back. Backends guarantee that no event can later appear *before* a position they handed
+/// out, so a consumer that resumes from its cursor never skips a late-committing write.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct EventCursor {
+    /// The committing transaction's order key.
+    pub tx: i64,
+    /// The event's sequence within the log.
+    pub seq: i64,
+}
+
+/// An event read from the global log, with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    /// Where it sits in the log.
+    pub cursor: EventCursor,
+    /// The event.
+    pub event: DomainEvent,
+}
+
+/// A batch of events claimed by one consumer. While it is held, no other process can claim for
+/// the same consumer; dropping it without [`ClaimedEvents::commit`] gives the batch back.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait ClaimedEvents: Send {
+    /// The claimed events, in log order.
+    fn events(&self) -> &[LoggedEvent];
+
+    /// Moves the consumer's cursor past the claimed events and releases the claim.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails; the cursor then stays put.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Cross-tenant access to the event log for trusted consumers (the webhook dispatcher,
+/// projections). Not for request handlers: they use the tenant-scoped [`crate::repo::EventRepo`].
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Up to `limit` events after `after` (from the start when `None`), in log order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn read_events(&self, after: Option<EventCursor>, limit: u32)
+    -> Result<Vec<LoggedEvent>>;
+
+    /// Claims up to `limit` events after `consumer`'s stored cursor. Returns `None` when another
+    /// process holds the claim for this consumer right now.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn claim_events(
+        &self,
+        consumer: &str,
+        limit: u32,
+    ) -> Result<Option<Box<dyn ClaimedEvents>>>;
+
+    /// The consumer's stored cursor (`None` before its first commit).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn consumer_cursor(&self, consumer: &str) -> Result<Option<EventCursor>>;
+}
+
+/// A wake-up: events were committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventNotice {
+    /// The org whose events committed; `None` when the bus cannot tell (after a reconnect or a
+    /// subscriber falling behind), meaning "anything may have changed".
+    pub org_id: Option<OrgId>,
+}
+
+/// Wakes consumers when events commit. The durable log is the table; the bus only says "look
+/// now", so a missed notice costs latency, never an event.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// A new subscription that sees notices published from now on.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the bus cannot subscribe (e.g. no database connection).
+    async fn subscribe(&self) -> Result<Box<dyn EventSubscription>>;
+}
+
+/// One consumer's stream of notices.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait EventSubscription: Send {
+    /// Waits for the next notice. A subscriber that fell behind gets one notice with no org,
+    /// standing for all it missed.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the bus is closed.
+    async fn next(&mut self) -> Result<EventNotice>;
+}

@@ -1,0 +1,311 @@
+//! Repository traits: the tenant-scoped storage API every backend implements.
+//!
+//! Every method takes a [`TenantContext`]; the org comes from it, never from input, and the
+//! actor's role is checked against the [`Access`](crate::tenant::Access) the method needs. A
+//! record of another org reads as [`Error::NotFound`](crate::Error::NotFound), never as
+//! forbidden. Every write also appends its domain event in the same transaction.
+//!
+//! The only methods without a context are in [`Directory`]: the lookups that *establish* a
+//! tenant (an API key by prefix, a membership, an inbound phone number) and org creation.
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    ApiKey, ApiKeyCredentials, Company, CompanyFilter, CompanyPatch, Deal, DealFilter, DealPatch,
+    E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member, NewApiKey,
+    NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewTask, Org,
+    Person, PersonFilter, PersonPatch, Phone, Task, TaskFilter, TaskPatch,
+};
+use crate::error::Result;
+use crate::events::{DomainEvent, EventFilter};
+use crate::ids::{
+    ApiKeyId, CompanyId, DealId, InteractionId, MemberId, OrgId, PersonId, PhoneId, TaskId, UserId,
+};
+use crate::page::{Page, PageRequest};
+use crate::tenant::{Role, TenantContext};
+
+/// Lookups that establish a tenant, and org creation. Cross-tenant by nature: only
+/// authenticators and trusted jobs call these.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Creates an org; with `owner`, that user becomes its first member with [`Role::Owner`].
+    /// Emits `org.created` (and `member.created`).
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] for a bad name.
+    async fn create_org(&self, new: NewOrg, owner: Option<UserId>) -> Result<Org>;
+
+    /// The live (not revoked) API key whose lookup prefix is `prefix`, with its hash, for the
+    /// caller to verify the presented key against in constant time.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyCredentials>>;
+
+    /// Records that a key authenticated (at most one write per key per minute).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn touch_api_key(&self, key_id: ApiKeyId) -> Result<()>;
+
+    /// The membership of `user_id` in `org_id`, if any.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn membership(&self, org_id: OrgId, user_id: UserId) -> Result<Option<Member>>;
+
+    /// The org-owned phone mapping for an inbound number, if any.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn phone_by_number(&self, number: &E164) -> Result<Option<Phone>>;
+}
+
+/// The context's own org.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait OrgRepo: Send + Sync {
+    /// The context's org.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if it was deleted.
+    async fn get_org(&self, ctx: &TenantContext) -> Result<Org>;
+
+    /// Renames the org (owner only). Emits `org.updated`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Forbidden`], [`crate::Error::Validation`].
+    async fn rename_org(&self, ctx: &TenantContext, name: String) -> Result<Org>;
+}
+
+/// Members of the context's org. Reading needs viewer; changes need owner.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait MemberRepo: Send + Sync {
+    /// Adds a user. Emits `member.created`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] on `user_id` when already a member; [`crate::Error::Forbidden`].
+    async fn create_member(&self, ctx: &TenantContext, new: NewMember) -> Result<Member>;
+    /// One member.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_member(&self, ctx: &TenantContext, id: MemberId) -> Result<Member>;
+    /// A page of members.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_members(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Member>>;
+    /// Changes a member's role. Emits `member.updated`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Conflict`] when it would leave no owner.
+    async fn set_member_role(
+        &self,
+        ctx: &TenantContext,
+        id: MemberId,
+        role: Role,
+    ) -> Result<Member>;
+    /// Removes a member. Emits `member.deleted`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Conflict`] when it would leave no owner.
+    async fn delete_member(&self, ctx: &TenantContext, id: MemberId) -> Result<()>;
+}
+
+/// API keys of the context's org (admin).
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait ApiKeyRepo: Send + Sync {
+    /// Stores a key's prefix and hash. Emits `api_key.created`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] on a prefix collision; [`crate::Error::Forbidden`].
+    async fn create_api_key(&self, ctx: &TenantContext, new: NewApiKey) -> Result<ApiKey>;
+    /// One key (never its hash).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_api_key(&self, ctx: &TenantContext, id: ApiKeyId) -> Result<ApiKey>;
+    /// A page of keys, revoked ones included.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_api_keys(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<ApiKey>>;
+    /// Revokes a key; it never authenticates again. Emits `api_key.revoked`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn revoke_api_key(&self, ctx: &TenantContext, id: ApiKeyId) -> Result<ApiKey>;
+}
+
+/// Provider phone numbers of the context's org (admin writes).
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait PhoneRepo: Send + Sync {
+    /// Maps a number to the org. Emits `phone.created`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] on `number` when any org already has it.
+    async fn create_phone(&self, ctx: &TenantContext, new: NewPhone) -> Result<Phone>;
+    /// One mapping.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_phone(&self, ctx: &TenantContext, id: PhoneId) -> Result<Phone>;
+    /// A page of mappings.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_phones(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Phone>>;
+    /// Removes a mapping. Emits `phone.deleted`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn delete_phone(&self, ctx: &TenantContext, id: PhoneId) -> Result<()>;
+}
+
+/// Declares a CRM repository trait: create, get, list with a filter, patch, soft delete.
+macro_rules! crm_repo {
+    ($(#[$doc:meta])* $trait:ident, $entity:ident, $id:ident, $new:ident, $patch:ident, $filter:ident,
+     $create:ident, $get:ident, $list:ident, $update:ident, $delete:ident) => {
+        $(#[$doc])*
+        #[cfg_attr(feature = "testing", mockall::automock)]
+        #[async_trait]
+        pub trait $trait: Send + Sync {
+            #[doc = concat!("Creates a ", stringify!($entity), " (member role). Emits its `.created` event.")]
+            ///
+            /// # Errors
+            /// [`crate::Error::Validation`] naming each bad field; [`crate::Error::Conflict`] on a
+            /// taken unique value; [`crate::Error::NotFound`] when a referenced record is not in
+            /// the org; [`crate::Error::Forbidden`].
+            async fn $create(&self, ctx: &TenantContext, new: $new) -> Result<$entity>;
+
+            #[doc = concat!("One ", stringify!($entity), ".")]
+            ///
+            /// # Errors
+            /// [`crate::Error::NotFound`] when absent, deleted, or of another org.
+            async fn $get(&self, ctx: &TenantContext, id: $id) -> Result<$entity>;
+
+            #[doc = concat!("A page of ", stringify!($entity), " records matching the filter, in id order.")]
+            ///
+            /// # Errors
+            /// [`crate::Error::Unavailable`] when the storage fails.
+            async fn $list(&self, ctx: &TenantContext, filter: $filter, page: PageRequest) -> Result<Page<$entity>>;
+
+            #[doc = concat!("Applies a patch (member role). Emits `.updated` when anything changed.")]
+            ///
+            /// # Errors
+            /// As for creation, and [`crate::Error::NotFound`] for the record itself.
+            async fn $update(&self, ctx: &TenantContext, id: $id, patch: $patch) -> Result<$entity>;
+
+            #[doc = concat!("Soft-deletes (member role); it then reads as not found. Emits `.deleted`.")]
+            ///
+            /// # Errors
+            /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`].
+            async fn $delete(&self, ctx: &TenantContext, id: $id) -> Result<()>;
+        }
+    };
+}
+
+crm_repo!(
+    /// Companies.
+    CompanyRepo, Company, CompanyId, NewCompany, CompanyPatch, CompanyFilter,
+    create_company, get_company, list_companies, update_company, delete_company
+);
+crm_repo!(
+    /// People. Emails and phones, primary or additional, are unique within the org.
+    PersonRepo, Person, PersonId, NewPerson, PersonPatch, PersonFilter,
+    create_person, get_person, list_people, update_person, delete_person
+);
+crm_repo!(
+    /// Deals.
+    DealRepo, Deal, DealId, NewDeal, DealPatch, DealFilter,
+    create_deal, get_deal, list_deals, update_deal, delete_deal
+);
+crm_repo!(
+    /// Tasks.
+    TaskRepo, Task, TaskId, NewTask, TaskPatch, TaskFilter,
+    create_task, get_task, list_tasks, update_task, delete_task
+);
+crm_repo!(
+    /// Interactions (timeline entries).
+    InteractionRepo, Interaction, InteractionId, NewInteraction, InteractionPatch, InteractionFilter,
+    create_interaction, get_interaction, list_interactions, update_interaction, delete_interaction
+);
+
+/// Finding people by contact details, as channels do for inbound messages.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait ContactLookup: Send + Sync {
+    /// The person with this email, primary or additional, case-insensitively.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn person_by_email(
+        &self,
+        ctx: &TenantContext,
+        email: &EmailAddress,
+    ) -> Result<Option<Person>>;
+
+    /// The person with this phone, primary or additional.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn person_by_phone(&self, ctx: &TenantContext, phone: &E164) -> Result<Option<Person>>;
+}
+
+/// The context org's domain events, newest last.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait EventRepo: Send + Sync {
+    /// A page of the org's events matching the filter, in id (time) order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_events(
+        &self,
+        ctx: &TenantContext,
+        filter: EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<DomainEvent>>;
+}
+
+/// Everything a storage backend provides; what the engine and the reference server hold.
+pub trait Store:
+    Directory
+    + OrgRepo
+    + MemberRepo
+    + ApiKeyRepo
+    + PhoneRepo
+    + CompanyRepo
+    + PersonRepo
+    + DealRepo
+    + TaskRepo
+    + InteractionRepo
+    + ContactLookup
+    + EventRepo
+    + crate::events::EventLog
+    + crate::events::EventBus
+{
+}
+
+impl<T> Store for T where
+    T: Directory
+        + OrgRepo
+        + MemberRepo
+        + ApiKeyRepo
+        + PhoneRepo
+        + CompanyRepo
+        + PersonRepo
+        + DealRepo
+        + TaskRepo
+        + InteractionRepo
+        + ContactLookup
+        + EventRepo
+        + crate::events::EventLog
+        + crate::events::EventBus
+{
+}

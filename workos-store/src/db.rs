@@ -1,0 +1,364 @@
+//! The one path every query takes: a transaction opened for a tenant (or for the system scope),
+//! typed arguments, and error mapping. Repository code is written once against [`Tx`] and runs
+//! on either backend; only opening a transaction and the event wake-ups differ.
+
+use sqlx::types::Json;
+use uuid::Uuid;
+use workos_core::domain::Timestamp;
+use workos_core::events::DomainEvent;
+use workos_core::ids::OrgId;
+use workos_core::{Error, Result};
+
+#[cfg(feature = "postgres")]
+use sqlx::Postgres;
+#[cfg(feature = "sqlite")]
+use sqlx::Sqlite;
+#[cfg(feature = "postgres")]
+use sqlx::postgres::PgRow;
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::SqliteRow;
+
+/// A bound argument. Typed `Option`s keep NULLs typed for Postgres.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Uuid(Option<Uuid>),
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(bool),
+    Time(Option<Timestamp>),
+    Json(serde_json::Value),
+    Bytes(Vec<u8>),
+}
+
+macro_rules! arg_from {
+    ($($t:ty => |$v:ident| $e:expr;)+) => {$(
+        impl From<$t> for Arg {
+            fn from($v: $t) -> Self {
+                $e
+            }
+        }
+    )+};
+}
+
+arg_from! {
+    Uuid => |v| Arg::Uuid(Some(v));
+    Option<Uuid> => |v| Arg::Uuid(v);
+    String => |v| Arg::Text(Some(v));
+    &str => |v| Arg::Text(Some(v.to_owned()));
+    Option<String> => |v| Arg::Text(v);
+    Option<&str> => |v| Arg::Text(v.map(str::to_owned));
+    i64 => |v| Arg::Int(Some(v));
+    Option<i64> => |v| Arg::Int(v);
+    bool => |v| Arg::Bool(v);
+    Timestamp => |v| Arg::Time(Some(v));
+    Option<Timestamp> => |v| Arg::Time(v);
+    serde_json::Value => |v| Arg::Json(v);
+    Vec<u8> => |v| Arg::Bytes(v);
+}
+
+/// Lets typed ids be bound directly: `args![ctx.org_id(), id]`.
+macro_rules! id_args {
+    ($($id:ident),+) => {$(
+        impl From<workos_core::ids::$id> for Arg {
+            fn from(v: workos_core::ids::$id) -> Self {
+                Arg::Uuid(Some(v.as_uuid()))
+            }
+        }
+        impl From<Option<workos_core::ids::$id>> for Arg {
+            fn from(v: Option<workos_core::ids::$id>) -> Self {
+                Arg::Uuid(v.map(|v| v.as_uuid()))
+            }
+        }
+    )+};
+}
+
+id_args!(
+    OrgId,
+    UserId,
+    MemberId,
+    CompanyId,
+    PersonId,
+    DealId,
+    TaskId,
+    InteractionId,
+    PhoneId,
+    ApiKeyId,
+    EventId
+);
+
+/// Builds an argument list: `args![a, b, c]`.
+macro_rules! args {
+    ($($a:expr),* $(,)?) => { vec![$($crate::db::Arg::from($a)),*] };
+}
+pub(crate) use args;
+
+/// A row type both backends can decode.
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
+pub(crate) trait Row:
+    for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+#[cfg(all(feature = "postgres", feature = "sqlite"))]
+impl<T> Row for T where
+    T: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+pub(crate) trait Row: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+impl<T> Row for T where T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+pub(crate) trait Row: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+impl<T> Row for T where T: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
+
+/// SQL text with numbered placeholders (`$1`, `$2`, …, which both backends accept) and the
+/// arguments that fill them, for queries whose shape depends on a filter.
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    pub(crate) fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
+        self.args.push(arg.into());
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    /// Appends ` AND <column> <op> $n` when `value` is present.
+    pub(crate) fn and<T: Into<Arg>>(
+        &mut self,
+        column: &str,
+        op: &str,
+        value: Option<T>,
+    ) -> &mut Self {
+        if let Some(v) = value {
+            self.push(" AND ")
+                .push(column)
+                .push(" ")
+                .push(op)
+                .push(" ")
+                .bind(v);
+        }
+        self
+    }
+
+    /// Appends the page condition, order and limit (one extra row to detect a next page).
+    pub(crate) fn page(
+        &mut self,
+        id_column: &str,
+        page: workos_core::page::PageRequest,
+    ) -> &mut Self {
+        self.and(id_column, ">", page.cursor().map(|c| c.last_id()));
+        self.push(" ORDER BY ").push(id_column).push(" LIMIT ");
+        self.bind(i64::from(page.limit()) + 1)
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it for "contains".
+pub(crate) fn contains_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub(crate) enum Conn {
+    #[cfg(feature = "postgres")]
+    Pg(sqlx::Transaction<'static, Postgres>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+/// How to wake consumers once a transaction that wrote events commits.
+pub(crate) enum Wake {
+    /// Postgres: `pg_notify` inside the transaction; delivered on commit to every listener.
+    #[cfg(feature = "postgres")]
+    Notify,
+    /// SQLite: an in-process broadcast after the commit.
+    #[cfg(feature = "sqlite")]
+    Local(tokio::sync::broadcast::Sender<OrgId>),
+}
+
+/// A transaction scoped to one tenant (or to the system scope). Dropping it rolls back.
+pub(crate) struct Tx {
+    conn: Conn,
+    wake: Wake,
+    /// The org whose events this transaction wrote, to wake consumers on commit.
+    wrote_events: Option<OrgId>,
+}
+
+macro_rules! on_conn {
+    ($self:ident, $c:ident => $body:expr) => {
+        match &mut $self.conn {
+            #[cfg(feature = "postgres")]
+            Conn::Pg($c) => $body,
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite($c) => $body,
+        }
+    };
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Uuid(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Time(v) => q.bind(v),
+                Arg::Json(v) => q.bind(Json(v)),
+                Arg::Bytes(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+impl Tx {
+    pub(crate) const fn new(conn: Conn, wake: Wake) -> Self {
+        Self {
+            conn,
+            wake,
+            wrote_events: None,
+        }
+    }
+
+    /// All rows of a query.
+    pub(crate) async fn fetch_all<R: Row>(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<R>> {
+        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(sql), args).fetch_all(&mut **c).await)
+            .map_err(db_error)
+    }
+
+    /// At most one row of a query.
+    pub(crate) async fn fetch_optional<R: Row>(
+        &mut self,
+        sql: &str,
+        args: Vec<Arg>,
+    ) -> Result<Option<R>> {
+        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(sql), args).fetch_optional(&mut **c).await)
+            .map_err(db_error)
+    }
+
+    /// Exactly one row of a query.
+    pub(crate) async fn fetch_one<R: Row>(&mut self, sql: &str, args: Vec<Arg>) -> Result<R> {
+        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(sql), args).fetch_one(&mut **c).await)
+            .map_err(db_error)
+    }
+
+    /// Runs a statement; returns the number of rows it affected.
+    pub(crate) async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64> {
+        on_conn!(self, c => bind_all!(sqlx::query(sql), args).execute(&mut **c).await.map(|r| r.rows_affected()))
+            .map_err(db_error)
+    }
+
+    /// Runs a [`Sql`] built from a filter.
+    pub(crate) async fn fetch_sql<R: Row>(&mut self, sql: Sql) -> Result<Vec<R>> {
+        self.fetch_all(&sql.text, sql.args).await
+    }
+
+    /// Appends a domain event to the log in this transaction.
+    pub(crate) async fn record(&mut self, event: &DomainEvent) -> Result<()> {
+        self.execute(
+            "INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                event.id,
+                event.org_id,
+                event.event_type.as_str(),
+                event.occurred_at,
+                event.subject.kind.as_str(),
+                event.subject.id,
+                event.data.clone(),
+                event.request_id.clone(),
+            ],
+        )
+        .await?;
+        self.wrote_events = Some(event.org_id);
+        Ok(())
+    }
+
+    /// Commits, waking event consumers when events were written.
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        #[cfg(feature = "postgres")]
+        if let (Some(org), Wake::Notify) = (self.wrote_events, &self.wake) {
+            // One notification per transaction, not per event; delivered at commit.
+            self.execute(
+                "SELECT pg_notify('workos_events', $1)",
+                args![org.to_string()],
+            )
+            .await?;
+        }
+        match self.conn {
+            #[cfg(feature = "postgres")]
+            Conn::Pg(c) => c.commit().await.map_err(db_error)?,
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(c) => c.commit().await.map_err(db_error)?,
+        }
+        #[cfg(feature = "sqlite")]
+        if let (Some(org), Wake::Local(tx)) = (self.wrote_events, &self.wake) {
+            // No receivers is fine: nobody is waiting.
+            let _ = tx.send(org);
+        }
+        Ok(())
+    }
+}
+
+/// Maps a database error to the engine's error. Constraint names and messages are read to name
+/// the field of a unique conflict; anything unexpected is `Unavailable` (connection trouble) or
+/// `Internal`, with the database error kept as the source and never shown to API clients.
+pub(crate) fn db_error(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            let what = format!("{} {}", d.constraint().unwrap_or_default(), d.message());
+            let field = UNIQUE_FIELDS
+                .iter()
+                .find(|(needle, _)| what.contains(needle))
+                .map_or("id", |(_, field)| field);
+            Error::conflict(field, "is already taken")
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            Error::invalid("id", "refers to a record that does not exist in this org")
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Error::unavailable("database unavailable", e)
+        }
+        _ => Error::internal("database error", e),
+    }
+}
+
+/// Which field a unique violation is about, by constraint name (Postgres) or message (SQLite).
+const UNIQUE_FIELDS: &[(&str, &str)] = &[
+    ("person_contacts", "email"),
+    ("org_members", "user_id"),
+    ("api_keys", "prefix"),
+    ("phones", "number"),
+];
+
+/// Rows are stored with times at microsecond precision; this is the only clock the store reads.
+pub(crate) fn now() -> Timestamp {
+    workos_core::domain::now()
+}

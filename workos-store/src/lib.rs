@@ -1,0 +1,193 @@
+//! # workos-store
+//!
+//! sqlx storage backends for the WorkOS CRM engine: Postgres with Row Level Security for
+//! production, SQLite as the embedded default. Both implement every repository trait of
+//! `workos-core` through one code path, so they cannot drift apart.
+//!
+//! ```no_run
+//! # async fn demo() -> workos_core::Result<()> {
+//! use workos_core::domain::{NewOrg, NewPerson};
+//! use workos_core::repo::{Directory, PersonRepo};
+//! use workos_core::tenant::TenantContext;
+//! use workos_store::SqlStore;
+//!
+//! let store = SqlStore::connect("sqlite://workos.db").await?; // or postgres://…
+//! store.migrate().await?;                                     // explicit, never implicit
+//! let org = store.create_org(NewOrg { name: "Acme".into() }, None).await?;
+//! let ctx = TenantContext::system(org.id, "example");
+//! let ada = store.create_person(&ctx, NewPerson { first_name: Some("Ada".into()), ..Default::default() }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Tenancy
+//! Every repository call opens one transaction for the context's org. On Postgres that
+//! transaction runs as the `workos_app` role (no superuser, no owner, no `BYPASSRLS`) with
+//! `workos.org_id` (and `workos.user_id` for user actors) set, so the forced RLS policies hold
+//! even when the pool connects as a superuser; the queries filter by `org_id` as well. On SQLite
+//! the same queries do the filtering.
+
+#![forbid(unsafe_code)]
+
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!("enable at least one backend feature: `postgres` or `sqlite`");
+
+mod db;
+mod events;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod repos;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use crate::db::Tx;
+
+/// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
+/// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.
+#[derive(Clone)]
+pub struct SqlStore {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgBackend),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlite::SqliteBackend),
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend_name())
+            .finish()
+    }
+}
+
+impl SqlStore {
+    /// Connects to the database named by `url`, choosing the backend from its scheme:
+    /// `postgres://…`/`postgresql://…` or `sqlite://path` (created if missing; `sqlite::memory:`
+    /// for a private in-memory database). Does not run migrations: call [`SqlStore::migrate`].
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `database_url` for an unknown scheme or a backend compiled out;
+    /// [`Error::Unavailable`] when the database cannot be reached.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let scheme = url.split_once(':').map_or("", |(s, _)| s);
+        let backend = match scheme {
+            #[cfg(feature = "postgres")]
+            "postgres" | "postgresql" => {
+                Backend::Postgres(postgres::PgBackend::connect(url).await?)
+            }
+            #[cfg(feature = "sqlite")]
+            "sqlite" => Backend::Sqlite(sqlite::SqliteBackend::connect(url).await?),
+            _ => {
+                return Err(Error::invalid(
+                    "database_url",
+                    "must start with postgres:// or sqlite:// (and that backend must be compiled in)",
+                ));
+            }
+        };
+        Ok(Self { backend })
+    }
+
+    /// Wraps an existing Postgres pool (e.g. one the application already has).
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn from_pg_pool(pool: sqlx::PgPool) -> Self {
+        Self {
+            backend: Backend::Postgres(postgres::PgBackend::new(pool)),
+        }
+    }
+
+    /// Applies the embedded migrations of this backend. Idempotent; safe to call from several
+    /// processes at once (sqlx takes a migration lock).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database cannot be reached, [`Error::Internal`] when a
+    /// migration fails.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => b.migrate().await,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => b.migrate().await,
+        }
+    }
+
+    /// `postgres` or `sqlite`.
+    #[must_use]
+    pub const fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "postgres",
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when it does not.
+    pub async fn ping(&self) -> Result<()> {
+        let mut tx = self.system_tx(false).await?;
+        let _: (i32,) = tx.fetch_one("SELECT 1", vec![]).await?;
+        Ok(())
+    }
+
+    /// Closes the pools, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => b.pool.close().await,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => b.close().await,
+        }
+    }
+
+    /// The Postgres pool, for embedders' own queries and for tests.
+    #[cfg(feature = "postgres")]
+    #[must_use]
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Postgres(b) => Some(&b.pool),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// Opens a transaction for `ctx`'s org after checking that its actor has `access`.
+    /// This is the tenant filter's single entry point: every repository method starts here.
+    pub(crate) async fn tenant_tx(&self, ctx: &TenantContext, access: Access) -> Result<Tx> {
+        ctx.authorize(access)?;
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => b.begin(postgres::Scope::Tenant(ctx)).await,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => b.begin(access != Access::Read).await,
+        }
+    }
+
+    /// Opens a transaction in the system scope: cross-tenant *reads* of the lookup tables and
+    /// the event log. Only the [`workos_core::repo::Directory`] and event-log code use it.
+    #[cfg_attr(not(feature = "sqlite"), expect(unused_variables))]
+    pub(crate) async fn system_tx(&self, write: bool) -> Result<Tx> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => b.begin(postgres::Scope::System).await,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => b.begin(write).await,
+        }
+    }
+
+    /// Opens a transaction that creates org `org_id`: tenant-scoped to an org that does not
+    /// exist yet, acting as the system.
+    pub(crate) async fn new_org_tx(&self, org_id: workos_core::ids::OrgId) -> Result<Tx> {
+        let ctx = TenantContext::system(org_id, "create_org");
+        self.tenant_tx(&ctx, Access::Own).await
+    }
+}

@@ -1,0 +1,59 @@
+//! Repository implementations, written once against [`crate::db::Tx`] for both backends.
+
+mod crm;
+mod org;
+mod person;
+
+pub(crate) use crm::and_range;
+
+use serde::Serialize;
+use uuid::Uuid;
+use workos_core::events::DomainEvent;
+use workos_core::tenant::TenantContext;
+use workos_core::{Error, Result};
+
+use crate::db::{Tx, args};
+
+/// Appends the event for a change to `entity` (its JSON snapshot) in the change's transaction.
+pub(crate) async fn emit<T: Serialize>(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    event_type: &str,
+    kind: &str,
+    id: Uuid,
+    entity: &T,
+) -> Result<()> {
+    let data =
+        serde_json::to_value(entity).map_err(|e| Error::internal("cannot snapshot entity", e))?;
+    let event = DomainEvent::new(ctx.org_id(), event_type, kind, id, data, ctx.request_id());
+    tx.record(&event).await
+}
+
+/// A stored value that no longer parses: the database was changed behind the engine's back.
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Internal {
+        message: format!("stored {what} is invalid: {e}"),
+        source: None,
+    }
+}
+
+/// Checks that a record referenced by `field` is a live record of the context's org; another
+/// org's id reads as absent. `table` is one of the engine's own table names, never input.
+pub(crate) async fn ensure_ref(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    table: &'static str,
+    field: &str,
+    id: Option<Uuid>,
+) -> Result<()> {
+    let Some(id) = id else { return Ok(()) };
+    let sql = format!("SELECT 1 FROM {table} WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL");
+    let found: Option<(i32,)> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(Error::invalid(
+            field,
+            "refers to a record that does not exist in this org",
+        )),
+    }
+}

@@ -1,0 +1,365 @@
+//! People, and the contact index that makes every email and phone unique within an org.
+
+use async_trait::async_trait;
+use sqlx::types::Json;
+use uuid::Uuid;
+use workos_core::domain::{
+    E164, EmailAddress, NewPerson, Person, PersonFilter, PersonPatch, Timestamp,
+};
+use workos_core::events::types;
+use workos_core::ids::{CompanyId, OrgId, PersonId};
+use workos_core::page::{Page, PageRequest};
+use workos_core::repo::{ContactLookup, PersonRepo};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use super::crm::and_range;
+use super::{corrupt, emit, ensure_ref};
+use crate::SqlStore;
+use crate::db::{Sql, Tx, args, contains_pattern, now};
+
+#[derive(sqlx::FromRow)]
+struct PersonRow {
+    id: Uuid,
+    org_id: Uuid,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    additional_emails: Json<Vec<String>>,
+    phone: Option<String>,
+    additional_phones: Json<Vec<String>>,
+    title: Option<String>,
+    company_id: Option<Uuid>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<PersonRow> for Person {
+    type Error = Error;
+
+    fn try_from(r: PersonRow) -> Result<Self> {
+        let email = |s: &String| EmailAddress::parse(s).map_err(|e| corrupt("email", e));
+        let phone = |s: &String| E164::parse(s).map_err(|e| corrupt("phone", e));
+        Ok(Self {
+            id: PersonId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r.email.as_ref().map(email).transpose()?,
+            additional_emails: r
+                .additional_emails
+                .0
+                .iter()
+                .map(email)
+                .collect::<Result<_>>()?,
+            phone: r.phone.as_ref().map(phone).transpose()?,
+            additional_phones: r
+                .additional_phones
+                .0
+                .iter()
+                .map(phone)
+                .collect::<Result<_>>()?,
+            title: r.title,
+            company_id: r.company_id.map(CompanyId::from_uuid),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const PERSON_COLUMNS: &str = "id, org_id, first_name, last_name, email, additional_emails, phone, \
+     additional_phones, title, company_id, created_at, updated_at";
+
+async fn fetch_person(tx: &mut Tx, ctx: &TenantContext, id: PersonId) -> Result<Person> {
+    let sql = format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+    );
+    let row: Option<PersonRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    row.ok_or_else(|| Error::not_found(PersonId::KIND))?
+        .try_into()
+}
+
+/// Every (kind, value, field name) of a person's contact details, for the contact index.
+fn contacts(p: &Person) -> Vec<(&'static str, &str, String)> {
+    let mut out = Vec::new();
+    if let Some(e) = &p.email {
+        out.push(("email", e.as_ref(), "email".to_owned()));
+    }
+    for (i, e) in p.additional_emails.iter().enumerate() {
+        out.push(("email", e.as_ref(), format!("additional_emails[{i}]")));
+    }
+    if let Some(ph) = &p.phone {
+        out.push(("phone", ph.as_ref(), "phone".to_owned()));
+    }
+    for (i, ph) in p.additional_phones.iter().enumerate() {
+        out.push(("phone", ph.as_ref(), format!("additional_phones[{i}]")));
+    }
+    out
+}
+
+/// Replaces the person's rows in the contact index. A value held by another live person is a
+/// conflict named after the field that carries it.
+async fn index_contacts(tx: &mut Tx, ctx: &TenantContext, p: &Person) -> Result<()> {
+    tx.execute(
+        "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
+        args![ctx.org_id(), p.id],
+    )
+    .await?;
+    for (kind, value, field) in contacts(p) {
+        let holder: Option<(Uuid,)> = tx
+            .fetch_optional(
+                "SELECT person_id FROM person_contacts WHERE org_id = $1 AND kind = $2 AND value = $3",
+                args![ctx.org_id(), kind, value],
+            )
+            .await?;
+        if holder.is_some() {
+            return Err(Error::conflict(
+                field,
+                format!("another person already has this {kind}"),
+            ));
+        }
+        // A concurrent writer can still win the race; the primary key then answers for it.
+        tx.execute(
+            "INSERT INTO person_contacts (org_id, kind, value, person_id) VALUES ($1, $2, $3, $4)",
+            args![ctx.org_id(), kind, value, p.id],
+        )
+        .await
+        .map_err(|e| match e {
+            Error::Conflict { .. } => Error::conflict(
+                field.clone(),
+                format!("another person already has this {kind}"),
+            ),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Timestamp) -> Person {
+    let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    Person {
+        id,
+        org_id: ctx.org_id(),
+        first_name: clean(n.first_name),
+        last_name: clean(n.last_name),
+        email: n.email,
+        additional_emails: n.additional_emails,
+        phone: n.phone,
+        additional_phones: n.additional_phones,
+        title: clean(n.title),
+        company_id: n.company_id,
+        created_at,
+        updated_at: now(),
+    }
+}
+
+async fn write_person(tx: &mut Tx, p: &Person, insert: bool) -> Result<()> {
+    let sql = if insert {
+        "INSERT INTO people (first_name, last_name, email, additional_emails, phone, additional_phones, title, company_id,
+         updated_at, org_id, id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    } else {
+        "UPDATE people SET first_name = $1, last_name = $2, email = $3, additional_emails = $4, phone = $5,
+         additional_phones = $6, title = $7, company_id = $8, updated_at = $9
+         WHERE org_id = $10 AND id = $11 AND created_at = $12"
+    };
+    let list = |v: Vec<&str>| serde_json::Value::from(v);
+    tx.execute(
+        sql,
+        args![
+            p.first_name.clone(),
+            p.last_name.clone(),
+            p.email.as_ref().map(AsRef::<str>::as_ref),
+            list(p.additional_emails.iter().map(AsRef::as_ref).collect()),
+            p.phone.as_ref().map(AsRef::<str>::as_ref),
+            list(p.additional_phones.iter().map(AsRef::as_ref).collect()),
+            p.title.clone(),
+            p.company_id,
+            p.updated_at,
+            p.org_id,
+            p.id,
+            p.created_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl PersonRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn create_person(&self, ctx: &TenantContext, new: NewPerson) -> Result<Person> {
+        new.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        ensure_ref(
+            &mut tx,
+            ctx,
+            "companies",
+            "company_id",
+            new.company_id.map(|c| c.as_uuid()),
+        )
+        .await?;
+        let mut person = person_from(PersonId::new(), ctx, new, now());
+        person.created_at = person.updated_at;
+        write_person(&mut tx, &person, true).await?;
+        index_contacts(&mut tx, ctx, &person).await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::PERSON_CREATED,
+            PersonId::KIND,
+            person.id.as_uuid(),
+            &person,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(person)
+    }
+
+    async fn get_person(&self, ctx: &TenantContext, id: PersonId) -> Result<Person> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_person(&mut tx, ctx, id).await
+    }
+
+    async fn list_people(
+        &self,
+        ctx: &TenantContext,
+        filter: PersonFilter,
+        page: PageRequest,
+    ) -> Result<Page<Person>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {PERSON_COLUMNS} FROM people p WHERE deleted_at IS NULL AND org_id = "
+        ));
+        sql.bind(ctx.org_id());
+        for (kind, value) in [
+            ("email", filter.email.as_ref().map(AsRef::<str>::as_ref)),
+            ("phone", filter.phone.as_ref().map(AsRef::<str>::as_ref)),
+        ] {
+            if let Some(value) = value {
+                sql.push(" AND id IN (SELECT person_id FROM person_contacts c WHERE c.org_id = p.org_id AND c.kind = ")
+                    .bind(kind)
+                    .push(" AND c.value = ")
+                    .bind(value)
+                    .push(")");
+            }
+        }
+        if let Some(name) = &filter.name {
+            let pattern = contains_pattern(name);
+            sql.push(" AND (lower(first_name) LIKE ")
+                .bind(pattern.as_str())
+                .push(" ESCAPE '\\' OR lower(last_name) LIKE ")
+                .bind(pattern)
+                .push(" ESCAPE '\\')");
+        }
+        sql.and("company_id", "=", filter.company_id);
+        and_range(&mut sql, "created_at", filter.created);
+        sql.page("id", page);
+        let rows: Vec<PersonRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(Person::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |p| p.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_person(
+        &self,
+        ctx: &TenantContext,
+        id: PersonId,
+        patch: PersonPatch,
+    ) -> Result<Person> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let current = fetch_person(&mut tx, ctx, id).await?;
+        let next = NewPerson::patched(&current, patch);
+        next.validate()?;
+        ensure_ref(
+            &mut tx,
+            ctx,
+            "companies",
+            "company_id",
+            next.company_id.map(|c| c.as_uuid()),
+        )
+        .await?;
+        let updated = person_from(id, ctx, next, current.created_at);
+        if (Person {
+            updated_at: current.updated_at,
+            ..updated.clone()
+        }) == current
+        {
+            return Ok(current);
+        }
+        write_person(&mut tx, &updated, false).await?;
+        index_contacts(&mut tx, ctx, &updated).await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::PERSON_UPDATED,
+            PersonId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn delete_person(&self, ctx: &TenantContext, id: PersonId) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let person = fetch_person(&mut tx, ctx, id).await?;
+        tx.execute(
+            "UPDATE people SET deleted_at = $1 WHERE org_id = $2 AND id = $3",
+            args![now(), ctx.org_id(), id],
+        )
+        .await?;
+        // A deleted person releases their addresses, so a new person may take them.
+        tx.execute(
+            "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
+            args![ctx.org_id(), id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::PERSON_DELETED,
+            PersonId::KIND,
+            id.as_uuid(),
+            &person,
+        )
+        .await?;
+        tx.commit().await
+    }
+}
+
+async fn person_by_contact(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    kind: &str,
+    value: &str,
+) -> Result<Option<Person>> {
+    let mut tx = store.tenant_tx(ctx, Access::Read).await?;
+    let sql = format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE org_id = $1 AND deleted_at IS NULL AND id = \
+         (SELECT person_id FROM person_contacts WHERE org_id = $1 AND kind = $2 AND value = $3)"
+    );
+    let row: Option<PersonRow> = tx
+        .fetch_optional(&sql, args![ctx.org_id(), kind, value])
+        .await?;
+    row.map(Person::try_from).transpose()
+}
+
+#[async_trait]
+impl ContactLookup for SqlStore {
+    async fn person_by_email(
+        &self,
+        ctx: &TenantContext,
+        email: &EmailAddress,
+    ) -> Result<Option<Person>> {
+        person_by_contact(self, ctx, "email", email.as_ref()).await
+    }
+
+    async fn person_by_phone(&self, ctx: &TenantContext, phone: &E164) -> Result<Option<Person>> {
+        person_by_contact(self, ctx, "phone", phone.as_ref()).await
+    }
+}

@@ -1,0 +1,86 @@
+//! The SQLite backend (the embedded default): WAL mode, one writer connection so writes queue
+//! in-process instead of failing with `SQLITE_BUSY`, a pool of readers, in-process wake-ups.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::broadcast;
+use workos_core::ids::OrgId;
+use workos_core::{Error, Result};
+
+use crate::db::{Conn, Tx, Wake, db_error};
+
+#[derive(Clone)]
+pub(crate) struct SqliteBackend {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    pub(crate) wake: broadcast::Sender<OrgId>,
+    /// Event-log claims held in this process, by consumer name.
+    pub(crate) claims: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl SqliteBackend {
+    pub(crate) async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| Error::invalid("database_url", format!("not a SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let unavailable = |e| Error::unavailable("cannot open SQLite database", e);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            // An in-memory database lives as long as its one connection.
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await
+            .map_err(unavailable)?;
+        let reader = if in_memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options.read_only(true))
+                .await
+                .map_err(unavailable)?
+        };
+        let (wake, _) = broadcast::channel(1024);
+        Ok(Self {
+            writer,
+            reader,
+            wake,
+            claims: Arc::default(),
+        })
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("migrations/sqlite")
+            .run(&self.writer)
+            .await
+            .map_err(|e| Error::internal("sqlite migration failed", e))
+    }
+
+    /// A write transaction takes the write lock up front (`BEGIN IMMEDIATE`), so it never has
+    /// to upgrade a read lock and fail half-way; reads use the reader pool.
+    pub(crate) async fn begin(&self, write: bool) -> Result<Tx> {
+        let tx = if write {
+            self.writer.begin_with("BEGIN IMMEDIATE").await
+        } else {
+            self.reader.begin().await
+        }
+        .map_err(db_error)?;
+        Ok(Tx::new(Conn::Sqlite(tx), Wake::Local(self.wake.clone())))
+    }
+
+    pub(crate) async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
