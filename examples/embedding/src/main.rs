@@ -1,45 +1,27 @@
 //! Embedding the engine: open a store, migrate, create an org, a company and a person, list
 //! people, and print the domain events the writes recorded.
 //!
-//! `cargo run -p workos-embedding-example` uses `sqlite://workos-example.db`;
-//! pass a URL (`postgres://…` or `sqlite://…`) as the first argument to choose another.
+//! `cargo run -p workos-embedding-example` uses `sqlite://workos-example.db`; pass a URL
+//! (`postgres://…` or `sqlite://…`) as the first argument to choose another database.
 
 use workos_core::domain::{EmailAddress, NewCompany, NewOrg, NewPerson};
-use workos_core::events::EventFilter;
 use workos_core::ids::UserId;
-use workos_core::page::PageRequest;
 use workos_core::repo::{CompanyRepo, Directory, EventRepo, PersonRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "sqlite://workos-example.db".into());
+    let url = std::env::args().nth(1).unwrap_or_else(|| "sqlite://workos-example.db".into());
     let store = SqlStore::connect(&url).await?;
     store.migrate().await?;
 
     let user = UserId::new(); // your app's user id, e.g. from Supabase auth
-    let org = store
-        .create_org(
-            NewOrg {
-                name: "Acme".into(),
-            },
-            Some(user),
-        )
-        .await?;
+    let org = store.create_org(NewOrg { name: "Acme".into() }, Some(user)).await?;
     let ctx = TenantContext::user(org.id, user, Role::Owner);
 
-    let company = store
-        .create_company(
-            &ctx,
-            NewCompany {
-                name: "Initech".into(),
-                domain: Some("initech.com".into()),
-            },
-        )
-        .await?;
+    let company = NewCompany { name: "Initech".into(), domain: Some("initech.com".into()) };
+    let company = store.create_company(&ctx, company).await?;
     let ada = NewPerson {
         first_name: Some("Ada".into()),
         email: Some(EmailAddress::parse("ada@initech.com")?),
@@ -48,27 +30,11 @@ async fn main() -> anyhow::Result<()> {
     };
     store.create_person(&ctx, ada).await?;
 
-    for person in store
-        .list_people(&ctx, Default::default(), PageRequest::default())
-        .await?
-        .data
-    {
-        println!(
-            "person {} {:?} <{}>",
-            person.id,
-            person.first_name,
-            person.email.map(|e| e.to_string()).unwrap_or_default()
-        );
+    for p in store.list_people(&ctx, Default::default(), Default::default()).await?.data {
+        println!("person {} {} <{}>", p.id, p.first_name.unwrap_or_default(), p.email.unwrap().as_ref());
     }
-    for event in store
-        .list_events(&ctx, EventFilter::default(), PageRequest::default())
-        .await?
-        .data
-    {
-        println!(
-            "event {} {} {}",
-            event.event_type, event.subject.kind, event.subject.id
-        );
+    for e in store.list_events(&ctx, Default::default(), Default::default()).await?.data {
+        println!("event {} {}", e.event_type, e.subject.id);
     }
     Ok(())
 }
