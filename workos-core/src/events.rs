@@ -2,10 +2,11 @@
 //! change (a transactional outbox), and the bus that wakes consumers when new ones commit.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::{TimeRange, Timestamp};
+use crate::domain::TimeRange;
 use crate::error::Result;
 use crate::ids::{EventId, OrgId};
 
@@ -68,6 +69,7 @@ pub mod types {
 
 /// What an event is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subject {
     /// The entity kind, e.g. `person`.
     pub kind: String,
@@ -77,6 +79,7 @@ pub struct Subject {
 
 /// A domain event: the envelope every consumer and webhook receiver sees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainEvent {
     /// Its id (UUID v7); stable across redeliveries, so receivers can dedupe on it.
     pub id: EventId,
@@ -86,7 +89,7 @@ pub struct DomainEvent {
     #[serde(rename = "type")]
     pub event_type: String,
     /// When the change happened.
-    pub occurred_at: Timestamp,
+    pub occurred_at: DateTime<Utc>,
     /// What it is about.
     pub subject: Subject,
     /// A JSON snapshot of the entity after the change (before it, for deletions).
@@ -137,6 +140,7 @@ pub struct EventFilter {
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventCursor {
     /// The committing transaction's order key.
     pub tx: i64,

@@ -32,6 +32,8 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod ids;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod page;
 pub mod repo;
 pub mod tenant;

@@ -130,6 +130,7 @@ impl Default for PageRequest {
 
 /// One page of records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The records, in id order.
     pub data: Vec<T>,

@@ -55,6 +55,12 @@ pub trait Directory: Send + Sync {
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn membership(&self, org_id: OrgId, user_id: UserId) -> Result<Option<Member>>;
 
+    /// Whether any org exists (a fresh installation has none).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn has_orgs(&self) -> Result<bool>;
+
     /// The org-owned phone mapping for an inbound number, if any.
     ///
     /// # Errors
@@ -287,6 +293,7 @@ pub trait Store:
     + InteractionRepo
     + ContactLookup
     + EventRepo
+    + IdempotencyRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -305,7 +312,57 @@ impl<T> Store for T where
         + InteractionRepo
         + ContactLookup
         + EventRepo
+        + IdempotencyRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {
+}
+
+/// What an idempotency key currently holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// The key was free and is now reserved for this request: run it, then
+    /// [`IdempotencyRepo::complete_idempotent`] (or [`IdempotencyRepo::release_idempotent`]).
+    Reserved,
+    /// A request with this key is still running.
+    InProgress,
+    /// The key was used with a different request (fingerprint).
+    Mismatch,
+    /// The key already holds a completed response: answer it again.
+    Completed(StoredResponse),
+}
+
+/// A response kept for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The `Location` header, when there was one.
+    pub location: Option<String>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+/// Idempotency keys for retried writes (`Idempotency-Key` on POST), scoped to the org.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait IdempotencyRepo: Send + Sync {
+    /// Reserves `key` for a request with `fingerprint` (e.g. a hash of method, path and body),
+    /// or reports what the key already holds. Keys older than 24 hours are forgotten.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn reserve_idempotent(&self, ctx: &TenantContext, key: &str, fingerprint: &[u8]) -> Result<IdempotencyState>;
+
+    /// Stores the response of a reserved key.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn complete_idempotent(&self, ctx: &TenantContext, key: &str, response: StoredResponse) -> Result<()>;
+
+    /// Frees a reserved key whose request failed in a way worth retrying.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn release_idempotent(&self, ctx: &TenantContext, key: &str) -> Result<()>;
 }

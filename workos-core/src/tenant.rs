@@ -14,6 +14,7 @@ use crate::ids::{ApiKeyId, OrgId, UserId};
 
 /// A member's role in an org, from least to most privileged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads CRM data.
@@ -90,6 +91,7 @@ impl Access {
 
 /// Who performs an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
     /// A signed-in user, with their role in the org (from a verified membership).

@@ -139,6 +139,17 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Connections open and idle in the pools, for metrics.
+    #[must_use]
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => (b.pool.size(), b.pool.num_idle()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => b.pool_stats(),
+        }
+    }
+
     /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
         match &self.backend {
@@ -164,11 +175,23 @@ impl SqlStore {
     /// This is the tenant filter's single entry point: every repository method starts here.
     pub(crate) async fn tenant_tx(&self, ctx: &TenantContext, access: Access) -> Result<Tx> {
         ctx.authorize(access)?;
+        self.begin_tenant(ctx, access != Access::Read).await
+    }
+
+    /// A write transaction for bookkeeping any member may cause (idempotency keys): it needs
+    /// only read access to the org.
+    pub(crate) async fn tenant_write_tx(&self, ctx: &TenantContext) -> Result<Tx> {
+        ctx.authorize(Access::Read)?;
+        self.begin_tenant(ctx, true).await
+    }
+
+    #[cfg_attr(not(feature = "sqlite"), expect(unused_variables))]
+    async fn begin_tenant(&self, ctx: &TenantContext, write: bool) -> Result<Tx> {
         match &self.backend {
             #[cfg(feature = "postgres")]
             Backend::Postgres(b) => b.begin(postgres::Scope::Tenant(ctx)).await,
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(b) => b.begin(access != Access::Read).await,
+            Backend::Sqlite(b) => b.begin(write).await,
         }
     }
 

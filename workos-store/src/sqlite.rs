@@ -18,6 +18,8 @@ use crate::db::{Conn, Tx, Wake, db_error};
 pub(crate) struct SqliteBackend {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// In-memory databases read and write through the one connection.
+    shared: bool,
     pub(crate) wake: broadcast::Sender<OrgId>,
     /// Event-log claims held in this process, by consumer name.
     pub(crate) claims: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -55,6 +57,7 @@ impl SqliteBackend {
         Ok(Self {
             writer,
             reader,
+            shared: in_memory,
             wake,
             claims: Arc::default(),
         })
@@ -77,6 +80,13 @@ impl SqliteBackend {
         }
         .map_err(db_error)?;
         Ok(Tx::new(Conn::Sqlite(tx), Wake::Local(self.wake.clone())))
+    }
+
+    pub(crate) fn pool_stats(&self) -> (u32, usize) {
+        if self.shared {
+            return (self.writer.size(), self.writer.num_idle());
+        }
+        (self.writer.size() + self.reader.size(), self.writer.num_idle() + self.reader.num_idle())
     }
 
     pub(crate) async fn close(&self) {

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Currency, E164, EmailAddress, Money, Patch, TimeRange, Timestamp, check_text};
@@ -14,6 +15,7 @@ macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $s)] $variant),+
         }
@@ -112,6 +114,7 @@ string_enum! {
 
 /// A company (account).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Company {
     /// Its id.
     pub id: CompanyId,
@@ -122,13 +125,15 @@ pub struct Company {
     /// Web domain, lower-cased, e.g. `example.com`.
     pub domain: Option<String>,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Input for a new company.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewCompany {
     /// Name, 1–200 characters.
     pub name: String,
@@ -139,7 +144,9 @@ pub struct NewCompany {
 
 /// A change to a company.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct CompanyPatch {
     /// New name.
     pub name: Option<String>,
@@ -199,6 +206,7 @@ impl NewCompany {
 /// A person (contact). Every email and phone of a person, primary or additional, is unique
 /// within the org, so a message to any of them finds this one person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     /// Its id.
     pub id: PersonId,
@@ -221,9 +229,9 @@ pub struct Person {
     /// Employer.
     pub company_id: Option<CompanyId>,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl Person {
@@ -240,7 +248,9 @@ impl Person {
 
 /// Input for a new person. At least a name, an email or a phone is required.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct NewPerson {
     /// Given name.
     pub first_name: Option<String>,
@@ -262,7 +272,9 @@ pub struct NewPerson {
 
 /// A change to a person. `additional_emails`/`additional_phones`, when given, replace the lists.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct PersonPatch {
     /// New given name, or clear it.
     pub first_name: Patch<String>,
@@ -379,6 +391,7 @@ fn check_person<'a>(
 
 /// A deal (opportunity).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deal {
     /// Its id.
     pub id: DealId,
@@ -397,13 +410,15 @@ pub struct Deal {
     /// The user who owns it.
     pub owner_id: Option<UserId>,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Input for a new deal.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewDeal {
     /// Name, 1–200 characters.
     pub name: String,
@@ -430,7 +445,9 @@ const fn default_stage() -> DealStage {
 
 /// A change to a deal.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct DealPatch {
     /// New name.
     pub name: Option<String>,
@@ -536,6 +553,7 @@ pub fn money_from_parts(
 
 /// A task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     /// Its id.
     pub id: TaskId,
@@ -548,7 +566,7 @@ pub struct Task {
     /// Urgency.
     pub priority: TaskPriority,
     /// When it is due.
-    pub due_at: Option<Timestamp>,
+    pub due_at: Option<DateTime<Utc>>,
     /// Who does it.
     pub assignee_id: Option<UserId>,
     /// The person it is about.
@@ -558,13 +576,15 @@ pub struct Task {
     /// The deal it is about.
     pub deal_id: Option<DealId>,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Input for a new task.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewTask {
     /// Title, 1–300 characters.
     pub title: String,
@@ -576,7 +596,7 @@ pub struct NewTask {
     pub priority: TaskPriority,
     /// When it is due.
     #[serde(default)]
-    pub due_at: Option<Timestamp>,
+    pub due_at: Option<DateTime<Utc>>,
     /// Who does it.
     #[serde(default)]
     pub assignee_id: Option<UserId>,
@@ -601,7 +621,9 @@ const fn default_priority() -> TaskPriority {
 
 /// A change to a task.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     /// New title.
     pub title: Option<String>,
@@ -610,6 +632,7 @@ pub struct TaskPatch {
     /// New priority.
     pub priority: Option<TaskPriority>,
     /// New due time, or clear it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub due_at: Patch<Timestamp>,
     /// New assignee, or clear it.
     pub assignee_id: Patch<UserId>,
@@ -629,7 +652,7 @@ pub struct TaskFilter {
     /// Assigned to this user.
     pub assignee_id: Option<UserId>,
     /// Due strictly before this time.
-    pub due_before: Option<Timestamp>,
+    pub due_before: Option<DateTime<Utc>>,
     /// About this person.
     pub person_id: Option<PersonId>,
     /// About this company.
@@ -681,6 +704,7 @@ impl NewTask {
 
 /// An entry on a record's timeline: a note, a meeting, or a communication.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Interaction {
     /// Its id.
     pub id: InteractionId,
@@ -689,7 +713,7 @@ pub struct Interaction {
     /// What it records.
     pub kind: InteractionKind,
     /// When it happened.
-    pub occurred_at: Timestamp,
+    pub occurred_at: DateTime<Utc>,
     /// A one-line summary, up to 500 characters.
     pub summary: String,
     /// Longer text, up to 100,000 characters.
@@ -701,18 +725,20 @@ pub struct Interaction {
     /// The deal involved.
     pub deal_id: Option<DealId>,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Input for a new interaction.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewInteraction {
     /// What it records.
     pub kind: InteractionKind,
     /// When it happened.
-    pub occurred_at: Timestamp,
+    pub occurred_at: DateTime<Utc>,
     /// A one-line summary.
     pub summary: String,
     /// Longer text.
@@ -731,10 +757,12 @@ pub struct NewInteraction {
 
 /// A change to an interaction.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
+#[serde(deny_unknown_fields)]
 pub struct InteractionPatch {
     /// New time.
-    pub occurred_at: Option<Timestamp>,
+    pub occurred_at: Option<DateTime<Utc>>,
     /// New summary.
     pub summary: Option<String>,
     /// New body, or clear it.

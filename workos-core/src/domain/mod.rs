@@ -63,6 +63,15 @@ impl<T> Patch<T> {
     }
 }
 
+impl<T: serde::Serialize> serde::Serialize for Patch<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Set(v) => s.serialize_some(v),
+            Self::Keep | Self::Clear => s.serialize_none(),
+        }
+    }
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match Option::<T>::deserialize(d)? {
@@ -74,11 +83,12 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 
 /// A half-open time range `[after, before)`; either bound may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeRange {
     /// Inclusive lower bound.
-    pub after: Option<Timestamp>,
+    pub after: Option<DateTime<Utc>>,
     /// Exclusive upper bound.
-    pub before: Option<Timestamp>,
+    pub before: Option<DateTime<Utc>>,
 }
 
 pub(crate) fn check_text(

@@ -1,27 +1,31 @@
 //! Orgs (tenants), their members, API keys and phone numbers.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{E164, Timestamp, check_text};
+use super::{E164, check_text};
 use crate::error::{ValidationError, Validator};
 use crate::ids::{ApiKeyId, MemberId, OrgId, PhoneId, UserId};
 use crate::tenant::Role;
 
 /// An organisation: the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Org {
     /// Its id.
     pub id: OrgId,
     /// Display name.
     pub name: String,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Input for a new org.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewOrg {
     /// Display name, 1–200 characters.
     pub name: String,
@@ -41,6 +45,7 @@ impl NewOrg {
 
 /// A user's membership of an org.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     /// Its id.
     pub id: MemberId,
@@ -51,13 +56,15 @@ pub struct Member {
     /// The user's role in the org.
     pub role: Role,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Input for a new membership.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewMember {
     /// The user.
     pub user_id: UserId,
@@ -67,6 +74,7 @@ pub struct NewMember {
 
 /// An API key's stored form. The secret itself is shown once, at creation, and never stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     /// Its id.
     pub id: ApiKeyId,
@@ -79,13 +87,13 @@ pub struct ApiKey {
     /// The role it acts with.
     pub role: Role,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
     /// When it was last used to authenticate, at minute granularity.
-    pub last_used_at: Option<Timestamp>,
+    pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked; a revoked key never authenticates.
-    pub revoked_at: Option<Timestamp>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Input for a new API key: the caller generates the secret (see `crypto::ApiKeyHasher`) and
@@ -130,6 +138,7 @@ pub struct ApiKeyCredentials {
 
 /// What a provider number can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhoneCapabilities {
     /// Sends and receives SMS.
     #[serde(default)]
@@ -144,6 +153,7 @@ pub struct PhoneCapabilities {
 
 /// A provider phone number mapped to the org that owns it. A number belongs to one org at most.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Phone {
     /// Its id.
     pub id: PhoneId,
@@ -158,13 +168,15 @@ pub struct Phone {
     /// What it can do.
     pub capabilities: PhoneCapabilities,
     /// When it was created.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it last changed.
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Input for a new phone mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewPhone {
     /// The number.
     pub number: E164,

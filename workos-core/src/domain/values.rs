@@ -167,6 +167,7 @@ impl<'de> Deserialize<'de> for Currency {
 
 /// An amount of money in integer minor units (cents for USD), never floating point.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Money {
     /// The amount in the currency's minor unit.
     pub amount_minor: i64,

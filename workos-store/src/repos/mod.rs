@@ -1,6 +1,7 @@
 //! Repository implementations, written once against [`crate::db::Tx`] for both backends.
 
 mod crm;
+mod idempotency;
 mod org;
 mod person;
 

@@ -242,6 +242,12 @@ impl Directory for SqlStore {
         row.map(Member::try_from).transpose()
     }
 
+    async fn has_orgs(&self) -> Result<bool> {
+        let mut tx = self.system_tx(false).await?;
+        let row: Option<(i32,)> = tx.fetch_optional("SELECT 1 FROM orgs LIMIT 1", args![]).await?;
+        Ok(row.is_some())
+    }
+
     async fn phone_by_number(&self, number: &E164) -> Result<Option<Phone>> {
         let mut tx = self.system_tx(false).await?;
         let sql = format!("SELECT {PHONE_COLUMNS} FROM phones WHERE number = $1");

@@ -1,0 +1,123 @@
+//! Authentication (API keys and user JWTs), rate limiting, and the tenant context.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use serde::Deserialize;
+use workos_core::crypto::parse_prefix;
+use workos_core::ids::{OrgId, UserId};
+use workos_core::repo::Directory;
+use workos_core::tenant::TenantContext;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Authenticates the request, applies the caller's rate limit, and hands the handler a
+/// [`TenantContext`] (through the request's extensions) carrying the request id.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let (ctx, limit_key) = match resolve(&state, req.headers()).await {
+        Ok(found) => found,
+        Err(e) => return e.into_response(),
+    };
+    tracing::Span::current().record("org_id", tracing::field::display(ctx.org_id()));
+
+    let snapshot = match state.limiter.check_key(&limit_key) {
+        Ok(snapshot) => snapshot,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut response = ApiError::rate_limited(wait).into_response();
+            rate_limit_headers(response.headers_mut(), state.rate_limit_per_minute, 0, wait);
+            return response;
+        }
+    };
+
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ctx = match request_id {
+        Some(id) => ctx.with_request_id(id),
+        None => ctx,
+    };
+    req.extensions_mut().insert(ctx);
+    let mut response = next.run(req).await;
+    let per_minute = state.rate_limit_per_minute;
+    // The time until the bucket is full again: one replenish interval per used slot.
+    let used = per_minute.saturating_sub(snapshot.remaining_burst_capacity());
+    let reset = Duration::from_secs_f64(f64::from(used) * 60.0 / f64::from(per_minute));
+    rate_limit_headers(response.headers_mut(), per_minute, snapshot.remaining_burst_capacity(), reset);
+    response
+}
+
+fn rate_limit_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: Duration) {
+    headers.insert("ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(reset.as_secs_f64().ceil() as u64));
+    headers.insert("ratelimit-policy", HeaderValue::from_str(&format!("{limit};w=60")).expect("ascii"));
+}
+
+/// Finds the context for the request's credentials, and the key its rate limit is counted on.
+async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<(TenantContext, String), ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <API key or JWT>"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <API key or JWT>"))?;
+
+    if token.starts_with("wos_") {
+        return api_key(state, token).await;
+    }
+    user_jwt(state, headers, token).await
+}
+
+async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String), ApiError> {
+    let invalid = || ApiError::unauthorized("invalid API key");
+    let prefix = parse_prefix(token).ok_or_else(invalid)?;
+    let found = state.store.api_key_by_prefix(prefix).await?.ok_or_else(invalid)?;
+    if !state.hasher.verify(token, &found.hash) {
+        return Err(invalid());
+    }
+    let key = found.key;
+    if state.should_touch(key.id) {
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_key(key.id).await {
+                tracing::warn!(error = %e, "could not record API key use");
+            }
+        });
+    }
+    Ok((TenantContext::api_key(key.org_id, key.id, key.role), format!("key:{}", key.id)))
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+}
+
+async fn user_jwt(state: &AppState, headers: &HeaderMap, token: &str) -> Result<(TenantContext, String), ApiError> {
+    let key = state.jwt.as_ref().ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.validate_aud = false;
+    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        .map_err(|_| ApiError::unauthorized("invalid or expired token"))?
+        .claims;
+    let user_id: UserId = claims.sub.parse().map_err(|_| ApiError::unauthorized("token subject is not a user id"))?;
+    let org_id: OrgId = headers
+        .get("x-org-id")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::bad_request("X-Org-Id is required with a user token"))?
+        .parse()
+        .map_err(|_| ApiError::bad_request("X-Org-Id is not an org id"))?;
+    // Non-members get the same answer whether or not the org exists.
+    let member = state
+        .store
+        .membership(org_id, user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, "forbidden", "not a member of this org"))?;
+    Ok((TenantContext::user(org_id, user_id, member.role), format!("user:{user_id}")))
+}

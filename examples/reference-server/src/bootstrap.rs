@@ -1,0 +1,49 @@
+//! Creating orgs and API keys: first run, the `admin` commands and the api-keys route share it.
+
+use workos_core::Result;
+use workos_core::crypto::{ApiKeyHasher, ApiKeySecret};
+use workos_core::domain::{ApiKey, NewApiKey, NewOrg, Org};
+use workos_core::ids::OrgId;
+use workos_core::repo::{ApiKeyRepo, Directory};
+use workos_core::tenant::{Role, TenantContext};
+use workos_store::SqlStore;
+
+/// Generates a key, stores its prefix and keyed hash, and returns the secret (shown once).
+///
+/// # Errors
+/// As [`ApiKeyRepo::create_api_key`].
+pub async fn issue_api_key(
+    store: &SqlStore,
+    hasher: &ApiKeyHasher,
+    ctx: &TenantContext,
+    name: &str,
+    role: Role,
+) -> Result<(ApiKey, ApiKeySecret)> {
+    let generated = hasher.generate();
+    let new = NewApiKey { name: name.to_owned(), role, prefix: generated.prefix, hash: generated.hash };
+    let key = store.create_api_key(ctx, new).await?;
+    Ok((key, generated.secret))
+}
+
+/// Creates an org with an owner API key.
+///
+/// # Errors
+/// As [`Directory::create_org`].
+pub async fn create_org_with_key(store: &SqlStore, hasher: &ApiKeyHasher, name: &str) -> Result<(Org, ApiKeySecret)> {
+    let org = store.create_org(NewOrg { name: name.to_owned() }, None).await?;
+    let ctx = TenantContext::system(org.id, "admin");
+    let (_, secret) = issue_api_key(store, hasher, &ctx, "admin", Role::Owner).await?;
+    Ok((org, secret))
+}
+
+/// On an empty database, creates a first org and returns it with its owner key.
+///
+/// # Errors
+/// As [`create_org_with_key`].
+pub async fn first_run(store: &SqlStore, hasher: &ApiKeyHasher) -> Result<Option<(OrgId, ApiKeySecret)>> {
+    if store.has_orgs().await? {
+        return Ok(None);
+    }
+    let (org, secret) = create_org_with_key(store, hasher, "My organization").await?;
+    Ok(Some((org.id, secret)))
+}

@@ -1,0 +1,139 @@
+//! Configuration from the environment. The variable names are a public interface: scripts and
+//! deployments set them as written here and in `docs/server.md`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use workos_core::crypto::SecretKey;
+
+/// Everything the server reads from its environment.
+pub struct Config {
+    /// `WORKOS_BIND`, default `127.0.0.1:8080`.
+    pub bind: SocketAddr,
+    /// `DATABASE_URL`, default `sqlite://workos.db`.
+    pub database_url: String,
+    /// `WORKOS_PUBLIC_URL`: the URL clients and providers reach the server at.
+    pub public_url: String,
+    /// `WORKOS_ENCRYPTION_KEY`: base64 of 32 bytes, for secrets at rest.
+    pub encryption_key: SecretKey,
+    /// `WORKOS_API_KEY_PEPPER`: the HMAC key API keys are hashed with.
+    pub api_key_pepper: Vec<u8>,
+    /// `WORKOS_JWT_SECRET`: HS256 secret for user JWTs; JWT auth is off without it.
+    pub jwt_secret: Option<Vec<u8>>,
+    /// `WORKOS_RATE_LIMIT_PER_MINUTE`, default 60.
+    pub rate_limit_per_minute: u32,
+    /// `WORKOS_LOG`, default `info`.
+    pub log: String,
+    /// `WORKOS_ENV=production` requires real secrets instead of generating dev ones.
+    pub production: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets are never printed.
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("production", &self.production)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The dev-mode secrets file, created next to the working directory on first run.
+const DEV_KEY_FILE: &str = "workos.key";
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    /// A message naming the variable that is missing or malformed.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `get` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// A message naming the variable that is missing or malformed.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let production = get("WORKOS_ENV").is_some_and(|v| v == "production");
+        let bind = get("WORKOS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind: SocketAddr = bind.parse().with_context(|| format!("WORKOS_BIND: not an address: {bind}"))?;
+        let rate_limit_per_minute = match get("WORKOS_RATE_LIMIT_PER_MINUTE") {
+            Some(v) => v.parse().ok().filter(|n| *n > 0).context("WORKOS_RATE_LIMIT_PER_MINUTE: not a positive integer")?,
+            None => 60,
+        };
+        let (encryption_key, api_key_pepper) = match (get("WORKOS_ENCRYPTION_KEY"), get("WORKOS_API_KEY_PEPPER")) {
+            (Some(key), Some(pepper)) => (
+                SecretKey::from_base64(&key).context("WORKOS_ENCRYPTION_KEY: must be base64 of 32 bytes")?,
+                decode_pepper(&pepper)?,
+            ),
+            _ if production => bail!("WORKOS_ENCRYPTION_KEY and WORKOS_API_KEY_PEPPER are required when WORKOS_ENV=production"),
+            (key, pepper) => {
+                let (dev_key, dev_pepper) = dev_secrets(Path::new(DEV_KEY_FILE))?;
+                let key = key.map(|k| SecretKey::from_base64(&k)).transpose().context("WORKOS_ENCRYPTION_KEY")?;
+                let pepper = pepper.map(|p| decode_pepper(&p)).transpose()?;
+                (key.unwrap_or(dev_key), pepper.unwrap_or(dev_pepper))
+            }
+        };
+        Ok(Self {
+            bind,
+            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://workos.db".into()),
+            public_url: get("WORKOS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
+            encryption_key,
+            api_key_pepper,
+            jwt_secret: get("WORKOS_JWT_SECRET").map(String::into_bytes),
+            rate_limit_per_minute,
+            log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),
+            production,
+        })
+    }
+}
+
+fn decode_pepper(s: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = STANDARD.decode(s.trim()).context("WORKOS_API_KEY_PEPPER: must be base64")?;
+    if bytes.len() < 16 {
+        bail!("WORKOS_API_KEY_PEPPER: must be at least 16 bytes");
+    }
+    Ok(bytes)
+}
+
+/// Loads or creates the dev-mode secrets file (two base64 lines: encryption key, pepper).
+fn dev_secrets(path: &Path) -> anyhow::Result<(SecretKey, Vec<u8>)> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let mut lines = text.lines();
+        let key = SecretKey::from_base64(lines.next().unwrap_or_default())
+            .with_context(|| format!("{}: bad encryption key line", path.display()))?;
+        let pepper = decode_pepper(lines.next().unwrap_or_default())?;
+        return Ok((key, pepper));
+    }
+    let key = SecretKey::generate();
+    let pepper = SecretKey::generate();
+    let text = format!("{}\n{}\n", key.to_base64(), pepper.to_base64());
+    write_private(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "\n  WARNING: development mode. Generated an encryption key and API key pepper into ./{}.\n  \
+         Keep that file with the database; set WORKOS_ENCRYPTION_KEY and WORKOS_API_KEY_PEPPER \
+         (and WORKOS_ENV=production) in production.\n",
+        path.display()
+    );
+    let pepper = STANDARD.decode(pepper.to_base64())?;
+    Ok((key, pepper))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}

@@ -1,0 +1,104 @@
+//! `workos-server`: runs the reference server, or an admin command.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use workos_core::ids::OrgId;
+use workos_core::repo::OrgRepo;
+use workos_core::tenant::{Role, TenantContext};
+use workos_reference_server::config::Config;
+use workos_reference_server::state::AppState;
+use workos_reference_server::{app, bootstrap, serve, shutdown_signal};
+use workos_store::SqlStore;
+
+#[derive(Parser)]
+#[command(name = "workos-server", about = "The WorkOS engine's reference server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API (the default).
+    Serve,
+    /// Administrative commands; each prints one JSON object.
+    Admin {
+        #[command(subcommand)]
+        command: Admin,
+    },
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create an org and an owner API key: prints {"org_id", "api_key"}.
+    CreateOrg {
+        /// The org's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Create an API key for an org: prints {"org_id", "api_key_id", "role", "api_key"}.
+    CreateApiKey {
+        /// The org.
+        #[arg(long)]
+        org: OrgId,
+        /// owner, admin, member or viewer.
+        #[arg(long)]
+        role: Role,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    init_tracing(&config.log);
+
+    let store = SqlStore::connect(&config.database_url).await.context("DATABASE_URL")?;
+    store.migrate().await.context("migrating the database")?;
+    let bind = config.bind;
+    let state = AppState::new(store.clone(), config);
+
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => run(state, bind).await,
+        Command::Admin { command: Admin::CreateOrg { name } } => {
+            let (org, secret) = bootstrap::create_org_with_key(&store, &state.hasher, &name).await?;
+            println!("{}", serde_json::json!({ "org_id": org.id, "api_key": secret.expose() }));
+            Ok(())
+        }
+        Command::Admin { command: Admin::CreateApiKey { org, role, name } } => {
+            let ctx = TenantContext::system(org, "admin");
+            store.get_org(&ctx).await.with_context(|| format!("org {org}"))?;
+            let (key, secret) = bootstrap::issue_api_key(&store, &state.hasher, &ctx, &name, role).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "org_id": org, "api_key_id": key.id, "role": key.role, "api_key": secret.expose() })
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn run(state: AppState, bind: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("WORKOS_BIND: cannot listen on {bind}"))?;
+    if let Some((org, secret)) = bootstrap::first_run(&state.store, &state.hasher).await? {
+        // Shown once: only its keyed hash is stored.
+        eprintln!(
+            "\n  Created a first org ({org}) and its owner API key (shown only now):\n\n    {key}\n\n  \
+             Try it:\n\n    curl -H 'Authorization: Bearer {key}' http://{bind}/api/v1/people\n",
+            key = secret.expose()
+        );
+    }
+    tracing::info!(%bind, "listening");
+    serve(listener, app(state), shutdown_signal()).await?;
+    Ok(())
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+}

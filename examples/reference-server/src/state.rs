@@ -1,0 +1,83 @@
+//! Shared application state.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use governor::clock::DefaultClock;
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use workos_core::crypto::{ApiKeyHasher, Cipher};
+use workos_core::ids::ApiKeyId;
+use workos_store::SqlStore;
+
+use crate::config::Config;
+
+/// The per-caller GCRA limiter, keyed by API key or user.
+pub type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The state's contents.
+pub struct Inner {
+    /// The engine's storage.
+    pub store: SqlStore,
+    /// Hashes and verifies API keys.
+    pub hasher: ApiKeyHasher,
+    /// Encrypts secrets at rest.
+    pub cipher: Cipher,
+    /// HS256 key for user JWTs, when configured.
+    pub jwt: Option<jsonwebtoken::DecodingKey>,
+    /// Requests per minute per caller.
+    pub limiter: Limiter,
+    /// The configured per-minute limit (for the `RateLimit-Limit` header).
+    pub rate_limit_per_minute: u32,
+    /// When this process last recorded each API key's use.
+    pub touched: Mutex<HashMap<ApiKeyId, Instant>>,
+    /// The public base URL.
+    pub public_url: String,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state from a store and the configuration.
+    #[must_use]
+    pub fn new(store: SqlStore, config: Config) -> Self {
+        let per_minute = NonZeroU32::new(config.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
+        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>();
+        Self(Arc::new(Inner {
+            store,
+            hasher: ApiKeyHasher::new(&config.api_key_pepper),
+            cipher: Cipher::new(1, config.encryption_key),
+            jwt: config.jwt_secret.as_deref().map(jsonwebtoken::DecodingKey::from_secret),
+            limiter,
+            rate_limit_per_minute: config.rate_limit_per_minute,
+            touched: Mutex::new(HashMap::new()),
+            public_url: config.public_url,
+        }))
+    }
+
+    /// Whether this process should record a use of `key` now (at most once a minute).
+    pub fn should_touch(&self, key: ApiKeyId) -> bool {
+        let now = Instant::now();
+        let mut touched = self.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match touched.get(&key) {
+            Some(last) if now.duration_since(*last) < Duration::from_secs(60) => false,
+            _ => {
+                touched.insert(key, now);
+                true
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! OpenAPI schemas for the value types whose JSON form is a plain string (feature `openapi`).
+
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::domain::{Currency, E164, EmailAddress, HttpUrl, Patch};
+use crate::ids;
+use crate::page::Cursor;
+
+fn string(format: Option<SchemaFormat>, description: &str, example: Option<&str>) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(format)
+        .description(Some(description))
+        .examples(example.map(|e| serde_json::Value::from(e)))
+        .into()
+}
+
+macro_rules! string_schema {
+    ($($t:ty => $format:expr, $desc:literal, $example:expr;)+) => {$(
+        impl PartialSchema for $t {
+            fn schema() -> RefOr<Schema> {
+                string($format, $desc, $example)
+            }
+        }
+        impl ToSchema for $t {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($t))
+            }
+        }
+    )+};
+}
+
+string_schema! {
+    EmailAddress => Some(SchemaFormat::KnownFormat(KnownFormat::Email)), "An email address (compared case-insensitively).", Some("ada@example.com");
+    E164 => None, "A phone number in E.164 form.", Some("+14155552671");
+    Currency => None, "An ISO 4217 currency code.", Some("USD");
+    HttpUrl => Some(SchemaFormat::Custom("uri".into())), "An absolute http(s) URL.", Some("https://example.com/hook");
+    Cursor => None, "An opaque cursor from a previous page's next_cursor.", None;
+}
+
+macro_rules! id_schema {
+    ($($id:ident),+) => {$(
+        impl PartialSchema for ids::$id {
+            fn schema() -> RefOr<Schema> {
+                string(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)), concat!("A ", stringify!($id), " (UUID v7)."), None)
+            }
+        }
+        impl ToSchema for ids::$id {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($id))
+            }
+        }
+    )+};
+}
+
+id_schema!(
+    OrgId, UserId, MemberId, CompanyId, PersonId, DealId, TaskId, InteractionId, EmailId, SmsId, CallId, PhoneId,
+    IntegrationId, ApiKeyId, WebhookId, WebhookDeliveryId, EventId, LeadId, PartnerId, LeadDeliveryId
+);
+
+/// A patch field has the value's schema; `null` clears it and an absent key keeps it.
+impl<T: ToSchema> ToSchema for Patch<T> {
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+}
+
+impl<T: ToSchema> utoipa::__dev::ComposeSchema for Patch<T> {
+    fn compose(mut generics: Vec<RefOr<Schema>>) -> RefOr<Schema> {
+        if generics.is_empty() { T::schema() } else { generics.swap_remove(0) }
+    }
+}
