@@ -29,6 +29,7 @@ pub mod types {
         MEMBER_UPDATED = "member.updated";
         MEMBER_DELETED = "member.deleted";
         API_KEY_CREATED = "api_key.created";
+        API_KEY_UPDATED = "api_key.updated";
         API_KEY_REVOKED = "api_key.revoked";
         PHONE_CREATED = "phone.created";
         PHONE_UPDATED = "phone.updated";

@@ -2,8 +2,8 @@
 
 use std::borrow::Cow;
 
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::{Currency, E164, EmailAddress, HttpUrl, Patch};
@@ -15,7 +15,7 @@ fn string(format: Option<SchemaFormat>, description: &str, example: Option<&str>
         .schema_type(Type::String)
         .format(format)
         .description(Some(description))
-        .examples(example.map(|e| serde_json::Value::from(e)))
+        .examples(example.map(serde_json::Value::from))
         .into()
 }
 
@@ -58,8 +58,26 @@ macro_rules! id_schema {
 }
 
 id_schema!(
-    OrgId, UserId, MemberId, CompanyId, PersonId, DealId, TaskId, InteractionId, EmailId, SmsId, CallId, PhoneId,
-    IntegrationId, ApiKeyId, WebhookId, WebhookDeliveryId, EventId, LeadId, PartnerId, LeadDeliveryId
+    OrgId,
+    UserId,
+    MemberId,
+    CompanyId,
+    PersonId,
+    DealId,
+    TaskId,
+    InteractionId,
+    EmailId,
+    SmsId,
+    CallId,
+    PhoneId,
+    IntegrationId,
+    ApiKeyId,
+    WebhookId,
+    WebhookDeliveryId,
+    EventId,
+    LeadId,
+    PartnerId,
+    LeadDeliveryId
 );
 
 /// A patch field has the value's schema; `null` clears it and an absent key keeps it.
@@ -71,6 +89,10 @@ impl<T: ToSchema> ToSchema for Patch<T> {
 
 impl<T: ToSchema> utoipa::__dev::ComposeSchema for Patch<T> {
     fn compose(mut generics: Vec<RefOr<Schema>>) -> RefOr<Schema> {
-        if generics.is_empty() { T::schema() } else { generics.swap_remove(0) }
+        if generics.is_empty() {
+            T::schema()
+        } else {
+            generics.swap_remove(0)
+        }
     }
 }

@@ -11,15 +11,17 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, Company, CompanyFilter, CompanyPatch, Deal, DealFilter, DealPatch,
-    E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member, NewApiKey,
-    NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewTask, Org,
-    Person, PersonFilter, PersonPatch, Phone, Task, TaskFilter, TaskPatch,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, Company, CompanyFilter, CompanyPatch, Deal, DealFilter,
+    DealPatch, E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member,
+    NewApiKey, NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone,
+    NewTask, Org, Person, PersonFilter, PersonPatch, Phone, PhonePatch, Task, TaskFilter,
+    TaskPatch,
 };
 use crate::error::Result;
 use crate::events::{DomainEvent, EventFilter};
 use crate::ids::{
-    ApiKeyId, CompanyId, DealId, InteractionId, MemberId, OrgId, PersonId, PhoneId, TaskId, UserId,
+    ApiKeyId, CompanyId, DealId, EventId, InteractionId, MemberId, OrgId, PersonId, PhoneId,
+    TaskId, UserId,
 };
 use crate::page::{Page, PageRequest};
 use crate::tenant::{Role, TenantContext};
@@ -140,6 +142,16 @@ pub trait ApiKeyRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn list_api_keys(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<ApiKey>>;
+    /// Renames a key. Emits `api_key.updated`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`], [`crate::Error::Validation`].
+    async fn update_api_key(
+        &self,
+        ctx: &TenantContext,
+        id: ApiKeyId,
+        patch: ApiKeyPatch,
+    ) -> Result<ApiKey>;
     /// Revokes a key; it never authenticates again. Emits `api_key.revoked`.
     ///
     /// # Errors
@@ -166,6 +178,16 @@ pub trait PhoneRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn list_phones(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Phone>>;
+    /// Changes a mapping's label or capabilities. Emits `phone.updated`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`], [`crate::Error::Validation`].
+    async fn update_phone(
+        &self,
+        ctx: &TenantContext,
+        id: PhoneId,
+        patch: PhonePatch,
+    ) -> Result<Phone>;
     /// Removes a mapping. Emits `phone.deleted`.
     ///
     /// # Errors
@@ -277,6 +299,12 @@ pub trait EventRepo: Send + Sync {
         filter: EventFilter,
         page: PageRequest,
     ) -> Result<Page<DomainEvent>>;
+
+    /// One of the org's events.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_event(&self, ctx: &TenantContext, id: EventId) -> Result<DomainEvent>;
 }
 
 /// Everything a storage backend provides; what the engine and the reference server hold.
@@ -352,13 +380,23 @@ pub trait IdempotencyRepo: Send + Sync {
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn reserve_idempotent(&self, ctx: &TenantContext, key: &str, fingerprint: &[u8]) -> Result<IdempotencyState>;
+    async fn reserve_idempotent(
+        &self,
+        ctx: &TenantContext,
+        key: &str,
+        fingerprint: &[u8],
+    ) -> Result<IdempotencyState>;
 
     /// Stores the response of a reserved key.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn complete_idempotent(&self, ctx: &TenantContext, key: &str, response: StoredResponse) -> Result<()>;
+    async fn complete_idempotent(
+        &self,
+        ctx: &TenantContext,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<()>;
 
     /// Frees a reserved key whose request failed in a way worth retrying.
     ///

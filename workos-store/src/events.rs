@@ -135,6 +135,16 @@ impl EventRepo for SqlStore {
             .collect();
         Ok(Page::from_rows(events, page, |e| e.id.as_uuid()))
     }
+
+    async fn get_event(&self, ctx: &TenantContext, id: EventId) -> Result<DomainEvent> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let sql = format!(
+            "SELECT seq, seq AS tx, {EVENT_FIELDS} FROM domain_events WHERE org_id = $1 AND id = $2"
+        );
+        let row: Option<EventRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+        row.map(|r| LoggedEvent::from(r).event)
+            .ok_or_else(|| Error::not_found(EventId::KIND))
+    }
 }
 
 #[async_trait]

@@ -86,7 +86,10 @@ impl SqliteBackend {
         if self.shared {
             return (self.writer.size(), self.writer.num_idle());
         }
-        (self.writer.size() + self.reader.size(), self.writer.num_idle() + self.reader.num_idle())
+        (
+            self.writer.size() + self.reader.size(),
+            self.writer.num_idle() + self.reader.num_idle(),
+        )
     }
 
     pub(crate) async fn close(&self) {

@@ -35,7 +35,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
     };
 
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let ctx = match request_id {
         Some(id) => ctx.with_request_id(id),
         None => ctx,
@@ -46,26 +50,43 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     // The time until the bucket is full again: one replenish interval per used slot.
     let used = per_minute.saturating_sub(snapshot.remaining_burst_capacity());
     let reset = Duration::from_secs_f64(f64::from(used) * 60.0 / f64::from(per_minute));
-    rate_limit_headers(response.headers_mut(), per_minute, snapshot.remaining_burst_capacity(), reset);
+    rate_limit_headers(
+        response.headers_mut(),
+        per_minute,
+        snapshot.remaining_burst_capacity(),
+        reset,
+    );
     response
 }
 
 fn rate_limit_headers(headers: &mut HeaderMap, limit: u32, remaining: u32, reset: Duration) {
     headers.insert("ratelimit-limit", HeaderValue::from(limit));
     headers.insert("ratelimit-remaining", HeaderValue::from(remaining));
-    headers.insert("ratelimit-reset", HeaderValue::from(reset.as_secs_f64().ceil() as u64));
-    headers.insert("ratelimit-policy", HeaderValue::from_str(&format!("{limit};w=60")).expect("ascii"));
+    headers.insert(
+        "ratelimit-reset",
+        HeaderValue::from(reset.as_secs_f64().ceil() as u64),
+    );
+    headers.insert(
+        "ratelimit-policy",
+        HeaderValue::from_str(&format!("{limit};w=60")).expect("ascii"),
+    );
 }
 
 /// Finds the context for the request's credentials, and the key its rate limit is counted on.
-async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<(TenantContext, String), ApiError> {
+async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(TenantContext, String), ApiError> {
     let header = headers
         .get(axum::http::header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <API key or JWT>"))?;
     let token = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .ok_or_else(|| ApiError::unauthorized("Authorization must be: Bearer <API key or JWT>"))?;
 
@@ -78,7 +99,11 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<(TenantContext
 async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String), ApiError> {
     let invalid = || ApiError::unauthorized("invalid API key");
     let prefix = parse_prefix(token).ok_or_else(invalid)?;
-    let found = state.store.api_key_by_prefix(prefix).await?.ok_or_else(invalid)?;
+    let found = state
+        .store
+        .api_key_by_prefix(prefix)
+        .await?
+        .ok_or_else(invalid)?;
     if !state.hasher.verify(token, &found.hash) {
         return Err(invalid());
     }
@@ -91,7 +116,10 @@ async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String
             }
         });
     }
-    Ok((TenantContext::api_key(key.org_id, key.id, key.role), format!("key:{}", key.id)))
+    Ok((
+        TenantContext::api_key(key.org_id, key.id, key.role),
+        format!("key:{}", key.id),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -99,14 +127,24 @@ struct Claims {
     sub: String,
 }
 
-async fn user_jwt(state: &AppState, headers: &HeaderMap, token: &str) -> Result<(TenantContext, String), ApiError> {
-    let key = state.jwt.as_ref().ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+async fn user_jwt(
+    state: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+) -> Result<(TenantContext, String), ApiError> {
+    let key = state
+        .jwt
+        .as_ref()
+        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.validate_aud = false;
     let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
         .map_err(|_| ApiError::unauthorized("invalid or expired token"))?
         .claims;
-    let user_id: UserId = claims.sub.parse().map_err(|_| ApiError::unauthorized("token subject is not a user id"))?;
+    let user_id: UserId = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::unauthorized("token subject is not a user id"))?;
     let org_id: OrgId = headers
         .get("x-org-id")
         .and_then(|v| v.to_str().ok())
@@ -118,6 +156,15 @@ async fn user_jwt(state: &AppState, headers: &HeaderMap, token: &str) -> Result<
         .store
         .membership(org_id, user_id)
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, "forbidden", "not a member of this org"))?;
-    Ok((TenantContext::user(org_id, user_id, member.role), format!("user:{user_id}")))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "not a member of this org",
+            )
+        })?;
+    Ok((
+        TenantContext::user(org_id, user_id, member.role),
+        format!("user:{user_id}"),
+    ))
 }

@@ -20,7 +20,12 @@ pub async fn issue_api_key(
     role: Role,
 ) -> Result<(ApiKey, ApiKeySecret)> {
     let generated = hasher.generate();
-    let new = NewApiKey { name: name.to_owned(), role, prefix: generated.prefix, hash: generated.hash };
+    let new = NewApiKey {
+        name: name.to_owned(),
+        role,
+        prefix: generated.prefix,
+        hash: generated.hash,
+    };
     let key = store.create_api_key(ctx, new).await?;
     Ok((key, generated.secret))
 }
@@ -29,8 +34,19 @@ pub async fn issue_api_key(
 ///
 /// # Errors
 /// As [`Directory::create_org`].
-pub async fn create_org_with_key(store: &SqlStore, hasher: &ApiKeyHasher, name: &str) -> Result<(Org, ApiKeySecret)> {
-    let org = store.create_org(NewOrg { name: name.to_owned() }, None).await?;
+pub async fn create_org_with_key(
+    store: &SqlStore,
+    hasher: &ApiKeyHasher,
+    name: &str,
+) -> Result<(Org, ApiKeySecret)> {
+    let org = store
+        .create_org(
+            NewOrg {
+                name: name.to_owned(),
+            },
+            None,
+        )
+        .await?;
     let ctx = TenantContext::system(org.id, "admin");
     let (_, secret) = issue_api_key(store, hasher, &ctx, "admin", Role::Owner).await?;
     Ok((org, secret))
@@ -40,7 +56,10 @@ pub async fn create_org_with_key(store: &SqlStore, hasher: &ApiKeyHasher, name: 
 ///
 /// # Errors
 /// As [`create_org_with_key`].
-pub async fn first_run(store: &SqlStore, hasher: &ApiKeyHasher) -> Result<Option<(OrgId, ApiKeySecret)>> {
+pub async fn first_run(
+    store: &SqlStore,
+    hasher: &ApiKeyHasher,
+) -> Result<Option<(OrgId, ApiKeySecret)>> {
     if store.has_orgs().await? {
         return Ok(None);
     }

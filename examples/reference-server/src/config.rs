@@ -62,20 +62,35 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let production = get("WORKOS_ENV").is_some_and(|v| v == "production");
         let bind = get("WORKOS_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let bind: SocketAddr = bind.parse().with_context(|| format!("WORKOS_BIND: not an address: {bind}"))?;
+        let bind: SocketAddr = bind
+            .parse()
+            .with_context(|| format!("WORKOS_BIND: not an address: {bind}"))?;
         let rate_limit_per_minute = match get("WORKOS_RATE_LIMIT_PER_MINUTE") {
-            Some(v) => v.parse().ok().filter(|n| *n > 0).context("WORKOS_RATE_LIMIT_PER_MINUTE: not a positive integer")?,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .context("WORKOS_RATE_LIMIT_PER_MINUTE: not a positive integer")?,
             None => 60,
         };
-        let (encryption_key, api_key_pepper) = match (get("WORKOS_ENCRYPTION_KEY"), get("WORKOS_API_KEY_PEPPER")) {
+        let (encryption_key, api_key_pepper) = match (
+            get("WORKOS_ENCRYPTION_KEY"),
+            get("WORKOS_API_KEY_PEPPER"),
+        ) {
             (Some(key), Some(pepper)) => (
-                SecretKey::from_base64(&key).context("WORKOS_ENCRYPTION_KEY: must be base64 of 32 bytes")?,
+                SecretKey::from_base64(&key)
+                    .context("WORKOS_ENCRYPTION_KEY: must be base64 of 32 bytes")?,
                 decode_pepper(&pepper)?,
             ),
-            _ if production => bail!("WORKOS_ENCRYPTION_KEY and WORKOS_API_KEY_PEPPER are required when WORKOS_ENV=production"),
+            _ if production => bail!(
+                "WORKOS_ENCRYPTION_KEY and WORKOS_API_KEY_PEPPER are required when WORKOS_ENV=production"
+            ),
             (key, pepper) => {
                 let (dev_key, dev_pepper) = dev_secrets(Path::new(DEV_KEY_FILE))?;
-                let key = key.map(|k| SecretKey::from_base64(&k)).transpose().context("WORKOS_ENCRYPTION_KEY")?;
+                let key = key
+                    .map(|k| SecretKey::from_base64(&k))
+                    .transpose()
+                    .context("WORKOS_ENCRYPTION_KEY")?;
                 let pepper = pepper.map(|p| decode_pepper(&p)).transpose()?;
                 (key.unwrap_or(dev_key), pepper.unwrap_or(dev_pepper))
             }
@@ -95,7 +110,9 @@ impl Config {
 }
 
 fn decode_pepper(s: &str) -> anyhow::Result<Vec<u8>> {
-    let bytes = STANDARD.decode(s.trim()).context("WORKOS_API_KEY_PEPPER: must be base64")?;
+    let bytes = STANDARD
+        .decode(s.trim())
+        .context("WORKOS_API_KEY_PEPPER: must be base64")?;
     if bytes.len() < 16 {
         bail!("WORKOS_API_KEY_PEPPER: must be at least 16 bytes");
     }
@@ -129,7 +146,11 @@ fn dev_secrets(path: &Path) -> anyhow::Result<(SecretKey, Vec<u8>)> {
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     f.write_all(text.as_bytes())
 }
 

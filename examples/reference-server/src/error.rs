@@ -40,7 +40,13 @@ pub struct ApiError {
 impl ApiError {
     /// A problem with a status, a kind slug and a detail.
     pub fn new(status: StatusCode, kind: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, kind, detail: detail.into(), errors: Vec::new(), retry_after: None }
+        Self {
+            status,
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
     }
 
     /// 400: the request cannot be read.
@@ -61,14 +67,25 @@ impl ApiError {
     /// 422 with one field error.
     pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let message = message.into();
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", format!("invalid input: {message}"));
-        e.errors.push(FieldError { field: field.into(), message });
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            format!("invalid input: {message}"),
+        );
+        e.errors.push(FieldError {
+            field: field.into(),
+            message,
+        });
         e
     }
 
     /// 429 with the time to wait.
     pub fn rate_limited(retry_after: Duration) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "too many requests; retry later");
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "too many requests; retry later",
+        );
         e.retry_after = Some(retry_after);
         e
     }
@@ -84,12 +101,20 @@ impl From<Error> for ApiError {
         match e {
             Error::NotFound { kind } => Self::not_found(format!("{kind} not found")),
             Error::Validation(v) => {
-                let mut out = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", v.to_string());
+                let mut out = Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    v.to_string(),
+                );
                 out.errors = v.errors;
                 out
             }
             Error::Conflict { field, message } => {
-                let mut out = Self::new(StatusCode::CONFLICT, "conflict", format!("{field}: {message}"));
+                let mut out = Self::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    format!("{field}: {message}"),
+                );
                 out.errors.push(FieldError { field, message });
                 out
             }
@@ -97,18 +122,41 @@ impl From<Error> for ApiError {
             Error::RateLimited { retry_after } => Self::rate_limited(retry_after),
             Error::Unavailable { message, .. } => {
                 tracing::warn!(error = %message, "dependency unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a dependency is unavailable; retry later",
+                )
             }
-            Error::Provider { provider, status, code, message } => {
+            Error::Provider {
+                provider,
+                status,
+                code,
+                message,
+            } => {
                 tracing::warn!(provider, ?status, ?code, "provider error");
-                Self::new(StatusCode::BAD_GATEWAY, "provider", format!("{provider}: {message}"))
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "provider",
+                    format!("{provider}: {message}"),
+                )
             }
             other => {
                 // Details stay in the logs; clients learn only that it failed.
                 tracing::error!(error = %other, source = ?std::error::Error::source(&other), "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
         }
+    }
+}
+
+impl From<workos_core::error::ValidationError> for ApiError {
+    fn from(e: workos_core::error::ValidationError) -> Self {
+        Error::Validation(e).into()
     }
 }
 
@@ -127,9 +175,15 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(wait) = self.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64));
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs_f64().ceil().max(1.0) as u64),
+            );
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

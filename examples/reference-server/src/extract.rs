@@ -24,7 +24,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.split(';').next())
             .is_some_and(|m| {
                 let m = m.trim();
-                m.eq_ignore_ascii_case("application/json") || (m.starts_with("application/") && m.ends_with("+json"))
+                m.eq_ignore_ascii_case("application/json")
+                    || (m.starts_with("application/") && m.ends_with("+json"))
             });
         if !is_json {
             return Err(ApiError::new(
@@ -33,9 +34,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "the body must be JSON with Content-Type: application/json",
             ));
         }
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::new(e.status(), "bad-request", e.body_text())
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
         parse_json(&bytes).map(Self)
     }
 }
@@ -54,11 +55,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         // serde's message ends with " at line L column C"; the field path says where instead.
         let message = inner.to_string();
-        let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
         let mut field = if path == "." { String::new() } else { path };
         // A missing field is reported at its parent; name the field itself.
-        if let Some(missing) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
-            field = if field.is_empty() { missing.to_owned() } else { format!("{field}.{missing}") };
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            field = if field.is_empty() {
+                missing.to_owned()
+            } else {
+                format!("{field}.{missing}")
+            };
         }
         if field.is_empty() {
             field = "body".to_owned();
@@ -82,14 +94,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
 fn serde_urlencoded_de<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     // axum's Query rejection text names the field; keep it, minus the boilerplate prefix.
-    axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| ApiError::bad_request("bad query string"))?)
-        .map(|q| q.0)
-        .map_err(|e| {
-            let text = e.body_text();
-            let text = text.trim_start_matches("Failed to deserialize query string: ").to_owned();
-            let field = text.split(':').next().filter(|f| !f.contains(' ')).unwrap_or("query").to_owned();
-            ApiError::invalid_field(field, text)
-        })
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::bad_request("bad query string"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| {
+        let text = e.body_text();
+        let text = text
+            .trim_start_matches("Failed to deserialize query string: ")
+            .to_owned();
+        let field = text
+            .split(':')
+            .next()
+            .filter(|f| !f.contains(' '))
+            .unwrap_or("query")
+            .to_owned();
+        ApiError::invalid_field(field, text)
+    })
 }
 
 /// A path segment that must be an id of the given kind; anything else is a 404 (nothing can

@@ -19,12 +19,17 @@ const MAX_BODY: usize = 1 << 20;
 
 /// The middleware; runs after authentication.
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (Some(key), true) = (key, req.method() == Method::POST) else {
         return next.run(req).await;
     };
     if key.is_empty() || key.len() > 255 {
-        return ApiError::invalid_field("Idempotency-Key", "must be 1 to 255 characters").into_response();
+        return ApiError::invalid_field("Idempotency-Key", "must be 1 to 255 characters")
+            .into_response();
     }
     let Some(ctx) = req.extensions().get::<TenantContext>().cloned() else {
         return next.run(req).await;
@@ -33,7 +38,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "the body is over 1 MiB").into_response(),
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "the body is over 1 MiB",
+            )
+            .into_response();
+        }
     };
     let mut hash = Sha256::new();
     hash.update(parts.uri.path().as_bytes());
@@ -41,34 +53,61 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     hash.update(&bytes);
     let fingerprint = hash.finalize();
 
-    match state.store.reserve_idempotent(&ctx, &key, &fingerprint).await {
+    match state
+        .store
+        .reserve_idempotent(&ctx, &key, &fingerprint)
+        .await
+    {
         Err(e) => return ApiError::from(e).into_response(),
         Ok(IdempotencyState::Completed(stored)) => return replay(stored),
         Ok(IdempotencyState::Mismatch) => {
-            return ApiError::invalid_field("Idempotency-Key", "was already used with a different request").into_response();
+            return ApiError::invalid_field(
+                "Idempotency-Key",
+                "was already used with a different request",
+            )
+            .into_response();
         }
         Ok(IdempotencyState::InProgress) => {
-            return ApiError::new(StatusCode::CONFLICT, "conflict", "a request with this Idempotency-Key is in progress")
-                .into_response();
+            return ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "a request with this Idempotency-Key is in progress",
+            )
+            .into_response();
         }
         Ok(IdempotencyState::Reserved) => {}
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let (parts, body) = response.into_parts();
     let body: Bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
             let _ = state.store.release_idempotent(&ctx, &key).await;
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response();
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+            .into_response();
         }
     };
     // Server errors are worth retrying: free the key. Everything else is the answer for good.
     let outcome = if parts.status.is_server_error() {
         state.store.release_idempotent(&ctx, &key).await
     } else {
-        let location = parts.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let stored = StoredResponse { status: parts.status.as_u16(), location, body: body.to_vec() };
+        let location = parts
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let stored = StoredResponse {
+            status: parts.status.as_u16(),
+            location,
+            body: body.to_vec(),
+        };
         state.store.complete_idempotent(&ctx, &key, stored).await
     };
     if let Err(e) = outcome {
@@ -80,9 +119,17 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 fn replay(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = (status, stored.body).into_response();
-    let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    let content_type = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     if let Some(location) = stored.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         response.headers_mut().insert(header::LOCATION, location);
     }

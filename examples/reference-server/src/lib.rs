@@ -57,7 +57,9 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API key (`wos_…`) or a user JWT (HS256) with `X-Org-Id`."))
+                    .description(Some(
+                        "An API key (`wos_…`) or a user JWT (HS256) with `X-Org-Id`.",
+                    ))
                     .build(),
             ),
         );
@@ -66,11 +68,20 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router and its OpenAPI document, built from the same route list so they cannot drift.
 pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    // Install the metrics recorder before the first request is counted.
+    let _ = metrics::handle();
     let api = routes::api()
-        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
-    let (api, mut openapi) =
-        OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).split_for_parts();
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api)
+        .split_for_parts();
     openapi.openapi = utoipa::openapi::OpenApiVersion::Version31;
     let doc = openapi.clone();
     let router = Router::new()
@@ -108,7 +119,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "database not reachable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "database not reachable").into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "database not reachable",
+            )
+            .into_response()
         }
     }
 }
@@ -123,7 +139,9 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -58,22 +58,36 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     init_tracing(&config.log);
 
-    let store = SqlStore::connect(&config.database_url).await.context("DATABASE_URL")?;
+    let store = SqlStore::connect(&config.database_url)
+        .await
+        .context("DATABASE_URL")?;
     store.migrate().await.context("migrating the database")?;
     let bind = config.bind;
     let state = AppState::new(store.clone(), config);
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => run(state, bind).await,
-        Command::Admin { command: Admin::CreateOrg { name } } => {
-            let (org, secret) = bootstrap::create_org_with_key(&store, &state.hasher, &name).await?;
-            println!("{}", serde_json::json!({ "org_id": org.id, "api_key": secret.expose() }));
+        Command::Admin {
+            command: Admin::CreateOrg { name },
+        } => {
+            let (org, secret) =
+                bootstrap::create_org_with_key(&store, &state.hasher, &name).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "org_id": org.id, "api_key": secret.expose() })
+            );
             Ok(())
         }
-        Command::Admin { command: Admin::CreateApiKey { org, role, name } } => {
+        Command::Admin {
+            command: Admin::CreateApiKey { org, role, name },
+        } => {
             let ctx = TenantContext::system(org, "admin");
-            store.get_org(&ctx).await.with_context(|| format!("org {org}"))?;
-            let (key, secret) = bootstrap::issue_api_key(&store, &state.hasher, &ctx, &name, role).await?;
+            store
+                .get_org(&ctx)
+                .await
+                .with_context(|| format!("org {org}"))?;
+            let (key, secret) =
+                bootstrap::issue_api_key(&store, &state.hasher, &ctx, &name, role).await?;
             println!(
                 "{}",
                 serde_json::json!({ "org_id": org, "api_key_id": key.id, "role": key.role, "api_key": secret.expose() })
@@ -84,7 +98,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(state: AppState, bind: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("WORKOS_BIND: cannot listen on {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("WORKOS_BIND: cannot listen on {bind}"))?;
     if let Some((org, secret)) = bootstrap::first_run(&state.store, &state.hasher).await? {
         // Shown once: only its keyed hash is stored.
         eprintln!(
@@ -99,6 +115,11 @@ async fn run(state: AppState, bind: SocketAddr) -> anyhow::Result<()> {
 }
 
 fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

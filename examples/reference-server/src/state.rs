@@ -16,7 +16,8 @@ use workos_store::SqlStore;
 use crate::config::Config;
 
 /// The per-caller GCRA limiter, keyed by API key or user.
-pub type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+pub type Limiter =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -55,12 +56,16 @@ impl AppState {
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
         let per_minute = NonZeroU32::new(config.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute)).with_middleware::<StateInformationMiddleware>();
+        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
+            .with_middleware::<StateInformationMiddleware>();
         Self(Arc::new(Inner {
             store,
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher: Cipher::new(1, config.encryption_key),
-            jwt: config.jwt_secret.as_deref().map(jsonwebtoken::DecodingKey::from_secret),
+            jwt: config
+                .jwt_secret
+                .as_deref()
+                .map(jsonwebtoken::DecodingKey::from_secret),
             limiter,
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
@@ -71,7 +76,10 @@ impl AppState {
     /// Whether this process should record a use of `key` now (at most once a minute).
     pub fn should_touch(&self, key: ApiKeyId) -> bool {
         let now = Instant::now();
-        let mut touched = self.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut touched = self
+            .touched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match touched.get(&key) {
             Some(last) if now.duration_since(*last) < Duration::from_secs(60) => false,
             _ => {

@@ -208,3 +208,23 @@ impl NewPhone {
         v.finish()
     }
 }
+
+/// A change to a phone mapping (the number itself never changes: delete and re-add).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct PhonePatch {
+    /// New label, or clear it.
+    pub label: super::Patch<String>,
+    /// New capabilities.
+    pub capabilities: Option<PhoneCapabilities>,
+}
+
+/// A change to an API key (its secret and role never change: revoke and issue another).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeyPatch {
+    /// New label.
+    pub name: Option<String>,
+}

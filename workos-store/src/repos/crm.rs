@@ -15,7 +15,7 @@ use workos_core::repo::{CompanyRepo, DealRepo, InteractionRepo, TaskRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit, ensure_ref};
+use super::{changed, corrupt, emit, ensure_ref};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, contains_pattern, now};
 
@@ -262,23 +262,21 @@ async fn fetch_deal(tx: &mut Tx, ctx: &TenantContext, id: DealId) -> Result<Deal
         .try_into()
 }
 
-async fn check_deal_refs(tx: &mut Tx, ctx: &TenantContext, d: &NewDeal) -> Result<()> {
+async fn check_deal_refs(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    company: Option<CompanyId>,
+    person: Option<PersonId>,
+) -> Result<()> {
     ensure_ref(
         tx,
         ctx,
         "companies",
         "company_id",
-        d.company_id.map(|i| i.as_uuid()),
+        company.map(|i| i.as_uuid()),
     )
     .await?;
-    ensure_ref(
-        tx,
-        ctx,
-        "people",
-        "person_id",
-        d.person_id.map(|i| i.as_uuid()),
-    )
-    .await
+    ensure_ref(tx, ctx, "people", "person_id", person.map(|i| i.as_uuid())).await
 }
 
 async fn write_deal(tx: &mut Tx, deal: &Deal, insert: bool) -> Result<()> {
@@ -330,7 +328,7 @@ impl DealRepo for SqlStore {
     async fn create_deal(&self, ctx: &TenantContext, new: NewDeal) -> Result<Deal> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        check_deal_refs(&mut tx, ctx, &new).await?;
+        check_deal_refs(&mut tx, ctx, new.company_id, new.person_id).await?;
         let mut deal = deal_from(DealId::new(), ctx, new, now());
         deal.created_at = deal.updated_at;
         write_deal(&mut tx, &deal, true).await?;
@@ -383,7 +381,13 @@ impl DealRepo for SqlStore {
         let current = fetch_deal(&mut tx, ctx, id).await?;
         let next = NewDeal::patched(&current, patch);
         next.validate()?;
-        check_deal_refs(&mut tx, ctx, &next).await?;
+        check_deal_refs(
+            &mut tx,
+            ctx,
+            changed(next.company_id, current.company_id),
+            changed(next.person_id, current.person_id),
+        )
+        .await?;
         let updated = deal_from(id, ctx, next, current.created_at);
         if (Deal {
             updated_at: current.updated_at,
@@ -600,7 +604,14 @@ impl TaskRepo for SqlStore {
         let current = fetch_task(&mut tx, ctx, id).await?;
         let next = NewTask::patched(&current, patch);
         next.validate()?;
-        check_subject_refs(&mut tx, ctx, next.person_id, next.company_id, next.deal_id).await?;
+        check_subject_refs(
+            &mut tx,
+            ctx,
+            changed(next.person_id, current.person_id),
+            changed(next.company_id, current.company_id),
+            changed(next.deal_id, current.deal_id),
+        )
+        .await?;
         let updated = task_from(id, ctx, next, current.created_at);
         if (Task {
             updated_at: current.updated_at,
@@ -811,7 +822,14 @@ impl InteractionRepo for SqlStore {
         let current = fetch_interaction(&mut tx, ctx, id).await?;
         let next = NewInteraction::patched(&current, patch);
         next.validate()?;
-        check_subject_refs(&mut tx, ctx, next.person_id, next.company_id, next.deal_id).await?;
+        check_subject_refs(
+            &mut tx,
+            ctx,
+            changed(next.person_id, current.person_id),
+            changed(next.company_id, current.company_id),
+            changed(next.deal_id, current.deal_id),
+        )
+        .await?;
         let updated = interaction_from(id, ctx, next, current.created_at);
         if (Interaction {
             updated_at: current.updated_at,

@@ -14,7 +14,12 @@ const RETENTION_HOURS: i64 = 24;
 
 #[async_trait]
 impl IdempotencyRepo for SqlStore {
-    async fn reserve_idempotent(&self, ctx: &TenantContext, key: &str, fingerprint: &[u8]) -> Result<IdempotencyState> {
+    async fn reserve_idempotent(
+        &self,
+        ctx: &TenantContext,
+        key: &str,
+        fingerprint: &[u8],
+    ) -> Result<IdempotencyState> {
         let t = now();
         let mut tx = self.tenant_write_tx(ctx).await?;
         tx.execute(
@@ -52,7 +57,12 @@ impl IdempotencyRepo for SqlStore {
         Ok(state)
     }
 
-    async fn complete_idempotent(&self, ctx: &TenantContext, key: &str, response: StoredResponse) -> Result<()> {
+    async fn complete_idempotent(
+        &self,
+        ctx: &TenantContext,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<()> {
         let mut tx = self.tenant_write_tx(ctx).await?;
         tx.execute(
             "UPDATE idempotency_keys SET status = $1, location = $2, body = $3 WHERE org_id = $4 AND key = $5",

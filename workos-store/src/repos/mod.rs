@@ -38,6 +38,12 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     }
 }
 
+/// The reference `next` when an update changes it, else `None`: an update checks only the
+/// references it changes, so a record that points at a since-deleted record stays editable.
+pub(crate) fn changed<T: PartialEq>(next: Option<T>, current: Option<T>) -> Option<T> {
+    next.filter(|n| current.as_ref() != Some(n))
+}
+
 /// Checks that a record referenced by `field` is a live record of the context's org; another
 /// org's id reads as absent. `table` is one of the engine's own table names, never input.
 pub(crate) async fn ensure_ref(

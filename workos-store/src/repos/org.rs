@@ -5,8 +5,8 @@ use chrono::Duration;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    ApiKey, ApiKeyCredentials, E164, Member, NewApiKey, NewMember, NewOrg, NewPhone, Org, Phone,
-    PhoneCapabilities, Timestamp,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, E164, Member, NewApiKey, NewMember, NewOrg, NewPhone,
+    Org, Phone, PhoneCapabilities, PhonePatch, Timestamp,
 };
 use workos_core::events::types;
 use workos_core::ids::{ApiKeyId, MemberId, OrgId, PhoneId, UserId};
@@ -244,7 +244,9 @@ impl Directory for SqlStore {
 
     async fn has_orgs(&self) -> Result<bool> {
         let mut tx = self.system_tx(false).await?;
-        let row: Option<(i32,)> = tx.fetch_optional("SELECT 1 FROM orgs LIMIT 1", args![]).await?;
+        let row: Option<(i32,)> = tx
+            .fetch_optional("SELECT 1 FROM orgs LIMIT 1", args![])
+            .await?;
         Ok(row.is_some())
     }
 
@@ -393,11 +395,8 @@ impl MemberRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::Own).await?;
         let member = fetch_member(&mut tx, ctx, id).await?;
         keep_an_owner(&mut tx, ctx, &member).await?;
-        tx.execute(
-            "DELETE FROM org_members WHERE org_id = $1 AND id = $2",
-            args![ctx.org_id(), id],
-        )
-        .await?;
+        // The event goes first: on Postgres a user removing their own membership would no longer
+        // pass the membership check that guards inserting it.
         emit(
             &mut tx,
             ctx,
@@ -405,6 +404,11 @@ impl MemberRepo for SqlStore {
             MemberId::KIND,
             id.as_uuid(),
             &member,
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM org_members WHERE org_id = $1 AND id = $2",
+            args![ctx.org_id(), id],
         )
         .await?;
         tx.commit().await
@@ -488,6 +492,49 @@ impl ApiKeyRepo for SqlStore {
             .map(ApiKey::try_from)
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(rows, page, |k| k.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_api_key(
+        &self,
+        ctx: &TenantContext,
+        id: ApiKeyId,
+        patch: ApiKeyPatch,
+    ) -> Result<ApiKey> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let mut key = fetch_api_key(&mut tx, ctx, id).await?;
+        let Some(name) = patch
+            .name
+            .map(|n| n.trim().to_owned())
+            .filter(|n| *n != key.name)
+        else {
+            return Ok(key);
+        };
+        NewApiKey {
+            name: name.clone(),
+            role: key.role,
+            prefix: String::new(),
+            hash: vec![0; 32],
+        }
+        .validate()?;
+        key.name = name;
+        key.updated_at = now();
+        tx.execute(
+            "UPDATE api_keys SET name = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
+            args![key.name.as_str(), key.updated_at, ctx.org_id(), id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::API_KEY_UPDATED,
+            ApiKeyId::KIND,
+            id.as_uuid(),
+            &key,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(key)
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -590,6 +637,51 @@ impl PhoneRepo for SqlStore {
             .map(Phone::try_from)
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(rows, page, |p| p.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_phone(
+        &self,
+        ctx: &TenantContext,
+        id: PhoneId,
+        patch: PhonePatch,
+    ) -> Result<Phone> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let current = fetch_phone(&mut tx, ctx, id).await?;
+        let next = NewPhone {
+            number: current.number.clone(),
+            provider: current.provider.clone(),
+            label: patch.label.apply(current.label.clone()),
+            capabilities: patch.capabilities.unwrap_or(current.capabilities),
+        };
+        next.validate()?;
+        if next.label == current.label && next.capabilities == current.capabilities {
+            return Ok(current);
+        }
+        let phone = Phone {
+            label: next.label,
+            capabilities: next.capabilities,
+            updated_at: now(),
+            ..current
+        };
+        let capabilities =
+            serde_json::to_value(phone.capabilities).map_err(|e| Error::internal("json", e))?;
+        tx.execute(
+            "UPDATE phones SET label = $1, capabilities = $2, updated_at = $3 WHERE org_id = $4 AND id = $5",
+            args![phone.label.clone(), capabilities, phone.updated_at, ctx.org_id(), id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::PHONE_UPDATED,
+            PhoneId::KIND,
+            id.as_uuid(),
+            &phone,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(phone)
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

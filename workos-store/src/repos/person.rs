@@ -14,7 +14,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::crm::and_range;
-use super::{corrupt, emit, ensure_ref};
+use super::{changed, corrupt, emit, ensure_ref};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, contains_pattern, now};
 
@@ -278,7 +278,7 @@ impl PersonRepo for SqlStore {
             ctx,
             "companies",
             "company_id",
-            next.company_id.map(|c| c.as_uuid()),
+            changed(next.company_id, current.company_id).map(|c| c.as_uuid()),
         )
         .await?;
         let updated = person_from(id, ctx, next, current.created_at);

@@ -1,10 +1,129 @@
-//! `/api/v1/api-keys`.
+//! `/api/v1/api-keys`: the secret is shown once, at creation; lists never show it.
 
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use workos_core::domain::{ApiKey, ApiKeyPatch};
+use workos_core::ids::ApiKeyId;
+use workos_core::page::Page;
+use workos_core::repo::ApiKeyRepo;
+use workos_core::tenant::Role;
 
+use super::{created, page};
+use crate::bootstrap::issue_api_key;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
 /// The routes.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_api_keys, create_api_key))
+        .routes(routes!(get_api_key, update_api_key, revoke_api_key))
+}
+
+/// A new key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewApiKeyBody {
+    /// A label, 1–200 characters.
+    name: String,
+    /// The role the key acts with; at most the caller's own.
+    role: Role,
+}
+
+/// A created key, with its secret: store it now, it is never shown again.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedApiKey {
+    #[serde(flatten)]
+    key: ApiKey,
+    /// The secret to send as `Authorization: Bearer …`.
+    api_key: String,
+}
+
+/// Paging for listing keys.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListApiKeys {
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// List keys, revoked ones included (admin).
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListApiKeys),
+    responses((status = 200, body = Page<ApiKey>), (status = 403, body = Problem)))]
+async fn list_api_keys(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<ListApiKeys>,
+) -> ApiResult<Json<Page<ApiKey>>> {
+    Ok(Json(
+        state
+            .store
+            .list_api_keys(&ctx, page(q.limit, q.cursor.as_deref())?)
+            .await?,
+    ))
+}
+
+/// Create a key (admin); the answer holds the secret, once.
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = NewApiKeyBody,
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn create_api_key(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<NewApiKeyBody>,
+) -> ApiResult<Response> {
+    let (key, secret) =
+        issue_api_key(&state.store, &state.hasher, &ctx, &body.name, body.role).await?;
+    let location = format!("/api/v1/api-keys/{}", key.id);
+    Ok(created(
+        location,
+        CreatedApiKey {
+            key,
+            api_key: secret.expose().to_owned(),
+        },
+    ))
+}
+
+/// Get a key (never its secret).
+#[utoipa::path(get, path = "/api-keys/{id}", tag = "api-keys", params(("id" = ApiKeyId, Path)),
+    responses((status = 200, body = ApiKey), (status = 404, body = Problem)))]
+async fn get_api_key(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<ApiKeyId>,
+) -> ApiResult<Json<ApiKey>> {
+    Ok(Json(state.store.get_api_key(&ctx, id).await?))
+}
+
+/// Rename a key (admin).
+#[utoipa::path(patch, path = "/api-keys/{id}", tag = "api-keys", params(("id" = ApiKeyId, Path)), request_body = ApiKeyPatch,
+    responses((status = 200, body = ApiKey), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_api_key(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<ApiKeyId>,
+    ApiJson(patch): ApiJson<ApiKeyPatch>,
+) -> ApiResult<Json<ApiKey>> {
+    Ok(Json(state.store.update_api_key(&ctx, id, patch).await?))
+}
+
+/// Revoke a key (admin); it never authenticates again.
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = ApiKeyId, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<ApiKeyId>,
+) -> ApiResult<StatusCode> {
+    state.store.revoke_api_key(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

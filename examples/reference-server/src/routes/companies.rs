@@ -1,9 +1,9 @@
 //! `/api/v1/companies`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -56,9 +56,17 @@ async fn list_companies(
     let filter = CompanyFilter {
         name: q.name.filter(|n| !n.is_empty()),
         domain: q.domain.filter(|d| !d.is_empty()),
-        created: TimeRange { after: q.created_after, before: q.created_before },
+        created: TimeRange {
+            after: q.created_after,
+            before: q.created_before,
+        },
     };
-    Ok(Json(state.store.list_companies(&ctx, filter, page(q.limit, q.cursor.as_deref())?).await?))
+    Ok(Json(
+        state
+            .store
+            .list_companies(&ctx, filter, page(q.limit, q.cursor.as_deref())?)
+            .await?,
+    ))
 }
 
 /// Create a company.
@@ -70,7 +78,10 @@ async fn create_company(
     ApiJson(new): ApiJson<NewCompany>,
 ) -> ApiResult<Response> {
     let company = state.store.create_company(&ctx, new).await?;
-    Ok(created(format!("/api/v1/companies/{}", company.id), company))
+    Ok(created(
+        format!("/api/v1/companies/{}", company.id),
+        company,
+    ))
 }
 
 /// Get a company.

@@ -1,10 +1,103 @@
-//! `/api/v1/events`.
+//! `/api/v1/events`: the org's domain event log, read-only.
 
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use workos_core::events::{DomainEvent, EventFilter};
+use workos_core::ids::EventId;
+use workos_core::page::Page;
+use workos_core::repo::EventRepo;
 
+use super::page;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiPath, Ctx};
 use crate::state::AppState;
 
 /// The routes.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(get_event))
+}
+
+/// Filters and paging for the event log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Documents the parameters; the query is parsed by hand (`type` repeats).
+pub(crate) struct ListEvents {
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Event types, e.g. `person.created`; repeat the parameter or separate with commas.
+    r#type: Option<String>,
+    /// Events about this record.
+    subject_id: Option<uuid::Uuid>,
+    /// Happened at or after.
+    occurred_after: Option<DateTime<Utc>>,
+    /// Happened before.
+    occurred_before: Option<DateTime<Utc>>,
+}
+
+fn parse<T: std::str::FromStr>(field: &str, value: &str) -> ApiResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .parse()
+        .map_err(|e: T::Err| ApiError::invalid_field(field, e.to_string()))
+}
+
+/// List the org's events, oldest first.
+#[utoipa::path(get, path = "/events", tag = "events", params(ListEvents),
+    responses((status = 200, body = Page<DomainEvent>), (status = 422, body = Problem)))]
+async fn list_events(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Json<Page<DomainEvent>>> {
+    let mut filter = EventFilter::default();
+    let (mut limit, mut cursor) = (None, None);
+    for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
+        match &*key {
+            "limit" => limit = Some(parse::<u32>("limit", &value)?),
+            "cursor" => cursor = Some(value.into_owned()),
+            "type" => filter.types.extend(
+                value
+                    .split(',')
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned),
+            ),
+            "subject_id" => filter.subject_id = Some(parse("subject_id", &value)?),
+            "occurred_after" => filter.occurred.after = Some(parse("occurred_after", &value)?),
+            "occurred_before" => filter.occurred.before = Some(parse("occurred_before", &value)?),
+            other => {
+                return Err(ApiError::invalid_field(
+                    other,
+                    "is not a filter of this list",
+                ));
+            }
+        }
+    }
+    Ok(Json(
+        state
+            .store
+            .list_events(&ctx, filter, page(limit, cursor.as_deref())?)
+            .await?,
+    ))
+}
+
+/// Get one event.
+#[utoipa::path(get, path = "/events/{id}", tag = "events", params(("id" = EventId, Path)),
+    responses((status = 200, body = DomainEvent), (status = 404, body = Problem)))]
+async fn get_event(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<EventId>,
+) -> ApiResult<Json<DomainEvent>> {
+    Ok(Json(state.store.get_event(&ctx, id).await?))
 }

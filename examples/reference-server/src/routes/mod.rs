@@ -11,9 +11,9 @@ mod phones;
 mod tasks;
 
 use axum::http::HeaderValue;
+use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
-use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use workos_core::page::{Cursor, DEFAULT_PAGE_SIZE, PageRequest};
@@ -64,6 +64,9 @@ where
 {
     value
         .filter(|v| !v.is_empty())
-        .map(|v| v.parse::<T>().map_err(|e| ApiError::invalid_field(field, e.to_string())))
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|e| ApiError::invalid_field(field, e.to_string()))
+        })
         .transpose()
 }
