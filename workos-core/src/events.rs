@@ -60,6 +60,9 @@ pub mod types {
         INTEGRATION_CONNECTED = "integration.connected";
         INTEGRATION_NEEDS_REAUTH = "integration.needs_reauth";
         INTEGRATION_DISCONNECTED = "integration.disconnected";
+        WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created";
+        WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated";
+        WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted";
         WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled";
         LEAD_CREATED = "lead.created";
         LEAD_ROUTED = "lead.routed";

@@ -9,19 +9,21 @@
 //! tenant (an API key by prefix, a membership, an inbound phone number) and org creation.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyPatch, Company, CompanyFilter, CompanyPatch, Deal, DealFilter,
-    DealPatch, E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member,
-    NewApiKey, NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone,
-    NewTask, Org, Person, PersonFilter, PersonPatch, Phone, PhonePatch, Task, TaskFilter,
-    TaskPatch,
+    DealPatch, DeliveryAttempt, DeliveryFilter, DeliveryStatus, E164, EmailAddress, Interaction,
+    InteractionFilter, InteractionPatch, Member, NewApiKey, NewCompany, NewDeal, NewInteraction,
+    NewMember, NewOrg, NewPerson, NewPhone, NewTask, NewWebhook, Org, Person, PersonFilter,
+    PersonPatch, Phone, PhonePatch, Task, TaskFilter, TaskPatch, Webhook, WebhookDelivery,
+    WebhookPatch,
 };
 use crate::error::Result;
 use crate::events::{DomainEvent, EventFilter};
 use crate::ids::{
     ApiKeyId, CompanyId, DealId, EventId, InteractionId, MemberId, OrgId, PersonId, PhoneId,
-    TaskId, UserId,
+    TaskId, UserId, WebhookDeliveryId, WebhookId,
 };
 use crate::page::{Page, PageRequest};
 use crate::tenant::{Role, TenantContext};
@@ -322,6 +324,8 @@ pub trait Store:
     + ContactLookup
     + EventRepo
     + IdempotencyRepo
+    + WebhookRepo
+    + DeliveryQueue
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -341,6 +345,8 @@ impl<T> Store for T where
         + ContactLookup
         + EventRepo
         + IdempotencyRepo
+        + WebhookRepo
+        + DeliveryQueue
         + crate::events::EventLog
         + crate::events::EventBus
 {
@@ -403,4 +409,191 @@ pub trait IdempotencyRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn release_idempotent(&self, ctx: &TenantContext, key: &str) -> Result<()>;
+}
+
+/// An endpoint's signing secrets, sealed with the engine's AEAD cipher. The store keeps them
+/// as opaque bytes; only `workos-webhooks` opens them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSecrets(pub Vec<u8>);
+
+impl std::fmt::Debug for SealedSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedSecrets(..)")
+    }
+}
+
+/// Webhook endpoints of the context's org (admin writes), their deliveries and attempts.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait WebhookRepo: Send + Sync {
+    /// Registers an endpoint with its sealed secrets. Emits `webhook_endpoint.created`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`], [`crate::Error::Forbidden`].
+    async fn create_webhook(
+        &self,
+        ctx: &TenantContext,
+        new: NewWebhook,
+        secrets: SealedSecrets,
+    ) -> Result<Webhook>;
+    /// One endpoint.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_webhook(&self, ctx: &TenantContext, id: WebhookId) -> Result<Webhook>;
+    /// A page of endpoints.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>>;
+    /// Changes an endpoint. Emits `webhook_endpoint.updated`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`], [`crate::Error::Validation`].
+    async fn update_webhook(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookId,
+        patch: WebhookPatch,
+    ) -> Result<Webhook>;
+    /// Deletes an endpoint and its deliveries. Emits `webhook_endpoint.deleted`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn delete_webhook(&self, ctx: &TenantContext, id: WebhookId) -> Result<()>;
+    /// The endpoint's sealed secrets (admin).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn webhook_secrets(&self, ctx: &TenantContext, id: WebhookId) -> Result<SealedSecrets>;
+    /// Replaces the endpoint's sealed secrets (rotation).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn replace_webhook_secrets(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookId,
+        secrets: SealedSecrets,
+    ) -> Result<()>;
+    /// A page of the endpoint's deliveries, newest last.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the endpoint.
+    async fn list_deliveries(
+        &self,
+        ctx: &TenantContext,
+        webhook_id: WebhookId,
+        filter: DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>>;
+    /// One delivery.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookDeliveryId,
+    ) -> Result<WebhookDelivery>;
+    /// Every attempt of a delivery, oldest first.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the delivery.
+    async fn list_attempts(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookDeliveryId,
+    ) -> Result<Vec<DeliveryAttempt>>;
+    /// Schedules a delivery to be sent again now, whatever its status.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn replay_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookDeliveryId,
+    ) -> Result<WebhookDelivery>;
+    /// Schedules every failed delivery of the endpoint created since `since` to be sent again;
+    /// returns how many.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the endpoint.
+    async fn recover_deliveries(
+        &self,
+        ctx: &TenantContext,
+        webhook_id: WebhookId,
+        since: DateTime<Utc>,
+    ) -> Result<u64>;
+}
+
+/// A delivery claimed by a worker, with everything needed to send it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueDelivery {
+    /// The delivery (its id is the `webhook-id`).
+    pub delivery: WebhookDelivery,
+    /// The endpoint URL.
+    pub url: String,
+    /// Extra headers.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The endpoint's sealed secrets.
+    pub secrets: SealedSecrets,
+    /// The endpoint's rate limit.
+    pub rate_limit_per_second: Option<u32>,
+    /// The event as delivered (the body is its JSON).
+    pub event: DomainEvent,
+}
+
+/// What one attempt came to, for [`DeliveryQueue::record_attempts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptOutcome {
+    /// The org of the delivery.
+    pub org_id: OrgId,
+    /// The endpoint.
+    pub webhook_id: WebhookId,
+    /// The attempt (its `next_attempt_at` is the schedule's decision).
+    pub attempt: DeliveryAttempt,
+    /// The delivery's status after it.
+    pub status: DeliveryStatus,
+    /// Disable the endpoint, with this reason (`gone`, `failing`), emitting
+    /// `webhook_endpoint.disabled`.
+    pub disable_endpoint: Option<String>,
+}
+
+/// The delivery pipeline's cross-tenant queue: fan-out of the event log into deliveries, and the
+/// claims workers take on due deliveries. For trusted worker processes only.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// Reads up to `limit` events after the dispatcher's cursor and creates one pending delivery
+    /// per (event, matching enabled endpoint), moving the cursor in the same transaction, so
+    /// no event is lost or fanned out twice across restarts. Returns (events read, deliveries
+    /// created), or `None` when another dispatcher holds the claim.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>>;
+
+    /// Claims up to `limit` due deliveries for `lease`: no other worker takes them until the
+    /// lease runs out (so a worker that died is replaced after it).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueDelivery>>;
+
+    /// Records attempts and their consequences in one transaction.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> Result<()>;
+
+    /// When the earliest scheduled delivery is due, if any is.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
 }

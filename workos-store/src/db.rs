@@ -83,7 +83,9 @@ id_args!(
     InteractionId,
     PhoneId,
     ApiKeyId,
-    EventId
+    EventId,
+    WebhookId,
+    WebhookDeliveryId
 );
 
 /// Builds an argument list: `args![a, b, c]`.
@@ -273,6 +275,11 @@ impl Tx {
     pub(crate) async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64> {
         on_conn!(self, c => bind_all!(sqlx::query(sql), args).execute(&mut **c).await.map(|r| r.rows_affected()))
             .map_err(db_error)
+    }
+
+    /// Runs a [`Sql`] statement; returns the number of rows it affected.
+    pub(crate) async fn execute_sql(&mut self, sql: Sql) -> Result<u64> {
+        self.execute(&sql.text, sql.args).await
     }
 
     /// Runs a [`Sql`] built from a filter.

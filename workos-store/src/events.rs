@@ -164,6 +164,36 @@ impl EventLog for SqlStore {
         consumer: &str,
         limit: u32,
     ) -> Result<Option<Box<dyn ClaimedEvents>>> {
+        Ok(self.claim_in_tx(consumer, limit).await?.map(|c| Box::new(c) as Box<dyn ClaimedEvents>))
+    }
+
+    async fn consumer_cursor(&self, consumer: &str) -> Result<Option<EventCursor>> {
+        let mut tx = self.system_tx(false).await?;
+        // A Postgres claim creates the row at (0, 0) before the consumer's first commit; that is
+        // no stored cursor yet (a committed one names an event, and event sequences start at 1).
+        let row: Option<(i64, i64)> = tx
+            .fetch_optional(
+                "SELECT tx, seq FROM event_consumers WHERE name = $1 AND seq > 0",
+                args![consumer],
+            )
+            .await?;
+        Ok(row.map(|(tx, seq)| EventCursor { tx, seq }))
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn poisoned() -> Error {
+    Error::Internal {
+        message: "claim registry lock poisoned".into(),
+        source: None,
+    }
+}
+
+impl SqlStore {
+    /// Claims up to `limit` events after `consumer`'s cursor, or `None` when another claimer
+    /// holds it. On Postgres the claim is a row lock (`FOR UPDATE SKIP LOCKED`) held by the
+    /// claim's transaction; on SQLite, which one process owns, an in-process lock per consumer.
+    pub(crate) async fn claim_in_tx(&self, consumer: &str, limit: u32) -> Result<Option<Claim>> {
         match &self.backend {
             #[cfg(feature = "postgres")]
             Backend::Postgres(_) => {
@@ -184,22 +214,14 @@ impl EventLog for SqlStore {
                         args![consumer],
                     )
                     .await?;
-                let Some((ctx_tx, seq)) = cursor else {
+                let Some((at_tx, seq)) = cursor else {
                     return Ok(None);
                 };
-                let events = self
-                    .events_after(&mut tx, EventCursor { tx: ctx_tx, seq }, limit)
-                    .await?;
-                Ok(Some(Box::new(Claim {
-                    tx: Some(tx),
-                    events,
-                    consumer: consumer.to_owned(),
-                    _guard: None,
-                })))
+                let events = self.events_after(&mut tx, EventCursor { tx: at_tx, seq }, limit).await?;
+                Ok(Some(Claim { store: self.clone(), tx: Some(tx), events, consumer: consumer.to_owned(), _guard: None }))
             }
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(b) => {
-                // One process owns an SQLite file; an in-process lock per consumer is the claim.
                 let lock = b
                     .claims
                     .lock()
@@ -214,46 +236,54 @@ impl EventLog for SqlStore {
                 let mut tx = self.system_tx(false).await?;
                 let events = self.events_after(&mut tx, after, limit).await?;
                 drop(tx);
-                Ok(Some(Box::new(Claim {
+                Ok(Some(Claim {
+                    store: self.clone(),
                     tx: None,
                     events,
                     consumer: consumer.to_owned(),
-                    _guard: Some((self.clone(), guard)),
-                })))
+                    _guard: Some(guard),
+                }))
             }
         }
     }
-
-    async fn consumer_cursor(&self, consumer: &str) -> Result<Option<EventCursor>> {
-        let mut tx = self.system_tx(false).await?;
-        let row: Option<(i64, i64)> = tx
-            .fetch_optional(
-                "SELECT tx, seq FROM event_consumers WHERE name = $1",
-                args![consumer],
-            )
-            .await?;
-        Ok(row.map(|(tx, seq)| EventCursor { tx, seq }))
-    }
 }
 
-#[cfg(feature = "sqlite")]
-fn poisoned() -> Error {
-    Error::Internal {
-        message: "claim registry lock poisoned".into(),
-        source: None,
-    }
-}
-
-/// A claimed batch. On Postgres it holds the transaction that locks the consumer's cursor row;
-/// on SQLite an in-process lock (and the store, to write the cursor on commit).
-struct Claim {
+/// A claimed batch of events. Writes made through [`Claim::tx`] commit together with the
+/// cursor move, so a consumer's effects and its position never disagree.
+pub(crate) struct Claim {
+    store: SqlStore,
+    /// Postgres: the transaction holding the cursor row lock. SQLite: opened on first write.
     tx: Option<Tx>,
-    events: Vec<LoggedEvent>,
+    pub(crate) events: Vec<LoggedEvent>,
     consumer: String,
     #[cfg(feature = "sqlite")]
-    _guard: Option<(SqlStore, tokio::sync::OwnedMutexGuard<()>)>,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
     #[cfg(not(feature = "sqlite"))]
     _guard: Option<()>,
+}
+
+impl Claim {
+    /// The write transaction the claim's effects go in.
+    pub(crate) async fn tx(&mut self) -> Result<&mut Tx> {
+        if self.tx.is_none() {
+            self.tx = Some(self.store.system_tx(true).await?);
+        }
+        Ok(self.tx.as_mut().expect("just set"))
+    }
+
+    /// Moves the cursor past the claimed events and commits everything written in the claim.
+    pub(crate) async fn commit_cursor(mut self) -> Result<()> {
+        let Some(last) = self.events.last().map(|e| e.cursor) else { return Ok(()) };
+        let consumer = std::mem::take(&mut self.consumer);
+        let tx = self.tx().await?;
+        tx.execute(
+            "INSERT INTO event_consumers (name, tx, seq, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO UPDATE SET tx = $2, seq = $3, updated_at = $4",
+            args![consumer, last.tx, last.seq, now()],
+        )
+        .await?;
+        self.tx.take().expect("opened above").commit().await
+    }
 }
 
 #[async_trait]
@@ -262,27 +292,8 @@ impl ClaimedEvents for Claim {
         &self.events
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<()> {
-        let Some(last) = self.events.last().map(|e| e.cursor) else {
-            return Ok(());
-        };
-        let sql = "INSERT INTO event_consumers (name, tx, seq, updated_at) VALUES ($1, $2, $3, $4)
-                   ON CONFLICT (name) DO UPDATE SET tx = $2, seq = $3, updated_at = $4";
-        let args = args![self.consumer.as_str(), last.tx, last.seq, now()];
-        if let Some(mut tx) = self.tx.take() {
-            tx.execute(sql, args).await?;
-            return tx.commit().await;
-        }
-        #[cfg(feature = "sqlite")]
-        if let Some((store, _)) = &self._guard {
-            let mut tx = store.system_tx(true).await?;
-            tx.execute(sql, args).await?;
-            return tx.commit().await;
-        }
-        Err(Error::Internal {
-            message: "claim without a transaction".into(),
-            source: None,
-        })
+    async fn commit(self: Box<Self>) -> Result<()> {
+        (*self).commit_cursor().await
     }
 }
 

@@ -5,10 +5,12 @@
 mod crm;
 mod org;
 mod values;
+mod webhook;
 
 pub use crm::*;
 pub use org::*;
 pub use values::*;
+pub use webhook::*;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};

@@ -4,6 +4,7 @@ mod crm;
 mod idempotency;
 mod org;
 mod person;
+mod webhooks;
 
 pub(crate) use crm::and_range;
 

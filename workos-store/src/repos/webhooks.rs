@@ -1,0 +1,562 @@
+//! Webhook endpoints (tenant-scoped) and the delivery queue (system scope, for workers).
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+use workos_core::domain::{
+    DeliveryAttempt, DeliveryFilter, DeliveryStatus, HttpUrl, NewWebhook, Timestamp, Webhook, WebhookDelivery,
+    WebhookPatch, event_type_matches,
+};
+use workos_core::events::{DomainEvent, Subject, types};
+use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
+use workos_core::page::{Page, PageRequest};
+use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, SealedSecrets, WebhookRepo};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use super::{and_range, corrupt, emit};
+use crate::db::{Sql, Tx, args, now};
+use crate::{Backend, SqlStore};
+
+#[derive(sqlx::FromRow)]
+struct WebhookRow {
+    id: Uuid,
+    org_id: Uuid,
+    url: String,
+    description: Option<String>,
+    event_types: Json<Vec<String>>,
+    enabled: bool,
+    headers: Json<BTreeMap<String, String>>,
+    rate_limit_per_second: Option<i32>,
+    failing_since: Option<Timestamp>,
+    disabled_reason: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<WebhookRow> for Webhook {
+    type Error = Error;
+
+    fn try_from(r: WebhookRow) -> Result<Self> {
+        Ok(Self {
+            id: WebhookId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            url: HttpUrl::parse(&r.url).map_err(|e| corrupt("webhook url", e))?,
+            description: r.description,
+            event_types: r.event_types.0,
+            enabled: r.enabled,
+            headers: r.headers.0,
+            rate_limit_per_second: r.rate_limit_per_second.and_then(|r| u32::try_from(r).ok()),
+            failing_since: r.failing_since,
+            disabled_reason: r.disabled_reason,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const WEBHOOK_COLUMNS: &str = "id, org_id, url, description, event_types, enabled, headers, rate_limit_per_second, \
+     failing_since, disabled_reason, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: Uuid,
+    org_id: Uuid,
+    webhook_id: Uuid,
+    event_id: Uuid,
+    event_type: String,
+    status: String,
+    attempts: i32,
+    next_attempt_at: Option<Timestamp>,
+    last_status_code: Option<i32>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<DeliveryRow> for WebhookDelivery {
+    type Error = Error;
+
+    fn try_from(r: DeliveryRow) -> Result<Self> {
+        Ok(Self {
+            id: WebhookDeliveryId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            webhook_id: WebhookId::from_uuid(r.webhook_id),
+            event_id: EventId::from_uuid(r.event_id),
+            event_type: r.event_type,
+            status: DeliveryStatus::parse(&r.status).map_err(|e| corrupt("delivery status", e))?,
+            attempts: u32::try_from(r.attempts).unwrap_or(0),
+            next_attempt_at: r.next_attempt_at,
+            last_status_code: r.last_status_code.and_then(|c| u16::try_from(c).ok()),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "d.id, d.org_id, d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, \
+     d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at";
+const DELIVERY_FROM: &str = "webhook_deliveries d JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id";
+
+async fn fetch_webhook(tx: &mut Tx, ctx: &TenantContext, id: WebhookId) -> Result<Webhook> {
+    let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2");
+    let row: Option<WebhookRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    row.ok_or_else(|| Error::not_found(WebhookId::KIND))?.try_into()
+}
+
+async fn fetch_delivery(tx: &mut Tx, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<WebhookDelivery> {
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.org_id = $1 AND d.id = $2");
+    let row: Option<DeliveryRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id.as_uuid()]).await?;
+    row.ok_or_else(|| Error::not_found(WebhookDeliveryId::KIND))?.try_into()
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal("json", e))
+}
+
+#[async_trait]
+impl WebhookRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn create_webhook(&self, ctx: &TenantContext, new: NewWebhook, secrets: SealedSecrets) -> Result<Webhook> {
+        new.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let t = now();
+        let webhook = Webhook {
+            id: WebhookId::new(),
+            org_id: ctx.org_id(),
+            url: new.url,
+            description: new.description,
+            event_types: new.event_types,
+            enabled: new.enabled,
+            headers: new.headers,
+            rate_limit_per_second: new.rate_limit_per_second,
+            failing_since: None,
+            disabled_reason: None,
+            created_at: t,
+            updated_at: t,
+        };
+        tx.execute(
+            "INSERT INTO webhooks (id, org_id, url, description, event_types, enabled, secrets, headers,
+             rate_limit_per_second, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            args![
+                webhook.id.as_uuid(),
+                webhook.org_id,
+                webhook.url.as_ref(),
+                webhook.description.clone(),
+                json(&webhook.event_types)?,
+                webhook.enabled,
+                secrets.0,
+                json(&webhook.headers)?,
+                webhook.rate_limit_per_second.map(i64::from),
+                t,
+                t,
+            ],
+        )
+        .await?;
+        emit(&mut tx, ctx, types::WEBHOOK_ENDPOINT_CREATED, WebhookId::KIND, webhook.id.as_uuid(), &webhook).await?;
+        tx.commit().await?;
+        Ok(webhook)
+    }
+
+    async fn get_webhook(&self, ctx: &TenantContext, id: WebhookId) -> Result<Webhook> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_webhook(&mut tx, ctx, id).await
+    }
+
+    async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = "));
+        sql.bind(ctx.org_id()).page("id", page);
+        let rows: Vec<WebhookRow> = tx.fetch_sql(sql).await?;
+        let rows = rows.into_iter().map(Webhook::try_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |w| w.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_webhook(&self, ctx: &TenantContext, id: WebhookId, patch: WebhookPatch) -> Result<Webhook> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let current = fetch_webhook(&mut tx, ctx, id).await?;
+        let next = NewWebhook::patched(&current, patch);
+        next.validate()?;
+        let re_enabled = next.enabled && !current.enabled;
+        let updated = Webhook {
+            url: next.url,
+            description: next.description,
+            event_types: next.event_types,
+            enabled: next.enabled,
+            headers: next.headers,
+            rate_limit_per_second: next.rate_limit_per_second,
+            failing_since: if re_enabled { None } else { current.failing_since },
+            disabled_reason: if re_enabled { None } else { current.disabled_reason.clone() },
+            updated_at: now(),
+            ..current.clone()
+        };
+        if (Webhook { updated_at: current.updated_at, ..updated.clone() }) == current {
+            return Ok(current);
+        }
+        tx.execute(
+            "UPDATE webhooks SET url = $1, description = $2, event_types = $3, enabled = $4, headers = $5,
+             rate_limit_per_second = $6, failing_since = $7, disabled_reason = $8, updated_at = $9
+             WHERE org_id = $10 AND id = $11",
+            args![
+                updated.url.as_ref(),
+                updated.description.clone(),
+                json(&updated.event_types)?,
+                updated.enabled,
+                json(&updated.headers)?,
+                updated.rate_limit_per_second.map(i64::from),
+                updated.failing_since,
+                updated.disabled_reason.clone(),
+                updated.updated_at,
+                ctx.org_id(),
+                id.as_uuid(),
+            ],
+        )
+        .await?;
+        emit(&mut tx, ctx, types::WEBHOOK_ENDPOINT_UPDATED, WebhookId::KIND, id.as_uuid(), &updated).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn delete_webhook(&self, ctx: &TenantContext, id: WebhookId) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let webhook = fetch_webhook(&mut tx, ctx, id).await?;
+        // Attempts and deliveries go with it (ON DELETE CASCADE).
+        tx.execute("DELETE FROM webhooks WHERE org_id = $1 AND id = $2", args![ctx.org_id(), id.as_uuid()]).await?;
+        emit(&mut tx, ctx, types::WEBHOOK_ENDPOINT_DELETED, WebhookId::KIND, id.as_uuid(), &webhook).await?;
+        tx.commit().await
+    }
+
+    async fn webhook_secrets(&self, ctx: &TenantContext, id: WebhookId) -> Result<SealedSecrets> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let row: Option<(Vec<u8>,)> = tx
+            .fetch_optional("SELECT secrets FROM webhooks WHERE org_id = $1 AND id = $2", args![ctx.org_id(), id.as_uuid()])
+            .await?;
+        row.map(|(s,)| SealedSecrets(s)).ok_or_else(|| Error::not_found(WebhookId::KIND))
+    }
+
+    async fn replace_webhook_secrets(&self, ctx: &TenantContext, id: WebhookId, secrets: SealedSecrets) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let changed = tx
+            .execute(
+                "UPDATE webhooks SET secrets = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
+                args![secrets.0, now(), ctx.org_id(), id.as_uuid()],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(Error::not_found(WebhookId::KIND));
+        }
+        tx.commit().await
+    }
+
+    async fn list_deliveries(
+        &self,
+        ctx: &TenantContext,
+        webhook_id: WebhookId,
+        filter: DeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<WebhookDelivery>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_webhook(&mut tx, ctx, webhook_id).await?;
+        let mut sql = Sql::new(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.org_id = "));
+        sql.bind(ctx.org_id())
+            .and("d.webhook_id", "=", Some(webhook_id.as_uuid()))
+            .and("d.status", "=", filter.status.map(|s| s.as_str()))
+            .and("e.type", "=", filter.event_type);
+        and_range(&mut sql, "d.created_at", filter.created);
+        sql.page("d.id", page);
+        let rows: Vec<DeliveryRow> = tx.fetch_sql(sql).await?;
+        let rows = rows.into_iter().map(WebhookDelivery::try_from).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |d| d.id.as_uuid()))
+    }
+
+    async fn get_delivery(&self, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<WebhookDelivery> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_delivery(&mut tx, ctx, id).await
+    }
+
+    async fn list_attempts(&self, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<Vec<DeliveryAttempt>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            attempted_at: Timestamp,
+            status_code: Option<i32>,
+            error_kind: Option<String>,
+            latency_ms: i32,
+            response_body: Option<String>,
+            next_attempt_at: Option<Timestamp>,
+        }
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_delivery(&mut tx, ctx, id).await?;
+        let rows: Vec<Row> = tx
+            .fetch_all(
+                "SELECT attempted_at, status_code, error_kind, latency_ms, response_body, next_attempt_at
+                 FROM webhook_attempts WHERE org_id = $1 AND delivery_id = $2 ORDER BY attempted_at, id",
+                args![ctx.org_id(), id.as_uuid()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DeliveryAttempt {
+                delivery_id: id,
+                attempted_at: r.attempted_at,
+                status_code: r.status_code.and_then(|c| u16::try_from(c).ok()),
+                error_kind: r.error_kind,
+                latency_ms: u32::try_from(r.latency_ms).unwrap_or(0),
+                response_body: r.response_body,
+                next_attempt_at: r.next_attempt_at,
+            })
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn replay_delivery(&self, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<WebhookDelivery> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        fetch_delivery(&mut tx, ctx, id).await?;
+        let t = now();
+        tx.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL, updated_at = $1
+             WHERE org_id = $2 AND id = $3",
+            args![t, ctx.org_id(), id.as_uuid()],
+        )
+        .await?;
+        let delivery = fetch_delivery(&mut tx, ctx, id).await?;
+        tx.commit().await?;
+        Ok(delivery)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn recover_deliveries(&self, ctx: &TenantContext, webhook_id: WebhookId, since: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        fetch_webhook(&mut tx, ctx, webhook_id).await?;
+        let t = now();
+        let n = tx
+            .execute(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL, updated_at = $1
+                 WHERE org_id = $2 AND webhook_id = $3 AND status = 'failed' AND created_at >= $4",
+                args![t, ctx.org_id(), webhook_id.as_uuid(), since],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+/// Endpoint fields the dispatcher needs to fan out.
+#[derive(sqlx::FromRow)]
+struct Endpoint {
+    id: Uuid,
+    org_id: Uuid,
+    event_types: Json<Vec<String>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DueRow {
+    #[sqlx(flatten)]
+    delivery: DeliveryRow,
+    url: String,
+    headers: Json<BTreeMap<String, String>>,
+    secrets: Vec<u8>,
+    rate_limit_per_second: Option<i32>,
+    occurred_at: Timestamp,
+    subject_kind: String,
+    subject_id: Uuid,
+    data: Json<serde_json::Value>,
+    request_id: Option<String>,
+}
+
+#[async_trait]
+impl DeliveryQueue for SqlStore {
+    async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>> {
+        let Some(mut claim) = self.claim_in_tx(consumer, limit).await? else { return Ok(None) };
+        let events = std::mem::take(&mut claim.events);
+        let tx = claim.tx().await?;
+        // Every enabled endpoint of the orgs in the batch, read once.
+        let mut orgs: Vec<Uuid> = events.iter().map(|e| e.event.org_id.as_uuid()).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        let mut endpoints: HashMap<Uuid, Vec<Endpoint>> = HashMap::new();
+        for org in orgs {
+            let rows: Vec<Endpoint> = tx
+                .fetch_all("SELECT id, org_id, event_types FROM webhooks WHERE org_id = $1 AND enabled", args![org])
+                .await?;
+            endpoints.insert(org, rows);
+        }
+        let rows: Vec<(Uuid, Uuid, Uuid)> = events
+            .iter()
+            .flat_map(|logged| {
+                let event = &logged.event;
+                endpoints
+                    .get(&event.org_id.as_uuid())
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| event_type_matches(&e.event_types.0, &event.event_type))
+                    .map(|e| (e.org_id, e.id, event.id.as_uuid()))
+            })
+            .collect();
+        let t = now();
+        let mut created = 0;
+        // The unique (webhook, event) pair makes a re-run harmless; batches stay well under the
+        // backends' bind-parameter limits.
+        for chunk in rows.chunks(500) {
+            let mut sql = Sql::new(
+                "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at, \
+                 created_at, updated_at) VALUES ",
+            );
+            for (i, (org, webhook, event)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(").bind(Uuid::now_v7()).push(", ").bind(*org).push(", ").bind(*webhook);
+                sql.push(", ").bind(*event).push(", 'pending', 0, ").bind(t).push(", ").bind(t).push(", ").bind(t);
+                sql.push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            created += tx.execute_sql(sql).await?;
+        }
+        let read = events.len();
+        claim.events = events;
+        claim.commit_cursor().await?;
+        Ok(Some((read, usize::try_from(created).unwrap_or(usize::MAX))))
+    }
+
+    async fn claim_deliveries(&self, limit: u32, lease: std::time::Duration) -> Result<Vec<DueDelivery>> {
+        let t = now();
+        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let skip_locked = match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => "",
+        };
+        let mut tx = self.system_tx(true).await?;
+        let sql = format!(
+            "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN (
+                 SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
+                 WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2
+                   AND (d.locked_until IS NULL OR d.locked_until < $2) AND w.enabled
+                 ORDER BY d.next_attempt_at LIMIT $3 {skip_locked})
+             RETURNING id"
+        );
+        let ids: Vec<(Uuid,)> = tx.fetch_all(&sql, args![until, t, i64::from(limit)]).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut due = Vec::with_capacity(ids.len());
+        // One query for the batch: delivery, endpoint and event.
+        let mut sql = Sql::new(&format!(
+            "SELECT {DELIVERY_COLUMNS}, w.url, w.headers, w.secrets, w.rate_limit_per_second, e.occurred_at,
+                    e.subject_kind, e.subject_id, e.data, e.request_id
+             FROM {DELIVERY_FROM} JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id WHERE d.id IN ("
+        ));
+        for (i, (id,)) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
+        }
+        sql.push(")");
+        let rows: Vec<DueRow> = tx.fetch_sql(sql).await?;
+        tx.commit().await?;
+        for r in rows {
+            let delivery = WebhookDelivery::try_from(r.delivery)?;
+            let event = DomainEvent {
+                id: delivery.event_id,
+                org_id: delivery.org_id,
+                event_type: delivery.event_type.clone(),
+                occurred_at: r.occurred_at,
+                subject: Subject { kind: r.subject_kind, id: r.subject_id },
+                data: r.data.0,
+                request_id: r.request_id,
+            };
+            due.push(DueDelivery {
+                delivery,
+                url: r.url,
+                headers: r.headers.0,
+                secrets: SealedSecrets(r.secrets),
+                rate_limit_per_second: r.rate_limit_per_second.and_then(|r| u32::try_from(r).ok()),
+                event,
+            });
+        }
+        Ok(due)
+    }
+
+    async fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.system_tx(true).await?;
+        let t = now();
+        for o in &outcomes {
+            let a = &o.attempt;
+            tx.execute(
+                "INSERT INTO webhook_attempts (id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms,
+                 response_body, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                args![
+                    Uuid::now_v7(),
+                    o.org_id,
+                    a.delivery_id.as_uuid(),
+                    a.attempted_at,
+                    a.status_code.map(i64::from),
+                    a.error_kind.clone(),
+                    i64::from(a.latency_ms),
+                    a.response_body.clone(),
+                    a.next_attempt_at,
+                ],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2,
+                 last_status_code = $3, locked_until = NULL, updated_at = $4 WHERE org_id = $5 AND id = $6",
+                args![
+                    o.status.as_str(),
+                    a.next_attempt_at,
+                    a.status_code.map(i64::from),
+                    t,
+                    o.org_id,
+                    a.delivery_id.as_uuid(),
+                ],
+            )
+            .await?;
+            let succeeded = o.status == DeliveryStatus::Succeeded;
+            tx.execute(
+                if succeeded {
+                    "UPDATE webhooks SET failing_since = NULL WHERE org_id = $1 AND id = $2 AND failing_since IS NOT NULL AND $3 = $3"
+                } else {
+                    "UPDATE webhooks SET failing_since = $3 WHERE org_id = $1 AND id = $2 AND failing_since IS NULL"
+                },
+                args![o.org_id, o.webhook_id.as_uuid(), a.attempted_at],
+            )
+            .await?;
+            if let Some(reason) = &o.disable_endpoint {
+                let disabled = tx
+                    .execute(
+                        "UPDATE webhooks SET enabled = false, disabled_reason = $1, updated_at = $2
+                         WHERE org_id = $3 AND id = $4 AND enabled",
+                        args![reason.as_str(), t, o.org_id, o.webhook_id.as_uuid()],
+                    )
+                    .await?;
+                if disabled == 1 {
+                    let ctx = TenantContext::system(o.org_id, "webhooks");
+                    let data = serde_json::json!({ "webhook_id": o.webhook_id, "reason": reason });
+                    emit(&mut tx, &ctx, types::WEBHOOK_ENDPOINT_DISABLED, WebhookId::KIND, o.webhook_id.as_uuid(), &data)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await
+    }
+
+    async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let mut tx = self.system_tx(false).await?;
+        let row: Option<(Option<Timestamp>,)> = tx
+            .fetch_optional(
+                "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status IN ('pending', 'retrying')",
+                args![],
+            )
+            .await?;
+        Ok(row.and_then(|(t,)| t))
+    }
+}

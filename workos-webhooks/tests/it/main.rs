@@ -1,0 +1,4 @@
+//! Integration tests of `workos-webhooks`, in one binary.
+
+mod signing;
+mod ssrf;
