@@ -1,1 +1,32 @@
-//! x
+//! Twilio integration primitives for WorkOS.
+//!
+//! - [`signature`]: verify the `X-Twilio-Signature` header of form-encoded and JSON-body
+//!   webhooks ([`RequestValidator`]), in constant time, over the full URL (query string
+//!   included) with Twilio's default-port variants.
+//! - [`models`]: typed inbound webhook payloads ([`InboundMessage`], [`InboundCall`], status
+//!   callbacks), tolerant status enums ([`MessageStatus`], [`CallStatus`]), Twilio's REST
+//!   error body ([`TwilioErrorBody`]) and a minimal escaping TwiML builder ([`Twiml`]).
+//!
+//! ```
+//! use workos_twilio::{InboundMessage, RequestValidator, parse_form};
+//!
+//! let body = b"MessageSid=SM1&AccountSid=AC1&From=%2B14155550100&To=%2B14155550199&Body=Hi";
+//! let params = parse_form(body);
+//! let validator = RequestValidator::new("auth-token");
+//! let url = "https://example.com/twilio/sms";
+//! let header = validator.signature(url, &params); // what Twilio would send
+//! assert!(validator.validate(url, &params, &header));
+//! let message = InboundMessage::from_params(&params).unwrap();
+//! assert_eq!(message.body, "Hi");
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod models;
+pub mod signature;
+
+pub use models::{
+    CallStatus, CallStatusCallback, InboundCall, InboundMessage, Media, MessageStatus,
+    MessageStatusCallback, ParseError, RecordingCallback, TwilioErrorBody, Twiml, empty_twiml,
+    xml_escape,
+};
+pub use signature::{RequestValidator, SIGNATURE_HEADER, parse_form, sha256_hex};
