@@ -56,7 +56,9 @@ pub mod types {
         SMS_STATUS_CHANGED = "sms.status_changed";
         CALL_STARTED = "call.started";
         CALL_RECEIVED = "call.received";
+        CALL_STATUS_CHANGED = "call.status_changed";
         CALL_COMPLETED = "call.completed";
+        CALL_RECORDING_AVAILABLE = "call.recording_available";
         INTEGRATION_CONNECTED = "integration.connected";
         INTEGRATION_NEEDS_REAUTH = "integration.needs_reauth";
         INTEGRATION_DISCONNECTED = "integration.disconnected";

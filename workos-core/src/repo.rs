@@ -12,18 +12,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyPatch, Company, CompanyFilter, CompanyPatch, Deal, DealFilter,
-    DealPatch, DeliveryAttempt, DeliveryFilter, DeliveryStatus, E164, EmailAddress, Interaction,
-    InteractionFilter, InteractionPatch, Member, NewApiKey, NewCompany, NewDeal, NewInteraction,
-    NewMember, NewOrg, NewPerson, NewPhone, NewTask, NewWebhook, Org, Person, PersonFilter,
-    PersonPatch, Phone, PhonePatch, Task, TaskFilter, TaskPatch, Webhook, WebhookDelivery,
-    WebhookPatch,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, Call, CommsFilter, Company, CompanyFilter,
+    CompanyPatch, Deal, DealFilter, DealPatch, DeliveryAttempt, DeliveryFilter, DeliveryStatus,
+    E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member, NewApiKey,
+    NewCall, NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewSms,
+    NewTask, NewWebhook, Org, Person, PersonFilter, PersonPatch, Phone, PhonePatch, Sms, Task,
+    TaskFilter, TaskPatch, Webhook, WebhookDelivery, WebhookPatch,
 };
 use crate::error::Result;
 use crate::events::{DomainEvent, EventFilter};
 use crate::ids::{
-    ApiKeyId, CompanyId, DealId, EventId, InteractionId, MemberId, OrgId, PersonId, PhoneId,
-    TaskId, UserId, WebhookDeliveryId, WebhookId,
+    ApiKeyId, CallId, CompanyId, DealId, EventId, InteractionId, MemberId, OrgId, PersonId,
+    PhoneId, SmsId, TaskId, UserId, WebhookDeliveryId, WebhookId,
 };
 use crate::page::{Page, PageRequest};
 use crate::tenant::{Role, TenantContext};
@@ -326,6 +326,7 @@ pub trait Store:
     + IdempotencyRepo
     + WebhookRepo
     + DeliveryQueue
+    + CommsRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -347,6 +348,7 @@ impl<T> Store for T where
         + IdempotencyRepo
         + WebhookRepo
         + DeliveryQueue
+        + CommsRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {
@@ -596,4 +598,98 @@ pub trait DeliveryQueue: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
+}
+
+/// Whether a provider-idempotent record was new.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded<T> {
+    /// The record (the existing one when the provider id was seen before).
+    pub record: T,
+    /// False when the provider id was already stored: a retry, nothing was written.
+    pub created: bool,
+}
+
+/// SMS and calls of the context's org. Recording is idempotent on the provider's id, and each
+/// new record resolves (or creates) the person by phone, adds an interaction and emits its event
+/// (`sms.received`/`sms.sent`, `call.received`/`call.started`) in one transaction.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait CommsRepo: Send + Sync {
+    /// Records a message.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] (e.g. a body over 1,600 characters), [`crate::Error::Forbidden`].
+    async fn record_sms(&self, ctx: &TenantContext, new: NewSms) -> Result<Recorded<Sms>>;
+    /// Updates a message's provider status; emits `sms.status_changed` when it changed. Unknown
+    /// statuses are stored as given. `None` when no message has that id in the org.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn update_sms_status(
+        &self,
+        ctx: &TenantContext,
+        message_sid: &str,
+        status: &str,
+        error_code: Option<String>,
+    ) -> Result<Option<Sms>>;
+    /// One message.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_sms(&self, ctx: &TenantContext, id: SmsId) -> Result<Sms>;
+    /// A page of messages.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_sms(
+        &self,
+        ctx: &TenantContext,
+        filter: CommsFilter,
+        page: PageRequest,
+    ) -> Result<Page<Sms>>;
+    /// Records a call.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`], [`crate::Error::Forbidden`].
+    async fn record_call(&self, ctx: &TenantContext, new: NewCall) -> Result<Recorded<Call>>;
+    /// Updates a call's status and duration; emits `call.completed` (or `call.status_changed`)
+    /// when the status changed. `None` when no call has that id in the org.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn update_call_status(
+        &self,
+        ctx: &TenantContext,
+        call_sid: &str,
+        status: &str,
+        duration_seconds: Option<u32>,
+    ) -> Result<Option<Call>>;
+    /// Stores a call's recording; emits `call.recording_available`. `None` when no call has
+    /// that id in the org.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn record_recording(
+        &self,
+        ctx: &TenantContext,
+        call_sid: &str,
+        recording_sid: &str,
+        recording_url: &str,
+        recording_seconds: Option<u32>,
+    ) -> Result<Option<Call>>;
+    /// One call.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_call(&self, ctx: &TenantContext, id: CallId) -> Result<Call>;
+    /// A page of calls.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_calls(
+        &self,
+        ctx: &TenantContext,
+        filter: CommsFilter,
+        page: PageRequest,
+    ) -> Result<Page<Call>>;
 }

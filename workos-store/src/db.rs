@@ -85,7 +85,9 @@ id_args!(
     ApiKeyId,
     EventId,
     WebhookId,
-    WebhookDeliveryId
+    WebhookDeliveryId,
+    SmsId,
+    CallId
 );
 
 /// Builds an argument list: `args![a, b, c]`.

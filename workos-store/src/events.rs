@@ -164,7 +164,10 @@ impl EventLog for SqlStore {
         consumer: &str,
         limit: u32,
     ) -> Result<Option<Box<dyn ClaimedEvents>>> {
-        Ok(self.claim_in_tx(consumer, limit).await?.map(|c| Box::new(c) as Box<dyn ClaimedEvents>))
+        Ok(self
+            .claim_in_tx(consumer, limit)
+            .await?
+            .map(|c| Box::new(c) as Box<dyn ClaimedEvents>))
     }
 
     async fn consumer_cursor(&self, consumer: &str) -> Result<Option<EventCursor>> {
@@ -217,8 +220,16 @@ impl SqlStore {
                 let Some((at_tx, seq)) = cursor else {
                     return Ok(None);
                 };
-                let events = self.events_after(&mut tx, EventCursor { tx: at_tx, seq }, limit).await?;
-                Ok(Some(Claim { store: self.clone(), tx: Some(tx), events, consumer: consumer.to_owned(), _guard: None }))
+                let events = self
+                    .events_after(&mut tx, EventCursor { tx: at_tx, seq }, limit)
+                    .await?;
+                Ok(Some(Claim {
+                    store: self.clone(),
+                    tx: Some(tx),
+                    events,
+                    consumer: consumer.to_owned(),
+                    _guard: None,
+                }))
             }
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(b) => {
@@ -273,7 +284,9 @@ impl Claim {
 
     /// Moves the cursor past the claimed events and commits everything written in the claim.
     pub(crate) async fn commit_cursor(mut self) -> Result<()> {
-        let Some(last) = self.events.last().map(|e| e.cursor) else { return Ok(()) };
+        let Some(last) = self.events.last().map(|e| e.cursor) else {
+            return Ok(());
+        };
         let consumer = std::mem::take(&mut self.consumer);
         let tx = self.tx().await?;
         tx.execute(

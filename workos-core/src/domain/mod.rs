@@ -2,11 +2,13 @@
 //! `XFilter` narrows a list. Values inside are validated types, so a record is valid by
 //! construction; [`NewCompany::validate`] and friends check what types cannot (lengths, blanks).
 
+mod comms;
 mod crm;
 mod org;
 mod values;
 mod webhook;
 
+pub use comms::*;
 pub use crm::*;
 pub use org::*;
 pub use values::*;

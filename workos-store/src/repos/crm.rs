@@ -754,6 +754,30 @@ async fn write_interaction(tx: &mut Tx, i: &Interaction, insert: bool) -> Result
     Ok(())
 }
 
+/// Inserts an interaction and its `interaction.created` event inside `tx` (channels use it for
+/// the timeline entries of messages and calls).
+pub(crate) async fn insert_interaction(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: NewInteraction,
+) -> Result<Interaction> {
+    new.validate()?;
+    check_subject_refs(tx, ctx, new.person_id, new.company_id, new.deal_id).await?;
+    let mut interaction = interaction_from(InteractionId::new(), ctx, new, now());
+    interaction.created_at = interaction.updated_at;
+    write_interaction(tx, &interaction, true).await?;
+    emit(
+        tx,
+        ctx,
+        types::INTERACTION_CREATED,
+        InteractionId::KIND,
+        interaction.id.as_uuid(),
+        &interaction,
+    )
+    .await?;
+    Ok(interaction)
+}
+
 #[async_trait]
 impl InteractionRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -764,19 +788,7 @@ impl InteractionRepo for SqlStore {
     ) -> Result<Interaction> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        check_subject_refs(&mut tx, ctx, new.person_id, new.company_id, new.deal_id).await?;
-        let mut interaction = interaction_from(InteractionId::new(), ctx, new, now());
-        interaction.created_at = interaction.updated_at;
-        write_interaction(&mut tx, &interaction, true).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::INTERACTION_CREATED,
-            InteractionId::KIND,
-            interaction.id.as_uuid(),
-            &interaction,
-        )
-        .await?;
+        let interaction = insert_interaction(&mut tx, ctx, new).await?;
         tx.commit().await?;
         Ok(interaction)
     }

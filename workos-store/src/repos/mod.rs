@@ -1,5 +1,6 @@
 //! Repository implementations, written once against [`crate::db::Tx`] for both backends.
 
+mod comms;
 mod crm;
 mod idempotency;
 mod org;

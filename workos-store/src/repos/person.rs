@@ -106,33 +106,84 @@ async fn index_contacts(tx: &mut Tx, ctx: &TenantContext, p: &Person) -> Result<
     )
     .await?;
     for (kind, value, field) in contacts(p) {
-        let holder: Option<(Uuid,)> = tx
-            .fetch_optional(
-                "SELECT person_id FROM person_contacts WHERE org_id = $1 AND kind = $2 AND value = $3",
-                args![ctx.org_id(), kind, value],
+        // ON CONFLICT keeps the transaction usable (on Postgres a unique violation would abort
+        // it), and waits for a concurrent writer of the same value, so races resolve cleanly.
+        let inserted = tx
+            .execute(
+                "INSERT INTO person_contacts (org_id, kind, value, person_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT DO NOTHING",
+                args![ctx.org_id(), kind, value, p.id],
             )
             .await?;
-        if holder.is_some() {
+        if inserted == 0 {
             return Err(Error::conflict(
                 field,
                 format!("another person already has this {kind}"),
             ));
         }
-        // A concurrent writer can still win the race; the primary key then answers for it.
-        tx.execute(
-            "INSERT INTO person_contacts (org_id, kind, value, person_id) VALUES ($1, $2, $3, $4)",
-            args![ctx.org_id(), kind, value, p.id],
-        )
-        .await
-        .map_err(|e| match e {
-            Error::Conflict { .. } => Error::conflict(
-                field.clone(),
-                format!("another person already has this {kind}"),
-            ),
-            other => other,
-        })?;
     }
     Ok(())
+}
+
+/// The live person holding a contact value, if any.
+pub(crate) async fn find_by_contact(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    kind: &str,
+    value: &str,
+) -> Result<Option<PersonId>> {
+    let row: Option<(Uuid,)> = tx
+        .fetch_optional(
+            "SELECT person_id FROM person_contacts WHERE org_id = $1 AND kind = $2 AND value = $3",
+            args![ctx.org_id(), kind, value],
+        )
+        .await?;
+    Ok(row.map(|(id,)| PersonId::from_uuid(id)))
+}
+
+/// Inserts a person with their contact index and `person.created` event, inside `tx`.
+/// On a contact conflict the partial rows are removed, so the transaction stays usable and the
+/// caller may fall back to the existing holder.
+pub(crate) async fn insert_person(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: NewPerson,
+) -> Result<Person> {
+    new.validate()?;
+    ensure_ref(
+        tx,
+        ctx,
+        "companies",
+        "company_id",
+        new.company_id.map(|c| c.as_uuid()),
+    )
+    .await?;
+    let mut person = person_from(PersonId::new(), ctx, new, now());
+    person.created_at = person.updated_at;
+    write_person(tx, &person, true).await?;
+    if let Err(e) = index_contacts(tx, ctx, &person).await {
+        tx.execute(
+            "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
+            args![ctx.org_id(), person.id],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM people WHERE org_id = $1 AND id = $2",
+            args![ctx.org_id(), person.id],
+        )
+        .await?;
+        return Err(e);
+    }
+    emit(
+        tx,
+        ctx,
+        types::PERSON_CREATED,
+        PersonId::KIND,
+        person.id.as_uuid(),
+        &person,
+    )
+    .await?;
+    Ok(person)
 }
 
 fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Timestamp) -> Person {
@@ -190,27 +241,7 @@ impl PersonRepo for SqlStore {
     async fn create_person(&self, ctx: &TenantContext, new: NewPerson) -> Result<Person> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        ensure_ref(
-            &mut tx,
-            ctx,
-            "companies",
-            "company_id",
-            new.company_id.map(|c| c.as_uuid()),
-        )
-        .await?;
-        let mut person = person_from(PersonId::new(), ctx, new, now());
-        person.created_at = person.updated_at;
-        write_person(&mut tx, &person, true).await?;
-        index_contacts(&mut tx, ctx, &person).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::PERSON_CREATED,
-            PersonId::KIND,
-            person.id.as_uuid(),
-            &person,
-        )
-        .await?;
+        let person = insert_person(&mut tx, ctx, new).await?;
         tx.commit().await?;
         Ok(person)
     }

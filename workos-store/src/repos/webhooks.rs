@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    DeliveryAttempt, DeliveryFilter, DeliveryStatus, HttpUrl, NewWebhook, Timestamp, Webhook, WebhookDelivery,
-    WebhookPatch, event_type_matches,
+    DeliveryAttempt, DeliveryFilter, DeliveryStatus, HttpUrl, NewWebhook, Timestamp, Webhook,
+    WebhookDelivery, WebhookPatch, event_type_matches,
 };
 use workos_core::events::{DomainEvent, Subject, types};
 use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
@@ -98,18 +98,28 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
 
 const DELIVERY_COLUMNS: &str = "d.id, d.org_id, d.webhook_id, d.event_id, e.type AS event_type, d.status, d.attempts, \
      d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at";
-const DELIVERY_FROM: &str = "webhook_deliveries d JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id";
+const DELIVERY_FROM: &str =
+    "webhook_deliveries d JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id";
 
 async fn fetch_webhook(tx: &mut Tx, ctx: &TenantContext, id: WebhookId) -> Result<Webhook> {
     let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2");
     let row: Option<WebhookRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
-    row.ok_or_else(|| Error::not_found(WebhookId::KIND))?.try_into()
+    row.ok_or_else(|| Error::not_found(WebhookId::KIND))?
+        .try_into()
 }
 
-async fn fetch_delivery(tx: &mut Tx, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<WebhookDelivery> {
-    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.org_id = $1 AND d.id = $2");
-    let row: Option<DeliveryRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id.as_uuid()]).await?;
-    row.ok_or_else(|| Error::not_found(WebhookDeliveryId::KIND))?.try_into()
+async fn fetch_delivery(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: WebhookDeliveryId,
+) -> Result<WebhookDelivery> {
+    let sql =
+        format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.org_id = $1 AND d.id = $2");
+    let row: Option<DeliveryRow> = tx
+        .fetch_optional(&sql, args![ctx.org_id(), id.as_uuid()])
+        .await?;
+    row.ok_or_else(|| Error::not_found(WebhookDeliveryId::KIND))?
+        .try_into()
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
@@ -119,7 +129,12 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
 #[async_trait]
 impl WebhookRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn create_webhook(&self, ctx: &TenantContext, new: NewWebhook, secrets: SealedSecrets) -> Result<Webhook> {
+    async fn create_webhook(
+        &self,
+        ctx: &TenantContext,
+        new: NewWebhook,
+        secrets: SealedSecrets,
+    ) -> Result<Webhook> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let t = now();
@@ -155,7 +170,15 @@ impl WebhookRepo for SqlStore {
             ],
         )
         .await?;
-        emit(&mut tx, ctx, types::WEBHOOK_ENDPOINT_CREATED, WebhookId::KIND, webhook.id.as_uuid(), &webhook).await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::WEBHOOK_ENDPOINT_CREATED,
+            WebhookId::KIND,
+            webhook.id.as_uuid(),
+            &webhook,
+        )
+        .await?;
         tx.commit().await?;
         Ok(webhook)
     }
@@ -167,15 +190,25 @@ impl WebhookRepo for SqlStore {
 
     async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = "));
+        let mut sql = Sql::new(&format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = "
+        ));
         sql.bind(ctx.org_id()).page("id", page);
         let rows: Vec<WebhookRow> = tx.fetch_sql(sql).await?;
-        let rows = rows.into_iter().map(Webhook::try_from).collect::<Result<Vec<_>>>()?;
+        let rows = rows
+            .into_iter()
+            .map(Webhook::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(rows, page, |w| w.id.as_uuid()))
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn update_webhook(&self, ctx: &TenantContext, id: WebhookId, patch: WebhookPatch) -> Result<Webhook> {
+    async fn update_webhook(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookId,
+        patch: WebhookPatch,
+    ) -> Result<Webhook> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let current = fetch_webhook(&mut tx, ctx, id).await?;
         let next = NewWebhook::patched(&current, patch);
@@ -188,12 +221,24 @@ impl WebhookRepo for SqlStore {
             enabled: next.enabled,
             headers: next.headers,
             rate_limit_per_second: next.rate_limit_per_second,
-            failing_since: if re_enabled { None } else { current.failing_since },
-            disabled_reason: if re_enabled { None } else { current.disabled_reason.clone() },
+            failing_since: if re_enabled {
+                None
+            } else {
+                current.failing_since
+            },
+            disabled_reason: if re_enabled {
+                None
+            } else {
+                current.disabled_reason.clone()
+            },
             updated_at: now(),
             ..current.clone()
         };
-        if (Webhook { updated_at: current.updated_at, ..updated.clone() }) == current {
+        if (Webhook {
+            updated_at: current.updated_at,
+            ..updated.clone()
+        }) == current
+        {
             return Ok(current);
         }
         tx.execute(
@@ -215,7 +260,15 @@ impl WebhookRepo for SqlStore {
             ],
         )
         .await?;
-        emit(&mut tx, ctx, types::WEBHOOK_ENDPOINT_UPDATED, WebhookId::KIND, id.as_uuid(), &updated).await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::WEBHOOK_ENDPOINT_UPDATED,
+            WebhookId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -225,20 +278,41 @@ impl WebhookRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let webhook = fetch_webhook(&mut tx, ctx, id).await?;
         // Attempts and deliveries go with it (ON DELETE CASCADE).
-        tx.execute("DELETE FROM webhooks WHERE org_id = $1 AND id = $2", args![ctx.org_id(), id.as_uuid()]).await?;
-        emit(&mut tx, ctx, types::WEBHOOK_ENDPOINT_DELETED, WebhookId::KIND, id.as_uuid(), &webhook).await?;
+        tx.execute(
+            "DELETE FROM webhooks WHERE org_id = $1 AND id = $2",
+            args![ctx.org_id(), id.as_uuid()],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::WEBHOOK_ENDPOINT_DELETED,
+            WebhookId::KIND,
+            id.as_uuid(),
+            &webhook,
+        )
+        .await?;
         tx.commit().await
     }
 
     async fn webhook_secrets(&self, ctx: &TenantContext, id: WebhookId) -> Result<SealedSecrets> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let row: Option<(Vec<u8>,)> = tx
-            .fetch_optional("SELECT secrets FROM webhooks WHERE org_id = $1 AND id = $2", args![ctx.org_id(), id.as_uuid()])
+            .fetch_optional(
+                "SELECT secrets FROM webhooks WHERE org_id = $1 AND id = $2",
+                args![ctx.org_id(), id.as_uuid()],
+            )
             .await?;
-        row.map(|(s,)| SealedSecrets(s)).ok_or_else(|| Error::not_found(WebhookId::KIND))
+        row.map(|(s,)| SealedSecrets(s))
+            .ok_or_else(|| Error::not_found(WebhookId::KIND))
     }
 
-    async fn replace_webhook_secrets(&self, ctx: &TenantContext, id: WebhookId, secrets: SealedSecrets) -> Result<()> {
+    async fn replace_webhook_secrets(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookId,
+        secrets: SealedSecrets,
+    ) -> Result<()> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let changed = tx
             .execute(
@@ -261,7 +335,9 @@ impl WebhookRepo for SqlStore {
     ) -> Result<Page<WebhookDelivery>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
         fetch_webhook(&mut tx, ctx, webhook_id).await?;
-        let mut sql = Sql::new(&format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.org_id = "));
+        let mut sql = Sql::new(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.org_id = "
+        ));
         sql.bind(ctx.org_id())
             .and("d.webhook_id", "=", Some(webhook_id.as_uuid()))
             .and("d.status", "=", filter.status.map(|s| s.as_str()))
@@ -269,16 +345,27 @@ impl WebhookRepo for SqlStore {
         and_range(&mut sql, "d.created_at", filter.created);
         sql.page("d.id", page);
         let rows: Vec<DeliveryRow> = tx.fetch_sql(sql).await?;
-        let rows = rows.into_iter().map(WebhookDelivery::try_from).collect::<Result<Vec<_>>>()?;
+        let rows = rows
+            .into_iter()
+            .map(WebhookDelivery::try_from)
+            .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(rows, page, |d| d.id.as_uuid()))
     }
 
-    async fn get_delivery(&self, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<WebhookDelivery> {
+    async fn get_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookDeliveryId,
+    ) -> Result<WebhookDelivery> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
         fetch_delivery(&mut tx, ctx, id).await
     }
 
-    async fn list_attempts(&self, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<Vec<DeliveryAttempt>> {
+    async fn list_attempts(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookDeliveryId,
+    ) -> Result<Vec<DeliveryAttempt>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             attempted_at: Timestamp,
@@ -312,7 +399,11 @@ impl WebhookRepo for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn replay_delivery(&self, ctx: &TenantContext, id: WebhookDeliveryId) -> Result<WebhookDelivery> {
+    async fn replay_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookDeliveryId,
+    ) -> Result<WebhookDelivery> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         fetch_delivery(&mut tx, ctx, id).await?;
         let t = now();
@@ -328,7 +419,12 @@ impl WebhookRepo for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn recover_deliveries(&self, ctx: &TenantContext, webhook_id: WebhookId, since: DateTime<Utc>) -> Result<u64> {
+    async fn recover_deliveries(
+        &self,
+        ctx: &TenantContext,
+        webhook_id: WebhookId,
+        since: DateTime<Utc>,
+    ) -> Result<u64> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         fetch_webhook(&mut tx, ctx, webhook_id).await?;
         let t = now();
@@ -370,7 +466,9 @@ struct DueRow {
 #[async_trait]
 impl DeliveryQueue for SqlStore {
     async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>> {
-        let Some(mut claim) = self.claim_in_tx(consumer, limit).await? else { return Ok(None) };
+        let Some(mut claim) = self.claim_in_tx(consumer, limit).await? else {
+            return Ok(None);
+        };
         let events = std::mem::take(&mut claim.events);
         let tx = claim.tx().await?;
         // Every enabled endpoint of the orgs in the batch, read once.
@@ -380,7 +478,10 @@ impl DeliveryQueue for SqlStore {
         let mut endpoints: HashMap<Uuid, Vec<Endpoint>> = HashMap::new();
         for org in orgs {
             let rows: Vec<Endpoint> = tx
-                .fetch_all("SELECT id, org_id, event_types FROM webhooks WHERE org_id = $1 AND enabled", args![org])
+                .fetch_all(
+                    "SELECT id, org_id, event_types FROM webhooks WHERE org_id = $1 AND enabled",
+                    args![org],
+                )
                 .await?;
             endpoints.insert(org, rows);
         }
@@ -409,8 +510,20 @@ impl DeliveryQueue for SqlStore {
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.push("(").bind(Uuid::now_v7()).push(", ").bind(*org).push(", ").bind(*webhook);
-                sql.push(", ").bind(*event).push(", 'pending', 0, ").bind(t).push(", ").bind(t).push(", ").bind(t);
+                sql.push("(")
+                    .bind(Uuid::now_v7())
+                    .push(", ")
+                    .bind(*org)
+                    .push(", ")
+                    .bind(*webhook);
+                sql.push(", ")
+                    .bind(*event)
+                    .push(", 'pending', 0, ")
+                    .bind(t)
+                    .push(", ")
+                    .bind(t)
+                    .push(", ")
+                    .bind(t);
                 sql.push(")");
             }
             sql.push(" ON CONFLICT DO NOTHING");
@@ -422,7 +535,11 @@ impl DeliveryQueue for SqlStore {
         Ok(Some((read, usize::try_from(created).unwrap_or(usize::MAX))))
     }
 
-    async fn claim_deliveries(&self, limit: u32, lease: std::time::Duration) -> Result<Vec<DueDelivery>> {
+    async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueDelivery>> {
         let t = now();
         let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
         let skip_locked = match &self.backend {
@@ -440,7 +557,9 @@ impl DeliveryQueue for SqlStore {
                  ORDER BY d.next_attempt_at LIMIT $3 {skip_locked})
              RETURNING id"
         );
-        let ids: Vec<(Uuid,)> = tx.fetch_all(&sql, args![until, t, i64::from(limit)]).await?;
+        let ids: Vec<(Uuid,)> = tx
+            .fetch_all(&sql, args![until, t, i64::from(limit)])
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -467,7 +586,10 @@ impl DeliveryQueue for SqlStore {
                 org_id: delivery.org_id,
                 event_type: delivery.event_type.clone(),
                 occurred_at: r.occurred_at,
-                subject: Subject { kind: r.subject_kind, id: r.subject_id },
+                subject: Subject {
+                    kind: r.subject_kind,
+                    id: r.subject_id,
+                },
                 data: r.data.0,
                 request_id: r.request_id,
             };
@@ -541,8 +663,15 @@ impl DeliveryQueue for SqlStore {
                 if disabled == 1 {
                     let ctx = TenantContext::system(o.org_id, "webhooks");
                     let data = serde_json::json!({ "webhook_id": o.webhook_id, "reason": reason });
-                    emit(&mut tx, &ctx, types::WEBHOOK_ENDPOINT_DISABLED, WebhookId::KIND, o.webhook_id.as_uuid(), &data)
-                        .await?;
+                    emit(
+                        &mut tx,
+                        &ctx,
+                        types::WEBHOOK_ENDPOINT_DISABLED,
+                        WebhookId::KIND,
+                        o.webhook_id.as_uuid(),
+                        &data,
+                    )
+                    .await?;
                 }
             }
         }

@@ -1,0 +1,579 @@
+//! SMS and calls: provider-idempotent records that resolve the person by phone, add a timeline
+//! entry and emit their event in one transaction.
+
+use async_trait::async_trait;
+use sqlx::types::Json;
+use uuid::Uuid;
+use workos_core::domain::{
+    Call, CommsFilter, Direction, E164, InteractionKind, Media, NewCall, NewInteraction, NewPerson,
+    NewSms, Sms, Timestamp, UnknownSender,
+};
+use workos_core::events::types;
+use workos_core::ids::{CallId, InteractionId, OrgId, PersonId, PhoneId, SmsId};
+use workos_core::page::{Page, PageRequest};
+use workos_core::repo::{CommsRepo, Recorded};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use super::person::{find_by_contact, insert_person};
+use super::{and_range, corrupt, emit};
+use crate::SqlStore;
+use crate::db::{Sql, Tx, args, now};
+
+/// Twilio's limit for one message body.
+const MAX_BODY_CHARS: usize = 1600;
+
+#[derive(sqlx::FromRow)]
+struct SmsRow {
+    id: Uuid,
+    org_id: Uuid,
+    phone_id: Option<Uuid>,
+    message_sid: Option<String>,
+    direction: String,
+    from_number: String,
+    to_number: String,
+    body: String,
+    media: Json<Vec<Media>>,
+    status: String,
+    error_code: Option<String>,
+    person_id: Option<Uuid>,
+    interaction_id: Option<Uuid>,
+    occurred_at: Timestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<SmsRow> for Sms {
+    type Error = Error;
+
+    fn try_from(r: SmsRow) -> Result<Self> {
+        Ok(Self {
+            id: SmsId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            phone_id: r.phone_id.map(PhoneId::from_uuid),
+            message_sid: r.message_sid,
+            direction: Direction::parse(&r.direction).map_err(|e| corrupt("direction", e))?,
+            from: r.from_number,
+            to: r.to_number,
+            body: r.body,
+            media: r.media.0,
+            status: r.status,
+            error_code: r.error_code,
+            person_id: r.person_id.map(PersonId::from_uuid),
+            interaction_id: r.interaction_id.map(InteractionId::from_uuid),
+            occurred_at: r.occurred_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const SMS_COLUMNS: &str = "s.id, s.org_id, s.phone_id, s.message_sid, s.direction, s.from_number, s.to_number, s.body, \
+     s.media, s.status, s.error_code, s.person_id, \
+     (SELECT i.id FROM interactions i WHERE i.org_id = s.org_id AND i.sms_id = s.id) AS interaction_id, \
+     s.occurred_at, s.created_at, s.updated_at";
+
+#[derive(sqlx::FromRow)]
+struct CallRow {
+    id: Uuid,
+    org_id: Uuid,
+    phone_id: Option<Uuid>,
+    call_sid: Option<String>,
+    direction: String,
+    from_number: String,
+    to_number: String,
+    status: String,
+    duration_seconds: Option<i32>,
+    recording_sid: Option<String>,
+    recording_url: Option<String>,
+    recording_seconds: Option<i32>,
+    person_id: Option<Uuid>,
+    interaction_id: Option<Uuid>,
+    occurred_at: Timestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<CallRow> for Call {
+    type Error = Error;
+
+    fn try_from(r: CallRow) -> Result<Self> {
+        Ok(Self {
+            id: CallId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            phone_id: r.phone_id.map(PhoneId::from_uuid),
+            call_sid: r.call_sid,
+            direction: Direction::parse(&r.direction).map_err(|e| corrupt("direction", e))?,
+            from: r.from_number,
+            to: r.to_number,
+            status: r.status,
+            duration_seconds: r.duration_seconds.and_then(|d| u32::try_from(d).ok()),
+            recording_sid: r.recording_sid,
+            recording_url: r.recording_url,
+            recording_seconds: r.recording_seconds.and_then(|d| u32::try_from(d).ok()),
+            person_id: r.person_id.map(PersonId::from_uuid),
+            interaction_id: r.interaction_id.map(InteractionId::from_uuid),
+            occurred_at: r.occurred_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const CALL_COLUMNS: &str = "c.id, c.org_id, c.phone_id, c.call_sid, c.direction, c.from_number, c.to_number, c.status, \
+     c.duration_seconds, c.recording_sid, c.recording_url, c.recording_seconds, c.person_id, \
+     (SELECT i.id FROM interactions i WHERE i.org_id = c.org_id AND i.call_id = c.id) AS interaction_id, \
+     c.occurred_at, c.created_at, c.updated_at";
+
+async fn sms_where(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    column: &str,
+    value: crate::db::Arg,
+) -> Result<Option<Sms>> {
+    let sql = format!(
+        "SELECT {SMS_COLUMNS} FROM sms s WHERE s.org_id = $1 AND s.{column} = $2 AND s.deleted_at IS NULL"
+    );
+    let row: Option<SmsRow> = tx
+        .fetch_optional(&sql, vec![ctx.org_id().into(), value])
+        .await?;
+    row.map(Sms::try_from).transpose()
+}
+
+async fn call_where(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    column: &str,
+    value: crate::db::Arg,
+) -> Result<Option<Call>> {
+    let sql = format!(
+        "SELECT {CALL_COLUMNS} FROM calls c WHERE c.org_id = $1 AND c.{column} = $2 AND c.deleted_at IS NULL"
+    );
+    let row: Option<CallRow> = tx
+        .fetch_optional(&sql, vec![ctx.org_id().into(), value])
+        .await?;
+    row.map(Call::try_from).transpose()
+}
+
+/// The person on the other end of a conversation: found by any of their phones, or created
+/// when the policy says so and the number is a real phone number.
+async fn counterpart(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    number: &str,
+    known: Option<PersonId>,
+    policy: UnknownSender,
+) -> Result<Option<PersonId>> {
+    if let Some(id) = known {
+        return Ok(Some(id));
+    }
+    let Ok(phone) = E164::parse(number) else {
+        return Ok(None);
+    };
+    if let Some(id) = find_by_contact(tx, ctx, "phone", phone.as_ref()).await? {
+        return Ok(Some(id));
+    }
+    if policy == UnknownSender::StoreUnmatched {
+        return Ok(None);
+    }
+    let new = NewPerson {
+        phone: Some(phone.clone()),
+        ..NewPerson::default()
+    };
+    match insert_person(tx, ctx, new).await {
+        Ok(person) => Ok(Some(person.id)),
+        // Another transaction created a person with this phone first: use theirs.
+        Err(Error::Conflict { .. }) => find_by_contact(tx, ctx, "phone", phone.as_ref()).await,
+        Err(e) => Err(e),
+    }
+}
+
+async fn add_interaction(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    kind: InteractionKind,
+    summary: String,
+    person_id: Option<PersonId>,
+    link: (&str, Uuid),
+    occurred_at: Timestamp,
+) -> Result<()> {
+    let new = NewInteraction {
+        kind,
+        occurred_at,
+        summary,
+        body: None,
+        person_id,
+        company_id: None,
+        deal_id: None,
+    };
+    let interaction = super::crm::insert_interaction(tx, ctx, new).await?;
+    let sql = format!(
+        "UPDATE interactions SET {} = $1 WHERE org_id = $2 AND id = $3",
+        link.0
+    );
+    tx.execute(&sql, args![link.1, ctx.org_id(), interaction.id])
+        .await?;
+    Ok(())
+}
+
+fn summary(prefix: &str, text: &str) -> String {
+    let mut s: String = format!("{prefix}{text}").chars().take(200).collect();
+    if s.is_empty() {
+        s = prefix.trim().to_owned();
+    }
+    s
+}
+
+#[async_trait]
+impl CommsRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), message_sid = ?new.message_sid))]
+    async fn record_sms(&self, ctx: &TenantContext, new: NewSms) -> Result<Recorded<Sms>> {
+        if new.body.chars().count() > MAX_BODY_CHARS {
+            return Err(Error::invalid(
+                "body",
+                format!("must be at most {MAX_BODY_CHARS} characters"),
+            ));
+        }
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let t = now();
+        let id = SmsId::new();
+        // Insert first: a provider retry (same MessageSid) stops here, before anything else.
+        let inserted = tx
+            .execute(
+                "INSERT INTO sms (id, org_id, phone_id, message_sid, direction, from_number, to_number, body, media,
+                 status, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11)
+                 ON CONFLICT DO NOTHING",
+                args![
+                    id,
+                    ctx.org_id(),
+                    new.phone_id,
+                    new.message_sid.clone(),
+                    new.direction.as_str(),
+                    new.from.as_str(),
+                    new.to.as_str(),
+                    new.body.as_str(),
+                    serde_json::to_value(&new.media).map_err(|e| Error::internal("json", e))?,
+                    new.status.as_str(),
+                    t,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            let sid = new.message_sid.clone().unwrap_or_default();
+            let existing = sms_where(&mut tx, ctx, "message_sid", sid.into()).await?;
+            return existing
+                .map(|record| Recorded {
+                    record,
+                    created: false,
+                })
+                .ok_or_else(|| {
+                    Error::internal(
+                        "sms conflict without a row",
+                        std::io::Error::other("conflict"),
+                    )
+                });
+        }
+        let other_end = match new.direction {
+            Direction::Inbound => new.from.as_str(),
+            Direction::Outbound => new.to.as_str(),
+        };
+        let person_id =
+            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
+        if person_id.is_some() {
+            tx.execute(
+                "UPDATE sms SET person_id = $1 WHERE org_id = $2 AND id = $3",
+                args![person_id, ctx.org_id(), id],
+            )
+            .await?;
+        }
+        let (kind_prefix, event_type) = match new.direction {
+            Direction::Inbound => ("SMS from ", types::SMS_RECEIVED),
+            Direction::Outbound => ("SMS to ", types::SMS_SENT),
+        };
+        let text = format!("{other_end}: {}", new.body);
+        add_interaction(
+            &mut tx,
+            ctx,
+            InteractionKind::Sms,
+            summary(kind_prefix, &text),
+            person_id,
+            ("sms_id", id.as_uuid()),
+            t,
+        )
+        .await?;
+        let sms = sms_where(&mut tx, ctx, "id", id.as_uuid().into())
+            .await?
+            .ok_or_else(|| Error::not_found(SmsId::KIND))?;
+        emit(&mut tx, ctx, event_type, SmsId::KIND, id.as_uuid(), &sms).await?;
+        tx.commit().await?;
+        Ok(Recorded {
+            record: sms,
+            created: true,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), message_sid))]
+    async fn update_sms_status(
+        &self,
+        ctx: &TenantContext,
+        message_sid: &str,
+        status: &str,
+        error_code: Option<String>,
+    ) -> Result<Option<Sms>> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let Some(current) = sms_where(&mut tx, ctx, "message_sid", message_sid.into()).await?
+        else {
+            return Ok(None);
+        };
+        if current.status == status && current.error_code == error_code {
+            return Ok(Some(current));
+        }
+        let sms = Sms {
+            status: status.to_owned(),
+            error_code,
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE sms SET status = $1, error_code = $2, updated_at = $3 WHERE org_id = $4 AND id = $5",
+            args![sms.status.as_str(), sms.error_code.clone(), sms.updated_at, ctx.org_id(), sms.id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::SMS_STATUS_CHANGED,
+            SmsId::KIND,
+            sms.id.as_uuid(),
+            &sms,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(sms))
+    }
+
+    async fn get_sms(&self, ctx: &TenantContext, id: SmsId) -> Result<Sms> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        sms_where(&mut tx, ctx, "id", id.as_uuid().into())
+            .await?
+            .ok_or_else(|| Error::not_found(SmsId::KIND))
+    }
+
+    async fn list_sms(
+        &self,
+        ctx: &TenantContext,
+        filter: CommsFilter,
+        page: PageRequest,
+    ) -> Result<Page<Sms>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {SMS_COLUMNS} FROM sms s WHERE s.deleted_at IS NULL AND s.org_id = "
+        ));
+        sql.bind(ctx.org_id())
+            .and("s.person_id", "=", filter.person_id)
+            .and("s.direction", "=", filter.direction.map(Direction::as_str))
+            .and("s.status", "=", filter.status);
+        and_range(&mut sql, "s.occurred_at", filter.occurred);
+        sql.page("s.id", page);
+        let rows: Vec<SmsRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(Sms::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |s| s.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), call_sid = ?new.call_sid))]
+    async fn record_call(&self, ctx: &TenantContext, new: NewCall) -> Result<Recorded<Call>> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let t = now();
+        let id = CallId::new();
+        let inserted = tx
+            .execute(
+                "INSERT INTO calls (id, org_id, phone_id, call_sid, direction, from_number, to_number, status,
+                 occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)
+                 ON CONFLICT DO NOTHING",
+                args![
+                    id,
+                    ctx.org_id(),
+                    new.phone_id,
+                    new.call_sid.clone(),
+                    new.direction.as_str(),
+                    new.from.as_str(),
+                    new.to.as_str(),
+                    new.status.as_str(),
+                    t,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            let sid = new.call_sid.clone().unwrap_or_default();
+            let existing = call_where(&mut tx, ctx, "call_sid", sid.into()).await?;
+            return existing
+                .map(|record| Recorded {
+                    record,
+                    created: false,
+                })
+                .ok_or_else(|| {
+                    Error::internal(
+                        "call conflict without a row",
+                        std::io::Error::other("conflict"),
+                    )
+                });
+        }
+        let other_end = match new.direction {
+            Direction::Inbound => new.from.as_str(),
+            Direction::Outbound => new.to.as_str(),
+        };
+        let person_id =
+            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
+        if person_id.is_some() {
+            tx.execute(
+                "UPDATE calls SET person_id = $1 WHERE org_id = $2 AND id = $3",
+                args![person_id, ctx.org_id(), id],
+            )
+            .await?;
+        }
+        let (prefix, event_type) = match new.direction {
+            Direction::Inbound => ("Call from ", types::CALL_RECEIVED),
+            Direction::Outbound => ("Call to ", types::CALL_STARTED),
+        };
+        add_interaction(
+            &mut tx,
+            ctx,
+            InteractionKind::Call,
+            summary(prefix, other_end),
+            person_id,
+            ("call_id", id.as_uuid()),
+            t,
+        )
+        .await?;
+        let call = call_where(&mut tx, ctx, "id", id.as_uuid().into())
+            .await?
+            .ok_or_else(|| Error::not_found(CallId::KIND))?;
+        emit(&mut tx, ctx, event_type, CallId::KIND, id.as_uuid(), &call).await?;
+        tx.commit().await?;
+        Ok(Recorded {
+            record: call,
+            created: true,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), call_sid))]
+    async fn update_call_status(
+        &self,
+        ctx: &TenantContext,
+        call_sid: &str,
+        status: &str,
+        duration_seconds: Option<u32>,
+    ) -> Result<Option<Call>> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let Some(current) = call_where(&mut tx, ctx, "call_sid", call_sid.into()).await? else {
+            return Ok(None);
+        };
+        let duration_seconds = duration_seconds.or(current.duration_seconds);
+        if current.status == status && current.duration_seconds == duration_seconds {
+            return Ok(Some(current));
+        }
+        let call = Call {
+            status: status.to_owned(),
+            duration_seconds,
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE calls SET status = $1, duration_seconds = $2, updated_at = $3 WHERE org_id = $4 AND id = $5",
+            args![call.status.as_str(), call.duration_seconds.map(i64::from), call.updated_at, ctx.org_id(), call.id],
+        )
+        .await?;
+        let event_type = if status == "completed" {
+            types::CALL_COMPLETED
+        } else {
+            types::CALL_STATUS_CHANGED
+        };
+        emit(
+            &mut tx,
+            ctx,
+            event_type,
+            CallId::KIND,
+            call.id.as_uuid(),
+            &call,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(call))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), call_sid))]
+    async fn record_recording(
+        &self,
+        ctx: &TenantContext,
+        call_sid: &str,
+        recording_sid: &str,
+        recording_url: &str,
+        recording_seconds: Option<u32>,
+    ) -> Result<Option<Call>> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let Some(current) = call_where(&mut tx, ctx, "call_sid", call_sid.into()).await? else {
+            return Ok(None);
+        };
+        if current.recording_sid.as_deref() == Some(recording_sid) {
+            return Ok(Some(current));
+        }
+        let call = Call {
+            recording_sid: Some(recording_sid.to_owned()),
+            recording_url: Some(recording_url.to_owned()),
+            recording_seconds,
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE calls SET recording_sid = $1, recording_url = $2, recording_seconds = $3, updated_at = $4
+             WHERE org_id = $5 AND id = $6",
+            args![recording_sid, recording_url, recording_seconds.map(i64::from), call.updated_at, ctx.org_id(), call.id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::CALL_RECORDING_AVAILABLE,
+            CallId::KIND,
+            call.id.as_uuid(),
+            &call,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(call))
+    }
+
+    async fn get_call(&self, ctx: &TenantContext, id: CallId) -> Result<Call> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        call_where(&mut tx, ctx, "id", id.as_uuid().into())
+            .await?
+            .ok_or_else(|| Error::not_found(CallId::KIND))
+    }
+
+    async fn list_calls(
+        &self,
+        ctx: &TenantContext,
+        filter: CommsFilter,
+        page: PageRequest,
+    ) -> Result<Page<Call>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls c WHERE c.deleted_at IS NULL AND c.org_id = "
+        ));
+        sql.bind(ctx.org_id())
+            .and("c.person_id", "=", filter.person_id)
+            .and("c.direction", "=", filter.direction.map(Direction::as_str))
+            .and("c.status", "=", filter.status);
+        and_range(&mut sql, "c.occurred_at", filter.occurred);
+        sql.page("c.id", page);
+        let rows: Vec<CallRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(Call::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |c| c.id.as_uuid()))
+    }
+}
