@@ -91,8 +91,10 @@ impl PgBackend {
                     .map_err(|e| Error::unavailable("cannot listen for events", e))?;
                 let (tx, _) = broadcast::channel(1024);
                 let sender = tx.clone();
+                let pool = self.pool.clone();
                 tokio::spawn(async move {
-                    loop {
+                    // Ends with the store: a closed pool means nobody will read notices again.
+                    while !pool.is_closed() {
                         // `try_recv` yields `None` when the connection was lost (and is being
                         // re-established): notices may have been missed, so wake everyone.
                         let notice = match listener.try_recv().await {

@@ -29,6 +29,16 @@ pub struct Config {
     pub log: String,
     /// `WORKOS_ENV=production` requires real secrets instead of generating dev ones.
     pub production: bool,
+    /// `TWILIO_ACCOUNT_SID`: the platform Twilio account.
+    pub twilio_account_sid: Option<String>,
+    /// `TWILIO_AUTH_TOKEN`: signs Twilio's webhooks and authenticates REST calls.
+    pub twilio_auth_token: Option<String>,
+    /// `TWILIO_API_BASE_URL`, default Twilio's REST API.
+    pub twilio_api_base_url: String,
+    /// `WORKOS_TWILIO_UNKNOWN_SENDER`: `create_person` (default) or `store_unmatched`.
+    pub unknown_sender: workos_core::domain::UnknownSender,
+    /// `WORKOS_TWILIO_VOICE_GREETING`: what inbound callers hear before the recording.
+    pub voice_greeting: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -105,6 +115,19 @@ impl Config {
             rate_limit_per_minute,
             log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),
             production,
+            twilio_account_sid: get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token: get("TWILIO_AUTH_TOKEN"),
+            twilio_api_base_url: get("TWILIO_API_BASE_URL")
+                .unwrap_or_else(|| "https://api.twilio.com".into()),
+            unknown_sender: match get("WORKOS_TWILIO_UNKNOWN_SENDER").as_deref() {
+                None | Some("create_person") => workos_core::domain::UnknownSender::CreatePerson,
+                Some("store_unmatched") => workos_core::domain::UnknownSender::StoreUnmatched,
+                Some(other) => bail!(
+                    "WORKOS_TWILIO_UNKNOWN_SENDER: {other} is not create_person or store_unmatched"
+                ),
+            },
+            voice_greeting: get("WORKOS_TWILIO_VOICE_GREETING")
+                .unwrap_or_else(|| "Please leave a message after the tone.".into()),
         })
     }
 }

@@ -80,7 +80,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
             auth::authenticate,
         ));
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", api)
+        .nest("/api/v1", api.merge(routes::public()))
         .split_for_parts();
     openapi.openapi = utoipa::openapi::OpenApiVersion::Version31;
     let doc = openapi.clone();

@@ -41,6 +41,12 @@ pub struct Inner {
     pub touched: Mutex<HashMap<ApiKeyId, Instant>>,
     /// The public base URL.
     pub public_url: String,
+    /// Validates Twilio's webhook signatures, when Twilio is configured.
+    pub twilio_validator: Option<workos_twilio::signature::RequestValidator>,
+    /// What inbound messages and calls from unknown numbers do.
+    pub unknown_sender: workos_core::domain::UnknownSender,
+    /// What inbound calls hear before the recording starts.
+    pub voice_greeting: String,
 }
 
 impl std::ops::Deref for AppState {
@@ -70,6 +76,11 @@ impl AppState {
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
             public_url: config.public_url,
+            twilio_validator: config
+                .twilio_auth_token
+                .map(workos_twilio::signature::RequestValidator::new),
+            unknown_sender: config.unknown_sender,
+            voice_greeting: config.voice_greeting,
         }))
     }
 

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, one module per resource, each ending in `router()`.
 
 mod api_keys;
+mod comms;
 mod companies;
 mod deals;
 mod events;
@@ -9,6 +10,7 @@ mod members;
 mod people;
 mod phones;
 mod tasks;
+mod twilio;
 
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
@@ -33,6 +35,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(phones::router())
         .merge(events::router())
+        .merge(comms::router())
+}
+
+/// Routes that authenticate by other means than an API key (Twilio's signatures).
+pub fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(twilio::router())
 }
 
 /// The page a list asks for: `limit` defaults to 50 and may be at most 200.

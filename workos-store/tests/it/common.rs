@@ -1,0 +1,413 @@
+//! Test databases, tenants, and the assertions every contract test shares.
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::future::Future;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Once;
+
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use uuid::Uuid;
+use workos_core::Error;
+use workos_core::domain::{Currency, E164, EmailAddress, Money, NewMember, NewOrg, Org, Timestamp};
+use workos_core::events::{DomainEvent, EventFilter};
+use workos_core::ids::UserId;
+use workos_core::page::{Page, PageRequest};
+use workos_core::repo::{Directory, EventRepo, MemberRepo};
+use workos_core::tenant::{Role, TenantContext};
+use workos_store::SqlStore;
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+
+/// A migrated store on a database of its own, removed (best effort) when this is dropped, also
+/// when the test panics.
+pub(crate) struct TestDb {
+    pub(crate) store: SqlStore,
+    // Dropped after `store`, so the pool goes first.
+    _cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, database: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Self::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Self::Postgres {
+                admin_url,
+                database,
+            } => {
+                // Drop runs inside the test's runtime, which cannot block on a future: drop the
+                // database from a thread with a runtime of its own. FORCE ends the store's
+                // remaining sessions (its pool and its LISTEN connection).
+                let (url, db) = (admin_url.clone(), database.clone());
+                let dropped = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async {
+                        let mut admin = PgConnection::connect(&url).await?;
+                        admin
+                            .execute(
+                                format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str(),
+                            )
+                            .await?;
+                        admin.close().await?;
+                        anyhow::Ok(())
+                    })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: could not drop test database {database}: {dropped:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl TestDb {
+    /// A store on a fresh SQLite file in the temp directory.
+    pub(crate) async fn sqlite() -> Self {
+        let path = std::env::temp_dir().join(format!("workos-it-{}.db", Uuid::now_v7().simple()));
+        let cleanup = Cleanup::Sqlite(path.clone());
+        let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("open the SQLite test database");
+        store.migrate().await.expect("migrate SQLite");
+        Self {
+            store,
+            _cleanup: cleanup,
+        }
+    }
+
+    /// A store on a fresh Postgres database, or `None` when `DATABASE_URL` is not set (see
+    /// [`postgres_url`]).
+    pub(crate) async fn postgres() -> Option<Self> {
+        let admin_url = postgres_url()?;
+        let database = format!("workos_test_{}", Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to DATABASE_URL");
+        admin
+            .execute(format!("CREATE DATABASE \"{database}\"").as_str())
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let cleanup = Cleanup::Postgres {
+            admin_url: admin_url.clone(),
+            database: database.clone(),
+        };
+        let store = SqlStore::connect(&with_database(&admin_url, &database))
+            .await
+            .expect("connect to the test database");
+        store.migrate().await.expect("migrate Postgres");
+        Some(Self {
+            store,
+            _cleanup: cleanup,
+        })
+    }
+}
+
+static SKIP_NOTICE: Once = Once::new();
+
+/// `DATABASE_URL`, or `None` after saying plainly that the Postgres half is skipped.
+///
+/// # Panics
+/// When `WORKOS_REQUIRE_POSTGRES=1` and `DATABASE_URL` is not set: CI must not skip silently.
+pub(crate) fn postgres_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the Postgres contract \
+                 suite must run"
+            );
+            // Straight to the process's stderr: the test harness captures `eprintln!`.
+            SKIP_NOTICE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Postgres contract suite SKIPPED: DATABASE_URL is not set"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database` (query parameters kept).
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{database}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[test]
+fn database_url_rewriting() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
+        "postgresql://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://h:5432", "x"),
+        "postgres://h:5432/x"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenants
+
+/// An org with its owner, and contexts acting in it.
+pub(crate) struct Tenant {
+    pub(crate) org: Org,
+    pub(crate) owner: UserId,
+    /// The owner, as a signed-in user.
+    pub(crate) ctx: TenantContext,
+}
+
+impl Tenant {
+    /// Creates an org named `name` whose first member (owner) is a new user.
+    pub(crate) async fn new(store: &SqlStore, name: &str) -> Self {
+        let owner = UserId::new();
+        let org = store
+            .create_org(NewOrg { name: name.into() }, Some(owner))
+            .await
+            .expect("create org");
+        let ctx = TenantContext::user(org.id, owner, Role::Owner);
+        Self { org, owner, ctx }
+    }
+
+    /// A new user with `role` in the org (a real membership, as the Postgres policies check),
+    /// as a context.
+    pub(crate) async fn user(&self, store: &SqlStore, role: Role) -> TenantContext {
+        let user_id = UserId::new();
+        store
+            .create_member(&self.ctx, NewMember { user_id, role })
+            .await
+            .expect("create member");
+        TenantContext::user(self.org.id, user_id, role)
+    }
+
+    /// A trusted job acting in the org.
+    pub(crate) fn system(&self) -> TenantContext {
+        TenantContext::system(self.org.id, "contract-test")
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values
+
+pub(crate) fn email(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).expect("valid email")
+}
+
+/// A valid US number, distinct for each `n` below 1000.
+pub(crate) fn phone(n: u32) -> E164 {
+    E164::parse(&format!("+1415555{:04}", 2000 + n)).expect("valid phone")
+}
+
+pub(crate) fn money(amount_minor: i64, currency: &str) -> Money {
+    Money {
+        amount_minor,
+        currency: Currency::parse(currency).expect("valid currency"),
+    }
+}
+
+pub(crate) fn page(limit: u32) -> PageRequest {
+    PageRequest::first(limit).expect("valid page size")
+}
+
+/// A unique API key prefix.
+pub(crate) fn key_prefix() -> String {
+    format!("wos_{}", &Uuid::now_v7().simple().to_string()[20..])
+}
+
+/// A JSON string holding `id`, as event snapshots carry ids.
+pub(crate) fn json_id(id: impl Into<Uuid>) -> serde_json::Value {
+    serde_json::Value::String(id.into().to_string())
+}
+
+pub(crate) fn later_than(t: Timestamp) -> workos_core::domain::TimeRange {
+    workos_core::domain::TimeRange {
+        after: Some(t),
+        before: None,
+    }
+}
+
+pub(crate) fn earlier_than(t: Timestamp) -> workos_core::domain::TimeRange {
+    workos_core::domain::TimeRange {
+        after: None,
+        before: Some(t),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assertions
+
+#[track_caller]
+pub(crate) fn expect_validation<T: Debug>(r: workos_core::Result<T>, field: &str) {
+    match r {
+        Err(Error::Validation(v)) => assert!(
+            v.errors.iter().any(|e| e.field == field),
+            "expected a validation error on {field:?}, got {v:?}"
+        ),
+        other => panic!("expected a validation error on {field:?}, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub(crate) fn expect_conflict<T: Debug>(r: workos_core::Result<T>, field: &str) {
+    match r {
+        Err(Error::Conflict { field: f, .. }) if f == field => {}
+        other => panic!("expected a conflict on {field:?}, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub(crate) fn expect_not_found<T: Debug>(r: workos_core::Result<T>) {
+    match r {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("expected not found, got {other:?}"),
+    }
+}
+
+#[track_caller]
+pub(crate) fn expect_forbidden<T: Debug>(r: workos_core::Result<T>) {
+    match r {
+        Err(Error::Forbidden(_)) => {}
+        other => panic!("expected forbidden, got {other:?}"),
+    }
+}
+
+/// Reads every page of a list, `limit` records at a time, following `next_cursor` until it is
+/// `None`. Checks that every page but the last is full and that each cursor names the last
+/// record of its page. Returns the records in the order read.
+pub(crate) async fn all_pages<T, Fut>(
+    limit: u32,
+    mut fetch: impl FnMut(PageRequest) -> Fut,
+    id: impl Fn(&T) -> Uuid,
+) -> Vec<T>
+where
+    Fut: Future<Output = workos_core::Result<Page<T>>>,
+{
+    let first = page(limit);
+    let mut request = first;
+    let mut out = Vec::new();
+    for _ in 0..1_000 {
+        let Page { data, next_cursor } = fetch(request).await.expect("list a page");
+        assert!(
+            data.len() <= limit as usize,
+            "a page holds at most its limit"
+        );
+        match next_cursor {
+            None => {
+                assert!(
+                    !data.is_empty() || out.is_empty(),
+                    "the last page must not be empty when earlier pages were not"
+                );
+                out.extend(data);
+                return out;
+            }
+            Some(cursor) => {
+                assert_eq!(data.len(), limit as usize, "a page with a next one is full");
+                assert_eq!(
+                    Some(cursor.last_id()),
+                    data.last().map(&id),
+                    "the cursor continues after the page's last record"
+                );
+                out.extend(data);
+                request = first.after(Some(cursor));
+            }
+        }
+    }
+    panic!("pagination did not end after 1000 pages");
+}
+
+/// `seen` holds each expected id exactly once, in id order.
+#[track_caller]
+pub(crate) fn assert_ids_in_order(
+    seen: impl IntoIterator<Item = Uuid>,
+    expected: impl IntoIterator<Item = Uuid>,
+) {
+    let seen: Vec<Uuid> = seen.into_iter().collect();
+    let mut expected: Vec<Uuid> = expected.into_iter().collect();
+    expected.sort();
+    let distinct: HashSet<&Uuid> = seen.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        seen.len(),
+        "an id was listed twice: {seen:?}"
+    );
+    assert_eq!(
+        seen, expected,
+        "listed ids (left) vs expected ids in id order (right)"
+    );
+}
+
+/// The org's events of type `ty` about `subject`, oldest first.
+pub(crate) async fn events_about(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    ty: &str,
+    subject: impl Into<Uuid>,
+) -> Vec<DomainEvent> {
+    let filter = EventFilter {
+        types: vec![ty.to_owned()],
+        subject_id: Some(subject.into()),
+        ..EventFilter::default()
+    };
+    store
+        .list_events(ctx, filter, page(200))
+        .await
+        .expect("list events")
+        .data
+}
+
+/// The one event of type `ty` about `subject`; fails when there is none or more than one.
+pub(crate) async fn one_event(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    ty: &str,
+    subject: impl Into<Uuid>,
+) -> DomainEvent {
+    let subject = subject.into();
+    let mut events = events_about(store, ctx, ty, subject).await;
+    assert_eq!(
+        events.len(),
+        1,
+        "expected exactly one {ty} event about {subject}, got {events:#?}"
+    );
+    let event = events.remove(0);
+    assert_eq!(event.event_type, ty);
+    assert_eq!(event.org_id, ctx.org_id(), "the event belongs to the org");
+    assert_eq!(event.subject.id, subject);
+    event
+}
