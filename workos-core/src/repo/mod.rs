@@ -8,6 +8,12 @@
 //! The only methods without a context are in [`Directory`]: the lookups that *establish* a
 //! tenant (an API key by prefix, a membership, an inbound phone number) and org creation.
 
+mod gmail;
+mod leads;
+
+pub use gmail::*;
+pub use leads::*;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 

@@ -1,0 +1,1 @@
+//! Emails and integrations (connected accounts): traits owned by the Gmail work.

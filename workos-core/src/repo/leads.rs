@@ -1,0 +1,1 @@
+//! Leads, fulfillment partners and lead deliveries: traits owned by the lead-gen work.
