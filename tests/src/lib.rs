@@ -6,3 +6,5 @@
 //! contract suite lives with the store (`workos-store/tests/it`) and the embedding example is
 //! run by its own test (`examples/embedding/tests`).
 #![forbid(unsafe_code)]
+
+pub mod fake_twilio;

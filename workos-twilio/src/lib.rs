@@ -6,6 +6,12 @@
 //! - [`models`]: typed inbound webhook payloads ([`InboundMessage`], [`InboundCall`], status
 //!   callbacks), tolerant status enums ([`MessageStatus`], [`CallStatus`]), Twilio's REST
 //!   error body ([`TwilioErrorBody`]) and a minimal escaping TwiML builder ([`Twiml`]).
+//! - [`client`]: a REST client ([`TwilioClient`]) that sends messages and places calls
+//!   (never retried after an ambiguous failure), fetches them back (with retries), maps
+//!   Twilio's errors onto [`workos_core::Error`] and implements the engine's
+//!   [`SmsChannel`](workos_core::channel::SmsChannel) and
+//!   [`CallChannel`](workos_core::channel::CallChannel). Tests can point it at the fake API
+//!   in `workos-tests` (`workos_tests::fake_twilio`).
 //!
 //! ```
 //! use workos_twilio::{InboundMessage, RequestValidator, parse_form};
@@ -21,8 +27,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod models;
 pub mod signature;
+
+pub use client::{
+    CallResource, CreateCall, MessageResource, MessageSender, Secret, SendMessage, TransportError,
+    TransportErrorKind, TwilioClient, TwilioClientBuilder, TwilioErrorKind, is_outcome_unknown,
+};
 
 pub use models::{
     CallStatus, CallStatusCallback, InboundCall, InboundMessage, Media, MessageStatus,

@@ -1,5 +1,7 @@
-//! Integration tests for `workos-twilio`: signature vectors and webhook models.
+//! Integration tests for `workos-twilio`: signature vectors, webhook models and the REST
+//! client against the fake Twilio API of `workos-tests`.
 
+mod client;
 mod models;
 mod signature;
 
