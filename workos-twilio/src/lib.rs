@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod engine;
 pub mod models;
 pub mod signature;
 

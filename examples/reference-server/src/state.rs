@@ -47,6 +47,8 @@ pub struct Inner {
     pub unknown_sender: workos_core::domain::UnknownSender,
     /// What inbound calls hear before the recording starts.
     pub voice_greeting: String,
+    /// Sends SMS and places calls, when a Twilio account is configured.
+    pub messenger: Option<workos_twilio::engine::Messenger<SqlStore>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -61,6 +63,15 @@ impl AppState {
     /// Builds the state from a store and the configuration.
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
+        let messenger = twilio_client(&config).map(|client| {
+            let client = Arc::new(client);
+            workos_twilio::engine::Messenger::new(
+                Arc::new(store.clone()),
+                client.clone(),
+                client,
+                &config.public_url,
+            )
+        });
         let per_minute = NonZeroU32::new(config.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
             .with_middleware::<StateInformationMiddleware>();
@@ -81,6 +92,7 @@ impl AppState {
                 .map(workos_twilio::signature::RequestValidator::new),
             unknown_sender: config.unknown_sender,
             voice_greeting: config.voice_greeting,
+            messenger,
         }))
     }
 
@@ -97,6 +109,27 @@ impl AppState {
                 touched.insert(key, now);
                 true
             }
+        }
+    }
+}
+
+/// The platform Twilio account's REST client, when `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`
+/// are set.
+fn twilio_client(config: &Config) -> Option<workos_twilio::TwilioClient> {
+    let (sid, token) = (
+        config.twilio_account_sid.as_ref()?,
+        config.twilio_auth_token.as_ref()?,
+    );
+    match workos_twilio::TwilioClient::builder()
+        .account_sid(sid.clone())
+        .auth_token(token.clone())
+        .base_url(config.twilio_api_base_url.clone())
+        .build()
+    {
+        Ok(client) => Some(client),
+        Err(e) => {
+            tracing::error!(error = %e, "Twilio is misconfigured; outbound SMS and calls are off");
+            None
         }
     }
 }

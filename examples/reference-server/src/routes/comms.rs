@@ -2,27 +2,33 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::domain::{Call, CommsFilter, Direction, Sms, TimeRange};
+use workos_core::domain::{Call, CommsFilter, Direction, E164, HttpUrl, Sms, TimeRange};
 use workos_core::ids::{CallId, PersonId, SmsId};
 use workos_core::page::Page;
 use workos_core::repo::CommsRepo;
+use workos_store::SqlStore;
+use workos_twilio::engine::{Messenger, Recipient, SendSms, StartCall};
 
-use super::page;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery, Ctx};
+use super::{created, page};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
 /// The routes.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_sms))
+        .routes(routes!(send_sms))
         .routes(routes!(get_sms))
-        .routes(routes!(list_calls))
+        .routes(routes!(list_calls, start_call))
         .routes(routes!(get_call))
 }
 
@@ -113,4 +119,98 @@ async fn get_call(
     ApiPath(id): ApiPath<CallId>,
 ) -> ApiResult<Json<Call>> {
     Ok(Json(state.store.get_call(&ctx, id).await?))
+}
+
+/// An SMS to send: `to` or `person_id`, not both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendSmsBody {
+    /// Recipient number (E.164).
+    #[serde(default)]
+    to: Option<E164>,
+    /// Or a person of the org, at their primary phone.
+    #[serde(default)]
+    person_id: Option<PersonId>,
+    /// Text, up to 1,600 characters.
+    #[serde(default)]
+    body: String,
+    /// One of the org's numbers (default: the org's first SMS-capable number).
+    #[serde(default)]
+    from: Option<E164>,
+    /// Media for MMS.
+    #[serde(default)]
+    media_urls: Vec<HttpUrl>,
+}
+
+/// A call to place: `to` or `person_id`, not both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartCallBody {
+    /// Callee (E.164).
+    #[serde(default)]
+    to: Option<E164>,
+    /// Or a person of the org, at their primary phone.
+    #[serde(default)]
+    person_id: Option<PersonId>,
+    /// One of the org's numbers (default: the org's first voice-capable number).
+    #[serde(default)]
+    from: Option<E164>,
+}
+
+fn recipient(to: Option<E164>, person_id: Option<PersonId>) -> ApiResult<Recipient> {
+    match (to, person_id) {
+        (Some(n), None) => Ok(Recipient::Number(n)),
+        (None, Some(p)) => Ok(Recipient::Person(p)),
+        (Some(_), Some(_)) => Err(ApiError::invalid_field(
+            "person_id",
+            "give to or person_id, not both",
+        )),
+        (None, None) => Err(ApiError::invalid_field("to", "is required (or person_id)")),
+    }
+}
+
+fn messenger(state: &AppState) -> ApiResult<&Messenger<SqlStore>> {
+    state.messenger.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Twilio is not configured on this server",
+        )
+    })
+}
+
+/// Send an SMS through Twilio from one of the org's numbers, and record it.
+#[utoipa::path(post, path = "/sms/send", tag = "sms", request_body = SendSmsBody,
+    responses((status = 201, body = Sms), (status = 422, body = Problem), (status = 502, body = Problem),
+        (status = 503, body = Problem)))]
+async fn send_sms(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<SendSmsBody>,
+) -> ApiResult<Response> {
+    let request = SendSms {
+        to: recipient(body.to, body.person_id)?,
+        from: body.from,
+        body: body.body,
+        media_urls: body.media_urls,
+    };
+    let sms = messenger(&state)?.send_sms(&ctx, request).await?;
+    Ok(created(format!("/api/v1/sms/{}", sms.id), sms))
+}
+
+/// Place a call through Twilio from one of the org's numbers, and record it.
+#[utoipa::path(post, path = "/calls", tag = "calls", request_body = StartCallBody,
+    responses((status = 201, body = Call), (status = 422, body = Problem), (status = 502, body = Problem),
+        (status = 503, body = Problem)))]
+async fn start_call(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<StartCallBody>,
+) -> ApiResult<Response> {
+    let request = StartCall {
+        to: recipient(body.to, body.person_id)?,
+        from: body.from,
+    };
+    let call = messenger(&state)?.start_call(&ctx, request).await?;
+    Ok(created(format!("/api/v1/calls/{}", call.id), call))
 }

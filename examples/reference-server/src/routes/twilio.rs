@@ -168,17 +168,30 @@ async fn inbound_voice(
 ) -> ApiResult<Response> {
     let params = verified_params(&state, &uri, &headers, &body)?;
     let call = InboundCall::from_params(&params).map_err(|e| bad_payload(&e))?;
-    let Some(phone) = owner(&state, &[Some(&call.to)]).await? else {
+    // Calls the engine placed come back here for their instructions, with the org in the URL
+    // and Twilio's `Direction` saying so; whichever of the two requests records first, the
+    // call is recorded the right way round.
+    let direction = if call.direction.starts_with("outbound") {
+        Direction::Outbound
+    } else {
+        Direction::Inbound
+    };
+    let ours = match direction {
+        Direction::Inbound => &call.to,
+        Direction::Outbound => &call.from,
+    };
+    let phone = owner(&state, &[Some(ours)]).await?;
+    let Some(org) = org_from_query(&uri).or(phone.as_ref().map(|p| p.org_id)) else {
         tracing::warn!(call_sid = %call.call_sid, "inbound call to a number no org owns; ignored");
         return Ok(twiml(
             Twiml::new().say("This number is not in service.").build(),
         ));
     };
-    let ctx = system(phone.org_id, "twilio.inbound_call", &headers);
+    let ctx = system(org, "twilio.voice", &headers);
     let new = NewCall {
-        phone_id: Some(phone.id),
+        phone_id: phone.filter(|p| p.org_id == org).map(|p| p.id),
         call_sid: Some(call.call_sid.clone()),
-        direction: Direction::Inbound,
+        direction,
         from: call.from,
         to: call.to,
         status: call.call_status.as_str().to_owned(),
@@ -188,9 +201,8 @@ async fn inbound_voice(
     state.store.record_call(&ctx, new).await?;
     // The org rides in the callback URL, which Twilio signs, so the recording finds its call.
     let callback = format!(
-        "{}/api/v1/webhooks/twilio/recording?org={}",
-        state.public_url.trim_end_matches('/'),
-        phone.org_id
+        "{}/api/v1/webhooks/twilio/recording?org={org}",
+        state.public_url.trim_end_matches('/')
     );
     Ok(twiml(
         Twiml::new()

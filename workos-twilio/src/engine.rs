@@ -1,0 +1,250 @@
+//! The outbound engine flow: pick the org's own sending number, send through a channel, then
+//! store the message or call with its interaction and event. Storage is reached only through
+//! the `workos-core` traits.
+
+use std::sync::Arc;
+
+use workos_core::channel::{CallChannel, OutboundCall, OutboundSms, SmsChannel, SmsSender};
+use workos_core::domain::{
+    Call, Direction, E164, HttpUrl, NewCall, NewSms, Phone, Sms, UnknownSender,
+};
+use workos_core::ids::PersonId;
+use workos_core::page::PageRequest;
+use workos_core::repo::{CommsRepo, PersonRepo, PhoneRepo};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use crate::client::TwilioErrorKind;
+
+/// Who to reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    /// A number.
+    Number(E164),
+    /// A person of the org, at their primary phone.
+    Person(PersonId),
+}
+
+/// An SMS to send for an org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendSms {
+    /// Recipient.
+    pub to: Recipient,
+    /// One of the org's numbers; the org's first SMS-capable number when absent.
+    pub from: Option<E164>,
+    /// Text, 1–1,600 characters (may be empty with media).
+    pub body: String,
+    /// MMS media.
+    pub media_urls: Vec<HttpUrl>,
+}
+
+/// A call to place for an org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartCall {
+    /// Callee.
+    pub to: Recipient,
+    /// One of the org's numbers; the org's first voice-capable number when absent.
+    pub from: Option<E164>,
+}
+
+/// Sends SMS and places calls for orgs, and records them.
+pub struct Messenger<S> {
+    store: Arc<S>,
+    sms: Arc<dyn SmsChannel>,
+    calls: Arc<dyn CallChannel>,
+    public_url: String,
+}
+
+impl<S> std::fmt::Debug for Messenger<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Messenger")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest message Twilio accepts.
+const MAX_BODY_CHARS: usize = 1600;
+
+impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
+    /// A messenger over `store`, sending through the channels; `public_url` is where Twilio
+    /// reaches this server for status callbacks and call instructions.
+    pub fn new(
+        store: Arc<S>,
+        sms: Arc<dyn SmsChannel>,
+        calls: Arc<dyn CallChannel>,
+        public_url: &str,
+    ) -> Self {
+        Self {
+            store,
+            sms,
+            calls,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn callback(&self, ctx: &TenantContext, route: &str) -> Result<HttpUrl> {
+        let url = format!(
+            "{}/api/v1/webhooks/twilio/{route}?org={}",
+            self.public_url,
+            ctx.org_id()
+        );
+        HttpUrl::parse(&url).map_err(|e| Error::invalid("public_url", e.to_string()))
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &TenantContext,
+        to: &Recipient,
+    ) -> Result<(E164, Option<PersonId>)> {
+        match to {
+            Recipient::Number(n) => Ok((n.clone(), None)),
+            Recipient::Person(id) => {
+                let person = self.store.get_person(ctx, *id).await.map_err(|e| match e {
+                    Error::NotFound { .. } => Error::invalid("person_id", "no such person"),
+                    other => other,
+                })?;
+                let phone = person
+                    .phone
+                    .ok_or_else(|| Error::invalid("person_id", "the person has no phone"))?;
+                Ok((phone, Some(person.id)))
+            }
+        }
+    }
+
+    /// The org's number to send from: the one asked for, which must be the org's own, or its
+    /// first number able to do `what`.
+    async fn sender(
+        &self,
+        ctx: &TenantContext,
+        from: Option<&E164>,
+        able: fn(&Phone) -> bool,
+    ) -> Result<Phone> {
+        let mut page = PageRequest::first(200)?;
+        loop {
+            let phones = self.store.list_phones(ctx, page).await?;
+            let found = phones.data.into_iter().find(|p| match from {
+                Some(n) => &p.number == n,
+                None => able(p),
+            });
+            if let Some(phone) = found {
+                return Ok(phone);
+            }
+            match phones.next_cursor {
+                Some(c) => page = page.after(Some(c)),
+                None => break,
+            }
+        }
+        Err(match from {
+            Some(_) => Error::invalid("from", "is not a number of this org"),
+            None => Error::invalid(
+                "from",
+                "the org has no number that can send this; add one under /api/v1/phones",
+            ),
+        })
+    }
+
+    /// Sends an SMS and records it (`sms.sent`).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming `to`, `person_id`, `from` or `body` (Twilio's invalid-number
+    /// and opted-out answers land on `to`); [`Error::Provider`]/[`Error::Unavailable`] from
+    /// Twilio, never retried.
+    pub async fn send_sms(&self, ctx: &TenantContext, request: SendSms) -> Result<Sms> {
+        ctx.authorize(Access::WriteCrm)?;
+        let chars = request.body.chars().count();
+        if chars > MAX_BODY_CHARS || (chars == 0 && request.media_urls.is_empty()) {
+            return Err(Error::invalid(
+                "body",
+                format!("must be 1 to {MAX_BODY_CHARS} characters"),
+            ));
+        }
+        let (to, person_id) = self.resolve(ctx, &request.to).await?;
+        let from = self
+            .sender(ctx, request.from.as_ref(), |p| {
+                p.capabilities.sms || p.capabilities.mms
+            })
+            .await?;
+        let outbound = OutboundSms {
+            from: SmsSender::Number(from.number.clone()),
+            to: to.clone(),
+            body: request.body.clone(),
+            media_urls: request.media_urls,
+            status_callback: Some(self.callback(ctx, "status")?),
+        };
+        let receipt = self
+            .sms
+            .send_sms(ctx, outbound)
+            .await
+            .map_err(recipient_errors)?;
+        let new = NewSms {
+            phone_id: Some(from.id),
+            message_sid: Some(receipt.sid.clone()),
+            direction: Direction::Outbound,
+            from: from.number.as_ref().to_owned(),
+            to: to.as_ref().to_owned(),
+            body: request.body,
+            media: Vec::new(),
+            status: receipt.status,
+            person_id,
+            unknown_sender: UnknownSender::CreatePerson,
+        };
+        let recorded = self.store.record_sms(ctx, new).await.inspect_err(|e| {
+            // The message left; only the record is missing. Say which, so it can be mended.
+            tracing::error!(message_sid = %receipt.sid, error = %e, "sent an SMS but could not record it");
+        })?;
+        Ok(recorded.record)
+    }
+
+    /// Places a call and records it (`call.started`).
+    ///
+    /// # Errors
+    /// As [`Messenger::send_sms`].
+    pub async fn start_call(&self, ctx: &TenantContext, request: StartCall) -> Result<Call> {
+        ctx.authorize(Access::WriteCrm)?;
+        let (to, person_id) = self.resolve(ctx, &request.to).await?;
+        let from = self
+            .sender(ctx, request.from.as_ref(), |p| p.capabilities.voice)
+            .await?;
+        let outbound = OutboundCall {
+            from: from.number.clone(),
+            to: to.clone(),
+            instructions_url: self.callback(ctx, "voice")?,
+            status_callback: Some(self.callback(ctx, "call-status")?),
+        };
+        let receipt = self
+            .calls
+            .start_call(ctx, outbound)
+            .await
+            .map_err(recipient_errors)?;
+        let new = NewCall {
+            phone_id: Some(from.id),
+            call_sid: Some(receipt.sid.clone()),
+            direction: Direction::Outbound,
+            from: from.number.as_ref().to_owned(),
+            to: to.as_ref().to_owned(),
+            status: receipt.status,
+            person_id,
+            unknown_sender: UnknownSender::CreatePerson,
+        };
+        let recorded = self.store.record_call(ctx, new).await.inspect_err(|e| {
+            tracing::error!(call_sid = %receipt.sid, error = %e, "placed a call but could not record it");
+        })?;
+        Ok(recorded.record)
+    }
+}
+
+/// Twilio's answers about the recipient are the caller's input errors, on `to`.
+fn recipient_errors(e: Error) -> Error {
+    match TwilioErrorKind::of(&e) {
+        Some(TwilioErrorKind::InvalidToNumber) => {
+            Error::invalid("to", "Twilio says the number is invalid")
+        }
+        Some(TwilioErrorKind::NotMobileNumber) => Error::invalid("to", "is not a mobile number"),
+        Some(TwilioErrorKind::Unsubscribed) => Error::invalid(
+            "to",
+            "the recipient has opted out (replied STOP) from this sender",
+        ),
+        _ => e,
+    }
+}
