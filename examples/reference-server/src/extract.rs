@@ -46,26 +46,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// # Errors
 /// 400 for malformed JSON, 422 naming the field for a wrong shape or value.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    // Read the JSON first, so only unreadable text is a 400; then check its shape, so a value
+    // of the wrong type (an enum given a number, an array for an object) is a 422 naming the
+    // field rather than a "syntax" error.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_field("body", "must be a JSON object"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request(format!("malformed JSON: {inner}"));
-        }
-        // serde's message ends with " at line L column C"; the field path says where instead.
-        let message = inner.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
+        let message = e.into_inner().to_string();
         let mut field = if path == "." { String::new() } else { path };
         // A missing field is reported at its parent; name the field itself.
-        if let Some(missing) = message
-            .strip_prefix("missing field `")
-            .and_then(|m| m.split('`').next())
-        {
+        if let Some(missing) = quoted_after(&message, "missing field `") {
             field = if field.is_empty() {
                 missing.to_owned()
             } else {
@@ -77,6 +71,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         ApiError::invalid_field(field, message)
     })
+}
+
+/// The name between backticks after `prefix`, in serde's messages (`unknown field `x``).
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message
+        .strip_prefix(prefix)
+        .and_then(|m| m.split('`').next())
 }
 
 /// Query parameters; a malformed one is a 422 naming it.
@@ -105,10 +106,8 @@ fn serde_urlencoded_de<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> 
         let text = text
             .trim_start_matches("Failed to deserialize query string: ")
             .to_owned();
-        let field = text
-            .split(':')
-            .next()
-            .filter(|f| !f.contains(' '))
+        let field = quoted_after(&text, "unknown field `")
+            .or_else(|| text.split(':').next().filter(|f| !f.contains(' ')))
             .unwrap_or("query")
             .to_owned();
         ApiError::invalid_field(field, text)

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt as _;
 use sha2::{Digest, Sha256};
 use workos_core::repo::{IdempotencyRepo, IdempotencyState, StoredResponse};
-use workos_core::tenant::TenantContext;
+use workos_core::tenant::{Actor, TenantContext};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -34,6 +34,9 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let Some(ctx) = req.extensions().get::<TenantContext>().cloned() else {
         return next.run(req).await;
     };
+    // Keys belong to the caller, not just the org: another member sending the same key must
+    // never be handed this caller's answer.
+    let key = format!("{}:{key}", caller(&ctx));
 
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -103,10 +106,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let kept = match parts.extensions.get::<RedactOnReplay>() {
+            Some(RedactOnReplay(fields)) => redact(&body, fields),
+            None => body.to_vec(),
+        };
         let stored = StoredResponse {
             status: parts.status.as_u16(),
             location,
-            body: body.to_vec(),
+            body: kept,
         };
         state.store.complete_idempotent(&ctx, &key, stored).await
     };
@@ -114,6 +121,36 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         tracing::warn!(error = %e, "could not record the idempotent response");
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Set on a response whose listed top-level JSON fields must never be stored (secrets shown
+/// once): a replay answers the same status and `Location` without them.
+#[derive(Debug, Clone, Copy)]
+pub struct RedactOnReplay(pub &'static [&'static str]);
+
+fn redact(body: &[u8], fields: &[&str]) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for f in fields {
+                map.remove(*f);
+            }
+            serde_json::to_vec(&map).unwrap_or_default()
+        }
+        // Not the JSON object expected: keep nothing rather than risk a secret.
+        _ => Vec::new(),
+    }
+}
+
+/// Who the key belongs to.
+fn caller(ctx: &TenantContext) -> String {
+    match ctx.actor() {
+        Actor::ApiKey { key_id, .. } => format!("key:{key_id}"),
+        Actor::User { user_id, .. } => format!("user:{user_id}"),
+        Actor::System { job } => format!("system:{job}"),
+        // `Actor` is the engine's own closed set today; anything new is kept apart.
+        #[allow(unreachable_patterns)]
+        _ => "other".to_owned(),
+    }
 }
 
 fn replay(stored: StoredResponse) -> Response {

@@ -138,6 +138,7 @@ pub struct ApiKeyCredentials {
 
 /// What a provider number can do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhoneCapabilities {
     /// Sends and receives SMS.

@@ -18,6 +18,7 @@ use super::{created, page};
 use crate::bootstrap::issue_api_key;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
+use crate::idempotency::RedactOnReplay;
 use crate::state::AppState;
 
 /// The routes.
@@ -84,13 +85,18 @@ async fn create_api_key(
     let (key, secret) =
         issue_api_key(&state.store, &state.hasher, &ctx, &body.name, body.role).await?;
     let location = format!("/api/v1/api-keys/{}", key.id);
-    Ok(created(
+    let mut response = created(
         location,
         CreatedApiKey {
             key,
             api_key: secret.expose().to_owned(),
         },
-    ))
+    );
+    // The secret is shown once: an idempotent replay answers without it.
+    response
+        .extensions_mut()
+        .insert(RedactOnReplay(&["api_key"]));
+    Ok(response)
 }
 
 /// Get a key (never its secret).

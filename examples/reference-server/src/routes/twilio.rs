@@ -96,10 +96,10 @@ fn bad_payload(e: &workos_twilio::models::ParseError) -> ApiError {
 /// The org owning one of these numbers, through `phones`.
 async fn owner(state: &AppState, numbers: &[Option<&str>]) -> ApiResult<Option<Phone>> {
     for number in numbers.iter().flatten() {
-        if let Ok(number) = E164::parse(number) {
-            if let Some(phone) = state.store.phone_by_number(&number).await? {
-                return Ok(Some(phone));
-            }
+        if let Ok(number) = E164::parse(number)
+            && let Some(phone) = state.store.phone_by_number(&number).await?
+        {
+            return Ok(Some(phone));
         }
     }
     Ok(None)

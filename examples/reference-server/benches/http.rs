@@ -1,0 +1,1002 @@
+//! Load test of the reference server over HTTP, on Postgres with 10,000 orgs × 100 people:
+//! `GET /api/v1/people/{id}`, `GET /api/v1/people?limit=50` and `POST /api/v1/people`, each at a
+//! fixed rate (open loop) and at saturation (closed loop).
+//!
+//! ```text
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   CARGO_TARGET_DIR=target-bench cargo bench -p workos-reference-server --bench http
+//! ```
+//!
+//! The bench creates a fresh database `workos_httpbench_<uuid>` next to the one `DATABASE_URL`
+//! names (the role must be a superuser, or have `CREATEDB` and `BYPASSRLS`), migrates it with
+//! `SqlStore::migrate`, seeds orgs, people and their contact-index rows with bulk SQL, issues
+//! member API keys for some of the orgs through `bootstrap::issue_api_key`, and starts the real
+//! server in-process (`AppState::new`, `app`, `serve` on `127.0.0.1:0`, the rate limit raised to
+//! 100,000,000 a minute) on its own Tokio runtime. The load generator (reqwest, keep-alive pool)
+//! runs on a second runtime in the same process. The report is Markdown on stdout; progress goes
+//! to stderr. The database is dropped at the end.
+//!
+//! Modes:
+//! - `fixed`: open loop. Request `i` is scheduled at `start + i / rate` and sent then, whether
+//!   or not earlier ones have answered; latency is measured from the *scheduled* time, so a
+//!   stall of the server (or of the generator) counts against every request it delays (no
+//!   coordinated omission). The `svc` column is the time from actually sending to the full
+//!   response, for comparison. Tokio's timer ticks every millisecond, so a request can leave up
+//!   to ~1 ms after its scheduled time; that is included in the latency.
+//! - `saturation`: closed loop, `BENCH_CONCURRENCY` requests in flight, each sent as soon as the
+//!   previous one on its worker has answered; latency from sending to the full response.
+//!
+//! Before every scenario the bench waits until the 1-minute load average (`/proc/loadavg`) is
+//! below `BENCH_LOAD_MAX`, polling every `BENCH_LOAD_POLL_SECS`, for at most
+//! `BENCH_LOAD_WAIT_SECS` in all; when that budget is spent it runs anyway and marks the
+//! scenario "not quiet". The load average at the start and end of each scenario is reported.
+//!
+//! Settings, all from the environment (arguments are ignored):
+//! - `DATABASE_URL` (required);
+//! - `BENCH_ORGS` (10000), `BENCH_PEOPLE` (100 per org), `BENCH_KEYS` (200 orgs get an API key;
+//!   requests pick one of those at random);
+//! - `BENCH_SECS` (15, per scenario), `BENCH_WARMUP_SECS` (2, per operation, not recorded);
+//! - `BENCH_GET_RATE` (1000), `BENCH_LIST_RATE` (1000), `BENCH_CREATE_RATE` (300) requests/s
+//!   for the fixed-rate mode; `BENCH_MAX_IN_FLIGHT` (1024) caps its outstanding requests (a
+//!   request held back by the cap still counts from its scheduled time);
+//! - `BENCH_CONCURRENCY` (32) for the saturation mode;
+//! - `BENCH_PAGE` (50): the list page size;
+//! - `BENCH_SERVER_THREADS` (number of CPUs) and `BENCH_CLIENT_THREADS` (1): worker threads of
+//!   the server's and the load generator's runtimes;
+//! - `BENCH_LOAD_MAX` (1.5), `BENCH_LOAD_POLL_SECS` (20), `BENCH_LOAD_WAIT_SECS` (2400);
+//! - `BENCH_ONLY`: comma-separated substrings; only scenarios whose name (`get/fixed`,
+//!   `list/saturation`, …) contains one of them run;
+//! - `KEEP_DB=1`: keep the bench database.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail, ensure};
+use hdrhistogram::Histogram;
+use sqlx::{Connection as _, PgConnection, PgPool};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+use workos_core::crypto::SecretKey;
+use workos_core::ids::OrgId;
+use workos_core::tenant::{Role, TenantContext};
+use workos_reference_server::config::Config;
+use workos_reference_server::state::AppState;
+use workos_reference_server::{app, bootstrap, serve};
+use workos_store::SqlStore;
+
+/// People per bulk `INSERT`.
+const CHUNK: usize = 50_000;
+/// Bulk inserts in flight at once while seeding.
+const SEED_PARALLEL: usize = 2;
+/// The rate limit the server runs with: high enough never to trigger.
+const RATE_LIMIT_PER_MINUTE: &str = "100000000";
+/// Concurrency of the (unrecorded) warm-up.
+const WARMUP_CONCURRENCY: usize = 4;
+
+struct Settings {
+    url: String,
+    orgs: usize,
+    people: usize,
+    keys: usize,
+    secs: f64,
+    warmup_secs: f64,
+    get_rate: f64,
+    list_rate: f64,
+    create_rate: f64,
+    max_in_flight: usize,
+    concurrency: usize,
+    page: u32,
+    server_threads: usize,
+    client_threads: usize,
+    load_max: f64,
+    load_poll: Duration,
+    load_wait: Duration,
+    only: Vec<String>,
+    keep_db: bool,
+}
+
+fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{name} must be a number, got {v:?}")),
+        _ => Ok(default),
+    }
+}
+
+impl Settings {
+    fn from_env() -> Result<Self> {
+        let url = std::env::var("DATABASE_URL").map_err(|_| {
+            anyhow!(
+                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
+                 databases and bypass RLS, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+                 cargo bench -p workos-reference-server --bench http"
+            )
+        })?;
+        ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "DATABASE_URL must be a postgres:// URL"
+        );
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let s = Self {
+            url,
+            orgs: env_num("BENCH_ORGS", 10_000)?,
+            people: env_num("BENCH_PEOPLE", 100)?,
+            keys: env_num("BENCH_KEYS", 200)?,
+            secs: env_num("BENCH_SECS", 15.0)?,
+            warmup_secs: env_num("BENCH_WARMUP_SECS", 2.0)?,
+            get_rate: env_num("BENCH_GET_RATE", 1000.0)?,
+            list_rate: env_num("BENCH_LIST_RATE", 1000.0)?,
+            create_rate: env_num("BENCH_CREATE_RATE", 300.0)?,
+            max_in_flight: env_num("BENCH_MAX_IN_FLIGHT", 1024)?,
+            concurrency: env_num("BENCH_CONCURRENCY", 32)?,
+            page: env_num("BENCH_PAGE", 50)?,
+            server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
+            client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
+            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
+            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
+            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 2400.0)?),
+            only: std::env::var("BENCH_ONLY")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+        };
+        ensure!(
+            s.orgs > 0 && s.people > 0 && s.keys > 0 && s.keys <= s.orgs,
+            "BENCH_ORGS and BENCH_PEOPLE must be positive, BENCH_KEYS between 1 and BENCH_ORGS"
+        );
+        ensure!(
+            s.secs > 0.0
+                && s.warmup_secs >= 0.0
+                && s.get_rate > 0.0
+                && s.list_rate > 0.0
+                && s.create_rate > 0.0,
+            "BENCH_SECS and the rates must be positive"
+        );
+        ensure!(
+            s.max_in_flight > 0
+                && s.concurrency > 0
+                && s.server_threads > 0
+                && s.client_threads > 0
+                && (1..=200).contains(&s.page),
+            "BENCH_MAX_IN_FLIGHT, BENCH_CONCURRENCY and the thread counts must be positive, BENCH_PAGE 1–200"
+        );
+        Ok(s)
+    }
+}
+
+/// `url` with its database replaced by `db` (query parameters kept).
+fn with_database(url: &str, db: &str) -> Result<String> {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").context("DATABASE_URL has no scheme")? + 3;
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{db}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+async fn create_database(url: &str, db: &str) -> Result<()> {
+    let mut admin = PgConnection::connect(url)
+        .await
+        .context("cannot connect to DATABASE_URL")?;
+    let (bypass, createdb): (bool, bool) = sqlx::query_as(
+        "SELECT rolsuper OR rolbypassrls, rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&mut admin)
+    .await?;
+    ensure!(
+        bypass && createdb,
+        "the DATABASE_URL role must be a superuser (or have BYPASSRLS and CREATEDB) to create and seed the bench database"
+    );
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("CREATE DATABASE {db}"))?;
+    admin.close().await?;
+    Ok(())
+}
+
+async fn drop_database(url: &str, db: &str) -> Result<()> {
+    let mut admin = PgConnection::connect(url).await?;
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeding (the approach and statements of workos-store/benches/store.rs)
+
+/// The seeded orgs and people. Person `k` (in id order) belongs to org `k % orgs.len()`, so an
+/// org's people are spread over the whole table, as they are when many tenants write at once.
+struct Seeded {
+    orgs: Vec<Uuid>,
+    people: Vec<Uuid>,
+}
+
+impl Seeded {
+    /// Person `i` of org `j`.
+    fn person(&self, j: usize, i: usize) -> Uuid {
+        self.people[j + self.orgs.len() * i]
+    }
+}
+
+async fn seed(pool: &PgPool, n_orgs: usize, per_org: usize) -> Result<Seeded> {
+    let tag = "http";
+    let orgs: Vec<Uuid> = (0..n_orgs).map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "INSERT INTO orgs (id, name, created_at, updated_at)
+         SELECT id, $2 || ' org ' || n, now(), now() FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)",
+    )
+    .bind(&orgs)
+    .bind(tag)
+    .execute(pool)
+    .await
+    .context("seeding orgs")?;
+
+    let total = n_orgs * per_org;
+    let people: Vec<Uuid> = (0..total).map(|_| Uuid::now_v7()).collect();
+    let mut running = JoinSet::new();
+    for start in (0..total).step_by(CHUNK) {
+        while running.len() >= SEED_PARALLEL {
+            running.join_next().await.context("seed task")???;
+        }
+        let end = (start + CHUNK).min(total);
+        let ids = people[start..end].to_vec();
+        let org_ids: Vec<Uuid> = (start..end).map(|k| orgs[k % n_orgs]).collect();
+        let seqs: Vec<i64> = (start..end).map(|k| k as i64).collect();
+        let pool = pool.clone();
+        running.spawn(async move {
+            // People and their contact-index rows (one email each) in one statement.
+            sqlx::query(
+                "WITH p AS (
+                     INSERT INTO people (id, org_id, first_name, last_name, email, title, created_at, updated_at)
+                     SELECT id, org_id, 'First' || n, 'Last' || n, 'person' || n || '@' || $4 || '.example.com',
+                            'Engineer', now(), now()
+                     FROM unnest($1::uuid[], $2::uuid[], $3::int8[]) AS t(id, org_id, n)
+                     RETURNING id, org_id, email)
+                 INSERT INTO person_contacts (org_id, kind, value, person_id)
+                 SELECT org_id, 'email', email, id FROM p",
+            )
+            .bind(&ids)
+            .bind(&org_ids)
+            .bind(&seqs)
+            .bind(tag)
+            .execute(&pool)
+            .await
+            .context("seeding people")?;
+            eprintln!("  people {}..{end} of {total}", start);
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = running.join_next().await {
+        r.context("seed task")??;
+    }
+    Ok(Seeded { orgs, people })
+}
+
+/// Statistics and a checkpoint, so plans are the ones production would get and no checkpoint
+/// of the seed's WAL lands in the middle of a measurement.
+async fn settle(pool: &PgPool) -> Result<()> {
+    sqlx::raw_sql("VACUUM (ANALYZE) orgs, people, person_contacts, api_keys")
+        .execute(pool)
+        .await
+        .context("VACUUM ANALYZE")?;
+    sqlx::raw_sql("CHECKPOINT")
+        .execute(pool)
+        .await
+        .context("CHECKPOINT")?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server setup
+
+/// One keyed org: its `Authorization` value and its people.
+struct Key {
+    auth: String,
+    people: Vec<Uuid>,
+}
+
+struct Setup {
+    store: SqlStore,
+    state: AppState,
+    keys: Vec<Key>,
+    version: String,
+    seed_secs: f64,
+    settle_secs: f64,
+}
+
+async fn setup(s: &Settings, db: &str) -> Result<Setup> {
+    let url = with_database(&s.url, db)?;
+    let store = SqlStore::connect(&url).await?;
+    store.migrate().await?;
+    let pool = store.pg_pool().context("not a Postgres store")?.clone();
+    let (version,): (String,) = sqlx::query_as("SELECT version()").fetch_one(&pool).await?;
+
+    let started = Instant::now();
+    let seeded = seed(&pool, s.orgs, s.people).await?;
+    let seed_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "seeded {} orgs × {} people (+ contacts) in {seed_secs:.1} s",
+        s.orgs, s.people
+    );
+
+    let env: HashMap<&str, String> = HashMap::from([
+        ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
+        ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
+        (
+            "WORKOS_JWT_SECRET",
+            format!("jwt-{}", Uuid::now_v7().simple()),
+        ),
+        ("WORKOS_RATE_LIMIT_PER_MINUTE", RATE_LIMIT_PER_MINUTE.into()),
+        ("WORKOS_BIND", "127.0.0.1:0".into()),
+        ("DATABASE_URL", url),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).cloned())?;
+    let state = AppState::new(store.clone(), config);
+
+    // Keys for orgs spread evenly over the seeded ones.
+    let mut keys = Vec::with_capacity(s.keys);
+    for k in 0..s.keys {
+        let j = k * s.orgs / s.keys;
+        let ctx = TenantContext::system(OrgId::from_uuid(seeded.orgs[j]), "http-bench");
+        let (_, secret) =
+            bootstrap::issue_api_key(&store, &state.hasher, &ctx, "http-bench", Role::Member)
+                .await
+                .map_err(|e| anyhow!("issuing an API key: {e}"))?;
+        keys.push(Key {
+            auth: format!("Bearer {}", secret.expose()),
+            people: (0..s.people).map(|i| seeded.person(j, i)).collect(),
+        });
+    }
+    eprintln!("issued {} member API keys", keys.len());
+
+    let started = Instant::now();
+    settle(&pool).await?;
+    let settle_secs = started.elapsed().as_secs_f64();
+    eprintln!("vacuum analyze + checkpoint: {settle_secs:.1} s");
+    Ok(Setup {
+        store,
+        state,
+        keys,
+        version,
+        seed_secs,
+        settle_secs,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Op {
+    Get,
+    List,
+    Create,
+}
+
+impl Op {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::List => "list",
+            Self::Create => "create",
+        }
+    }
+
+    const fn request(self) -> &'static str {
+        match self {
+            Self::Get => "GET /api/v1/people/{id}",
+            Self::List => "GET /api/v1/people?limit=N",
+            Self::Create => "POST /api/v1/people",
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    /// Open loop at this many requests per second.
+    Fixed(f64),
+    /// Closed loop with this many requests in flight.
+    Saturation(usize),
+}
+
+impl Mode {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Fixed(_) => "fixed",
+            Self::Saturation(_) => "saturation",
+        }
+    }
+}
+
+struct Target {
+    client: reqwest::Client,
+    base: String,
+    keys: Vec<Key>,
+    page: u32,
+    /// Numbers the people the create requests make, for unique emails.
+    created: AtomicU64,
+}
+
+/// Sends one request of `op`; `pick` chooses the org and the person. Returns the status once
+/// the whole body has been read.
+async fn send(t: &Target, op: Op, pick: u64) -> Result<u16, reqwest::Error> {
+    let key = &t.keys[(pick % t.keys.len() as u64) as usize];
+    let req = match op {
+        Op::Get => {
+            let person = key.people[((pick >> 32) % key.people.len() as u64) as usize];
+            t.client.get(format!("{}/api/v1/people/{person}", t.base))
+        }
+        Op::List => t
+            .client
+            .get(format!("{}/api/v1/people?limit={}", t.base, t.page)),
+        Op::Create => {
+            let n = t.created.fetch_add(1, Ordering::Relaxed);
+            t.client
+                .post(format!("{}/api/v1/people", t.base))
+                .json(&serde_json::json!({
+                    "first_name": "Bench",
+                    "last_name": format!("Created {n}"),
+                    "email": format!("http-bench-{n}@created.example.com"),
+                    "title": "Load test",
+                }))
+        }
+    };
+    let resp = req
+        .header(reqwest::header::AUTHORIZATION, &key.auth)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    resp.bytes().await?;
+    Ok(status)
+}
+
+/// splitmix64: enough randomness to pick orgs and people, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 10 min, 3 significant digits.
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
+}
+
+fn micros(d: Duration) -> u64 {
+    (d.as_micros() as u64).max(1)
+}
+
+/// What one scenario measured. Latencies in microseconds.
+struct Measured {
+    /// Requests that got a response (any status).
+    responses: u64,
+    /// Non-2xx responses plus requests that failed without one.
+    errors: u64,
+    /// Requests that failed without a response (connection errors), a subset of `errors`.
+    failed: u64,
+    /// The first non-2xx status or transport error seen, for the log.
+    first_error: Option<String>,
+    wall: Duration,
+    /// Fixed rate: from the scheduled time; saturation: from sending.
+    latency: Histogram<u64>,
+    /// From sending (fixed rate only).
+    service: Option<Histogram<u64>>,
+}
+
+impl Measured {
+    fn new(fixed: bool) -> Self {
+        Self {
+            responses: 0,
+            errors: 0,
+            failed: 0,
+            first_error: None,
+            wall: Duration::ZERO,
+            latency: histogram(),
+            service: fixed.then(histogram),
+        }
+    }
+
+    fn record(
+        &mut self,
+        outcome: Result<u16, reqwest::Error>,
+        latency: Duration,
+        service: Duration,
+    ) {
+        match outcome {
+            Ok(status) => {
+                self.responses += 1;
+                self.latency.saturating_record(micros(latency));
+                if let Some(h) = &mut self.service {
+                    h.saturating_record(micros(service));
+                }
+                if !(200..300).contains(&status) {
+                    self.errors += 1;
+                    self.first_error
+                        .get_or_insert_with(|| format!("HTTP {status}"));
+                }
+            }
+            Err(e) => {
+                self.errors += 1;
+                self.failed += 1;
+                self.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.responses += other.responses;
+        self.errors += other.errors;
+        self.failed += other.failed;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latency.add(&other.latency).expect("same bounds");
+        if let (Some(a), Some(b)) = (&mut self.service, &other.service) {
+            a.add(b).expect("same bounds");
+        }
+    }
+}
+
+/// Open loop: `rate` requests/s for `secs`, latency from each request's scheduled time.
+async fn fixed_rate(
+    t: &Arc<Target>,
+    op: Op,
+    rate: f64,
+    secs: f64,
+    max_in_flight: usize,
+    seed: u64,
+) -> Result<Measured> {
+    let total = (rate * secs).round() as u64;
+    let nanos_per_request = 1e9 / rate;
+    let stats = Arc::new(Mutex::new(Measured::new(true)));
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let mut rng = Rng(seed);
+    let mut tasks = JoinSet::new();
+    let start = Instant::now() + Duration::from_millis(2);
+    for i in 0..total {
+        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
+        if Instant::now() < scheduled {
+            tokio::time::sleep_until(scheduled.into()).await;
+        }
+        let permit = Arc::clone(&permits).acquire_owned().await?;
+        let (t, stats, pick) = (Arc::clone(t), Arc::clone(&stats), rng.next_u64());
+        tasks.spawn(async move {
+            let sent = Instant::now();
+            let outcome = send(&t, op, pick).await;
+            let done = Instant::now();
+            drop(permit);
+            stats.lock().unwrap_or_else(PoisonError::into_inner).record(
+                outcome,
+                done - scheduled,
+                done - sent,
+            );
+        });
+        while let Some(r) = tasks.try_join_next() {
+            r?;
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r?;
+    }
+    let wall = start.elapsed();
+    let mut m = Arc::try_unwrap(stats)
+        .map_err(|_| anyhow!("stats still shared"))?
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    m.wall = wall;
+    Ok(m)
+}
+
+/// Closed loop: `concurrency` workers, each sending its next request when the last answered.
+async fn saturation(
+    t: &Arc<Target>,
+    op: Op,
+    concurrency: usize,
+    secs: f64,
+    seed: u64,
+) -> Result<Measured> {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let mut tasks = JoinSet::new();
+    for w in 0..concurrency {
+        let t = Arc::clone(t);
+        tasks.spawn(async move {
+            let mut m = Measured::new(false);
+            let mut rng = Rng(seed.wrapping_mul(1_000_003).wrapping_add(w as u64));
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let outcome = send(&t, op, rng.next_u64()).await;
+                let took = sent.elapsed();
+                m.record(outcome, took, took);
+            }
+            m
+        });
+    }
+    let mut all = Measured::new(false);
+    while let Some(m) = tasks.join_next().await {
+        all.merge(m?);
+    }
+    all.wall = start.elapsed();
+    Ok(all)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load average
+
+fn loadavg() -> (f64, String) {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    let one = fields
+        .first()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(f64::NAN);
+    (one, fields.join(" "))
+}
+
+/// Waits until the 1-minute load average is below `max`, spending at most `budget` (which it
+/// reduces). Returns the time waited and whether the machine was quiet at the end.
+async fn wait_for_quiet(s: &Settings, budget: &mut Duration) -> (Duration, bool) {
+    let started = Instant::now();
+    loop {
+        let (one, all) = loadavg();
+        if one < s.load_max {
+            return (started.elapsed(), true);
+        }
+        if budget.is_zero() {
+            eprintln!(
+                "load average {all}: not below {} and the wait budget is spent; running anyway",
+                s.load_max
+            );
+            return (started.elapsed(), false);
+        }
+        let nap = s.load_poll.min(*budget);
+        eprintln!(
+            "load average {all}: waiting {:.0} s for it to fall below {} ({:.0} s of waiting left)",
+            nap.as_secs_f64(),
+            s.load_max,
+            budget.as_secs_f64()
+        );
+        tokio::time::sleep(nap).await;
+        *budget = budget.saturating_sub(nap);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver and report
+
+struct Row {
+    op: Op,
+    mode: Mode,
+    m: Measured,
+    waited: Duration,
+    quiet: bool,
+    load_start: String,
+    load_end: String,
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+async fn check(t: &Target, op: Op) -> Result<()> {
+    match send(t, op, 0x1234_5678_9ABC).await {
+        Ok(status) if (200..300).contains(&status) => Ok(()),
+        Ok(status) => bail!("{} answered {status} before the run", op.request()),
+        Err(e) => bail!("{} failed before the run: {e}", op.request()),
+    }
+}
+
+async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row>> {
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(usize::MAX)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let t = Arc::new(Target {
+        client,
+        base: format!("http://{addr}"),
+        keys,
+        page: s.page,
+        created: AtomicU64::new(0),
+    });
+    for op in [Op::Get, Op::List, Op::Create] {
+        check(&t, op).await?;
+    }
+
+    let mut scenarios = Vec::new();
+    for (op, rate) in [
+        (Op::Get, s.get_rate),
+        (Op::List, s.list_rate),
+        (Op::Create, s.create_rate),
+    ] {
+        for mode in [Mode::Fixed(rate), Mode::Saturation(s.concurrency)] {
+            let name = format!("{}/{}", op.name(), mode.name());
+            if s.only.is_empty() || s.only.iter().any(|o| name.contains(o.as_str())) {
+                scenarios.push((op, mode, name));
+            }
+        }
+    }
+
+    let mut budget = s.load_wait;
+    let mut warmed = Vec::new();
+    let mut rows = Vec::new();
+    for (i, (op, mode, name)) in scenarios.into_iter().enumerate() {
+        let (waited, quiet) = wait_for_quiet(s, &mut budget).await;
+        if !warmed.contains(&op) && s.warmup_secs > 0.0 {
+            let w =
+                saturation(&t, op, WARMUP_CONCURRENCY, s.warmup_secs, 0xFEED + i as u64).await?;
+            eprintln!(
+                "warm-up {}: {} requests, {} errors",
+                op.name(),
+                w.responses,
+                w.errors
+            );
+            warmed.push(op);
+        }
+        let load_start = loadavg().1;
+        eprintln!("{name}: start, load average {load_start}");
+        let m = match mode {
+            Mode::Fixed(rate) => {
+                fixed_rate(&t, op, rate, s.secs, s.max_in_flight, 0xBEEF + i as u64).await?
+            }
+            Mode::Saturation(c) => saturation(&t, op, c, s.secs, 0xCAFE + i as u64).await?,
+        };
+        let load_end = loadavg().1;
+        eprintln!(
+            "{name}: {} responses, {} errors{}, {:.0} req/s, p50 {} ms, p95 {} ms, p99 {} ms, max {} ms; load average {load_end}",
+            m.responses,
+            m.errors,
+            m.first_error
+                .as_deref()
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default(),
+            m.responses as f64 / m.wall.as_secs_f64(),
+            ms(m.latency.value_at_quantile(0.50)),
+            ms(m.latency.value_at_quantile(0.95)),
+            ms(m.latency.value_at_quantile(0.99)),
+            ms(m.latency.max()),
+        );
+        rows.push(Row {
+            op,
+            mode,
+            m,
+            waited,
+            quiet,
+            load_start,
+            load_end,
+        });
+    }
+    Ok(rows)
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
+        );
+    format!("{cores} CPUs ({cpu}), {mem} RAM")
+}
+
+fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
+    let mut out = String::new();
+    writeln!(out, "### Setup\n")?;
+    writeln!(out, "- machine: {}", machine())?;
+    writeln!(out, "- database: {}", setup.version)?;
+    writeln!(
+        out,
+        "- data: {} orgs × {} people (+ one email each in the contact index), seeded in {:.1} s, \
+         VACUUM ANALYZE + CHECKPOINT {:.1} s; {} orgs with a member API key, requests spread \
+         over them at random",
+        s.orgs, s.people, setup.seed_secs, setup.settle_secs, s.keys
+    )?;
+    writeln!(
+        out,
+        "- server: in-process, {} runtime worker threads, pool of 16 Postgres connections \
+         (`SqlStore::connect`), rate limit {RATE_LIMIT_PER_MINUTE}/min; load generator: reqwest \
+         (HTTP/1.1 keep-alive), {} runtime worker thread(s), same process",
+        s.server_threads, s.client_threads
+    )?;
+    writeln!(
+        out,
+        "- per scenario: {} s measured after a {} s warm-up per operation; fixed rate = open loop, \
+         latency from the scheduled send time (≤ {} in flight); saturation = closed loop, {} in \
+         flight; list page size {}",
+        s.secs, s.warmup_secs, s.max_in_flight, s.concurrency, s.page
+    )?;
+    writeln!(
+        out,
+        "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} s, \
+         budget {} s in all)\n",
+        s.load_max,
+        s.load_poll.as_secs(),
+        s.load_wait.as_secs()
+    )?;
+    writeln!(
+        out,
+        "| request | mode | target req/s | requests | errors | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | p99 svc ms | load avg start → end |"
+    )?;
+    writeln!(
+        out,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    )?;
+    for r in rows {
+        let (mode, target) = match r.mode {
+            Mode::Fixed(rate) => ("fixed rate".to_owned(), format!("{rate:.0}")),
+            Mode::Saturation(c) => (format!("saturation, {c} in flight"), "–".to_owned()),
+        };
+        let svc =
+            r.m.service
+                .as_ref()
+                .map_or_else(|| "–".to_owned(), |h| ms(h.value_at_quantile(0.99)));
+        let note = if r.quiet {
+            String::new()
+        } else {
+            " (not quiet)".to_owned()
+        };
+        writeln!(
+            out,
+            "| `{}` | {mode} | {target} | {} | {} | {:.0} | {} | {} | {} | {} | {svc} | {} → {}{note} |",
+            r.op.request(),
+            r.m.responses + r.m.failed,
+            r.m.errors,
+            r.m.responses as f64 / r.m.wall.as_secs_f64(),
+            ms(r.m.latency.value_at_quantile(0.50)),
+            ms(r.m.latency.value_at_quantile(0.95)),
+            ms(r.m.latency.value_at_quantile(0.99)),
+            ms(r.m.latency.max()),
+            r.load_start,
+            r.load_end,
+        )?;
+    }
+    writeln!(out)?;
+    for r in rows {
+        if r.waited > Duration::from_secs(1) || !r.quiet {
+            writeln!(
+                out,
+                "- {} {}: waited {:.0} s for the load average{}",
+                r.op.name(),
+                r.mode.name(),
+                r.waited.as_secs_f64(),
+                if r.quiet {
+                    String::new()
+                } else {
+                    format!("; it never fell below {}, ran anyway", s.load_max)
+                }
+            )?;
+        }
+        if let Some(e) = &r.m.first_error {
+            writeln!(out, "- {} {}: first error: {e}", r.op.name(), r.mode.name())?;
+        }
+    }
+    let get_fixed = rows
+        .iter()
+        .find(|r| r.op == Op::Get && matches!(r.mode, Mode::Fixed(_)));
+    if let Some(r) = get_fixed {
+        let p99 = r.m.latency.value_at_quantile(0.99);
+        writeln!(
+            out,
+            "- target p99 < 10 ms for GET person at the fixed rate: p99 {} ms, {}",
+            ms(p99),
+            if p99 < 10_000 && r.m.errors == 0 {
+                "met"
+            } else {
+                "not met"
+            }
+        )?;
+    }
+    let worst_p95 = rows
+        .iter()
+        .map(|r| r.m.latency.value_at_quantile(0.95))
+        .max();
+    if let Some(p95) = worst_p95 {
+        writeln!(
+            out,
+            "- target p95 < 400 ms: worst p95 over all scenarios {} ms, {}",
+            ms(p95),
+            if p95 < 400_000 { "met" } else { "not met" }
+        )?;
+    }
+    Ok(out)
+}
+
+fn run(
+    s: &Settings,
+    db: &str,
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+) -> Result<String> {
+    // The store, its pool and the server live on the server's runtime.
+    let mut setup = server_rt.block_on(setup(s, db))?;
+    let keys = std::mem::take(&mut setup.keys);
+    let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
+        let _ = stopped.await;
+    }));
+    eprintln!("server listening on {addr}");
+
+    let rows = client_rt.block_on(drive(s, addr, keys));
+
+    let _ = stop.send(());
+    server_rt.block_on(async {
+        match tokio::time::timeout(Duration::from_secs(30), server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
+            Ok(Err(e)) => eprintln!("server task: {e}"),
+            Err(_) => eprintln!("server did not stop within 30 s"),
+        }
+        setup.store.close().await;
+    });
+    report(s, &setup, &rows?)
+}
+
+fn main() -> Result<()> {
+    let s = Settings::from_env()?;
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(s.server_threads)
+        .thread_name("server")
+        .enable_all()
+        .build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(s.client_threads)
+        .thread_name("loadgen")
+        .enable_all()
+        .build()?;
+    let db = format!("workos_httpbench_{}", Uuid::now_v7().simple());
+    server_rt.block_on(create_database(&s.url, &db))?;
+    eprintln!("bench database: {db}");
+    let outcome = run(&s, &db, &server_rt, &client_rt);
+    if s.keep_db {
+        eprintln!("KEEP_DB=1: kept {db}");
+    } else if let Err(e) = server_rt.block_on(drop_database(&s.url, &db)) {
+        eprintln!("could not drop {db}: {e:#}; drop it by hand");
+    }
+    let report = outcome?;
+    println!("{report}");
+    Ok(())
+}

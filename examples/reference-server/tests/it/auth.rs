@@ -1,0 +1,180 @@
+//! Authentication: API keys and user JWTs.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, jwt_with};
+
+async fn api_key_authentication(app: &TestApp) {
+    let (_, key) = app.create_org("Auth").await;
+    app.read("/api/v1/companies", &key).await;
+
+    let missing = app.get("/api/v1/companies", "").await;
+    missing.problem(401);
+    assert_eq!(
+        missing.header("www-authenticate"),
+        Some("Bearer"),
+        "a 401 says how to authenticate"
+    );
+    let wrong_scheme = app
+        .send(
+            app.request(Method::GET, "/api/v1/companies", "")
+                .header("authorization", format!("Basic {key}")),
+        )
+        .await;
+    wrong_scheme.problem(401);
+    // Same prefix, wrong secret: the lookup finds the key, the hash check refuses it.
+    let (prefix, _) = key.rsplit_once('_').expect("wos_<prefix>_<secret>");
+    app.get(
+        "/api/v1/companies",
+        &format!("{prefix}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    )
+    .await
+    .problem(401);
+    app.get(
+        "/api/v1/companies",
+        "wos_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    )
+    .await
+    .problem(401);
+    app.get("/api/v1/companies", "wos_garbage")
+        .await
+        .problem(401);
+    app.get("/api/v1/companies", &format!("{key}x"))
+        .await
+        .problem(401);
+    // Every API route is behind authentication, writes included.
+    app.post("/api/v1/companies", "", &json!({ "name": "Anonymous" }))
+        .await
+        .problem(401);
+    app.delete(&format!("/api/v1/companies/{}", Uuid::now_v7()), "")
+        .await
+        .problem(401);
+    app.get("/api/v1/events", "").await.problem(401);
+    assert!(
+        app.read("/api/v1/companies", &key).await["data"]
+            .as_array()
+            .expect("data")
+            .is_empty(),
+        "nothing was created"
+    );
+}
+server_test!(api_key_authentication);
+
+async fn jwt_of_a_member_authenticates(app: &TestApp) {
+    let (org, owner) = app.create_org("JWT").await;
+    let user = app.add_member(&owner, "member").await;
+    let jwt = app.jwt(user);
+    let list = app
+        .send(app.user_request(Method::GET, "/api/v1/companies", &jwt, org))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let made = app
+        .send(
+            app.user_request(Method::POST, "/api/v1/companies", &jwt, org)
+                .json(&json!({ "name": "Via JWT" })),
+        )
+        .await;
+    let company = made.expect(201);
+    assert_eq!(
+        company["org_id"],
+        json!(org.to_string()),
+        "the user acts in the X-Org-Id org"
+    );
+    // The write recorded its event like any other.
+    let events = app
+        .read(
+            &format!(
+                "/api/v1/events?subject_id={}",
+                company["id"].as_str().expect("id")
+            ),
+            &owner,
+        )
+        .await;
+    assert_eq!(events["data"].as_array().map(Vec::len), Some(1), "{events}");
+}
+server_test!(jwt_of_a_member_authenticates);
+
+async fn bad_jwts_are_refused(app: &TestApp) {
+    let (org, owner) = app.create_org("JWT rules").await;
+    let user = app.add_member(&owner, "admin").await;
+    let get = |jwt: String| async move {
+        app.send(app.user_request(Method::GET, "/api/v1/companies", &jwt, org))
+            .await
+    };
+
+    let expired = get(jwt_with(&app.jwt_secret, user, -3600)).await;
+    expired.problem(401);
+    assert_eq!(expired.header("www-authenticate"), Some("Bearer"));
+    get(jwt_with("not-the-server-secret", user, 3600))
+        .await
+        .problem(401);
+    get(jwt_with(&app.jwt_secret, Uuid::now_v7(), 3600))
+        .await
+        .problem(403);
+    // Tampered: a valid token with its payload swapped for another user's.
+    let mine = app.jwt(user);
+    let theirs = app.jwt(Uuid::now_v7());
+    let parts: Vec<&str> = mine.split('.').collect();
+    let other_payload = theirs.split('.').nth(1).expect("payload");
+    get(format!("{}.{other_payload}.{}", parts[0], parts[2]))
+        .await
+        .problem(401);
+    get("not.a.jwt".to_owned()).await.problem(401);
+    // The algorithm is pinned to HS256: neither an unsigned token nor another algorithm passes,
+    // even with the right secret, and a token must expire.
+    let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let claims = json!({ "sub": user, "exp": chrono::Utc::now().timestamp() + 3600 });
+    get(format!(
+        "{}.{}.",
+        b64(json!({ "alg": "none", "typ": "JWT" })),
+        b64(claims.clone())
+    ))
+    .await
+    .problem(401);
+    let hs512 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+    )
+    .expect("sign");
+    get(hs512).await.problem(401);
+    let no_exp = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "sub": user }),
+        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+    )
+    .expect("sign");
+    get(no_exp).await.problem(401);
+    let not_a_user = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "sub": "admin", "exp": chrono::Utc::now().timestamp() + 3600 }),
+        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+    )
+    .expect("sign");
+    get(not_a_user).await.problem(401);
+
+    let no_org = app
+        .send(app.request(Method::GET, "/api/v1/companies", &mine))
+        .await;
+    let p = no_org.problem(400);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("X-Org-Id"),
+        "the 400 names the header: {p}"
+    );
+    let bad_org = app
+        .send(
+            app.request(Method::GET, "/api/v1/companies", &mine)
+                .header("x-org-id", "acme"),
+        )
+        .await;
+    bad_org.problem(400);
+    get(mine).await.expect(200);
+}
+server_test!(bad_jwts_are_refused);

@@ -1,0 +1,174 @@
+//! Probes, metrics and the OpenAPI document.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Fixtures, TestApp, openapi_methods};
+
+async fn health_and_readiness_answer_without_credentials(app: &TestApp) {
+    let health = app.get("/healthz", "").await;
+    assert_eq!(health.status, 200, "{}", health.text);
+    let ready = app.get("/readyz", "").await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+}
+server_test!(health_and_readiness_answer_without_credentials);
+
+async fn metrics_expose_request_latency(app: &TestApp) {
+    let (_, key) = app.create_org("Metrics").await;
+    app.read("/api/v1/companies", &key).await;
+    let metrics = app.get("/metrics", "").await;
+    assert_eq!(metrics.status, 200, "{}", metrics.text);
+    assert!(
+        metrics.text.contains("http_request_duration_seconds"),
+        "the latency histogram is exported: {}",
+        metrics.text
+    );
+    assert!(
+        metrics.text.contains("route=\"/api/v1/companies\""),
+        "requests are labelled with their route template: {}",
+        metrics.text
+    );
+}
+server_test!(metrics_expose_request_latency);
+
+/// Every route of the API with the methods it must have.
+const ROUTES: &[(&str, &[&str])] = &[
+    ("/api/v1/companies", &["get", "post"]),
+    ("/api/v1/companies/{id}", &["get", "patch", "delete"]),
+    ("/api/v1/people", &["get", "post"]),
+    ("/api/v1/people/{id}", &["get", "patch", "delete"]),
+    ("/api/v1/deals", &["get", "post"]),
+    ("/api/v1/deals/{id}", &["get", "patch", "delete"]),
+    ("/api/v1/tasks", &["get", "post"]),
+    ("/api/v1/tasks/{id}", &["get", "patch", "delete"]),
+    ("/api/v1/interactions", &["get", "post"]),
+    ("/api/v1/interactions/{id}", &["get", "patch", "delete"]),
+    ("/api/v1/members", &["get", "post"]),
+    ("/api/v1/members/{id}", &["get", "patch", "delete"]),
+    ("/api/v1/api-keys", &["get", "post"]),
+    ("/api/v1/api-keys/{id}", &["get", "delete"]),
+    ("/api/v1/phones", &["get", "post"]),
+    ("/api/v1/phones/{id}", &["get", "delete"]),
+    ("/api/v1/events", &["get"]),
+    ("/api/v1/events/{id}", &["get"]),
+];
+
+async fn openapi_document_is_3_1_and_lists_every_route(app: &TestApp) {
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    let version = doc["openapi"].as_str().unwrap_or_default();
+    assert!(version.starts_with("3.1"), "OpenAPI 3.1, got {version:?}");
+    assert!(doc["info"]["title"].is_string(), "the document has a title");
+    let mut missing = Vec::new();
+    for (path, methods) in ROUTES {
+        let listed = openapi_methods(&doc, path);
+        for m in *methods {
+            if !listed.iter().any(|l| l == m) {
+                missing.push(format!("{} {path}", m.to_uppercase()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the OpenAPI document lacks: {missing:?}"
+    );
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(
+        schemes["bearer"]["scheme"],
+        json!("bearer"),
+        "bearer auth is documented: {schemes}"
+    );
+}
+server_test!(openapi_document_is_3_1_and_lists_every_route);
+
+/// `path` with every `{param}` replaced by the id of the record of the collection it follows
+/// (or by an id of nothing, for collections without a fixture).
+fn concrete(path: &str, fixtures: &Fixtures) -> String {
+    let mut out = Vec::new();
+    let mut previous = "";
+    for segment in path.split('/') {
+        if segment.starts_with('{') && segment.ends_with('}') {
+            // A resource without a fixture gets a well-formed id that names nothing: its
+            // "… not found" answer still proves the route exists.
+            let id = fixtures
+                .id_for(previous)
+                .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+            out.push(id);
+        } else {
+            out.push(segment.to_owned());
+        }
+        previous = segment;
+    }
+    out.join("/")
+}
+
+async fn every_documented_operation_is_routed(app: &TestApp) {
+    let (_, owner) = app.create_org("Routed").await;
+    let fixtures = Fixtures::create(app, &owner).await;
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(
+        paths.len() >= ROUTES.len(),
+        "the document lists every route: {:?}",
+        paths.keys()
+    );
+    let mut checked = 0;
+    // Deletions last, so the other operations see live records.
+    let mut operations: Vec<(String, String)> = paths
+        .keys()
+        .flat_map(|p| {
+            openapi_methods(&doc, p)
+                .into_iter()
+                .map(move |m| (p.clone(), m))
+        })
+        .collect();
+    operations.sort_by_key(|(_, m)| m == "delete");
+    for (path, method) in operations {
+        let url = concrete(&path, &fixtures);
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("an HTTP method");
+        let mut rb = app.request(method.clone(), &url, &owner);
+        if method == Method::POST || method == Method::PATCH || method == Method::PUT {
+            rb = rb.json(&json!({}));
+        }
+        // A provider that is not configured may answer 503; a crash (500) never.
+        let resp = app.send_any(rb).await;
+        assert!(
+            resp.status < 500 || resp.status == 503,
+            "{method} {path} ({url}) failed: {} {}",
+            resp.status,
+            resp.text
+        );
+        assert_ne!(
+            resp.status, 405,
+            "{method} {path} is documented but not routed: {}",
+            resp.text
+        );
+        if resp.status == 404 {
+            let p: Value = resp.json();
+            assert_ne!(
+                p["detail"],
+                json!("no such route"),
+                "{method} {path} ({url}) is documented but falls through to the router fallback"
+            );
+        }
+        checked += 1;
+    }
+    assert!(
+        checked >= 40,
+        "every documented operation was called ({checked})"
+    );
+}
+server_test!(every_documented_operation_is_routed);
+
+async fn readiness_fails_when_the_database_is_gone(app: &TestApp) {
+    assert_eq!(app.get("/readyz", "").await.status, 200);
+    // The test shares the server's pools: closing them is the database going away.
+    app.store.close().await;
+    let ready = app.send_any(app.request(Method::GET, "/readyz", "")).await;
+    ready.problem(503);
+    let health = app.get("/healthz", "").await;
+    assert_eq!(
+        health.status, 200,
+        "liveness does not depend on the database"
+    );
+}
+server_test!(readiness_fails_when_the_database_is_gone);

@@ -1,0 +1,751 @@
+//! The test harness: a real server on a random port over a fresh database, an HTTP client, and
+//! the assertions the API tests share.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use uuid::Uuid;
+use workos_core::crypto::SecretKey;
+use workos_core::ids::OrgId;
+use workos_core::tenant::{Role, TenantContext};
+use workos_reference_server::config::Config;
+use workos_reference_server::state::AppState;
+use workos_reference_server::{app, bootstrap, serve};
+use workos_store::SqlStore;
+
+/// Which database a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What a test may change about the server's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) rate_limit_per_minute: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        // High enough that no test but the rate-limit one ever meets it.
+        Self {
+            rate_limit_per_minute: 100_000,
+        }
+    }
+}
+
+/// A running server on a database of its own.
+pub(crate) struct TestApp {
+    pub(crate) addr: SocketAddr,
+    pub(crate) client: reqwest::Client,
+    pub(crate) store: SqlStore,
+    pub(crate) state: AppState,
+    /// The HS256 secret user JWTs are signed with.
+    pub(crate) jwt_secret: String,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    // Dropped last, after the server task is aborted.
+    _db: Cleanup,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+enum Cleanup {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, database: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Self::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Self::Postgres {
+                admin_url,
+                database,
+            } => {
+                // Drop runs inside the test's runtime, which cannot block on a future: drop the
+                // database from a thread with a runtime of its own. FORCE ends the sessions the
+                // server's pool still holds.
+                let (url, db) = (admin_url.clone(), database.clone());
+                let dropped = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async {
+                        let mut admin = PgConnection::connect(&url).await?;
+                        admin
+                            .execute(
+                                format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str(),
+                            )
+                            .await?;
+                        admin.close().await?;
+                        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+                    })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: could not drop test database {database}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+static SKIP_NOTICE: Once = Once::new();
+
+/// `DATABASE_URL`, or `None` after saying plainly that the Postgres tests are skipped.
+///
+/// # Panics
+/// When `WORKOS_REQUIRE_POSTGRES=1` and `DATABASE_URL` is not set.
+pub(crate) fn postgres_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the Postgres server tests must run"
+            );
+            // Straight to the process's stderr: the harness captures `eprintln!`.
+            SKIP_NOTICE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Postgres server tests SKIPPED: DATABASE_URL is not set"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// `url` with its database name replaced by `database` (query parameters kept).
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{database}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[test]
+fn database_url_rewriting() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
+        "postgresql://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://h:5432", "x"),
+        "postgres://h:5432/x"
+    );
+}
+
+/// A server with the default settings; `None` for Postgres when `DATABASE_URL` is not set.
+pub(crate) async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, Settings::default()).await
+}
+
+/// A server on a fresh database of `backend`, configured through `Config::from_lookup`.
+pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Option<TestApp> {
+    let (url, cleanup) = match backend {
+        Backend::Sqlite => {
+            let path =
+                std::env::temp_dir().join(format!("workos-srv-{}.db", Uuid::now_v7().simple()));
+            (
+                format!("sqlite://{}", path.display()),
+                Cleanup::Sqlite(path),
+            )
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_url()?;
+            let database = format!("workos_srv_{}", Uuid::now_v7().simple());
+            let mut admin = PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to DATABASE_URL");
+            admin
+                .execute(format!("CREATE DATABASE \"{database}\"").as_str())
+                .await
+                .expect("create the test database");
+            let _ = admin.close().await;
+            (
+                with_database(&admin_url, &database),
+                Cleanup::Postgres {
+                    admin_url,
+                    database,
+                },
+            )
+        }
+    };
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("connect to the test database");
+    store.migrate().await.expect("migrate the test database");
+
+    let jwt_secret = format!("jwt-secret-{}", Uuid::now_v7().simple());
+    // Base64 of 32 random bytes, like the encryption key.
+    let pepper = SecretKey::generate().to_base64();
+    let env: HashMap<&str, String> = HashMap::from([
+        ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
+        ("WORKOS_API_KEY_PEPPER", pepper),
+        ("WORKOS_JWT_SECRET", jwt_secret.clone()),
+        (
+            "WORKOS_RATE_LIMIT_PER_MINUTE",
+            settings.rate_limit_per_minute.to_string(),
+        ),
+        ("DATABASE_URL", url),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test configuration");
+    let state = AppState::new(store.clone(), config);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a local port");
+    let addr = listener.local_addr().expect("local address");
+    let server = tokio::spawn(serve(listener, app(state.clone()), std::future::pending()));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    Some(TestApp {
+        addr,
+        client,
+        store,
+        state,
+        jwt_secret,
+        server,
+        _db: cleanup,
+    })
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) text: String,
+}
+
+impl Resp {
+    /// A header's value as text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as JSON.
+    #[track_caller]
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): status {}, body {:?}",
+                self.status, self.text
+            )
+        })
+    }
+
+    /// Asserts the status and returns the JSON body (or `null` for an empty one).
+    #[track_caller]
+    pub(crate) fn expect(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        if self.text.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+
+    /// Asserts that this is an `application/problem+json` document with `status`, and returns it.
+    #[track_caller]
+    pub(crate) fn problem(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        let content_type = self.header("content-type").unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/problem+json"),
+            "a {status} must be application/problem+json, got {content_type:?}; body: {}",
+            self.text
+        );
+        let p = self.json();
+        assert!(
+            p["type"].as_str().is_some_and(|t| !t.is_empty()),
+            "problem without a type: {p}"
+        );
+        assert!(
+            p["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "problem without a title: {p}"
+        );
+        assert_eq!(p["status"], json!(status), "problem status field: {p}");
+        assert!(p["detail"].is_string(), "problem without a detail: {p}");
+        p
+    }
+
+    /// Asserts a 422 validation problem with an entry in `errors` for `field`.
+    #[track_caller]
+    pub(crate) fn invalid_field(&self, field: &str) -> Value {
+        let p = self.problem(422);
+        assert_field_error(&p, field);
+        p
+    }
+}
+
+/// The problem names `field` in its `errors`.
+#[track_caller]
+pub(crate) fn assert_field_error(problem: &Value, field: &str) {
+    let errors = problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("problem without errors: {problem}"));
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["field"].is_string() && e["message"].is_string()),
+        "every error has a field and a message: {problem}"
+    );
+    assert!(
+        errors.iter().any(|e| e["field"] == field),
+        "expected an error on {field:?}: {problem}"
+    );
+}
+
+/// Distinct valid phone numbers (US, +1 415 555 2xxx) for one process.
+pub(crate) fn phone_number() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % 7000;
+    format!("+1415555{:04}", 2000 + n)
+}
+
+/// A unique email address.
+pub(crate) fn email() -> String {
+    format!("p{}@example.com", Uuid::now_v7().simple())
+}
+
+/// An id, as the string in a JSON record.
+#[track_caller]
+pub(crate) fn id_of(record: &Value) -> String {
+    record["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("record without an id: {record}"))
+        .to_owned()
+}
+
+/// The ids of a list answer's `data`, in order.
+#[track_caller]
+pub(crate) fn ids_in(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list answer: {list}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// Claims of a user JWT.
+#[derive(serde::Serialize)]
+struct Claims {
+    sub: String,
+    exp: i64,
+    iat: i64,
+}
+
+/// An HS256 JWT for `user` signed with `secret`, expiring `exp_in_secs` from now (negative:
+/// already expired).
+pub(crate) fn jwt_with(secret: &str, user: Uuid, exp_in_secs: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        sub: user.to_string(),
+        exp: now + exp_in_secs,
+        iat: now,
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign a JWT")
+}
+
+impl TestApp {
+    /// `http://127.0.0.1:port` + `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A new org with an owner API key, made as `workos-server admin create-org` does.
+    pub(crate) async fn create_org(&self, name: &str) -> (OrgId, String) {
+        let (org, secret) = bootstrap::create_org_with_key(&self.store, &self.state.hasher, name)
+            .await
+            .expect("create an org");
+        (org.id, secret.expose().to_owned())
+    }
+
+    /// A new API key of `org` with `role`.
+    pub(crate) async fn api_key(&self, org: OrgId, role: Role) -> String {
+        let ctx = TenantContext::system(org, "test");
+        let (_, secret) = bootstrap::issue_api_key(
+            &self.store,
+            &self.state.hasher,
+            &ctx,
+            &format!("{role} key"),
+            role,
+        )
+        .await
+        .expect("issue an API key");
+        secret.expose().to_owned()
+    }
+
+    /// A valid JWT for `user`, signed with the server's secret.
+    pub(crate) fn jwt(&self, user: Uuid) -> String {
+        jwt_with(&self.jwt_secret, user, 3600)
+    }
+
+    /// A request to `path`, with `Authorization: Bearer key` unless `key` is empty.
+    pub(crate) fn request(&self, method: Method, path: &str, key: &str) -> RequestBuilder {
+        let rb = self.client.request(method, self.url(path));
+        if key.is_empty() {
+            rb
+        } else {
+            rb.bearer_auth(key)
+        }
+    }
+
+    /// A request as the user of `jwt`, acting in `org` (`X-Org-Id`).
+    pub(crate) fn user_request(
+        &self,
+        method: Method,
+        path: &str,
+        jwt: &str,
+        org: OrgId,
+    ) -> RequestBuilder {
+        self.request(method, path, jwt)
+            .header("x-org-id", org.to_string())
+    }
+
+    /// Sends a request and reads the whole response.
+    /// Fails on any 5xx: no test here should ever meet one.
+    pub(crate) async fn send(&self, rb: RequestBuilder) -> Resp {
+        let resp = self.send_any(rb).await;
+        assert!(
+            resp.status < 500,
+            "the server answered {}: {}",
+            resp.status,
+            resp.text
+        );
+        resp
+    }
+
+    /// Sends a request and reads the whole response, whatever its status.
+    pub(crate) async fn send_any(&self, rb: RequestBuilder) -> Resp {
+        let response = rb.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("read the body");
+        Resp {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str, key: &str) -> Resp {
+        self.send(self.request(Method::GET, path, key)).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, key: &str, body: &Value) -> Resp {
+        self.send(self.request(Method::POST, path, key).json(body))
+            .await
+    }
+
+    pub(crate) async fn patch(&self, path: &str, key: &str, body: &Value) -> Resp {
+        self.send(self.request(Method::PATCH, path, key).json(body))
+            .await
+    }
+
+    pub(crate) async fn delete(&self, path: &str, key: &str) -> Resp {
+        self.send(self.request(Method::DELETE, path, key)).await
+    }
+
+    /// POSTs `body` to the collection `path`, asserts `201` with a `Location` naming the new
+    /// record, and returns the record.
+    #[track_caller]
+    pub(crate) fn create<'a>(
+        &'a self,
+        path: &'a str,
+        key: &'a str,
+        body: Value,
+    ) -> impl Future<Output = Value> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let resp = self.post(path, key, &body).await;
+            assert_eq!(
+                resp.status, 201,
+                "POST {path} {body} (at {caller}): {}",
+                resp.text
+            );
+            let record = resp.json();
+            let id = id_of(&record);
+            let location = resp
+                .header("location")
+                .unwrap_or_else(|| panic!("201 without Location (at {caller})"));
+            assert!(
+                location.ends_with(&format!("{path}/{id}")),
+                "Location {location:?} must name the new record {path}/{id} (at {caller})"
+            );
+            record
+        }
+    }
+
+    /// GETs `path` and returns the 200 body.
+    #[track_caller]
+    pub(crate) fn read<'a>(
+        &'a self,
+        path: &'a str,
+        key: &'a str,
+    ) -> impl Future<Output = Value> + 'a {
+        let caller = std::panic::Location::caller();
+        async move {
+            let resp = self.get(path, key).await;
+            assert_eq!(resp.status, 200, "GET {path} (at {caller}): {}", resp.text);
+            resp.json()
+        }
+    }
+
+    /// Adds a new user to the org as `role` (with the owner's key) and returns the user.
+    pub(crate) async fn add_member(&self, owner_key: &str, role: &str) -> Uuid {
+        let user = Uuid::now_v7();
+        self.create(
+            "/api/v1/members",
+            owner_key,
+            json!({ "user_id": user, "role": role }),
+        )
+        .await;
+        user
+    }
+}
+
+/// One record of every resource in an org, made through the API.
+pub(crate) struct Fixtures {
+    pub(crate) company: Value,
+    pub(crate) person: Value,
+    pub(crate) deal: Value,
+    pub(crate) task: Value,
+    pub(crate) interaction: Value,
+    pub(crate) member: Value,
+    pub(crate) api_key: Value,
+    pub(crate) phone: Value,
+    pub(crate) event: Value,
+}
+
+impl Fixtures {
+    /// Creates one of each with the owner's key.
+    pub(crate) async fn create(app: &TestApp, owner_key: &str) -> Self {
+        let company = app
+            .create(
+                "/api/v1/companies",
+                owner_key,
+                json!({ "name": "Acme", "domain": "acme.example" }),
+            )
+            .await;
+        let person = app
+            .create(
+                "/api/v1/people",
+                owner_key,
+                json!({ "first_name": "Ada", "last_name": "Lovelace", "email": email(), "company_id": company["id"] }),
+            )
+            .await;
+        let deal = app
+            .create(
+                "/api/v1/deals",
+                owner_key,
+                json!({ "name": "Big deal", "amount_minor": 100_000, "currency": "USD", "stage": "qualified",
+                        "company_id": company["id"], "person_id": person["id"] }),
+            )
+            .await;
+        let task = app
+            .create(
+                "/api/v1/tasks",
+                owner_key,
+                json!({ "title": "Call Ada", "deal_id": deal["id"], "person_id": person["id"] }),
+            )
+            .await;
+        let interaction = app
+            .create(
+                "/api/v1/interactions",
+                owner_key,
+                json!({ "kind": "note", "occurred_at": "2024-05-01T10:00:00Z", "summary": "Met Ada",
+                        "person_id": person["id"] }),
+            )
+            .await;
+        let member = app
+            .create(
+                "/api/v1/members",
+                owner_key,
+                json!({ "user_id": Uuid::now_v7(), "role": "member" }),
+            )
+            .await;
+        let mut api_key = app
+            .create(
+                "/api/v1/api-keys",
+                owner_key,
+                json!({ "name": "fixture", "role": "viewer" }),
+            )
+            .await;
+        // The stored key as GET shows it: the secret is shown only in the creation answer.
+        let secret = api_key.as_object_mut().and_then(|k| k.remove("api_key"));
+        assert!(
+            secret.is_some_and(|s| s.is_string()),
+            "the creation answer holds the secret"
+        );
+        let phone = app
+            .create(
+                "/api/v1/phones",
+                owner_key,
+                json!({ "number": phone_number(), "provider": "twilio", "label": "main" }),
+            )
+            .await;
+        let events = app
+            .read(
+                &format!(
+                    "/api/v1/events?type=company.created&subject_id={}",
+                    id_of(&company)
+                ),
+                owner_key,
+            )
+            .await;
+        let event = events["data"][0].clone();
+        assert!(
+            event.is_object(),
+            "the company.created event is listed: {events}"
+        );
+        Self {
+            company,
+            person,
+            deal,
+            task,
+            interaction,
+            member,
+            api_key,
+            phone,
+            event,
+        }
+    }
+
+    /// `(item path, record, valid patch body when the resource can be patched)` for every
+    /// resource, events included.
+    pub(crate) fn items(&self) -> Vec<(String, &Value, Option<Value>)> {
+        let item = |collection: &str, v: &Value| format!("/api/v1/{collection}/{}", id_of(v));
+        vec![
+            (
+                item("companies", &self.company),
+                &self.company,
+                Some(json!({ "name": "Hijacked" })),
+            ),
+            (
+                item("people", &self.person),
+                &self.person,
+                Some(json!({ "title": "Hijacked" })),
+            ),
+            (
+                item("deals", &self.deal),
+                &self.deal,
+                Some(json!({ "stage": "lost" })),
+            ),
+            (
+                item("tasks", &self.task),
+                &self.task,
+                Some(json!({ "status": "canceled" })),
+            ),
+            (
+                item("interactions", &self.interaction),
+                &self.interaction,
+                Some(json!({ "summary": "Hijacked" })),
+            ),
+            (
+                item("members", &self.member),
+                &self.member,
+                Some(json!({ "role": "owner" })),
+            ),
+            (
+                item("api-keys", &self.api_key),
+                &self.api_key,
+                Some(json!({ "name": "Hijacked" })),
+            ),
+            (
+                item("phones", &self.phone),
+                &self.phone,
+                Some(json!({ "label": "Hijacked" })),
+            ),
+            (item("events", &self.event), &self.event, None),
+        ]
+    }
+
+    /// The id to use for a `{param}` that follows the collection segment `collection`.
+    pub(crate) fn id_for(&self, collection: &str) -> Option<String> {
+        let v = match collection {
+            "companies" => &self.company,
+            "people" => &self.person,
+            "deals" => &self.deal,
+            "tasks" => &self.task,
+            "interactions" => &self.interaction,
+            "members" => &self.member,
+            "api-keys" => &self.api_key,
+            "phones" => &self.phone,
+            "events" => &self.event,
+            _ => return None,
+        };
+        Some(id_of(v))
+    }
+}
+
+/// The methods the OpenAPI document lists for `path` (lower case).
+pub(crate) fn openapi_methods(doc: &Value, path: &str) -> Vec<String> {
+    doc["paths"][path]
+        .as_object()
+        .map(|item| {
+            item.keys()
+                .filter(|k| {
+                    [
+                        "get", "post", "put", "patch", "delete", "head", "options", "trace",
+                    ]
+                    .contains(&k.as_str())
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,62 @@
+//! The reference server's API suite: one integration-test binary that runs every test against a
+//! real server (bound to a random local port) on SQLite (a fresh temporary file per test) and,
+//! when `DATABASE_URL` is set, on Postgres (a fresh `workos_srv_<uuid>` database per test,
+//! dropped afterwards).
+//!
+//! A test is an `async fn name(app: &TestApp)` followed by `server_test!(name);`, which
+//! generates `name::sqlite` and `name::postgres`. Without `DATABASE_URL` the Postgres half prints
+//! "Postgres server tests SKIPPED: DATABASE_URL is not set" and passes, unless
+//! `WORKOS_REQUIRE_POSTGRES=1` is set, in which case it fails.
+//!
+//! ```text
+//! cargo test -p workos-reference-server --test it                                                    # SQLite
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p workos-reference-server --test it # both
+//! ```
+
+/// Generates the per-backend test functions of the server test `$name`, optionally with
+/// non-default [`helpers::Settings`].
+macro_rules! server_test {
+    ($name:ident) => {
+        server_test!(@tests $name, |backend| $crate::helpers::spawn_app(backend));
+    };
+    ($name:ident, $settings:expr) => {
+        server_test!(@tests $name, |backend| $crate::helpers::spawn_app_with(backend, $settings));
+    };
+    (@tests $name:ident, $spawn:expr) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = ($spawn)($crate::helpers::Backend::Sqlite).await.expect("SQLite always runs");
+                super::$name(&app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = ($spawn)($crate::helpers::Backend::Postgres).await else {
+                    return;
+                };
+                super::$name(&app).await;
+            }
+        }
+    };
+}
+
+mod helpers;
+
+mod api_keys;
+mod auth;
+mod bad_input;
+mod companies;
+mod deals;
+mod events;
+mod health;
+mod idempotency;
+mod interactions;
+mod members;
+mod people;
+mod phones;
+mod rate_limit;
+mod request_id;
+mod roles;
+mod tasks;
+mod tenancy;
