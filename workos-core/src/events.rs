@@ -70,6 +70,13 @@ pub mod types {
         LEAD_ROUTED = "lead.routed";
         LEAD_DELIVERED = "lead.delivered";
         LEAD_DELIVERY_FAILED = "lead.delivery_failed";
+        LEAD_ACCEPTED = "lead.accepted";
+        LEAD_REJECTED = "lead.rejected";
+        LEAD_RETURNED = "lead.returned";
+        LEAD_STATUS_CHANGED = "lead.status_changed";
+        PARTNER_CREATED = "partner.created";
+        PARTNER_UPDATED = "partner.updated";
+        PARTNER_DELETED = "partner.deleted";
     }
 }
 

@@ -87,7 +87,12 @@ id_args!(
     WebhookId,
     WebhookDeliveryId,
     SmsId,
-    CallId
+    CallId,
+    LeadId,
+    PartnerId,
+    LeadDeliveryId,
+    EmailId,
+    IntegrationId
 );
 
 /// Builds an argument list: `args![a, b, c]`.

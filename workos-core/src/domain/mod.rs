@@ -4,12 +4,16 @@
 
 mod comms;
 mod crm;
+mod email;
+mod lead;
 mod org;
 mod values;
 mod webhook;
 
 pub use comms::*;
 pub use crm::*;
+pub use email::*;
+pub use lead::*;
 pub use org::*;
 pub use values::*;
 pub use webhook::*;

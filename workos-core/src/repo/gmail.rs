@@ -1,1 +1,169 @@
 //! Emails and integrations (connected accounts): traits owned by the Gmail work.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Recorded, SealedSecrets};
+use crate::domain::{Email, EmailFilter, Integration, IntegrationStatus, NewEmail, NewIntegration};
+use crate::error::Result;
+use crate::ids::{EmailId, IntegrationId};
+use crate::page::{Page, PageRequest};
+use crate::tenant::TenantContext;
+
+/// Connected accounts of the context's org (e.g. Gmail mailboxes) and their sealed credentials.
+///
+/// Connecting and disconnecting need the admin role. The calls the sync and send jobs make
+/// (reading and replacing credentials, status and sync state) need the member role, so a
+/// system context or a member's request can make them. Reading needs any member. A
+/// disconnected integration changes only by being connected again.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait IntegrationRepo: Send + Sync {
+    /// Connects an account with its sealed credentials, status `active` (admin). Connecting an
+    /// account whose integration is `disconnected` revives that integration (same id, so its
+    /// emails stay attached) with the new credentials and settings and a fresh sync state.
+    /// Emits `integration.connected`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`]; [`crate::Error::Conflict`] on `account` when the org has
+    /// this provider and account connected already; [`crate::Error::Forbidden`].
+    async fn create_integration(
+        &self,
+        ctx: &TenantContext,
+        new: NewIntegration,
+        credentials: SealedSecrets,
+    ) -> Result<Integration>;
+
+    /// One integration (never its credentials).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when absent or of another org.
+    async fn get_integration(&self, ctx: &TenantContext, id: IntegrationId) -> Result<Integration>;
+
+    /// A page of integrations, disconnected ones included, in id order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_integrations(
+        &self,
+        ctx: &TenantContext,
+        page: PageRequest,
+    ) -> Result<Page<Integration>>;
+
+    /// The integration's sealed credentials, as opaque bytes (member role).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Conflict`] on `status` when it is
+    /// disconnected (its credentials are gone); [`crate::Error::Forbidden`].
+    async fn integration_credentials(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+    ) -> Result<SealedSecrets>;
+
+    /// Replaces the sealed credentials, e.g. after a token refresh (member role). Emits no
+    /// event.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Conflict`] on `status` when it is
+    /// disconnected; [`crate::Error::Forbidden`].
+    async fn replace_integration_credentials(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        credentials: SealedSecrets,
+    ) -> Result<()>;
+
+    /// Sets the status and `last_error` (`None` clears it) (member role). Emits
+    /// `integration.needs_reauth` when the status moves to `needs_reauth`; other changes emit
+    /// nothing. Setting what is already stored writes nothing.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Validation`] on `status` for
+    /// `disconnected` (use [`IntegrationRepo::disconnect_integration`]);
+    /// [`crate::Error::Conflict`] on `status` when it is disconnected;
+    /// [`crate::Error::Forbidden`].
+    async fn set_integration_status(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        status: IntegrationStatus,
+        last_error: Option<String>,
+    ) -> Result<Integration>;
+
+    /// Stores the sync's bookmark (a JSON object) and, when given, when a sync last completed
+    /// (`None` keeps the stored time) (member role). Emits no event.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Validation`] on `sync_state` when it is not
+    /// a JSON object; [`crate::Error::Conflict`] on `status` when it is disconnected;
+    /// [`crate::Error::Forbidden`].
+    async fn update_sync_state(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        sync_state: serde_json::Value,
+        last_synced_at: Option<DateTime<Utc>>,
+    ) -> Result<Integration>;
+
+    /// Disconnects (admin): deletes the credentials, clears `last_error` and sets the status
+    /// `disconnected`; stored emails are kept. Emits `integration.disconnected`; disconnecting
+    /// a disconnected integration changes nothing and emits nothing.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`].
+    async fn disconnect_integration(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+    ) -> Result<Integration>;
+}
+
+/// Emails of the context's org. Recording is idempotent on (integration, provider id), and each
+/// new email resolves (or creates) the person by the counterpart's address, adds an `email`
+/// interaction and emits `email.received`/`email.sent`, in one transaction.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait EmailRepo: Send + Sync {
+    /// Records an email (member role). A provider id already stored for the integration
+    /// returns the stored email with `created: false` and writes nothing. Otherwise the person
+    /// is `new.person_id`, or the one holding the counterpart's address (inbound: `from`;
+    /// outbound: the first `to`; matched case-insensitively against every email of every
+    /// person), or, with `create_person`, a new person with that address (never for the
+    /// integration's own account). The interaction's summary is the subject (or
+    /// `(no subject)`), its body the snippet.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] naming each bad field (also `person_id` when it is not a
+    /// live person of the org); [`crate::Error::NotFound`] when the integration is not in the
+    /// org; [`crate::Error::Conflict`] on `status` when the integration is disconnected (for a
+    /// new email); [`crate::Error::Forbidden`].
+    async fn record_email(&self, ctx: &TenantContext, new: NewEmail) -> Result<Recorded<Email>>;
+
+    /// One email.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when absent or of another org.
+    async fn get_email(&self, ctx: &TenantContext, id: EmailId) -> Result<Email>;
+
+    /// A page of emails matching the filter, in id (recording) order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_emails(
+        &self,
+        ctx: &TenantContext,
+        filter: EmailFilter,
+        page: PageRequest,
+    ) -> Result<Page<Email>>;
+
+    /// How many emails of the integration are stored: (inbound, outbound).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when the integration is not in the org.
+    async fn email_counts(
+        &self,
+        ctx: &TenantContext,
+        integration_id: IntegrationId,
+    ) -> Result<(u64, u64)>;
+}

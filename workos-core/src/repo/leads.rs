@@ -1,1 +1,244 @@
 //! Leads, fulfillment partners and lead deliveries: traits owned by the lead-gen work.
+//!
+//! Capture, partners and deliveries are storage only: *which* partner gets a lead (matching,
+//! priorities, weights, caps, hours) is routing's decision, made on top of these.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    DedupePolicy, Lead, LeadDelivery, LeadDeliveryFilter, LeadDeliveryStatus, LeadFilter,
+    LeadStatus, NewLead, NewPartner, Partner, PartnerFilter, PartnerPatch, ReturnReason,
+};
+use crate::error::Result;
+use crate::ids::{LeadDeliveryId, LeadId, PartnerId};
+use crate::page::{Page, PageRequest};
+use crate::tenant::TenantContext;
+
+/// What [`LeadRepo::capture_lead`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedLead {
+    /// The stored lead: status `new`, or `duplicate` with `duplicate_of` set.
+    pub lead: Lead,
+    /// Whether a person was created for it (false when it was linked to an existing person,
+    /// and for duplicates, which never change people).
+    pub person_created: bool,
+}
+
+impl CapturedLead {
+    /// Whether capture found the lead a duplicate.
+    #[must_use]
+    pub fn is_duplicate(&self) -> bool {
+        self.lead.status == LeadStatus::Duplicate
+    }
+}
+
+/// Leads of the context's org. Capturing and changing need the member role; reading, viewer.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait LeadRepo: Send + Sync {
+    /// Stores a submitted lead captured at `now` (its `created_at`), in one transaction:
+    ///
+    /// 1. **Dedupe**: when another lead that is not itself a duplicate, captured after
+    ///    `now - policy.window_days` (in the same vertical, for
+    ///    [`DedupeScope::SameVertical`](crate::domain::DedupeScope::SameVertical)), matches on
+    ///    any of `policy.fields`, the lead is stored with status `duplicate`, `duplicate_of` the
+    ///    most recent such lead, and that lead's person and first touch. No person is created
+    ///    or changed.
+    /// 2. Otherwise it is linked to the live person with its email (else its phone), or to a
+    ///    new person with its name, email and phone (emitting `person.created`); a concurrent
+    ///    creation of the same person is resolved by using that person.
+    /// 3. **First touch**: the person's earliest lead's `first_touch` is copied; when the person
+    ///    has no lead yet, the lead's own attribution becomes the first touch (`None` when it
+    ///    has none). A first touch is never overwritten.
+    ///
+    /// Emits `lead.created` (for duplicates too; the snapshot's `status` tells them apart).
+    /// On Postgres, captures that share an email or phone are serialised (a transaction-scoped
+    /// advisory lock per value), so two concurrent submissions cannot both be `new`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] naming each bad field of `new` (`email` when neither an
+    /// email nor a phone is given) or of `policy`; [`crate::Error::Forbidden`].
+    async fn capture_lead(
+        &self,
+        ctx: &TenantContext,
+        new: NewLead,
+        policy: &DedupePolicy,
+        now: DateTime<Utc>,
+    ) -> Result<CapturedLead>;
+
+    /// One lead.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when absent or of another org.
+    async fn get_lead(&self, ctx: &TenantContext, id: LeadId) -> Result<Lead>;
+
+    /// A page of leads matching the filter, in id order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_leads(
+        &self,
+        ctx: &TenantContext,
+        filter: LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<Lead>>;
+
+    /// Sets a lead's status (any status but `duplicate`, which only capture sets). Emits
+    /// `lead.status_changed` when it changed.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Validation`] on `status` for `duplicate`;
+    /// [`crate::Error::Forbidden`].
+    async fn set_lead_status(
+        &self,
+        ctx: &TenantContext,
+        id: LeadId,
+        status: LeadStatus,
+    ) -> Result<Lead>;
+}
+
+/// Fulfillment partners of the context's org. Writes need the admin role; reading, viewer.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait PartnerRepo: Send + Sync {
+    /// Creates a partner. Emits `partner.created`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] naming each bad field (`timezone`, `price_minor`,
+    /// `delivery.url`, …); [`crate::Error::Forbidden`] below admin.
+    async fn create_partner(&self, ctx: &TenantContext, new: NewPartner) -> Result<Partner>;
+
+    /// One partner.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] when absent, deleted, or of another org.
+    async fn get_partner(&self, ctx: &TenantContext, id: PartnerId) -> Result<Partner>;
+
+    /// A page of (live) partners matching the filter, in id order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_partners(
+        &self,
+        ctx: &TenantContext,
+        filter: PartnerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Partner>>;
+
+    /// Applies a patch. Emits `partner.updated` when anything changed.
+    ///
+    /// # Errors
+    /// As for creation, and [`crate::Error::NotFound`] for the partner.
+    async fn update_partner(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        patch: PartnerPatch,
+    ) -> Result<Partner>;
+
+    /// Soft-deletes a partner: it then reads as not found; its deliveries stay. Emits
+    /// `partner.deleted`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`] below admin.
+    async fn delete_partner(&self, ctx: &TenantContext, id: PartnerId) -> Result<()>;
+}
+
+/// Deliveries of leads to partners. Writes need the member role; reading, viewer.
+///
+/// # Caps and concurrency
+/// [`LeadDeliveryRepo::partner_usage`] in its own transaction is a snapshot: two routings that
+/// each read "one slot left" could both take it. Cap-enforcing routing must, in *one*
+/// transaction, lock the partner row first — on Postgres
+/// `SELECT id FROM fulfillment_partners WHERE org_id = $1 AND id = $2 FOR UPDATE`, which queues
+/// every other routing to that partner until commit (SQLite's single writer already serialises
+/// write transactions) — then count usage (the same query as `partner_usage`) and record the
+/// delivery. The store's implementation keeps both steps as transaction-level helpers for that.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait LeadDeliveryRepo: Send + Sync {
+    /// Records that a lead was routed to a partner at `price_minor` (in the partner's currency),
+    /// with status `pending`. A lead goes to a partner at most once. Emits `lead.routed` (about
+    /// the delivery). The lead's own status is routing's to set ([`LeadRepo::set_lead_status`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the lead or the partner (absent, deleted, or of another
+    /// org); [`crate::Error::Conflict`] on `partner_id` when the lead was already routed to it;
+    /// [`crate::Error::Validation`] on `rule` (over 200 characters) or `price_minor`
+    /// (negative); [`crate::Error::Forbidden`].
+    async fn record_delivery(
+        &self,
+        ctx: &TenantContext,
+        lead_id: LeadId,
+        partner_id: PartnerId,
+        rule: Option<String>,
+        price_minor: i64,
+    ) -> Result<LeadDelivery>;
+
+    /// One delivery.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_lead_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: LeadDeliveryId,
+    ) -> Result<LeadDelivery>;
+
+    /// Moves a delivery to `status` (see [`LeadDeliveryStatus`] for the allowed moves), keeping
+    /// `response` when given (else the previous one) and `return_reason` for returns. A move to
+    /// `delivered` or `failed` counts an attempt. Emits `lead.delivered`,
+    /// `lead.delivery_failed`, `lead.accepted`, `lead.rejected` or `lead.returned`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Conflict`] on `status` for a move the
+    /// current status does not allow; [`crate::Error::Validation`] on `return_reason`
+    /// (required exactly for `returned`) or `response` (over 64 KiB);
+    /// [`crate::Error::Forbidden`].
+    async fn update_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: LeadDeliveryId,
+        status: LeadDeliveryStatus,
+        response: Option<serde_json::Value>,
+        return_reason: Option<ReturnReason>,
+    ) -> Result<LeadDelivery>;
+
+    /// A page of a lead's deliveries, in id order.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the lead.
+    async fn list_lead_deliveries(
+        &self,
+        ctx: &TenantContext,
+        lead_id: LeadId,
+        page: PageRequest,
+    ) -> Result<Page<LeadDelivery>>;
+
+    /// A page of a partner's deliveries matching the filter, in id order.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the partner.
+    async fn list_partner_deliveries(
+        &self,
+        ctx: &TenantContext,
+        partner_id: PartnerId,
+        filter: LeadDeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<LeadDelivery>>;
+
+    /// How many of the partner's deliveries recorded at or after `since` count toward its caps:
+    /// every one not `returned` (pending and failed ones hold their slot). The caller picks
+    /// `since` (the start of the partner's local day or month). See the trait docs for using
+    /// this under concurrency.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the partner.
+    async fn partner_usage(
+        &self,
+        ctx: &TenantContext,
+        partner_id: PartnerId,
+        since: DateTime<Utc>,
+    ) -> Result<u32>;
+}

@@ -2,7 +2,9 @@
 
 mod comms;
 mod crm;
+mod email;
 mod idempotency;
+mod leads;
 mod org;
 mod person;
 mod webhooks;

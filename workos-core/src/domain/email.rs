@@ -1,0 +1,433 @@
+//! Connected accounts (integrations, e.g. a Gmail mailbox) and the emails stored from them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Direction, EmailAddress, TimeRange, check_text};
+use crate::error::{Error, ValidationError, Validator};
+use crate::ids::{EmailId, IntegrationId, InteractionId, OrgId, PersonId};
+
+/// The provider name of a Gmail integration.
+pub const GMAIL: &str = "gmail";
+
+/// Where a connected account stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    /// Connected and working.
+    Active,
+    /// A sync is running.
+    Syncing,
+    /// Recent syncs failed (see `last_error`); they are retried.
+    Failing,
+    /// The provider rejected the credentials: a user must connect the account again.
+    NeedsReauth,
+    /// Disconnected: its credentials are deleted and nothing syncs. Connecting the same account
+    /// again revives it.
+    Disconnected,
+}
+
+impl IntegrationStatus {
+    /// Every status, in order.
+    pub const ALL: &'static [Self] = &[
+        Self::Active,
+        Self::Syncing,
+        Self::Failing,
+        Self::NeedsReauth,
+        Self::Disconnected,
+    ];
+
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Syncing => "syncing",
+            Self::Failing => "failing",
+            Self::NeedsReauth => "needs_reauth",
+            Self::Disconnected => "disconnected",
+        }
+    }
+
+    /// Parses a stored name.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `status` for an unknown name.
+    pub fn parse(s: &str) -> crate::Result<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "status",
+                    "must be active, syncing, failing, needs_reauth or disconnected",
+                )
+            })
+    }
+}
+
+impl fmt::Display for IntegrationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IntegrationStatus {
+    type Err = Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Self::parse(s)
+    }
+}
+
+/// A connected account of the org, e.g. a Gmail mailbox. Its credentials (sealed OAuth tokens)
+/// are never part of this record: only the sync and send code reads them, through
+/// [`crate::repo::IntegrationRepo::integration_credentials`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Integration {
+    /// Its id.
+    pub id: IntegrationId,
+    /// The org it belongs to.
+    pub org_id: OrgId,
+    /// The provider, e.g. `gmail`.
+    pub provider: String,
+    /// The account at the provider (for Gmail, the mailbox's address, lower-cased).
+    pub account: String,
+    /// Where it stands.
+    pub status: IntegrationStatus,
+    /// Provider settings chosen when connecting (a JSON object).
+    pub settings: serde_json::Value,
+    /// The sync's own bookmark (e.g. Gmail's `historyId`), a JSON object.
+    pub sync_state: serde_json::Value,
+    /// When a sync last completed.
+    pub last_synced_at: Option<DateTime<Utc>>,
+    /// What went wrong last, when the integration is failing or needs reauthorisation.
+    pub last_error: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Input for connecting an account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewIntegration {
+    /// The provider: lower-case letters, digits and `_`, e.g. `gmail`.
+    pub provider: String,
+    /// The account at the provider; for `gmail`, an email address.
+    pub account: String,
+    /// Provider settings, a JSON object (default `{}`).
+    #[serde(default = "empty_object")]
+    pub settings: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+impl NewIntegration {
+    /// A Gmail connection of `account` with no settings.
+    pub fn gmail(account: impl Into<String>) -> Self {
+        Self {
+            provider: GMAIL.to_owned(),
+            account: account.into(),
+            settings: empty_object(),
+        }
+    }
+
+    /// Checks what the types cannot, and normalises the account: trimmed, and lower-cased when
+    /// it is an email address (so the same mailbox cannot be connected twice under two
+    /// spellings).
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming each invalid field.
+    pub fn validate(&mut self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        self.provider = self.provider.trim().to_owned();
+        v.require(
+            !self.provider.is_empty()
+                && self.provider.len() <= 50
+                && self
+                    .provider
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "provider",
+            "must be 1-50 lower-case letters, digits or _, e.g. gmail",
+        );
+        self.account = self.account.trim().to_owned();
+        check_text(&mut v, "account", &self.account, true, 320);
+        match EmailAddress::parse(&self.account) {
+            Ok(address) => self.account = address.as_ref().to_owned(),
+            Err(e) if self.provider == GMAIL => v.require(false, "account", &e.to_string()),
+            Err(_) => {}
+        }
+        check_object(&mut v, "settings", &self.settings, 64 * 1024);
+        v.finish()
+    }
+}
+
+/// An email stored from a connected account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Email {
+    /// Its id.
+    pub id: EmailId,
+    /// The org.
+    pub org_id: OrgId,
+    /// The account it was synced from or sent through.
+    pub integration_id: IntegrationId,
+    /// The provider's id (Gmail message id); unique per integration.
+    pub provider_id: String,
+    /// The provider's thread id.
+    pub thread_id: Option<String>,
+    /// The RFC 5322 `Message-ID` header.
+    pub message_id: Option<String>,
+    /// Inbound (received) or outbound (sent).
+    pub direction: Direction,
+    /// The `From` mailbox, as the provider gave it.
+    pub from: String,
+    /// The `To` mailboxes.
+    pub to: Vec<String>,
+    /// The `Cc` mailboxes.
+    pub cc: Vec<String>,
+    /// Subject line.
+    pub subject: Option<String>,
+    /// A short plain-text excerpt of the body.
+    pub snippet: Option<String>,
+    /// Selected headers, a JSON object.
+    pub headers: serde_json::Value,
+    /// The person on the other end, when known.
+    pub person_id: Option<PersonId>,
+    /// The timeline entry.
+    pub interaction_id: Option<InteractionId>,
+    /// When it was sent or received.
+    pub occurred_at: DateTime<Utc>,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An email to store, as the sync (or the send path) read it from the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewEmail {
+    /// The account it belongs to.
+    pub integration_id: IntegrationId,
+    /// The provider's id (Gmail message id), 1–255 characters; the record is idempotent on
+    /// (integration, provider id).
+    pub provider_id: String,
+    /// The provider's thread id, up to 255 characters.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    /// The RFC 5322 `Message-ID` header, up to 1,000 characters.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// Inbound (received) or outbound (sent).
+    pub direction: Direction,
+    /// The `From` mailbox (`ada@example.com` or `Ada <ada@example.com>`), 1–1,000 characters.
+    pub from: String,
+    /// The `To` mailboxes; with `cc`, at most 1,000 entries of up to 1,000 characters each.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// The `Cc` mailboxes.
+    #[serde(default)]
+    pub cc: Vec<String>,
+    /// Subject line, up to 10,000 characters.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A short plain-text excerpt, up to 10,000 characters.
+    #[serde(default)]
+    pub snippet: Option<String>,
+    /// Selected headers, a JSON object of at most 256 KiB (default `{}`).
+    #[serde(default = "empty_object")]
+    pub headers: serde_json::Value,
+    /// When it was sent or received.
+    pub occurred_at: DateTime<Utc>,
+    /// The person on the other end, when the caller already knows it; otherwise the person is
+    /// matched by the counterpart's address (inbound: `from`; outbound: the first `to`).
+    #[serde(default)]
+    pub person_id: Option<PersonId>,
+    /// Whether to create a person for a counterpart address no person has.
+    #[serde(default)]
+    pub create_person: bool,
+}
+
+impl NewEmail {
+    /// Checks what the types cannot.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming each invalid field.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        check_text(&mut v, "provider_id", &self.provider_id, true, 255);
+        check_text(
+            &mut v,
+            "thread_id",
+            self.thread_id.as_deref().unwrap_or(""),
+            false,
+            255,
+        );
+        check_text(
+            &mut v,
+            "message_id",
+            self.message_id.as_deref().unwrap_or(""),
+            false,
+            1_000,
+        );
+        check_text(&mut v, "from", &self.from, true, 1_000);
+        v.require(
+            self.to.len() + self.cc.len() <= 1_000,
+            "to",
+            "at most 1000 recipients",
+        );
+        for (field, list) in [("to", &self.to), ("cc", &self.cc)] {
+            for (i, a) in list.iter().enumerate() {
+                check_text(&mut v, &format!("{field}[{i}]"), a, true, 1_000);
+            }
+        }
+        check_text(
+            &mut v,
+            "subject",
+            self.subject.as_deref().unwrap_or(""),
+            false,
+            10_000,
+        );
+        check_text(
+            &mut v,
+            "snippet",
+            self.snippet.as_deref().unwrap_or(""),
+            false,
+            10_000,
+        );
+        check_object(&mut v, "headers", &self.headers, 256 * 1024);
+        v.finish()
+    }
+
+    /// The counterpart's mailbox as given: `from` for inbound mail, the first `to` for
+    /// outbound mail.
+    #[must_use]
+    pub fn counterpart(&self) -> Option<&str> {
+        match self.direction {
+            Direction::Inbound => Some(self.from.as_str()),
+            Direction::Outbound => self.to.first().map(String::as_str),
+        }
+    }
+}
+
+/// The address of a mailbox written as `ada@example.com` or `Ada Lovelace <ada@example.com>`,
+/// normalised; `None` when it holds no valid address.
+#[must_use]
+pub fn mailbox_address(mailbox: &str) -> Option<EmailAddress> {
+    let s = mailbox.trim();
+    let inner = match (s.rfind('<'), s.strip_suffix('>')) {
+        (Some(start), Some(rest)) => &rest[start + 1..],
+        _ => s,
+    };
+    EmailAddress::parse(inner).ok()
+}
+
+/// Narrows a list of emails.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EmailFilter {
+    /// With this person.
+    pub person_id: Option<PersonId>,
+    /// This way.
+    pub direction: Option<Direction>,
+    /// In this provider thread.
+    pub thread_id: Option<String>,
+    /// Of this connected account.
+    pub integration_id: Option<IntegrationId>,
+    /// Happened within.
+    pub occurred: TimeRange,
+}
+
+fn check_object(v: &mut Validator, field: &str, value: &serde_json::Value, max_bytes: usize) {
+    v.require(value.is_object(), field, "must be a JSON object");
+    v.require(
+        value.to_string().len() <= max_bytes,
+        field,
+        &format!("must be at most {max_bytes} bytes of JSON"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in IntegrationStatus::ALL {
+            assert_eq!(IntegrationStatus::parse(s.as_str()).unwrap(), *s);
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::from(s.as_str())
+            );
+        }
+        assert!(IntegrationStatus::parse("broken").is_err());
+    }
+
+    #[test]
+    fn mailboxes_yield_their_address() {
+        let a = |s| mailbox_address(s).map(|a| a.as_ref().to_owned());
+        assert_eq!(a("Ada@Example.com").as_deref(), Some("ada@example.com"));
+        assert_eq!(
+            a(" \"Lovelace, Ada\" <Ada@Example.com> ").as_deref(),
+            Some("ada@example.com")
+        );
+        assert_eq!(a("Ada <nope>"), None);
+        assert_eq!(a(""), None);
+    }
+
+    #[test]
+    fn new_integration_normalises_and_validates() {
+        let mut ok = NewIntegration::gmail("  Ada@Example.COM ");
+        ok.validate().unwrap();
+        assert_eq!(ok.account, "ada@example.com");
+
+        let mut bad = NewIntegration {
+            provider: "G Mail".into(),
+            account: String::new(),
+            settings: serde_json::json!([1]),
+        };
+        let err = bad.validate().unwrap_err();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["provider", "account", "settings"]);
+
+        let mut not_an_address = NewIntegration::gmail("ada");
+        assert!(not_an_address.validate().is_err());
+    }
+
+    #[test]
+    fn new_email_validation_names_fields() {
+        let new = NewEmail {
+            integration_id: IntegrationId::new(),
+            provider_id: " ".into(),
+            thread_id: None,
+            message_id: None,
+            direction: Direction::Outbound,
+            from: "me@example.com".into(),
+            to: vec![String::new()],
+            cc: vec![],
+            subject: None,
+            snippet: None,
+            headers: serde_json::Value::Null,
+            occurred_at: Utc::now(),
+            person_id: None,
+            create_person: false,
+        };
+        let err = new.validate().unwrap_err();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["provider_id", "to[0]", "headers"]);
+        assert_eq!(new.counterpart(), Some(""));
+    }
+}

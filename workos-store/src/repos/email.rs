@@ -1,0 +1,709 @@
+//! Integrations (connected accounts, their sealed credentials and sync state) and emails:
+//! provider-idempotent records that resolve the person by address, add a timeline entry and emit
+//! their event in one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+use workos_core::domain::{
+    Direction, Email, EmailAddress, EmailFilter, Integration, IntegrationStatus, InteractionKind,
+    NewEmail, NewIntegration, NewInteraction, NewPerson, Timestamp, mailbox_address,
+    to_storage_precision,
+};
+use workos_core::events::types;
+use workos_core::ids::{EmailId, IntegrationId, InteractionId, OrgId, PersonId};
+use workos_core::page::{Page, PageRequest};
+use workos_core::repo::{EmailRepo, IntegrationRepo, Recorded, SealedSecrets};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use super::person::{find_by_contact, insert_person};
+use super::{and_range, corrupt, emit, ensure_ref};
+use crate::SqlStore;
+use crate::db::{Sql, Tx, args, now};
+
+/// The longest `last_error` kept; provider messages beyond it are cut.
+const MAX_ERROR_CHARS: usize = 2_000;
+/// The largest sync state kept, in bytes of JSON.
+const MAX_SYNC_STATE_BYTES: usize = 256 * 1024;
+/// Interaction summaries hold at most this many characters.
+const MAX_SUMMARY_CHARS: usize = 500;
+
+// ---------------------------------------------------------------------------------------------
+// Integrations
+
+#[derive(sqlx::FromRow)]
+struct IntegrationRow {
+    id: Uuid,
+    org_id: Uuid,
+    provider: String,
+    account: String,
+    status: String,
+    settings: Json<serde_json::Value>,
+    sync_state: Json<serde_json::Value>,
+    last_synced_at: Option<Timestamp>,
+    last_error: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<IntegrationRow> for Integration {
+    type Error = Error;
+
+    fn try_from(r: IntegrationRow) -> Result<Self> {
+        Ok(Self {
+            id: IntegrationId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            provider: r.provider,
+            account: r.account,
+            status: IntegrationStatus::parse(&r.status)
+                .map_err(|e| corrupt("integration status", e))?,
+            settings: r.settings.0,
+            sync_state: r.sync_state.0,
+            last_synced_at: r.last_synced_at,
+            last_error: r.last_error,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const INTEGRATION_COLUMNS: &str = "id, org_id, provider, account, status, settings, sync_state, \
+     last_synced_at, last_error, created_at, updated_at";
+
+async fn fetch_integration(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: IntegrationId,
+) -> Result<Integration> {
+    let sql =
+        format!("SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE org_id = $1 AND id = $2");
+    let row: Option<IntegrationRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    row.ok_or_else(|| Error::not_found(IntegrationId::KIND))?
+        .try_into()
+}
+
+/// Reads an integration after taking its row lock (on Postgres; SQLite write transactions hold
+/// the database lock already), so a read-check-write cannot interleave with another writer of
+/// the same integration: status changes emit their event once, and a disconnect is never
+/// undone by a sync job that read the row before it.
+async fn lock_integration(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: IntegrationId,
+) -> Result<Integration> {
+    let locked = tx
+        .execute(
+            "UPDATE integrations SET updated_at = updated_at WHERE org_id = $1 AND id = $2",
+            args![ctx.org_id(), id],
+        )
+        .await?;
+    if locked == 0 {
+        return Err(Error::not_found(IntegrationId::KIND));
+    }
+    fetch_integration(tx, ctx, id).await
+}
+
+fn disconnected() -> Error {
+    Error::conflict("status", "the integration is disconnected")
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+#[async_trait]
+impl IntegrationRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn create_integration(
+        &self,
+        ctx: &TenantContext,
+        mut new: NewIntegration,
+        credentials: SealedSecrets,
+    ) -> Result<Integration> {
+        new.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let t = now();
+        let existing: Option<(Uuid,)> = tx
+            .fetch_optional(
+                "SELECT id FROM integrations WHERE org_id = $1 AND provider = $2 AND account = $3",
+                args![ctx.org_id(), new.provider.as_str(), new.account.as_str()],
+            )
+            .await?;
+        let taken = || Error::conflict("account", "this account is already connected");
+        let integration = if let Some((id,)) = existing {
+            // Connecting a disconnected account again revives its integration.
+            let current = lock_integration(&mut tx, ctx, IntegrationId::from_uuid(id)).await?;
+            if current.status != IntegrationStatus::Disconnected {
+                return Err(taken());
+            }
+            let revived = Integration {
+                status: IntegrationStatus::Active,
+                settings: new.settings,
+                sync_state: empty_object(),
+                last_synced_at: None,
+                last_error: None,
+                updated_at: t,
+                ..current
+            };
+            tx.execute(
+                "UPDATE integrations SET status = $1, credentials = $2, settings = $3, sync_state = $4,
+                 last_synced_at = NULL, last_error = NULL, updated_at = $5 WHERE org_id = $6 AND id = $7",
+                args![
+                    revived.status.as_str(),
+                    credentials.0,
+                    revived.settings.clone(),
+                    revived.sync_state.clone(),
+                    t,
+                    ctx.org_id(),
+                    revived.id,
+                ],
+            )
+            .await?;
+            revived
+        } else {
+            let integration = Integration {
+                id: IntegrationId::new(),
+                org_id: ctx.org_id(),
+                provider: new.provider,
+                account: new.account,
+                status: IntegrationStatus::Active,
+                settings: new.settings,
+                sync_state: empty_object(),
+                last_synced_at: None,
+                last_error: None,
+                created_at: t,
+                updated_at: t,
+            };
+            // ON CONFLICT keeps a concurrent connect of the same account a clean conflict (and
+            // the Postgres transaction usable).
+            let inserted = tx
+                .execute(
+                    "INSERT INTO integrations (id, org_id, provider, account, status, credentials, settings,
+                     sync_state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+                     ON CONFLICT DO NOTHING",
+                    args![
+                        integration.id,
+                        integration.org_id,
+                        integration.provider.as_str(),
+                        integration.account.as_str(),
+                        integration.status.as_str(),
+                        credentials.0,
+                        integration.settings.clone(),
+                        integration.sync_state.clone(),
+                        t,
+                    ],
+                )
+                .await?;
+            if inserted == 0 {
+                return Err(taken());
+            }
+            integration
+        };
+        emit(
+            &mut tx,
+            ctx,
+            types::INTEGRATION_CONNECTED,
+            IntegrationId::KIND,
+            integration.id.as_uuid(),
+            &integration,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(integration)
+    }
+
+    async fn get_integration(&self, ctx: &TenantContext, id: IntegrationId) -> Result<Integration> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_integration(&mut tx, ctx, id).await
+    }
+
+    async fn list_integrations(
+        &self,
+        ctx: &TenantContext,
+        page: PageRequest,
+    ) -> Result<Page<Integration>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE org_id = "
+        ));
+        sql.bind(ctx.org_id()).page("id", page);
+        let rows: Vec<IntegrationRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(Integration::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |i| i.id.as_uuid()))
+    }
+
+    async fn integration_credentials(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+    ) -> Result<SealedSecrets> {
+        // A read, but of secrets: the member role that sends and syncs mail, not any viewer.
+        ctx.authorize(Access::WriteCrm)?;
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let row: Option<(Option<Vec<u8>>,)> = tx
+            .fetch_optional(
+                "SELECT credentials FROM integrations WHERE org_id = $1 AND id = $2",
+                args![ctx.org_id(), id],
+            )
+            .await?;
+        match row {
+            None => Err(Error::not_found(IntegrationId::KIND)),
+            Some((None,)) => Err(disconnected()),
+            Some((Some(bytes),)) => Ok(SealedSecrets(bytes)),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %id))]
+    async fn replace_integration_credentials(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        credentials: SealedSecrets,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        // One statement: a refresh racing a disconnect never brings the credentials back.
+        let changed = tx
+            .execute(
+                "UPDATE integrations SET credentials = $1, updated_at = $2
+                 WHERE org_id = $3 AND id = $4 AND status <> 'disconnected'",
+                args![credentials.0, now(), ctx.org_id(), id],
+            )
+            .await?;
+        if changed == 0 {
+            fetch_integration(&mut tx, ctx, id).await?;
+            return Err(disconnected());
+        }
+        tx.commit().await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %id, status = %status))]
+    async fn set_integration_status(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        status: IntegrationStatus,
+        last_error: Option<String>,
+    ) -> Result<Integration> {
+        if status == IntegrationStatus::Disconnected {
+            return Err(Error::invalid(
+                "status",
+                "disconnect through disconnect_integration, which deletes the credentials",
+            ));
+        }
+        let last_error = last_error.map(|e| e.chars().take(MAX_ERROR_CHARS).collect::<String>());
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let current = lock_integration(&mut tx, ctx, id).await?;
+        if current.status == IntegrationStatus::Disconnected {
+            return Err(disconnected());
+        }
+        if current.status == status && current.last_error == last_error {
+            return Ok(current);
+        }
+        let updated = Integration {
+            status,
+            last_error,
+            updated_at: now(),
+            ..current.clone()
+        };
+        tx.execute(
+            "UPDATE integrations SET status = $1, last_error = $2, updated_at = $3 WHERE org_id = $4 AND id = $5",
+            args![
+                updated.status.as_str(),
+                updated.last_error.clone(),
+                updated.updated_at,
+                ctx.org_id(),
+                id,
+            ],
+        )
+        .await?;
+        if status == IntegrationStatus::NeedsReauth && current.status != status {
+            emit(
+                &mut tx,
+                ctx,
+                types::INTEGRATION_NEEDS_REAUTH,
+                IntegrationId::KIND,
+                id.as_uuid(),
+                &updated,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %id))]
+    async fn update_sync_state(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        sync_state: serde_json::Value,
+        last_synced_at: Option<DateTime<Utc>>,
+    ) -> Result<Integration> {
+        if !sync_state.is_object() || sync_state.to_string().len() > MAX_SYNC_STATE_BYTES {
+            return Err(Error::invalid(
+                "sync_state",
+                format!("must be a JSON object of at most {MAX_SYNC_STATE_BYTES} bytes"),
+            ));
+        }
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let current = lock_integration(&mut tx, ctx, id).await?;
+        if current.status == IntegrationStatus::Disconnected {
+            return Err(disconnected());
+        }
+        let updated = Integration {
+            sync_state,
+            last_synced_at: last_synced_at
+                .map(to_storage_precision)
+                .or(current.last_synced_at),
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE integrations SET sync_state = $1, last_synced_at = $2, updated_at = $3
+             WHERE org_id = $4 AND id = $5",
+            args![
+                updated.sync_state.clone(),
+                updated.last_synced_at,
+                updated.updated_at,
+                ctx.org_id(),
+                id,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %id))]
+    async fn disconnect_integration(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+    ) -> Result<Integration> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let current = lock_integration(&mut tx, ctx, id).await?;
+        if current.status == IntegrationStatus::Disconnected {
+            return Ok(current);
+        }
+        let updated = Integration {
+            status: IntegrationStatus::Disconnected,
+            last_error: None,
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE integrations SET status = $1, credentials = NULL, last_error = NULL, updated_at = $2
+             WHERE org_id = $3 AND id = $4",
+            args![updated.status.as_str(), updated.updated_at, ctx.org_id(), id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::INTEGRATION_DISCONNECTED,
+            IntegrationId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emails
+
+#[derive(sqlx::FromRow)]
+struct EmailRow {
+    id: Uuid,
+    org_id: Uuid,
+    integration_id: Uuid,
+    provider_id: String,
+    thread_id: Option<String>,
+    message_id: Option<String>,
+    direction: String,
+    from_address: String,
+    to_addresses: Json<Vec<String>>,
+    cc_addresses: Json<Vec<String>>,
+    subject: Option<String>,
+    snippet: Option<String>,
+    headers: Json<serde_json::Value>,
+    person_id: Option<Uuid>,
+    interaction_id: Option<Uuid>,
+    occurred_at: Timestamp,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<EmailRow> for Email {
+    type Error = Error;
+
+    fn try_from(r: EmailRow) -> Result<Self> {
+        Ok(Self {
+            id: EmailId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            integration_id: IntegrationId::from_uuid(r.integration_id),
+            provider_id: r.provider_id,
+            thread_id: r.thread_id,
+            message_id: r.message_id,
+            direction: Direction::parse(&r.direction).map_err(|e| corrupt("direction", e))?,
+            from: r.from_address,
+            to: r.to_addresses.0,
+            cc: r.cc_addresses.0,
+            subject: r.subject,
+            snippet: r.snippet,
+            headers: r.headers.0,
+            person_id: r.person_id.map(PersonId::from_uuid),
+            interaction_id: r.interaction_id.map(InteractionId::from_uuid),
+            occurred_at: r.occurred_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const EMAIL_COLUMNS: &str = "e.id, e.org_id, e.integration_id, e.provider_id, e.thread_id, e.message_id, e.direction, \
+     e.from_address, e.to_addresses, e.cc_addresses, e.subject, e.snippet, e.headers, e.person_id, \
+     (SELECT i.id FROM interactions i WHERE i.org_id = e.org_id AND i.email_id = e.id ORDER BY i.id LIMIT 1) \
+     AS interaction_id, e.occurred_at, e.created_at, e.updated_at";
+
+/// The live email of the org matching `condition` (over `e`, with its arguments from `$2`).
+async fn email_where(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    condition: &str,
+    mut values: Vec<crate::db::Arg>,
+) -> Result<Option<Email>> {
+    let sql = format!(
+        "SELECT {EMAIL_COLUMNS} FROM emails e WHERE e.org_id = $1 AND {condition} AND e.deleted_at IS NULL"
+    );
+    values.insert(0, ctx.org_id().into());
+    let row: Option<EmailRow> = tx.fetch_optional(&sql, values).await?;
+    row.map(Email::try_from).transpose()
+}
+
+/// The person holding `address`, or a new one with it when `create` says so.
+async fn person_for_address(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    address: &EmailAddress,
+    create: bool,
+) -> Result<Option<PersonId>> {
+    if let Some(id) = find_by_contact(tx, ctx, "email", address.as_ref()).await? {
+        return Ok(Some(id));
+    }
+    if !create {
+        return Ok(None);
+    }
+    let new = NewPerson {
+        email: Some(address.clone()),
+        ..NewPerson::default()
+    };
+    match insert_person(tx, ctx, new).await {
+        Ok(person) => Ok(Some(person.id)),
+        // Another transaction created a person with this address first: use theirs.
+        Err(Error::Conflict { .. }) => find_by_contact(tx, ctx, "email", address.as_ref()).await,
+        Err(e) => Err(e),
+    }
+}
+
+fn email_summary(subject: Option<&str>) -> String {
+    let subject = subject.map(str::trim).unwrap_or_default();
+    if subject.is_empty() {
+        "(no subject)".to_owned()
+    } else {
+        subject.chars().take(MAX_SUMMARY_CHARS).collect()
+    }
+}
+
+#[async_trait]
+impl EmailRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %new.integration_id, provider_id = %new.provider_id))]
+    async fn record_email(&self, ctx: &TenantContext, new: NewEmail) -> Result<Recorded<Email>> {
+        new.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        // Another org's integration reads as absent (and never reaches the foreign key).
+        let integration = fetch_integration(&mut tx, ctx, new.integration_id).await?;
+        let t = now();
+        let id = EmailId::new();
+        let occurred_at = to_storage_precision(new.occurred_at);
+        // Insert first: a retry (same provider id) stops here, before anything else.
+        let inserted = tx
+            .execute(
+                "INSERT INTO emails (id, org_id, integration_id, provider_id, thread_id, message_id, direction,
+                 from_address, to_addresses, cc_addresses, subject, snippet, headers, occurred_at, created_at,
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+                 ON CONFLICT DO NOTHING",
+                args![
+                    id,
+                    ctx.org_id(),
+                    new.integration_id,
+                    new.provider_id.as_str(),
+                    new.thread_id.clone(),
+                    new.message_id.clone(),
+                    new.direction.as_str(),
+                    new.from.as_str(),
+                    serde_json::Value::from(new.to.clone()),
+                    serde_json::Value::from(new.cc.clone()),
+                    new.subject.clone(),
+                    new.snippet.clone(),
+                    new.headers.clone(),
+                    occurred_at,
+                    t,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            let existing = email_where(
+                &mut tx,
+                ctx,
+                "e.integration_id = $2 AND e.provider_id = $3",
+                args![new.integration_id, new.provider_id.as_str()],
+            )
+            .await?;
+            return existing
+                .map(|record| Recorded {
+                    record,
+                    created: false,
+                })
+                .ok_or_else(|| {
+                    Error::internal(
+                        "email conflict without a row",
+                        std::io::Error::other("conflict"),
+                    )
+                });
+        }
+        if integration.status == IntegrationStatus::Disconnected {
+            // Dropping the transaction rolls the insert back.
+            return Err(disconnected());
+        }
+        let person_id = if let Some(known) = new.person_id {
+            ensure_ref(&mut tx, ctx, "people", "person_id", Some(known.as_uuid())).await?;
+            Some(known)
+        } else if let Some(address) = new.counterpart().and_then(mailbox_address) {
+            // Never make a contact of the connected mailbox itself (mail to oneself).
+            let create = new.create_person && address.as_ref() != integration.account;
+            person_for_address(&mut tx, ctx, &address, create).await?
+        } else {
+            None
+        };
+        if person_id.is_some() {
+            tx.execute(
+                "UPDATE emails SET person_id = $1 WHERE org_id = $2 AND id = $3",
+                args![person_id, ctx.org_id(), id],
+            )
+            .await?;
+        }
+        let interaction = super::crm::insert_interaction(
+            &mut tx,
+            ctx,
+            NewInteraction {
+                kind: InteractionKind::Email,
+                occurred_at,
+                summary: email_summary(new.subject.as_deref()),
+                body: new.snippet.clone().filter(|s| !s.trim().is_empty()),
+                person_id,
+                company_id: None,
+                deal_id: None,
+            },
+        )
+        .await?;
+        tx.execute(
+            "UPDATE interactions SET email_id = $1 WHERE org_id = $2 AND id = $3",
+            args![id, ctx.org_id(), interaction.id],
+        )
+        .await?;
+        let email = email_where(&mut tx, ctx, "e.id = $2", args![id])
+            .await?
+            .ok_or_else(|| Error::not_found(EmailId::KIND))?;
+        let event_type = match new.direction {
+            Direction::Inbound => types::EMAIL_RECEIVED,
+            Direction::Outbound => types::EMAIL_SENT,
+        };
+        emit(
+            &mut tx,
+            ctx,
+            event_type,
+            EmailId::KIND,
+            id.as_uuid(),
+            &email,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Recorded {
+            record: email,
+            created: true,
+        })
+    }
+
+    async fn get_email(&self, ctx: &TenantContext, id: EmailId) -> Result<Email> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        email_where(&mut tx, ctx, "e.id = $2", args![id])
+            .await?
+            .ok_or_else(|| Error::not_found(EmailId::KIND))
+    }
+
+    async fn list_emails(
+        &self,
+        ctx: &TenantContext,
+        filter: EmailFilter,
+        page: PageRequest,
+    ) -> Result<Page<Email>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {EMAIL_COLUMNS} FROM emails e WHERE e.deleted_at IS NULL AND e.org_id = "
+        ));
+        sql.bind(ctx.org_id())
+            .and("e.person_id", "=", filter.person_id)
+            .and("e.direction", "=", filter.direction.map(Direction::as_str))
+            .and("e.thread_id", "=", filter.thread_id)
+            .and("e.integration_id", "=", filter.integration_id);
+        and_range(&mut sql, "e.occurred_at", filter.occurred);
+        sql.page("e.id", page);
+        let rows: Vec<EmailRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(Email::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |e| e.id.as_uuid()))
+    }
+
+    async fn email_counts(
+        &self,
+        ctx: &TenantContext,
+        integration_id: IntegrationId,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let found: Option<(i32,)> = tx
+            .fetch_optional(
+                "SELECT 1 FROM integrations WHERE org_id = $1 AND id = $2",
+                args![ctx.org_id(), integration_id],
+            )
+            .await?;
+        if found.is_none() {
+            return Err(Error::not_found(IntegrationId::KIND));
+        }
+        let rows: Vec<(String, i64)> = tx
+            .fetch_all(
+                "SELECT direction, COUNT(*) FROM emails
+                 WHERE org_id = $1 AND integration_id = $2 AND deleted_at IS NULL GROUP BY direction",
+                args![ctx.org_id(), integration_id],
+            )
+            .await?;
+        let (mut inbound, mut outbound) = (0, 0);
+        for (direction, n) in rows {
+            let n = u64::try_from(n).unwrap_or(0);
+            match Direction::parse(&direction).map_err(|e| corrupt("direction", e))? {
+                Direction::Inbound => inbound = n,
+                Direction::Outbound => outbound = n,
+            }
+        }
+        Ok((inbound, outbound))
+    }
+}

@@ -1,0 +1,1024 @@
+//! Leads (capture with dedupe, person linking and first-touch attribution), fulfillment
+//! partners, and lead deliveries.
+//!
+//! The transaction-level helpers (`fetch_partner` with a row lock, `partner_usage_in`,
+//! `insert_delivery`) are what cap-enforcing routing composes inside one transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+use workos_core::domain::{
+    Attribution, Consent, Currency, DedupeField, DedupePolicy, DedupeScope, E164, EmailAddress,
+    Lead, LeadDelivery, LeadDeliveryFilter, LeadDeliveryStatus, LeadFilter, LeadStatus, NewLead,
+    NewPartner, NewPerson, Partner, PartnerDelivery, PartnerFilter, PartnerPatch, ReturnReason,
+    Timestamp, to_storage_precision, validate_delivery_update, validate_new_delivery,
+};
+use workos_core::events::types;
+use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
+use workos_core::page::{Page, PageRequest};
+use workos_core::repo::{CapturedLead, LeadDeliveryRepo, LeadRepo, PartnerRepo};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use super::person::{find_by_contact, insert_person};
+use super::{and_range, corrupt, emit};
+use crate::db::{Sql, Tx, args, now};
+use crate::{Backend, SqlStore};
+
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal("json", e))
+}
+
+const fn is_postgres(store: &SqlStore) -> bool {
+    match &store.backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(_) => true,
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite(_) => false,
+    }
+}
+
+/// The row-lock clause for a read that precedes a write of the same row: `FOR UPDATE` on
+/// Postgres; nothing on SQLite, whose single writer already serialises write transactions.
+const fn for_update(store: &SqlStore) -> &'static str {
+    if is_postgres(store) {
+        " FOR UPDATE"
+    } else {
+        ""
+    }
+}
+
+/// Serialises captures that share an email or phone within the org: on Postgres a
+/// transaction-scoped advisory lock per value (taken in a fixed order, so two captures cannot
+/// deadlock); on SQLite the single writer already does.
+async fn lock_contacts(
+    store: &SqlStore,
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: &NewLead,
+) -> Result<()> {
+    if !is_postgres(store) {
+        return Ok(());
+    }
+    let mut keys: Vec<String> = [
+        new.email.as_ref().map(|e| format!("email:{e}")),
+        new.phone.as_ref().map(|p| format!("phone:{p}")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|k| format!("workos.lead:{}:{k}", ctx.org_id()))
+    .collect();
+    keys.sort();
+    for key in keys {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            args![key],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leads
+
+#[derive(sqlx::FromRow)]
+struct LeadRow {
+    id: Uuid,
+    org_id: Uuid,
+    person_id: Option<Uuid>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    postal_code: Option<String>,
+    region: Option<String>,
+    country: Option<String>,
+    vertical: Option<String>,
+    answers: Json<serde_json::Value>,
+    consent: Option<Json<Consent>>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+    utm_term: Option<String>,
+    utm_content: Option<String>,
+    gclid: Option<String>,
+    fbclid: Option<String>,
+    landing_page: Option<String>,
+    referrer: Option<String>,
+    first_touch: Option<Json<Attribution>>,
+    status: String,
+    duplicate_of: Option<Uuid>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<LeadRow> for Lead {
+    type Error = Error;
+
+    fn try_from(r: LeadRow) -> Result<Self> {
+        Ok(Self {
+            id: LeadId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            person_id: r.person_id.map(PersonId::from_uuid),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r
+                .email
+                .map(|e| EmailAddress::parse(&e).map_err(|e| corrupt("lead email", e)))
+                .transpose()?,
+            phone: r
+                .phone
+                .map(|p| E164::parse(&p).map_err(|e| corrupt("lead phone", e)))
+                .transpose()?,
+            postal_code: r.postal_code,
+            region: r.region,
+            country: r.country,
+            vertical: r.vertical,
+            answers: r.answers.0,
+            consent: r.consent.map(|c| c.0),
+            utm_source: r.utm_source,
+            utm_medium: r.utm_medium,
+            utm_campaign: r.utm_campaign,
+            utm_term: r.utm_term,
+            utm_content: r.utm_content,
+            gclid: r.gclid,
+            fbclid: r.fbclid,
+            landing_page: r.landing_page,
+            referrer: r.referrer,
+            first_touch: r.first_touch.map(|t| t.0),
+            status: r.status.parse().map_err(|e| corrupt("lead status", e))?,
+            duplicate_of: r.duplicate_of.map(LeadId::from_uuid),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
+     country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
+     fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
+
+async fn fetch_lead(tx: &mut Tx, ctx: &TenantContext, id: LeadId, lock: &str) -> Result<Lead> {
+    let sql = format!(
+        "SELECT {LEAD_COLUMNS} FROM leads WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
+    );
+    let row: Option<LeadRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    row.ok_or_else(|| Error::not_found(LeadId::KIND))?
+        .try_into()
+}
+
+async fn insert_lead(tx: &mut Tx, l: &Lead) -> Result<()> {
+    // NULLIF keeps an absent consent or first touch SQL NULL rather than JSON `null`.
+    tx.execute(
+        "INSERT INTO leads (id, org_id, person_id, first_name, last_name, email, phone, postal_code, region,
+         country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid,
+         fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, 'null'), $14, $15, $16, $17, $18,
+         $19, $20, $21, $22, NULLIF($23, 'null'), $24, $25, $26, $27)",
+        args![
+            l.id,
+            l.org_id,
+            l.person_id,
+            l.first_name.clone(),
+            l.last_name.clone(),
+            l.email.as_ref().map(AsRef::<str>::as_ref),
+            l.phone.as_ref().map(AsRef::<str>::as_ref),
+            l.postal_code.clone(),
+            l.region.clone(),
+            l.country.clone(),
+            l.vertical.clone(),
+            l.answers.clone(),
+            json(&l.consent)?,
+            l.utm_source.clone(),
+            l.utm_medium.clone(),
+            l.utm_campaign.clone(),
+            l.utm_term.clone(),
+            l.utm_content.clone(),
+            l.gclid.clone(),
+            l.fbclid.clone(),
+            l.landing_page.clone(),
+            l.referrer.clone(),
+            json(&l.first_touch)?,
+            l.status.as_str(),
+            l.duplicate_of,
+            l.created_at,
+            l.updated_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The most recent live, non-duplicate lead that `new` repeats under `policy`, if any.
+async fn find_duplicate(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: &NewLead,
+    policy: &DedupePolicy,
+    at: Timestamp,
+) -> Result<Option<Lead>> {
+    if !policy.is_enabled() {
+        return Ok(None);
+    }
+    let email = new.email.as_ref().map(AsRef::<str>::as_ref);
+    let phone = new.phone.as_ref().map(AsRef::<str>::as_ref);
+    let since = at - chrono::Duration::days(i64::from(policy.window_days));
+    let mut sql = Sql::new(&format!(
+        "SELECT {LEAD_COLUMNS} FROM leads WHERE deleted_at IS NULL AND status <> 'duplicate' AND org_id = "
+    ));
+    sql.bind(ctx.org_id());
+    // No upper bound: a lead committed by a concurrent capture whose clock read a moment later
+    // (or on another server) must still count.
+    sql.and("created_at", ">", Some(since));
+    if policy.scope == DedupeScope::SameVertical {
+        match &new.vertical {
+            Some(v) => {
+                sql.and("vertical", "=", Some(v.as_str()));
+            }
+            None => {
+                sql.push(" AND vertical IS NULL");
+            }
+        }
+    }
+    let mut any = false;
+    for field in DedupeField::ALL {
+        if !policy.fields.contains(field) {
+            continue;
+        }
+        let matches = match field {
+            DedupeField::Email => email.is_some(),
+            DedupeField::Phone => phone.is_some(),
+            DedupeField::EmailPostalCode => email.is_some() && new.postal_code.is_some(),
+        };
+        if !matches {
+            continue;
+        }
+        sql.push(if any { " OR " } else { " AND (" });
+        any = true;
+        match field {
+            DedupeField::Email => {
+                sql.push("email = ").bind(email);
+            }
+            DedupeField::Phone => {
+                sql.push("phone = ").bind(phone);
+            }
+            DedupeField::EmailPostalCode => {
+                sql.push("(email = ")
+                    .bind(email)
+                    .push(" AND postal_code = ")
+                    .bind(new.postal_code.clone())
+                    .push(")");
+            }
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    sql.push(") ORDER BY created_at DESC, id DESC LIMIT 1");
+    let rows: Vec<LeadRow> = tx.fetch_sql(sql).await?;
+    rows.into_iter().next().map(Lead::try_from).transpose()
+}
+
+/// The live person with the lead's email, else with its phone.
+async fn person_of(tx: &mut Tx, ctx: &TenantContext, new: &NewLead) -> Result<Option<PersonId>> {
+    if let Some(e) = &new.email
+        && let Some(id) = find_by_contact(tx, ctx, "email", e.as_ref()).await?
+    {
+        return Ok(Some(id));
+    }
+    match &new.phone {
+        Some(p) => find_by_contact(tx, ctx, "phone", p.as_ref()).await,
+        None => Ok(None),
+    }
+}
+
+/// The person a new (non-duplicate) lead belongs to, created when there is none; and whether
+/// it was created.
+async fn link_person(tx: &mut Tx, ctx: &TenantContext, new: &NewLead) -> Result<(PersonId, bool)> {
+    if let Some(id) = person_of(tx, ctx, new).await? {
+        return Ok((id, false));
+    }
+    let person = NewPerson {
+        first_name: new.first_name.clone(),
+        last_name: new.last_name.clone(),
+        email: new.email.clone(),
+        phone: new.phone.clone(),
+        ..NewPerson::default()
+    };
+    match insert_person(tx, ctx, person).await {
+        Ok(p) => Ok((p.id, true)),
+        // Another transaction created a person with this email or phone first: use theirs.
+        Err(Error::Conflict { .. }) => person_of(tx, ctx, new)
+            .await?
+            .map(|id| (id, false))
+            .ok_or_else(|| {
+                Error::internal(
+                    "person conflict without a holder",
+                    std::io::Error::other("conflict"),
+                )
+            }),
+        Err(e) => Err(e),
+    }
+}
+
+/// The first touch of the person's earliest lead: `None` when the person has no lead,
+/// `Some(None)` when that lead carried no attribution.
+async fn persons_first_touch(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    person_id: PersonId,
+) -> Result<Option<Option<Attribution>>> {
+    let row: Option<(Option<Json<Attribution>>,)> = tx
+        .fetch_optional(
+            "SELECT first_touch FROM leads WHERE org_id = $1 AND person_id = $2 AND deleted_at IS NULL
+             ORDER BY created_at, id LIMIT 1",
+            args![ctx.org_id(), person_id],
+        )
+        .await?;
+    Ok(row.map(|(t,)| t.map(|t| t.0)))
+}
+
+#[async_trait]
+impl LeadRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn capture_lead(
+        &self,
+        ctx: &TenantContext,
+        mut new: NewLead,
+        policy: &DedupePolicy,
+        now: DateTime<Utc>,
+    ) -> Result<CapturedLead> {
+        new.validate()?;
+        policy.validate()?;
+        let at = to_storage_precision(now);
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        lock_contacts(self, &mut tx, ctx, &new).await?;
+        let touch = new.touch();
+        let (person_id, person_created, first_touch, status, duplicate_of) =
+            match find_duplicate(&mut tx, ctx, &new, policy, at).await? {
+                Some(original) => (
+                    original.person_id,
+                    false,
+                    original.first_touch,
+                    LeadStatus::Duplicate,
+                    Some(original.id),
+                ),
+                None => {
+                    let (person_id, created) = link_person(&mut tx, ctx, &new).await?;
+                    let first_touch = match persons_first_touch(&mut tx, ctx, person_id).await? {
+                        Some(earlier) => earlier,
+                        None => Some(touch.clone()).filter(|t| !t.is_empty()),
+                    };
+                    (Some(person_id), created, first_touch, LeadStatus::New, None)
+                }
+            };
+        let lead = Lead {
+            id: LeadId::new(),
+            org_id: ctx.org_id(),
+            person_id,
+            first_name: new.first_name,
+            last_name: new.last_name,
+            email: new.email,
+            phone: new.phone,
+            postal_code: new.postal_code,
+            region: new.region,
+            country: new.country,
+            vertical: new.vertical,
+            answers: new.answers,
+            consent: new.consent,
+            utm_source: touch.utm_source,
+            utm_medium: touch.utm_medium,
+            utm_campaign: touch.utm_campaign,
+            utm_term: touch.utm_term,
+            utm_content: touch.utm_content,
+            gclid: touch.gclid,
+            fbclid: touch.fbclid,
+            landing_page: touch.landing_page,
+            referrer: touch.referrer,
+            first_touch,
+            status,
+            duplicate_of,
+            created_at: at,
+            updated_at: at,
+        };
+        insert_lead(&mut tx, &lead).await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::LEAD_CREATED,
+            LeadId::KIND,
+            lead.id.as_uuid(),
+            &lead,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CapturedLead {
+            lead,
+            person_created,
+        })
+    }
+
+    async fn get_lead(&self, ctx: &TenantContext, id: LeadId) -> Result<Lead> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_lead(&mut tx, ctx, id, "").await
+    }
+
+    async fn list_leads(
+        &self,
+        ctx: &TenantContext,
+        filter: LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<Lead>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {LEAD_COLUMNS} FROM leads l WHERE deleted_at IS NULL AND org_id = "
+        ));
+        sql.bind(ctx.org_id());
+        sql.and("status", "=", filter.status.map(LeadStatus::as_str));
+        sql.and("utm_source", "=", filter.utm_source);
+        sql.and("utm_campaign", "=", filter.utm_campaign);
+        if let Some(partner_id) = filter.partner_id {
+            sql.push(
+                " AND id IN (SELECT d.lead_id FROM lead_deliveries d WHERE d.org_id = l.org_id AND d.partner_id = ",
+            )
+            .bind(partner_id)
+            .push(")");
+        }
+        and_range(&mut sql, "created_at", filter.created);
+        sql.page("id", page);
+        let rows: Vec<LeadRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(Lead::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |l| l.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn set_lead_status(
+        &self,
+        ctx: &TenantContext,
+        id: LeadId,
+        status: LeadStatus,
+    ) -> Result<Lead> {
+        if status == LeadStatus::Duplicate {
+            return Err(Error::invalid("status", "duplicate is set only by capture"));
+        }
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let current = fetch_lead(&mut tx, ctx, id, for_update(self)).await?;
+        if current.status == status {
+            return Ok(current);
+        }
+        let updated = Lead {
+            status,
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE leads SET status = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
+            args![status.as_str(), updated.updated_at, ctx.org_id(), id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::LEAD_STATUS_CHANGED,
+            LeadId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partners
+
+#[derive(sqlx::FromRow)]
+struct PartnerRow {
+    id: Uuid,
+    org_id: Uuid,
+    name: String,
+    delivery: Json<PartnerDelivery>,
+    verticals: Json<Vec<String>>,
+    regions: Json<Vec<String>>,
+    priority: i32,
+    weight: i32,
+    price_minor: i64,
+    currency: String,
+    daily_cap: Option<i32>,
+    monthly_cap: Option<i32>,
+    timezone: String,
+    exclusive: bool,
+    active: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<PartnerRow> for Partner {
+    type Error = Error;
+
+    fn try_from(r: PartnerRow) -> Result<Self> {
+        let count = |what: &str, n: i32| u32::try_from(n).map_err(|e| corrupt(what, e));
+        Ok(Self {
+            id: PartnerId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            name: r.name,
+            delivery: r.delivery.0,
+            verticals: r.verticals.0,
+            regions: r.regions.0,
+            priority: r.priority,
+            weight: count("partner weight", r.weight)?,
+            price_minor: r.price_minor,
+            currency: Currency::parse(&r.currency).map_err(|e| corrupt("currency", e))?,
+            daily_cap: r.daily_cap.map(|c| count("daily cap", c)).transpose()?,
+            monthly_cap: r.monthly_cap.map(|c| count("monthly cap", c)).transpose()?,
+            timezone: r.timezone,
+            exclusive: r.exclusive,
+            active: r.active,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const PARTNER_COLUMNS: &str = "id, org_id, name, delivery, verticals, regions, priority, weight, price_minor, \
+     currency, daily_cap, monthly_cap, timezone, exclusive, active, created_at, updated_at";
+
+/// A live partner of the org; `lock` is [`for_update`] when the caller will write
+/// what depends on it (an update, or routing that checks caps before recording a delivery).
+pub(crate) async fn fetch_partner(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: PartnerId,
+    lock: &str,
+) -> Result<Partner> {
+    let sql = format!(
+        "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
+    );
+    let row: Option<PartnerRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    row.ok_or_else(|| Error::not_found(PartnerId::KIND))?
+        .try_into()
+}
+
+fn partner_from(
+    id: PartnerId,
+    ctx: &TenantContext,
+    n: NewPartner,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+) -> Partner {
+    Partner {
+        id,
+        org_id: ctx.org_id(),
+        name: n.name,
+        delivery: n.delivery,
+        verticals: n.verticals,
+        regions: n.regions,
+        priority: n.priority,
+        weight: n.weight,
+        price_minor: n.price_minor,
+        currency: n.currency,
+        daily_cap: n.daily_cap,
+        monthly_cap: n.monthly_cap,
+        timezone: n.timezone,
+        exclusive: n.exclusive,
+        active: n.active,
+        created_at,
+        updated_at,
+    }
+}
+
+/// The stored columns of a partner, from `name` to `updated_at`, in [`PARTNER_COLUMNS`] order.
+fn partner_args(p: &Partner) -> Result<Vec<crate::db::Arg>> {
+    Ok(args![
+        p.name.as_str(),
+        json(&p.delivery)?,
+        json(&p.verticals)?,
+        json(&p.regions)?,
+        i64::from(p.priority),
+        i64::from(p.weight),
+        p.price_minor,
+        p.currency.code(),
+        p.daily_cap.map(i64::from),
+        p.monthly_cap.map(i64::from),
+        p.timezone.as_str(),
+        p.exclusive,
+        p.active,
+        p.updated_at,
+    ])
+}
+
+#[async_trait]
+impl PartnerRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn create_partner(&self, ctx: &TenantContext, mut new: NewPartner) -> Result<Partner> {
+        new.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let t = now();
+        let partner = partner_from(PartnerId::new(), ctx, new, t, t);
+        let mut a = partner_args(&partner)?;
+        a.extend(args![partner.org_id, partner.id, partner.created_at]);
+        tx.execute(
+            "INSERT INTO fulfillment_partners (name, delivery, verticals, regions, priority, weight, price_minor,
+             currency, daily_cap, monthly_cap, timezone, exclusive, active, updated_at, org_id, id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+            a,
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::PARTNER_CREATED,
+            PartnerId::KIND,
+            partner.id.as_uuid(),
+            &partner,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(partner)
+    }
+
+    async fn get_partner(&self, ctx: &TenantContext, id: PartnerId) -> Result<Partner> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_partner(&mut tx, ctx, id, "").await
+    }
+
+    async fn list_partners(
+        &self,
+        ctx: &TenantContext,
+        filter: PartnerFilter,
+        page: PageRequest,
+    ) -> Result<Page<Partner>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = "
+        ));
+        sql.bind(ctx.org_id());
+        if let Some(active) = filter.active {
+            sql.push(" AND active = ").bind(active);
+        }
+        sql.page("id", page);
+        let rows: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(Partner::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |p| p.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_partner(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        patch: PartnerPatch,
+    ) -> Result<Partner> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let current = fetch_partner(&mut tx, ctx, id, for_update(self)).await?;
+        let mut next = NewPartner::patched(&current, patch);
+        next.validate()?;
+        let updated = partner_from(id, ctx, next, current.created_at, now());
+        if (Partner {
+            updated_at: current.updated_at,
+            ..updated.clone()
+        }) == current
+        {
+            return Ok(current);
+        }
+        let mut a = partner_args(&updated)?;
+        a.extend(args![ctx.org_id(), id]);
+        tx.execute(
+            "UPDATE fulfillment_partners SET name = $1, delivery = $2, verticals = $3, regions = $4, priority = $5,
+             weight = $6, price_minor = $7, currency = $8, daily_cap = $9, monthly_cap = $10, timezone = $11,
+             exclusive = $12, active = $13, updated_at = $14 WHERE org_id = $15 AND id = $16",
+            a,
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::PARTNER_UPDATED,
+            PartnerId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn delete_partner(&self, ctx: &TenantContext, id: PartnerId) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let partner = fetch_partner(&mut tx, ctx, id, for_update(self)).await?;
+        tx.execute(
+            "UPDATE fulfillment_partners SET deleted_at = $1 WHERE org_id = $2 AND id = $3",
+            args![now(), ctx.org_id(), id],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            types::PARTNER_DELETED,
+            PartnerId::KIND,
+            id.as_uuid(),
+            &partner,
+        )
+        .await?;
+        tx.commit().await
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lead deliveries
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: Uuid,
+    org_id: Uuid,
+    lead_id: Uuid,
+    partner_id: Uuid,
+    rule: Option<String>,
+    price_minor: i64,
+    currency: String,
+    status: String,
+    attempts: i32,
+    response: Option<Json<serde_json::Value>>,
+    return_reason: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<DeliveryRow> for LeadDelivery {
+    type Error = Error;
+
+    fn try_from(r: DeliveryRow) -> Result<Self> {
+        Ok(Self {
+            id: LeadDeliveryId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            lead_id: LeadId::from_uuid(r.lead_id),
+            partner_id: PartnerId::from_uuid(r.partner_id),
+            rule: r.rule,
+            price_minor: r.price_minor,
+            currency: Currency::parse(&r.currency).map_err(|e| corrupt("currency", e))?,
+            status: r
+                .status
+                .parse()
+                .map_err(|e| corrupt("lead delivery status", e))?,
+            attempts: u32::try_from(r.attempts).map_err(|e| corrupt("attempts", e))?,
+            response: r.response.map(|j| j.0),
+            return_reason: r
+                .return_reason
+                .map(|s| s.parse::<ReturnReason>())
+                .transpose()
+                .map_err(|e| corrupt("return reason", e))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
+     response, return_reason, created_at, updated_at";
+
+async fn fetch_delivery(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: LeadDeliveryId,
+    lock: &str,
+) -> Result<LeadDelivery> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM lead_deliveries WHERE org_id = $1 AND id = $2{lock}"
+    );
+    let row: Option<DeliveryRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    row.ok_or_else(|| Error::not_found(LeadDeliveryId::KIND))?
+        .try_into()
+}
+
+/// Records a pending delivery of `lead` to `partner` (both already checked to be live records
+/// of the org) in `tx`, with its `lead.routed` event.
+pub(crate) async fn insert_delivery(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    lead: &Lead,
+    partner: &Partner,
+    rule: Option<String>,
+    price_minor: i64,
+) -> Result<LeadDelivery> {
+    validate_new_delivery(rule.as_deref(), price_minor)?;
+    let t = now();
+    let delivery = LeadDelivery {
+        id: LeadDeliveryId::new(),
+        org_id: ctx.org_id(),
+        lead_id: lead.id,
+        partner_id: partner.id,
+        rule: rule.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
+        price_minor,
+        currency: partner.currency,
+        status: LeadDeliveryStatus::Pending,
+        attempts: 0,
+        response: None,
+        return_reason: None,
+        created_at: t,
+        updated_at: t,
+    };
+    // ON CONFLICT keeps the transaction usable when the (lead, partner) pair is taken.
+    let inserted = tx
+        .execute(
+            "INSERT INTO lead_deliveries (id, org_id, lead_id, partner_id, rule, price_minor, currency, status,
+             attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)
+             ON CONFLICT DO NOTHING",
+            args![
+                delivery.id,
+                delivery.org_id,
+                delivery.lead_id,
+                delivery.partner_id,
+                delivery.rule.clone(),
+                delivery.price_minor,
+                delivery.currency.code(),
+                delivery.status.as_str(),
+                t,
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(Error::conflict(
+            "partner_id",
+            "the lead was already routed to this partner",
+        ));
+    }
+    emit(
+        tx,
+        ctx,
+        delivery.status.event_type(),
+        LeadDeliveryId::KIND,
+        delivery.id.as_uuid(),
+        &delivery,
+    )
+    .await?;
+    Ok(delivery)
+}
+
+/// How many of the partner's deliveries since `since` count toward its caps (all but
+/// `returned`). Inside routing, call it after locking the partner row with [`fetch_partner`].
+pub(crate) async fn partner_usage_in(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner_id: PartnerId,
+    since: Timestamp,
+) -> Result<u32> {
+    let (n,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM lead_deliveries
+             WHERE org_id = $1 AND partner_id = $2 AND created_at >= $3 AND status <> 'returned'",
+            args![ctx.org_id(), partner_id, since],
+        )
+        .await?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+#[async_trait]
+impl LeadDeliveryRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn record_delivery(
+        &self,
+        ctx: &TenantContext,
+        lead_id: LeadId,
+        partner_id: PartnerId,
+        rule: Option<String>,
+        price_minor: i64,
+    ) -> Result<LeadDelivery> {
+        validate_new_delivery(rule.as_deref(), price_minor)?;
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let lead = fetch_lead(&mut tx, ctx, lead_id, "").await?;
+        let partner = fetch_partner(&mut tx, ctx, partner_id, "").await?;
+        let delivery = insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor).await?;
+        tx.commit().await?;
+        Ok(delivery)
+    }
+
+    async fn get_lead_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: LeadDeliveryId,
+    ) -> Result<LeadDelivery> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_delivery(&mut tx, ctx, id, "").await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), status = %status))]
+    async fn update_delivery(
+        &self,
+        ctx: &TenantContext,
+        id: LeadDeliveryId,
+        status: LeadDeliveryStatus,
+        response: Option<serde_json::Value>,
+        return_reason: Option<ReturnReason>,
+    ) -> Result<LeadDelivery> {
+        validate_delivery_update(status, response.as_ref(), return_reason)?;
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let current = fetch_delivery(&mut tx, ctx, id, for_update(self)).await?;
+        if !current.status.can_become(status) {
+            return Err(Error::conflict(
+                "status",
+                format!("a {} delivery cannot become {status}", current.status),
+            ));
+        }
+        let updated = LeadDelivery {
+            status,
+            attempts: current.attempts + u32::from(status.is_attempt()),
+            response: response.or(current.response),
+            return_reason: return_reason.or(current.return_reason),
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE lead_deliveries SET status = $1, attempts = $2, response = NULLIF($3, 'null'),
+             return_reason = $4, updated_at = $5 WHERE org_id = $6 AND id = $7",
+            args![
+                status.as_str(),
+                i64::from(updated.attempts),
+                json(&updated.response)?,
+                updated.return_reason.map(ReturnReason::as_str),
+                updated.updated_at,
+                ctx.org_id(),
+                id,
+            ],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            status.event_type(),
+            LeadDeliveryId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn list_lead_deliveries(
+        &self,
+        ctx: &TenantContext,
+        lead_id: LeadId,
+        page: PageRequest,
+    ) -> Result<Page<LeadDelivery>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_lead(&mut tx, ctx, lead_id, "").await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM lead_deliveries WHERE org_id = "
+        ));
+        sql.bind(ctx.org_id());
+        sql.and("lead_id", "=", Some(lead_id));
+        sql.page("id", page);
+        let rows: Vec<DeliveryRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(LeadDelivery::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |d| d.id.as_uuid()))
+    }
+
+    async fn list_partner_deliveries(
+        &self,
+        ctx: &TenantContext,
+        partner_id: PartnerId,
+        filter: LeadDeliveryFilter,
+        page: PageRequest,
+    ) -> Result<Page<LeadDelivery>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_partner(&mut tx, ctx, partner_id, "").await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM lead_deliveries WHERE org_id = "
+        ));
+        sql.bind(ctx.org_id());
+        sql.and("partner_id", "=", Some(partner_id));
+        sql.and("status", "=", filter.status.map(LeadDeliveryStatus::as_str));
+        and_range(&mut sql, "created_at", filter.created);
+        sql.page("id", page);
+        let rows: Vec<DeliveryRow> = tx.fetch_sql(sql).await?;
+        let rows = rows
+            .into_iter()
+            .map(LeadDelivery::try_from)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(rows, page, |d| d.id.as_uuid()))
+    }
+
+    async fn partner_usage(
+        &self,
+        ctx: &TenantContext,
+        partner_id: PartnerId,
+        since: DateTime<Utc>,
+    ) -> Result<u32> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        fetch_partner(&mut tx, ctx, partner_id, "").await?;
+        partner_usage_in(&mut tx, ctx, partner_id, since).await
+    }
+}
