@@ -39,6 +39,9 @@ pub struct Config {
     pub unknown_sender: workos_core::domain::UnknownSender,
     /// `WORKOS_TWILIO_VOICE_GREETING`: what inbound callers hear before the recording.
     pub voice_greeting: String,
+    /// `WORKOS_WEBHOOK_RETRY_SCHEDULE`, `WORKOS_WEBHOOK_TIMEOUT_SECS`,
+    /// `WORKOS_WEBHOOK_ALLOWED_SUBNETS`.
+    pub webhooks: workos_webhooks::worker::WebhookConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -126,6 +129,7 @@ impl Config {
                     "WORKOS_TWILIO_UNKNOWN_SENDER: {other} is not create_person or store_unmatched"
                 ),
             },
+            webhooks: workos_webhooks::worker::WebhookConfig::from_lookup(&get)?,
             voice_greeting: get("WORKOS_TWILIO_VOICE_GREETING")
                 .unwrap_or_else(|| "Please leave a message after the tone.".into()),
         })

@@ -21,8 +21,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the REST API (the default).
-    Serve,
+    /// Serve the REST API (the default), with the webhook dispatcher and workers in-process.
+    Serve {
+        /// Leave webhook delivery to separate `workos-server worker` processes.
+        #[arg(long)]
+        no_webhook_workers: bool,
+    },
+    /// Run only the webhook dispatcher and delivery workers (to scale them out).
+    Worker,
     /// Administrative commands; each prints one JSON object.
     Admin {
         #[command(subcommand)]
@@ -65,8 +71,17 @@ async fn main() -> anyhow::Result<()> {
     let bind = config.bind;
     let state = AppState::new(store.clone(), config);
 
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => run(state, bind).await,
+    match cli.command.unwrap_or(Command::Serve {
+        no_webhook_workers: false,
+    }) {
+        Command::Serve { no_webhook_workers } => run(state, bind, !no_webhook_workers).await,
+        Command::Worker => {
+            let pipeline = spawn_pipeline(&state)?;
+            tracing::info!("webhook workers running");
+            shutdown_signal().await;
+            pipeline.shutdown().await;
+            Ok(())
+        }
         Command::Admin {
             command: Admin::CreateOrg { name },
         } => {
@@ -97,7 +112,17 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn run(state: AppState, bind: SocketAddr) -> anyhow::Result<()> {
+fn spawn_pipeline(state: &AppState) -> anyhow::Result<workos_webhooks::worker::PipelineHandle> {
+    let store = std::sync::Arc::new(state.store.clone());
+    workos_webhooks::worker::Pipeline::spawn(
+        store,
+        state.cipher.clone(),
+        state.webhook_config.clone(),
+    )
+    .context("starting the webhook pipeline")
+}
+
+async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("WORKOS_BIND: cannot listen on {bind}"))?;
@@ -109,8 +134,16 @@ async fn run(state: AppState, bind: SocketAddr) -> anyhow::Result<()> {
             key = secret.expose()
         );
     }
+    let pipeline = if webhook_workers {
+        Some(spawn_pipeline(&state)?)
+    } else {
+        None
+    };
     tracing::info!(%bind, "listening");
     serve(listener, app(state), shutdown_signal()).await?;
+    if let Some(pipeline) = pipeline {
+        pipeline.shutdown().await;
+    }
     Ok(())
 }
 

@@ -30,7 +30,11 @@ pub struct Inner {
     /// Hashes and verifies API keys.
     pub hasher: ApiKeyHasher,
     /// Encrypts secrets at rest.
-    pub cipher: Cipher,
+    pub cipher: Arc<Cipher>,
+    /// Registers webhook endpoints and rotates their secrets.
+    pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
+    /// The delivery pipeline's settings (retry schedule, timeout, allowed subnets).
+    pub webhook_config: workos_webhooks::worker::WebhookConfig,
     /// HS256 key for user JWTs, when configured.
     pub jwt: Option<jsonwebtoken::DecodingKey>,
     /// Requests per minute per caller.
@@ -75,10 +79,17 @@ impl AppState {
         let per_minute = NonZeroU32::new(config.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
             .with_middleware::<StateInformationMiddleware>();
+        let cipher = Arc::new(Cipher::new(1, config.encryption_key));
         Self(Arc::new(Inner {
-            store,
+            store: store.clone(),
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
-            cipher: Cipher::new(1, config.encryption_key),
+            webhooks: workos_webhooks::service::WebhookService::new(
+                Arc::new(store),
+                cipher.clone(),
+                config.webhooks.allowed_subnets.clone(),
+            ),
+            webhook_config: config.webhooks.clone(),
+            cipher,
             jwt: config
                 .jwt_secret
                 .as_deref()

@@ -333,6 +333,11 @@ pub trait Store:
     + WebhookRepo
     + DeliveryQueue
     + CommsRepo
+    + IntegrationRepo
+    + EmailRepo
+    + LeadRepo
+    + PartnerRepo
+    + LeadDeliveryRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -355,6 +360,11 @@ impl<T> Store for T where
         + WebhookRepo
         + DeliveryQueue
         + CommsRepo
+        + IntegrationRepo
+        + EmailRepo
+        + LeadRepo
+        + PartnerRepo
+        + LeadDeliveryRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {
@@ -548,6 +558,8 @@ pub struct DueDelivery {
     pub secrets: SealedSecrets,
     /// The endpoint's rate limit.
     pub rate_limit_per_second: Option<u32>,
+    /// Since when every attempt at the endpoint has failed, if they have.
+    pub failing_since: Option<DateTime<Utc>>,
     /// The event as delivered (the body is its JSON).
     pub event: DomainEvent,
 }

@@ -446,6 +446,7 @@ struct Endpoint {
     id: Uuid,
     org_id: Uuid,
     event_types: Json<Vec<String>>,
+    created_at: Timestamp,
 }
 
 #[derive(sqlx::FromRow)]
@@ -456,6 +457,7 @@ struct DueRow {
     headers: Json<BTreeMap<String, String>>,
     secrets: Vec<u8>,
     rate_limit_per_second: Option<i32>,
+    failing_since: Option<Timestamp>,
     occurred_at: Timestamp,
     subject_kind: String,
     subject_id: Uuid,
@@ -479,7 +481,7 @@ impl DeliveryQueue for SqlStore {
         for org in orgs {
             let rows: Vec<Endpoint> = tx
                 .fetch_all(
-                    "SELECT id, org_id, event_types FROM webhooks WHERE org_id = $1 AND enabled",
+                    "SELECT id, org_id, event_types, created_at FROM webhooks WHERE org_id = $1 AND enabled",
                     args![org],
                 )
                 .await?;
@@ -493,6 +495,9 @@ impl DeliveryQueue for SqlStore {
                     .get(&event.org_id.as_uuid())
                     .into_iter()
                     .flatten()
+                    // An endpoint receives what happens after it exists, even when the
+                    // dispatcher is behind and meets older events only now.
+                    .filter(|e| event.occurred_at >= e.created_at)
                     .filter(|e| event_type_matches(&e.event_types.0, &event.event_type))
                     .map(|e| (e.org_id, e.id, event.id.as_uuid()))
             })
@@ -566,7 +571,7 @@ impl DeliveryQueue for SqlStore {
         let mut due = Vec::with_capacity(ids.len());
         // One query for the batch: delivery, endpoint and event.
         let mut sql = Sql::new(&format!(
-            "SELECT {DELIVERY_COLUMNS}, w.url, w.headers, w.secrets, w.rate_limit_per_second, e.occurred_at,
+            "SELECT {DELIVERY_COLUMNS}, w.url, w.headers, w.secrets, w.rate_limit_per_second, w.failing_since, e.occurred_at,
                     e.subject_kind, e.subject_id, e.data, e.request_id
              FROM {DELIVERY_FROM} JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id WHERE d.id IN ("
         ));
@@ -599,6 +604,7 @@ impl DeliveryQueue for SqlStore {
                 headers: r.headers.0,
                 secrets: SealedSecrets(r.secrets),
                 rate_limit_per_second: r.rate_limit_per_second.and_then(|r| u32::try_from(r).ok()),
+                failing_since: r.failing_since,
                 event,
             });
         }
@@ -682,7 +688,11 @@ impl DeliveryQueue for SqlStore {
         let mut tx = self.system_tx(false).await?;
         let row: Option<(Option<Timestamp>,)> = tx
             .fetch_optional(
-                "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status IN ('pending', 'retrying')",
+                // A claimed delivery is due again only when its lease ends; deliveries of
+                // disabled endpoints are not due at all.
+                "SELECT MIN(CASE WHEN d.locked_until > d.next_attempt_at THEN d.locked_until ELSE d.next_attempt_at END)
+                 FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
+                 WHERE d.status IN ('pending', 'retrying') AND w.enabled",
                 args![],
             )
             .await?;

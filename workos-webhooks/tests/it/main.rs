@@ -1,4 +1,39 @@
 //! Integration tests of `workos-webhooks`, in one binary.
+//!
+//! The store-backed tests (`pipeline`, `service`) run against a real `SqlStore`: SQLite (a fresh
+//! temporary file per test) and, when `DATABASE_URL` is set, Postgres (a fresh database per
+//! test, dropped afterwards). Without `DATABASE_URL` the Postgres half says it is skipped and
+//! passes, unless `WORKOS_REQUIRE_POSTGRES=1`, in which case it fails.
+//!
+//! ```text
+//! cargo test -p workos-webhooks                                                    # SQLite
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p workos-webhooks # both
+//! ```
 
+/// Generates `name::sqlite` and `name::postgres` for `async fn name(store: &SqlStore)`.
+macro_rules! store_test {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite().await;
+                super::$name(&db.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::common::TestDb::postgres().await else {
+                    return;
+                };
+                super::$name(&db.store).await;
+            }
+        }
+    };
+}
+
+mod common;
+
+mod pipeline;
+mod service;
 mod signing;
 mod ssrf;

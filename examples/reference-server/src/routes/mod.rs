@@ -11,6 +11,7 @@ mod people;
 mod phones;
 mod tasks;
 mod twilio;
+mod webhooks;
 
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
@@ -36,6 +37,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(phones::router())
         .merge(events::router())
         .merge(comms::router())
+        .merge(webhooks::router())
 }
 
 /// Routes that authenticate by other means than an API key (Twilio's signatures).

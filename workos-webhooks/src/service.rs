@@ -1,0 +1,444 @@
+//! Registering endpoints: the SSRF check at the door, signing secrets minted and sealed at rest.
+//!
+//! [`WebhookService`] wraps a store's [`WebhookRepo`] for the operations that need more than
+//! storage: creating an endpoint (its URL is checked with the [`SsrfGuard`] and a signing secret
+//! is minted), changing its URL (checked again) and rotating its secret. Everything else
+//! (listing, deliveries, replay) goes to the store directly.
+//!
+//! ## Sealed secrets
+//!
+//! An endpoint's secrets are stored as one AEAD ciphertext ([`SealedSecrets`]) of the JSON
+//! list `[{"secret": "whsec_…", "expires_at": null | "<RFC 3339>"}, …]`, newest (primary)
+//! first. The primary never expires; a rotation gives the secrets it replaces an expiry of
+//! *now + grace period* (default 24 hours), during which deliveries are signed with all of them.
+//!
+//! The associated data binding the ciphertext is `org:<org id>\0webhooks.secrets` (see
+//! [`SecretSealer::aad`]): the org and the column, not the endpoint, because the endpoint's id is
+//! only assigned by the store when it is created. A sealed list therefore cannot be moved to
+//! another org or another column, but could be swapped between two endpoints of the same org
+//! by someone with write access to the database.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+use workos_core::crypto::Cipher;
+use workos_core::domain::{HttpUrl, NewWebhook, Webhook, WebhookPatch};
+use workos_core::ids::{OrgId, WebhookId};
+use workos_core::repo::{SealedSecrets, WebhookRepo};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use crate::signing::WebhookSecret;
+use crate::ssrf::{SsrfError, SsrfGuard};
+
+/// How long secrets replaced by a rotation stay valid, by default: 24 hours.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(24 * 3600);
+/// The most secrets an endpoint keeps; rotating past it drops the oldest.
+pub const MAX_SECRETS: usize = 10;
+/// How long resolving a URL's host may take at registration.
+pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One of an endpoint's signing secrets, with its expiry (`None` for the primary).
+#[derive(Debug, Clone)]
+pub struct SecretEntry {
+    /// The secret.
+    pub secret: WebhookSecret,
+    /// When it stops being used; `None` while it is the primary.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl SecretEntry {
+    /// Whether the secret is still used to sign at `now`.
+    #[must_use]
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+/// The stored JSON form of a [`SecretEntry`].
+#[derive(Serialize, Deserialize)]
+struct StoredEntry {
+    secret: String,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Seals and opens endpoints' secret lists with the engine's [`Cipher`]. Cheap to clone.
+#[derive(Clone)]
+pub struct SecretSealer {
+    cipher: Arc<Cipher>,
+}
+
+impl std::fmt::Debug for SecretSealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretSealer(..)")
+    }
+}
+
+impl SecretSealer {
+    /// A sealer using `cipher`.
+    #[must_use]
+    pub fn new(cipher: Arc<Cipher>) -> Self {
+        Self { cipher }
+    }
+
+    /// The associated data of an org's sealed secret lists: `org:<org id>\0webhooks.secrets`.
+    #[must_use]
+    pub fn aad(org_id: OrgId) -> Vec<u8> {
+        format!("org:{org_id}\0webhooks.secrets").into_bytes()
+    }
+
+    /// Seals `entries` (primary first) for an endpoint of `org_id`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the list cannot be serialised (it always can).
+    pub fn seal(&self, org_id: OrgId, entries: &[SecretEntry]) -> Result<SealedSecrets> {
+        let stored: Vec<StoredEntry> = entries
+            .iter()
+            .map(|e| StoredEntry {
+                secret: e.secret.expose().to_owned(),
+                expires_at: e.expires_at,
+            })
+            .collect();
+        let json =
+            serde_json::to_vec(&stored).map_err(|e| Error::internal("webhook secrets", e))?;
+        Ok(SealedSecrets(
+            self.cipher.encrypt(&json, &Self::aad(org_id)),
+        ))
+    }
+
+    /// Opens a sealed list: every entry, expired ones included, primary first.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the ciphertext does not open under this cipher and org (wrong
+    /// key, another org's list, tampering) or does not hold a valid list.
+    pub fn open(&self, org_id: OrgId, sealed: &SealedSecrets) -> Result<Vec<SecretEntry>> {
+        let json = self
+            .cipher
+            .decrypt(&sealed.0, &Self::aad(org_id))
+            .map_err(|e| Error::internal("cannot open webhook secrets", e))?;
+        let stored: Vec<StoredEntry> = serde_json::from_slice(&json)
+            .map_err(|e| Error::internal("malformed webhook secrets", e))?;
+        stored
+            .into_iter()
+            .map(|s| {
+                Ok(SecretEntry {
+                    secret: WebhookSecret::parse(&s.secret)
+                        .map_err(|e| Error::internal("malformed webhook secret", e))?,
+                    expires_at: s.expires_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Every secret of a sealed list still valid at `now`, primary first: the secrets a
+    /// delivery made at `now` is signed with.
+    ///
+    /// # Errors
+    /// As [`SecretSealer::open`].
+    pub fn open_valid(
+        &self,
+        org_id: OrgId,
+        sealed: &SealedSecrets,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookSecret>> {
+        Ok(self
+            .open(org_id, sealed)?
+            .into_iter()
+            .filter(|e| e.is_valid_at(now))
+            .map(|e| e.secret)
+            .collect())
+    }
+}
+
+/// Checks `url` with `guard`, bounded by `timeout`.
+pub(crate) async fn check_destination(
+    guard: &SsrfGuard,
+    url: &Url,
+    timeout: Duration,
+) -> std::result::Result<Vec<SocketAddr>, DestinationError> {
+    match tokio::time::timeout(timeout, guard.check_url(url)).await {
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(e)) => Err(DestinationError::Refused(e)),
+        Err(_) => Err(DestinationError::ResolveTimeout),
+    }
+}
+
+/// Why a destination was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DestinationError {
+    #[error(transparent)]
+    Refused(SsrfError),
+    #[error("resolving the host timed out")]
+    ResolveTimeout,
+}
+
+/// Endpoint registration with SSRF checks and sealed signing secrets. See the
+/// [module docs](self).
+pub struct WebhookService<S: ?Sized> {
+    store: Arc<S>,
+    sealer: SecretSealer,
+    guard: SsrfGuard,
+    grace: Duration,
+}
+
+impl<S: ?Sized> std::fmt::Debug for WebhookService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookService")
+            .field("guard", &self.guard)
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: WebhookRepo + ?Sized> WebhookService<S> {
+    /// A service over `store`, sealing secrets with `cipher` and checking URLs with `guard`,
+    /// with the default grace period.
+    #[must_use]
+    pub fn new(store: Arc<S>, cipher: Arc<Cipher>, guard: SsrfGuard) -> Self {
+        Self {
+            store,
+            sealer: SecretSealer::new(cipher),
+            guard,
+            grace: DEFAULT_GRACE_PERIOD,
+        }
+    }
+
+    /// Sets how long secrets replaced by [`WebhookService::rotate_secret`] stay valid.
+    #[must_use]
+    pub fn with_grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// The sealer of secret lists.
+    #[must_use]
+    pub fn sealer(&self) -> &SecretSealer {
+        &self.sealer
+    }
+
+    /// Registers an endpoint: checks its URL with the SSRF guard, mints a signing secret and
+    /// stores it sealed. The secret is returned this once; it is never readable again.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] below the admin role; [`Error::Validation`] for invalid input,
+    /// including on `url` when the guard refuses it (the message says why) or its host does not
+    /// resolve; the store's errors.
+    pub async fn create(
+        &self,
+        ctx: &TenantContext,
+        new: NewWebhook,
+    ) -> Result<(Webhook, WebhookSecret)> {
+        ctx.authorize(Access::Manage)?;
+        new.validate()?;
+        self.check_url(&new.url).await?;
+        let secret = WebhookSecret::generate();
+        let sealed = self.sealer.seal(
+            ctx.org_id(),
+            &[SecretEntry {
+                secret: secret.clone(),
+                expires_at: None,
+            }],
+        )?;
+        let webhook = self.store.create_webhook(ctx, new, sealed).await?;
+        Ok((webhook, secret))
+    }
+
+    /// Changes an endpoint; a changed URL is checked with the SSRF guard first.
+    ///
+    /// # Errors
+    /// As [`WebhookService::create`], and [`Error::NotFound`] for the endpoint.
+    pub async fn update(
+        &self,
+        ctx: &TenantContext,
+        id: WebhookId,
+        patch: WebhookPatch,
+    ) -> Result<Webhook> {
+        ctx.authorize(Access::Manage)?;
+        if let Some(url) = &patch.url {
+            let current = self.store.get_webhook(ctx, id).await?;
+            if current.url != *url {
+                self.check_url(url).await?;
+            }
+        }
+        self.store.update_webhook(ctx, id, patch).await
+    }
+
+    /// Mints a new primary secret for an endpoint and returns it (shown this once). The
+    /// secrets it replaces stay valid for the grace period (an earlier expiry is kept);
+    /// expired ones are dropped, and so are the oldest beyond [`MAX_SECRETS`].
+    ///
+    /// The list is read, changed and written back in two store calls: two rotations of the same
+    /// endpoint racing each other can lose one of the new secrets.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] below the admin role; [`Error::NotFound`] for the endpoint;
+    /// [`Error::Internal`] when the stored list does not open.
+    pub async fn rotate_secret(&self, ctx: &TenantContext, id: WebhookId) -> Result<WebhookSecret> {
+        ctx.authorize(Access::Manage)?;
+        let sealed = self.store.webhook_secrets(ctx, id).await?;
+        let now = workos_core::domain::now();
+        let until = now
+            .checked_add_signed(
+                chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX),
+            )
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let secret = WebhookSecret::generate();
+        let mut entries = vec![SecretEntry {
+            secret: secret.clone(),
+            expires_at: None,
+        }];
+        entries.extend(
+            self.sealer
+                .open(ctx.org_id(), &sealed)?
+                .into_iter()
+                .filter(|e| e.is_valid_at(now))
+                .map(|e| SecretEntry {
+                    expires_at: Some(e.expires_at.map_or(until, |t| t.min(until))),
+                    ..e
+                }),
+        );
+        entries.truncate(MAX_SECRETS);
+        let sealed = self.sealer.seal(ctx.org_id(), &entries)?;
+        self.store.replace_webhook_secrets(ctx, id, sealed).await?;
+        Ok(secret)
+    }
+
+    /// Every secret of an endpoint of `org_id` still valid at `now`, primary first.
+    ///
+    /// # Errors
+    /// As [`SecretSealer::open`].
+    pub fn open_secrets(
+        &self,
+        org_id: OrgId,
+        sealed: &SealedSecrets,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookSecret>> {
+        self.sealer.open_valid(org_id, sealed, now)
+    }
+
+    /// The SSRF check of a URL at registration, as a validation error on `url`.
+    async fn check_url(&self, url: &HttpUrl) -> Result<()> {
+        check_destination(&self.guard, &url.to_url(), RESOLVE_TIMEOUT)
+            .await
+            .map(drop)
+            .map_err(|e| Error::invalid("url", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use workos_core::crypto::SecretKey;
+
+    use super::*;
+
+    fn sealer() -> SecretSealer {
+        SecretSealer::new(Arc::new(Cipher::new(1, SecretKey::generate())))
+    }
+
+    #[test]
+    fn seal_open_round_trip_and_expiry() {
+        let s = sealer();
+        let org = OrgId::new();
+        let now = Utc::now();
+        let (a, b, c) = (
+            WebhookSecret::generate(),
+            WebhookSecret::generate(),
+            WebhookSecret::generate(),
+        );
+        let sealed = s
+            .seal(
+                org,
+                &[
+                    SecretEntry {
+                        secret: a.clone(),
+                        expires_at: None,
+                    },
+                    SecretEntry {
+                        secret: b.clone(),
+                        expires_at: Some(now + chrono::Duration::hours(1)),
+                    },
+                    SecretEntry {
+                        secret: c,
+                        expires_at: Some(now - chrono::Duration::seconds(1)),
+                    },
+                ],
+            )
+            .unwrap();
+        assert_eq!(s.open(org, &sealed).unwrap().len(), 3);
+        let valid = s.open_valid(org, &sealed, now).unwrap();
+        let exposed: Vec<&str> = valid.iter().map(WebhookSecret::expose).collect();
+        assert_eq!(exposed, [a.expose(), b.expose()]);
+        let later = s
+            .open_valid(org, &sealed, now + chrono::Duration::hours(2))
+            .unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].expose(), a.expose());
+    }
+
+    #[test]
+    fn sealed_list_is_bound_to_its_org() {
+        let s = sealer();
+        let sealed = s
+            .seal(
+                OrgId::new(),
+                &[SecretEntry {
+                    secret: WebhookSecret::generate(),
+                    expires_at: None,
+                }],
+            )
+            .unwrap();
+        assert!(matches!(
+            s.open(OrgId::new(), &sealed),
+            Err(Error::Internal { .. })
+        ));
+        // And to the cipher's key.
+        assert!(sealer().open(OrgId::new(), &sealed).is_err());
+    }
+
+    #[test]
+    fn stored_format_is_the_documented_json() {
+        let cipher = Arc::new(Cipher::new(1, SecretKey::generate()));
+        let s = SecretSealer::new(cipher.clone());
+        let org = OrgId::new();
+        let secret = WebhookSecret::generate();
+        let exp = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let sealed = s
+            .seal(
+                org,
+                &[
+                    SecretEntry {
+                        secret: secret.clone(),
+                        expires_at: None,
+                    },
+                    SecretEntry {
+                        secret: secret.clone(),
+                        expires_at: Some(exp),
+                    },
+                ],
+            )
+            .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&cipher.decrypt(&sealed.0, &SecretSealer::aad(org)).unwrap())
+                .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"secret": secret.expose(), "expires_at": null},
+                {"secret": secret.expose(), "expires_at": "2026-01-02T03:04:05Z"},
+            ])
+        );
+        assert!(!format!("{s:?}").contains(secret.expose()));
+    }
+}

@@ -1,0 +1,972 @@
+//! The delivery pipeline: a [`Dispatcher`] fans committed events out into deliveries, a
+//! [`DeliveryWorker`] sends due deliveries and records what happened. [`Pipeline::spawn`] runs
+//! both as tokio tasks until its [`PipelineHandle`] is shut down (or dropped).
+//!
+//! Both talk to storage only through the core traits ([`DeliveryQueue`], [`EventBus`]), so any
+//! backend works, and several processes can run pipelines on one database: the store hands each
+//! event batch to one dispatcher and each due delivery to one worker (a claim with a lease).
+//!
+//! ## Dispatcher
+//! Calls [`DeliveryQueue::dispatch_events`] (consumer [`Dispatcher::CONSUMER`]) until a call reads
+//! fewer events than its limit, then sleeps until an [`EventBus`] notice or the poll interval
+//! (1 s by default; the fallback when notices are lost), and repeats.
+//!
+//! ## Worker
+//! Claims up to [`WebhookConfig::claim_batch`] due deliveries for a lease of *timeout + 30 s*,
+//! sends them with at most [`WebhookConfig::max_in_flight`] in flight, each endpoint held to its
+//! `rate_limit_per_second` (a GCRA limiter per endpoint, in memory: the limit holds per worker
+//! process), and records every attempt in one [`DeliveryQueue::record_attempts`] call per claim.
+//! Then it waits for the next due time, a dispatcher or bus notice, or the poll interval.
+//!
+//! What an attempt leads to:
+//!
+//! | answer | delivery | endpoint |
+//! |---|---|---|
+//! | 2xx | `succeeded` | |
+//! | 410 | `failed` | disabled, reason `gone` |
+//! | 429 / 503 with `Retry-After` | `retrying`, not before `Retry-After` | |
+//! | anything else, no answer | `retrying` per the [`RetrySchedule`], `failed` once it is used up | |
+//! | a failure while the endpoint has been failing longer than [`WebhookConfig::failing_disable_after`] | as above | disabled, reason `failing` |
+//!
+//! A delivery that cannot be sent within its lease (held back by its endpoint's rate limit) is
+//! left unrecorded: its lease runs out and it is claimed again, without counting an attempt. So
+//! is one whose endpoint's secrets cannot be opened (a wrong encryption key is the engine's
+//! fault, not the receiver's), which is logged as an error. Delivery is at least once: a worker
+//! that dies after sending but before recording sends again after the lease.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::{FutureExt as _, StreamExt as _};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use url::Url;
+use workos_core::crypto::Cipher;
+use workos_core::domain::{
+    DeliveryAttempt, DeliveryStatus, WebhookDelivery, now, to_storage_precision,
+};
+use workos_core::events::{EventBus, EventSubscription};
+use workos_core::ids::{WebhookDeliveryId, WebhookId};
+use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery};
+use workos_core::{Error, Result};
+
+use crate::schedule::{RetrySchedule, ScheduleError};
+use crate::sender::{
+    DEFAULT_TIMEOUT, ErrorKind, HttpSender, Message, SendError, SendResponse, Verdict, classify,
+};
+use crate::service::SecretSealer;
+use crate::ssrf::{SsrfError, SsrfGuard};
+
+/// Environment variable holding the retry schedule (see [`RetrySchedule::parse`]).
+pub const ENV_RETRY_SCHEDULE: &str = "WORKOS_WEBHOOK_RETRY_SCHEDULE";
+/// Environment variable holding the attempt timeout in whole seconds.
+pub const ENV_TIMEOUT_SECS: &str = "WORKOS_WEBHOOK_TIMEOUT_SECS";
+/// Environment variable holding the SSRF allow-list (see [`SsrfGuard::from_env_value`]).
+pub const ENV_ALLOWED_SUBNETS: &str = "WORKOS_WEBHOOK_ALLOWED_SUBNETS";
+
+/// The longest attempt timeout accepted: 5 minutes.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an endpoint may fail before it is disabled, by default: 5 days.
+pub const DEFAULT_FAILING_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+/// How much longer than the attempt timeout a claim's lease lasts.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// A claim's deliveries are not started later than this before its lease ends (plus the
+/// timeout), so the lease outlives every attempt.
+const START_MARGIN: Duration = Duration::from_secs(5);
+/// How long a subscription that failed waits before subscribing again.
+const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(5);
+/// Notices taken at once after a wake-up.
+const MAX_DRAINED_NOTICES: usize = 4096;
+/// Endpoint limiters unused this long are forgotten.
+const LIMITER_IDLE: Duration = Duration::from_secs(600);
+
+/// Settings of the delivery pipeline.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// When failed deliveries are tried again.
+    pub retry_schedule: RetrySchedule,
+    /// The timeout of one attempt, response body included (default 15 s).
+    pub timeout: Duration,
+    /// The SSRF guard checking every destination before each attempt.
+    pub allowed_subnets: SsrfGuard,
+    /// An endpoint failing this long is disabled (reason `failing`; default 5 days).
+    pub failing_disable_after: Duration,
+    /// Events read per dispatch call (default 1000).
+    pub dispatch_batch: u32,
+    /// Deliveries claimed at once (default 100).
+    pub claim_batch: u32,
+    /// Attempts in flight at once per worker (default 32).
+    pub max_in_flight: usize,
+    /// The longest sleep between two looks at the store when no notice comes (default 1 s).
+    pub poll_interval: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            retry_schedule: RetrySchedule::default(),
+            timeout: DEFAULT_TIMEOUT,
+            allowed_subnets: SsrfGuard::default(),
+            failing_disable_after: DEFAULT_FAILING_DISABLE_AFTER,
+            dispatch_batch: 1000,
+            claim_batch: 100,
+            max_in_flight: 32,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A pipeline setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `WORKOS_WEBHOOK_RETRY_SCHEDULE` is invalid.
+    #[error("{ENV_RETRY_SCHEDULE}: {0}")]
+    RetrySchedule(#[from] ScheduleError),
+    /// `WORKOS_WEBHOOK_TIMEOUT_SECS` is not a whole number of seconds from 1 to 300.
+    #[error("{ENV_TIMEOUT_SECS}: {value:?} is not a whole number of seconds from 1 to 300")]
+    Timeout {
+        /// The value as set.
+        value: String,
+    },
+    /// `WORKOS_WEBHOOK_ALLOWED_SUBNETS` is invalid.
+    #[error("{ENV_ALLOWED_SUBNETS}: {0}")]
+    AllowedSubnets(#[source] SsrfError),
+}
+
+impl WebhookConfig {
+    /// The defaults, with [`ENV_RETRY_SCHEDULE`], [`ENV_TIMEOUT_SECS`] and
+    /// [`ENV_ALLOWED_SUBNETS`] applied when set (an empty value counts as unset).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable that is set but invalid.
+    pub fn from_env() -> std::result::Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`WebhookConfig::from_env`] reading variables through `lookup` (for tests and for
+    /// configuration that is not in the process environment).
+    ///
+    /// # Errors
+    /// As [`WebhookConfig::from_env`].
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> std::result::Result<Self, ConfigError> {
+        let get = |name| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut config = Self::default();
+        if let Some(v) = get(ENV_RETRY_SCHEDULE) {
+            config.retry_schedule = RetrySchedule::parse(&v)?;
+        }
+        if let Some(v) = get(ENV_TIMEOUT_SECS) {
+            config.timeout = v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs)
+                .filter(|t| !t.is_zero() && *t <= MAX_TIMEOUT)
+                .ok_or(ConfigError::Timeout { value: v })?;
+        }
+        if let Some(v) = get(ENV_ALLOWED_SUBNETS) {
+            config.allowed_subnets =
+                SsrfGuard::from_env_value(&v).map_err(ConfigError::AllowedSubnets)?;
+        }
+        Ok(config)
+    }
+
+    /// The lease of a claim: the timeout plus [`LEASE_MARGIN`].
+    #[must_use]
+    pub fn lease(&self) -> Duration {
+        self.timeout + LEASE_MARGIN
+    }
+}
+
+/// The `webhook-id` of a delivery: `msg_` + its id as 32 hex digits, the same on every attempt.
+#[must_use]
+pub fn message_id(id: WebhookDeliveryId) -> String {
+    format!("msg_{}", id.as_uuid().simple())
+}
+
+/// What one [`Dispatcher::run_once`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DispatchStats {
+    /// Events read from the log.
+    pub events: usize,
+    /// Deliveries created.
+    pub deliveries: usize,
+}
+
+/// Fans the event log out into deliveries. See the [module docs](self).
+pub struct Dispatcher<S: ?Sized> {
+    store: Arc<S>,
+    batch: u32,
+    poll_interval: Duration,
+    on_dispatch: Option<Arc<Notify>>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for Dispatcher<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher")
+            .field("batch", &self.batch)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
+    /// The event-log consumer name the dispatcher's cursor is stored under.
+    pub const CONSUMER: &'static str = "webhooks";
+
+    /// A dispatcher over `store`.
+    #[must_use]
+    pub fn new(store: Arc<S>, config: &WebhookConfig) -> Self {
+        Self {
+            store,
+            batch: config.dispatch_batch.max(1),
+            poll_interval: config.poll_interval,
+            on_dispatch: None,
+        }
+    }
+
+    /// Notifies `waker` whenever deliveries were created (e.g. [`DeliveryWorker::waker`]).
+    #[must_use]
+    pub fn notify(mut self, waker: Arc<Notify>) -> Self {
+        self.on_dispatch = Some(waker);
+        self
+    }
+
+    /// Dispatches until the log is drained (a call reads fewer events than the batch size) or
+    /// another dispatcher holds the claim.
+    ///
+    /// # Errors
+    /// The store's errors; what was dispatched before stays dispatched.
+    pub async fn run_once(&self) -> Result<DispatchStats> {
+        let mut stats = DispatchStats::default();
+        loop {
+            let Some((events, deliveries)) = self
+                .store
+                .dispatch_events(Self::CONSUMER, self.batch)
+                .await?
+            else {
+                break;
+            };
+            stats.events += events;
+            stats.deliveries += deliveries;
+            if deliveries > 0
+                && let Some(waker) = &self.on_dispatch
+            {
+                waker.notify_one();
+            }
+            if events < self.batch as usize {
+                break;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Runs until `shutdown` turns `true` (or its sender is dropped).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut wakeups = Wakeups::new(self.store.clone());
+        while !*shutdown.borrow() {
+            // Subscribe before looking, so a commit in between still wakes us.
+            wakeups.ensure().await;
+            match self.run_once().await {
+                Ok(stats) if stats.events > 0 => {
+                    tracing::debug!(
+                        events = stats.events,
+                        deliveries = stats.deliveries,
+                        "dispatched events"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "webhook dispatch failed"),
+            }
+            if !wakeups.wait(None, self.poll_interval, &mut shutdown).await {
+                break;
+            }
+        }
+        tracing::debug!("webhook dispatcher stopped");
+    }
+}
+
+/// The per-endpoint rate limiter and the rate it was built for.
+struct EndpointLimiter {
+    rate: u32,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    last_used: Instant,
+}
+
+/// Sends due deliveries and records the attempts. See the [module docs](self).
+pub struct DeliveryWorker<S: ?Sized> {
+    store: Arc<S>,
+    sealer: SecretSealer,
+    sender: HttpSender,
+    schedule: RetrySchedule,
+    failing_disable_after: Duration,
+    batch: u32,
+    max_in_flight: usize,
+    poll_interval: Duration,
+    lease: Duration,
+    limiters: Mutex<HashMap<WebhookId, EndpointLimiter>>,
+    waker: Arc<Notify>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for DeliveryWorker<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryWorker")
+            .field("sender", &self.sender)
+            .field("schedule", &self.schedule)
+            .field("batch", &self.batch)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
+    /// A worker over `store`, opening endpoints' secrets with `cipher`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the HTTP client cannot be built.
+    pub fn new(store: Arc<S>, cipher: Arc<Cipher>, config: &WebhookConfig) -> Result<Self> {
+        let sender = HttpSender::new(config.allowed_subnets.clone(), config.timeout)
+            .map_err(|e| Error::internal("webhook sender", e))?;
+        Ok(Self {
+            store,
+            sealer: SecretSealer::new(cipher),
+            sender,
+            schedule: config.retry_schedule.clone(),
+            failing_disable_after: config.failing_disable_after,
+            batch: config.claim_batch.max(1),
+            max_in_flight: config.max_in_flight.max(1),
+            poll_interval: config.poll_interval,
+            lease: config.lease(),
+            limiters: Mutex::default(),
+            waker: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Wakes the worker when notified (the dispatcher does after creating deliveries).
+    #[must_use]
+    pub fn waker(&self) -> Arc<Notify> {
+        self.waker.clone()
+    }
+
+    /// Claims one batch of due deliveries, sends them and records the attempts. Returns how
+    /// many were claimed.
+    ///
+    /// # Errors
+    /// The store's errors (claiming, or recording after three tries: the deliveries are then
+    /// sent again once their lease runs out).
+    pub async fn run_once(&self) -> Result<usize> {
+        let claimed = self.store.claim_deliveries(self.batch, self.lease).await?;
+        let count = claimed.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let start_by = Instant::now()
+            + self
+                .lease
+                .saturating_sub(self.sender.timeout() + START_MARGIN);
+        let outcomes: Vec<AttemptOutcome> = futures_util::stream::iter(claimed)
+            .map(|due| self.attempt(due, start_by))
+            .buffer_unordered(self.max_in_flight)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
+        let recorded = outcomes.len();
+        self.record(outcomes).await?;
+        self.prune_limiters();
+        tracing::debug!(claimed = count, recorded, "webhook deliveries attempted");
+        Ok(count)
+    }
+
+    /// Runs until `shutdown` turns `true` (or its sender is dropped). A batch in flight is
+    /// finished and recorded first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut wakeups = Wakeups::new(self.store.clone());
+        while !*shutdown.borrow() {
+            wakeups.ensure().await;
+            let claimed = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook delivery round failed");
+                    0
+                }
+            };
+            if claimed >= self.batch as usize {
+                continue;
+            }
+            let idle = self.idle_time(claimed > 0).await;
+            if idle.is_zero() {
+                continue;
+            }
+            if !wakeups.wait(Some(&self.waker), idle, &mut shutdown).await {
+                break;
+            }
+        }
+        tracing::debug!("webhook delivery worker stopped");
+    }
+
+    /// How long to sleep before the next claim, at most the poll interval: until the next
+    /// delivery is due. A due time already past means "now" only after a round that claimed
+    /// something (a past due time with nothing claimable is a delivery under someone's lease).
+    async fn idle_time(&self, worked: bool) -> Duration {
+        match self.store.next_delivery_due().await {
+            Ok(Some(due)) => match (due - Utc::now()).to_std() {
+                Ok(wait) if !wait.is_zero() => wait.min(self.poll_interval),
+                _ if worked => Duration::ZERO,
+                _ => self.poll_interval,
+            },
+            Ok(None) => self.poll_interval,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the next webhook due time");
+                self.poll_interval
+            }
+        }
+    }
+
+    /// One attempt, or `None` when it is not made now (see the module docs).
+    async fn attempt(&self, due: DueDelivery, start_by: Instant) -> Option<AttemptOutcome> {
+        let delivery = &due.delivery;
+        if let Some(rate) = due.rate_limit_per_second {
+            let limiter = self.limiter(delivery.webhook_id, rate);
+            let left = start_by.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, limiter.until_ready())
+                .await
+                .is_err()
+            {
+                tracing::debug!(delivery_id = %delivery.id, "rate limited; left for a later claim");
+                return None;
+            }
+        }
+        if Instant::now() >= start_by {
+            tracing::debug!(delivery_id = %delivery.id, "lease too short; left for a later claim");
+            return None;
+        }
+        let secrets = match self.sealer.open_valid(delivery.org_id, &due.secrets, now()) {
+            Ok(secrets) if !secrets.is_empty() => secrets,
+            Ok(_) => {
+                tracing::error!(webhook_id = %delivery.webhook_id, "webhook endpoint has no valid signing secret");
+                return None;
+            }
+            Err(e) => {
+                tracing::error!(webhook_id = %delivery.webhook_id, error = %e, "cannot open webhook secrets");
+                return None;
+            }
+        };
+        let body = match serde_json::to_vec(&due.event) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(delivery_id = %delivery.id, error = %e, "cannot serialise the event");
+                return None;
+            }
+        };
+        let msg_id = message_id(delivery.id);
+        let attempted_at = now();
+        let started = Instant::now();
+        let result = match Url::parse(&due.url) {
+            Ok(url) => {
+                self.sender
+                    .send(Message {
+                        url: &url,
+                        msg_id: &msg_id,
+                        body: &body,
+                        headers: &due.headers,
+                        secrets: &secrets,
+                    })
+                    .await
+            }
+            Err(e) => Err(SendError {
+                kind: ErrorKind::Blocked,
+                message: format!("invalid URL: {e}"),
+            }),
+        };
+        let latency = started.elapsed();
+        if let Err(e) = &result {
+            tracing::debug!(delivery_id = %delivery.id, error = %e, "webhook attempt failed");
+        }
+        Some(decide(
+            &self.schedule,
+            self.failing_disable_after,
+            delivery,
+            due.failing_since,
+            attempted_at,
+            latency,
+            &result,
+        ))
+    }
+
+    /// Records outcomes, trying three times.
+    async fn record(&self, outcomes: Vec<AttemptOutcome>) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let mut backoff = Duration::from_millis(200);
+        for _ in 0..2 {
+            match self.store.record_attempts(outcomes.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording webhook attempts failed; trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 5;
+                }
+            }
+        }
+        self.store.record_attempts(outcomes).await
+    }
+
+    /// The limiter of an endpoint, (re)built when its rate changed: `rate` evenly spaced
+    /// deliveries a second, no burst.
+    fn limiter(&self, webhook_id: WebhookId, rate: u32) -> Arc<DefaultDirectRateLimiter> {
+        let mut limiters = self
+            .limiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = limiters
+            .entry(webhook_id)
+            .or_insert_with(|| new_limiter(rate));
+        if entry.rate != rate {
+            *entry = new_limiter(rate);
+        }
+        entry.last_used = Instant::now();
+        entry.limiter.clone()
+    }
+
+    fn prune_limiters(&self) {
+        let mut limiters = self
+            .limiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        limiters.retain(|_, l| l.last_used.elapsed() < LIMITER_IDLE);
+    }
+}
+
+fn new_limiter(rate: u32) -> EndpointLimiter {
+    let per_second = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+    EndpointLimiter {
+        rate,
+        limiter: Arc::new(RateLimiter::direct(
+            Quota::per_second(per_second).allow_burst(NonZeroU32::MIN),
+        )),
+        last_used: Instant::now(),
+    }
+}
+
+/// The outcome of an attempt at `delivery` made at `attempted_at`. A failed attempt at an
+/// endpoint that has been failing (every attempt, since `failing_since`) for longer than
+/// `failing_disable_after` disables it as `failing`.
+pub(crate) fn decide(
+    schedule: &RetrySchedule,
+    failing_disable_after: Duration,
+    delivery: &WebhookDelivery,
+    failing_since: Option<DateTime<Utc>>,
+    attempted_at: DateTime<Utc>,
+    latency: Duration,
+    result: &std::result::Result<SendResponse, SendError>,
+) -> AttemptOutcome {
+    let verdict = classify(result);
+    let ended_at = attempted_at + chrono::Duration::from_std(latency).unwrap_or_default();
+    let (status, next_attempt_at, mut disable) = match verdict {
+        Verdict::Delivered => (DeliveryStatus::Succeeded, None, None),
+        Verdict::Gone => (DeliveryStatus::Failed, None, Some("gone")),
+        Verdict::Retry { retry_after } => {
+            let attempts_made = delivery.attempts.saturating_add(1);
+            match schedule.next_after(attempts_made, ended_at, retry_after) {
+                Some(next) => (
+                    DeliveryStatus::Retrying,
+                    Some(to_storage_precision(next)),
+                    None,
+                ),
+                None => (DeliveryStatus::Failed, None, None),
+            }
+        }
+    };
+    if disable.is_none() && verdict != Verdict::Delivered {
+        let failing_for = (attempted_at - failing_since.unwrap_or(attempted_at))
+            .to_std()
+            .unwrap_or_default();
+        if failing_for >= failing_disable_after {
+            disable = Some("failing");
+        }
+    }
+    let (status_code, response_body, error_kind) = match result {
+        Ok(r) => (Some(r.status), r.body.clone(), None),
+        Err(e) => (None, None, Some(e.kind.as_str().to_owned())),
+    };
+    AttemptOutcome {
+        org_id: delivery.org_id,
+        webhook_id: delivery.webhook_id,
+        attempt: DeliveryAttempt {
+            delivery_id: delivery.id,
+            attempted_at,
+            status_code,
+            error_kind,
+            latency_ms: u32::try_from(latency.as_millis()).unwrap_or(u32::MAX),
+            response_body,
+            next_attempt_at,
+        },
+        status,
+        disable_endpoint: disable.map(str::to_owned),
+    }
+}
+
+/// The wake-ups of a loop: event-bus notices (resubscribing after failures), an optional
+/// in-process notifier, a timer and the shutdown signal.
+struct Wakeups<S: ?Sized> {
+    store: Arc<S>,
+    subscription: Option<Box<dyn EventSubscription>>,
+    subscribe_after: Instant,
+}
+
+impl<S: EventBus + ?Sized> Wakeups<S> {
+    fn new(store: Arc<S>) -> Self {
+        Self {
+            store,
+            subscription: None,
+            subscribe_after: Instant::now(),
+        }
+    }
+
+    /// Subscribes when not subscribed (at most every [`RESUBSCRIBE_DELAY`]).
+    async fn ensure(&mut self) {
+        if self.subscription.is_some() || Instant::now() < self.subscribe_after {
+            return;
+        }
+        match self.store.subscribe().await {
+            Ok(s) => self.subscription = Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot subscribe to the event bus; polling");
+                self.subscribe_after = Instant::now() + RESUBSCRIBE_DELAY;
+            }
+        }
+    }
+
+    /// Waits for a notice (forever without a subscription), then takes the notices already
+    /// queued behind it: one look at the store answers them all.
+    async fn notice(&mut self) {
+        let Some(s) = &mut self.subscription else {
+            return std::future::pending().await;
+        };
+        let mut next = s.next().await;
+        for _ in 0..MAX_DRAINED_NOTICES {
+            if next.is_err() {
+                break;
+            }
+            match s.next().now_or_never() {
+                Some(queued) => next = queued,
+                None => break,
+            }
+        }
+        if let Err(e) = next {
+            tracing::warn!(error = %e, "event bus subscription ended; polling");
+            self.subscription = None;
+            self.subscribe_after = Instant::now() + RESUBSCRIBE_DELAY;
+        }
+    }
+
+    /// Sleeps up to `timeout`, less when woken. Returns `false` when shutting down.
+    async fn wait(
+        &mut self,
+        waker: Option<&Notify>,
+        timeout: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let notified = async {
+            match waker {
+                Some(w) => w.notified().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(timeout) => {}
+            () = self.notice() => {}
+            () = notified => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return false;
+                }
+            }
+        }
+        !*shutdown.borrow()
+    }
+}
+
+/// Runs a [`Dispatcher`] and a [`DeliveryWorker`] over one store.
+#[derive(Debug)]
+pub struct Pipeline;
+
+impl Pipeline {
+    /// Spawns a dispatcher and a worker over `store` on the current tokio runtime. They run
+    /// until [`PipelineHandle::shutdown`] or until the handle is dropped.
+    ///
+    /// # Errors
+    /// As [`DeliveryWorker::new`].
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn spawn<S>(
+        store: Arc<S>,
+        cipher: Arc<Cipher>,
+        config: WebhookConfig,
+    ) -> Result<PipelineHandle>
+    where
+        S: DeliveryQueue + EventBus + ?Sized + 'static,
+    {
+        let worker = DeliveryWorker::new(store.clone(), cipher, &config)?;
+        let dispatcher = Dispatcher::new(store, &config).notify(worker.waker());
+        let (shutdown, signal) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(dispatcher.run(signal.clone())),
+            tokio::spawn(worker.run(signal)),
+        ];
+        Ok(PipelineHandle { shutdown, tasks })
+    }
+}
+
+/// Controls a spawned [`Pipeline`]. Dropping it signals shutdown without waiting.
+#[derive(Debug)]
+pub struct PipelineHandle {
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl PipelineHandle {
+    /// Signals shutdown and waits until both tasks stopped (a worker first finishes and records
+    /// the batch it is sending, so this takes at most about the lease).
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "webhook pipeline task failed");
+            }
+        }
+    }
+
+    /// Whether both tasks are still running.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.tasks.iter().all(|t| !t.is_finished())
+    }
+}
+
+impl Drop for PipelineHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use workos_core::ids::{EventId, OrgId};
+
+    use super::*;
+
+    fn delivery(attempts: u32, age: chrono::Duration) -> WebhookDelivery {
+        let t = now();
+        WebhookDelivery {
+            id: WebhookDeliveryId::new(),
+            org_id: OrgId::new(),
+            webhook_id: WebhookId::new(),
+            event_id: EventId::new(),
+            event_type: "company.created".into(),
+            status: DeliveryStatus::Pending,
+            attempts,
+            next_attempt_at: Some(t),
+            last_status_code: None,
+            created_at: t - age,
+            updated_at: t,
+        }
+    }
+
+    fn response(status: u16) -> std::result::Result<SendResponse, SendError> {
+        Ok(SendResponse {
+            status,
+            body: Some("body".into()),
+            retry_after: None,
+        })
+    }
+
+    const DAY: Duration = Duration::from_secs(24 * 3600);
+
+    #[test]
+    fn outcomes() {
+        let schedule = RetrySchedule::parse("0,0,60").unwrap();
+        let fresh = chrono::Duration::zero();
+        let at = now();
+        let ms = Duration::from_millis(12);
+
+        let d = delivery(0, fresh);
+        let ok = decide(
+            &schedule,
+            DAY,
+            &d,
+            Some(d.created_at),
+            at,
+            ms,
+            &response(200),
+        );
+        assert_eq!(ok.status, DeliveryStatus::Succeeded);
+        assert_eq!(ok.attempt.status_code, Some(200));
+        assert_eq!(ok.attempt.response_body.as_deref(), Some("body"));
+        assert_eq!(ok.attempt.latency_ms, 12);
+        assert_eq!(ok.attempt.next_attempt_at, None);
+        assert_eq!(ok.disable_endpoint, None);
+        assert_eq!(
+            (ok.org_id, ok.webhook_id, ok.attempt.delivery_id),
+            (d.org_id, d.webhook_id, d.id)
+        );
+
+        let retry = decide(
+            &schedule,
+            DAY,
+            &d,
+            Some(d.created_at),
+            at,
+            ms,
+            &response(500),
+        );
+        assert_eq!(retry.status, DeliveryStatus::Retrying);
+        assert!(retry.attempt.next_attempt_at.unwrap() >= at);
+
+        let gone = decide(
+            &schedule,
+            DAY,
+            &d,
+            Some(d.created_at),
+            at,
+            ms,
+            &response(410),
+        );
+        assert_eq!(gone.status, DeliveryStatus::Failed);
+        assert_eq!(gone.disable_endpoint.as_deref(), Some("gone"));
+
+        // The third attempt is the last of a three-entry schedule.
+        let last = decide(
+            &schedule,
+            DAY,
+            &delivery(2, fresh),
+            None,
+            at,
+            ms,
+            &Err(SendError {
+                kind: ErrorKind::Connect,
+                message: "refused".into(),
+            }),
+        );
+        assert_eq!(last.status, DeliveryStatus::Failed);
+        assert_eq!(last.attempt.error_kind.as_deref(), Some("connect"));
+        assert_eq!(last.attempt.status_code, None);
+        assert_eq!(last.attempt.next_attempt_at, None);
+        assert_eq!(last.disable_endpoint, None);
+
+        // Retry-After lengthens the delay.
+        let limited = decide(
+            &schedule,
+            DAY,
+            &d,
+            Some(d.created_at),
+            at,
+            ms,
+            &Ok(SendResponse {
+                status: 429,
+                body: None,
+                retry_after: Some(Duration::from_secs(120)),
+            }),
+        );
+        assert!(limited.attempt.next_attempt_at.unwrap() >= at + chrono::Duration::seconds(120));
+    }
+
+    #[test]
+    fn failing_too_long_disables() {
+        let schedule = RetrySchedule::default();
+        let old = delivery(3, chrono::Duration::days(6));
+        let at = now();
+        let fail = decide(
+            &schedule,
+            5 * DAY,
+            &old,
+            Some(old.created_at),
+            at,
+            Duration::ZERO,
+            &response(500),
+        );
+        assert_eq!(fail.disable_endpoint.as_deref(), Some("failing"));
+        assert_eq!(fail.status, DeliveryStatus::Retrying);
+        let ok = decide(
+            &schedule,
+            5 * DAY,
+            &old,
+            Some(old.created_at),
+            at,
+            Duration::ZERO,
+            &response(204),
+        );
+        assert_eq!(ok.disable_endpoint, None);
+        let gone = decide(
+            &schedule,
+            5 * DAY,
+            &old,
+            Some(old.created_at),
+            at,
+            Duration::ZERO,
+            &response(410),
+        );
+        assert_eq!(gone.disable_endpoint.as_deref(), Some("gone"));
+    }
+
+    #[test]
+    fn config_from_lookup() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let c = WebhookConfig::from_lookup(vars(&[])).unwrap();
+        assert_eq!(c.retry_schedule, RetrySchedule::default());
+        assert_eq!(c.timeout, Duration::from_secs(15));
+        assert_eq!(c.lease(), Duration::from_secs(45));
+        assert!(c.allowed_subnets.allowed().is_empty());
+        assert_eq!(c.failing_disable_after, 5 * DAY);
+
+        let c = WebhookConfig::from_lookup(vars(&[
+            (ENV_RETRY_SCHEDULE, "0,1,2"),
+            (ENV_TIMEOUT_SECS, " 3 "),
+            (ENV_ALLOWED_SUBNETS, "127.0.0.0/8, ::1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.retry_schedule.to_string(), "0,1,2");
+        assert_eq!(c.timeout, Duration::from_secs(3));
+        assert_eq!(c.allowed_subnets.allowed().len(), 2);
+
+        let empty = WebhookConfig::from_lookup(vars(&[(ENV_TIMEOUT_SECS, "")])).unwrap();
+        assert_eq!(empty.timeout, Duration::from_secs(15));
+
+        for (pairs, name) in [
+            (&[(ENV_RETRY_SCHEDULE, "0,x")][..], ENV_RETRY_SCHEDULE),
+            (&[(ENV_TIMEOUT_SECS, "0")][..], ENV_TIMEOUT_SECS),
+            (&[(ENV_TIMEOUT_SECS, "301")][..], ENV_TIMEOUT_SECS),
+            (&[(ENV_TIMEOUT_SECS, "1.5")][..], ENV_TIMEOUT_SECS),
+            (&[(ENV_ALLOWED_SUBNETS, "nope")][..], ENV_ALLOWED_SUBNETS),
+        ] {
+            let err = WebhookConfig::from_lookup(vars(pairs)).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn message_ids_are_stable_hex() {
+        let id = WebhookDeliveryId::new();
+        let m = message_id(id);
+        assert_eq!(m, message_id(id));
+        assert_eq!(m.len(), 4 + 32);
+        assert!(m.starts_with("msg_"));
+        assert!(m[4..].bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+}

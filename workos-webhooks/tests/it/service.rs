@@ -1,0 +1,147 @@
+//! Endpoint registration: SSRF checks at the door, roles, validation, sealed secrets.
+
+use workos_core::Error;
+use workos_core::domain::{HttpUrl, NewMember, WebhookPatch};
+use workos_core::ids::UserId;
+use workos_core::page::PageRequest;
+use workos_core::repo::{MemberRepo, WebhookRepo};
+use workos_core::tenant::{Role, TenantContext};
+use workos_store::SqlStore;
+use workos_webhooks::service::{SecretSealer, WebhookService};
+use workos_webhooks::ssrf::SsrfGuard;
+
+use crate::common::{Harness, new_webhook};
+
+#[track_caller]
+fn expect_invalid<T: std::fmt::Debug>(r: workos_core::Result<T>, field: &str, says: &str) {
+    match r {
+        Err(Error::Validation(v)) => assert!(
+            v.errors
+                .iter()
+                .any(|e| e.field == field && e.message.contains(says)),
+            "expected {field:?} saying {says:?}, got {v:?}"
+        ),
+        other => panic!("expected a validation error on {field:?}, got {other:?}"),
+    }
+}
+
+/// Without an allow-list, private, loopback and link-local URLs are refused at registration
+/// (and on update), with the guard's reason; nothing is stored.
+async fn ssrf_refuses_non_public_urls(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let strict = WebhookService::new(h.store.clone(), h.cipher.clone(), SsrfGuard::default());
+    for (url, range) in [
+        ("http://10.0.0.1/", "private"),
+        ("http://127.0.0.1:9/hook", "loopback"),
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://[::1]/", "loopback"),
+    ] {
+        expect_invalid(
+            strict.create(&h.ctx, new_webhook(url, &[])).await,
+            "url",
+            range,
+        );
+    }
+    let none = h
+        .store
+        .list_webhooks(&h.ctx, PageRequest::first(10).unwrap())
+        .await
+        .unwrap();
+    assert!(none.data.is_empty(), "a refused endpoint is not stored");
+
+    // Registered through the loopback allow-list, then changed through the strict service.
+    let (hook, _) = h.endpoint("http://127.0.0.1:9/hook", &[]).await;
+    let to = |url: &str| WebhookPatch {
+        url: Some(HttpUrl::parse(url).unwrap()),
+        ..WebhookPatch::default()
+    };
+    expect_invalid(
+        strict.update(&h.ctx, hook.id, to("http://10.0.0.1/")).await,
+        "url",
+        "private",
+    );
+    // An unchanged URL is not checked again, so other fields can still change.
+    let described = strict
+        .update(
+            &h.ctx,
+            hook.id,
+            WebhookPatch {
+                url: Some(hook.url.clone()),
+                description: workos_core::domain::Patch::Set("kept".into()),
+                ..WebhookPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(described.description.as_deref(), Some("kept"));
+    // Through the allow-list, a loopback URL is accepted on update.
+    let moved = h
+        .service
+        .update(&h.ctx, hook.id, to("http://127.0.0.2:9/other"))
+        .await
+        .unwrap();
+    assert_eq!(moved.url.as_ref(), "http://127.0.0.2:9/other");
+}
+store_test!(ssrf_refuses_non_public_urls);
+
+/// Registration needs the admin role and valid input, checked before any lookup.
+async fn roles_and_validation(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let viewer = UserId::new();
+    h.store
+        .create_member(
+            &h.ctx,
+            NewMember {
+                user_id: viewer,
+                role: Role::Viewer,
+            },
+        )
+        .await
+        .unwrap();
+    let viewer = TenantContext::user(h.ctx.org_id(), viewer, Role::Viewer);
+    assert!(matches!(
+        h.service
+            .create(&viewer, new_webhook("http://127.0.0.1:9/", &[]))
+            .await,
+        Err(Error::Forbidden(_))
+    ));
+    let (hook, _) = h.endpoint("http://127.0.0.1:9/", &[]).await;
+    assert!(matches!(
+        h.service.rotate_secret(&viewer, hook.id).await,
+        Err(Error::Forbidden(_))
+    ));
+    expect_invalid(
+        h.service
+            .create(&h.ctx, new_webhook("http://10.0.0.1/", &["Not A Type"]))
+            .await,
+        "event_types[0]",
+        "event type",
+    );
+}
+store_test!(roles_and_validation);
+
+/// The secret is shown once and stored only sealed, bound to the org.
+async fn secrets_are_sealed(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let (hook, secret) = h.endpoint("http://127.0.0.1:9/", &[]).await;
+    assert!(secret.expose().starts_with("whsec_"));
+    let sealed = h.store.webhook_secrets(&h.ctx, hook.id).await.unwrap();
+    let needle = secret.expose().as_bytes();
+    assert!(
+        !sealed.0.windows(needle.len()).any(|w| w == needle),
+        "the secret is not stored in the clear"
+    );
+    let opened = SecretSealer::new(h.cipher.clone())
+        .open(h.ctx.org_id(), &sealed)
+        .unwrap();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].secret.expose(), secret.expose());
+    assert_eq!(opened[0].expires_at, None);
+    assert!(
+        SecretSealer::new(h.cipher.clone())
+            .open(workos_core::ids::OrgId::new(), &sealed)
+            .is_err(),
+        "another org's associated data does not open it"
+    );
+}
+store_test!(secrets_are_sealed);
