@@ -101,6 +101,24 @@ const DELIVERY_COLUMNS: &str = "d.id, d.org_id, d.webhook_id, d.event_id, e.type
 const DELIVERY_FROM: &str =
     "webhook_deliveries d JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id";
 
+/// Custom header values often carry the receiver's credentials: only admins see them, and
+/// events (which viewers read and webhooks carry) never do.
+fn redacted(w: &Webhook) -> Webhook {
+    let mut w = w.clone();
+    for value in w.headers.values_mut() {
+        *value = "[redacted]".to_owned();
+    }
+    w
+}
+
+fn for_reader(ctx: &TenantContext, w: Webhook) -> Webhook {
+    if ctx.authorize(Access::Manage).is_ok() {
+        w
+    } else {
+        redacted(&w)
+    }
+}
+
 async fn fetch_webhook(tx: &mut Tx, ctx: &TenantContext, id: WebhookId) -> Result<Webhook> {
     let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND id = $2");
     let row: Option<WebhookRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
@@ -176,7 +194,7 @@ impl WebhookRepo for SqlStore {
             types::WEBHOOK_ENDPOINT_CREATED,
             WebhookId::KIND,
             webhook.id.as_uuid(),
-            &webhook,
+            &redacted(&webhook),
         )
         .await?;
         tx.commit().await?;
@@ -185,7 +203,9 @@ impl WebhookRepo for SqlStore {
 
     async fn get_webhook(&self, ctx: &TenantContext, id: WebhookId) -> Result<Webhook> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        fetch_webhook(&mut tx, ctx, id).await
+        fetch_webhook(&mut tx, ctx, id)
+            .await
+            .map(|w| for_reader(ctx, w))
     }
 
     async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>> {
@@ -199,7 +219,8 @@ impl WebhookRepo for SqlStore {
             .into_iter()
             .map(Webhook::try_from)
             .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |w| w.id.as_uuid()))
+        let rows = rows.into_iter().map(|w| for_reader(ctx, w)).collect();
+        Ok(Page::from_rows(rows, page, |w: &Webhook| w.id.as_uuid()))
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -266,7 +287,7 @@ impl WebhookRepo for SqlStore {
             types::WEBHOOK_ENDPOINT_UPDATED,
             WebhookId::KIND,
             id.as_uuid(),
-            &updated,
+            &redacted(&updated),
         )
         .await?;
         tx.commit().await?;
@@ -289,7 +310,7 @@ impl WebhookRepo for SqlStore {
             types::WEBHOOK_ENDPOINT_DELETED,
             WebhookId::KIND,
             id.as_uuid(),
-            &webhook,
+            &redacted(&webhook),
         )
         .await?;
         tx.commit().await
@@ -405,10 +426,22 @@ impl WebhookRepo for SqlStore {
         id: WebhookDeliveryId,
     ) -> Result<WebhookDelivery> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        fetch_delivery(&mut tx, ctx, id).await?;
+        let delivery = fetch_delivery(&mut tx, ctx, id).await?;
+        if !fetch_webhook(&mut tx, ctx, delivery.webhook_id)
+            .await?
+            .enabled
+        {
+            return Err(Error::conflict(
+                "webhook_id",
+                "the endpoint is disabled; enable it before replaying",
+            ));
+        }
         let t = now();
         tx.execute(
-            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, locked_until = NULL, updated_at = $1
+            // A delivery a worker is sending right now keeps its lease, so it is not sent twice
+            // at once.
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1,
+             locked_until = CASE WHEN locked_until > $1 THEN locked_until ELSE NULL END, updated_at = $1
              WHERE org_id = $2 AND id = $3",
             args![t, ctx.org_id(), id.as_uuid()],
         )

@@ -60,3 +60,4 @@ mod request_id;
 mod roles;
 mod tasks;
 mod tenancy;
+mod webhooks;
