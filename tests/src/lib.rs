@@ -7,4 +7,5 @@
 //! run by its own test (`examples/embedding/tests`).
 #![forbid(unsafe_code)]
 
+pub mod fake_google;
 pub mod fake_twilio;

@@ -1,1 +1,79 @@
-//! x
+//! # workos-gmail
+//!
+//! Gmail for the WorkOS CRM engine:
+//!
+//! - **Connect** ([`Gmail::start_connect`], [`Gmail::finish_connect`], [`Gmail::disconnect`]):
+//!   OAuth 2.0 authorization code with PKCE S256 and offline access, through the `oauth2`
+//!   crate; single-use states bound to the org and user ([`oauth::StateStore`]); the account's
+//!   address read from Gmail; tokens sealed with the engine's
+//!   [`Cipher`](workos_core::crypto::Cipher) into the integration's credentials
+//!   ([`vault`]). Disconnecting revokes the grant at Google.
+//! - **Token vault** ([`vault`]): access tokens refreshed 60 s before expiry, one refresh at a
+//!   time per integration, a `401` answered by one refresh and one retry, and a permanent
+//!   OAuth refusal (`invalid_grant`, …) turning the integration `needs_reauth`
+//!   (`integration.needs_reauth`) and failing the call with an error [`is_needs_reauth`]
+//!   recognises.
+//! - **API client** ([`api::GmailApi`]): profile, messages list/get (raw)/send, history list;
+//!   Google's errors typed into [`workos_core::Error`]; reads retried on `5xx`; calls and quota
+//!   units counted ([`api::ApiUsage`]).
+//! - **Send** ([`GmailSender`], from [`Gmail::sender`]): the engine's
+//!   [`EmailChannel`](workos_core::channel::EmailChannel); builds the MIME message
+//!   ([`mime`]), sends it, records it (`email.sent`).
+//! - **Sync** ([`SyncEngine::sync_once`]): full then incremental polling sync, resumable page by
+//!   page, with person-creation policy and bulk-mail detection ([`sync`], [`parse`]).
+//!
+//! ```no_run
+//! # async fn demo(
+//! #     store: std::sync::Arc<workos_store::SqlStore>,
+//! #     cipher: std::sync::Arc<workos_core::crypto::Cipher>,
+//! #     ctx: workos_core::tenant::TenantContext,
+//! # ) -> workos_core::Result<()> {
+//! use workos_gmail::{Gmail, GmailConfig, PersonPolicy, SyncConfig};
+//!
+//! let config = GmailConfig::from_lookup(|name| std::env::var(name).ok())?
+//!     .expect("GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET and GOOGLE_REDIRECT_URL are set");
+//! let gmail = Gmail::builder(config, store, cipher).build()?;
+//!
+//! // 1. Send the admin to Google…
+//! let start = gmail.start_connect(&ctx).await?;
+//! println!("{}", start.authorization_url);
+//! // 2. …and finish with the redirect's `code` and `state`.
+//! let integration = gmail.finish_connect(&ctx, "code", &start.pending.state).await?;
+//!
+//! // Sync (in a worker, with a system context), and send.
+//! let engine = gmail.sync_engine(SyncConfig::default());
+//! engine.sync_once(&ctx, integration.id).await?;
+//! let _channel = gmail.sender(PersonPolicy::SentOnly);
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+mod gmail;
+pub mod mime;
+pub mod oauth;
+pub mod parse;
+mod send;
+pub mod sync;
+pub mod vault;
+
+use workos_core::repo::{EmailRepo, IntegrationRepo};
+
+pub use api::{ApiUsage, GmailApi, HistoryOutcome, RetryPolicy};
+pub use config::GmailConfig;
+pub use gmail::{
+    ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, http_client,
+};
+pub use oauth::{
+    GmailOAuth, InMemoryStateStore, NEEDS_REAUTH_CODE, PendingConnect, StateStore, Tokens,
+    is_needs_reauth,
+};
+pub use send::GmailSender;
+pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};
+
+/// The storage Gmail needs: integrations and emails (`workos_store::SqlStore` is one).
+pub trait GmailStore: IntegrationRepo + EmailRepo {}
+
+impl<T: IntegrationRepo + EmailRepo + ?Sized> GmailStore for T {}

@@ -52,6 +52,7 @@ mod events;
 mod health;
 mod idempotency;
 mod interactions;
+mod leads;
 mod members;
 mod people;
 mod phones;

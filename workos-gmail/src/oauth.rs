@@ -1,0 +1,586 @@
+//! OAuth 2.0 with Google (authorization code with PKCE S256, offline access), through the
+//! `oauth2` crate on the workspace's `reqwest`.
+//!
+//! The connect flow: [`GmailOAuth::authorization_url`] makes a single-use `state` bound to the
+//! org and user who started it and a PKCE verifier, kept in a [`StateStore`] for
+//! [`STATE_TTL`]; the user consents at Google, which redirects to the configured redirect URL
+//! with `code` and `state`; [`GmailOAuth::exchange`] takes the state back (once: a replay
+//! fails), checks it is the same org and user, and exchanges the code with the verifier.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse as _, TokenUrl,
+};
+use url::Url;
+use workos_core::ids::{OrgId, UserId};
+use workos_core::{Error, Result};
+
+use crate::config::GmailConfig;
+
+/// How long a started connect stays valid.
+pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
+/// The lifetime assumed for an access token when Google does not say.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// The provider name in errors.
+pub(crate) const PROVIDER: &str = "gmail";
+/// The `code` of the error a call fails with when the account must be connected again.
+pub const NEEDS_REAUTH_CODE: &str = "needs_reauth";
+
+type GoogleClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Tokens Google issued. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tokens {
+    /// The bearer token for the Gmail API.
+    pub access_token: String,
+    /// The long-lived token to get new access tokens (Google sends it on the first consent,
+    /// which `prompt=consent` forces, and usually not on refreshes).
+    pub refresh_token: Option<String>,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+    /// The scopes granted, when Google said.
+    pub scopes: Vec<String>,
+}
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access_token", &"..")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| ".."))
+            .field("expires_at", &self.expires_at)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// A connect in progress: the `state` sent to Google and the PKCE verifier of its challenge.
+/// `Debug` never prints the verifier.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingConnect {
+    /// The `state` parameter (random, single use).
+    pub state: String,
+    /// The PKCE code verifier.
+    pub pkce_verifier: String,
+}
+
+impl fmt::Debug for PendingConnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingConnect")
+            .field("state", &self.state)
+            .field("pkce_verifier", &"..")
+            .finish()
+    }
+}
+
+/// What a [`StateStore`] keeps for a started connect.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredState {
+    /// The org that started the connect.
+    pub org_id: OrgId,
+    /// The user who started it.
+    pub user_id: UserId,
+    /// The PKCE code verifier.
+    pub pkce_verifier: String,
+    /// When it stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for StoredState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredState")
+            .field("org_id", &self.org_id)
+            .field("user_id", &self.user_id)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where started connects wait for Google's redirect.
+///
+/// [`InMemoryStateStore`] serves one process. A deployment with several processes behind a
+/// load balancer (the redirect may reach another process than the one that started the
+/// connect) needs a shared implementation, e.g. on Redis or a database table, whose
+/// [`StateStore::take`] removes atomically (`DELETE … RETURNING`, `GETDEL`).
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Keeps `stored` under `state`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the store fails.
+    async fn put(&self, state: &str, stored: StoredState) -> Result<()>;
+
+    /// Removes and returns what is kept under `state`, if anything: a state is used once. An
+    /// expired state may be returned; the caller checks `expires_at`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the store fails.
+    async fn take(&self, state: &str) -> Result<Option<StoredState>>;
+}
+
+/// A [`StateStore`] in this process's memory; expired states are dropped as new ones come.
+#[derive(Debug, Default)]
+pub struct InMemoryStateStore {
+    states: Mutex<HashMap<String, StoredState>>,
+}
+
+impl InMemoryStateStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many states are kept (expired ones not yet dropped included).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no state is kept.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, StoredState>> {
+        self.states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl StateStore for InMemoryStateStore {
+    async fn put(&self, state: &str, stored: StoredState) -> Result<()> {
+        let now = Utc::now();
+        let mut states = self.lock();
+        states.retain(|_, s| s.expires_at > now);
+        states.insert(state.to_owned(), stored);
+        Ok(())
+    }
+
+    async fn take(&self, state: &str) -> Result<Option<StoredState>> {
+        Ok(self.lock().remove(state))
+    }
+}
+
+/// Why a token request failed, as far as the caller must act on it.
+#[derive(Debug)]
+pub enum OAuthFailure {
+    /// Google refused the grant for good (`invalid_grant`: revoked, expired or the password
+    /// changed; `invalid_scope`; `unauthorized_client`): the user must connect again.
+    Permanent {
+        /// Google's `error`.
+        error: String,
+        /// Google's `error_description`, when given.
+        description: Option<String>,
+    },
+    /// Anything else: the network, a 5xx, an unreadable answer, or an error of our own
+    /// configuration (`invalid_client`, `invalid_request`) that reconnecting would not fix.
+    Other(Error),
+}
+
+impl OAuthFailure {
+    /// The engine error for this failure: a permanent one is [`Error::Provider`] with code
+    /// [`NEEDS_REAUTH_CODE`].
+    #[must_use]
+    pub fn into_error(self) -> Error {
+        match self {
+            Self::Permanent { error, description } => needs_reauth_error(&error, description),
+            Self::Other(e) => e,
+        }
+    }
+}
+
+/// The error of a call on an integration that must be connected again.
+pub(crate) fn needs_reauth_error(error: &str, description: Option<String>) -> Error {
+    Error::Provider {
+        provider: PROVIDER,
+        status: None,
+        code: Some(NEEDS_REAUTH_CODE.to_owned()),
+        message: format!(
+            "Google refused the account's authorization ({error}{}); connect the account again",
+            description.map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Whether `err` says the integration must be connected again (see [`NEEDS_REAUTH_CODE`]).
+#[must_use]
+pub fn is_needs_reauth(err: &Error) -> bool {
+    matches!(err, Error::Provider { provider: PROVIDER, code: Some(code), .. } if code == NEEDS_REAUTH_CODE)
+}
+
+/// Google's OAuth endpoints for one client.
+pub struct GmailOAuth {
+    client: GoogleClient,
+    revoke_url: Url,
+    http: reqwest::Client,
+    scopes: Vec<String>,
+    states: Arc<dyn StateStore>,
+}
+
+impl fmt::Debug for GmailOAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GmailOAuth")
+            .field("client_id", self.client.client_id())
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn bad_url(field: &str) -> impl FnOnce(url::ParseError) -> Error + '_ {
+    move |e| Error::invalid(field, format!("must be a URL: {e}"))
+}
+
+impl GmailOAuth {
+    /// The client of `config`, keeping started connects in `states`. `http` must not follow
+    /// redirects (the token endpoint must answer itself; see [`crate::http_client`]).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when a configured URL does not parse.
+    pub fn new(
+        config: &GmailConfig,
+        http: reqwest::Client,
+        states: Arc<dyn StateStore>,
+    ) -> Result<Self> {
+        let client = BasicClient::new(ClientId::new(config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(config.client_secret.clone()))
+            // Google documents the credentials in the body; it accepts Basic too.
+            .set_auth_type(AuthType::RequestBody)
+            .set_auth_uri(AuthUrl::new(config.auth_url.clone()).map_err(bad_url("auth_url"))?)
+            .set_token_uri(TokenUrl::new(config.token_url.clone()).map_err(bad_url("token_url"))?)
+            .set_redirect_uri(
+                RedirectUrl::new(config.redirect_url.clone()).map_err(bad_url("redirect_url"))?,
+            );
+        let revoke_url = Url::parse(&config.revoke_url).map_err(bad_url("revoke_url"))?;
+        Ok(Self {
+            client,
+            revoke_url,
+            http,
+            scopes: config.scopes.clone(),
+            states,
+        })
+    }
+
+    /// Starts a connect for `user` of `org`: the URL to send the user to (PKCE S256,
+    /// `access_type=offline`, `prompt=consent`, the configured scopes) and what was kept for
+    /// the redirect. The state is kept for [`STATE_TTL`] and bound to `org` and `user`.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the state store fails.
+    pub async fn authorization_url(
+        &self,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<(Url, PendingConnect)> {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge)
+            .add_extra_param("access_type", "offline")
+            .add_extra_param("prompt", "consent")
+            .add_extra_param("include_granted_scopes", "true");
+        for scope in &self.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state) = request.url();
+        let pending = PendingConnect {
+            state: state.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        };
+        let expires_at = Utc::now()
+            + chrono::Duration::from_std(STATE_TTL).unwrap_or(chrono::Duration::minutes(10));
+        self.states
+            .put(
+                &pending.state,
+                StoredState {
+                    org_id: org,
+                    user_id: user,
+                    pkce_verifier: pending.pkce_verifier.clone(),
+                    expires_at,
+                },
+            )
+            .await?;
+        Ok((url, pending))
+    }
+
+    /// Finishes a connect: takes `state` back (it cannot be used again, whatever happens
+    /// next), checks that `org` and `user` started it and that it has not expired, and
+    /// exchanges `code` with the PKCE verifier.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `state` when it is unknown, used, expired or another org's or
+    /// user's; [`Error::Provider`] when Google refuses the code; [`Error::Unavailable`].
+    pub async fn exchange(
+        &self,
+        org: OrgId,
+        user: UserId,
+        code: &str,
+        state: &str,
+    ) -> Result<Tokens> {
+        let invalid = || {
+            Error::invalid(
+                "state",
+                "unknown, already used or expired; start connecting again",
+            )
+        };
+        let stored = self.states.take(state).await?.ok_or_else(invalid)?;
+        if stored.expires_at <= Utc::now() {
+            return Err(invalid());
+        }
+        if stored.org_id != org || stored.user_id != user {
+            tracing::warn!(%org, "an OAuth state was presented by another org or user");
+            return Err(invalid());
+        }
+        let response = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(stored.pkce_verifier))
+            .request_async(&self.http)
+            .await;
+        match response {
+            Ok(r) => Ok(tokens_from(&r)),
+            Err(e) => Err(match classify(e) {
+                OAuthFailure::Permanent { error, description } => Error::Provider {
+                    provider: PROVIDER,
+                    status: Some(400),
+                    code: Some(error),
+                    message: description
+                        .unwrap_or_else(|| "Google refused the authorization code".to_owned()),
+                },
+                OAuthFailure::Other(e) => e,
+            }),
+        }
+    }
+
+    /// New tokens for `refresh_token`.
+    ///
+    /// # Errors
+    /// [`OAuthFailure::Permanent`] when Google refused the grant for good.
+    pub async fn refresh(&self, refresh_token: &str) -> std::result::Result<Tokens, OAuthFailure> {
+        let token = RefreshToken::new(refresh_token.to_owned());
+        self.client
+            .exchange_refresh_token(&token)
+            .request_async(&self.http)
+            .await
+            .map(|r| tokens_from(&r))
+            .map_err(classify)
+    }
+
+    /// Revokes `refresh_token` (and so the grant) at Google: `POST revoke_url` with the form
+    /// `token=…`, as Google documents. (The `oauth2` crate's RFC 7009 request insists on an
+    /// `https` endpoint, which rules out local fakes, and Google needs no client
+    /// authentication here.) A token Google no longer knows (`invalid_token`) counts as
+    /// revoked.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] or [`Error::Provider`] when Google could not be told.
+    pub async fn revoke(&self, refresh_token: &str) -> Result<()> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", refresh_token)
+            .finish();
+        let response = self
+            .http
+            .post(self.revoke_url.as_str())
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Error::unavailable("Google's revocation endpoint", e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        #[derive(serde::Deserialize, Default)]
+        struct RevokeError {
+            #[serde(default)]
+            error: String,
+            #[serde(default)]
+            error_description: Option<String>,
+        }
+        let error: RevokeError = response
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if error.error == "invalid_token" || error.error == "invalid_grant" {
+            return Ok(());
+        }
+        if status.is_server_error() {
+            return Err(Error::Unavailable {
+                message: format!("Google's revocation endpoint answered {}", status.as_u16()),
+                source: None,
+            });
+        }
+        Err(Error::Provider {
+            provider: PROVIDER,
+            status: Some(status.as_u16()),
+            code: Some(error.error).filter(|e| !e.is_empty()),
+            message: error
+                .error_description
+                .unwrap_or_else(|| "revocation refused".to_owned()),
+        })
+    }
+}
+
+fn tokens_from(r: &oauth2::basic::BasicTokenResponse) -> Tokens {
+    let lifetime = r.expires_in().unwrap_or(DEFAULT_TOKEN_LIFETIME);
+    Tokens {
+        access_token: r.access_token().secret().clone(),
+        refresh_token: r.refresh_token().map(|t| t.secret().clone()),
+        expires_at: Utc::now()
+            + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(1)),
+        scopes: r
+            .scopes()
+            .map(|s| s.iter().map(|s| s.to_string()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn classify<RE>(e: RequestTokenError<RE, oauth2::basic::BasicErrorResponse>) -> OAuthFailure
+where
+    RE: std::error::Error + Send + Sync + 'static,
+{
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            let description = r.error_description().cloned();
+            match r.error() {
+                BasicErrorResponseType::InvalidGrant
+                | BasicErrorResponseType::InvalidScope
+                | BasicErrorResponseType::UnauthorizedClient => OAuthFailure::Permanent {
+                    error: r.error().to_string(),
+                    description,
+                },
+                other => OAuthFailure::Other(Error::Provider {
+                    provider: PROVIDER,
+                    status: None,
+                    code: Some(other.to_string()),
+                    message: description.unwrap_or_else(|| "token request refused".to_owned()),
+                }),
+            }
+        }
+        RequestTokenError::Request(e) => {
+            OAuthFailure::Other(Error::unavailable("Google's token endpoint", e))
+        }
+        RequestTokenError::Parse(e, _) => {
+            OAuthFailure::Other(Error::unavailable("Google's token endpoint answer", e))
+        }
+        RequestTokenError::Other(message) => OAuthFailure::Other(Error::Unavailable {
+            message: format!("Google's token endpoint: {message}"),
+            source: None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oauth() -> GmailOAuth {
+        let config = GmailConfig::new("client-1", "secret-1", "https://app.test/cb");
+        GmailOAuth::new(
+            &config,
+            reqwest::Client::new(),
+            Arc::new(InMemoryStateStore::new()),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn authorization_url_carries_pkce_offline_and_consent() {
+        let oauth = oauth();
+        let (url, pending) = oauth
+            .authorization_url(OrgId::new(), UserId::new())
+            .await
+            .unwrap();
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "client-1");
+        assert_eq!(q["redirect_uri"], "https://app.test/cb");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["access_type"], "offline");
+        assert_eq!(q["prompt"], "consent");
+        assert_eq!(q["state"], pending.state);
+        assert!(q["scope"].contains("gmail.send") && q["scope"].contains("gmail.readonly"));
+        assert!(!url.as_str().contains(&pending.pkce_verifier));
+        assert!(!format!("{pending:?}").contains(&pending.pkce_verifier));
+    }
+
+    #[tokio::test]
+    async fn state_is_single_use_and_bound() {
+        let oauth = oauth();
+        let (org, user) = (OrgId::new(), UserId::new());
+        let (_, pending) = oauth.authorization_url(org, user).await.unwrap();
+        // Another user: refused, and the state is spent.
+        let err = oauth
+            .exchange(org, UserId::new(), "code", &pending.state)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Validation(_)), "{err:?}");
+        let err = oauth
+            .exchange(org, user, "code", &pending.state)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Validation(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn expired_states_are_refused() {
+        let states = Arc::new(InMemoryStateStore::new());
+        let config = GmailConfig::new("client-1", "secret-1", "https://app.test/cb");
+        let oauth = GmailOAuth::new(&config, reqwest::Client::new(), states.clone()).unwrap();
+        let (org, user) = (OrgId::new(), UserId::new());
+        states
+            .put(
+                "old",
+                StoredState {
+                    org_id: org,
+                    user_id: user,
+                    pkce_verifier: "v".into(),
+                    expires_at: Utc::now() - chrono::Duration::seconds(1),
+                },
+            )
+            .await
+            .unwrap();
+        let err = oauth.exchange(org, user, "code", "old").await.unwrap_err();
+        assert!(matches!(err, Error::Validation(_)), "{err:?}");
+        // Expired states are dropped as new ones come.
+        oauth.authorization_url(org, user).await.unwrap();
+        states
+            .put(
+                "old2",
+                StoredState {
+                    org_id: org,
+                    user_id: user,
+                    pkce_verifier: "v".into(),
+                    expires_at: Utc::now() - chrono::Duration::seconds(1),
+                },
+            )
+            .await
+            .unwrap();
+        oauth.authorization_url(org, user).await.unwrap();
+        assert_eq!(states.len(), 2);
+    }
+
+    #[test]
+    fn needs_reauth_is_recognised() {
+        assert!(is_needs_reauth(&needs_reauth_error("invalid_grant", None)));
+        assert!(!is_needs_reauth(&Error::not_found("x")));
+    }
+}

@@ -1,0 +1,349 @@
+//! Test databases (a fresh SQLite file, or a fresh Postgres database when `DATABASE_URL` is
+//! set), a fake Google, and a [`Gmail`] wired to both.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use uuid::Uuid;
+use workos_core::channel::OutboundEmail;
+use workos_core::crypto::{Cipher, SecretKey};
+use workos_core::domain::{EmailAddress, EmailFilter, Integration, NewOrg, Person, PersonFilter};
+use workos_core::events::{DomainEvent, EventFilter};
+use workos_core::ids::{IntegrationId, UserId};
+use workos_core::page::PageRequest;
+use workos_core::repo::{Directory, EmailRepo, EventRepo, IntegrationRepo, PersonRepo};
+use workos_core::tenant::{Role, TenantContext};
+use workos_gmail::{Gmail, GmailConfig, GmailStore, RetryPolicy, SyncState};
+use workos_store::SqlStore;
+use workos_tests::fake_google::FakeGoogle;
+
+/// The mailbox the fake serves.
+pub(crate) const ACCOUNT: &str = "me@example.com";
+
+pub(crate) struct TestDb {
+    pub(crate) store: Arc<SqlStore>,
+    /// The SQLite file, to read its bytes.
+    pub(crate) sqlite_path: Option<PathBuf>,
+    _cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, database: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Self::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Self::Postgres {
+                admin_url,
+                database,
+            } => {
+                let (url, db) = (admin_url.clone(), database.clone());
+                let dropped = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    rt.block_on(async {
+                        let mut admin = PgConnection::connect(&url)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        admin
+                            .execute(
+                                format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str(),
+                            )
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        admin.close().await.map_err(|e| e.to_string())
+                    })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: could not drop test database {database}: {dropped:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl TestDb {
+    pub(crate) async fn sqlite() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("workos-gmail-it-{}.db", Uuid::now_v7().simple()));
+        let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("open the SQLite test database");
+        store.migrate().await.expect("migrate SQLite");
+        Self {
+            store: Arc::new(store),
+            sqlite_path: Some(path.clone()),
+            _cleanup: Cleanup::Sqlite(path),
+        }
+    }
+
+    pub(crate) async fn postgres() -> Option<Self> {
+        let admin_url = postgres_url()?;
+        let database = format!("workos_gmail_test_{}", Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to DATABASE_URL");
+        admin
+            .execute(format!("CREATE DATABASE \"{database}\"").as_str())
+            .await
+            .expect("create the test database");
+        let _ = admin.close().await;
+        let cleanup = Cleanup::Postgres {
+            admin_url: admin_url.clone(),
+            database: database.clone(),
+        };
+        let store = SqlStore::connect(&with_database(&admin_url, &database))
+            .await
+            .expect("connect to the test database");
+        store.migrate().await.expect("migrate Postgres");
+        Some(Self {
+            store: Arc::new(store),
+            sqlite_path: None,
+            _cleanup: cleanup,
+        })
+    }
+}
+
+static SKIP_NOTICE: Once = Once::new();
+
+/// `DATABASE_URL`, or `None` after saying plainly that the Postgres half is skipped.
+///
+/// # Panics
+/// When `WORKOS_REQUIRE_POSTGRES=1` and `DATABASE_URL` is not set.
+fn postgres_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the Postgres half of the \
+                 Gmail suite must run"
+            );
+            SKIP_NOTICE.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Gmail suite on Postgres SKIPPED: DATABASE_URL is not set"
+                );
+            });
+            None
+        }
+    }
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{database}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A store, a fake Google, a [`Gmail`] between them and an org whose owner acts.
+pub(crate) struct Harness {
+    pub(crate) db: TestDb,
+    pub(crate) google: FakeGoogle,
+    pub(crate) gmail: Gmail,
+    /// The org owner, signed in.
+    pub(crate) ctx: TenantContext,
+    /// A trusted job of the org (sync workers).
+    pub(crate) system: TenantContext,
+}
+
+/// Fast retries, for tests.
+pub(crate) fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 3,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+    }
+}
+
+impl Harness {
+    pub(crate) async fn new(db: TestDb) -> Self {
+        let google = FakeGoogle::start(ACCOUNT).await;
+        let vars = google.env_vars();
+        let config = GmailConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("valid configuration")
+        .expect("configured");
+        let store: Arc<dyn GmailStore> = db.store.clone();
+        let gmail = Gmail::builder(
+            config,
+            store,
+            Arc::new(Cipher::new(1, SecretKey::generate())),
+        )
+        .retry_policy(fast_retries())
+        .build()
+        .expect("build Gmail");
+        let owner = UserId::new();
+        let org = db
+            .store
+            .create_org(
+                NewOrg {
+                    name: "Gmail test org".into(),
+                },
+                Some(owner),
+            )
+            .await
+            .expect("create org");
+        Self {
+            ctx: TenantContext::user(org.id, owner, Role::Owner),
+            system: TenantContext::system(org.id, "gmail-test"),
+            db,
+            google,
+            gmail,
+        }
+    }
+
+    pub(crate) fn store(&self) -> &SqlStore {
+        &self.db.store
+    }
+
+    /// Connects the fake's mailbox through the whole OAuth flow.
+    pub(crate) async fn connect(&self) -> Integration {
+        let start = self
+            .gmail
+            .start_connect(&self.ctx)
+            .await
+            .expect("start connect");
+        let (code, state) = self.google.consent(start.authorization_url.as_str()).await;
+        assert_eq!(state, start.pending.state);
+        self.gmail
+            .finish_connect(&self.ctx, &code, &state)
+            .await
+            .expect("finish connect")
+    }
+
+    /// Connects with an access token already inside the refresh margin (so the next use
+    /// refreshes), then lets the fake issue long-lived tokens again.
+    pub(crate) async fn connect_expiring(&self) -> Integration {
+        self.google.set_token_lifetime(Duration::from_secs(10));
+        let integration = self.connect().await;
+        self.google.set_token_lifetime(Duration::from_secs(3599));
+        integration
+    }
+
+    pub(crate) async fn integration(&self, id: IntegrationId) -> Integration {
+        self.store()
+            .get_integration(&self.ctx, id)
+            .await
+            .expect("get integration")
+    }
+
+    pub(crate) async fn sync_state(&self, id: IntegrationId) -> SyncState {
+        SyncState::from_value(&self.integration(id).await.sync_state)
+    }
+
+    /// The org's events of type `ty` about `subject`.
+    pub(crate) async fn events(&self, ty: &str, subject: Uuid) -> Vec<DomainEvent> {
+        self.store()
+            .list_events(
+                &self.ctx,
+                EventFilter {
+                    types: vec![ty.to_owned()],
+                    subject_id: Some(subject),
+                    ..EventFilter::default()
+                },
+                PageRequest::first(200).unwrap(),
+            )
+            .await
+            .expect("list events")
+            .data
+    }
+
+    /// Every email of the integration.
+    pub(crate) async fn emails(&self, id: IntegrationId) -> Vec<workos_core::domain::Email> {
+        self.store()
+            .list_emails(
+                &self.ctx,
+                EmailFilter {
+                    integration_id: Some(id),
+                    ..EmailFilter::default()
+                },
+                PageRequest::first(200).unwrap(),
+            )
+            .await
+            .expect("list emails")
+            .data
+    }
+
+    /// The person with this address, if any.
+    pub(crate) async fn person(&self, address: &str) -> Option<Person> {
+        self.store()
+            .list_people(
+                &self.ctx,
+                PersonFilter {
+                    email: Some(addr(address)),
+                    ..PersonFilter::default()
+                },
+                PageRequest::first(10).unwrap(),
+            )
+            .await
+            .expect("list people")
+            .data
+            .into_iter()
+            .next()
+    }
+
+    /// Every person of the org.
+    pub(crate) async fn people(&self) -> Vec<Person> {
+        self.store()
+            .list_people(
+                &self.ctx,
+                PersonFilter::default(),
+                PageRequest::first(200).unwrap(),
+            )
+            .await
+            .expect("list people")
+            .data
+    }
+}
+
+pub(crate) fn addr(s: &str) -> EmailAddress {
+    EmailAddress::parse(s).expect("valid address")
+}
+
+/// A plain email to `to` through `integration`.
+pub(crate) fn outbound(integration: IntegrationId, to: &str, subject: &str) -> OutboundEmail {
+    OutboundEmail {
+        integration_id: integration,
+        to: vec![addr(to)],
+        cc: vec![],
+        bcc: vec![],
+        subject: subject.into(),
+        text: Some(format!("Body of {subject}")),
+        html: None,
+        attachments: vec![],
+        in_reply_to: None,
+        thread_id: None,
+    }
+}

@@ -1,0 +1,37 @@
+//! The Gmail integration suite: the real `workos-gmail` against a fake Google
+//! (`workos_tests::fake_google`) and a real `SqlStore`, on SQLite (a fresh temporary file per
+//! test) and, when `DATABASE_URL` is set, on Postgres (a fresh database per test, dropped
+//! afterwards). Without `DATABASE_URL` the Postgres half says it is skipped and passes, unless
+//! `WORKOS_REQUIRE_POSTGRES=1`, when it fails.
+//!
+//! ```text
+//! cargo test -p workos-gmail --test it                                                    # SQLite
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p workos-gmail --test it # both
+//! ```
+
+/// Generates `name::sqlite` and `name::postgres` for `async fn name(h: Harness)`.
+macro_rules! gmail_test {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite().await;
+                super::$name($crate::common::Harness::new(db).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::common::TestDb::postgres().await else {
+                    return;
+                };
+                super::$name($crate::common::Harness::new(db).await).await;
+            }
+        }
+    };
+}
+
+mod common;
+
+mod connect;
+mod send;
+mod sync;
