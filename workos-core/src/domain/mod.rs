@@ -7,6 +7,7 @@ mod crm;
 mod email;
 mod lead;
 mod org;
+mod routing;
 mod values;
 mod webhook;
 
@@ -15,6 +16,7 @@ pub use crm::*;
 pub use email::*;
 pub use lead::*;
 pub use org::*;
+pub use routing::*;
 pub use values::*;
 pub use webhook::*;
 

@@ -242,3 +242,179 @@ pub trait LeadDeliveryRepo: Send + Sync {
         since: DateTime<Utc>,
     ) -> Result<u32>;
 }
+
+/// Lead routing: settings, routing itself, partner callbacks and reporting. Reading settings
+/// and the summary needs viewer; routing and callbacks, member; changing settings, admin.
+///
+/// # Concurrency
+/// [`RoutingRepo::route_lead`] runs in *one* transaction: it locks the lead, the settings row
+/// and then the candidate partners' rows in id order (`FOR UPDATE` on Postgres; SQLite's single
+/// writer serialises), counts each partner's usage since its local midnight and month start
+/// (as [`LeadDeliveryRepo::partner_usage`] does), and records the deliveries before any other
+/// routing to those partners can count. Concurrent routings can therefore never exceed a cap.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait RoutingRepo: Send + Sync {
+    /// The settings in force for `vertical` (normalised as leads' verticals are): that
+    /// vertical's own, else the org-wide ones, else the built-in defaults.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `vertical` (over 100 characters).
+    async fn get_routing_settings(
+        &self,
+        ctx: &TenantContext,
+        vertical: Option<String>,
+    ) -> Result<crate::domain::RoutingSettings>;
+
+    /// Replaces the settings of `vertical` (`None`: the org-wide ones). Emits
+    /// `routing_settings.updated`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] naming each bad field; [`crate::Error::Forbidden`] below
+    /// admin.
+    async fn put_routing_settings(
+        &self,
+        ctx: &TenantContext,
+        vertical: Option<String>,
+        input: crate::domain::RoutingSettingsInput,
+    ) -> Result<crate::domain::RoutingSettings>;
+
+    /// Routes a `new` or `queued` lead at `now` (the clock every cap window and delivery time
+    /// is read from), in one transaction (see the trait docs):
+    ///
+    /// 1. Candidates: live partners buying the lead's vertical and region
+    ///    ([`crate::domain::partner_buys`]); with `shared` distribution, only non-exclusive
+    ///    ones.
+    /// 2. Eligible: active candidates under their daily and monthly caps, counted since the
+    ///    start of the day and month in each partner's time zone (returned deliveries excluded).
+    /// 3. Chosen by the settings' strategy: one partner (`exclusive`) or up to `max_partners`
+    ///    (`shared`); a `pending` delivery is recorded for each at its price (`lead.routed`).
+    /// 4. The lead becomes `routed`; or, with no eligible partner, `queued` (when candidates
+    ///    exist and `when_full` is `queue`) or `unrouted`; `lead.status_changed` when it changed.
+    ///
+    /// A `duplicate` lead is never routed: it is answered unchanged, without deliveries.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] for the lead; [`crate::Error::Conflict`] on `status` when the
+    /// lead is past routing; [`crate::Error::Forbidden`] below member.
+    async fn route_lead(
+        &self,
+        ctx: &TenantContext,
+        lead_id: LeadId,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::RoutedLead>;
+
+    /// Routes up to `limit` `queued` leads, oldest first (as a scheduled job would when
+    /// partners have room again); returns what became of each.
+    ///
+    /// # Errors
+    /// As for [`RoutingRepo::route_lead`].
+    async fn route_queued_leads(
+        &self,
+        ctx: &TenantContext,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::RoutedLead>>;
+
+    /// A partner's answer about a delivery at `now`: accept or reject a `delivered` one, or
+    /// return a `delivered` or `accepted` one within the settings' return window (counted from
+    /// when it was routed). The answer is kept as the delivery's `response`; a return stops
+    /// counting toward the partner's caps. Emits `lead.accepted`, `lead.rejected` or
+    /// `lead.returned`, and `lead.status_changed` when the lead's status follows
+    /// ([`crate::domain::lead_status_from_deliveries`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Conflict`] on `status` for a move the
+    /// delivery's status does not allow, or on `return_window` once it has passed;
+    /// [`crate::Error::Validation`] on `note`; [`crate::Error::Forbidden`] below member.
+    async fn delivery_callback(
+        &self,
+        ctx: &TenantContext,
+        id: LeadDeliveryId,
+        callback: crate::domain::DeliveryCallback,
+        now: DateTime<Utc>,
+    ) -> Result<LeadDelivery>;
+
+    /// Leads and deliveries created in `range`, per partner and per `utm_source` /
+    /// `utm_campaign`, with acceptance and return rates.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `to` when the range is empty.
+    async fn lead_summary(
+        &self,
+        ctx: &TenantContext,
+        range: crate::domain::TimeRange,
+    ) -> Result<crate::domain::LeadSummary>;
+}
+
+/// Public lead forms of the context's org. Writes need admin; reading, viewer. The signing
+/// secret is kept sealed (the caller seals and opens it); the store never sees it in clear.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait LeadFormRepo: Send + Sync {
+    /// Creates a form with a new random `public_form_id` and, optionally, a sealed secret.
+    /// Emits `lead_form.created`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] naming each bad field; [`crate::Error::Forbidden`].
+    async fn create_lead_form(
+        &self,
+        ctx: &TenantContext,
+        new: crate::domain::NewLeadForm,
+        sealed_secret: Option<Vec<u8>>,
+    ) -> Result<crate::domain::LeadForm>;
+
+    /// One form.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`].
+    async fn get_lead_form(
+        &self,
+        ctx: &TenantContext,
+        id: crate::domain::LeadFormId,
+    ) -> Result<crate::domain::LeadForm>;
+
+    /// A page of (live) forms, in id order.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn list_lead_forms(
+        &self,
+        ctx: &TenantContext,
+        page: PageRequest,
+    ) -> Result<Page<crate::domain::LeadForm>>;
+
+    /// Applies a patch; `secret` sets, clears or keeps the sealed secret. Emits
+    /// `lead_form.updated`.
+    ///
+    /// # Errors
+    /// As for creation, and [`crate::Error::NotFound`].
+    async fn update_lead_form(
+        &self,
+        ctx: &TenantContext,
+        id: crate::domain::LeadFormId,
+        patch: crate::domain::LeadFormPatch,
+        secret: crate::domain::Patch<Vec<u8>>,
+    ) -> Result<crate::domain::LeadForm>;
+
+    /// Soft-deletes a form: its public URL stops answering. Emits `lead_form.deleted`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`].
+    async fn delete_lead_form(
+        &self,
+        ctx: &TenantContext,
+        id: crate::domain::LeadFormId,
+    ) -> Result<()>;
+
+    /// The live form with this public id, in whatever org, with its sealed secret: the lookup
+    /// that establishes the tenant of an anonymous submission (like
+    /// [`crate::repo::Directory`]'s lookups, for trusted callers only).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn lead_form_by_public_id(
+        &self,
+        public_form_id: &str,
+    ) -> Result<Option<(crate::domain::LeadForm, Option<Vec<u8>>)>>;
+}

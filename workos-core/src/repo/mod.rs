@@ -338,6 +338,8 @@ pub trait Store:
     + LeadRepo
     + PartnerRepo
     + LeadDeliveryRepo
+    + RoutingRepo
+    + LeadFormRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -365,6 +367,8 @@ impl<T> Store for T where
         + LeadRepo
         + PartnerRepo
         + LeadDeliveryRepo
+        + RoutingRepo
+        + LeadFormRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {

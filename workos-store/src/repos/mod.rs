@@ -7,6 +7,7 @@ mod idempotency;
 mod leads;
 mod org;
 mod person;
+mod routing;
 mod webhooks;
 
 pub(crate) use crm::and_range;

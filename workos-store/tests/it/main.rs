@@ -50,4 +50,5 @@ mod people;
 mod phones;
 mod rls;
 mod roles;
+mod routing;
 mod tasks;

@@ -6,6 +6,7 @@ mod companies;
 mod deals;
 mod events;
 mod interactions;
+mod leads;
 mod members;
 mod people;
 mod phones;
@@ -38,11 +39,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(comms::router())
         .merge(webhooks::router())
+        .merge(leads::router())
 }
 
 /// Routes that authenticate by other means than an API key (Twilio's signatures).
 pub fn public() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(twilio::router())
+    OpenApiRouter::new()
+        .merge(twilio::router())
+        .merge(leads::public_router())
 }
 
 /// The page a list asks for: `limit` defaults to 50 and may be at most 200.

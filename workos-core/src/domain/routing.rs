@@ -1,0 +1,1296 @@
+//! Lead routing: the per-org (and per-vertical) routing settings, which partners may take a
+//! lead (vertical, region, caps counted in the partner's own time zone), how one or several are
+//! chosen among them (priority, weighted, round robin), partner callbacks on deliveries, the
+//! reporting summary, and the public lead forms leads are submitted through.
+//!
+//! Everything here is pure: the store runs it inside the routing transaction, after locking the
+//! candidate partners' rows.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    DedupePolicy, Lead, LeadDelivery, LeadDeliveryStatus, LeadStatus, Partner, ReturnReason,
+    TimeRange, check_text,
+};
+use crate::error::{Error, ValidationError, Validator};
+use crate::ids::{OrgId, PartnerId};
+
+/// The most partners one shared lead goes to.
+pub const MAX_SHARED_PARTNERS: u32 = 20;
+/// The longest return window, in days.
+pub const MAX_RETURN_WINDOW_DAYS: u32 = 365;
+/// The return window when none is configured, in days.
+pub const DEFAULT_RETURN_WINDOW_DAYS: u32 = 7;
+/// The honeypot field of a form when none is configured.
+pub const DEFAULT_HONEYPOT_FIELD: &str = "website";
+/// The fields a lead form may require.
+pub const FORM_FIELDS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "postal_code",
+    "region",
+    "country",
+    "vertical",
+    "consent",
+];
+
+/// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
+macro_rules! routing_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $s)] $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The value's name as stored and shown.
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+
+            fn from_str(s: &str) -> Result<Self, Error> {
+                match s {
+                    $($s => Ok(Self::$variant),)+
+                    _ => Err(Error::invalid($field, concat!("must be one of: ", $($s, " "),+).trim_end())),
+                }
+            }
+        }
+    };
+}
+
+routing_enum! {
+    /// How routing chooses among the partners able to take a lead.
+    RoutingStrategy, "strategy" {
+        /// Highest `priority` first, falling through to the next when it is capped or closed;
+        /// partners of equal priority share by `weight` (the default).
+        #[default]
+        Priority = "priority",
+        /// At random, in proportion to `weight`, whatever the priority.
+        Weighted = "weighted",
+        /// In turn, in partner-id order, continuing after the partner chosen last.
+        RoundRobin = "round_robin",
+    }
+}
+
+routing_enum! {
+    /// What happens to a lead when partners buy it but every one of them is capped or paused.
+    WhenFull, "when_full" {
+        /// It waits (status `queued`) and is routed when a partner has room again (the default).
+        #[default]
+        Queue = "queue",
+        /// It is given up on (status `unrouted`).
+        Unrouted = "unrouted",
+    }
+}
+
+routing_enum! {
+    /// Whether a lead is sold once or to several partners.
+    Distribution, "distribution" {
+        /// To one partner, exclusive or not (the default).
+        #[default]
+        Exclusive = "exclusive",
+        /// To up to `max_partners` non-exclusive partners.
+        Shared = "shared",
+    }
+}
+
+/// The routing settings in force for an org (or for one of its verticals).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoutingSettings {
+    /// The vertical these settings are for; `null` for the org-wide settings (which apply to
+    /// every vertical without settings of its own).
+    pub vertical: Option<String>,
+    /// How partners are chosen.
+    pub strategy: RoutingStrategy,
+    /// What happens when every partner that buys the lead is capped or paused.
+    pub when_full: WhenFull,
+    /// One partner, or several non-exclusive ones.
+    pub distribution: Distribution,
+    /// With `shared` distribution, the most partners one lead goes to (1–20).
+    pub max_partners: u32,
+    /// How capture finds duplicates (which are never routed).
+    pub dedupe: DedupePolicy,
+    /// For how many days after routing a partner may return a lead (0 turns returns off).
+    pub return_window_days: u32,
+    /// When they were last changed; `null` when these are the built-in defaults.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl RoutingSettings {
+    /// The built-in defaults: priority, queue when full, exclusive, default dedupe, 7-day
+    /// returns.
+    #[must_use]
+    pub fn defaults() -> Self {
+        RoutingSettingsInput::default().into_settings(None, None)
+    }
+}
+
+/// The settings as written (`PUT`): absent fields take their defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingSettingsInput {
+    /// How partners are chosen (default `priority`).
+    pub strategy: RoutingStrategy,
+    /// When every partner is capped or paused (default `queue`).
+    pub when_full: WhenFull,
+    /// One partner or several (default `exclusive`).
+    pub distribution: Distribution,
+    /// With `shared`, at most this many partners per lead, 1–20 (default 3).
+    pub max_partners: u32,
+    /// Dedupe policy (default: email and phone over 30 days, same vertical).
+    pub dedupe: DedupePolicy,
+    /// Return window in days, 0–365 (default 7).
+    pub return_window_days: u32,
+}
+
+impl Default for RoutingSettingsInput {
+    fn default() -> Self {
+        Self {
+            strategy: RoutingStrategy::default(),
+            when_full: WhenFull::default(),
+            distribution: Distribution::default(),
+            max_partners: 3,
+            dedupe: DedupePolicy::default(),
+            return_window_days: DEFAULT_RETURN_WINDOW_DAYS,
+        }
+    }
+}
+
+impl RoutingSettingsInput {
+    /// Checks the ranges.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] on `max_partners`, `return_window_days` or `dedupe.*`.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        v.require(
+            (1..=MAX_SHARED_PARTNERS).contains(&self.max_partners),
+            "max_partners",
+            "must be between 1 and 20",
+        );
+        v.require(
+            self.return_window_days <= MAX_RETURN_WINDOW_DAYS,
+            "return_window_days",
+            "must be at most 365",
+        );
+        let own = v.finish();
+        let dedupe = self.dedupe.validate().map_err(|e| e.at("dedupe."));
+        match (own, dedupe) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(mut a), Err(b)) => {
+                a.errors.extend(b.errors);
+                Err(a)
+            }
+            (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        }
+    }
+
+    /// The settings these make for `vertical`, changed at `updated_at`.
+    #[must_use]
+    pub fn into_settings(
+        self,
+        vertical: Option<String>,
+        updated_at: Option<DateTime<Utc>>,
+    ) -> RoutingSettings {
+        RoutingSettings {
+            vertical,
+            strategy: self.strategy,
+            when_full: self.when_full,
+            distribution: self.distribution,
+            max_partners: self.max_partners,
+            dedupe: self.dedupe,
+            return_window_days: self.return_window_days,
+            updated_at,
+        }
+    }
+}
+
+/// Normalises a settings vertical the way leads' verticals are: trimmed, lower-cased, blank to
+/// `None`.
+///
+/// # Errors
+/// A [`ValidationError`] on `vertical` over 100 characters.
+pub fn normalize_vertical(vertical: Option<&str>) -> Result<Option<String>, ValidationError> {
+    let vertical = vertical
+        .map(|v| v.trim().to_lowercase())
+        .filter(|v| !v.is_empty());
+    let mut v = Validator::new();
+    check_text(
+        &mut v,
+        "vertical",
+        vertical.as_deref().unwrap_or(""),
+        false,
+        100,
+    );
+    v.finish().map(|()| vertical)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eligibility
+
+/// Whether `partner` buys leads like `lead`, going by vertical and region alone (not by
+/// `active`, caps or exclusivity).
+///
+/// - **Vertical**: a partner without verticals buys every vertical; otherwise the lead's
+///   vertical must be one of them (a lead without a vertical matches none).
+/// - **Region**: a partner without regions buys everywhere; otherwise one of its entries must
+///   be the lead's region (`CA`), its region with the country (`US-CA` for region `CA` in `US`,
+///   or `CA` for region `US-CA`), or a prefix of its postal code (`941` for `94107`; spaces are
+///   ignored).
+#[must_use]
+pub fn partner_buys(partner: &Partner, lead: &Lead) -> bool {
+    buys(&partner.verticals, &partner.regions, lead)
+}
+
+/// [`partner_buys`] for a partner's `verticals` and `regions`.
+#[must_use]
+pub fn buys(verticals: &[String], regions: &[String], lead: &Lead) -> bool {
+    let vertical_ok = verticals.is_empty()
+        || lead
+            .vertical
+            .as_ref()
+            .is_some_and(|v| verticals.iter().any(|pv| pv == v));
+    vertical_ok && (regions.is_empty() || regions.iter().any(|r| region_matches(r, lead)))
+}
+
+fn region_matches(entry: &str, lead: &Lead) -> bool {
+    if let Some(region) = lead.region.as_deref() {
+        if region == entry {
+            return true;
+        }
+        // `US-CA` on the lead matches `CA` on the partner.
+        if region.split_once('-').is_some_and(|(_, r)| r == entry) {
+            return true;
+        }
+        // `CA` in `US` on the lead matches `US-CA` on the partner.
+        if let Some(country) = lead.country.as_deref()
+            && entry
+                .strip_prefix(country)
+                .and_then(|r| r.strip_prefix('-'))
+                == Some(region)
+        {
+            return true;
+        }
+    }
+    if let Some(postal) = lead.postal_code.as_deref() {
+        let compact = |s: &str| s.chars().filter(|c| *c != ' ').collect::<String>();
+        let (postal, prefix) = (compact(postal), compact(entry));
+        if !prefix.is_empty() && postal.starts_with(&prefix) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The partner's time zone, when its name is in the tz database.
+#[must_use]
+pub fn partner_timezone(name: &str) -> Option<chrono_tz::Tz> {
+    name.parse::<chrono_tz::Tz>().ok()
+}
+
+/// The first instant of the local calendar day `date` in `tz`: local midnight, or the first
+/// local time after it that exists (where a DST change skips midnight).
+fn local_day_start(tz: chrono_tz::Tz, date: NaiveDate) -> DateTime<Utc> {
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    // Midnight can be skipped (a gap) by at most a few hours; try forward in 15-minute steps.
+    for step in 0..=(4 * 4) {
+        let local = midnight + chrono::Duration::minutes(15 * step);
+        if let Some(t) = tz.from_local_datetime(&local).earliest() {
+            return t.with_timezone(&Utc);
+        }
+    }
+    // Unreachable for real zones; fall back to the UTC reading of local midnight.
+    Utc.from_utc_datetime(&midnight)
+}
+
+/// When the partner's current local day began (its local midnight) at `now`, in `tz`.
+#[must_use]
+pub fn day_start(tz: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    local_day_start(tz, now.with_timezone(&tz).date_naive())
+}
+
+/// When the partner's current local month began (midnight of the 1st) at `now`, in `tz`.
+#[must_use]
+pub fn month_start(tz: chrono_tz::Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    let local = now.with_timezone(&tz).date_naive();
+    let first = local.with_day(1).unwrap_or(local);
+    local_day_start(tz, first)
+}
+
+/// Whether a partner with `daily` deliveries counted today and `monthly` this month (both in
+/// its time zone, returns excluded) has room for one more.
+#[must_use]
+pub fn has_room(partner: &Partner, daily: u32, monthly: u32) -> bool {
+    partner.daily_cap.is_none_or(|cap| daily < cap)
+        && partner.monthly_cap.is_none_or(|cap| monthly < cap)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Selection
+
+/// A partner routing may choose: eligible, active, with room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// The partner.
+    pub id: PartnerId,
+    /// Its priority (higher first).
+    pub priority: i32,
+    /// Its weight (share among equals), at least 1.
+    pub weight: u32,
+}
+
+impl From<&Partner> for Candidate {
+    fn from(p: &Partner) -> Self {
+        Self {
+            id: p.id,
+            priority: p.priority,
+            weight: p.weight,
+        }
+    }
+}
+
+/// Chooses up to `n` distinct partners among `candidates` by `strategy`, in the order chosen.
+/// `last` is the partner round robin chose last (it continues after it, in id order).
+#[must_use]
+pub fn select_partners(
+    strategy: RoutingStrategy,
+    candidates: &[Candidate],
+    last: Option<PartnerId>,
+    n: usize,
+) -> Vec<PartnerId> {
+    select_partners_with(&mut rand::thread_rng(), strategy, candidates, last, n)
+}
+
+/// [`select_partners`] with a given source of randomness.
+pub fn select_partners_with<R: Rng + ?Sized>(
+    rng: &mut R,
+    strategy: RoutingStrategy,
+    candidates: &[Candidate],
+    last: Option<PartnerId>,
+    n: usize,
+) -> Vec<PartnerId> {
+    let n = n.min(candidates.len());
+    if n == 0 {
+        return Vec::new();
+    }
+    match strategy {
+        RoutingStrategy::Weighted => weighted_order(rng, candidates.to_vec(), n),
+        RoutingStrategy::Priority => {
+            let mut by_priority = candidates.to_vec();
+            by_priority.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.id.cmp(&b.id)));
+            let mut out = Vec::with_capacity(n);
+            for group in by_priority.chunk_by(|a, b| a.priority == b.priority) {
+                let want = n - out.len();
+                out.extend(weighted_order(rng, group.to_vec(), want.min(group.len())));
+                if out.len() == n {
+                    break;
+                }
+            }
+            out
+        }
+        RoutingStrategy::RoundRobin => {
+            let mut ring = candidates.to_vec();
+            ring.sort_by_key(|c| c.id);
+            let start = last
+                .and_then(|l| ring.iter().position(|c| c.id > l))
+                .unwrap_or(0);
+            ring.iter()
+                .cycle()
+                .skip(start)
+                .take(n)
+                .map(|c| c.id)
+                .collect()
+        }
+    }
+}
+
+/// `n` picks without replacement, each in proportion to weight among those left.
+fn weighted_order<R: Rng + ?Sized>(
+    rng: &mut R,
+    mut pool: Vec<Candidate>,
+    n: usize,
+) -> Vec<PartnerId> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n && !pool.is_empty() {
+        let total: u64 = pool.iter().map(|c| u64::from(c.weight.max(1))).sum();
+        let mut ticket = rng.gen_range(0..total);
+        let mut chosen = pool.len() - 1;
+        for (i, c) in pool.iter().enumerate() {
+            let w = u64::from(c.weight.max(1));
+            if ticket < w {
+                chosen = i;
+                break;
+            }
+            ticket -= w;
+        }
+        out.push(pool.swap_remove(chosen).id);
+    }
+    out
+}
+
+/// The lead's status after routing found `chosen` partners, given whether any partner buys it
+/// at all (`any_buyer`, paused or capped ones included) and the settings' `when_full`.
+#[must_use]
+pub const fn routed_status(chosen: usize, any_buyer: bool, when_full: WhenFull) -> LeadStatus {
+    if chosen > 0 {
+        LeadStatus::Routed
+    } else if any_buyer && matches!(when_full, WhenFull::Queue) {
+        LeadStatus::Queued
+    } else {
+        LeadStatus::Unrouted
+    }
+}
+
+/// What routing did with a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RoutedLead {
+    /// The lead, with its new status (`routed`, `queued`, `unrouted`; `duplicate` unchanged).
+    pub lead: Lead,
+    /// The deliveries recorded (status `pending`), in the order the partners were chosen.
+    pub deliveries: Vec<LeadDelivery>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partner callbacks
+
+/// A partner's answer about a delivered lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum DeliveryCallback {
+    /// The partner bought it.
+    Accept {
+        /// A note, up to 2,000 characters.
+        note: Option<String>,
+    },
+    /// The partner refused it.
+    Reject {
+        /// A note, up to 2,000 characters.
+        note: Option<String>,
+    },
+    /// The partner returned it (within the return window); it stops counting toward caps.
+    Return {
+        /// Why.
+        reason: ReturnReason,
+        /// A note, up to 2,000 characters.
+        note: Option<String>,
+    },
+}
+
+impl DeliveryCallback {
+    /// The delivery status the callback moves to.
+    #[must_use]
+    pub const fn status(&self) -> LeadDeliveryStatus {
+        match self {
+            Self::Accept { .. } => LeadDeliveryStatus::Accepted,
+            Self::Reject { .. } => LeadDeliveryStatus::Rejected,
+            Self::Return { .. } => LeadDeliveryStatus::Returned,
+        }
+    }
+
+    /// The return reason, for returns.
+    #[must_use]
+    pub const fn return_reason(&self) -> Option<ReturnReason> {
+        match self {
+            Self::Return { reason, .. } => Some(*reason),
+            _ => None,
+        }
+    }
+
+    /// The note, trimmed (blank becomes `None`).
+    #[must_use]
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Self::Accept { note } | Self::Reject { note } | Self::Return { note, .. } => {
+                note.as_deref().map(str::trim).filter(|n| !n.is_empty())
+            }
+        }
+    }
+
+    /// Checks the note.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] on `note` over 2,000 characters.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        check_text(&mut v, "note", self.note().unwrap_or(""), false, 2000);
+        v.finish()
+    }
+
+    /// The `response` kept with the delivery: what the partner said.
+    #[must_use]
+    pub fn response(&self, at: DateTime<Utc>) -> serde_json::Value {
+        let mut r = serde_json::json!({
+            "callback": self.status().as_str(),
+            "at": at,
+        });
+        if let Some(note) = self.note() {
+            r["note"] = note.into();
+        }
+        if let Some(reason) = self.return_reason() {
+            r["reason"] = reason.as_str().into();
+        }
+        r
+    }
+}
+
+/// Whether a return at `now` of a delivery recorded at `routed_at` is within a window of
+/// `window_days` (0: returns are off).
+#[must_use]
+pub fn within_return_window(
+    routed_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    window_days: u32,
+) -> bool {
+    window_days > 0 && now < routed_at + chrono::Duration::days(i64::from(window_days))
+}
+
+/// The lead's status once its deliveries stand at `statuses`: `accepted` when any is accepted;
+/// when every one is final (rejected or returned), `returned` if any was returned, else
+/// `rejected`; otherwise `None` (unchanged).
+#[must_use]
+pub fn lead_status_from_deliveries(statuses: &[LeadDeliveryStatus]) -> Option<LeadStatus> {
+    use LeadDeliveryStatus as S;
+    if statuses.is_empty() {
+        return None;
+    }
+    if statuses.contains(&S::Accepted) {
+        return Some(LeadStatus::Accepted);
+    }
+    if statuses
+        .iter()
+        .all(|s| matches!(s, S::Rejected | S::Returned))
+    {
+        return Some(if statuses.contains(&S::Returned) {
+            LeadStatus::Returned
+        } else {
+            LeadStatus::Rejected
+        });
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+/// Counts over a time range, per partner and per traffic source.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeadSummary {
+    /// The range's start (inclusive), if bounded.
+    pub from: Option<DateTime<Utc>>,
+    /// The range's end (exclusive), if bounded.
+    pub to: Option<DateTime<Utc>>,
+    /// Leads captured in the range, duplicates included.
+    pub leads: u64,
+    /// Of those, duplicates.
+    pub duplicates: u64,
+    /// Leads per status.
+    pub leads_by_status: std::collections::BTreeMap<String, u64>,
+    /// Deliveries recorded in the range.
+    pub deliveries: u64,
+    /// Per partner (deleted partners included), by partner id.
+    pub partners: Vec<PartnerSummary>,
+    /// Per last-touch `utm_source` and `utm_campaign` (`null` when absent).
+    pub sources: Vec<SourceSummary>,
+}
+
+/// Delivery outcomes: counts by status and the rates derived from them.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryCounts {
+    /// Deliveries recorded.
+    pub deliveries: u64,
+    /// Now `accepted`.
+    pub accepted: u64,
+    /// Now `rejected`.
+    pub rejected: u64,
+    /// Now `returned`.
+    pub returned: u64,
+    /// `accepted / deliveries` (0 without deliveries).
+    pub acceptance_rate: f64,
+    /// `returned / deliveries` (0 without deliveries).
+    pub return_rate: f64,
+}
+
+impl DeliveryCounts {
+    /// Adds `n` deliveries in `status`.
+    pub fn add(&mut self, status: LeadDeliveryStatus, n: u64) {
+        self.deliveries += n;
+        match status {
+            LeadDeliveryStatus::Accepted => self.accepted += n,
+            LeadDeliveryStatus::Rejected => self.rejected += n,
+            LeadDeliveryStatus::Returned => self.returned += n,
+            _ => {}
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let rate = |k: u64| {
+            if self.deliveries == 0 {
+                0.0
+            } else {
+                k as f64 / self.deliveries as f64
+            }
+        };
+        self.acceptance_rate = rate(self.accepted);
+        self.return_rate = rate(self.returned);
+    }
+}
+
+/// One partner's deliveries in the range.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PartnerSummary {
+    /// The partner.
+    pub partner_id: PartnerId,
+    /// Its name.
+    pub name: String,
+    /// Its deliveries.
+    #[serde(flatten)]
+    pub counts: DeliveryCounts,
+}
+
+/// One traffic source's leads in the range and the deliveries made of them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SourceSummary {
+    /// Last-touch `utm_source`.
+    pub utm_source: Option<String>,
+    /// Last-touch `utm_campaign`.
+    pub utm_campaign: Option<String>,
+    /// Leads captured.
+    pub leads: u64,
+    /// Deliveries of those leads (recorded in the range).
+    #[serde(flatten)]
+    pub counts: DeliveryCounts,
+}
+
+/// Checks a summary range: when both ends are given, `from` comes before `to`.
+///
+/// # Errors
+/// A [`ValidationError`] on `to` when it is not after `from`.
+pub fn validate_range(range: &TimeRange) -> Result<(), ValidationError> {
+    let mut v = Validator::new();
+    if let (Some(from), Some(to)) = (range.after, range.before) {
+        v.require(from < to, "to", "must be after from");
+    }
+    v.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lead forms
+
+/// A lead form's id.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(transparent)]
+pub struct LeadFormId(Uuid);
+
+impl LeadFormId {
+    /// The entity kind, as used in events and errors.
+    pub const KIND: &'static str = "lead_form";
+
+    /// A fresh, time-ordered id (UUID v7).
+    #[must_use]
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+
+    /// Wraps a UUID read from storage.
+    #[must_use]
+    pub const fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// The underlying UUID.
+    #[must_use]
+    pub const fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for LeadFormId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for LeadFormId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for LeadFormId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LeadFormId({})", self.0)
+    }
+}
+
+impl FromStr for LeadFormId {
+    type Err = crate::ids::ParseIdError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::try_parse(s)
+            .map(Self)
+            .map_err(|_| crate::ids::ParseIdError { kind: Self::KIND })
+    }
+}
+
+/// A new random public form id: `lf_` and 32 hex digits (128 random bits), safe to publish.
+#[must_use]
+pub fn new_public_form_id() -> String {
+    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    let mut out = String::with_capacity(35);
+    out.push_str("lf_");
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Whether `s` has the shape of a public form id (so lookups of junk can stop early).
+#[must_use]
+pub fn is_public_form_id(s: &str) -> bool {
+    s.strip_prefix("lf_")
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A public lead form: where anonymous visitors submit leads, without an API key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LeadForm {
+    /// Its id.
+    pub id: LeadFormId,
+    /// The org it belongs to.
+    pub org_id: OrgId,
+    /// The id in its public URL, `POST /api/v1/forms/{public_form_id}/leads`.
+    pub public_form_id: String,
+    /// Name, 1–200 characters.
+    pub name: String,
+    /// The vertical of leads that do not name one.
+    pub vertical: Option<String>,
+    /// The honeypot field: a submission that fills it is answered as accepted and dropped.
+    pub honeypot_field: String,
+    /// Fields a submission must fill (a missing one is a 422 naming it).
+    pub required_fields: Vec<String>,
+    /// Whether submissions must be signed (`X-Form-Signature: sha256=<hex HMAC of the body>`).
+    pub has_secret: bool,
+    /// Whether it takes submissions.
+    pub active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Input for a new lead form. The signing secret travels separately, sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewLeadForm {
+    /// Name, 1–200 characters.
+    pub name: String,
+    /// Default vertical, up to 100 characters.
+    #[serde(default)]
+    pub vertical: Option<String>,
+    /// Honeypot field name (default `website`), 1–100 letters, digits, `_` or `-`.
+    #[serde(default = "default_honeypot")]
+    pub honeypot_field: String,
+    /// Required fields, among `first_name`, `last_name`, `email`, `phone`, `postal_code`,
+    /// `region`, `country`, `vertical`, `consent`.
+    #[serde(default)]
+    pub required_fields: Vec<String>,
+    /// Takes submissions (default true).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn default_honeypot() -> String {
+    DEFAULT_HONEYPOT_FIELD.to_owned()
+}
+
+const fn yes() -> bool {
+    true
+}
+
+/// A change to a lead form.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct LeadFormPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New default vertical, or clear it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub vertical: super::Patch<String>,
+    /// New honeypot field.
+    pub honeypot_field: Option<String>,
+    /// Replacement required fields.
+    pub required_fields: Option<Vec<String>>,
+    /// Open or close it.
+    pub active: Option<bool>,
+}
+
+impl NewLeadForm {
+    /// A form with the defaults: no vertical, honeypot `website`, nothing required, active.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            vertical: None,
+            honeypot_field: default_honeypot(),
+            required_fields: Vec::new(),
+            active: true,
+        }
+    }
+
+    /// Normalises (trims; lower-cases the vertical; de-duplicates required fields) and checks.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming each invalid field.
+    pub fn validate(&mut self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        self.name = self.name.trim().to_owned();
+        check_text(&mut v, "name", &self.name, true, 200);
+        self.vertical = self
+            .vertical
+            .take()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+        check_text(
+            &mut v,
+            "vertical",
+            self.vertical.as_deref().unwrap_or(""),
+            false,
+            100,
+        );
+        self.honeypot_field = self.honeypot_field.trim().to_owned();
+        v.require(
+            (1..=100).contains(&self.honeypot_field.len())
+                && self
+                    .honeypot_field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                && !FORM_FIELDS.contains(&self.honeypot_field.as_str()),
+            "honeypot_field",
+            "must be 1-100 letters, digits, _ or -, and not a lead field",
+        );
+        let mut seen = Vec::new();
+        for (i, f) in self.required_fields.iter().enumerate() {
+            let f = f.trim();
+            v.require(
+                FORM_FIELDS.contains(&f),
+                &format!("required_fields[{i}]"),
+                "must be one of first_name, last_name, email, phone, postal_code, region, country, vertical, consent",
+            );
+            if !seen.iter().any(|s: &String| s == f) {
+                seen.push(f.to_owned());
+            }
+        }
+        self.required_fields = seen;
+        v.finish()
+    }
+
+    /// Applies a patch to a form, producing the full new state to validate and store.
+    #[must_use]
+    pub fn patched(f: &LeadForm, patch: LeadFormPatch) -> Self {
+        Self {
+            name: patch.name.unwrap_or_else(|| f.name.clone()),
+            vertical: patch.vertical.apply(f.vertical.clone()),
+            honeypot_field: patch
+                .honeypot_field
+                .unwrap_or_else(|| f.honeypot_field.clone()),
+            required_fields: patch
+                .required_fields
+                .unwrap_or_else(|| f.required_fields.clone()),
+            active: patch.active.unwrap_or(f.active),
+        }
+    }
+}
+
+/// Checks a form signing secret: 16–256 characters.
+///
+/// # Errors
+/// A [`ValidationError`] on `secret`.
+pub fn validate_form_secret(secret: &str) -> Result<(), ValidationError> {
+    let mut v = Validator::new();
+    v.require(
+        (16..=256).contains(&secret.chars().count()),
+        "secret",
+        "must be 16 to 256 characters",
+    );
+    v.finish()
+}
+
+/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
+/// constant time.
+#[must_use]
+pub fn verify_form_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
+    let Some(hex) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(given) = decode_hex(hex) else {
+        return false;
+    };
+    let expected = crate::crypto::hmac_sha256(secret, body);
+    crate::crypto::constant_time_eq(&given, &expected)
+}
+
+/// `sha256=<hex>`: the `X-Form-Signature` of `body` under `secret` (for senders and tests).
+#[must_use]
+pub fn form_signature(secret: &[u8], body: &[u8]) -> String {
+    let mac = crate::crypto::hmac_sha256(secret, body);
+    let mut out = String::from("sha256=");
+    for b in mac {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{HttpUrl, NewPartner, PartnerDelivery};
+    use rand::SeedableRng;
+
+    fn partner(verticals: &[&str], regions: &[&str]) -> Partner {
+        let n = NewPartner {
+            verticals: verticals.iter().map(|s| (*s).to_owned()).collect(),
+            regions: regions.iter().map(|s| (*s).to_owned()).collect(),
+            ..NewPartner::new(
+                "P",
+                PartnerDelivery::Webhook {
+                    url: HttpUrl::parse("https://p.example.com").unwrap(),
+                },
+            )
+        };
+        Partner {
+            id: PartnerId::new(),
+            org_id: OrgId::new(),
+            name: n.name,
+            delivery: n.delivery,
+            verticals: n.verticals,
+            regions: n.regions,
+            priority: n.priority,
+            weight: n.weight,
+            price_minor: n.price_minor,
+            currency: n.currency,
+            daily_cap: Some(2),
+            monthly_cap: Some(3),
+            timezone: n.timezone,
+            exclusive: n.exclusive,
+            active: n.active,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn lead(
+        vertical: Option<&str>,
+        region: Option<&str>,
+        country: Option<&str>,
+        postal: Option<&str>,
+    ) -> Lead {
+        Lead {
+            id: crate::ids::LeadId::new(),
+            org_id: OrgId::new(),
+            person_id: None,
+            first_name: None,
+            last_name: None,
+            email: None,
+            phone: None,
+            postal_code: postal.map(str::to_owned),
+            region: region.map(str::to_owned),
+            country: country.map(str::to_owned),
+            vertical: vertical.map(str::to_owned),
+            answers: serde_json::json!({}),
+            consent: None,
+            utm_source: None,
+            utm_medium: None,
+            utm_campaign: None,
+            utm_term: None,
+            utm_content: None,
+            gclid: None,
+            fbclid: None,
+            landing_page: None,
+            referrer: None,
+            first_touch: None,
+            status: LeadStatus::New,
+            duplicate_of: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn eligibility_by_vertical_and_region() {
+        let any = partner(&[], &[]);
+        assert!(partner_buys(&any, &lead(None, None, None, None)));
+        let solar_ca = partner(&["solar"], &["CA", "941", "US-NY"]);
+        assert!(partner_buys(
+            &solar_ca,
+            &lead(Some("solar"), Some("CA"), None, None)
+        ));
+        assert!(partner_buys(
+            &solar_ca,
+            &lead(Some("solar"), Some("US-CA"), None, None)
+        ));
+        assert!(partner_buys(
+            &solar_ca,
+            &lead(Some("solar"), Some("NY"), Some("US"), None)
+        ));
+        assert!(partner_buys(
+            &solar_ca,
+            &lead(Some("solar"), None, None, Some("94107"))
+        ));
+        assert!(!partner_buys(
+            &solar_ca,
+            &lead(Some("solar"), Some("TX"), Some("US"), Some("75001"))
+        ));
+        assert!(!partner_buys(
+            &solar_ca,
+            &lead(Some("roofing"), Some("CA"), None, None)
+        ));
+        assert!(!partner_buys(
+            &solar_ca,
+            &lead(None, Some("CA"), None, None)
+        ));
+        let uk = partner(&[], &["SW1A"]);
+        assert!(partner_buys(&uk, &lead(None, None, None, Some("SW1A 1AA"))));
+    }
+
+    #[test]
+    fn caps() {
+        let p = partner(&[], &[]);
+        assert!(has_room(&p, 1, 2));
+        assert!(!has_room(&p, 2, 2));
+        assert!(!has_room(&p, 0, 3));
+    }
+
+    #[test]
+    fn local_day_and_month_starts() {
+        let ny: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        // 2026-03-10 03:30 UTC is 2026-03-09 23:30 in New York (EDT, UTC-4).
+        let t = "2026-03-10T03:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            day_start(ny, t),
+            "2026-03-09T04:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        // Month start: March 1 was still EST (UTC-5).
+        assert_eq!(
+            month_start(ny, t),
+            "2026-03-01T05:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        let after = "2026-03-10T04:05:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            day_start(ny, after),
+            "2026-03-10T04:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        // Where DST skips midnight (America/Santiago, 2026-09-06 00:00 does not exist).
+        let scl: chrono_tz::Tz = "America/Santiago".parse().unwrap();
+        let t = "2026-09-06T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let start = day_start(scl, t);
+        assert!(start <= t && t - start < chrono::Duration::hours(24));
+        assert!(partner_timezone("Mars/Olympus").is_none());
+        assert!(partner_timezone("UTC").is_some());
+    }
+
+    fn cand(priority: i32, weight: u32) -> Candidate {
+        Candidate {
+            id: PartnerId::new(),
+            priority,
+            weight,
+        }
+    }
+
+    #[test]
+    fn priority_falls_through_and_ties_share() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let (low, high) = (cand(1, 1), cand(5, 1));
+        let picked =
+            select_partners_with(&mut rng, RoutingStrategy::Priority, &[low, high], None, 1);
+        assert_eq!(picked, [high.id]);
+        let picked =
+            select_partners_with(&mut rng, RoutingStrategy::Priority, &[low, high], None, 2);
+        assert_eq!(picked, [high.id, low.id]);
+        assert!(select_partners_with(&mut rng, RoutingStrategy::Priority, &[], None, 1).is_empty());
+    }
+
+    #[test]
+    fn weighted_follows_weights() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+        let (a, b) = (cand(0, 1), cand(9, 3));
+        let n = 20_000;
+        let a_count = (0..n)
+            .filter(|_| {
+                select_partners_with(&mut rng, RoutingStrategy::Weighted, &[a, b], None, 1)
+                    == [a.id]
+            })
+            .count();
+        let share = a_count as f64 / f64::from(n);
+        assert!((share - 0.25).abs() < 0.02, "{share}");
+    }
+
+    #[test]
+    fn round_robin_cycles() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let cs = [cand(0, 1), cand(0, 1), cand(0, 1)];
+        let mut last = None;
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let p = select_partners_with(&mut rng, RoutingStrategy::RoundRobin, &cs, last, 1);
+            last = p.first().copied();
+            seen.extend(p);
+        }
+        let ids: Vec<_> = cs.iter().map(|c| c.id).collect();
+        assert_eq!(seen, [ids.clone(), ids].concat());
+        let two = select_partners_with(
+            &mut rng,
+            RoutingStrategy::RoundRobin,
+            &cs,
+            Some(cs[2].id),
+            2,
+        );
+        assert_eq!(two, [cs[0].id, cs[1].id]);
+    }
+
+    #[test]
+    fn statuses() {
+        use LeadDeliveryStatus as S;
+        assert_eq!(
+            routed_status(1, true, WhenFull::Unrouted),
+            LeadStatus::Routed
+        );
+        assert_eq!(routed_status(0, true, WhenFull::Queue), LeadStatus::Queued);
+        assert_eq!(
+            routed_status(0, false, WhenFull::Queue),
+            LeadStatus::Unrouted
+        );
+        assert_eq!(
+            lead_status_from_deliveries(&[S::Rejected, S::Accepted]),
+            Some(LeadStatus::Accepted)
+        );
+        assert_eq!(
+            lead_status_from_deliveries(&[S::Rejected, S::Returned]),
+            Some(LeadStatus::Returned)
+        );
+        assert_eq!(
+            lead_status_from_deliveries(&[S::Rejected]),
+            Some(LeadStatus::Rejected)
+        );
+        assert_eq!(
+            lead_status_from_deliveries(&[S::Rejected, S::Delivered]),
+            None
+        );
+    }
+
+    #[test]
+    fn settings_and_forms_validate() {
+        let s: RoutingSettingsInput = serde_json::from_str("{}").unwrap();
+        assert_eq!(s, RoutingSettingsInput::default());
+        let bad = RoutingSettingsInput {
+            max_partners: 0,
+            return_window_days: 400,
+            dedupe: DedupePolicy {
+                window_days: 9999,
+                ..DedupePolicy::default()
+            },
+            ..s
+        };
+        let fields: Vec<String> = bad
+            .validate()
+            .unwrap_err()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["max_partners", "return_window_days", "dedupe.window_days"]
+        );
+        let mut f = NewLeadForm {
+            required_fields: vec!["email".into(), "email".into(), "shoe_size".into()],
+            ..NewLeadForm::new(" Quote ")
+        };
+        let errs = f.validate().unwrap_err();
+        assert_eq!(errs.errors[0].field, "required_fields[2]");
+        assert!(is_public_form_id(&new_public_form_id()));
+        assert!(!is_public_form_id("lf_xyz"));
+    }
+
+    #[test]
+    fn form_signatures() {
+        let sig = form_signature(b"topsecretsecret!", b"{\"a\":1}");
+        assert!(verify_form_signature(
+            b"topsecretsecret!",
+            b"{\"a\":1}",
+            &sig
+        ));
+        assert!(!verify_form_signature(
+            b"topsecretsecret!",
+            b"{\"a\":2}",
+            &sig
+        ));
+        assert!(!verify_form_signature(b"other", b"{\"a\":1}", &sig));
+        assert!(!verify_form_signature(
+            b"topsecretsecret!",
+            b"{\"a\":1}",
+            "sha256=zz"
+        ));
+        assert!(!verify_form_signature(
+            b"topsecretsecret!",
+            b"{\"a\":1}",
+            "md5=00"
+        ));
+    }
+
+    #[test]
+    fn callbacks() {
+        let c: DeliveryCallback = serde_json::from_value(
+            serde_json::json!({"action": "return", "reason": "duplicate", "note": " dup "}),
+        )
+        .unwrap();
+        assert_eq!(c.status(), LeadDeliveryStatus::Returned);
+        assert_eq!(c.note(), Some("dup"));
+        let t = Utc::now();
+        assert!(within_return_window(t, t + chrono::Duration::days(6), 7));
+        assert!(!within_return_window(t, t + chrono::Duration::days(7), 7));
+        assert!(!within_return_window(t, t, 0));
+    }
+}

@@ -1,0 +1,1044 @@
+//! Lead routing (settings, cap-safe routing, partner callbacks, reporting) and public lead
+//! forms.
+//!
+//! `route_lead` composes, in one transaction: the lead's row lock, the settings row lock, one
+//! `SELECT … FOR UPDATE` over the candidate partners in id order, their usage since local
+//! midnight and month start (`partner_usage_in`), and the deliveries. Every routing that could
+//! take the same cap slot queues on the same partner row, so caps hold under any concurrency.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use uuid::Uuid;
+use workos_core::domain::{
+    Attribution, Candidate, Consent, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution,
+    E164, EmailAddress, Lead, LeadDelivery, LeadDeliveryStatus, LeadForm, LeadFormId,
+    LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm, Partner, PartnerSummary, Patch,
+    ReturnReason, RoutedLead, RoutingSettings, RoutingSettingsInput, RoutingStrategy,
+    SourceSummary, TimeRange, Timestamp, buys, day_start, has_room, lead_status_from_deliveries,
+    month_start, new_public_form_id, normalize_vertical, partner_buys, partner_timezone,
+    routed_status, select_partners, to_storage_precision, validate_range, within_return_window,
+};
+use workos_core::events::types;
+use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
+use workos_core::page::{Page, PageRequest};
+use workos_core::repo::{LeadFormRepo, RoutingRepo};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use super::leads::{fetch_partner, partner_usage_in};
+use super::{and_range, corrupt, emit};
+use crate::db::{Sql, Tx, args, now};
+use crate::{Backend, SqlStore};
+
+/// Event type of a settings change (not yet in `workos_core::events::types`).
+const ROUTING_SETTINGS_UPDATED: &str = "routing_settings.updated";
+/// Event types of lead form changes (not yet in `workos_core::events::types`).
+const LEAD_FORM_CREATED: &str = "lead_form.created";
+const LEAD_FORM_UPDATED: &str = "lead_form.updated";
+const LEAD_FORM_DELETED: &str = "lead_form.deleted";
+
+const fn is_postgres(store: &SqlStore) -> bool {
+    match &store.backend {
+        #[cfg(feature = "postgres")]
+        Backend::Postgres(_) => true,
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite(_) => false,
+    }
+}
+
+/// `FOR UPDATE` on Postgres; nothing on SQLite, whose single writer serialises write
+/// transactions.
+const fn for_update(store: &SqlStore) -> &'static str {
+    if is_postgres(store) {
+        " FOR UPDATE"
+    } else {
+        ""
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| Error::internal("json", e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rows (the lead and delivery shapes of `leads.rs`, read here inside routing's transaction)
+
+#[derive(sqlx::FromRow)]
+struct LeadRow {
+    id: Uuid,
+    org_id: Uuid,
+    person_id: Option<Uuid>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    postal_code: Option<String>,
+    region: Option<String>,
+    country: Option<String>,
+    vertical: Option<String>,
+    answers: Json<serde_json::Value>,
+    consent: Option<Json<Consent>>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+    utm_term: Option<String>,
+    utm_content: Option<String>,
+    gclid: Option<String>,
+    fbclid: Option<String>,
+    landing_page: Option<String>,
+    referrer: Option<String>,
+    first_touch: Option<Json<Attribution>>,
+    status: String,
+    duplicate_of: Option<Uuid>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<LeadRow> for Lead {
+    type Error = Error;
+
+    fn try_from(r: LeadRow) -> Result<Self> {
+        Ok(Self {
+            id: LeadId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            person_id: r.person_id.map(PersonId::from_uuid),
+            first_name: r.first_name,
+            last_name: r.last_name,
+            email: r
+                .email
+                .map(|e| EmailAddress::parse(&e).map_err(|e| corrupt("lead email", e)))
+                .transpose()?,
+            phone: r
+                .phone
+                .map(|p| E164::parse(&p).map_err(|e| corrupt("lead phone", e)))
+                .transpose()?,
+            postal_code: r.postal_code,
+            region: r.region,
+            country: r.country,
+            vertical: r.vertical,
+            answers: r.answers.0,
+            consent: r.consent.map(|c| c.0),
+            utm_source: r.utm_source,
+            utm_medium: r.utm_medium,
+            utm_campaign: r.utm_campaign,
+            utm_term: r.utm_term,
+            utm_content: r.utm_content,
+            gclid: r.gclid,
+            fbclid: r.fbclid,
+            landing_page: r.landing_page,
+            referrer: r.referrer,
+            first_touch: r.first_touch.map(|t| t.0),
+            status: r.status.parse().map_err(|e| corrupt("lead status", e))?,
+            duplicate_of: r.duplicate_of.map(LeadId::from_uuid),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
+     country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
+     fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
+
+async fn fetch_lead(tx: &mut Tx, ctx: &TenantContext, id: LeadId, lock: &str) -> Result<Lead> {
+    let sql = format!(
+        "SELECT {LEAD_COLUMNS} FROM leads WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
+    );
+    let row: Option<LeadRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+    row.ok_or_else(|| Error::not_found(LeadId::KIND))?
+        .try_into()
+}
+
+/// Moves the lead to `status` at `at` (when it differs), emitting `lead.status_changed`.
+async fn set_status(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    lead: Lead,
+    status: LeadStatus,
+    at: Timestamp,
+) -> Result<Lead> {
+    if lead.status == status {
+        return Ok(lead);
+    }
+    let updated = Lead {
+        status,
+        updated_at: at,
+        ..lead
+    };
+    tx.execute(
+        "UPDATE leads SET status = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
+        args![status.as_str(), at, ctx.org_id(), updated.id],
+    )
+    .await?;
+    emit(
+        tx,
+        ctx,
+        types::LEAD_STATUS_CHANGED,
+        LeadId::KIND,
+        updated.id.as_uuid(),
+        &updated,
+    )
+    .await?;
+    Ok(updated)
+}
+
+#[derive(sqlx::FromRow)]
+struct DeliveryRow {
+    id: Uuid,
+    org_id: Uuid,
+    lead_id: Uuid,
+    partner_id: Uuid,
+    rule: Option<String>,
+    price_minor: i64,
+    currency: String,
+    status: String,
+    attempts: i32,
+    response: Option<Json<serde_json::Value>>,
+    return_reason: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<DeliveryRow> for LeadDelivery {
+    type Error = Error;
+
+    fn try_from(r: DeliveryRow) -> Result<Self> {
+        Ok(Self {
+            id: LeadDeliveryId::from_uuid(r.id),
+            org_id: OrgId::from_uuid(r.org_id),
+            lead_id: LeadId::from_uuid(r.lead_id),
+            partner_id: PartnerId::from_uuid(r.partner_id),
+            rule: r.rule,
+            price_minor: r.price_minor,
+            currency: workos_core::domain::Currency::parse(&r.currency)
+                .map_err(|e| corrupt("currency", e))?,
+            status: r
+                .status
+                .parse()
+                .map_err(|e| corrupt("lead delivery status", e))?,
+            attempts: u32::try_from(r.attempts).map_err(|e| corrupt("attempts", e))?,
+            response: r.response.map(|j| j.0),
+            return_reason: r
+                .return_reason
+                .map(|s| s.parse::<ReturnReason>())
+                .transpose()
+                .map_err(|e| corrupt("return reason", e))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
+     response, return_reason, created_at, updated_at";
+
+/// Records a pending delivery recorded at `at` (routing's clock, which cap windows are read
+/// against), with its `lead.routed` event.
+async fn insert_delivery_at(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    lead: &Lead,
+    partner: &Partner,
+    rule: &str,
+    at: Timestamp,
+) -> Result<LeadDelivery> {
+    let delivery = LeadDelivery {
+        id: LeadDeliveryId::new(),
+        org_id: ctx.org_id(),
+        lead_id: lead.id,
+        partner_id: partner.id,
+        rule: Some(rule.to_owned()),
+        price_minor: partner.price_minor,
+        currency: partner.currency,
+        status: LeadDeliveryStatus::Pending,
+        attempts: 0,
+        response: None,
+        return_reason: None,
+        created_at: at,
+        updated_at: at,
+    };
+    tx.execute(
+        "INSERT INTO lead_deliveries (id, org_id, lead_id, partner_id, rule, price_minor, currency, status,
+         attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
+        args![
+            delivery.id,
+            delivery.org_id,
+            delivery.lead_id,
+            delivery.partner_id,
+            delivery.rule.clone(),
+            delivery.price_minor,
+            delivery.currency.code(),
+            delivery.status.as_str(),
+            at,
+        ],
+    )
+    .await?;
+    emit(
+        tx,
+        ctx,
+        delivery.status.event_type(),
+        LeadDeliveryId::KIND,
+        delivery.id.as_uuid(),
+        &delivery,
+    )
+    .await?;
+    Ok(delivery)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+type SettingsRow = (
+    String,
+    String,
+    String,
+    String,
+    i32,
+    Json<DedupePolicy>,
+    i32,
+    Option<Uuid>,
+    Timestamp,
+);
+
+/// Settings as stored, with round robin's pointer.
+struct StoredSettings {
+    settings: RoutingSettings,
+    /// The stored row's key (`''` for org-wide), when a row applies.
+    row_key: Option<String>,
+    rr_last: Option<PartnerId>,
+}
+
+fn settings_from(row: SettingsRow) -> Result<StoredSettings> {
+    let (vertical, strategy, when_full, distribution, max, dedupe, window, rr, updated_at) = row;
+    let count = |what: &str, n: i32| u32::try_from(n).map_err(|e| corrupt(what, e));
+    let input = RoutingSettingsInput {
+        strategy: strategy
+            .parse()
+            .map_err(|e| corrupt("routing strategy", e))?,
+        when_full: when_full.parse().map_err(|e| corrupt("when_full", e))?,
+        distribution: distribution
+            .parse()
+            .map_err(|e| corrupt("distribution", e))?,
+        max_partners: count("max_partners", max)?,
+        dedupe: dedupe.0,
+        return_window_days: count("return_window_days", window)?,
+    };
+    let shown = Some(vertical.clone()).filter(|v| !v.is_empty());
+    Ok(StoredSettings {
+        settings: input.into_settings(shown, Some(updated_at)),
+        row_key: Some(vertical),
+        rr_last: rr.map(PartnerId::from_uuid),
+    })
+}
+
+/// The settings in force for `vertical`: its own row, else the org-wide row, else defaults.
+/// `lock` is [`for_update`] inside routing (round robin moves the pointer).
+async fn settings_in(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    vertical: Option<&str>,
+    lock: &str,
+) -> Result<StoredSettings> {
+    let sql = format!(
+        "SELECT vertical, strategy, when_full, distribution, max_partners, dedupe, return_window_days,
+         rr_last_partner_id, updated_at FROM routing_settings WHERE org_id = $1 AND vertical IN ($2, '')
+         ORDER BY vertical DESC LIMIT 1{lock}"
+    );
+    let row: Option<SettingsRow> = tx
+        .fetch_optional(&sql, args![ctx.org_id(), vertical.unwrap_or("")])
+        .await?;
+    match row {
+        Some(row) => settings_from(row),
+        None => Ok(StoredSettings {
+            settings: RoutingSettings::defaults(),
+            row_key: None,
+            rr_last: None,
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+/// A partner as routing first filters it: id, verticals, regions, exclusive.
+type CandidateRow = (Uuid, Json<Vec<String>>, Json<Vec<String>>, bool);
+
+/// The start of the partner's local day and month at `now` (UTC for a zone the tz database
+/// does not know, with a warning: partner validation checks only the name's shape).
+fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
+    let tz = partner_timezone(&partner.timezone).unwrap_or_else(|| {
+        tracing::warn!(partner_id = %partner.id, timezone = %partner.timezone,
+            "unknown partner time zone; counting caps in UTC");
+        chrono_tz::UTC
+    });
+    (day_start(tz, now), month_start(tz, now))
+}
+
+/// Whether the partner has room under its caps at `now`, counted in `tx` after its row lock.
+async fn room_for(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner: &Partner,
+    now: Timestamp,
+) -> Result<bool> {
+    let (day, month) = cap_windows(partner, now);
+    let daily = match partner.daily_cap {
+        Some(_) => partner_usage_in(tx, ctx, partner.id, day).await?,
+        None => 0,
+    };
+    let monthly = match partner.monthly_cap {
+        Some(_) => partner_usage_in(tx, ctx, partner.id, month).await?,
+        None => 0,
+    };
+    Ok(has_room(partner, daily, monthly))
+}
+
+impl SqlStore {
+    /// Routes one lead inside `tx` (which holds nothing yet); see [`RoutingRepo::route_lead`].
+    async fn route_in(
+        &self,
+        tx: &mut Tx,
+        ctx: &TenantContext,
+        lead_id: LeadId,
+        at: Timestamp,
+    ) -> Result<RoutedLead> {
+        let lock = for_update(self);
+        let lead = fetch_lead(tx, ctx, lead_id, lock).await?;
+        match lead.status {
+            LeadStatus::Duplicate => {
+                return Ok(RoutedLead {
+                    lead,
+                    deliveries: Vec::new(),
+                });
+            }
+            LeadStatus::New | LeadStatus::Queued => {}
+            other => {
+                return Err(Error::conflict(
+                    "status",
+                    format!("a {other} lead cannot be routed again"),
+                ));
+            }
+        }
+        let stored = settings_in(tx, ctx, lead.vertical.as_deref(), lock).await?;
+        let settings = &stored.settings;
+        let shared = settings.distribution == Distribution::Shared;
+
+        // Candidates by vertical and region (paused ones too: they make queueing worthwhile).
+        let rows: Vec<CandidateRow> = tx
+            .fetch_all(
+                "SELECT id, verticals, regions, exclusive FROM fulfillment_partners
+                 WHERE org_id = $1 AND deleted_at IS NULL ORDER BY id",
+                args![ctx.org_id()],
+            )
+            .await?;
+        let taken: Vec<(Uuid,)> = tx
+            .fetch_all(
+                "SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2",
+                args![ctx.org_id(), lead.id],
+            )
+            .await?;
+        let taken: HashSet<Uuid> = taken.into_iter().map(|(id,)| id).collect();
+        let candidate_ids: Vec<Uuid> = rows
+            .into_iter()
+            .filter(|(id, verticals, regions, exclusive)| {
+                (!shared || !*exclusive)
+                    && !taken.contains(id)
+                    && buys(&verticals.0, &regions.0, &lead)
+            })
+            .map(|(id, ..)| id)
+            .collect();
+
+        // Lock them, in id order, in one statement; then read each afresh under the lock.
+        let mut eligible: Vec<Partner> = Vec::new();
+        let mut any_buyer = false;
+        if !candidate_ids.is_empty() {
+            let mut sql = Sql::new(
+                "SELECT id FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = ",
+            );
+            sql.bind(ctx.org_id()).push(" AND id IN (");
+            for (i, id) in candidate_ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(*id);
+            }
+            sql.push(") ORDER BY id").push(lock);
+            let locked: Vec<(Uuid,)> = tx.fetch_sql(sql).await?;
+            for (id,) in locked {
+                let partner = fetch_partner(tx, ctx, PartnerId::from_uuid(id), "").await?;
+                if !partner_buys(&partner, &lead) || (shared && partner.exclusive) {
+                    continue;
+                }
+                any_buyer = true;
+                if partner.active && room_for(tx, ctx, &partner, at).await? {
+                    eligible.push(partner);
+                }
+            }
+        }
+
+        let want = if shared {
+            usize::try_from(settings.max_partners).unwrap_or(1)
+        } else {
+            1
+        };
+        let candidates: Vec<Candidate> = eligible.iter().map(Candidate::from).collect();
+        let chosen = select_partners(settings.strategy, &candidates, stored.rr_last, want);
+        let rule = format!(
+            "{}:{}",
+            settings.strategy.as_str(),
+            settings.distribution.as_str()
+        );
+        let mut deliveries = Vec::with_capacity(chosen.len());
+        for id in &chosen {
+            let partner = eligible
+                .iter()
+                .find(|p| p.id == *id)
+                .ok_or_else(|| corrupt("routing choice", "not among the eligible"))?;
+            deliveries.push(insert_delivery_at(tx, ctx, &lead, partner, &rule, at).await?);
+        }
+        if settings.strategy == RoutingStrategy::RoundRobin
+            && let (Some(last), Some(key)) = (chosen.last(), &stored.row_key)
+        {
+            tx.execute(
+                "UPDATE routing_settings SET rr_last_partner_id = $1 WHERE org_id = $2 AND vertical = $3",
+                args![*last, ctx.org_id(), key.as_str()],
+            )
+            .await?;
+        }
+        let status = routed_status(chosen.len(), any_buyer, settings.when_full);
+        let lead = set_status(tx, ctx, lead, status, at).await?;
+        Ok(RoutedLead { lead, deliveries })
+    }
+}
+
+#[async_trait]
+impl RoutingRepo for SqlStore {
+    async fn get_routing_settings(
+        &self,
+        ctx: &TenantContext,
+        vertical: Option<String>,
+    ) -> Result<RoutingSettings> {
+        let vertical = normalize_vertical(vertical.as_deref())?;
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        Ok(settings_in(&mut tx, ctx, vertical.as_deref(), "")
+            .await?
+            .settings)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn put_routing_settings(
+        &self,
+        ctx: &TenantContext,
+        vertical: Option<String>,
+        input: RoutingSettingsInput,
+    ) -> Result<RoutingSettings> {
+        let vertical = normalize_vertical(vertical.as_deref())?;
+        input.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let t = now();
+        tx.execute(
+            "INSERT INTO routing_settings (org_id, vertical, strategy, when_full, distribution, max_partners,
+             dedupe, return_window_days, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+             ON CONFLICT (org_id, vertical) DO UPDATE SET strategy = excluded.strategy,
+             when_full = excluded.when_full, distribution = excluded.distribution,
+             max_partners = excluded.max_partners, dedupe = excluded.dedupe,
+             return_window_days = excluded.return_window_days, updated_at = excluded.updated_at",
+            args![
+                ctx.org_id(),
+                vertical.as_deref().unwrap_or(""),
+                input.strategy.as_str(),
+                input.when_full.as_str(),
+                input.distribution.as_str(),
+                i64::from(input.max_partners),
+                json(&input.dedupe)?,
+                i64::from(input.return_window_days),
+                t,
+            ],
+        )
+        .await?;
+        let settings = input.into_settings(vertical, Some(t));
+        emit(
+            &mut tx,
+            ctx,
+            ROUTING_SETTINGS_UPDATED,
+            "routing_settings",
+            ctx.org_id().as_uuid(),
+            &settings,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), lead_id = %lead_id))]
+    async fn route_lead(
+        &self,
+        ctx: &TenantContext,
+        lead_id: LeadId,
+        now: DateTime<Utc>,
+    ) -> Result<RoutedLead> {
+        let at = to_storage_precision(now);
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let routed = self.route_in(&mut tx, ctx, lead_id, at).await?;
+        tx.commit().await?;
+        Ok(routed)
+    }
+
+    async fn route_queued_leads(
+        &self,
+        ctx: &TenantContext,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<RoutedLead>> {
+        ctx.authorize(Access::WriteCrm)?;
+        let ids: Vec<(Uuid,)> = {
+            let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+            tx.fetch_all(
+                "SELECT id FROM leads WHERE org_id = $1 AND status = 'queued' AND deleted_at IS NULL
+                 ORDER BY created_at, id LIMIT $2",
+                args![ctx.org_id(), i64::from(limit.min(1000))],
+            )
+            .await?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            match self.route_lead(ctx, LeadId::from_uuid(id), now).await {
+                Ok(routed) => out.push(routed),
+                // Routed (or changed) by someone else meanwhile.
+                Err(Error::Conflict { .. } | Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), delivery_id = %id))]
+    async fn delivery_callback(
+        &self,
+        ctx: &TenantContext,
+        id: LeadDeliveryId,
+        callback: DeliveryCallback,
+        now: DateTime<Utc>,
+    ) -> Result<LeadDelivery> {
+        callback.validate()?;
+        let at = to_storage_precision(now);
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let lock = for_update(self);
+        let sql = format!(
+            "SELECT {DELIVERY_COLUMNS} FROM lead_deliveries WHERE org_id = $1 AND id = $2{lock}"
+        );
+        let row: Option<DeliveryRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+        let current: LeadDelivery = row
+            .ok_or_else(|| Error::not_found(LeadDeliveryId::KIND))?
+            .try_into()?;
+        let status = callback.status();
+        if !current.status.can_become(status) {
+            return Err(Error::conflict(
+                "status",
+                format!("a {} delivery cannot become {status}", current.status),
+            ));
+        }
+        let lead = fetch_lead(&mut tx, ctx, current.lead_id, lock).await?;
+        if status == LeadDeliveryStatus::Returned {
+            let settings = settings_in(&mut tx, ctx, lead.vertical.as_deref(), "")
+                .await?
+                .settings;
+            if !within_return_window(current.created_at, at, settings.return_window_days) {
+                return Err(Error::conflict(
+                    "return_window",
+                    format!(
+                        "returns are accepted for {} days after routing; this window has passed",
+                        settings.return_window_days
+                    ),
+                ));
+            }
+        }
+        let updated = LeadDelivery {
+            status,
+            response: Some(callback.response(at)),
+            return_reason: callback.return_reason().or(current.return_reason),
+            updated_at: at,
+            ..current
+        };
+        tx.execute(
+            "UPDATE lead_deliveries SET status = $1, response = $2, return_reason = $3, updated_at = $4
+             WHERE org_id = $5 AND id = $6",
+            args![
+                status.as_str(),
+                json(&updated.response)?,
+                updated.return_reason.map(ReturnReason::as_str),
+                at,
+                ctx.org_id(),
+                id,
+            ],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            status.event_type(),
+            LeadDeliveryId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
+        let statuses: Vec<(String,)> = tx
+            .fetch_all(
+                "SELECT status FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2",
+                args![ctx.org_id(), lead.id],
+            )
+            .await?;
+        let statuses = statuses
+            .into_iter()
+            .map(|(s,)| s.parse().map_err(|e| corrupt("lead delivery status", e)))
+            .collect::<Result<Vec<LeadDeliveryStatus>>>()?;
+        if let Some(next) = lead_status_from_deliveries(&statuses)
+            && lead.status != LeadStatus::Duplicate
+        {
+            set_status(&mut tx, ctx, lead, next, at).await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn lead_summary(&self, ctx: &TenantContext, range: TimeRange) -> Result<LeadSummary> {
+        validate_range(&range)?;
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+
+        let mut sql =
+            Sql::new("SELECT status, COUNT(*) FROM leads WHERE deleted_at IS NULL AND org_id = ");
+        sql.bind(ctx.org_id());
+        and_range(&mut sql, "created_at", range);
+        sql.push(" GROUP BY status");
+        let by_status: Vec<(String, i64)> = tx.fetch_sql(sql).await?;
+        let leads_by_status: BTreeMap<String, u64> =
+            by_status.into_iter().map(|(s, n)| (s, count(n))).collect();
+
+        let mut sql = Sql::new(
+            "SELECT d.partner_id, p.name, d.status, COUNT(*) FROM lead_deliveries d
+             JOIN fulfillment_partners p ON p.org_id = d.org_id AND p.id = d.partner_id WHERE d.org_id = ",
+        );
+        sql.bind(ctx.org_id());
+        and_range(&mut sql, "d.created_at", range);
+        sql.push(" GROUP BY d.partner_id, p.name, d.status ORDER BY d.partner_id");
+        let rows: Vec<(Uuid, String, String, i64)> = tx.fetch_sql(sql).await?;
+        let mut partners: Vec<PartnerSummary> = Vec::new();
+        let mut deliveries = 0;
+        for (partner_id, name, status, n) in rows {
+            let status: LeadDeliveryStatus = status
+                .parse()
+                .map_err(|e| corrupt("lead delivery status", e))?;
+            let partner_id = PartnerId::from_uuid(partner_id);
+            deliveries += count(n);
+            match partners.last_mut() {
+                Some(p) if p.partner_id == partner_id => p.counts.add(status, count(n)),
+                _ => {
+                    let mut counts = DeliveryCounts::default();
+                    counts.add(status, count(n));
+                    partners.push(PartnerSummary {
+                        partner_id,
+                        name,
+                        counts,
+                    });
+                }
+            }
+        }
+
+        type Source = (Option<String>, Option<String>);
+        let mut sources: BTreeMap<Source, (u64, DeliveryCounts)> = BTreeMap::new();
+        let mut sql = Sql::new(
+            "SELECT utm_source, utm_campaign, COUNT(*) FROM leads WHERE deleted_at IS NULL AND org_id = ",
+        );
+        sql.bind(ctx.org_id());
+        and_range(&mut sql, "created_at", range);
+        sql.push(" GROUP BY utm_source, utm_campaign");
+        let rows: Vec<(Option<String>, Option<String>, i64)> = tx.fetch_sql(sql).await?;
+        for (source, campaign, n) in rows {
+            sources.entry((source, campaign)).or_default().0 += count(n);
+        }
+        let mut sql = Sql::new(
+            "SELECT l.utm_source, l.utm_campaign, d.status, COUNT(*) FROM lead_deliveries d
+             JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id WHERE d.org_id = ",
+        );
+        sql.bind(ctx.org_id());
+        and_range(&mut sql, "d.created_at", range);
+        sql.push(" GROUP BY l.utm_source, l.utm_campaign, d.status");
+        let rows: Vec<(Option<String>, Option<String>, String, i64)> = tx.fetch_sql(sql).await?;
+        for (source, campaign, status, n) in rows {
+            let status: LeadDeliveryStatus = status
+                .parse()
+                .map_err(|e| corrupt("lead delivery status", e))?;
+            sources
+                .entry((source, campaign))
+                .or_default()
+                .1
+                .add(status, count(n));
+        }
+
+        Ok(LeadSummary {
+            from: range.after,
+            to: range.before,
+            leads: leads_by_status.values().sum(),
+            duplicates: leads_by_status
+                .get(LeadStatus::Duplicate.as_str())
+                .copied()
+                .unwrap_or(0),
+            leads_by_status,
+            deliveries,
+            partners,
+            sources: sources
+                .into_iter()
+                .map(
+                    |((utm_source, utm_campaign), (leads, counts))| SourceSummary {
+                        utm_source,
+                        utm_campaign,
+                        leads,
+                        counts,
+                    },
+                )
+                .collect(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lead forms
+
+#[derive(sqlx::FromRow)]
+struct FormRow {
+    id: Uuid,
+    org_id: Uuid,
+    public_id: String,
+    name: String,
+    vertical: Option<String>,
+    honeypot_field: String,
+    required_fields: Json<Vec<String>>,
+    secret: Option<Vec<u8>>,
+    active: bool,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl FormRow {
+    fn split(self) -> (LeadForm, Option<Vec<u8>>) {
+        let form = LeadForm {
+            id: LeadFormId::from_uuid(self.id),
+            org_id: OrgId::from_uuid(self.org_id),
+            public_form_id: self.public_id,
+            name: self.name,
+            vertical: self.vertical,
+            honeypot_field: self.honeypot_field,
+            required_fields: self.required_fields.0,
+            has_secret: self.secret.is_some(),
+            active: self.active,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        (form, self.secret)
+    }
+}
+
+const FORM_COLUMNS: &str = "id, org_id, public_id, name, vertical, honeypot_field, required_fields, secret, \
+     active, created_at, updated_at";
+
+async fn fetch_form(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: LeadFormId,
+    lock: &str,
+) -> Result<(LeadForm, Option<Vec<u8>>)> {
+    let sql = format!(
+        "SELECT {FORM_COLUMNS} FROM lead_forms WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
+    );
+    let row: Option<FormRow> = tx
+        .fetch_optional(&sql, args![ctx.org_id(), id.as_uuid()])
+        .await?;
+    Ok(row
+        .ok_or_else(|| Error::not_found(LeadFormId::KIND))?
+        .split())
+}
+
+#[async_trait]
+impl LeadFormRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn create_lead_form(
+        &self,
+        ctx: &TenantContext,
+        mut new: NewLeadForm,
+        sealed_secret: Option<Vec<u8>>,
+    ) -> Result<LeadForm> {
+        new.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let t = now();
+        let form = LeadForm {
+            id: LeadFormId::new(),
+            org_id: ctx.org_id(),
+            public_form_id: new_public_form_id(),
+            name: new.name,
+            vertical: new.vertical,
+            honeypot_field: new.honeypot_field,
+            required_fields: new.required_fields,
+            has_secret: sealed_secret.is_some(),
+            active: new.active,
+            created_at: t,
+            updated_at: t,
+        };
+        let secret = match sealed_secret {
+            Some(s) => crate::db::Arg::Bytes(s),
+            None => crate::db::Arg::Bytes(Vec::new()),
+        };
+        tx.execute(
+            "INSERT INTO lead_forms (id, org_id, public_id, name, vertical, honeypot_field, required_fields,
+             secret, active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, $9), $10, $11, $11)",
+            vec![
+                form.id.as_uuid().into(),
+                form.org_id.into(),
+                form.public_form_id.as_str().into(),
+                form.name.as_str().into(),
+                form.vertical.clone().into(),
+                form.honeypot_field.as_str().into(),
+                json(&form.required_fields)?.into(),
+                secret,
+                crate::db::Arg::Bytes(Vec::new()),
+                form.active.into(),
+                t.into(),
+            ],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            LEAD_FORM_CREATED,
+            LeadFormId::KIND,
+            form.id.as_uuid(),
+            &form,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(form)
+    }
+
+    async fn get_lead_form(&self, ctx: &TenantContext, id: LeadFormId) -> Result<LeadForm> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        Ok(fetch_form(&mut tx, ctx, id, "").await?.0)
+    }
+
+    async fn list_lead_forms(
+        &self,
+        ctx: &TenantContext,
+        page: PageRequest,
+    ) -> Result<Page<LeadForm>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let mut sql = Sql::new(&format!(
+            "SELECT {FORM_COLUMNS} FROM lead_forms WHERE deleted_at IS NULL AND org_id = "
+        ));
+        sql.bind(ctx.org_id());
+        sql.page("id", page);
+        let rows: Vec<FormRow> = tx.fetch_sql(sql).await?;
+        let rows = rows.into_iter().map(|r| r.split().0).collect();
+        Ok(Page::from_rows(rows, page, |f: &LeadForm| f.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_lead_form(
+        &self,
+        ctx: &TenantContext,
+        id: LeadFormId,
+        patch: LeadFormPatch,
+        secret: Patch<Vec<u8>>,
+    ) -> Result<LeadForm> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let (current, current_secret) = fetch_form(&mut tx, ctx, id, for_update(self)).await?;
+        let mut next = NewLeadForm::patched(&current, patch);
+        next.validate()?;
+        let secret_changed = !secret.is_keep();
+        let sealed = secret.apply(current_secret);
+        let updated = LeadForm {
+            name: next.name,
+            vertical: next.vertical,
+            honeypot_field: next.honeypot_field,
+            required_fields: next.required_fields,
+            has_secret: sealed.is_some(),
+            active: next.active,
+            updated_at: now(),
+            ..current.clone()
+        };
+        if !secret_changed
+            && (LeadForm {
+                updated_at: current.updated_at,
+                ..updated.clone()
+            }) == current
+        {
+            return Ok(current);
+        }
+        tx.execute(
+            "UPDATE lead_forms SET name = $1, vertical = $2, honeypot_field = $3, required_fields = $4,
+             secret = NULLIF($5, $6), active = $7, updated_at = $8 WHERE org_id = $9 AND id = $10",
+            vec![
+                updated.name.as_str().into(),
+                updated.vertical.clone().into(),
+                updated.honeypot_field.as_str().into(),
+                json(&updated.required_fields)?.into(),
+                crate::db::Arg::Bytes(sealed.unwrap_or_default()),
+                crate::db::Arg::Bytes(Vec::new()),
+                updated.active.into(),
+                updated.updated_at.into(),
+                ctx.org_id().into(),
+                id.as_uuid().into(),
+            ],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            LEAD_FORM_UPDATED,
+            LeadFormId::KIND,
+            id.as_uuid(),
+            &updated,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn delete_lead_form(&self, ctx: &TenantContext, id: LeadFormId) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let (form, _) = fetch_form(&mut tx, ctx, id, for_update(self)).await?;
+        tx.execute(
+            "UPDATE lead_forms SET deleted_at = $1 WHERE org_id = $2 AND id = $3",
+            args![now(), ctx.org_id(), id.as_uuid()],
+        )
+        .await?;
+        emit(
+            &mut tx,
+            ctx,
+            LEAD_FORM_DELETED,
+            LeadFormId::KIND,
+            id.as_uuid(),
+            &form,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn lead_form_by_public_id(
+        &self,
+        public_form_id: &str,
+    ) -> Result<Option<(LeadForm, Option<Vec<u8>>)>> {
+        if !workos_core::domain::is_public_form_id(public_form_id) {
+            return Ok(None);
+        }
+        let mut tx = self.system_tx(false).await?;
+        let sql = format!(
+            "SELECT {FORM_COLUMNS} FROM lead_forms WHERE public_id = $1 AND deleted_at IS NULL"
+        );
+        let row: Option<FormRow> = tx.fetch_optional(&sql, args![public_form_id]).await?;
+        Ok(row.map(FormRow::split))
+    }
+}

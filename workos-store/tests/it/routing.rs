@@ -1,0 +1,1169 @@
+//! Lead routing: caps under concurrency (the key property), caps counted in the partner's time
+//! zone, strategies (priority fall-through, weighted, round robin), shared distribution, queue
+//! versus unrouted, duplicates, partner callbacks and the return window, reporting, lead forms,
+//! settings, roles and cross-tenant isolation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::Duration;
+use tokio::sync::Barrier;
+use workos_core::Error;
+use workos_core::domain::{
+    DedupePolicy, DeliveryCallback, Distribution, HttpUrl, LeadDeliveryStatus as DS, LeadFormPatch,
+    LeadStatus, NewLead, NewLeadForm, NewPartner, Partner, PartnerDelivery, PartnerPatch, Patch,
+    ReturnReason, RoutedLead, RoutingSettingsInput, RoutingStrategy, TimeRange, Timestamp,
+    WhenFull, now,
+};
+use workos_core::events::types;
+use workos_core::ids::{LeadId, PartnerId};
+use workos_core::repo::{LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo};
+use workos_core::tenant::{Role, TenantContext};
+use workos_store::SqlStore;
+
+use crate::common::*;
+
+fn at(s: &str) -> Timestamp {
+    s.parse().expect("an RFC 3339 time")
+}
+
+fn partner(name: &str) -> NewPartner {
+    NewPartner {
+        verticals: vec!["solar".into()],
+        ..NewPartner::new(
+            name,
+            PartnerDelivery::Webhook {
+                url: HttpUrl::parse("https://buyer.example.com/leads").expect("url"),
+            },
+        )
+    }
+}
+
+async fn create_partner(store: &SqlStore, ctx: &TenantContext, new: NewPartner) -> Partner {
+    store
+        .create_partner(ctx, new)
+        .await
+        .expect("create partner")
+}
+
+/// A solar lead with a unique email, captured with dedupe off at `when`.
+async fn new_lead(store: &SqlStore, ctx: &TenantContext, n: usize, when: Timestamp) -> LeadId {
+    let new = NewLead {
+        email: Some(email(&format!(
+            "lead{n}-{}@example.com",
+            uuid::Uuid::now_v7().simple()
+        ))),
+        vertical: Some("solar".into()),
+        region: Some("CA".into()),
+        ..NewLead::default()
+    };
+    store
+        .capture_lead(ctx, new, &DedupePolicy::off(), when)
+        .await
+        .expect("capture")
+        .lead
+        .id
+}
+
+async fn route(store: &SqlStore, ctx: &TenantContext, id: LeadId, when: Timestamp) -> RoutedLead {
+    store.route_lead(ctx, id, when).await.expect("route lead")
+}
+
+/// Captures and routes a lead at `when`; returns the partner chosen (if any) and the status.
+async fn capture_and_route(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    n: usize,
+    when: Timestamp,
+) -> (Option<PartnerId>, LeadStatus) {
+    let id = new_lead(store, ctx, n, when).await;
+    let r = route(store, ctx, id, when).await;
+    (r.deliveries.first().map(|d| d.partner_id), r.lead.status)
+}
+
+async fn set_strategy(store: &SqlStore, ctx: &TenantContext, input: RoutingSettingsInput) {
+    store
+        .put_routing_settings(ctx, None, input)
+        .await
+        .expect("put settings");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caps
+
+contract_test!(concurrent_routings_never_exceed_a_daily_cap);
+async fn concurrent_routings_never_exceed_a_daily_cap(store: &SqlStore) {
+    const RACERS: usize = 20;
+    let t = Tenant::new(store, "Caps").await;
+    let ctx = t.user(store, Role::Member).await;
+    let p = create_partner(
+        store,
+        &t.ctx,
+        NewPartner {
+            daily_cap: Some(5),
+            ..partner("Capped")
+        },
+    )
+    .await;
+    let when = now();
+    let mut leads = Vec::new();
+    for i in 0..RACERS {
+        leads.push(new_lead(store, &ctx, i, when).await);
+    }
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let handles: Vec<_> = leads
+        .iter()
+        .map(|id| {
+            let (store, ctx, barrier, id) = (store.clone(), ctx.clone(), barrier.clone(), *id);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.route_lead(&ctx, id, when).await
+            })
+        })
+        .collect();
+    let mut routed = 0;
+    let mut queued = 0;
+    for h in handles {
+        let r = h.await.expect("no panic").expect("routing succeeds");
+        match r.lead.status {
+            LeadStatus::Routed => {
+                assert_eq!(r.deliveries.len(), 1);
+                assert_eq!(r.deliveries[0].partner_id, p.id);
+                routed += 1;
+            }
+            LeadStatus::Queued => {
+                assert!(r.deliveries.is_empty());
+                queued += 1;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(
+        (routed, queued),
+        (5, RACERS - 5),
+        "exactly the cap is routed"
+    );
+    let deliveries = store
+        .list_partner_deliveries(&ctx, p.id, Default::default(), page(200))
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(deliveries.len(), 5, "exactly 5 deliveries were recorded");
+    assert!(deliveries.iter().all(|d| d.status == DS::Pending));
+    let start = when - Duration::hours(30);
+    assert_eq!(store.partner_usage(&ctx, p.id, start).await.unwrap(), 5);
+}
+
+contract_test!(daily_caps_reset_at_the_partners_local_midnight);
+async fn daily_caps_reset_at_the_partners_local_midnight(store: &SqlStore) {
+    let t = Tenant::new(store, "Time zones").await;
+    let ctx = &t.ctx;
+    let ny = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            daily_cap: Some(2),
+            timezone: "America/New_York".into(),
+            ..partner("New York")
+        },
+    )
+    .await;
+    // 2026-03-10 03:30 UTC is 23:30 on March 9 in New York (EDT, UTC-4).
+    let late = at("2026-03-10T03:30:00Z");
+    assert_eq!(
+        capture_and_route(store, ctx, 1, late).await,
+        (Some(ny.id), LeadStatus::Routed)
+    );
+    assert_eq!(
+        capture_and_route(store, ctx, 2, late).await,
+        (Some(ny.id), LeadStatus::Routed)
+    );
+    let (none, status) = capture_and_route(store, ctx, 3, late).await;
+    assert_eq!(
+        (none, status),
+        (None, LeadStatus::Queued),
+        "capped for March 9"
+    );
+    // Just after midnight in New York (still March 10 03:59 UTC would be the same NY day).
+    let still = at("2026-03-10T03:59:59Z");
+    assert_eq!(
+        capture_and_route(store, ctx, 4, still).await.1,
+        LeadStatus::Queued
+    );
+    let fresh = at("2026-03-10T04:00:01Z");
+    // The queued leads come first when a job routes them: two fit in the new day.
+    let routed = store.route_queued_leads(ctx, fresh, 10).await.unwrap();
+    let statuses: Vec<LeadStatus> = routed.iter().map(|r| r.lead.status).collect();
+    assert_eq!(statuses, [LeadStatus::Routed, LeadStatus::Routed]);
+    assert_eq!(
+        capture_and_route(store, ctx, 5, fresh).await.1,
+        LeadStatus::Queued
+    );
+
+    // Monthly caps count from the 1st in the partner's zone too.
+    let t2 = Tenant::new(store, "Months").await;
+    let ctx = &t2.ctx;
+    let monthly = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            monthly_cap: Some(1),
+            timezone: "America/New_York".into(),
+            ..partner("Monthly")
+        },
+    )
+    .await;
+    // 2026-04-01 03:30 UTC is still March 31 in New York.
+    let march = at("2026-04-01T03:30:00Z");
+    assert_eq!(
+        capture_and_route(store, ctx, 1, march).await.0,
+        Some(monthly.id)
+    );
+    assert_eq!(
+        capture_and_route(store, ctx, 2, march).await.1,
+        LeadStatus::Queued
+    );
+    let april = at("2026-04-01T04:05:00Z");
+    assert_eq!(
+        capture_and_route(store, ctx, 3, april).await.0,
+        Some(monthly.id)
+    );
+
+    // A UTC partner's day did not turn over at New York's midnight.
+    let t3 = Tenant::new(store, "UTC").await;
+    let ctx = &t3.ctx;
+    let utc = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            daily_cap: Some(1),
+            ..partner("UTC")
+        },
+    )
+    .await;
+    assert_eq!(capture_and_route(store, ctx, 1, late).await.0, Some(utc.id));
+    assert_eq!(
+        capture_and_route(store, ctx, 2, fresh).await.1,
+        LeadStatus::Queued
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+
+contract_test!(priority_falls_through_capped_and_paused_partners);
+async fn priority_falls_through_capped_and_paused_partners(store: &SqlStore) {
+    let t = Tenant::new(store, "Priority").await;
+    let ctx = &t.ctx;
+    let top = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 10,
+            daily_cap: Some(1),
+            ..partner("Top")
+        },
+    )
+    .await;
+    let paused = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 7,
+            active: false,
+            ..partner("Paused")
+        },
+    )
+    .await;
+    let other_vertical = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 8,
+            verticals: vec!["roofing".into()],
+            ..partner("Roofing")
+        },
+    )
+    .await;
+    let out_of_area = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 9,
+            regions: vec!["TX".into()],
+            ..partner("Texas")
+        },
+    )
+    .await;
+    let second = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 5,
+            ..partner("Second")
+        },
+    )
+    .await;
+    let when = now();
+    assert_eq!(capture_and_route(store, ctx, 1, when).await.0, Some(top.id));
+    for n in 2..5 {
+        let (p, status) = capture_and_route(store, ctx, n, when).await;
+        assert_eq!((p, status), (Some(second.id), LeadStatus::Routed));
+    }
+    for skipped in [paused.id, other_vertical.id, out_of_area.id] {
+        let d = store
+            .list_partner_deliveries(ctx, skipped, Default::default(), page(10))
+            .await
+            .unwrap();
+        assert!(d.data.is_empty());
+    }
+    // The delivery carries the partner's price and the rule that chose it.
+    let routed = store
+        .list_partner_deliveries(ctx, second.id, Default::default(), page(10))
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(routed[0].rule.as_deref(), Some("priority:exclusive"));
+}
+
+contract_test!(weighted_routing_follows_the_weights);
+async fn weighted_routing_follows_the_weights(store: &SqlStore) {
+    const LEADS: usize = 2000;
+    let t = Tenant::new(store, "Weighted").await;
+    let ctx = &t.ctx;
+    set_strategy(
+        store,
+        ctx,
+        RoutingSettingsInput {
+            strategy: RoutingStrategy::Weighted,
+            ..RoutingSettingsInput::default()
+        },
+    )
+    .await;
+    // Priorities are ignored by the weighted strategy.
+    let light = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            weight: 1,
+            priority: 100,
+            ..partner("Light")
+        },
+    )
+    .await;
+    let heavy = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            weight: 3,
+            ..partner("Heavy")
+        },
+    )
+    .await;
+    let when = now();
+    // Four workers at once, to keep the run short on Postgres.
+    let handles: Vec<_> = (0..4)
+        .map(|w| {
+            let (store, ctx) = (store.clone(), ctx.clone());
+            tokio::spawn(async move {
+                let mut counts: HashMap<PartnerId, usize> = HashMap::new();
+                for i in (w..LEADS).step_by(4) {
+                    let (p, _) = capture_and_route(&store, &ctx, i, when).await;
+                    *counts.entry(p.expect("routed")).or_default() += 1;
+                }
+                counts
+            })
+        })
+        .collect();
+    let mut counts: HashMap<PartnerId, usize> = HashMap::new();
+    for h in handles {
+        for (p, n) in h.await.unwrap() {
+            *counts.entry(p).or_default() += n;
+        }
+    }
+    assert_eq!(counts.values().sum::<usize>(), LEADS);
+    #[allow(clippy::cast_precision_loss)]
+    let share = counts.get(&light.id).copied().unwrap_or(0) as f64 / LEADS as f64;
+    assert!(
+        (share - 0.25).abs() <= 0.04,
+        "weights 1:3 give the light partner 25% ± 4%, got {share:.3}"
+    );
+    assert!(counts.contains_key(&heavy.id));
+}
+
+contract_test!(round_robin_cycles_through_partners);
+async fn round_robin_cycles_through_partners(store: &SqlStore) {
+    let t = Tenant::new(store, "Round robin").await;
+    let ctx = &t.ctx;
+    set_strategy(
+        store,
+        ctx,
+        RoutingSettingsInput {
+            strategy: RoutingStrategy::RoundRobin,
+            ..RoutingSettingsInput::default()
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (i, priority) in [0, 50, 10].into_iter().enumerate() {
+        ids.push(
+            create_partner(
+                store,
+                ctx,
+                NewPartner {
+                    priority,
+                    ..partner(&format!("P{i}"))
+                },
+            )
+            .await
+            .id,
+        );
+    }
+    ids.sort();
+    let when = now();
+    let mut seen = Vec::new();
+    for n in 0..7 {
+        seen.push(
+            capture_and_route(store, ctx, n, when)
+                .await
+                .0
+                .expect("routed"),
+        );
+    }
+    assert_eq!(
+        seen,
+        [ids[0], ids[1], ids[2], ids[0], ids[1], ids[2], ids[0]],
+        "each partner in turn, in id order, whatever the priority"
+    );
+    // A paused partner is skipped without breaking the cycle.
+    store
+        .update_partner(
+            ctx,
+            ids[1],
+            PartnerPatch {
+                active: Some(false),
+                ..PartnerPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(capture_and_route(store, ctx, 8, when).await.0, Some(ids[2]));
+    assert_eq!(capture_and_route(store, ctx, 9, when).await.0, Some(ids[0]));
+}
+
+contract_test!(shared_leads_go_to_several_non_exclusive_partners);
+async fn shared_leads_go_to_several_non_exclusive_partners(store: &SqlStore) {
+    let t = Tenant::new(store, "Shared").await;
+    let ctx = &t.ctx;
+    set_strategy(
+        store,
+        ctx,
+        RoutingSettingsInput {
+            distribution: Distribution::Shared,
+            max_partners: 2,
+            ..RoutingSettingsInput::default()
+        },
+    )
+    .await;
+    let exclusive = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 100,
+            ..partner("Exclusive")
+        },
+    )
+    .await;
+    let mut shared = Vec::new();
+    for (i, priority) in [30, 20, 10].into_iter().enumerate() {
+        shared.push(
+            create_partner(
+                store,
+                ctx,
+                NewPartner {
+                    priority,
+                    exclusive: false,
+                    price_minor: 1000 + i64::from(priority),
+                    ..partner(&format!("Shared {i}"))
+                },
+            )
+            .await,
+        );
+    }
+    let id = new_lead(store, ctx, 1, now()).await;
+    let r = route(store, ctx, id, now()).await;
+    assert_eq!(r.lead.status, LeadStatus::Routed);
+    let got: Vec<PartnerId> = r.deliveries.iter().map(|d| d.partner_id).collect();
+    assert_eq!(
+        got,
+        [shared[0].id, shared[1].id],
+        "the top two shared partners"
+    );
+    assert!(!got.contains(&exclusive.id));
+    assert_eq!(r.deliveries[0].price_minor, 1030);
+    assert_eq!(r.deliveries[0].rule.as_deref(), Some("priority:shared"));
+    let listed = store.list_lead_deliveries(ctx, id, page(10)).await.unwrap();
+    assert_eq!(listed.data.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// When full, duplicates
+
+contract_test!(full_partners_queue_or_unroute_leads);
+async fn full_partners_queue_or_unroute_leads(store: &SqlStore) {
+    let t = Tenant::new(store, "Full").await;
+    let ctx = &t.ctx;
+    let when = now();
+    // Nobody buys at all: unrouted, even with `queue`.
+    assert_eq!(
+        capture_and_route(store, ctx, 0, when).await.1,
+        LeadStatus::Unrouted
+    );
+
+    let p = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            daily_cap: Some(1),
+            ..partner("Small")
+        },
+    )
+    .await;
+    assert_eq!(capture_and_route(store, ctx, 1, when).await.0, Some(p.id));
+    let queued = new_lead(store, ctx, 2, when).await;
+    let r = route(store, ctx, queued, when).await;
+    assert_eq!(r.lead.status, LeadStatus::Queued);
+    let changed = one_event(store, ctx, types::LEAD_STATUS_CHANGED, queued).await;
+    assert_eq!(changed.data["status"], "queued");
+    // Still full: routing it again keeps it queued.
+    assert!(
+        store.route_queued_leads(ctx, when, 10).await.unwrap()[0]
+            .deliveries
+            .is_empty()
+    );
+    // Room again (the cap is raised): the queued lead is routed.
+    store
+        .update_partner(
+            ctx,
+            p.id,
+            PartnerPatch {
+                daily_cap: Patch::Set(5),
+                ..PartnerPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let routed = store.route_queued_leads(ctx, when, 10).await.unwrap();
+    assert_eq!(routed.len(), 1);
+    assert_eq!(routed[0].lead.id, queued);
+    assert_eq!(routed[0].lead.status, LeadStatus::Routed);
+    // A routed lead is past routing.
+    expect_conflict(store.route_lead(ctx, queued, when).await, "status");
+
+    // With `unrouted`, a full partner gives up on the lead.
+    set_strategy(
+        store,
+        ctx,
+        RoutingSettingsInput {
+            when_full: WhenFull::Unrouted,
+            ..RoutingSettingsInput::default()
+        },
+    )
+    .await;
+    store
+        .update_partner(
+            ctx,
+            p.id,
+            PartnerPatch {
+                active: Some(false),
+                ..PartnerPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        capture_and_route(store, ctx, 3, when).await.1,
+        LeadStatus::Unrouted
+    );
+}
+
+contract_test!(duplicates_are_never_routed);
+async fn duplicates_are_never_routed(store: &SqlStore) {
+    let t = Tenant::new(store, "Dupes").await;
+    let ctx = &t.ctx;
+    let p = create_partner(store, ctx, partner("Any")).await;
+    let new = NewLead {
+        email: Some(email("dup@example.com")),
+        vertical: Some("solar".into()),
+        ..NewLead::default()
+    };
+    let first = store
+        .capture_lead(ctx, new.clone(), &DedupePolicy::default(), now())
+        .await
+        .unwrap();
+    let second = store
+        .capture_lead(ctx, new, &DedupePolicy::default(), now())
+        .await
+        .unwrap();
+    assert!(second.is_duplicate());
+    let r = route(store, ctx, second.lead.id, now()).await;
+    assert_eq!(r.lead.status, LeadStatus::Duplicate);
+    assert_eq!(r.lead.duplicate_of, Some(first.lead.id));
+    assert!(r.deliveries.is_empty());
+    let routed = route(store, ctx, first.lead.id, now()).await;
+    assert_eq!(routed.deliveries[0].partner_id, p.id);
+    let all = store
+        .list_partner_deliveries(ctx, p.id, Default::default(), page(10))
+        .await
+        .unwrap();
+    assert_eq!(all.data.len(), 1, "only the original was delivered");
+    expect_not_found(store.route_lead(ctx, LeadId::new(), now()).await);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Callbacks
+
+contract_test!(partner_callbacks_and_the_return_window);
+async fn partner_callbacks_and_the_return_window(store: &SqlStore) {
+    let t = Tenant::new(store, "Callbacks").await;
+    let ctx = &t.ctx;
+    let member = t.user(store, Role::Member).await;
+    let viewer = t.user(store, Role::Viewer).await;
+    let p = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            daily_cap: Some(1),
+            ..partner("Buyer")
+        },
+    )
+    .await;
+    let t0 = at("2026-01-15T10:00:00Z");
+    let lead = new_lead(store, ctx, 1, t0).await;
+    let d = route(store, ctx, lead, t0).await.deliveries[0].clone();
+    // Sending is not routing's business: a pending delivery cannot be accepted yet.
+    expect_conflict(
+        store
+            .delivery_callback(&member, d.id, DeliveryCallback::Accept { note: None }, t0)
+            .await,
+        "status",
+    );
+    store
+        .update_delivery(ctx, d.id, DS::Delivered, None, None)
+        .await
+        .unwrap();
+    expect_forbidden(
+        store
+            .delivery_callback(&viewer, d.id, DeliveryCallback::Accept { note: None }, t0)
+            .await,
+    );
+    let accepted = store
+        .delivery_callback(
+            &member,
+            d.id,
+            DeliveryCallback::Accept {
+                note: Some(" bought ".into()),
+            },
+            t0 + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(accepted.status, DS::Accepted);
+    assert_eq!(accepted.response.as_ref().unwrap()["note"], "bought");
+    assert_eq!(
+        store.get_lead(ctx, lead).await.unwrap().status,
+        LeadStatus::Accepted
+    );
+    one_event(store, ctx, types::LEAD_ACCEPTED, d.id).await;
+
+    // The partner is at its cap for the day; a return frees the slot.
+    let day = t0 - Duration::hours(24);
+    assert_eq!(store.partner_usage(ctx, p.id, day).await.unwrap(), 1);
+    let blocked = new_lead(store, ctx, 2, t0 + Duration::hours(2)).await;
+    assert_eq!(
+        route(store, ctx, blocked, t0 + Duration::hours(2))
+            .await
+            .lead
+            .status,
+        LeadStatus::Queued
+    );
+    let returned = store
+        .delivery_callback(
+            &member,
+            d.id,
+            DeliveryCallback::Return {
+                reason: ReturnReason::BadContactInfo,
+                note: Some("bounced".into()),
+            },
+            t0 + Duration::days(6),
+        )
+        .await
+        .unwrap();
+    assert_eq!(returned.status, DS::Returned);
+    assert_eq!(returned.return_reason, Some(ReturnReason::BadContactInfo));
+    assert_eq!(
+        returned.response.as_ref().unwrap()["reason"],
+        "bad_contact_info"
+    );
+    assert_eq!(
+        store.get_lead(ctx, lead).await.unwrap().status,
+        LeadStatus::Returned
+    );
+    one_event(store, ctx, types::LEAD_RETURNED, d.id).await;
+    assert_eq!(store.partner_usage(ctx, p.id, day).await.unwrap(), 0);
+    // The slot is free again for that day.
+    let again = route(store, ctx, blocked, t0 + Duration::hours(3)).await;
+    assert_eq!(again.lead.status, LeadStatus::Routed);
+    // Returned is final.
+    expect_conflict(
+        store
+            .delivery_callback(&member, d.id, DeliveryCallback::Accept { note: None }, t0)
+            .await,
+        "status",
+    );
+
+    // Outside the window (7 days by default), a return is refused.
+    let late = again.deliveries[0].clone();
+    store
+        .update_delivery(ctx, late.id, DS::Delivered, None, None)
+        .await
+        .unwrap();
+    let refused = store
+        .delivery_callback(
+            &member,
+            late.id,
+            DeliveryCallback::Return {
+                reason: ReturnReason::Other,
+                note: None,
+            },
+            late.created_at + Duration::days(8),
+        )
+        .await;
+    expect_conflict(refused, "return_window");
+    assert_eq!(
+        store.get_lead_delivery(ctx, late.id).await.unwrap().status,
+        DS::Delivered,
+        "a refused return changes nothing"
+    );
+    // The window is configurable: with 10 days, day 8 is in time.
+    set_strategy(
+        store,
+        ctx,
+        RoutingSettingsInput {
+            return_window_days: 10,
+            ..RoutingSettingsInput::default()
+        },
+    )
+    .await;
+    let ok = store
+        .delivery_callback(
+            &member,
+            late.id,
+            DeliveryCallback::Return {
+                reason: ReturnReason::Other,
+                note: None,
+            },
+            late.created_at + Duration::days(8),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.status, DS::Returned);
+
+    // Rejection of the only delivery rejects the lead.
+    let l3 = new_lead(store, ctx, 3, t0 + Duration::days(1)).await;
+    let d3 = route(store, ctx, l3, t0 + Duration::days(1))
+        .await
+        .deliveries[0]
+        .clone();
+    store
+        .update_delivery(ctx, d3.id, DS::Delivered, None, None)
+        .await
+        .unwrap();
+    store
+        .delivery_callback(&member, d3.id, DeliveryCallback::Reject { note: None }, t0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_lead(ctx, l3).await.unwrap().status,
+        LeadStatus::Rejected
+    );
+    one_event(store, ctx, types::LEAD_REJECTED, d3.id).await;
+    expect_validation(
+        store
+            .delivery_callback(
+                &member,
+                d3.id,
+                DeliveryCallback::Reject {
+                    note: Some("x".repeat(2001)),
+                },
+                t0,
+            )
+            .await,
+        "note",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings, summary, forms, isolation
+
+contract_test!(routing_settings_per_org_and_vertical);
+async fn routing_settings_per_org_and_vertical(store: &SqlStore) {
+    let t = Tenant::new(store, "Settings").await;
+    let admin = t.user(store, Role::Admin).await;
+    let member = t.user(store, Role::Member).await;
+    let defaults = store.get_routing_settings(&member, None).await.unwrap();
+    assert_eq!(defaults.strategy, RoutingStrategy::Priority);
+    assert_eq!(defaults.when_full, WhenFull::Queue);
+    assert_eq!(defaults.return_window_days, 7);
+    assert_eq!(defaults.updated_at, None);
+
+    expect_forbidden(
+        store
+            .put_routing_settings(&member, None, RoutingSettingsInput::default())
+            .await,
+    );
+    let org = store
+        .put_routing_settings(
+            &admin,
+            None,
+            RoutingSettingsInput {
+                strategy: RoutingStrategy::Weighted,
+                ..RoutingSettingsInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(org.updated_at.is_some());
+    let solar = store
+        .put_routing_settings(
+            &admin,
+            Some(" Solar ".into()),
+            RoutingSettingsInput {
+                strategy: RoutingStrategy::RoundRobin,
+                dedupe: DedupePolicy::off(),
+                ..RoutingSettingsInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(solar.vertical.as_deref(), Some("solar"));
+    let got = store
+        .get_routing_settings(&member, Some("solar".into()))
+        .await
+        .unwrap();
+    assert_eq!(got, solar);
+    let fallback = store
+        .get_routing_settings(&member, Some("roofing".into()))
+        .await
+        .unwrap();
+    assert_eq!(fallback.strategy, RoutingStrategy::Weighted);
+    assert_eq!(fallback.vertical, None, "the org-wide settings apply");
+    // Replacing them twice is an upsert.
+    let replaced = store
+        .put_routing_settings(&admin, None, RoutingSettingsInput::default())
+        .await
+        .unwrap();
+    assert_eq!(replaced.strategy, RoutingStrategy::Priority);
+    expect_validation(
+        store
+            .put_routing_settings(
+                &admin,
+                None,
+                RoutingSettingsInput {
+                    max_partners: 0,
+                    ..RoutingSettingsInput::default()
+                },
+            )
+            .await,
+        "max_partners",
+    );
+    // Another org sees only its own.
+    let other = Tenant::new(store, "Other").await;
+    assert_eq!(
+        store
+            .get_routing_settings(&other.ctx, None)
+            .await
+            .unwrap()
+            .updated_at,
+        None
+    );
+}
+
+contract_test!(summary_counts_per_partner_and_source);
+async fn summary_counts_per_partner_and_source(store: &SqlStore) {
+    let t = Tenant::new(store, "Summary").await;
+    let ctx = &t.ctx;
+    let a = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 2,
+            daily_cap: Some(2),
+            ..partner("A")
+        },
+    )
+    .await;
+    let b = create_partner(store, ctx, partner("B")).await;
+    let when = now();
+    let mut deliveries = Vec::new();
+    for (i, (source, campaign)) in [
+        ("google", "spring"),
+        ("google", "spring"),
+        ("meta", "spring"),
+        ("meta", "fall"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let new = NewLead {
+            email: Some(email(&format!("s{i}@example.com"))),
+            vertical: Some("solar".into()),
+            utm_source: Some(source.into()),
+            utm_campaign: Some(campaign.into()),
+            ..NewLead::default()
+        };
+        let lead = store
+            .capture_lead(ctx, new, &DedupePolicy::off(), when)
+            .await
+            .unwrap()
+            .lead;
+        deliveries.push(route(store, ctx, lead.id, when).await.deliveries[0].clone());
+    }
+    for d in &deliveries {
+        store
+            .update_delivery(ctx, d.id, DS::Delivered, None, None)
+            .await
+            .unwrap();
+    }
+    // A: two (google spring): one accepted, one returned. B: two (meta): one accepted.
+    for (d, callback) in [
+        (&deliveries[0], DeliveryCallback::Accept { note: None }),
+        (
+            &deliveries[1],
+            DeliveryCallback::Return {
+                reason: ReturnReason::Duplicate,
+                note: None,
+            },
+        ),
+        (&deliveries[2], DeliveryCallback::Accept { note: None }),
+    ] {
+        store
+            .delivery_callback(ctx, d.id, callback, when)
+            .await
+            .unwrap();
+    }
+
+    let range = TimeRange {
+        after: Some(when - Duration::hours(1)),
+        before: Some(when + Duration::hours(1)),
+    };
+    let s = store.lead_summary(ctx, range).await.unwrap();
+    assert_eq!((s.leads, s.duplicates, s.deliveries), (4, 0, 4));
+    assert_eq!(s.leads_by_status.get("accepted"), Some(&2));
+    let pa = s.partners.iter().find(|p| p.partner_id == a.id).unwrap();
+    assert_eq!(
+        (pa.counts.deliveries, pa.counts.accepted, pa.counts.returned),
+        (2, 1, 1)
+    );
+    assert!((pa.counts.acceptance_rate - 0.5).abs() < 1e-9);
+    assert!((pa.counts.return_rate - 0.5).abs() < 1e-9);
+    assert_eq!(pa.name, "A");
+    let pb = s.partners.iter().find(|p| p.partner_id == b.id).unwrap();
+    assert_eq!((pb.counts.deliveries, pb.counts.accepted), (2, 1));
+    let spring = s
+        .sources
+        .iter()
+        .find(|x| x.utm_source.as_deref() == Some("google"))
+        .unwrap();
+    assert_eq!(
+        (
+            spring.leads,
+            spring.counts.deliveries,
+            spring.counts.accepted
+        ),
+        (2, 2, 1)
+    );
+    assert_eq!(s.sources.len(), 3);
+    // Outside the range: nothing.
+    let empty = store
+        .lead_summary(
+            ctx,
+            TimeRange {
+                after: Some(when + Duration::hours(2)),
+                before: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((empty.leads, empty.deliveries), (0, 0));
+    assert!(empty.partners.is_empty());
+    expect_validation(
+        store
+            .lead_summary(
+                ctx,
+                TimeRange {
+                    after: Some(when),
+                    before: Some(when),
+                },
+            )
+            .await,
+        "to",
+    );
+}
+
+contract_test!(lead_forms_crud_and_public_lookup);
+async fn lead_forms_crud_and_public_lookup(store: &SqlStore) {
+    let t = Tenant::new(store, "Forms").await;
+    let admin = t.user(store, Role::Admin).await;
+    let member = t.user(store, Role::Member).await;
+    let new = NewLeadForm {
+        vertical: Some(" Solar ".into()),
+        required_fields: vec!["email".into(), "postal_code".into()],
+        ..NewLeadForm::new("Quote")
+    };
+    expect_forbidden(store.create_lead_form(&member, new.clone(), None).await);
+    let form = store
+        .create_lead_form(&admin, new, Some(b"sealed-secret".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(form.vertical.as_deref(), Some("solar"));
+    assert_eq!(form.honeypot_field, "website");
+    assert!(form.has_secret);
+    assert!(form.public_form_id.starts_with("lf_"));
+    assert_eq!(store.get_lead_form(&member, form.id).await.unwrap(), form);
+    let (found, secret) = store
+        .lead_form_by_public_id(&form.public_form_id)
+        .await
+        .unwrap()
+        .expect("found by public id");
+    assert_eq!(
+        (found, secret.as_deref()),
+        (form.clone(), Some(&b"sealed-secret"[..]))
+    );
+    assert!(
+        store
+            .lead_form_by_public_id("lf_nothing")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let patched = store
+        .update_lead_form(
+            &admin,
+            form.id,
+            LeadFormPatch {
+                honeypot_field: Some("fax".into()),
+                vertical: Patch::Clear,
+                ..LeadFormPatch::default()
+            },
+            Patch::Clear,
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.honeypot_field, "fax");
+    assert_eq!(patched.vertical, None);
+    assert!(!patched.has_secret);
+    let (_, secret) = store
+        .lead_form_by_public_id(&form.public_form_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(secret.is_none());
+    expect_validation(
+        store
+            .update_lead_form(
+                &admin,
+                form.id,
+                LeadFormPatch {
+                    required_fields: Some(vec!["shoe_size".into()]),
+                    ..LeadFormPatch::default()
+                },
+                Patch::Keep,
+            )
+            .await,
+        "required_fields[0]",
+    );
+    let listed = store.list_lead_forms(&member, page(10)).await.unwrap();
+    assert_eq!(listed.data, [patched]);
+
+    let other = Tenant::new(store, "Other forms").await;
+    expect_not_found(store.get_lead_form(&other.ctx, form.id).await);
+    expect_not_found(store.delete_lead_form(&other.ctx, form.id).await);
+    assert!(
+        store
+            .list_lead_forms(&other.ctx, page(10))
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+
+    store.delete_lead_form(&admin, form.id).await.unwrap();
+    expect_not_found(store.get_lead_form(&admin, form.id).await);
+    assert!(
+        store
+            .lead_form_by_public_id(&form.public_form_id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+contract_test!(routing_is_isolated_between_orgs);
+async fn routing_is_isolated_between_orgs(store: &SqlStore) {
+    let a = Tenant::new(store, "A").await;
+    let b = Tenant::new(store, "B").await;
+    let pa = create_partner(store, &a.ctx, partner("A's")).await;
+    let pb = create_partner(store, &b.ctx, partner("B's")).await;
+    let lead = new_lead(store, &a.ctx, 1, now()).await;
+    expect_not_found(store.route_lead(&b.ctx, lead, now()).await);
+    let r = route(store, &a.ctx, lead, now()).await;
+    assert_eq!(r.deliveries.len(), 1);
+    assert_eq!(
+        r.deliveries[0].partner_id, pa.id,
+        "never another org's partner"
+    );
+    let d = r.deliveries[0].id;
+    store
+        .update_delivery(&a.ctx, d, DS::Delivered, None, None)
+        .await
+        .unwrap();
+    expect_not_found(
+        store
+            .delivery_callback(&b.ctx, d, DeliveryCallback::Accept { note: None }, now())
+            .await,
+    );
+    let sb = store
+        .lead_summary(&b.ctx, TimeRange::default())
+        .await
+        .unwrap();
+    assert_eq!((sb.leads, sb.deliveries), (0, 0));
+    assert!(
+        store
+            .list_partner_deliveries(&b.ctx, pb.id, Default::default(), page(10))
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    // B's queued sweep never touches A's leads.
+    assert!(
+        store
+            .route_queued_leads(&b.ctx, now(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    match store
+        .route_queued_leads(&t_viewer(store, &a).await, now(), 10)
+        .await
+    {
+        Err(Error::Forbidden(_)) => {}
+        other => panic!("a viewer cannot route: {other:?}"),
+    }
+}
+
+async fn t_viewer(store: &SqlStore, t: &Tenant) -> TenantContext {
+    t.user(store, Role::Viewer).await
+}
