@@ -67,6 +67,10 @@ pub mod types {
         WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted";
         WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled";
         LEAD_CREATED = "lead.created";
+        LEAD_FORM_CREATED = "lead_form.created";
+        LEAD_FORM_UPDATED = "lead_form.updated";
+        LEAD_FORM_DELETED = "lead_form.deleted";
+        ROUTING_SETTINGS_UPDATED = "routing_settings.updated";
         LEAD_ROUTED = "lead.routed";
         LEAD_DELIVERED = "lead.delivered";
         LEAD_DELIVERY_FAILED = "lead.delivery_failed";

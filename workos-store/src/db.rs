@@ -354,6 +354,15 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
                 .map_or("id", |(_, field)| field);
             Error::conflict(field, "is already taken")
         }
+        // Text Postgres cannot store (NUL, bad encoding) that slipped past validation.
+        sqlx::Error::Database(d)
+            if d.code().as_deref() == Some("22021") || d.code().as_deref() == Some("22P05") =>
+        {
+            Error::invalid(
+                "body",
+                "contains characters that cannot be stored (e.g. NUL)",
+            )
+        }
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
             Error::invalid("id", "refers to a record that does not exist in this org")
         }

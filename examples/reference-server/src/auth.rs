@@ -25,6 +25,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     tracing::Span::current().record("org_id", tracing::field::display(ctx.org_id()));
 
+    // Forget callers whose budget is full again, so the limiter's memory stays bounded.
+    if state.limiter.len() > 10_000 {
+        state.limiter.retain_recent();
+    }
     let snapshot = match state.limiter.check_key(&limit_key) {
         Ok(snapshot) => snapshot,
         Err(not_until) => {

@@ -116,4 +116,10 @@ pub(crate) fn check_text(
         field,
         &format!("must be at most {max} characters"),
     );
+    // Postgres text cannot hold NUL; refuse it on every backend alike.
+    v.require(
+        !value.contains('\0'),
+        field,
+        "must not contain NUL characters",
+    );
 }

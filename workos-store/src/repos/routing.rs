@@ -34,11 +34,7 @@ use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
 
 /// Event type of a settings change (not yet in `workos_core::events::types`).
-const ROUTING_SETTINGS_UPDATED: &str = "routing_settings.updated";
 /// Event types of lead form changes (not yet in `workos_core::events::types`).
-const LEAD_FORM_CREATED: &str = "lead_form.created";
-const LEAD_FORM_UPDATED: &str = "lead_form.updated";
-const LEAD_FORM_DELETED: &str = "lead_form.deleted";
 
 const fn is_postgres(store: &SqlStore) -> bool {
     match &store.backend {
@@ -563,7 +559,7 @@ impl RoutingRepo for SqlStore {
         emit(
             &mut tx,
             ctx,
-            ROUTING_SETTINGS_UPDATED,
+            types::ROUTING_SETTINGS_UPDATED,
             "routing_settings",
             ctx.org_id().as_uuid(),
             &settings,
@@ -913,7 +909,7 @@ impl LeadFormRepo for SqlStore {
         emit(
             &mut tx,
             ctx,
-            LEAD_FORM_CREATED,
+            types::LEAD_FORM_CREATED,
             LeadFormId::KIND,
             form.id.as_uuid(),
             &form,
@@ -996,7 +992,7 @@ impl LeadFormRepo for SqlStore {
         emit(
             &mut tx,
             ctx,
-            LEAD_FORM_UPDATED,
+            types::LEAD_FORM_UPDATED,
             LeadFormId::KIND,
             id.as_uuid(),
             &updated,
@@ -1018,7 +1014,7 @@ impl LeadFormRepo for SqlStore {
         emit(
             &mut tx,
             ctx,
-            LEAD_FORM_DELETED,
+            types::LEAD_FORM_DELETED,
             LeadFormId::KIND,
             id.as_uuid(),
             &form,
