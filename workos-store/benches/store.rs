@@ -29,7 +29,7 @@
 //! - `BENCH_ORGS` (10000) and `BENCH_PEOPLE` (100 per org) for the large dataset;
 //! - `BENCH_OPS` (20000 measured operations per scenario), `BENCH_WARMUP` (2000, not
 //!   recorded), `BENCH_CONCURRENCY` (8 tasks);
-//! - `BENCH_ROUNDS` (4): each scenario's operations are split over this many rounds of the
+//! - `BENCH_ROUNDS` (10): each scenario's operations are split over this many rounds of the
 //!   whole scenario list (the dataset order alternating), so that a burst of load from
 //!   elsewhere on the machine is spread over all scenarios instead of skewing one; the report
 //!   merges the rounds (ops/s = all operations ÷ all their wall time);
@@ -134,7 +134,7 @@ impl Config {
             ops: env_num("BENCH_OPS", 20_000)?,
             warmup: env_num("BENCH_WARMUP", 2_000)?,
             concurrency: env_num("BENCH_CONCURRENCY", 8)?,
-            rounds: env_num("BENCH_ROUNDS", 4)?,
+            rounds: env_num("BENCH_ROUNDS", 10)?,
             actor,
             separate_one_org_db,
             only: std::env::var("BENCH_ONLY")
@@ -988,7 +988,14 @@ async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let cfg = Config::from_env()?;
+    let cfg = match Config::from_env() {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            // A setup mistake, not a failure worth a backtrace.
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    };
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let base = format!("workos_bench_{}_{stamp}", std::process::id());
     let mut dbs = vec![base.clone()];
