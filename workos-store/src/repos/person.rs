@@ -99,12 +99,15 @@ fn contacts(p: &Person) -> Vec<(&'static str, &str, String)> {
 
 /// Replaces the person's rows in the contact index. A value held by another live person is a
 /// conflict named after the field that carries it.
-async fn index_contacts(tx: &mut Tx, ctx: &TenantContext, p: &Person) -> Result<()> {
-    tx.execute(
-        "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
-        args![ctx.org_id(), p.id],
-    )
-    .await?;
+async fn index_contacts(tx: &mut Tx, ctx: &TenantContext, p: &Person, replace: bool) -> Result<()> {
+    // A new person has no rows yet: skip the round trip.
+    if replace {
+        tx.execute(
+            "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
+            args![ctx.org_id(), p.id],
+        )
+        .await?;
+    }
     for (kind, value, field) in contacts(p) {
         // ON CONFLICT keeps the transaction usable (on Postgres a unique violation would abort
         // it), and waits for a concurrent writer of the same value, so races resolve cleanly.
@@ -161,7 +164,7 @@ pub(crate) async fn insert_person(
     let mut person = person_from(PersonId::new(), ctx, new, now());
     person.created_at = person.updated_at;
     write_person(tx, &person, true).await?;
-    if let Err(e) = index_contacts(tx, ctx, &person).await {
+    if let Err(e) = index_contacts(tx, ctx, &person, false).await {
         tx.execute(
             "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
             args![ctx.org_id(), person.id],
@@ -321,7 +324,7 @@ impl PersonRepo for SqlStore {
             return Ok(current);
         }
         write_person(&mut tx, &updated, false).await?;
-        index_contacts(&mut tx, ctx, &updated).await?;
+        index_contacts(&mut tx, ctx, &updated, true).await?;
         emit(
             &mut tx,
             ctx,
