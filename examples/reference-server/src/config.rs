@@ -42,6 +42,9 @@ pub struct Config {
     /// `WORKOS_WEBHOOK_RETRY_SCHEDULE`, `WORKOS_WEBHOOK_TIMEOUT_SECS`,
     /// `WORKOS_WEBHOOK_ALLOWED_SUBNETS`.
     pub webhooks: workos_webhooks::worker::WebhookConfig,
+    /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URL` (and endpoint overrides):
+    /// Gmail, when set.
+    pub gmail: Option<workos_gmail::GmailConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -130,6 +133,8 @@ impl Config {
                 ),
             },
             webhooks: workos_webhooks::worker::WebhookConfig::from_lookup(&get)?,
+            gmail: workos_gmail::GmailConfig::from_lookup(&get)
+                .map_err(|e| anyhow::anyhow!("Gmail configuration (GOOGLE_*): {e}"))?,
             voice_greeting: get("WORKOS_TWILIO_VOICE_GREETING")
                 .unwrap_or_else(|| "Please leave a message after the tone.".into()),
         })

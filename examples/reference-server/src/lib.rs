@@ -14,6 +14,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod gmail_sync;
 pub mod idempotency;
 pub mod metrics;
 pub mod routes;

@@ -77,9 +77,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { no_webhook_workers } => run(state, bind, !no_webhook_workers).await,
         Command::Worker => {
             let pipeline = spawn_pipeline(&state)?;
+            let gmail_sync = spawn_gmail_sync(&state)?;
             tracing::info!("webhook workers running");
             shutdown_signal().await;
             pipeline.shutdown().await;
+            if let Some(s) = gmail_sync {
+                s.shutdown().await;
+            }
             Ok(())
         }
         Command::Admin {
@@ -122,6 +126,18 @@ fn spawn_pipeline(state: &AppState) -> anyhow::Result<workos_webhooks::worker::P
     .context("starting the webhook pipeline")
 }
 
+/// The Gmail sync scheduler, when Gmail is configured.
+fn spawn_gmail_sync(
+    state: &AppState,
+) -> anyhow::Result<Option<workos_reference_server::gmail_sync::SchedulerHandle>> {
+    use workos_reference_server::gmail_sync::{SchedulerConfig, spawn_scheduler};
+    let config = SchedulerConfig::from_lookup(|name| std::env::var(name).ok())?;
+    Ok(state
+        .gmail
+        .clone()
+        .map(|gmail| spawn_scheduler(gmail, state.store.clone(), config)))
+}
+
 async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -139,10 +155,14 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
     } else {
         None
     };
+    let gmail_sync = spawn_gmail_sync(&state)?;
     tracing::info!(%bind, "listening");
     serve(listener, app(state), shutdown_signal()).await?;
     if let Some(pipeline) = pipeline {
         pipeline.shutdown().await;
+    }
+    if let Some(s) = gmail_sync {
+        s.shutdown().await;
     }
     Ok(())
 }

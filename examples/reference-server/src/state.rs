@@ -53,6 +53,8 @@ pub struct Inner {
     pub voice_greeting: String,
     /// Sends SMS and places calls, when a Twilio account is configured.
     pub messenger: Option<workos_twilio::engine::Messenger<SqlStore>>,
+    /// Gmail (connect, send, sync), when `GOOGLE_*` is configured.
+    pub gmail: Option<Arc<crate::gmail_sync::GmailService>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -80,6 +82,14 @@ impl AppState {
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
             .with_middleware::<StateInformationMiddleware>();
         let cipher = Arc::new(Cipher::new(1, config.encryption_key));
+        let gmail = config
+            .gmail
+            .map(|c| crate::gmail_sync::GmailService::new(c, store.clone(), cipher.clone()));
+        let gmail = gmail.and_then(|g| {
+            g.inspect_err(|e| tracing::error!(error = %e, "Gmail is misconfigured; Gmail is off"))
+                .ok()
+                .map(Arc::new)
+        });
         Self(Arc::new(Inner {
             store: store.clone(),
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
@@ -104,6 +114,7 @@ impl AppState {
             unknown_sender: config.unknown_sender,
             voice_greeting: config.voice_greeting,
             messenger,
+            gmail,
         }))
     }
 

@@ -33,9 +33,6 @@ use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
 
-/// Event type of a settings change (not yet in `workos_core::events::types`).
-/// Event types of lead form changes (not yet in `workos_core::events::types`).
-
 const fn is_postgres(store: &SqlStore) -> bool {
     match &store.backend {
         #[cfg(feature = "postgres")]

@@ -5,6 +5,7 @@ mod comms;
 mod companies;
 mod deals;
 mod events;
+mod gmail;
 mod interactions;
 mod leads;
 mod members;
@@ -40,6 +41,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(comms::router())
         .merge(webhooks::router())
         .merge(leads::router())
+        .merge(gmail::router())
 }
 
 /// Routes that authenticate by other means than an API key (Twilio's signatures).
@@ -47,6 +49,7 @@ pub fn public() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(twilio::router())
         .merge(leads::public_router())
+        .merge(gmail::public_router())
 }
 
 /// The page a list asks for: `limit` defaults to 50 and may be at most 200.

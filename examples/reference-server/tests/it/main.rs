@@ -49,6 +49,7 @@ mod bad_input;
 mod companies;
 mod deals;
 mod events;
+mod gmail;
 mod health;
 mod idempotency;
 mod interactions;

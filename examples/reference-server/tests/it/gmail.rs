@@ -1,0 +1,422 @@
+//! Gmail: the connect flow (`/integrations/gmail/connect`, Google's consent at [`FakeGoogle`],
+//! the public `/integrations/gmail/callback`), connected accounts, sending, stored emails,
+//! forced and scheduled syncs, disconnecting, roles and tenant isolation.
+//!
+//! Each test runs on a server configured as a deployment would be (`GOOGLE_*` and
+//! `GMAIL_API_BASE_URL` pointing at the fake), over the harness's fresh database.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use workos_core::crypto::SecretKey;
+use workos_core::ids::OrgId;
+use workos_reference_server::config::Config;
+use workos_reference_server::gmail_sync::sync_due;
+use workos_reference_server::serve;
+use workos_reference_server::state::AppState;
+use workos_tests::fake_google::{FakeGoogle, sample_messages};
+
+use crate::helpers::{Backend, TestApp, id_of, ids_in, spawn_app};
+
+/// The connected mailbox.
+const ACCOUNT: &str = "owner@acme.example";
+
+/// A server with Gmail configured, over the database of a harness [`TestApp`].
+pub(crate) struct GmailApp {
+    app: TestApp,
+    google: FakeGoogle,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Deref for GmailApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+impl Drop for GmailApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A Gmail-enabled server on a fresh database of `backend`.
+pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
+    let mut app = spawn_app(backend).await?;
+    let google = FakeGoogle::start(ACCOUNT).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a local port");
+    let addr: SocketAddr = listener.local_addr().expect("local address");
+    let mut env: HashMap<&str, String> = HashMap::from([
+        ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
+        ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
+        ("WORKOS_JWT_SECRET", app.jwt_secret.clone()),
+        ("WORKOS_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+        ("WORKOS_BIND", addr.to_string()),
+        ("WORKOS_PUBLIC_URL", format!("http://{addr}")),
+    ]);
+    env.extend(google.env_vars());
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid Gmail configuration");
+    let state = AppState::new(app.store.clone(), config);
+    assert!(state.gmail.is_some(), "GOOGLE_* configure Gmail");
+    let server = tokio::spawn(serve(
+        listener,
+        workos_reference_server::app(state.clone()),
+        std::future::pending(),
+    ));
+    app.addr = addr;
+    app.state = state;
+    Some(GmailApp {
+        app,
+        google,
+        server,
+    })
+}
+
+macro_rules! gmail_test {
+    ($name:ident) => {
+        server_test!(@tests $name, |backend| $crate::gmail::spawn(backend));
+    };
+}
+
+/// Connects the fake's mailbox to `org` as a new admin user, through both routes and Google's
+/// consent page; returns the callback's answer.
+async fn connect(app: &GmailApp, owner_key: &str, org: OrgId) -> Value {
+    let user = app.add_member(owner_key, "admin").await;
+    let jwt = app.jwt(user);
+    let started = app
+        .send(app.user_request(Method::GET, "/api/v1/integrations/gmail/connect", &jwt, org))
+        .await
+        .expect(200);
+    let consent_url = started["authorization_url"].as_str().expect("a URL");
+    assert!(
+        consent_url.starts_with(&app.google.auth_url()),
+        "{consent_url}"
+    );
+    // The fake consents at once and redirects to GOOGLE_REDIRECT_URL with code and state.
+    let consent = app.client.get(consent_url).send().await.expect("consent");
+    assert_eq!(consent.status().as_u16(), 302);
+    let location = consent.headers()["location"].to_str().expect("ascii");
+    let query = reqwest::Url::parse(location)
+        .expect("a redirect URL")
+        .query()
+        .expect("code and state")
+        .to_owned();
+    // The browser follows it to our callback, without credentials.
+    let path = format!("/api/v1/integrations/gmail/callback?{query}");
+    let integration = app.get(&path, "").await.expect(200);
+    // A state is single use.
+    app.get(&path, "").await.invalid_field("state");
+    integration
+}
+
+/// `POST /api/v1/email/send`, asserting a `201` whose `Location` names the stored email.
+async fn send_email(app: &GmailApp, key: &str, body: Value) -> Value {
+    let resp = app.post("/api/v1/email/send", key, &body).await;
+    let email = resp.expect(201);
+    assert_eq!(
+        resp.header("location"),
+        Some(format!("/api/v1/emails/{}", id_of(&email)).as_str())
+    );
+    email
+}
+
+async fn connect_flow_send_sync_disconnect(app: &GmailApp) {
+    let (org, owner) = app.create_org("Acme").await;
+    let integration = connect(app, &owner, org).await;
+    assert_eq!(integration["provider"], "gmail");
+    assert_eq!(integration["account"], ACCOUNT);
+    assert_eq!(integration["status"], "active");
+    assert_eq!(
+        integration["email_counts"],
+        json!({"inbound": 0, "outbound": 0})
+    );
+    let id = id_of(&integration);
+
+    let listed = app.read("/api/v1/integrations", &owner).await;
+    assert_eq!(ids_in(&listed), std::slice::from_ref(&id));
+    assert_eq!(listed["data"][0]["status"], "active");
+    assert!(listed["data"][0]["last_error"].is_null());
+
+    // Send from the org's (only) account.
+    let sent = send_email(app, &owner, json!({"to": ["ada@example.com"], "cc": ["bob@example.com"], "subject": "Hello", "text": "Hi Ada"}),
+        )
+        .await;
+    assert_eq!(sent["direction"], "outbound");
+    assert_eq!(sent["integration_id"], id.as_str());
+    assert_eq!(sent["subject"], "Hello");
+    let delivered = app.google.sent();
+    assert_eq!(delivered.len(), 1);
+    assert!(
+        delivered[0]
+            .envelope_to
+            .iter()
+            .any(|a| a == "ada@example.com")
+    );
+    assert_eq!(sent["provider_id"], delivered[0].id.as_str());
+
+    let emails = app.read("/api/v1/emails", &owner).await;
+    assert_eq!(ids_in(&emails), [id_of(&sent)]);
+    let one = app
+        .read(&format!("/api/v1/emails/{}", id_of(&sent)), &owner)
+        .await;
+    assert_eq!(one["id"], sent["id"]);
+    let inbound = app.read("/api/v1/emails?direction=inbound", &owner).await;
+    assert!(ids_in(&inbound).is_empty());
+
+    // A reply in the same thread.
+    let reply = send_email(
+        app,
+        &owner,
+        json!({"to": ["ada@example.com"], "subject": "Re: Hello", "html": "<p>More</p>",
+                   "reply_to_email_id": sent["id"]}),
+    )
+    .await;
+    assert_eq!(reply["thread_id"], sent["thread_id"]);
+    let thread = app
+        .read(
+            &format!(
+                "/api/v1/emails?thread_id={}",
+                sent["thread_id"].as_str().unwrap()
+            ),
+            &owner,
+        )
+        .await;
+    assert_eq!(ids_in(&thread).len(), 2);
+
+    // Bad input.
+    app.post(
+        "/api/v1/email/send",
+        &owner,
+        &json!({"to": [], "subject": "x", "text": "y"}),
+    )
+    .await
+    .invalid_field("to");
+    app.post(
+        "/api/v1/email/send",
+        &owner,
+        &json!({"to": ["nope"], "subject": "x", "text": "y"}),
+    )
+    .await
+    .invalid_field("to[0]");
+
+    // A forced sync stores the mailbox.
+    for raw in sample_messages(ACCOUNT) {
+        app.google.add_message(raw);
+    }
+    let sync_path = format!("/api/v1/integrations/gmail/{id}/sync");
+    let synced = app.post(&sync_path, &owner, &json!({})).await.expect(202);
+    assert_eq!(synced["status"], "active", "{synced}");
+    assert!(
+        synced["report"]["recorded"].as_u64().unwrap() > 0,
+        "{synced}"
+    );
+    assert!(synced["last_synced_at"].is_string());
+    let status = app.read(&sync_path, &owner).await;
+    assert!(
+        status["email_counts"]["inbound"].as_u64().unwrap() > 0,
+        "{status}"
+    );
+    assert!(status.get("report").is_none());
+    let inbound = app.read("/api/v1/emails?direction=inbound", &owner).await;
+    assert!(!ids_in(&inbound).is_empty());
+
+    // Disconnect: revoked at Google, kept as disconnected, emails kept, nothing to send from.
+    let gone = app
+        .delete(&format!("/api/v1/integrations/{id}"), &owner)
+        .await
+        .expect(200);
+    assert_eq!(gone["status"], "disconnected");
+    assert_eq!(gone["revoked"], true);
+    let listed = app.read("/api/v1/integrations", &owner).await;
+    assert_eq!(listed["data"][0]["status"], "disconnected");
+    assert!(
+        listed["data"][0]["email_counts"]["inbound"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    app.post(
+        "/api/v1/email/send",
+        &owner,
+        &json!({"to": ["ada@example.com"], "subject": "x", "text": "y"}),
+    )
+    .await
+    .invalid_field("integration_id");
+}
+gmail_test!(connect_flow_send_sync_disconnect);
+
+async fn scheduler_syncs_due_integrations(app: &GmailApp) {
+    let (org, owner) = app.create_org("Acme").await;
+    let integration = connect(app, &owner, org).await;
+    app.google.add_message(sample_messages(ACCOUNT).remove(0));
+    let service = app.state.gmail.as_ref().expect("Gmail configured");
+    assert_eq!(service.tracked_orgs(), [org]);
+    let interval = Duration::from_secs(60);
+    assert_eq!(sync_due(service, &app.store, interval).await, 1);
+    // Synced just now: not due again.
+    assert_eq!(sync_due(service, &app.store, interval).await, 0);
+    let status = app
+        .read(
+            &format!("/api/v1/integrations/gmail/{}/sync", id_of(&integration)),
+            &owner,
+        )
+        .await;
+    assert_eq!(status["email_counts"]["inbound"], 1, "{status}");
+}
+gmail_test!(scheduler_syncs_due_integrations);
+
+async fn roles(app: &GmailApp) {
+    let (org, owner) = app.create_org("Acme").await;
+    let member = app.add_member(&owner, "member").await;
+    let member_jwt = app.jwt(member);
+    app.send(app.user_request(
+        Method::GET,
+        "/api/v1/integrations/gmail/connect",
+        &member_jwt,
+        org,
+    ))
+    .await
+    .problem(403);
+    // An admin API key is no user to bind the consent to.
+    let admin_key = app.api_key(org, workos_core::tenant::Role::Admin).await;
+    app.get("/api/v1/integrations/gmail/connect", &admin_key)
+        .await
+        .invalid_field("authorization");
+
+    let integration = connect(app, &owner, org).await;
+    let id = id_of(&integration);
+    let member_key = app.api_key(org, workos_core::tenant::Role::Member).await;
+    let viewer_key = app.api_key(org, workos_core::tenant::Role::Viewer).await;
+    app.delete(&format!("/api/v1/integrations/{id}"), &member_key)
+        .await
+        .problem(403);
+    app.post(
+        "/api/v1/email/send",
+        &viewer_key,
+        &json!({"to": ["ada@example.com"], "subject": "x", "text": "y"}),
+    )
+    .await
+    .problem(403);
+    app.post(
+        &format!("/api/v1/integrations/gmail/{id}/sync"),
+        &viewer_key,
+        &json!({}),
+    )
+    .await
+    .problem(403);
+    // Members send and sync; viewers read.
+    send_email(
+        app,
+        &member_key,
+        json!({"to": ["ada@example.com"], "subject": "x", "text": "y"}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/integrations/gmail/{id}/sync"),
+        &member_key,
+        &json!({}),
+    )
+    .await
+    .expect(202);
+    assert_eq!(
+        ids_in(&app.read("/api/v1/emails", &viewer_key).await).len(),
+        1
+    );
+    assert_eq!(
+        ids_in(&app.read("/api/v1/integrations", &viewer_key).await),
+        [id]
+    );
+    // The callback needs a state.
+    app.get(
+        "/api/v1/integrations/gmail/callback?code=x&state=unknown",
+        "",
+    )
+    .await
+    .invalid_field("state");
+    app.get(
+        "/api/v1/integrations/gmail/callback?error=access_denied",
+        "",
+    )
+    .await
+    .invalid_field("error");
+}
+gmail_test!(roles);
+
+async fn tenant_isolation(app: &GmailApp) {
+    let (org_a, key_a) = app.create_org("A").await;
+    let (_org_b, key_b) = app.create_org("B").await;
+    let integration = connect(app, &key_a, org_a).await;
+    let id = id_of(&integration);
+    let sent = send_email(
+        app,
+        &key_a,
+        json!({"to": ["ada@example.com"], "subject": "x", "text": "y"}),
+    )
+    .await;
+    let email = id_of(&sent);
+
+    app.get(&format!("/api/v1/emails/{email}"), &key_b)
+        .await
+        .problem(404);
+    assert!(ids_in(&app.read("/api/v1/emails", &key_b).await).is_empty());
+    assert!(ids_in(&app.read("/api/v1/integrations", &key_b).await).is_empty());
+    app.delete(&format!("/api/v1/integrations/{id}"), &key_b)
+        .await
+        .problem(404);
+    app.get(&format!("/api/v1/integrations/gmail/{id}/sync"), &key_b)
+        .await
+        .problem(404);
+    app.post(
+        &format!("/api/v1/integrations/gmail/{id}/sync"),
+        &key_b,
+        &json!({}),
+    )
+    .await
+    .problem(404);
+    // B has no account of its own, and cannot send through A's or reply to A's email.
+    app.post(
+        "/api/v1/email/send",
+        &key_b,
+        &json!({"to": ["ada@example.com"], "subject": "x", "text": "y"}),
+    )
+    .await
+    .invalid_field("integration_id");
+    app.post(
+        "/api/v1/email/send",
+        &key_b,
+        &json!({"to": ["ada@example.com"], "subject": "x", "text": "y", "integration_id": id}),
+    )
+    .await
+    .invalid_field("integration_id");
+    app.post("/api/v1/email/send", &key_b, &json!({"to": ["ada@example.com"], "subject": "x", "text": "y", "reply_to_email_id": email}))
+        .await
+        .invalid_field("reply_to_email_id");
+    assert_eq!(app.google.sent().len(), 1);
+    // A's account is untouched.
+    let listed = app.read("/api/v1/integrations", &key_a).await;
+    assert_eq!(listed["data"][0]["status"], "active");
+}
+gmail_test!(tenant_isolation);
+
+async fn gmail_not_configured(app: &TestApp) {
+    let (_, owner) = app.create_org("Acme").await;
+    assert!(app.state.gmail.is_none());
+    app.send_any(
+        app.request(Method::POST, "/api/v1/email/send", &owner)
+            .json(&json!({"to": ["ada@example.com"], "subject": "x", "text": "y"})),
+    )
+    .await
+    .problem(503);
+    assert!(ids_in(&app.read("/api/v1/integrations", &owner).await).is_empty());
+    assert!(ids_in(&app.read("/api/v1/emails", &owner).await).is_empty());
+}
+server_test!(gmail_not_configured);
