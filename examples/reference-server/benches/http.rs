@@ -37,8 +37,9 @@
 //!   requests pick one of those at random);
 //! - `BENCH_SECS` (15, per scenario), `BENCH_WARMUP_SECS` (2, per operation, not recorded);
 //! - `BENCH_GET_RATE` (1000), `BENCH_LIST_RATE` (1000), `BENCH_CREATE_RATE` (300) requests/s
-//!   for the fixed-rate mode; `BENCH_MAX_IN_FLIGHT` (1024) caps its outstanding requests (a
-//!   request held back by the cap still counts from its scheduled time);
+//!   for the fixed-rate mode; `BENCH_MAX_IN_FLIGHT` (128) caps its outstanding requests, and so
+//!   its connections, so that an overloaded server sees a queue rather than a connection storm
+//!   (a request held back by the cap still counts from its scheduled time, as with wrk2);
 //! - `BENCH_CONCURRENCY` (32) for the saturation mode;
 //! - `BENCH_PAGE` (50): the list page size;
 //! - `BENCH_SERVER_THREADS` (number of CPUs) and `BENCH_CLIENT_THREADS` (1): worker threads of
@@ -134,7 +135,7 @@ impl Settings {
             get_rate: env_num("BENCH_GET_RATE", 1000.0)?,
             list_rate: env_num("BENCH_LIST_RATE", 1000.0)?,
             create_rate: env_num("BENCH_CREATE_RATE", 300.0)?,
-            max_in_flight: env_num("BENCH_MAX_IN_FLIGHT", 1024)?,
+            max_in_flight: env_num("BENCH_MAX_IN_FLIGHT", 128)?,
             concurrency: env_num("BENCH_CONCURRENCY", 32)?,
             page: env_num("BENCH_PAGE", 50)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
@@ -545,7 +546,7 @@ impl Measured {
             Err(e) => {
                 self.errors += 1;
                 self.failed += 1;
-                self.first_error.get_or_insert_with(|| e.to_string());
+                self.first_error.get_or_insert_with(|| error_chain(&e));
             }
         }
     }
@@ -562,6 +563,18 @@ impl Measured {
             a.add(b).expect("same bounds");
         }
     }
+}
+
+/// An error with its sources, `: `-separated (reqwest's own message names only the URL).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 /// Open loop: `rate` requests/s for `secs`, latency from each request's scheduled time.
@@ -661,20 +674,21 @@ fn loadavg() -> (f64, String) {
 }
 
 /// Waits until the 1-minute load average is below `max`, spending at most `budget` (which it
-/// reduces). Returns the time waited and whether the machine was quiet at the end.
-async fn wait_for_quiet(s: &Settings, budget: &mut Duration) -> (Duration, bool) {
+/// reduces). Returns the time waited, whether the machine was quiet at the end, and the load
+/// average then.
+async fn wait_for_quiet(s: &Settings, budget: &mut Duration) -> (Duration, bool, String) {
     let started = Instant::now();
     loop {
         let (one, all) = loadavg();
         if one < s.load_max {
-            return (started.elapsed(), true);
+            return (started.elapsed(), true, all);
         }
         if budget.is_zero() {
             eprintln!(
                 "load average {all}: not below {} and the wait budget is spent; running anyway",
                 s.load_max
             );
-            return (started.elapsed(), false);
+            return (started.elapsed(), false, all);
         }
         let nap = s.load_poll.min(*budget);
         eprintln!(
@@ -697,6 +711,7 @@ struct Row {
     m: Measured,
     waited: Duration,
     quiet: bool,
+    load_checked: String,
     load_start: String,
     load_end: String,
 }
@@ -750,7 +765,7 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
     let mut warmed = Vec::new();
     let mut rows = Vec::new();
     for (i, (op, mode, name)) in scenarios.into_iter().enumerate() {
-        let (waited, quiet) = wait_for_quiet(s, &mut budget).await;
+        let (waited, quiet, load_checked) = wait_for_quiet(s, &mut budget).await;
         if !warmed.contains(&op) && s.warmup_secs > 0.0 {
             let w =
                 saturation(&t, op, WARMUP_CONCURRENCY, s.warmup_secs, 0xFEED + i as u64).await?;
@@ -791,6 +806,7 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
             m,
             waited,
             quiet,
+            load_checked,
             load_start,
             load_end,
         });
@@ -894,20 +910,20 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
     }
     writeln!(out)?;
     for r in rows {
-        if r.waited > Duration::from_secs(1) || !r.quiet {
-            writeln!(
-                out,
-                "- {} {}: waited {:.0} s for the load average{}",
-                r.op.name(),
-                r.mode.name(),
-                r.waited.as_secs_f64(),
-                if r.quiet {
-                    String::new()
-                } else {
-                    format!("; it never fell below {}, ran anyway", s.load_max)
-                }
-            )?;
-        }
+        writeln!(
+            out,
+            "- {} {}: waited {:.0} s; load average at the check {}{} (the warm-up, if any, ran \
+             between the check and the start)",
+            r.op.name(),
+            r.mode.name(),
+            r.waited.as_secs_f64(),
+            r.load_checked,
+            if r.quiet {
+                String::new()
+            } else {
+                format!(", not below {}: wait budget spent, ran anyway", s.load_max)
+            }
+        )?;
         if let Some(e) = &r.m.first_error {
             writeln!(out, "- {} {}: first error: {e}", r.op.name(), r.mode.name())?;
         }

@@ -62,4 +62,5 @@ mod request_id;
 mod roles;
 mod tasks;
 mod tenancy;
+mod twilio;
 mod webhooks;

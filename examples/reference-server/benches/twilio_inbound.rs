@@ -1,0 +1,907 @@
+//! Load test of Twilio's inbound SMS webhook (`POST /api/v1/webhooks/twilio/sms`) on Postgres:
+//! signed form posts, each a new message (distinct `MessageSid`) from one of a pool of sender
+//! numbers, so the first message of each sender creates a person and the later ones match it.
+//!
+//! ```text
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+//!   CARGO_TARGET_DIR=target-bench cargo bench -p workos-reference-server --bench twilio_inbound
+//! ```
+//!
+//! The bench creates a fresh database `workos_twiliobench_<uuid>` next to the one `DATABASE_URL`
+//! names (the role must be able to create databases), migrates it (`SqlStore::migrate`), and
+//! starts the real server in-process (`AppState::new`, `app`, `serve` on `127.0.0.1:0`) on its own
+//! Tokio runtime, configured as a deployment is: `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`,
+//! `TWILIO_API_BASE_URL` (the fake Twilio API of `workos-tests`, unused by inbound traffic) and
+//! `WORKOS_PUBLIC_URL` = the server's own address, which is the URL the webhooks are signed
+//! over. One org owns one number (created through `POST /api/v1/phones`). The load generator
+//! (reqwest, keep-alive pool) runs on a second runtime in the same process; it builds every
+//! request as Twilio does (`FakeTwilio::inbound_sms_params`: the full parameter set of a real
+//! inbound SMS) and signs it with `X-Twilio-Signature` (HMAC-SHA1 over URL + sorted params), so
+//! the server does the full work: signature check, number lookup, sender lookup or person
+//! creation, message + interaction + `sms.received` event in one transaction.
+//!
+//! Scenarios, each with a pool of `BENCH_SENDERS` sender numbers never seen before:
+//! - `saturation`: closed loop, `BENCH_CONCURRENCY` requests in flight, each worker sending
+//!   its next request as soon as the last answered; latency from sending to the full response.
+//! - `fixed`: open loop at `BENCH_RATE` requests/s (the target rate); request `i` is scheduled
+//!   at `start + i / rate` and latency is measured from that scheduled time, so a stall counts
+//!   against every request it delays (no coordinated omission); at most `BENCH_MAX_IN_FLIGHT`
+//!   outstanding.
+//!
+//! Before each scenario the bench waits until the 1-minute load average (`/proc/loadavg`) is
+//! below `BENCH_LOAD_MAX`, polling every `BENCH_LOAD_POLL_SECS`, for at most
+//! `BENCH_LOAD_WAIT_SECS` in all (then it runs anyway and says so). A warm-up (not recorded,
+//! with senders of its own) precedes the first scenario. After the run the database is checked:
+//! one `sms` row per 200 answer, and one person per sender. The report is Markdown on stdout;
+//! progress goes to stderr. The database is dropped at the end unless `KEEP_DB=1`.
+//!
+//! Settings (environment): `DATABASE_URL` (required), `BENCH_SECS` (20), `BENCH_WARMUP_SECS`
+//! (3), `BENCH_CONCURRENCY` (32), `BENCH_RATE` (1500), `BENCH_MAX_IN_FLIGHT` (1024),
+//! `BENCH_SENDERS` (1000, at most 1000), `BENCH_SERVER_THREADS` (number of CPUs),
+//! `BENCH_CLIENT_THREADS` (1), `BENCH_LOAD_MAX` (1.5), `BENCH_LOAD_POLL_SECS` (20),
+//! `BENCH_LOAD_WAIT_SECS` (1800), `BENCH_ONLY` (`saturation` or `fixed`), `KEEP_DB`, and
+//! `BENCH_SETUP_SQL`: statements run after the migrations, to try a schema change (e.g. an
+//! index) before it is written as a migration; the report quotes them.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail, ensure};
+use hdrhistogram::Histogram;
+use sqlx::{Connection as _, PgConnection};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use uuid::Uuid;
+use workos_core::crypto::SecretKey;
+use workos_reference_server::config::Config;
+use workos_reference_server::state::AppState;
+use workos_reference_server::{app, bootstrap, serve};
+use workos_store::SqlStore;
+use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+
+/// The issue's targets on this machine.
+const TARGET_RPS: f64 = 1500.0;
+const TARGET_P99_MS: f64 = 20.0;
+/// The org's number.
+const ORG_NUMBER: &str = "+14155559999";
+/// Sender numbers are `+1415555NNNN`; each scenario gets a block of 1,000.
+const SENDER_BLOCK: u32 = 1000;
+
+struct Settings {
+    url: String,
+    secs: f64,
+    warmup_secs: f64,
+    concurrency: usize,
+    rate: f64,
+    max_in_flight: usize,
+    senders: u32,
+    server_threads: usize,
+    client_threads: usize,
+    load_max: f64,
+    load_poll: Duration,
+    load_wait: Duration,
+    only: Option<String>,
+    keep_db: bool,
+    setup_sql: Option<String>,
+}
+
+fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{name} must be a number, got {v:?}")),
+        _ => Ok(default),
+    }
+}
+
+impl Settings {
+    fn from_env() -> Result<Self> {
+        let url = std::env::var("DATABASE_URL").map_err(|_| {
+            anyhow!(
+                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
+                 databases, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
+                 cargo bench -p workos-reference-server --bench twilio_inbound"
+            )
+        })?;
+        ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "DATABASE_URL must be a postgres:// URL"
+        );
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let s = Self {
+            url,
+            secs: env_num("BENCH_SECS", 20.0)?,
+            warmup_secs: env_num("BENCH_WARMUP_SECS", 3.0)?,
+            concurrency: env_num("BENCH_CONCURRENCY", 32)?,
+            rate: env_num("BENCH_RATE", TARGET_RPS)?,
+            max_in_flight: env_num("BENCH_MAX_IN_FLIGHT", 1024)?,
+            senders: env_num("BENCH_SENDERS", 1000)?,
+            server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
+            client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
+            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
+            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
+            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 1800.0)?),
+            only: std::env::var("BENCH_ONLY")
+                .ok()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty()),
+            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            setup_sql: std::env::var("BENCH_SETUP_SQL")
+                .ok()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty()),
+        };
+        ensure!(
+            s.secs > 0.0 && s.warmup_secs >= 0.0 && s.rate > 0.0,
+            "BENCH_SECS and BENCH_RATE must be positive"
+        );
+        ensure!(
+            s.concurrency > 0
+                && s.max_in_flight > 0
+                && s.server_threads > 0
+                && s.client_threads > 0,
+            "BENCH_CONCURRENCY, BENCH_MAX_IN_FLIGHT and the thread counts must be positive"
+        );
+        ensure!(
+            (1..=SENDER_BLOCK).contains(&s.senders),
+            "BENCH_SENDERS must be 1–{SENDER_BLOCK}"
+        );
+        Ok(s)
+    }
+}
+
+/// `url` with its database replaced by `db` (query parameters kept).
+fn with_database(url: &str, db: &str) -> Result<String> {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").context("DATABASE_URL has no scheme")? + 3;
+    let authority_end = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{db}", &base[..authority_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+async fn create_database(url: &str, db: &str) -> Result<()> {
+    let mut admin = PgConnection::connect(url)
+        .await
+        .context("cannot connect to DATABASE_URL")?;
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
+        .execute(&mut admin)
+        .await
+        .with_context(|| format!("CREATE DATABASE {db}"))?;
+    admin.close().await?;
+    Ok(())
+}
+
+async fn drop_database(url: &str, db: &str) -> Result<()> {
+    let mut admin = PgConnection::connect(url).await?;
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation
+
+/// What the load generator needs to build and send one webhook.
+struct Target {
+    client: reqwest::Client,
+    /// The public URL of the webhook, exactly as signed.
+    url: String,
+    /// Builds realistic parameter sets and signs them with the account's auth token.
+    twilio: FakeTwilio,
+    sent: AtomicU64,
+}
+
+/// The `i`-th sender number of block `block` (block 0 is the warm-up's).
+fn sender(block: u32, i: u32) -> String {
+    format!("+1415555{:04}", 2000 + block * SENDER_BLOCK + i)
+}
+
+/// Posts one new inbound SMS from `from`; the status once the whole body has been read.
+async fn send(t: &Target, from: &str) -> Result<u16, reqwest::Error> {
+    let n = t.sent.fetch_add(1, Ordering::Relaxed);
+    let params =
+        t.twilio
+            .inbound_sms_params(from, ORG_NUMBER, &format!("Bench message {n}: hello!"));
+    let signature = t.twilio.webhook_signature(&t.url, &params);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&params)
+        .finish();
+    let resp = t
+        .client
+        .post(&t.url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header("x-twilio-signature", signature)
+        .body(body)
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    resp.bytes().await?;
+    Ok(status)
+}
+
+/// splitmix64: enough randomness to pick senders, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        (self.next_u64() % u64::from(n)) as u32
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs to 10 min, 3 significant digits.
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+/// What one scenario measured. Latencies in microseconds.
+struct Measured {
+    /// Requests that got a response (any status).
+    responses: u64,
+    /// `200` answers.
+    ok: u64,
+    /// Non-200 responses plus requests that failed without one.
+    errors: u64,
+    /// Requests that failed without a response, a subset of `errors`.
+    failed: u64,
+    /// The first error seen, for the log.
+    first_error: Option<String>,
+    wall: Duration,
+    latency: Histogram<u64>,
+    /// From actually sending (fixed rate only).
+    service: Option<Histogram<u64>>,
+}
+
+impl Measured {
+    fn new(fixed: bool) -> Self {
+        Self {
+            responses: 0,
+            ok: 0,
+            errors: 0,
+            failed: 0,
+            first_error: None,
+            wall: Duration::ZERO,
+            latency: histogram(),
+            service: fixed.then(histogram),
+        }
+    }
+
+    fn record(
+        &mut self,
+        outcome: Result<u16, reqwest::Error>,
+        latency: Duration,
+        service: Duration,
+    ) {
+        match outcome {
+            Ok(status) => {
+                self.responses += 1;
+                self.latency.saturating_record(micros(latency));
+                if let Some(h) = &mut self.service {
+                    h.saturating_record(micros(service));
+                }
+                if status == 200 {
+                    self.ok += 1;
+                } else {
+                    self.errors += 1;
+                    self.first_error
+                        .get_or_insert_with(|| format!("HTTP {status}"));
+                }
+            }
+            Err(e) => {
+                self.errors += 1;
+                self.failed += 1;
+                self.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.responses += other.responses;
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.failed += other.failed;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        self.latency.add(&other.latency).expect("same bounds");
+        if let (Some(a), Some(b)) = (&mut self.service, &other.service) {
+            a.add(b).expect("same bounds");
+        }
+    }
+
+    fn rps(&self) -> f64 {
+        self.responses as f64 / self.wall.as_secs_f64()
+    }
+
+    fn p(&self, q: f64) -> f64 {
+        self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// Closed loop: `concurrency` workers, senders drawn from `block`.
+async fn saturation(
+    t: &Arc<Target>,
+    concurrency: usize,
+    secs: f64,
+    block: u32,
+    senders: u32,
+) -> Result<Measured> {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let mut tasks = JoinSet::new();
+    for w in 0..concurrency {
+        let t = Arc::clone(t);
+        tasks.spawn(async move {
+            let mut m = Measured::new(false);
+            let mut rng = Rng(0xCAFE_u64.wrapping_mul(1_000_003).wrapping_add(w as u64));
+            while Instant::now() < deadline {
+                let from = sender(block, rng.below(senders));
+                let sent = Instant::now();
+                let outcome = send(&t, &from).await;
+                let took = sent.elapsed();
+                m.record(outcome, took, took);
+            }
+            m
+        });
+    }
+    let mut all = Measured::new(false);
+    while let Some(m) = tasks.join_next().await {
+        all.merge(m?);
+    }
+    all.wall = start.elapsed();
+    Ok(all)
+}
+
+/// Open loop: `rate` requests/s for `secs`, latency from each request's scheduled time.
+async fn fixed_rate(
+    t: &Arc<Target>,
+    rate: f64,
+    secs: f64,
+    max_in_flight: usize,
+    block: u32,
+    senders: u32,
+) -> Result<Measured> {
+    let total = (rate * secs).round() as u64;
+    let nanos_per_request = 1e9 / rate;
+    let stats = Arc::new(Mutex::new(Measured::new(true)));
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let mut rng = Rng(0xBEEF);
+    let mut tasks = JoinSet::new();
+    let start = Instant::now() + Duration::from_millis(2);
+    for i in 0..total {
+        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
+        if Instant::now() < scheduled {
+            tokio::time::sleep_until(scheduled.into()).await;
+        }
+        let permit = Arc::clone(&permits).acquire_owned().await?;
+        let (t, stats) = (Arc::clone(t), Arc::clone(&stats));
+        let from = sender(block, rng.below(senders));
+        tasks.spawn(async move {
+            let sent = Instant::now();
+            let outcome = send(&t, &from).await;
+            let done = Instant::now();
+            drop(permit);
+            stats.lock().unwrap_or_else(PoisonError::into_inner).record(
+                outcome,
+                done - scheduled,
+                done - sent,
+            );
+        });
+        while let Some(r) = tasks.try_join_next() {
+            r?;
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r?;
+    }
+    let wall = start.elapsed();
+    let mut m = Arc::try_unwrap(stats)
+        .map_err(|_| anyhow!("stats still shared"))?
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    m.wall = wall;
+    Ok(m)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load average
+
+fn loadavg() -> (f64, String) {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
+    let one = fields
+        .first()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(f64::NAN);
+    (one, fields.join(" "))
+}
+
+/// Waits until the 1-minute load average is below the limit, spending at most `budget` (which
+/// it reduces). Returns the time waited and whether the machine was quiet at the end.
+async fn wait_for_quiet(s: &Settings, budget: &mut Duration) -> (Duration, bool) {
+    let started = Instant::now();
+    loop {
+        let (one, all) = loadavg();
+        if one < s.load_max {
+            eprintln!("load average {all}: quiet");
+            return (started.elapsed(), true);
+        }
+        if budget.is_zero() {
+            eprintln!(
+                "load average {all}: not below {} and the wait budget is spent; running anyway",
+                s.load_max
+            );
+            return (started.elapsed(), false);
+        }
+        let nap = s.load_poll.min(*budget);
+        eprintln!(
+            "load average {all}: waiting {:.0} s for it to fall below {} ({:.0} s of waiting left)",
+            nap.as_secs_f64(),
+            s.load_max,
+            budget.as_secs_f64()
+        );
+        tokio::time::sleep(nap).await;
+        *budget = budget.saturating_sub(nap);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver and report
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    Saturation(usize),
+    Fixed(f64),
+}
+
+impl Mode {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Saturation(_) => "saturation",
+            Self::Fixed(_) => "fixed",
+        }
+    }
+}
+
+struct Row {
+    mode: Mode,
+    m: Measured,
+    waited: Duration,
+    quiet: bool,
+    load_start: String,
+    load_end: String,
+    /// People in the org before and after the scenario.
+    people: (i64, i64),
+}
+
+struct Run {
+    rows: Vec<Row>,
+    warmup: Option<Measured>,
+    /// `sms` rows, people, `sms.received` events at the end.
+    sms_rows: i64,
+    people: i64,
+    events: i64,
+    version: String,
+}
+
+async fn count(pool: &sqlx::PgPool, sql: &str) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
+    Ok(n)
+}
+
+async fn drive(
+    s: &Settings,
+    addr: SocketAddr,
+    pool: sqlx::PgPool,
+    owner_key: String,
+) -> Result<Run> {
+    let client = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(usize::MAX)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let base = format!("http://{addr}");
+    // The org's number, through the API as an admin would.
+    let resp = client
+        .post(format!("{base}/api/v1/phones"))
+        .bearer_auth(&owner_key)
+        .json(
+            &serde_json::json!({ "number": ORG_NUMBER, "provider": "twilio",
+                                   "capabilities": { "sms": true, "mms": true, "voice": true } }),
+        )
+        .send()
+        .await?;
+    ensure!(
+        resp.status().as_u16() == 201,
+        "creating the org's number: {} {}",
+        resp.status(),
+        resp.text().await.unwrap_or_default()
+    );
+    let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
+    let t = Arc::new(Target {
+        client,
+        url: format!("{base}/api/v1/webhooks/twilio/sms"),
+        twilio,
+        sent: AtomicU64::new(0),
+    });
+    match send(&t, &sender(0, 0)).await {
+        Ok(200) => {}
+        Ok(status) => bail!("the webhook answered {status} before the run"),
+        Err(e) => bail!("the webhook failed before the run: {e}"),
+    }
+    let people_query = "SELECT count(*) FROM people";
+    ensure!(
+        count(&pool, people_query).await? == 1,
+        "the first message created its sender"
+    );
+
+    let mut scenarios = Vec::new();
+    for mode in [Mode::Saturation(s.concurrency), Mode::Fixed(s.rate)] {
+        if s.only.as_deref().is_none_or(|o| mode.name().contains(o)) {
+            scenarios.push(mode);
+        }
+    }
+    let mut budget = s.load_wait;
+    let mut warmup = None;
+    let mut rows = Vec::new();
+    for (i, mode) in scenarios.into_iter().enumerate() {
+        let (waited, quiet) = wait_for_quiet(s, &mut budget).await;
+        if warmup.is_none() && s.warmup_secs > 0.0 {
+            // Senders of block 0: the scenarios' blocks stay unseen.
+            let w = saturation(&t, 4, s.warmup_secs, 0, s.senders).await?;
+            eprintln!(
+                "warm-up: {} requests, {} errors, {:.0} req/s",
+                w.responses,
+                w.errors,
+                w.rps()
+            );
+            warmup = Some(w);
+        }
+        let block = u32::try_from(i)? + 1;
+        let people_before = count(&pool, people_query).await?;
+        let load_start = loadavg().1;
+        eprintln!("{}: start, load average {load_start}", mode.name());
+        let m = match mode {
+            Mode::Saturation(c) => saturation(&t, c, s.secs, block, s.senders).await?,
+            Mode::Fixed(rate) => {
+                fixed_rate(&t, rate, s.secs, s.max_in_flight, block, s.senders).await?
+            }
+        };
+        let load_end = loadavg().1;
+        let people_after = count(&pool, people_query).await?;
+        eprintln!(
+            "{}: {} responses, {} errors{}, {:.0} req/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} people created; load average {load_end}",
+            mode.name(),
+            m.responses,
+            m.errors,
+            m.first_error
+                .as_deref()
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default(),
+            m.rps(),
+            m.p(0.50),
+            m.p(0.95),
+            m.p(0.99),
+            m.latency.max() as f64 / 1000.0,
+            people_after - people_before,
+        );
+        rows.push(Row {
+            mode,
+            m,
+            waited,
+            quiet,
+            load_start,
+            load_end,
+            people: (people_before, people_after),
+        });
+    }
+    let (version,): (String,) = sqlx::query_as("SELECT version()").fetch_one(&pool).await?;
+    Ok(Run {
+        rows,
+        warmup,
+        sms_rows: count(&pool, "SELECT count(*) FROM sms").await?,
+        people: count(&pool, people_query).await?,
+        events: count(
+            &pool,
+            "SELECT count(*) FROM domain_events WHERE type = 'sms.received'",
+        )
+        .await?,
+        version,
+    })
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
+        );
+    format!("{cores} CPUs ({cpu}), {mem} RAM")
+}
+
+fn report(s: &Settings, run: &Run) -> Result<String> {
+    let mut out = String::new();
+    writeln!(out, "### Setup\n")?;
+    writeln!(out, "- machine: {}", machine())?;
+    writeln!(out, "- database: {}", run.version)?;
+    writeln!(
+        out,
+        "- server: in-process, {} runtime worker threads, pool of 16 Postgres connections \
+         (`SqlStore::connect`); load generator: reqwest (HTTP/1.1 keep-alive), {} runtime worker \
+         thread(s), same process, building and signing each request (HMAC-SHA1)",
+        s.server_threads, s.client_threads
+    )?;
+    writeln!(
+        out,
+        "- traffic: `POST /api/v1/webhooks/twilio/sms`, Twilio's full inbound parameter set, a new \
+         `MessageSid` each, senders drawn at random from {} numbers per scenario that the org has \
+         never seen (so each sender's first message creates a person, later ones match it); one \
+         org, one number",
+        s.senders
+    )?;
+    writeln!(
+        out,
+        "- per scenario: {} s measured, after a {} s warm-up (4 in flight, senders of its own) \
+         before the first; saturation = closed loop, {} in flight, latency from sending; fixed \
+         = open loop at {} req/s, latency from the scheduled send time (≤ {} in flight)",
+        s.secs, s.warmup_secs, s.concurrency, s.rate, s.max_in_flight
+    )?;
+    writeln!(
+        out,
+        "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} \
+         s, budget {} s in all)",
+        s.load_max,
+        s.load_poll.as_secs(),
+        s.load_wait.as_secs()
+    )?;
+    if let Some(sql) = &s.setup_sql {
+        writeln!(
+            out,
+            "- schema: the migrations plus `BENCH_SETUP_SQL` (not part of the schema): `{sql}`"
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| mode | requests | errors | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | p99 svc ms | people created | load avg start → end |"
+    )?;
+    writeln!(
+        out,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    )?;
+    for r in &run.rows {
+        let mode = match r.mode {
+            Mode::Saturation(c) => format!("saturation, {c} in flight"),
+            Mode::Fixed(rate) => format!("fixed {rate:.0} req/s"),
+        };
+        let svc = r.m.service.as_ref().map_or_else(
+            || "–".to_owned(),
+            |h| format!("{:.2}", h.value_at_quantile(0.99) as f64 / 1000.0),
+        );
+        writeln!(
+            out,
+            "| {mode} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {svc} | {} | {} → {}{} |",
+            r.m.responses + r.m.failed,
+            r.m.errors,
+            r.m.rps(),
+            r.m.p(0.50),
+            r.m.p(0.95),
+            r.m.p(0.99),
+            r.m.latency.max() as f64 / 1000.0,
+            r.people.1 - r.people.0,
+            r.load_start,
+            r.load_end,
+            if r.quiet { "" } else { " (not quiet)" },
+        )?;
+    }
+    writeln!(out)?;
+    for r in &run.rows {
+        writeln!(
+            out,
+            "- {}: waited {:.0} s for the load average{}",
+            r.mode.name(),
+            r.waited.as_secs_f64(),
+            if r.quiet {
+                String::new()
+            } else {
+                format!("; it never fell below {}, ran anyway", s.load_max)
+            }
+        )?;
+        if let Some(e) = &r.m.first_error {
+            writeln!(out, "- {}: first error: {e}", r.mode.name())?;
+        }
+    }
+    let ok: u64 =
+        run.rows.iter().map(|r| r.m.ok).sum::<u64>() + run.warmup.as_ref().map_or(0, |w| w.ok) + 1;
+    writeln!(
+        out,
+        "- database afterwards: {} `sms` rows for {ok} `200` answers ({}), {} `sms.received` \
+         events, {} people",
+        run.sms_rows,
+        if i64::try_from(ok)? == run.sms_rows {
+            "one each"
+        } else {
+            "MISMATCH"
+        },
+        run.events,
+        run.people,
+    )?;
+    if let Some(r) = run
+        .rows
+        .iter()
+        .find(|r| matches!(r.mode, Mode::Saturation(_)))
+    {
+        writeln!(
+            out,
+            "- target ≥ {TARGET_RPS:.0} req/s at saturation: {:.0} req/s, {}",
+            r.m.rps(),
+            if r.m.rps() >= TARGET_RPS && r.m.errors == 0 {
+                "met"
+            } else {
+                "not met"
+            }
+        )?;
+        writeln!(
+            out,
+            "- target p99 < {TARGET_P99_MS:.0} ms at saturation: p99 {:.2} ms, {}",
+            r.m.p(0.99),
+            if r.m.p(0.99) < TARGET_P99_MS {
+                "met"
+            } else {
+                "not met"
+            }
+        )?;
+    }
+    if let Some(r) = run.rows.iter().find(|r| matches!(r.mode, Mode::Fixed(_))) {
+        writeln!(
+            out,
+            "- target p99 < {TARGET_P99_MS:.0} ms at {:.0} req/s (open loop): p99 {:.2} ms at {:.0} req/s achieved, {}",
+            s.rate,
+            r.m.p(0.99),
+            r.m.rps(),
+            if r.m.p(0.99) < TARGET_P99_MS && r.m.errors == 0 {
+                "met"
+            } else {
+                "not met"
+            }
+        )?;
+    }
+    Ok(out)
+}
+
+fn run(
+    s: &Settings,
+    db: &str,
+    server_rt: &tokio::runtime::Runtime,
+    client_rt: &tokio::runtime::Runtime,
+) -> Result<String> {
+    let url = with_database(&s.url, db)?;
+    let store = server_rt.block_on(async {
+        let store = SqlStore::connect(&url).await?;
+        store.migrate().await?;
+        if let Some(sql) = &s.setup_sql {
+            let pool = store.pg_pool().context("not a Postgres store")?;
+            sqlx::raw_sql(sql)
+                .execute(pool)
+                .await
+                .context("BENCH_SETUP_SQL")?;
+            eprintln!("ran BENCH_SETUP_SQL: {sql}");
+        }
+        anyhow::Ok(store)
+    })?;
+    let pool = store.pg_pool().context("not a Postgres store")?.clone();
+    let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    // The fake API only answers outbound requests, which inbound traffic never makes; the
+    // server just needs a valid base URL.
+    let env: HashMap<&str, String> = HashMap::from([
+        ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
+        ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
+        ("WORKOS_RATE_LIMIT_PER_MINUTE", "100000000".to_owned()),
+        ("WORKOS_BIND", addr.to_string()),
+        ("WORKOS_PUBLIC_URL", format!("http://{addr}")),
+        ("TWILIO_ACCOUNT_SID", TEST_ACCOUNT_SID.to_owned()),
+        ("TWILIO_AUTH_TOKEN", TEST_AUTH_TOKEN.to_owned()),
+        ("TWILIO_API_BASE_URL", "http://127.0.0.1:9".to_owned()),
+        ("DATABASE_URL", url),
+    ]);
+    let config = Config::from_lookup(|k| env.get(k).cloned())?;
+    let state = AppState::new(store.clone(), config);
+    let (_, owner_key) = server_rt
+        .block_on(bootstrap::create_org_with_key(
+            &store,
+            &state.hasher,
+            "Twilio bench",
+        ))
+        .map_err(|e| anyhow!("creating the org: {e}"))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = server_rt.spawn(serve(listener, app(state), async move {
+        let _ = stopped.await;
+    }));
+    eprintln!("server listening on {addr}");
+
+    let outcome = client_rt.block_on(drive(s, addr, pool, owner_key.expose().to_owned()));
+
+    let _ = stop.send(());
+    server_rt.block_on(async {
+        match tokio::time::timeout(Duration::from_secs(30), server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
+            Ok(Err(e)) => eprintln!("server task: {e}"),
+            Err(_) => eprintln!("server did not stop within 30 s"),
+        }
+        store.close().await;
+    });
+    report(s, &outcome?)
+}
+
+fn main() -> Result<()> {
+    let s = Settings::from_env()?;
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(s.server_threads)
+        .thread_name("server")
+        .enable_all()
+        .build()?;
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(s.client_threads)
+        .thread_name("loadgen")
+        .enable_all()
+        .build()?;
+    let db = format!("workos_twiliobench_{}", Uuid::now_v7().simple());
+    server_rt.block_on(create_database(&s.url, &db))?;
+    eprintln!("bench database: {db}");
+    let outcome = run(&s, &db, &server_rt, &client_rt);
+    if s.keep_db {
+        eprintln!("KEEP_DB=1: kept {db}");
+    } else if let Err(e) = server_rt.block_on(drop_database(&s.url, &db)) {
+        eprintln!("could not drop {db}: {e:#}; drop it by hand");
+    }
+    let report = outcome?;
+    println!("{report}");
+    Ok(())
+}
