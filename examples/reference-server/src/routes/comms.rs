@@ -169,6 +169,20 @@ fn recipient(to: Option<E164>, person_id: Option<PersonId>) -> ApiResult<Recipie
     }
 }
 
+/// A send whose request left but whose answer never came may have happened: tell the client
+/// not to resend, rather than the generic "retry later".
+fn unknown_outcome(e: workos_core::Error) -> ApiError {
+    if workos_twilio::client::is_outcome_unknown(&e) {
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "outcome-unknown",
+            "Twilio did not answer in time: it may have sent this; do not resend blindly",
+        )
+    } else {
+        e.into()
+    }
+}
+
 fn messenger(state: &AppState) -> ApiResult<&Messenger<SqlStore>> {
     state.messenger.as_ref().ok_or_else(|| {
         ApiError::new(
@@ -194,7 +208,10 @@ async fn send_sms(
         body: body.body,
         media_urls: body.media_urls,
     };
-    let sms = messenger(&state)?.send_sms(&ctx, request).await?;
+    let sms = messenger(&state)?
+        .send_sms(&ctx, request)
+        .await
+        .map_err(unknown_outcome)?;
     Ok(created(format!("/api/v1/sms/{}", sms.id), sms))
 }
 
@@ -211,6 +228,9 @@ async fn start_call(
         to: recipient(body.to, body.person_id)?,
         from: body.from,
     };
-    let call = messenger(&state)?.start_call(&ctx, request).await?;
+    let call = messenger(&state)?
+        .start_call(&ctx, request)
+        .await
+        .map_err(unknown_outcome)?;
     Ok(created(format!("/api/v1/calls/{}", call.id), call))
 }

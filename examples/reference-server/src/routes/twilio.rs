@@ -233,8 +233,7 @@ async fn message_status(
         .iter()
         .find(|(k, _)| k == "To")
         .map(|(_, v)| v.as_str());
-    let Some(org) = org_from_query(&uri).or(owner(&state, &[from, to]).await?.map(|p| p.org_id))
-    else {
+    let Some(org) = org_of_callback(&state, &uri, &[from, to]).await? else {
         tracing::warn!(message_sid = %status.message_sid, "status callback for a message of no known org");
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -265,12 +264,13 @@ async fn call_status(
 ) -> ApiResult<StatusCode> {
     let params = verified_params(&state, &uri, &headers, &body)?;
     let status = CallStatusCallback::from_params(&params).map_err(|e| bad_payload(&e))?;
-    let Some(org) = org_from_query(&uri).or(owner(
+    let Some(org) = org_of_callback(
         &state,
+        &uri,
         &[status.to.as_deref(), status.from.as_deref()],
     )
     .await?
-    .map(|p| p.org_id)) else {
+    else {
         tracing::warn!(call_sid = %status.call_sid, "status callback for a call of no known org");
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -319,6 +319,20 @@ async fn recording(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The org of a callback: the one named in the signed URL the engine built, else the owner of
+/// one of the numbers (callbacks configured outside the engine). The lookup only runs when
+/// the URL names no org.
+async fn org_of_callback(
+    state: &AppState,
+    uri: &axum::http::Uri,
+    numbers: &[Option<&str>],
+) -> ApiResult<Option<OrgId>> {
+    match org_from_query(uri) {
+        Some(org) => Ok(Some(org)),
+        None => Ok(owner(state, numbers).await?.map(|p| p.org_id)),
+    }
 }
 
 /// The `org` query parameter of a callback URL the engine built (covered by the signature).
