@@ -33,10 +33,15 @@
 //! - `e2e-proc1/1`, `e2e-proc2/1`, `backlog-proc1/1`, `backlog-proc2/1`: the same with one or two
 //!   `workos-server worker` processes instead of the in-process pipeline (the API stays in the
 //!   bench process, started with no pipeline).
+//! - `e2e-ownpool/1`: `e2e/1` with the in-process pipeline over a store (connection pool) of its
+//!   own instead of the API's.
 //! - `db/claim+record`: no HTTP at all: a backlog of `BENCH_BACKLOG` deliveries, dispatched with
 //!   `Dispatcher::run_once`, then claimed and recorded as succeeded in a loop
 //!   (`DeliveryQueue::claim_deliveries` + `record_attempts`, batch `BENCH_CLAIM_BATCH`): the
 //!   store's ceiling for one worker, and where its time goes.
+//! - `db/claim+record-batched`: the same, recording with `record_batched`, a set-based prototype
+//!   of `record_attempts` (three statements a batch instead of three an outcome): what batching
+//!   would gain.
 //!
 //! Before every scenario, and again before a backlog is drained, the bench waits until the
 //! 1-minute load average is below `BENCH_LOAD_MAX` (1.5) and no other process has a `--bench`
@@ -441,8 +446,10 @@ impl Server {
 /// Who delivers.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Workers {
-    /// `Pipeline::spawn` on the server runtime.
+    /// `Pipeline::spawn` on the server runtime, over the API's store (one pool of 16).
     InProcess,
+    /// The same over a store of its own (a second pool of 16 connections).
+    InProcessOwnPool,
     /// This many `workos-server worker` processes.
     Processes(usize),
 }
@@ -451,6 +458,7 @@ impl Workers {
     fn describe(self) -> String {
         match self {
             Self::InProcess => "in-process".into(),
+            Self::InProcessOwnPool => "in-process, own pool".into(),
             Self::Processes(1) => "1 process".into(),
             Self::Processes(n) => format!("{n} processes"),
         }
@@ -471,14 +479,23 @@ impl Running {
         server_rt: &Handle,
     ) -> Result<Self> {
         match workers {
-            Workers::InProcess => {
-                let (store, cipher, config) = (
-                    Arc::new(server.store.clone()),
+            Workers::InProcess | Workers::InProcessOwnPool => {
+                let (store, url, cipher, config) = (
+                    server.store.clone(),
+                    server.url.clone(),
                     server.state.cipher.clone(),
                     server.webhook_config(s),
                 );
+                let own = workers == Workers::InProcessOwnPool;
                 let handle = server_rt
-                    .spawn(async move { Pipeline::spawn(store, cipher, config) })
+                    .spawn(async move {
+                        let store = if own {
+                            SqlStore::connect(&url).await?
+                        } else {
+                            store
+                        };
+                        Pipeline::spawn(Arc::new(store), cipher, config)
+                    })
                     .await?
                     .map_err(|e| anyhow!("starting the pipeline: {e}"))?;
                 Ok(Self::InProcess(Some(handle), server_rt.clone()))
@@ -944,8 +961,9 @@ enum Kind {
     Fixed(f64),
     /// This many events created first, then drained.
     Backlog(usize),
-    /// Claim + record straight on the store over a backlog of this many deliveries.
-    Store(usize),
+    /// Claim + record straight on the store over a backlog of this many deliveries; with
+    /// `true`, recording through [`record_batched`] instead of `record_attempts`.
+    Store(usize, bool),
 }
 
 struct Scenario {
@@ -993,6 +1011,12 @@ struct Row {
 fn scenarios(s: &Settings) -> Vec<Scenario> {
     let mut all = vec![
         ("e2e/1", Kind::Saturation, 1, Workers::InProcess),
+        (
+            "e2e-ownpool/1",
+            Kind::Saturation,
+            1,
+            Workers::InProcessOwnPool,
+        ),
         ("e2e/4", Kind::Saturation, 4, Workers::InProcess),
         ("fixed/1", Kind::Fixed(s.rate), 1, Workers::InProcess),
         ("backlog/1", Kind::Backlog(s.backlog), 1, Workers::InProcess),
@@ -1018,7 +1042,13 @@ fn scenarios(s: &Settings) -> Vec<Scenario> {
         ),
         (
             "db/claim+record",
-            Kind::Store(s.backlog),
+            Kind::Store(s.backlog, false),
+            1,
+            Workers::InProcess,
+        ),
+        (
+            "db/claim+record-batched",
+            Kind::Store(s.backlog, true),
             1,
             Workers::InProcess,
         ),
@@ -1079,7 +1109,7 @@ async fn run_in(cx: &mut Ctx<'_>, sc: &Scenario, db: &str) -> Result<Row> {
     let row = match sc.kind {
         Kind::Saturation | Kind::Fixed(_) => live(cx, sc, &server, &api).await,
         Kind::Backlog(n) => backlog(cx, sc, &server, &api, n).await,
-        Kind::Store(n) => store_only(cx, sc, &server, &api, n).await,
+        Kind::Store(n, batched) => store_only(cx, sc, &server, &api, n, batched).await,
     };
     let stop = cx.server_rt.spawn(server.stop());
     let _ = tokio::time::timeout(Duration::from_secs(60), stop).await;
@@ -1257,6 +1287,7 @@ async fn store_only(
     server: &Server,
     api: &Arc<Api>,
     n: usize,
+    batched: bool,
 ) -> Result<Row> {
     let s = cx.s;
     let made = closed_loop(api, SETUP_CONCURRENCY, Some(n as u64), None).await;
@@ -1310,7 +1341,12 @@ async fn store_only(
                     .collect();
                 done += outcomes.len() as u64;
                 let t = Instant::now();
-                store.record_attempts(outcomes).await?;
+                if batched {
+                    let pool = store.pg_pool().context("not a Postgres store")?;
+                    record_batched(pool, &outcomes).await?;
+                } else {
+                    store.record_attempts(outcomes).await?;
+                }
                 let took = t.elapsed();
                 record_total += took;
                 record
@@ -1342,7 +1378,12 @@ async fn store_only(
     Ok(Row {
         what: format!(
             "{made} events dispatched by `Dispatcher::run_once`, then `claim_deliveries({batch})` + \
-             `record_attempts` (all succeeded) until empty, no HTTP"
+             {} (all succeeded) until empty, no HTTP",
+            if batched {
+                "a set-based prototype of `record_attempts` (3 statements a batch)"
+            } else {
+                "`record_attempts`"
+            }
         ),
         events: made,
         deliveries: done,
@@ -1379,6 +1420,115 @@ async fn store_only(
         ],
         ..Row::default()
     })
+}
+
+/// A prototype of `DeliveryQueue::record_attempts` (workos-store/src/repos/webhooks.rs) in
+/// three set-based statements a batch instead of three statements an outcome: one
+/// `INSERT … SELECT FROM unnest(…)` of the attempts, one `UPDATE … FROM unnest(…)` of the
+/// deliveries, one `UPDATE` of the endpoints' `failing_since`. In the same transaction setup as
+/// the store (`workos_app` role, system scope), so RLS costs the same. It covers what
+/// `db/claim+record-batched` records (successes, no endpoint disabled); the real one would set
+/// `failing_since` per endpoint from its last outcome in the batch and keep the rare disabling
+/// path per outcome.
+async fn record_batched(pool: &sqlx::PgPool, outcomes: &[AttemptOutcome]) -> Result<()> {
+    ensure!(
+        outcomes
+            .iter()
+            .all(|o| o.status == DeliveryStatus::Succeeded && o.disable_endpoint.is_none()),
+        "the prototype records successes only"
+    );
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT set_config('role', 'workos_app', true), set_config('workos.org_id', '', true), \
+         set_config('workos.user_id', '', true), set_config('workos.scope', 'system', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let t = now();
+    let orgs: Vec<Uuid> = outcomes.iter().map(|o| o.org_id.as_uuid()).collect();
+    let deliveries: Vec<Uuid> = outcomes
+        .iter()
+        .map(|o| o.attempt.delivery_id.as_uuid())
+        .collect();
+    let codes: Vec<Option<i32>> = outcomes
+        .iter()
+        .map(|o| o.attempt.status_code.map(i32::from))
+        .collect();
+    let next: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+        outcomes.iter().map(|o| o.attempt.next_attempt_at).collect();
+    sqlx::query(
+        "INSERT INTO webhook_attempts (id, org_id, delivery_id, attempted_at, status_code, error_kind, \
+         latency_ms, response_body, next_attempt_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], \
+         $3::uuid[], $4::timestamptz[], $5::int4[], $6::text[], $7::int4[], $8::text[], $9::timestamptz[])",
+    )
+    .bind(outcomes.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(&orgs)
+    .bind(&deliveries)
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.attempted_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(&codes)
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.error_kind.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| i32::try_from(o.attempt.latency_ms).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.response_body.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(&next)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries d SET status = u.status, attempts = d.attempts + 1, \
+         next_attempt_at = u.next_attempt_at, last_status_code = u.code, locked_until = NULL, \
+         updated_at = $6 FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], \
+         $5::int4[]) AS u(org_id, id, status, next_attempt_at, code) \
+         WHERE d.org_id = u.org_id AND d.id = u.id",
+    )
+    .bind(&orgs)
+    .bind(&deliveries)
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.status.as_str().to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .bind(&next)
+    .bind(&codes)
+    .bind(t)
+    .execute(&mut *tx)
+    .await?;
+    let mut endpoints: Vec<(Uuid, Uuid)> = outcomes
+        .iter()
+        .map(|o| (o.org_id.as_uuid(), o.webhook_id.as_uuid()))
+        .collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let (endpoint_orgs, endpoint_ids): (Vec<Uuid>, Vec<Uuid>) = endpoints.into_iter().unzip();
+    sqlx::query(
+        "UPDATE webhooks w SET failing_since = NULL FROM unnest($1::uuid[], $2::uuid[]) AS u(org_id, id) \
+         WHERE w.org_id = u.org_id AND w.id = u.id AND w.failing_since IS NOT NULL",
+    )
+    .bind(&endpoint_orgs)
+    .bind(&endpoint_ids)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
