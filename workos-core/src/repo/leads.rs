@@ -11,8 +11,9 @@ use crate::domain::{
     LeadStatus, NewLead, NewPartner, Partner, PartnerFilter, PartnerPatch, ReturnReason,
 };
 use crate::error::Result;
-use crate::ids::{LeadDeliveryId, LeadId, PartnerId};
+use crate::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
 use crate::page::{Page, PageRequest};
+use crate::repo::SealedSecrets;
 use crate::tenant::TenantContext;
 
 /// What [`LeadRepo::capture_lead`] stored.
@@ -143,6 +144,29 @@ pub trait PartnerRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`] below admin.
     async fn delete_partner(&self, ctx: &TenantContext, id: PartnerId) -> Result<()>;
+
+    /// The partner's sealed webhook signing secret, if it has one (admin). The store keeps it
+    /// as opaque bytes; only `workos-webhooks` opens it.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`] below admin.
+    async fn partner_signing_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+    ) -> Result<Option<SealedSecrets>>;
+
+    /// Sets (or, with `None`, clears) the partner's sealed webhook signing secret (admin).
+    /// Emits no event: the secret is never part of one.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`] below admin.
+    async fn set_partner_signing_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        secret: Option<SealedSecrets>,
+    ) -> Result<()>;
 }
 
 /// Deliveries of leads to partners. Writes need the member role; reading, viewer.
@@ -417,4 +441,84 @@ pub trait LeadFormRepo: Send + Sync {
         &self,
         public_form_id: &str,
     ) -> Result<Option<(crate::domain::LeadForm, Option<Vec<u8>>)>>;
+}
+
+/// A lead delivery claimed by a sender, with everything needed to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueLeadDelivery {
+    /// The delivery (`pending`, or `failed` with a retry due).
+    pub delivery: LeadDelivery,
+    /// The lead it delivers.
+    pub lead: Lead,
+    /// The partner it goes to.
+    pub partner: Partner,
+    /// The partner's sealed signing secret (webhook partners; `None` when it has none).
+    pub signing_secret: Option<SealedSecrets>,
+}
+
+/// What a sending attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadSendOutcome {
+    /// The partner's endpoint or mailbox took it: `delivered`.
+    Delivered,
+    /// It failed and is tried again at this time: `failed`, still due then.
+    Retry {
+        /// When the next attempt is due.
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// It failed for good (the retry schedule is used up): `failed`, no longer due.
+    GaveUp,
+}
+
+/// One attempt at a claimed delivery, for [`LeadDeliveryQueue::record_lead_attempts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadAttempt {
+    /// The delivery's org.
+    pub org_id: OrgId,
+    /// The delivery.
+    pub delivery_id: LeadDeliveryId,
+    /// What it came to.
+    pub outcome: LeadSendOutcome,
+    /// What the partner answered, kept as the delivery's `response` (e.g. `{"status": 200,
+    /// "body": "…"}`, or `{"error": "…"}` when nothing came back); at most 64 KiB.
+    pub response: serde_json::Value,
+}
+
+/// The lead-delivery sender's cross-tenant queue: claims on due deliveries and their outcomes.
+/// For trusted sender processes only (it works in the system scope).
+///
+/// A delivery is due while it is `pending` (from when it was routed) or `failed` with a next
+/// attempt time that has come, and no sender's lease on it is running.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait LeadDeliveryQueue: Send + Sync {
+    /// Claims up to `limit` due deliveries of every org, most overdue first, for `lease`: no
+    /// other sender takes them until the lease runs out (on Postgres concurrent claims skip
+    /// each other's rows, `FOR UPDATE SKIP LOCKED`; SQLite's single writer serialises them).
+    /// Deliveries of deleted leads or partners are never claimed.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn claim_lead_deliveries(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueLeadDelivery>>;
+
+    /// Records attempts in one transaction: each delivery still `pending` or `failed` becomes
+    /// `delivered` or `failed` (attempts + 1, the response kept, the lease released, the next
+    /// attempt time set for a retry) and emits `lead.delivered` or `lead.delivery_failed` (the
+    /// delivery with `next_attempt_at`, `null` once it failed for good). A delivery that moved
+    /// on meanwhile (or is gone) is left alone. Returns the deliveries as recorded.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `response` over 64 KiB; [`crate::Error::Unavailable`].
+    async fn record_lead_attempts(&self, attempts: Vec<LeadAttempt>) -> Result<Vec<LeadDelivery>>;
+
+    /// When the earliest claimable delivery is due (a leased one: when its lease ends), if any
+    /// is.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn next_lead_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
 }

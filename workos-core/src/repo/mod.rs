@@ -340,6 +340,7 @@ pub trait Store:
     + LeadDeliveryRepo
     + RoutingRepo
     + LeadFormRepo
+    + LeadDeliveryQueue
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -369,6 +370,7 @@ impl<T> Store for T where
         + LeadDeliveryRepo
         + RoutingRepo
         + LeadFormRepo
+        + LeadDeliveryQueue
         + crate::events::EventLog
         + crate::events::EventBus
 {

@@ -17,7 +17,7 @@ use workos_core::domain::{
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
 use workos_core::page::{Page, PageRequest};
-use workos_core::repo::{CapturedLead, LeadDeliveryRepo, LeadRepo, PartnerRepo};
+use workos_core::repo::{CapturedLead, LeadDeliveryRepo, LeadRepo, PartnerRepo, SealedSecrets};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -26,7 +26,7 @@ use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
 
-fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| Error::internal("json", e))
 }
 
@@ -41,7 +41,7 @@ const fn is_postgres(store: &SqlStore) -> bool {
 
 /// The row-lock clause for a read that precedes a write of the same row: `FOR UPDATE` on
 /// Postgres; nothing on SQLite, whose single writer already serialises write transactions.
-const fn for_update(store: &SqlStore) -> &'static str {
+pub(crate) const fn for_update(store: &SqlStore) -> &'static str {
     if is_postgres(store) {
         " FOR UPDATE"
     } else {
@@ -84,7 +84,7 @@ async fn lock_contacts(
 // Leads
 
 #[derive(sqlx::FromRow)]
-struct LeadRow {
+pub(crate) struct LeadRow {
     id: Uuid,
     org_id: Uuid,
     person_id: Option<Uuid>,
@@ -156,7 +156,7 @@ impl TryFrom<LeadRow> for Lead {
     }
 }
 
-const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
+pub(crate) const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
      country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
      fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
 
@@ -499,7 +499,7 @@ impl LeadRepo for SqlStore {
 // Partners
 
 #[derive(sqlx::FromRow)]
-struct PartnerRow {
+pub(crate) struct PartnerRow {
     id: Uuid,
     org_id: Uuid,
     name: String,
@@ -546,7 +546,7 @@ impl TryFrom<PartnerRow> for Partner {
     }
 }
 
-const PARTNER_COLUMNS: &str = "id, org_id, name, delivery, verticals, regions, priority, weight, price_minor, \
+pub(crate) const PARTNER_COLUMNS: &str = "id, org_id, name, delivery, verticals, regions, priority, weight, price_minor, \
      currency, daily_cap, monthly_cap, timezone, exclusive, active, created_at, updated_at";
 
 /// A live partner of the org; `lock` is [`for_update`] when the caller will write
@@ -732,13 +732,61 @@ impl PartnerRepo for SqlStore {
         .await?;
         tx.commit().await
     }
+
+    async fn partner_signing_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+    ) -> Result<Option<SealedSecrets>> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let row: Option<(Option<Vec<u8>>,)> = tx
+            .fetch_optional(
+                "SELECT signing_secret FROM fulfillment_partners WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+                args![ctx.org_id(), id],
+            )
+            .await?;
+        let (secret,) = row.ok_or_else(|| Error::not_found(PartnerId::KIND))?;
+        Ok(secret.map(SealedSecrets))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn set_partner_signing_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        secret: Option<SealedSecrets>,
+    ) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let changed = match secret {
+            Some(secret) => {
+                tx.execute(
+                    "UPDATE fulfillment_partners SET signing_secret = $1
+                     WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL",
+                    args![secret.0, ctx.org_id(), id],
+                )
+                .await?
+            }
+            None => {
+                tx.execute(
+                    "UPDATE fulfillment_partners SET signing_secret = NULL
+                     WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
+                    args![ctx.org_id(), id],
+                )
+                .await?
+            }
+        };
+        if changed == 0 {
+            return Err(Error::not_found(PartnerId::KIND));
+        }
+        tx.commit().await
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Lead deliveries
 
 #[derive(sqlx::FromRow)]
-struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     id: Uuid,
     org_id: Uuid,
     lead_id: Uuid,
@@ -783,10 +831,10 @@ impl TryFrom<DeliveryRow> for LeadDelivery {
     }
 }
 
-const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
+pub(crate) const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
      response, return_reason, created_at, updated_at";
 
-async fn fetch_delivery(
+pub(crate) async fn fetch_delivery(
     tx: &mut Tx,
     ctx: &TenantContext,
     id: LeadDeliveryId,

@@ -4,6 +4,7 @@ mod comms;
 mod crm;
 mod email;
 mod idempotency;
+mod lead_sender;
 mod leads;
 mod org;
 mod person;

@@ -43,6 +43,7 @@ mod emails;
 mod event_log;
 mod interactions;
 mod isolation;
+mod lead_sender;
 mod leads;
 mod model;
 mod orgs;

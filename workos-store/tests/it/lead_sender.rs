@@ -1,0 +1,323 @@
+//! The lead-delivery sender's queue: claims across orgs with leases (exclusive under
+//! concurrency, taken again once a lease runs out), outcomes with their events, due times, and
+//! partners' sealed signing secrets (admin only, per org).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::json;
+use workos_core::domain::{
+    HttpUrl, Lead, LeadDelivery, LeadDeliveryStatus as DS, NewLead, NewPartner, Partner,
+    PartnerDelivery, now,
+};
+use workos_core::events::types;
+use workos_core::ids::PartnerId;
+use workos_core::repo::{
+    LeadAttempt, LeadDeliveryQueue, LeadDeliveryRepo, LeadRepo, LeadSendOutcome, PartnerRepo,
+    SealedSecrets,
+};
+use workos_core::tenant::{Role, TenantContext};
+use workos_store::SqlStore;
+
+use crate::common::*;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn webhook_partner(name: &str) -> NewPartner {
+    NewPartner::new(
+        name,
+        PartnerDelivery::Webhook {
+            url: HttpUrl::parse("https://buyer.example.com/leads").expect("valid url"),
+        },
+    )
+}
+
+async fn lead(store: &SqlStore, ctx: &TenantContext, address: &str) -> Lead {
+    let new = NewLead {
+        first_name: Some("Ann".into()),
+        email: Some(email(address)),
+        vertical: Some("solar".into()),
+        ..NewLead::default()
+    };
+    store
+        .capture_lead(ctx, new, &Default::default(), now())
+        .await
+        .expect("capture lead")
+        .lead
+}
+
+/// A partner and a pending delivery of a new lead to it.
+async fn routed(store: &SqlStore, ctx: &TenantContext, address: &str) -> (Partner, LeadDelivery) {
+    let p = store
+        .create_partner(ctx, webhook_partner(address))
+        .await
+        .unwrap();
+    let l = lead(store, ctx, address).await;
+    let d = store
+        .record_delivery(ctx, l.id, p.id, None, 100)
+        .await
+        .unwrap();
+    (p, d)
+}
+
+fn attempt(d: &LeadDelivery, outcome: LeadSendOutcome, status: u16) -> LeadAttempt {
+    LeadAttempt {
+        org_id: d.org_id,
+        delivery_id: d.id,
+        outcome,
+        response: json!({ "status": status, "body": "ok" }),
+    }
+}
+
+contract_test!(claims_span_orgs_and_carry_lead_partner_and_secret);
+async fn claims_span_orgs_and_carry_lead_partner_and_secret(store: &SqlStore) {
+    let a = Tenant::new(store, "A").await;
+    let b = Tenant::new(store, "B").await;
+    assert_eq!(store.next_lead_delivery_due().await.unwrap(), None);
+    let (pa, da) = routed(store, &a.ctx, "a@example.com").await;
+    let (pb, db) = routed(store, &b.ctx, "b@example.com").await;
+    store
+        .set_partner_signing_secret(&a.ctx, pa.id, Some(SealedSecrets(vec![1, 2, 3])))
+        .await
+        .unwrap();
+    // A routed delivery is due at once.
+    let due = store.next_lead_delivery_due().await.unwrap().expect("due");
+    assert!(due <= now());
+
+    let claimed = store.claim_lead_deliveries(10, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    let ca = claimed
+        .iter()
+        .find(|c| c.delivery.id == da.id)
+        .expect("A's");
+    let cb = claimed
+        .iter()
+        .find(|c| c.delivery.id == db.id)
+        .expect("B's");
+    assert_eq!((ca.partner.id, ca.lead.id), (pa.id, da.lead_id));
+    assert_eq!(ca.lead.email, Some(email("a@example.com")));
+    assert_eq!(ca.signing_secret, Some(SealedSecrets(vec![1, 2, 3])));
+    assert_eq!((cb.partner.id, cb.lead.org_id), (pb.id, b.org.id));
+    assert_eq!(cb.signing_secret, None);
+    assert_eq!(ca.delivery, da);
+
+    // Leased: nobody else takes them, and they are due again when the lease ends.
+    assert!(
+        store
+            .claim_lead_deliveries(10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.next_lead_delivery_due().await.unwrap().expect("due");
+    assert!(due > now() + chrono::Duration::seconds(30), "{due}");
+}
+
+contract_test!(outcomes_settle_deliveries_and_emit_events);
+async fn outcomes_settle_deliveries_and_emit_events(store: &SqlStore) {
+    let t = Tenant::new(store, "Acme").await;
+    let (_, d1) = routed(store, &t.ctx, "one@example.com").await;
+    let (_, d2) = routed(store, &t.ctx, "two@example.com").await;
+    assert_eq!(
+        store.claim_lead_deliveries(10, LEASE).await.unwrap().len(),
+        2
+    );
+
+    // d1 fails and is retried (due already); d2 is delivered.
+    let retry_at = now() - chrono::Duration::seconds(1);
+    let recorded = store
+        .record_lead_attempts(vec![
+            attempt(
+                &d1,
+                LeadSendOutcome::Retry {
+                    next_attempt_at: retry_at,
+                },
+                500,
+            ),
+            attempt(&d2, LeadSendOutcome::Delivered, 200),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(recorded.len(), 2);
+    let d1_now = store.get_lead_delivery(&t.ctx, d1.id).await.unwrap();
+    assert_eq!((d1_now.status, d1_now.attempts), (DS::Failed, 1));
+    assert_eq!(d1_now.response, Some(json!({"status": 500, "body": "ok"})));
+    let d2_now = store.get_lead_delivery(&t.ctx, d2.id).await.unwrap();
+    assert_eq!((d2_now.status, d2_now.attempts), (DS::Delivered, 1));
+    let failed = one_event(store, &t.ctx, types::LEAD_DELIVERY_FAILED, d1.id).await;
+    assert_eq!(failed.data["status"], "failed");
+    assert!(
+        failed.data["next_attempt_at"].is_string(),
+        "{}",
+        failed.data
+    );
+    let delivered = one_event(store, &t.ctx, types::LEAD_DELIVERED, d2.id).await;
+    assert_eq!(delivered.data["attempts"], 1);
+    assert!(delivered.data["next_attempt_at"].is_null());
+
+    // The retry is claimable again (the lease was released); the delivered one is not.
+    let again = store.claim_lead_deliveries(10, LEASE).await.unwrap();
+    assert_eq!(
+        again.iter().map(|c| c.delivery.id).collect::<Vec<_>>(),
+        [d1.id]
+    );
+    assert_eq!(again[0].delivery.attempts, 1);
+
+    // Giving up: failed for good, no longer due.
+    store
+        .record_lead_attempts(vec![attempt(&d1, LeadSendOutcome::GaveUp, 503)])
+        .await
+        .unwrap();
+    let d1_now = store.get_lead_delivery(&t.ctx, d1.id).await.unwrap();
+    assert_eq!((d1_now.status, d1_now.attempts), (DS::Failed, 2));
+    let failed = events_about(store, &t.ctx, types::LEAD_DELIVERY_FAILED, d1.id).await;
+    assert_eq!(failed.len(), 2);
+    assert!(failed[1].data["next_attempt_at"].is_null());
+    assert!(
+        store
+            .claim_lead_deliveries(10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_lead_delivery_due().await.unwrap(), None);
+
+    // A delivery that moved on meanwhile is left alone; an unknown one is skipped.
+    store
+        .update_delivery(&t.ctx, d2.id, DS::Accepted, None, None)
+        .await
+        .unwrap();
+    let other_org = Tenant::new(store, "Other").await;
+    let mut foreign = attempt(&d2, LeadSendOutcome::Delivered, 200);
+    foreign.org_id = other_org.org.id;
+    let recorded = store
+        .record_lead_attempts(vec![attempt(&d2, LeadSendOutcome::GaveUp, 500), foreign])
+        .await
+        .unwrap();
+    assert!(recorded.is_empty());
+    let d2_now = store.get_lead_delivery(&t.ctx, d2.id).await.unwrap();
+    assert_eq!((d2_now.status, d2_now.attempts), (DS::Accepted, 1));
+
+    // Responses are bounded.
+    let mut big = attempt(&d1, LeadSendOutcome::GaveUp, 500);
+    big.response = json!({ "body": "x".repeat(70_000) });
+    expect_validation(store.record_lead_attempts(vec![big]).await, "response");
+}
+
+contract_test!(expired_leases_are_claimed_again);
+async fn expired_leases_are_claimed_again(store: &SqlStore) {
+    let t = Tenant::new(store, "Acme").await;
+    let (_, d) = routed(store, &t.ctx, "a@example.com").await;
+    let first = store
+        .claim_lead_deliveries(10, Duration::from_millis(1))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    // The sender "died": once its 1 ms lease is over, another sender takes the delivery.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = store.claim_lead_deliveries(10, LEASE).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].delivery.id, d.id);
+    assert!(
+        store
+            .claim_lead_deliveries(10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+contract_test!(concurrent_claims_never_share_a_delivery);
+async fn concurrent_claims_never_share_a_delivery(store: &SqlStore) {
+    let t = Tenant::new(store, "Acme").await;
+    let p = store
+        .create_partner(&t.ctx, webhook_partner("P"))
+        .await
+        .unwrap();
+    let mut ids = HashSet::new();
+    for i in 0..24 {
+        let l = lead(store, &t.ctx, &format!("l{i}@example.com")).await;
+        let d = store
+            .record_delivery(&t.ctx, l.id, p.id, None, 100)
+            .await
+            .unwrap();
+        ids.insert(d.id);
+    }
+    let claims = (0..6).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_lead_deliveries(5, LEASE).await.unwrap() })
+    });
+    let mut seen = HashSet::new();
+    for claim in claims {
+        for due in claim.await.unwrap() {
+            assert!(
+                seen.insert(due.delivery.id),
+                "claimed twice: {}",
+                due.delivery.id
+            );
+        }
+    }
+    // Six claims of up to five cover the 24 deliveries, each once.
+    let rest = store.claim_lead_deliveries(100, LEASE).await.unwrap();
+    seen.extend(rest.iter().map(|d| d.delivery.id));
+    assert_eq!(seen, ids);
+}
+
+contract_test!(deleted_partners_and_leads_are_not_sent);
+async fn deleted_partners_and_leads_are_not_sent(store: &SqlStore) {
+    let t = Tenant::new(store, "Acme").await;
+    let (p, _) = routed(store, &t.ctx, "a@example.com").await;
+    store.delete_partner(&t.ctx, p.id).await.unwrap();
+    assert!(
+        store
+            .claim_lead_deliveries(10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.next_lead_delivery_due().await.unwrap(), None);
+}
+
+contract_test!(partner_secrets_are_admin_only_and_per_org);
+async fn partner_secrets_are_admin_only_and_per_org(store: &SqlStore) {
+    let a = Tenant::new(store, "A").await;
+    let b = Tenant::new(store, "B").await;
+    let p = store
+        .create_partner(&a.ctx, webhook_partner("P"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
+        None
+    );
+    store
+        .set_partner_signing_secret(&a.ctx, p.id, Some(SealedSecrets(vec![9; 40])))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
+        Some(SealedSecrets(vec![9; 40]))
+    );
+    // Another org's partner reads as absent; below admin is forbidden.
+    expect_not_found(store.partner_signing_secret(&b.ctx, p.id).await);
+    expect_not_found(
+        store
+            .set_partner_signing_secret(&b.ctx, p.id, Some(SealedSecrets(vec![0])))
+            .await,
+    );
+    let member = a.user(store, Role::Member).await;
+    expect_forbidden(store.partner_signing_secret(&member, p.id).await);
+    expect_forbidden(store.set_partner_signing_secret(&member, p.id, None).await);
+    expect_not_found(store.partner_signing_secret(&a.ctx, PartnerId::new()).await);
+    // The secret is never part of the partner or its events.
+    let events = events_about(store, &a.ctx, types::PARTNER_CREATED, p.id).await;
+    assert!(events[0].data.get("signing_secret").is_none());
+    store
+        .set_partner_signing_secret(&a.ctx, p.id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
+        None
+    );
+}
