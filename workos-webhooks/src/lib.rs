@@ -36,6 +36,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod leads;
 pub mod schedule;
 pub mod sender;
 pub mod service;

@@ -96,6 +96,11 @@ impl SecretSealer {
     /// # Errors
     /// [`Error::Internal`] if the list cannot be serialised (it always can).
     pub fn seal(&self, org_id: OrgId, entries: &[SecretEntry]) -> Result<SealedSecrets> {
+        self.seal_for(&Self::aad(org_id), entries)
+    }
+
+    /// Seals `entries` bound to the associated data `aad` (what they belong to).
+    pub(crate) fn seal_for(&self, aad: &[u8], entries: &[SecretEntry]) -> Result<SealedSecrets> {
         let stored: Vec<StoredEntry> = entries
             .iter()
             .map(|e| StoredEntry {
@@ -105,9 +110,7 @@ impl SecretSealer {
             .collect();
         let json =
             serde_json::to_vec(&stored).map_err(|e| Error::internal("webhook secrets", e))?;
-        Ok(SealedSecrets(
-            self.cipher.encrypt(&json, &Self::aad(org_id)),
-        ))
+        Ok(SealedSecrets(self.cipher.encrypt(&json, aad)))
     }
 
     /// Opens a sealed list: every entry, expired ones included, primary first.
@@ -116,9 +119,14 @@ impl SecretSealer {
     /// [`Error::Internal`] when the ciphertext does not open under this cipher and org (wrong
     /// key, another org's list, tampering) or does not hold a valid list.
     pub fn open(&self, org_id: OrgId, sealed: &SealedSecrets) -> Result<Vec<SecretEntry>> {
+        self.open_for(&Self::aad(org_id), sealed)
+    }
+
+    /// Opens a list sealed with [`SecretSealer::seal_for`] under `aad`.
+    pub(crate) fn open_for(&self, aad: &[u8], sealed: &SealedSecrets) -> Result<Vec<SecretEntry>> {
         let json = self
             .cipher
-            .decrypt(&sealed.0, &Self::aad(org_id))
+            .decrypt(&sealed.0, aad)
             .map_err(|e| Error::internal("cannot open webhook secrets", e))?;
         let stored: Vec<StoredEntry> = serde_json::from_slice(&json)
             .map_err(|e| Error::internal("malformed webhook secrets", e))?;

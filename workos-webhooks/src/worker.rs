@@ -76,7 +76,7 @@ pub const DEFAULT_FAILING_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 *
 pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
-const START_MARGIN: Duration = Duration::from_secs(5);
+pub(crate) const START_MARGIN: Duration = Duration::from_secs(5);
 /// How long a subscription that failed waits before subscribing again.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(5);
 /// Notices taken at once after a wake-up.
@@ -616,14 +616,14 @@ pub(crate) fn decide(
 
 /// The wake-ups of a loop: event-bus notices (resubscribing after failures), an optional
 /// in-process notifier, a timer and the shutdown signal.
-struct Wakeups<S: ?Sized> {
+pub(crate) struct Wakeups<S: ?Sized> {
     store: Arc<S>,
     subscription: Option<Box<dyn EventSubscription>>,
     subscribe_after: Instant,
 }
 
 impl<S: EventBus + ?Sized> Wakeups<S> {
-    fn new(store: Arc<S>) -> Self {
+    pub(crate) fn new(store: Arc<S>) -> Self {
         Self {
             store,
             subscription: None,
@@ -632,7 +632,7 @@ impl<S: EventBus + ?Sized> Wakeups<S> {
     }
 
     /// Subscribes when not subscribed (at most every [`RESUBSCRIBE_DELAY`]).
-    async fn ensure(&mut self) {
+    pub(crate) async fn ensure(&mut self) {
         if self.subscription.is_some() || Instant::now() < self.subscribe_after {
             return;
         }
@@ -669,7 +669,7 @@ impl<S: EventBus + ?Sized> Wakeups<S> {
     }
 
     /// Sleeps up to `timeout`, less when woken. Returns `false` when shutting down.
-    async fn wait(
+    pub(crate) async fn wait(
         &mut self,
         waker: Option<&Notify>,
         timeout: Duration,

@@ -1,0 +1,850 @@
+//! Sending routed leads to fulfillment partners.
+//!
+//! - [`PartnerService`]: partners with their webhook signing secret — minted (`whsec_…`) when a
+//!   webhook partner is created or switched to webhook, sealed at rest with the engine's
+//!   [`Cipher`] (associated data binding the org and the partner), shown once, rotated with a
+//!   grace period like endpoints' secrets.
+//! - [`LeadSender`]: claims due deliveries ([`LeadDeliveryQueue`]) across orgs and sends each:
+//!   webhook partners get an HTTP POST of the [lead document](lead_document) signed per
+//!   Standard Webhooks (`webhook-id` = `msg_<delivery id>`, the same on every attempt) through
+//!   the [`HttpSender`] (SSRF guard, pinned addresses, no redirects, timeout, 4 KiB response
+//!   cap); email partners get a text and HTML email through the engine's [`EmailChannel`], sent
+//!   from the org's connected Gmail account. [`LeadSender::spawn`] runs it as a tokio task.
+//!
+//! What an attempt leads to:
+//!
+//! | answer | delivery |
+//! |---|---|
+//! | 2xx, or the email was sent | `delivered`, response `{status, body}` (or `{email}`) |
+//! | 410 Gone | `failed` for good |
+//! | anything else, no answer, no connected mailbox, no signing secret | `failed`, retried per the [`RetrySchedule`] (not before a `Retry-After`), `failed` for good once it is used up |
+//!
+//! Each outcome emits `lead.delivered` or `lead.delivery_failed` (with `next_attempt_at`, `null`
+//! once it failed for good). Delivery is at least once: a sender that dies after sending but
+//! before recording sends again once its lease ends, with the same `webhook-id` (receivers
+//! de-duplicate on it).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use url::Url;
+use workos_core::channel::{EmailChannel, OutboundEmail};
+use workos_core::crypto::Cipher;
+use workos_core::domain::{
+    IntegrationStatus, Lead, LeadDelivery, NewPartner, Partner, PartnerDelivery, PartnerPatch, now,
+};
+use workos_core::events::EventBus;
+use workos_core::ids::{LeadDeliveryId, OrgId, PartnerId};
+use workos_core::page::PageRequest;
+use workos_core::repo::{
+    DueLeadDelivery, IntegrationRepo, LeadAttempt, LeadDeliveryQueue, LeadSendOutcome, PartnerRepo,
+    SealedSecrets,
+};
+use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
+
+use crate::schedule::RetrySchedule;
+use crate::sender::{HttpSender, Message, SendError, SendResponse, Verdict, classify};
+use crate::service::{DEFAULT_GRACE_PERIOD, MAX_SECRETS, SecretEntry, SecretSealer};
+use crate::signing::WebhookSecret;
+use crate::worker::{START_MARGIN, Wakeups, WebhookConfig};
+
+/// The `type` of the lead document.
+pub const DOCUMENT_TYPE: &str = "lead.delivery";
+/// The provider of the integrations email partners are sent from.
+pub const EMAIL_PROVIDER: &str = "gmail";
+
+/// The `webhook-id` of a lead delivery: `msg_` + its id as 32 hex digits, the same on every
+/// attempt.
+#[must_use]
+pub fn message_id(id: LeadDeliveryId) -> String {
+    format!("msg_{}", id.as_uuid().simple())
+}
+
+/// The associated data a partner's secrets are sealed with: the org and the partner, so a
+/// sealed secret copied to another partner or org does not open.
+fn partner_aad(org_id: OrgId, partner_id: PartnerId) -> Vec<u8> {
+    format!("org:{org_id}\0partner:{partner_id}\0leads.signing_secret").into_bytes()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Partners and their secrets
+
+/// Partners with their webhook signing secrets. See the [module docs](self).
+pub struct PartnerService<S: ?Sized> {
+    store: Arc<S>,
+    sealer: SecretSealer,
+    grace: Duration,
+}
+
+impl<S: ?Sized> std::fmt::Debug for PartnerService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartnerService")
+            .field("grace", &self.grace)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: PartnerRepo + ?Sized> PartnerService<S> {
+    /// A service over `store`, sealing secrets with `cipher`; a rotated secret stays valid for
+    /// [`DEFAULT_GRACE_PERIOD`].
+    #[must_use]
+    pub fn new(store: Arc<S>, cipher: Arc<Cipher>) -> Self {
+        Self {
+            store,
+            sealer: SecretSealer::new(cipher),
+            grace: DEFAULT_GRACE_PERIOD,
+        }
+    }
+
+    /// The same service with another grace period for rotated secrets.
+    #[must_use]
+    pub fn with_grace_period(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Creates a partner; a webhook partner gets a new signing secret, returned this once.
+    ///
+    /// # Errors
+    /// As [`PartnerRepo::create_partner`].
+    pub async fn create(
+        &self,
+        ctx: &TenantContext,
+        new: NewPartner,
+    ) -> Result<(Partner, Option<WebhookSecret>)> {
+        let partner = self.store.create_partner(ctx, new).await?;
+        let secret = match partner.delivery {
+            PartnerDelivery::Webhook { .. } => Some(self.replace(ctx, partner.id, &[]).await?),
+            PartnerDelivery::Email { .. } => None,
+        };
+        Ok((partner, secret))
+    }
+
+    /// Changes a partner. One that becomes a webhook partner (or is one without a secret) gets
+    /// a new signing secret, returned this once; one that becomes an email partner loses its.
+    ///
+    /// # Errors
+    /// As [`PartnerRepo::update_partner`].
+    pub async fn update(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        patch: PartnerPatch,
+    ) -> Result<(Partner, Option<WebhookSecret>)> {
+        ctx.authorize(Access::Manage)?;
+        let switching = patch.delivery.is_some();
+        let partner = self.store.update_partner(ctx, id, patch).await?;
+        if !switching {
+            return Ok((partner, None));
+        }
+        let stored = self.store.partner_signing_secret(ctx, id).await?;
+        match (&partner.delivery, stored) {
+            (PartnerDelivery::Webhook { .. }, None) => {
+                let secret = self.replace(ctx, id, &[]).await?;
+                Ok((partner, Some(secret)))
+            }
+            (PartnerDelivery::Email { .. }, Some(_)) => {
+                self.store.set_partner_signing_secret(ctx, id, None).await?;
+                Ok((partner, None))
+            }
+            _ => Ok((partner, None)),
+        }
+    }
+
+    /// Mints a new signing secret for a webhook partner and returns it (shown this once). The
+    /// secrets it replaces stay valid for the grace period (deliveries are signed with each),
+    /// so the partner can switch without missing a lead.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] below admin; [`Error::NotFound`]; [`Error::Conflict`] on
+    /// `delivery.kind` for an email partner; [`Error::Internal`] when the stored secret does not
+    /// open.
+    pub async fn rotate_secret(&self, ctx: &TenantContext, id: PartnerId) -> Result<WebhookSecret> {
+        ctx.authorize(Access::Manage)?;
+        let partner = self.store.get_partner(ctx, id).await?;
+        if !matches!(partner.delivery, PartnerDelivery::Webhook { .. }) {
+            return Err(Error::conflict(
+                "delivery.kind",
+                "only webhook partners have a signing secret",
+            ));
+        }
+        let now = now();
+        let until = now
+            .checked_add_signed(
+                chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX),
+            )
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let kept: Vec<SecretEntry> = match self.store.partner_signing_secret(ctx, id).await? {
+            Some(sealed) => self
+                .sealer
+                .open_for(&partner_aad(ctx.org_id(), id), &sealed)?
+                .into_iter()
+                .filter(|e| e.is_valid_at(now))
+                .map(|e| SecretEntry {
+                    expires_at: Some(e.expires_at.map_or(until, |t| t.min(until))),
+                    ..e
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        self.replace(ctx, id, &kept).await
+    }
+
+    /// Stores a new primary secret followed by `kept`, and returns the new one.
+    async fn replace(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        kept: &[SecretEntry],
+    ) -> Result<WebhookSecret> {
+        let secret = WebhookSecret::generate();
+        let mut entries = vec![SecretEntry {
+            secret: secret.clone(),
+            expires_at: None,
+        }];
+        entries.extend(kept.iter().cloned());
+        entries.truncate(MAX_SECRETS);
+        let sealed = self
+            .sealer
+            .seal_for(&partner_aad(ctx.org_id(), id), &entries)?;
+        self.store
+            .set_partner_signing_secret(ctx, id, Some(sealed))
+            .await?;
+        Ok(secret)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What is sent
+
+/// The JSON document a partner receives (the webhook body; its fields also fill the email):
+///
+/// ```json
+/// {"type": "lead.delivery", "delivery_id": "…", "attempt": 1, "routed_at": "…",
+///  "rule": "priority", "price_minor": 2500, "currency": "USD",
+///  "partner": {"id": "…", "name": "…"},
+///  "lead": {"id": "…", "created_at": "…", "first_name": …, "last_name": …, "email": …,
+///           "phone": …, "postal_code": …, "region": …, "country": …, "vertical": …,
+///           "answers": {…}, "consent": {"text", "given_at", "ip"} | null,
+///           "utm_source": …, "utm_medium": …, "utm_campaign": …, "utm_term": …,
+///           "utm_content": …, "gclid": …, "fbclid": …, "landing_page": …, "referrer": …,
+///           "first_touch": {…} | null}}
+/// ```
+///
+/// `attempt` counts from 1; everything else is the same on every attempt.
+#[must_use]
+pub fn lead_document(delivery: &LeadDelivery, lead: &Lead, partner: &Partner) -> Value {
+    json!({
+        "type": DOCUMENT_TYPE,
+        "delivery_id": delivery.id,
+        "attempt": delivery.attempts.saturating_add(1),
+        "routed_at": delivery.created_at,
+        "rule": delivery.rule,
+        "price_minor": delivery.price_minor,
+        "currency": delivery.currency,
+        "partner": { "id": partner.id, "name": partner.name },
+        "lead": {
+            "id": lead.id,
+            "created_at": lead.created_at,
+            "first_name": lead.first_name,
+            "last_name": lead.last_name,
+            "email": lead.email,
+            "phone": lead.phone,
+            "postal_code": lead.postal_code,
+            "region": lead.region,
+            "country": lead.country,
+            "vertical": lead.vertical,
+            "answers": lead.answers,
+            "consent": lead.consent,
+            "utm_source": lead.utm_source,
+            "utm_medium": lead.utm_medium,
+            "utm_campaign": lead.utm_campaign,
+            "utm_term": lead.utm_term,
+            "utm_content": lead.utm_content,
+            "gclid": lead.gclid,
+            "fbclid": lead.fbclid,
+            "landing_page": lead.landing_page,
+            "referrer": lead.referrer,
+            "first_touch": lead.first_touch,
+        },
+    })
+}
+
+/// The lines of the email body: label and value of each field the lead has.
+fn email_lines(doc: &Value) -> Vec<(String, String)> {
+    let lead = &doc["lead"];
+    let text = |v: &Value| match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for (label, field) in [
+        ("First name", "first_name"),
+        ("Last name", "last_name"),
+        ("Email", "email"),
+        ("Phone", "phone"),
+        ("Postal code", "postal_code"),
+        ("Region", "region"),
+        ("Country", "country"),
+        ("Vertical", "vertical"),
+    ] {
+        if let Some(v) = text(&lead[field]) {
+            lines.push((label.to_owned(), v));
+        }
+    }
+    if let Some(answers) = lead["answers"].as_object() {
+        for (k, v) in answers {
+            if let Some(v) = text(v) {
+                lines.push((format!("Answer: {k}"), v));
+            }
+        }
+    }
+    if let Some(consent) = lead["consent"].as_object() {
+        for (label, field) in [
+            ("Consent", "text"),
+            ("Consent given at", "given_at"),
+            ("Consent IP", "ip"),
+        ] {
+            if let Some(v) = consent.get(field).and_then(text) {
+                lines.push((label.to_owned(), v));
+            }
+        }
+    }
+    for field in [
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "gclid",
+        "fbclid",
+        "landing_page",
+        "referrer",
+    ] {
+        if let Some(v) = text(&lead[field]) {
+            lines.push((field.to_owned(), v));
+        }
+    }
+    let price = format!(
+        "{} {}",
+        doc["price_minor"],
+        doc["currency"].as_str().unwrap_or_default()
+    );
+    lines.push(("Price (minor units)".to_owned(), price));
+    lines.push(("Lead id".to_owned(), text(&lead["id"]).unwrap_or_default()));
+    lines.push((
+        "Delivery id".to_owned(),
+        text(&doc["delivery_id"]).unwrap_or_default(),
+    ));
+    lines
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The subject, text and HTML of the email an email partner receives for `doc`.
+#[must_use]
+pub fn lead_email(doc: &Value) -> (String, String, String) {
+    let lead = &doc["lead"];
+    let name = [&lead["first_name"], &lead["last_name"]]
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut subject = String::from("New lead");
+    if let Some(vertical) = lead["vertical"].as_str() {
+        subject.push_str(&format!(" ({vertical})"));
+    }
+    if !name.is_empty() {
+        subject.push_str(&format!(": {name}"));
+    }
+    let lines = email_lines(doc);
+    let mut text = String::from("A new lead for you:\n\n");
+    let mut html = String::from("<p>A new lead for you:</p>\n<table>\n");
+    for (label, value) in &lines {
+        text.push_str(&format!("{label}: {value}\n"));
+        html.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+            escape_html(label),
+            escape_html(value)
+        ));
+    }
+    html.push_str("</table>\n");
+    (subject, text, html)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sender
+
+/// What one send came to, before the retry schedule is applied.
+#[derive(Debug)]
+enum Sent {
+    /// Taken: delivered, with this response.
+    Delivered(Value),
+    /// Refused for good (410 Gone).
+    Gone(Value),
+    /// Not taken; worth another attempt (not before `retry_after`).
+    Retry {
+        response: Value,
+        retry_after: Option<Duration>,
+    },
+}
+
+fn error_response(message: impl Into<String>) -> Value {
+    json!({ "error": message.into() })
+}
+
+fn http_response(result: &std::result::Result<SendResponse, SendError>) -> Sent {
+    let response = match result {
+        Ok(r) => json!({ "status": r.status, "body": r.body }),
+        Err(e) => json!({ "error": e.kind.as_str(), "message": e.message }),
+    };
+    match classify(result) {
+        Verdict::Delivered => Sent::Delivered(response),
+        Verdict::Gone => Sent::Gone(response),
+        Verdict::Retry { retry_after } => Sent::Retry {
+            response,
+            retry_after,
+        },
+    }
+}
+
+/// Sends due lead deliveries and records the outcomes. See the [module docs](self).
+pub struct LeadSender<S: ?Sized> {
+    store: Arc<S>,
+    sealer: SecretSealer,
+    sender: HttpSender,
+    email: Option<Arc<dyn EmailChannel>>,
+    schedule: RetrySchedule,
+    batch: u32,
+    max_in_flight: usize,
+    poll_interval: Duration,
+    lease: Duration,
+}
+
+impl<S: ?Sized> std::fmt::Debug for LeadSender<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeadSender")
+            .field("sender", &self.sender)
+            .field("email", &self.email.is_some())
+            .field("schedule", &self.schedule)
+            .field("batch", &self.batch)
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> LeadSender<S>
+where
+    S: LeadDeliveryQueue + IntegrationRepo + EventBus + ?Sized + 'static,
+{
+    /// A sender over `store` with the webhook pipeline's settings (retry schedule, timeout,
+    /// SSRF allow-list, claim batch, attempts in flight, poll interval), opening partners'
+    /// secrets with `cipher` and sending email partners' leads through `email` (`None`: email
+    /// deliveries fail, and are retried, until a sender with a channel runs).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the HTTP client cannot be built.
+    pub fn new(
+        store: Arc<S>,
+        cipher: Arc<Cipher>,
+        email: Option<Arc<dyn EmailChannel>>,
+        config: &WebhookConfig,
+    ) -> Result<Self> {
+        let sender = HttpSender::new(config.allowed_subnets.clone(), config.timeout)
+            .map_err(|e| Error::internal("lead sender", e))?;
+        Ok(Self {
+            store,
+            sealer: SecretSealer::new(cipher),
+            sender,
+            email,
+            schedule: config.retry_schedule.clone(),
+            batch: config.claim_batch.max(1),
+            max_in_flight: config.max_in_flight.max(1),
+            poll_interval: config.poll_interval,
+            lease: config.lease(),
+        })
+    }
+
+    /// Claims one batch of due deliveries, sends them and records the outcomes. Returns how
+    /// many were claimed.
+    ///
+    /// # Errors
+    /// The store's errors (claiming, or recording after three tries: the deliveries are then
+    /// sent again once their lease runs out).
+    pub async fn run_once(&self) -> Result<usize> {
+        let claimed = self
+            .store
+            .claim_lead_deliveries(self.batch, self.lease)
+            .await?;
+        let count = claimed.len();
+        if count == 0 {
+            return Ok(0);
+        }
+        let start_by = Instant::now()
+            + self
+                .lease
+                .saturating_sub(self.sender.timeout() + START_MARGIN);
+        let attempts: Vec<LeadAttempt> = futures_util::stream::iter(claimed)
+            .map(|due| self.attempt(due, start_by))
+            .buffer_unordered(self.max_in_flight)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
+        self.record(attempts).await?;
+        Ok(count)
+    }
+
+    /// Runs until `shutdown` turns `true` (or its sender is dropped), waking on event-bus
+    /// notices (routing commits `lead.routed`), when the next retry is due, and at least every
+    /// poll interval. A batch in flight is finished and recorded first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut wakeups = Wakeups::new(self.store.clone());
+        while !*shutdown.borrow() {
+            wakeups.ensure().await;
+            let claimed = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "lead delivery round failed");
+                    0
+                }
+            };
+            if claimed >= self.batch as usize {
+                continue;
+            }
+            let idle = self.idle_time(claimed > 0).await;
+            if idle.is_zero() {
+                continue;
+            }
+            if !wakeups.wait(None, idle, &mut shutdown).await {
+                break;
+            }
+        }
+        tracing::debug!("lead sender stopped");
+    }
+
+    /// Spawns [`LeadSender::run`] on the current tokio runtime until the handle is shut down
+    /// (or dropped).
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn spawn(self) -> LeadSenderHandle
+    where
+        S: Send + Sync,
+    {
+        let (shutdown, signal) = watch::channel(false);
+        LeadSenderHandle {
+            shutdown,
+            task: Some(tokio::spawn(self.run(signal))),
+        }
+    }
+
+    /// How long to sleep before the next claim (as the webhook worker decides).
+    async fn idle_time(&self, worked: bool) -> Duration {
+        match self.store.next_lead_delivery_due().await {
+            Ok(Some(due)) => match (due - Utc::now()).to_std() {
+                Ok(wait) if !wait.is_zero() => wait.min(self.poll_interval),
+                _ if worked => Duration::ZERO,
+                _ => self.poll_interval,
+            },
+            Ok(None) => self.poll_interval,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the next lead delivery due time");
+                self.poll_interval
+            }
+        }
+    }
+
+    /// One attempt, or `None` when it is not made now (too late in the lease, or a secret the
+    /// engine cannot open: the engine's fault, not the partner's, so no attempt is counted).
+    async fn attempt(&self, due: DueLeadDelivery, start_by: Instant) -> Option<LeadAttempt> {
+        let delivery = &due.delivery;
+        if Instant::now() >= start_by {
+            tracing::debug!(delivery_id = %delivery.id, "lease too short; left for a later claim");
+            return None;
+        }
+        let doc = lead_document(delivery, &due.lead, &due.partner);
+        let started = now();
+        let sent = match &due.partner.delivery {
+            PartnerDelivery::Webhook { url } => {
+                let secrets = match &due.signing_secret {
+                    None => None,
+                    Some(sealed) => match self.open_secrets(delivery, sealed) {
+                        Ok(secrets) => Some(secrets).filter(|s| !s.is_empty()),
+                        Err(e) => {
+                            tracing::error!(partner_id = %delivery.partner_id, error = %e,
+                                "cannot open the partner's signing secret");
+                            return None;
+                        }
+                    },
+                };
+                match secrets {
+                    Some(secrets) => self.post(delivery, url.as_ref(), &doc, &secrets).await,
+                    None => Sent::Retry {
+                        response: error_response(
+                            "the partner has no signing secret: rotate it (POST /api/v1/partners/{id}/rotate-secret)",
+                        ),
+                        retry_after: None,
+                    },
+                }
+            }
+            PartnerDelivery::Email { address } => self.mail(delivery, address, &doc).await,
+        };
+        Some(self.decide(delivery, started, sent))
+    }
+
+    fn open_secrets(
+        &self,
+        delivery: &LeadDelivery,
+        sealed: &SealedSecrets,
+    ) -> Result<Vec<WebhookSecret>> {
+        let t = now();
+        Ok(self
+            .sealer
+            .open_for(&partner_aad(delivery.org_id, delivery.partner_id), sealed)?
+            .into_iter()
+            .filter(|e| e.is_valid_at(t))
+            .map(|e| e.secret)
+            .collect())
+    }
+
+    async fn post(
+        &self,
+        delivery: &LeadDelivery,
+        url: &str,
+        doc: &Value,
+        secrets: &[WebhookSecret],
+    ) -> Sent {
+        let url = match Url::parse(url) {
+            Ok(url) => url,
+            Err(e) => return Sent::Gone(error_response(format!("invalid URL: {e}"))),
+        };
+        let body = match serde_json::to_vec(doc) {
+            Ok(body) => body,
+            Err(e) => return Sent::Gone(error_response(format!("cannot serialise: {e}"))),
+        };
+        let msg_id = message_id(delivery.id);
+        let headers = std::collections::BTreeMap::new();
+        let result = self
+            .sender
+            .send(Message {
+                url: &url,
+                msg_id: &msg_id,
+                body: &body,
+                headers: &headers,
+                secrets,
+            })
+            .await;
+        if let Err(e) = &result {
+            tracing::debug!(delivery_id = %delivery.id, error = %e, "lead webhook attempt failed");
+        }
+        http_response(&result)
+    }
+
+    async fn mail(
+        &self,
+        delivery: &LeadDelivery,
+        address: &workos_core::domain::EmailAddress,
+        doc: &Value,
+    ) -> Sent {
+        let retry = |message: String| Sent::Retry {
+            response: error_response(message),
+            retry_after: None,
+        };
+        let Some(channel) = &self.email else {
+            return retry("email delivery is not configured on this server (no Gmail)".into());
+        };
+        let ctx = TenantContext::system(delivery.org_id, "lead-delivery");
+        let integration = match self.sending_account(&ctx).await {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                return retry(
+                    "no connected Gmail account to send from: connect one (POST /api/v1/integrations/gmail/connect)"
+                        .into(),
+                );
+            }
+            Err(e) => return retry(format!("cannot list the org's integrations: {e}")),
+        };
+        let (subject, text, html) = lead_email(doc);
+        let email = OutboundEmail {
+            integration_id: integration,
+            to: vec![address.clone()],
+            cc: Vec::new(),
+            bcc: Vec::new(),
+            subject,
+            text: Some(text),
+            html: Some(html),
+            attachments: Vec::new(),
+            in_reply_to: None,
+            thread_id: None,
+        };
+        match channel.send_email(&ctx, email).await {
+            Ok(sent) => Sent::Delivered(json!({
+                "email": {
+                    "to": address,
+                    "provider_message_id": sent.provider_message_id,
+                    "message_id": sent.message_id_header,
+                }
+            })),
+            Err(Error::RateLimited { retry_after }) => Sent::Retry {
+                response: error_response("the mail provider is rate limiting"),
+                retry_after: Some(retry_after),
+            },
+            Err(e) => {
+                tracing::debug!(delivery_id = %delivery.id, error = %e, "lead email attempt failed");
+                retry(format!("sending the email failed: {e}"))
+            }
+        }
+    }
+
+    /// The org's first usable Gmail account, if it has one.
+    async fn sending_account(
+        &self,
+        ctx: &TenantContext,
+    ) -> Result<Option<workos_core::ids::IntegrationId>> {
+        let mut page = PageRequest::first(100)?;
+        loop {
+            let integrations = self.store.list_integrations(ctx, page).await?;
+            if let Some(i) = integrations.data.iter().find(|i| {
+                i.provider == EMAIL_PROVIDER
+                    && matches!(
+                        i.status,
+                        IntegrationStatus::Active
+                            | IntegrationStatus::Syncing
+                            | IntegrationStatus::Failing
+                    )
+            }) {
+                return Ok(Some(i.id));
+            }
+            match integrations.next_cursor {
+                Some(cursor) => page = page.after(Some(cursor)),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The outcome of an attempt that started at `started`.
+    fn decide(&self, delivery: &LeadDelivery, started: DateTime<Utc>, sent: Sent) -> LeadAttempt {
+        let (outcome, response) = match sent {
+            Sent::Delivered(response) => (LeadSendOutcome::Delivered, response),
+            Sent::Gone(response) => (LeadSendOutcome::GaveUp, response),
+            Sent::Retry {
+                response,
+                retry_after,
+            } => {
+                let ended = now().max(started);
+                let attempts_made = delivery.attempts.saturating_add(1);
+                match self.schedule.next_after(attempts_made, ended, retry_after) {
+                    Some(next_attempt_at) => (LeadSendOutcome::Retry { next_attempt_at }, response),
+                    None => (LeadSendOutcome::GaveUp, response),
+                }
+            }
+        };
+        LeadAttempt {
+            org_id: delivery.org_id,
+            delivery_id: delivery.id,
+            outcome,
+            response,
+        }
+    }
+
+    /// Records attempts, trying three times.
+    async fn record(&self, attempts: Vec<LeadAttempt>) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let mut backoff = Duration::from_millis(200);
+        for _ in 0..2 {
+            match self.store.record_lead_attempts(attempts.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording lead delivery attempts failed; trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 5;
+                }
+            }
+        }
+        self.store.record_lead_attempts(attempts).await.map(|_| ())
+    }
+}
+
+/// Controls a spawned [`LeadSender`]. Dropping it signals shutdown without waiting.
+#[derive(Debug)]
+pub struct LeadSenderHandle {
+    shutdown: watch::Sender<bool>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl LeadSenderHandle {
+    /// Signals shutdown and waits until the sender stopped (it first finishes and records the
+    /// batch it is sending).
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "lead sender task failed");
+        }
+    }
+
+    /// Whether the sender is still running.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.task.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for LeadSenderHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_escapes_and_lists_fields() {
+        let doc = json!({
+            "delivery_id": "d1", "price_minor": 2500, "currency": "USD",
+            "lead": {"id": "l1", "first_name": "Ann", "last_name": "<Lee>", "email": "a@example.com",
+                     "vertical": "solar", "answers": {"roof": "tile"}, "consent": null,
+                     "utm_source": "google"}
+        });
+        let (subject, text, html) = lead_email(&doc);
+        assert_eq!(subject, "New lead (solar): Ann <Lee>");
+        assert!(text.contains("Email: a@example.com\n"));
+        assert!(text.contains("Answer: roof: tile\n"));
+        assert!(text.contains("utm_source: google\n"));
+        assert!(text.contains("Price (minor units): 2500 USD\n"));
+        assert!(html.contains("&lt;Lee&gt;"));
+        assert!(!html.contains("<Lee>"));
+    }
+
+    #[test]
+    fn message_ids_are_stable() {
+        let id = LeadDeliveryId::new();
+        assert_eq!(message_id(id), message_id(id));
+        assert_eq!(message_id(id).len(), 4 + 32);
+    }
+}
