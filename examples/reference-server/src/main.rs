@@ -21,13 +21,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the REST API (the default), with the webhook dispatcher and workers in-process.
+    /// Serve the REST API (the default), with the webhook dispatcher and workers and the lead
+    /// sender in-process.
     Serve {
-        /// Leave webhook delivery to separate `workos-server worker` processes.
+        /// Leave webhook and lead delivery to separate `workos-server worker` processes.
         #[arg(long)]
         no_webhook_workers: bool,
     },
-    /// Run only the webhook dispatcher and delivery workers (to scale them out).
+    /// Run only the webhook dispatcher, delivery workers and lead sender (to scale them out).
     Worker,
     /// Administrative commands; each prints one JSON object.
     Admin {
@@ -77,10 +78,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve { no_webhook_workers } => run(state, bind, !no_webhook_workers).await,
         Command::Worker => {
             let pipeline = spawn_pipeline(&state)?;
+            let lead_sender = spawn_lead_sender(&state)?;
             let gmail_sync = spawn_gmail_sync(&state)?;
-            tracing::info!("webhook workers running");
+            tracing::info!("webhook workers and lead sender running");
             shutdown_signal().await;
             pipeline.shutdown().await;
+            lead_sender.shutdown().await;
             if let Some(s) = gmail_sync {
                 s.shutdown().await;
             }
@@ -126,6 +129,14 @@ fn spawn_pipeline(state: &AppState) -> anyhow::Result<workos_webhooks::worker::P
     .context("starting the webhook pipeline")
 }
 
+/// The lead sender (deliveries of routed leads to partners).
+fn spawn_lead_sender(state: &AppState) -> anyhow::Result<workos_webhooks::leads::LeadSenderHandle> {
+    Ok(state
+        .lead_sender()
+        .context("starting the lead sender")?
+        .spawn())
+}
+
 /// The Gmail sync scheduler, when Gmail is configured.
 fn spawn_gmail_sync(
     state: &AppState,
@@ -150,16 +161,22 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
             key = secret.expose()
         );
     }
-    let pipeline = if webhook_workers {
-        Some(spawn_pipeline(&state)?)
+    let (pipeline, lead_sender) = if webhook_workers {
+        (
+            Some(spawn_pipeline(&state)?),
+            Some(spawn_lead_sender(&state)?),
+        )
     } else {
-        None
+        (None, None)
     };
     let gmail_sync = spawn_gmail_sync(&state)?;
     tracing::info!(%bind, "listening");
     serve(listener, app(state), shutdown_signal()).await?;
     if let Some(pipeline) = pipeline {
         pipeline.shutdown().await;
+    }
+    if let Some(sender) = lead_sender {
+        sender.shutdown().await;
     }
     if let Some(s) = gmail_sync {
         s.shutdown().await;

@@ -33,7 +33,10 @@ pub struct Inner {
     pub cipher: Arc<Cipher>,
     /// Registers webhook endpoints and rotates their secrets.
     pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
-    /// The delivery pipeline's settings (retry schedule, timeout, allowed subnets).
+    /// Partners with their webhook signing secrets (minted, sealed, rotated).
+    pub partners: workos_webhooks::leads::PartnerService<SqlStore>,
+    /// The delivery pipeline's settings (retry schedule, timeout, allowed subnets), which the
+    /// lead sender shares.
     pub webhook_config: workos_webhooks::worker::WebhookConfig,
     /// HS256 key for user JWTs, when configured.
     pub jwt: Option<jsonwebtoken::DecodingKey>,
@@ -94,10 +97,11 @@ impl AppState {
             store: store.clone(),
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             webhooks: workos_webhooks::service::WebhookService::new(
-                Arc::new(store),
+                Arc::new(store.clone()),
                 cipher.clone(),
                 config.webhooks.allowed_subnets.clone(),
             ),
+            partners: workos_webhooks::leads::PartnerService::new(Arc::new(store), cipher.clone()),
             webhook_config: config.webhooks.clone(),
             cipher,
             jwt: config
@@ -116,6 +120,25 @@ impl AppState {
             messenger,
             gmail,
         }))
+    }
+
+    /// The lead sender `workos-server serve` and `worker` run next to the webhook pipeline: the
+    /// pipeline's settings, the server's cipher, and its Gmail channel for email partners (none
+    /// when Gmail is not configured: their deliveries fail with that reason and are retried).
+    ///
+    /// # Errors
+    /// As [`workos_webhooks::leads::LeadSender::new`].
+    pub fn lead_sender(&self) -> workos_core::Result<workos_webhooks::leads::LeadSender<SqlStore>> {
+        let email = self.gmail.as_ref().map(|g| {
+            Arc::new(g.gmail.sender(workos_gmail::PersonPolicy::SentOnly))
+                as Arc<dyn workos_core::channel::EmailChannel>
+        });
+        workos_webhooks::leads::LeadSender::new(
+            Arc::new(self.store.clone()),
+            self.cipher.clone(),
+            email,
+            &self.webhook_config,
+        )
     }
 
     /// Whether this process should record a use of `key` now (at most once a minute).

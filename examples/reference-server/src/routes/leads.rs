@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -36,6 +36,7 @@ use workos_core::tenant::{Access, TenantContext};
 use super::{created, page, parse_filter};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx, parse_json};
+use crate::idempotency::RedactOnReplay;
 use crate::state::AppState;
 
 /// Public form bodies above this are refused with 413.
@@ -52,6 +53,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_lead_deliveries))
         .routes(routes!(list_partners, create_partner))
         .routes(routes!(get_partner, update_partner, delete_partner))
+        .routes(routes!(rotate_partner_secret))
         .routes(routes!(list_partner_deliveries))
         .routes(routes!(get_lead_delivery))
         .routes(routes!(accept_delivery))
@@ -255,16 +257,70 @@ async fn list_partners(
     ))
 }
 
-/// Create a partner (admin).
+/// A partner with its new webhook signing secret: store the secret now, it is not shown again.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PartnerWithSecret {
+    #[serde(flatten)]
+    partner: Partner,
+    /// `whsec_…` (Standard Webhooks): verify the leads POSTed to the partner with it. Present
+    /// when a webhook partner is created or a partner is switched to webhook delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing_secret: Option<String>,
+}
+
+/// A partner's new signing secret. The previous ones keep verifying for the grace period (24 h).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RotatedPartnerSecret {
+    /// `whsec_…`.
+    signing_secret: String,
+}
+
+/// `body` as the answer, with its `signing_secret` never kept for idempotent replays.
+fn with_signing_secret<T: Serialize>(location: Option<String>, body: T) -> Response {
+    let mut response = match location {
+        Some(location) => created(location, body),
+        None => (StatusCode::OK, Json(body)).into_response(),
+    };
+    response
+        .extensions_mut()
+        .insert(RedactOnReplay(&["signing_secret"]));
+    response
+}
+
+/// Create a partner (admin). A webhook partner's answer holds its `signing_secret`, once.
 #[utoipa::path(post, path = "/partners", tag = "partners", request_body = NewPartner,
-    responses((status = 201, body = Partner), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = PartnerWithSecret), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_partner(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiJson(new): ApiJson<NewPartner>,
 ) -> ApiResult<Response> {
-    let partner = state.store.create_partner(&ctx, new).await?;
-    Ok(created(format!("/api/v1/partners/{}", partner.id), partner))
+    let (partner, secret) = state.partners.create(&ctx, new).await?;
+    Ok(with_signing_secret(
+        Some(format!("/api/v1/partners/{}", partner.id)),
+        PartnerWithSecret {
+            partner,
+            signing_secret: secret.map(|s| s.expose().to_owned()),
+        },
+    ))
+}
+
+/// Rotate a webhook partner's signing secret (admin): the answer holds the new secret, once.
+#[utoipa::path(post, path = "/partners/{id}/rotate-secret", tag = "partners", params(("id" = PartnerId, Path)),
+    responses((status = 200, body = RotatedPartnerSecret), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn rotate_partner_secret(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<PartnerId>,
+) -> ApiResult<Response> {
+    let secret = state.partners.rotate_secret(&ctx, id).await?;
+    Ok(with_signing_secret(
+        None,
+        RotatedPartnerSecret {
+            signing_secret: secret.expose().to_owned(),
+        },
+    ))
 }
 
 /// Get a partner.
@@ -278,17 +334,25 @@ async fn get_partner(
     Ok(Json(state.store.get_partner(&ctx, id).await?))
 }
 
-/// Update a partner (admin); absent fields are kept, `null` clears a cap.
+/// Update a partner (admin); absent fields are kept, `null` clears a cap. A partner switched to
+/// webhook delivery gets a signing secret, in this answer only.
 #[utoipa::path(patch, path = "/partners/{id}", tag = "partners", params(("id" = PartnerId, Path)),
     request_body = PartnerPatch,
-    responses((status = 200, body = Partner), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = PartnerWithSecret), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn update_partner(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiPath(id): ApiPath<PartnerId>,
     ApiJson(patch): ApiJson<PartnerPatch>,
-) -> ApiResult<Json<Partner>> {
-    Ok(Json(state.store.update_partner(&ctx, id, patch).await?))
+) -> ApiResult<Response> {
+    let (partner, secret) = state.partners.update(&ctx, id, patch).await?;
+    Ok(with_signing_secret(
+        None,
+        PartnerWithSecret {
+            partner,
+            signing_secret: secret.map(|s| s.expose().to_owned()),
+        },
+    ))
 }
 
 /// Delete a partner (admin; its deliveries stay).
