@@ -29,7 +29,7 @@ const ACCOUNT: &str = "owner@acme.example";
 /// A server with Gmail configured, over the database of a harness [`TestApp`].
 pub(crate) struct GmailApp {
     app: TestApp,
-    google: FakeGoogle,
+    pub(crate) google: FakeGoogle,
     server: JoinHandle<std::io::Result<()>>,
 }
 
@@ -64,6 +64,8 @@ pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
         ("WORKOS_PUBLIC_URL", format!("http://{addr}")),
     ]);
     env.extend(google.env_vars());
+    // The lead sender's (webhook pipeline) settings, for the lead-delivery tests.
+    env.extend(crate::webhooks::WEBHOOK_ENV.map(|(k, v)| (k, v.to_owned())));
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid Gmail configuration");
     let state = AppState::new(app.store.clone(), config);
     assert!(state.gmail.is_some(), "GOOGLE_* configure Gmail");
@@ -89,7 +91,7 @@ macro_rules! gmail_test {
 
 /// Connects the fake's mailbox to `org` as a new admin user, through both routes and Google's
 /// consent page; returns the callback's answer.
-async fn connect(app: &GmailApp, owner_key: &str, org: OrgId) -> Value {
+pub(crate) async fn connect(app: &GmailApp, owner_key: &str, org: OrgId) -> Value {
     let user = app.add_member(owner_key, "admin").await;
     let jwt = app.jwt(user);
     let started = app

@@ -193,9 +193,18 @@ async fn partners_crud_and_roles(app: &TestApp) {
     app.post("/api/v1/partners", &member, &partner_body("Nope"))
         .await
         .problem(403);
-    let p = app
+    let mut p = app
         .create("/api/v1/partners", &admin, partner_body("Buyer"))
         .await;
+    // A webhook partner's signing secret is answered once, at creation (see lead_delivery.rs).
+    let secret = p.as_object_mut().and_then(|p| p.remove("signing_secret"));
+    assert!(
+        secret
+            .as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.starts_with("whsec_")),
+        "{secret:?}"
+    );
     for (field, value) in [
         ("name", json!("Buyer")),
         (

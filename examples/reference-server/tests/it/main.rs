@@ -53,6 +53,7 @@ mod gmail;
 mod health;
 mod idempotency;
 mod interactions;
+mod lead_delivery;
 mod leads;
 mod members;
 mod people;

@@ -45,7 +45,7 @@ use workos_webhooks::worker::{Pipeline, PipelineHandle};
 use crate::helpers::{Backend, Resp, TestApp, email, id_of, ids_in, spawn_app};
 
 /// The webhook settings of every test server, as they would be set in the environment.
-const WEBHOOK_ENV: [(&str, &str); 3] = [
+pub(crate) const WEBHOOK_ENV: [(&str, &str); 3] = [
     ("WORKOS_WEBHOOK_ALLOWED_SUBNETS", "127.0.0.0/8,::1/128"),
     ("WORKOS_WEBHOOK_RETRY_SCHEDULE", "0,0,0"),
     ("WORKOS_WEBHOOK_TIMEOUT_SECS", "5"),
@@ -231,7 +231,10 @@ impl HookApp {
 }
 
 /// Polls `probe` until it answers `Ok`, for at most [`WAIT`]; `Err` describes what it saw.
-async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Result<T, String>) -> T {
+pub(crate) async fn eventually<T>(
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + WAIT;
     loop {
         match probe().await {
@@ -256,23 +259,23 @@ fn msg_id(delivery_id: &str) -> String {
 
 /// One request a [`Sink`] received.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
-    signature: String,
-    content_type: String,
-    body: Vec<u8>,
+    pub(crate) signature: String,
+    pub(crate) content_type: String,
+    pub(crate) body: Vec<u8>,
     answered: u16,
 }
 
 impl Received {
     /// The body as JSON.
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("a delivery body is JSON")
     }
 
     /// Standard Webhooks verification of this request under `secret`, now.
-    fn verify(&self, secret: &str) -> Result<(), VerifyError> {
+    pub(crate) fn verify(&self, secret: &str) -> Result<(), VerifyError> {
         let secret = WebhookSecret::parse(secret).expect("a valid secret");
         signing::verify(
             &secret,
@@ -285,7 +288,7 @@ impl Received {
     }
 
     /// The `v1` entries of the signature header.
-    fn v1_signatures(&self) -> usize {
+    pub(crate) fn v1_signatures(&self) -> usize {
         self.signature
             .split_ascii_whitespace()
             .filter(|e| e.starts_with("v1,"))
@@ -303,7 +306,7 @@ struct SinkState {
 }
 
 /// A webhook receiver on loopback that records every request and answers a set status.
-struct Sink {
+pub(crate) struct Sink {
     state: Arc<SinkState>,
     addr: SocketAddr,
     task: JoinHandle<()>,
@@ -354,7 +357,7 @@ async fn sink_handler(
 
 impl Sink {
     /// A receiver answering `status` to every request.
-    async fn start(status: u16) -> Self {
+    pub(crate) async fn start(status: u16) -> Self {
         let state = Arc::new(SinkState::default());
         state.status.store(status, Ordering::SeqCst);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -371,22 +374,22 @@ impl Sink {
     }
 
     /// The URL to register.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
     }
 
     /// Answers `status` from now on.
-    fn answer(&self, status: u16) {
+    pub(crate) fn answer(&self, status: u16) {
         self.state.status.store(status, Ordering::SeqCst);
     }
 
     /// Answers 500 to the next `n` requests, then the set status again.
-    fn fail_next(&self, n: u32) {
+    pub(crate) fn fail_next(&self, n: u32) {
         self.state.fail_next.store(n, Ordering::SeqCst);
     }
 
     /// Everything received so far.
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state
             .received
             .lock()
@@ -421,9 +424,9 @@ fn receiver_script() -> std::path::PathBuf {
 }
 
 /// The Python receiver; killed when dropped (a failing test included).
-struct PyReceiver {
+pub(crate) struct PyReceiver {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     stderr: Arc<Mutex<String>>,
 }
 
@@ -437,7 +440,7 @@ impl Drop for PyReceiver {
 impl PyReceiver {
     /// Starts the receiver verifying with `secret`: `Err(why)` when the interpreter or the
     /// `standardwebhooks` package is missing (the script exits 3).
-    async fn start(secret: &str) -> Result<Self, String> {
+    pub(crate) async fn start(secret: &str) -> Result<Self, String> {
         let mut child = Command::new(python())
             .arg(receiver_script())
             .arg(secret)
@@ -494,7 +497,7 @@ impl PyReceiver {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -502,7 +505,7 @@ impl PyReceiver {
     }
 
     /// `GET /stats`.
-    async fn stats(&self, client: &reqwest::Client) -> Value {
+    pub(crate) async fn stats(&self, client: &reqwest::Client) -> Value {
         let url = format!("http://127.0.0.1:{}/stats", self.port);
         let response = client.get(&url).send().await.unwrap_or_else(|e| {
             panic!(
@@ -519,7 +522,7 @@ impl PyReceiver {
 ///
 /// # Panics
 /// When `WORKOS_REQUIRE_PYTHON_VERIFIERS=1`.
-fn python_verifier_missing(why: &str) {
+pub(crate) fn python_verifier_missing(why: &str) {
     assert!(
         std::env::var("WORKOS_REQUIRE_PYTHON_VERIFIERS").as_deref() != Ok("1"),
         "WORKOS_REQUIRE_PYTHON_VERIFIERS=1 but the official verifier cannot run ({why}); \
