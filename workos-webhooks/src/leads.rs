@@ -609,7 +609,7 @@ where
             }
             PartnerDelivery::Email { address } => self.mail(delivery, address, &doc).await,
         };
-        Some(self.decide(delivery, started, sent))
+        Some(decide(&self.schedule, delivery, started, sent))
     }
 
     fn open_secrets(
@@ -742,31 +742,6 @@ where
         }
     }
 
-    /// The outcome of an attempt that started at `started`.
-    fn decide(&self, delivery: &LeadDelivery, started: DateTime<Utc>, sent: Sent) -> LeadAttempt {
-        let (outcome, response) = match sent {
-            Sent::Delivered(response) => (LeadSendOutcome::Delivered, response),
-            Sent::Gone(response) => (LeadSendOutcome::GaveUp, response),
-            Sent::Retry {
-                response,
-                retry_after,
-            } => {
-                let ended = now().max(started);
-                let attempts_made = delivery.attempts.saturating_add(1);
-                match self.schedule.next_after(attempts_made, ended, retry_after) {
-                    Some(next_attempt_at) => (LeadSendOutcome::Retry { next_attempt_at }, response),
-                    None => (LeadSendOutcome::GaveUp, response),
-                }
-            }
-        };
-        LeadAttempt {
-            org_id: delivery.org_id,
-            delivery_id: delivery.id,
-            outcome,
-            response,
-        }
-    }
-
     /// Records attempts, trying three times.
     async fn record(&self, attempts: Vec<LeadAttempt>) -> Result<()> {
         if attempts.is_empty() {
@@ -784,6 +759,38 @@ where
             }
         }
         self.store.record_lead_attempts(attempts).await.map(|_| ())
+    }
+}
+
+/// The outcome of an attempt at `delivery` that started at `started`: delivered; given up
+/// (`410 Gone`, or the schedule used up); or retried at the schedule's next time, not before a
+/// `Retry-After`.
+fn decide(
+    schedule: &RetrySchedule,
+    delivery: &LeadDelivery,
+    started: DateTime<Utc>,
+    sent: Sent,
+) -> LeadAttempt {
+    let (outcome, response) = match sent {
+        Sent::Delivered(response) => (LeadSendOutcome::Delivered, response),
+        Sent::Gone(response) => (LeadSendOutcome::GaveUp, response),
+        Sent::Retry {
+            response,
+            retry_after,
+        } => {
+            let ended = now().max(started);
+            let attempts_made = delivery.attempts.saturating_add(1);
+            match schedule.next_after(attempts_made, ended, retry_after) {
+                Some(next_attempt_at) => (LeadSendOutcome::Retry { next_attempt_at }, response),
+                None => (LeadSendOutcome::GaveUp, response),
+            }
+        }
+    };
+    LeadAttempt {
+        org_id: delivery.org_id,
+        delivery_id: delivery.id,
+        outcome,
+        response,
     }
 }
 
@@ -839,6 +846,76 @@ mod tests {
         assert!(text.contains("Price (minor units): 2500 USD\n"));
         assert!(html.contains("&lt;Lee&gt;"));
         assert!(!html.contains("<Lee>"));
+    }
+
+    fn delivery(attempts: u32) -> LeadDelivery {
+        LeadDelivery {
+            id: LeadDeliveryId::new(),
+            org_id: OrgId::new(),
+            lead_id: workos_core::ids::LeadId::new(),
+            partner_id: PartnerId::new(),
+            rule: None,
+            price_minor: 100,
+            currency: workos_core::domain::Currency::parse("USD").unwrap(),
+            status: workos_core::domain::LeadDeliveryStatus::Pending,
+            attempts,
+            response: None,
+            return_reason: None,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_the_schedule() {
+        let schedule = RetrySchedule::parse("0,60,60").unwrap();
+        let retry = |retry_after| Sent::Retry {
+            response: json!({"status": 500}),
+            retry_after,
+        };
+        let t = now();
+        let first = decide(&schedule, &delivery(0), t, retry(None));
+        let LeadSendOutcome::Retry { next_attempt_at } = first.outcome else {
+            panic!("retried: {first:?}");
+        };
+        assert!(next_attempt_at >= t + chrono::Duration::seconds(50));
+        assert_eq!(first.response, json!({"status": 500}));
+        // Retry-After longer than the schedule's delay wins.
+        let later = decide(
+            &schedule,
+            &delivery(0),
+            t,
+            retry(Some(Duration::from_secs(3600))),
+        );
+        let LeadSendOutcome::Retry { next_attempt_at } = later.outcome else {
+            panic!("retried: {later:?}");
+        };
+        assert!(next_attempt_at >= t + chrono::Duration::seconds(3600));
+        // The third attempt was the last.
+        assert_eq!(
+            decide(&schedule, &delivery(2), t, retry(None)).outcome,
+            LeadSendOutcome::GaveUp
+        );
+        assert_eq!(
+            decide(
+                &schedule,
+                &delivery(0),
+                t,
+                Sent::Gone(json!({"status": 410}))
+            )
+            .outcome,
+            LeadSendOutcome::GaveUp
+        );
+        assert_eq!(
+            decide(
+                &schedule,
+                &delivery(2),
+                t,
+                Sent::Delivered(json!({"status": 200}))
+            )
+            .outcome,
+            LeadSendOutcome::Delivered
+        );
     }
 
     #[test]
