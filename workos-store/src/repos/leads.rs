@@ -83,8 +83,9 @@ async fn lock_contacts(
 // ---------------------------------------------------------------------------------------------
 // Leads
 
+/// A `leads` row, in [`LEAD_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
-struct LeadRow {
+pub(crate) struct LeadRow {
     id: Uuid,
     org_id: Uuid,
     person_id: Option<Uuid>,
@@ -156,11 +157,19 @@ impl TryFrom<LeadRow> for Lead {
     }
 }
 
-const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
+/// The columns [`LeadRow`] reads.
+pub(crate) const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
      country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
      fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
 
-async fn fetch_lead(tx: &mut Tx, ctx: &TenantContext, id: LeadId, lock: &str) -> Result<Lead> {
+/// A live lead of the org; `lock` is a row-lock clause (`FOR UPDATE` on Postgres) when the
+/// caller will change it.
+pub(crate) async fn fetch_lead(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: LeadId,
+    lock: &str,
+) -> Result<Lead> {
     let sql = format!(
         "SELECT {LEAD_COLUMNS} FROM leads WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
     );
@@ -737,8 +746,9 @@ impl PartnerRepo for SqlStore {
 // ---------------------------------------------------------------------------------------------
 // Lead deliveries
 
+/// A `lead_deliveries` row, in [`DELIVERY_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
-struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     id: Uuid,
     org_id: Uuid,
     lead_id: Uuid,
@@ -783,10 +793,12 @@ impl TryFrom<DeliveryRow> for LeadDelivery {
     }
 }
 
-const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
+/// The columns [`DeliveryRow`] reads.
+pub(crate) const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
      response, return_reason, created_at, updated_at";
 
-async fn fetch_delivery(
+/// A delivery of the org; `lock` as for [`fetch_lead`].
+pub(crate) async fn fetch_delivery(
     tx: &mut Tx,
     ctx: &TenantContext,
     id: LeadDeliveryId,
@@ -801,7 +813,8 @@ async fn fetch_delivery(
 }
 
 /// Records a pending delivery of `lead` to `partner` (both already checked to be live records
-/// of the org) in `tx`, with its `lead.routed` event.
+/// of the org) in `tx` at `at`, with its `lead.routed` event. Routing passes its own clock,
+/// the one its cap windows were read against.
 pub(crate) async fn insert_delivery(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -809,9 +822,10 @@ pub(crate) async fn insert_delivery(
     partner: &Partner,
     rule: Option<String>,
     price_minor: i64,
+    at: Timestamp,
 ) -> Result<LeadDelivery> {
     validate_new_delivery(rule.as_deref(), price_minor)?;
-    let t = now();
+    let t = at;
     let delivery = LeadDelivery {
         id: LeadDeliveryId::new(),
         org_id: ctx.org_id(),
@@ -897,7 +911,8 @@ impl LeadDeliveryRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let lead = fetch_lead(&mut tx, ctx, lead_id, "").await?;
         let partner = fetch_partner(&mut tx, ctx, partner_id, "").await?;
-        let delivery = insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor).await?;
+        let delivery =
+            insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor, now()).await?;
         tx.commit().await?;
         Ok(delivery)
     }

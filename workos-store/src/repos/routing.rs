@@ -13,22 +13,22 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    Attribution, Candidate, Consent, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution,
-    E164, EmailAddress, Lead, LeadDelivery, LeadDeliveryStatus, LeadForm, LeadFormId,
-    LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm, Partner, PartnerSummary, Patch,
-    ReturnReason, RoutedLead, RoutingSettings, RoutingSettingsInput, RoutingStrategy,
-    SourceSummary, TimeRange, Timestamp, buys, day_start, has_room, lead_status_from_deliveries,
-    month_start, new_public_form_id, normalize_vertical, partner_buys, partner_timezone,
-    routed_status, select_partners, to_storage_precision, validate_range, within_return_window,
+    Candidate, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
+    LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm,
+    Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
+    RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, buys, day_start,
+    has_room, lead_status_from_deliveries, month_start, new_public_form_id, normalize_vertical,
+    partner_buys, partner_timezone, routed_status, select_partners, to_storage_precision,
+    validate_range, within_return_window,
 };
 use workos_core::events::types;
-use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
+use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{LeadFormRepo, RoutingRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::leads::{fetch_partner, partner_usage_in};
+use super::leads::{fetch_delivery, fetch_lead, fetch_partner, insert_delivery, partner_usage_in};
 use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
@@ -57,93 +57,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rows (the lead and delivery shapes of `leads.rs`, read here inside routing's transaction)
-
-#[derive(sqlx::FromRow)]
-struct LeadRow {
-    id: Uuid,
-    org_id: Uuid,
-    person_id: Option<Uuid>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    postal_code: Option<String>,
-    region: Option<String>,
-    country: Option<String>,
-    vertical: Option<String>,
-    answers: Json<serde_json::Value>,
-    consent: Option<Json<Consent>>,
-    utm_source: Option<String>,
-    utm_medium: Option<String>,
-    utm_campaign: Option<String>,
-    utm_term: Option<String>,
-    utm_content: Option<String>,
-    gclid: Option<String>,
-    fbclid: Option<String>,
-    landing_page: Option<String>,
-    referrer: Option<String>,
-    first_touch: Option<Json<Attribution>>,
-    status: String,
-    duplicate_of: Option<Uuid>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-impl TryFrom<LeadRow> for Lead {
-    type Error = Error;
-
-    fn try_from(r: LeadRow) -> Result<Self> {
-        Ok(Self {
-            id: LeadId::from_uuid(r.id),
-            org_id: OrgId::from_uuid(r.org_id),
-            person_id: r.person_id.map(PersonId::from_uuid),
-            first_name: r.first_name,
-            last_name: r.last_name,
-            email: r
-                .email
-                .map(|e| EmailAddress::parse(&e).map_err(|e| corrupt("lead email", e)))
-                .transpose()?,
-            phone: r
-                .phone
-                .map(|p| E164::parse(&p).map_err(|e| corrupt("lead phone", e)))
-                .transpose()?,
-            postal_code: r.postal_code,
-            region: r.region,
-            country: r.country,
-            vertical: r.vertical,
-            answers: r.answers.0,
-            consent: r.consent.map(|c| c.0),
-            utm_source: r.utm_source,
-            utm_medium: r.utm_medium,
-            utm_campaign: r.utm_campaign,
-            utm_term: r.utm_term,
-            utm_content: r.utm_content,
-            gclid: r.gclid,
-            fbclid: r.fbclid,
-            landing_page: r.landing_page,
-            referrer: r.referrer,
-            first_touch: r.first_touch.map(|t| t.0),
-            status: r.status.parse().map_err(|e| corrupt("lead status", e))?,
-            duplicate_of: r.duplicate_of.map(LeadId::from_uuid),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
-const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
-     country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
-     fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
-
-async fn fetch_lead(tx: &mut Tx, ctx: &TenantContext, id: LeadId, lock: &str) -> Result<Lead> {
-    let sql = format!(
-        "SELECT {LEAD_COLUMNS} FROM leads WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
-    );
-    let row: Option<LeadRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
-    row.ok_or_else(|| Error::not_found(LeadId::KIND))?
-        .try_into()
-}
+// Lead status
 
 /// Moves the lead to `status` at `at` (when it differs), emitting `lead.status_changed`.
 async fn set_status(
@@ -176,109 +90,6 @@ async fn set_status(
     )
     .await?;
     Ok(updated)
-}
-
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    id: Uuid,
-    org_id: Uuid,
-    lead_id: Uuid,
-    partner_id: Uuid,
-    rule: Option<String>,
-    price_minor: i64,
-    currency: String,
-    status: String,
-    attempts: i32,
-    response: Option<Json<serde_json::Value>>,
-    return_reason: Option<String>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-impl TryFrom<DeliveryRow> for LeadDelivery {
-    type Error = Error;
-
-    fn try_from(r: DeliveryRow) -> Result<Self> {
-        Ok(Self {
-            id: LeadDeliveryId::from_uuid(r.id),
-            org_id: OrgId::from_uuid(r.org_id),
-            lead_id: LeadId::from_uuid(r.lead_id),
-            partner_id: PartnerId::from_uuid(r.partner_id),
-            rule: r.rule,
-            price_minor: r.price_minor,
-            currency: workos_core::domain::Currency::parse(&r.currency)
-                .map_err(|e| corrupt("currency", e))?,
-            status: r
-                .status
-                .parse()
-                .map_err(|e| corrupt("lead delivery status", e))?,
-            attempts: u32::try_from(r.attempts).map_err(|e| corrupt("attempts", e))?,
-            response: r.response.map(|j| j.0),
-            return_reason: r
-                .return_reason
-                .map(|s| s.parse::<ReturnReason>())
-                .transpose()
-                .map_err(|e| corrupt("return reason", e))?,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
-const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
-     response, return_reason, created_at, updated_at";
-
-/// Records a pending delivery recorded at `at` (routing's clock, which cap windows are read
-/// against), with its `lead.routed` event.
-async fn insert_delivery_at(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    lead: &Lead,
-    partner: &Partner,
-    rule: &str,
-    at: Timestamp,
-) -> Result<LeadDelivery> {
-    let delivery = LeadDelivery {
-        id: LeadDeliveryId::new(),
-        org_id: ctx.org_id(),
-        lead_id: lead.id,
-        partner_id: partner.id,
-        rule: Some(rule.to_owned()),
-        price_minor: partner.price_minor,
-        currency: partner.currency,
-        status: LeadDeliveryStatus::Pending,
-        attempts: 0,
-        response: None,
-        return_reason: None,
-        created_at: at,
-        updated_at: at,
-    };
-    tx.execute(
-        "INSERT INTO lead_deliveries (id, org_id, lead_id, partner_id, rule, price_minor, currency, status,
-         attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
-        args![
-            delivery.id,
-            delivery.org_id,
-            delivery.lead_id,
-            delivery.partner_id,
-            delivery.rule.clone(),
-            delivery.price_minor,
-            delivery.currency.code(),
-            delivery.status.as_str(),
-            at,
-        ],
-    )
-    .await?;
-    emit(
-        tx,
-        ctx,
-        delivery.status.event_type(),
-        LeadDeliveryId::KIND,
-        delivery.id.as_uuid(),
-        &delivery,
-    )
-    .await?;
-    Ok(delivery)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,7 +301,18 @@ impl SqlStore {
                 .iter()
                 .find(|p| p.id == *id)
                 .ok_or_else(|| corrupt("routing choice", "not among the eligible"))?;
-            deliveries.push(insert_delivery_at(tx, ctx, &lead, partner, &rule, at).await?);
+            deliveries.push(
+                insert_delivery(
+                    tx,
+                    ctx,
+                    &lead,
+                    partner,
+                    Some(rule.clone()),
+                    partner.price_minor,
+                    at,
+                )
+                .await?,
+            );
         }
         if settings.strategy == RoutingStrategy::RoundRobin
             && let (Some(last), Some(key)) = (chosen.last(), &stored.row_key)
@@ -620,13 +442,7 @@ impl RoutingRepo for SqlStore {
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let lock = for_update(self);
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM lead_deliveries WHERE org_id = $1 AND id = $2{lock}"
-        );
-        let row: Option<DeliveryRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
-        let current: LeadDelivery = row
-            .ok_or_else(|| Error::not_found(LeadDeliveryId::KIND))?
-            .try_into()?;
+        let current = fetch_delivery(&mut tx, ctx, id, lock).await?;
         let status = callback.status();
         if !current.status.can_become(status) {
             return Err(Error::conflict(
