@@ -12,7 +12,7 @@ use workos_core::domain::{
     Attribution, Consent, Currency, DedupeField, DedupePolicy, DedupeScope, E164, EmailAddress,
     Lead, LeadDelivery, LeadDeliveryFilter, LeadDeliveryStatus, LeadFilter, LeadStatus, NewLead,
     NewPartner, NewPerson, Partner, PartnerDelivery, PartnerFilter, PartnerPatch, ReturnReason,
-    Timestamp, to_storage_precision, validate_delivery_update, validate_new_delivery,
+    Schedule, Timestamp, to_storage_precision, validate_delivery_update, validate_new_delivery,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
@@ -507,8 +507,9 @@ impl LeadRepo for SqlStore {
 // ---------------------------------------------------------------------------------------------
 // Partners
 
+/// A `fulfillment_partners` row, in [`PARTNER_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
-struct PartnerRow {
+pub(crate) struct PartnerRow {
     id: Uuid,
     org_id: Uuid,
     name: String,
@@ -522,6 +523,7 @@ struct PartnerRow {
     daily_cap: Option<i32>,
     monthly_cap: Option<i32>,
     timezone: String,
+    schedule: Option<Json<Schedule>>,
     exclusive: bool,
     active: bool,
     created_at: Timestamp,
@@ -547,6 +549,7 @@ impl TryFrom<PartnerRow> for Partner {
             daily_cap: r.daily_cap.map(|c| count("daily cap", c)).transpose()?,
             monthly_cap: r.monthly_cap.map(|c| count("monthly cap", c)).transpose()?,
             timezone: r.timezone,
+            schedule: r.schedule.map(|s| s.0),
             exclusive: r.exclusive,
             active: r.active,
             created_at: r.created_at,
@@ -555,8 +558,9 @@ impl TryFrom<PartnerRow> for Partner {
     }
 }
 
-const PARTNER_COLUMNS: &str = "id, org_id, name, delivery, verticals, regions, priority, weight, price_minor, \
-     currency, daily_cap, monthly_cap, timezone, exclusive, active, created_at, updated_at";
+/// The columns [`PartnerRow`] reads.
+pub(crate) const PARTNER_COLUMNS: &str = "id, org_id, name, delivery, verticals, regions, priority, weight, price_minor, \
+     currency, daily_cap, monthly_cap, timezone, schedule, exclusive, active, created_at, updated_at";
 
 /// A live partner of the org; `lock` is [`for_update`] when the caller will write
 /// what depends on it (an update, or routing that checks caps before recording a delivery).
@@ -595,6 +599,7 @@ fn partner_from(
         daily_cap: n.daily_cap,
         monthly_cap: n.monthly_cap,
         timezone: n.timezone,
+        schedule: n.schedule,
         exclusive: n.exclusive,
         active: n.active,
         created_at,
@@ -602,7 +607,8 @@ fn partner_from(
     }
 }
 
-/// The stored columns of a partner, from `name` to `updated_at`, in [`PARTNER_COLUMNS`] order.
+/// The stored columns of a partner that an update writes: `name` to `active`, `updated_at`, then
+/// `schedule` (SQL NULL for none: bind it through `NULLIF(.., 'null')`).
 fn partner_args(p: &Partner) -> Result<Vec<crate::db::Arg>> {
     Ok(args![
         p.name.as_str(),
@@ -619,6 +625,7 @@ fn partner_args(p: &Partner) -> Result<Vec<crate::db::Arg>> {
         p.exclusive,
         p.active,
         p.updated_at,
+        json(&p.schedule)?,
     ])
 }
 
@@ -634,8 +641,10 @@ impl PartnerRepo for SqlStore {
         a.extend(args![partner.org_id, partner.id, partner.created_at]);
         tx.execute(
             "INSERT INTO fulfillment_partners (name, delivery, verticals, regions, priority, weight, price_minor,
-             currency, daily_cap, monthly_cap, timezone, exclusive, active, updated_at, org_id, id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             currency, daily_cap, monthly_cap, timezone, exclusive, active, updated_at, schedule, org_id, id,
+             created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, 'null'), $16, $17,
+             $18)",
             a,
         )
         .await?;
@@ -704,7 +713,8 @@ impl PartnerRepo for SqlStore {
         tx.execute(
             "UPDATE fulfillment_partners SET name = $1, delivery = $2, verticals = $3, regions = $4, priority = $5,
              weight = $6, price_minor = $7, currency = $8, daily_cap = $9, monthly_cap = $10, timezone = $11,
-             exclusive = $12, active = $13, updated_at = $14 WHERE org_id = $15 AND id = $16",
+             exclusive = $12, active = $13, updated_at = $14, schedule = NULLIF($15, 'null')
+             WHERE org_id = $16 AND id = $17",
             a,
         )
         .await?;

@@ -6,7 +6,7 @@
 //! midnight and month start (`partner_usage_in`), and the deliveries. Every routing that could
 //! take the same cap slot queues on the same partner row, so caps hold under any concurrency.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -18,8 +18,8 @@ use workos_core::domain::{
     Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
     RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, buys, day_start,
     has_room, lead_status_from_deliveries, month_start, new_public_form_id, normalize_vertical,
-    partner_buys, partner_timezone, routed_status, select_partners, to_storage_precision,
-    validate_range, within_return_window,
+    partner_buys, partner_is_open, partner_timezone, routed_status, select_partners,
+    to_storage_precision, validate_range, within_return_window,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
@@ -28,7 +28,7 @@ use workos_core::repo::{LeadFormRepo, RoutingRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::leads::{fetch_delivery, fetch_lead, fetch_partner, insert_delivery, partner_usage_in};
+use super::leads::{PARTNER_COLUMNS, PartnerRow, fetch_delivery, fetch_lead, insert_delivery};
 use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
@@ -181,26 +181,111 @@ fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
     (day_start(tz, now), month_start(tz, now))
 }
 
-/// Whether the partner has room under its caps at `now`, counted in `tx` after its row lock.
-async fn room_for(
+/// Each capped partner's usage at `now` (deliveries since its local midnight, and since its
+/// local month start, returns excluded), counted in `tx` after the partners' row locks, in one
+/// statement for them all. Partners without caps are not counted; one without deliveries in
+/// the window is absent (zero).
+async fn usage_of(
     tx: &mut Tx,
     ctx: &TenantContext,
-    partner: &Partner,
+    partners: &[Partner],
     now: Timestamp,
-) -> Result<bool> {
-    let (day, month) = cap_windows(partner, now);
-    let daily = match partner.daily_cap {
-        Some(_) => partner_usage_in(tx, ctx, partner.id, day).await?,
-        None => 0,
-    };
-    let monthly = match partner.monthly_cap {
-        Some(_) => partner_usage_in(tx, ctx, partner.id, month).await?,
-        None => 0,
-    };
-    Ok(has_room(partner, daily, monthly))
+) -> Result<HashMap<Uuid, (u32, u32)>> {
+    let mut sql = Sql::new(
+        "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*) FROM (",
+    );
+    let mut any = false;
+    for p in partners {
+        if p.daily_cap.is_none() && p.monthly_cap.is_none() {
+            continue;
+        }
+        let (day, month) = cap_windows(p, now);
+        // The window to scan: the month when the monthly cap counts, else just the day.
+        let since = if p.monthly_cap.is_some() { month } else { day };
+        sql.push(if any { " UNION ALL SELECT " } else { "SELECT " });
+        any = true;
+        sql.bind(p.id)
+            .push(" AS pid, ")
+            .bind(day)
+            .push(" AS day, ")
+            .bind(since)
+            .push(" AS since");
+    }
+    if !any {
+        return Ok(HashMap::new());
+    }
+    sql.push(
+        ") w JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
+         AND d.status <> 'returned' AND d.org_id = ",
+    )
+    .bind(ctx.org_id())
+    .push(" GROUP BY w.pid");
+    let rows: Vec<(Uuid, i64, i64)> = tx.fetch_sql(sql).await?;
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(rows
+        .into_iter()
+        .map(|(id, daily, monthly)| (id, (count(daily), count(monthly))))
+        .collect())
 }
 
 impl SqlStore {
+    /// Routes the org's queued leads (and, with `new_before`, its `new` leads captured before
+    /// it), oldest first, one transaction per lead; see [`RoutingRepo::route_pending_leads`].
+    async fn route_pending_in(
+        &self,
+        ctx: &TenantContext,
+        now: DateTime<Utc>,
+        new_before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<RoutedLead>> {
+        ctx.authorize(Access::WriteCrm)?;
+        let at = to_storage_precision(now);
+        let new_before = new_before.map(to_storage_precision);
+        let skip_locked = if is_postgres(self) {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        // Past each lead tried, so one that stays queued is not picked again in this call.
+        let mut cursor: Option<(Timestamp, Uuid)> = None;
+        let mut out = Vec::new();
+        for _ in 0..limit.min(1000) {
+            let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+            let mut sql =
+                Sql::new("SELECT id, created_at FROM leads WHERE deleted_at IS NULL AND org_id = ");
+            sql.bind(ctx.org_id());
+            match new_before {
+                Some(t) => sql
+                    .push(" AND (status = 'queued' OR (status = 'new' AND created_at < ")
+                    .bind(t)
+                    .push("))"),
+                None => sql.push(" AND status = 'queued'"),
+            };
+            if let Some((created, id)) = cursor {
+                sql.push(" AND (created_at > ")
+                    .bind(created)
+                    .push(" OR (created_at = ")
+                    .bind(created)
+                    .push(" AND id > ")
+                    .bind(id)
+                    .push("))");
+            }
+            sql.push(" ORDER BY created_at, id LIMIT 1")
+                .push(skip_locked);
+            let next: Option<(Uuid, Timestamp)> = tx.fetch_sql(sql).await?.into_iter().next();
+            let Some((id, created)) = next else {
+                break;
+            };
+            cursor = Some((created, id));
+            let routed = self
+                .route_in(&mut tx, ctx, LeadId::from_uuid(id), at)
+                .await?;
+            tx.commit().await?;
+            out.push(routed);
+        }
+        Ok(out)
+    }
+
     /// Routes one lead inside `tx` (which holds nothing yet); see [`RoutingRepo::route_lead`].
     async fn route_in(
         &self,
@@ -259,9 +344,9 @@ impl SqlStore {
         let mut eligible: Vec<Partner> = Vec::new();
         let mut any_buyer = false;
         if !candidate_ids.is_empty() {
-            let mut sql = Sql::new(
-                "SELECT id FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = ",
-            );
+            let mut sql = Sql::new(&format!(
+                "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = "
+            ));
             sql.bind(ctx.org_id()).push(" AND id IN (");
             for (i, id) in candidate_ids.iter().enumerate() {
                 if i > 0 {
@@ -270,17 +355,27 @@ impl SqlStore {
                 sql.bind(*id);
             }
             sql.push(") ORDER BY id").push(lock);
-            let locked: Vec<(Uuid,)> = tx.fetch_sql(sql).await?;
-            for (id,) in locked {
-                let partner = fetch_partner(tx, ctx, PartnerId::from_uuid(id), "").await?;
+            let locked: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
+            // Closed and paused partners still count as buyers: the lead may wait for them.
+            let mut open = Vec::new();
+            for row in locked {
+                let partner = Partner::try_from(row)?;
                 if !partner_buys(&partner, &lead) || (shared && partner.exclusive) {
                     continue;
                 }
                 any_buyer = true;
-                if partner.active && room_for(tx, ctx, &partner, at).await? {
-                    eligible.push(partner);
+                if partner.active && partner_is_open(&partner, at) {
+                    open.push(partner);
                 }
             }
+            let usage = usage_of(tx, ctx, &open, at).await?;
+            eligible = open
+                .into_iter()
+                .filter(|p| {
+                    let (daily, monthly) = usage.get(&p.id.as_uuid()).copied().unwrap_or((0, 0));
+                    has_room(p, daily, monthly)
+                })
+                .collect();
         }
 
         let want = if shared {
@@ -408,26 +503,43 @@ impl RoutingRepo for SqlStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<RoutedLead>> {
-        ctx.authorize(Access::WriteCrm)?;
-        let ids: Vec<(Uuid,)> = {
-            let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-            tx.fetch_all(
-                "SELECT id FROM leads WHERE org_id = $1 AND status = 'queued' AND deleted_at IS NULL
-                 ORDER BY created_at, id LIMIT $2",
-                args![ctx.org_id(), i64::from(limit.min(1000))],
-            )
-            .await?
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            match self.route_lead(ctx, LeadId::from_uuid(id), now).await {
-                Ok(routed) => out.push(routed),
-                // Routed (or changed) by someone else meanwhile.
-                Err(Error::Conflict { .. } | Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
+        self.route_pending_in(ctx, now, None, limit).await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn route_pending_leads(
+        &self,
+        ctx: &TenantContext,
+        now: DateTime<Utc>,
+        new_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<RoutedLead>> {
+        self.route_pending_in(ctx, now, Some(new_before), limit)
+            .await
+    }
+
+    async fn orgs_with_pending_leads(
+        &self,
+        new_before: DateTime<Utc>,
+        after: Option<OrgId>,
+        limit: u32,
+    ) -> Result<Vec<OrgId>> {
+        let mut tx = self.system_tx(false).await?;
+        // Two index-backed lookups (the partial indexes on queued and on new leads) rather
+        // than one OR over the whole table.
+        let mut sql = Sql::new(
+            "SELECT org_id FROM (SELECT DISTINCT org_id FROM leads WHERE status = 'queued' \
+             AND deleted_at IS NULL UNION SELECT DISTINCT org_id FROM leads WHERE status = 'new' \
+             AND deleted_at IS NULL AND created_at < ",
+        );
+        sql.bind(to_storage_precision(new_before)).push(") o");
+        if let Some(after) = after {
+            sql.push(" WHERE org_id > ").bind(after);
         }
-        Ok(out)
+        sql.push(" ORDER BY org_id LIMIT ")
+            .bind(i64::from(limit.clamp(1, 10_000)));
+        let rows: Vec<(Uuid,)> = tx.fetch_sql(sql).await?;
+        Ok(rows.into_iter().map(|(id,)| OrgId::from_uuid(id)).collect())
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), delivery_id = %id))]
