@@ -21,13 +21,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the REST API (the default), with the webhook dispatcher and workers in-process.
+    /// Serve the REST API (the default), with the webhook dispatcher and workers and the
+    /// queued-lead job in-process.
     Serve {
         /// Leave webhook delivery to separate `workos-server worker` processes.
         #[arg(long)]
         no_webhook_workers: bool,
     },
-    /// Run only the webhook dispatcher and delivery workers (to scale them out).
+    /// Run only the background work (webhook dispatcher and delivery workers, Gmail sync, the
+    /// queued-lead job), to scale it out.
     Worker,
     /// Administrative commands; each prints one JSON object.
     Admin {
@@ -78,11 +80,15 @@ async fn main() -> anyhow::Result<()> {
         Command::Worker => {
             let pipeline = spawn_pipeline(&state)?;
             let gmail_sync = spawn_gmail_sync(&state)?;
+            let lead_routing = spawn_lead_routing(&state);
             tracing::info!("webhook workers running");
             shutdown_signal().await;
             pipeline.shutdown().await;
             if let Some(s) = gmail_sync {
                 s.shutdown().await;
+            }
+            if let Some(job) = lead_routing {
+                job.shutdown().await;
             }
             Ok(())
         }
@@ -138,6 +144,15 @@ fn spawn_gmail_sync(
         .map(|gmail| spawn_scheduler(gmail, state.store.clone(), config)))
 }
 
+/// The queued-lead job, unless `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0.
+fn spawn_lead_routing(
+    state: &AppState,
+) -> Option<workos_reference_server::lead_routing::JobHandle> {
+    state
+        .lead_routing_interval
+        .map(|every| workos_reference_server::lead_routing::spawn(state.store.clone(), every))
+}
+
 async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -156,8 +171,12 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
         None
     };
     let gmail_sync = spawn_gmail_sync(&state)?;
+    let lead_routing = spawn_lead_routing(&state);
     tracing::info!(%bind, "listening");
     serve(listener, app(state), shutdown_signal()).await?;
+    if let Some(job) = lead_routing {
+        job.shutdown().await;
+    }
     if let Some(pipeline) = pipeline {
         pipeline.shutdown().await;
     }
