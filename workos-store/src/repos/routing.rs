@@ -6,7 +6,7 @@
 //! midnight and month start (`partner_usage_in`), and the deliveries. Every routing that could
 //! take the same cap slot queues on the same partner row, so caps hold under any concurrency.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -315,27 +315,21 @@ impl SqlStore {
         let settings = &stored.settings;
         let shared = settings.distribution == Distribution::Shared;
 
-        // Candidates by vertical and region (paused ones too: they make queueing worthwhile).
+        // Candidates by vertical and region (paused and closed ones too: they make queueing
+        // worthwhile), less the partners the lead already went to.
         let rows: Vec<CandidateRow> = tx
             .fetch_all(
                 "SELECT id, verticals, regions, exclusive FROM fulfillment_partners
-                 WHERE org_id = $1 AND deleted_at IS NULL ORDER BY id",
-                args![ctx.org_id()],
-            )
-            .await?;
-        let taken: Vec<(Uuid,)> = tx
-            .fetch_all(
-                "SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2",
+                 WHERE org_id = $1 AND deleted_at IS NULL
+                 AND id NOT IN (SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2)
+                 ORDER BY id",
                 args![ctx.org_id(), lead.id],
             )
             .await?;
-        let taken: HashSet<Uuid> = taken.into_iter().map(|(id,)| id).collect();
         let candidate_ids: Vec<Uuid> = rows
             .into_iter()
-            .filter(|(id, verticals, regions, exclusive)| {
-                (!shared || !*exclusive)
-                    && !taken.contains(id)
-                    && buys(&verticals.0, &regions.0, &lead)
+            .filter(|(_, verticals, regions, exclusive)| {
+                (!shared || !*exclusive) && buys(&verticals.0, &regions.0, &lead)
             })
             .map(|(id, ..)| id)
             .collect();
