@@ -1,8 +1,9 @@
 //! Leads (capture with dedupe, person linking and first-touch attribution), fulfillment
 //! partners, and lead deliveries.
 //!
-//! The transaction-level helpers (`fetch_partner` with a row lock, `partner_usage_in`,
-//! `insert_delivery`) are what cap-enforcing routing composes inside one transaction.
+//! The row decoders and the transaction-level helpers (`fetch_lead`, `fetch_delivery`,
+//! `insert_delivery` at the caller's clock) are shared with routing (`routing.rs`), which
+//! composes them inside one transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -889,7 +890,7 @@ pub(crate) async fn insert_delivery(
 }
 
 /// How many of the partner's deliveries since `since` count toward its caps (all but
-/// `returned`). Inside routing, call it after locking the partner row with [`fetch_partner`].
+/// `returned`).
 pub(crate) async fn partner_usage_in(
     tx: &mut Tx,
     ctx: &TenantContext,

@@ -2,9 +2,11 @@
 //! forms.
 //!
 //! `route_lead` composes, in one transaction: the lead's row lock, the settings row lock, one
-//! `SELECT … FOR UPDATE` over the candidate partners in id order, their usage since local
-//! midnight and month start (`partner_usage_in`), and the deliveries. Every routing that could
-//! take the same cap slot queues on the same partner row, so caps hold under any concurrency.
+//! `SELECT … FOR UPDATE` that locks and reads the candidate partners in id order, one statement
+//! counting their usage since local midnight and month start (`usage_of`), and the deliveries.
+//! Every routing that could take the same cap slot queues on the same partner row, so caps hold
+//! under any concurrency. The queued-lead job (`route_pending_leads`) picks each lead with
+//! `FOR UPDATE SKIP LOCKED` and routes it in that same transaction.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -286,7 +288,8 @@ impl SqlStore {
         Ok(out)
     }
 
-    /// Routes one lead inside `tx` (which holds nothing yet); see [`RoutingRepo::route_lead`].
+    /// Routes one lead inside `tx` (which holds at most the lead's own row lock); see
+    /// [`RoutingRepo::route_lead`].
     async fn route_in(
         &self,
         tx: &mut Tx,
