@@ -25,6 +25,12 @@ pub struct Config {
     pub jwt_secret: Option<Vec<u8>>,
     /// `WORKOS_RATE_LIMIT_PER_MINUTE`, default 60.
     pub rate_limit_per_minute: u32,
+    /// `WORKOS_TRUSTED_PROXIES`: the proxies (CIDRs or addresses, comma-separated) whose
+    /// `X-Forwarded-For` is believed; default none (the client is the TCP peer).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS`, default 60: how often the queued-lead job runs;
+    /// `None` (set to 0) turns it off in this process.
+    pub lead_routing_interval: Option<std::time::Duration>,
     /// `WORKOS_LOG`, default `info`.
     pub log: String,
     /// `WORKOS_ENV=production` requires real secrets instead of generating dev ones.
@@ -111,8 +117,19 @@ impl Config {
                 (key.unwrap_or(dev_key), pepper.unwrap_or(dev_pepper))
             }
         };
+        let lead_routing_interval = match get("WORKOS_LEAD_ROUTING_INTERVAL_SECS") {
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .context("WORKOS_LEAD_ROUTING_INTERVAL_SECS: not a whole number of seconds")?,
+            None => 60,
+        };
         Ok(Self {
             bind,
+            trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
+            lead_routing_interval: Some(std::time::Duration::from_secs(lead_routing_interval))
+                .filter(|d| !d.is_zero()),
             database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://workos.db".into()),
             public_url: get("WORKOS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
             encryption_key,
@@ -139,6 +156,25 @@ impl Config {
                 .unwrap_or_else(|| "Please leave a message after the tone.".into()),
         })
     }
+}
+
+/// Parses `WORKOS_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses,
+/// comma-separated; blank or unset is none.
+fn trusted_proxies(value: Option<&str>) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    value
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .with_context(|| {
+                    format!("WORKOS_TRUSTED_PROXIES: {s} is not a CIDR (10.0.0.0/8) or an address")
+                })
+        })
+        .collect()
 }
 
 fn decode_pepper(s: &str) -> anyhow::Result<Vec<u8>> {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod gmail_sync;
 pub mod idempotency;
+pub mod lead_routing;
 pub mod metrics;
 pub mod routes;
 pub mod state;
@@ -131,7 +132,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting connections and
-/// lets in-flight requests finish.
+/// lets in-flight requests finish. Handlers see each connection's peer address (`ConnectInfo`),
+/// which the public form's per-IP limit keys on.
 ///
 /// # Errors
 /// When the listener fails.
@@ -140,9 +142,12 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -21,14 +21,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the REST API (the default), with the webhook dispatcher and workers and the lead
-    /// sender in-process.
+    /// Serve the REST API (the default), with the webhook dispatcher and workers, the lead
+    /// sender and the queued-lead job in-process.
     Serve {
         /// Leave webhook and lead delivery to separate `workos-server worker` processes.
         #[arg(long)]
         no_webhook_workers: bool,
     },
-    /// Run only the webhook dispatcher, delivery workers and lead sender (to scale them out).
+    /// Run only the background work (webhook dispatcher and delivery workers, the lead sender,
+    /// Gmail sync, the queued-lead job), to scale it out.
     Worker,
     /// Administrative commands; each prints one JSON object.
     Admin {
@@ -80,12 +81,16 @@ async fn main() -> anyhow::Result<()> {
             let pipeline = spawn_pipeline(&state)?;
             let lead_sender = spawn_lead_sender(&state)?;
             let gmail_sync = spawn_gmail_sync(&state)?;
-            tracing::info!("webhook workers and lead sender running");
+            let lead_routing = spawn_lead_routing(&state);
+            tracing::info!("webhook workers, lead sender and queued-lead job running");
             shutdown_signal().await;
             pipeline.shutdown().await;
             lead_sender.shutdown().await;
             if let Some(s) = gmail_sync {
                 s.shutdown().await;
+            }
+            if let Some(job) = lead_routing {
+                job.shutdown().await;
             }
             Ok(())
         }
@@ -149,6 +154,15 @@ fn spawn_gmail_sync(
         .map(|gmail| spawn_scheduler(gmail, state.store.clone(), config)))
 }
 
+/// The queued-lead job, unless `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0.
+fn spawn_lead_routing(
+    state: &AppState,
+) -> Option<workos_reference_server::lead_routing::JobHandle> {
+    state
+        .lead_routing_interval
+        .map(|every| workos_reference_server::lead_routing::spawn(state.store.clone(), every))
+}
+
 async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -170,8 +184,12 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
         (None, None)
     };
     let gmail_sync = spawn_gmail_sync(&state)?;
+    let lead_routing = spawn_lead_routing(&state);
     tracing::info!(%bind, "listening");
     serve(listener, app(state), shutdown_signal()).await?;
+    if let Some(job) = lead_routing {
+        job.shutdown().await;
+    }
     if let Some(pipeline) = pipeline {
         pipeline.shutdown().await;
     }

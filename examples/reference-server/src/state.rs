@@ -40,6 +40,12 @@ pub struct Inner {
     pub webhook_config: workos_webhooks::worker::WebhookConfig,
     /// HS256 key for user JWTs, when configured.
     pub jwt: Option<jsonwebtoken::DecodingKey>,
+    /// Public form submissions per minute per client address.
+    pub form_limiter: governor::DefaultKeyedRateLimiter<String>,
+    /// The proxies whose `X-Forwarded-For` is believed (`WORKOS_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often the queued-lead job runs; `None` when it is off.
+    pub lead_routing_interval: Option<Duration>,
     /// Requests per minute per caller.
     pub limiter: Limiter,
     /// The configured per-minute limit (for the `RateLimit-Limit` header).
@@ -109,6 +115,12 @@ impl AppState {
                 .as_deref()
                 .map(jsonwebtoken::DecodingKey::from_secret),
             limiter,
+            form_limiter: RateLimiter::keyed(Quota::per_minute(
+                NonZeroU32::new(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE)
+                    .unwrap_or(NonZeroU32::MIN),
+            )),
+            trusted_proxies: config.trusted_proxies,
+            lead_routing_interval: config.lead_routing_interval,
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
             public_url: config.public_url,

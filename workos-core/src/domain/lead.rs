@@ -15,7 +15,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Currency, E164, EmailAddress, HttpUrl, Patch, TimeRange, check_text};
+use super::{Currency, E164, EmailAddress, HttpUrl, Patch, Schedule, TimeRange, check_text};
 use crate::error::{Error, ValidationError, Validator};
 use crate::events::types;
 use crate::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
@@ -575,6 +575,8 @@ pub struct Partner {
     pub monthly_cap: Option<u32>,
     /// The IANA time zone its days and months are counted in, e.g. `America/New_York`.
     pub timezone: String,
+    /// Weekly opening hours in `timezone`; `null` is always open.
+    pub schedule: Option<Schedule>,
     /// Whether it buys leads exclusively (no other partner gets the same lead).
     pub exclusive: bool,
     /// Whether routing may choose it.
@@ -622,6 +624,9 @@ pub struct NewPartner {
     /// IANA time zone (default `UTC`).
     #[serde(default = "default_timezone")]
     pub timezone: String,
+    /// Weekly opening hours in `timezone` (default `null`: always open).
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
     /// Buys exclusively (default true).
     #[serde(default = "yes")]
     pub exclusive: bool,
@@ -675,6 +680,9 @@ pub struct PartnerPatch {
     pub monthly_cap: Patch<u32>,
     /// New time zone.
     pub timezone: Option<String>,
+    /// New opening hours, or `null` for always open.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Schedule>))]
+    pub schedule: Patch<Schedule>,
     /// New exclusivity.
     pub exclusive: Option<bool>,
     /// Activate or pause.
@@ -768,6 +776,7 @@ impl NewPartner {
             daily_cap: None,
             monthly_cap: None,
             timezone: default_timezone(),
+            schedule: None,
             exclusive: true,
             active: true,
         }
@@ -845,6 +854,9 @@ impl NewPartner {
             "timezone",
             "must be an IANA time zone such as America/New_York or UTC",
         );
+        if let Some(schedule) = &self.schedule {
+            schedule.check(&mut v);
+        }
         v.finish()
     }
 
@@ -863,6 +875,7 @@ impl NewPartner {
             daily_cap: patch.daily_cap.apply(p.daily_cap),
             monthly_cap: patch.monthly_cap.apply(p.monthly_cap),
             timezone: patch.timezone.unwrap_or_else(|| p.timezone.clone()),
+            schedule: patch.schedule.apply(p.schedule.clone()),
             exclusive: patch.exclusive.unwrap_or(p.exclusive),
             active: patch.active.unwrap_or(p.active),
         }

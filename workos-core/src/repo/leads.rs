@@ -340,6 +340,38 @@ pub trait RoutingRepo: Send + Sync {
         limit: u32,
     ) -> Result<Vec<crate::domain::RoutedLead>>;
 
+    /// Routes up to `limit` leads a routing job owes a try, oldest first: the org's `queued`
+    /// leads and its `new` leads captured before `new_before` (capture and routing are separate
+    /// transactions, so a crash between them leaves a lead `new`). Each lead is picked and
+    /// routed at `now` in its own transaction; a lead another router holds is skipped (on
+    /// Postgres `FOR UPDATE SKIP LOCKED`; SQLite's single writer serialises them), so jobs
+    /// running at once never route a lead twice. A lead that stays queued is tried once per
+    /// call.
+    ///
+    /// # Errors
+    /// As for [`RoutingRepo::route_lead`].
+    async fn route_pending_leads(
+        &self,
+        ctx: &TenantContext,
+        now: DateTime<Utc>,
+        new_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::RoutedLead>>;
+
+    /// The orgs with leads [`RoutingRepo::route_pending_leads`] would pick up (`queued` ones,
+    /// or `new` ones captured before `new_before`), in id order after `after`, at most
+    /// `limit`: how a routing job working across orgs finds its work. Reads in the system
+    /// scope (no tenant).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] or [`crate::Error::Internal`] from the database.
+    async fn orgs_with_pending_leads(
+        &self,
+        new_before: DateTime<Utc>,
+        after: Option<OrgId>,
+        limit: u32,
+    ) -> Result<Vec<OrgId>>;
+
     /// A partner's answer about a delivery at `now`: accept or reject a `delivered` one, or
     /// return a `delivered` or `accepted` one within the settings' return window (counted from
     /// when it was routed). The answer is kept as the delivery's `response`; a return stops

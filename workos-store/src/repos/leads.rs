@@ -1,8 +1,9 @@
 //! Leads (capture with dedupe, person linking and first-touch attribution), fulfillment
 //! partners, and lead deliveries.
 //!
-//! The transaction-level helpers (`fetch_partner` with a row lock, `partner_usage_in`,
-//! `insert_delivery`) are what cap-enforcing routing composes inside one transaction.
+//! The row decoders and the transaction-level helpers (`fetch_lead`, `fetch_delivery`,
+//! `insert_delivery` at the caller's clock) are shared with routing (`routing.rs`), which
+//! composes them inside one transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use workos_core::domain::{
     Attribution, Consent, Currency, DedupeField, DedupePolicy, DedupeScope, E164, EmailAddress,
     Lead, LeadDelivery, LeadDeliveryFilter, LeadDeliveryStatus, LeadFilter, LeadStatus, NewLead,
     NewPartner, NewPerson, Partner, PartnerDelivery, PartnerFilter, PartnerPatch, ReturnReason,
-    Timestamp, to_storage_precision, validate_delivery_update, validate_new_delivery,
+    Schedule, Timestamp, to_storage_precision, validate_delivery_update, validate_new_delivery,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
@@ -83,6 +84,7 @@ async fn lock_contacts(
 // ---------------------------------------------------------------------------------------------
 // Leads
 
+/// A `leads` row, in [`LEAD_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
 pub(crate) struct LeadRow {
     id: Uuid,
@@ -156,11 +158,19 @@ impl TryFrom<LeadRow> for Lead {
     }
 }
 
+/// The columns [`LeadRow`] reads.
 pub(crate) const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
      country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
      fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
 
-async fn fetch_lead(tx: &mut Tx, ctx: &TenantContext, id: LeadId, lock: &str) -> Result<Lead> {
+/// A live lead of the org; `lock` is a row-lock clause (`FOR UPDATE` on Postgres) when the
+/// caller will change it.
+pub(crate) async fn fetch_lead(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    id: LeadId,
+    lock: &str,
+) -> Result<Lead> {
     let sql = format!(
         "SELECT {LEAD_COLUMNS} FROM leads WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
     );
@@ -498,6 +508,7 @@ impl LeadRepo for SqlStore {
 // ---------------------------------------------------------------------------------------------
 // Partners
 
+/// A `fulfillment_partners` row, in [`PARTNER_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
 pub(crate) struct PartnerRow {
     id: Uuid,
@@ -513,6 +524,7 @@ pub(crate) struct PartnerRow {
     daily_cap: Option<i32>,
     monthly_cap: Option<i32>,
     timezone: String,
+    schedule: Option<Json<Schedule>>,
     exclusive: bool,
     active: bool,
     created_at: Timestamp,
@@ -538,6 +550,7 @@ impl TryFrom<PartnerRow> for Partner {
             daily_cap: r.daily_cap.map(|c| count("daily cap", c)).transpose()?,
             monthly_cap: r.monthly_cap.map(|c| count("monthly cap", c)).transpose()?,
             timezone: r.timezone,
+            schedule: r.schedule.map(|s| s.0),
             exclusive: r.exclusive,
             active: r.active,
             created_at: r.created_at,
@@ -546,8 +559,9 @@ impl TryFrom<PartnerRow> for Partner {
     }
 }
 
+/// The columns [`PartnerRow`] reads.
 pub(crate) const PARTNER_COLUMNS: &str = "id, org_id, name, delivery, verticals, regions, priority, weight, price_minor, \
-     currency, daily_cap, monthly_cap, timezone, exclusive, active, created_at, updated_at";
+     currency, daily_cap, monthly_cap, timezone, schedule, exclusive, active, created_at, updated_at";
 
 /// A live partner of the org; `lock` is [`for_update`] when the caller will write
 /// what depends on it (an update, or routing that checks caps before recording a delivery).
@@ -586,6 +600,7 @@ fn partner_from(
         daily_cap: n.daily_cap,
         monthly_cap: n.monthly_cap,
         timezone: n.timezone,
+        schedule: n.schedule,
         exclusive: n.exclusive,
         active: n.active,
         created_at,
@@ -593,7 +608,8 @@ fn partner_from(
     }
 }
 
-/// The stored columns of a partner, from `name` to `updated_at`, in [`PARTNER_COLUMNS`] order.
+/// The stored columns of a partner that an update writes: `name` to `active`, `updated_at`, then
+/// `schedule` (SQL NULL for none: bind it through `NULLIF(.., 'null')`).
 fn partner_args(p: &Partner) -> Result<Vec<crate::db::Arg>> {
     Ok(args![
         p.name.as_str(),
@@ -610,6 +626,7 @@ fn partner_args(p: &Partner) -> Result<Vec<crate::db::Arg>> {
         p.exclusive,
         p.active,
         p.updated_at,
+        json(&p.schedule)?,
     ])
 }
 
@@ -625,8 +642,10 @@ impl PartnerRepo for SqlStore {
         a.extend(args![partner.org_id, partner.id, partner.created_at]);
         tx.execute(
             "INSERT INTO fulfillment_partners (name, delivery, verticals, regions, priority, weight, price_minor,
-             currency, daily_cap, monthly_cap, timezone, exclusive, active, updated_at, org_id, id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             currency, daily_cap, monthly_cap, timezone, exclusive, active, updated_at, schedule, org_id, id,
+             created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, 'null'), $16, $17,
+             $18)",
             a,
         )
         .await?;
@@ -695,7 +714,8 @@ impl PartnerRepo for SqlStore {
         tx.execute(
             "UPDATE fulfillment_partners SET name = $1, delivery = $2, verticals = $3, regions = $4, priority = $5,
              weight = $6, price_minor = $7, currency = $8, daily_cap = $9, monthly_cap = $10, timezone = $11,
-             exclusive = $12, active = $13, updated_at = $14 WHERE org_id = $15 AND id = $16",
+             exclusive = $12, active = $13, updated_at = $14, schedule = NULLIF($15, 'null')
+             WHERE org_id = $16 AND id = $17",
             a,
         )
         .await?;
@@ -785,6 +805,7 @@ impl PartnerRepo for SqlStore {
 // ---------------------------------------------------------------------------------------------
 // Lead deliveries
 
+/// A `lead_deliveries` row, in [`DELIVERY_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeliveryRow {
     id: Uuid,
@@ -831,9 +852,11 @@ impl TryFrom<DeliveryRow> for LeadDelivery {
     }
 }
 
+/// The columns [`DeliveryRow`] reads.
 pub(crate) const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
      response, return_reason, created_at, updated_at";
 
+/// A delivery of the org; `lock` as for [`fetch_lead`].
 pub(crate) async fn fetch_delivery(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -849,7 +872,8 @@ pub(crate) async fn fetch_delivery(
 }
 
 /// Records a pending delivery of `lead` to `partner` (both already checked to be live records
-/// of the org) in `tx`, with its `lead.routed` event.
+/// of the org) in `tx` at `at`, with its `lead.routed` event. Routing passes its own clock,
+/// the one its cap windows were read against.
 pub(crate) async fn insert_delivery(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -857,9 +881,10 @@ pub(crate) async fn insert_delivery(
     partner: &Partner,
     rule: Option<String>,
     price_minor: i64,
+    at: Timestamp,
 ) -> Result<LeadDelivery> {
     validate_new_delivery(rule.as_deref(), price_minor)?;
-    let t = now();
+    let t = at;
     let delivery = LeadDelivery {
         id: LeadDeliveryId::new(),
         org_id: ctx.org_id(),
@@ -913,7 +938,7 @@ pub(crate) async fn insert_delivery(
 }
 
 /// How many of the partner's deliveries since `since` count toward its caps (all but
-/// `returned`). Inside routing, call it after locking the partner row with [`fetch_partner`].
+/// `returned`).
 pub(crate) async fn partner_usage_in(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -945,7 +970,8 @@ impl LeadDeliveryRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let lead = fetch_lead(&mut tx, ctx, lead_id, "").await?;
         let partner = fetch_partner(&mut tx, ctx, partner_id, "").await?;
-        let delivery = insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor).await?;
+        let delivery =
+            insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor, now()).await?;
         tx.commit().await?;
         Ok(delivery)
     }

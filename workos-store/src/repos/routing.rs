@@ -2,33 +2,35 @@
 //! forms.
 //!
 //! `route_lead` composes, in one transaction: the lead's row lock, the settings row lock, one
-//! `SELECT … FOR UPDATE` over the candidate partners in id order, their usage since local
-//! midnight and month start (`partner_usage_in`), and the deliveries. Every routing that could
-//! take the same cap slot queues on the same partner row, so caps hold under any concurrency.
+//! `SELECT … FOR UPDATE` that locks and reads the candidate partners in id order, one statement
+//! counting their usage since local midnight and month start (`usage_of`), and the deliveries.
+//! Every routing that could take the same cap slot queues on the same partner row, so caps hold
+//! under any concurrency. The queued-lead job (`route_pending_leads`) picks each lead with
+//! `FOR UPDATE SKIP LOCKED` and routes it in that same transaction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    Attribution, Candidate, Consent, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution,
-    E164, EmailAddress, Lead, LeadDelivery, LeadDeliveryStatus, LeadForm, LeadFormId,
-    LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm, Partner, PartnerSummary, Patch,
-    ReturnReason, RoutedLead, RoutingSettings, RoutingSettingsInput, RoutingStrategy,
-    SourceSummary, TimeRange, Timestamp, buys, day_start, has_room, lead_status_from_deliveries,
-    month_start, new_public_form_id, normalize_vertical, partner_buys, partner_timezone,
-    routed_status, select_partners, to_storage_precision, validate_range, within_return_window,
+    Candidate, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
+    LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm,
+    Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
+    RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, buys, day_start,
+    has_room, lead_status_from_deliveries, month_start, new_public_form_id, normalize_vertical,
+    partner_buys, partner_is_open, partner_timezone, routed_status, select_partners,
+    to_storage_precision, validate_range, within_return_window,
 };
 use workos_core::events::types;
-use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
+use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{LeadFormRepo, RoutingRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::leads::{fetch_partner, partner_usage_in};
+use super::leads::{PARTNER_COLUMNS, PartnerRow, fetch_delivery, fetch_lead, insert_delivery};
 use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
@@ -57,93 +59,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rows (the lead and delivery shapes of `leads.rs`, read here inside routing's transaction)
-
-#[derive(sqlx::FromRow)]
-struct LeadRow {
-    id: Uuid,
-    org_id: Uuid,
-    person_id: Option<Uuid>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    postal_code: Option<String>,
-    region: Option<String>,
-    country: Option<String>,
-    vertical: Option<String>,
-    answers: Json<serde_json::Value>,
-    consent: Option<Json<Consent>>,
-    utm_source: Option<String>,
-    utm_medium: Option<String>,
-    utm_campaign: Option<String>,
-    utm_term: Option<String>,
-    utm_content: Option<String>,
-    gclid: Option<String>,
-    fbclid: Option<String>,
-    landing_page: Option<String>,
-    referrer: Option<String>,
-    first_touch: Option<Json<Attribution>>,
-    status: String,
-    duplicate_of: Option<Uuid>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-impl TryFrom<LeadRow> for Lead {
-    type Error = Error;
-
-    fn try_from(r: LeadRow) -> Result<Self> {
-        Ok(Self {
-            id: LeadId::from_uuid(r.id),
-            org_id: OrgId::from_uuid(r.org_id),
-            person_id: r.person_id.map(PersonId::from_uuid),
-            first_name: r.first_name,
-            last_name: r.last_name,
-            email: r
-                .email
-                .map(|e| EmailAddress::parse(&e).map_err(|e| corrupt("lead email", e)))
-                .transpose()?,
-            phone: r
-                .phone
-                .map(|p| E164::parse(&p).map_err(|e| corrupt("lead phone", e)))
-                .transpose()?,
-            postal_code: r.postal_code,
-            region: r.region,
-            country: r.country,
-            vertical: r.vertical,
-            answers: r.answers.0,
-            consent: r.consent.map(|c| c.0),
-            utm_source: r.utm_source,
-            utm_medium: r.utm_medium,
-            utm_campaign: r.utm_campaign,
-            utm_term: r.utm_term,
-            utm_content: r.utm_content,
-            gclid: r.gclid,
-            fbclid: r.fbclid,
-            landing_page: r.landing_page,
-            referrer: r.referrer,
-            first_touch: r.first_touch.map(|t| t.0),
-            status: r.status.parse().map_err(|e| corrupt("lead status", e))?,
-            duplicate_of: r.duplicate_of.map(LeadId::from_uuid),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
-const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
-     country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
-     fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
-
-async fn fetch_lead(tx: &mut Tx, ctx: &TenantContext, id: LeadId, lock: &str) -> Result<Lead> {
-    let sql = format!(
-        "SELECT {LEAD_COLUMNS} FROM leads WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
-    );
-    let row: Option<LeadRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
-    row.ok_or_else(|| Error::not_found(LeadId::KIND))?
-        .try_into()
-}
+// Lead status
 
 /// Moves the lead to `status` at `at` (when it differs), emitting `lead.status_changed`.
 async fn set_status(
@@ -176,109 +92,6 @@ async fn set_status(
     )
     .await?;
     Ok(updated)
-}
-
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    id: Uuid,
-    org_id: Uuid,
-    lead_id: Uuid,
-    partner_id: Uuid,
-    rule: Option<String>,
-    price_minor: i64,
-    currency: String,
-    status: String,
-    attempts: i32,
-    response: Option<Json<serde_json::Value>>,
-    return_reason: Option<String>,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-impl TryFrom<DeliveryRow> for LeadDelivery {
-    type Error = Error;
-
-    fn try_from(r: DeliveryRow) -> Result<Self> {
-        Ok(Self {
-            id: LeadDeliveryId::from_uuid(r.id),
-            org_id: OrgId::from_uuid(r.org_id),
-            lead_id: LeadId::from_uuid(r.lead_id),
-            partner_id: PartnerId::from_uuid(r.partner_id),
-            rule: r.rule,
-            price_minor: r.price_minor,
-            currency: workos_core::domain::Currency::parse(&r.currency)
-                .map_err(|e| corrupt("currency", e))?,
-            status: r
-                .status
-                .parse()
-                .map_err(|e| corrupt("lead delivery status", e))?,
-            attempts: u32::try_from(r.attempts).map_err(|e| corrupt("attempts", e))?,
-            response: r.response.map(|j| j.0),
-            return_reason: r
-                .return_reason
-                .map(|s| s.parse::<ReturnReason>())
-                .transpose()
-                .map_err(|e| corrupt("return reason", e))?,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
-const DELIVERY_COLUMNS: &str = "id, org_id, lead_id, partner_id, rule, price_minor, currency, status, attempts, \
-     response, return_reason, created_at, updated_at";
-
-/// Records a pending delivery recorded at `at` (routing's clock, which cap windows are read
-/// against), with its `lead.routed` event.
-async fn insert_delivery_at(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    lead: &Lead,
-    partner: &Partner,
-    rule: &str,
-    at: Timestamp,
-) -> Result<LeadDelivery> {
-    let delivery = LeadDelivery {
-        id: LeadDeliveryId::new(),
-        org_id: ctx.org_id(),
-        lead_id: lead.id,
-        partner_id: partner.id,
-        rule: Some(rule.to_owned()),
-        price_minor: partner.price_minor,
-        currency: partner.currency,
-        status: LeadDeliveryStatus::Pending,
-        attempts: 0,
-        response: None,
-        return_reason: None,
-        created_at: at,
-        updated_at: at,
-    };
-    tx.execute(
-        "INSERT INTO lead_deliveries (id, org_id, lead_id, partner_id, rule, price_minor, currency, status,
-         attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
-        args![
-            delivery.id,
-            delivery.org_id,
-            delivery.lead_id,
-            delivery.partner_id,
-            delivery.rule.clone(),
-            delivery.price_minor,
-            delivery.currency.code(),
-            delivery.status.as_str(),
-            at,
-        ],
-    )
-    .await?;
-    emit(
-        tx,
-        ctx,
-        delivery.status.event_type(),
-        LeadDeliveryId::KIND,
-        delivery.id.as_uuid(),
-        &delivery,
-    )
-    .await?;
-    Ok(delivery)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,27 +183,113 @@ fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
     (day_start(tz, now), month_start(tz, now))
 }
 
-/// Whether the partner has room under its caps at `now`, counted in `tx` after its row lock.
-async fn room_for(
+/// Each capped partner's usage at `now` (deliveries since its local midnight, and since its
+/// local month start, returns excluded), counted in `tx` after the partners' row locks, in one
+/// statement for them all. Partners without caps are not counted; one without deliveries in
+/// the window is absent (zero).
+async fn usage_of(
     tx: &mut Tx,
     ctx: &TenantContext,
-    partner: &Partner,
+    partners: &[Partner],
     now: Timestamp,
-) -> Result<bool> {
-    let (day, month) = cap_windows(partner, now);
-    let daily = match partner.daily_cap {
-        Some(_) => partner_usage_in(tx, ctx, partner.id, day).await?,
-        None => 0,
-    };
-    let monthly = match partner.monthly_cap {
-        Some(_) => partner_usage_in(tx, ctx, partner.id, month).await?,
-        None => 0,
-    };
-    Ok(has_room(partner, daily, monthly))
+) -> Result<HashMap<Uuid, (u32, u32)>> {
+    let mut sql = Sql::new(
+        "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*) FROM (",
+    );
+    let mut any = false;
+    for p in partners {
+        if p.daily_cap.is_none() && p.monthly_cap.is_none() {
+            continue;
+        }
+        let (day, month) = cap_windows(p, now);
+        // The window to scan: the month when the monthly cap counts, else just the day.
+        let since = if p.monthly_cap.is_some() { month } else { day };
+        sql.push(if any { " UNION ALL SELECT " } else { "SELECT " });
+        any = true;
+        sql.bind(p.id)
+            .push(" AS pid, ")
+            .bind(day)
+            .push(" AS day, ")
+            .bind(since)
+            .push(" AS since");
+    }
+    if !any {
+        return Ok(HashMap::new());
+    }
+    sql.push(
+        ") w JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
+         AND d.status <> 'returned' AND d.org_id = ",
+    )
+    .bind(ctx.org_id())
+    .push(" GROUP BY w.pid");
+    let rows: Vec<(Uuid, i64, i64)> = tx.fetch_sql(sql).await?;
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(rows
+        .into_iter()
+        .map(|(id, daily, monthly)| (id, (count(daily), count(monthly))))
+        .collect())
 }
 
 impl SqlStore {
-    /// Routes one lead inside `tx` (which holds nothing yet); see [`RoutingRepo::route_lead`].
+    /// Routes the org's queued leads (and, with `new_before`, its `new` leads captured before
+    /// it), oldest first, one transaction per lead; see [`RoutingRepo::route_pending_leads`].
+    async fn route_pending_in(
+        &self,
+        ctx: &TenantContext,
+        now: DateTime<Utc>,
+        new_before: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<RoutedLead>> {
+        ctx.authorize(Access::WriteCrm)?;
+        let at = to_storage_precision(now);
+        let new_before = new_before.map(to_storage_precision);
+        let skip_locked = if is_postgres(self) {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        // Past each lead tried, so one that stays queued is not picked again in this call.
+        let mut cursor: Option<(Timestamp, Uuid)> = None;
+        let mut out = Vec::new();
+        for _ in 0..limit.min(1000) {
+            let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+            let mut sql =
+                Sql::new("SELECT id, created_at FROM leads WHERE deleted_at IS NULL AND org_id = ");
+            sql.bind(ctx.org_id());
+            match new_before {
+                Some(t) => sql
+                    .push(" AND (status = 'queued' OR (status = 'new' AND created_at < ")
+                    .bind(t)
+                    .push("))"),
+                None => sql.push(" AND status = 'queued'"),
+            };
+            if let Some((created, id)) = cursor {
+                sql.push(" AND (created_at > ")
+                    .bind(created)
+                    .push(" OR (created_at = ")
+                    .bind(created)
+                    .push(" AND id > ")
+                    .bind(id)
+                    .push("))");
+            }
+            sql.push(" ORDER BY created_at, id LIMIT 1")
+                .push(skip_locked);
+            let next: Option<(Uuid, Timestamp)> = tx.fetch_sql(sql).await?.into_iter().next();
+            let Some((id, created)) = next else {
+                break;
+            };
+            cursor = Some((created, id));
+            let routed = self
+                .route_in(&mut tx, ctx, LeadId::from_uuid(id), at)
+                .await?;
+            tx.commit().await?;
+            out.push(routed);
+        }
+        Ok(out)
+    }
+
+    /// Routes one lead inside `tx` (which holds at most the lead's own row lock); see
+    /// [`RoutingRepo::route_lead`].
     async fn route_in(
         &self,
         tx: &mut Tx,
@@ -419,27 +318,21 @@ impl SqlStore {
         let settings = &stored.settings;
         let shared = settings.distribution == Distribution::Shared;
 
-        // Candidates by vertical and region (paused ones too: they make queueing worthwhile).
+        // Candidates by vertical and region (paused and closed ones too: they make queueing
+        // worthwhile), less the partners the lead already went to.
         let rows: Vec<CandidateRow> = tx
             .fetch_all(
                 "SELECT id, verticals, regions, exclusive FROM fulfillment_partners
-                 WHERE org_id = $1 AND deleted_at IS NULL ORDER BY id",
-                args![ctx.org_id()],
-            )
-            .await?;
-        let taken: Vec<(Uuid,)> = tx
-            .fetch_all(
-                "SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2",
+                 WHERE org_id = $1 AND deleted_at IS NULL
+                 AND id NOT IN (SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2)
+                 ORDER BY id",
                 args![ctx.org_id(), lead.id],
             )
             .await?;
-        let taken: HashSet<Uuid> = taken.into_iter().map(|(id,)| id).collect();
         let candidate_ids: Vec<Uuid> = rows
             .into_iter()
-            .filter(|(id, verticals, regions, exclusive)| {
-                (!shared || !*exclusive)
-                    && !taken.contains(id)
-                    && buys(&verticals.0, &regions.0, &lead)
+            .filter(|(_, verticals, regions, exclusive)| {
+                (!shared || !*exclusive) && buys(&verticals.0, &regions.0, &lead)
             })
             .map(|(id, ..)| id)
             .collect();
@@ -448,9 +341,9 @@ impl SqlStore {
         let mut eligible: Vec<Partner> = Vec::new();
         let mut any_buyer = false;
         if !candidate_ids.is_empty() {
-            let mut sql = Sql::new(
-                "SELECT id FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = ",
-            );
+            let mut sql = Sql::new(&format!(
+                "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = "
+            ));
             sql.bind(ctx.org_id()).push(" AND id IN (");
             for (i, id) in candidate_ids.iter().enumerate() {
                 if i > 0 {
@@ -459,17 +352,27 @@ impl SqlStore {
                 sql.bind(*id);
             }
             sql.push(") ORDER BY id").push(lock);
-            let locked: Vec<(Uuid,)> = tx.fetch_sql(sql).await?;
-            for (id,) in locked {
-                let partner = fetch_partner(tx, ctx, PartnerId::from_uuid(id), "").await?;
+            let locked: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
+            // Closed and paused partners still count as buyers: the lead may wait for them.
+            let mut open = Vec::new();
+            for row in locked {
+                let partner = Partner::try_from(row)?;
                 if !partner_buys(&partner, &lead) || (shared && partner.exclusive) {
                     continue;
                 }
                 any_buyer = true;
-                if partner.active && room_for(tx, ctx, &partner, at).await? {
-                    eligible.push(partner);
+                if partner.active && partner_is_open(&partner, at) {
+                    open.push(partner);
                 }
             }
+            let usage = usage_of(tx, ctx, &open, at).await?;
+            eligible = open
+                .into_iter()
+                .filter(|p| {
+                    let (daily, monthly) = usage.get(&p.id.as_uuid()).copied().unwrap_or((0, 0));
+                    has_room(p, daily, monthly)
+                })
+                .collect();
         }
 
         let want = if shared {
@@ -490,7 +393,18 @@ impl SqlStore {
                 .iter()
                 .find(|p| p.id == *id)
                 .ok_or_else(|| corrupt("routing choice", "not among the eligible"))?;
-            deliveries.push(insert_delivery_at(tx, ctx, &lead, partner, &rule, at).await?);
+            deliveries.push(
+                insert_delivery(
+                    tx,
+                    ctx,
+                    &lead,
+                    partner,
+                    Some(rule.clone()),
+                    partner.price_minor,
+                    at,
+                )
+                .await?,
+            );
         }
         if settings.strategy == RoutingStrategy::RoundRobin
             && let (Some(last), Some(key)) = (chosen.last(), &stored.row_key)
@@ -586,26 +500,43 @@ impl RoutingRepo for SqlStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<RoutedLead>> {
-        ctx.authorize(Access::WriteCrm)?;
-        let ids: Vec<(Uuid,)> = {
-            let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-            tx.fetch_all(
-                "SELECT id FROM leads WHERE org_id = $1 AND status = 'queued' AND deleted_at IS NULL
-                 ORDER BY created_at, id LIMIT $2",
-                args![ctx.org_id(), i64::from(limit.min(1000))],
-            )
-            .await?
-        };
-        let mut out = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            match self.route_lead(ctx, LeadId::from_uuid(id), now).await {
-                Ok(routed) => out.push(routed),
-                // Routed (or changed) by someone else meanwhile.
-                Err(Error::Conflict { .. } | Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
+        self.route_pending_in(ctx, now, None, limit).await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn route_pending_leads(
+        &self,
+        ctx: &TenantContext,
+        now: DateTime<Utc>,
+        new_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<RoutedLead>> {
+        self.route_pending_in(ctx, now, Some(new_before), limit)
+            .await
+    }
+
+    async fn orgs_with_pending_leads(
+        &self,
+        new_before: DateTime<Utc>,
+        after: Option<OrgId>,
+        limit: u32,
+    ) -> Result<Vec<OrgId>> {
+        let mut tx = self.system_tx(false).await?;
+        // Two index-backed lookups (the partial indexes on queued and on new leads) rather
+        // than one OR over the whole table.
+        let mut sql = Sql::new(
+            "SELECT org_id FROM (SELECT DISTINCT org_id FROM leads WHERE status = 'queued' \
+             AND deleted_at IS NULL UNION SELECT DISTINCT org_id FROM leads WHERE status = 'new' \
+             AND deleted_at IS NULL AND created_at < ",
+        );
+        sql.bind(to_storage_precision(new_before)).push(") o");
+        if let Some(after) = after {
+            sql.push(" WHERE org_id > ").bind(after);
         }
-        Ok(out)
+        sql.push(" ORDER BY org_id LIMIT ")
+            .bind(i64::from(limit.clamp(1, 10_000)));
+        let rows: Vec<(Uuid,)> = tx.fetch_sql(sql).await?;
+        Ok(rows.into_iter().map(|(id,)| OrgId::from_uuid(id)).collect())
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), delivery_id = %id))]
@@ -620,13 +551,7 @@ impl RoutingRepo for SqlStore {
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let lock = for_update(self);
-        let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM lead_deliveries WHERE org_id = $1 AND id = $2{lock}"
-        );
-        let row: Option<DeliveryRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
-        let current: LeadDelivery = row
-            .ok_or_else(|| Error::not_found(LeadDeliveryId::KIND))?
-            .try_into()?;
+        let current = fetch_delivery(&mut tx, ctx, id, lock).await?;
         let status = callback.status();
         if !current.status.can_become(status) {
             return Err(Error::conflict(

@@ -12,8 +12,8 @@ use workos_core::Error;
 use workos_core::domain::{
     DedupePolicy, DeliveryCallback, Distribution, HttpUrl, LeadDeliveryStatus as DS, LeadFormPatch,
     LeadStatus, NewLead, NewLeadForm, NewPartner, Partner, PartnerDelivery, PartnerPatch, Patch,
-    ReturnReason, RoutedLead, RoutingSettingsInput, RoutingStrategy, TimeRange, Timestamp,
-    WhenFull, now,
+    ReturnReason, RoutedLead, RoutingSettingsInput, RoutingStrategy, Schedule, TimeRange,
+    Timestamp, WhenFull, now,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadId, PartnerId};
@@ -1166,4 +1166,300 @@ async fn routing_is_isolated_between_orgs(store: &SqlStore) {
 
 async fn t_viewer(store: &SqlStore, t: &Tenant) -> TenantContext {
     t.user(store, Role::Viewer).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening hours
+
+fn hours(pairs: &[(&str, &str)]) -> Vec<[String; 2]> {
+    pairs
+        .iter()
+        .map(|(o, c)| [(*o).to_owned(), (*c).to_owned()])
+        .collect()
+}
+
+contract_test!(partner_schedules_are_stored_and_validated);
+async fn partner_schedules_are_stored_and_validated(store: &SqlStore) {
+    let t = Tenant::new(store, "Hours").await;
+    let ctx = &t.ctx;
+    let schedule = Schedule {
+        mon: hours(&[("09:00", "12:00"), ("13:00", "17:00")]),
+        fri: hours(&[("09:00", "24:00")]),
+        ..Schedule::default()
+    };
+    let p = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            timezone: "America/New_York".into(),
+            schedule: Some(schedule.clone()),
+            ..partner("Office hours")
+        },
+    )
+    .await;
+    assert_eq!(p.schedule.as_ref(), Some(&schedule));
+    assert_eq!(store.get_partner(ctx, p.id).await.unwrap(), p);
+    expect_validation(
+        store
+            .update_partner(
+                ctx,
+                p.id,
+                PartnerPatch {
+                    schedule: Patch::Set(Schedule {
+                        tue: hours(&[("18:00", "08:00")]),
+                        ..Schedule::default()
+                    }),
+                    ..PartnerPatch::default()
+                },
+            )
+            .await,
+        "schedule.tue[0]",
+    );
+    let cleared = store
+        .update_partner(
+            ctx,
+            p.id,
+            PartnerPatch {
+                schedule: Patch::Clear,
+                ..PartnerPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.schedule, None);
+    assert_eq!(store.get_partner(ctx, p.id).await.unwrap().schedule, None);
+}
+
+contract_test!(closed_partners_are_skipped_and_leads_queue_until_one_opens);
+async fn closed_partners_are_skipped_and_leads_queue_until_one_opens(store: &SqlStore) {
+    let t = Tenant::new(store, "Hours").await;
+    let ctx = &t.ctx;
+    // Monday 09:00–17:00 in New York; Monday 18:00–20:00 in Tokyo (higher priority).
+    let ny = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            timezone: "America/New_York".into(),
+            schedule: Some(Schedule {
+                mon: hours(&[("09:00", "17:00")]),
+                ..Schedule::default()
+            }),
+            ..partner("New York")
+        },
+    )
+    .await;
+    let tokyo = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            timezone: "Asia/Tokyo".into(),
+            priority: 10,
+            schedule: Some(Schedule {
+                mon: hours(&[("18:00", "20:00")]),
+                ..Schedule::default()
+            }),
+            ..partner("Tokyo")
+        },
+    )
+    .await;
+    // Monday 2026-03-02 13:30 UTC is 08:30 in New York (EST, UTC-5) and 22:30 in Tokyo: both
+    // closed, so the lead waits.
+    let before_dst = at("2026-03-02T13:30:00Z");
+    assert_eq!(
+        capture_and_route(store, ctx, 1, before_dst).await,
+        (None, LeadStatus::Queued)
+    );
+    // The same UTC time a week later is 09:30 in New York (EDT since March 8, UTC-4): open.
+    let after_dst = at("2026-03-09T13:30:00Z");
+    assert_eq!(
+        capture_and_route(store, ctx, 2, after_dst).await,
+        (Some(ny.id), LeadStatus::Routed)
+    );
+    // Monday 09:30 UTC is 18:30 in Tokyo (and 05:30 in New York): Tokyo takes it.
+    let tokyo_evening = at("2026-03-09T09:30:00Z");
+    assert_eq!(
+        capture_and_route(store, ctx, 3, tokyo_evening).await,
+        (Some(tokyo.id), LeadStatus::Routed)
+    );
+    // Nobody is open on Tuesday: with `unrouted` the lead is given up on, not queued.
+    set_strategy(
+        store,
+        ctx,
+        RoutingSettingsInput {
+            when_full: WhenFull::Unrouted,
+            ..RoutingSettingsInput::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        capture_and_route(store, ctx, 4, at("2026-03-10T15:00:00Z"))
+            .await
+            .1,
+        LeadStatus::Unrouted
+    );
+    set_strategy(store, ctx, RoutingSettingsInput::default()).await;
+    // The job, run while New York is open, routes the first (queued) lead there.
+    let routed = store
+        .route_pending_leads(ctx, after_dst, after_dst, 10)
+        .await
+        .unwrap();
+    assert_eq!(routed.len(), 1);
+    assert_eq!(routed[0].lead.status, LeadStatus::Routed);
+    assert_eq!(routed[0].deliveries[0].partner_id, ny.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The queued-lead job
+
+contract_test!(the_job_finds_orgs_with_queued_and_stranded_new_leads);
+async fn the_job_finds_orgs_with_queued_and_stranded_new_leads(store: &SqlStore) {
+    let a = Tenant::new(store, "Queued").await;
+    let b = Tenant::new(store, "Crashed").await;
+    let quiet = Tenant::new(store, "Quiet").await;
+    let t0 = at("2026-05-04T12:00:00Z");
+    let grace = Duration::minutes(5);
+    // Org a: a lead queued behind a full partner.
+    let p = create_partner(
+        store,
+        &a.ctx,
+        NewPartner {
+            daily_cap: Some(1),
+            ..partner("Full")
+        },
+    )
+    .await;
+    assert_eq!(capture_and_route(store, &a.ctx, 1, t0).await.0, Some(p.id));
+    let queued = new_lead(store, &a.ctx, 2, t0).await;
+    assert_eq!(
+        route(store, &a.ctx, queued, t0).await.lead.status,
+        LeadStatus::Queued
+    );
+    // Org b: a lead captured but never routed (the process died in between).
+    create_partner(store, &b.ctx, partner("Open")).await;
+    let stranded = new_lead(store, &b.ctx, 1, t0).await;
+    // Org quiet: only routed leads.
+    create_partner(store, &quiet.ctx, partner("Open")).await;
+    capture_and_route(store, &quiet.ctx, 1, t0).await;
+
+    let mut within_grace = store
+        .orgs_with_pending_leads(t0 + Duration::seconds(1) - grace, None, 10)
+        .await
+        .unwrap();
+    within_grace.sort();
+    assert_eq!(
+        within_grace,
+        [a.ctx.org_id()],
+        "a new lead within its grace period is left alone"
+    );
+    let mut expected = vec![a.ctx.org_id(), b.ctx.org_id()];
+    expected.sort();
+    let later = t0 + grace + Duration::seconds(1);
+    let orgs = store
+        .orgs_with_pending_leads(later - grace, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(orgs, expected);
+    // Paged by org id.
+    let first = store
+        .orgs_with_pending_leads(later - grace, None, 1)
+        .await
+        .unwrap();
+    let rest = store
+        .orgs_with_pending_leads(later - grace, first.first().copied(), 10)
+        .await
+        .unwrap();
+    assert_eq!([first, rest].concat(), expected);
+
+    // The stranded lead is routed by the job, in org b's scope.
+    let routed = store
+        .route_pending_leads(&b.system(), later, later - grace, 10)
+        .await
+        .unwrap();
+    assert_eq!(routed.len(), 1);
+    assert_eq!(routed[0].lead.id, stranded);
+    assert_eq!(routed[0].lead.status, LeadStatus::Routed);
+    // Org a's lead stays queued while the partner is full; routed once it has room.
+    let tried = store
+        .route_pending_leads(&a.system(), later, later - grace, 10)
+        .await
+        .unwrap();
+    assert_eq!(tried.len(), 1);
+    assert_eq!(tried[0].lead.status, LeadStatus::Queued);
+    let next_day = t0 + Duration::days(1);
+    let routed = store
+        .route_pending_leads(&a.system(), next_day, next_day - grace, 10)
+        .await
+        .unwrap();
+    assert_eq!(routed.len(), 1);
+    assert_eq!(routed[0].lead.id, queued);
+    assert_eq!(routed[0].deliveries[0].partner_id, p.id);
+    assert!(
+        store
+            .orgs_with_pending_leads(next_day - grace, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+contract_test!(concurrent_job_runs_never_route_a_lead_twice);
+async fn concurrent_job_runs_never_route_a_lead_twice(store: &SqlStore) {
+    const LEADS: usize = 30;
+    const RUNS: usize = 4;
+    let t = Tenant::new(store, "Jobs").await;
+    // Shared distribution to every partner: a second routing would add deliveries.
+    set_strategy(
+        store,
+        &t.ctx,
+        RoutingSettingsInput {
+            distribution: Distribution::Shared,
+            max_partners: 2,
+            ..RoutingSettingsInput::default()
+        },
+    )
+    .await;
+    for name in ["A", "B", "C"] {
+        create_partner(
+            store,
+            &t.ctx,
+            NewPartner {
+                exclusive: false,
+                ..partner(name)
+            },
+        )
+        .await;
+    }
+    let t0 = at("2026-05-04T12:00:00Z");
+    let mut leads = Vec::new();
+    for i in 0..LEADS {
+        leads.push(new_lead(store, &t.ctx, i, t0).await);
+    }
+    let later = t0 + Duration::hours(1);
+    let barrier = Arc::new(Barrier::new(RUNS));
+    let handles: Vec<_> = (0..RUNS)
+        .map(|_| {
+            let (store, ctx, barrier) = (store.clone(), t.system(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.route_pending_leads(&ctx, later, later, 100).await
+            })
+        })
+        .collect();
+    let mut routed_by: HashMap<LeadId, usize> = HashMap::new();
+    for h in handles {
+        for r in h.await.unwrap().expect("job run") {
+            assert_eq!(r.lead.status, LeadStatus::Routed);
+            assert_eq!(r.deliveries.len(), 2);
+            *routed_by.entry(r.lead.id).or_default() += 1;
+        }
+    }
+    assert_eq!(routed_by.len(), LEADS);
+    assert!(routed_by.values().all(|n| *n == 1), "{routed_by:?}");
+    for id in leads {
+        let deliveries = store
+            .list_lead_deliveries(&t.ctx, id, page(50))
+            .await
+            .unwrap();
+        assert_eq!(deliveries.data.len(), 2);
+    }
 }

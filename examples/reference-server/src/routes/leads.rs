@@ -5,8 +5,6 @@
 //! HMAC signature, a honeypot field and a per-IP rate limit instead).
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
-use std::sync::OnceLock;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -136,11 +133,14 @@ async fn capture_and_route(state: &AppState, ctx: &TenantContext, new: NewLead) 
     if captured.is_duplicate() {
         return Ok(captured.lead);
     }
-    Ok(state
-        .store
-        .route_lead(ctx, captured.lead.id, now)
-        .await?
-        .lead)
+    match state.store.route_lead(ctx, captured.lead.id, now).await {
+        Ok(routed) => Ok(routed.lead),
+        // The queued-lead job got to it first (this request stalled past its grace period).
+        Err(workos_core::Error::Conflict { .. }) => {
+            Ok(state.store.get_lead(ctx, captured.lead.id).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Capture a lead and route it. The answer's `status` tells what became of it: `routed`,
@@ -714,24 +714,38 @@ async fn delete_lead_form(
 // ---------------------------------------------------------------------------------------------
 // Public intake
 
-fn form_limiter() -> &'static DefaultKeyedRateLimiter<String> {
-    static LIMITER: OnceLock<DefaultKeyedRateLimiter<String>> = OnceLock::new();
-    LIMITER.get_or_init(|| {
-        let per_minute = NonZeroU32::new(FORM_SUBMISSIONS_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-        RateLimiter::keyed(Quota::per_minute(per_minute))
-    })
-}
-
-/// The client's address: the last `X-Forwarded-For` hop (what the proxy in front of the server
-/// saw), else the connection's peer (when the server is served with connect info), else
-/// `unknown` (every such client then shares one budget).
-fn client_ip(headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.rsplit(',').map(str::trim).find(|s| !s.is_empty()))
-        .and_then(|s| s.parse::<IpAddr>().ok())
-        .or_else(|| peer.map(|p| p.ip()))
+/// The client's address for the per-IP limit and the consent record: the TCP peer, unless the
+/// peer is a trusted proxy (`WORKOS_TRUSTED_PROXIES`); then the right-most `X-Forwarded-For`
+/// entry that is not a trusted proxy (entries left of it are the client's to forge). When
+/// every entry is trusted, the left-most; when an entry does not parse, the trusted hop just
+/// right of it. `None` without a peer (served without connect info): every such client then
+/// shares one budget.
+pub(crate) fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer?.ip().to_canonical();
+    if !is_trusted(&client) {
+        return Some(client);
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    for hop in hops.rsplit(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Ok(ip) = hop.parse::<IpAddr>() else {
+            break;
+        };
+        client = ip.to_canonical();
+        if !is_trusted(&client) {
+            break;
+        }
+    }
+    Some(client)
 }
 
 fn accepted() -> Response {
@@ -835,8 +849,8 @@ async fn submit_form(
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let ip = client_ip(headers, peer);
-    let limiter = form_limiter();
+    let ip = client_ip(headers, peer, &state.trusted_proxies);
+    let limiter = &state.form_limiter;
     if let Err(not_until) =
         limiter.check_key(&ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()))
     {
@@ -926,4 +940,62 @@ async fn submit_form(
     let lead = capture_and_route(&state, &ctx, new).await?;
     tracing::info!(form_id = %form.id, lead_id = %lead.id, status = %lead.status, "form submission");
     Ok(accepted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let untrusted_peer = Some("198.51.100.1:5000".parse().unwrap());
+        let proxy_peer = Some("10.0.0.5:5000".parse().unwrap());
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_ip(&xff("1.2.3.4"), untrusted_peer, &trusted),
+            Some(ip("198.51.100.1"))
+        );
+        assert_eq!(
+            client_ip(&xff("1.2.3.4"), untrusted_peer, &[]),
+            Some(ip("198.51.100.1"))
+        );
+        // Behind a trusted proxy: the right-most untrusted entry.
+        assert_eq!(
+            client_ip(&xff("6.6.6.6, 1.2.3.4, 10.9.9.9"), proxy_peer, &trusted),
+            Some(ip("1.2.3.4"))
+        );
+        // Every entry trusted: the left-most; no header: the proxy itself.
+        assert_eq!(
+            client_ip(&xff("10.1.1.1, 10.2.2.2"), proxy_peer, &trusted),
+            Some(ip("10.1.1.1"))
+        );
+        assert_eq!(
+            client_ip(&HeaderMap::new(), proxy_peer, &trusted),
+            Some(ip("10.0.0.5"))
+        );
+        // Garbage stops the walk at the last trusted hop.
+        assert_eq!(
+            client_ip(&xff("1.2.3.4, junk, 10.3.3.3"), proxy_peer, &trusted),
+            Some(ip("10.3.3.3"))
+        );
+        // IPv4-mapped IPv6 peers match IPv4 ranges.
+        let mapped = Some("[::ffff:10.0.0.5]:5000".parse().unwrap());
+        assert_eq!(
+            client_ip(&xff("1.2.3.4"), mapped, &trusted),
+            Some(ip("1.2.3.4"))
+        );
+        // Without connect info there is no client address.
+        assert_eq!(client_ip(&xff("1.2.3.4"), None, &trusted), None);
+    }
 }

@@ -7,7 +7,7 @@ mod deals;
 mod events;
 mod gmail;
 mod interactions;
-mod leads;
+pub(crate) mod leads;
 mod members;
 mod people;
 mod phones;

@@ -32,6 +32,8 @@ pub(crate) enum Backend {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub(crate) rate_limit_per_minute: u32,
+    /// `WORKOS_TRUSTED_PROXIES` (default none).
+    pub(crate) trusted_proxies: &'static str,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
         // High enough that no test but the rate-limit one ever meets it.
         Self {
             rate_limit_per_minute: 100_000,
+            trusted_proxies: "",
         }
     }
 }
@@ -224,6 +227,10 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
             settings.rate_limit_per_minute.to_string(),
         ),
         ("DATABASE_URL", url),
+        (
+            "WORKOS_TRUSTED_PROXIES",
+            settings.trusted_proxies.to_owned(),
+        ),
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test configuration");
     let state = AppState::new(store.clone(), config);

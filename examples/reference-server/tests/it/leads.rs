@@ -698,7 +698,10 @@ async fn public_forms_take_leads_without_a_key(app: &TestApp) {
     let listed = app.read("/api/v1/lead-forms", &member).await;
     assert_eq!(ids_in(&listed), [id_of(&signed)]);
 }
-server_test!(public_forms_take_leads_without_a_key);
+server_test!(
+    public_forms_take_leads_without_a_key,
+    super::behind_a_proxy()
+);
 
 async fn public_forms_are_rate_limited_per_ip(app: &TestApp) {
     let (org, _) = app.create_org("Limits").await;
@@ -718,7 +721,165 @@ async fn public_forms_are_rate_limited_per_ip(app: &TestApp) {
     assert!(limited.header("retry-after").is_some());
     submit(app, &form, &other, honeypot, None).await.expect(202);
 }
-server_test!(public_forms_are_rate_limited_per_ip);
+server_test!(
+    public_forms_are_rate_limited_per_ip,
+    super::behind_a_proxy()
+);
+
+async fn spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(app: &TestApp) {
+    let (org, key) = app.create_org("Spoofed").await;
+    let admin = app.api_key(org, Role::Admin).await;
+    let form = app
+        .create("/api/v1/lead-forms", &admin, json!({ "name": "Open" }))
+        .await;
+    // No trusted proxies: every request is the loopback peer's, whatever it claims.
+    let body = serde_json::to_vec(&json!({ "email": email(),
+        "consent": { "text": "I agree", "given_at": "2026-01-01T00:00:00Z" } }))
+    .unwrap();
+    submit(app, &form, "203.0.113.7", body, None)
+        .await
+        .expect(202);
+    let lead = &app.read("/api/v1/leads", &key).await["data"][0];
+    assert_eq!(
+        lead["consent"]["ip"],
+        json!("127.0.0.1"),
+        "the peer, not the claim"
+    );
+    let honeypot = br#"{"website":"bot"}"#.to_vec();
+    for _ in 1..30 {
+        submit(app, &form, &client_ip(), honeypot.clone(), None)
+            .await
+            .expect(202);
+    }
+    let limited = submit(app, &form, &client_ip(), honeypot, None).await;
+    limited.problem(429);
+}
+server_test!(spoofed_forwarded_for_from_an_untrusted_peer_is_ignored);
+
+async fn a_trusted_proxy_names_the_client(app: &TestApp) {
+    let (org, _) = app.create_org("Proxied").await;
+    let admin = app.api_key(org, Role::Admin).await;
+    let form = app
+        .create("/api/v1/lead-forms", &admin, json!({ "name": "Busy" }))
+        .await;
+    let honeypot = br#"{"website":"bot"}"#.to_vec();
+    // The client forges entries to the left of what the trusted proxy appended: they change
+    // nothing, the right-most untrusted entry is the client.
+    let ip = client_ip();
+    for _ in 0..30 {
+        let chain = format!("{}, {ip}", client_ip());
+        submit(app, &form, &chain, honeypot.clone(), None)
+            .await
+            .expect(202);
+    }
+    submit(
+        app,
+        &form,
+        &format!("{}, {ip}", client_ip()),
+        honeypot.clone(),
+        None,
+    )
+    .await
+    .problem(429);
+    // Hops through another trusted proxy (10.0.0.0/8) are looked past.
+    submit(
+        app,
+        &form,
+        &format!("{ip}, 10.1.2.3"),
+        honeypot.clone(),
+        None,
+    )
+    .await
+    .problem(429);
+    submit(
+        app,
+        &form,
+        &format!("{ip}, {}", client_ip()),
+        honeypot,
+        None,
+    )
+    .await
+    .expect(202);
+}
+server_test!(a_trusted_proxy_names_the_client, super::behind_a_proxy());
+
+/// A server behind a proxy on loopback (where the tests connect from) and one in 10.0.0.0/8.
+fn behind_a_proxy() -> crate::helpers::Settings {
+    crate::helpers::Settings {
+        trusted_proxies: "127.0.0.1, 10.0.0.0/8",
+        ..crate::helpers::Settings::default()
+    }
+}
+
+async fn partner_schedules_over_the_api(app: &TestApp) {
+    let (org, owner) = app.create_org("Hours").await;
+    let admin = app.api_key(org, Role::Admin).await;
+    let mut body = partner_body("Office hours");
+    body["schedule"] = json!({ "mon": [["09:00", "17:00"]], "fri": [["09:00", "24:00"]] });
+    let p = app.create("/api/v1/partners", &admin, body).await;
+    assert_eq!(
+        p["schedule"],
+        json!({ "mon": [["09:00", "17:00"]], "fri": [["09:00", "24:00"]] })
+    );
+    let path = format!("/api/v1/partners/{}", id_of(&p));
+    let problem = app
+        .patch(
+            &path,
+            &admin,
+            &json!({ "schedule": { "mon": [["17:00", "09:00"]], "tue": [["9am", "5pm"]] } }),
+        )
+        .await
+        .invalid_field("schedule.mon[0]");
+    assert_field_error(&problem, "schedule.tue[0]");
+    app.patch(&path, &admin, &json!({ "schedule": { "someday": [] } }))
+        .await
+        .problem(422);
+    let always = app
+        .patch(&path, &admin, &json!({ "schedule": null }))
+        .await
+        .expect(200);
+    assert_eq!(always["schedule"], Value::Null);
+    assert_eq!(app.read(&path, &owner).await["schedule"], Value::Null);
+}
+server_test!(partner_schedules_over_the_api);
+
+async fn the_queued_lead_job_routes_waiting_leads(app: &TestApp) {
+    let (_, owner) = app.create_org("Queue").await;
+    let mut body = partner_body("Small");
+    body["daily_cap"] = json!(1);
+    body["timezone"] = json!("UTC");
+    let p = app.create("/api/v1/partners", &owner, body).await;
+    let lead = |n: u32| json!({ "email": format!("q{n}-{}", email()), "vertical": "solar", "region": "CA" });
+    let first = app.create("/api/v1/leads", &owner, lead(1)).await;
+    assert_eq!(first["status"], json!("routed"));
+    let second = app.create("/api/v1/leads", &owner, lead(2)).await;
+    assert_eq!(second["status"], json!("queued"));
+    // Still full: the job leaves it queued.
+    assert_eq!(
+        workos_reference_server::lead_routing::run_once(&app.store)
+            .await
+            .unwrap(),
+        0
+    );
+    app.patch(
+        &format!("/api/v1/partners/{}", id_of(&p)),
+        &owner,
+        &json!({ "daily_cap": 5 }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        workos_reference_server::lead_routing::run_once(&app.store)
+            .await
+            .unwrap(),
+        1
+    );
+    let path = format!("/api/v1/leads/{}", id_of(&second));
+    assert_eq!(app.read(&path, &owner).await["status"], json!("routed"));
+    let deliveries = app.read(&format!("{path}/deliveries"), &owner).await;
+    assert_eq!(deliveries["data"][0]["partner_id"], p["id"]);
+}
+server_test!(the_queued_lead_job_routes_waiting_leads);
 
 async fn leads_are_isolated_between_orgs(app: &TestApp) {
     let (org_a, owner_a) = app.create_org("A").await;

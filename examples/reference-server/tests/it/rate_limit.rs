@@ -12,6 +12,7 @@ const LIMIT: u32 = 5;
 fn limited() -> Settings {
     Settings {
         rate_limit_per_minute: LIMIT,
+        ..Settings::default()
     }
 }
 

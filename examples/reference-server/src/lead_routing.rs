@@ -1,0 +1,87 @@
+//! The queued-lead job: every interval, routes the leads that are waiting — `queued` ones
+//! (every partner buying them was capped or closed) and `new` ones a crash left between
+//! capture and routing — in every org that has some.
+//!
+//! Several processes may run it at once: each lead is picked with `FOR UPDATE SKIP LOCKED`
+//! inside the transaction that routes it, so a lead is never routed twice.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use workos_core::repo::RoutingRepo;
+use workos_core::tenant::TenantContext;
+use workos_store::SqlStore;
+
+/// How long a `new` lead is left to the request that captured it before the job routes it.
+pub const NEW_LEAD_GRACE: Duration = Duration::from_secs(120);
+/// The most orgs read per lookup.
+const ORGS_PER_PAGE: u32 = 500;
+/// The most leads routed per org per run (the rest wait for the next run).
+const LEADS_PER_ORG: u32 = 1_000;
+
+/// A running job; dropping it leaves the job running until the runtime stops.
+pub struct JobHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl JobHandle {
+    /// Stops the job. A run cut short loses nothing: each lead commits on its own.
+    pub async fn shutdown(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the job: a run every `interval` (the first at once).
+pub fn spawn(store: SqlStore, interval: Duration) -> JobHandle {
+    let task = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match run_once(&store).await {
+                Ok(0) => {}
+                Ok(routed) => tracing::info!(routed, "queued-lead job run done"),
+                Err(e) => tracing::warn!(error = %e, "queued-lead job run failed"),
+            }
+        }
+    });
+    JobHandle { task }
+}
+
+/// One run: for each org with waiting leads, routes them (oldest first) at the current time.
+/// Returns how many leads left the queue (were routed, or given up on as `unrouted`). An org
+/// whose routing fails is logged and skipped.
+///
+/// # Errors
+/// When the orgs cannot be listed.
+pub async fn run_once(store: &SqlStore) -> workos_core::Result<usize> {
+    let now = Utc::now();
+    let grace = chrono::Duration::from_std(NEW_LEAD_GRACE).unwrap_or_default();
+    let mut after = None;
+    let mut moved = 0;
+    loop {
+        let orgs = store
+            .orgs_with_pending_leads(now - grace, after, ORGS_PER_PAGE)
+            .await?;
+        for org in &orgs {
+            let ctx = TenantContext::system(*org, "lead-routing");
+            match store
+                .route_pending_leads(&ctx, now, now - grace, LEADS_PER_ORG)
+                .await
+            {
+                Ok(routed) => {
+                    moved += routed
+                        .iter()
+                        .filter(|r| r.lead.status != workos_core::domain::LeadStatus::Queued)
+                        .count();
+                }
+                Err(e) => tracing::warn!(org_id = %org, error = %e, "routing queued leads failed"),
+            }
+        }
+        match orgs.last() {
+            Some(last) if orgs.len() == ORGS_PER_PAGE as usize => after = Some(*last),
+            _ => return Ok(moved),
+        }
+    }
+}
