@@ -10,7 +10,6 @@ use url::Url;
 use workos_core::crypto::Cipher;
 use workos_core::domain::{GMAIL, Integration, IntegrationStatus, NewIntegration};
 use workos_core::ids::IntegrationId;
-use workos_core::page::PageRequest;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -266,46 +265,9 @@ impl Gmail {
         let sealed = self.inner.vault.seal(&stored, ctx.org_id());
         let mut new = NewIntegration::gmail(profile.email_address);
         new.validate()?;
-        match self
-            .store()
-            .create_integration(ctx, new.clone(), sealed)
-            .await
-        {
-            Err(Error::Conflict { field, .. }) if field == "account" => {
-                // Connected already: this is a reconnect.
-                let existing = self.find_integration(ctx, &new.account).await?;
-                self.store()
-                    .replace_integration_credentials(
-                        ctx,
-                        existing.id,
-                        self.inner.vault.seal(&stored, ctx.org_id()),
-                    )
-                    .await?;
-                self.store()
-                    .set_integration_status(ctx, existing.id, IntegrationStatus::Active, None)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn find_integration(&self, ctx: &TenantContext, account: &str) -> Result<Integration> {
-        let first = PageRequest::first(100)?;
-        let mut page = first;
-        loop {
-            let listed = self.store().list_integrations(ctx, page).await?;
-            if let Some(found) = listed
-                .data
-                .into_iter()
-                .find(|i| i.provider == GMAIL && i.account == account)
-            {
-                return Ok(found);
-            }
-            match listed.next_cursor {
-                Some(cursor) => page = first.after(Some(cursor)),
-                None => return Err(Error::not_found(IntegrationId::KIND)),
-            }
-        }
+        // One transaction: reactivates an account connected before (new credentials, no
+        // last error) or creates it, and emits `integration.connected` either way.
+        self.store().reconnect_integration(ctx, new, sealed).await
     }
 
     /// Disconnects (admin): revokes the grant at Google (best effort, see
