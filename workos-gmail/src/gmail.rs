@@ -9,7 +9,7 @@ use std::time::Duration;
 use url::Url;
 use workos_core::crypto::Cipher;
 use workos_core::domain::{GMAIL, Integration, IntegrationStatus, NewIntegration};
-use workos_core::ids::IntegrationId;
+use workos_core::ids::{IntegrationId, OrgId, UserId};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -20,7 +20,7 @@ use crate::api::{
 };
 use crate::config::GmailConfig;
 use crate::oauth::{
-    GmailOAuth, InMemoryStateStore, PendingConnect, StateStore, needs_reauth_error,
+    GmailOAuth, InMemoryStateStore, PendingConnect, StateStore, StoredState, needs_reauth_error,
 };
 use crate::vault::{StoredTokens, TokenVault};
 
@@ -121,6 +121,25 @@ impl GmailBuilder {
                 sync_locks: Mutex::default(),
             }),
         })
+    }
+}
+
+/// A started connect taken back by its `state` ([`Gmail::take_connect`]); `Debug` never
+/// prints its PKCE verifier.
+#[derive(Debug)]
+pub struct TakenConnect(StoredState);
+
+impl TakenConnect {
+    /// The org that started the connect.
+    #[must_use]
+    pub fn org_id(&self) -> OrgId {
+        self.0.org_id
+    }
+
+    /// The user who started it.
+    #[must_use]
+    pub fn user_id(&self) -> UserId {
+        self.0.user_id
     }
 }
 
@@ -240,11 +259,38 @@ impl Gmail {
         state: &str,
     ) -> Result<Integration> {
         ctx.authorize(Access::Manage)?;
+        connecting_user(ctx)?;
+        let taken = self.take_connect(state).await?;
+        self.finish_taken_connect(ctx, code, taken).await
+    }
+
+    /// Takes back the started connect of `state` (once: a replay fails), so an
+    /// unauthenticated redirect handler learns the org and user who started it
+    /// ([`TakenConnect::org_id`], [`TakenConnect::user_id`]) and can check that user's role
+    /// before [`Gmail::finish_taken_connect`].
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `state` (unknown, used, expired); [`Error::Unavailable`].
+    pub async fn take_connect(&self, state: &str) -> Result<TakenConnect> {
+        Ok(TakenConnect(self.inner.oauth.take_state(state).await?))
+    }
+
+    /// [`Gmail::finish_connect`] with a state taken by [`Gmail::take_connect`].
+    ///
+    /// # Errors
+    /// As [`Gmail::finish_connect`].
+    pub async fn finish_taken_connect(
+        &self,
+        ctx: &TenantContext,
+        code: &str,
+        taken: TakenConnect,
+    ) -> Result<Integration> {
+        ctx.authorize(Access::Manage)?;
         let user = connecting_user(ctx)?;
         let tokens = self
             .inner
             .oauth
-            .exchange(ctx.org_id(), user, code, state)
+            .exchange_taken(ctx.org_id(), user, code, taken.0)
             .await?;
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             return Err(Error::Provider {

@@ -64,11 +64,12 @@ use workos_core::repo::{EmailRepo, IntegrationRepo};
 pub use api::{ApiUsage, GmailApi, HistoryOutcome, RetryPolicy};
 pub use config::GmailConfig;
 pub use gmail::{
-    ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, http_client,
+    ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, TakenConnect,
+    http_client,
 };
 pub use oauth::{
-    GmailOAuth, InMemoryStateStore, NEEDS_REAUTH_CODE, PendingConnect, StateStore, Tokens,
-    is_needs_reauth,
+    GmailOAuth, InMemoryStateStore, NEEDS_REAUTH_CODE, PendingConnect, SharedStateStore,
+    StateStore, StoredState, Tokens, is_needs_reauth,
 };
 pub use send::GmailSender;
 pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};
