@@ -8,13 +8,14 @@
 //! processes never sync the same account at once and every account is synced about once per
 //! interval, whichever process does it).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use workos_core::crypto::Cipher;
 use workos_core::domain::GMAIL;
-use workos_core::repo::IntegrationScheduler;
+use workos_core::repo::{ClaimedIntegration, IntegrationScheduler};
 use workos_core::tenant::TenantContext;
 use workos_gmail::{Gmail, GmailConfig, GmailStore, SharedStateStore, SyncConfig, SyncEngine};
 use workos_store::SqlStore;
@@ -22,8 +23,12 @@ use workos_store::SqlStore;
 /// The default time between two scheduler runs.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
-/// How many integrations one scheduler run claims at most.
+/// How many integrations a scheduler claims at a time.
 const CLAIM_BATCH: u32 = 50;
+
+/// The shortest claim on an integration: a sync may take this long before another process
+/// may take the integration over.
+pub const MIN_CLAIM_LEASE: Duration = Duration::from_secs(5 * 60);
 
 /// The Gmail client of the server, and what the routes and the scheduler share.
 pub struct GmailService {
@@ -137,20 +142,26 @@ pub fn spawn_scheduler(
     SchedulerHandle { task }
 }
 
-/// One scheduler run: claims (across orgs, for `interval`) the Gmail integrations that are not
+/// One scheduler run: claims (across orgs) the Gmail integrations that are not
 /// `needs_reauth` or `disconnected` and did not complete a sync within `interval` (less a
-/// tenth, so a tick a little early does not skip one), syncs them, and releases each claim
-/// once its sync ran. Claimed batch after batch until none is due, so a backlog is worked off
-/// in one run. Returns how many syncs succeeded. Errors are logged (never with tokens: the
-/// engine's errors carry none); a failed sync is due again at the next run.
+/// tenth, so a tick a little early does not skip one) before the run started, syncs them and
+/// releases each claim after its sync. Batch after batch until none is due, so a backlog is
+/// worked off in one run; an integration is tried once per run. Returns how many syncs
+/// succeeded. Errors are logged (never with tokens: the engine's errors carry none); a failed
+/// sync is due again at the next run.
+///
+/// The claim's lease is the interval, at least [`MIN_CLAIM_LEASE`]: it covers a long sync, and
+/// a process that dies mid-sync leaves its integrations to the others when it runs out.
 pub async fn sync_due(service: &GmailService, store: &SqlStore, interval: Duration) -> usize {
     let fresh_for = chrono::Duration::from_std(interval.mul_f64(0.9)).unwrap_or_default();
+    // Fixed for the run: what this run syncs is not due again within it.
+    let synced_before = Utc::now() - fresh_for;
+    let lease = interval.max(MIN_CLAIM_LEASE);
+    let mut tried = HashSet::new();
     let mut synced = 0;
-    // Integrations synced in this run are no longer due, so the loop ends; the bound is a
-    // guard against a clock that makes them due again at once.
-    for _ in 0..1_000 {
+    loop {
         let claimed = match store
-            .claim_due_integrations(GMAIL, Utc::now() - fresh_for, interval, CLAIM_BATCH)
+            .claim_due_integrations(GMAIL, synced_before, lease, CLAIM_BATCH)
             .await
         {
             Ok(claimed) => claimed,
@@ -159,42 +170,49 @@ pub async fn sync_due(service: &GmailService, store: &SqlStore, interval: Durati
                 break;
             }
         };
-        if claimed.is_empty() {
-            break;
-        }
+        let more = claimed.len() >= CLAIM_BATCH as usize;
+        let mut new = false;
         for c in &claimed {
-            let ctx = TenantContext::system(c.org_id, "gmail-sync");
-            let ok = match service.engine.sync_once(&ctx, c.id).await {
-                Ok(report) => {
-                    tracing::info!(org_id = %c.org_id, integration_id = %c.id,
-                        recorded = report.recorded, "Gmail sync");
-                    true
-                }
-                Err(e) if workos_gmail::is_needs_reauth(&e) => {
-                    tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
-                        "Gmail integration needs reauthorisation");
-                    false
-                }
-                Err(workos_core::Error::Conflict { field, .. }) if field == "sync" => {
-                    tracing::debug!(integration_id = %c.id, "Gmail sync already running");
-                    false
-                }
-                Err(e) => {
-                    tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
-                        error = %e, "Gmail sync failed");
-                    false
-                }
-            };
-            if ok {
-                synced += 1;
-                // Synced: no longer due, so the claim may go (a failed one keeps its lease,
-                // which spaces the retries by the interval).
-                if let Err(e) = store.release_integration_claim(c.org_id, c.id).await {
-                    tracing::warn!(integration_id = %c.id, error = %e,
-                        "Gmail scheduler: releasing a claim failed");
+            if tried.insert(c.id) {
+                new = true;
+                if sync_claimed(service, c).await {
+                    synced += 1;
                 }
             }
+            if let Err(e) = store.release_integration_claim(c.org_id, c.id).await {
+                tracing::warn!(integration_id = %c.id, error = %e,
+                    "Gmail scheduler: releasing a claim failed");
+            }
+        }
+        if !more || !new {
+            break;
         }
     }
     synced
+}
+
+/// Syncs one claimed integration; whether the sync succeeded.
+async fn sync_claimed(service: &GmailService, c: &ClaimedIntegration) -> bool {
+    let ctx = TenantContext::system(c.org_id, "gmail-sync");
+    match service.engine.sync_once(&ctx, c.id).await {
+        Ok(report) => {
+            tracing::info!(org_id = %c.org_id, integration_id = %c.id,
+                recorded = report.recorded, "Gmail sync");
+            true
+        }
+        Err(e) if workos_gmail::is_needs_reauth(&e) => {
+            tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
+                "Gmail integration needs reauthorisation");
+            false
+        }
+        Err(workos_core::Error::Conflict { field, .. }) if field == "sync" => {
+            tracing::debug!(integration_id = %c.id, "Gmail sync already running");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
+                error = %e, "Gmail sync failed");
+            false
+        }
+    }
 }
