@@ -74,7 +74,7 @@ pub struct GmailBuilder {
 
 impl GmailBuilder {
     /// Where started connects wait (default: an [`InMemoryStateStore`], which serves one
-    /// process only).
+    /// process only; [`crate::SharedStateStore`] serves every process on the store).
     #[must_use]
     pub fn state_store(mut self, states: Arc<dyn StateStore>) -> Self {
         self.states = Some(states);

@@ -111,8 +111,8 @@ impl fmt::Debug for StoredState {
 ///
 /// [`InMemoryStateStore`] serves one process. A deployment with several processes behind a
 /// load balancer (the redirect may reach another process than the one that started the
-/// connect) needs a shared implementation, e.g. on Redis or a database table, whose
-/// [`StateStore::take`] removes atomically (`DELETE … RETURNING`, `GETDEL`).
+/// connect) needs a shared implementation whose [`StateStore::take`] removes atomically:
+/// [`SharedStateStore`] keeps states in the engine's store (`DELETE … RETURNING`).
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// Keeps `stored` under `state`.
