@@ -309,6 +309,14 @@ async fn scheduler_syncs_due_integrations(app: &GmailApp) {
         )
         .await;
     assert_eq!(status["email_counts"]["inbound"], 1, "{status}");
+    // Gmail's labels are part of the stored email, and follow label changes.
+    let emails = app.get("/api/v1/emails", &owner).await.expect(200);
+    assert_eq!(emails["data"][0]["labels"], json!(["INBOX"]), "{emails}");
+    let message = app.google.message_ids().remove(0);
+    assert!(app.google.modify_labels(&message, &["STARRED"], &[]));
+    assert_eq!(sync_due(service, &app.store, Duration::ZERO).await, 1);
+    let emails = app.get("/api/v1/emails", &owner).await.expect(200);
+    assert_eq!(emails["data"][0]["labels"], json!(["INBOX", "STARRED"]));
 }
 gmail_test!(scheduler_syncs_due_integrations);
 
