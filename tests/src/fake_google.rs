@@ -176,6 +176,8 @@ struct StoredMessage {
 enum Change {
     Added,
     Deleted,
+    LabelsAdded(Vec<String>),
+    LabelsRemoved(Vec<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -401,6 +403,59 @@ impl FakeGoogle {
         };
         m.history.push(entry);
         true
+    }
+
+    /// Changes the labels of message `id` as `users.messages.modify` does: adds `add` (those it
+    /// lacks), then removes `remove` (those it has), each change a history record
+    /// (`labelAdded`, `labelRemoved`) when it changes something. `false` when the mailbox has
+    /// no such message.
+    pub fn modify_labels(&self, id: &str, add: &[&str], remove: &[&str]) -> bool {
+        let mut guard = self.shared.lock();
+        let m = &mut *guard;
+        let Some(msg) = m.messages.iter_mut().find(|x| x.id == id && !x.deleted) else {
+            return false;
+        };
+        let added: Vec<String> = add
+            .iter()
+            .filter(|l| !msg.labels.iter().any(|x| x == *l))
+            .map(|l| (*l).to_owned())
+            .collect();
+        msg.labels.extend(added.iter().cloned());
+        let removed: Vec<String> = remove
+            .iter()
+            .filter(|l| msg.labels.iter().any(|x| x == *l))
+            .map(|l| (*l).to_owned())
+            .collect();
+        msg.labels.retain(|l| !removed.contains(l));
+        for (change, labels) in [
+            (Change::LabelsAdded(added.clone()), &added),
+            (Change::LabelsRemoved(removed.clone()), &removed),
+        ] {
+            if labels.is_empty() {
+                continue;
+            }
+            m.history_id += 1;
+            msg.history_id = m.history_id;
+            m.history.push(HistoryEntry {
+                id: m.history_id,
+                change,
+                message_id: msg.id.clone(),
+                thread_id: msg.thread_id.clone(),
+                labels: msg.labels.clone(),
+            });
+        }
+        true
+    }
+
+    /// The labels of message `id`, if the mailbox has it.
+    #[must_use]
+    pub fn labels(&self, id: &str) -> Option<Vec<String>> {
+        self.shared
+            .lock()
+            .messages
+            .iter()
+            .find(|x| x.id == id && !x.deleted)
+            .map(|x| x.labels.clone())
     }
 
     /// Keeps message `id` listed (and in the history) but answers `404` to its `get`, like a
@@ -1240,6 +1295,8 @@ fn list_history(m: &Mailbox, query: &[(String, String)]) -> Response {
         let name = match c {
             Change::Added => "messageAdded",
             Change::Deleted => "messageDeleted",
+            Change::LabelsAdded(_) => "labelAdded",
+            Change::LabelsRemoved(_) => "labelRemoved",
         };
         types.is_empty() || types.contains(&name)
     };
@@ -1268,14 +1325,20 @@ fn list_history(m: &Mailbox, query: &[(String, String)]) -> Response {
         .map(|h| {
             let message =
                 json!({"id": h.message_id, "threadId": h.thread_id, "labelIds": h.labels});
-            let key = match h.change {
-                Change::Added => "messagesAdded",
-                Change::Deleted => "messagesDeleted",
+            let (key, change) = match &h.change {
+                Change::Added => ("messagesAdded", json!({"message": message})),
+                Change::Deleted => ("messagesDeleted", json!({"message": message})),
+                Change::LabelsAdded(l) => {
+                    ("labelsAdded", json!({"message": message, "labelIds": l}))
+                }
+                Change::LabelsRemoved(l) => {
+                    ("labelsRemoved", json!({"message": message, "labelIds": l}))
+                }
             };
             json!({
                 "id": h.id.to_string(),
                 "messages": [{"id": h.message_id, "threadId": h.thread_id}],
-                key: [{"message": message}],
+                key: [change],
             })
         })
         .collect();

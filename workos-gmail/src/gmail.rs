@@ -9,8 +9,7 @@ use std::time::Duration;
 use url::Url;
 use workos_core::crypto::Cipher;
 use workos_core::domain::{GMAIL, Integration, IntegrationStatus, NewIntegration};
-use workos_core::ids::IntegrationId;
-use workos_core::page::PageRequest;
+use workos_core::ids::{IntegrationId, OrgId, UserId};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -21,7 +20,7 @@ use crate::api::{
 };
 use crate::config::GmailConfig;
 use crate::oauth::{
-    GmailOAuth, InMemoryStateStore, PendingConnect, StateStore, needs_reauth_error,
+    GmailOAuth, InMemoryStateStore, PendingConnect, StateStore, StoredState, needs_reauth_error,
 };
 use crate::vault::{StoredTokens, TokenVault};
 
@@ -75,7 +74,7 @@ pub struct GmailBuilder {
 
 impl GmailBuilder {
     /// Where started connects wait (default: an [`InMemoryStateStore`], which serves one
-    /// process only).
+    /// process only; [`crate::SharedStateStore`] serves every process on the store).
     #[must_use]
     pub fn state_store(mut self, states: Arc<dyn StateStore>) -> Self {
         self.states = Some(states);
@@ -122,6 +121,25 @@ impl GmailBuilder {
                 sync_locks: Mutex::default(),
             }),
         })
+    }
+}
+
+/// A started connect taken back by its `state` ([`Gmail::take_connect`]); `Debug` never
+/// prints its PKCE verifier.
+#[derive(Debug)]
+pub struct TakenConnect(StoredState);
+
+impl TakenConnect {
+    /// The org that started the connect.
+    #[must_use]
+    pub fn org_id(&self) -> OrgId {
+        self.0.org_id
+    }
+
+    /// The user who started it.
+    #[must_use]
+    pub fn user_id(&self) -> UserId {
+        self.0.user_id
     }
 }
 
@@ -241,11 +259,38 @@ impl Gmail {
         state: &str,
     ) -> Result<Integration> {
         ctx.authorize(Access::Manage)?;
+        connecting_user(ctx)?;
+        let taken = self.take_connect(state).await?;
+        self.finish_taken_connect(ctx, code, taken).await
+    }
+
+    /// Takes back the started connect of `state` (once: a replay fails), so an
+    /// unauthenticated redirect handler learns the org and user who started it
+    /// ([`TakenConnect::org_id`], [`TakenConnect::user_id`]) and can check that user's role
+    /// before [`Gmail::finish_taken_connect`].
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `state` (unknown, used, expired); [`Error::Unavailable`].
+    pub async fn take_connect(&self, state: &str) -> Result<TakenConnect> {
+        Ok(TakenConnect(self.inner.oauth.take_state(state).await?))
+    }
+
+    /// [`Gmail::finish_connect`] with a state taken by [`Gmail::take_connect`].
+    ///
+    /// # Errors
+    /// As [`Gmail::finish_connect`].
+    pub async fn finish_taken_connect(
+        &self,
+        ctx: &TenantContext,
+        code: &str,
+        taken: TakenConnect,
+    ) -> Result<Integration> {
+        ctx.authorize(Access::Manage)?;
         let user = connecting_user(ctx)?;
         let tokens = self
             .inner
             .oauth
-            .exchange(ctx.org_id(), user, code, state)
+            .exchange_taken(ctx.org_id(), user, code, taken.0)
             .await?;
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             return Err(Error::Provider {
@@ -266,46 +311,9 @@ impl Gmail {
         let sealed = self.inner.vault.seal(&stored, ctx.org_id());
         let mut new = NewIntegration::gmail(profile.email_address);
         new.validate()?;
-        match self
-            .store()
-            .create_integration(ctx, new.clone(), sealed)
-            .await
-        {
-            Err(Error::Conflict { field, .. }) if field == "account" => {
-                // Connected already: this is a reconnect.
-                let existing = self.find_integration(ctx, &new.account).await?;
-                self.store()
-                    .replace_integration_credentials(
-                        ctx,
-                        existing.id,
-                        self.inner.vault.seal(&stored, ctx.org_id()),
-                    )
-                    .await?;
-                self.store()
-                    .set_integration_status(ctx, existing.id, IntegrationStatus::Active, None)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn find_integration(&self, ctx: &TenantContext, account: &str) -> Result<Integration> {
-        let first = PageRequest::first(100)?;
-        let mut page = first;
-        loop {
-            let listed = self.store().list_integrations(ctx, page).await?;
-            if let Some(found) = listed
-                .data
-                .into_iter()
-                .find(|i| i.provider == GMAIL && i.account == account)
-            {
-                return Ok(found);
-            }
-            match listed.next_cursor {
-                Some(cursor) => page = first.after(Some(cursor)),
-                None => return Err(Error::not_found(IntegrationId::KIND)),
-            }
-        }
+        // One transaction: reactivates an account connected before (new credentials, no
+        // last error) or creates it, and emits `integration.connected` either way.
+        self.store().reconnect_integration(ctx, new, sealed).await
     }
 
     /// Disconnects (admin): revokes the grant at Google (best effort, see

@@ -4,7 +4,9 @@
 //!
 //! - **Connect** ([`Gmail::start_connect`], [`Gmail::finish_connect`], [`Gmail::disconnect`]):
 //!   OAuth 2.0 authorization code with PKCE S256 and offline access, through the `oauth2`
-//!   crate; single-use states bound to the org and user ([`oauth::StateStore`]); the account's
+//!   crate; single-use states bound to the org and user ([`oauth::StateStore`], shared by
+//!   every process with [`SharedStateStore`]); reconnecting reactivates the account in one
+//!   transaction (`integration.connected`); the account's
 //!   address read from Gmail; tokens sealed with the engine's
 //!   [`Cipher`](workos_core::crypto::Cipher) into the integration's credentials
 //!   ([`vault`]). Disconnecting revokes the grant at Google.
@@ -20,7 +22,8 @@
 //!   [`EmailChannel`](workos_core::channel::EmailChannel); builds the MIME message
 //!   ([`mime`]), sends it, records it (`email.sent`).
 //! - **Sync** ([`SyncEngine::sync_once`]): full then incremental polling sync, resumable page by
-//!   page, with person-creation policy and bulk-mail detection ([`sync`], [`parse`]).
+//!   page, with person-creation policy and bulk-mail detection ([`sync`], [`parse`]); label
+//!   changes kept current on the stored emails.
 //!
 //! ```no_run
 //! # async fn demo(
@@ -64,11 +67,12 @@ use workos_core::repo::{EmailRepo, IntegrationRepo};
 pub use api::{ApiUsage, GmailApi, HistoryOutcome, RetryPolicy};
 pub use config::GmailConfig;
 pub use gmail::{
-    ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, http_client,
+    ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, TakenConnect,
+    http_client,
 };
 pub use oauth::{
-    GmailOAuth, InMemoryStateStore, NEEDS_REAUTH_CODE, PendingConnect, StateStore, Tokens,
-    is_needs_reauth,
+    GmailOAuth, InMemoryStateStore, NEEDS_REAUTH_CODE, PendingConnect, SharedStateStore,
+    StateStore, StoredState, Tokens, is_needs_reauth,
 };
 pub use send::GmailSender;
 pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};

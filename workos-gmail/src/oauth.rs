@@ -21,7 +21,9 @@ use oauth2::{
     Scope, TokenResponse as _, TokenUrl,
 };
 use url::Url;
+use workos_core::crypto::Cipher;
 use workos_core::ids::{OrgId, UserId};
+use workos_core::repo::{OAuthStateRepo, PendingOAuth, SealedSecrets};
 use workos_core::{Error, Result};
 
 use crate::config::GmailConfig;
@@ -109,8 +111,8 @@ impl fmt::Debug for StoredState {
 ///
 /// [`InMemoryStateStore`] serves one process. A deployment with several processes behind a
 /// load balancer (the redirect may reach another process than the one that started the
-/// connect) needs a shared implementation, e.g. on Redis or a database table, whose
-/// [`StateStore::take`] removes atomically (`DELETE … RETURNING`, `GETDEL`).
+/// connect) needs a shared implementation whose [`StateStore::take`] removes atomically:
+/// [`SharedStateStore`] keeps states in the engine's store (`DELETE … RETURNING`).
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// Keeps `stored` under `state`.
@@ -172,6 +174,82 @@ impl StateStore for InMemoryStateStore {
     async fn take(&self, state: &str) -> Result<Option<StoredState>> {
         Ok(self.lock().remove(state))
     }
+}
+
+/// A [`StateStore`] on the engine's store ([`OAuthStateRepo`]): shared by every process on
+/// the database, so Google's redirect may reach any of them. The store keeps a hash of the
+/// state, and the PKCE verifier sealed with the engine's cipher (bound to the org); a state is
+/// taken with `DELETE … RETURNING`, so it is used once even across processes.
+pub struct SharedStateStore {
+    repo: Arc<dyn OAuthStateRepo>,
+    cipher: Arc<Cipher>,
+}
+
+impl fmt::Debug for SharedStateStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedStateStore").finish_non_exhaustive()
+    }
+}
+
+impl SharedStateStore {
+    /// States kept in `repo`, verifiers sealed with `cipher`.
+    #[must_use]
+    pub fn new(repo: Arc<dyn OAuthStateRepo>, cipher: Arc<Cipher>) -> Self {
+        Self { repo, cipher }
+    }
+
+    fn aad(org: OrgId) -> Vec<u8> {
+        let mut aad = b"oauth_state:".to_vec();
+        aad.extend_from_slice(org.as_uuid().as_bytes());
+        aad
+    }
+}
+
+#[async_trait]
+impl StateStore for SharedStateStore {
+    async fn put(&self, state: &str, stored: StoredState) -> Result<()> {
+        let sealed = self
+            .cipher
+            .encrypt_str(&stored.pkce_verifier, &Self::aad(stored.org_id));
+        self.repo
+            .put_oauth_state(
+                state,
+                PendingOAuth {
+                    org_id: stored.org_id,
+                    user_id: stored.user_id,
+                    provider: PROVIDER.to_owned(),
+                    sealed_verifier: SealedSecrets(sealed),
+                    expires_at: stored.expires_at,
+                },
+            )
+            .await
+    }
+
+    async fn take(&self, state: &str) -> Result<Option<StoredState>> {
+        let Some(pending) = self.repo.take_oauth_state(state).await? else {
+            return Ok(None);
+        };
+        if pending.provider != PROVIDER {
+            return Ok(None);
+        }
+        let verifier = self
+            .cipher
+            .decrypt_str(&pending.sealed_verifier.0, &Self::aad(pending.org_id))
+            .map_err(|e| Error::internal("an OAuth state's PKCE verifier does not open", e))?;
+        Ok(Some(StoredState {
+            org_id: pending.org_id,
+            user_id: pending.user_id,
+            pkce_verifier: verifier,
+            expires_at: pending.expires_at,
+        }))
+    }
+}
+
+fn invalid_state() -> Error {
+    Error::invalid(
+        "state",
+        "unknown, already used or expired; start connecting again",
+    )
 }
 
 /// Why a token request failed, as far as the caller must act on it.
@@ -330,19 +408,41 @@ impl GmailOAuth {
         code: &str,
         state: &str,
     ) -> Result<Tokens> {
-        let invalid = || {
-            Error::invalid(
-                "state",
-                "unknown, already used or expired; start connecting again",
-            )
-        };
-        let stored = self.states.take(state).await?.ok_or_else(invalid)?;
+        let taken = self.take_state(state).await?;
+        self.exchange_taken(org, user, code, taken).await
+    }
+
+    /// Takes `state` back (once: it cannot be used again, whatever happens next), for a
+    /// caller that learns from it who started the connect, e.g. an unauthenticated redirect
+    /// handler. Finish with [`GmailOAuth::exchange_taken`].
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `state` when it is unknown, used or expired;
+    /// [`Error::Unavailable`].
+    pub async fn take_state(&self, state: &str) -> Result<StoredState> {
+        let stored = self.states.take(state).await?.ok_or_else(invalid_state)?;
         if stored.expires_at <= Utc::now() {
-            return Err(invalid());
+            return Err(invalid_state());
         }
+        Ok(stored)
+    }
+
+    /// Exchanges `code` with the verifier of a taken state, after checking that `org` and
+    /// `user` started it.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `state` when another org or user started it;
+    /// [`Error::Provider`] when Google refuses the code; [`Error::Unavailable`].
+    pub async fn exchange_taken(
+        &self,
+        org: OrgId,
+        user: UserId,
+        code: &str,
+        stored: StoredState,
+    ) -> Result<Tokens> {
         if stored.org_id != org || stored.user_id != user {
             tracing::warn!(%org, "an OAuth state was presented by another org or user");
-            return Err(invalid());
+            return Err(invalid_state());
         }
         let response = self
             .client

@@ -100,9 +100,6 @@ impl EmailChannel for GmailSender {
                 ),
             );
         }
-        if !sent.label_ids.is_empty() {
-            headers.insert("labels".into(), json!(sent.label_ids));
-        }
         let subject = email.subject.trim();
         let mut new = NewEmail {
             integration_id: integration.id,
@@ -116,6 +113,7 @@ impl EmailChannel for GmailSender {
             subject: (!subject.is_empty()).then(|| truncate(subject, 10_000)),
             snippet: excerpt,
             headers: Value::Object(headers),
+            labels: crate::sync::clean_labels(&sent.label_ids),
             occurred_at: Utc::now(),
             person_id: None,
             create_person: self.person_policy.creates_for(Direction::Outbound),

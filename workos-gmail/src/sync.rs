@@ -23,8 +23,10 @@
 //!
 //! # Incremental sync
 //!
-//! `history.list` from `history_id` (types `messageAdded` and `messageDeleted`), page by page;
-//! each page's added messages are fetched and recorded before its page token is stored, and
+//! `history.list` from `history_id` (types `messageAdded`, `messageDeleted`, `labelAdded` and
+//! `labelRemoved`), page by page; each page's added messages are fetched and recorded, then its
+//! label changes applied to the stored emails (in history order; a message not stored, e.g. a
+//! draft, is passed over), before its page token is stored, and
 //! `history_id` advances to the answer's `historyId` only after the last page. A message gone
 //! by the time it is fetched (`404`) is skipped. Deletions are ignored: the CRM keeps the
 //! email and its interaction as a record of what happened. Drafts and spam are never
@@ -39,7 +41,8 @@
 //! and never for bulk mail (`List-Unsubscribe`, `List-Id`, `Precedence: bulk|list|junk`,
 //! `Auto-Submitted` other than `no`); existing people are always matched. The email's
 //! `headers` hold `In-Reply-To`, `References`, the bulk-mail headers and `Reply-To` when
-//! present, plus `attachments` (file name, type, size of each) and Gmail's `labels`. A
+//! present, plus `attachments` (file name, type, size of each); Gmail's labels go to the
+//! email's `labels`, which incremental syncs keep current (`labelsAdded`/`labelsRemoved`). A
 //! message the store refuses as invalid is skipped and logged, never retried forever.
 //!
 //! # Status
@@ -210,6 +213,8 @@ pub struct SyncReport {
     pub skipped: u32,
     /// Deletions seen in the history (ignored).
     pub deletions_seen: u32,
+    /// Stored emails the history's label changes were applied to.
+    pub labels_updated: u32,
     /// The history id the next incremental run starts from.
     pub history_id: Option<String>,
     /// API calls of this client during the run (approximate when runs overlap).
@@ -427,7 +432,12 @@ impl SyncEngine {
             };
             let query = HistoryQuery {
                 start_history_id: start,
-                history_types: vec![HistoryType::MessageAdded, HistoryType::MessageDeleted],
+                history_types: vec![
+                    HistoryType::MessageAdded,
+                    HistoryType::MessageDeleted,
+                    HistoryType::LabelAdded,
+                    HistoryType::LabelRemoved,
+                ],
                 page_token: state.page_token.clone(),
                 max_results: Some(self.config.page_size),
             };
@@ -469,6 +479,8 @@ impl SyncEngine {
                 }
             }
             self.record_all(ctx, integration, own, ids, report).await?;
+            self.apply_label_changes(ctx, id, &page.history, report)
+                .await?;
             match page.next_page_token {
                 Some(token) => {
                     state.page_token = Some(token);
@@ -481,6 +493,60 @@ impl SyncEngine {
                 }
             }
         }
+    }
+
+    /// Applies a history page's label changes to the stored emails: per message, the last
+    /// change of each label wins (so replaying changes already reflected by a fetched message
+    /// leaves it as Gmail has it now).
+    async fn apply_label_changes(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        history: &[crate::api::HistoryRecord],
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        // message id -> label -> present after the page; in first-seen order of messages.
+        let mut changes: Vec<(String, std::collections::BTreeMap<String, bool>)> = Vec::new();
+        for record in history {
+            let ops = record
+                .labels_added
+                .iter()
+                .map(|c| (c, true))
+                .chain(record.labels_removed.iter().map(|c| (c, false)));
+            for (change, present) in ops {
+                let at = match changes.iter().position(|(m, _)| *m == change.message.id) {
+                    Some(at) => at,
+                    None => {
+                        changes.push((change.message.id.clone(), Default::default()));
+                        changes.len() - 1
+                    }
+                };
+                for label in &change.label_ids {
+                    changes[at].1.insert(label.clone(), present);
+                }
+            }
+        }
+        for (message_id, labels) in changes {
+            let (added, removed): (Vec<_>, Vec<_>) = labels.into_iter().partition(|(_, p)| *p);
+            let added: Vec<String> =
+                clean_labels(&added.into_iter().map(|(l, _)| l).collect::<Vec<_>>());
+            let removed: Vec<String> = removed.into_iter().map(|(l, _)| l).collect();
+            match self
+                .gmail
+                .store()
+                .update_email_labels(ctx, id, &message_id, &added, &removed)
+                .await
+            {
+                Ok(Some(_)) => report.labels_updated += 1,
+                Ok(None) => {}
+                // Labels the store refuses (too many): keep syncing mail, say so.
+                Err(Error::Validation(e)) => {
+                    tracing::warn!(error = %e, "Gmail labels not stored");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Fetches and records `ids`, a few at a time; the first error (after the messages in
@@ -624,6 +690,16 @@ fn clean_json(value: &mut Value) {
 }
 
 /// Removes what storage refuses from every text of `new` (see [`clean`]).
+/// The labels Gmail gave, as many as the store keeps and of a length it accepts.
+pub(crate) fn clean_labels(labels: &[String]) -> Vec<String> {
+    labels
+        .iter()
+        .filter(|l| !l.trim().is_empty() && l.chars().count() <= 255)
+        .take(workos_core::domain::MAX_EMAIL_LABELS)
+        .cloned()
+        .collect()
+}
+
 pub(crate) fn sanitize(new: &mut NewEmail) {
     for s in [&mut new.provider_id, &mut new.from]
         .into_iter()
@@ -720,9 +796,6 @@ fn to_new_email(
             .collect();
         headers.insert("attachments".into(), Value::Array(attachments));
     }
-    if !message.label_ids.is_empty() {
-        headers.insert("labels".into(), json!(message.label_ids));
-    }
     NewEmail {
         integration_id: integration.id,
         provider_id: message.id.clone(),
@@ -741,6 +814,7 @@ fn to_new_email(
         subject: parsed.subject.as_deref().map(|s| truncate(s, 10_000)),
         snippet,
         headers: Value::Object(headers),
+        labels: clean_labels(&message.label_ids),
         occurred_at: message
             .internal_date()
             .or(parsed.date)

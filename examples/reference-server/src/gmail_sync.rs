@@ -1,35 +1,34 @@
-//! Gmail in the server: the client ([`GmailService`]), the started connects Google's redirect
-//! comes back to, and the sync scheduler ([`spawn_scheduler`]).
+//! Gmail in the server: the client ([`GmailService`]) and the sync scheduler
+//! ([`spawn_scheduler`]).
 //!
-//! The scheduler has no cross-tenant way to find integrations (the store only lists an org's
-//! own), so it syncs the integrations of the orgs it knows: those given in
-//! `WORKOS_GMAIL_SYNC_ORGS` (comma-separated org ids) and those that used a Gmail route of
-//! this process (connected, sent, listed, forced a sync).
+//! Everything the Gmail routes and the scheduler share lives in the database, so any number of
+//! server processes can run side by side: started connects (OAuth states, in the store's
+//! `oauth_states`, so Google's redirect may reach any process) and the scheduler's claims on
+//! due integrations (`claim_due_integrations`, `FOR UPDATE SKIP LOCKED` with a lease, so two
+//! processes never sync the same account at once and every account is synced about once per
+//! interval, whichever process does it).
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use workos_core::crypto::Cipher;
-use workos_core::domain::{GMAIL, IntegrationStatus};
-use workos_core::ids::{OrgId, UserId};
-use workos_core::page::PageRequest;
-use workos_core::repo::IntegrationRepo;
+use workos_core::domain::GMAIL;
+use workos_core::repo::{ClaimedIntegration, IntegrationScheduler};
 use workos_core::tenant::TenantContext;
-use workos_gmail::{Gmail, GmailConfig, GmailStore, SyncConfig, SyncEngine};
+use workos_gmail::{Gmail, GmailConfig, GmailStore, SharedStateStore, SyncConfig, SyncEngine};
 use workos_store::SqlStore;
 
 /// The default time between two scheduler runs.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Who started a connect, kept until Google's redirect comes back with its state.
-#[derive(Debug, Clone, Copy)]
-struct Starter {
-    org_id: OrgId,
-    user_id: UserId,
-    expires_at: DateTime<Utc>,
-}
+/// How many integrations a scheduler claims at a time.
+const CLAIM_BATCH: u32 = 50;
+
+/// The shortest claim on an integration: a sync may take this long before another process
+/// may take the integration over.
+pub const MIN_CLAIM_LEASE: Duration = Duration::from_secs(5 * 60);
 
 /// The Gmail client of the server, and what the routes and the scheduler share.
 pub struct GmailService {
@@ -37,8 +36,6 @@ pub struct GmailService {
     pub gmail: Gmail,
     /// The sync engine (its per-integration locks are the client's).
     pub engine: SyncEngine,
-    starters: Mutex<HashMap<String, Starter>>,
-    orgs: Mutex<BTreeSet<OrgId>>,
 }
 
 impl std::fmt::Debug for GmailService {
@@ -50,7 +47,8 @@ impl std::fmt::Debug for GmailService {
 }
 
 impl GmailService {
-    /// The service for `config`, storing through `store` and sealing tokens with `cipher`.
+    /// The service for `config`, storing through `store` (OAuth states included) and
+    /// sealing tokens and PKCE verifiers with `cipher`.
     ///
     /// # Errors
     /// When the client cannot be built (a URL does not parse, TLS does not start).
@@ -59,74 +57,31 @@ impl GmailService {
         store: SqlStore,
         cipher: Arc<Cipher>,
     ) -> workos_core::Result<Self> {
+        let states = Arc::new(SharedStateStore::new(
+            Arc::new(store.clone()),
+            Arc::clone(&cipher),
+        ));
         let store: Arc<dyn GmailStore> = Arc::new(store);
-        let gmail = Gmail::builder(config, store, cipher).build()?;
+        let gmail = Gmail::builder(config, store, cipher)
+            .state_store(states)
+            .build()?;
         let engine = gmail.sync_engine(SyncConfig::default());
-        Ok(Self {
-            gmail,
-            engine,
-            starters: Mutex::default(),
-            orgs: Mutex::default(),
-        })
-    }
-
-    /// Remembers who started the connect with `state`, for the unauthenticated callback.
-    pub fn remember_connect(&self, state: &str, org_id: OrgId, user_id: UserId) {
-        let now = Utc::now();
-        let ttl = chrono::Duration::from_std(workos_gmail::oauth::STATE_TTL)
-            .unwrap_or(chrono::Duration::minutes(10));
-        let mut starters = self.starters.lock().unwrap_or_else(PoisonError::into_inner);
-        starters.retain(|_, s| s.expires_at > now);
-        starters.insert(
-            state.to_owned(),
-            Starter {
-                org_id,
-                user_id,
-                expires_at: now + ttl,
-            },
-        );
-    }
-
-    /// Who started the connect with `state` (once: a state is single use), unless it expired.
-    pub fn take_connect(&self, state: &str) -> Option<(OrgId, UserId)> {
-        let mut starters = self.starters.lock().unwrap_or_else(PoisonError::into_inner);
-        starters
-            .remove(state)
-            .filter(|s| s.expires_at > Utc::now())
-            .map(|s| (s.org_id, s.user_id))
-    }
-
-    /// Makes the scheduler sync `org`'s integrations.
-    pub fn track_org(&self, org: OrgId) {
-        self.orgs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(org);
-    }
-
-    /// The orgs the scheduler syncs.
-    pub fn tracked_orgs(&self) -> Vec<OrgId> {
-        self.orgs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .copied()
-            .collect()
+        Ok(Self { gmail, engine })
     }
 }
 
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// `WORKOS_GMAIL_SYNC_INTERVAL_SECS` (default 60): time between runs, and how old a sync
-    /// must be for the integration to be due again.
+    /// `WORKOS_GMAIL_SYNC_INTERVAL_SECS` (default 60): time between runs, how old a sync must
+    /// be for the integration to be due again, and how long a claim on it lasts.
     pub interval: Duration,
-    /// `WORKOS_GMAIL_SYNC_ORGS`: comma-separated org ids always synced.
-    pub orgs: Vec<OrgId>,
 }
 
 impl SchedulerConfig {
-    /// Reads the configuration through `get`.
+    /// Reads the configuration through `get`. `WORKOS_GMAIL_SYNC_ORGS` (which named the orgs
+    /// to sync before the scheduler could find them itself) is accepted and ignored, with a
+    /// warning.
     ///
     /// # Errors
     /// A message naming the malformed variable.
@@ -143,17 +98,12 @@ impl SchedulerConfig {
                 })?,
             None => DEFAULT_SYNC_INTERVAL,
         };
-        let orgs = get("WORKOS_GMAIL_SYNC_ORGS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<OrgId>()
-                    .map_err(|_| anyhow::anyhow!("WORKOS_GMAIL_SYNC_ORGS: {s} is not an org id"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        Ok(Self { interval, orgs })
+        if get("WORKOS_GMAIL_SYNC_ORGS").is_some_and(|v| !v.trim().is_empty()) {
+            tracing::warn!(
+                "WORKOS_GMAIL_SYNC_ORGS is no longer needed and is ignored: the scheduler syncs every due Gmail integration"
+            );
+        }
+        Ok(Self { interval })
     }
 }
 
@@ -171,15 +121,13 @@ impl SchedulerHandle {
     }
 }
 
-/// Starts syncing every `config.interval` the due Gmail integrations of the known orgs.
+/// Starts syncing every `config.interval` the due Gmail integrations of every org, sharing
+/// the work with the schedulers of other processes on the same database.
 pub fn spawn_scheduler(
     service: Arc<GmailService>,
     store: SqlStore,
     config: SchedulerConfig,
 ) -> SchedulerHandle {
-    for org in &config.orgs {
-        service.track_org(*org);
-    }
     let task = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(config.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -194,63 +142,77 @@ pub fn spawn_scheduler(
     SchedulerHandle { task }
 }
 
-/// One scheduler run: syncs each Gmail integration of the known orgs that is not
+/// One scheduler run: claims (across orgs) the Gmail integrations that are not
 /// `needs_reauth` or `disconnected` and did not complete a sync within `interval` (less a
-/// tenth, so a tick a little early does not skip it). Returns how many syncs succeeded.
-/// Errors are logged (never with tokens: the engine's errors carry none).
+/// tenth, so a tick a little early does not skip one) before the run started, syncs them and
+/// releases each claim after its sync. Batch after batch until none is due, so a backlog is
+/// worked off in one run; an integration is tried once per run. Returns how many syncs
+/// succeeded. Errors are logged (never with tokens: the engine's errors carry none); a failed
+/// sync is due again at the next run.
+///
+/// The claim's lease is the interval, at least [`MIN_CLAIM_LEASE`]: it covers a long sync, and
+/// a process that dies mid-sync leaves its integrations to the others when it runs out.
 pub async fn sync_due(service: &GmailService, store: &SqlStore, interval: Duration) -> usize {
     let fresh_for = chrono::Duration::from_std(interval.mul_f64(0.9)).unwrap_or_default();
+    // Fixed for the run: what this run syncs is not due again within it.
+    let synced_before = Utc::now() - fresh_for;
+    let lease = interval.max(MIN_CLAIM_LEASE);
+    let mut tried = HashSet::new();
     let mut synced = 0;
-    for org in service.tracked_orgs() {
-        let ctx = TenantContext::system(org, "gmail-sync");
-        let Ok(first) = PageRequest::first(100) else {
-            return synced;
+    loop {
+        let claimed = match store
+            .claim_due_integrations(GMAIL, synced_before, lease, CLAIM_BATCH)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "Gmail scheduler: claiming due integrations failed");
+                break;
+            }
         };
-        let mut page = first;
-        loop {
-            let listed = match store.list_integrations(&ctx, page).await {
-                Ok(listed) => listed,
-                Err(e) => {
-                    tracing::warn!(org_id = %org, error = %e, "Gmail scheduler: listing integrations failed");
-                    break;
-                }
-            };
-            for integration in &listed.data {
-                let skip = integration.provider != GMAIL
-                    || matches!(
-                        integration.status,
-                        IntegrationStatus::NeedsReauth | IntegrationStatus::Disconnected
-                    )
-                    || integration
-                        .last_synced_at
-                        .is_some_and(|at| Utc::now() - at < fresh_for);
-                if skip {
-                    continue;
-                }
-                match service.engine.sync_once(&ctx, integration.id).await {
-                    Ok(report) => {
-                        synced += 1;
-                        tracing::info!(org_id = %org, integration_id = %integration.id,
-                            recorded = report.recorded, "Gmail sync");
-                    }
-                    Err(e) if workos_gmail::is_needs_reauth(&e) => {
-                        tracing::warn!(org_id = %org, integration_id = %integration.id,
-                            "Gmail integration needs reauthorisation");
-                    }
-                    Err(workos_core::Error::Conflict { field, .. }) if field == "sync" => {
-                        tracing::debug!(integration_id = %integration.id, "Gmail sync already running");
-                    }
-                    Err(e) => {
-                        tracing::warn!(org_id = %org, integration_id = %integration.id,
-                            error = %e, "Gmail sync failed");
-                    }
+        let more = claimed.len() >= CLAIM_BATCH as usize;
+        let mut new = false;
+        for c in &claimed {
+            if tried.insert(c.id) {
+                new = true;
+                if sync_claimed(service, c).await {
+                    synced += 1;
                 }
             }
-            match listed.next_cursor {
-                Some(cursor) => page = first.after(Some(cursor)),
-                None => break,
+            if let Err(e) = store.release_integration_claim(c.org_id, c.id).await {
+                tracing::warn!(integration_id = %c.id, error = %e,
+                    "Gmail scheduler: releasing a claim failed");
             }
+        }
+        if !more || !new {
+            break;
         }
     }
     synced
+}
+
+/// Syncs one claimed integration; whether the sync succeeded.
+async fn sync_claimed(service: &GmailService, c: &ClaimedIntegration) -> bool {
+    let ctx = TenantContext::system(c.org_id, "gmail-sync");
+    match service.engine.sync_once(&ctx, c.id).await {
+        Ok(report) => {
+            tracing::info!(org_id = %c.org_id, integration_id = %c.id,
+                recorded = report.recorded, "Gmail sync");
+            true
+        }
+        Err(e) if workos_gmail::is_needs_reauth(&e) => {
+            tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
+                "Gmail integration needs reauthorisation");
+            false
+        }
+        Err(workos_core::Error::Conflict { field, .. }) if field == "sync" => {
+            tracing::debug!(integration_id = %c.id, "Gmail sync already running");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
+                error = %e, "Gmail sync failed");
+            false
+        }
+    }
 }

@@ -204,6 +204,10 @@ pub struct Email {
     pub snippet: Option<String>,
     /// Selected headers, a JSON object.
     pub headers: serde_json::Value,
+    /// The provider's labels (Gmail: `INBOX`, `UNREAD`, `STARRED`, …), kept current by the
+    /// sync; sorted, without duplicates.
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// The person on the other end, when known.
     pub person_id: Option<PersonId>,
     /// The timeline entry.
@@ -214,6 +218,28 @@ pub struct Email {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// The most labels an email keeps.
+pub const MAX_EMAIL_LABELS: usize = 100;
+
+/// Checks a list of provider labels: at most [`MAX_EMAIL_LABELS`], each 1–255 characters.
+fn check_labels(v: &mut Validator, field: &str, labels: &[String]) {
+    v.require(
+        labels.len() <= MAX_EMAIL_LABELS,
+        field,
+        "at most 100 labels",
+    );
+    for (i, l) in labels.iter().enumerate() {
+        check_text(v, &format!("{field}[{i}]"), l, true, 255);
+    }
+}
+
+/// Labels as stored: sorted, without duplicates.
+#[must_use]
+pub fn normalize_labels(labels: impl IntoIterator<Item = String>) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = labels.into_iter().collect();
+    set.into_iter().collect()
 }
 
 /// An email to store, as the sync (or the send path) read it from the provider.
@@ -251,6 +277,10 @@ pub struct NewEmail {
     /// Selected headers, a JSON object of at most 256 KiB (default `{}`).
     #[serde(default = "empty_object")]
     pub headers: serde_json::Value,
+    /// The provider's labels, at most 100 of up to 255 characters each (stored sorted and
+    /// without duplicates).
+    #[serde(default)]
+    pub labels: Vec<String>,
     /// When it was sent or received.
     pub occurred_at: DateTime<Utc>,
     /// The person on the other end, when the caller already knows it; otherwise the person is
@@ -310,6 +340,7 @@ impl NewEmail {
             10_000,
         );
         check_object(&mut v, "headers", &self.headers, 256 * 1024);
+        check_labels(&mut v, "labels", &self.labels);
         v.finish()
     }
 
@@ -421,6 +452,7 @@ mod tests {
             subject: None,
             snippet: None,
             headers: serde_json::Value::Null,
+            labels: vec![],
             occurred_at: Utc::now(),
             person_id: None,
             create_person: false,

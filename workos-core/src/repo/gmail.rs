@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{Recorded, SealedSecrets};
 use crate::domain::{Email, EmailFilter, Integration, IntegrationStatus, NewEmail, NewIntegration};
 use crate::error::Result;
-use crate::ids::{EmailId, IntegrationId};
+use crate::ids::{EmailId, IntegrationId, OrgId, UserId};
 use crate::page::{Page, PageRequest};
 use crate::tenant::TenantContext;
 
@@ -106,6 +106,26 @@ pub trait IntegrationRepo: Send + Sync {
         last_synced_at: Option<DateTime<Utc>>,
     ) -> Result<Integration>;
 
+    /// Connects an account again, or for the first time (admin): when the org has an
+    /// integration of this provider and account in any status (`needs_reauth` and
+    /// `disconnected` included), it becomes `active` with the new sealed credentials and
+    /// settings, its `last_error` cleared and its sync claim released; its sync state (and
+    /// `last_synced_at`) is reset when it was `disconnected` (its credentials were wiped, so
+    /// the mailbox was not followed meanwhile and is read again in full; emails are
+    /// idempotent on their provider id) and kept otherwise (an incremental sync picks up
+    /// where it stopped). Without one, it is created as by
+    /// [`IntegrationRepo::create_integration`]. Emits `integration.connected`. All in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`]; [`crate::Error::Forbidden`].
+    async fn reconnect_integration(
+        &self,
+        ctx: &TenantContext,
+        new: NewIntegration,
+        credentials: SealedSecrets,
+    ) -> Result<Integration>;
+
     /// Disconnects (admin): deletes the credentials, clears `last_error` and sets the status
     /// `disconnected`; stored emails are kept. Emits `integration.disconnected`; disconnecting
     /// a disconnected integration changes nothing and emits nothing.
@@ -157,6 +177,25 @@ pub trait EmailRepo: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<Email>>;
 
+    /// Applies label changes the provider reported to the email with `provider_id` of the
+    /// integration (member role): adds `added`, then removes `removed`. `None` when no such
+    /// email is stored (e.g. it was never synced: skipped as a draft or outside the window).
+    /// Emits no event; a change that changes nothing writes nothing.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `labels` when the result would exceed
+    /// [`crate::domain::MAX_EMAIL_LABELS`] or a label is empty or over 255 characters;
+    /// [`crate::Error::NotFound`] when the integration is not in the org;
+    /// [`crate::Error::Forbidden`].
+    async fn update_email_labels(
+        &self,
+        ctx: &TenantContext,
+        integration_id: IntegrationId,
+        provider_id: &str,
+        added: &[String],
+        removed: &[String],
+    ) -> Result<Option<Email>>;
+
     /// How many emails of the integration are stored: (inbound, outbound).
     ///
     /// # Errors
@@ -166,4 +205,93 @@ pub trait EmailRepo: Send + Sync {
         ctx: &TenantContext,
         integration_id: IntegrationId,
     ) -> Result<(u64, u64)>;
+}
+
+/// An integration a scheduler claimed with [`IntegrationScheduler::claim_due_integrations`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimedIntegration {
+    /// Its org (sync it in a system context of this org).
+    pub org_id: OrgId,
+    /// The integration.
+    pub id: IntegrationId,
+    /// Until when no other scheduler claims it.
+    pub claimed_until: DateTime<Utc>,
+}
+
+/// The cross-tenant side of integrations, for trusted scheduler processes only: claiming due
+/// syncs so that several processes share the work without syncing an account twice.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait IntegrationScheduler: Send + Sync {
+    /// Claims up to `limit` integrations of `provider`, across orgs, that are due: not
+    /// `needs_reauth` or `disconnected`, never synced or last synced before `synced_before`,
+    /// and not claimed (or their claim ran out). Each is claimed for `lease`: no other call
+    /// returns it until then, so a scheduler that died is replaced after the lease. Postgres
+    /// skips rows another claimer has locked (`FOR UPDATE SKIP LOCKED`); SQLite has one
+    /// writer at a time. Least recently synced first.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn claim_due_integrations(
+        &self,
+        provider: &str,
+        synced_before: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedIntegration>>;
+
+    /// Ends the claim on an integration early (after its sync ran), so it is due again as
+    /// soon as `synced_before` allows. Releasing an unclaimed integration changes nothing.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn release_integration_claim(&self, org_id: OrgId, id: IntegrationId) -> Result<()>;
+}
+
+/// A started OAuth connect as the store keeps it until the provider redirects back.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingOAuth {
+    /// The org that started the connect.
+    pub org_id: OrgId,
+    /// The user who started it.
+    pub user_id: UserId,
+    /// The provider, e.g. `gmail`.
+    pub provider: String,
+    /// The PKCE verifier, sealed by the caller (opaque bytes).
+    pub sealed_verifier: SealedSecrets,
+    /// When it stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for PendingOAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingOAuth")
+            .field("org_id", &self.org_id)
+            .field("user_id", &self.user_id)
+            .field("provider", &self.provider)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Started OAuth connects, shared by every process on the store, so the provider's redirect
+/// may reach another process than the one that started the connect. The `state` is a bearer
+/// secret: the store keeps only a hash of it. System level: the redirect carries no
+/// credentials, the state is what authenticates it.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait OAuthStateRepo: Send + Sync {
+    /// Keeps `pending` under `state`, and drops expired states.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] on `state` when it is kept already;
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn put_oauth_state(&self, state: &str, pending: PendingOAuth) -> Result<()>;
+
+    /// Removes and returns what is kept under `state`, atomically (`DELETE … RETURNING`), so
+    /// a state is used once even when two callbacks race. `None` when unknown, used or expired.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<PendingOAuth>>;
 }

@@ -334,6 +334,8 @@ pub trait Store:
     + DeliveryQueue
     + CommsRepo
     + IntegrationRepo
+    + IntegrationScheduler
+    + OAuthStateRepo
     + EmailRepo
     + LeadRepo
     + PartnerRepo
@@ -364,6 +366,8 @@ impl<T> Store for T where
         + DeliveryQueue
         + CommsRepo
         + IntegrationRepo
+        + IntegrationScheduler
+        + OAuthStateRepo
         + EmailRepo
         + LeadRepo
         + PartnerRepo

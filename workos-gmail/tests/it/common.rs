@@ -228,6 +228,32 @@ impl Harness {
         &self.db.store
     }
 
+    /// The configuration pointing at the fake.
+    pub(crate) fn config(&self) -> GmailConfig {
+        let vars = self.google.env_vars();
+        GmailConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("valid configuration")
+        .expect("configured")
+    }
+
+    /// The bytes of the SQLite database files (`None` on Postgres).
+    pub(crate) fn database_bytes(&self) -> Option<Vec<u8>> {
+        let path = self.db.sqlite_path.as_ref()?;
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            if let Ok(b) = std::fs::read(file) {
+                bytes.extend(b);
+            }
+        }
+        Some(bytes)
+    }
+
     /// Connects the fake's mailbox through the whole OAuth flow.
     pub(crate) async fn connect(&self) -> Integration {
         let start = self

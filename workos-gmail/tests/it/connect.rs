@@ -1,14 +1,16 @@
 //! Connecting, the token vault, refreshes and disconnecting.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use workos_core::Error;
+use workos_core::crypto::{Cipher, SecretKey};
 use workos_core::domain::{IntegrationStatus, NewMember};
 use workos_core::events::types;
-use workos_core::ids::UserId;
+use workos_core::ids::{OrgId, UserId};
 use workos_core::repo::{IntegrationRepo, MemberRepo};
 use workos_core::tenant::{Role, TenantContext};
-use workos_gmail::is_needs_reauth;
+use workos_gmail::{Gmail, GmailStore, SharedStateStore, is_needs_reauth};
 use workos_tests::fake_google::{Fault, Route, TEST_CLIENT_ID, TEST_REDIRECT_URL};
 
 use crate::common::{ACCOUNT, Harness, outbound};
@@ -274,6 +276,13 @@ async fn invalid_grant_needs_reauth(h: Harness) {
     assert_eq!(again.id, integration.id);
     assert_eq!(again.status, IntegrationStatus::Active);
     assert_eq!(again.last_error, None);
+    // One transaction with its event: the reconnect is announced like the first connect.
+    assert_eq!(
+        h.events(types::INTEGRATION_CONNECTED, integration.id.as_uuid())
+            .await
+            .len(),
+        2
+    );
     h.gmail.profile(&h.system, integration.id).await.unwrap();
 }
 gmail_test!(invalid_grant_needs_reauth);
@@ -341,3 +350,61 @@ async fn disconnect_when_google_is_down(h: Harness) {
     assert_eq!(h.google.calls(Route::Revoke), 1);
 }
 gmail_test!(disconnect_when_google_is_down);
+
+async fn states_are_shared_through_the_store(h: Harness) {
+    // Two clients on one store, as two server processes: the connect starts on one and
+    // Google's redirect reaches the other.
+    let cipher = Arc::new(Cipher::new(1, SecretKey::generate()));
+    let client = |cipher: &Arc<Cipher>| {
+        let store: Arc<dyn GmailStore> = h.db.store.clone();
+        let states = Arc::new(SharedStateStore::new(
+            h.db.store.clone(),
+            Arc::clone(cipher),
+        ));
+        Gmail::builder(h.config(), store, Arc::clone(cipher))
+            .state_store(states)
+            .build()
+            .expect("build Gmail")
+    };
+    let (first, second) = (client(&cipher), client(&cipher));
+    let start = first.start_connect(&h.ctx).await.unwrap();
+    let (code, state) = h.google.consent(start.authorization_url.as_str()).await;
+    let taken = second.take_connect(&state).await.unwrap();
+    assert_eq!(
+        (taken.org_id(), taken.user_id()),
+        (h.ctx.org_id(), h.ctx.user_id().unwrap())
+    );
+    let integration = second
+        .finish_taken_connect(&h.ctx, &code, taken)
+        .await
+        .unwrap();
+    assert_eq!(integration.status, IntegrationStatus::Active);
+    // Used once, on either client.
+    let err = first.take_connect(&state).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation(v) if v.errors[0].field == "state"),
+        "{err:?}"
+    );
+    // The verifier is sealed and the state hashed: the database holds neither in plaintext
+    // (the file check is SQLite's; Postgres stores the same bytes).
+    let start = first.start_connect(&h.ctx).await.unwrap();
+    if let Some(bytes) = h.database_bytes() {
+        let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        assert!(contains(ACCOUNT), "the database files were read");
+        assert!(!contains(&start.pending.pkce_verifier));
+        assert!(!contains(&start.pending.state));
+    }
+    // Another org's user cannot finish it.
+    let (code, state) = h.google.consent(start.authorization_url.as_str()).await;
+    let stranger = TenantContext::user(OrgId::new(), UserId::new(), Role::Owner);
+    let taken = second.take_connect(&state).await.unwrap();
+    let err = second
+        .finish_taken_connect(&stranger, &code, taken)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation(v) if v.errors[0].field == "state"),
+        "{err:?}"
+    );
+}
+gmail_test!(states_are_shared_through_the_store);

@@ -173,6 +173,55 @@ async fn incremental_pages_and_deletions(h: Harness) {
 }
 gmail_test!(incremental_pages_and_deletions);
 
+async fn label_changes_follow_the_mailbox(h: Harness) {
+    let integration = h.connect().await;
+    let engine = h.gmail.sync_engine(config(PersonPolicy::Off));
+    let ids = add_plain(&h, 3, "label");
+    engine.sync_once(&h.system, integration.id).await.unwrap();
+    let labels_of = async |id: &str| {
+        h.emails(integration.id)
+            .await
+            .into_iter()
+            .find(|e| e.provider_id == id)
+            .expect("stored")
+            .labels
+    };
+    assert_eq!(labels_of(&ids[0]).await, ["INBOX"]);
+
+    // Read and starred, archived, then un-starred; a message added after a change.
+    assert!(
+        h.google
+            .modify_labels(&ids[0], &["STARRED"], &["UNREAD", "INBOX"])
+    );
+    assert!(
+        h.google
+            .modify_labels(&ids[1], &["IMPORTANT", "Label_7"], &[])
+    );
+    assert!(h.google.modify_labels(&ids[1], &[], &["IMPORTANT"]));
+    let late = add_plain(&h, 1, "late").remove(0);
+    assert!(h.google.modify_labels(&late, &["STARRED"], &[]));
+    let report = engine.sync_once(&h.system, integration.id).await.unwrap();
+    assert_eq!(report.recorded, 1, "{report:?}");
+    assert_eq!(report.labels_updated, 3, "{report:?}");
+    for id in [&ids[0], &ids[1], &ids[2], &late] {
+        let mut want = h.google.labels(id).unwrap();
+        want.sort();
+        assert_eq!(labels_of(id).await, want, "labels of {id}");
+    }
+    assert_eq!(labels_of(&ids[0]).await, ["STARRED"]);
+    assert_eq!(labels_of(&ids[1]).await, ["INBOX", "Label_7"]);
+    assert_eq!(labels_of(&late).await, ["INBOX", "STARRED"]);
+
+    // Nothing changed: a run changes nothing more.
+    let report = engine.sync_once(&h.system, integration.id).await.unwrap();
+    assert_eq!(
+        (report.recorded, report.labels_updated),
+        (0, 0),
+        "{report:?}"
+    );
+}
+gmail_test!(label_changes_follow_the_mailbox);
+
 async fn stale_history_means_full_resync(h: Harness) {
     let integration = h.connect().await;
     add_plain(&h, 5, "before");

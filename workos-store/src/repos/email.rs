@@ -8,8 +8,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
     Direction, Email, EmailAddress, EmailFilter, Integration, IntegrationStatus, InteractionKind,
-    NewEmail, NewIntegration, NewInteraction, NewPerson, Timestamp, mailbox_address,
-    to_storage_precision,
+    MAX_EMAIL_LABELS, NewEmail, NewIntegration, NewInteraction, NewPerson, Timestamp,
+    mailbox_address, normalize_labels, to_storage_precision,
 };
 use workos_core::events::types;
 use workos_core::ids::{EmailId, IntegrationId, InteractionId, OrgId, PersonId};
@@ -113,6 +113,109 @@ fn empty_object() -> serde_json::Value {
     serde_json::Value::Object(serde_json::Map::new())
 }
 
+/// The org's integration of `new`'s provider and account, if any.
+async fn find_account(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: &NewIntegration,
+) -> Result<Option<IntegrationId>> {
+    let existing: Option<(Uuid,)> = tx
+        .fetch_optional(
+            "SELECT id FROM integrations WHERE org_id = $1 AND provider = $2 AND account = $3",
+            args![ctx.org_id(), new.provider.as_str(), new.account.as_str()],
+        )
+        .await?;
+    Ok(existing.map(|(id,)| IntegrationId::from_uuid(id)))
+}
+
+/// Inserts a new `active` integration; `None` when the org has the account already (also
+/// when a concurrent connect inserted it first).
+async fn insert_integration(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: NewIntegration,
+    credentials: SealedSecrets,
+) -> Result<Option<Integration>> {
+    let t = now();
+    let integration = Integration {
+        id: IntegrationId::new(),
+        org_id: ctx.org_id(),
+        provider: new.provider,
+        account: new.account,
+        status: IntegrationStatus::Active,
+        settings: new.settings,
+        sync_state: empty_object(),
+        last_synced_at: None,
+        last_error: None,
+        created_at: t,
+        updated_at: t,
+    };
+    // ON CONFLICT keeps a concurrent connect of the same account a clean conflict (and the
+    // Postgres transaction usable).
+    let inserted = tx
+        .execute(
+            "INSERT INTO integrations (id, org_id, provider, account, status, credentials, settings,
+             sync_state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+             ON CONFLICT DO NOTHING",
+            args![
+                integration.id,
+                integration.org_id,
+                integration.provider.as_str(),
+                integration.account.as_str(),
+                integration.status.as_str(),
+                credentials.0,
+                integration.settings.clone(),
+                integration.sync_state.clone(),
+                t,
+            ],
+        )
+        .await?;
+    Ok((inserted == 1).then_some(integration))
+}
+
+/// Makes the locked integration `current` `active` again with new credentials and settings,
+/// no last error and no sync claim. Its sync state starts afresh when it was disconnected (its
+/// credentials were wiped: nobody followed the mailbox since) and is kept otherwise.
+async fn revive_integration(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    current: Integration,
+    settings: serde_json::Value,
+    credentials: SealedSecrets,
+) -> Result<Integration> {
+    let fresh = current.status == IntegrationStatus::Disconnected;
+    let revived = Integration {
+        status: IntegrationStatus::Active,
+        settings,
+        sync_state: if fresh {
+            empty_object()
+        } else {
+            current.sync_state.clone()
+        },
+        last_synced_at: if fresh { None } else { current.last_synced_at },
+        last_error: None,
+        updated_at: now(),
+        ..current
+    };
+    tx.execute(
+        "UPDATE integrations SET status = $1, credentials = $2, settings = $3, sync_state = $4,
+         last_synced_at = $5, last_error = NULL, sync_claimed_until = NULL, updated_at = $6
+         WHERE org_id = $7 AND id = $8",
+        args![
+            revived.status.as_str(),
+            credentials.0,
+            revived.settings.clone(),
+            revived.sync_state.clone(),
+            revived.last_synced_at,
+            revived.updated_at,
+            ctx.org_id(),
+            revived.id,
+        ],
+    )
+    .await?;
+    Ok(revived)
+}
+
 #[async_trait]
 impl IntegrationRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -124,82 +227,19 @@ impl IntegrationRepo for SqlStore {
     ) -> Result<Integration> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let t = now();
-        let existing: Option<(Uuid,)> = tx
-            .fetch_optional(
-                "SELECT id FROM integrations WHERE org_id = $1 AND provider = $2 AND account = $3",
-                args![ctx.org_id(), new.provider.as_str(), new.account.as_str()],
-            )
-            .await?;
+        let existing = find_account(&mut tx, ctx, &new).await?;
         let taken = || Error::conflict("account", "this account is already connected");
-        let integration = if let Some((id,)) = existing {
+        let integration = if let Some(id) = existing {
             // Connecting a disconnected account again revives its integration.
-            let current = lock_integration(&mut tx, ctx, IntegrationId::from_uuid(id)).await?;
+            let current = lock_integration(&mut tx, ctx, id).await?;
             if current.status != IntegrationStatus::Disconnected {
                 return Err(taken());
             }
-            let revived = Integration {
-                status: IntegrationStatus::Active,
-                settings: new.settings,
-                sync_state: empty_object(),
-                last_synced_at: None,
-                last_error: None,
-                updated_at: t,
-                ..current
-            };
-            tx.execute(
-                "UPDATE integrations SET status = $1, credentials = $2, settings = $3, sync_state = $4,
-                 last_synced_at = NULL, last_error = NULL, updated_at = $5 WHERE org_id = $6 AND id = $7",
-                args![
-                    revived.status.as_str(),
-                    credentials.0,
-                    revived.settings.clone(),
-                    revived.sync_state.clone(),
-                    t,
-                    ctx.org_id(),
-                    revived.id,
-                ],
-            )
-            .await?;
-            revived
+            revive_integration(&mut tx, ctx, current, new.settings, credentials).await?
         } else {
-            let integration = Integration {
-                id: IntegrationId::new(),
-                org_id: ctx.org_id(),
-                provider: new.provider,
-                account: new.account,
-                status: IntegrationStatus::Active,
-                settings: new.settings,
-                sync_state: empty_object(),
-                last_synced_at: None,
-                last_error: None,
-                created_at: t,
-                updated_at: t,
-            };
-            // ON CONFLICT keeps a concurrent connect of the same account a clean conflict (and
-            // the Postgres transaction usable).
-            let inserted = tx
-                .execute(
-                    "INSERT INTO integrations (id, org_id, provider, account, status, credentials, settings,
-                     sync_state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-                     ON CONFLICT DO NOTHING",
-                    args![
-                        integration.id,
-                        integration.org_id,
-                        integration.provider.as_str(),
-                        integration.account.as_str(),
-                        integration.status.as_str(),
-                        credentials.0,
-                        integration.settings.clone(),
-                        integration.sync_state.clone(),
-                        t,
-                    ],
-                )
-                .await?;
-            if inserted == 0 {
-                return Err(taken());
-            }
-            integration
+            insert_integration(&mut tx, ctx, new, credentials)
+                .await?
+                .ok_or_else(taken)?
         };
         emit(
             &mut tx,
@@ -379,6 +419,43 @@ impl IntegrationRepo for SqlStore {
         Ok(updated)
     }
 
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn reconnect_integration(
+        &self,
+        ctx: &TenantContext,
+        mut new: NewIntegration,
+        credentials: SealedSecrets,
+    ) -> Result<Integration> {
+        new.validate()?;
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let integration = match find_account(&mut tx, ctx, &new).await? {
+            Some(id) => {
+                let current = lock_integration(&mut tx, ctx, id).await?;
+                revive_integration(&mut tx, ctx, current, new.settings, credentials).await?
+            }
+            None => match insert_integration(&mut tx, ctx, new.clone(), credentials.clone()).await?
+            {
+                Some(created) => created,
+                // A concurrent connect inserted it first (SQLite never gets here: one writer).
+                None => {
+                    drop(tx);
+                    return self.reconnect_integration(ctx, new, credentials).await;
+                }
+            },
+        };
+        emit(
+            &mut tx,
+            ctx,
+            types::INTEGRATION_CONNECTED,
+            IntegrationId::KIND,
+            integration.id.as_uuid(),
+            &integration,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(integration)
+    }
+
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %id))]
     async fn disconnect_integration(
         &self,
@@ -434,6 +511,7 @@ struct EmailRow {
     subject: Option<String>,
     snippet: Option<String>,
     headers: Json<serde_json::Value>,
+    labels: Json<Vec<String>>,
     person_id: Option<Uuid>,
     interaction_id: Option<Uuid>,
     occurred_at: Timestamp,
@@ -459,6 +537,7 @@ impl TryFrom<EmailRow> for Email {
             subject: r.subject,
             snippet: r.snippet,
             headers: r.headers.0,
+            labels: r.labels.0,
             person_id: r.person_id.map(PersonId::from_uuid),
             interaction_id: r.interaction_id.map(InteractionId::from_uuid),
             occurred_at: r.occurred_at,
@@ -469,7 +548,7 @@ impl TryFrom<EmailRow> for Email {
 }
 
 const EMAIL_COLUMNS: &str = "e.id, e.org_id, e.integration_id, e.provider_id, e.thread_id, e.message_id, e.direction, \
-     e.from_address, e.to_addresses, e.cc_addresses, e.subject, e.snippet, e.headers, e.person_id, \
+     e.from_address, e.to_addresses, e.cc_addresses, e.subject, e.snippet, e.headers, e.labels, e.person_id, \
      (SELECT i.id FROM interactions i WHERE i.org_id = e.org_id AND i.email_id = e.id ORDER BY i.id LIMIT 1) \
      AS interaction_id, e.occurred_at, e.created_at, e.updated_at";
 
@@ -538,7 +617,7 @@ impl EmailRepo for SqlStore {
             .execute(
                 "INSERT INTO emails (id, org_id, integration_id, provider_id, thread_id, message_id, direction,
                  from_address, to_addresses, cc_addresses, subject, snippet, headers, occurred_at, created_at,
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+                 updated_at, labels) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16)
                  ON CONFLICT DO NOTHING",
                 args![
                     id,
@@ -556,6 +635,7 @@ impl EmailRepo for SqlStore {
                     new.headers.clone(),
                     occurred_at,
                     t,
+                    serde_json::Value::from(normalize_labels(new.labels.iter().cloned())),
                 ],
             )
             .await?;
@@ -672,6 +752,82 @@ impl EmailRepo for SqlStore {
             .map(Email::try_from)
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(rows, page, |e| e.id.as_uuid()))
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %integration_id))]
+    async fn update_email_labels(
+        &self,
+        ctx: &TenantContext,
+        integration_id: IntegrationId,
+        provider_id: &str,
+        added: &[String],
+        removed: &[String],
+    ) -> Result<Option<Email>> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        fetch_integration(&mut tx, ctx, integration_id).await?;
+        // Locks the row (Postgres) so two syncs' label changes never overwrite each other.
+        let locked = tx
+            .execute(
+                "UPDATE emails SET updated_at = updated_at
+                 WHERE org_id = $1 AND integration_id = $2 AND provider_id = $3 AND deleted_at IS NULL",
+                args![ctx.org_id(), integration_id, provider_id],
+            )
+            .await?;
+        if locked == 0 {
+            return Ok(None);
+        }
+        let Some(current) = email_where(
+            &mut tx,
+            ctx,
+            "e.integration_id = $2 AND e.provider_id = $3",
+            args![integration_id, provider_id],
+        )
+        .await?
+        else {
+            return Ok(None);
+        };
+        let labels = normalize_labels(
+            current
+                .labels
+                .iter()
+                .chain(added)
+                .filter(|l| !removed.contains(l))
+                .cloned(),
+        );
+        if labels == current.labels {
+            return Ok(Some(current));
+        }
+        let mut v = workos_core::error::Validator::new();
+        v.require(
+            labels.len() <= MAX_EMAIL_LABELS,
+            "labels",
+            "at most 100 labels",
+        );
+        v.require(
+            labels
+                .iter()
+                .all(|l| !l.is_empty() && l.chars().count() <= 255),
+            "labels",
+            "each label is 1-255 characters",
+        );
+        v.finish()?;
+        let updated = Email {
+            labels,
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE emails SET labels = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
+            args![
+                serde_json::Value::from(updated.labels.clone()),
+                updated.updated_at,
+                ctx.org_id(),
+                updated.id,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(updated))
     }
 
     async fn email_counts(

@@ -9,6 +9,7 @@ mod leads;
 mod org;
 mod person;
 mod routing;
+mod scheduler;
 mod webhooks;
 
 pub(crate) use crm::and_range;

@@ -50,6 +50,7 @@ fn inbound(integration_id: IntegrationId, provider_id: &str, from: &str) -> NewE
         subject: Some(format!("Hello {provider_id}")),
         snippet: Some("Just checking in".into()),
         headers: serde_json::json!({ "List-Id": "news" }),
+        labels: vec![],
         occurred_at: at(1),
         person_id: None,
         create_person: false,

@@ -41,6 +41,7 @@ mod concurrency;
 mod deals;
 mod emails;
 mod event_log;
+mod gmail_system;
 mod interactions;
 mod isolation;
 mod lead_sender;

@@ -276,3 +276,77 @@ fn assert_rls_violation(err: &sqlx::Error) {
         other => panic!("expected an RLS violation, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rls_keeps_oauth_states_and_claims_to_the_system_scope() {
+    use workos_core::domain::NewIntegration;
+    use workos_core::repo::{IntegrationRepo, OAuthStateRepo, PendingOAuth, SealedSecrets};
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (a, b) = two_orgs(&db.store).await;
+    db.store
+        .put_oauth_state(
+            "a-state",
+            PendingOAuth {
+                org_id: a.org.id,
+                user_id: a.owner,
+                provider: "gmail".into(),
+                sealed_verifier: SealedSecrets(vec![1]),
+                expires_at: chrono::Utc::now() + chrono::Duration::minutes(10),
+            },
+        )
+        .await
+        .unwrap();
+    db.store
+        .create_integration(
+            &b.ctx,
+            NewIntegration::gmail("me@b.com"),
+            SealedSecrets(vec![2]),
+        )
+        .await
+        .unwrap();
+    let pool = db.store.pg_pool().expect("a Postgres store has a pool");
+
+    // Even the org that started it cannot read, take or forge a state as a tenant.
+    let mut tx = app_tx(pool, Some(a.org.id), Some(a.owner)).await;
+    assert_eq!(
+        count(&mut tx, "SELECT count(*) FROM oauth_states", None).await,
+        0
+    );
+    let deleted = sqlx::query("DELETE FROM oauth_states")
+        .execute(&mut *tx)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(deleted, 0);
+    let err = sqlx::query(
+        "INSERT INTO oauth_states (state_hash, org_id, user_id, provider, sealed_verifier, expires_at, created_at)
+         VALUES ('\\x00', $1, $2, 'gmail', '\\x00', now() + interval '1 hour', now())",
+    )
+    .bind(a.org.id.as_uuid())
+    .bind(a.owner.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert_rls_violation(&err);
+    drop(tx);
+    // A tenant cannot claim (or see) another org's integrations: the scheduler's policies
+    // need the system scope.
+    let mut tx = app_tx(pool, Some(a.org.id), Some(a.owner)).await;
+    let claimed =
+        sqlx::query("UPDATE integrations SET sync_claimed_until = now() + interval '1 hour'")
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
+    assert_eq!(claimed, 0);
+    drop(tx);
+    assert!(
+        db.store
+            .take_oauth_state("a-state")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

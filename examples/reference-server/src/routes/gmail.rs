@@ -109,16 +109,14 @@ pub(crate) struct ConnectStarted {
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn connect(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<ConnectStarted>> {
     ctx.authorize(Access::Manage)?;
-    let Some(user) = ctx.user_id() else {
+    if ctx.user_id().is_none() {
         return Err(ApiError::invalid_field(
             "authorization",
             "connecting a Gmail account needs a signed-in user (a user JWT), not an API key: the consent is bound to the user",
         ));
-    };
+    }
     let service = service(&state)?;
     let start = service.gmail.start_connect(&ctx).await?;
-    service.remember_connect(&start.pending.state, ctx.org_id(), user);
-    service.track_org(ctx.org_id());
     Ok(Json(ConnectStarted {
         authorization_url: start.authorization_url.to_string(),
     }))
@@ -160,9 +158,9 @@ async fn callback(
         .state
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::invalid_field("state", "is required"))?;
-    let (org_id, user_id) = service
-        .take_connect(&oauth_state)
-        .ok_or_else(|| ApiError::invalid_field("state", "is unknown, used or expired"))?;
+    // The state is kept in the database: any server process may take it, once.
+    let taken = service.gmail.take_connect(&oauth_state).await?;
+    let (org_id, user_id) = (taken.org_id(), taken.user_id());
     // The user's role now, not when the connect started.
     let member = state
         .store
@@ -178,9 +176,8 @@ async fn callback(
     let ctx = TenantContext::user(org_id, user_id, member.role);
     let integration = service
         .gmail
-        .finish_connect(&ctx, &code, &oauth_state)
+        .finish_taken_connect(&ctx, &code, taken)
         .await?;
-    service.track_org(org_id);
     Ok(Json(view(&state, &ctx, integration).await?))
 }
 
@@ -207,11 +204,6 @@ async fn list_integrations(
         .store
         .list_integrations(&ctx, page(q.limit, q.cursor.as_deref())?)
         .await?;
-    if let Some(service) = &state.gmail
-        && listed.data.iter().any(|i| i.provider == GMAIL)
-    {
-        service.track_org(ctx.org_id());
-    }
     let mut data = Vec::with_capacity(listed.data.len());
     for integration in listed.data {
         data.push(view(&state, &ctx, integration).await?);
@@ -380,7 +372,6 @@ async fn send_email(
             .and_then(|p| p.thread_id.clone()),
     };
     let started = Utc::now() - chrono::Duration::seconds(5);
-    service.track_org(ctx.org_id());
     let receipt = service
         .gmail
         .sender(PersonPolicy::SentOnly)
@@ -556,7 +547,6 @@ async fn force_sync(
     let service = service(&state)?;
     // 404 for another org's id or a non-Gmail integration, before any call to Google.
     sync_status_of(&state, &ctx, id, None).await?;
-    service.track_org(ctx.org_id());
     let report = service.engine.sync_once(&ctx, id).await?;
     let status = sync_status_of(&state, &ctx, id, Some(report)).await?;
     Ok((StatusCode::ACCEPTED, Json(status)).into_response())

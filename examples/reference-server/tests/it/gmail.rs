@@ -19,7 +19,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::gmail_sync::sync_due;
 use workos_reference_server::serve;
 use workos_reference_server::state::AppState;
-use workos_tests::fake_google::{FakeGoogle, sample_messages};
+use workos_tests::fake_google::{FakeGoogle, Route, sample_messages};
 
 use crate::helpers::{Backend, TestApp, id_of, ids_in, spawn_app};
 
@@ -31,6 +31,44 @@ pub(crate) struct GmailApp {
     app: TestApp,
     pub(crate) google: FakeGoogle,
     server: JoinHandle<std::io::Result<()>>,
+    /// The server's environment (a second process on the same database reads the same).
+    env: HashMap<&'static str, String>,
+}
+
+/// Another server process on the same database and configuration (same keys).
+struct OtherProcess {
+    addr: SocketAddr,
+    state: AppState,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for OtherProcess {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl GmailApp {
+    /// Starts another server process over the same database, with the same configuration.
+    async fn other_process(&self) -> OtherProcess {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("local address");
+        let env = self.env.clone();
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid configuration");
+        let state = AppState::new(self.app.store.clone(), config);
+        let server = tokio::spawn(serve(
+            listener,
+            workos_reference_server::app(state.clone()),
+            std::future::pending(),
+        ));
+        OtherProcess {
+            addr,
+            state,
+            server,
+        }
+    }
 }
 
 impl Deref for GmailApp {
@@ -55,7 +93,7 @@ pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
         .await
         .expect("bind a local port");
     let addr: SocketAddr = listener.local_addr().expect("local address");
-    let mut env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&'static str, String> = HashMap::from([
         ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
         ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
         ("WORKOS_JWT_SECRET", app.jwt_secret.clone()),
@@ -80,6 +118,7 @@ pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
         app,
         google,
         server,
+        env,
     })
 }
 
@@ -261,7 +300,6 @@ async fn scheduler_syncs_due_integrations(app: &GmailApp) {
     let integration = connect(app, &owner, org).await;
     app.google.add_message(sample_messages(ACCOUNT).remove(0));
     let service = app.state.gmail.as_ref().expect("Gmail configured");
-    assert_eq!(service.tracked_orgs(), [org]);
     let interval = Duration::from_secs(60);
     assert_eq!(sync_due(service, &app.store, interval).await, 1);
     // Synced just now: not due again.
@@ -273,8 +311,127 @@ async fn scheduler_syncs_due_integrations(app: &GmailApp) {
         )
         .await;
     assert_eq!(status["email_counts"]["inbound"], 1, "{status}");
+    // Gmail's labels are part of the stored email, and follow label changes.
+    let emails = app.get("/api/v1/emails", &owner).await.expect(200);
+    assert_eq!(emails["data"][0]["labels"], json!(["INBOX"]), "{emails}");
+    let message = app.google.message_ids().remove(0);
+    assert!(app.google.modify_labels(&message, &["STARRED"], &[]));
+    assert_eq!(sync_due(service, &app.store, Duration::ZERO).await, 1);
+    let emails = app.get("/api/v1/emails", &owner).await.expect(200);
+    assert_eq!(emails["data"][0]["labels"], json!(["INBOX", "STARRED"]));
 }
 gmail_test!(scheduler_syncs_due_integrations);
+
+async fn two_schedulers_sync_each_account_once(app: &GmailApp) {
+    // Three orgs connect the mailbox; a needs_reauth one is left alone.
+    let mut integrations = Vec::new();
+    for name in ["A", "B", "C", "D"] {
+        let (org, owner) = app.create_org(name).await;
+        integrations.push((org, id_of(&connect(app, &owner, org).await)));
+    }
+    let (reauth_org, reauth_id) = integrations.pop().unwrap();
+    {
+        use workos_core::domain::IntegrationStatus;
+        use workos_core::repo::IntegrationRepo as _;
+        let ctx = workos_core::tenant::TenantContext::system(reauth_org, "test");
+        app.store
+            .set_integration_status(
+                &ctx,
+                reauth_id.parse().unwrap(),
+                IntegrationStatus::NeedsReauth,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    app.google.add_message(sample_messages(ACCOUNT).remove(0));
+    app.google.reset_counters();
+    // Two processes, each with its own scheduler state, on one database: the scheduler
+    // finds every org's integrations by itself, and never syncs one twice.
+    let other = app.other_process().await;
+    let (one, two) = (
+        app.state.gmail.as_ref().unwrap(),
+        other.state.gmail.as_ref().unwrap(),
+    );
+    let interval = Duration::from_secs(60);
+    let (a, b) = tokio::join!(
+        sync_due(one, &app.store, interval),
+        sync_due(two, &other.state.store, interval)
+    );
+    assert_eq!(a + b, 3, "each account synced once ({a} + {b})");
+    // A full sync of this small mailbox lists it once per account.
+    assert_eq!(app.google.calls(Route::MessagesList), 3);
+    // Within the interval, neither syncs again.
+    let (a, b) = tokio::join!(
+        sync_due(one, &app.store, interval),
+        sync_due(two, &other.state.store, interval)
+    );
+    assert_eq!((a, b), (0, 0));
+    assert_eq!(app.google.calls(Route::MessagesList), 3);
+    assert_eq!(app.google.calls(Route::History), 0);
+    for (org, id) in &integrations {
+        let owner_ctx = workos_core::tenant::TenantContext::system(*org, "test");
+        let emails = {
+            use workos_core::repo::EmailRepo as _;
+            app.store
+                .email_counts(&owner_ctx, id.parse().unwrap())
+                .await
+                .unwrap()
+        };
+        assert_eq!(emails.0, 1, "org {org} has its email");
+    }
+    // An interval later (zero here), each is synced once more, incrementally.
+    let (a, b) = tokio::join!(
+        sync_due(one, &app.store, Duration::ZERO),
+        sync_due(two, &other.state.store, Duration::ZERO)
+    );
+    assert_eq!(a + b, 3, "each account synced once more ({a} + {b})");
+    assert_eq!(app.google.calls(Route::History), 3);
+}
+gmail_test!(two_schedulers_sync_each_account_once);
+
+async fn callback_on_another_process(app: &GmailApp) {
+    let (org, owner) = app.create_org("Acme").await;
+    let user = app.add_member(&owner, "admin").await;
+    let jwt = app.jwt(user);
+    let other = app.other_process().await;
+    // The connect starts on this process...
+    let started = app
+        .send(app.user_request(Method::GET, "/api/v1/integrations/gmail/connect", &jwt, org))
+        .await
+        .expect(200);
+    let consent = app
+        .client
+        .get(started["authorization_url"].as_str().unwrap())
+        .send()
+        .await
+        .expect("consent");
+    let location = consent.headers()["location"].to_str().unwrap().to_owned();
+    let query = reqwest::Url::parse(&location)
+        .unwrap()
+        .query()
+        .unwrap()
+        .to_owned();
+    // ...and Google's redirect reaches the other one.
+    let callback = format!(
+        "http://{}/api/v1/integrations/gmail/callback?{query}",
+        other.addr
+    );
+    let resp = app.client.get(&callback).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let integration: Value = resp.json().await.unwrap();
+    assert_eq!(integration["account"], ACCOUNT);
+    assert_eq!(integration["status"], "active");
+    // Single use across processes.
+    let path = format!("/api/v1/integrations/gmail/callback?{query}");
+    app.get(&path, "").await.invalid_field("state");
+    let resp = app.client.get(&callback).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    // The integration is the org's, on either process.
+    let listed = app.get("/api/v1/integrations", &owner).await.expect(200);
+    assert_eq!(listed["data"][0]["id"], integration["id"]);
+}
+gmail_test!(callback_on_another_process);
 
 async fn roles(app: &GmailApp) {
     let (org, owner) = app.create_org("Acme").await;

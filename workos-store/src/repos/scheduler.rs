@@ -1,0 +1,139 @@
+//! The system-level side of integrations: the scheduler's claims on due syncs (across orgs)
+//! and the OAuth states of started connects, both shared by every process on the store.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+use workos_core::domain::{Timestamp, to_storage_precision};
+use workos_core::ids::{IntegrationId, OrgId, UserId};
+use workos_core::repo::{
+    ClaimedIntegration, IntegrationScheduler, OAuthStateRepo, PendingOAuth, SealedSecrets,
+};
+use workos_core::{Error, Result};
+
+use crate::db::{args, now};
+use crate::{Backend, SqlStore};
+
+/// The key of the hash under which OAuth states are kept (the state itself is a bearer secret).
+const STATE_HASH_KEY: &[u8] = b"workos.oauth_state";
+
+fn state_hash(state: &str) -> Vec<u8> {
+    workos_core::crypto::hmac_sha256(STATE_HASH_KEY, state.as_bytes()).to_vec()
+}
+
+#[async_trait]
+impl IntegrationScheduler for SqlStore {
+    #[tracing::instrument(skip_all, fields(provider = %provider, limit))]
+    async fn claim_due_integrations(
+        &self,
+        provider: &str,
+        synced_before: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedIntegration>> {
+        let t = now();
+        let until = to_storage_precision(
+            t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60)),
+        );
+        let skip_locked = match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => "",
+        };
+        let mut tx = self.system_tx(true).await?;
+        let sql = format!(
+            "UPDATE integrations SET sync_claimed_until = $1 WHERE id IN (
+                 SELECT id FROM integrations
+                 WHERE provider = $2 AND status NOT IN ('needs_reauth', 'disconnected')
+                   AND (last_synced_at IS NULL OR last_synced_at < $3)
+                   AND (sync_claimed_until IS NULL OR sync_claimed_until <= $4)
+                 ORDER BY last_synced_at NULLS FIRST, id LIMIT $5 {skip_locked})
+             RETURNING org_id, id"
+        );
+        let rows: Vec<(Uuid, Uuid)> = tx
+            .fetch_all(
+                &sql,
+                args![until, provider, synced_before, t, i64::from(limit)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(org, id)| ClaimedIntegration {
+                org_id: OrgId::from_uuid(org),
+                id: IntegrationId::from_uuid(id),
+                claimed_until: until,
+            })
+            .collect())
+    }
+
+    async fn release_integration_claim(&self, org_id: OrgId, id: IntegrationId) -> Result<()> {
+        let mut tx = self.system_tx(true).await?;
+        tx.execute(
+            "UPDATE integrations SET sync_claimed_until = NULL
+             WHERE org_id = $1 AND id = $2 AND sync_claimed_until IS NOT NULL",
+            args![org_id, id],
+        )
+        .await?;
+        tx.commit().await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingRow {
+    org_id: Uuid,
+    user_id: Uuid,
+    provider: String,
+    sealed_verifier: Vec<u8>,
+    expires_at: Timestamp,
+}
+
+#[async_trait]
+impl OAuthStateRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %pending.org_id))]
+    async fn put_oauth_state(&self, state: &str, pending: PendingOAuth) -> Result<()> {
+        let t = now();
+        let mut tx = self.system_tx(true).await?;
+        tx.execute("DELETE FROM oauth_states WHERE expires_at <= $1", args![t])
+            .await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO oauth_states (state_hash, org_id, user_id, provider, sealed_verifier,
+                 expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                args![
+                    state_hash(state),
+                    pending.org_id,
+                    pending.user_id,
+                    pending.provider.as_str(),
+                    pending.sealed_verifier.0,
+                    to_storage_precision(pending.expires_at),
+                    t,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(Error::conflict("state", "this state is kept already"));
+        }
+        tx.commit().await
+    }
+
+    async fn take_oauth_state(&self, state: &str) -> Result<Option<PendingOAuth>> {
+        let mut tx = self.system_tx(true).await?;
+        let row: Option<PendingRow> = tx
+            .fetch_optional(
+                "DELETE FROM oauth_states WHERE state_hash = $1
+                 RETURNING org_id, user_id, provider, sealed_verifier, expires_at",
+                args![state_hash(state)],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(row.filter(|r| r.expires_at > now()).map(|r| PendingOAuth {
+            org_id: OrgId::from_uuid(r.org_id),
+            user_id: UserId::from_uuid(r.user_id),
+            provider: r.provider,
+            sealed_verifier: SealedSecrets(r.sealed_verifier),
+            expires_at: r.expires_at,
+        }))
+    }
+}
