@@ -146,6 +146,7 @@ fn twilio_client(config: &Config) -> Option<workos_twilio::TwilioClient> {
         .account_sid(sid.clone())
         .auth_token(token.clone())
         .base_url(config.twilio_api_base_url.clone())
+        .timeout(config.twilio_timeout)
         .build()
     {
         Ok(client) => Some(client),

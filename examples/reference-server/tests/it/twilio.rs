@@ -62,6 +62,15 @@ impl Drop for TwilioApp {
 /// A Twilio-enabled server on a fresh database of `backend`; `None` for Postgres without
 /// `DATABASE_URL` (the harness says so).
 pub(crate) async fn spawn(backend: Backend, unknown_sender: UnknownSender) -> Option<TwilioApp> {
+    spawn_with(backend, unknown_sender, &[]).await
+}
+
+/// As [`spawn`], with extra (or overriding) environment variables.
+pub(crate) async fn spawn_with(
+    backend: Backend,
+    unknown_sender: UnknownSender,
+    extra_env: &[(&'static str, &str)],
+) -> Option<TwilioApp> {
     let mut app = spawn_app(backend).await?;
     let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -72,7 +81,7 @@ pub(crate) async fn spawn(backend: Backend, unknown_sender: UnknownSender) -> Op
         UnknownSender::CreatePerson => "create_person",
         UnknownSender::StoreUnmatched => "store_unmatched",
     };
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
         ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
         ("WORKOS_JWT_SECRET", app.jwt_secret.clone()),
@@ -85,6 +94,7 @@ pub(crate) async fn spawn(backend: Backend, unknown_sender: UnknownSender) -> Op
         ("WORKOS_TWILIO_UNKNOWN_SENDER", policy.to_owned()),
         ("WORKOS_TWILIO_VOICE_GREETING", GREETING.to_owned()),
     ]);
+    env.extend(extra_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid Twilio configuration");
     let state = AppState::new(app.store.clone(), config);
     assert!(
@@ -1198,18 +1208,17 @@ async fn outbound_call_goes_through_twilio(t: &TwilioApp) {
 }
 twilio_test!(outbound_call_goes_through_twilio);
 
-/// A send whose answer never comes is not resent: exactly one request reaches Twilio.
-///
-/// Ignored by default: the server's Twilio client uses the 15 s default timeout
-/// (`workos_twilio::client::DEFAULT_TIMEOUT`) and no environment variable changes it, so this
-/// takes over 15 s. Run with `cargo test -p workos-reference-server --test it -- --ignored
-/// hang`.
+/// A send whose answer never comes is not resent: exactly one request reaches Twilio. The
+/// server's Twilio timeout is set short (`TWILIO_TIMEOUT_SECS=1`); the fake hangs far longer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "slow: waits out the server's fixed 15 s Twilio timeout"]
 async fn outbound_sms_timeout_is_not_retried() {
-    let t = spawn(Backend::Sqlite, UnknownSender::CreatePerson)
-        .await
-        .expect("SQLite always runs");
+    let t = spawn_with(
+        Backend::Sqlite,
+        UnknownSender::CreatePerson,
+        &[("TWILIO_TIMEOUT_SECS", "1")],
+    )
+    .await
+    .expect("SQLite always runs");
     let org = t.org("Hang").await;
     t.twilio.hang_next(Duration::from_secs(25));
     let resp = t
@@ -1235,6 +1244,22 @@ async fn outbound_sms_timeout_is_not_retried() {
     // The fake did create it (the answer was lost): the outcome is unknown to the server.
     assert_eq!(t.twilio.sent_messages().len(), 1);
     assert!(t.list("/api/v1/sms", &org.key).await.is_empty());
+}
+
+/// `TWILIO_TIMEOUT_SECS` must be a positive number of seconds; a bad value names the variable.
+#[test]
+fn twilio_timeout_must_be_positive() {
+    for bad in ["0", "-1", "soon", ""] {
+        let env: HashMap<&str, String> = HashMap::from([
+            ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
+            ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
+            ("TWILIO_TIMEOUT_SECS", bad.to_owned()),
+        ]);
+        let Err(e) = Config::from_lookup(|k| env.get(k).cloned()) else {
+            panic!("TWILIO_TIMEOUT_SECS={bad:?} was accepted");
+        };
+        assert!(e.to_string().contains("TWILIO_TIMEOUT_SECS"), "{e}");
+    }
 }
 
 // -------------------------------------------------------------------------------------------
