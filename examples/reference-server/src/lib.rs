@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod routes;
 pub mod state;
+pub mod twilio_accounts;
 
 use std::future::Future;
 

@@ -53,6 +53,8 @@ pub struct Inner {
     pub voice_greeting: String,
     /// Sends SMS and places calls, when a Twilio account is configured.
     pub messenger: Option<workos_twilio::engine::Messenger<SqlStore>>,
+    /// Orgs' own Twilio accounts (used instead of the platform's when set).
+    pub twilio_accounts: crate::twilio_accounts::TwilioAccounts,
     /// Gmail (connect, send, sync), when `GOOGLE_*` is configured.
     pub gmail: Option<Arc<crate::gmail_sync::GmailService>>,
 }
@@ -69,7 +71,8 @@ impl AppState {
     /// Builds the state from a store and the configuration.
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
-        let messenger = twilio_client(&config).map(|client| {
+        let platform = twilio_client(&config);
+        let messenger = platform.clone().map(|client| {
             let client = Arc::new(client);
             workos_twilio::engine::Messenger::new(
                 Arc::new(store.clone()),
@@ -82,6 +85,13 @@ impl AppState {
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
             .with_middleware::<StateInformationMiddleware>();
         let cipher = Arc::new(Cipher::new(1, config.encryption_key));
+        let twilio_accounts = crate::twilio_accounts::TwilioAccounts::new(
+            store.clone(),
+            cipher.clone(),
+            platform,
+            config.twilio_api_base_url.clone(),
+            config.twilio_timeout,
+        );
         let gmail = config
             .gmail
             .map(|c| crate::gmail_sync::GmailService::new(c, store.clone(), cipher.clone()));
@@ -114,6 +124,7 @@ impl AppState {
             unknown_sender: config.unknown_sender,
             voice_greeting: config.voice_greeting,
             messenger,
+            twilio_accounts,
             gmail,
         }))
     }

@@ -1246,6 +1246,206 @@ async fn outbound_sms_timeout_is_not_retried() {
     assert!(t.list("/api/v1/sms", &org.key).await.is_empty());
 }
 
+// -------------------------------------------------------------------------------------------
+// An org's own Twilio account
+
+/// The org's own account (not the platform's `TEST_ACCOUNT_SID`).
+const ORG_SID: &str = "ACfedcba9876543210fedcba9876543210";
+/// Its auth token.
+const ORG_TOKEN: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+impl TwilioApp {
+    async fn put_account(&self, key: &str, body: &Value) -> Resp {
+        self.send(
+            self.request(reqwest::Method::PUT, "/api/v1/integrations/twilio", key)
+                .json(body),
+        )
+        .await
+    }
+}
+
+/// An org with its own Twilio account: webhooks for its numbers must be signed with its token
+/// (the platform's is refused for it, while other orgs keep the platform's), its SMS and calls
+/// go out through its account, the token is never answered, evented or stored in the clear,
+/// and removing the account brings the platform's back.
+async fn org_own_twilio_account(t: &TwilioApp) {
+    let a = t.org("Own account").await;
+    let b = t.org("Platform account").await;
+    t.twilio.add_account(ORG_SID, ORG_TOKEN);
+    let own_signer = WebhookSigner::new(ORG_TOKEN);
+    let path = "/api/v1/integrations/twilio";
+
+    // Bad input names the field; only admins may set it.
+    t.put_account(
+        &a.key,
+        &json!({ "account_sid": "AC12", "auth_token": ORG_TOKEN }),
+    )
+    .await
+    .invalid_field("account_sid");
+    t.put_account(
+        &a.key,
+        &json!({ "account_sid": ORG_SID, "auth_token": "not:a token" }),
+    )
+    .await
+    .invalid_field("auth_token");
+    t.put_account(&a.key, &json!({ "account_sid": ORG_SID }))
+        .await
+        .invalid_field("auth_token");
+    let member = t.api_key(a.id, workos_core::tenant::Role::Member).await;
+    t.put_account(
+        &member,
+        &json!({ "account_sid": ORG_SID, "auth_token": ORG_TOKEN }),
+    )
+    .await
+    .problem(403);
+    t.get(path, &a.key).await.problem(404);
+
+    let set = t
+        .put_account(
+            &a.key,
+            &json!({ "account_sid": ORG_SID, "auth_token": ORG_TOKEN }),
+        )
+        .await;
+    let integration = set.expect(200);
+    assert_eq!(integration["provider"], json!("twilio"));
+    assert_eq!(integration["account"], json!(ORG_SID));
+    assert_eq!(integration["status"], json!("active"));
+    let read_back = t.get(path, &a.key).await;
+    assert_eq!(read_back.expect(200)["id"], integration["id"]);
+    // Setting it again (same account, rotated token) keeps one integration.
+    let again = t
+        .put_account(
+            &a.key,
+            &json!({ "account_sid": ORG_SID, "auth_token": ORG_TOKEN }),
+        )
+        .await;
+    assert_eq!(again.expect(200)["id"], integration["id"]);
+    t.get(path, &b.key).await.problem(404);
+
+    // Inbound to A: the platform's signature is refused, the org's accepted.
+    let sender = phone_number();
+    let params = t
+        .twilio
+        .inbound_sms_params(&sender, &a.number, "own account");
+    t.webhook(&t.hook("sms"), &params).await.problem(403);
+    assert!(
+        t.list("/api/v1/sms", &a.key).await.is_empty(),
+        "nothing stored"
+    );
+    assert_empty_twiml(&read(own_signer.send(&t.hook("sms"), &params).await).await);
+    assert_eq!(t.list("/api/v1/sms", &a.key).await.len(), 1);
+    // B is unchanged: the platform's signature, not A's token.
+    let params_b = t.twilio.inbound_sms_params(&sender, &b.number, "platform");
+    read(own_signer.send(&t.hook("sms"), &params_b).await)
+        .await
+        .problem(403);
+    assert_empty_twiml(&t.webhook(&t.hook("sms"), &params_b).await);
+    assert_eq!(t.list("/api/v1/sms", &b.key).await.len(), 1);
+
+    // Outbound: A's account path and credentials; B's through the platform account.
+    let to = phone_number();
+    let sent = t
+        .post(
+            "/api/v1/sms/send",
+            &a.key,
+            &json!({ "to": to, "body": "from A" }),
+        )
+        .await
+        .expect(201);
+    t.post("/api/v1/calls", &a.key, &json!({ "to": to }))
+        .await
+        .expect(201);
+    t.post(
+        "/api/v1/sms/send",
+        &b.key,
+        &json!({ "to": to, "body": "from B" }),
+    )
+    .await
+    .expect(201);
+    let creating: Vec<_> = t
+        .twilio
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(creating.len(), 3);
+    for r in &creating[..2] {
+        assert!(
+            r.path
+                .starts_with(&format!("/2010-04-01/Accounts/{ORG_SID}/")),
+            "{}",
+            r.path
+        );
+        assert_eq!(
+            r.basic_auth,
+            Some((ORG_SID.to_owned(), ORG_TOKEN.to_owned()))
+        );
+    }
+    assert!(
+        creating[2]
+            .path
+            .starts_with(&format!("/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/"))
+    );
+    // A's status callback (org in the signed URL) is checked with A's token.
+    let callback = creating[0]
+        .param("StatusCallback")
+        .expect("a status callback")
+        .to_owned();
+    let status = t.twilio.message_status_params(
+        sent["message_sid"].as_str().unwrap(),
+        &a.number,
+        &to,
+        "delivered",
+        None,
+    );
+    t.webhook(&callback, &status).await.problem(403);
+    let ok = read(own_signer.send(&callback, &status).await).await;
+    assert_eq!(ok.status, 204, "{}", ok.text);
+
+    // The token is never answered, evented or stored in the clear.
+    let ctx = workos_core::tenant::TenantContext::system(a.id, "test");
+    let id: workos_core::ids::IntegrationId = integration["id"].as_str().unwrap().parse().unwrap();
+    let sealed = workos_core::repo::IntegrationRepo::integration_credentials(&t.store, &ctx, id)
+        .await
+        .expect("the sealed token");
+    let contains = |hay: &[u8]| {
+        hay.windows(ORG_TOKEN.len())
+            .any(|w| w == ORG_TOKEN.as_bytes())
+    };
+    assert!(
+        !sealed.0.is_empty() && !contains(&sealed.0),
+        "the token is sealed"
+    );
+    let events = t.list("/api/v1/events?limit=200", &a.key).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == json!("integration.connected"))
+    );
+    let answers = [
+        &set.text,
+        &read_back.text,
+        &serde_json::to_string(&events).unwrap(),
+    ];
+    for text in answers {
+        assert!(!contains(text.as_bytes()), "the token leaked: {text}");
+    }
+
+    // Removing it: the platform's token applies to A again, A's no longer does.
+    t.delete(path, &member).await.problem(403);
+    assert_eq!(t.delete(path, &a.key).await.status, 204);
+    t.get(path, &a.key).await.problem(404);
+    let params = t
+        .twilio
+        .inbound_sms_params(&sender, &a.number, "platform again");
+    read(own_signer.send(&t.hook("sms"), &params).await)
+        .await
+        .problem(403);
+    assert_empty_twiml(&t.webhook(&t.hook("sms"), &params).await);
+    assert_eq!(t.list("/api/v1/sms", &a.key).await.len(), 3);
+}
+twilio_test!(org_own_twilio_account);
+
 /// `TWILIO_TIMEOUT_SECS` must be a positive number of seconds; a bad value names the variable.
 #[test]
 fn twilio_timeout_must_be_positive() {
