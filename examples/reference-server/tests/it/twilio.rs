@@ -334,6 +334,14 @@ async fn inbound_sms_is_stored_once(t: &TwilioApp) {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["subject"]["id"], s["id"]);
     assert_eq!(events[0]["data"]["message_sid"], json!(sid));
+    // The snapshot is the stored message (it is built before the one insert statement).
+    assert_eq!(
+        events[0]["data"], *s,
+        "the event carries the stored message"
+    );
+    let created = t.events("interaction.created", &org.key).await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["data"], interactions[0]);
 
     // Twilio retries: same answer, nothing new.
     let before = t.footprint(&org.key).await;
@@ -828,7 +836,9 @@ async fn inbound_call_status_and_recording(t: &TwilioApp) {
     let interactions = t.list("/api/v1/interactions?kind=call", &org.key).await;
     assert_eq!(interactions.len(), 1);
     assert_eq!(c["interaction_id"], interactions[0]["id"]);
-    assert_eq!(t.events("call.received", &org.key).await.len(), 1);
+    let received = t.events("call.received", &org.key).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["data"], *c, "the event carries the stored call");
     let path = format!("/api/v1/calls/{}", id_of(c));
 
     // Twilio retries the voice webhook: still one call.
