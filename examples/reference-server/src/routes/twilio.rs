@@ -173,7 +173,8 @@ async fn inbound_sms(
         unknown_sender: state.unknown_sender,
     };
     let recorded = state.store.record_sms(&ctx, new).await?;
-    tracing::info!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
+    // Debug, not info: one line per message is a cost at volume; the event log has them all.
+    tracing::debug!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
     Ok(twiml(empty_twiml()))
 }
 
