@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -1254,6 +1255,62 @@ async fn outbound_sms_timeout_is_not_retried() {
     // The fake did create it (the answer was lost): the outcome is unknown to the server.
     assert_eq!(t.twilio.sent_messages().len(), 1);
     assert!(t.list("/api/v1/sms", &org.key).await.is_empty());
+}
+
+// -------------------------------------------------------------------------------------------
+// Statement budget of the inbound path
+
+/// Counts the statements sqlx runs (its `sqlx::query` log events) on this thread.
+struct StatementCounter(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// On Postgres, an inbound SMS from a known sender costs a fixed, small number of statements
+/// (round trips): the number lookup, the sender lookup, one statement writing the message,
+/// its interaction, both events and the wake-up, and the commit (the `BEGIN`s carry the
+/// tenant settings and are not logged by sqlx). Runs on one thread so that every statement
+/// of the server is counted (the subscriber is the thread's). Postgres only: round trips are
+/// what this guards, and SQLite runs its statements on its own worker threads.
+fn inbound_sms_statement_budget(backend: Backend, budget: usize) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let count = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(StatementCounter(count.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let Some(t) = spawn(backend, UnknownSender::CreatePerson).await else {
+            return;
+        };
+        let org = t.org("Budget").await;
+        let sender = phone_number();
+        // The first message creates the person and loads the org's Twilio account.
+        let first = t.twilio.inbound_sms_params(&sender, &org.number, "first");
+        assert_empty_twiml(&t.webhook(&t.hook("sms"), &first).await);
+        let params = t.twilio.inbound_sms_params(&sender, &org.number, "second");
+        count.store(0, Ordering::SeqCst);
+        assert_empty_twiml(&t.webhook(&t.hook("sms"), &params).await);
+        let used = count.load(Ordering::SeqCst);
+        assert!(used > 0, "statements are counted");
+        assert!(
+            used <= budget,
+            "{used} statements for one inbound SMS (budget {budget})"
+        );
+        assert_eq!(t.list("/api/v1/sms", &org.key).await.len(), 2);
+    });
+}
+
+#[test]
+fn inbound_sms_statement_budget_postgres() {
+    inbound_sms_statement_budget(Backend::Postgres, 4);
 }
 
 // -------------------------------------------------------------------------------------------
