@@ -160,6 +160,8 @@ struct Recorded {
 struct Shared {
     account_sid: String,
     auth_token: String,
+    /// More accounts the fake serves (e.g. an org's own), SID → auth token.
+    accounts: Mutex<HashMap<String, String>>,
     recorded: Mutex<Recorded>,
 }
 
@@ -211,6 +213,7 @@ impl FakeTwilio {
         let shared = Arc::new(Shared {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
+            accounts: Mutex::new(HashMap::new()),
             recorded: Mutex::new(Recorded::default()),
         });
         let app = Router::new()
@@ -225,6 +228,17 @@ impl FakeTwilio {
             signer: WebhookSigner::new(auth_token),
             task,
         }
+    }
+
+    /// Serves one more account (e.g. an org's own Twilio account) at the same base URL:
+    /// requests authenticated as `account_sid:auth_token` may use `/Accounts/{account_sid}/…`.
+    /// Resources it creates carry that account's SID.
+    pub fn add_account(&self, account_sid: &str, auth_token: &str) {
+        self.shared
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(account_sid.to_owned(), auth_token.to_owned());
     }
 
     /// The API's base URL, e.g. `http://127.0.0.1:41234` (no trailing `/`); give it to
@@ -783,18 +797,25 @@ async fn handle(
     }
 }
 
+impl Shared {
+    /// Whether `user:pass` is one of the accounts the fake serves.
+    fn authenticates(&self, user: &str, pass: &str) -> bool {
+        (user == self.account_sid && pass == self.auth_token)
+            || self
+                .accounts
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(user)
+                .is_some_and(|token| token == pass)
+    }
+}
+
 fn respond(shared: &Shared, request: RecordedRequest) -> Response {
-    if request
-        .basic_auth
-        .as_ref()
-        .is_none_or(|(user, pass)| *user != shared.account_sid || *pass != shared.auth_token)
-    {
-        let mut response = twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Twilio API\""),
-        );
-        return response;
+    let Some((user, pass)) = request.basic_auth.clone() else {
+        return unauthenticated();
+    };
+    if !shared.authenticates(&user, &pass) {
+        return unauthenticated();
     }
     let path = request.path.clone();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -808,13 +829,14 @@ fn respond(shared: &Shared, request: RecordedRequest) -> Response {
     let [API_VERSION, "Accounts", account, rest @ ..] = segments.as_slice() else {
         return not_found();
     };
-    if *account != shared.account_sid {
+    // An account's credentials reach only that account.
+    if *account != user {
         return not_found();
     }
     let method = request.method.as_str();
     match (method, rest) {
-        ("POST", ["Messages.json"]) => create_message(shared, request),
-        ("POST", ["Calls.json"]) => create_call(shared, request),
+        ("POST", ["Messages.json"]) => create_message(shared, &user, request),
+        ("POST", ["Calls.json"]) => create_call(shared, &user, request),
         ("GET", ["Messages", file]) => match file.strip_suffix(".json") {
             Some(sid) => find(&shared.lock().messages, sid)
                 .map_or_else(not_found, |c| ok(StatusCode::OK, &c.resource)),
@@ -832,7 +854,16 @@ fn respond(shared: &Shared, request: RecordedRequest) -> Response {
     }
 }
 
-fn create_message(shared: &Shared, mut request: RecordedRequest) -> Response {
+fn unauthenticated() -> Response {
+    let mut response = twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Twilio API\""),
+    );
+    response
+}
+
+fn create_message(shared: &Shared, account_sid: &str, mut request: RecordedRequest) -> Response {
     let to = request.param("To").unwrap_or_default().to_owned();
     let from = request
         .param("From")
@@ -862,11 +893,11 @@ fn create_message(shared: &Shared, mut request: RecordedRequest) -> Response {
     let sid = new_sid(if media == 0 { "SM" } else { "MM" });
     let uri = format!(
         "/{API_VERSION}/Accounts/{}/Messages/{sid}.json",
-        shared.account_sid
+        account_sid
     );
     let now = now();
     let resource = json!({
-        "account_sid": shared.account_sid,
+        "account_sid": account_sid,
         "api_version": API_VERSION,
         "body": body,
         "date_created": now,
@@ -884,7 +915,7 @@ fn create_message(shared: &Shared, mut request: RecordedRequest) -> Response {
         "sid": sid,
         "status": if service.is_some() { "accepted" } else { "queued" },
         "subresource_uris": {
-            "media": format!("/{API_VERSION}/Accounts/{}/Messages/{sid}/Media.json", shared.account_sid),
+            "media": format!("/{API_VERSION}/Accounts/{}/Messages/{sid}/Media.json", account_sid),
         },
         "to": to,
         "uri": uri,
@@ -895,7 +926,7 @@ fn create_message(shared: &Shared, mut request: RecordedRequest) -> Response {
     response
 }
 
-fn create_call(shared: &Shared, mut request: RecordedRequest) -> Response {
+fn create_call(shared: &Shared, account_sid: &str, mut request: RecordedRequest) -> Response {
     let to = request.param("To").unwrap_or_default().to_owned();
     let from = request.param("From").unwrap_or_default().to_owned();
     if to.is_empty() {
@@ -910,10 +941,10 @@ fn create_call(shared: &Shared, mut request: RecordedRequest) -> Response {
         return bad_request(21205, "Url parameter is required.");
     }
     let sid = new_sid("CA");
-    let base = format!("/{API_VERSION}/Accounts/{}/Calls/{sid}", shared.account_sid);
+    let base = format!("/{API_VERSION}/Accounts/{}/Calls/{sid}", account_sid);
     let now = now();
     let resource = json!({
-        "account_sid": shared.account_sid,
+        "account_sid": account_sid,
         "annotation": null,
         "answered_by": null,
         "api_version": API_VERSION,

@@ -216,6 +216,9 @@ pub(crate) struct Tx {
     wake: Wake,
     /// The org whose events this transaction wrote, to wake consumers on commit.
     wrote_events: Option<OrgId>,
+    /// Whether a statement already notified (Postgres), so commit does not again.
+    #[cfg_attr(not(feature = "postgres"), expect(dead_code))]
+    notified: bool,
 }
 
 macro_rules! on_conn {
@@ -253,6 +256,7 @@ impl Tx {
             conn,
             wake,
             wrote_events: None,
+            notified: false,
         }
     }
 
@@ -282,6 +286,26 @@ impl Tx {
     pub(crate) async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64> {
         on_conn!(self, c => bind_all!(sqlx::query(sql), args).execute(&mut **c).await.map(|r| r.rows_affected()))
             .map_err(db_error)
+    }
+
+    /// Whether this is a Postgres transaction (for statements only Postgres can run, such as
+    /// data-modifying CTEs).
+    #[cfg(feature = "postgres")]
+    pub(crate) const fn is_postgres(&self) -> bool {
+        match self.conn {
+            #[cfg(feature = "postgres")]
+            Conn::Pg(_) => true,
+            #[cfg(feature = "sqlite")]
+            Conn::Sqlite(_) => false,
+        }
+    }
+
+    /// Notes that a statement of this transaction wrote events of `org` itself, outside
+    /// [`Tx::record`]. `notified`: the statement also ran `pg_notify`, so commit need not.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn wrote_events_of(&mut self, org: OrgId, notified: bool) {
+        self.wrote_events = Some(org);
+        self.notified |= notified;
     }
 
     /// Runs a [`Sql`] statement; returns the number of rows it affected.
@@ -318,7 +342,7 @@ impl Tx {
     /// Commits, waking event consumers when events were written.
     pub(crate) async fn commit(mut self) -> Result<()> {
         #[cfg(feature = "postgres")]
-        if let (Some(org), Wake::Notify) = (self.wrote_events, &self.wake) {
+        if let (Some(org), Wake::Notify, false) = (self.wrote_events, &self.wake, self.notified) {
             // One notification per transaction, not per event; delivered at commit.
             self.execute(
                 "SELECT pg_notify('workos_events', $1)",

@@ -996,6 +996,50 @@ impl TwilioClient {
         TwilioClientBuilder::default()
     }
 
+    /// A client for another account (e.g. an org's own Twilio account) authenticated with that
+    /// account's auth token, sharing this client's connection pool, base URL, timeout and
+    /// retry settings.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `account_sid` (missing or not alphanumeric) or `auth_token`
+    /// (empty).
+    pub fn for_account(
+        &self,
+        account_sid: impl Into<String>,
+        auth_token: impl Into<Secret>,
+    ) -> Result<Self> {
+        let account_sid = account_sid.into();
+        let auth_token = auth_token.into();
+        let mut v = Validator::new();
+        v.require(
+            is_sid(&account_sid),
+            "account_sid",
+            "the account SID is required and must be alphanumeric (AC…)",
+        );
+        v.require(
+            !auth_token.expose().is_empty(),
+            "auth_token",
+            "must not be empty",
+        );
+        v.finish()?;
+        let i = &self.inner;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http: i.http.clone(),
+                credentials: Credentials {
+                    username: account_sid.clone(),
+                    password: auth_token,
+                },
+                account_sid,
+                base_url: i.base_url.clone(),
+                timeout: i.timeout,
+                get_retries: i.get_retries,
+                retry_backoff: i.retry_backoff,
+                max_retry_wait: i.max_retry_wait,
+            }),
+        })
+    }
+
     /// The account SID in the request paths.
     #[must_use]
     pub fn account_sid(&self) -> &str {

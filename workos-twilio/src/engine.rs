@@ -55,6 +55,18 @@ pub struct Messenger<S> {
     public_url: String,
 }
 
+// Not derived: cloning shares the store and channels, so `S` need not be `Clone`.
+impl<S> Clone for Messenger<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            sms: Arc::clone(&self.sms),
+            calls: Arc::clone(&self.calls),
+            public_url: self.public_url.clone(),
+        }
+    }
+}
+
 impl<S> std::fmt::Debug for Messenger<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Messenger")

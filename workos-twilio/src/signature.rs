@@ -70,15 +70,18 @@ impl RequestValidator {
     /// removed. Comparisons are constant-time.
     #[must_use]
     pub fn validate(&self, url: &str, params: &[(String, String)], signature: &str) -> bool {
-        url_variants(url)
-            .iter()
-            .flatten()
-            .fold(false, |ok, candidate| {
-                ok | constant_time_eq(
-                    self.signature(candidate, params).as_bytes(),
-                    signature.as_bytes(),
-                )
-            })
+        // Decoded once and compared as bytes; the sorted parameters are shared by the URL
+        // variants. Which variant matched is no secret, so the first match ends the check.
+        let Ok(expected) = STANDARD.decode(signature) else {
+            return false;
+        };
+        let signed_params = Self::signed_params(params);
+        if constant_time_eq(&self.mac_over(url, &signed_params), &expected) {
+            return true;
+        }
+        toggled_default_port(url).is_some_and(|candidate| {
+            constant_time_eq(&self.mac_over(&candidate, &signed_params), &expected)
+        })
     }
 
     /// Whether `signature` is a valid Twilio signature for a request with a raw (e.g. JSON)
@@ -98,17 +101,28 @@ impl RequestValidator {
     }
 
     fn mac(&self, url: &str, params: &[(String, String)]) -> Vec<u8> {
+        self.mac_over(url, &Self::signed_params(params))
+    }
+
+    /// The parameters as signed: each distinct `(name, value)` pair once (as Twilio's
+    /// official validators do), sorted, concatenated as `name + value`.
+    fn signed_params(params: &[(String, String)]) -> Vec<u8> {
         let mut sorted: Vec<&(String, String)> = params.iter().collect();
         sorted.sort_unstable();
-        // Twilio's official validators sign each distinct (name, value) pair once.
         sorted.dedup();
+        let mut out = Vec::with_capacity(sorted.iter().map(|(n, v)| n.len() + v.len()).sum());
+        for (name, value) in sorted {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(value.as_bytes());
+        }
+        out
+    }
+
+    fn mac_over(&self, url: &str, signed_params: &[u8]) -> Vec<u8> {
         let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(self.auth_token.as_bytes())
             .expect("HMAC accepts keys of any length");
         mac.update(url.as_bytes());
-        for (name, value) in sorted {
-            mac.update(name.as_bytes());
-            mac.update(value.as_bytes());
-        }
+        mac.update(signed_params);
         mac.finalize().into_bytes().to_vec()
     }
 }
@@ -142,10 +156,6 @@ fn query_param(url: &str, name: &str) -> Option<String> {
 
 /// `url` as given, plus — for `http`/`https` URLs — the variant with the default port added
 /// (when no port is present) or removed (when the default port is present).
-fn url_variants(url: &str) -> [Option<String>; 2] {
-    [Some(url.to_owned()), toggled_default_port(url)]
-}
-
 fn toggled_default_port(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let default_port = if scheme.eq_ignore_ascii_case("https") {

@@ -41,6 +41,8 @@ pub struct Config {
     pub twilio_auth_token: Option<String>,
     /// `TWILIO_API_BASE_URL`, default Twilio's REST API.
     pub twilio_api_base_url: String,
+    /// `TWILIO_TIMEOUT_SECS`, default 15: how long one REST call to Twilio may take.
+    pub twilio_timeout: std::time::Duration,
     /// `WORKOS_TWILIO_UNKNOWN_SENDER`: `create_person` (default) or `store_unmatched`.
     pub unknown_sender: workos_core::domain::UnknownSender,
     /// `WORKOS_TWILIO_VOICE_GREETING`: what inbound callers hear before the recording.
@@ -95,6 +97,16 @@ impl Config {
                 .context("WORKOS_RATE_LIMIT_PER_MINUTE: not a positive integer")?,
             None => 60,
         };
+        let twilio_timeout = match get("TWILIO_TIMEOUT_SECS") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(std::time::Duration::from_secs)
+                .context("TWILIO_TIMEOUT_SECS: not a positive integer")?,
+            None => workos_twilio::client::DEFAULT_TIMEOUT,
+        };
         let (encryption_key, api_key_pepper) = match (
             get("WORKOS_ENCRYPTION_KEY"),
             get("WORKOS_API_KEY_PEPPER"),
@@ -142,6 +154,7 @@ impl Config {
             twilio_auth_token: get("TWILIO_AUTH_TOKEN"),
             twilio_api_base_url: get("TWILIO_API_BASE_URL")
                 .unwrap_or_else(|| "https://api.twilio.com".into()),
+            twilio_timeout,
             unknown_sender: match get("WORKOS_TWILIO_UNKNOWN_SENDER").as_deref() {
                 None | Some("create_person") => workos_core::domain::UnknownSender::CreatePerson,
                 Some("store_unmatched") => workos_core::domain::UnknownSender::StoreUnmatched,

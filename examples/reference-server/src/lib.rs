@@ -20,6 +20,7 @@ pub mod lead_routing;
 pub mod metrics;
 pub mod routes;
 pub mod state;
+pub mod twilio_accounts;
 
 use std::future::Future;
 

@@ -62,6 +62,8 @@ pub struct Inner {
     pub voice_greeting: String,
     /// Sends SMS and places calls, when a Twilio account is configured.
     pub messenger: Option<workos_twilio::engine::Messenger<SqlStore>>,
+    /// Orgs' own Twilio accounts (used instead of the platform's when set).
+    pub twilio_accounts: crate::twilio_accounts::TwilioAccounts,
     /// Gmail (connect, send, sync), when `GOOGLE_*` is configured.
     pub gmail: Option<Arc<crate::gmail_sync::GmailService>>,
 }
@@ -78,7 +80,8 @@ impl AppState {
     /// Builds the state from a store and the configuration.
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
-        let messenger = twilio_client(&config).map(|client| {
+        let platform = twilio_client(&config);
+        let messenger = platform.clone().map(|client| {
             let client = Arc::new(client);
             workos_twilio::engine::Messenger::new(
                 Arc::new(store.clone()),
@@ -91,6 +94,13 @@ impl AppState {
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
             .with_middleware::<StateInformationMiddleware>();
         let cipher = Arc::new(Cipher::new(1, config.encryption_key));
+        let twilio_accounts = crate::twilio_accounts::TwilioAccounts::new(
+            store.clone(),
+            cipher.clone(),
+            platform,
+            config.twilio_api_base_url.clone(),
+            config.twilio_timeout,
+        );
         let gmail = config
             .gmail
             .map(|c| crate::gmail_sync::GmailService::new(c, store.clone(), cipher.clone()));
@@ -130,6 +140,7 @@ impl AppState {
             unknown_sender: config.unknown_sender,
             voice_greeting: config.voice_greeting,
             messenger,
+            twilio_accounts,
             gmail,
         }))
     }
@@ -181,6 +192,7 @@ fn twilio_client(config: &Config) -> Option<workos_twilio::TwilioClient> {
         .account_sid(sid.clone())
         .auth_token(token.clone())
         .base_url(config.twilio_api_base_url.clone())
+        .timeout(config.twilio_timeout)
         .build()
     {
         Ok(client) => Some(client),

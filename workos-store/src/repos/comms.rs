@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    Call, CommsFilter, Direction, E164, InteractionKind, Media, NewCall, NewInteraction, NewPerson,
-    NewSms, Sms, Timestamp, UnknownSender,
+    Call, CommsFilter, Direction, E164, Interaction, InteractionKind, Media, NewCall,
+    NewInteraction, NewPerson, NewSms, Sms, Timestamp, UnknownSender,
 };
-use workos_core::events::types;
+use workos_core::events::{DomainEvent, types};
 use workos_core::ids::{CallId, InteractionId, OrgId, PersonId, PhoneId, SmsId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{CommsRepo, Recorded};
@@ -18,7 +18,7 @@ use workos_core::{Error, Result};
 use super::person::{find_by_contact, insert_person};
 use super::{and_range, corrupt, emit};
 use crate::SqlStore;
-use crate::db::{Sql, Tx, args, now};
+use crate::db::{Arg, Sql, Tx, args, now};
 
 /// Twilio's limit for one message body.
 const MAX_BODY_CHARS: usize = 1600;
@@ -188,15 +188,138 @@ async fn counterpart(
     }
 }
 
-async fn add_interaction(
-    tx: &mut Tx,
+/// The columns of a new interaction, in the order of [`interaction_args`].
+const INTERACTION_INSERT_COLUMNS: &str = "kind, occurred_at, summary, body, person_id, company_id, deal_id, updated_at, org_id, id, created_at";
+
+fn interaction_args(i: &Interaction) -> Vec<Arg> {
+    args![
+        i.kind.as_str(),
+        i.occurred_at,
+        i.summary.as_str(),
+        i.body.clone(),
+        i.person_id,
+        i.company_id,
+        i.deal_id,
+        i.updated_at,
+        i.org_id,
+        i.id,
+        i.created_at,
+    ]
+}
+
+/// The columns of an event, in the order of [`event_args`].
+#[cfg(feature = "postgres")]
+const EVENT_COLUMNS: &str =
+    "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
+
+#[cfg(feature = "postgres")]
+fn event_args(e: &DomainEvent) -> Vec<Arg> {
+    args![
+        e.id,
+        e.org_id,
+        e.event_type.as_str(),
+        e.occurred_at,
+        e.subject.kind.as_str(),
+        e.subject.id,
+        e.data.clone(),
+        e.request_id.clone(),
+    ]
+}
+
+/// `$from, …, $(from + n - 1)`.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A new message or call: its row, and what goes with it.
+struct NewRecord {
+    /// `sms` or `calls`.
+    table: &'static str,
+    /// The row's columns (the first is `id`), and their values.
+    columns: &'static str,
+    values: Vec<Arg>,
+    /// The interactions column that links the timeline entry to the row.
+    link: &'static str,
+    /// The timeline entry.
+    interaction: Interaction,
+    /// `interaction.created`, then the record's own event.
+    events: [DomainEvent; 2],
+}
+
+/// Inserts the row unless its provider SID is stored already (`ON CONFLICT DO NOTHING`, so
+/// concurrent duplicates make one row) and, when it was new, its linked interaction and both
+/// events. On Postgres that is one statement (data-modifying CTEs, the wake-up included); on
+/// SQLite, in process, the statements run in turn. Returns whether the row was new.
+#[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
+async fn insert_record(tx: &mut Tx, ctx: &TenantContext, r: NewRecord) -> Result<bool> {
+    let n = r.values.len();
+    let record_insert = format!(
+        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+        r.table,
+        r.columns,
+        placeholders(1, n)
+    );
+    let interaction = interaction_args(&r.interaction);
+    let [created, own] = r.events;
+    #[cfg(feature = "postgres")]
+    if tx.is_postgres() {
+        let i = n + 1;
+        let e1 = i + interaction.len();
+        let e2 = e1 + 8;
+        let org = e2 + 8;
+        let sql = format!(
+            "WITH rec AS ({record_insert} RETURNING id),
+             i AS (INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, {link})
+                   SELECT {ip}, rec.id FROM rec RETURNING id),
+             e1 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e1p} FROM i),
+             e2 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e2p} FROM rec),
+             woke AS (SELECT pg_notify('{channel}', ${org}) FROM rec)
+             SELECT rec.id FROM rec, woke",
+            link = r.link,
+            ip = placeholders(i, interaction.len()),
+            e1p = placeholders(e1, 8),
+            e2p = placeholders(e2, 8),
+            channel = crate::postgres::CHANNEL,
+        );
+        let mut values = r.values;
+        values.extend(interaction);
+        values.extend(event_args(&created));
+        values.extend(event_args(&own));
+        values.push(ctx.org_id().to_string().into());
+        let row: Option<(Uuid,)> = tx.fetch_optional(&sql, values).await?;
+        if row.is_some() {
+            tx.wrote_events_of(ctx.org_id(), true);
+        }
+        return Ok(row.is_some());
+    }
+    let record_id = r.values.first().cloned();
+    if tx.execute(&record_insert, r.values).await? == 0 {
+        return Ok(false);
+    }
+    let mut values = interaction;
+    values.extend(record_id);
+    let sql = format!(
+        "INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, {}) VALUES ({})",
+        r.link,
+        placeholders(1, values.len())
+    );
+    tx.execute(&sql, values).await?;
+    tx.record(&created).await?;
+    tx.record(&own).await?;
+    Ok(true)
+}
+
+/// The timeline entry of a new message or call, and its `interaction.created` event.
+fn timeline_entry(
     ctx: &TenantContext,
     kind: InteractionKind,
     summary: String,
     person_id: Option<PersonId>,
-    link: (&str, Uuid),
     occurred_at: Timestamp,
-) -> Result<()> {
+) -> Result<(Interaction, DomainEvent)> {
     let new = NewInteraction {
         kind,
         occurred_at,
@@ -206,14 +329,45 @@ async fn add_interaction(
         company_id: None,
         deal_id: None,
     };
-    let interaction = super::crm::insert_interaction(tx, ctx, new).await?;
-    let sql = format!(
-        "UPDATE interactions SET {} = $1 WHERE org_id = $2 AND id = $3",
-        link.0
-    );
-    tx.execute(&sql, args![link.1, ctx.org_id(), interaction.id])
-        .await?;
-    Ok(())
+    new.validate()?;
+    let mut interaction = super::crm::interaction_from(InteractionId::new(), ctx, new, occurred_at);
+    interaction.updated_at = occurred_at;
+    let event = event(
+        ctx,
+        types::INTERACTION_CREATED,
+        InteractionId::KIND,
+        interaction.id.as_uuid(),
+        &interaction,
+    )?;
+    Ok((interaction, event))
+}
+
+fn event<T: serde::Serialize>(
+    ctx: &TenantContext,
+    event_type: &str,
+    kind: &str,
+    id: Uuid,
+    entity: &T,
+) -> Result<DomainEvent> {
+    let data =
+        serde_json::to_value(entity).map_err(|e| Error::internal("cannot snapshot entity", e))?;
+    Ok(DomainEvent::new(
+        ctx.org_id(),
+        event_type,
+        kind,
+        id,
+        data,
+        ctx.request_id(),
+    ))
+}
+
+/// The person a caller named must be a live person of the org; one found by phone is.
+async fn check_known_person(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    known: Option<PersonId>,
+) -> Result<()> {
+    super::ensure_ref(tx, ctx, "people", "person_id", known.map(|p| p.as_uuid())).await
 }
 
 fn summary(prefix: &str, text: &str) -> String {
@@ -236,30 +390,71 @@ impl CommsRepo for SqlStore {
         }
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let t = now();
-        let id = SmsId::new();
-        // Insert first: a provider retry (same MessageSid) stops here, before anything else.
-        let inserted = tx
-            .execute(
-                "INSERT INTO sms (id, org_id, phone_id, message_sid, direction, from_number, to_number, body, media,
-                 status, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $11)
-                 ON CONFLICT DO NOTHING",
-                args![
-                    id,
-                    ctx.org_id(),
-                    new.phone_id,
-                    new.message_sid.clone(),
-                    new.direction.as_str(),
-                    new.from.as_str(),
-                    new.to.as_str(),
-                    new.body.as_str(),
-                    serde_json::to_value(&new.media).map_err(|e| Error::internal("json", e))?,
-                    new.status.as_str(),
-                    t,
-                ],
-            )
-            .await?;
-        if inserted == 0 {
-            let sid = new.message_sid.clone().unwrap_or_default();
+        let other_end = match new.direction {
+            Direction::Inbound => new.from.as_str(),
+            Direction::Outbound => new.to.as_str(),
+        };
+        check_known_person(&mut tx, ctx, new.person_id).await?;
+        let person_id =
+            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
+        let (prefix, event_type) = match new.direction {
+            Direction::Inbound => ("SMS from ", types::SMS_RECEIVED),
+            Direction::Outbound => ("SMS to ", types::SMS_SENT),
+        };
+        let text = format!("{other_end}: {}", new.body);
+        let (interaction, created) = timeline_entry(
+            ctx,
+            InteractionKind::Sms,
+            summary(prefix, &text),
+            person_id,
+            t,
+        )?;
+        let sms = Sms {
+            id: SmsId::new(),
+            org_id: ctx.org_id(),
+            phone_id: new.phone_id,
+            message_sid: new.message_sid,
+            direction: new.direction,
+            from: new.from,
+            to: new.to,
+            body: new.body,
+            media: new.media,
+            status: new.status,
+            error_code: None,
+            person_id,
+            interaction_id: Some(interaction.id),
+            occurred_at: t,
+            created_at: t,
+            updated_at: t,
+        };
+        let own = event(ctx, event_type, SmsId::KIND, sms.id.as_uuid(), &sms)?;
+        let record = NewRecord {
+            table: "sms",
+            columns: "id, org_id, phone_id, message_sid, direction, from_number, to_number, body, media, \
+                      status, person_id, occurred_at, created_at, updated_at",
+            values: args![
+                sms.id,
+                sms.org_id,
+                sms.phone_id,
+                sms.message_sid.clone(),
+                sms.direction.as_str(),
+                sms.from.as_str(),
+                sms.to.as_str(),
+                sms.body.as_str(),
+                serde_json::to_value(&sms.media).map_err(|e| Error::internal("json", e))?,
+                sms.status.as_str(),
+                sms.person_id,
+                t,
+                t,
+                t,
+            ],
+            link: "sms_id",
+            interaction,
+            events: [created, own],
+        };
+        if !insert_record(&mut tx, ctx, record).await? {
+            // A provider retry (same MessageSid): the stored message, nothing written.
+            let sid = sms.message_sid.unwrap_or_default();
             let existing = sms_where(&mut tx, ctx, "message_sid", sid.into()).await?;
             return existing
                 .map(|record| Recorded {
@@ -273,38 +468,6 @@ impl CommsRepo for SqlStore {
                     )
                 });
         }
-        let other_end = match new.direction {
-            Direction::Inbound => new.from.as_str(),
-            Direction::Outbound => new.to.as_str(),
-        };
-        let person_id =
-            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
-        if person_id.is_some() {
-            tx.execute(
-                "UPDATE sms SET person_id = $1 WHERE org_id = $2 AND id = $3",
-                args![person_id, ctx.org_id(), id],
-            )
-            .await?;
-        }
-        let (kind_prefix, event_type) = match new.direction {
-            Direction::Inbound => ("SMS from ", types::SMS_RECEIVED),
-            Direction::Outbound => ("SMS to ", types::SMS_SENT),
-        };
-        let text = format!("{other_end}: {}", new.body);
-        add_interaction(
-            &mut tx,
-            ctx,
-            InteractionKind::Sms,
-            summary(kind_prefix, &text),
-            person_id,
-            ("sms_id", id.as_uuid()),
-            t,
-        )
-        .await?;
-        let sms = sms_where(&mut tx, ctx, "id", id.as_uuid().into())
-            .await?
-            .ok_or_else(|| Error::not_found(SmsId::KIND))?;
-        emit(&mut tx, ctx, event_type, SmsId::KIND, id.as_uuid(), &sms).await?;
         tx.commit().await?;
         Ok(Recorded {
             record: sms,
@@ -387,27 +550,69 @@ impl CommsRepo for SqlStore {
     async fn record_call(&self, ctx: &TenantContext, new: NewCall) -> Result<Recorded<Call>> {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let t = now();
-        let id = CallId::new();
-        let inserted = tx
-            .execute(
-                "INSERT INTO calls (id, org_id, phone_id, call_sid, direction, from_number, to_number, status,
-                 occurred_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9)
-                 ON CONFLICT DO NOTHING",
-                args![
-                    id,
-                    ctx.org_id(),
-                    new.phone_id,
-                    new.call_sid.clone(),
-                    new.direction.as_str(),
-                    new.from.as_str(),
-                    new.to.as_str(),
-                    new.status.as_str(),
-                    t,
-                ],
-            )
-            .await?;
-        if inserted == 0 {
-            let sid = new.call_sid.clone().unwrap_or_default();
+        let other_end = match new.direction {
+            Direction::Inbound => new.from.as_str(),
+            Direction::Outbound => new.to.as_str(),
+        };
+        check_known_person(&mut tx, ctx, new.person_id).await?;
+        let person_id =
+            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
+        let (prefix, event_type) = match new.direction {
+            Direction::Inbound => ("Call from ", types::CALL_RECEIVED),
+            Direction::Outbound => ("Call to ", types::CALL_STARTED),
+        };
+        let (interaction, created) = timeline_entry(
+            ctx,
+            InteractionKind::Call,
+            summary(prefix, other_end),
+            person_id,
+            t,
+        )?;
+        let call = Call {
+            id: CallId::new(),
+            org_id: ctx.org_id(),
+            phone_id: new.phone_id,
+            call_sid: new.call_sid,
+            direction: new.direction,
+            from: new.from,
+            to: new.to,
+            status: new.status,
+            duration_seconds: None,
+            recording_sid: None,
+            recording_url: None,
+            recording_seconds: None,
+            person_id,
+            interaction_id: Some(interaction.id),
+            occurred_at: t,
+            created_at: t,
+            updated_at: t,
+        };
+        let own = event(ctx, event_type, CallId::KIND, call.id.as_uuid(), &call)?;
+        let record = NewRecord {
+            table: "calls",
+            columns: "id, org_id, phone_id, call_sid, direction, from_number, to_number, status, \
+                      person_id, occurred_at, created_at, updated_at",
+            values: args![
+                call.id,
+                call.org_id,
+                call.phone_id,
+                call.call_sid.clone(),
+                call.direction.as_str(),
+                call.from.as_str(),
+                call.to.as_str(),
+                call.status.as_str(),
+                call.person_id,
+                t,
+                t,
+                t,
+            ],
+            link: "call_id",
+            interaction,
+            events: [created, own],
+        };
+        if !insert_record(&mut tx, ctx, record).await? {
+            // A provider retry (same CallSid): the stored call, nothing written.
+            let sid = call.call_sid.unwrap_or_default();
             let existing = call_where(&mut tx, ctx, "call_sid", sid.into()).await?;
             return existing
                 .map(|record| Recorded {
@@ -421,37 +626,6 @@ impl CommsRepo for SqlStore {
                     )
                 });
         }
-        let other_end = match new.direction {
-            Direction::Inbound => new.from.as_str(),
-            Direction::Outbound => new.to.as_str(),
-        };
-        let person_id =
-            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
-        if person_id.is_some() {
-            tx.execute(
-                "UPDATE calls SET person_id = $1 WHERE org_id = $2 AND id = $3",
-                args![person_id, ctx.org_id(), id],
-            )
-            .await?;
-        }
-        let (prefix, event_type) = match new.direction {
-            Direction::Inbound => ("Call from ", types::CALL_RECEIVED),
-            Direction::Outbound => ("Call to ", types::CALL_STARTED),
-        };
-        add_interaction(
-            &mut tx,
-            ctx,
-            InteractionKind::Call,
-            summary(prefix, other_end),
-            person_id,
-            ("call_id", id.as_uuid()),
-            t,
-        )
-        .await?;
-        let call = call_where(&mut tx, ctx, "id", id.as_uuid().into())
-            .await?
-            .ok_or_else(|| Error::not_found(CallId::KIND))?;
-        emit(&mut tx, ctx, event_type, CallId::KIND, id.as_uuid(), &call).await?;
         tx.commit().await?;
         Ok(Recorded {
             record: call,

@@ -705,7 +705,7 @@ async fn fetch_interaction(
         .try_into()
 }
 
-fn interaction_from(
+pub(crate) fn interaction_from(
     id: InteractionId,
     ctx: &TenantContext,
     n: NewInteraction,

@@ -514,3 +514,49 @@ async fn implements_the_engine_channels() {
         Some(TwilioErrorKind::Unsubscribed)
     );
 }
+
+/// A client for another account (an org's own) shares the settings but sends as that account,
+/// to that account's path; bad credentials are refused before any request.
+#[tokio::test]
+async fn for_account_sends_as_the_other_account() {
+    const SID: &str = "ACfedcba9876543210fedcba9876543210";
+    const TOKEN: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let twilio = fake().await;
+    twilio.add_account(SID, TOKEN);
+    let platform = client(&twilio);
+    let own = platform.for_account(SID, TOKEN).unwrap();
+    assert_eq!(own.account_sid(), SID);
+    assert_eq!(own.base_url(), platform.base_url());
+    let sent = own.send_message(&text("own account")).await.unwrap();
+    assert_eq!(sent.account_sid, SID);
+    let request = &twilio.sent_messages()[0];
+    assert_eq!(
+        request.path,
+        format!("/2010-04-01/Accounts/{SID}/Messages.json")
+    );
+    assert_eq!(request.basic_auth, Some((SID.to_owned(), TOKEN.to_owned())));
+    // The platform client is unchanged.
+    let sent = platform.send_message(&text("platform")).await.unwrap();
+    assert_eq!(sent.account_sid, TEST_ACCOUNT_SID);
+    // A wrong token for the account is Twilio's authentication failure.
+    let wrong = platform.for_account(SID, TEST_AUTH_TOKEN).unwrap();
+    let err = wrong.send_message(&text("wrong")).await.unwrap_err();
+    assert_eq!(
+        TwilioErrorKind::of(&err),
+        Some(TwilioErrorKind::AuthenticationFailed),
+        "{err:?}"
+    );
+
+    let before = twilio.requests().len();
+    for (sid, token, field) in [("AC/../x", TOKEN, "account_sid"), (SID, "", "auth_token")] {
+        let Err(Error::Validation(v)) = platform.for_account(sid, token) else {
+            panic!("expected a validation error for {field}");
+        };
+        assert_eq!(v.errors[0].field, field);
+        assert!(
+            !format!("{v:?}").contains(TOKEN),
+            "the token is not in the error"
+        );
+    }
+    assert_eq!(twilio.requests().len(), before);
+}

@@ -1,5 +1,7 @@
 //! `/api/v1/sms` and `/api/v1/calls`: the records channels keep (read-only here).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +16,7 @@ use workos_core::domain::{Call, CommsFilter, Direction, E164, HttpUrl, Sms, Time
 use workos_core::ids::{CallId, PersonId, SmsId};
 use workos_core::page::Page;
 use workos_core::repo::CommsRepo;
+use workos_core::tenant::TenantContext;
 use workos_store::SqlStore;
 use workos_twilio::engine::{Messenger, Recipient, SendSms, StartCall};
 
@@ -183,14 +186,25 @@ fn unknown_outcome(e: workos_core::Error) -> ApiError {
     }
 }
 
-fn messenger(state: &AppState) -> ApiResult<&Messenger<SqlStore>> {
-    state.messenger.as_ref().ok_or_else(|| {
+/// The org's messenger: through its own Twilio account when it has one, else the platform's.
+async fn messenger(state: &AppState, ctx: &TenantContext) -> ApiResult<Messenger<SqlStore>> {
+    let unavailable = || {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Twilio is not configured on this server",
         )
-    })
+    };
+    if let Some(account) = state.twilio_accounts.of(ctx.org_id()).await? {
+        let client = Arc::new(account.client.clone().ok_or_else(unavailable)?);
+        return Ok(Messenger::new(
+            Arc::new(state.store.clone()),
+            client.clone(),
+            client,
+            &state.public_url,
+        ));
+    }
+    state.messenger.clone().ok_or_else(unavailable)
 }
 
 /// Send an SMS through Twilio from one of the org's numbers, and record it.
@@ -208,7 +222,8 @@ async fn send_sms(
         body: body.body,
         media_urls: body.media_urls,
     };
-    let sms = messenger(&state)?
+    let sms = messenger(&state, &ctx)
+        .await?
         .send_sms(&ctx, request)
         .await
         .map_err(unknown_outcome)?;
@@ -228,7 +243,8 @@ async fn start_call(
         to: recipient(body.to, body.person_id)?,
         from: body.from,
     };
-    let call = messenger(&state)?
+    let call = messenger(&state, &ctx)
+        .await?
         .start_call(&ctx, request)
         .await
         .map_err(unknown_outcome)?;

@@ -13,6 +13,7 @@ mod people;
 mod phones;
 mod tasks;
 mod twilio;
+mod twilio_account;
 mod webhooks;
 
 use axum::http::HeaderValue;
@@ -42,6 +43,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(webhooks::router())
         .merge(leads::router())
         .merge(gmail::router())
+        .merge(twilio_account::router())
 }
 
 /// Routes that authenticate by other means than an API key (Twilio's signatures).

@@ -40,14 +40,25 @@ fn twiml(body: impl Into<String>) -> Response {
 }
 
 /// Checks the signature over the public URL (`WORKOS_PUBLIC_URL` + path + query: Twilio signs
-/// what it called, not what a proxy forwarded) and returns the form parameters.
-fn verified_params(
+/// what it called, not what a proxy forwarded) with the auth token of `org`'s own Twilio
+/// account when it has one, else the platform's.
+async fn verify(
     state: &AppState,
+    org: Option<OrgId>,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     body: &[u8],
-) -> ApiResult<Vec<(String, String)>> {
-    let Some(validator) = &state.twilio_validator else {
+    params: &[(String, String)],
+) -> ApiResult<()> {
+    let own = match org {
+        Some(org) => state.twilio_accounts.of(org).await?,
+        None => None,
+    };
+    let Some(validator) = own
+        .as_ref()
+        .map(|a| &a.validator)
+        .or(state.twilio_validator.as_ref())
+    else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -63,12 +74,11 @@ fn verified_params(
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let params = parse_form(body);
     let valid = !signature.is_empty()
         && if uri.query().is_some_and(|q| q.contains("bodySHA256=")) {
             validator.validate_body(&url, body, signature)
         } else {
-            validator.validate(&url, &params, signature)
+            validator.validate(&url, params, signature)
         };
     if !valid {
         let request_id = headers
@@ -86,7 +96,15 @@ fn verified_params(
             "invalid Twilio signature",
         ));
     }
-    Ok(params)
+    Ok(())
+}
+
+/// The first value of the form parameter `name`.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn bad_payload(e: &workos_twilio::models::ParseError) -> ApiError {
@@ -124,9 +142,13 @@ async fn inbound_sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let params = verified_params(&state, &uri, &headers, &body)?;
+    // The number's org first: its own Twilio account, if any, signed the request.
+    let params = parse_form(&body);
+    let phone = owner(&state, &[param(&params, "To")]).await?;
+    let org = phone.as_ref().map(|p| p.org_id);
+    verify(&state, org, &uri, &headers, &body, &params).await?;
     let message = InboundMessage::from_params(&params).map_err(|e| bad_payload(&e))?;
-    let Some(phone) = owner(&state, &[Some(&message.to)]).await? else {
+    let Some(phone) = phone else {
         tracing::warn!(message_sid = %message.message_sid, "inbound SMS to a number no org owns; ignored");
         return Ok(twiml(empty_twiml()));
     };
@@ -151,7 +173,8 @@ async fn inbound_sms(
         unknown_sender: state.unknown_sender,
     };
     let recorded = state.store.record_sms(&ctx, new).await?;
-    tracing::info!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
+    // Debug, not info: one line per message is a cost at volume; the event log has them all.
+    tracing::debug!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
     Ok(twiml(empty_twiml()))
 }
 
@@ -166,22 +189,22 @@ async fn inbound_voice(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let params = verified_params(&state, &uri, &headers, &body)?;
+    let params = parse_form(&body);
+    let outbound = param(&params, "Direction").is_some_and(|d| d.starts_with("outbound"));
+    let ours = param(&params, if outbound { "From" } else { "To" });
+    let phone = owner(&state, &[ours]).await?;
+    let org = org_from_query(&uri).or(phone.as_ref().map(|p| p.org_id));
+    verify(&state, org, &uri, &headers, &body, &params).await?;
     let call = InboundCall::from_params(&params).map_err(|e| bad_payload(&e))?;
     // Calls the engine placed come back here for their instructions, with the org in the URL
     // and Twilio's `Direction` saying so; whichever of the two requests records first, the
     // call is recorded the right way round.
-    let direction = if call.direction.starts_with("outbound") {
+    let direction = if outbound {
         Direction::Outbound
     } else {
         Direction::Inbound
     };
-    let ours = match direction {
-        Direction::Inbound => &call.to,
-        Direction::Outbound => &call.from,
-    };
-    let phone = owner(&state, &[Some(ours)]).await?;
-    let Some(org) = org_from_query(&uri).or(phone.as_ref().map(|p| p.org_id)) else {
+    let Some(org) = org else {
         tracing::warn!(call_sid = %call.call_sid, "inbound call to a number no org owns; ignored");
         return Ok(twiml(
             Twiml::new().say("This number is not in service.").build(),
@@ -223,17 +246,12 @@ async fn message_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let params = verified_params(&state, &uri, &headers, &body)?;
+    let params = parse_form(&body);
+    let numbers = [param(&params, "From"), param(&params, "To")];
+    let org = org_of_callback(&state, &uri, &numbers).await?;
+    verify(&state, org, &uri, &headers, &body, &params).await?;
     let status = MessageStatusCallback::from_params(&params).map_err(|e| bad_payload(&e))?;
-    let from = params
-        .iter()
-        .find(|(k, _)| k == "From")
-        .map(|(_, v)| v.as_str());
-    let to = params
-        .iter()
-        .find(|(k, _)| k == "To")
-        .map(|(_, v)| v.as_str());
-    let Some(org) = org_of_callback(&state, &uri, &[from, to]).await? else {
+    let Some(org) = org else {
         tracing::warn!(message_sid = %status.message_sid, "status callback for a message of no known org");
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -262,15 +280,12 @@ async fn call_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let params = verified_params(&state, &uri, &headers, &body)?;
+    let params = parse_form(&body);
+    let numbers = [param(&params, "To"), param(&params, "From")];
+    let org = org_of_callback(&state, &uri, &numbers).await?;
+    verify(&state, org, &uri, &headers, &body, &params).await?;
     let status = CallStatusCallback::from_params(&params).map_err(|e| bad_payload(&e))?;
-    let Some(org) = org_of_callback(
-        &state,
-        &uri,
-        &[status.to.as_deref(), status.from.as_deref()],
-    )
-    .await?
-    else {
+    let Some(org) = org else {
         tracing::warn!(call_sid = %status.call_sid, "status callback for a call of no known org");
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -299,9 +314,11 @@ async fn recording(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let params = verified_params(&state, &uri, &headers, &body)?;
+    let params = parse_form(&body);
+    let org = org_from_query(&uri);
+    verify(&state, org, &uri, &headers, &body, &params).await?;
     let rec = RecordingCallback::from_params(&params).map_err(|e| bad_payload(&e))?;
-    let Some(org) = org_from_query(&uri) else {
+    let Some(org) = org else {
         return Err(ApiError::invalid_field(
             "org",
             "the recording callback URL must name the org",

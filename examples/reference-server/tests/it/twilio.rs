@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -62,6 +63,15 @@ impl Drop for TwilioApp {
 /// A Twilio-enabled server on a fresh database of `backend`; `None` for Postgres without
 /// `DATABASE_URL` (the harness says so).
 pub(crate) async fn spawn(backend: Backend, unknown_sender: UnknownSender) -> Option<TwilioApp> {
+    spawn_with(backend, unknown_sender, &[]).await
+}
+
+/// As [`spawn`], with extra (or overriding) environment variables.
+pub(crate) async fn spawn_with(
+    backend: Backend,
+    unknown_sender: UnknownSender,
+    extra_env: &[(&'static str, &str)],
+) -> Option<TwilioApp> {
     let mut app = spawn_app(backend).await?;
     let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -72,7 +82,7 @@ pub(crate) async fn spawn(backend: Backend, unknown_sender: UnknownSender) -> Op
         UnknownSender::CreatePerson => "create_person",
         UnknownSender::StoreUnmatched => "store_unmatched",
     };
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
         ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
         ("WORKOS_JWT_SECRET", app.jwt_secret.clone()),
@@ -85,6 +95,7 @@ pub(crate) async fn spawn(backend: Backend, unknown_sender: UnknownSender) -> Op
         ("WORKOS_TWILIO_UNKNOWN_SENDER", policy.to_owned()),
         ("WORKOS_TWILIO_VOICE_GREETING", GREETING.to_owned()),
     ]);
+    env.extend(extra_env.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid Twilio configuration");
     let state = AppState::new(app.store.clone(), config);
     assert!(
@@ -324,6 +335,14 @@ async fn inbound_sms_is_stored_once(t: &TwilioApp) {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["subject"]["id"], s["id"]);
     assert_eq!(events[0]["data"]["message_sid"], json!(sid));
+    // The snapshot is the stored message (it is built before the one insert statement).
+    assert_eq!(
+        events[0]["data"], *s,
+        "the event carries the stored message"
+    );
+    let created = t.events("interaction.created", &org.key).await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0]["data"], interactions[0]);
 
     // Twilio retries: same answer, nothing new.
     let before = t.footprint(&org.key).await;
@@ -818,7 +837,9 @@ async fn inbound_call_status_and_recording(t: &TwilioApp) {
     let interactions = t.list("/api/v1/interactions?kind=call", &org.key).await;
     assert_eq!(interactions.len(), 1);
     assert_eq!(c["interaction_id"], interactions[0]["id"]);
-    assert_eq!(t.events("call.received", &org.key).await.len(), 1);
+    let received = t.events("call.received", &org.key).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["data"], *c, "the event carries the stored call");
     let path = format!("/api/v1/calls/{}", id_of(c));
 
     // Twilio retries the voice webhook: still one call.
@@ -1198,18 +1219,17 @@ async fn outbound_call_goes_through_twilio(t: &TwilioApp) {
 }
 twilio_test!(outbound_call_goes_through_twilio);
 
-/// A send whose answer never comes is not resent: exactly one request reaches Twilio.
-///
-/// Ignored by default: the server's Twilio client uses the 15 s default timeout
-/// (`workos_twilio::client::DEFAULT_TIMEOUT`) and no environment variable changes it, so this
-/// takes over 15 s. Run with `cargo test -p workos-reference-server --test it -- --ignored
-/// hang`.
+/// A send whose answer never comes is not resent: exactly one request reaches Twilio. The
+/// server's Twilio timeout is set short (`TWILIO_TIMEOUT_SECS=1`); the fake hangs far longer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "slow: waits out the server's fixed 15 s Twilio timeout"]
 async fn outbound_sms_timeout_is_not_retried() {
-    let t = spawn(Backend::Sqlite, UnknownSender::CreatePerson)
-        .await
-        .expect("SQLite always runs");
+    let t = spawn_with(
+        Backend::Sqlite,
+        UnknownSender::CreatePerson,
+        &[("TWILIO_TIMEOUT_SECS", "1")],
+    )
+    .await
+    .expect("SQLite always runs");
     let org = t.org("Hang").await;
     t.twilio.hang_next(Duration::from_secs(25));
     let resp = t
@@ -1235,6 +1255,278 @@ async fn outbound_sms_timeout_is_not_retried() {
     // The fake did create it (the answer was lost): the outcome is unknown to the server.
     assert_eq!(t.twilio.sent_messages().len(), 1);
     assert!(t.list("/api/v1/sms", &org.key).await.is_empty());
+}
+
+// -------------------------------------------------------------------------------------------
+// Statement budget of the inbound path
+
+/// Counts the statements sqlx runs (its `sqlx::query` log events) on this thread.
+struct StatementCounter(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// On Postgres, an inbound SMS from a known sender costs a fixed, small number of statements
+/// (round trips): the number lookup, the sender lookup, one statement writing the message,
+/// its interaction, both events and the wake-up, and the commit (the `BEGIN`s carry the
+/// tenant settings and are not logged by sqlx). Runs on one thread so that every statement
+/// of the server is counted (the subscriber is the thread's). Postgres only: round trips are
+/// what this guards, and SQLite runs its statements on its own worker threads.
+fn inbound_sms_statement_budget(backend: Backend, budget: usize) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let count = Arc::new(AtomicUsize::new(0));
+    let subscriber = tracing_subscriber::registry().with(StatementCounter(count.clone()));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let Some(t) = spawn(backend, UnknownSender::CreatePerson).await else {
+            return;
+        };
+        let org = t.org("Budget").await;
+        let sender = phone_number();
+        // The first message creates the person and loads the org's Twilio account.
+        let first = t.twilio.inbound_sms_params(&sender, &org.number, "first");
+        assert_empty_twiml(&t.webhook(&t.hook("sms"), &first).await);
+        let params = t.twilio.inbound_sms_params(&sender, &org.number, "second");
+        count.store(0, Ordering::SeqCst);
+        assert_empty_twiml(&t.webhook(&t.hook("sms"), &params).await);
+        let used = count.load(Ordering::SeqCst);
+        assert!(used > 0, "statements are counted");
+        assert!(
+            used <= budget,
+            "{used} statements for one inbound SMS (budget {budget})"
+        );
+        assert_eq!(t.list("/api/v1/sms", &org.key).await.len(), 2);
+    });
+}
+
+#[test]
+fn inbound_sms_statement_budget_postgres() {
+    inbound_sms_statement_budget(Backend::Postgres, 4);
+}
+
+// -------------------------------------------------------------------------------------------
+// An org's own Twilio account
+
+/// The org's own account (not the platform's `TEST_ACCOUNT_SID`).
+const ORG_SID: &str = "ACfedcba9876543210fedcba9876543210";
+/// Its auth token.
+const ORG_TOKEN: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+impl TwilioApp {
+    async fn put_account(&self, key: &str, body: &Value) -> Resp {
+        self.send(
+            self.request(reqwest::Method::PUT, "/api/v1/integrations/twilio", key)
+                .json(body),
+        )
+        .await
+    }
+}
+
+/// An org with its own Twilio account: webhooks for its numbers must be signed with its token
+/// (the platform's is refused for it, while other orgs keep the platform's), its SMS and calls
+/// go out through its account, the token is never answered, evented or stored in the clear,
+/// and removing the account brings the platform's back.
+async fn org_own_twilio_account(t: &TwilioApp) {
+    let a = t.org("Own account").await;
+    let b = t.org("Platform account").await;
+    t.twilio.add_account(ORG_SID, ORG_TOKEN);
+    let own_signer = WebhookSigner::new(ORG_TOKEN);
+    let path = "/api/v1/integrations/twilio";
+
+    // Bad input names the field; only admins may set it.
+    t.put_account(
+        &a.key,
+        &json!({ "account_sid": "AC12", "auth_token": ORG_TOKEN }),
+    )
+    .await
+    .invalid_field("account_sid");
+    t.put_account(
+        &a.key,
+        &json!({ "account_sid": ORG_SID, "auth_token": "not:a token" }),
+    )
+    .await
+    .invalid_field("auth_token");
+    t.put_account(&a.key, &json!({ "account_sid": ORG_SID }))
+        .await
+        .invalid_field("auth_token");
+    let member = t.api_key(a.id, workos_core::tenant::Role::Member).await;
+    t.put_account(
+        &member,
+        &json!({ "account_sid": ORG_SID, "auth_token": ORG_TOKEN }),
+    )
+    .await
+    .problem(403);
+    t.get(path, &a.key).await.problem(404);
+
+    let set = t
+        .put_account(
+            &a.key,
+            &json!({ "account_sid": ORG_SID, "auth_token": ORG_TOKEN }),
+        )
+        .await;
+    let integration = set.expect(200);
+    assert_eq!(integration["provider"], json!("twilio"));
+    assert_eq!(integration["account"], json!(ORG_SID));
+    assert_eq!(integration["status"], json!("active"));
+    let read_back = t.get(path, &a.key).await;
+    assert_eq!(read_back.expect(200)["id"], integration["id"]);
+    // Setting it again (same account, rotated token) keeps one integration.
+    let again = t
+        .put_account(
+            &a.key,
+            &json!({ "account_sid": ORG_SID, "auth_token": ORG_TOKEN }),
+        )
+        .await;
+    assert_eq!(again.expect(200)["id"], integration["id"]);
+    t.get(path, &b.key).await.problem(404);
+
+    // Inbound to A: the platform's signature is refused, the org's accepted.
+    let sender = phone_number();
+    let params = t
+        .twilio
+        .inbound_sms_params(&sender, &a.number, "own account");
+    t.webhook(&t.hook("sms"), &params).await.problem(403);
+    assert!(
+        t.list("/api/v1/sms", &a.key).await.is_empty(),
+        "nothing stored"
+    );
+    assert_empty_twiml(&read(own_signer.send(&t.hook("sms"), &params).await).await);
+    assert_eq!(t.list("/api/v1/sms", &a.key).await.len(), 1);
+    // B is unchanged: the platform's signature, not A's token.
+    let params_b = t.twilio.inbound_sms_params(&sender, &b.number, "platform");
+    read(own_signer.send(&t.hook("sms"), &params_b).await)
+        .await
+        .problem(403);
+    assert_empty_twiml(&t.webhook(&t.hook("sms"), &params_b).await);
+    assert_eq!(t.list("/api/v1/sms", &b.key).await.len(), 1);
+
+    // Outbound: A's account path and credentials; B's through the platform account.
+    let to = phone_number();
+    let sent = t
+        .post(
+            "/api/v1/sms/send",
+            &a.key,
+            &json!({ "to": to, "body": "from A" }),
+        )
+        .await
+        .expect(201);
+    t.post("/api/v1/calls", &a.key, &json!({ "to": to }))
+        .await
+        .expect(201);
+    t.post(
+        "/api/v1/sms/send",
+        &b.key,
+        &json!({ "to": to, "body": "from B" }),
+    )
+    .await
+    .expect(201);
+    let creating: Vec<_> = t
+        .twilio
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(creating.len(), 3);
+    for r in &creating[..2] {
+        assert!(
+            r.path
+                .starts_with(&format!("/2010-04-01/Accounts/{ORG_SID}/")),
+            "{}",
+            r.path
+        );
+        assert_eq!(
+            r.basic_auth,
+            Some((ORG_SID.to_owned(), ORG_TOKEN.to_owned()))
+        );
+    }
+    assert!(
+        creating[2]
+            .path
+            .starts_with(&format!("/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/"))
+    );
+    // A's status callback (org in the signed URL) is checked with A's token.
+    let callback = creating[0]
+        .param("StatusCallback")
+        .expect("a status callback")
+        .to_owned();
+    let status = t.twilio.message_status_params(
+        sent["message_sid"].as_str().unwrap(),
+        &a.number,
+        &to,
+        "delivered",
+        None,
+    );
+    t.webhook(&callback, &status).await.problem(403);
+    let ok = read(own_signer.send(&callback, &status).await).await;
+    assert_eq!(ok.status, 204, "{}", ok.text);
+
+    // The token is never answered, evented or stored in the clear.
+    let ctx = workos_core::tenant::TenantContext::system(a.id, "test");
+    let id: workos_core::ids::IntegrationId = integration["id"].as_str().unwrap().parse().unwrap();
+    let sealed = workos_core::repo::IntegrationRepo::integration_credentials(&t.store, &ctx, id)
+        .await
+        .expect("the sealed token");
+    let contains = |hay: &[u8]| {
+        hay.windows(ORG_TOKEN.len())
+            .any(|w| w == ORG_TOKEN.as_bytes())
+    };
+    assert!(
+        !sealed.0.is_empty() && !contains(&sealed.0),
+        "the token is sealed"
+    );
+    let events = t.list("/api/v1/events?limit=200", &a.key).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == json!("integration.connected"))
+    );
+    let answers = [
+        &set.text,
+        &read_back.text,
+        &serde_json::to_string(&events).unwrap(),
+    ];
+    for text in answers {
+        assert!(!contains(text.as_bytes()), "the token leaked: {text}");
+    }
+
+    // Removing it: the platform's token applies to A again, A's no longer does.
+    t.delete(path, &member).await.problem(403);
+    assert_eq!(t.delete(path, &a.key).await.status, 204);
+    t.get(path, &a.key).await.problem(404);
+    let params = t
+        .twilio
+        .inbound_sms_params(&sender, &a.number, "platform again");
+    read(own_signer.send(&t.hook("sms"), &params).await)
+        .await
+        .problem(403);
+    assert_empty_twiml(&t.webhook(&t.hook("sms"), &params).await);
+    assert_eq!(t.list("/api/v1/sms", &a.key).await.len(), 3);
+}
+twilio_test!(org_own_twilio_account);
+
+/// `TWILIO_TIMEOUT_SECS` must be a positive number of seconds; a bad value names the variable.
+#[test]
+fn twilio_timeout_must_be_positive() {
+    for bad in ["0", "-1", "soon", ""] {
+        let env: HashMap<&str, String> = HashMap::from([
+            ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
+            ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
+            ("TWILIO_TIMEOUT_SECS", bad.to_owned()),
+        ]);
+        let Err(e) = Config::from_lookup(|k| env.get(k).cloned()) else {
+            panic!("TWILIO_TIMEOUT_SECS={bad:?} was accepted");
+        };
+        assert!(e.to_string().contains("TWILIO_TIMEOUT_SECS"), "{e}");
+    }
 }
 
 // -------------------------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+//! `/api/v1/integrations/twilio`: an org's own Twilio account, used instead of the platform's
+//! for its webhooks' signatures and its outbound SMS and calls. The auth token is write-only.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use workos_core::domain::Integration;
+use workos_core::repo::IntegrationRepo;
+use workos_core::tenant::Access;
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiJson, Ctx};
+use crate::state::AppState;
+
+/// The routes.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_account, set_account, remove_account))
+}
+
+/// An org's own Twilio account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TwilioAccountBody {
+    /// The account SID, `AC` + 32 hex digits.
+    account_sid: String,
+    /// The account's auth token; stored encrypted, never answered.
+    auth_token: String,
+}
+
+impl std::fmt::Debug for TwilioAccountBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioAccountBody")
+            .field("account_sid", &self.account_sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The org's own Twilio account (the integration, never the token); 404 when the org uses the
+/// platform account.
+#[utoipa::path(get, path = "/integrations/twilio", tag = "integrations",
+    responses((status = 200, body = Integration), (status = 404, body = Problem)))]
+async fn get_account(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<Integration>> {
+    ctx.authorize(Access::Read)?;
+    let Some(account) = state.twilio_accounts.of(ctx.org_id()).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "this org uses the platform's Twilio account",
+        ));
+    };
+    Ok(Json(
+        state
+            .store
+            .get_integration(&ctx, account.integration_id)
+            .await?,
+    ))
+}
+
+/// Use the org's own Twilio account (admin): its auth token validates the webhooks for the
+/// org's numbers, and its SID and token send the org's SMS and calls. Setting another account
+/// replaces the previous one.
+#[utoipa::path(put, path = "/integrations/twilio", tag = "integrations",
+    request_body = TwilioAccountBody,
+    responses((status = 200, body = Integration), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+async fn set_account(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(body): ApiJson<TwilioAccountBody>,
+) -> ApiResult<Json<Integration>> {
+    let integration = state
+        .twilio_accounts
+        .set(&ctx, body.account_sid.trim(), body.auth_token.trim())
+        .await?;
+    Ok(Json(integration))
+}
+
+/// Stop using the org's own Twilio account (admin); the platform account applies again.
+#[utoipa::path(delete, path = "/integrations/twilio", tag = "integrations",
+    responses((status = 204, description = "Removed (or there was none)"),
+        (status = 403, body = Problem)))]
+async fn remove_account(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<StatusCode> {
+    state.twilio_accounts.remove(&ctx).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
