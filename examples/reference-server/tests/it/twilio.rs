@@ -1308,9 +1308,33 @@ fn inbound_sms_statement_budget(backend: Backend, budget: usize) {
     });
 }
 
+/// Set in the child process that does the counting.
+const BUDGET_CHILD: &str = "WORKOS_STATEMENT_BUDGET_CHILD";
+
 #[test]
 fn inbound_sms_statement_budget_postgres() {
-    inbound_sms_statement_budget(Backend::Postgres, 4);
+    if std::env::var_os(BUDGET_CHILD).is_some() {
+        inbound_sms_statement_budget(Backend::Postgres, 4);
+        return;
+    }
+    // tracing caches which callsites are enabled process-wide, so a thread-scoped subscriber
+    // misses events while other tests run in the same process: count in a process of its own.
+    let exe = std::env::current_exe().expect("the test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "twilio::inbound_sms_statement_budget_postgres",
+            "--exact",
+            "--test-threads=1",
+        ])
+        .env(BUDGET_CHILD, "1")
+        .output()
+        .expect("the test binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "the counting run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 // -------------------------------------------------------------------------------------------
