@@ -12,11 +12,17 @@
 //! (1 s by default; the fallback when notices are lost), and repeats.
 //!
 //! ## Worker
-//! Claims up to [`WebhookConfig::claim_batch`] due deliveries for a lease of *timeout + 30 s*,
-//! sends them with at most [`WebhookConfig::max_in_flight`] in flight, each endpoint held to its
-//! `rate_limit_per_second` (a GCRA limiter per endpoint, in memory: the limit holds per worker
-//! process), and records every attempt in one [`DeliveryQueue::record_attempts`] call per claim.
-//! Then it waits for the next due time, a dispatcher or bus notice, or the poll interval.
+//! Keeps up to [`WebhookConfig::max_in_flight`] attempts going, each started as soon as a slot
+//! frees, and claims more due deliveries (up to [`WebhookConfig::claim_batch`] at once, for a
+//! lease of *timeout + 30 s*) while they run. Finished attempts are recorded by a separate task,
+//! each [`DeliveryQueue::record_attempts`] call taking whatever finished during the previous
+//! one, so claiming, sending and recording overlap and one slow receiver holds up only its own
+//! slot. Claimed but unrecorded deliveries are bounded (*max_in_flight + 2 × claim_batch*).
+//! Each endpoint is held to its `rate_limit_per_second` (a GCRA limiter per endpoint, in
+//! memory: the limit holds per worker process). With nothing to claim the worker sleeps until
+//! the next due time, a notice that deliveries became due ([`DeliveryQueue::subscribe_due`]:
+//! sent by any process's dispatcher, by replays, recoveries and hand-backs; Postgres
+//! `NOTIFY workos_deliveries`), the in-process dispatcher's wake-up, or the poll interval.
 //!
 //! What an attempt leads to:
 //!
@@ -28,13 +34,17 @@
 //! | anything else, no answer | `retrying` per the [`RetrySchedule`], `failed` once it is used up | |
 //! | a failure while the endpoint has been failing longer than [`WebhookConfig::failing_disable_after`] | as above | disabled, reason `failing` |
 //!
-//! A delivery that cannot be sent within its lease (held back by its endpoint's rate limit) is
-//! left unrecorded: its lease runs out and it is claimed again, without counting an attempt. So
-//! is one whose endpoint's secrets cannot be opened (a wrong encryption key is the engine's
-//! fault, not the receiver's), which is logged as an error. Delivery is at least once: a worker
-//! that dies after sending but before recording sends again after the lease.
+//! A delivery held back by its endpoint's rate limit for more than 250 ms, or not started
+//! early enough in its lease, is handed back ([`DeliveryQueue::release_deliveries`]) without
+//! counting an attempt, claimable again after the rate's spacing (at least 250 ms) or at once.
+//! A delivery whose endpoint's secrets cannot be opened (a wrong encryption key) or hold no
+//! valid secret cannot be signed, which no retry would change: it is dead-lettered (`failed`)
+//! at once with an attempt that sent nothing, whose `error_kind` is
+//! [`ERROR_SECRETS_UNREADABLE`] or [`ERROR_NO_SECRET`], and an error is logged. Delivery is at
+//! least once: a worker that dies after sending but before recording sends again after the
+//! lease.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,8 +52,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::{FutureExt as _, StreamExt as _};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 use workos_core::crypto::Cipher;
 use workos_core::domain::{
@@ -83,6 +93,18 @@ const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(5);
 const MAX_DRAINED_NOTICES: usize = 4096;
 /// Endpoint limiters unused this long are forgotten.
 const LIMITER_IDLE: Duration = Duration::from_secs(600);
+/// The longest an attempt waits for its endpoint's rate limit before the delivery is handed
+/// back (so a rate-limited endpoint holds few of the attempt slots).
+const RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);
+/// The most finished attempts recorded in one store call.
+const RECORD_BATCH: usize = 1000;
+
+/// The `error_kind` of a delivery dead-lettered because its endpoint's sealed secrets do not
+/// open (e.g. the engine's encryption key changed): no attempt was sent.
+pub const ERROR_SECRETS_UNREADABLE: &str = "secrets_unreadable";
+/// The `error_kind` of a delivery dead-lettered because its endpoint has no valid signing
+/// secret: no attempt was sent.
+pub const ERROR_NO_SECRET: &str = "no_valid_secret";
 
 /// Settings of the delivery pipeline.
 #[derive(Debug, Clone)]
@@ -269,7 +291,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
 
     /// Runs until `shutdown` turns `true` (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::new(self.store.clone());
+        let mut wakeups = Wakeups::new(self.store.clone(), Source::Events);
         while !*shutdown.borrow() {
             // Subscribe before looking, so a commit in between still wakes us.
             wakeups.ensure().await;
@@ -355,8 +377,9 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         self.waker.clone()
     }
 
-    /// Claims one batch of due deliveries, sends them and records the attempts. Returns how
-    /// many were claimed.
+    /// Claims one batch of due deliveries, sends them and records the attempts (deliveries not
+    /// sent now are handed back). Returns how many were claimed. [`DeliveryWorker::run`]
+    /// overlaps these steps instead; this is one serial round, for tests and embedders.
     ///
     /// # Errors
     /// The store's errors (claiming, or recording after three tries: the deliveries are then
@@ -367,48 +390,171 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         if count == 0 {
             return Ok(0);
         }
-        let start_by = Instant::now()
-            + self
-                .lease
-                .saturating_sub(self.sender.timeout() + START_MARGIN);
-        let outcomes: Vec<AttemptOutcome> = futures_util::stream::iter(claimed)
+        let start_by = self.start_by();
+        let done: Vec<Done> = futures_util::stream::iter(claimed)
             .map(|due| self.attempt(due, start_by))
             .buffer_unordered(self.max_in_flight)
-            .filter_map(std::future::ready)
             .collect()
             .await;
-        let recorded = outcomes.len();
-        self.record(outcomes).await?;
+        self.finish(done).await?;
         self.prune_limiters();
-        tracing::debug!(claimed = count, recorded, "webhook deliveries attempted");
+        tracing::debug!(claimed = count, "webhook deliveries attempted");
         Ok(count)
     }
 
-    /// Runs until `shutdown` turns `true` (or its sender is dropped). A batch in flight is
-    /// finished and recorded first.
+    /// Runs until `shutdown` turns `true` (or its sender is dropped).
+    ///
+    /// Claiming, sending and recording overlap: up to `max_in_flight` attempts run at once,
+    /// each started as soon as a slot frees; more deliveries are claimed while they run, and
+    /// finished attempts are recorded by a separate task in batches of whatever finished in
+    /// the meantime. At most `max_in_flight` + 2 × `claim_batch` claimed deliveries are
+    /// unrecorded at any time. On shutdown, claimed deliveries not started are handed back
+    /// and attempts in flight are finished and recorded.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::new(self.store.clone());
-        while !*shutdown.borrow() {
-            wakeups.ensure().await;
-            let claimed = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook delivery round failed");
-                    0
-                }
-            };
-            if claimed >= self.batch as usize {
-                continue;
+        let this = Arc::new(self);
+        let window = Arc::new(Semaphore::new(this.max_in_flight + 2 * this.batch as usize));
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<(Done, OwnedSemaphorePermit)>();
+        let recorder = tokio::spawn(Self::record_loop(this.clone(), done_rx));
+        let mut wakeups = Wakeups::new(this.store.clone(), Source::Due);
+        let mut queue: VecDeque<(DueDelivery, Instant, OwnedSemaphorePermit)> = VecDeque::new();
+        let mut attempts: JoinSet<()> = JoinSet::new();
+        // Whether a claim may find something now; else the next look is at `next_look`.
+        let mut more = true;
+        let mut next_look = Instant::now();
+        loop {
+            while attempts.len() < this.max_in_flight {
+                let Some((due, start_by, permit)) = queue.pop_front() else {
+                    break;
+                };
+                let (worker, done) = (this.clone(), done_tx.clone());
+                attempts.spawn(async move {
+                    let d = worker.attempt(due, start_by).await;
+                    // The recorder outlives every attempt.
+                    let _ = done.send((d, permit));
+                });
             }
-            let idle = self.idle_time(claimed > 0).await;
-            if idle.is_zero() {
-                continue;
-            }
-            if !wakeups.wait(Some(&self.waker), idle, &mut shutdown).await {
+            if *shutdown.borrow() {
                 break;
             }
+            wakeups.ensure().await;
+            let room = window.available_permits().min(this.batch as usize);
+            if more && room > 0 && queue.len() < this.max_in_flight {
+                let mut permits = Arc::clone(&window)
+                    .try_acquire_many_owned(u32::try_from(room).unwrap_or(u32::MAX))
+                    .expect("the permits are available: only this loop takes them");
+                let worked;
+                match this
+                    .store
+                    .claim_deliveries(permits.num_permits() as u32, this.lease)
+                    .await
+                {
+                    Ok(claimed) => {
+                        more = claimed.len() == room;
+                        worked = !claimed.is_empty();
+                        let start_by = this.start_by();
+                        for due in claimed {
+                            let permit = permits.split(1).expect("one permit per claimed delivery");
+                            queue.push_back((due, start_by, permit));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming webhook deliveries failed");
+                        more = false;
+                        worked = false;
+                    }
+                }
+                if !more {
+                    next_look = Instant::now() + this.idle_time(worked).await;
+                    more = next_look <= Instant::now();
+                }
+                continue;
+            }
+            // Wait for a free slot, room in the window, a notice, the next look or shutdown.
+            tokio::select! {
+                Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+                permit = window.acquire(), if more && room == 0 => drop(permit),
+                () = wakeups.notice() => more = true,
+                () = this.waker.notified() => more = true,
+                () = tokio::time::sleep_until(next_look.into()), if !more => more = true,
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Not started: hand back at once, for this or another worker to claim.
+        for (due, _, permit) in queue {
+            let _ = done_tx.send((Done::Released(due.delivery.id, Duration::ZERO), permit));
+        }
+        while attempts.join_next().await.is_some() {}
+        drop(done_tx);
+        if let Err(e) = recorder.await {
+            tracing::error!(error = %e, "webhook recorder task failed");
         }
         tracing::debug!("webhook delivery worker stopped");
+    }
+
+    /// Records what finished, in batches of whatever finished while the previous batch was
+    /// being recorded; a delivery's window permit is returned once it is recorded.
+    async fn record_loop(
+        this: Arc<Self>,
+        mut done: mpsc::UnboundedReceiver<(Done, OwnedSemaphorePermit)>,
+    ) {
+        let mut batch = Vec::new();
+        while done.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            let (finished, permits): (Vec<Done>, Vec<OwnedSemaphorePermit>) =
+                batch.drain(..).unzip();
+            let count = finished.len();
+            // A retry may be due at once, or a handed-back delivery claimable: have the loop
+            // look (it sleeps until the right time if nothing is due yet).
+            let look_again = finished.iter().any(|d| match d {
+                Done::Attempted(o) => o.status == DeliveryStatus::Retrying,
+                Done::Released(..) => true,
+            });
+            if let Err(e) = this.finish(finished).await {
+                tracing::warn!(error = %e, "recording webhook attempts failed; they are sent again after the lease");
+            }
+            drop(permits);
+            if look_again {
+                this.waker.notify_one();
+            }
+            this.prune_limiters();
+            tracing::debug!(count, "webhook deliveries finished");
+        }
+    }
+
+    /// When the attempts of a claim made now must have started, so the lease outlives them.
+    fn start_by(&self) -> Instant {
+        Instant::now()
+            + self
+                .lease
+                .saturating_sub(self.sender.timeout() + START_MARGIN)
+    }
+
+    /// Records attempts and hands back released deliveries.
+    async fn finish(&self, done: Vec<Done>) -> Result<()> {
+        let mut outcomes = Vec::with_capacity(done.len());
+        let mut released = Vec::new();
+        let mut release_after = Duration::ZERO;
+        for d in done {
+            match d {
+                Done::Attempted(o) => outcomes.push(o),
+                Done::Released(id, after) => {
+                    released.push(id);
+                    release_after = release_after.max(after);
+                }
+            }
+        }
+        let recorded = self.record(outcomes).await;
+        if !released.is_empty() {
+            let at = now() + chrono::Duration::from_std(release_after).unwrap_or_default();
+            if let Err(e) = self.store.release_deliveries(released, at).await {
+                // Their leases run out instead.
+                tracing::warn!(error = %e, "handing back webhook deliveries failed");
+            }
+        }
+        recorded
     }
 
     /// How long to sleep before the next claim, at most the poll interval: until the next
@@ -429,40 +575,46 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         }
     }
 
-    /// One attempt, or `None` when it is not made now (see the module docs).
-    async fn attempt(&self, due: DueDelivery, start_by: Instant) -> Option<AttemptOutcome> {
+    /// One attempt, or the delivery handed back or dead-lettered without one (see the module
+    /// docs).
+    async fn attempt(&self, due: DueDelivery, start_by: Instant) -> Done {
         let delivery = &due.delivery;
         if let Some(rate) = due.rate_limit_per_second {
             let limiter = self.limiter(delivery.webhook_id, rate);
-            let left = start_by.saturating_duration_since(Instant::now());
+            let left = start_by
+                .saturating_duration_since(Instant::now())
+                .min(RATE_LIMIT_WAIT);
             if tokio::time::timeout(left, limiter.until_ready())
                 .await
                 .is_err()
             {
-                tracing::debug!(delivery_id = %delivery.id, "rate limited; left for a later claim");
-                return None;
+                tracing::debug!(delivery_id = %delivery.id, "rate limited; handed back");
+                let spacing = Duration::from_secs(1) / rate.max(1);
+                return Done::Released(delivery.id, spacing.max(RATE_LIMIT_WAIT));
             }
         }
         if Instant::now() >= start_by {
-            tracing::debug!(delivery_id = %delivery.id, "lease too short; left for a later claim");
-            return None;
+            tracing::debug!(delivery_id = %delivery.id, "lease too short; handed back");
+            return Done::Released(delivery.id, Duration::ZERO);
         }
         let secrets = match self.sealer.open_valid(delivery.org_id, &due.secrets, now()) {
             Ok(secrets) if !secrets.is_empty() => secrets,
             Ok(_) => {
-                tracing::error!(webhook_id = %delivery.webhook_id, "webhook endpoint has no valid signing secret");
-                return None;
+                tracing::error!(webhook_id = %delivery.webhook_id, delivery_id = %delivery.id,
+                    "webhook endpoint has no valid signing secret; dead-lettering the delivery");
+                return Done::Attempted(dead_letter(delivery, ERROR_NO_SECRET));
             }
             Err(e) => {
-                tracing::error!(webhook_id = %delivery.webhook_id, error = %e, "cannot open webhook secrets");
-                return None;
+                tracing::error!(webhook_id = %delivery.webhook_id, delivery_id = %delivery.id, error = %e,
+                    "cannot open webhook secrets; dead-lettering the delivery");
+                return Done::Attempted(dead_letter(delivery, ERROR_SECRETS_UNREADABLE));
             }
         };
         let body = match serde_json::to_vec(&due.event) {
             Ok(body) => body,
             Err(e) => {
                 tracing::error!(delivery_id = %delivery.id, error = %e, "cannot serialise the event");
-                return None;
+                return Done::Released(delivery.id, RATE_LIMIT_WAIT);
             }
         };
         let msg_id = message_id(delivery.id);
@@ -489,7 +641,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         if let Err(e) = &result {
             tracing::debug!(delivery_id = %delivery.id, error = %e, "webhook attempt failed");
         }
-        Some(decide(
+        Done::Attempted(decide(
             &self.schedule,
             self.failing_disable_after,
             delivery,
@@ -556,6 +708,34 @@ fn new_limiter(rate: u32) -> EndpointLimiter {
     }
 }
 
+/// What became of a claimed delivery.
+enum Done {
+    /// An attempt was made (or the delivery was dead-lettered without one): record it.
+    Attempted(AttemptOutcome),
+    /// Not sent now: hand it back, claimable again after this long.
+    Released(WebhookDeliveryId, Duration),
+}
+
+/// The outcome that dead-letters `delivery` without sending it: the engine cannot sign it
+/// (`error_kind` says why), which retrying would not change.
+fn dead_letter(delivery: &WebhookDelivery, error_kind: &str) -> AttemptOutcome {
+    AttemptOutcome {
+        org_id: delivery.org_id,
+        webhook_id: delivery.webhook_id,
+        attempt: DeliveryAttempt {
+            delivery_id: delivery.id,
+            attempted_at: now(),
+            status_code: None,
+            error_kind: Some(error_kind.to_owned()),
+            latency_ms: 0,
+            response_body: None,
+            next_attempt_at: None,
+        },
+        status: DeliveryStatus::Failed,
+        disable_endpoint: None,
+    }
+}
+
 /// The outcome of an attempt at `delivery` made at `attempted_at`. A failed attempt at an
 /// endpoint that has been failing (every attempt, since `failing_since`) for longer than
 /// `failing_disable_after` disables it as `failing`.
@@ -614,18 +794,29 @@ pub(crate) fn decide(
     }
 }
 
-/// The wake-ups of a loop: event-bus notices (resubscribing after failures), an optional
-/// in-process notifier, a timer and the shutdown signal.
+/// Which notices a loop wakes on.
+#[derive(Clone, Copy)]
+enum Source {
+    /// Events committed ([`EventBus::subscribe`]): the dispatcher.
+    Events,
+    /// Deliveries made due ([`DeliveryQueue::subscribe_due`]): delivery workers.
+    Due,
+}
+
+/// The wake-ups of a loop: notices (resubscribing after failures), an optional in-process
+/// notifier, a timer and the shutdown signal.
 struct Wakeups<S: ?Sized> {
     store: Arc<S>,
+    source: Source,
     subscription: Option<Box<dyn EventSubscription>>,
     subscribe_after: Instant,
 }
 
-impl<S: EventBus + ?Sized> Wakeups<S> {
-    fn new(store: Arc<S>) -> Self {
+impl<S: DeliveryQueue + EventBus + ?Sized> Wakeups<S> {
+    fn new(store: Arc<S>, source: Source) -> Self {
         Self {
             store,
+            source,
             subscription: None,
             subscribe_after: Instant::now(),
         }
@@ -636,7 +827,11 @@ impl<S: EventBus + ?Sized> Wakeups<S> {
         if self.subscription.is_some() || Instant::now() < self.subscribe_after {
             return;
         }
-        match self.store.subscribe().await {
+        let subscribed = match self.source {
+            Source::Events => self.store.subscribe().await,
+            Source::Due => self.store.subscribe_due().await,
+        };
+        match subscribed {
             Ok(s) => self.subscription = Some(s),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot subscribe to the event bus; polling");
