@@ -398,7 +398,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             .await;
         self.finish(done).await?;
         self.prune_limiters();
-        tracing::debug!(claimed = count, "webhook deliveries attempted");
+        tracing::debug!(claimed = count, "webhook deliveries claimed");
         Ok(count)
     }
 
@@ -451,6 +451,9 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
                     Ok(claimed) => {
                         more = claimed.len() == room;
                         worked = !claimed.is_empty();
+                        if worked {
+                            tracing::debug!(claimed = claimed.len(), "webhook deliveries claimed");
+                        }
                         let start_by = this.start_by();
                         for due in claimed {
                             let permit = permits.split(1).expect("one permit per claimed delivery");
