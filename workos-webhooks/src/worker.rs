@@ -467,8 +467,17 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
                     }
                 }
                 if !more {
-                    next_look = Instant::now() + this.idle_time(worked).await;
-                    more = next_look <= Instant::now();
+                    // After a short claim that got something, what became due has been taken:
+                    // the next look is at the poll interval unless a notice comes first (the
+                    // recorder gives one when a retry is scheduled). Only an empty claim asks
+                    // the store when the next delivery is due, saving a query per wake-up.
+                    let idle = if worked {
+                        this.poll_interval
+                    } else {
+                        this.idle_time().await
+                    };
+                    next_look = Instant::now() + idle;
+                    more = idle.is_zero();
                 }
                 continue;
             }
@@ -560,14 +569,13 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         recorded
     }
 
-    /// How long to sleep before the next claim, at most the poll interval: until the next
-    /// delivery is due. A due time already past means "now" only after a round that claimed
-    /// something (a past due time with nothing claimable is a delivery under someone's lease).
-    async fn idle_time(&self, worked: bool) -> Duration {
+    /// How long to sleep after a claim that found nothing, at most the poll interval: until
+    /// the next delivery is due (a due time already past is a delivery under someone's lease,
+    /// or being claimed by another worker: look again at the poll interval).
+    async fn idle_time(&self) -> Duration {
         match self.store.next_delivery_due().await {
             Ok(Some(due)) => match (due - Utc::now()).to_std() {
                 Ok(wait) if !wait.is_zero() => wait.min(self.poll_interval),
-                _ if worked => Duration::ZERO,
                 _ => self.poll_interval,
             },
             Ok(None) => self.poll_interval,
