@@ -9,7 +9,9 @@
 //! ## Dispatcher
 //! Calls [`DeliveryQueue::dispatch_events`] (consumer [`Dispatcher::CONSUMER`]) until a call reads
 //! fewer events than its limit, then sleeps until an [`EventBus`] notice or the poll interval
-//! (1 s by default; the fallback when notices are lost), and repeats.
+//! (1 s by default; the fallback when notices are lost), and repeats. A notice whose event is
+//! not readable yet (Postgres reads an event once every older transaction has ended) is
+//! followed by looks after 1, 2, 4 … ms instead of waiting for the poll interval.
 //!
 //! ## Worker
 //! Keeps up to [`WebhookConfig::max_in_flight`] attempts going, each started as soon as a slot
@@ -87,6 +89,8 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
 const START_MARGIN: Duration = Duration::from_secs(5);
+/// The first delay before the dispatcher looks again after a notice that found no event.
+const DISPATCH_RETRY_MIN: Duration = Duration::from_millis(1);
 /// How long a subscription that failed waits before subscribing again.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(5);
 /// Notices taken at once after a wake-up.
@@ -292,21 +296,41 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
     /// Runs until `shutdown` turns `true` (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut wakeups = Wakeups::new(self.store.clone(), Source::Events);
+        // Set while looking again soon after a notice that found no event (see below).
+        let mut backoff: Option<Duration> = None;
         while !*shutdown.borrow() {
             // Subscribe before looking, so a commit in between still wakes us.
             wakeups.ensure().await;
-            match self.run_once().await {
-                Ok(stats) if stats.events > 0 => {
-                    tracing::debug!(
-                        events = stats.events,
-                        deliveries = stats.deliveries,
-                        "dispatched events"
-                    );
+            let noticed = std::mem::take(&mut wakeups.noticed);
+            let events = match self.run_once().await {
+                Ok(stats) => {
+                    if stats.events > 0 {
+                        tracing::debug!(
+                            events = stats.events,
+                            deliveries = stats.deliveries,
+                            "dispatched events"
+                        );
+                    }
+                    stats.events
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhook dispatch failed"),
-            }
-            if !wakeups.wait(None, self.poll_interval, &mut shutdown).await {
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook dispatch failed");
+                    0
+                }
+            };
+            // On Postgres a committed event is read only once every older transaction has
+            // ended (so none can appear behind the cursor): a notice can come before its event
+            // is readable. Rather than leave it to the poll interval, look again after 1, 2,
+            // 4 … ms until it is read (or the interval is reached).
+            let wait = if events == 0 && (noticed || backoff.is_some()) {
+                let next = backoff.map_or(DISPATCH_RETRY_MIN, |b| b * 2);
+                backoff = (next < self.poll_interval).then_some(next);
+                next.min(self.poll_interval)
+            } else {
+                backoff = None;
+                self.poll_interval
+            };
+            if !wakeups.wait(None, wait, &mut shutdown).await {
                 break;
             }
         }
@@ -821,6 +845,8 @@ struct Wakeups<S: ?Sized> {
     source: Source,
     subscription: Option<Box<dyn EventSubscription>>,
     subscribe_after: Instant,
+    /// A notice woke the loop since this was last cleared.
+    noticed: bool,
 }
 
 impl<S: DeliveryQueue + EventBus + ?Sized> Wakeups<S> {
@@ -830,6 +856,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized> Wakeups<S> {
             source,
             subscription: None,
             subscribe_after: Instant::now(),
+            noticed: false,
         }
     }
 
@@ -858,6 +885,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized> Wakeups<S> {
             return std::future::pending().await;
         };
         let mut next = s.next().await;
+        self.noticed = true;
         for _ in 0..MAX_DRAINED_NOTICES {
             if next.is_err() {
                 break;
