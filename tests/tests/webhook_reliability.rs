@@ -667,12 +667,12 @@ impl Harness {
             })
     }
 
-    /// Deliveries a worker claimed, from its debug log ("webhook deliveries attempted").
+    /// Deliveries a worker claimed, from its debug log ("webhook deliveries claimed").
     fn claimed(&self, index: usize) -> usize {
         let text = std::fs::read_to_string(&self.procs[index].log).unwrap_or_default();
         text.lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|l| l["fields"]["message"] == "webhook deliveries attempted")
+            .filter(|l| l["fields"]["message"] == "webhook deliveries claimed")
             .filter_map(|l| l["fields"]["claimed"].as_u64())
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
             .sum()

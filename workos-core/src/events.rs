@@ -66,6 +66,7 @@ pub mod types {
         WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated";
         WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted";
         WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled";
+        WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated";
         LEAD_CREATED = "lead.created";
         LEAD_FORM_CREATED = "lead_form.created";
         LEAD_FORM_UPDATED = "lead_form.updated";

@@ -205,9 +205,12 @@ pub(crate) enum Wake {
     /// Postgres: `pg_notify` inside the transaction; delivered on commit to every listener.
     #[cfg(feature = "postgres")]
     Notify,
-    /// SQLite: an in-process broadcast after the commit.
+    /// SQLite: in-process broadcasts after the commit (events, then due deliveries).
     #[cfg(feature = "sqlite")]
-    Local(tokio::sync::broadcast::Sender<OrgId>),
+    Local(
+        tokio::sync::broadcast::Sender<OrgId>,
+        tokio::sync::broadcast::Sender<()>,
+    ),
 }
 
 /// A transaction scoped to one tenant (or to the system scope). Dropping it rolls back.
@@ -219,6 +222,8 @@ pub(crate) struct Tx {
     /// Whether a statement already notified (Postgres), so commit does not again.
     #[cfg_attr(not(feature = "postgres"), expect(dead_code))]
     notified: bool,
+    /// Whether this transaction made deliveries due now, to wake delivery workers on commit.
+    made_due: bool,
 }
 
 macro_rules! on_conn {
@@ -257,6 +262,24 @@ impl Tx {
             wake,
             wrote_events: None,
             notified: false,
+            made_due: false,
+        }
+    }
+
+    /// Wakes delivery workers (of every process) once this transaction commits: it made
+    /// deliveries due now.
+    pub(crate) fn wake_workers(&mut self) {
+        self.made_due = true;
+    }
+
+    /// The Postgres connection, for statements only Postgres can run (array binds, `unnest`);
+    /// `None` on SQLite.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn pg(&mut self) -> Option<&mut sqlx::PgConnection> {
+        match &mut self.conn {
+            Conn::Pg(c) => Some(&mut **c),
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 
@@ -339,16 +362,33 @@ impl Tx {
         Ok(())
     }
 
-    /// Commits, waking event consumers when events were written.
+    /// Commits, waking event consumers when events were written and delivery workers when
+    /// deliveries were made due.
     pub(crate) async fn commit(mut self) -> Result<()> {
         #[cfg(feature = "postgres")]
-        if let (Some(org), Wake::Notify, false) = (self.wrote_events, &self.wake, self.notified) {
-            // One notification per transaction, not per event; delivered at commit.
-            self.execute(
-                "SELECT pg_notify('workos_events', $1)",
-                args![org.to_string()],
-            )
-            .await?;
+        if matches!(self.wake, Wake::Notify) {
+            // One notification per transaction and channel, not per event; delivered at commit.
+            match (self.wrote_events.filter(|_| !self.notified), self.made_due) {
+                (Some(org), false) => {
+                    self.execute(
+                        "SELECT pg_notify('workos_events', $1)",
+                        args![org.to_string()],
+                    )
+                    .await?;
+                }
+                (Some(org), true) => {
+                    self.execute(
+                        "SELECT pg_notify('workos_events', $1), pg_notify('workos_deliveries', '')",
+                        args![org.to_string()],
+                    )
+                    .await?;
+                }
+                (None, true) => {
+                    self.execute("SELECT pg_notify('workos_deliveries', '')", args![])
+                        .await?;
+                }
+                (None, false) => {}
+            }
         }
         match self.conn {
             #[cfg(feature = "postgres")]
@@ -357,9 +397,14 @@ impl Tx {
             Conn::Sqlite(c) => c.commit().await.map_err(db_error)?,
         }
         #[cfg(feature = "sqlite")]
-        if let (Some(org), Wake::Local(tx)) = (self.wrote_events, &self.wake) {
+        if let Wake::Local(events, due) = &self.wake {
             // No receivers is fine: nobody is waiting.
-            let _ = tx.send(org);
+            if let Some(org) = self.wrote_events {
+                let _ = events.send(org);
+            }
+            if self.made_due {
+                let _ = due.send(());
+            }
         }
         Ok(())
     }

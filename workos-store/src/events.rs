@@ -315,7 +315,7 @@ impl EventBus for SqlStore {
     async fn subscribe(&self) -> Result<Box<dyn EventSubscription>> {
         let receiver = match &self.backend {
             #[cfg(feature = "postgres")]
-            Backend::Postgres(b) => Subscription::Notices(b.bus().await?.subscribe()),
+            Backend::Postgres(b) => Subscription::Notices(b.bus().await?.events.subscribe()),
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(b) => Subscription::Orgs(b.wake.subscribe()),
         };
@@ -323,11 +323,13 @@ impl EventBus for SqlStore {
     }
 }
 
-enum Subscription {
+pub(crate) enum Subscription {
     #[cfg(feature = "postgres")]
     Notices(broadcast::Receiver<EventNotice>),
     #[cfg(feature = "sqlite")]
     Orgs(broadcast::Receiver<OrgId>),
+    #[cfg(feature = "sqlite")]
+    Due(broadcast::Receiver<()>),
 }
 
 fn from_recv<T>(
@@ -353,6 +355,8 @@ impl EventSubscription for Subscription {
             Self::Notices(r) => from_recv(r.recv().await, |n| n),
             #[cfg(feature = "sqlite")]
             Self::Orgs(r) => from_recv(r.recv().await, |org| EventNotice { org_id: Some(org) }),
+            #[cfg(feature = "sqlite")]
+            Self::Due(r) => from_recv(r.recv().await, |()| EventNotice { org_id: None }),
         }
     }
 }

@@ -207,6 +207,18 @@ impl SqlStore {
         }
     }
 
+    /// A system-scope write transaction whose commit does not wait for the WAL flush on
+    /// Postgres (`synchronous_commit = off`). Only for writes that are harmless to lose in a
+    /// crash; see `claim_deliveries`.
+    pub(crate) async fn system_async_commit_tx(&self) -> Result<Tx> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => b.begin(postgres::Scope::SystemAsyncCommit).await,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => b.begin(true).await,
+        }
+    }
+
     /// Opens a transaction that creates org `org_id`: tenant-scoped to an org that does not
     /// exist yet, acting as the system.
     pub(crate) async fn new_org_tx(&self, org_id: workos_core::ids::OrgId) -> Result<Tx> {

@@ -16,18 +16,37 @@ use crate::db::{Conn, Tx, Wake, db_error};
 
 /// The role every tenant transaction runs as (created by the migrations).
 const APP_ROLE: &str = "workos_app";
-/// The channel commits notify on.
+/// The channel commits that wrote events notify on.
 pub(crate) const CHANNEL: &str = "workos_events";
+/// The channel commits that made webhook deliveries due notify on.
+pub(crate) const DUE_CHANNEL: &str = "workos_deliveries";
+
+/// The in-process fan-out of the two channels.
+#[derive(Clone)]
+pub(crate) struct Buses {
+    pub(crate) events: broadcast::Sender<EventNotice>,
+    pub(crate) due: broadcast::Sender<EventNotice>,
+}
 
 #[derive(Clone)]
 pub(crate) struct PgBackend {
     pub(crate) pool: PgPool,
-    bus: Arc<OnceCell<broadcast::Sender<EventNotice>>>,
+    bus: Arc<OnceCell<Buses>>,
 }
 
 pub(crate) enum Scope<'a> {
     Tenant(&'a TenantContext),
     System,
+    /// The system scope, committing without waiting for the WAL flush
+    /// (`synchronous_commit = off`): only for transactions whose loss in a crash is harmless.
+    SystemAsyncCommit,
+}
+
+impl Buses {
+    fn wake_all(&self) {
+        let _ = self.events.send(EventNotice { org_id: None });
+        let _ = self.due.send(EventNotice { org_id: None });
+    }
 }
 
 impl PgBackend {
@@ -59,60 +78,74 @@ impl PgBackend {
     pub(crate) async fn begin(&self, scope: Scope<'_>) -> Result<Tx> {
         // The values are formatted from typed UUIDs (hex and dashes only), never from input
         // text, so inlining them is safe; it lets BEGIN and the settings share one round trip.
-        let (org, user, system) = match scope {
+        let (org, user, system, sync) = match scope {
             Scope::Tenant(ctx) => (
                 ctx.org_id().to_string(),
                 ctx.user_id().map(|u| u.to_string()).unwrap_or_default(),
                 "",
+                "",
             ),
-            Scope::System => (String::new(), String::new(), "system"),
+            Scope::System => (String::new(), String::new(), "system", ""),
+            Scope::SystemAsyncCommit => (
+                String::new(),
+                String::new(),
+                "system",
+                ", set_config('synchronous_commit', 'off', true)",
+            ),
         };
         let begin = format!(
             "BEGIN; SELECT set_config('role', '{APP_ROLE}', true), \
              set_config('workos.org_id', '{org}', true), \
              set_config('workos.user_id', '{user}', true), \
-             set_config('workos.scope', '{system}', true)"
+             set_config('workos.scope', '{system}', true){sync}"
         );
         let tx = self.pool.begin_with(begin).await.map_err(db_error)?;
         Ok(Tx::new(Conn::Pg(tx), Wake::Notify))
     }
 
-    /// The in-process fan-out of notifications, fed by one `LISTEN` connection started on
-    /// first use.
-    pub(crate) async fn bus(&self) -> Result<broadcast::Sender<EventNotice>> {
+    /// The in-process fan-out of notifications, fed by one `LISTEN` connection (on both
+    /// channels) started on first use.
+    pub(crate) async fn bus(&self) -> Result<Buses> {
         self.bus
             .get_or_try_init(|| async {
                 let mut listener = PgListener::connect_with(&self.pool)
                     .await
                     .map_err(|e| Error::unavailable("cannot listen for events", e))?;
                 listener
-                    .listen(CHANNEL)
+                    .listen_all([CHANNEL, DUE_CHANNEL])
                     .await
                     .map_err(|e| Error::unavailable("cannot listen for events", e))?;
-                let (tx, _) = broadcast::channel(1024);
-                let sender = tx.clone();
+                let buses = Buses {
+                    events: broadcast::channel(1024).0,
+                    due: broadcast::channel(1024).0,
+                };
+                let senders = buses.clone();
                 let pool = self.pool.clone();
                 tokio::spawn(async move {
                     // Ends with the store: a closed pool means nobody will read notices again.
                     while !pool.is_closed() {
                         // `try_recv` yields `None` when the connection was lost (and is being
                         // re-established): notices may have been missed, so wake everyone.
-                        let notice = match listener.try_recv().await {
-                            Ok(Some(n)) => EventNotice {
-                                org_id: n.payload().parse::<OrgId>().ok(),
-                            },
-                            Ok(None) => EventNotice { org_id: None },
+                        // No subscriber right now is fine: the log is durable, notices only wake.
+                        match listener.try_recv().await {
+                            Ok(Some(n)) if n.channel() == DUE_CHANNEL => {
+                                let _ = senders.due.send(EventNotice { org_id: None });
+                            }
+                            Ok(Some(n)) => {
+                                let _ = senders.events.send(EventNotice {
+                                    org_id: n.payload().parse::<OrgId>().ok(),
+                                });
+                            }
+                            Ok(None) => senders.wake_all(),
                             Err(e) => {
                                 tracing::warn!(error = %e, "event listener failed; retrying");
                                 tokio::time::sleep(Duration::from_secs(1)).await;
-                                EventNotice { org_id: None }
+                                senders.wake_all();
                             }
-                        };
-                        // No subscriber right now is fine: the log is durable, notices only wake.
-                        let _ = sender.send(notice);
+                        }
                     }
                 });
-                Ok(tx)
+                Ok(buses)
             })
             .await
             .cloned()

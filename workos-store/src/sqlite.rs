@@ -21,6 +21,8 @@ pub(crate) struct SqliteBackend {
     /// In-memory databases read and write through the one connection.
     shared: bool,
     pub(crate) wake: broadcast::Sender<OrgId>,
+    /// Wakes delivery workers when deliveries become due.
+    pub(crate) due: broadcast::Sender<()>,
     /// Event-log claims held in this process, by consumer name.
     pub(crate) claims: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
@@ -54,11 +56,13 @@ impl SqliteBackend {
                 .map_err(unavailable)?
         };
         let (wake, _) = broadcast::channel(1024);
+        let (due, _) = broadcast::channel(1024);
         Ok(Self {
             writer,
             reader,
             shared: in_memory,
             wake,
+            due,
             claims: Arc::default(),
         })
     }
@@ -79,7 +83,10 @@ impl SqliteBackend {
             self.reader.begin().await
         }
         .map_err(db_error)?;
-        Ok(Tx::new(Conn::Sqlite(tx), Wake::Local(self.wake.clone())))
+        Ok(Tx::new(
+            Conn::Sqlite(tx),
+            Wake::Local(self.wake.clone(), self.due.clone()),
+        ))
     }
 
     pub(crate) fn pool_stats(&self) -> (u32, usize) {

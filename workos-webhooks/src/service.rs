@@ -39,6 +39,9 @@ use crate::ssrf::{SsrfError, SsrfGuard};
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(24 * 3600);
 /// The most secrets an endpoint keeps; rotating past it drops the oldest.
 pub const MAX_SECRETS: usize = 10;
+/// How often [`WebhookService::rotate_secret`] reads and swaps before giving up when other
+/// rotations keep getting in first.
+pub const MAX_ROTATION_TRIES: usize = 8;
 /// How long resolving a URL's host may take at registration.
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -283,31 +286,58 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
 
     /// Mints a new primary secret for an endpoint and returns it (shown this once). The
     /// secrets it replaces stay valid for the grace period (an earlier expiry is kept);
-    /// expired ones are dropped, and so are the oldest beyond [`MAX_SECRETS`].
+    /// expired ones are dropped, and so are the oldest beyond [`MAX_SECRETS`]. Records a
+    /// `webhook_endpoint.secret_rotated` event (without any secret).
     ///
-    /// The list is read, changed and written back in two store calls: two rotations of the same
-    /// endpoint racing each other can lose one of the new secrets.
+    /// The list is swapped only if it is still the one read ([`WebhookRepo::swap_webhook_secrets`]);
+    /// when another rotation got in between, it is read again and the rotation redone on top, so
+    /// concurrent rotations keep every new secret.
     ///
     /// # Errors
     /// [`Error::Forbidden`] below the admin role; [`Error::NotFound`] for the endpoint;
-    /// [`Error::Internal`] when the stored list does not open.
+    /// [`Error::Internal`] when the stored list does not open; [`Error::Conflict`] on `secrets`
+    /// when the list kept changing under [`MAX_ROTATION_TRIES`] tries.
     pub async fn rotate_secret(&self, ctx: &TenantContext, id: WebhookId) -> Result<WebhookSecret> {
         ctx.authorize(Access::Manage)?;
-        let sealed = self.store.webhook_secrets(ctx, id).await?;
+        let secret = WebhookSecret::generate();
+        for _ in 0..MAX_ROTATION_TRIES {
+            let sealed = self.store.webhook_secrets(ctx, id).await?;
+            let entries = self.rotated(ctx.org_id(), &sealed, &secret)?;
+            let next = self.sealer.seal(ctx.org_id(), &entries)?;
+            if self
+                .store
+                .swap_webhook_secrets(ctx, id, sealed, next)
+                .await?
+            {
+                return Ok(secret);
+            }
+        }
+        Err(Error::conflict(
+            "secrets",
+            "the endpoint's secrets kept changing; try again",
+        ))
+    }
+
+    /// The list after rotating `secret` in as the primary of the list `sealed`.
+    fn rotated(
+        &self,
+        org_id: OrgId,
+        sealed: &SealedSecrets,
+        secret: &WebhookSecret,
+    ) -> Result<Vec<SecretEntry>> {
         let now = workos_core::domain::now();
         let until = now
             .checked_add_signed(
                 chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX),
             )
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let secret = WebhookSecret::generate();
         let mut entries = vec![SecretEntry {
             secret: secret.clone(),
             expires_at: None,
         }];
         entries.extend(
             self.sealer
-                .open(ctx.org_id(), &sealed)?
+                .open(org_id, sealed)?
                 .into_iter()
                 .filter(|e| e.is_valid_at(now))
                 .map(|e| SecretEntry {
@@ -316,9 +346,7 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
                 }),
         );
         entries.truncate(MAX_SECRETS);
-        let sealed = self.sealer.seal(ctx.org_id(), &entries)?;
-        self.store.replace_webhook_secrets(ctx, id, sealed).await?;
-        Ok(secret)
+        Ok(entries)
     }
 
     /// Every secret of an endpoint of `org_id` still valid at `now`, primary first.

@@ -9,14 +9,22 @@
 //! ## Dispatcher
 //! Calls [`DeliveryQueue::dispatch_events`] (consumer [`Dispatcher::CONSUMER`]) until a call reads
 //! fewer events than its limit, then sleeps until an [`EventBus`] notice or the poll interval
-//! (1 s by default; the fallback when notices are lost), and repeats.
+//! (1 s by default; the fallback when notices are lost), and repeats. A notice whose event is
+//! not readable yet (Postgres reads an event once every older transaction has ended) is
+//! followed by looks after 1, 2, 4 … ms instead of waiting for the poll interval.
 //!
 //! ## Worker
-//! Claims up to [`WebhookConfig::claim_batch`] due deliveries for a lease of *timeout + 30 s*,
-//! sends them with at most [`WebhookConfig::max_in_flight`] in flight, each endpoint held to its
-//! `rate_limit_per_second` (a GCRA limiter per endpoint, in memory: the limit holds per worker
-//! process), and records every attempt in one [`DeliveryQueue::record_attempts`] call per claim.
-//! Then it waits for the next due time, a dispatcher or bus notice, or the poll interval.
+//! Keeps up to [`WebhookConfig::max_in_flight`] attempts going, each started as soon as a slot
+//! frees, and claims more due deliveries (up to [`WebhookConfig::claim_batch`] at once, for a
+//! lease of *timeout + 30 s*) while they run. Finished attempts are recorded by a separate task,
+//! each [`DeliveryQueue::record_attempts`] call taking whatever finished during the previous
+//! one, so claiming, sending and recording overlap and one slow receiver holds up only its own
+//! slot. Claimed but unrecorded deliveries are bounded (*max_in_flight + 2 × claim_batch*).
+//! Each endpoint is held to its `rate_limit_per_second` (a GCRA limiter per endpoint, in
+//! memory: the limit holds per worker process). With nothing to claim the worker sleeps until
+//! the next due time, a notice that deliveries became due ([`DeliveryQueue::subscribe_due`]:
+//! sent by any process's dispatcher, by replays, recoveries and hand-backs; Postgres
+//! `NOTIFY workos_deliveries`), the in-process dispatcher's wake-up, or the poll interval.
 //!
 //! What an attempt leads to:
 //!
@@ -28,13 +36,17 @@
 //! | anything else, no answer | `retrying` per the [`RetrySchedule`], `failed` once it is used up | |
 //! | a failure while the endpoint has been failing longer than [`WebhookConfig::failing_disable_after`] | as above | disabled, reason `failing` |
 //!
-//! A delivery that cannot be sent within its lease (held back by its endpoint's rate limit) is
-//! left unrecorded: its lease runs out and it is claimed again, without counting an attempt. So
-//! is one whose endpoint's secrets cannot be opened (a wrong encryption key is the engine's
-//! fault, not the receiver's), which is logged as an error. Delivery is at least once: a worker
-//! that dies after sending but before recording sends again after the lease.
+//! A delivery held back by its endpoint's rate limit for more than 250 ms, or not started
+//! early enough in its lease, is handed back ([`DeliveryQueue::release_deliveries`]) without
+//! counting an attempt, claimable again after the rate's spacing (at least 250 ms) or at once.
+//! A delivery whose endpoint's secrets cannot be opened (a wrong encryption key) or hold no
+//! valid secret cannot be signed, which no retry would change: it is dead-lettered (`failed`)
+//! at once with an attempt that sent nothing, whose `error_kind` is
+//! [`ERROR_SECRETS_UNREADABLE`] or [`ERROR_NO_SECRET`], and an error is logged. Delivery is at
+//! least once: a worker that dies after sending but before recording sends again after the
+//! lease.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,8 +54,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::{FutureExt as _, StreamExt as _};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 use workos_core::crypto::Cipher;
 use workos_core::domain::{
@@ -77,12 +89,26 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
 pub(crate) const START_MARGIN: Duration = Duration::from_secs(5);
+/// The first delay before the dispatcher looks again after a notice that found no event.
+const DISPATCH_RETRY_MIN: Duration = Duration::from_millis(1);
 /// How long a subscription that failed waits before subscribing again.
 const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(5);
 /// Notices taken at once after a wake-up.
 const MAX_DRAINED_NOTICES: usize = 4096;
 /// Endpoint limiters unused this long are forgotten.
 const LIMITER_IDLE: Duration = Duration::from_secs(600);
+/// The longest an attempt waits for its endpoint's rate limit before the delivery is handed
+/// back (so a rate-limited endpoint holds few of the attempt slots).
+const RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);
+/// The most finished attempts recorded in one store call.
+const RECORD_BATCH: usize = 1000;
+
+/// The `error_kind` of a delivery dead-lettered because its endpoint's sealed secrets do not
+/// open (e.g. the engine's encryption key changed): no attempt was sent.
+pub const ERROR_SECRETS_UNREADABLE: &str = "secrets_unreadable";
+/// The `error_kind` of a delivery dead-lettered because its endpoint has no valid signing
+/// secret: no attempt was sent.
+pub const ERROR_NO_SECRET: &str = "no_valid_secret";
 
 /// Settings of the delivery pipeline.
 #[derive(Debug, Clone)]
@@ -269,22 +295,42 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
 
     /// Runs until `shutdown` turns `true` (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::new(self.store.clone());
+        let mut wakeups = Wakeups::new(self.store.clone(), Source::Events);
+        // Set while looking again soon after a notice that found no event (see below).
+        let mut backoff: Option<Duration> = None;
         while !*shutdown.borrow() {
             // Subscribe before looking, so a commit in between still wakes us.
             wakeups.ensure().await;
-            match self.run_once().await {
-                Ok(stats) if stats.events > 0 => {
-                    tracing::debug!(
-                        events = stats.events,
-                        deliveries = stats.deliveries,
-                        "dispatched events"
-                    );
+            let noticed = std::mem::take(&mut wakeups.noticed);
+            let events = match self.run_once().await {
+                Ok(stats) => {
+                    if stats.events > 0 {
+                        tracing::debug!(
+                            events = stats.events,
+                            deliveries = stats.deliveries,
+                            "dispatched events"
+                        );
+                    }
+                    stats.events
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhook dispatch failed"),
-            }
-            if !wakeups.wait(None, self.poll_interval, &mut shutdown).await {
+                Err(e) => {
+                    tracing::warn!(error = %e, "webhook dispatch failed");
+                    0
+                }
+            };
+            // On Postgres a committed event is read only once every older transaction has
+            // ended (so none can appear behind the cursor): a notice can come before its event
+            // is readable. Rather than leave it to the poll interval, look again after 1, 2,
+            // 4 … ms until it is read (or the interval is reached).
+            let wait = if events == 0 && (noticed || backoff.is_some()) {
+                let next = backoff.map_or(DISPATCH_RETRY_MIN, |b| b * 2);
+                backoff = (next < self.poll_interval).then_some(next);
+                next.min(self.poll_interval)
+            } else {
+                backoff = None;
+                self.poll_interval
+            };
+            if !wakeups.wait(None, wait, &mut shutdown).await {
                 break;
             }
         }
@@ -355,8 +401,9 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         self.waker.clone()
     }
 
-    /// Claims one batch of due deliveries, sends them and records the attempts. Returns how
-    /// many were claimed.
+    /// Claims one batch of due deliveries, sends them and records the attempts (deliveries not
+    /// sent now are handed back). Returns how many were claimed. [`DeliveryWorker::run`]
+    /// overlaps these steps instead; this is one serial round, for tests and embedders.
     ///
     /// # Errors
     /// The store's errors (claiming, or recording after three tries: the deliveries are then
@@ -367,58 +414,192 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         if count == 0 {
             return Ok(0);
         }
-        let start_by = Instant::now()
-            + self
-                .lease
-                .saturating_sub(self.sender.timeout() + START_MARGIN);
-        let outcomes: Vec<AttemptOutcome> = futures_util::stream::iter(claimed)
+        let start_by = self.start_by();
+        let done: Vec<Done> = futures_util::stream::iter(claimed)
             .map(|due| self.attempt(due, start_by))
             .buffer_unordered(self.max_in_flight)
-            .filter_map(std::future::ready)
             .collect()
             .await;
-        let recorded = outcomes.len();
-        self.record(outcomes).await?;
+        self.finish(done).await?;
         self.prune_limiters();
-        tracing::debug!(claimed = count, recorded, "webhook deliveries attempted");
+        tracing::debug!(claimed = count, "webhook deliveries claimed");
         Ok(count)
     }
 
-    /// Runs until `shutdown` turns `true` (or its sender is dropped). A batch in flight is
-    /// finished and recorded first.
+    /// Runs until `shutdown` turns `true` (or its sender is dropped).
+    ///
+    /// Claiming, sending and recording overlap: up to `max_in_flight` attempts run at once,
+    /// each started as soon as a slot frees; more deliveries are claimed while they run, and
+    /// finished attempts are recorded by a separate task in batches of whatever finished in
+    /// the meantime. At most `max_in_flight` + 2 × `claim_batch` claimed deliveries are
+    /// unrecorded at any time. On shutdown, claimed deliveries not started are handed back
+    /// and attempts in flight are finished and recorded.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::new(self.store.clone());
-        while !*shutdown.borrow() {
-            wakeups.ensure().await;
-            let claimed = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook delivery round failed");
-                    0
-                }
-            };
-            if claimed >= self.batch as usize {
-                continue;
+        let this = Arc::new(self);
+        let window = Arc::new(Semaphore::new(this.max_in_flight + 2 * this.batch as usize));
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<(Done, OwnedSemaphorePermit)>();
+        let recorder = tokio::spawn(Self::record_loop(this.clone(), done_rx));
+        let mut wakeups = Wakeups::new(this.store.clone(), Source::Due);
+        let mut queue: VecDeque<(DueDelivery, Instant, OwnedSemaphorePermit)> = VecDeque::new();
+        let mut attempts: JoinSet<()> = JoinSet::new();
+        // Whether a claim may find something now; else the next look is at `next_look`.
+        let mut more = true;
+        let mut next_look = Instant::now();
+        loop {
+            while attempts.len() < this.max_in_flight {
+                let Some((due, start_by, permit)) = queue.pop_front() else {
+                    break;
+                };
+                let (worker, done) = (this.clone(), done_tx.clone());
+                attempts.spawn(async move {
+                    let d = worker.attempt(due, start_by).await;
+                    // The recorder outlives every attempt.
+                    let _ = done.send((d, permit));
+                });
             }
-            let idle = self.idle_time(claimed > 0).await;
-            if idle.is_zero() {
-                continue;
-            }
-            if !wakeups.wait(Some(&self.waker), idle, &mut shutdown).await {
+            if *shutdown.borrow() {
                 break;
             }
+            wakeups.ensure().await;
+            let room = window.available_permits().min(this.batch as usize);
+            if more && room > 0 && queue.len() < this.max_in_flight {
+                let mut permits = Arc::clone(&window)
+                    .try_acquire_many_owned(u32::try_from(room).unwrap_or(u32::MAX))
+                    .expect("the permits are available: only this loop takes them");
+                let worked;
+                match this
+                    .store
+                    .claim_deliveries(permits.num_permits() as u32, this.lease)
+                    .await
+                {
+                    Ok(claimed) => {
+                        more = claimed.len() == room;
+                        worked = !claimed.is_empty();
+                        if worked {
+                            tracing::debug!(claimed = claimed.len(), "webhook deliveries claimed");
+                        }
+                        let start_by = this.start_by();
+                        for due in claimed {
+                            let permit = permits.split(1).expect("one permit per claimed delivery");
+                            queue.push_back((due, start_by, permit));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming webhook deliveries failed");
+                        more = false;
+                        worked = false;
+                    }
+                }
+                if !more {
+                    // After a short claim that got something, what became due has been taken:
+                    // the next look is at the poll interval unless a notice comes first (the
+                    // recorder gives one when a retry is scheduled). Only an empty claim asks
+                    // the store when the next delivery is due, saving a query per wake-up.
+                    let idle = if worked {
+                        this.poll_interval
+                    } else {
+                        this.idle_time().await
+                    };
+                    next_look = Instant::now() + idle;
+                    more = idle.is_zero();
+                }
+                continue;
+            }
+            // Wait for a free slot, room in the window, a notice, the next look or shutdown.
+            tokio::select! {
+                Some(_) = attempts.join_next(), if !attempts.is_empty() => {}
+                permit = window.acquire(), if more && room == 0 => drop(permit),
+                () = wakeups.notice() => more = true,
+                () = this.waker.notified() => more = true,
+                () = tokio::time::sleep_until(next_look.into()), if !more => more = true,
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        // Not started: hand back at once, for this or another worker to claim.
+        for (due, _, permit) in queue {
+            let _ = done_tx.send((Done::Released(due.delivery.id, Duration::ZERO), permit));
+        }
+        while attempts.join_next().await.is_some() {}
+        drop(done_tx);
+        if let Err(e) = recorder.await {
+            tracing::error!(error = %e, "webhook recorder task failed");
         }
         tracing::debug!("webhook delivery worker stopped");
     }
 
-    /// How long to sleep before the next claim, at most the poll interval: until the next
-    /// delivery is due. A due time already past means "now" only after a round that claimed
-    /// something (a past due time with nothing claimable is a delivery under someone's lease).
-    async fn idle_time(&self, worked: bool) -> Duration {
+    /// Records what finished, in batches of whatever finished while the previous batch was
+    /// being recorded; a delivery's window permit is returned once it is recorded.
+    async fn record_loop(
+        this: Arc<Self>,
+        mut done: mpsc::UnboundedReceiver<(Done, OwnedSemaphorePermit)>,
+    ) {
+        let mut batch = Vec::new();
+        while done.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            let (finished, permits): (Vec<Done>, Vec<OwnedSemaphorePermit>) =
+                batch.drain(..).unzip();
+            let count = finished.len();
+            // A retry may be due at once, or a handed-back delivery claimable: have the loop
+            // look (it sleeps until the right time if nothing is due yet).
+            let look_again = finished.iter().any(|d| match d {
+                Done::Attempted(o) => o.status == DeliveryStatus::Retrying,
+                Done::Released(..) => true,
+            });
+            if let Err(e) = this.finish(finished).await {
+                tracing::warn!(error = %e, "recording webhook attempts failed; they are sent again after the lease");
+            }
+            drop(permits);
+            if look_again {
+                this.waker.notify_one();
+            }
+            this.prune_limiters();
+            tracing::debug!(count, "webhook deliveries finished");
+        }
+    }
+
+    /// When the attempts of a claim made now must have started, so the lease outlives them.
+    fn start_by(&self) -> Instant {
+        Instant::now()
+            + self
+                .lease
+                .saturating_sub(self.sender.timeout() + START_MARGIN)
+    }
+
+    /// Records attempts and hands back released deliveries.
+    async fn finish(&self, done: Vec<Done>) -> Result<()> {
+        let mut outcomes = Vec::with_capacity(done.len());
+        let mut released = Vec::new();
+        let mut release_after = Duration::ZERO;
+        for d in done {
+            match d {
+                Done::Attempted(o) => outcomes.push(o),
+                Done::Released(id, after) => {
+                    released.push(id);
+                    release_after = release_after.max(after);
+                }
+            }
+        }
+        let recorded = self.record(outcomes).await;
+        if !released.is_empty() {
+            let at = now() + chrono::Duration::from_std(release_after).unwrap_or_default();
+            if let Err(e) = self.store.release_deliveries(released, at).await {
+                // Their leases run out instead.
+                tracing::warn!(error = %e, "handing back webhook deliveries failed");
+            }
+        }
+        recorded
+    }
+
+    /// How long to sleep after a claim that found nothing, at most the poll interval: until
+    /// the next delivery is due (a due time already past is a delivery under someone's lease,
+    /// or being claimed by another worker: look again at the poll interval).
+    async fn idle_time(&self) -> Duration {
         match self.store.next_delivery_due().await {
             Ok(Some(due)) => match (due - Utc::now()).to_std() {
                 Ok(wait) if !wait.is_zero() => wait.min(self.poll_interval),
-                _ if worked => Duration::ZERO,
                 _ => self.poll_interval,
             },
             Ok(None) => self.poll_interval,
@@ -429,40 +610,46 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         }
     }
 
-    /// One attempt, or `None` when it is not made now (see the module docs).
-    async fn attempt(&self, due: DueDelivery, start_by: Instant) -> Option<AttemptOutcome> {
+    /// One attempt, or the delivery handed back or dead-lettered without one (see the module
+    /// docs).
+    async fn attempt(&self, due: DueDelivery, start_by: Instant) -> Done {
         let delivery = &due.delivery;
         if let Some(rate) = due.rate_limit_per_second {
             let limiter = self.limiter(delivery.webhook_id, rate);
-            let left = start_by.saturating_duration_since(Instant::now());
+            let left = start_by
+                .saturating_duration_since(Instant::now())
+                .min(RATE_LIMIT_WAIT);
             if tokio::time::timeout(left, limiter.until_ready())
                 .await
                 .is_err()
             {
-                tracing::debug!(delivery_id = %delivery.id, "rate limited; left for a later claim");
-                return None;
+                tracing::debug!(delivery_id = %delivery.id, "rate limited; handed back");
+                let spacing = Duration::from_secs(1) / rate.max(1);
+                return Done::Released(delivery.id, spacing.max(RATE_LIMIT_WAIT));
             }
         }
         if Instant::now() >= start_by {
-            tracing::debug!(delivery_id = %delivery.id, "lease too short; left for a later claim");
-            return None;
+            tracing::debug!(delivery_id = %delivery.id, "lease too short; handed back");
+            return Done::Released(delivery.id, Duration::ZERO);
         }
         let secrets = match self.sealer.open_valid(delivery.org_id, &due.secrets, now()) {
             Ok(secrets) if !secrets.is_empty() => secrets,
             Ok(_) => {
-                tracing::error!(webhook_id = %delivery.webhook_id, "webhook endpoint has no valid signing secret");
-                return None;
+                tracing::error!(webhook_id = %delivery.webhook_id, delivery_id = %delivery.id,
+                    "webhook endpoint has no valid signing secret; dead-lettering the delivery");
+                return Done::Attempted(dead_letter(delivery, ERROR_NO_SECRET));
             }
             Err(e) => {
-                tracing::error!(webhook_id = %delivery.webhook_id, error = %e, "cannot open webhook secrets");
-                return None;
+                tracing::error!(webhook_id = %delivery.webhook_id, delivery_id = %delivery.id, error = %e,
+                    "cannot open webhook secrets; dead-lettering the delivery");
+                return Done::Attempted(dead_letter(delivery, ERROR_SECRETS_UNREADABLE));
             }
         };
         let body = match serde_json::to_vec(&due.event) {
             Ok(body) => body,
             Err(e) => {
                 tracing::error!(delivery_id = %delivery.id, error = %e, "cannot serialise the event");
-                return None;
+                return Done::Released(delivery.id, RATE_LIMIT_WAIT);
             }
         };
         let msg_id = message_id(delivery.id);
@@ -489,7 +676,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         if let Err(e) = &result {
             tracing::debug!(delivery_id = %delivery.id, error = %e, "webhook attempt failed");
         }
-        Some(decide(
+        Done::Attempted(decide(
             &self.schedule,
             self.failing_disable_after,
             delivery,
@@ -556,6 +743,34 @@ fn new_limiter(rate: u32) -> EndpointLimiter {
     }
 }
 
+/// What became of a claimed delivery.
+enum Done {
+    /// An attempt was made (or the delivery was dead-lettered without one): record it.
+    Attempted(AttemptOutcome),
+    /// Not sent now: hand it back, claimable again after this long.
+    Released(WebhookDeliveryId, Duration),
+}
+
+/// The outcome that dead-letters `delivery` without sending it: the engine cannot sign it
+/// (`error_kind` says why), which retrying would not change.
+fn dead_letter(delivery: &WebhookDelivery, error_kind: &str) -> AttemptOutcome {
+    AttemptOutcome {
+        org_id: delivery.org_id,
+        webhook_id: delivery.webhook_id,
+        attempt: DeliveryAttempt {
+            delivery_id: delivery.id,
+            attempted_at: now(),
+            status_code: None,
+            error_kind: Some(error_kind.to_owned()),
+            latency_ms: 0,
+            response_body: None,
+            next_attempt_at: None,
+        },
+        status: DeliveryStatus::Failed,
+        disable_endpoint: None,
+    }
+}
+
 /// The outcome of an attempt at `delivery` made at `attempted_at`. A failed attempt at an
 /// endpoint that has been failing (every attempt, since `failing_since`) for longer than
 /// `failing_disable_after` disables it as `failing`.
@@ -614,20 +829,34 @@ pub(crate) fn decide(
     }
 }
 
-/// The wake-ups of a loop: event-bus notices (resubscribing after failures), an optional
-/// in-process notifier, a timer and the shutdown signal.
-pub(crate) struct Wakeups<S: ?Sized> {
-    store: Arc<S>,
-    subscription: Option<Box<dyn EventSubscription>>,
-    subscribe_after: Instant,
+/// Which notices a loop wakes on.
+#[derive(Clone, Copy)]
+pub(crate) enum Source {
+    /// Events committed ([`EventBus::subscribe`]): the dispatcher.
+    Events,
+    /// Deliveries made due ([`DeliveryQueue::subscribe_due`]): delivery workers.
+    Due,
 }
 
-impl<S: EventBus + ?Sized> Wakeups<S> {
-    pub(crate) fn new(store: Arc<S>) -> Self {
+/// The wake-ups of a loop: notices (resubscribing after failures), an optional in-process
+/// notifier, a timer and the shutdown signal.
+pub(crate) struct Wakeups<S: ?Sized> {
+    store: Arc<S>,
+    source: Source,
+    subscription: Option<Box<dyn EventSubscription>>,
+    subscribe_after: Instant,
+    /// A notice woke the loop since this was last cleared.
+    noticed: bool,
+}
+
+impl<S: DeliveryQueue + EventBus + ?Sized> Wakeups<S> {
+    pub(crate) fn new(store: Arc<S>, source: Source) -> Self {
         Self {
             store,
+            source,
             subscription: None,
             subscribe_after: Instant::now(),
+            noticed: false,
         }
     }
 
@@ -636,7 +865,11 @@ impl<S: EventBus + ?Sized> Wakeups<S> {
         if self.subscription.is_some() || Instant::now() < self.subscribe_after {
             return;
         }
-        match self.store.subscribe().await {
+        let subscribed = match self.source {
+            Source::Events => self.store.subscribe().await,
+            Source::Due => self.store.subscribe_due().await,
+        };
+        match subscribed {
             Ok(s) => self.subscription = Some(s),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot subscribe to the event bus; polling");
@@ -652,6 +885,7 @@ impl<S: EventBus + ?Sized> Wakeups<S> {
             return std::future::pending().await;
         };
         let mut next = s.next().await;
+        self.noticed = true;
         for _ in 0..MAX_DRAINED_NOTICES {
             if next.is_err() {
                 break;

@@ -494,16 +494,21 @@ pub trait WebhookRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::NotFound`].
     async fn webhook_secrets(&self, ctx: &TenantContext, id: WebhookId) -> Result<SealedSecrets>;
-    /// Replaces the endpoint's sealed secrets (rotation).
+    /// Replaces the endpoint's sealed secrets with `secrets` (a rotation) if they still are
+    /// `expected` (as read by [`WebhookRepo::webhook_secrets`]): a compare-and-swap, so two
+    /// rotations racing cannot drop each other's secret. Returns `false`, changing nothing, when
+    /// they are not (the caller reads them again and retries). Emits
+    /// `webhook_endpoint.secret_rotated` (the endpoint, never a secret).
     ///
     /// # Errors
-    /// [`crate::Error::NotFound`].
-    async fn replace_webhook_secrets(
+    /// [`crate::Error::NotFound`], [`crate::Error::Forbidden`].
+    async fn swap_webhook_secrets(
         &self,
         ctx: &TenantContext,
         id: WebhookId,
+        expected: SealedSecrets,
         secrets: SealedSecrets,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// A page of the endpoint's deliveries, newest last.
     ///
     /// # Errors
@@ -620,6 +625,27 @@ pub trait DeliveryQueue: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> Result<()>;
+
+    /// Hands claimed deliveries back without recording an attempt (e.g. held back by their
+    /// endpoint's rate limit, or claimed by a worker shutting down): any worker may claim them
+    /// again from `available_at` (their lease is cut to it), their attempt count unchanged.
+    /// Deliveries no longer pending or retrying are left alone.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn release_deliveries(
+        &self,
+        deliveries: Vec<WebhookDeliveryId>,
+        available_at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Notices whenever deliveries became due now (created by a dispatcher, replayed,
+    /// recovered or released) in any process sharing the storage: what delivery workers wait
+    /// on. Like the event bus, a notice only says "look now"; a missed one costs latency.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage cannot subscribe.
+    async fn subscribe_due(&self) -> Result<Box<dyn crate::events::EventSubscription>>;
 
     /// When the earliest scheduled delivery is due, if any is.
     ///

@@ -10,7 +10,7 @@ use workos_core::domain::{
     DeliveryAttempt, DeliveryFilter, DeliveryStatus, HttpUrl, NewWebhook, Timestamp, Webhook,
     WebhookDelivery, WebhookPatch, event_type_matches,
 };
-use workos_core::events::{DomainEvent, Subject, types};
+use workos_core::events::{DomainEvent, EventSubscription, Subject, types};
 use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, SealedSecrets, WebhookRepo};
@@ -19,6 +19,7 @@ use workos_core::{Error, Result};
 
 use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
+use crate::events::Subscription;
 use crate::{Backend, SqlStore};
 
 #[derive(sqlx::FromRow)]
@@ -328,23 +329,38 @@ impl WebhookRepo for SqlStore {
             .ok_or_else(|| Error::not_found(WebhookId::KIND))
     }
 
-    async fn replace_webhook_secrets(
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn swap_webhook_secrets(
         &self,
         ctx: &TenantContext,
         id: WebhookId,
+        expected: SealedSecrets,
         secrets: SealedSecrets,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let t = now();
+        // Sealing uses a fresh nonce, so equal ciphertexts mean the very list the caller read.
         let changed = tx
             .execute(
-                "UPDATE webhooks SET secrets = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
-                args![secrets.0, now(), ctx.org_id(), id.as_uuid()],
+                "UPDATE webhooks SET secrets = $1, updated_at = $2 WHERE org_id = $3 AND id = $4 AND secrets = $5",
+                args![secrets.0, t, ctx.org_id(), id.as_uuid(), expected.0],
             )
             .await?;
+        let webhook = fetch_webhook(&mut tx, ctx, id).await?;
         if changed == 0 {
-            return Err(Error::not_found(WebhookId::KIND));
+            return Ok(false);
         }
-        tx.commit().await
+        emit(
+            &mut tx,
+            ctx,
+            types::WEBHOOK_ENDPOINT_SECRET_ROTATED,
+            WebhookId::KIND,
+            id.as_uuid(),
+            &redacted(&webhook),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn list_deliveries(
@@ -447,6 +463,7 @@ impl WebhookRepo for SqlStore {
         )
         .await?;
         let delivery = fetch_delivery(&mut tx, ctx, id).await?;
+        tx.wake_workers();
         tx.commit().await?;
         Ok(delivery)
     }
@@ -468,6 +485,9 @@ impl WebhookRepo for SqlStore {
                 args![t, ctx.org_id(), webhook_id.as_uuid(), since],
             )
             .await?;
+        if n > 0 {
+            tx.wake_workers();
+        }
         tx.commit().await?;
         Ok(n)
     }
@@ -535,37 +555,10 @@ impl DeliveryQueue for SqlStore {
                     .map(|e| (e.org_id, e.id, event.id.as_uuid()))
             })
             .collect();
-        let t = now();
-        let mut created = 0;
-        // The unique (webhook, event) pair makes a re-run harmless; batches stay well under the
-        // backends' bind-parameter limits.
-        for chunk in rows.chunks(500) {
-            let mut sql = Sql::new(
-                "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at, \
-                 created_at, updated_at) VALUES ",
-            );
-            for (i, (org, webhook, event)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(")
-                    .bind(Uuid::now_v7())
-                    .push(", ")
-                    .bind(*org)
-                    .push(", ")
-                    .bind(*webhook);
-                sql.push(", ")
-                    .bind(*event)
-                    .push(", 'pending', 0, ")
-                    .bind(t)
-                    .push(", ")
-                    .bind(t)
-                    .push(", ")
-                    .bind(t);
-                sql.push(")");
-            }
-            sql.push(" ON CONFLICT DO NOTHING");
-            created += tx.execute_sql(sql).await?;
+        let created = insert_deliveries(tx, &rows).await?;
+        if created > 0 {
+            // Every worker process wakes, not only this process's.
+            tx.wake_workers();
         }
         let read = events.len();
         claim.events = events;
@@ -580,43 +573,47 @@ impl DeliveryQueue for SqlStore {
     ) -> Result<Vec<DueDelivery>> {
         let t = now();
         let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        let skip_locked = match &self.backend {
+        // A claim lost in a crash is harmless: the delivery is merely claimable again at once
+        // instead of after the lease, and sent again under the same id (at least once, as
+        // always). A later synchronous commit (the attempt's record) flushes the WAL up to
+        // itself, claims included. So the claim does not wait for the flush, which takes an
+        // fsync off every delivery's path.
+        let mut tx = self.system_async_commit_tx().await?;
+        let rows: Vec<DueRow> = match &self.backend {
+            // One statement of fixed text (prepared once): claim, then read the batch.
             #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
+            Backend::Postgres(_) => {
+                tx.fetch_all(&CLAIM_PG, args![until, t, i64::from(limit)])
+                    .await?
+            }
+            // No data-modifying CTEs: claim, then read what was claimed.
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "",
+            Backend::Sqlite(_) => {
+                let ids: Vec<(Uuid,)> = tx
+                    .fetch_all(&CLAIM_SQLITE, args![until, t, i64::from(limit)])
+                    .await?;
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut sql = Sql::new(&format!(
+                    "SELECT {DELIVERY_COLUMNS}, {DUE_COLUMNS} FROM {DELIVERY_FROM} \
+                     JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id WHERE d.id IN ("
+                ));
+                for (i, (id,)) in ids.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(", ");
+                    }
+                    sql.bind(*id);
+                }
+                sql.push(")");
+                tx.fetch_sql(sql).await?
+            }
         };
-        let mut tx = self.system_tx(true).await?;
-        let sql = format!(
-            "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN (
-                 SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
-                 WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2
-                   AND (d.locked_until IS NULL OR d.locked_until < $2) AND w.enabled
-                 ORDER BY d.next_attempt_at LIMIT $3 {skip_locked})
-             RETURNING id"
-        );
-        let ids: Vec<(Uuid,)> = tx
-            .fetch_all(&sql, args![until, t, i64::from(limit)])
-            .await?;
-        if ids.is_empty() {
+        if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let mut due = Vec::with_capacity(ids.len());
-        // One query for the batch: delivery, endpoint and event.
-        let mut sql = Sql::new(&format!(
-            "SELECT {DELIVERY_COLUMNS}, w.url, w.headers, w.secrets, w.rate_limit_per_second, w.failing_since, e.occurred_at,
-                    e.subject_kind, e.subject_id, e.data, e.request_id
-             FROM {DELIVERY_FROM} JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id WHERE d.id IN ("
-        ));
-        for (i, (id,)) in ids.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(*id);
-        }
-        sql.push(")");
-        let rows: Vec<DueRow> = tx.fetch_sql(sql).await?;
         tx.commit().await?;
+        let mut due = Vec::with_capacity(rows.len());
         for r in rows {
             let delivery = WebhookDelivery::try_from(r.delivery)?;
             let event = DomainEvent {
@@ -650,71 +647,94 @@ impl DeliveryQueue for SqlStore {
         }
         let mut tx = self.system_tx(true).await?;
         let t = now();
+        let failing = failing_updates(&outcomes);
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => record_pg(&mut tx, &outcomes, &failing, t).await?,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => record_each(&mut tx, &outcomes, &failing, t).await?,
+        }
+        // Disabling is rare (410, or failing for days): one statement and event each.
         for o in &outcomes {
-            let a = &o.attempt;
-            tx.execute(
-                "INSERT INTO webhook_attempts (id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms,
-                 response_body, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                args![
-                    Uuid::now_v7(),
-                    o.org_id,
-                    a.delivery_id.as_uuid(),
-                    a.attempted_at,
-                    a.status_code.map(i64::from),
-                    a.error_kind.clone(),
-                    i64::from(a.latency_ms),
-                    a.response_body.clone(),
-                    a.next_attempt_at,
-                ],
-            )
-            .await?;
-            tx.execute(
-                "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2,
-                 last_status_code = $3, locked_until = NULL, updated_at = $4 WHERE org_id = $5 AND id = $6",
-                args![
-                    o.status.as_str(),
-                    a.next_attempt_at,
-                    a.status_code.map(i64::from),
-                    t,
-                    o.org_id,
-                    a.delivery_id.as_uuid(),
-                ],
-            )
-            .await?;
-            let succeeded = o.status == DeliveryStatus::Succeeded;
-            tx.execute(
-                if succeeded {
-                    "UPDATE webhooks SET failing_since = NULL WHERE org_id = $1 AND id = $2 AND failing_since IS NOT NULL AND $3 = $3"
-                } else {
-                    "UPDATE webhooks SET failing_since = $3 WHERE org_id = $1 AND id = $2 AND failing_since IS NULL"
-                },
-                args![o.org_id, o.webhook_id.as_uuid(), a.attempted_at],
-            )
-            .await?;
-            if let Some(reason) = &o.disable_endpoint {
-                let disabled = tx
-                    .execute(
-                        "UPDATE webhooks SET enabled = false, disabled_reason = $1, updated_at = $2
-                         WHERE org_id = $3 AND id = $4 AND enabled",
-                        args![reason.as_str(), t, o.org_id, o.webhook_id.as_uuid()],
-                    )
-                    .await?;
-                if disabled == 1 {
-                    let ctx = TenantContext::system(o.org_id, "webhooks");
-                    let data = serde_json::json!({ "webhook_id": o.webhook_id, "reason": reason });
-                    emit(
-                        &mut tx,
-                        &ctx,
-                        types::WEBHOOK_ENDPOINT_DISABLED,
-                        WebhookId::KIND,
-                        o.webhook_id.as_uuid(),
-                        &data,
-                    )
-                    .await?;
-                }
+            let Some(reason) = &o.disable_endpoint else {
+                continue;
+            };
+            let disabled = tx
+                .execute(
+                    "UPDATE webhooks SET enabled = false, disabled_reason = $1, updated_at = $2
+                     WHERE org_id = $3 AND id = $4 AND enabled",
+                    args![reason.as_str(), t, o.org_id, o.webhook_id.as_uuid()],
+                )
+                .await?;
+            if disabled == 1 {
+                let ctx = TenantContext::system(o.org_id, "webhooks");
+                let data = serde_json::json!({ "webhook_id": o.webhook_id, "reason": reason });
+                emit(
+                    &mut tx,
+                    &ctx,
+                    types::WEBHOOK_ENDPOINT_DISABLED,
+                    WebhookId::KIND,
+                    o.webhook_id.as_uuid(),
+                    &data,
+                )
+                .await?;
             }
         }
         tx.commit().await
+    }
+
+    async fn release_deliveries(
+        &self,
+        deliveries: Vec<WebhookDeliveryId>,
+        available_at: DateTime<Utc>,
+    ) -> Result<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let t = now();
+        // Cutting the lease to `available_at` (or ending it) keeps `next_attempt_at`, the
+        // delivery's place in the queue, as it is.
+        let until = (available_at > t).then_some(available_at);
+        let mut tx = self.system_tx(true).await?;
+        let ids: Vec<Uuid> = deliveries.iter().map(|d| d.as_uuid()).collect();
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = tx.pg() {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET locked_until = $1
+                 WHERE id = ANY($2) AND status IN ('pending', 'retrying')",
+            )
+            .bind(until)
+            .bind(&ids)
+            .execute(pg)
+            .await
+            .map_err(crate::db::db_error)?;
+            if until.is_none() {
+                tx.wake_workers();
+            }
+            return tx.commit().await;
+        }
+        for id in ids {
+            tx.execute(
+                "UPDATE webhook_deliveries SET locked_until = $1
+                 WHERE id = $2 AND status IN ('pending', 'retrying')",
+                args![until, id],
+            )
+            .await?;
+        }
+        if until.is_none() {
+            tx.wake_workers();
+        }
+        tx.commit().await
+    }
+
+    async fn subscribe_due(&self) -> Result<Box<dyn EventSubscription>> {
+        let subscription = match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => Subscription::Notices(b.bus().await?.due.subscribe()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => Subscription::Due(b.due.subscribe()),
+        };
+        Ok(Box::new(subscription))
     }
 
     async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
@@ -730,5 +750,365 @@ impl DeliveryQueue for SqlStore {
             )
             .await?;
         Ok(row.and_then(|(t,)| t))
+    }
+}
+
+/// The columns a claimed delivery is read with, besides [`DELIVERY_COLUMNS`].
+const DUE_COLUMNS: &str = "w.url, w.headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
+     e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id";
+
+/// Leases up to `$3` deliveries due at `$2` until `$1`, oldest due first, skipping rows another
+/// worker is claiming (Postgres).
+fn claim_update(skip_locked: &str) -> String {
+    format!(
+        "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN (
+             SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
+             WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2
+               AND (d.locked_until IS NULL OR d.locked_until < $2) AND w.enabled
+             ORDER BY d.next_attempt_at LIMIT $3 {skip_locked})"
+    )
+}
+
+#[cfg(feature = "sqlite")]
+static CLAIM_SQLITE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("{} RETURNING id", claim_update("")));
+
+/// The claim and the read of what it claimed, in one Postgres statement.
+#[cfg(feature = "postgres")]
+static CLAIM_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH d AS ({} RETURNING id, org_id, webhook_id, event_id, status, attempts, next_attempt_at, \
+         last_status_code, created_at, updated_at)
+         SELECT {DELIVERY_COLUMNS}, {DUE_COLUMNS} FROM d
+         JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id
+         JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id",
+        claim_update("FOR UPDATE OF d SKIP LOCKED")
+    )
+});
+
+/// Inserts pending deliveries (org, endpoint, event), skipping pairs that exist (a re-run is
+/// harmless); returns how many were created.
+async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let t = now();
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = tx.pg() {
+        // Arrays keep the statement's text fixed whatever the batch size.
+        let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
+        let orgs: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+        let webhooks: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
+        let events: Vec<Uuid> = rows.iter().map(|r| r.2).collect();
+        return sqlx::query(
+            "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
+             created_at, updated_at)
+             SELECT u.id, u.org_id, u.webhook_id, u.event_id, 'pending', 0, $5, $5, $5
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS u(id, org_id, webhook_id, event_id)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&orgs)
+        .bind(&webhooks)
+        .bind(&events)
+        .bind(t)
+        .execute(pg)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(crate::db::db_error);
+    }
+    let mut created = 0;
+    // Batches stay well under SQLite's bind-parameter limit.
+    for chunk in rows.chunks(500) {
+        let mut sql = Sql::new(
+            "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at, \
+             created_at, updated_at) VALUES ",
+        );
+        for (i, (org, webhook, event)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(Uuid::now_v7())
+                .push(", ")
+                .bind(*org)
+                .push(", ")
+                .bind(*webhook);
+            sql.push(", ")
+                .bind(*event)
+                .push(", 'pending', 0, ")
+                .bind(t)
+                .push(", ")
+                .bind(t)
+                .push(", ")
+                .bind(t);
+            sql.push(")");
+        }
+        sql.push(" ON CONFLICT DO NOTHING");
+        created += tx.execute_sql(sql).await?;
+    }
+    Ok(created)
+}
+
+/// What a batch of outcomes does to one endpoint's `failing_since`: the outcomes applied in
+/// order, where a success clears it and a failure sets it when it is clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FailingUpdate {
+    org_id: Uuid,
+    webhook_id: Uuid,
+    /// A success came in the batch: the stored value is replaced by `since`, not kept.
+    reset: bool,
+    /// The first failure after the last success (or of the batch).
+    since: Option<Timestamp>,
+}
+
+impl FailingUpdate {
+    /// The new `failing_since` given the stored one.
+    #[cfg(test)]
+    fn apply(&self, stored: Option<Timestamp>) -> Option<Timestamp> {
+        if self.reset {
+            self.since
+        } else {
+            stored.or(self.since)
+        }
+    }
+}
+
+fn failing_updates(outcomes: &[AttemptOutcome]) -> Vec<FailingUpdate> {
+    let mut updates: Vec<FailingUpdate> = Vec::new();
+    let mut index: HashMap<(OrgId, WebhookId), usize> = HashMap::new();
+    for o in outcomes {
+        let i = *index.entry((o.org_id, o.webhook_id)).or_insert_with(|| {
+            updates.push(FailingUpdate {
+                org_id: o.org_id.as_uuid(),
+                webhook_id: o.webhook_id.as_uuid(),
+                reset: false,
+                since: None,
+            });
+            updates.len() - 1
+        });
+        let u = &mut updates[i];
+        if o.status == DeliveryStatus::Succeeded {
+            u.reset = true;
+            u.since = None;
+        } else if u.since.is_none() {
+            u.since = Some(o.attempt.attempted_at);
+        }
+    }
+    updates
+}
+
+/// Records a batch in one Postgres statement: the attempts, the deliveries, the endpoints'
+/// `failing_since` (changed only where it changes).
+#[cfg(feature = "postgres")]
+async fn record_pg(
+    tx: &mut Tx,
+    outcomes: &[AttemptOutcome],
+    failing: &[FailingUpdate],
+    t: Timestamp,
+) -> Result<()> {
+    let Some(pg) = tx.pg() else {
+        return Err(Error::internal("record_pg", "not a Postgres transaction"));
+    };
+    let col = |f: &dyn Fn(&AttemptOutcome) -> Option<i32>| -> Vec<Option<i32>> {
+        outcomes.iter().map(f).collect()
+    };
+    sqlx::query(
+        "WITH a AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::int4[], $6::text[],
+                                  $7::int4[], $8::text[], $9::timestamptz[], $10::text[])
+                 AS a(id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms, response_body,
+                      next_attempt_at, status)
+         ), attempts AS (
+             INSERT INTO webhook_attempts (id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms,
+                                           response_body, next_attempt_at)
+             SELECT id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms, response_body,
+                    next_attempt_at FROM a
+         ), deliveries AS (
+             UPDATE webhook_deliveries d SET status = a.status, attempts = d.attempts + 1,
+                    next_attempt_at = a.next_attempt_at, last_status_code = a.status_code, locked_until = NULL,
+                    updated_at = $11
+             FROM a WHERE d.org_id = a.org_id AND d.id = a.delivery_id
+         )
+         UPDATE webhooks w SET failing_since = CASE WHEN f.reset THEN f.since ELSE COALESCE(w.failing_since, f.since) END
+         FROM unnest($12::uuid[], $13::uuid[], $14::bool[], $15::timestamptz[]) AS f(org_id, id, reset, since)
+         WHERE w.org_id = f.org_id AND w.id = f.id
+           AND w.failing_since IS DISTINCT FROM
+               (CASE WHEN f.reset THEN f.since ELSE COALESCE(w.failing_since, f.since) END)",
+    )
+    .bind(outcomes.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .bind(outcomes.iter().map(|o| o.org_id.as_uuid()).collect::<Vec<_>>())
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.delivery_id.as_uuid())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.attempted_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(col(&|o| o.attempt.status_code.map(i32::from)))
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.error_kind.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(col(&|o| {
+        Some(i32::try_from(o.attempt.latency_ms).unwrap_or(i32::MAX))
+    }))
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.response_body.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.attempt.next_attempt_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        outcomes
+            .iter()
+            .map(|o| o.status.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(t)
+    .bind(failing.iter().map(|f| f.org_id).collect::<Vec<_>>())
+    .bind(failing.iter().map(|f| f.webhook_id).collect::<Vec<_>>())
+    .bind(failing.iter().map(|f| f.reset).collect::<Vec<_>>())
+    .bind(failing.iter().map(|f| f.since).collect::<Vec<_>>())
+    .execute(pg)
+    .await
+    .map_err(crate::db::db_error)?;
+    Ok(())
+}
+
+/// Records a batch statement by statement (SQLite: no arrays, and no round trips to save).
+#[cfg(feature = "sqlite")]
+async fn record_each(
+    tx: &mut Tx,
+    outcomes: &[AttemptOutcome],
+    failing: &[FailingUpdate],
+    t: Timestamp,
+) -> Result<()> {
+    for o in outcomes {
+        let a = &o.attempt;
+        tx.execute(
+            "INSERT INTO webhook_attempts (id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms,
+             response_body, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            args![
+                Uuid::now_v7(),
+                o.org_id,
+                a.delivery_id.as_uuid(),
+                a.attempted_at,
+                a.status_code.map(i64::from),
+                a.error_kind.clone(),
+                i64::from(a.latency_ms),
+                a.response_body.clone(),
+                a.next_attempt_at,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_attempt_at = $2,
+             last_status_code = $3, locked_until = NULL, updated_at = $4 WHERE org_id = $5 AND id = $6",
+            args![
+                o.status.as_str(),
+                a.next_attempt_at,
+                a.status_code.map(i64::from),
+                t,
+                o.org_id,
+                a.delivery_id.as_uuid(),
+            ],
+        )
+        .await?;
+    }
+    for f in failing {
+        tx.execute(
+            "UPDATE webhooks SET failing_since = CASE WHEN $1 THEN $2 ELSE COALESCE(failing_since, $2) END
+             WHERE org_id = $3 AND id = $4",
+            args![f.reset, f.since, f.org_id, f.webhook_id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use workos_core::domain::DeliveryAttempt;
+
+    use super::*;
+
+    fn outcome(
+        org: OrgId,
+        webhook: WebhookId,
+        status: DeliveryStatus,
+        at: Timestamp,
+    ) -> AttemptOutcome {
+        AttemptOutcome {
+            org_id: org,
+            webhook_id: webhook,
+            attempt: DeliveryAttempt {
+                delivery_id: WebhookDeliveryId::new(),
+                attempted_at: at,
+                status_code: Some(if status == DeliveryStatus::Succeeded {
+                    200
+                } else {
+                    500
+                }),
+                error_kind: None,
+                latency_ms: 1,
+                response_body: None,
+                next_attempt_at: None,
+            },
+            status,
+            disable_endpoint: None,
+        }
+    }
+
+    /// The batch's net effect equals applying the outcomes one by one.
+    #[test]
+    fn failing_since_folds_like_the_outcomes_in_order() {
+        use DeliveryStatus::{Retrying as F, Succeeded as S};
+        let org = OrgId::new();
+        let t0 = now();
+        let at = |i: i64| t0 + chrono::Duration::seconds(i);
+        let stored = Some(at(-100));
+        for (seq, from_null, from_stored) in [
+            (vec![F, F], Some(at(0)), stored),
+            (vec![S], None, None),
+            (vec![F, S], None, None),
+            (vec![F, S, F, F], Some(at(2)), Some(at(2))),
+            (vec![S, F], Some(at(1)), Some(at(1))),
+        ] {
+            let webhook = WebhookId::new();
+            let outcomes: Vec<_> = seq
+                .iter()
+                .enumerate()
+                .map(|(i, s)| outcome(org, webhook, *s, at(i64::try_from(i).unwrap())))
+                .collect();
+            let updates = failing_updates(&outcomes);
+            assert_eq!(updates.len(), 1);
+            assert_eq!(updates[0].apply(None), from_null, "{seq:?} from NULL");
+            assert_eq!(updates[0].apply(stored), from_stored, "{seq:?} from stored");
+        }
+        // One update per endpoint, in first-seen order.
+        let (a, b) = (WebhookId::new(), WebhookId::new());
+        let updates = failing_updates(&[
+            outcome(org, a, S, at(0)),
+            outcome(org, b, F, at(1)),
+            outcome(org, a, F, at(2)),
+        ]);
+        assert_eq!(
+            updates.iter().map(|u| u.webhook_id).collect::<Vec<_>>(),
+            [a.as_uuid(), b.as_uuid()]
+        );
     }
 }

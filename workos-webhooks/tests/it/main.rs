@@ -34,6 +34,7 @@ macro_rules! store_test {
 mod common;
 
 mod pipeline;
+mod queue;
 mod service;
 mod signing;
 mod ssrf;

@@ -593,3 +593,30 @@ async fn shutdown_stops_the_tasks(store: &SqlStore) {
     .await;
 }
 store_test!(shutdown_stops_the_tasks);
+
+/// Deliveries held back by a slow rate limit are handed back rather than waited for, and
+/// still each arrive once with one attempt: a hand-back counts no attempt.
+async fn rate_limited_deliveries_are_handed_back(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let rx = Receiver::start(vec![], Reply::ok()).await;
+    let mut new = new_webhook(&rx.url("/"), &["company.*"]);
+    new.rate_limit_per_second = Some(4);
+    let (hook, _) = h.service.create(&h.ctx, new).await.unwrap();
+    for i in 0..6 {
+        h.company(&format!("Company {i}")).await;
+    }
+
+    let pipeline = h.spawn(Harness::config("0"));
+    let done = h
+        .wait_deliveries(hook.id, 6, "six deliveries", succeeded)
+        .await;
+    pipeline.shutdown().await;
+    let received = rx.requests();
+    assert_eq!(received.len(), 6);
+    let ids: BTreeSet<&str> = received.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids.len(), 6, "each delivery arrived once");
+    for d in done {
+        assert_eq!(d.attempts, 1, "only the sent attempt counts");
+    }
+}
+store_test!(rate_limited_deliveries_are_handed_back);

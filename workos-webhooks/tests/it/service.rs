@@ -2,6 +2,7 @@
 
 use workos_core::Error;
 use workos_core::domain::{HttpUrl, NewMember, WebhookPatch};
+use workos_core::events::types;
 use workos_core::ids::UserId;
 use workos_core::page::PageRequest;
 use workos_core::repo::{MemberRepo, WebhookRepo};
@@ -145,3 +146,81 @@ async fn secrets_are_sealed(store: &SqlStore) {
     );
 }
 store_test!(secrets_are_sealed);
+
+/// Rotations racing each other keep every new secret (the swap is a compare-and-swap), and
+/// each records `webhook_endpoint.secret_rotated`, which carries no secret.
+async fn concurrent_rotations_keep_every_secret(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let (hook, first) = h.endpoint("http://127.0.0.1:9/", &[]).await;
+    let rotations = (0..4).map(|_| h.service.rotate_secret(&h.ctx, hook.id));
+    let rotated: Vec<_> = futures_util::future::join_all(rotations)
+        .await
+        .into_iter()
+        .map(|r| r.expect("rotation succeeds"))
+        .collect();
+
+    let sealed = h.store.webhook_secrets(&h.ctx, hook.id).await.unwrap();
+    let kept: Vec<String> = h
+        .service
+        .open_secrets(h.ctx.org_id(), &sealed, chrono::Utc::now())
+        .unwrap()
+        .iter()
+        .map(|s| s.expose().to_owned())
+        .collect();
+    assert_eq!(
+        kept.len(),
+        5,
+        "the first secret and four rotated in: {}",
+        kept.len()
+    );
+    for s in rotated.iter().chain([&first]) {
+        assert!(
+            kept.iter().any(|k| k == s.expose()),
+            "a rotated secret was lost"
+        );
+    }
+
+    let events = h.events(&[types::WEBHOOK_ENDPOINT_SECRET_ROTATED]).await;
+    assert_eq!(events.len(), 4);
+    for e in &events {
+        assert_eq!(e.subject.id, hook.id.as_uuid());
+        let data = e.data.to_string();
+        for s in rotated.iter().chain([&first]) {
+            assert!(!data.contains(s.expose()), "the event carries no secret");
+        }
+        assert!(!data.contains("whsec_"), "the event carries no secret");
+    }
+}
+store_test!(concurrent_rotations_keep_every_secret);
+
+/// A swap against a list that changed since it was read changes nothing and says so.
+async fn stale_swap_is_refused(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let (hook, _) = h.endpoint("http://127.0.0.1:9/", &[]).await;
+    let stale = h.store.webhook_secrets(&h.ctx, hook.id).await.unwrap();
+    let newest = h.service.rotate_secret(&h.ctx, hook.id).await.unwrap();
+    let current = h.store.webhook_secrets(&h.ctx, hook.id).await.unwrap();
+    assert!(
+        !h.store
+            .swap_webhook_secrets(&h.ctx, hook.id, stale.clone(), stale)
+            .await
+            .unwrap(),
+        "a stale swap is refused"
+    );
+    assert_eq!(
+        h.store.webhook_secrets(&h.ctx, hook.id).await.unwrap(),
+        current
+    );
+    let primary = h
+        .service
+        .open_secrets(h.ctx.org_id(), &current, chrono::Utc::now())
+        .unwrap();
+    assert_eq!(primary[0].expose(), newest.expose());
+    assert_eq!(
+        h.events(&[types::WEBHOOK_ENDPOINT_SECRET_ROTATED])
+            .await
+            .len(),
+        1
+    );
+}
+store_test!(stale_swap_is_refused);

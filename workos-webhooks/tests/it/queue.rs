@@ -1,0 +1,311 @@
+//! The store's delivery queue as workers use it: claims, batched recording, hand-backs and
+//! the wake-ups workers wait on; and the worker's dead-lettering of deliveries it cannot sign.
+
+use std::time::Duration;
+
+use workos_core::crypto::{Cipher, SecretKey};
+use workos_core::domain::{DeliveryAttempt, DeliveryStatus, WebhookDelivery, now};
+use workos_core::ids::WebhookId;
+use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, WebhookRepo};
+use workos_store::SqlStore;
+use workos_webhooks::worker::{DeliveryWorker, Dispatcher, ERROR_SECRETS_UNREADABLE, Pipeline};
+
+use crate::common::{HANG_GUARD, Harness, Receiver, Reply};
+
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Creates `n` companies and dispatches until `expected` deliveries exist (on Postgres a
+/// committed event is readable once no older transaction of the cluster runs: retry).
+async fn dispatch(h: &Harness, n: usize, expected: usize) {
+    for i in 0..n {
+        h.company(&format!("Company {i}")).await;
+    }
+    let dispatcher = Dispatcher::new(h.store.clone(), &Harness::config("0"));
+    let mut made = 0;
+    tokio::time::timeout(HANG_GUARD, async {
+        while made < expected {
+            made += dispatcher.run_once().await.unwrap().deliveries;
+            if made < expected {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    })
+    .await
+    .expect("the events are dispatched");
+    assert_eq!(made, expected);
+}
+
+/// Claims until `n` deliveries are claimed (or fails after the hang guard).
+async fn claim(h: &Harness, n: usize) -> Vec<DueDelivery> {
+    let claimed = h.store.claim_deliveries(100, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), n, "claimed {claimed:#?}");
+    claimed
+}
+
+fn outcome(due: &DueDelivery, status: DeliveryStatus, code: u16, seconds: i64) -> AttemptOutcome {
+    AttemptOutcome {
+        org_id: due.delivery.org_id,
+        webhook_id: due.delivery.webhook_id,
+        attempt: DeliveryAttempt {
+            delivery_id: due.delivery.id,
+            attempted_at: now() + chrono::Duration::seconds(seconds),
+            status_code: Some(code),
+            error_kind: None,
+            latency_ms: 7,
+            response_body: Some(format!("answer {code}")),
+            next_attempt_at: (status == DeliveryStatus::Retrying)
+                .then(|| now() + chrono::Duration::hours(1)),
+        },
+        status,
+        disable_endpoint: None,
+    }
+}
+
+async fn delivery(h: &Harness, due: &DueDelivery) -> WebhookDelivery {
+    h.store.get_delivery(&h.ctx, due.delivery.id).await.unwrap()
+}
+
+/// A claim returns each due delivery once with what sending needs; a hand-back makes it
+/// claimable again without an attempt, at once or from a later time.
+async fn released_deliveries_are_claimable_again(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let (hook, _) = h.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    dispatch(&h, 2, 2).await;
+    let claimed = claim(&h, 2).await;
+    assert!(claimed.iter().all(|d| d.delivery.webhook_id == hook.id
+        && d.url == "http://127.0.0.1:9/"
+        && d.event.event_type == "company.created"));
+    assert!(
+        h.store
+            .claim_deliveries(100, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claimed deliveries are leased"
+    );
+
+    // Released now: claimable at once, no attempt counted.
+    let (first, second) = (&claimed[0], &claimed[1]);
+    h.store
+        .release_deliveries(vec![first.delivery.id], now())
+        .await
+        .unwrap();
+    let again = claim(&h, 1).await;
+    assert_eq!(again[0].delivery.id, first.delivery.id);
+    assert_eq!(again[0].delivery.attempts, 0);
+    assert!(h.attempts(first.delivery.id).await.is_empty());
+
+    // Released for later: not claimable now, due then.
+    let later = now() + chrono::Duration::hours(1);
+    h.store
+        .release_deliveries(vec![second.delivery.id], later)
+        .await
+        .unwrap();
+    assert!(
+        h.store
+            .claim_deliveries(100, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let d = delivery(&h, second).await;
+    assert_eq!((d.status, d.attempts), (DeliveryStatus::Pending, 0));
+
+    // A recorded delivery is not revived by a late hand-back.
+    h.store
+        .record_attempts(vec![outcome(&again[0], DeliveryStatus::Succeeded, 200, 0)])
+        .await
+        .unwrap();
+    h.store
+        .release_deliveries(vec![first.delivery.id], now())
+        .await
+        .unwrap();
+    assert!(
+        h.store
+            .claim_deliveries(100, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(delivery(&h, first).await.status, DeliveryStatus::Succeeded);
+}
+store_test!(released_deliveries_are_claimable_again);
+
+/// One batch with outcomes for two endpoints records every attempt and delivery, and leaves
+/// each endpoint's failure state as the outcomes applied in order would.
+async fn a_batch_records_like_its_outcomes_in_order(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let (a, _) = h.endpoint("http://127.0.0.1:9/a", &["company.*"]).await;
+    let (b, _) = h.endpoint("http://127.0.0.1:9/b", &["company.*"]).await;
+    dispatch(&h, 2, 4).await;
+    let claimed = claim(&h, 4).await;
+    let of = |hook: WebhookId| -> Vec<&DueDelivery> {
+        claimed
+            .iter()
+            .filter(|d| d.delivery.webhook_id == hook)
+            .collect()
+    };
+    let (a1, a2) = (of(a.id)[0], of(a.id)[1]);
+    let (b1, b2) = (of(b.id)[0], of(b.id)[1]);
+    // a: fails, then succeeds → not failing. b: fails twice → failing since its first.
+    let b_first = outcome(b1, DeliveryStatus::Retrying, 500, 1);
+    let b_since = b_first.attempt.attempted_at;
+    h.store
+        .record_attempts(vec![
+            outcome(a1, DeliveryStatus::Retrying, 503, 0),
+            b_first,
+            outcome(a2, DeliveryStatus::Succeeded, 204, 2),
+            outcome(b2, DeliveryStatus::Failed, 500, 3),
+        ])
+        .await
+        .unwrap();
+
+    let hook = |id| {
+        let (store, ctx) = (h.store.clone(), h.ctx.clone());
+        async move { store.get_webhook(&ctx, id).await.unwrap() }
+    };
+    assert_eq!(hook(a.id).await.failing_since, None);
+    assert_eq!(hook(b.id).await.failing_since, Some(b_since));
+
+    for (due, status, code) in [
+        (a1, DeliveryStatus::Retrying, 503),
+        (a2, DeliveryStatus::Succeeded, 204),
+        (b1, DeliveryStatus::Retrying, 500),
+        (b2, DeliveryStatus::Failed, 500),
+    ] {
+        let d = delivery(&h, due).await;
+        assert_eq!(
+            (d.status, d.attempts, d.last_status_code),
+            (status, 1, Some(code))
+        );
+        let attempts = h.attempts(due.delivery.id).await;
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].status_code, Some(code));
+        assert_eq!(attempts[0].latency_ms, 7);
+        assert_eq!(
+            attempts[0].response_body.as_deref(),
+            Some(&*format!("answer {code}"))
+        );
+        assert_eq!(
+            attempts[0].next_attempt_at.is_some(),
+            status == DeliveryStatus::Retrying
+        );
+    }
+
+    // A later failure keeps b's first failure time; a success clears it.
+    let retry = h.store.claim_deliveries(100, LEASE).await.unwrap();
+    assert!(retry.is_empty(), "retries are due in an hour");
+    h.store
+        .replay_delivery(&h.ctx, b1.delivery.id)
+        .await
+        .unwrap();
+    let replayed = claim(&h, 1).await;
+    h.store
+        .record_attempts(vec![outcome(
+            &replayed[0],
+            DeliveryStatus::Retrying,
+            500,
+            10,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(hook(b.id).await.failing_since, Some(b_since));
+    h.store
+        .replay_delivery(&h.ctx, b1.delivery.id)
+        .await
+        .unwrap();
+    let replayed = claim(&h, 1).await;
+    h.store
+        .record_attempts(vec![outcome(
+            &replayed[0],
+            DeliveryStatus::Succeeded,
+            200,
+            20,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(hook(b.id).await.failing_since, None);
+    assert_eq!(delivery(&h, b1).await.attempts, 3);
+}
+store_test!(a_batch_records_like_its_outcomes_in_order);
+
+/// Workers are told when deliveries become due: created by a dispatcher, replayed, or handed
+/// back.
+async fn workers_are_woken_when_deliveries_become_due(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    h.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    let mut due = h.store.subscribe_due().await.unwrap();
+    dispatch(&h, 1, 1).await;
+    tokio::time::timeout(HANG_GUARD, due.next())
+        .await
+        .expect("a notice after dispatch")
+        .unwrap();
+
+    let claimed = claim(&h, 1).await;
+    let mut due = h.store.subscribe_due().await.unwrap();
+    h.store
+        .release_deliveries(vec![claimed[0].delivery.id], now())
+        .await
+        .unwrap();
+    tokio::time::timeout(HANG_GUARD, due.next())
+        .await
+        .expect("a notice after a hand-back")
+        .unwrap();
+
+    let mut due = h.store.subscribe_due().await.unwrap();
+    h.store
+        .replay_delivery(&h.ctx, claimed[0].delivery.id)
+        .await
+        .unwrap();
+    tokio::time::timeout(HANG_GUARD, due.next())
+        .await
+        .expect("a notice after a replay")
+        .unwrap();
+}
+store_test!(workers_are_woken_when_deliveries_become_due);
+
+/// A delivery whose endpoint's secrets do not open (here: a worker with another key) is
+/// dead-lettered at once with an attempt saying why, and nothing is sent.
+async fn unreadable_secrets_dead_letter(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let rx = Receiver::start(vec![], Reply::ok()).await;
+    let (hook, _) = h.endpoint(&rx.url("/"), &["company.*"]).await;
+    dispatch(&h, 1, 1).await;
+
+    let other_key = std::sync::Arc::new(Cipher::new(1, SecretKey::generate()));
+    let worker =
+        DeliveryWorker::new(h.store.clone(), other_key, &Harness::config("0,0,0")).unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+
+    let d = h.delivery(hook.id).await;
+    assert_eq!((d.status, d.attempts), (DeliveryStatus::Failed, 1));
+    assert_eq!(d.next_attempt_at, None);
+    let attempts = h.attempts(d.id).await;
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        attempts[0].error_kind.as_deref(),
+        Some(ERROR_SECRETS_UNREADABLE)
+    );
+    assert_eq!(attempts[0].status_code, None);
+    assert!(rx.requests().is_empty(), "nothing was sent");
+    assert!(
+        h.store
+            .claim_deliveries(100, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a dead letter is not claimed again"
+    );
+
+    // Replayed with the right key, it is delivered.
+    h.store.replay_delivery(&h.ctx, d.id).await.unwrap();
+    let pipeline =
+        Pipeline::spawn(h.store.clone(), h.cipher.clone(), Harness::config("0")).unwrap();
+    h.wait_deliveries(hook.id, 1, "the replayed delivery", |d| {
+        d.status == DeliveryStatus::Succeeded
+    })
+    .await;
+    pipeline.shutdown().await;
+    assert_eq!(rx.requests().len(), 1);
+}
+store_test!(unreadable_secrets_dead_letter);
