@@ -30,7 +30,9 @@
 //! its mailbox counts too). After each phase the stored emails are counted. The report is
 //! Markdown on stdout; progress goes to stderr. The database is dropped at the end unless
 //! `KEEP_DB=1`. Settings: `DATABASE_URL` (required), `BENCH_MESSAGES`, `BENCH_CHANGES`,
-//! `BENCH_PAGE_SIZE` (Google's maximum, 500), `BENCH_CONCURRENCY` (the engine's default, 4).
+//! `BENCH_PAGE_SIZE` (Google's maximum, 500), `BENCH_CONCURRENCY` (the engine's default, 4),
+//! `BENCH_QUOTA_UNITS` (quota units per second, default the engine's 250 = Google's per-user
+//! limit; 0 measures the engine unpaced).
 
 #![allow(missing_docs)]
 
@@ -168,6 +170,10 @@ async fn bench() -> Result<()> {
     let changes = setting("BENCH_CHANGES", 100)?;
     let page_size = u32::try_from(setting("BENCH_PAGE_SIZE", 500)?)?;
     let concurrency = setting("BENCH_CONCURRENCY", SyncConfig::default().concurrency)?;
+    let quota_units_per_second = u32::try_from(setting(
+        "BENCH_QUOTA_UNITS",
+        SyncConfig::default().quota_units_per_second as usize,
+    )?)?;
 
     let database = format!("workos_gmailbench_{}", uuid::Uuid::now_v7().simple());
     let mut admin = PgConnection::connect(&admin_url).await?;
@@ -180,6 +186,7 @@ async fn bench() -> Result<()> {
         changes,
         page_size,
         concurrency,
+        quota_units_per_second,
     )
     .await;
     if std::env::var("KEEP_DB").is_ok_and(|v| v == "1") {
@@ -198,6 +205,7 @@ async fn run(
     changes: usize,
     page_size: u32,
     concurrency: usize,
+    quota_units_per_second: u32,
 ) -> Result<()> {
     let store = SqlStore::connect(url).await?;
     store.migrate().await?;
@@ -252,6 +260,7 @@ async fn run(
         page_size,
         concurrency,
         person_policy: PersonPolicy::SentAndReceived,
+        quota_units_per_second,
         ..SyncConfig::default()
     });
 
@@ -300,7 +309,7 @@ async fn run(
     println!("## Gmail sync (Postgres)\n");
     println!(
         "Mailbox: {messages} messages; then {changes} changes ({added} new, {labelled} label changes, {deleted} deletions). \
-         Page size {page_size}, {concurrency} messages fetched at once.\n"
+         Page size {page_size}, {concurrency} messages fetched at once, paced to {quota_units_per_second} quota units/s (0: unpaced).\n"
     );
     println!(
         "| phase | wall | Gmail calls (fake) | quota units | client's count (calls / units) | peak RSS in phase | emails stored after |"

@@ -60,9 +60,16 @@
 //! stay correct (idempotent records) but waste quota.
 
 use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt as _;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{InsufficientCapacity, NotUntil, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use workos_core::domain::{Direction, Integration, IntegrationStatus, NewEmail, mailbox_address};
@@ -70,7 +77,9 @@ use workos_core::ids::IntegrationId;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use crate::api::{ApiUsage, HistoryOutcome, HistoryQuery, HistoryType, ListQuery, RawMessage};
+use crate::api::{
+    ApiUsage, HistoryOutcome, HistoryQuery, HistoryType, ListQuery, Method, RawMessage,
+};
 use crate::gmail::Gmail;
 use crate::oauth::is_needs_reauth;
 use crate::parse::{self, ParsedEmail, decode_entities, truncate};
@@ -118,7 +127,15 @@ pub struct SyncConfig {
     pub failure_threshold: u32,
     /// When people are created (default [`PersonPolicy::SentOnly`]).
     pub person_policy: PersonPolicy,
+    /// Gmail quota units one mailbox's sync may spend per second (default
+    /// [`DEFAULT_QUOTA_UNITS_PER_SECOND`], Google's per-user limit; 0: no limit). A second's
+    /// worth may be spent at once. Per process: the scheduler's claims keep a mailbox on one
+    /// process at a time.
+    pub quota_units_per_second: u32,
 }
+
+/// Google's per-user Gmail quota: 15,000 units a minute, i.e. 250 a second.
+pub const DEFAULT_QUOTA_UNITS_PER_SECOND: u32 = 250;
 
 impl Default for SyncConfig {
     fn default() -> Self {
@@ -128,6 +145,48 @@ impl Default for SyncConfig {
             concurrency: 4,
             failure_threshold: 3,
             person_policy: PersonPolicy::default(),
+            quota_units_per_second: DEFAULT_QUOTA_UNITS_PER_SECOND,
+        }
+    }
+}
+
+/// Paces the calls of each mailbox to its quota (GCRA per integration).
+#[derive(Debug)]
+struct QuotaBudget<C: Clock = DefaultClock> {
+    #[allow(clippy::type_complexity)]
+    limiter: Option<
+        RateLimiter<
+            IntegrationId,
+            DefaultKeyedStateStore<IntegrationId>,
+            C,
+            NoOpMiddleware<C::Instant>,
+        >,
+    >,
+}
+
+impl<C: Clock> QuotaBudget<C> {
+    fn new(units_per_second: u32, clock: C) -> Self {
+        Self {
+            limiter: NonZeroU32::new(units_per_second)
+                .map(|n| RateLimiter::dashmap_with_clock(Quota::per_second(n), clock)),
+        }
+    }
+
+    /// When `method` may be called for `id` (`None`: now), spending its units.
+    fn reserve(&self, id: IntegrationId, method: Method) -> Option<Duration> {
+        let limiter = self.limiter.as_ref()?;
+        let units = NonZeroU32::new(u32::try_from(method.quota_units()).unwrap_or(u32::MAX))?;
+        let wait =
+            |not_until: NotUntil<C::Instant>| not_until.wait_time_from(limiter.clock().now());
+        match limiter.check_key_n(&id, units) {
+            Ok(Ok(())) => None,
+            Ok(Err(not_until)) => Some(wait(not_until)),
+            // More units than a second's worth (a send): spend what a second allows.
+            Err(InsufficientCapacity(max)) => match limiter.check_key_n(&id, NonZeroU32::new(max)?)
+            {
+                Ok(Err(not_until)) => Some(wait(not_until)),
+                Ok(Ok(())) | Err(_) => None,
+            },
         }
     }
 }
@@ -233,6 +292,7 @@ enum Outcome {
 pub struct SyncEngine {
     gmail: Gmail,
     config: SyncConfig,
+    quota: Arc<QuotaBudget>,
 }
 
 impl Gmail {
@@ -247,7 +307,22 @@ impl SyncEngine {
     /// A sync engine on `gmail`.
     #[must_use]
     pub fn new(gmail: Gmail, config: SyncConfig) -> Self {
-        Self { gmail, config }
+        let quota = Arc::new(QuotaBudget::new(
+            config.quota_units_per_second,
+            DefaultClock::default(),
+        ));
+        Self {
+            gmail,
+            config,
+            quota,
+        }
+    }
+
+    /// Waits until the mailbox's quota allows a call of `method`.
+    async fn pace(&self, id: IntegrationId, method: Method) {
+        while let Some(wait) = self.quota.reserve(id, method) {
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// Runs one sync of the integration (member role; a system context in a worker): a full
@@ -370,6 +445,7 @@ impl SyncEngine {
     ) -> Result<()> {
         let id = integration.id;
         if state.full_sync_history_id.is_none() {
+            self.pace(id, Method::Profile).await;
             let profile = self.gmail.profile(ctx, id).await?;
             state.full_sync_history_id = Some(profile.history_id);
             state.page_token = None;
@@ -384,6 +460,7 @@ impl SyncEngine {
                 page_token: state.page_token.clone(),
                 max_results: Some(self.config.page_size),
             };
+            self.pace(id, Method::MessagesList).await;
             let page = match self.gmail.list_messages(ctx, id, &query).await {
                 Ok(page) => page,
                 Err(Error::Provider {
@@ -441,6 +518,7 @@ impl SyncEngine {
                 page_token: state.page_token.clone(),
                 max_results: Some(self.config.page_size),
             };
+            self.pace(id, Method::HistoryList).await;
             let page = match self.gmail.list_history(ctx, id, &query).await {
                 Ok(HistoryOutcome::Page(page)) => page,
                 Ok(HistoryOutcome::Expired) => return Ok(true),
@@ -598,6 +676,7 @@ impl SyncEngine {
         own: &HashSet<String>,
         message_id: &str,
     ) -> Result<Outcome> {
+        self.pace(integration.id, Method::MessagesGet).await;
         let message = match self.gmail.get_raw(ctx, integration.id, message_id).await {
             Ok(m) => m,
             Err(Error::NotFound { .. }) => {
@@ -827,6 +906,37 @@ fn to_new_email(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quota_paces_each_mailbox_to_its_units_per_second() {
+        use governor::clock::FakeRelativeClock;
+        let clock = FakeRelativeClock::default();
+        let budget = QuotaBudget::new(250, clock.clone());
+        let (a, b) = (IntegrationId::new(), IntegrationId::new());
+        // A second's worth at once: 50 gets of 5 units.
+        for _ in 0..50 {
+            assert_eq!(budget.reserve(a, Method::MessagesGet), None);
+        }
+        // The 51st waits for 5 units to come back: 20 ms.
+        assert_eq!(
+            budget.reserve(a, Method::MessagesGet),
+            Some(Duration::from_millis(20))
+        );
+        // Another mailbox has its own budget.
+        assert_eq!(budget.reserve(b, Method::MessagesGet), None);
+        clock.advance(Duration::from_millis(20));
+        assert_eq!(budget.reserve(a, Method::MessagesGet), None);
+        // A history page costs 2 units: 8 ms after the budget ran out.
+        assert_eq!(
+            budget.reserve(a, Method::HistoryList),
+            Some(Duration::from_millis(8))
+        );
+        // 0 is no limit.
+        let free = QuotaBudget::new(0, clock);
+        for _ in 0..1_000 {
+            assert_eq!(free.reserve(a, Method::MessagesGet), None);
+        }
+    }
 
     #[test]
     fn state_round_trips_and_defaults() {

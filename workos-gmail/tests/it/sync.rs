@@ -16,6 +16,8 @@ fn config(policy: PersonPolicy) -> SyncConfig {
     SyncConfig {
         page_size: 10,
         person_policy: policy,
+        // Large mailboxes sync here; the pacing itself is unit-tested.
+        quota_units_per_second: 1_000_000,
         ..SyncConfig::default()
     }
 }
