@@ -1,11 +1,13 @@
 //! Lead routing (settings, cap-safe routing, partner callbacks, reporting) and public lead
 //! forms.
 //!
-//! `route_lead` composes, in one transaction: the lead's row lock, the settings row lock, one
-//! `SELECT … FOR UPDATE` that locks and reads the candidate partners in id order, one statement
-//! counting their usage since local midnight and month start (`usage_of`), and the deliveries.
-//! Every routing that could take the same cap slot queues on the same partner row, so caps hold
-//! under any concurrency. The queued-lead job (`route_pending_leads`) picks each lead with
+//! `route_lead` composes, in one transaction: the lead's row lock, the settings (locked only
+//! for round robin, whose pointer it moves), the buying partners read without locks with their
+//! usage since local midnight and month start (`usage_of`, one statement), the choice, and the
+//! deliveries. Before recording, the capped partners chosen are locked and re-checked
+//! (`SqlStore::choose`): every routing that could take the same cap slot queues on the same
+//! partner row, so caps hold under any concurrency, while routings to different partners do
+//! not wait for each other. The queued-lead job (`route_pending_leads`) picks each lead with
 //! `FOR UPDATE SKIP LOCKED` and routes it in that same transaction.
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,7 +20,7 @@ use workos_core::domain::{
     Candidate, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
     LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm,
     Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
-    RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, buys, day_start,
+    RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, day_start,
     has_room, lead_status_from_deliveries, month_start, new_public_form_id, normalize_vertical,
     partner_buys, partner_is_open, partner_timezone, routed_status, select_partners,
     to_storage_precision, validate_range, within_return_window,
@@ -169,9 +171,6 @@ async fn settings_in(
 // ---------------------------------------------------------------------------------------------
 // Routing
 
-/// A partner as routing first filters it: id, verticals, regions, exclusive.
-type CandidateRow = (Uuid, Json<Vec<String>>, Json<Vec<String>>, bool);
-
 /// The start of the partner's local day and month at `now` (UTC for a zone the tz database
 /// does not know, with a warning: partner validation checks only the name's shape).
 fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
@@ -228,6 +227,75 @@ async fn usage_of(
         .into_iter()
         .map(|(id, daily, monthly)| (id, (count(daily), count(monthly))))
         .collect())
+}
+
+/// The partners of `open` under their caps at `at`, counted in `tx` (one statement).
+async fn with_room(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    open: Vec<Partner>,
+    at: Timestamp,
+) -> Result<Vec<Partner>> {
+    let usage = usage_of(tx, ctx, &open, at).await?;
+    Ok(open
+        .into_iter()
+        .filter(|p| {
+            let (daily, monthly) = usage.get(&p.id.as_uuid()).copied().unwrap_or((0, 0));
+            has_room(p, daily, monthly)
+        })
+        .collect())
+}
+
+/// Whether a cap limits the partner (only then does routing need its row lock).
+const fn capped(p: &Partner) -> bool {
+    p.daily_cap.is_some() || p.monthly_cap.is_some()
+}
+
+/// Locks the partners `ids` (in id order, one statement), reads them afresh and keeps those
+/// that still buy `lead`, are active, open and under their caps, counted after the locks.
+async fn lock_with_room(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    lead: &Lead,
+    ids: &[PartnerId],
+    (shared, lock): (bool, &str),
+    at: Timestamp,
+) -> Result<Vec<Partner>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(&format!(
+        "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = "
+    ));
+    sql.bind(ctx.org_id()).push(" AND id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(*id);
+    }
+    sql.push(") ORDER BY id").push(lock);
+    let rows: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
+    let mut open = Vec::with_capacity(rows.len());
+    for row in rows {
+        let p = Partner::try_from(row)?;
+        if partner_buys(&p, lead) && !(shared && p.exclusive) && p.active && partner_is_open(&p, at)
+        {
+            open.push(p);
+        }
+    }
+    with_room(tx, ctx, open, at).await
+}
+
+/// How routing chooses among the eligible partners.
+#[derive(Clone, Copy)]
+struct Choice {
+    strategy: RoutingStrategy,
+    rr_last: Option<PartnerId>,
+    /// How many partners.
+    want: usize,
+    /// Shared distribution (exclusive partners left out).
+    shared: bool,
 }
 
 impl SqlStore {
@@ -288,6 +356,68 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// Chooses up to `choice.want` of `eligible` (read without locks), cap-safely:
+    ///
+    /// The capped partners chosen are locked (id order, one statement) and re-checked with
+    /// their usage counted after the lock, inside a savepoint. When every one still has room
+    /// (the common case) only they were locked, so routings to other partners run in
+    /// parallel. When one filled meanwhile, the savepoint is rolled back (releasing those
+    /// locks: holding one while locking others could deadlock with a routing that locks in id
+    /// order), every capped eligible partner is locked in id order and re-checked, and the
+    /// choice is made again among those with room. Uncapped partners need no lock. On SQLite
+    /// the single writer already makes the unlocked read exact.
+    async fn choose(
+        &self,
+        tx: &mut Tx,
+        ctx: &TenantContext,
+        lead: &Lead,
+        eligible: Vec<Partner>,
+        choice: Choice,
+        at: Timestamp,
+    ) -> Result<Vec<Partner>> {
+        let lock = for_update(self);
+        let pick = |from: &[Partner]| -> Vec<Partner> {
+            let candidates: Vec<Candidate> = from.iter().map(Candidate::from).collect();
+            select_partners(choice.strategy, &candidates, choice.rr_last, choice.want)
+                .into_iter()
+                .filter_map(|id| from.iter().find(|p| p.id == id).cloned())
+                .collect()
+        };
+        let picked = pick(&eligible);
+        let capped_ids: Vec<PartnerId> =
+            picked.iter().filter(|p| capped(p)).map(|p| p.id).collect();
+        if capped_ids.is_empty() || lock.is_empty() {
+            return Ok(picked);
+        }
+        tx.execute("SAVEPOINT routing_pick", args![]).await?;
+        let fresh = lock_with_room(tx, ctx, lead, &capped_ids, (choice.shared, lock), at).await?;
+        if fresh.len() == capped_ids.len() {
+            return Ok(picked
+                .into_iter()
+                .map(|p| fresh.iter().find(|f| f.id == p.id).cloned().unwrap_or(p))
+                .collect());
+        }
+        tx.execute("ROLLBACK TO SAVEPOINT routing_pick", args![])
+            .await?;
+        let all_capped: Vec<PartnerId> = eligible
+            .iter()
+            .filter(|p| capped(p))
+            .map(|p| p.id)
+            .collect();
+        let fresh = lock_with_room(tx, ctx, lead, &all_capped, (choice.shared, lock), at).await?;
+        let still: Vec<Partner> = eligible
+            .into_iter()
+            .filter_map(|p| {
+                if capped(&p) {
+                    fresh.iter().find(|f| f.id == p.id).cloned()
+                } else {
+                    Some(p)
+                }
+            })
+            .collect();
+        Ok(pick(&still))
+    }
+
     /// Routes one lead inside `tx` (which holds at most the lead's own row lock); see
     /// [`RoutingRepo::route_lead`].
     async fn route_in(
@@ -314,85 +444,59 @@ impl SqlStore {
                 ));
             }
         }
-        let stored = settings_in(tx, ctx, lead.vertical.as_deref(), lock).await?;
+        // Only round robin writes the settings row (its pointer): only it locks the row.
+        let mut stored = settings_in(tx, ctx, lead.vertical.as_deref(), "").await?;
+        if stored.settings.strategy == RoutingStrategy::RoundRobin
+            && stored.row_key.is_some()
+            && !lock.is_empty()
+        {
+            stored = settings_in(tx, ctx, lead.vertical.as_deref(), lock).await?;
+        }
         let settings = &stored.settings;
         let shared = settings.distribution == Distribution::Shared;
 
-        // Candidates by vertical and region (paused and closed ones too: they make queueing
-        // worthwhile), less the partners the lead already went to.
-        let rows: Vec<CandidateRow> = tx
-            .fetch_all(
-                "SELECT id, verticals, regions, exclusive FROM fulfillment_partners
-                 WHERE org_id = $1 AND deleted_at IS NULL
-                 AND id NOT IN (SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2)
-                 ORDER BY id",
-                args![ctx.org_id(), lead.id],
-            )
-            .await?;
-        let candidate_ids: Vec<Uuid> = rows
-            .into_iter()
-            .filter(|(_, verticals, regions, exclusive)| {
-                (!shared || !*exclusive) && buys(&verticals.0, &regions.0, &lead)
-            })
-            .map(|(id, ..)| id)
-            .collect();
-
-        // Lock them, in id order, in one statement; then read each afresh under the lock.
-        let mut eligible: Vec<Partner> = Vec::new();
+        // Buyers by vertical and region (paused and closed ones too: they make queueing
+        // worthwhile), less the partners the lead already went to; read without locks.
+        let sql = format!(
+            "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners
+             WHERE org_id = $1 AND deleted_at IS NULL
+             AND id NOT IN (SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2)
+             ORDER BY id"
+        );
+        let rows: Vec<PartnerRow> = tx.fetch_all(&sql, args![ctx.org_id(), lead.id]).await?;
         let mut any_buyer = false;
-        if !candidate_ids.is_empty() {
-            let mut sql = Sql::new(&format!(
-                "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = "
-            ));
-            sql.bind(ctx.org_id()).push(" AND id IN (");
-            for (i, id) in candidate_ids.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(*id);
+        let mut open = Vec::new();
+        for row in rows {
+            let partner = Partner::try_from(row)?;
+            if !partner_buys(&partner, &lead) || (shared && partner.exclusive) {
+                continue;
             }
-            sql.push(") ORDER BY id").push(lock);
-            let locked: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
-            // Closed and paused partners still count as buyers: the lead may wait for them.
-            let mut open = Vec::new();
-            for row in locked {
-                let partner = Partner::try_from(row)?;
-                if !partner_buys(&partner, &lead) || (shared && partner.exclusive) {
-                    continue;
-                }
-                any_buyer = true;
-                if partner.active && partner_is_open(&partner, at) {
-                    open.push(partner);
-                }
+            any_buyer = true;
+            if partner.active && partner_is_open(&partner, at) {
+                open.push(partner);
             }
-            let usage = usage_of(tx, ctx, &open, at).await?;
-            eligible = open
-                .into_iter()
-                .filter(|p| {
-                    let (daily, monthly) = usage.get(&p.id.as_uuid()).copied().unwrap_or((0, 0));
-                    has_room(p, daily, monthly)
-                })
-                .collect();
         }
+        let eligible = with_room(tx, ctx, open, at).await?;
 
         let want = if shared {
             usize::try_from(settings.max_partners).unwrap_or(1)
         } else {
             1
         };
-        let candidates: Vec<Candidate> = eligible.iter().map(Candidate::from).collect();
-        let chosen = select_partners(settings.strategy, &candidates, stored.rr_last, want);
+        let choice = Choice {
+            strategy: settings.strategy,
+            rr_last: stored.rr_last,
+            want,
+            shared,
+        };
+        let chosen = self.choose(tx, ctx, &lead, eligible, choice, at).await?;
         let rule = format!(
             "{}:{}",
             settings.strategy.as_str(),
             settings.distribution.as_str()
         );
         let mut deliveries = Vec::with_capacity(chosen.len());
-        for id in &chosen {
-            let partner = eligible
-                .iter()
-                .find(|p| p.id == *id)
-                .ok_or_else(|| corrupt("routing choice", "not among the eligible"))?;
+        for partner in &chosen {
             deliveries.push(
                 insert_delivery(
                     tx,
@@ -411,7 +515,7 @@ impl SqlStore {
         {
             tx.execute(
                 "UPDATE routing_settings SET rr_last_partner_id = $1 WHERE org_id = $2 AND vertical = $3",
-                args![*last, ctx.org_id(), key.as_str()],
+                args![last.id, ctx.org_id(), key.as_str()],
             )
             .await?;
         }

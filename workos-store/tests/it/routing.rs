@@ -154,6 +154,66 @@ async fn concurrent_routings_never_exceed_a_daily_cap(store: &SqlStore) {
     assert_eq!(store.partner_usage(&ctx, p.id, start).await.unwrap(), 5);
 }
 
+contract_test!(concurrent_routings_fall_through_capped_partners_exactly);
+/// Routing locks only the partner it chose; when that one filled meanwhile it starts over with
+/// every capped partner locked. Two capped partners at two priorities under 20 racers: each gets
+/// exactly its cap, the rest wait, and nobody deadlocks.
+async fn concurrent_routings_fall_through_capped_partners_exactly(store: &SqlStore) {
+    const RACERS: usize = 20;
+    let t = Tenant::new(store, "Fall-through caps").await;
+    let ctx = t.user(store, Role::Member).await;
+    let high = create_partner(
+        store,
+        &t.ctx,
+        NewPartner {
+            daily_cap: Some(3),
+            priority: 10,
+            ..partner("High")
+        },
+    )
+    .await;
+    let low = create_partner(
+        store,
+        &t.ctx,
+        NewPartner {
+            daily_cap: Some(4),
+            priority: 1,
+            ..partner("Low")
+        },
+    )
+    .await;
+    let when = now();
+    let mut leads = Vec::new();
+    for i in 0..RACERS {
+        leads.push(new_lead(store, &ctx, i, when).await);
+    }
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let handles: Vec<_> = leads
+        .iter()
+        .map(|id| {
+            let (store, ctx, barrier, id) = (store.clone(), ctx.clone(), barrier.clone(), *id);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.route_lead(&ctx, id, when).await
+            })
+        })
+        .collect();
+    let (mut to_high, mut to_low, mut queued) = (0, 0, 0);
+    for h in handles {
+        let r = h.await.expect("no panic").expect("routing succeeds");
+        match (r.lead.status, r.deliveries.as_slice()) {
+            (LeadStatus::Routed, [d]) if d.partner_id == high.id => to_high += 1,
+            (LeadStatus::Routed, [d]) if d.partner_id == low.id => to_low += 1,
+            (LeadStatus::Queued, []) => queued += 1,
+            (status, deliveries) => panic!("unexpected {status} with {deliveries:?}"),
+        }
+    }
+    assert_eq!((to_high, to_low, queued), (3, 4, RACERS - 7));
+    let start = when - Duration::hours(30);
+    assert_eq!(store.partner_usage(&ctx, high.id, start).await.unwrap(), 3);
+    assert_eq!(store.partner_usage(&ctx, low.id, start).await.unwrap(), 4);
+}
+
 contract_test!(daily_caps_reset_at_the_partners_local_midnight);
 async fn daily_caps_reset_at_the_partners_local_midnight(store: &SqlStore) {
     let t = Tenant::new(store, "Time zones").await;
