@@ -192,28 +192,68 @@ async fn usage_of(
     partners: &[Partner],
     now: Timestamp,
 ) -> Result<HashMap<Uuid, (u32, u32)>> {
+    // Per capped partner: its id, local day start, and the window to scan (the month when the
+    // monthly cap counts, else just the day).
+    let windows: Vec<(Uuid, Timestamp, Timestamp)> = partners
+        .iter()
+        .filter(|p| p.daily_cap.is_some() || p.monthly_cap.is_some())
+        .map(|p| {
+            let (day, month) = cap_windows(p, now);
+            let since = if p.monthly_cap.is_some() { month } else { day };
+            (p.id.as_uuid(), day, since)
+        })
+        .collect();
+    if windows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    // Postgres: one fixed statement over arrays, planned once per connection (a text that
+    // varied with the number of partners was parsed and planned on every routing).
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = tx.pg() {
+        let (ids, days, sinces): (Vec<Uuid>, Vec<Timestamp>, Vec<Timestamp>) = windows.iter().fold(
+            (Vec::new(), Vec::new(), Vec::new()),
+            |mut acc, (id, day, since)| {
+                acc.0.push(*id);
+                acc.1.push(*day);
+                acc.2.push(*since);
+                acc
+            },
+        );
+        let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
+            "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*)
+             FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS w(pid, day, since)
+             JOIN lead_deliveries d ON d.org_id = $4 AND d.partner_id = w.pid
+              AND d.created_at >= w.since AND d.status <> 'returned'
+             GROUP BY w.pid",
+        )
+        .bind(&ids)
+        .bind(&days)
+        .bind(&sinces)
+        .bind(ctx.org_id().as_uuid())
+        .fetch_all(pg)
+        .await
+        .map_err(crate::db::db_error)?;
+        return Ok(rows
+            .into_iter()
+            .map(|(id, daily, monthly)| (id, (count(daily), count(monthly))))
+            .collect());
+    }
     let mut sql = Sql::new(
         "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*) FROM (",
     );
-    let mut any = false;
-    for p in partners {
-        if p.daily_cap.is_none() && p.monthly_cap.is_none() {
-            continue;
-        }
-        let (day, month) = cap_windows(p, now);
-        // The window to scan: the month when the monthly cap counts, else just the day.
-        let since = if p.monthly_cap.is_some() { month } else { day };
-        sql.push(if any { " UNION ALL SELECT " } else { "SELECT " });
-        any = true;
-        sql.bind(p.id)
+    for (i, (id, day, since)) in windows.iter().enumerate() {
+        sql.push(if i > 0 {
+            " UNION ALL SELECT "
+        } else {
+            "SELECT "
+        });
+        sql.bind(*id)
             .push(" AS pid, ")
-            .bind(day)
+            .bind(*day)
             .push(" AS day, ")
-            .bind(since)
+            .bind(*since)
             .push(" AS since");
-    }
-    if !any {
-        return Ok(HashMap::new());
     }
     sql.push(
         ") w JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
@@ -222,7 +262,6 @@ async fn usage_of(
     .bind(ctx.org_id())
     .push(" GROUP BY w.pid");
     let rows: Vec<(Uuid, i64, i64)> = tx.fetch_sql(sql).await?;
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
     Ok(rows
         .into_iter()
         .map(|(id, daily, monthly)| (id, (count(daily), count(monthly))))
@@ -457,13 +496,23 @@ impl SqlStore {
 
         // Buyers by vertical and region (paused and closed ones too: they make queueing
         // worthwhile), less the partners the lead already went to; read without locks.
-        let sql = format!(
+        let not_taken = format!(
             "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners
              WHERE org_id = $1 AND deleted_at IS NULL
-             AND id NOT IN (SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2)
-             ORDER BY id"
+             AND id NOT IN (SELECT partner_id FROM lead_deliveries WHERE org_id = $1 AND lead_id = $2)"
         );
-        let rows: Vec<PartnerRow> = tx.fetch_all(&sql, args![ctx.org_id(), lead.id]).await?;
+        let rows: Vec<PartnerRow> = if is_postgres(self) {
+            // The vertical narrowed in SQL too (`partner_buys` below stays the rule): fewer
+            // rows to read and decode. A lead without a vertical matches only partners buying
+            // every vertical.
+            let sql =
+                format!("{not_taken} AND (verticals = '[]'::jsonb OR verticals ? $3) ORDER BY id");
+            tx.fetch_all(&sql, args![ctx.org_id(), lead.id, lead.vertical.clone()])
+                .await?
+        } else {
+            let sql = format!("{not_taken} ORDER BY id");
+            tx.fetch_all(&sql, args![ctx.org_id(), lead.id]).await?
+        };
         let mut any_buyer = false;
         let mut open = Vec::new();
         for row in rows {
