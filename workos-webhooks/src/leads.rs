@@ -42,8 +42,8 @@ use workos_core::events::EventBus;
 use workos_core::ids::{LeadDeliveryId, OrgId, PartnerId};
 use workos_core::page::PageRequest;
 use workos_core::repo::{
-    DeliveryQueue, DueLeadDelivery, IntegrationRepo, LeadAttempt, LeadDeliveryQueue,
-    LeadSendOutcome, PartnerRepo, SealedSecrets,
+    DueLeadDelivery, IntegrationRepo, LeadAttempt, LeadDeliveryQueue, LeadSendOutcome, PartnerRepo,
+    SealedSecrets,
 };
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
@@ -52,7 +52,7 @@ use crate::schedule::RetrySchedule;
 use crate::sender::{HttpSender, Message, SendError, SendResponse, Verdict, classify};
 use crate::service::{DEFAULT_GRACE_PERIOD, MAX_SECRETS, SecretEntry, SecretSealer};
 use crate::signing::WebhookSecret;
-use crate::worker::{START_MARGIN, Source, Wakeups, WebhookConfig};
+use crate::worker::{START_MARGIN, Wakeups, WebhookConfig};
 
 /// The `type` of the lead document.
 pub const DOCUMENT_TYPE: &str = "lead.delivery";
@@ -455,8 +455,7 @@ impl<S: ?Sized> std::fmt::Debug for LeadSender<S> {
 
 impl<S> LeadSender<S>
 where
-    // `DeliveryQueue` only for the shared wake-up loop; every `Store` has it.
-    S: LeadDeliveryQueue + DeliveryQueue + IntegrationRepo + EventBus + ?Sized + 'static,
+    S: LeadDeliveryQueue + IntegrationRepo + EventBus + ?Sized + 'static,
 {
     /// A sender over `store` with the webhook pipeline's settings (retry schedule, timeout,
     /// SSRF allow-list, claim batch, attempts in flight, poll interval), opening partners'
@@ -519,7 +518,7 @@ where
     /// notices (routing commits `lead.routed`), when the next retry is due, and at least every
     /// poll interval. A batch in flight is finished and recorded first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::new(self.store.clone(), Source::Events);
+        let mut wakeups = Wakeups::events(self.store.clone());
         while !*shutdown.borrow() {
             wakeups.ensure().await;
             let claimed = match self.run_once().await {

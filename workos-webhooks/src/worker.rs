@@ -52,6 +52,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use futures_util::{FutureExt as _, StreamExt as _};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -295,7 +296,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
 
     /// Runs until `shutdown` turns `true` (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::new(self.store.clone(), Source::Events);
+        let mut wakeups = Wakeups::events(self.store.clone());
         // Set while looking again soon after a notice that found no event (see below).
         let mut backoff: Option<Duration> = None;
         while !*shutdown.borrow() {
@@ -439,7 +440,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         let window = Arc::new(Semaphore::new(this.max_in_flight + 2 * this.batch as usize));
         let (done_tx, done_rx) = mpsc::unbounded_channel::<(Done, OwnedSemaphorePermit)>();
         let recorder = tokio::spawn(Self::record_loop(this.clone(), done_rx));
-        let mut wakeups = Wakeups::new(this.store.clone(), Source::Due);
+        let mut wakeups = Wakeups::due(this.store.clone());
         let mut queue: VecDeque<(DueDelivery, Instant, OwnedSemaphorePermit)> = VecDeque::new();
         let mut attempts: JoinSet<()> = JoinSet::new();
         // Whether a claim may find something now; else the next look is at `next_look`.
@@ -829,31 +830,40 @@ pub(crate) fn decide(
     }
 }
 
-/// Which notices a loop wakes on.
-#[derive(Clone, Copy)]
-pub(crate) enum Source {
-    /// Events committed ([`EventBus::subscribe`]): the dispatcher.
-    Events,
-    /// Deliveries made due ([`DeliveryQueue::subscribe_due`]): delivery workers.
-    Due,
-}
+/// Subscribes a loop to its notices.
+type Subscribe =
+    Box<dyn Fn() -> BoxFuture<'static, Result<Box<dyn EventSubscription>>> + Send + Sync>;
 
 /// The wake-ups of a loop: notices (resubscribing after failures), an optional in-process
 /// notifier, a timer and the shutdown signal.
-pub(crate) struct Wakeups<S: ?Sized> {
-    store: Arc<S>,
-    source: Source,
+pub(crate) struct Wakeups {
+    subscribe: Subscribe,
     subscription: Option<Box<dyn EventSubscription>>,
     subscribe_after: Instant,
     /// A notice woke the loop since this was last cleared.
     noticed: bool,
 }
 
-impl<S: DeliveryQueue + EventBus + ?Sized> Wakeups<S> {
-    pub(crate) fn new(store: Arc<S>, source: Source) -> Self {
+impl Wakeups {
+    /// Woken by committed events ([`EventBus::subscribe`]): the dispatcher, the lead sender.
+    pub(crate) fn events<S: EventBus + ?Sized + 'static>(store: Arc<S>) -> Self {
+        Self::new(Box::new(move || {
+            let store = store.clone();
+            Box::pin(async move { store.subscribe().await })
+        }))
+    }
+
+    /// Woken by deliveries made due ([`DeliveryQueue::subscribe_due`]): delivery workers.
+    pub(crate) fn due<S: DeliveryQueue + ?Sized + 'static>(store: Arc<S>) -> Self {
+        Self::new(Box::new(move || {
+            let store = store.clone();
+            Box::pin(async move { store.subscribe_due().await })
+        }))
+    }
+
+    fn new(subscribe: Subscribe) -> Self {
         Self {
-            store,
-            source,
+            subscribe,
             subscription: None,
             subscribe_after: Instant::now(),
             noticed: false,
@@ -865,11 +875,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized> Wakeups<S> {
         if self.subscription.is_some() || Instant::now() < self.subscribe_after {
             return;
         }
-        let subscribed = match self.source {
-            Source::Events => self.store.subscribe().await,
-            Source::Due => self.store.subscribe_due().await,
-        };
-        match subscribed {
+        match (self.subscribe)().await {
             Ok(s) => self.subscription = Some(s),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot subscribe to the event bus; polling");
