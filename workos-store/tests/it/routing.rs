@@ -91,6 +91,31 @@ async fn set_strategy(store: &SqlStore, ctx: &TenantContext, input: RoutingSetti
 // ---------------------------------------------------------------------------------------------
 // Caps
 
+/// Captures `racers` leads, then routes them all at once (released together by a barrier);
+/// the handles answer each routing.
+async fn race_routings(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    racers: usize,
+    when: Timestamp,
+) -> Vec<tokio::task::JoinHandle<workos_core::Result<RoutedLead>>> {
+    let mut leads = Vec::new();
+    for i in 0..racers {
+        leads.push(new_lead(store, ctx, i, when).await);
+    }
+    let barrier = Arc::new(Barrier::new(racers));
+    leads
+        .into_iter()
+        .map(|id| {
+            let (store, ctx, barrier) = (store.clone(), ctx.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.route_lead(&ctx, id, when).await
+            })
+        })
+        .collect()
+}
+
 contract_test!(concurrent_routings_never_exceed_a_daily_cap);
 async fn concurrent_routings_never_exceed_a_daily_cap(store: &SqlStore) {
     const RACERS: usize = 20;
@@ -106,21 +131,7 @@ async fn concurrent_routings_never_exceed_a_daily_cap(store: &SqlStore) {
     )
     .await;
     let when = now();
-    let mut leads = Vec::new();
-    for i in 0..RACERS {
-        leads.push(new_lead(store, &ctx, i, when).await);
-    }
-    let barrier = Arc::new(Barrier::new(RACERS));
-    let handles: Vec<_> = leads
-        .iter()
-        .map(|id| {
-            let (store, ctx, barrier, id) = (store.clone(), ctx.clone(), barrier.clone(), *id);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.route_lead(&ctx, id, when).await
-            })
-        })
-        .collect();
+    let handles = race_routings(store, &ctx, RACERS, when).await;
     let mut routed = 0;
     let mut queued = 0;
     for h in handles {
@@ -183,21 +194,7 @@ async fn concurrent_routings_fall_through_capped_partners_exactly(store: &SqlSto
     )
     .await;
     let when = now();
-    let mut leads = Vec::new();
-    for i in 0..RACERS {
-        leads.push(new_lead(store, &ctx, i, when).await);
-    }
-    let barrier = Arc::new(Barrier::new(RACERS));
-    let handles: Vec<_> = leads
-        .iter()
-        .map(|id| {
-            let (store, ctx, barrier, id) = (store.clone(), ctx.clone(), barrier.clone(), *id);
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.route_lead(&ctx, id, when).await
-            })
-        })
-        .collect();
+    let handles = race_routings(store, &ctx, RACERS, when).await;
     let (mut to_high, mut to_low, mut queued) = (0, 0, 0);
     for h in handles {
         let r = h.await.expect("no panic").expect("routing succeeds");
