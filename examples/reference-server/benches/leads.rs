@@ -27,7 +27,15 @@
 //! `pg_stat_database` (and `pg_stat_statements` when installed), transactions and statements
 //! per lead. Progress goes to stderr. The database is dropped at the end.
 //!
+//! Before the warm-up the org gets a month of history, as a deployment has: `BENCH_HISTORY`
+//! (100,000) routed leads spread over the 30 days before yesterday, each with a `delivered`
+//! delivery to a partner buying its vertical (only partners whose caps are never reached, so
+//! history does not fill the small caps), written as bulk SQL; then `VACUUM (ANALYZE)`, so the
+//! planner works from real statistics, not from the empty tables of a fresh database. Cap
+//! counting over a month window therefore meets a month's deliveries.
+//!
 //! Settings, from the environment: `DATABASE_URL` (required); `BENCH_PARTNERS` (50);
+//! `BENCH_HISTORY` (100000);
 //! `BENCH_SECS` (15); `BENCH_WARMUP_SECS` (2, not recorded); `BENCH_CONCURRENCY` (32);
 //! `BENCH_SERVER_THREADS` (number of CPUs); `BENCH_CLIENT_THREADS` (1); `KEEP_DB=1` keeps the
 //! database.
@@ -62,6 +70,7 @@ const ZONES: &[&str] = &[
 struct Settings {
     url: String,
     partners: usize,
+    history: u64,
     secs: u64,
     warmup_secs: u64,
     concurrency: usize,
@@ -87,6 +96,7 @@ impl Settings {
             partners: env_num("BENCH_PARTNERS", 50)?,
             secs: env_num("BENCH_SECS", 15)?,
             warmup_secs: env_num("BENCH_WARMUP_SECS", 2)?,
+            history: env_num("BENCH_HISTORY", 100_000)?,
             concurrency: env_num("BENCH_CONCURRENCY", 32)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
@@ -320,6 +330,43 @@ async fn closed_loop(
     Ok((done.load(Ordering::Relaxed), start.elapsed()))
 }
 
+/// A month of routed leads with their deliveries (see the module docs), as the superuser (no
+/// RLS), then `VACUUM (ANALYZE)`.
+async fn seed_history(store: &SqlStore, leads: u64) -> Result<()> {
+    let pool = store.pg_pool().context("not a Postgres store")?;
+    let started = Instant::now();
+    sqlx::query(
+        "WITH o AS (SELECT id FROM orgs LIMIT 1),
+         l AS (
+           INSERT INTO leads (id, org_id, first_name, email, vertical, region, country, postal_code,
+             utm_source, status, created_at, updated_at)
+           SELECT gen_random_uuid(), o.id, 'History', 'h' || g || '@history.example.com',
+             ($2::text[])[1 + g % 5], ($3::text[])[1 + g % 10], 'US', lpad((g % 100000)::text, 5, '0'),
+             'history', 'routed', t, t
+           FROM o, generate_series(1, $1::bigint) g,
+             LATERAL (SELECT now() - interval '1 day' - (g * interval '29 days') / $1::bigint) AS at(t)
+           RETURNING id, org_id, vertical, created_at)
+         INSERT INTO lead_deliveries (id, org_id, lead_id, partner_id, rule, price_minor, currency,
+           status, attempts, created_at, updated_at)
+         SELECT gen_random_uuid(), l.org_id, l.id, p.id, 'priority:exclusive', p.price_minor, p.currency,
+           'delivered', 1, l.created_at, l.created_at
+         FROM l CROSS JOIN LATERAL (
+           SELECT id, price_minor, currency FROM fulfillment_partners f
+           WHERE f.org_id = l.org_id AND f.daily_cap >= 1000000
+             AND (f.verticals = '[]'::jsonb OR f.verticals ? l.vertical)
+           ORDER BY md5(l.id::text || f.id::text) LIMIT 1) p",
+    )
+    .bind(i64::try_from(leads)?)
+    .bind(VERTICALS)
+    .bind(REGIONS)
+    .execute(pool)
+    .await
+    .context("seeding history")?;
+    sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await?;
+    eprintln!("history seeded in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 /// Committed transactions and (when `pg_stat_statements` is installed) statements run so far.
 async fn db_counters(store: &SqlStore, db: &str) -> Result<(i64, Option<i64>)> {
     let pool = store.pg_pool().context("not a Postgres store")?;
@@ -362,7 +409,12 @@ async fn drive(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Resul
             bail!("creating partner {i}: {}", resp.text().await?);
         }
     }
-    eprintln!("created {} partners; warming up", s.partners);
+    eprintln!(
+        "created {} partners; seeding {} leads of history",
+        s.partners, s.history
+    );
+    seed_history(&setup.store, s.history).await?;
+    eprintln!("warming up");
     closed_loop(s, &client, &base, &setup.auth, s.warmup_secs, None).await?;
     let before = db_counters(&setup.store, db).await?;
     eprintln!("measuring for {} s", s.secs);

@@ -23,7 +23,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::person::{find_by_contact, insert_person};
-use super::{and_range, corrupt, emit};
+use super::{and_range, caps, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
 
@@ -719,6 +719,11 @@ impl PartnerRepo for SqlStore {
             a,
         )
         .await?;
+        if (updated.daily_cap, updated.monthly_cap, &updated.timezone)
+            != (current.daily_cap, current.monthly_cap, &current.timezone)
+        {
+            caps::forget(&mut tx, ctx, id).await?;
+        }
         emit(
             &mut tx,
             ctx,
@@ -970,8 +975,11 @@ impl LeadDeliveryRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let lead = fetch_lead(&mut tx, ctx, lead_id, "").await?;
         let partner = fetch_partner(&mut tx, ctx, partner_id, "").await?;
+        let at = now();
         let delivery =
-            insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor, now()).await?;
+            insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor, at).await?;
+        // Recorded by hand, so not refused for a full cap, but counted against it.
+        caps::take_slot(&mut tx, ctx, &partner, lead.id, at, false).await?;
         tx.commit().await?;
         Ok(delivery)
     }
@@ -1002,6 +1010,10 @@ impl LeadDeliveryRepo for SqlStore {
                 "status",
                 format!("a {} delivery cannot become {status}", current.status),
             ));
+        }
+        if status == LeadDeliveryStatus::Returned {
+            let partner = fetch_partner(&mut tx, ctx, current.partner_id, "").await?;
+            caps::release(&mut tx, ctx, &partner, &current).await?;
         }
         let updated = LeadDelivery {
             status,

@@ -1,5 +1,6 @@
 //! Repository implementations, written once against [`crate::db::Tx`] for both backends.
 
+mod caps;
 mod comms;
 mod crm;
 mod email;

@@ -3,14 +3,15 @@
 //!
 //! `route_lead` composes, in one transaction: the lead's row lock, the settings (locked only
 //! for round robin, whose pointer it moves), the buying partners read without locks with their
-//! usage since local midnight and month start (`usage_of`, one statement), the choice, and the
-//! deliveries. Before recording, the capped partners chosen are locked and re-checked
-//! (`SqlStore::choose`): every routing that could take the same cap slot queues on the same
-//! partner row, so caps hold under any concurrency, while routings to different partners do
-//! not wait for each other. The queued-lead job (`route_pending_leads`) picks each lead with
-//! `FOR UPDATE SKIP LOCKED` and routes it in that same transaction.
+//! cap usage from the counters (`caps::usage`), the choice, the deliveries and the lead's
+//! status, and last the capped partners' cap slots (`caps::take_slot`, in
+//! `SqlStore::record_choice`): routings that could take the same cap slot queue on the same
+//! counter row only for the commit of the one ahead, so caps hold under any concurrency, while
+//! routings to different partners do not wait for each other. The queued-lead job
+//! (`route_pending_leads`) picks each lead with `FOR UPDATE SKIP LOCKED` and routes it in that
+//! same transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,10 +21,10 @@ use workos_core::domain::{
     Candidate, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
     LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm,
     Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
-    RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, day_start,
-    has_room, lead_status_from_deliveries, month_start, new_public_form_id, normalize_vertical,
-    partner_buys, partner_is_open, partner_timezone, routed_status, select_partners,
-    to_storage_precision, validate_range, within_return_window,
+    RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, has_room,
+    lead_status_from_deliveries, new_public_form_id, normalize_vertical, partner_buys,
+    partner_is_open, routed_status, select_partners, to_storage_precision, validate_range,
+    within_return_window,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
@@ -32,8 +33,10 @@ use workos_core::repo::{LeadFormRepo, RoutingRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::leads::{PARTNER_COLUMNS, PartnerRow, fetch_delivery, fetch_lead, insert_delivery};
-use super::{and_range, corrupt, emit};
+use super::leads::{
+    PARTNER_COLUMNS, PartnerRow, fetch_delivery, fetch_lead, fetch_partner, insert_delivery,
+};
+use super::{and_range, caps, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
 
@@ -171,103 +174,6 @@ async fn settings_in(
 // ---------------------------------------------------------------------------------------------
 // Routing
 
-/// The start of the partner's local day and month at `now` (UTC for a zone the tz database
-/// does not know, with a warning: partner validation checks only the name's shape).
-fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
-    let tz = partner_timezone(&partner.timezone).unwrap_or_else(|| {
-        tracing::warn!(partner_id = %partner.id, timezone = %partner.timezone,
-            "unknown partner time zone; counting caps in UTC");
-        chrono_tz::UTC
-    });
-    (day_start(tz, now), month_start(tz, now))
-}
-
-/// Each capped partner's usage at `now` (deliveries since its local midnight, and since its
-/// local month start, returns excluded), counted in `tx` after the partners' row locks, in one
-/// statement for them all. Partners without caps are not counted; one without deliveries in
-/// the window is absent (zero).
-async fn usage_of(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    partners: &[Partner],
-    now: Timestamp,
-) -> Result<HashMap<Uuid, (u32, u32)>> {
-    // Per capped partner: its id, local day start, and the window to scan (the month when the
-    // monthly cap counts, else just the day).
-    let windows: Vec<(Uuid, Timestamp, Timestamp)> = partners
-        .iter()
-        .filter(|p| p.daily_cap.is_some() || p.monthly_cap.is_some())
-        .map(|p| {
-            let (day, month) = cap_windows(p, now);
-            let since = if p.monthly_cap.is_some() { month } else { day };
-            (p.id.as_uuid(), day, since)
-        })
-        .collect();
-    if windows.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-    // Postgres: one fixed statement over arrays, planned once per connection (a text that
-    // varied with the number of partners was parsed and planned on every routing).
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = tx.pg() {
-        let (ids, days, sinces): (Vec<Uuid>, Vec<Timestamp>, Vec<Timestamp>) = windows.iter().fold(
-            (Vec::new(), Vec::new(), Vec::new()),
-            |mut acc, (id, day, since)| {
-                acc.0.push(*id);
-                acc.1.push(*day);
-                acc.2.push(*since);
-                acc
-            },
-        );
-        let rows: Vec<(Uuid, i64, i64)> = sqlx::query_as(
-            "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*)
-             FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS w(pid, day, since)
-             JOIN lead_deliveries d ON d.org_id = $4 AND d.partner_id = w.pid
-              AND d.created_at >= w.since AND d.status <> 'returned'
-             GROUP BY w.pid",
-        )
-        .bind(&ids)
-        .bind(&days)
-        .bind(&sinces)
-        .bind(ctx.org_id().as_uuid())
-        .fetch_all(pg)
-        .await
-        .map_err(crate::db::db_error)?;
-        return Ok(rows
-            .into_iter()
-            .map(|(id, daily, monthly)| (id, (count(daily), count(monthly))))
-            .collect());
-    }
-    let mut sql = Sql::new(
-        "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*) FROM (",
-    );
-    for (i, (id, day, since)) in windows.iter().enumerate() {
-        sql.push(if i > 0 {
-            " UNION ALL SELECT "
-        } else {
-            "SELECT "
-        });
-        sql.bind(*id)
-            .push(" AS pid, ")
-            .bind(*day)
-            .push(" AS day, ")
-            .bind(*since)
-            .push(" AS since");
-    }
-    sql.push(
-        ") w JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
-         AND d.status <> 'returned' AND d.org_id = ",
-    )
-    .bind(ctx.org_id())
-    .push(" GROUP BY w.pid");
-    let rows: Vec<(Uuid, i64, i64)> = tx.fetch_sql(sql).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, daily, monthly)| (id, (count(daily), count(monthly))))
-        .collect())
-}
-
 /// The partners of `open` under their caps at `at`, counted in `tx` (one statement).
 async fn with_room(
     tx: &mut Tx,
@@ -275,7 +181,7 @@ async fn with_room(
     open: Vec<Partner>,
     at: Timestamp,
 ) -> Result<Vec<Partner>> {
-    let usage = usage_of(tx, ctx, &open, at).await?;
+    let usage = caps::usage(tx, ctx, &open, at).await?;
     Ok(open
         .into_iter()
         .filter(|p| {
@@ -290,42 +196,6 @@ const fn capped(p: &Partner) -> bool {
     p.daily_cap.is_some() || p.monthly_cap.is_some()
 }
 
-/// Locks the partners `ids` (in id order, one statement), reads them afresh and keeps those
-/// that still buy `lead`, are active, open and under their caps, counted after the locks.
-async fn lock_with_room(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    lead: &Lead,
-    ids: &[PartnerId],
-    (shared, lock): (bool, &str),
-    at: Timestamp,
-) -> Result<Vec<Partner>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = Sql::new(&format!(
-        "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE deleted_at IS NULL AND org_id = "
-    ));
-    sql.bind(ctx.org_id()).push(" AND id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(*id);
-    }
-    sql.push(") ORDER BY id").push(lock);
-    let rows: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
-    let mut open = Vec::with_capacity(rows.len());
-    for row in rows {
-        let p = Partner::try_from(row)?;
-        if partner_buys(&p, lead) && !(shared && p.exclusive) && p.active && partner_is_open(&p, at)
-        {
-            open.push(p);
-        }
-    }
-    with_room(tx, ctx, open, at).await
-}
-
 /// How routing chooses among the eligible partners.
 #[derive(Clone, Copy)]
 struct Choice {
@@ -333,8 +203,6 @@ struct Choice {
     rr_last: Option<PartnerId>,
     /// How many partners.
     want: usize,
-    /// Shared distribution (exclusive partners left out).
-    shared: bool,
 }
 
 impl SqlStore {
@@ -395,66 +263,94 @@ impl SqlStore {
         Ok(out)
     }
 
-    /// Chooses up to `choice.want` of `eligible` (read without locks), cap-safely:
+    /// Chooses up to `choice.want` of `eligible` (their usage read without locks) and records
+    /// the deliveries, the round-robin pointer and the lead's new status, cap-safely:
     ///
-    /// The capped partners chosen are locked (id order, one statement) and re-checked with
-    /// their usage counted after the lock, inside a savepoint. When every one still has room
-    /// (the common case) only they were locked, so routings to other partners run in
-    /// parallel. When one filled meanwhile, the savepoint is rolled back (releasing those
-    /// locks: holding one while locking others could deadlock with a routing that locks in id
-    /// order), every capped eligible partner is locked in id order and re-checked, and the
-    /// choice is made again among those with room. Uncapped partners need no lock. On SQLite
-    /// the single writer already makes the unlocked read exact.
-    async fn choose(
+    /// The capped partners chosen each take a slot of their cap counters last, just before the
+    /// caller commits ([`caps::take_slot`]), so a counter row stays locked only for the commit.
+    /// When one filled since it was read, everything written since the savepoint is rolled
+    /// back, that partner is left out and the choice is made again. Nothing else is locked, so
+    /// routings to different partners never wait for each other, and routings to the same one
+    /// wait only for each other's commit.
+    async fn record_choice(
         &self,
         tx: &mut Tx,
         ctx: &TenantContext,
-        lead: &Lead,
+        (lead, stored): (Lead, &StoredSettings),
         eligible: Vec<Partner>,
-        choice: Choice,
+        (any_buyer, choice): (bool, Choice),
         at: Timestamp,
-    ) -> Result<Vec<Partner>> {
-        let lock = for_update(self);
-        let pick = |from: &[Partner]| -> Vec<Partner> {
+    ) -> Result<RoutedLead> {
+        let settings = &stored.settings;
+        let rule = format!(
+            "{}:{}",
+            settings.strategy.as_str(),
+            settings.distribution.as_str()
+        );
+        let mut full: Vec<PartnerId> = Vec::new();
+        loop {
+            let from: Vec<Partner> = eligible
+                .iter()
+                .filter(|p| !full.contains(&p.id))
+                .cloned()
+                .collect();
             let candidates: Vec<Candidate> = from.iter().map(Candidate::from).collect();
-            select_partners(choice.strategy, &candidates, choice.rr_last, choice.want)
-                .into_iter()
-                .filter_map(|id| from.iter().find(|p| p.id == id).cloned())
-                .collect()
-        };
-        let picked = pick(&eligible);
-        let capped_ids: Vec<PartnerId> =
-            picked.iter().filter(|p| capped(p)).map(|p| p.id).collect();
-        if capped_ids.is_empty() || lock.is_empty() {
-            return Ok(picked);
-        }
-        tx.execute("SAVEPOINT routing_pick", args![]).await?;
-        let fresh = lock_with_room(tx, ctx, lead, &capped_ids, (choice.shared, lock), at).await?;
-        if fresh.len() == capped_ids.len() {
-            return Ok(picked
-                .into_iter()
-                .map(|p| fresh.iter().find(|f| f.id == p.id).cloned().unwrap_or(p))
-                .collect());
-        }
-        tx.execute("ROLLBACK TO SAVEPOINT routing_pick", args![])
-            .await?;
-        let all_capped: Vec<PartnerId> = eligible
-            .iter()
-            .filter(|p| capped(p))
-            .map(|p| p.id)
-            .collect();
-        let fresh = lock_with_room(tx, ctx, lead, &all_capped, (choice.shared, lock), at).await?;
-        let still: Vec<Partner> = eligible
-            .into_iter()
-            .filter_map(|p| {
-                if capped(&p) {
-                    fresh.iter().find(|f| f.id == p.id).cloned()
-                } else {
-                    Some(p)
+            let chosen: Vec<Partner> =
+                select_partners(choice.strategy, &candidates, choice.rr_last, choice.want)
+                    .into_iter()
+                    .filter_map(|id| from.iter().find(|p| p.id == id).cloned())
+                    .collect();
+            let any_capped = chosen.iter().any(capped);
+            if any_capped {
+                tx.execute("SAVEPOINT routing_pick", args![]).await?;
+            }
+            let mut deliveries = Vec::with_capacity(chosen.len());
+            for partner in &chosen {
+                deliveries.push(
+                    insert_delivery(
+                        tx,
+                        ctx,
+                        &lead,
+                        partner,
+                        Some(rule.clone()),
+                        partner.price_minor,
+                        at,
+                    )
+                    .await?,
+                );
+            }
+            if settings.strategy == RoutingStrategy::RoundRobin
+                && let (Some(last), Some(key)) = (chosen.last(), &stored.row_key)
+            {
+                tx.execute(
+                    "UPDATE routing_settings SET rr_last_partner_id = $1 WHERE org_id = $2 AND vertical = $3",
+                    args![last.id, ctx.org_id(), key.as_str()],
+                )
+                .await?;
+            }
+            let status = routed_status(chosen.len(), any_buyer, settings.when_full);
+            let routed = set_status(tx, ctx, lead.clone(), status, at).await?;
+            let mut filled = None;
+            for partner in chosen.iter().filter(|p| capped(p)) {
+                if !caps::take_slot(tx, ctx, partner, lead.id, at, true).await? {
+                    filled = Some(partner.id);
+                    break;
                 }
-            })
-            .collect();
-        Ok(pick(&still))
+            }
+            match filled {
+                None => {
+                    return Ok(RoutedLead {
+                        lead: routed,
+                        deliveries,
+                    });
+                }
+                Some(id) => {
+                    tx.execute("ROLLBACK TO SAVEPOINT routing_pick", args![])
+                        .await?;
+                    full.push(id);
+                }
+            }
+        }
     }
 
     /// Routes one lead inside `tx` (which holds at most the lead's own row lock); see
@@ -536,41 +432,9 @@ impl SqlStore {
             strategy: settings.strategy,
             rr_last: stored.rr_last,
             want,
-            shared,
         };
-        let chosen = self.choose(tx, ctx, &lead, eligible, choice, at).await?;
-        let rule = format!(
-            "{}:{}",
-            settings.strategy.as_str(),
-            settings.distribution.as_str()
-        );
-        let mut deliveries = Vec::with_capacity(chosen.len());
-        for partner in &chosen {
-            deliveries.push(
-                insert_delivery(
-                    tx,
-                    ctx,
-                    &lead,
-                    partner,
-                    Some(rule.clone()),
-                    partner.price_minor,
-                    at,
-                )
-                .await?,
-            );
-        }
-        if settings.strategy == RoutingStrategy::RoundRobin
-            && let (Some(last), Some(key)) = (chosen.last(), &stored.row_key)
-        {
-            tx.execute(
-                "UPDATE routing_settings SET rr_last_partner_id = $1 WHERE org_id = $2 AND vertical = $3",
-                args![last.id, ctx.org_id(), key.as_str()],
-            )
-            .await?;
-        }
-        let status = routed_status(chosen.len(), any_buyer, settings.when_full);
-        let lead = set_status(tx, ctx, lead, status, at).await?;
-        Ok(RoutedLead { lead, deliveries })
+        self.record_choice(tx, ctx, (lead, &stored), eligible, (any_buyer, choice), at)
+            .await
     }
 }
 
@@ -726,6 +590,10 @@ impl RoutingRepo for SqlStore {
                     ),
                 ));
             }
+        }
+        if status == LeadDeliveryStatus::Returned {
+            let partner = fetch_partner(&mut tx, ctx, current.partner_id, "").await?;
+            caps::release(&mut tx, ctx, &partner, &current).await?;
         }
         let updated = LeadDelivery {
             status,

@@ -16,7 +16,7 @@ use workos_core::domain::{
     Timestamp, WhenFull, now,
 };
 use workos_core::events::types;
-use workos_core::ids::{LeadId, PartnerId};
+use workos_core::ids::{LeadDeliveryId, LeadId, PartnerId};
 use workos_core::repo::{LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
@@ -209,6 +209,114 @@ async fn concurrent_routings_fall_through_capped_partners_exactly(store: &SqlSto
     let start = when - Duration::hours(30);
     assert_eq!(store.partner_usage(&ctx, high.id, start).await.unwrap(), 3);
     assert_eq!(store.partner_usage(&ctx, low.id, start).await.unwrap(), 4);
+}
+
+async fn deliver_then_return(store: &SqlStore, ctx: &TenantContext, id: LeadDeliveryId) {
+    store
+        .update_delivery(ctx, id, DS::Delivered, None, None)
+        .await
+        .unwrap();
+    store
+        .update_delivery(ctx, id, DS::Returned, None, Some(ReturnReason::Other))
+        .await
+        .unwrap();
+}
+
+contract_test!(caps_count_deliveries_made_before_the_cap_and_by_hand);
+/// Cap usage is kept in counters made on first use: a cap set in the middle of a day counts the
+/// deliveries already made that day, deliveries recorded by hand count too, a cap change
+/// recounts, and a return gives its slot back.
+async fn caps_count_deliveries_made_before_the_cap_and_by_hand(store: &SqlStore) {
+    let t = Tenant::new(store, "Counters").await;
+    let ctx = &t.ctx;
+    let p = create_partner(store, ctx, partner("Uncapped at first")).await;
+    let when = now();
+    for n in 0..3 {
+        assert_eq!(
+            capture_and_route(store, ctx, n, when).await,
+            (Some(p.id), LeadStatus::Routed)
+        );
+    }
+    // One more by hand, outside routing.
+    let by_hand = new_lead(store, ctx, 3, when).await;
+    store
+        .record_delivery(ctx, by_hand, p.id, Some("manual".into()), 500)
+        .await
+        .unwrap();
+
+    // A daily cap of 4 set now: the four deliveries of today already fill it.
+    let cap = |n: u32| PartnerPatch {
+        daily_cap: Patch::Set(n),
+        ..PartnerPatch::default()
+    };
+    store.update_partner(ctx, p.id, cap(4)).await.unwrap();
+    assert_eq!(
+        capture_and_route(store, ctx, 4, when).await,
+        (None, LeadStatus::Queued)
+    );
+    // Raised to 6: two more fit, then it is full again.
+    store.update_partner(ctx, p.id, cap(6)).await.unwrap();
+    for n in 5..7 {
+        assert_eq!(
+            capture_and_route(store, ctx, n, when).await,
+            (Some(p.id), LeadStatus::Routed)
+        );
+    }
+    assert_eq!(
+        capture_and_route(store, ctx, 7, when).await,
+        (None, LeadStatus::Queued)
+    );
+    // A delivery recorded by hand is never refused, and counts: after returning one
+    // delivery the partner is still full (7 counted, 1 returned, cap 6).
+    let extra = new_lead(store, ctx, 8, when).await;
+    let manual = store
+        .record_delivery(ctx, extra, p.id, None, 500)
+        .await
+        .expect("a delivery recorded by hand is not refused for the cap");
+    deliver_then_return(store, ctx, manual.id).await;
+    assert_eq!(
+        capture_and_route(store, ctx, 9, when).await,
+        (None, LeadStatus::Queued)
+    );
+    // One more return frees a slot.
+    let first = store
+        .list_partner_deliveries(ctx, p.id, Default::default(), Default::default())
+        .await
+        .unwrap()
+        .data
+        .into_iter()
+        .find(|d| d.status == DS::Pending)
+        .expect("a pending delivery");
+    deliver_then_return(store, ctx, first.id).await;
+    assert_eq!(
+        capture_and_route(store, ctx, 10, when).await,
+        (Some(p.id), LeadStatus::Routed)
+    );
+    assert_eq!(
+        store
+            .partner_usage(ctx, p.id, when - Duration::hours(24))
+            .await
+            .unwrap(),
+        6,
+        "the counters agree with the deliveries"
+    );
+    // Without a cap nothing is counted; capped again, the day is counted afresh (8 now).
+    let clear = PartnerPatch {
+        daily_cap: Patch::Clear,
+        ..PartnerPatch::default()
+    };
+    store.update_partner(ctx, p.id, clear).await.unwrap();
+    for n in 11..13 {
+        assert_eq!(
+            capture_and_route(store, ctx, n, when).await,
+            (Some(p.id), LeadStatus::Routed)
+        );
+    }
+    store.update_partner(ctx, p.id, cap(8)).await.unwrap();
+    assert_eq!(
+        capture_and_route(store, ctx, 13, when).await,
+        (None, LeadStatus::Queued)
+    );
 }
 
 contract_test!(daily_caps_reset_at_the_partners_local_midnight);

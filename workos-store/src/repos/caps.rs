@@ -1,0 +1,362 @@
+//! Partner cap usage, kept as counters in `partner_cap_usage`: one row per partner and capped
+//! window (its local day or month), holding the deliveries that count against the cap in that
+//! window (every delivery but a returned one).
+//!
+//! - Routing reads the counters without locks to find the partners with room ([`usage`]), then,
+//!   as the last write of its transaction, takes one slot of each capped window of the partners
+//!   it chose ([`take_slot`]: `UPDATE … SET used = used + 1 WHERE used < cap`). Two routings
+//!   racing for a partner's last slot queue on its counter row, and the second re-checks the
+//!   cap against the first's committed count, so caps hold under any concurrency; the row
+//!   lock is held only from that statement to the commit.
+//! - A window's row is made on first use by counting the deliveries already in it ([`ensure`]),
+//!   so counters need no backfill, and dropping a partner's rows ([`forget`], when its caps or
+//!   time zone change) only makes the next routing count afresh. The count leaves out the lead
+//!   being routed, whose delivery the same transaction has already written and is about to count.
+//! - A return gives its slot back ([`release`]) in the windows it was counted in.
+//!
+//! Every path that writes a delivery or returns one goes through here, in the same transaction.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+use workos_core::Result;
+use workos_core::domain::{
+    LeadDelivery, Partner, Timestamp, day_start, month_start, partner_timezone,
+};
+use workos_core::ids::{LeadId, PartnerId};
+use workos_core::tenant::TenantContext;
+
+use crate::db::{Sql, Tx, args};
+
+/// A cap window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Period {
+    /// The partner's local day.
+    Day,
+    /// The partner's local month.
+    Month,
+}
+
+impl Period {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Month => "month",
+        }
+    }
+}
+
+/// The start of the partner's local day and month at `now` (UTC for a zone the tz database
+/// does not know, with a warning: partner validation checks only the name's shape).
+pub(crate) fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
+    let tz = partner_timezone(&partner.timezone).unwrap_or_else(|| {
+        tracing::warn!(partner_id = %partner.id, timezone = %partner.timezone,
+            "unknown partner time zone; counting caps in UTC");
+        chrono_tz::UTC
+    });
+    (day_start(tz, now), month_start(tz, now))
+}
+
+/// A capped window of a partner.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    period: Period,
+    starts_at: Timestamp,
+    cap: u32,
+}
+
+/// The partner's capped windows at `at`.
+fn capped_windows(partner: &Partner, at: Timestamp) -> Vec<Window> {
+    if partner.daily_cap.is_none() && partner.monthly_cap.is_none() {
+        return Vec::new();
+    }
+    let (day, month) = cap_windows(partner, at);
+    [
+        partner.daily_cap.map(|cap| Window {
+            period: Period::Day,
+            starts_at: day,
+            cap,
+        }),
+        partner.monthly_cap.map(|cap| Window {
+            period: Period::Month,
+            starts_at: month,
+            cap,
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Each capped partner's usage at `at` (today's and this month's deliveries in its time zone,
+/// returns excluded), read without locks: from the counters, and by counting deliveries for
+/// windows that have no counter yet. Uncapped partners are absent; so is the count of a
+/// period the partner has no cap for (it reads as zero).
+pub(crate) async fn usage(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partners: &[Partner],
+    at: Timestamp,
+) -> Result<HashMap<Uuid, (u32, u32)>> {
+    let windows: Vec<(&Partner, Vec<Window>)> = partners
+        .iter()
+        .map(|p| (p, capped_windows(p, at)))
+        .filter(|(_, w)| !w.is_empty())
+        .collect();
+    if windows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let counters = read_counters(tx, ctx, &windows).await?;
+    let mut out = HashMap::with_capacity(windows.len());
+    let mut uncounted = Vec::new();
+    for (partner, periods) in &windows {
+        let id = partner.id.as_uuid();
+        let mut used = (0, 0);
+        for w in periods {
+            match (counters.get(&(id, w.period)), w.period) {
+                (Some(n), Period::Day) => used.0 = *n,
+                (Some(n), Period::Month) => used.1 = *n,
+                (None, _) => {
+                    uncounted.push(*partner);
+                    break;
+                }
+            }
+        }
+        out.insert(id, used);
+    }
+    if !uncounted.is_empty() {
+        out.extend(count_usage(tx, ctx, &uncounted, at).await?);
+    }
+    Ok(out)
+}
+
+/// The counters of `windows`, by partner and period.
+async fn read_counters(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    windows: &[(&Partner, Vec<Window>)],
+) -> Result<HashMap<(Uuid, Period), u32>> {
+    let mut wanted: Vec<(Uuid, Period, Timestamp)> = Vec::new();
+    for (partner, periods) in windows {
+        for w in periods {
+            wanted.push((partner.id.as_uuid(), w.period, w.starts_at));
+        }
+    }
+    let period_of = |s: &str| {
+        if s == "day" {
+            Period::Day
+        } else {
+            Period::Month
+        }
+    };
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    // Postgres: one fixed statement over arrays, planned once per connection.
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = tx.pg() {
+        let ids: Vec<Uuid> = wanted.iter().map(|w| w.0).collect();
+        let periods: Vec<&str> = wanted.iter().map(|w| w.1.as_str()).collect();
+        let starts: Vec<Timestamp> = wanted.iter().map(|w| w.2).collect();
+        let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
+            "SELECT u.partner_id, u.period, u.used
+             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(pid, period, starts_at)
+             JOIN partner_cap_usage u ON u.org_id = $4 AND u.partner_id = w.pid
+              AND u.period = w.period AND u.starts_at = w.starts_at",
+        )
+        .bind(&ids)
+        .bind(&periods)
+        .bind(&starts)
+        .bind(ctx.org_id().as_uuid())
+        .fetch_all(pg)
+        .await
+        .map_err(crate::db::db_error)?;
+        return Ok(rows
+            .into_iter()
+            .map(|(id, period, used)| ((id, period_of(&period)), count(used.into())))
+            .collect());
+    }
+    let mut sql =
+        Sql::new("SELECT partner_id, period, used FROM partner_cap_usage WHERE org_id = ");
+    sql.bind(ctx.org_id()).push(" AND (");
+    for (i, (id, period, starts)) in wanted.iter().enumerate() {
+        sql.push(if i > 0 {
+            " OR (partner_id = "
+        } else {
+            "(partner_id = "
+        })
+        .bind(*id)
+        .push(" AND period = ")
+        .bind(period.as_str())
+        .push(" AND starts_at = ")
+        .bind(*starts)
+        .push(")");
+    }
+    sql.push(")");
+    let rows: Vec<(Uuid, String, i64)> = tx.fetch_sql(sql).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, period, used)| ((id, period_of(&period)), count(used)))
+        .collect())
+}
+
+/// Each capped partner's usage at `at`, counted from its deliveries (one statement for them
+/// all): what a counter starts from, for windows without one.
+async fn count_usage(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partners: &[&Partner],
+    at: Timestamp,
+) -> Result<HashMap<Uuid, (u32, u32)>> {
+    // Per partner: its id, local day start, and the window to scan (the month when the
+    // monthly cap counts, else just the day).
+    let windows: Vec<(Uuid, Timestamp, Timestamp)> = partners
+        .iter()
+        .map(|p| {
+            let (day, month) = cap_windows(p, at);
+            let since = if p.monthly_cap.is_some() { month } else { day };
+            (p.id.as_uuid(), day, since)
+        })
+        .collect();
+    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+    let mut sql = Sql::new(
+        "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*) FROM (",
+    );
+    for (i, (id, day, since)) in windows.iter().enumerate() {
+        sql.push(if i > 0 {
+            " UNION ALL SELECT "
+        } else {
+            "SELECT "
+        });
+        sql.bind(*id)
+            .push(" AS pid, ")
+            .bind(*day)
+            .push(" AS day, ")
+            .bind(*since)
+            .push(" AS since");
+    }
+    sql.push(
+        ") w JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
+         AND d.status <> 'returned' AND d.org_id = ",
+    )
+    .bind(ctx.org_id())
+    .push(" GROUP BY w.pid");
+    let rows: Vec<(Uuid, i64, i64)> = tx.fetch_sql(sql).await?;
+    let mut out: HashMap<Uuid, (u32, u32)> =
+        windows.iter().map(|(id, _, _)| (*id, (0, 0))).collect();
+    out.extend(
+        rows.into_iter()
+            .map(|(id, daily, monthly)| (id, (count(daily), count(monthly)))),
+    );
+    Ok(out)
+}
+
+/// Makes the counter of one window if it has none, counting the partner's deliveries in it
+/// (returns and `lead`'s own delivery excluded). A concurrent maker of the same row wins; this
+/// one then waits for it to commit and leaves it be.
+async fn ensure(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner: PartnerId,
+    (period, starts_at): (Period, Timestamp),
+    lead: Option<LeadId>,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO partner_cap_usage (org_id, partner_id, period, starts_at, used)
+         SELECT $1, $2, $3, $4, COUNT(*) FROM lead_deliveries
+         WHERE org_id = $1 AND partner_id = $2 AND created_at >= $4 AND status <> 'returned'
+         AND lead_id <> $5
+         ON CONFLICT DO NOTHING",
+        args![
+            ctx.org_id(),
+            partner,
+            period.as_str(),
+            starts_at,
+            lead.map_or_else(Uuid::nil, |l| l.as_uuid()),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds one to a window's counter when it exists and, with a `cap`, is below it.
+async fn bump(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner: PartnerId,
+    (period, starts_at): (Period, Timestamp),
+    cap: Option<u32>,
+) -> Result<bool> {
+    let n = tx
+        .execute(
+            "UPDATE partner_cap_usage SET used = used + 1
+             WHERE org_id = $1 AND partner_id = $2 AND period = $3 AND starts_at = $4
+             AND ($5 IS NULL OR used < $5)",
+            args![
+                ctx.org_id(),
+                partner,
+                period.as_str(),
+                starts_at,
+                cap.map(i64::from),
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Counts `lead`'s delivery to `partner` at `at` in each of the partner's capped windows.
+/// With `enforce`, only when every window has room: `false` means one is full, and the caller
+/// must roll back what this call counted (a savepoint) before choosing again. Without it (a
+/// delivery recorded by hand), the delivery is counted whatever the caps.
+pub(crate) async fn take_slot(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner: &Partner,
+    lead: LeadId,
+    at: Timestamp,
+    enforce: bool,
+) -> Result<bool> {
+    for w in capped_windows(partner, at) {
+        let cap = enforce.then_some(w.cap);
+        let window = (w.period, w.starts_at);
+        if bump(tx, ctx, partner.id, window, cap).await? {
+            continue;
+        }
+        // No counter yet, or full: make it if missing and try once more.
+        ensure(tx, ctx, partner.id, window, Some(lead)).await?;
+        if !bump(tx, ctx, partner.id, window, cap).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Gives back the slot of `delivery` (about to become `returned`) in the partner's capped
+/// windows it was counted in (those around its creation, in the partner's time zone). Call
+/// it before the status changes: a counter made here counts the delivery, then lets it go.
+pub(crate) async fn release(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner: &Partner,
+    delivery: &LeadDelivery,
+) -> Result<()> {
+    for w in capped_windows(partner, delivery.created_at) {
+        ensure(tx, ctx, partner.id, (w.period, w.starts_at), None).await?;
+        tx.execute(
+            "UPDATE partner_cap_usage SET used = used - 1
+             WHERE org_id = $1 AND partner_id = $2 AND period = $3 AND starts_at = $4 AND used > 0",
+            args![ctx.org_id(), partner.id, w.period.as_str(), w.starts_at],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Drops the partner's counters, after a change to its caps or time zone: windows are
+/// counted afresh from the deliveries when next used.
+pub(crate) async fn forget(tx: &mut Tx, ctx: &TenantContext, partner: PartnerId) -> Result<()> {
+    tx.execute(
+        "DELETE FROM partner_cap_usage WHERE org_id = $1 AND partner_id = $2",
+        args![ctx.org_id(), partner],
+    )
+    .await?;
+    Ok(())
+}
