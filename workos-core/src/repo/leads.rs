@@ -271,11 +271,13 @@ pub trait LeadDeliveryRepo: Send + Sync {
 /// and the summary needs viewer; routing and callbacks, member; changing settings, admin.
 ///
 /// # Concurrency
-/// [`RoutingRepo::route_lead`] runs in *one* transaction: it locks the lead, the settings row
-/// and then the candidate partners' rows in id order (`FOR UPDATE` on Postgres; SQLite's single
-/// writer serialises), counts each partner's usage since its local midnight and month start
-/// (as [`LeadDeliveryRepo::partner_usage`] does), and records the deliveries before any other
-/// routing to those partners can count. Concurrent routings can therefore never exceed a cap.
+/// [`RoutingRepo::route_lead`] runs in *one* transaction: it locks the lead (and the settings
+/// row for round robin), reads each candidate's usage since its local midnight and month start
+/// (what [`LeadDeliveryRepo::partner_usage`] counts, kept in per-window counters), records the
+/// deliveries, and last takes a slot of each chosen partner's cap counters with a conditional
+/// increment that waits for any other routing holding that counter (`FOR UPDATE` semantics on
+/// Postgres; SQLite's single writer serialises). A partner that filled meanwhile is left out
+/// and the choice made again. Concurrent routings can therefore never exceed a cap.
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait RoutingRepo: Send + Sync {
@@ -325,6 +327,22 @@ pub trait RoutingRepo: Send + Sync {
         &self,
         ctx: &TenantContext,
         lead_id: LeadId,
+        now: DateTime<Utc>,
+    ) -> Result<crate::domain::RoutedLead>;
+
+    /// Captures a lead and routes it at `now`, in one transaction: deduplicated under the
+    /// dedupe policy of the settings in force for its vertical, captured as
+    /// [`LeadRepo::capture_lead`] does, then routed as [`RoutingRepo::route_lead`] does. A
+    /// duplicate is stored and answered without deliveries, never routed. Either all of it is
+    /// stored or nothing is: no lead is left `new` for the routing job to find.
+    ///
+    /// # Errors
+    /// As for [`LeadRepo::capture_lead`] (validation names each bad field) and
+    /// [`RoutingRepo::route_lead`].
+    async fn capture_and_route_lead(
+        &self,
+        ctx: &TenantContext,
+        new: crate::domain::NewLead,
         now: DateTime<Utc>,
     ) -> Result<crate::domain::RoutedLead>;
 

@@ -106,7 +106,20 @@ pub(crate) async fn usage(
     if windows.is_empty() {
         return Ok(HashMap::new());
     }
-    let counters = read_counters(tx, ctx, &windows).await?;
+    let mut counters = read_counters(tx, ctx, &windows).await?;
+    let missing: Vec<(PartnerId, Window)> = windows
+        .iter()
+        .flat_map(|(p, ws)| ws.iter().map(|w| (p.id, *w)))
+        .filter(|(id, w)| !counters.contains_key(&(id.as_uuid(), w.period)))
+        .collect();
+    if !missing.is_empty() {
+        // First use of these windows (a partner not chosen since its day or month began):
+        // make their counters now, so later routings read them instead of counting.
+        for (id, w) in &missing {
+            ensure(tx, ctx, *id, (w.period, w.starts_at), None).await?;
+        }
+        counters = read_counters(tx, ctx, &windows).await?;
+    }
     let mut out = HashMap::with_capacity(windows.len());
     let mut uncounted = Vec::new();
     for (partner, periods) in &windows {
@@ -277,35 +290,72 @@ async fn ensure(
     Ok(())
 }
 
-/// Adds one to a window's counter when it exists and, with a `cap`, is below it.
-async fn bump(
+/// Adds one to each of the partner's counters of `windows` that exists and, with `enforce`,
+/// is below its cap; answers the periods counted. One statement on Postgres.
+async fn bump_all(
     tx: &mut Tx,
     ctx: &TenantContext,
     partner: PartnerId,
-    (period, starts_at): (Period, Timestamp),
-    cap: Option<u32>,
-) -> Result<bool> {
-    let n = tx
-        .execute(
-            "UPDATE partner_cap_usage SET used = used + 1
-             WHERE org_id = $1 AND partner_id = $2 AND period = $3 AND starts_at = $4
-             AND ($5 IS NULL OR used < $5)",
-            args![
-                ctx.org_id(),
-                partner,
-                period.as_str(),
-                starts_at,
-                cap.map(i64::from),
-            ],
+    windows: &[Window],
+    enforce: bool,
+) -> Result<Vec<Period>> {
+    let cap = |w: &Window| enforce.then_some(i64::from(w.cap));
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = tx.pg() {
+        let periods: Vec<&str> = windows.iter().map(|w| w.period.as_str()).collect();
+        let starts: Vec<Timestamp> = windows.iter().map(|w| w.starts_at).collect();
+        let caps: Vec<Option<i64>> = windows.iter().map(cap).collect();
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "UPDATE partner_cap_usage u SET used = u.used + 1
+             FROM unnest($3::text[], $4::timestamptz[], $5::int8[]) AS w(period, starts_at, cap)
+             WHERE u.org_id = $1 AND u.partner_id = $2 AND u.period = w.period
+             AND u.starts_at = w.starts_at AND (w.cap IS NULL OR u.used < w.cap)
+             RETURNING u.period",
         )
-        .await?;
-    Ok(n == 1)
+        .bind(ctx.org_id().as_uuid())
+        .bind(partner.as_uuid())
+        .bind(&periods)
+        .bind(&starts)
+        .bind(&caps)
+        .fetch_all(pg)
+        .await
+        .map_err(crate::db::db_error)?;
+        return Ok(windows
+            .iter()
+            .map(|w| w.period)
+            .filter(|p| rows.iter().any(|(r,)| r == p.as_str()))
+            .collect());
+    }
+    let mut counted = Vec::new();
+    for w in windows {
+        let n = tx
+            .execute(
+                "UPDATE partner_cap_usage SET used = used + 1
+                 WHERE org_id = $1 AND partner_id = $2 AND period = $3 AND starts_at = $4
+                 AND ($5 IS NULL OR used < $5)",
+                args![
+                    ctx.org_id(),
+                    partner,
+                    w.period.as_str(),
+                    w.starts_at,
+                    cap(w)
+                ],
+            )
+            .await?;
+        if n == 1 {
+            counted.push(w.period);
+        }
+    }
+    Ok(counted)
 }
 
 /// Counts `lead`'s delivery to `partner` at `at` in each of the partner's capped windows.
 /// With `enforce`, only when every window has room: `false` means one is full, and the caller
 /// must roll back what this call counted (a savepoint) before choosing again. Without it (a
 /// delivery recorded by hand), the delivery is counted whatever the caps.
+///
+/// A caller taking slots of several partners takes them in partner id order, so that two
+/// transactions cannot each hold a counter the other waits for.
 pub(crate) async fn take_slot(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -314,15 +364,18 @@ pub(crate) async fn take_slot(
     at: Timestamp,
     enforce: bool,
 ) -> Result<bool> {
-    for w in capped_windows(partner, at) {
-        let cap = enforce.then_some(w.cap);
-        let window = (w.period, w.starts_at);
-        if bump(tx, ctx, partner.id, window, cap).await? {
-            continue;
-        }
+    let windows = capped_windows(partner, at);
+    if windows.is_empty() {
+        return Ok(true);
+    }
+    let counted = bump_all(tx, ctx, partner.id, &windows, enforce).await?;
+    for w in windows.iter().filter(|w| !counted.contains(&w.period)) {
         // No counter yet, or full: make it if missing and try once more.
-        ensure(tx, ctx, partner.id, window, Some(lead)).await?;
-        if !bump(tx, ctx, partner.id, window, cap).await? {
+        ensure(tx, ctx, partner.id, (w.period, w.starts_at), Some(lead)).await?;
+        if bump_all(tx, ctx, partner.id, std::slice::from_ref(w), enforce)
+            .await?
+            .is_empty()
+        {
             return Ok(false);
         }
     }

@@ -350,6 +350,81 @@ async fn persons_first_touch(
     Ok(row.map(|(t,)| t.map(|t| t.0)))
 }
 
+/// Captures `new` (validated) at `at` inside `tx`: deduplicated under `policy`, linked to its
+/// person (created when there is none), with its first touch and `lead.created`.
+pub(crate) async fn capture_in(
+    store: &SqlStore,
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: NewLead,
+    policy: &DedupePolicy,
+    at: Timestamp,
+) -> Result<CapturedLead> {
+    lock_contacts(store, tx, ctx, &new).await?;
+    let touch = new.touch();
+    let (person_id, person_created, first_touch, status, duplicate_of) =
+        match find_duplicate(tx, ctx, &new, policy, at).await? {
+            Some(original) => (
+                original.person_id,
+                false,
+                original.first_touch,
+                LeadStatus::Duplicate,
+                Some(original.id),
+            ),
+            None => {
+                let (person_id, created) = link_person(tx, ctx, &new).await?;
+                let first_touch = match persons_first_touch(tx, ctx, person_id).await? {
+                    Some(earlier) => earlier,
+                    None => Some(touch.clone()).filter(|t| !t.is_empty()),
+                };
+                (Some(person_id), created, first_touch, LeadStatus::New, None)
+            }
+        };
+    let lead = Lead {
+        id: LeadId::new(),
+        org_id: ctx.org_id(),
+        person_id,
+        first_name: new.first_name,
+        last_name: new.last_name,
+        email: new.email,
+        phone: new.phone,
+        postal_code: new.postal_code,
+        region: new.region,
+        country: new.country,
+        vertical: new.vertical,
+        answers: new.answers,
+        consent: new.consent,
+        utm_source: touch.utm_source,
+        utm_medium: touch.utm_medium,
+        utm_campaign: touch.utm_campaign,
+        utm_term: touch.utm_term,
+        utm_content: touch.utm_content,
+        gclid: touch.gclid,
+        fbclid: touch.fbclid,
+        landing_page: touch.landing_page,
+        referrer: touch.referrer,
+        first_touch,
+        status,
+        duplicate_of,
+        created_at: at,
+        updated_at: at,
+    };
+    insert_lead(tx, &lead).await?;
+    emit(
+        tx,
+        ctx,
+        types::LEAD_CREATED,
+        LeadId::KIND,
+        lead.id.as_uuid(),
+        &lead,
+    )
+    .await?;
+    Ok(CapturedLead {
+        lead,
+        person_created,
+    })
+}
+
 #[async_trait]
 impl LeadRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -364,70 +439,9 @@ impl LeadRepo for SqlStore {
         policy.validate()?;
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        lock_contacts(self, &mut tx, ctx, &new).await?;
-        let touch = new.touch();
-        let (person_id, person_created, first_touch, status, duplicate_of) =
-            match find_duplicate(&mut tx, ctx, &new, policy, at).await? {
-                Some(original) => (
-                    original.person_id,
-                    false,
-                    original.first_touch,
-                    LeadStatus::Duplicate,
-                    Some(original.id),
-                ),
-                None => {
-                    let (person_id, created) = link_person(&mut tx, ctx, &new).await?;
-                    let first_touch = match persons_first_touch(&mut tx, ctx, person_id).await? {
-                        Some(earlier) => earlier,
-                        None => Some(touch.clone()).filter(|t| !t.is_empty()),
-                    };
-                    (Some(person_id), created, first_touch, LeadStatus::New, None)
-                }
-            };
-        let lead = Lead {
-            id: LeadId::new(),
-            org_id: ctx.org_id(),
-            person_id,
-            first_name: new.first_name,
-            last_name: new.last_name,
-            email: new.email,
-            phone: new.phone,
-            postal_code: new.postal_code,
-            region: new.region,
-            country: new.country,
-            vertical: new.vertical,
-            answers: new.answers,
-            consent: new.consent,
-            utm_source: touch.utm_source,
-            utm_medium: touch.utm_medium,
-            utm_campaign: touch.utm_campaign,
-            utm_term: touch.utm_term,
-            utm_content: touch.utm_content,
-            gclid: touch.gclid,
-            fbclid: touch.fbclid,
-            landing_page: touch.landing_page,
-            referrer: touch.referrer,
-            first_touch,
-            status,
-            duplicate_of,
-            created_at: at,
-            updated_at: at,
-        };
-        insert_lead(&mut tx, &lead).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_CREATED,
-            LeadId::KIND,
-            lead.id.as_uuid(),
-            &lead,
-        )
-        .await?;
+        let captured = capture_in(self, &mut tx, ctx, new, policy, at).await?;
         tx.commit().await?;
-        Ok(CapturedLead {
-            lead,
-            person_created,
-        })
+        Ok(captured)
     }
 
     async fn get_lead(&self, ctx: &TenantContext, id: LeadId) -> Result<Lead> {

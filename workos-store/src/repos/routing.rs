@@ -19,8 +19,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
     Candidate, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
-    LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLeadForm,
-    Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
+    LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLead,
+    NewLeadForm, Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
     RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, has_room,
     lead_status_from_deliveries, new_public_form_id, normalize_vertical, partner_buys,
     partner_is_open, routed_status, select_partners, to_storage_precision, validate_range,
@@ -34,7 +34,8 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::leads::{
-    PARTNER_COLUMNS, PartnerRow, fetch_delivery, fetch_lead, fetch_partner, insert_delivery,
+    PARTNER_COLUMNS, PartnerRow, capture_in, fetch_delivery, fetch_lead, fetch_partner,
+    insert_delivery,
 };
 use super::{and_range, caps, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
@@ -331,7 +332,9 @@ impl SqlStore {
             let status = routed_status(chosen.len(), any_buyer, settings.when_full);
             let routed = set_status(tx, ctx, lead.clone(), status, at).await?;
             let mut filled = None;
-            for partner in chosen.iter().filter(|p| capped(p)) {
+            let mut capped_chosen: Vec<&Partner> = chosen.iter().filter(|p| capped(p)).collect();
+            capped_chosen.sort_by_key(|p| p.id);
+            for partner in capped_chosen {
                 if !caps::take_slot(tx, ctx, partner, lead.id, at, true).await? {
                     filled = Some(partner.id);
                     break;
@@ -362,8 +365,19 @@ impl SqlStore {
         lead_id: LeadId,
         at: Timestamp,
     ) -> Result<RoutedLead> {
+        let lead = fetch_lead(tx, ctx, lead_id, for_update(self)).await?;
+        self.route_fetched(tx, ctx, lead, at).await
+    }
+
+    /// Routes `lead`, read in `tx` with its row lock (or written by `tx`).
+    async fn route_fetched(
+        &self,
+        tx: &mut Tx,
+        ctx: &TenantContext,
+        lead: Lead,
+        at: Timestamp,
+    ) -> Result<RoutedLead> {
         let lock = for_update(self);
-        let lead = fetch_lead(tx, ctx, lead_id, lock).await?;
         match lead.status {
             LeadStatus::Duplicate => {
                 return Ok(RoutedLead {
@@ -507,6 +521,33 @@ impl RoutingRepo for SqlStore {
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let routed = self.route_in(&mut tx, ctx, lead_id, at).await?;
+        tx.commit().await?;
+        Ok(routed)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn capture_and_route_lead(
+        &self,
+        ctx: &TenantContext,
+        mut new: NewLead,
+        now: DateTime<Utc>,
+    ) -> Result<RoutedLead> {
+        new.validate()?;
+        let at = to_storage_precision(now);
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let policy = settings_in(&mut tx, ctx, new.vertical.as_deref(), "")
+            .await?
+            .settings
+            .dedupe;
+        let captured = capture_in(self, &mut tx, ctx, new, &policy, at).await?;
+        let routed = if captured.is_duplicate() {
+            RoutedLead {
+                lead: captured.lead,
+                deliveries: Vec::new(),
+            }
+        } else {
+            self.route_fetched(&mut tx, ctx, captured.lead, at).await?
+        };
         tx.commit().await?;
         Ok(routed)
     }

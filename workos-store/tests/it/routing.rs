@@ -752,6 +752,61 @@ async fn full_partners_queue_or_unroute_leads(store: &SqlStore) {
     );
 }
 
+contract_test!(capture_and_route_is_one_transaction);
+/// Capture and routing together: the lead is answered routed with its delivery, a repeat is a
+/// duplicate with no delivery (the default settings dedupe on email), and a lead that fails
+/// validation leaves nothing behind.
+async fn capture_and_route_is_one_transaction(store: &SqlStore) {
+    let t = Tenant::new(store, "Capture and route").await;
+    let ctx = &t.ctx;
+    let p = create_partner(store, ctx, partner("Buyer")).await;
+    let new = NewLead {
+        email: Some(email("once@example.com")),
+        vertical: Some(" Solar ".into()),
+        region: Some("CA".into()),
+        ..NewLead::default()
+    };
+    let routed = store
+        .capture_and_route_lead(ctx, new.clone(), now())
+        .await
+        .unwrap();
+    assert_eq!(routed.lead.status, LeadStatus::Routed);
+    assert_eq!(routed.lead.vertical.as_deref(), Some("solar"));
+    assert_eq!(routed.deliveries.len(), 1);
+    assert_eq!(routed.deliveries[0].partner_id, p.id);
+    assert_eq!(
+        store.get_lead(ctx, routed.lead.id).await.unwrap().status,
+        LeadStatus::Routed
+    );
+
+    let again = store.capture_and_route_lead(ctx, new, now()).await.unwrap();
+    assert_eq!(again.lead.status, LeadStatus::Duplicate);
+    assert_eq!(again.lead.duplicate_of, Some(routed.lead.id));
+    assert!(again.deliveries.is_empty());
+
+    let before = store
+        .list_leads(ctx, Default::default(), Default::default())
+        .await
+        .unwrap()
+        .data
+        .len();
+    let bad = NewLead {
+        vertical: Some("x".repeat(101)),
+        ..NewLead::default()
+    };
+    match store.capture_and_route_lead(ctx, bad, now()).await {
+        Err(Error::Validation(e)) => assert!(e.to_string().contains("vertical"), "{e}"),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    let after = store
+        .list_leads(ctx, Default::default(), Default::default())
+        .await
+        .unwrap()
+        .data
+        .len();
+    assert_eq!(before, after, "nothing stored");
+}
+
 contract_test!(duplicates_are_never_routed);
 async fn duplicates_are_never_routed(store: &SqlStore) {
     let t = Tenant::new(store, "Dupes").await;

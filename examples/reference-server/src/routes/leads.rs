@@ -119,28 +119,13 @@ async fn list_leads(
 }
 
 /// Captures a lead (deduplicated under the routing settings' policy for its vertical) and
-/// routes it; a duplicate is stored but never routed.
+/// routes it, in one transaction; a duplicate is stored but never routed.
 async fn capture_and_route(state: &AppState, ctx: &TenantContext, new: NewLead) -> ApiResult<Lead> {
-    let now = Utc::now();
-    let settings = state
+    Ok(state
         .store
-        .get_routing_settings(ctx, new.vertical.clone())
-        .await?;
-    let captured = state
-        .store
-        .capture_lead(ctx, new, &settings.dedupe, now)
-        .await?;
-    if captured.is_duplicate() {
-        return Ok(captured.lead);
-    }
-    match state.store.route_lead(ctx, captured.lead.id, now).await {
-        Ok(routed) => Ok(routed.lead),
-        // The queued-lead job got to it first (this request stalled past its grace period).
-        Err(workos_core::Error::Conflict { .. }) => {
-            Ok(state.store.get_lead(ctx, captured.lead.id).await?)
-        }
-        Err(e) => Err(e.into()),
-    }
+        .capture_and_route_lead(ctx, new, Utc::now())
+        .await?
+        .lead)
 }
 
 /// Capture a lead and route it. The answer's `status` tells what became of it: `routed`,
