@@ -341,11 +341,22 @@ impl Tx {
         self.fetch_all(&sql.text, sql.args).await
     }
 
-    /// Appends a domain event to the log in this transaction.
+    /// Appends a domain event to the log in this transaction. On Postgres the transaction's
+    /// first event also queues its `pg_notify` (delivered at commit) in the same statement, so
+    /// the commit needs no round trip of its own for it.
     pub(crate) async fn record(&mut self, event: &DomainEvent) -> Result<()> {
+        const INSERT: &str = "INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        const INSERT_AND_NOTIFY: &str = "WITH e AS (
+             INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING org_id)
+             SELECT pg_notify('workos_events', org_id::text) FROM e";
+        #[cfg(feature = "postgres")]
+        let notify = self.is_postgres() && !self.notified;
+        #[cfg(not(feature = "postgres"))]
+        let notify = false;
         self.execute(
-            "INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            if notify { INSERT_AND_NOTIFY } else { INSERT },
             args![
                 event.id,
                 event.org_id,
@@ -359,6 +370,7 @@ impl Tx {
         )
         .await?;
         self.wrote_events = Some(event.org_id);
+        self.notified |= notify;
         Ok(())
     }
 

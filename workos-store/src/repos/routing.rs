@@ -366,15 +366,17 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<RoutedLead> {
         let lead = fetch_lead(tx, ctx, lead_id, for_update(self)).await?;
-        self.route_fetched(tx, ctx, lead, at).await
+        self.route_fetched(tx, ctx, lead, None, at).await
     }
 
-    /// Routes `lead`, read in `tx` with its row lock (or written by `tx`).
+    /// Routes `lead`, read in `tx` with its row lock (or written by `tx`), under `settings`
+    /// when the caller has already read the settings for its vertical in `tx`.
     async fn route_fetched(
         &self,
         tx: &mut Tx,
         ctx: &TenantContext,
         lead: Lead,
+        settings: Option<StoredSettings>,
         at: Timestamp,
     ) -> Result<RoutedLead> {
         let lock = for_update(self);
@@ -394,7 +396,10 @@ impl SqlStore {
             }
         }
         // Only round robin writes the settings row (its pointer): only it locks the row.
-        let mut stored = settings_in(tx, ctx, lead.vertical.as_deref(), "").await?;
+        let mut stored = match settings {
+            Some(s) => s,
+            None => settings_in(tx, ctx, lead.vertical.as_deref(), "").await?,
+        };
         if stored.settings.strategy == RoutingStrategy::RoundRobin
             && stored.row_key.is_some()
             && !lock.is_empty()
@@ -535,18 +540,16 @@ impl RoutingRepo for SqlStore {
         new.validate()?;
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let policy = settings_in(&mut tx, ctx, new.vertical.as_deref(), "")
-            .await?
-            .settings
-            .dedupe;
-        let captured = capture_in(self, &mut tx, ctx, new, &policy, at).await?;
+        let stored = settings_in(&mut tx, ctx, new.vertical.as_deref(), "").await?;
+        let captured = capture_in(self, &mut tx, ctx, new, &stored.settings.dedupe, at).await?;
         let routed = if captured.is_duplicate() {
             RoutedLead {
                 lead: captured.lead,
                 deliveries: Vec::new(),
             }
         } else {
-            self.route_fetched(&mut tx, ctx, captured.lead, at).await?
+            self.route_fetched(&mut tx, ctx, captured.lead, Some(stored), at)
+                .await?
         };
         tx.commit().await?;
         Ok(routed)
