@@ -103,11 +103,18 @@ async fn resolve(
 async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String), ApiError> {
     let invalid = || ApiError::unauthorized("invalid API key");
     let prefix = parse_prefix(token).ok_or_else(invalid)?;
-    let found = state
-        .store
-        .api_key_by_prefix(prefix)
-        .await?
-        .ok_or_else(invalid)?;
+    let found = match state.api_keys.get(prefix) {
+        Some(found) => found,
+        None => {
+            let found = state
+                .store
+                .api_key_by_prefix(prefix)
+                .await?
+                .ok_or_else(invalid)?;
+            state.api_keys.put(prefix, &found);
+            found
+        }
+    };
     if !state.hasher.verify(token, &found.hash) {
         return Err(invalid());
     }

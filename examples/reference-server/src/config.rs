@@ -25,6 +25,10 @@ pub struct Config {
     pub jwt_secret: Option<Vec<u8>>,
     /// `WORKOS_RATE_LIMIT_PER_MINUTE`, default 60.
     pub rate_limit_per_minute: u32,
+    /// `WORKOS_API_KEY_CACHE_SECS`, default 5: how long an API key read from the database
+    /// authenticates requests before it is read again (0: read on every request). A key revoked
+    /// through another server process stops working here within this time.
+    pub api_key_cache_ttl: std::time::Duration,
     /// `WORKOS_TRUSTED_PROXIES`: the proxies (CIDRs or addresses, comma-separated) whose
     /// `X-Forwarded-For` is believed; default none (the client is the TCP peer).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -97,6 +101,15 @@ impl Config {
                 .context("WORKOS_RATE_LIMIT_PER_MINUTE: not a positive integer")?,
             None => 60,
         };
+        let api_key_cache_ttl = match get("WORKOS_API_KEY_CACHE_SECS") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(std::time::Duration::from_secs)
+                .ok()
+                .context("WORKOS_API_KEY_CACHE_SECS: not a whole number of seconds")?,
+            None => crate::api_key_cache::DEFAULT_TTL,
+        };
         let twilio_timeout = match get("TWILIO_TIMEOUT_SECS") {
             Some(v) => v
                 .trim()
@@ -148,6 +161,7 @@ impl Config {
             api_key_pepper,
             jwt_secret: get("WORKOS_JWT_SECRET").map(String::into_bytes),
             rate_limit_per_minute,
+            api_key_cache_ttl,
             log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),
             production,
             twilio_account_sid: get("TWILIO_ACCOUNT_SID"),

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api_key_cache;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;

@@ -52,6 +52,8 @@ pub struct Inner {
     pub rate_limit_per_minute: u32,
     /// When this process last recorded each API key's use.
     pub touched: Mutex<HashMap<ApiKeyId, Instant>>,
+    /// API keys read recently (`WORKOS_API_KEY_CACHE_SECS`).
+    pub api_keys: crate::api_key_cache::ApiKeyCache,
     /// The public base URL.
     pub public_url: String,
     /// Validates Twilio's webhook signatures, when Twilio is configured.
@@ -133,6 +135,7 @@ impl AppState {
             lead_routing_interval: config.lead_routing_interval,
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
+            api_keys: crate::api_key_cache::ApiKeyCache::new(config.api_key_cache_ttl),
             public_url: config.public_url,
             twilio_validator: config
                 .twilio_auth_token

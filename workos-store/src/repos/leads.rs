@@ -373,7 +373,13 @@ pub(crate) async fn capture_in(
             ),
             None => {
                 let (person_id, created) = link_person(tx, ctx, &new).await?;
-                let first_touch = match persons_first_touch(tx, ctx, person_id).await? {
+                // A person created just now has no earlier lead to take the first touch from.
+                let earlier = if created {
+                    None
+                } else {
+                    persons_first_touch(tx, ctx, person_id).await?
+                };
+                let first_touch = match earlier {
                     Some(earlier) => earlier,
                     None => Some(touch.clone()).filter(|t| !t.is_empty()),
                 };

@@ -131,5 +131,6 @@ async fn revoke_api_key(
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
     state.store.revoke_api_key(&ctx, id).await?;
+    state.api_keys.forget(id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,129 @@
+//! API keys found by prefix, kept for a few seconds so that a busy client's requests do not
+//! each read its key from the database (a transaction of its own, before the request's work).
+//!
+//! Only keys the database answered are kept (a miss is never cached, so a new key works at
+//! once), the presented key is verified against the kept hash on every request, and a key
+//! revoked through this process is dropped at once. A key revoked through another process stops
+//! working here within the time to live (`WORKOS_API_KEY_CACHE_SECS`, default
+//! [`DEFAULT_TTL`]; 0 turns the cache off).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use workos_core::domain::ApiKeyCredentials;
+use workos_core::ids::ApiKeyId;
+
+/// How long a key read from the database is used before it is read again.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
+
+/// Cached keys beyond this clear the cache (it only saves queries).
+const MAX_ENTRIES: usize = 10_000;
+
+/// API keys by prefix, each with when it was read.
+#[derive(Debug)]
+pub struct ApiKeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, ApiKeyCredentials)>>,
+}
+
+impl ApiKeyCache {
+    /// A cache keeping keys for `ttl` (zero: keeps nothing).
+    #[must_use]
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, ApiKeyCredentials)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The key with `prefix`, when it was read less than the time to live ago.
+    #[must_use]
+    pub fn get(&self, prefix: &str) -> Option<ApiKeyCredentials> {
+        let mut entries = self.entries();
+        match entries.get(prefix) {
+            Some((read, found)) if read.elapsed() < self.ttl => Some(found.clone()),
+            Some(_) => {
+                entries.remove(prefix);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keeps a key the database just answered.
+    pub fn put(&self, prefix: &str, found: &ApiKeyCredentials) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(prefix.to_owned(), (Instant::now(), found.clone()));
+    }
+
+    /// Drops the key `id` (revoked).
+    pub fn forget(&self, id: ApiKeyId) {
+        self.entries().retain(|_, (_, found)| found.key.id != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workos_core::domain::{ApiKey, now};
+    use workos_core::ids::OrgId;
+    use workos_core::tenant::Role;
+
+    fn credentials() -> ApiKeyCredentials {
+        ApiKeyCredentials {
+            key: ApiKey {
+                id: ApiKeyId::new(),
+                org_id: OrgId::new(),
+                name: "k".into(),
+                prefix: "wos_abcdefabcdef".into(),
+                role: Role::Member,
+                created_at: now(),
+                updated_at: now(),
+                last_used_at: None,
+                revoked_at: None,
+            },
+            hash: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn keeps_keys_for_the_ttl_and_forgets_revoked_ones() {
+        let cache = ApiKeyCache::new(Duration::from_secs(60));
+        let found = credentials();
+        assert!(cache.get("wos_abcdefabcdef").is_none());
+        cache.put("wos_abcdefabcdef", &found);
+        assert_eq!(cache.get("wos_abcdefabcdef"), Some(found.clone()));
+        cache.forget(ApiKeyId::new());
+        assert!(
+            cache.get("wos_abcdefabcdef").is_some(),
+            "another key's revocation"
+        );
+        cache.forget(found.key.id);
+        assert!(cache.get("wos_abcdefabcdef").is_none());
+    }
+
+    #[test]
+    fn expired_or_disabled_keeps_nothing() {
+        let off = ApiKeyCache::new(Duration::ZERO);
+        off.put("wos_abcdefabcdef", &credentials());
+        assert!(off.get("wos_abcdefabcdef").is_none());
+
+        let short = ApiKeyCache::new(Duration::from_millis(1));
+        short.put("wos_abcdefabcdef", &credentials());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(short.get("wos_abcdefabcdef").is_none());
+    }
+}
