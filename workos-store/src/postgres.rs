@@ -54,6 +54,18 @@ impl PgBackend {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // A connection in steady use is not pinged before each transaction (a round trip
+            // per transaction); one idle for a second or more is, so a connection the server
+            // dropped meanwhile is replaced instead of failing the request.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= Duration::from_secs(1) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await
             .map_err(|e| Error::unavailable("cannot connect to Postgres", e))?;
