@@ -224,6 +224,38 @@ pub(crate) struct Tx {
     notified: bool,
     /// Whether this transaction made deliveries due now, to wake delivery workers on commit.
     made_due: bool,
+    /// Events recorded and not yet written: all are appended in one statement at commit.
+    events: Vec<DomainEvent>,
+    /// Open savepoints, with how many events were recorded when each was taken.
+    savepoints: Vec<(&'static str, usize)>,
+}
+
+/// Recorded events as columns, for one `INSERT … SELECT FROM unnest(…)`.
+#[cfg(feature = "postgres")]
+#[derive(Default)]
+struct EventColumns {
+    ids: Vec<Uuid>,
+    orgs: Vec<Uuid>,
+    types: Vec<String>,
+    times: Vec<Timestamp>,
+    kinds: Vec<String>,
+    subjects: Vec<Uuid>,
+    data: Vec<serde_json::Value>,
+    request_ids: Vec<Option<String>>,
+}
+
+#[cfg(feature = "postgres")]
+impl EventColumns {
+    fn push(&mut self, e: &DomainEvent) {
+        self.ids.push(e.id.as_uuid());
+        self.orgs.push(e.org_id.as_uuid());
+        self.types.push(e.event_type.clone());
+        self.times.push(e.occurred_at);
+        self.kinds.push(e.subject.kind.clone());
+        self.subjects.push(e.subject.id);
+        self.data.push(e.data.clone());
+        self.request_ids.push(e.request_id.clone());
+    }
 }
 
 macro_rules! on_conn {
@@ -263,7 +295,29 @@ impl Tx {
             wrote_events: None,
             notified: false,
             made_due: false,
+            events: Vec::new(),
+            savepoints: Vec::new(),
         }
+    }
+
+    /// Takes a savepoint `name`, to undo what follows with [`Tx::rollback_to_savepoint`].
+    pub(crate) async fn savepoint(&mut self, name: &'static str) -> Result<()> {
+        self.execute(&format!("SAVEPOINT {name}"), Vec::new())
+            .await?;
+        self.savepoints.push((name, self.events.len()));
+        Ok(())
+    }
+
+    /// Undoes everything since savepoint `name`, the events recorded since included.
+    pub(crate) async fn rollback_to_savepoint(&mut self, name: &'static str) -> Result<()> {
+        self.execute(&format!("ROLLBACK TO SAVEPOINT {name}"), Vec::new())
+            .await?;
+        // The savepoint stays (as in SQL); later ones are gone.
+        if let Some(i) = self.savepoints.iter().rposition(|(n, _)| *n == name) {
+            self.events.truncate(self.savepoints[i].1);
+            self.savepoints.truncate(i + 1);
+        }
+        Ok(())
     }
 
     /// Wakes delivery workers (of every process) once this transaction commits: it made
@@ -341,42 +395,90 @@ impl Tx {
         self.fetch_all(&sql.text, sql.args).await
     }
 
-    /// Appends a domain event to the log in this transaction. On Postgres the transaction's
-    /// first event also queues its `pg_notify` (delivered at commit) in the same statement, so
-    /// the commit needs no round trip of its own for it.
+    /// Appends a domain event to the log in this transaction. Events are written together
+    /// when the transaction commits (on Postgres in one statement that also queues the
+    /// transaction's notification), so recording costs no round trip; nothing in a writing
+    /// transaction reads the log back.
     pub(crate) async fn record(&mut self, event: &DomainEvent) -> Result<()> {
-        const INSERT: &str = "INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        const INSERT_AND_NOTIFY: &str = "WITH e AS (
-             INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING org_id)
-             SELECT pg_notify('workos_events', org_id::text) FROM e";
-        #[cfg(feature = "postgres")]
-        let notify = self.is_postgres() && !self.notified;
-        #[cfg(not(feature = "postgres"))]
-        let notify = false;
-        self.execute(
-            if notify { INSERT_AND_NOTIFY } else { INSERT },
-            args![
-                event.id,
-                event.org_id,
-                event.event_type.as_str(),
-                event.occurred_at,
-                event.subject.kind.as_str(),
-                event.subject.id,
-                event.data.clone(),
-                event.request_id.clone(),
-            ],
-        )
-        .await?;
         self.wrote_events = Some(event.org_id);
-        self.notified |= notify;
+        self.events.push(event.clone());
+        Ok(())
+    }
+
+    /// Writes the events recorded so far now rather than at commit: for a transaction whose
+    /// next statement takes away what the log's insert policy checks (a user leaving the org).
+    pub(crate) async fn write_events(&mut self) -> Result<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.events);
+        // Events recorded from now on all follow every open savepoint.
+        for (_, recorded) in &mut self.savepoints {
+            *recorded = 0;
+        }
+        #[cfg(feature = "postgres")]
+        if let Conn::Pg(c) = &mut self.conn {
+            let mut cols = EventColumns::default();
+            for e in &events {
+                cols.push(e);
+            }
+            // Delivered at commit: consumers of the log, and delivery workers when this
+            // transaction made deliveries due.
+            let due = if self.made_due {
+                ", pg_notify('workos_deliveries', '')"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "WITH e AS (
+                 INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[],
+                   $6::uuid[], $7::jsonb[], $8::text[])
+                 RETURNING org_id)
+                 SELECT pg_notify('workos_events', $9){due}"
+            );
+            let first_org = events[0].org_id.to_string();
+            sqlx::query(&sql)
+                .bind(cols.ids)
+                .bind(cols.orgs)
+                .bind(cols.types)
+                .bind(cols.times)
+                .bind(cols.kinds)
+                .bind(cols.subjects)
+                .bind(cols.data)
+                .bind(cols.request_ids)
+                .bind(first_org)
+                .execute(&mut **c)
+                .await
+                .map_err(db_error)?;
+            self.notified = true;
+            self.made_due = self.made_due && due.is_empty();
+            return Ok(());
+        }
+        for event in &events {
+            self.execute(
+                "INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                args![
+                    event.id,
+                    event.org_id,
+                    event.event_type.as_str(),
+                    event.occurred_at,
+                    event.subject.kind.as_str(),
+                    event.subject.id,
+                    event.data.clone(),
+                    event.request_id.clone(),
+                ],
+            )
+            .await?;
+        }
         Ok(())
     }
 
     /// Commits, waking event consumers when events were written and delivery workers when
     /// deliveries were made due.
     pub(crate) async fn commit(mut self) -> Result<()> {
+        self.write_events().await?;
         #[cfg(feature = "postgres")]
         if matches!(self.wake, Wake::Notify) {
             // One notification per transaction and channel, not per event; delivered at commit.

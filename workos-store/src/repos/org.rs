@@ -406,6 +406,7 @@ impl MemberRepo for SqlStore {
             &member,
         )
         .await?;
+        tx.write_events().await?;
         tx.execute(
             "DELETE FROM org_members WHERE org_id = $1 AND id = $2",
             args![ctx.org_id(), id],

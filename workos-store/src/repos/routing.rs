@@ -303,7 +303,7 @@ impl SqlStore {
                     .collect();
             let any_capped = chosen.iter().any(capped);
             if any_capped {
-                tx.execute("SAVEPOINT routing_pick", args![]).await?;
+                tx.savepoint("routing_pick").await?;
             }
             let mut deliveries = Vec::with_capacity(chosen.len());
             for partner in &chosen {
@@ -348,8 +348,7 @@ impl SqlStore {
                     });
                 }
                 Some(id) => {
-                    tx.execute("ROLLBACK TO SAVEPOINT routing_pick", args![])
-                        .await?;
+                    tx.rollback_to_savepoint("routing_pick").await?;
                     full.push(id);
                 }
             }

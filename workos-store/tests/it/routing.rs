@@ -17,7 +17,9 @@ use workos_core::domain::{
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, PartnerId};
-use workos_core::repo::{LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo};
+use workos_core::repo::{
+    EventRepo, LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo,
+};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
 
@@ -209,6 +211,25 @@ async fn concurrent_routings_fall_through_capped_partners_exactly(store: &SqlSto
     let start = when - Duration::hours(30);
     assert_eq!(store.partner_usage(&ctx, high.id, start).await.unwrap(), 3);
     assert_eq!(store.partner_usage(&ctx, low.id, start).await.unwrap(), 4);
+    // A choice undone because its partner filled meanwhile leaves no event behind.
+    assert_eq!(count_events(store, &t.ctx, types::LEAD_ROUTED).await, 7);
+    assert_eq!(
+        count_events(store, &t.ctx, types::LEAD_STATUS_CHANGED).await,
+        RACERS
+    );
+}
+
+async fn count_events(store: &SqlStore, ctx: &TenantContext, ty: &str) -> usize {
+    let filter = workos_core::events::EventFilter {
+        types: vec![ty.to_owned()],
+        ..Default::default()
+    };
+    store
+        .list_events(ctx, filter, page(200))
+        .await
+        .expect("list events")
+        .data
+        .len()
 }
 
 async fn deliver_then_return(store: &SqlStore, ctx: &TenantContext, id: LeadDeliveryId) {
