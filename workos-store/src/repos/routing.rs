@@ -331,6 +331,11 @@ impl SqlStore {
             }
             let status = routed_status(chosen.len(), any_buyer, settings.when_full);
             let routed = set_status(tx, ctx, lead.clone(), status, at).await?;
+            // The events go out before the cap slots are taken, so that a slot's row lock is
+            // held only for the slot statement and the commit.
+            if any_capped {
+                tx.write_events().await?;
+            }
             let mut filled = None;
             let mut capped_chosen: Vec<&Partner> = chosen.iter().filter(|p| capped(p)).collect();
             capped_chosen.sort_by_key(|p| p.id);
