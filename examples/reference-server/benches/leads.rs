@@ -28,7 +28,8 @@
 //! per lead. Progress goes to stderr. The database is dropped at the end.
 //!
 //! Before the warm-up the org gets a month of history, as a deployment has: `BENCH_HISTORY`
-//! (100,000) routed leads spread over the 30 days before yesterday, each with a `delivered`
+//! (100,000) routed leads spread over the 30 days before yesterday, each with its person (and
+//! email contact) and a `delivered`
 //! delivery to a partner buying its vertical (only partners whose caps are never reached, so
 //! history does not fill the small caps), written as bulk SQL; then `VACUUM (ANALYZE)`, so the
 //! planner works from real statistics, not from the empty tables of a fresh database. Cap
@@ -335,14 +336,31 @@ async fn closed_loop(
 async fn seed_history(store: &SqlStore, leads: u64) -> Result<()> {
     let pool = store.pg_pool().context("not a Postgres store")?;
     let started = Instant::now();
+    let leads = i64::try_from(leads)?;
+    // Each history lead's person, with its email contact (ids derived from the lead number).
+    sqlx::query(
+        "WITH o AS (SELECT id FROM orgs LIMIT 1),
+         p AS (
+           INSERT INTO people (id, org_id, first_name, email, created_at, updated_at)
+           SELECT md5('person' || g)::uuid, o.id, 'History', 'h' || g || '@history.example.com',
+             now() - interval '30 days', now() - interval '30 days'
+           FROM o, generate_series(1, $1::bigint) g
+           RETURNING id, org_id, email)
+         INSERT INTO person_contacts (org_id, kind, value, person_id)
+         SELECT org_id, 'email', email, id FROM p",
+    )
+    .bind(leads)
+    .execute(pool)
+    .await
+    .context("seeding people")?;
     sqlx::query(
         "WITH o AS (SELECT id FROM orgs LIMIT 1),
          l AS (
-           INSERT INTO leads (id, org_id, first_name, email, vertical, region, country, postal_code,
-             utm_source, status, created_at, updated_at)
-           SELECT gen_random_uuid(), o.id, 'History', 'h' || g || '@history.example.com',
-             ($2::text[])[1 + g % 5], ($3::text[])[1 + g % 10], 'US', lpad((g % 100000)::text, 5, '0'),
-             'history', 'routed', t, t
+           INSERT INTO leads (id, org_id, person_id, first_name, email, vertical, region, country,
+             postal_code, utm_source, status, created_at, updated_at)
+           SELECT gen_random_uuid(), o.id, md5('person' || g)::uuid, 'History',
+             'h' || g || '@history.example.com', ($2::text[])[1 + g % 5], ($3::text[])[1 + g % 10],
+             'US', lpad((g % 100000)::text, 5, '0'), 'history', 'routed', t, t
            FROM o, generate_series(1, $1::bigint) g,
              LATERAL (SELECT now() - interval '1 day' - (g * interval '29 days') / $1::bigint) AS at(t)
            RETURNING id, org_id, vertical, created_at)
@@ -356,7 +374,7 @@ async fn seed_history(store: &SqlStore, leads: u64) -> Result<()> {
              AND (f.verticals = '[]'::jsonb OR f.verticals ? l.vertical)
            ORDER BY md5(l.id::text || f.id::text) LIMIT 1) p",
     )
-    .bind(i64::try_from(leads)?)
+    .bind(leads)
     .bind(VERTICALS)
     .bind(REGIONS)
     .execute(pool)
