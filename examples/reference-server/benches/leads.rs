@@ -39,7 +39,8 @@
 //! `BENCH_HISTORY` (100000);
 //! `BENCH_SECS` (15); `BENCH_WARMUP_SECS` (2, not recorded); `BENCH_CONCURRENCY` (32);
 //! `BENCH_SERVER_THREADS` (number of CPUs); `BENCH_CLIENT_THREADS` (1); `KEEP_DB=1` keeps the
-//! database.
+//! database; `BENCH_SETUP_SQL`: statements run after the history is seeded, to try a schema
+//! change before it becomes a migration.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -380,6 +381,13 @@ async fn seed_history(store: &SqlStore, leads: u64) -> Result<()> {
     .execute(pool)
     .await
     .context("seeding history")?;
+    if let Ok(sql) = std::env::var("BENCH_SETUP_SQL") {
+        eprintln!("BENCH_SETUP_SQL: {sql}");
+        sqlx::raw_sql(&sql)
+            .execute(pool)
+            .await
+            .context("BENCH_SETUP_SQL")?;
+    }
     sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await?;
     // Statements per lead are reported when the server has pg_stat_statements loaded.
     let _ = sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
