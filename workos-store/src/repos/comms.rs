@@ -176,13 +176,22 @@ async fn counterpart(
     if policy == UnknownSender::StoreUnmatched {
         return Ok(None);
     }
+    new_counterpart(tx, ctx, phone).await
+}
+
+/// A new person with `phone`, whom no person had when last looked up; when another
+/// transaction created one first, theirs.
+async fn new_counterpart(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    phone: E164,
+) -> Result<Option<PersonId>> {
     let new = NewPerson {
         phone: Some(phone.clone()),
         ..NewPerson::default()
     };
     match insert_person(tx, ctx, new).await {
         Ok(person) => Ok(Some(person.id)),
-        // Another transaction created a person with this phone first: use theirs.
         Err(Error::Conflict { .. }) => find_by_contact(tx, ctx, "phone", phone.as_ref()).await,
         Err(e) => Err(e),
     }
@@ -449,11 +458,25 @@ async fn write_linked(
             unmatched: policy == UnknownSender::StoreUnmatched,
         };
         match insert_record(tx, ctx, r.clone(), link).await? {
-            Written::NoPerson => {}
+            // The write just found nobody with the phone: create them (no second lookup).
+            Written::NoPerson => {
+                let person = new_counterpart(tx, ctx, phone).await?;
+                return decided(tx, ctx, r, person).await;
+            }
             written => return Ok(written),
         }
     }
     let person = counterpart(tx, ctx, number, known, policy).await?;
+    decided(tx, ctx, r, person).await
+}
+
+/// [`insert_record`] with the person decided.
+async fn decided(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    r: NewRecord,
+    person: Option<PersonId>,
+) -> Result<Written> {
     match insert_record(tx, ctx, r, Link::Person(person)).await? {
         // A decided link is always written (or found a duplicate).
         Written::NoPerson => Err(Error::internal(
