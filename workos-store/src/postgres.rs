@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{Connection as _, PgPool};
 use tokio::sync::{OnceCell, broadcast};
 use workos_core::events::EventNotice;
 use workos_core::ids::OrgId;
@@ -14,6 +14,8 @@ use workos_core::{Error, Result};
 
 use crate::db::{Conn, Tx, Wake, db_error};
 
+/// Connections idle at least this long are pinged before they are used again.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The role every tenant transaction runs as (created by the migrations).
 const APP_ROLE: &str = "workos_app";
 /// The channel commits that wrote events notify on.
@@ -54,14 +56,14 @@ impl PgBackend {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            // A connection in steady use is not pinged before each transaction (a round trip
-            // per transaction); one idle for a second or more is, so a connection the server
-            // dropped meanwhile is replaced instead of failing the request.
+            // Every release already pings (sqlx), so a connection back in the pool a moment
+            // ago is known to be alive: only one idle for a while (server restart, network
+            // timeouts) is pinged before use, which spares busy paths a round trip each.
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
-                    if meta.idle_for >= Duration::from_secs(1) {
-                        sqlx::Connection::ping(conn).await?;
+                    if meta.idle_for >= PING_IDLE_AFTER {
+                        conn.ping().await?;
                     }
                     Ok(true)
                 })

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod twilio_accounts;
+pub mod twilio_numbers;
 
 use std::future::Future;
 

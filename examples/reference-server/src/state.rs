@@ -66,6 +66,8 @@ pub struct Inner {
     pub messenger: Option<workos_twilio::engine::Messenger<SqlStore>>,
     /// Orgs' own Twilio accounts (used instead of the platform's when set).
     pub twilio_accounts: crate::twilio_accounts::TwilioAccounts,
+    /// Which org owns each Twilio number, for inbound SMS (cached, re-checked by the write).
+    pub twilio_numbers: crate::twilio_numbers::TwilioNumbers,
     /// Gmail (connect, send, sync), when `GOOGLE_*` is configured.
     pub gmail: Option<Arc<crate::gmail_sync::GmailService>>,
 }
@@ -103,6 +105,7 @@ impl AppState {
             config.twilio_api_base_url.clone(),
             config.twilio_timeout,
         );
+        let twilio_numbers = crate::twilio_numbers::TwilioNumbers::new(store.clone());
         let gmail = config
             .gmail
             .map(|c| crate::gmail_sync::GmailService::new(c, store.clone(), cipher.clone()));
@@ -144,6 +147,7 @@ impl AppState {
             voice_greeting: config.voice_greeting,
             messenger,
             twilio_accounts,
+            twilio_numbers,
             gmail,
         }))
     }

@@ -5,8 +5,8 @@
 //!
 //! Reading an org's account takes two queries, so loaded accounts (and the absence of one) are
 //! kept for [`CACHE_TTL`]: setting or removing an account through this server takes effect at
-//! once here and within [`CACHE_TTL`] on other servers. Only org → account is cached, never
-//! number → org.
+//! once here and within [`CACHE_TTL`] on other servers. Number → org is cached apart, and
+//! re-checked by every write (see [`crate::twilio_numbers`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -672,7 +672,9 @@ pub trait CommsRepo: Send + Sync {
     /// Records a message.
     ///
     /// # Errors
-    /// [`crate::Error::Validation`] (e.g. a body over 1,600 characters), [`crate::Error::Forbidden`].
+    /// [`crate::Error::Validation`] (e.g. a body over 1,600 characters), [`crate::Error::Forbidden`];
+    /// [`crate::Error::NotFound`] (`phone`) when `phone_id` is not (or no longer) a number of
+    /// the org: nothing is written.
     async fn record_sms(&self, ctx: &TenantContext, new: NewSms) -> Result<Recorded<Sms>>;
     /// Updates a message's provider status; emits `sms.status_changed` when it changed. Unknown
     /// statuses are stored as given. `None` when no message has that id in the org.
@@ -704,7 +706,8 @@ pub trait CommsRepo: Send + Sync {
     /// Records a call.
     ///
     /// # Errors
-    /// [`crate::Error::Validation`], [`crate::Error::Forbidden`].
+    /// [`crate::Error::Validation`], [`crate::Error::Forbidden`]; [`crate::Error::NotFound`]
+    /// (`phone`) as for [`CommsRepo::record_sms`].
     async fn record_call(&self, ctx: &TenantContext, new: NewCall) -> Result<Recorded<Call>>;
     /// Updates a call's status and duration; emits `call.completed` (or `call.status_changed`)
     /// when the status changed. `None` when no call has that id in the org.

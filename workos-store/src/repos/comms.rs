@@ -176,20 +176,31 @@ async fn counterpart(
     if policy == UnknownSender::StoreUnmatched {
         return Ok(None);
     }
+    new_counterpart(tx, ctx, phone).await
+}
+
+/// A new person with `phone`, whom no person had when last looked up; when another
+/// transaction created one first, theirs.
+async fn new_counterpart(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    phone: E164,
+) -> Result<Option<PersonId>> {
     let new = NewPerson {
         phone: Some(phone.clone()),
         ..NewPerson::default()
     };
     match insert_person(tx, ctx, new).await {
         Ok(person) => Ok(Some(person.id)),
-        // Another transaction created a person with this phone first: use theirs.
         Err(Error::Conflict { .. }) => find_by_contact(tx, ctx, "phone", phone.as_ref()).await,
         Err(e) => Err(e),
     }
 }
 
-/// The columns of a new interaction, in the order of [`interaction_args`].
-const INTERACTION_INSERT_COLUMNS: &str = "kind, occurred_at, summary, body, person_id, company_id, deal_id, updated_at, org_id, id, created_at";
+/// The columns of a new interaction, in the order of [`interaction_args`] (the person and the
+/// link to the record follow them).
+const INTERACTION_INSERT_COLUMNS: &str =
+    "kind, occurred_at, summary, body, company_id, deal_id, updated_at, org_id, id, created_at";
 
 fn interaction_args(i: &Interaction) -> Vec<Arg> {
     args![
@@ -197,7 +208,6 @@ fn interaction_args(i: &Interaction) -> Vec<Arg> {
         i.occurred_at,
         i.summary.as_str(),
         i.body.clone(),
-        i.person_id,
         i.company_id,
         i.deal_id,
         i.updated_at,
@@ -226,6 +236,18 @@ fn event_args(e: &DomainEvent) -> Vec<Arg> {
     ]
 }
 
+/// The select list of an event whose values start at `$from`, with `person_id` of its snapshot
+/// set to the person the statement linked (`rec.person_id`).
+#[cfg(feature = "postgres")]
+fn event_select(from: usize) -> String {
+    format!(
+        "{}, jsonb_set(${}, '{{person_id}}', COALESCE(to_jsonb(rec.person_id), 'null'::jsonb)), ${}",
+        placeholders(from, 6),
+        from + 6,
+        from + 7
+    )
+}
+
 /// `$from, …, $(from + n - 1)`.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -234,13 +256,18 @@ fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// A new message or call: its row, and what goes with it.
+/// A new message or call: its row, and what goes with it. The person on the other end is not
+/// in it: [`insert_record`] links them (row, timeline entry and both event snapshots).
+#[derive(Clone)]
 struct NewRecord {
     /// `sms` or `calls`.
     table: &'static str,
-    /// The row's columns (the first is `id`), and their values.
+    /// The row's columns (the first is `id`, the second `org_id`; no `person_id`), and their
+    /// values.
     columns: &'static str,
     values: Vec<Arg>,
+    /// The org's number it went through, which must still be the org's.
+    phone_id: Option<PhoneId>,
     /// The interactions column that links the timeline entry to the row.
     link: &'static str,
     /// The timeline entry.
@@ -249,67 +276,215 @@ struct NewRecord {
     events: [DomainEvent; 2],
 }
 
+/// Who a new record is linked to.
+#[derive(Clone, Copy)]
+enum Link<'a> {
+    /// Decided before the write: the person named, found or created, or nobody.
+    Person(Option<PersonId>),
+    /// Whoever has this phone, looked up by the write statement itself (Postgres). When nobody
+    /// has it, the record is written unlinked if `unmatched`, else nothing is written.
+    #[cfg_attr(not(feature = "postgres"), expect(dead_code))]
+    ByPhone { phone: &'a str, unmatched: bool },
+}
+
+/// What [`insert_record`] did.
+enum Written {
+    /// The record is new, linked to this person.
+    New(Option<PersonId>),
+    /// Its provider id is stored already (a retry): nothing was written.
+    Duplicate,
+    /// [`Link::ByPhone`] found nobody and the record may not be unlinked: nothing was written.
+    NoPerson,
+}
+
 /// Inserts the row unless its provider SID is stored already (`ON CONFLICT DO NOTHING`, so
 /// concurrent duplicates make one row) and, when it was new, its linked interaction and both
-/// events. On Postgres that is one statement (data-modifying CTEs, the wake-up included); on
-/// SQLite, in process, the statements run in turn. Returns whether the row was new.
-#[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
-async fn insert_record(tx: &mut Tx, ctx: &TenantContext, r: NewRecord) -> Result<bool> {
-    let n = r.values.len();
-    let record_insert = format!(
-        "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-        r.table,
-        r.columns,
-        placeholders(1, n)
-    );
-    let interaction = interaction_args(&r.interaction);
-    let [created, own] = r.events;
+/// events, all linked to the person `link` names. On Postgres that is one statement
+/// (data-modifying CTEs, the sender lookup and the wake-up included); on SQLite, in process,
+/// the statements run in turn. Fails with [`Error::NotFound`] (`phone`) when the record's
+/// number is no longer the org's (it was released meanwhile).
+async fn insert_record(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    r: NewRecord,
+    link: Link<'_>,
+) -> Result<Written> {
     #[cfg(feature = "postgres")]
     if tx.is_postgres() {
-        let i = n + 1;
-        let e1 = i + interaction.len();
-        let e2 = e1 + 8;
-        let org = e2 + 8;
-        let sql = format!(
-            "WITH rec AS ({record_insert} RETURNING id),
-             i AS (INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, {link})
-                   SELECT {ip}, rec.id FROM rec RETURNING id),
-             e1 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e1p} FROM i),
-             e2 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e2p} FROM rec),
-             woke AS (SELECT pg_notify('{channel}', ${org}) FROM rec)
-             SELECT rec.id FROM rec, woke",
-            link = r.link,
-            ip = placeholders(i, interaction.len()),
-            e1p = placeholders(e1, 8),
-            e2p = placeholders(e2, 8),
-            channel = crate::postgres::CHANNEL,
-        );
-        let mut values = r.values;
-        values.extend(interaction);
-        values.extend(event_args(&created));
-        values.extend(event_args(&own));
-        values.push(ctx.org_id().to_string().into());
-        let row: Option<(Uuid,)> = tx.fetch_optional(&sql, values).await?;
-        if row.is_some() {
-            tx.wrote_events_of(ctx.org_id(), true);
+        return insert_record_pg(tx, ctx, r, link).await;
+    }
+    let Link::Person(person) = link else {
+        return Ok(Written::NoPerson);
+    };
+    if let Some(phone) = r.phone_id {
+        let found: Option<(i32,)> = tx
+            .fetch_optional(
+                "SELECT 1 FROM phones WHERE org_id = $1 AND id = $2",
+                args![ctx.org_id(), phone],
+            )
+            .await?;
+        if found.is_none() {
+            return Err(Error::not_found(PhoneId::KIND));
         }
-        return Ok(row.is_some());
     }
     let record_id = r.values.first().cloned();
-    if tx.execute(&record_insert, r.values).await? == 0 {
-        return Ok(false);
+    let mut values = r.values;
+    values.push(person.into());
+    let sql = format!(
+        "INSERT INTO {} ({}, person_id) VALUES ({}) ON CONFLICT DO NOTHING",
+        r.table,
+        r.columns,
+        placeholders(1, values.len())
+    );
+    if tx.execute(&sql, values).await? == 0 {
+        return Ok(Written::Duplicate);
     }
-    let mut values = interaction;
+    let mut values = interaction_args(&r.interaction);
+    values.push(person.into());
     values.extend(record_id);
     let sql = format!(
-        "INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, {}) VALUES ({})",
+        "INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, person_id, {}) VALUES ({})",
         r.link,
         placeholders(1, values.len())
     );
     tx.execute(&sql, values).await?;
-    tx.record(&created).await?;
-    tx.record(&own).await?;
-    Ok(true)
+    for mut event in r.events {
+        set_person(&mut event.data, person);
+        tx.record(&event).await?;
+    }
+    Ok(Written::New(person))
+}
+
+/// [`insert_record`] on Postgres: one statement.
+#[cfg(feature = "postgres")]
+async fn insert_record_pg(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    r: NewRecord,
+    link: Link<'_>,
+) -> Result<Written> {
+    // $1 org, $2 phone, $3 person or the phone to find them by, $4 whether unlinked is fine;
+    // then the record's values, the interaction's, the two events', and the wake-up payload.
+    let (person, unmatched, person_arg) = match link {
+        Link::Person(p) => ("$3::uuid", true, Arg::from(p)),
+        Link::ByPhone { phone, unmatched } => (
+            "(SELECT person_id FROM person_contacts WHERE org_id = $1 AND kind = 'phone' AND value = $3::text)",
+            unmatched,
+            Arg::from(phone),
+        ),
+    };
+    let n = r.values.len();
+    let v = 5;
+    let i = v + n;
+    let interaction = interaction_args(&r.interaction);
+    let e1 = i + interaction.len();
+    let e2 = e1 + 8;
+    let wake = e2 + 8;
+    let sql = format!(
+        "WITH found AS (
+                 SELECT {person} AS person_id,
+                        ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM phones WHERE org_id = $1 AND id = $2)) AS phone_ok),
+             who AS (SELECT person_id FROM found WHERE phone_ok AND (person_id IS NOT NULL OR $4)),
+             rec AS (INSERT INTO {table} ({columns}, person_id) SELECT {vp}, who.person_id FROM who
+                     ON CONFLICT DO NOTHING RETURNING id, person_id),
+             i AS (INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, person_id, {link})
+                   SELECT {ip}, rec.person_id, rec.id FROM rec RETURNING id),
+             e1 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e1p} FROM rec, i),
+             e2 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e2p} FROM rec),
+             woke AS (SELECT pg_notify('{channel}', ${wake}) FROM rec)
+         SELECT (SELECT id FROM rec), found.person_id, found.phone_ok, (SELECT count(*) FROM woke)
+         FROM found",
+        table = r.table,
+        columns = r.columns,
+        link = r.link,
+        vp = placeholders(v, n),
+        ip = placeholders(i, interaction.len()),
+        e1p = event_select(e1),
+        e2p = event_select(e2),
+        channel = crate::postgres::CHANNEL,
+    );
+    let [created, own] = &r.events;
+    let mut values = args![ctx.org_id(), r.phone_id];
+    values.push(person_arg);
+    values.push(unmatched.into());
+    values.extend(r.values);
+    values.extend(interaction);
+    values.extend(event_args(created));
+    values.extend(event_args(own));
+    values.push(ctx.org_id().to_string().into());
+    let (id, person, phone_ok, _): (Option<Uuid>, Option<Uuid>, bool, i64) =
+        tx.fetch_one(&sql, values).await?;
+    let person = person.map(PersonId::from_uuid);
+    if !phone_ok {
+        return Err(Error::not_found(PhoneId::KIND));
+    }
+    if id.is_some() {
+        tx.wrote_events_of(ctx.org_id(), true);
+        return Ok(Written::New(person));
+    }
+    if person.is_none() && !unmatched {
+        return Ok(Written::NoPerson);
+    }
+    Ok(Written::Duplicate)
+}
+
+/// Sets `person_id` of an entity snapshot.
+fn set_person(data: &mut serde_json::Value, person: Option<PersonId>) {
+    if let Some(fields) = data.as_object_mut() {
+        fields.insert("person_id".to_owned(), serde_json::json!(person));
+    }
+}
+
+/// Writes `r` linked to the person on the other end (`number`): the one the caller named, else
+/// whoever has the number, else one created for it when `policy` says so. On Postgres a known
+/// sender costs no statement of its own: the write finds them; only a new one is created first.
+/// Never [`Written::NoPerson`].
+async fn write_linked(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    r: NewRecord,
+    number: &str,
+    known: Option<PersonId>,
+    policy: UnknownSender,
+) -> Result<Written> {
+    check_known_person(tx, ctx, known).await?;
+    #[cfg(feature = "postgres")]
+    if tx.is_postgres()
+        && known.is_none()
+        && let Ok(phone) = E164::parse(number)
+    {
+        let link = Link::ByPhone {
+            phone: phone.as_ref(),
+            unmatched: policy == UnknownSender::StoreUnmatched,
+        };
+        match insert_record(tx, ctx, r.clone(), link).await? {
+            // The write just found nobody with the phone: create them (no second lookup).
+            Written::NoPerson => {
+                let person = new_counterpart(tx, ctx, phone).await?;
+                return decided(tx, ctx, r, person).await;
+            }
+            written => return Ok(written),
+        }
+    }
+    let person = counterpart(tx, ctx, number, known, policy).await?;
+    decided(tx, ctx, r, person).await
+}
+
+/// [`insert_record`] with the person decided.
+async fn decided(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    r: NewRecord,
+    person: Option<PersonId>,
+) -> Result<Written> {
+    match insert_record(tx, ctx, r, Link::Person(person)).await? {
+        // A decided link is always written (or found a duplicate).
+        Written::NoPerson => Err(Error::internal(
+            "a record with a decided person was not written",
+            std::io::Error::other("no person"),
+        )),
+        written => Ok(written),
+    }
 }
 
 /// The timeline entry of a new message or call, and its `interaction.created` event.
@@ -391,25 +566,18 @@ impl CommsRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let t = now();
         let other_end = match new.direction {
-            Direction::Inbound => new.from.as_str(),
-            Direction::Outbound => new.to.as_str(),
+            Direction::Inbound => new.from.clone(),
+            Direction::Outbound => new.to.clone(),
         };
-        check_known_person(&mut tx, ctx, new.person_id).await?;
-        let person_id =
-            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
         let (prefix, event_type) = match new.direction {
             Direction::Inbound => ("SMS from ", types::SMS_RECEIVED),
             Direction::Outbound => ("SMS to ", types::SMS_SENT),
         };
         let text = format!("{other_end}: {}", new.body);
-        let (interaction, created) = timeline_entry(
-            ctx,
-            InteractionKind::Sms,
-            summary(prefix, &text),
-            person_id,
-            t,
-        )?;
-        let sms = Sms {
+        // The person is linked by the write (row, timeline entry and snapshots).
+        let (interaction, created) =
+            timeline_entry(ctx, InteractionKind::Sms, summary(prefix, &text), None, t)?;
+        let mut sms = Sms {
             id: SmsId::new(),
             org_id: ctx.org_id(),
             phone_id: new.phone_id,
@@ -421,7 +589,7 @@ impl CommsRepo for SqlStore {
             media: new.media,
             status: new.status,
             error_code: None,
-            person_id,
+            person_id: None,
             interaction_id: Some(interaction.id),
             occurred_at: t,
             created_at: t,
@@ -431,7 +599,7 @@ impl CommsRepo for SqlStore {
         let record = NewRecord {
             table: "sms",
             columns: "id, org_id, phone_id, message_sid, direction, from_number, to_number, body, media, \
-                      status, person_id, occurred_at, created_at, updated_at",
+                      status, occurred_at, created_at, updated_at",
             values: args![
                 sms.id,
                 sms.org_id,
@@ -443,16 +611,25 @@ impl CommsRepo for SqlStore {
                 sms.body.as_str(),
                 serde_json::to_value(&sms.media).map_err(|e| Error::internal("json", e))?,
                 sms.status.as_str(),
-                sms.person_id,
                 t,
                 t,
                 t,
             ],
+            phone_id: sms.phone_id,
             link: "sms_id",
             interaction,
             events: [created, own],
         };
-        if !insert_record(&mut tx, ctx, record).await? {
+        let written = write_linked(
+            &mut tx,
+            ctx,
+            record,
+            &other_end,
+            new.person_id,
+            new.unknown_sender,
+        )
+        .await?;
+        let Written::New(person_id) = written else {
             // A provider retry (same MessageSid): the stored message, nothing written.
             let sid = sms.message_sid.unwrap_or_default();
             let existing = sms_where(&mut tx, ctx, "message_sid", sid.into()).await?;
@@ -467,8 +644,9 @@ impl CommsRepo for SqlStore {
                         std::io::Error::other("conflict"),
                     )
                 });
-        }
+        };
         tx.commit().await?;
+        sms.person_id = person_id;
         Ok(Recorded {
             record: sms,
             created: true,
@@ -551,12 +729,9 @@ impl CommsRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let t = now();
         let other_end = match new.direction {
-            Direction::Inbound => new.from.as_str(),
-            Direction::Outbound => new.to.as_str(),
+            Direction::Inbound => new.from.clone(),
+            Direction::Outbound => new.to.clone(),
         };
-        check_known_person(&mut tx, ctx, new.person_id).await?;
-        let person_id =
-            counterpart(&mut tx, ctx, other_end, new.person_id, new.unknown_sender).await?;
         let (prefix, event_type) = match new.direction {
             Direction::Inbound => ("Call from ", types::CALL_RECEIVED),
             Direction::Outbound => ("Call to ", types::CALL_STARTED),
@@ -564,11 +739,11 @@ impl CommsRepo for SqlStore {
         let (interaction, created) = timeline_entry(
             ctx,
             InteractionKind::Call,
-            summary(prefix, other_end),
-            person_id,
+            summary(prefix, &other_end),
+            None,
             t,
         )?;
-        let call = Call {
+        let mut call = Call {
             id: CallId::new(),
             org_id: ctx.org_id(),
             phone_id: new.phone_id,
@@ -581,7 +756,7 @@ impl CommsRepo for SqlStore {
             recording_sid: None,
             recording_url: None,
             recording_seconds: None,
-            person_id,
+            person_id: None,
             interaction_id: Some(interaction.id),
             occurred_at: t,
             created_at: t,
@@ -591,7 +766,7 @@ impl CommsRepo for SqlStore {
         let record = NewRecord {
             table: "calls",
             columns: "id, org_id, phone_id, call_sid, direction, from_number, to_number, status, \
-                      person_id, occurred_at, created_at, updated_at",
+                      occurred_at, created_at, updated_at",
             values: args![
                 call.id,
                 call.org_id,
@@ -601,16 +776,25 @@ impl CommsRepo for SqlStore {
                 call.from.as_str(),
                 call.to.as_str(),
                 call.status.as_str(),
-                call.person_id,
                 t,
                 t,
                 t,
             ],
+            phone_id: call.phone_id,
             link: "call_id",
             interaction,
             events: [created, own],
         };
-        if !insert_record(&mut tx, ctx, record).await? {
+        let written = write_linked(
+            &mut tx,
+            ctx,
+            record,
+            &other_end,
+            new.person_id,
+            new.unknown_sender,
+        )
+        .await?;
+        let Written::New(person_id) = written else {
             // A provider retry (same CallSid): the stored call, nothing written.
             let sid = call.call_sid.unwrap_or_default();
             let existing = call_where(&mut tx, ctx, "call_sid", sid.into()).await?;
@@ -625,8 +809,9 @@ impl CommsRepo for SqlStore {
                         std::io::Error::other("conflict"),
                     )
                 });
-        }
+        };
         tx.commit().await?;
+        call.person_id = person_id;
         Ok(Recorded {
             record: call,
             created: true,

@@ -36,6 +36,7 @@ macro_rules! contract_test {
 mod common;
 
 mod api_keys;
+mod comms;
 mod companies;
 mod concurrency;
 mod deals;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{Direction, E164, NewCall, NewSms, Phone};
-use workos_core::ids::OrgId;
+use workos_core::ids::{OrgId, PhoneId};
 use workos_core::repo::{CommsRepo, Directory};
 use workos_core::tenant::TenantContext;
 use workos_twilio::models::{
@@ -144,15 +144,67 @@ async fn inbound_sms(
 ) -> ApiResult<Response> {
     // The number's org first: its own Twilio account, if any, signed the request.
     let params = parse_form(&body);
-    let phone = owner(&state, &[param(&params, "To")]).await?;
+    let to = param(&params, "To").unwrap_or_default();
+    let request = Signed {
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+        params: &params,
+    };
+    let owner = state.twilio_numbers.owner(to).await?;
+    let cached = owner.as_ref().filter(|o| o.cached).map(|o| o.phone.id);
+    // The owner may have changed since it was read (the number released or moved to another
+    // org): the write refused it (`None`), or, read from the cache, the signature was checked
+    // against the old org's account. Then answer again with the owner as it is now.
+    let refused = match accept_sms(&state, &request, owner.map(|o| o.phone)).await {
+        Ok(Some(answer)) => return Ok(answer),
+        Ok(None) => None,
+        Err(e) if cached.is_none() => return Err(e),
+        Err(e) => Some(e),
+    };
+    let owner = state.twilio_numbers.fresh(to).await?;
+    if let Some(e) = refused
+        && owner.as_ref().map(|o| o.phone.id) == cached
+    {
+        return Err(e);
+    }
+    let answer = accept_sms(&state, &request, owner.map(|o| o.phone)).await?;
+    // Released again in between: as for a number no org owns.
+    Ok(answer.unwrap_or_else(|| twiml(empty_twiml())))
+}
+
+/// A webhook request, for checking its signature.
+struct Signed<'a> {
+    uri: &'a axum::http::Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    params: &'a [(String, String)],
+}
+
+/// Checks an inbound SMS's signature for the org owning `phone` (the platform's account when
+/// none does) and records it in that org. `None` when the phone was no longer the org's at the
+/// write (nothing was written).
+async fn accept_sms(
+    state: &AppState,
+    request: &Signed<'_>,
+    phone: Option<Phone>,
+) -> ApiResult<Option<Response>> {
     let org = phone.as_ref().map(|p| p.org_id);
-    verify(&state, org, &uri, &headers, &body, &params).await?;
-    let message = InboundMessage::from_params(&params).map_err(|e| bad_payload(&e))?;
+    verify(
+        state,
+        org,
+        request.uri,
+        request.headers,
+        request.body,
+        request.params,
+    )
+    .await?;
+    let message = InboundMessage::from_params(request.params).map_err(|e| bad_payload(&e))?;
     let Some(phone) = phone else {
         tracing::warn!(message_sid = %message.message_sid, "inbound SMS to a number no org owns; ignored");
-        return Ok(twiml(empty_twiml()));
+        return Ok(Some(twiml(empty_twiml())));
     };
-    let ctx = system(phone.org_id, "twilio.inbound_sms", &headers);
+    let ctx = system(phone.org_id, "twilio.inbound_sms", request.headers);
     let new = NewSms {
         phone_id: Some(phone.id),
         message_sid: Some(message.message_sid.clone()),
@@ -172,10 +224,14 @@ async fn inbound_sms(
         person_id: None,
         unknown_sender: state.unknown_sender,
     };
-    let recorded = state.store.record_sms(&ctx, new).await?;
+    let recorded = match state.store.record_sms(&ctx, new).await {
+        Ok(recorded) => recorded,
+        Err(workos_core::Error::NotFound { kind }) if kind == PhoneId::KIND => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     // Debug, not info: one line per message is a cost at volume; the event log has them all.
     tracing::debug!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
-    Ok(twiml(empty_twiml()))
+    Ok(Some(twiml(empty_twiml())))
 }
 
 /// Inbound call: store it with an interaction and `call.received`; answer the greeting TwiML
