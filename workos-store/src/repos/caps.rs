@@ -8,10 +8,11 @@
 //!   racing for a partner's last slot queue on its counter row, and the second re-checks the
 //!   cap against the first's committed count, so caps hold under any concurrency; the row
 //!   lock is held only from that statement to the commit.
-//! - A window's row is made on first use by counting the deliveries already in it ([`ensure`]),
-//!   so counters need no backfill, and dropping a partner's rows ([`forget`], when its caps or
-//!   time zone change) only makes the next routing count afresh. The count leaves out the lead
-//!   being routed, whose delivery the same transaction has already written and is about to count.
+//! - A window's row is made when the first slot is taken in it, by counting the deliveries
+//!   already in it ([`ensure`]), so counters need no backfill, and dropping a partner's rows
+//!   ([`forget`], when its caps or time zone change) only makes the next routing count afresh.
+//!   The count leaves out the lead being routed, whose delivery the same transaction has
+//!   already written and is about to count. Until then, reading a window counts its deliveries.
 //! - A return gives its slot back ([`release`]) in the windows it was counted in.
 //!
 //! Every path that writes a delivery or returns one goes through here, in the same transaction.
@@ -89,9 +90,14 @@ fn capped_windows(partner: &Partner, at: Timestamp) -> Vec<Window> {
 }
 
 /// Each capped partner's usage at `at` (today's and this month's deliveries in its time zone,
-/// returns excluded), read without locks: from the counters, and by counting deliveries for
-/// windows that have no counter yet. Uncapped partners are absent; so is the count of a
-/// period the partner has no cap for (it reads as zero).
+/// returns excluded), read without locks: from the counters, and for a window without one yet
+/// by counting its deliveries. Uncapped partners are absent; so is the count of a period the
+/// partner has no cap for (it reads as zero).
+///
+/// A window has no counter until a routing takes a slot in it, so the deliveries counted here
+/// are the few recorded by hand, or those before a cap change dropped the counters: reading
+/// takes no lock and writes nothing (a counter made here would be a row lock taken out of
+/// partner id order, which could deadlock with another routing's slots).
 pub(crate) async fn usage(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -107,40 +113,28 @@ pub(crate) async fn usage(
         return Ok(HashMap::new());
     }
     let mut counters = read_counters(tx, ctx, &windows).await?;
-    let missing: Vec<(PartnerId, Window)> = windows
+    let missing: Vec<(Uuid, Window)> = windows
         .iter()
-        .flat_map(|(p, ws)| ws.iter().map(|w| (p.id, *w)))
-        .filter(|(id, w)| !counters.contains_key(&(id.as_uuid(), w.period)))
+        .flat_map(|(p, ws)| ws.iter().map(|w| (p.id.as_uuid(), *w)))
+        .filter(|(id, w)| !counters.contains_key(&(*id, w.period)))
         .collect();
     if !missing.is_empty() {
-        // First use of these windows (a partner not chosen since its day or month began):
-        // make their counters now, so later routings read them instead of counting.
-        for (id, w) in &missing {
-            ensure(tx, ctx, *id, (w.period, w.starts_at), None).await?;
-        }
-        counters = read_counters(tx, ctx, &windows).await?;
+        counters.extend(count_windows(tx, ctx, &missing).await?);
     }
-    let mut out = HashMap::with_capacity(windows.len());
-    let mut uncounted = Vec::new();
-    for (partner, periods) in &windows {
-        let id = partner.id.as_uuid();
-        let mut used = (0, 0);
-        for w in periods {
-            match (counters.get(&(id, w.period)), w.period) {
-                (Some(n), Period::Day) => used.0 = *n,
-                (Some(n), Period::Month) => used.1 = *n,
-                (None, _) => {
-                    uncounted.push(*partner);
-                    break;
-                }
-            }
-        }
-        out.insert(id, used);
-    }
-    if !uncounted.is_empty() {
-        out.extend(count_usage(tx, ctx, &uncounted, at).await?);
-    }
-    Ok(out)
+    Ok(windows
+        .iter()
+        .map(|(partner, periods)| {
+            let id = partner.id.as_uuid();
+            let used = |period| {
+                periods
+                    .iter()
+                    .find(|w| w.period == period)
+                    .and_then(|w| counters.get(&(id, w.period)).copied())
+                    .unwrap_or(0)
+            };
+            (id, (used(Period::Day), used(Period::Month)))
+        })
+        .collect())
 }
 
 /// The counters of `windows`, by partner and period.
@@ -211,29 +205,15 @@ async fn read_counters(
         .collect())
 }
 
-/// Each capped partner's usage at `at`, counted from its deliveries (one statement for them
-/// all): what a counter starts from, for windows without one.
-async fn count_usage(
+/// The deliveries counting against each of `windows` (returns excluded), counted from the
+/// deliveries since each window's start, in one statement.
+async fn count_windows(
     tx: &mut Tx,
     ctx: &TenantContext,
-    partners: &[&Partner],
-    at: Timestamp,
-) -> Result<HashMap<Uuid, (u32, u32)>> {
-    // Per partner: its id, local day start, and the window to scan (the month when the
-    // monthly cap counts, else just the day).
-    let windows: Vec<(Uuid, Timestamp, Timestamp)> = partners
-        .iter()
-        .map(|p| {
-            let (day, month) = cap_windows(p, at);
-            let since = if p.monthly_cap.is_some() { month } else { day };
-            (p.id.as_uuid(), day, since)
-        })
-        .collect();
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-    let mut sql = Sql::new(
-        "SELECT w.pid, SUM(CASE WHEN d.created_at >= w.day THEN 1 ELSE 0 END), COUNT(*) FROM (",
-    );
-    for (i, (id, day, since)) in windows.iter().enumerate() {
+    windows: &[(Uuid, Window)],
+) -> Result<HashMap<(Uuid, Period), u32>> {
+    let mut sql = Sql::new("SELECT w.pid, w.period, COUNT(d.id) FROM (");
+    for (i, (id, w)) in windows.iter().enumerate() {
         sql.push(if i > 0 {
             " UNION ALL SELECT "
         } else {
@@ -241,25 +221,29 @@ async fn count_usage(
         });
         sql.bind(*id)
             .push(" AS pid, ")
-            .bind(*day)
-            .push(" AS day, ")
-            .bind(*since)
+            .bind(w.period.as_str())
+            .push(" AS period, ")
+            .bind(w.starts_at)
             .push(" AS since");
     }
     sql.push(
-        ") w JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
+        ") w LEFT JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
          AND d.status <> 'returned' AND d.org_id = ",
     )
     .bind(ctx.org_id())
-    .push(" GROUP BY w.pid");
-    let rows: Vec<(Uuid, i64, i64)> = tx.fetch_sql(sql).await?;
-    let mut out: HashMap<Uuid, (u32, u32)> =
-        windows.iter().map(|(id, _, _)| (*id, (0, 0))).collect();
-    out.extend(
-        rows.into_iter()
-            .map(|(id, daily, monthly)| (id, (count(daily), count(monthly)))),
-    );
-    Ok(out)
+    .push(" GROUP BY w.pid, w.period");
+    let rows: Vec<(Uuid, String, i64)> = tx.fetch_sql(sql).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, period, n)| {
+            let period = if period == "day" {
+                Period::Day
+            } else {
+                Period::Month
+            };
+            ((id, period), u32::try_from(n).unwrap_or(u32::MAX))
+        })
+        .collect())
 }
 
 /// Makes the counter of one window if it has none, counting the partner's deliveries in it
