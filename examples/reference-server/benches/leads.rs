@@ -31,7 +31,8 @@
 //! (100,000) routed leads spread over the 30 days before yesterday, each with its person (and
 //! email contact) and a `delivered`
 //! delivery to a partner buying its vertical (only partners whose caps are never reached, so
-//! history does not fill the small caps), written as bulk SQL; then `VACUUM (ANALYZE)`, so the
+//! history does not fill the small caps), and the partners' monthly cap counters that routing
+//! would have kept for them, written as bulk SQL; then `VACUUM (ANALYZE)`, so the
 //! planner works from real statistics, not from the empty tables of a fresh database. Cap
 //! counting over a month window therefore meets a month's deliveries.
 //!
@@ -381,6 +382,21 @@ async fn seed_history(store: &SqlStore, leads: u64) -> Result<()> {
     .execute(pool)
     .await
     .context("seeding history")?;
+    // The month's cap counters, as routing would have left them (the history bypassed it).
+    sqlx::query(
+        "INSERT INTO partner_cap_usage (org_id, partner_id, period, starts_at, used)
+         SELECT p.org_id, p.id, 'month', m.starts_at, COUNT(d.id)
+         FROM fulfillment_partners p
+         CROSS JOIN LATERAL (
+           SELECT date_trunc('month', now() AT TIME ZONE p.timezone) AT TIME ZONE p.timezone) AS m(starts_at)
+         LEFT JOIN lead_deliveries d ON d.org_id = p.org_id AND d.partner_id = p.id
+           AND d.created_at >= m.starts_at AND d.status <> 'returned'
+         WHERE p.monthly_cap IS NOT NULL
+         GROUP BY p.org_id, p.id, m.starts_at",
+    )
+    .execute(pool)
+    .await
+    .context("seeding cap counters")?;
     if let Ok(sql) = std::env::var("BENCH_SETUP_SQL") {
         eprintln!("BENCH_SETUP_SQL: {sql}");
         sqlx::raw_sql(&sql)
