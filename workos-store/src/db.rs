@@ -6,7 +6,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::Timestamp;
 use workos_core::events::DomainEvent;
-use workos_core::ids::OrgId;
+#[cfg(feature = "postgres")]
+use workos_core::events::EventNotice;
+use workos_core::ids::{EventId, OrgId};
 use workos_core::{Error, Result};
 
 #[cfg(feature = "postgres")]
@@ -202,9 +204,16 @@ pub(crate) enum Conn {
 
 /// How to wake consumers once a transaction that wrote events commits.
 pub(crate) enum Wake {
-    /// Postgres: `pg_notify` inside the transaction; delivered on commit to every listener.
+    /// Postgres: `pg_notify` inside the transaction, delivered on commit to every listener
+    /// but this process's (whose listener skips notices naming `instance`), and the
+    /// in-process notice sent on `local` after the commit.
     #[cfg(feature = "postgres")]
-    Notify,
+    Notify {
+        /// The store's instance, named in the payload.
+        instance: std::sync::Arc<str>,
+        /// This process's event bus, when anything subscribed to it.
+        local: Option<tokio::sync::broadcast::Sender<EventNotice>>,
+    },
     /// SQLite: in-process broadcasts after the commit (events, then due deliveries).
     #[cfg(feature = "sqlite")]
     Local(
@@ -219,6 +228,9 @@ pub(crate) struct Tx {
     wake: Wake,
     /// The org whose events this transaction wrote, to wake consumers on commit.
     wrote_events: Option<OrgId>,
+    /// The events written through [`Tx::record`], named in the in-process notice.
+    #[cfg_attr(not(feature = "postgres"), expect(dead_code))]
+    recorded: Vec<EventId>,
     /// Whether a statement already notified (Postgres), so commit does not again.
     #[cfg_attr(not(feature = "postgres"), expect(dead_code))]
     notified: bool,
@@ -261,6 +273,7 @@ impl Tx {
             conn,
             wake,
             wrote_events: None,
+            recorded: Vec::new(),
             notified: false,
             made_due: false,
         }
@@ -359,27 +372,40 @@ impl Tx {
         )
         .await?;
         self.wrote_events = Some(event.org_id);
+        self.recorded.push(event.id);
         Ok(())
     }
 
     /// Commits, waking event consumers when events were written and delivery workers when
     /// deliveries were made due.
     pub(crate) async fn commit(mut self) -> Result<()> {
+        // Postgres: this process's subscribers hear of the commit from `local` (at once, and
+        // with the events' ids); other processes from the notification.
         #[cfg(feature = "postgres")]
-        if matches!(self.wake, Wake::Notify) {
+        let mut local_notice = None;
+        #[cfg(feature = "postgres")]
+        if let Wake::Notify { instance, local } = &self.wake {
+            let events = self.wrote_events.filter(|_| !self.notified);
+            if let (Some(org), Some(local)) = (events, local) {
+                local_notice = Some((
+                    local.clone(),
+                    EventNotice {
+                        org_id: Some(org),
+                        events: std::mem::take(&mut self.recorded).into(),
+                    },
+                ));
+            }
+            let payload = events.map(|org| format!("{org} {instance}"));
             // One notification per transaction and channel, not per event; delivered at commit.
-            match (self.wrote_events.filter(|_| !self.notified), self.made_due) {
-                (Some(org), false) => {
-                    self.execute(
-                        "SELECT pg_notify('workos_events', $1)",
-                        args![org.to_string()],
-                    )
-                    .await?;
+            match (payload, self.made_due) {
+                (Some(payload), false) => {
+                    self.execute("SELECT pg_notify('workos_events', $1)", args![payload])
+                        .await?;
                 }
-                (Some(org), true) => {
+                (Some(payload), true) => {
                     self.execute(
                         "SELECT pg_notify('workos_events', $1), pg_notify('workos_deliveries', '')",
-                        args![org.to_string()],
+                        args![payload],
                     )
                     .await?;
                 }
@@ -395,6 +421,11 @@ impl Tx {
             Conn::Pg(c) => c.commit().await.map_err(db_error)?,
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(c) => c.commit().await.map_err(db_error)?,
+        }
+        #[cfg(feature = "postgres")]
+        if let Some((local, notice)) = local_notice {
+            // No receivers is fine: nobody is waiting.
+            let _ = local.send(notice);
         }
         #[cfg(feature = "sqlite")]
         if let Wake::Local(events, due) = &self.wake {

@@ -13,7 +13,9 @@ use workos_core::domain::{
 use workos_core::events::{DomainEvent, EventSubscription, Subject, types};
 use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::page::{Page, PageRequest};
-use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, SealedSecrets, WebhookRepo};
+use workos_core::repo::{
+    AttemptOutcome, DeliveryQueue, Dispatched, DueDelivery, SealedSecrets, WebhookRepo,
+};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -521,7 +523,11 @@ struct DueRow {
 #[async_trait]
 impl DeliveryQueue for SqlStore {
     async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>> {
-        let Some(mut claim) = self.claim_in_tx(consumer, limit).await? else {
+        // The fan-out commits without waiting for the WAL flush: lost in a crash, it is done
+        // again from the same cursor and makes the same deliveries (their ids derive from the
+        // event and the endpoint), so a delivery sent before the crash keeps its `webhook-id`.
+        // A later synchronous commit (an attempt's record) flushes it along.
+        let Some(mut claim) = self.claim_in_tx(consumer, limit, true).await? else {
             return Ok(None);
         };
         let events = std::mem::take(&mut claim.events);
@@ -564,6 +570,24 @@ impl DeliveryQueue for SqlStore {
         claim.events = events;
         claim.commit_cursor().await?;
         Ok(Some((read, usize::try_from(created).unwrap_or(usize::MAX))))
+    }
+
+    async fn dispatch_committed(
+        &self,
+        events: &[EventId],
+        claim: u32,
+        lease: std::time::Duration,
+    ) -> Result<Option<Dispatched>> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => self
+                .dispatch_committed_pg(events, claim, lease)
+                .await
+                .map(Some),
+            // SQLite's notices name no events: `dispatch_events` does it all.
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => Ok(None),
+        }
     }
 
     async fn claim_deliveries(
@@ -753,6 +777,163 @@ impl DeliveryQueue for SqlStore {
     }
 }
 
+/// An event and one enabled endpoint of its org that existed when it happened, for
+/// [`SqlStore::dispatch_committed_pg`].
+#[cfg(feature = "postgres")]
+#[derive(sqlx::FromRow)]
+struct CommittedRow {
+    event_id: Uuid,
+    org_id: Uuid,
+    event_type: String,
+    occurred_at: Timestamp,
+    subject_kind: String,
+    subject_id: Uuid,
+    data: Json<serde_json::Value>,
+    request_id: Option<String>,
+    webhook_id: Uuid,
+    event_types: Json<Vec<String>>,
+    url: String,
+    headers: Json<BTreeMap<String, String>>,
+    secrets: Vec<u8>,
+    rate_limit_per_second: Option<i32>,
+    failing_since: Option<Timestamp>,
+}
+
+#[cfg(feature = "postgres")]
+impl CommittedRow {
+    /// The delivery of this row made at `t`, claimed, ready to send.
+    fn into_due(self, id: Uuid, t: Timestamp) -> DueDelivery {
+        let event = DomainEvent {
+            id: EventId::from_uuid(self.event_id),
+            org_id: OrgId::from_uuid(self.org_id),
+            event_type: self.event_type,
+            occurred_at: self.occurred_at,
+            subject: Subject {
+                kind: self.subject_kind,
+                id: self.subject_id,
+            },
+            data: self.data.0,
+            request_id: self.request_id,
+        };
+        DueDelivery {
+            delivery: WebhookDelivery {
+                id: WebhookDeliveryId::from_uuid(id),
+                org_id: event.org_id,
+                webhook_id: WebhookId::from_uuid(self.webhook_id),
+                event_id: event.id,
+                event_type: event.event_type.clone(),
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: Some(t),
+                last_status_code: None,
+                created_at: t,
+                updated_at: t,
+            },
+            url: self.url,
+            headers: self.headers.0,
+            secrets: SealedSecrets(self.secrets),
+            rate_limit_per_second: self
+                .rate_limit_per_second
+                .and_then(|r| u32::try_from(r).ok()),
+            failing_since: self.failing_since,
+            event,
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl SqlStore {
+    /// [`DeliveryQueue::dispatch_committed`] on Postgres: one read (the events by id, each with
+    /// its org's endpoints), one insert that claims, one commit that does not wait for the WAL
+    /// flush. Lost in a crash, the deliveries are made again by `dispatch_events`, under the
+    /// same ids; a later synchronous commit (an attempt's record) flushes them along.
+    async fn dispatch_committed_pg(
+        &self,
+        events: &[EventId],
+        claim: u32,
+        lease: std::time::Duration,
+    ) -> Result<Dispatched> {
+        if events.is_empty() {
+            return Ok(Dispatched::default());
+        }
+        let mut tx = self.system_async_commit_tx().await?;
+        let Some(pg) = tx.pg() else {
+            return Err(Error::internal(
+                "dispatch_committed",
+                "not a Postgres transaction",
+            ));
+        };
+        let ids: Vec<Uuid> = events.iter().map(|e| e.as_uuid()).collect();
+        // An endpoint receives what happens after it exists (as in `dispatch_events`).
+        let rows: Vec<CommittedRow> = sqlx::query_as(
+            "SELECT e.id AS event_id, e.org_id, e.type AS event_type, e.occurred_at, e.subject_kind, e.subject_id,
+                    e.data, e.request_id, w.id AS webhook_id, w.event_types, w.url, w.headers, w.secrets,
+                    w.rate_limit_per_second, w.failing_since
+             FROM domain_events e JOIN webhooks w ON w.org_id = e.org_id AND w.enabled AND w.created_at <= e.occurred_at
+             WHERE e.id = ANY($1) ORDER BY e.seq, w.id",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *pg)
+        .await
+        .map_err(crate::db::db_error)?;
+        let mut rows: Vec<CommittedRow> = rows
+            .into_iter()
+            .filter(|r| event_type_matches(&r.event_types.0, &r.event_type))
+            .collect();
+        if rows.is_empty() {
+            return Ok(Dispatched::default());
+        }
+        let t = now();
+        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let claim = usize::try_from(claim).unwrap_or(usize::MAX);
+        let keys: Vec<(Uuid, Uuid, Uuid)> = rows
+            .iter()
+            .map(|r| (r.org_id, r.webhook_id, r.event_id))
+            .collect();
+        // Existing deliveries (made by `dispatch_events` first) are left as they are.
+        let created: Vec<(Uuid, bool)> = sqlx::query_as(
+            "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
+             locked_until, created_at, updated_at)
+             SELECT u.id, u.org_id, u.webhook_id, u.event_id, 'pending', 0, $6,
+                    CASE WHEN u.claim THEN $7::timestamptz END, $6, $6
+             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[])
+                 AS u(id, org_id, webhook_id, event_id, claim)
+             ON CONFLICT DO NOTHING RETURNING id, locked_until IS NOT NULL",
+        )
+        .bind(keys.iter().map(delivery_id).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
+        .bind((0..keys.len()).map(|i| i < claim).collect::<Vec<_>>())
+        .bind(t)
+        .bind(until)
+        .fetch_all(&mut *pg)
+        .await
+        .map_err(crate::db::db_error)?;
+        if created.iter().any(|(_, claimed)| !claimed) {
+            // Every worker process wakes for the unclaimed ones.
+            tx.wake_workers();
+        }
+        tx.commit().await?;
+        let claimed: std::collections::HashSet<Uuid> = created
+            .iter()
+            .filter(|(_, claimed)| *claimed)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut due = Vec::with_capacity(claimed.len());
+        for (row, key) in rows.drain(..).zip(&keys) {
+            let id = delivery_id(key);
+            if claimed.contains(&id) {
+                due.push(row.into_due(id, t));
+            }
+        }
+        Ok(Dispatched {
+            created: created.len(),
+            claimed: due,
+        })
+    }
+}
+
 /// The columns a claimed delivery is read with, besides [`DELIVERY_COLUMNS`].
 const DUE_COLUMNS: &str = "w.url, w.headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
      e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id";
@@ -786,6 +967,12 @@ static CLAIM_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// The id of the delivery of row (org, endpoint, event): derived from the event and the
+/// endpoint, so a fan-out done again makes the same delivery (see `dispatch_events`).
+fn delivery_id(row: &(Uuid, Uuid, Uuid)) -> Uuid {
+    WebhookDeliveryId::for_event(EventId::from_uuid(row.2), WebhookId::from_uuid(row.1)).as_uuid()
+}
+
 /// Inserts pending deliveries (org, endpoint, event), skipping pairs that exist (a re-run is
 /// harmless); returns how many were created.
 async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u64> {
@@ -796,7 +983,7 @@ async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u
     #[cfg(feature = "postgres")]
     if let Some(pg) = tx.pg() {
         // Arrays keep the statement's text fixed whatever the batch size.
-        let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
+        let ids: Vec<Uuid> = rows.iter().map(delivery_id).collect();
         let orgs: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
         let webhooks: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
         let events: Vec<Uuid> = rows.iter().map(|r| r.2).collect();
@@ -829,7 +1016,7 @@ async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u
                 sql.push(", ");
             }
             sql.push("(")
-                .bind(Uuid::now_v7())
+                .bind(delivery_id(&(*org, *webhook, *event)))
                 .push(", ")
                 .bind(*org)
                 .push(", ")
