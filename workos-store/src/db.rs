@@ -211,8 +211,8 @@ pub(crate) enum Wake {
     Notify {
         /// The store's instance, named in the payload.
         instance: std::sync::Arc<str>,
-        /// This process's event bus, when anything subscribed to it.
-        local: Option<tokio::sync::broadcast::Sender<EventNotice>>,
+        /// This process's event bus (set once anything subscribed to it).
+        local: std::sync::Arc<tokio::sync::OnceCell<crate::postgres::Buses>>,
     },
     /// SQLite: in-process broadcasts after the commit (events, then due deliveries).
     #[cfg(feature = "sqlite")]
@@ -386,9 +386,9 @@ impl Tx {
         #[cfg(feature = "postgres")]
         if let Wake::Notify { instance, local } = &self.wake {
             let events = self.wrote_events.filter(|_| !self.notified);
-            if let (Some(org), Some(local)) = (events, local) {
+            if let (Some(org), Some(local)) = (events, local.get()) {
                 local_notice = Some((
-                    local.clone(),
+                    local.events.clone(),
                     EventNotice {
                         org_id: Some(org),
                         events: std::mem::take(&mut self.recorded).into(),

@@ -106,7 +106,7 @@ impl PgBackend {
         let tx = self.pool.begin_with(begin).await.map_err(db_error)?;
         let wake = Wake::Notify {
             instance: self.instance.clone(),
-            local: self.bus.get().map(|b| b.events.clone()),
+            local: self.bus.clone(),
         };
         Ok(Tx::new(Conn::Pg(tx), wake))
     }

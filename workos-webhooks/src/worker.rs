@@ -13,6 +13,14 @@
 //! not readable yet (Postgres reads an event once every older transaction has ended) is
 //! followed by looks after 1, 2, 4 … ms instead of waiting for the poll interval.
 //!
+//! A notice that names its events (a commit in this process, on Postgres) is answered at once
+//! by [`DeliveryQueue::dispatch_committed`] instead, without waiting for older transactions:
+//! the deliveries it creates are claimed for the process's worker as far as its window has
+//! room ([`Dispatcher::hand_off`]) and handed to it over a channel, ready to send. The log is
+//! then read only for other notices and at the poll interval; that reading makes no second
+//! delivery of those events (deliveries are unique per event and endpoint), and it is what
+//! makes sure no event is left behind.
+//!
 //! ## Worker
 //! Keeps up to [`WebhookConfig::max_in_flight`] attempts going, each started as soon as a slot
 //! frees, and claims more due deliveries (up to [`WebhookConfig::claim_batch`] at once, for a
@@ -363,7 +371,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
 
     /// Runs until `shutdown` turns `true` (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::events(self.store.clone());
+        let mut wakeups = Wakeups::events(self.store.clone()).keeping_events();
         // Set while looking again soon after a notice that found no event (see below).
         let mut backoff: Option<Duration> = None;
         // When the log is read next even if no notice asks for it.
@@ -1004,8 +1012,10 @@ pub(crate) struct Wakeups {
     subscribe_after: Instant,
     /// A notice naming no events woke the loop since this was last cleared.
     noticed: bool,
-    /// The events named by notices since this was last cleared (committed in this process).
+    /// The events named by notices since this was last cleared (committed in this process),
+    /// when `keep_events` (else such notices only set `noticed`).
     committed: Vec<EventId>,
+    keep_events: bool,
 }
 
 impl Wakeups {
@@ -1032,7 +1042,14 @@ impl Wakeups {
             subscribe_after: Instant::now(),
             noticed: false,
             committed: Vec::new(),
+            keep_events: false,
         }
+    }
+
+    /// Keeps the events notices name in `committed` for the loop to take (the dispatcher).
+    const fn keeping_events(mut self) -> Self {
+        self.keep_events = true;
+        self
     }
 
     /// Subscribes when not subscribed (at most every [`RESUBSCRIBE_DELAY`]).
@@ -1059,7 +1076,7 @@ impl Wakeups {
         let mut taken = 0;
         while let Some(notice) = next.take() {
             match notice {
-                Ok(notice) if !notice.events.is_empty() => {
+                Ok(notice) if self.keep_events && !notice.events.is_empty() => {
                     self.committed.extend(notice.events.iter().copied());
                 }
                 Ok(_) => self.noticed = true,

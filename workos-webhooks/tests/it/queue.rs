@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use workos_core::crypto::{Cipher, SecretKey};
 use workos_core::domain::{DeliveryAttempt, DeliveryStatus, WebhookDelivery, now};
-use workos_core::ids::WebhookId;
+use workos_core::events::{EventBus as _, types};
+use workos_core::ids::{EventId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, WebhookRepo};
 use workos_store::SqlStore;
 use workos_webhooks::worker::{DeliveryWorker, Dispatcher, ERROR_SECRETS_UNREADABLE, Pipeline};
@@ -309,3 +310,112 @@ async fn unreadable_secrets_dead_letter(store: &SqlStore) {
     assert_eq!(rx.requests().len(), 1);
 }
 store_test!(unreadable_secrets_dead_letter);
+
+/// Events committed in this process are named by the in-process notice (Postgres), fanned out
+/// at once to their org's matching endpoints only, with up to the asked number claimed for the
+/// caller; doing it again, or reading them from the log later, makes no second delivery, and a
+/// delivery's id derives from its event and endpoint whichever path made it.
+async fn committed_events_are_dispatched_at_once_and_once(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let other = Harness::new(store).await;
+    let (hook, _) = h.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    let (people, _) = h.endpoint("http://127.0.0.1:9/", &["person.*"]).await;
+    let (other_hook, _) = other.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    let postgres = store.pg_pool().is_some();
+
+    let mut notices = h.store.subscribe().await.unwrap();
+    h.company("Acme").await;
+    let event = h.events(&[types::COMPANY_CREATED]).await[0].clone();
+    let notice = tokio::time::timeout(HANG_GUARD, notices.next())
+        .await
+        .expect("a notice after the commit")
+        .unwrap();
+    assert_eq!(notice.org_id, Some(h.ctx.org_id()));
+    let named: &[EventId] = if postgres { &[event.id] } else { &[] };
+    assert_eq!(
+        &*notice.events, named,
+        "Postgres names the events, SQLite none"
+    );
+
+    let expected_id = WebhookDeliveryId::for_event(event.id, hook.id);
+    let dispatched = h
+        .store
+        .dispatch_committed(&[event.id], 1, LEASE)
+        .await
+        .unwrap();
+    if postgres {
+        let dispatched = dispatched.expect("Postgres has the fast path");
+        assert_eq!(dispatched.created, 1);
+        assert_eq!(dispatched.claimed.len(), 1);
+        let due = &dispatched.claimed[0];
+        assert_eq!(due.delivery.id, expected_id);
+        assert_eq!(
+            (
+                due.delivery.webhook_id,
+                due.delivery.org_id,
+                due.delivery.attempts
+            ),
+            (hook.id, h.ctx.org_id(), 0)
+        );
+        assert_eq!(due.event, event);
+        assert_eq!(due.url, "http://127.0.0.1:9/");
+        // Claimed for the caller: no other worker takes it while the lease holds.
+        assert!(
+            h.store
+                .claim_deliveries(100, LEASE)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Again: nothing new.
+        let again = h
+            .store
+            .dispatch_committed(&[event.id], 1, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.created, again.claimed.len()), (0, 0));
+    } else {
+        assert!(dispatched.is_none(), "SQLite leaves it to the log");
+    }
+
+    // The log is read later: only the second company's delivery is new (on SQLite both are).
+    h.company("Globex").await;
+    dispatch(&h, 0, if postgres { 1 } else { 2 }).await;
+    let deliveries = h.deliveries(hook.id).await;
+    assert_eq!(deliveries.len(), 2, "{deliveries:#?}");
+    assert!(deliveries.iter().any(|d| d.id == expected_id));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.id == WebhookDeliveryId::for_event(d.event_id, hook.id))
+    );
+    assert!(h.deliveries(people.id).await.is_empty());
+    assert!(
+        other.deliveries(other_hook.id).await.is_empty(),
+        "another org's endpoint gets nothing"
+    );
+
+    if postgres {
+        // With no room to claim, what it creates is left for any worker.
+        h.company("Initech").await;
+        let third = h.events(&[types::COMPANY_CREATED]).await;
+        let third = third
+            .iter()
+            .find(|e| !deliveries.iter().any(|d| d.event_id == e.id))
+            .expect("the third event");
+        let dispatched = h
+            .store
+            .dispatch_committed(&[third.id], 0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((dispatched.created, dispatched.claimed.len()), (1, 0));
+        // Claimable: the third and the second (made by the log reading), not the first.
+        let claimed = claim(&h, 2).await;
+        let third_id = WebhookDeliveryId::for_event(third.id, hook.id);
+        assert!(claimed.iter().any(|d| d.delivery.id == third_id));
+        assert!(claimed.iter().all(|d| d.delivery.id != expected_id));
+    }
+}
+store_test!(committed_events_are_dispatched_at_once_and_once);
