@@ -777,11 +777,12 @@ impl DeliveryQueue for SqlStore {
     }
 }
 
-/// An event and one enabled endpoint of its org that existed when it happened, for
-/// [`SqlStore::dispatch_committed_pg`].
+/// A delivery made by [`DISPATCH_COMMITTED`], with what sending it needs.
 #[cfg(feature = "postgres")]
 #[derive(sqlx::FromRow)]
 struct CommittedRow {
+    id: Uuid,
+    claimed: bool,
     event_id: Uuid,
     org_id: Uuid,
     event_type: String,
@@ -791,7 +792,6 @@ struct CommittedRow {
     data: Json<serde_json::Value>,
     request_id: Option<String>,
     webhook_id: Uuid,
-    event_types: Json<Vec<String>>,
     url: String,
     headers: Json<BTreeMap<String, String>>,
     secrets: Vec<u8>,
@@ -801,8 +801,8 @@ struct CommittedRow {
 
 #[cfg(feature = "postgres")]
 impl CommittedRow {
-    /// The delivery of this row made at `t`, claimed, ready to send.
-    fn into_due(self, id: Uuid, t: Timestamp) -> DueDelivery {
+    /// The delivery, made (and claimed) at `t`, ready to send.
+    fn into_due(self, t: Timestamp) -> DueDelivery {
         let event = DomainEvent {
             id: EventId::from_uuid(self.event_id),
             org_id: OrgId::from_uuid(self.org_id),
@@ -817,7 +817,7 @@ impl CommittedRow {
         };
         DueDelivery {
             delivery: WebhookDelivery {
-                id: WebhookDeliveryId::from_uuid(id),
+                id: WebhookDeliveryId::from_uuid(self.id),
                 org_id: event.org_id,
                 webhook_id: WebhookId::from_uuid(self.webhook_id),
                 event_id: event.id,
@@ -841,12 +841,59 @@ impl CommittedRow {
     }
 }
 
+/// [`event_type_matches`] in SQL, of endpoint `w` and event `e`: no filter, `*`, the type
+/// itself, or its family (`company.*`).
+#[cfg(feature = "postgres")]
+const TYPE_MATCHES_PG: &str = "(jsonb_array_length(w.event_types) = 0 OR EXISTS (
+     SELECT 1 FROM jsonb_array_elements_text(w.event_types) AS f(t)
+     WHERE f.t = '*' OR f.t = e.type OR (right(f.t, 2) = '.*' AND starts_with(e.type, left(f.t, -1)))))";
+
+/// [`WebhookDeliveryId::for_event`] in SQL, of event `e` and endpoint `w`: the event id's
+/// first 6 bytes, then 10 bytes of the SHA-256, with the v7 version and variant bits.
+#[cfg(feature = "postgres")]
+const DELIVERY_ID_PG: &str =
+    "encode(set_byte(set_byte(b.bytes, 6, (get_byte(b.bytes, 6) & 15) | 112),
+     8, (get_byte(b.bytes, 8) & 63) | 128), 'hex')::uuid";
+
+/// Fans out the events `$1` in one statement: the deliveries to their orgs' matching enabled
+/// endpoints that existed when they happened (as `dispatch_events` makes them), made at `$2`,
+/// the first `$4` claimed until `$3`; existing ones (made by `dispatch_events` first) are left
+/// alone. Returns the new ones with what sending needs.
+#[cfg(feature = "postgres")]
+static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH m AS (
+             SELECT {DELIVERY_ID_PG} AS id, e.org_id, w.id AS webhook_id, e.id AS event_id,
+                    row_number() OVER (ORDER BY e.seq, w.id) AS n
+             FROM domain_events e
+             JOIN webhooks w ON w.org_id = e.org_id AND w.enabled AND w.created_at <= e.occurred_at
+             CROSS JOIN LATERAL (SELECT substring(uuid_send(e.id) FROM 1 FOR 6)
+                 || substring(sha256('workos webhook delivery v1'::bytea || uuid_send(e.id) || uuid_send(w.id))
+                              FROM 1 FOR 10) AS bytes) b
+             WHERE e.id = ANY($1) AND {TYPE_MATCHES_PG}
+         ), ins AS (
+             INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
+                                             locked_until, created_at, updated_at)
+             SELECT id, org_id, webhook_id, event_id, 'pending', 0, $2, CASE WHEN n <= $4 THEN $3::timestamptz END,
+                    $2, $2
+             FROM m ORDER BY n
+             ON CONFLICT DO NOTHING RETURNING id, org_id, webhook_id, event_id, locked_until
+         )
+         SELECT ins.id, ins.locked_until IS NOT NULL AS claimed, e.id AS event_id, e.org_id, e.type AS event_type,
+                e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, w.id AS webhook_id, w.url,
+                w.headers, w.secrets, w.rate_limit_per_second, w.failing_since
+         FROM ins JOIN domain_events e ON e.org_id = ins.org_id AND e.id = ins.event_id
+         JOIN webhooks w ON w.org_id = ins.org_id AND w.id = ins.webhook_id
+         ORDER BY e.seq, w.id"
+    )
+});
+
 #[cfg(feature = "postgres")]
 impl SqlStore {
-    /// [`DeliveryQueue::dispatch_committed`] on Postgres: one read (the events by id, each with
-    /// its org's endpoints), one insert that claims, one commit that does not wait for the WAL
-    /// flush. Lost in a crash, the deliveries are made again by `dispatch_events`, under the
-    /// same ids; a later synchronous commit (an attempt's record) flushes them along.
+    /// [`DeliveryQueue::dispatch_committed`] on Postgres: one statement ([`DISPATCH_COMMITTED`])
+    /// in a transaction that commits without waiting for the WAL flush. Lost in a crash, the
+    /// deliveries are made again by `dispatch_events`, under the same ids; a later synchronous
+    /// commit (an attempt's record) flushes them along.
     async fn dispatch_committed_pg(
         &self,
         events: &[EventId],
@@ -856,6 +903,9 @@ impl SqlStore {
         if events.is_empty() {
             return Ok(Dispatched::default());
         }
+        let t = now();
+        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let ids: Vec<Uuid> = events.iter().map(|e| e.as_uuid()).collect();
         let mut tx = self.system_async_commit_tx().await?;
         let Some(pg) = tx.pg() else {
             return Err(Error::internal(
@@ -863,74 +913,26 @@ impl SqlStore {
                 "not a Postgres transaction",
             ));
         };
-        let ids: Vec<Uuid> = events.iter().map(|e| e.as_uuid()).collect();
-        // An endpoint receives what happens after it exists (as in `dispatch_events`).
-        let rows: Vec<CommittedRow> = sqlx::query_as(
-            "SELECT e.id AS event_id, e.org_id, e.type AS event_type, e.occurred_at, e.subject_kind, e.subject_id,
-                    e.data, e.request_id, w.id AS webhook_id, w.event_types, w.url, w.headers, w.secrets,
-                    w.rate_limit_per_second, w.failing_since
-             FROM domain_events e JOIN webhooks w ON w.org_id = e.org_id AND w.enabled AND w.created_at <= e.occurred_at
-             WHERE e.id = ANY($1) ORDER BY e.seq, w.id",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *pg)
-        .await
-        .map_err(crate::db::db_error)?;
-        let mut rows: Vec<CommittedRow> = rows
-            .into_iter()
-            .filter(|r| event_type_matches(&r.event_types.0, &r.event_type))
-            .collect();
-        if rows.is_empty() {
-            return Ok(Dispatched::default());
-        }
-        let t = now();
-        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        let claim = usize::try_from(claim).unwrap_or(usize::MAX);
-        let keys: Vec<(Uuid, Uuid, Uuid)> = rows
-            .iter()
-            .map(|r| (r.org_id, r.webhook_id, r.event_id))
-            .collect();
-        // Existing deliveries (made by `dispatch_events` first) are left as they are.
-        let created: Vec<(Uuid, bool)> = sqlx::query_as(
-            "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
-             locked_until, created_at, updated_at)
-             SELECT u.id, u.org_id, u.webhook_id, u.event_id, 'pending', 0, $6,
-                    CASE WHEN u.claim THEN $7::timestamptz END, $6, $6
-             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bool[])
-                 AS u(id, org_id, webhook_id, event_id, claim)
-             ON CONFLICT DO NOTHING RETURNING id, locked_until IS NOT NULL",
-        )
-        .bind(keys.iter().map(delivery_id).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
-        .bind(keys.iter().map(|k| k.2).collect::<Vec<_>>())
-        .bind((0..keys.len()).map(|i| i < claim).collect::<Vec<_>>())
-        .bind(t)
-        .bind(until)
-        .fetch_all(&mut *pg)
-        .await
-        .map_err(crate::db::db_error)?;
-        if created.iter().any(|(_, claimed)| !claimed) {
+        let rows: Vec<CommittedRow> = sqlx::query_as(&DISPATCH_COMMITTED)
+            .bind(&ids)
+            .bind(t)
+            .bind(until)
+            .bind(i64::from(claim))
+            .fetch_all(&mut *pg)
+            .await
+            .map_err(crate::db::db_error)?;
+        if rows.iter().any(|r| !r.claimed) {
             // Every worker process wakes for the unclaimed ones.
             tx.wake_workers();
         }
         tx.commit().await?;
-        let claimed: std::collections::HashSet<Uuid> = created
-            .iter()
-            .filter(|(_, claimed)| *claimed)
-            .map(|(id, _)| *id)
+        let created = rows.len();
+        let claimed = rows
+            .into_iter()
+            .filter(|r| r.claimed)
+            .map(|r| r.into_due(t))
             .collect();
-        let mut due = Vec::with_capacity(claimed.len());
-        for (row, key) in rows.drain(..).zip(&keys) {
-            let id = delivery_id(key);
-            if claimed.contains(&id) {
-                due.push(row.into_due(id, t));
-            }
-        }
-        Ok(Dispatched {
-            created: created.len(),
-            claimed: due,
-        })
+        Ok(Dispatched { created, claimed })
     }
 }
 

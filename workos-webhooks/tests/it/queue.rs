@@ -1,17 +1,20 @@
 //! The store's delivery queue as workers use it: claims, batched recording, hand-backs and
 //! the wake-ups workers wait on; and the worker's dead-lettering of deliveries it cannot sign.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use workos_core::crypto::{Cipher, SecretKey};
-use workos_core::domain::{DeliveryAttempt, DeliveryStatus, WebhookDelivery, now};
-use workos_core::events::{EventBus as _, types};
+use workos_core::domain::{
+    DeliveryAttempt, DeliveryStatus, WebhookDelivery, event_type_matches, now,
+};
+use workos_core::events::{EventBus as _, EventLog as _, types};
 use workos_core::ids::{EventId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, WebhookRepo};
 use workos_store::SqlStore;
 use workos_webhooks::worker::{DeliveryWorker, Dispatcher, ERROR_SECRETS_UNREADABLE, Pipeline};
 
-use crate::common::{HANG_GUARD, Harness, Receiver, Reply};
+use crate::common::{HANG_GUARD, Harness, Receiver, Reply, wait_until};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -419,3 +422,91 @@ async fn committed_events_are_dispatched_at_once_and_once(store: &SqlStore) {
     }
 }
 store_test!(committed_events_are_dispatched_at_once_and_once);
+
+/// The in-process fan-out picks the endpoints whose filters match as the log reading does
+/// (`event_type_matches`): no filter, `*`, the type, its family; not a near miss.
+async fn committed_events_match_filters_like_the_log(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let filters: [&[&str]; 8] = [
+        &["company.created"],
+        &["company.*"],
+        &["*"],
+        &[],
+        &["compan.*"],
+        &["company"],
+        &["person.*", "company.updated"],
+        &["person.*", "company.created"],
+    ];
+    let mut expected = BTreeSet::new();
+    for filter in filters {
+        let (hook, _) = h.endpoint("http://127.0.0.1:9/", filter).await;
+        let owned: Vec<String> = filter.iter().map(|f| (*f).to_owned()).collect();
+        if event_type_matches(&owned, types::COMPANY_CREATED) {
+            expected.insert(hook.id);
+        }
+    }
+    assert_eq!(expected.len(), 5, "the table's own expectation");
+
+    h.company("Acme").await;
+    let first = h.events(&[types::COMPANY_CREATED]).await[0].clone();
+    if let Some(dispatched) = h
+        .store
+        .dispatch_committed(&[first.id], 100, LEASE)
+        .await
+        .unwrap()
+    {
+        let got: BTreeSet<WebhookId> = dispatched
+            .claimed
+            .iter()
+            .map(|d| d.delivery.webhook_id)
+            .collect();
+        assert_eq!(got, expected, "fast path");
+        assert_eq!(dispatched.created, expected.len());
+    }
+
+    // The log reading makes the same choice for the next event.
+    h.company("Globex").await;
+    let second = h
+        .events(&[types::COMPANY_CREATED])
+        .await
+        .into_iter()
+        .find(|e| e.id != first.id)
+        .expect("the second event");
+    let dispatcher = Dispatcher::new(h.store.clone(), &Harness::config("0"));
+    wait_until("the log read past the second event", || async {
+        dispatcher.run_once().await.unwrap();
+        let Some(read) = h
+            .store
+            .consumer_cursor(Dispatcher::<SqlStore>::CONSUMER)
+            .await
+            .unwrap()
+        else {
+            return false;
+        };
+        h.store
+            .read_events(None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.event.id == second.id && l.cursor <= read)
+    })
+    .await;
+    let mut got = BTreeSet::new();
+    for hook in h
+        .store
+        .list_webhooks(&h.ctx, workos_core::page::PageRequest::first(100).unwrap())
+        .await
+        .unwrap()
+        .data
+    {
+        if h.deliveries(hook.id)
+            .await
+            .iter()
+            .any(|d| d.event_id == second.id)
+        {
+            got.insert(hook.id);
+        }
+    }
+    assert_eq!(got, expected, "log reading");
+}
+store_test!(committed_events_match_filters_like_the_log);
