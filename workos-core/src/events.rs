@@ -221,11 +221,15 @@ pub trait EventLog: Send + Sync {
 }
 
 /// A wake-up: events were committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventNotice {
     /// The org whose events committed; `None` when the bus cannot tell (after a reconnect or a
     /// subscriber falling behind), meaning "anything may have changed".
     pub org_id: Option<OrgId>,
+    /// The events committed, when the notice comes from a commit in this process that knows
+    /// them (they are readable by id at once, possibly before the log hands them out in
+    /// order); empty otherwise.
+    pub events: std::sync::Arc<[EventId]>,
 }
 
 /// Wakes consumers when events commit. The durable log is the table; the bus only says "look

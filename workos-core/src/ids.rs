@@ -122,9 +122,36 @@ ids! {
     LeadDeliveryId => "lead_delivery";
 }
 
+impl WebhookDeliveryId {
+    /// The id of the delivery of `event` to `webhook`: the same whoever derives it and however
+    /// often, so a fan-out done again (say, after a crash lost the first one) makes the same
+    /// delivery, and its `webhook-id` stays the same. A UUID v7: the event id's millisecond
+    /// timestamp (deliveries sort with their events), the version and variant, and the other
+    /// 74 bits from SHA-256 of both ids.
+    #[must_use]
+    pub fn for_event(event: EventId, webhook: WebhookId) -> Self {
+        use sha2::{Digest as _, Sha256};
+
+        let mut hash = Sha256::new();
+        hash.update(b"workos webhook delivery v1");
+        hash.update(event.as_uuid().as_bytes());
+        hash.update(webhook.as_uuid().as_bytes());
+        let digest = hash.finalize();
+        let mut bytes = [0_u8; 16];
+        bytes[..6].copy_from_slice(&event.as_uuid().as_bytes()[..6]);
+        bytes[6..].copy_from_slice(&digest[..10]);
+        bytes[6] = 0x70 | (bytes[6] & 0x0f);
+        bytes[8] = 0x80 | (bytes[8] & 0x3f);
+        Self(Uuid::from_bytes(bytes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`WebhookDeliveryId::for_event`] of the fixed ids in its test.
+    const FIXED_DELIVERY_ID: &str = "01900000-0000-73e2-b170-6045e8742e6d";
 
     #[test]
     fn ids_round_trip_and_sort_by_creation() {
@@ -133,6 +160,43 @@ mod tests {
         assert!(a < b, "UUID v7 ids must sort by creation time");
         assert_eq!(a.to_string().parse::<PersonId>().unwrap(), a);
         assert_eq!(a.as_uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn delivery_ids_derive_from_event_and_endpoint() {
+        let event = EventId::new();
+        let (a, b) = (WebhookId::new(), WebhookId::new());
+        let id = WebhookDeliveryId::for_event(event, a);
+        // Stable: derived again, the same.
+        assert_eq!(id, WebhookDeliveryId::for_event(event, a));
+        // Distinct per endpoint and per event.
+        assert_ne!(id, WebhookDeliveryId::for_event(event, b));
+        assert_ne!(id, WebhookDeliveryId::for_event(EventId::new(), a));
+        // A valid v7 (RFC 9562 variant) carrying the event's timestamp.
+        assert_eq!(id.as_uuid().get_version_num(), 7);
+        assert_eq!(id.as_uuid().get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(
+            id.as_uuid().get_timestamp(),
+            event.as_uuid().get_timestamp()
+        );
+        // Deliveries sort with their events' time.
+        let earlier = EventId::from_uuid(Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_700_000_000,
+            0,
+        )));
+        let later = EventId::from_uuid(Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_700_000_001,
+            0,
+        )));
+        assert!(WebhookDeliveryId::for_event(earlier, b) < WebhookDeliveryId::for_event(later, a));
+        // A fixed input gives a fixed id: the derivation never changes between versions.
+        let fixed = WebhookDeliveryId::for_event(
+            EventId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001)),
+            WebhookId::from_uuid(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002)),
+        );
+        assert_eq!(fixed.to_string(), FIXED_DELIVERY_ID);
     }
 
     #[test]

@@ -6,6 +6,8 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::Timestamp;
 use workos_core::events::DomainEvent;
+#[cfg(feature = "postgres")]
+use workos_core::events::EventNotice;
 use workos_core::ids::OrgId;
 use workos_core::{Error, Result};
 
@@ -202,9 +204,16 @@ pub(crate) enum Conn {
 
 /// How to wake consumers once a transaction that wrote events commits.
 pub(crate) enum Wake {
-    /// Postgres: `pg_notify` inside the transaction; delivered on commit to every listener.
+    /// Postgres: `pg_notify` inside the transaction, delivered on commit to every listener
+    /// but this process's (whose listener skips notices naming `instance`), and the
+    /// in-process notice sent on `local` after the commit.
     #[cfg(feature = "postgres")]
-    Notify,
+    Notify {
+        /// The store's instance, named in the payload.
+        instance: std::sync::Arc<str>,
+        /// This process's event bus (set once anything subscribed to it).
+        local: std::sync::Arc<tokio::sync::OnceCell<crate::postgres::Buses>>,
+    },
     /// SQLite: in-process broadcasts after the commit (events, then due deliveries).
     #[cfg(feature = "sqlite")]
     Local(
@@ -224,10 +233,14 @@ pub(crate) struct Tx {
     notified: bool,
     /// Whether this transaction made deliveries due now, to wake delivery workers on commit.
     made_due: bool,
-    /// Events recorded and not yet written: all are appended in one statement at commit.
+    /// The events recorded through [`Tx::record`], in order; those from `written` on are not
+    /// written yet (they are appended in one statement at commit, or by
+    /// [`Tx::write_events`]). On Postgres their ids name them in the in-process notice.
     events: Vec<DomainEvent>,
-    /// Open savepoints, with how many events were recorded when each was taken.
-    savepoints: Vec<(&'static str, usize)>,
+    /// How many of `events` are written.
+    written: usize,
+    /// Open savepoints, with `events.len()` and `written` when each was taken.
+    savepoints: Vec<(&'static str, usize, usize)>,
 }
 
 /// Recorded events as columns, for one `INSERT … SELECT FROM unnest(…)`.
@@ -296,6 +309,7 @@ impl Tx {
             notified: false,
             made_due: false,
             events: Vec::new(),
+            written: 0,
             savepoints: Vec::new(),
         }
     }
@@ -304,17 +318,21 @@ impl Tx {
     pub(crate) async fn savepoint(&mut self, name: &'static str) -> Result<()> {
         self.execute(&format!("SAVEPOINT {name}"), Vec::new())
             .await?;
-        self.savepoints.push((name, self.events.len()));
+        self.savepoints
+            .push((name, self.events.len(), self.written));
         Ok(())
     }
 
-    /// Undoes everything since savepoint `name`, the events recorded since included.
+    /// Undoes everything since savepoint `name`: the events recorded since are dropped, and
+    /// those recorded before it but written after it are due to be written again.
     pub(crate) async fn rollback_to_savepoint(&mut self, name: &'static str) -> Result<()> {
         self.execute(&format!("ROLLBACK TO SAVEPOINT {name}"), Vec::new())
             .await?;
         // The savepoint stays (as in SQL); later ones are gone.
-        if let Some(i) = self.savepoints.iter().rposition(|(n, _)| *n == name) {
-            self.events.truncate(self.savepoints[i].1);
+        if let Some(i) = self.savepoints.iter().rposition(|(n, ..)| *n == name) {
+            let (_, events, written) = self.savepoints[i];
+            self.events.truncate(events);
+            self.written = written;
             self.savepoints.truncate(i + 1);
         }
         Ok(())
@@ -408,22 +426,19 @@ impl Tx {
     /// Writes the events recorded so far now rather than at commit: for a transaction whose
     /// next statement takes away what the log's insert policy checks (a user leaving the org).
     pub(crate) async fn write_events(&mut self) -> Result<()> {
-        if self.events.is_empty() {
+        if self.written == self.events.len() {
             return Ok(());
         }
-        let events = std::mem::take(&mut self.events);
-        // Events recorded from now on all follow every open savepoint.
-        for (_, recorded) in &mut self.savepoints {
-            *recorded = 0;
-        }
+        let events = &self.events[self.written..];
         #[cfg(feature = "postgres")]
-        if let Conn::Pg(c) = &mut self.conn {
+        if let (Conn::Pg(c), Wake::Notify { instance, .. }) = (&mut self.conn, &self.wake) {
             let mut cols = EventColumns::default();
-            for e in &events {
+            for e in events {
                 cols.push(e);
             }
-            // Delivered at commit: consumers of the log, and delivery workers when this
-            // transaction made deliveries due.
+            // Delivered at commit: consumers of the log in other processes (this process's
+            // own listener skips notices naming its instance: the commit tells its subscribers
+            // in-process), and delivery workers when this transaction made deliveries due.
             let due = if self.made_due {
                 ", pg_notify('workos_deliveries', '')"
             } else {
@@ -437,7 +452,7 @@ impl Tx {
                  RETURNING org_id)
                  SELECT pg_notify('workos_events', $9){due}"
             );
-            let first_org = events[0].org_id.to_string();
+            let payload = format!("{} {instance}", events[0].org_id);
             sqlx::query(&sql)
                 .bind(cols.ids)
                 .bind(cols.orgs)
@@ -447,15 +462,17 @@ impl Tx {
                 .bind(cols.subjects)
                 .bind(cols.data)
                 .bind(cols.request_ids)
-                .bind(first_org)
+                .bind(payload)
                 .execute(&mut **c)
                 .await
                 .map_err(db_error)?;
             self.notified = true;
             self.made_due = self.made_due && due.is_empty();
+            self.written = self.events.len();
             return Ok(());
         }
-        for event in &events {
+        for i in self.written..self.events.len() {
+            let event = self.events[i].clone();
             self.execute(
                 "INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -472,6 +489,7 @@ impl Tx {
             )
             .await?;
         }
+        self.written = self.events.len();
         Ok(())
     }
 
@@ -479,21 +497,39 @@ impl Tx {
     /// deliveries were made due.
     pub(crate) async fn commit(mut self) -> Result<()> {
         self.write_events().await?;
+        // Postgres: this process's subscribers hear of the commit from `local` (at once, and
+        // with the ids of the events written through `record`); other processes from the
+        // notification.
         #[cfg(feature = "postgres")]
-        if matches!(self.wake, Wake::Notify) {
+        let mut local_notice = None;
+        #[cfg(feature = "postgres")]
+        if let Wake::Notify { instance, local } = &self.wake {
+            // Told in-process: events written through `record` (by id), or written by a
+            // statement that did not notify (the notification below skips this process).
+            if let (Some(org), Some(local)) = (self.wrote_events, local.get())
+                && (!self.events.is_empty() || !self.notified)
+            {
+                local_notice = Some((
+                    local.events.clone(),
+                    EventNotice {
+                        org_id: Some(org),
+                        events: self.events.iter().map(|e| e.id).collect(),
+                    },
+                ));
+            }
+            // Events a statement wrote itself (`wrote_events_of`) and did not notify.
+            let events = self.wrote_events.filter(|_| !self.notified);
+            let payload = events.map(|org| format!("{org} {instance}"));
             // One notification per transaction and channel, not per event; delivered at commit.
-            match (self.wrote_events.filter(|_| !self.notified), self.made_due) {
-                (Some(org), false) => {
-                    self.execute(
-                        "SELECT pg_notify('workos_events', $1)",
-                        args![org.to_string()],
-                    )
-                    .await?;
+            match (payload, self.made_due) {
+                (Some(payload), false) => {
+                    self.execute("SELECT pg_notify('workos_events', $1)", args![payload])
+                        .await?;
                 }
-                (Some(org), true) => {
+                (Some(payload), true) => {
                     self.execute(
                         "SELECT pg_notify('workos_events', $1), pg_notify('workos_deliveries', '')",
-                        args![org.to_string()],
+                        args![payload],
                     )
                     .await?;
                 }
@@ -509,6 +545,11 @@ impl Tx {
             Conn::Pg(c) => c.commit().await.map_err(db_error)?,
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(c) => c.commit().await.map_err(db_error)?,
+        }
+        #[cfg(feature = "postgres")]
+        if let Some((local, notice)) = local_notice {
+            // No receivers is fine: nobody is waiting.
+            let _ = local.send(notice);
         }
         #[cfg(feature = "sqlite")]
         if let Wake::Local(events, due) = &self.wake {

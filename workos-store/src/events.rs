@@ -165,7 +165,7 @@ impl EventLog for SqlStore {
         limit: u32,
     ) -> Result<Option<Box<dyn ClaimedEvents>>> {
         Ok(self
-            .claim_in_tx(consumer, limit)
+            .claim_in_tx(consumer, limit, false)
             .await?
             .map(|c| Box::new(c) as Box<dyn ClaimedEvents>))
     }
@@ -196,40 +196,61 @@ impl SqlStore {
     /// Claims up to `limit` events after `consumer`'s cursor, or `None` when another claimer
     /// holds it. On Postgres the claim is a row lock (`FOR UPDATE SKIP LOCKED`) held by the
     /// claim's transaction; on SQLite, which one process owns, an in-process lock per consumer.
-    pub(crate) async fn claim_in_tx(&self, consumer: &str, limit: u32) -> Result<Option<Claim>> {
+    /// `async_commit`: the claim's transaction commits without waiting for the WAL flush
+    /// (Postgres), for consumers whose effects are the same when done again after a crash.
+    #[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
+    pub(crate) async fn claim_in_tx(
+        &self,
+        consumer: &str,
+        limit: u32,
+        async_commit: bool,
+    ) -> Result<Option<Claim>> {
         match &self.backend {
             #[cfg(feature = "postgres")]
             Backend::Postgres(_) => {
-                // Make sure the cursor row exists, in its own transaction, so that claimers
-                // never wait on each other's inserts.
-                let mut tx = self.system_tx(true).await?;
-                tx.execute(
-                    "INSERT INTO event_consumers (name, tx, seq, updated_at) VALUES ($1, 0, 0, $2) ON CONFLICT DO NOTHING",
-                    args![consumer, now()],
-                )
-                .await?;
-                tx.commit().await?;
-
-                let mut tx = self.system_tx(true).await?;
-                let cursor: Option<(i64, i64)> = tx
-                    .fetch_optional(
-                        "SELECT tx, seq FROM event_consumers WHERE name = $1 FOR UPDATE SKIP LOCKED",
-                        args![consumer],
-                    )
-                    .await?;
-                let Some((at_tx, seq)) = cursor else {
-                    return Ok(None);
-                };
-                let events = self
-                    .events_after(&mut tx, EventCursor { tx: at_tx, seq }, limit)
-                    .await?;
-                Ok(Some(Claim {
-                    store: self.clone(),
-                    tx: Some(tx),
-                    events,
-                    consumer: consumer.to_owned(),
-                    _guard: None,
-                }))
+                // The cursor row exists after the consumer's first claim: lock it straight away.
+                // Only when it is missing is it created, in its own transaction, so that
+                // claimers never wait on each other's inserts.
+                for _ in 0..2 {
+                    let mut tx = if async_commit {
+                        self.system_async_commit_tx().await?
+                    } else {
+                        self.system_tx(true).await?
+                    };
+                    let cursor: Option<(i64, i64)> = tx
+                        .fetch_optional(
+                            "SELECT tx, seq FROM event_consumers WHERE name = $1 FOR UPDATE SKIP LOCKED",
+                            args![consumer],
+                        )
+                        .await?;
+                    let Some((at_tx, seq)) = cursor else {
+                        let exists: Option<(i64,)> = tx
+                            .fetch_optional(
+                                "SELECT seq FROM event_consumers WHERE name = $1",
+                                args![consumer],
+                            )
+                            .await?;
+                        if exists.is_some() {
+                            // Another claimer holds it.
+                            return Ok(None);
+                        }
+                        drop(tx);
+                        self.create_consumer(consumer).await?;
+                        continue;
+                    };
+                    let events = self
+                        .events_after(&mut tx, EventCursor { tx: at_tx, seq }, limit)
+                        .await?;
+                    return Ok(Some(Claim {
+                        store: self.clone(),
+                        tx: Some(tx),
+                        events,
+                        consumer: consumer.to_owned(),
+                        _guard: None,
+                    }));
+                }
+                // Created above yet not lockable: another claimer took it first.
+                Ok(None)
             }
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(b) => {
@@ -256,6 +277,20 @@ impl SqlStore {
                 }))
             }
         }
+    }
+}
+
+impl SqlStore {
+    /// Creates `consumer`'s cursor row at (0, 0) unless it exists, in a transaction of its own.
+    #[cfg(feature = "postgres")]
+    async fn create_consumer(&self, consumer: &str) -> Result<()> {
+        let mut tx = self.system_tx(true).await?;
+        tx.execute(
+            "INSERT INTO event_consumers (name, tx, seq, updated_at) VALUES ($1, 0, 0, $2) ON CONFLICT DO NOTHING",
+            args![consumer, now()],
+        )
+        .await?;
+        tx.commit().await
     }
 }
 
@@ -339,7 +374,7 @@ fn from_recv<T>(
     match r {
         Ok(v) => Ok(f(v)),
         // Fell behind: one notice stands for everything missed.
-        Err(broadcast::error::RecvError::Lagged(_)) => Ok(EventNotice { org_id: None }),
+        Err(broadcast::error::RecvError::Lagged(_)) => Ok(EventNotice::default()),
         Err(broadcast::error::RecvError::Closed) => Err(Error::Unavailable {
             message: "event bus closed".into(),
             source: None,
@@ -354,9 +389,12 @@ impl EventSubscription for Subscription {
             #[cfg(feature = "postgres")]
             Self::Notices(r) => from_recv(r.recv().await, |n| n),
             #[cfg(feature = "sqlite")]
-            Self::Orgs(r) => from_recv(r.recv().await, |org| EventNotice { org_id: Some(org) }),
+            Self::Orgs(r) => from_recv(r.recv().await, |org| EventNotice {
+                org_id: Some(org),
+                events: std::sync::Arc::default(),
+            }),
             #[cfg(feature = "sqlite")]
-            Self::Due(r) => from_recv(r.recv().await, |()| EventNotice { org_id: None }),
+            Self::Due(r) => from_recv(r.recv().await, |()| EventNotice::default()),
         }
     }
 }

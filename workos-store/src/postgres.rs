@@ -34,6 +34,9 @@ pub(crate) struct Buses {
 pub(crate) struct PgBackend {
     pub(crate) pool: PgPool,
     bus: Arc<OnceCell<Buses>>,
+    /// Names this store in its event notifications, so its own listener skips them (its
+    /// subscribers were told in-process already).
+    instance: Arc<str>,
 }
 
 pub(crate) enum Scope<'a> {
@@ -46,8 +49,8 @@ pub(crate) enum Scope<'a> {
 
 impl Buses {
     fn wake_all(&self) {
-        let _ = self.events.send(EventNotice { org_id: None });
-        let _ = self.due.send(EventNotice { org_id: None });
+        let _ = self.events.send(EventNotice::default());
+        let _ = self.due.send(EventNotice::default());
     }
 }
 
@@ -78,6 +81,7 @@ impl PgBackend {
         Self {
             pool,
             bus: Arc::new(OnceCell::new()),
+            instance: uuid::Uuid::now_v7().simple().to_string().into(),
         }
     }
 
@@ -114,7 +118,11 @@ impl PgBackend {
              set_config('workos.scope', '{system}', true){sync}"
         );
         let tx = self.pool.begin_with(begin).await.map_err(db_error)?;
-        Ok(Tx::new(Conn::Pg(tx), Wake::Notify))
+        let wake = Wake::Notify {
+            instance: self.instance.clone(),
+            local: self.bus.clone(),
+        };
+        Ok(Tx::new(Conn::Pg(tx), wake))
     }
 
     /// The in-process fan-out of notifications, fed by one `LISTEN` connection (on both
@@ -135,6 +143,7 @@ impl PgBackend {
                 };
                 let senders = buses.clone();
                 let pool = self.pool.clone();
+                let instance = self.instance.clone();
                 tokio::spawn(async move {
                     // Ends with the store: a closed pool means nobody will read notices again.
                     while !pool.is_closed() {
@@ -143,12 +152,18 @@ impl PgBackend {
                         // No subscriber right now is fine: the log is durable, notices only wake.
                         match listener.try_recv().await {
                             Ok(Some(n)) if n.channel() == DUE_CHANNEL => {
-                                let _ = senders.due.send(EventNotice { org_id: None });
+                                let _ = senders.due.send(EventNotice::default());
                             }
                             Ok(Some(n)) => {
-                                let _ = senders.events.send(EventNotice {
-                                    org_id: n.payload().parse::<OrgId>().ok(),
-                                });
+                                // "<org> <instance>" (or the org alone).
+                                let (org, from) =
+                                    n.payload().split_once(' ').unwrap_or((n.payload(), ""));
+                                if from != &*instance {
+                                    let _ = senders.events.send(EventNotice {
+                                        org_id: org.parse::<OrgId>().ok(),
+                                        events: Arc::default(),
+                                    });
+                                }
                             }
                             Ok(None) => senders.wake_all(),
                             Err(e) => {

@@ -13,6 +13,14 @@
 //! not readable yet (Postgres reads an event once every older transaction has ended) is
 //! followed by looks after 1, 2, 4 … ms instead of waiting for the poll interval.
 //!
+//! A notice that names its events (a commit in this process, on Postgres) is answered at once
+//! by [`DeliveryQueue::dispatch_committed`] instead, without waiting for older transactions:
+//! the deliveries it creates are claimed for the process's worker as far as its window has
+//! room ([`Dispatcher::hand_off`]) and handed to it over a channel, ready to send. The log is
+//! then read only for other notices and at the poll interval; that reading makes no second
+//! delivery of those events (deliveries are unique per event and endpoint), and it is what
+//! makes sure no event is left behind.
+//!
 //! ## Worker
 //! Keeps up to [`WebhookConfig::max_in_flight`] attempts going, each started as soon as a slot
 //! frees, and claims more due deliveries (up to [`WebhookConfig::claim_batch`] at once, for a
@@ -63,7 +71,7 @@ use workos_core::domain::{
     DeliveryAttempt, DeliveryStatus, WebhookDelivery, now, to_storage_precision,
 };
 use workos_core::events::{EventBus, EventSubscription};
-use workos_core::ids::{WebhookDeliveryId, WebhookId};
+use workos_core::ids::{EventId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery};
 use workos_core::{Error, Result};
 
@@ -232,6 +240,7 @@ pub struct Dispatcher<S: ?Sized> {
     batch: u32,
     poll_interval: Duration,
     on_dispatch: Option<Arc<Notify>>,
+    handoff: Option<Handoff>,
 }
 
 impl<S: ?Sized> std::fmt::Debug for Dispatcher<S> {
@@ -255,7 +264,16 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
             batch: config.dispatch_batch.max(1),
             poll_interval: config.poll_interval,
             on_dispatch: None,
+            handoff: None,
         }
+    }
+
+    /// Hands deliveries it creates for events committed in this process straight to `handoff`'s
+    /// worker, already claimed (see [`DeliveryWorker::handoff`]), as far as the worker has room.
+    #[must_use]
+    pub fn hand_off(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// Notifies `waker` whenever deliveries were created (e.g. [`DeliveryWorker::waker`]).
@@ -294,48 +312,159 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
         Ok(stats)
     }
 
+    /// Fans out events a notice named as committed in this process at once
+    /// ([`DeliveryQueue::dispatch_committed`]), handing what it claims to the worker. Returns
+    /// `false` when the log must be read for them instead (no fast path, or it failed).
+    async fn dispatch_committed(&self, events: &[EventId]) -> bool {
+        let reserved = self.handoff.as_ref().and_then(|h| h.reserve(self.batch));
+        let (limit, lease, start_by) = match (&self.handoff, &reserved) {
+            (Some(h), Some(permits)) => (
+                permits.num_permits() as u32,
+                h.lease,
+                Instant::now() + h.start_within,
+            ),
+            _ => (0, Duration::ZERO, Instant::now()),
+        };
+        let dispatched = match self.store.dispatch_committed(events, limit, lease).await {
+            Ok(Some(d)) => d,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook dispatch of committed events failed");
+                return false;
+            }
+        };
+        let handed = dispatched.claimed.len();
+        if let (Some(h), Some(mut permits)) = (&self.handoff, reserved)
+            && handed > 0
+        {
+            let batch: Vec<Queued> = dispatched
+                .claimed
+                .into_iter()
+                .map(|due| {
+                    let permit = permits.split(1).expect("one permit reserved per claim");
+                    (due, start_by, permit)
+                })
+                .collect();
+            if let Err(returned) = h.sender.send(batch) {
+                // The worker stopped: hand them back for any worker.
+                let ids = returned.0.iter().map(|(due, ..)| due.delivery.id).collect();
+                if let Err(e) = self.store.release_deliveries(ids, now()).await {
+                    tracing::warn!(error = %e, "handing back webhook deliveries failed; their lease runs out instead");
+                }
+            }
+        }
+        if dispatched.created > handed
+            && let Some(waker) = &self.on_dispatch
+        {
+            waker.notify_one();
+        }
+        if dispatched.created > 0 {
+            tracing::debug!(
+                events = events.len(),
+                deliveries = dispatched.created,
+                handed,
+                "dispatched committed events"
+            );
+        }
+        true
+    }
+
     /// Runs until `shutdown` turns `true` (or its sender is dropped).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::events(self.store.clone());
+        let mut wakeups = Wakeups::events(self.store.clone()).keeping_events();
         // Set while looking again soon after a notice that found no event (see below).
         let mut backoff: Option<Duration> = None;
+        // When the log is read next even if no notice asks for it.
+        let mut next_read = Instant::now();
         while !*shutdown.borrow() {
             // Subscribe before looking, so a commit in between still wakes us.
             wakeups.ensure().await;
-            let noticed = std::mem::take(&mut wakeups.noticed);
-            let events = match self.run_once().await {
-                Ok(stats) => {
-                    if stats.events > 0 {
-                        tracing::debug!(
-                            events = stats.events,
-                            deliveries = stats.deliveries,
-                            "dispatched events"
-                        );
+            let committed = std::mem::take(&mut wakeups.committed);
+            let mut noticed = std::mem::take(&mut wakeups.noticed);
+            // Events committed in this process are fanned out at once; the log is read for
+            // other notices, while looking again after one, and at the poll interval (which
+            // makes sure no event is left behind: it makes no second delivery of any).
+            if !committed.is_empty() && !self.dispatch_committed(&committed).await {
+                noticed = true;
+            }
+            let read = noticed || backoff.is_some() || Instant::now() >= next_read;
+            let mut events = 0;
+            if read {
+                next_read = Instant::now() + self.poll_interval;
+                events = match self.run_once().await {
+                    Ok(stats) => {
+                        if stats.events > 0 {
+                            tracing::debug!(
+                                events = stats.events,
+                                deliveries = stats.deliveries,
+                                "dispatched events"
+                            );
+                        }
+                        stats.events
                     }
-                    stats.events
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook dispatch failed");
-                    0
-                }
-            };
+                    Err(e) => {
+                        tracing::warn!(error = %e, "webhook dispatch failed");
+                        0
+                    }
+                };
+            }
             // On Postgres a committed event is read only once every older transaction has
             // ended (so none can appear behind the cursor): a notice can come before its event
             // is readable. Rather than leave it to the poll interval, look again after 1, 2,
             // 4 … ms until it is read (or the interval is reached).
-            let wait = if events == 0 && (noticed || backoff.is_some()) {
+            let wait = if read && events == 0 && (noticed || backoff.is_some()) {
                 let next = backoff.map_or(DISPATCH_RETRY_MIN, |b| b * 2);
                 backoff = (next < self.poll_interval).then_some(next);
                 next.min(self.poll_interval)
             } else {
-                backoff = None;
-                self.poll_interval
+                if read {
+                    backoff = None;
+                }
+                next_read.saturating_duration_since(Instant::now())
             };
             if !wakeups.wait(None, wait, &mut shutdown).await {
                 break;
             }
         }
         tracing::debug!("webhook dispatcher stopped");
+    }
+}
+
+/// Claimed deliveries a dispatcher hands to its process's worker, each with the time it must
+/// start by and its place in the worker's window.
+type Queued = (DueDelivery, Instant, OwnedSemaphorePermit);
+
+/// Where a [`Dispatcher`] hands the deliveries it claimed to a [`DeliveryWorker`] (from
+/// [`DeliveryWorker::handoff`]): it claims only as many as the worker's window has room for.
+#[derive(Clone)]
+pub struct Handoff {
+    window: Arc<Semaphore>,
+    sender: mpsc::UnboundedSender<Vec<Queued>>,
+    lease: Duration,
+    start_within: Duration,
+}
+
+impl std::fmt::Debug for Handoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handoff")
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handoff {
+    /// Room in the worker's window for up to `most` deliveries, if it has any.
+    fn reserve(&self, most: u32) -> Option<OwnedSemaphorePermit> {
+        if self.sender.is_closed() {
+            return None;
+        }
+        let room = self.window.available_permits().min(most as usize);
+        if room == 0 {
+            return None;
+        }
+        Arc::clone(&self.window)
+            .try_acquire_many_owned(u32::try_from(room).unwrap_or(u32::MAX))
+            .ok()
     }
 }
 
@@ -359,6 +488,10 @@ pub struct DeliveryWorker<S: ?Sized> {
     lease: Duration,
     limiters: Mutex<HashMap<WebhookId, EndpointLimiter>>,
     waker: Arc<Notify>,
+    /// Claimed but unrecorded deliveries (*max_in_flight + 2 × claim_batch* permits).
+    window: Arc<Semaphore>,
+    handoff: mpsc::UnboundedSender<Vec<Queued>>,
+    handed: Option<mpsc::UnboundedReceiver<Vec<Queued>>>,
 }
 
 impl<S: ?Sized> std::fmt::Debug for DeliveryWorker<S> {
@@ -381,19 +514,38 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
     pub fn new(store: Arc<S>, cipher: Arc<Cipher>, config: &WebhookConfig) -> Result<Self> {
         let sender = HttpSender::new(config.allowed_subnets.clone(), config.timeout)
             .map_err(|e| Error::internal("webhook sender", e))?;
+        let batch = config.claim_batch.max(1);
+        let max_in_flight = config.max_in_flight.max(1);
+        let (handoff, handed) = mpsc::unbounded_channel();
         Ok(Self {
             store,
             sealer: SecretSealer::new(cipher),
             sender,
             schedule: config.retry_schedule.clone(),
             failing_disable_after: config.failing_disable_after,
-            batch: config.claim_batch.max(1),
-            max_in_flight: config.max_in_flight.max(1),
+            batch,
+            max_in_flight,
             poll_interval: config.poll_interval,
             lease: config.lease(),
             limiters: Mutex::default(),
             waker: Arc::new(Notify::new()),
+            window: Arc::new(Semaphore::new(max_in_flight + 2 * batch as usize)),
+            handoff,
+            handed: Some(handed),
         })
+    }
+
+    /// Where a dispatcher in this process hands deliveries it claimed for this worker
+    /// ([`Dispatcher::hand_off`]); [`DeliveryWorker::run`] takes them in (and hands back those
+    /// it will not send when it stops).
+    #[must_use]
+    pub fn handoff(&self) -> Handoff {
+        Handoff {
+            window: self.window.clone(),
+            sender: self.handoff.clone(),
+            lease: self.lease,
+            start_within: self.start_within(),
+        }
     }
 
     /// Wakes the worker when notified (the dispatcher does after creating deliveries).
@@ -435,18 +587,25 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
     /// the meantime. At most `max_in_flight` + 2 × `claim_batch` claimed deliveries are
     /// unrecorded at any time. On shutdown, claimed deliveries not started are handed back
     /// and attempts in flight are finished and recorded.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut handed = self
+            .handed
+            .take()
+            .expect("a worker runs once: run takes it by value");
         let this = Arc::new(self);
-        let window = Arc::new(Semaphore::new(this.max_in_flight + 2 * this.batch as usize));
+        let window = this.window.clone();
         let (done_tx, done_rx) = mpsc::unbounded_channel::<(Done, OwnedSemaphorePermit)>();
         let recorder = tokio::spawn(Self::record_loop(this.clone(), done_rx));
         let mut wakeups = Wakeups::due(this.store.clone());
-        let mut queue: VecDeque<(DueDelivery, Instant, OwnedSemaphorePermit)> = VecDeque::new();
+        let mut queue: VecDeque<Queued> = VecDeque::new();
         let mut attempts: JoinSet<()> = JoinSet::new();
         // Whether a claim may find something now; else the next look is at `next_look`.
         let mut more = true;
         let mut next_look = Instant::now();
         loop {
+            while let Ok(batch) = handed.try_recv() {
+                queue.extend(batch);
+            }
             while attempts.len() < this.max_in_flight {
                 let Some((due, start_by, permit)) = queue.pop_front() else {
                     break;
@@ -464,9 +623,12 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             wakeups.ensure().await;
             let room = window.available_permits().min(this.batch as usize);
             if more && room > 0 && queue.len() < this.max_in_flight {
-                let mut permits = Arc::clone(&window)
+                // The dispatcher may have reserved some since `room` was read: look again.
+                let Ok(mut permits) = Arc::clone(&window)
                     .try_acquire_many_owned(u32::try_from(room).unwrap_or(u32::MAX))
-                    .expect("the permits are available: only this loop takes them");
+                else {
+                    continue;
+                };
                 let worked;
                 match this
                     .store
@@ -512,6 +674,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
                 permit = window.acquire(), if more && room == 0 => drop(permit),
                 () = wakeups.notice() => more = true,
                 () = this.waker.notified() => more = true,
+                Some(batch) = handed.recv() => queue.extend(batch),
                 () = tokio::time::sleep_until(next_look.into()), if !more => more = true,
                 changed = shutdown.changed() => {
                     if changed.is_err() {
@@ -521,6 +684,10 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             }
         }
         // Not started: hand back at once, for this or another worker to claim.
+        handed.close();
+        while let Ok(batch) = handed.try_recv() {
+            queue.extend(batch);
+        }
         for (due, _, permit) in queue {
             let _ = done_tx.send((Done::Released(due.delivery.id, Duration::ZERO), permit));
         }
@@ -563,10 +730,13 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
 
     /// When the attempts of a claim made now must have started, so the lease outlives them.
     fn start_by(&self) -> Instant {
-        Instant::now()
-            + self
-                .lease
-                .saturating_sub(self.sender.timeout() + START_MARGIN)
+        Instant::now() + self.start_within()
+    }
+
+    /// How soon after a claim its attempts must have started.
+    fn start_within(&self) -> Duration {
+        self.lease
+            .saturating_sub(self.sender.timeout() + START_MARGIN)
     }
 
     /// Records attempts and hands back released deliveries.
@@ -840,8 +1010,12 @@ pub(crate) struct Wakeups {
     subscribe: Subscribe,
     subscription: Option<Box<dyn EventSubscription>>,
     subscribe_after: Instant,
-    /// A notice woke the loop since this was last cleared.
+    /// A notice naming no events woke the loop since this was last cleared.
     noticed: bool,
+    /// The events named by notices since this was last cleared (committed in this process),
+    /// when `keep_events` (else such notices only set `noticed`).
+    committed: Vec<EventId>,
+    keep_events: bool,
 }
 
 impl Wakeups {
@@ -867,7 +1041,15 @@ impl Wakeups {
             subscription: None,
             subscribe_after: Instant::now(),
             noticed: false,
+            committed: Vec::new(),
+            keep_events: false,
         }
+    }
+
+    /// Keeps the events notices name in `committed` for the loop to take (the dispatcher).
+    const fn keeping_events(mut self) -> Self {
+        self.keep_events = true;
+        self
     }
 
     /// Subscribes when not subscribed (at most every [`RESUBSCRIBE_DELAY`]).
@@ -890,21 +1072,26 @@ impl Wakeups {
         let Some(s) = &mut self.subscription else {
             return std::future::pending().await;
         };
-        let mut next = s.next().await;
-        self.noticed = true;
-        for _ in 0..MAX_DRAINED_NOTICES {
-            if next.is_err() {
-                break;
+        let mut next = Some(s.next().await);
+        let mut taken = 0;
+        while let Some(notice) = next.take() {
+            match notice {
+                Ok(notice) if self.keep_events && !notice.events.is_empty() => {
+                    self.committed.extend(notice.events.iter().copied());
+                }
+                Ok(_) => self.noticed = true,
+                Err(e) => {
+                    self.noticed = true;
+                    tracing::warn!(error = %e, "event bus subscription ended; polling");
+                    self.subscription = None;
+                    self.subscribe_after = Instant::now() + RESUBSCRIBE_DELAY;
+                    return;
+                }
             }
-            match s.next().now_or_never() {
-                Some(queued) => next = queued,
-                None => break,
+            taken += 1;
+            if taken < MAX_DRAINED_NOTICES {
+                next = s.next().now_or_never();
             }
-        }
-        if let Err(e) = next {
-            tracing::warn!(error = %e, "event bus subscription ended; polling");
-            self.subscription = None;
-            self.subscribe_after = Instant::now() + RESUBSCRIBE_DELAY;
         }
     }
 
@@ -957,7 +1144,9 @@ impl Pipeline {
         S: DeliveryQueue + EventBus + ?Sized + 'static,
     {
         let worker = DeliveryWorker::new(store.clone(), cipher, &config)?;
-        let dispatcher = Dispatcher::new(store, &config).notify(worker.waker());
+        let dispatcher = Dispatcher::new(store, &config)
+            .notify(worker.waker())
+            .hand_off(worker.handoff());
         let (shutdown, signal) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(dispatcher.run(signal.clone())),

@@ -579,6 +579,15 @@ pub struct DueDelivery {
     pub event: DomainEvent,
 }
 
+/// What [`DeliveryQueue::dispatch_committed`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dispatched {
+    /// Deliveries created, the claimed ones included.
+    pub created: usize,
+    /// The deliveries claimed for the caller, to send.
+    pub claimed: Vec<DueDelivery>,
+}
+
 /// What one attempt came to, for [`DeliveryQueue::record_attempts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptOutcome {
@@ -608,6 +617,27 @@ pub trait DeliveryQueue: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>>;
+
+    /// Fans out events known to be committed (named by an in-process notice, see
+    /// [`crate::events::EventNotice::events`]) at once, without waiting for them to be read in
+    /// log order: creates their deliveries (skipping those that exist) and claims up to `claim`
+    /// of the new ones for `lease`, returned ready to send (the caller sends them; other
+    /// workers leave them alone until the lease ends). The rest are left pending for any worker
+    /// and workers are woken. [`DeliveryQueue::dispatch_events`] still reads every event in log
+    /// order later and makes no second delivery of any. `None` when the store has no such fast
+    /// path (then `dispatch_events` does it all).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn dispatch_committed(
+        &self,
+        events: &[crate::ids::EventId],
+        claim: u32,
+        lease: std::time::Duration,
+    ) -> Result<Option<Dispatched>> {
+        let _ = (events, claim, lease);
+        Ok(None)
+    }
 
     /// Claims up to `limit` due deliveries for `lease`: no other worker takes them until the
     /// lease runs out (so a worker that died is replaced after it).

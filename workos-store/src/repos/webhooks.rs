@@ -13,7 +13,9 @@ use workos_core::domain::{
 use workos_core::events::{DomainEvent, EventSubscription, Subject, types};
 use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::page::{Page, PageRequest};
-use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, SealedSecrets, WebhookRepo};
+use workos_core::repo::{
+    AttemptOutcome, DeliveryQueue, Dispatched, DueDelivery, SealedSecrets, WebhookRepo,
+};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -521,7 +523,11 @@ struct DueRow {
 #[async_trait]
 impl DeliveryQueue for SqlStore {
     async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>> {
-        let Some(mut claim) = self.claim_in_tx(consumer, limit).await? else {
+        // The fan-out commits without waiting for the WAL flush: lost in a crash, it is done
+        // again from the same cursor and makes the same deliveries (their ids derive from the
+        // event and the endpoint), so a delivery sent before the crash keeps its `webhook-id`.
+        // A later synchronous commit (an attempt's record) flushes it along.
+        let Some(mut claim) = self.claim_in_tx(consumer, limit, true).await? else {
             return Ok(None);
         };
         let events = std::mem::take(&mut claim.events);
@@ -564,6 +570,24 @@ impl DeliveryQueue for SqlStore {
         claim.events = events;
         claim.commit_cursor().await?;
         Ok(Some((read, usize::try_from(created).unwrap_or(usize::MAX))))
+    }
+
+    async fn dispatch_committed(
+        &self,
+        events: &[EventId],
+        claim: u32,
+        lease: std::time::Duration,
+    ) -> Result<Option<Dispatched>> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => self
+                .dispatch_committed_pg(events, claim, lease)
+                .await
+                .map(Some),
+            // SQLite's notices name no events: `dispatch_events` does it all.
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => Ok(None),
+        }
     }
 
     async fn claim_deliveries(
@@ -753,6 +777,165 @@ impl DeliveryQueue for SqlStore {
     }
 }
 
+/// A delivery made by [`DISPATCH_COMMITTED`], with what sending it needs.
+#[cfg(feature = "postgres")]
+#[derive(sqlx::FromRow)]
+struct CommittedRow {
+    id: Uuid,
+    claimed: bool,
+    event_id: Uuid,
+    org_id: Uuid,
+    event_type: String,
+    occurred_at: Timestamp,
+    subject_kind: String,
+    subject_id: Uuid,
+    data: Json<serde_json::Value>,
+    request_id: Option<String>,
+    webhook_id: Uuid,
+    url: String,
+    headers: Json<BTreeMap<String, String>>,
+    secrets: Vec<u8>,
+    rate_limit_per_second: Option<i32>,
+    failing_since: Option<Timestamp>,
+}
+
+#[cfg(feature = "postgres")]
+impl CommittedRow {
+    /// The delivery, made (and claimed) at `t`, ready to send.
+    fn into_due(self, t: Timestamp) -> DueDelivery {
+        let event = DomainEvent {
+            id: EventId::from_uuid(self.event_id),
+            org_id: OrgId::from_uuid(self.org_id),
+            event_type: self.event_type,
+            occurred_at: self.occurred_at,
+            subject: Subject {
+                kind: self.subject_kind,
+                id: self.subject_id,
+            },
+            data: self.data.0,
+            request_id: self.request_id,
+        };
+        DueDelivery {
+            delivery: WebhookDelivery {
+                id: WebhookDeliveryId::from_uuid(self.id),
+                org_id: event.org_id,
+                webhook_id: WebhookId::from_uuid(self.webhook_id),
+                event_id: event.id,
+                event_type: event.event_type.clone(),
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: Some(t),
+                last_status_code: None,
+                created_at: t,
+                updated_at: t,
+            },
+            url: self.url,
+            headers: self.headers.0,
+            secrets: SealedSecrets(self.secrets),
+            rate_limit_per_second: self
+                .rate_limit_per_second
+                .and_then(|r| u32::try_from(r).ok()),
+            failing_since: self.failing_since,
+            event,
+        }
+    }
+}
+
+/// [`event_type_matches`] in SQL, of endpoint `w` and event `e`: no filter, `*`, the type
+/// itself, or its family (`company.*`).
+#[cfg(feature = "postgres")]
+const TYPE_MATCHES_PG: &str = "(jsonb_array_length(w.event_types) = 0 OR EXISTS (
+     SELECT 1 FROM jsonb_array_elements_text(w.event_types) AS f(t)
+     WHERE f.t = '*' OR f.t = e.type OR (right(f.t, 2) = '.*' AND starts_with(e.type, left(f.t, -1)))))";
+
+/// [`WebhookDeliveryId::for_event`] in SQL, of event `e` and endpoint `w`: the event id's
+/// first 6 bytes, then 10 bytes of the SHA-256, with the v7 version and variant bits.
+#[cfg(feature = "postgres")]
+const DELIVERY_ID_PG: &str =
+    "encode(set_byte(set_byte(b.bytes, 6, (get_byte(b.bytes, 6) & 15) | 112),
+     8, (get_byte(b.bytes, 8) & 63) | 128), 'hex')::uuid";
+
+/// Fans out the events `$1` in one statement: the deliveries to their orgs' matching enabled
+/// endpoints that existed when they happened (as `dispatch_events` makes them), made at `$2`,
+/// the first `$4` claimed until `$3`; existing ones (made by `dispatch_events` first) are left
+/// alone. Returns the new ones with what sending needs.
+#[cfg(feature = "postgres")]
+static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH m AS (
+             SELECT {DELIVERY_ID_PG} AS id, e.org_id, w.id AS webhook_id, e.id AS event_id,
+                    row_number() OVER (ORDER BY e.seq, w.id) AS n
+             FROM domain_events e
+             JOIN webhooks w ON w.org_id = e.org_id AND w.enabled AND w.created_at <= e.occurred_at
+             CROSS JOIN LATERAL (SELECT substring(uuid_send(e.id) FROM 1 FOR 6)
+                 || substring(sha256('workos webhook delivery v1'::bytea || uuid_send(e.id) || uuid_send(w.id))
+                              FROM 1 FOR 10) AS bytes) b
+             WHERE e.id = ANY($1) AND {TYPE_MATCHES_PG}
+         ), ins AS (
+             INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
+                                             locked_until, created_at, updated_at)
+             SELECT id, org_id, webhook_id, event_id, 'pending', 0, $2, CASE WHEN n <= $4 THEN $3::timestamptz END,
+                    $2, $2
+             FROM m ORDER BY n
+             ON CONFLICT DO NOTHING RETURNING id, org_id, webhook_id, event_id, locked_until
+         )
+         SELECT ins.id, ins.locked_until IS NOT NULL AS claimed, e.id AS event_id, e.org_id, e.type AS event_type,
+                e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, w.id AS webhook_id, w.url,
+                w.headers, w.secrets, w.rate_limit_per_second, w.failing_since
+         FROM ins JOIN domain_events e ON e.org_id = ins.org_id AND e.id = ins.event_id
+         JOIN webhooks w ON w.org_id = ins.org_id AND w.id = ins.webhook_id
+         ORDER BY e.seq, w.id"
+    )
+});
+
+#[cfg(feature = "postgres")]
+impl SqlStore {
+    /// [`DeliveryQueue::dispatch_committed`] on Postgres: one statement ([`DISPATCH_COMMITTED`])
+    /// in a transaction that commits without waiting for the WAL flush. Lost in a crash, the
+    /// deliveries are made again by `dispatch_events`, under the same ids; a later synchronous
+    /// commit (an attempt's record) flushes them along.
+    async fn dispatch_committed_pg(
+        &self,
+        events: &[EventId],
+        claim: u32,
+        lease: std::time::Duration,
+    ) -> Result<Dispatched> {
+        if events.is_empty() {
+            return Ok(Dispatched::default());
+        }
+        let t = now();
+        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let ids: Vec<Uuid> = events.iter().map(|e| e.as_uuid()).collect();
+        let mut tx = self.system_async_commit_tx().await?;
+        let Some(pg) = tx.pg() else {
+            return Err(Error::internal(
+                "dispatch_committed",
+                "not a Postgres transaction",
+            ));
+        };
+        let rows: Vec<CommittedRow> = sqlx::query_as(&DISPATCH_COMMITTED)
+            .bind(&ids)
+            .bind(t)
+            .bind(until)
+            .bind(i64::from(claim))
+            .fetch_all(&mut *pg)
+            .await
+            .map_err(crate::db::db_error)?;
+        if rows.iter().any(|r| !r.claimed) {
+            // Every worker process wakes for the unclaimed ones.
+            tx.wake_workers();
+        }
+        tx.commit().await?;
+        let created = rows.len();
+        let claimed = rows
+            .into_iter()
+            .filter(|r| r.claimed)
+            .map(|r| r.into_due(t))
+            .collect();
+        Ok(Dispatched { created, claimed })
+    }
+}
+
 /// The columns a claimed delivery is read with, besides [`DELIVERY_COLUMNS`].
 const DUE_COLUMNS: &str = "w.url, w.headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
      e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id";
@@ -786,6 +969,12 @@ static CLAIM_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// The id of the delivery of row (org, endpoint, event): derived from the event and the
+/// endpoint, so a fan-out done again makes the same delivery (see `dispatch_events`).
+fn delivery_id(row: &(Uuid, Uuid, Uuid)) -> Uuid {
+    WebhookDeliveryId::for_event(EventId::from_uuid(row.2), WebhookId::from_uuid(row.1)).as_uuid()
+}
+
 /// Inserts pending deliveries (org, endpoint, event), skipping pairs that exist (a re-run is
 /// harmless); returns how many were created.
 async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u64> {
@@ -796,7 +985,7 @@ async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u
     #[cfg(feature = "postgres")]
     if let Some(pg) = tx.pg() {
         // Arrays keep the statement's text fixed whatever the batch size.
-        let ids: Vec<Uuid> = rows.iter().map(|_| Uuid::now_v7()).collect();
+        let ids: Vec<Uuid> = rows.iter().map(delivery_id).collect();
         let orgs: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
         let webhooks: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
         let events: Vec<Uuid> = rows.iter().map(|r| r.2).collect();
@@ -829,7 +1018,7 @@ async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u
                 sql.push(", ");
             }
             sql.push("(")
-                .bind(Uuid::now_v7())
+                .bind(delivery_id(&(*org, *webhook, *event)))
                 .push(", ")
                 .bind(*org)
                 .push(", ")

@@ -219,6 +219,59 @@ async fn concurrent_routings_fall_through_capped_partners_exactly(store: &SqlSto
     );
 }
 
+contract_test!(concurrent_captures_and_routings_keep_every_event);
+/// Capture and routing in one transaction under a race for two capped partners: routings whose
+/// first choice filled meanwhile roll back to a savepoint and choose again, and the capture's
+/// own events, written before that savepoint was rolled back to, are still there.
+async fn concurrent_captures_and_routings_keep_every_event(store: &SqlStore) {
+    const RACERS: usize = 16;
+    let t = Tenant::new(store, "Capture races").await;
+    let ctx = t.user(store, Role::Member).await;
+    for (name, cap, priority) in [("High", 2, 10), ("Low", 3, 1)] {
+        create_partner(
+            store,
+            &t.ctx,
+            NewPartner {
+                daily_cap: Some(cap),
+                priority,
+                ..partner(name)
+            },
+        )
+        .await;
+    }
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let handles: Vec<_> = (0..RACERS)
+        .map(|n| {
+            let (store, ctx, barrier) = (store.clone(), ctx.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let new = NewLead {
+                    email: Some(email(&format!("racer{n}@example.com"))),
+                    vertical: Some("solar".into()),
+                    region: Some("CA".into()),
+                    ..NewLead::default()
+                };
+                barrier.wait().await;
+                store.capture_and_route_lead(&ctx, new, now()).await
+            })
+        })
+        .collect();
+    let mut routed = 0;
+    for h in handles {
+        let r = h.await.expect("no panic").expect("capture and route");
+        if r.lead.status == LeadStatus::Routed {
+            routed += 1;
+        }
+    }
+    assert_eq!(routed, 5, "exactly the two caps");
+    assert_eq!(count_events(store, &t.ctx, types::LEAD_CREATED).await, RACERS);
+    assert_eq!(count_events(store, &t.ctx, types::PERSON_CREATED).await, RACERS);
+    assert_eq!(count_events(store, &t.ctx, types::LEAD_ROUTED).await, 5);
+    assert_eq!(
+        count_events(store, &t.ctx, types::LEAD_STATUS_CHANGED).await,
+        RACERS
+    );
+}
+
 async fn count_events(store: &SqlStore, ctx: &TenantContext, ty: &str) -> usize {
     let filter = workos_core::events::EventFilter {
         types: vec![ty.to_owned()],

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use workos_core::domain::{CompanyPatch, DeliveryStatus, NewPerson};
-use workos_core::events::types;
+use workos_core::events::{EventLog as _, types};
+use workos_core::ids::WebhookDeliveryId;
 use workos_core::repo::{CompanyRepo, PersonRepo, WebhookRepo};
 use workos_store::SqlStore;
 use workos_webhooks::sender::{MAX_RESPONSE_BODY, USER_AGENT};
@@ -620,3 +621,58 @@ async fn rate_limited_deliveries_are_handed_back(store: &SqlStore) {
     }
 }
 store_test!(rate_limited_deliveries_are_handed_back);
+
+/// With the pipeline running, each committed event reaches its endpoint once (on Postgres the
+/// second is fanned out from the in-process notice and handed to the worker claimed), under
+/// the `webhook-id` derived from the event and the endpoint, and is recorded; the log read
+/// after them sends nothing more.
+async fn live_events_are_delivered_once_under_derived_ids(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let rx = Receiver::start(vec![], Reply::ok()).await;
+    let (hook, secret) = h.endpoint(&rx.url("/"), &["company.created"]).await;
+    let pipeline = h.spawn(Harness::config("0,0,0"));
+    h.company("Acme").await;
+    h.wait_deliveries(hook.id, 1, "the first delivery", succeeded)
+        .await;
+    // The dispatcher is subscribed by now: this one comes with a notice naming it.
+    h.company("Globex").await;
+    let deliveries = h
+        .wait_deliveries(hook.id, 2, "both deliveries", succeeded)
+        .await;
+    let events = h.events(&[types::COMPANY_CREATED]).await;
+    assert_eq!(events.len(), 2);
+    let last = h
+        .store
+        .read_events(None, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| events.iter().any(|e| e.id == l.event.id))
+        .map(|l| l.cursor)
+        .max()
+        .expect("logged");
+    wait_until("the log read past both events", || async {
+        h.store
+            .consumer_cursor(Dispatcher::<SqlStore>::CONSUMER)
+            .await
+            .unwrap()
+            .is_some_and(|c| c >= last)
+    })
+    .await;
+    pipeline.shutdown().await;
+
+    let received = rx.requests();
+    assert_eq!(received.len(), 2, "{received:#?}");
+    for event in &events {
+        let id = WebhookDeliveryId::for_event(event.id, hook.id);
+        let d = deliveries.iter().find(|d| d.id == id).expect("derived id");
+        assert_eq!((d.event_id, d.attempts), (event.id, 1));
+        let r = received
+            .iter()
+            .find(|r| r.event().id == event.id)
+            .expect("sent");
+        assert_eq!(r.header("webhook-id"), message_id(id));
+        r.verify(&secret).expect("signed");
+    }
+}
+store_test!(live_events_are_delivered_once_under_derived_ids);

@@ -1,16 +1,20 @@
 //! The store's delivery queue as workers use it: claims, batched recording, hand-backs and
 //! the wake-ups workers wait on; and the worker's dead-lettering of deliveries it cannot sign.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use workos_core::crypto::{Cipher, SecretKey};
-use workos_core::domain::{DeliveryAttempt, DeliveryStatus, WebhookDelivery, now};
-use workos_core::ids::WebhookId;
+use workos_core::domain::{
+    DeliveryAttempt, DeliveryStatus, WebhookDelivery, event_type_matches, now,
+};
+use workos_core::events::{EventBus as _, EventLog as _, types};
+use workos_core::ids::{EventId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, WebhookRepo};
 use workos_store::SqlStore;
 use workos_webhooks::worker::{DeliveryWorker, Dispatcher, ERROR_SECRETS_UNREADABLE, Pipeline};
 
-use crate::common::{HANG_GUARD, Harness, Receiver, Reply};
+use crate::common::{HANG_GUARD, Harness, Receiver, Reply, wait_until};
 
 const LEASE: Duration = Duration::from_secs(60);
 
@@ -309,3 +313,200 @@ async fn unreadable_secrets_dead_letter(store: &SqlStore) {
     assert_eq!(rx.requests().len(), 1);
 }
 store_test!(unreadable_secrets_dead_letter);
+
+/// Events committed in this process are named by the in-process notice (Postgres), fanned out
+/// at once to their org's matching endpoints only, with up to the asked number claimed for the
+/// caller; doing it again, or reading them from the log later, makes no second delivery, and a
+/// delivery's id derives from its event and endpoint whichever path made it.
+async fn committed_events_are_dispatched_at_once_and_once(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let other = Harness::new(store).await;
+    let (hook, _) = h.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    let (people, _) = h.endpoint("http://127.0.0.1:9/", &["person.*"]).await;
+    let (other_hook, _) = other.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    let postgres = store.pg_pool().is_some();
+
+    let mut notices = h.store.subscribe().await.unwrap();
+    h.company("Acme").await;
+    let event = h.events(&[types::COMPANY_CREATED]).await[0].clone();
+    let notice = tokio::time::timeout(HANG_GUARD, notices.next())
+        .await
+        .expect("a notice after the commit")
+        .unwrap();
+    assert_eq!(notice.org_id, Some(h.ctx.org_id()));
+    let named: &[EventId] = if postgres { &[event.id] } else { &[] };
+    assert_eq!(
+        &*notice.events, named,
+        "Postgres names the events, SQLite none"
+    );
+
+    let expected_id = WebhookDeliveryId::for_event(event.id, hook.id);
+    let dispatched = h
+        .store
+        .dispatch_committed(&[event.id], 1, LEASE)
+        .await
+        .unwrap();
+    if postgres {
+        let dispatched = dispatched.expect("Postgres has the fast path");
+        assert_eq!(dispatched.created, 1);
+        assert_eq!(dispatched.claimed.len(), 1);
+        let due = &dispatched.claimed[0];
+        assert_eq!(due.delivery.id, expected_id);
+        assert_eq!(
+            (
+                due.delivery.webhook_id,
+                due.delivery.org_id,
+                due.delivery.attempts
+            ),
+            (hook.id, h.ctx.org_id(), 0)
+        );
+        assert_eq!(due.event, event);
+        assert_eq!(due.url, "http://127.0.0.1:9/");
+        // Claimed for the caller: no other worker takes it while the lease holds.
+        assert!(
+            h.store
+                .claim_deliveries(100, LEASE)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Again: nothing new.
+        let again = h
+            .store
+            .dispatch_committed(&[event.id], 1, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((again.created, again.claimed.len()), (0, 0));
+    } else {
+        assert!(dispatched.is_none(), "SQLite leaves it to the log");
+    }
+
+    // The log is read later: only the second company's delivery is new (on SQLite both are).
+    h.company("Globex").await;
+    dispatch(&h, 0, if postgres { 1 } else { 2 }).await;
+    let deliveries = h.deliveries(hook.id).await;
+    assert_eq!(deliveries.len(), 2, "{deliveries:#?}");
+    assert!(deliveries.iter().any(|d| d.id == expected_id));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.id == WebhookDeliveryId::for_event(d.event_id, hook.id))
+    );
+    assert!(h.deliveries(people.id).await.is_empty());
+    assert!(
+        other.deliveries(other_hook.id).await.is_empty(),
+        "another org's endpoint gets nothing"
+    );
+
+    if postgres {
+        // With no room to claim, what it creates is left for any worker.
+        h.company("Initech").await;
+        let third = h.events(&[types::COMPANY_CREATED]).await;
+        let third = third
+            .iter()
+            .find(|e| !deliveries.iter().any(|d| d.event_id == e.id))
+            .expect("the third event");
+        let dispatched = h
+            .store
+            .dispatch_committed(&[third.id], 0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((dispatched.created, dispatched.claimed.len()), (1, 0));
+        // Claimable: the third and the second (made by the log reading), not the first.
+        let claimed = claim(&h, 2).await;
+        let third_id = WebhookDeliveryId::for_event(third.id, hook.id);
+        assert!(claimed.iter().any(|d| d.delivery.id == third_id));
+        assert!(claimed.iter().all(|d| d.delivery.id != expected_id));
+    }
+}
+store_test!(committed_events_are_dispatched_at_once_and_once);
+
+/// The in-process fan-out picks the endpoints whose filters match as the log reading does
+/// (`event_type_matches`): no filter, `*`, the type, its family; not a near miss.
+async fn committed_events_match_filters_like_the_log(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let filters: [&[&str]; 8] = [
+        &["company.created"],
+        &["company.*"],
+        &["*"],
+        &[],
+        &["compan.*"],
+        &["company"],
+        &["person.*", "company.updated"],
+        &["person.*", "company.created"],
+    ];
+    let mut expected = BTreeSet::new();
+    for filter in filters {
+        let (hook, _) = h.endpoint("http://127.0.0.1:9/", filter).await;
+        let owned: Vec<String> = filter.iter().map(|f| (*f).to_owned()).collect();
+        if event_type_matches(&owned, types::COMPANY_CREATED) {
+            expected.insert(hook.id);
+        }
+    }
+    assert_eq!(expected.len(), 5, "the table's own expectation");
+
+    h.company("Acme").await;
+    let first = h.events(&[types::COMPANY_CREATED]).await[0].clone();
+    if let Some(dispatched) = h
+        .store
+        .dispatch_committed(&[first.id], 100, LEASE)
+        .await
+        .unwrap()
+    {
+        let got: BTreeSet<WebhookId> = dispatched
+            .claimed
+            .iter()
+            .map(|d| d.delivery.webhook_id)
+            .collect();
+        assert_eq!(got, expected, "fast path");
+        assert_eq!(dispatched.created, expected.len());
+    }
+
+    // The log reading makes the same choice for the next event.
+    h.company("Globex").await;
+    let second = h
+        .events(&[types::COMPANY_CREATED])
+        .await
+        .into_iter()
+        .find(|e| e.id != first.id)
+        .expect("the second event");
+    let dispatcher = Dispatcher::new(h.store.clone(), &Harness::config("0"));
+    wait_until("the log read past the second event", || async {
+        dispatcher.run_once().await.unwrap();
+        let Some(read) = h
+            .store
+            .consumer_cursor(Dispatcher::<SqlStore>::CONSUMER)
+            .await
+            .unwrap()
+        else {
+            return false;
+        };
+        h.store
+            .read_events(None, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|l| l.event.id == second.id && l.cursor <= read)
+    })
+    .await;
+    let mut got = BTreeSet::new();
+    for hook in h
+        .store
+        .list_webhooks(&h.ctx, workos_core::page::PageRequest::first(100).unwrap())
+        .await
+        .unwrap()
+        .data
+    {
+        if h.deliveries(hook.id)
+            .await
+            .iter()
+            .any(|d| d.event_id == second.id)
+        {
+            got.insert(hook.id);
+        }
+    }
+    assert_eq!(got, expected, "log reading");
+}
+store_test!(committed_events_match_filters_like_the_log);
