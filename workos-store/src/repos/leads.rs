@@ -50,6 +50,20 @@ pub(crate) const fn for_update(store: &SqlStore) -> &'static str {
     }
 }
 
+/// The advisory lock keys of a capture's email and phone, in the order they are taken.
+pub(crate) fn contact_lock_keys(ctx: &TenantContext, new: &NewLead) -> Vec<String> {
+    let mut keys: Vec<String> = [
+        new.email.as_ref().map(|e| format!("email:{e}")),
+        new.phone.as_ref().map(|p| format!("phone:{p}")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|k| format!("workos.lead:{}:{k}", ctx.org_id()))
+    .collect();
+    keys.sort();
+    keys
+}
+
 /// Serialises captures that share an email or phone within the org: on Postgres a
 /// transaction-scoped advisory lock per value (taken in a fixed order, so two captures cannot
 /// deadlock); on SQLite the single writer already does.
@@ -62,16 +76,7 @@ async fn lock_contacts(
     if !is_postgres(store) {
         return Ok(());
     }
-    let mut keys: Vec<String> = [
-        new.email.as_ref().map(|e| format!("email:{e}")),
-        new.phone.as_ref().map(|p| format!("phone:{p}")),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|k| format!("workos.lead:{}:{k}", ctx.org_id()))
-    .collect();
-    keys.sort();
-    for key in keys {
+    for key in contact_lock_keys(ctx, new) {
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             args![key],
@@ -352,15 +357,18 @@ async fn persons_first_touch(
 
 /// Captures `new` (validated) at `at` inside `tx`: deduplicated under `policy`, linked to its
 /// person (created when there is none), with its first touch and `lead.created`.
+/// `contacts_locked`: `tx` already holds the locks of [`contact_lock_keys`].
 pub(crate) async fn capture_in(
     store: &SqlStore,
     tx: &mut Tx,
     ctx: &TenantContext,
     new: NewLead,
-    policy: &DedupePolicy,
+    (policy, contacts_locked): (&DedupePolicy, bool),
     at: Timestamp,
 ) -> Result<CapturedLead> {
-    lock_contacts(store, tx, ctx, &new).await?;
+    if !contacts_locked {
+        lock_contacts(store, tx, ctx, &new).await?;
+    }
     let touch = new.touch();
     let (person_id, person_created, first_touch, status, duplicate_of) =
         match find_duplicate(tx, ctx, &new, policy, at).await? {
@@ -445,7 +453,7 @@ impl LeadRepo for SqlStore {
         policy.validate()?;
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let captured = capture_in(self, &mut tx, ctx, new, policy, at).await?;
+        let captured = capture_in(self, &mut tx, ctx, new, (policy, false), at).await?;
         tx.commit().await?;
         Ok(captured)
     }

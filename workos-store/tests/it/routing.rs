@@ -263,13 +263,59 @@ async fn concurrent_captures_and_routings_keep_every_event(store: &SqlStore) {
         }
     }
     assert_eq!(routed, 5, "exactly the two caps");
-    assert_eq!(count_events(store, &t.ctx, types::LEAD_CREATED).await, RACERS);
-    assert_eq!(count_events(store, &t.ctx, types::PERSON_CREATED).await, RACERS);
+    assert_eq!(
+        count_events(store, &t.ctx, types::LEAD_CREATED).await,
+        RACERS
+    );
+    assert_eq!(
+        count_events(store, &t.ctx, types::PERSON_CREATED).await,
+        RACERS
+    );
     assert_eq!(count_events(store, &t.ctx, types::LEAD_ROUTED).await, 5);
     assert_eq!(
         count_events(store, &t.ctx, types::LEAD_STATUS_CHANGED).await,
         RACERS
     );
+}
+
+contract_test!(concurrent_captures_of_one_contact_route_once);
+/// The same contact captured and routed by several requests at once: the contact locks taken
+/// with the settings read make all but one a duplicate, and only that one is routed.
+async fn concurrent_captures_of_one_contact_route_once(store: &SqlStore) {
+    const RACERS: usize = 8;
+    let t = Tenant::new(store, "Same contact").await;
+    let ctx = t.user(store, Role::Member).await;
+    create_partner(store, &t.ctx, partner("Buyer")).await;
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let handles: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, ctx, barrier) = (store.clone(), ctx.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let new = NewLead {
+                    email: Some(email("twice@example.com")),
+                    vertical: Some("solar".into()),
+                    region: Some("CA".into()),
+                    ..NewLead::default()
+                };
+                barrier.wait().await;
+                store.capture_and_route_lead(&ctx, new, now()).await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.push(h.await.expect("no panic").expect("capture").lead.status);
+    }
+    let routed = statuses
+        .iter()
+        .filter(|s| **s == LeadStatus::Routed)
+        .count();
+    let duplicates = statuses
+        .iter()
+        .filter(|s| **s == LeadStatus::Duplicate)
+        .count();
+    assert_eq!((routed, duplicates), (1, RACERS - 1), "{statuses:?}");
+    assert_eq!(count_events(store, &t.ctx, types::LEAD_ROUTED).await, 1);
 }
 
 async fn count_events(store: &SqlStore, ctx: &TenantContext, ty: &str) -> usize {
