@@ -40,6 +40,8 @@
 //! `BENCH_SENDERS` (1000, at most 1000), `BENCH_SERVER_THREADS` (number of CPUs),
 //! `BENCH_CLIENT_THREADS` (1), `BENCH_LOAD_MAX` (1.5), `BENCH_LOAD_POLL_SECS` (20),
 //! `BENCH_LOAD_WAIT_SECS` (1800), `BENCH_ONLY` (`saturation` or `fixed`), `KEEP_DB`, and
+//! `BENCH_HISTORY` (50000): inbound messages of history written as bulk SQL before the
+//! measured scenarios (see `seed_history`), then `VACUUM (ANALYZE)`; 0 starts on empty tables.
 //! `BENCH_SETUP_SQL`: statements run after the migrations, to try a schema change (e.g. an
 //! index) before it is written as a migration; the report quotes them.
 
@@ -86,6 +88,7 @@ struct Settings {
     load_wait: Duration,
     only: Option<String>,
     keep_db: bool,
+    history: i64,
     setup_sql: Option<String>,
 }
 
@@ -131,6 +134,7 @@ impl Settings {
                 .map(|o| o.trim().to_owned())
                 .filter(|o| !o.is_empty()),
             keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            history: env_num("BENCH_HISTORY", 50_000)?,
             setup_sql: std::env::var("BENCH_SETUP_SQL")
                 .ok()
                 .map(|o| o.trim().to_owned())
@@ -513,6 +517,63 @@ struct Run {
     version: String,
 }
 
+/// The org's history, as a deployment has one: `history` inbound messages over the last 30
+/// days from 5,000 earlier senders (people with their phone contacts), each with its
+/// interaction, written as bulk SQL; then `VACUUM (ANALYZE)`, so that the server's connections
+/// plan (and re-plan their cached statements) against real statistics instead of the empty
+/// tables of a fresh database.
+async fn seed_history(pool: &sqlx::PgPool, history: i64) -> Result<()> {
+    if history == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    const SENDERS: i64 = 5000;
+    sqlx::query(
+        "WITH o AS (SELECT org_id FROM phones LIMIT 1),
+         p AS (
+           INSERT INTO people (id, org_id, phone, created_at, updated_at)
+           SELECT md5('history person ' || g)::uuid, o.org_id, '+1212555' || lpad(g::text, 4, '0'),
+             now() - interval '30 days', now() - interval '30 days'
+           FROM o, generate_series(1, $1::bigint) g
+           RETURNING id, org_id, phone)
+         INSERT INTO person_contacts (org_id, kind, value, person_id)
+         SELECT org_id, 'phone', phone, id FROM p",
+    )
+    .bind(SENDERS)
+    .execute(pool)
+    .await
+    .context("seeding people")?;
+    sqlx::query(
+        "WITH o AS (SELECT org_id, id AS phone_id FROM phones LIMIT 1),
+         s AS (
+           INSERT INTO sms (id, org_id, phone_id, message_sid, direction, from_number, to_number,
+             body, status, person_id, occurred_at, created_at, updated_at)
+           SELECT gen_random_uuid(), o.org_id, o.phone_id, 'SMhistory' || g, 'inbound',
+             '+1212555' || lpad((1 + g % $2)::text, 4, '0'), $3, 'An earlier message', 'received',
+             md5('history person ' || (1 + g % $2))::uuid, t, t, t
+           FROM o, generate_series(1, $1::bigint) g,
+             LATERAL (SELECT now() - interval '30 days' + (g * interval '29 days') / $1::bigint) AS at(t)
+           RETURNING id, org_id, person_id, occurred_at)
+         INSERT INTO interactions (id, org_id, kind, occurred_at, summary, person_id, sms_id,
+           created_at, updated_at)
+         SELECT gen_random_uuid(), org_id, 'sms', occurred_at, 'An earlier message', person_id, id,
+           occurred_at, occurred_at
+         FROM s",
+    )
+    .bind(history)
+    .bind(SENDERS)
+    .bind(ORG_NUMBER)
+    .execute(pool)
+    .await
+    .context("seeding messages")?;
+    sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await?;
+    eprintln!(
+        "seeded {history} messages of history in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 async fn count(pool: &sqlx::PgPool, sql: &str) -> Result<i64> {
     let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pool).await?;
     Ok(n)
@@ -560,11 +621,13 @@ async fn drive(
         Ok(status) => bail!("the webhook answered {status} before the run"),
         Err(e) => bail!("the webhook failed before the run: {e}"),
     }
-    let people_query = "SELECT count(*) FROM people";
+    // History's people have +1212555… numbers; the bench's senders +1415555….
+    let people_query = "SELECT count(*) FROM people WHERE phone NOT LIKE '+1212555%'";
     ensure!(
         count(&pool, people_query).await? == 1,
         "the first message created its sender"
     );
+    seed_history(&pool, s.history).await?;
 
     let mut scenarios = Vec::new();
     for mode in [Mode::Saturation(s.concurrency), Mode::Fixed(s.rate)] {
@@ -630,7 +693,11 @@ async fn drive(
     Ok(Run {
         rows,
         warmup,
-        sms_rows: count(&pool, "SELECT count(*) FROM sms").await?,
+        sms_rows: count(
+            &pool,
+            "SELECT count(*) FROM sms WHERE message_sid NOT LIKE 'SMhistory%'",
+        )
+        .await?,
         people: count(&pool, people_query).await?,
         events: count(
             &pool,
