@@ -49,7 +49,7 @@ impl Period {
 
 /// The start of the partner's local day and month at `now` (UTC for a zone the tz database
 /// does not know, with a warning: partner validation checks only the name's shape).
-pub(crate) fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
+fn cap_windows(partner: &Partner, now: Timestamp) -> (Timestamp, Timestamp) {
     let tz = partner_timezone(&partner.timezone).unwrap_or_else(|| {
         tracing::warn!(partner_id = %partner.id, timezone = %partner.timezone,
             "unknown partner time zone; counting caps in UTC");

@@ -391,6 +391,20 @@ pub(crate) async fn events_about(
         .data
 }
 
+/// How many events of type `ty` the org of `ctx` has (up to 200).
+pub(crate) async fn count_events(store: &SqlStore, ctx: &TenantContext, ty: &str) -> usize {
+    let filter = EventFilter {
+        types: vec![ty.to_owned()],
+        ..EventFilter::default()
+    };
+    store
+        .list_events(ctx, filter, page(200))
+        .await
+        .expect("list events")
+        .data
+        .len()
+}
+
 /// The one event of type `ty` about `subject`; fails when there is none or more than one.
 pub(crate) async fn one_event(
     store: &SqlStore,

@@ -10,11 +10,9 @@ use workos_core::domain::{
     Direction, Email, EmailFilter, Integration, IntegrationStatus, InteractionFilter,
     InteractionKind, NewEmail, NewIntegration, NewPerson, PersonFilter, TimeRange,
 };
-use workos_core::events::{EventFilter, types};
+use workos_core::events::types;
 use workos_core::ids::{EmailId, IntegrationId, PersonId};
-use workos_core::repo::{
-    EmailRepo, EventRepo, IntegrationRepo, InteractionRepo, PersonRepo, SealedSecrets,
-};
+use workos_core::repo::{EmailRepo, IntegrationRepo, InteractionRepo, PersonRepo, SealedSecrets};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
 
@@ -73,19 +71,6 @@ async fn emails(store: &SqlStore, ctx: &TenantContext, filter: EmailFilter) -> V
         .await
         .expect("list emails")
         .data
-}
-
-async fn count_events(store: &SqlStore, ctx: &TenantContext, ty: &str) -> usize {
-    let filter = EventFilter {
-        types: vec![ty.to_owned()],
-        ..EventFilter::default()
-    };
-    store
-        .list_events(ctx, filter, page(200))
-        .await
-        .expect("list events")
-        .data
-        .len()
 }
 
 async fn people_with(store: &SqlStore, ctx: &TenantContext, address: &str) -> Vec<PersonId> {

@@ -196,7 +196,7 @@ async fn reconnect_reactivates_in_one_transaction_with_an_event(store: &SqlStore
         )
         .await
         .unwrap();
-    let connected_before = events_of(store, &t.ctx, types::INTEGRATION_CONNECTED).await;
+    let connected_before = count_events(store, &t.ctx, types::INTEGRATION_CONNECTED).await;
 
     // needs_reauth: same integration, new credentials, no error; the sync goes on from its
     // history id.
@@ -219,7 +219,7 @@ async fn reconnect_reactivates_in_one_transaction_with_an_event(store: &SqlStore
         SealedSecrets(vec![7])
     );
     assert_eq!(
-        events_of(store, &t.ctx, types::INTEGRATION_CONNECTED).await,
+        count_events(store, &t.ctx, types::INTEGRATION_CONNECTED).await,
         connected_before + 1
     );
 
@@ -244,7 +244,7 @@ async fn reconnect_reactivates_in_one_transaction_with_an_event(store: &SqlStore
         SealedSecrets(vec![8])
     );
     assert_eq!(
-        events_of(store, &t.ctx, types::INTEGRATION_CONNECTED).await,
+        count_events(store, &t.ctx, types::INTEGRATION_CONNECTED).await,
         connected_before + 2
     );
 
@@ -296,21 +296,6 @@ async fn reconnect_reactivates_in_one_transaction_with_an_event(store: &SqlStore
         store.integration_credentials(&job, i.id).await.unwrap(),
         SealedSecrets(vec![8])
     );
-}
-
-async fn events_of(store: &SqlStore, ctx: &TenantContext, ty: &str) -> usize {
-    use workos_core::events::EventFilter;
-    use workos_core::repo::EventRepo;
-    let filter = EventFilter {
-        types: vec![ty.to_owned()],
-        ..EventFilter::default()
-    };
-    store
-        .list_events(ctx, filter, page(200))
-        .await
-        .unwrap()
-        .data
-        .len()
 }
 
 // ---------------------------------------------------------------------------------------------

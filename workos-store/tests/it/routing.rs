@@ -17,9 +17,7 @@ use workos_core::domain::{
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, PartnerId};
-use workos_core::repo::{
-    EventRepo, LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo,
-};
+use workos_core::repo::{LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
 
@@ -219,6 +217,43 @@ async fn concurrent_routings_fall_through_capped_partners_exactly(store: &SqlSto
     );
 }
 
+/// Captures and routes a solar lead from each of `emails` at once (released together by a
+/// barrier); answers each lead's status.
+async fn race_captures(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    emails: Vec<String>,
+) -> Vec<LeadStatus> {
+    let barrier = Arc::new(Barrier::new(emails.len()));
+    let handles: Vec<_> = emails
+        .into_iter()
+        .map(|address| {
+            let (store, ctx, barrier) = (store.clone(), ctx.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let new = NewLead {
+                    email: Some(email(&address)),
+                    vertical: Some("solar".into()),
+                    region: Some("CA".into()),
+                    ..NewLead::default()
+                };
+                barrier.wait().await;
+                store.capture_and_route_lead(&ctx, new, now()).await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for h in handles {
+        statuses.push(
+            h.await
+                .expect("no panic")
+                .expect("capture and route")
+                .lead
+                .status,
+        );
+    }
+    statuses
+}
+
 contract_test!(concurrent_captures_and_routings_keep_every_event);
 /// Capture and routing in one transaction under a race for two capped partners: routings whose
 /// first choice filled meanwhile roll back to a savepoint and choose again, and the capture's
@@ -239,29 +274,14 @@ async fn concurrent_captures_and_routings_keep_every_event(store: &SqlStore) {
         )
         .await;
     }
-    let barrier = Arc::new(Barrier::new(RACERS));
-    let handles: Vec<_> = (0..RACERS)
-        .map(|n| {
-            let (store, ctx, barrier) = (store.clone(), ctx.clone(), barrier.clone());
-            tokio::spawn(async move {
-                let new = NewLead {
-                    email: Some(email(&format!("racer{n}@example.com"))),
-                    vertical: Some("solar".into()),
-                    region: Some("CA".into()),
-                    ..NewLead::default()
-                };
-                barrier.wait().await;
-                store.capture_and_route_lead(&ctx, new, now()).await
-            })
-        })
+    let emails = (0..RACERS)
+        .map(|n| format!("racer{n}@example.com"))
         .collect();
-    let mut routed = 0;
-    for h in handles {
-        let r = h.await.expect("no panic").expect("capture and route");
-        if r.lead.status == LeadStatus::Routed {
-            routed += 1;
-        }
-    }
+    let statuses = race_captures(store, &ctx, emails).await;
+    let routed = statuses
+        .iter()
+        .filter(|s| **s == LeadStatus::Routed)
+        .count();
     assert_eq!(routed, 5, "exactly the two caps");
     assert_eq!(
         count_events(store, &t.ctx, types::LEAD_CREATED).await,
@@ -286,26 +306,7 @@ async fn concurrent_captures_of_one_contact_route_once(store: &SqlStore) {
     let t = Tenant::new(store, "Same contact").await;
     let ctx = t.user(store, Role::Member).await;
     create_partner(store, &t.ctx, partner("Buyer")).await;
-    let barrier = Arc::new(Barrier::new(RACERS));
-    let handles: Vec<_> = (0..RACERS)
-        .map(|_| {
-            let (store, ctx, barrier) = (store.clone(), ctx.clone(), barrier.clone());
-            tokio::spawn(async move {
-                let new = NewLead {
-                    email: Some(email("twice@example.com")),
-                    vertical: Some("solar".into()),
-                    region: Some("CA".into()),
-                    ..NewLead::default()
-                };
-                barrier.wait().await;
-                store.capture_and_route_lead(&ctx, new, now()).await
-            })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for h in handles {
-        statuses.push(h.await.expect("no panic").expect("capture").lead.status);
-    }
+    let statuses = race_captures(store, &ctx, vec!["twice@example.com".into(); RACERS]).await;
     let routed = statuses
         .iter()
         .filter(|s| **s == LeadStatus::Routed)
@@ -316,19 +317,6 @@ async fn concurrent_captures_of_one_contact_route_once(store: &SqlStore) {
         .count();
     assert_eq!((routed, duplicates), (1, RACERS - 1), "{statuses:?}");
     assert_eq!(count_events(store, &t.ctx, types::LEAD_ROUTED).await, 1);
-}
-
-async fn count_events(store: &SqlStore, ctx: &TenantContext, ty: &str) -> usize {
-    let filter = workos_core::events::EventFilter {
-        types: vec![ty.to_owned()],
-        ..Default::default()
-    };
-    store
-        .list_events(ctx, filter, page(200))
-        .await
-        .expect("list events")
-        .data
-        .len()
 }
 
 async fn deliver_then_return(store: &SqlStore, ctx: &TenantContext, id: LeadDeliveryId) {
