@@ -195,6 +195,44 @@ pub(crate) fn contains_pattern(s: &str) -> String {
     out
 }
 
+/// Arguments for a Postgres-only statement (arrays, data-modifying `WITH`), numbered as they
+/// are added: [`PgArgs::bind`] answers the placeholder to write in the SQL text.
+#[cfg(feature = "postgres")]
+#[derive(Default)]
+pub(crate) struct PgArgs(sqlx::postgres::PgArguments);
+
+#[cfg(feature = "postgres")]
+impl PgArgs {
+    /// The arguments of `args`, as `$1`, `$2`, … in order.
+    pub(crate) fn from_args(args: Vec<Arg>) -> Result<Self> {
+        let mut out = Self::default();
+        for a in args {
+            match a {
+                Arg::Uuid(v) => out.bind(v)?,
+                Arg::Text(v) => out.bind(v)?,
+                Arg::Int(v) => out.bind(v)?,
+                Arg::Bool(v) => out.bind(v)?,
+                Arg::Time(v) => out.bind(v)?,
+                Arg::Json(v) => out.bind(Json(v))?,
+                Arg::Bytes(v) => out.bind(v)?,
+            };
+        }
+        Ok(out)
+    }
+
+    /// Adds `value`; answers its placeholder (`$n`).
+    pub(crate) fn bind<T>(&mut self, value: T) -> Result<String>
+    where
+        T: 'static + sqlx::Encode<'static, Postgres> + sqlx::Type<Postgres> + Send,
+    {
+        use sqlx::Arguments as _;
+        self.0
+            .add(value)
+            .map_err(|e| Error::internal("cannot bind argument", std::io::Error::other(e)))?;
+        Ok(format!("${}", self.0.len()))
+    }
+}
+
 pub(crate) enum Conn {
     #[cfg(feature = "postgres")]
     Pg(sqlx::Transaction<'static, Postgres>),
@@ -229,7 +267,6 @@ pub(crate) struct Tx {
     /// The org whose events this transaction wrote, to wake consumers on commit.
     wrote_events: Option<OrgId>,
     /// Whether a statement already notified (Postgres), so commit does not again.
-    #[cfg_attr(not(feature = "postgres"), expect(dead_code))]
     notified: bool,
     /// Whether this transaction made deliveries due now, to wake delivery workers on commit.
     made_due: bool,
@@ -239,8 +276,17 @@ pub(crate) struct Tx {
     events: Vec<DomainEvent>,
     /// How many of `events` are written.
     written: usize,
-    /// Open savepoints, with `events.len()` and `written` when each was taken.
-    savepoints: Vec<(&'static str, usize, usize)>,
+    /// Open savepoints, with what [`Tx::rollback_to_savepoint`] restores.
+    savepoints: Vec<Savepoint>,
+}
+
+/// A savepoint, with the event bookkeeping as it was when it was taken.
+struct Savepoint {
+    name: &'static str,
+    events: usize,
+    written: usize,
+    notified: bool,
+    made_due: bool,
 }
 
 /// Recorded events as columns, for one `INSERT … SELECT FROM unnest(…)`.
@@ -259,6 +305,24 @@ struct EventColumns {
 
 #[cfg(feature = "postgres")]
 impl EventColumns {
+    /// The `WITH` item that appends these events to the log, its arrays bound on `args`.
+    fn insert_cte(self, args: &mut PgArgs) -> Result<String> {
+        Ok(format!(
+            "workos_events AS (
+             INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
+             SELECT * FROM unnest({}::uuid[], {}::uuid[], {}::text[], {}::timestamptz[], {}::text[],
+               {}::uuid[], {}::jsonb[], {}::text[]))",
+            args.bind(self.ids)?,
+            args.bind(self.orgs)?,
+            args.bind(self.types)?,
+            args.bind(self.times)?,
+            args.bind(self.kinds)?,
+            args.bind(self.subjects)?,
+            args.bind(self.data)?,
+            args.bind(self.request_ids)?,
+        ))
+    }
+
     fn push(&mut self, e: &DomainEvent) {
         self.ids.push(e.id.as_uuid());
         self.orgs.push(e.org_id.as_uuid());
@@ -318,21 +382,29 @@ impl Tx {
     pub(crate) async fn savepoint(&mut self, name: &'static str) -> Result<()> {
         self.execute(&format!("SAVEPOINT {name}"), Vec::new())
             .await?;
-        self.savepoints
-            .push((name, self.events.len(), self.written));
+        self.savepoints.push(Savepoint {
+            name,
+            events: self.events.len(),
+            written: self.written,
+            notified: self.notified,
+            made_due: self.made_due,
+        });
         Ok(())
     }
 
-    /// Undoes everything since savepoint `name`: the events recorded since are dropped, and
-    /// those recorded before it but written after it are due to be written again.
+    /// Undoes everything since savepoint `name`: the events recorded since are dropped, those
+    /// recorded before it but written after it are due to be written again, and a
+    /// notification queued since is gone (Postgres drops it with the rolled-back work).
     pub(crate) async fn rollback_to_savepoint(&mut self, name: &'static str) -> Result<()> {
         self.execute(&format!("ROLLBACK TO SAVEPOINT {name}"), Vec::new())
             .await?;
         // The savepoint stays (as in SQL); later ones are gone.
-        if let Some(i) = self.savepoints.iter().rposition(|(n, ..)| *n == name) {
-            let (_, events, written) = self.savepoints[i];
-            self.events.truncate(events);
-            self.written = written;
+        if let Some(i) = self.savepoints.iter().rposition(|sp| sp.name == name) {
+            let sp = &self.savepoints[i];
+            self.events.truncate(sp.events);
+            self.written = sp.written;
+            self.notified = sp.notified;
+            self.made_due = sp.made_due;
             self.savepoints.truncate(i + 1);
         }
         Ok(())
@@ -429,46 +501,9 @@ impl Tx {
         if self.written == self.events.len() {
             return Ok(());
         }
-        let events = &self.events[self.written..];
         #[cfg(feature = "postgres")]
-        if let (Conn::Pg(c), Wake::Notify { instance, .. }) = (&mut self.conn, &self.wake) {
-            let mut cols = EventColumns::default();
-            for e in events {
-                cols.push(e);
-            }
-            // Delivered at commit: consumers of the log in other processes (this process's
-            // own listener skips notices naming its instance: the commit tells its subscribers
-            // in-process), and delivery workers when this transaction made deliveries due.
-            let due = if self.made_due {
-                ", pg_notify('workos_deliveries', '')"
-            } else {
-                ""
-            };
-            let sql = format!(
-                "WITH e AS (
-                 INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
-                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[],
-                   $6::uuid[], $7::jsonb[], $8::text[])
-                 RETURNING org_id)
-                 SELECT pg_notify('workos_events', $9){due}"
-            );
-            let payload = format!("{} {instance}", events[0].org_id);
-            sqlx::query(&sql)
-                .bind(cols.ids)
-                .bind(cols.orgs)
-                .bind(cols.types)
-                .bind(cols.times)
-                .bind(cols.kinds)
-                .bind(cols.subjects)
-                .bind(cols.data)
-                .bind(cols.request_ids)
-                .bind(payload)
-                .execute(&mut **c)
-                .await
-                .map_err(db_error)?;
-            self.notified = true;
-            self.made_due = self.made_due && due.is_empty();
-            self.written = self.events.len();
+        if self.is_postgres() {
+            let _: (i32,) = self.fetch_with_events(&[], "1", PgArgs::default()).await?;
             return Ok(());
         }
         for i in self.written..self.events.len() {
@@ -491,6 +526,62 @@ impl Tx {
         }
         self.written = self.events.len();
         Ok(())
+    }
+
+    /// Postgres: runs the data-modifying `WITH` items `ctes` (`name AS (INSERT …)`, their
+    /// placeholders bound on `args`) together with the events recorded and not yet written and
+    /// this transaction's notification, in one statement, and answers the row of `select`
+    /// (expressions over the items' `RETURNING`). One round trip where a write and the
+    /// commit's event insert were two.
+    #[cfg(feature = "postgres")]
+    pub(crate) async fn fetch_with_events<R>(
+        &mut self,
+        ctes: &[String],
+        select: &str,
+        mut args: PgArgs,
+    ) -> Result<R>
+    where
+        R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let mut items: Vec<String> = ctes.to_vec();
+        let mut notify = String::new();
+        let unwritten = self.events.len() - self.written;
+        if let (Wake::Notify { instance, .. }, true) = (&self.wake, unwritten > 0) {
+            let mut cols = EventColumns::default();
+            for e in &self.events[self.written..] {
+                cols.push(e);
+            }
+            let payload = format!("{} {instance}", self.events[self.written].org_id);
+            items.push(cols.insert_cte(&mut args)?);
+            // Delivered at commit: consumers of the log in other processes (this process's
+            // own listener skips notices naming its instance: the commit tells its subscribers
+            // in-process), and delivery workers when this transaction made deliveries due.
+            notify = format!(", pg_notify('workos_events', {})", args.bind(payload)?);
+            if self.made_due {
+                notify.push_str(", pg_notify('workos_deliveries', '')");
+            }
+        }
+        let sql = if items.is_empty() {
+            format!("SELECT {select}")
+        } else {
+            format!("WITH {} SELECT {select}{notify}", items.join(", "))
+        };
+        let Some(pg) = self.pg() else {
+            return Err(Error::internal(
+                "Postgres statement on another backend",
+                std::io::Error::other("fetch_with_events"),
+            ));
+        };
+        let row = sqlx::query_as_with::<_, R, _>(&sql, args.0)
+            .fetch_one(pg)
+            .await
+            .map_err(db_error)?;
+        if unwritten > 0 {
+            self.notified = true;
+            self.made_due = false;
+            self.written = self.events.len();
+        }
+        Ok(row)
     }
 
     /// Commits, waking event consumers when events were written and delivery workers when

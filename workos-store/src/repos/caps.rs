@@ -137,7 +137,9 @@ pub(crate) async fn usage(
         .collect())
 }
 
-/// The counters of `windows`, by partner and period.
+/// The counters of `windows`, by partner and period. On Postgres every window is answered,
+/// one without a counter by counting its deliveries; elsewhere those are absent, for
+/// [`count_windows`].
 async fn read_counters(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -157,17 +159,22 @@ async fn read_counters(
         }
     };
     let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-    // Postgres: one fixed statement over arrays, planned once per connection.
+    // Postgres: one fixed statement over arrays, planned once per connection, that also
+    // counts the deliveries of a window without a counter (`COALESCE` runs the count only
+    // then). Each count is a correlated probe of the partner's deliveries index, which no
+    // plan can turn into a scan of the whole table.
     #[cfg(feature = "postgres")]
     if let Some(pg) = tx.pg() {
         let ids: Vec<Uuid> = wanted.iter().map(|w| w.0).collect();
         let periods: Vec<&str> = wanted.iter().map(|w| w.1.as_str()).collect();
         let starts: Vec<Timestamp> = wanted.iter().map(|w| w.2).collect();
-        let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
-            "SELECT u.partner_id, u.period, u.used
-             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(pid, period, starts_at)
-             JOIN partner_cap_usage u ON u.org_id = $4 AND u.partner_id = w.pid
-              AND u.period = w.period AND u.starts_at = w.starts_at",
+        let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
+            "SELECT w.pid, w.period, COALESCE(
+               (SELECT u.used::int8 FROM partner_cap_usage u WHERE u.org_id = $4 AND u.partner_id = w.pid
+                 AND u.period = w.period AND u.starts_at = w.starts_at),
+               (SELECT count(*) FROM lead_deliveries d WHERE d.org_id = $4 AND d.partner_id = w.pid
+                 AND d.created_at >= w.starts_at AND d.status <> 'returned'))
+             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(pid, period, starts_at)",
         )
         .bind(&ids)
         .bind(&periods)
@@ -178,7 +185,7 @@ async fn read_counters(
         .map_err(crate::db::db_error)?;
         return Ok(rows
             .into_iter()
-            .map(|(id, period, used)| ((id, period_of(&period)), count(used.into())))
+            .map(|(id, period, used)| ((id, period_of(&period)), count(used)))
             .collect());
     }
     let mut sql =
@@ -212,7 +219,12 @@ async fn count_windows(
     ctx: &TenantContext,
     windows: &[(Uuid, Window)],
 ) -> Result<HashMap<(Uuid, Period), u32>> {
-    let mut sql = Sql::new("SELECT w.pid, w.period, COUNT(d.id) FROM (");
+    let mut sql = Sql::new(
+        "SELECT w.pid, w.period, (SELECT COUNT(*) FROM lead_deliveries d WHERE d.org_id = ",
+    );
+    sql.bind(ctx.org_id()).push(
+        " AND d.partner_id = w.pid AND d.created_at >= w.since AND d.status <> 'returned') FROM (",
+    );
     for (i, (id, w)) in windows.iter().enumerate() {
         sql.push(if i > 0 {
             " UNION ALL SELECT "
@@ -226,12 +238,7 @@ async fn count_windows(
             .bind(w.starts_at)
             .push(" AS since");
     }
-    sql.push(
-        ") w LEFT JOIN lead_deliveries d ON d.partner_id = w.pid AND d.created_at >= w.since \
-         AND d.status <> 'returned' AND d.org_id = ",
-    )
-    .bind(ctx.org_id())
-    .push(" GROUP BY w.pid, w.period");
+    sql.push(") w");
     let rows: Vec<(Uuid, String, i64)> = tx.fetch_sql(sql).await?;
     Ok(rows
         .into_iter()

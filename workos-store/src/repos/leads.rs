@@ -1,9 +1,9 @@
 //! Leads (capture with dedupe, person linking and first-touch attribution), fulfillment
 //! partners, and lead deliveries.
 //!
-//! The row decoders and the transaction-level helpers (`fetch_lead`, `fetch_delivery`,
-//! `insert_delivery` at the caller's clock) are shared with routing (`routing.rs`), which
-//! composes them inside one transaction.
+//! The row decoders and the transaction-level helpers (`decide_capture`, `fetch_lead`,
+//! `new_delivery` at the caller's clock, the lead insert) are shared with routing
+//! (`routing.rs`), which composes them inside one transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,9 +22,9 @@ use workos_core::repo::{CapturedLead, LeadDeliveryRepo, LeadRepo, PartnerRepo, S
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::person::{find_by_contact, insert_person};
+use super::person::{find_by_email_or_phone, insert_person};
 use super::{and_range, caps, corrupt, emit};
-use crate::db::{Sql, Tx, args, now};
+use crate::db::{Arg, Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
 
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
@@ -184,65 +184,94 @@ pub(crate) async fn fetch_lead(
         .try_into()
 }
 
-async fn insert_lead(tx: &mut Tx, l: &Lead) -> Result<()> {
-    // NULLIF keeps an absent consent or first touch SQL NULL rather than JSON `null`.
-    tx.execute(
-        "INSERT INTO leads (id, org_id, person_id, first_name, last_name, email, phone, postal_code, region,
-         country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid,
-         fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, 'null'), $14, $15, $16, $17, $18,
-         $19, $20, $21, $22, NULLIF($23, 'null'), $24, $25, $26, $27)",
-        args![
-            l.id,
-            l.org_id,
-            l.person_id,
-            l.first_name.clone(),
-            l.last_name.clone(),
-            l.email.as_ref().map(AsRef::<str>::as_ref),
-            l.phone.as_ref().map(AsRef::<str>::as_ref),
-            l.postal_code.clone(),
-            l.region.clone(),
-            l.country.clone(),
-            l.vertical.clone(),
-            l.answers.clone(),
-            json(&l.consent)?,
-            l.utm_source.clone(),
-            l.utm_medium.clone(),
-            l.utm_campaign.clone(),
-            l.utm_term.clone(),
-            l.utm_content.clone(),
-            l.gclid.clone(),
-            l.fbclid.clone(),
-            l.landing_page.clone(),
-            l.referrer.clone(),
-            json(&l.first_touch)?,
-            l.status.as_str(),
-            l.duplicate_of,
-            l.created_at,
-            l.updated_at,
-        ],
-    )
-    .await?;
+/// Inserts a lead row. NULLIF keeps an absent consent or first touch SQL NULL rather than
+/// JSON `null`. Placeholders `$1`…`$27` are [`lead_args`].
+pub(crate) const INSERT_LEAD: &str = "INSERT INTO leads (id, org_id, person_id, first_name, last_name, email, \
+     phone, postal_code, region, country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, \
+     utm_term, utm_content, gclid, fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, \
+     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULLIF($13, 'null'), $14, $15, $16, \
+     $17, $18, $19, $20, $21, $22, NULLIF($23, 'null'), $24, $25, $26, $27)";
+
+/// The arguments of [`INSERT_LEAD`].
+pub(crate) fn lead_args(l: &Lead) -> Result<Vec<Arg>> {
+    Ok(args![
+        l.id,
+        l.org_id,
+        l.person_id,
+        l.first_name.clone(),
+        l.last_name.clone(),
+        l.email.as_ref().map(AsRef::<str>::as_ref),
+        l.phone.as_ref().map(AsRef::<str>::as_ref),
+        l.postal_code.clone(),
+        l.region.clone(),
+        l.country.clone(),
+        l.vertical.clone(),
+        l.answers.clone(),
+        json(&l.consent)?,
+        l.utm_source.clone(),
+        l.utm_medium.clone(),
+        l.utm_campaign.clone(),
+        l.utm_term.clone(),
+        l.utm_content.clone(),
+        l.gclid.clone(),
+        l.fbclid.clone(),
+        l.landing_page.clone(),
+        l.referrer.clone(),
+        json(&l.first_touch)?,
+        l.status.as_str(),
+        l.duplicate_of,
+        l.created_at,
+        l.updated_at,
+    ])
+}
+
+pub(crate) async fn insert_lead(tx: &mut Tx, l: &Lead) -> Result<()> {
+    tx.execute(INSERT_LEAD, lead_args(l)?).await?;
     Ok(())
 }
 
-/// The most recent live, non-duplicate lead that `new` repeats under `policy`, if any.
-async fn find_duplicate(
-    tx: &mut Tx,
+/// What capture needs of the lead a new one repeats.
+struct Original {
+    id: LeadId,
+    person_id: Option<PersonId>,
+    first_touch: Option<Attribution>,
+}
+
+type OriginalRow = (Uuid, Option<Uuid>, Option<Json<Attribution>>);
+
+/// The dedupe fields of `policy` that `new` carries (none when dedupe is off).
+fn dedupe_fields(new: &NewLead, policy: &DedupePolicy) -> Vec<DedupeField> {
+    if !policy.is_enabled() {
+        return Vec::new();
+    }
+    DedupeField::ALL
+        .iter()
+        .copied()
+        .filter(|f| policy.fields.contains(f))
+        .filter(|f| match f {
+            DedupeField::Email => new.email.is_some(),
+            DedupeField::Phone => new.phone.is_some(),
+            DedupeField::EmailPostalCode => new.email.is_some() && new.postal_code.is_some(),
+        })
+        .collect()
+}
+
+/// Appends to `sql` the query for the most recent live, non-duplicate lead that `new` repeats
+/// on `fields` (from [`dedupe_fields`], not empty) within the policy's window: its id, person
+/// and first touch.
+fn push_duplicate_query(
+    sql: &mut Sql,
     ctx: &TenantContext,
     new: &NewLead,
-    policy: &DedupePolicy,
+    (policy, fields): (&DedupePolicy, &[DedupeField]),
     at: Timestamp,
-) -> Result<Option<Lead>> {
-    if !policy.is_enabled() {
-        return Ok(None);
-    }
+) {
     let email = new.email.as_ref().map(AsRef::<str>::as_ref);
     let phone = new.phone.as_ref().map(AsRef::<str>::as_ref);
     let since = at - chrono::Duration::days(i64::from(policy.window_days));
-    let mut sql = Sql::new(&format!(
-        "SELECT {LEAD_COLUMNS} FROM leads WHERE deleted_at IS NULL AND status <> 'duplicate' AND org_id = "
-    ));
+    sql.push(
+        "SELECT id, person_id, first_touch FROM leads WHERE deleted_at IS NULL AND status <> 'duplicate' AND org_id = ",
+    );
     sql.bind(ctx.org_id());
     // No upper bound: a lead committed by a concurrent capture whose clock read a moment later
     // (or on another server) must still count.
@@ -257,21 +286,8 @@ async fn find_duplicate(
             }
         }
     }
-    let mut any = false;
-    for field in DedupeField::ALL {
-        if !policy.fields.contains(field) {
-            continue;
-        }
-        let matches = match field {
-            DedupeField::Email => email.is_some(),
-            DedupeField::Phone => phone.is_some(),
-            DedupeField::EmailPostalCode => email.is_some() && new.postal_code.is_some(),
-        };
-        if !matches {
-            continue;
-        }
-        sql.push(if any { " OR " } else { " AND (" });
-        any = true;
+    for (i, field) in fields.iter().enumerate() {
+        sql.push(if i > 0 { " OR " } else { " AND (" });
         match field {
             DedupeField::Email => {
                 sql.push("email = ").bind(email);
@@ -288,31 +304,87 @@ async fn find_duplicate(
             }
         }
     }
-    if !any {
-        return Ok(None);
-    }
     sql.push(") ORDER BY created_at DESC, id DESC LIMIT 1");
-    let rows: Vec<LeadRow> = tx.fetch_sql(sql).await?;
-    rows.into_iter().next().map(Lead::try_from).transpose()
 }
 
-/// The live person with the lead's email, else with its phone.
-async fn person_of(tx: &mut Tx, ctx: &TenantContext, new: &NewLead) -> Result<Option<PersonId>> {
-    if let Some(e) = &new.email
-        && let Some(id) = find_by_contact(tx, ctx, "email", e.as_ref()).await?
-    {
-        return Ok(Some(id));
+fn original_from((id, person_id, first_touch): OriginalRow) -> Original {
+    Original {
+        id: LeadId::from_uuid(id),
+        person_id: person_id.map(PersonId::from_uuid),
+        first_touch: first_touch.map(|t| t.0),
     }
-    match &new.phone {
-        Some(p) => find_by_contact(tx, ctx, "phone", p.as_ref()).await,
-        None => Ok(None),
+}
+
+/// The lead `new` repeats under `policy`, if any; else the live person holding its email
+/// (else its phone), if any. On Postgres one statement.
+async fn duplicate_or_person(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: &NewLead,
+    policy: &DedupePolicy,
+    at: Timestamp,
+) -> Result<(Option<Original>, Option<PersonId>)> {
+    let fields = dedupe_fields(new, policy);
+    let email = new.email.as_ref().map(AsRef::<str>::as_ref);
+    let phone = new.phone.as_ref().map(AsRef::<str>::as_ref);
+    #[cfg(feature = "postgres")]
+    if tx.is_postgres() {
+        // The contact probes as scalar sub-selects, the duplicate as a lateral join: one row.
+        let mut sql = Sql::new("SELECT ");
+        if fields.is_empty() {
+            sql.push("NULL::uuid, NULL::uuid, NULL::jsonb");
+        } else {
+            sql.push("d.id, d.person_id, d.first_touch");
+        }
+        for (kind, value) in [("email", email), ("phone", phone)] {
+            sql.push(", (SELECT person_id FROM person_contacts WHERE org_id = ")
+                .bind(ctx.org_id())
+                .push(" AND kind = ")
+                .bind(kind)
+                .push(" AND value = ")
+                .bind(value)
+                .push(")");
+        }
+        if !fields.is_empty() {
+            sql.push(" FROM (SELECT 1) AS one LEFT JOIN LATERAL (");
+            push_duplicate_query(&mut sql, ctx, new, (policy, &fields), at);
+            sql.push(") AS d ON true");
+        }
+        type Row = (
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Json<Attribution>>,
+            Option<Uuid>,
+            Option<Uuid>,
+        );
+        let rows: Vec<Row> = tx.fetch_sql(sql).await?;
+        let Some((id, person_id, first_touch, by_email, by_phone)) = rows.into_iter().next() else {
+            return Ok((None, None));
+        };
+        if let Some(id) = id {
+            return Ok((Some(original_from((id, person_id, first_touch))), None));
+        }
+        return Ok((None, by_email.or(by_phone).map(PersonId::from_uuid)));
     }
+    if !fields.is_empty() {
+        let mut sql = Sql::default();
+        push_duplicate_query(&mut sql, ctx, new, (policy, &fields), at);
+        if let Some(row) = tx.fetch_sql::<OriginalRow>(sql).await?.into_iter().next() {
+            return Ok((Some(original_from(row)), None));
+        }
+    }
+    Ok((None, find_by_email_or_phone(tx, ctx, email, phone).await?))
 }
 
 /// The person a new (non-duplicate) lead belongs to, created when there is none; and whether
 /// it was created.
-async fn link_person(tx: &mut Tx, ctx: &TenantContext, new: &NewLead) -> Result<(PersonId, bool)> {
-    if let Some(id) = person_of(tx, ctx, new).await? {
+async fn link_person(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    new: &NewLead,
+    found: Option<PersonId>,
+) -> Result<(PersonId, bool)> {
+    if let Some(id) = found {
         return Ok((id, false));
     }
     let person = NewPerson {
@@ -325,15 +397,20 @@ async fn link_person(tx: &mut Tx, ctx: &TenantContext, new: &NewLead) -> Result<
     match insert_person(tx, ctx, person).await {
         Ok(p) => Ok((p.id, true)),
         // Another transaction created a person with this email or phone first: use theirs.
-        Err(Error::Conflict { .. }) => person_of(tx, ctx, new)
-            .await?
-            .map(|id| (id, false))
-            .ok_or_else(|| {
-                Error::internal(
-                    "person conflict without a holder",
-                    std::io::Error::other("conflict"),
-                )
-            }),
+        Err(Error::Conflict { .. }) => find_by_email_or_phone(
+            tx,
+            ctx,
+            new.email.as_ref().map(AsRef::as_ref),
+            new.phone.as_ref().map(AsRef::as_ref),
+        )
+        .await?
+        .map(|id| (id, false))
+        .ok_or_else(|| {
+            Error::internal(
+                "person conflict without a holder",
+                std::io::Error::other("conflict"),
+            )
+        }),
         Err(e) => Err(e),
     }
 }
@@ -355,10 +432,12 @@ async fn persons_first_touch(
     Ok(row.map(|(t,)| t.map(|t| t.0)))
 }
 
-/// Captures `new` (validated) at `at` inside `tx`: deduplicated under `policy`, linked to its
-/// person (created when there is none), with its first touch and `lead.created`.
+/// Decides the capture of `new` (validated) at `at` inside `tx`, writing nothing of the lead
+/// yet: deduplicated under `policy` (a duplicate comes back with status `duplicate`), linked
+/// to its person (created when there is none), with its first touch. [`insert_captured`]
+/// writes it; routing a fresh capture writes it together with its routing.
 /// `contacts_locked`: `tx` already holds the locks of [`contact_lock_keys`].
-pub(crate) async fn capture_in(
+pub(crate) async fn decide_capture(
     store: &SqlStore,
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -371,16 +450,16 @@ pub(crate) async fn capture_in(
     }
     let touch = new.touch();
     let (person_id, person_created, first_touch, status, duplicate_of) =
-        match find_duplicate(tx, ctx, &new, policy, at).await? {
-            Some(original) => (
+        match duplicate_or_person(tx, ctx, &new, policy, at).await? {
+            (Some(original), _) => (
                 original.person_id,
                 false,
                 original.first_touch,
                 LeadStatus::Duplicate,
                 Some(original.id),
             ),
-            None => {
-                let (person_id, created) = link_person(tx, ctx, &new).await?;
+            (None, found) => {
+                let (person_id, created) = link_person(tx, ctx, &new, found).await?;
                 // A person created just now has no earlier lead to take the first touch from.
                 let earlier = if created {
                     None
@@ -423,20 +502,29 @@ pub(crate) async fn capture_in(
         created_at: at,
         updated_at: at,
     };
-    insert_lead(tx, &lead).await?;
+    Ok(CapturedLead {
+        lead,
+        person_created,
+    })
+}
+
+/// Records `lead.created` for a lead captured in `tx` (its snapshot as captured).
+pub(crate) async fn emit_created(tx: &mut Tx, ctx: &TenantContext, lead: &Lead) -> Result<()> {
     emit(
         tx,
         ctx,
         types::LEAD_CREATED,
         LeadId::KIND,
         lead.id.as_uuid(),
-        &lead,
-    )
-    .await?;
-    Ok(CapturedLead {
         lead,
-        person_created,
-    })
+    )
+    .await
+}
+
+/// Writes a capture decided by [`decide_capture`], with its `lead.created`.
+pub(crate) async fn insert_captured(tx: &mut Tx, ctx: &TenantContext, lead: &Lead) -> Result<()> {
+    insert_lead(tx, lead).await?;
+    emit_created(tx, ctx, lead).await
 }
 
 #[async_trait]
@@ -453,7 +541,8 @@ impl LeadRepo for SqlStore {
         policy.validate()?;
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let captured = capture_in(self, &mut tx, ctx, new, (policy, false), at).await?;
+        let captured = decide_capture(self, &mut tx, ctx, new, (policy, false), at).await?;
+        insert_captured(&mut tx, ctx, &captured.lead).await?;
         tx.commit().await?;
         Ok(captured)
     }
@@ -904,11 +993,8 @@ pub(crate) async fn fetch_delivery(
         .try_into()
 }
 
-/// Records a pending delivery of `lead` to `partner` (both already checked to be live records
-/// of the org) in `tx` at `at`, with its `lead.routed` event. Routing passes its own clock,
-/// the one its cap windows were read against.
-pub(crate) async fn insert_delivery(
-    tx: &mut Tx,
+/// A pending delivery of `lead` to `partner` at `at`, not yet written.
+pub(crate) fn new_delivery(
     ctx: &TenantContext,
     lead: &Lead,
     partner: &Partner,
@@ -917,8 +1003,7 @@ pub(crate) async fn insert_delivery(
     at: Timestamp,
 ) -> Result<LeadDelivery> {
     validate_new_delivery(rule.as_deref(), price_minor)?;
-    let t = at;
-    let delivery = LeadDelivery {
+    Ok(LeadDelivery {
         id: LeadDeliveryId::new(),
         org_id: ctx.org_id(),
         lead_id: lead.id,
@@ -930,9 +1015,18 @@ pub(crate) async fn insert_delivery(
         attempts: 0,
         response: None,
         return_reason: None,
-        created_at: t,
-        updated_at: t,
-    };
+        created_at: at,
+        updated_at: at,
+    })
+}
+
+/// The error when a lead already went to the partner.
+pub(crate) fn already_routed() -> Error {
+    Error::conflict("partner_id", "the lead was already routed to this partner")
+}
+
+/// Writes `delivery` (from [`new_delivery`]) without its event.
+pub(crate) async fn write_delivery(tx: &mut Tx, delivery: &LeadDelivery) -> Result<()> {
     // ON CONFLICT keeps the transaction usable when the (lead, partner) pair is taken.
     let inserted = tx
         .execute(
@@ -948,26 +1042,31 @@ pub(crate) async fn insert_delivery(
                 delivery.price_minor,
                 delivery.currency.code(),
                 delivery.status.as_str(),
-                t,
+                delivery.created_at,
             ],
         )
         .await?;
     if inserted == 0 {
-        return Err(Error::conflict(
-            "partner_id",
-            "the lead was already routed to this partner",
-        ));
+        return Err(already_routed());
     }
+    Ok(())
+}
+
+/// Records `delivery`'s event (`lead.routed` for a pending one).
+pub(crate) async fn emit_delivery(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    delivery: &LeadDelivery,
+) -> Result<()> {
     emit(
         tx,
         ctx,
         delivery.status.event_type(),
         LeadDeliveryId::KIND,
         delivery.id.as_uuid(),
-        &delivery,
+        delivery,
     )
-    .await?;
-    Ok(delivery)
+    .await
 }
 
 /// How many of the partner's deliveries since `since` count toward its caps (all but
@@ -1004,8 +1103,9 @@ impl LeadDeliveryRepo for SqlStore {
         let lead = fetch_lead(&mut tx, ctx, lead_id, "").await?;
         let partner = fetch_partner(&mut tx, ctx, partner_id, "").await?;
         let at = now();
-        let delivery =
-            insert_delivery(&mut tx, ctx, &lead, &partner, rule, price_minor, at).await?;
+        let delivery = new_delivery(ctx, &lead, &partner, rule, price_minor, at)?;
+        write_delivery(&mut tx, &delivery).await?;
+        emit_delivery(&mut tx, ctx, &delivery).await?;
         // Recorded by hand, so not refused for a full cap, but counted against it.
         caps::take_slot(&mut tx, ctx, &partner, lead.id, at, false).await?;
         tx.commit().await?;

@@ -16,7 +16,9 @@ use workos_core::{Error, Result};
 use super::crm::and_range;
 use super::{changed, corrupt, emit, ensure_ref};
 use crate::SqlStore;
-use crate::db::{Sql, Tx, args, contains_pattern, now};
+#[cfg(feature = "postgres")]
+use crate::db::PgArgs;
+use crate::db::{Arg, Sql, Tx, args, contains_pattern, now};
 
 #[derive(sqlx::FromRow)]
 struct PersonRow {
@@ -144,6 +146,32 @@ pub(crate) async fn find_by_contact(
     Ok(row.map(|(id,)| PersonId::from_uuid(id)))
 }
 
+/// The live person holding `email`, else the one holding `phone`: one statement for both.
+pub(crate) async fn find_by_email_or_phone(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Result<Option<PersonId>> {
+    if email.is_none() && phone.is_none() {
+        return Ok(None);
+    }
+    // Two primary-key probes. (An `ORDER BY kind LIMIT 1` over one `OR` would invite the
+    // planner to walk the org's whole contact index in `kind` order.)
+    let rows: Vec<(String, Uuid)> = tx
+        .fetch_all(
+            "SELECT kind, person_id FROM person_contacts WHERE org_id = $1 AND kind = 'email' AND value = $2
+             UNION ALL
+             SELECT kind, person_id FROM person_contacts WHERE org_id = $1 AND kind = 'phone' AND value = $3",
+            args![ctx.org_id(), email, phone],
+        )
+        .await?;
+    let holder = |kind: &str| rows.iter().find(|(k, _)| k == kind).map(|(_, id)| *id);
+    Ok(holder("email")
+        .or_else(|| holder("phone"))
+        .map(PersonId::from_uuid))
+}
+
 /// Inserts a person with their contact index and `person.created` event, inside `tx`.
 /// On a contact conflict the partial rows are removed, so the transaction stays usable and the
 /// caller may fall back to the existing holder.
@@ -163,8 +191,7 @@ pub(crate) async fn insert_person(
     .await?;
     let mut person = person_from(PersonId::new(), ctx, new, now());
     person.created_at = person.updated_at;
-    write_person(tx, &person, true).await?;
-    if let Err(e) = index_contacts(tx, ctx, &person, false).await {
+    if let Err(e) = write_new_person(tx, ctx, &person).await {
         tx.execute(
             "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
             args![ctx.org_id(), person.id],
@@ -207,34 +234,77 @@ fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Time
     }
 }
 
+/// Writes a new person and their contact index: on Postgres in one statement, elsewhere one
+/// per row. A contact held by another person is a conflict named after its field, with the
+/// rows written so far left for the caller to remove.
+async fn write_new_person(tx: &mut Tx, ctx: &TenantContext, p: &Person) -> Result<()> {
+    #[cfg(feature = "postgres")]
+    if tx.is_postgres() {
+        let contacts = contacts(p);
+        let mut args = PgArgs::from_args(person_args(p))?;
+        let kinds = args.bind(contacts.iter().map(|c| c.0).collect::<Vec<_>>())?;
+        let values = args.bind(contacts.iter().map(|c| c.1.to_owned()).collect::<Vec<_>>())?;
+        // ON CONFLICT keeps the transaction usable and waits for a concurrent writer of the
+        // same value, as in `index_contacts`; the person row is in place for the contacts'
+        // foreign key, which is checked at the end of the statement.
+        let ctes = [
+            format!("p AS ({INSERT_PERSON})"),
+            format!(
+                "c AS (INSERT INTO person_contacts (org_id, kind, value, person_id)
+                 SELECT $10, k, v, $11 FROM unnest({kinds}::text[], {values}::text[]) AS c(k, v)
+                 ON CONFLICT DO NOTHING RETURNING kind, value)"
+            ),
+        ];
+        let (taken,): (Vec<String>,) = tx
+            .fetch_with_events(&ctes, "ARRAY(SELECT kind || ':' || value FROM c)", args)
+            .await?;
+        return match contacts
+            .into_iter()
+            .find(|(kind, value, _)| !taken.contains(&format!("{kind}:{value}")))
+        {
+            Some((kind, _, field)) => Err(Error::conflict(
+                field,
+                format!("another person already has this {kind}"),
+            )),
+            None => Ok(()),
+        };
+    }
+    write_person(tx, p, true).await?;
+    index_contacts(tx, ctx, p, false).await
+}
+
+const INSERT_PERSON: &str = "INSERT INTO people (first_name, last_name, email, additional_emails, phone, \
+     additional_phones, title, company_id, updated_at, org_id, id, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// The arguments of [`INSERT_PERSON`] and of `write_person`'s update, in placeholder order.
+fn person_args(p: &Person) -> Vec<Arg> {
+    let list = |v: Vec<&str>| serde_json::Value::from(v);
+    args![
+        p.first_name.clone(),
+        p.last_name.clone(),
+        p.email.as_ref().map(AsRef::<str>::as_ref),
+        list(p.additional_emails.iter().map(AsRef::as_ref).collect()),
+        p.phone.as_ref().map(AsRef::<str>::as_ref),
+        list(p.additional_phones.iter().map(AsRef::as_ref).collect()),
+        p.title.clone(),
+        p.company_id,
+        p.updated_at,
+        p.org_id,
+        p.id,
+        p.created_at,
+    ]
+}
+
 async fn write_person(tx: &mut Tx, p: &Person, insert: bool) -> Result<()> {
     let sql = if insert {
-        "INSERT INTO people (first_name, last_name, email, additional_emails, phone, additional_phones, title, company_id,
-         updated_at, org_id, id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        INSERT_PERSON
     } else {
         "UPDATE people SET first_name = $1, last_name = $2, email = $3, additional_emails = $4, phone = $5,
          additional_phones = $6, title = $7, company_id = $8, updated_at = $9
          WHERE org_id = $10 AND id = $11 AND created_at = $12"
     };
-    let list = |v: Vec<&str>| serde_json::Value::from(v);
-    tx.execute(
-        sql,
-        args![
-            p.first_name.clone(),
-            p.last_name.clone(),
-            p.email.as_ref().map(AsRef::<str>::as_ref),
-            list(p.additional_emails.iter().map(AsRef::as_ref).collect()),
-            p.phone.as_ref().map(AsRef::<str>::as_ref),
-            list(p.additional_phones.iter().map(AsRef::as_ref).collect()),
-            p.title.clone(),
-            p.company_id,
-            p.updated_at,
-            p.org_id,
-            p.id,
-            p.created_at,
-        ],
-    )
-    .await?;
+    tx.execute(sql, person_args(p)).await?;
     Ok(())
 }
 

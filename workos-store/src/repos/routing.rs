@@ -10,6 +10,10 @@
 //! routings to different partners do not wait for each other. The queued-lead job
 //! (`route_pending_leads`) picks each lead with `FOR UPDATE SKIP LOCKED` and routes it in that
 //! same transaction.
+//!
+//! `capture_and_route_lead` decides the capture first (dedupe, person) and writes the lead only
+//! with its routing, with its final status: on Postgres the lead, its deliveries and the
+//! transaction's events are one statement, and the lead row is never updated after its insert.
 
 use std::collections::BTreeMap;
 
@@ -34,10 +38,13 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::leads::{
-    PARTNER_COLUMNS, PartnerRow, capture_in, fetch_delivery, fetch_lead, fetch_partner,
-    insert_delivery,
+    INSERT_LEAD, PARTNER_COLUMNS, PartnerRow, already_routed, decide_capture, emit_created,
+    emit_delivery, fetch_delivery, fetch_lead, fetch_partner, insert_captured, insert_lead,
+    lead_args, new_delivery, write_delivery,
 };
 use super::{and_range, caps, corrupt, emit};
+#[cfg(feature = "postgres")]
+use crate::db::PgArgs;
 use crate::db::{Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
 
@@ -253,6 +260,115 @@ const fn capped(p: &Partner) -> bool {
     p.daily_cap.is_some() || p.monthly_cap.is_some()
 }
 
+/// A lead being routed.
+struct Unrouted {
+    lead: Lead,
+    /// Whether its row is written (a queued lead, or one captured earlier); a lead captured
+    /// in the routing's own transaction is written with its routing.
+    stored: bool,
+}
+
+/// What a routing writes.
+struct RoutingWrite<'a> {
+    /// The lead as routed.
+    lead: &'a Lead,
+    /// The stored lead's status before routing; `None` when the lead is not written yet.
+    stored: Option<LeadStatus>,
+    deliveries: &'a [LeadDelivery],
+    /// Round robin's new pointer, and the settings row that keeps it.
+    pointer: Option<(PartnerId, &'a str)>,
+}
+
+/// Writes a routing: the lead (inserted with its final status, or its status updated), its
+/// deliveries and the round-robin pointer, with the events recorded so far. On Postgres one
+/// statement (with the transaction's events and notification); on SQLite a statement per row.
+async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) -> Result<()> {
+    let status_changed = w.stored.is_some_and(|before| before != w.lead.status);
+    #[cfg(feature = "postgres")]
+    if tx.is_postgres() {
+        let mut ctes = Vec::new();
+        let mut args = if w.stored.is_none() {
+            ctes.push(format!("l AS ({INSERT_LEAD})"));
+            PgArgs::from_args(lead_args(w.lead)?)?
+        } else {
+            PgArgs::default()
+        };
+        if status_changed {
+            ctes.push(format!(
+                "l AS (UPDATE leads SET status = {}, updated_at = {} WHERE org_id = {} AND id = {})",
+                args.bind(w.lead.status.as_str())?,
+                args.bind(w.lead.updated_at)?,
+                args.bind(ctx.org_id().as_uuid())?,
+                args.bind(w.lead.id.as_uuid())?,
+            ));
+        }
+        let counted = if w.deliveries.is_empty() {
+            "0::int8"
+        } else {
+            let d = w.deliveries;
+            ctes.push(format!(
+                "d AS (INSERT INTO lead_deliveries (id, org_id, lead_id, partner_id, rule, price_minor,
+                 currency, status, attempts, created_at, updated_at)
+                 SELECT d.id, {org}, {lead}, d.pid, d.rule, d.price, d.cur, 'pending', 0, {at}, {at}
+                 FROM unnest({ids}::uuid[], {pids}::uuid[], {rules}::text[], {prices}::int8[],
+                   {curs}::text[]) AS d(id, pid, rule, price, cur)
+                 ON CONFLICT DO NOTHING RETURNING 1)",
+                org = args.bind(ctx.org_id().as_uuid())?,
+                lead = args.bind(w.lead.id.as_uuid())?,
+                at = args.bind(d[0].created_at)?,
+                ids = args.bind(d.iter().map(|d| d.id.as_uuid()).collect::<Vec<_>>())?,
+                pids = args.bind(d.iter().map(|d| d.partner_id.as_uuid()).collect::<Vec<_>>())?,
+                rules = args.bind(d.iter().map(|d| d.rule.clone()).collect::<Vec<_>>())?,
+                prices = args.bind(d.iter().map(|d| d.price_minor).collect::<Vec<_>>())?,
+                curs = args.bind(
+                    d.iter()
+                        .map(|d| d.currency.code().to_owned())
+                        .collect::<Vec<_>>()
+                )?,
+            ));
+            "(SELECT count(*) FROM d)"
+        };
+        if let Some((last, key)) = w.pointer {
+            ctes.push(format!(
+                "r AS (UPDATE routing_settings SET rr_last_partner_id = {} WHERE org_id = {} AND vertical = {})",
+                args.bind(last.as_uuid())?,
+                args.bind(ctx.org_id().as_uuid())?,
+                args.bind(key.to_owned())?,
+            ));
+        }
+        let (inserted,): (i64,) = tx.fetch_with_events(&ctes, counted, args).await?;
+        if usize::try_from(inserted).ok() != Some(w.deliveries.len()) {
+            return Err(already_routed());
+        }
+        return Ok(());
+    }
+    if w.stored.is_none() {
+        insert_lead(tx, w.lead).await?;
+    } else if status_changed {
+        tx.execute(
+            "UPDATE leads SET status = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
+            args![
+                w.lead.status.as_str(),
+                w.lead.updated_at,
+                ctx.org_id(),
+                w.lead.id
+            ],
+        )
+        .await?;
+    }
+    for delivery in w.deliveries {
+        write_delivery(tx, delivery).await?;
+    }
+    if let Some((last, key)) = w.pointer {
+        tx.execute(
+            "UPDATE routing_settings SET rr_last_partner_id = $1 WHERE org_id = $2 AND vertical = $3",
+            args![last, ctx.org_id(), key],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// How routing chooses among the eligible partners.
 #[derive(Clone, Copy)]
 struct Choice {
@@ -323,17 +439,18 @@ impl SqlStore {
     /// Chooses up to `choice.want` of `eligible` (their usage read without locks) and records
     /// the deliveries, the round-robin pointer and the lead's new status, cap-safely:
     ///
-    /// The capped partners chosen each take a slot of their cap counters last, just before the
-    /// caller commits ([`caps::take_slot`]), so a counter row stays locked only for the commit.
-    /// When one filled since it was read, everything written since the savepoint is rolled
-    /// back, that partner is left out and the choice is made again. Nothing else is locked, so
-    /// routings to different partners never wait for each other, and routings to the same one
-    /// wait only for each other's commit.
+    /// Everything the routing writes goes in one statement ([`write_choice`]); then the capped
+    /// partners chosen each take a slot of their cap counters ([`caps::take_slot`], in partner
+    /// id order) just before the caller commits, so a counter row stays locked only for the
+    /// slot's statement and the commit. When one filled since it was read, everything since
+    /// the savepoint taken before the write is rolled back, that partner is left out and the
+    /// choice is made again. Nothing else is locked, so routings to different partners never
+    /// wait for each other, and routings to the same one wait only for each other's commit.
     async fn record_choice(
         &self,
         tx: &mut Tx,
         ctx: &TenantContext,
-        (lead, stored): (Lead, &StoredSettings),
+        (lead, stored): (Unrouted, &StoredSettings),
         eligible: Vec<Partner>,
         (any_buyer, choice): (bool, Choice),
         at: Timestamp,
@@ -357,63 +474,90 @@ impl SqlStore {
                     .into_iter()
                     .filter_map(|id| from.iter().find(|p| p.id == id).cloned())
                     .collect();
-            let any_capped = chosen.iter().any(capped);
-            if any_capped {
+            let mut capped_chosen: Vec<&Partner> = chosen.iter().filter(|p| capped(p)).collect();
+            if !capped_chosen.is_empty() {
                 tx.savepoint("routing_pick").await?;
             }
-            let mut deliveries = Vec::with_capacity(chosen.len());
-            for partner in &chosen {
-                deliveries.push(
-                    insert_delivery(
-                        tx,
-                        ctx,
-                        &lead,
-                        partner,
-                        Some(rule.clone()),
-                        partner.price_minor,
-                        at,
-                    )
-                    .await?,
-                );
-            }
-            if settings.strategy == RoutingStrategy::RoundRobin
-                && let (Some(last), Some(key)) = (chosen.last(), &stored.row_key)
-            {
-                tx.execute(
-                    "UPDATE routing_settings SET rr_last_partner_id = $1 WHERE org_id = $2 AND vertical = $3",
-                    args![last.id, ctx.org_id(), key.as_str()],
-                )
-                .await?;
-            }
-            let status = routed_status(chosen.len(), any_buyer, settings.when_full);
-            let routed = set_status(tx, ctx, lead.clone(), status, at).await?;
-            // The events go out before the cap slots are taken, so that a slot's row lock is
-            // held only for the slot statement and the commit.
-            if any_capped {
-                tx.write_events().await?;
-            }
-            let mut filled = None;
-            let mut capped_chosen: Vec<&Partner> = chosen.iter().filter(|p| capped(p)).collect();
+            let routed =
+                Self::write_choice(tx, ctx, (&lead, stored), &chosen, any_buyer, (&rule, at))
+                    .await?;
             capped_chosen.sort_by_key(|p| p.id);
+            let mut filled = None;
             for partner in capped_chosen {
-                if !caps::take_slot(tx, ctx, partner, lead.id, at, true).await? {
+                if !caps::take_slot(tx, ctx, partner, lead.lead.id, at, true).await? {
                     filled = Some(partner.id);
                     break;
                 }
             }
             match filled {
-                None => {
-                    return Ok(RoutedLead {
-                        lead: routed,
-                        deliveries,
-                    });
-                }
+                None => return Ok(routed),
                 Some(id) => {
                     tx.rollback_to_savepoint("routing_pick").await?;
                     full.push(id);
                 }
             }
         }
+    }
+
+    /// Records the routing of `lead` to `chosen` (its deliveries, status and round-robin
+    /// pointer) with its events, in one write ([`write_routing`]).
+    async fn write_choice(
+        tx: &mut Tx,
+        ctx: &TenantContext,
+        (lead, stored): (&Unrouted, &StoredSettings),
+        chosen: &[Partner],
+        any_buyer: bool,
+        (rule, at): (&str, Timestamp),
+    ) -> Result<RoutedLead> {
+        let settings = &stored.settings;
+        let mut deliveries = Vec::with_capacity(chosen.len());
+        for partner in chosen {
+            let delivery = new_delivery(
+                ctx,
+                &lead.lead,
+                partner,
+                Some(rule.to_owned()),
+                partner.price_minor,
+                at,
+            )?;
+            emit_delivery(tx, ctx, &delivery).await?;
+            deliveries.push(delivery);
+        }
+        let status = routed_status(chosen.len(), any_buyer, settings.when_full);
+        let routed = if status == lead.lead.status {
+            lead.lead.clone()
+        } else {
+            let routed = Lead {
+                status,
+                updated_at: at,
+                ..lead.lead.clone()
+            };
+            emit(
+                tx,
+                ctx,
+                types::LEAD_STATUS_CHANGED,
+                LeadId::KIND,
+                routed.id.as_uuid(),
+                &routed,
+            )
+            .await?;
+            routed
+        };
+        let pointer = match (settings.strategy, chosen.last(), &stored.row_key) {
+            (RoutingStrategy::RoundRobin, Some(last), Some(key)) => Some((last.id, key.as_str())),
+            _ => None,
+        };
+        let write = RoutingWrite {
+            lead: &routed,
+            stored: lead.stored.then_some(lead.lead.status),
+            deliveries: &deliveries,
+            pointer,
+        };
+        write_routing(tx, ctx, write).await?;
+        Ok(RoutedLead {
+            lead: routed,
+            deliveries,
+        })
     }
 
     /// Routes one lead inside `tx` (which holds at most the lead's own row lock); see
@@ -426,24 +570,27 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<RoutedLead> {
         let lead = fetch_lead(tx, ctx, lead_id, for_update(self)).await?;
+        let lead = Unrouted { lead, stored: true };
         self.route_fetched(tx, ctx, lead, None, at).await
     }
 
-    /// Routes `lead`, read in `tx` with its row lock (or written by `tx`), under `settings`
-    /// when the caller has already read the settings for its vertical in `tx`.
+    /// Routes `lead` (read in `tx` with its row lock, or captured in `tx` and not written
+    /// yet), under `settings` when the caller has already read the settings for its vertical
+    /// in `tx`.
     async fn route_fetched(
         &self,
         tx: &mut Tx,
         ctx: &TenantContext,
-        lead: Lead,
+        unrouted: Unrouted,
         settings: Option<StoredSettings>,
         at: Timestamp,
     ) -> Result<RoutedLead> {
         let lock = for_update(self);
+        let lead = &unrouted.lead;
         match lead.status {
             LeadStatus::Duplicate => {
                 return Ok(RoutedLead {
-                    lead,
+                    lead: unrouted.lead,
                     deliveries: Vec::new(),
                 });
             }
@@ -492,7 +639,7 @@ impl SqlStore {
         let mut open = Vec::new();
         for row in rows {
             let partner = Partner::try_from(row)?;
-            if !partner_buys(&partner, &lead) || (shared && partner.exclusive) {
+            if !partner_buys(&partner, lead) || (shared && partner.exclusive) {
                 continue;
             }
             any_buyer = true;
@@ -512,8 +659,15 @@ impl SqlStore {
             rr_last: stored.rr_last,
             want,
         };
-        self.record_choice(tx, ctx, (lead, &stored), eligible, (any_buyer, choice), at)
-            .await
+        self.record_choice(
+            tx,
+            ctx,
+            (unrouted, &stored),
+            eligible,
+            (any_buyer, choice),
+            at,
+        )
+        .await
     }
 }
 
@@ -601,7 +755,7 @@ impl RoutingRepo for SqlStore {
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let (stored, locked) = settings_locking_contacts(&mut tx, ctx, &new).await?;
-        let captured = capture_in(
+        let captured = decide_capture(
             self,
             &mut tx,
             ctx,
@@ -611,12 +765,19 @@ impl RoutingRepo for SqlStore {
         )
         .await?;
         let routed = if captured.is_duplicate() {
+            insert_captured(&mut tx, ctx, &captured.lead).await?;
             RoutedLead {
                 lead: captured.lead,
                 deliveries: Vec::new(),
             }
         } else {
-            self.route_fetched(&mut tx, ctx, captured.lead, Some(stored), at)
+            // The lead is written once, with its routing and final status.
+            emit_created(&mut tx, ctx, &captured.lead).await?;
+            let lead = Unrouted {
+                lead: captured.lead,
+                stored: false,
+            };
+            self.route_fetched(&mut tx, ctx, lead, Some(stored), at)
                 .await?
         };
         tx.commit().await?;
