@@ -882,9 +882,36 @@ async fn capture_and_route_is_one_transaction(store: &SqlStore) {
     assert_eq!(routed.lead.vertical.as_deref(), Some("solar"));
     assert_eq!(routed.deliveries.len(), 1);
     assert_eq!(routed.deliveries[0].partner_id, p.id);
+    let stored = store.get_lead(ctx, routed.lead.id).await.unwrap();
+    assert_eq!(stored, routed.lead, "the row is the lead as answered");
+    // The lead is written once, routed, yet its history reads as before: created `new`, routed
+    // to the partner, then moved to `routed`.
+    let created = one_event(store, ctx, types::LEAD_CREATED, routed.lead.id).await;
+    assert_eq!(created.data["status"], "new");
+    let delivery = one_event(store, ctx, types::LEAD_ROUTED, routed.deliveries[0].id).await;
+    assert_eq!(delivery.data["lead_id"], json_id(routed.lead.id));
+    let changed = one_event(store, ctx, types::LEAD_STATUS_CHANGED, routed.lead.id).await;
+    assert_eq!(changed.data["status"], "routed");
+    let person = routed.lead.person_id.expect("linked to a person");
+    one_event(store, ctx, types::PERSON_CREATED, person).await;
+
+    // With nobody buying the vertical, the lead is written with that outcome and no delivery.
+    let waiting = store
+        .capture_and_route_lead(
+            ctx,
+            NewLead {
+                email: Some(email("waits@example.com")),
+                vertical: Some("roofing".into()),
+                ..NewLead::default()
+            },
+            now(),
+        )
+        .await
+        .unwrap();
+    assert!(waiting.deliveries.is_empty());
     assert_eq!(
-        store.get_lead(ctx, routed.lead.id).await.unwrap().status,
-        LeadStatus::Routed
+        store.get_lead(ctx, waiting.lead.id).await.unwrap(),
+        waiting.lead
     );
 
     let again = store.capture_and_route_lead(ctx, new, now()).await.unwrap();
