@@ -238,21 +238,51 @@ async fn settings_locking_contacts(
 // ---------------------------------------------------------------------------------------------
 // Routing
 
-/// The partners of `open` under their caps at `at`, counted in `tx` (one statement).
+/// The partners of `open` under their caps at `at`, counted in `tx` (one statement), each
+/// with its spare slots (the fewest left in any of its capped windows; `u32::MAX` uncapped).
 async fn with_room(
     tx: &mut Tx,
     ctx: &TenantContext,
     open: Vec<Partner>,
     at: Timestamp,
-) -> Result<Vec<Partner>> {
+) -> Result<Vec<(Partner, u32)>> {
     let usage = caps::usage(tx, ctx, &open, at).await?;
     Ok(open
         .into_iter()
-        .filter(|p| {
+        .filter_map(|p| {
             let (daily, monthly) = usage.get(&p.id.as_uuid()).copied().unwrap_or((0, 0));
-            has_room(p, daily, monthly)
+            let spare = [(p.daily_cap, daily), (p.monthly_cap, monthly)]
+                .into_iter()
+                .filter_map(|(cap, used)| cap.map(|cap| cap.saturating_sub(used)))
+                .min()
+                .unwrap_or(u32::MAX);
+            has_room(&p, daily, monthly).then_some((p, spare))
         })
         .collect())
+}
+
+/// Spare slots, as read without locks, above which routing takes a partner's slot without a
+/// savepoint to roll back to: that many routings would have to fill it between the read and
+/// the slot. If one still does, the caller rolls back the whole transaction and routes again
+/// with a savepoint ([`Savepoint::Always`]).
+const SPARE_WITHOUT_SAVEPOINT: u32 = 200;
+
+/// When routing takes a savepoint before writing, to choose again if a cap slot is refused.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    /// Whenever a capped partner is chosen.
+    Always,
+    /// Only when a capped partner chosen has at most [`SPARE_WITHOUT_SAVEPOINT`] spare slots;
+    /// a slot refused without one answers [`Routing::Again`].
+    WhenTight,
+}
+
+/// How a routing ended.
+enum Routing {
+    Done(Box<RoutedLead>),
+    /// A cap slot was refused with no savepoint to go back to: the transaction must be rolled
+    /// back and the lead routed again with [`Savepoint::Always`].
+    Again,
 }
 
 /// Whether a cap limits the partner (only then does routing need its row lock).
@@ -374,6 +404,7 @@ async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) ->
 struct Choice {
     strategy: RoutingStrategy,
     rr_last: Option<PartnerId>,
+    savepoint: Savepoint,
     /// How many partners.
     want: usize,
 }
@@ -436,6 +467,49 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// [`RoutingRepo::capture_and_route_lead`] in one transaction (`new` validated), committed
+    /// unless the routing must start again.
+    async fn capture_and_route_in_tx(
+        &self,
+        ctx: &TenantContext,
+        new: NewLead,
+        at: Timestamp,
+        savepoint: Savepoint,
+    ) -> Result<Routing> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let (stored, locked) = settings_locking_contacts(&mut tx, ctx, &new).await?;
+        let captured = decide_capture(
+            self,
+            &mut tx,
+            ctx,
+            new,
+            (&stored.settings.dedupe, locked),
+            at,
+        )
+        .await?;
+        let routing = if captured.is_duplicate() {
+            insert_captured(&mut tx, ctx, &captured.lead).await?;
+            Routing::Done(Box::new(RoutedLead {
+                lead: captured.lead,
+                deliveries: Vec::new(),
+            }))
+        } else {
+            // The lead is written once, with its routing and final status.
+            emit_created(&mut tx, ctx, &captured.lead).await?;
+            let lead = Unrouted {
+                lead: captured.lead,
+                stored: false,
+            };
+            self.route_fetched(&mut tx, ctx, (lead, Some(stored)), at, savepoint)
+                .await?
+        };
+        // `Again`: dropping the transaction rolls it back.
+        if let Routing::Done(_) = routing {
+            tx.commit().await?;
+        }
+        Ok(routing)
+    }
+
     /// Chooses up to `choice.want` of `eligible` (their usage read without locks) and records
     /// the deliveries, the round-robin pointer and the lead's new status, cap-safely:
     ///
@@ -451,10 +525,10 @@ impl SqlStore {
         tx: &mut Tx,
         ctx: &TenantContext,
         (lead, stored): (Unrouted, &StoredSettings),
-        eligible: Vec<Partner>,
+        eligible: Vec<(Partner, u32)>,
         (any_buyer, choice): (bool, Choice),
         at: Timestamp,
-    ) -> Result<RoutedLead> {
+    ) -> Result<Routing> {
         let settings = &stored.settings;
         let rule = format!(
             "{}:{}",
@@ -465,6 +539,7 @@ impl SqlStore {
         loop {
             let from: Vec<Partner> = eligible
                 .iter()
+                .map(|(p, _)| p)
                 .filter(|p| !full.contains(&p.id))
                 .cloned()
                 .collect();
@@ -475,7 +550,16 @@ impl SqlStore {
                     .filter_map(|id| from.iter().find(|p| p.id == id).cloned())
                     .collect();
             let mut capped_chosen: Vec<&Partner> = chosen.iter().filter(|p| capped(p)).collect();
-            if !capped_chosen.is_empty() {
+            let tight = || {
+                capped_chosen.iter().any(|c| {
+                    eligible
+                        .iter()
+                        .any(|(p, spare)| p.id == c.id && *spare <= SPARE_WITHOUT_SAVEPOINT)
+                })
+            };
+            let savepoint =
+                !capped_chosen.is_empty() && (choice.savepoint == Savepoint::Always || tight());
+            if savepoint {
                 tx.savepoint("routing_pick").await?;
             }
             let routed =
@@ -490,7 +574,8 @@ impl SqlStore {
                 }
             }
             match filled {
-                None => return Ok(routed),
+                None => return Ok(Routing::Done(Box::new(routed))),
+                Some(_) if !savepoint => return Ok(Routing::Again),
                 Some(id) => {
                     tx.rollback_to_savepoint("routing_pick").await?;
                     full.push(id);
@@ -571,7 +656,16 @@ impl SqlStore {
     ) -> Result<RoutedLead> {
         let lead = fetch_lead(tx, ctx, lead_id, for_update(self)).await?;
         let lead = Unrouted { lead, stored: true };
-        self.route_fetched(tx, ctx, lead, None, at).await
+        match self
+            .route_fetched(tx, ctx, (lead, None), at, Savepoint::Always)
+            .await?
+        {
+            Routing::Done(routed) => Ok(*routed),
+            Routing::Again => Err(Error::internal(
+                "routing asked to start again despite its savepoint",
+                std::io::Error::other("routing"),
+            )),
+        }
     }
 
     /// Routes `lead` (read in `tx` with its row lock, or captured in `tx` and not written
@@ -581,18 +675,18 @@ impl SqlStore {
         &self,
         tx: &mut Tx,
         ctx: &TenantContext,
-        unrouted: Unrouted,
-        settings: Option<StoredSettings>,
+        (unrouted, settings): (Unrouted, Option<StoredSettings>),
         at: Timestamp,
-    ) -> Result<RoutedLead> {
+        savepoint: Savepoint,
+    ) -> Result<Routing> {
         let lock = for_update(self);
         let lead = &unrouted.lead;
         match lead.status {
             LeadStatus::Duplicate => {
-                return Ok(RoutedLead {
+                return Ok(Routing::Done(Box::new(RoutedLead {
                     lead: unrouted.lead,
                     deliveries: Vec::new(),
-                });
+                })));
             }
             LeadStatus::New | LeadStatus::Queued => {}
             other => {
@@ -657,6 +751,7 @@ impl SqlStore {
         let choice = Choice {
             strategy: settings.strategy,
             rr_last: stored.rr_last,
+            savepoint,
             want,
         };
         self.record_choice(
@@ -753,35 +848,23 @@ impl RoutingRepo for SqlStore {
     ) -> Result<RoutedLead> {
         new.validate()?;
         let at = to_storage_precision(now);
-        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let (stored, locked) = settings_locking_contacts(&mut tx, ctx, &new).await?;
-        let captured = decide_capture(
-            self,
-            &mut tx,
-            ctx,
-            new,
-            (&stored.settings.dedupe, locked),
-            at,
-        )
-        .await?;
-        let routed = if captured.is_duplicate() {
-            insert_captured(&mut tx, ctx, &captured.lead).await?;
-            RoutedLead {
-                lead: captured.lead,
-                deliveries: Vec::new(),
+        let first = self
+            .capture_and_route_in_tx(ctx, new.clone(), at, Savepoint::WhenTight)
+            .await?;
+        let again = match first {
+            Routing::Done(routed) => return Ok(*routed),
+            Routing::Again => {
+                self.capture_and_route_in_tx(ctx, new, at, Savepoint::Always)
+                    .await?
             }
-        } else {
-            // The lead is written once, with its routing and final status.
-            emit_created(&mut tx, ctx, &captured.lead).await?;
-            let lead = Unrouted {
-                lead: captured.lead,
-                stored: false,
-            };
-            self.route_fetched(&mut tx, ctx, lead, Some(stored), at)
-                .await?
         };
-        tx.commit().await?;
-        Ok(routed)
+        match again {
+            Routing::Done(routed) => Ok(*routed),
+            Routing::Again => Err(Error::internal(
+                "routing asked to start again despite its savepoint",
+                std::io::Error::other("routing"),
+            )),
+        }
     }
 
     async fn route_queued_leads(

@@ -1818,3 +1818,109 @@ async fn concurrent_job_runs_never_route_a_lead_twice(store: &SqlStore) {
         assert_eq!(deliveries.data.len(), 2);
     }
 }
+
+/// Postgres: a routing that takes a partner's cap slot without a savepoint (the counters it
+/// read left plenty of room) and is refused it all the same starts again from scratch, with a
+/// savepoint, and goes to the next partner; the attempt rolled back leaves nothing behind.
+/// The slot is refused by holding the partner's day counter at its cap in an open transaction
+/// that commits once the routing waits on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_refused_without_a_savepoint_routes_again() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = &db.store;
+    let t = Tenant::new(store, "Optimistic slots").await;
+    let ctx = &t.ctx;
+    let big = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 10,
+            daily_cap: Some(1000),
+            ..partner("Big")
+        },
+    )
+    .await;
+    let backup = create_partner(
+        store,
+        ctx,
+        NewPartner {
+            priority: 1,
+            ..partner("Backup")
+        },
+    )
+    .await;
+    let lead = |n: &str| NewLead {
+        email: Some(email(&format!("{n}@example.com"))),
+        vertical: Some("solar".into()),
+        region: Some("CA".into()),
+        ..NewLead::default()
+    };
+    // The first lead makes Big's day counter.
+    let first = store
+        .capture_and_route_lead(ctx, lead("first"), now())
+        .await
+        .unwrap();
+    assert_eq!(first.deliveries[0].partner_id, big.id);
+
+    let pool = store.pg_pool().expect("a Postgres store has a pool");
+    let mut hold = pool.begin().await.unwrap();
+    let held = sqlx::query(
+        "UPDATE partner_cap_usage SET used = 1000 WHERE partner_id = $1 AND period = 'day'",
+    )
+    .bind(big.id.as_uuid())
+    .execute(&mut *hold)
+    .await
+    .unwrap();
+    assert_eq!(held.rows_affected(), 1);
+    let release = async {
+        // Commit once the routing waits on the counter row.
+        for _ in 0..1000 {
+            let (waiting,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        hold.commit().await.unwrap();
+    };
+    let (second, ()) = tokio::join!(
+        store.capture_and_route_lead(ctx, lead("second"), now()),
+        release
+    );
+    let second = second.unwrap();
+    assert_eq!(second.lead.status, LeadStatus::Routed);
+    assert_eq!(second.deliveries.len(), 1);
+    assert_eq!(second.deliveries[0].partner_id, backup.id, "Big was full");
+
+    let (used,): (i32,) = sqlx::query_as(
+        "SELECT used FROM partner_cap_usage WHERE partner_id = $1 AND period = 'day'",
+    )
+    .bind(big.id.as_uuid())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(used, 1000, "the refused slot was not counted");
+    let leads = store
+        .list_leads(ctx, Default::default(), Default::default())
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(leads.len(), 2, "the first attempt's lead was rolled back");
+    assert_eq!(count_events(store, ctx, types::LEAD_CREATED).await, 2);
+    assert_eq!(count_events(store, ctx, types::PERSON_CREATED).await, 2);
+    assert_eq!(count_events(store, ctx, types::LEAD_ROUTED).await, 2);
+    let to_big = store
+        .list_partner_deliveries(ctx, big.id, Default::default(), Default::default())
+        .await
+        .unwrap()
+        .data;
+    assert_eq!(to_big.len(), 1);
+}
