@@ -309,7 +309,7 @@ impl EventColumns {
     fn insert_cte(self, args: &mut PgArgs) -> Result<String> {
         Ok(format!(
             "workos_events AS (
-             INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
+             INSERT INTO domain_events ({EVENT_COLUMNS})
              SELECT * FROM unnest({}::uuid[], {}::uuid[], {}::text[], {}::timestamptz[], {}::text[],
                {}::uuid[], {}::jsonb[], {}::text[]))",
             args.bind(self.ids)?,
@@ -507,20 +507,12 @@ impl Tx {
             return Ok(());
         }
         for i in self.written..self.events.len() {
-            let event = self.events[i].clone();
+            let args = event_args(&self.events[i]);
             self.execute(
-                "INSERT INTO domain_events (id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                args![
-                    event.id,
-                    event.org_id,
-                    event.event_type.as_str(),
-                    event.occurred_at,
-                    event.subject.kind.as_str(),
-                    event.subject.id,
-                    event.data.clone(),
-                    event.request_id.clone(),
-                ],
+                &format!(
+                    "INSERT INTO domain_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ),
+                args,
             )
             .await?;
         }
@@ -654,6 +646,24 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// The columns of an event, in the order of [`event_args`].
+pub(crate) const EVENT_COLUMNS: &str =
+    "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
+
+/// An event's values, in the order of [`EVENT_COLUMNS`].
+pub(crate) fn event_args(e: &DomainEvent) -> Vec<Arg> {
+    args![
+        e.id,
+        e.org_id,
+        e.event_type.as_str(),
+        e.occurred_at,
+        e.subject.kind.as_str(),
+        e.subject.id,
+        e.data.clone(),
+        e.request_id.clone(),
+    ]
 }
 
 /// Maps a database error to the engine's error. Constraint names and messages are read to name

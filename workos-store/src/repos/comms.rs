@@ -19,6 +19,8 @@ use super::person::{find_by_contact, insert_person};
 use super::{and_range, corrupt, emit};
 use crate::SqlStore;
 use crate::db::{Arg, Sql, Tx, args, now};
+#[cfg(feature = "postgres")]
+use crate::db::{EVENT_COLUMNS, event_args};
 
 /// Twilio's limit for one message body.
 const MAX_BODY_CHARS: usize = 1600;
@@ -214,25 +216,6 @@ fn interaction_args(i: &Interaction) -> Vec<Arg> {
         i.org_id,
         i.id,
         i.created_at,
-    ]
-}
-
-/// The columns of an event, in the order of [`event_args`].
-#[cfg(feature = "postgres")]
-const EVENT_COLUMNS: &str =
-    "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
-
-#[cfg(feature = "postgres")]
-fn event_args(e: &DomainEvent) -> Vec<Arg> {
-    args![
-        e.id,
-        e.org_id,
-        e.event_type.as_str(),
-        e.occurred_at,
-        e.subject.kind.as_str(),
-        e.subject.id,
-        e.data.clone(),
-        e.request_id.clone(),
     ]
 }
 
