@@ -29,7 +29,7 @@ pub(crate) enum Arg {
     Bool(bool),
     Time(Option<Timestamp>),
     Json(serde_json::Value),
-    Bytes(Vec<u8>),
+    Bytes(Option<Vec<u8>>),
 }
 
 macro_rules! arg_from {
@@ -55,7 +55,8 @@ arg_from! {
     Timestamp => |v| Arg::Time(Some(v));
     Option<Timestamp> => |v| Arg::Time(v);
     serde_json::Value => |v| Arg::Json(v);
-    Vec<u8> => |v| Arg::Bytes(v);
+    Vec<u8> => |v| Arg::Bytes(Some(v));
+    Option<Vec<u8>> => |v| Arg::Bytes(v);
 }
 
 /// Lets typed ids be bound directly: `args![ctx.org_id(), id]`.

@@ -50,7 +50,9 @@ use workos_core::{Error, Result};
 
 use crate::schedule::RetrySchedule;
 use crate::sender::{HttpSender, Message, SendError, SendResponse, Verdict, classify};
-use crate::service::{DEFAULT_GRACE_PERIOD, MAX_SECRETS, SecretEntry, SecretSealer};
+use crate::service::{
+    DEFAULT_GRACE_PERIOD, MAX_ROTATION_TRIES, MAX_SECRETS, SecretEntry, SecretSealer,
+};
 use crate::signing::WebhookSecret;
 use crate::worker::{START_MARGIN, Wakeups, WebhookConfig};
 
@@ -109,7 +111,8 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
         self
     }
 
-    /// Creates a partner; a webhook partner gets a new signing secret, returned this once.
+    /// Creates a partner; a webhook partner gets a new signing secret, returned this once and
+    /// stored with the partner in one transaction.
     ///
     /// # Errors
     /// As [`PartnerRepo::create_partner`].
@@ -118,16 +121,23 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
         ctx: &TenantContext,
         new: NewPartner,
     ) -> Result<(Partner, Option<WebhookSecret>)> {
-        let partner = self.store.create_partner(ctx, new).await?;
-        let secret = match partner.delivery {
-            PartnerDelivery::Webhook { .. } => Some(self.replace(ctx, partner.id, &[]).await?),
-            PartnerDelivery::Email { .. } => None,
-        };
-        Ok((partner, secret))
+        match new.delivery {
+            PartnerDelivery::Webhook { .. } => {
+                let id = PartnerId::new();
+                let (secret, sealed) = self.mint(ctx.org_id(), id)?;
+                let partner = self
+                    .store
+                    .create_partner_with_secret(ctx, id, new, Some(sealed))
+                    .await?;
+                Ok((partner, Some(secret)))
+            }
+            PartnerDelivery::Email { .. } => Ok((self.store.create_partner(ctx, new).await?, None)),
+        }
     }
 
-    /// Changes a partner. One that becomes a webhook partner (or is one without a secret) gets
-    /// a new signing secret, returned this once; one that becomes an email partner loses its.
+    /// Changes a partner. When the patch names a delivery, the signing secret follows it in
+    /// the same transaction: a webhook partner without one gets a new signing secret,
+    /// returned this once; an email partner loses its.
     ///
     /// # Errors
     /// As [`PartnerRepo::update_partner`].
@@ -138,33 +148,27 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
         patch: PartnerPatch,
     ) -> Result<(Partner, Option<WebhookSecret>)> {
         ctx.authorize(Access::Manage)?;
-        let switching = patch.delivery.is_some();
-        let partner = self.store.update_partner(ctx, id, patch).await?;
-        if !switching {
-            return Ok((partner, None));
+        if patch.delivery.is_none() {
+            return Ok((self.store.update_partner(ctx, id, patch).await?, None));
         }
-        let stored = self.store.partner_signing_secret(ctx, id).await?;
-        match (&partner.delivery, stored) {
-            (PartnerDelivery::Webhook { .. }, None) => {
-                let secret = self.replace(ctx, id, &[]).await?;
-                Ok((partner, Some(secret)))
-            }
-            (PartnerDelivery::Email { .. }, Some(_)) => {
-                self.store.set_partner_signing_secret(ctx, id, None).await?;
-                Ok((partner, None))
-            }
-            _ => Ok((partner, None)),
-        }
+        let (secret, sealed) = self.mint(ctx.org_id(), id)?;
+        let (partner, minted) = self
+            .store
+            .update_partner_with_secret(ctx, id, patch, sealed)
+            .await?;
+        Ok((partner, minted.then_some(secret)))
     }
 
     /// Mints a new signing secret for a webhook partner and returns it (shown this once). The
     /// secrets it replaces stay valid for the grace period (deliveries are signed with each),
-    /// so the partner can switch without missing a lead.
+    /// so the partner can switch without missing a lead. Rotations racing each other keep
+    /// every new secret (the store's swap is a compare-and-swap).
     ///
     /// # Errors
     /// [`Error::Forbidden`] below admin; [`Error::NotFound`]; [`Error::Conflict`] on
-    /// `delivery.kind` for an email partner; [`Error::Internal`] when the stored secret does not
-    /// open.
+    /// `delivery.kind` for an email partner, and on `signing_secret` when the secret kept
+    /// changing under [`MAX_ROTATION_TRIES`] tries; [`Error::Internal`] when the stored
+    /// secret does not open.
     pub async fn rotate_secret(&self, ctx: &TenantContext, id: PartnerId) -> Result<WebhookSecret> {
         ctx.authorize(Access::Manage)?;
         let partner = self.store.get_partner(ctx, id).await?;
@@ -174,49 +178,81 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
                 "only webhook partners have a signing secret",
             ));
         }
-        let now = now();
-        let until = now
-            .checked_add_signed(
-                chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX),
-            )
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let kept: Vec<SecretEntry> = match self.store.partner_signing_secret(ctx, id).await? {
-            Some(sealed) => self
-                .sealer
-                .open_for(&partner_aad(ctx.org_id(), id), &sealed)?
-                .into_iter()
-                .filter(|e| e.is_valid_at(now))
-                .map(|e| SecretEntry {
-                    expires_at: Some(e.expires_at.map_or(until, |t| t.min(until))),
-                    ..e
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        self.replace(ctx, id, &kept).await
+        let secret = WebhookSecret::generate();
+        let aad = partner_aad(ctx.org_id(), id);
+        for _ in 0..MAX_ROTATION_TRIES {
+            let stored = self.store.partner_signing_secret(ctx, id).await?;
+            let now = now();
+            let until = now
+                .checked_add_signed(
+                    chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX),
+                )
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let mut entries = vec![SecretEntry {
+                secret: secret.clone(),
+                expires_at: None,
+            }];
+            if let Some(sealed) = &stored {
+                entries.extend(
+                    self.sealer
+                        .open_for(&aad, sealed)?
+                        .into_iter()
+                        .filter(|e| e.is_valid_at(now))
+                        .map(|e| SecretEntry {
+                            expires_at: Some(e.expires_at.map_or(until, |t| t.min(until))),
+                            ..e
+                        }),
+                );
+            }
+            entries.truncate(MAX_SECRETS);
+            let next = self.sealer.seal_for(&aad, &entries)?;
+            if self
+                .store
+                .swap_partner_signing_secret(ctx, id, stored, next)
+                .await?
+            {
+                return Ok(secret);
+            }
+        }
+        Err(Error::conflict(
+            "signing_secret",
+            "the partner's signing secret kept changing; try again",
+        ))
     }
 
-    /// Stores a new primary secret followed by `kept`, and returns the new one.
-    async fn replace(
+    /// The partner's signing secrets still valid at `now`, primary first, opened from `sealed`
+    /// (as [`PartnerRepo::partner_signing_secret`] reads it). For the engine's own checks and
+    /// tests; never shown through the API.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when `sealed` does not open for this org and partner.
+    pub fn open_secrets(
         &self,
-        ctx: &TenantContext,
+        org_id: OrgId,
         id: PartnerId,
-        kept: &[SecretEntry],
-    ) -> Result<WebhookSecret> {
+        sealed: &SealedSecrets,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WebhookSecret>> {
+        Ok(self
+            .sealer
+            .open_for(&partner_aad(org_id, id), sealed)?
+            .into_iter()
+            .filter(|e| e.is_valid_at(now))
+            .map(|e| e.secret)
+            .collect())
+    }
+
+    /// A new signing secret and its sealing, as the only entry, for the partner `id`.
+    fn mint(&self, org_id: OrgId, id: PartnerId) -> Result<(WebhookSecret, SealedSecrets)> {
         let secret = WebhookSecret::generate();
-        let mut entries = vec![SecretEntry {
+        let entry = SecretEntry {
             secret: secret.clone(),
             expires_at: None,
-        }];
-        entries.extend(kept.iter().cloned());
-        entries.truncate(MAX_SECRETS);
+        };
         let sealed = self
             .sealer
-            .seal_for(&partner_aad(ctx.org_id(), id), &entries)?;
-        self.store
-            .set_partner_signing_secret(ctx, id, Some(sealed))
-            .await?;
-        Ok(secret)
+            .seal_for(&partner_aad(org_id, id), std::slice::from_ref(&entry))?;
+        Ok((secret, sealed))
     }
 }
 

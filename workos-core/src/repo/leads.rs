@@ -110,6 +110,23 @@ pub trait PartnerRepo: Send + Sync {
     /// `delivery.url`, …); [`crate::Error::Forbidden`] below admin.
     async fn create_partner(&self, ctx: &TenantContext, new: NewPartner) -> Result<Partner>;
 
+    /// Creates a partner under the id `id`, as [`PartnerRepo::create_partner`] does, and for a
+    /// webhook partner stores `secret` (its sealed signing secret) in the same transaction, so
+    /// no lead is ever routed to it before it has one. The caller chooses the id because the
+    /// sealed secret's associated data names the partner. `secret` is ignored for an email
+    /// partner.
+    ///
+    /// # Errors
+    /// As [`PartnerRepo::create_partner`]; [`crate::Error::Conflict`] on `id` when a partner
+    /// already has it.
+    async fn create_partner_with_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        new: NewPartner,
+        secret: Option<SealedSecrets>,
+    ) -> Result<Partner>;
+
     /// One partner.
     ///
     /// # Errors
@@ -138,6 +155,21 @@ pub trait PartnerRepo: Send + Sync {
         patch: PartnerPatch,
     ) -> Result<Partner>;
 
+    /// Applies a patch as [`PartnerRepo::update_partner`] does and, in the same transaction,
+    /// keeps the partner's signing secret in step with its delivery: a partner that is an
+    /// email partner after the patch loses its secret; a webhook partner without one gets
+    /// `mint` (sealed for this partner). Returns the partner and whether `mint` was stored.
+    ///
+    /// # Errors
+    /// As [`PartnerRepo::update_partner`].
+    async fn update_partner_with_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        patch: PartnerPatch,
+        mint: SealedSecrets,
+    ) -> Result<(Partner, bool)>;
+
     /// Soft-deletes a partner: it then reads as not found; its deliveries stay. Emits
     /// `partner.deleted`.
     ///
@@ -155,6 +187,21 @@ pub trait PartnerRepo: Send + Sync {
         ctx: &TenantContext,
         id: PartnerId,
     ) -> Result<Option<SealedSecrets>>;
+
+    /// Replaces the partner's sealed signing secret with `next` (a rotation) if it still is
+    /// `expected` (as read by [`PartnerRepo::partner_signing_secret`]): a compare-and-swap,
+    /// so two rotations racing cannot drop each other's secret. Returns `false`, changing
+    /// nothing, when it is not (the caller reads it again and retries). Emits no event.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`] below admin.
+    async fn swap_partner_signing_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        expected: Option<SealedSecrets>,
+        next: SealedSecrets,
+    ) -> Result<bool>;
 
     /// Sets (or, with `None`, clears) the partner's sealed webhook signing secret (admin).
     /// Emits no event: the secret is never part of one.

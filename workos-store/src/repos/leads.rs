@@ -747,22 +747,38 @@ fn partner_args(p: &Partner) -> Result<Vec<crate::db::Arg>> {
     ])
 }
 
-#[async_trait]
-impl PartnerRepo for SqlStore {
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn create_partner(&self, ctx: &TenantContext, mut new: NewPartner) -> Result<Partner> {
+/// Whether a partner receives leads by webhook (only those keep a signing secret).
+const fn is_webhook(p: &Partner) -> bool {
+    matches!(p.delivery, PartnerDelivery::Webhook { .. })
+}
+
+impl SqlStore {
+    /// Creates a partner under `id`, with `secret` when it is a webhook partner.
+    async fn insert_partner(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        mut new: NewPartner,
+        secret: Option<SealedSecrets>,
+    ) -> Result<Partner> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let t = now();
-        let partner = partner_from(PartnerId::new(), ctx, new, t, t);
+        let partner = partner_from(id, ctx, new, t, t);
+        let secret = secret.filter(|_| is_webhook(&partner)).map(|s| s.0);
         let mut a = partner_args(&partner)?;
-        a.extend(args![partner.org_id, partner.id, partner.created_at]);
+        a.extend(args![
+            partner.org_id,
+            partner.id,
+            partner.created_at,
+            secret
+        ]);
         tx.execute(
             "INSERT INTO fulfillment_partners (name, delivery, verticals, regions, priority, weight, price_minor,
              currency, daily_cap, monthly_cap, timezone, exclusive, active, updated_at, schedule, org_id, id,
-             created_at)
+             created_at, signing_secret)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULLIF($15, 'null'), $16, $17,
-             $18)",
+             $18, $19)",
             a,
         )
         .await?;
@@ -777,6 +793,100 @@ impl PartnerRepo for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(partner)
+    }
+
+    /// Applies `patch` to a partner; with `mint`, also keeps its signing secret in step with
+    /// its delivery ([`PartnerRepo::update_partner_with_secret`]). Answers whether `mint` was
+    /// stored.
+    async fn patch_partner(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        patch: PartnerPatch,
+        mint: Option<SealedSecrets>,
+    ) -> Result<(Partner, bool)> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let current = fetch_partner(&mut tx, ctx, id, for_update(self)).await?;
+        let mut next = NewPartner::patched(&current, patch);
+        next.validate()?;
+        let updated = partner_from(id, ctx, next, current.created_at, now());
+        let unchanged = Partner {
+            updated_at: current.updated_at,
+            ..updated.clone()
+        } == current;
+        let partner = if unchanged {
+            current
+        } else {
+            let mut a = partner_args(&updated)?;
+            a.extend(args![ctx.org_id(), id]);
+            tx.execute(
+                "UPDATE fulfillment_partners SET name = $1, delivery = $2, verticals = $3, regions = $4, priority = $5,
+                 weight = $6, price_minor = $7, currency = $8, daily_cap = $9, monthly_cap = $10, timezone = $11,
+                 exclusive = $12, active = $13, updated_at = $14, schedule = NULLIF($15, 'null')
+                 WHERE org_id = $16 AND id = $17",
+                a,
+            )
+            .await?;
+            if (updated.daily_cap, updated.monthly_cap, &updated.timezone)
+                != (current.daily_cap, current.monthly_cap, &current.timezone)
+            {
+                caps::forget(&mut tx, ctx, id).await?;
+            }
+            emit(
+                &mut tx,
+                ctx,
+                types::PARTNER_UPDATED,
+                PartnerId::KIND,
+                id.as_uuid(),
+                &updated,
+            )
+            .await?;
+            updated
+        };
+        let mut minted = false;
+        if let Some(mint) = mint {
+            // The row is locked (Postgres) or the database is (SQLite) since the read above.
+            let (has_secret,): (bool,) = tx
+                .fetch_one(
+                    "SELECT signing_secret IS NOT NULL FROM fulfillment_partners WHERE org_id = $1 AND id = $2",
+                    args![ctx.org_id(), id],
+                )
+                .await?;
+            let secret = match (is_webhook(&partner), has_secret) {
+                (true, false) => Some(Some(mint.0)),
+                (false, true) => Some(None),
+                _ => None,
+            };
+            if let Some(secret) = secret {
+                minted = secret.is_some();
+                tx.execute(
+                    "UPDATE fulfillment_partners SET signing_secret = $1 WHERE org_id = $2 AND id = $3",
+                    args![secret, ctx.org_id(), id],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok((partner, minted))
+    }
+}
+
+#[async_trait]
+impl PartnerRepo for SqlStore {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn create_partner(&self, ctx: &TenantContext, new: NewPartner) -> Result<Partner> {
+        self.insert_partner(ctx, PartnerId::new(), new, None).await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn create_partner_with_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        new: NewPartner,
+        secret: Option<SealedSecrets>,
+    ) -> Result<Partner> {
+        self.insert_partner(ctx, id, new, secret).await
     }
 
     async fn get_partner(&self, ctx: &TenantContext, id: PartnerId) -> Result<Partner> {
@@ -814,44 +924,18 @@ impl PartnerRepo for SqlStore {
         id: PartnerId,
         patch: PartnerPatch,
     ) -> Result<Partner> {
-        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let current = fetch_partner(&mut tx, ctx, id, for_update(self)).await?;
-        let mut next = NewPartner::patched(&current, patch);
-        next.validate()?;
-        let updated = partner_from(id, ctx, next, current.created_at, now());
-        if (Partner {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        }) == current
-        {
-            return Ok(current);
-        }
-        let mut a = partner_args(&updated)?;
-        a.extend(args![ctx.org_id(), id]);
-        tx.execute(
-            "UPDATE fulfillment_partners SET name = $1, delivery = $2, verticals = $3, regions = $4, priority = $5,
-             weight = $6, price_minor = $7, currency = $8, daily_cap = $9, monthly_cap = $10, timezone = $11,
-             exclusive = $12, active = $13, updated_at = $14, schedule = NULLIF($15, 'null')
-             WHERE org_id = $16 AND id = $17",
-            a,
-        )
-        .await?;
-        if (updated.daily_cap, updated.monthly_cap, &updated.timezone)
-            != (current.daily_cap, current.monthly_cap, &current.timezone)
-        {
-            caps::forget(&mut tx, ctx, id).await?;
-        }
-        emit(
-            &mut tx,
-            ctx,
-            types::PARTNER_UPDATED,
-            PartnerId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(updated)
+        Ok(self.patch_partner(ctx, id, patch, None).await?.0)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_partner_with_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        patch: PartnerPatch,
+        mint: SealedSecrets,
+    ) -> Result<(Partner, bool)> {
+        self.patch_partner(ctx, id, patch, Some(mint)).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -892,6 +976,33 @@ impl PartnerRepo for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn swap_partner_signing_secret(
+        &self,
+        ctx: &TenantContext,
+        id: PartnerId,
+        expected: Option<SealedSecrets>,
+        next: SealedSecrets,
+    ) -> Result<bool> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        // Sealing uses a fresh nonce, so equal ciphertexts mean the very secret the caller read.
+        let changed = tx
+            .execute(
+                "UPDATE fulfillment_partners SET signing_secret = $1
+                 WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL
+                 AND signing_secret IS NOT DISTINCT FROM $4",
+                args![next.0, ctx.org_id(), id, expected.map(|e| e.0)],
+            )
+            .await?;
+        if changed == 0 {
+            // Not found, or changed since it was read.
+            fetch_partner(&mut tx, ctx, id, "").await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
     async fn set_partner_signing_secret(
         &self,
         ctx: &TenantContext,
@@ -899,24 +1010,13 @@ impl PartnerRepo for SqlStore {
         secret: Option<SealedSecrets>,
     ) -> Result<()> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let changed = match secret {
-            Some(secret) => {
-                tx.execute(
-                    "UPDATE fulfillment_partners SET signing_secret = $1
-                     WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL",
-                    args![secret.0, ctx.org_id(), id],
-                )
-                .await?
-            }
-            None => {
-                tx.execute(
-                    "UPDATE fulfillment_partners SET signing_secret = NULL
-                     WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL",
-                    args![ctx.org_id(), id],
-                )
-                .await?
-            }
-        };
+        let changed = tx
+            .execute(
+                "UPDATE fulfillment_partners SET signing_secret = $1
+                 WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL",
+                args![secret.map(|s| s.0), ctx.org_id(), id],
+            )
+            .await?;
         if changed == 0 {
             return Err(Error::not_found(PartnerId::KIND));
         }

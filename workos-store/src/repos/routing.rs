@@ -1182,14 +1182,10 @@ impl LeadFormRepo for SqlStore {
             created_at: t,
             updated_at: t,
         };
-        let secret = match sealed_secret {
-            Some(s) => crate::db::Arg::Bytes(s),
-            None => crate::db::Arg::Bytes(Vec::new()),
-        };
         tx.execute(
             "INSERT INTO lead_forms (id, org_id, public_id, name, vertical, honeypot_field, required_fields,
              secret, active, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULLIF($8, $9), $10, $11, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
             vec![
                 form.id.as_uuid().into(),
                 form.org_id.into(),
@@ -1198,8 +1194,7 @@ impl LeadFormRepo for SqlStore {
                 form.vertical.clone().into(),
                 form.honeypot_field.as_str().into(),
                 json(&form.required_fields)?.into(),
-                secret,
-                crate::db::Arg::Bytes(Vec::new()),
+                sealed_secret.into(),
                 form.active.into(),
                 t.into(),
             ],
@@ -1273,14 +1268,13 @@ impl LeadFormRepo for SqlStore {
         }
         tx.execute(
             "UPDATE lead_forms SET name = $1, vertical = $2, honeypot_field = $3, required_fields = $4,
-             secret = NULLIF($5, $6), active = $7, updated_at = $8 WHERE org_id = $9 AND id = $10",
+             secret = $5, active = $6, updated_at = $7 WHERE org_id = $8 AND id = $9",
             vec![
                 updated.name.as_str().into(),
                 updated.vertical.clone().into(),
                 updated.honeypot_field.as_str().into(),
                 json(&updated.required_fields)?.into(),
-                crate::db::Arg::Bytes(sealed.unwrap_or_default()),
-                crate::db::Arg::Bytes(Vec::new()),
+                sealed.into(),
                 updated.active.into(),
                 updated.updated_at.into(),
                 ctx.org_id().into(),

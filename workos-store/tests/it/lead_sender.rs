@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use workos_core::domain::{
     HttpUrl, Lead, LeadDelivery, LeadDeliveryStatus as DS, NewLead, NewPartner, Partner,
-    PartnerDelivery, now,
+    PartnerDelivery, PartnerPatch, now,
 };
 use workos_core::events::types;
 use workos_core::ids::PartnerId;
@@ -319,5 +319,190 @@ async fn partner_secrets_are_admin_only_and_per_org(store: &SqlStore) {
     assert_eq!(
         store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
         None
+    );
+}
+
+fn email_delivery() -> PartnerDelivery {
+    PartnerDelivery::Email {
+        address: email("buyer@example.com"),
+    }
+}
+
+contract_test!(a_partner_and_its_secret_are_written_together);
+/// A webhook partner is created with its secret under the id the caller chose; an email
+/// partner keeps none; an update naming a delivery keeps the secret in step with it, in the
+/// same transaction (a refused patch changes neither).
+async fn a_partner_and_its_secret_are_written_together(store: &SqlStore) {
+    let a = Tenant::new(store, "A").await;
+    let secret = |n: u8| SealedSecrets(vec![n; 40]);
+    let stored = |id| store.partner_signing_secret(&a.ctx, id);
+
+    let id = PartnerId::new();
+    let p = store
+        .create_partner_with_secret(&a.ctx, id, webhook_partner("P"), Some(secret(1)))
+        .await
+        .unwrap();
+    assert_eq!(p.id, id);
+    assert_eq!(stored(id).await.unwrap(), Some(secret(1)));
+    expect_conflict(
+        store
+            .create_partner_with_secret(&a.ctx, id, webhook_partner("Q"), Some(secret(2)))
+            .await,
+        "id",
+    );
+    assert_eq!(
+        stored(id).await.unwrap(),
+        Some(secret(1)),
+        "the first stays"
+    );
+    let mail = NewPartner::new("M", email_delivery());
+    let m = store
+        .create_partner_with_secret(&a.ctx, PartnerId::new(), mail, Some(secret(3)))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored(m.id).await.unwrap(),
+        None,
+        "an email partner keeps none"
+    );
+
+    // Email → webhook mints; a webhook partner with a secret keeps it.
+    let to_webhook = |url: &str| PartnerPatch {
+        delivery: Some(PartnerDelivery::Webhook {
+            url: HttpUrl::parse(url).unwrap(),
+        }),
+        ..PartnerPatch::default()
+    };
+    let (m2, minted) = store
+        .update_partner_with_secret(
+            &a.ctx,
+            m.id,
+            to_webhook("https://m.example.com/"),
+            secret(4),
+        )
+        .await
+        .unwrap();
+    assert!(minted);
+    assert!(matches!(m2.delivery, PartnerDelivery::Webhook { .. }));
+    assert_eq!(stored(m.id).await.unwrap(), Some(secret(4)));
+    let (_, minted) = store
+        .update_partner_with_secret(
+            &a.ctx,
+            m.id,
+            to_webhook("https://n.example.com/"),
+            secret(5),
+        )
+        .await
+        .unwrap();
+    assert!(!minted);
+    assert_eq!(stored(m.id).await.unwrap(), Some(secret(4)));
+
+    // A refused patch changes neither the partner nor its secret.
+    let bad = PartnerPatch {
+        delivery: Some(email_delivery()),
+        timezone: Some("Not/AZone".into()),
+        ..PartnerPatch::default()
+    };
+    expect_validation(
+        store
+            .update_partner_with_secret(&a.ctx, m.id, bad, secret(6))
+            .await,
+        "timezone",
+    );
+    assert_eq!(stored(m.id).await.unwrap(), Some(secret(4)));
+
+    // Webhook → email clears it.
+    let to_email = PartnerPatch {
+        delivery: Some(email_delivery()),
+        ..PartnerPatch::default()
+    };
+    let (m3, minted) = store
+        .update_partner_with_secret(&a.ctx, m.id, to_email, secret(7))
+        .await
+        .unwrap();
+    assert!(!minted);
+    assert!(matches!(m3.delivery, PartnerDelivery::Email { .. }));
+    assert_eq!(stored(m.id).await.unwrap(), None);
+    let events = events_about(store, &a.ctx, types::PARTNER_UPDATED, m.id).await;
+    assert_eq!(events.len(), 3, "one event per change");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.data.get("signing_secret").is_none())
+    );
+
+    let member = a.user(store, Role::Member).await;
+    expect_forbidden(
+        store
+            .create_partner_with_secret(&member, PartnerId::new(), webhook_partner("X"), None)
+            .await,
+    );
+    expect_forbidden(
+        store
+            .update_partner_with_secret(&member, id, PartnerPatch::default(), secret(8))
+            .await,
+    );
+}
+
+contract_test!(a_partner_secret_swap_is_a_compare_and_swap);
+/// A swap replaces the secret only if it still is the one read; another org's partner reads
+/// as absent.
+async fn a_partner_secret_swap_is_a_compare_and_swap(store: &SqlStore) {
+    let a = Tenant::new(store, "A").await;
+    let b = Tenant::new(store, "B").await;
+    let secret = |n: u8| SealedSecrets(vec![n; 40]);
+    let p = store
+        .create_partner(&a.ctx, webhook_partner("P"))
+        .await
+        .unwrap();
+    // From none.
+    assert!(
+        store
+            .swap_partner_signing_secret(&a.ctx, p.id, None, secret(1))
+            .await
+            .unwrap()
+    );
+    // A stale read changes nothing: neither none nor another secret.
+    for stale in [None, Some(secret(9))] {
+        assert!(
+            !store
+                .swap_partner_signing_secret(&a.ctx, p.id, stale, secret(2))
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(
+        store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
+        Some(secret(1))
+    );
+    assert!(
+        store
+            .swap_partner_signing_secret(&a.ctx, p.id, Some(secret(1)), secret(3))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
+        Some(secret(3))
+    );
+    expect_not_found(
+        store
+            .swap_partner_signing_secret(&b.ctx, p.id, Some(secret(3)), secret(4))
+            .await,
+    );
+    expect_not_found(
+        store
+            .swap_partner_signing_secret(&a.ctx, PartnerId::new(), None, secret(4))
+            .await,
+    );
+    let member = a.user(store, Role::Member).await;
+    expect_forbidden(
+        store
+            .swap_partner_signing_secret(&member, p.id, Some(secret(3)), secret(4))
+            .await,
+    );
+    assert_eq!(
+        store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
+        Some(secret(3))
     );
 }

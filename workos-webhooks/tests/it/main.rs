@@ -33,6 +33,7 @@ macro_rules! store_test {
 
 mod common;
 
+mod partners;
 mod pipeline;
 mod queue;
 mod service;
