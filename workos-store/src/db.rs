@@ -587,6 +587,7 @@ impl Tx {
         #[cfg(feature = "postgres")]
         let mut local_notice = None;
         #[cfg(feature = "postgres")]
+        #[cfg_attr(not(feature = "sqlite"), expect(irrefutable_let_patterns))]
         if let Wake::Notify { instance, local } = &self.wake {
             // Told in-process: events written through `record` (by id), or written by a
             // statement that did not notify (the notification below skips this process).
@@ -636,6 +637,7 @@ impl Tx {
             let _ = local.send(notice);
         }
         #[cfg(feature = "sqlite")]
+        #[cfg_attr(not(feature = "postgres"), expect(irrefutable_let_patterns))]
         if let Wake::Local(events, due) = &self.wake {
             // No receivers is fine: nobody is waiting.
             if let Some(org) = self.wrote_events {

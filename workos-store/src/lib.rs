@@ -185,7 +185,10 @@ impl SqlStore {
         self.begin_tenant(ctx, true).await
     }
 
-    #[cfg_attr(not(feature = "sqlite"), expect(unused_variables))]
+    #[cfg_attr(
+        not(all(feature = "postgres", feature = "sqlite")),
+        expect(unused_variables)
+    )]
     async fn begin_tenant(&self, ctx: &TenantContext, write: bool) -> Result<Tx> {
         match &self.backend {
             #[cfg(feature = "postgres")]

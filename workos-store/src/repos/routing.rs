@@ -37,10 +37,11 @@ use workos_core::repo::{LeadFormRepo, RoutingRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
+#[cfg(feature = "postgres")]
+use super::leads::{INSERT_LEAD, already_routed, lead_args};
 use super::leads::{
-    INSERT_LEAD, PARTNER_COLUMNS, PartnerRow, already_routed, decide_capture, emit_created,
-    emit_delivery, fetch_delivery, fetch_lead, fetch_partner, insert_captured, insert_lead,
-    lead_args, new_delivery, write_delivery,
+    PARTNER_COLUMNS, PartnerRow, decide_capture, emit_created, emit_delivery, fetch_delivery,
+    fetch_lead, fetch_partner, insert_captured, insert_lead, new_delivery, write_delivery,
 };
 use super::{and_range, caps, corrupt, emit};
 #[cfg(feature = "postgres")]

@@ -572,6 +572,7 @@ impl DeliveryQueue for SqlStore {
         Ok(Some((read, usize::try_from(created).unwrap_or(usize::MAX))))
     }
 
+    #[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
     async fn dispatch_committed(
         &self,
         events: &[EventId],
