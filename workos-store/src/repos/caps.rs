@@ -281,6 +281,78 @@ async fn ensure(
     Ok(())
 }
 
+/// The Postgres statement adding one to each counter of the partner `p[1]` of org `p[0]` whose
+/// period and start are in the arrays `p[2]`, `p[3]`, and which is below its cap in `p[4]`
+/// (none: no limit); it answers the periods counted. The arrays are in window order (day, then
+/// month), the order the rows are locked in.
+#[cfg(feature = "postgres")]
+fn bump_sql(p: [&str; 5]) -> String {
+    format!(
+        "UPDATE partner_cap_usage u SET used = u.used + 1
+         FROM unnest({}::text[], {}::timestamptz[], {}::int8[]) AS w(period, starts_at, cap)
+         WHERE u.org_id = {} AND u.partner_id = {} AND u.period = w.period
+         AND u.starts_at = w.starts_at AND (w.cap IS NULL OR u.used < w.cap)
+         RETURNING u.period",
+        p[2], p[3], p[4], p[0], p[1]
+    )
+}
+
+/// Postgres: the `WITH` item (`workos_slot`, answering the periods counted) that takes a slot
+/// of each of the partner's capped windows at `at` that has a counter with room, its arguments
+/// added to `args`; `None` for an uncapped partner. A window it did not count (no counter yet,
+/// or full) is for [`finish_slot`].
+#[cfg(feature = "postgres")]
+pub(crate) fn slot_cte(
+    args: &mut crate::db::PgArgs,
+    ctx: &TenantContext,
+    partner: &Partner,
+    at: Timestamp,
+) -> Result<Option<String>> {
+    let windows = capped_windows(partner, at);
+    if windows.is_empty() {
+        return Ok(None);
+    }
+    let sql = bump_sql([
+        &args.bind(ctx.org_id().as_uuid())?,
+        &args.bind(partner.id.as_uuid())?,
+        &args.bind(
+            windows
+                .iter()
+                .map(|w| w.period.as_str())
+                .collect::<Vec<_>>(),
+        )?,
+        &args.bind(windows.iter().map(|w| w.starts_at).collect::<Vec<_>>())?,
+        &args.bind(
+            windows
+                .iter()
+                .map(|w| Some(i64::from(w.cap)))
+                .collect::<Vec<_>>(),
+        )?,
+    ]);
+    Ok(Some(format!("workos_slot AS ({sql})")))
+}
+
+/// Finishes taking `lead`'s slot of `partner` at `at` after [`slot_cte`] counted the periods
+/// `counted` (as it answered them): the windows it did not count are made if missing and
+/// tried once more, as [`take_slot`] does. `false` when one is full.
+#[cfg(feature = "postgres")]
+pub(crate) async fn finish_slot(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner: &Partner,
+    lead: LeadId,
+    at: Timestamp,
+    counted: &[String],
+) -> Result<bool> {
+    let windows = capped_windows(partner, at);
+    let counted: Vec<Period> = windows
+        .iter()
+        .map(|w| w.period)
+        .filter(|p| counted.iter().any(|c| c == p.as_str()))
+        .collect();
+    finish(tx, ctx, partner.id, lead, (&windows, &counted), true).await
+}
+
 /// Adds one to each of the partner's counters of `windows` that exists and, with `enforce`,
 /// is below its cap; answers the periods counted. One statement on Postgres.
 async fn bump_all(
@@ -296,21 +368,16 @@ async fn bump_all(
         let periods: Vec<&str> = windows.iter().map(|w| w.period.as_str()).collect();
         let starts: Vec<Timestamp> = windows.iter().map(|w| w.starts_at).collect();
         let caps: Vec<Option<i64>> = windows.iter().map(cap).collect();
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "UPDATE partner_cap_usage u SET used = u.used + 1
-             FROM unnest($3::text[], $4::timestamptz[], $5::int8[]) AS w(period, starts_at, cap)
-             WHERE u.org_id = $1 AND u.partner_id = $2 AND u.period = w.period
-             AND u.starts_at = w.starts_at AND (w.cap IS NULL OR u.used < w.cap)
-             RETURNING u.period",
-        )
-        .bind(ctx.org_id().as_uuid())
-        .bind(partner.as_uuid())
-        .bind(&periods)
-        .bind(&starts)
-        .bind(&caps)
-        .fetch_all(pg)
-        .await
-        .map_err(crate::db::db_error)?;
+        let sql = bump_sql(["$1", "$2", "$3", "$4", "$5"]);
+        let rows: Vec<(String,)> = sqlx::query_as(&sql)
+            .bind(ctx.org_id().as_uuid())
+            .bind(partner.as_uuid())
+            .bind(&periods)
+            .bind(&starts)
+            .bind(&caps)
+            .fetch_all(pg)
+            .await
+            .map_err(crate::db::db_error)?;
         return Ok(windows
             .iter()
             .map(|w| w.period)
@@ -360,10 +427,23 @@ pub(crate) async fn take_slot(
         return Ok(true);
     }
     let counted = bump_all(tx, ctx, partner.id, &windows, enforce).await?;
+    finish(tx, ctx, partner.id, lead, (&windows, &counted), enforce).await
+}
+
+/// Takes the slots of `windows` not `counted` yet: each counter is made if missing and tried
+/// once more. `false` when one is full (with `enforce`).
+async fn finish(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    partner: PartnerId,
+    lead: LeadId,
+    (windows, counted): (&[Window], &[Period]),
+    enforce: bool,
+) -> Result<bool> {
     for w in windows.iter().filter(|w| !counted.contains(&w.period)) {
         // No counter yet, or full: make it if missing and try once more.
-        ensure(tx, ctx, partner.id, (w.period, w.starts_at), Some(lead)).await?;
-        if bump_all(tx, ctx, partner.id, std::slice::from_ref(w), enforce)
+        ensure(tx, ctx, partner, (w.period, w.starts_at), Some(lead)).await?;
+        if bump_all(tx, ctx, partner, std::slice::from_ref(w), enforce)
             .await?
             .is_empty()
         {

@@ -12,8 +12,9 @@ use uuid::Uuid;
 use workos_core::domain::{
     Attribution, Consent, Currency, DedupeField, DedupePolicy, DedupeScope, E164, EmailAddress,
     Lead, LeadDelivery, LeadDeliveryFilter, LeadDeliveryStatus, LeadFilter, LeadStatus, NewLead,
-    NewPartner, NewPerson, Partner, PartnerDelivery, PartnerFilter, PartnerPatch, ReturnReason,
-    Schedule, Timestamp, to_storage_precision, validate_delivery_update, validate_new_delivery,
+    NewPartner, NewPerson, Partner, PartnerDelivery, PartnerFilter, PartnerPatch, Person,
+    ReturnReason, Schedule, Timestamp, to_storage_precision, validate_delivery_update,
+    validate_new_delivery,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
@@ -22,7 +23,7 @@ use workos_core::repo::{CapturedLead, LeadDeliveryRepo, LeadRepo, PartnerRepo, S
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::person::{find_by_email_or_phone, insert_person};
+use super::person::{emit_person_created, find_by_email_or_phone, insert_person, new_person};
 use super::{and_range, caps, corrupt, emit};
 use crate::db::{Arg, Sql, Tx, args, now};
 use crate::{Backend, SqlStore};
@@ -377,15 +378,18 @@ async fn duplicate_or_person(
 }
 
 /// The person a new (non-duplicate) lead belongs to, created when there is none; and whether
-/// it was created.
+/// it was created. With `defer` (Postgres only), a new person is not written but answered,
+/// with its `person.created` recorded, for the caller to write with the lead
+/// ([`crate::repos::person::new_person_ctes`]).
 async fn link_person(
     tx: &mut Tx,
     ctx: &TenantContext,
     new: &NewLead,
     found: Option<PersonId>,
-) -> Result<(PersonId, bool)> {
+    defer: bool,
+) -> Result<(PersonId, bool, Option<Person>)> {
     if let Some(id) = found {
-        return Ok((id, false));
+        return Ok((id, false, None));
     }
     let person = NewPerson {
         first_name: new.first_name.clone(),
@@ -394,8 +398,14 @@ async fn link_person(
         phone: new.phone.clone(),
         ..NewPerson::default()
     };
+    if defer && tx.is_postgres() {
+        person.validate()?;
+        let person = new_person(ctx, person);
+        emit_person_created(tx, ctx, &person).await?;
+        return Ok((person.id, true, Some(person)));
+    }
     match insert_person(tx, ctx, person).await {
-        Ok(p) => Ok((p.id, true)),
+        Ok(p) => Ok((p.id, true, None)),
         // Another transaction created a person with this email or phone first: use theirs.
         Err(Error::Conflict { .. }) => find_by_email_or_phone(
             tx,
@@ -404,7 +414,7 @@ async fn link_person(
             new.phone.as_ref().map(AsRef::as_ref),
         )
         .await?
-        .map(|id| (id, false))
+        .map(|id| (id, false, None))
         .ok_or_else(|| {
             Error::internal(
                 "person conflict without a holder",
@@ -443,12 +453,13 @@ pub(crate) async fn decide_capture(
     ctx: &TenantContext,
     new: NewLead,
     (policy, contacts_locked): (&DedupePolicy, bool),
-    at: Timestamp,
-) -> Result<CapturedLead> {
+    (at, defer_person): (Timestamp, bool),
+) -> Result<Decided> {
     if !contacts_locked {
         lock_contacts(store, tx, ctx, &new).await?;
     }
     let touch = new.touch();
+    let mut unwritten = None;
     let (person_id, person_created, first_touch, status, duplicate_of) =
         match duplicate_or_person(tx, ctx, &new, policy, at).await? {
             (Some(original), _) => (
@@ -459,7 +470,9 @@ pub(crate) async fn decide_capture(
                 Some(original.id),
             ),
             (None, found) => {
-                let (person_id, created) = link_person(tx, ctx, &new, found).await?;
+                let (person_id, created, person) =
+                    link_person(tx, ctx, &new, found, defer_person).await?;
+                unwritten = person;
                 // A person created just now has no earlier lead to take the first touch from.
                 let earlier = if created {
                     None
@@ -502,10 +515,21 @@ pub(crate) async fn decide_capture(
         created_at: at,
         updated_at: at,
     };
-    Ok(CapturedLead {
-        lead,
-        person_created,
+    Ok(Decided {
+        captured: CapturedLead {
+            lead,
+            person_created,
+        },
+        unwritten_person: unwritten,
     })
+}
+
+/// A capture decided by [`decide_capture`], not written yet.
+pub(crate) struct Decided {
+    pub(crate) captured: CapturedLead,
+    /// The lead's new person when it was left unwritten (`defer_person`, Postgres): the
+    /// caller writes it with the lead.
+    pub(crate) unwritten_person: Option<Person>,
 }
 
 /// Records `lead.created` for a lead captured in `tx` (its snapshot as captured).
@@ -541,7 +565,9 @@ impl LeadRepo for SqlStore {
         policy.validate()?;
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let captured = decide_capture(self, &mut tx, ctx, new, (policy, false), at).await?;
+        let captured = decide_capture(self, &mut tx, ctx, new, (policy, false), (at, false))
+            .await?
+            .captured;
         insert_captured(&mut tx, ctx, &captured.lead).await?;
         tx.commit().await?;
         Ok(captured)

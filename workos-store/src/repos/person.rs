@@ -189,8 +189,7 @@ pub(crate) async fn insert_person(
         new.company_id.map(|c| c.as_uuid()),
     )
     .await?;
-    let mut person = person_from(PersonId::new(), ctx, new, now());
-    person.created_at = person.updated_at;
+    let person = new_person(ctx, new);
     if let Err(e) = write_new_person(tx, ctx, &person).await {
         tx.execute(
             "DELETE FROM person_contacts WHERE org_id = $1 AND person_id = $2",
@@ -204,16 +203,76 @@ pub(crate) async fn insert_person(
         .await?;
         return Err(e);
     }
+    emit_person_created(tx, ctx, &person).await?;
+    Ok(person)
+}
+
+/// The person `new` (validated) makes, created now.
+pub(crate) fn new_person(ctx: &TenantContext, new: NewPerson) -> Person {
+    let mut person = person_from(PersonId::new(), ctx, new, now());
+    person.created_at = person.updated_at;
+    person
+}
+
+/// Records `person.created` for `person`.
+pub(crate) async fn emit_person_created(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    person: &Person,
+) -> Result<()> {
     emit(
         tx,
         ctx,
         types::PERSON_CREATED,
         PersonId::KIND,
         person.id.as_uuid(),
-        &person,
+        person,
     )
-    .await?;
-    Ok(person)
+    .await
+}
+
+/// A new person's contacts as written: kind, value, and the field that carries it.
+#[cfg(feature = "postgres")]
+pub(crate) type NewContacts<'a> = Vec<(&'static str, &'a str, String)>;
+
+/// Postgres: the `WITH` items that insert the person `p` (`workos_person`) and their contact
+/// rows (`workos_contacts`, answering the rows written), with their arguments added to `args`,
+/// and the contacts they write. A contact another person holds is skipped (`ON CONFLICT`
+/// waits for a concurrent writer of the same value): see [`contact_conflict`].
+#[cfg(feature = "postgres")]
+pub(crate) fn new_person_ctes<'p>(
+    args: &mut PgArgs,
+    p: &'p Person,
+) -> Result<([String; 2], NewContacts<'p>)> {
+    let contacts = contacts(p);
+    let org = args.bind(p.org_id.as_uuid())?;
+    let id = args.bind(p.id.as_uuid())?;
+    let insert = args.append(INSERT_PERSON, person_args(p))?;
+    let kinds = args.bind(contacts.iter().map(|c| c.0).collect::<Vec<_>>())?;
+    let values = args.bind(contacts.iter().map(|c| c.1.to_owned()).collect::<Vec<_>>())?;
+    // The person row is in place for the contacts' foreign key, which is checked at the end
+    // of the statement.
+    let ctes = [
+        format!("workos_person AS ({insert})"),
+        format!(
+            "workos_contacts AS (INSERT INTO person_contacts (org_id, kind, value, person_id)
+             SELECT {org}, k, v, {id} FROM unnest({kinds}::text[], {values}::text[]) AS c(k, v)
+             ON CONFLICT DO NOTHING RETURNING kind || ':' || value AS taken)"
+        ),
+    ];
+    Ok((ctes, contacts))
+}
+
+/// The conflict of the first of `contacts` missing from `taken` (the `workos_contacts` rows
+/// [`new_person_ctes`] wrote), named after its field.
+#[cfg(feature = "postgres")]
+pub(crate) fn contact_conflict(contacts: NewContacts<'_>, taken: &[String]) -> Option<Error> {
+    contacts
+        .into_iter()
+        .find(|(kind, value, _)| !taken.contains(&format!("{kind}:{value}")))
+        .map(|(kind, _, field)| {
+            Error::conflict(field, format!("another person already has this {kind}"))
+        })
 }
 
 fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Timestamp) -> Person {
@@ -240,34 +299,12 @@ fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Time
 async fn write_new_person(tx: &mut Tx, ctx: &TenantContext, p: &Person) -> Result<()> {
     #[cfg(feature = "postgres")]
     if tx.is_postgres() {
-        let contacts = contacts(p);
-        let mut args = PgArgs::from_args(person_args(p))?;
-        let kinds = args.bind(contacts.iter().map(|c| c.0).collect::<Vec<_>>())?;
-        let values = args.bind(contacts.iter().map(|c| c.1.to_owned()).collect::<Vec<_>>())?;
-        // ON CONFLICT keeps the transaction usable and waits for a concurrent writer of the
-        // same value, as in `index_contacts`; the person row is in place for the contacts'
-        // foreign key, which is checked at the end of the statement.
-        let ctes = [
-            format!("p AS ({INSERT_PERSON})"),
-            format!(
-                "c AS (INSERT INTO person_contacts (org_id, kind, value, person_id)
-                 SELECT $10, k, v, $11 FROM unnest({kinds}::text[], {values}::text[]) AS c(k, v)
-                 ON CONFLICT DO NOTHING RETURNING kind, value)"
-            ),
-        ];
+        let mut args = PgArgs::default();
+        let (ctes, contacts) = new_person_ctes(&mut args, p)?;
         let (taken,): (Vec<String>,) = tx
-            .fetch_with_events(&ctes, "ARRAY(SELECT kind || ':' || value FROM c)", args)
+            .fetch_with_events(&ctes, "ARRAY(SELECT taken FROM workos_contacts)", args)
             .await?;
-        return match contacts
-            .into_iter()
-            .find(|(kind, value, _)| !taken.contains(&format!("{kind}:{value}")))
-        {
-            Some((kind, _, field)) => Err(Error::conflict(
-                field,
-                format!("another person already has this {kind}"),
-            )),
-            None => Ok(()),
-        };
+        return contact_conflict(contacts, &taken).map_or(Ok(()), Err);
     }
     write_person(tx, p, true).await?;
     index_contacts(tx, ctx, p, false).await

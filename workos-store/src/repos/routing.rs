@@ -24,7 +24,7 @@ use uuid::Uuid;
 use workos_core::domain::{
     Candidate, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
     LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLead,
-    NewLeadForm, Partner, PartnerSummary, Patch, ReturnReason, RoutedLead, RoutingSettings,
+    NewLeadForm, Partner, PartnerSummary, Patch, Person, ReturnReason, RoutedLead, RoutingSettings,
     RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, has_room,
     lead_status_from_deliveries, new_public_form_id, normalize_vertical, partner_buys,
     partner_is_open, routed_status, select_partners, to_storage_precision, validate_range,
@@ -297,6 +297,8 @@ struct Unrouted {
     /// Whether its row is written (a queued lead, or one captured earlier); a lead captured
     /// in the routing's own transaction is written with its routing.
     stored: bool,
+    /// The lead's new person, when it is written with the routing too (Postgres).
+    person: Option<Person>,
 }
 
 /// What a routing writes.
@@ -305,25 +307,49 @@ struct RoutingWrite<'a> {
     lead: &'a Lead,
     /// The stored lead's status before routing; `None` when the lead is not written yet.
     stored: Option<LeadStatus>,
+    /// The lead's new person, to write first (Postgres only).
+    person: Option<&'a Person>,
     deliveries: &'a [LeadDelivery],
     /// Round robin's new pointer, and the settings row that keeps it.
     pointer: Option<(PartnerId, &'a str)>,
+    /// The capped partner whose cap slot the write takes too (Postgres only): the others'
+    /// are taken after it ([`caps::take_slot`]).
+    slot: Option<&'a Partner>,
 }
 
-/// Writes a routing: the lead (inserted with its final status, or its status updated), its
-/// deliveries and the round-robin pointer, with the events recorded so far. On Postgres one
-/// statement (with the transaction's events and notification); on SQLite a statement per row.
-async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) -> Result<()> {
+/// What [`write_routing`] did besides the writes it was asked for.
+#[derive(Default)]
+struct Written {
+    /// The periods of [`RoutingWrite::slot`]'s counters it counted, for `caps::finish_slot`.
+    #[cfg(feature = "postgres")]
+    counted: Vec<String>,
+    /// A contact of [`RoutingWrite::person`] turned out to be another person's (written since
+    /// capture looked): the transaction must start again, and will find that person.
+    person_conflict: bool,
+}
+
+/// Writes a routing: the lead's new person, the lead (inserted with its final status, or its
+/// status updated), its deliveries, the round-robin pointer and the slot of the partner named,
+/// with the events recorded so far. On Postgres one statement (with the transaction's events
+/// and notification); on SQLite a statement per row.
+async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) -> Result<Written> {
     let status_changed = w.stored.is_some_and(|before| before != w.lead.status);
     #[cfg(feature = "postgres")]
     if tx.is_postgres() {
         let mut ctes = Vec::new();
-        let mut args = if w.stored.is_none() {
-            ctes.push(format!("l AS ({INSERT_LEAD})"));
-            PgArgs::from_args(lead_args(w.lead)?)?
-        } else {
-            PgArgs::default()
-        };
+        let mut args = PgArgs::default();
+        let mut contacts = None;
+        if let Some(person) = w.person {
+            let (items, written) = super::person::new_person_ctes(&mut args, person)?;
+            ctes.extend(items);
+            contacts = Some(written);
+        }
+        if w.stored.is_none() {
+            ctes.push(format!(
+                "l AS ({})",
+                args.append(INSERT_LEAD, lead_args(w.lead)?)?
+            ));
+        }
         if status_changed {
             ctes.push(format!(
                 "l AS (UPDATE leads SET status = {}, updated_at = {} WHERE org_id = {} AND id = {})",
@@ -367,12 +393,32 @@ async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) ->
                 args.bind(key.to_owned())?,
             ));
         }
-        let (inserted,): (i64,) = tx.fetch_with_events(&ctes, counted, args).await?;
-        if usize::try_from(inserted).ok() != Some(w.deliveries.len()) {
+        let mut slot = "ARRAY[]::text[]";
+        if let Some(partner) = w.slot
+            && let Some(cte) = caps::slot_cte(&mut args, ctx, partner, w.lead.updated_at)?
+        {
+            ctes.push(cte);
+            slot = "ARRAY(SELECT period FROM workos_slot)";
+        }
+        let taken = if contacts.is_some() {
+            "ARRAY(SELECT taken FROM workos_contacts)"
+        } else {
+            "ARRAY[]::text[]"
+        };
+        let select = format!("{counted}, {taken}, {slot}");
+        let (inserted, taken, counted): (i64, Vec<String>, Vec<String>) =
+            tx.fetch_with_events(&ctes, &select, args).await?;
+        let person_conflict =
+            contacts.is_some_and(|c| super::person::contact_conflict(c, &taken).is_some());
+        if !person_conflict && usize::try_from(inserted).ok() != Some(w.deliveries.len()) {
             return Err(already_routed());
         }
-        return Ok(());
+        return Ok(Written {
+            counted,
+            person_conflict,
+        });
     }
+    debug_assert!(w.person.is_none() && w.slot.is_none(), "Postgres only");
     if w.stored.is_none() {
         insert_lead(tx, w.lead).await?;
     } else if status_changed {
@@ -397,7 +443,7 @@ async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) ->
         )
         .await?;
     }
-    Ok(())
+    Ok(Written::default())
 }
 
 /// How routing chooses among the eligible partners.
@@ -479,15 +525,19 @@ impl SqlStore {
     ) -> Result<Routing> {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let (stored, locked) = settings_locking_contacts(&mut tx, ctx, &new).await?;
-        let captured = decide_capture(
+        // The first try writes a new person with the routing; a try again (after a refused
+        // slot or a person written meanwhile) writes it at once, falling back on that person.
+        let defer_person = savepoint == Savepoint::WhenTight;
+        let decided = decide_capture(
             self,
             &mut tx,
             ctx,
             new,
             (&stored.settings.dedupe, locked),
-            at,
+            (at, defer_person),
         )
         .await?;
+        let captured = decided.captured;
         let routing = if captured.is_duplicate() {
             insert_captured(&mut tx, ctx, &captured.lead).await?;
             Routing::Done(Box::new(RoutedLead {
@@ -500,6 +550,7 @@ impl SqlStore {
             let lead = Unrouted {
                 lead: captured.lead,
                 stored: false,
+                person: decided.unwritten_person,
             };
             self.route_fetched(&mut tx, ctx, (lead, Some(stored)), at, savepoint)
                 .await?
@@ -563,13 +614,34 @@ impl SqlStore {
             if savepoint {
                 tx.savepoint("routing_pick").await?;
             }
-            let routed =
-                Self::write_choice(tx, ctx, (&lead, stored), &chosen, any_buyer, (&rule, at))
-                    .await?;
             capped_chosen.sort_by_key(|p| p.id);
+            // Without a savepoint, one capped partner's slot is taken by the write itself.
+            let folded = match capped_chosen.as_slice() {
+                [only] if !savepoint && tx.is_postgres() => Some(*only),
+                _ => None,
+            };
+            let (routed, written) = Self::write_choice(
+                tx,
+                ctx,
+                (&lead, stored),
+                (&chosen, any_buyer, folded),
+                (&rule, at),
+            )
+            .await?;
+            if written.person_conflict {
+                return Ok(Routing::Again);
+            }
             let mut filled = None;
             for partner in capped_chosen {
-                if !caps::take_slot(tx, ctx, partner, lead.lead.id, at, true).await? {
+                let taken = match folded {
+                    #[cfg(feature = "postgres")]
+                    Some(f) if f.id == partner.id => {
+                        caps::finish_slot(tx, ctx, partner, lead.lead.id, at, &written.counted)
+                            .await?
+                    }
+                    _ => caps::take_slot(tx, ctx, partner, lead.lead.id, at, true).await?,
+                };
+                if !taken {
                     filled = Some(partner.id);
                     break;
                 }
@@ -586,15 +658,14 @@ impl SqlStore {
     }
 
     /// Records the routing of `lead` to `chosen` (its deliveries, status and round-robin
-    /// pointer) with its events, in one write ([`write_routing`]).
+    /// pointer, and the slot of `slot`) with its events, in one write ([`write_routing`]).
     async fn write_choice(
         tx: &mut Tx,
         ctx: &TenantContext,
         (lead, stored): (&Unrouted, &StoredSettings),
-        chosen: &[Partner],
-        any_buyer: bool,
+        (chosen, any_buyer, slot): (&[Partner], bool, Option<&Partner>),
         (rule, at): (&str, Timestamp),
-    ) -> Result<RoutedLead> {
+    ) -> Result<(RoutedLead, Written)> {
         let settings = &stored.settings;
         let mut deliveries = Vec::with_capacity(chosen.len());
         for partner in chosen {
@@ -636,14 +707,19 @@ impl SqlStore {
         let write = RoutingWrite {
             lead: &routed,
             stored: lead.stored.then_some(lead.lead.status),
+            person: lead.person.as_ref(),
             deliveries: &deliveries,
             pointer,
+            slot,
         };
-        write_routing(tx, ctx, write).await?;
-        Ok(RoutedLead {
-            lead: routed,
-            deliveries,
-        })
+        let written = write_routing(tx, ctx, write).await?;
+        Ok((
+            RoutedLead {
+                lead: routed,
+                deliveries,
+            },
+            written,
+        ))
     }
 
     /// Routes one lead inside `tx` (which holds at most the lead's own row lock); see
@@ -656,7 +732,11 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<RoutedLead> {
         let lead = fetch_lead(tx, ctx, lead_id, for_update(self)).await?;
-        let lead = Unrouted { lead, stored: true };
+        let lead = Unrouted {
+            lead,
+            stored: true,
+            person: None,
+        };
         match self
             .route_fetched(tx, ctx, (lead, None), at, Savepoint::Always)
             .await?

@@ -1924,3 +1924,88 @@ async fn a_slot_refused_without_a_savepoint_routes_again() {
         .data;
     assert_eq!(to_big.len(), 1);
 }
+
+/// Postgres: capture writes a new person together with the lead and its routing. When another
+/// transaction writes a person with the lead's email after capture looked, that write finds
+/// the contact taken: the routing starts again, links the lead to that person, and leaves no
+/// second person (nor its `person.created`) behind. The other person is held in an open
+/// transaction that commits once the capture waits on its contact row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_written_meanwhile_is_linked_not_duplicated() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = &db.store;
+    let t = Tenant::new(store, "Racing people").await;
+    let ctx = &t.ctx;
+    let buyer = create_partner(store, ctx, partner("Buyer")).await;
+    let address = "raced@example.com";
+
+    let pool = store.pg_pool().expect("a Postgres store has a pool");
+    let mut hold = pool.begin().await.unwrap();
+    let held_id = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO people (id, org_id, first_name, email, created_at, updated_at)
+         VALUES ($1, $2, 'Held', $3, now(), now())",
+    )
+    .bind(held_id)
+    .bind(ctx.org_id().as_uuid())
+    .bind(address)
+    .execute(&mut *hold)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO person_contacts (org_id, kind, value, person_id) VALUES ($1, 'email', $2, $3)",
+    )
+    .bind(ctx.org_id().as_uuid())
+    .bind(address)
+    .bind(held_id)
+    .execute(&mut *hold)
+    .await
+    .unwrap();
+    let release = async {
+        // Commit once the capture waits on the contact row.
+        for _ in 0..1000 {
+            let (waiting,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        hold.commit().await.unwrap();
+    };
+    let new = NewLead {
+        first_name: Some("Raced".into()),
+        email: Some(email(address)),
+        vertical: Some("solar".into()),
+        region: Some("CA".into()),
+        ..NewLead::default()
+    };
+    let (routed, ()) = tokio::join!(store.capture_and_route_lead(ctx, new, now()), release);
+    let routed = routed.unwrap();
+    assert_eq!(routed.lead.status, LeadStatus::Routed);
+    assert_eq!(routed.deliveries[0].partner_id, buyer.id);
+    assert_eq!(
+        routed.lead.person_id.map(|p| p.as_uuid()),
+        Some(held_id),
+        "linked to the person written meanwhile"
+    );
+
+    let (people,): (i64,) = sqlx::query_as("SELECT count(*) FROM people WHERE org_id = $1")
+        .bind(ctx.org_id().as_uuid())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(people, 1, "the first attempt's person was rolled back");
+    let stored = store.get_lead(ctx, routed.lead.id).await.unwrap();
+    assert_eq!(stored, routed.lead);
+    assert_eq!(count_events(store, ctx, types::PERSON_CREATED).await, 0);
+    assert_eq!(count_events(store, ctx, types::LEAD_CREATED).await, 1);
+    assert_eq!(count_events(store, ctx, types::LEAD_ROUTED).await, 1);
+}
