@@ -15,8 +15,8 @@
 //!   attempts (`succeeded`); a receiver that is down gets the 5 attempts of the schedule
 //!   (`failed`).
 //!
-//! Without `DATABASE_URL` the tests print "webhook reliability tests SKIPPED: DATABASE_URL is
-//! not set" and pass, unless `WORKOS_REQUIRE_POSTGRES=1`.
+//! Without `DATABASE_URL` the tests print "Postgres tests SKIPPED: DATABASE_URL is not set"
+//! (`workos_tests::db`) and pass, unless `WORKOS_REQUIRE_POSTGRES=1`.
 //!
 //! **The binary.** An integration test of another package has no `CARGO_BIN_EXE_workos-server`
 //! (and artifact dependencies are unstable), so the first test builds it once per run with
@@ -54,9 +54,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::{Value, json};
-use sqlx::{Connection as _, Executor as _, PgConnection};
+use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
+use workos_tests::db::TestDatabase;
 use workos_webhooks::signing::{self, WebhookSecret};
 
 /// Events created by the two large tests.
@@ -316,29 +317,6 @@ fn id_of(delivery: &Value) -> Uuid {
 // Environment, binary and database
 // ---------------------------------------------------------------------------------------------
 
-/// `DATABASE_URL`, or `None` after saying that the tests are skipped.
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the webhook reliability \
-                 tests must run"
-            );
-            // Once, straight to the process's stderr: the harness captures `eprintln!`.
-            static NOTICE: std::sync::Once = std::sync::Once::new();
-            NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "webhook reliability tests SKIPPED: DATABASE_URL is not set"
-                );
-            });
-            None
-        }
-    }
-}
-
 /// The `workos-server` binary, built once per test run (see the module docs).
 fn server_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -403,70 +381,6 @@ fn server_binary() -> PathBuf {
     .clone()
 }
 
-/// `url` with its database name replaced by `database` (query parameters kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-#[test]
-fn database_url_rewriting() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
-        "postgresql://u:p@h/x?sslmode=disable"
-    );
-}
-
-/// A database of its own, dropped (sessions ended) when this is dropped.
-struct Database {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot block on a future: a thread with a
-        // runtime of its own does it.
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                let mut admin = PgConnection::connect(&url).await?;
-                admin
-                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
-                    .await?;
-                admin.close().await?;
-                Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "warning: could not drop test database {}",
-                self.name
-            );
-        }
-    }
-}
-
 /// How many deliveries have `status`.
 async fn count_deliveries(db_url: &str, status: &str) -> bool {
     let Ok(mut conn) = PgConnection::connect(db_url).await else {
@@ -513,28 +427,15 @@ struct Harness {
     api_key: String,
     db_url: String,
     // Dropped after `Harness::drop` has killed the processes.
-    _db: Database,
+    _db: TestDatabase,
 }
 
 impl Harness {
     /// A database, an org and its API key, and the API process; `None` without `DATABASE_URL`.
     async fn start(test: &str) -> Option<Self> {
-        let admin_url = database_url()?;
+        let db = TestDatabase::postgres("workos_rel").await?;
+        let db_url = db.url().to_owned();
         let bin = server_binary();
-        let name = format!("workos_rel_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
-        admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        let db = Database {
-            admin_url: admin_url.clone(),
-            name: name.clone(),
-        };
-        let db_url = with_database(&admin_url, &name);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")

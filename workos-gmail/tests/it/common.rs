@@ -1,12 +1,10 @@
 //! Test databases (a fresh SQLite file, or a fresh Postgres database when `DATABASE_URL` is
 //! set), a fake Google, and a [`Gmail`] wired to both.
 
-use std::io::Write as _;
-use std::path::PathBuf;
-use std::sync::{Arc, Once};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{Connection as _, Executor as _, PgConnection};
 use uuid::Uuid;
 use workos_core::channel::OutboundEmail;
 use workos_core::crypto::{Cipher, SecretKey};
@@ -18,150 +16,43 @@ use workos_core::repo::{Directory, EmailRepo, EventRepo, IntegrationRepo, Person
 use workos_core::tenant::{Role, TenantContext};
 use workos_gmail::{Gmail, GmailConfig, GmailStore, RetryPolicy, SyncState};
 use workos_store::SqlStore;
+use workos_tests::db::TestDatabase;
 use workos_tests::fake_google::FakeGoogle;
 
 /// The mailbox the fake serves.
 pub(crate) const ACCOUNT: &str = "me@example.com";
 
+/// A migrated store on a database of its own ([`TestDatabase`]), removed when dropped.
 pub(crate) struct TestDb {
     pub(crate) store: Arc<SqlStore>,
-    /// The SQLite file, to read its bytes.
-    pub(crate) sqlite_path: Option<PathBuf>,
-    _cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, database: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        match self {
-            Self::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    let _ = std::fs::remove_file(file);
-                }
-            }
-            Self::Postgres {
-                admin_url,
-                database,
-            } => {
-                let (url, db) = (admin_url.clone(), database.clone());
-                let dropped = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    rt.block_on(async {
-                        let mut admin = PgConnection::connect(&url)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        admin
-                            .execute(
-                                format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str(),
-                            )
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        admin.close().await.map_err(|e| e.to_string())
-                    })
-                })
-                .join();
-                if !matches!(dropped, Ok(Ok(()))) {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "warning: could not drop test database {database}: {dropped:?}"
-                    );
-                }
-            }
-        }
-    }
+    // Dropped after `store`, so the pool goes first.
+    db: TestDatabase,
 }
 
 impl TestDb {
     pub(crate) async fn sqlite() -> Self {
-        let path =
-            std::env::temp_dir().join(format!("workos-gmail-it-{}.db", Uuid::now_v7().simple()));
-        let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("open the SQLite test database");
-        store.migrate().await.expect("migrate SQLite");
-        Self {
-            store: Arc::new(store),
-            sqlite_path: Some(path.clone()),
-            _cleanup: Cleanup::Sqlite(path),
-        }
+        Self::on(TestDatabase::sqlite("workos-gmail-it")).await
     }
 
     pub(crate) async fn postgres() -> Option<Self> {
-        let admin_url = postgres_url()?;
-        let database = format!("workos_gmail_test_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
-        admin
-            .execute(format!("CREATE DATABASE \"{database}\"").as_str())
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        let cleanup = Cleanup::Postgres {
-            admin_url: admin_url.clone(),
-            database: database.clone(),
-        };
-        let store = SqlStore::connect(&with_database(&admin_url, &database))
+        Some(Self::on(TestDatabase::postgres("workos_gmail_test").await?).await)
+    }
+
+    async fn on(db: TestDatabase) -> Self {
+        let store = SqlStore::connect(db.url())
             .await
             .expect("connect to the test database");
-        store.migrate().await.expect("migrate Postgres");
-        Some(Self {
+        store.migrate().await.expect("migrate the test database");
+        Self {
             store: Arc::new(store),
-            sqlite_path: None,
-            _cleanup: cleanup,
-        })
-    }
-}
-
-static SKIP_NOTICE: Once = Once::new();
-
-/// `DATABASE_URL`, or `None` after saying plainly that the Postgres half is skipped.
-///
-/// # Panics
-/// When `WORKOS_REQUIRE_POSTGRES=1` and `DATABASE_URL` is not set.
-fn postgres_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the Postgres half of the \
-                 Gmail suite must run"
-            );
-            SKIP_NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "Gmail suite on Postgres SKIPPED: DATABASE_URL is not set"
-                );
-            });
-            None
+            db,
         }
     }
-}
 
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
+    /// The SQLite file, to read its bytes.
+    pub(crate) fn sqlite_path(&self) -> Option<&Path> {
+        self.db.sqlite_path()
     }
-    out
 }
 
 /// A store, a fake Google, a [`Gmail`] between them and an org whose owner acts.
@@ -242,10 +133,10 @@ impl Harness {
 
     /// The bytes of the SQLite database files (`None` on Postgres).
     pub(crate) fn database_bytes(&self) -> Option<Vec<u8>> {
-        let path = self.db.sqlite_path.as_ref()?;
+        let path = self.db.sqlite_path()?;
         let mut bytes = Vec::new();
         for suffix in ["", "-wal", "-shm"] {
-            let mut file = path.clone().into_os_string();
+            let mut file = path.as_os_str().to_owned();
             file.push(suffix);
             if let Ok(b) = std::fs::read(file) {
                 bytes.extend(b);

@@ -160,12 +160,12 @@ async fn tokens_are_never_stored_in_plaintext(h: Harness) {
     assert_eq!(h.google.token_grants("refresh_token"), 1);
     let issued = h.google.issued_tokens();
     assert_eq!(issued.len(), 2);
-    let Some(path) = &h.db.sqlite_path else {
+    let Some(path) = h.db.sqlite_path() else {
         return; // The file check is SQLite's; Postgres stores the same sealed bytes.
     };
     let mut bytes = Vec::new();
     for suffix in ["", "-wal", "-shm"] {
-        let mut file = path.clone().into_os_string();
+        let mut file = path.as_os_str().to_owned();
         file.push(suffix);
         if let Ok(b) = std::fs::read(file) {
             bytes.extend(b);

@@ -4,7 +4,7 @@
 //!
 //! A contract test is an `async fn name(store: &SqlStore)` followed by `contract_test!(name);`,
 //! which generates `name::sqlite` and `name::postgres`. Without `DATABASE_URL` the Postgres half
-//! prints "Postgres contract suite SKIPPED: DATABASE_URL is not set" and passes, unless
+//! prints "Postgres tests SKIPPED: DATABASE_URL is not set" and passes, unless
 //! `WORKOS_REQUIRE_POSTGRES=1` is set, in which case it fails: CI never skips silently.
 //!
 //! ```text

@@ -2,10 +2,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -13,8 +11,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use sqlx::{Connection as _, Executor as _, PgConnection};
-use uuid::Uuid;
 use workos_core::crypto::{Cipher, SecretKey};
 use workos_core::domain::{
     Company, DeliveryAttempt, DeliveryFilter, HttpUrl, NewCompany, NewOrg, NewWebhook,
@@ -26,6 +22,7 @@ use workos_core::page::PageRequest;
 use workos_core::repo::{CompanyRepo, Directory, EventRepo, WebhookRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
+use workos_tests::db::TestDatabase;
 use workos_webhooks::schedule::RetrySchedule;
 use workos_webhooks::service::WebhookService;
 use workos_webhooks::signing::{self, WebhookSecret};
@@ -38,162 +35,29 @@ pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);
 // ---------------------------------------------------------------------------------------------
 // Databases
 
-/// A migrated store on a database of its own, removed (best effort) when this is dropped.
+/// A migrated store on a database of its own ([`TestDatabase`]), removed when dropped.
 pub(crate) struct TestDb {
     pub(crate) store: SqlStore,
     // Dropped after `store`, so the pool goes first.
-    _cleanup: Cleanup,
-}
-
-enum Cleanup {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, database: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        match self {
-            Self::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    let _ = std::fs::remove_file(file);
-                }
-            }
-            Self::Postgres {
-                admin_url,
-                database,
-            } => {
-                // Drop runs inside the test's runtime, which cannot block on a future: drop the
-                // database from a thread with a runtime of its own. FORCE ends the sessions
-                // still open (the store's pool and its LISTEN connection).
-                let (url, db) = (admin_url.clone(), database.clone());
-                let dropped = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    rt.block_on(async {
-                        let mut admin = PgConnection::connect(&url)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        admin
-                            .execute(
-                                format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str(),
-                            )
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        admin.close().await.map_err(|e| e.to_string())
-                    })
-                })
-                .join();
-                if !matches!(dropped, Ok(Ok(()))) {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "warning: could not drop test database {database}: {dropped:?}"
-                    );
-                }
-            }
-        }
-    }
+    _db: TestDatabase,
 }
 
 impl TestDb {
-    /// A store on a fresh SQLite file in the temp directory.
     pub(crate) async fn sqlite() -> Self {
-        let path =
-            std::env::temp_dir().join(format!("workos-webhooks-it-{}.db", Uuid::now_v7().simple()));
-        let cleanup = Cleanup::Sqlite(path.clone());
-        let store = SqlStore::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .expect("open the SQLite test database");
-        store.migrate().await.expect("migrate SQLite");
-        Self {
-            store,
-            _cleanup: cleanup,
-        }
+        Self::on(TestDatabase::sqlite("workos-webhooks-it")).await
     }
 
-    /// A store on a fresh Postgres database, or `None` when `DATABASE_URL` is not set.
     pub(crate) async fn postgres() -> Option<Self> {
-        let admin_url = postgres_url()?;
-        let database = format!("workos_webhooks_test_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
-        admin
-            .execute(format!("CREATE DATABASE \"{database}\"").as_str())
-            .await
-            .expect("create the test database");
-        let _ = admin.close().await;
-        let cleanup = Cleanup::Postgres {
-            admin_url: admin_url.clone(),
-            database: database.clone(),
-        };
-        let store = SqlStore::connect(&with_database(&admin_url, &database))
+        Some(Self::on(TestDatabase::postgres("workos_webhooks_test").await?).await)
+    }
+
+    async fn on(db: TestDatabase) -> Self {
+        let store = SqlStore::connect(db.url())
             .await
             .expect("connect to the test database");
-        store.migrate().await.expect("migrate Postgres");
-        Some(Self {
-            store,
-            _cleanup: cleanup,
-        })
+        store.migrate().await.expect("migrate the test database");
+        Self { store, _db: db }
     }
-}
-
-static SKIP_NOTICE: Once = Once::new();
-
-/// `DATABASE_URL`, or `None` after saying plainly that the Postgres half is skipped.
-///
-/// # Panics
-/// When `WORKOS_REQUIRE_POSTGRES=1` and `DATABASE_URL` is not set: CI must not skip silently.
-fn postgres_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the Postgres webhook \
-                 tests must run"
-            );
-            SKIP_NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "Postgres webhook tests SKIPPED: DATABASE_URL is not set"
-                );
-            });
-            None
-        }
-    }
-}
-
-/// `url` with its database name replaced by `database` (query parameters kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-#[test]
-fn database_url_rewriting() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
-        "postgresql://u:p@h/x?sslmode=disable"
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,16 +2,12 @@
 //! the assertions the API tests share.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
-use sqlx::{Connection as _, Executor as _, PgConnection};
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
 use workos_core::ids::OrgId;
@@ -20,6 +16,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::db::TestDatabase;
 
 /// Which database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,122 +53,13 @@ pub(crate) struct TestApp {
     pub(crate) jwt_secret: String,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     // Dropped last, after the server task is aborted.
-    _db: Cleanup,
+    _db: TestDatabase,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
     }
-}
-
-enum Cleanup {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, database: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        match self {
-            Self::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    let _ = std::fs::remove_file(file);
-                }
-            }
-            Self::Postgres {
-                admin_url,
-                database,
-            } => {
-                // Drop runs inside the test's runtime, which cannot block on a future: drop the
-                // database from a thread with a runtime of its own. FORCE ends the sessions the
-                // server's pool still holds.
-                let (url, db) = (admin_url.clone(), database.clone());
-                let dropped = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    rt.block_on(async {
-                        let mut admin = PgConnection::connect(&url).await?;
-                        admin
-                            .execute(
-                                format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str(),
-                            )
-                            .await?;
-                        admin.close().await?;
-                        Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-                    })
-                })
-                .join();
-                if !matches!(dropped, Ok(Ok(()))) {
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "warning: could not drop test database {database}"
-                    );
-                }
-            }
-        }
-    }
-}
-
-static SKIP_NOTICE: Once = Once::new();
-
-/// `DATABASE_URL`, or `None` after saying plainly that the Postgres tests are skipped.
-///
-/// # Panics
-/// When `WORKOS_REQUIRE_POSTGRES=1` and `DATABASE_URL` is not set.
-pub(crate) fn postgres_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the Postgres server tests must run"
-            );
-            // Straight to the process's stderr: the harness captures `eprintln!`.
-            SKIP_NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "Postgres server tests SKIPPED: DATABASE_URL is not set"
-                );
-            });
-            None
-        }
-    }
-}
-
-/// `url` with its database name replaced by `database` (query parameters kept).
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-#[test]
-fn database_url_rewriting() {
-    assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        with_database("postgresql://u:p@h/test?sslmode=disable", "x"),
-        "postgresql://u:p@h/x?sslmode=disable"
-    );
-    assert_eq!(
-        with_database("postgres://h:5432", "x"),
-        "postgres://h:5432/x"
-    );
 }
 
 /// A server with the default settings; `None` for Postgres when `DATABASE_URL` is not set.
@@ -181,35 +69,11 @@ pub(crate) async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 /// A server on a fresh database of `backend`, configured through `Config::from_lookup`.
 pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Option<TestApp> {
-    let (url, cleanup) = match backend {
-        Backend::Sqlite => {
-            let path =
-                std::env::temp_dir().join(format!("workos-srv-{}.db", Uuid::now_v7().simple()));
-            (
-                format!("sqlite://{}", path.display()),
-                Cleanup::Sqlite(path),
-            )
-        }
-        Backend::Postgres => {
-            let admin_url = postgres_url()?;
-            let database = format!("workos_srv_{}", Uuid::now_v7().simple());
-            let mut admin = PgConnection::connect(&admin_url)
-                .await
-                .expect("connect to DATABASE_URL");
-            admin
-                .execute(format!("CREATE DATABASE \"{database}\"").as_str())
-                .await
-                .expect("create the test database");
-            let _ = admin.close().await;
-            (
-                with_database(&admin_url, &database),
-                Cleanup::Postgres {
-                    admin_url,
-                    database,
-                },
-            )
-        }
+    let db = match backend {
+        Backend::Sqlite => TestDatabase::sqlite("workos-srv"),
+        Backend::Postgres => TestDatabase::postgres("workos_srv").await?,
     };
+    let url = db.url().to_owned();
     let store = SqlStore::connect(&url)
         .await
         .expect("connect to the test database");
@@ -251,7 +115,7 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
         state,
         jwt_secret,
         server,
-        _db: cleanup,
+        _db: db,
     })
 }
 

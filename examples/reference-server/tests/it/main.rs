@@ -5,7 +5,7 @@
 //!
 //! A test is an `async fn name(app: &TestApp)` followed by `server_test!(name);`, which
 //! generates `name::sqlite` and `name::postgres`. Without `DATABASE_URL` the Postgres half prints
-//! "Postgres server tests SKIPPED: DATABASE_URL is not set" and passes, unless
+//! "Postgres tests SKIPPED: DATABASE_URL is not set" and passes, unless
 //! `WORKOS_REQUIRE_POSTGRES=1` is set, in which case it fails.
 //!
 //! ```text
