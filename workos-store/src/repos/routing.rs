@@ -281,8 +281,9 @@ enum Savepoint {
 /// How a routing ended.
 enum Routing {
     Done(Box<RoutedLead>),
-    /// A cap slot was refused with no savepoint to go back to: the transaction must be rolled
-    /// back and the lead routed again with [`Savepoint::Always`].
+    /// A cap slot was refused with no savepoint to go back to, or the lead's new person found
+    /// a contact taken meanwhile ([`Written::person_conflict`]): the transaction must be
+    /// rolled back and the lead captured and routed again with [`Savepoint::Always`].
     Again,
 }
 
@@ -312,9 +313,9 @@ struct RoutingWrite<'a> {
     deliveries: &'a [LeadDelivery],
     /// Round robin's new pointer, and the settings row that keeps it.
     pointer: Option<(PartnerId, &'a str)>,
-    /// The capped partner whose cap slot the write takes too (Postgres only): the others'
-    /// are taken after it ([`caps::take_slot`]).
-    slot: Option<&'a Partner>,
+    /// The capped partner whose cap slot the write takes too (Postgres only), and when (which
+    /// cap windows): the others' are taken after it ([`caps::take_slot`]).
+    slot: Option<(&'a Partner, Timestamp)>,
 }
 
 /// What [`write_routing`] did besides the writes it was asked for.
@@ -394,8 +395,8 @@ async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) ->
             ));
         }
         let mut slot = "ARRAY[]::text[]";
-        if let Some(partner) = w.slot
-            && let Some(cte) = caps::slot_cte(&mut args, ctx, partner, w.lead.updated_at)?
+        if let Some((partner, at)) = w.slot
+            && let Some(cte) = caps::slot_cte(&mut args, ctx, partner, at)?
         {
             ctes.push(cte);
             slot = "ARRAY(SELECT period FROM workos_slot)";
@@ -710,7 +711,7 @@ impl SqlStore {
             person: lead.person.as_ref(),
             deliveries: &deliveries,
             pointer,
-            slot,
+            slot: slot.map(|p| (p, at)),
         };
         let written = write_routing(tx, ctx, write).await?;
         Ok((
@@ -942,7 +943,7 @@ impl RoutingRepo for SqlStore {
         match again {
             Routing::Done(routed) => Ok(*routed),
             Routing::Again => Err(Error::internal(
-                "routing asked to start again despite its savepoint",
+                "capture and routing asked to start again on its second try",
                 std::io::Error::other("routing"),
             )),
         }
