@@ -49,6 +49,7 @@ use workos_core::repo::{Directory as _, EmailRepo as _};
 use workos_core::tenant::{Role, TenantContext};
 use workos_gmail::{Gmail, GmailConfig, GmailStore, PersonPolicy, SyncConfig, SyncEngine};
 use workos_store::SqlStore;
+use workos_tests::db::with_database;
 use workos_tests::fake_google::{FakeGoogle, Route, sample_messages, simple_message};
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
@@ -151,12 +152,6 @@ async fn run_phase(
     })
 }
 
-fn with_database(url: &str, database: &str) -> Result<String> {
-    let mut url = url::Url::parse(url)?;
-    url.set_path(&format!("/{database}"));
-    Ok(url.to_string())
-}
-
 fn main() -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -181,7 +176,7 @@ async fn bench() -> Result<()> {
         .execute(format!("CREATE DATABASE \"{database}\"").as_str())
         .await?;
     let outcome = run(
-        &with_database(&admin_url, &database)?,
+        &with_database(&admin_url, &database),
         messages,
         changes,
         page_size,

@@ -59,6 +59,7 @@ use workos_core::page::PageRequest;
 use workos_core::repo::PersonRepo;
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
+use workos_tests::db::with_database;
 
 /// The list page size the bench asks for (the engine fetches one more row).
 const PAGE: u32 = 50;
@@ -156,23 +157,6 @@ impl Config {
         );
         Ok(cfg)
     }
-}
-
-/// `url` with its database replaced by `db` (query parameters kept).
-fn with_database(url: &str, db: &str) -> Result<String> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").context("DATABASE_URL has no scheme")? + 3;
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{db}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -823,10 +807,10 @@ fn loadavg() -> String {
 }
 
 async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
-    let many_store = SqlStore::connect(&with_database(&cfg.url, &dbs[0])?).await?;
+    let many_store = SqlStore::connect(&with_database(&cfg.url, &dbs[0])).await?;
     many_store.migrate().await?;
     let one_store = if let Some(db) = dbs.get(1) {
-        let s = SqlStore::connect(&with_database(&cfg.url, db)?).await?;
+        let s = SqlStore::connect(&with_database(&cfg.url, db)).await?;
         s.migrate().await?;
         s
     } else {

@@ -69,6 +69,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::db::with_database;
 
 /// People per bulk `INSERT`.
 const CHUNK: usize = 50_000;
@@ -174,23 +175,6 @@ impl Settings {
         );
         Ok(s)
     }
-}
-
-/// `url` with its database replaced by `db` (query parameters kept).
-fn with_database(url: &str, db: &str) -> Result<String> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").context("DATABASE_URL has no scheme")? + 3;
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{db}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
 }
 
 async fn create_database(url: &str, db: &str) -> Result<()> {
@@ -327,7 +311,7 @@ struct Setup {
 }
 
 async fn setup(s: &Settings, db: &str) -> Result<Setup> {
-    let url = with_database(&s.url, db)?;
+    let url = with_database(&s.url, db);
     let store = SqlStore::connect(&url).await?;
     store.migrate().await?;
     let pool = store.pg_pool().context("not a Postgres store")?.clone();

@@ -59,6 +59,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::db::with_database;
 
 const VERTICALS: &[&str] = &["solar", "roofing", "hvac", "insurance", "mortgage"];
 const REGIONS: &[&str] = &["CA", "TX", "NY", "FL", "WA", "IL", "AZ", "CO", "GA", "NC"];
@@ -106,23 +107,6 @@ impl Settings {
             keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
         })
     }
-}
-
-/// `url` with its database replaced by `db` (query parameters kept).
-fn with_database(url: &str, db: &str) -> Result<String> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").context("DATABASE_URL has no scheme")? + 3;
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{db}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
 }
 
 async fn admin_sql(url: &str, sql: &str) -> Result<()> {
@@ -214,7 +198,7 @@ struct Setup {
 }
 
 async fn setup(s: &Settings, db: &str) -> Result<Setup> {
-    let url = with_database(&s.url, db)?;
+    let url = with_database(&s.url, db);
     let store = SqlStore::connect(&url).await?;
     store.migrate().await?;
     let env: HashMap<&str, String> = HashMap::from([

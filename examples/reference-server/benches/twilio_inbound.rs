@@ -65,6 +65,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::db::with_database;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
 /// The targets on this machine.
@@ -159,23 +160,6 @@ impl Settings {
         );
         Ok(s)
     }
-}
-
-/// `url` with its database replaced by `db` (query parameters kept).
-fn with_database(url: &str, db: &str) -> Result<String> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").context("DATABASE_URL has no scheme")? + 3;
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{db}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
 }
 
 async fn create_database(url: &str, db: &str) -> Result<()> {
@@ -889,7 +873,7 @@ fn run(
     server_rt: &tokio::runtime::Runtime,
     client_rt: &tokio::runtime::Runtime,
 ) -> Result<String> {
-    let url = with_database(&s.url, db)?;
+    let url = with_database(&s.url, db);
     let store = server_rt.block_on(async {
         let store = SqlStore::connect(&url).await?;
         store.migrate().await?;

@@ -85,6 +85,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::db::with_database;
 use workos_webhooks::worker::{Dispatcher, Pipeline, PipelineHandle, WebhookConfig};
 
 /// The rate limit the server runs with: high enough never to trigger.
@@ -190,23 +191,6 @@ impl Settings {
 
 // ---------------------------------------------------------------------------------------------
 // Databases
-
-/// `url` with its database replaced by `db` (query parameters kept).
-fn with_database(url: &str, db: &str) -> Result<String> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").context("DATABASE_URL has no scheme")? + 3;
-    let authority_end = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{db}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
-}
 
 async fn admin_sql(url: &str, sql: &str) -> Result<()> {
     let mut admin = PgConnection::connect(url)
@@ -381,7 +365,7 @@ struct Server {
 }
 
 async fn start_server(admin_url: &str, db: &str) -> Result<Server> {
-    let url = with_database(admin_url, db)?;
+    let url = with_database(admin_url, db);
     let store = SqlStore::connect(&url).await?;
     store.migrate().await?;
     let env: Vec<(String, String)> = [
