@@ -569,10 +569,13 @@ impl SqlStore {
     /// Everything the routing writes goes in one statement ([`write_choice`]); then the capped
     /// partners chosen each take a slot of their cap counters ([`caps::take_slot`], in partner
     /// id order) just before the caller commits, so a counter row stays locked only for the
-    /// slot's statement and the commit. When one filled since it was read, everything since
+    /// slot's statement and the commit. (Without a savepoint, on Postgres, the one capped
+    /// partner of an exclusive routing takes its slot in the write itself, the transaction's
+    /// last statement but the commit.) When one filled since it was read, everything since
     /// the savepoint taken before the write is rolled back, that partner is left out and the
-    /// choice is made again. Nothing else is locked, so routings to different partners never
-    /// wait for each other, and routings to the same one wait only for each other's commit.
+    /// choice is made again; without a savepoint the routing answers [`Routing::Again`].
+    /// Nothing else is locked, so routings to different partners never wait for each other,
+    /// and routings to the same one wait only for each other's commit.
     async fn record_choice(
         &self,
         tx: &mut Tx,
