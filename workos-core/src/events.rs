@@ -82,6 +82,7 @@ pub mod types {
         PARTNER_CREATED = "partner.created";
         PARTNER_UPDATED = "partner.updated";
         PARTNER_DELETED = "partner.deleted";
+        PARTNER_SECRET_ROTATED = "partner.secret_rotated";
     }
 }
 

@@ -191,7 +191,8 @@ pub trait PartnerRepo: Send + Sync {
     /// Replaces the partner's sealed signing secret with `next` (a rotation) if it still is
     /// `expected` (as read by [`PartnerRepo::partner_signing_secret`]): a compare-and-swap,
     /// so two rotations racing cannot drop each other's secret. Returns `false`, changing
-    /// nothing, when it is not (the caller reads it again and retries). Emits no event.
+    /// nothing, when it is not (the caller reads it again and retries). Emits
+    /// `partner.secret_rotated` (the partner, never a secret).
     ///
     /// # Errors
     /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`] below admin.

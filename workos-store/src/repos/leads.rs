@@ -1019,11 +1019,20 @@ impl PartnerRepo for SqlStore {
                 args![next.0, ctx.org_id(), id, expected.map(|e| e.0)],
             )
             .await?;
+        let partner = fetch_partner(&mut tx, ctx, id, "").await?;
         if changed == 0 {
-            // Not found, or changed since it was read.
-            fetch_partner(&mut tx, ctx, id, "").await?;
+            // Changed since it was read.
             return Ok(false);
         }
+        emit(
+            &mut tx,
+            ctx,
+            types::PARTNER_SECRET_ROTATED,
+            PartnerId::KIND,
+            id.as_uuid(),
+            &partner,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -485,6 +485,14 @@ async fn a_partner_secret_swap_is_a_compare_and_swap(store: &SqlStore) {
         store.partner_signing_secret(&a.ctx, p.id).await.unwrap(),
         Some(secret(3))
     );
+    // One event per swap made, naming the partner and never its secret.
+    let events = events_about(store, &a.ctx, types::PARTNER_SECRET_ROTATED, p.id).await;
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.data["id"] == p.id.to_string() && e.data.get("signing_secret").is_none())
+    );
     expect_not_found(
         store
             .swap_partner_signing_secret(&b.ctx, p.id, Some(secret(3)), secret(4))
