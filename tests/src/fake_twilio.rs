@@ -6,7 +6,8 @@
 //!   bodies, answered `201` with realistic JSON resources (`sid` `SM`/`MM`/`CA` + 32 hex,
 //!   `status` `queued` — `accepted` for a Messaging Service —, `to`, `from`, `body`,
 //!   `date_created`, `num_media`, `uri`, …);
-//! - `GET …/Messages/{Sid}.json` and `…/Calls/{Sid}.json` for created resources;
+//! - `GET …/Messages/{Sid}.json` and `…/Calls/{Sid}.json` for created resources, and
+//!   `GET /2010-04-01/Accounts/{AccountSid}.json` for the account the credentials are for;
 //! - HTTP Basic auth (account SID + auth token), answering `401` with Twilio's error body
 //!   (`{"code":20003,"message":"Authenticate",…}`) otherwise; Twilio's `400` errors for a
 //!   missing `To` (21604), sender (21603) or body (21602) and a too-long body (21617);
@@ -826,6 +827,16 @@ fn respond(shared: &Shared, request: RecordedRequest) -> Response {
             &format!("The requested resource {path} was not found"),
         )
     };
+    if let [API_VERSION, "Accounts", file] = segments.as_slice() {
+        // The account resource; its credentials reach only itself.
+        return match (request.method.as_str(), file.strip_suffix(".json")) {
+            ("GET", Some(sid)) if sid == user => {
+                ok(StatusCode::OK, &account_resource(&user, &pass))
+            }
+            ("GET", _) => not_found(),
+            _ => twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"),
+        };
+    }
     let [API_VERSION, "Accounts", account, rest @ ..] = segments.as_slice() else {
         return not_found();
     };
@@ -852,6 +863,27 @@ fn respond(shared: &Shared, request: RecordedRequest) -> Response {
         }
         _ => not_found(),
     }
+}
+
+/// An Account resource as Twilio answers it (Twilio includes the auth token).
+fn account_resource(sid: &str, auth_token: &str) -> Value {
+    let now = now();
+    let uri = format!("/{API_VERSION}/Accounts/{sid}.json");
+    json!({
+        "auth_token": auth_token,
+        "date_created": now,
+        "date_updated": now,
+        "friendly_name": format!("{sid} account"),
+        "owner_account_sid": sid,
+        "sid": sid,
+        "status": "active",
+        "subresource_uris": {
+            "messages": format!("/{API_VERSION}/Accounts/{sid}/Messages.json"),
+            "calls": format!("/{API_VERSION}/Accounts/{sid}/Calls.json"),
+        },
+        "type": "Full",
+        "uri": uri,
+    })
 }
 
 fn unauthenticated() -> Response {

@@ -570,6 +570,23 @@ impl From<&OutboundCall> for CreateCall {
 // Resources
 // -------------------------------------------------------------------------------------------
 
+/// An Account resource as Twilio returns it (the fields this crate reads). Twilio's answer
+/// also carries the account's `auth_token`: it is never read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountResource {
+    /// `AC…`.
+    pub sid: String,
+    /// The account's name.
+    #[serde(default)]
+    pub friendly_name: String,
+    /// `active`, `suspended` or `closed`.
+    #[serde(default)]
+    pub status: String,
+    /// `Trial` or `Full`.
+    #[serde(default, rename = "type")]
+    pub account_type: Option<String>,
+}
+
 /// A Message resource as Twilio returns it (the fields this crate reads; others are
 /// ignored). Dates are kept as sent (RFC 2822, e.g. `Thu, 24 Aug 2023 05:01:45 +0000`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1114,6 +1131,22 @@ impl TwilioClient {
         self.fetch("Calls", sid, Op::Fetch("call")).await
     }
 
+    /// Fetches the account the client is for: `GET /2010-04-01/Accounts/{AccountSid}.json`,
+    /// retried like [`fetch_message`](Self::fetch_message). A cheap check that the account SID
+    /// and the credentials work.
+    ///
+    /// # Errors
+    /// [`Error::Provider`] with status 401 and code `20003` for a wrong SID or token (see
+    /// [`TwilioErrorKind::AuthenticationFailed`]); after the last attempt
+    /// [`Error::RateLimited`] or [`Error::Unavailable`].
+    pub async fn fetch_account(&self) -> Result<AccountResource> {
+        let url = format!(
+            "{}/{API_VERSION}/Accounts/{}.json",
+            self.inner.base_url, self.inner.account_sid
+        );
+        self.get(&url, Op::Fetch("account")).await
+    }
+
     fn account_url(&self, rest: &str) -> String {
         format!(
             "{}/{API_VERSION}/Accounts/{}/{rest}",
@@ -1155,9 +1188,14 @@ impl TwilioClient {
             return Err(Error::invalid("sid", "must be a Twilio SID (alphanumeric)"));
         }
         let url = self.account_url(&format!("{collection}/{sid}.json"));
+        self.get(&url, op).await
+    }
+
+    /// `GET url`, retried on transport errors, 5xx and 429.
+    async fn get<T: DeserializeOwned>(&self, url: &str, op: Op) -> Result<T> {
         let mut attempt: u32 = 0;
         loop {
-            let result = match self.request(Method::GET, &url).send().await {
+            let result = match self.request(Method::GET, url).send().await {
                 Ok(response) => self.read(response, op).await,
                 Err(e) => Err(unavailable(&e, op, None)),
             };

@@ -33,8 +33,9 @@ pub mod models;
 pub mod signature;
 
 pub use client::{
-    CallResource, CreateCall, MessageResource, MessageSender, Secret, SendMessage, TransportError,
-    TransportErrorKind, TwilioClient, TwilioClientBuilder, TwilioErrorKind, is_outcome_unknown,
+    AccountResource, CallResource, CreateCall, MessageResource, MessageSender, Secret, SendMessage,
+    TransportError, TransportErrorKind, TwilioClient, TwilioClientBuilder, TwilioErrorKind,
+    is_outcome_unknown,
 };
 
 pub use models::{

@@ -20,9 +20,9 @@ use workos_core::repo::{IntegrationRepo, SealedSecrets};
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 use workos_store::SqlStore;
-use workos_twilio::TwilioClient;
 use workos_twilio::client::Secret;
 use workos_twilio::signature::RequestValidator;
+use workos_twilio::{TwilioClient, TwilioErrorKind};
 
 /// The integration provider of an org's own Twilio account.
 pub const PROVIDER: &str = "twilio";
@@ -143,13 +143,15 @@ impl TwilioAccounts {
         Ok(found)
     }
 
-    /// Uses `account_sid` + `auth_token` for the context's org (admin): replaces the token when
-    /// this account is already set, else disconnects any other `twilio` account of the org and
-    /// connects this one. Emits `integration.connected` for a new account (without the token).
+    /// Uses `account_sid` + `auth_token` for the context's org (admin), once Twilio has
+    /// accepted them ([`TwilioClient::fetch_account`]): replaces the token when this account is
+    /// already set, else disconnects any other `twilio` account of the org and connects this
+    /// one. Emits `integration.connected` for a new account (without the token).
     ///
     /// # Errors
-    /// [`Error::Validation`] on `account_sid` or `auth_token`; [`Error::Forbidden`] for
-    /// non-admins.
+    /// [`Error::Validation`] on `account_sid` or `auth_token` (also when Twilio refuses them,
+    /// or the account is not active); [`Error::Forbidden`] for non-admins;
+    /// [`Error::Unavailable`] when Twilio cannot be asked (nothing is stored).
     pub async fn set(
         &self,
         ctx: &TenantContext,
@@ -169,6 +171,7 @@ impl TwilioAccounts {
             "must be the account's auth token (16-128 letters and digits)",
         );
         v.finish()?;
+        self.verify(account_sid, auth_token).await?;
         let sealed = SealedSecrets(self.cipher.encrypt_str(auth_token, &aad(ctx.org_id())));
         let current = self.integrations(ctx).await?;
         let result = match current.iter().find(|i| i.account == account_sid) {
@@ -192,6 +195,48 @@ impl TwilioAccounts {
         };
         self.forget(ctx.org_id());
         result
+    }
+
+    /// Asks Twilio whether `account_sid` + `auth_token` open an active account.
+    async fn verify(&self, account_sid: &str, auth_token: &str) -> Result<()> {
+        let client = self.client(account_sid.to_owned(), Secret::new(auth_token.to_owned()))?;
+        match client.fetch_account().await {
+            Ok(account) if account.status == "active" => Ok(()),
+            Ok(account) => Err(Error::invalid(
+                "account_sid",
+                format!("the Twilio account is {}, not active", account.status),
+            )),
+            Err(e)
+                if TwilioErrorKind::of(&e) == Some(TwilioErrorKind::AuthenticationFailed)
+                    || TwilioErrorKind::of(&e) == Some(TwilioErrorKind::NotFound) =>
+            {
+                Err(Error::invalid(
+                    "auth_token",
+                    "Twilio did not accept this account SID and auth token",
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check an org's Twilio credentials");
+                Err(Error::unavailable(
+                    "cannot reach Twilio to check the credentials; try again",
+                    e,
+                ))
+            }
+        }
+    }
+
+    /// A REST client for `account_sid` authenticated with `token`: sharing the platform
+    /// client's pool when there is one.
+    fn client(&self, account_sid: String, token: Secret) -> Result<TwilioClient> {
+        match &self.platform {
+            Some(platform) => platform.for_account(account_sid, token),
+            None => TwilioClient::builder()
+                .account_sid(account_sid)
+                .auth_token(token)
+                .base_url(self.base_url.clone())
+                .timeout(self.timeout)
+                .build(),
+        }
     }
 
     /// Stops using the org's own account (admin): disconnects its `twilio` integrations (the
@@ -268,17 +313,8 @@ impl TwilioAccounts {
     }
 
     fn account(&self, id: IntegrationId, account_sid: String, token: String) -> OrgAccount {
-        let secret = Secret::new(token.clone());
-        let client = match &self.platform {
-            Some(platform) => platform.for_account(account_sid.clone(), secret),
-            None => TwilioClient::builder()
-                .account_sid(account_sid.clone())
-                .auth_token(secret)
-                .base_url(self.base_url.clone())
-                .timeout(self.timeout)
-                .build(),
-        };
-        let client = client
+        let client = self
+            .client(account_sid.clone(), Secret::new(token.clone()))
             .inspect_err(|e| {
                 tracing::error!(integration_id = %id, error = %e, "an org's Twilio account cannot be used for sending");
             })

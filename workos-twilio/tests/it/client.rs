@@ -140,6 +140,36 @@ async fn messaging_service_sender_is_sent_as_messaging_service_sid() {
     );
 }
 
+/// `fetch_account` reads the account the credentials are for, and a wrong token is an
+/// authentication failure, as Twilio answers it.
+#[tokio::test]
+async fn fetch_account_checks_the_credentials() {
+    let twilio = fake().await;
+    let account = client(&twilio).fetch_account().await.unwrap();
+    assert_eq!(account.sid, TEST_ACCOUNT_SID);
+    assert_eq!(account.status, "active");
+    assert_eq!(account.account_type.as_deref(), Some("Full"));
+    let request = &twilio.requests()[0];
+    assert_eq!(request.method, "GET");
+    assert_eq!(
+        request.path,
+        format!("/2010-04-01/Accounts/{TEST_ACCOUNT_SID}.json")
+    );
+
+    let wrong = TwilioClient::builder()
+        .account_sid(TEST_ACCOUNT_SID)
+        .auth_token("not-the-token")
+        .base_url(twilio.base_url())
+        .build()
+        .unwrap();
+    let err = wrong.fetch_account().await.unwrap_err();
+    assert_eq!(provider_error(&err).0, Some(401));
+    assert_eq!(
+        TwilioClient::error_kind(&err),
+        Some(TwilioErrorKind::AuthenticationFailed)
+    );
+}
+
 #[tokio::test]
 async fn wrong_token_is_a_401_provider_error_with_code_20003() {
     let twilio = fake().await;

@@ -62,11 +62,12 @@ async fn get_account(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<
 
 /// Use the org's own Twilio account (admin): its auth token validates the webhooks for the
 /// org's numbers, and its SID and token send the org's SMS and calls. Setting another account
-/// replaces the previous one.
+/// replaces the previous one. Twilio is asked first whether the SID and token work: `422`
+/// when it refuses them, `503` (nothing changed) when it cannot be reached.
 #[utoipa::path(put, path = "/integrations/twilio", tag = "integrations",
     request_body = TwilioAccountBody,
     responses((status = 200, body = Integration), (status = 403, body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn set_account(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

@@ -1392,6 +1392,44 @@ async fn org_own_twilio_account(t: &TwilioApp) {
     .problem(403);
     t.get(path, &a.key).await.problem(404);
 
+    // Twilio must accept the credentials first: a well-formed token it refuses is a field
+    // error, and Twilio out of reach (every retry answered 500) a 503; neither stores a thing.
+    let refused = "0123456789abcdef0123456789abcdef";
+    t.put_account(
+        &a.key,
+        &json!({ "account_sid": ORG_SID, "auth_token": refused }),
+    )
+    .await
+    .invalid_field("auth_token");
+    for _ in 0..4 {
+        t.twilio.fail_next(500, 20500, "Internal Server Error");
+    }
+    // The one 5xx a test here means to see: the dependency's, not ours.
+    t.send_any(
+        t.request(reqwest::Method::PUT, path, &a.key)
+            .json(&json!({ "account_sid": ORG_SID, "auth_token": ORG_TOKEN })),
+    )
+    .await
+    .problem(503);
+    t.get(path, &a.key).await.problem(404);
+    let checks: Vec<_> = t
+        .twilio
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == format!("/2010-04-01/Accounts/{ORG_SID}.json"))
+        .collect();
+    assert_eq!(
+        checks.len(),
+        5,
+        "one check refused, four tries out of reach"
+    );
+    assert!(checks.iter().all(|r| r.method == "GET"));
+    assert_eq!(
+        checks[0].basic_auth,
+        Some((ORG_SID.to_owned(), refused.to_owned()))
+    );
+    t.twilio.reset();
+
     let set = t
         .put_account(
             &a.key,
