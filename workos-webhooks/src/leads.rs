@@ -51,7 +51,7 @@ use workos_core::{Error, Result};
 use crate::schedule::RetrySchedule;
 use crate::sender::{HttpSender, Message, SendError, SendResponse, Verdict, classify};
 use crate::service::{
-    DEFAULT_GRACE_PERIOD, MAX_ROTATION_TRIES, MAX_SECRETS, SecretEntry, SecretSealer,
+    DEFAULT_GRACE_PERIOD, MAX_ROTATION_TRIES, SecretEntry, SecretSealer, rotated_entries,
 };
 use crate::signing::WebhookSecret;
 use crate::worker::{START_MARGIN, Wakeups, WebhookConfig};
@@ -182,29 +182,11 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
         let aad = partner_aad(ctx.org_id(), id);
         for _ in 0..MAX_ROTATION_TRIES {
             let stored = self.store.partner_signing_secret(ctx, id).await?;
-            let now = now();
-            let until = now
-                .checked_add_signed(
-                    chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX),
-                )
-                .unwrap_or(DateTime::<Utc>::MAX_UTC);
-            let mut entries = vec![SecretEntry {
-                secret: secret.clone(),
-                expires_at: None,
-            }];
-            if let Some(sealed) = &stored {
-                entries.extend(
-                    self.sealer
-                        .open_for(&aad, sealed)?
-                        .into_iter()
-                        .filter(|e| e.is_valid_at(now))
-                        .map(|e| SecretEntry {
-                            expires_at: Some(e.expires_at.map_or(until, |t| t.min(until))),
-                            ..e
-                        }),
-                );
-            }
-            entries.truncate(MAX_SECRETS);
+            let kept = match &stored {
+                Some(sealed) => self.sealer.open_for(&aad, sealed)?,
+                None => Vec::new(),
+            };
+            let entries = rotated_entries(&secret, kept, self.grace);
             let next = self.sealer.seal_for(&aad, &entries)?;
             if self
                 .store

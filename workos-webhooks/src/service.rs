@@ -39,6 +39,34 @@ use crate::ssrf::{SsrfError, SsrfGuard};
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(24 * 3600);
 /// The most secrets an endpoint keeps; rotating past it drops the oldest.
 pub const MAX_SECRETS: usize = 10;
+
+/// A rotation's list: `secret` as the new primary, then those of `kept` still valid now, each
+/// expiring within `grace` at the latest; at most [`MAX_SECRETS`]. Endpoints and partners
+/// rotate alike.
+pub(crate) fn rotated_entries(
+    secret: &WebhookSecret,
+    kept: Vec<SecretEntry>,
+    grace: Duration,
+) -> Vec<SecretEntry> {
+    let now = workos_core::domain::now();
+    let until = now
+        .checked_add_signed(chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let mut entries = vec![SecretEntry {
+        secret: secret.clone(),
+        expires_at: None,
+    }];
+    entries.extend(
+        kept.into_iter()
+            .filter(|e| e.is_valid_at(now))
+            .map(|e| SecretEntry {
+                expires_at: Some(e.expires_at.map_or(until, |t| t.min(until))),
+                ..e
+            }),
+    );
+    entries.truncate(MAX_SECRETS);
+    entries
+}
 /// How often [`WebhookService::rotate_secret`] reads and swaps before giving up when other
 /// rotations keep getting in first.
 pub const MAX_ROTATION_TRIES: usize = 8;
@@ -325,28 +353,8 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
         sealed: &SealedSecrets,
         secret: &WebhookSecret,
     ) -> Result<Vec<SecretEntry>> {
-        let now = workos_core::domain::now();
-        let until = now
-            .checked_add_signed(
-                chrono::Duration::from_std(self.grace).unwrap_or(chrono::Duration::MAX),
-            )
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        let mut entries = vec![SecretEntry {
-            secret: secret.clone(),
-            expires_at: None,
-        }];
-        entries.extend(
-            self.sealer
-                .open(org_id, sealed)?
-                .into_iter()
-                .filter(|e| e.is_valid_at(now))
-                .map(|e| SecretEntry {
-                    expires_at: Some(e.expires_at.map_or(until, |t| t.min(until))),
-                    ..e
-                }),
-        );
-        entries.truncate(MAX_SECRETS);
-        Ok(entries)
+        let kept = self.sealer.open(org_id, sealed)?;
+        Ok(rotated_entries(secret, kept, self.grace))
     }
 
     /// Every secret of an endpoint of `org_id` still valid at `now`, primary first.

@@ -368,8 +368,9 @@ async fn bump_all(
         let periods: Vec<&str> = windows.iter().map(|w| w.period.as_str()).collect();
         let starts: Vec<Timestamp> = windows.iter().map(|w| w.starts_at).collect();
         let caps: Vec<Option<i64>> = windows.iter().map(cap).collect();
-        let sql = bump_sql(["$1", "$2", "$3", "$4", "$5"]);
-        let rows: Vec<(String,)> = sqlx::query_as(&sql)
+        static SQL: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| bump_sql(["$1", "$2", "$3", "$4", "$5"]));
+        let rows: Vec<(String,)> = sqlx::query_as(SQL.as_str())
             .bind(ctx.org_id().as_uuid())
             .bind(partner.as_uuid())
             .bind(&periods)

@@ -1874,23 +1874,8 @@ async fn a_slot_refused_without_a_savepoint_routes_again() {
     .await
     .unwrap();
     assert_eq!(held.rows_affected(), 1);
-    let release = async {
-        // Commit once the routing waits on the counter row.
-        for _ in 0..1000 {
-            let (waiting,): (i64,) = sqlx::query_as(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(pool)
-            .await
-            .unwrap();
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        hold.commit().await.unwrap();
-    };
+    // Committed once the routing waits on the counter row.
+    let release = commit_once_a_lock_waits(pool, hold);
     let (second, ()) = tokio::join!(
         store.capture_and_route_lead(ctx, lead("second"), now()),
         release
@@ -1963,23 +1948,8 @@ async fn a_person_written_meanwhile_is_linked_not_duplicated() {
     .execute(&mut *hold)
     .await
     .unwrap();
-    let release = async {
-        // Commit once the capture waits on the contact row.
-        for _ in 0..1000 {
-            let (waiting,): (i64,) = sqlx::query_as(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .fetch_one(pool)
-            .await
-            .unwrap();
-            if waiting > 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        hold.commit().await.unwrap();
-    };
+    // Committed once the capture waits on the contact row.
+    let release = commit_once_a_lock_waits(pool, hold);
     let new = NewLead {
         first_name: Some("Raced".into()),
         email: Some(email(address)),
@@ -2008,4 +1978,26 @@ async fn a_person_written_meanwhile_is_linked_not_duplicated() {
     assert_eq!(count_events(store, ctx, types::PERSON_CREATED).await, 0);
     assert_eq!(count_events(store, ctx, types::LEAD_CREATED).await, 1);
     assert_eq!(count_events(store, ctx, types::LEAD_ROUTED).await, 1);
+}
+
+/// Commits `hold` once a session of the test database waits on a lock (one `hold` took), or
+/// after 10 s: how the Postgres tests above make a write meet a row changed under it.
+async fn commit_once_a_lock_waits(
+    pool: &sqlx::PgPool,
+    hold: sqlx::Transaction<'_, sqlx::Postgres>,
+) {
+    for _ in 0..1000 {
+        let (waiting,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    hold.commit().await.unwrap();
 }
