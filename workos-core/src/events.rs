@@ -153,38 +153,33 @@ pub struct EventFilter {
     pub occurred: TimeRange,
 }
 
-/// A position in the global event log, in commit order. Opaque to consumers: store it and hand
-/// it back. Backends guarantee that no event can later appear *before* a position they handed
-/// out, so a consumer that resumes from its cursor never skips a late-committing write.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EventCursor {
-    /// The committing transaction's order key.
-    pub tx: i64,
-    /// The event's sequence within the log.
-    pub seq: i64,
-}
-
-/// An event read from the global log, with its position.
+/// An event read from its org's stream, with its position there.
+///
+/// Every org has one stream. Positions start at 1, have no gaps, and follow commit order:
+/// a backend never lets a position be read before every earlier position of the same org is
+/// readable, so a consumer that resumes after the last position it processed never skips a
+/// late-committing write. There is no order across orgs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoggedEvent {
-    /// Where it sits in the log.
-    pub cursor: EventCursor,
+    /// Where it sits in its org's stream (1 for the org's first event).
+    pub position: u64,
     /// The event.
     pub event: DomainEvent,
 }
 
-/// A batch of events claimed by one consumer. While it is held, no other process can claim for
-/// the same consumer; dropping it without [`ClaimedEvents::commit`] gives the batch back.
+/// A batch of one org's events claimed by one consumer. While it is held, no other process can
+/// claim that org's events for the same consumer; dropping it without
+/// [`ClaimedEvents::commit`] gives the batch back.
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait ClaimedEvents: Send {
-    /// The claimed events, in log order.
+    /// The org whose events these are.
+    fn org_id(&self) -> OrgId;
+
+    /// The claimed events, in stream order.
     fn events(&self) -> &[LoggedEvent];
 
-    /// Moves the consumer's cursor past the claimed events and releases the claim.
+    /// Moves the consumer's cursor for the org past the claimed events and releases the claim.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails; the cursor then stays put.
@@ -193,32 +188,43 @@ pub trait ClaimedEvents: Send {
 
 /// Cross-tenant access to the event log for trusted consumers (the webhook dispatcher,
 /// projections). Not for request handlers: they use the tenant-scoped [`crate::repo::EventRepo`].
+///
+/// A consumer keeps one cursor per org. Consumers of different orgs never wait on each other;
+/// within an org a consumer sees events in commit order.
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait EventLog: Send + Sync {
-    /// Up to `limit` events after `after` (from the start when `None`), in log order.
+    /// Up to `limit` events of `org` after position `after` (0: from the start), in order.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn read_events(&self, after: Option<EventCursor>, limit: u32)
-    -> Result<Vec<LoggedEvent>>;
+    async fn read_events(&self, org: OrgId, after: u64, limit: u32) -> Result<Vec<LoggedEvent>>;
 
-    /// Claims up to `limit` events after `consumer`'s stored cursor. Returns `None` when another
-    /// process holds the claim for this consumer right now.
+    /// Up to `limit` orgs whose streams hold events after `consumer`'s cursor (in no
+    /// particular order): where [`EventLog::claim_events`] will find work.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn pending_orgs(&self, consumer: &str, limit: u32) -> Result<Vec<OrgId>>;
+
+    /// Claims up to `limit` events of `org` after `consumer`'s cursor for it. Returns `None`
+    /// when another process holds that claim right now.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn claim_events(
         &self,
         consumer: &str,
+        org: OrgId,
         limit: u32,
     ) -> Result<Option<Box<dyn ClaimedEvents>>>;
 
-    /// The consumer's stored cursor (`None` before its first commit).
+    /// The consumer's cursor in `org`'s stream: the last position it committed (0 before its
+    /// first commit).
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn consumer_cursor(&self, consumer: &str) -> Result<Option<EventCursor>>;
+    async fn consumer_cursor(&self, consumer: &str, org: OrgId) -> Result<u64>;
 }
 
 /// A wake-up: events were committed.

@@ -296,6 +296,9 @@ pub(crate) enum Wake {
 pub(crate) struct Tx {
     conn: Conn,
     wake: Wake,
+    /// Whether multi-statement fast paths may run (one Postgres node); on SQLite and Citus the
+    /// portable statements run, which Citus routes to one shard each.
+    fast: bool,
     /// The org whose events this transaction wrote, to wake consumers on commit.
     wrote_events: Option<OrgId>,
     /// Whether a statement already notified (Postgres), so commit does not again.
@@ -319,52 +322,6 @@ struct Savepoint {
     written: usize,
     notified: bool,
     made_due: bool,
-}
-
-/// Recorded events as columns, for one `INSERT … SELECT FROM unnest(…)`.
-#[cfg(feature = "postgres")]
-#[derive(Default)]
-struct EventColumns {
-    ids: Vec<Uuid>,
-    orgs: Vec<Uuid>,
-    types: Vec<String>,
-    times: Vec<Timestamp>,
-    kinds: Vec<String>,
-    subjects: Vec<Uuid>,
-    data: Vec<serde_json::Value>,
-    request_ids: Vec<Option<String>>,
-}
-
-#[cfg(feature = "postgres")]
-impl EventColumns {
-    /// The `WITH` item that appends these events to the log, its arrays bound on `args`.
-    fn insert_cte(self, args: &mut PgArgs) -> Result<String> {
-        Ok(format!(
-            "workos_events AS (
-             INSERT INTO domain_events ({EVENT_COLUMNS})
-             SELECT * FROM unnest({}::uuid[], {}::uuid[], {}::text[], {}::timestamptz[], {}::text[],
-               {}::uuid[], {}::jsonb[], {}::text[]))",
-            args.bind(self.ids)?,
-            args.bind(self.orgs)?,
-            args.bind(self.types)?,
-            args.bind(self.times)?,
-            args.bind(self.kinds)?,
-            args.bind(self.subjects)?,
-            args.bind(self.data)?,
-            args.bind(self.request_ids)?,
-        ))
-    }
-
-    fn push(&mut self, e: &DomainEvent) {
-        self.ids.push(e.id.as_uuid());
-        self.orgs.push(e.org_id.as_uuid());
-        self.types.push(e.event_type.clone());
-        self.times.push(e.occurred_at);
-        self.kinds.push(e.subject.kind.clone());
-        self.subjects.push(e.subject.id);
-        self.data.push(e.data.clone());
-        self.request_ids.push(e.request_id.clone());
-    }
 }
 
 macro_rules! on_conn {
@@ -397,10 +354,11 @@ macro_rules! bind_all {
 }
 
 impl Tx {
-    pub(crate) const fn new(conn: Conn, wake: Wake) -> Self {
+    pub(crate) const fn new(conn: Conn, wake: Wake, fast: bool) -> Self {
         Self {
             conn,
             wake,
+            fast,
             wrote_events: None,
             notified: false,
             made_due: false,
@@ -459,6 +417,20 @@ impl Tx {
         }
     }
 
+    /// The Postgres connection when this transaction may take a fast path: one statement of
+    /// data-modifying `WITH` items where the portable code runs several. `None` on SQLite and
+    /// on Citus, where such a statement is planned in steps across the workers (intermediate
+    /// results, two-phase commit) while the portable statements are each routed to one shard.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn fast_pg(&mut self) -> Option<&mut sqlx::PgConnection> {
+        if self.fast { self.pg() } else { None }
+    }
+
+    /// Whether [`Tx::fast_pg`] answers a connection.
+    pub(crate) const fn fast_path(&self) -> bool {
+        self.fast
+    }
+
     /// All rows of a query.
     pub(crate) async fn fetch_all<R: Row>(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<R>> {
         on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(sql), args).fetch_all(&mut **c).await)
@@ -489,6 +461,7 @@ impl Tx {
 
     /// Whether this is a Postgres transaction (for statements only Postgres can run, such as
     /// data-modifying CTEs).
+    #[cfg(feature = "postgres")]
     pub(crate) const fn is_postgres(&self) -> bool {
         match self.conn {
             #[cfg(feature = "postgres")]
@@ -528,25 +501,21 @@ impl Tx {
 
     /// Writes the events recorded so far now rather than at commit: for a transaction whose
     /// next statement takes away what the log's insert policy checks (a user leaving the org).
+    /// Appending advances the orgs' streams, whose rows then stay locked until the transaction
+    /// ends: nothing but the commit should follow it (see [`crate::outbox`]).
     pub(crate) async fn write_events(&mut self) -> Result<()> {
         if self.written == self.events.len() {
             return Ok(());
         }
         #[cfg(feature = "postgres")]
-        if self.is_postgres() {
+        if self.fast && crate::outbox::single_org(&self.events[self.written..]) {
             let _: (i32,) = self.fetch_with_events(&[], "1", PgArgs::default()).await?;
             return Ok(());
         }
-        for i in self.written..self.events.len() {
-            let args = event_args(&self.events[i]);
-            self.execute(
-                &format!(
-                    "INSERT INTO domain_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                ),
-                args,
-            )
-            .await?;
-        }
+        let events = std::mem::take(&mut self.events);
+        let appended = crate::outbox::append(self, &events[self.written..]).await;
+        self.events = events;
+        appended?;
         self.written = self.events.len();
         Ok(())
     }
@@ -568,14 +537,18 @@ impl Tx {
     {
         let mut items: Vec<String> = ctes.to_vec();
         let mut notify = String::new();
-        let unwritten = self.events.len() - self.written;
+        // Events of several orgs (rare: system jobs) are appended at commit, org by org.
+        let unwritten = if crate::outbox::single_org(&self.events[self.written..]) {
+            self.events.len() - self.written
+        } else {
+            0
+        };
         if let (Wake::Notify { instance, .. }, true) = (&self.wake, unwritten > 0) {
-            let mut cols = EventColumns::default();
-            for e in &self.events[self.written..] {
-                cols.push(e);
-            }
             let payload = format!("{} {instance}", self.events[self.written].org_id);
-            items.push(cols.insert_cte(&mut args)?);
+            items.extend(crate::outbox::append_items(
+                &self.events[self.written..],
+                &mut args,
+            )?);
             // Delivered at commit: consumers of the log in other processes (this process's
             // own listener skips notices naming its instance: the commit tells its subscribers
             // in-process), and delivery workers when this transaction made deliveries due.
@@ -589,9 +562,9 @@ impl Tx {
         } else {
             format!("WITH {} SELECT {select}{notify}", items.join(", "))
         };
-        let Some(pg) = self.pg() else {
+        let Some(pg) = self.fast_pg() else {
             return Err(Error::internal(
-                "Postgres statement on another backend",
+                "fast-path statement on a backend without fast paths",
                 std::io::Error::other("fetch_with_events"),
             ));
         };
@@ -681,24 +654,6 @@ impl Tx {
     }
 }
 
-/// The columns of an event, in the order of [`event_args`].
-pub(crate) const EVENT_COLUMNS: &str =
-    "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
-
-/// An event's values, in the order of [`EVENT_COLUMNS`].
-pub(crate) fn event_args(e: &DomainEvent) -> Vec<Arg> {
-    args![
-        e.id,
-        e.org_id,
-        e.event_type.as_str(),
-        e.occurred_at,
-        e.subject.kind.as_str(),
-        e.subject.id,
-        e.data.clone(),
-        e.request_id.clone(),
-    ]
-}
-
 /// Maps a database error to the engine's error. Constraint names and messages are read to name
 /// the field of a unique conflict; anything unexpected is `Unavailable` (connection trouble) or
 /// `Internal`, with the database error kept as the source and never shown to API clients.
@@ -735,8 +690,9 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
 const UNIQUE_FIELDS: &[(&str, &str)] = &[
     ("person_contacts", "email"),
     ("org_members", "user_id"),
-    ("api_keys", "prefix"),
-    ("phones", "number"),
+    ("api_key", "prefix"),
+    ("phone", "number"),
+    ("lead_form", "public_id"),
 ];
 
 /// Rows are stored with times at microsecond precision; this is the only clock the store reads.

@@ -7,8 +7,8 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 use workos_core::domain::Timestamp;
 use workos_core::events::{
-    ClaimedEvents, DomainEvent, EventBus, EventCursor, EventFilter, EventLog, EventNotice,
-    EventSubscription, LoggedEvent, Subject,
+    ClaimedEvents, DomainEvent, EventBus, EventFilter, EventLog, EventNotice, EventSubscription,
+    LoggedEvent, Subject,
 };
 use workos_core::ids::{EventId, OrgId};
 use workos_core::page::{Page, PageRequest};
@@ -22,8 +22,7 @@ use crate::{Backend, SqlStore};
 
 #[derive(sqlx::FromRow)]
 struct EventRow {
-    seq: i64,
-    tx: i64,
+    pos: i64,
     id: Uuid,
     org_id: Uuid,
     #[sqlx(rename = "type")]
@@ -38,10 +37,7 @@ struct EventRow {
 impl From<EventRow> for LoggedEvent {
     fn from(r: EventRow) -> Self {
         Self {
-            cursor: EventCursor {
-                tx: r.tx,
-                seq: r.seq,
-            },
+            position: u64::try_from(r.pos).unwrap_or_default(),
             event: DomainEvent {
                 id: EventId::from_uuid(r.id),
                 org_id: OrgId::from_uuid(r.org_id),
@@ -59,47 +55,23 @@ impl From<EventRow> for LoggedEvent {
 }
 
 const EVENT_FIELDS: &str =
-    "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
+    "pos, id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
 
-impl SqlStore {
-    /// The log-order column expression: Postgres orders by writing transaction then sequence
-    /// (see `read_events`); SQLite has one writer, so the sequence alone is commit order.
-    const fn tx_column(&self) -> &'static str {
-        match &self.backend {
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "tx::text::bigint",
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "seq",
-        }
-    }
+/// A position as stored (positions fit `bigint` by construction).
+fn stored(pos: u64) -> i64 {
+    i64::try_from(pos).unwrap_or(i64::MAX)
+}
 
-    /// Events after `after` in log order, read inside `tx`.
-    async fn events_after(
-        &self,
-        tx: &mut Tx,
-        after: EventCursor,
-        limit: u32,
-    ) -> Result<Vec<LoggedEvent>> {
-        let txc = self.tx_column();
-        let visible = match &self.backend {
-            // Sequence values are taken before commit, so a lower one can commit later. Only
-            // events of transactions older than every transaction still running are read, so
-            // nothing can ever appear behind a cursor already handed out.
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "AND tx < pg_snapshot_xmin(pg_current_snapshot())",
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "",
-        };
-        let sql = format!(
-            "SELECT seq, {txc} AS tx, {EVENT_FIELDS} FROM domain_events
-             WHERE ({txc} > $1 OR ({txc} = $1 AND seq > $2)) {visible}
-             ORDER BY {txc}, seq LIMIT $3"
-        );
-        let rows: Vec<EventRow> = tx
-            .fetch_all(&sql, args![after.tx, after.seq, i64::from(limit)])
-            .await?;
-        Ok(rows.into_iter().map(LoggedEvent::from).collect())
-    }
+/// Events of `org` after position `after`, in stream order, read inside `tx`. Positions become
+/// readable in order (see [`crate::outbox`]), so this never misses one that commits later.
+async fn events_after(tx: &mut Tx, org: OrgId, after: i64, limit: u32) -> Result<Vec<LoggedEvent>> {
+    let sql = format!(
+        "SELECT {EVENT_FIELDS} FROM domain_events WHERE org_id = $1 AND pos > $2 ORDER BY pos LIMIT $3"
+    );
+    let rows: Vec<EventRow> = tx
+        .fetch_all(&sql, args![org, after, i64::from(limit)])
+        .await?;
+    Ok(rows.into_iter().map(LoggedEvent::from).collect())
 }
 
 #[async_trait]
@@ -112,7 +84,7 @@ impl EventRepo for SqlStore {
     ) -> Result<Page<DomainEvent>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
         let mut sql = Sql::new(&format!(
-            "SELECT seq, seq AS tx, {EVENT_FIELDS} FROM domain_events WHERE org_id = "
+            "SELECT {EVENT_FIELDS} FROM domain_events WHERE org_id = "
         ));
         sql.bind(ctx.org_id());
         if !filter.types.is_empty() {
@@ -138,9 +110,7 @@ impl EventRepo for SqlStore {
 
     async fn get_event(&self, ctx: &TenantContext, id: EventId) -> Result<DomainEvent> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let sql = format!(
-            "SELECT seq, seq AS tx, {EVENT_FIELDS} FROM domain_events WHERE org_id = $1 AND id = $2"
-        );
+        let sql = format!("SELECT {EVENT_FIELDS} FROM domain_events WHERE org_id = $1 AND id = $2");
         let row: Option<EventRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
         row.map(|r| LoggedEvent::from(r).event)
             .ok_or_else(|| Error::not_found(EventId::KIND))
@@ -149,38 +119,46 @@ impl EventRepo for SqlStore {
 
 #[async_trait]
 impl EventLog for SqlStore {
-    async fn read_events(
-        &self,
-        after: Option<EventCursor>,
-        limit: u32,
-    ) -> Result<Vec<LoggedEvent>> {
+    async fn read_events(&self, org: OrgId, after: u64, limit: u32) -> Result<Vec<LoggedEvent>> {
         let mut tx = self.system_tx(false).await?;
-        self.events_after(&mut tx, after.unwrap_or_default(), limit)
-            .await
+        events_after(&mut tx, org, stored(after), limit).await
+    }
+
+    async fn pending_orgs(&self, consumer: &str, limit: u32) -> Result<Vec<OrgId>> {
+        let mut tx = self.system_tx(false).await?;
+        // On Citus the two tables are co-located: each shard answers for its own orgs.
+        let rows: Vec<(Uuid,)> = tx
+            .fetch_all(
+                "SELECT s.org_id FROM event_streams s
+                 LEFT JOIN event_cursors c ON c.org_id = s.org_id AND c.consumer = $1
+                 WHERE s.head > COALESCE(c.pos, 0) LIMIT $2",
+                args![consumer, i64::from(limit)],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(o,)| OrgId::from_uuid(o)).collect())
     }
 
     async fn claim_events(
         &self,
         consumer: &str,
+        org: OrgId,
         limit: u32,
     ) -> Result<Option<Box<dyn ClaimedEvents>>> {
         Ok(self
-            .claim_in_tx(consumer, limit, false)
+            .claim_in_tx(consumer, org, limit, false)
             .await?
             .map(|c| Box::new(c) as Box<dyn ClaimedEvents>))
     }
 
-    async fn consumer_cursor(&self, consumer: &str) -> Result<Option<EventCursor>> {
+    async fn consumer_cursor(&self, consumer: &str, org: OrgId) -> Result<u64> {
         let mut tx = self.system_tx(false).await?;
-        // A Postgres claim creates the row at (0, 0) before the consumer's first commit; that is
-        // no stored cursor yet (a committed one names an event, and event sequences start at 1).
-        let row: Option<(i64, i64)> = tx
+        let row: Option<(i64,)> = tx
             .fetch_optional(
-                "SELECT tx, seq FROM event_consumers WHERE name = $1 AND seq > 0",
-                args![consumer],
+                "SELECT pos FROM event_cursors WHERE org_id = $1 AND consumer = $2",
+                args![org, consumer],
             )
             .await?;
-        Ok(row.map(|(tx, seq)| EventCursor { tx, seq }))
+        Ok(row.map_or(0, |(p,)| u64::try_from(p).unwrap_or_default()))
     }
 }
 
@@ -193,41 +171,43 @@ fn poisoned() -> Error {
 }
 
 impl SqlStore {
-    /// Claims up to `limit` events after `consumer`'s cursor, or `None` when another claimer
-    /// holds it. On Postgres the claim is a row lock (`FOR UPDATE SKIP LOCKED`) held by the
-    /// claim's transaction; on SQLite, which one process owns, an in-process lock per consumer.
+    /// Claims up to `limit` of `org`'s events after `consumer`'s cursor for it, or `None` when
+    /// another claimer holds it. On Postgres the claim is a lock on the cursor row
+    /// (`FOR UPDATE SKIP LOCKED`, on Citus routed to the org's shard) held by the claim's
+    /// transaction; on SQLite, which one process owns, an in-process lock per consumer and org.
     /// `async_commit`: the claim's transaction commits without waiting for the WAL flush
     /// (Postgres), for consumers whose effects are the same when done again after a crash.
     #[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
     pub(crate) async fn claim_in_tx(
         &self,
         consumer: &str,
+        org: OrgId,
         limit: u32,
         async_commit: bool,
     ) -> Result<Option<Claim>> {
         match &self.backend {
             #[cfg(feature = "postgres")]
             Backend::Postgres(_) => {
-                // The cursor row exists after the consumer's first claim: lock it straight away.
-                // Only when it is missing is it created, in its own transaction, so that
-                // claimers never wait on each other's inserts.
+                // The cursor row exists after the consumer's first claim of the org: lock it
+                // straight away. Only when it is missing is it created, in its own transaction,
+                // so that claimers never wait on each other's inserts.
                 for _ in 0..2 {
                     let mut tx = if async_commit {
                         self.system_async_commit_tx().await?
                     } else {
                         self.system_tx(true).await?
                     };
-                    let cursor: Option<(i64, i64)> = tx
+                    let cursor: Option<(i64,)> = tx
                         .fetch_optional(
-                            "SELECT tx, seq FROM event_consumers WHERE name = $1 FOR UPDATE SKIP LOCKED",
-                            args![consumer],
+                            "SELECT pos FROM event_cursors WHERE org_id = $1 AND consumer = $2 FOR UPDATE SKIP LOCKED",
+                            args![org, consumer],
                         )
                         .await?;
-                    let Some((at_tx, seq)) = cursor else {
+                    let Some((at,)) = cursor else {
                         let exists: Option<(i64,)> = tx
                             .fetch_optional(
-                                "SELECT seq FROM event_consumers WHERE name = $1",
-                                args![consumer],
+                                "SELECT pos FROM event_cursors WHERE org_id = $1 AND consumer = $2",
+                                args![org, consumer],
                             )
                             .await?;
                         if exists.is_some() {
@@ -235,15 +215,14 @@ impl SqlStore {
                             return Ok(None);
                         }
                         drop(tx);
-                        self.create_consumer(consumer).await?;
+                        self.create_cursor(consumer, org).await?;
                         continue;
                     };
-                    let events = self
-                        .events_after(&mut tx, EventCursor { tx: at_tx, seq }, limit)
-                        .await?;
+                    let events = events_after(&mut tx, org, at, limit).await?;
                     return Ok(Some(Claim {
                         store: self.clone(),
                         tx: Some(tx),
+                        org,
                         events,
                         consumer: consumer.to_owned(),
                         _guard: None,
@@ -258,19 +237,20 @@ impl SqlStore {
                     .claims
                     .lock()
                     .map_err(|_| poisoned())?
-                    .entry(consumer.to_owned())
+                    .entry(format!("{consumer}/{org}"))
                     .or_default()
                     .clone();
                 let Ok(guard) = lock.try_lock_owned() else {
                     return Ok(None);
                 };
-                let after = self.consumer_cursor(consumer).await?.unwrap_or_default();
+                let after = stored(self.consumer_cursor(consumer, org).await?);
                 let mut tx = self.system_tx(false).await?;
-                let events = self.events_after(&mut tx, after, limit).await?;
+                let events = events_after(&mut tx, org, after, limit).await?;
                 drop(tx);
                 Ok(Some(Claim {
                     store: self.clone(),
                     tx: None,
+                    org,
                     events,
                     consumer: consumer.to_owned(),
                     _guard: Some(guard),
@@ -278,28 +258,28 @@ impl SqlStore {
             }
         }
     }
-}
 
-impl SqlStore {
-    /// Creates `consumer`'s cursor row at (0, 0) unless it exists, in a transaction of its own.
+    /// Creates `consumer`'s cursor for `org` at 0 unless it exists, in a transaction of its own.
     #[cfg(feature = "postgres")]
-    async fn create_consumer(&self, consumer: &str) -> Result<()> {
+    async fn create_cursor(&self, consumer: &str, org: OrgId) -> Result<()> {
         let mut tx = self.system_tx(true).await?;
         tx.execute(
-            "INSERT INTO event_consumers (name, tx, seq, updated_at) VALUES ($1, 0, 0, $2) ON CONFLICT DO NOTHING",
-            args![consumer, now()],
+            "INSERT INTO event_cursors (org_id, consumer, pos, updated_at) VALUES ($1, $2, 0, $3)
+             ON CONFLICT DO NOTHING",
+            args![org, consumer, now()],
         )
         .await?;
         tx.commit().await
     }
 }
 
-/// A claimed batch of events. Writes made through [`Claim::tx`] commit together with the
-/// cursor move, so a consumer's effects and its position never disagree.
+/// A claimed batch of one org's events. Writes made through [`Claim::tx`] commit together with
+/// the cursor move, so a consumer's effects and its position never disagree.
 pub(crate) struct Claim {
     store: SqlStore,
     /// Postgres: the transaction holding the cursor row lock. SQLite: opened on first write.
     tx: Option<Tx>,
+    org: OrgId,
     pub(crate) events: Vec<LoggedEvent>,
     consumer: String,
     #[cfg(feature = "sqlite")]
@@ -319,15 +299,20 @@ impl Claim {
 
     /// Moves the cursor past the claimed events and commits everything written in the claim.
     pub(crate) async fn commit_cursor(mut self) -> Result<()> {
-        let Some(last) = self.events.last().map(|e| e.cursor) else {
-            return Ok(());
+        let Some(last) = self.events.last().map(|e| e.position) else {
+            // Nothing to move: end the transaction now (which releases the cursor's lock)
+            // rather than leave the rollback to the connection's next use.
+            return match self.tx.take() {
+                Some(tx) => tx.commit().await,
+                None => Ok(()),
+            };
         };
-        let consumer = std::mem::take(&mut self.consumer);
+        let (org, consumer) = (self.org, std::mem::take(&mut self.consumer));
         let tx = self.tx().await?;
         tx.execute(
-            "INSERT INTO event_consumers (name, tx, seq, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (name) DO UPDATE SET tx = $2, seq = $3, updated_at = $4",
-            args![consumer, last.tx, last.seq, now()],
+            "INSERT INTO event_cursors (org_id, consumer, pos, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (org_id, consumer) DO UPDATE SET pos = excluded.pos, updated_at = excluded.updated_at",
+            args![org, consumer, stored(last), now()],
         )
         .await?;
         self.tx.take().expect("opened above").commit().await
@@ -336,6 +321,10 @@ impl Claim {
 
 #[async_trait]
 impl ClaimedEvents for Claim {
+    fn org_id(&self) -> OrgId {
+        self.org
+    }
+
     fn events(&self) -> &[LoggedEvent] {
         &self.events
     }

@@ -33,6 +33,7 @@ compile_error!("enable at least one backend feature: `postgres` or `sqlite`");
 
 mod db;
 mod events;
+mod outbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod repos;

@@ -12,12 +12,14 @@ use workos_core::ids::OrgId;
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
-use crate::db::{Conn, Tx, Wake, db_error};
+use crate::db::{Conn, Tx, Wake, args, db_error};
 
 /// Connections idle at least this long are pinged before they are used again.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The role every tenant transaction runs as (created by the migrations).
 const APP_ROLE: &str = "workos_app";
+/// The SQLSTATE `workos_assert_member` raises (`insufficient_privilege`).
+const NOT_A_MEMBER: &str = "42501";
 /// The channel commits that wrote events notify on.
 pub(crate) const CHANNEL: &str = "workos_events";
 /// The channel commits that made webhook deliveries due notify on.
@@ -33,6 +35,9 @@ pub(crate) struct Buses {
 #[derive(Clone)]
 pub(crate) struct PgBackend {
     pub(crate) pool: PgPool,
+    /// Whether the database is a Citus cluster (its coordinator): tenant settings are then
+    /// forwarded to the workers, and multi-statement fast paths give way to router statements.
+    citus: Arc<OnceCell<bool>>,
     bus: Arc<OnceCell<Buses>>,
     /// Names this store in its event notifications, so its own listener skips them (its
     /// subscribers were told in-process already).
@@ -80,6 +85,7 @@ impl PgBackend {
     pub(crate) fn new(pool: PgPool) -> Self {
         Self {
             pool,
+            citus: Arc::new(OnceCell::new()),
             bus: Arc::new(OnceCell::new()),
             instance: uuid::Uuid::now_v7().simple().to_string().into(),
         }
@@ -92,37 +98,71 @@ impl PgBackend {
             .map_err(|e| Error::internal("postgres migration failed", e))
     }
 
+    /// Whether the database has the `citus` extension, asked once (the answer cannot change
+    /// under a running engine: distributing tables is a migration).
+    pub(crate) async fn is_citus(&self) -> Result<bool> {
+        self.citus
+            .get_or_try_init(|| async {
+                sqlx::query_scalar::<_, bool>(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)
+            })
+            .await
+            .copied()
+    }
+
     /// Begins a transaction as `workos_app` with the scope's settings, in one round trip.
+    ///
+    /// The settings are `SET LOCAL` statements: on Citus, with `citus.propagate_set_commands`
+    /// set to `local`, they are forwarded to every worker the transaction reaches, where the
+    /// shards' policies read them (`set_config()` is not forwarded). A user actor's membership
+    /// is then checked, once, by `workos_assert_member`, which aborts the transaction of a user
+    /// who is not a member of the org. (It is a statement of its own: a failure inside the
+    /// opening round trip would leave the pooled connection in an aborted transaction.)
     pub(crate) async fn begin(&self, scope: Scope<'_>) -> Result<Tx> {
-        // The values are formatted from typed UUIDs (hex and dashes only), never from input
-        // text, so inlining them is safe; it lets BEGIN and the settings share one round trip.
-        let (org, user, system, sync) = match scope {
-            Scope::Tenant(ctx) => (
-                ctx.org_id().to_string(),
-                ctx.user_id().map(|u| u.to_string()).unwrap_or_default(),
-                "",
-                "",
-            ),
-            Scope::System => (String::new(), String::new(), "system", ""),
-            Scope::SystemAsyncCommit => (
-                String::new(),
-                String::new(),
-                "system",
-                ", set_config('synchronous_commit', 'off', true)",
-            ),
-        };
-        let begin = format!(
-            "BEGIN; SELECT set_config('role', '{APP_ROLE}', true), \
-             set_config('workos.org_id', '{org}', true), \
-             set_config('workos.user_id', '{user}', true), \
-             set_config('workos.scope', '{system}', true){sync}"
-        );
-        let tx = self.pool.begin_with(begin).await.map_err(db_error)?;
+        let citus = self.is_citus().await?;
+        let tx = self
+            .pool
+            .begin_with(begin_statement(&scope, citus))
+            .await
+            .map_err(db_error)?;
         let wake = Wake::Notify {
             instance: self.instance.clone(),
             local: self.bus.clone(),
         };
-        Ok(Tx::new(Conn::Pg(tx), wake))
+        let mut tx = Tx::new(Conn::Pg(tx), wake, !citus);
+        if let Scope::Tenant(ctx) = scope
+            && let Some(user) = ctx.user_id()
+        {
+            let member = tx
+                .execute(
+                    "SELECT workos_assert_member($1, $2)",
+                    args![ctx.org_id(), user],
+                )
+                .await;
+            if let Err(e) = member {
+                // The user's membership ended after the caller resolved it: the org is not
+                // theirs to see. (`db_error` keeps other failures as they are.)
+                return Err(match e {
+                    Error::Internal {
+                        source: Some(s), ..
+                    } if s
+                        .downcast_ref::<sqlx::Error>()
+                        .and_then(|e| e.as_database_error())
+                        .and_then(|d| d.code())
+                        .as_deref()
+                        == Some(NOT_A_MEMBER) =>
+                    {
+                        Error::not_found("org")
+                    }
+                    other => other,
+                });
+            }
+        }
+        Ok(tx)
     }
 
     /// The in-process fan-out of notifications, fed by one `LISTEN` connection (on both
@@ -178,5 +218,79 @@ impl PgBackend {
             })
             .await
             .cloned()
+    }
+}
+
+/// The statement that opens a transaction for `scope`. The values are formatted from typed
+/// UUIDs (hex and dashes only), never from input text, so inlining them is safe; it lets BEGIN
+/// and the settings share one round trip.
+fn begin_statement(scope: &Scope<'_>, citus: bool) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::from("BEGIN; ");
+    if citus {
+        sql.push_str("SET LOCAL citus.propagate_set_commands = 'local'; ");
+    }
+    let _ = write!(sql, "SET LOCAL ROLE {APP_ROLE}; ");
+    let (org, user, system) = match scope {
+        Scope::Tenant(ctx) => (Some(ctx.org_id()), ctx.user_id(), ""),
+        Scope::System | Scope::SystemAsyncCommit => (None, None, "system"),
+    };
+    let org = org.map(|o| o.to_string()).unwrap_or_default();
+    let user = user.map(|u| u.to_string()).unwrap_or_default();
+    let _ = write!(
+        sql,
+        "SET LOCAL workos.org_id = '{org}'; SET LOCAL workos.user_id = '{user}'; \
+         SET LOCAL workos.scope = '{system}';"
+    );
+    if matches!(scope, Scope::SystemAsyncCommit) {
+        sql.push_str(" SET LOCAL synchronous_commit = off;");
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use workos_core::ids::{OrgId, UserId};
+    use workos_core::tenant::{Role, TenantContext};
+
+    use super::{Scope, begin_statement};
+
+    #[test]
+    fn a_user_transaction_sets_the_tenant() {
+        let org = OrgId::new();
+        let user = UserId::new();
+        let ctx = TenantContext::user(org, user, Role::Member);
+        let sql = begin_statement(&Scope::Tenant(&ctx), false);
+        assert!(
+            sql.starts_with("BEGIN; SET LOCAL ROLE workos_app;"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(&format!("SET LOCAL workos.org_id = '{org}'")),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(&format!("SET LOCAL workos.user_id = '{user}'")),
+            "{sql}"
+        );
+        assert!(sql.ends_with("SET LOCAL workos.scope = '';"), "{sql}");
+        assert!(!sql.contains("citus"), "{sql}");
+    }
+
+    #[test]
+    fn citus_forwards_the_settings_and_system_scope_has_no_tenant() {
+        let sql = begin_statement(&Scope::SystemAsyncCommit, true);
+        assert!(
+            sql.contains("SET LOCAL citus.propagate_set_commands = 'local';"),
+            "{sql}"
+        );
+        assert!(sql.contains("SET LOCAL workos.org_id = '';"), "{sql}");
+        assert!(sql.contains("SET LOCAL workos.scope = 'system';"), "{sql}");
+        assert!(sql.contains("SET LOCAL synchronous_commit = off;"), "{sql}");
+        // The propagation setting must come before anything that could open a worker
+        // connection, and the role switch before the settings the policies read.
+        let citus_at = sql.find("citus.propagate").unwrap();
+        let role_at = sql.find("SET LOCAL ROLE").unwrap();
+        assert!(citus_at < role_at, "{sql}");
     }
 }

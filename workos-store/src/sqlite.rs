@@ -86,6 +86,7 @@ impl SqliteBackend {
         Ok(Tx::new(
             Conn::Sqlite(tx),
             Wake::Local(self.wake.clone(), self.due.clone()),
+            false,
         ))
     }
 

@@ -54,7 +54,8 @@ use crate::service::{
     DEFAULT_GRACE_PERIOD, MAX_ROTATION_TRIES, SecretEntry, SecretSealer, rotated_entries,
 };
 use crate::signing::WebhookSecret;
-use crate::worker::{START_MARGIN, Wakeups, WebhookConfig};
+use crate::wakeups::Wakeups;
+use crate::worker::{START_MARGIN, WebhookConfig};
 
 /// The `type` of the lead document.
 pub const DOCUMENT_TYPE: &str = "lead.delivery";

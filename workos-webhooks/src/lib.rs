@@ -37,10 +37,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod dispatcher;
 pub mod leads;
 pub mod schedule;
 pub mod sender;
 pub mod service;
 pub mod signing;
 pub mod ssrf;
+mod wakeups;
 pub mod worker;

@@ -7,19 +7,8 @@
 //! event batch to one dispatcher and each due delivery to one worker (a claim with a lease).
 //!
 //! ## Dispatcher
-//! Calls [`DeliveryQueue::dispatch_events`] (consumer [`Dispatcher::CONSUMER`]) until a call reads
-//! fewer events than its limit, then sleeps until an [`EventBus`] notice or the poll interval
-//! (1 s by default; the fallback when notices are lost), and repeats. A notice whose event is
-//! not readable yet (Postgres reads an event once every older transaction has ended) is
-//! followed by looks after 1, 2, 4 … ms instead of waiting for the poll interval.
-//!
-//! A notice that names its events (a commit in this process, on Postgres) is answered at once
-//! by [`DeliveryQueue::dispatch_committed`] instead, without waiting for older transactions:
-//! the deliveries it creates are claimed for the process's worker as far as its window has
-//! room ([`Dispatcher::hand_off`]) and handed to it over a channel, ready to send. The log is
-//! then read only for other notices and at the poll interval; that reading makes no second
-//! delivery of those events (deliveries are unique per event and endpoint), and it is what
-//! makes sure no event is left behind.
+//! See [`crate::dispatcher`]: it fans each org's committed events out into deliveries, and hands
+//! deliveries of events committed in this process straight to the worker.
 //!
 //! ## Worker
 //! Keeps up to [`WebhookConfig::max_in_flight`] attempts going, each started as soon as a slot
@@ -60,8 +49,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
-use futures_util::{FutureExt as _, StreamExt as _};
+use futures_util::StreamExt as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -70,8 +58,11 @@ use workos_core::crypto::Cipher;
 use workos_core::domain::{
     DeliveryAttempt, DeliveryStatus, WebhookDelivery, now, to_storage_precision,
 };
-use workos_core::events::{EventBus, EventSubscription};
-use workos_core::ids::{EventId, WebhookDeliveryId, WebhookId};
+use workos_core::events::{EventBus, EventLog};
+
+pub use crate::dispatcher::{DispatchStats, Dispatcher};
+use crate::wakeups::Wakeups;
+use workos_core::ids::{WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery};
 use workos_core::{Error, Result};
 
@@ -98,12 +89,6 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
 pub(crate) const START_MARGIN: Duration = Duration::from_secs(5);
-/// The first delay before the dispatcher looks again after a notice that found no event.
-const DISPATCH_RETRY_MIN: Duration = Duration::from_millis(1);
-/// How long a subscription that failed waits before subscribing again.
-const RESUBSCRIBE_DELAY: Duration = Duration::from_secs(5);
-/// Notices taken at once after a wake-up.
-const MAX_DRAINED_NOTICES: usize = 4096;
 /// Endpoint limiters unused this long are forgotten.
 const LIMITER_IDLE: Duration = Duration::from_secs(600);
 /// The longest an attempt waits for its endpoint's rate limit before the delivery is handed
@@ -225,223 +210,18 @@ pub fn message_id(id: WebhookDeliveryId) -> String {
     format!("msg_{}", id.as_uuid().simple())
 }
 
-/// What one [`Dispatcher::run_once`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DispatchStats {
-    /// Events read from the log.
-    pub events: usize,
-    /// Deliveries created.
-    pub deliveries: usize,
-}
-
-/// Fans the event log out into deliveries. See the [module docs](self).
-pub struct Dispatcher<S: ?Sized> {
-    store: Arc<S>,
-    batch: u32,
-    poll_interval: Duration,
-    on_dispatch: Option<Arc<Notify>>,
-    handoff: Option<Handoff>,
-}
-
-impl<S: ?Sized> std::fmt::Debug for Dispatcher<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher")
-            .field("batch", &self.batch)
-            .field("poll_interval", &self.poll_interval)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S: DeliveryQueue + EventBus + ?Sized + 'static> Dispatcher<S> {
-    /// The event-log consumer name the dispatcher's cursor is stored under.
-    pub const CONSUMER: &'static str = "webhooks";
-
-    /// A dispatcher over `store`.
-    #[must_use]
-    pub fn new(store: Arc<S>, config: &WebhookConfig) -> Self {
-        Self {
-            store,
-            batch: config.dispatch_batch.max(1),
-            poll_interval: config.poll_interval,
-            on_dispatch: None,
-            handoff: None,
-        }
-    }
-
-    /// Hands deliveries it creates for events committed in this process straight to `handoff`'s
-    /// worker, already claimed (see [`DeliveryWorker::handoff`]), as far as the worker has room.
-    #[must_use]
-    pub fn hand_off(mut self, handoff: Handoff) -> Self {
-        self.handoff = Some(handoff);
-        self
-    }
-
-    /// Notifies `waker` whenever deliveries were created (e.g. [`DeliveryWorker::waker`]).
-    #[must_use]
-    pub fn notify(mut self, waker: Arc<Notify>) -> Self {
-        self.on_dispatch = Some(waker);
-        self
-    }
-
-    /// Dispatches until the log is drained (a call reads fewer events than the batch size) or
-    /// another dispatcher holds the claim.
-    ///
-    /// # Errors
-    /// The store's errors; what was dispatched before stays dispatched.
-    pub async fn run_once(&self) -> Result<DispatchStats> {
-        let mut stats = DispatchStats::default();
-        loop {
-            let Some((events, deliveries)) = self
-                .store
-                .dispatch_events(Self::CONSUMER, self.batch)
-                .await?
-            else {
-                break;
-            };
-            stats.events += events;
-            stats.deliveries += deliveries;
-            if deliveries > 0
-                && let Some(waker) = &self.on_dispatch
-            {
-                waker.notify_one();
-            }
-            if events < self.batch as usize {
-                break;
-            }
-        }
-        Ok(stats)
-    }
-
-    /// Fans out events a notice named as committed in this process at once
-    /// ([`DeliveryQueue::dispatch_committed`]), handing what it claims to the worker. Returns
-    /// `false` when the log must be read for them instead (no fast path, or it failed).
-    async fn dispatch_committed(&self, events: &[EventId]) -> bool {
-        let reserved = self.handoff.as_ref().and_then(|h| h.reserve(self.batch));
-        let (limit, lease, start_by) = match (&self.handoff, &reserved) {
-            (Some(h), Some(permits)) => (
-                permits.num_permits() as u32,
-                h.lease,
-                Instant::now() + h.start_within,
-            ),
-            _ => (0, Duration::ZERO, Instant::now()),
-        };
-        let dispatched = match self.store.dispatch_committed(events, limit, lease).await {
-            Ok(Some(d)) => d,
-            Ok(None) => return false,
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook dispatch of committed events failed");
-                return false;
-            }
-        };
-        let handed = dispatched.claimed.len();
-        if let (Some(h), Some(mut permits)) = (&self.handoff, reserved)
-            && handed > 0
-        {
-            let batch: Vec<Queued> = dispatched
-                .claimed
-                .into_iter()
-                .map(|due| {
-                    let permit = permits.split(1).expect("one permit reserved per claim");
-                    (due, start_by, permit)
-                })
-                .collect();
-            if let Err(returned) = h.sender.send(batch) {
-                // The worker stopped: hand them back for any worker.
-                let ids = returned.0.iter().map(|(due, ..)| due.delivery.id).collect();
-                if let Err(e) = self.store.release_deliveries(ids, now()).await {
-                    tracing::warn!(error = %e, "handing back webhook deliveries failed; their lease runs out instead");
-                }
-            }
-        }
-        if dispatched.created > handed
-            && let Some(waker) = &self.on_dispatch
-        {
-            waker.notify_one();
-        }
-        if dispatched.created > 0 {
-            tracing::debug!(
-                events = events.len(),
-                deliveries = dispatched.created,
-                handed,
-                "dispatched committed events"
-            );
-        }
-        true
-    }
-
-    /// Runs until `shutdown` turns `true` (or its sender is dropped).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut wakeups = Wakeups::events(self.store.clone()).keeping_events();
-        // Set while looking again soon after a notice that found no event (see below).
-        let mut backoff: Option<Duration> = None;
-        // When the log is read next even if no notice asks for it.
-        let mut next_read = Instant::now();
-        while !*shutdown.borrow() {
-            // Subscribe before looking, so a commit in between still wakes us.
-            wakeups.ensure().await;
-            let committed = std::mem::take(&mut wakeups.committed);
-            let mut noticed = std::mem::take(&mut wakeups.noticed);
-            // Events committed in this process are fanned out at once; the log is read for
-            // other notices, while looking again after one, and at the poll interval (which
-            // makes sure no event is left behind: it makes no second delivery of any).
-            if !committed.is_empty() && !self.dispatch_committed(&committed).await {
-                noticed = true;
-            }
-            let read = noticed || backoff.is_some() || Instant::now() >= next_read;
-            let mut events = 0;
-            if read {
-                next_read = Instant::now() + self.poll_interval;
-                events = match self.run_once().await {
-                    Ok(stats) => {
-                        if stats.events > 0 {
-                            tracing::debug!(
-                                events = stats.events,
-                                deliveries = stats.deliveries,
-                                "dispatched events"
-                            );
-                        }
-                        stats.events
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "webhook dispatch failed");
-                        0
-                    }
-                };
-            }
-            // On Postgres a committed event is read only once every older transaction has
-            // ended (so none can appear behind the cursor): a notice can come before its event
-            // is readable. Rather than leave it to the poll interval, look again after 1, 2,
-            // 4 … ms until it is read (or the interval is reached).
-            let wait = if read && events == 0 && (noticed || backoff.is_some()) {
-                let next = backoff.map_or(DISPATCH_RETRY_MIN, |b| b * 2);
-                backoff = (next < self.poll_interval).then_some(next);
-                next.min(self.poll_interval)
-            } else {
-                if read {
-                    backoff = None;
-                }
-                next_read.saturating_duration_since(Instant::now())
-            };
-            if !wakeups.wait(None, wait, &mut shutdown).await {
-                break;
-            }
-        }
-        tracing::debug!("webhook dispatcher stopped");
-    }
-}
-
 /// Claimed deliveries a dispatcher hands to its process's worker, each with the time it must
 /// start by and its place in the worker's window.
-type Queued = (DueDelivery, Instant, OwnedSemaphorePermit);
+pub(crate) type Queued = (DueDelivery, Instant, OwnedSemaphorePermit);
 
 /// Where a [`Dispatcher`] hands the deliveries it claimed to a [`DeliveryWorker`] (from
 /// [`DeliveryWorker::handoff`]): it claims only as many as the worker's window has room for.
 #[derive(Clone)]
 pub struct Handoff {
     window: Arc<Semaphore>,
-    sender: mpsc::UnboundedSender<Vec<Queued>>,
-    lease: Duration,
-    start_within: Duration,
+    pub(crate) sender: mpsc::UnboundedSender<Vec<Queued>>,
+    pub(crate) lease: Duration,
+    pub(crate) start_within: Duration,
 }
 
 impl std::fmt::Debug for Handoff {
@@ -454,7 +234,7 @@ impl std::fmt::Debug for Handoff {
 
 impl Handoff {
     /// Room in the worker's window for up to `most` deliveries, if it has any.
-    fn reserve(&self, most: u32) -> Option<OwnedSemaphorePermit> {
+    pub(crate) fn reserve(&self, most: u32) -> Option<OwnedSemaphorePermit> {
         if self.sender.is_closed() {
             return None;
         }
@@ -1000,128 +780,6 @@ pub(crate) fn decide(
     }
 }
 
-/// Subscribes a loop to its notices.
-type Subscribe =
-    Box<dyn Fn() -> BoxFuture<'static, Result<Box<dyn EventSubscription>>> + Send + Sync>;
-
-/// The wake-ups of a loop: notices (resubscribing after failures), an optional in-process
-/// notifier, a timer and the shutdown signal.
-pub(crate) struct Wakeups {
-    subscribe: Subscribe,
-    subscription: Option<Box<dyn EventSubscription>>,
-    subscribe_after: Instant,
-    /// A notice naming no events woke the loop since this was last cleared.
-    noticed: bool,
-    /// The events named by notices since this was last cleared (committed in this process),
-    /// when `keep_events` (else such notices only set `noticed`).
-    committed: Vec<EventId>,
-    keep_events: bool,
-}
-
-impl Wakeups {
-    /// Woken by committed events ([`EventBus::subscribe`]): the dispatcher, the lead sender.
-    pub(crate) fn events<S: EventBus + ?Sized + 'static>(store: Arc<S>) -> Self {
-        Self::new(Box::new(move || {
-            let store = store.clone();
-            Box::pin(async move { store.subscribe().await })
-        }))
-    }
-
-    /// Woken by deliveries made due ([`DeliveryQueue::subscribe_due`]): delivery workers.
-    pub(crate) fn due<S: DeliveryQueue + ?Sized + 'static>(store: Arc<S>) -> Self {
-        Self::new(Box::new(move || {
-            let store = store.clone();
-            Box::pin(async move { store.subscribe_due().await })
-        }))
-    }
-
-    fn new(subscribe: Subscribe) -> Self {
-        Self {
-            subscribe,
-            subscription: None,
-            subscribe_after: Instant::now(),
-            noticed: false,
-            committed: Vec::new(),
-            keep_events: false,
-        }
-    }
-
-    /// Keeps the events notices name in `committed` for the loop to take (the dispatcher).
-    const fn keeping_events(mut self) -> Self {
-        self.keep_events = true;
-        self
-    }
-
-    /// Subscribes when not subscribed (at most every [`RESUBSCRIBE_DELAY`]).
-    pub(crate) async fn ensure(&mut self) {
-        if self.subscription.is_some() || Instant::now() < self.subscribe_after {
-            return;
-        }
-        match (self.subscribe)().await {
-            Ok(s) => self.subscription = Some(s),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot subscribe to the event bus; polling");
-                self.subscribe_after = Instant::now() + RESUBSCRIBE_DELAY;
-            }
-        }
-    }
-
-    /// Waits for a notice (forever without a subscription), then takes the notices already
-    /// queued behind it: one look at the store answers them all.
-    async fn notice(&mut self) {
-        let Some(s) = &mut self.subscription else {
-            return std::future::pending().await;
-        };
-        let mut next = Some(s.next().await);
-        let mut taken = 0;
-        while let Some(notice) = next.take() {
-            match notice {
-                Ok(notice) if self.keep_events && !notice.events.is_empty() => {
-                    self.committed.extend(notice.events.iter().copied());
-                }
-                Ok(_) => self.noticed = true,
-                Err(e) => {
-                    self.noticed = true;
-                    tracing::warn!(error = %e, "event bus subscription ended; polling");
-                    self.subscription = None;
-                    self.subscribe_after = Instant::now() + RESUBSCRIBE_DELAY;
-                    return;
-                }
-            }
-            taken += 1;
-            if taken < MAX_DRAINED_NOTICES {
-                next = s.next().now_or_never();
-            }
-        }
-    }
-
-    /// Sleeps up to `timeout`, less when woken. Returns `false` when shutting down.
-    pub(crate) async fn wait(
-        &mut self,
-        waker: Option<&Notify>,
-        timeout: Duration,
-        shutdown: &mut watch::Receiver<bool>,
-    ) -> bool {
-        let notified = async {
-            match waker {
-                Some(w) => w.notified().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = tokio::time::sleep(timeout) => {}
-            () = self.notice() => {}
-            () = notified => {}
-            changed = shutdown.changed() => {
-                if changed.is_err() {
-                    return false;
-                }
-            }
-        }
-        !*shutdown.borrow()
-    }
-}
-
 /// Runs a [`Dispatcher`] and a [`DeliveryWorker`] over one store.
 #[derive(Debug)]
 pub struct Pipeline;
@@ -1141,7 +799,7 @@ impl Pipeline {
         config: WebhookConfig,
     ) -> Result<PipelineHandle>
     where
-        S: DeliveryQueue + EventBus + ?Sized + 'static,
+        S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static,
     {
         let worker = DeliveryWorker::new(store.clone(), cipher, &config)?;
         let dispatcher = Dispatcher::new(store, &config)

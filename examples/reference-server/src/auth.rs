@@ -122,7 +122,7 @@ async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String
     if state.should_touch(key.id) {
         let store = state.store.clone();
         tokio::spawn(async move {
-            if let Err(e) = store.touch_api_key(key.id).await {
+            if let Err(e) = store.touch_api_key(key.org_id, key.id).await {
                 tracing::warn!(error = %e, "could not record API key use");
             }
         });

@@ -53,11 +53,12 @@ pub trait Directory: Send + Sync {
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyCredentials>>;
 
-    /// Records that a key authenticated (at most one write per key per minute).
+    /// Records that key `key_id` of `org_id` authenticated (at most one write per key per
+    /// minute).
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn touch_api_key(&self, key_id: ApiKeyId) -> Result<()>;
+    async fn touch_api_key(&self, org_id: OrgId, key_id: ApiKeyId) -> Result<()>;
 
     /// The membership of `user_id` in `org_id`, if any.
     ///
@@ -609,14 +610,20 @@ pub struct AttemptOutcome {
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
-    /// Reads up to `limit` events after the dispatcher's cursor and creates one pending delivery
-    /// per (event, matching enabled endpoint), moving the cursor in the same transaction, so
-    /// no event is lost or fanned out twice across restarts. Returns (events read, deliveries
-    /// created), or `None` when another dispatcher holds the claim.
+    /// Reads up to `limit` of `org`'s events after the dispatcher's cursor for it and creates
+    /// one pending delivery per (event, matching enabled endpoint), moving the cursor in the
+    /// same transaction, so no event is lost or fanned out twice across restarts. Returns
+    /// (events read, deliveries created), or `None` when another dispatcher holds the org's
+    /// claim. Which orgs have events to dispatch: [`crate::events::EventLog::pending_orgs`].
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>>;
+    async fn dispatch_events(
+        &self,
+        consumer: &str,
+        org: OrgId,
+        limit: u32,
+    ) -> Result<Option<(usize, usize)>>;
 
     /// Fans out events known to be committed (named by an in-process notice, see
     /// [`crate::events::EventNotice::events`]) at once, without waiting for them to be read in

@@ -20,7 +20,7 @@ use super::{and_range, corrupt, emit};
 use crate::SqlStore;
 use crate::db::{Arg, Sql, Tx, args, now};
 #[cfg(feature = "postgres")]
-use crate::db::{EVENT_COLUMNS, event_args};
+use crate::outbox::{EVENT_COLUMNS, event_args};
 
 /// Twilio's limit for one message body.
 const MAX_BODY_CHARS: usize = 1600;
@@ -293,7 +293,7 @@ async fn insert_record(
     link: Link<'_>,
 ) -> Result<Written> {
     #[cfg(feature = "postgres")]
-    if tx.is_postgres() {
+    if tx.fast_path() {
         return insert_record_pg(tx, ctx, r, link).await;
     }
     let Link::Person(person) = link else {
@@ -338,7 +338,8 @@ async fn insert_record(
     Ok(Written::New(person))
 }
 
-/// [`insert_record`] on Postgres: one statement.
+/// [`insert_record`] on one Postgres node: one statement, which also appends the two events
+/// to the org's stream when the record is new.
 #[cfg(feature = "postgres")]
 async fn insert_record_pg(
     tx: &mut Tx,
@@ -346,6 +347,9 @@ async fn insert_record_pg(
     r: NewRecord,
     link: Link<'_>,
 ) -> Result<Written> {
+    // Events recorded earlier in the transaction (a person created for the sender) keep their
+    // place before this record's in the org's stream.
+    tx.write_events().await?;
     // $1 org, $2 phone, $3 person or the phone to find them by, $4 whether unlinked is fine;
     // then the record's values, the interaction's, the two events', and the wake-up payload.
     let (person, unmatched, person_arg) = match link {
@@ -372,8 +376,10 @@ async fn insert_record_pg(
                      ON CONFLICT DO NOTHING RETURNING id, person_id),
              i AS (INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, person_id, {link})
                    SELECT {ip}, rec.person_id, rec.id FROM rec RETURNING id),
-             e1 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e1p} FROM rec, i),
-             e2 AS (INSERT INTO domain_events ({EVENT_COLUMNS}) SELECT {e2p} FROM rec),
+             h AS (INSERT INTO event_streams AS s (org_id, head) SELECT $1, 2 FROM rec
+                   ON CONFLICT (org_id) DO UPDATE SET head = s.head + excluded.head RETURNING head),
+             e1 AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) SELECT h.head - 1, {e1p} FROM rec, i, h),
+             e2 AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) SELECT h.head, {e2p} FROM rec, h),
              woke AS (SELECT pg_notify('{channel}', ${wake}) FROM rec)
          SELECT (SELECT id FROM rec), found.person_id, found.phone_ok, (SELECT count(*) FROM woke)
          FROM found",
@@ -432,7 +438,7 @@ async fn write_linked(
 ) -> Result<Written> {
     check_known_person(tx, ctx, known).await?;
     #[cfg(feature = "postgres")]
-    if tx.is_postgres()
+    if tx.fast_path()
         && known.is_none()
         && let Ok(phone) = E164::parse(number)
     {

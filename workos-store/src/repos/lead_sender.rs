@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 use workos_core::domain::{
-    Lead, LeadDelivery, LeadDeliveryStatus, Partner, validate_delivery_update,
+    Lead, LeadDelivery, LeadDeliveryStatus, Partner, Timestamp, validate_delivery_update,
 };
-use workos_core::ids::{LeadDeliveryId, LeadId, PartnerId};
+use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
 use workos_core::repo::{
     DueLeadDelivery, LeadAttempt, LeadDeliveryQueue, LeadSendOutcome, SealedSecrets,
 };
@@ -23,8 +23,8 @@ use super::leads::{
     DELIVERY_COLUMNS, DeliveryRow, LEAD_COLUMNS, LeadRow, PARTNER_COLUMNS, PartnerRow,
     fetch_delivery, for_update, json,
 };
+use crate::SqlStore;
 use crate::db::{Sql, args, now};
-use crate::{Backend, SqlStore};
 
 /// Due: `pending` (from routing, or from its next attempt time once set) or `failed` with a
 /// next attempt. Written exactly as the partial index `lead_deliveries_due` is, so both
@@ -59,43 +59,42 @@ fn push_in(sql: &mut Sql, ids: impl IntoIterator<Item = Uuid>) {
     sql.push(")");
 }
 
-#[async_trait]
-impl LeadDeliveryQueue for SqlStore {
-    async fn claim_lead_deliveries(
+impl SqlStore {
+    /// Claims up to `limit` of `org`'s due lead deliveries until `until` (due at `t`), with the
+    /// leads, partners and signing secrets sending them needs; one transaction, one org.
+    async fn claim_lead_deliveries_of(
         &self,
+        org: OrgId,
         limit: u32,
-        lease: std::time::Duration,
+        until: Timestamp,
+        t: Timestamp,
     ) -> Result<Vec<DueLeadDelivery>> {
-        let t = now();
-        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        let skip_locked = match &self.backend {
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "FOR UPDATE OF d SKIP LOCKED",
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "",
-        };
+        let skip_locked = super::claims::skip_locked(self, "d");
         let mut tx = self.system_tx(true).await?;
         let sql = format!(
-            "UPDATE lead_deliveries SET lease_until = $1 WHERE id IN (
+            "UPDATE lead_deliveries SET lease_until = $1 WHERE org_id = $4 AND id IN (
                  SELECT d.id FROM lead_deliveries d
                  JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
                  JOIN fulfillment_partners p ON p.org_id = d.org_id AND p.id = d.partner_id
-                 WHERE {DUE} AND COALESCE(d.next_attempt_at, d.created_at) <= $2
+                 WHERE d.org_id = $4 AND {DUE} AND COALESCE(d.next_attempt_at, d.created_at) <= $2
                    AND (d.lease_until IS NULL OR d.lease_until < $2)
                    AND l.deleted_at IS NULL AND p.deleted_at IS NULL
                  ORDER BY COALESCE(d.next_attempt_at, d.created_at) LIMIT $3 {skip_locked})
              RETURNING id"
         );
         let ids: Vec<(Uuid,)> = tx
-            .fetch_all(&sql, args![until, t, i64::from(limit)])
+            .fetch_all(&sql, args![until, t, i64::from(limit), org])
             .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
 
-        let mut sql = Sql::new(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM lead_deliveries WHERE id IN "
-        ));
+        let of_org = |select: &str| {
+            let mut sql = Sql::new(select);
+            sql.push(" WHERE org_id = ").bind(org).push(" AND id IN ");
+            sql
+        };
+        let mut sql = of_org(&format!("SELECT {DELIVERY_COLUMNS} FROM lead_deliveries"));
         push_in(&mut sql, ids.iter().map(|(id,)| *id));
         sql.push(" ORDER BY COALESCE(next_attempt_at, created_at)");
         let deliveries = tx
@@ -105,7 +104,7 @@ impl LeadDeliveryQueue for SqlStore {
             .map(LeadDelivery::try_from)
             .collect::<Result<Vec<_>>>()?;
 
-        let mut sql = Sql::new(&format!("SELECT {LEAD_COLUMNS} FROM leads WHERE id IN "));
+        let mut sql = of_org(&format!("SELECT {LEAD_COLUMNS} FROM leads"));
         push_in(&mut sql, deliveries.iter().map(|d| d.lead_id.as_uuid()));
         let leads: HashMap<LeadId, Lead> = tx
             .fetch_sql::<LeadRow>(sql)
@@ -115,8 +114,8 @@ impl LeadDeliveryQueue for SqlStore {
             .collect::<Result<_>>()?;
 
         let partner_ids = || deliveries.iter().map(|d| d.partner_id.as_uuid());
-        let mut sql = Sql::new(&format!(
-            "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners WHERE id IN "
+        let mut sql = of_org(&format!(
+            "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners"
         ));
         push_in(&mut sql, partner_ids());
         let partners: HashMap<PartnerId, Partner> = tx
@@ -125,7 +124,7 @@ impl LeadDeliveryQueue for SqlStore {
             .into_iter()
             .map(|r| Partner::try_from(r).map(|p| (p.id, p)))
             .collect::<Result<_>>()?;
-        let mut sql = Sql::new("SELECT id, signing_secret FROM fulfillment_partners WHERE id IN ");
+        let mut sql = of_org("SELECT id, signing_secret FROM fulfillment_partners");
         push_in(&mut sql, partner_ids());
         let secrets: HashMap<Uuid, Option<Vec<u8>>> = tx
             .fetch_sql::<SecretRow>(sql)
@@ -137,15 +136,9 @@ impl LeadDeliveryQueue for SqlStore {
 
         let mut due = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            // Ids are unique across orgs, and each row was read with its org's keys: a lead or
-            // partner of another org cannot turn up here.
             let (Some(lead), Some(partner)) = (
-                leads
-                    .get(&delivery.lead_id)
-                    .filter(|l| l.org_id == delivery.org_id),
-                partners
-                    .get(&delivery.partner_id)
-                    .filter(|p| p.org_id == delivery.org_id),
+                leads.get(&delivery.lead_id),
+                partners.get(&delivery.partner_id),
             ) else {
                 continue;
             };
@@ -160,6 +153,42 @@ impl LeadDeliveryQueue for SqlStore {
                 signing_secret,
                 delivery,
             });
+        }
+        Ok(due)
+    }
+}
+
+#[async_trait]
+impl LeadDeliveryQueue for SqlStore {
+    async fn claim_lead_deliveries(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueLeadDelivery>> {
+        let t = now();
+        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        // The orgs of the oldest due deliveries, then a claim in each (on Citus each is routed
+        // to the org's shard: no claim locks rows across shards).
+        let mut tx = self.system_tx(false).await?;
+        let orgs = super::claims::due_orgs(
+            &mut tx,
+            &format!(
+                "SELECT d.org_id FROM lead_deliveries d
+                 WHERE {DUE} AND COALESCE(d.next_attempt_at, d.created_at) <= $1
+                   AND (d.lease_until IS NULL OR d.lease_until < $1)
+                 ORDER BY COALESCE(d.next_attempt_at, d.created_at) LIMIT $2"
+            ),
+            args![t, i64::from(limit)],
+        )
+        .await?;
+        drop(tx);
+        let mut due = Vec::new();
+        for org in orgs {
+            let room = limit.saturating_sub(u32::try_from(due.len()).unwrap_or(u32::MAX));
+            if room == 0 {
+                break;
+            }
+            due.extend(self.claim_lead_deliveries_of(org, room, until, t).await?);
         }
         Ok(due)
     }

@@ -52,6 +52,7 @@ pub(crate) const fn for_update(store: &SqlStore) -> &'static str {
 }
 
 /// The advisory lock keys of a capture's email and phone, in the order they are taken.
+#[cfg(feature = "postgres")]
 pub(crate) fn contact_lock_keys(ctx: &TenantContext, new: &NewLead) -> Vec<String> {
     let mut keys: Vec<String> = [
         new.email.as_ref().map(|e| format!("email:{e}")),
@@ -65,24 +66,30 @@ pub(crate) fn contact_lock_keys(ctx: &TenantContext, new: &NewLead) -> Vec<Strin
     keys
 }
 
+/// Takes the transaction-scoped advisory locks `$2` (in array order) on the node that holds
+/// org `$1`'s rows: joining a table of the org makes Citus route the statement to the org's
+/// shard, so every capture of an org takes its locks in one place (see
+/// `routing::settings_locking_contacts`, which takes them the same way); on one Postgres node
+/// the join costs an index probe.
+#[cfg(feature = "postgres")]
+pub(crate) const LOCK_CONTACTS_ON_ORG_NODE: &str =
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
+     FROM unnest($2::text[]) AS k
+     LEFT JOIN LATERAL (SELECT 1 FROM routing_settings WHERE org_id = $1 LIMIT 1) AS org ON true";
+
 /// Serialises captures that share an email or phone within the org: on Postgres a
 /// transaction-scoped advisory lock per value (taken in a fixed order, so two captures cannot
 /// deadlock); on SQLite the single writer already does.
-async fn lock_contacts(
-    store: &SqlStore,
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    new: &NewLead,
-) -> Result<()> {
-    if !is_postgres(store) {
-        return Ok(());
-    }
-    for key in contact_lock_keys(ctx, new) {
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            args![key],
-        )
-        .await?;
+#[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
+async fn lock_contacts(tx: &mut Tx, ctx: &TenantContext, new: &NewLead) -> Result<()> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = tx.pg() {
+        sqlx::query(LOCK_CONTACTS_ON_ORG_NODE)
+            .bind(ctx.org_id().as_uuid())
+            .bind(contact_lock_keys(ctx, new))
+            .execute(pg)
+            .await
+            .map_err(crate::db::db_error)?;
     }
     Ok(())
 }
@@ -398,7 +405,7 @@ async fn link_person(
         phone: new.phone.clone(),
         ..NewPerson::default()
     };
-    if defer && tx.is_postgres() {
+    if defer && tx.fast_path() {
         person.validate()?;
         let person = new_person(ctx, person);
         emit_person_created(tx, ctx, &person).await?;
@@ -448,7 +455,6 @@ async fn persons_first_touch(
 /// writes it; routing a fresh capture writes it together with its routing.
 /// `contacts_locked`: `tx` already holds the locks of [`contact_lock_keys`].
 pub(crate) async fn decide_capture(
-    store: &SqlStore,
     tx: &mut Tx,
     ctx: &TenantContext,
     new: NewLead,
@@ -456,7 +462,7 @@ pub(crate) async fn decide_capture(
     (at, defer_person): (Timestamp, bool),
 ) -> Result<Decided> {
     if !contacts_locked {
-        lock_contacts(store, tx, ctx, &new).await?;
+        lock_contacts(tx, ctx, &new).await?;
     }
     let touch = new.touch();
     let mut unwritten = None;
@@ -565,7 +571,7 @@ impl LeadRepo for SqlStore {
         policy.validate()?;
         let at = to_storage_precision(now);
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let captured = decide_capture(self, &mut tx, ctx, new, (policy, false), (at, false))
+        let captured = decide_capture(&mut tx, ctx, new, (policy, false), (at, false))
             .await?
             .captured;
         insert_captured(&mut tx, ctx, &captured.lead).await?;

@@ -1,12 +1,14 @@
 //! Repository implementations, written once against [`crate::db::Tx`] for both backends.
 
 mod caps;
+mod claims;
 mod comms;
 mod crm;
 mod email;
 mod idempotency;
 mod lead_sender;
 mod leads;
+mod lookups;
 mod org;
 mod person;
 mod routing;
@@ -14,6 +16,7 @@ mod scheduler;
 mod webhooks;
 
 pub(crate) use crm::and_range;
+pub(crate) use lookups::{Lookup, claim_lookup, org_of, release_lookup};
 
 use serde::Serialize;
 use uuid::Uuid;

@@ -209,10 +209,13 @@ impl Directory for SqlStore {
             hash: Vec<u8>,
         }
         let mut tx = self.system_tx(false).await?;
+        let Some(org) = super::org_of(&mut tx, super::Lookup::ApiKeyPrefix, prefix).await? else {
+            return Ok(None);
+        };
         let sql = format!(
-            "SELECT {API_KEY_COLUMNS}, hash FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL"
+            "SELECT {API_KEY_COLUMNS}, hash FROM api_keys WHERE org_id = $1 AND prefix = $2 AND revoked_at IS NULL"
         );
-        let row: Option<Row> = tx.fetch_optional(&sql, args![prefix]).await?;
+        let row: Option<Row> = tx.fetch_optional(&sql, args![org, prefix]).await?;
         row.map(|r| {
             Ok(ApiKeyCredentials {
                 key: r.key.try_into()?,
@@ -222,13 +225,14 @@ impl Directory for SqlStore {
         .transpose()
     }
 
-    async fn touch_api_key(&self, key_id: ApiKeyId) -> Result<()> {
+    async fn touch_api_key(&self, org_id: OrgId, key_id: ApiKeyId) -> Result<()> {
         let t = now();
         let mut tx = self.system_tx(true).await?;
         // At most one write a minute per key: authentication must not turn every read into a write.
         tx.execute(
-            "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-            args![t, key_id, t - Duration::minutes(1)],
+            "UPDATE api_keys SET last_used_at = $1
+             WHERE org_id = $2 AND id = $3 AND (last_used_at IS NULL OR last_used_at < $4)",
+            args![t, org_id, key_id, t - Duration::minutes(1)],
         )
         .await?;
         tx.commit().await
@@ -252,8 +256,12 @@ impl Directory for SqlStore {
 
     async fn phone_by_number(&self, number: &E164) -> Result<Option<Phone>> {
         let mut tx = self.system_tx(false).await?;
-        let sql = format!("SELECT {PHONE_COLUMNS} FROM phones WHERE number = $1");
-        let row: Option<PhoneRow> = tx.fetch_optional(&sql, args![number.as_ref()]).await?;
+        let Some(org) = super::org_of(&mut tx, super::Lookup::PhoneNumber, number.as_ref()).await?
+        else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {PHONE_COLUMNS} FROM phones WHERE org_id = $1 AND number = $2");
+        let row: Option<PhoneRow> = tx.fetch_optional(&sql, args![org, number.as_ref()]).await?;
         row.map(Phone::try_from).transpose()
     }
 }
@@ -463,6 +471,14 @@ impl ApiKeyRepo for SqlStore {
             ],
         )
         .await?;
+        super::claim_lookup(
+            &mut tx,
+            super::Lookup::ApiKeyPrefix,
+            key.prefix.as_str(),
+            key.org_id,
+            key.id.as_uuid(),
+        )
+        .await?;
         emit(
             &mut tx,
             ctx,
@@ -608,6 +624,14 @@ impl PhoneRepo for SqlStore {
             ],
         )
         .await?;
+        super::claim_lookup(
+            &mut tx,
+            super::Lookup::PhoneNumber,
+            phone.number.as_ref(),
+            phone.org_id,
+            phone.id.as_uuid(),
+        )
+        .await?;
         emit(
             &mut tx,
             ctx,
@@ -692,6 +716,13 @@ impl PhoneRepo for SqlStore {
         tx.execute(
             "DELETE FROM phones WHERE org_id = $1 AND id = $2",
             args![ctx.org_id(), id],
+        )
+        .await?;
+        super::release_lookup(
+            &mut tx,
+            super::Lookup::PhoneNumber,
+            phone.number.as_ref(),
+            ctx.org_id(),
         )
         .await?;
         emit(

@@ -298,7 +298,7 @@ fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Time
 /// rows written so far left for the caller to remove.
 async fn write_new_person(tx: &mut Tx, ctx: &TenantContext, p: &Person) -> Result<()> {
     #[cfg(feature = "postgres")]
-    if tx.is_postgres() {
+    if tx.fast_path() {
         let mut args = PgArgs::default();
         let (ctes, contacts) = new_person_ctes(&mut args, p)?;
         let (taken,): (Vec<String>,) = tx

@@ -336,7 +336,7 @@ struct Written {
 async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) -> Result<Written> {
     let status_changed = w.stored.is_some_and(|before| before != w.lead.status);
     #[cfg(feature = "postgres")]
-    if tx.is_postgres() {
+    if tx.fast_path() {
         let mut ctes = Vec::new();
         let mut args = PgArgs::default();
         let mut contacts = None;
@@ -530,7 +530,6 @@ impl SqlStore {
         // slot or a person written meanwhile) writes it at once, falling back on that person.
         let defer_person = savepoint == Savepoint::WhenTight;
         let decided = decide_capture(
-            self,
             &mut tx,
             ctx,
             new,
@@ -621,7 +620,7 @@ impl SqlStore {
             capped_chosen.sort_by_key(|p| p.id);
             // Without a savepoint, one capped partner's slot is taken by the write itself.
             let folded = match capped_chosen.as_slice() {
-                [only] if !savepoint && tx.is_postgres() => Some(*only),
+                [only] if !savepoint && tx.fast_path() => Some(*only),
                 _ => None,
             };
             let (routed, written) = Self::write_choice(
@@ -1285,6 +1284,14 @@ impl LeadFormRepo for SqlStore {
             ],
         )
         .await?;
+        super::claim_lookup(
+            &mut tx,
+            super::Lookup::PublicFormId,
+            form.public_form_id.as_str(),
+            form.org_id,
+            form.id.as_uuid(),
+        )
+        .await?;
         emit(
             &mut tx,
             ctx,
@@ -1409,10 +1416,14 @@ impl LeadFormRepo for SqlStore {
             return Ok(None);
         }
         let mut tx = self.system_tx(false).await?;
+        let Some(org) = super::org_of(&mut tx, super::Lookup::PublicFormId, public_form_id).await?
+        else {
+            return Ok(None);
+        };
         let sql = format!(
-            "SELECT {FORM_COLUMNS} FROM lead_forms WHERE public_id = $1 AND deleted_at IS NULL"
+            "SELECT {FORM_COLUMNS} FROM lead_forms WHERE org_id = $1 AND public_id = $2 AND deleted_at IS NULL"
         );
-        let row: Option<FormRow> = tx.fetch_optional(&sql, args![public_form_id]).await?;
+        let row: Option<FormRow> = tx.fetch_optional(&sql, args![org, public_form_id]).await?;
         Ok(row.map(FormRow::split))
     }
 }

@@ -11,8 +11,8 @@ use workos_core::repo::{
 };
 use workos_core::{Error, Result};
 
+use crate::SqlStore;
 use crate::db::{args, now};
-use crate::{Backend, SqlStore};
 
 /// The key of the hash under which OAuth states are kept (the state itself is a bearer secret).
 const STATE_HASH_KEY: &[u8] = b"workos.oauth_state";
@@ -35,37 +35,43 @@ impl IntegrationScheduler for SqlStore {
         let until = to_storage_precision(
             t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60)),
         );
-        let skip_locked = match &self.backend {
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => "",
-        };
-        let mut tx = self.system_tx(true).await?;
-        let sql = format!(
-            "UPDATE integrations SET sync_claimed_until = $1 WHERE id IN (
-                 SELECT id FROM integrations
-                 WHERE provider = $2 AND status NOT IN ('needs_reauth', 'disconnected')
-                   AND (last_synced_at IS NULL OR last_synced_at < $3)
-                   AND (sync_claimed_until IS NULL OR sync_claimed_until <= $4)
-                 ORDER BY last_synced_at NULLS FIRST, id LIMIT $5 {skip_locked})
-             RETURNING org_id, id"
-        );
-        let rows: Vec<(Uuid, Uuid)> = tx
-            .fetch_all(
-                &sql,
-                args![until, provider, synced_before, t, i64::from(limit)],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|(org, id)| ClaimedIntegration {
+        // The orgs of the integrations due longest, then a claim in each (see `claims`).
+        let due = "FROM integrations WHERE provider = $3 AND status NOT IN ('needs_reauth', 'disconnected')
+                   AND (last_synced_at IS NULL OR last_synced_at < $4)
+                   AND (sync_claimed_until IS NULL OR sync_claimed_until <= $1)";
+        let mut tx = self.system_tx(false).await?;
+        let orgs = super::claims::due_orgs(
+            &mut tx,
+            &format!("SELECT org_id {due} ORDER BY last_synced_at NULLS FIRST, id LIMIT $2"),
+            args![t, i64::from(limit), provider, synced_before],
+        )
+        .await?;
+        drop(tx);
+        let skip_locked = super::claims::skip_locked(self, "integrations");
+        let mut claimed = Vec::new();
+        for org in orgs {
+            let room = i64::from(limit) - i64::try_from(claimed.len()).unwrap_or(i64::MAX);
+            if room <= 0 {
+                break;
+            }
+            let mut tx = self.system_tx(true).await?;
+            let sql = format!(
+                "UPDATE integrations SET sync_claimed_until = $5 WHERE org_id = $6 AND id IN (
+                     SELECT id {due} AND org_id = $6
+                     ORDER BY last_synced_at NULLS FIRST, id LIMIT $2{skip_locked})
+                 RETURNING org_id, id"
+            );
+            let rows: Vec<(Uuid, Uuid)> = tx
+                .fetch_all(&sql, args![t, room, provider, synced_before, until, org])
+                .await?;
+            tx.commit().await?;
+            claimed.extend(rows.into_iter().map(|(org, id)| ClaimedIntegration {
                 org_id: OrgId::from_uuid(org),
                 id: IntegrationId::from_uuid(id),
                 claimed_until: until,
-            })
-            .collect())
+            }));
+        }
+        Ok(claimed)
     }
 
     async fn release_integration_claim(&self, org_id: OrgId, id: IntegrationId) -> Result<()> {

@@ -522,38 +522,37 @@ struct DueRow {
 
 #[async_trait]
 impl DeliveryQueue for SqlStore {
-    async fn dispatch_events(&self, consumer: &str, limit: u32) -> Result<Option<(usize, usize)>> {
+    async fn dispatch_events(
+        &self,
+        consumer: &str,
+        org: OrgId,
+        limit: u32,
+    ) -> Result<Option<(usize, usize)>> {
         // The fan-out commits without waiting for the WAL flush: lost in a crash, it is done
         // again from the same cursor and makes the same deliveries (their ids derive from the
         // event and the endpoint), so a delivery sent before the crash keeps its `webhook-id`.
         // A later synchronous commit (an attempt's record) flushes it along.
-        let Some(mut claim) = self.claim_in_tx(consumer, limit, true).await? else {
+        let Some(mut claim) = self.claim_in_tx(consumer, org, limit, true).await? else {
             return Ok(None);
         };
         let events = std::mem::take(&mut claim.events);
-        let tx = claim.tx().await?;
-        // Every enabled endpoint of the orgs in the batch, read once.
-        let mut orgs: Vec<Uuid> = events.iter().map(|e| e.event.org_id.as_uuid()).collect();
-        orgs.sort_unstable();
-        orgs.dedup();
-        let mut endpoints: HashMap<Uuid, Vec<Endpoint>> = HashMap::new();
-        for org in orgs {
-            let rows: Vec<Endpoint> = tx
-                .fetch_all(
-                    "SELECT id, org_id, event_types, created_at FROM webhooks WHERE org_id = $1 AND enabled",
-                    args![org],
-                )
-                .await?;
-            endpoints.insert(org, rows);
+        if events.is_empty() {
+            return Ok(Some((0, 0)));
         }
+        let tx = claim.tx().await?;
+        // Every enabled endpoint of the org, read once.
+        let endpoints: Vec<Endpoint> = tx
+            .fetch_all(
+                "SELECT id, org_id, event_types, created_at FROM webhooks WHERE org_id = $1 AND enabled",
+                args![org],
+            )
+            .await?;
         let rows: Vec<(Uuid, Uuid, Uuid)> = events
             .iter()
             .flat_map(|logged| {
                 let event = &logged.event;
                 endpoints
-                    .get(&event.org_id.as_uuid())
-                    .into_iter()
-                    .flatten()
+                    .iter()
                     // An endpoint receives what happens after it exists, even when the
                     // dispatcher is behind and meets older events only now.
                     .filter(|e| event.occurred_at >= e.created_at)
@@ -580,14 +579,15 @@ impl DeliveryQueue for SqlStore {
         lease: std::time::Duration,
     ) -> Result<Option<Dispatched>> {
         match &self.backend {
+            // One statement across the events' orgs: a single node only (on Citus the orgs'
+            // streams are read by `dispatch_events`, each on its shard).
             #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => self
+            Backend::Postgres(b) if !b.is_citus().await? => self
                 .dispatch_committed_pg(events, claim, lease)
                 .await
                 .map(Some),
             // SQLite's notices name no events: `dispatch_events` does it all.
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => Ok(None),
+            _ => Ok(None),
         }
     }
 
@@ -604,40 +604,43 @@ impl DeliveryQueue for SqlStore {
         // itself, claims included. So the claim does not wait for the flush, which takes an
         // fsync off every delivery's path.
         let mut tx = self.system_async_commit_tx().await?;
-        let rows: Vec<DueRow> = match &self.backend {
-            // One statement of fixed text (prepared once): claim, then read the batch.
+        let rows: Vec<DueRow> = if tx.fast_path() {
+            // One Postgres node: one statement of fixed text (prepared once) claims across orgs
+            // and reads the batch.
             #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => {
-                tx.fetch_all(&CLAIM_PG, args![until, t, i64::from(limit)])
-                    .await?
-            }
-            // No data-modifying CTEs: claim, then read what was claimed.
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => {
-                let ids: Vec<(Uuid,)> = tx
-                    .fetch_all(&CLAIM_SQLITE, args![until, t, i64::from(limit)])
-                    .await?;
-                if ids.is_empty() {
-                    return Ok(Vec::new());
+            let rows = tx
+                .fetch_all(&CLAIM_ANY_ORG, args![until, t, i64::from(limit)])
+                .await?;
+            #[cfg(not(feature = "postgres"))]
+            let rows = Vec::new();
+            tx.commit().await?;
+            rows
+        } else {
+            // SQLite and Citus: the orgs of the deliveries due first, then a claim in each,
+            // routed to the org's shard on Citus (see `claims`).
+            let orgs = super::claims::due_orgs(
+                &mut tx,
+                "SELECT org_id FROM webhook_deliveries
+                 WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1
+                   AND (locked_until IS NULL OR locked_until < $1)
+                 ORDER BY next_attempt_at LIMIT $2",
+                args![t, i64::from(limit)],
+            )
+            .await?;
+            drop(tx);
+            let mut rows = Vec::new();
+            for org in orgs {
+                let room = i64::from(limit) - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+                if room <= 0 {
+                    break;
                 }
-                let mut sql = Sql::new(&format!(
-                    "SELECT {DELIVERY_COLUMNS}, {DUE_COLUMNS} FROM {DELIVERY_FROM} \
-                     JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id WHERE d.id IN ("
-                ));
-                for (i, (id,)) in ids.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.bind(*id);
-                }
-                sql.push(")");
-                tx.fetch_sql(sql).await?
+                rows.extend(self.claim_deliveries_of(org, room, until, t).await?);
             }
+            rows
         };
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        tx.commit().await?;
         let mut due = Vec::with_capacity(rows.len());
         for r in rows {
             let delivery = WebhookDelivery::try_from(r.delivery)?;
@@ -673,12 +676,14 @@ impl DeliveryQueue for SqlStore {
         let mut tx = self.system_tx(true).await?;
         let t = now();
         let failing = failing_updates(&outcomes);
-        match &self.backend {
-            #[cfg(feature = "postgres")]
-            Backend::Postgres(_) => record_pg(&mut tx, &outcomes, &failing, t).await?,
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite(_) => record_each(&mut tx, &outcomes, &failing, t).await?,
+        #[cfg(feature = "postgres")]
+        if tx.fast_path() {
+            record_pg(&mut tx, &outcomes, &failing, t).await?;
+        } else {
+            record_each(&mut tx, &outcomes, &failing, t).await?;
         }
+        #[cfg(not(feature = "postgres"))]
+        record_each(&mut tx, &outcomes, &failing, t).await?;
         // Disabling is rare (410, or failing for days): one statement and event each.
         for o in &outcomes {
             let Some(reason) = &o.disable_endpoint else {
@@ -865,7 +870,7 @@ static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::ne
     format!(
         "WITH m AS (
              SELECT {DELIVERY_ID_PG} AS id, e.org_id, w.id AS webhook_id, e.id AS event_id,
-                    row_number() OVER (ORDER BY e.seq, w.id) AS n
+                    row_number() OVER (ORDER BY e.org_id, e.pos, w.id) AS n
              FROM domain_events e
              JOIN webhooks w ON w.org_id = e.org_id AND w.enabled AND w.created_at <= e.occurred_at
              CROSS JOIN LATERAL (SELECT substring(uuid_send(e.id) FROM 1 FOR 6)
@@ -885,7 +890,7 @@ static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::ne
                 w.headers, w.secrets, w.rate_limit_per_second, w.failing_since
          FROM ins JOIN domain_events e ON e.org_id = ins.org_id AND e.id = ins.event_id
          JOIN webhooks w ON w.org_id = ins.org_id AND w.id = ins.webhook_id
-         ORDER BY e.seq, w.id"
+         ORDER BY e.org_id, e.pos, w.id"
     )
 });
 
@@ -942,33 +947,69 @@ const DUE_COLUMNS: &str = "w.url, w.headers, w.secrets, w.rate_limit_per_second,
      e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id";
 
 /// Leases up to `$3` deliveries due at `$2` until `$1`, oldest due first, skipping rows another
-/// worker is claiming (Postgres).
-fn claim_update(skip_locked: &str) -> String {
+/// worker is claiming; `org` narrows it to the org `$4`, `lock` is the inner lock clause.
+fn claim_update(org: bool, lock: &str) -> String {
+    let of_org = if org { " AND d.org_id = $4" } else { "" };
+    let outer = if org { " AND org_id = $4" } else { "" };
     format!(
         "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN (
              SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
-             WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2
+             WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2{of_org}
                AND (d.locked_until IS NULL OR d.locked_until < $2) AND w.enabled
-             ORDER BY d.next_attempt_at LIMIT $3 {skip_locked})"
+             ORDER BY d.next_attempt_at LIMIT $3{lock}){outer}"
     )
 }
 
-#[cfg(feature = "sqlite")]
-static CLAIM_SQLITE: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("{} RETURNING id", claim_update("")));
-
-/// The claim and the read of what it claimed, in one Postgres statement.
+/// The claim and the read of what it claimed, across orgs, in one statement (one Postgres
+/// node only: on Citus this would lock rows on every shard).
 #[cfg(feature = "postgres")]
-static CLAIM_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+static CLAIM_ANY_ORG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "WITH d AS ({} RETURNING id, org_id, webhook_id, event_id, status, attempts, next_attempt_at, \
          last_status_code, created_at, updated_at)
          SELECT {DELIVERY_COLUMNS}, {DUE_COLUMNS} FROM d
          JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id
          JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id",
-        claim_update("FOR UPDATE OF d SKIP LOCKED")
+        claim_update(false, " FOR UPDATE OF d SKIP LOCKED")
     )
 });
+
+impl SqlStore {
+    /// Claims up to `limit` of `org`'s due deliveries until `until` (due at `t`) and reads them
+    /// with what sending needs: two statements, each routed to the org's shard on Citus.
+    async fn claim_deliveries_of(
+        &self,
+        org: OrgId,
+        limit: i64,
+        until: Timestamp,
+        t: Timestamp,
+    ) -> Result<Vec<DueRow>> {
+        let mut tx = self.system_async_commit_tx().await?;
+        let sql = format!(
+            "{} RETURNING id",
+            claim_update(true, &super::claims::skip_locked(self, "d"))
+        );
+        let ids: Vec<(Uuid,)> = tx.fetch_all(&sql, args![until, t, limit, org]).await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(&format!(
+            "SELECT {DELIVERY_COLUMNS}, {DUE_COLUMNS} FROM {DELIVERY_FROM} \
+             JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id WHERE d.org_id = "
+        ));
+        sql.bind(org).push(" AND d.id IN (");
+        for (i, (id,)) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(*id);
+        }
+        sql.push(")");
+        let rows = tx.fetch_sql(sql).await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+}
 
 /// The id of the delivery of row (org, endpoint, event): derived from the event and the
 /// endpoint, so a fan-out done again makes the same delivery (see `dispatch_events`).
@@ -1179,8 +1220,8 @@ async fn record_pg(
     Ok(())
 }
 
-/// Records a batch statement by statement (SQLite: no arrays, and no round trips to save).
-#[cfg(feature = "sqlite")]
+/// Records a batch statement by statement (SQLite: no arrays, and no round trips to save;
+/// Citus: each statement routed to its org's shard).
 async fn record_each(
     tx: &mut Tx,
     outcomes: &[AttemptOutcome],

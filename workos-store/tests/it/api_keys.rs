@@ -50,10 +50,10 @@ async fn api_key_lifecycle(store: &SqlStore) {
     assert_eq!(store.api_key_by_prefix("wos_unknown").await.unwrap(), None);
 
     // Authentication records use at most once a minute.
-    store.touch_api_key(key.id).await.unwrap();
+    store.touch_api_key(key.org_id, key.id).await.unwrap();
     let used = store.get_api_key(&admin, key.id).await.unwrap();
     let first_use = used.last_used_at.expect("touched");
-    store.touch_api_key(key.id).await.unwrap();
+    store.touch_api_key(key.org_id, key.id).await.unwrap();
     let used_again = store.get_api_key(&admin, key.id).await.unwrap();
     assert_eq!(
         used_again.last_used_at,

@@ -38,11 +38,20 @@ impl TestDb {
         Some(Self::on(TestDatabase::postgres("workos_test").await?).await)
     }
 
+    /// A store on a fresh database of the Citus cluster `WORKOS_CITUS_URL` names (its tables
+    /// distributed by the migrations), or `None` when it is not set (and `WORKOS_REQUIRE_CITUS`
+    /// is not `1`).
+    pub(crate) async fn citus() -> Option<Self> {
+        Some(Self::on(TestDatabase::citus("workos_test").await?).await)
+    }
+
     async fn on(db: TestDatabase) -> Self {
         let store = SqlStore::connect(db.url())
             .await
             .expect("connect to the test database");
+        let lock = db.migration_lock().await;
         store.migrate().await.expect("migrate the test database");
+        drop(lock);
         Self { store, _db: db }
     }
 }

@@ -1,27 +1,23 @@
-//! Events: the tenant-scoped event repository, the cross-tenant log consumers read and claim,
-//! and the bus that wakes them.
-//!
-//! On Postgres an event becomes readable from the log only once every transaction that began
-//! before it has ended, cluster-wide, so a write in a concurrently running test (in another
-//! database) can hold the newest events back for a moment. Log reads here therefore wait,
-//! bounded, until the events they expect are readable; what they then assert is exact.
+//! Events: the tenant-scoped event repository, the cross-tenant log consumers read and claim
+//! (a stream per org, a cursor per consumer and org), and the bus that wakes them.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::time::timeout;
 use uuid::Uuid;
 use workos_core::domain::{CompanyPatch, NewCompany};
 use workos_core::events::{
-    ClaimedEvents, DomainEvent, EventBus, EventCursor, EventFilter, EventLog, LoggedEvent, types,
+    ClaimedEvents, DomainEvent, EventBus, EventFilter, EventLog, LoggedEvent, types,
 };
-use workos_core::ids::CompanyId;
+use workos_core::ids::{CompanyId, OrgId};
 use workos_core::repo::{CompanyRepo, EventRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
 
 use crate::common::*;
 
-/// A hang guard for waits on the log and the bus; not a performance expectation.
+/// A hang guard for waits on the bus; not a performance expectation.
 const PATIENCE: Duration = Duration::from_secs(30);
 
 async fn company(store: &SqlStore, ctx: &TenantContext, name: &str) -> CompanyId {
@@ -32,41 +28,13 @@ async fn company(store: &SqlStore, ctx: &TenantContext, name: &str) -> CompanyId
     store.create_company(ctx, new).await.unwrap().id
 }
 
-/// The log after `after`, once at least `n` events are readable.
-async fn read_at_least(store: &SqlStore, after: Option<EventCursor>, n: usize) -> Vec<LoggedEvent> {
-    timeout(PATIENCE, async {
-        loop {
-            let events = store.read_events(after, 1_000).await.unwrap();
-            if events.len() >= n {
-                return events;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("{n} events never became readable"))
-}
-
-/// A claim for `consumer` holding at least `n` events. A claim that holds fewer (events not yet
-/// readable) is given back and retried, as is `None` while a just-dropped claim is released.
-async fn claim_at_least(
-    store: &SqlStore,
-    consumer: &str,
-    limit: u32,
-    n: usize,
-) -> Box<dyn ClaimedEvents> {
-    timeout(PATIENCE, async {
-        loop {
-            if let Some(claim) = store.claim_events(consumer, limit).await.unwrap()
-                && claim.events().len() >= n
-            {
-                return claim;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no claim of {n} events for {consumer}"))
+/// A claim for `consumer` on `org`, which no other claimer holds.
+async fn claim(store: &SqlStore, consumer: &str, org: OrgId, limit: u32) -> Box<dyn ClaimedEvents> {
+    store
+        .claim_events(consumer, org, limit)
+        .await
+        .unwrap()
+        .expect("nobody else holds the claim")
 }
 
 fn summary(events: &[LoggedEvent]) -> Vec<(&str, Uuid)> {
@@ -76,14 +44,8 @@ fn summary(events: &[LoggedEvent]) -> Vec<(&str, Uuid)> {
         .collect()
 }
 
-#[track_caller]
-fn assert_log_order(events: &[LoggedEvent]) {
-    for pair in events.windows(2) {
-        assert!(
-            pair[0].cursor < pair[1].cursor,
-            "cursors increase: {pair:#?}"
-        );
-    }
+fn positions(events: &[LoggedEvent]) -> Vec<u64> {
+    events.iter().map(|e| e.position).collect()
 }
 
 contract_test!(event_repo_list_filter_paginate);
@@ -178,70 +140,75 @@ async fn event_repo_list_filter_paginate(store: &SqlStore) {
     assert!(unknown.is_empty());
 }
 
-contract_test!(read_events_in_log_order_across_orgs);
-async fn read_events_in_log_order_across_orgs(store: &SqlStore) {
+contract_test!(each_org_has_a_gapless_stream);
+async fn each_org_has_a_gapless_stream(store: &SqlStore) {
     let a = Tenant::new(store, "A").await;
     let b = Tenant::new(store, "B").await;
     let c1 = company(store, &a.ctx, "c1").await;
     let c2 = company(store, &b.ctx, "c2").await;
     let c3 = company(store, &a.ctx, "c3").await;
 
-    let all = read_at_least(store, None, 7).await;
-    assert_eq!(all.len(), 7, "{all:#?}");
-    assert_log_order(&all);
-    let orgs: Vec<_> = all.iter().map(|e| e.event.org_id).collect();
-    assert_eq!(
-        orgs,
-        [
-            a.org.id, a.org.id, b.org.id, b.org.id, a.org.id, b.org.id, a.org.id
-        ]
-    );
-    let kinds: Vec<&str> = all.iter().map(|e| e.event.event_type.as_str()).collect();
+    // Readable at once: a stream hands out a position only once every earlier one is.
+    let ours = store.read_events(a.org.id, 0, 1000).await.unwrap();
+    assert_eq!(positions(&ours), [1, 2, 3, 4], "{ours:#?}");
+    assert!(ours.iter().all(|e| e.event.org_id == a.org.id));
+    let kinds: Vec<&str> = ours.iter().map(|e| e.event.event_type.as_str()).collect();
     assert_eq!(
         kinds,
         [
             types::ORG_CREATED,
             types::MEMBER_CREATED,
-            types::ORG_CREATED,
-            types::MEMBER_CREATED,
-            types::COMPANY_CREATED,
             types::COMPANY_CREATED,
             types::COMPANY_CREATED,
         ]
     );
-    let companies: Vec<Uuid> = all[4..].iter().map(|e| e.event.subject.id).collect();
-    assert_eq!(companies, [c1, c2, c3].map(|c| c.as_uuid()));
+    assert_eq!(ours[2].event.subject.id, c1.as_uuid());
+    assert_eq!(ours[3].event.subject.id, c3.as_uuid());
+    let theirs = store.read_events(b.org.id, 0, 1000).await.unwrap();
+    assert_eq!(positions(&theirs), [1, 2, 3]);
+    assert_eq!(theirs[2].event.subject.id, c2.as_uuid());
 
-    // The log carries the same events as each org's own list.
+    // The stream carries the same events as the org's own list.
     let own = store
         .list_events(&a.ctx, EventFilter::default(), page(50))
         .await
         .unwrap()
         .data;
-    let from_log: Vec<&DomainEvent> = all
-        .iter()
-        .map(|e| &e.event)
-        .filter(|e| e.org_id == a.org.id)
-        .collect();
+    let from_log: Vec<&DomainEvent> = ours.iter().map(|e| &e.event).collect();
     assert_eq!(from_log, own.iter().collect::<Vec<_>>());
 
-    // Limits and resuming from a cursor.
-    let first = store.read_events(None, 3).await.unwrap();
-    assert_eq!(first, all[..3]);
-    let rest = store.read_events(Some(first[2].cursor), 100).await.unwrap();
-    assert_eq!(rest, all[3..]);
-    let none = store.read_events(Some(all[6].cursor), 100).await.unwrap();
-    assert!(none.is_empty());
+    // Limits and resuming after a position.
+    let first = store.read_events(a.org.id, 0, 3).await.unwrap();
+    assert_eq!(first, ours[..3]);
+    let rest = store.read_events(a.org.id, 3, 100).await.unwrap();
+    assert_eq!(rest, ours[3..]);
+    assert!(
+        store
+            .read_events(a.org.id, 4, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .read_events(OrgId::new(), 0, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 contract_test!(claims_commit_and_advance);
 async fn claims_commit_and_advance(store: &SqlStore) {
     let t = Tenant::new(store, "Acme").await;
+    let org = t.org.id;
     let c1 = company(store, &t.ctx, "c1").await;
-    assert_eq!(store.consumer_cursor("c1").await.unwrap(), None);
+    assert_eq!(store.consumer_cursor("c1", org).await.unwrap(), 0);
+    assert!(store.pending_orgs("c1", 100).await.unwrap().contains(&org));
 
-    let claim = claim_at_least(store, "c1", 100, 3).await;
-    let kinds: Vec<&str> = claim
+    let first = claim(store, "c1", org, 100).await;
+    assert_eq!(first.org_id(), org);
+    let kinds: Vec<&str> = first
         .events()
         .iter()
         .map(|e| e.event.event_type.as_str())
@@ -254,37 +221,32 @@ async fn claims_commit_and_advance(store: &SqlStore) {
             types::COMPANY_CREATED
         ]
     );
-    assert_eq!(claim.events()[2].event.subject.id, c1.as_uuid());
-    assert_log_order(claim.events());
-    let first_end = claim.events()[2].cursor;
-    claim.commit().await.unwrap();
-    assert_eq!(store.consumer_cursor("c1").await.unwrap(), Some(first_end));
+    assert_eq!(first.events()[2].event.subject.id, c1.as_uuid());
+    first.commit().await.unwrap();
+    assert_eq!(store.consumer_cursor("c1", org).await.unwrap(), 3);
+    assert!(!store.pending_orgs("c1", 100).await.unwrap().contains(&org));
 
     let c2 = company(store, &t.ctx, "c2").await;
     let c3 = company(store, &t.ctx, "c3").await;
-    let claim = claim_at_least(store, "c1", 100, 2).await;
+    assert!(store.pending_orgs("c1", 100).await.unwrap().contains(&org));
+    let second = claim(store, "c1", org, 100).await;
     assert_eq!(
-        summary(claim.events()),
+        summary(second.events()),
         [
             (types::COMPANY_CREATED, c2.as_uuid()),
             (types::COMPANY_CREATED, c3.as_uuid())
         ],
         "only the events after the committed cursor"
     );
-    assert!(claim.events().iter().all(|e| e.cursor > first_end));
-    let second_end = claim.events()[1].cursor;
-    claim.commit().await.unwrap();
-    assert_eq!(store.consumer_cursor("c1").await.unwrap(), Some(second_end));
+    assert_eq!(positions(second.events()), [4, 5]);
+    second.commit().await.unwrap();
+    assert_eq!(store.consumer_cursor("c1", org).await.unwrap(), 5);
 
     // Nothing new: an empty claim, whose commit keeps the cursor.
-    let claim = store
-        .claim_events("c1", 100)
-        .await
-        .unwrap()
-        .expect("free after commit");
-    assert!(claim.events().is_empty(), "{:#?}", claim.events());
-    claim.commit().await.unwrap();
-    assert_eq!(store.consumer_cursor("c1").await.unwrap(), Some(second_end));
+    let empty = claim(store, "c1", org, 100).await;
+    assert!(empty.events().is_empty(), "{:#?}", empty.events());
+    empty.commit().await.unwrap();
+    assert_eq!(store.consumer_cursor("c1", org).await.unwrap(), 5);
 
     // The limit caps a batch; the next batch continues after it.
     let more: Vec<Uuid> = [
@@ -294,78 +256,148 @@ async fn claims_commit_and_advance(store: &SqlStore) {
     ]
     .map(|c| c.as_uuid())
     .to_vec();
-    read_at_least(store, Some(second_end), 3).await;
-    let claim = store.claim_events("c1", 2).await.unwrap().expect("free");
-    let got: Vec<Uuid> = claim.events().iter().map(|e| e.event.subject.id).collect();
+    let batch = claim(store, "c1", org, 2).await;
+    let got: Vec<Uuid> = batch.events().iter().map(|e| e.event.subject.id).collect();
     assert_eq!(got, more[..2]);
-    claim.commit().await.unwrap();
-    let claim = store.claim_events("c1", 2).await.unwrap().expect("free");
-    let got: Vec<Uuid> = claim.events().iter().map(|e| e.event.subject.id).collect();
+    batch.commit().await.unwrap();
+    let batch = claim(store, "c1", org, 2).await;
+    let got: Vec<Uuid> = batch.events().iter().map(|e| e.event.subject.id).collect();
     assert_eq!(got, more[2..]);
-    claim.commit().await.unwrap();
+    batch.commit().await.unwrap();
 
     // Another consumer has a cursor of its own, starting at the beginning.
-    assert_eq!(store.consumer_cursor("c2").await.unwrap(), None);
-    let other = claim_at_least(store, "c2", 100, 8).await;
-    assert_eq!(other.events().len(), 8);
-    assert_eq!(other.events()[0].event.event_type, types::ORG_CREATED);
+    assert_eq!(store.consumer_cursor("c2", org).await.unwrap(), 0);
+    let other = claim(store, "c2", org, 100).await;
+    assert_eq!(positions(other.events()), (1..=8).collect::<Vec<_>>());
 }
 
 contract_test!(held_claim_excludes_a_second_claimer);
 async fn held_claim_excludes_a_second_claimer(store: &SqlStore) {
-    let t = Tenant::new(store, "Acme").await;
-    company(store, &t.ctx, "c1").await;
+    let a = Tenant::new(store, "A").await;
+    let b = Tenant::new(store, "B").await;
+    company(store, &a.ctx, "c1").await;
 
-    let held = claim_at_least(store, "c1", 100, 3).await;
+    let held = claim(store, "c1", a.org.id, 100).await;
+    assert_eq!(held.events().len(), 3);
     assert!(
-        store.claim_events("c1", 100).await.unwrap().is_none(),
-        "a second claim for the same consumer waits its turn"
+        store
+            .claim_events("c1", a.org.id, 100)
+            .await
+            .unwrap()
+            .is_none(),
+        "a second claim for the same consumer and org waits its turn"
     );
     let other_handle = store.clone();
     assert!(
         other_handle
-            .claim_events("c1", 100)
+            .claim_events("c1", a.org.id, 100)
             .await
             .unwrap()
             .is_none()
     );
-    // Other consumers are not affected.
-    let other = store.claim_events("c2", 100).await.unwrap();
+    // Other consumers and other orgs are not affected.
+    let other = store.claim_events("c2", a.org.id, 100).await.unwrap();
     assert!(other.is_some(), "another consumer claims independently");
     drop(other);
+    let other_org = store.claim_events("c1", b.org.id, 100).await.unwrap();
+    assert_eq!(other_org.expect("another org is free").events().len(), 2);
 
-    let end = held.events().last().unwrap().cursor;
     held.commit().await.unwrap();
-    let next = store
-        .claim_events("c1", 100)
-        .await
-        .unwrap()
-        .expect("released by the commit");
-    assert!(next.events().iter().all(|e| e.cursor > end));
-    assert_eq!(store.consumer_cursor("c1").await.unwrap(), Some(end));
+    let next = claim(store, "c1", a.org.id, 100).await;
+    assert!(next.events().is_empty());
+    assert_eq!(store.consumer_cursor("c1", a.org.id).await.unwrap(), 3);
 }
 
 contract_test!(dropped_claim_gives_its_events_back);
 async fn dropped_claim_gives_its_events_back(store: &SqlStore) {
     let t = Tenant::new(store, "Acme").await;
+    let org = t.org.id;
     company(store, &t.ctx, "c1").await;
     company(store, &t.ctx, "c2").await;
 
-    let claim = claim_at_least(store, "c1", 100, 4).await;
-    let first: Vec<LoggedEvent> = claim.events().to_vec();
+    let dropped = claim(store, "c1", org, 100).await;
+    let first: Vec<LoggedEvent> = dropped.events().to_vec();
     assert_eq!(first.len(), 4);
-    drop(claim);
+    drop(dropped);
     assert_eq!(
-        store.consumer_cursor("c1").await.unwrap(),
-        None,
+        store.consumer_cursor("c1", org).await.unwrap(),
+        0,
         "nothing was committed"
     );
 
-    let again = claim_at_least(store, "c1", 100, 4).await;
+    // The lock of a dropped claim is released with its connection's rollback.
+    let again = timeout(PATIENCE, async {
+        loop {
+            if let Some(c) = store.claim_events("c1", org, 100).await.unwrap() {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the dropped claim is released");
     assert_eq!(again.events(), first, "the same events, again");
-    let end = first[3].cursor;
     again.commit().await.unwrap();
-    assert_eq!(store.consumer_cursor("c1").await.unwrap(), Some(end));
+    assert_eq!(store.consumer_cursor("c1", org).await.unwrap(), 4);
+}
+
+contract_test!(concurrent_writers_and_a_consumer_see_every_event_once);
+async fn concurrent_writers_and_a_consumer_see_every_event_once(store: &SqlStore) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 15;
+    let t = Tenant::new(store, "Acme").await;
+    let org = t.org.id;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (store, ctx) = (store.clone(), t.ctx.clone());
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    company(&store, &ctx, &format!("w{w}-{i}")).await;
+                }
+            })
+        })
+        .collect();
+    // A consumer claims while the writers write: what it takes is a gapless prefix each time.
+    let mut seen: Vec<LoggedEvent> = Vec::new();
+    let mut writing = true;
+    while writing {
+        writing = !writers.iter().all(tokio::task::JoinHandle::is_finished);
+        let batch = claim(store, "c", org, 7).await;
+        seen.extend(batch.events().iter().cloned());
+        batch.commit().await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    loop {
+        let batch = claim(store, "c", org, 50).await;
+        let done = batch.events().is_empty();
+        seen.extend(batch.events().iter().cloned());
+        batch.commit().await.unwrap();
+        if done {
+            break;
+        }
+    }
+    let total = 2 + WRITERS * EACH;
+    assert_eq!(
+        positions(&seen),
+        (1..=total as u64).collect::<Vec<_>>(),
+        "every position once, in order"
+    );
+    let ids: BTreeSet<Uuid> = seen.iter().map(|e| e.event.id.as_uuid()).collect();
+    assert_eq!(ids.len(), total, "no event twice");
+    // Each writer's companies appear in the order it wrote them.
+    for w in 0..WRITERS {
+        let names: Vec<String> = seen
+            .iter()
+            .filter_map(|e| e.event.data["name"].as_str())
+            .filter(|n| n.starts_with(&format!("w{w}-")))
+            .map(str::to_owned)
+            .collect();
+        let expected: Vec<String> = (0..EACH).map(|i| format!("w{w}-{i}")).collect();
+        assert_eq!(names, expected);
+    }
 }
 
 contract_test!(bus_wakes_subscribers);

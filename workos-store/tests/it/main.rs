@@ -1,15 +1,18 @@
 //! The store's contract suite: one integration-test binary that runs every contract test against
-//! SQLite (a fresh temporary file per test) and, when `DATABASE_URL` is set, against Postgres (a
-//! fresh database per test, dropped afterwards).
+//! SQLite (a fresh temporary file per test), when `DATABASE_URL` is set against Postgres (a
+//! fresh database per test, dropped afterwards), and when `WORKOS_CITUS_URL` is set against a
+//! Citus cluster (a fresh database on every node per test, its tables distributed by org).
 //!
 //! A contract test is an `async fn name(store: &SqlStore)` followed by `contract_test!(name);`,
-//! which generates `name::sqlite` and `name::postgres`. Without `DATABASE_URL` the Postgres half
-//! prints "Postgres tests SKIPPED: DATABASE_URL is not set" and passes, unless
-//! `WORKOS_REQUIRE_POSTGRES=1` is set, in which case it fails: CI never skips silently.
+//! which generates `name::sqlite`, `name::postgres` and `name::citus`. Without `DATABASE_URL`
+//! the Postgres half prints "Postgres tests SKIPPED: DATABASE_URL is not set" and passes,
+//! unless `WORKOS_REQUIRE_POSTGRES=1` is set, in which case it fails: CI never skips silently
+//! (the same for Citus with `WORKOS_REQUIRE_CITUS=1`).
 //!
 //! ```text
 //! cargo test -p workos-store --test it                                                    # SQLite
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p workos-store --test it # both
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p workos-store --test it # + Postgres
+//! WORKOS_CITUS_URL=postgres://postgres@127.0.0.1:5440/citus cargo test -p workos-store --test it # + Citus
 //! ```
 
 /// Generates the per-backend test functions of the contract test `$name`.
@@ -25,6 +28,14 @@ macro_rules! contract_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let Some(db) = $crate::common::TestDb::postgres().await else {
+                    return;
+                };
+                super::$name(&db.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn citus() {
+                let Some(db) = $crate::common::TestDb::citus().await else {
                     return;
                 };
                 super::$name(&db.store).await;

@@ -1,6 +1,6 @@
 //! Postgres Row Level Security, proven with raw SQL on the store's pool: whatever the queries
-//! say, the `workos_app` role sees and writes only the rows of the org set for the transaction,
-//! and only when a user actor is a member of it. Postgres only.
+//! say, the `workos_app` role sees and writes only the rows of the org set for the transaction;
+//! a user actor's transaction begins only when the user is a member of it. Postgres only.
 
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -191,25 +191,36 @@ async fn rls_user_actor_must_be_a_member() {
     let mut tx = app_tx(pool, Some(a.org.id), Some(a.owner)).await;
     assert_eq!(count(&mut tx, all, None).await, 3);
     tx.rollback().await.unwrap();
-    // A stranger, or a member of B only, sees nothing of A.
-    for user in [UserId::new(), b.owner] {
+
+    // Membership is checked once, when a user's transaction begins: the check passes for a
+    // member and refuses a stranger, or a member of B only.
+    let assert_member = |user: UserId| async move {
         let mut tx = app_tx(pool, Some(a.org.id), Some(user)).await;
-        assert_eq!(count(&mut tx, all, None).await, 0);
-        let theirs = "SELECT count(*) FROM people WHERE org_id = $1";
-        assert_eq!(count(&mut tx, theirs, Some(a.org.id)).await, 0);
-        tx.rollback().await.unwrap();
+        sqlx::query("SELECT workos_assert_member($1, $2)")
+            .bind(a.org.id.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&mut *tx)
+            .await
+    };
+    assert!(assert_member(a.owner).await.is_ok());
+    for user in [UserId::new(), b.owner] {
+        let err = assert_member(user).await.unwrap_err();
+        let code = err.as_database_error().and_then(|d| d.code());
+        assert_eq!(code.as_deref(), Some("42501"), "{err}");
     }
 
-    // The store's own transactions are subject to the same policies: a context naming a user
-    // who is not a member (which an authenticator would never make) reads nothing and writes
-    // nothing, even with the owner role.
+    // The store's own transactions check it: a context naming a user who is not a member
+    // (which an authenticator would never make) reads as "not found" and writes nothing, even
+    // with the owner role.
     let forged = TenantContext::user(a.org.id, UserId::new(), Role::Owner);
     let people = db
         .store
         .list_people(&forged, PersonFilter::default(), page(50))
-        .await
-        .unwrap();
-    assert!(people.data.is_empty(), "{people:?}");
+        .await;
+    assert!(
+        matches!(people, Err(workos_core::Error::NotFound { .. })),
+        "{people:?}"
+    );
     let company = workos_core::domain::NewCompany {
         name: "Forged".into(),
         domain: None,

@@ -475,20 +475,18 @@ async fn committed_events_match_filters_like_the_log(store: &SqlStore) {
     let dispatcher = Dispatcher::new(h.store.clone(), &Harness::config("0"));
     wait_until("the log read past the second event", || async {
         dispatcher.run_once().await.unwrap();
-        let Some(read) = h
+        let org = h.ctx.org_id();
+        let read = h
             .store
-            .consumer_cursor(Dispatcher::<SqlStore>::CONSUMER)
+            .consumer_cursor(Dispatcher::<SqlStore>::CONSUMER, org)
             .await
-            .unwrap()
-        else {
-            return false;
-        };
+            .unwrap();
         h.store
-            .read_events(None, 1000)
+            .read_events(org, 0, 1000)
             .await
             .unwrap()
             .iter()
-            .any(|l| l.event.id == second.id && l.cursor <= read)
+            .any(|l| l.event.id == second.id && l.position <= read)
     })
     .await;
     let mut got = BTreeSet::new();
