@@ -7,6 +7,12 @@
 //! DATABASE_URL is not set", unless `WORKOS_REQUIRE_POSTGRES=1`, where it panics, so a CI run
 //! never passes by skipping them. The role in `DATABASE_URL` needs `CREATEDB`.
 //!
+//! Citus likewise: [`TestDatabase::citus`] makes a fresh database on every node of the cluster
+//! whose coordinator `WORKOS_CITUS_URL` names (the workers are the ones that coordinator's
+//! default database knows), with the extension created and the workers registered, as
+//! `citus_add_node` does for a new database; `WORKOS_REQUIRE_CITUS=1` turns a skip into a
+//! failure.
+//!
 //! ```no_run
 //! # async fn example() {
 //! use workos_tests::db::TestDatabase;
@@ -38,8 +44,17 @@ pub struct TestDatabase {
 #[derive(Debug)]
 enum Place {
     Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
+    /// A database `name` on each server `admin_urls` names (one, or a Citus cluster's nodes).
+    Postgres {
+        admin_urls: Vec<String>,
+        name: String,
+    },
 }
+
+/// Shards per distributed table in a Citus test database: fewer than Citus's default 32, so a
+/// test database is migrated (and its tables distributed) in seconds. Every shard count
+/// exercises the same routing.
+const CITUS_TEST_SHARDS: u32 = 2;
 
 impl TestDatabase {
     /// A fresh SQLite database: a file named `<prefix>-<uuid>.db` in the temp directory, not
@@ -72,8 +87,111 @@ impl TestDatabase {
         let _ = admin.close().await;
         Some(Self {
             url: with_database(&admin_url, &name),
-            place: Place::Postgres { admin_url, name },
+            place: Place::Postgres {
+                admin_urls: vec![admin_url],
+                name,
+            },
         })
+    }
+
+    /// A fresh Citus database `<prefix>_<uuid>` on the cluster whose coordinator
+    /// `WORKOS_CITUS_URL` names, or `None` when it is not set (see the [module docs](self)).
+    /// Migrating it distributes the engine's tables.
+    ///
+    /// # Panics
+    /// When the database cannot be made, and when `WORKOS_REQUIRE_CITUS=1` but
+    /// `WORKOS_CITUS_URL` is not set.
+    pub async fn citus(prefix: &str) -> Option<Self> {
+        let coordinator = env_url(
+            "WORKOS_CITUS_URL",
+            "WORKOS_REQUIRE_CITUS",
+            "Citus",
+            &CITUS_SKIP,
+        )?;
+        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
+        // Registering nodes changes cluster-wide catalogs: one setup at a time.
+        let _setup = ClusterLock::take(&coordinator).await;
+        let mut admin = PgConnection::connect(&coordinator)
+            .await
+            .expect("connect to WORKOS_CITUS_URL");
+        let workers: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT nodename, nodeport FROM pg_dist_node
+             WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeport",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .expect("list the cluster's workers");
+        assert!(!workers.is_empty(), "the Citus coordinator has no workers");
+        let (host, port) = host_port(&coordinator);
+        let mut admin_urls = vec![coordinator.clone()];
+        admin_urls.extend(
+            workers
+                .iter()
+                .map(|(h, p)| with_host_port(&coordinator, h, *p)),
+        );
+        let db = Self {
+            url: with_database(&coordinator, &name),
+            place: Place::Postgres {
+                admin_urls: admin_urls.clone(),
+                name: name.clone(),
+            },
+        };
+        for url in &admin_urls {
+            let mut node = PgConnection::connect(url).await.expect("connect to a node");
+            node.execute(format!("CREATE DATABASE \"{name}\"").as_str())
+                .await
+                .expect("create the test database on a node");
+            let _ = node.close().await;
+            let mut fresh = PgConnection::connect(&with_database(url, &name))
+                .await
+                .expect("connect to the new database");
+            fresh
+                .execute("SET client_min_messages = warning; CREATE EXTENSION citus")
+                .await
+                .expect("create the citus extension");
+            let _ = fresh.close().await;
+        }
+        admin
+            .execute(
+                format!("ALTER DATABASE \"{name}\" SET citus.shard_count = {CITUS_TEST_SHARDS}")
+                    .as_str(),
+            )
+            .await
+            .expect("set the shard count");
+        let _ = admin.close().await;
+        let mut coordinator_db = PgConnection::connect(db.url())
+            .await
+            .expect("connect to the new coordinator database");
+        sqlx::query("SELECT citus_set_coordinator_host($1, $2)")
+            .bind(&host)
+            .bind(port)
+            .execute(&mut coordinator_db)
+            .await
+            .expect("register the coordinator");
+        for (h, p) in &workers {
+            sqlx::query("SELECT citus_add_node($1, $2)")
+                .bind(h)
+                .bind(p)
+                .execute(&mut coordinator_db)
+                .await
+                .expect("register a worker");
+        }
+        let _ = coordinator_db.close().await;
+        Some(db)
+    }
+
+    /// A lock to hold while migrating this database, when it is on a Citus cluster (`None`
+    /// elsewhere). The engine's migrations change cluster-wide objects (the `workos_app` role,
+    /// which Citus propagates to the workers), which two databases migrating at the same moment
+    /// would update concurrently; the lock (a session advisory lock on the coordinator) makes
+    /// them take turns, also across test processes.
+    pub async fn migration_lock(&self) -> Option<ClusterLock> {
+        match &self.place {
+            Place::Postgres { admin_urls, .. } if admin_urls.len() > 1 => {
+                Some(ClusterLock::take(&admin_urls[0]).await)
+            }
+            _ => None,
+        }
     }
 
     /// The URL to connect to it with (`sqlite://…` or `postgres://…`).
@@ -102,26 +220,30 @@ impl Drop for TestDatabase {
                     let _ = std::fs::remove_file(file);
                 }
             }
-            Place::Postgres { admin_url, name } => {
+            Place::Postgres { admin_urls, name } => {
                 // Drop may run inside the test's runtime, which cannot block on a future: drop
                 // the database from a thread with a runtime of its own.
-                let (url, db) = (admin_url.clone(), name.clone());
+                let (urls, db) = (admin_urls.clone(), name.clone());
                 let dropped = std::thread::spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()
                         .map_err(|e| e.to_string())?;
                     rt.block_on(async {
-                        let mut admin = PgConnection::connect(&url)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        admin
-                            .execute(
-                                format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)").as_str(),
-                            )
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        admin.close().await.map_err(|e| e.to_string())
+                        for url in &urls {
+                            let mut admin = PgConnection::connect(url)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            admin
+                                .execute(
+                                    format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")
+                                        .as_str(),
+                                )
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            admin.close().await.map_err(|e| e.to_string())?;
+                        }
+                        Ok::<(), String>(())
                     })
                 })
                 .join();
@@ -136,7 +258,32 @@ impl Drop for TestDatabase {
     }
 }
 
-static SKIP_NOTICE: Once = Once::new();
+/// A session advisory lock on a Citus coordinator that the harness's setup and migrations of
+/// Citus test databases take turns on; released when dropped (the session ends).
+#[derive(Debug)]
+pub struct ClusterLock {
+    _session: PgConnection,
+}
+
+impl ClusterLock {
+    /// The lock's key: any fixed number no other code uses.
+    const KEY: i64 = 0x776f_726b_6f73_7431;
+
+    async fn take(url: &str) -> Self {
+        let mut session = PgConnection::connect(url)
+            .await
+            .expect("connect to the Citus coordinator");
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(Self::KEY)
+            .execute(&mut session)
+            .await
+            .expect("take the cluster setup lock");
+        Self { _session: session }
+    }
+}
+
+static POSTGRES_SKIP: Once = Once::new();
+static CITUS_SKIP: Once = Once::new();
 
 /// `DATABASE_URL`, or `None` after saying plainly (once per process) that the Postgres tests
 /// are skipped.
@@ -145,19 +292,27 @@ static SKIP_NOTICE: Once = Once::new();
 /// When `WORKOS_REQUIRE_POSTGRES=1` and `DATABASE_URL` is not set: CI must not skip silently.
 #[must_use]
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
+    env_url(
+        "DATABASE_URL",
+        "WORKOS_REQUIRE_POSTGRES",
+        "Postgres",
+        &POSTGRES_SKIP,
+    )
+}
+
+/// The URL in `var`, or `None` after saying (once per process) that the `what` tests are
+/// skipped; panics instead when `require` is `1`.
+fn env_url(var: &str, require: &str, what: &str, notice: &Once) -> Option<String> {
+    match std::env::var(var) {
         Ok(url) if !url.trim().is_empty() => Some(url),
         _ => {
             assert!(
-                std::env::var("WORKOS_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "WORKOS_REQUIRE_POSTGRES=1 but DATABASE_URL is not set: the Postgres tests must run"
+                std::env::var(require).as_deref() != Ok("1"),
+                "{require}=1 but {var} is not set: the {what} tests must run"
             );
             // Straight to the process's stderr: the test harness captures `eprintln!`.
-            SKIP_NOTICE.call_once(|| {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "Postgres tests SKIPPED: DATABASE_URL is not set"
-                );
+            notice.call_once(|| {
+                let _ = writeln!(std::io::stderr(), "{what} tests SKIPPED: {var} is not set");
             });
             None
         }
@@ -167,6 +322,45 @@ pub fn postgres_url() -> Option<String> {
 /// `url` with its database name replaced by `database` (query parameters kept).
 #[must_use]
 pub fn with_database(url: &str, database: &str) -> String {
+    let (prefix, authority, _, query) = url_parts(url);
+    let mut out = format!("{prefix}{authority}/{database}");
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// `url` pointing at `host:port` instead (credentials, database and parameters kept).
+#[must_use]
+pub fn with_host_port(url: &str, host: &str, port: i32) -> String {
+    let (prefix, authority, path, query) = url_parts(url);
+    let credentials = authority.rsplit_once('@').map(|(c, _)| c);
+    let mut out = prefix.to_owned();
+    if let Some(c) = credentials {
+        out.push_str(c);
+        out.push('@');
+    }
+    out.push_str(&format!("{host}:{port}{path}"));
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// The host and port of `url` (5432 when it names none).
+fn host_port(url: &str) -> (String, i32) {
+    let (_, authority, _, _) = url_parts(url);
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => (h.to_owned(), p.parse().unwrap_or(5432)),
+        None => (hostport.to_owned(), 5432),
+    }
+}
+
+/// (`scheme://`, authority, `/path`, query) of a URL.
+fn url_parts(url: &str) -> (&str, &str, &str, Option<&str>) {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));
@@ -174,12 +368,12 @@ pub fn with_database(url: &str, database: &str) -> String {
     let authority_end = base[authority_start..]
         .find('/')
         .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..authority_end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+    (
+        &base[..authority_start],
+        &base[authority_start..authority_end],
+        &base[authority_end..],
+        query,
+    )
 }
 
 #[cfg(test)]
@@ -200,6 +394,23 @@ mod tests {
             with_database("postgres://h:5432", "x"),
             "postgres://h:5432/x"
         );
+        assert_eq!(
+            with_host_port(
+                "postgres://u:p@127.0.0.1:5440/citus?sslmode=disable",
+                "10.0.0.2",
+                5441
+            ),
+            "postgres://u:p@10.0.0.2:5441/citus?sslmode=disable"
+        );
+        assert_eq!(
+            with_host_port("postgres://h/db", "w", 1),
+            "postgres://w:1/db"
+        );
+        assert_eq!(
+            host_port("postgres://u@127.0.0.1:5440/citus"),
+            ("127.0.0.1".to_owned(), 5440)
+        );
+        assert_eq!(host_port("postgres://h/db"), ("h".to_owned(), 5432));
     }
 
     #[test]
