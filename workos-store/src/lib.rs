@@ -33,6 +33,9 @@ compile_error!("enable at least one backend feature: `postgres` or `sqlite`");
 
 mod db;
 mod events;
+mod migrations;
+#[cfg(feature = "postgres")]
+mod pg_connect;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod repos;
@@ -43,6 +46,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use crate::db::Tx;
+pub use crate::migrations::{Migration, MigrationStatus};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
 /// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.
@@ -115,6 +119,39 @@ impl SqlStore {
             Backend::Postgres(b) => b.migrate().await,
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(b) => b.migrate().await,
+        }
+    }
+
+    /// Applies the pending migrations, as [`SqlStore::migrate`], and answers the ones that were
+    /// pending before and are applied now, in order (none when the schema was up to date).
+    ///
+    /// # Errors
+    /// As [`SqlStore::migrate`] and [`SqlStore::migration_status`].
+    pub async fn apply_migrations(&self) -> Result<Vec<Migration>> {
+        let before = self.migration_status().await?;
+        self.migrate().await?;
+        let after = self.migration_status().await?;
+        Ok(after
+            .applied
+            .into_iter()
+            .filter(|m| before.pending.contains(m))
+            .collect())
+    }
+
+    /// Which of this build's migrations the database has applied, and which it has not, read
+    /// as the role this store logs in as (it changes nothing). A server that does not migrate
+    /// at start-up checks [`MigrationStatus::is_current`] with it.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database cannot be reached or the migration history
+    /// cannot be read: on Postgres the login role needs `SELECT` on `_sqlx_migrations`, which
+    /// the owner has and other roles are granted (the message names the grant).
+    pub async fn migration_status(&self) -> Result<MigrationStatus> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => migrations::postgres_status(&b.pool).await,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => migrations::sqlite_status(b.writer()).await,
         }
     }
 
