@@ -60,11 +60,7 @@ impl TestDatabase {
     /// When the database cannot be created, and when `WORKOS_REQUIRE_POSTGRES=1` but
     /// `DATABASE_URL` is not set.
     pub async fn postgres(prefix: &str) -> Option<Self> {
-        let admin_url = postgres_url()?;
-        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
+        let (admin_url, name, mut admin) = admin_session(prefix).await?;
         admin
             .execute(format!("CREATE DATABASE \"{name}\"").as_str())
             .await
@@ -146,11 +142,7 @@ impl TestRole {
     /// When the role cannot be created or granted, and when `WORKOS_REQUIRE_POSTGRES=1` but
     /// `DATABASE_URL` is not set.
     pub async fn login(prefix: &str, member_of: &[&str]) -> Option<Self> {
-        let admin_url = postgres_url()?;
-        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
+        let (admin_url, name, mut admin) = admin_session(prefix).await?;
         admin
             .execute(
                 format!("CREATE ROLE \"{name}\" LOGIN NOSUPERUSER NOBYPASSRLS INHERIT").as_str(),
@@ -198,6 +190,17 @@ impl Drop for TestRole {
             );
         }
     }
+}
+
+/// `DATABASE_URL`, a fresh name `<prefix>_<uuid>`, and a connection to make it with; `None`
+/// as [`postgres_url`].
+async fn admin_session(prefix: &str) -> Option<(String, String, PgConnection)> {
+    let admin_url = postgres_url()?;
+    let name = format!("{prefix}_{}", Uuid::now_v7().simple());
+    let admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to DATABASE_URL");
+    Some((admin_url, name, admin))
 }
 
 /// Runs `sql` on a connection to `url`. Drop may run inside the test's runtime, which cannot

@@ -76,9 +76,18 @@ impl SqlStore {
     /// `postgres://…`/`postgresql://…` or `sqlite://path` (created if missing; `sqlite::memory:`
     /// for a private in-memory database). Does not run migrations: call [`SqlStore::migrate`].
     ///
+    /// A Postgres URL takes libpq's `sslmode` (`disable`, `allow`, `prefer` (the default),
+    /// `require`, `verify-ca`, `verify-full`) and `sslrootcert`, else `PGSSLMODE` and
+    /// `PGSSLROOTCERT`; TLS is rustls, trusting the public CAs and the root certificate given.
+    /// `docs/deploy.md` says where this differs from libpq.
+    ///
     /// # Errors
-    /// [`Error::Validation`] on `database_url` for an unknown scheme or a backend compiled out;
-    /// [`Error::Unavailable`] when the database cannot be reached.
+    /// [`Error::Validation`] on `database_url` for an unknown scheme, a malformed URL or a
+    /// backend compiled out, and on `sslmode`, `sslrootcert`, `PGSSLMODE` or `PGSSLROOTCERT`
+    /// for a value that cannot be used; [`Error::Unavailable`] when the database cannot be
+    /// reached or refuses the connection, and when TLS fails (the message says why, e.g. the
+    /// server's certificate has an unknown issuer or is for another host). No message contains
+    /// the URL.
     pub async fn connect(url: &str) -> Result<Self> {
         let scheme = url.split_once(':').map_or("", |(s, _)| s);
         let backend = match scheme {

@@ -343,15 +343,32 @@ mod tests {
         )
     }
 
-    /// A CA certificate in PEM, written to a temporary file.
-    fn ca_file() -> std::path::PathBuf {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let pem = params.self_signed(&key).unwrap().pem();
-        let path = std::env::temp_dir().join(format!("workos-ca-{}.pem", uuid::Uuid::now_v7()));
-        std::fs::write(&path, pem).unwrap();
-        path
+    /// A directory of the test's own, removed with the value.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new() -> Self {
+            let dir = std::env::temp_dir().join(format!("workos-tls-{}", uuid::Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Self(dir)
+        }
+
+        /// A CA certificate in PEM, in a file named `name`.
+        fn ca_file(&self, name: &str) -> String {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            let path = self.0.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+            path.display().to_string()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     const URL: &str = "postgres://u:secret-pw@db.example:5433/app";
@@ -385,8 +402,8 @@ mod tests {
 
     #[test]
     fn require_with_a_root_certificate_verifies_the_ca() {
-        let ca = ca_file();
-        let ca = ca.display().to_string();
+        let scratch = Scratch::new();
+        let ca = scratch.ca_file("ca.pem");
         let p = plan(&format!("{URL}?sslmode=require&sslrootcert={ca}"), &[]).unwrap();
         assert_eq!(modes(&p), ("verify-ca", None));
         let p = plan(&format!("{URL}?sslmode=require"), &[("PGSSLROOTCERT", &ca)]).unwrap();
@@ -395,12 +412,11 @@ mod tests {
             matches!(&p.roots, Roots::Configured { setting: "PGSSLROOTCERT", shown } if *shown == ca)
         );
         // The default file of libpq, under $HOME.
-        let home = std::env::temp_dir().join(format!("workos-home-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(home.join(".postgresql")).unwrap();
-        std::fs::copy(&ca, home.join(".postgresql/root.crt")).unwrap();
-        let home = home.display().to_string();
+        let root = scratch.ca_file("home/.postgresql/root.crt");
+        let home = scratch.0.join("home").display().to_string();
         let p = plan(&format!("{URL}?sslmode=require"), &[("HOME", &home)]).unwrap();
         assert_eq!(modes(&p), ("verify-ca", None));
+        assert!(matches!(&p.roots, Roots::Configured { shown, .. } if *shown == root));
         // prefer never verifies (an attacker can force plain text anyway).
         let p = plan(&format!("{URL}?sslrootcert={ca}"), &[]).unwrap();
         assert_eq!(modes(&p), ("prefer", Some("disable")));
@@ -446,7 +462,8 @@ mod tests {
         let e = plan(URL, &[("PGSSLMODE", "on")]).unwrap_err();
         assert!(e.to_string().contains("PGSSLMODE"), "{e}");
         // A file that holds no certificate.
-        let empty = std::env::temp_dir().join(format!("workos-empty-{}.pem", uuid::Uuid::now_v7()));
+        let scratch = Scratch::new();
+        let empty = scratch.0.join("empty.pem");
         std::fs::write(&empty, "not a certificate").unwrap();
         let e = plan(URL, &[("PGSSLROOTCERT", &empty.display().to_string())]).unwrap_err();
         assert!(
