@@ -75,11 +75,7 @@ impl TestDatabase {
     /// When the database cannot be created, and when `WORKOS_REQUIRE_POSTGRES=1` but
     /// `DATABASE_URL` is not set.
     pub async fn postgres(prefix: &str) -> Option<Self> {
-        let admin_url = postgres_url()?;
-        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to DATABASE_URL");
+        let (admin_url, name, mut admin) = admin_session(prefix).await?;
         admin
             .execute(format!("CREATE DATABASE \"{name}\"").as_str())
             .await
@@ -221,36 +217,14 @@ impl Drop for TestDatabase {
                 }
             }
             Place::Postgres { admin_urls, name } => {
-                // Drop may run inside the test's runtime, which cannot block on a future: drop
-                // the database from a thread with a runtime of its own.
-                let (urls, db) = (admin_urls.clone(), name.clone());
-                let dropped = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .map_err(|e| e.to_string())?;
-                    rt.block_on(async {
-                        for url in &urls {
-                            let mut admin = PgConnection::connect(url)
-                                .await
-                                .map_err(|e| e.to_string())?;
-                            admin
-                                .execute(
-                                    format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)")
-                                        .as_str(),
-                                )
-                                .await
-                                .map_err(|e| e.to_string())?;
-                            admin.close().await.map_err(|e| e.to_string())?;
-                        }
-                        Ok::<(), String>(())
-                    })
-                })
-                .join();
-                if !matches!(dropped, Ok(Ok(()))) {
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let dropped = admin_urls
+                    .iter()
+                    .try_for_each(|url| execute_from_drop(url, sql.clone()));
+                if let Err(e) = dropped {
                     let _ = writeln!(
                         std::io::stderr(),
-                        "warning: could not drop test database {name}: {dropped:?}"
+                        "warning: could not drop test database {name}: {e}"
                     );
                 }
             }
@@ -284,6 +258,123 @@ impl ClusterLock {
 
 static POSTGRES_SKIP: Once = Once::new();
 static CITUS_SKIP: Once = Once::new();
+
+/// A login role of one test's own on the server `DATABASE_URL` names: not a superuser, no
+/// `BYPASSRLS`, owning nothing, a member of the roles it was created with and nothing else, as
+/// a platform team gives an application server. Dropped with this value (roles are
+/// cluster-wide); end its sessions first. The role in `DATABASE_URL` needs `CREATEROLE`, and
+/// the server must let the new role in without a password (it trusts loopback connections
+/// here and in CI).
+///
+/// ```no_run
+/// # async fn example() {
+/// use workos_tests::db::{TestDatabase, TestRole};
+///
+/// let Some(db) = TestDatabase::postgres("myapp").await else { return };
+/// // … migrate `db` as the owner (this creates the role `workos_app`) …
+/// let Some(login) = TestRole::login("myapp_login", &["workos_app"]).await else { return };
+/// let store = workos_store::SqlStore::connect(&login.url(db.url())).await.unwrap();
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TestRole {
+    name: String,
+    admin_url: String,
+}
+
+impl TestRole {
+    /// Creates the login role `<prefix>_<uuid>`, granted membership of `member_of`; `None`
+    /// when `DATABASE_URL` is not set (see the [module docs](self)).
+    ///
+    /// # Panics
+    /// When the role cannot be created or granted, and when `WORKOS_REQUIRE_POSTGRES=1` but
+    /// `DATABASE_URL` is not set.
+    pub async fn login(prefix: &str, member_of: &[&str]) -> Option<Self> {
+        let (admin_url, name, mut admin) = admin_session(prefix).await?;
+        admin
+            .execute(
+                format!("CREATE ROLE \"{name}\" LOGIN NOSUPERUSER NOBYPASSRLS INHERIT").as_str(),
+            )
+            .await
+            .expect("create the test role (the DATABASE_URL role needs CREATEROLE)");
+        let role = Self { name, admin_url };
+        for member_of in member_of {
+            admin
+                .execute(format!("GRANT \"{member_of}\" TO \"{}\"", role.name).as_str())
+                .await
+                .unwrap_or_else(|e| panic!("grant {member_of} to the test role: {e}"));
+        }
+        let _ = admin.close().await;
+        Some(role)
+    }
+
+    /// The role's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `url` (a database's URL) with this role as its user, and no password.
+    ///
+    /// # Panics
+    /// When `url` is not a URL.
+    #[must_use]
+    pub fn url(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).expect("a database URL");
+        url.set_username(&self.name).expect("a URL with a user");
+        url.set_password(None).expect("a URL with a password");
+        url.to_string()
+    }
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        let sql = format!("DROP ROLE IF EXISTS \"{}\"", self.name);
+        if let Err(e) = execute_from_drop(&self.admin_url, sql) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: could not drop test role {}: {e}",
+                self.name
+            );
+        }
+    }
+}
+
+/// `DATABASE_URL`, a fresh name `<prefix>_<uuid>`, and a connection to make it with; `None`
+/// as [`postgres_url`].
+async fn admin_session(prefix: &str) -> Option<(String, String, PgConnection)> {
+    let admin_url = postgres_url()?;
+    let name = format!("{prefix}_{}", Uuid::now_v7().simple());
+    let admin = PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to DATABASE_URL");
+    Some((admin_url, name, admin))
+}
+
+/// Runs `sql` on a connection to `url`. Drop may run inside the test's runtime, which cannot
+/// block on a future: this runs from a thread with a runtime of its own.
+fn execute_from_drop(url: &str, sql: String) -> Result<(), String> {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let mut admin = PgConnection::connect(&url)
+                .await
+                .map_err(|e| e.to_string())?;
+            admin
+                .execute(sql.as_str())
+                .await
+                .map_err(|e| e.to_string())?;
+            admin.close().await.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "the thread panicked".to_owned())?
+}
+
 
 /// `DATABASE_URL`, or `None` after saying plainly (once per process) that the Postgres tests
 /// are skipped.

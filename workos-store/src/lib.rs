@@ -33,7 +33,10 @@ compile_error!("enable at least one backend feature: `postgres` or `sqlite`");
 
 mod db;
 mod events;
+mod migrations;
 mod outbox;
+#[cfg(feature = "postgres")]
+mod pg_connect;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod repos;
@@ -44,6 +47,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use crate::db::Tx;
+pub use crate::migrations::{Migration, MigrationStatus};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
 /// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.
@@ -73,9 +77,18 @@ impl SqlStore {
     /// `postgres://…`/`postgresql://…` or `sqlite://path` (created if missing; `sqlite::memory:`
     /// for a private in-memory database). Does not run migrations: call [`SqlStore::migrate`].
     ///
+    /// A Postgres URL takes libpq's `sslmode` (`disable`, `allow`, `prefer` (the default),
+    /// `require`, `verify-ca`, `verify-full`) and `sslrootcert`, else `PGSSLMODE` and
+    /// `PGSSLROOTCERT`; TLS is rustls, trusting the public CAs and the root certificate given.
+    /// `docs/deploy.md` says where this differs from libpq.
+    ///
     /// # Errors
-    /// [`Error::Validation`] on `database_url` for an unknown scheme or a backend compiled out;
-    /// [`Error::Unavailable`] when the database cannot be reached.
+    /// [`Error::Validation`] on `database_url` for an unknown scheme, a malformed URL or a
+    /// backend compiled out, and on `sslmode`, `sslrootcert`, `PGSSLMODE` or `PGSSLROOTCERT`
+    /// for a value that cannot be used; [`Error::Unavailable`] when the database cannot be
+    /// reached or refuses the connection, and when TLS fails (the message says why, e.g. the
+    /// server's certificate has an unknown issuer or is for another host). No message contains
+    /// the URL.
     pub async fn connect(url: &str) -> Result<Self> {
         let scheme = url.split_once(':').map_or("", |(s, _)| s);
         let backend = match scheme {
@@ -116,6 +129,39 @@ impl SqlStore {
             Backend::Postgres(b) => b.migrate().await,
             #[cfg(feature = "sqlite")]
             Backend::Sqlite(b) => b.migrate().await,
+        }
+    }
+
+    /// Applies the pending migrations, as [`SqlStore::migrate`], and answers the ones that were
+    /// pending before and are applied now, in order (none when the schema was up to date).
+    ///
+    /// # Errors
+    /// As [`SqlStore::migrate`] and [`SqlStore::migration_status`].
+    pub async fn apply_migrations(&self) -> Result<Vec<Migration>> {
+        let before = self.migration_status().await?;
+        self.migrate().await?;
+        let after = self.migration_status().await?;
+        Ok(after
+            .applied
+            .into_iter()
+            .filter(|m| before.pending.contains(m))
+            .collect())
+    }
+
+    /// Which of this build's migrations the database has applied, and which it has not, read
+    /// as the role this store logs in as (it changes nothing). A server that does not migrate
+    /// at start-up checks [`MigrationStatus::is_current`] with it.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database cannot be reached or the migration history
+    /// cannot be read: on Postgres the login role needs `SELECT` on `_sqlx_migrations`, which
+    /// the owner has and other roles are granted (the message names the grant).
+    pub async fn migration_status(&self) -> Result<MigrationStatus> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => migrations::postgres_status(&b.pool).await,
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => migrations::sqlite_status(b.writer()).await,
         }
     }
 

@@ -60,8 +60,14 @@ impl Buses {
 }
 
 impl PgBackend {
+    /// Connects to `url`, with TLS as its `sslmode` says (see `pg_connect`).
     pub(crate) async fn connect(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
+        let pool = crate::pg_connect::connect(url, Self::pool_options).await?;
+        Ok(Self::new(pool))
+    }
+
+    fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             // Every release already pings (sqlx), so a connection back in the pool a moment
@@ -76,10 +82,6 @@ impl PgBackend {
                     Ok(true)
                 })
             })
-            .connect(url)
-            .await
-            .map_err(|e| Error::unavailable("cannot connect to Postgres", e))?;
-        Ok(Self::new(pool))
     }
 
     pub(crate) fn new(pool: PgPool) -> Self {
@@ -92,7 +94,7 @@ impl PgBackend {
     }
 
     pub(crate) async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("migrations/postgres")
+        crate::migrations::POSTGRES
             .run(&self.pool)
             .await
             .map_err(|e| Error::internal("postgres migration failed", e))

@@ -68,7 +68,7 @@ impl SqliteBackend {
     }
 
     pub(crate) async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("migrations/sqlite")
+        crate::migrations::SQLITE
             .run(&self.writer)
             .await
             .map_err(|e| Error::internal("sqlite migration failed", e))
@@ -88,6 +88,11 @@ impl SqliteBackend {
             Wake::Local(self.wake.clone(), self.due.clone()),
             false,
         ))
+    }
+
+    /// The writer pool (migrations run and are read there).
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     pub(crate) fn pool_stats(&self) -> (u32, usize) {

@@ -13,8 +13,8 @@ use workos_core::crypto::SecretKey;
 pub struct Config {
     /// `WORKOS_BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
-    /// `DATABASE_URL`, default `sqlite://workos.db`.
-    pub database_url: String,
+    /// `DATABASE_URL`, `WORKOS_MIGRATION_DATABASE_URL`, `WORKOS_MIGRATE`.
+    pub database: DatabaseConfig,
     /// `WORKOS_PUBLIC_URL`: the URL clients and providers reach the server at.
     pub public_url: String,
     /// `WORKOS_ENCRYPTION_KEY`: base64 of 32 bytes, for secrets at rest.
@@ -67,7 +67,72 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("production", &self.production)
+            .field("database", &self.database)
             .finish_non_exhaustive()
+    }
+}
+
+/// `WORKOS_MIGRATE`: what the server does about the schema when it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateMode {
+    /// `auto` (the default): apply pending migrations, through
+    /// `WORKOS_MIGRATION_DATABASE_URL`.
+    Auto,
+    /// `off`: apply nothing, and refuse to start on a schema older than this build needs
+    /// (production: `workos-server migrate` runs them, as a deployment step).
+    Off,
+}
+
+/// Where the database is, and who migrates it.
+#[derive(Clone)]
+pub struct DatabaseConfig {
+    /// `DATABASE_URL`, default `sqlite://workos.db`: what the server works on, as a role that
+    /// may have only the app's privileges.
+    pub url: String,
+    /// `WORKOS_MIGRATION_DATABASE_URL`, default `DATABASE_URL`: what migrations run as (the
+    /// schema's owner), for `workos-server migrate` and `WORKOS_MIGRATE=auto`.
+    pub migration_url: String,
+    /// `WORKOS_MIGRATE`, default `auto`.
+    pub migrate: MigrateMode,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URLs may hold passwords: never printed.
+        f.debug_struct("DatabaseConfig")
+            .field("separate_migration_url", &(self.migration_url != self.url))
+            .field("migrate", &self.migrate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseConfig {
+    /// Reads the database settings from the process environment.
+    ///
+    /// # Errors
+    /// A message naming the variable that is malformed.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the database settings through `get`.
+    ///
+    /// # Errors
+    /// A message naming the variable that is malformed.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://workos.db".into());
+        let migrate = match get("WORKOS_MIGRATE").as_deref().map(str::trim) {
+            None | Some("auto") => MigrateMode::Auto,
+            Some("off") => MigrateMode::Off,
+            Some(other) => bail!("WORKOS_MIGRATE: {other:?} is not auto or off"),
+        };
+        Ok(Self {
+            migration_url: get("WORKOS_MIGRATION_DATABASE_URL")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| url.clone()),
+            url,
+            migrate,
+        })
     }
 }
 
@@ -155,7 +220,7 @@ impl Config {
             trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
             lead_routing_interval: Some(std::time::Duration::from_secs(lead_routing_interval))
                 .filter(|d| !d.is_zero()),
-            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://workos.db".into()),
+            database: DatabaseConfig::from_lookup(&get)?,
             public_url: get("WORKOS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
             encryption_key,
             api_key_pepper,

@@ -13,6 +13,7 @@ pub mod api_key_cache;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod database;
 pub mod error;
 pub mod extract;
 pub mod gmail_sync;

@@ -7,10 +7,9 @@ use clap::{Parser, Subcommand};
 use workos_core::ids::OrgId;
 use workos_core::repo::OrgRepo;
 use workos_core::tenant::{Role, TenantContext};
-use workos_reference_server::config::Config;
+use workos_reference_server::config::{Config, DatabaseConfig};
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve, shutdown_signal};
-use workos_store::SqlStore;
+use workos_reference_server::{app, bootstrap, database, serve, shutdown_signal};
 
 #[derive(Parser)]
 #[command(name = "workos-server", about = "The WorkOS engine's reference server")]
@@ -31,6 +30,9 @@ enum Command {
     /// Run only the background work (webhook dispatcher and delivery workers, the lead sender,
     /// Gmail sync, the queued-lead job), to scale it out.
     Worker,
+    /// Apply the pending migrations (through WORKOS_MIGRATION_DATABASE_URL, default
+    /// DATABASE_URL), print what was applied, and exit.
+    Migrate,
     /// Administrative commands; each prints one JSON object.
     Admin {
         #[command(subcommand)]
@@ -63,20 +65,28 @@ enum Admin {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve {
+        no_webhook_workers: false,
+    });
+    if let Command::Migrate = command {
+        // Needs only the database settings: a migration job has no app secrets.
+        let db = DatabaseConfig::from_env()?;
+        init_tracing(&std::env::var("WORKOS_LOG").unwrap_or_else(|_| "info".into()));
+        let applied = database::migrate(&db).await?;
+        print!("{}", database::report(&applied));
+        return Ok(());
+    }
     let config = Config::from_env()?;
     init_tracing(&config.log);
 
-    let store = SqlStore::connect(&config.database_url)
-        .await
-        .context("DATABASE_URL")?;
-    store.migrate().await.context("migrating the database")?;
+    let store = database::open(&config.database).await?;
     let bind = config.bind;
     let state = AppState::new(store.clone(), config);
 
-    match cli.command.unwrap_or(Command::Serve {
-        no_webhook_workers: false,
-    }) {
+    match command {
         Command::Serve { no_webhook_workers } => run(state, bind, !no_webhook_workers).await,
+        // Answered above, before the configuration is read.
+        Command::Migrate => Ok(()),
         Command::Worker => {
             let pipeline = spawn_pipeline(&state)?;
             let lead_sender = spawn_lead_sender(&state)?;
@@ -167,6 +177,8 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("WORKOS_BIND: cannot listen on {bind}"))?;
+    // The port the system chose, for WORKOS_BIND=…:0.
+    let bind = listener.local_addr().unwrap_or(bind);
     if let Some((org, secret)) = bootstrap::first_run(&state.store, &state.hasher).await? {
         // Shown once: only its keyed hash is stored.
         eprintln!(

@@ -48,6 +48,7 @@ mod auth;
 mod bad_input;
 mod companies;
 mod deals;
+mod deploy;
 mod events;
 mod gmail;
 mod health;

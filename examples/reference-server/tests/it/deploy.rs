@@ -1,0 +1,438 @@
+//! Deploying as a platform team would (docs/deploy.md), with the real `workos-server` binary
+//! over real HTTP: `workos-server migrate`, `WORKOS_MIGRATE=off`, and a server that logs in as
+//! a role with only the app's privileges while migrations run as the owner
+//! (`WORKOS_MIGRATION_DATABASE_URL`).
+
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sqlx::Executor as _;
+use workos_core::crypto::SecretKey;
+use workos_reference_server::config::{Config, DatabaseConfig, MigrateMode};
+use workos_store::SqlStore;
+use workos_tests::db::{TestDatabase, TestRole};
+
+/// The environment of one deployment: its URLs and secrets, shared by every command run in it
+/// (the API keys `admin create-org` prints are hashed with its pepper).
+struct Deployment {
+    env: Vec<(&'static str, String)>,
+    dir: std::path::PathBuf,
+}
+
+impl Deployment {
+    /// `DATABASE_URL` = `url`; migrations through `migration_url` when given.
+    fn new(url: &str, migration_url: Option<&str>) -> Self {
+        let mut env = vec![
+            ("DATABASE_URL", url.to_owned()),
+            ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
+            ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
+            ("WORKOS_BIND", "127.0.0.1:0".to_owned()),
+            ("WORKOS_LOG", "info".to_owned()),
+        ];
+        if let Some(m) = migration_url {
+            env.push(("WORKOS_MIGRATION_DATABASE_URL", m.to_owned()));
+        }
+        let dir = std::env::temp_dir().join(format!("workos-deploy-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("a working directory");
+        Self { env, dir }
+    }
+
+    fn with(mut self, name: &'static str, value: &str) -> Self {
+        self.env.push((name, value.to_owned()));
+        self
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_workos-server"));
+        // Nothing of the test process's configuration leaks in.
+        for (name, _) in std::env::vars_os() {
+            let n = name.to_string_lossy();
+            if [
+                "WORKOS_",
+                "TWILIO_",
+                "GOOGLE_",
+                "GMAIL_",
+                "PG",
+                "DATABASE_URL",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+            {
+                command.env_remove(&name);
+            }
+        }
+        command
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .current_dir(&self.dir)
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `workos-server <args>` to its end.
+    async fn run(&self, args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("the command's thread")
+            .expect("run workos-server");
+        Run(output)
+    }
+
+    /// `admin create-org`: the new org's owner API key.
+    async fn create_org(&self, name: &str) -> String {
+        let created = self
+            .run(&["admin", "create-org", "--name", name])
+            .await
+            .success();
+        let created: Value = serde_json::from_str(created.trim()).expect("one JSON object");
+        created["api_key"].as_str().expect("api_key").to_owned()
+    }
+
+    /// Starts `workos-server serve` and waits until it listens.
+    async fn serve(&self) -> Running {
+        let mut child = self
+            .command(&["serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start workos-server serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let json: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                if json["fields"]["message"] == "listening" {
+                    let _ = tx.send(json["fields"]["bind"].as_str().map(str::to_owned));
+                }
+                lines.lock().expect("log").push(line);
+            }
+        });
+        // Ends when the server listens or exits (the reader then drops the sender); the
+        // deadline only keeps a hung start from hanging the suite.
+        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
+            .await
+            .expect("the waiting thread");
+        let mut running = Running {
+            child,
+            log,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http: reqwest::Client::new(),
+        };
+        let Ok(Some(addr)) = addr else {
+            panic!("the server did not start listening:\n{}", running.log());
+        };
+        running.addr = addr.parse().expect("the address it listens on");
+        running
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A finished command.
+struct Run(Output);
+
+impl Run {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// Asserts it succeeded; answers its stdout.
+    #[track_caller]
+    fn success(&self) -> String {
+        assert!(
+            self.0.status.success(),
+            "the command failed ({}):\n{}",
+            self.0.status,
+            self.stderr()
+        );
+        self.stdout()
+    }
+
+    /// Asserts it failed; answers its stderr.
+    #[track_caller]
+    fn failure(&self) -> String {
+        assert!(
+            !self.0.status.success(),
+            "the command should have failed; stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stderr()
+    }
+}
+
+/// A running `workos-server serve`, killed when dropped.
+struct Running {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+impl Running {
+    fn log(&self) -> String {
+        self.log.lock().expect("log").join("\n")
+    }
+
+    /// `method path` with `key`: the status and the JSON body (or null).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("http://{}{path}", self.addr))
+            .bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("an HTTP answer");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The database's migration status, read as the role `url` logs in as.
+async fn status(url: &str) -> workos_store::MigrationStatus {
+    let store = SqlStore::connect(url).await.expect("connect");
+    let status = store.migration_status().await.expect("migration status");
+    store.close().await;
+    status
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// `migrate` prints each migration it applied, then, run again, that there was nothing to do.
+async fn migrate_prints_what_it_applied(db: &TestDatabase) {
+    let deployment = Deployment::new(db.url(), None);
+    let printed = deployment.run(&["migrate"]).await.success();
+    let now = status(db.url()).await;
+    assert!(now.is_current(), "migrated: {now:?}");
+    for m in &now.applied {
+        assert!(
+            printed.contains(&format!("applied {} {}\n", m.version, m.description)),
+            "prints {} {}:\n{printed}",
+            m.version,
+            m.description
+        );
+    }
+    assert!(
+        printed.ends_with(&format!("{} migration(s) applied\n", now.applied.len())),
+        "{printed}"
+    );
+    let again = deployment.run(&["migrate"]).await.success();
+    assert_eq!(again, "already up to date\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_command_sqlite() {
+    migrate_prints_what_it_applied(&TestDatabase::sqlite("workos-deploy")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_command_postgres() {
+    let Some(db) = TestDatabase::postgres("workos_deploy").await else {
+        return;
+    };
+    migrate_prints_what_it_applied(&db).await;
+}
+
+/// `WORKOS_MIGRATE=off` refuses an unmigrated database, naming the command (and migrates
+/// nothing); after `workos-server migrate` the same server starts and serves.
+async fn migrate_off_needs_the_migrate_command(db: &TestDatabase) {
+    let deployment = Deployment::new(db.url(), None).with("WORKOS_MIGRATE", "off");
+    for args in [&["serve"][..], &["admin", "create-org", "--name", "Early"]] {
+        let refused = deployment.run(args).await.failure();
+        assert!(
+            refused.contains("older than this server needs")
+                && refused.contains("run `workos-server migrate`"),
+            "{args:?} names the command to run:\n{refused}"
+        );
+    }
+    let untouched = status(db.url()).await;
+    assert!(
+        untouched.applied.is_empty(),
+        "nothing was migrated: {untouched:?}"
+    );
+
+    deployment.run(&["migrate"]).await.success();
+    let key = deployment.create_org("Migrated").await;
+    let server = deployment.serve().await;
+    let (ready, _) = server.call(reqwest::Method::GET, "/readyz", "", None).await;
+    assert_eq!(ready, 200, "{}", server.log());
+    let (status, list) = server
+        .call(reqwest::Method::GET, "/api/v1/people", &key, None)
+        .await;
+    assert_eq!(status, 200, "{list}\n{}", server.log());
+    assert_eq!(list["data"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_off_sqlite() {
+    migrate_off_needs_the_migrate_command(&TestDatabase::sqlite("workos-deploy")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_off_postgres() {
+    let Some(db) = TestDatabase::postgres("workos_deploy").await else {
+        return;
+    };
+    migrate_off_needs_the_migrate_command(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workos_migrate_takes_auto_or_off_only() {
+    let (key, pepper) = (
+        SecretKey::generate().to_base64(),
+        SecretKey::generate().to_base64(),
+    );
+    let env = |value: &'static str| {
+        let (key, pepper) = (key.clone(), pepper.clone());
+        move |name: &str| match name {
+            "WORKOS_MIGRATE" => Some(value.to_owned()),
+            "DATABASE_URL" => Some("postgres://app:pw@db.example/app".to_owned()),
+            "WORKOS_MIGRATION_DATABASE_URL" => {
+                Some("postgres://owner:pw@db.example/app".to_owned())
+            }
+            // Given, so no development key file is written.
+            "WORKOS_ENCRYPTION_KEY" => Some(key.clone()),
+            "WORKOS_API_KEY_PEPPER" => Some(pepper.clone()),
+            _ => None,
+        }
+    };
+    let db = DatabaseConfig::from_lookup(env("off")).expect("off");
+    assert_eq!(db.migrate, MigrateMode::Off);
+    assert_eq!(db.migration_url, "postgres://owner:pw@db.example/app");
+    assert!(!format!("{db:?}").contains("pw"), "no URL in Debug: {db:?}");
+    let unset = DatabaseConfig::from_lookup(|name| {
+        (name == "DATABASE_URL").then(|| "sqlite://x.db".to_owned())
+    })
+    .expect("defaults");
+    assert_eq!(unset.migrate, MigrateMode::Auto, "auto by default");
+    assert_eq!(
+        unset.migration_url, "sqlite://x.db",
+        "DATABASE_URL by default"
+    );
+    let e = DatabaseConfig::from_lookup(env("sometimes")).expect_err("not a mode");
+    assert!(e.to_string().contains("WORKOS_MIGRATE"), "{e}");
+    let e = Config::from_lookup(env("never")).expect_err("not a mode for the server either");
+    assert!(e.to_string().contains("WORKOS_MIGRATE"), "{e}");
+
+    // The binary says so before touching any database, for every command.
+    let db = TestDatabase::sqlite("workos-deploy");
+    let deployment = Deployment::new(db.url(), None).with("WORKOS_MIGRATE", "sometimes");
+    for args in [&["migrate"][..], &["serve"]] {
+        let refused = deployment.run(args).await.failure();
+        assert!(refused.contains("WORKOS_MIGRATE"), "{args:?}: {refused}");
+    }
+    assert!(
+        !db.sqlite_path().expect("a file").exists(),
+        "no database was opened"
+    );
+}
+
+/// The server logs in as a role that is neither the owner nor a superuser and has no
+/// `BYPASSRLS`, while migrations run as the owner through `WORKOS_MIGRATION_DATABASE_URL`:
+/// until the role may act as `workos_app` the server refuses to start, saying which grant is
+/// missing; with it, it serves API-key requests (and keeps orgs apart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_role_with_only_the_app_role_serves_api_keys() {
+    let Some(db) = TestDatabase::postgres("workos_deploy").await else {
+        return;
+    };
+    let login = TestRole::login("workos_srv_login", &[])
+        .await
+        .expect("a login role");
+    let deployment = Deployment::new(&login.url(db.url()), Some(db.url()));
+
+    let refused = deployment.run(&["serve"]).await.failure();
+    assert!(
+        refused.contains("GRANT workos_app TO"),
+        "names the missing grant:\n{refused}"
+    );
+    // The migrations ran, as the owner.
+    assert!(status(db.url()).await.is_current());
+    let owner = SqlStore::connect(db.url())
+        .await
+        .expect("connect as the owner");
+    let pool = owner.pg_pool().expect("Postgres");
+    let (owner_name, table_owner): (String, String) = sqlx::query_as(
+        "SELECT current_user::text, tableowner::text FROM pg_tables WHERE tablename = 'orgs'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("who owns the schema");
+    assert_eq!(
+        table_owner, owner_name,
+        "the schema belongs to the migrating role"
+    );
+    assert_ne!(owner_name, login.name());
+    let (superuser, bypassrls): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1")
+            .bind(login.name())
+            .fetch_one(pool)
+            .await
+            .expect("the login role");
+    assert!(!superuser && !bypassrls, "an ordinary role");
+
+    pool.execute(format!("GRANT workos_app TO \"{}\"", login.name()).as_str())
+        .await
+        .expect("grant workos_app to the login role");
+    let key_a = deployment.create_org("Login A").await;
+    let key_b = deployment.create_org("Login B").await;
+    let server = deployment.serve().await;
+    let (status, company) = server
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/companies",
+            &key_a,
+            Some(json!({ "name": "Acme" })),
+        )
+        .await;
+    assert_eq!(status, 201, "{company}\n{}", server.log());
+    let path = format!(
+        "/api/v1/companies/{}",
+        company["id"].as_str().expect("an id")
+    );
+    let (status, read) = server.call(reqwest::Method::GET, &path, &key_a, None).await;
+    assert_eq!((status, read["name"].clone()), (200, json!("Acme")));
+    let (status, _) = server.call(reqwest::Method::GET, &path, &key_b, None).await;
+    assert_eq!(status, 404, "another org's company is not found");
+
+    let (sessions,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND datname = current_database()",
+    )
+    .bind(login.name())
+    .fetch_one(pool)
+    .await
+    .expect("sessions");
+    assert!(sessions > 0, "the server works as the login role");
+    drop(server);
+    owner.close().await;
+}
