@@ -90,104 +90,55 @@ impl TestDatabase {
         })
     }
 
-    /// A fresh Citus database `<prefix>_<uuid>` on the cluster whose coordinator
+    /// A fresh, migrated Citus database `<prefix>_<uuid>` on the cluster whose coordinator
     /// `WORKOS_CITUS_URL` names, or `None` when it is not set (see the [module docs](self)).
-    /// Migrating it distributes the engine's tables.
+    ///
+    /// Setting up a Citus database (a database and the extension on every node, the workers
+    /// registered) and migrating it (distributing every table) takes seconds, so it is done
+    /// once per schema: `migrate` is called with the URL of a template database named after
+    /// `schema` (an identifier of the migrations it applies, e.g.
+    /// `workos_store::schema_fingerprint()`; lower-case letters, digits and `_`), and every
+    /// test database is a copy of that template on each node (`CREATE DATABASE … TEMPLATE`),
+    /// which takes a fraction of a second. Setups and copies take turns on a lock on the
+    /// coordinator (they change cluster-wide catalogs), across test processes too.
     ///
     /// # Panics
-    /// When the database cannot be made, and when `WORKOS_REQUIRE_CITUS=1` but
-    /// `WORKOS_CITUS_URL` is not set.
-    pub async fn citus(prefix: &str) -> Option<Self> {
+    /// When the database cannot be made, when `schema` is not an identifier, and when
+    /// `WORKOS_REQUIRE_CITUS=1` but `WORKOS_CITUS_URL` is not set.
+    pub async fn citus<F, Fut>(prefix: &str, schema: &str, migrate: F) -> Option<Self>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
         let coordinator = env_url(
             "WORKOS_CITUS_URL",
             "WORKOS_REQUIRE_CITUS",
             "Citus",
             &CITUS_SKIP,
         )?;
-        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
-        // Registering nodes changes cluster-wide catalogs: one setup at a time.
-        let _setup = ClusterLock::take(&coordinator).await;
-        let mut admin = PgConnection::connect(&coordinator)
-            .await
-            .expect("connect to WORKOS_CITUS_URL");
-        let workers: Vec<(String, i32)> = sqlx::query_as(
-            "SELECT nodename, nodeport FROM pg_dist_node
-             WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeport",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .expect("list the cluster's workers");
-        assert!(!workers.is_empty(), "the Citus coordinator has no workers");
-        let (host, port) = host_port(&coordinator);
-        let mut admin_urls = vec![coordinator.clone()];
-        admin_urls.extend(
-            workers
-                .iter()
-                .map(|(h, p)| with_host_port(&coordinator, h, *p)),
+        assert!(
+            schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "schema must be lower-case letters, digits and _: {schema:?}"
         );
-        let db = Self {
+        let _turn = ClusterLock::take(&coordinator).await;
+        let cluster = Cluster::of(&coordinator).await;
+        let template = format!("workos_tpl_{schema}");
+        if !cluster.has_database(&template).await {
+            cluster.create(&template, None).await;
+            migrate(with_database(&coordinator, &template)).await;
+            cluster.freeze(&template).await;
+        }
+        let name = format!("{prefix}_{}", Uuid::now_v7().simple());
+        cluster.create(&name, Some(&template)).await;
+        Some(Self {
             url: with_database(&coordinator, &name),
             place: Place::Postgres {
-                admin_urls: admin_urls.clone(),
-                name: name.clone(),
+                admin_urls: cluster.admin_urls,
+                name,
             },
-        };
-        for url in &admin_urls {
-            let mut node = PgConnection::connect(url).await.expect("connect to a node");
-            node.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-                .await
-                .expect("create the test database on a node");
-            let _ = node.close().await;
-            let mut fresh = PgConnection::connect(&with_database(url, &name))
-                .await
-                .expect("connect to the new database");
-            fresh
-                .execute("SET client_min_messages = warning; CREATE EXTENSION citus")
-                .await
-                .expect("create the citus extension");
-            let _ = fresh.close().await;
-        }
-        admin
-            .execute(
-                format!("ALTER DATABASE \"{name}\" SET citus.shard_count = {CITUS_TEST_SHARDS}")
-                    .as_str(),
-            )
-            .await
-            .expect("set the shard count");
-        let _ = admin.close().await;
-        let mut coordinator_db = PgConnection::connect(db.url())
-            .await
-            .expect("connect to the new coordinator database");
-        sqlx::query("SELECT citus_set_coordinator_host($1, $2)")
-            .bind(&host)
-            .bind(port)
-            .execute(&mut coordinator_db)
-            .await
-            .expect("register the coordinator");
-        for (h, p) in &workers {
-            sqlx::query("SELECT citus_add_node($1, $2)")
-                .bind(h)
-                .bind(p)
-                .execute(&mut coordinator_db)
-                .await
-                .expect("register a worker");
-        }
-        let _ = coordinator_db.close().await;
-        Some(db)
-    }
-
-    /// A lock to hold while migrating this database, when it is on a Citus cluster (`None`
-    /// elsewhere). The engine's migrations change cluster-wide objects (the `workos_app` role,
-    /// which Citus propagates to the workers), which two databases migrating at the same moment
-    /// would update concurrently; the lock (a session advisory lock on the coordinator) makes
-    /// them take turns, also across test processes.
-    pub async fn migration_lock(&self) -> Option<ClusterLock> {
-        match &self.place {
-            Place::Postgres { admin_urls, .. } if admin_urls.len() > 1 => {
-                Some(ClusterLock::take(&admin_urls[0]).await)
-            }
-            _ => None,
-        }
+        })
     }
 
     /// The URL to connect to it with (`sqlite://…` or `postgres://…`).
@@ -232,10 +183,9 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A session advisory lock on a Citus coordinator that the harness's setup and migrations of
+/// A session advisory lock on a Citus coordinator that the harness's setups and copies of
 /// Citus test databases take turns on; released when dropped (the session ends).
-#[derive(Debug)]
-pub struct ClusterLock {
+struct ClusterLock {
     _session: PgConnection,
 }
 
@@ -253,6 +203,128 @@ impl ClusterLock {
             .await
             .expect("take the cluster setup lock");
         Self { _session: session }
+    }
+}
+
+/// A Citus cluster's nodes: the coordinator (first) and the workers its default database
+/// knows, each as a URL to its default database.
+struct Cluster {
+    admin_urls: Vec<String>,
+    workers: Vec<(String, i32)>,
+}
+
+impl Cluster {
+    async fn of(coordinator: &str) -> Self {
+        let mut admin = PgConnection::connect(coordinator)
+            .await
+            .expect("connect to WORKOS_CITUS_URL");
+        let workers: Vec<(String, i32)> = sqlx::query_as(
+            "SELECT nodename, nodeport FROM pg_dist_node
+             WHERE groupid <> 0 AND noderole = 'primary' ORDER BY nodeport",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .expect("list the cluster's workers");
+        assert!(!workers.is_empty(), "the Citus coordinator has no workers");
+        let _ = admin.close().await;
+        let mut admin_urls = vec![coordinator.to_owned()];
+        admin_urls.extend(
+            workers
+                .iter()
+                .map(|(h, p)| with_host_port(coordinator, h, *p)),
+        );
+        Self {
+            admin_urls,
+            workers,
+        }
+    }
+
+    async fn has_database(&self, name: &str) -> bool {
+        let mut admin = PgConnection::connect(&self.admin_urls[0])
+            .await
+            .expect("connect to the coordinator");
+        let found: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_optional(&mut admin)
+            .await
+            .expect("look for a database");
+        let _ = admin.close().await;
+        found.is_some()
+    }
+
+    /// Makes database `name` on every node: a copy of `template` (a Citus database already), or
+    /// a new Citus database with the extension and the workers registered.
+    async fn create(&self, name: &str, template: Option<&str>) {
+        let copy = template.map_or(String::new(), |t| format!(" TEMPLATE \"{t}\""));
+        for url in &self.admin_urls {
+            let mut node = PgConnection::connect(url).await.expect("connect to a node");
+            node.execute(format!("CREATE DATABASE \"{name}\"{copy}").as_str())
+                .await
+                .expect("create the test database on a node");
+            if template.is_none() {
+                node.execute(
+                    format!(
+                        "ALTER DATABASE \"{name}\" SET citus.shard_count = {CITUS_TEST_SHARDS}"
+                    )
+                    .as_str(),
+                )
+                .await
+                .expect("set the shard count");
+                let mut fresh = PgConnection::connect(&with_database(url, name))
+                    .await
+                    .expect("connect to the new database");
+                fresh
+                    .execute("SET client_min_messages = warning; CREATE EXTENSION citus")
+                    .await
+                    .expect("create the citus extension");
+                let _ = fresh.close().await;
+            }
+            let _ = node.close().await;
+        }
+        if template.is_some() {
+            return;
+        }
+        let coordinator = &self.admin_urls[0];
+        let (host, port) = host_port(coordinator);
+        let mut db = PgConnection::connect(&with_database(coordinator, name))
+            .await
+            .expect("connect to the new coordinator database");
+        sqlx::query("SELECT citus_set_coordinator_host($1, $2)")
+            .bind(&host)
+            .bind(port)
+            .execute(&mut db)
+            .await
+            .expect("register the coordinator");
+        for (h, p) in &self.workers {
+            sqlx::query("SELECT citus_add_node($1, $2)")
+                .bind(h)
+                .bind(p)
+                .execute(&mut db)
+                .await
+                .expect("register a worker");
+        }
+        let _ = db.close().await;
+    }
+
+    /// Makes `name` copyable: no new connections (Citus's maintenance daemon keeps one to every
+    /// Citus database), and the open ones ended.
+    async fn freeze(&self, name: &str) {
+        for url in &self.admin_urls {
+            let mut node = PgConnection::connect(url).await.expect("connect to a node");
+            node.execute(
+                format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false").as_str(),
+            )
+            .await
+            .expect("close the template to connections");
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(name)
+            .execute(&mut node)
+            .await
+            .expect("end the template's sessions");
+            let _ = node.close().await;
+        }
     }
 }
 
@@ -374,7 +446,6 @@ fn execute_from_drop(url: &str, sql: String) -> Result<(), String> {
     .join()
     .map_err(|_| "the thread panicked".to_owned())?
 }
-
 
 /// `DATABASE_URL`, or `None` after saying plainly (once per process) that the Postgres tests
 /// are skipped.

@@ -47,6 +47,8 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use crate::db::Tx;
+#[cfg(feature = "postgres")]
+pub use crate::migrations::schema_fingerprint;
 pub use crate::migrations::{Migration, MigrationStatus};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so

@@ -12,6 +12,23 @@ pub(crate) static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 #[cfg(feature = "sqlite")]
 pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
+/// An identifier of the Postgres schema this build's migrations make: 16 hex digits folded
+/// from every embedded migration's checksum, so it changes whenever any migration does (test
+/// harnesses name template databases after it).
+#[cfg(feature = "postgres")]
+#[must_use]
+pub fn schema_fingerprint() -> String {
+    // FNV-1a, 64 bits: stable across builds and platforms, which `std`'s hasher is not.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for m in POSTGRES.iter() {
+        for byte in m.version.to_le_bytes().iter().chain(m.checksum.iter()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
 /// The table sqlx records applied migrations in.
 const TABLE: &str = "_sqlx_migrations";
 

@@ -126,11 +126,20 @@ impl PgBackend {
     /// opening round trip would leave the pooled connection in an aborted transaction.)
     pub(crate) async fn begin(&self, scope: Scope<'_>) -> Result<Tx> {
         let citus = self.is_citus().await?;
-        let tx = self
+        let mut tx = self
             .pool
             .begin_with(begin_statement(&scope, citus))
             .await
             .map_err(db_error)?;
+        if citus {
+            // Citus records a propagated SET by its query's whole text and replays it on every
+            // worker the transaction reaches: the settings the shards' policies read come in a
+            // query of their own, after the switch that turns propagation on.
+            let settings = worker_settings(&scope);
+            sqlx::Executor::execute(&mut *tx, settings.as_str())
+                .await
+                .map_err(db_error)?;
+        }
         let wake = Wake::Notify {
             instance: self.instance.clone(),
             local: self.bus.clone(),
@@ -225,29 +234,45 @@ impl PgBackend {
 
 /// The statement that opens a transaction for `scope`. The values are formatted from typed
 /// UUIDs (hex and dashes only), never from input text, so inlining them is safe; it lets BEGIN
-/// and the settings share one round trip.
+/// and the settings share one round trip. On Citus the settings the workers need come apart
+/// ([`worker_settings`]).
 fn begin_statement(scope: &Scope<'_>, citus: bool) -> String {
     use std::fmt::Write as _;
-    let mut sql = String::from("BEGIN; ");
-    if citus {
-        sql.push_str("SET LOCAL citus.propagate_set_commands = 'local'; ");
+    let (org, user, system) = scope_values(scope);
+    let mut sql = format!("BEGIN; SET LOCAL ROLE {APP_ROLE}; SET LOCAL workos.user_id = '{user}';");
+    if !citus {
+        let _ = write!(
+            sql,
+            " SET LOCAL workos.org_id = '{org}'; SET LOCAL workos.scope = '{system}';"
+        );
     }
-    let _ = write!(sql, "SET LOCAL ROLE {APP_ROLE}; ");
-    let (org, user, system) = match scope {
-        Scope::Tenant(ctx) => (Some(ctx.org_id()), ctx.user_id(), ""),
-        Scope::System | Scope::SystemAsyncCommit => (None, None, "system"),
-    };
-    let org = org.map(|o| o.to_string()).unwrap_or_default();
-    let user = user.map(|u| u.to_string()).unwrap_or_default();
-    let _ = write!(
-        sql,
-        "SET LOCAL workos.org_id = '{org}'; SET LOCAL workos.user_id = '{user}'; \
-         SET LOCAL workos.scope = '{system}';"
-    );
     if matches!(scope, Scope::SystemAsyncCommit) {
         sql.push_str(" SET LOCAL synchronous_commit = off;");
     }
     sql
+}
+
+/// On Citus, the settings the shards' policies read, forwarded to every worker the transaction
+/// reaches (`citus.propagate_set_commands = 'local'`; `set_config()` is not forwarded).
+fn worker_settings(scope: &Scope<'_>) -> String {
+    let (org, _, system) = scope_values(scope);
+    format!(
+        "SET LOCAL citus.propagate_set_commands = 'local'; \
+         SET LOCAL workos.org_id = '{org}'; SET LOCAL workos.scope = '{system}'"
+    )
+}
+
+/// The org, user and scope settings of `scope` (empty when unset).
+fn scope_values(scope: &Scope<'_>) -> (String, String, &'static str) {
+    let (org, user, system) = match scope {
+        Scope::Tenant(ctx) => (Some(ctx.org_id()), ctx.user_id(), ""),
+        Scope::System | Scope::SystemAsyncCommit => (None, None, "system"),
+    };
+    (
+        org.map(|o| o.to_string()).unwrap_or_default(),
+        user.map(|u| u.to_string()).unwrap_or_default(),
+        system,
+    )
 }
 
 #[cfg(test)]
@@ -255,7 +280,7 @@ mod tests {
     use workos_core::ids::{OrgId, UserId};
     use workos_core::tenant::{Role, TenantContext};
 
-    use super::{Scope, begin_statement};
+    use super::{Scope, begin_statement, worker_settings};
 
     #[test]
     fn a_user_transaction_sets_the_tenant() {
@@ -281,18 +306,26 @@ mod tests {
 
     #[test]
     fn citus_forwards_the_settings_and_system_scope_has_no_tenant() {
-        let sql = begin_statement(&Scope::SystemAsyncCommit, true);
+        let begin = begin_statement(&Scope::SystemAsyncCommit, true);
+        assert!(!begin.contains("citus"), "{begin}");
+        assert!(!begin.contains("workos.org_id"), "{begin}");
         assert!(
-            sql.contains("SET LOCAL citus.propagate_set_commands = 'local';"),
-            "{sql}"
+            begin.contains("SET LOCAL synchronous_commit = off;"),
+            "{begin}"
         );
-        assert!(sql.contains("SET LOCAL workos.org_id = '';"), "{sql}");
-        assert!(sql.contains("SET LOCAL workos.scope = 'system';"), "{sql}");
-        assert!(sql.contains("SET LOCAL synchronous_commit = off;"), "{sql}");
-        // The propagation setting must come before anything that could open a worker
-        // connection, and the role switch before the settings the policies read.
-        let citus_at = sql.find("citus.propagate").unwrap();
-        let role_at = sql.find("SET LOCAL ROLE").unwrap();
-        assert!(citus_at < role_at, "{sql}");
+        let forwarded = worker_settings(&Scope::SystemAsyncCommit);
+        assert!(
+            forwarded.starts_with("SET LOCAL citus.propagate_set_commands = 'local';"),
+            "{forwarded}"
+        );
+        assert!(
+            forwarded.contains("SET LOCAL workos.org_id = '';"),
+            "{forwarded}"
+        );
+        assert!(
+            forwarded.ends_with("SET LOCAL workos.scope = 'system'"),
+            "{forwarded}"
+        );
+        assert!(!forwarded.contains("BEGIN"), "{forwarded}");
     }
 }

@@ -190,7 +190,11 @@ impl<S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static> Dispatcher<S> {
                 .collect();
             if let Err(returned) = h.sender.send(batch) {
                 // The worker stopped: hand them back for any worker.
-                let ids = returned.0.iter().map(|(due, ..)| due.delivery.id).collect();
+                let ids = returned
+                    .0
+                    .iter()
+                    .map(|(due, ..)| (due.delivery.org_id, due.delivery.id))
+                    .collect();
                 if let Err(e) = self.store.release_deliveries(ids, now()).await {
                     tracing::warn!(error = %e, "handing back webhook deliveries failed; their lease runs out instead");
                 }

@@ -62,7 +62,7 @@ use workos_core::events::{EventBus, EventLog};
 
 pub use crate::dispatcher::{DispatchStats, Dispatcher};
 use crate::wakeups::Wakeups;
-use workos_core::ids::{WebhookDeliveryId, WebhookId};
+use workos_core::ids::{OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery};
 use workos_core::{Error, Result};
 
@@ -469,7 +469,10 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             queue.extend(batch);
         }
         for (due, _, permit) in queue {
-            let _ = done_tx.send((Done::Released(due.delivery.id, Duration::ZERO), permit));
+            let _ = done_tx.send((
+                Done::Released((due.delivery.org_id, due.delivery.id), Duration::ZERO),
+                permit,
+            ));
         }
         while attempts.join_next().await.is_some() {}
         drop(done_tx);
@@ -576,12 +579,15 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             {
                 tracing::debug!(delivery_id = %delivery.id, "rate limited; handed back");
                 let spacing = Duration::from_secs(1) / rate.max(1);
-                return Done::Released(delivery.id, spacing.max(RATE_LIMIT_WAIT));
+                return Done::Released(
+                    (delivery.org_id, delivery.id),
+                    spacing.max(RATE_LIMIT_WAIT),
+                );
             }
         }
         if Instant::now() >= start_by {
             tracing::debug!(delivery_id = %delivery.id, "lease too short; handed back");
-            return Done::Released(delivery.id, Duration::ZERO);
+            return Done::Released((delivery.org_id, delivery.id), Duration::ZERO);
         }
         let secrets = match self.sealer.open_valid(delivery.org_id, &due.secrets, now()) {
             Ok(secrets) if !secrets.is_empty() => secrets,
@@ -600,7 +606,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             Ok(body) => body,
             Err(e) => {
                 tracing::error!(delivery_id = %delivery.id, error = %e, "cannot serialise the event");
-                return Done::Released(delivery.id, RATE_LIMIT_WAIT);
+                return Done::Released((delivery.org_id, delivery.id), RATE_LIMIT_WAIT);
             }
         };
         let msg_id = message_id(delivery.id);
@@ -699,7 +705,7 @@ enum Done {
     /// An attempt was made (or the delivery was dead-lettered without one): record it.
     Attempted(AttemptOutcome),
     /// Not sent now: hand it back, claimable again after this long.
-    Released(WebhookDeliveryId, Duration),
+    Released((OrgId, WebhookDeliveryId), Duration),
 }
 
 /// The outcome that dead-letters `delivery` without sending it: the engine cannot sign it

@@ -657,6 +657,19 @@ pub trait DeliveryQueue: Send + Sync {
         lease: std::time::Duration,
     ) -> Result<Vec<DueDelivery>>;
 
+    /// Claims up to `limit` of `org`'s due deliveries for `lease`, as
+    /// [`DeliveryQueue::claim_deliveries`] does across orgs: for a worker that knows which org
+    /// has work (on a distributed database, a claim routed to the org's shard alone).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn claim_org_deliveries(
+        &self,
+        org: OrgId,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueDelivery>>;
+
     /// Records attempts and their consequences in one transaction.
     ///
     /// # Errors
@@ -672,7 +685,7 @@ pub trait DeliveryQueue: Send + Sync {
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn release_deliveries(
         &self,
-        deliveries: Vec<WebhookDeliveryId>,
+        deliveries: Vec<(OrgId, WebhookDeliveryId)>,
         available_at: DateTime<Utc>,
     ) -> Result<()>;
 

@@ -255,7 +255,9 @@ async fn count_windows(
 
 /// Makes the counter of one window if it has none, counting the partner's deliveries in it
 /// (returns and `lead`'s own delivery excluded). A concurrent maker of the same row wins; this
-/// one then waits for it to commit and leaves it be.
+/// one then waits for it to commit and leaves it be. The count and the insert are two
+/// statements, each routed to the org's shard on Citus (as one `INSERT … SELECT count(*)` it
+/// would be planned in steps through the coordinator).
 async fn ensure(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -263,19 +265,23 @@ async fn ensure(
     (period, starts_at): (Period, Timestamp),
     lead: Option<LeadId>,
 ) -> Result<()> {
+    let (used,): (i64,) = tx
+        .fetch_one(
+            "SELECT COUNT(*) FROM lead_deliveries
+             WHERE org_id = $1 AND partner_id = $2 AND created_at >= $3 AND status <> 'returned'
+             AND lead_id <> $4",
+            args![
+                ctx.org_id(),
+                partner,
+                starts_at,
+                lead.map_or_else(Uuid::nil, |l| l.as_uuid()),
+            ],
+        )
+        .await?;
     tx.execute(
         "INSERT INTO partner_cap_usage (org_id, partner_id, period, starts_at, used)
-         SELECT $1, $2, $3, $4, COUNT(*) FROM lead_deliveries
-         WHERE org_id = $1 AND partner_id = $2 AND created_at >= $4 AND status <> 'returned'
-         AND lead_id <> $5
-         ON CONFLICT DO NOTHING",
-        args![
-            ctx.org_id(),
-            partner,
-            period.as_str(),
-            starts_at,
-            lead.map_or_else(Uuid::nil, |l| l.as_uuid()),
-        ],
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        args![ctx.org_id(), partner, period.as_str(), starts_at, used],
     )
     .await?;
     Ok(())

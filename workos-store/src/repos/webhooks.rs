@@ -520,6 +520,36 @@ struct DueRow {
     request_id: Option<String>,
 }
 
+impl DueRow {
+    /// The claimed delivery, with what sending it needs.
+    fn into_due(self) -> Result<DueDelivery> {
+        let delivery = WebhookDelivery::try_from(self.delivery)?;
+        let event = DomainEvent {
+            id: delivery.event_id,
+            org_id: delivery.org_id,
+            event_type: delivery.event_type.clone(),
+            occurred_at: self.occurred_at,
+            subject: Subject {
+                kind: self.subject_kind,
+                id: self.subject_id,
+            },
+            data: self.data.0,
+            request_id: self.request_id,
+        };
+        Ok(DueDelivery {
+            delivery,
+            url: self.url,
+            headers: self.headers.0,
+            secrets: SealedSecrets(self.secrets),
+            rate_limit_per_second: self
+                .rate_limit_per_second
+                .and_then(|r| u32::try_from(r).ok()),
+            failing_since: self.failing_since,
+            event,
+        })
+    }
+}
+
 #[async_trait]
 impl DeliveryQueue for SqlStore {
     async fn dispatch_events(
@@ -641,32 +671,21 @@ impl DeliveryQueue for SqlStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let mut due = Vec::with_capacity(rows.len());
-        for r in rows {
-            let delivery = WebhookDelivery::try_from(r.delivery)?;
-            let event = DomainEvent {
-                id: delivery.event_id,
-                org_id: delivery.org_id,
-                event_type: delivery.event_type.clone(),
-                occurred_at: r.occurred_at,
-                subject: Subject {
-                    kind: r.subject_kind,
-                    id: r.subject_id,
-                },
-                data: r.data.0,
-                request_id: r.request_id,
-            };
-            due.push(DueDelivery {
-                delivery,
-                url: r.url,
-                headers: r.headers.0,
-                secrets: SealedSecrets(r.secrets),
-                rate_limit_per_second: r.rate_limit_per_second.and_then(|r| u32::try_from(r).ok()),
-                failing_since: r.failing_since,
-                event,
-            });
-        }
-        Ok(due)
+        rows.into_iter().map(DueRow::into_due).collect()
+    }
+
+    async fn claim_org_deliveries(
+        &self,
+        org: OrgId,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<DueDelivery>> {
+        let t = now();
+        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+        let rows = self
+            .claim_deliveries_of(org, i64::from(limit), until, t)
+            .await?;
+        rows.into_iter().map(DueRow::into_due).collect()
     }
 
     async fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> Result<()> {
@@ -715,7 +734,7 @@ impl DeliveryQueue for SqlStore {
 
     async fn release_deliveries(
         &self,
-        deliveries: Vec<WebhookDeliveryId>,
+        deliveries: Vec<(OrgId, WebhookDeliveryId)>,
         available_at: DateTime<Utc>,
     ) -> Result<()> {
         if deliveries.is_empty() {
@@ -726,14 +745,19 @@ impl DeliveryQueue for SqlStore {
         // delivery's place in the queue, as it is.
         let until = (available_at > t).then_some(available_at);
         let mut tx = self.system_tx(true).await?;
-        let ids: Vec<Uuid> = deliveries.iter().map(|d| d.as_uuid()).collect();
         #[cfg(feature = "postgres")]
-        if let Some(pg) = tx.pg() {
+        if let Some(pg) = tx.fast_pg() {
+            let (orgs, ids): (Vec<Uuid>, Vec<Uuid>) = deliveries
+                .iter()
+                .map(|(org, id)| (org.as_uuid(), id.as_uuid()))
+                .unzip();
             sqlx::query(
-                "UPDATE webhook_deliveries SET locked_until = $1
-                 WHERE id = ANY($2) AND status IN ('pending', 'retrying')",
+                "UPDATE webhook_deliveries d SET locked_until = $1
+                 FROM unnest($2::uuid[], $3::uuid[]) AS r(org_id, id)
+                 WHERE d.org_id = r.org_id AND d.id = r.id AND d.status IN ('pending', 'retrying')",
             )
             .bind(until)
+            .bind(&orgs)
             .bind(&ids)
             .execute(pg)
             .await
@@ -743,11 +767,11 @@ impl DeliveryQueue for SqlStore {
             }
             return tx.commit().await;
         }
-        for id in ids {
+        for (org, id) in deliveries {
             tx.execute(
                 "UPDATE webhook_deliveries SET locked_until = $1
-                 WHERE id = $2 AND status IN ('pending', 'retrying')",
-                args![until, id],
+                 WHERE org_id = $2 AND id = $3 AND status IN ('pending', 'retrying')",
+                args![until, org, id],
             )
             .await?;
         }
@@ -1025,7 +1049,7 @@ async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u
     }
     let t = now();
     #[cfg(feature = "postgres")]
-    if let Some(pg) = tx.pg() {
+    if let Some(pg) = tx.fast_pg() {
         // Arrays keep the statement's text fixed whatever the batch size.
         let ids: Vec<Uuid> = rows.iter().map(delivery_id).collect();
         let orgs: Vec<Uuid> = rows.iter().map(|r| r.0).collect();

@@ -42,16 +42,31 @@ impl TestDb {
     /// distributed by the migrations), or `None` when it is not set (and `WORKOS_REQUIRE_CITUS`
     /// is not `1`).
     pub(crate) async fn citus() -> Option<Self> {
-        Some(Self::on(TestDatabase::citus("workos_test").await?).await)
+        let db = TestDatabase::citus(
+            "workos_test",
+            &workos_store::schema_fingerprint(),
+            |url| async move {
+                let store = SqlStore::connect(&url)
+                    .await
+                    .expect("connect to the template");
+                store.migrate().await.expect("migrate the template");
+                store.close().await;
+            },
+        )
+        .await?;
+        Some(Self::on(db).await)
+    }
+
+    /// The database's URL.
+    pub(crate) fn url(&self) -> &str {
+        self._db.url()
     }
 
     async fn on(db: TestDatabase) -> Self {
         let store = SqlStore::connect(db.url())
             .await
             .expect("connect to the test database");
-        let lock = db.migration_lock().await;
         store.migrate().await.expect("migrate the test database");
-        drop(lock);
         Self { store, _db: db }
     }
 }

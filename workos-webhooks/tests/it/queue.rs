@@ -91,7 +91,7 @@ async fn released_deliveries_are_claimable_again(store: &SqlStore) {
     // Released now: claimable at once, no attempt counted.
     let (first, second) = (&claimed[0], &claimed[1]);
     h.store
-        .release_deliveries(vec![first.delivery.id], now())
+        .release_deliveries(vec![(first.delivery.org_id, first.delivery.id)], now())
         .await
         .unwrap();
     let again = claim(&h, 1).await;
@@ -102,7 +102,7 @@ async fn released_deliveries_are_claimable_again(store: &SqlStore) {
     // Released for later: not claimable now, due then.
     let later = now() + chrono::Duration::hours(1);
     h.store
-        .release_deliveries(vec![second.delivery.id], later)
+        .release_deliveries(vec![(second.delivery.org_id, second.delivery.id)], later)
         .await
         .unwrap();
     assert!(
@@ -121,7 +121,7 @@ async fn released_deliveries_are_claimable_again(store: &SqlStore) {
         .await
         .unwrap();
     h.store
-        .release_deliveries(vec![first.delivery.id], now())
+        .release_deliveries(vec![(first.delivery.org_id, first.delivery.id)], now())
         .await
         .unwrap();
     assert!(
@@ -248,7 +248,10 @@ async fn workers_are_woken_when_deliveries_become_due(store: &SqlStore) {
     let claimed = claim(&h, 1).await;
     let mut due = h.store.subscribe_due().await.unwrap();
     h.store
-        .release_deliveries(vec![claimed[0].delivery.id], now())
+        .release_deliveries(
+            vec![(claimed[0].delivery.org_id, claimed[0].delivery.id)],
+            now(),
+        )
         .await
         .unwrap();
     tokio::time::timeout(HANG_GUARD, due.next())
