@@ -49,11 +49,14 @@ mod bad_input;
 mod companies;
 mod deals;
 mod events;
+#[cfg(feature = "gmail")]
 mod gmail;
 mod health;
 mod idempotency;
 mod interactions;
+#[cfg(all(feature = "leads", feature = "webhooks", feature = "gmail"))]
 mod lead_delivery;
+#[cfg(feature = "leads")]
 mod leads;
 mod members;
 mod people;
@@ -63,5 +66,7 @@ mod request_id;
 mod roles;
 mod tasks;
 mod tenancy;
+#[cfg(feature = "twilio")]
 mod twilio;
+#[cfg(feature = "webhooks")]
 mod webhooks;
