@@ -7,9 +7,8 @@ use workos_core::page::PageRequest;
 use workos_core::repo::EventRepo;
 use workos_core::tenant::{Role, TenantContext};
 use workos_tests::fake_twilio::TEST_AUTH_TOKEN;
-use workos_twilio::engine::{Recipient, SendSms};
 
-use crate::harness::{Harness, Signed, new_number};
+use crate::harness::{Harness, Signed, invalid_fields, new_number};
 
 /// The org's own account (not the platform's).
 const ORG_SID: &str = "ACfedcba9876543210fedcba9876543210";
@@ -30,18 +29,15 @@ async fn own_account_signs_and_sends(h: Harness) {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
-    match h.accounts.set(&org.owner, "AC12", "short").await {
-        Err(Error::Validation(v)) => {
-            let fields: Vec<_> = v.errors.iter().map(|e| e.field.as_str()).collect();
-            assert_eq!(fields, ["account_sid", "auth_token"]);
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        invalid_fields(h.accounts.set(&org.owner, "AC12", "short").await),
+        ["account_sid", "auth_token"]
+    );
     let wrong = "0000000000000000aaaaaaaaaaaaaaaa";
-    match h.accounts.set(&org.owner, ORG_SID, wrong).await {
-        Err(Error::Validation(v)) => assert_eq!(v.errors[0].field, "auth_token"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        invalid_fields(h.accounts.set(&org.owner, ORG_SID, wrong).await),
+        ["auth_token"]
+    );
     let integration = h
         .accounts
         .set(&org.owner, &format!(" {ORG_SID} "), ORG_TOKEN)
@@ -83,31 +79,13 @@ async fn own_account_signs_and_sends(h: Harness) {
     let platform = Signed::new(TEST_AUTH_TOKEN, "sms", &params);
     h.inbound.message(&platform.request()).await.unwrap();
 
-    // Its messages go out through its account.
-    let send = |to: &str| SendSms {
-        to: Recipient::Number(workos_core::domain::E164::parse(to).unwrap()),
-        from: None,
-        body: "Hi".into(),
-        media_urls: Vec::new(),
-    };
-    let messenger = h.accounts.messenger(&org.owner).await.unwrap().unwrap();
-    messenger
-        .send_sms(&org.owner, send(&new_number()))
-        .await
-        .unwrap();
-    let sent = h.twilio.sent_messages();
-    assert!(sent[0].path.contains(ORG_SID), "{}", sent[0].path);
-
-    // Removed, the platform's account applies again.
+    // Its messages go out through its account; removed, the platform's applies again.
+    let (_, sent) = h.send_sms(&org).await;
+    assert!(sent.path.contains(ORG_SID), "{}", sent.path);
     assert!(h.accounts.remove(&org.owner).await.unwrap());
     assert!(!h.accounts.remove(&org.owner).await.unwrap());
     assert!(h.accounts.get(&org.owner).await.unwrap().is_none());
-    let messenger = h.accounts.messenger(&org.owner).await.unwrap().unwrap();
-    messenger
-        .send_sms(&org.owner, send(&new_number()))
-        .await
-        .unwrap();
-    let sent = h.twilio.sent_messages();
-    assert!(!sent[1].path.contains(ORG_SID), "{}", sent[1].path);
+    let (_, sent) = h.send_sms(&org).await;
+    assert!(!sent.path.contains(ORG_SID), "{}", sent.path);
 }
 store_test!(own_account_signs_and_sends);

@@ -13,7 +13,8 @@ use workos_core::repo::{CommsRepo, Directory, PhoneRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
 use workos_tests::db::TestDatabase;
-use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use workos_tests::fake_twilio::{FakeTwilio, RecordedRequest, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+use workos_twilio::engine::{Recipient, SendSms};
 use workos_twilio::{InboundRequest, InboundService, TwilioAccounts, TwilioConfig};
 
 /// The public URL the engine is reached at (what Twilio signs).
@@ -120,6 +121,30 @@ impl Harness {
             .expect("create phone");
     }
 
+    /// Sends an SMS for the org to a new number through its messenger (its own Twilio account,
+    /// else the platform's), and returns the message and the request Twilio received.
+    pub(crate) async fn send_sms(&self, org: &Org) -> (Sms, RecordedRequest) {
+        let messenger = self
+            .accounts
+            .messenger(&org.owner)
+            .await
+            .expect("read the org's account")
+            .expect("an account sends for the org");
+        let request = SendSms {
+            to: Recipient::Number(E164::parse(&new_number()).expect("a number")),
+            from: None,
+            body: "Hi".into(),
+            media_urls: Vec::new(),
+        };
+        let sms = messenger.send_sms(&org.owner, request).await.expect("sent");
+        let received = self
+            .twilio
+            .sent_messages()
+            .pop()
+            .expect("Twilio received it");
+        (sms, received)
+    }
+
     /// The org's messages.
     pub(crate) async fn sms(&self, org: &Org) -> Vec<Sms> {
         self.store
@@ -131,6 +156,15 @@ impl Harness {
             .await
             .expect("list SMS")
             .data
+    }
+}
+
+/// The fields a validation error names; panics on any other outcome.
+#[track_caller]
+pub(crate) fn invalid_fields<T: std::fmt::Debug>(result: workos_core::Result<T>) -> Vec<String> {
+    match result {
+        Err(workos_core::Error::Validation(v)) => v.errors.into_iter().map(|e| e.field).collect(),
+        other => panic!("expected a validation error, got {other:?}"),
     }
 }
 

@@ -6,9 +6,8 @@ use workos_core::page::PageRequest;
 use workos_core::repo::{CommsRepo, PhoneRepo};
 use workos_tests::fake_twilio::TEST_AUTH_TOKEN;
 use workos_twilio::InboundRequest;
-use workos_twilio::engine::{Recipient, SendSms};
 
-use crate::harness::{Backend, Harness, PUBLIC_URL, Signed, new_number};
+use crate::harness::{Backend, Harness, PUBLIC_URL, Signed, invalid_fields, new_number};
 
 /// The empty TwiML an SMS is answered with.
 const EMPTY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response/>"#;
@@ -54,10 +53,10 @@ async fn bad_signatures_store_nothing(h: Harness) {
     // A malformed payload with a good signature names the parameter.
     let no_from: Vec<_> = params.into_iter().filter(|(k, _)| k != "From").collect();
     let signed = Signed::new(TEST_AUTH_TOKEN, "sms", &no_from);
-    match h.inbound.message(&signed.request()).await {
-        Err(Error::Validation(v)) => assert_eq!(v.errors[0].field, "From"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        invalid_fields(h.inbound.message(&signed.request()).await),
+        ["From"]
+    );
 }
 store_test!(bad_signatures_store_nothing);
 
@@ -154,10 +153,10 @@ async fn calls_and_recordings(h: Harness) {
     assert_eq!(calls[0].recording_seconds, Some(42));
 
     let signed = Signed::new(TEST_AUTH_TOKEN, "recording", &recording);
-    match h.inbound.recording(&signed.request()).await {
-        Err(Error::Validation(v)) => assert_eq!(v.errors[0].field, "org"),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        invalid_fields(h.inbound.recording(&signed.request()).await),
+        ["org"]
+    );
 }
 store_test!(calls_and_recordings);
 
@@ -165,26 +164,8 @@ store_test!(calls_and_recordings);
 /// whose URL (built by the messenger) names the org.
 async fn status_callbacks_update_sent_messages(h: Harness) {
     let org = h.org("Acme").await;
-    let messenger = h
-        .accounts
-        .messenger(&org.owner)
-        .await
-        .unwrap()
-        .expect("platform sends");
-    let to = new_number();
-    let sms = messenger
-        .send_sms(
-            &org.owner,
-            SendSms {
-                to: Recipient::Number(workos_core::domain::E164::parse(&to).unwrap()),
-                from: None,
-                body: "Hi".into(),
-                media_urls: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-    let sent = h.twilio.sent_messages().remove(0);
+    let (sms, sent) = h.send_sms(&org).await;
+    let to = sent.param("To").unwrap().to_owned();
     let callback = sent.param("StatusCallback").unwrap().to_owned();
     let route = callback
         .strip_prefix(&format!("{PUBLIC_URL}/api/v1/webhooks/twilio/"))
