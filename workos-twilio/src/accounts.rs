@@ -3,7 +3,7 @@
 //! An org may use its own Twilio account (SID + auth token) instead of the platform's: its auth
 //! token then checks the signatures of webhooks for the org's numbers, and its SID and token
 //! send the org's SMS and calls. The account is an integration of provider
-//! [`PROVIDER`](crate::client::PROVIDER) whose `account` is the SID and whose credentials are
+//! [`crate::client::PROVIDER`] whose `account` is the SID and whose credentials are
 //! the auth token sealed with the engine's [`Cipher`] (bound to the org); the token is never
 //! answered, logged or put in an event.
 //!

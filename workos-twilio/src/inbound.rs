@@ -10,7 +10,7 @@
 //!
 //! The org of a request is the owner of the number it concerns (through `phones`), or the one
 //! named by `?org=` in a callback URL the engine built (the URL is signed, so the org cannot be
-//! forged). An inbound SMS keeps numbers' owners for a while ([`crate::numbers`]); when the
+//! forged). An inbound SMS keeps numbers' owners for a while (10 s, re-checked by every write); when the
 //! owner changed meanwhile, the write refuses the stale owner, or the signature was checked
 //! against the old owner's account, and the request is answered again with the owner read
 //! afresh.
