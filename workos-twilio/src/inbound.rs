@@ -10,10 +10,10 @@
 //!
 //! The org of a request is the owner of the number it concerns (through `phones`), or the one
 //! named by `?org=` in a callback URL the engine built (the URL is signed, so the org cannot be
-//! forged). An inbound SMS keeps numbers' owners for a while (10 s, re-checked by every write); when the
-//! owner changed meanwhile, the write refuses the stale owner, or the signature was checked
-//! against the old owner's account, and the request is answered again with the owner read
-//! afresh.
+//! forged). An inbound SMS keeps numbers' owners for a while (10 s, re-checked by every
+//! write); when the owner changed meanwhile, the write refuses the stale owner, or the
+//! signature was checked against the old owner's account, and the request is answered again
+//! with the owner read afresh.
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<workos_store::SqlStore>, cipher: std::sync::Arc<workos_core::crypto::Cipher>) -> workos_core::Result<()> {
