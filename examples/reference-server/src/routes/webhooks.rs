@@ -181,11 +181,9 @@ async fn list_deliveries(
             before: q.created_before,
         },
     };
+    let page = page(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        state
-            .store
-            .list_deliveries(&ctx, id, filter, page(q.limit, q.cursor.as_deref())?)
-            .await?,
+        state.store.list_deliveries(&ctx, id, filter, page).await?,
     ))
 }
 
