@@ -227,7 +227,8 @@ impl Gmail {
     /// [`crate::oauth::STATE_TTL`].
     ///
     /// # Errors
-    /// [`Error::Forbidden`] below admin or without a user; [`Error::Unavailable`].
+    /// [`Error::Forbidden`] below admin; [`Error::Validation`] on `authorization` when the
+    /// actor is no signed-in user; [`Error::Unavailable`].
     pub async fn start_connect(&self, ctx: &TenantContext) -> Result<ConnectStart> {
         ctx.authorize(Access::Manage)?;
         let user = connecting_user(ctx)?;
@@ -500,8 +501,14 @@ impl Gmail {
     }
 }
 
+/// The user a connect is bound to: Google's consent is given by a person, so an API key or a
+/// system job cannot connect (whatever its role). Named `authorization` after what the caller
+/// must change: its credentials.
 fn connecting_user(ctx: &TenantContext) -> Result<workos_core::ids::UserId> {
     ctx.user_id().ok_or_else(|| {
-        Error::Forbidden("connecting a Gmail account needs a signed-in user".to_owned())
+        Error::invalid(
+            "authorization",
+            "connecting a Gmail account needs a signed-in user (a user JWT), not an API key: the consent is bound to the user",
+        )
     })
 }

@@ -24,6 +24,11 @@
 //! - **Sync** ([`SyncEngine::sync_once`]): full then incremental polling sync, resumable page by
 //!   page, with person-creation policy and bulk-mail detection ([`sync`], [`parse`]); label
 //!   changes kept current on the stored emails.
+//! - **Scheduling** ([`SyncScheduler`], [`scheduler`]): syncs every org's due mailboxes run
+//!   after run, sharing the work with the schedulers of other processes on the same store.
+//! - **Composing** ([`GmailSender::send`]): picks the account (the one named, the replied-to
+//!   email's, or the org's default, [`Gmail::default_integration`]), threads replies, sends,
+//!   and answers the stored email.
 //!
 //! ```no_run
 //! # async fn demo(
@@ -58,6 +63,7 @@ mod gmail;
 pub mod mime;
 pub mod oauth;
 pub mod parse;
+pub mod scheduler;
 mod send;
 pub mod sync;
 pub mod vault;
@@ -74,7 +80,8 @@ pub use oauth::{
     GmailOAuth, InMemoryStateStore, NEEDS_REAUTH_CODE, PendingConnect, SharedStateStore,
     StateStore, StoredState, Tokens, is_needs_reauth,
 };
-pub use send::GmailSender;
+pub use scheduler::{SchedulerConfig, SchedulerHandle, SyncScheduler};
+pub use send::{GmailSender, SendEmail, Sent};
 pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};
 
 /// The storage Gmail needs: integrations and emails (`workos_store::SqlStore` is one).

@@ -1,12 +1,16 @@
-//! [`GmailSender`]: the engine's [`EmailChannel`] through a connected Gmail account.
+//! [`GmailSender`]: the engine's [`EmailChannel`] through a connected Gmail account, and
+//! [`GmailSender::send`], which also picks the account, threads replies and answers the stored
+//! email.
 
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{Map, Value, json};
-use workos_core::Result;
-use workos_core::channel::{EmailChannel, OutboundEmail, SentEmail};
-use workos_core::domain::{Direction, NewEmail};
+use workos_core::channel::{Attachment, EmailChannel, OutboundEmail, SentEmail};
+use workos_core::domain::{Direction, Email, EmailAddress, GMAIL, IntegrationStatus, NewEmail};
+use workos_core::ids::{EmailId, IntegrationId};
+use workos_core::page::PageRequest;
 use workos_core::tenant::{Access, TenantContext};
+use workos_core::{Error, Result};
 
 use crate::gmail::Gmail;
 use crate::mime;
@@ -41,12 +45,137 @@ impl Gmail {
             person_policy,
         }
     }
+
+    /// The org's Gmail account to send from when none is named: an `active` one, else one
+    /// `syncing` or `failing` (never one that needs reauthorisation or is disconnected).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `integration_id` when the org has none;
+    /// [`Error::Unavailable`] when the storage fails.
+    pub async fn default_integration(&self, ctx: &TenantContext) -> Result<IntegrationId> {
+        let first = PageRequest::first(100)?;
+        let mut request = first;
+        let mut fallback = None;
+        loop {
+            let listed = self.store().list_integrations(ctx, request).await?;
+            for i in listed.data.iter().filter(|i| i.provider == GMAIL) {
+                match i.status {
+                    IntegrationStatus::Active => return Ok(i.id),
+                    IntegrationStatus::Syncing | IntegrationStatus::Failing => {
+                        fallback = fallback.or(Some(i.id));
+                    }
+                    IntegrationStatus::NeedsReauth | IntegrationStatus::Disconnected => {}
+                }
+            }
+            match listed.next_cursor {
+                Some(cursor) => request = first.after(Some(cursor)),
+                None => break,
+            }
+        }
+        fallback.ok_or_else(|| {
+            Error::invalid(
+                "integration_id",
+                "the org has no connected Gmail account to send from",
+            )
+        })
+    }
 }
 
-#[async_trait]
-impl EmailChannel for GmailSender {
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %email.integration_id))]
-    async fn send_email(&self, ctx: &TenantContext, email: OutboundEmail) -> Result<SentEmail> {
+/// An email to send from one of the org's Gmail accounts, as a client asks for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendEmail {
+    /// Recipients (at least one).
+    pub to: Vec<EmailAddress>,
+    /// Copy recipients.
+    pub cc: Vec<EmailAddress>,
+    /// Blind copy recipients.
+    pub bcc: Vec<EmailAddress>,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: Option<String>,
+    /// HTML body.
+    pub html: Option<String>,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// A stored email this replies to: sent from its account (unless `integration_id` says
+    /// otherwise), in its thread when the account is the same, with `In-Reply-To`.
+    pub reply_to_email_id: Option<EmailId>,
+    /// The account to send from; default: the replied-to email's, else
+    /// [`Gmail::default_integration`].
+    pub integration_id: Option<IntegrationId>,
+}
+
+/// What [`GmailSender::send`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Gmail's answer.
+    pub receipt: SentEmail,
+    /// The stored email (`email.sent`); `None` when Gmail sent it but recording failed
+    /// (logged): the mailbox sync records it later from the `SENT` copy.
+    pub email: Option<Email>,
+}
+
+impl GmailSender {
+    /// Sends `request` (member role) from the account it names, the replied-to email's, or
+    /// the org's default ([`Gmail::default_integration`]), and records it (`email.sent`).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] below member; [`Error::Validation`] on `to` without recipients, on
+    /// `reply_to_email_id` for an email the org does not have, on `integration_id` for an
+    /// account it does not have (or none to send from), and as [`crate::mime::validate`];
+    /// [`Error::Conflict`] when the account is disconnected; Gmail's errors as
+    /// [`EmailChannel::send_email`].
+    pub async fn send(&self, ctx: &TenantContext, request: SendEmail) -> Result<Sent> {
+        ctx.authorize(Access::WriteCrm)?;
+        if request.to.is_empty() {
+            return Err(Error::invalid("to", "needs at least one recipient"));
+        }
+        let parent =
+            match request.reply_to_email_id {
+                Some(id) => Some(self.gmail.store().get_email(ctx, id).await.map_err(
+                    |e| match e {
+                        Error::NotFound { .. } => {
+                            Error::invalid("reply_to_email_id", "no such email")
+                        }
+                        other => other,
+                    },
+                )?),
+                None => None,
+            };
+        let integration_id = match (request.integration_id, &parent) {
+            (Some(id), _) => id,
+            (None, Some(p)) => p.integration_id,
+            (None, None) => self.gmail.default_integration(ctx).await?,
+        };
+        let email = OutboundEmail {
+            integration_id,
+            to: request.to,
+            cc: request.cc,
+            bcc: request.bcc,
+            subject: request.subject,
+            text: request.text,
+            html: request.html,
+            attachments: request.attachments,
+            in_reply_to: parent.as_ref().and_then(|p| p.message_id.clone()),
+            thread_id: parent
+                .as_ref()
+                .filter(|p| p.integration_id == integration_id)
+                .and_then(|p| p.thread_id.clone()),
+        };
+        let (receipt, email) = self.deliver(ctx, email).await.map_err(|e| match e {
+            Error::NotFound { .. } => Error::invalid("integration_id", "no such integration"),
+            other => other,
+        })?;
+        Ok(Sent { receipt, email })
+    }
+
+    /// Sends `email` and records it; the stored email is `None` when recording failed.
+    async fn deliver(
+        &self,
+        ctx: &TenantContext,
+        email: OutboundEmail,
+    ) -> Result<(SentEmail, Option<Email>)> {
         ctx.authorize(Access::WriteCrm)?;
         mime::validate(&email)?;
         let integration = self
@@ -119,13 +248,25 @@ impl EmailChannel for GmailSender {
             create_person: self.person_policy.creates_for(Direction::Outbound),
         };
         crate::sync::sanitize(&mut new);
-        if let Err(e) = self.gmail.store().record_email(ctx, new).await {
-            tracing::error!(
-                provider_id = %sent.id,
-                error = %e,
-                "Gmail sent the message but recording it failed; the sync will record it"
-            );
-        }
-        Ok(receipt)
+        let stored = match self.gmail.store().record_email(ctx, new).await {
+            Ok(recorded) => Some(recorded.record),
+            Err(e) => {
+                tracing::error!(
+                    provider_id = %sent.id,
+                    error = %e,
+                    "Gmail sent the message but recording it failed; the sync will record it"
+                );
+                None
+            }
+        };
+        Ok((receipt, stored))
+    }
+}
+
+#[async_trait]
+impl EmailChannel for GmailSender {
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %email.integration_id))]
+    async fn send_email(&self, ctx: &TenantContext, email: OutboundEmail) -> Result<SentEmail> {
+        Ok(self.deliver(ctx, email).await?.0)
     }
 }

@@ -25,6 +25,25 @@ pub enum Recipient {
     Person(PersonId),
 }
 
+impl Recipient {
+    /// The recipient of a request naming a number (`to`) or a person (`person_id`): exactly
+    /// one of the two.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `to` when neither is given, on `person_id` when both are.
+    pub fn from_parts(to: Option<E164>, person_id: Option<PersonId>) -> Result<Self> {
+        match (to, person_id) {
+            (Some(n), None) => Ok(Self::Number(n)),
+            (None, Some(p)) => Ok(Self::Person(p)),
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "person_id",
+                "give to or person_id, not both",
+            )),
+            (None, None) => Err(Error::invalid("to", "is required (or person_id)")),
+        }
+    }
+}
+
 /// An SMS to send for an org.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendSms {
@@ -97,8 +116,9 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
 
     fn callback(&self, ctx: &TenantContext, route: &str) -> Result<HttpUrl> {
         let url = format!(
-            "{}/api/v1/webhooks/twilio/{route}?org={}",
+            "{}{}/{route}?org={}",
             self.public_url,
+            crate::inbound::WEBHOOK_PATH,
             ctx.org_id()
         );
         HttpUrl::parse(&url).map_err(|e| Error::invalid("public_url", e.to_string()))

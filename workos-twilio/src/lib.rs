@@ -1,5 +1,14 @@
-//! Twilio integration primitives for WorkOS.
+//! Twilio for the WorkOS engine: the primitives, and the services an application runs
+//! whether or not it uses the reference server.
 //!
+//! - [`inbound`]: [`InboundService`] takes Twilio's webhooks (inbound SMS and calls, status
+//!   callbacks, recordings) as they arrived ([`InboundRequest`]): checks the signature with the
+//!   right account, finds the org, records them, and answers the TwiML.
+//! - [`accounts`]: [`TwilioAccounts`] stores orgs' own Twilio accounts (checked with Twilio,
+//!   the token sealed) and picks the account that acts for an org: its own, else the
+//!   platform's ([`TwilioConfig`], read from `TWILIO_*`).
+//! - [`engine`]: [`Messenger`](engine::Messenger) sends SMS and places calls from an org's
+//!   numbers and records them; [`TwilioAccounts::messenger`] gives the org's.
 //! - [`signature`]: verify the `X-Twilio-Signature` header of form-encoded and JSON-body
 //!   webhooks ([`RequestValidator`]), in constant time, over the full URL (query string
 //!   included) with Twilio's default-port variants.
@@ -27,10 +36,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod client;
+pub mod config;
 pub mod engine;
+pub mod inbound;
 pub mod models;
+mod numbers;
 pub mod signature;
+
+pub use accounts::{OrgAccount, TwilioAccounts};
+pub use config::TwilioConfig;
+pub use inbound::{InboundRequest, InboundService};
 
 pub use client::{
     AccountResource, CallResource, CreateCall, MessageResource, MessageSender, Secret, SendMessage,

@@ -162,7 +162,21 @@ async fn user_jwt(
         .ok_or_else(|| ApiError::bad_request("X-Org-Id is required with a user token"))?
         .parse()
         .map_err(|_| ApiError::bad_request("X-Org-Id is not an org id"))?;
-    // Non-members get the same answer whether or not the org exists.
+    Ok((
+        member_context(state, org_id, user_id).await?,
+        format!("user:{user_id}"),
+    ))
+}
+
+/// The context of `user_id` acting in `org_id`, with their role there now.
+///
+/// # Errors
+/// 403 when the user is not a member (the same answer whether or not the org exists).
+pub async fn member_context(
+    state: &AppState,
+    org_id: OrgId,
+    user_id: UserId,
+) -> Result<TenantContext, ApiError> {
     let member = state
         .store
         .membership(org_id, user_id)
@@ -174,8 +188,5 @@ async fn user_jwt(
                 "not a member of this org",
             )
         })?;
-    Ok((
-        TenantContext::user(org_id, user_id, member.role),
-        format!("user:{user_id}"),
-    ))
+    Ok(TenantContext::user(org_id, user_id, member.role))
 }

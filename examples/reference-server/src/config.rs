@@ -31,31 +31,26 @@ pub struct Config {
     pub api_key_cache_ttl: std::time::Duration,
     /// `WORKOS_TRUSTED_PROXIES`: the proxies (CIDRs or addresses, comma-separated) whose
     /// `X-Forwarded-For` is believed; default none (the client is the TCP peer).
+    #[cfg(feature = "leads")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS`, default 60: how often the queued-lead job runs;
     /// `None` (set to 0) turns it off in this process.
+    #[cfg(feature = "leads")]
     pub lead_routing_interval: Option<std::time::Duration>,
     /// `WORKOS_LOG`, default `info`.
     pub log: String,
     /// `WORKOS_ENV=production` requires real secrets instead of generating dev ones.
     pub production: bool,
-    /// `TWILIO_ACCOUNT_SID`: the platform Twilio account.
-    pub twilio_account_sid: Option<String>,
-    /// `TWILIO_AUTH_TOKEN`: signs Twilio's webhooks and authenticates REST calls.
-    pub twilio_auth_token: Option<String>,
-    /// `TWILIO_API_BASE_URL`, default Twilio's REST API.
-    pub twilio_api_base_url: String,
-    /// `TWILIO_TIMEOUT_SECS`, default 15: how long one REST call to Twilio may take.
-    pub twilio_timeout: std::time::Duration,
-    /// `WORKOS_TWILIO_UNKNOWN_SENDER`: `create_person` (default) or `store_unmatched`.
-    pub unknown_sender: workos_core::domain::UnknownSender,
-    /// `WORKOS_TWILIO_VOICE_GREETING`: what inbound callers hear before the recording.
-    pub voice_greeting: String,
+    /// `TWILIO_*`, `WORKOS_TWILIO_*`: the platform Twilio account and the inbound policies.
+    #[cfg(feature = "twilio")]
+    pub twilio: workos_twilio::TwilioConfig,
     /// `WORKOS_WEBHOOK_RETRY_SCHEDULE`, `WORKOS_WEBHOOK_TIMEOUT_SECS`,
     /// `WORKOS_WEBHOOK_ALLOWED_SUBNETS`.
+    #[cfg(any(feature = "webhooks", feature = "leads"))]
     pub webhooks: workos_webhooks::worker::WebhookConfig,
     /// `GOOGLE_CLIENT_ID`, `GOOGLE_CLIENT_SECRET`, `GOOGLE_REDIRECT_URL` (and endpoint overrides):
     /// Gmail, when set.
+    #[cfg(feature = "gmail")]
     pub gmail: Option<workos_gmail::GmailConfig>,
 }
 
@@ -175,16 +170,6 @@ impl Config {
                 .context("WORKOS_API_KEY_CACHE_SECS: not a whole number of seconds")?,
             None => crate::api_key_cache::DEFAULT_TTL,
         };
-        let twilio_timeout = match get("TWILIO_TIMEOUT_SECS") {
-            Some(v) => v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .map(std::time::Duration::from_secs)
-                .context("TWILIO_TIMEOUT_SECS: not a positive integer")?,
-            None => workos_twilio::client::DEFAULT_TIMEOUT,
-        };
         let (encryption_key, api_key_pepper) = match (
             get("WORKOS_ENCRYPTION_KEY"),
             get("WORKOS_API_KEY_PEPPER"),
@@ -207,6 +192,7 @@ impl Config {
                 (key.unwrap_or(dev_key), pepper.unwrap_or(dev_pepper))
             }
         };
+        #[cfg(feature = "leads")]
         let lead_routing_interval = match get("WORKOS_LEAD_ROUTING_INTERVAL_SECS") {
             Some(v) => v
                 .trim()
@@ -217,7 +203,9 @@ impl Config {
         };
         Ok(Self {
             bind,
+            #[cfg(feature = "leads")]
             trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
+            #[cfg(feature = "leads")]
             lead_routing_interval: Some(std::time::Duration::from_secs(lead_routing_interval))
                 .filter(|d| !d.is_zero()),
             database: DatabaseConfig::from_lookup(&get)?,
@@ -229,27 +217,19 @@ impl Config {
             api_key_cache_ttl,
             log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),
             production,
-            twilio_account_sid: get("TWILIO_ACCOUNT_SID"),
-            twilio_auth_token: get("TWILIO_AUTH_TOKEN"),
-            twilio_api_base_url: get("TWILIO_API_BASE_URL")
-                .unwrap_or_else(|| "https://api.twilio.com".into()),
-            twilio_timeout,
-            unknown_sender: match get("WORKOS_TWILIO_UNKNOWN_SENDER").as_deref() {
-                None | Some("create_person") => workos_core::domain::UnknownSender::CreatePerson,
-                Some("store_unmatched") => workos_core::domain::UnknownSender::StoreUnmatched,
-                Some(other) => bail!(
-                    "WORKOS_TWILIO_UNKNOWN_SENDER: {other} is not create_person or store_unmatched"
-                ),
-            },
+            #[cfg(feature = "twilio")]
+            twilio: workos_twilio::TwilioConfig::from_lookup(&get)
+                .map_err(|e| anyhow::anyhow!("Twilio configuration: {e}"))?,
+            #[cfg(any(feature = "webhooks", feature = "leads"))]
             webhooks: workos_webhooks::worker::WebhookConfig::from_lookup(&get)?,
+            #[cfg(feature = "gmail")]
             gmail: workos_gmail::GmailConfig::from_lookup(&get)
                 .map_err(|e| anyhow::anyhow!("Gmail configuration (GOOGLE_*): {e}"))?,
-            voice_greeting: get("WORKOS_TWILIO_VOICE_GREETING")
-                .unwrap_or_else(|| "Please leave a message after the tone.".into()),
         })
     }
 }
 
+#[cfg(feature = "leads")]
 /// Parses `WORKOS_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses,
 /// comma-separated; blank or unset is none.
 fn trusted_proxies(value: Option<&str>) -> anyhow::Result<Vec<ipnet::IpNet>> {

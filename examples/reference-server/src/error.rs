@@ -90,6 +90,33 @@ impl ApiError {
         e
     }
 
+    /// 503: the provider a route needs is not configured on this server.
+    pub fn not_configured(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    /// 503: no Twilio account can send for the org.
+    #[cfg(feature = "twilio")]
+    pub fn twilio_not_configured() -> Self {
+        Self::not_configured("Twilio is not configured on this server")
+    }
+
+    /// A failed Twilio send: as any engine error, except that a send whose request left but
+    /// whose answer never came may have happened, so the client is told not to resend (a 504)
+    /// rather than the generic "retry later".
+    #[cfg(feature = "twilio")]
+    pub fn from_send(e: Error) -> Self {
+        if workos_twilio::client::is_outcome_unknown(&e) {
+            Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "outcome-unknown",
+                "Twilio did not answer in time: it may have sent this; do not resend blindly",
+            )
+        } else {
+            e.into()
+        }
+    }
+
     /// The HTTP status.
     pub const fn status(&self) -> StatusCode {
         self.status

@@ -3,7 +3,10 @@
 //! The WorkOS engine over REST: a thin axum app (routing, authentication, HTTP shapes) over the
 //! library crates, where all behaviour lives. Copy from it freely.
 //!
-//! - `app(state)` builds the router; `serve` runs it with graceful shutdown.
+//! - `app(state)` builds the router; `serve` runs it with graceful shutdown; [`workers`] runs
+//!   the background work.
+//! - Cargo features `gmail`, `twilio`, `leads` and `webhooks` (all on by default) add those
+//!   modules' routes, state and workers; the server builds with any subset of them.
 //! - Errors are RFC 9457 problem documents; the OpenAPI 3.1 document is generated from the
 //!   handlers and served at `/api/v1/openapi.json`.
 
@@ -16,14 +19,13 @@ pub mod config;
 pub mod database;
 pub mod error;
 pub mod extract;
-pub mod gmail_sync;
 pub mod idempotency;
+#[cfg(feature = "leads")]
 pub mod lead_routing;
 pub mod metrics;
 pub mod routes;
 pub mod state;
-pub mod twilio_accounts;
-pub mod twilio_numbers;
+pub mod workers;
 
 use std::future::Future;
 

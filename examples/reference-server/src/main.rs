@@ -9,6 +9,7 @@ use workos_core::repo::OrgRepo;
 use workos_core::tenant::{Role, TenantContext};
 use workos_reference_server::config::{Config, DatabaseConfig};
 use workos_reference_server::state::AppState;
+use workos_reference_server::workers::Workers;
 use workos_reference_server::{app, bootstrap, database, serve, shutdown_signal};
 
 #[derive(Parser)]
@@ -88,20 +89,10 @@ async fn main() -> anyhow::Result<()> {
         // Answered above, before the configuration is read.
         Command::Migrate => Ok(()),
         Command::Worker => {
-            let pipeline = spawn_pipeline(&state)?;
-            let lead_sender = spawn_lead_sender(&state)?;
-            let gmail_sync = spawn_gmail_sync(&state)?;
-            let lead_routing = spawn_lead_routing(&state);
-            tracing::info!("webhook workers, lead sender and queued-lead job running");
+            let workers = Workers::start(&state, true)?;
+            tracing::info!("background workers running");
             shutdown_signal().await;
-            pipeline.shutdown().await;
-            lead_sender.shutdown().await;
-            if let Some(s) = gmail_sync {
-                s.shutdown().await;
-            }
-            if let Some(job) = lead_routing {
-                job.shutdown().await;
-            }
+            workers.shutdown().await;
             Ok(())
         }
         Command::Admin {
@@ -134,45 +125,6 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn spawn_pipeline(state: &AppState) -> anyhow::Result<workos_webhooks::worker::PipelineHandle> {
-    let store = std::sync::Arc::new(state.store.clone());
-    workos_webhooks::worker::Pipeline::spawn(
-        store,
-        state.cipher.clone(),
-        state.webhook_config.clone(),
-    )
-    .context("starting the webhook pipeline")
-}
-
-/// The lead sender (deliveries of routed leads to partners).
-fn spawn_lead_sender(state: &AppState) -> anyhow::Result<workos_webhooks::leads::LeadSenderHandle> {
-    Ok(state
-        .lead_sender()
-        .context("starting the lead sender")?
-        .spawn())
-}
-
-/// The Gmail sync scheduler, when Gmail is configured.
-fn spawn_gmail_sync(
-    state: &AppState,
-) -> anyhow::Result<Option<workos_reference_server::gmail_sync::SchedulerHandle>> {
-    use workos_reference_server::gmail_sync::{SchedulerConfig, spawn_scheduler};
-    let config = SchedulerConfig::from_lookup(|name| std::env::var(name).ok())?;
-    Ok(state
-        .gmail
-        .clone()
-        .map(|gmail| spawn_scheduler(gmail, state.store.clone(), config)))
-}
-
-/// The queued-lead job, unless `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0.
-fn spawn_lead_routing(
-    state: &AppState,
-) -> Option<workos_reference_server::lead_routing::JobHandle> {
-    state
-        .lead_routing_interval
-        .map(|every| workos_reference_server::lead_routing::spawn(state.store.clone(), every))
-}
-
 async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -187,30 +139,10 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
             key = secret.expose()
         );
     }
-    let (pipeline, lead_sender) = if webhook_workers {
-        (
-            Some(spawn_pipeline(&state)?),
-            Some(spawn_lead_sender(&state)?),
-        )
-    } else {
-        (None, None)
-    };
-    let gmail_sync = spawn_gmail_sync(&state)?;
-    let lead_routing = spawn_lead_routing(&state);
+    let workers = Workers::start(&state, webhook_workers)?;
     tracing::info!(%bind, "listening");
     serve(listener, app(state), shutdown_signal()).await?;
-    if let Some(job) = lead_routing {
-        job.shutdown().await;
-    }
-    if let Some(pipeline) = pipeline {
-        pipeline.shutdown().await;
-    }
-    if let Some(sender) = lead_sender {
-        sender.shutdown().await;
-    }
-    if let Some(s) = gmail_sync {
-        s.shutdown().await;
-    }
+    workers.shutdown().await;
     Ok(())
 }
 

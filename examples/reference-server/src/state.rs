@@ -1,4 +1,4 @@
-//! Shared application state.
+//! Shared application state: the engine's services, built once from the configuration.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -31,21 +31,8 @@ pub struct Inner {
     pub hasher: ApiKeyHasher,
     /// Encrypts secrets at rest.
     pub cipher: Arc<Cipher>,
-    /// Registers webhook endpoints and rotates their secrets.
-    pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
-    /// Partners with their webhook signing secrets (minted, sealed, rotated).
-    pub partners: workos_webhooks::leads::PartnerService<SqlStore>,
-    /// The delivery pipeline's settings (retry schedule, timeout, allowed subnets), which the
-    /// lead sender shares.
-    pub webhook_config: workos_webhooks::worker::WebhookConfig,
     /// HS256 key for user JWTs, when configured.
     pub jwt: Option<jsonwebtoken::DecodingKey>,
-    /// Public form submissions per minute per client address.
-    pub form_limiter: governor::DefaultKeyedRateLimiter<String>,
-    /// The proxies whose `X-Forwarded-For` is believed (`WORKOS_TRUSTED_PROXIES`).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// How often the queued-lead job runs; `None` when it is off.
-    pub lead_routing_interval: Option<Duration>,
     /// Requests per minute per caller.
     pub limiter: Limiter,
     /// The configured per-minute limit (for the `RateLimit-Limit` header).
@@ -54,22 +41,45 @@ pub struct Inner {
     pub touched: Mutex<HashMap<ApiKeyId, Instant>>,
     /// API keys read recently (`WORKOS_API_KEY_CACHE_SECS`).
     pub api_keys: crate::api_key_cache::ApiKeyCache,
-    /// The public base URL.
-    pub public_url: String,
-    /// Validates Twilio's webhook signatures, when Twilio is configured.
-    pub twilio_validator: Option<workos_twilio::signature::RequestValidator>,
-    /// What inbound messages and calls from unknown numbers do.
-    pub unknown_sender: workos_core::domain::UnknownSender,
-    /// What inbound calls hear before the recording starts.
-    pub voice_greeting: String,
-    /// Sends SMS and places calls, when a Twilio account is configured.
-    pub messenger: Option<workos_twilio::engine::Messenger<SqlStore>>,
-    /// Orgs' own Twilio accounts (used instead of the platform's when set).
-    pub twilio_accounts: crate::twilio_accounts::TwilioAccounts,
-    /// Which org owns each Twilio number, for inbound SMS (cached, re-checked by the write).
-    pub twilio_numbers: crate::twilio_numbers::TwilioNumbers,
+    /// Registers webhook endpoints and rotates their secrets.
+    #[cfg(feature = "webhooks")]
+    pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
+    /// The delivery pipeline's settings (retry schedule, timeout, allowed subnets), which the
+    /// lead sender shares.
+    #[cfg(any(feature = "webhooks", feature = "leads"))]
+    pub webhook_config: workos_webhooks::worker::WebhookConfig,
+    /// Partners with their webhook signing secrets (minted, sealed, rotated).
+    #[cfg(feature = "leads")]
+    pub partners: workos_webhooks::leads::PartnerService<SqlStore>,
+    /// Public form submissions per minute per client address.
+    #[cfg(feature = "leads")]
+    pub form_limiter: governor::DefaultKeyedRateLimiter<String>,
+    /// The proxies whose `X-Forwarded-For` is believed (`WORKOS_TRUSTED_PROXIES`).
+    #[cfg(feature = "leads")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often the queued-lead job runs; `None` when it is off.
+    #[cfg(feature = "leads")]
+    pub lead_routing_interval: Option<Duration>,
+    /// Orgs' own Twilio accounts and the platform's: which one checks and sends for an org.
+    #[cfg(feature = "twilio")]
+    pub twilio: Arc<workos_twilio::TwilioAccounts<SqlStore>>,
+    /// Twilio's webhooks (signatures, org, records, TwiML).
+    #[cfg(feature = "twilio")]
+    pub twilio_inbound: workos_twilio::InboundService<SqlStore>,
     /// Gmail (connect, send, sync), when `GOOGLE_*` is configured.
-    pub gmail: Option<Arc<crate::gmail_sync::GmailService>>,
+    #[cfg(feature = "gmail")]
+    pub gmail: Option<GmailService>,
+}
+
+/// Gmail as the routes and the scheduler share it.
+#[cfg(feature = "gmail")]
+#[derive(Debug, Clone)]
+pub struct GmailService {
+    /// The client: connects, sends.
+    pub client: workos_gmail::Gmail,
+    /// The sync engine (its quota budget and per-integration locks are shared by the routes
+    /// and the scheduler).
+    pub sync: workos_gmail::SyncEngine,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,71 +94,62 @@ impl AppState {
     /// Builds the state from a store and the configuration.
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
-        let platform = twilio_client(&config);
-        let messenger = platform.clone().map(|client| {
-            let client = Arc::new(client);
-            workos_twilio::engine::Messenger::new(
-                Arc::new(store.clone()),
-                client.clone(),
-                client,
-                &config.public_url,
-            )
-        });
         let per_minute = NonZeroU32::new(config.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
         let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
             .with_middleware::<StateInformationMiddleware>();
         let cipher = Arc::new(Cipher::new(1, config.encryption_key));
-        let twilio_accounts = crate::twilio_accounts::TwilioAccounts::new(
-            store.clone(),
+        #[cfg(feature = "twilio")]
+        let twilio = Arc::new(workos_twilio::TwilioAccounts::new(
+            Arc::new(store.clone()),
             cipher.clone(),
-            platform,
-            config.twilio_api_base_url.clone(),
-            config.twilio_timeout,
-        );
-        let twilio_numbers = crate::twilio_numbers::TwilioNumbers::new(store.clone());
-        let gmail = config
-            .gmail
-            .map(|c| crate::gmail_sync::GmailService::new(c, store.clone(), cipher.clone()));
-        let gmail = gmail.and_then(|g| {
-            g.inspect_err(|e| tracing::error!(error = %e, "Gmail is misconfigured; Gmail is off"))
-                .ok()
-                .map(Arc::new)
-        });
+            &config.twilio,
+            &config.public_url,
+        ));
         Self(Arc::new(Inner {
-            store: store.clone(),
-            hasher: ApiKeyHasher::new(&config.api_key_pepper),
+            #[cfg(feature = "webhooks")]
             webhooks: workos_webhooks::service::WebhookService::new(
                 Arc::new(store.clone()),
                 cipher.clone(),
                 config.webhooks.allowed_subnets.clone(),
             ),
-            partners: workos_webhooks::leads::PartnerService::new(Arc::new(store), cipher.clone()),
+            #[cfg(any(feature = "webhooks", feature = "leads"))]
             webhook_config: config.webhooks.clone(),
+            #[cfg(feature = "leads")]
+            partners: workos_webhooks::leads::PartnerService::new(
+                Arc::new(store.clone()),
+                cipher.clone(),
+            ),
+            #[cfg(feature = "leads")]
+            form_limiter: RateLimiter::keyed(Quota::per_minute(
+                NonZeroU32::new(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE)
+                    .unwrap_or(NonZeroU32::MIN),
+            )),
+            #[cfg(feature = "leads")]
+            trusted_proxies: config.trusted_proxies,
+            #[cfg(feature = "leads")]
+            lead_routing_interval: config.lead_routing_interval,
+            #[cfg(feature = "twilio")]
+            twilio_inbound: workos_twilio::InboundService::new(
+                Arc::new(store.clone()),
+                twilio.clone(),
+                &config.twilio,
+                &config.public_url,
+            ),
+            #[cfg(feature = "twilio")]
+            twilio,
+            #[cfg(feature = "gmail")]
+            gmail: config.gmail.and_then(|c| gmail(c, &store, &cipher)),
+            store,
+            hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
             jwt: config
                 .jwt_secret
                 .as_deref()
                 .map(jsonwebtoken::DecodingKey::from_secret),
             limiter,
-            form_limiter: RateLimiter::keyed(Quota::per_minute(
-                NonZeroU32::new(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE)
-                    .unwrap_or(NonZeroU32::MIN),
-            )),
-            trusted_proxies: config.trusted_proxies,
-            lead_routing_interval: config.lead_routing_interval,
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
             api_keys: crate::api_key_cache::ApiKeyCache::new(config.api_key_cache_ttl),
-            public_url: config.public_url,
-            twilio_validator: config
-                .twilio_auth_token
-                .map(workos_twilio::signature::RequestValidator::new),
-            unknown_sender: config.unknown_sender,
-            voice_greeting: config.voice_greeting,
-            messenger,
-            twilio_accounts,
-            twilio_numbers,
-            gmail,
         }))
     }
 
@@ -158,17 +159,36 @@ impl AppState {
     ///
     /// # Errors
     /// As [`workos_webhooks::leads::LeadSender::new`].
+    #[cfg(feature = "leads")]
     pub fn lead_sender(&self) -> workos_core::Result<workos_webhooks::leads::LeadSender<SqlStore>> {
+        #[cfg(feature = "gmail")]
         let email = self.gmail.as_ref().map(|g| {
-            Arc::new(g.gmail.sender(workos_gmail::PersonPolicy::SentOnly))
+            Arc::new(g.client.sender(workos_gmail::PersonPolicy::SentOnly))
                 as Arc<dyn workos_core::channel::EmailChannel>
         });
+        #[cfg(not(feature = "gmail"))]
+        let email = None;
         workos_webhooks::leads::LeadSender::new(
             Arc::new(self.store.clone()),
             self.cipher.clone(),
             email,
             &self.webhook_config,
         )
+    }
+
+    /// The Gmail sync scheduler over this state's engine and store, when Gmail is configured.
+    #[cfg(feature = "gmail")]
+    #[must_use]
+    pub fn gmail_scheduler(
+        &self,
+        config: workos_gmail::SchedulerConfig,
+    ) -> Option<workos_gmail::SyncScheduler> {
+        let gmail = self.gmail.as_ref()?;
+        Some(workos_gmail::SyncScheduler::new(
+            gmail.sync.clone(),
+            Arc::new(self.store.clone()),
+            config,
+        ))
     }
 
     /// Whether this process should record a use of `key` now (at most once a minute).
@@ -188,24 +208,25 @@ impl AppState {
     }
 }
 
-/// The platform Twilio account's REST client, when `TWILIO_ACCOUNT_SID` and `TWILIO_AUTH_TOKEN`
-/// are set.
-fn twilio_client(config: &Config) -> Option<workos_twilio::TwilioClient> {
-    let (sid, token) = (
-        config.twilio_account_sid.as_ref()?,
-        config.twilio_auth_token.as_ref()?,
-    );
-    match workos_twilio::TwilioClient::builder()
-        .account_sid(sid.clone())
-        .auth_token(token.clone())
-        .base_url(config.twilio_api_base_url.clone())
-        .timeout(config.twilio_timeout)
+/// Gmail over `store` (OAuth states included, so Google's redirect may reach any process),
+/// sealing tokens with `cipher`; `None` (logged) when the client cannot be built.
+#[cfg(feature = "gmail")]
+fn gmail(
+    config: workos_gmail::GmailConfig,
+    store: &SqlStore,
+    cipher: &Arc<Cipher>,
+) -> Option<GmailService> {
+    let states = Arc::new(workos_gmail::SharedStateStore::new(
+        Arc::new(store.clone()),
+        Arc::clone(cipher),
+    ));
+    workos_gmail::Gmail::builder(config, Arc::new(store.clone()), Arc::clone(cipher))
+        .state_store(states)
         .build()
-    {
-        Ok(client) => Some(client),
-        Err(e) => {
-            tracing::error!(error = %e, "Twilio is misconfigured; outbound SMS and calls are off");
-            None
-        }
-    }
+        .inspect_err(|e| tracing::error!(error = %e, "Gmail is misconfigured; Gmail is off"))
+        .ok()
+        .map(|client| GmailService {
+            sync: client.sync_engine(workos_gmail::SyncConfig::default()),
+            client,
+        })
 }

@@ -32,6 +32,8 @@ macro_rules! gmail_test {
 
 mod common;
 
+mod compose;
 mod connect;
+mod scheduler;
 mod send;
 mod sync;

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{ApiKey, ApiKeyPatch};
@@ -14,7 +14,7 @@ use workos_core::page::Page;
 use workos_core::repo::ApiKeyRepo;
 use workos_core::tenant::Role;
 
-use super::{created, page};
+use super::{Paging, created};
 use crate::bootstrap::issue_api_key;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
@@ -47,31 +47,15 @@ pub(crate) struct CreatedApiKey {
     api_key: String,
 }
 
-/// Paging for listing keys.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListApiKeys {
-    /// Page size, 1–200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// List keys, revoked ones included (admin).
-#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListApiKeys),
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(Paging),
     responses((status = 200, body = Page<ApiKey>), (status = 403, body = Problem)))]
 async fn list_api_keys(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<ListApiKeys>,
+    ApiQuery(q): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<ApiKey>>> {
-    Ok(Json(
-        state
-            .store
-            .list_api_keys(&ctx, page(q.limit, q.cursor.as_deref())?)
-            .await?,
-    ))
+    Ok(Json(state.store.list_api_keys(&ctx, q.page()?).await?))
 }
 
 /// Create a key (admin); the answer holds the secret, once.

@@ -61,12 +61,8 @@ async fn list_companies(
             before: q.created_before,
         },
     };
-    Ok(Json(
-        state
-            .store
-            .list_companies(&ctx, filter, page(q.limit, q.cursor.as_deref())?)
-            .await?,
-    ))
+    let page = page(q.limit, q.cursor.as_deref())?;
+    Ok(Json(state.store.list_companies(&ctx, filter, page).await?))
 }
 
 /// Create a company.

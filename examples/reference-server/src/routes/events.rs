@@ -83,12 +83,8 @@ async fn list_events(
             }
         }
     }
-    Ok(Json(
-        state
-            .store
-            .list_events(&ctx, filter, page(limit, cursor.as_deref())?)
-            .await?,
-    ))
+    let page = page(limit, cursor.as_deref())?;
+    Ok(Json(state.store.list_events(&ctx, filter, page).await?))
 }
 
 /// Get one event.

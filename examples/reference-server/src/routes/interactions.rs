@@ -73,11 +73,9 @@ async fn list_interactions(
             before: q.occurred_before,
         },
     };
+    let page = page(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        state
-            .store
-            .list_interactions(&ctx, filter, page(q.limit, q.cursor.as_deref())?)
-            .await?,
+        state.store.list_interactions(&ctx, filter, page).await?,
     ))
 }
 

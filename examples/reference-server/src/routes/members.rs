@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{Member, NewMember};
@@ -14,7 +14,7 @@ use workos_core::page::Page;
 use workos_core::repo::MemberRepo;
 use workos_core::tenant::Role;
 
-use super::{created, page};
+use super::{Paging, created};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
@@ -26,17 +26,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_member, update_member, delete_member))
 }
 
-/// Paging for listing members.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListMembers {
-    /// Page size, 1–200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// A change to a member.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -46,19 +35,14 @@ pub(crate) struct MemberPatch {
 }
 
 /// List members.
-#[utoipa::path(get, path = "/members", tag = "members", params(ListMembers),
+#[utoipa::path(get, path = "/members", tag = "members", params(Paging),
     responses((status = 200, body = Page<Member>), (status = 422, body = Problem)))]
 async fn list_members(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<ListMembers>,
+    ApiQuery(q): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<Member>>> {
-    Ok(Json(
-        state
-            .store
-            .list_members(&ctx, page(q.limit, q.cursor.as_deref())?)
-            .await?,
-    ))
+    Ok(Json(state.store.list_members(&ctx, q.page()?).await?))
 }
 
 /// Add a user to the org (owner).

@@ -1,27 +1,39 @@
-//! The REST API under `/api/v1`, one module per resource, each ending in `router()`.
+//! The REST API under `/api/v1`, one module per resource, each ending in `router()`. The
+//! routes of a feature module (`gmail`, `twilio`, `leads`, `webhooks`) are served, and listed
+//! in the OpenAPI document, only when the server is built with that cargo feature.
 
 mod api_keys;
-mod comms;
+mod calls;
 mod companies;
 mod deals;
+mod emails;
 mod events;
-mod gmail;
+mod integrations;
 mod interactions;
+#[cfg(feature = "leads")]
 pub(crate) mod leads;
 mod members;
 mod people;
 mod phones;
+mod sms;
 mod tasks;
-mod twilio;
-mod twilio_account;
+#[cfg(feature = "twilio")]
+mod twilio_webhooks;
+#[cfg(feature = "webhooks")]
+mod webhook_deliveries;
+#[cfg(feature = "webhooks")]
 mod webhooks;
 
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
+use workos_core::domain::{CommsFilter, Direction, TimeRange};
+use workos_core::ids::PersonId;
 use workos_core::page::{Cursor, DEFAULT_PAGE_SIZE, PageRequest};
 
 use crate::error::{ApiError, ApiResult};
@@ -29,7 +41,7 @@ use crate::state::AppState;
 
 /// Every authenticated resource route.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let api = OpenApiRouter::new()
         .merge(companies::router())
         .merge(people::router())
         .merge(deals::router())
@@ -39,19 +51,87 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(phones::router())
         .merge(events::router())
-        .merge(comms::router())
+        .merge(sms::router())
+        .merge(calls::router());
+    #[cfg(feature = "webhooks")]
+    let api = api
         .merge(webhooks::router())
-        .merge(leads::router())
-        .merge(gmail::router())
-        .merge(twilio_account::router())
+        .merge(webhook_deliveries::router());
+    #[cfg(feature = "leads")]
+    let api = api.merge(leads::router());
+    api.merge(integrations::router()).merge(emails::router())
 }
 
-/// Routes that authenticate by other means than an API key (Twilio's signatures).
+/// Routes that authenticate by other means than an API key or a user token (Twilio's
+/// signatures, Google's OAuth state, a public form's id).
 pub fn public() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(twilio::router())
-        .merge(leads::public_router())
-        .merge(gmail::public_router())
+    let public = OpenApiRouter::new();
+    #[cfg(feature = "twilio")]
+    let public = public.merge(twilio_webhooks::router());
+    #[cfg(feature = "leads")]
+    let public = public.merge(leads::public_router());
+    public.merge(integrations::public_router())
+}
+
+/// Paging of a list that has no filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Paging {
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+impl Paging {
+    /// The page asked for, as [`page`].
+    ///
+    /// # Errors
+    /// As [`page`].
+    pub(crate) fn page(&self) -> ApiResult<PageRequest> {
+        page(self.limit, self.cursor.as_deref())
+    }
+}
+
+/// Filters and paging for messages and calls.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListComms {
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// With this person.
+    person_id: Option<PersonId>,
+    /// `inbound` or `outbound`.
+    direction: Option<Direction>,
+    /// With this provider status.
+    status: Option<String>,
+    /// Happened at or after.
+    occurred_after: Option<DateTime<Utc>>,
+    /// Happened before.
+    occurred_before: Option<DateTime<Utc>>,
+}
+
+impl ListComms {
+    /// The filter and the page asked for.
+    ///
+    /// # Errors
+    /// As [`page`].
+    pub(crate) fn split(&self) -> ApiResult<(CommsFilter, PageRequest)> {
+        let filter = CommsFilter {
+            person_id: self.person_id,
+            direction: self.direction,
+            status: self.status.clone().filter(|s| !s.is_empty()),
+            occurred: TimeRange {
+                after: self.occurred_after,
+                before: self.occurred_before,
+            },
+        };
+        Ok((filter, page(self.limit, self.cursor.as_deref())?))
+    }
 }
 
 /// The page a list asks for: `limit` defaults to 50 and may be at most 200.

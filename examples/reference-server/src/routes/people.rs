@@ -69,12 +69,8 @@ async fn list_people(
             before: q.created_before,
         },
     };
-    Ok(Json(
-        state
-            .store
-            .list_people(&ctx, filter, page(q.limit, q.cursor.as_deref())?)
-            .await?,
-    ))
+    let page = page(q.limit, q.cursor.as_deref())?;
+    Ok(Json(state.store.list_people(&ctx, filter, page).await?))
 }
 
 /// Create a person. Every email and phone, primary or additional, must be unique in the org.

@@ -4,8 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{NewPhone, Phone, PhonePatch};
@@ -13,7 +11,7 @@ use workos_core::ids::PhoneId;
 use workos_core::page::Page;
 use workos_core::repo::PhoneRepo;
 
-use super::{created, page};
+use super::{Paging, created};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
@@ -25,31 +23,15 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_phone, update_phone, delete_phone))
 }
 
-/// Paging for listing phones.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListPhones {
-    /// Page size, 1–200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// List the org's numbers.
-#[utoipa::path(get, path = "/phones", tag = "phones", params(ListPhones),
+#[utoipa::path(get, path = "/phones", tag = "phones", params(Paging),
     responses((status = 200, body = Page<Phone>), (status = 422, body = Problem)))]
 async fn list_phones(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<ListPhones>,
+    ApiQuery(q): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<Phone>>> {
-    Ok(Json(
-        state
-            .store
-            .list_phones(&ctx, page(q.limit, q.cursor.as_deref())?)
-            .await?,
-    ))
+    Ok(Json(state.store.list_phones(&ctx, q.page()?).await?))
 }
 
 /// Map a number to the org (admin). A number belongs to one org at most.

@@ -65,12 +65,8 @@ async fn list_tasks(
         company_id: q.company_id,
         deal_id: q.deal_id,
     };
-    Ok(Json(
-        state
-            .store
-            .list_tasks(&ctx, filter, page(q.limit, q.cursor.as_deref())?)
-            .await?,
-    ))
+    let page = page(q.limit, q.cursor.as_deref())?;
+    Ok(Json(state.store.list_tasks(&ctx, filter, page).await?))
 }
 
 /// Create a task.

@@ -1,5 +1,6 @@
-//! `/api/v1/webhooks` (endpoints; admins manage them) and `/api/v1/webhook-deliveries`.
-//! The signing secret is answered on create and on rotate, and never again.
+//! `/api/v1/webhooks`: endpoints (admins manage them) and their deliveries. The signing secret
+//! is answered on create and on rotate, and never again. One delivery's attempts and replays
+//! are under `/api/v1/webhook-deliveries` ([`super::webhook_deliveries`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,14 +12,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{
-    DeliveryAttempt, DeliveryFilter, DeliveryStatus, NewWebhook, TimeRange, Webhook,
-    WebhookDelivery, WebhookPatch,
+    DeliveryFilter, DeliveryStatus, NewWebhook, TimeRange, Webhook, WebhookDelivery, WebhookPatch,
 };
-use workos_core::ids::{WebhookDeliveryId, WebhookId};
+use workos_core::ids::WebhookId;
 use workos_core::page::Page;
 use workos_core::repo::WebhookRepo;
 
-use super::{created, page};
+use super::{Paging, created, page};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::idempotency::RedactOnReplay;
@@ -32,8 +32,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_secret))
         .routes(routes!(list_deliveries))
         .routes(routes!(recover))
-        .routes(routes!(list_attempts))
-        .routes(routes!(replay))
 }
 
 /// An endpoint with its signing secret: store the secret now, it is not shown again.
@@ -52,17 +50,6 @@ pub(crate) struct RotatedSecret {
     secret: String,
 }
 
-/// Paging for endpoints.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ListWebhooks {
-    /// Page size, 1–200 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 fn with_secret<T: Serialize>(location: Option<String>, status: StatusCode, body: T) -> Response {
     let mut response = match location {
         Some(location) => created(location, body),
@@ -75,19 +62,14 @@ fn with_secret<T: Serialize>(location: Option<String>, status: StatusCode, body:
 }
 
 /// List endpoints.
-#[utoipa::path(get, path = "/webhooks", tag = "webhooks", params(ListWebhooks),
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks", params(Paging),
     responses((status = 200, body = Page<Webhook>)))]
 async fn list_webhooks(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    ApiQuery(q): ApiQuery<ListWebhooks>,
+    ApiQuery(q): ApiQuery<Paging>,
 ) -> ApiResult<Json<Page<Webhook>>> {
-    Ok(Json(
-        state
-            .store
-            .list_webhooks(&ctx, page(q.limit, q.cursor.as_deref())?)
-            .await?,
-    ))
+    Ok(Json(state.store.list_webhooks(&ctx, q.page()?).await?))
 }
 
 /// Register an endpoint (admin). Its URL must resolve to public addresses only.
@@ -199,11 +181,9 @@ async fn list_deliveries(
             before: q.created_before,
         },
     };
+    let page = page(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        state
-            .store
-            .list_deliveries(&ctx, id, filter, page(q.limit, q.cursor.as_deref())?)
-            .await?,
+        state.store.list_deliveries(&ctx, id, filter, page).await?,
     ))
 }
 
@@ -233,38 +213,4 @@ async fn recover(
 ) -> ApiResult<(StatusCode, Json<Recovered>)> {
     let recovered = state.store.recover_deliveries(&ctx, id, body.since).await?;
     Ok((StatusCode::ACCEPTED, Json(Recovered { recovered })))
-}
-
-/// A delivery's attempts.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Attempts {
-    /// Oldest first.
-    data: Vec<DeliveryAttempt>,
-}
-
-/// List a delivery's attempts: time, status code or network error, latency, response start.
-#[utoipa::path(get, path = "/webhook-deliveries/{id}/attempts", tag = "webhooks", params(("id" = WebhookDeliveryId, Path)),
-    responses((status = 200, body = Attempts), (status = 404, body = Problem)))]
-async fn list_attempts(
-    State(state): State<AppState>,
-    Ctx(ctx): Ctx,
-    ApiPath(id): ApiPath<WebhookDeliveryId>,
-) -> ApiResult<Json<Attempts>> {
-    Ok(Json(Attempts {
-        data: state.store.list_attempts(&ctx, id).await?,
-    }))
-}
-
-/// Send a delivery again now, whatever its status (admin).
-#[utoipa::path(post, path = "/webhook-deliveries/{id}/replay", tag = "webhooks", params(("id" = WebhookDeliveryId, Path)),
-    responses((status = 202, body = WebhookDelivery), (status = 404, body = Problem)))]
-async fn replay(
-    State(state): State<AppState>,
-    Ctx(ctx): Ctx,
-    ApiPath(id): ApiPath<WebhookDeliveryId>,
-) -> ApiResult<(StatusCode, Json<WebhookDelivery>)> {
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(state.store.replay_delivery(&ctx, id).await?),
-    ))
 }

@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 use workos_core::crypto::SecretKey;
 use workos_core::ids::OrgId;
 use workos_reference_server::config::Config;
-use workos_reference_server::gmail_sync::sync_due;
 use workos_reference_server::serve;
 use workos_reference_server::state::AppState;
 use workos_tests::fake_google::{FakeGoogle, Route, sample_messages};
@@ -85,6 +84,16 @@ impl Drop for GmailApp {
     }
 }
 
+/// One run of the Gmail scheduler of the server process with `state`, as `workos-server serve`
+/// runs it (`Workers::start`), with `interval`.
+async fn sync_due(state: &AppState, interval: Duration) -> usize {
+    state
+        .gmail_scheduler(workos_gmail::SchedulerConfig { interval })
+        .expect("Gmail configured")
+        .run_once()
+        .await
+}
+
 /// A Gmail-enabled server on a fresh database of `backend`.
 pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
     let mut app = spawn_app(backend).await?;
@@ -103,7 +112,7 @@ pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
     ]);
     env.extend(google.env_vars());
     // The lead sender's (webhook pipeline) settings, for the lead-delivery tests.
-    env.extend(crate::webhooks::WEBHOOK_ENV.map(|(k, v)| (k, v.to_owned())));
+    env.extend(crate::helpers::WEBHOOK_ENV.map(|(k, v)| (k, v.to_owned())));
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid Gmail configuration");
     let state = AppState::new(app.store.clone(), config);
     assert!(state.gmail.is_some(), "GOOGLE_* configure Gmail");
@@ -299,11 +308,10 @@ async fn scheduler_syncs_due_integrations(app: &GmailApp) {
     let (org, owner) = app.create_org("Acme").await;
     let integration = connect(app, &owner, org).await;
     app.google.add_message(sample_messages(ACCOUNT).remove(0));
-    let service = app.state.gmail.as_ref().expect("Gmail configured");
     let interval = Duration::from_secs(60);
-    assert_eq!(sync_due(service, &app.store, interval).await, 1);
+    assert_eq!(sync_due(&app.state, interval).await, 1);
     // Synced just now: not due again.
-    assert_eq!(sync_due(service, &app.store, interval).await, 0);
+    assert_eq!(sync_due(&app.state, interval).await, 0);
     let status = app
         .read(
             &format!("/api/v1/integrations/gmail/{}/sync", id_of(&integration)),
@@ -316,7 +324,7 @@ async fn scheduler_syncs_due_integrations(app: &GmailApp) {
     assert_eq!(emails["data"][0]["labels"], json!(["INBOX"]), "{emails}");
     let message = app.google.message_ids().remove(0);
     assert!(app.google.modify_labels(&message, &["STARRED"], &[]));
-    assert_eq!(sync_due(service, &app.store, Duration::ZERO).await, 1);
+    assert_eq!(sync_due(&app.state, Duration::ZERO).await, 1);
     let emails = app.get("/api/v1/emails", &owner).await.expect(200);
     assert_eq!(emails["data"][0]["labels"], json!(["INBOX", "STARRED"]));
 }
@@ -349,23 +357,14 @@ async fn two_schedulers_sync_each_account_once(app: &GmailApp) {
     // Two processes, each with its own scheduler state, on one database: the scheduler
     // finds every org's integrations by itself, and never syncs one twice.
     let other = app.other_process().await;
-    let (one, two) = (
-        app.state.gmail.as_ref().unwrap(),
-        other.state.gmail.as_ref().unwrap(),
-    );
+    let (one, two) = (&app.state, &other.state);
     let interval = Duration::from_secs(60);
-    let (a, b) = tokio::join!(
-        sync_due(one, &app.store, interval),
-        sync_due(two, &other.state.store, interval)
-    );
+    let (a, b) = tokio::join!(sync_due(one, interval), sync_due(two, interval));
     assert_eq!(a + b, 3, "each account synced once ({a} + {b})");
     // A full sync of this small mailbox lists it once per account.
     assert_eq!(app.google.calls(Route::MessagesList), 3);
     // Within the interval, neither syncs again.
-    let (a, b) = tokio::join!(
-        sync_due(one, &app.store, interval),
-        sync_due(two, &other.state.store, interval)
-    );
+    let (a, b) = tokio::join!(sync_due(one, interval), sync_due(two, interval));
     assert_eq!((a, b), (0, 0));
     assert_eq!(app.google.calls(Route::MessagesList), 3);
     assert_eq!(app.google.calls(Route::History), 0);
@@ -381,10 +380,7 @@ async fn two_schedulers_sync_each_account_once(app: &GmailApp) {
         assert_eq!(emails.0, 1, "org {org} has its email");
     }
     // An interval later (zero here), each is synced once more, incrementally.
-    let (a, b) = tokio::join!(
-        sync_due(one, &app.store, Duration::ZERO),
-        sync_due(two, &other.state.store, Duration::ZERO)
-    );
+    let (a, b) = tokio::join!(sync_due(one, Duration::ZERO), sync_due(two, Duration::ZERO));
     assert_eq!(a + b, 3, "each account synced once more ({a} + {b})");
     assert_eq!(app.google.calls(Route::History), 3);
 }

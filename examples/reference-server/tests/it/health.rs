@@ -80,6 +80,72 @@ async fn openapi_document_is_3_1_and_lists_every_route(app: &TestApp) {
 }
 server_test!(openapi_document_is_3_1_and_lists_every_route);
 
+/// One operation of each feature module (`gmail`, `twilio`, `leads`, `webhooks`), and whether
+/// this build has that module.
+const FEATURE_ROUTES: &[(&str, &str, bool)] = &[
+    (
+        "get",
+        "/api/v1/integrations/gmail/connect",
+        cfg!(feature = "gmail"),
+    ),
+    ("post", "/api/v1/email/send", cfg!(feature = "gmail")),
+    (
+        "post",
+        "/api/v1/webhooks/twilio/sms",
+        cfg!(feature = "twilio"),
+    ),
+    ("post", "/api/v1/sms/send", cfg!(feature = "twilio")),
+    ("post", "/api/v1/calls", cfg!(feature = "twilio")),
+    (
+        "put",
+        "/api/v1/integrations/twilio",
+        cfg!(feature = "twilio"),
+    ),
+    ("get", "/api/v1/leads", cfg!(feature = "leads")),
+    (
+        "post",
+        "/api/v1/forms/{public_form_id}/leads",
+        cfg!(feature = "leads"),
+    ),
+    ("get", "/api/v1/webhooks", cfg!(feature = "webhooks")),
+    (
+        "post",
+        "/api/v1/webhook-deliveries/{id}/replay",
+        cfg!(feature = "webhooks"),
+    ),
+];
+
+/// A feature module's routes are served, and documented, exactly when the server is built with
+/// it; the rest of the API is there either way.
+async fn feature_routes_follow_the_build(app: &TestApp) {
+    let (_, owner) = app.create_org("Features").await;
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    for (method, path, built) in FEATURE_ROUTES {
+        let listed = openapi_methods(&doc, path).iter().any(|m| m == method);
+        assert_eq!(listed, *built, "{method} {path} documented: {listed}");
+        let url = path
+            .replace("{public_form_id}", "lf_x")
+            .replace("{id}", &uuid::Uuid::now_v7().to_string());
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+        let resp = app
+            .send_any(app.request(method.clone(), &url, &owner).json(&json!({})))
+            .await;
+        // Not built: no such route (the fallback's 404), or no such method on a path another
+        // module shares (405). A built route may answer 404 for the unknown id it was given.
+        let routed = resp.status != 405 && !resp.text.contains("no such route");
+        assert_eq!(
+            routed, *built,
+            "{method} {path} answered {}: {}",
+            resp.status, resp.text
+        );
+    }
+    assert!(
+        !openapi_methods(&doc, "/api/v1/calls").is_empty(),
+        "stored calls are always listed"
+    );
+}
+server_test!(feature_routes_follow_the_build);
+
 /// `path` with every `{param}` replaced by the id of the record of the collection it follows
 /// (or by an id of nothing, for collections without a fixture).
 fn concrete(path: &str, fixtures: &Fixtures) -> String {

@@ -25,6 +25,15 @@ pub(crate) enum Backend {
     Postgres,
 }
 
+/// The webhook settings of every test server that delivers webhooks or leads, as they would be
+/// set in the environment.
+#[cfg(any(feature = "gmail", feature = "webhooks"))]
+pub(crate) const WEBHOOK_ENV: [(&str, &str); 3] = [
+    ("WORKOS_WEBHOOK_ALLOWED_SUBNETS", "127.0.0.0/8,::1/128"),
+    ("WORKOS_WEBHOOK_RETRY_SCHEDULE", "0,0,0"),
+    ("WORKOS_WEBHOOK_TIMEOUT_SECS", "5"),
+];
+
 /// What a test may change about the server's configuration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {

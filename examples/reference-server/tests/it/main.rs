@@ -50,11 +50,14 @@ mod companies;
 mod deals;
 mod deploy;
 mod events;
+#[cfg(feature = "gmail")]
 mod gmail;
 mod health;
 mod idempotency;
 mod interactions;
+#[cfg(all(feature = "leads", feature = "webhooks", feature = "gmail"))]
 mod lead_delivery;
+#[cfg(feature = "leads")]
 mod leads;
 mod members;
 mod people;
@@ -64,5 +67,7 @@ mod request_id;
 mod roles;
 mod tasks;
 mod tenancy;
+#[cfg(feature = "twilio")]
 mod twilio;
+#[cfg(feature = "webhooks")]
 mod webhooks;

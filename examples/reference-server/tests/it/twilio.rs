@@ -99,7 +99,7 @@ pub(crate) async fn spawn_with(
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid Twilio configuration");
     let state = AppState::new(app.store.clone(), config);
     assert!(
-        state.messenger.is_some() && state.twilio_validator.is_some(),
+        state.twilio.platform_sends() && state.twilio.platform_validates(),
         "TWILIO_* configure outbound sending and webhook validation"
     );
     let server = tokio::spawn(serve(

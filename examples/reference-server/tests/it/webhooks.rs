@@ -42,14 +42,7 @@ use workos_reference_server::state::AppState;
 use workos_webhooks::signing::{self, VerifyError, WebhookSecret};
 use workos_webhooks::worker::{Pipeline, PipelineHandle};
 
-use crate::helpers::{Backend, Resp, TestApp, email, id_of, ids_in, spawn_app};
-
-/// The webhook settings of every test server, as they would be set in the environment.
-pub(crate) const WEBHOOK_ENV: [(&str, &str); 3] = [
-    ("WORKOS_WEBHOOK_ALLOWED_SUBNETS", "127.0.0.0/8,::1/128"),
-    ("WORKOS_WEBHOOK_RETRY_SCHEDULE", "0,0,0"),
-    ("WORKOS_WEBHOOK_TIMEOUT_SECS", "5"),
-];
+use crate::helpers::{Backend, Resp, TestApp, WEBHOOK_ENV, email, id_of, ids_in, spawn_app};
 
 /// The hang guard of every wait.
 const WAIT: Duration = Duration::from_secs(30);

@@ -71,18 +71,21 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{InsufficientCapacity, NotUntil, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use workos_core::domain::{Direction, Integration, IntegrationStatus, NewEmail, mailbox_address};
+use serde_json::Value;
+use workos_core::domain::{Direction, Integration, IntegrationStatus};
 use workos_core::ids::IntegrationId;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use crate::api::{
-    ApiUsage, HistoryOutcome, HistoryQuery, HistoryType, ListQuery, Method, RawMessage,
-};
+mod record;
+
+pub(crate) use record::{clean_labels, sanitize};
+use record::{own_addresses, to_new_email};
+
+use crate::api::{ApiUsage, HistoryOutcome, HistoryQuery, HistoryType, ListQuery, Method};
 use crate::gmail::Gmail;
 use crate::oauth::is_needs_reauth;
-use crate::parse::{self, ParsedEmail, decode_entities, truncate};
+use crate::parse;
 
 /// Labels whose messages are never recorded.
 const SKIPPED_LABELS: [&str; 2] = ["DRAFT", "SPAM"];
@@ -719,192 +722,11 @@ impl SyncEngine {
     }
 }
 
-/// The account's own addresses, lower-cased: the account and the settings' `aliases`.
-fn own_addresses(integration: &Integration) -> HashSet<String> {
-    let mut own = HashSet::from([integration.account.to_lowercase()]);
-    if let Some(aliases) = integration
-        .settings
-        .get("aliases")
-        .and_then(Value::as_array)
-    {
-        own.extend(
-            aliases
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(mailbox_address)
-                .map(|a| a.as_ref().to_owned()),
-        );
-    }
-    own
-}
-
-fn is_own(own: &HashSet<String>, mailbox: &str) -> bool {
-    mailbox_address(mailbox).is_some_and(|a| own.contains(a.as_ref()))
-}
-
-/// `s` without NUL and other control characters (tabs and line breaks kept): Postgres text
-/// and JSON refuse NUL, and a message carrying one must not block the sync.
-fn clean(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
-        .collect()
-}
-
-fn clean_json(value: &mut Value) {
-    match value {
-        Value::String(s) => *s = clean(s),
-        Value::Array(items) => items.iter_mut().for_each(clean_json),
-        Value::Object(map) => {
-            let cleaned: Map<String, Value> = std::mem::take(map)
-                .into_iter()
-                .map(|(k, mut v)| {
-                    clean_json(&mut v);
-                    (clean(&k), v)
-                })
-                .collect();
-            *map = cleaned;
-        }
-        _ => {}
-    }
-}
-
-/// Removes what storage refuses from every text of `new` (see [`clean`]).
-/// The labels Gmail gave, as many as the store keeps and of a length it accepts.
-pub(crate) fn clean_labels(labels: &[String]) -> Vec<String> {
-    labels
-        .iter()
-        .filter(|l| !l.trim().is_empty() && l.chars().count() <= 255)
-        .take(workos_core::domain::MAX_EMAIL_LABELS)
-        .cloned()
-        .collect()
-}
-
-pub(crate) fn sanitize(new: &mut NewEmail) {
-    for s in [&mut new.provider_id, &mut new.from]
-        .into_iter()
-        .chain(new.to.iter_mut())
-        .chain(new.cc.iter_mut())
-    {
-        *s = clean(s);
-    }
-    for s in [
-        &mut new.thread_id,
-        &mut new.message_id,
-        &mut new.subject,
-        &mut new.snippet,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        *s = clean(s);
-    }
-    clean_json(&mut new.headers);
-}
-
-/// The email to record for a fetched message.
-fn to_new_email(
-    integration: &Integration,
-    own: &HashSet<String>,
-    message: &RawMessage,
-    parsed: &ParsedEmail,
-    policy: PersonPolicy,
-) -> NewEmail {
-    let from = parsed
-        .from
-        .as_ref()
-        .map(|m| truncate(&m.to_string(), 1_000))
-        .unwrap_or_else(|| "(unknown sender)".to_owned());
-    let direction = if is_own(own, &from) {
-        Direction::Outbound
-    } else {
-        Direction::Inbound
-    };
-    let mut budget = 1_000usize;
-    let mut take = |list: &[parse::Mailbox]| {
-        let n = list.len().min(budget);
-        budget -= n;
-        list[..n]
-            .iter()
-            .map(|m| truncate(&m.to_string(), 1_000))
-            .collect::<Vec<_>>()
-    };
-    let to = take(&parsed.to);
-    let cc = take(&parsed.cc);
-    let counterpart = match direction {
-        Direction::Inbound => Some(from.as_str()),
-        Direction::Outbound => to.first().map(String::as_str),
-    };
-    let create_person = policy.creates_for(direction)
-        && !parsed.bulk
-        && counterpart.is_some_and(|c| !is_own(own, c));
-    let snippet = message
-        .snippet
-        .as_deref()
-        .map(|s| decode_entities(s).trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .or_else(|| parsed.excerpt(SNIPPET_CHARS))
-        .map(|s| truncate(&s, 10_000));
-    let mut headers = Map::new();
-    if let Some(v) = &parsed.in_reply_to {
-        headers.insert("In-Reply-To".into(), json!(truncate(v, 1_000)));
-    }
-    if !parsed.references.is_empty() {
-        let refs: Vec<String> = parsed
-            .references
-            .iter()
-            .take(50)
-            .map(|r| truncate(r, 1_000))
-            .collect();
-        headers.insert("References".into(), json!(refs.join(" ")));
-    }
-    for (name, value) in &parsed.extra_headers {
-        headers.insert(name.clone(), json!(value));
-    }
-    if !parsed.attachments.is_empty() {
-        let attachments: Vec<Value> = parsed
-            .attachments
-            .iter()
-            .take(100)
-            .map(|a| {
-                json!({
-                    "filename": a.filename.as_deref().map(|f| truncate(f, 255)),
-                    "content_type": truncate(&a.content_type, 255),
-                    "size": a.size,
-                })
-            })
-            .collect();
-        headers.insert("attachments".into(), Value::Array(attachments));
-    }
-    NewEmail {
-        integration_id: integration.id,
-        provider_id: message.id.clone(),
-        thread_id: message
-            .thread_id
-            .clone()
-            .filter(|t| !t.trim().is_empty() && t.chars().count() <= 255),
-        message_id: parsed
-            .message_id
-            .clone()
-            .filter(|m| m.chars().count() <= 1_000),
-        direction,
-        from,
-        to,
-        cc,
-        subject: parsed.subject.as_deref().map(|s| truncate(s, 10_000)),
-        snippet,
-        headers: Value::Object(headers),
-        labels: clean_labels(&message.label_ids),
-        occurred_at: message
-            .internal_date()
-            .or(parsed.date)
-            .unwrap_or_else(Utc::now),
-        person_id: None,
-        create_person,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    use super::record::{clean, clean_json};
     use super::*;
 
     #[test]

@@ -1,5 +1,6 @@
 //! `/api/v1/integrations/twilio`: an org's own Twilio account, used instead of the platform's
-//! for its webhooks' signatures and its outbound SMS and calls. The auth token is write-only.
+//! for its webhooks' signatures and its outbound SMS and calls
+//! ([`workos_twilio::TwilioAccounts`]). The auth token is write-only.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,15 +10,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::Integration;
-use workos_core::repo::IntegrationRepo;
-use workos_core::tenant::Access;
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, Ctx};
 use crate::state::AppState;
 
 /// The routes.
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_account, set_account, remove_account))
 }
 
@@ -44,20 +43,12 @@ impl std::fmt::Debug for TwilioAccountBody {
 #[utoipa::path(get, path = "/integrations/twilio", tag = "integrations",
     responses((status = 200, body = Integration), (status = 404, body = Problem)))]
 async fn get_account(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<Integration>> {
-    ctx.authorize(Access::Read)?;
-    let Some(account) = state.twilio_accounts.of(ctx.org_id()).await? else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
+    match state.twilio.get(&ctx).await? {
+        Some(integration) => Ok(Json(integration)),
+        None => Err(ApiError::not_found(
             "this org uses the platform's Twilio account",
-        ));
-    };
-    Ok(Json(
-        state
-            .store
-            .get_integration(&ctx, account.integration_id)
-            .await?,
-    ))
+        )),
+    }
 }
 
 /// Use the org's own Twilio account (admin): its auth token validates the webhooks for the
@@ -73,11 +64,8 @@ async fn set_account(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<TwilioAccountBody>,
 ) -> ApiResult<Json<Integration>> {
-    let integration = state
-        .twilio_accounts
-        .set(&ctx, body.account_sid.trim(), body.auth_token.trim())
-        .await?;
-    Ok(Json(integration))
+    let set = state.twilio.set(&ctx, &body.account_sid, &body.auth_token);
+    Ok(Json(set.await?))
 }
 
 /// Stop using the org's own Twilio account (admin); the platform account applies again.
@@ -85,6 +73,6 @@ async fn set_account(
     responses((status = 204, description = "Removed (or there was none)"),
         (status = 403, body = Problem)))]
 async fn remove_account(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<StatusCode> {
-    state.twilio_accounts.remove(&ctx).await?;
+    state.twilio.remove(&ctx).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,51 +3,43 @@
 //!
 //! A cached owner is never trusted for a write: the write re-checks, in its own transaction,
 //! that the number is still that org's (it fails with `NotFound` on `phone` otherwise), and a
-//! failed request made with a cached owner is answered again with the owner read afresh. So a
-//! number released or moved to another org never writes into (or is checked against the
-//! Twilio account of) its old org. Only found owners are cached: a number no org owns is read
-//! every time, so a newly added number works at once.
+//! failed request made with a cached owner is answered again with the owner read afresh (see
+//! [`crate::inbound`]). So a number released or moved to another org never writes into (or is
+//! checked against the Twilio account of) its old org. Only found owners are cached: a number
+//! no org owns is read every time, so a newly added number works at once.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use workos_core::Result;
 use workos_core::domain::{E164, Phone};
 use workos_core::repo::Directory;
-use workos_store::SqlStore;
 
 /// How long a found owner is used before it is read again.
-pub const CACHE_TTL: Duration = Duration::from_secs(10);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(10);
 
 /// Cached numbers beyond this clear the cache (it only saves lookups).
 const CACHE_MAX: usize = 10_000;
 
 /// An owner, and whether it came from the cache.
 #[derive(Debug, Clone)]
-pub struct Owner {
+pub(crate) struct Owner {
     /// The org's phone with that number.
-    pub phone: Phone,
-    /// Read from the cache (so possibly stale), not from the database just now.
-    pub cached: bool,
+    pub(crate) phone: Phone,
+    /// Read from the cache (so possibly stale), not from the storage just now.
+    pub(crate) cached: bool,
 }
 
 /// Number → owning phone, cached.
-pub struct TwilioNumbers {
-    store: SqlStore,
+pub(crate) struct NumberOwners<S> {
+    store: Arc<S>,
     cache: Mutex<HashMap<String, (Instant, Phone)>>,
 }
 
-impl std::fmt::Debug for TwilioNumbers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioNumbers").finish_non_exhaustive()
-    }
-}
-
-impl TwilioNumbers {
+impl<S: Directory> NumberOwners<S> {
     /// Owners read from `store`.
-    #[must_use]
-    pub fn new(store: SqlStore) -> Self {
+    pub(crate) fn new(store: Arc<S>) -> Self {
         Self {
             store,
             cache: Mutex::new(HashMap::new()),
@@ -56,10 +48,7 @@ impl TwilioNumbers {
 
     /// The owner of `number` (as Twilio sent it), from the cache when fresh. `None` when it is
     /// not a phone number or no org owns it.
-    ///
-    /// # Errors
-    /// [`workos_core::Error::Unavailable`] when the storage fails.
-    pub async fn owner(&self, number: &str) -> Result<Option<Owner>> {
+    pub(crate) async fn owner(&self, number: &str) -> Result<Option<Owner>> {
         let hit = self
             .cache
             .lock()
@@ -76,15 +65,9 @@ impl TwilioNumbers {
         }
     }
 
-    /// The owner of `number` read from the database now (and cached if found).
-    ///
-    /// # Errors
-    /// [`workos_core::Error::Unavailable`] when the storage fails.
-    pub async fn fresh(&self, number: &str) -> Result<Option<Owner>> {
-        let Ok(parsed) = E164::parse(number) else {
-            return Ok(None);
-        };
-        let found = self.store.phone_by_number(&parsed).await?;
+    /// The owner of `number` read from the storage now (and cached if found).
+    pub(crate) async fn fresh(&self, number: &str) -> Result<Option<Owner>> {
+        let found = self.uncached(&[Some(number)]).await?;
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         match &found {
             Some(phone) => {
@@ -101,5 +84,18 @@ impl TwilioNumbers {
             phone,
             cached: false,
         }))
+    }
+
+    /// The phone of the first of `numbers` an org owns, read from the storage (the cache is
+    /// neither read nor filled).
+    pub(crate) async fn uncached(&self, numbers: &[Option<&str>]) -> Result<Option<Phone>> {
+        for number in numbers.iter().flatten() {
+            if let Ok(number) = E164::parse(number)
+                && let Some(phone) = self.store.phone_by_number(&number).await?
+            {
+                return Ok(Some(phone));
+            }
+        }
+        Ok(None)
     }
 }

@@ -1,0 +1,102 @@
+//! `/api/v1/calls`: the org's calls, and placing one through Twilio.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use workos_core::domain::Call;
+use workos_core::ids::CallId;
+use workos_core::page::Page;
+use workos_core::repo::CommsRepo;
+
+use super::ListComms;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiPath, ApiQuery, Ctx};
+use crate::state::AppState;
+
+/// The routes (placing calls with the `twilio` feature).
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    #[cfg(feature = "twilio")]
+    let router = OpenApiRouter::new().routes(routes!(list_calls, start::start_call));
+    #[cfg(not(feature = "twilio"))]
+    let router = OpenApiRouter::new().routes(routes!(list_calls));
+    router.routes(routes!(get_call))
+}
+
+/// List calls.
+#[utoipa::path(get, path = "/calls", tag = "calls", params(ListComms),
+    responses((status = 200, body = Page<Call>), (status = 422, body = Problem)))]
+async fn list_calls(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<ListComms>,
+) -> ApiResult<Json<Page<Call>>> {
+    let (filter, page) = q.split()?;
+    Ok(Json(state.store.list_calls(&ctx, filter, page).await?))
+}
+
+/// Get a call.
+#[utoipa::path(get, path = "/calls/{id}", tag = "calls", params(("id" = CallId, Path)),
+    responses((status = 200, body = Call), (status = 404, body = Problem)))]
+async fn get_call(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<CallId>,
+) -> ApiResult<Json<Call>> {
+    Ok(Json(state.store.get_call(&ctx, id).await?))
+}
+
+#[cfg(feature = "twilio")]
+pub(crate) mod start {
+    //! `POST /api/v1/calls`.
+
+    use axum::extract::State;
+    use axum::response::Response;
+    use serde::Deserialize;
+    use utoipa::ToSchema;
+    use workos_core::domain::{Call, E164};
+    use workos_core::ids::PersonId;
+    use workos_twilio::engine::{Recipient, StartCall};
+
+    use crate::error::{ApiError, ApiResult, Problem};
+    use crate::extract::{ApiJson, Ctx};
+    use crate::routes::created;
+    use crate::state::AppState;
+
+    /// A call to place: `to` or `person_id`, not both.
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct StartCallBody {
+        /// Callee (E.164).
+        #[serde(default)]
+        to: Option<E164>,
+        /// Or a person of the org, at their primary phone.
+        #[serde(default)]
+        person_id: Option<PersonId>,
+        /// One of the org's numbers (default: the org's first voice-capable number).
+        #[serde(default)]
+        from: Option<E164>,
+    }
+
+    /// Place a call through Twilio from one of the org's numbers, and record it.
+    #[utoipa::path(post, path = "/calls", tag = "calls", request_body = StartCallBody,
+        responses((status = 201, body = Call), (status = 422, body = Problem), (status = 502, body = Problem),
+            (status = 503, body = Problem)))]
+    pub(crate) async fn start_call(
+        State(state): State<AppState>,
+        Ctx(ctx): Ctx,
+        ApiJson(body): ApiJson<StartCallBody>,
+    ) -> ApiResult<Response> {
+        let request = StartCall {
+            to: Recipient::from_parts(body.to, body.person_id)?,
+            from: body.from,
+        };
+        let messenger = state.twilio.messenger(&ctx).await?;
+        let call = messenger
+            .ok_or_else(ApiError::twilio_not_configured)?
+            .start_call(&ctx, request)
+            .await
+            .map_err(ApiError::from_send)?;
+        Ok(created(format!("/api/v1/calls/{}", call.id), call))
+    }
+}

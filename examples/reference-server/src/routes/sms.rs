@@ -1,0 +1,109 @@
+//! `/api/v1/sms`: the messages the org sent and received, and sending one through Twilio.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use workos_core::domain::Sms;
+use workos_core::ids::SmsId;
+use workos_core::page::Page;
+use workos_core::repo::CommsRepo;
+
+use super::ListComms;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiPath, ApiQuery, Ctx};
+use crate::state::AppState;
+
+/// The routes (sending with the `twilio` feature).
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    let router = OpenApiRouter::new().routes(routes!(list_sms));
+    #[cfg(feature = "twilio")]
+    let router = router.routes(routes!(send::send_sms));
+    router.routes(routes!(get_sms))
+}
+
+/// List SMS/MMS messages.
+#[utoipa::path(get, path = "/sms", tag = "sms", params(ListComms),
+    responses((status = 200, body = Page<Sms>), (status = 422, body = Problem)))]
+async fn list_sms(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<ListComms>,
+) -> ApiResult<Json<Page<Sms>>> {
+    let (filter, page) = q.split()?;
+    Ok(Json(state.store.list_sms(&ctx, filter, page).await?))
+}
+
+/// Get a message.
+#[utoipa::path(get, path = "/sms/{id}", tag = "sms", params(("id" = SmsId, Path)),
+    responses((status = 200, body = Sms), (status = 404, body = Problem)))]
+async fn get_sms(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<SmsId>,
+) -> ApiResult<Json<Sms>> {
+    Ok(Json(state.store.get_sms(&ctx, id).await?))
+}
+
+#[cfg(feature = "twilio")]
+pub(crate) mod send {
+    //! `POST /api/v1/sms/send`.
+
+    use axum::extract::State;
+    use axum::response::Response;
+    use serde::Deserialize;
+    use utoipa::ToSchema;
+    use workos_core::domain::{E164, HttpUrl, Sms};
+    use workos_core::ids::PersonId;
+    use workos_twilio::engine::{Recipient, SendSms};
+
+    use crate::error::{ApiError, ApiResult, Problem};
+    use crate::extract::{ApiJson, Ctx};
+    use crate::routes::created;
+    use crate::state::AppState;
+
+    /// An SMS to send: `to` or `person_id`, not both.
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct SendSmsBody {
+        /// Recipient number (E.164).
+        #[serde(default)]
+        to: Option<E164>,
+        /// Or a person of the org, at their primary phone.
+        #[serde(default)]
+        person_id: Option<PersonId>,
+        /// Text, up to 1,600 characters.
+        #[serde(default)]
+        body: String,
+        /// One of the org's numbers (default: the org's first SMS-capable number).
+        #[serde(default)]
+        from: Option<E164>,
+        /// Media for MMS.
+        #[serde(default)]
+        media_urls: Vec<HttpUrl>,
+    }
+
+    /// Send an SMS through Twilio from one of the org's numbers, and record it.
+    #[utoipa::path(post, path = "/sms/send", tag = "sms", request_body = SendSmsBody,
+        responses((status = 201, body = Sms), (status = 422, body = Problem), (status = 502, body = Problem),
+            (status = 503, body = Problem)))]
+    pub(crate) async fn send_sms(
+        State(state): State<AppState>,
+        Ctx(ctx): Ctx,
+        ApiJson(body): ApiJson<SendSmsBody>,
+    ) -> ApiResult<Response> {
+        let request = SendSms {
+            to: Recipient::from_parts(body.to, body.person_id)?,
+            from: body.from,
+            body: body.body,
+            media_urls: body.media_urls,
+        };
+        let messenger = state.twilio.messenger(&ctx).await?;
+        let sms = messenger
+            .ok_or_else(ApiError::twilio_not_configured)?
+            .send_sms(&ctx, request)
+            .await
+            .map_err(ApiError::from_send)?;
+        Ok(created(format!("/api/v1/sms/{}", sms.id), sms))
+    }
+}

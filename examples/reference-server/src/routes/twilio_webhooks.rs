@@ -1,0 +1,121 @@
+//! `/api/v1/webhooks/twilio/*`: Twilio's inbound webhooks. No API key: every request must carry
+//! a valid `X-Twilio-Signature` over the public URL Twilio called, or it is refused with `403`
+//! and nothing is stored. The engine ([`workos_twilio::InboundService`]) checks, finds the org,
+//! records and builds the TwiML; these handlers only hand it the request and answer.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, OriginalUri, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use workos_core::ids::OrgId;
+use workos_twilio::InboundRequest;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The routes (outside authentication: Twilio signs instead).
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(inbound_sms))
+        .routes(routes!(inbound_voice))
+        .routes(routes!(message_status))
+        .routes(routes!(call_status))
+        .routes(routes!(recording))
+}
+
+/// A webhook request as it arrived: what the engine needs to check and read it.
+pub(crate) struct Webhook {
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Webhook {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // The URI as the client sent it (Twilio signs what it called), not as nested routers
+        // see it.
+        let uri = match req.extensions().get::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri.clone(),
+            None => req.uri().clone(),
+        };
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
+        Ok(Self { uri, headers, body })
+    }
+}
+
+impl Webhook {
+    /// The request as the engine takes it: the path and query Twilio called (the public URL
+    /// is the engine's), its signature, body and request id.
+    fn inbound(&self) -> InboundRequest<'_> {
+        let header = |name| self.headers.get(name).and_then(|v| v.to_str().ok());
+        InboundRequest {
+            path_and_query: self.uri.path_and_query().map_or("", |p| p.as_str()),
+            signature: header("x-twilio-signature"),
+            body: &self.body,
+            request_id: header("x-request-id"),
+        }
+    }
+}
+
+fn twiml(body: String) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    response
+}
+
+/// Inbound SMS/MMS: store it, link or create the person, add an interaction, emit
+/// `sms.received`; answer empty TwiML. Idempotent on `MessageSid`.
+#[utoipa::path(post, path = "/webhooks/twilio/sms", tag = "twilio", security(),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's inbound message parameters"),
+    responses((status = 200, description = "Empty TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature")))]
+async fn inbound_sms(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
+    Ok(twiml(state.twilio_inbound.message(&hook.inbound()).await?))
+}
+
+/// Inbound call: store it with an interaction and `call.received`; answer the greeting TwiML
+/// (say, then record, with a recording callback).
+#[utoipa::path(post, path = "/webhooks/twilio/voice", tag = "twilio", security(),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's voice parameters"),
+    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature")))]
+async fn inbound_voice(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
+    Ok(twiml(state.twilio_inbound.voice(&hook.inbound()).await?))
+}
+
+/// Message status callback: updates an outbound message's status (unknown statuses are stored
+/// as given) and emits `sms.status_changed`.
+#[utoipa::path(post, path = "/webhooks/twilio/status", tag = "twilio", security(),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's status parameters"),
+    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature")))]
+async fn message_status(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
+    state.twilio_inbound.message_status(&hook.inbound()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Call status callback: updates status and duration; emits `call.completed` (or
+/// `call.status_changed`).
+#[utoipa::path(post, path = "/webhooks/twilio/call-status", tag = "twilio", security(),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's call status parameters"),
+    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature")))]
+async fn call_status(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
+    state.twilio_inbound.call_status(&hook.inbound()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Recording callback: stores the recording's SID, URL and duration on the call.
+#[utoipa::path(post, path = "/webhooks/twilio/recording", tag = "twilio", security(),
+    params(("org" = OrgId, Query, description = "The org, as put in the callback URL by the engine")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's recording parameters"),
+    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature")))]
+async fn recording(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
+    state.twilio_inbound.recording(&hook.inbound()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,92 @@
+//! The background work of a server process, next to the API (`workos-server serve`) or alone
+//! (`workos-server worker`): the webhook pipeline and the lead sender (`webhooks`, `leads`),
+//! the Gmail sync scheduler (`gmail`) and the queued-lead job (`leads`), as built.
+
+#[cfg(any(feature = "webhooks", feature = "leads"))]
+use anyhow::Context as _;
+
+use crate::state::AppState;
+
+/// The running background tasks; [`Workers::shutdown`] stops them.
+#[derive(Default)]
+pub struct Workers {
+    #[cfg(feature = "webhooks")]
+    pipeline: Option<workos_webhooks::worker::PipelineHandle>,
+    #[cfg(feature = "leads")]
+    lead_sender: Option<workos_webhooks::leads::LeadSenderHandle>,
+    #[cfg(feature = "gmail")]
+    gmail_sync: Option<workos_gmail::SchedulerHandle>,
+    #[cfg(feature = "leads")]
+    lead_routing: Option<crate::lead_routing::JobHandle>,
+}
+
+impl Workers {
+    /// Starts the background work over `state`: deliveries (the webhook pipeline and the lead
+    /// sender) when `deliveries` is set, the Gmail scheduler when Gmail is configured
+    /// (`WORKOS_GMAIL_SYNC_INTERVAL_SECS`), the queued-lead job unless
+    /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0.
+    ///
+    /// # Errors
+    /// When a worker cannot start, or its configuration is malformed.
+    #[cfg_attr(
+        not(any(feature = "webhooks", feature = "leads")),
+        allow(unused_variables)
+    )]
+    pub fn start(state: &AppState, deliveries: bool) -> anyhow::Result<Self> {
+        #[cfg_attr(
+            not(any(feature = "webhooks", feature = "leads", feature = "gmail")),
+            allow(unused_mut)
+        )]
+        let mut workers = Self::default();
+        #[cfg(feature = "webhooks")]
+        if deliveries {
+            workers.pipeline = Some(
+                workos_webhooks::worker::Pipeline::spawn(
+                    std::sync::Arc::new(state.store.clone()),
+                    state.cipher.clone(),
+                    state.webhook_config.clone(),
+                )
+                .context("starting the webhook pipeline")?,
+            );
+        }
+        #[cfg(feature = "leads")]
+        if deliveries {
+            let sender = state.lead_sender().context("starting the lead sender")?;
+            workers.lead_sender = Some(sender.spawn());
+        }
+        #[cfg(feature = "gmail")]
+        {
+            let config =
+                workos_gmail::SchedulerConfig::from_lookup(|name| std::env::var(name).ok())
+                    .map_err(|e| anyhow::anyhow!("Gmail sync scheduler: {e}"))?;
+            workers.gmail_sync = state.gmail_scheduler(config).map(|s| s.spawn());
+        }
+        #[cfg(feature = "leads")]
+        {
+            workers.lead_routing = state
+                .lead_routing_interval
+                .map(|every| crate::lead_routing::spawn(state.store.clone(), every));
+        }
+        Ok(workers)
+    }
+
+    /// Stops every task; work cut short resumes from what is stored.
+    pub async fn shutdown(self) {
+        #[cfg(feature = "leads")]
+        if let Some(job) = self.lead_routing {
+            job.shutdown().await;
+        }
+        #[cfg(feature = "webhooks")]
+        if let Some(pipeline) = self.pipeline {
+            pipeline.shutdown().await;
+        }
+        #[cfg(feature = "leads")]
+        if let Some(sender) = self.lead_sender {
+            sender.shutdown().await;
+        }
+        #[cfg(feature = "gmail")]
+        if let Some(scheduler) = self.gmail_sync {
+            scheduler.shutdown().await;
+        }
+    }
+}

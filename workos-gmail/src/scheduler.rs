@@ -1,0 +1,255 @@
+//! [`SyncScheduler`]: keeps every org's Gmail mailboxes synced, sharing the work with the
+//! schedulers of other processes on the same store.
+//!
+//! Each run claims (across orgs, with [`IntegrationScheduler::claim_due_integrations`]: `FOR
+//! UPDATE SKIP LOCKED` with a lease on Postgres) the Gmail integrations that are due, syncs
+//! them with a [`SyncEngine`] and releases each claim after its sync. So two processes never
+//! sync the same account at once, and every account is synced about once per interval,
+//! whichever process does it. A process that dies mid-sync leaves its integrations to the
+//! others when its lease runs out.
+//!
+//! ```no_run
+//! # async fn demo(gmail: workos_gmail::Gmail, store: std::sync::Arc<workos_store::SqlStore>) -> workos_core::Result<()> {
+//! use workos_gmail::{SchedulerConfig, SyncConfig, SyncScheduler};
+//!
+//! let config = SchedulerConfig::from_lookup(|name| std::env::var(name).ok())?;
+//! let scheduler = SyncScheduler::new(gmail.sync_engine(SyncConfig::default()), store, config);
+//! let running = scheduler.spawn();
+//! // … at shutdown:
+//! running.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use workos_core::domain::GMAIL;
+use workos_core::repo::{ClaimedIntegration, IntegrationScheduler};
+use workos_core::tenant::TenantContext;
+use workos_core::{Error, Result};
+
+use crate::sync::SyncEngine;
+
+/// `WORKOS_GMAIL_SYNC_INTERVAL_SECS`: the time between runs, a positive number of seconds.
+pub const ENV_SYNC_INTERVAL_SECS: &str = "WORKOS_GMAIL_SYNC_INTERVAL_SECS";
+/// `WORKOS_GMAIL_SYNC_ORGS`: named the orgs to sync before the scheduler found them itself;
+/// accepted and ignored, with a warning.
+const ENV_SYNC_ORGS: &str = "WORKOS_GMAIL_SYNC_ORGS";
+
+/// The default time between two scheduler runs.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The shortest claim on an integration: a sync may take this long before another process
+/// may take the integration over.
+pub const MIN_CLAIM_LEASE: Duration = Duration::from_secs(5 * 60);
+
+/// How many integrations a scheduler claims at a time.
+const CLAIM_BATCH: u32 = 50;
+
+/// How the scheduler runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// The time between runs, how old a sync must be for the integration to be due again, and
+    /// how long a claim on it lasts (at least [`MIN_CLAIM_LEASE`]). Default
+    /// [`DEFAULT_SYNC_INTERVAL`].
+    pub interval: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            interval: DEFAULT_SYNC_INTERVAL,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// Reads [`ENV_SYNC_INTERVAL_SECS`] through `get` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the variable when it is not a positive whole number of
+    /// seconds.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let interval = match get(ENV_SYNC_INTERVAL_SECS) {
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Duration::from_secs)
+                .ok_or_else(|| Error::invalid(ENV_SYNC_INTERVAL_SECS, "not a positive integer"))?,
+            None => DEFAULT_SYNC_INTERVAL,
+        };
+        if get(ENV_SYNC_ORGS).is_some_and(|v| !v.trim().is_empty()) {
+            tracing::warn!(
+                "WORKOS_GMAIL_SYNC_ORGS is no longer needed and is ignored: the scheduler syncs every due Gmail integration"
+            );
+        }
+        Ok(Self { interval })
+    }
+}
+
+/// Syncs the due Gmail integrations of every org, run after run (see the [module](self)).
+#[derive(Clone)]
+pub struct SyncScheduler {
+    engine: SyncEngine,
+    claims: Arc<dyn IntegrationScheduler>,
+    interval: Duration,
+}
+
+impl std::fmt::Debug for SyncScheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncScheduler")
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SyncScheduler {
+    /// A scheduler syncing with `engine` the integrations it claims from `claims`.
+    #[must_use]
+    pub fn new(
+        engine: SyncEngine,
+        claims: Arc<dyn IntegrationScheduler>,
+        config: SchedulerConfig,
+    ) -> Self {
+        Self {
+            engine,
+            claims,
+            interval: config.interval,
+        }
+    }
+
+    /// Starts a run every interval (the first at once) on the Tokio runtime.
+    #[must_use]
+    pub fn spawn(self) -> SchedulerHandle {
+        let task = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(self.interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let synced = self.run_once().await;
+                if synced > 0 {
+                    tracing::debug!(synced, "Gmail scheduler run done");
+                }
+            }
+        });
+        SchedulerHandle { task }
+    }
+
+    /// One run: claims the Gmail integrations that are not `needs_reauth` or `disconnected`
+    /// and did not complete a sync within the interval (less a tenth, so a tick a little early
+    /// does not skip one) before the run started, syncs them and releases each claim after its
+    /// sync. Batch after batch until none is due, so a backlog is worked off in one run; an
+    /// integration is tried once per run. Returns how many syncs succeeded. Errors are logged
+    /// (never with tokens: the engine's errors carry none); a failed sync is due again at the
+    /// next run.
+    pub async fn run_once(&self) -> usize {
+        let fresh_for = chrono::Duration::from_std(self.interval.mul_f64(0.9)).unwrap_or_default();
+        // Fixed for the run: what this run syncs is not due again within it.
+        let synced_before = Utc::now() - fresh_for;
+        let lease = self.interval.max(MIN_CLAIM_LEASE);
+        let mut tried = HashSet::new();
+        let mut synced = 0;
+        loop {
+            let claimed = match self
+                .claims
+                .claim_due_integrations(GMAIL, synced_before, lease, CLAIM_BATCH)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Gmail scheduler: claiming due integrations failed");
+                    break;
+                }
+            };
+            let more = claimed.len() >= CLAIM_BATCH as usize;
+            let mut new = false;
+            for c in &claimed {
+                if tried.insert(c.id) {
+                    new = true;
+                    if self.sync_claimed(c).await {
+                        synced += 1;
+                    }
+                }
+                if let Err(e) = self.claims.release_integration_claim(c.org_id, c.id).await {
+                    tracing::warn!(integration_id = %c.id, error = %e,
+                        "Gmail scheduler: releasing a claim failed");
+                }
+            }
+            if !more || !new {
+                break;
+            }
+        }
+        synced
+    }
+
+    /// Syncs one claimed integration; whether the sync succeeded.
+    async fn sync_claimed(&self, c: &ClaimedIntegration) -> bool {
+        let ctx = TenantContext::system(c.org_id, "gmail-sync");
+        match self.engine.sync_once(&ctx, c.id).await {
+            Ok(report) => {
+                tracing::info!(org_id = %c.org_id, integration_id = %c.id,
+                    recorded = report.recorded, "Gmail sync");
+                true
+            }
+            Err(e) if crate::is_needs_reauth(&e) => {
+                tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
+                    "Gmail integration needs reauthorisation");
+                false
+            }
+            Err(Error::Conflict { field, .. }) if field == "sync" => {
+                tracing::debug!(integration_id = %c.id, "Gmail sync already running");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(org_id = %c.org_id, integration_id = %c.id,
+                    error = %e, "Gmail sync failed");
+                false
+            }
+        }
+    }
+}
+
+/// The running scheduler; dropping it does not stop it, [`SchedulerHandle::shutdown`] does.
+#[derive(Debug)]
+pub struct SchedulerHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SchedulerHandle {
+    /// Stops the scheduler. A sync cut short resumes from its last stored page next time.
+    pub async fn shutdown(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interval_is_a_positive_number_of_seconds() {
+        let read = |v: &str| {
+            let v = v.to_owned();
+            SchedulerConfig::from_lookup(move |name| {
+                (name == ENV_SYNC_INTERVAL_SECS).then(|| v.clone())
+            })
+        };
+        assert_eq!(
+            SchedulerConfig::from_lookup(|_| None).unwrap(),
+            SchedulerConfig::default()
+        );
+        assert_eq!(read(" 90 ").unwrap().interval, Duration::from_secs(90));
+        for bad in ["0", "-5", "often", ""] {
+            let e = read(bad).unwrap_err();
+            assert!(
+                e.to_string().contains(ENV_SYNC_INTERVAL_SECS),
+                "{bad:?}: {e}"
+            );
+        }
+    }
+}

@@ -1,0 +1,541 @@
+//! [`InboundService`]: Twilio's webhooks into the engine — inbound SMS and calls, status
+//! callbacks and recordings — whatever HTTP framework receives them.
+//!
+//! Each request is checked before anything is stored: its `X-Twilio-Signature` must be valid
+//! over the public URL Twilio called (the engine's public URL + the request's path and query:
+//! Twilio signs what it called, not what a proxy forwarded), with the auth token of the org's
+//! own Twilio account when it has one ([`TwilioAccounts`]), else the platform's. JSON-body
+//! requests carry `bodySHA256` in the query and are signed over the URL alone; the default-port
+//! variants are accepted as Twilio's own validators accept them ([`RequestValidator`]).
+//!
+//! The org of a request is the owner of the number it concerns (through `phones`), or the one
+//! named by `?org=` in a callback URL the engine built (the URL is signed, so the org cannot be
+//! forged). An inbound SMS keeps numbers' owners for a while (10 s, re-checked by every
+//! write); when the owner changed meanwhile, the write refuses the stale owner, or the
+//! signature was checked against the old owner's account, and the request is answered again
+//! with the owner read afresh.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<workos_store::SqlStore>, cipher: std::sync::Arc<workos_core::crypto::Cipher>) -> workos_core::Result<()> {
+//! use std::sync::Arc;
+//! use workos_twilio::{InboundRequest, InboundService, TwilioAccounts, TwilioConfig};
+//!
+//! let config = TwilioConfig::from_lookup(|name| std::env::var(name).ok())?;
+//! let public_url = "https://crm.example.com";
+//! let accounts = Arc::new(TwilioAccounts::new(store.clone(), cipher, &config, public_url));
+//! let inbound = InboundService::new(store, accounts, &config, public_url);
+//! // In your handler of POST /api/v1/webhooks/twilio/sms:
+//! let body = b"MessageSid=SM1&AccountSid=AC1&From=%2B14155550100&To=%2B14155550199&Body=Hi";
+//! let twiml = inbound
+//!     .message(&InboundRequest {
+//!         path_and_query: "/api/v1/webhooks/twilio/sms",
+//!         signature: Some("…the X-Twilio-Signature header…"),
+//!         body,
+//!         request_id: None,
+//!     })
+//!     .await?;
+//! // Answer `twiml` with `Content-Type: text/xml`.
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use workos_core::domain::{Direction, Media, NewCall, NewSms, Phone, UnknownSender};
+use workos_core::ids::{OrgId, PhoneId};
+use workos_core::repo::{CommsRepo, Directory, IntegrationRepo, PersonRepo, PhoneRepo};
+use workos_core::tenant::TenantContext;
+use workos_core::{Error, Result};
+
+use crate::accounts::TwilioAccounts;
+use crate::config::TwilioConfig;
+use crate::models::{
+    CallStatusCallback, InboundCall, InboundMessage, MessageStatusCallback, ParseError,
+    RecordingCallback, Twiml, empty_twiml,
+};
+use crate::numbers::NumberOwners;
+use crate::signature::{RequestValidator, parse_form};
+
+/// Where the engine's Twilio webhooks are served, below the public URL.
+pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/twilio";
+
+/// What a caller answers a call from a number no org owns.
+const NOT_IN_SERVICE: &str = "This number is not in service.";
+
+/// One webhook request as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct InboundRequest<'a> {
+    /// The path and query Twilio requested, e.g. `/api/v1/webhooks/twilio/sms` (appended to
+    /// the public URL, this is the URL Twilio signed).
+    pub path_and_query: &'a str,
+    /// The `X-Twilio-Signature` header, when present.
+    pub signature: Option<&'a str>,
+    /// The raw body (form-encoded parameters, or JSON with `bodySHA256`).
+    pub body: &'a [u8],
+    /// The request id, carried into the events the request writes.
+    pub request_id: Option<&'a str>,
+}
+
+impl InboundRequest<'_> {
+    fn path(&self) -> &str {
+        self.path_and_query
+            .split_once('?')
+            .map_or(self.path_and_query, |(path, _)| path)
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.path_and_query.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The `org` query parameter of a callback URL the engine built (covered by the
+    /// signature).
+    fn org(&self) -> Option<OrgId> {
+        form_urlencoded::parse(self.query()?.as_bytes())
+            .find(|(k, _)| k == "org")
+            .and_then(|(_, v)| v.parse().ok())
+    }
+}
+
+/// A request's decoded form parameters.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// The first value of `name`.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The parameters' error, as the caller's input error on that parameter.
+fn bad_payload(e: &ParseError) -> Error {
+    Error::invalid(e.field(), e.to_string())
+}
+
+/// Handles Twilio's webhooks for every org: checks signatures, finds the org, and records
+/// messages, calls, statuses and recordings through the store (each write with its event).
+pub struct InboundService<S> {
+    store: Arc<S>,
+    accounts: Arc<TwilioAccounts<S>>,
+    owners: NumberOwners<S>,
+    public_url: String,
+    unknown_sender: UnknownSender,
+    voice_greeting: String,
+}
+
+impl<S> std::fmt::Debug for InboundService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundService")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> InboundService<S>
+where
+    S: Directory + CommsRepo + IntegrationRepo + PhoneRepo + PersonRepo + 'static,
+{
+    /// The service over `store`, checking signatures with `accounts`; `public_url` is where
+    /// Twilio reaches the engine (the URLs it signs start with it). The unknown-sender policy
+    /// and the voice greeting are `config`'s.
+    #[must_use]
+    pub fn new(
+        store: Arc<S>,
+        accounts: Arc<TwilioAccounts<S>>,
+        config: &TwilioConfig,
+        public_url: &str,
+    ) -> Self {
+        Self {
+            owners: NumberOwners::new(Arc::clone(&store)),
+            store,
+            accounts,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            unknown_sender: config.unknown_sender,
+            voice_greeting: config.voice_greeting.clone(),
+        }
+    }
+
+    /// The accounts that check signatures (and send).
+    #[must_use]
+    pub fn accounts(&self) -> &Arc<TwilioAccounts<S>> {
+        &self.accounts
+    }
+
+    /// An inbound SMS/MMS: stores it (idempotent on `MessageSid`), links or creates the person
+    /// (as the unknown-sender policy says), adds an interaction and emits `sms.received`.
+    /// Answers empty TwiML; a message to a number no org owns is ignored (logged).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a missing or invalid signature (nothing is stored);
+    /// [`Error::Validation`] naming a missing or malformed Twilio parameter;
+    /// [`Error::Unavailable`] when no auth token can check the request or the storage fails.
+    pub async fn message(&self, request: &InboundRequest<'_>) -> Result<String> {
+        let params = Params(parse_form(request.body));
+        let to = params.get("To").unwrap_or_default();
+        // The number's org first: its own Twilio account, if any, signed the request.
+        let owner = self.owners.owner(to).await?;
+        let cached = owner.as_ref().filter(|o| o.cached).map(|o| o.phone.id);
+        // The owner may have changed since it was read (the number released or moved to
+        // another org): the write refused it (`None`), or, read from the cache, the signature
+        // was checked against the old org's account. Then answer again with the owner as it
+        // is now.
+        let refused = match self
+            .accept_sms(request, &params, owner.map(|o| o.phone))
+            .await
+        {
+            Ok(Some(answer)) => return Ok(answer),
+            Ok(None) => None,
+            Err(e) if cached.is_none() => return Err(e),
+            Err(e) => Some(e),
+        };
+        let owner = self.owners.fresh(to).await?;
+        if let Some(e) = refused
+            && owner.as_ref().map(|o| o.phone.id) == cached
+        {
+            return Err(e);
+        }
+        let answer = self
+            .accept_sms(request, &params, owner.map(|o| o.phone))
+            .await?;
+        // Released again in between: as for a number no org owns.
+        Ok(answer.unwrap_or_else(|| empty_twiml().to_owned()))
+    }
+
+    /// Checks an inbound SMS's signature for the org owning `phone` (the platform's account
+    /// when none does) and records it in that org. `None` when the phone was no longer the
+    /// org's at the write (nothing was written).
+    async fn accept_sms(
+        &self,
+        request: &InboundRequest<'_>,
+        params: &Params,
+        phone: Option<Phone>,
+    ) -> Result<Option<String>> {
+        self.verify(phone.as_ref().map(|p| p.org_id), request, params)
+            .await?;
+        let message = InboundMessage::from_params(&params.0).map_err(|e| bad_payload(&e))?;
+        let Some(phone) = phone else {
+            tracing::warn!(message_sid = %message.message_sid, "inbound SMS to a number no org owns; ignored");
+            return Ok(Some(empty_twiml().to_owned()));
+        };
+        let ctx = system(phone.org_id, "twilio.inbound_sms", request);
+        let new = NewSms {
+            phone_id: Some(phone.id),
+            message_sid: Some(message.message_sid.clone()),
+            direction: Direction::Inbound,
+            from: message.from,
+            to: message.to,
+            body: message.body,
+            media: message
+                .media
+                .into_iter()
+                .map(|m| Media {
+                    url: m.url,
+                    content_type: Some(m.content_type),
+                })
+                .collect(),
+            status: "received".into(),
+            person_id: None,
+            unknown_sender: self.unknown_sender,
+        };
+        let recorded = match self.store.record_sms(&ctx, new).await {
+            Ok(recorded) => recorded,
+            Err(Error::NotFound { kind }) if kind == PhoneId::KIND => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // Debug, not info: one line per message is a cost at volume; the event log has them
+        // all.
+        tracing::debug!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
+        Ok(Some(empty_twiml().to_owned()))
+    }
+
+    /// An inbound call (or the instructions request of a call the engine placed): stores it
+    /// with an interaction and `call.received`; answers the greeting TwiML (say, then record,
+    /// with a recording callback naming the org). A call to a number no org owns hears that
+    /// the number is not in service.
+    ///
+    /// # Errors
+    /// As [`InboundService::message`].
+    pub async fn voice(&self, request: &InboundRequest<'_>) -> Result<String> {
+        let params = Params(parse_form(request.body));
+        let outbound = params
+            .get("Direction")
+            .is_some_and(|d| d.starts_with("outbound"));
+        let ours = params.get(if outbound { "From" } else { "To" });
+        let phone = self.owners.uncached(&[ours]).await?;
+        let org = request.org().or(phone.as_ref().map(|p| p.org_id));
+        self.verify(org, request, &params).await?;
+        let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
+        // Calls the engine placed come back here for their instructions, with the org in the
+        // URL and Twilio's `Direction` saying so; whichever of the two requests records first,
+        // the call is recorded the right way round.
+        let direction = if outbound {
+            Direction::Outbound
+        } else {
+            Direction::Inbound
+        };
+        let Some(org) = org else {
+            tracing::warn!(call_sid = %call.call_sid, "inbound call to a number no org owns; ignored");
+            return Ok(Twiml::new().say(NOT_IN_SERVICE).build());
+        };
+        let ctx = system(org, "twilio.voice", request);
+        let new = NewCall {
+            phone_id: phone.filter(|p| p.org_id == org).map(|p| p.id),
+            call_sid: Some(call.call_sid.clone()),
+            direction,
+            from: call.from,
+            to: call.to,
+            status: call.call_status.as_str().to_owned(),
+            person_id: None,
+            unknown_sender: self.unknown_sender,
+        };
+        self.store.record_call(&ctx, new).await?;
+        // The org rides in the callback URL, which Twilio signs, so the recording finds its
+        // call.
+        let callback = format!("{}{WEBHOOK_PATH}/recording?org={org}", self.public_url);
+        Ok(Twiml::new()
+            .say(&self.voice_greeting)
+            .record(&callback)
+            .build())
+    }
+
+    /// A message status callback: updates an outbound message's status (unknown statuses are
+    /// stored as given) and emits `sms.status_changed`. A callback of no known org is ignored
+    /// (logged).
+    ///
+    /// # Errors
+    /// As [`InboundService::message`].
+    pub async fn message_status(&self, request: &InboundRequest<'_>) -> Result<()> {
+        let params = Params(parse_form(request.body));
+        let org = self
+            .callback_org(request, &[params.get("From"), params.get("To")])
+            .await?;
+        self.verify(org, request, &params).await?;
+        let status = MessageStatusCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
+        let Some(org) = org else {
+            tracing::warn!(message_sid = %status.message_sid, "status callback for a message of no known org");
+            return Ok(());
+        };
+        let ctx = system(org, "twilio.message_status", request);
+        let error_code = status.error_code.map(|c| c.to_string());
+        self.store
+            .update_sms_status(
+                &ctx,
+                &status.message_sid,
+                status.message_status.as_str(),
+                error_code,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A call status callback: updates the call's status and duration; emits
+    /// `call.completed` (or `call.status_changed`). A callback of no known org is ignored
+    /// (logged).
+    ///
+    /// # Errors
+    /// As [`InboundService::message`].
+    pub async fn call_status(&self, request: &InboundRequest<'_>) -> Result<()> {
+        let params = Params(parse_form(request.body));
+        let org = self
+            .callback_org(request, &[params.get("To"), params.get("From")])
+            .await?;
+        self.verify(org, request, &params).await?;
+        let status = CallStatusCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
+        let Some(org) = org else {
+            tracing::warn!(call_sid = %status.call_sid, "status callback for a call of no known org");
+            return Ok(());
+        };
+        let ctx = system(org, "twilio.call_status", request);
+        let duration = status.call_duration.or(status.duration);
+        self.store
+            .update_call_status(
+                &ctx,
+                &status.call_sid,
+                status.call_status.as_str(),
+                duration,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A recording callback: stores the recording's SID, URL and duration on the call. The
+    /// callback URL must name the org (the engine's greeting TwiML puts it there).
+    ///
+    /// # Errors
+    /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
+    pub async fn recording(&self, request: &InboundRequest<'_>) -> Result<()> {
+        let params = Params(parse_form(request.body));
+        let org = request.org();
+        self.verify(org, request, &params).await?;
+        let rec = RecordingCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
+        let Some(org) = org else {
+            return Err(Error::invalid(
+                "org",
+                "the recording callback URL must name the org",
+            ));
+        };
+        let ctx = system(org, "twilio.recording", request);
+        self.store
+            .record_recording(
+                &ctx,
+                &rec.call_sid,
+                &rec.recording_sid,
+                &rec.recording_url,
+                rec.recording_duration,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The org of a callback: the one named in the signed URL the engine built, else the owner
+    /// of one of the numbers (callbacks configured outside the engine). The lookup only runs
+    /// when the URL names no org.
+    async fn callback_org(
+        &self,
+        request: &InboundRequest<'_>,
+        numbers: &[Option<&str>],
+    ) -> Result<Option<OrgId>> {
+        match request.org() {
+            Some(org) => Ok(Some(org)),
+            None => Ok(self.owners.uncached(numbers).await?.map(|p| p.org_id)),
+        }
+    }
+
+    /// Checks the request's signature over the public URL with the auth token of `org`'s own
+    /// Twilio account when it has one, else the platform's.
+    async fn verify(
+        &self,
+        org: Option<OrgId>,
+        request: &InboundRequest<'_>,
+        params: &Params,
+    ) -> Result<()> {
+        let Some(validator) = self.accounts.validator(org).await? else {
+            return Err(Error::Unavailable {
+                message: "Twilio is not configured: no auth token checks webhook signatures"
+                    .to_owned(),
+                source: None,
+            });
+        };
+        if !signed(&validator, &self.public_url, request, params) {
+            tracing::warn!(
+                request_id = request.request_id.unwrap_or_default(),
+                path = request.path(),
+                "refused a Twilio webhook with a missing or invalid signature"
+            );
+            return Err(Error::Forbidden("invalid Twilio signature".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the request carries a valid signature of `validator` over `public_url` + its path
+/// and query: over the raw body's hash when the query carries `bodySHA256`, else over the form
+/// parameters.
+fn signed(
+    validator: &RequestValidator,
+    public_url: &str,
+    request: &InboundRequest<'_>,
+    params: &Params,
+) -> bool {
+    let Some(signature) = request.signature.filter(|s| !s.is_empty()) else {
+        return false;
+    };
+    let url = format!("{public_url}{}", request.path_and_query);
+    if request.query().is_some_and(|q| q.contains("bodySHA256=")) {
+        validator.validate_body(&url, request.body, signature)
+    } else {
+        validator.validate(&url, &params.0, signature)
+    }
+}
+
+/// A system context of `org` for the webhook job `job`, carrying the request id.
+fn system(org: OrgId, job: &str, request: &InboundRequest<'_>) -> TenantContext {
+    let ctx = TenantContext::system(org, job);
+    match request.request_id {
+        Some(id) => ctx.with_request_id(id),
+        None => ctx,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signature::sha256_hex;
+
+    fn request<'a>(
+        path_and_query: &'a str,
+        signature: &'a str,
+        body: &'a [u8],
+    ) -> InboundRequest<'a> {
+        InboundRequest {
+            path_and_query,
+            signature: Some(signature),
+            body,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn reads_the_org_of_a_callback_url() {
+        let org = OrgId::new();
+        let path = format!("/api/v1/webhooks/twilio/recording?org={org}");
+        assert_eq!(request(&path, "", b"").org(), Some(org));
+        assert_eq!(request("/x?org=nope", "", b"").org(), None);
+        assert_eq!(request("/x", "", b"").org(), None);
+        assert_eq!(request("/x?a=1", "", b"").path(), "/x");
+    }
+
+    #[test]
+    fn signatures_cover_the_public_url_and_the_form_or_the_body() {
+        let validator = RequestValidator::new("token-0123456789");
+        let public = "https://crm.example.com";
+        let body = b"To=%2B1&From=%2B2";
+        let params = Params(parse_form(body));
+        let path = "/api/v1/webhooks/twilio/sms";
+        let good = validator.signature(&format!("{public}{path}"), &params.0);
+        assert!(signed(
+            &validator,
+            public,
+            &request(path, &good, body),
+            &params
+        ));
+        // Another path, another public URL, or no signature: refused.
+        assert!(!signed(
+            &validator,
+            public,
+            &request("/other", &good, body),
+            &params
+        ));
+        assert!(!signed(
+            &validator,
+            "https://proxy.local",
+            &request(path, &good, body),
+            &params
+        ));
+        assert!(!signed(
+            &validator,
+            public,
+            &request(path, "", body),
+            &params
+        ));
+
+        // A JSON body is signed over the URL carrying its hash.
+        let json = br#"{"a":1}"#;
+        let path = format!("{path}?bodySHA256={}", sha256_hex(json));
+        let good = validator.signature(&format!("{public}{path}"), &[]);
+        let none = Params(Vec::new());
+        assert!(signed(
+            &validator,
+            public,
+            &request(&path, &good, json),
+            &none
+        ));
+        assert!(!signed(
+            &validator,
+            public,
+            &request(&path, &good, b"{}"),
+            &none
+        ));
+    }
+}
