@@ -349,6 +349,7 @@ struct Credentials {
 
 /// Who a message is sent from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MessageSender {
     /// `From`: a Twilio number (E.164), short code, alphanumeric sender id or channel address
     /// such as `whatsapp:+14155550100`.
@@ -573,6 +574,7 @@ impl From<&OutboundCall> for CreateCall {
 /// An Account resource as Twilio returns it (the fields this crate reads). Twilio's answer
 /// also carries the account's `auth_token`: it is never read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AccountResource {
     /// `AC…`.
     pub sid: String,
@@ -590,6 +592,7 @@ pub struct AccountResource {
 /// A Message resource as Twilio returns it (the fields this crate reads; others are
 /// ignored). Dates are kept as sent (RFC 2822, e.g. `Thu, 24 Aug 2023 05:01:45 +0000`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessageResource {
     /// `SM…` (or `MM…` for MMS).
     pub sid: String,
@@ -647,6 +650,7 @@ pub struct MessageResource {
 
 /// A Call resource as Twilio returns it (the fields this crate reads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CallResource {
     /// `CA…`.
     pub sid: String,

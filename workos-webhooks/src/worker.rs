@@ -227,6 +227,7 @@ pub fn message_id(id: WebhookDeliveryId) -> String {
 
 /// What one [`Dispatcher::run_once`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DispatchStats {
     /// Events read from the log.
     pub events: usize,

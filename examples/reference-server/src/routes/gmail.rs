@@ -306,7 +306,9 @@ async fn default_integration(state: &AppState, ctx: &TenantContext) -> ApiResult
                 IntegrationStatus::Syncing | IntegrationStatus::Failing => {
                     fallback = fallback.or(Some(i.id));
                 }
-                IntegrationStatus::NeedsReauth | IntegrationStatus::Disconnected => {}
+                // `needs_reauth`, `disconnected`, and any status a later version adds
+                // (`IntegrationStatus` is non-exhaustive): not one to send from.
+                _ => {}
             }
         }
         match listed.next_cursor {
