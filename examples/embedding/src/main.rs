@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         .list_people(&ctx, PersonFilter::default(), PageRequest::first(50)?)
         .await?;
     // README: end
-    assert_eq!(page.data, [ada.clone()]);
+    assert_eq!(page.data, std::slice::from_ref(&ada));
 
     let company = NewCompany {
         name: "Initech".into(),
