@@ -84,6 +84,7 @@ const ID_BASE: u64 = 0x18c0_0000_0000_0000;
 
 /// The fake's routes, for scripting and counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Route {
     /// `GET /o/oauth2/v2/auth`.
     Authorize,
@@ -105,6 +106,7 @@ pub enum Route {
 
 /// A scripted answer (see [`FakeGoogle::inject`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Fault {
     /// `401` with Google's "Invalid Credentials" body.
     Unauthorized,
@@ -136,6 +138,7 @@ pub enum Fault {
 
 /// A message the fake sent (see [`FakeGoogle::sent`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SentMessage {
     /// The new message's id.
     pub id: String,

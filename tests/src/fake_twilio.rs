@@ -94,6 +94,7 @@ const DATE_FORMAT: &str = "%a, %d %b %Y %H:%M:%S %z";
 
 /// One request the fake received.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordedRequest {
     /// `GET`, `POST`, …
     pub method: String,

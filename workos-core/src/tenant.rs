@@ -16,6 +16,7 @@ use crate::ids::{ApiKeyId, OrgId, UserId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Role {
     /// Reads CRM data.
     Viewer,
@@ -65,6 +66,7 @@ impl FromStr for Role {
 
 /// What an operation needs. Each maps to the least role allowed to do it (DESIGN.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Access {
     /// Read any tenant data.
     Read,
@@ -93,6 +95,7 @@ impl Access {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Actor {
     /// A signed-in user, with their role in the org (from a verified membership).
     User {

@@ -99,6 +99,7 @@ impl RetryPolicy {
 
 /// The Gmail API methods the client calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Method {
     /// `users.getProfile`.
     Profile,
@@ -137,6 +138,7 @@ impl Method {
 
 /// API calls made (every HTTP attempt, retries included) and the quota units they cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ApiUsage {
     /// All calls.
     pub calls: u64,
@@ -197,6 +199,7 @@ struct Counters {
 /// `users.getProfile`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Profile {
     /// The mailbox's address.
     pub email_address: String,
@@ -213,6 +216,7 @@ pub struct Profile {
 /// A message as lists name it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct MessageRef {
     /// The message id.
     pub id: String,
@@ -227,6 +231,7 @@ pub struct MessageRef {
 /// A page of `users.messages.list`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct MessageList {
     /// The messages, newest first (absent when none).
     #[serde(default)]
@@ -253,6 +258,7 @@ pub struct ListQuery {
 /// A message in `format=raw`.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RawMessage {
     /// The message id.
     pub id: String,
@@ -309,6 +315,7 @@ impl RawMessage {
 
 /// The kinds of history records to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HistoryType {
     /// A message was added to the mailbox.
     MessageAdded,
@@ -335,6 +342,7 @@ impl HistoryType {
 
 /// A message in a history record.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
 pub struct HistoryMessage {
     /// The message.
     pub message: MessageRef,
@@ -343,6 +351,7 @@ pub struct HistoryMessage {
 /// A label change in a history record.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct HistoryLabelChange {
     /// The message.
     pub message: MessageRef,
@@ -354,6 +363,7 @@ pub struct HistoryLabelChange {
 /// One history record.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct HistoryRecord {
     /// Its history id.
     pub id: String,
@@ -377,6 +387,7 @@ pub struct HistoryRecord {
 /// A page of `users.history.list`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct HistoryPage {
     /// The records, oldest first (absent when nothing changed).
     #[serde(default)]
@@ -414,6 +425,7 @@ pub struct HistoryQuery {
 /// What `users.messages.send` answered.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct SentMessage {
     /// The new message's id.
     pub id: String,

@@ -44,6 +44,7 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client> {
 
 /// A started connect: where to send the user, and what was kept for Google's redirect.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ConnectStart {
     /// Google's consent page for this connect.
     pub authorization_url: Url,
@@ -53,6 +54,7 @@ pub struct ConnectStart {
 
 /// What a disconnect came to.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Disconnected {
     /// The integration, now `disconnected`.
     pub integration: Integration,

@@ -30,6 +30,12 @@
 //!   email's, or the org's default, [`Gmail::default_integration`]), threads replies, sends,
 //!   and answers the stored email.
 //!
+//! What an embedder does first, as the example shows: **configure** ([`GmailConfig`], then
+//! [`Gmail::builder`]), **connect an account** ([`Gmail::start_connect`], then
+//! [`Gmail::finish_connect`] with the redirect's `code` and `state`), and **sync and send**
+//! ([`Gmail::sync_engine`], [`Gmail::sender`]). The crate has no feature flags. Tests point
+//! every URL at the fake Google of `workos-tests`.
+//!
 //! ```no_run
 //! # async fn demo(
 //! #     store: std::sync::Arc<workos_store::SqlStore>,
@@ -56,6 +62,12 @@
 //! # }
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// The README's examples run as doctests, so what crates.io shows is compiled code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod api;
 pub mod config;

@@ -25,6 +25,7 @@ pub const MAX_RECIPIENTS: usize = 500;
 
 /// A message ready for `messages.send`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BuiltMessage {
     /// The RFC 5322 bytes.
     pub raw: Vec<u8>,

@@ -254,6 +254,7 @@ fn invalid_state() -> Error {
 
 /// Why a token request failed, as far as the caller must act on it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum OAuthFailure {
     /// Google refused the grant for good (`invalid_grant`: revoked, expired or the password
     /// changed; `invalid_scope`; `unauthorized_client`): the user must connect again.

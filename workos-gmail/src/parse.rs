@@ -13,6 +13,7 @@ use serde::Serialize;
 
 /// A mailbox: an address with an optional display name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Mailbox {
     /// The display name.
     pub name: Option<String>,
@@ -45,6 +46,7 @@ impl fmt::Display for Mailbox {
 
 /// An attachment's metadata (its bytes are not kept).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AttachmentInfo {
     /// The file name, when given.
     pub filename: Option<String>,
@@ -56,6 +58,7 @@ pub struct AttachmentInfo {
 
 /// What was read of a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParsedEmail {
     /// `From` (the first mailbox).
     pub from: Option<Mailbox>,

@@ -64,7 +64,9 @@ impl Gmail {
                     IntegrationStatus::Syncing | IntegrationStatus::Failing => {
                         fallback = fallback.or(Some(i.id));
                     }
-                    IntegrationStatus::NeedsReauth | IntegrationStatus::Disconnected => {}
+                    // `needs_reauth`, `disconnected`, and any status a later version adds
+                    // (`IntegrationStatus` is non-exhaustive): not one to send from.
+                    _ => {}
                 }
             }
             match listed.next_cursor {

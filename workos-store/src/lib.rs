@@ -4,6 +4,15 @@
 //! production, SQLite as the embedded default. Both implement every repository trait of
 //! `workos-core` through one code path, so they cannot drift apart.
 //!
+//! What an embedder does first:
+//!
+//! 1. **Connect**: [`SqlStore::connect`] picks the backend from the URL's scheme
+//!    (`postgres://…`, `sqlite://path`, `sqlite::memory:`).
+//! 2. **Migrate, when you decide**: [`SqlStore::migrate`] applies the embedded migrations; it
+//!    is idempotent and takes a lock. `connect` never migrates by itself.
+//! 3. **Create an org and act in it** through a
+//!    [`TenantContext`] for that org.
+//!
 //! ```no_run
 //! # async fn demo() -> workos_core::Result<()> {
 //! use workos_core::domain::{NewOrg, NewPerson};
@@ -11,13 +20,21 @@
 //! use workos_core::tenant::TenantContext;
 //! use workos_store::SqlStore;
 //!
-//! let store = SqlStore::connect("sqlite://workos.db").await?; // or postgres://…
-//! store.migrate().await?;                                     // explicit, never implicit
-//! let org = store.create_org(NewOrg { name: "Acme".into() }, None).await?;
+//! let store = SqlStore::connect("sqlite://workos.db").await?; // 1. or postgres://…
+//! store.migrate().await?;                                     // 2. explicit, never implicit
+//! let org = store.create_org(NewOrg { name: "Acme".into() }, None).await?; // 3.
 //! let ctx = TenantContext::system(org.id, "example");
 //! let ada = store.create_person(&ctx, NewPerson { first_name: Some("Ada".into()), ..Default::default() }).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Feature flags
+//!
+//! - **`postgres`** (default): the Postgres backend, `SqlStore::from_pg_pool` and
+//!   `SqlStore::pg_pool`.
+//! - **`sqlite`** (default): the SQLite backend (SQLite compiled in).
+//!
+//! Either alone builds (`default-features = false`); at least one is required.
 //!
 //! ## Tenancy
 //! Every repository call opens one transaction for the context's org. On Postgres that
@@ -27,6 +44,12 @@
 //! the same queries do the filtering.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// The README's examples run as doctests, so what crates.io shows is compiled code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(not(any(feature = "postgres", feature = "sqlite")))]
 compile_error!("enable at least one backend feature: `postgres` or `sqlite`");

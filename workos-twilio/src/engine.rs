@@ -18,6 +18,7 @@ use crate::client::TwilioErrorKind;
 
 /// Who to reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Recipient {
     /// A number.
     Number(E164),

@@ -22,6 +22,11 @@
 //!   [`CallChannel`](workos_core::channel::CallChannel). Tests can point it at the fake API
 //!   in `workos-tests` (`workos_tests::fake_twilio`).
 //!
+//! What an embedder does first: **check the signature** of every webhook
+//! ([`RequestValidator::validate`]), **read the payload** ([`InboundMessage::from_params`], …),
+//! and **send** ([`TwilioClient::builder`], [`TwilioClient::send_message`]). The crate has no
+//! feature flags.
+//!
 //! ```
 //! use workos_twilio::{InboundMessage, RequestValidator, parse_form};
 //!
@@ -31,10 +36,29 @@
 //! let url = "https://example.com/twilio/sms";
 //! let header = validator.signature(url, &params); // what Twilio would send
 //! assert!(validator.validate(url, &params, &header));
-//! let message = InboundMessage::from_params(&params).unwrap();
+//! let message = InboundMessage::from_params(&params)?;
 //! assert_eq!(message.body, "Hi");
+//!
+//! // Sending: `client.send_message(&reply).await?` in your async code.
+//! let client = workos_twilio::TwilioClient::builder()
+//!     .account_sid("AC0123456789abcdef0123456789abcdef")
+//!     .auth_token("auth-token")
+//!     .build()?;
+//! let reply = workos_twilio::SendMessage::new(
+//!     &message.from,
+//!     workos_twilio::MessageSender::From(message.to.clone()),
+//!     "Thanks!",
+//! );
+//! # let _ = (client, reply);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// The README's examples run as doctests, so what crates.io shows is compiled code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod accounts;
 pub mod client;

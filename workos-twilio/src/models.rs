@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a webhook's form parameters could not be read into a payload type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// A required parameter is absent or empty.
     #[error("missing required Twilio parameter `{0}`")]
@@ -83,6 +84,7 @@ impl Params<'_> {
 
 /// One media attachment of an inbound MMS / WhatsApp message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Media {
     /// `MediaUrlN`: where Twilio stores the attachment (fetching may need account auth).
     pub url: String,
@@ -93,6 +95,7 @@ pub struct Media {
 /// An incoming SMS/MMS/WhatsApp message (the messaging webhook).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct InboundMessage {
     /// `MessageSid` (`SM…`/`MM…`).
     pub message_sid: String,
@@ -152,6 +155,7 @@ impl InboundMessage {
 /// An incoming voice call (the voice webhook).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct InboundCall {
     /// `CallSid` (`CA…`).
     pub call_sid: String,
@@ -189,6 +193,7 @@ impl InboundCall {
 /// A message status callback (`StatusCallback` of an outbound message).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct MessageStatusCallback {
     /// `MessageSid`.
     pub message_sid: String,
@@ -231,6 +236,7 @@ impl MessageStatusCallback {
 /// A call status callback (`StatusCallback` of a call).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct CallStatusCallback {
     /// `CallSid`.
     pub call_sid: String,
@@ -284,6 +290,7 @@ impl CallStatusCallback {
 /// A recording status callback (`recordingStatusCallback` of `<Record>` or a call).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct RecordingCallback {
     /// `RecordingSid` (`RE…`).
     pub recording_sid: String,
@@ -385,6 +392,7 @@ macro_rules! status_enum {
 
 status_enum! {
     /// A message's `MessageStatus`.
+    #[non_exhaustive]
     MessageStatus {
         /// `queued`
         Queued = "queued",
@@ -436,6 +444,7 @@ impl MessageStatus {
 
 status_enum! {
     /// A call's `CallStatus`.
+    #[non_exhaustive]
     CallStatus {
         /// `queued`
         Queued = "queued",
@@ -472,6 +481,7 @@ impl CallStatus {
 /// `{"code": 20404, "message": "…", "more_info": "https://www.twilio.com/docs/errors/20404", "status": 404}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("Twilio error {}: {message}", code.map_or_else(|| "(no code)".to_owned(), |c| c.to_string()))]
+#[non_exhaustive]
 pub struct TwilioErrorBody {
     /// Twilio's error code (see `more_info`).
     #[serde(default)]

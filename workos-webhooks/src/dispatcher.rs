@@ -36,6 +36,7 @@ const PENDING_ORGS_BATCH: u32 = 500;
 
 /// What one [`Dispatcher::run_once`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DispatchStats {
     /// Events read from the log.
     pub events: usize,

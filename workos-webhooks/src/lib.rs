@@ -19,6 +19,12 @@
 //! [`DeliveryQueue`](workos_core::repo::DeliveryQueue),
 //! [`EventBus`](workos_core::events::EventBus)), so it runs on any backend.
 //!
+//! What an embedder does first, as the example shows: **configure**
+//! ([`WebhookConfig::from_env`](worker::WebhookConfig::from_env)), **register endpoints**
+//! ([`WebhookService::create`](service::WebhookService::create), which returns the signing
+//! secret once) and **run the pipeline** ([`Pipeline::spawn`](worker::Pipeline::spawn)).
+//! Receivers check deliveries with [`signing::verify`]. The crate has no feature flags.
+//!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<workos_store::SqlStore>, cipher: std::sync::Arc<workos_core::crypto::Cipher>,
 //! #               ctx: workos_core::tenant::TenantContext, new: workos_core::domain::NewWebhook) -> Result<(), Box<dyn std::error::Error>> {
@@ -36,6 +42,12 @@
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+// The README's examples run as doctests, so what crates.io shows is compiled code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod dispatcher;
 pub mod leads;

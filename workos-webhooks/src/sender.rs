@@ -76,6 +76,7 @@ impl ErrorKind {
 /// An attempt that got no HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} error: {message}", kind.as_str())]
+#[non_exhaustive]
 pub struct SendError {
     /// What kind of failure.
     pub kind: ErrorKind,
@@ -94,6 +95,7 @@ impl SendError {
 
 /// The receiver's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendResponse {
     /// The HTTP status code.
     pub status: u16,

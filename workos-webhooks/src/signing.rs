@@ -163,6 +163,7 @@ pub fn signature_header(
 
 /// The three Standard Webhooks headers of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WebhookHeaders {
     /// The message id (`webhook-id`), stable across retries so receivers can deduplicate.
     pub id: String,

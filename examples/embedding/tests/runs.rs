@@ -17,6 +17,7 @@ fn example_creates_an_org_a_person_and_prints_their_events() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("Ada <ada@initech.com>"), "{stdout}");
+    assert!(stdout.contains("Grace <grace@initech.com>"), "{stdout}");
     let events: Vec<&str> = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("event "))
@@ -30,7 +31,10 @@ fn example_creates_an_org_a_person_and_prints_their_events() {
         [
             "org.created",
             "member.created",
+            "person.created",
             "company.created",
+            "person.updated",
+            // Grace; finding Ada again wrote nothing.
             "person.created"
         ]
     );

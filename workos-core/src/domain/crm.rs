@@ -52,6 +52,7 @@ macro_rules! string_enum {
 
 string_enum! {
     /// Where a deal stands in the pipeline.
+    #[non_exhaustive]
     DealStage, "stage" {
         /// Not yet qualified.
         Lead = "lead",
@@ -70,6 +71,7 @@ string_enum! {
 
 string_enum! {
     /// A task's progress.
+    #[non_exhaustive]
     TaskStatus, "status" {
         /// To do.
         Open = "open",
@@ -84,6 +86,7 @@ string_enum! {
 
 string_enum! {
     /// A task's urgency.
+    #[non_exhaustive]
     TaskPriority, "priority" {
         /// Whenever.
         Low = "low",
@@ -98,6 +101,7 @@ string_enum! {
 
 string_enum! {
     /// What an interaction records.
+    #[non_exhaustive]
     InteractionKind, "kind" {
         /// An email (created by the Gmail channel).
         Email = "email",

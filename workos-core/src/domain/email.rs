@@ -17,6 +17,7 @@ pub const GMAIL: &str = "gmail";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum IntegrationStatus {
     /// Connected and working.
     Active,

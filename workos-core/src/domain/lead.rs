@@ -69,6 +69,7 @@ macro_rules! string_enum {
 
 string_enum! {
     /// Where a lead stands. Capture stores `new` or `duplicate`; routing moves it on.
+    #[non_exhaustive]
     LeadStatus, "status" {
         /// Captured, not yet routed.
         New = "new",
@@ -97,6 +98,7 @@ string_enum! {
     /// `pending` → `delivered` | `failed`; `failed` → `delivered` | `failed` (a retry);
     /// `delivered` → `accepted` | `rejected` | `returned`; `accepted` → `returned`.
     /// `rejected` and `returned` are final.
+    #[non_exhaustive]
     LeadDeliveryStatus, "status" {
         /// Recorded by routing, not yet sent.
         Pending = "pending",
@@ -152,6 +154,7 @@ impl LeadDeliveryStatus {
 
 string_enum! {
     /// Why a partner returned a lead.
+    #[non_exhaustive]
     ReturnReason, "return_reason" {
         /// The email or phone did not reach the person.
         BadContactInfo = "bad_contact_info",

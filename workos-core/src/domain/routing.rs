@@ -621,6 +621,7 @@ pub struct RoutedLead {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum DeliveryCallback {
     /// The partner bought it.
     Accept {

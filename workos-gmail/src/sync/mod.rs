@@ -95,6 +95,7 @@ const SNIPPET_CHARS: usize = 200;
 /// When the sync and the sender create a person for an unknown counterpart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum PersonPolicy {
     /// Never: only existing people are matched.
     Off,
@@ -197,6 +198,7 @@ impl<C: Clock> QuotaBudget<C> {
 /// Which sync comes next.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SyncPhase {
     /// List the mailbox (within the window).
     #[default]
@@ -256,6 +258,7 @@ impl SyncState {
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SyncReport {
     /// The phase the integration is in after the run.
     pub phase: SyncPhase,

@@ -8,6 +8,7 @@ use super::{CALL_STATUS_EVENTS, MAX_BODY_CHARS, MAX_MEDIA_URLS};
 
 /// Who a message is sent from.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MessageSender {
     /// `From`: a Twilio number (E.164), short code, alphanumeric sender id or channel address
     /// such as `whatsapp:+14155550100`.

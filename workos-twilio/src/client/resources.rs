@@ -8,6 +8,7 @@ use crate::models::{CallStatus, MessageStatus};
 /// An Account resource as Twilio returns it (the fields this crate reads). Twilio's answer
 /// also carries the account's `auth_token`: it is never read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AccountResource {
     /// `AC…`.
     pub sid: String,
@@ -25,6 +26,7 @@ pub struct AccountResource {
 /// A Message resource as Twilio returns it (the fields this crate reads; others are
 /// ignored). Dates are kept as sent (RFC 2822, e.g. `Thu, 24 Aug 2023 05:01:45 +0000`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessageResource {
     /// `SM…` (or `MM…` for MMS).
     pub sid: String,
@@ -82,6 +84,7 @@ pub struct MessageResource {
 
 /// A Call resource as Twilio returns it (the fields this crate reads).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CallResource {
     /// `CA…`.
     pub sid: String,

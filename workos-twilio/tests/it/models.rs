@@ -1,7 +1,7 @@
 //! Webhook payload parsing, status enums, REST error bodies and TwiML.
 
 use workos_twilio::{
-    CallStatus, CallStatusCallback, InboundCall, InboundMessage, Media, MessageStatus,
+    CallStatus, CallStatusCallback, InboundCall, InboundMessage, MessageStatus,
     MessageStatusCallback, ParseError, RecordingCallback, TwilioErrorBody, Twiml, empty_twiml,
     parse_form, xml_escape,
 };
@@ -37,17 +37,23 @@ fn parses_inbound_mms_with_two_media() {
     assert_eq!(msg.from, "+14155550100");
     assert_eq!(msg.to, "+14155550199");
     assert_eq!(msg.body, "Here are the photos & a video \u{1f4f7}");
+    // (url, content type) pairs: `Media` is non-exhaustive, so no struct literal out here.
+    let media: Vec<(&str, &str)> = msg
+        .media
+        .iter()
+        .map(|m| (m.url.as_str(), m.content_type.as_str()))
+        .collect();
     assert_eq!(
-        msg.media,
-        vec![
-            Media {
-                url: "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0123456789abcdef0123456789abcdef/Media/ME00000000000000000000000000000000".to_owned(),
-                content_type: "image/jpeg".to_owned(),
-            },
-            Media {
-                url: "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0123456789abcdef0123456789abcdef/Media/ME11111111111111111111111111111111".to_owned(),
-                content_type: "video/mp4".to_owned(),
-            },
+        media,
+        [
+            (
+                "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0123456789abcdef0123456789abcdef/Media/ME00000000000000000000000000000000",
+                "image/jpeg",
+            ),
+            (
+                "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0123456789abcdef0123456789abcdef/Media/ME11111111111111111111111111111111",
+                "video/mp4",
+            ),
         ]
     );
 }
