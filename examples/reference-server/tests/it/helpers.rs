@@ -23,6 +23,8 @@ use workos_tests::db::TestDatabase;
 pub(crate) enum Backend {
     Sqlite,
     Postgres,
+    /// A Citus cluster (`WORKOS_CITUS_URL`), the tables distributed by org.
+    Citus,
 }
 
 /// The webhook settings of every test server that delivers webhooks or leads, as they would be
@@ -81,6 +83,20 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
     let db = match backend {
         Backend::Sqlite => TestDatabase::sqlite("workos-srv"),
         Backend::Postgres => TestDatabase::postgres("workos_srv").await?,
+        Backend::Citus => {
+            TestDatabase::citus(
+                "workos_srv",
+                &workos_store::schema_fingerprint(),
+                |url| async move {
+                    let store = SqlStore::connect(&url)
+                        .await
+                        .expect("connect to the template");
+                    store.migrate().await.expect("migrate the template");
+                    store.close().await;
+                },
+            )
+            .await?
+        }
     };
     let url = db.url().to_owned();
     let store = SqlStore::connect(&url)

@@ -881,6 +881,42 @@ async fn the_queued_lead_job_routes_waiting_leads(app: &TestApp) {
 }
 server_test!(the_queued_lead_job_routes_waiting_leads);
 
+async fn concurrent_captures_never_exceed_a_partners_cap(app: &TestApp) {
+    const CAP: usize = 5;
+    const LEADS: usize = 24;
+    let (_, owner) = app.create_org("Busy").await;
+    let mut body = partner_body("Capped");
+    body["daily_cap"] = json!(CAP);
+    body["timezone"] = json!("UTC");
+    let partner = app.create("/api/v1/partners", &owner, body).await;
+    // Every capture races every other for the partner's last slots.
+    let leads: Vec<Value> = (0..LEADS)
+        .map(|n| json!({ "email": format!("race{n}-{}", email()), "vertical": "solar", "region": "CA" }))
+        .collect();
+    let captures = leads
+        .iter()
+        .map(|lead| app.post("/api/v1/leads", &owner, lead));
+    let answers = futures_util::future::join_all(captures).await;
+    let mut routed = 0;
+    for answer in &answers {
+        let lead = answer.expect(201);
+        match lead["status"].as_str() {
+            Some("routed") => routed += 1,
+            Some("queued") => {}
+            other => panic!("a capture ended {other:?}: {lead}"),
+        }
+    }
+    assert_eq!(routed, CAP, "exactly the cap is routed");
+    let leads = app
+        .read(
+            &format!("/api/v1/partners/{}/deliveries?limit=100", id_of(&partner)),
+            &owner,
+        )
+        .await;
+    assert_eq!(leads["data"].as_array().map(Vec::len), Some(CAP), "{leads}");
+}
+server_test!(concurrent_captures_never_exceed_a_partners_cap);
+
 async fn leads_are_isolated_between_orgs(app: &TestApp) {
     let (org_a, owner_a) = app.create_org("A").await;
     let (_, owner_b) = app.create_org("B").await;

@@ -1,12 +1,14 @@
 //! The reference server's API suite: one integration-test binary that runs every test against a
-//! real server (bound to a random local port) on SQLite (a fresh temporary file per test) and,
-//! when `DATABASE_URL` is set, on Postgres (a fresh `workos_srv_<uuid>` database per test,
-//! dropped afterwards).
+//! real server (bound to a random local port) on SQLite (a fresh temporary file per test), when
+//! `DATABASE_URL` is set on Postgres (a fresh `workos_srv_<uuid>` database per test, dropped
+//! afterwards), and when `WORKOS_CITUS_URL` is set on a Citus cluster (a fresh database on every
+//! node, its tables distributed by org).
 //!
 //! A test is an `async fn name(app: &TestApp)` followed by `server_test!(name);`, which
-//! generates `name::sqlite` and `name::postgres`. Without `DATABASE_URL` the Postgres half prints
-//! "Postgres tests SKIPPED: DATABASE_URL is not set" and passes, unless
-//! `WORKOS_REQUIRE_POSTGRES=1` is set, in which case it fails.
+//! generates `name::sqlite`, `name::postgres` and `name::citus`. Without `DATABASE_URL` the
+//! Postgres half prints "Postgres tests SKIPPED: DATABASE_URL is not set" and passes, unless
+//! `WORKOS_REQUIRE_POSTGRES=1` is set, in which case it fails (Citus likewise, with
+//! `WORKOS_REQUIRE_CITUS=1`).
 //!
 //! ```text
 //! cargo test -p workos-reference-server --test it                                                    # SQLite
@@ -33,6 +35,14 @@ macro_rules! server_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let Some(app) = ($spawn)($crate::helpers::Backend::Postgres).await else {
+                    return;
+                };
+                super::$name(&app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn citus() {
+                let Some(app) = ($spawn)($crate::helpers::Backend::Citus).await else {
                     return;
                 };
                 super::$name(&app).await;
