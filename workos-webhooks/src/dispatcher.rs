@@ -79,14 +79,14 @@ impl<S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static> Dispatcher<S> {
     }
 
     /// Hands deliveries it creates for events committed in this process straight to `handoff`'s
-    /// worker, already claimed (see [`DeliveryWorker::handoff`]), as far as the worker has room.
+    /// worker, already claimed (see [`DeliveryWorker::handoff`](crate::worker::DeliveryWorker::handoff)), as far as the worker has room.
     #[must_use]
     pub fn hand_off(mut self, handoff: Handoff) -> Self {
         self.handoff = Some(handoff);
         self
     }
 
-    /// Notifies `waker` whenever deliveries were created (e.g. [`DeliveryWorker::waker`]).
+    /// Notifies `waker` whenever deliveries were created (e.g. [`DeliveryWorker::waker`](crate::worker::DeliveryWorker::waker)).
     #[must_use]
     pub fn notify(mut self, waker: Arc<Notify>) -> Self {
         self.on_dispatch = Some(waker);
