@@ -16,7 +16,7 @@ use workos_core::domain::{
     Timestamp, WhenFull, now,
 };
 use workos_core::events::types;
-use workos_core::ids::{LeadDeliveryId, LeadId, PartnerId};
+use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
 use workos_core::repo::{LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
@@ -1865,7 +1865,7 @@ async fn a_slot_refused_without_a_savepoint_routes_again() {
     assert_eq!(first.deliveries[0].partner_id, big.id);
 
     let pool = store.pg_pool().expect("a Postgres store has a pool");
-    let mut hold = pool.begin().await.unwrap();
+    let mut hold = tenant_tx(pool, ctx.org_id()).await;
     let held = sqlx::query(
         "UPDATE partner_cap_usage SET used = 1000 WHERE partner_id = $1 AND period = 'day'",
     )
@@ -1889,7 +1889,7 @@ async fn a_slot_refused_without_a_savepoint_routes_again() {
         "SELECT used FROM partner_cap_usage WHERE partner_id = $1 AND period = 'day'",
     )
     .bind(big.id.as_uuid())
-    .fetch_one(pool)
+    .fetch_one(&mut *tenant_tx(pool, ctx.org_id()).await)
     .await
     .unwrap();
     assert_eq!(used, 1000, "the refused slot was not counted");
@@ -1910,6 +1910,16 @@ async fn a_slot_refused_without_a_savepoint_routes_again() {
     assert_eq!(to_big.len(), 1);
 }
 
+/// A raw transaction in `org`, as the store opens its own: Row Level Security is forced on
+/// every table, also for the role the pool logs in as when it owns them (as in CI).
+async fn tenant_tx(pool: &sqlx::PgPool, org: OrgId) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    pool.begin_with(format!(
+        "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
+    ))
+    .await
+    .unwrap()
+}
+
 /// Postgres: capture writes a new person together with the lead and its routing. When another
 /// transaction writes a person with the lead's email after capture looked, that write finds
 /// the contact taken: the routing starts again, links the lead to that person, and leaves no
@@ -1927,7 +1937,7 @@ async fn a_person_written_meanwhile_is_linked_not_duplicated() {
     let address = "raced@example.com";
 
     let pool = store.pg_pool().expect("a Postgres store has a pool");
-    let mut hold = pool.begin().await.unwrap();
+    let mut hold = tenant_tx(pool, ctx.org_id()).await;
     let held_id = uuid::Uuid::now_v7();
     sqlx::query(
         "INSERT INTO people (id, org_id, first_name, email, created_at, updated_at)
@@ -1969,7 +1979,7 @@ async fn a_person_written_meanwhile_is_linked_not_duplicated() {
 
     let (people,): (i64,) = sqlx::query_as("SELECT count(*) FROM people WHERE org_id = $1")
         .bind(ctx.org_id().as_uuid())
-        .fetch_one(pool)
+        .fetch_one(&mut *tenant_tx(pool, ctx.org_id()).await)
         .await
         .unwrap();
     assert_eq!(people, 1, "the first attempt's person was rolled back");
