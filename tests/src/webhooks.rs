@@ -509,4 +509,21 @@ mod tests {
         assert_eq!(all[0].to_signed(), good);
         assert_eq!(receiver.verified().len(), 2);
     }
+
+    #[tokio::test]
+    async fn a_receiver_without_a_secret_refuses_until_it_is_given_one() {
+        let receiver = WebhookReceiver::start().await;
+        let signed = SignedWebhook::new(&secret(), "{}");
+        assert_eq!(signed.post(&receiver.url()).await.status(), 401);
+        receiver.add_secret(&WebhookSecret::generate());
+        receiver.add_secret(&secret());
+        assert_eq!(signed.post(&receiver.url()).await.status(), 204);
+        let verdicts: Vec<_> = receiver
+            .received()
+            .into_iter()
+            .map(|r| r.verified)
+            .collect();
+        assert_eq!(verdicts, [Err(VerifyError::NoMatchingSignature), Ok(())]);
+        assert_eq!(receiver.verified().len(), 1);
+    }
 }
