@@ -90,6 +90,10 @@ impl From<workos_core::Error> for FollowUpError {
     }
 }
 
+/// The service as it runs in production: texting through Twilio. Tasks go to any
+/// [`TaskRepo`], e.g. `workos_store::SqlStore`.
+pub type TwilioFollowUp<T> = FollowUp<T, workos_twilio::TwilioClient>;
+
 /// The follow-up service over a task store `T` and an SMS channel `S`.
 pub struct FollowUp<T, S> {
     tasks: T,

@@ -2,7 +2,7 @@
 //! runs with in production) pointed at the testkit's fake Twilio, which records every request
 //! and fails on demand. The tasks live in a store on a scratch SQLite database.
 
-use followup::{FollowUp, FollowUpError, Outcome};
+use followup::{FollowUpError, Outcome, TwilioFollowUp};
 use workos_core::domain::{NewOrg, TaskFilter};
 use workos_core::ids::UserId;
 use workos_core::page::PageRequest;
@@ -33,7 +33,7 @@ async fn the_text_reaches_twilio_from_the_orgs_number() {
         .unwrap();
     let ctx = TenantContext::user(org.id, owner, Role::Owner);
     let ada = store.create_person(&ctx, new_ada()).await.unwrap();
-    let service = FollowUp::new(store.clone(), client, secret(), our_number());
+    let service = TwilioFollowUp::new(store.clone(), client, secret(), our_number());
 
     let Outcome::FollowedUp {
         sms: Some(receipt), ..
@@ -79,7 +79,7 @@ async fn a_twilio_failure_fails_the_delivery_and_the_retry_reuses_the_task() {
         .unwrap();
     let ctx = TenantContext::user(org.id, owner, Role::Owner);
     let ada = store.create_person(&ctx, new_ada()).await.unwrap();
-    let service = FollowUp::new(store.clone(), client, secret(), our_number());
+    let service = TwilioFollowUp::new(store.clone(), client, secret(), our_number());
 
     // The switch: Twilio's next answer is an error (nothing is created).
     twilio.fail_next(503, 20503, "Service Unavailable");
