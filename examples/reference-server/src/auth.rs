@@ -13,6 +13,7 @@ use workos_core::ids::{OrgId, UserId};
 use workos_core::repo::Directory;
 use workos_core::tenant::TenantContext;
 
+use crate::config::JwtConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -138,20 +139,56 @@ struct Claims {
     sub: String,
 }
 
+/// Checks user JWTs: HS256 only, signature, `exp` (required), `nbf` (when present), and `aud`
+/// / `iss` (required) when `WORKOS_JWT_AUDIENCE` / `WORKOS_JWT_ISSUER` are set.
+pub struct JwtVerifier {
+    key: jsonwebtoken::DecodingKey,
+    validation: jsonwebtoken::Validation,
+}
+
+impl JwtVerifier {
+    /// The verifier for `config`.
+    #[must_use]
+    pub fn new(config: &JwtConfig) -> Self {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        match &config.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.push("aud");
+            }
+            // Without a configured audience any `aud` is accepted (the library would refuse all).
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &config.issuer {
+            validation.set_issuer(&[iss]);
+            required.push("iss");
+        }
+        validation.set_required_spec_claims(&required);
+        Self {
+            key: jsonwebtoken::DecodingKey::from_secret(&config.secret),
+            validation,
+        }
+    }
+
+    fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| ApiError::unauthorized("invalid or expired token"))
+    }
+}
+
 async fn user_jwt(
     state: &AppState,
     headers: &HeaderMap,
     token: &str,
 ) -> Result<(TenantContext, String), ApiError> {
-    let key = state
+    let claims = state
         .jwt
         .as_ref()
-        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-    validation.validate_aud = false;
-    let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
-        .map_err(|_| ApiError::unauthorized("invalid or expired token"))?
-        .claims;
+        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?
+        .verify(token)?;
     let user_id: UserId = claims
         .sub
         .parse()

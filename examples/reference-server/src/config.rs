@@ -21,8 +21,9 @@ pub struct Config {
     pub encryption_key: SecretKey,
     /// `WORKOS_API_KEY_PEPPER`: the HMAC key API keys are hashed with.
     pub api_key_pepper: Vec<u8>,
-    /// `WORKOS_JWT_SECRET`: HS256 secret for user JWTs; JWT auth is off without it.
-    pub jwt_secret: Option<Vec<u8>>,
+    /// `WORKOS_JWT_SECRET` (at least 32 bytes), `WORKOS_JWT_AUDIENCE`, `WORKOS_JWT_ISSUER`:
+    /// how user JWTs are checked; JWT auth is off without the secret.
+    pub jwt: Option<JwtConfig>,
     /// `WORKOS_RATE_LIMIT_PER_MINUTE`, default 60.
     pub rate_limit_per_minute: u32,
     /// `WORKOS_API_KEY_CACHE_SECS`, default 5: how long an API key read from the database
@@ -64,6 +65,63 @@ impl std::fmt::Debug for Config {
             .field("production", &self.production)
             .field("database", &self.database)
             .finish_non_exhaustive()
+    }
+}
+
+/// The shortest `WORKOS_JWT_SECRET` accepted: an HS256 key shorter than the hash (32 bytes)
+/// can be brute-forced offline from any one token (RFC 7518 §3.2).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// How user JWTs (HS256) are checked.
+#[derive(Clone)]
+pub struct JwtConfig {
+    /// `WORKOS_JWT_SECRET`: the HS256 key, at least [`MIN_JWT_SECRET_BYTES`].
+    pub secret: Vec<u8>,
+    /// `WORKOS_JWT_AUDIENCE`: when set, a token's `aud` must name it.
+    pub audience: Option<String>,
+    /// `WORKOS_JWT_ISSUER`: when set, a token's `iss` must be it.
+    pub issuer: Option<String>,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret is never printed.
+        f.debug_struct("JwtConfig")
+            .field("audience", &self.audience)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtConfig {
+    /// Reads `WORKOS_JWT_SECRET`, `WORKOS_JWT_AUDIENCE` and `WORKOS_JWT_ISSUER` through `get`;
+    /// `None` when no secret is set (JWT auth off). Blank values count as unset.
+    ///
+    /// # Errors
+    /// A secret shorter than [`MIN_JWT_SECRET_BYTES`], or an audience or issuer without a
+    /// secret (they would silently check nothing).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
+        let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let (audience, issuer) = (set("WORKOS_JWT_AUDIENCE"), set("WORKOS_JWT_ISSUER"));
+        let Some(secret) = set("WORKOS_JWT_SECRET") else {
+            if audience.is_some() || issuer.is_some() {
+                bail!(
+                    "WORKOS_JWT_AUDIENCE / WORKOS_JWT_ISSUER are set but WORKOS_JWT_SECRET is not"
+                );
+            }
+            return Ok(None);
+        };
+        if secret.len() < MIN_JWT_SECRET_BYTES {
+            bail!(
+                "WORKOS_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes (got {})",
+                secret.len()
+            );
+        }
+        Ok(Some(Self {
+            secret: secret.into_bytes(),
+            audience,
+            issuer,
+        }))
     }
 }
 
@@ -212,7 +270,7 @@ impl Config {
             public_url: get("WORKOS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
             encryption_key,
             api_key_pepper,
-            jwt_secret: get("WORKOS_JWT_SECRET").map(String::into_bytes),
+            jwt: JwtConfig::from_lookup(&get)?,
             rate_limit_per_minute,
             api_key_cache_ttl,
             log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),

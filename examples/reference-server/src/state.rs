@@ -31,8 +31,8 @@ pub struct Inner {
     pub hasher: ApiKeyHasher,
     /// Encrypts secrets at rest.
     pub cipher: Arc<Cipher>,
-    /// HS256 key for user JWTs, when configured.
-    pub jwt: Option<jsonwebtoken::DecodingKey>,
+    /// Checks user JWTs, when configured.
+    pub jwt: Option<crate::auth::JwtVerifier>,
     /// Requests per minute per caller.
     pub limiter: Limiter,
     /// The configured per-minute limit (for the `RateLimit-Limit` header).
@@ -142,10 +142,7 @@ impl AppState {
             store,
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
-            jwt: config
-                .jwt_secret
-                .as_deref()
-                .map(jsonwebtoken::DecodingKey::from_secret),
+            jwt: config.jwt.as_ref().map(crate::auth::JwtVerifier::new),
             limiter,
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),

@@ -1,12 +1,17 @@
 //! Authentication: API keys and user JWTs.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, jwt_with};
+use workos_core::crypto::SecretKey;
+use workos_reference_server::config::Config;
+
+use crate::helpers::{Settings, TestApp, jwt_with};
 
 async fn api_key_authentication(app: &TestApp) {
     let (_, key) = app.create_org("Auth").await;
@@ -178,3 +183,123 @@ async fn bad_jwts_are_refused(app: &TestApp) {
     get(mine).await.expect(200);
 }
 server_test!(bad_jwts_are_refused);
+
+/// An HS256 token signed with `secret` carrying `claims`.
+fn signed(secret: &str, claims: &serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("sign")
+}
+
+fn audience_and_issuer() -> Settings {
+    Settings {
+        jwt_audience: "workos-api",
+        jwt_issuer: "https://auth.example.com/",
+        ..Settings::default()
+    }
+}
+
+/// With `WORKOS_JWT_AUDIENCE` and `WORKOS_JWT_ISSUER` set, a token made for another audience or
+/// by another issuer (same secret: a shared secret signing tokens for several services) is
+/// refused, as is one without those claims.
+async fn audience_and_issuer_are_checked_when_configured(app: &TestApp) {
+    let (org, owner) = app.create_org("JWT aud/iss").await;
+    let user = app.add_member(&owner, "member").await;
+    let get = |claims: serde_json::Value| async move {
+        app.send(app.user_request(
+            Method::GET,
+            "/api/v1/companies",
+            &signed(&app.jwt_secret, &claims),
+            org,
+        ))
+        .await
+    };
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let (aud, iss) = ("workos-api", "https://auth.example.com/");
+
+    get(json!({ "sub": user, "exp": exp, "aud": aud, "iss": iss }))
+        .await
+        .expect(200);
+    get(json!({ "sub": user, "exp": exp, "aud": [ "other", aud ], "iss": iss }))
+        .await
+        .expect(200);
+    get(json!({ "sub": user, "exp": exp, "aud": "billing-api", "iss": iss }))
+        .await
+        .problem(401);
+    get(json!({ "sub": user, "exp": exp, "aud": aud, "iss": "https://evil.example.com/" }))
+        .await
+        .problem(401);
+    get(json!({ "sub": user, "exp": exp, "iss": iss }))
+        .await
+        .problem(401);
+    get(json!({ "sub": user, "exp": exp, "aud": aud }))
+        .await
+        .problem(401);
+    // The helper's tokens carry neither claim.
+    get(json!({ "sub": user, "exp": exp })).await.problem(401);
+}
+server_test!(
+    audience_and_issuer_are_checked_when_configured,
+    super::audience_and_issuer()
+);
+
+/// A token is not accepted before its `nbf` (beyond the 60 s clock-skew leeway).
+async fn a_token_is_refused_before_not_before(app: &TestApp) {
+    let (org, owner) = app.create_org("JWT nbf").await;
+    let user = app.add_member(&owner, "member").await;
+    let now = chrono::Utc::now().timestamp();
+    let get = |nbf: i64| {
+        let jwt = signed(
+            &app.jwt_secret,
+            &json!({ "sub": user, "exp": now + 7200, "nbf": nbf }),
+        );
+        async move {
+            app.send(app.user_request(Method::GET, "/api/v1/companies", &jwt, org))
+                .await
+        }
+    };
+    get(now + 3600).await.problem(401);
+    get(now - 10).await.expect(200);
+}
+server_test!(a_token_is_refused_before_not_before);
+
+#[test]
+fn a_short_jwt_secret_is_a_configuration_error() {
+    let (key, pepper) = (
+        SecretKey::generate().to_base64(),
+        SecretKey::generate().to_base64(),
+    );
+    let config = |vars: &[(&str, &str)]| {
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("WORKOS_ENCRYPTION_KEY".to_owned(), key.clone()),
+            ("WORKOS_API_KEY_PEPPER".to_owned(), pepper.clone()),
+            ("DATABASE_URL".to_owned(), "sqlite://unused.db".to_owned()),
+        ]);
+        env.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Config::from_lookup(|k| env.get(k).cloned())
+    };
+    let short = "s".repeat(31);
+    let e = config(&[("WORKOS_JWT_SECRET", &short)]).expect_err("31 bytes is too short");
+    let message = e.to_string();
+    assert!(
+        message.contains("WORKOS_JWT_SECRET"),
+        "names the variable: {message}"
+    );
+    assert!(message.contains("32"), "says the minimum: {message}");
+    assert!(
+        !message.contains(&short),
+        "never shows the secret: {message}"
+    );
+
+    let long = "s".repeat(32);
+    let ok = config(&[("WORKOS_JWT_SECRET", &long)]).expect("32 bytes is enough");
+    assert!(ok.jwt.is_some(), "JWT auth is on");
+    assert!(config(&[]).expect("unset").jwt.is_none(), "JWT auth is off");
+
+    let e = config(&[("WORKOS_JWT_AUDIENCE", "workos-api")])
+        .expect_err("an audience without a secret would check nothing");
+    assert!(e.to_string().contains("WORKOS_JWT_SECRET"), "{e}");
+}

@@ -42,6 +42,10 @@ pub(crate) struct Settings {
     pub(crate) rate_limit_per_minute: u32,
     /// `WORKOS_TRUSTED_PROXIES` (default none).
     pub(crate) trusted_proxies: &'static str,
+    /// `WORKOS_JWT_AUDIENCE` (default unset).
+    pub(crate) jwt_audience: &'static str,
+    /// `WORKOS_JWT_ISSUER` (default unset).
+    pub(crate) jwt_issuer: &'static str,
 }
 
 impl Default for Settings {
@@ -50,6 +54,8 @@ impl Default for Settings {
         Self {
             rate_limit_per_minute: 100_000,
             trusted_proxies: "",
+            jwt_audience: "",
+            jwt_issuer: "",
         }
     }
 }
@@ -120,6 +126,8 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
             "WORKOS_TRUSTED_PROXIES",
             settings.trusted_proxies.to_owned(),
         ),
+        ("WORKOS_JWT_AUDIENCE", settings.jwt_audience.to_owned()),
+        ("WORKOS_JWT_ISSUER", settings.jwt_issuer.to_owned()),
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test configuration");
     let state = AppState::new(store.clone(), config);
