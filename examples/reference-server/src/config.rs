@@ -13,6 +13,9 @@ use workos_core::crypto::SecretKey;
 pub struct Config {
     /// `WORKOS_BIND`, default `127.0.0.1:8080`.
     pub bind: SocketAddr,
+    /// `WORKOS_ADMIN_BIND`, default unset: when set, `/metrics` is served there and not on
+    /// `WORKOS_BIND`.
+    pub admin_bind: Option<SocketAddr>,
     /// `DATABASE_URL`, `WORKOS_MIGRATION_DATABASE_URL`, `WORKOS_MIGRATE`.
     pub database: DatabaseConfig,
     /// `WORKOS_PUBLIC_URL`: the URL clients and providers reach the server at.
@@ -60,6 +63,7 @@ impl std::fmt::Debug for Config {
         // Secrets are never printed.
         f.debug_struct("Config")
             .field("bind", &self.bind)
+            .field("admin_bind", &self.admin_bind)
             .field("public_url", &self.public_url)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("production", &self.production)
@@ -211,6 +215,14 @@ impl Config {
         let bind: SocketAddr = bind
             .parse()
             .with_context(|| format!("WORKOS_BIND: not an address: {bind}"))?;
+        let admin_bind = get("WORKOS_ADMIN_BIND")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                v.trim()
+                    .parse::<SocketAddr>()
+                    .with_context(|| format!("WORKOS_ADMIN_BIND: not an address: {v}"))
+            })
+            .transpose()?;
         let rate_limit_per_minute = match get("WORKOS_RATE_LIMIT_PER_MINUTE") {
             Some(v) => v
                 .parse()
@@ -261,6 +273,7 @@ impl Config {
         };
         Ok(Self {
             bind,
+            admin_bind,
             #[cfg(feature = "leads")]
             trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
             #[cfg(feature = "leads")]

@@ -92,12 +92,19 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
         .split_for_parts();
     openapi.openapi = utoipa::openapi::OpenApiVersion::Version31;
     let doc = openapi.clone();
-    let router = Router::new()
+    let mut router = Router::new()
         .merge(api)
-        .route("/api/v1/openapi.json", get(move || async move { Json(doc) }))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(doc) }),
+        )
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics::render))
+        .route("/readyz", get(readyz));
+    // With an admin listener, the metrics (routes, volumes, pool use) are not public.
+    if state.admin_bind.is_none() {
+        router = router.route("/metrics", get(metrics::render));
+    }
+    let router = router
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed on this route")
@@ -120,6 +127,17 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
 /// The application router.
 pub fn app(state: AppState) -> Router {
     router_and_openapi(state).0
+}
+
+/// The router of the `WORKOS_ADMIN_BIND` listener: `GET /metrics` (and `/healthz`), nothing
+/// else.
+pub fn admin_app(state: AppState) -> Router {
+    let _ = metrics::handle();
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

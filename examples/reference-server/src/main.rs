@@ -10,7 +10,7 @@ use workos_core::tenant::{Role, TenantContext};
 use workos_reference_server::config::{Config, DatabaseConfig};
 use workos_reference_server::state::AppState;
 use workos_reference_server::workers::Workers;
-use workos_reference_server::{app, bootstrap, database, serve, shutdown_signal};
+use workos_reference_server::{admin_app, app, bootstrap, database, serve, shutdown_signal};
 
 #[derive(Parser)]
 #[command(name = "workos-server", about = "The WorkOS engine's reference server")]
@@ -139,9 +139,27 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
             key = secret.expose()
         );
     }
+    let admin = match state.admin_bind {
+        Some(admin_bind) => {
+            let admin_listener = tokio::net::TcpListener::bind(admin_bind)
+                .await
+                .with_context(|| format!("WORKOS_ADMIN_BIND: cannot listen on {admin_bind}"))?;
+            let admin_bind = admin_listener.local_addr().unwrap_or(admin_bind);
+            tracing::info!(%admin_bind, "admin listening");
+            Some(tokio::spawn(serve(
+                admin_listener,
+                admin_app(state.clone()),
+                shutdown_signal(),
+            )))
+        }
+        None => None,
+    };
     let workers = Workers::start(&state, webhook_workers)?;
     tracing::info!(%bind, "listening");
     serve(listener, app(state), shutdown_signal()).await?;
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     workers.shutdown().await;
     Ok(())
 }

@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -30,10 +31,29 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
-/// Records each request's latency by method, route template and status.
+/// The `method` label: a standard method's name, else `other`. Clients choose the method, and
+/// every distinct label value is a new series kept for the life of the process.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// Records each request's latency by method, route template and status. No label takes a
+/// value the client writes: the method is one of the standard ones or `other`, the route is
+/// the matched template (`unmatched` when none), the status is the server's.
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -50,7 +70,8 @@ pub async fn track(req: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics` in the Prometheus text format.
+/// `GET /metrics` in the Prometheus text format: on the public router unless
+/// `WORKOS_ADMIN_BIND` is set, then only on [`crate::admin_app`].
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let (size, idle) = state.store.pool_stats();
     metrics::gauge!("db_pool_connections").set(f64::from(size));

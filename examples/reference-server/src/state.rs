@@ -33,6 +33,8 @@ pub struct Inner {
     pub cipher: Arc<Cipher>,
     /// Checks user JWTs, when configured.
     pub jwt: Option<crate::auth::JwtVerifier>,
+    /// `WORKOS_ADMIN_BIND`: where `/metrics` is served instead of the public port, when set.
+    pub admin_bind: Option<std::net::SocketAddr>,
     /// Requests per minute per caller.
     pub limiter: Limiter,
     /// The configured per-minute limit (for the `RateLimit-Limit` header).
@@ -143,6 +145,7 @@ impl AppState {
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
             jwt: config.jwt.as_ref().map(crate::auth::JwtVerifier::new),
+            admin_bind: config.admin_bind,
             limiter,
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),

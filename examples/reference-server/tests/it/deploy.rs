@@ -436,3 +436,83 @@ async fn a_login_role_with_only_the_app_role_serves_api_keys() {
     drop(server);
     owner.close().await;
 }
+
+/// With `WORKOS_ADMIN_BIND`, `/metrics` is served on that listener only: the public port
+/// answers 404 for it, and still serves the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_to_the_admin_listener() {
+    let db = TestDatabase::sqlite("workos-deploy");
+    let deployment = Deployment::new(db.url(), None).with("WORKOS_ADMIN_BIND", "127.0.0.1:0");
+    let key = deployment.create_org("Admin port").await;
+    let server = deployment.serve().await;
+    let admin: SocketAddr = server
+        .log()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|json| json["fields"]["message"] == "admin listening")
+        .and_then(|json| json["fields"]["admin_bind"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("the admin listener is logged:\n{}", server.log()))
+        .parse()
+        .expect("the admin address");
+    assert_ne!(admin, server.addr, "two listeners");
+
+    let (status, _) = server
+        .call(reqwest::Method::GET, "/api/v1/companies", &key, None)
+        .await;
+    assert_eq!(status, 200, "the API is on the public port");
+    let public = server
+        .http
+        .get(format!("http://{}/metrics", server.addr))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(public.status(), 404, "no metrics on the public port");
+
+    let metrics = server
+        .http
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.expect("a body");
+    assert!(
+        text.contains(r#"route="/api/v1/companies""#),
+        "the admin listener serves the public port's metrics: {text}"
+    );
+    let api = server
+        .http
+        .get(format!("http://{admin}/api/v1/companies"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(api.status(), 404, "no API on the admin listener");
+}
+
+#[test]
+fn workos_admin_bind_must_be_an_address() {
+    let env = |value: &'static str| {
+        let (key, pepper) = (
+            SecretKey::generate().to_base64(),
+            SecretKey::generate().to_base64(),
+        );
+        move |name: &str| match name {
+            "WORKOS_ADMIN_BIND" => Some(value.to_owned()),
+            "WORKOS_ENCRYPTION_KEY" => Some(key.clone()),
+            "WORKOS_API_KEY_PEPPER" => Some(pepper.clone()),
+            _ => None,
+        }
+    };
+    let e = Config::from_lookup(env("localhost")).expect_err("not an address");
+    assert!(e.to_string().contains("WORKOS_ADMIN_BIND"), "{e}");
+    let ok = Config::from_lookup(env("127.0.0.1:9091")).expect("an address");
+    assert_eq!(
+        ok.admin_bind,
+        Some(SocketAddr::from(([127, 0, 0, 1], 9091)))
+    );
+    assert_eq!(
+        Config::from_lookup(env("")).expect("blank").admin_bind,
+        None
+    );
+}

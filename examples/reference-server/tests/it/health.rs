@@ -31,6 +31,43 @@ async fn metrics_expose_request_latency(app: &TestApp) {
 }
 server_test!(metrics_expose_request_latency);
 
+/// Clients choose the method and the path: neither becomes a label value as sent, so they
+/// cannot add series without bound.
+async fn metric_labels_take_no_client_text(app: &TestApp) {
+    let made_up = format!("M{}", uuid::Uuid::now_v7().simple()).to_uppercase();
+    let method = Method::from_bytes(made_up.as_bytes()).expect("a valid method token");
+    let answered = app.send(app.request(method, "/healthz", "")).await;
+    assert_eq!(answered.status, 405, "{}", answered.text);
+    let path = format!("/nowhere-{}", uuid::Uuid::now_v7().simple());
+    app.get(&path, "").await.problem(404);
+
+    let metrics = app.get("/metrics", "").await;
+    assert_eq!(metrics.status, 200, "{}", metrics.text);
+    assert!(
+        !metrics.text.contains(&made_up),
+        "a made-up method is not a label value: {}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .text
+            .contains(r#"http_requests_total{method="other",route="/healthz",status="405"}"#),
+        "it is counted as other: {}",
+        metrics.text
+    );
+    assert!(
+        !metrics.text.contains(&path),
+        "an unmatched path is not a label value: {}",
+        metrics.text
+    );
+    assert!(
+        metrics.text.contains(r#"route="unmatched""#),
+        "it is counted as unmatched: {}",
+        metrics.text
+    );
+}
+server_test!(metric_labels_take_no_client_text);
+
 /// Every route of the API with the methods it must have.
 const ROUTES: &[(&str, &[&str])] = &[
     ("/api/v1/companies", &["get", "post"]),
