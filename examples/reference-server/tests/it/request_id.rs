@@ -107,3 +107,66 @@ async fn a_missing_request_id_is_generated_and_recorded(app: &TestApp) {
     );
 }
 server_test!(a_missing_request_id_is_generated_and_recorded);
+
+/// A client-sent id that is too long or holds anything but `A-Za-z0-9._-` is replaced by a
+/// generated one: never echoed nor recorded as sent.
+async fn an_unsafe_request_id_is_replaced(app: &TestApp) {
+    let (_, key) = app.create_org("Unsafe ids").await;
+    let longest = "a".repeat(128);
+    let unsafe_ids = [
+        "b".repeat(129),
+        "has spaces".to_owned(),
+        "a/b".to_owned(),
+        "quote\"d".to_owned(),
+        "{\"level\":\"error\"}".to_owned(),
+        "tab\there".to_owned(),
+    ];
+    for sent in &unsafe_ids {
+        let resp = app
+            .send(
+                app.request(Method::POST, "/api/v1/companies", &key)
+                    .header("x-request-id", sent.as_str())
+                    .json(&json!({ "name": "Unsafe" })),
+            )
+            .await;
+        let company = resp.expect(201);
+        let echoed = resp
+            .header("x-request-id")
+            .expect("a request id")
+            .to_owned();
+        assert_ne!(&echoed, sent, "{sent:?} is not echoed");
+        assert!(
+            uuid::Uuid::parse_str(&echoed).is_ok(),
+            "a generated id instead of {sent:?}: {echoed:?}"
+        );
+        assert_eq!(
+            creation_event(app, &key, &company).await["request_id"],
+            json!(echoed),
+            "the generated id, not {sent:?}, is recorded"
+        );
+    }
+    // Non-ASCII bytes are refused as well (reqwest sends them as given).
+    let resp = app
+        .send(app.request(Method::GET, "/healthz", "").header(
+            "x-request-id",
+            reqwest::header::HeaderValue::from_bytes("caf\u{e9}".as_bytes()).expect("obs-text"),
+        ))
+        .await;
+    assert!(
+        resp.header("x-request-id")
+            .is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()),
+        "{:?}",
+        resp.headers
+    );
+    // The longest allowed and every allowed character class pass through.
+    for sent in [longest.as_str(), "Az09._-"] {
+        let resp = app
+            .send(
+                app.request(Method::GET, "/healthz", "")
+                    .header("x-request-id", sent),
+            )
+            .await;
+        assert_eq!(resp.header("x-request-id"), Some(sent));
+    }
+}
+server_test!(an_unsafe_request_id_is_replaced);
