@@ -99,7 +99,8 @@ impl std::fmt::Debug for SqlStore {
 
 impl SqlStore {
     /// Connects to the database named by `url`, choosing the backend from its scheme:
-    /// `postgres://…`/`postgresql://…` or `sqlite://path` (created if missing; `sqlite::memory:`
+    /// `postgres://…`/`postgresql://…` or `sqlite://path` (created if missing, readable by its
+    /// owner only on Unix; `sqlite::memory:`
     /// for a private in-memory database). Does not run migrations: call [`SqlStore::migrate`].
     ///
     /// A Postgres URL takes libpq's `sslmode` (`disable`, `allow`, `prefer` (the default),

@@ -38,6 +38,10 @@ impl SqliteBackend {
             .busy_timeout(Duration::from_secs(10));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let unavailable = |e| Error::unavailable("cannot open SQLite database", e);
+        if !in_memory {
+            create_private(options.get_filename())
+                .map_err(|e| Error::unavailable("cannot create SQLite database file", e))?;
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             // An in-memory database lives as long as its one connection.
@@ -109,4 +113,28 @@ impl SqliteBackend {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// Creates the database file readable and writable by its owner only (0600), when it does not
+/// exist yet: it holds API key hashes, sealed secrets and people's data, and SQLite would create
+/// it 0644 (less the umask). SQLite gives its `-wal` and `-shm` files the database file's mode.
+/// An existing file is left as it is.
+#[cfg(unix)]
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(not(unix))]
+fn create_private(_path: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
 }

@@ -67,5 +67,6 @@ mod phones;
 mod rls;
 mod roles;
 mod routing;
+mod sqlite_file;
 mod tasks;
 mod tls;
