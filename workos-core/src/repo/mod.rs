@@ -161,10 +161,11 @@ pub trait ApiKeyRepo: Send + Sync {
         id: ApiKeyId,
         patch: ApiKeyPatch,
     ) -> Result<ApiKey>;
-    /// Revokes a key; it never authenticates again. Emits `api_key.revoked`.
+    /// Revokes a key; it never authenticates again. Emits `api_key.revoked`. A key with a
+    /// stronger role than the caller's (an owner's key, for an admin) is not revoked.
     ///
     /// # Errors
-    /// [`crate::Error::NotFound`].
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`] for a stronger key.
     async fn revoke_api_key(&self, ctx: &TenantContext, id: ApiKeyId) -> Result<ApiKey>;
 }
 

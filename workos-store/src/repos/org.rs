@@ -558,6 +558,15 @@ impl ApiKeyRepo for SqlStore {
     async fn revoke_api_key(&self, ctx: &TenantContext, id: ApiKeyId) -> Result<ApiKey> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let mut key = fetch_api_key(&mut tx, ctx, id).await?;
+        // As for creating one: an admin cannot revoke a key stronger than itself (an owner's),
+        // which would lock the owner's automation out.
+        if key.role > ctx.actor().role() {
+            return Err(Error::Forbidden(format!(
+                "revoking a key with the {} role needs that role; the caller is {}",
+                key.role,
+                ctx.actor().role()
+            )));
+        }
         if key.revoked_at.is_some() {
             return Ok(key);
         }

@@ -157,3 +157,38 @@ async fn api_key_validation_and_conflicts(store: &SqlStore) {
         "the prefix still finds the first key"
     );
 }
+
+contract_test!(only_an_owner_revokes_an_owner_key);
+/// An admin manages keys but cannot revoke one stronger than itself: an owner's key stays live
+/// and no event is written; the owner (or a system job) can revoke it.
+async fn only_an_owner_revokes_an_owner_key(store: &SqlStore) {
+    let t = Tenant::new(store, "Acme").await;
+    let owner = t.user(store, Role::Owner).await;
+    let admin = t.user(store, Role::Admin).await;
+    let owners = store
+        .create_api_key(&owner, new_key("Owner automation", Role::Owner))
+        .await
+        .unwrap();
+    let admins = store
+        .create_api_key(&owner, new_key("Admin automation", Role::Admin))
+        .await
+        .unwrap();
+
+    expect_forbidden(store.revoke_api_key(&admin, owners.id).await);
+    assert_eq!(
+        store
+            .get_api_key(&owner, owners.id)
+            .await
+            .unwrap()
+            .revoked_at,
+        None,
+        "the owner's key is still live"
+    );
+    assert_eq!(count_events(store, &owner, types::API_KEY_REVOKED).await, 0);
+
+    // An admin's own level is fine, and the owner can revoke its key.
+    let revoked = store.revoke_api_key(&admin, admins.id).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+    let revoked = store.revoke_api_key(&owner, owners.id).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+}

@@ -106,9 +106,9 @@ async fn update_api_key(
     Ok(Json(state.store.update_api_key(&ctx, id, patch).await?))
 }
 
-/// Revoke a key (admin); it never authenticates again.
+/// Revoke a key (admin; an owner's key: owner); it never authenticates again.
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = ApiKeyId, Path)),
-    responses((status = 204), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 async fn revoke_api_key(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

@@ -156,3 +156,33 @@ async fn api_keys_rules(app: &TestApp) {
     assert_ne!(again["prefix"], owner_made["prefix"]);
 }
 server_test!(api_keys_rules);
+
+/// An admin cannot revoke an owner's key (403 problem, the key keeps working); the owner can.
+async fn an_admin_cannot_revoke_an_owner_key(app: &TestApp) {
+    let (org, owner) = app.create_org("Owner keys").await;
+    let admin = app.api_key(org, Role::Admin).await;
+    let owners = app
+        .create(
+            "/api/v1/api-keys",
+            &owner,
+            json!({ "name": "Owner automation", "role": "owner" }),
+        )
+        .await;
+    let owners_secret = owners["api_key"].as_str().expect("secret").to_owned();
+    let path = format!("/api/v1/api-keys/{}", id_of(&owners));
+
+    let refused = app.delete(&path, &admin).await;
+    let p = refused.problem(403);
+    assert!(
+        p["detail"].as_str().is_some_and(|d| d.contains("owner")),
+        "the problem says which role it needs: {p}"
+    );
+    assert_eq!(app.read(&path, &owner).await["revoked_at"], Value::Null);
+    app.read("/api/v1/companies", &owners_secret).await;
+
+    app.delete(&path, &owner).await.expect(204);
+    app.get("/api/v1/companies", &owners_secret)
+        .await
+        .problem(401);
+}
+server_test!(an_admin_cannot_revoke_an_owner_key);
