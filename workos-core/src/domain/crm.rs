@@ -11,8 +11,12 @@ use crate::error::{Error, ValidationError, Validator};
 use crate::ids::{CompanyId, DealId, InteractionId, OrgId, PersonId, TaskId, UserId};
 
 /// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
+///
+/// Each value is a `tt`, not a `literal`: a `literal` fragment reaches utoipa's derive
+/// wrapped in an invisible group, which it does not read as `#[serde(rename = …)]`, and the
+/// OpenAPI schema then listed the Rust variant names instead of the values sent.
 macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:tt),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

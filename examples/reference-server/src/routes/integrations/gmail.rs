@@ -43,7 +43,7 @@ pub(super) fn public_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(callback))
 }
 
-/// Gmail, or a 503 naming what to configure.
+/// Gmail, or a 409 `integration-not-configured` naming what to configure.
 pub(crate) fn service(state: &AppState) -> ApiResult<&GmailService> {
     state.gmail.as_ref().ok_or_else(|| {
         ApiError::not_configured(
@@ -62,7 +62,7 @@ pub(crate) struct ConnectStarted {
 /// Start connecting a Gmail account (admin, signed-in user): Google's consent URL.
 #[utoipa::path(get, path = "/integrations/gmail/connect", tag = "integrations",
     responses((status = 200, body = ConnectStarted), (status = 403, body = Problem),
-        (status = 422, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn connect(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<ConnectStarted>> {
     let start = service(&state)?.client.start_connect(&ctx).await?;
     Ok(Json(ConnectStarted {
@@ -86,7 +86,7 @@ pub(crate) struct CallbackQuery {
 #[utoipa::path(get, path = "/integrations/gmail/callback", tag = "integrations", security(),
     params(CallbackQuery),
     responses((status = 200, body = IntegrationView), (status = 403, body = Problem),
-        (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
 async fn callback(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<CallbackQuery>,
