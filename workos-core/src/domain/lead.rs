@@ -600,6 +600,14 @@ pub struct Partner {
 #[serde(deny_unknown_fields)]
 pub struct NewPartner {
     /// Name, 1–200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
     /// How it receives leads.
     pub delivery: PartnerDelivery,
@@ -615,6 +623,7 @@ pub struct NewPartner {
     pub priority: i32,
     /// Share among equal priorities, 1–10,000 (default 1).
     #[serde(default = "default_weight")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub weight: u32,
     /// Price per lead in minor units, not negative (default 0).
     #[serde(default)]
@@ -624,9 +633,11 @@ pub struct NewPartner {
     pub currency: Currency,
     /// Daily cap, 1–1,000,000.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
     pub daily_cap: Option<u32>,
     /// Monthly cap, 1–1,000,000, not below the daily cap.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
     pub monthly_cap: Option<u32>,
     /// IANA time zone (default `UTC`).
     #[serde(default = "default_timezone")]
@@ -664,6 +675,14 @@ const fn yes() -> bool {
 #[serde(default, deny_unknown_fields)]
 pub struct PartnerPatch {
     /// New name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: Option<String>,
     /// New delivery method.
     pub delivery: Option<PartnerDelivery>,
@@ -674,6 +693,7 @@ pub struct PartnerPatch {
     /// New priority.
     pub priority: Option<i32>,
     /// New weight.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub weight: Option<u32>,
     /// New price.
     pub price_minor: Option<i64>,

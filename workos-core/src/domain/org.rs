@@ -227,5 +227,13 @@ pub struct PhonePatch {
 #[serde(default, deny_unknown_fields)]
 pub struct ApiKeyPatch {
     /// New label.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: Option<String>,
 }

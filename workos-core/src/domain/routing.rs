@@ -166,10 +166,12 @@ pub struct RoutingSettingsInput {
     /// One partner or several (default `exclusive`).
     pub distribution: Distribution,
     /// With `shared`, at most this many partners per lead, 1–20 (default 3).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 20))]
     pub max_partners: u32,
     /// Dedupe policy (default: email and phone over 30 days, same vertical).
     pub dedupe: DedupePolicy,
     /// Return window in days, 0–365 (default 7).
+    #[cfg_attr(feature = "openapi", schema(maximum = 365))]
     pub return_window_days: u32,
 }
 

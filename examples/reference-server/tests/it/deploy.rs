@@ -436,3 +436,79 @@ async fn a_login_role_with_only_the_app_role_serves_api_keys() {
     drop(server);
     owner.close().await;
 }
+
+/// One access line per request at the default level: method, route template, status, latency,
+/// org and request id; never the body, the query string or the API key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_writes_one_access_line() {
+    let db = TestDatabase::sqlite("workos-deploy");
+    let deployment = Deployment::new(db.url(), None);
+    let key = deployment.create_org("Logged").await;
+    let server = deployment.serve().await;
+    let secret_body = "a-body-value-that-must-not-be-logged";
+    let created = server
+        .http
+        .post(format!(
+            "http://{}/api/v1/companies?q=query-secret",
+            server.addr
+        ))
+        .bearer_auth(&key)
+        .header("x-request-id", "access-log-test-1")
+        .json(&json!({ "name": secret_body }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(created.status().as_u16(), 201);
+    let company: Value = created.json().await.expect("a company");
+    let refused = server
+        .http
+        .get(format!("http://{}/api/v1/companies", server.addr))
+        .header("x-request-id", "access-log-test-2")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // The lines are written as the requests end; wait for both (bounded, never timed).
+    let access = |request_id: &str| {
+        server.log.lock().expect("log").iter().find_map(|line| {
+            let line: Value = serde_json::from_str(line).ok()?;
+            (line["target"] == "workos::access" && line["fields"]["request_id"] == request_id)
+                .then_some(line)
+        })
+    };
+    for _ in 0..600 {
+        if access("access-log-test-2").is_some() && access("access-log-test-1").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line =
+        access("access-log-test-1").unwrap_or_else(|| panic!("no access line:\n{}", server.log()));
+    assert_eq!(line["level"], "INFO");
+    let fields = &line["fields"];
+    assert_eq!(fields["message"], "request");
+    assert_eq!(fields["method"], "POST");
+    assert_eq!(fields["route"], "/api/v1/companies");
+    assert_eq!(fields["status"], 201);
+    assert!(
+        fields["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{line}"
+    );
+    assert_eq!(fields["org_id"], company["org_id"]);
+    let refused = access("access-log-test-2").expect("the refused request's line");
+    assert_eq!(
+        (&refused["fields"]["status"], &refused["fields"]["org_id"]),
+        (&json!(401), &json!("-"))
+    );
+
+    let log = server.log();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("access-log-test-1"))
+        .count();
+    assert_eq!(lines, 1, "one line for the request:\n{log}");
+    for secret in [secret_body, "query-secret", key.as_str()] {
+        assert!(!log.contains(secret), "{secret} is not logged:\n{log}");
+    }
+}

@@ -565,12 +565,17 @@ gmail_test!(tenant_isolation);
 async fn gmail_not_configured(app: &TestApp) {
     let (_, owner) = app.create_org("Acme").await;
     assert!(app.state.gmail.is_none());
-    app.send_any(
-        app.request(Method::POST, "/api/v1/email/send", &owner)
-            .json(&json!({"to": ["ada@example.com"], "subject": "x", "text": "y"})),
-    )
-    .await
-    .problem(503);
+    let problem = app
+        .send(
+            app.request(Method::POST, "/api/v1/email/send", &owner)
+                .json(&json!({"to": ["ada@example.com"], "subject": "x", "text": "y"})),
+        )
+        .await
+        .problem(409);
+    assert_eq!(
+        problem["type"],
+        "urn:workos:problem:integration-not-configured"
+    );
     assert!(ids_in(&app.read("/api/v1/integrations", &owner).await).is_empty());
     assert!(ids_in(&app.read("/api/v1/emails", &owner).await).is_empty());
 }

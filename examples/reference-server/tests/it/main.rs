@@ -70,6 +70,7 @@ mod lead_delivery;
 #[cfg(feature = "leads")]
 mod leads;
 mod members;
+mod openapi;
 mod people;
 mod phones;
 mod rate_limit;
