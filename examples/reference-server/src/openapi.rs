@@ -35,9 +35,6 @@ pub(crate) struct ApiDoc;
 /// The HTTP methods an operation can sit under, as the document spells them.
 const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
 
-/// The problem type of a provider the route needs that is not configured (a 409).
-pub const INTEGRATION_NOT_CONFIGURED: &str = "urn:workos:problem:integration-not-configured";
-
 /// The shared error answers: status, component name, description.
 const PROBLEMS: [(&str, &str, &str); 12] = [
     (
@@ -297,11 +294,12 @@ fn complete_operation(op: &mut Map<String, Value>, path: &str, method: &str, is_
             .get("description")
             .and_then(Value::as_str)
             .is_some_and(|d| !d.is_empty());
-        if is_error && !own_description {
-            if let Some(reference) = shared(status) {
-                *response = reference;
-                continue;
-            }
+        if is_error
+            && !own_description
+            && let Some(reference) = shared(status)
+        {
+            *response = reference;
+            continue;
         }
         let response = response.as_object_mut().expect("a response is an object");
         if is_error {

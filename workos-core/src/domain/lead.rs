@@ -472,6 +472,7 @@ pub struct DedupePolicy {
     /// What to compare; a match on any one makes a duplicate.
     pub fields: Vec<DedupeField>,
     /// How far back to look, in days (at most 3,650).
+    #[cfg_attr(feature = "openapi", schema(maximum = 3650))]
     pub window_days: u32,
     /// Which earlier leads to compare with.
     pub scope: DedupeScope,

@@ -182,6 +182,7 @@ pub struct NewPhone {
     /// The number.
     pub number: E164,
     /// The provider; only `twilio` today.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^twilio$"))]
     pub provider: String,
     /// A label.
     #[serde(default)]

@@ -571,6 +571,7 @@ pub(crate) struct CreateLeadForm {
     /// A shared secret (16–256 characters): submissions must then carry
     /// `X-Form-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Never shown again.
     #[serde(default)]
+    #[schema(min_length = 16, max_length = 256)]
     secret: Option<String>,
     /// Takes submissions (default true).
     #[serde(default)]
@@ -591,7 +592,7 @@ pub(crate) struct UpdateLeadForm {
     /// Replacement required fields.
     required_fields: Option<Vec<String>>,
     /// A new secret, or `null` to stop requiring signatures.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]
     secret: Patch<String>,
     /// Open or close the form.
     active: Option<bool>,
