@@ -71,6 +71,7 @@ mod lead_delivery;
 mod leads;
 mod members;
 mod people;
+#[cfg(feature = "twilio")]
 mod phones;
 mod rate_limit;
 mod request_id;
