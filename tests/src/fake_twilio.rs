@@ -1273,6 +1273,39 @@ mod tests {
         server.abort();
     }
 
+    #[tokio::test]
+    async fn incoming_numbers_are_the_account_s_own_and_matched_exactly() {
+        let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
+        let other = "ACfedcba9876543210fedcba9876543210";
+        twilio.add_account(other, "fedcba9876543210fedcba9876543210");
+        twilio.add_incoming_number(TEST_ACCOUNT_SID, "+14155550123", &["sms", "voice"]);
+        twilio.add_incoming_number(other, "+14155550199", &["mms"]);
+        let client = twilio.client_builder().build().unwrap();
+        let found = client
+            .find_incoming_phone_number("+14155550123")
+            .await
+            .unwrap()
+            .expect("the account's number");
+        assert!(found.sid.starts_with("PN") && found.sid.len() == 34);
+        assert_eq!(found.account_sid, TEST_ACCOUNT_SID);
+        assert!(found.capabilities.sms && found.capabilities.voice);
+        assert!(!found.capabilities.mms && !found.capabilities.fax);
+        // Twilio matches `PhoneNumber` as a pattern: a prefix is not the number.
+        assert_eq!(
+            client.find_incoming_phone_number("+1415555012").await.unwrap(),
+            None
+        );
+        // Another account's number is not this account's.
+        assert_eq!(
+            client.find_incoming_phone_number("+14155550199").await.unwrap(),
+            None
+        );
+        assert!(client.find_incoming_phone_number("4155550123").await.is_err());
+        let asked = twilio.requests();
+        assert_eq!(asked.len(), 3, "the malformed number was not sent");
+        assert_eq!(asked[0].query.as_deref(), Some("PhoneNumber=%2B14155550123"));
+    }
+
     #[test]
     fn encodes_forms_like_twilio() {
         let form = encode_form(&owned(&[("Body", "a b+c&d=é"), ("To", "+1")]));
