@@ -1292,18 +1292,32 @@ mod tests {
         assert!(!found.capabilities.mms && !found.capabilities.fax);
         // Twilio matches `PhoneNumber` as a pattern: a prefix is not the number.
         assert_eq!(
-            client.find_incoming_phone_number("+1415555012").await.unwrap(),
+            client
+                .find_incoming_phone_number("+1415555012")
+                .await
+                .unwrap(),
             None
         );
         // Another account's number is not this account's.
         assert_eq!(
-            client.find_incoming_phone_number("+14155550199").await.unwrap(),
+            client
+                .find_incoming_phone_number("+14155550199")
+                .await
+                .unwrap(),
             None
         );
-        assert!(client.find_incoming_phone_number("4155550123").await.is_err());
+        assert!(
+            client
+                .find_incoming_phone_number("4155550123")
+                .await
+                .is_err()
+        );
         let asked = twilio.requests();
         assert_eq!(asked.len(), 3, "the malformed number was not sent");
-        assert_eq!(asked[0].query.as_deref(), Some("PhoneNumber=%2B14155550123"));
+        assert_eq!(
+            asked[0].query.as_deref(),
+            Some("PhoneNumber=%2B14155550123")
+        );
     }
 
     #[test]

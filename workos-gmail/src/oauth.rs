@@ -103,8 +103,10 @@ impl fmt::Debug for PendingConnect {
 #[must_use]
 pub fn browser_binding(nonce: &str) -> String {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(hmac_sha256(b"workos.gmail.browser-binding", nonce.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hmac_sha256(
+        b"workos.gmail.browser-binding",
+        nonce.as_bytes(),
+    ))
 }
 
 /// What a [`StateStore`] keeps for a started connect.
@@ -239,9 +241,7 @@ impl StateStore for SharedStateStore {
             Some(binding) => format!("{}\n{binding}", stored.pkce_verifier),
             None => stored.pkce_verifier.clone(),
         };
-        let sealed = self
-            .cipher
-            .encrypt_str(&secret, &Self::aad(stored.org_id));
+        let sealed = self.cipher.encrypt_str(&secret, &Self::aad(stored.org_id));
         self.repo
             .put_oauth_state(
                 state,

@@ -79,9 +79,8 @@ pub use inbound::{InboundRequest, InboundService};
 
 pub use client::{
     AccountResource, CallResource, CreateCall, IncomingPhoneNumberResource, MessageResource,
-    MessageSender, NumberCapabilities, Secret, SendMessage,
-    TransportError, TransportErrorKind, TwilioClient, TwilioClientBuilder, TwilioErrorKind,
-    is_outcome_unknown,
+    MessageSender, NumberCapabilities, Secret, SendMessage, TransportError, TransportErrorKind,
+    TwilioClient, TwilioClientBuilder, TwilioErrorKind, is_outcome_unknown,
 };
 
 pub use models::{

@@ -36,9 +36,16 @@ where
     /// own the number (one message for every reason); [`Error::Conflict`] on `number` when
     /// the org's account owns it but an org already maps it; [`Error::Unavailable`] when
     /// Twilio cannot be asked (nothing is stored).
-    pub async fn register_phone(&self, ctx: &TenantContext, request: RegisterPhone) -> Result<Phone> {
+    pub async fn register_phone(
+        &self,
+        ctx: &TenantContext,
+        request: RegisterPhone,
+    ) -> Result<Phone> {
         ctx.authorize(Access::Manage)?;
-        request.clone().into_new_phone(PhoneCapabilities::default()).validate()?;
+        request
+            .clone()
+            .into_new_phone(PhoneCapabilities::default())
+            .validate()?;
         let Some(account) = self.of(ctx.org_id()).await? else {
             return Err(Error::invalid("number", NOT_YOURS));
         };
@@ -63,7 +70,10 @@ where
     /// [`Error::Unavailable`] when Twilio cannot be asked.
     pub async fn assign_phone(&self, org: OrgId, request: RegisterPhone) -> Result<Phone> {
         let ctx = TenantContext::system(org, "admin.assign-phone");
-        request.clone().into_new_phone(PhoneCapabilities::default()).validate()?;
+        request
+            .clone()
+            .into_new_phone(PhoneCapabilities::default())
+            .validate()?;
         // The platform's account first: asking it opens no org secret.
         let mut asked = false;
         let mut found = None;
@@ -109,10 +119,7 @@ async fn owned_number(
             Error::Validation(_) => e,
             other => {
                 tracing::warn!(error = %other, "cannot ask Twilio who owns a number");
-                Error::unavailable(
-                    "cannot reach Twilio to check the number; try again",
-                    other,
-                )
+                Error::unavailable("cannot reach Twilio to check the number; try again", other)
             }
         })
 }

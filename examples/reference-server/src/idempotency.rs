@@ -46,7 +46,12 @@ impl Reservation {
     /// Frees the key now.
     async fn release(mut self) {
         self.settled = true;
-        if let Err(e) = self.state.store.release_idempotent(&self.ctx, &self.key).await {
+        if let Err(e) = self
+            .state
+            .store
+            .release_idempotent(&self.ctx, &self.key)
+            .await
+        {
             tracing::warn!(error = %e, "could not release an idempotency key");
         }
     }
@@ -76,7 +81,11 @@ impl Drop for Reservation {
         }
         // Drop cannot await: free the key from a task (the lease covers a runtime shutting down).
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (state, ctx, key) = (self.state.clone(), self.ctx.clone(), std::mem::take(&mut self.key));
+            let (state, ctx, key) = (
+                self.state.clone(),
+                self.ctx.clone(),
+                std::mem::take(&mut self.key),
+            );
             runtime.spawn(async move {
                 if let Err(e) = state.store.release_idempotent(&ctx, &key).await {
                     tracing::warn!(error = %e, "could not release an abandoned idempotency key");
@@ -156,8 +165,9 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         key,
         settled: false,
     };
-    let handler = std::panic::AssertUnwindSafe(next.run(Request::from_parts(parts, Body::from(bytes))))
-        .catch_unwind();
+    let handler =
+        std::panic::AssertUnwindSafe(next.run(Request::from_parts(parts, Body::from(bytes))))
+            .catch_unwind();
     let response = match tokio::time::timeout(HANDLER_LIMIT, handler).await {
         Ok(Ok(response)) => response,
         Ok(Err(panic)) => {

@@ -371,7 +371,10 @@ async fn states_are_shared_through_the_store(h: Harness) {
     // through the store too; a wrong one spends the state.
     let start = first.start_connect(&h.ctx).await.unwrap();
     let (_, state) = h.google.consent(start.authorization_url.as_str()).await;
-    let err = second.take_connect(&state, Some("wrong")).await.unwrap_err();
+    let err = second
+        .take_connect(&state, Some("wrong"))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, Error::Validation(v) if v.errors[0].field == "state"),
         "{err:?}"

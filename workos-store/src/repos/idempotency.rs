@@ -128,7 +128,13 @@ impl IdempotencyRepo for SqlStore {
         tx.execute(
             "UPDATE idempotency_keys SET status = $1, location = $2, body = $3, lease_until = NULL
              WHERE org_id = $4 AND key = $5",
-            args![i64::from(response.status), response.location, response.body, ctx.org_id(), key],
+            args![
+                i64::from(response.status),
+                response.location,
+                response.body,
+                ctx.org_id(),
+                key
+            ],
         )
         .await?;
         tx.commit().await

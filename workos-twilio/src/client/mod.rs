@@ -311,7 +311,9 @@ impl TwilioClient {
             ));
         }
         // `+` must be sent as `%2B` in a query string; the rest is digits.
-        let url = self.account_url(&format!("IncomingPhoneNumbers.json?PhoneNumber=%2B{digits}"));
+        let url = self.account_url(&format!(
+            "IncomingPhoneNumbers.json?PhoneNumber=%2B{digits}"
+        ));
         let page: IncomingPhoneNumberPage = self.get(&url, Op::Fetch("phone number")).await?;
         Ok(page
             .incoming_phone_numbers

@@ -18,9 +18,9 @@ use workos_core::ids::PhoneId;
 use workos_core::page::Page;
 use workos_core::repo::PhoneRepo;
 
+use super::Paging;
 #[cfg(feature = "twilio")]
 use super::created;
-use super::Paging;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;

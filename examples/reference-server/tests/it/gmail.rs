@@ -177,7 +177,10 @@ async fn start_and_consent(app: &GmailApp, jwt: &str, org: OrgId) -> Consented {
         consent_url.starts_with(&app.google.auth_url()),
         "{consent_url}"
     );
-    assert!(!consent_url.contains(&cookie), "the nonce never goes to Google");
+    assert!(
+        !consent_url.contains(&cookie),
+        "the nonce never goes to Google"
+    );
     // The fake consents at once and redirects to GOOGLE_REDIRECT_URL with code and state.
     let consent = app.client.get(consent_url).send().await.expect("consent");
     assert_eq!(consent.status().as_u16(), 302);
@@ -199,7 +202,10 @@ async fn callback(app: &GmailApp, base: Option<&str>, query: &str, cookie: Optio
     );
     let mut request = app.client.get(url);
     if let Some(cookie) = cookie {
-        request = request.header("cookie", format!("theme=dark; workos_gmail_connect={cookie}"));
+        request = request.header(
+            "cookie",
+            format!("theme=dark; workos_gmail_connect={cookie}"),
+        );
     }
     app.send(request).await
 }
@@ -240,7 +246,9 @@ async fn callback_needs_the_starting_browser(app: &GmailApp) {
             .await
             .invalid_field("state");
         assert!(
-            refused["detail"].as_str().is_some_and(|d| d.contains("browser")),
+            refused["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("browser")),
             "{refused}"
         );
         // The state is spent: the right cookie cannot finish it afterwards either.
@@ -263,10 +271,16 @@ async fn callback_needs_the_starting_browser(app: &GmailApp) {
     let connected = callback(app, None, &browser.query, Some(&browser.cookie))
         .await
         .expect(200);
-    assert_eq!(connected["account"], ACCOUNT, "the callback shows the address");
+    assert_eq!(
+        connected["account"], ACCOUNT,
+        "the callback shows the address"
+    );
     let listed = app.read("/api/v1/integrations", &owner).await;
     assert_eq!(listed["data"][0]["id"], connected["id"]);
-    assert_eq!(listed["data"][0]["account"], ACCOUNT, "and so does the listing");
+    assert_eq!(
+        listed["data"][0]["account"], ACCOUNT,
+        "and so does the listing"
+    );
 }
 gmail_test!(callback_needs_the_starting_browser);
 
@@ -497,9 +511,14 @@ async fn callback_on_another_process(app: &GmailApp) {
     let consented = start_and_consent(app, &jwt, org).await;
     // ...and Google's redirect reaches the other one.
     let other_base = format!("http://{}", other.addr);
-    let integration = callback(app, Some(&other_base), &consented.query, Some(&consented.cookie))
-        .await
-        .expect(200);
+    let integration = callback(
+        app,
+        Some(&other_base),
+        &consented.query,
+        Some(&consented.cookie),
+    )
+    .await
+    .expect(200);
     assert_eq!(integration["account"], ACCOUNT);
     assert_eq!(integration["status"], "active");
     // Single use across processes.

@@ -305,7 +305,11 @@ async fn flaky_server(app: &TestApp, script: Arc<Mutex<VecDeque<Next>>>) -> Stri
         let (script, calls) = (script.clone(), calls.clone());
         async move {
             let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-            let next = script.lock().expect("script").pop_front().unwrap_or(Next::Answer);
+            let next = script
+                .lock()
+                .expect("script")
+                .pop_front()
+                .unwrap_or(Next::Answer);
             match next {
                 Next::Answer => (StatusCode::CREATED, Json(json!({ "call": n }))).into_response(),
                 Next::Panic => panic!("the handler broke"),
@@ -332,7 +336,10 @@ async fn flaky_server(app: &TestApp, script: Arc<Mutex<VecDeque<Next>>>) -> Stri
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a local port");
-    let url = format!("http://{}/api/v1/flaky", listener.local_addr().expect("address"));
+    let url = format!(
+        "http://{}/api/v1/flaky",
+        listener.local_addr().expect("address")
+    );
     tokio::spawn(async move { axum::serve(listener, router).await });
     url
 }
@@ -355,11 +362,19 @@ async fn a_panicked_request_can_be_retried(app: &TestApp) {
     let first = post_flaky(app, &url, &key, "panic-1").await;
     assert_eq!(first.status, 500, "{}", first.text);
     let retry = post_flaky(app, &url, &key, "panic-1").await;
-    assert_eq!(retry.status, 201, "the retry runs, not a 409: {}", retry.text);
+    assert_eq!(
+        retry.status, 201,
+        "the retry runs, not a 409: {}",
+        retry.text
+    );
     assert_eq!(retry.json()["call"], json!(2));
     let replay = post_flaky(app, &url, &key, "panic-1").await;
     assert_eq!(replay.status, 201);
-    assert_eq!(replay.json(), retry.json(), "and is then kept as the answer");
+    assert_eq!(
+        replay.json(),
+        retry.json(),
+        "and is then kept as the answer"
+    );
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
 }
 server_test!(a_panicked_request_can_be_retried);
@@ -435,11 +450,22 @@ async fn a_lapsed_reservation_is_taken_over(app: &TestApp) {
         )
     };
     let taken = post("lapsed").await;
-    assert_eq!(taken.status, 201, "the lapsed lease is taken over: {}", taken.text);
+    assert_eq!(
+        taken.status, 201,
+        "the lapsed lease is taken over: {}",
+        taken.text
+    );
     let replay = post("lapsed").await;
-    assert_eq!(replay.json(), taken.json(), "and the key now holds this answer");
+    assert_eq!(
+        replay.json(),
+        taken.json(),
+        "and the key now holds this answer"
+    );
     post("live").await.problem(409);
-    assert_eq!(ids_in(&app.read("/api/v1/companies", &owner).await).len(), 1);
+    assert_eq!(
+        ids_in(&app.read("/api/v1/companies", &owner).await).len(),
+        1
+    );
 }
 server_test!(a_lapsed_reservation_is_taken_over);
 

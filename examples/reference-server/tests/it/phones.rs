@@ -141,19 +141,34 @@ async fn phones_bad_input(t: &TwilioApp) {
     .await
     .problem(403);
     for (body, field) in [
-        (json!({ "number": "4155552671", "provider": "twilio" }), "number"),
+        (
+            json!({ "number": "4155552671", "provider": "twilio" }),
+            "number",
+        ),
         (json!({ "number": 14155552671_u64 }), "number"),
-        (json!({ "number": phone_number(), "provider": "nexmo" }), "provider"),
+        (
+            json!({ "number": phone_number(), "provider": "nexmo" }),
+            "provider",
+        ),
         (json!({ "provider": "twilio" }), "number"),
-        (json!({ "number": phone_number(), "capabilities": {} }), "capabilities"),
-        (json!({ "number": phone_number(), "label": "x".repeat(201) }), "label"),
+        (
+            json!({ "number": phone_number(), "capabilities": {} }),
+            "capabilities",
+        ),
+        (
+            json!({ "number": phone_number(), "label": "x".repeat(201) }),
+            "label",
+        ),
     ] {
         t.post("/api/v1/phones", &owner, &body)
             .await
             .invalid_field(field);
     }
     assert!(ids_in(&t.read("/api/v1/phones", &owner).await).is_empty());
-    assert!(number_lookups(t).is_empty(), "bad input never reaches Twilio");
+    assert!(
+        number_lookups(t).is_empty(),
+        "bad input never reaches Twilio"
+    );
 }
 phones_test!(phones_bad_input);
 
@@ -258,9 +273,16 @@ async fn workos_server(t: &TwilioApp, args: &[&str]) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_workos-server"));
     for (name, _) in std::env::vars_os() {
         let n = name.to_string_lossy();
-        if ["WORKOS_", "TWILIO_", "GOOGLE_", "GMAIL_", "PG", "DATABASE_URL"]
-            .iter()
-            .any(|p| n.starts_with(p))
+        if [
+            "WORKOS_",
+            "TWILIO_",
+            "GOOGLE_",
+            "GMAIL_",
+            "PG",
+            "DATABASE_URL",
+        ]
+        .iter()
+        .any(|p| n.starts_with(p))
         {
             command.env_remove(&name);
         }
@@ -292,7 +314,14 @@ async fn admin_assign_phone_cli(t: &TwilioApp) {
     let org_arg = org.to_string();
     let out = workos_server(
         t,
-        &["admin", "assign-phone", "--org", &org_arg, "--number", &number],
+        &[
+            "admin",
+            "assign-phone",
+            "--org",
+            &org_arg,
+            "--number",
+            &number,
+        ],
     )
     .await;
     assert!(
@@ -327,7 +356,14 @@ async fn admin_assign_phone_cli(t: &TwilioApp) {
     let stranger = phone_number();
     let out = workos_server(
         t,
-        &["admin", "assign-phone", "--org", &org_arg, "--number", &stranger],
+        &[
+            "admin",
+            "assign-phone",
+            "--org",
+            &org_arg,
+            "--number",
+            &stranger,
+        ],
     )
     .await;
     assert!(!out.status.success());
@@ -339,10 +375,22 @@ async fn admin_assign_phone_cli(t: &TwilioApp) {
     let nobody = workos_core::ids::OrgId::new().to_string();
     let out = workos_server(
         t,
-        &["admin", "assign-phone", "--org", &nobody, "--number", &number],
+        &[
+            "admin",
+            "assign-phone",
+            "--org",
+            &nobody,
+            "--number",
+            &number,
+        ],
     )
     .await;
     assert!(!out.status.success());
-    assert_eq!(t.read("/api/v1/phones", &owner).await["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        t.read("/api/v1/phones", &owner).await["data"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
 phones_test!(admin_assign_phone_cli);

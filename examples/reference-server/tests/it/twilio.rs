@@ -1210,7 +1210,8 @@ async fn outbound_call_goes_through_twilio(t: &TwilioApp) {
         .invalid_field("from");
     // A number that cannot place calls is not picked.
     let (sms_only_org, sms_only) = t.create_org("SMS only").await;
-    t.assign(sms_only_org, &phone_number(), &["sms"], None).await;
+    t.assign(sms_only_org, &phone_number(), &["sms"], None)
+        .await;
     // The operator's assignment asked Twilio about the number; calls asked nothing.
     let before = before + 1;
     t.post("/api/v1/calls", &sms_only, &json!({ "to": callee }))
@@ -1593,7 +1594,11 @@ twilio_test!(org_own_twilio_account);
 impl TwilioApp {
     /// Gives the platform's `number` to `org` (as the operator); returns the phone's id.
     async fn take_number(&self, org: OrgId, number: &str) -> String {
-        id_of(&self.assign(org, number, &["sms", "mms", "voice"], None).await)
+        id_of(
+            &self
+                .assign(org, number, &["sms", "mms", "voice"], None)
+                .await,
+        )
     }
 }
 
