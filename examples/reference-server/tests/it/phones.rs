@@ -242,7 +242,7 @@ async fn number_squatting_is_refused(t: &TwilioApp) {
     assert!(ids_in(&t.read("/api/v1/phones", &squatter).await).is_empty());
     assert_eq!(
         ids_in(&t.read("/api/v1/phones", &victim.key).await),
-        [victim.phone_id.clone()]
+        std::slice::from_ref(&victim.phone_id)
     );
 
     // The victim's number still routes to the victim.
