@@ -61,6 +61,20 @@ enum Admin {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// Map a phone number to an org: one of the platform's Twilio account (or of the org's
+    /// own), checked with Twilio, which also gives its capabilities. Prints the phone.
+    #[cfg(feature = "twilio")]
+    AssignPhone {
+        /// The org.
+        #[arg(long)]
+        org: OrgId,
+        /// The number in E.164, e.g. +14155550100.
+        #[arg(long)]
+        number: String,
+        /// A label for the number.
+        #[arg(long)]
+        label: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -120,6 +134,30 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "org_id": org, "api_key_id": key.id, "role": key.role, "api_key": secret.expose() })
             );
+            Ok(())
+        }
+        #[cfg(feature = "twilio")]
+        Command::Admin {
+            command: Admin::AssignPhone { org, number, label },
+        } => {
+            let ctx = TenantContext::system(org, "admin");
+            store
+                .get_org(&ctx)
+                .await
+                .with_context(|| format!("org {org}"))?;
+            let number = workos_core::domain::E164::parse(&number)
+                .map_err(|_| anyhow::anyhow!("--number: not a valid E.164 phone number"))?;
+            let request = workos_core::domain::RegisterPhone {
+                number,
+                provider: "twilio".to_owned(),
+                label,
+            };
+            let phone = state
+                .twilio
+                .assign_phone(org, request)
+                .await
+                .context("assign-phone")?;
+            println!("{}", serde_json::to_string(&phone)?);
             Ok(())
         }
     }

@@ -72,6 +72,7 @@ mod leads;
 mod members;
 mod openapi;
 mod people;
+#[cfg(feature = "twilio")]
 mod phones;
 mod rate_limit;
 mod request_id;
