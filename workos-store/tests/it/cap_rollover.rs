@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use tokio::sync::Barrier;
 use workos_core::domain::{
-    Distribution, HttpUrl, LeadStatus, NewLead, NewPartner, Partner,
-    PartnerDelivery, RoutingSettingsInput, RoutingStrategy, Timestamp, day_start, month_start,
-    partner_timezone,
+    Distribution, HttpUrl, LeadStatus, NewLead, NewPartner, Partner, PartnerDelivery,
+    RoutingSettingsInput, RoutingStrategy, Timestamp, day_start, month_start, partner_timezone,
 };
 use workos_core::repo::{LeadDeliveryRepo, PartnerRepo, RoutingRepo};
 use workos_core::tenant::TenantContext;
