@@ -11,13 +11,13 @@ use tokio::io::AsyncWriteExt as _;
 use crate::helpers::{TestApp, id_of};
 
 /// Requests sent and then abandoned.
-const ABANDONED: u64 = 48;
+const ABANDONED: u64 = 100;
 
 /// How long the client of the `i`-th request waits before closing its connection: from at
-/// once to ~60 ms, finely at first (where the request is still being read and the
+/// once to ~80 ms, finely at first (where the request is still being read and the
 /// transactions are opening) and coarser later.
 fn patience(i: u64) -> Duration {
-    Duration::from_micros(25 * i * i)
+    Duration::from_micros(8 * i * i)
 }
 
 /// Sends `POST path` with `body` and `Idempotency-Key: idem` on a connection of its own, waits
