@@ -277,9 +277,9 @@ impl LeadDeliveryQueue for SqlStore {
                 .iter()
                 .filter(|(o, _)| *o == org)
                 .map(|(_, id)| id.as_uuid());
-            let mut sql =
-                Sql::new("UPDATE lead_deliveries SET lease_until = NULL WHERE org_id = ");
-            sql.bind(org).push(" AND lease_until IS NOT NULL AND id IN ");
+            let mut sql = Sql::new("UPDATE lead_deliveries SET lease_until = NULL WHERE org_id = ");
+            sql.bind(org)
+                .push(" AND lease_until IS NOT NULL AND id IN ");
             push_in(&mut sql, ids);
             tx.execute_sql(sql).await?;
             tx.commit().await?;

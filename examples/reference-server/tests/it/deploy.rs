@@ -509,7 +509,9 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
 
     // The partner (with its signing secret) through a server without delivery workers, then
     // the backlog straight through the store.
-    let mut setup = deployment.serve_with(&["serve", "--no-webhook-workers"]).await;
+    let mut setup = deployment
+        .serve_with(&["serve", "--no-webhook-workers"])
+        .await;
     let (status, partner) = setup
         .call(
             reqwest::Method::POST,
@@ -555,7 +557,11 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
         .expect("deliveries");
         (pending, leased)
     };
-    assert_eq!(pending(pool.clone()).await, (BACKLOG as i64, 0), "the backlog");
+    assert_eq!(
+        pending(pool.clone()).await,
+        (BACKLOG as i64, 0),
+        "the backlog"
+    );
 
     // The real server with its lead sender: it claims a batch and sends into the silence.
     let mut server = deployment.serve().await;
@@ -580,7 +586,8 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
     );
     let (pending_after, leased_after) = pending(pool.clone()).await;
     assert_eq!(
-        leased_after, 0,
+        leased_after,
+        0,
         "every claimed delivery was handed back:\n{}",
         server.log()
     );
