@@ -482,6 +482,9 @@ fn env_url(var: &str, require: &str, what: &str, notice: &Once) -> Option<String
 }
 
 /// `url` with its database name replaced by `database` (query parameters kept).
+///
+/// Hidden: a URL helper of the engine's own suites and benches, not part of the testkit's API.
+#[doc(hidden)]
 #[must_use]
 pub fn with_database(url: &str, database: &str) -> String {
     let (prefix, authority, _, query) = url_parts(url);
@@ -494,8 +497,7 @@ pub fn with_database(url: &str, database: &str) -> String {
 }
 
 /// `url` pointing at `host:port` instead (credentials, database and parameters kept).
-#[must_use]
-pub fn with_host_port(url: &str, host: &str, port: i32) -> String {
+fn with_host_port(url: &str, host: &str, port: i32) -> String {
     let (prefix, authority, path, query) = url_parts(url);
     let credentials = authority.rsplit_once('@').map(|(c, _)| c);
     let mut out = prefix.to_owned();

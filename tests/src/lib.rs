@@ -1,17 +1,31 @@
 //! # workos-tests
 //!
-//! The home of the workspace-level integration tests and of the reusable test harness that
-//! embedders use in their own tests: scratch databases per test ([`db`]), a fake Google
-//! ([`fake_google`]) and a fake Twilio ([`fake_twilio`]) speaking the providers' wire formats.
-//! The store's contract suite lives with the store (`workos-store/tests/it`) and the embedding
-//! example is run by its own test (`examples/embedding/tests`).
+//! The testkit of the WorkOS CRM engine, for testing the code you build on the engine with
+//! the parts the engine's own suites use:
 //!
-//! What an embedder does first: add `workos-tests` as a dev-dependency; **open a scratch
-//! database** per test ([`db::TestDatabase::sqlite`], [`db::TestDatabase::postgres`]) and
-//! connect a store to its [`url`](db::TestDatabase::url); **point provider clients at the
-//! fakes** ([`fake_twilio::FakeTwilio::client_builder`], [`fake_google::FakeGoogle::env_vars`]);
-//! and unit-test what needs no database with the mocks of `workos-core`'s `testing` feature.
-//! The crate has no feature flags.
+//! - [`db`] — **scratch databases**: a database of the test's own on SQLite, Postgres
+//!   (`DATABASE_URL`) or a Citus cluster (`WORKOS_CITUS_URL`), removed when dropped;
+//!   `WORKOS_REQUIRE_POSTGRES=1` / `WORKOS_REQUIRE_CITUS=1` turn a skip into a failure.
+//! - [`fake_twilio`] and [`fake_google`] — **fakes of the providers** on `127.0.0.1`,
+//!   speaking their wire formats, recording what they receive, with switches for failures,
+//!   rate limits and slow answers.
+//! - [`webhooks`] — **the engine's outbound webhooks**: a receiver that verifies Standard
+//!   Webhooks signatures, and deliveries signed as the engine signs them.
+//! - For unit tests without any of these, `workos-core`'s `testing` feature has a `mockall`
+//!   mock of every repository, channel and event trait (`workos_core::repo::MockTaskRepo`,
+//!   `workos_core::channel::MockSmsChannel`, …): turn it on in your dev-dependencies.
+//!
+//! What an embedder does first (the guide, `docs/testing.md`, starts from an empty crate, and
+//! `examples/testkit-app` is an app tested with nothing else):
+//!
+//! 1. **Add the dev-dependencies**: `workos-tests`, `workos-core` with `features =
+//!    ["testing"]`, `workos-store` for a store, and `tokio` with `macros` and `rt`.
+//! 2. **Open a scratch database** per test ([`db::TestDatabase::sqlite`],
+//!    [`db::TestDatabase::postgres`]) and connect a store to its
+//!    [`url`](db::TestDatabase::url).
+//! 3. **Point provider clients at the fakes** ([`fake_twilio::FakeTwilio::client_builder`],
+//!    [`fake_google::FakeGoogle::env_vars`]) and the engine's webhooks at a
+//!    [`webhooks::WebhookReceiver`].
 //!
 //! ```
 //! use workos_core::domain::NewOrg;
@@ -27,6 +41,10 @@
 //! store.close().await; // before `db` drops and removes the database
 //! # });
 //! ```
+//!
+//! The crate has no feature flags. Everything it starts listens on `127.0.0.1` only and stops
+//! when its value is dropped. Items marked hidden in the source (`#[doc(hidden)]`) serve the
+//! engine's own suites and are not part of the testkit's API.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -38,3 +56,4 @@ struct ReadmeDoctests;
 pub mod db;
 pub mod fake_google;
 pub mod fake_twilio;
+pub mod webhooks;

@@ -10,19 +10,33 @@
 //! The bench creates a fresh database `workos_bench_<pid>_<unix time>` next to the one
 //! `DATABASE_URL` names, migrates it, seeds it with bulk SQL as the connecting role (which must
 //! be a superuser, or have `BYPASSRLS` and `CREATEDB`), measures, prints a Markdown report on
-//! stdout (progress goes to stderr) and drops the database again.
+//! stdout (progress goes to stderr) and drops the database again. With `BENCH_USE_DB=1` it uses
+//! the database `DATABASE_URL` names as it is (empty, and kept): that is how it runs on Citus,
+//! whose databases need the extension and the workers registered first:
+//!
+//! ```text
+//! ../shared/citus/cluster newdb workos_bench
+//! BENCH_USE_DB=1 BENCH_ORGS=1000 DATABASE_URL='postgres://postgres@127.0.0.1:5440/workos_bench?sslmode=require' \
+//!     cargo bench -p workos-store --bench store
+//! ```
 //!
 //! Variants of every operation:
 //! - `engine`: the `SqlStore` repository call (tenant transaction as `workos_app`, RLS, typed
 //!   decoding, and for `create` the contact index, the event and the notification);
-//! - `raw`: the engine's data statement on the pool, no transaction (for `create`: the one
-//!   `INSERT INTO people`);
-//! - `raw+tx`: the same statement inside `BEGIN` … `COMMIT` (reads: dropped, so rolled back
+//! - `raw`: the engine's data statements on a pooled connection, no transaction (for `create`
+//!   the engine's whole write: on one Postgres node its one statement that inserts the person,
+//!   their contact-index rows and the `person.created` event and notifies; on Citus the same as
+//!   the separate statements the engine's portable path sends);
+//! - `raw+tx`: the same statements inside `BEGIN` … `COMMIT` (reads: dropped, so rolled back
 //!   like the engine's) as the connecting role, so no RLS;
-//! - `raw+tx+set`: the same, with the engine's settings (`workos.org_id` …) set in the `BEGIN`
-//!   round trip but without the switch to `workos_app`, so still no RLS;
-//! - `raw+tx+rls`: the same statement inside the engine's own `BEGIN; SELECT set_config(…)`
-//!   (role `workos_app`, tenant set), so RLS applies.
+//! - `raw+tx+set`: the same, with the engine's settings (`SET LOCAL workos.org_id` …) sent as
+//!   the engine sends them (in the `BEGIN` round trip; on Citus also the workers' settings in a
+//!   statement of their own; for `BENCH_ACTOR=user` the membership check) but without the switch
+//!   to `workos_app`, so still no RLS;
+//! - `raw+tx+rls`: the same with the engine's `SET LOCAL ROLE workos_app`, so RLS applies.
+//!
+//! Targets (issue 14): the engine within 25 % of `raw` for get and list and within 50 % for
+//! create, in throughput and in p99; the 10,000-org p99 within 1.2× of the 1-org p99.
 //!
 //! Settings, all from the environment (`cargo bench` passes `--bench`; arguments are ignored):
 //! - `DATABASE_URL` (required);
@@ -38,7 +52,8 @@
 //!   large one) or `separate` (its own database, so its tables hold only its rows);
 //! - `BENCH_ONLY`: comma-separated substrings; only scenarios whose name
 //!   (`op/variant/dataset`, e.g. `get/engine/10000x100`) contains one of them run;
-//! - `KEEP_DB=1`: keep the bench database(s).
+//! - `KEEP_DB=1`: keep the bench database(s);
+//! - `BENCH_USE_DB=1`: bench in `DATABASE_URL`'s own database (see above).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -48,6 +63,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use hdrhistogram::Histogram;
 use sqlx::types::Json;
@@ -92,6 +108,7 @@ struct Config {
     separate_one_org_db: bool,
     only: Vec<String>,
     keep_db: bool,
+    use_db: bool,
 }
 
 fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
@@ -146,6 +163,7 @@ impl Config {
                 .map(str::to_owned)
                 .collect(),
             keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            use_db: std::env::var("BENCH_USE_DB").is_ok_and(|v| v == "1"),
         };
         ensure!(
             cfg.orgs > 0 && cfg.people > 0 && cfg.concurrency > 0 && cfg.rounds > 0,
@@ -154,6 +172,10 @@ impl Config {
         ensure!(
             cfg.ops >= cfg.rounds,
             "BENCH_OPS must be at least BENCH_ROUNDS"
+        );
+        ensure!(
+            !(cfg.use_db && cfg.separate_one_org_db),
+            "BENCH_USE_DB=1 benches in one database: BENCH_ONE_ORG_DB must be same"
         );
         Ok(cfg)
     }
@@ -347,28 +369,77 @@ struct Shared {
     datasets: Vec<Dataset>,
     actor: Actor,
     key_id: ApiKeyId,
-    /// The raw statements per raw variant and op. Each variant's text carries its own comment so
-    /// that sqlx prepares it separately: a statement prepared under RLS (as `workos_app`) is
-    /// never reused as the superuser, nor the engine's own, which would force re-planning.
-    sql: [[String; 3]; 4],
+    /// Whether the database is a Citus cluster (the engine then takes its portable path).
+    citus: bool,
+    /// The raw statements per raw variant. Each variant's text carries its own comment so that
+    /// sqlx prepares it separately: a statement prepared under RLS (as `workos_app`) is never
+    /// reused as the superuser, nor the engine's own, which would force re-planning.
+    sql: [RawSql; 4],
     /// Numbers the people the create scenarios make, for unique emails.
     created: AtomicU64,
 }
 
-fn raw_sql(variant: &str) -> [String; 3] {
-    [
-        format!(
-            "/* bench {variant} */ SELECT {COLUMNS} FROM people WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
+/// The raw statements of one variant.
+struct RawSql {
+    get: String,
+    list: String,
+    /// The engine's statements for a create, in order (see [`raw_sql`]).
+    create: Vec<String>,
+}
+
+/// The engine's statements, marked with `variant`. For `create`, on one Postgres node the
+/// engine's single statement (`write_new_person`'s fast path: the person, the contact index,
+/// the org's event stream head, the event, the notification); on Citus the portable path's
+/// statements (the person, one contact row, the head, the event, the notification at commit).
+fn raw_sql(variant: &str, citus: bool) -> RawSql {
+    let tag = format!("/* bench {variant} */");
+    const INSERT_PERSON: &str = "INSERT INTO people (first_name, last_name, email, additional_emails, phone, \
+         additional_phones, title, company_id, updated_at, org_id, id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    const EVENT_COLUMNS: &str =
+        "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
+    let create = if citus {
+        vec![
+            format!("{tag} {INSERT_PERSON}"),
+            format!(
+                "{tag} INSERT INTO person_contacts (org_id, kind, value, person_id) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING"
+            ),
+            format!(
+                "{tag} INSERT INTO event_streams (org_id, head) VALUES ($1, $2) \
+                 ON CONFLICT (org_id) DO UPDATE SET head = event_streams.head + excluded.head RETURNING head"
+            ),
+            format!(
+                "{tag} INSERT INTO domain_events (pos, {EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ),
+            format!("{tag} SELECT pg_notify('workos_events', $1)"),
+        ]
+    } else {
+        vec![format!(
+            "{tag} WITH workos_person AS ({INSERT_PERSON}), \
+             workos_contacts AS (INSERT INTO person_contacts (org_id, kind, value, person_id) \
+               SELECT $13, k, v, $14 FROM unnest($15::text[], $16::text[]) AS c(k, v) \
+               ON CONFLICT DO NOTHING RETURNING kind || ':' || value AS taken), \
+             workos_head AS (INSERT INTO event_streams AS s (org_id, head) VALUES ($17, $18) \
+               ON CONFLICT (org_id) DO UPDATE SET head = s.head + excluded.head RETURNING head), \
+             workos_events AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) \
+               SELECT h.head - $18 + u.n, u.id, $17, u.type, u.occurred_at, u.subject_kind, \
+                      u.subject_id, u.data, u.request_id \
+               FROM workos_head h, unnest($19::uuid[], $20::text[], $21::timestamptz[], $22::text[], \
+                    $23::uuid[], $24::jsonb[], $25::text[]) \
+                    WITH ORDINALITY AS u(id, type, occurred_at, subject_kind, subject_id, data, request_id, n)) \
+             SELECT ARRAY(SELECT taken FROM workos_contacts), pg_notify('workos_events', $26)"
+        )]
+    };
+    RawSql {
+        get: format!(
+            "{tag} SELECT {COLUMNS} FROM people WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL"
         ),
-        format!(
-            "/* bench {variant} */ SELECT {COLUMNS} FROM people p WHERE deleted_at IS NULL AND org_id = $1 ORDER BY id LIMIT $2"
+        list: format!(
+            "{tag} SELECT {COLUMNS} FROM people p WHERE deleted_at IS NULL AND org_id = $1 ORDER BY id LIMIT $2"
         ),
-        format!(
-            "/* bench {variant} */ INSERT INTO people (first_name, last_name, email, additional_emails, phone, \
-             additional_phones, title, company_id, updated_at, org_id, id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ),
-    ]
+        create,
+    }
 }
 
 /// What the raw variants decode: every column, as the engine reads them.
@@ -396,6 +467,18 @@ struct NewRow {
     email: String,
 }
 
+impl NewRow {
+    /// The `person.created` event's data: the person as the engine serializes it.
+    fn event_data(&self, org: Uuid, now: DateTime<Utc>) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id, "org_id": org, "first_name": "New",
+            "last_name": format!("Person{}", self.seq), "email": self.email,
+            "additional_emails": [], "phone": null, "additional_phones": [],
+            "title": "Engineer", "company_id": null, "created_at": now, "updated_at": now,
+        })
+    }
+}
+
 impl Shared {
     fn ctx(&self, ds: &Dataset, j: usize) -> TenantContext {
         let org = OrgId::from_uuid(ds.orgs[j]);
@@ -406,25 +489,38 @@ impl Shared {
         }
     }
 
-    /// The engine's `BEGIN` for the same context (see `PgBackend::begin`); without `role`, the
-    /// same settings but no switch to `workos_app`.
-    fn begin_sql(&self, ds: &Dataset, j: usize, role: bool) -> String {
+    /// The engine's opening of a transaction for the same context (see `PgBackend::begin`):
+    /// the `BEGIN` round trip, then the statements the engine sends before its own (on Citus
+    /// the workers' settings; for a user, the membership check). Without `role`, the same but
+    /// no switch to `workos_app`.
+    fn begin_sql(&self, ds: &Dataset, j: usize, role: bool) -> (String, Vec<String>) {
         let user = match self.actor {
             Actor::User => ds.users[j].to_string(),
             Actor::ApiKey | Actor::System => String::new(),
         };
-        let role = if role {
-            "set_config('role', 'workos_app', true), "
+        let org = ds.orgs[j];
+        let mut begin = String::from("BEGIN;");
+        if role {
+            begin.push_str(" SET LOCAL ROLE workos_app;");
+        }
+        begin.push_str(&format!(" SET LOCAL workos.user_id = '{user}';"));
+        let mut after = Vec::new();
+        if self.citus {
+            after.push(format!(
+                "SET LOCAL citus.propagate_set_commands = 'local'; \
+                 SET LOCAL workos.org_id = '{org}'; SET LOCAL workos.scope = ''"
+            ));
         } else {
-            ""
-        };
-        format!(
-            "BEGIN; SELECT {role}\
-             set_config('workos.org_id', '{}', true), \
-             set_config('workos.user_id', '{user}', true), \
-             set_config('workos.scope', '', true)",
-            ds.orgs[j]
-        )
+            begin.push_str(&format!(
+                " SET LOCAL workos.org_id = '{org}'; SET LOCAL workos.scope = '';"
+            ));
+        }
+        if self.actor == Actor::User {
+            after.push(format!(
+                "SELECT workos_assert_member('{org}'::uuid, '{user}'::uuid)"
+            ));
+        }
+        (begin, after)
     }
 
     fn new_row(&self) -> NewRow {
@@ -437,60 +533,126 @@ impl Shared {
     }
 }
 
-/// One raw statement on `e` (the pool, or a transaction).
-async fn raw_statement<'e, E>(
-    e: E,
-    sql: &'e str,
+/// The raw statements of `op` on `c` (a pooled connection, or a transaction's). Boxed: the
+/// compiler cannot prove an unboxed future over `&mut PgConnection` `Send` for every lifetime.
+fn raw_statement<'a>(
+    c: &'a mut PgConnection,
+    sql: &'a RawSql,
     op: Op,
     org: Uuid,
     pid: Uuid,
-    new: Option<&NewRow>,
-) -> Result<()>
-where
-    E: sqlx::PgExecutor<'e>,
-{
-    match op {
-        Op::Get => {
-            let row = sqlx::query_as::<_, RawPerson>(sql)
-                .bind(org)
-                .bind(pid)
-                .fetch_optional(e)
-                .await?;
-            ensure!(
-                row.as_ref().is_some_and(|r| r.id == pid),
-                "raw get found nothing"
-            );
-            black_box(row);
+    new: Option<&'a NewRow>,
+) -> BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        match op {
+            Op::Get => {
+                let row = sqlx::query_as::<_, RawPerson>(&sql.get)
+                    .bind(org)
+                    .bind(pid)
+                    .fetch_optional(&mut *c)
+                    .await?;
+                ensure!(
+                    row.as_ref().is_some_and(|r| r.id == pid),
+                    "raw get found nothing"
+                );
+                black_box(row);
+            }
+            Op::List => {
+                let rows = sqlx::query_as::<_, RawPerson>(&sql.list)
+                    .bind(org)
+                    .bind(i64::from(PAGE) + 1)
+                    .fetch_all(&mut *c)
+                    .await?;
+                ensure!(!rows.is_empty(), "raw list found nothing");
+                black_box(rows);
+            }
+            Op::Create => raw_create(c, &sql.create, org, new.context("no row to create")?).await?,
         }
-        Op::List => {
-            let rows = sqlx::query_as::<_, RawPerson>(sql)
-                .bind(org)
-                .bind(i64::from(PAGE) + 1)
-                .fetch_all(e)
-                .await?;
-            ensure!(!rows.is_empty(), "raw list found nothing");
-            black_box(rows);
-        }
-        Op::Create => {
-            let new = new.context("no row to create")?;
-            let now = Utc::now();
-            let done = sqlx::query(sql)
-                .bind(Some("New"))
-                .bind(Some(format!("Person{}", new.seq)))
-                .bind(Some(new.email.as_str()))
-                .bind(Json(serde_json::Value::Array(Vec::new())))
-                .bind(None::<String>)
-                .bind(Json(serde_json::Value::Array(Vec::new())))
-                .bind(Some("Engineer"))
-                .bind(None::<Uuid>)
-                .bind(now)
-                .bind(org)
-                .bind(new.id)
-                .bind(now)
-                .execute(e)
-                .await?;
-            ensure!(done.rows_affected() == 1, "raw insert wrote nothing");
-        }
+        Ok(())
+    })
+}
+
+/// `sql` (settings; no parameters) on `c`, with the simple protocol as the engine sends them.
+fn simple<'a>(c: &'a mut PgConnection, sql: &'a str) -> BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        sqlx::Executor::execute(c, sql).await?;
+        Ok(())
+    })
+}
+
+/// The engine's create statements (see [`raw_sql`]) for `new` in `org`.
+async fn raw_create(
+    c: &mut PgConnection,
+    create: &[String],
+    org: Uuid,
+    new: &NewRow,
+) -> Result<()> {
+    let now = Utc::now();
+    let person = sqlx::query(&create[0])
+        .bind(Some("New"))
+        .bind(Some(format!("Person{}", new.seq)))
+        .bind(Some(new.email.as_str()))
+        .bind(Json(serde_json::Value::Array(Vec::new())))
+        .bind(None::<String>)
+        .bind(Json(serde_json::Value::Array(Vec::new())))
+        .bind(Some("Engineer"))
+        .bind(None::<Uuid>)
+        .bind(now)
+        .bind(org)
+        .bind(new.id)
+        .bind(now);
+    let event_id = Uuid::now_v7();
+    let data = new.event_data(org, now);
+    let notice = format!("{org} bench");
+    if let [_, contact, head, event, notify] = create {
+        // Citus: the portable path, statement by statement.
+        let done = person.execute(&mut *c).await?;
+        ensure!(done.rows_affected() == 1, "raw insert wrote nothing");
+        sqlx::query(contact)
+            .bind(org)
+            .bind("email")
+            .bind(new.email.as_str())
+            .bind(new.id)
+            .execute(&mut *c)
+            .await?;
+        let (pos,): (i64,) = sqlx::query_as(head)
+            .bind(org)
+            .bind(1_i64)
+            .fetch_one(&mut *c)
+            .await?;
+        sqlx::query(event)
+            .bind(pos)
+            .bind(event_id)
+            .bind(org)
+            .bind("person.created")
+            .bind(now)
+            .bind("person")
+            .bind(new.id)
+            .bind(data)
+            .bind(None::<String>)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(notify).bind(notice).execute(&mut *c).await?;
+    } else {
+        let row = person
+            .bind(org)
+            .bind(new.id)
+            .bind(vec!["email"])
+            .bind(vec![new.email.clone()])
+            .bind(org)
+            .bind(1_i64)
+            .bind(vec![event_id])
+            .bind(vec!["person.created"])
+            .bind(vec![now])
+            .bind(vec!["person"])
+            .bind(vec![new.id])
+            .bind(vec![data])
+            .bind(vec![None::<String>])
+            .bind(notice)
+            .fetch_one(&mut *c)
+            .await?;
+        let taken: Vec<String> = sqlx::Row::try_get(&row, 0)?;
+        ensure!(taken.len() == 1, "raw create indexed no contact");
     }
     Ok(())
 }
@@ -542,7 +704,7 @@ async fn one_op(sh: &Shared, s: Scenario, rng: &mut Rng) -> Result<Duration> {
             Ok(started.elapsed())
         }
         Variant::Raw | Variant::RawTx | Variant::RawTxSet | Variant::RawTxRls => {
-            let sql = sh.sql[s.variant.raw_index()][s.op as usize].as_str();
+            let sql = &sh.sql[s.variant.raw_index()];
             let begin = match s.variant {
                 Variant::RawTxSet => Some(sh.begin_sql(ds, j, false)),
                 Variant::RawTxRls => Some(sh.begin_sql(ds, j, true)),
@@ -550,13 +712,20 @@ async fn one_op(sh: &Shared, s: Scenario, rng: &mut Rng) -> Result<Duration> {
             };
             let started = Instant::now();
             if s.variant == Variant::Raw {
-                raw_statement(&ds.pool, sql, s.op, org, pid, new.as_ref()).await?;
+                let mut c = ds.pool.acquire().await?;
+                raw_statement(&mut c, sql, s.op, org, pid, new.as_ref()).await?;
             } else {
                 let mut tx = match begin {
-                    Some(begin) => ds.pool.begin_with(begin).await?,
+                    Some((begin, after)) => {
+                        let mut tx = ds.pool.begin_with(begin).await?;
+                        for statement in &after {
+                            simple(&mut tx, statement).await?;
+                        }
+                        tx
+                    }
                     None => ds.pool.begin().await?,
                 };
-                raw_statement(&mut *tx, sql, s.op, org, pid, new.as_ref()).await?;
+                raw_statement(&mut tx, sql, s.op, org, pid, new.as_ref()).await?;
                 if s.op == Op::Create {
                     tx.commit().await?;
                 } else {
@@ -711,12 +880,12 @@ fn report(out: &mut String, sh: &Shared, results: &[Result1]) -> std::fmt::Resul
     writeln!(
         out,
         "Overhead = raw ops/s ÷ engine ops/s − 1 (extra time per operation at saturation) and \
-         engine p99 ÷ raw p99 − 1; target: under 15 %. The step columns split the time per \
+         engine p99 ÷ raw p99 − 1; targets: get and list under 25 %, create under 50 %. The step columns split the time per \
          operation (inverse throughput) from raw to engine; their product is raw → engine: \
          `tx` = the transaction's extra round trips (BEGIN, and COMMIT or the deferred ROLLBACK), \
          `set` = the tenant settings in the BEGIN round trip, `rls` = the switch to `workos_app` and \
          the policies, `engine` = the engine's own work (argument boxing, decoding into domain \
-         types; for create also the contact index, the event and the notification).\n"
+         types, building the event).\n"
     )?;
     writeln!(
         out,
@@ -724,6 +893,7 @@ fn report(out: &mut String, sh: &Shared, results: &[Result1]) -> std::fmt::Resul
     )?;
     writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|")?;
     for op in [Op::Get, Op::List, Op::Create] {
+        let target = if op == Op::Create { 0.50 } else { 0.25 };
         for d in 0..sh.datasets.len() {
             let over = |a: Option<f64>, b: Option<f64>| match (a, b) {
                 (Some(a), Some(b)) if b > 0.0 => {
@@ -731,7 +901,7 @@ fn report(out: &mut String, sh: &Shared, results: &[Result1]) -> std::fmt::Resul
                     format!(
                         "{:+.0} % ({})",
                         x * 100.0,
-                        if x < 0.15 { "met" } else { "not met" }
+                        if x <= target { "met" } else { "not met" }
                     )
                 }
                 _ => "–".into(),
@@ -756,7 +926,9 @@ fn report(out: &mut String, sh: &Shared, results: &[Result1]) -> std::fmt::Resul
 
 // ---------------------------------------------------------------------------------------------
 
-async fn create_database(url: &str, db: &str) -> Result<()> {
+/// Checks that the `DATABASE_URL` role may seed (bypass RLS) and create databases; answers a
+/// connection.
+async fn check_role(url: &str) -> Result<PgConnection> {
     let mut admin = PgConnection::connect(url)
         .await
         .context("cannot connect to DATABASE_URL")?;
@@ -769,6 +941,11 @@ async fn create_database(url: &str, db: &str) -> Result<()> {
         bypass && createdb,
         "the DATABASE_URL role must be a superuser (or have BYPASSRLS and CREATEDB) to create and seed the bench database"
     );
+    Ok(admin)
+}
+
+async fn create_database(url: &str, db: &str) -> Result<()> {
+    let mut admin = check_role(url).await?;
     sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
         .execute(&mut admin)
         .await
@@ -819,6 +996,10 @@ async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
     let version: (String,) = sqlx::query_as("SELECT version()")
         .fetch_one(many_store.pg_pool().context("not Postgres")?)
         .await?;
+    let (citus,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')")
+            .fetch_one(many_store.pg_pool().context("not Postgres")?)
+            .await?;
 
     let many_name = format!("{}x{}", cfg.orgs, cfg.people);
     let started = Instant::now();
@@ -838,11 +1019,12 @@ async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
         datasets: vec![many, one],
         actor: cfg.actor,
         key_id: ApiKeyId::new(),
+        citus,
         sql: [
-            raw_sql("raw"),
-            raw_sql("raw+tx"),
-            raw_sql("raw+tx+set"),
-            raw_sql("raw+tx+rls"),
+            raw_sql("raw", citus),
+            raw_sql("raw+tx", citus),
+            raw_sql("raw+tx+set", citus),
+            raw_sql("raw+tx+rls", citus),
         ],
         created: AtomicU64::new(0),
     });
@@ -850,7 +1032,16 @@ async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
     let mut out = String::new();
     writeln!(out, "### Setup\n")?;
     writeln!(out, "- machine: {}", machine())?;
-    writeln!(out, "- server: {}", version.0)?;
+    writeln!(
+        out,
+        "- server: {}{}",
+        version.0,
+        if citus {
+            " (Citus: the engine takes its portable path)"
+        } else {
+            ""
+        }
+    )?;
     writeln!(
         out,
         "- datasets: {} orgs × {} people (+ one email each in the contact index), seeded in {:.1} s; \
@@ -982,6 +1173,20 @@ async fn main() -> Result<()> {
     };
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let base = format!("workos_bench_{}_{stamp}", std::process::id());
+    if cfg.use_db {
+        check_role(&cfg.url).await?.close().await?;
+        let db = cfg
+            .url
+            .split('?')
+            .next()
+            .and_then(|u| u.rsplit('/').next())
+            .unwrap_or_default()
+            .to_owned();
+        eprintln!("bench database: {db} (BENCH_USE_DB=1: kept)");
+        let report = bench(&cfg, &[db]).await?;
+        println!("{report}");
+        return Ok(());
+    }
     let mut dbs = vec![base.clone()];
     if cfg.separate_one_org_db {
         dbs.push(format!("{base}_one"));
