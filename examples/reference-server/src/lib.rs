@@ -78,6 +78,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, serde_json::Value) {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed on this route")
         })
         .with_state(state)
+        .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
@@ -125,6 +126,26 @@ fn public_operations() -> std::collections::BTreeSet<(String, String)> {
 /// The application router.
 pub fn app(state: AppState) -> Router {
     router_and_openapi(state).0
+}
+
+/// Runs the request on a task of its own, so a client that disconnects mid-request does not
+/// cancel it: hyper drops the request's future when the connection goes, which would stop a
+/// handler between two transactions (a write committed, the `Idempotency-Key` never marked
+/// done) or between two statements of one. Detached, every request runs to its end (its
+/// transactions commit or roll back whole) and only the answer is lost.
+async fn run_to_completion(req: axum::extract::Request, next: middleware::Next) -> Response {
+    use tracing::Instrument as _;
+    match tokio::spawn(next.run(req).in_current_span()).await {
+        Ok(response) => response,
+        // A panic goes on to `CatchPanicLayer`, as if it had happened here.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "shutting down",
+        )
+        .into_response(),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

@@ -299,6 +299,12 @@ pub(crate) fn jwt_with(secret: &str, user: Uuid, exp_in_secs: i64) -> String {
 
 impl TestApp {
     /// `http://127.0.0.1:port` + `path`.
+    /// The database's URL when it is Postgres (or Citus), for checks on its sessions.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        let url = self._db.url();
+        url.starts_with("postgres").then_some(url)
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

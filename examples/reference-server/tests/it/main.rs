@@ -56,6 +56,7 @@ mod helpers;
 mod api_keys;
 mod auth;
 mod bad_input;
+mod cancellation;
 mod companies;
 mod deals;
 mod deploy;
