@@ -8,6 +8,10 @@
 //!   `date_created`, `num_media`, `uri`, …);
 //! - `GET …/Messages/{Sid}.json` and `…/Calls/{Sid}.json` for created resources, and
 //!   `GET /2010-04-01/Accounts/{AccountSid}.json` for the account the credentials are for;
+//! - `GET …/IncomingPhoneNumbers.json?PhoneNumber=…`: the account's own numbers
+//!   ([`FakeTwilio::add_incoming_number`]) as Twilio lists them (`incoming_phone_numbers` with
+//!   `sid` `PN…`, `phone_number`, `capabilities` `{voice, sms, mms, fax}`, … and the paging
+//!   fields); like Twilio, `PhoneNumber` matches part of a number;
 //! - HTTP Basic auth (account SID + auth token), answering `401` with Twilio's error body
 //!   (`{"code":20003,"message":"Authenticate",…}`) otherwise; Twilio's `400` errors for a
 //!   missing `To` (21604), sender (21603) or body (21602) and a too-long body (21617);
@@ -106,6 +110,8 @@ pub struct RecordedRequest {
     pub basic_auth: Option<(String, String)>,
     /// The `Content-Type` header.
     pub content_type: Option<String>,
+    /// The raw query string, when there is one.
+    pub query: Option<String>,
     /// The SID of the message or call this request created (set in
     /// [`FakeTwilio::sent_messages`] / [`FakeTwilio::created_calls`], `None` in
     /// [`FakeTwilio::requests`]).
@@ -164,6 +170,8 @@ struct Shared {
     auth_token: String,
     /// More accounts the fake serves (e.g. an org's own), SID → auth token.
     accounts: Mutex<HashMap<String, String>>,
+    /// The accounts' own numbers (IncomingPhoneNumber resources).
+    numbers: Mutex<Vec<Value>>,
     recorded: Mutex<Recorded>,
 }
 
@@ -216,6 +224,7 @@ impl FakeTwilio {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
             accounts: Mutex::new(HashMap::new()),
+            numbers: Mutex::new(Vec::new()),
             recorded: Mutex::new(Recorded::default()),
         });
         let app = Router::new()
@@ -241,6 +250,73 @@ impl FakeTwilio {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(account_sid.to_owned(), auth_token.to_owned());
+    }
+
+    /// Gives the account `account_sid` the number `number` (E.164) with `capabilities` (any
+    /// of `voice`, `sms`, `mms`, `fax`), as bought or ported into it: listed by its
+    /// IncomingPhoneNumbers resource from now on (replacing the account's earlier entry for it).
+    /// Returns the number's `PN…` SID.
+    pub fn add_incoming_number(
+        &self,
+        account_sid: &str,
+        number: &str,
+        capabilities: &[&str],
+    ) -> String {
+        let sid = new_sid("PN");
+        let has = |c: &str| capabilities.contains(&c);
+        let now = now();
+        let resource = json!({
+            "account_sid": account_sid,
+            "address_requirements": "none",
+            "address_sid": null,
+            "api_version": API_VERSION,
+            "beta": false,
+            "bundle_sid": null,
+            "capabilities": {
+                "fax": has("fax"),
+                "mms": has("mms"),
+                "sms": has("sms"),
+                "voice": has("voice"),
+            },
+            "date_created": now,
+            "date_updated": now,
+            "emergency_address_sid": null,
+            "emergency_address_status": "unregistered",
+            "emergency_status": "Active",
+            "friendly_name": number,
+            "identity_sid": null,
+            "origin": "twilio",
+            "phone_number": number,
+            "sid": sid,
+            "sms_application_sid": "",
+            "sms_fallback_method": "POST",
+            "sms_fallback_url": "",
+            "sms_method": "POST",
+            "sms_url": "",
+            "status": "in-use",
+            "status_callback": "",
+            "status_callback_method": "POST",
+            "subresource_uris": {
+                "assigned_add_ons": format!("/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}/AssignedAddOns.json"),
+            },
+            "trunk_sid": null,
+            "uri": format!("/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers/{sid}.json"),
+            "voice_application_sid": null,
+            "voice_caller_id_lookup": false,
+            "voice_fallback_method": "POST",
+            "voice_fallback_url": null,
+            "voice_method": "POST",
+            "voice_receive_mode": "voice",
+            "voice_url": null,
+        });
+        let mut numbers = self
+            .shared
+            .numbers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        numbers.retain(|n| !(n["account_sid"] == account_sid && n["phone_number"] == number));
+        numbers.push(resource);
+        sid
     }
 
     /// The API's base URL, e.g. `http://127.0.0.1:41234` (no trailing `/`); give it to
@@ -768,6 +844,7 @@ async fn handle(
         },
         basic_auth: basic_auth(&headers),
         content_type,
+        query: uri.query().map(str::to_owned),
         sid: None,
     };
     let injection = {
@@ -849,6 +926,7 @@ fn respond(shared: &Shared, request: RecordedRequest) -> Response {
     match (method, rest) {
         ("POST", ["Messages.json"]) => create_message(shared, &user, request),
         ("POST", ["Calls.json"]) => create_call(shared, &user, request),
+        ("GET", ["IncomingPhoneNumbers.json"]) => list_numbers(shared, &user, &request),
         ("GET", ["Messages", file]) => match file.strip_suffix(".json") {
             Some(sid) => find(&shared.lock().messages, sid)
                 .map_or_else(not_found, |c| ok(StatusCode::OK, &c.resource)),
@@ -864,6 +942,44 @@ fn respond(shared: &Shared, request: RecordedRequest) -> Response {
         }
         _ => not_found(),
     }
+}
+
+/// The account's IncomingPhoneNumbers, filtered by `PhoneNumber` the way Twilio does (a part
+/// of the number matches), on one page.
+fn list_numbers(shared: &Shared, account_sid: &str, request: &RecordedRequest) -> Response {
+    let query = request.query.clone().unwrap_or_default();
+    let filter = parse_form(query.as_bytes())
+        .into_iter()
+        .find(|(k, _)| k == "PhoneNumber")
+        .map(|(_, v)| v);
+    let numbers: Vec<Value> = shared
+        .numbers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .filter(|n| n["account_sid"] == account_sid)
+        .filter(|n| {
+            filter.as_deref().is_none_or(|f| {
+                n["phone_number"]
+                    .as_str()
+                    .is_some_and(|number| number.contains(f))
+            })
+        })
+        .cloned()
+        .collect();
+    let uri = format!("/{API_VERSION}/Accounts/{account_sid}/IncomingPhoneNumbers.json?{query}");
+    let page = json!({
+        "end": numbers.len().saturating_sub(1),
+        "first_page_uri": format!("{uri}&PageSize=50&Page=0"),
+        "incoming_phone_numbers": numbers,
+        "next_page_uri": null,
+        "page": 0,
+        "page_size": 50,
+        "previous_page_uri": null,
+        "start": 0,
+        "uri": uri,
+    });
+    ok(StatusCode::OK, &page)
 }
 
 /// An Account resource as Twilio answers it (Twilio includes the auth token).
@@ -1155,6 +1271,53 @@ mod tests {
         assert!(!RequestValidator::new("other").validate(&url, &received, &signature));
         assert_eq!(signature, twilio.webhook_signature(&url, &params));
         server.abort();
+    }
+
+    #[tokio::test]
+    async fn incoming_numbers_are_the_account_s_own_and_matched_exactly() {
+        let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
+        let other = "ACfedcba9876543210fedcba9876543210";
+        twilio.add_account(other, "fedcba9876543210fedcba9876543210");
+        twilio.add_incoming_number(TEST_ACCOUNT_SID, "+14155550123", &["sms", "voice"]);
+        twilio.add_incoming_number(other, "+14155550199", &["mms"]);
+        let client = twilio.client_builder().build().unwrap();
+        let found = client
+            .find_incoming_phone_number("+14155550123")
+            .await
+            .unwrap()
+            .expect("the account's number");
+        assert!(found.sid.starts_with("PN") && found.sid.len() == 34);
+        assert_eq!(found.account_sid, TEST_ACCOUNT_SID);
+        assert!(found.capabilities.sms && found.capabilities.voice);
+        assert!(!found.capabilities.mms && !found.capabilities.fax);
+        // Twilio matches `PhoneNumber` as a pattern: a prefix is not the number.
+        assert_eq!(
+            client
+                .find_incoming_phone_number("+1415555012")
+                .await
+                .unwrap(),
+            None
+        );
+        // Another account's number is not this account's.
+        assert_eq!(
+            client
+                .find_incoming_phone_number("+14155550199")
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            client
+                .find_incoming_phone_number("4155550123")
+                .await
+                .is_err()
+        );
+        let asked = twilio.requests();
+        assert_eq!(asked.len(), 3, "the malformed number was not sent");
+        assert_eq!(
+            asked[0].query.as_deref(),
+            Some("PhoneNumber=%2B14155550123")
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 use std::borrow::Cow;
 
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::domain::{Currency, E164, EmailAddress, HttpUrl, Patch};
@@ -36,10 +38,47 @@ macro_rules! string_schema {
 
 string_schema! {
     EmailAddress => Some(SchemaFormat::KnownFormat(KnownFormat::Email)), "An email address (compared case-insensitively).", Some("ada@example.com");
-    E164 => None, "A phone number in E.164 form.", Some("+14155552671");
     Currency => None, "An ISO 4217 currency code.", Some("USD");
     HttpUrl => Some(SchemaFormat::Custom("uri".into())), "An absolute http(s) URL.", Some("https://example.com/hook");
-    Cursor => None, "An opaque cursor from a previous page's next_cursor.", None;
+}
+
+impl PartialSchema for E164 {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\+[1-9][0-9]{1,14}$"))
+            .description(Some(
+                "A phone number in E.164 form; it must also be a valid number of its country.",
+            ))
+            .examples(Some(serde_json::Value::from("+14155552671")))
+            .into()
+    }
+}
+
+impl ToSchema for E164 {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("E164")
+    }
+}
+
+/// The form [`Cursor`]'s `Display` writes and its `FromStr` reads: 16 bytes in unpadded
+/// base64url, whose last character carries 2 bits of padding (zero).
+const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{21}[AQgw]$";
+
+impl PartialSchema for Cursor {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(CURSOR_PATTERN))
+            .description(Some("An opaque cursor from a previous page's next_cursor."))
+            .into()
+    }
+}
+
+impl ToSchema for Cursor {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Cursor")
+    }
 }
 
 macro_rules! id_schema {
@@ -89,10 +128,14 @@ impl<T: ToSchema> ToSchema for Patch<T> {
 
 impl<T: ToSchema> utoipa::__dev::ComposeSchema for Patch<T> {
     fn compose(mut generics: Vec<RefOr<Schema>>) -> RefOr<Schema> {
-        if generics.is_empty() {
+        let value = if generics.is_empty() {
             T::schema()
         } else {
             generics.swap_remove(0)
-        }
+        };
+        OneOfBuilder::new()
+            .item(value)
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
     }
 }

@@ -263,19 +263,33 @@ impl Gmail {
     ) -> Result<Integration> {
         ctx.authorize(Access::Manage)?;
         connecting_user(ctx)?;
-        let taken = self.take_connect(state).await?;
+        // The caller is the user who started it (checked by the exchange): no browser nonce
+        // is needed on this authenticated path.
+        let taken = TakenConnect(self.inner.oauth.take_state(state).await?);
         self.finish_taken_connect(ctx, code, taken).await
     }
 
     /// Takes back the started connect of `state` (once: a replay fails), so an
     /// unauthenticated redirect handler learns the org and user who started it
     /// ([`TakenConnect::org_id`], [`TakenConnect::user_id`]) and can check that user's role
-    /// before [`Gmail::finish_taken_connect`].
+    /// before [`Gmail::finish_taken_connect`]. `browser_nonce` is the cookie value the
+    /// starting browser got ([`PendingConnect::browser_nonce`](crate::oauth::PendingConnect));
+    /// a redirect that reaches a browser without it is refused (see [`crate::oauth`]).
     ///
     /// # Errors
-    /// [`Error::Validation`] on `state` (unknown, used, expired); [`Error::Unavailable`].
-    pub async fn take_connect(&self, state: &str) -> Result<TakenConnect> {
-        Ok(TakenConnect(self.inner.oauth.take_state(state).await?))
+    /// [`Error::Validation`] on `state` (unknown, used, expired, or the browser nonce missing
+    /// or wrong); [`Error::Unavailable`].
+    pub async fn take_connect(
+        &self,
+        state: &str,
+        browser_nonce: Option<&str>,
+    ) -> Result<TakenConnect> {
+        Ok(TakenConnect(
+            self.inner
+                .oauth
+                .take_bound_state(state, browser_nonce)
+                .await?,
+        ))
     }
 
     /// [`Gmail::finish_connect`] with a state taken by [`Gmail::take_connect`].

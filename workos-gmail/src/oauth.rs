@@ -6,6 +6,15 @@
 //! [`STATE_TTL`]; the user consents at Google, which redirects to the configured redirect URL
 //! with `code` and `state`; [`GmailOAuth::exchange`] takes the state back (once: a replay
 //! fails), checks it is the same org and user, and exchanges the code with the verifier.
+//!
+//! The redirect arrives at a public handler without the caller's credentials, so the state
+//! alone would let anyone who holds the consent link finish the connect: an admin could send a
+//! victim the real Google link, and the victim's mailbox would land in the admin's org. Each
+//! connect therefore also has a **browser nonce** ([`PendingConnect::browser_nonce`]): the
+//! application sets it in a short-lived cookie of the browser that starts the connect, and the
+//! redirect handler presents the cookie back ([`GmailOAuth::take_bound_state`]); only a keyed
+//! hash of it is kept with the state ([`browser_binding`]), and a redirect without the matching
+//! cookie is refused before anything is exchanged or stored.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,7 +30,7 @@ use oauth2::{
     Scope, TokenResponse as _, TokenUrl,
 };
 use url::Url;
-use workos_core::crypto::Cipher;
+use workos_core::crypto::{Cipher, constant_time_eq, hmac_sha256};
 use workos_core::ids::{OrgId, UserId};
 use workos_core::repo::{OAuthStateRepo, PendingOAuth, SealedSecrets};
 use workos_core::{Error, Result};
@@ -65,14 +74,19 @@ impl fmt::Debug for Tokens {
     }
 }
 
-/// A connect in progress: the `state` sent to Google and the PKCE verifier of its challenge.
-/// `Debug` never prints the verifier.
+/// A connect in progress: the `state` sent to Google, the PKCE verifier of its challenge, and
+/// the nonce that binds it to the starting browser. `Debug` never prints the verifier or the
+/// nonce.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PendingConnect {
     /// The `state` parameter (random, single use).
     pub state: String,
     /// The PKCE code verifier.
     pub pkce_verifier: String,
+    /// Random, 32 bytes base64url: set it in a cookie of the browser that goes to Google
+    /// (HttpOnly, Secure, SameSite=Lax, for [`STATE_TTL`]); the redirect handler must present
+    /// it to [`GmailOAuth::take_bound_state`]. Only [`browser_binding`] of it is kept.
+    pub browser_nonce: String,
 }
 
 impl fmt::Debug for PendingConnect {
@@ -80,8 +94,19 @@ impl fmt::Debug for PendingConnect {
         f.debug_struct("PendingConnect")
             .field("state", &self.state)
             .field("pkce_verifier", &"..")
+            .field("browser_nonce", &"..")
             .finish()
     }
+}
+
+/// What is kept of a browser nonce: a keyed SHA-256 of it, base64url.
+#[must_use]
+pub fn browser_binding(nonce: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hmac_sha256(
+        b"workos.gmail.browser-binding",
+        nonce.as_bytes(),
+    ))
 }
 
 /// What a [`StateStore`] keeps for a started connect.
@@ -93,6 +118,9 @@ pub struct StoredState {
     pub user_id: UserId,
     /// The PKCE code verifier.
     pub pkce_verifier: String,
+    /// [`browser_binding`] of the starting browser's nonce; `None` for a connect that is not
+    /// bound to a browser (it cannot be finished through [`GmailOAuth::take_bound_state`]).
+    pub browser_binding: Option<String>,
     /// When it stops being accepted.
     pub expires_at: DateTime<Utc>,
 }
@@ -208,9 +236,12 @@ impl SharedStateStore {
 #[async_trait]
 impl StateStore for SharedStateStore {
     async fn put(&self, state: &str, stored: StoredState) -> Result<()> {
-        let sealed = self
-            .cipher
-            .encrypt_str(&stored.pkce_verifier, &Self::aad(stored.org_id));
+        // The browser binding travels sealed with the verifier (a verifier has no newline).
+        let secret = match &stored.browser_binding {
+            Some(binding) => format!("{}\n{binding}", stored.pkce_verifier),
+            None => stored.pkce_verifier.clone(),
+        };
+        let sealed = self.cipher.encrypt_str(&secret, &Self::aad(stored.org_id));
         self.repo
             .put_oauth_state(
                 state,
@@ -232,14 +263,19 @@ impl StateStore for SharedStateStore {
         if pending.provider != PROVIDER {
             return Ok(None);
         }
-        let verifier = self
+        let secret = self
             .cipher
             .decrypt_str(&pending.sealed_verifier.0, &Self::aad(pending.org_id))
             .map_err(|e| Error::internal("an OAuth state's PKCE verifier does not open", e))?;
+        let (verifier, binding) = match secret.split_once('\n') {
+            Some((verifier, binding)) => (verifier.to_owned(), Some(binding.to_owned())),
+            None => (secret, None),
+        };
         Ok(Some(StoredState {
             org_id: pending.org_id,
             user_id: pending.user_id,
             pkce_verifier: verifier,
+            browser_binding: binding,
             expires_at: pending.expires_at,
         }))
     }
@@ -378,6 +414,7 @@ impl GmailOAuth {
         let pending = PendingConnect {
             state: state.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
+            browser_nonce: CsrfToken::new_random_len(32).secret().clone(),
         };
         let expires_at = Utc::now()
             + chrono::Duration::from_std(STATE_TTL).unwrap_or(chrono::Duration::minutes(10));
@@ -388,6 +425,7 @@ impl GmailOAuth {
                     org_id: org,
                     user_id: user,
                     pkce_verifier: pending.pkce_verifier.clone(),
+                    browser_binding: Some(browser_binding(&pending.browser_nonce)),
                     expires_at,
                 },
             )
@@ -424,6 +462,37 @@ impl GmailOAuth {
         let stored = self.states.take(state).await?.ok_or_else(invalid_state)?;
         if stored.expires_at <= Utc::now() {
             return Err(invalid_state());
+        }
+        Ok(stored)
+    }
+
+    /// [`GmailOAuth::take_state`] for a redirect handler that does not know the caller: the
+    /// state is taken (once) and then accepted only when `browser_nonce` (the cookie the
+    /// starting browser got) matches the connect's binding. A redirect that reaches another
+    /// browser (a consent link sent to someone else) is refused, before any code is exchanged.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `state` when it is unknown, used or expired, and when the
+    /// nonce is missing or does not match; [`Error::Unavailable`].
+    pub async fn take_bound_state(
+        &self,
+        state: &str,
+        browser_nonce: Option<&str>,
+    ) -> Result<StoredState> {
+        let stored = self.take_state(state).await?;
+        let matches = match (&stored.browser_binding, browser_nonce) {
+            (Some(kept), Some(nonce)) => {
+                constant_time_eq(kept.as_bytes(), browser_binding(nonce).as_bytes())
+            }
+            _ => false,
+        };
+        if !matches {
+            tracing::warn!(org_id = %stored.org_id, "a Gmail connect was finished from a browser that did not start it");
+            return Err(Error::invalid(
+                "state",
+                "this connect was not started in this browser (its connect cookie is missing or \
+                 does not match): start it again here",
+            ));
         }
         Ok(stored)
     }
@@ -642,6 +711,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_redirect_must_come_from_the_starting_browser() {
+        let oauth = oauth();
+        let (org, user) = (OrgId::new(), UserId::new());
+        let (url, pending) = oauth.authorization_url(org, user).await.unwrap();
+        assert!(
+            !url.as_str().contains(&pending.browser_nonce),
+            "the nonce never goes to Google"
+        );
+        assert!(!format!("{pending:?}").contains(&pending.browser_nonce));
+        for wrong in [None, Some("another browser's nonce")] {
+            let (_, pending) = oauth.authorization_url(org, user).await.unwrap();
+            let err = oauth
+                .take_bound_state(&pending.state, wrong)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::Validation(_)), "{err:?}");
+        }
+        let taken = oauth
+            .take_bound_state(&pending.state, Some(&pending.browser_nonce))
+            .await
+            .unwrap();
+        assert_eq!((taken.org_id, taken.user_id), (org, user));
+        assert_eq!(
+            taken.browser_binding.as_deref(),
+            Some(browser_binding(&pending.browser_nonce).as_str())
+        );
+    }
+
+    #[tokio::test]
     async fn expired_states_are_refused() {
         let states = Arc::new(InMemoryStateStore::new());
         let config = GmailConfig::new("client-1", "secret-1", "https://app.test/cb");
@@ -654,6 +752,7 @@ mod tests {
                     org_id: org,
                     user_id: user,
                     pkce_verifier: "v".into(),
+                    browser_binding: None,
                     expires_at: Utc::now() - chrono::Duration::seconds(1),
                 },
             )
@@ -670,6 +769,7 @@ mod tests {
                     org_id: org,
                     user_id: user,
                     pkce_verifier: "v".into(),
+                    browser_binding: None,
                     expires_at: Utc::now() - chrono::Duration::seconds(1),
                 },
             )

@@ -628,11 +628,12 @@ impl Tx {
                 (None, false) => {}
             }
         }
+        // COMMIT runs to its end even if this future is dropped (see `run_to_completion`).
         match self.conn {
             #[cfg(feature = "postgres")]
-            Conn::Pg(c) => c.commit().await.map_err(db_error)?,
+            Conn::Pg(c) => run_to_completion(c.commit()).await?.map_err(db_error)?,
             #[cfg(feature = "sqlite")]
-            Conn::Sqlite(c) => c.commit().await.map_err(db_error)?,
+            Conn::Sqlite(c) => run_to_completion(c.commit()).await?.map_err(db_error)?,
         }
         #[cfg(feature = "postgres")]
         if let Some((local, notice)) = local_notice {
@@ -652,6 +653,28 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// Runs `work` (opening or committing a transaction) on a task of its own, so that it runs to
+/// its end even when the caller's future is dropped (a client gone, a worker stopped).
+///
+/// Dropped half-way, these are not cancel-safe in sqlx: a `BEGIN` sent but not yet answered
+/// leaves the pooled connection inside a transaction sqlx does not know of (the next borrower's
+/// statements run in it, under the last tenant's settings), and a `COMMIT` sent but not yet
+/// answered is followed by a queued `ROLLBACK` outside any transaction ("there is no transaction
+/// in progress"). On its own task the `BEGIN` completes and, if nobody takes the transaction,
+/// is rolled back when it is dropped there; the `COMMIT` completes, and the caller, if still
+/// there, learns how. Between the two, dropping a [`Tx`] rolls it back (sqlx queues the
+/// `ROLLBACK`, which runs before the connection is lent again).
+pub(crate) async fn run_to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(work).await.map_err(|e| {
+        if e.is_panic() {
+            std::panic::resume_unwind(e.into_panic());
+        }
+        Error::internal("transaction task cancelled", e)
+    })
 }
 
 /// Maps a database error to the engine's error. Constraint names and messages are read to name

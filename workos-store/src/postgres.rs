@@ -126,10 +126,9 @@ impl PgBackend {
     /// opening round trip would leave the pooled connection in an aborted transaction.)
     pub(crate) async fn begin(&self, scope: Scope<'_>) -> Result<Tx> {
         let citus = self.is_citus().await?;
-        let mut tx = self
-            .pool
-            .begin_with(begin_statement(&scope, citus))
-            .await
+        let (pool, begin) = (self.pool.clone(), begin_statement(&scope, citus));
+        let mut tx = crate::db::run_to_completion(async move { pool.begin_with(begin).await })
+            .await?
             .map_err(db_error)?;
         if citus {
             // Citus records a propagated SET by its query's whole text and replays it on every

@@ -82,9 +82,12 @@ impl SqliteBackend {
     /// to upgrade a read lock and fail half-way; reads use the reader pool.
     pub(crate) async fn begin(&self, write: bool) -> Result<Tx> {
         let tx = if write {
-            self.writer.begin_with("BEGIN IMMEDIATE").await
+            let pool = self.writer.clone();
+            crate::db::run_to_completion(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+                .await?
         } else {
-            self.reader.begin().await
+            let pool = self.reader.clone();
+            crate::db::run_to_completion(async move { pool.begin().await }).await?
         }
         .map_err(db_error)?;
         Ok(Tx::new(

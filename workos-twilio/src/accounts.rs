@@ -305,6 +305,16 @@ where
         Ok(account)
     }
 
+    /// The storage.
+    pub(crate) fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The platform account's REST client, when configured.
+    pub(crate) fn platform_client(&self) -> Option<&TwilioClient> {
+        self.platform.as_ref()
+    }
+
     fn forget(&self, org: OrgId) {
         self.cache
             .lock()

@@ -7,6 +7,9 @@
 //! - [`accounts`]: [`TwilioAccounts`] stores orgs' own Twilio accounts (checked with Twilio,
 //!   the token sealed) and picks the account that acts for an org: its own, else the
 //!   platform's ([`TwilioConfig`], read from `TWILIO_*`).
+//! - [`registration`]: [`TwilioAccounts::register_phone`] maps a number to an org only when the
+//!   org's own Twilio account owns it; [`TwilioAccounts::assign_phone`] is the operator's way for
+//!   the platform's numbers. Capabilities come from Twilio.
 //! - [`engine`]: [`Messenger`](engine::Messenger) sends SMS and places calls from an org's
 //!   numbers and records them; [`TwilioAccounts::messenger`] gives the org's.
 //! - [`signature`]: verify the `X-Twilio-Signature` header of form-encoded and JSON-body
@@ -67,6 +70,7 @@ pub mod engine;
 pub mod inbound;
 pub mod models;
 mod numbers;
+pub mod registration;
 pub mod signature;
 
 pub use accounts::{OrgAccount, TwilioAccounts};
@@ -74,9 +78,9 @@ pub use config::TwilioConfig;
 pub use inbound::{InboundRequest, InboundService};
 
 pub use client::{
-    AccountResource, CallResource, CreateCall, MessageResource, MessageSender, Secret, SendMessage,
-    TransportError, TransportErrorKind, TwilioClient, TwilioClientBuilder, TwilioErrorKind,
-    is_outcome_unknown,
+    AccountResource, CallResource, CreateCall, IncomingPhoneNumberResource, MessageResource,
+    MessageSender, NumberCapabilities, Secret, SendMessage, TransportError, TransportErrorKind,
+    TwilioClient, TwilioClientBuilder, TwilioErrorKind, is_outcome_unknown,
 };
 
 pub use models::{

@@ -511,6 +511,23 @@ where
     /// The store's errors (claiming, or recording after three tries: the deliveries are then
     /// sent again once their lease runs out).
     pub async fn run_once(&self) -> Result<usize> {
+        let (_keep, mut never) = watch::channel(false);
+        self.run_once_until(&mut never).await
+    }
+
+    /// [`LeadSender::run_once`], stopped early when `shutdown` turns `true`: no attempt starts
+    /// after that, the attempts under way are cut off (the receiver may have the lead: it is
+    /// sent again, with the same `webhook-id`), the finished ones are recorded, and every
+    /// other delivery of the batch is handed back ([`LeadDeliveryQueue::release_lead_deliveries`])
+    /// for any sender to claim at once, instead of after its lease.
+    ///
+    /// # Errors
+    /// As [`LeadSender::run_once`], and the store's errors handing deliveries back (they are
+    /// then claimed again when their lease ends).
+    pub async fn run_once_until(&self, shutdown: &mut watch::Receiver<bool>) -> Result<usize> {
+        if *shutdown.borrow() {
+            return Ok(0);
+        }
         let claimed = self
             .store
             .claim_lead_deliveries(self.batch, self.lease)
@@ -523,24 +540,54 @@ where
             + self
                 .lease
                 .saturating_sub(self.sender.timeout() + START_MARGIN);
-        let attempts: Vec<LeadAttempt> = futures_util::stream::iter(claimed)
-            .map(|due| self.attempt(due, start_by))
-            .buffer_unordered(self.max_in_flight)
-            .filter_map(std::future::ready)
-            .collect()
-            .await;
+        let mut unfinished: Vec<(OrgId, LeadDeliveryId)> = claimed
+            .iter()
+            .map(|d| (d.delivery.org_id, d.delivery.id))
+            .collect();
+        let mut running = futures_util::stream::iter(claimed)
+            .map(|due| {
+                let id = due.delivery.id;
+                async move { (id, self.attempt(due, start_by).await) }
+            })
+            .buffer_unordered(self.max_in_flight);
+        let mut attempts: Vec<LeadAttempt> = Vec::with_capacity(count);
+        let mut stopped = false;
+        loop {
+            tokio::select! {
+                next = running.next() => match next {
+                    Some((id, attempt)) => {
+                        unfinished.retain(|(_, d)| *d != id);
+                        attempts.extend(attempt);
+                    }
+                    None => break,
+                },
+                _ = shutdown.wait_for(|stop| *stop), if !stopped => {
+                    stopped = true;
+                    break;
+                }
+            }
+        }
+        drop(running);
         self.record(attempts).await?;
+        if stopped && !unfinished.is_empty() {
+            tracing::info!(
+                handed_back = unfinished.len(),
+                "lead sender stopping: deliveries not attempted are handed back"
+            );
+            self.store.release_lead_deliveries(&unfinished).await?;
+        }
         Ok(count)
     }
 
     /// Runs until `shutdown` turns `true` (or its sender is dropped), waking on event-bus
     /// notices (routing commits `lead.routed`), when the next retry is due, and at least every
-    /// poll interval. A batch in flight is finished and recorded first.
+    /// poll interval. On shutdown the batch in flight stops at once: its finished attempts are
+    /// recorded and the rest handed back ([`LeadSender::run_once_until`]).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut wakeups = Wakeups::events(self.store.clone());
         while !*shutdown.borrow() {
             wakeups.ensure().await;
-            let claimed = match self.run_once().await {
+            let claimed = match self.run_once_until(&mut shutdown).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "lead delivery round failed");
@@ -821,8 +868,9 @@ pub struct LeadSenderHandle {
 }
 
 impl LeadSenderHandle {
-    /// Signals shutdown and waits until the sender stopped (it first finishes and records the
-    /// batch it is sending).
+    /// Signals shutdown and waits until the sender stopped: attempts under way are cut off, the
+    /// finished ones recorded and the rest of the batch handed back (see
+    /// [`LeadSender::run_once_until`]).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         if let Some(task) = self.task.take()

@@ -13,8 +13,8 @@
 //! Tokio runtime, configured as a deployment is: `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN`,
 //! `TWILIO_API_BASE_URL` (the fake Twilio API of `workos-tests`, unused by inbound traffic) and
 //! `WORKOS_PUBLIC_URL` = the server's own address, which is the URL the webhooks are signed
-//! over. One org owns one number (created through `POST /api/v1/phones`). The load generator
-//! (reqwest, keep-alive pool) runs on a second runtime in the same process; it builds every
+//! over. One org owns one number (mapped as `workos-server admin assign-phone` does). The load
+//! generator (reqwest, keep-alive pool) runs on a second runtime in the same process; it builds every
 //! request as Twilio does (`FakeTwilio::inbound_sms_params`: the full parameter set of a real
 //! inbound SMS) and signs it with `X-Twilio-Signature` (HMAC-SHA1 over URL + sorted params), so
 //! the server does the full work: signature check, number lookup, sender lookup or person
@@ -565,12 +565,7 @@ async fn count(pool: &sqlx::PgPool, sql: &str) -> Result<i64> {
     Ok(n)
 }
 
-async fn drive(
-    s: &Settings,
-    addr: SocketAddr,
-    pool: sqlx::PgPool,
-    owner_key: String,
-) -> Result<Run> {
+async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run> {
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_idle_timeout(Duration::from_secs(90))
@@ -579,22 +574,6 @@ async fn drive(
         .timeout(Duration::from_secs(60))
         .build()?;
     let base = format!("http://{addr}");
-    // The org's number, through the API as an admin would.
-    let resp = client
-        .post(format!("{base}/api/v1/phones"))
-        .bearer_auth(&owner_key)
-        .json(
-            &serde_json::json!({ "number": ORG_NUMBER, "provider": "twilio",
-                                   "capabilities": { "sms": true, "mms": true, "voice": true } }),
-        )
-        .send()
-        .await?;
-    ensure!(
-        resp.status().as_u16() == 201,
-        "creating the org's number: {} {}",
-        resp.status(),
-        resp.text().await.unwrap_or_default()
-    );
     let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
     let t = Arc::new(Target {
         client,
@@ -905,20 +884,42 @@ fn run(
     ]);
     let config = Config::from_lookup(|k| env.get(k).cloned())?;
     let state = AppState::new(store.clone(), config);
-    let (_, owner_key) = server_rt
+    let (org, _) = server_rt
         .block_on(bootstrap::create_org_with_key(
             &store,
             &state.hasher,
             "Twilio bench",
         ))
         .map_err(|e| anyhow!("creating the org: {e}"))?;
+    // The org's number, mapped as the operator's `admin assign-phone` does once Twilio has
+    // confirmed it (this bench's fake Twilio is not reachable; inbound traffic never asks it).
+    {
+        use workos_core::repo::PhoneRepo as _;
+        let number = workos_core::domain::NewPhone {
+            number: workos_core::domain::E164::parse(ORG_NUMBER)
+                .map_err(|_| anyhow!("ORG_NUMBER is not E.164"))?,
+            provider: "twilio".to_owned(),
+            label: None,
+            capabilities: workos_core::domain::PhoneCapabilities {
+                sms: true,
+                mms: true,
+                voice: true,
+            },
+        };
+        server_rt
+            .block_on(store.create_phone(
+                &workos_core::tenant::TenantContext::system(org.id, "bench"),
+                number,
+            ))
+            .map_err(|e| anyhow!("mapping the org's number: {e}"))?;
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = server_rt.spawn(serve(listener, app(state), async move {
         let _ = stopped.await;
     }));
     eprintln!("server listening on {addr}");
 
-    let outcome = client_rt.block_on(drive(s, addr, pool, owner_key.expose().to_owned()));
+    let outcome = client_rt.block_on(drive(s, addr, pool));
 
     let _ = stop.send(());
     server_rt.block_on(async {

@@ -49,8 +49,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Some(id) => ctx.with_request_id(id),
         None => ctx,
     };
+    let org_id = ctx.org_id();
     req.extensions_mut().insert(ctx);
     let mut response = next.run(req).await;
+    // For the access log, which runs outside the routes.
+    response.extensions_mut().insert(org_id);
     let per_minute = state.rate_limit_per_minute;
     // The time until the bucket is full again: one replenish interval per used slot.
     let used = per_minute.saturating_sub(snapshot.remaining_burst_capacity());

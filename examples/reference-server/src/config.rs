@@ -9,6 +9,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use workos_core::crypto::SecretKey;
 
+/// How long a stopping process waits for in-flight work by default.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Everything the server reads from its environment.
 pub struct Config {
     /// `WORKOS_BIND`, default `127.0.0.1:8080`.
@@ -41,6 +44,10 @@ pub struct Config {
     /// `None` (set to 0) turns it off in this process.
     #[cfg(feature = "leads")]
     pub lead_routing_interval: Option<std::time::Duration>,
+    /// `WORKOS_SHUTDOWN_TIMEOUT_SECS`, default 10: how long a stopping process (SIGTERM,
+    /// ctrl-c) has to finish in-flight requests and stop its workers (which hand back the
+    /// deliveries they claimed) before it exits anyway.
+    pub shutdown_timeout: std::time::Duration,
     /// `WORKOS_LOG`, default `info`.
     pub log: String,
     /// `WORKOS_ENV=production` requires real secrets instead of generating dev ones.
@@ -271,9 +278,19 @@ impl Config {
                 .context("WORKOS_LEAD_ROUTING_INTERVAL_SECS: not a whole number of seconds")?,
             None => 60,
         };
+        let shutdown_timeout = match get("WORKOS_SHUTDOWN_TIMEOUT_SECS") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map(std::time::Duration::from_secs)
+                .ok()
+                .context("WORKOS_SHUTDOWN_TIMEOUT_SECS: not a whole number of seconds")?,
+            None => DEFAULT_SHUTDOWN_TIMEOUT,
+        };
         Ok(Self {
             bind,
             admin_bind,
+            shutdown_timeout,
             #[cfg(feature = "leads")]
             trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
             #[cfg(feature = "leads")]

@@ -90,15 +90,22 @@ impl ApiError {
         e
     }
 
-    /// 503: the provider a route needs is not configured on this server.
+    /// 409 `integration-not-configured`: the provider a route needs is not set up, for this
+    /// server or this org; `detail` names what to configure. Not a 5xx: nothing failed and
+    /// retrying changes nothing; the same request succeeds once the integration is configured,
+    /// which is what 409 (a conflict with the current state) says, where 422 would blame the
+    /// request's content.
     pub fn not_configured(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+        Self::new(StatusCode::CONFLICT, "integration-not-configured", detail)
     }
 
-    /// 503: no Twilio account can send for the org.
+    /// 409: no Twilio account can send for the org.
     #[cfg(feature = "twilio")]
     pub fn twilio_not_configured() -> Self {
-        Self::not_configured("Twilio is not configured on this server")
+        Self::not_configured(
+            "Twilio is not configured: connect the org's account (PUT /api/v1/integrations/twilio) \
+             or set the server's TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+        )
     }
 
     /// A failed Twilio send: as any engine error, except that a send whose request left but

@@ -1,11 +1,21 @@
 //! `Idempotency-Key` on POST: a retry with the same key and body gets the first response; the
 //! same key with a different body is a 422; a retry while the first is still running is a 409.
+//!
+//! A reservation never outlives its request. It is a lease of [`LEASE`] in the store, and the
+//! handler gets at most [`HANDLER_LIMIT`] (less than the lease) before it is cancelled and the
+//! caller told to retry. A [`Reservation`] guard releases the key when the request's future is
+//! dropped before it finished (the client went away) and a handler panic is caught here and
+//! releases the key before the 500 is answered; once the handler answered, the answer is
+//! stored by a task of its own, so a client leaving then does not lose it. Only a process that
+//! dies mid-request leaves a reservation behind, and the retry takes it over once the lease
+//! lapsed.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt as _;
 use http_body_util::BodyExt as _;
 use sha2::{Digest, Sha256};
 use workos_core::repo::{IdempotencyRepo, IdempotencyState, StoredResponse};
@@ -16,6 +26,74 @@ use crate::state::AppState;
 
 /// Bodies above this are not kept for replay (the request limit is 1 MiB as well).
 const MAX_BODY: usize = 1 << 20;
+
+/// How long a reservation holds its key in the store: longer than any request may run here.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// How long a handler may run with a reserved key before it is cancelled (a 503: retry).
+pub const HANDLER_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A reserved key. If the request's future is dropped (the client went away) before the key
+/// was completed or released, a task frees it.
+struct Reservation {
+    state: AppState,
+    ctx: TenantContext,
+    key: String,
+    settled: bool,
+}
+
+impl Reservation {
+    /// Frees the key now.
+    async fn release(mut self) {
+        self.settled = true;
+        if let Err(e) = self
+            .state
+            .store
+            .release_idempotent(&self.ctx, &self.key)
+            .await
+        {
+            tracing::warn!(error = %e, "could not release an idempotency key");
+        }
+    }
+
+    /// Stores `stored` as the key's answer (or frees the key when `stored` is `None`) in a
+    /// task of its own, which runs to its end even if this request's future is dropped.
+    async fn settle(mut self, stored: Option<StoredResponse>) {
+        self.settled = true;
+        let (state, ctx, key) = (self.state.clone(), self.ctx.clone(), self.key.clone());
+        let task = tokio::spawn(async move {
+            let outcome = match stored {
+                Some(stored) => state.store.complete_idempotent(&ctx, &key, stored).await,
+                None => state.store.release_idempotent(&ctx, &key).await,
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "could not record the idempotent response");
+            }
+        });
+        let _ = task.await;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        // Drop cannot await: free the key from a task (the lease covers a runtime shutting down).
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (state, ctx, key) = (
+                self.state.clone(),
+                self.ctx.clone(),
+                std::mem::take(&mut self.key),
+            );
+            runtime.spawn(async move {
+                if let Err(e) = state.store.release_idempotent(&ctx, &key).await {
+                    tracing::warn!(error = %e, "could not release an abandoned idempotency key");
+                }
+            });
+        }
+    }
+}
 
 /// The middleware; runs after authentication.
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -58,7 +136,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 
     match state
         .store
-        .reserve_idempotent(&ctx, &key, &fingerprint)
+        .reserve_idempotent(&ctx, &key, &fingerprint, LEASE)
         .await
     {
         Err(e) => return ApiError::from(e).into_response(),
@@ -81,14 +159,37 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Ok(IdempotencyState::Reserved) => {}
     }
 
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let reservation = Reservation {
+        state: state.clone(),
+        ctx,
+        key,
+        settled: false,
+    };
+    let handler =
+        std::panic::AssertUnwindSafe(next.run(Request::from_parts(parts, Body::from(bytes))))
+            .catch_unwind();
+    let response = match tokio::time::timeout(HANDLER_LIMIT, handler).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(panic)) => {
+            reservation.release().await;
+            // The outer CatchPanicLayer answers it, as for any other panic.
+            std::panic::resume_unwind(panic);
+        }
+        Err(_) => {
+            reservation.release().await;
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long and was stopped; retry it with the same Idempotency-Key",
+            )
+            .into_response();
+        }
+    };
     let (parts, body) = response.into_parts();
     let body: Bytes = match body.collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            let _ = state.store.release_idempotent(&ctx, &key).await;
+            reservation.release().await;
             return ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -98,9 +199,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         }
     };
     // Server errors are worth retrying: free the key. Everything else is the answer for good.
-    let outcome = if parts.status.is_server_error() {
-        state.store.release_idempotent(&ctx, &key).await
-    } else {
+    let stored = (!parts.status.is_server_error()).then(|| {
         let location = parts
             .headers
             .get(header::LOCATION)
@@ -110,16 +209,13 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             Some(RedactOnReplay(fields)) => redact(&body, fields),
             None => body.to_vec(),
         };
-        let stored = StoredResponse {
+        StoredResponse {
             status: parts.status.as_u16(),
             location,
             body: kept,
-        };
-        state.store.complete_idempotent(&ctx, &key, stored).await
-    };
-    if let Err(e) = outcome {
-        tracing::warn!(error = %e, "could not record the idempotent response");
-    }
+        }
+    });
+    reservation.settle(stored).await;
     Response::from_parts(parts, Body::from(body))
 }
 

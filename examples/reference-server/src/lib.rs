@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod api_key_cache;
 pub mod auth;
 pub mod bootstrap;
@@ -23,6 +24,7 @@ pub mod idempotency;
 #[cfg(feature = "leads")]
 pub mod lead_routing;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod workers;
@@ -38,7 +40,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi as _;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
@@ -47,35 +48,9 @@ use crate::state::AppState;
 /// Bodies over this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(title = "WorkOS engine API", description = "The multi-tenant CRM engine over REST."),
-    modifiers(&BearerAuth),
-    security(("bearer" = [])),
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "An API key (`wos_…`) or a user JWT (HS256) with `X-Org-Id`.",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// The router and its OpenAPI document, built from the same route list so they cannot drift.
-pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+/// The router and its OpenAPI document (as served), built from the same route list so they
+/// cannot drift.
+pub fn router_and_openapi(state: AppState) -> (Router, serde_json::Value) {
     // Install the metrics recorder before the first request is counted.
     let _ = metrics::handle();
     let api = routes::api()
@@ -87,10 +62,10 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
             state.clone(),
             auth::authenticate,
         ));
-    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, generated) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api.merge(routes::public()))
         .split_for_parts();
-    openapi.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    let openapi = openapi::document(&generated, &public_operations());
     let doc = openapi.clone();
     let mut router = Router::new()
         .merge(api)
@@ -110,15 +85,25 @@ pub fn router_and_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi)
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed on this route")
         })
         .with_state(state)
+        .layer(middleware::from_fn(run_to_completion))
         .layer(middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id, org_id = tracing::field::Empty)
-        }))
+        // The request's span, which every log line of the handler carries; the one line per
+        // request is the access log's, so TraceLayer's own events are off.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id, org_id = tracing::field::Empty)
+                })
+                .on_request(())
+                .on_response(())
+                .on_failure(()),
+        )
+        .layer(middleware::from_fn(access_log::access_log))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         // Outermost: an unsafe id is dropped before anything (the generator included) sees it.
@@ -150,6 +135,27 @@ async fn drop_unsafe_request_id<B>(mut req: Request<B>) -> Request<B> {
     req
 }
 
+/// The `(path, method)` of the routes that take no API key or user token.
+fn public_operations() -> std::collections::BTreeSet<(String, String)> {
+    let (_, public) = OpenApiRouter::<AppState>::new()
+        .nest("/api/v1", routes::public())
+        .split_for_parts();
+    public
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let methods = serde_json::to_value(item).unwrap_or_default();
+            methods
+                .as_object()
+                .map(|m| m.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .map(move |m| (path.clone(), m))
+        })
+        .collect()
+}
+
 /// The application router.
 pub fn app(state: AppState) -> Router {
     router_and_openapi(state).0
@@ -164,6 +170,26 @@ pub fn admin_app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
+}
+
+/// Runs the request on a task of its own, so a client that disconnects mid-request does not
+/// cancel it: hyper drops the request's future when the connection goes, which would stop a
+/// handler between two transactions (a write committed, the `Idempotency-Key` never marked
+/// done) or between two statements of one. Detached, every request runs to its end (its
+/// transactions commit or roll back whole) and only the answer is lost.
+async fn run_to_completion(req: axum::extract::Request, next: middleware::Next) -> Response {
+    use tracing::Instrument as _;
+    match tokio::spawn(next.run(req).in_current_span()).await {
+        Ok(response) => response,
+        // A panic goes on to `CatchPanicLayer`, as if it had happened here.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "shutting down",
+        )
+        .into_response(),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

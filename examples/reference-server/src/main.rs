@@ -1,6 +1,7 @@
 //! `workos-server`: runs the reference server, or an admin command.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -61,6 +62,20 @@ enum Admin {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// Map a phone number to an org: one of the platform's Twilio account (or of the org's
+    /// own), checked with Twilio, which also gives its capabilities. Prints the phone.
+    #[cfg(feature = "twilio")]
+    AssignPhone {
+        /// The org.
+        #[arg(long)]
+        org: OrgId,
+        /// The number in E.164, e.g. +14155550100.
+        #[arg(long)]
+        number: String,
+        /// A label for the number.
+        #[arg(long)]
+        label: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -82,17 +97,20 @@ async fn main() -> anyhow::Result<()> {
 
     let store = database::open(&config.database).await?;
     let bind = config.bind;
+    let deadline = config.shutdown_timeout;
     let state = AppState::new(store.clone(), config);
 
     match command {
-        Command::Serve { no_webhook_workers } => run(state, bind, !no_webhook_workers).await,
+        Command::Serve { no_webhook_workers } => {
+            run(state, bind, !no_webhook_workers, deadline).await
+        }
         // Answered above, before the configuration is read.
         Command::Migrate => Ok(()),
         Command::Worker => {
             let workers = Workers::start(&state, true)?;
             tracing::info!("background workers running");
             shutdown_signal().await;
-            workers.shutdown().await;
+            within_deadline(deadline, workers.shutdown()).await;
             Ok(())
         }
         Command::Admin {
@@ -122,10 +140,39 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        #[cfg(feature = "twilio")]
+        Command::Admin {
+            command: Admin::AssignPhone { org, number, label },
+        } => {
+            let ctx = TenantContext::system(org, "admin");
+            store
+                .get_org(&ctx)
+                .await
+                .with_context(|| format!("org {org}"))?;
+            let number = workos_core::domain::E164::parse(&number)
+                .map_err(|_| anyhow::anyhow!("--number: not a valid E.164 phone number"))?;
+            let request = workos_core::domain::RegisterPhone {
+                number,
+                provider: "twilio".to_owned(),
+                label,
+            };
+            let phone = state
+                .twilio
+                .assign_phone(org, request)
+                .await
+                .context("assign-phone")?;
+            println!("{}", serde_json::to_string(&phone)?);
+            Ok(())
+        }
     }
 }
 
-async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow::Result<()> {
+async fn run(
+    state: AppState,
+    bind: SocketAddr,
+    webhook_workers: bool,
+    deadline: Duration,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("WORKOS_BIND: cannot listen on {bind}"))?;
@@ -156,12 +203,50 @@ async fn run(state: AppState, bind: SocketAddr, webhook_workers: bool) -> anyhow
     };
     let workers = Workers::start(&state, webhook_workers)?;
     tracing::info!(%bind, "listening");
-    serve(listener, app(state), shutdown_signal()).await?;
+    // On SIGTERM or ctrl-c the server stops accepting and finishes its in-flight requests
+    // while the workers stop (handing back what they claimed), together, within `deadline`.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let mut server = tokio::spawn(serve(listener, app(state), async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    }));
+    let mut stop_seen = stop.clone();
+    tokio::select! {
+        served = &mut server => return Ok(served??),
+        _ = stop_seen.wait_for(|s| *s) => {}
+    }
+    within_deadline(deadline, async move {
+        let (served, ()) = tokio::join!(server, workers.shutdown());
+        match served {
+            Ok(Err(e)) => tracing::error!(error = %e, "the server failed while stopping"),
+            Err(e) => tracing::error!(error = %e, "the server task failed while stopping"),
+            Ok(Ok(())) => {}
+        }
+    })
+    .await;
+    drop(stop);
+    // Metrics are served until the end; the scraper needs no goodbye.
     if let Some(admin) = admin {
         admin.abort();
     }
-    workers.shutdown().await;
     Ok(())
+}
+
+/// Runs `stopping` (the process's shutdown) for at most `deadline`
+/// (`WORKOS_SHUTDOWN_TIMEOUT_SECS`): past it the process exits at once with status 1, cutting
+/// short what is left (requests still running are cut off and their transactions roll back;
+/// deliveries still leased are sent again once their lease ends).
+async fn within_deadline(deadline: Duration, stopping: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(deadline, stopping).await.is_ok() {
+        tracing::info!("stopped");
+        return;
+    }
+    tracing::warn!(
+        timeout_secs = deadline.as_secs(),
+        "shutdown deadline (WORKOS_SHUTDOWN_TIMEOUT_SECS) passed; exiting with work cut short"
+    );
+    // Not through the runtime's own shutdown, which would wait for blocking tasks.
+    std::process::exit(1);
 }
 
 fn init_tracing(filter: &str) {

@@ -11,8 +11,12 @@ use crate::error::{Error, ValidationError, Validator};
 use crate::ids::{CompanyId, DealId, InteractionId, OrgId, PersonId, TaskId, UserId};
 
 /// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
+///
+/// Each value is a `tt`, not a `literal`: a `literal` fragment reaches utoipa's derive
+/// wrapped in an invisible group, which it does not read as `#[serde(rename = …)]`, and the
+/// OpenAPI schema then listed the Rust variant names instead of the values sent.
 macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:tt),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -140,9 +144,24 @@ pub struct Company {
 #[serde(deny_unknown_fields)]
 pub struct NewCompany {
     /// Name, 1–200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
     /// Web domain.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 253,
+            pattern = r"^[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"
+        )
+    )]
     pub domain: Option<String>,
 }
 
@@ -153,8 +172,17 @@ pub struct NewCompany {
 #[serde(deny_unknown_fields)]
 pub struct CompanyPatch {
     /// New name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: Option<String>,
     /// New domain, or clear it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 253, pattern = r"^[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$"))]
     pub domain: Patch<String>,
 }
 
@@ -257,8 +285,16 @@ impl Person {
 #[serde(deny_unknown_fields)]
 pub struct NewPerson {
     /// Given name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000]*$")
+    )]
     pub first_name: Option<String>,
     /// Family name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000]*$")
+    )]
     pub last_name: Option<String>,
     /// Primary email.
     pub email: Option<EmailAddress>,
@@ -269,6 +305,10 @@ pub struct NewPerson {
     /// Other phones.
     pub additional_phones: Vec<E164>,
     /// Job title.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\u0000]*$")
+    )]
     pub title: Option<String>,
     /// Employer.
     pub company_id: Option<CompanyId>,
@@ -281,8 +321,10 @@ pub struct NewPerson {
 #[serde(deny_unknown_fields)]
 pub struct PersonPatch {
     /// New given name, or clear it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000]*$"))]
     pub first_name: Patch<String>,
     /// New family name, or clear it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000]*$"))]
     pub last_name: Patch<String>,
     /// New primary email, or clear it.
     pub email: Patch<EmailAddress>,
@@ -293,6 +335,7 @@ pub struct PersonPatch {
     /// Replacement list of other phones.
     pub additional_phones: Option<Vec<E164>>,
     /// New title, or clear it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000]*$"))]
     pub title: Patch<String>,
     /// New employer, or clear it.
     pub company_id: Patch<CompanyId>,
@@ -591,6 +634,14 @@ pub struct Task {
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
     /// Title, 1–300 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 300,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub title: String,
     /// Progress; defaults to `open`.
     #[serde(default = "default_status")]
@@ -630,6 +681,14 @@ const fn default_priority() -> TaskPriority {
 #[serde(deny_unknown_fields)]
 pub struct TaskPatch {
     /// New title.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 300,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub title: Option<String>,
     /// New status.
     pub status: Option<TaskStatus>,
@@ -744,9 +803,21 @@ pub struct NewInteraction {
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
     /// A one-line summary.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub summary: String,
     /// Longer text.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100000, pattern = r"^[^\u0000]*$")
+    )]
     pub body: Option<String>,
     /// The person involved.
     #[serde(default)]
@@ -768,8 +839,17 @@ pub struct InteractionPatch {
     /// New time.
     pub occurred_at: Option<DateTime<Utc>>,
     /// New summary.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 500,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub summary: Option<String>,
     /// New body, or clear it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 100000, pattern = r"^[^\u0000]*$"))]
     pub body: Patch<String>,
     /// New person, or clear it.
     pub person_id: Patch<PersonId>,

@@ -28,8 +28,12 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 pub const MAX_DEDUPE_WINDOW_DAYS: u32 = 3650;
 
 /// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
+///
+/// Each value is a `tt`, not a `literal`: a `literal` fragment reaches utoipa's derive
+/// wrapped in an invisible group, which it does not read as `#[serde(rename = …)]`, and the
+/// OpenAPI schema then listed the Rust variant names instead of the values sent.
 macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:tt),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -468,6 +472,7 @@ pub struct DedupePolicy {
     /// What to compare; a match on any one makes a duplicate.
     pub fields: Vec<DedupeField>,
     /// How far back to look, in days (at most 3,650).
+    #[cfg_attr(feature = "openapi", schema(maximum = 3650))]
     pub window_days: u32,
     /// Which earlier leads to compare with.
     pub scope: DedupeScope,
@@ -596,6 +601,14 @@ pub struct Partner {
 #[serde(deny_unknown_fields)]
 pub struct NewPartner {
     /// Name, 1–200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: String,
     /// How it receives leads.
     pub delivery: PartnerDelivery,
@@ -611,6 +624,7 @@ pub struct NewPartner {
     pub priority: i32,
     /// Share among equal priorities, 1–10,000 (default 1).
     #[serde(default = "default_weight")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub weight: u32,
     /// Price per lead in minor units, not negative (default 0).
     #[serde(default)]
@@ -620,9 +634,11 @@ pub struct NewPartner {
     pub currency: Currency,
     /// Daily cap, 1–1,000,000.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
     pub daily_cap: Option<u32>,
     /// Monthly cap, 1–1,000,000, not below the daily cap.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
     pub monthly_cap: Option<u32>,
     /// IANA time zone (default `UTC`).
     #[serde(default = "default_timezone")]
@@ -660,6 +676,14 @@ const fn yes() -> bool {
 #[serde(default, deny_unknown_fields)]
 pub struct PartnerPatch {
     /// New name.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: Option<String>,
     /// New delivery method.
     pub delivery: Option<PartnerDelivery>,
@@ -670,6 +694,7 @@ pub struct PartnerPatch {
     /// New priority.
     pub priority: Option<i32>,
     /// New weight.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub weight: Option<u32>,
     /// New price.
     pub price_minor: Option<i64>,

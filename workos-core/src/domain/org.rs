@@ -182,6 +182,7 @@ pub struct NewPhone {
     /// The number.
     pub number: E164,
     /// The provider; only `twilio` today.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^twilio$"))]
     pub provider: String,
     /// A label.
     #[serde(default)]
@@ -210,6 +211,40 @@ impl NewPhone {
     }
 }
 
+/// A request to register a number for an org. Its capabilities are not part of it: they are
+/// read from the provider, which must say the number is the org's (or the operator's, for an
+/// assignment).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterPhone {
+    /// The number.
+    pub number: E164,
+    /// The provider; only `twilio` (the default).
+    #[serde(default = "default_provider")]
+    pub provider: String,
+    /// A label.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+fn default_provider() -> String {
+    "twilio".to_owned()
+}
+
+impl RegisterPhone {
+    /// The mapping to store, with the capabilities the provider reported.
+    #[must_use]
+    pub fn into_new_phone(self, capabilities: PhoneCapabilities) -> NewPhone {
+        NewPhone {
+            number: self.number,
+            provider: self.provider,
+            label: self.label,
+            capabilities,
+        }
+    }
+}
+
 /// A change to a phone mapping (the number itself never changes: delete and re-add).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -227,5 +262,13 @@ pub struct PhonePatch {
 #[serde(default, deny_unknown_fields)]
 pub struct ApiKeyPatch {
     /// New label.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub name: Option<String>,
 }

@@ -43,8 +43,12 @@ pub const FORM_FIELDS: &[&str] = &[
 ];
 
 /// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
+///
+/// Each value is a `tt`, not a `literal`: a `literal` fragment reaches utoipa's derive
+/// wrapped in an invisible group, which it does not read as `#[serde(rename = …)]`, and the
+/// OpenAPI schema then listed the Rust variant names instead of the values sent.
 macro_rules! routing_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:tt),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -162,10 +166,12 @@ pub struct RoutingSettingsInput {
     /// One partner or several (default `exclusive`).
     pub distribution: Distribution,
     /// With `shared`, at most this many partners per lead, 1–20 (default 3).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 20))]
     pub max_partners: u32,
     /// Dedupe policy (default: email and phone over 30 days, same vertical).
     pub dedupe: DedupePolicy,
     /// Return window in days, 0–365 (default 7).
+    #[cfg_attr(feature = "openapi", schema(maximum = 365))]
     pub return_window_days: u32,
 }
 

@@ -77,6 +77,7 @@ pub struct NewWebhook {
     pub headers: BTreeMap<String, String>,
     /// At most this many deliveries a second.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub rate_limit_per_second: Option<u32>,
 }
 

@@ -613,6 +613,14 @@ pub trait LeadDeliveryQueue: Send + Sync {
     /// [`crate::Error::Validation`] on `response` over 64 KiB; [`crate::Error::Unavailable`].
     async fn record_lead_attempts(&self, attempts: Vec<LeadAttempt>) -> Result<Vec<LeadDelivery>>;
 
+    /// Hands claimed deliveries back unattempted (a sender stopping): their leases end now, so
+    /// any sender claims them at once instead of after the lease. Each is `(org, delivery)`;
+    /// deliveries no longer leased, or gone, are left alone.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn release_lead_deliveries(&self, claimed: &[(OrgId, LeadDeliveryId)]) -> Result<()>;
+
     /// When the earliest claimable delivery is due (a leased one: when its lease ends), if any
     /// is.
     ///

@@ -411,8 +411,13 @@ pub struct StoredResponse {
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait IdempotencyRepo: Send + Sync {
-    /// Reserves `key` for a request with `fingerprint` (e.g. a hash of method, path and body),
-    /// or reports what the key already holds. Keys older than 24 hours are forgotten.
+    /// Reserves `key` for a request with `fingerprint` (e.g. a hash of method, path and body)
+    /// for `lease`, or reports what the key already holds. A reservation whose lease ran out
+    /// without a response (its process died) is taken over by this request, whatever its
+    /// fingerprint: nothing was ever answered for it. Keys older than 24 hours are forgotten,
+    /// and each reservation purges a batch of the org's old keys.
+    ///
+    /// The caller must finish the request within `lease`, and complete or release the key.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
@@ -421,6 +426,7 @@ pub trait IdempotencyRepo: Send + Sync {
         ctx: &TenantContext,
         key: &str,
         fingerprint: &[u8],
+        lease: std::time::Duration,
     ) -> Result<IdempotencyState>;
 
     /// Stores the response of a reserved key.
@@ -434,11 +440,25 @@ pub trait IdempotencyRepo: Send + Sync {
         response: StoredResponse,
     ) -> Result<()>;
 
-    /// Frees a reserved key whose request failed in a way worth retrying.
+    /// Frees a reserved key whose request failed in a way worth retrying (or never finished:
+    /// the client went away, the handler panicked). A completed key is kept.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn release_idempotent(&self, ctx: &TenantContext, key: &str) -> Result<()>;
+
+    /// Forgets up to 1000 of the org's keys created more than `older_than` ago (completed, or
+    /// reserved with a lapsed lease); returns how many. Call it until it returns 0 to purge
+    /// all; [`IdempotencyRepo::reserve_idempotent`] also purges a small batch of keys older
+    /// than 24 hours on every reservation.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn purge_idempotent(
+        &self,
+        ctx: &TenantContext,
+        older_than: std::time::Duration,
+    ) -> Result<u64>;
 }
 
 /// An endpoint's signing secrets, sealed with the engine's AEAD cipher. The store keeps them

@@ -367,9 +367,22 @@ async fn states_are_shared_through_the_store(h: Harness) {
             .expect("build Gmail")
     };
     let (first, second) = (client(&cipher), client(&cipher));
+    // The redirect must come from the browser that started it (the nonce of its cookie),
+    // through the store too; a wrong one spends the state.
     let start = first.start_connect(&h.ctx).await.unwrap();
+    let (_, state) = h.google.consent(start.authorization_url.as_str()).await;
+    let err = second
+        .take_connect(&state, Some("wrong"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Validation(v) if v.errors[0].field == "state"),
+        "{err:?}"
+    );
+    let start = first.start_connect(&h.ctx).await.unwrap();
+    let nonce = Some(start.pending.browser_nonce.as_str());
     let (code, state) = h.google.consent(start.authorization_url.as_str()).await;
-    let taken = second.take_connect(&state).await.unwrap();
+    let taken = second.take_connect(&state, nonce).await.unwrap();
     assert_eq!(
         (taken.org_id(), taken.user_id()),
         (h.ctx.org_id(), h.ctx.user_id().unwrap())
@@ -380,7 +393,7 @@ async fn states_are_shared_through_the_store(h: Harness) {
         .unwrap();
     assert_eq!(integration.status, IntegrationStatus::Active);
     // Used once, on either client.
-    let err = first.take_connect(&state).await.unwrap_err();
+    let err = first.take_connect(&state, nonce).await.unwrap_err();
     assert!(
         matches!(&err, Error::Validation(v) if v.errors[0].field == "state"),
         "{err:?}"
@@ -393,11 +406,15 @@ async fn states_are_shared_through_the_store(h: Harness) {
         assert!(contains(ACCOUNT), "the database files were read");
         assert!(!contains(&start.pending.pkce_verifier));
         assert!(!contains(&start.pending.state));
+        assert!(!contains(&start.pending.browser_nonce));
     }
     // Another org's user cannot finish it.
     let (code, state) = h.google.consent(start.authorization_url.as_str()).await;
     let stranger = TenantContext::user(OrgId::new(), UserId::new(), Role::Owner);
-    let taken = second.take_connect(&state).await.unwrap();
+    let taken = second
+        .take_connect(&state, Some(&start.pending.browser_nonce))
+        .await
+        .unwrap();
     let err = second
         .finish_taken_connect(&stranger, &code, taken)
         .await

@@ -4,7 +4,9 @@
 //!
 //! - Routing reads the counters without locks to find the partners with room ([`usage`]), then,
 //!   as the last write of its transaction, takes one slot of each capped window of the partners
-//!   it chose ([`take_slot`]: `UPDATE … SET used = used + 1 WHERE used < cap`). Two routings
+//!   it chose ([`take_slot`]: `UPDATE … SET used = used + 1 WHERE used < cap`), one counter
+//!   at a time in one global lock order (partner, then day before month), each made when its
+//!   turn comes if missing, so that routings cannot deadlock on the counters. Two routings
 //!   racing for a partner's last slot queue on its counter row, and the second re-checks the
 //!   cap against the first's committed count, so caps hold under any concurrency; the row
 //!   lock is held only from that statement to the commit.
@@ -66,7 +68,7 @@ struct Window {
     cap: u32,
 }
 
-/// The partner's capped windows at `at`.
+/// The partner's capped windows at `at`, in lock order (day, then month; see [`take_slot`]).
 fn capped_windows(partner: &Partner, at: Timestamp) -> Vec<Window> {
     if partner.daily_cap.is_none() && partner.monthly_cap.is_none() {
         return Vec::new();
@@ -254,8 +256,9 @@ async fn count_windows(
 }
 
 /// Makes the counter of one window if it has none, counting the partner's deliveries in it
-/// (returns and `lead`'s own delivery excluded). A concurrent maker of the same row wins; this
-/// one then waits for it to commit and leaves it be. The count and the insert are two
+/// (returns and `lead`'s own delivery excluded); answers whether this call made it. A
+/// concurrent maker of the same row wins; this one then waits for it to commit and leaves it
+/// be. The count and the insert are two
 /// statements, each routed to the org's shard on Citus (as one `INSERT … SELECT count(*)` it
 /// would be planned in steps through the coordinator).
 async fn ensure(
@@ -264,7 +267,7 @@ async fn ensure(
     partner: PartnerId,
     (period, starts_at): (Period, Timestamp),
     lead: Option<LeadId>,
-) -> Result<()> {
+) -> Result<bool> {
     let (used,): (i64,) = tx
         .fetch_one(
             "SELECT COUNT(*) FROM lead_deliveries
@@ -278,140 +281,63 @@ async fn ensure(
             ],
         )
         .await?;
-    tx.execute(
-        "INSERT INTO partner_cap_usage (org_id, partner_id, period, starts_at, used)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        args![ctx.org_id(), partner, period.as_str(), starts_at, used],
-    )
-    .await?;
-    Ok(())
+    let made = tx
+        .execute(
+            "INSERT INTO partner_cap_usage (org_id, partner_id, period, starts_at, used)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            args![ctx.org_id(), partner, period.as_str(), starts_at, used],
+        )
+        .await?;
+    Ok(made == 1)
 }
 
-/// The Postgres statement adding one to each counter of the partner `p[1]` of org `p[0]` whose
-/// period and start are in the arrays `p[2]`, `p[3]`, and which is below its cap in `p[4]`
-/// (none: no limit); it answers the periods counted. The arrays are in window order (day, then
-/// month), the order the rows are locked in.
+/// The Postgres statement adding one to the counter of org `$1`'s partner `$2` for the
+/// period `$3` starting at `$4`, when it is below the cap `$5` (null: no limit); it answers the
+/// period when it counted.
 #[cfg(feature = "postgres")]
-fn bump_sql(p: [&str; 5]) -> String {
-    format!(
-        "UPDATE partner_cap_usage u SET used = u.used + 1
-         FROM unnest({}::text[], {}::timestamptz[], {}::int8[]) AS w(period, starts_at, cap)
-         WHERE u.org_id = {} AND u.partner_id = {} AND u.period = w.period
-         AND u.starts_at = w.starts_at AND (w.cap IS NULL OR u.used < w.cap)
-         RETURNING u.period",
-        p[2], p[3], p[4], p[0], p[1]
-    )
-}
+const BUMP: &str = "UPDATE partner_cap_usage u SET used = u.used + 1
+     WHERE u.org_id = $1 AND u.partner_id = $2 AND u.period = $3 AND u.starts_at = $4
+     AND ($5::int8 IS NULL OR u.used < $5::int8)
+     RETURNING u.period";
 
-/// Postgres: the `WITH` item (`workos_slot`, answering the periods counted) that takes a slot
-/// of each of the partner's capped windows at `at` that has a counter with room, its arguments
-/// added to `args`; `None` for an uncapped partner. A window it did not count (no counter yet,
-/// or full) is for [`finish_slot`].
-#[cfg(feature = "postgres")]
-pub(crate) fn slot_cte(
-    args: &mut crate::db::PgArgs,
-    ctx: &TenantContext,
-    partner: &Partner,
-    at: Timestamp,
-) -> Result<Option<String>> {
-    let windows = capped_windows(partner, at);
-    if windows.is_empty() {
-        return Ok(None);
-    }
-    let sql = bump_sql([
-        &args.bind(ctx.org_id().as_uuid())?,
-        &args.bind(partner.id.as_uuid())?,
-        &args.bind(
-            windows
-                .iter()
-                .map(|w| w.period.as_str())
-                .collect::<Vec<_>>(),
-        )?,
-        &args.bind(windows.iter().map(|w| w.starts_at).collect::<Vec<_>>())?,
-        &args.bind(
-            windows
-                .iter()
-                .map(|w| Some(i64::from(w.cap)))
-                .collect::<Vec<_>>(),
-        )?,
-    ]);
-    Ok(Some(format!("workos_slot AS ({sql})")))
-}
-
-/// Finishes taking `lead`'s slot of `partner` at `at` after [`slot_cte`] counted the periods
-/// `counted` (as it answered them): the windows it did not count are made if missing and
-/// tried once more, as [`take_slot`] does. `false` when one is full.
-#[cfg(feature = "postgres")]
-pub(crate) async fn finish_slot(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    partner: &Partner,
-    lead: LeadId,
-    at: Timestamp,
-    counted: &[String],
-) -> Result<bool> {
-    let windows = capped_windows(partner, at);
-    let counted: Vec<Period> = windows
-        .iter()
-        .map(|w| w.period)
-        .filter(|p| counted.iter().any(|c| c == p.as_str()))
-        .collect();
-    finish(tx, ctx, partner.id, lead, (&windows, &counted), true).await
-}
-
-/// Adds one to each of the partner's counters of `windows` that exists and, with `enforce`,
-/// is below its cap; answers the periods counted. One statement on Postgres.
-async fn bump_all(
+/// Adds one to the partner's counter of `window` if it exists and, with `enforce`, is below
+/// its cap; answers whether it counted.
+async fn bump(
     tx: &mut Tx,
     ctx: &TenantContext,
     partner: PartnerId,
-    windows: &[Window],
+    window: &Window,
     enforce: bool,
-) -> Result<Vec<Period>> {
-    let cap = |w: &Window| enforce.then_some(i64::from(w.cap));
+) -> Result<bool> {
+    let cap = enforce.then_some(i64::from(window.cap));
     #[cfg(feature = "postgres")]
     if let Some(pg) = tx.pg() {
-        let periods: Vec<&str> = windows.iter().map(|w| w.period.as_str()).collect();
-        let starts: Vec<Timestamp> = windows.iter().map(|w| w.starts_at).collect();
-        let caps: Vec<Option<i64>> = windows.iter().map(cap).collect();
-        static SQL: std::sync::LazyLock<String> =
-            std::sync::LazyLock::new(|| bump_sql(["$1", "$2", "$3", "$4", "$5"]));
-        let rows: Vec<(String,)> = sqlx::query_as(SQL.as_str())
+        let rows: Vec<(String,)> = sqlx::query_as(BUMP)
             .bind(ctx.org_id().as_uuid())
             .bind(partner.as_uuid())
-            .bind(&periods)
-            .bind(&starts)
-            .bind(&caps)
+            .bind(window.period.as_str())
+            .bind(window.starts_at)
+            .bind(cap)
             .fetch_all(pg)
             .await
             .map_err(crate::db::db_error)?;
-        return Ok(windows
-            .iter()
-            .map(|w| w.period)
-            .filter(|p| rows.iter().any(|(r,)| r == p.as_str()))
-            .collect());
+        return Ok(!rows.is_empty());
     }
-    let mut counted = Vec::new();
-    for w in windows {
-        let n = tx
-            .execute(
-                "UPDATE partner_cap_usage SET used = used + 1
-                 WHERE org_id = $1 AND partner_id = $2 AND period = $3 AND starts_at = $4
-                 AND ($5 IS NULL OR used < $5)",
-                args![
-                    ctx.org_id(),
-                    partner,
-                    w.period.as_str(),
-                    w.starts_at,
-                    cap(w)
-                ],
-            )
-            .await?;
-        if n == 1 {
-            counted.push(w.period);
-        }
-    }
-    Ok(counted)
+    let n = tx
+        .execute(
+            "UPDATE partner_cap_usage SET used = used + 1
+             WHERE org_id = $1 AND partner_id = $2 AND period = $3 AND starts_at = $4
+             AND ($5 IS NULL OR used < $5)",
+            args![
+                ctx.org_id(),
+                partner,
+                window.period.as_str(),
+                window.starts_at,
+                cap
+            ],
+        )
+        .await?;
+    Ok(n == 1)
 }
 
 /// Counts `lead`'s delivery to `partner` at `at` in each of the partner's capped windows.
@@ -419,8 +345,20 @@ async fn bump_all(
 /// must roll back what this call counted (a savepoint) before choosing again. Without it (a
 /// delivery recorded by hand), the delivery is counted whatever the caps.
 ///
-/// A caller taking slots of several partners takes them in partner id order, so that two
-/// transactions cannot each hold a counter the other waits for.
+/// Lock order: counters are the last rows a transaction locks, after its org's event stream
+/// head (written here first, so the caller records its events before calling) and every
+/// other row (the lead, the round-robin pointer), and they are locked in one global order:
+/// by partner id (a caller taking slots of several partners takes them in that order), then
+/// period (day before month). A window's row is made (if missing) only when its turn comes,
+/// just before it is counted; making a row is a lock too (a second maker waits for the
+/// first to commit). So no two transactions can each hold a row the other waits for.
+///
+/// Two orders this replaces deadlocked at every window's start under load: a routing that
+/// took its slot inside its write statement locked the counter before the event stream head
+/// (a statement's `WITH` items run in no set order), while one that found the new window's
+/// row missing locked the head, then made the row; and a routing whose snapshot predated a
+/// new day's row counted the month first and then made the day, while one that saw the day
+/// locked day then month.
 pub(crate) async fn take_slot(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -433,44 +371,53 @@ pub(crate) async fn take_slot(
     if windows.is_empty() {
         return Ok(true);
     }
-    let counted = bump_all(tx, ctx, partner.id, &windows, enforce).await?;
-    finish(tx, ctx, partner.id, lead, (&windows, &counted), enforce).await
+    tx.write_events().await?;
+    take_windows(tx, ctx, partner.id, lead, &windows, enforce).await
 }
 
-/// Takes the slots of `windows` not `counted` yet: each counter is made if missing and tried
-/// once more. `false` when one is full (with `enforce`).
-async fn finish(
+/// Takes the slots of `windows`, one window at a time in lock order (see [`take_slot`]): each
+/// is counted, or made if missing and counted then. `false` when one is full (with
+/// `enforce`); the windows after it are left alone.
+async fn take_windows(
     tx: &mut Tx,
     ctx: &TenantContext,
     partner: PartnerId,
     lead: LeadId,
-    (windows, counted): (&[Window], &[Period]),
+    windows: &[Window],
     enforce: bool,
 ) -> Result<bool> {
-    for w in windows.iter().filter(|w| !counted.contains(&w.period)) {
+    for w in windows {
+        if bump(tx, ctx, partner, w, enforce).await? {
+            continue;
+        }
         // No counter yet, or full: make it if missing and try once more.
         ensure(tx, ctx, partner, (w.period, w.starts_at), Some(lead)).await?;
-        if bump_all(tx, ctx, partner, std::slice::from_ref(w), enforce)
-            .await?
-            .is_empty()
-        {
+        if !bump(tx, ctx, partner, w, enforce).await? {
             return Ok(false);
         }
     }
     Ok(true)
 }
 
-/// Gives back the slot of `delivery` (about to become `returned`) in the partner's capped
+/// Gives back the slot of `delivery` (just made `returned` in `tx`) in the partner's capped
 /// windows it was counted in (those around its creation, in the partner's time zone). Call
-/// it before the status changes: a counter made here counts the delivery, then lets it go.
+/// it after the status change and its event (counters are locked after the event stream
+/// head; see [`take_slot`]): a counter made here counts the window's deliveries without this
+/// one already, and is left as made.
 pub(crate) async fn release(
     tx: &mut Tx,
     ctx: &TenantContext,
     partner: &Partner,
     delivery: &LeadDelivery,
 ) -> Result<()> {
-    for w in capped_windows(partner, delivery.created_at) {
-        ensure(tx, ctx, partner.id, (w.period, w.starts_at), None).await?;
+    let windows = capped_windows(partner, delivery.created_at);
+    if !windows.is_empty() {
+        tx.write_events().await?;
+    }
+    for w in windows {
+        if ensure(tx, ctx, partner.id, (w.period, w.starts_at), None).await? {
+            continue;
+        }
         tx.execute(
             "UPDATE partner_cap_usage SET used = used - 1
              WHERE org_id = $1 AND partner_id = $2 AND period = $3 AND starts_at = $4 AND used > 0",
@@ -482,8 +429,21 @@ pub(crate) async fn release(
 }
 
 /// Drops the partner's counters, after a change to its caps or time zone: windows are
-/// counted afresh from the deliveries when next used.
+/// counted afresh from the deliveries when next used. Call it after recording the change's
+/// event: the event stream head is locked first, then (on Postgres) the rows in lock order
+/// (period, then start; see [`take_slot`]), as a `DELETE` would lock them in whatever order
+/// its plan reads them.
 pub(crate) async fn forget(tx: &mut Tx, ctx: &TenantContext, partner: PartnerId) -> Result<()> {
+    tx.write_events().await?;
+    if tx.is_postgres() {
+        let _: Vec<(i64,)> = tx
+            .fetch_all(
+                "SELECT used::int8 FROM partner_cap_usage WHERE org_id = $1 AND partner_id = $2
+                 ORDER BY period, starts_at FOR UPDATE",
+                args![ctx.org_id(), partner],
+            )
+            .await?;
+    }
     tx.execute(
         "DELETE FROM partner_cap_usage WHERE org_id = $1 AND partner_id = $2",
         args![ctx.org_id(), partner],

@@ -266,6 +266,27 @@ impl LeadDeliveryQueue for SqlStore {
         Ok(recorded)
     }
 
+    async fn release_lead_deliveries(&self, claimed: &[(OrgId, LeadDeliveryId)]) -> Result<()> {
+        let mut orgs: Vec<OrgId> = claimed.iter().map(|(org, _)| *org).collect();
+        orgs.sort_by_key(|o| o.as_uuid());
+        orgs.dedup();
+        // One transaction per org, like a claim (on Citus each is routed to the org's shard).
+        for org in orgs {
+            let mut tx = self.system_tx(true).await?;
+            let ids = claimed
+                .iter()
+                .filter(|(o, _)| *o == org)
+                .map(|(_, id)| id.as_uuid());
+            let mut sql = Sql::new("UPDATE lead_deliveries SET lease_until = NULL WHERE org_id = ");
+            sql.bind(org)
+                .push(" AND lease_until IS NOT NULL AND id IN ");
+            push_in(&mut sql, ids);
+            tx.execute_sql(sql).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
     async fn next_lead_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
         let mut tx = self.system_tx(false).await?;
         let sql = format!(

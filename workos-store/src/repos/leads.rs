@@ -859,11 +859,6 @@ impl SqlStore {
                 a,
             )
             .await?;
-            if (updated.daily_cap, updated.monthly_cap, &updated.timezone)
-                != (current.daily_cap, current.monthly_cap, &current.timezone)
-            {
-                caps::forget(&mut tx, ctx, id).await?;
-            }
             emit(
                 &mut tx,
                 ctx,
@@ -873,6 +868,12 @@ impl SqlStore {
                 &updated,
             )
             .await?;
+            if (updated.daily_cap, updated.monthly_cap, &updated.timezone)
+                != (current.daily_cap, current.monthly_cap, &current.timezone)
+            {
+                // After the event: counters are locked after the org's event stream head.
+                caps::forget(&mut tx, ctx, id).await?;
+            }
             updated
         };
         let mut minted = false;
@@ -1280,10 +1281,7 @@ impl LeadDeliveryRepo for SqlStore {
                 format!("a {} delivery cannot become {status}", current.status),
             ));
         }
-        if status == LeadDeliveryStatus::Returned {
-            let partner = fetch_partner(&mut tx, ctx, current.partner_id, "").await?;
-            caps::release(&mut tx, ctx, &partner, &current).await?;
-        }
+        let returned = (status == LeadDeliveryStatus::Returned).then_some(current.clone());
         let updated = LeadDelivery {
             status,
             attempts: current.attempts + u32::from(status.is_attempt()),
@@ -1315,6 +1313,11 @@ impl LeadDeliveryRepo for SqlStore {
             &updated,
         )
         .await?;
+        if let Some(current) = returned {
+            // Last: counters are locked after everything else (see `caps::take_slot`).
+            let partner = fetch_partner(&mut tx, ctx, current.partner_id, "").await?;
+            caps::release(&mut tx, ctx, &partner, &current).await?;
+        }
         tx.commit().await?;
         Ok(updated)
     }

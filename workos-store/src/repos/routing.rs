@@ -313,17 +313,11 @@ struct RoutingWrite<'a> {
     deliveries: &'a [LeadDelivery],
     /// Round robin's new pointer, and the settings row that keeps it.
     pointer: Option<(PartnerId, &'a str)>,
-    /// The capped partner whose cap slot the write takes too (Postgres only), and when (which
-    /// cap windows): the others' are taken after it ([`caps::take_slot`]).
-    slot: Option<(&'a Partner, Timestamp)>,
 }
 
 /// What [`write_routing`] did besides the writes it was asked for.
 #[derive(Default)]
 struct Written {
-    /// The periods of [`RoutingWrite::slot`]'s counters it counted, for `caps::finish_slot`.
-    #[cfg(feature = "postgres")]
-    counted: Vec<String>,
     /// A contact of [`RoutingWrite::person`] turned out to be another person's (written since
     /// capture looked): the transaction must start again, and will find that person.
     person_conflict: bool,
@@ -394,32 +388,22 @@ async fn write_routing(tx: &mut Tx, ctx: &TenantContext, w: RoutingWrite<'_>) ->
                 args.bind(key.to_owned())?,
             ));
         }
-        let mut slot = "ARRAY[]::text[]";
-        if let Some((partner, at)) = w.slot
-            && let Some(cte) = caps::slot_cte(&mut args, ctx, partner, at)?
-        {
-            ctes.push(cte);
-            slot = "ARRAY(SELECT period FROM workos_slot)";
-        }
         let taken = if contacts.is_some() {
             "ARRAY(SELECT taken FROM workos_contacts)"
         } else {
             "ARRAY[]::text[]"
         };
-        let select = format!("{counted}, {taken}, {slot}");
-        let (inserted, taken, counted): (i64, Vec<String>, Vec<String>) =
+        let select = format!("{counted}, {taken}");
+        let (inserted, taken): (i64, Vec<String>) =
             tx.fetch_with_events(&ctes, &select, args).await?;
         let person_conflict =
             contacts.is_some_and(|c| super::person::contact_conflict(c, &taken).is_some());
         if !person_conflict && usize::try_from(inserted).ok() != Some(w.deliveries.len()) {
             return Err(already_routed());
         }
-        return Ok(Written {
-            counted,
-            person_conflict,
-        });
+        return Ok(Written { person_conflict });
     }
-    debug_assert!(w.person.is_none() && w.slot.is_none(), "Postgres only");
+    debug_assert!(w.person.is_none(), "Postgres only");
     if w.stored.is_none() {
         insert_lead(tx, w.lead).await?;
     } else if status_changed {
@@ -568,9 +552,9 @@ impl SqlStore {
     /// Everything the routing writes goes in one statement ([`write_choice`]); then the capped
     /// partners chosen each take a slot of their cap counters ([`caps::take_slot`], in partner
     /// id order) just before the caller commits, so a counter row stays locked only for the
-    /// slot's statement and the commit. (Without a savepoint, on Postgres, the one capped
-    /// partner of an exclusive routing takes its slot in the write itself, the transaction's
-    /// last statement but the commit.) When one filled since it was read, everything since
+    /// slot's statement and the commit. (The slots are never taken in the write itself: a
+    /// statement's `WITH` items lock rows in no set order, and the counters must come last,
+    /// after the org's event stream head the write advances; see `caps::take_slot`.) When one filled since it was read, everything since
     /// the savepoint taken before the write is rolled back, that partner is left out and the
     /// choice is made again; without a savepoint the routing answers [`Routing::Again`].
     /// Nothing else is locked, so routings to different partners never wait for each other,
@@ -617,34 +601,17 @@ impl SqlStore {
             if savepoint {
                 tx.savepoint("routing_pick").await?;
             }
+            // Counters are locked in partner id order, last (see `caps::take_slot`).
             capped_chosen.sort_by_key(|p| p.id);
-            // Without a savepoint, one capped partner's slot is taken by the write itself.
-            let folded = match capped_chosen.as_slice() {
-                [only] if !savepoint && tx.fast_path() => Some(*only),
-                _ => None,
-            };
-            let (routed, written) = Self::write_choice(
-                tx,
-                ctx,
-                (&lead, stored),
-                (&chosen, any_buyer, folded),
-                (&rule, at),
-            )
-            .await?;
+            let (routed, written) =
+                Self::write_choice(tx, ctx, (&lead, stored), (&chosen, any_buyer), (&rule, at))
+                    .await?;
             if written.person_conflict {
                 return Ok(Routing::Again);
             }
             let mut filled = None;
             for partner in capped_chosen {
-                let taken = match folded {
-                    #[cfg(feature = "postgres")]
-                    Some(f) if f.id == partner.id => {
-                        caps::finish_slot(tx, ctx, partner, lead.lead.id, at, &written.counted)
-                            .await?
-                    }
-                    _ => caps::take_slot(tx, ctx, partner, lead.lead.id, at, true).await?,
-                };
-                if !taken {
+                if !caps::take_slot(tx, ctx, partner, lead.lead.id, at, true).await? {
                     filled = Some(partner.id);
                     break;
                 }
@@ -661,12 +628,12 @@ impl SqlStore {
     }
 
     /// Records the routing of `lead` to `chosen` (its deliveries, status and round-robin
-    /// pointer, and the slot of `slot`) with its events, in one write ([`write_routing`]).
+    /// pointer) with its events, in one write ([`write_routing`]).
     async fn write_choice(
         tx: &mut Tx,
         ctx: &TenantContext,
         (lead, stored): (&Unrouted, &StoredSettings),
-        (chosen, any_buyer, slot): (&[Partner], bool, Option<&Partner>),
+        (chosen, any_buyer): (&[Partner], bool),
         (rule, at): (&str, Timestamp),
     ) -> Result<(RoutedLead, Written)> {
         let settings = &stored.settings;
@@ -713,7 +680,6 @@ impl SqlStore {
             person: lead.person.as_ref(),
             deliveries: &deliveries,
             pointer,
-            slot: slot.map(|p| (p, at)),
         };
         let written = write_routing(tx, ctx, write).await?;
         Ok((
@@ -1031,10 +997,7 @@ impl RoutingRepo for SqlStore {
                 ));
             }
         }
-        if status == LeadDeliveryStatus::Returned {
-            let partner = fetch_partner(&mut tx, ctx, current.partner_id, "").await?;
-            caps::release(&mut tx, ctx, &partner, &current).await?;
-        }
+        let returned = (status == LeadDeliveryStatus::Returned).then_some(current.clone());
         let updated = LeadDelivery {
             status,
             response: Some(callback.response(at)),
@@ -1078,6 +1041,11 @@ impl RoutingRepo for SqlStore {
             && lead.status != LeadStatus::Duplicate
         {
             set_status(&mut tx, ctx, lead, next, at).await?;
+        }
+        if let Some(current) = returned {
+            // Last: counters are locked after everything else (see `caps::take_slot`).
+            let partner = fetch_partner(&mut tx, ctx, current.partner_id, "").await?;
+            caps::release(&mut tx, ctx, &partner, &current).await?;
         }
         tx.commit().await?;
         Ok(updated)

@@ -227,6 +227,45 @@ async fn expired_leases_are_claimed_again(store: &SqlStore) {
     );
 }
 
+contract_test!(handed_back_deliveries_are_claimed_again_at_once);
+/// A sender stopping hands back what it claimed and did not attempt: the leases end at once
+/// (in every org), and the next claim takes those deliveries, unchanged.
+async fn handed_back_deliveries_are_claimed_again_at_once(store: &SqlStore) {
+    let a = Tenant::new(store, "A").await;
+    let b = Tenant::new(store, "B").await;
+    let (_, da) = routed(store, &a.ctx, "a@example.com").await;
+    let (_, db) = routed(store, &b.ctx, "b@example.com").await;
+    let claimed = store.claim_lead_deliveries(10, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(
+        store
+            .claim_lead_deliveries(10, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let handed: Vec<_> = claimed
+        .iter()
+        .map(|c| (c.delivery.org_id, c.delivery.id))
+        .collect();
+    store.release_lead_deliveries(&handed).await.unwrap();
+    let due = store.next_lead_delivery_due().await.unwrap().expect("due");
+    assert!(due <= now(), "due at once, not when the lease ends: {due}");
+    let mut again: Vec<_> = store
+        .claim_lead_deliveries(10, LEASE)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.delivery)
+        .collect();
+    again.sort_by_key(|d| d.id.as_uuid());
+    let mut expected = vec![da, db];
+    expected.sort_by_key(|d| d.id.as_uuid());
+    assert_eq!(again, expected, "the same deliveries, attempts unchanged");
+    // Nothing to hand back is fine.
+    store.release_lead_deliveries(&[]).await.unwrap();
+}
+
 contract_test!(concurrent_claims_never_share_a_delivery);
 async fn concurrent_claims_never_share_a_delivery(store: &SqlStore) {
     let t = Tenant::new(store, "Acme").await;

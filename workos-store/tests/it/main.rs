@@ -47,6 +47,7 @@ macro_rules! contract_test {
 mod common;
 
 mod api_keys;
+mod cap_rollover;
 mod citus_routing;
 mod comms;
 mod companies;

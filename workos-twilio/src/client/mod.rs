@@ -83,7 +83,10 @@ pub use errors::{
     TransportError, TransportErrorKind, TwilioErrorKind, is_outcome_unknown, transport_error,
 };
 pub use requests::{CreateCall, MessageSender, SendMessage};
-pub use resources::{AccountResource, CallResource, MessageResource};
+use resources::IncomingPhoneNumberPage;
+pub use resources::{
+    AccountResource, CallResource, IncomingPhoneNumberResource, MessageResource, NumberCapabilities,
+};
 
 /// The provider name carried in [`Error::Provider`].
 pub const PROVIDER: &str = "twilio";
@@ -285,6 +288,37 @@ impl TwilioClient {
             self.inner.base_url, self.inner.account_sid
         );
         self.get(&url, Op::Fetch("account")).await
+    }
+
+    /// The account's own number `number` (E.164, e.g. `+14155550100`), or `None` when the
+    /// account does not own it: `GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json
+    /// ?PhoneNumber=…`, retried like [`fetch_message`](Self::fetch_message). Twilio matches
+    /// `PhoneNumber` as a pattern, so only an entry whose `phone_number` is exactly `number` counts.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `number` when it is not `+` and 1–15 digits; after the last
+    /// attempt [`Error::Provider`] (401 for wrong credentials), [`Error::RateLimited`] or
+    /// [`Error::Unavailable`].
+    pub async fn find_incoming_phone_number(
+        &self,
+        number: &str,
+    ) -> Result<Option<IncomingPhoneNumberResource>> {
+        let digits = number.strip_prefix('+').unwrap_or_default();
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(
+                "number",
+                "must be an E.164 number: + and up to 15 digits",
+            ));
+        }
+        // `+` must be sent as `%2B` in a query string; the rest is digits.
+        let url = self.account_url(&format!(
+            "IncomingPhoneNumbers.json?PhoneNumber=%2B{digits}"
+        ));
+        let page: IncomingPhoneNumberPage = self.get(&url, Op::Fetch("phone number")).await?;
+        Ok(page
+            .incoming_phone_numbers
+            .into_iter()
+            .find(|n| n.phone_number == number))
     }
 
     fn account_url(&self, rest: &str) -> String {

@@ -148,3 +148,50 @@ fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<u3
         None => None,
     })
 }
+
+/// An IncomingPhoneNumber resource as Twilio returns it: a number the account owns
+/// (provisioned, ported or hosted). The fields this crate reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct IncomingPhoneNumberResource {
+    /// `PN…`.
+    pub sid: String,
+    /// The owning account, `AC…`.
+    #[serde(default)]
+    pub account_sid: String,
+    /// The number in E.164.
+    pub phone_number: String,
+    /// The account's label for it.
+    #[serde(default)]
+    pub friendly_name: Option<String>,
+    /// What the number can do, as Twilio says.
+    #[serde(default)]
+    pub capabilities: NumberCapabilities,
+}
+
+/// The `capabilities` of an [`IncomingPhoneNumberResource`]. Twilio documents lower-case keys;
+/// older answers used `SMS`/`MMS`, accepted too. A missing key is `false`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct NumberCapabilities {
+    /// Makes and receives calls.
+    #[serde(default, alias = "Voice")]
+    pub voice: bool,
+    /// Sends and receives SMS.
+    #[serde(default, alias = "SMS")]
+    pub sms: bool,
+    /// Sends and receives MMS.
+    #[serde(default, alias = "MMS")]
+    pub mms: bool,
+    /// Fax (not used by the engine).
+    #[serde(default, alias = "Fax")]
+    pub fax: bool,
+}
+
+/// A page of the IncomingPhoneNumbers list resource (the paging fields are not read: a
+/// `PhoneNumber` filter for one full E.164 number matches a handful at most).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct IncomingPhoneNumberPage {
+    #[serde(default)]
+    pub(crate) incoming_phone_numbers: Vec<IncomingPhoneNumberResource>,
+}

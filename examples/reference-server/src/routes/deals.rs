@@ -69,9 +69,15 @@ impl From<Deal> for DealView {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewDealBody {
     /// 1–200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     name: String,
     /// Value in minor units; requires `currency`.
     #[serde(default)]
+    #[schema(minimum = 0)]
     amount_minor: Option<i64>,
     /// ISO 4217 code; requires `amount_minor`.
     #[serde(default)]
@@ -92,6 +98,11 @@ pub(crate) struct NewDealBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct DealPatchBody {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     name: Option<String>,
     #[schema(value_type = Option<i64>)]
     amount_minor: Patch<i64>,

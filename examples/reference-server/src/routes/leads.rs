@@ -79,6 +79,7 @@ pub(crate) struct ListLeads {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// With this status.
+    #[param(value_type = Option<LeadStatus>)]
     status: Option<String>,
     /// Routed to this partner.
     partner_id: Option<PartnerId>,
@@ -362,6 +363,7 @@ pub(crate) struct ListPartnerDeliveries {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// With this status.
+    #[param(value_type = Option<LeadDeliveryStatus>)]
     status: Option<String>,
     /// Recorded at or after.
     created_after: Option<DateTime<Utc>>,
@@ -415,6 +417,7 @@ async fn get_lead_delivery(
 pub(crate) struct CallbackNote {
     /// A note, up to 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     note: Option<String>,
 }
 
@@ -426,12 +429,15 @@ pub(crate) struct ReturnBody {
     reason: ReturnReason,
     /// A note, up to 2,000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000, pattern = r"^[^\u0000]*$")]
     note: Option<String>,
 }
 
 /// An optional JSON body: empty means the type's default.
 fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    // No body, or `null` (as the document allows): the defaults.
+    let text = body.trim_ascii();
+    if text.is_empty() || text == b"null" {
         Ok(T::default())
     } else {
         parse_json(body)
@@ -565,6 +571,7 @@ pub(crate) struct CreateLeadForm {
     /// A shared secret (16–256 characters): submissions must then carry
     /// `X-Form-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Never shown again.
     #[serde(default)]
+    #[schema(min_length = 16, max_length = 256)]
     secret: Option<String>,
     /// Takes submissions (default true).
     #[serde(default)]
@@ -585,7 +592,7 @@ pub(crate) struct UpdateLeadForm {
     /// Replacement required fields.
     required_fields: Option<Vec<String>>,
     /// A new secret, or `null` to stop requiring signatures.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]
     secret: Patch<String>,
     /// Open or close the form.
     active: Option<bool>,

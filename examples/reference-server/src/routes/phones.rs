@@ -1,26 +1,37 @@
-//! `/api/v1/phones`: provider numbers mapped to the org (admins manage them).
+//! `/api/v1/phones`: provider numbers mapped to the org (admins manage them). A number is
+//! registered only when the org's own Twilio account owns it (the engine asks Twilio, see
+//! `workos_twilio::registration`); numbers of the platform's account are assigned by the
+//! operator (`workos-server admin assign-phone`). Without the `twilio` feature numbers can be
+//! read, changed and removed, not registered.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+#[cfg(feature = "twilio")]
 use axum::response::Response;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::domain::{NewPhone, Phone, PhonePatch};
+#[cfg(feature = "twilio")]
+use workos_core::domain::RegisterPhone;
+use workos_core::domain::{Phone, PhonePatch};
 use workos_core::ids::PhoneId;
 use workos_core::page::Page;
 use workos_core::repo::PhoneRepo;
 
-use super::{Paging, created};
+use super::Paging;
+#[cfg(feature = "twilio")]
+use super::created;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
 /// The routes.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_phones, create_phone))
-        .routes(routes!(get_phone, update_phone, delete_phone))
+    #[cfg(feature = "twilio")]
+    let router = OpenApiRouter::new().routes(routes!(list_phones, create_phone));
+    #[cfg(not(feature = "twilio"))]
+    let router = OpenApiRouter::new().routes(routes!(list_phones));
+    router.routes(routes!(get_phone, update_phone, delete_phone))
 }
 
 /// List the org's numbers.
@@ -34,15 +45,19 @@ async fn list_phones(
     Ok(Json(state.store.list_phones(&ctx, q.page()?).await?))
 }
 
-/// Map a number to the org (admin). A number belongs to one org at most.
-#[utoipa::path(post, path = "/phones", tag = "phones", request_body = NewPhone,
-    responses((status = 201, body = Phone), (status = 409, body = Problem), (status = 422, body = Problem)))]
+/// Map a number of the org's own Twilio account to the org (admin), with the capabilities
+/// Twilio reports. A number belongs to one org at most; numbers of the platform's account are
+/// assigned by the operator. A number the org's account does not own is a 422 on `number`.
+#[cfg(feature = "twilio")]
+#[utoipa::path(post, path = "/phones", tag = "phones", request_body = RegisterPhone,
+    responses((status = 201, body = Phone), (status = 409, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem)))]
 async fn create_phone(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
-    ApiJson(new): ApiJson<NewPhone>,
+    ApiJson(request): ApiJson<RegisterPhone>,
 ) -> ApiResult<Response> {
-    let phone = state.store.create_phone(&ctx, new).await?;
+    let phone = state.twilio.register_phone(&ctx, request).await?;
     Ok(created(format!("/api/v1/phones/{}", phone.id), phone))
 }
 

@@ -76,7 +76,8 @@ fn twiml(body: String) -> Response {
 /// `sms.received`; answer empty TwiML. Idempotent on `MessageSid`.
 #[utoipa::path(post, path = "/webhooks/twilio/sms", tag = "twilio", security(),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's inbound message parameters"),
-    responses((status = 200, description = "Empty TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature")))]
+    responses((status = 200, description = "Empty TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn inbound_sms(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
     Ok(twiml(state.twilio_inbound.message(&hook.inbound()).await?))
 }
@@ -85,7 +86,8 @@ async fn inbound_sms(State(state): State<AppState>, hook: Webhook) -> ApiResult<
 /// (say, then record, with a recording callback).
 #[utoipa::path(post, path = "/webhooks/twilio/voice", tag = "twilio", security(),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's voice parameters"),
-    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature")))]
+    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn inbound_voice(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
     Ok(twiml(state.twilio_inbound.voice(&hook.inbound()).await?))
 }
@@ -94,7 +96,8 @@ async fn inbound_voice(State(state): State<AppState>, hook: Webhook) -> ApiResul
 /// as given) and emits `sms.status_changed`.
 #[utoipa::path(post, path = "/webhooks/twilio/status", tag = "twilio", security(),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's status parameters"),
-    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature")))]
+    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn message_status(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
     state.twilio_inbound.message_status(&hook.inbound()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -104,7 +107,8 @@ async fn message_status(State(state): State<AppState>, hook: Webhook) -> ApiResu
 /// `call.status_changed`).
 #[utoipa::path(post, path = "/webhooks/twilio/call-status", tag = "twilio", security(),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's call status parameters"),
-    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature")))]
+    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn call_status(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
     state.twilio_inbound.call_status(&hook.inbound()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -114,7 +118,8 @@ async fn call_status(State(state): State<AppState>, hook: Webhook) -> ApiResult<
 #[utoipa::path(post, path = "/webhooks/twilio/recording", tag = "twilio", security(),
     params(("org" = OrgId, Query, description = "The org, as put in the callback URL by the engine")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's recording parameters"),
-    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature")))]
+    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn recording(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
     state.twilio_inbound.recording(&hook.inbound()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Fixtures, TestApp, ids_in, phone_number};
+use crate::helpers::{Fixtures, TestApp, ids_in};
 
 /// Every collection that takes a POST, with a valid body for it.
 fn creatable() -> Vec<(&'static str, Value)> {
@@ -24,10 +24,8 @@ fn creatable() -> Vec<(&'static str, Value)> {
             "/api/v1/api-keys",
             json!({ "name": "Valid", "role": "viewer" }),
         ),
-        (
-            "/api/v1/phones",
-            json!({ "number": phone_number(), "provider": "twilio" }),
-        ),
+        // Phones are registered only after Twilio confirms the number: their bad input is
+        // covered in `phones.rs`.
     ]
 }
 

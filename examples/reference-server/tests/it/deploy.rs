@@ -95,8 +95,13 @@ impl Deployment {
 
     /// Starts `workos-server serve` and waits until it listens.
     async fn serve(&self) -> Running {
+        self.serve_with(&["serve"]).await
+    }
+
+    /// Starts `workos-server <args>` (a `serve`) and waits until it listens.
+    async fn serve_with(&self, args: &[&str]) -> Running {
         let mut child = self
-            .command(&["serve"])
+            .command(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -208,6 +213,26 @@ impl Running {
         let status = response.status().as_u16();
         let text = response.text().await.expect("a body");
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+impl Running {
+    /// Sends SIGTERM and waits (up to two minutes, so a hung process cannot hang the suite)
+    /// for the process to exit; answers how long it took and its exit status.
+    async fn terminate(&mut self) -> (Duration, Option<std::process::ExitStatus>) {
+        let started = std::time::Instant::now();
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "SIGTERM sent");
+        while started.elapsed() < Duration::from_secs(120) {
+            if let Some(status) = self.child.try_wait().expect("the server's status") {
+                return (started.elapsed(), Some(status));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (started.elapsed(), None)
     }
 }
 
@@ -515,4 +540,216 @@ fn workos_admin_bind_must_be_an_address() {
         Config::from_lookup(env("")).expect("blank").admin_bind,
         None
     );
+}
+
+/// One access line per request at the default level: method, route template, status, latency,
+/// org and request id; never the body, the query string or the API key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_writes_one_access_line() {
+    let db = TestDatabase::sqlite("workos-deploy");
+    let deployment = Deployment::new(db.url(), None);
+    let key = deployment.create_org("Logged").await;
+    let server = deployment.serve().await;
+    let secret_body = "a-body-value-that-must-not-be-logged";
+    let created = server
+        .http
+        .post(format!(
+            "http://{}/api/v1/companies?q=query-secret",
+            server.addr
+        ))
+        .bearer_auth(&key)
+        .header("x-request-id", "access-log-test-1")
+        .json(&json!({ "name": secret_body }))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(created.status().as_u16(), 201);
+    let company: Value = created.json().await.expect("a company");
+    let refused = server
+        .http
+        .get(format!("http://{}/api/v1/companies", server.addr))
+        .header("x-request-id", "access-log-test-2")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(refused.status().as_u16(), 401);
+
+    // The lines are written as the requests end; wait for both (bounded, never timed).
+    let access = |request_id: &str| {
+        server.log.lock().expect("log").iter().find_map(|line| {
+            let line: Value = serde_json::from_str(line).ok()?;
+            (line["target"] == "workos::access" && line["fields"]["request_id"] == request_id)
+                .then_some(line)
+        })
+    };
+    for _ in 0..600 {
+        if access("access-log-test-2").is_some() && access("access-log-test-1").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line =
+        access("access-log-test-1").unwrap_or_else(|| panic!("no access line:\n{}", server.log()));
+    assert_eq!(line["level"], "INFO");
+    let fields = &line["fields"];
+    assert_eq!(fields["message"], "request");
+    assert_eq!(fields["method"], "POST");
+    assert_eq!(fields["route"], "/api/v1/companies");
+    assert_eq!(fields["status"], 201);
+    assert!(
+        fields["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{line}"
+    );
+    assert_eq!(fields["org_id"], company["org_id"]);
+    let refused = access("access-log-test-2").expect("the refused request's line");
+    assert_eq!(
+        (&refused["fields"]["status"], &refused["fields"]["org_id"]),
+        (&json!(401), &json!("-"))
+    );
+
+    let log = server.log();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("access-log-test-1"))
+        .count();
+    assert_eq!(lines, 1, "one line for the request:\n{log}");
+    for secret in [secret_body, "query-secret", key.as_str()] {
+        assert!(!log.contains(secret), "{secret} is not logged:\n{log}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown
+
+/// Accepts connections and never answers them: a partner that keeps every delivery waiting.
+/// Answers its URL and how many connections it took.
+async fn silent_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/leads", listener.local_addr().expect("address"));
+    let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = taken.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (url, taken)
+}
+
+/// SIGTERM with thousands of lead deliveries pending to a partner that never answers: the
+/// server stops within `WORKOS_SHUTDOWN_TIMEOUT_SECS` (plus a generous margin for a loaded
+/// machine), and hands back every delivery it had claimed (no lease left), so another process
+/// takes them at once instead of when the leases run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
+    use workos_core::domain::NewLead;
+    use workos_core::repo::RoutingRepo as _;
+    use workos_core::tenant::TenantContext;
+
+    const BACKLOG: usize = 3_000;
+    const DEADLINE_SECS: u64 = 5;
+    let Some(db) = TestDatabase::postgres("workos_deploy").await else {
+        return;
+    };
+    let (url, taken) = silent_receiver().await;
+    let deployment = Deployment::new(db.url(), None)
+        .with("WORKOS_WEBHOOK_ALLOWED_SUBNETS", "127.0.0.0/8")
+        .with("WORKOS_WEBHOOK_TIMEOUT_SECS", "30")
+        .with("WORKOS_LEAD_ROUTING_INTERVAL_SECS", "0")
+        .with("WORKOS_SHUTDOWN_TIMEOUT_SECS", &DEADLINE_SECS.to_string());
+    let key = deployment.create_org("Backlog").await;
+
+    // The partner (with its signing secret) through a server without delivery workers, then
+    // the backlog straight through the store.
+    let mut setup = deployment
+        .serve_with(&["serve", "--no-webhook-workers"])
+        .await;
+    let (status, partner) = setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/partners",
+            &key,
+            Some(json!({ "name": "Slow", "delivery": { "kind": "webhook", "url": url } })),
+        )
+        .await;
+    assert_eq!(status, 201, "{partner}\n{}", setup.log());
+    let (stopped_in, exit) = setup.terminate().await;
+    assert!(
+        exit.is_some_and(|s| s.success()) && stopped_in < Duration::from_secs(DEADLINE_SECS + 20),
+        "an idle server stops at once ({stopped_in:?}, {exit:?}):\n{}",
+        setup.log()
+    );
+    let store = SqlStore::connect(db.url()).await.expect("connect");
+    let pool = store.pg_pool().expect("Postgres").clone();
+    let org: uuid::Uuid = sqlx::query_scalar("SELECT id FROM orgs")
+        .fetch_one(&pool)
+        .await
+        .expect("the org");
+    let ctx = TenantContext::system(workos_core::ids::OrgId::from_uuid(org), "backlog");
+    for i in 0..BACKLOG {
+        let new = NewLead {
+            email: Some(
+                workos_core::domain::EmailAddress::parse(&format!("lead{i}@example.com"))
+                    .expect("email"),
+            ),
+            ..NewLead::default()
+        };
+        store
+            .capture_and_route_lead(&ctx, new, chrono::Utc::now())
+            .await
+            .expect("capture and route");
+    }
+    let pending = |pool: sqlx::PgPool| async move {
+        let (pending, leased): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE status = 'pending'),
+                    count(*) FILTER (WHERE lease_until IS NOT NULL) FROM lead_deliveries",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("deliveries");
+        (pending, leased)
+    };
+    assert_eq!(
+        pending(pool.clone()).await,
+        (BACKLOG as i64, 0),
+        "the backlog"
+    );
+
+    // The real server with its lead sender: it claims a batch and sends into the silence.
+    let mut server = deployment.serve().await;
+    let mut waited = 0;
+    while taken.load(std::sync::atomic::Ordering::SeqCst) == 0 && waited < 600 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(
+        taken.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the sender reached the partner:\n{}",
+        server.log()
+    );
+    let (_, leased) = pending(pool.clone()).await;
+    assert!(leased > 0, "a batch is claimed");
+
+    let (stopped_in, exit) = server.terminate().await;
+    assert!(
+        exit.is_some() && stopped_in < Duration::from_secs(DEADLINE_SECS + 20),
+        "SIGTERM stops the server within the deadline and a margin ({stopped_in:?}, {exit:?}):\n{}",
+        server.log()
+    );
+    let (pending_after, leased_after) = pending(pool.clone()).await;
+    assert_eq!(
+        leased_after,
+        0,
+        "every claimed delivery was handed back:\n{}",
+        server.log()
+    );
+    assert_eq!(
+        pending_after, BACKLOG as i64,
+        "none was recorded as attempted: the partner never answered"
+    );
+    store.close().await;
 }

@@ -20,7 +20,7 @@ use workos_reference_server::serve;
 use workos_reference_server::state::AppState;
 use workos_tests::fake_google::{FakeGoogle, Route, sample_messages};
 
-use crate::helpers::{Backend, TestApp, id_of, ids_in, spawn_app};
+use crate::helpers::{Backend, Resp, TestApp, id_of, ids_in, spawn_app};
 
 /// The connected mailbox.
 const ACCOUNT: &str = "owner@acme.example";
@@ -137,19 +137,49 @@ macro_rules! gmail_test {
     };
 }
 
-/// Connects the fake's mailbox to `org` as a new admin user, through both routes and Google's
-/// consent page; returns the callback's answer.
-pub(crate) async fn connect(app: &GmailApp, owner_key: &str, org: OrgId) -> Value {
-    let user = app.add_member(owner_key, "admin").await;
-    let jwt = app.jwt(user);
+/// A started connect as the browser holds it: the callback's query (after Google's consent)
+/// and the connect cookie.
+struct Consented {
+    query: String,
+    cookie: String,
+}
+
+/// Starts a connect as `jwt`'s user of `org` and consents at the fake Google.
+async fn start_and_consent(app: &GmailApp, jwt: &str, org: OrgId) -> Consented {
     let started = app
-        .send(app.user_request(Method::GET, "/api/v1/integrations/gmail/connect", &jwt, org))
-        .await
-        .expect(200);
-    let consent_url = started["authorization_url"].as_str().expect("a URL");
+        .send(app.user_request(Method::GET, "/api/v1/integrations/gmail/connect", jwt, org))
+        .await;
+    let body = started.expect(200);
+    let set_cookie = started
+        .header("set-cookie")
+        .expect("connect sets the browser cookie")
+        .to_owned();
+    let (pair, attributes) = set_cookie.split_once(';').expect("cookie attributes");
+    let cookie = pair
+        .strip_prefix("workos_gmail_connect=")
+        .expect("the connect cookie")
+        .to_owned();
+    assert!(cookie.len() >= 40, "a random nonce: {set_cookie}");
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Max-Age=600",
+        "Path=/api/v1/integrations/gmail/callback",
+    ] {
+        assert!(
+            attributes.split(';').any(|a| a.trim() == attribute),
+            "{attribute} in {set_cookie}"
+        );
+    }
+    let consent_url = body["authorization_url"].as_str().expect("a URL");
     assert!(
         consent_url.starts_with(&app.google.auth_url()),
         "{consent_url}"
+    );
+    assert!(
+        !consent_url.contains(&cookie),
+        "the nonce never goes to Google"
     );
     // The fake consents at once and redirects to GOOGLE_REDIRECT_URL with code and state.
     let consent = app.client.get(consent_url).send().await.expect("consent");
@@ -160,13 +190,99 @@ pub(crate) async fn connect(app: &GmailApp, owner_key: &str, org: OrgId) -> Valu
         .query()
         .expect("code and state")
         .to_owned();
-    // The browser follows it to our callback, without credentials.
-    let path = format!("/api/v1/integrations/gmail/callback?{query}");
-    let integration = app.get(&path, "").await.expect(200);
+    Consented { query, cookie }
+}
+
+/// Google's redirect reaching `base` (this server's URL unless given) in a browser holding
+/// `cookie` (none when `None`), without credentials.
+async fn callback(app: &GmailApp, base: Option<&str>, query: &str, cookie: Option<&str>) -> Resp {
+    let url = format!(
+        "{}/api/v1/integrations/gmail/callback?{query}",
+        base.map_or_else(|| app.url(""), str::to_owned)
+    );
+    let mut request = app.client.get(url);
+    if let Some(cookie) = cookie {
+        request = request.header(
+            "cookie",
+            format!("theme=dark; workos_gmail_connect={cookie}"),
+        );
+    }
+    app.send(request).await
+}
+
+/// Connects the fake's mailbox to `org` as a new admin user, through both routes and Google's
+/// consent page, in one browser; returns the callback's answer.
+pub(crate) async fn connect(app: &GmailApp, owner_key: &str, org: OrgId) -> Value {
+    let user = app.add_member(owner_key, "admin").await;
+    let jwt = app.jwt(user);
+    let consented = start_and_consent(app, &jwt, org).await;
+    // The browser follows the redirect to our callback, with its cookie.
+    let done = callback(app, None, &consented.query, Some(&consented.cookie)).await;
+    let integration = done.expect(200);
+    assert!(
+        done.header("set-cookie")
+            .is_some_and(|c| c.starts_with("workos_gmail_connect=;") && c.contains("Max-Age=0")),
+        "the spent cookie is cleared"
+    );
     // A state is single use.
-    app.get(&path, "").await.invalid_field("state");
+    callback(app, None, &consented.query, Some(&consented.cookie))
+        .await
+        .invalid_field("state");
     integration
 }
+
+/// A consent link that reaches another browser (an admin sending the real Google link to a
+/// victim) cannot connect that mailbox: the callback needs the cookie of the browser that
+/// started the connect, and refuses without storing anything. The connected address is shown
+/// in the callback's answer and the integration's listing.
+async fn callback_needs_the_starting_browser(app: &GmailApp) {
+    let (org, owner) = app.create_org("Acme").await;
+    let user = app.add_member(&owner, "admin").await;
+    let jwt = app.jwt(user);
+    let other_browser = start_and_consent(app, &jwt, org).await.cookie;
+    for cookie in [None, Some("made-up"), Some(other_browser.as_str())] {
+        let victim = start_and_consent(app, &jwt, org).await;
+        let refused = callback(app, None, &victim.query, cookie)
+            .await
+            .invalid_field("state");
+        assert!(
+            refused["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("browser")),
+            "{refused}"
+        );
+        // The state is spent: the right cookie cannot finish it afterwards either.
+        callback(app, None, &victim.query, Some(&victim.cookie))
+            .await
+            .invalid_field("state");
+    }
+    assert!(
+        ids_in(&app.read("/api/v1/integrations", &owner).await).is_empty(),
+        "nothing was connected"
+    );
+    assert!(
+        app.read("/api/v1/events?type=integration.connected", &owner)
+            .await["data"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+
+    let browser = start_and_consent(app, &jwt, org).await;
+    let connected = callback(app, None, &browser.query, Some(&browser.cookie))
+        .await
+        .expect(200);
+    assert_eq!(
+        connected["account"], ACCOUNT,
+        "the callback shows the address"
+    );
+    let listed = app.read("/api/v1/integrations", &owner).await;
+    assert_eq!(listed["data"][0]["id"], connected["id"]);
+    assert_eq!(
+        listed["data"][0]["account"], ACCOUNT,
+        "and so does the listing"
+    );
+}
+gmail_test!(callback_needs_the_starting_browser);
 
 /// `POST /api/v1/email/send`, asserting a `201` whose `Location` names the stored email.
 async fn send_email(app: &GmailApp, key: &str, body: Value) -> Value {
@@ -392,37 +508,25 @@ async fn callback_on_another_process(app: &GmailApp) {
     let jwt = app.jwt(user);
     let other = app.other_process().await;
     // The connect starts on this process...
-    let started = app
-        .send(app.user_request(Method::GET, "/api/v1/integrations/gmail/connect", &jwt, org))
-        .await
-        .expect(200);
-    let consent = app
-        .client
-        .get(started["authorization_url"].as_str().unwrap())
-        .send()
-        .await
-        .expect("consent");
-    let location = consent.headers()["location"].to_str().unwrap().to_owned();
-    let query = reqwest::Url::parse(&location)
-        .unwrap()
-        .query()
-        .unwrap()
-        .to_owned();
+    let consented = start_and_consent(app, &jwt, org).await;
     // ...and Google's redirect reaches the other one.
-    let callback = format!(
-        "http://{}/api/v1/integrations/gmail/callback?{query}",
-        other.addr
-    );
-    let resp = app.client.get(&callback).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 200);
-    let integration: Value = resp.json().await.unwrap();
+    let other_base = format!("http://{}", other.addr);
+    let integration = callback(
+        app,
+        Some(&other_base),
+        &consented.query,
+        Some(&consented.cookie),
+    )
+    .await
+    .expect(200);
     assert_eq!(integration["account"], ACCOUNT);
     assert_eq!(integration["status"], "active");
     // Single use across processes.
-    let path = format!("/api/v1/integrations/gmail/callback?{query}");
-    app.get(&path, "").await.invalid_field("state");
-    let resp = app.client.get(&callback).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 422);
+    for base in [None, Some(other_base.as_str())] {
+        callback(app, base, &consented.query, Some(&consented.cookie))
+            .await
+            .invalid_field("state");
+    }
     // The integration is the org's, on either process.
     let listed = app.get("/api/v1/integrations", &owner).await.expect(200);
     assert_eq!(listed["data"][0]["id"], integration["id"]);
@@ -565,12 +669,17 @@ gmail_test!(tenant_isolation);
 async fn gmail_not_configured(app: &TestApp) {
     let (_, owner) = app.create_org("Acme").await;
     assert!(app.state.gmail.is_none());
-    app.send_any(
-        app.request(Method::POST, "/api/v1/email/send", &owner)
-            .json(&json!({"to": ["ada@example.com"], "subject": "x", "text": "y"})),
-    )
-    .await
-    .problem(503);
+    let problem = app
+        .send(
+            app.request(Method::POST, "/api/v1/email/send", &owner)
+                .json(&json!({"to": ["ada@example.com"], "subject": "x", "text": "y"})),
+        )
+        .await
+        .problem(409);
+    assert_eq!(
+        problem["type"],
+        "urn:workos:problem:integration-not-configured"
+    );
     assert!(ids_in(&app.read("/api/v1/integrations", &owner).await).is_empty());
     assert!(ids_in(&app.read("/api/v1/emails", &owner).await).is_empty());
 }

@@ -10,6 +10,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
+use workos_core::domain::{E164, NewPhone, PhoneCapabilities};
 use workos_core::ids::OrgId;
 use workos_core::tenant::{Role, TenantContext};
 use workos_reference_server::config::Config;
@@ -306,6 +307,12 @@ pub(crate) fn jwt_with(secret: &str, user: Uuid, exp_in_secs: i64) -> String {
 
 impl TestApp {
     /// `http://127.0.0.1:port` + `path`.
+    /// The database's URL when it is Postgres (or Citus), for checks on its sessions.
+    pub(crate) fn postgres_url(&self) -> Option<&str> {
+        let url = self._db.url();
+        url.starts_with("postgres").then_some(url)
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -331,6 +338,34 @@ impl TestApp {
         .await
         .expect("issue an API key");
         secret.expose().to_owned()
+    }
+
+    /// Maps `number` to `org` (SMS, MMS and voice) straight through the store, as the operator's
+    /// `admin assign-phone` does once Twilio has confirmed the number (this server has no Twilio
+    /// to ask); returns the phone as the API shows it.
+    pub(crate) async fn map_phone(&self, org: OrgId, number: &str, label: Option<&str>) -> Value {
+        use workos_core::repo::PhoneRepo as _;
+        let new = NewPhone {
+            number: E164::parse(number).expect("a valid test number"),
+            provider: "twilio".to_owned(),
+            label: label.map(str::to_owned),
+            capabilities: PhoneCapabilities {
+                sms: true,
+                mms: true,
+                voice: true,
+            },
+        };
+        let phone = self
+            .store
+            .create_phone(&TenantContext::system(org, "test"), new)
+            .await
+            .expect("map a phone");
+        serde_json::to_value(phone).expect("phone as JSON")
+    }
+
+    /// The URL of the test database (for running the `workos-server` binary on it).
+    pub(crate) fn database_url(&self) -> &str {
+        self._db.url()
     }
 
     /// A valid JWT for `user`, signed with the server's secret.
@@ -535,13 +570,13 @@ impl Fixtures {
             secret.is_some_and(|s| s.is_string()),
             "the creation answer holds the secret"
         );
-        let phone = app
-            .create(
-                "/api/v1/phones",
-                owner_key,
-                json!({ "number": phone_number(), "provider": "twilio", "label": "main" }),
-            )
-            .await;
+        let org: OrgId = company["org_id"]
+            .as_str()
+            .and_then(|o| o.parse().ok())
+            .expect("the company names its org");
+        // Tenants register only numbers of their own Twilio account (this server has none):
+        // the operator maps this one.
+        let phone = app.map_phone(org, &phone_number(), Some("main")).await;
         let events = app
             .read(
                 &format!(

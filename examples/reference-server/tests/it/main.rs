@@ -56,6 +56,7 @@ mod helpers;
 mod api_keys;
 mod auth;
 mod bad_input;
+mod cancellation;
 mod companies;
 mod deals;
 mod deploy;
@@ -70,7 +71,9 @@ mod lead_delivery;
 #[cfg(feature = "leads")]
 mod leads;
 mod members;
+mod openapi;
 mod people;
+#[cfg(feature = "twilio")]
 mod phones;
 mod rate_limit;
 mod request_id;

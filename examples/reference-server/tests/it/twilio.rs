@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::task::{JoinHandle, JoinSet};
 use workos_core::crypto::SecretKey;
-use workos_core::domain::UnknownSender;
+use workos_core::domain::{E164, RegisterPhone, UnknownSender};
 use workos_core::ids::OrgId;
 use workos_reference_server::config::Config;
 use workos_reference_server::serve;
@@ -41,7 +41,7 @@ pub(crate) struct TwilioApp {
     /// The harness app, its `addr` and `state` pointed at the Twilio-enabled server.
     app: TestApp,
     /// The fake Twilio REST API the server sends through; it also signs webhooks.
-    twilio: FakeTwilio,
+    pub(crate) twilio: FakeTwilio,
     server: JoinHandle<std::io::Result<()>>,
 }
 
@@ -127,30 +127,26 @@ macro_rules! twilio_test {
 }
 
 /// An org with an owner key and one number that can do everything.
-struct Org {
-    id: OrgId,
-    key: String,
-    number: String,
-    phone_id: String,
+pub(crate) struct Org {
+    pub(crate) id: OrgId,
+    pub(crate) key: String,
+    pub(crate) number: String,
+    pub(crate) phone_id: String,
 }
 
 impl TwilioApp {
     /// The public URL of a Twilio webhook route (what Twilio calls and signs).
-    fn hook(&self, route: &str) -> String {
+    pub(crate) fn hook(&self, route: &str) -> String {
         self.url(&format!("/api/v1/webhooks/twilio/{route}"))
     }
 
-    /// A new org with its own number (SMS, MMS and voice).
-    async fn org(&self, name: &str) -> Org {
+    /// A new org with its own number (SMS, MMS and voice) of the platform's account, assigned
+    /// by the operator.
+    pub(crate) async fn org(&self, name: &str) -> Org {
         let (id, key) = self.create_org(name).await;
         let number = phone_number();
         let phone = self
-            .create(
-                "/api/v1/phones",
-                &key,
-                json!({ "number": number, "provider": "twilio", "label": "main",
-                        "capabilities": { "sms": true, "mms": true, "voice": true } }),
-            )
+            .assign(id, &number, &["sms", "mms", "voice"], Some("main"))
             .await;
         assert_eq!(phone["number"], json!(number));
         Org {
@@ -161,8 +157,34 @@ impl TwilioApp {
         }
     }
 
+    /// Gives the platform's Twilio account `number` with `capabilities` (in the fake) and
+    /// assigns it to `org` as the operator does (`workos-server admin assign-phone`); returns
+    /// the phone as the API shows it.
+    pub(crate) async fn assign(
+        &self,
+        org: OrgId,
+        number: &str,
+        capabilities: &[&str],
+        label: Option<&str>,
+    ) -> Value {
+        self.twilio
+            .add_incoming_number(TEST_ACCOUNT_SID, number, capabilities);
+        let request = RegisterPhone {
+            number: E164::parse(number).expect("a valid test number"),
+            provider: "twilio".to_owned(),
+            label: label.map(str::to_owned),
+        };
+        let phone = self
+            .state
+            .twilio
+            .assign_phone(org, request)
+            .await
+            .expect("assign the number");
+        serde_json::to_value(phone).expect("phone as JSON")
+    }
+
     /// Posts `params` to `url` signed by the fake Twilio over exactly `url`.
-    async fn webhook(&self, url: &str, params: &[(String, String)]) -> Resp {
+    pub(crate) async fn webhook(&self, url: &str, params: &[(String, String)]) -> Resp {
         read(self.twilio.send_webhook(url, params).await).await
     }
 
@@ -185,7 +207,7 @@ impl TwilioApp {
     }
 
     /// The `data` of a list answer.
-    async fn list(&self, path: &str, key: &str) -> Vec<Value> {
+    pub(crate) async fn list(&self, path: &str, key: &str) -> Vec<Value> {
         let page = self.read(path, key).await;
         page["data"]
             .as_array()
@@ -255,7 +277,7 @@ fn with_param(params: &[(String, String)], name: &str, value: &str) -> Vec<(Stri
 
 /// Asserts the empty TwiML answer Twilio expects from a messaging webhook.
 #[track_caller]
-fn assert_empty_twiml(resp: &Resp) {
+pub(crate) fn assert_empty_twiml(resp: &Resp) {
     assert_eq!(resp.status, 200, "body: {}", resp.text);
     assert_eq!(resp.header("content-type"), Some("text/xml"));
     assert_eq!(
@@ -972,12 +994,7 @@ async fn outbound_sms_goes_through_twilio(t: &TwilioApp) {
         )
         .await;
     let second = phone_number();
-    t.create(
-        "/api/v1/phones",
-        &org.key,
-        json!({ "number": second, "provider": "twilio", "capabilities": { "sms": true } }),
-    )
-    .await;
+    t.assign(org.id, &second, &["sms"], None).await;
     let sms = t
         .post(
             "/api/v1/sms/send",
@@ -1192,13 +1209,11 @@ async fn outbound_call_goes_through_twilio(t: &TwilioApp) {
         .await
         .invalid_field("from");
     // A number that cannot place calls is not picked.
-    let sms_only = t.create_org("SMS only").await.1;
-    t.create(
-        "/api/v1/phones",
-        &sms_only,
-        json!({ "number": phone_number(), "provider": "twilio", "capabilities": { "sms": true } }),
-    )
-    .await;
+    let (sms_only_org, sms_only) = t.create_org("SMS only").await;
+    t.assign(sms_only_org, &phone_number(), &["sms"], None)
+        .await;
+    // The operator's assignment asked Twilio about the number; calls asked nothing.
+    let before = before + 1;
     t.post("/api/v1/calls", &sms_only, &json!({ "to": callee }))
         .await
         .invalid_field("from");
@@ -1342,12 +1357,12 @@ fn inbound_sms_statement_budget_postgres() {
 // An org's own Twilio account
 
 /// The org's own account (not the platform's `TEST_ACCOUNT_SID`).
-const ORG_SID: &str = "ACfedcba9876543210fedcba9876543210";
+pub(crate) const ORG_SID: &str = "ACfedcba9876543210fedcba9876543210";
 /// Its auth token.
-const ORG_TOKEN: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+pub(crate) const ORG_TOKEN: &str = "9f8e7d6c5b4a39281706f5e4d3c2b1a0";
 
 impl TwilioApp {
-    async fn put_account(&self, key: &str, body: &Value) -> Resp {
+    pub(crate) async fn put_account(&self, key: &str, body: &Value) -> Resp {
         self.send(
             self.request(reqwest::Method::PUT, "/api/v1/integrations/twilio", key)
                 .json(body),
@@ -1577,17 +1592,13 @@ async fn org_own_twilio_account(t: &TwilioApp) {
 twilio_test!(org_own_twilio_account);
 
 impl TwilioApp {
-    /// Gives `number` to the org of `key`; returns the phone's id.
-    async fn take_number(&self, key: &str, number: &str) -> String {
-        let phone = self
-            .create(
-                "/api/v1/phones",
-                key,
-                json!({ "number": number, "provider": "twilio",
-                        "capabilities": { "sms": true, "mms": true, "voice": true } }),
-            )
-            .await;
-        id_of(&phone)
+    /// Gives the platform's `number` to `org` (as the operator); returns the phone's id.
+    async fn take_number(&self, org: OrgId, number: &str) -> String {
+        id_of(
+            &self
+                .assign(org, number, &["sms", "mms", "voice"], None)
+                .await,
+        )
     }
 }
 
@@ -1612,7 +1623,7 @@ async fn moved_number_lands_in_its_new_org(t: &TwilioApp) {
             .status,
         204
     );
-    let taken = t.take_number(&b.key, &a.number).await;
+    let taken = t.take_number(b.id, &a.number).await;
     let to_b = t.twilio.inbound_sms_params(&sender, &a.number, "to B");
     assert_empty_twiml(&t.webhook(&t.hook("sms"), &to_b).await);
     assert_eq!(t.footprint(&a.key).await, [0; 5], "nothing reached A");
@@ -1648,7 +1659,15 @@ async fn moved_number_lands_in_its_new_org(t: &TwilioApp) {
             .status,
         204
     );
-    t.take_number(&c.key, &b.number).await;
+    // The number was ported into C's own account: C's admin registers it.
+    t.twilio
+        .add_incoming_number(ORG_SID, &b.number, &["sms", "mms", "voice"]);
+    t.create(
+        "/api/v1/phones",
+        &c.key,
+        json!({ "number": b.number, "provider": "twilio" }),
+    )
+    .await;
     let to_c = t.twilio.inbound_sms_params(&sender, &b.number, "to C");
     let own_signer = WebhookSigner::new(ORG_TOKEN);
     assert_empty_twiml(&read(own_signer.send(&t.hook("sms"), &to_c).await).await);

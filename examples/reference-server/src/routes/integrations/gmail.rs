@@ -5,15 +5,21 @@
 //! and the OAuth state is bound to the org and that user. An API key gets a 422 saying so.
 //!
 //! The callback is public: Google redirects the browser there without our credentials. The
-//! `state` (single use, unguessable, ten minutes) is what authenticates it: the engine gives
-//! back the org and user that started the connect, the server checks that the user is still a
-//! member (as it authenticates any user), and the engine finishes the connect as that user if
-//! they are still an admin. It answers the integration as JSON (a browser app would rather
-//! redirect to its own page; the JSON keeps this server UI-free).
+//! `state` (single use, unguessable, ten minutes) and the browser cookie set by `connect`
+//! authenticate it: `connect` answers `Set-Cookie: workos_gmail_connect=<nonce>` (HttpOnly,
+//! Secure, SameSite=Lax, ten minutes, only sent to the callback path), and the callback is
+//! refused (422 on `state`, nothing stored) unless the cookie matches the connect's binding, so
+//! a consent link sent to someone else cannot connect their mailbox to the sender's org. The
+//! engine then gives back the org and user that started the connect, the server checks that the
+//! user is still a member (as it authenticates any user), and the engine finishes the connect
+//! as that user if they are still an admin. It answers the integration as JSON, whose `account`
+//! is the connected Gmail address (a browser app would rather redirect to its own page that
+//! shows it; the JSON keeps this server UI-free).
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,7 +49,7 @@ pub(super) fn public_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(callback))
 }
 
-/// Gmail, or a 503 naming what to configure.
+/// Gmail, or a 409 `integration-not-configured` naming what to configure.
 pub(crate) fn service(state: &AppState) -> ApiResult<&GmailService> {
     state.gmail.as_ref().ok_or_else(|| {
         ApiError::not_configured(
@@ -59,15 +65,50 @@ pub(crate) struct ConnectStarted {
     authorization_url: String,
 }
 
-/// Start connecting a Gmail account (admin, signed-in user): Google's consent URL.
+/// The cookie that binds a connect to the browser that started it.
+pub(crate) const CONNECT_COOKIE: &str = "workos_gmail_connect";
+/// The only path the cookie is sent to.
+const CALLBACK_PATH: &str = "/api/v1/integrations/gmail/callback";
+
+/// `Set-Cookie` for the connect cookie holding `value`, kept `max_age` seconds.
+fn connect_cookie(value: &str, max_age: u64) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{CONNECT_COOKIE}={value}; Max-Age={max_age}; Path={CALLBACK_PATH}; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error"))
+}
+
+/// The connect cookie the browser sent, if any.
+fn presented_nonce(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == CONNECT_COOKIE)
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_empty())
+}
+
+/// Start connecting a Gmail account (admin, signed-in user): Google's consent URL, and a
+/// cookie (`workos_gmail_connect`, HttpOnly, Secure, SameSite=Lax, 10 minutes) that the same
+/// browser must bring to the callback.
 #[utoipa::path(get, path = "/integrations/gmail/connect", tag = "integrations",
-    responses((status = 200, body = ConnectStarted), (status = 403, body = Problem),
-        (status = 422, body = Problem), (status = 503, body = Problem)))]
-async fn connect(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Json<ConnectStarted>> {
+    responses((status = 200, body = ConnectStarted, headers(("set-cookie" = String, description = "the connect cookie"))),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn connect(State(state): State<AppState>, Ctx(ctx): Ctx) -> ApiResult<Response> {
     let start = service(&state)?.client.start_connect(&ctx).await?;
-    Ok(Json(ConnectStarted {
+    let cookie = connect_cookie(
+        &start.pending.browser_nonce,
+        workos_gmail::oauth::STATE_TTL.as_secs(),
+    )?;
+    let mut response = Json(ConnectStarted {
         authorization_url: start.authorization_url.to_string(),
-    }))
+    })
+    .into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    Ok(response)
 }
 
 /// Google's redirect (Google adds more parameters, which are ignored).
@@ -82,15 +123,17 @@ pub(crate) struct CallbackQuery {
     error: Option<String>,
 }
 
-/// Google's redirect after consent: finishes the connect and answers the integration.
+/// Google's redirect after consent: finishes the connect, when the browser brings the connect
+/// cookie `connect` set, and answers the integration (its `account` is the Gmail address).
 #[utoipa::path(get, path = "/integrations/gmail/callback", tag = "integrations", security(),
     params(CallbackQuery),
     responses((status = 200, body = IntegrationView), (status = 403, body = Problem),
-        (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
 async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<CallbackQuery>,
-) -> ApiResult<Json<IntegrationView>> {
+) -> ApiResult<Response> {
     let gmail = &service(&state)?.client;
     if let Some(error) = q.error.filter(|e| !e.is_empty()) {
         return Err(ApiError::invalid_field(
@@ -106,12 +149,20 @@ async fn callback(
         .state
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::invalid_field("state", "is required"))?;
-    // The state is kept in the database: any server process may take it, once.
-    let taken = gmail.take_connect(&oauth_state).await?;
+    // The state is kept in the database: any server process may take it, once, and only
+    // with the cookie of the browser that started the connect.
+    let taken = gmail
+        .take_connect(&oauth_state, presented_nonce(&headers))
+        .await?;
     // The user's role now, not when the connect started.
     let ctx = crate::auth::member_context(&state, taken.org_id(), taken.user_id()).await?;
     let integration = gmail.finish_taken_connect(&ctx, &code, taken).await?;
-    Ok(Json(IntegrationView::of(&state, &ctx, integration).await?))
+    let mut response = Json(IntegrationView::of(&state, &ctx, integration).await?).into_response();
+    // Spent: the browser may forget it.
+    response
+        .headers_mut()
+        .insert(SET_COOKIE, connect_cookie("", 0)?);
+    Ok(response)
 }
 
 /// Where an integration's sync stands.

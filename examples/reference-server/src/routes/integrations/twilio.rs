@@ -25,8 +25,10 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct TwilioAccountBody {
     /// The account SID, `AC` + 32 hex digits.
+    #[schema(pattern = "^AC[0-9a-fA-F]{32}$")]
     account_sid: String,
     /// The account's auth token; stored encrypted, never answered.
+    #[schema(pattern = "^[A-Za-z0-9]{16,128}$")]
     auth_token: String,
 }
 

@@ -1,0 +1,331 @@
+//! The OpenAPI document tells the truth: every enum lists the values serde writes, every
+//! authenticated operation declares its 401, errors are `application/problem+json`, the public
+//! routes are marked public; and a route whose provider is not configured answers the
+//! documented 409.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::{Value, json};
+use workos_core::domain::{
+    DealStage, DedupeField, DedupeScope, DeliveryStatus, Direction, Distribution,
+    IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, ReturnReason,
+    RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
+};
+use workos_core::tenant::Role;
+
+use crate::helpers::TestApp;
+
+fn serialized<T: Serialize>(values: &[T]) -> Vec<Value> {
+    values
+        .iter()
+        .map(|v| serde_json::to_value(v).expect("an enum serialises"))
+        .collect()
+}
+
+/// Every enum the API shows, by schema name, with the values serde writes for it.
+fn enums() -> BTreeMap<&'static str, Vec<Value>> {
+    BTreeMap::from([
+        ("DealStage", serialized(DealStage::ALL)),
+        ("TaskStatus", serialized(TaskStatus::ALL)),
+        ("TaskPriority", serialized(TaskPriority::ALL)),
+        ("InteractionKind", serialized(InteractionKind::ALL)),
+        ("LeadStatus", serialized(LeadStatus::ALL)),
+        ("LeadDeliveryStatus", serialized(LeadDeliveryStatus::ALL)),
+        ("ReturnReason", serialized(ReturnReason::ALL)),
+        ("DedupeField", serialized(DedupeField::ALL)),
+        ("DedupeScope", serialized(DedupeScope::ALL)),
+        ("RoutingStrategy", serialized(RoutingStrategy::ALL)),
+        ("WhenFull", serialized(WhenFull::ALL)),
+        ("Distribution", serialized(Distribution::ALL)),
+        ("IntegrationStatus", serialized(IntegrationStatus::ALL)),
+        (
+            "Role",
+            serialized(&[Role::Viewer, Role::Member, Role::Admin, Role::Owner]),
+        ),
+        (
+            "Direction",
+            serialized(&[Direction::Inbound, Direction::Outbound]),
+        ),
+        (
+            "DeliveryStatus",
+            serialized(&[
+                DeliveryStatus::Pending,
+                DeliveryStatus::Retrying,
+                DeliveryStatus::Succeeded,
+                DeliveryStatus::Failed,
+                DeliveryStatus::Skipped,
+            ]),
+        ),
+    ])
+}
+
+/// Every `enum` in the document, with its JSON pointer.
+fn enums_in(value: &Value, pointer: &str, found: &mut Vec<(String, Vec<Value>)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(values)) = map.get("enum") {
+                found.push((pointer.to_owned(), values.clone()));
+            }
+            for (key, v) in map {
+                enums_in(v, &format!("{pointer}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                enums_in(v, &format!("{pointer}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn enums_are_documented_as_serialized(app: &TestApp) {
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    let expected = enums();
+    let mut found = Vec::new();
+    enums_in(&doc, "", &mut found);
+    assert!(!found.is_empty(), "the document has enums");
+    let mut named = BTreeSet::new();
+    for (pointer, values) in &found {
+        match pointer.strip_prefix("/components/schemas/") {
+            // A named enum schema: exactly what serde writes for the type of that name.
+            Some(name) if !name.contains('/') => {
+                let want = expected.get(name).unwrap_or_else(|| {
+                    panic!("enum schema {name} is not checked: add it to enums() in this test")
+                });
+                assert_eq!(values, want, "{name} as documented vs. as serialized");
+                named.insert(name.to_owned());
+            }
+            // An inline enum: the tag of an internally tagged enum's variant (one value), or
+            // the values of one of the API's enums.
+            _ => assert!(
+                (values.len() == 1 && pointer.contains("/properties/"))
+                    || expected.values().any(|want| want == values),
+                "inline enum at {pointer} is not one of the API's enums: {values:?}"
+            ),
+        }
+    }
+    for core in [
+        "DealStage",
+        "TaskStatus",
+        "TaskPriority",
+        "InteractionKind",
+        "Role",
+        "Direction",
+    ] {
+        assert!(named.contains(core), "{core} is documented");
+    }
+}
+server_test!(enums_are_documented_as_serialized);
+
+/// The operations that take no API key or user token.
+fn is_public(path: &str) -> bool {
+    path.starts_with("/api/v1/webhooks/twilio/")
+        || path == "/api/v1/integrations/gmail/callback"
+        || path.starts_with("/api/v1/forms/")
+}
+
+/// `response`, or the shared response it refers to.
+fn resolve<'a>(doc: &'a Value, response: &'a Value) -> &'a Value {
+    match response["$ref"].as_str() {
+        Some(r) => {
+            let name = r
+                .strip_prefix("#/components/responses/")
+                .unwrap_or_else(|| panic!("a response reference: {r}"));
+            &doc["components"]["responses"][name]
+        }
+        None => response,
+    }
+}
+
+async fn operations_declare_their_errors_and_security(app: &TestApp) {
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    assert_eq!(
+        doc["security"],
+        json!([{ "apiKey": [] }, { "userJwt": [], "orgId": [] }])
+    );
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["apiKey"]["scheme"], "bearer");
+    assert_eq!(schemes["userJwt"]["bearerFormat"], "JWT");
+    assert_eq!(
+        (&schemes["orgId"]["in"], &schemes["orgId"]["name"]),
+        (&json!("header"), &json!("X-Org-Id"))
+    );
+
+    let mut operations = 0;
+    let mut public = 0;
+    let mut unauthenticated_gets = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for (method, op) in item.as_object().expect("a path item") {
+            operations += 1;
+            let at = format!("{method} {path}");
+            let responses = op["responses"].as_object().expect("responses");
+            if is_public(path) {
+                public += 1;
+                assert_eq!(op["security"], json!([]), "{at} is marked public");
+            } else {
+                assert!(
+                    op.get("security").is_none(),
+                    "{at} takes the document's security"
+                );
+                for status in ["401", "403", "429"] {
+                    assert!(responses.contains_key(status), "{at} declares {status}");
+                }
+                let unauthorized = resolve(&doc, &responses["401"]);
+                assert!(
+                    unauthorized["headers"]["WWW-Authenticate"].is_object(),
+                    "{at}: 401 declares WWW-Authenticate"
+                );
+                if method == "get" && !path.contains('{') {
+                    unauthenticated_gets.push(path.clone());
+                }
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{at} declares {status}");
+                }
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{at} declares 404");
+            }
+            for (status, response) in responses {
+                let response = resolve(&doc, response);
+                assert!(
+                    response["headers"]["x-request-id"].is_object(),
+                    "{at}: {status} declares x-request-id"
+                );
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content = response["content"].as_object().expect("error content");
+                    assert_eq!(
+                        content.keys().collect::<Vec<_>>(),
+                        ["application/problem+json"],
+                        "{at}: {status} is a problem document"
+                    );
+                }
+                if status == "201" {
+                    assert!(
+                        response["headers"]["Location"].is_object(),
+                        "{at}: 201 has Location"
+                    );
+                }
+                if status == "429" {
+                    assert!(
+                        response["headers"]["Retry-After"].is_object(),
+                        "{at}: 429 has Retry-After"
+                    );
+                }
+            }
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["in"] == "query" && param["name"] == "limit" {
+                    assert_eq!(
+                        (&param["schema"]["minimum"], &param["schema"]["maximum"]),
+                        (&json!(1), &json!(200)),
+                        "{at}: limit is 1-200"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations > 50, "every route is listed ({operations})");
+    if cfg!(all(
+        feature = "twilio",
+        feature = "leads",
+        feature = "gmail"
+    )) {
+        assert!(public >= 7, "the public routes are listed ({public})");
+    }
+
+    // And on the wire: each authenticated list answers what the document says without a key.
+    assert!(!unauthenticated_gets.is_empty());
+    for path in unauthenticated_gets {
+        let resp = app.send(app.client.get(app.url(&path))).await;
+        let problem = resp.problem(401);
+        assert_eq!(problem["type"], "urn:workos:problem:unauthorized", "{path}");
+        assert_eq!(resp.header("www-authenticate"), Some("Bearer"), "{path}");
+        assert!(resp.header("x-request-id").is_some(), "{path}");
+    }
+}
+server_test!(operations_declare_their_errors_and_security);
+
+/// A 409 `integration-not-configured` whose detail names `names`, documented for the route.
+#[track_caller]
+fn not_configured(doc: &Value, method: &str, path: &str, resp: &crate::helpers::Resp, names: &str) {
+    let problem = resp.problem(409);
+    assert_eq!(
+        problem["type"], "urn:workos:problem:integration-not-configured",
+        "{problem}"
+    );
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(names), "{detail:?} names {names}");
+    assert!(
+        doc["paths"][path][method]["responses"]["409"].is_object(),
+        "{method} {path} documents its 409"
+    );
+}
+
+async fn a_missing_provider_is_a_documented_409(app: &TestApp) {
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    let (_, owner) = app.create_org("Acme").await;
+    if cfg!(feature = "twilio") {
+        let resp = app
+            .send(
+                app.request(Method::POST, "/api/v1/sms/send", &owner)
+                    .json(&json!({ "to": "+14155552671", "body": "hi" })),
+            )
+            .await;
+        not_configured(
+            &doc,
+            "post",
+            "/api/v1/sms/send",
+            &resp,
+            "TWILIO_ACCOUNT_SID",
+        );
+        let resp = app
+            .send(
+                app.request(Method::POST, "/api/v1/calls", &owner)
+                    .json(&json!({ "to": "+14155552671" })),
+            )
+            .await;
+        not_configured(&doc, "post", "/api/v1/calls", &resp, "TWILIO_ACCOUNT_SID");
+        assert!(crate::helpers::ids_in(&app.read("/api/v1/sms", &owner).await).is_empty());
+        assert!(crate::helpers::ids_in(&app.read("/api/v1/calls", &owner).await).is_empty());
+    }
+    if cfg!(feature = "gmail") {
+        let resp = app
+            .send(
+                app.request(Method::POST, "/api/v1/email/send", &owner)
+                    .json(&json!({ "to": ["ada@example.com"], "subject": "x", "text": "y" })),
+            )
+            .await;
+        not_configured(
+            &doc,
+            "post",
+            "/api/v1/email/send",
+            &resp,
+            "GOOGLE_CLIENT_ID",
+        );
+        let path = format!("/api/v1/integrations/gmail/{}/sync", uuid::Uuid::now_v7());
+        let resp = app.send(app.request(Method::POST, &path, &owner)).await;
+        not_configured(
+            &doc,
+            "post",
+            "/api/v1/integrations/gmail/{id}/sync",
+            &resp,
+            "GOOGLE_CLIENT_ID",
+        );
+        let resp = app.get("/api/v1/integrations/gmail/connect", &owner).await;
+        not_configured(
+            &doc,
+            "get",
+            "/api/v1/integrations/gmail/connect",
+            &resp,
+            "GOOGLE_CLIENT_ID",
+        );
+    }
+}
+server_test!(a_missing_provider_is_a_documented_409);
