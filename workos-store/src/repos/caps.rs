@@ -435,6 +435,7 @@ pub(crate) async fn release(
 /// its plan reads them.
 pub(crate) async fn forget(tx: &mut Tx, ctx: &TenantContext, partner: PartnerId) -> Result<()> {
     tx.write_events().await?;
+    #[cfg(feature = "postgres")]
     if tx.is_postgres() {
         let _: Vec<(i64,)> = tx
             .fetch_all(
