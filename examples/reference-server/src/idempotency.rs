@@ -3,7 +3,7 @@
 //!
 //! A reservation never outlives its request. It is a lease of [`LEASE`] in the store, and the
 //! handler gets at most [`HANDLER_LIMIT`] (less than the lease) before it is cancelled and the
-//! caller told to retry. A [`Reservation`] guard releases the key when the request's future is
+//! caller told to retry. A `Reservation` guard releases the key when the request's future is
 //! dropped before it finished (the client went away) and a handler panic is caught here and
 //! releases the key before the 500 is answered; once the handler answered, the answer is
 //! stored by a task of its own, so a client leaving then does not lose it. Only a process that
