@@ -685,10 +685,13 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
     );
     let store = SqlStore::connect(db.url()).await.expect("connect");
     let pool = store.pg_pool().expect("Postgres").clone();
-    let org: uuid::Uuid = sqlx::query_scalar("SELECT id FROM orgs")
-        .fetch_one(&pool)
-        .await
-        .expect("the org");
+    // The org from the API's answer: the suites' role is subject to RLS like any (CI connects
+    // as an ordinary role, and RLS is forced on the tables' owner), so rows are read in the
+    // org's own transaction.
+    let org: uuid::Uuid = partner["org_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the partner's org");
     let ctx = TenantContext::system(workos_core::ids::OrgId::from_uuid(org), "backlog");
     for i in 0..BACKLOG {
         let new = NewLead {
@@ -704,11 +707,17 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
             .expect("capture and route");
     }
     let pending = |pool: sqlx::PgPool| async move {
+        let mut tx = pool
+            .begin_with(format!(
+                "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
+            ))
+            .await
+            .expect("the org's transaction");
         let (pending, leased): (i64, i64) = sqlx::query_as(
             "SELECT count(*) FILTER (WHERE status = 'pending'),
                     count(*) FILTER (WHERE lease_until IS NOT NULL) FROM lead_deliveries",
         )
-        .fetch_one(&pool)
+        .fetch_one(&mut *tx)
         .await
         .expect("deliveries");
         (pending, leased)
