@@ -47,24 +47,8 @@ impl Deployment {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_workos-server"));
         // Nothing of the test process's configuration leaks in.
-        for (name, _) in std::env::vars_os() {
-            let n = name.to_string_lossy();
-            if [
-                "WORKOS_",
-                "TWILIO_",
-                "GOOGLE_",
-                "GMAIL_",
-                "PG",
-                "DATABASE_URL",
-            ]
-            .iter()
-            .any(|p| n.starts_with(p))
-            {
-                command.env_remove(&name);
-            }
-        }
+        let mut command = crate::helpers::workos_server_command();
         command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))

@@ -232,6 +232,29 @@ impl Resp {
 
 /// The problem names `field` in its `errors`.
 #[track_caller]
+/// `workos-server` (this package's binary) with nothing of the test process's configuration:
+/// every `WORKOS_`, provider, `PG` and `DATABASE_URL` variable removed, for the caller to set.
+pub(crate) fn workos_server_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_workos-server"));
+    for (name, _) in std::env::vars_os() {
+        let n = name.to_string_lossy();
+        if [
+            "WORKOS_",
+            "TWILIO_",
+            "GOOGLE_",
+            "GMAIL_",
+            "PG",
+            "DATABASE_URL",
+        ]
+        .iter()
+        .any(|p| n.starts_with(p))
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
 pub(crate) fn assert_field_error(problem: &Value, field: &str) {
     let errors = problem["errors"]
         .as_array()

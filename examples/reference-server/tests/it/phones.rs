@@ -3,7 +3,7 @@
 //! Twilio reports; numbers of the platform's account are assigned by the operator
 //! (`workos-server admin assign-phone`, run here as the real binary).
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{Value, json};
 use workos_core::crypto::SecretKey;
@@ -270,23 +270,7 @@ phones_test!(number_squatting_is_refused);
 
 /// Runs `workos-server <args>` on the test database, with Twilio pointed at the fake.
 async fn workos_server(t: &TwilioApp, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_workos-server"));
-    for (name, _) in std::env::vars_os() {
-        let n = name.to_string_lossy();
-        if [
-            "WORKOS_",
-            "TWILIO_",
-            "GOOGLE_",
-            "GMAIL_",
-            "PG",
-            "DATABASE_URL",
-        ]
-        .iter()
-        .any(|p| n.starts_with(p))
-        {
-            command.env_remove(&name);
-        }
-    }
+    let mut command = crate::helpers::workos_server_command();
     command
         .args(args)
         .env("DATABASE_URL", t.database_url())

@@ -17,8 +17,12 @@ mod twilio;
 mod webhooks;
 
 use chrono::Utc;
-use workos_core::domain::{E164, EmailAddress, NewPerson, Person};
-use workos_core::ids::{OrgId, PersonId};
+use workos_core::domain::{E164, EmailAddress, NewOrg, NewPerson, Person, Task, TaskFilter};
+use workos_core::ids::{OrgId, PersonId, UserId};
+use workos_core::page::PageRequest;
+use workos_core::repo::{Directory, TaskRepo};
+use workos_core::tenant::{Role, TenantContext};
+use workos_store::SqlStore;
 use workos_tests::webhooks::WebhookSecret;
 
 /// The org's number the service texts from.
@@ -45,6 +49,37 @@ fn new_ada() -> NewPerson {
         phone: Some(ada_phone()),
         ..NewPerson::default()
     }
+}
+
+/// A new org "Acme" in `store`, and its owner's context.
+async fn acme(store: &SqlStore) -> TenantContext {
+    let owner = UserId::new();
+    let org = store
+        .create_org(
+            NewOrg {
+                name: "Acme".into(),
+            },
+            Some(owner),
+        )
+        .await
+        .unwrap();
+    TenantContext::user(org.id, owner, Role::Owner)
+}
+
+/// The tasks the store holds for `person`.
+async fn tasks_of(store: &SqlStore, ctx: &TenantContext, person: PersonId) -> Vec<Task> {
+    store
+        .list_tasks(
+            ctx,
+            TaskFilter {
+                person_id: Some(person),
+                ..TaskFilter::default()
+            },
+            PageRequest::first(10).unwrap(),
+        )
+        .await
+        .unwrap()
+        .data
 }
 
 /// Ada as a store would answer her in `org_id`: records are plain structs, so tests that need

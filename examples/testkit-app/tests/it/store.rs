@@ -5,12 +5,10 @@
 
 use followup::{FollowUp, Outcome};
 use workos_core::channel::MockSmsChannel;
-use workos_core::domain::{NewOrg, NewPerson, TaskFilter, TaskPriority};
+use workos_core::domain::{NewPerson, TaskPriority};
 use workos_core::events::{EventFilter, types};
-use workos_core::ids::UserId;
 use workos_core::page::PageRequest;
-use workos_core::repo::{Directory, EventRepo, PersonRepo, TaskRepo};
-use workos_core::tenant::{Role, TenantContext};
+use workos_core::repo::{EventRepo, PersonRepo};
 use workos_store::SqlStore;
 use workos_tests::db::TestDatabase;
 
@@ -21,17 +19,7 @@ use crate::{new_ada, our_number, secret};
 async fn follows_up_once_on(db: TestDatabase) {
     let store = SqlStore::connect(db.url()).await.expect("connect");
     store.migrate().await.expect("migrate");
-    let owner = UserId::new();
-    let org = store
-        .create_org(
-            NewOrg {
-                name: "Acme".into(),
-            },
-            Some(owner),
-        )
-        .await
-        .unwrap();
-    let ctx = TenantContext::user(org.id, owner, Role::Owner);
+    let ctx = crate::acme(&store).await;
     let ada = store
         .create_person(
             &ctx,
@@ -49,18 +37,7 @@ async fn follows_up_once_on(db: TestDatabase) {
     let again = service.follow_up(&ada).await.unwrap();
     assert_eq!(first, again, "a redelivery finds the same task");
 
-    let tasks = store
-        .list_tasks(
-            &ctx,
-            TaskFilter {
-                person_id: Some(ada.id),
-                ..TaskFilter::default()
-            },
-            PageRequest::first(10).unwrap(),
-        )
-        .await
-        .unwrap()
-        .data;
+    let tasks = crate::tasks_of(&store, &ctx, ada.id).await;
     assert_eq!(tasks.len(), 1, "{tasks:#?}");
     assert_eq!(tasks[0].title, "Follow up with Ada Lovelace");
     assert_eq!(tasks[0].priority, TaskPriority::High);
@@ -80,7 +57,7 @@ async fn follows_up_once_on(db: TestDatabase) {
         .unwrap()
         .data;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].org_id, org.id);
+    assert_eq!(events[0].org_id, ctx.org_id());
     assert_eq!(events[0].subject.id, tasks[0].id.as_uuid());
 
     store.close().await; // before `db` drops and removes the database

@@ -3,11 +3,7 @@
 //! and fails on demand. The tasks live in a store on a scratch SQLite database.
 
 use followup::{FollowUpError, Outcome, TwilioFollowUp};
-use workos_core::domain::{NewOrg, TaskFilter};
-use workos_core::ids::UserId;
-use workos_core::page::PageRequest;
-use workos_core::repo::{Directory, PersonRepo, TaskRepo};
-use workos_core::tenant::{Role, TenantContext};
+use workos_core::repo::PersonRepo;
 use workos_store::SqlStore;
 use workos_tests::db::TestDatabase;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
@@ -21,17 +17,7 @@ async fn the_text_reaches_twilio_from_the_orgs_number() {
     let db = TestDatabase::sqlite("followup-twilio");
     let store = SqlStore::connect(db.url()).await.unwrap();
     store.migrate().await.unwrap();
-    let owner = UserId::new();
-    let org = store
-        .create_org(
-            NewOrg {
-                name: "Acme".into(),
-            },
-            Some(owner),
-        )
-        .await
-        .unwrap();
-    let ctx = TenantContext::user(org.id, owner, Role::Owner);
+    let ctx = crate::acme(&store).await;
     let ada = store.create_person(&ctx, new_ada()).await.unwrap();
     let service = TwilioFollowUp::new(store.clone(), client, secret(), our_number());
 
@@ -67,17 +53,7 @@ async fn a_twilio_failure_fails_the_delivery_and_the_retry_reuses_the_task() {
     let db = TestDatabase::sqlite("followup-twilio");
     let store = SqlStore::connect(db.url()).await.unwrap();
     store.migrate().await.unwrap();
-    let owner = UserId::new();
-    let org = store
-        .create_org(
-            NewOrg {
-                name: "Acme".into(),
-            },
-            Some(owner),
-        )
-        .await
-        .unwrap();
-    let ctx = TenantContext::user(org.id, owner, Role::Owner);
+    let ctx = crate::acme(&store).await;
     let ada = store.create_person(&ctx, new_ada()).await.unwrap();
     let service = TwilioFollowUp::new(store.clone(), client, secret(), our_number());
 
@@ -96,18 +72,7 @@ async fn a_twilio_failure_fails_the_delivery_and_the_retry_reuses_the_task() {
     let outcome = service.follow_up(&ada).await.unwrap();
     assert!(matches!(outcome, Outcome::FollowedUp { sms: Some(_), .. }));
     assert_eq!(twilio.sent_messages().len(), 1);
-    let tasks = store
-        .list_tasks(
-            &ctx,
-            TaskFilter {
-                person_id: Some(ada.id),
-                ..TaskFilter::default()
-            },
-            PageRequest::first(10).unwrap(),
-        )
-        .await
-        .unwrap()
-        .data;
+    let tasks = crate::tasks_of(&store, &ctx, ada.id).await;
     assert_eq!(tasks.len(), 1);
     store.close().await;
 }

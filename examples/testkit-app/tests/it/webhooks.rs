@@ -10,12 +10,10 @@ use std::time::Duration;
 use followup::{Delivery, FollowUp, FollowUpError, Outcome};
 use workos_core::channel::{MockSmsChannel, ProviderReceipt};
 use workos_core::crypto::{Cipher, SecretKey};
-use workos_core::domain::{HttpUrl, NewOrg, NewWebhook, TaskFilter};
+use workos_core::domain::{HttpUrl, NewWebhook};
 use workos_core::events::{DomainEvent, types};
-use workos_core::ids::{OrgId, UserId};
-use workos_core::page::PageRequest;
-use workos_core::repo::{Directory, MockTaskRepo, PersonRepo, TaskRepo};
-use workos_core::tenant::{Role, TenantContext};
+use workos_core::ids::OrgId;
+use workos_core::repo::{MockTaskRepo, PersonRepo};
 use workos_store::SqlStore;
 use workos_tests::db::TestDatabase;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
@@ -185,17 +183,7 @@ async fn the_engines_own_delivery_verifies_and_is_followed_up() {
     let db = TestDatabase::sqlite("followup-e2e");
     let store = Arc::new(SqlStore::connect(db.url()).await.unwrap());
     store.migrate().await.unwrap();
-    let owner = UserId::new();
-    let org = store
-        .create_org(
-            NewOrg {
-                name: "Acme".into(),
-            },
-            Some(owner),
-        )
-        .await
-        .unwrap();
-    let ctx = TenantContext::user(org.id, owner, Role::Owner);
+    let ctx = crate::acme(&store).await;
 
     // The engine's webhooks, allowed to call 127.0.0.1 (its SSRF guard refuses it otherwise).
     let loopback = || SsrfGuard::from_env_value("127.0.0.0/8").unwrap();
@@ -250,18 +238,7 @@ async fn the_engines_own_delivery_verifies_and_is_followed_up() {
     let signed = received[0].to_signed();
     let outcome = service.on_webhook(delivery(&signed)).await.unwrap();
     assert!(matches!(outcome, Outcome::FollowedUp { sms: Some(_), .. }));
-    let tasks = store
-        .list_tasks(
-            &ctx,
-            TaskFilter {
-                person_id: Some(ada.id),
-                ..TaskFilter::default()
-            },
-            PageRequest::first(10).unwrap(),
-        )
-        .await
-        .unwrap()
-        .data;
+    let tasks = crate::tasks_of(&store, &ctx, ada.id).await;
     assert_eq!(tasks.len(), 1);
     assert_eq!(
         twilio.sent_messages()[0].param("To"),
