@@ -10,7 +10,7 @@ use workos_core::domain::{
 };
 use workos_core::ids::PersonId;
 use workos_core::page::PageRequest;
-use workos_core::repo::{CommsRepo, PersonRepo, PhoneRepo};
+use workos_core::repo::{CommsRepo, OptOutRepo, PersonRepo, PhoneRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -98,7 +98,7 @@ impl<S> std::fmt::Debug for Messenger<S> {
 /// The longest message Twilio accepts.
 const MAX_BODY_CHARS: usize = 1600;
 
-impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
+impl<S: PhoneRepo + PersonRepo + CommsRepo + OptOutRepo> Messenger<S> {
     /// A messenger over `store`, sending through the channels; `public_url` is where Twilio
     /// reaches this server for status callbacks and call instructions.
     pub fn new(
@@ -177,11 +177,13 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
         })
     }
 
-    /// Sends an SMS and records it (`sms.sent`).
+    /// Sends an SMS and records it (`sms.sent`). A recipient who opted out of the org's SMS is
+    /// refused before Twilio is asked; Twilio's own opted-out answer (21610) is recorded as an
+    /// opt-out (`sms.opted_out`).
     ///
     /// # Errors
-    /// [`Error::Validation`] naming `to`, `person_id`, `from` or `body` (Twilio's invalid-number
-    /// and opted-out answers land on `to`); [`Error::Provider`]/[`Error::Unavailable`] from
+    /// [`Error::Validation`] naming `to`, `person_id`, `from` or `body` (opted-out recipients,
+    /// and Twilio's invalid-number and opted-out answers, land on `to`); [`Error::Provider`]/[`Error::Unavailable`] from
     /// Twilio, never retried.
     pub async fn send_sms(&self, ctx: &TenantContext, request: SendSms) -> Result<Sms> {
         ctx.authorize(Access::WriteCrm)?;
@@ -193,6 +195,7 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
             ));
         }
         let (to, person_id) = self.resolve(ctx, &request.to).await?;
+        crate::opt_outs::refuse_opted_out(&*self.store, ctx, &to).await?;
         let from = self
             .sender(ctx, request.from.as_ref(), |p| {
                 p.capabilities.sms || p.capabilities.mms
@@ -205,11 +208,15 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
             media_urls: request.media_urls,
             status_callback: Some(self.callback(ctx, "status")?),
         };
-        let receipt = self
-            .sms
-            .send_sms(ctx, outbound)
-            .await
-            .map_err(recipient_errors)?;
+        let receipt = match self.sms.send_sms(ctx, outbound).await {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                if TwilioErrorKind::of(&e) == Some(TwilioErrorKind::Unsubscribed) {
+                    crate::opt_outs::record_refusal(&*self.store, ctx, &to).await;
+                }
+                return Err(recipient_errors(e));
+            }
+        };
         let new = NewSms {
             phone_id: Some(from.id),
             message_sid: Some(receipt.sid.clone()),

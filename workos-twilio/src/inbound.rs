@@ -42,7 +42,9 @@ use std::sync::Arc;
 
 use workos_core::domain::{Direction, Media, NewCall, NewSms, Phone, UnknownSender};
 use workos_core::ids::{OrgId, PhoneId};
-use workos_core::repo::{CommsRepo, Directory, IntegrationRepo, PersonRepo, PhoneRepo};
+use workos_core::repo::{
+    CommsRepo, Directory, IntegrationRepo, OptOutRepo, OrgRepo, PersonRepo, PhoneRepo,
+};
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
@@ -134,7 +136,14 @@ impl<S> std::fmt::Debug for InboundService<S> {
 
 impl<S> InboundService<S>
 where
-    S: Directory + CommsRepo + IntegrationRepo + PhoneRepo + PersonRepo + 'static,
+    S: Directory
+        + CommsRepo
+        + IntegrationRepo
+        + PhoneRepo
+        + PersonRepo
+        + OrgRepo
+        + OptOutRepo
+        + 'static,
 {
     /// The service over `store`, checking signatures with `accounts`; `public_url` is where
     /// Twilio reaches the engine (the URLs it signs start with it). The unknown-sender policy
@@ -164,7 +173,10 @@ where
 
     /// An inbound SMS/MMS: stores it (idempotent on `MessageSid`), links or creates the person
     /// (as the unknown-sender policy says), adds an interaction and emits `sms.received`.
-    /// Answers empty TwiML; a message to a number no org owns is ignored (logged).
+    /// A one-word STOP-family message opts the sender out of the org's SMS (`sms.opted_out`),
+    /// START/UNSTOP/YES back in (`sms.opted_in`); HELP/INFO is answered with the org's help
+    /// text. Answers empty TwiML otherwise; a message to a number no org owns is ignored
+    /// (logged).
     ///
     /// # Errors
     /// [`Error::Forbidden`] for a missing or invalid signature (nothing is stored);
@@ -219,6 +231,7 @@ where
             return Ok(Some(empty_twiml().to_owned()));
         };
         let ctx = system(phone.org_id, "twilio.inbound_sms", request);
+        let (from, body) = (message.from.clone(), message.body.clone());
         let new = NewSms {
             phone_id: Some(phone.id),
             message_sid: Some(message.message_sid.clone()),
@@ -246,7 +259,14 @@ where
         // Debug, not info: one line per message is a cost at volume; the event log has them
         // all.
         tracing::debug!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
-        Ok(Some(empty_twiml().to_owned()))
+        // STOP/START/HELP: a retried webhook changes nothing twice, and is answered again.
+        let reply =
+            crate::opt_outs::on_inbound(&*self.store, &ctx, &from, &body, recorded.record.id)
+                .await?;
+        Ok(Some(match reply {
+            Some(text) => Twiml::new().message(&text).build(),
+            None => empty_twiml().to_owned(),
+        }))
     }
 
     /// An inbound call (or the instructions request of a call the engine placed): stores it

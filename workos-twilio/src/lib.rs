@@ -70,6 +70,7 @@ pub mod engine;
 pub mod inbound;
 pub mod models;
 mod numbers;
+mod opt_outs;
 pub mod registration;
 pub mod signature;
 

@@ -544,6 +544,15 @@ impl Twiml {
         self
     }
 
+    /// Appends `<Message>text</Message>` (a reply to an inbound message).
+    #[must_use]
+    pub fn message(mut self, text: &str) -> Self {
+        self.verbs.push_str("<Message>");
+        self.verbs.push_str(&xml_escape(text));
+        self.verbs.push_str("</Message>");
+        self
+    }
+
     /// Appends `<Record recordingStatusCallback="url"/>`.
     #[must_use]
     pub fn record(mut self, recording_status_callback: &str) -> Self {

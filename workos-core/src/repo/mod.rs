@@ -10,9 +10,11 @@
 
 mod gmail;
 mod leads;
+mod opt_outs;
 
 pub use gmail::*;
 pub use leads::*;
+pub use opt_outs::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -345,6 +347,7 @@ pub trait Store:
     + RoutingRepo
     + LeadFormRepo
     + LeadDeliveryQueue
+    + OptOutRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -377,6 +380,7 @@ impl<T> Store for T where
         + RoutingRepo
         + LeadFormRepo
         + LeadDeliveryQueue
+        + OptOutRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {

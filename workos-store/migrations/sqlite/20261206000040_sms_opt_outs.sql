@@ -1,0 +1,21 @@
+-- SMS consent per org and phone number, and the org's SMS settings (see the Postgres
+-- migration of the same name).
+CREATE TABLE sms_opt_outs (
+    org_id      BLOB NOT NULL,
+    id          BLOB NOT NULL,
+    number      TEXT NOT NULL,
+    opted_out   INTEGER NOT NULL,
+    keyword     TEXT,
+    source      TEXT NOT NULL CHECK (source IN ('inbound_keyword', 'twilio_error_21610')),
+    sms_id      BLOB,
+    changed_at  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (org_id, id),
+    UNIQUE (org_id, number)
+);
+
+CREATE TABLE sms_settings (
+    org_id      BLOB NOT NULL PRIMARY KEY,
+    help_text   TEXT,
+    updated_at  TEXT NOT NULL
+);
