@@ -1108,6 +1108,40 @@ impl FakeTwilio {
     }
 }
 
+// --- Calls placed with instructions (click-to-call) -------------------------------------------
+
+impl FakeTwilio {
+    /// The callee of the call `sid` (created through the API) answered: the URL Twilio then
+    /// requests for the call's instructions (the call's `Url`) and the parameters it posts
+    /// (`CallSid`, `CallStatus` `in-progress`, `Direction` `outbound-api`, `From`/`To` as
+    /// created, `AccountSid`, `ApiVersion`), ready for [`send_webhook`](Self::send_webhook).
+    /// `None` when no call `sid` was created or it was created with inline `Twiml`.
+    #[must_use]
+    pub fn answered_call(&self, sid: &str) -> Option<(String, Vec<(String, String)>)> {
+        let recorded = self.shared.lock();
+        let call = find(&recorded.calls, sid)?;
+        let url = call
+            .request
+            .param("Url")
+            .filter(|u| !u.is_empty())?
+            .to_owned();
+        let from = call.request.param("From").unwrap_or_default();
+        let to = call.request.param("To").unwrap_or_default();
+        let account = call.resource["account_sid"].as_str().unwrap_or_default();
+        let mut p = Params::default();
+        p.add("AccountSid", account)
+            .add("ApiVersion", API_VERSION)
+            .add("CallSid", sid)
+            .add("CallStatus", "in-progress")
+            .add("Called", to)
+            .add("Caller", from)
+            .add("Direction", "outbound-api")
+            .add("From", from)
+            .add("To", to);
+        Some((url, p.0))
+    }
+}
+
 /// Twilio's answer to a message the STOP filter blocks (`400` + `21610`), if it blocks it.
 fn stop_filter(shared: &Shared, from: Option<&str>, to: &str) -> Option<Response> {
     let from = from?;

@@ -10,7 +10,7 @@ use workos_core::domain::{
 };
 use workos_core::ids::PersonId;
 use workos_core::page::PageRequest;
-use workos_core::repo::{CommsRepo, OptOutRepo, PersonRepo, PhoneRepo};
+use workos_core::repo::{CallSettingsRepo, CommsRepo, OptOutRepo, PersonRepo, PhoneRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -65,6 +65,10 @@ pub struct StartCall {
     pub to: Recipient,
     /// One of the org's numbers; the org's first voice-capable number when absent.
     pub from: Option<E164>,
+    /// Click-to-call: the rep's phone, rung first from the org's number; when the rep answers,
+    /// the callee is dialled with the org's number as caller id. `None`: the callee hears the
+    /// org's greeting and is recorded, as an inbound caller does.
+    pub agent_phone: Option<E164>,
 }
 
 /// Sends SMS and places calls for orgs, and records them.
@@ -98,7 +102,10 @@ impl<S> std::fmt::Debug for Messenger<S> {
 /// The longest message Twilio accepts.
 const MAX_BODY_CHARS: usize = 1600;
 
-impl<S: PhoneRepo + PersonRepo + CommsRepo + OptOutRepo> Messenger<S> {
+impl<S> Messenger<S>
+where
+    S: PhoneRepo + PersonRepo + CommsRepo + OptOutRepo + CallSettingsRepo,
+{
     /// A messenger over `store`, sending through the channels; `public_url` is where Twilio
     /// reaches this server for status callbacks and call instructions.
     pub fn new(
@@ -236,7 +243,29 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo + OptOutRepo> Messenger<S> {
         Ok(recorded.record)
     }
 
-    /// Places a call and records it (`call.started`).
+    /// The instructions of a click-to-call's first leg: when the rep at `agent` answers, dial
+    /// `to` (and record both legs when the org records calls). The callee and the choice ride
+    /// in the URL, which Twilio signs, so neither can be changed on the way back.
+    async fn bridge_url(&self, ctx: &TenantContext, agent: &E164, to: &E164) -> Result<HttpUrl> {
+        if agent == to {
+            return Err(Error::invalid(
+                "agent_phone",
+                "must differ from the number called",
+            ));
+        }
+        let record = self.store.call_settings(ctx).await?.record_calls;
+        let callee: String = form_urlencoded::byte_serialize(to.as_ref().as_bytes()).collect();
+        let url = format!(
+            "{}&to={callee}&record={}",
+            self.callback(ctx, "bridge")?,
+            u8::from(record)
+        );
+        HttpUrl::parse(&url).map_err(|e| Error::invalid("public_url", e.to_string()))
+    }
+
+    /// Places a call and records it (`call.started`), linked to the person called. With
+    /// `agent_phone` (click-to-call) Twilio rings the rep first and, once they answer, dials
+    /// the callee from the org's number ([`crate::InboundService::bridge`]).
     ///
     /// # Errors
     /// As [`Messenger::send_sms`].
@@ -246,10 +275,14 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo + OptOutRepo> Messenger<S> {
         let from = self
             .sender(ctx, request.from.as_ref(), |p| p.capabilities.voice)
             .await?;
+        let (ring, instructions_url) = match &request.agent_phone {
+            None => (to.clone(), self.callback(ctx, "voice")?),
+            Some(agent) => (agent.clone(), self.bridge_url(ctx, agent, &to).await?),
+        };
         let outbound = OutboundCall {
             from: from.number.clone(),
-            to: to.clone(),
-            instructions_url: self.callback(ctx, "voice")?,
+            to: ring,
+            instructions_url,
             status_callback: Some(self.callback(ctx, "call-status")?),
         };
         let receipt = self

@@ -73,6 +73,7 @@ mod numbers;
 mod opt_outs;
 pub mod registration;
 pub mod signature;
+pub mod twiml;
 
 pub use accounts::{OrgAccount, TwilioAccounts};
 pub use config::TwilioConfig;

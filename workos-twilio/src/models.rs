@@ -525,7 +525,7 @@ pub fn xml_escape(s: &str) -> String {
 /// attribute values are XML-escaped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Twiml {
-    verbs: String,
+    pub(crate) verbs: String,
 }
 
 impl Twiml {

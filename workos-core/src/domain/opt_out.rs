@@ -194,6 +194,15 @@ impl SmsSettings {
     }
 }
 
+/// The org's call settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CallSettings {
+    /// Record connected calls (both legs, one channel each) placed with click-to-call.
+    pub record_calls: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

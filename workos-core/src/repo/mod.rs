@@ -348,6 +348,7 @@ pub trait Store:
     + LeadFormRepo
     + LeadDeliveryQueue
     + OptOutRepo
+    + CallSettingsRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -381,6 +382,7 @@ impl<T> Store for T where
         + LeadFormRepo
         + LeadDeliveryQueue
         + OptOutRepo
+        + CallSettingsRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {

@@ -1,8 +1,8 @@
-//! SMS opt-outs and the org's SMS settings.
+//! SMS opt-outs and the org's SMS and call settings.
 
 use async_trait::async_trait;
 
-use crate::domain::{E164, OptOutChange, SmsOptOut, SmsSettings};
+use crate::domain::{CallSettings, E164, OptOutChange, SmsOptOut, SmsSettings};
 use crate::error::Result;
 use crate::page::{Page, PageRequest};
 use crate::tenant::TenantContext;
@@ -59,4 +59,24 @@ pub trait OptOutRepo: Send + Sync {
         ctx: &TenantContext,
         settings: SmsSettings,
     ) -> Result<SmsSettings>;
+}
+
+/// The org's call settings.
+#[cfg_attr(feature = "testing", mockall::automock)]
+#[async_trait]
+pub trait CallSettingsRepo: Send + Sync {
+    /// The org's call settings (defaults when never set).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn call_settings(&self, ctx: &TenantContext) -> Result<CallSettings>;
+    /// Replaces the org's call settings (admins).
+    ///
+    /// # Errors
+    /// [`crate::Error::Forbidden`] below admin.
+    async fn set_call_settings(
+        &self,
+        ctx: &TenantContext,
+        settings: CallSettings,
+    ) -> Result<CallSettings>;
 }

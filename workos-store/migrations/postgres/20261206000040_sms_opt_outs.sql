@@ -1,5 +1,5 @@
 -- SMS consent per org and phone number (STOP/START replies, and Twilio's 21610 answers), and
--- the org's SMS settings (the HELP reply). Keys lead with org_id (Citus distributes by it); no
+-- the org's communication settings (the HELP reply, whether calls are recorded). Keys lead with org_id (Citus distributes by it); no
 -- foreign key to orgs, as for the other record tables.
 CREATE TABLE sms_opt_outs (
     org_id      uuid NOT NULL,
@@ -15,9 +15,10 @@ CREATE TABLE sms_opt_outs (
     UNIQUE (org_id, number)
 );
 
-CREATE TABLE sms_settings (
+CREATE TABLE comms_settings (
     org_id      uuid NOT NULL PRIMARY KEY,
     help_text   text,
+    record_calls boolean NOT NULL DEFAULT false,
     updated_at  timestamptz NOT NULL
 );
 
@@ -27,11 +28,11 @@ CREATE POLICY tenant_isolation ON sms_opt_outs
     USING (org_id = workos_current_org()) WITH CHECK (org_id = workos_current_org());
 GRANT SELECT, INSERT, UPDATE ON sms_opt_outs TO workos_app;
 
-ALTER TABLE sms_settings ENABLE ROW LEVEL SECURITY;
-ALTER TABLE sms_settings FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON sms_settings
+ALTER TABLE comms_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE comms_settings FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON comms_settings
     USING (org_id = workos_current_org()) WITH CHECK (org_id = workos_current_org());
-GRANT SELECT, INSERT, UPDATE ON sms_settings TO workos_app;
+GRANT SELECT, INSERT, UPDATE ON comms_settings TO workos_app;
 
 SELECT workos_distribute('sms_opt_outs');
-SELECT workos_distribute('sms_settings');
+SELECT workos_distribute('comms_settings');

@@ -1,4 +1,4 @@
--- SMS consent per org and phone number, and the org's SMS settings (see the Postgres
+-- SMS consent per org and phone number, and the org's communication settings (see the Postgres
 -- migration of the same name).
 CREATE TABLE sms_opt_outs (
     org_id      BLOB NOT NULL,
@@ -14,8 +14,9 @@ CREATE TABLE sms_opt_outs (
     UNIQUE (org_id, number)
 );
 
-CREATE TABLE sms_settings (
+CREATE TABLE comms_settings (
     org_id      BLOB NOT NULL PRIMARY KEY,
     help_text   TEXT,
+    record_calls INTEGER NOT NULL DEFAULT 0,
     updated_at  TEXT NOT NULL
 );

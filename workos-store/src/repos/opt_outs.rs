@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 use workos_core::Result;
-use workos_core::domain::{E164, OptOutChange, OptOutSource, SmsOptOut, SmsSettings, Timestamp};
+use workos_core::domain::{
+    CallSettings, E164, OptOutChange, OptOutSource, SmsOptOut, SmsSettings, Timestamp,
+};
 use workos_core::events::types;
 use workos_core::ids::{OrgId, SmsId};
 use workos_core::page::{Page, PageRequest};
-use workos_core::repo::OptOutRepo;
+use workos_core::repo::{CallSettingsRepo, OptOutRepo};
 use workos_core::tenant::{Access, TenantContext};
 
 use super::{corrupt, emit};
@@ -181,7 +183,7 @@ impl OptOutRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
         let row: Option<(Option<String>,)> = tx
             .fetch_optional(
-                "SELECT help_text FROM sms_settings WHERE org_id = $1",
+                "SELECT help_text FROM comms_settings WHERE org_id = $1",
                 args![ctx.org_id()],
             )
             .await?;
@@ -202,10 +204,44 @@ impl OptOutRepo for SqlStore {
             help_text: settings.help_text.map(|h| h.trim().to_owned()),
         };
         tx.execute(
-            "INSERT INTO sms_settings (org_id, help_text, updated_at) VALUES ($1, $2, $3)
+            "INSERT INTO comms_settings (org_id, help_text, updated_at) VALUES ($1, $2, $3)
              ON CONFLICT (org_id) DO UPDATE SET help_text = excluded.help_text,
                  updated_at = excluded.updated_at",
             args![ctx.org_id(), settings.help_text.clone(), now()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+}
+
+#[async_trait]
+impl CallSettingsRepo for SqlStore {
+    async fn call_settings(&self, ctx: &TenantContext) -> Result<CallSettings> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let row: Option<(bool,)> = tx
+            .fetch_optional(
+                "SELECT record_calls FROM comms_settings WHERE org_id = $1",
+                args![ctx.org_id()],
+            )
+            .await?;
+        Ok(CallSettings {
+            record_calls: row.is_some_and(|(r,)| r),
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn set_call_settings(
+        &self,
+        ctx: &TenantContext,
+        settings: CallSettings,
+    ) -> Result<CallSettings> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        tx.execute(
+            "INSERT INTO comms_settings (org_id, record_calls, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (org_id) DO UPDATE SET record_calls = excluded.record_calls,
+                 updated_at = excluded.updated_at",
+            args![ctx.org_id(), settings.record_calls, now()],
         )
         .await?;
         tx.commit().await?;

@@ -1862,4 +1862,5 @@ async fn official_python_verifier_agrees(t: &TwilioApp) {
 }
 twilio_test!(official_python_verifier_agrees);
 
+mod calls;
 mod opt_outs;
