@@ -8,7 +8,7 @@ use workos_core::channel::{CallChannel, OutboundCall, OutboundSms, SmsChannel, S
 use workos_core::domain::{
     Call, Direction, E164, HttpUrl, NewCall, NewSms, Phone, Sms, UnknownSender,
 };
-use workos_core::ids::PersonId;
+use workos_core::ids::{MemberId, PersonId};
 use workos_core::page::PageRequest;
 use workos_core::repo::{CallSettingsRepo, CommsRepo, OptOutRepo, PersonRepo, PhoneRepo};
 use workos_core::tenant::{Access, TenantContext};
@@ -65,10 +65,39 @@ pub struct StartCall {
     pub to: Recipient,
     /// One of the org's numbers; the org's first voice-capable number when absent.
     pub from: Option<E164>,
-    /// Click-to-call: the rep's phone, rung first from the org's number; when the rep answers,
+    /// Click-to-call: the calling rep, rung first from the org's number; when the rep answers,
     /// the callee is dialled with the org's number as caller id. `None`: the callee hears the
     /// org's greeting and is recorded, as an inbound caller does.
-    pub agent_phone: Option<E164>,
+    pub agent: Option<Agent>,
+}
+
+/// The rep a click-to-call rings first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Agent {
+    /// A member of the org, at the phone set on their membership.
+    Member(MemberId),
+    /// A phone number.
+    Phone(E164),
+}
+
+impl Agent {
+    /// The agent of a request naming a member (`member_id`) or a phone (`agent_phone`), or
+    /// neither (no click-to-call).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `member_id` when both are given.
+    pub fn from_parts(member_id: Option<MemberId>, phone: Option<E164>) -> Result<Option<Self>> {
+        match (member_id, phone) {
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "member_id",
+                "give member_id or agent_phone, not both",
+            )),
+            (Some(m), None) => Ok(Some(Self::Member(m))),
+            (None, Some(p)) => Ok(Some(Self::Phone(p))),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// Sends SMS and places calls for orgs, and records them.
@@ -243,16 +272,20 @@ where
         Ok(recorded.record)
     }
 
+    /// The phone on member `id`'s membership.
+    async fn member_phone(&self, ctx: &TenantContext, id: MemberId) -> Result<E164> {
+        self.store.member_phone(ctx, id).await?.ok_or_else(|| {
+            Error::invalid(
+                "member_id",
+                "no such member, or the member has no phone (PUT /api/v1/members/{id}/phone)",
+            )
+        })
+    }
+
     /// The instructions of a click-to-call's first leg: when the rep at `agent` answers, dial
     /// `to` (and record both legs when the org records calls). The callee and the choice ride
     /// in the URL, which Twilio signs, so neither can be changed on the way back.
-    async fn bridge_url(&self, ctx: &TenantContext, agent: &E164, to: &E164) -> Result<HttpUrl> {
-        if agent == to {
-            return Err(Error::invalid(
-                "agent_phone",
-                "must differ from the number called",
-            ));
-        }
+    async fn bridge_url(&self, ctx: &TenantContext, to: &E164) -> Result<HttpUrl> {
         let record = self.store.call_settings(ctx).await?.record_calls;
         let callee: String = form_urlencoded::byte_serialize(to.as_ref().as_bytes()).collect();
         let url = format!(
@@ -275,9 +308,19 @@ where
         let from = self
             .sender(ctx, request.from.as_ref(), |p| p.capabilities.voice)
             .await?;
-        let (ring, instructions_url) = match &request.agent_phone {
+        let (ring, instructions_url) = match &request.agent {
             None => (to.clone(), self.callback(ctx, "voice")?),
-            Some(agent) => (agent.clone(), self.bridge_url(ctx, agent, &to).await?),
+            Some(agent) => {
+                let (field, phone) = match agent {
+                    Agent::Phone(p) => ("agent_phone", p.clone()),
+                    Agent::Member(m) => ("member_id", self.member_phone(ctx, *m).await?),
+                };
+                if phone == to {
+                    return Err(Error::invalid(field, "must differ from the number called"));
+                }
+                let url = self.bridge_url(ctx, &to).await?;
+                (phone, url)
+            }
         };
         let outbound = OutboundCall {
             from: from.number.clone(),

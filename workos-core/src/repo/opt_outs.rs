@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::domain::{CallSettings, E164, OptOutChange, SmsOptOut, SmsSettings};
 use crate::error::Result;
+use crate::ids::MemberId;
 use crate::page::{Page, PageRequest};
 use crate::tenant::TenantContext;
 
@@ -61,7 +62,7 @@ pub trait OptOutRepo: Send + Sync {
     ) -> Result<SmsSettings>;
 }
 
-/// The org's call settings.
+/// The org's call settings, and the phone each member takes click-to-call calls on.
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait CallSettingsRepo: Send + Sync {
@@ -79,4 +80,20 @@ pub trait CallSettingsRepo: Send + Sync {
         ctx: &TenantContext,
         settings: CallSettings,
     ) -> Result<CallSettings>;
+    /// The phone of member `id` (for click-to-call), when set.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn member_phone(&self, ctx: &TenantContext, id: MemberId) -> Result<Option<E164>>;
+    /// Sets (or, with `None`, clears) the phone of member `id` (admins).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] (`member`) when the org has no such member;
+    /// [`crate::Error::Forbidden`] below admin.
+    async fn set_member_phone(
+        &self,
+        ctx: &TenantContext,
+        id: MemberId,
+        phone: Option<E164>,
+    ) -> Result<Option<E164>>;
 }

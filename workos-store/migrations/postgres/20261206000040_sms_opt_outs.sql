@@ -22,6 +22,21 @@ CREATE TABLE comms_settings (
     updated_at  timestamptz NOT NULL
 );
 
+-- The phone each member takes click-to-call calls on.
+CREATE TABLE member_phones (
+    org_id      uuid NOT NULL,
+    member_id   uuid NOT NULL,
+    number      text NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    PRIMARY KEY (org_id, member_id)
+);
+
+ALTER TABLE member_phones ENABLE ROW LEVEL SECURITY;
+ALTER TABLE member_phones FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON member_phones
+    USING (org_id = workos_current_org()) WITH CHECK (org_id = workos_current_org());
+GRANT SELECT, INSERT, UPDATE, DELETE ON member_phones TO workos_app;
+
 ALTER TABLE sms_opt_outs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE sms_opt_outs FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON sms_opt_outs
@@ -36,3 +51,4 @@ GRANT SELECT, INSERT, UPDATE ON comms_settings TO workos_app;
 
 SELECT workos_distribute('sms_opt_outs');
 SELECT workos_distribute('comms_settings');
+SELECT workos_distribute('member_phones');

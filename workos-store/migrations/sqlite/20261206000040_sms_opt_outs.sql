@@ -20,3 +20,11 @@ CREATE TABLE comms_settings (
     record_calls INTEGER NOT NULL DEFAULT 0,
     updated_at  TEXT NOT NULL
 );
+
+CREATE TABLE member_phones (
+    org_id      BLOB NOT NULL,
+    member_id   BLOB NOT NULL,
+    number      TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (org_id, member_id)
+);

@@ -7,7 +7,7 @@ use workos_core::domain::{
     CallSettings, E164, OptOutChange, OptOutSource, SmsOptOut, SmsSettings, Timestamp,
 };
 use workos_core::events::types;
-use workos_core::ids::{OrgId, SmsId};
+use workos_core::ids::{MemberId, OrgId, SmsId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{CallSettingsRepo, OptOutRepo};
 use workos_core::tenant::{Access, TenantContext};
@@ -246,5 +246,59 @@ impl CallSettingsRepo for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(settings)
+    }
+
+    async fn member_phone(&self, ctx: &TenantContext, id: MemberId) -> Result<Option<E164>> {
+        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
+        let row: Option<(String,)> = tx
+            .fetch_optional(
+                "SELECT p.number FROM member_phones p
+                 JOIN org_members m ON m.org_id = p.org_id AND m.id = p.member_id
+                 WHERE p.org_id = $1 AND p.member_id = $2",
+                args![ctx.org_id(), id],
+            )
+            .await?;
+        row.map(|(n,)| E164::parse(&n).map_err(|e| corrupt("member phone", e)))
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn set_member_phone(
+        &self,
+        ctx: &TenantContext,
+        id: MemberId,
+        phone: Option<E164>,
+    ) -> Result<Option<E164>> {
+        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        let member: Option<(Uuid,)> = tx
+            .fetch_optional(
+                "SELECT id FROM org_members WHERE org_id = $1 AND id = $2",
+                args![ctx.org_id(), id],
+            )
+            .await?;
+        if member.is_none() {
+            return Err(workos_core::Error::not_found(MemberId::KIND));
+        }
+        match &phone {
+            Some(n) => {
+                tx.execute(
+                    "INSERT INTO member_phones (org_id, member_id, number, updated_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (org_id, member_id) DO UPDATE SET number = excluded.number,
+                         updated_at = excluded.updated_at",
+                    args![ctx.org_id(), id, n.as_ref(), now()],
+                )
+                .await?;
+            }
+            None => {
+                tx.execute(
+                    "DELETE FROM member_phones WHERE org_id = $1 AND member_id = $2",
+                    args![ctx.org_id(), id],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(phone)
     }
 }

@@ -79,8 +79,8 @@ pub(crate) mod start {
     use serde::Deserialize;
     use utoipa::ToSchema;
     use workos_core::domain::{Call, E164};
-    use workos_core::ids::PersonId;
-    use workos_twilio::engine::{Recipient, StartCall};
+    use workos_core::ids::{MemberId, PersonId};
+    use workos_twilio::engine::{Agent, Recipient, StartCall};
 
     use crate::error::{ApiError, ApiResult, Problem};
     use crate::extract::{ApiJson, Ctx};
@@ -100,9 +100,13 @@ pub(crate) mod start {
         /// One of the org's numbers (default: the org's first voice-capable number).
         #[serde(default)]
         from: Option<E164>,
-        /// Click-to-call: the calling rep's phone (E.164). Twilio rings it first from the
-        /// org's number; when the rep answers, it dials `to` (or the person) with the org's
-        /// number as caller id, recording both legs when the org records calls.
+        /// Click-to-call: the calling member, at the phone on their membership (`PUT
+        /// /api/v1/members/{id}/phone`). Twilio rings the rep first from the org's number; when
+        /// the rep answers, it dials `to` (or the person) with the org's number as caller id,
+        /// recording both legs when the org records calls.
+        #[serde(default)]
+        member_id: Option<MemberId>,
+        /// Click-to-call to a phone (E.164) instead of a member's; not with `member_id`.
         #[serde(default)]
         agent_phone: Option<E164>,
     }
@@ -119,7 +123,7 @@ pub(crate) mod start {
         let request = StartCall {
             to: Recipient::from_parts(body.to, body.person_id)?,
             from: body.from,
-            agent_phone: body.agent_phone,
+            agent: Agent::from_parts(body.member_id, body.agent_phone)?,
         };
         let messenger = state.twilio.messenger(&ctx).await?;
         let call = messenger

@@ -206,3 +206,92 @@ async fn greeting_twiml_passes_twilio_s_library(t: &TwilioApp) {
     assert_valid_twiml(&resp.text).await;
 }
 twilio_test!(greeting_twiml_passes_twilio_s_library);
+
+async fn click_to_call_rings_the_member_s_phone(t: &TwilioApp) {
+    let org = t.org("Team").await;
+    let customer = phone_number();
+    let rep_phone = phone_number();
+    let member = t
+        .create(
+            "/api/v1/members",
+            &org.key,
+            json!({ "user_id": uuid::Uuid::now_v7(), "role": "member" }),
+        )
+        .await;
+    let path = format!("/api/v1/members/{}/phone", id_of(&member));
+    assert_eq!(t.read(&path, &org.key).await, json!({ "phone": null }));
+
+    // No phone on the membership yet: refused on member_id, Twilio not asked.
+    let asked = t.twilio.requests().len();
+    t.post(
+        "/api/v1/calls",
+        &org.key,
+        &json!({ "to": customer, "member_id": member["id"] }),
+    )
+    .await
+    .invalid_field("member_id");
+    t.post(
+        "/api/v1/calls",
+        &org.key,
+        &json!({ "to": customer, "member_id": member["id"], "agent_phone": rep_phone }),
+    )
+    .await
+    .invalid_field("member_id");
+    assert_eq!(t.twilio.requests().len(), asked);
+
+    let put = |body: serde_json::Value| {
+        t.send(t.request(reqwest::Method::PUT, &path, &org.key).json(&body))
+    };
+    let set = put(json!({ "phone": rep_phone })).await;
+    assert_eq!(set.json(), json!({ "phone": rep_phone }), "{}", set.text);
+    put(json!({ "phone": "not a phone" }))
+        .await
+        .invalid_field("phone");
+    let missing = t
+        .send(
+            t.request(
+                reqwest::Method::PUT,
+                &format!("/api/v1/members/{}/phone", uuid::Uuid::now_v7()),
+                &org.key,
+            )
+            .json(&json!({ "phone": rep_phone })),
+        )
+        .await;
+    missing.problem(404);
+
+    // The member's phone rings first; the customer is who the call is with.
+    let call = t
+        .create(
+            "/api/v1/calls",
+            &org.key,
+            json!({ "to": customer, "member_id": member["id"] }),
+        )
+        .await;
+    assert_eq!(call["to"], json!(customer));
+    let placed = t.twilio.created_calls();
+    let leg = placed.last().expect("a call was placed");
+    assert_eq!(leg.param("To"), Some(rep_phone.as_str()));
+    assert_eq!(leg.param("From"), Some(org.number.as_str()));
+    let (url, params) = t
+        .twilio
+        .answered_call(call["call_sid"].as_str().expect("SID"))
+        .expect("instructions");
+    let resp = t.webhook(&url, &params).await;
+    assert!(
+        resp.text.contains(&format!(r#"callerId="{}""#, org.number))
+            && resp.text.contains(&format!(">{customer}</Number>")),
+        "{}",
+        resp.text
+    );
+
+    // Cleared: refused again.
+    put(json!({ "phone": null })).await;
+    t.post(
+        "/api/v1/calls",
+        &org.key,
+        &json!({ "to": customer, "member_id": member["id"] }),
+    )
+    .await
+    .invalid_field("member_id");
+}
+twilio_test!(click_to_call_rings_the_member_s_phone);
