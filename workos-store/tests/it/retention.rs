@@ -247,3 +247,104 @@ async fn retention_removes_only_what_it_should(store: &SqlStore) {
         }
     );
 }
+
+/// The migrations before webhook attempts were partitioned.
+#[cfg(feature = "postgres")]
+fn before_partitioning() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("migrations/postgres");
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 20_261_206_000_030)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    migrator
+}
+
+/// Attempts made before the migration that partitions them are still there after it (one a
+/// year old, one of this week: two partitions), new ones are recorded into the partitions,
+/// and retention then deletes the old one.
+#[cfg(feature = "postgres")]
+async fn attempts_survive_partitioning(url: &str) {
+    let store = SqlStore::connect(url).await.unwrap();
+    let a = Tenant::new(&store, "A").await;
+    webhook(&store, &a.ctx).await;
+    company(&store, &a.ctx, "before").await;
+    store
+        .dispatch_events("webhooks", a.org.id, 1000)
+        .await
+        .unwrap()
+        .expect("nobody else dispatches");
+    let claimed = store
+        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let d = claimed.first().expect("a delivery");
+    let now = Utc::now();
+    let year_ago = now - chrono::Duration::days(365);
+    store
+        .record_attempts(vec![outcome(d, DeliveryStatus::Retrying, year_ago)])
+        .await
+        .unwrap();
+    store
+        .record_attempts(vec![outcome(d, DeliveryStatus::Retrying, now)])
+        .await
+        .unwrap();
+
+    store.migrate().await.expect("the remaining migrations");
+    let attempts = store.list_attempts(&a.ctx, d.delivery.id).await.unwrap();
+    let times: Vec<_> = attempts.iter().map(|x| x.attempted_at).collect();
+    assert_eq!(times.len(), 2, "{attempts:?}");
+    assert!((times[0] - year_ago).num_milliseconds().abs() < 1, "{times:?}");
+    let mut done = outcome(d, DeliveryStatus::Succeeded, now);
+    done.attempt.next_attempt_at = None;
+    store.record_attempts(vec![done]).await.unwrap();
+    assert_eq!(
+        store
+            .list_attempts(&a.ctx, d.delivery.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let report = store
+        .run_retention(&RetentionPolicy::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(report.attempts, 1, "the year-old attempt: {report:?}");
+    let left = store.list_attempts(&a.ctx, d.delivery.id).await.unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|x| x.attempted_at > year_ago), "{left:?}");
+    store.close().await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_survive_partitioning_postgres() {
+    let Some(db) = workos_tests::db::TestDatabase::postgres("workos_partitioning").await else {
+        return;
+    };
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    before_partitioning().run(&pool).await.unwrap();
+    pool.close().await;
+    attempts_survive_partitioning(db.url()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_survive_partitioning_citus() {
+    let schema = format!("{}_pre30", workos_store::schema_fingerprint());
+    let Some(db) =
+        workos_tests::db::TestDatabase::citus("workos_partitioning", &schema, |url| async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            before_partitioning().run(&pool).await.unwrap();
+            pool.close().await;
+        })
+        .await
+    else {
+        return;
+    };
+    attempts_survive_partitioning(db.url()).await;
+}
