@@ -69,6 +69,7 @@ pub const fn days(n: u32) -> std::time::Duration {
 
 /// What one retention run deleted (and created).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetentionReport {
     /// Events deleted.
     pub events: u64,
@@ -120,7 +121,9 @@ impl SqlStore {
         let events_before = before(at, policy.events)?;
         let mut attempts_before = before(at, policy.attempts)?;
         if self.backend_name() == "postgres" {
-            let (created, dropped) = self.maintain_attempt_partitions(at, attempts_before).await?;
+            let (created, dropped) = self
+                .maintain_attempt_partitions(at, attempts_before)
+                .await?;
             report.attempt_partitions_created = created;
             report.attempt_partitions_dropped = dropped;
             // Rows of whole weeks only: the week `attempts_before` falls in goes as a partition.

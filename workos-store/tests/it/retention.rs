@@ -191,11 +191,7 @@ async fn retention_removes_only_what_it_should(store: &SqlStore) {
     assert_eq!(kept.len(), 1, "the live delivery's attempt stays");
     assert_eq!(event_ids(store, &a.ctx).await, a_events);
     assert!(
-        store
-            .take_oauth_state("lasting")
-            .await
-            .unwrap()
-            .is_some(),
+        store.take_oauth_state("lasting").await.unwrap().is_some(),
         "a state that has not expired stays"
     );
     // The purged key is free again: the same key with another body is a new request.
@@ -239,13 +235,7 @@ async fn retention_removes_only_what_it_should(store: &SqlStore) {
 
     // Nothing left to do: a run deletes nothing more (several workers may run it at once).
     let fourth = store.run_retention(&policy(90), later).await.unwrap();
-    assert_eq!(
-        fourth,
-        RetentionReport {
-            attempt_partitions_created: 0,
-            ..RetentionReport::default()
-        }
-    );
+    assert_eq!(fourth, RetentionReport::default());
 }
 
 /// The migrations before webhook attempts were partitioned.
@@ -296,7 +286,10 @@ async fn attempts_survive_partitioning(url: &str) {
     let attempts = store.list_attempts(&a.ctx, d.delivery.id).await.unwrap();
     let times: Vec<_> = attempts.iter().map(|x| x.attempted_at).collect();
     assert_eq!(times.len(), 2, "{attempts:?}");
-    assert!((times[0] - year_ago).num_milliseconds().abs() < 1, "{times:?}");
+    assert!(
+        (times[0] - year_ago).num_milliseconds().abs() < 1,
+        "{times:?}"
+    );
     let mut done = outcome(d, DeliveryStatus::Succeeded, now);
     done.attempt.next_attempt_at = None;
     store.record_attempts(vec![done]).await.unwrap();
