@@ -18,6 +18,17 @@ CREATE FUNCTION workos_attempt_week(at timestamptz) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT date_trunc('week', at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' $$;
 
+-- A partition is read and written through its parent, whose policies apply; read directly, its
+-- own forced RLS without policies shows nothing to anyone but a superuser.
+CREATE FUNCTION workos_lock_partition(part text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', part);
+    EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', part);
+END
+$$;
+
 -- Creates the partitions of the weeks from `at`'s to `weeks_ahead` weeks after it, and drops
 -- every partition whose rows are all older than `drop_before`, unless one of its attempts
 -- belongs to a delivery still pending or retrying (retention then deletes its other rows one
@@ -31,6 +42,7 @@ DECLARE
     p record;
     wk timestamptz;
     legacy_end timestamptz;
+    part_start timestamptz;
     part_end timestamptz;
     name text;
     pending integer;
@@ -48,6 +60,7 @@ BEGIN
         IF (legacy_end IS NULL OR wk >= legacy_end) AND to_regclass(name) IS NULL THEN
             EXECUTE format('CREATE TABLE %I PARTITION OF webhook_attempts FOR VALUES FROM (%L) TO (%L)',
                 name, wk, wk + interval '7 days');
+            PERFORM workos_lock_partition(name);
             created := created + 1;
         END IF;
     END LOOP;
@@ -57,10 +70,11 @@ BEGIN
         ORDER BY c.relname
     LOOP
         IF p.relname LIKE 'webhook_attempts\_upto%' THEN
+            part_start := '-infinity';
             part_end := to_date(substr(p.relname, 22), 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC';
         ELSIF p.relname LIKE 'webhook_attempts\_p%' THEN
-            part_end := (to_date(substr(p.relname, 19), 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC')
-                + interval '7 days';
+            part_start := to_date(substr(p.relname, 19), 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC';
+            part_end := part_start + interval '7 days';
         ELSE
             CONTINUE;
         END IF;
@@ -68,10 +82,13 @@ BEGIN
             CONTINUE;
         END IF;
         pending := NULL;
-        EXECUTE format(
-            'SELECT 1 FROM %I a JOIN webhook_deliveries d ON d.org_id = a.org_id AND d.id = a.delivery_id
-             WHERE d.status IN (''pending'', ''retrying'') LIMIT 1', p.relname)
-            INTO pending;
+        -- Read through the parent (whose policies the caller's system scope passes), pruned to
+        -- the partition's range.
+        SELECT 1 INTO pending
+        FROM webhook_attempts a JOIN webhook_deliveries d ON d.org_id = a.org_id AND d.id = a.delivery_id
+        WHERE a.attempted_at >= part_start AND a.attempted_at < part_end
+          AND d.status IN ('pending', 'retrying')
+        LIMIT 1;
         IF pending IS NULL THEN
             EXECUTE format('DROP TABLE %I', p.relname);
             dropped := dropped + 1;
@@ -118,6 +135,7 @@ BEGIN
     EXECUTE 'CREATE INDEX webhook_attempts_org_delivery ON webhook_attempts (org_id, delivery_id, attempted_at)';
     EXECUTE format('CREATE TABLE %I PARTITION OF webhook_attempts FOR VALUES FROM (MINVALUE) TO (%L)',
         'webhook_attempts_upto' || to_char(this_week AT TIME ZONE 'UTC', 'YYYYMMDD'), this_week);
+    PERFORM workos_lock_partition('webhook_attempts_upto' || to_char(this_week AT TIME ZONE 'UTC', 'YYYYMMDD'));
     PERFORM workos_attempt_partitions(now(), 4, '-infinity');
 
     EXECUTE 'ALTER TABLE webhook_attempts ENABLE ROW LEVEL SECURITY';
