@@ -73,6 +73,10 @@ use crate::db::Tx;
 #[cfg(feature = "postgres")]
 pub use crate::migrations::schema_fingerprint;
 pub use crate::migrations::{Migration, MigrationStatus};
+pub use crate::repos::retention::{
+    ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,
+    RetentionReport, days,
+};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
 /// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.

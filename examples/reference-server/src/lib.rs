@@ -25,6 +25,7 @@ pub mod idempotency;
 pub mod lead_routing;
 pub mod metrics;
 pub mod openapi;
+pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod workers;

@@ -65,6 +65,7 @@ mod model;
 mod orgs;
 mod people;
 mod phones;
+mod retention;
 mod rls;
 mod roles;
 mod routing;
