@@ -102,6 +102,18 @@ impl RedisLimiter {
         })
     }
 
+    /// Checks that `url` is a Redis URL [`RedisLimiter::new`] can use, without connecting (and
+    /// without a runtime: for reading configuration).
+    ///
+    /// # Errors
+    /// As [`RedisLimiter::new`].
+    pub fn check_url(url: &str) -> Result<(), InvalidRedisUrl> {
+        use redis::IntoConnectionInfo as _;
+        url.into_connection_info()
+            .map(drop)
+            .map_err(|e| InvalidRedisUrl(e.category().to_owned()))
+    }
+
     async fn shared(&self, key: &str, quota: Quota) -> redis::RedisResult<Decision> {
         let interval = u64::try_from(quota.interval().as_micros()).unwrap_or(u64::MAX);
         let mut connection = self.connection.clone();
