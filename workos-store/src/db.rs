@@ -726,13 +726,20 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
             Error::invalid("id", "refers to a record that does not exist in this org")
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            Error::unavailable("database unavailable", e)
-        }
+        // Connection trouble, including a connection the server (or something between)
+        // closed as it opened, which sqlx reports as a protocol or TLS error.
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Error::unavailable("database unavailable", e),
         // The database gave up on the statement or the session, or is going away: a
         // `statement_timeout` or `lock_timeout` (57014, 55P03), an idle transaction ended
         // (25P03), a shutdown or restart (57P01-57P03), a lost connection (class 08), no
-        // connection slot left (53300). Nothing the client did: retry later.
+        // connection slot left (53300). Nothing the client did: retry later. A statement
+        // whose preparation a lock timeout stopped surfaces as the transaction aborted
+        // (25P02) on the statement after it, so that reads the same.
         sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unavailable_code) => {
             Error::unavailable("database unavailable", e)
         }
@@ -744,7 +751,7 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
 fn unavailable_code(code: &str) -> bool {
     matches!(
         code,
-        "57014" | "55P03" | "25P03" | "57P01" | "57P02" | "57P03" | "53300"
+        "57014" | "55P03" | "25P02" | "25P03" | "57P01" | "57P02" | "57P03" | "53300"
     ) || code.starts_with("08")
 }
 
