@@ -590,7 +590,6 @@ impl Tx {
         // `crate::invalidation`).
         let stale = crate::Invalidation::of_events(&self.events);
         #[cfg(feature = "postgres")]
-        #[cfg_attr(not(feature = "sqlite"), expect(irrefutable_let_patterns))]
         if let (Wake::Notify { .. }, false) = (&self.wake, stale.is_empty()) {
             let payloads: Vec<String> = stale
                 .iter()

@@ -254,21 +254,24 @@ impl SqlStore {
         new: workos_core::domain::NewOrg,
     ) -> Result<Option<workos_core::domain::Org>> {
         use workos_core::repo::Directory as _;
+        let lock = match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => Some(b.first_run_lock().await?),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => None,
+        };
+        let created = match self.has_orgs().await {
+            Ok(true) => Ok(None),
+            Ok(false) => self.create_org(new, None).await.map(Some),
+            Err(e) => Err(e),
+        };
         #[cfg(feature = "postgres")]
-        if let Backend::Postgres(b) = &self.backend {
-            let lock = b.first_run_lock().await?;
-            let created = match self.has_orgs().await {
-                Ok(true) => Ok(None),
-                Ok(false) => self.create_org(new, None).await.map(Some),
-                Err(e) => Err(e),
-            };
+        if let Some(lock) = lock {
             lock.release().await;
-            return created;
         }
-        if self.has_orgs().await? {
-            return Ok(None);
-        }
-        self.create_org(new, None).await.map(Some)
+        #[cfg(not(feature = "postgres"))]
+        let _: Option<()> = lock;
+        created
     }
 
     /// Connections open and idle in the pools, for metrics.
