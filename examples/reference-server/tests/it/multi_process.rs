@@ -483,3 +483,45 @@ async fn the_database_going_away_and_back() {
         "the write's event is in the log: {events}"
     );
 }
+
+/// `WORKOS_REDIS_URL` and `WORKOS_ORG_RATE_LIMIT_PER_MINUTE` are checked when the configuration
+/// is read, and a bad Redis URL is named without being repeated (it may hold a password).
+#[test]
+fn redis_and_org_limit_settings_are_checked() {
+    use workos_core::crypto::SecretKey;
+    use workos_reference_server::config::Config;
+    let (key, pepper) = (
+        SecretKey::generate().to_base64(),
+        SecretKey::generate().to_base64(),
+    );
+    let read = |name: &'static str, value: &'static str| {
+        Config::from_lookup(|n| match n {
+            "WORKOS_ENCRYPTION_KEY" => Some(key.clone()),
+            "WORKOS_API_KEY_PEPPER" => Some(pepper.clone()),
+            n if n == name => Some(value.to_owned()),
+            _ => None,
+        })
+    };
+    let fine = read("WORKOS_REDIS_URL", "redis://:pw@10.0.0.7:6379/2").expect("a Redis URL");
+    assert_eq!(
+        fine.redis_url.as_deref(),
+        Some("redis://:pw@10.0.0.7:6379/2")
+    );
+    assert_eq!(fine.org_rate_limit_per_minute, None);
+    let refused = read("WORKOS_REDIS_URL", "http://user:s3cret@cache:6379")
+        .expect_err("not a Redis URL")
+        .to_string();
+    assert!(refused.contains("WORKOS_REDIS_URL"), "{refused}");
+    assert!(!refused.contains("s3cret"), "{refused}");
+    let org = read("WORKOS_ORG_RATE_LIMIT_PER_MINUTE", "600").expect("a limit");
+    assert_eq!(org.org_rate_limit_per_minute, Some(600));
+    for bad in ["0", "lots"] {
+        let refused = read("WORKOS_ORG_RATE_LIMIT_PER_MINUTE", bad)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            refused.contains("WORKOS_ORG_RATE_LIMIT_PER_MINUTE"),
+            "{refused}"
+        );
+    }
+}
