@@ -57,6 +57,7 @@ mod emails;
 mod event_log;
 mod gmail_system;
 mod interactions;
+mod invalidations;
 mod isolation;
 mod lead_sender;
 mod leads;
