@@ -12,6 +12,7 @@ mod lookups;
 mod opt_outs;
 mod org;
 mod person;
+pub(crate) mod retention;
 mod routing;
 mod scheduler;
 mod webhooks;
