@@ -24,7 +24,9 @@
 //! `500`), [`FakeTwilio::rate_limit_next`] with a `429` and `Retry-After`, and
 //! [`FakeTwilio::hang_next`] processes the request normally (the message *is* created) but
 //! delays the answer, to provoke client timeouts. Scripted answers queue up and apply to the
-//! next requests in order, whatever their path.
+//! next requests in order, whatever their path. Twilio's STOP filter is kept too:
+//! [`FakeTwilio::stop_filtered`] makes every later message from a number to a recipient fail
+//! with `21610`, as after the recipient texted STOP to it.
 //!
 //! The other direction — Twilio calling *your* server — is [`FakeTwilio::send_webhook`]
 //! (or a standalone [`WebhookSigner`]): it posts form parameters signed with
@@ -70,7 +72,7 @@
 //! pass the URL exactly as the server under test reconstructs it (scheme, host, port,
 //! path and query).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -172,6 +174,8 @@ struct Shared {
     accounts: Mutex<HashMap<String, String>>,
     /// The accounts' own numbers (IncomingPhoneNumber resources).
     numbers: Mutex<Vec<Value>>,
+    /// Twilio's STOP filter: (sender number, recipient) pairs it refuses with 21610.
+    stopped: Mutex<HashSet<(String, String)>>,
     recorded: Mutex<Recorded>,
 }
 
@@ -225,6 +229,7 @@ impl FakeTwilio {
             auth_token: auth_token.to_owned(),
             accounts: Mutex::new(HashMap::new()),
             numbers: Mutex::new(Vec::new()),
+            stopped: Mutex::new(HashSet::new()),
             recorded: Mutex::new(Recorded::default()),
         });
         let app = Router::new()
@@ -1039,6 +1044,9 @@ fn create_message(shared: &Shared, account_sid: &str, mut request: RecordedReque
             "The concatenated message body exceeds the 1600 character limit.",
         );
     }
+    if let Some(refused) = stop_filter(shared, from.as_deref(), &to) {
+        return refused;
+    }
     let sid = new_sid(if media == 0 { "SM" } else { "MM" });
     let uri = format!(
         "/{API_VERSION}/Accounts/{}/Messages/{sid}.json",
@@ -1073,6 +1081,76 @@ fn create_message(shared: &Shared, account_sid: &str, mut request: RecordedReque
     let response = ok(StatusCode::CREATED, &resource);
     shared.lock().messages.push(Created { request, resource });
     response
+}
+
+// --- Twilio's STOP filter -------------------------------------------------------------------
+
+impl FakeTwilio {
+    /// Twilio's STOP filter, as after `recipient` texted STOP to the account's number `sender`
+    /// (whether or not the webhook reached anyone): from now on a message from `sender` to
+    /// `recipient` is refused with `400` + `21610`, as Twilio does, until
+    /// [`stop_filter_lifted`](Self::stop_filter_lifted).
+    pub fn stop_filtered(&self, sender: &str, recipient: &str) {
+        self.shared
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((sender.to_owned(), recipient.to_owned()));
+    }
+
+    /// Lifts the STOP filter of `sender` → `recipient` (the recipient texted START).
+    pub fn stop_filter_lifted(&self, sender: &str, recipient: &str) {
+        self.shared
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(sender.to_owned(), recipient.to_owned()));
+    }
+}
+
+// --- Calls placed with instructions (click-to-call) -------------------------------------------
+
+impl FakeTwilio {
+    /// The callee of the call `sid` (created through the API) answered: the URL Twilio then
+    /// requests for the call's instructions (the call's `Url`) and the parameters it posts
+    /// (`CallSid`, `CallStatus` `in-progress`, `Direction` `outbound-api`, `From`/`To` as
+    /// created, `AccountSid`, `ApiVersion`), ready for [`send_webhook`](Self::send_webhook).
+    /// `None` when no call `sid` was created or it was created with inline `Twiml`.
+    #[must_use]
+    pub fn answered_call(&self, sid: &str) -> Option<(String, Vec<(String, String)>)> {
+        let recorded = self.shared.lock();
+        let call = find(&recorded.calls, sid)?;
+        let url = call
+            .request
+            .param("Url")
+            .filter(|u| !u.is_empty())?
+            .to_owned();
+        let from = call.request.param("From").unwrap_or_default();
+        let to = call.request.param("To").unwrap_or_default();
+        let account = call.resource["account_sid"].as_str().unwrap_or_default();
+        let mut p = Params::default();
+        p.add("AccountSid", account)
+            .add("ApiVersion", API_VERSION)
+            .add("CallSid", sid)
+            .add("CallStatus", "in-progress")
+            .add("Called", to)
+            .add("Caller", from)
+            .add("Direction", "outbound-api")
+            .add("From", from)
+            .add("To", to);
+        Some((url, p.0))
+    }
+}
+
+/// Twilio's answer to a message the STOP filter blocks (`400` + `21610`), if it blocks it.
+fn stop_filter(shared: &Shared, from: Option<&str>, to: &str) -> Option<Response> {
+    let from = from?;
+    let stopped = shared
+        .stopped
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .contains(&(from.to_owned(), to.to_owned()));
+    stopped.then(|| bad_request(21610, "Attempt to send to unsubscribed recipient"))
 }
 
 fn create_call(shared: &Shared, account_sid: &str, mut request: RecordedRequest) -> Response {

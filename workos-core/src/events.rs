@@ -54,6 +54,8 @@ pub mod types {
         SMS_SENT = "sms.sent";
         SMS_RECEIVED = "sms.received";
         SMS_STATUS_CHANGED = "sms.status_changed";
+        SMS_OPTED_OUT = "sms.opted_out";
+        SMS_OPTED_IN = "sms.opted_in";
         CALL_STARTED = "call.started";
         CALL_RECEIVED = "call.received";
         CALL_STATUS_CHANGED = "call.status_changed";

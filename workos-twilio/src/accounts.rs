@@ -20,7 +20,9 @@ use workos_core::crypto::Cipher;
 use workos_core::domain::{Integration, IntegrationStatus, NewIntegration};
 use workos_core::ids::{IntegrationId, OrgId};
 use workos_core::page::PageRequest;
-use workos_core::repo::{CommsRepo, IntegrationRepo, PersonRepo, PhoneRepo, SealedSecrets};
+use workos_core::repo::{
+    CallSettingsRepo, CommsRepo, IntegrationRepo, OptOutRepo, PersonRepo, PhoneRepo, SealedSecrets,
+};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -106,7 +108,13 @@ fn valid_token(token: &str) -> bool {
 
 impl<S> TwilioAccounts<S>
 where
-    S: IntegrationRepo + PhoneRepo + PersonRepo + CommsRepo + 'static,
+    S: IntegrationRepo
+        + PhoneRepo
+        + PersonRepo
+        + CommsRepo
+        + OptOutRepo
+        + CallSettingsRepo
+        + 'static,
 {
     /// Accounts over `store`, sealed with `cipher`. The platform account is `config`'s (it
     /// sends when both its SID and token are set, and checks signatures when its token is);

@@ -8,9 +8,9 @@ use workos_core::channel::{CallChannel, OutboundCall, OutboundSms, SmsChannel, S
 use workos_core::domain::{
     Call, Direction, E164, HttpUrl, NewCall, NewSms, Phone, Sms, UnknownSender,
 };
-use workos_core::ids::PersonId;
+use workos_core::ids::{MemberId, PersonId};
 use workos_core::page::PageRequest;
-use workos_core::repo::{CommsRepo, PersonRepo, PhoneRepo};
+use workos_core::repo::{CallSettingsRepo, CommsRepo, OptOutRepo, PersonRepo, PhoneRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -65,6 +65,39 @@ pub struct StartCall {
     pub to: Recipient,
     /// One of the org's numbers; the org's first voice-capable number when absent.
     pub from: Option<E164>,
+    /// Click-to-call: the calling rep, rung first from the org's number; when the rep answers,
+    /// the callee is dialled with the org's number as caller id. `None`: the callee hears the
+    /// org's greeting and is recorded, as an inbound caller does.
+    pub agent: Option<Agent>,
+}
+
+/// The rep a click-to-call rings first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Agent {
+    /// A member of the org, at the phone set on their membership.
+    Member(MemberId),
+    /// A phone number.
+    Phone(E164),
+}
+
+impl Agent {
+    /// The agent of a request naming a member (`member_id`) or a phone (`agent_phone`), or
+    /// neither (no click-to-call).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `member_id` when both are given.
+    pub fn from_parts(member_id: Option<MemberId>, phone: Option<E164>) -> Result<Option<Self>> {
+        match (member_id, phone) {
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "member_id",
+                "give member_id or agent_phone, not both",
+            )),
+            (Some(m), None) => Ok(Some(Self::Member(m))),
+            (None, Some(p)) => Ok(Some(Self::Phone(p))),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// Sends SMS and places calls for orgs, and records them.
@@ -98,7 +131,10 @@ impl<S> std::fmt::Debug for Messenger<S> {
 /// The longest message Twilio accepts.
 const MAX_BODY_CHARS: usize = 1600;
 
-impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
+impl<S> Messenger<S>
+where
+    S: PhoneRepo + PersonRepo + CommsRepo + OptOutRepo + CallSettingsRepo,
+{
     /// A messenger over `store`, sending through the channels; `public_url` is where Twilio
     /// reaches this server for status callbacks and call instructions.
     pub fn new(
@@ -177,11 +213,13 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
         })
     }
 
-    /// Sends an SMS and records it (`sms.sent`).
+    /// Sends an SMS and records it (`sms.sent`). A recipient who opted out of the org's SMS is
+    /// refused before Twilio is asked; Twilio's own opted-out answer (21610) is recorded as an
+    /// opt-out (`sms.opted_out`).
     ///
     /// # Errors
-    /// [`Error::Validation`] naming `to`, `person_id`, `from` or `body` (Twilio's invalid-number
-    /// and opted-out answers land on `to`); [`Error::Provider`]/[`Error::Unavailable`] from
+    /// [`Error::Validation`] naming `to`, `person_id`, `from` or `body` (opted-out recipients,
+    /// and Twilio's invalid-number and opted-out answers, land on `to`); [`Error::Provider`]/[`Error::Unavailable`] from
     /// Twilio, never retried.
     pub async fn send_sms(&self, ctx: &TenantContext, request: SendSms) -> Result<Sms> {
         ctx.authorize(Access::WriteCrm)?;
@@ -193,6 +231,7 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
             ));
         }
         let (to, person_id) = self.resolve(ctx, &request.to).await?;
+        crate::opt_outs::refuse_opted_out(&*self.store, ctx, &to).await?;
         let from = self
             .sender(ctx, request.from.as_ref(), |p| {
                 p.capabilities.sms || p.capabilities.mms
@@ -205,11 +244,15 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
             media_urls: request.media_urls,
             status_callback: Some(self.callback(ctx, "status")?),
         };
-        let receipt = self
-            .sms
-            .send_sms(ctx, outbound)
-            .await
-            .map_err(recipient_errors)?;
+        let receipt = match self.sms.send_sms(ctx, outbound).await {
+            Ok(receipt) => receipt,
+            Err(e) => {
+                if TwilioErrorKind::of(&e) == Some(TwilioErrorKind::Unsubscribed) {
+                    crate::opt_outs::record_refusal(&*self.store, ctx, &to).await;
+                }
+                return Err(recipient_errors(e));
+            }
+        };
         let new = NewSms {
             phone_id: Some(from.id),
             message_sid: Some(receipt.sid.clone()),
@@ -229,7 +272,33 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
         Ok(recorded.record)
     }
 
-    /// Places a call and records it (`call.started`).
+    /// The phone on member `id`'s membership.
+    async fn member_phone(&self, ctx: &TenantContext, id: MemberId) -> Result<E164> {
+        self.store.member_phone(ctx, id).await?.ok_or_else(|| {
+            Error::invalid(
+                "member_id",
+                "no such member, or the member has no phone (PUT /api/v1/members/{id}/phone)",
+            )
+        })
+    }
+
+    /// The instructions of a click-to-call's first leg: when the rep at `agent` answers, dial
+    /// `to` (and record both legs when the org records calls). The callee and the choice ride
+    /// in the URL, which Twilio signs, so neither can be changed on the way back.
+    async fn bridge_url(&self, ctx: &TenantContext, to: &E164) -> Result<HttpUrl> {
+        let record = self.store.call_settings(ctx).await?.record_calls;
+        let callee: String = form_urlencoded::byte_serialize(to.as_ref().as_bytes()).collect();
+        let url = format!(
+            "{}&to={callee}&record={}",
+            self.callback(ctx, "bridge")?,
+            u8::from(record)
+        );
+        HttpUrl::parse(&url).map_err(|e| Error::invalid("public_url", e.to_string()))
+    }
+
+    /// Places a call and records it (`call.started`), linked to the person called. With
+    /// `agent_phone` (click-to-call) Twilio rings the rep first and, once they answer, dials
+    /// the callee from the org's number ([`crate::InboundService::bridge`]).
     ///
     /// # Errors
     /// As [`Messenger::send_sms`].
@@ -239,10 +308,24 @@ impl<S: PhoneRepo + PersonRepo + CommsRepo> Messenger<S> {
         let from = self
             .sender(ctx, request.from.as_ref(), |p| p.capabilities.voice)
             .await?;
+        let (ring, instructions_url) = match &request.agent {
+            None => (to.clone(), self.callback(ctx, "voice")?),
+            Some(agent) => {
+                let (field, phone) = match agent {
+                    Agent::Phone(p) => ("agent_phone", p.clone()),
+                    Agent::Member(m) => ("member_id", self.member_phone(ctx, *m).await?),
+                };
+                if phone == to {
+                    return Err(Error::invalid(field, "must differ from the number called"));
+                }
+                let url = self.bridge_url(ctx, &to).await?;
+                (phone, url)
+            }
+        };
         let outbound = OutboundCall {
             from: from.number.clone(),
-            to: to.clone(),
-            instructions_url: self.callback(ctx, "voice")?,
+            to: ring,
+            instructions_url,
             status_callback: Some(self.callback(ctx, "call-status")?),
         };
         let receipt = self

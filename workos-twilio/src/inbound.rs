@@ -42,7 +42,10 @@ use std::sync::Arc;
 
 use workos_core::domain::{Direction, Media, NewCall, NewSms, Phone, UnknownSender};
 use workos_core::ids::{OrgId, PhoneId};
-use workos_core::repo::{CommsRepo, Directory, IntegrationRepo, PersonRepo, PhoneRepo};
+use workos_core::repo::{
+    CallSettingsRepo, CommsRepo, Directory, IntegrationRepo, OptOutRepo, OrgRepo, PersonRepo,
+    PhoneRepo,
+};
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
@@ -54,9 +57,13 @@ use crate::models::{
 };
 use crate::numbers::NumberOwners;
 use crate::signature::{RequestValidator, parse_form};
+use crate::twiml::{Dial, DialNumber, DialRecord};
 
 /// Where the engine's Twilio webhooks are served, below the public URL.
 pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/twilio";
+
+/// How long a click-to-call rings the callee before giving up.
+const BRIDGE_RING_SECONDS: u32 = 30;
 
 /// What a caller answers a call from a number no org owns.
 const NOT_IN_SERVICE: &str = "This number is not in service.";
@@ -89,9 +96,14 @@ impl InboundRequest<'_> {
     /// The `org` query parameter of a callback URL the engine built (covered by the
     /// signature).
     fn org(&self) -> Option<OrgId> {
+        self.query_param("org").and_then(|v| v.parse().ok())
+    }
+
+    /// A query parameter of a URL the engine built.
+    fn query_param(&self, name: &str) -> Option<String> {
         form_urlencoded::parse(self.query()?.as_bytes())
-            .find(|(k, _)| k == "org")
-            .and_then(|(_, v)| v.parse().ok())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     }
 }
 
@@ -134,7 +146,15 @@ impl<S> std::fmt::Debug for InboundService<S> {
 
 impl<S> InboundService<S>
 where
-    S: Directory + CommsRepo + IntegrationRepo + PhoneRepo + PersonRepo + 'static,
+    S: Directory
+        + CommsRepo
+        + IntegrationRepo
+        + PhoneRepo
+        + PersonRepo
+        + OrgRepo
+        + OptOutRepo
+        + CallSettingsRepo
+        + 'static,
 {
     /// The service over `store`, checking signatures with `accounts`; `public_url` is where
     /// Twilio reaches the engine (the URLs it signs start with it). The unknown-sender policy
@@ -170,7 +190,10 @@ where
 
     /// An inbound SMS/MMS: stores it (idempotent on `MessageSid`), links or creates the person
     /// (as the unknown-sender policy says), adds an interaction and emits `sms.received`.
-    /// Answers empty TwiML; a message to a number no org owns is ignored (logged).
+    /// A one-word STOP-family message opts the sender out of the org's SMS (`sms.opted_out`),
+    /// START/UNSTOP/YES back in (`sms.opted_in`); HELP/INFO is answered with the org's help
+    /// text. Answers empty TwiML otherwise; a message to a number no org owns is ignored
+    /// (logged).
     ///
     /// # Errors
     /// [`Error::Forbidden`] for a missing or invalid signature (nothing is stored);
@@ -225,6 +248,7 @@ where
             return Ok(Some(empty_twiml().to_owned()));
         };
         let ctx = system(phone.org_id, "twilio.inbound_sms", request);
+        let (from, body) = (message.from.clone(), message.body.clone());
         let new = NewSms {
             phone_id: Some(phone.id),
             message_sid: Some(message.message_sid.clone()),
@@ -252,7 +276,14 @@ where
         // Debug, not info: one line per message is a cost at volume; the event log has them
         // all.
         tracing::debug!(message_sid = %message.message_sid, created = recorded.created, "inbound SMS");
-        Ok(Some(empty_twiml().to_owned()))
+        // STOP/START/HELP: a retried webhook changes nothing twice, and is answered again.
+        let reply =
+            crate::opt_outs::on_inbound(&*self.store, &ctx, &from, &body, recorded.record.id)
+                .await?;
+        Ok(Some(match reply {
+            Some(text) => Twiml::new().message(&text).build(),
+            None => empty_twiml().to_owned(),
+        }))
     }
 
     /// An inbound call (or the instructions request of a call the engine placed): stores it
@@ -303,6 +334,41 @@ where
             .say(&self.voice_greeting)
             .record(&callback)
             .build())
+    }
+
+    /// The instructions of a click-to-call's first leg, asked when the rep answers: dial the
+    /// callee named in the (signed) URL with the org's number as caller id, recording both legs
+    /// when the URL says so; the recording callback names the org, so it lands on the call.
+    ///
+    /// # Errors
+    /// As [`InboundService::message`]; [`Error::Validation`] on `org` or `to` when the URL
+    /// lacks them.
+    pub async fn bridge(&self, request: &InboundRequest<'_>) -> Result<String> {
+        let params = Params(parse_form(request.body));
+        let org = request.org();
+        self.verify(org, request, &params).await?;
+        let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
+        let Some(org) = org else {
+            return Err(Error::invalid("org", "the bridge URL must name the org"));
+        };
+        let to = request
+            .query_param("to")
+            .and_then(|t| workos_core::domain::E164::parse(&t).ok())
+            .ok_or_else(|| Error::invalid("to", "the bridge URL must name the number to dial"))?;
+        let hook = |route: &str| format!("{}{WEBHOOK_PATH}/{route}?org={org}", self.public_url);
+        // The rep's leg was placed from the org's number: the callee sees that number too.
+        let mut dial = Dial::new()
+            .caller_id(&call.from)
+            .timeout(BRIDGE_RING_SECONDS);
+        if request.query_param("record").as_deref() == Some("1") {
+            dial = dial.record(DialRecord::FromAnswerDual, &hook("recording"));
+        }
+        let dial = dial.number(
+            DialNumber::new(to.as_ref())
+                .status_callback(&hook("call-status"), "answered completed"),
+        );
+        tracing::debug!(call_sid = %call.call_sid, "click-to-call: the rep answered, dialling");
+        Ok(Twiml::new().dial(&dial).build())
     }
 
     /// A message status callback: updates an outbound message's status (unknown statuses are

@@ -70,8 +70,10 @@ pub mod engine;
 pub mod inbound;
 pub mod models;
 mod numbers;
+mod opt_outs;
 pub mod registration;
 pub mod signature;
+pub mod twiml;
 
 pub use accounts::{OrgAccount, TwilioAccounts};
 pub use config::TwilioConfig;

@@ -525,7 +525,7 @@ pub fn xml_escape(s: &str) -> String {
 /// attribute values are XML-escaped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Twiml {
-    verbs: String,
+    pub(crate) verbs: String,
 }
 
 impl Twiml {
@@ -541,6 +541,15 @@ impl Twiml {
         self.verbs.push_str("<Say>");
         self.verbs.push_str(&xml_escape(text));
         self.verbs.push_str("</Say>");
+        self
+    }
+
+    /// Appends `<Message>text</Message>` (a reply to an inbound message).
+    #[must_use]
+    pub fn message(mut self, text: &str) -> Self {
+        self.verbs.push_str("<Message>");
+        self.verbs.push_str(&xml_escape(text));
+        self.verbs.push_str("</Message>");
         self
     }
 

@@ -12,7 +12,9 @@
 
 use workos_core::domain::{Phone, PhoneCapabilities, RegisterPhone};
 use workos_core::ids::OrgId;
-use workos_core::repo::{CommsRepo, IntegrationRepo, PersonRepo, PhoneRepo};
+use workos_core::repo::{
+    CallSettingsRepo, CommsRepo, IntegrationRepo, OptOutRepo, PersonRepo, PhoneRepo,
+};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -25,7 +27,13 @@ const NOT_YOURS: &str = "must be a number of the org's own Twilio account (conne
 
 impl<S> TwilioAccounts<S>
 where
-    S: IntegrationRepo + PhoneRepo + PersonRepo + CommsRepo + 'static,
+    S: IntegrationRepo
+        + PhoneRepo
+        + PersonRepo
+        + CommsRepo
+        + OptOutRepo
+        + CallSettingsRepo
+        + 'static,
 {
     /// Maps `request.number` to the context's org (admin) when the org's own Twilio account
     /// owns it, with the capabilities Twilio reports. Emits `phone.created`.

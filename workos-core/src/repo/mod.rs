@@ -10,9 +10,11 @@
 
 mod gmail;
 mod leads;
+mod opt_outs;
 
 pub use gmail::*;
 pub use leads::*;
+pub use opt_outs::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -345,6 +347,8 @@ pub trait Store:
     + RoutingRepo
     + LeadFormRepo
     + LeadDeliveryQueue
+    + OptOutRepo
+    + CallSettingsRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -377,6 +381,8 @@ impl<T> Store for T where
         + RoutingRepo
         + LeadFormRepo
         + LeadDeliveryQueue
+        + OptOutRepo
+        + CallSettingsRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {

@@ -9,6 +9,7 @@ mod idempotency;
 mod lead_sender;
 mod leads;
 mod lookups;
+mod opt_outs;
 mod org;
 mod person;
 pub(crate) mod retention;

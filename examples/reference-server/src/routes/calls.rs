@@ -4,14 +4,14 @@ use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::domain::Call;
+use workos_core::domain::{Call, CallSettings};
 use workos_core::ids::CallId;
 use workos_core::page::Page;
-use workos_core::repo::CommsRepo;
+use workos_core::repo::{CallSettingsRepo, CommsRepo};
 
 use super::ListComms;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery, Ctx};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
 /// The routes (placing calls with the `twilio` feature).
@@ -20,7 +20,31 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new().routes(routes!(list_calls, start::start_call));
     #[cfg(not(feature = "twilio"))]
     let router = OpenApiRouter::new().routes(routes!(list_calls));
-    router.routes(routes!(get_call))
+    router
+        .routes(routes!(get_call_settings, put_call_settings))
+        .routes(routes!(get_call))
+}
+
+/// The org's call settings: whether click-to-call calls are recorded.
+#[utoipa::path(get, path = "/calls/settings", tag = "calls",
+    responses((status = 200, body = CallSettings)))]
+async fn get_call_settings(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<CallSettings>> {
+    Ok(Json(state.store.call_settings(&ctx).await?))
+}
+
+/// Replace the org's call settings (admins). `record_calls`: record both legs of click-to-call
+/// calls (tell callers: recording consent is the org's to obtain).
+#[utoipa::path(put, path = "/calls/settings", tag = "calls", request_body = CallSettings,
+    responses((status = 200, body = CallSettings), (status = 422, body = Problem)))]
+async fn put_call_settings(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(settings): ApiJson<CallSettings>,
+) -> ApiResult<Json<CallSettings>> {
+    Ok(Json(state.store.set_call_settings(&ctx, settings).await?))
 }
 
 /// List calls.
@@ -55,8 +79,8 @@ pub(crate) mod start {
     use serde::Deserialize;
     use utoipa::ToSchema;
     use workos_core::domain::{Call, E164};
-    use workos_core::ids::PersonId;
-    use workos_twilio::engine::{Recipient, StartCall};
+    use workos_core::ids::{MemberId, PersonId};
+    use workos_twilio::engine::{Agent, Recipient, StartCall};
 
     use crate::error::{ApiError, ApiResult, Problem};
     use crate::extract::{ApiJson, Ctx};
@@ -76,6 +100,15 @@ pub(crate) mod start {
         /// One of the org's numbers (default: the org's first voice-capable number).
         #[serde(default)]
         from: Option<E164>,
+        /// Click-to-call: the calling member, at the phone on their membership (`PUT
+        /// /api/v1/members/{id}/phone`). Twilio rings the rep first from the org's number; when
+        /// the rep answers, it dials `to` (or the person) with the org's number as caller id,
+        /// recording both legs when the org records calls.
+        #[serde(default)]
+        member_id: Option<MemberId>,
+        /// Click-to-call to a phone (E.164) instead of a member's; not with `member_id`.
+        #[serde(default)]
+        agent_phone: Option<E164>,
     }
 
     /// Place a call through Twilio from one of the org's numbers, and record it.
@@ -90,6 +123,7 @@ pub(crate) mod start {
         let request = StartCall {
             to: Recipient::from_parts(body.to, body.person_id)?,
             from: body.from,
+            agent: Agent::from_parts(body.member_id, body.agent_phone)?,
         };
         let messenger = state.twilio.messenger(&ctx).await?;
         let call = messenger

@@ -4,14 +4,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::domain::{Member, NewMember};
+use workos_core::domain::{E164, Member, NewMember};
 use workos_core::ids::MemberId;
 use workos_core::page::Page;
-use workos_core::repo::MemberRepo;
+use workos_core::repo::{CallSettingsRepo, MemberRepo};
 use workos_core::tenant::Role;
 
 use super::{Paging, created};
@@ -24,6 +24,42 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_members, create_member))
         .routes(routes!(get_member, update_member, delete_member))
+        .routes(routes!(get_member_phone, put_member_phone))
+}
+
+/// The phone a member takes click-to-call calls on.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemberPhone {
+    /// E.164, or `null` when none is set.
+    phone: Option<E164>,
+}
+
+/// The member's phone for click-to-call (`POST /api/v1/calls` with `member_id` rings it).
+#[utoipa::path(get, path = "/members/{id}/phone", tag = "members", params(("id" = MemberId, Path)),
+    responses((status = 200, body = MemberPhone), (status = 404, body = Problem)))]
+async fn get_member_phone(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<MemberId>,
+) -> ApiResult<Json<MemberPhone>> {
+    state.store.get_member(&ctx, id).await?;
+    let phone = state.store.member_phone(&ctx, id).await?;
+    Ok(Json(MemberPhone { phone }))
+}
+
+/// Set (or, with `null`, clear) the member's phone for click-to-call (admins).
+#[utoipa::path(put, path = "/members/{id}/phone", tag = "members", params(("id" = MemberId, Path)),
+    request_body = MemberPhone,
+    responses((status = 200, body = MemberPhone), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn put_member_phone(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<MemberId>,
+    ApiJson(body): ApiJson<MemberPhone>,
+) -> ApiResult<Json<MemberPhone>> {
+    let phone = state.store.set_member_phone(&ctx, id, body.phone).await?;
+    Ok(Json(MemberPhone { phone }))
 }
 
 /// A change to a member.

@@ -5,16 +5,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{
-    E164, EmailAddress, NewPerson, Person, PersonFilter, PersonPatch, TimeRange,
+    E164, EmailAddress, NewPerson, Person, PersonFilter, PersonPatch, PersonPhone, TimeRange,
 };
 use workos_core::ids::{CompanyId, PersonId};
 use workos_core::page::Page;
-use workos_core::repo::PersonRepo;
+use workos_core::repo::{OptOutRepo, PersonRepo};
+use workos_core::tenant::TenantContext;
 
 use super::{created, page, parse_filter};
 use crate::error::{ApiResult, Problem};
@@ -26,6 +27,39 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_people, create_person))
         .routes(routes!(get_person, update_person, delete_person))
+}
+
+/// A person with each of their phones and its SMS consent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PersonView {
+    #[serde(flatten)]
+    person: Person,
+    /// Every phone, primary first, with `sms_opted_out` when the number replied STOP (or
+    /// Twilio refused a send to it as unsubscribed).
+    phones: Vec<PersonPhone>,
+}
+
+/// The people of a page with their phones' SMS consent (one lookup for the page).
+async fn views(
+    state: &AppState,
+    ctx: &TenantContext,
+    people: Vec<Person>,
+) -> ApiResult<Vec<PersonView>> {
+    let numbers: Vec<E164> = people.iter().flat_map(|p| p.phones().cloned()).collect();
+    let opted_out = state.store.opted_out_among(ctx, &numbers).await?;
+    Ok(people
+        .into_iter()
+        .map(|person| PersonView {
+            phones: PersonPhone::of(&person, &opted_out),
+            person,
+        })
+        .collect())
+}
+
+/// One person with their phones' SMS consent.
+async fn view(state: &AppState, ctx: &TenantContext, person: Person) -> ApiResult<PersonView> {
+    let mut one = views(state, ctx, vec![person]).await?;
+    Ok(one.remove(0))
 }
 
 /// Filters and paging for listing people.
@@ -53,12 +87,12 @@ pub(crate) struct ListPeople {
 
 /// List people.
 #[utoipa::path(get, path = "/people", tag = "people", params(ListPeople),
-    responses((status = 200, body = Page<Person>), (status = 422, body = Problem)))]
+    responses((status = 200, body = Page<PersonView>), (status = 422, body = Problem)))]
 async fn list_people(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiQuery(q): ApiQuery<ListPeople>,
-) -> ApiResult<Json<Page<Person>>> {
+) -> ApiResult<Json<Page<PersonView>>> {
     let filter = PersonFilter {
         email: parse_filter::<EmailAddress>("email", q.email.as_deref())?,
         phone: parse_filter::<E164>("phone", q.phone.as_deref())?,
@@ -70,44 +104,52 @@ async fn list_people(
         },
     };
     let page = page(q.limit, q.cursor.as_deref())?;
-    Ok(Json(state.store.list_people(&ctx, filter, page).await?))
+    let page = state.store.list_people(&ctx, filter, page).await?;
+    let data = views(&state, &ctx, page.data).await?;
+    Ok(Json(Page {
+        data,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Create a person. Every email and phone, primary or additional, must be unique in the org.
 #[utoipa::path(post, path = "/people", tag = "people", request_body = NewPerson,
-    responses((status = 201, body = Person), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = PersonView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_person(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiJson(new): ApiJson<NewPerson>,
 ) -> ApiResult<Response> {
     let person = state.store.create_person(&ctx, new).await?;
-    Ok(created(format!("/api/v1/people/{}", person.id), person))
+    let location = format!("/api/v1/people/{}", person.id);
+    Ok(created(location, view(&state, &ctx, person).await?))
 }
 
 /// Get a person.
 #[utoipa::path(get, path = "/people/{id}", tag = "people", params(("id" = PersonId, Path)),
-    responses((status = 200, body = Person), (status = 404, body = Problem)))]
+    responses((status = 200, body = PersonView), (status = 404, body = Problem)))]
 async fn get_person(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiPath(id): ApiPath<PersonId>,
-) -> ApiResult<Json<Person>> {
-    Ok(Json(state.store.get_person(&ctx, id).await?))
+) -> ApiResult<Json<PersonView>> {
+    let person = state.store.get_person(&ctx, id).await?;
+    Ok(Json(view(&state, &ctx, person).await?))
 }
 
 /// Update a person; absent fields are kept, `null` clears, lists replace.
 #[utoipa::path(patch, path = "/people/{id}", tag = "people", params(("id" = PersonId, Path)),
     request_body = PersonPatch,
-    responses((status = 200, body = Person), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = PersonView), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)))]
 async fn update_person(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
     ApiPath(id): ApiPath<PersonId>,
     ApiJson(patch): ApiJson<PersonPatch>,
-) -> ApiResult<Json<Person>> {
-    Ok(Json(state.store.update_person(&ctx, id, patch).await?))
+) -> ApiResult<Json<PersonView>> {
+    let person = state.store.update_person(&ctx, id, patch).await?;
+    Ok(Json(view(&state, &ctx, person).await?))
 }
 
 /// Delete a person (soft delete; their addresses become free).

@@ -2,16 +2,18 @@
 
 use axum::Json;
 use axum::extract::State;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::domain::Sms;
+use workos_core::domain::{Sms, SmsOptOut, SmsSettings};
 use workos_core::ids::SmsId;
 use workos_core::page::Page;
-use workos_core::repo::CommsRepo;
+use workos_core::repo::{CommsRepo, OptOutRepo};
 
-use super::ListComms;
+use super::{ListComms, page};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiPath, ApiQuery, Ctx};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
 /// The routes (sending with the `twilio` feature).
@@ -19,7 +21,60 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new().routes(routes!(list_sms));
     #[cfg(feature = "twilio")]
     let router = router.routes(routes!(send::send_sms));
-    router.routes(routes!(get_sms))
+    router
+        .routes(routes!(list_opt_outs))
+        .routes(routes!(get_sms_settings, put_sms_settings))
+        .routes(routes!(get_sms))
+}
+
+/// Paging for the opt-out list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListOptOuts {
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// `true`: the numbers opted out now; `false`: those that opted back in.
+    opted_out: Option<bool>,
+}
+
+/// List the numbers whose SMS consent changed: opted out (STOP, or Twilio's 21610) or back in
+/// (START), with when, how and the keyword.
+#[utoipa::path(get, path = "/sms/opt-outs", tag = "sms", params(ListOptOuts),
+    responses((status = 200, body = Page<SmsOptOut>), (status = 422, body = Problem)))]
+async fn list_opt_outs(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiQuery(q): ApiQuery<ListOptOuts>,
+) -> ApiResult<Json<Page<SmsOptOut>>> {
+    let page = page(q.limit, q.cursor.as_deref())?;
+    Ok(Json(
+        state.store.list_opt_outs(&ctx, q.opted_out, page).await?,
+    ))
+}
+
+/// The org's SMS settings: the reply to HELP and INFO.
+#[utoipa::path(get, path = "/sms/settings", tag = "sms",
+    responses((status = 200, body = SmsSettings)))]
+async fn get_sms_settings(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+) -> ApiResult<Json<SmsSettings>> {
+    Ok(Json(state.store.sms_settings(&ctx).await?))
+}
+
+/// Replace the org's SMS settings (admins). `help_text` (1–320 characters, or `null` for the
+/// default naming the org) answers HELP and INFO.
+#[utoipa::path(put, path = "/sms/settings", tag = "sms", request_body = SmsSettings,
+    responses((status = 200, body = SmsSettings), (status = 422, body = Problem)))]
+async fn put_sms_settings(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiJson(settings): ApiJson<SmsSettings>,
+) -> ApiResult<Json<SmsSettings>> {
+    Ok(Json(state.store.set_sms_settings(&ctx, settings).await?))
 }
 
 /// List SMS/MMS messages.

@@ -20,6 +20,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(inbound_sms))
         .routes(routes!(inbound_voice))
+        .routes(routes!(bridge))
         .routes(routes!(message_status))
         .routes(routes!(call_status))
         .routes(routes!(recording))
@@ -90,6 +91,18 @@ async fn inbound_sms(State(state): State<AppState>, hook: Webhook) -> ApiResult<
         (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn inbound_voice(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
     Ok(twiml(state.twilio_inbound.voice(&hook.inbound()).await?))
+}
+
+/// Click-to-call: the rep answered the first leg; answer the TwiML that dials the callee
+/// (`<Dial>` with the org's number as caller id, recording both legs when the org records).
+#[utoipa::path(post, path = "/webhooks/twilio/bridge", tag = "twilio", security(),
+    params(("org" = OrgId, Query, description = "The org, as put in the URL by the engine"),
+        ("to" = String, Query, description = "The number to dial, as put in the URL by the engine")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's voice parameters"),
+    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
+async fn bridge(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
+    Ok(twiml(state.twilio_inbound.bridge(&hook.inbound()).await?))
 }
 
 /// Message status callback: updates an outbound message's status (unknown statuses are stored

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use workos_core::domain::{
     DealStage, DedupeField, DedupeScope, DeliveryStatus, Direction, Distribution,
-    IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, ReturnReason,
+    IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource, ReturnReason,
     RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
 };
 use workos_core::tenant::Role;
@@ -47,6 +47,10 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
         (
             "Direction",
             serialized(&[Direction::Inbound, Direction::Outbound]),
+        ),
+        (
+            "OptOutSource",
+            serialized(&[OptOutSource::InboundKeyword, OptOutSource::TwilioError21610]),
         ),
         (
             "DeliveryStatus",

@@ -1069,11 +1069,13 @@ async fn outbound_sms_goes_through_twilio(t: &TwilioApp) {
         "Twilio was not asked"
     );
 
-    // Twilio's answers about the recipient land on `to`, after exactly one request each.
+    // Twilio's answers about the recipient land on `to`, after exactly one request each
+    // (to a number of its own: a 21610 is kept as the number's opt-out).
     for (code, message) in [
         (21211, "The 'To' number is not a valid phone number."),
         (21610, "Attempt to send to unsubscribed recipient"),
     ] {
+        let recipient = phone_number();
         let before = t.twilio.requests().len();
         t.twilio.fail_next(400, code, message);
         let p = t
@@ -1859,3 +1861,6 @@ async fn official_python_verifier_agrees(t: &TwilioApp) {
     assert_eq!(t.list("/api/v1/sms", &org.key).await.len(), 1);
 }
 twilio_test!(official_python_verifier_agrees);
+
+mod calls;
+mod opt_outs;
