@@ -68,6 +68,7 @@ mod phones;
 mod rls;
 mod roles;
 mod routing;
+mod schema_parity;
 mod sqlite_file;
 mod tasks;
 mod tls;
