@@ -5,6 +5,7 @@
 mod comms;
 mod crm;
 mod email;
+mod integration;
 mod lead;
 mod org;
 mod routing;
@@ -14,6 +15,7 @@ mod webhook;
 pub use comms::*;
 pub use crm::*;
 pub use email::*;
+pub use integration::*;
 pub use lead::*;
 pub use org::*;
 pub use routing::*;

@@ -8,10 +8,12 @@
 //! The only methods without a context are in [`Directory`]: the lookups that *establish* a
 //! tenant (an API key by prefix, a membership, an inbound phone number) and org creation.
 
-mod gmail;
+mod email;
+mod integrations;
 mod leads;
 
-pub use gmail::*;
+pub use email::*;
+pub use integrations::*;
 pub use leads::*;
 
 use async_trait::async_trait;
