@@ -22,7 +22,11 @@ use workos_core::{Error, Result};
 use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
 use crate::events::Subscription;
+use crate::repos::fetch_page;
 use crate::{Backend, SqlStore};
+
+#[cfg(feature = "postgres")]
+mod postgres;
 
 #[derive(sqlx::FromRow)]
 struct WebhookRow {
@@ -213,10 +217,12 @@ impl WebhookRepo for SqlStore {
 
     async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = "
-        ));
-        sql.bind(ctx.org_id()).page("id", page);
+        let mut sql = Sql::tenant(
+            &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks"),
+            "org_id",
+            ctx.org_id(),
+        );
+        sql.page("id", page);
         let rows: Vec<WebhookRow> = tx.fetch_sql(sql).await?;
         let rows = rows
             .into_iter()
@@ -374,21 +380,17 @@ impl WebhookRepo for SqlStore {
     ) -> Result<Page<WebhookDelivery>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
         fetch_webhook(&mut tx, ctx, webhook_id).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM} WHERE d.org_id = "
-        ));
-        sql.bind(ctx.org_id())
-            .and("d.webhook_id", "=", Some(webhook_id.as_uuid()))
+        let mut sql = Sql::tenant(
+            &format!("SELECT {DELIVERY_COLUMNS} FROM {DELIVERY_FROM}"),
+            "d.org_id",
+            ctx.org_id(),
+        );
+        sql.and("d.webhook_id", "=", Some(webhook_id.as_uuid()))
             .and("d.status", "=", filter.status.map(|s| s.as_str()))
             .and("e.type", "=", filter.event_type);
         and_range(&mut sql, "d.created_at", filter.created);
         sql.page("d.id", page);
-        let rows: Vec<DeliveryRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(WebhookDelivery::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |d| d.id.as_uuid()))
+        fetch_page::<DeliveryRow, WebhookDelivery>(&mut tx, sql, page, |d| d.id.as_uuid()).await
     }
 
     async fn get_delivery(
@@ -634,13 +636,14 @@ impl DeliveryQueue for SqlStore {
         // itself, claims included. So the claim does not wait for the flush, which takes an
         // fsync off every delivery's path.
         let mut tx = self.system_async_commit_tx().await?;
-        let rows: Vec<DueRow> = if tx.fast_path() {
-            // One Postgres node: one statement of fixed text (prepared once) claims across orgs
-            // and reads the batch.
+        #[cfg(feature = "postgres")]
+        let fast = tx.fast_path();
+        #[cfg(not(feature = "postgres"))]
+        let fast = false;
+        let rows: Vec<DueRow> = if fast {
+            // One Postgres node: one statement claims across orgs and reads the batch.
             #[cfg(feature = "postgres")]
-            let rows = tx
-                .fetch_all(&CLAIM_ANY_ORG, args![until, t, i64::from(limit)])
-                .await?;
+            let rows = postgres::claim_any_org(&mut tx, until, t, limit).await?;
             #[cfg(not(feature = "postgres"))]
             let rows = Vec::new();
             tx.commit().await?;
@@ -696,8 +699,8 @@ impl DeliveryQueue for SqlStore {
         let t = now();
         let failing = failing_updates(&outcomes);
         #[cfg(feature = "postgres")]
-        if tx.fast_path() {
-            record_pg(&mut tx, &outcomes, &failing, t).await?;
+        if let Some(pg) = tx.fast_pg() {
+            postgres::record(pg, &outcomes, &failing, t).await?;
         } else {
             record_each(&mut tx, &outcomes, &failing, t).await?;
         }
@@ -747,34 +750,12 @@ impl DeliveryQueue for SqlStore {
         let mut tx = self.system_tx(true).await?;
         #[cfg(feature = "postgres")]
         if let Some(pg) = tx.fast_pg() {
-            let (orgs, ids): (Vec<Uuid>, Vec<Uuid>) = deliveries
-                .iter()
-                .map(|(org, id)| (org.as_uuid(), id.as_uuid()))
-                .unzip();
-            sqlx::query(
-                "UPDATE webhook_deliveries d SET locked_until = $1
-                 FROM unnest($2::uuid[], $3::uuid[]) AS r(org_id, id)
-                 WHERE d.org_id = r.org_id AND d.id = r.id AND d.status IN ('pending', 'retrying')",
-            )
-            .bind(until)
-            .bind(&orgs)
-            .bind(&ids)
-            .execute(pg)
-            .await
-            .map_err(crate::db::db_error)?;
-            if until.is_none() {
-                tx.wake_workers();
-            }
-            return tx.commit().await;
+            postgres::release(pg, &deliveries, until).await?;
+        } else {
+            release_each(&mut tx, &deliveries, until).await?;
         }
-        for (org, id) in deliveries {
-            tx.execute(
-                "UPDATE webhook_deliveries SET locked_until = $1
-                 WHERE org_id = $2 AND id = $3 AND status IN ('pending', 'retrying')",
-                args![until, org, id],
-            )
-            .await?;
-        }
+        #[cfg(not(feature = "postgres"))]
+        release_each(&mut tx, &deliveries, until).await?;
         if until.is_none() {
             tx.wake_workers();
         }
@@ -807,165 +788,6 @@ impl DeliveryQueue for SqlStore {
     }
 }
 
-/// A delivery made by [`DISPATCH_COMMITTED`], with what sending it needs.
-#[cfg(feature = "postgres")]
-#[derive(sqlx::FromRow)]
-struct CommittedRow {
-    id: Uuid,
-    claimed: bool,
-    event_id: Uuid,
-    org_id: Uuid,
-    event_type: String,
-    occurred_at: Timestamp,
-    subject_kind: String,
-    subject_id: Uuid,
-    data: Json<serde_json::Value>,
-    request_id: Option<String>,
-    webhook_id: Uuid,
-    url: String,
-    headers: Json<BTreeMap<String, String>>,
-    secrets: Vec<u8>,
-    rate_limit_per_second: Option<i32>,
-    failing_since: Option<Timestamp>,
-}
-
-#[cfg(feature = "postgres")]
-impl CommittedRow {
-    /// The delivery, made (and claimed) at `t`, ready to send.
-    fn into_due(self, t: Timestamp) -> DueDelivery {
-        let event = DomainEvent {
-            id: EventId::from_uuid(self.event_id),
-            org_id: OrgId::from_uuid(self.org_id),
-            event_type: self.event_type,
-            occurred_at: self.occurred_at,
-            subject: Subject {
-                kind: self.subject_kind,
-                id: self.subject_id,
-            },
-            data: self.data.0,
-            request_id: self.request_id,
-        };
-        DueDelivery {
-            delivery: WebhookDelivery {
-                id: WebhookDeliveryId::from_uuid(self.id),
-                org_id: event.org_id,
-                webhook_id: WebhookId::from_uuid(self.webhook_id),
-                event_id: event.id,
-                event_type: event.event_type.clone(),
-                status: DeliveryStatus::Pending,
-                attempts: 0,
-                next_attempt_at: Some(t),
-                last_status_code: None,
-                created_at: t,
-                updated_at: t,
-            },
-            url: self.url,
-            headers: self.headers.0,
-            secrets: SealedSecrets(self.secrets),
-            rate_limit_per_second: self
-                .rate_limit_per_second
-                .and_then(|r| u32::try_from(r).ok()),
-            failing_since: self.failing_since,
-            event,
-        }
-    }
-}
-
-/// [`event_type_matches`] in SQL, of endpoint `w` and event `e`: no filter, `*`, the type
-/// itself, or its family (`company.*`).
-#[cfg(feature = "postgres")]
-const TYPE_MATCHES_PG: &str = "(jsonb_array_length(w.event_types) = 0 OR EXISTS (
-     SELECT 1 FROM jsonb_array_elements_text(w.event_types) AS f(t)
-     WHERE f.t = '*' OR f.t = e.type OR (right(f.t, 2) = '.*' AND starts_with(e.type, left(f.t, -1)))))";
-
-/// [`WebhookDeliveryId::for_event`] in SQL, of event `e` and endpoint `w`: the event id's
-/// first 6 bytes, then 10 bytes of the SHA-256, with the v7 version and variant bits.
-#[cfg(feature = "postgres")]
-const DELIVERY_ID_PG: &str =
-    "encode(set_byte(set_byte(b.bytes, 6, (get_byte(b.bytes, 6) & 15) | 112),
-     8, (get_byte(b.bytes, 8) & 63) | 128), 'hex')::uuid";
-
-/// Fans out the events `$1` in one statement: the deliveries to their orgs' matching enabled
-/// endpoints that existed when they happened (as `dispatch_events` makes them), made at `$2`,
-/// the first `$4` claimed until `$3`; existing ones (made by `dispatch_events` first) are left
-/// alone. Returns the new ones with what sending needs.
-#[cfg(feature = "postgres")]
-static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "WITH m AS (
-             SELECT {DELIVERY_ID_PG} AS id, e.org_id, w.id AS webhook_id, e.id AS event_id,
-                    row_number() OVER (ORDER BY e.org_id, e.pos, w.id) AS n
-             FROM domain_events e
-             JOIN webhooks w ON w.org_id = e.org_id AND w.enabled AND w.created_at <= e.occurred_at
-             CROSS JOIN LATERAL (SELECT substring(uuid_send(e.id) FROM 1 FOR 6)
-                 || substring(sha256('workos webhook delivery v1'::bytea || uuid_send(e.id) || uuid_send(w.id))
-                              FROM 1 FOR 10) AS bytes) b
-             WHERE e.id = ANY($1) AND {TYPE_MATCHES_PG}
-         ), ins AS (
-             INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
-                                             locked_until, created_at, updated_at)
-             SELECT id, org_id, webhook_id, event_id, 'pending', 0, $2, CASE WHEN n <= $4 THEN $3::timestamptz END,
-                    $2, $2
-             FROM m ORDER BY n
-             ON CONFLICT DO NOTHING RETURNING id, org_id, webhook_id, event_id, locked_until
-         )
-         SELECT ins.id, ins.locked_until IS NOT NULL AS claimed, e.id AS event_id, e.org_id, e.type AS event_type,
-                e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, w.id AS webhook_id, w.url,
-                w.headers, w.secrets, w.rate_limit_per_second, w.failing_since
-         FROM ins JOIN domain_events e ON e.org_id = ins.org_id AND e.id = ins.event_id
-         JOIN webhooks w ON w.org_id = ins.org_id AND w.id = ins.webhook_id
-         ORDER BY e.org_id, e.pos, w.id"
-    )
-});
-
-#[cfg(feature = "postgres")]
-impl SqlStore {
-    /// [`DeliveryQueue::dispatch_committed`] on Postgres: one statement ([`DISPATCH_COMMITTED`])
-    /// in a transaction that commits without waiting for the WAL flush. Lost in a crash, the
-    /// deliveries are made again by `dispatch_events`, under the same ids; a later synchronous
-    /// commit (an attempt's record) flushes them along.
-    async fn dispatch_committed_pg(
-        &self,
-        events: &[EventId],
-        claim: u32,
-        lease: std::time::Duration,
-    ) -> Result<Dispatched> {
-        if events.is_empty() {
-            return Ok(Dispatched::default());
-        }
-        let t = now();
-        let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        let ids: Vec<Uuid> = events.iter().map(|e| e.as_uuid()).collect();
-        let mut tx = self.system_async_commit_tx().await?;
-        let Some(pg) = tx.pg() else {
-            return Err(Error::internal(
-                "dispatch_committed",
-                "not a Postgres transaction",
-            ));
-        };
-        let rows: Vec<CommittedRow> = sqlx::query_as(&DISPATCH_COMMITTED)
-            .bind(&ids)
-            .bind(t)
-            .bind(until)
-            .bind(i64::from(claim))
-            .fetch_all(&mut *pg)
-            .await
-            .map_err(crate::db::db_error)?;
-        if rows.iter().any(|r| !r.claimed) {
-            // Every worker process wakes for the unclaimed ones.
-            tx.wake_workers();
-        }
-        tx.commit().await?;
-        let created = rows.len();
-        let claimed = rows
-            .into_iter()
-            .filter(|r| r.claimed)
-            .map(|r| r.into_due(t))
-            .collect();
-        Ok(Dispatched { created, claimed })
-    }
-}
-
 /// The columns a claimed delivery is read with, besides [`DELIVERY_COLUMNS`].
 const DUE_COLUMNS: &str = "w.url, w.headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
      e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id";
@@ -983,20 +805,6 @@ fn claim_update(org: bool, lock: &str) -> String {
              ORDER BY d.next_attempt_at LIMIT $3{lock}){outer}"
     )
 }
-
-/// The claim and the read of what it claimed, across orgs, in one statement (one Postgres
-/// node only: on Citus this would lock rows on every shard).
-#[cfg(feature = "postgres")]
-static CLAIM_ANY_ORG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "WITH d AS ({} RETURNING id, org_id, webhook_id, event_id, status, attempts, next_attempt_at, \
-         last_status_code, created_at, updated_at)
-         SELECT {DELIVERY_COLUMNS}, {DUE_COLUMNS} FROM d
-         JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id
-         JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id",
-        claim_update(false, " FOR UPDATE OF d SKIP LOCKED")
-    )
-});
 
 impl SqlStore {
     /// Claims up to `limit` of `org`'s due deliveries until `until` (due at `t`) and reads them
@@ -1050,28 +858,17 @@ async fn insert_deliveries(tx: &mut Tx, rows: &[(Uuid, Uuid, Uuid)]) -> Result<u
     let t = now();
     #[cfg(feature = "postgres")]
     if let Some(pg) = tx.fast_pg() {
-        // Arrays keep the statement's text fixed whatever the batch size.
-        let ids: Vec<Uuid> = rows.iter().map(delivery_id).collect();
-        let orgs: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-        let webhooks: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
-        let events: Vec<Uuid> = rows.iter().map(|r| r.2).collect();
-        return sqlx::query(
-            "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
-             created_at, updated_at)
-             SELECT u.id, u.org_id, u.webhook_id, u.event_id, 'pending', 0, $5, $5, $5
-             FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS u(id, org_id, webhook_id, event_id)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&ids)
-        .bind(&orgs)
-        .bind(&webhooks)
-        .bind(&events)
-        .bind(t)
-        .execute(pg)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(crate::db::db_error);
+        return postgres::insert_deliveries(pg, rows, t).await;
     }
+    insert_deliveries_each(tx, rows, t).await
+}
+
+/// [`insert_deliveries`] in batches of rows (SQLite: no arrays; Citus: each row routed).
+async fn insert_deliveries_each(
+    tx: &mut Tx,
+    rows: &[(Uuid, Uuid, Uuid)],
+    t: Timestamp,
+) -> Result<u64> {
     let mut created = 0;
     // Batches stay well under SQLite's bind-parameter limit.
     for chunk in rows.chunks(500) {
@@ -1153,97 +950,6 @@ fn failing_updates(outcomes: &[AttemptOutcome]) -> Vec<FailingUpdate> {
     updates
 }
 
-/// Records a batch in one Postgres statement: the attempts, the deliveries, the endpoints'
-/// `failing_since` (changed only where it changes).
-#[cfg(feature = "postgres")]
-async fn record_pg(
-    tx: &mut Tx,
-    outcomes: &[AttemptOutcome],
-    failing: &[FailingUpdate],
-    t: Timestamp,
-) -> Result<()> {
-    let Some(pg) = tx.pg() else {
-        return Err(Error::internal("record_pg", "not a Postgres transaction"));
-    };
-    let col = |f: &dyn Fn(&AttemptOutcome) -> Option<i32>| -> Vec<Option<i32>> {
-        outcomes.iter().map(f).collect()
-    };
-    sqlx::query(
-        "WITH a AS (
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::int4[], $6::text[],
-                                  $7::int4[], $8::text[], $9::timestamptz[], $10::text[])
-                 AS a(id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms, response_body,
-                      next_attempt_at, status)
-         ), attempts AS (
-             INSERT INTO webhook_attempts (id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms,
-                                           response_body, next_attempt_at)
-             SELECT id, org_id, delivery_id, attempted_at, status_code, error_kind, latency_ms, response_body,
-                    next_attempt_at FROM a
-         ), deliveries AS (
-             UPDATE webhook_deliveries d SET status = a.status, attempts = d.attempts + 1,
-                    next_attempt_at = a.next_attempt_at, last_status_code = a.status_code, locked_until = NULL,
-                    updated_at = $11
-             FROM a WHERE d.org_id = a.org_id AND d.id = a.delivery_id
-         )
-         UPDATE webhooks w SET failing_since = CASE WHEN f.reset THEN f.since ELSE COALESCE(w.failing_since, f.since) END
-         FROM unnest($12::uuid[], $13::uuid[], $14::bool[], $15::timestamptz[]) AS f(org_id, id, reset, since)
-         WHERE w.org_id = f.org_id AND w.id = f.id
-           AND w.failing_since IS DISTINCT FROM
-               (CASE WHEN f.reset THEN f.since ELSE COALESCE(w.failing_since, f.since) END)",
-    )
-    .bind(outcomes.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-    .bind(outcomes.iter().map(|o| o.org_id.as_uuid()).collect::<Vec<_>>())
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.attempt.delivery_id.as_uuid())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.attempt.attempted_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind(col(&|o| o.attempt.status_code.map(i32::from)))
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.attempt.error_kind.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(col(&|o| {
-        Some(i32::try_from(o.attempt.latency_ms).unwrap_or(i32::MAX))
-    }))
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.attempt.response_body.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.attempt.next_attempt_at)
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        outcomes
-            .iter()
-            .map(|o| o.status.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(t)
-    .bind(failing.iter().map(|f| f.org_id).collect::<Vec<_>>())
-    .bind(failing.iter().map(|f| f.webhook_id).collect::<Vec<_>>())
-    .bind(failing.iter().map(|f| f.reset).collect::<Vec<_>>())
-    .bind(failing.iter().map(|f| f.since).collect::<Vec<_>>())
-    .execute(pg)
-    .await
-    .map_err(crate::db::db_error)?;
-    Ok(())
-}
-
 /// Records a batch statement by statement (SQLite: no arrays, and no round trips to save;
 /// Citus: each statement routed to its org's shard).
 async fn record_each(
@@ -1289,6 +995,23 @@ async fn record_each(
             "UPDATE webhooks SET failing_since = CASE WHEN $1 THEN $2 ELSE COALESCE(failing_since, $2) END
              WHERE org_id = $3 AND id = $4",
             args![f.reset, f.since, f.org_id, f.webhook_id],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Sets the lease of the deliveries (org, id) still to be sent to `until`, one statement each.
+async fn release_each(
+    tx: &mut Tx,
+    deliveries: &[(OrgId, WebhookDeliveryId)],
+    until: Option<Timestamp>,
+) -> Result<()> {
+    for (org, id) in deliveries {
+        tx.execute(
+            "UPDATE webhook_deliveries SET locked_until = $1
+             WHERE org_id = $2 AND id = $3 AND status IN ('pending', 'retrying')",
+            args![until, *org, *id],
         )
         .await?;
     }
