@@ -70,9 +70,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use crate::db::Tx;
-#[cfg(feature = "postgres")]
-pub use crate::migrations::schema_fingerprint;
-pub use crate::migrations::{Migration, MigrationStatus};
+pub use crate::migrations::{Migration, MigrationStatus, schema_fingerprint};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
 /// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.
