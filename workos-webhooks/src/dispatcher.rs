@@ -28,9 +28,8 @@ use workos_core::events::{EventBus, EventLog};
 use workos_core::ids::{EventId, OrgId};
 use workos_core::repo::DeliveryQueue;
 
-use crate::config::WebhookConfig;
 use crate::wakeups::Wakeups;
-use crate::worker::{Handoff, Queued};
+use crate::worker::{Handoff, Queued, WebhookConfig};
 
 /// Orgs asked for at once when looking for every org with events to dispatch.
 const PENDING_ORGS_BATCH: u32 = 500;

@@ -7,10 +7,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`service`] | [`WebhookService`](service::WebhookService): register endpoints (SSRF-checked URL, minted secret sealed at rest), change them, rotate secrets with a grace period |
-//! | [`pipeline`] | [`Pipeline`](pipeline::Pipeline): the [`Dispatcher`](dispatcher::Dispatcher) and the [`DeliveryWorker`](worker::DeliveryWorker) run together until shut down |
-//! | [`dispatcher`] | [`Dispatcher`](dispatcher::Dispatcher): fans committed events out into deliveries |
-//! | [`worker`] | [`DeliveryWorker`](worker::DeliveryWorker): sends due deliveries, holds endpoints to their rate limits, records the attempts |
-//! | [`config`] | [`WebhookConfig`](config::WebhookConfig): the pipeline's settings, from the environment or code |
+//! | [`worker`] | [`Pipeline`](worker::Pipeline): the [`Dispatcher`](worker::Dispatcher) fanning events out into deliveries and the [`DeliveryWorker`](worker::DeliveryWorker) sending them; [`WebhookConfig`](worker::WebhookConfig) |
 //! | [`leads`] | [`LeadSender`](leads::LeadSender): routed leads to fulfillment partners (signed webhook or email), retried on the same schedule; [`PartnerService`](leads::PartnerService): partners' signing secrets |
 //! | [`sender`] | one HTTP attempt: re-checked and pinned destination, no redirects, timeout, capped response body, classification |
 //! | [`schedule`] | [`RetrySchedule`](schedule::RetrySchedule): delays between attempts, jitter, `Retry-After` |
@@ -23,17 +20,16 @@
 //! [`EventBus`](workos_core::events::EventBus)), so it runs on any backend.
 //!
 //! What an embedder does first, as the example shows: **configure**
-//! ([`WebhookConfig::from_env`](config::WebhookConfig::from_env)), **register endpoints**
+//! ([`WebhookConfig::from_env`](worker::WebhookConfig::from_env)), **register endpoints**
 //! ([`WebhookService::create`](service::WebhookService::create), which returns the signing
-//! secret once) and **run the pipeline** ([`Pipeline::spawn`](pipeline::Pipeline::spawn)).
+//! secret once) and **run the pipeline** ([`Pipeline::spawn`](worker::Pipeline::spawn)).
 //! Receivers check deliveries with [`signing::verify`]. The crate has no feature flags.
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<workos_store::SqlStore>, cipher: std::sync::Arc<workos_core::crypto::Cipher>,
 //! #               ctx: workos_core::tenant::TenantContext, new: workos_core::domain::NewWebhook) -> Result<(), Box<dyn std::error::Error>> {
 //! use workos_webhooks::service::WebhookService;
-//! use workos_webhooks::config::WebhookConfig;
-//! use workos_webhooks::pipeline::Pipeline;
+//! use workos_webhooks::worker::{Pipeline, WebhookConfig};
 //!
 //! // WORKOS_WEBHOOK_RETRY_SCHEDULE, WORKOS_WEBHOOK_TIMEOUT_SECS, WORKOS_WEBHOOK_ALLOWED_SUBNETS
 //! let config = WebhookConfig::from_env()?;
@@ -53,11 +49,8 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub mod config;
 pub mod dispatcher;
 pub mod leads;
-mod limiter;
-pub mod pipeline;
 pub mod schedule;
 pub mod sender;
 pub mod service;

@@ -1,8 +1,14 @@
-//! The [`DeliveryWorker`]: sends due deliveries and records the attempts. The pipeline that runs
-//! it beside a [`Dispatcher`] is in [`crate::pipeline`], its settings in [`crate::config`], the
-//! endpoints' rate limiters in a module of their own. The settings and the pipeline are also
-//! re-exported here, where they were first defined, so `worker::WebhookConfig` and
-//! `worker::Pipeline` keep working.
+//! The delivery pipeline: a [`Dispatcher`] fans committed events out into deliveries, a
+//! [`DeliveryWorker`] sends due deliveries and records what happened. [`Pipeline::spawn`] runs
+//! both as tokio tasks until its [`PipelineHandle`] is shut down (or dropped).
+//!
+//! Both talk to storage only through the core traits ([`DeliveryQueue`], [`EventBus`]), so any
+//! backend works, and several processes can run pipelines on one database: the store hands each
+//! event batch to one dispatcher and each due delivery to one worker (a claim with a lease).
+//!
+//! ## Dispatcher
+//! See [`crate::dispatcher`]: it fans each org's committed events out into deliveries, and hands
+//! deliveries of events committed in this process straight to the worker.
 //!
 //! ## Worker
 //! Keeps up to [`WebhookConfig::max_in_flight`] attempts going, each started as soon as a slot
@@ -11,8 +17,9 @@
 //! each [`DeliveryQueue::record_attempts`] call taking whatever finished during the previous
 //! one, so claiming, sending and recording overlap and one slow receiver holds up only its own
 //! slot. Claimed but unrecorded deliveries are bounded (*max_in_flight + 2 × claim_batch*).
-//! Each endpoint is held to its `rate_limit_per_second` (a GCRA limiter per endpoint, in
-//! memory: the limit holds per worker process). With nothing to claim the worker sleeps until
+//! Each endpoint is held to its `rate_limit_per_second` (a GCRA limit per endpoint, through
+//! [`WebhookConfig::limiter`]: in memory by default, where the limit holds per worker process;
+//! a shared limiter such as `workos_limits::RedisLimiter` makes it hold across processes). With nothing to claim the worker sleeps until
 //! the next due time, a notice that deliveries became due ([`DeliveryQueue::subscribe_due`]:
 //! sent by any process's dispatcher, by replays, recoveries and hand-backs; Postgres
 //! `NOTIFY workos_deliveries`), the in-process dispatcher's wake-up, or the poll interval.
@@ -38,38 +45,54 @@
 //! lease.
 
 use std::collections::VecDeque;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
 use workos_core::crypto::Cipher;
 use workos_core::domain::{
     DeliveryAttempt, DeliveryStatus, WebhookDelivery, now, to_storage_precision,
 };
-use workos_core::events::EventBus;
-use workos_core::ids::{OrgId, WebhookDeliveryId};
+use workos_core::events::{EventBus, EventLog};
+use workos_limits::{Decision, MemoryLimiter, Quota, RateLimiter};
+
+pub use crate::dispatcher::{DispatchStats, Dispatcher};
+use crate::wakeups::Wakeups;
+use workos_core::ids::{OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery};
 use workos_core::{Error, Result};
 
-pub use crate::config::{
-    ConfigError, DEFAULT_FAILING_DISABLE_AFTER, ENV_ALLOWED_SUBNETS, ENV_RETRY_SCHEDULE,
-    ENV_TIMEOUT_SECS, LEASE_MARGIN, MAX_TIMEOUT, WebhookConfig,
+use crate::schedule::{RetrySchedule, ScheduleError};
+use crate::sender::{
+    DEFAULT_TIMEOUT, ErrorKind, HttpSender, Message, SendError, SendResponse, Verdict, classify,
 };
-pub use crate::dispatcher::{DispatchStats, Dispatcher};
-use crate::limiter::{Limiters, RATE_LIMIT_WAIT};
-pub use crate::pipeline::{Pipeline, PipelineHandle};
-use crate::schedule::RetrySchedule;
-use crate::sender::{ErrorKind, HttpSender, Message, SendError, SendResponse, Verdict, classify};
 use crate::service::SecretSealer;
-use crate::wakeups::Wakeups;
+use crate::ssrf::{SsrfError, SsrfGuard};
 
+/// Environment variable holding the retry schedule (see [`RetrySchedule::parse`]).
+pub const ENV_RETRY_SCHEDULE: &str = "WORKOS_WEBHOOK_RETRY_SCHEDULE";
+/// Environment variable holding the attempt timeout in whole seconds.
+pub const ENV_TIMEOUT_SECS: &str = "WORKOS_WEBHOOK_TIMEOUT_SECS";
+/// Environment variable holding the SSRF allow-list (see [`SsrfGuard::from_env_value`]).
+pub const ENV_ALLOWED_SUBNETS: &str = "WORKOS_WEBHOOK_ALLOWED_SUBNETS";
+
+/// The longest attempt timeout accepted: 5 minutes.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an endpoint may fail before it is disabled, by default: 5 days.
+pub const DEFAULT_FAILING_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+/// How much longer than the attempt timeout a claim's lease lasts.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
 pub(crate) const START_MARGIN: Duration = Duration::from_secs(5);
+/// The longest an attempt waits for its endpoint's rate limit before the delivery is handed
+/// back (so a rate-limited endpoint holds few of the attempt slots).
+const RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);
 /// The most finished attempts recorded in one store call.
 const RECORD_BATCH: usize = 1000;
 
@@ -79,6 +102,110 @@ pub const ERROR_SECRETS_UNREADABLE: &str = "secrets_unreadable";
 /// The `error_kind` of a delivery dead-lettered because its endpoint has no valid signing
 /// secret: no attempt was sent.
 pub const ERROR_NO_SECRET: &str = "no_valid_secret";
+
+/// Settings of the delivery pipeline.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// When failed deliveries are tried again.
+    pub retry_schedule: RetrySchedule,
+    /// The timeout of one attempt, response body included (default 15 s).
+    pub timeout: Duration,
+    /// The SSRF guard checking every destination before each attempt.
+    pub allowed_subnets: SsrfGuard,
+    /// An endpoint failing this long is disabled (reason `failing`; default 5 days).
+    pub failing_disable_after: Duration,
+    /// Events read per dispatch call (default 1000).
+    pub dispatch_batch: u32,
+    /// Deliveries claimed at once (default 100).
+    pub claim_batch: u32,
+    /// Attempts in flight at once per worker (default 32).
+    pub max_in_flight: usize,
+    /// The longest sleep between two looks at the store when no notice comes (default 1 s).
+    pub poll_interval: Duration,
+    /// What holds endpoints to their `rate_limit_per_second` (default: a
+    /// [`MemoryLimiter`] of this configuration's own, shared by its clones).
+    pub limiter: Arc<dyn RateLimiter>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            retry_schedule: RetrySchedule::default(),
+            timeout: DEFAULT_TIMEOUT,
+            allowed_subnets: SsrfGuard::default(),
+            failing_disable_after: DEFAULT_FAILING_DISABLE_AFTER,
+            dispatch_batch: 1000,
+            claim_batch: 100,
+            max_in_flight: 32,
+            poll_interval: Duration::from_secs(1),
+            limiter: Arc::new(MemoryLimiter::new()),
+        }
+    }
+}
+
+/// A pipeline setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `WORKOS_WEBHOOK_RETRY_SCHEDULE` is invalid.
+    #[error("{ENV_RETRY_SCHEDULE}: {0}")]
+    RetrySchedule(#[from] ScheduleError),
+    /// `WORKOS_WEBHOOK_TIMEOUT_SECS` is not a whole number of seconds from 1 to 300.
+    #[error("{ENV_TIMEOUT_SECS}: {value:?} is not a whole number of seconds from 1 to 300")]
+    Timeout {
+        /// The value as set.
+        value: String,
+    },
+    /// `WORKOS_WEBHOOK_ALLOWED_SUBNETS` is invalid.
+    #[error("{ENV_ALLOWED_SUBNETS}: {0}")]
+    AllowedSubnets(#[source] SsrfError),
+}
+
+impl WebhookConfig {
+    /// The defaults, with [`ENV_RETRY_SCHEDULE`], [`ENV_TIMEOUT_SECS`] and
+    /// [`ENV_ALLOWED_SUBNETS`] applied when set (an empty value counts as unset).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the variable that is set but invalid.
+    pub fn from_env() -> std::result::Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`WebhookConfig::from_env`] reading variables through `lookup` (for tests and for
+    /// configuration that is not in the process environment).
+    ///
+    /// # Errors
+    /// As [`WebhookConfig::from_env`].
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> std::result::Result<Self, ConfigError> {
+        let get = |name| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut config = Self::default();
+        if let Some(v) = get(ENV_RETRY_SCHEDULE) {
+            config.retry_schedule = RetrySchedule::parse(&v)?;
+        }
+        if let Some(v) = get(ENV_TIMEOUT_SECS) {
+            config.timeout = v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs)
+                .filter(|t| !t.is_zero() && *t <= MAX_TIMEOUT)
+                .ok_or(ConfigError::Timeout { value: v })?;
+        }
+        if let Some(v) = get(ENV_ALLOWED_SUBNETS) {
+            config.allowed_subnets =
+                SsrfGuard::from_env_value(&v).map_err(ConfigError::AllowedSubnets)?;
+        }
+        Ok(config)
+    }
+
+    /// The lease of a claim: the timeout plus [`LEASE_MARGIN`].
+    #[must_use]
+    pub fn lease(&self) -> Duration {
+        self.timeout + LEASE_MARGIN
+    }
+}
 
 /// The `webhook-id` of a delivery: `msg_` + its id as 32 hex digits, the same on every attempt.
 #[must_use]
@@ -135,7 +262,7 @@ pub struct DeliveryWorker<S: ?Sized> {
     max_in_flight: usize,
     poll_interval: Duration,
     lease: Duration,
-    limiters: Limiters,
+    limiter: Arc<dyn RateLimiter>,
     waker: Arc<Notify>,
     /// Claimed but unrecorded deliveries (*max_in_flight + 2 × claim_batch* permits).
     window: Arc<Semaphore>,
@@ -176,7 +303,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             max_in_flight,
             poll_interval: config.poll_interval,
             lease: config.lease(),
-            limiters: Limiters::default(),
+            limiter: Arc::clone(&config.limiter),
             waker: Arc::new(Notify::new()),
             window: Arc::new(Semaphore::new(max_in_flight + 2 * batch as usize)),
             handoff,
@@ -223,7 +350,6 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             .collect()
             .await;
         self.finish(done).await?;
-        self.limiters.prune();
         tracing::debug!(claimed = count, "webhook deliveries claimed");
         Ok(count)
     }
@@ -375,7 +501,6 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             if look_again {
                 this.waker.notify_one();
             }
-            this.limiters.prune();
             tracing::debug!(count, "webhook deliveries finished");
         }
     }
@@ -438,14 +563,10 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
     async fn attempt(&self, due: DueDelivery, start_by: Instant) -> Done {
         let delivery = &due.delivery;
         if let Some(rate) = due.rate_limit_per_second {
-            let limiter = self.limiters.get(delivery.webhook_id, rate);
             let left = start_by
                 .saturating_duration_since(Instant::now())
                 .min(RATE_LIMIT_WAIT);
-            if tokio::time::timeout(left, limiter.until_ready())
-                .await
-                .is_err()
-            {
+            if !self.wait_for_rate(delivery.webhook_id, rate, left).await {
                 tracing::debug!(delivery_id = %delivery.id, "rate limited; handed back");
                 let spacing = Duration::from_secs(1) / rate.max(1);
                 return Done::Released(
@@ -530,6 +651,26 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             }
         }
         self.store.record_attempts(outcomes).await
+    }
+
+    /// Waits, at most `left`, until endpoint `webhook_id` may take one more delivery at
+    /// `rate` a second (evenly spaced, no burst); `false` when it may not in that time.
+    async fn wait_for_rate(&self, webhook_id: WebhookId, rate: u32, left: Duration) -> bool {
+        let per_second = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(per_second).with_burst(NonZeroU32::MIN);
+        let key = format!("webhook:{webhook_id}");
+        let until = Instant::now() + left;
+        loop {
+            match self.limiter.check(&key, quota).await {
+                Decision::Allowed { .. } => return true,
+                Decision::Limited { retry_after } => {
+                    if Instant::now() + retry_after > until {
+                        return false;
+                    }
+                    tokio::time::sleep(retry_after).await;
+                }
+            }
+        }
     }
 }
 
@@ -619,9 +760,75 @@ pub(crate) fn decide(
     }
 }
 
+/// Runs a [`Dispatcher`] and a [`DeliveryWorker`] over one store.
+#[derive(Debug)]
+pub struct Pipeline;
+
+impl Pipeline {
+    /// Spawns a dispatcher and a worker over `store` on the current tokio runtime. They run
+    /// until [`PipelineHandle::shutdown`] or until the handle is dropped.
+    ///
+    /// # Errors
+    /// As [`DeliveryWorker::new`].
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn spawn<S>(
+        store: Arc<S>,
+        cipher: Arc<Cipher>,
+        config: WebhookConfig,
+    ) -> Result<PipelineHandle>
+    where
+        S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static,
+    {
+        let worker = DeliveryWorker::new(store.clone(), cipher, &config)?;
+        let dispatcher = Dispatcher::new(store, &config)
+            .notify(worker.waker())
+            .hand_off(worker.handoff());
+        let (shutdown, signal) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(dispatcher.run(signal.clone())),
+            tokio::spawn(worker.run(signal)),
+        ];
+        Ok(PipelineHandle { shutdown, tasks })
+    }
+}
+
+/// Controls a spawned [`Pipeline`]. Dropping it signals shutdown without waiting.
+#[derive(Debug)]
+pub struct PipelineHandle {
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl PipelineHandle {
+    /// Signals shutdown and waits until both tasks stopped (a worker first finishes and records
+    /// the batch it is sending, so this takes at most about the lease).
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in std::mem::take(&mut self.tasks) {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "webhook pipeline task failed");
+            }
+        }
+    }
+
+    /// Whether both tasks are still running.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.tasks.iter().all(|t| !t.is_finished())
+    }
+}
+
+impl Drop for PipelineHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use workos_core::ids::{EventId, OrgId, WebhookId};
+    use workos_core::ids::{EventId, OrgId};
 
     use super::*;
 
@@ -776,6 +983,48 @@ mod tests {
             &response(410),
         );
         assert_eq!(gone.disable_endpoint.as_deref(), Some("gone"));
+    }
+
+    #[test]
+    fn config_from_lookup() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let c = WebhookConfig::from_lookup(vars(&[])).unwrap();
+        assert_eq!(c.retry_schedule, RetrySchedule::default());
+        assert_eq!(c.timeout, Duration::from_secs(15));
+        assert_eq!(c.lease(), Duration::from_secs(45));
+        assert!(c.allowed_subnets.allowed().is_empty());
+        assert_eq!(c.failing_disable_after, 5 * DAY);
+
+        let c = WebhookConfig::from_lookup(vars(&[
+            (ENV_RETRY_SCHEDULE, "0,1,2"),
+            (ENV_TIMEOUT_SECS, " 3 "),
+            (ENV_ALLOWED_SUBNETS, "127.0.0.0/8, ::1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.retry_schedule.to_string(), "0,1,2");
+        assert_eq!(c.timeout, Duration::from_secs(3));
+        assert_eq!(c.allowed_subnets.allowed().len(), 2);
+
+        let empty = WebhookConfig::from_lookup(vars(&[(ENV_TIMEOUT_SECS, "")])).unwrap();
+        assert_eq!(empty.timeout, Duration::from_secs(15));
+
+        for (pairs, name) in [
+            (&[(ENV_RETRY_SCHEDULE, "0,x")][..], ENV_RETRY_SCHEDULE),
+            (&[(ENV_TIMEOUT_SECS, "0")][..], ENV_TIMEOUT_SECS),
+            (&[(ENV_TIMEOUT_SECS, "301")][..], ENV_TIMEOUT_SECS),
+            (&[(ENV_TIMEOUT_SECS, "1.5")][..], ENV_TIMEOUT_SECS),
+            (&[(ENV_ALLOWED_SUBNETS, "nope")][..], ENV_ALLOWED_SUBNETS),
+        ] {
+            let err = WebhookConfig::from_lookup(vars(pairs)).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
     }
 
     #[test]

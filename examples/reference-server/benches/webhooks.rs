@@ -14,7 +14,7 @@
 //! the bench process** (`127.0.0.1:0`, answers `204` at once, no signature check; it reads the
 //! event's `data.name` to know which create it belongs to). The load generator (reqwest,
 //! keep-alive) and the receiver share a second runtime. Deliveries are made either by the
-//! in-process pipeline (`workos_webhooks::pipeline::Pipeline::spawn`, one dispatcher + one worker,
+//! in-process pipeline (`workos_webhooks::worker::Pipeline::spawn`, one dispatcher + one worker,
 //! on the server runtime) or by `workos-server worker` processes (the binary of this package).
 //!
 //! Scenarios (`BENCH_ONLY` selects by substring of the name):
@@ -86,9 +86,7 @@ use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::db::with_database;
-use workos_webhooks::config::WebhookConfig;
-use workos_webhooks::dispatcher::Dispatcher;
-use workos_webhooks::pipeline::{Pipeline, PipelineHandle};
+use workos_webhooks::worker::{Dispatcher, Pipeline, PipelineHandle, WebhookConfig};
 
 /// The rate limit the server runs with: high enough never to trigger.
 const RATE_LIMIT_PER_MINUTE: &str = "100000000";

@@ -12,6 +12,7 @@ mod leads;
 mod lookups;
 mod org;
 mod person;
+pub(crate) mod retention;
 mod routing;
 mod scheduler;
 mod webhooks;

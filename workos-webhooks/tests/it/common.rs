@@ -22,12 +22,11 @@ use workos_core::page::PageRequest;
 use workos_core::repo::{CompanyRepo, Directory, EventRepo, WebhookRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
-use workos_webhooks::config::WebhookConfig;
-use workos_webhooks::pipeline::{Pipeline, PipelineHandle};
 use workos_webhooks::schedule::RetrySchedule;
 use workos_webhooks::service::WebhookService;
 use workos_webhooks::signing::{self, WebhookSecret};
 use workos_webhooks::ssrf::SsrfGuard;
+use workos_webhooks::worker::{Pipeline, PipelineHandle, WebhookConfig};
 
 /// The longest any wait in these tests may take: a hang guard, not a timing assertion.
 pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);

@@ -12,11 +12,10 @@ use workos_core::events::{EventLog as _, types};
 use workos_core::ids::WebhookDeliveryId;
 use workos_core::repo::{CompanyRepo, PersonRepo, WebhookRepo};
 use workos_store::SqlStore;
-use workos_webhooks::dispatcher::Dispatcher;
 use workos_webhooks::sender::{MAX_RESPONSE_BODY, USER_AGENT};
 use workos_webhooks::service::WebhookService;
 use workos_webhooks::ssrf::SsrfGuard;
-use workos_webhooks::worker::message_id;
+use workos_webhooks::worker::{Dispatcher, message_id};
 
 use crate::common::{HANG_GUARD, Harness, Receiver, Reply, closed_port, new_webhook, wait_until};
 

@@ -12,9 +12,7 @@ use workos_core::events::{EventBus as _, EventLog as _, types};
 use workos_core::ids::{EventId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, WebhookRepo};
 use workos_store::SqlStore;
-use workos_webhooks::dispatcher::Dispatcher;
-use workos_webhooks::pipeline::Pipeline;
-use workos_webhooks::worker::{DeliveryWorker, ERROR_SECRETS_UNREADABLE};
+use workos_webhooks::worker::{DeliveryWorker, Dispatcher, ERROR_SECRETS_UNREADABLE, Pipeline};
 
 use crate::common::{HANG_GUARD, Harness, Receiver, Reply, wait_until};
 

@@ -39,8 +39,8 @@ use workos_core::tenant::Role;
 use workos_reference_server::config::Config;
 use workos_reference_server::serve;
 use workos_reference_server::state::AppState;
-use workos_webhooks::pipeline::{Pipeline, PipelineHandle};
 use workos_webhooks::signing::{self, VerifyError, WebhookSecret};
+use workos_webhooks::worker::{Pipeline, PipelineHandle};
 
 use crate::helpers::{Backend, Resp, TestApp, WEBHOOK_ENV, email, id_of, ids_in, spawn_app};
 

@@ -18,10 +18,9 @@ use workos_store::SqlStore;
 use workos_tests::db::TestDatabase;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 use workos_tests::webhooks::{SignedWebhook, VerifyError, WebhookReceiver, WebhookSecret};
-use workos_webhooks::config::WebhookConfig;
-use workos_webhooks::pipeline::Pipeline;
 use workos_webhooks::service::WebhookService;
 use workos_webhooks::ssrf::SsrfGuard;
+use workos_webhooks::worker::{Pipeline, WebhookConfig};
 
 use crate::{ada, ada_phone, new_ada, our_number, secret};
 
