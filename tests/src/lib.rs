@@ -6,6 +6,9 @@
 //! - [`db`] — **scratch databases**: a database of the test's own on SQLite, Postgres
 //!   (`DATABASE_URL`) or a Citus cluster (`WORKOS_CITUS_URL`), removed when dropped;
 //!   `WORKOS_REQUIRE_POSTGRES=1` / `WORKOS_REQUIRE_CITUS=1` turn a skip into a failure.
+//! - `store` (feature `store`) — **a migrated store per test** on each backend
+//!   (`store::TestStore`) and `store_test!`, which runs one async test on SQLite, Postgres and
+//!   Citus: the harness of the engine's own suites.
 //! - [`fake_twilio`] and [`fake_google`] — **fakes of the providers** on `127.0.0.1`,
 //!   speaking their wire formats, recording what they receive, with switches for failures,
 //!   rate limits and slow answers.
@@ -42,7 +45,7 @@
 //! # });
 //! ```
 //!
-//! The crate has no feature flags. Everything it starts listens on `127.0.0.1` only and stops
+//! The crate has one feature flag, `store` (off by default). Everything it starts listens on `127.0.0.1` only and stops
 //! when its value is dropped. Items marked hidden in the source (`#[doc(hidden)]`) serve the
 //! engine's own suites and are not part of the testkit's API.
 #![forbid(unsafe_code)]
@@ -56,4 +59,7 @@ struct ReadmeDoctests;
 pub mod db;
 pub mod fake_google;
 pub mod fake_twilio;
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+pub mod store;
 pub mod webhooks;

@@ -4,8 +4,8 @@
 //!   signing secrets, …) with AES-256-GCM. Every ciphertext carries the id of the key that
 //!   sealed it, so keys can be rotated: a new primary key encrypts, old keys stay registered
 //!   for decryption only, and [`Cipher::needs_rotation`] finds rows to re-encrypt. Callers pass
-//!   *associated data* (e.g. org id + table + column) that binds a ciphertext to its row, so a
-//!   ciphertext copied into another row or tenant fails to decrypt.
+//!   *associated data* (a [`SealLabel`]: the org, the record, the purpose) that binds a
+//!   ciphertext to its owner, so a ciphertext copied into another row or tenant fails to decrypt.
 //! - [`ApiKeyHasher`] mints and checks API keys. Only a keyed hash (HMAC-SHA256 with a
 //!   server-side *pepper*) of a key is stored, plus a public lookup prefix; the plaintext key is
 //!   shown to the user once. [`parse_prefix`] rejects malformed keys before any database lookup,
@@ -241,6 +241,39 @@ impl fmt::Debug for Cipher {
             .field("primary_key_id", &self.primary_id)
             .field("key_ids", &ids)
             .finish_non_exhaustive()
+    }
+}
+
+/// The associated data that binds a sealed value to its owner: the one scheme every sealed
+/// column uses, `org:<org id>`, then `<kind>:<id>` for each narrower owner, then the purpose
+/// (`<crate or area>.<what>`), joined by NUL bytes. For example `org:…\0webhooks.secrets`, or
+/// `org:…\0partner:…\0leads.signing_secret`. A value sealed for one org, owner or purpose
+/// does not open for another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealLabel(Vec<u8>);
+
+impl SealLabel {
+    /// The label of an org's value for `purpose`.
+    #[must_use]
+    pub fn org(org: crate::ids::OrgId, purpose: &str) -> Self {
+        Self(format!("org:{org}\0{purpose}").into_bytes())
+    }
+
+    /// The label of a value of the org's `kind` record `id` for `purpose`.
+    #[must_use]
+    pub fn org_record(
+        org: crate::ids::OrgId,
+        kind: &str,
+        id: impl fmt::Display,
+        purpose: &str,
+    ) -> Self {
+        Self(format!("org:{org}\0{kind}:{id}\0{purpose}").into_bytes())
+    }
+
+    /// The bytes to pass as `aad` to [`Cipher::encrypt`] and [`Cipher::decrypt`].
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
     }
 }
 
@@ -492,6 +525,24 @@ mod tests {
             cipher.decrypt(&extended, AAD),
             Err(CryptoError::Decrypt)
         ));
+    }
+
+    #[test]
+    fn seal_labels_follow_one_scheme() {
+        let org = crate::ids::OrgId::new();
+        assert_eq!(
+            SealLabel::org(org, "webhooks.secrets").as_bytes(),
+            format!("org:{org}\0webhooks.secrets").as_bytes()
+        );
+        assert_eq!(
+            SealLabel::org_record(org, "partner", "p1", "leads.signing_secret").as_bytes(),
+            format!("org:{org}\0partner:p1\0leads.signing_secret").as_bytes()
+        );
+        assert_ne!(
+            SealLabel::org(org, "a.b"),
+            SealLabel::org(crate::ids::OrgId::new(), "a.b")
+        );
+        assert_ne!(SealLabel::org(org, "a.b"), SealLabel::org(org, "a.c"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ use oauth2::{
     Scope, TokenResponse as _, TokenUrl,
 };
 use url::Url;
-use workos_core::crypto::{Cipher, constant_time_eq, hmac_sha256};
+use workos_core::crypto::{Cipher, SealLabel, constant_time_eq, hmac_sha256};
 use workos_core::ids::{OrgId, UserId};
 use workos_core::repo::{OAuthStateRepo, PendingOAuth, SealedSecrets};
 use workos_core::{Error, Result};
@@ -226,7 +226,14 @@ impl SharedStateStore {
         Self { repo, cipher }
     }
 
+    /// What binds a sealed PKCE verifier to its org ([`SealLabel`], the engine's one scheme).
     fn aad(org: OrgId) -> Vec<u8> {
+        SealLabel::org(org, "gmail.oauth_state").as_bytes().to_vec()
+    }
+
+    /// The label states were sealed with before the labels were unified (a state lives
+    /// minutes; this keeps a connection started just before an upgrade working).
+    fn legacy_aad(org: OrgId) -> Vec<u8> {
         let mut aad = b"oauth_state:".to_vec();
         aad.extend_from_slice(org.as_uuid().as_bytes());
         aad
@@ -266,6 +273,14 @@ impl StateStore for SharedStateStore {
         let secret = self
             .cipher
             .decrypt_str(&pending.sealed_verifier.0, &Self::aad(pending.org_id))
+            .or_else(|e| {
+                self.cipher
+                    .decrypt_str(
+                        &pending.sealed_verifier.0,
+                        &Self::legacy_aad(pending.org_id),
+                    )
+                    .map_err(|_| e)
+            })
             .map_err(|e| Error::internal("an OAuth state's PKCE verifier does not open", e))?;
         let (verifier, binding) = match secret.split_once('\n') {
             Some((verifier, binding)) => (verifier.to_owned(), Some(binding.to_owned())),

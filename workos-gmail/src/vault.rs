@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use workos_core::crypto::Cipher;
+use workos_core::crypto::{Cipher, SealLabel};
 use workos_core::domain::IntegrationStatus;
 use workos_core::ids::{IntegrationId, OrgId};
 use workos_core::repo::SealedSecrets;
@@ -62,7 +62,12 @@ impl StoredTokens {
     #[must_use]
     pub fn seal(&self, cipher: &Cipher, org: OrgId) -> SealedSecrets {
         let json = serde_json::to_vec(self).expect("tokens serialise");
-        SealedSecrets(cipher.encrypt(&json, org.as_uuid().as_bytes()))
+        SealedSecrets(cipher.encrypt(&json, Self::label(org).as_bytes()))
+    }
+
+    /// What binds sealed tokens to their org ([`SealLabel`], the engine's one scheme).
+    fn label(org: OrgId) -> SealLabel {
+        SealLabel::org(org, "gmail.tokens")
     }
 
     /// Opens tokens sealed for `org`.
@@ -71,8 +76,15 @@ impl StoredTokens {
     /// [`Error::Internal`] when they do not decrypt (another key, another org, tampered) or
     /// are not the expected JSON. The message never contains the plaintext.
     pub fn open(sealed: &SealedSecrets, cipher: &Cipher, org: OrgId) -> Result<Self> {
+        // Tokens sealed before the labels were unified were bound to the org's id bytes alone:
+        // they still open (and are sealed anew at their next refresh).
         let plain = cipher
-            .decrypt(&sealed.0, org.as_uuid().as_bytes())
+            .decrypt(&sealed.0, Self::label(org).as_bytes())
+            .or_else(|e| {
+                cipher
+                    .decrypt(&sealed.0, org.as_uuid().as_bytes())
+                    .map_err(|_| e)
+            })
             .map_err(|e| Error::internal("the integration's credentials do not decrypt", e))?;
         serde_json::from_slice(&plain).map_err(|_| Error::Internal {
             message: "the integration's credentials are not Gmail tokens".to_owned(),
@@ -234,6 +246,30 @@ mod tests {
         let err = StoredTokens::open(&sealed, &cipher, OrgId::new()).unwrap_err();
         assert!(matches!(err, Error::Internal { .. }));
         assert!(!format!("{tokens:?}").contains("marker"));
+    }
+
+    /// Tokens sealed before the labels were unified (bound to the org's id bytes) still open,
+    /// for their org only; new seals use the org's `gmail.tokens` label.
+    #[test]
+    fn tokens_sealed_under_the_old_label_still_open() {
+        let cipher = Cipher::new(1, SecretKey::generate());
+        let org = OrgId::new();
+        let tokens = StoredTokens {
+            refresh_token: "r".into(),
+            access_token: "a".into(),
+            expires_at: Utc::now(),
+        };
+        let json = serde_json::to_vec(&tokens).unwrap();
+        let legacy = SealedSecrets(cipher.encrypt(&json, org.as_uuid().as_bytes()));
+        assert_eq!(StoredTokens::open(&legacy, &cipher, org).unwrap(), tokens);
+        assert!(StoredTokens::open(&legacy, &cipher, OrgId::new()).is_err());
+        let sealed = tokens.seal(&cipher, org);
+        assert!(cipher.decrypt(&sealed.0, org.as_uuid().as_bytes()).is_err());
+        assert!(
+            cipher
+                .decrypt(&sealed.0, SealLabel::org(org, "gmail.tokens").as_bytes())
+                .is_ok()
+        );
     }
 
     #[test]

@@ -140,6 +140,16 @@ impl Sql {
         }
     }
 
+    /// A query of one org's rows: `<text> WHERE <org_column> = $1`, the org bound. Tenant
+    /// queries built here start with it, so none can leave the tenant filter out (on SQLite,
+    /// which has no Row Level Security, that filter is the only wall between tenants); more
+    /// conditions follow with `AND`.
+    pub(crate) fn tenant(text: &str, org_column: &'static str, org: OrgId) -> Self {
+        let mut sql = Self::new(text);
+        sql.push(" WHERE ").push(org_column).push(" = ").bind(org);
+        sql
+    }
+
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self
@@ -152,11 +162,12 @@ impl Sql {
         self
     }
 
-    /// Appends ` AND <column> <op> $n` when `value` is present.
+    /// Appends ` AND <column> <op> $n` when `value` is present. Identifiers and operators are
+    /// the engine's own (`'static`), never request text.
     pub(crate) fn and<T: Into<Arg>>(
         &mut self,
-        column: &str,
-        op: &str,
+        column: &'static str,
+        op: &'static str,
         value: Option<T>,
     ) -> &mut Self {
         if let Some(v) = value {
@@ -173,7 +184,7 @@ impl Sql {
     /// Appends the page condition, order and limit (one extra row to detect a next page).
     pub(crate) fn page(
         &mut self,
-        id_column: &str,
+        id_column: &'static str,
         page: workos_core::page::PageRequest,
     ) -> &mut Self {
         self.and(id_column, ">", page.cursor().map(|c| c.last_id()));

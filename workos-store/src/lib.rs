@@ -73,9 +73,7 @@ use workos_core::{Error, Result};
 
 use crate::db::Tx;
 pub use crate::invalidation::{CACHED_KINDS, Invalidation};
-#[cfg(feature = "postgres")]
-pub use crate::migrations::schema_fingerprint;
-pub use crate::migrations::{Migration, MigrationStatus};
+pub use crate::migrations::{Migration, MigrationStatus, schema_fingerprint};
 pub use crate::pool::PoolSettings;
 pub use crate::repos::retention::{
     ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,

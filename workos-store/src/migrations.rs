@@ -14,13 +14,18 @@ pub(crate) static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// An identifier of the Postgres schema this build's migrations make: 16 hex digits folded
 /// from every embedded migration's checksum, so it changes whenever any migration does (test
-/// harnesses name template databases after it).
-#[cfg(feature = "postgres")]
+/// harnesses name template databases after it). A build without the `postgres` feature has no
+/// Postgres schema: it answers the same for its SQLite migrations, so a harness compiled
+/// against either build has a name to use.
 #[must_use]
 pub fn schema_fingerprint() -> String {
+    #[cfg(feature = "postgres")]
+    let migrations = &POSTGRES;
+    #[cfg(not(feature = "postgres"))]
+    let migrations = &SQLITE;
     // FNV-1a, 64 bits: stable across builds and platforms, which `std`'s hasher is not.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for m in POSTGRES.iter() {
+    for m in migrations.iter() {
         for byte in m.version.to_le_bytes().iter().chain(m.checksum.iter()) {
             hash ^= u64::from(*byte);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);

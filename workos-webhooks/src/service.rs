@@ -25,7 +25,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
-use workos_core::crypto::Cipher;
+use workos_core::crypto::{Cipher, SealLabel};
 use workos_core::domain::{HttpUrl, NewWebhook, Webhook, WebhookPatch};
 use workos_core::ids::{OrgId, WebhookId};
 use workos_core::repo::{SealedSecrets, WebhookRepo};
@@ -116,10 +116,13 @@ impl SecretSealer {
         Self { cipher }
     }
 
-    /// The associated data of an org's sealed secret lists: `org:<org id>\0webhooks.secrets`.
+    /// The associated data of an org's sealed secret lists: `org:<org id>\0webhooks.secrets`
+    /// ([`SealLabel::org`]).
     #[must_use]
     pub fn aad(org_id: OrgId) -> Vec<u8> {
-        format!("org:{org_id}\0webhooks.secrets").into_bytes()
+        SealLabel::org(org_id, "webhooks.secrets")
+            .as_bytes()
+            .to_vec()
     }
 
     /// Seals `entries` (primary first) for an endpoint of `org_id`.

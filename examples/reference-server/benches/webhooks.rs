@@ -1406,7 +1406,7 @@ async fn store_only(
     })
 }
 
-/// A prototype of `DeliveryQueue::record_attempts` (workos-store/src/repos/webhooks.rs) in
+/// A prototype of `DeliveryQueue::record_attempts` (workos-store/src/repos/webhooks/postgres.rs) in
 /// three set-based statements a batch instead of three statements an outcome: one
 /// `INSERT … SELECT FROM unnest(…)` of the attempts, one `UPDATE … FROM unnest(…)` of the
 /// deliveries, one `UPDATE` of the endpoints' `failing_since`. In the same transaction setup as

@@ -5,6 +5,7 @@
 mod comms;
 mod crm;
 mod email;
+mod integration;
 mod lead;
 mod opt_out;
 mod org;
@@ -15,6 +16,7 @@ mod webhook;
 pub use comms::*;
 pub use crm::*;
 pub use email::*;
+pub use integration::*;
 pub use lead::*;
 pub use opt_out::*;
 pub use org::*;

@@ -8,11 +8,13 @@
 //! The only methods without a context are in [`Directory`]: the lookups that *establish* a
 //! tenant (an API key by prefix, a membership, an inbound phone number) and org creation.
 
-mod gmail;
+mod email;
+mod integrations;
 mod leads;
 mod opt_outs;
 
-pub use gmail::*;
+pub use email::*;
+pub use integrations::*;
 pub use leads::*;
 pub use opt_outs::*;
 

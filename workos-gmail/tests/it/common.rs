@@ -1,7 +1,6 @@
 //! Test databases (a fresh SQLite file, or a fresh Postgres database when `DATABASE_URL` is
 //! set), a fake Google, and a [`Gmail`] wired to both.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,44 +15,13 @@ use workos_core::repo::{Directory, EmailRepo, EventRepo, IntegrationRepo, Person
 use workos_core::tenant::{Role, TenantContext};
 use workos_gmail::{Gmail, GmailConfig, GmailStore, RetryPolicy, SyncState};
 use workos_store::SqlStore;
-use workos_tests::db::TestDatabase;
 use workos_tests::fake_google::FakeGoogle;
 
 /// The mailbox the fake serves.
 pub(crate) const ACCOUNT: &str = "me@example.com";
 
-/// A migrated store on a database of its own ([`TestDatabase`]), removed when dropped.
-pub(crate) struct TestDb {
-    pub(crate) store: Arc<SqlStore>,
-    // Dropped after `store`, so the pool goes first.
-    db: TestDatabase,
-}
-
-impl TestDb {
-    pub(crate) async fn sqlite() -> Self {
-        Self::on(TestDatabase::sqlite("workos-gmail-it")).await
-    }
-
-    pub(crate) async fn postgres() -> Option<Self> {
-        Some(Self::on(TestDatabase::postgres("workos_gmail_test").await?).await)
-    }
-
-    async fn on(db: TestDatabase) -> Self {
-        let store = SqlStore::connect(db.url())
-            .await
-            .expect("connect to the test database");
-        store.migrate().await.expect("migrate the test database");
-        Self {
-            store: Arc::new(store),
-            db,
-        }
-    }
-
-    /// The SQLite file, to read its bytes.
-    pub(crate) fn sqlite_path(&self) -> Option<&Path> {
-        self.db.sqlite_path()
-    }
-}
+/// A migrated store on a database of its own, from the testkit.
+pub(crate) use workos_tests::store::TestStore as TestDb;
 
 /// A store, a fake Google, a [`Gmail`] between them and an org whose owner acts.
 pub(crate) struct Harness {

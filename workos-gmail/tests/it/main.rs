@@ -9,24 +9,11 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p workos-gmail --test it # both
 //! ```
 
-/// Generates `name::sqlite` and `name::postgres` for `async fn name(h: Harness)`.
+/// Generates `name::sqlite` and `name::postgres` for `async fn name(h: Harness)` (the testkit's
+/// [`workos_tests::store_test!`], with the harness built on the test store).
 macro_rules! gmail_test {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = $crate::common::TestDb::sqlite().await;
-                super::$name($crate::common::Harness::new(db).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = $crate::common::TestDb::postgres().await else {
-                    return;
-                };
-                super::$name($crate::common::Harness::new(db).await).await;
-            }
-        }
+        workos_tests::store_test!($name: sqlite, postgres => $crate::common::Harness::new);
     };
 }
 

@@ -6,6 +6,7 @@ mod comms;
 mod crm;
 mod email;
 mod idempotency;
+mod integrations;
 mod lead_sender;
 mod leads;
 mod lookups;
@@ -23,10 +24,11 @@ pub(crate) use lookups::{Lookup, claim_lookup, org_of, release_lookup};
 use serde::Serialize;
 use uuid::Uuid;
 use workos_core::events::DomainEvent;
+use workos_core::page::{Page, PageRequest};
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
-use crate::db::{Tx, args};
+use crate::db::{Row, Sql, Tx, args};
 
 /// Appends the event for a change to `entity` (its JSON snapshot) in the change's transaction.
 pub(crate) async fn emit<T: Serialize>(
@@ -76,4 +78,19 @@ pub(crate) async fn ensure_ref(
             "refers to a record that does not exist in this org",
         )),
     }
+}
+
+/// The rows of a page query (one built with `Sql::page`), each converted, as a page.
+pub(crate) async fn fetch_page<R: Row, T: TryFrom<R, Error = Error>>(
+    tx: &mut Tx,
+    sql: Sql,
+    page: PageRequest,
+    id: impl Fn(&T) -> Uuid,
+) -> Result<Page<T>> {
+    let rows: Vec<R> = tx.fetch_sql(sql).await?;
+    let rows = rows
+        .into_iter()
+        .map(T::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, page, id))
 }

@@ -18,6 +18,7 @@ use workos_core::{Error, Result};
 use super::{corrupt, emit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
+use crate::repos::fetch_page;
 
 #[derive(sqlx::FromRow)]
 struct OrgRow {
@@ -353,16 +354,13 @@ impl MemberRepo for SqlStore {
 
     async fn list_members(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Member>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM org_members WHERE org_id = "
-        ));
-        sql.bind(ctx.org_id()).page("id", page);
-        let rows: Vec<MemberRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(Member::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |m| m.id.as_uuid()))
+        let mut sql = Sql::tenant(
+            &format!("SELECT {MEMBER_COLUMNS} FROM org_members"),
+            "org_id",
+            ctx.org_id(),
+        );
+        sql.page("id", page);
+        fetch_page::<MemberRow, Member>(&mut tx, sql, page, |m| m.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -499,16 +497,13 @@ impl ApiKeyRepo for SqlStore {
 
     async fn list_api_keys(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<ApiKey>> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE org_id = "
-        ));
-        sql.bind(ctx.org_id()).page("id", page);
-        let rows: Vec<ApiKeyRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(ApiKey::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |k| k.id.as_uuid()))
+        let mut sql = Sql::tenant(
+            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys"),
+            "org_id",
+            ctx.org_id(),
+        );
+        sql.page("id", page);
+        fetch_page::<ApiKeyRow, ApiKey>(&mut tx, sql, page, |k| k.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -661,16 +656,13 @@ impl PhoneRepo for SqlStore {
 
     async fn list_phones(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Phone>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {PHONE_COLUMNS} FROM phones WHERE org_id = "
-        ));
-        sql.bind(ctx.org_id()).page("id", page);
-        let rows: Vec<PhoneRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(Phone::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |p| p.id.as_uuid()))
+        let mut sql = Sql::tenant(
+            &format!("SELECT {PHONE_COLUMNS} FROM phones"),
+            "org_id",
+            ctx.org_id(),
+        );
+        sql.page("id", page);
+        fetch_page::<PhoneRow, Phone>(&mut tx, sql, page, |p| p.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

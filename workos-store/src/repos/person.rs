@@ -19,6 +19,7 @@ use crate::SqlStore;
 #[cfg(feature = "postgres")]
 use crate::db::PgArgs;
 use crate::db::{Arg, Sql, Tx, args, contains_pattern, now};
+use crate::repos::fetch_page;
 
 #[derive(sqlx::FromRow)]
 struct PersonRow {
@@ -368,10 +369,12 @@ impl PersonRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Person>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {PERSON_COLUMNS} FROM people p WHERE deleted_at IS NULL AND org_id = "
-        ));
-        sql.bind(ctx.org_id());
+        let mut sql = Sql::tenant(
+            &format!("SELECT {PERSON_COLUMNS} FROM people p"),
+            "org_id",
+            ctx.org_id(),
+        );
+        sql.push(" AND deleted_at IS NULL");
         for (kind, value) in [
             ("email", filter.email.as_ref().map(AsRef::<str>::as_ref)),
             ("phone", filter.phone.as_ref().map(AsRef::<str>::as_ref)),
@@ -395,12 +398,7 @@ impl PersonRepo for SqlStore {
         sql.and("company_id", "=", filter.company_id);
         and_range(&mut sql, "created_at", filter.created);
         sql.page("id", page);
-        let rows: Vec<PersonRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(Person::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |p| p.id.as_uuid()))
+        fetch_page::<PersonRow, Person>(&mut tx, sql, page, |p| p.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

@@ -13,63 +13,12 @@ use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{Directory, EventRepo, MemberRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
-use workos_tests::db::TestDatabase;
 
 // ---------------------------------------------------------------------------------------------
 // Databases
 
-/// A migrated store on a database of its own ([`TestDatabase`]), removed (best effort) when
-/// this is dropped, also when the test panics.
-pub(crate) struct TestDb {
-    pub(crate) store: SqlStore,
-    // Dropped after `store`, so the pool goes first.
-    _db: TestDatabase,
-}
-
-impl TestDb {
-    /// A store on a fresh SQLite file in the temp directory.
-    pub(crate) async fn sqlite() -> Self {
-        Self::on(TestDatabase::sqlite("workos-it")).await
-    }
-
-    /// A store on a fresh Postgres database, or `None` when `DATABASE_URL` is not set (and
-    /// `WORKOS_REQUIRE_POSTGRES` is not `1`).
-    pub(crate) async fn postgres() -> Option<Self> {
-        Some(Self::on(TestDatabase::postgres("workos_test").await?).await)
-    }
-
-    /// A store on a fresh database of the Citus cluster `WORKOS_CITUS_URL` names (its tables
-    /// distributed by the migrations), or `None` when it is not set (and `WORKOS_REQUIRE_CITUS`
-    /// is not `1`).
-    pub(crate) async fn citus() -> Option<Self> {
-        let db = TestDatabase::citus(
-            "workos_test",
-            &workos_store::schema_fingerprint(),
-            |url| async move {
-                let store = SqlStore::connect(&url)
-                    .await
-                    .expect("connect to the template");
-                store.migrate().await.expect("migrate the template");
-                store.close().await;
-            },
-        )
-        .await?;
-        Some(Self::on(db).await)
-    }
-
-    /// The database's URL.
-    pub(crate) fn url(&self) -> &str {
-        self._db.url()
-    }
-
-    async fn on(db: TestDatabase) -> Self {
-        let store = SqlStore::connect(db.url())
-            .await
-            .expect("connect to the test database");
-        store.migrate().await.expect("migrate the test database");
-        Self { store, _db: db }
-    }
-}
+/// A migrated store on a database of its own, from the testkit.
+pub(crate) use workos_tests::store::TestStore as TestDb;
 
 // ---------------------------------------------------------------------------------------------
 // Tenants

@@ -15,32 +15,11 @@
 //! WORKOS_CITUS_URL=postgres://postgres@127.0.0.1:5440/citus cargo test -p workos-store --test it # + Citus
 //! ```
 
-/// Generates the per-backend test functions of the contract test `$name`.
+/// Generates the per-backend test functions of the contract test `$name`: the testkit's
+/// [`workos_tests::store_test!`] under the name this suite has always used.
 macro_rules! contract_test {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = $crate::common::TestDb::sqlite().await;
-                super::$name(&db.store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = $crate::common::TestDb::postgres().await else {
-                    return;
-                };
-                super::$name(&db.store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn citus() {
-                let Some(db) = $crate::common::TestDb::citus().await else {
-                    return;
-                };
-                super::$name(&db.store).await;
-            }
-        }
+        workos_tests::store_test!($name);
     };
 }
 
@@ -70,6 +49,7 @@ mod retention;
 mod rls;
 mod roles;
 mod routing;
+mod schema_parity;
 mod sqlite_file;
 mod tasks;
 mod tls;

@@ -22,7 +22,6 @@ use workos_core::page::PageRequest;
 use workos_core::repo::{CompanyRepo, Directory, EventRepo, WebhookRepo};
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
-use workos_tests::db::TestDatabase;
 use workos_webhooks::schedule::RetrySchedule;
 use workos_webhooks::service::WebhookService;
 use workos_webhooks::signing::{self, WebhookSecret};
@@ -31,34 +30,6 @@ use workos_webhooks::worker::{Pipeline, PipelineHandle, WebhookConfig};
 
 /// The longest any wait in these tests may take: a hang guard, not a timing assertion.
 pub(crate) const HANG_GUARD: Duration = Duration::from_secs(60);
-
-// ---------------------------------------------------------------------------------------------
-// Databases
-
-/// A migrated store on a database of its own ([`TestDatabase`]), removed when dropped.
-pub(crate) struct TestDb {
-    pub(crate) store: SqlStore,
-    // Dropped after `store`, so the pool goes first.
-    _db: TestDatabase,
-}
-
-impl TestDb {
-    pub(crate) async fn sqlite() -> Self {
-        Self::on(TestDatabase::sqlite("workos-webhooks-it")).await
-    }
-
-    pub(crate) async fn postgres() -> Option<Self> {
-        Some(Self::on(TestDatabase::postgres("workos_webhooks_test").await?).await)
-    }
-
-    async fn on(db: TestDatabase) -> Self {
-        let store = SqlStore::connect(db.url())
-            .await
-            .expect("connect to the test database");
-        store.migrate().await.expect("migrate the test database");
-        Self { store, _db: db }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Receiver

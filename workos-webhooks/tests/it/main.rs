@@ -10,24 +10,11 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p workos-webhooks # both
 //! ```
 
-/// Generates `name::sqlite` and `name::postgres` for `async fn name(store: &SqlStore)`.
+/// Generates `name::sqlite` and `name::postgres` for `async fn name(store: &SqlStore)` (the
+/// testkit's [`workos_tests::store_test!`]).
 macro_rules! store_test {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = $crate::common::TestDb::sqlite().await;
-                super::$name(&db.store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = $crate::common::TestDb::postgres().await else {
-                    return;
-                };
-                super::$name(&db.store).await;
-            }
-        }
+        workos_tests::store_test!($name: sqlite, postgres);
     };
 }
 

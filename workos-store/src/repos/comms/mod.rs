@@ -19,8 +19,10 @@ use super::person::{find_by_contact, insert_person};
 use super::{and_range, corrupt, emit};
 use crate::SqlStore;
 use crate::db::{Arg, Sql, Tx, args, now};
+use crate::repos::fetch_page;
+
 #[cfg(feature = "postgres")]
-use crate::outbox::{EVENT_COLUMNS, event_args};
+mod postgres;
 
 /// Twilio's limit for one message body.
 const MAX_BODY_CHARS: usize = 1600;
@@ -219,18 +221,6 @@ fn interaction_args(i: &Interaction) -> Vec<Arg> {
     ]
 }
 
-/// The select list of an event whose values start at `$from`, with `person_id` of its snapshot
-/// set to the person the statement linked (`rec.person_id`).
-#[cfg(feature = "postgres")]
-fn event_select(from: usize) -> String {
-    format!(
-        "{}, jsonb_set(${}, '{{person_id}}', COALESCE(to_jsonb(rec.person_id), 'null'::jsonb)), ${}",
-        placeholders(from, 6),
-        from + 6,
-        from + 7
-    )
-}
-
 /// `$from, …, $(from + n - 1)`.
 fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
@@ -294,7 +284,7 @@ async fn insert_record(
 ) -> Result<Written> {
     #[cfg(feature = "postgres")]
     if tx.fast_path() {
-        return insert_record_pg(tx, ctx, r, link).await;
+        return postgres::insert_record(tx, ctx, r, link).await;
     }
     let Link::Person(person) = link else {
         return Ok(Written::NoPerson);
@@ -336,85 +326,6 @@ async fn insert_record(
         tx.record(&event).await?;
     }
     Ok(Written::New(person))
-}
-
-/// [`insert_record`] on one Postgres node: one statement, which also appends the two events
-/// to the org's stream when the record is new.
-#[cfg(feature = "postgres")]
-async fn insert_record_pg(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    r: NewRecord,
-    link: Link<'_>,
-) -> Result<Written> {
-    // Events recorded earlier in the transaction (a person created for the sender) keep their
-    // place before this record's in the org's stream.
-    tx.write_events().await?;
-    // $1 org, $2 phone, $3 person or the phone to find them by, $4 whether unlinked is fine;
-    // then the record's values, the interaction's, the two events', and the wake-up payload.
-    let (person, unmatched, person_arg) = match link {
-        Link::Person(p) => ("$3::uuid", true, Arg::from(p)),
-        Link::ByPhone { phone, unmatched } => (
-            "(SELECT person_id FROM person_contacts WHERE org_id = $1 AND kind = 'phone' AND value = $3::text)",
-            unmatched,
-            Arg::from(phone),
-        ),
-    };
-    let n = r.values.len();
-    let v = 5;
-    let i = v + n;
-    let interaction = interaction_args(&r.interaction);
-    let e1 = i + interaction.len();
-    let e2 = e1 + 8;
-    let wake = e2 + 8;
-    let sql = format!(
-        "WITH found AS (
-                 SELECT {person} AS person_id,
-                        ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM phones WHERE org_id = $1 AND id = $2)) AS phone_ok),
-             who AS (SELECT person_id FROM found WHERE phone_ok AND (person_id IS NOT NULL OR $4)),
-             rec AS (INSERT INTO {table} ({columns}, person_id) SELECT {vp}, who.person_id FROM who
-                     ON CONFLICT DO NOTHING RETURNING id, person_id),
-             i AS (INSERT INTO interactions ({INTERACTION_INSERT_COLUMNS}, person_id, {link})
-                   SELECT {ip}, rec.person_id, rec.id FROM rec RETURNING id),
-             h AS (INSERT INTO event_streams AS s (org_id, head) SELECT $1, 2 FROM rec
-                   ON CONFLICT (org_id) DO UPDATE SET head = s.head + excluded.head RETURNING head),
-             e1 AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) SELECT h.head - 1, {e1p} FROM rec, i, h),
-             e2 AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) SELECT h.head, {e2p} FROM rec, h),
-             woke AS (SELECT pg_notify('{channel}', ${wake}) FROM rec)
-         SELECT (SELECT id FROM rec), found.person_id, found.phone_ok, (SELECT count(*) FROM woke)
-         FROM found",
-        table = r.table,
-        columns = r.columns,
-        link = r.link,
-        vp = placeholders(v, n),
-        ip = placeholders(i, interaction.len()),
-        e1p = event_select(e1),
-        e2p = event_select(e2),
-        channel = crate::postgres::CHANNEL,
-    );
-    let [created, own] = &r.events;
-    let mut values = args![ctx.org_id(), r.phone_id];
-    values.push(person_arg);
-    values.push(unmatched.into());
-    values.extend(r.values);
-    values.extend(interaction);
-    values.extend(event_args(created));
-    values.extend(event_args(own));
-    values.push(ctx.org_id().to_string().into());
-    let (id, person, phone_ok, _): (Option<Uuid>, Option<Uuid>, bool, i64) =
-        tx.fetch_one(&sql, values).await?;
-    let person = person.map(PersonId::from_uuid);
-    if !phone_ok {
-        return Err(Error::not_found(PhoneId::KIND));
-    }
-    if id.is_some() {
-        tx.wrote_events_of(ctx.org_id(), true);
-        return Ok(Written::New(person));
-    }
-    if person.is_none() && !unmatched {
-        return Ok(Written::NoPerson);
-    }
-    Ok(Written::Duplicate)
 }
 
 /// Sets `person_id` of an entity snapshot.
@@ -696,21 +607,18 @@ impl CommsRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Sms>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {SMS_COLUMNS} FROM sms s WHERE s.deleted_at IS NULL AND s.org_id = "
-        ));
-        sql.bind(ctx.org_id())
+        let mut sql = Sql::tenant(
+            &format!("SELECT {SMS_COLUMNS} FROM sms s"),
+            "s.org_id",
+            ctx.org_id(),
+        );
+        sql.push(" AND s.deleted_at IS NULL")
             .and("s.person_id", "=", filter.person_id)
             .and("s.direction", "=", filter.direction.map(Direction::as_str))
             .and("s.status", "=", filter.status);
         and_range(&mut sql, "s.occurred_at", filter.occurred);
         sql.page("s.id", page);
-        let rows: Vec<SmsRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(Sms::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |s| s.id.as_uuid()))
+        fetch_page::<SmsRow, Sms>(&mut tx, sql, page, |s| s.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), call_sid = ?new.call_sid))]
@@ -908,20 +816,17 @@ impl CommsRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Call>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {CALL_COLUMNS} FROM calls c WHERE c.deleted_at IS NULL AND c.org_id = "
-        ));
-        sql.bind(ctx.org_id())
+        let mut sql = Sql::tenant(
+            &format!("SELECT {CALL_COLUMNS} FROM calls c"),
+            "c.org_id",
+            ctx.org_id(),
+        );
+        sql.push(" AND c.deleted_at IS NULL")
             .and("c.person_id", "=", filter.person_id)
             .and("c.direction", "=", filter.direction.map(Direction::as_str))
             .and("c.status", "=", filter.status);
         and_range(&mut sql, "c.occurred_at", filter.occurred);
         sql.page("c.id", page);
-        let rows: Vec<CallRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(Call::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |c| c.id.as_uuid()))
+        fetch_page::<CallRow, Call>(&mut tx, sql, page, |c| c.id.as_uuid()).await
     }
 }
