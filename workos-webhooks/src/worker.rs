@@ -88,7 +88,7 @@ pub const DEFAULT_FAILING_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 *
 pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
-pub(crate) const START_MARGIN: Duration = Duration::from_secs(5);
+pub const START_MARGIN: Duration = Duration::from_secs(5);
 /// Endpoint limiters unused this long are forgotten.
 const LIMITER_IDLE: Duration = Duration::from_secs(600);
 /// The longest an attempt waits for its endpoint's rate limit before the delivery is handed

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use governor::clock::{Clock, DefaultClock};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,13 +22,14 @@ use workos_core::domain::{
     DeliveryCallback, Lead, LeadDelivery, LeadDeliveryFilter, LeadDeliveryStatus, LeadFilter,
     LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLead, NewLeadForm, NewPartner,
     Partner, PartnerFilter, PartnerPatch, Patch, ReturnReason, RoutingSettings,
-    RoutingSettingsInput, TimeRange, validate_form_secret, verify_form_signature,
+    RoutingSettingsInput, TimeRange,
 };
-use workos_core::error::{FieldError, ValidationError};
-use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
+use workos_core::ids::{LeadDeliveryId, LeadId, PartnerId};
 use workos_core::page::Page;
 use workos_core::repo::{LeadDeliveryRepo, LeadFormRepo, LeadRepo, PartnerRepo, RoutingRepo};
 use workos_core::tenant::{Access, TenantContext};
+use workos_leads::forms;
+use workos_leads::intake::{self, BodyFormat, IntakeError, Submission};
 
 use super::{created, page, parse_filter};
 use crate::error::{ApiError, ApiResult, Problem};
@@ -598,15 +599,6 @@ pub(crate) struct UpdateLeadForm {
     active: Option<bool>,
 }
 
-fn secret_aad(org: OrgId) -> Vec<u8> {
-    format!("workos.lead_form.secret:{org}").into_bytes()
-}
-
-fn seal_secret(state: &AppState, org: OrgId, secret: &str) -> ApiResult<Vec<u8>> {
-    validate_form_secret(secret)?;
-    Ok(state.cipher.encrypt_str(secret, &secret_aad(org)))
-}
-
 /// Paging for forms.
 #[utoipa::path(get, path = "/lead-forms", tag = "lead-forms", params(Paging),
     responses((status = 200, body = Page<LeadForm>)))]
@@ -632,12 +624,6 @@ async fn create_lead_form(
     Ctx(ctx): Ctx,
     ApiJson(body): ApiJson<CreateLeadForm>,
 ) -> ApiResult<Response> {
-    ctx.authorize(Access::Manage)?;
-    let sealed = body
-        .secret
-        .as_deref()
-        .map(|s| seal_secret(&state, ctx.org_id(), s))
-        .transpose()?;
     let mut new = NewLeadForm::new(body.name);
     new.vertical = body.vertical;
     if let Some(h) = body.honeypot_field {
@@ -645,7 +631,8 @@ async fn create_lead_form(
     }
     new.required_fields = body.required_fields;
     new.active = body.active.unwrap_or(true);
-    let form = state.store.create_lead_form(&ctx, new, sealed).await?;
+    let secret = body.secret.as_deref();
+    let form = forms::create(&state.store, &state.cipher, &ctx, new, secret).await?;
     Ok(created(format!("/api/v1/lead-forms/{}", form.id), form))
 }
 
@@ -670,12 +657,6 @@ async fn update_lead_form(
     ApiPath(id): ApiPath<LeadFormId>,
     ApiJson(body): ApiJson<UpdateLeadForm>,
 ) -> ApiResult<Json<LeadForm>> {
-    ctx.authorize(Access::Manage)?;
-    let secret = match body.secret {
-        Patch::Keep => Patch::Keep,
-        Patch::Clear => Patch::Clear,
-        Patch::Set(s) => Patch::Set(seal_secret(&state, ctx.org_id(), &s)?),
-    };
     let patch = LeadFormPatch {
         name: body.name,
         vertical: body.vertical,
@@ -683,12 +664,8 @@ async fn update_lead_form(
         required_fields: body.required_fields,
         active: body.active,
     };
-    Ok(Json(
-        state
-            .store
-            .update_lead_form(&ctx, id, patch, secret)
-            .await?,
-    ))
+    let form = forms::update(&state.store, &state.cipher, &ctx, id, patch, body.secret).await?;
+    Ok(Json(form))
 }
 
 /// Delete a lead form (admin): its public URL stops answering.
@@ -752,71 +729,17 @@ fn too_large() -> ApiError {
     )
 }
 
-/// Whether a submitted value counts as filled.
-fn filled(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) => false,
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::Object(o)) => !o.is_empty(),
-        Some(Value::Number(_)) => true,
-    }
-}
-
-/// The submission as a JSON object: JSON as is; a URL-encoded form's lead fields (and its
-/// honeypot) as strings and every other field under `answers`.
-fn submission(headers: &HeaderMap, body: &[u8], honeypot: &str) -> ApiResult<Map<String, Value>> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if content_type == "application/x-www-form-urlencoded" {
-        const FIELDS: &[&str] = &[
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "postal_code",
-            "region",
-            "country",
-            "vertical",
-            "utm_source",
-            "utm_medium",
-            "utm_campaign",
-            "utm_term",
-            "utm_content",
-            "gclid",
-            "fbclid",
-            "landing_page",
-            "referrer",
-        ];
-        let mut out = Map::new();
-        let mut answers = Map::new();
-        for (k, v) in form_urlencoded::parse(body) {
-            let (k, v) = (k.into_owned(), Value::String(v.into_owned()));
-            if FIELDS.contains(&k.as_str()) || k == honeypot {
-                out.insert(k, v);
-            } else {
-                answers.insert(k, v);
-            }
+impl From<IntakeError> for ApiError {
+    fn from(e: IntakeError) -> Self {
+        match e {
+            IntakeError::UnsupportedMediaType => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                e.to_string(),
+            ),
+            IntakeError::Body(e) => e.into(),
+            IntakeError::Engine(e) => e.into(),
         }
-        out.insert("answers".into(), Value::Object(answers));
-        return Ok(out);
-    }
-    if content_type != "application/json" && !content_type.ends_with("+json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "the body must be JSON or application/x-www-form-urlencoded",
-        ));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::invalid_field("body", "must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(format!("malformed JSON: {e}"))),
     }
 }
 
@@ -864,73 +787,16 @@ async fn submit_form(
         .await
         .map_err(|_| too_large())?;
 
-    let not_found = || ApiError::not_found("lead form not found");
-    let (form, sealed) = state
-        .store
-        .lead_form_by_public_id(&public_form_id)
-        .await?
-        .ok_or_else(not_found)?;
-    if !form.active {
-        return Err(not_found());
-    }
-    if let Some(sealed) = sealed {
-        let secret = state
-            .cipher
-            .decrypt_str(&sealed, &secret_aad(form.org_id))
-            .map_err(|e| workos_core::Error::internal("cannot open a lead form secret", e))?;
-        let signature = headers
-            .get("x-form-signature")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !verify_form_signature(secret.as_bytes(), &body, signature) {
-            tracing::warn!(form_id = %form.id, "refused a form submission with a missing or invalid signature");
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "invalid or missing X-Form-Signature",
-            ));
-        }
-    }
-
-    let mut fields = submission(headers, &body, &form.honeypot_field)?;
-    if filled(fields.get(&form.honeypot_field)) {
-        tracing::info!(form_id = %form.id, "honeypot filled; submission dropped");
-        return Ok(accepted());
-    }
-    fields.remove(&form.honeypot_field);
-    if !filled(fields.get("vertical"))
-        && let Some(vertical) = &form.vertical
-    {
-        fields.insert("vertical".into(), Value::String(vertical.clone()));
-    }
-    let missing: Vec<FieldError> = form
-        .required_fields
-        .iter()
-        .filter(|f| !filled(fields.get(f.as_str())))
-        .map(|f| FieldError {
-            field: f.clone(),
-            message: "is required".into(),
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(ValidationError { errors: missing }.into());
-    }
-    // The consent's address, when the form did not send one, is the submitter's.
-    if let (Some(Value::Object(consent)), Some(ip)) = (fields.get_mut("consent"), ip)
-        && !filled(consent.get("ip"))
-    {
-        consent.insert("ip".into(), Value::String(ip.to_string()));
-    }
-    let bytes = serde_json::to_vec(&fields).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let new: NewLead = parse_json(&bytes)?;
-
-    let ctx = TenantContext::system(form.org_id, "lead_form.submit");
-    let ctx = match headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
-        Some(id) => ctx.with_request_id(id),
-        None => ctx,
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let submission = Submission {
+        public_form_id: &public_form_id,
+        format: BodyFormat::from_content_type(text(header::CONTENT_TYPE.as_str())),
+        body: &body,
+        signature: text("x-form-signature"),
+        client_ip: ip,
+        request_id: text("x-request-id"),
     };
-    let lead = capture_and_route(&state, &ctx, new).await?;
-    tracing::info!(form_id = %form.id, lead_id = %lead.id, status = %lead.status, "form submission");
+    intake::submit(&state.store, &state.cipher, submission).await?;
     Ok(accepted())
 }
 
