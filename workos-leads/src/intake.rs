@@ -23,7 +23,7 @@ use workos_core::repo::{LeadFormRepo, RoutingRepo};
 use workos_core::tenant::TenantContext;
 
 /// The lead fields a URL-encoded submission may fill; its other fields are `answers`.
-const FORM_FIELDS: &[&str] = &[
+const URL_ENCODED_LEAD_FIELDS: &[&str] = &[
     "first_name",
     "last_name",
     "email",
@@ -211,7 +211,7 @@ fn url_encoded_fields(body: &[u8], honeypot: &str) -> Map<String, Value> {
     let mut answers = Map::new();
     for (k, v) in form_urlencoded::parse(body) {
         let (k, v) = (k.into_owned(), Value::String(v.into_owned()));
-        if FORM_FIELDS.contains(&k.as_str()) || k == honeypot {
+        if URL_ENCODED_LEAD_FIELDS.contains(&k.as_str()) || k == honeypot {
             out.insert(k, v);
         } else {
             answers.insert(k, v);
