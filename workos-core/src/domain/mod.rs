@@ -6,8 +6,12 @@ mod comms;
 mod crm;
 mod email;
 mod lead;
+mod lead_form;
+mod lead_summary;
 mod org;
+mod partner;
 mod routing;
+mod schedule;
 mod values;
 mod webhook;
 
@@ -15,8 +19,12 @@ pub use comms::*;
 pub use crm::*;
 pub use email::*;
 pub use lead::*;
+pub use lead_form::*;
+pub use lead_summary::*;
 pub use org::*;
+pub use partner::*;
 pub use routing::*;
+pub use schedule::*;
 pub use values::*;
 pub use webhook::*;
 
