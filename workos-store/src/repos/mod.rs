@@ -6,12 +6,16 @@ mod comms;
 mod crm;
 mod email;
 mod idempotency;
+mod lead_deliveries;
+mod lead_forms;
 mod lead_sender;
 mod leads;
 mod lookups;
 mod org;
+mod partners;
 mod person;
 mod routing;
+mod routing_settings;
 mod scheduler;
 mod webhooks;
 
