@@ -284,11 +284,13 @@ pub(crate) enum Wake {
         /// This process's event bus (set once anything subscribed to it).
         local: std::sync::Arc<tokio::sync::OnceCell<crate::postgres::Buses>>,
     },
-    /// SQLite: in-process broadcasts after the commit (events, then due deliveries).
+    /// SQLite: in-process broadcasts after the commit (events, due deliveries, then cache
+    /// invalidations).
     #[cfg(feature = "sqlite")]
     Local(
         tokio::sync::broadcast::Sender<OrgId>,
         tokio::sync::broadcast::Sender<()>,
+        tokio::sync::broadcast::Sender<crate::Invalidation>,
     ),
 }
 
@@ -584,6 +586,24 @@ impl Tx {
     /// deliveries were made due.
     pub(crate) async fn commit(mut self) -> Result<()> {
         self.write_events().await?;
+        // Records processes cache, changed here: every process drops them (see
+        // `crate::invalidation`).
+        let stale = crate::Invalidation::of_events(&self.events);
+        #[cfg(feature = "postgres")]
+        if let (Wake::Notify { .. }, false) = (&self.wake, stale.is_empty()) {
+            let payloads: Vec<String> = stale
+                .iter()
+                .filter_map(crate::Invalidation::payload)
+                .collect();
+            self.execute(
+                &format!(
+                    "SELECT pg_notify('{}', p) FROM jsonb_array_elements_text($1::jsonb) AS p",
+                    crate::invalidation::CHANNEL
+                ),
+                args![serde_json::json!(payloads)],
+            )
+            .await?;
+        }
         // Postgres: this process's subscribers hear of the commit from `local` (at once, and
         // with the ids of the events written through `record`); other processes from the
         // notification.
@@ -642,13 +662,16 @@ impl Tx {
         }
         #[cfg(feature = "sqlite")]
         #[cfg_attr(not(feature = "postgres"), expect(irrefutable_let_patterns))]
-        if let Wake::Local(events, due) = &self.wake {
+        if let Wake::Local(events, due, caches) = &self.wake {
             // No receivers is fine: nobody is waiting.
             if let Some(org) = self.wrote_events {
                 let _ = events.send(org);
             }
             if self.made_due {
                 let _ = due.send(());
+            }
+            for change in stale {
+                let _ = caches.send(change);
             }
         }
         Ok(())
@@ -702,11 +725,33 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
             Error::invalid("id", "refers to a record that does not exist in this org")
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+        // Connection trouble, including a connection the server (or something between)
+        // closed as it opened, which sqlx reports as a protocol or TLS error.
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Error::unavailable("database unavailable", e),
+        // The database gave up on the statement or the session, or is going away: a
+        // `statement_timeout` or `lock_timeout` (57014, 55P03), an idle transaction ended
+        // (25P03), a shutdown or restart (57P01-57P03), a lost connection (class 08), no
+        // connection slot left (53300). Nothing the client did: retry later. A statement
+        // whose preparation a lock timeout stopped surfaces as the transaction aborted
+        // (25P02) on the statement after it, so that reads the same.
+        sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unavailable_code) => {
             Error::unavailable("database unavailable", e)
         }
         _ => Error::internal("database error", e),
     }
+}
+
+/// The SQLSTATEs that mean the database is (for now) not doing the work, whatever it was.
+fn unavailable_code(code: &str) -> bool {
+    matches!(
+        code,
+        "57014" | "55P03" | "25P02" | "25P03" | "57P01" | "57P02" | "57P03" | "53300"
+    ) || code.starts_with("08")
 }
 
 /// Which field a unique violation is about, by constraint name (Postgres) or message (SQLite).

@@ -56,10 +56,12 @@ compile_error!("enable at least one backend feature: `postgres` or `sqlite`");
 
 mod db;
 mod events;
+mod invalidation;
 mod migrations;
 mod outbox;
 #[cfg(feature = "postgres")]
 mod pg_connect;
+mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod repos;
@@ -70,9 +72,15 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use crate::db::Tx;
+pub use crate::invalidation::{CACHED_KINDS, Invalidation};
 #[cfg(feature = "postgres")]
 pub use crate::migrations::schema_fingerprint;
 pub use crate::migrations::{Migration, MigrationStatus};
+pub use crate::pool::PoolSettings;
+pub use crate::repos::retention::{
+    ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,
+    RetentionReport, days,
+};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
 /// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.
@@ -116,11 +124,21 @@ impl SqlStore {
     /// server's certificate has an unknown issuer or is for another host). No message contains
     /// the URL.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// [`SqlStore::connect`] with the Postgres pool sized and its connections limited as
+    /// `settings` says (SQLite ignores them).
+    ///
+    /// # Errors
+    /// As [`SqlStore::connect`].
+    #[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Self> {
         let scheme = url.split_once(':').map_or("", |(s, _)| s);
         let backend = match scheme {
             #[cfg(feature = "postgres")]
             "postgres" | "postgresql" => {
-                Backend::Postgres(postgres::PgBackend::connect(url).await?)
+                Backend::Postgres(postgres::PgBackend::connect(url, settings).await?)
             }
             #[cfg(feature = "sqlite")]
             "sqlite" => Backend::Sqlite(sqlite::SqliteBackend::connect(url).await?),
@@ -210,6 +228,54 @@ impl SqlStore {
         let mut tx = self.system_tx(false).await?;
         let _: (i32,) = tx.fetch_one("SELECT 1", vec![]).await?;
         Ok(())
+    }
+
+    /// What committed writes made stale in caches of [`CACHED_KINDS`] records, from now on,
+    /// whichever process wrote them (Postgres: `LISTEN workos_cache` on one connection per
+    /// store, which reconnects by itself and then sends [`Invalidation::Everything`]; SQLite:
+    /// this process's writes). A receiver that falls behind gets `Lagged`: treat it as
+    /// everything.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the listener cannot connect; try again later.
+    pub async fn invalidations(&self) -> Result<tokio::sync::broadcast::Receiver<Invalidation>> {
+        match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => Ok(b.bus().await?.caches.subscribe()),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(b) => Ok(b.caches.subscribe()),
+        }
+    }
+
+    /// Creates `new` as the first org, unless the database has an org already: answers the
+    /// org created, or `None`. Processes starting together on one Postgres create one org
+    /// between them (they take turns on an advisory lock); on SQLite, one process at a time.
+    ///
+    /// # Errors
+    /// As [`workos_core::repo::Directory::create_org`].
+    pub async fn create_first_org(
+        &self,
+        new: workos_core::domain::NewOrg,
+    ) -> Result<Option<workos_core::domain::Org>> {
+        use workos_core::repo::Directory as _;
+        let lock = match &self.backend {
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => Some(b.first_run_lock().await?),
+            #[cfg(feature = "sqlite")]
+            Backend::Sqlite(_) => None,
+        };
+        let created = match self.has_orgs().await {
+            Ok(true) => Ok(None),
+            Ok(false) => self.create_org(new, None).await.map(Some),
+            Err(e) => Err(e),
+        };
+        #[cfg(feature = "postgres")]
+        if let Some(lock) = lock {
+            lock.release().await;
+        }
+        #[cfg(not(feature = "postgres"))]
+        let _: Option<()> = lock;
+        created
     }
 
     /// Connections open and idle in the pools, for metrics.

@@ -12,6 +12,7 @@ use workos_core::ids::OrgId;
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
+use crate::PoolSettings;
 use crate::db::{Conn, Tx, Wake, args, db_error};
 
 /// Connections idle at least this long are pinged before they are used again.
@@ -30,6 +31,8 @@ pub(crate) const DUE_CHANNEL: &str = "workos_deliveries";
 pub(crate) struct Buses {
     pub(crate) events: broadcast::Sender<EventNotice>,
     pub(crate) due: broadcast::Sender<EventNotice>,
+    /// Cache invalidations (`crate::invalidation`).
+    pub(crate) caches: broadcast::Sender<crate::Invalidation>,
 }
 
 #[derive(Clone)]
@@ -53,23 +56,36 @@ pub(crate) enum Scope<'a> {
 }
 
 impl Buses {
+    /// After a lost connection: anything may have been missed.
     fn wake_all(&self) {
         let _ = self.events.send(EventNotice::default());
         let _ = self.due.send(EventNotice::default());
+        let _ = self.caches.send(crate::Invalidation::Everything);
     }
 }
 
 impl PgBackend {
     /// Connects to `url`, with TLS as its `sslmode` says (see `pg_connect`).
-    pub(crate) async fn connect(url: &str) -> Result<Self> {
-        let pool = crate::pg_connect::connect(url, Self::pool_options).await?;
+    pub(crate) async fn connect(url: &str, settings: &PoolSettings) -> Result<Self> {
+        let pool = crate::pg_connect::connect(url, || Self::pool_options(settings)).await?;
         Ok(Self::new(pool))
     }
 
-    fn pool_options() -> PgPoolOptions {
+    fn pool_options(settings: &PoolSettings) -> PgPoolOptions {
+        let session: Option<Arc<str>> = settings.session_statement().map(Into::into);
         PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            // The timeouts hold for the connection's whole life (a role switch keeps them).
+            .after_connect(move |conn, _| {
+                let session = session.clone();
+                Box::pin(async move {
+                    if let Some(sql) = session.as_deref() {
+                        sqlx::Executor::execute(conn, sql).await?;
+                    }
+                    Ok(())
+                })
+            })
             // Every release already pings (sqlx), so a connection back in the pool a moment
             // ago is known to be alive: only one idle for a while (server restart, network
             // timeouts) is pinged before use, which spares busy paths a round trip each.
@@ -184,12 +200,13 @@ impl PgBackend {
                     .await
                     .map_err(|e| Error::unavailable("cannot listen for events", e))?;
                 listener
-                    .listen_all([CHANNEL, DUE_CHANNEL])
+                    .listen_all([CHANNEL, DUE_CHANNEL, crate::invalidation::CHANNEL])
                     .await
                     .map_err(|e| Error::unavailable("cannot listen for events", e))?;
                 let buses = Buses {
                     events: broadcast::channel(1024).0,
                     due: broadcast::channel(1024).0,
+                    caches: broadcast::channel(1024).0,
                 };
                 let senders = buses.clone();
                 let pool = self.pool.clone();
@@ -203,6 +220,11 @@ impl PgBackend {
                         match listener.try_recv().await {
                             Ok(Some(n)) if n.channel() == DUE_CHANNEL => {
                                 let _ = senders.due.send(EventNotice::default());
+                            }
+                            Ok(Some(n)) if n.channel() == crate::invalidation::CHANNEL => {
+                                let _ = senders
+                                    .caches
+                                    .send(crate::Invalidation::from_payload(n.payload()));
                             }
                             Ok(Some(n)) => {
                                 // "<org> <instance>" (or the org alone).
@@ -228,6 +250,51 @@ impl PgBackend {
             })
             .await
             .cloned()
+    }
+}
+
+/// A session advisory lock held on a connection of its own (see [`PgBackend::first_run_lock`]).
+pub(crate) struct SessionLock(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+/// The advisory lock key of first-run org creation (`hashtext('workos.first_run')` would do as
+/// well; a constant needs no query).
+const FIRST_RUN_LOCK: i64 = 0x776f_726b_6f73_0001;
+
+impl SessionLock {
+    /// Unlocks and gives the connection back; a connection that cannot unlock is closed
+    /// instead (ending its session ends the lock).
+    pub(crate) async fn release(mut self) {
+        if let Some(mut conn) = self.0.take() {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(FIRST_RUN_LOCK)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        // Never back into the pool still locked: closing the connection ends the lock.
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+impl PgBackend {
+    /// Waits for the first-run lock, on a connection held until the lock is released.
+    pub(crate) async fn first_run_lock(&self) -> Result<SessionLock> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(FIRST_RUN_LOCK)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        Ok(SessionLock(Some(conn)))
     }
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct SqliteBackend {
     pub(crate) wake: broadcast::Sender<OrgId>,
     /// Wakes delivery workers when deliveries become due.
     pub(crate) due: broadcast::Sender<()>,
+    /// Cache invalidations of committed writes.
+    pub(crate) caches: broadcast::Sender<crate::Invalidation>,
     /// Event-log claims held in this process, by consumer name.
     pub(crate) claims: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
@@ -67,6 +69,7 @@ impl SqliteBackend {
             shared: in_memory,
             wake,
             due,
+            caches: broadcast::channel(1024).0,
             claims: Arc::default(),
         })
     }
@@ -92,7 +95,7 @@ impl SqliteBackend {
         .map_err(db_error)?;
         Ok(Tx::new(
             Conn::Sqlite(tx),
-            Wake::Local(self.wake.clone(), self.due.clone()),
+            Wake::Local(self.wake.clone(), self.due.clone(), self.caches.clone()),
             false,
         ))
     }

@@ -9,7 +9,8 @@
 //!
 //! Reading an org's account takes two queries, so loaded accounts (and the absence of one) are
 //! kept for [`CACHE_TTL`]: setting or removing an account through this value takes effect at
-//! once here and within [`CACHE_TTL`] in other processes.
+//! once here, and in other processes when they are told ([`TwilioAccounts::forget`], e.g. on
+//! the store's invalidations) or within [`CACHE_TTL`] at the latest.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -315,11 +316,21 @@ where
         self.platform.as_ref()
     }
 
-    fn forget(&self, org: OrgId) {
+    /// Drops what is cached of `org`'s account, so the next use reads it again: for a change
+    /// made through another process (this value forgets its own changes).
+    pub fn forget(&self, org: OrgId) {
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&org);
+    }
+
+    /// Drops every cached account (changes may have been missed).
+    pub fn forget_all(&self) {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// The org's active Twilio integrations, newest change first.

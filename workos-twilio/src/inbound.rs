@@ -156,6 +156,12 @@ where
         }
     }
 
+    /// Drops the cached owner of phone `id` (`None`: of every number), so the next message
+    /// reads it again: for a phone changed through another process.
+    pub fn forget_number_owner(&self, id: Option<workos_core::ids::PhoneId>) {
+        self.owners.forget(id);
+    }
+
     /// The accounts that check signatures (and send).
     #[must_use]
     pub fn accounts(&self) -> &Arc<TwilioAccounts<S>> {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use workos_core::Result;
 use workos_core::domain::{E164, Phone};
+use workos_core::ids::PhoneId;
 use workos_core::repo::Directory;
 
 /// How long a found owner is used before it is read again.
@@ -84,6 +85,15 @@ impl<S: Directory> NumberOwners<S> {
             phone,
             cached: false,
         }))
+    }
+
+    /// Drops the cached owner that is phone `id` (changed or deleted), or every owner.
+    pub(crate) fn forget(&self, id: Option<PhoneId>) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        match id {
+            Some(id) => cache.retain(|_, (_, phone)| phone.id != id),
+            None => cache.clear(),
+        }
     }
 
     /// The phone of the first of `numbers` an org owns, read from the storage (the cache is

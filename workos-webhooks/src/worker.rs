@@ -17,8 +17,9 @@
 //! each [`DeliveryQueue::record_attempts`] call taking whatever finished during the previous
 //! one, so claiming, sending and recording overlap and one slow receiver holds up only its own
 //! slot. Claimed but unrecorded deliveries are bounded (*max_in_flight + 2 × claim_batch*).
-//! Each endpoint is held to its `rate_limit_per_second` (a GCRA limiter per endpoint, in
-//! memory: the limit holds per worker process). With nothing to claim the worker sleeps until
+//! Each endpoint is held to its `rate_limit_per_second` (a GCRA limit per endpoint, through
+//! [`WebhookConfig::limiter`]: in memory by default, where the limit holds per worker process;
+//! a shared limiter such as `workos_limits::RedisLimiter` makes it hold across processes). With nothing to claim the worker sleeps until
 //! the next due time, a notice that deliveries became due ([`DeliveryQueue::subscribe_due`]:
 //! sent by any process's dispatcher, by replays, recoveries and hand-backs; Postgres
 //! `NOTIFY workos_deliveries`), the in-process dispatcher's wake-up, or the poll interval.
@@ -43,14 +44,13 @@
 //! least once: a worker that dies after sending but before recording sends again after the
 //! lease.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use url::Url;
@@ -59,6 +59,7 @@ use workos_core::domain::{
     DeliveryAttempt, DeliveryStatus, WebhookDelivery, now, to_storage_precision,
 };
 use workos_core::events::{EventBus, EventLog};
+use workos_limits::{Decision, MemoryLimiter, Quota, RateLimiter};
 
 pub use crate::dispatcher::{DispatchStats, Dispatcher};
 use crate::wakeups::Wakeups;
@@ -89,8 +90,6 @@ pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
 pub const START_MARGIN: Duration = Duration::from_secs(5);
-/// Endpoint limiters unused this long are forgotten.
-const LIMITER_IDLE: Duration = Duration::from_secs(600);
 /// The longest an attempt waits for its endpoint's rate limit before the delivery is handed
 /// back (so a rate-limited endpoint holds few of the attempt slots).
 const RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);
@@ -123,6 +122,9 @@ pub struct WebhookConfig {
     pub max_in_flight: usize,
     /// The longest sleep between two looks at the store when no notice comes (default 1 s).
     pub poll_interval: Duration,
+    /// What holds endpoints to their `rate_limit_per_second` (default: a
+    /// [`MemoryLimiter`] of this configuration's own, shared by its clones).
+    pub limiter: Arc<dyn RateLimiter>,
 }
 
 impl Default for WebhookConfig {
@@ -136,6 +138,7 @@ impl Default for WebhookConfig {
             claim_batch: 100,
             max_in_flight: 32,
             poll_interval: Duration::from_secs(1),
+            limiter: Arc::new(MemoryLimiter::new()),
         }
     }
 }
@@ -248,13 +251,6 @@ impl Handoff {
     }
 }
 
-/// The per-endpoint rate limiter and the rate it was built for.
-struct EndpointLimiter {
-    rate: u32,
-    limiter: Arc<DefaultDirectRateLimiter>,
-    last_used: Instant,
-}
-
 /// Sends due deliveries and records the attempts. See the [module docs](self).
 pub struct DeliveryWorker<S: ?Sized> {
     store: Arc<S>,
@@ -266,7 +262,7 @@ pub struct DeliveryWorker<S: ?Sized> {
     max_in_flight: usize,
     poll_interval: Duration,
     lease: Duration,
-    limiters: Mutex<HashMap<WebhookId, EndpointLimiter>>,
+    limiter: Arc<dyn RateLimiter>,
     waker: Arc<Notify>,
     /// Claimed but unrecorded deliveries (*max_in_flight + 2 × claim_batch* permits).
     window: Arc<Semaphore>,
@@ -307,7 +303,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             max_in_flight,
             poll_interval: config.poll_interval,
             lease: config.lease(),
-            limiters: Mutex::default(),
+            limiter: Arc::clone(&config.limiter),
             waker: Arc::new(Notify::new()),
             window: Arc::new(Semaphore::new(max_in_flight + 2 * batch as usize)),
             handoff,
@@ -354,7 +350,6 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             .collect()
             .await;
         self.finish(done).await?;
-        self.prune_limiters();
         tracing::debug!(claimed = count, "webhook deliveries claimed");
         Ok(count)
     }
@@ -506,7 +501,6 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
             if look_again {
                 this.waker.notify_one();
             }
-            this.prune_limiters();
             tracing::debug!(count, "webhook deliveries finished");
         }
     }
@@ -569,14 +563,10 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
     async fn attempt(&self, due: DueDelivery, start_by: Instant) -> Done {
         let delivery = &due.delivery;
         if let Some(rate) = due.rate_limit_per_second {
-            let limiter = self.limiter(delivery.webhook_id, rate);
             let left = start_by
                 .saturating_duration_since(Instant::now())
                 .min(RATE_LIMIT_WAIT);
-            if tokio::time::timeout(left, limiter.until_ready())
-                .await
-                .is_err()
-            {
+            if !self.wait_for_rate(delivery.webhook_id, rate, left).await {
                 tracing::debug!(delivery_id = %delivery.id, "rate limited; handed back");
                 let spacing = Duration::from_secs(1) / rate.max(1);
                 return Done::Released(
@@ -663,40 +653,24 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         self.store.record_attempts(outcomes).await
     }
 
-    /// The limiter of an endpoint, (re)built when its rate changed: `rate` evenly spaced
-    /// deliveries a second, no burst.
-    fn limiter(&self, webhook_id: WebhookId, rate: u32) -> Arc<DefaultDirectRateLimiter> {
-        let mut limiters = self
-            .limiters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = limiters
-            .entry(webhook_id)
-            .or_insert_with(|| new_limiter(rate));
-        if entry.rate != rate {
-            *entry = new_limiter(rate);
+    /// Waits, at most `left`, until endpoint `webhook_id` may take one more delivery at
+    /// `rate` a second (evenly spaced, no burst); `false` when it may not in that time.
+    async fn wait_for_rate(&self, webhook_id: WebhookId, rate: u32, left: Duration) -> bool {
+        let per_second = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(per_second).with_burst(NonZeroU32::MIN);
+        let key = format!("webhook:{webhook_id}");
+        let until = Instant::now() + left;
+        loop {
+            match self.limiter.check(&key, quota).await {
+                Decision::Allowed { .. } => return true,
+                Decision::Limited { retry_after } => {
+                    if Instant::now() + retry_after > until {
+                        return false;
+                    }
+                    tokio::time::sleep(retry_after).await;
+                }
+            }
         }
-        entry.last_used = Instant::now();
-        entry.limiter.clone()
-    }
-
-    fn prune_limiters(&self) {
-        let mut limiters = self
-            .limiters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        limiters.retain(|_, l| l.last_used.elapsed() < LIMITER_IDLE);
-    }
-}
-
-fn new_limiter(rate: u32) -> EndpointLimiter {
-    let per_second = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
-    EndpointLimiter {
-        rate,
-        limiter: Arc::new(RateLimiter::direct(
-            Quota::per_second(per_second).allow_burst(NonZeroU32::MIN),
-        )),
-        last_used: Instant::now(),
     }
 }
 

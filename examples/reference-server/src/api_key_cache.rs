@@ -3,8 +3,9 @@
 //!
 //! Only keys the database answered are kept (a miss is never cached, so a new key works at
 //! once), the presented key is verified against the kept hash on every request, and a key
-//! revoked through this process is dropped at once. A key revoked through another process stops
-//! working here within the time to live (`WORKOS_API_KEY_CACHE_SECS`, default
+//! revoked through this process is dropped at once. A key revoked through another process is
+//! dropped when the store's invalidation arrives ([`crate::cache_sync`], within a second on
+//! Postgres), and within the time to live at the latest (`WORKOS_API_KEY_CACHE_SECS`, default
 //! [`DEFAULT_TTL`]; 0 turns the cache off).
 
 use std::collections::HashMap;
@@ -69,9 +70,14 @@ impl ApiKeyCache {
         entries.insert(prefix.to_owned(), (Instant::now(), found.clone()));
     }
 
-    /// Drops the key `id` (revoked).
+    /// Drops the key `id` (revoked or changed).
     pub fn forget(&self, id: ApiKeyId) {
         self.entries().retain(|_, (_, found)| found.key.id != id);
+    }
+
+    /// Drops every key (changes may have been missed).
+    pub fn clear(&self) {
+        self.entries().clear();
     }
 }
 

@@ -6,12 +6,12 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
 use serde::Deserialize;
 use workos_core::crypto::parse_prefix;
 use workos_core::ids::{OrgId, UserId};
 use workos_core::repo::Directory;
 use workos_core::tenant::TenantContext;
+use workos_limits::Decision;
 
 use crate::config::JwtConfig;
 use crate::error::ApiError;
@@ -26,19 +26,20 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     tracing::Span::current().record("org_id", tracing::field::display(ctx.org_id()));
 
-    // Forget callers whose budget is full again, so the limiter's memory stays bounded.
-    if state.limiter.len() > 10_000 {
-        state.limiter.retain_recent();
-    }
-    let snapshot = match state.limiter.check_key(&limit_key) {
-        Ok(snapshot) => snapshot,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut response = ApiError::rate_limited(wait).into_response();
-            rate_limit_headers(response.headers_mut(), state.rate_limit_per_minute, 0, wait);
-            return response;
-        }
+    let per_minute = state.rate_limit_per_minute;
+    let (remaining, reset) = match state.limiter.check(&limit_key, state.caller_quota).await {
+        Decision::Allowed { remaining, reset } => (remaining, reset),
+        Decision::Limited { retry_after } => return limited(per_minute, retry_after),
     };
+    // The org's quota, shared by all its keys and users: counted once the caller's allowed.
+    if let Some(org_quota) = state.org_quota
+        && let Decision::Limited { retry_after } = state
+            .limiter
+            .check(&format!("org:{}", ctx.org_id()), org_quota)
+            .await
+    {
+        return limited(org_quota.burst().get(), retry_after);
+    }
 
     let request_id = req
         .headers()
@@ -54,16 +55,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let mut response = next.run(req).await;
     // For the access log, which runs outside the routes.
     response.extensions_mut().insert(org_id);
-    let per_minute = state.rate_limit_per_minute;
-    // The time until the bucket is full again: one replenish interval per used slot.
-    let used = per_minute.saturating_sub(snapshot.remaining_burst_capacity());
-    let reset = Duration::from_secs_f64(f64::from(used) * 60.0 / f64::from(per_minute));
-    rate_limit_headers(
-        response.headers_mut(),
-        per_minute,
-        snapshot.remaining_burst_capacity(),
-        reset,
-    );
+    rate_limit_headers(response.headers_mut(), per_minute, remaining, reset);
+    response
+}
+
+/// 429 with `Retry-After` and the limit that refused (`limit` a minute).
+fn limited(limit: u32, retry_after: Duration) -> Response {
+    let mut response = ApiError::rate_limited(retry_after).into_response();
+    rate_limit_headers(response.headers_mut(), limit, 0, retry_after);
     response
 }
 

@@ -52,7 +52,9 @@ pub async fn create_org_with_key(
     Ok((org, secret))
 }
 
-/// On an empty database, creates a first org and returns it with its owner key.
+/// On an empty database, creates a first org and returns it with its owner key: only the
+/// first of several processes starting together does (see [`SqlStore::create_first_org`]).
+/// Development mode only: the caller skips it with `WORKOS_ENV=production`.
 ///
 /// # Errors
 /// As [`create_org_with_key`].
@@ -60,9 +62,13 @@ pub async fn first_run(
     store: &SqlStore,
     hasher: &ApiKeyHasher,
 ) -> Result<Option<(OrgId, ApiKeySecret)>> {
-    if store.has_orgs().await? {
+    let first = NewOrg {
+        name: "My organization".to_owned(),
+    };
+    let Some(org) = store.create_first_org(first).await? else {
         return Ok(None);
-    }
-    let (org, secret) = create_org_with_key(store, hasher, "My organization").await?;
+    };
+    let ctx = TenantContext::system(org.id, "admin");
+    let (_, secret) = issue_api_key(store, hasher, &ctx, "admin", Role::Owner).await?;
     Ok(Some((org.id, secret)))
 }

@@ -30,8 +30,14 @@ pub struct Config {
     /// `WORKOS_JWT_SECRET` (at least 32 bytes), `WORKOS_JWT_AUDIENCE`, `WORKOS_JWT_ISSUER`:
     /// how user JWTs are checked; JWT auth is off without the secret.
     pub jwt: Option<JwtConfig>,
-    /// `WORKOS_RATE_LIMIT_PER_MINUTE`, default 60.
+    /// `WORKOS_RATE_LIMIT_PER_MINUTE`, default 60: requests a minute per API key or user.
     pub rate_limit_per_minute: u32,
+    /// `WORKOS_ORG_RATE_LIMIT_PER_MINUTE`, default unset (no org quota): requests a minute
+    /// per org, across all of its keys and users.
+    pub org_rate_limit_per_minute: Option<u32>,
+    /// `WORKOS_REDIS_URL`, default unset: where the limits of a deployment of several
+    /// processes are kept (without it each process limits on its own).
+    pub redis_url: Option<String>,
     /// `WORKOS_API_KEY_CACHE_SECS`, default 5: how long an API key read from the database
     /// authenticates requests before it is read again (0: read on every request). A key revoked
     /// through another server process stops working here within this time.
@@ -73,6 +79,8 @@ impl std::fmt::Debug for Config {
             .field("admin_bind", &self.admin_bind)
             .field("public_url", &self.public_url)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("org_rate_limit_per_minute", &self.org_rate_limit_per_minute)
+            .field("redis", &self.redis_url.is_some())
             .field("production", &self.production)
             .field("database", &self.database)
             .finish_non_exhaustive()
@@ -158,6 +166,62 @@ pub struct DatabaseConfig {
     pub migration_url: String,
     /// `WORKOS_MIGRATE`, default `auto`.
     pub migrate: MigrateMode,
+    /// `WORKOS_DB_POOL_SIZE` (default 16), `WORKOS_DB_STATEMENT_TIMEOUT_MS` (default 30000),
+    /// `WORKOS_DB_LOCK_TIMEOUT_MS` (default 10000), `WORKOS_DB_IDLE_IN_TX_TIMEOUT_MS` (default
+    /// 60000); a timeout of 0 is none. Migrations run without the timeouts.
+    pub pool: workos_store::PoolSettings,
+}
+
+/// `WORKOS_DB_STATEMENT_TIMEOUT_MS` by default: no request's statement should run longer.
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
+/// `WORKOS_DB_LOCK_TIMEOUT_MS` by default.
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 10_000;
+/// `WORKOS_DB_IDLE_IN_TX_TIMEOUT_MS` by default.
+pub const DEFAULT_IDLE_IN_TX_TIMEOUT_MS: u64 = 60_000;
+
+/// Reads a whole number of milliseconds named `name` through `get` (`default` when unset);
+/// 0 is `None` (no timeout).
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+) -> anyhow::Result<Option<std::time::Duration>> {
+    let ms = match get(name).filter(|v| !v.trim().is_empty()) {
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .with_context(|| format!("{name}: not a whole number of milliseconds"))?,
+        None => default,
+    };
+    Ok((ms > 0).then(|| std::time::Duration::from_millis(ms)))
+}
+
+/// The pool settings from `WORKOS_DB_*`.
+fn pool_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<workos_store::PoolSettings> {
+    let mut pool = workos_store::PoolSettings::default();
+    if let Some(v) = get("WORKOS_DB_POOL_SIZE").filter(|v| !v.trim().is_empty()) {
+        pool.max_connections = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .context("WORKOS_DB_POOL_SIZE: not a positive integer")?;
+    }
+    pool.statement_timeout = millis(
+        get,
+        "WORKOS_DB_STATEMENT_TIMEOUT_MS",
+        DEFAULT_STATEMENT_TIMEOUT_MS,
+    )?;
+    pool.lock_timeout = millis(get, "WORKOS_DB_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS)?;
+    pool.idle_in_transaction_timeout = millis(
+        get,
+        "WORKOS_DB_IDLE_IN_TX_TIMEOUT_MS",
+        DEFAULT_IDLE_IN_TX_TIMEOUT_MS,
+    )?;
+    Ok(pool)
 }
 
 impl std::fmt::Debug for DatabaseConfig {
@@ -166,6 +230,7 @@ impl std::fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("separate_migration_url", &(self.migration_url != self.url))
             .field("migrate", &self.migrate)
+            .field("pool", &self.pool)
             .finish_non_exhaustive()
     }
 }
@@ -196,6 +261,7 @@ impl DatabaseConfig {
                 .unwrap_or_else(|| url.clone()),
             url,
             migrate,
+            pool: pool_settings(&get)?,
         })
     }
 }
@@ -238,6 +304,22 @@ impl Config {
                 .context("WORKOS_RATE_LIMIT_PER_MINUTE: not a positive integer")?,
             None => 60,
         };
+        let org_rate_limit_per_minute =
+            match get("WORKOS_ORG_RATE_LIMIT_PER_MINUTE").filter(|v| !v.trim().is_empty()) {
+                Some(v) => Some(
+                    v.trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .context("WORKOS_ORG_RATE_LIMIT_PER_MINUTE: not a positive integer")?,
+                ),
+                None => None,
+            };
+        let redis_url = get("WORKOS_REDIS_URL").filter(|v| !v.trim().is_empty());
+        if let Some(url) = &redis_url {
+            workos_limits::RedisLimiter::check_url(url.trim())
+                .map_err(|e| anyhow::anyhow!("WORKOS_REDIS_URL: {e}"))?;
+        }
         let api_key_cache_ttl = match get("WORKOS_API_KEY_CACHE_SECS") {
             Some(v) => v
                 .trim()
@@ -302,6 +384,8 @@ impl Config {
             api_key_pepper,
             jwt: JwtConfig::from_lookup(&get)?,
             rate_limit_per_minute,
+            org_rate_limit_per_minute,
+            redis_url,
             api_key_cache_ttl,
             log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),
             production,

@@ -61,11 +61,17 @@ pub fn report(applied: &[Migration]) -> String {
 /// `workos_app`, or (`off`) the schema is older than this build needs: the message names
 /// `workos-server migrate`.
 pub async fn open(db: &DatabaseConfig) -> anyhow::Result<SqlStore> {
-    if db.migrate == MigrateMode::Auto && db.migration_url != db.url {
+    // Migrations run on a connection of their own, without the pool's timeouts (a long
+    // migration is not a stuck request); an in-memory SQLite database is only reachable
+    // through the server's own store.
+    let separately = db.migration_url != db.url || !db.url.starts_with("sqlite:");
+    if db.migrate == MigrateMode::Auto && separately {
         migrate(db).await?;
     }
-    let store = SqlStore::connect(&db.url).await.context("DATABASE_URL")?;
-    if db.migrate == MigrateMode::Auto && db.migration_url == db.url {
+    let store = SqlStore::connect_with(&db.url, &db.pool)
+        .await
+        .context("DATABASE_URL")?;
+    if db.migrate == MigrateMode::Auto && !separately {
         apply(&store).await?;
     }
     // Every tenant transaction switches to workos_app: a role that may not fails here, once,

@@ -16,6 +16,7 @@ pub mod access_log;
 pub mod api_key_cache;
 pub mod auth;
 pub mod bootstrap;
+pub mod cache_sync;
 pub mod config;
 pub mod database;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod workers;
@@ -190,11 +192,19 @@ async fn run_to_completion(req: axum::extract::Request, next: middleware::Next) 
     }
 }
 
+/// How long `/readyz` waits for the database: a probe gets its answer well within its own
+/// timeout, even while connections to the database hang.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not reachable");
+    let ping = tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await;
+    match ping {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        outcome => {
+            match outcome {
+                Ok(Err(e)) => tracing::warn!(error = %e, "database not reachable"),
+                _ => tracing::warn!("database did not answer in time"),
+            }
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -11,7 +11,9 @@ use workos_core::tenant::{Role, TenantContext};
 use workos_reference_server::config::{Config, DatabaseConfig};
 use workos_reference_server::state::AppState;
 use workos_reference_server::workers::Workers;
-use workos_reference_server::{admin_app, app, bootstrap, database, serve, shutdown_signal};
+use workos_reference_server::{
+    admin_app, app, bootstrap, cache_sync, database, serve, shutdown_signal,
+};
 
 #[derive(Parser)]
 #[command(name = "workos-server", about = "The WorkOS engine's reference server")]
@@ -98,11 +100,16 @@ async fn main() -> anyhow::Result<()> {
     let store = database::open(&config.database).await?;
     let bind = config.bind;
     let deadline = config.shutdown_timeout;
+    let production = config.production;
     let state = AppState::new(store.clone(), config);
+    if !matches!(command, Command::Admin { .. }) {
+        // Caches hear of other processes' writes (revoked keys, moved numbers, accounts).
+        cache_sync::spawn(&state);
+    }
 
     match command {
         Command::Serve { no_webhook_workers } => {
-            run(state, bind, !no_webhook_workers, deadline).await
+            run(state, bind, !no_webhook_workers, deadline, production).await
         }
         // Answered above, before the configuration is read.
         Command::Migrate => Ok(()),
@@ -172,13 +179,19 @@ async fn run(
     bind: SocketAddr,
     webhook_workers: bool,
     deadline: Duration,
+    production: bool,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("WORKOS_BIND: cannot listen on {bind}"))?;
     // The port the system chose, for WORKOS_BIND=…:0.
     let bind = listener.local_addr().unwrap_or(bind);
-    if let Some((org, secret)) = bootstrap::first_run(&state.store, &state.hasher).await? {
+    let first_run = if production {
+        None
+    } else {
+        bootstrap::first_run(&state.store, &state.hasher).await?
+    };
+    if let Some((org, secret)) = first_run {
         // Shown once: only its keyed hash is stored.
         eprintln!(
             "\n  Created a first org ({org}) and its owner API key (shown only now):\n\n    {key}\n\n  \

@@ -85,7 +85,7 @@ const PROBLEMS: [(&str, &str, &str); 12] = [
     (
         "503",
         "ServiceUnavailable",
-        "A dependency (the database, a provider) cannot be reached; retry later.",
+        "A dependency (the database, a provider) cannot be reached or did not finish in time (a database timeout); retry later.",
     ),
     (
         "504",

@@ -5,19 +5,12 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use governor::clock::DefaultClock;
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 use workos_core::crypto::{ApiKeyHasher, Cipher};
 use workos_core::ids::ApiKeyId;
+use workos_limits::{MemoryLimiter, Quota, RateLimiter, RedisLimiter};
 use workos_store::SqlStore;
 
 use crate::config::Config;
-
-/// The per-caller GCRA limiter, keyed by API key or user.
-pub type Limiter =
-    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -35,8 +28,13 @@ pub struct Inner {
     pub jwt: Option<crate::auth::JwtVerifier>,
     /// `WORKOS_ADMIN_BIND`: where `/metrics` is served instead of the public port, when set.
     pub admin_bind: Option<std::net::SocketAddr>,
-    /// Requests per minute per caller.
-    pub limiter: Limiter,
+    /// Every rate limit (callers, orgs, the public form, webhook endpoints): in this
+    /// process's memory, or shared through Redis (`WORKOS_REDIS_URL`).
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Requests per API key or user (`WORKOS_RATE_LIMIT_PER_MINUTE`).
+    pub caller_quota: Quota,
+    /// Requests per org, across its keys and users (`WORKOS_ORG_RATE_LIMIT_PER_MINUTE`).
+    pub org_quota: Option<Quota>,
     /// The configured per-minute limit (for the `RateLimit-Limit` header).
     pub rate_limit_per_minute: u32,
     /// When this process last recorded each API key's use.
@@ -53,9 +51,9 @@ pub struct Inner {
     /// Partners with their webhook signing secrets (minted, sealed, rotated).
     #[cfg(feature = "leads")]
     pub partners: workos_leads::PartnerService<SqlStore>,
-    /// Public form submissions per minute per client address.
+    /// Public form submissions per client address (through `limiter`).
     #[cfg(feature = "leads")]
-    pub form_limiter: governor::DefaultKeyedRateLimiter<String>,
+    pub form_quota: Quota,
     /// The proxies whose `X-Forwarded-For` is believed (`WORKOS_TRUSTED_PROXIES`).
     #[cfg(feature = "leads")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -96,9 +94,15 @@ impl AppState {
     /// Builds the state from a store and the configuration.
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
-        let per_minute = NonZeroU32::new(config.rate_limit_per_minute).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::keyed(Quota::per_minute(per_minute))
-            .with_middleware::<StateInformationMiddleware>();
+        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        let limiter = limiter(config.redis_url.as_deref());
+        #[cfg(any(feature = "webhooks", feature = "leads"))]
+        let mut config = config;
+        // Webhook endpoints' rates go through the same limiter, so they hold per deployment.
+        #[cfg(any(feature = "webhooks", feature = "leads"))]
+        {
+            config.webhooks.limiter = Arc::clone(&limiter);
+        }
         let cipher = Arc::new(Cipher::new(1, config.encryption_key));
         #[cfg(feature = "twilio")]
         let twilio = Arc::new(workos_twilio::TwilioAccounts::new(
@@ -119,10 +123,7 @@ impl AppState {
             #[cfg(feature = "leads")]
             partners: workos_leads::PartnerService::new(Arc::new(store.clone()), cipher.clone()),
             #[cfg(feature = "leads")]
-            form_limiter: RateLimiter::keyed(Quota::per_minute(
-                NonZeroU32::new(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE)
-                    .unwrap_or(NonZeroU32::MIN),
-            )),
+            form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
             #[cfg(feature = "leads")]
             trusted_proxies: config.trusted_proxies,
             #[cfg(feature = "leads")]
@@ -144,6 +145,8 @@ impl AppState {
             jwt: config.jwt.as_ref().map(crate::auth::JwtVerifier::new),
             admin_bind: config.admin_bind,
             limiter,
+            caller_quota: per_minute(config.rate_limit_per_minute),
+            org_quota: config.org_rate_limit_per_minute.map(per_minute),
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
             api_keys: crate::api_key_cache::ApiKeyCache::new(config.api_key_cache_ttl),
@@ -201,6 +204,22 @@ impl AppState {
                 touched.insert(key, now);
                 true
             }
+        }
+    }
+}
+
+/// The limiter: Redis's at `redis_url` when set (checked when the configuration was read),
+/// else this process's memory.
+fn limiter(redis_url: Option<&str>) -> Arc<dyn RateLimiter> {
+    let Some(url) = redis_url else {
+        return Arc::new(MemoryLimiter::new());
+    };
+    match RedisLimiter::new(url.trim()) {
+        Ok(redis) => Arc::new(redis),
+        Err(e) => {
+            // Unreachable after `Config` checked the URL; limit per process rather than not.
+            tracing::error!(error = %e, "WORKOS_REDIS_URL unusable; limiting per process");
+            Arc::new(MemoryLimiter::new())
         }
     }
 }

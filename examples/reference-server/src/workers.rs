@@ -1,8 +1,8 @@
 //! The background work of a server process, next to the API (`workos-server serve`) or alone
 //! (`workos-server worker`): the webhook pipeline and the lead sender (`webhooks`, `leads`),
-//! the Gmail sync scheduler (`gmail`) and the queued-lead job (`leads`), as built.
+//! the Gmail sync scheduler (`gmail`) and the queued-lead job (`leads`), as built; and the
+//! retention job, wherever deliveries run.
 
-#[cfg(any(feature = "webhooks", feature = "leads"))]
 use anyhow::Context as _;
 
 use crate::state::AppState;
@@ -18,26 +18,29 @@ pub struct Workers {
     gmail_sync: Option<workos_gmail::SchedulerHandle>,
     #[cfg(feature = "leads")]
     lead_routing: Option<workos_leads::routing_job::JobHandle>,
+    retention: Option<crate::retention::JobHandle>,
 }
 
 impl Workers {
     /// Starts the background work over `state`: deliveries (the webhook pipeline and the lead
     /// sender) when `deliveries` is set, the Gmail scheduler when Gmail is configured
     /// (`WORKOS_GMAIL_SYNC_INTERVAL_SECS`), the queued-lead job unless
-    /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0.
+    /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0, and the retention job with deliveries unless
+    /// `WORKOS_RETENTION_INTERVAL_SECS` is 0 (`WORKOS_RETENTION_EVENTS_DAYS`,
+    /// `WORKOS_RETENTION_ATTEMPTS_DAYS`: see [`crate::retention`]).
     ///
     /// # Errors
     /// When a worker cannot start, or its configuration is malformed.
-    #[cfg_attr(
-        not(any(feature = "webhooks", feature = "leads")),
-        allow(unused_variables)
-    )]
     pub fn start(state: &AppState, deliveries: bool) -> anyhow::Result<Self> {
-        #[cfg_attr(
-            not(any(feature = "webhooks", feature = "leads", feature = "gmail")),
-            allow(unused_mut)
-        )]
         let mut workers = Self::default();
+        if deliveries {
+            let retention =
+                crate::retention::RetentionConfig::from_lookup(|name| std::env::var(name).ok())
+                    .context("the retention job")?;
+            workers.retention = retention
+                .interval
+                .map(|every| crate::retention::spawn(state.store.clone(), retention.policy, every));
+        }
         #[cfg(feature = "webhooks")]
         if deliveries {
             workers.pipeline = Some(
@@ -72,6 +75,9 @@ impl Workers {
 
     /// Stops every task; work cut short resumes from what is stored.
     pub async fn shutdown(self) {
+        if let Some(job) = self.retention {
+            job.shutdown().await;
+        }
         #[cfg(feature = "leads")]
         if let Some(job) = self.lead_routing {
             job.shutdown().await;

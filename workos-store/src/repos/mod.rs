@@ -14,6 +14,7 @@ mod lookups;
 mod org;
 mod partners;
 mod person;
+pub(crate) mod retention;
 mod routing;
 mod routing_settings;
 mod scheduler;

@@ -251,7 +251,7 @@ async fn rls_is_forced_and_the_app_role_is_unprivileged() {
     let unprotected: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c
            JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE n.nspname = current_schema() AND c.relkind = 'r'
+          WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')
             AND EXISTS (SELECT 1 FROM pg_attribute a
                          WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped)
             AND NOT (c.relrowsecurity AND c.relforcerowsecurity)

@@ -18,14 +18,14 @@ use workos_tests::db::{TestDatabase, TestRole};
 
 /// The environment of one deployment: its URLs and secrets, shared by every command run in it
 /// (the API keys `admin create-org` prints are hashed with its pepper).
-struct Deployment {
+pub(crate) struct Deployment {
     env: Vec<(&'static str, String)>,
     dir: std::path::PathBuf,
 }
 
 impl Deployment {
     /// `DATABASE_URL` = `url`; migrations through `migration_url` when given.
-    fn new(url: &str, migration_url: Option<&str>) -> Self {
+    pub(crate) fn new(url: &str, migration_url: Option<&str>) -> Self {
         let mut env = vec![
             ("DATABASE_URL", url.to_owned()),
             ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
@@ -41,7 +41,7 @@ impl Deployment {
         Self { env, dir }
     }
 
-    fn with(mut self, name: &'static str, value: &str) -> Self {
+    pub(crate) fn with(mut self, name: &'static str, value: &str) -> Self {
         self.env.push((name, value.to_owned()));
         self
     }
@@ -58,7 +58,7 @@ impl Deployment {
     }
 
     /// Runs `workos-server <args>` to its end.
-    async fn run(&self, args: &[&str]) -> Run {
+    pub(crate) async fn run(&self, args: &[&str]) -> Run {
         let mut command = self.command(args);
         let output = tokio::task::spawn_blocking(move || command.output())
             .await
@@ -68,7 +68,7 @@ impl Deployment {
     }
 
     /// `admin create-org`: the new org's owner API key.
-    async fn create_org(&self, name: &str) -> String {
+    pub(crate) async fn create_org(&self, name: &str) -> String {
         let created = self
             .run(&["admin", "create-org", "--name", name])
             .await
@@ -78,12 +78,12 @@ impl Deployment {
     }
 
     /// Starts `workos-server serve` and waits until it listens.
-    async fn serve(&self) -> Running {
+    pub(crate) async fn serve(&self) -> Running {
         self.serve_with(&["serve"]).await
     }
 
     /// Starts `workos-server <args>` (a `serve`) and waits until it listens.
-    async fn serve_with(&self, args: &[&str]) -> Running {
+    pub(crate) async fn serve_with(&self, args: &[&str]) -> Running {
         let mut child = self
             .command(args)
             .stdout(Stdio::null())
@@ -129,7 +129,7 @@ impl Drop for Deployment {
 }
 
 /// A finished command.
-struct Run(Output);
+pub(crate) struct Run(Output);
 
 impl Run {
     fn stdout(&self) -> String {
@@ -142,7 +142,7 @@ impl Run {
 
     /// Asserts it succeeded; answers its stdout.
     #[track_caller]
-    fn success(&self) -> String {
+    pub(crate) fn success(&self) -> String {
         assert!(
             self.0.status.success(),
             "the command failed ({}):\n{}",
@@ -166,20 +166,20 @@ impl Run {
 }
 
 /// A running `workos-server serve`, killed when dropped.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     http: reqwest::Client,
 }
 
 impl Running {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().expect("log").join("\n")
     }
 
     /// `method path` with `key`: the status and the JSON body (or null).
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,

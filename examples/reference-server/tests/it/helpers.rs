@@ -41,6 +41,8 @@ pub(crate) const WEBHOOK_ENV: [(&str, &str); 3] = [
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub(crate) rate_limit_per_minute: u32,
+    /// `WORKOS_ORG_RATE_LIMIT_PER_MINUTE` (default unset: 0).
+    pub(crate) org_rate_limit_per_minute: u32,
     /// `WORKOS_TRUSTED_PROXIES` (default none).
     pub(crate) trusted_proxies: &'static str,
     /// `WORKOS_JWT_AUDIENCE` (default unset).
@@ -54,6 +56,7 @@ impl Default for Settings {
         // High enough that no test but the rate-limit one ever meets it.
         Self {
             rate_limit_per_minute: 100_000,
+            org_rate_limit_per_minute: 0,
             trusted_proxies: "",
             jwt_audience: "",
             jwt_issuer: "",
@@ -114,7 +117,7 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
     let jwt_secret = format!("jwt-secret-{}", Uuid::now_v7().simple());
     // Base64 of 32 random bytes, like the encryption key.
     let pepper = SecretKey::generate().to_base64();
-    let env: HashMap<&str, String> = HashMap::from([
+    let mut env: HashMap<&str, String> = HashMap::from([
         ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
         ("WORKOS_API_KEY_PEPPER", pepper),
         ("WORKOS_JWT_SECRET", jwt_secret.clone()),
@@ -130,6 +133,12 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
         ("WORKOS_JWT_AUDIENCE", settings.jwt_audience.to_owned()),
         ("WORKOS_JWT_ISSUER", settings.jwt_issuer.to_owned()),
     ]);
+    if settings.org_rate_limit_per_minute > 0 {
+        env.insert(
+            "WORKOS_ORG_RATE_LIMIT_PER_MINUTE",
+            settings.org_rate_limit_per_minute.to_string(),
+        );
+    }
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid test configuration");
     let state = AppState::new(store.clone(), config);
 

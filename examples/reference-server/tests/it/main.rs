@@ -71,6 +71,7 @@ mod lead_delivery;
 #[cfg(feature = "leads")]
 mod leads;
 mod members;
+mod multi_process;
 mod openapi;
 mod people;
 #[cfg(feature = "twilio")]

@@ -127,3 +127,39 @@ server_test!(
     rate_limit_headers_on_every_authenticated_answer,
     crate::rate_limit::limited()
 );
+
+/// `WORKOS_ORG_RATE_LIMIT_PER_MINUTE`: all of an org's keys share one budget, and another org
+/// has its own.
+async fn an_org_quota_spans_its_keys(app: &TestApp) {
+    let (org, first) = app.create_org("Quota").await;
+    let second = app.api_key(org, Role::Member).await;
+    let (_, elsewhere) = app.create_org("Elsewhere").await;
+    let mut allowed = 0;
+    for n in 0..8 {
+        let key = if n % 2 == 0 { &first } else { &second };
+        let r = app.get("/api/v1/companies", key).await;
+        match r.status {
+            200 => allowed += 1,
+            429 => {
+                let retry_after = header_u64(&r, "retry-after");
+                assert!((1..=60).contains(&retry_after), "{retry_after}");
+                assert_eq!(
+                    header_u64(&r, "ratelimit-limit"),
+                    6,
+                    "the org's limit refused"
+                );
+            }
+            other => panic!("request {n}: {other} {}", r.text),
+        }
+    }
+    // Each key alone (5 a minute) would allow 4 of its 4: the org's 6 is what stops them.
+    assert_eq!(allowed, 6, "the org's keys together get the org's quota");
+    assert_eq!(app.get("/api/v1/companies", &elsewhere).await.status, 200);
+}
+server_test!(
+    an_org_quota_spans_its_keys,
+    crate::helpers::Settings {
+        org_rate_limit_per_minute: 6,
+        ..crate::rate_limit::limited()
+    }
+);

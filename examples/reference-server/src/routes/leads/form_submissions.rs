@@ -9,7 +9,6 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -110,16 +109,13 @@ async fn submit_form(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     let ip = client_ip(headers, peer, &state.trusted_proxies);
-    let limiter = &state.form_limiter;
-    if let Err(not_until) =
-        limiter.check_key(&ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()))
+    let limit_key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    if let workos_limits::Decision::Limited { retry_after } = state
+        .limiter
+        .check(&format!("form-ip:{limit_key}"), state.form_quota)
+        .await
     {
-        return Err(ApiError::rate_limited(
-            not_until.wait_time_from(DefaultClock::default().now()),
-        ));
-    }
-    if limiter.len() > 100_000 {
-        limiter.retain_recent();
+        return Err(ApiError::rate_limited(retry_after));
     }
     let declared = headers
         .get(header::CONTENT_LENGTH)

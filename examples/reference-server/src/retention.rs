@@ -1,0 +1,186 @@
+//! The retention job: every interval (the first run at once), deletes what is old enough
+//! (`SqlStore::run_retention`: events, webhook attempts, idempotency keys, expired OAuth
+//! states; on Postgres it also keeps the weekly partitions of webhook attempts), logs what it
+//! deleted and counts it in the metrics. `docs/retention.md` has the defaults.
+//!
+//! Several processes may run it at once: every delete is idempotent and bounded, and the
+//! partition maintenance takes a lock of its own.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use workos_store::{
+    DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy, RetentionReport, SqlStore, days,
+};
+
+/// How often retention runs by default.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The job's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionConfig {
+    /// What is kept, and for how long.
+    pub policy: RetentionPolicy,
+    /// How often it runs; `None` (`WORKOS_RETENTION_INTERVAL_SECS=0`) turns it off here.
+    pub interval: Option<Duration>,
+}
+
+fn whole(get: &impl Fn(&str) -> Option<String>, name: &str, default: u32) -> anyhow::Result<u32> {
+    match get(name) {
+        Some(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .with_context(|| format!("{name}: not a whole number")),
+        None => Ok(default),
+    }
+}
+
+impl RetentionConfig {
+    /// Reads `WORKOS_RETENTION_EVENTS_DAYS` (default 90), `WORKOS_RETENTION_ATTEMPTS_DAYS`
+    /// (default 30) and `WORKOS_RETENTION_INTERVAL_SECS` (default 3600, 0 turns the job off)
+    /// through `get`.
+    ///
+    /// # Errors
+    /// A message naming the variable that is malformed (days must be at least 1).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let events = whole(&get, "WORKOS_RETENTION_EVENTS_DAYS", DEFAULT_EVENTS_DAYS)?;
+        let attempts = whole(
+            &get,
+            "WORKOS_RETENTION_ATTEMPTS_DAYS",
+            DEFAULT_ATTEMPTS_DAYS,
+        )?;
+        anyhow::ensure!(events > 0, "WORKOS_RETENTION_EVENTS_DAYS: at least 1");
+        anyhow::ensure!(attempts > 0, "WORKOS_RETENTION_ATTEMPTS_DAYS: at least 1");
+        let default_secs = u32::try_from(DEFAULT_INTERVAL.as_secs()).unwrap_or(u32::MAX);
+        let interval = whole(&get, "WORKOS_RETENTION_INTERVAL_SECS", default_secs)?;
+        Ok(Self {
+            policy: RetentionPolicy {
+                events: days(events),
+                attempts: days(attempts),
+                ..RetentionPolicy::default()
+            },
+            interval: Some(Duration::from_secs(u64::from(interval))).filter(|d| !d.is_zero()),
+        })
+    }
+}
+
+/// A running job; [`JobHandle::shutdown`] stops it.
+pub struct JobHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl JobHandle {
+    /// Stops the job. A run cut short loses nothing: each batch commits on its own.
+    pub async fn shutdown(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Starts the job: a run every `interval`, the first at once.
+pub fn spawn(store: SqlStore, policy: RetentionPolicy, interval: Duration) -> JobHandle {
+    let task = tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            run_once(&store, &policy).await;
+        }
+    });
+    JobHandle { task }
+}
+
+/// One run as of now: logs and counts what it deleted, or why it failed.
+pub async fn run_once(store: &SqlStore, policy: &RetentionPolicy) -> Option<RetentionReport> {
+    match store.run_retention(policy, Utc::now()).await {
+        Ok(report) => {
+            record(&report);
+            tracing::info!(
+                events = report.events,
+                deliveries = report.deliveries,
+                attempts = report.attempts,
+                attempt_partitions_dropped = report.attempt_partitions_dropped,
+                attempt_partitions_created = report.attempt_partitions_created,
+                idempotency_keys = report.idempotency_keys,
+                oauth_states = report.oauth_states,
+                "retention run done"
+            );
+            metrics::counter!("retention_runs_total", "outcome" => "ok").increment(1);
+            Some(report)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "retention run failed");
+            metrics::counter!("retention_runs_total", "outcome" => "error").increment(1);
+            None
+        }
+    }
+}
+
+/// Adds a run's counts to `retention_deleted_total{kind}` and the partition counters.
+fn record(r: &RetentionReport) {
+    for (kind, n) in [
+        ("events", r.events),
+        ("webhook_deliveries", r.deliveries),
+        ("webhook_attempts", r.attempts),
+        ("idempotency_keys", r.idempotency_keys),
+        ("oauth_states", r.oauth_states),
+    ] {
+        metrics::counter!("retention_deleted_total", "kind" => kind).increment(n);
+    }
+    metrics::counter!("retention_partitions_dropped_total").increment(r.attempt_partitions_dropped);
+    metrics::counter!("retention_partitions_created_total").increment(r.attempt_partitions_created);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = RetentionConfig::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(config.policy.events, days(90));
+        assert_eq!(config.policy.attempts, days(30));
+        assert_eq!(config.policy.idempotency, Duration::from_secs(24 * 3600));
+        assert_eq!(config.interval, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn the_variables_set_the_days_and_interval() {
+        let config = RetentionConfig::from_lookup(lookup(&[
+            ("WORKOS_RETENTION_EVENTS_DAYS", "7"),
+            ("WORKOS_RETENTION_ATTEMPTS_DAYS", " 3 "),
+            ("WORKOS_RETENTION_INTERVAL_SECS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(config.policy.events, days(7));
+        assert_eq!(config.policy.attempts, days(3));
+        assert_eq!(config.interval, None);
+    }
+
+    #[test]
+    fn malformed_or_zero_days_are_refused_by_name() {
+        for (name, value) in [
+            ("WORKOS_RETENTION_EVENTS_DAYS", "0"),
+            ("WORKOS_RETENTION_ATTEMPTS_DAYS", "a week"),
+            ("WORKOS_RETENTION_INTERVAL_SECS", "-1"),
+        ] {
+            let err = RetentionConfig::from_lookup(lookup(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
+    }
+}

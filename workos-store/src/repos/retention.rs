@@ -1,0 +1,342 @@
+//! Retention: what the engine deletes once it is old enough, and what it keeps however old.
+//!
+//! * **Events** older than [`RetentionPolicy::events`] go, with their finished deliveries (and
+//!   those deliveries' attempts), once every consumer of the org's log has read past them. An
+//!   event a webhook still has to deliver (a pending or retrying delivery, or a position the
+//!   dispatcher has not reached) is kept.
+//! * **Webhook attempts** older than [`RetentionPolicy::attempts`] go. On Postgres the table is
+//!   partitioned by week: whole weeks past retention are dropped (`workos_attempt_partitions`,
+//!   which also creates the weeks ahead), a week holding an attempt of a delivery still pending
+//!   or retrying is kept, and its other rows are deleted one batch at a time. On SQLite rows
+//!   are deleted in batches.
+//! * **Idempotency keys** after [`RetentionPolicy::idempotency`] (24 h), as the keys' own purge.
+//! * **OAuth states** once expired.
+//!
+//! Every statement deletes a bounded batch and stays within one org (on Citus, one shard);
+//! deletes are idempotent, so several workers may run retention at once.
+
+use chrono::{Duration, NaiveTime, TimeZone, Utc};
+use uuid::Uuid;
+use workos_core::domain::Timestamp;
+use workos_core::ids::OrgId;
+use workos_core::repo::IdempotencyRepo;
+use workos_core::tenant::TenantContext;
+use workos_core::{Error, Result};
+
+use crate::SqlStore;
+use crate::db::{Sql, args};
+
+/// Days events are kept by default (`WORKOS_RETENTION_EVENTS_DAYS`).
+pub const DEFAULT_EVENTS_DAYS: u32 = 90;
+/// Days webhook attempts are kept by default (`WORKOS_RETENTION_ATTEMPTS_DAYS`).
+pub const DEFAULT_ATTEMPTS_DAYS: u32 = 30;
+/// Weeks of attempt partitions created ahead of the current one (Postgres).
+pub const ATTEMPT_WEEKS_AHEAD: i32 = 4;
+
+/// How long each kind of record is kept, and how much one statement deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// Age after which events (with their finished deliveries) are deleted.
+    pub events: std::time::Duration,
+    /// Age after which webhook attempts are deleted.
+    pub attempts: std::time::Duration,
+    /// Age after which idempotency keys are forgotten.
+    pub idempotency: std::time::Duration,
+    /// Rows one statement deletes at most.
+    pub batch: u32,
+    /// Batches of one kind one run deletes in one org at most (the rest waits for the next
+    /// run, so one org's backlog cannot hold up the others).
+    pub max_batches: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            events: days(DEFAULT_EVENTS_DAYS),
+            attempts: days(DEFAULT_ATTEMPTS_DAYS),
+            idempotency: std::time::Duration::from_secs(24 * 3600),
+            batch: 1000,
+            max_batches: 10,
+        }
+    }
+}
+
+/// `n` days.
+#[must_use]
+pub const fn days(n: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(n as u64 * 24 * 3600)
+}
+
+/// What one retention run deleted (and created).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetentionReport {
+    /// Events deleted.
+    pub events: u64,
+    /// Finished webhook deliveries deleted with their events.
+    pub deliveries: u64,
+    /// Webhook attempts deleted row by row (their partitions' drops are counted apart).
+    pub attempts: u64,
+    /// Attempt partitions dropped whole (Postgres).
+    pub attempt_partitions_dropped: u64,
+    /// Attempt partitions created ahead (Postgres).
+    pub attempt_partitions_created: u64,
+    /// Idempotency keys purged.
+    pub idempotency_keys: u64,
+    /// Expired OAuth states deleted.
+    pub oauth_states: u64,
+}
+
+/// Orgs read per page when going through them.
+const ORG_PAGE: i64 = 500;
+
+/// Delivery statuses whose delivery still has to be made.
+const LIVE: &str = "('pending', 'retrying')";
+
+fn before(at: Timestamp, age: std::time::Duration) -> Result<Timestamp> {
+    let age = Duration::from_std(age).map_err(|e| Error::invalid("retention", e.to_string()))?;
+    Ok(at.checked_sub_signed(age).unwrap_or(at))
+}
+
+/// The Monday 00:00 UTC starting `t`'s week: where attempt partitions begin and end.
+fn week_start(t: Timestamp) -> Timestamp {
+    let monday = t.date_naive().week(chrono::Weekday::Mon).first_day();
+    Utc.from_utc_datetime(&monday.and_time(NaiveTime::MIN))
+}
+
+impl SqlStore {
+    /// Runs retention once as of `at` (the current time, but for tests): deletes what
+    /// `policy` says is old enough, in bounded batches, org by org, and on Postgres keeps the
+    /// webhook attempt partitions (weeks ahead created, weeks past retention dropped). Safe to
+    /// run from several processes at once.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database fails; a run cut short is taken up by the next.
+    pub async fn run_retention(
+        &self,
+        policy: &RetentionPolicy,
+        at: Timestamp,
+    ) -> Result<RetentionReport> {
+        let mut report = RetentionReport::default();
+        let events_before = before(at, policy.events)?;
+        let mut attempts_before = before(at, policy.attempts)?;
+        if self.backend_name() == "postgres" {
+            let (created, dropped) = self
+                .maintain_attempt_partitions(at, attempts_before)
+                .await?;
+            report.attempt_partitions_created = created;
+            report.attempt_partitions_dropped = dropped;
+            // Rows of whole weeks only: the week `attempts_before` falls in goes as a partition.
+            attempts_before = week_start(attempts_before);
+        }
+        let batch = i64::from(policy.batch.max(1));
+        let mut after = Uuid::nil();
+        loop {
+            let orgs = self.org_page(after).await?;
+            for &org in &orgs {
+                for _ in 0..policy.max_batches {
+                    let (events, deliveries) =
+                        self.purge_org_events(org, events_before, batch).await?;
+                    report.events += events;
+                    report.deliveries += deliveries;
+                    if events < u64::try_from(batch).unwrap_or(u64::MAX) {
+                        break;
+                    }
+                }
+                for _ in 0..policy.max_batches {
+                    let n = self.purge_org_attempts(org, attempts_before, batch).await?;
+                    report.attempts += n;
+                    if n < u64::try_from(batch).unwrap_or(u64::MAX) {
+                        break;
+                    }
+                }
+                let ctx = TenantContext::system(org, "retention");
+                for _ in 0..policy.max_batches {
+                    let n = self.purge_idempotent(&ctx, policy.idempotency).await?;
+                    report.idempotency_keys += n;
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            match orgs.last() {
+                Some(last) if i64::try_from(orgs.len()).unwrap_or(0) == ORG_PAGE => {
+                    after = last.as_uuid();
+                }
+                _ => break,
+            }
+        }
+        for _ in 0..policy.max_batches {
+            let n = self.purge_oauth_states(at, batch).await?;
+            report.oauth_states += n;
+            if n < u64::try_from(batch).unwrap_or(u64::MAX) {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Creates the weeks of attempt partitions ahead of `at` and drops those wholly before
+    /// `drop_before` that no live delivery needs; answers (created, dropped).
+    async fn maintain_attempt_partitions(
+        &self,
+        at: Timestamp,
+        drop_before: Timestamp,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.system_tx(true).await?;
+        let (created, dropped): (i32, i32) = tx
+            .fetch_one(
+                "SELECT created, dropped FROM workos_attempt_partitions($1, $2::int4, $3)",
+                args![at, i64::from(ATTEMPT_WEEKS_AHEAD), drop_before],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((
+            u64::try_from(created).unwrap_or_default(),
+            u64::try_from(dropped).unwrap_or_default(),
+        ))
+    }
+
+    /// The next page of org ids after `after`.
+    async fn org_page(&self, after: Uuid) -> Result<Vec<OrgId>> {
+        let mut tx = self.system_tx(false).await?;
+        let rows: Vec<(Uuid,)> = tx
+            .fetch_all(
+                "SELECT id FROM orgs WHERE id > $1 ORDER BY id LIMIT $2",
+                args![after, ORG_PAGE],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(o,)| OrgId::from_uuid(o)).collect())
+    }
+
+    /// Deletes up to `batch` of `org`'s events that occurred before `cutoff`, every consumer
+    /// has read and no live delivery needs, with their finished deliveries; answers (events,
+    /// deliveries) deleted.
+    async fn purge_org_events(
+        &self,
+        org: OrgId,
+        cutoff: Timestamp,
+        batch: i64,
+    ) -> Result<(u64, u64)> {
+        let mut tx = self.system_tx(true).await?;
+        // The position every consumer of the org's log has read up to. An org no consumer has
+        // claimed yet keeps its events while it has a webhook (the dispatcher has not reached
+        // it); without one, nothing waits for them.
+        let (cursors, lowest): (i64, Option<i64>) = tx
+            .fetch_one(
+                "SELECT count(*), min(pos) FROM event_cursors WHERE org_id = $1",
+                args![org],
+            )
+            .await?;
+        let read_up_to = if cursors > 0 {
+            lowest.unwrap_or(0)
+        } else {
+            let webhook: Option<(i32,)> = tx
+                .fetch_optional(
+                    "SELECT 1 FROM webhooks WHERE org_id = $1 LIMIT 1",
+                    args![org],
+                )
+                .await?;
+            if webhook.is_some() { 0 } else { i64::MAX }
+        };
+        if read_up_to == 0 {
+            return Ok((0, 0));
+        }
+        let ids: Vec<(Uuid,)> = tx
+            .fetch_all(
+                &format!(
+                    "SELECT e.id FROM domain_events e
+                     WHERE e.org_id = $1 AND e.occurred_at < $2 AND e.pos <= $3
+                       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                       WHERE d.org_id = e.org_id AND d.event_id = e.id AND d.status IN {LIVE})
+                     ORDER BY e.occurred_at LIMIT $4"
+                ),
+                args![org, cutoff, read_up_to, batch],
+            )
+            .await?;
+        if ids.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut deliveries = Sql::new("DELETE FROM webhook_deliveries WHERE org_id = ");
+        deliveries.bind(org);
+        deliveries.push(&format!(" AND status NOT IN {LIVE} AND event_id IN ("));
+        let mut events = Sql::new("DELETE FROM domain_events WHERE org_id = ");
+        events.bind(org);
+        events.push(" AND id IN (");
+        for (i, (id,)) in ids.iter().enumerate() {
+            if i > 0 {
+                deliveries.push(", ");
+                events.push(", ");
+            }
+            deliveries.bind(*id);
+            events.bind(*id);
+        }
+        deliveries.push(")");
+        // An event whose delivery became live meanwhile (a replay) stays, with the delivery.
+        events.push(
+            ") AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                    WHERE d.org_id = domain_events.org_id AND d.event_id = domain_events.id)",
+        );
+        let deleted_deliveries = tx.execute_sql(deliveries).await?;
+        let deleted_events = tx.execute_sql(events).await?;
+        tx.commit().await?;
+        Ok((deleted_events, deleted_deliveries))
+    }
+
+    /// Deletes up to `batch` of `org`'s attempts made before `cutoff` whose delivery is
+    /// finished.
+    async fn purge_org_attempts(&self, org: OrgId, cutoff: Timestamp, batch: i64) -> Result<u64> {
+        let mut tx = self.system_tx(true).await?;
+        let n = tx
+            .execute(
+                &format!(
+                    "DELETE FROM webhook_attempts WHERE org_id = $1 AND id IN (
+                         SELECT a.id FROM webhook_attempts a
+                         WHERE a.org_id = $1 AND a.attempted_at < $2
+                           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                           WHERE d.org_id = a.org_id AND d.id = a.delivery_id AND d.status IN {LIVE})
+                         LIMIT $3)"
+                ),
+                args![org, cutoff, batch],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Deletes up to `batch` OAuth states that expired by `at`.
+    async fn purge_oauth_states(&self, at: Timestamp, batch: i64) -> Result<u64> {
+        let mut tx = self.system_tx(true).await?;
+        let n = tx
+            .execute(
+                "DELETE FROM oauth_states WHERE state_hash IN (
+                     SELECT state_hash FROM oauth_states WHERE expires_at <= $1 LIMIT $2)",
+                args![at, batch],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weeks_start_on_monday_midnight_utc() {
+        let sunday = Utc.with_ymd_and_hms(2026, 12, 6, 23, 59, 59).unwrap();
+        let monday = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        assert_eq!(week_start(sunday), monday);
+        assert_eq!(week_start(monday), monday);
+        let next = Utc.with_ymd_and_hms(2026, 12, 7, 0, 0, 1).unwrap();
+        assert_eq!(week_start(next), monday + Duration::days(7));
+    }
+
+    #[test]
+    fn cutoffs_are_the_age_before_now() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+        assert_eq!(before(at, days(30)).unwrap(), at - Duration::days(30));
+        assert_eq!(before(at, std::time::Duration::ZERO).unwrap(), at);
+    }
+}

@@ -1,0 +1,343 @@
+//! Retention removes only what it should: old events every consumer has read and no live
+//! delivery needs (with their finished deliveries), old attempts of finished deliveries (on
+//! Postgres whole weekly partitions where nothing live is left in them), idempotency keys past
+//! their time and expired OAuth states; and keeps events a webhook still has to deliver.
+//!
+//! The runs are made "as of" a time 100 days ahead instead of on old rows: retention reads the
+//! clock only through its argument (the idempotency purge excepted, which is given a zero age).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use workos_core::domain::{
+    DeliveryAttempt, DeliveryStatus, HttpUrl, NewCompany, NewWebhook, Timestamp, Webhook,
+};
+use workos_core::events::EventFilter;
+use workos_core::ids::{EventId, UserId};
+use workos_core::repo::{
+    AttemptOutcome, CompanyRepo, DeliveryQueue, DueDelivery, EventRepo, IdempotencyRepo,
+    IdempotencyState, OAuthStateRepo, PendingOAuth, SealedSecrets, StoredResponse, WebhookRepo,
+};
+use workos_core::tenant::TenantContext;
+use workos_store::{RetentionPolicy, RetentionReport, SqlStore, days};
+
+use crate::common::*;
+
+async fn company(store: &SqlStore, ctx: &TenantContext, name: &str) {
+    let new = NewCompany {
+        name: name.into(),
+        domain: None,
+    };
+    store.create_company(ctx, new).await.unwrap();
+}
+
+async fn webhook(store: &SqlStore, ctx: &TenantContext) -> Webhook {
+    let endpoint = NewWebhook {
+        url: HttpUrl::parse("https://receiver.example.com/hooks").unwrap(),
+        description: None,
+        event_types: Vec::new(),
+        enabled: true,
+        headers: Default::default(),
+        rate_limit_per_second: None,
+    };
+    store
+        .create_webhook(ctx, endpoint, SealedSecrets(vec![1, 2, 3]))
+        .await
+        .unwrap()
+}
+
+async fn event_ids(store: &SqlStore, ctx: &TenantContext) -> BTreeSet<EventId> {
+    store
+        .list_events(ctx, EventFilter::default(), page(100))
+        .await
+        .unwrap()
+        .data
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+fn outcome(d: &DueDelivery, status: DeliveryStatus, at: Timestamp) -> AttemptOutcome {
+    let retry = status == DeliveryStatus::Retrying;
+    AttemptOutcome {
+        org_id: d.delivery.org_id,
+        webhook_id: d.delivery.webhook_id,
+        attempt: DeliveryAttempt {
+            delivery_id: d.delivery.id,
+            attempted_at: at,
+            status_code: Some(if retry { 503 } else { 200 }),
+            error_kind: None,
+            latency_ms: 5,
+            response_body: Some("ok".into()),
+            next_attempt_at: retry.then(|| at + chrono::Duration::days(365)),
+        },
+        status,
+        disable_endpoint: None,
+    }
+}
+
+fn policy(events_days: u32) -> RetentionPolicy {
+    RetentionPolicy {
+        events: days(events_days),
+        attempts: days(30),
+        idempotency: Duration::ZERO,
+        batch: 2,
+        max_batches: 100,
+    }
+}
+
+contract_test!(retention_removes_only_what_it_should);
+async fn retention_removes_only_what_it_should(store: &SqlStore) {
+    let postgres = store.backend_name() == "postgres";
+    // A: a webhook, its events dispatched; B: no webhook, no consumer; C: a webhook the
+    // dispatcher has not reached yet.
+    let a = Tenant::new(store, "A").await;
+    let b = Tenant::new(store, "B").await;
+    let c = Tenant::new(store, "C").await;
+    webhook(store, &a.ctx).await;
+    webhook(store, &c.ctx).await;
+    for i in 0..3 {
+        company(store, &a.ctx, &format!("a{i}")).await;
+        company(store, &b.ctx, &format!("b{i}")).await;
+        company(store, &c.ctx, &format!("c{i}")).await;
+    }
+    store
+        .dispatch_events("webhooks", a.org.id, 1000)
+        .await
+        .unwrap()
+        .expect("nobody else dispatches");
+    let claimed = store
+        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(claimed.len() >= 4, "{claimed:?}");
+    // One delivery is retrying (a live delivery), the others succeeded.
+    let (live, finished) = claimed.split_first().unwrap();
+    let now = Utc::now();
+    let mut outcomes = vec![outcome(live, DeliveryStatus::Retrying, now)];
+    outcomes.extend(
+        finished
+            .iter()
+            .map(|d| outcome(d, DeliveryStatus::Succeeded, now)),
+    );
+    store.record_attempts(outcomes).await.unwrap();
+    // An event after the dispatcher's cursor: not read yet.
+    let read = event_ids(store, &a.ctx).await;
+    company(store, &a.ctx, "late").await;
+    let a_events = event_ids(store, &a.ctx).await;
+    let late = a_events.difference(&read).copied().collect::<BTreeSet<_>>();
+    assert_eq!(late.len(), 1);
+    let c_events = event_ids(store, &c.ctx).await;
+    assert!(!event_ids(store, &b.ctx).await.is_empty());
+
+    // An idempotency key, completed; OAuth states, one expiring before the runs, one after.
+    let key = "retention-key";
+    assert_eq!(
+        store
+            .reserve_idempotent(&a.ctx, key, b"f", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        IdempotencyState::Reserved
+    );
+    let response = StoredResponse {
+        status: 201,
+        location: None,
+        body: b"{}".to_vec(),
+    };
+    store
+        .complete_idempotent(&a.ctx, key, response)
+        .await
+        .unwrap();
+    let oauth = |expires_at| PendingOAuth {
+        org_id: a.org.id,
+        user_id: UserId::new(),
+        provider: "gmail".into(),
+        sealed_verifier: SealedSecrets(vec![9]),
+        expires_at,
+    };
+    let later = now + chrono::Duration::days(100);
+    store
+        .put_oauth_state("expiring", oauth(now + chrono::Duration::minutes(10)))
+        .await
+        .unwrap();
+    store
+        .put_oauth_state("lasting", oauth(later + chrono::Duration::days(1)))
+        .await
+        .unwrap();
+
+    // Run 1, 100 days on, events kept for a year: only attempts (of finished deliveries),
+    // the key and the expired state go.
+    let first = store.run_retention(&policy(365), later).await.unwrap();
+    let finished_n = u64::try_from(finished.len()).unwrap();
+    assert_eq!(first.events, 0, "{first:?}");
+    assert_eq!(first.deliveries, 0, "{first:?}");
+    // On Postgres the week holding them is kept (a live delivery's attempt is in it), so its
+    // other rows are deleted one by one; the empty weeks around it are dropped.
+    assert_eq!(first.attempts, finished_n, "{first:?}");
+    assert_eq!(first.idempotency_keys, 1, "{first:?}");
+    assert_eq!(first.oauth_states, 1, "{first:?}");
+    if postgres {
+        assert!(first.attempt_partitions_dropped >= 1, "{first:?}");
+        assert!(first.attempt_partitions_created >= 1, "{first:?}");
+    } else {
+        assert_eq!(first.attempt_partitions_dropped, 0, "{first:?}");
+    }
+    for d in finished {
+        let attempts = store.list_attempts(&a.ctx, d.delivery.id).await.unwrap();
+        assert!(attempts.is_empty(), "{attempts:?}");
+    }
+    let kept = store.list_attempts(&a.ctx, live.delivery.id).await.unwrap();
+    assert_eq!(kept.len(), 1, "the live delivery's attempt stays");
+    assert_eq!(event_ids(store, &a.ctx).await, a_events);
+    assert!(
+        store.take_oauth_state("lasting").await.unwrap().is_some(),
+        "a state that has not expired stays"
+    );
+    // The purged key is free again: the same key with another body is a new request.
+    assert_eq!(
+        store
+            .reserve_idempotent(&a.ctx, key, b"g", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        IdempotencyState::Reserved
+    );
+
+    // Run 2, events kept 90 days: A keeps the event with a live delivery and the one the
+    // dispatcher has not read, B (nothing consumes its log) keeps nothing, C keeps everything
+    // (its webhook's dispatcher has not reached it).
+    let second = store.run_retention(&policy(90), later).await.unwrap();
+    let remaining = event_ids(store, &a.ctx).await;
+    let mut expected = late.clone();
+    expected.insert(live.event.id);
+    assert_eq!(remaining, expected, "{second:?}");
+    assert!(event_ids(store, &b.ctx).await.is_empty(), "{second:?}");
+    assert_eq!(event_ids(store, &c.ctx).await, c_events, "{second:?}");
+    assert_eq!(second.deliveries, finished_n, "{second:?}");
+    let live_now = store.get_delivery(&a.ctx, live.delivery.id).await.unwrap();
+    assert_eq!(live_now.status, DeliveryStatus::Retrying);
+    for d in finished {
+        expect_not_found(store.get_delivery(&a.ctx, d.delivery.id).await);
+    }
+
+    // The live delivery succeeds: its event, delivery and attempts go on the next run (on
+    // Postgres its week is dropped whole).
+    let mut done = outcome(live, DeliveryStatus::Succeeded, now);
+    done.attempt.next_attempt_at = None;
+    store.record_attempts(vec![done]).await.unwrap();
+    let third = store.run_retention(&policy(90), later).await.unwrap();
+    assert_eq!(third.deliveries, 1, "{third:?}");
+    assert_eq!(event_ids(store, &a.ctx).await, late, "{third:?}");
+    expect_not_found(store.get_delivery(&a.ctx, live.delivery.id).await);
+    if postgres {
+        assert!(third.attempt_partitions_dropped >= 1, "{third:?}");
+    }
+
+    // Nothing left to do: a run deletes nothing more (several workers may run it at once).
+    let fourth = store.run_retention(&policy(90), later).await.unwrap();
+    assert_eq!(fourth, RetentionReport::default());
+}
+
+/// The migrations before webhook attempts were partitioned.
+#[cfg(feature = "postgres")]
+fn before_partitioning() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("migrations/postgres");
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 20_261_206_000_030)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    migrator
+}
+
+/// Attempts made before the migration that partitions them are still there after it (one a
+/// year old, one of this week: two partitions), new ones are recorded into the partitions,
+/// and retention then deletes the old one.
+#[cfg(feature = "postgres")]
+async fn attempts_survive_partitioning(url: &str) {
+    let store = SqlStore::connect(url).await.unwrap();
+    let a = Tenant::new(&store, "A").await;
+    webhook(&store, &a.ctx).await;
+    company(&store, &a.ctx, "before").await;
+    store
+        .dispatch_events("webhooks", a.org.id, 1000)
+        .await
+        .unwrap()
+        .expect("nobody else dispatches");
+    let claimed = store
+        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let d = claimed.first().expect("a delivery");
+    let now = Utc::now();
+    let year_ago = now - chrono::Duration::days(365);
+    store
+        .record_attempts(vec![outcome(d, DeliveryStatus::Retrying, year_ago)])
+        .await
+        .unwrap();
+    store
+        .record_attempts(vec![outcome(d, DeliveryStatus::Retrying, now)])
+        .await
+        .unwrap();
+
+    store.migrate().await.expect("the remaining migrations");
+    let attempts = store.list_attempts(&a.ctx, d.delivery.id).await.unwrap();
+    let times: Vec<_> = attempts.iter().map(|x| x.attempted_at).collect();
+    assert_eq!(times.len(), 2, "{attempts:?}");
+    assert!(
+        (times[0] - year_ago).num_milliseconds().abs() < 1,
+        "{times:?}"
+    );
+    let mut done = outcome(d, DeliveryStatus::Succeeded, now);
+    done.attempt.next_attempt_at = None;
+    store.record_attempts(vec![done]).await.unwrap();
+    assert_eq!(
+        store
+            .list_attempts(&a.ctx, d.delivery.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let report = store
+        .run_retention(&RetentionPolicy::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(report.attempts, 1, "the year-old attempt: {report:?}");
+    let left = store.list_attempts(&a.ctx, d.delivery.id).await.unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(left.iter().all(|x| x.attempted_at > year_ago), "{left:?}");
+    store.close().await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_survive_partitioning_postgres() {
+    let Some(db) = workos_tests::db::TestDatabase::postgres("workos_partitioning").await else {
+        return;
+    };
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    before_partitioning().run(&pool).await.unwrap();
+    pool.close().await;
+    attempts_survive_partitioning(db.url()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_survive_partitioning_citus() {
+    let schema = format!("{}_pre30", workos_store::schema_fingerprint());
+    let Some(db) =
+        workos_tests::db::TestDatabase::citus("workos_partitioning", &schema, |url| async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            before_partitioning().run(&pool).await.unwrap();
+            pool.close().await;
+        })
+        .await
+    else {
+        return;
+    };
+    attempts_survive_partitioning(db.url()).await;
+}
