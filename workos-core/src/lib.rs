@@ -67,6 +67,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod json;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;

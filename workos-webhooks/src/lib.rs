@@ -8,11 +8,14 @@
 //! |---|---|
 //! | [`service`] | [`WebhookService`](service::WebhookService): register endpoints (SSRF-checked URL, minted secret sealed at rest), change them, rotate secrets with a grace period |
 //! | [`worker`] | [`Pipeline`](worker::Pipeline): the [`Dispatcher`](worker::Dispatcher) fanning events out into deliveries and the [`DeliveryWorker`](worker::DeliveryWorker) sending them; [`WebhookConfig`](worker::WebhookConfig) |
-//! | [`leads`] | [`LeadSender`](leads::LeadSender): routed leads to fulfillment partners (signed webhook or email), retried on the same schedule; [`PartnerService`](leads::PartnerService): partners' signing secrets |
 //! | [`sender`] | one HTTP attempt: re-checked and pinned destination, no redirects, timeout, capped response body, classification |
 //! | [`schedule`] | [`RetrySchedule`](schedule::RetrySchedule): delays between attempts, jitter, `Retry-After` |
 //! | [`signing`] | Standard Webhooks signatures: [`WebhookSecret`](signing::WebhookSecret), [`verify`](signing::verify) for receivers |
 //! | [`ssrf`] | [`SsrfGuard`](ssrf::SsrfGuard): refuses private, loopback and other non-public destinations |
+//! | [`wakeups`] | [`Wakeups`](wakeups::Wakeups): what the sending loops sleep on (bus notices, a timer, shutdown) |
+//!
+//! Routed leads reach fulfillment partners through the same sender, signing and schedule: that
+//! lives in the `workos-leads` crate.
 //!
 //! The crate reaches storage only through the `workos-core` traits
 //! ([`WebhookRepo`](workos_core::repo::WebhookRepo),
@@ -50,11 +53,10 @@
 struct ReadmeDoctests;
 
 pub mod dispatcher;
-pub mod leads;
 pub mod schedule;
 pub mod sender;
 pub mod service;
 pub mod signing;
 pub mod ssrf;
-mod wakeups;
+pub mod wakeups;
 pub mod worker;

@@ -43,7 +43,7 @@ pub const MAX_SECRETS: usize = 10;
 /// A rotation's list: `secret` as the new primary, then those of `kept` still valid now, each
 /// expiring within `grace` at the latest; at most [`MAX_SECRETS`]. Endpoints and partners
 /// rotate alike.
-pub(crate) fn rotated_entries(
+pub fn rotated_entries(
     secret: &WebhookSecret,
     kept: Vec<SecretEntry>,
     grace: Duration,
@@ -134,7 +134,10 @@ impl SecretSealer {
     }
 
     /// Seals `entries` bound to the associated data `aad` (what they belong to).
-    pub(crate) fn seal_for(&self, aad: &[u8], entries: &[SecretEntry]) -> Result<SealedSecrets> {
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if the list cannot be serialised (it always can).
+    pub fn seal_for(&self, aad: &[u8], entries: &[SecretEntry]) -> Result<SealedSecrets> {
         let stored: Vec<StoredEntry> = entries
             .iter()
             .map(|e| StoredEntry {
@@ -157,7 +160,10 @@ impl SecretSealer {
     }
 
     /// Opens a list sealed with [`SecretSealer::seal_for`] under `aad`.
-    pub(crate) fn open_for(&self, aad: &[u8], sealed: &SealedSecrets) -> Result<Vec<SecretEntry>> {
+    ///
+    /// # Errors
+    /// As [`SecretSealer::open`].
+    pub fn open_for(&self, aad: &[u8], sealed: &SealedSecrets) -> Result<Vec<SecretEntry>> {
         let json = self
             .cipher
             .decrypt(&sealed.0, aad)

@@ -1,5 +1,6 @@
 //! The wake-ups of the pipeline's loops: notices from the store's buses (resubscribing after
-//! failures), an optional in-process notifier, a timer and the shutdown signal.
+//! failures), an optional in-process notifier, a timer and the shutdown signal. Public for the
+//! engine's other senders (`workos-leads`' lead sender sleeps on them too).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ type Subscribe =
 
 /// The wake-ups of a loop: notices (resubscribing after failures), an optional in-process
 /// notifier, a timer and the shutdown signal.
-pub(crate) struct Wakeups {
+pub struct Wakeups {
     subscribe: Subscribe,
     subscription: Option<Box<dyn EventSubscription>>,
     subscribe_after: Instant,
@@ -42,7 +43,7 @@ pub(crate) struct Wakeups {
 
 impl Wakeups {
     /// Woken by committed events ([`EventBus::subscribe`]): the dispatcher, the lead sender.
-    pub(crate) fn events<S: EventBus + ?Sized + 'static>(store: Arc<S>) -> Self {
+    pub fn events<S: EventBus + ?Sized + 'static>(store: Arc<S>) -> Self {
         Self::new(Box::new(move || {
             let store = store.clone();
             Box::pin(async move { store.subscribe().await })
@@ -76,8 +77,8 @@ impl Wakeups {
         self
     }
 
-    /// Subscribes when not subscribed (at most every [`RESUBSCRIBE_DELAY`]).
-    pub(crate) async fn ensure(&mut self) {
+    /// Subscribes when not subscribed (at most every 5 seconds after a failure).
+    pub async fn ensure(&mut self) {
         if self.subscription.is_some() || Instant::now() < self.subscribe_after {
             return;
         }
@@ -131,7 +132,7 @@ impl Wakeups {
     }
 
     /// Sleeps up to `timeout`, less when woken. Returns `false` when shutting down.
-    pub(crate) async fn wait(
+    pub async fn wait(
         &mut self,
         waker: Option<&Notify>,
         timeout: Duration,

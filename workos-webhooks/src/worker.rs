@@ -89,7 +89,7 @@ pub const DEFAULT_FAILING_DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 *
 pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A claim's deliveries are not started later than this before its lease ends (plus the
 /// timeout), so the lease outlives every attempt.
-pub(crate) const START_MARGIN: Duration = Duration::from_secs(5);
+pub const START_MARGIN: Duration = Duration::from_secs(5);
 /// The longest an attempt waits for its endpoint's rate limit before the delivery is handed
 /// back (so a rate-limited endpoint holds few of the attempt slots).
 const RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);

@@ -188,6 +188,17 @@ impl From<Error> for ApiError {
     }
 }
 
+impl From<workos_core::json::JsonObjectError> for ApiError {
+    fn from(e: workos_core::json::JsonObjectError) -> Self {
+        use workos_core::json::JsonObjectError;
+        match e {
+            JsonObjectError::Malformed(_) => Self::bad_request(e.to_string()),
+            JsonObjectError::NotAnObject => Self::invalid_field("body", e.to_string()),
+            JsonObjectError::Invalid { field, message } => Self::invalid_field(field, message),
+        }
+    }
+}
+
 impl From<workos_core::error::ValidationError> for ApiError {
     fn from(e: workos_core::error::ValidationError) -> Self {
         Error::Validation(e).into()

@@ -4,6 +4,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use workos_core::json::quoted_after;
 use workos_core::tenant::TenantContext;
 
 use crate::error::ApiError;
@@ -46,38 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 /// # Errors
 /// 400 for malformed JSON, 422 naming the field for a wrong shape or value.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    // Read the JSON first, so only unreadable text is a 400; then check its shape, so a value
-    // of the wrong type (an enum given a number, an array for an object) is a 422 naming the
-    // field rather than a "syntax" error.
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(ApiError::invalid_field("body", "must be a JSON object"));
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.into_inner().to_string();
-        let mut field = if path == "." { String::new() } else { path };
-        // A missing field is reported at its parent; name the field itself.
-        if let Some(missing) = quoted_after(&message, "missing field `") {
-            field = if field.is_empty() {
-                missing.to_owned()
-            } else {
-                format!("{field}.{missing}")
-            };
-        }
-        if field.is_empty() {
-            field = "body".to_owned();
-        }
-        ApiError::invalid_field(field, message)
-    })
-}
-
-/// The name between backticks after `prefix`, in serde's messages (`unknown field `x``).
-fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
-    message
-        .strip_prefix(prefix)
-        .and_then(|m| m.split('`').next())
+    workos_core::json::from_object_slice(bytes).map_err(ApiError::from)
 }
 
 /// Query parameters; a malformed one is a 422 naming it.

@@ -22,8 +22,6 @@ pub mod database;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
-#[cfg(feature = "leads")]
-pub mod lead_routing;
 pub mod metrics;
 pub mod openapi;
 pub mod retention;

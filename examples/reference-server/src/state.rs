@@ -50,7 +50,7 @@ pub struct Inner {
     pub webhook_config: workos_webhooks::worker::WebhookConfig,
     /// Partners with their webhook signing secrets (minted, sealed, rotated).
     #[cfg(feature = "leads")]
-    pub partners: workos_webhooks::leads::PartnerService<SqlStore>,
+    pub partners: workos_leads::PartnerService<SqlStore>,
     /// Public form submissions per client address (through `limiter`).
     #[cfg(feature = "leads")]
     pub form_quota: Quota,
@@ -121,10 +121,7 @@ impl AppState {
             #[cfg(any(feature = "webhooks", feature = "leads"))]
             webhook_config: config.webhooks.clone(),
             #[cfg(feature = "leads")]
-            partners: workos_webhooks::leads::PartnerService::new(
-                Arc::new(store.clone()),
-                cipher.clone(),
-            ),
+            partners: workos_leads::PartnerService::new(Arc::new(store.clone()), cipher.clone()),
             #[cfg(feature = "leads")]
             form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
             #[cfg(feature = "leads")]
@@ -161,9 +158,9 @@ impl AppState {
     /// when Gmail is not configured: their deliveries fail with that reason and are retried).
     ///
     /// # Errors
-    /// As [`workos_webhooks::leads::LeadSender::new`].
+    /// As [`workos_leads::LeadSender::new`].
     #[cfg(feature = "leads")]
-    pub fn lead_sender(&self) -> workos_core::Result<workos_webhooks::leads::LeadSender<SqlStore>> {
+    pub fn lead_sender(&self) -> workos_core::Result<workos_leads::LeadSender<SqlStore>> {
         #[cfg(feature = "gmail")]
         let email = self.gmail.as_ref().map(|g| {
             Arc::new(g.client.sender(workos_gmail::PersonPolicy::SentOnly))
@@ -171,7 +168,7 @@ impl AppState {
         });
         #[cfg(not(feature = "gmail"))]
         let email = None;
-        workos_webhooks::leads::LeadSender::new(
+        workos_leads::LeadSender::new(
             Arc::new(self.store.clone()),
             self.cipher.clone(),
             email,

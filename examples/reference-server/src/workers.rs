@@ -13,11 +13,11 @@ pub struct Workers {
     #[cfg(feature = "webhooks")]
     pipeline: Option<workos_webhooks::worker::PipelineHandle>,
     #[cfg(feature = "leads")]
-    lead_sender: Option<workos_webhooks::leads::LeadSenderHandle>,
+    lead_sender: Option<workos_leads::LeadSenderHandle>,
     #[cfg(feature = "gmail")]
     gmail_sync: Option<workos_gmail::SchedulerHandle>,
     #[cfg(feature = "leads")]
-    lead_routing: Option<crate::lead_routing::JobHandle>,
+    lead_routing: Option<workos_leads::routing_job::JobHandle>,
     retention: Option<crate::retention::JobHandle>,
 }
 
@@ -66,9 +66,9 @@ impl Workers {
         }
         #[cfg(feature = "leads")]
         {
-            workers.lead_routing = state
-                .lead_routing_interval
-                .map(|every| crate::lead_routing::spawn(state.store.clone(), every));
+            workers.lead_routing = state.lead_routing_interval.map(|every| {
+                workos_leads::routing_job::spawn(std::sync::Arc::new(state.store.clone()), every)
+            });
         }
         Ok(workers)
     }

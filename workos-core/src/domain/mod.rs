@@ -7,9 +7,13 @@ mod crm;
 mod email;
 mod integration;
 mod lead;
+mod lead_form;
+mod lead_summary;
 mod opt_out;
 mod org;
+mod partner;
 mod routing;
+mod schedule;
 mod values;
 mod webhook;
 
@@ -18,9 +22,13 @@ pub use crm::*;
 pub use email::*;
 pub use integration::*;
 pub use lead::*;
+pub use lead_form::*;
+pub use lead_summary::*;
 pub use opt_out::*;
 pub use org::*;
+pub use partner::*;
 pub use routing::*;
+pub use schedule::*;
 pub use values::*;
 pub use webhook::*;
 

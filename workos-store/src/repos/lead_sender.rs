@@ -19,10 +19,9 @@ use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
 use super::emit;
-use super::leads::{
-    DELIVERY_COLUMNS, DeliveryRow, LEAD_COLUMNS, LeadRow, PARTNER_COLUMNS, PartnerRow,
-    fetch_delivery, for_update, json,
-};
+use super::lead_deliveries::{DELIVERY_COLUMNS, DeliveryRow, fetch_delivery};
+use super::leads::{LEAD_COLUMNS, LeadRow, for_update, json};
+use super::partners::{PARTNER_COLUMNS, PartnerRow};
 use crate::SqlStore;
 use crate::db::{Sql, args, now};
 

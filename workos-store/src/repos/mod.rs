@@ -7,14 +7,18 @@ mod crm;
 mod email;
 mod idempotency;
 mod integrations;
+mod lead_deliveries;
+mod lead_forms;
 mod lead_sender;
 mod leads;
 mod lookups;
 mod opt_outs;
 mod org;
+mod partners;
 mod person;
 pub(crate) mod retention;
 mod routing;
+mod routing_settings;
 mod scheduler;
 mod webhooks;
 

@@ -1,5 +1,5 @@
-//! Lead routing (settings, cap-safe routing, partner callbacks, reporting) and public lead
-//! forms.
+//! Lead routing (cap-safe routing, partner callbacks, reporting). The settings it reads are in
+//! `routing_settings.rs`, the public lead forms in `lead_forms.rs`.
 //!
 //! `route_lead` composes, in one transaction: the lead's row lock, the settings (locked only
 //! for round robin, whose pointer it moves), the buying partners read without locks with their
@@ -19,58 +19,37 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    Candidate, DedupePolicy, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
-    LeadDeliveryStatus, LeadForm, LeadFormId, LeadFormPatch, LeadStatus, LeadSummary, NewLead,
-    NewLeadForm, Partner, PartnerSummary, Patch, Person, ReturnReason, RoutedLead, RoutingSettings,
-    RoutingSettingsInput, RoutingStrategy, SourceSummary, TimeRange, Timestamp, has_room,
-    lead_status_from_deliveries, new_public_form_id, normalize_vertical, partner_buys,
-    partner_is_open, routed_status, select_partners, to_storage_precision, validate_range,
-    within_return_window,
+    Candidate, DeliveryCallback, DeliveryCounts, Distribution, Lead, LeadDelivery,
+    LeadDeliveryStatus, LeadStatus, LeadSummary, NewLead, Partner, PartnerSummary, Person,
+    ReturnReason, RoutedLead, RoutingSettings, RoutingSettingsInput, RoutingStrategy,
+    SourceSummary, TimeRange, Timestamp, has_room, lead_status_from_deliveries, normalize_vertical,
+    partner_buys, partner_is_open, routed_status, select_partners, to_storage_precision,
+    validate_range, within_return_window,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
-use workos_core::page::{Page, PageRequest};
-use workos_core::repo::{LeadFormRepo, RoutingRepo};
+use workos_core::repo::RoutingRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 #[cfg(feature = "postgres")]
-use super::leads::{INSERT_LEAD, already_routed, lead_args};
+use super::lead_deliveries::already_routed;
+use super::lead_deliveries::{emit_delivery, fetch_delivery, new_delivery, write_delivery};
+#[cfg(feature = "postgres")]
+use super::leads::{INSERT_LEAD, lead_args};
 use super::leads::{
-    PARTNER_COLUMNS, PartnerRow, decide_capture, emit_created, emit_delivery, fetch_delivery,
-    fetch_lead, fetch_partner, insert_captured, insert_lead, new_delivery, write_delivery,
+    decide_capture, emit_created, fetch_lead, for_update, insert_captured, insert_lead,
+    is_postgres, json,
 };
+use super::partners::{PARTNER_COLUMNS, PartnerRow, fetch_partner};
+use super::routing_settings::{StoredSettings, settings_in, settings_locking_contacts};
 use super::{and_range, caps, corrupt, emit};
+use crate::SqlStore;
 #[cfg(feature = "postgres")]
 use crate::db::PgArgs;
 use crate::db::{Sql, Tx, args, now};
-use crate::{Backend, SqlStore};
-
-const fn is_postgres(store: &SqlStore) -> bool {
-    match &store.backend {
-        #[cfg(feature = "postgres")]
-        Backend::Postgres(_) => true,
-        #[cfg(feature = "sqlite")]
-        Backend::Sqlite(_) => false,
-    }
-}
-
-/// `FOR UPDATE` on Postgres; nothing on SQLite, whose single writer serialises write
-/// transactions.
-const fn for_update(store: &SqlStore) -> &'static str {
-    if is_postgres(store) {
-        " FOR UPDATE"
-    } else {
-        ""
-    }
-}
-
-fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| Error::internal("json", e))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Lead status
@@ -106,134 +85,6 @@ async fn set_status(
     )
     .await?;
     Ok(updated)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Settings
-
-type SettingsRow = (
-    String,
-    String,
-    String,
-    String,
-    i32,
-    Json<DedupePolicy>,
-    i32,
-    Option<Uuid>,
-    Timestamp,
-);
-
-/// Settings as stored, with round robin's pointer.
-struct StoredSettings {
-    settings: RoutingSettings,
-    /// The stored row's key (`''` for org-wide), when a row applies.
-    row_key: Option<String>,
-    rr_last: Option<PartnerId>,
-}
-
-fn settings_from(row: SettingsRow) -> Result<StoredSettings> {
-    let (vertical, strategy, when_full, distribution, max, dedupe, window, rr, updated_at) = row;
-    let count = |what: &str, n: i32| u32::try_from(n).map_err(|e| corrupt(what, e));
-    let input = RoutingSettingsInput {
-        strategy: strategy
-            .parse()
-            .map_err(|e| corrupt("routing strategy", e))?,
-        when_full: when_full.parse().map_err(|e| corrupt("when_full", e))?,
-        distribution: distribution
-            .parse()
-            .map_err(|e| corrupt("distribution", e))?,
-        max_partners: count("max_partners", max)?,
-        dedupe: dedupe.0,
-        return_window_days: count("return_window_days", window)?,
-    };
-    let shown = Some(vertical.clone()).filter(|v| !v.is_empty());
-    Ok(StoredSettings {
-        settings: input.into_settings(shown, Some(updated_at)),
-        row_key: Some(vertical),
-        rr_last: rr.map(PartnerId::from_uuid),
-    })
-}
-
-/// The settings in force for `vertical`: its own row, else the org-wide row, else defaults.
-/// `lock` is [`for_update`] inside routing (round robin moves the pointer).
-async fn settings_in(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    vertical: Option<&str>,
-    lock: &str,
-) -> Result<StoredSettings> {
-    let sql = format!(
-        "SELECT vertical, strategy, when_full, distribution, max_partners, dedupe, return_window_days,
-         rr_last_partner_id, updated_at FROM routing_settings WHERE org_id = $1 AND vertical IN ($2, '')
-         ORDER BY vertical DESC LIMIT 1{lock}"
-    );
-    let row: Option<SettingsRow> = tx
-        .fetch_optional(&sql, args![ctx.org_id(), vertical.unwrap_or("")])
-        .await?;
-    match row {
-        Some(row) => settings_from(row),
-        None => Ok(StoredSettings {
-            settings: RoutingSettings::defaults(),
-            row_key: None,
-            rr_last: None,
-        }),
-    }
-}
-
-/// The settings in force for `new`'s vertical (as [`settings_in`]), and on Postgres, in the
-/// same statement, the capture's contact locks (see `leads::contact_lock_keys`): one round trip
-/// where there were two. Answers whether the locks were taken.
-async fn settings_locking_contacts(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    new: &NewLead,
-) -> Result<(StoredSettings, bool)> {
-    #[cfg(feature = "postgres")]
-    if let Some(pg) = tx.pg() {
-        type MaybeSettings = (
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i32>,
-            Option<Json<DedupePolicy>>,
-            Option<i32>,
-            Option<Uuid>,
-            Option<Timestamp>,
-        );
-        let keys = super::leads::contact_lock_keys(ctx, new);
-        // The locks come first in the plan but need not: the settings are not what they guard.
-        let row: MaybeSettings = sqlx::query_as(
-            "SELECT s.vertical, s.strategy, s.when_full, s.distribution, s.max_partners, s.dedupe,
-             s.return_window_days, s.rr_last_partner_id, s.updated_at
-             FROM (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
-                   FROM unnest($3::text[]) AS k) AS locked
-             LEFT JOIN LATERAL (
-               SELECT * FROM routing_settings WHERE org_id = $1 AND vertical IN ($2, '')
-               ORDER BY vertical DESC LIMIT 1) AS s ON true",
-        )
-        .bind(ctx.org_id().as_uuid())
-        .bind(new.vertical.as_deref().unwrap_or(""))
-        .bind(&keys)
-        .fetch_one(pg)
-        .await
-        .map_err(crate::db::db_error)?;
-        let stored = match row {
-            (Some(v), Some(st), Some(wf), Some(d), Some(max), Some(dd), Some(w), rr, Some(t)) => {
-                settings_from((v, st, wf, d, max, dd, w, rr, t))?
-            }
-            _ => StoredSettings {
-                settings: RoutingSettings::defaults(),
-                row_key: None,
-                rr_last: None,
-            },
-        };
-        return Ok((stored, true));
-    }
-    Ok((
-        settings_in(tx, ctx, new.vertical.as_deref(), "").await?,
-        false,
-    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1149,249 +1000,5 @@ impl RoutingRepo for SqlStore {
                 )
                 .collect(),
         })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lead forms
-
-#[derive(sqlx::FromRow)]
-struct FormRow {
-    id: Uuid,
-    org_id: Uuid,
-    public_id: String,
-    name: String,
-    vertical: Option<String>,
-    honeypot_field: String,
-    required_fields: Json<Vec<String>>,
-    secret: Option<Vec<u8>>,
-    active: bool,
-    created_at: Timestamp,
-    updated_at: Timestamp,
-}
-
-impl FormRow {
-    fn split(self) -> (LeadForm, Option<Vec<u8>>) {
-        let form = LeadForm {
-            id: LeadFormId::from_uuid(self.id),
-            org_id: OrgId::from_uuid(self.org_id),
-            public_form_id: self.public_id,
-            name: self.name,
-            vertical: self.vertical,
-            honeypot_field: self.honeypot_field,
-            required_fields: self.required_fields.0,
-            has_secret: self.secret.is_some(),
-            active: self.active,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        };
-        (form, self.secret)
-    }
-}
-
-const FORM_COLUMNS: &str = "id, org_id, public_id, name, vertical, honeypot_field, required_fields, secret, \
-     active, created_at, updated_at";
-
-async fn fetch_form(
-    tx: &mut Tx,
-    ctx: &TenantContext,
-    id: LeadFormId,
-    lock: &str,
-) -> Result<(LeadForm, Option<Vec<u8>>)> {
-    let sql = format!(
-        "SELECT {FORM_COLUMNS} FROM lead_forms WHERE org_id = $1 AND id = $2 AND deleted_at IS NULL{lock}"
-    );
-    let row: Option<FormRow> = tx
-        .fetch_optional(&sql, args![ctx.org_id(), id.as_uuid()])
-        .await?;
-    Ok(row
-        .ok_or_else(|| Error::not_found(LeadFormId::KIND))?
-        .split())
-}
-
-#[async_trait]
-impl LeadFormRepo for SqlStore {
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn create_lead_form(
-        &self,
-        ctx: &TenantContext,
-        mut new: NewLeadForm,
-        sealed_secret: Option<Vec<u8>>,
-    ) -> Result<LeadForm> {
-        new.validate()?;
-        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let t = now();
-        let form = LeadForm {
-            id: LeadFormId::new(),
-            org_id: ctx.org_id(),
-            public_form_id: new_public_form_id(),
-            name: new.name,
-            vertical: new.vertical,
-            honeypot_field: new.honeypot_field,
-            required_fields: new.required_fields,
-            has_secret: sealed_secret.is_some(),
-            active: new.active,
-            created_at: t,
-            updated_at: t,
-        };
-        tx.execute(
-            "INSERT INTO lead_forms (id, org_id, public_id, name, vertical, honeypot_field, required_fields,
-             secret, active, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-            vec![
-                form.id.as_uuid().into(),
-                form.org_id.into(),
-                form.public_form_id.as_str().into(),
-                form.name.as_str().into(),
-                form.vertical.clone().into(),
-                form.honeypot_field.as_str().into(),
-                json(&form.required_fields)?.into(),
-                sealed_secret.into(),
-                form.active.into(),
-                t.into(),
-            ],
-        )
-        .await?;
-        super::claim_lookup(
-            &mut tx,
-            super::Lookup::PublicFormId,
-            form.public_form_id.as_str(),
-            form.org_id,
-            form.id.as_uuid(),
-        )
-        .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_FORM_CREATED,
-            LeadFormId::KIND,
-            form.id.as_uuid(),
-            &form,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(form)
-    }
-
-    async fn get_lead_form(&self, ctx: &TenantContext, id: LeadFormId) -> Result<LeadForm> {
-        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        Ok(fetch_form(&mut tx, ctx, id, "").await?.0)
-    }
-
-    async fn list_lead_forms(
-        &self,
-        ctx: &TenantContext,
-        page: PageRequest,
-    ) -> Result<Page<LeadForm>> {
-        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {FORM_COLUMNS} FROM lead_forms WHERE deleted_at IS NULL AND org_id = "
-        ));
-        sql.bind(ctx.org_id());
-        sql.page("id", page);
-        let rows: Vec<FormRow> = tx.fetch_sql(sql).await?;
-        let rows = rows.into_iter().map(|r| r.split().0).collect();
-        Ok(Page::from_rows(rows, page, |f: &LeadForm| f.id.as_uuid()))
-    }
-
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn update_lead_form(
-        &self,
-        ctx: &TenantContext,
-        id: LeadFormId,
-        patch: LeadFormPatch,
-        secret: Patch<Vec<u8>>,
-    ) -> Result<LeadForm> {
-        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let (current, current_secret) = fetch_form(&mut tx, ctx, id, for_update(self)).await?;
-        let mut next = NewLeadForm::patched(&current, patch);
-        next.validate()?;
-        let secret_changed = !secret.is_keep();
-        let sealed = secret.apply(current_secret);
-        let updated = LeadForm {
-            name: next.name,
-            vertical: next.vertical,
-            honeypot_field: next.honeypot_field,
-            required_fields: next.required_fields,
-            has_secret: sealed.is_some(),
-            active: next.active,
-            updated_at: now(),
-            ..current.clone()
-        };
-        if !secret_changed
-            && (LeadForm {
-                updated_at: current.updated_at,
-                ..updated.clone()
-            }) == current
-        {
-            return Ok(current);
-        }
-        tx.execute(
-            "UPDATE lead_forms SET name = $1, vertical = $2, honeypot_field = $3, required_fields = $4,
-             secret = $5, active = $6, updated_at = $7 WHERE org_id = $8 AND id = $9",
-            vec![
-                updated.name.as_str().into(),
-                updated.vertical.clone().into(),
-                updated.honeypot_field.as_str().into(),
-                json(&updated.required_fields)?.into(),
-                sealed.into(),
-                updated.active.into(),
-                updated.updated_at.into(),
-                ctx.org_id().into(),
-                id.as_uuid().into(),
-            ],
-        )
-        .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_FORM_UPDATED,
-            LeadFormId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(updated)
-    }
-
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn delete_lead_form(&self, ctx: &TenantContext, id: LeadFormId) -> Result<()> {
-        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let (form, _) = fetch_form(&mut tx, ctx, id, for_update(self)).await?;
-        tx.execute(
-            "UPDATE lead_forms SET deleted_at = $1 WHERE org_id = $2 AND id = $3",
-            args![now(), ctx.org_id(), id.as_uuid()],
-        )
-        .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_FORM_DELETED,
-            LeadFormId::KIND,
-            id.as_uuid(),
-            &form,
-        )
-        .await?;
-        tx.commit().await
-    }
-
-    async fn lead_form_by_public_id(
-        &self,
-        public_form_id: &str,
-    ) -> Result<Option<(LeadForm, Option<Vec<u8>>)>> {
-        if !workos_core::domain::is_public_form_id(public_form_id) {
-            return Ok(None);
-        }
-        let mut tx = self.system_tx(false).await?;
-        let Some(org) = super::org_of(&mut tx, super::Lookup::PublicFormId, public_form_id).await?
-        else {
-            return Ok(None);
-        };
-        let sql = format!(
-            "SELECT {FORM_COLUMNS} FROM lead_forms WHERE org_id = $1 AND public_id = $2 AND deleted_at IS NULL"
-        );
-        let row: Option<FormRow> = tx.fetch_optional(&sql, args![org, public_form_id]).await?;
-        Ok(row.map(FormRow::split))
     }
 }

@@ -20,7 +20,6 @@ macro_rules! store_test {
 
 mod common;
 
-mod partners;
 mod pipeline;
 mod queue;
 mod service;

@@ -14,7 +14,7 @@ use std::ops::Deref;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use workos_core::tenant::Role;
-use workos_webhooks::leads::LeadSenderHandle;
+use workos_leads::LeadSenderHandle;
 
 use crate::gmail::{GmailApp, connect};
 use crate::helpers::{Backend, TestApp, email, id_of, openapi_methods, phone_number};

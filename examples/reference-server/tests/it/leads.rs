@@ -856,7 +856,7 @@ async fn the_queued_lead_job_routes_waiting_leads(app: &TestApp) {
     assert_eq!(second["status"], json!("queued"));
     // Still full: the job leaves it queued.
     assert_eq!(
-        workos_reference_server::lead_routing::run_once(&app.store)
+        workos_leads::routing_job::run_once(&app.store)
             .await
             .unwrap(),
         0
@@ -869,7 +869,7 @@ async fn the_queued_lead_job_routes_waiting_leads(app: &TestApp) {
     .await
     .expect(200);
     assert_eq!(
-        workos_reference_server::lead_routing::run_once(&app.store)
+        workos_leads::routing_job::run_once(&app.store)
             .await
             .unwrap(),
         1

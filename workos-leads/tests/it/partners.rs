@@ -3,8 +3,8 @@
 
 use workos_core::domain::{HttpUrl, NewPartner, PartnerDelivery, PartnerPatch};
 use workos_core::repo::PartnerRepo;
+use workos_leads::PartnerService;
 use workos_store::SqlStore;
-use workos_webhooks::leads::PartnerService;
 use workos_webhooks::signing::WebhookSecret;
 
 use crate::common::Harness;

@@ -5,12 +5,13 @@
 //! Several processes may run it at once: each lead is picked with `FOR UPDATE SKIP LOCKED`
 //! inside the transaction that routes it, so a lead is never routed twice.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use workos_core::domain::LeadStatus;
 use workos_core::repo::RoutingRepo;
 use workos_core::tenant::TenantContext;
-use workos_store::SqlStore;
 
 /// How long a `new` lead is left to the request that captured it before the job routes it.
 pub const NEW_LEAD_GRACE: Duration = Duration::from_secs(120);
@@ -20,6 +21,7 @@ const ORGS_PER_PAGE: u32 = 500;
 const LEADS_PER_ORG: u32 = 1_000;
 
 /// A running job; dropping it leaves the job running until the runtime stops.
+#[derive(Debug)]
 pub struct JobHandle {
     task: tokio::task::JoinHandle<()>,
 }
@@ -32,14 +34,20 @@ impl JobHandle {
     }
 }
 
-/// Starts the job: a run every `interval` (the first at once).
-pub fn spawn(store: SqlStore, interval: Duration) -> JobHandle {
+/// Starts the job over `store`: a run every `interval` (the first at once).
+///
+/// # Panics
+/// Outside a tokio runtime.
+pub fn spawn<S>(store: Arc<S>, interval: Duration) -> JobHandle
+where
+    S: RoutingRepo + ?Sized + 'static,
+{
     let task = tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            match run_once(&store).await {
+            match run_once(&*store).await {
                 Ok(0) => {}
                 Ok(routed) => tracing::info!(routed, "queued-lead job run done"),
                 Err(e) => tracing::warn!(error = %e, "queued-lead job run failed"),
@@ -55,7 +63,7 @@ pub fn spawn(store: SqlStore, interval: Duration) -> JobHandle {
 ///
 /// # Errors
 /// When the orgs cannot be listed.
-pub async fn run_once(store: &SqlStore) -> workos_core::Result<usize> {
+pub async fn run_once<S: RoutingRepo + ?Sized>(store: &S) -> workos_core::Result<usize> {
     let now = Utc::now();
     let grace = chrono::Duration::from_std(NEW_LEAD_GRACE).unwrap_or_default();
     let mut after = None;
@@ -73,7 +81,7 @@ pub async fn run_once(store: &SqlStore) -> workos_core::Result<usize> {
                 Ok(routed) => {
                     moved += routed
                         .iter()
-                        .filter(|r| r.lead.status != workos_core::domain::LeadStatus::Queued)
+                        .filter(|r| r.lead.status != LeadStatus::Queued)
                         .count();
                 }
                 Err(e) => tracing::warn!(org_id = %org, error = %e, "routing queued leads failed"),

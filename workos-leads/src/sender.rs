@@ -1,15 +1,10 @@
-//! Sending routed leads to fulfillment partners.
-//!
-//! - [`PartnerService`]: partners with their webhook signing secret — minted (`whsec_…`) when a
-//!   webhook partner is created or switched to webhook, sealed at rest with the engine's
-//!   [`Cipher`] (associated data binding the org and the partner), shown once, rotated with a
-//!   grace period like endpoints' secrets.
-//! - [`LeadSender`]: claims due deliveries ([`LeadDeliveryQueue`]) across orgs and sends each:
-//!   webhook partners get an HTTP POST of the [lead document](lead_document) signed per
-//!   Standard Webhooks (`webhook-id` = `msg_<delivery id>`, the same on every attempt) through
-//!   the [`HttpSender`] (SSRF guard, pinned addresses, no redirects, timeout, 4 KiB response
-//!   cap); email partners get a text and HTML email through the engine's [`EmailChannel`], sent
-//!   from the org's connected Gmail account. [`LeadSender::spawn`] runs it as a tokio task.
+//! Sending routed leads to fulfillment partners: [`LeadSender`] claims due deliveries
+//! ([`LeadDeliveryQueue`]) across orgs and sends each: webhook partners get an HTTP POST of the
+//! [lead document](crate::document::lead_document) signed per Standard Webhooks (`webhook-id` =
+//! `msg_<delivery id>`, the same on every attempt) through the [`HttpSender`] (SSRF guard,
+//! pinned addresses, no redirects, timeout, 4 KiB response cap); email partners get a text and
+//! HTML email through the engine's [`EmailChannel`], sent from the org's connected Gmail
+//! account. [`LeadSender::spawn`] runs it as a tokio task.
 //!
 //! What an attempt leads to:
 //!
@@ -35,384 +30,25 @@ use tokio::task::JoinHandle;
 use url::Url;
 use workos_core::channel::{EmailChannel, OutboundEmail};
 use workos_core::crypto::Cipher;
-use workos_core::domain::{
-    IntegrationStatus, Lead, LeadDelivery, NewPartner, Partner, PartnerDelivery, PartnerPatch, now,
-};
+use workos_core::domain::{IntegrationStatus, LeadDelivery, PartnerDelivery, now};
 use workos_core::events::EventBus;
-use workos_core::ids::{LeadDeliveryId, OrgId, PartnerId};
+use workos_core::ids::{LeadDeliveryId, OrgId};
 use workos_core::page::PageRequest;
 use workos_core::repo::{
-    DueLeadDelivery, IntegrationRepo, LeadAttempt, LeadDeliveryQueue, LeadSendOutcome, PartnerRepo,
+    DueLeadDelivery, IntegrationRepo, LeadAttempt, LeadDeliveryQueue, LeadSendOutcome,
     SealedSecrets,
 };
-use workos_core::tenant::{Access, TenantContext};
+use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
+use workos_webhooks::schedule::RetrySchedule;
+use workos_webhooks::sender::{HttpSender, Message, SendError, SendResponse, Verdict, classify};
+use workos_webhooks::service::SecretSealer;
+use workos_webhooks::signing::WebhookSecret;
+use workos_webhooks::wakeups::Wakeups;
+use workos_webhooks::worker::{START_MARGIN, WebhookConfig};
 
-use crate::schedule::RetrySchedule;
-use crate::sender::{HttpSender, Message, SendError, SendResponse, Verdict, classify};
-use crate::service::{
-    DEFAULT_GRACE_PERIOD, MAX_ROTATION_TRIES, SecretEntry, SecretSealer, rotated_entries,
-};
-use crate::signing::WebhookSecret;
-use crate::wakeups::Wakeups;
-use crate::worker::{START_MARGIN, WebhookConfig};
-
-/// The `type` of the lead document.
-pub const DOCUMENT_TYPE: &str = "lead.delivery";
-/// The provider of the integrations email partners are sent from.
-pub const EMAIL_PROVIDER: &str = "gmail";
-
-/// The `webhook-id` of a lead delivery: `msg_` + its id as 32 hex digits, the same on every
-/// attempt.
-#[must_use]
-pub fn message_id(id: LeadDeliveryId) -> String {
-    format!("msg_{}", id.as_uuid().simple())
-}
-
-/// The associated data a partner's secrets are sealed with: the org and the partner, so a
-/// sealed secret copied to another partner or org does not open.
-fn partner_aad(org_id: OrgId, partner_id: PartnerId) -> Vec<u8> {
-    format!("org:{org_id}\0partner:{partner_id}\0leads.signing_secret").into_bytes()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Partners and their secrets
-
-/// Partners with their webhook signing secrets. See the [module docs](self).
-pub struct PartnerService<S: ?Sized> {
-    store: Arc<S>,
-    sealer: SecretSealer,
-    grace: Duration,
-}
-
-impl<S: ?Sized> std::fmt::Debug for PartnerService<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PartnerService")
-            .field("grace", &self.grace)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S: PartnerRepo + ?Sized> PartnerService<S> {
-    /// A service over `store`, sealing secrets with `cipher`; a rotated secret stays valid for
-    /// [`DEFAULT_GRACE_PERIOD`].
-    #[must_use]
-    pub fn new(store: Arc<S>, cipher: Arc<Cipher>) -> Self {
-        Self {
-            store,
-            sealer: SecretSealer::new(cipher),
-            grace: DEFAULT_GRACE_PERIOD,
-        }
-    }
-
-    /// The same service with another grace period for rotated secrets.
-    #[must_use]
-    pub fn with_grace_period(mut self, grace: Duration) -> Self {
-        self.grace = grace;
-        self
-    }
-
-    /// Creates a partner; a webhook partner gets a new signing secret, returned this once and
-    /// stored with the partner in one transaction.
-    ///
-    /// # Errors
-    /// As [`PartnerRepo::create_partner`].
-    pub async fn create(
-        &self,
-        ctx: &TenantContext,
-        new: NewPartner,
-    ) -> Result<(Partner, Option<WebhookSecret>)> {
-        match new.delivery {
-            PartnerDelivery::Webhook { .. } => {
-                let id = PartnerId::new();
-                let (secret, sealed) = self.mint(ctx.org_id(), id)?;
-                let partner = self
-                    .store
-                    .create_partner_with_secret(ctx, id, new, Some(sealed))
-                    .await?;
-                Ok((partner, Some(secret)))
-            }
-            PartnerDelivery::Email { .. } => Ok((self.store.create_partner(ctx, new).await?, None)),
-        }
-    }
-
-    /// Changes a partner. When the patch names a delivery, the signing secret follows it in
-    /// the same transaction: a webhook partner without one gets a new signing secret,
-    /// returned this once; an email partner loses its.
-    ///
-    /// # Errors
-    /// As [`PartnerRepo::update_partner`].
-    pub async fn update(
-        &self,
-        ctx: &TenantContext,
-        id: PartnerId,
-        patch: PartnerPatch,
-    ) -> Result<(Partner, Option<WebhookSecret>)> {
-        ctx.authorize(Access::Manage)?;
-        if patch.delivery.is_none() {
-            return Ok((self.store.update_partner(ctx, id, patch).await?, None));
-        }
-        let (secret, sealed) = self.mint(ctx.org_id(), id)?;
-        let (partner, minted) = self
-            .store
-            .update_partner_with_secret(ctx, id, patch, sealed)
-            .await?;
-        Ok((partner, minted.then_some(secret)))
-    }
-
-    /// Mints a new signing secret for a webhook partner and returns it (shown this once). The
-    /// secrets it replaces stay valid for the grace period (deliveries are signed with each),
-    /// so the partner can switch without missing a lead. Rotations racing each other keep
-    /// every new secret (the store's swap is a compare-and-swap).
-    ///
-    /// # Errors
-    /// [`Error::Forbidden`] below admin; [`Error::NotFound`]; [`Error::Conflict`] on
-    /// `delivery.kind` for an email partner, and on `signing_secret` when the secret kept
-    /// changing under [`MAX_ROTATION_TRIES`] tries; [`Error::Internal`] when the stored
-    /// secret does not open.
-    pub async fn rotate_secret(&self, ctx: &TenantContext, id: PartnerId) -> Result<WebhookSecret> {
-        ctx.authorize(Access::Manage)?;
-        let partner = self.store.get_partner(ctx, id).await?;
-        if !matches!(partner.delivery, PartnerDelivery::Webhook { .. }) {
-            return Err(Error::conflict(
-                "delivery.kind",
-                "only webhook partners have a signing secret",
-            ));
-        }
-        let secret = WebhookSecret::generate();
-        let aad = partner_aad(ctx.org_id(), id);
-        for _ in 0..MAX_ROTATION_TRIES {
-            let stored = self.store.partner_signing_secret(ctx, id).await?;
-            let kept = match &stored {
-                Some(sealed) => self.sealer.open_for(&aad, sealed)?,
-                None => Vec::new(),
-            };
-            let entries = rotated_entries(&secret, kept, self.grace);
-            let next = self.sealer.seal_for(&aad, &entries)?;
-            if self
-                .store
-                .swap_partner_signing_secret(ctx, id, stored, next)
-                .await?
-            {
-                return Ok(secret);
-            }
-        }
-        Err(Error::conflict(
-            "signing_secret",
-            "the partner's signing secret kept changing; try again",
-        ))
-    }
-
-    /// The partner's signing secrets still valid at `now`, primary first, opened from `sealed`
-    /// (as [`PartnerRepo::partner_signing_secret`] reads it). For the engine's own checks and
-    /// tests; never shown through the API.
-    ///
-    /// # Errors
-    /// [`Error::Internal`] when `sealed` does not open for this org and partner.
-    pub fn open_secrets(
-        &self,
-        org_id: OrgId,
-        id: PartnerId,
-        sealed: &SealedSecrets,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<WebhookSecret>> {
-        Ok(self
-            .sealer
-            .open_for(&partner_aad(org_id, id), sealed)?
-            .into_iter()
-            .filter(|e| e.is_valid_at(now))
-            .map(|e| e.secret)
-            .collect())
-    }
-
-    /// A new signing secret and its sealing, as the only entry, for the partner `id`.
-    fn mint(&self, org_id: OrgId, id: PartnerId) -> Result<(WebhookSecret, SealedSecrets)> {
-        let secret = WebhookSecret::generate();
-        let entry = SecretEntry {
-            secret: secret.clone(),
-            expires_at: None,
-        };
-        let sealed = self
-            .sealer
-            .seal_for(&partner_aad(org_id, id), std::slice::from_ref(&entry))?;
-        Ok((secret, sealed))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// What is sent
-
-/// The JSON document a partner receives (the webhook body; its fields also fill the email):
-///
-/// ```json
-/// {"type": "lead.delivery", "delivery_id": "…", "attempt": 1, "routed_at": "…",
-///  "rule": "priority", "price_minor": 2500, "currency": "USD",
-///  "partner": {"id": "…", "name": "…"},
-///  "lead": {"id": "…", "created_at": "…", "first_name": …, "last_name": …, "email": …,
-///           "phone": …, "postal_code": …, "region": …, "country": …, "vertical": …,
-///           "answers": {…}, "consent": {"text", "given_at", "ip"} | null,
-///           "utm_source": …, "utm_medium": …, "utm_campaign": …, "utm_term": …,
-///           "utm_content": …, "gclid": …, "fbclid": …, "landing_page": …, "referrer": …,
-///           "first_touch": {…} | null}}
-/// ```
-///
-/// `attempt` counts from 1; everything else is the same on every attempt.
-#[must_use]
-pub fn lead_document(delivery: &LeadDelivery, lead: &Lead, partner: &Partner) -> Value {
-    json!({
-        "type": DOCUMENT_TYPE,
-        "delivery_id": delivery.id,
-        "attempt": delivery.attempts.saturating_add(1),
-        "routed_at": delivery.created_at,
-        "rule": delivery.rule,
-        "price_minor": delivery.price_minor,
-        "currency": delivery.currency,
-        "partner": { "id": partner.id, "name": partner.name },
-        "lead": {
-            "id": lead.id,
-            "created_at": lead.created_at,
-            "first_name": lead.first_name,
-            "last_name": lead.last_name,
-            "email": lead.email,
-            "phone": lead.phone,
-            "postal_code": lead.postal_code,
-            "region": lead.region,
-            "country": lead.country,
-            "vertical": lead.vertical,
-            "answers": lead.answers,
-            "consent": lead.consent,
-            "utm_source": lead.utm_source,
-            "utm_medium": lead.utm_medium,
-            "utm_campaign": lead.utm_campaign,
-            "utm_term": lead.utm_term,
-            "utm_content": lead.utm_content,
-            "gclid": lead.gclid,
-            "fbclid": lead.fbclid,
-            "landing_page": lead.landing_page,
-            "referrer": lead.referrer,
-            "first_touch": lead.first_touch,
-        },
-    })
-}
-
-/// The lines of the email body: label and value of each field the lead has.
-fn email_lines(doc: &Value) -> Vec<(String, String)> {
-    let lead = &doc["lead"];
-    let text = |v: &Value| match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    };
-    let mut lines: Vec<(String, String)> = Vec::new();
-    for (label, field) in [
-        ("First name", "first_name"),
-        ("Last name", "last_name"),
-        ("Email", "email"),
-        ("Phone", "phone"),
-        ("Postal code", "postal_code"),
-        ("Region", "region"),
-        ("Country", "country"),
-        ("Vertical", "vertical"),
-    ] {
-        if let Some(v) = text(&lead[field]) {
-            lines.push((label.to_owned(), v));
-        }
-    }
-    if let Some(answers) = lead["answers"].as_object() {
-        for (k, v) in answers {
-            if let Some(v) = text(v) {
-                lines.push((format!("Answer: {k}"), v));
-            }
-        }
-    }
-    if let Some(consent) = lead["consent"].as_object() {
-        for (label, field) in [
-            ("Consent", "text"),
-            ("Consent given at", "given_at"),
-            ("Consent IP", "ip"),
-        ] {
-            if let Some(v) = consent.get(field).and_then(text) {
-                lines.push((label.to_owned(), v));
-            }
-        }
-    }
-    for field in [
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_term",
-        "utm_content",
-        "gclid",
-        "fbclid",
-        "landing_page",
-        "referrer",
-    ] {
-        if let Some(v) = text(&lead[field]) {
-            lines.push((field.to_owned(), v));
-        }
-    }
-    let price = format!(
-        "{} {}",
-        doc["price_minor"],
-        doc["currency"].as_str().unwrap_or_default()
-    );
-    lines.push(("Price (minor units)".to_owned(), price));
-    lines.push(("Lead id".to_owned(), text(&lead["id"]).unwrap_or_default()));
-    lines.push((
-        "Delivery id".to_owned(),
-        text(&doc["delivery_id"]).unwrap_or_default(),
-    ));
-    lines
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The subject, text and HTML of the email an email partner receives for `doc`.
-#[must_use]
-pub fn lead_email(doc: &Value) -> (String, String, String) {
-    let lead = &doc["lead"];
-    let name = [&lead["first_name"], &lead["last_name"]]
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut subject = String::from("New lead");
-    if let Some(vertical) = lead["vertical"].as_str() {
-        subject.push_str(&format!(" ({vertical})"));
-    }
-    if !name.is_empty() {
-        subject.push_str(&format!(": {name}"));
-    }
-    let lines = email_lines(doc);
-    let mut text = String::from("A new lead for you:\n\n");
-    let mut html = String::from("<p>A new lead for you:</p>\n<table>\n");
-    for (label, value) in &lines {
-        text.push_str(&format!("{label}: {value}\n"));
-        html.push_str(&format!(
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
-            escape_html(label),
-            escape_html(value)
-        ));
-    }
-    html.push_str("</table>\n");
-    (subject, text, html)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The sender
+use crate::document::{EMAIL_PROVIDER, lead_document, lead_email, message_id};
+use crate::partners::partner_aad;
 
 /// What one send came to, before the retry schedule is applied.
 #[derive(Debug)]
@@ -895,25 +531,9 @@ impl Drop for LeadSenderHandle {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use workos_core::ids::PartnerId;
 
-    #[test]
-    fn email_escapes_and_lists_fields() {
-        let doc = json!({
-            "delivery_id": "d1", "price_minor": 2500, "currency": "USD",
-            "lead": {"id": "l1", "first_name": "Ann", "last_name": "<Lee>", "email": "a@example.com",
-                     "vertical": "solar", "answers": {"roof": "tile"}, "consent": null,
-                     "utm_source": "google"}
-        });
-        let (subject, text, html) = lead_email(&doc);
-        assert_eq!(subject, "New lead (solar): Ann <Lee>");
-        assert!(text.contains("Email: a@example.com\n"));
-        assert!(text.contains("Answer: roof: tile\n"));
-        assert!(text.contains("utm_source: google\n"));
-        assert!(text.contains("Price (minor units): 2500 USD\n"));
-        assert!(html.contains("&lt;Lee&gt;"));
-        assert!(!html.contains("<Lee>"));
-    }
+    use super::*;
 
     fn delivery(attempts: u32) -> LeadDelivery {
         LeadDelivery {
@@ -983,12 +603,5 @@ mod tests {
             .outcome,
             LeadSendOutcome::Delivered
         );
-    }
-
-    #[test]
-    fn message_ids_are_stable() {
-        let id = LeadDeliveryId::new();
-        assert_eq!(message_id(id), message_id(id));
-        assert_eq!(message_id(id).len(), 4 + 32);
     }
 }

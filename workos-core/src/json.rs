@@ -1,0 +1,111 @@
+//! Reading a JSON object into a typed value, naming what is wrong: unreadable text, a value
+//! that is not an object, or the field (`additional_emails[1]`, `consent.text`) whose shape or
+//! value does not fit. What a server turns into 400 and 422 answers.
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Why JSON did not read as the type asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonObjectError {
+    /// Not JSON at all (the parser's message).
+    #[error("malformed JSON: {0}")]
+    Malformed(String),
+    /// JSON, but not an object.
+    #[error("must be a JSON object")]
+    NotAnObject,
+    /// An object whose `field` has the wrong shape or value (`body` when no field is to blame).
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The path of the field, e.g. `answers` or `consent.text`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Reads `bytes` as a JSON object of type `T`.
+///
+/// # Errors
+/// [`JsonObjectError::Malformed`] for unreadable text, the errors of [`from_object`] otherwise.
+pub fn from_object_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonObjectError> {
+    // Read the JSON first, so only unreadable text is "malformed"; then check its shape, so a
+    // value of the wrong type (an enum given a number, an array for an object) names the field
+    // rather than being a "syntax" error.
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| JsonObjectError::Malformed(e.to_string()))?;
+    from_object(value)
+}
+
+/// Reads `value`, which must be an object, as a `T`.
+///
+/// # Errors
+/// [`JsonObjectError::NotAnObject`]; [`JsonObjectError::Invalid`] naming the field (a missing
+/// field is named itself, not its parent).
+pub fn from_object<T: DeserializeOwned>(value: Value) -> Result<T, JsonObjectError> {
+    if !value.is_object() {
+        return Err(JsonObjectError::NotAnObject);
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let mut field = if path == "." { String::new() } else { path };
+        if let Some(missing) = quoted_after(&message, "missing field `") {
+            field = if field.is_empty() {
+                missing.to_owned()
+            } else {
+                format!("{field}.{missing}")
+            };
+        }
+        if field.is_empty() {
+            field = "body".to_owned();
+        }
+        JsonObjectError::Invalid { field, message }
+    })
+}
+
+/// The name between backticks after `prefix`, in serde's messages (`unknown field `x``).
+#[must_use]
+pub fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message
+        .strip_prefix(prefix)
+        .and_then(|m| m.split('`').next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        tags: Vec<u32>,
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(matches!(
+            from_object_slice::<Input>(b"{"),
+            Err(JsonObjectError::Malformed(_))
+        ));
+        assert_eq!(
+            from_object_slice::<Input>(b"[1]").unwrap_err(),
+            JsonObjectError::NotAnObject
+        );
+        let JsonObjectError::Invalid { field, .. } =
+            from_object_slice::<Input>(br#"{"name": "a", "tags": [1, "x"]}"#).unwrap_err()
+        else {
+            panic!("a field error");
+        };
+        assert_eq!(field, "tags[1]");
+        let JsonObjectError::Invalid { field, .. } =
+            from_object_slice::<Input>(br#"{"tags": []}"#).unwrap_err()
+        else {
+            panic!("a field error");
+        };
+        assert_eq!(field, "name");
+        assert!(from_object_slice::<Input>(br#"{"name": "a", "tags": [1]}"#).is_ok());
+    }
+}
