@@ -34,7 +34,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// The README's examples run as doctests, so what crates.io shows is compiled code.
+// The README's examples run as doctests, so what the registry's docs show is compiled code.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
