@@ -12,7 +12,7 @@ use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{CallSettingsRepo, OptOutRepo};
 use workos_core::tenant::{Access, TenantContext};
 
-use super::{corrupt, emit};
+use super::{corrupt, emit, fetch_page};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -138,9 +138,8 @@ impl OptOutRepo for SqlStore {
             return Ok(Vec::new());
         }
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new("SELECT number FROM sms_opt_outs WHERE org_id = ");
-        sql.bind(ctx.org_id())
-            .push(" AND opted_out = ")
+        let mut sql = Sql::tenant("SELECT number FROM sms_opt_outs", "org_id", ctx.org_id());
+        sql.push(" AND opted_out = ")
             .bind(true)
             .push(" AND number IN (");
         for (i, n) in numbers.iter().enumerate() {
@@ -165,18 +164,13 @@ impl OptOutRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<SmsOptOut>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::new(&format!(
-            "SELECT {COLUMNS} FROM sms_opt_outs WHERE org_id = "
-        ));
-        sql.bind(ctx.org_id())
-            .and("opted_out", "=", opted_out)
-            .page("id", page);
-        let rows: Vec<OptOutRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(SmsOptOut::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |o| o.id))
+        let mut sql = Sql::tenant(
+            &format!("SELECT {COLUMNS} FROM sms_opt_outs"),
+            "org_id",
+            ctx.org_id(),
+        );
+        sql.and("opted_out", "=", opted_out).page("id", page);
+        fetch_page::<OptOutRow, SmsOptOut>(&mut tx, sql, page, |o| o.id).await
     }
 
     async fn sms_settings(&self, ctx: &TenantContext) -> Result<SmsSettings> {
