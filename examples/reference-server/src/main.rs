@@ -224,9 +224,13 @@ async fn run(
         let _ = stopping.send(true);
     }));
     let mut stop_seen = stop.clone();
+    // Biased: once the signal is seen the workers must be stopped too, even when the server,
+    // with nothing in flight, finished in the same instant (an unbiased pick then returned early
+    // and dropped the workers mid-hand-back). The server alone ending first is a failure.
     tokio::select! {
-        served = &mut server => return Ok(served??),
+        biased;
         _ = stop_seen.wait_for(|s| *s) => {}
+        served = &mut server => return Ok(served??),
     }
     within_deadline(deadline, async move {
         let (served, ()) = tokio::join!(server, workers.shutdown());
