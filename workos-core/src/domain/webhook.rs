@@ -42,7 +42,8 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     /// Whether deliveries are made.
     pub enabled: bool,
-    /// Extra headers sent with every delivery.
+    /// Extra headers sent with every delivery: their names; the values are sealed at rest and
+    /// never shown again (each reads `[redacted]`).
     pub headers: BTreeMap<String, String>,
     /// At most this many deliveries a second to this endpoint.
     pub rate_limit_per_second: Option<u32>,
@@ -54,6 +55,33 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What stands for a value nobody may read back: custom header values, the path and query of
+/// a capability URL.
+pub const REDACTED: &str = "[redacted]";
+
+/// `headers` with every value replaced by [`REDACTED`]: the names stay readable.
+#[must_use]
+pub fn redacted_headers(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    headers
+        .keys()
+        .map(|name| (name.clone(), REDACTED.to_owned()))
+        .collect()
+}
+
+impl Webhook {
+    /// The endpoint as events carry it and non-admins read it: its URL reduced to scheme and
+    /// host ([`HttpUrl::redacted`]), its header values [`REDACTED`]. Events are read by viewers
+    /// and fanned out to every endpoint of the org, so they never carry a capability URL.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        Self {
+            url: self.url.redacted(),
+            headers: redacted_headers(&self.headers),
+            ..self.clone()
+        }
+    }
 }
 
 /// Input for a new endpoint.
@@ -72,7 +100,8 @@ pub struct NewWebhook {
     /// Whether deliveries are made (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Extra headers sent with every delivery.
+    /// Extra headers sent with every delivery (at most 20). Their values are sealed at rest and
+    /// never shown again: treat them as write-only credentials.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// At most this many deliveries a second.
@@ -98,7 +127,7 @@ pub struct WebhookPatch {
     pub event_types: Option<Vec<String>>,
     /// Enable or disable; enabling clears `disabled_reason` and `failing_since`.
     pub enabled: Option<bool>,
-    /// Replacement headers.
+    /// Replacement headers (all of them: values are write-only, so none are merged).
     pub headers: Option<BTreeMap<String, String>>,
     /// New rate limit, or clear it.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]

@@ -57,6 +57,8 @@ mod api_keys;
 mod auth;
 mod bad_input;
 mod cancellation;
+#[cfg(feature = "webhooks")]
+mod capability_urls;
 mod companies;
 mod deals;
 mod deploy;
