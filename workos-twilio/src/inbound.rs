@@ -201,6 +201,7 @@ where
     /// [`Error::Unavailable`] when no auth token can check the request or the storage fails.
     pub async fn message(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let to = params.get("To").unwrap_or_default();
         // The number's org first: its own Twilio account, if any, signed the request.
         let owner = self.owners.owner(to).await?;
@@ -295,6 +296,7 @@ where
     /// As [`InboundService::message`].
     pub async fn voice(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let outbound = params
             .get("Direction")
             .is_some_and(|d| d.starts_with("outbound"));
@@ -345,6 +347,7 @@ where
     /// lacks them.
     pub async fn bridge(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = request.org();
         self.verify(org, request, &params).await?;
         let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
@@ -379,6 +382,7 @@ where
     /// As [`InboundService::message`].
     pub async fn message_status(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = self
             .callback_org(request, &[params.get("From"), params.get("To")])
             .await?;
@@ -409,6 +413,7 @@ where
     /// As [`InboundService::message`].
     pub async fn call_status(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = self
             .callback_org(request, &[params.get("To"), params.get("From")])
             .await?;
@@ -438,6 +443,7 @@ where
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
     pub async fn recording(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = request.org();
         self.verify(org, request, &params).await?;
         let rec = RecordingCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
@@ -474,6 +480,28 @@ where
         }
     }
 
+    /// The checks that need no lookup, made before any: a request without a signature is
+    /// refused, and one the platform's token signed goes on. One claiming to come from the
+    /// platform's account (`AccountSid`) but not signed by its token is refused too. Only a
+    /// request that an org's own account may have signed goes on unchecked to the lookups
+    /// (the number's owner, cached, and that org's account, cached), which [`Self::verify`]
+    /// needs to pick the token; a made-up one then costs those lookups once per number.
+    fn precheck(&self, request: &InboundRequest<'_>, params: &Params) -> Result<()> {
+        if request.signature.is_none_or(str::is_empty) {
+            return Err(refused(request));
+        }
+        if let Some(validator) = self.accounts.platform_validator() {
+            if signed(validator, &self.public_url, request, params) {
+                return Ok(());
+            }
+            let platform = self.accounts.platform_account_sid();
+            if platform.is_some() && params.get("AccountSid") == platform {
+                return Err(refused(request));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the request's signature over the public URL with the auth token of `org`'s own
     /// Twilio account when it has one, else the platform's.
     async fn verify(
@@ -490,15 +518,20 @@ where
             });
         };
         if !signed(&validator, &self.public_url, request, params) {
-            tracing::warn!(
-                request_id = request.request_id.unwrap_or_default(),
-                path = request.path(),
-                "refused a Twilio webhook with a missing or invalid signature"
-            );
-            return Err(Error::Forbidden("invalid Twilio signature".to_owned()));
+            return Err(refused(request));
         }
         Ok(())
     }
+}
+
+/// The refusal of a request with a missing or invalid signature (logged).
+fn refused(request: &InboundRequest<'_>) -> Error {
+    tracing::warn!(
+        request_id = request.request_id.unwrap_or_default(),
+        path = request.path(),
+        "refused a Twilio webhook with a missing or invalid signature"
+    );
+    Error::Forbidden("invalid Twilio signature".to_owned())
 }
 
 /// Whether the request carries a valid signature of `validator` over `public_url` + its path

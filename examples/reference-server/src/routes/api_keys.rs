@@ -73,6 +73,8 @@ async fn create_api_key(
 ) -> ApiResult<Response> {
     let (key, secret) =
         issue_api_key(&state.store, &state.hasher, &ctx, &body.name, body.role).await?;
+    // Its prefix may be one this process remembers as unknown.
+    state.api_keys.forget(key.id);
     let location = format!("/api/v1/api-keys/{}", key.id);
     let mut response = created(
         location,

@@ -85,5 +85,6 @@ mod tasks;
 mod tenancy;
 #[cfg(feature = "twilio")]
 mod twilio;
+mod unauthenticated;
 #[cfg(feature = "webhooks")]
 mod webhooks;
