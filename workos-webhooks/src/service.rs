@@ -266,6 +266,22 @@ pub(crate) enum DestinationError {
     ResolveTimeout,
 }
 
+/// Why a URL was refused at registration, in words that name no address: what the host
+/// resolves to is the deployment's network, not the caller's to learn.
+fn refusal(e: &DestinationError) -> &'static str {
+    match e {
+        DestinationError::Refused(SsrfError::Blocked { .. }) => {
+            "must reach public addresses only; this one reaches an address deliveries may not go to"
+        }
+        DestinationError::Refused(SsrfError::UnsupportedScheme { .. }) => {
+            "must be an http or https URL"
+        }
+        DestinationError::Refused(SsrfError::MissingHost) => "must have a host",
+        DestinationError::Refused(_) => "its host does not resolve",
+        DestinationError::ResolveTimeout => "resolving its host timed out",
+    }
+}
+
 /// Endpoint registration with SSRF checks and sealed signing secrets. See the
 /// [module docs](self).
 pub struct WebhookService<S: ?Sized> {
@@ -463,7 +479,7 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
         check_destination(&self.guard, &url.to_url(), RESOLVE_TIMEOUT)
             .await
             .map(drop)
-            .map_err(|e| Error::invalid("url", e.to_string()))
+            .map_err(|e| Error::invalid("url", refusal(&e)))
     }
 }
 

@@ -320,7 +320,7 @@ pub struct DeliveryAttempt {
     pub error_kind: Option<String>,
     /// How long it took, in milliseconds.
     pub latency_ms: u32,
-    /// The first 4 KiB of the response body.
+    /// The first 4 KiB of the response body: shown to admins only (`null` for others).
     pub response_body: Option<String>,
     /// When the next attempt is due, if one is.
     pub next_attempt_at: Option<DateTime<Utc>>,

@@ -346,3 +346,37 @@ async fn partner_urls_for_admins_only(app: &HookApp) {
 }
 #[cfg(feature = "leads")]
 webhook_test!(partner_urls_for_admins_only);
+
+async fn attempt_bodies_for_admins_only(app: &HookApp) {
+    const REPLY: &str = "receiver-reply-5ecret";
+    let (org, _) = app.create_org("Replies").await;
+    let admin = app.api_key(org, Role::Admin).await;
+    let viewer = app.api_key(org, Role::Viewer).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the receiver");
+    let addr = listener.local_addr().expect("its address");
+    let receiver = tokio::spawn(async move {
+        let router = axum::Router::new().fallback(|| async { REPLY });
+        let _ = axum::serve(listener, router).await;
+    });
+    let (hook, _) = app
+        .endpoint(
+            &admin,
+            json!({ "url": format!("http://{addr}/hook"), "event_types": ["company.created"] }),
+        )
+        .await;
+    let hook = id_of(&hook);
+    let (_, event) = app.company(&admin, "Echo").await;
+    let delivery = app
+        .delivery_settled(&hook, &admin, &event, "succeeded")
+        .await;
+    let delivery = id_of(&delivery);
+    let as_admin = app.attempts(&delivery, &admin).await;
+    assert_eq!(as_admin[0]["response_body"], json!(REPLY));
+    let as_viewer = app.attempts(&delivery, &viewer).await;
+    assert_eq!(as_viewer.len(), 1);
+    assert!(as_viewer[0]["response_body"].is_null(), "{as_viewer:?}");
+    receiver.abort();
+}
+webhook_test!(attempt_bodies_for_admins_only);

@@ -1182,6 +1182,12 @@ async fn loopback_urls_need_the_allow_list(app: &HookApp) {
             .and_then(|e| e["message"].as_str())
             .unwrap_or_default();
         assert!(!message.is_empty(), "the refusal says why: {p}");
+        for address in ["127.0.0.1", "::1", "169.254", "10.0.0.1"] {
+            assert!(
+                !message.contains(address),
+                "the refusal names no address: {message}"
+            );
+        }
     }
     let strict_list = app
         .send(strict(Method::GET, "/api/v1/webhooks"))
