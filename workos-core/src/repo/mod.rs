@@ -595,6 +595,10 @@ pub trait WebhookRepo: Send + Sync {
     ) -> Result<u64>;
 }
 
+/// An endpoint whose custom headers are still stored in plaintext: its org, id and headers
+/// ([`DeliveryQueue::plaintext_webhook_headers`]).
+pub type PlaintextHeaders = (OrgId, WebhookId, std::collections::BTreeMap<String, String>);
+
 /// A delivery claimed by a worker, with everything needed to send it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueDelivery {
@@ -744,10 +748,7 @@ pub trait DeliveryQueue: Send + Sync {
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn plaintext_webhook_headers(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<(OrgId, WebhookId, std::collections::BTreeMap<String, String>)>>;
+    async fn plaintext_webhook_headers(&self, limit: u32) -> Result<Vec<PlaintextHeaders>>;
     /// Stores an endpoint's headers sealed and leaves only their names readable, if they are
     /// still in plaintext; answers whether it did.
     ///

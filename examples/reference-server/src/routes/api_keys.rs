@@ -63,9 +63,11 @@ async fn list_api_keys(
     Ok(Json(state.store.list_api_keys(&ctx, q.page()?).await?))
 }
 
-/// Create a key (admin); the answer holds the secret, once.
+/// Create a key (admin); the answer holds the secret, once. An org holds at most 100 live keys
+/// (`409` on `api_keys` past it: revoke one first).
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = NewApiKeyBody,
-    responses((status = 201, body = CreatedApiKey), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 async fn create_api_key(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,

@@ -14,7 +14,8 @@ use workos_core::events::{DomainEvent, EventSubscription, Subject, types};
 use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{
-    AttemptOutcome, DeliveryQueue, Dispatched, DueDelivery, SealedSecrets, WebhookRepo,
+    AttemptOutcome, DeliveryQueue, Dispatched, DueDelivery, PlaintextHeaders, SealedSecrets,
+    WebhookRepo,
 };
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
@@ -446,10 +447,7 @@ impl DeliveryQueue for SqlStore {
         Ok(row.and_then(|(t,)| t))
     }
 
-    async fn plaintext_webhook_headers(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<(OrgId, WebhookId, BTreeMap<String, String>)>> {
+    async fn plaintext_webhook_headers(&self, limit: u32) -> Result<Vec<PlaintextHeaders>> {
         let mut tx = self.system_tx(false).await?;
         let rows: Vec<(Uuid, Uuid, Json<BTreeMap<String, String>>)> = tx
             .fetch_all(
