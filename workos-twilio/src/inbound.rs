@@ -51,9 +51,7 @@ use workos_core::{Error, Result};
 
 use crate::accounts::TwilioAccounts;
 use crate::config::TwilioConfig;
-use crate::models::{
-    InboundMessage, MessageStatusCallback, ParseError, Twiml, empty_twiml,
-};
+use crate::models::{InboundMessage, MessageStatusCallback, ParseError, Twiml, empty_twiml};
 use crate::numbers::NumberOwners;
 use crate::signature::{RequestValidator, parse_form};
 

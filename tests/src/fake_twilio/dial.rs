@@ -124,12 +124,19 @@ impl FakeTwilio {
             .add("Direction", "inbound")
             .add("From", from)
             .add("RecordingSid", recording_sid)
-            .add("RecordingUrl", &format!("{base}/Recordings/{recording_sid}"))
+            .add(
+                "RecordingUrl",
+                &format!("{base}/Recordings/{recording_sid}"),
+            )
             .add("To", to)
             .add("TranscriptionSid", &transcription_sid)
             .add(
                 "TranscriptionStatus",
-                if text.is_some() { "completed" } else { "failed" },
+                if text.is_some() {
+                    "completed"
+                } else {
+                    "failed"
+                },
             );
         if let Some(text) = text {
             p.add("TranscriptionText", text);

@@ -146,6 +146,9 @@ mod tests {
         };
         assert_eq!(field(bad.validate()), "timeout_seconds");
         assert!(RingSettings::default().validate().is_ok());
-        assert_eq!(RingStrategy::parse("simultaneous").unwrap(), RingStrategy::Simultaneous);
+        assert_eq!(
+            RingStrategy::parse("simultaneous").unwrap(),
+            RingStrategy::Simultaneous
+        );
     }
 }

@@ -22,12 +22,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyPatch, Call, CallProgress, CallRecording, CallTranscription, CommsFilter, Company, CompanyFilter,
-    CompanyPatch, Deal, DealFilter, DealPatch, DeliveryAttempt, DeliveryFilter, DeliveryStatus,
-    E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member, NewApiKey,
-    NewCall, NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewSms,
-    NewTask, NewWebhook, Org, Person, PersonFilter, PersonPatch, Phone, PhonePatch, Sms, Task,
-    TaskFilter, TaskPatch, Webhook, WebhookDelivery, WebhookPatch,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, Call, CallProgress, CallRecording, CallTranscription,
+    CommsFilter, Company, CompanyFilter, CompanyPatch, Deal, DealFilter, DealPatch,
+    DeliveryAttempt, DeliveryFilter, DeliveryStatus, E164, EmailAddress, Interaction,
+    InteractionFilter, InteractionPatch, Member, NewApiKey, NewCall, NewCompany, NewDeal,
+    NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewSms, NewTask, NewWebhook, Org,
+    Person, PersonFilter, PersonPatch, Phone, PhonePatch, Sms, Task, TaskFilter, TaskPatch,
+    Webhook, WebhookDelivery, WebhookPatch,
 };
 use crate::error::Result;
 use crate::events::{DomainEvent, EventFilter};

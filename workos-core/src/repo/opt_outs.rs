@@ -125,6 +125,9 @@ pub trait CallSettingsRepo: Send + Sync {
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
-    async fn ring_targets(&self, ctx: &TenantContext, phone: PhoneId)
-    -> Result<Option<RingTargets>>;
+    async fn ring_targets(
+        &self,
+        ctx: &TenantContext,
+        phone: PhoneId,
+    ) -> Result<Option<RingTargets>>;
 }

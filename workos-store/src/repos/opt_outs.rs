@@ -4,9 +4,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 use workos_core::Result;
-use workos_core::domain::{
-    E164, OptOutChange, OptOutSource, SmsOptOut, SmsSettings, Timestamp,
-};
+use workos_core::domain::{E164, OptOutChange, OptOutSource, SmsOptOut, SmsSettings, Timestamp};
 use workos_core::events::types;
 use workos_core::ids::{OrgId, SmsId};
 use workos_core::page::{Page, PageRequest};

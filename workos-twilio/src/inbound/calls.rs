@@ -16,8 +16,8 @@ use workos_core::{Error, Result};
 
 use super::{InboundRequest, InboundService, Params, WEBHOOK_PATH, bad_payload, system};
 use crate::models::{
-    CallStatusCallback, DialActionCallback, InboundCall, RecordingCallback,
-    TranscriptionCallback, Twiml, empty_twiml,
+    CallStatusCallback, DialActionCallback, InboundCall, RecordingCallback, TranscriptionCallback,
+    Twiml, empty_twiml,
 };
 use crate::signature::parse_form;
 use crate::twiml::{Dial, DialNumber, DialRecord, Record};

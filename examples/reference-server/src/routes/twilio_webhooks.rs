@@ -118,7 +118,9 @@ async fn bridge(State(state): State<AppState>, hook: Webhook) -> ApiResult<Respo
     responses((status = 200, description = "Empty TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
         (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn bridge_ended(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
-    Ok(twiml(state.twilio_inbound.bridge_ended(&hook.inbound()).await?))
+    Ok(twiml(
+        state.twilio_inbound.bridge_ended(&hook.inbound()).await?,
+    ))
 }
 
 /// Inbound ringing: the `<Dial>` action, asked when members were rung; when one answered, the
@@ -132,7 +134,9 @@ async fn bridge_ended(State(state): State<AppState>, hook: Webhook) -> ApiResult
     responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
         (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn ring(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
-    Ok(twiml(state.twilio_inbound.ring_next(&hook.inbound()).await?))
+    Ok(twiml(
+        state.twilio_inbound.ring_next(&hook.inbound()).await?,
+    ))
 }
 
 /// The voicemail `<Record>`'s action: answers `<Hangup/>`.

@@ -185,8 +185,7 @@ pub(super) async fn record_transcription(
     ctx: &TenantContext,
     t: CallTranscription,
 ) -> Result<Option<Call>> {
-    if t
-        .text
+    if t.text
         .as_ref()
         .is_some_and(|text| text.chars().count() > MAX_TRANSCRIPTION_CHARS)
     {

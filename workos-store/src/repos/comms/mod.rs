@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    Call, CallProgress, CallRecording, CallTranscription, CommsFilter, Direction, E164, Interaction, InteractionKind, Media, NewCall,
-    NewInteraction, NewPerson, NewSms, Sms, Timestamp, UnknownSender,
+    Call, CallProgress, CallRecording, CallTranscription, CommsFilter, Direction, E164,
+    Interaction, InteractionKind, Media, NewCall, NewInteraction, NewPerson, NewSms, Sms,
+    Timestamp, UnknownSender,
 };
 use workos_core::events::{DomainEvent, types};
 use workos_core::ids::{CallId, InteractionId, OrgId, PersonId, PhoneId, SmsId};

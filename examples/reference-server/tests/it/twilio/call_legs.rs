@@ -49,11 +49,19 @@ async fn click_to_call_reads_the_customer_s_outcome(t: &TwilioApp) {
         t.twilio
             .dialed_leg_status_params(&sid, &org.number, &customer, status, secs)
     };
-    assert_eq!(t.webhook(&status_hook, &rep_leg("ringing", None)).await.status, 204);
+    assert_eq!(
+        t.webhook(&status_hook, &rep_leg("ringing", None))
+            .await
+            .status,
+        204
+    );
     assert_eq!(t.read(&path, &org.key).await["status"], json!("ringing"));
     let (url, params) = t.twilio.answered_call(&sid).expect("instructions");
     assert_eq!(t.webhook(&url, &params).await.status, 200);
-    assert_eq!(t.read(&path, &org.key).await["status"], json!("in-progress"));
+    assert_eq!(
+        t.read(&path, &org.key).await["status"],
+        json!("in-progress")
+    );
 
     // The customer's leg reports with its own CallSid and the rep's as ParentCallSid.
     let ringing = customer_leg("ringing", None);
@@ -64,7 +72,11 @@ async fn click_to_call_reads_the_customer_s_outcome(t: &TwilioApp) {
         assert_eq!(resp.status, 204, "{}", resp.text);
     }
     let stored = t.read(&path, &org.key).await;
-    assert_eq!(stored["status"], json!("in-progress"), "never back to ringing");
+    assert_eq!(
+        stored["status"],
+        json!("in-progress"),
+        "never back to ringing"
+    );
     assert_eq!(
         stored["dial_call_sid"],
         json!(t.twilio.dialed_leg_sid(&sid))
@@ -84,19 +96,20 @@ async fn click_to_call_reads_the_customer_s_outcome(t: &TwilioApp) {
 
     // The dial's action says the same; the rep hangs up (completed, 20 s); callbacks are
     // replayed: nothing changes, nothing is emitted.
-    let action = t.twilio.dial_action_params(
-        &sid,
-        &org.number,
-        &rep,
-        "outbound-api",
-        "no-answer",
-        None,
-    );
+    let action =
+        t.twilio
+            .dial_action_params(&sid, &org.number, &rep, "outbound-api", "no-answer", None);
     let resp = t.webhook(&ended_hook, &action).await;
     super::assert_empty_twiml(&resp);
-    assert_eq!(t.webhook(&status_hook, &rep_leg("completed", Some(20))).await.status, 204);
+    assert_eq!(
+        t.webhook(&status_hook, &rep_leg("completed", Some(20)))
+            .await
+            .status,
+        204
+    );
     for status in ["ringing", "in-progress", "completed"] {
-        t.webhook(&status_hook, &customer_leg(status, Some(3))).await;
+        t.webhook(&status_hook, &customer_leg(status, Some(3)))
+            .await;
     }
     t.webhook(&status_hook, &rep_leg("ringing", None)).await;
     let stored = t.read(&path, &org.key).await;
@@ -108,7 +121,9 @@ async fn click_to_call_reads_the_customer_s_outcome(t: &TwilioApp) {
     );
     assert!(t.events("call.completed", &org.key).await.is_empty());
     assert_eq!(
-        t.list("/api/v1/calls?status=no-answer", &org.key).await.len(),
+        t.list("/api/v1/calls?status=no-answer", &org.key)
+            .await
+            .len(),
         1
     );
 }
@@ -129,10 +144,13 @@ async fn out_of_order_callbacks_never_roll_back(t: &TwilioApp) {
         .twilio
         .call_status_params(&sid, &org.number, &rep, "completed", Some(120));
     assert_eq!(t.webhook(&status_hook, &rep_done).await.status, 204);
-    assert_eq!(t.read(&path, &org.key).await["status"], json!("in-progress"));
-    let done = t
-        .twilio
-        .dialed_leg_status_params(&sid, &org.number, &customer, "completed", Some(95));
+    assert_eq!(
+        t.read(&path, &org.key).await["status"],
+        json!("in-progress")
+    );
+    let done =
+        t.twilio
+            .dialed_leg_status_params(&sid, &org.number, &customer, "completed", Some(95));
     assert_eq!(t.webhook(&status_hook, &done).await.status, 204);
     let stored = t.read(&path, &org.key).await;
     assert_eq!(stored["status"], json!("completed"));
@@ -162,15 +180,18 @@ async fn out_of_order_callbacks_never_roll_back(t: &TwilioApp) {
     // Busy, reported by the dial's action alone (no leg callbacks reached us).
     let call = bridged_call(t, &org.key, &rep, &customer).await;
     let sid = call["call_sid"].as_str().expect("SID").to_owned();
-    let action =
-        t.twilio
-            .dial_action_params(&sid, &org.number, &rep, "outbound-api", "busy", None);
+    let action = t
+        .twilio
+        .dial_action_params(&sid, &org.number, &rep, "outbound-api", "busy", None);
     super::assert_empty_twiml(&t.webhook(&ended_hook, &action).await);
     let stored = t
         .read(&format!("/api/v1/calls/{}", id_of(&call)), &org.key)
         .await;
     assert_eq!(stored["status"], json!("busy"));
-    assert_eq!(stored["dial_call_sid"], json!(t.twilio.dialed_leg_sid(&sid)));
+    assert_eq!(
+        stored["dial_call_sid"],
+        json!(t.twilio.dialed_leg_sid(&sid))
+    );
 
     // The rep never answers: no bridge, the rep's leg decides.
     let call = t

@@ -52,14 +52,26 @@ fn attr(twiml: &str, name: &str) -> String {
 async fn assert_voicemail(t: &TwilioApp, resp: &Resp, org: &Org, transcribed: bool) -> String {
     assert_eq!(resp.status, 200, "{}", resp.text);
     let hook = |route: &str| format!("{}?org={}", t.hook(route), org.id);
-    assert!(resp.text.contains("<Say>Thanks for calling"), "{}", resp.text);
+    assert!(
+        resp.text.contains("<Say>Thanks for calling"),
+        "{}",
+        resp.text
+    );
     assert_eq!(attr(&resp.text, "action"), hook("hangup"));
     assert_eq!(attr(&resp.text, "maxLength"), "120");
     let recording = attr(&resp.text, "recordingStatusCallback");
     assert_eq!(recording, format!("{}&voicemail=1", hook("recording")));
-    assert_eq!(resp.text.contains(r#"transcribe="true""#), transcribed, "{}", resp.text);
+    assert_eq!(
+        resp.text.contains(r#"transcribe="true""#),
+        transcribed,
+        "{}",
+        resp.text
+    );
     if transcribed {
-        assert_eq!(attr(&resp.text, "transcribeCallback"), hook("transcription"));
+        assert_eq!(
+            attr(&resp.text, "transcribeCallback"),
+            hook("transcription")
+        );
     }
     assert_valid_twiml(&resp.text).await;
     recording
@@ -79,15 +91,30 @@ async fn inbound_calls_ring_members_then_voicemail(t: &TwilioApp) {
         json!({ "members": [], "strategy": "sequential", "timeout_seconds": 20 })
     );
     // Bad input names the field; only admins change it; another org's number is not found.
-    put(t, &ringing, &org.key, json!({ "members": [a["id"]], "timeout_seconds": 4 }))
-        .await
-        .invalid_field("timeout_seconds");
-    put(t, &ringing, &org.key, json!({ "members": [a["id"], a["id"]] }))
-        .await
-        .invalid_field("members");
-    put(t, &ringing, &org.key, json!({ "members": [uuid::Uuid::now_v7()] }))
-        .await
-        .invalid_field("members");
+    put(
+        t,
+        &ringing,
+        &org.key,
+        json!({ "members": [a["id"]], "timeout_seconds": 4 }),
+    )
+    .await
+    .invalid_field("timeout_seconds");
+    put(
+        t,
+        &ringing,
+        &org.key,
+        json!({ "members": [a["id"], a["id"]] }),
+    )
+    .await
+    .invalid_field("members");
+    put(
+        t,
+        &ringing,
+        &org.key,
+        json!({ "members": [uuid::Uuid::now_v7()] }),
+    )
+    .await
+    .invalid_field("members");
     let viewer = t.api_key(org.id, workos_core::tenant::Role::Member).await;
     put(t, &ringing, &viewer, json!({ "members": [] }))
         .await
@@ -124,21 +151,29 @@ async fn inbound_calls_ring_members_then_voicemail(t: &TwilioApp) {
     );
     assert_eq!(attr(&resp.text, "answerOnBridge"), "true");
     assert_eq!(attr(&resp.text, "timeout"), "15");
-    assert!(resp.text.contains(&format!("<Number>{phone_a}</Number>")), "{}", resp.text);
+    assert!(
+        resp.text.contains(&format!("<Number>{phone_a}</Number>")),
+        "{}",
+        resp.text
+    );
     assert!(!resp.text.contains(&phone_b), "{}", resp.text);
     assert_valid_twiml(&resp.text).await;
 
     // Nobody answers: the next member with a phone rings, then the voicemail.
     let missed = |action: &str| {
-        let params = t
-            .twilio
-            .dial_action_params(&sid, &caller, &org.number, "inbound", "no-answer", None);
+        let params =
+            t.twilio
+                .dial_action_params(&sid, &caller, &org.number, "inbound", "no-answer", None);
         let action = action.to_owned();
         async move { t.webhook(&action, &params).await }
     };
     let resp = missed(&action).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
-    assert!(resp.text.contains(&format!("<Number>{phone_b}</Number>")), "{}", resp.text);
+    assert!(
+        resp.text.contains(&format!("<Number>{phone_b}</Number>")),
+        "{}",
+        resp.text
+    );
     assert_valid_twiml(&resp.text).await;
     let resp = missed(&attr(&resp.text, "action")).await;
     let recording = assert_voicemail(t, &resp, &org, false).await;
@@ -165,14 +200,9 @@ async fn inbound_calls_ring_members_then_voicemail(t: &TwilioApp) {
     let params = t.twilio.inbound_call_params(&caller, &org.number);
     let sid = param(&params, "CallSid").to_owned();
     let resp = t.webhook(&t.hook("voice"), &params).await;
-    let answered = t.twilio.dial_action_params(
-        &sid,
-        &caller,
-        &org.number,
-        "inbound",
-        "completed",
-        Some(30),
-    );
+    let answered =
+        t.twilio
+            .dial_action_params(&sid, &caller, &org.number, "inbound", "completed", Some(30));
     super::assert_empty_twiml(&t.webhook(&attr(&resp.text, "action"), &answered).await);
     let call = t
         .list("/api/v1/calls?status=completed", &org.key)
@@ -252,7 +282,9 @@ async fn simultaneous_ringing_and_transcribed_voicemail(t: &TwilioApp) {
     // Retried: nothing new. Without the org, or without its parameters: 4xx naming them.
     assert_eq!(t.webhook(&hook, &transcription).await.status, 204);
     assert_eq!(
-        t.events("call.transcription_available", &org.key).await.len(),
+        t.events("call.transcription_available", &org.key)
+            .await
+            .len(),
         1
     );
     t.webhook(&t.hook("transcription"), &transcription)
@@ -277,13 +309,25 @@ twilio_test!(simultaneous_ringing_and_transcribed_voicemail);
 async fn settings_changes_emit_events(t: &TwilioApp) {
     let org = t.org("Settings").await;
     let rep = member(t, &org, None).await;
-    let resp = put(t, "/api/v1/sms/settings", &org.key, json!({ "help_text": "Acme: call us" })).await;
+    let resp = put(
+        t,
+        "/api/v1/sms/settings",
+        &org.key,
+        json!({ "help_text": "Acme: call us" }),
+    )
+    .await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     let events = t.events("sms_settings.updated", &org.key).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["data"]["help_text"], json!("Acme: call us"));
 
-    put(t, "/api/v1/calls/settings", &org.key, json!({ "record_calls": true })).await;
+    put(
+        t,
+        "/api/v1/calls/settings",
+        &org.key,
+        json!({ "record_calls": true }),
+    )
+    .await;
     let events = t.events("call_settings.updated", &org.key).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
@@ -296,14 +340,24 @@ async fn settings_changes_emit_events(t: &TwilioApp) {
     put(t, &path, &org.key, json!({ "phone": number })).await;
     put(t, &path, &org.key, json!({ "phone": number })).await;
     let events = t.events("member_phone.updated", &org.key).await;
-    assert_eq!(events.len(), 1, "setting the same phone again changes nothing");
+    assert_eq!(
+        events.len(),
+        1,
+        "setting the same phone again changes nothing"
+    );
     assert_eq!(events[0]["subject"]["id"], rep["id"]);
     assert_eq!(events[0]["data"]["phone"], json!(number));
     put(t, &path, &org.key, json!({ "phone": null })).await;
     assert_eq!(t.events("member_phone.updated", &org.key).await.len(), 2);
 
     let ringing = format!("/api/v1/phones/{}/ringing", org.phone_id);
-    put(t, &ringing, &org.key, json!({ "members": [rep["id"]], "timeout_seconds": 30 })).await;
+    put(
+        t,
+        &ringing,
+        &org.key,
+        json!({ "members": [rep["id"]], "timeout_seconds": 30 }),
+    )
+    .await;
     let events = t.events("phone_ringing.updated", &org.key).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["subject"]["id"], json!(org.phone_id));
