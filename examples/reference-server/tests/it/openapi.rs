@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use workos_core::domain::{
     DealStage, DedupeField, DedupeScope, DeliveryStatus, Direction, Distribution,
     IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource, ReturnReason,
-    RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
+    RingStrategy, RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
 };
 use workos_core::tenant::Role;
 
@@ -47,6 +47,10 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
         (
             "Direction",
             serialized(&[Direction::Inbound, Direction::Outbound]),
+        ),
+        (
+            "RingStrategy",
+            serialized(&[RingStrategy::Sequential, RingStrategy::Simultaneous]),
         ),
         (
             "OptOutSource",
