@@ -51,9 +51,9 @@ fn whole_floats_as_integers(value: &mut Value) {
             }
             // The casts are exact: `f` is whole and checked to lie in the target's range.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let whole = if f >= 0.0 && f < 18_446_744_073_709_551_616.0 {
+            let whole = if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
                 Some(serde_json::Number::from(f as u64))
-            } else if f < 0.0 && f >= -9_223_372_036_854_775_808.0 {
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
                 Some(serde_json::Number::from(f as i64))
             } else {
                 None
