@@ -40,7 +40,7 @@
 
 use std::sync::Arc;
 
-use workos_core::domain::{Direction, Media, NewCall, NewSms, Phone, UnknownSender};
+use workos_core::domain::{Direction, Media, NewSms, Phone, UnknownSender};
 use workos_core::ids::{OrgId, PhoneId};
 use workos_core::repo::{
     CallSettingsRepo, CommsRepo, Directory, IntegrationRepo, OptOutRepo, OrgRepo, PersonRepo,
@@ -51,22 +51,14 @@ use workos_core::{Error, Result};
 
 use crate::accounts::TwilioAccounts;
 use crate::config::TwilioConfig;
-use crate::models::{
-    CallStatusCallback, InboundCall, InboundMessage, MessageStatusCallback, ParseError,
-    RecordingCallback, Twiml, empty_twiml,
-};
+use crate::models::{InboundMessage, MessageStatusCallback, ParseError, Twiml, empty_twiml};
 use crate::numbers::NumberOwners;
 use crate::signature::{RequestValidator, parse_form};
-use crate::twiml::{Dial, DialNumber, DialRecord};
+
+mod calls;
 
 /// Where the engine's Twilio webhooks are served, below the public URL.
 pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/twilio";
-
-/// How long a click-to-call rings the callee before giving up.
-const BRIDGE_RING_SECONDS: u32 = 30;
-
-/// What a caller answers a call from a number no org owns.
-const NOT_IN_SERVICE: &str = "This number is not in service.";
 
 /// One webhook request as it arrived.
 #[derive(Debug, Clone, Copy)]
@@ -286,91 +278,6 @@ where
         }))
     }
 
-    /// An inbound call (or the instructions request of a call the engine placed): stores it
-    /// with an interaction and `call.received`; answers the greeting TwiML (say, then record,
-    /// with a recording callback naming the org). A call to a number no org owns hears that
-    /// the number is not in service.
-    ///
-    /// # Errors
-    /// As [`InboundService::message`].
-    pub async fn voice(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        let outbound = params
-            .get("Direction")
-            .is_some_and(|d| d.starts_with("outbound"));
-        let ours = params.get(if outbound { "From" } else { "To" });
-        let phone = self.owners.uncached(&[ours]).await?;
-        let org = request.org().or(phone.as_ref().map(|p| p.org_id));
-        self.verify(org, request, &params).await?;
-        let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        // Calls the engine placed come back here for their instructions, with the org in the
-        // URL and Twilio's `Direction` saying so; whichever of the two requests records first,
-        // the call is recorded the right way round.
-        let direction = if outbound {
-            Direction::Outbound
-        } else {
-            Direction::Inbound
-        };
-        let Some(org) = org else {
-            tracing::warn!(call_sid = %call.call_sid, "inbound call to a number no org owns; ignored");
-            return Ok(Twiml::new().say(NOT_IN_SERVICE).build());
-        };
-        let ctx = system(org, "twilio.voice", request);
-        let new = NewCall {
-            phone_id: phone.filter(|p| p.org_id == org).map(|p| p.id),
-            call_sid: Some(call.call_sid.clone()),
-            direction,
-            from: call.from,
-            to: call.to,
-            status: call.call_status.as_str().to_owned(),
-            person_id: None,
-            unknown_sender: self.unknown_sender,
-        };
-        self.store.record_call(&ctx, new).await?;
-        // The org rides in the callback URL, which Twilio signs, so the recording finds its
-        // call.
-        let callback = format!("{}{WEBHOOK_PATH}/recording?org={org}", self.public_url);
-        Ok(Twiml::new()
-            .say(&self.voice_greeting)
-            .record(&callback)
-            .build())
-    }
-
-    /// The instructions of a click-to-call's first leg, asked when the rep answers: dial the
-    /// callee named in the (signed) URL with the org's number as caller id, recording both legs
-    /// when the URL says so; the recording callback names the org, so it lands on the call.
-    ///
-    /// # Errors
-    /// As [`InboundService::message`]; [`Error::Validation`] on `org` or `to` when the URL
-    /// lacks them.
-    pub async fn bridge(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            return Err(Error::invalid("org", "the bridge URL must name the org"));
-        };
-        let to = request
-            .query_param("to")
-            .and_then(|t| workos_core::domain::E164::parse(&t).ok())
-            .ok_or_else(|| Error::invalid("to", "the bridge URL must name the number to dial"))?;
-        let hook = |route: &str| format!("{}{WEBHOOK_PATH}/{route}?org={org}", self.public_url);
-        // The rep's leg was placed from the org's number: the callee sees that number too.
-        let mut dial = Dial::new()
-            .caller_id(&call.from)
-            .timeout(BRIDGE_RING_SECONDS);
-        if request.query_param("record").as_deref() == Some("1") {
-            dial = dial.record(DialRecord::FromAnswerDual, &hook("recording"));
-        }
-        let dial = dial.number(
-            DialNumber::new(to.as_ref())
-                .status_callback(&hook("call-status"), "answered completed"),
-        );
-        tracing::debug!(call_sid = %call.call_sid, "click-to-call: the rep answered, dialling");
-        Ok(Twiml::new().dial(&dial).build())
-    }
-
     /// A message status callback: updates an outbound message's status (unknown statuses are
     /// stored as given) and emits `sms.status_changed`. A callback of no known org is ignored
     /// (logged).
@@ -396,65 +303,6 @@ where
                 &status.message_sid,
                 status.message_status.as_str(),
                 error_code,
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// A call status callback: updates the call's status and duration; emits
-    /// `call.completed` (or `call.status_changed`). A callback of no known org is ignored
-    /// (logged).
-    ///
-    /// # Errors
-    /// As [`InboundService::message`].
-    pub async fn call_status(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        let org = self
-            .callback_org(request, &[params.get("To"), params.get("From")])
-            .await?;
-        self.verify(org, request, &params).await?;
-        let status = CallStatusCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            tracing::warn!(call_sid = %status.call_sid, "status callback for a call of no known org");
-            return Ok(());
-        };
-        let ctx = system(org, "twilio.call_status", request);
-        let duration = status.call_duration.or(status.duration);
-        self.store
-            .update_call_status(
-                &ctx,
-                &status.call_sid,
-                status.call_status.as_str(),
-                duration,
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// A recording callback: stores the recording's SID, URL and duration on the call. The
-    /// callback URL must name the org (the engine's greeting TwiML puts it there).
-    ///
-    /// # Errors
-    /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
-    pub async fn recording(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let rec = RecordingCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            return Err(Error::invalid(
-                "org",
-                "the recording callback URL must name the org",
-            ));
-        };
-        let ctx = system(org, "twilio.recording", request);
-        self.store
-            .record_recording(
-                &ctx,
-                &rec.call_sid,
-                &rec.recording_sid,
-                &rec.recording_url,
-                rec.recording_duration,
             )
             .await?;
         Ok(())

@@ -216,6 +216,10 @@ impl SmsSettings {
 pub struct CallSettings {
     /// Record connected calls (both legs, one channel each) placed with click-to-call.
     pub record_calls: bool,
+    /// Have Twilio transcribe voicemail (inbound calls nobody answered); the text lands on the
+    /// call (`transcription_text`). Default `false`.
+    #[serde(default)]
+    pub transcribe_voicemail: bool,
 }
 
 #[cfg(test)]

@@ -22,12 +22,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyPatch, Call, CommsFilter, Company, CompanyFilter,
-    CompanyPatch, Deal, DealFilter, DealPatch, DeliveryAttempt, DeliveryFilter, DeliveryStatus,
-    E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member, NewApiKey,
-    NewCall, NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewSms,
-    NewTask, NewWebhook, Org, Person, PersonFilter, PersonPatch, Phone, PhonePatch, Sms, Task,
-    TaskFilter, TaskPatch, Webhook, WebhookDelivery, WebhookPatch,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, Call, CallProgress, CallRecording, CallTranscription,
+    CommsFilter, Company, CompanyFilter, CompanyPatch, Deal, DealFilter, DealPatch,
+    DeliveryAttempt, DeliveryFilter, DeliveryStatus, E164, EmailAddress, Interaction,
+    InteractionFilter, InteractionPatch, Member, NewApiKey, NewCall, NewCompany, NewDeal,
+    NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewSms, NewTask, NewWebhook, Org,
+    Person, PersonFilter, PersonPatch, Phone, PhonePatch, Sms, Task, TaskFilter, TaskPatch,
+    Webhook, WebhookDelivery, WebhookPatch,
 };
 use crate::error::Result;
 use crate::events::{DomainEvent, EventFilter};
@@ -788,30 +789,41 @@ pub trait CommsRepo: Send + Sync {
     /// [`crate::Error::Validation`], [`crate::Error::Forbidden`]; [`crate::Error::NotFound`]
     /// (`phone`) as for [`CommsRepo::record_sms`].
     async fn record_call(&self, ctx: &TenantContext, new: NewCall) -> Result<Recorded<Call>>;
-    /// Updates a call's status and duration; emits `call.completed` (or `call.status_changed`)
-    /// when the status changed. `None` when no call has that id in the org.
+    /// Applies a status report of one of a call's legs; emits `call.completed` (or
+    /// `call.status_changed`) when the call changed. The status only moves forward along
+    /// Twilio's progression and a final status stays ([`crate::domain::call_status_advances`]):
+    /// replayed and late reports change nothing. Once a click-to-call is bridged
+    /// ([`crate::domain::CallLeg::Bridging`]), the final status of its own (the rep's) leg no
+    /// longer applies: the dialled leg's does. `None` when no call has that id in the org.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn update_call_status(
         &self,
         ctx: &TenantContext,
-        call_sid: &str,
-        status: &str,
-        duration_seconds: Option<u32>,
+        progress: CallProgress,
     ) -> Result<Option<Call>>;
     /// Stores a call's recording; emits `call.recording_available`. `None` when no call has
-    /// that id in the org.
+    /// that id in the org. A retry of the same recording changes nothing.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn record_recording(
         &self,
         ctx: &TenantContext,
-        call_sid: &str,
-        recording_sid: &str,
-        recording_url: &str,
-        recording_seconds: Option<u32>,
+        recording: CallRecording,
+    ) -> Result<Option<Call>>;
+    /// Stores a voicemail's transcription on its call; emits `call.transcription_available`.
+    /// `None` when no call has that id in the org; a retry changes nothing.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `TranscriptionText` over
+    /// [`crate::domain::MAX_TRANSCRIPTION_CHARS`]; [`crate::Error::Unavailable`] when the
+    /// storage fails.
+    async fn record_transcription(
+        &self,
+        ctx: &TenantContext,
+        transcription: CallTranscription,
     ) -> Result<Option<Call>>;
     /// One call.
     ///

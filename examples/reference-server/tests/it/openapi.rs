@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use workos_core::domain::{
     Currency, DealStage, DedupeField, DedupeScope, DeliveryStatus, Direction, Distribution,
     FORM_FIELDS, IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource,
-    ReturnReason, RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
+    ReturnReason, RingStrategy, RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
 };
 use workos_core::tenant::Role;
 
@@ -49,6 +49,10 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
         (
             "Direction",
             serialized(&[Direction::Inbound, Direction::Outbound]),
+        ),
+        (
+            "RingStrategy",
+            serialized(&[RingStrategy::Sequential, RingStrategy::Simultaneous]),
         ),
         (
             "OptOutSource",

@@ -834,11 +834,15 @@ async fn inbound_call_status_and_recording(t: &TwilioApp) {
     let resp = t.webhook(&t.hook("voice"), &params).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert_eq!(resp.header("content-type"), Some("text/xml"));
-    let callback = format!("{}?org={}", t.hook("recording"), org.id);
+    // Nobody is set to ring for the number: straight to voicemail.
+    let callback = format!("{}?org={}&voicemail=1", t.hook("recording"), org.id);
     assert_eq!(
         resp.text,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thanks for calling Acme &amp; Co. &lt;beep&gt;</Say><Record recordingStatusCallback="{callback}"/></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thanks for calling Acme &amp; Co. &lt;beep&gt;</Say><Record action="{hangup}?org={org}" maxLength="120" recordingStatusCallback="{escaped}"/></Response>"#,
+            hangup = t.hook("hangup"),
+            org = org.id,
+            escaped = callback.replace('&', "&amp;"),
         )
     );
     assert_eq!(recording_callback(&resp.text), callback);
@@ -896,6 +900,7 @@ async fn inbound_call_status_and_recording(t: &TwilioApp) {
     assert_eq!(call["recording_sid"], json!(param(&rec, "RecordingSid")));
     assert_eq!(call["recording_url"], json!(param(&rec, "RecordingUrl")));
     assert_eq!(call["recording_seconds"], json!(12));
+    assert_eq!(call["voicemail"], json!(true));
     assert_eq!(call["status"], json!("completed"));
     assert_eq!(call["duration_seconds"], json!(61));
     assert_eq!(
@@ -1855,5 +1860,7 @@ async fn official_python_verifier_agrees(t: &TwilioApp) {
 }
 twilio_test!(official_python_verifier_agrees);
 
+mod call_legs;
 mod calls;
 mod opt_outs;
+mod ringing;
