@@ -226,6 +226,7 @@ pub struct RegisterPhone {
     pub number: E164,
     /// The provider; only `twilio` (the default).
     #[serde(default = "default_provider")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^twilio$"))]
     pub provider: String,
     /// A label.
     #[serde(default)]

@@ -136,6 +136,21 @@ impl Currency {
     pub fn code(&self) -> &'static str {
         self.0.code()
     }
+
+    /// Every code [`Currency::parse`] accepts, in alphabetical order (what the API documents).
+    #[must_use]
+    pub fn codes() -> Vec<&'static str> {
+        let letters = b'A'..=b'Z';
+        letters
+            .clone()
+            .flat_map(|a| letters.clone().map(move |b| (a, b)))
+            .flat_map(|(a, b)| letters.clone().map(move |c| [a, b, c]))
+            .filter_map(|code| {
+                let code = std::str::from_utf8(&code).ok()?;
+                iso_currency::Currency::from_code(code).map(|c| c.code())
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for Currency {
@@ -269,6 +284,15 @@ mod tests {
         ] {
             assert!(E164::parse(bad).is_err(), "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn currency_codes_are_what_parse_accepts() {
+        let codes = Currency::codes();
+        assert!(codes.len() > 150, "ISO 4217 lists over 150 codes");
+        assert!(codes.contains(&"USD") && codes.contains(&"EUR"));
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        assert!(codes.iter().all(|c| Currency::parse(c).is_ok()));
     }
 
     #[test]

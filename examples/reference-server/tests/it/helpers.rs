@@ -19,6 +19,15 @@ use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::db::TestDatabase;
 
+/// The Python interpreter the tests run the official packages' scripts with: `WORKOS_PYTHON`,
+/// default `python3`.
+pub(crate) fn python() -> String {
+    std::env::var("WORKOS_PYTHON")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "python3".to_owned())
+}
+
 /// Which database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {

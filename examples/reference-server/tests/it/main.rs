@@ -63,6 +63,7 @@ mod companies;
 mod deals;
 mod deploy;
 mod events;
+mod generated_client;
 #[cfg(feature = "gmail")]
 mod gmail;
 mod health;

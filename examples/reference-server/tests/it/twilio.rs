@@ -31,7 +31,7 @@ use workos_reference_server::serve;
 use workos_reference_server::state::AppState;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, WebhookSigner};
 
-use crate::helpers::{Backend, Resp, TestApp, id_of, phone_number, spawn_app};
+use crate::helpers::{Backend, Resp, TestApp, id_of, phone_number, python, spawn_app};
 
 /// What inbound callers hear; XML-special characters on purpose, to check the escaping.
 const GREETING: &str = "Thanks for calling Acme & Co. <beep>";
@@ -1719,13 +1719,6 @@ fn twilio_timeout_must_be_positive() {
 // The official verifier (Twilio's Python helper library)
 
 static PYTHON_SKIP: Once = Once::new();
-
-fn python() -> String {
-    std::env::var("WORKOS_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "python3".to_owned())
-}
 
 fn script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/python/twilio_sign.py")

@@ -42,7 +42,9 @@ use workos_reference_server::state::AppState;
 use workos_webhooks::signing::{self, VerifyError, WebhookSecret};
 use workos_webhooks::worker::{Pipeline, PipelineHandle};
 
-use crate::helpers::{Backend, Resp, TestApp, WEBHOOK_ENV, email, id_of, ids_in, spawn_app};
+use crate::helpers::{
+    Backend, Resp, TestApp, WEBHOOK_ENV, email, id_of, ids_in, python, spawn_app,
+};
 
 /// The hang guard of every wait.
 const WAIT: Duration = Duration::from_secs(30);
@@ -413,13 +415,6 @@ impl Sink {
 // The official verifier: the `standardwebhooks` Python package
 
 static PYTHON_SKIP: Once = Once::new();
-
-fn python() -> String {
-    std::env::var("WORKOS_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "python3".to_owned())
-}
 
 fn receiver_script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
