@@ -54,6 +54,7 @@ macro_rules! server_test {
 mod helpers;
 
 mod api_keys;
+mod audit;
 mod auth;
 mod bad_input;
 mod cancellation;
