@@ -65,6 +65,7 @@ mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod repos;
+mod sealed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -75,6 +76,7 @@ use crate::db::Tx;
 pub use crate::invalidation::{CACHED_KINDS, Invalidation};
 pub use crate::migrations::{Migration, MigrationStatus, schema_fingerprint};
 pub use crate::pool::PoolSettings;
+pub use crate::sealed::{SealedColumn, SealedValue};
 pub use crate::repos::retention::{
     ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,
     RetentionReport, days,

@@ -25,6 +25,10 @@ pub struct Config {
     pub public_url: String,
     /// `WORKOS_ENCRYPTION_KEY`: base64 of 32 bytes, for secrets at rest.
     pub encryption_key: SecretKey,
+    /// `WORKOS_ENCRYPTION_KEY_PREVIOUS`: the key before a rotation (base64 of 32 bytes). It
+    /// still opens what it sealed until `workos-server admin reencrypt` has re-sealed every
+    /// secret with `WORKOS_ENCRYPTION_KEY`; then it can be removed.
+    pub previous_encryption_key: Option<SecretKey>,
     /// `WORKOS_API_KEY_PEPPER`: the HMAC key API keys are hashed with.
     pub api_key_pepper: Vec<u8>,
     /// `WORKOS_JWT_SECRET` (at least 32 bytes), `WORKOS_JWT_AUDIENCE`, `WORKOS_JWT_ISSUER`:
@@ -351,6 +355,10 @@ impl Config {
                 (key.unwrap_or(dev_key), pepper.unwrap_or(dev_pepper))
             }
         };
+        let previous_encryption_key = get("WORKOS_ENCRYPTION_KEY_PREVIOUS")
+            .map(|k| SecretKey::from_base64(&k))
+            .transpose()
+            .context("WORKOS_ENCRYPTION_KEY_PREVIOUS: must be base64 of 32 bytes")?;
         #[cfg(feature = "leads")]
         let lead_routing_interval = match get("WORKOS_LEAD_ROUTING_INTERVAL_SECS") {
             Some(v) => v
@@ -371,6 +379,7 @@ impl Config {
         };
         Ok(Self {
             bind,
+            previous_encryption_key,
             admin_bind,
             shutdown_timeout,
             #[cfg(feature = "leads")]

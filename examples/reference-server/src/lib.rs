@@ -24,6 +24,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
+pub mod reencrypt;
 pub mod retention;
 pub mod routes;
 pub mod state;

@@ -64,6 +64,11 @@ enum Admin {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// Re-seal every secret at rest (Gmail and Twilio credentials, webhook, partner and form
+    /// secrets, OAuth states) with WORKOS_ENCRYPTION_KEY, opening the old ones with
+    /// WORKOS_ENCRYPTION_KEY_PREVIOUS. Prints progress on stderr and a report per column;
+    /// resumable: run it again after an interruption.
+    Reencrypt,
     /// Map a phone number to an org: one of the platform's Twilio account (or of the org's
     /// own), checked with Twilio, which also gives its capabilities. Prints the phone.
     #[cfg(feature = "twilio")]
@@ -145,6 +150,18 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 serde_json::json!({ "org_id": org, "api_key_id": key.id, "role": key.role, "api_key": secret.expose() })
             );
+            Ok(())
+        }
+        Command::Admin {
+            command: Admin::Reencrypt,
+        } => {
+            let report = workos_reference_server::reencrypt::reencrypt(
+                &store,
+                &state.cipher,
+                &mut std::io::stderr(),
+            )
+            .await?;
+            println!("{}", serde_json::json!({ "columns": report }));
             Ok(())
         }
         #[cfg(feature = "twilio")]

@@ -78,6 +78,8 @@ mod people;
 #[cfg(feature = "twilio")]
 mod phones;
 mod rate_limit;
+#[cfg(all(feature = "gmail", feature = "twilio", feature = "leads"))]
+mod reencrypt;
 mod request_id;
 mod roles;
 mod tasks;
