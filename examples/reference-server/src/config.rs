@@ -58,6 +58,9 @@ pub struct Config {
     /// ctrl-c) has to finish in-flight requests and stop its workers (which hand back the
     /// deliveries they claimed) before it exits anyway.
     pub shutdown_timeout: std::time::Duration,
+    /// `WORKOS_HEADER_READ_TIMEOUT_SECS` (default 10) and `WORKOS_BODY_READ_TIMEOUT_SECS`
+    /// (default 30): how long a client may take to send a request's headers, then its body.
+    pub read_timeouts: crate::ReadTimeouts,
     /// `WORKOS_LOG`, default `info`.
     pub log: String,
     /// `WORKOS_ENV=production` requires real secrets instead of generating dev ones.
@@ -368,6 +371,11 @@ impl Config {
                 .context("WORKOS_LEAD_ROUTING_INTERVAL_SECS: not a whole number of seconds")?,
             None => 60,
         };
+        let defaults = crate::ReadTimeouts::default();
+        let read_timeouts = crate::ReadTimeouts {
+            headers: secs(&get, "WORKOS_HEADER_READ_TIMEOUT_SECS")?.unwrap_or(defaults.headers),
+            body: secs(&get, "WORKOS_BODY_READ_TIMEOUT_SECS")?.unwrap_or(defaults.body),
+        };
         let shutdown_timeout = match get("WORKOS_SHUTDOWN_TIMEOUT_SECS") {
             Some(v) => v
                 .trim()
@@ -382,6 +390,7 @@ impl Config {
             previous_encryption_key,
             admin_bind,
             shutdown_timeout,
+            read_timeouts,
             #[cfg(feature = "leads")]
             trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
             #[cfg(feature = "leads")]
@@ -478,4 +487,17 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
+}
+
+/// `name` as a whole, positive number of seconds, when set.
+fn secs(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> anyhow::Result<Option<std::time::Duration>> {
+    get(name)
+        .map(|v| match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n)),
+            _ => Err(anyhow::anyhow!("{name}: not a positive whole number of seconds")),
+        })
+        .transpose()
 }

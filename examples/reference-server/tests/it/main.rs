@@ -82,6 +82,7 @@ mod rate_limit;
 mod reencrypt;
 mod request_id;
 mod roles;
+mod slow_clients;
 mod tasks;
 mod tenancy;
 #[cfg(feature = "twilio")]
