@@ -98,11 +98,15 @@ impl std::fmt::Debug for Config {
 /// can be brute-forced offline from any one token (RFC 7518 §3.2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
-/// How user JWTs (HS256) are checked.
+/// How user JWTs are checked: HS256 with a shared secret, and/or RS256 / ES256 with the keys a
+/// JWKS URL publishes.
 #[derive(Clone)]
 pub struct JwtConfig {
     /// `WORKOS_JWT_SECRET`: the HS256 key, at least [`MIN_JWT_SECRET_BYTES`].
-    pub secret: Vec<u8>,
+    pub secret: Option<Vec<u8>>,
+    /// `WORKOS_JWT_JWKS_URL`: where the identity provider publishes its public keys (RS256,
+    /// ES256), e.g. Supabase's `https://<project>.supabase.co/auth/v1/.well-known/jwks.json`.
+    pub jwks_url: Option<String>,
     /// `WORKOS_JWT_AUDIENCE`: when set, a token's `aud` must name it.
     pub audience: Option<String>,
     /// `WORKOS_JWT_ISSUER`: when set, a token's `iss` must be it.
@@ -113,6 +117,7 @@ impl std::fmt::Debug for JwtConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The secret is never printed.
         f.debug_struct("JwtConfig")
+            .field("jwks_url", &self.jwks_url)
             .field("audience", &self.audience)
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
@@ -120,31 +125,42 @@ impl std::fmt::Debug for JwtConfig {
 }
 
 impl JwtConfig {
-    /// Reads `WORKOS_JWT_SECRET`, `WORKOS_JWT_AUDIENCE` and `WORKOS_JWT_ISSUER` through `get`;
-    /// `None` when no secret is set (JWT auth off). Blank values count as unset.
+    /// Reads `WORKOS_JWT_SECRET`, `WORKOS_JWT_JWKS_URL`, `WORKOS_JWT_AUDIENCE` and
+    /// `WORKOS_JWT_ISSUER` through `get`; `None` when neither a secret nor a JWKS URL is set
+    /// (JWT auth off). Blank values count as unset.
     ///
     /// # Errors
-    /// A secret shorter than [`MIN_JWT_SECRET_BYTES`], or an audience or issuer without a
-    /// secret (they would silently check nothing).
+    /// A secret shorter than [`MIN_JWT_SECRET_BYTES`], a JWKS URL that is not `http(s)://`, or
+    /// an audience or issuer without a secret or URL (they would silently check nothing).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
         let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let (audience, issuer) = (set("WORKOS_JWT_AUDIENCE"), set("WORKOS_JWT_ISSUER"));
-        let Some(secret) = set("WORKOS_JWT_SECRET") else {
+        let (secret, jwks_url) = (set("WORKOS_JWT_SECRET"), set("WORKOS_JWT_JWKS_URL"));
+        if secret.is_none() && jwks_url.is_none() {
             if audience.is_some() || issuer.is_some() {
                 bail!(
-                    "WORKOS_JWT_AUDIENCE / WORKOS_JWT_ISSUER are set but WORKOS_JWT_SECRET is not"
+                    "WORKOS_JWT_AUDIENCE / WORKOS_JWT_ISSUER are set but neither \
+                     WORKOS_JWT_SECRET nor WORKOS_JWT_JWKS_URL is"
                 );
             }
             return Ok(None);
-        };
-        if secret.len() < MIN_JWT_SECRET_BYTES {
+        }
+        if let Some(secret) = &secret
+            && secret.len() < MIN_JWT_SECRET_BYTES
+        {
             bail!(
                 "WORKOS_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes (got {})",
                 secret.len()
             );
         }
+        if let Some(url) = &jwks_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("WORKOS_JWT_JWKS_URL: must be an http(s):// URL");
+        }
         Ok(Some(Self {
-            secret: secret.into_bytes(),
+            secret: secret.map(String::into_bytes),
+            jwks_url: jwks_url.map(|u| u.trim().to_owned()),
             audience,
             issuer,
         }))

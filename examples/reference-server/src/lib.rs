@@ -22,6 +22,7 @@ pub mod database;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod jwks;
 pub mod metrics;
 pub mod openapi;
 pub mod reencrypt;

@@ -148,7 +148,11 @@ impl AppState {
             store,
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
-            jwt: config.jwt.as_ref().map(crate::auth::JwtVerifier::new),
+            jwt: config.jwt.as_ref().and_then(|c| {
+                crate::auth::JwtVerifier::new(c)
+                    .inspect_err(|e| tracing::error!(error = %e, "user JWTs are off"))
+                    .ok()
+            }),
             admin_bind: config.admin_bind,
             limiter,
             caller_quota: per_minute(config.rate_limit_per_minute),

@@ -67,6 +67,7 @@ mod gmail;
 mod health;
 mod idempotency;
 mod interactions;
+mod jwks;
 #[cfg(all(feature = "leads", feature = "webhooks", feature = "gmail"))]
 mod lead_delivery;
 #[cfg(feature = "leads")]
