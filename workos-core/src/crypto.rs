@@ -675,7 +675,10 @@ mod tests {
         // Still bound to its label: the previous key does not open it elsewhere.
         assert!(rotating.decrypt(&sealed, b"org:b\x00col").is_err());
 
-        let resealed = rotating.reseal(&sealed, &[AAD]).unwrap().expect("re-sealed");
+        let resealed = rotating
+            .reseal(&sealed, &[AAD])
+            .unwrap()
+            .expect("re-sealed");
         assert_eq!(current_only.decrypt(&resealed, AAD).unwrap(), b"token");
         assert_eq!(
             rotating.reseal(&resealed, &[AAD]).unwrap(),

@@ -261,7 +261,9 @@ impl std::str::FromStr for EventActor {
         let id = match kind {
             ActorKind::User | ActorKind::ApiKey => id
                 .parse::<Uuid>()
-                .map_err(|_| Error::invalid("actor", "the id after user: or api_key: must be a UUID"))?
+                .map_err(|_| {
+                    Error::invalid("actor", "the id after user: or api_key: must be a UUID")
+                })?
                 .to_string(),
             ActorKind::System if (1..=64).contains(&id.len()) => id.to_owned(),
             ActorKind::System => {

@@ -116,7 +116,11 @@ mod tests {
         });
         handle.await.expect("the supervisor itself never panics");
         assert_eq!(runs.load(Ordering::SeqCst), 3, "two restarts, then done");
-        assert!(restarts().contains(&("test-panics-twice", 2)), "{:?}", restarts());
+        assert!(
+            restarts().contains(&("test-panics-twice", 2)),
+            "{:?}",
+            restarts()
+        );
     }
 
     #[tokio::test]

@@ -7,8 +7,8 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 use workos_core::domain::Timestamp;
 use workos_core::events::{
-    ClaimedEvents, DomainEvent, EventActor, EventBus, EventFilter, EventLog, EventNotice, EventSubscription,
-    LoggedEvent, Subject,
+    ClaimedEvents, DomainEvent, EventActor, EventBus, EventFilter, EventLog, EventNotice,
+    EventSubscription, LoggedEvent, Subject,
 };
 use workos_core::ids::{EventId, OrgId};
 use workos_core::page::{Page, PageRequest};
@@ -70,8 +70,7 @@ impl From<EventRow> for LoggedEvent {
     }
 }
 
-const EVENT_FIELDS: &str =
-    "pos, id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
+const EVENT_FIELDS: &str = "pos, id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
 
 /// A position as stored (positions fit `bigint` by construction).
 fn stored(pos: u64) -> i64 {

@@ -76,11 +76,11 @@ use crate::db::Tx;
 pub use crate::invalidation::{CACHED_KINDS, Invalidation};
 pub use crate::migrations::{Migration, MigrationStatus, schema_fingerprint};
 pub use crate::pool::PoolSettings;
-pub use crate::sealed::{SealedColumn, SealedValue};
 pub use crate::repos::retention::{
     ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,
     RetentionReport, days,
 };
+pub use crate::sealed::{SealedColumn, SealedValue};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
 /// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.

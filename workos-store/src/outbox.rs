@@ -17,8 +17,7 @@ use crate::db::PgArgs;
 use crate::db::{Arg, Sql, Tx, args};
 
 /// The columns of an event, in the order of [`event_args`] (its position comes apart).
-pub(crate) const EVENT_COLUMNS: &str =
-    "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
+pub(crate) const EVENT_COLUMNS: &str = "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
 
 /// An event's values, in the order of [`EVENT_COLUMNS`].
 pub(crate) fn event_args(e: &DomainEvent) -> Vec<Arg> {

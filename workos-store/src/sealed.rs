@@ -57,9 +57,7 @@ impl SealedColumn {
         match self {
             Self::IntegrationCredentials => ("integrations", "credentials", "id", "provider"),
             Self::WebhookSecrets => ("webhooks", "secrets", "id", "NULL"),
-            Self::PartnerSigningSecrets => {
-                ("fulfillment_partners", "signing_secret", "id", "NULL")
-            }
+            Self::PartnerSigningSecrets => ("fulfillment_partners", "signing_secret", "id", "NULL"),
             Self::LeadFormSecrets => ("lead_forms", "secret", "id", "NULL"),
             Self::OAuthVerifiers => ("oauth_states", "sealed_verifier", "state_hash", "provider"),
         }

@@ -513,7 +513,9 @@ fn secs(
     get(name)
         .map(|v| match v.trim().parse::<u64>() {
             Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n)),
-            _ => Err(anyhow::anyhow!("{name}: not a positive whole number of seconds")),
+            _ => Err(anyhow::anyhow!(
+                "{name}: not a positive whole number of seconds"
+            )),
         })
         .transpose()
 }

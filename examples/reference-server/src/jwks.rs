@@ -125,7 +125,12 @@ impl JwksKeys {
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, (Algorithm, DecodingKey)>> {
-        let response = self.client.get(&self.url).send().await?.error_for_status()?;
+        let response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await?
+            .error_for_status()?;
         if response
             .content_length()
             .is_some_and(|n| n > MAX_BODY_BYTES as u64)

@@ -38,28 +38,45 @@ pub type Report = BTreeMap<&'static str, ColumnReport>;
 /// The labels `value` may be sealed under, the current one first; `None` for a value this
 /// build cannot label (a provider it does not know, or a feature it was built without).
 fn labels(value: &SealedValue) -> Option<Vec<Vec<u8>>> {
-    let org = value.org_id;
     match value.column {
-        SealedColumn::IntegrationCredentials => match value.provider.as_deref()? {
-            #[cfg(feature = "gmail")]
-            "gmail" => Some(workos_gmail::vault::StoredTokens::labels(org)),
-            #[cfg(feature = "twilio")]
-            "twilio" => Some(vec![workos_twilio::accounts::aad(org)]),
-            _ => None,
-        },
+        SealedColumn::IntegrationCredentials => {
+            integration_labels(value.provider.as_deref()?, value.org_id)
+        }
         #[cfg(any(feature = "webhooks", feature = "leads"))]
-        SealedColumn::WebhookSecrets => Some(vec![workos_webhooks::service::SecretSealer::aad(org)]),
+        SealedColumn::WebhookSecrets => Some(vec![workos_webhooks::service::SecretSealer::aad(
+            value.org_id,
+        )]),
         #[cfg(feature = "leads")]
         SealedColumn::PartnerSigningSecrets => {
             let partner = workos_core::ids::PartnerId::from_uuid(value.record_id?);
-            Some(vec![workos_leads::partners::partner_aad(org, partner)])
+            Some(vec![workos_leads::partners::partner_aad(
+                value.org_id,
+                partner,
+            )])
         }
         #[cfg(feature = "leads")]
-        SealedColumn::LeadFormSecrets => Some(vec![workos_leads::forms::secret_aad(org)]),
+        SealedColumn::LeadFormSecrets => Some(vec![workos_leads::forms::secret_aad(value.org_id)]),
         #[cfg(feature = "gmail")]
-        SealedColumn::OAuthVerifiers => Some(workos_gmail::SharedStateStore::labels(org)),
+        SealedColumn::OAuthVerifiers => Some(workos_gmail::SharedStateStore::labels(value.org_id)),
         _ => None,
     }
+}
+
+/// The labels of an integration's credentials, by provider.
+#[cfg_attr(
+    not(any(feature = "gmail", feature = "twilio")),
+    expect(unused_variables)
+)]
+fn integration_labels(provider: &str, org: OrgId) -> Option<Vec<Vec<u8>>> {
+    #[cfg(feature = "gmail")]
+    if provider == "gmail" {
+        return Some(workos_gmail::vault::StoredTokens::labels(org));
+    }
+    #[cfg(feature = "twilio")]
+    if provider == "twilio" {
+        return Some(vec![workos_twilio::accounts::aad(org)]);
+    }
+    None
 }
 
 /// Re-seals every sealed value of every org with `cipher`'s primary key, writing a progress

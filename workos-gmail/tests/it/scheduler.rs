@@ -104,7 +104,10 @@ async fn a_panicking_scheduler_is_restarted_and_counted(h: Harness) {
     // The bound is only a hang guard.
     let mut waited = 0;
     while h.integration(integration.id).await.last_synced_at.is_none() {
-        assert!(waited < 300, "the scheduler was not restarted after its panic");
+        assert!(
+            waited < 300,
+            "the scheduler was not restarted after its panic"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         waited += 1;
     }

@@ -226,7 +226,10 @@ async fn concurrent_demotions_of_the_last_two_owners_leave_one(store: &SqlStore)
                     barrier.wait().await;
                     // One demoted, the other removed: both paths check for the last owner.
                     if i == 0 {
-                        store.set_member_role(&ctx, id, Role::Admin).await.map(|_| ())
+                        store
+                            .set_member_role(&ctx, id, Role::Admin)
+                            .await
+                            .map(|_| ())
                     } else {
                         store.delete_member(&ctx, id).await
                     }

@@ -24,7 +24,10 @@ async fn events_name_their_actor_and_request(app: &TestApp) {
             json!({ "name": "CI", "role": "member" }),
         )
         .await;
-    let (ci_id, ci) = (id_of(&created), created["api_key"].as_str().unwrap().to_owned());
+    let (ci_id, ci) = (
+        id_of(&created),
+        created["api_key"].as_str().unwrap().to_owned(),
+    );
     let viewer = app.api_key(org, Role::Viewer).await;
 
     // A write by the CI key, with a request id the client chose; the body's attempt to name
@@ -63,7 +66,9 @@ async fn events_name_their_actor_and_request(app: &TestApp) {
         only(&by_user)["actor"],
         json!({ "kind": "user", "id": user.to_string() })
     );
-    let by_owner_key_creation = app.read("/api/v1/events?type=api_key.created", &owner).await;
+    let by_owner_key_creation = app
+        .read("/api/v1/events?type=api_key.created", &owner)
+        .await;
     let first = &by_owner_key_creation["data"][0];
     assert_eq!(
         first["actor"]["kind"],
@@ -106,7 +111,8 @@ async fn events_name_their_actor_and_request(app: &TestApp) {
         "a viewer sees no API key events: {types:?}"
     );
     assert!(
-        app.read("/api/v1/events?type=api_key.created", &viewer).await["data"]
+        app.read("/api/v1/events?type=api_key.created", &viewer)
+            .await["data"]
             .as_array()
             .unwrap()
             .is_empty()

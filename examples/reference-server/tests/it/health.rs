@@ -44,7 +44,11 @@ async fn task_restarts_are_counted_in_metrics(app: &TestApp) {
         }
     });
     task.await.expect("the supervisor outlives the panic");
-    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2, "restarted once");
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "restarted once"
+    );
     let metrics = app.get("/metrics", "").await;
     assert!(
         metrics

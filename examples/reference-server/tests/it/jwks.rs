@@ -13,8 +13,8 @@ use serde_json::json;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 use workos_reference_server::config::Config;
-use workos_reference_server::state::AppState;
 use workos_reference_server::serve;
+use workos_reference_server::state::AppState;
 
 use crate::helpers::TestApp;
 
@@ -78,7 +78,9 @@ async fn jwks_server(keys: Vec<Jwk>) -> JwksServer {
 
 fn encoding_key(alg: Algorithm, der: &str) -> EncodingKey {
     use base64::Engine as _;
-    let der = base64::engine::general_purpose::STANDARD.decode(der).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .unwrap();
     match alg {
         Algorithm::RS256 => EncodingKey::from_rsa_der(&der),
         _ => EncodingKey::from_ec_der(&der),
@@ -113,8 +115,14 @@ async fn tokens_from_a_jwks_url_sign_users_in(app: &TestApp) {
     .await;
     // A server of the test's database that trusts only the provider's keys (no shared secret).
     let env = std::collections::HashMap::from([
-        ("WORKOS_ENCRYPTION_KEY", workos_core::crypto::SecretKey::generate().to_base64()),
-        ("WORKOS_API_KEY_PEPPER", workos_core::crypto::SecretKey::generate().to_base64()),
+        (
+            "WORKOS_ENCRYPTION_KEY",
+            workos_core::crypto::SecretKey::generate().to_base64(),
+        ),
+        (
+            "WORKOS_API_KEY_PEPPER",
+            workos_core::crypto::SecretKey::generate().to_base64(),
+        ),
         ("DATABASE_URL", app.database_url().to_owned()),
         ("WORKOS_JWT_JWKS_URL", jwks.url.clone()),
         ("WORKOS_JWT_AUDIENCE", "authenticated".to_owned()),
@@ -147,15 +155,35 @@ async fn tokens_from_a_jwks_url_sign_users_in(app: &TestApp) {
         }
     };
 
-    assert_eq!(status(token(Algorithm::RS256, RSA_KEY, "rsa-1", user)).await, 200);
-    assert_eq!(status(token(Algorithm::ES256, EC_KEY, "ec-1", user)).await, 200);
-    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1, "the key set is cached");
+    assert_eq!(
+        status(token(Algorithm::RS256, RSA_KEY, "rsa-1", user)).await,
+        200
+    );
+    assert_eq!(
+        status(token(Algorithm::ES256, EC_KEY, "ec-1", user)).await,
+        200
+    );
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        1,
+        "the key set is cached"
+    );
 
     // A key named for one algorithm does not verify another.
-    assert_eq!(status(token(Algorithm::ES256, EC_KEY, "rsa-1", user)).await, 401);
-    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1, "a known kid is not fetched again");
+    assert_eq!(
+        status(token(Algorithm::ES256, EC_KEY, "rsa-1", user)).await,
+        401
+    );
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        1,
+        "a known kid is not fetched again"
+    );
     // Not a member: the signature is fine, the membership is not.
-    assert_eq!(status(token(Algorithm::RS256, RSA_KEY, "rsa-1", Uuid::now_v7())).await, 403);
+    assert_eq!(
+        status(token(Algorithm::RS256, RSA_KEY, "rsa-1", Uuid::now_v7())).await,
+        403
+    );
     // HS256 tokens are refused: no shared secret is configured.
     let hs = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
@@ -172,12 +200,18 @@ async fn tokens_from_a_jwks_url_sign_users_in(app: &TestApp) {
         .keys
         .push(jwk(Algorithm::RS256, RSA_KEY, "rsa-2"));
     let before = jwks.fetches.load(Ordering::SeqCst);
-    assert_eq!(status(token(Algorithm::RS256, RSA_KEY, "rsa-2", user)).await, 200);
+    assert_eq!(
+        status(token(Algorithm::RS256, RSA_KEY, "rsa-2", user)).await,
+        200
+    );
     assert_eq!(jwks.fetches.load(Ordering::SeqCst), before + 1);
     // Made-up key ids do not: one refetch per interval at most.
     for n in 0..5 {
         let made_up = format!("made-up-{n}");
-        assert_eq!(status(token(Algorithm::RS256, RSA_KEY, &made_up, user)).await, 401);
+        assert_eq!(
+            status(token(Algorithm::RS256, RSA_KEY, &made_up, user)).await,
+            401
+        );
     }
     assert_eq!(
         jwks.fetches.load(Ordering::SeqCst),

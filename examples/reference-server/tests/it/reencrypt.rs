@@ -94,8 +94,10 @@ async fn seal_everything(app: &TestApp, cipher: &Arc<Cipher>, name: &str) -> Sea
     store
         .create_webhook(
             &ctx,
-            parse(json!({ "url": "https://hooks.example.com/in", "event_types": [],
-                          "enabled": true, "headers": {} })),
+            parse(
+                json!({ "url": "https://hooks.example.com/in", "event_types": [],
+                          "enabled": true, "headers": {} }),
+            ),
             sealer
                 .seal(
                     org,
@@ -194,7 +196,7 @@ async fn assert_all_open(store: &SqlStore, cipher: &Arc<Cipher>, s: &Sealed) {
         }
     }
     assert!(gmail.contains(&s.gmail) && gmail.contains(&s.legacy_gmail));
-    assert_eq!(twilio, [s.twilio_token.clone()]);
+    assert_eq!(twilio, std::slice::from_ref(&s.twilio_token));
 
     let sealer = SecretSealer::new(Arc::clone(cipher));
     let [webhook] = &values(store, SealedColumn::WebhookSecrets, org).await[..] else {
