@@ -181,6 +181,9 @@ pub enum ActorKind {
 }
 
 impl ActorKind {
+    /// Every kind.
+    pub const ALL: &'static [Self] = &[Self::User, Self::ApiKey, Self::System];
+
     /// The kind's name as stored and shown.
     #[must_use]
     pub const fn as_str(self) -> &'static str {

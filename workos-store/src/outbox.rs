@@ -19,6 +19,9 @@ use crate::db::{Arg, Sql, Tx, args};
 /// The columns of an event, in the order of [`event_args`] (its position comes apart).
 pub(crate) const EVENT_COLUMNS: &str = "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
 
+/// How many values [`event_args`] gives (the columns of [`EVENT_COLUMNS`]).
+pub(crate) const EVENT_ARGS: usize = 10;
+
 /// An event's values, in the order of [`EVENT_COLUMNS`].
 pub(crate) fn event_args(e: &DomainEvent) -> Vec<Arg> {
     args![

@@ -13,6 +13,7 @@ use workos_core::domain::{
     IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource, ReturnReason,
     RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
 };
+use workos_core::events::ActorKind;
 use workos_core::tenant::Role;
 
 use crate::helpers::TestApp;
@@ -40,6 +41,7 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
         ("WhenFull", serialized(WhenFull::ALL)),
         ("Distribution", serialized(Distribution::ALL)),
         ("IntegrationStatus", serialized(IntegrationStatus::ALL)),
+        ("ActorKind", serialized(ActorKind::ALL)),
         (
             "Role",
             serialized(&[Role::Viewer, Role::Member, Role::Admin, Role::Owner]),
