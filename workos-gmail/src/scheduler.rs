@@ -125,14 +125,19 @@ impl SyncScheduler {
     /// Starts a run every interval (the first at once) on the Tokio runtime.
     #[must_use]
     pub fn spawn(self) -> SchedulerHandle {
-        let task = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(self.interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                let synced = self.run_once().await;
-                if synced > 0 {
-                    tracing::debug!(synced, "Gmail scheduler run done");
+        // Supervised: a run that panics is logged, counted and started again.
+        let this = Arc::new(self);
+        let task = workos_core::supervise::spawn_supervised("gmail-sync", move || {
+            let this = Arc::clone(&this);
+            async move {
+                let mut ticker = tokio::time::interval(this.interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    let synced = this.run_once().await;
+                    if synced > 0 {
+                        tracing::debug!(synced, "Gmail scheduler run done");
+                    }
                 }
             }
         });

@@ -91,9 +91,10 @@ impl<S> std::fmt::Debug for TwilioAccounts<S> {
     }
 }
 
-/// The associated data sealing a token to its org, so a sealed token copied to another org's
-/// row does not open.
-fn aad(org: OrgId) -> Vec<u8> {
+/// The associated data sealing an org's auth token to it, so a sealed token copied to another
+/// org's row does not open (public for re-sealing with a new key).
+#[must_use]
+pub fn aad(org: OrgId) -> Vec<u8> {
     format!("workos.twilio.auth_token:{org}").into_bytes()
 }
 

@@ -164,14 +164,19 @@ struct Claims {
 /// Checks user JWTs: HS256 only, signature, `exp` (required), `nbf` (when present), and `aud`
 /// / `iss` (required) when `WORKOS_JWT_AUDIENCE` / `WORKOS_JWT_ISSUER` are set.
 pub struct JwtVerifier {
-    key: jsonwebtoken::DecodingKey,
+    /// HS256 with `WORKOS_JWT_SECRET`.
+    secret: Option<jsonwebtoken::DecodingKey>,
+    /// RS256 and ES256 with the keys at `WORKOS_JWT_JWKS_URL`.
+    jwks: Option<crate::jwks::JwksKeys>,
     validation: jsonwebtoken::Validation,
 }
 
 impl JwtVerifier {
     /// The verifier for `config`.
-    #[must_use]
-    pub fn new(config: &JwtConfig) -> Self {
+    ///
+    /// # Errors
+    /// When the JWKS client cannot be built.
+    pub fn new(config: &JwtConfig) -> anyhow::Result<Self> {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
@@ -188,16 +193,39 @@ impl JwtVerifier {
             required.push("iss");
         }
         validation.set_required_spec_claims(&required);
-        Self {
-            key: jsonwebtoken::DecodingKey::from_secret(&config.secret),
+        Ok(Self {
+            secret: config
+                .secret
+                .as_deref()
+                .map(jsonwebtoken::DecodingKey::from_secret),
+            jwks: config
+                .jwks_url
+                .clone()
+                .map(crate::jwks::JwksKeys::new)
+                .transpose()?,
             validation,
-        }
+        })
     }
 
-    fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+    /// The token's claims once its signature (HS256 with the secret; RS256 or ES256 with the
+    /// JWKS key its `kid` names), expiry, `nbf` and configured `aud` / `iss` check out.
+    async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        use jsonwebtoken::Algorithm;
+        let invalid = || ApiError::unauthorized("invalid or expired token");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        let key = match (header.alg, &self.secret, &self.jwks) {
+            (Algorithm::HS256, Some(secret), _) => secret.clone(),
+            (alg @ (Algorithm::RS256 | Algorithm::ES256), _, Some(jwks)) => {
+                let kid = header.kid.as_deref().ok_or_else(invalid)?;
+                jwks.key(kid, alg).await.ok_or_else(invalid)?
+            }
+            _ => return Err(invalid()),
+        };
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![header.alg];
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map(|data| data.claims)
-            .map_err(|_| ApiError::unauthorized("invalid or expired token"))
+            .map_err(|_| invalid())
     }
 }
 
@@ -210,7 +238,8 @@ async fn user_jwt(
         .jwt
         .as_ref()
         .ok_or_else(|| ApiError::unauthorized("invalid API key"))?
-        .verify(token)?;
+        .verify(token)
+        .await?;
     let user_id: UserId = claims
         .sub
         .parse()

@@ -104,7 +104,13 @@ impl AppState {
         {
             config.webhooks.limiter = Arc::clone(&limiter);
         }
-        let cipher = Arc::new(Cipher::new(1, config.encryption_key));
+        // The server seals with key id 1 whatever the key; a previous key (a rotation in
+        // progress) opens what it sealed until `admin reencrypt` has re-sealed it.
+        let cipher = match config.previous_encryption_key {
+            Some(previous) => Cipher::new(1, config.encryption_key).with_previous_key(previous),
+            None => Cipher::new(1, config.encryption_key),
+        };
+        let cipher = Arc::new(cipher);
         #[cfg(feature = "twilio")]
         let twilio = Arc::new(workos_twilio::TwilioAccounts::new(
             Arc::new(store.clone()),
@@ -142,7 +148,11 @@ impl AppState {
             store,
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
-            jwt: config.jwt.as_ref().map(crate::auth::JwtVerifier::new),
+            jwt: config.jwt.as_ref().and_then(|c| {
+                crate::auth::JwtVerifier::new(c)
+                    .inspect_err(|e| tracing::error!(error = %e, "user JWTs are off"))
+                    .ok()
+            }),
             admin_bind: config.admin_bind,
             limiter,
             caller_quota: per_minute(config.rate_limit_per_minute),

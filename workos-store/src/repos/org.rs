@@ -322,13 +322,19 @@ async fn keep_an_owner(tx: &mut Tx, ctx: &TenantContext, member: &Member) -> Res
     if member.role != Role::Owner {
         return Ok(());
     }
-    let (owners,): (i64,) = tx
-        .fetch_one(
-            "SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'owner'",
-            args![ctx.org_id()],
-        )
-        .await?;
-    if owners <= 1 {
+    // Two transactions demoting or removing the last two owners would each count two owners
+    // and both go ahead (Postgres reads committed rows): the owners' rows are locked first, in
+    // id order, so the second waits for the first and then sees one owner left. SQLite has one
+    // writer at a time.
+    #[cfg(feature = "postgres")]
+    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    #[cfg(not(feature = "postgres"))]
+    let lock = "";
+    let sql = format!(
+        "SELECT id FROM org_members WHERE org_id = $1 AND role = 'owner' ORDER BY id{lock}"
+    );
+    let owners: Vec<(uuid::Uuid,)> = tx.fetch_all(&sql, args![ctx.org_id()]).await?;
+    if owners.len() <= 1 {
         return Err(Error::conflict(
             "role",
             "an org must keep at least one owner",

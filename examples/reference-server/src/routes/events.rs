@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::events::{DomainEvent, EventFilter};
+use workos_core::events::{DomainEvent, EventActor, EventFilter};
 use workos_core::ids::EventId;
 use workos_core::page::Page;
 use workos_core::repo::EventRepo;
@@ -38,6 +38,9 @@ pub(crate) struct ListEvents {
     r#type: Option<String>,
     /// Events about this record.
     subject_id: Option<uuid::Uuid>,
+    /// Events caused by this actor: `api_key:<id>`, `user:<id>` or `system:<job>` (the
+    /// `actor` of an event, written `kind:id`).
+    actor: Option<String>,
     /// Happened at or after.
     occurred_after: Option<DateTime<Utc>>,
     /// Happened before.
@@ -75,7 +78,8 @@ fn check_types(types: &[String]) -> ApiResult<()> {
     Ok(())
 }
 
-/// List the org's events, oldest first.
+/// List the org's events, oldest first. Each names its actor (who caused it) and request id;
+/// `api_key.*` events are listed to admins and owners only.
 #[utoipa::path(get, path = "/events", tag = "events", params(ListEvents),
     responses((status = 200, body = Page<DomainEvent>), (status = 422, body = Problem)))]
 async fn list_events(
@@ -96,6 +100,7 @@ async fn list_events(
                     .map(str::to_owned),
             ),
             "subject_id" => filter.subject_id = Some(parse("subject_id", &value)?),
+            "actor" => filter.actor = Some(value.parse::<EventActor>()?),
             "occurred_after" => filter.occurred.after = Some(parse("occurred_after", &value)?),
             "occurred_before" => filter.occurred.before = Some(parse("occurred_before", &value)?),
             other => {

@@ -54,6 +54,7 @@ macro_rules! server_test {
 mod helpers;
 
 mod api_keys;
+mod audit;
 mod auth;
 mod bad_input;
 mod cancellation;
@@ -69,6 +70,7 @@ mod gmail;
 mod health;
 mod idempotency;
 mod interactions;
+mod jwks;
 #[cfg(all(feature = "leads", feature = "webhooks", feature = "gmail"))]
 mod lead_delivery;
 #[cfg(feature = "leads")]
@@ -80,8 +82,11 @@ mod people;
 #[cfg(feature = "twilio")]
 mod phones;
 mod rate_limit;
+#[cfg(all(feature = "gmail", feature = "twilio", feature = "leads"))]
+mod reencrypt;
 mod request_id;
 mod roles;
+mod slow_clients;
 mod tasks;
 mod tenancy;
 #[cfg(feature = "twilio")]

@@ -13,6 +13,7 @@ use workos_core::domain::{
     FORM_FIELDS, IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource,
     ReturnReason, RingStrategy, RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
 };
+use workos_core::events::ActorKind;
 use workos_core::tenant::Role;
 
 use crate::helpers::TestApp;
@@ -42,6 +43,7 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
         ("IntegrationStatus", serialized(IntegrationStatus::ALL)),
         ("Currency", serialized(&Currency::codes())),
         ("FormField", serialized(FORM_FIELDS)),
+        ("ActorKind", serialized(ActorKind::ALL)),
         (
             "Role",
             serialized(&[Role::Viewer, Role::Member, Role::Admin, Role::Owner]),

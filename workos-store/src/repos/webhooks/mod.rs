@@ -22,7 +22,7 @@ use workos_core::{Error, Result};
 
 use super::{and_range, corrupt, emit};
 use crate::db::{Sql, Tx, args, now};
-use crate::events::Subscription;
+use crate::events::{Subscription, stored_actor};
 use crate::repos::fetch_page;
 use crate::{Backend, SqlStore};
 
@@ -179,6 +179,8 @@ struct DueRow {
     subject_id: Uuid,
     data: Json<serde_json::Value>,
     request_id: Option<String>,
+    actor_kind: Option<String>,
+    actor_id: Option<String>,
 }
 
 impl DueRow {
@@ -196,6 +198,7 @@ impl DueRow {
             },
             data: self.data.0,
             request_id: self.request_id,
+            actor: stored_actor(self.actor_kind, self.actor_id),
         };
         Ok(DueDelivery {
             delivery,
@@ -495,7 +498,7 @@ impl DeliveryQueue for SqlStore {
 
 /// The columns a claimed delivery is read with, besides [`DELIVERY_COLUMNS`].
 const DUE_COLUMNS: &str = "w.url, w.headers, w.sealed_headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
-     e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id";
+     e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, e.actor_kind, e.actor_id";
 
 /// Leases up to `$3` deliveries due at `$2` until `$1`, oldest due first, skipping rows another
 /// worker is claiming; `org` narrows it to the org `$4`, `lock` is the inner lock clause.

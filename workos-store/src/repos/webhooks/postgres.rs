@@ -18,6 +18,7 @@ use workos_core::{Error, Result};
 use super::{DELIVERY_COLUMNS, DUE_COLUMNS, DueRow, FailingUpdate, claim_update, delivery_id};
 use crate::SqlStore;
 use crate::db::{Tx, args, db_error, now};
+use crate::events::stored_actor;
 
 /// A delivery made by `DISPATCH_COMMITTED`, with what sending it needs.
 #[derive(sqlx::FromRow)]
@@ -32,6 +33,8 @@ struct CommittedRow {
     subject_id: Uuid,
     data: Json<serde_json::Value>,
     request_id: Option<String>,
+    actor_kind: Option<String>,
+    actor_id: Option<String>,
     webhook_id: Uuid,
     url: String,
     headers: Json<BTreeMap<String, String>>,
@@ -55,6 +58,7 @@ impl CommittedRow {
             },
             data: self.data.0,
             request_id: self.request_id,
+            actor: stored_actor(self.actor_kind, self.actor_id),
         };
         DueDelivery {
             delivery: WebhookDelivery {
@@ -119,7 +123,7 @@ static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::ne
              ON CONFLICT DO NOTHING RETURNING id, org_id, webhook_id, event_id, locked_until
          )
          SELECT ins.id, ins.locked_until IS NOT NULL AS claimed, e.id AS event_id, e.org_id, e.type AS event_type,
-                e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, w.id AS webhook_id, w.url,
+                e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, e.actor_kind, e.actor_id, w.id AS webhook_id, w.url,
                 w.headers, w.sealed_headers, w.secrets, w.rate_limit_per_second, w.failing_since
          FROM ins JOIN domain_events e ON e.org_id = ins.org_id AND e.id = ins.event_id
          JOIN webhooks w ON w.org_id = ins.org_id AND w.id = ins.webhook_id

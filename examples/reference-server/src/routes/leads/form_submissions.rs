@@ -89,7 +89,13 @@ async fn submit_form(
     }
     let body: Bytes = axum::body::to_bytes(body, MAX_FORM_BODY_BYTES)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|e| {
+            if crate::extract::is_read_timeout(&e) {
+                crate::extract::read_timeout()
+            } else {
+                too_large()
+            }
+        })?;
 
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let submission = Submission {
