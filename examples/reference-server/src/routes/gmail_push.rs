@@ -59,7 +59,7 @@ impl From<PushReport> for PushAnswer {
 }
 
 /// A Gmail push notification from a Pub/Sub push subscription: authenticated by the
-/// subscription's OIDC token (RS256, signed by Google; issuer `https://accounts.google.com` or
+/// subscription's OIDC token in `Authorization: Bearer …` (RS256, signed by Google; issuer `https://accounts.google.com` or
 /// `accounts.google.com`; audience `GMAIL_PUBSUB_AUDIENCE`; `email` the verified
 /// `GMAIL_PUBSUB_SERVICE_ACCOUNT`). Runs an incremental sync of the mailbox, coalesced: pushes
 /// the stored sync covers cost nothing, and a burst waits for one sync. Answers within about
@@ -68,7 +68,6 @@ impl From<PushReport> for PushAnswer {
 #[utoipa::path(post, path = "/webhooks/gmail/push", tag = "integrations", security(),
     request_body(content = Object, content_type = "application/json",
         description = "Pub/Sub's push envelope: `{\"message\": {\"data\": base64 of {\"emailAddress\", \"historyId\"}, \"messageId\", \"publishTime\"}, \"subscription\"}`"),
-    params(("authorization" = String, Header, description = "`Bearer <OIDC token>` signed by Google for the push subscription's service account")),
     responses((status = 200, body = PushAnswer, description = "Acknowledged"),
         (status = 401, body = Problem, description = "No valid Google-signed OIDC token"),
         (status = 409, body = Problem, description = "Gmail push is not configured"),
