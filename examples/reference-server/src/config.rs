@@ -79,6 +79,10 @@ pub struct Config {
     /// Gmail, when set.
     #[cfg(feature = "gmail")]
     pub gmail: Option<workos_gmail::GmailConfig>,
+    /// `GMAIL_PUBSUB_TOPIC`, `GMAIL_PUBSUB_AUDIENCE`, `GMAIL_PUBSUB_SERVICE_ACCOUNT`,
+    /// `GOOGLE_OIDC_JWKS_URL`: Gmail push, when the topic is set (and Gmail is configured).
+    #[cfg(feature = "gmail")]
+    pub gmail_push: Option<workos_gmail::PushConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -443,6 +447,9 @@ impl Config {
             #[cfg(feature = "gmail")]
             gmail: workos_gmail::GmailConfig::from_lookup(&get)
                 .map_err(|e| anyhow::anyhow!("Gmail configuration (GOOGLE_*): {e}"))?,
+            #[cfg(feature = "gmail")]
+            gmail_push: workos_gmail::PushConfig::from_lookup(&get)
+                .map_err(|e| anyhow::anyhow!("Gmail push configuration (GMAIL_PUBSUB_*): {e}"))?,
         })
     }
 }

@@ -81,6 +81,8 @@ pub struct GmailService {
     /// The sync engine (its quota budget and per-integration locks are shared by the routes
     /// and the scheduler).
     pub sync: workos_gmail::SyncEngine,
+    /// Push notifications (`GMAIL_PUBSUB_TOPIC`), when configured.
+    pub push: Option<workos_gmail::GmailPush>,
 }
 
 impl std::ops::Deref for AppState {
@@ -144,7 +146,9 @@ impl AppState {
             #[cfg(feature = "twilio")]
             twilio,
             #[cfg(feature = "gmail")]
-            gmail: config.gmail.and_then(|c| gmail(c, &store, &cipher)),
+            gmail: config
+                .gmail
+                .and_then(|c| gmail(c, config.gmail_push.as_ref(), &store, &cipher)),
             store,
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
@@ -243,6 +247,7 @@ fn limiter(redis_url: Option<&str>) -> Arc<dyn RateLimiter> {
 #[cfg(feature = "gmail")]
 fn gmail(
     config: workos_gmail::GmailConfig,
+    push: Option<&workos_gmail::PushConfig>,
     store: &SqlStore,
     cipher: &Arc<Cipher>,
 ) -> Option<GmailService> {
@@ -250,13 +255,20 @@ fn gmail(
         Arc::new(store.clone()),
         Arc::clone(cipher),
     ));
-    workos_gmail::Gmail::builder(config, Arc::new(store.clone()), Arc::clone(cipher))
+    let client = workos_gmail::Gmail::builder(config, Arc::new(store.clone()), Arc::clone(cipher))
         .state_store(states)
+        .watch_topic(push.map(|p| p.topic.clone()))
         .build()
         .inspect_err(|e| tracing::error!(error = %e, "Gmail is misconfigured; Gmail is off"))
-        .ok()
-        .map(|client| GmailService {
-            sync: client.sync_engine(workos_gmail::SyncConfig::default()),
-            client,
-        })
+        .ok()?;
+    let sync = client.sync_engine(workos_gmail::SyncConfig::default());
+    let push = match push {
+        Some(p) => Some(
+            workos_gmail::GmailPush::new(p, sync.clone(), Arc::new(store.clone()))
+                .inspect_err(|e| tracing::error!(error = %e, "Gmail push is off"))
+                .ok()?,
+        ),
+        None => None,
+    };
+    Some(GmailService { client, sync, push })
 }

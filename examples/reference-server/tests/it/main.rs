@@ -67,6 +67,8 @@ mod events;
 mod generated_client;
 #[cfg(feature = "gmail")]
 mod gmail;
+#[cfg(feature = "gmail")]
+mod gmail_push;
 mod health;
 mod idempotency;
 mod interactions;
