@@ -325,8 +325,7 @@ where
     }
 
     /// The checks that need no lookup, made before any: a request without a signature is
-    /// refused, and one the platform's token signed goes on. One claiming to come from the
-    /// platform's account (`AccountSid`) but not signed by its token is refused too. Only a
+    /// refused, and one the platform's token signed goes on. Only a
     /// request that an org's own account may have signed goes on unchecked to the lookups
     /// (the number's owner, cached, and that org's account, cached), which [`Self::verify`]
     /// needs to pick the token; a made-up one then costs those lookups once per number.
@@ -337,10 +336,6 @@ where
         if let Some(validator) = self.accounts.platform_validator() {
             if signed(validator, &self.public_url, request, params) {
                 return Ok(());
-            }
-            let platform = self.accounts.platform_account_sid();
-            if platform.is_some() && params.get("AccountSid") == platform {
-                return Err(refused(request));
             }
         }
         Ok(())
