@@ -126,6 +126,9 @@ pub struct Cipher {
     primary_id: u8,
     /// All registered keys; the primary is the first entry.
     keys: Vec<(u8, Aes256Gcm)>,
+    /// Previous keys that sealed under an id now registered to another key (a deployment that
+    /// rotates its one key keeps its id): tried when the key named in a header does not open it.
+    previous: Vec<Aes256Gcm>,
 }
 
 impl Cipher {
@@ -136,7 +139,19 @@ impl Cipher {
         Self {
             primary_id: key_id,
             keys: vec![(key_id, aead_for(&key))],
+            previous: Vec::new(),
         }
+    }
+
+    /// Registers a previous key that sealed under the *same* key id as a current one (the
+    /// server seals with key id 1 whatever the key): ciphertexts the key named in their header
+    /// does not open are tried with it. This is `WORKOS_ENCRYPTION_KEY_PREVIOUS`: during a
+    /// rotation the old key still opens everything it sealed, until [`Cipher::reseal`] has
+    /// re-sealed it all with the primary.
+    #[must_use]
+    pub fn with_previous_key(mut self, key: SecretKey) -> Self {
+        self.previous.push(aead_for(&key));
+        self
     }
 
     /// Registers a decrypt-only key, e.g. the previous primary during a rotation.
@@ -194,9 +209,60 @@ impl Cipher {
     ///   wrong, or any byte was tampered with.
     pub fn decrypt(&self, data: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let (key_id, nonce, sealed) = split(data).ok_or(CryptoError::Malformed)?;
-        let aead = self.key(key_id).ok_or(CryptoError::UnknownKey(key_id))?;
-        aead.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
-            .map_err(|_| CryptoError::Decrypt)
+        let open = |aead: &Aes256Gcm| {
+            aead.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
+                .map_err(|_| CryptoError::Decrypt)
+        };
+        let named = match self.key(key_id) {
+            Some(aead) => open(aead),
+            None => Err(CryptoError::UnknownKey(key_id)),
+        };
+        if named.is_ok() || self.previous.is_empty() {
+            return named;
+        }
+        // A wrong key fails GCM's tag check, so trying the previous keys never opens a value
+        // with the wrong one.
+        self.previous
+            .iter()
+            .find_map(|aead| open(aead).ok())
+            .ok_or(CryptoError::Decrypt)
+    }
+
+    /// Re-seals `data` with the primary key, for key rotation: `None` when the primary key
+    /// already sealed it under `labels[0]`; otherwise the value opened with any registered key
+    /// under any of `labels` (the current label first, then older ones still accepted) and
+    /// sealed anew with the primary key under `labels[0]`.
+    ///
+    /// # Errors
+    /// As [`Cipher::decrypt`] when no key opens it under any label: the value is lost to this
+    /// cipher (another deployment's key, or tampered with), and is left as it is.
+    pub fn reseal(&self, data: &[u8], labels: &[&[u8]]) -> Result<Option<Vec<u8>>, CryptoError> {
+        let Some(current) = labels.first() else {
+            return Err(CryptoError::Decrypt);
+        };
+        let (key_id, nonce, sealed) = split(data).ok_or(CryptoError::Malformed)?;
+        let by_primary = key_id == self.primary_id
+            && self.keys[0]
+                .1
+                .decrypt(
+                    Nonce::from_slice(nonce),
+                    Payload {
+                        msg: sealed,
+                        aad: current,
+                    },
+                )
+                .is_ok();
+        if by_primary {
+            return Ok(None);
+        }
+        let mut last = CryptoError::Decrypt;
+        for label in labels {
+            match self.decrypt(data, label) {
+                Ok(plain) => return Ok(Some(self.encrypt(&plain, current))),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Encrypts a UTF-8 string; see [`Cipher::encrypt`].
@@ -593,6 +659,42 @@ mod tests {
         // Garbage is not flagged for rotation.
         assert!(!rotated.needs_rotation(&[]));
         assert!(!rotated.needs_rotation(&[1, 1, 0]));
+    }
+
+    #[test]
+    fn previous_key_under_the_same_id_opens_until_resealed() {
+        let old = Cipher::new(1, key(1));
+        let sealed = old.encrypt(b"token", AAD);
+        let current_only = Cipher::new(1, key(2));
+        assert!(matches!(
+            current_only.decrypt(&sealed, AAD),
+            Err(CryptoError::Decrypt)
+        ));
+        let rotating = Cipher::new(1, key(2)).with_previous_key(key(1));
+        assert_eq!(rotating.decrypt(&sealed, AAD).unwrap(), b"token");
+        // Still bound to its label: the previous key does not open it elsewhere.
+        assert!(rotating.decrypt(&sealed, b"org:b\x00col").is_err());
+
+        let resealed = rotating
+            .reseal(&sealed, &[AAD])
+            .unwrap()
+            .expect("re-sealed");
+        assert_eq!(current_only.decrypt(&resealed, AAD).unwrap(), b"token");
+        assert_eq!(
+            rotating.reseal(&resealed, &[AAD]).unwrap(),
+            None,
+            "already sealed with the primary: nothing to do"
+        );
+        // An older label is opened and the value moves to the current one.
+        let legacy = old.encrypt(b"token", b"legacy");
+        let moved = rotating
+            .reseal(&legacy, &[AAD, b"legacy"])
+            .unwrap()
+            .expect("re-sealed");
+        assert_eq!(current_only.decrypt(&moved, AAD).unwrap(), b"token");
+        // A value no key opens is an error, never a silent skip.
+        let foreign = Cipher::new(1, key(7)).encrypt(b"x", AAD);
+        assert!(rotating.reseal(&foreign, &[AAD]).is_err());
     }
 
     #[test]

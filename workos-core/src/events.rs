@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::TimeRange;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{EventId, OrgId};
+use crate::tenant::{Actor, TenantContext};
 
 /// Event type names. Each write of an entity emits `<entity>.created|updated|deleted`;
 /// channels and jobs add their own (`sms.received`, `email.sent`, `lead.delivered`, …).
@@ -122,6 +123,10 @@ pub struct DomainEvent {
     pub data: serde_json::Value,
     /// The request that caused it, when there was one.
     pub request_id: Option<String>,
+    /// Who caused it (the authenticated principal, or the system job); `None` only for events
+    /// recorded before the audit trail existed, or built without a context.
+    #[serde(default)]
+    pub actor: Option<EventActor>,
 }
 
 impl DomainEvent {
@@ -145,7 +150,138 @@ impl DomainEvent {
             },
             data,
             request_id: request_id.map(str::to_owned),
+            actor: None,
         }
+    }
+
+    /// A new event caused by `ctx`'s operation: its org, its actor and its request id, happening
+    /// now. Every event the engine writes for an operation is made this way, so the audit trail
+    /// names the authenticated principal, never anything the client said.
+    pub fn in_context(
+        ctx: &TenantContext,
+        event_type: &str,
+        kind: &str,
+        id: Uuid,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            actor: Some(EventActor::from(ctx.actor())),
+            ..Self::new(ctx.org_id(), event_type, kind, id, data, ctx.request_id())
+        }
+    }
+}
+
+/// The kind of principal that caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ActorKind {
+    /// A signed-in user.
+    User,
+    /// An API key.
+    ApiKey,
+    /// A trusted internal job (inbound webhooks, sync, routing, the operator's commands).
+    System,
+}
+
+impl ActorKind {
+    /// Every kind.
+    pub const ALL: &'static [Self] = &[Self::User, Self::ApiKey, Self::System];
+
+    /// The kind's name as stored and shown.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::ApiKey => "api_key",
+            Self::System => "system",
+        }
+    }
+}
+
+impl std::str::FromStr for ActorKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "user" => Ok(Self::User),
+            "api_key" => Ok(Self::ApiKey),
+            "system" => Ok(Self::System),
+            _ => Err(Error::invalid(
+                "actor",
+                "must start with user:, api_key: or system:",
+            )),
+        }
+    }
+}
+
+/// Who caused an event, as the audit trail records it: `{"kind": "api_key", "id": "…"}`.
+///
+/// Written as text it is `kind:id` (`user:<uuid>`, `api_key:<uuid>`, `system:<job>`), the form
+/// the event list's `actor` filter takes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventActor {
+    /// What kind of principal.
+    pub kind: ActorKind,
+    /// The user's or API key's id, or the system job's name.
+    pub id: String,
+}
+
+impl From<&Actor> for EventActor {
+    fn from(actor: &Actor) -> Self {
+        match actor {
+            Actor::User { user_id, .. } => Self {
+                kind: ActorKind::User,
+                id: user_id.to_string(),
+            },
+            Actor::ApiKey { key_id, .. } => Self {
+                kind: ActorKind::ApiKey,
+                id: key_id.to_string(),
+            },
+            Actor::System { job } => Self {
+                kind: ActorKind::System,
+                id: job.clone(),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for EventActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind.as_str(), self.id)
+    }
+}
+
+impl std::str::FromStr for EventActor {
+    type Err = Error;
+
+    /// Parses `kind:id`; user and API key ids must be UUIDs, job names 1–64 characters.
+    fn from_str(s: &str) -> Result<Self> {
+        let (kind, id) = s.split_once(':').ok_or_else(|| {
+            Error::invalid(
+                "actor",
+                "must be kind:id, e.g. api_key:<uuid>, user:<uuid> or system:<job>",
+            )
+        })?;
+        let kind: ActorKind = kind.parse()?;
+        let id = match kind {
+            ActorKind::User | ActorKind::ApiKey => id
+                .parse::<Uuid>()
+                .map_err(|_| {
+                    Error::invalid("actor", "the id after user: or api_key: must be a UUID")
+                })?
+                .to_string(),
+            ActorKind::System if (1..=64).contains(&id.len()) => id.to_owned(),
+            ActorKind::System => {
+                return Err(Error::invalid(
+                    "actor",
+                    "the job name after system: must be 1 to 64 characters",
+                ));
+            }
+        };
+        Ok(Self { kind, id })
     }
 }
 
@@ -158,6 +294,8 @@ pub struct EventFilter {
     pub subject_id: Option<Uuid>,
     /// Happened within.
     pub occurred: TimeRange,
+    /// Caused by this actor.
+    pub actor: Option<EventActor>,
 }
 
 /// An event read from its org's stream, with its position there.

@@ -72,6 +72,7 @@ pub mod json;
 mod openapi;
 pub mod page;
 pub mod repo;
+pub mod supervise;
 pub mod tenant;
 
 pub use error::{Error, Result};

@@ -475,7 +475,7 @@ struct GoogleErrorItem {
 /// The Gmail API at a base URL. Cheap to clone; clones share the usage counters.
 #[derive(Clone)]
 pub struct GmailApi {
-    http: reqwest::Client,
+    pub(crate) http: reqwest::Client,
     base_url: String,
     retry: RetryPolicy,
     counters: std::sync::Arc<Counters>,
@@ -491,7 +491,7 @@ impl fmt::Debug for GmailApi {
 }
 
 /// What one attempt came to.
-enum Attempt {
+pub(crate) enum Attempt {
     Ok(reqwest::Response),
     Failed { error: Error, transient: bool },
 }
@@ -531,7 +531,7 @@ impl GmailApi {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/gmail/v1/users/me/{path}", self.base_url)
     }
 
@@ -706,7 +706,7 @@ fn path_segment(id: &str) -> String {
         .replace('+', "%20")
 }
 
-async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
+pub(crate) async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
     let bytes = response
         .bytes()
         .await
@@ -720,7 +720,7 @@ async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T> {
     })
 }
 
-async fn attempt(request: reqwest::RequestBuilder) -> Attempt {
+pub(crate) async fn attempt(request: reqwest::RequestBuilder) -> Attempt {
     let response = match request.send().await {
         Ok(r) => r,
         Err(e) => {

@@ -72,9 +72,18 @@ pub struct GmailBuilder {
     states: Option<Arc<dyn StateStore>>,
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
+    watch_topic: Option<String>,
 }
 
 impl GmailBuilder {
+    /// The Pub/Sub topic (`projects/{project}/topics/{topic}`) every connected mailbox is
+    /// watched to (`users.watch`; default none: no push, see [`crate::watch`]).
+    #[must_use]
+    pub fn watch_topic(mut self, topic: Option<String>) -> Self {
+        self.watch_topic = topic;
+        self
+    }
+
     /// Where started connects wait (default: an [`InMemoryStateStore`], which serves one
     /// process only; [`crate::SharedStateStore`] serves every process on the store).
     #[must_use]
@@ -121,6 +130,7 @@ impl GmailBuilder {
                 api,
                 vault,
                 sync_locks: Mutex::default(),
+                watch_topic: self.watch_topic,
             }),
         })
     }
@@ -151,6 +161,7 @@ struct Inner {
     api: GmailApi,
     vault: TokenVault,
     sync_locks: Mutex<HashMap<IntegrationId, Arc<tokio::sync::Mutex<()>>>>,
+    watch_topic: Option<String>,
 }
 
 /// Gmail for the engine: connect flow, token vault, API calls on an integration's behalf.
@@ -187,7 +198,14 @@ impl Gmail {
             states: None,
             http: None,
             retry: RetryPolicy::default(),
+            watch_topic: None,
         }
+    }
+
+    /// The Pub/Sub topic mailboxes are watched to, when push is on.
+    #[must_use]
+    pub fn watch_topic(&self) -> Option<&str> {
+        self.inner.watch_topic.as_deref()
     }
 
     pub(crate) fn store(&self) -> &dyn GmailStore {
@@ -330,7 +348,20 @@ impl Gmail {
         new.validate()?;
         // One transaction: reactivates an account connected before (new credentials, no
         // last error) or creates it, and emits `integration.connected` either way.
-        self.store().reconnect_integration(ctx, new, sealed).await
+        let integration = self.store().reconnect_integration(ctx, new, sealed).await?;
+        if self.watch_topic().is_none() {
+            return Ok(integration);
+        }
+        // Push: watch the mailbox now; when Google refuses, the scheduler's next run retries
+        // (the integration has no watch stored), and polling covers the meantime.
+        match self.watch(ctx, integration.id).await {
+            Ok(watched) => Ok(watched),
+            Err(e) => {
+                tracing::warn!(integration_id = %integration.id, error = %e,
+                    "could not watch the Gmail mailbox; the scheduler retries");
+                Ok(integration)
+            }
+        }
     }
 
     /// Disconnects (admin): revokes the grant at Google (best effort, see
@@ -345,6 +376,13 @@ impl Gmail {
     /// [`Error::NotFound`]; [`Error::Forbidden`]; [`Error::Unavailable`] when the store fails.
     pub async fn disconnect(&self, ctx: &TenantContext, id: IntegrationId) -> Result<Disconnected> {
         ctx.authorize(Access::Manage)?;
+        if self.watch_topic().is_some() {
+            // Before the revocation, which leaves no token to stop the watch with.
+            if let Err(e) = self.stop_watch(ctx, id).await {
+                tracing::warn!(integration_id = %id, error = %e,
+                    "could not stop the Gmail watch; disconnecting anyway");
+            }
+        }
         let mut revoked = false;
         match self.inner.vault.load(ctx, id).await {
             Ok(tokens) => match self.inner.oauth.revoke(&tokens.refresh_token).await {

@@ -26,6 +26,10 @@
 //!   changes kept current on the stored emails.
 //! - **Scheduling** ([`SyncScheduler`], [`scheduler`]): syncs every org's due mailboxes run
 //!   after run, sharing the work with the schedulers of other processes on the same store.
+//! - **Push** ([`watch`], [`push`]): with a Pub/Sub topic, every mailbox is watched
+//!   (`users.watch`, renewed by the scheduler, stopped on disconnect), and [`GmailPush`] turns
+//!   Pub/Sub's OIDC-authenticated push requests into coalesced incremental syncs; polling
+//!   stays as the safety net at a longer interval.
 //! - **Composing** ([`GmailSender::send`]): picks the account (the one named, the replied-to
 //!   email's, or the org's default, [`Gmail::default_integration`]), threads replies, sends,
 //!   and answers the stored email.
@@ -75,10 +79,12 @@ mod gmail;
 pub mod mime;
 pub mod oauth;
 pub mod parse;
+pub mod push;
 pub mod scheduler;
 mod send;
 pub mod sync;
 pub mod vault;
+pub mod watch;
 
 use workos_core::repo::{EmailRepo, IntegrationRepo};
 
@@ -92,6 +98,7 @@ pub use oauth::{
     GmailOAuth, InMemoryStateStore, NEEDS_REAUTH_CODE, PendingConnect, SharedStateStore,
     StateStore, StoredState, Tokens, is_needs_reauth,
 };
+pub use push::{GmailPush, PushConfig, PushNotification, PushReport};
 pub use scheduler::{SchedulerConfig, SchedulerHandle, SyncScheduler};
 pub use send::{GmailSender, SendEmail, Sent};
 pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};

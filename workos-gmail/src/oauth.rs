@@ -231,6 +231,13 @@ impl SharedStateStore {
         SealLabel::org(org, "gmail.oauth_state").as_bytes().to_vec()
     }
 
+    /// The labels a sealed verifier of `org` opens under, the current one first (for re-sealing
+    /// them with a new key, see `Cipher::reseal`).
+    #[must_use]
+    pub fn labels(org: OrgId) -> Vec<Vec<u8>> {
+        vec![Self::aad(org), Self::legacy_aad(org)]
+    }
+
     /// The label states were sealed with before the labels were unified (a state lives
     /// minutes; this keeps a connection started just before an upgrade working).
     fn legacy_aad(org: OrgId) -> Vec<u8> {

@@ -41,6 +41,10 @@ const ENV_SYNC_ORGS: &str = "WORKOS_GMAIL_SYNC_ORGS";
 /// The default time between two scheduler runs.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(60);
 
+/// The default time between two runs when push is on (`GMAIL_PUBSUB_TOPIC` is set): polling
+/// is then the safety net for a push lost or refused, so every ten minutes.
+pub const DEFAULT_PUSH_SAFETY_INTERVAL: Duration = Duration::from_secs(10 * 60);
+
 /// The shortest claim on an integration: a sync may take this long before another process
 /// may take the integration over.
 pub const MIN_CLAIM_LEASE: Duration = Duration::from_secs(5 * 60);
@@ -66,7 +70,9 @@ impl Default for SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// Reads [`ENV_SYNC_INTERVAL_SECS`] through `get` (the environment, or a map in tests).
+    /// Reads [`ENV_SYNC_INTERVAL_SECS`] through `get` (the environment, or a map in tests);
+    /// unset, the interval is [`DEFAULT_SYNC_INTERVAL`], or [`DEFAULT_PUSH_SAFETY_INTERVAL`]
+    /// when `GMAIL_PUBSUB_TOPIC` is set.
     ///
     /// # Errors
     /// [`Error::Validation`] naming the variable when it is not a positive whole number of
@@ -80,6 +86,9 @@ impl SchedulerConfig {
                 .filter(|n| *n > 0)
                 .map(Duration::from_secs)
                 .ok_or_else(|| Error::invalid(ENV_SYNC_INTERVAL_SECS, "not a positive integer"))?,
+            None if get(crate::push::env::TOPIC).is_some_and(|v| !v.trim().is_empty()) => {
+                DEFAULT_PUSH_SAFETY_INTERVAL
+            }
             None => DEFAULT_SYNC_INTERVAL,
         };
         if get(ENV_SYNC_ORGS).is_some_and(|v| !v.trim().is_empty()) {
@@ -125,21 +134,28 @@ impl SyncScheduler {
     /// Starts a run every interval (the first at once) on the Tokio runtime.
     #[must_use]
     pub fn spawn(self) -> SchedulerHandle {
-        let task = tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(self.interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                let synced = self.run_once().await;
-                if synced > 0 {
-                    tracing::debug!(synced, "Gmail scheduler run done");
+        // Supervised: a run that panics is logged, counted and started again.
+        let this = Arc::new(self);
+        let task = workos_core::supervise::spawn_supervised("gmail-sync", move || {
+            let this = Arc::clone(&this);
+            async move {
+                let mut ticker = tokio::time::interval(this.interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    let synced = this.run_once().await;
+                    if synced > 0 {
+                        tracing::debug!(synced, "Gmail scheduler run done");
+                    }
                 }
             }
         });
         SchedulerHandle { task }
     }
 
-    /// One run: claims the Gmail integrations that are not `needs_reauth` or `disconnected`
+    /// One run: renews the watches that are due when push is on
+    /// ([`Gmail::renew_watches`](crate::Gmail::renew_watches)), then claims the Gmail
+    /// integrations that are not `needs_reauth` or `disconnected`
     /// and did not complete a sync within the interval (less a tenth, so a tick a little early
     /// does not skip one) before the run started, syncs them and releases each claim after its
     /// sync. Batch after batch until none is due, so a backlog is worked off in one run; an
@@ -151,6 +167,14 @@ impl SyncScheduler {
         // Fixed for the run: what this run syncs is not due again within it.
         let synced_before = Utc::now() - fresh_for;
         let lease = self.interval.max(MIN_CLAIM_LEASE);
+        let renewed = self
+            .engine
+            .gmail()
+            .renew_watches(&*self.claims, crate::watch::WATCH_RENEW_MARGIN)
+            .await;
+        if renewed > 0 {
+            tracing::info!(renewed, "Gmail watches renewed");
+        }
         let mut tried = HashSet::new();
         let mut synced = 0;
         loop {
@@ -244,6 +268,11 @@ mod tests {
             SchedulerConfig::default()
         );
         assert_eq!(read(" 90 ").unwrap().interval, Duration::from_secs(90));
+        let push = SchedulerConfig::from_lookup(|name| {
+            (name == crate::push::env::TOPIC).then(|| "projects/p/topics/gmail".to_owned())
+        })
+        .unwrap();
+        assert_eq!(push.interval, DEFAULT_PUSH_SAFETY_INTERVAL);
         for bad in ["0", "-5", "often", ""] {
             let e = read(bad).unwrap_err();
             assert!(

@@ -70,6 +70,16 @@ impl StoredTokens {
         SealLabel::org(org, "gmail.tokens")
     }
 
+    /// The labels tokens of `org` open under, the current one first (for re-sealing them with
+    /// a new key, see `Cipher::reseal`).
+    #[must_use]
+    pub fn labels(org: OrgId) -> Vec<Vec<u8>> {
+        vec![
+            Self::label(org).as_bytes().to_vec(),
+            org.as_uuid().as_bytes().to_vec(),
+        ]
+    }
+
     /// Opens tokens sealed for `org`.
     ///
     /// # Errors

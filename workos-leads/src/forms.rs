@@ -10,8 +10,10 @@ use workos_core::repo::LeadFormRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-/// The associated data an org's form secrets are sealed with.
-fn secret_aad(org: OrgId) -> Vec<u8> {
+/// The associated data an org's form secrets are sealed with (public for re-sealing with a
+/// new key).
+#[must_use]
+pub fn secret_aad(org: OrgId) -> Vec<u8> {
     format!("workos.lead_form.secret:{org}").into_bytes()
 }
 

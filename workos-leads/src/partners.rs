@@ -20,7 +20,8 @@ use workos_webhooks::signing::WebhookSecret;
 
 /// The associated data a partner's secrets are sealed with: the org and the partner, so a
 /// sealed secret copied to another partner or org does not open.
-pub(crate) fn partner_aad(org_id: OrgId, partner_id: PartnerId) -> Vec<u8> {
+#[must_use]
+pub fn partner_aad(org_id: OrgId, partner_id: PartnerId) -> Vec<u8> {
     format!("org:{org_id}\0partner:{partner_id}\0leads.signing_secret").into_bytes()
 }
 

@@ -42,15 +42,19 @@ pub fn spawn<S>(store: Arc<S>, interval: Duration) -> JobHandle
 where
     S: RoutingRepo + ?Sized + 'static,
 {
-    let task = tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match run_once(&*store).await {
-                Ok(0) => {}
-                Ok(routed) => tracing::info!(routed, "queued-lead job run done"),
-                Err(e) => tracing::warn!(error = %e, "queued-lead job run failed"),
+    // Supervised: a run that panics is logged, counted and started again.
+    let task = workos_core::supervise::spawn_supervised("lead-routing", move || {
+        let store = Arc::clone(&store);
+        async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match run_once(&*store).await {
+                    Ok(0) => {}
+                    Ok(routed) => tracing::info!(routed, "queued-lead job run done"),
+                    Err(e) => tracing::warn!(error = %e, "queued-lead job run failed"),
+                }
             }
         }
     });

@@ -219,7 +219,7 @@ where
     /// notices (routing commits `lead.routed`), when the next retry is due, and at least every
     /// poll interval. On shutdown the batch in flight stops at once: its finished attempts are
     /// recorded and the rest handed back ([`LeadSender::run_once_until`]).
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut wakeups = Wakeups::events(self.store.clone());
         while !*shutdown.borrow() {
             wakeups.ensure().await;
@@ -245,7 +245,8 @@ where
     }
 
     /// Spawns [`LeadSender::run`] on the current tokio runtime until the handle is shut down
-    /// (or dropped).
+    /// (or dropped), supervised: a run that panics is logged, counted and started again (its
+    /// claimed deliveries come back when their lease ends).
     ///
     /// # Panics
     /// Outside a tokio runtime.
@@ -254,9 +255,14 @@ where
         S: Send + Sync,
     {
         let (shutdown, signal) = watch::channel(false);
+        let this = Arc::new(self);
+        let task = workos_core::supervise::spawn_supervised("lead-sender", move || {
+            let (this, signal) = (Arc::clone(&this), signal.clone());
+            async move { this.run(signal).await }
+        });
         LeadSenderHandle {
             shutdown,
-            task: Some(tokio::spawn(self.run(signal))),
+            task: Some(task),
         }
     }
 

@@ -7,8 +7,8 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 use workos_core::domain::Timestamp;
 use workos_core::events::{
-    ClaimedEvents, DomainEvent, EventBus, EventFilter, EventLog, EventNotice, EventSubscription,
-    LoggedEvent, Subject,
+    ClaimedEvents, DomainEvent, EventActor, EventBus, EventFilter, EventLog, EventNotice,
+    EventSubscription, LoggedEvent, Subject,
 };
 use workos_core::ids::{EventId, OrgId};
 use workos_core::page::{Page, PageRequest};
@@ -32,7 +32,22 @@ struct EventRow {
     subject_id: Uuid,
     data: Json<serde_json::Value>,
     request_id: Option<String>,
+    actor_kind: Option<String>,
+    actor_id: Option<String>,
 }
+
+/// The actor stored with an event, or `None` for events recorded before the audit trail (or a
+/// kind this version does not know).
+pub(crate) fn stored_actor(kind: Option<String>, id: Option<String>) -> Option<EventActor> {
+    Some(EventActor {
+        kind: kind?.parse().ok()?,
+        id: id?,
+    })
+}
+
+/// Event types only admins (and owners) see: API keys are managed by admins, and their events
+/// tell who holds which key.
+const ADMIN_ONLY_TYPES: &str = "api_key.%";
 
 impl From<EventRow> for LoggedEvent {
     fn from(r: EventRow) -> Self {
@@ -49,13 +64,13 @@ impl From<EventRow> for LoggedEvent {
                 },
                 data: r.data.0,
                 request_id: r.request_id,
+                actor: stored_actor(r.actor_kind, r.actor_id),
             },
         }
     }
 }
 
-const EVENT_FIELDS: &str =
-    "pos, id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
+const EVENT_FIELDS: &str = "pos, id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
 
 /// A position as stored (positions fit `bigint` by construction).
 fn stored(pos: u64) -> i64 {
@@ -72,6 +87,11 @@ async fn events_after(tx: &mut Tx, org: OrgId, after: i64, limit: u32) -> Result
         .fetch_all(&sql, args![org, after, i64::from(limit)])
         .await?;
     Ok(rows.into_iter().map(LoggedEvent::from).collect())
+}
+
+/// Whether `ctx` may see [`ADMIN_ONLY_TYPES`]; for others those events read as absent.
+fn sees_admin_events(ctx: &TenantContext) -> bool {
+    ctx.authorize(Access::Manage).is_ok()
 }
 
 #[async_trait]
@@ -98,6 +118,13 @@ impl EventRepo for SqlStore {
             sql.push(")");
         }
         sql.and("subject_id", "=", filter.subject_id);
+        if let Some(actor) = filter.actor {
+            sql.and("actor_kind", "=", Some(actor.kind.as_str()));
+            sql.and("actor_id", "=", Some(actor.id));
+        }
+        if !sees_admin_events(ctx) {
+            sql.push(" AND type NOT LIKE ").bind(ADMIN_ONLY_TYPES);
+        }
         and_range(&mut sql, "occurred_at", filter.occurred);
         sql.page("id", page);
         let rows: Vec<EventRow> = tx.fetch_sql(sql).await?;
@@ -110,8 +137,19 @@ impl EventRepo for SqlStore {
 
     async fn get_event(&self, ctx: &TenantContext, id: EventId) -> Result<DomainEvent> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let sql = format!("SELECT {EVENT_FIELDS} FROM domain_events WHERE org_id = $1 AND id = $2");
-        let row: Option<EventRow> = tx.fetch_optional(&sql, args![ctx.org_id(), id]).await?;
+        let hidden = if sees_admin_events(ctx) {
+            ""
+        } else {
+            " AND type NOT LIKE $3"
+        };
+        let sql = format!(
+            "SELECT {EVENT_FIELDS} FROM domain_events WHERE org_id = $1 AND id = $2{hidden}"
+        );
+        let mut values = args![ctx.org_id(), id];
+        if !hidden.is_empty() {
+            values.extend(args![ADMIN_ONLY_TYPES]);
+        }
+        let row: Option<EventRow> = tx.fetch_optional(&sql, values).await?;
         row.map(|r| LoggedEvent::from(r).event)
             .ok_or_else(|| Error::not_found(EventId::KIND))
     }

@@ -65,6 +65,7 @@ mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod repos;
+mod sealed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -79,6 +80,7 @@ pub use crate::repos::retention::{
     ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,
     RetentionReport, days,
 };
+pub use crate::sealed::{SealedColumn, SealedValue};
 
 /// A store on Postgres or SQLite, implementing every `workos-core` repository trait (and so
 /// [`workos_core::repo::Store`]). Cheap to clone: clones share the connection pools.

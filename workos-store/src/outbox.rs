@@ -17,8 +17,10 @@ use crate::db::PgArgs;
 use crate::db::{Arg, Sql, Tx, args};
 
 /// The columns of an event, in the order of [`event_args`] (its position comes apart).
-pub(crate) const EVENT_COLUMNS: &str =
-    "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id";
+pub(crate) const EVENT_COLUMNS: &str = "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
+
+/// How many values [`event_args`] gives (the columns of [`EVENT_COLUMNS`]).
+pub(crate) const EVENT_ARGS: usize = 10;
 
 /// An event's values, in the order of [`EVENT_COLUMNS`].
 pub(crate) fn event_args(e: &DomainEvent) -> Vec<Arg> {
@@ -31,6 +33,8 @@ pub(crate) fn event_args(e: &DomainEvent) -> Vec<Arg> {
         e.subject.id,
         e.data.clone(),
         e.request_id.clone(),
+        e.actor.as_ref().map(|a| a.kind.as_str()),
+        e.actor.as_ref().map(|a| a.id.clone()),
     ]
 }
 
@@ -101,6 +105,8 @@ pub(crate) fn append_items(events: &[DomainEvent], args: &mut PgArgs) -> Result<
     let mut subjects = Vec::with_capacity(events.len());
     let mut data = Vec::with_capacity(events.len());
     let mut request_ids = Vec::with_capacity(events.len());
+    let mut actor_kinds = Vec::with_capacity(events.len());
+    let mut actor_ids = Vec::with_capacity(events.len());
     for e in events {
         ids.push(e.id.as_uuid());
         types.push(e.event_type.clone());
@@ -109,6 +115,8 @@ pub(crate) fn append_items(events: &[DomainEvent], args: &mut PgArgs) -> Result<
         subjects.push(e.subject.id);
         data.push(e.data.clone());
         request_ids.push(e.request_id.clone());
+        actor_kinds.push(e.actor.as_ref().map(|a| a.kind.as_str().to_owned()));
+        actor_ids.push(e.actor.as_ref().map(|a| a.id.clone()));
     }
     let org = args.bind(events[0].org_id.as_uuid())?;
     let n = args.bind(i64::try_from(events.len()).unwrap_or(i64::MAX))?;
@@ -121,11 +129,11 @@ pub(crate) fn append_items(events: &[DomainEvent], args: &mut PgArgs) -> Result<
             "workos_events AS (
              INSERT INTO domain_events (pos, {EVENT_COLUMNS})
              SELECT h.head - {n} + u.n, u.id, {org}, u.type, u.occurred_at, u.subject_kind,
-                    u.subject_id, u.data, u.request_id
+                    u.subject_id, u.data, u.request_id, u.actor_kind, u.actor_id
              FROM workos_head h, unnest({}::uuid[], {}::text[], {}::timestamptz[], {}::text[],
-                  {}::uuid[], {}::jsonb[], {}::text[])
+                  {}::uuid[], {}::jsonb[], {}::text[], {}::text[], {}::text[])
                   WITH ORDINALITY AS u(id, type, occurred_at, subject_kind, subject_id, data,
-                  request_id, n))",
+                  request_id, actor_kind, actor_id, n))",
             args.bind(ids)?,
             args.bind(types)?,
             args.bind(times)?,
@@ -133,6 +141,8 @@ pub(crate) fn append_items(events: &[DomainEvent], args: &mut PgArgs) -> Result<
             args.bind(subjects)?,
             args.bind(data)?,
             args.bind(request_ids)?,
+            args.bind(actor_kinds)?,
+            args.bind(actor_ids)?,
         ),
     ])
 }

@@ -72,6 +72,8 @@ pub struct TwilioAccounts<S> {
     platform: Option<TwilioClient>,
     /// Checks signatures for orgs without an account of their own.
     platform_validator: Option<RequestValidator>,
+    /// The platform account's SID (`AC…`), when configured.
+    platform_sid: Option<String>,
     /// Sends for orgs without an account of their own.
     platform_messenger: Option<Messenger<S>>,
     base_url: String,
@@ -89,9 +91,10 @@ impl<S> std::fmt::Debug for TwilioAccounts<S> {
     }
 }
 
-/// The associated data sealing a token to its org, so a sealed token copied to another org's
-/// row does not open.
-fn aad(org: OrgId) -> Vec<u8> {
+/// The associated data sealing an org's auth token to it, so a sealed token copied to another
+/// org's row does not open (public for re-sealing with a new key).
+#[must_use]
+pub fn aad(org: OrgId) -> Vec<u8> {
     format!("workos.twilio.auth_token:{org}").into_bytes()
 }
 
@@ -137,6 +140,7 @@ where
             cipher,
             platform,
             platform_validator: config.auth_token.clone().map(RequestValidator::new),
+            platform_sid: config.account_sid.clone(),
             platform_messenger,
             base_url: config.api_base_url.clone(),
             timeout: config.timeout,
@@ -155,6 +159,19 @@ where
     #[must_use]
     pub fn platform_validates(&self) -> bool {
         self.platform_validator.is_some()
+    }
+
+    /// The platform account's webhook validator (its token), when configured: it checks a
+    /// request without any lookup.
+    #[must_use]
+    pub fn platform_validator(&self) -> Option<&RequestValidator> {
+        self.platform_validator.as_ref()
+    }
+
+    /// The platform account's SID, when configured.
+    #[must_use]
+    pub fn platform_account_sid(&self) -> Option<&str> {
+        self.platform_sid.as_deref()
     }
 
     /// The org's own account as an integration (never its token), for any member; `None` when

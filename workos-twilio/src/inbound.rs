@@ -193,6 +193,7 @@ where
     /// [`Error::Unavailable`] when no auth token can check the request or the storage fails.
     pub async fn message(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let to = params.get("To").unwrap_or_default();
         // The number's org first: its own Twilio account, if any, signed the request.
         let owner = self.owners.owner(to).await?;
@@ -286,6 +287,7 @@ where
     /// As [`InboundService::message`].
     pub async fn message_status(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = self
             .callback_org(request, &[params.get("From"), params.get("To")])
             .await?;
@@ -322,6 +324,28 @@ where
         }
     }
 
+    /// The checks that need no lookup, made before any: a request without a signature is
+    /// refused, and one the platform's token signed goes on. One claiming to come from the
+    /// platform's account (`AccountSid`) but not signed by its token is refused too. Only a
+    /// request that an org's own account may have signed goes on unchecked to the lookups
+    /// (the number's owner, cached, and that org's account, cached), which [`Self::verify`]
+    /// needs to pick the token; a made-up one then costs those lookups once per number.
+    fn precheck(&self, request: &InboundRequest<'_>, params: &Params) -> Result<()> {
+        if request.signature.is_none_or(str::is_empty) {
+            return Err(refused(request));
+        }
+        if let Some(validator) = self.accounts.platform_validator() {
+            if signed(validator, &self.public_url, request, params) {
+                return Ok(());
+            }
+            let platform = self.accounts.platform_account_sid();
+            if platform.is_some() && params.get("AccountSid") == platform {
+                return Err(refused(request));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the request's signature over the public URL with the auth token of `org`'s own
     /// Twilio account when it has one, else the platform's.
     async fn verify(
@@ -338,15 +362,20 @@ where
             });
         };
         if !signed(&validator, &self.public_url, request, params) {
-            tracing::warn!(
-                request_id = request.request_id.unwrap_or_default(),
-                path = request.path(),
-                "refused a Twilio webhook with a missing or invalid signature"
-            );
-            return Err(Error::Forbidden("invalid Twilio signature".to_owned()));
+            return Err(refused(request));
         }
         Ok(())
     }
+}
+
+/// The refusal of a request with a missing or invalid signature (logged).
+fn refused(request: &InboundRequest<'_>) -> Error {
+    tracing::warn!(
+        request_id = request.request_id.unwrap_or_default(),
+        path = request.path(),
+        "refused a Twilio webhook with a missing or invalid signature"
+    );
+    Error::Forbidden("invalid Twilio signature".to_owned())
 }
 
 /// Whether the request carries a valid signature of `validator` over `public_url` + its path

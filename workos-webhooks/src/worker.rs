@@ -592,6 +592,18 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
                 return Done::Attempted(dead_letter(delivery, ERROR_SECRETS_UNREADABLE));
             }
         };
+        let headers = match &due.sealed_headers {
+            None => Ok(due.headers.clone()),
+            Some(sealed) => self.sealer.open_headers(delivery.org_id, sealed),
+        };
+        let headers = match headers {
+            Ok(headers) => headers,
+            Err(e) => {
+                tracing::error!(webhook_id = %delivery.webhook_id, delivery_id = %delivery.id, error = %e,
+                    "cannot open webhook headers; dead-lettering the delivery");
+                return Done::Attempted(dead_letter(delivery, ERROR_SECRETS_UNREADABLE));
+            }
+        };
         let body = match serde_json::to_vec(&due.event) {
             Ok(body) => body,
             Err(e) => {
@@ -609,7 +621,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
                         url: &url,
                         msg_id: &msg_id,
                         body: &body,
-                        headers: &due.headers,
+                        headers: &headers,
                         secrets: &secrets,
                     })
                     .await
@@ -781,16 +793,57 @@ impl Pipeline {
     where
         S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static,
     {
-        let worker = DeliveryWorker::new(store.clone(), cipher, &config)?;
-        let dispatcher = Dispatcher::new(store, &config)
-            .notify(worker.waker())
-            .hand_off(worker.handoff());
+        // Checked once here; each run below builds the pair anew with the same settings.
+        DeliveryWorker::new(store.clone(), cipher.clone(), &config)?;
         let (shutdown, signal) = watch::channel(false);
-        let tasks = vec![
-            tokio::spawn(dispatcher.run(signal.clone())),
-            tokio::spawn(worker.run(signal)),
-        ];
-        Ok(PipelineHandle { shutdown, tasks })
+        // Supervised as one: when either task panics the other is stopped too and both start
+        // again (deliveries claimed by the dead run come back when their lease ends).
+        let task = workos_core::supervise::spawn_supervised("webhook-pipeline", move || {
+            let (store, cipher, config) = (store.clone(), cipher.clone(), config.clone());
+            let signal = signal.clone();
+            async move {
+                let worker = match DeliveryWorker::new(store.clone(), cipher, &config) {
+                    Ok(worker) => worker,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot restart the webhook pipeline");
+                        return;
+                    }
+                };
+                let dispatcher = Dispatcher::new(store, &config)
+                    .notify(worker.waker())
+                    .hand_off(worker.handoff());
+                run_both(
+                    tokio::spawn(dispatcher.run(signal.clone())),
+                    tokio::spawn(worker.run(signal)),
+                )
+                .await;
+            }
+        });
+        Ok(PipelineHandle {
+            shutdown,
+            tasks: vec![task],
+        })
+    }
+}
+
+/// Waits for both tasks; when one panics, aborts the other and panics with it (for the
+/// supervisor to restart the pair).
+async fn run_both(mut a: JoinHandle<()>, mut b: JoinHandle<()>) {
+    let (first, other) = tokio::select! {
+        r = &mut a => (r, b),
+        r = &mut b => (r, a),
+    };
+    let second = match first {
+        Err(e) if e.is_panic() => {
+            other.abort();
+            std::panic::resume_unwind(e.into_panic());
+        }
+        _ => other.await,
+    };
+    if let Err(e) = second
+        && e.is_panic()
+    {
+        std::panic::resume_unwind(e.into_panic());
     }
 }
 
@@ -813,7 +866,7 @@ impl PipelineHandle {
         }
     }
 
-    /// Whether both tasks are still running.
+    /// Whether the pipeline is still running.
     #[must_use]
     pub fn is_running(&self) -> bool {
         self.tasks.iter().all(|t| !t.is_finished())

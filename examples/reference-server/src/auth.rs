@@ -13,6 +13,7 @@ use workos_core::repo::Directory;
 use workos_core::tenant::TenantContext;
 use workos_limits::Decision;
 
+use crate::client_ip;
 use crate::config::JwtConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,8 +21,24 @@ use crate::state::AppState;
 /// Authenticates the request, applies the caller's rate limit, and hands the handler a
 /// [`TenantContext`] (through the request's extensions) carrying the request id.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // A client whose failures used up its budget is refused before its credentials are
+    // looked up ([`crate::failed_auth`]).
+    let client = client_ip::limit_key(client_ip::of_request(
+        req.headers(),
+        req.extensions(),
+        &state.trusted_proxies,
+    ));
+    if let Some(retry_after) = state.failed_auth.refused_for(&client) {
+        return limited(state.failed_auth.per_minute(), retry_after);
+    }
     let (ctx, limit_key) = match resolve(&state, req.headers()).await {
         Ok(found) => found,
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
+            return match state.failed_auth.failed(&*state.limiter, &client).await {
+                Some(retry_after) => limited(state.failed_auth.per_minute(), retry_after),
+                None => e.into_response(),
+            };
+        }
         Err(e) => return e.into_response(),
     };
     tracing::Span::current().record("org_id", tracing::field::display(ctx.org_id()));
@@ -108,15 +125,18 @@ async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String
     let prefix = parse_prefix(token).ok_or_else(invalid)?;
     let found = match state.api_keys.get(prefix) {
         Some(found) => found,
-        None => {
-            let found = state
-                .store
-                .api_key_by_prefix(prefix)
-                .await?
-                .ok_or_else(invalid)?;
-            state.api_keys.put(prefix, &found);
-            found
-        }
+        // Unknown a moment ago: no transaction to learn it again.
+        None if state.api_keys.is_miss(prefix) => return Err(invalid()),
+        None => match state.store.api_key_by_prefix(prefix).await? {
+            Some(found) => {
+                state.api_keys.put(prefix, &found);
+                found
+            }
+            None => {
+                state.api_keys.put_miss(prefix);
+                return Err(invalid());
+            }
+        },
     };
     if !state.hasher.verify(token, &found.hash) {
         return Err(invalid());
@@ -144,14 +164,19 @@ struct Claims {
 /// Checks user JWTs: HS256 only, signature, `exp` (required), `nbf` (when present), and `aud`
 /// / `iss` (required) when `WORKOS_JWT_AUDIENCE` / `WORKOS_JWT_ISSUER` are set.
 pub struct JwtVerifier {
-    key: jsonwebtoken::DecodingKey,
+    /// HS256 with `WORKOS_JWT_SECRET`.
+    secret: Option<jsonwebtoken::DecodingKey>,
+    /// RS256 and ES256 with the keys at `WORKOS_JWT_JWKS_URL`.
+    jwks: Option<crate::jwks::JwksKeys>,
     validation: jsonwebtoken::Validation,
 }
 
 impl JwtVerifier {
     /// The verifier for `config`.
-    #[must_use]
-    pub fn new(config: &JwtConfig) -> Self {
+    ///
+    /// # Errors
+    /// When the JWKS client cannot be built.
+    pub fn new(config: &JwtConfig) -> anyhow::Result<Self> {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.validate_nbf = true;
         let mut required = vec!["exp", "sub"];
@@ -168,16 +193,39 @@ impl JwtVerifier {
             required.push("iss");
         }
         validation.set_required_spec_claims(&required);
-        Self {
-            key: jsonwebtoken::DecodingKey::from_secret(&config.secret),
+        Ok(Self {
+            secret: config
+                .secret
+                .as_deref()
+                .map(jsonwebtoken::DecodingKey::from_secret),
+            jwks: config
+                .jwks_url
+                .clone()
+                .map(crate::jwks::JwksKeys::new)
+                .transpose()?,
             validation,
-        }
+        })
     }
 
-    fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+    /// The token's claims once its signature (HS256 with the secret; RS256 or ES256 with the
+    /// JWKS key its `kid` names), expiry, `nbf` and configured `aud` / `iss` check out.
+    async fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        use jsonwebtoken::Algorithm;
+        let invalid = || ApiError::unauthorized("invalid or expired token");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        let key = match (header.alg, &self.secret, &self.jwks) {
+            (Algorithm::HS256, Some(secret), _) => secret.clone(),
+            (alg @ (Algorithm::RS256 | Algorithm::ES256), _, Some(jwks)) => {
+                let kid = header.kid.as_deref().ok_or_else(invalid)?;
+                jwks.key(kid, alg).await.ok_or_else(invalid)?
+            }
+            _ => return Err(invalid()),
+        };
+        let mut validation = self.validation.clone();
+        validation.algorithms = vec![header.alg];
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map(|data| data.claims)
-            .map_err(|_| ApiError::unauthorized("invalid or expired token"))
+            .map_err(|_| invalid())
     }
 }
 
@@ -190,7 +238,8 @@ async fn user_jwt(
         .jwt
         .as_ref()
         .ok_or_else(|| ApiError::unauthorized("invalid API key"))?
-        .verify(token)?;
+        .verify(token)
+        .await?;
     let user_id: UserId = claims
         .sub
         .parse()

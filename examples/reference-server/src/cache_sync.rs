@@ -18,27 +18,35 @@ use crate::state::AppState;
 /// How long the task waits before listening again after a failure.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// Starts the task that applies the store's invalidations to `state`'s caches. It runs until
-/// the store is closed.
+/// Starts the task that applies the store's invalidations to `state`'s caches, supervised
+/// (restarted if it panics, after dropping every cache: what it missed is unknown). It runs
+/// until the store is closed.
 pub fn spawn(state: &AppState) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
-    tokio::spawn(async move {
-        loop {
-            match state.store.invalidations().await {
-                Ok(mut changes) => loop {
-                    match changes.recv().await {
-                        Ok(change) => apply(&state, &change),
-                        Err(RecvError::Lagged(_)) => apply(&state, &Invalidation::Everything),
-                        Err(RecvError::Closed) => break,
+    workos_core::supervise::spawn_supervised("cache-sync", move || {
+        let state = state.clone();
+        async move {
+            // A restart after a panic: whatever happened meanwhile is unknown.
+            apply(&state, &Invalidation::Everything);
+            loop {
+                match state.store.invalidations().await {
+                    Ok(mut changes) => loop {
+                        match changes.recv().await {
+                            Ok(change) => apply(&state, &change),
+                            Err(RecvError::Lagged(_)) => {
+                                apply(&state, &Invalidation::Everything);
+                            }
+                            Err(RecvError::Closed) => break,
+                        }
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for cache invalidations; retrying");
+                        // Whatever happened meanwhile is unknown.
+                        apply(&state, &Invalidation::Everything);
                     }
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for cache invalidations; retrying");
-                    // Whatever happened meanwhile is unknown.
-                    apply(&state, &Invalidation::Everything);
                 }
+                tokio::time::sleep(RETRY).await;
             }
-            tokio::time::sleep(RETRY).await;
         }
     })
 }

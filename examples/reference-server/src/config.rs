@@ -25,6 +25,10 @@ pub struct Config {
     pub public_url: String,
     /// `WORKOS_ENCRYPTION_KEY`: base64 of 32 bytes, for secrets at rest.
     pub encryption_key: SecretKey,
+    /// `WORKOS_ENCRYPTION_KEY_PREVIOUS`: the key before a rotation (base64 of 32 bytes). It
+    /// still opens what it sealed until `workos-server admin reencrypt` has re-sealed every
+    /// secret with `WORKOS_ENCRYPTION_KEY`; then it can be removed.
+    pub previous_encryption_key: Option<SecretKey>,
     /// `WORKOS_API_KEY_PEPPER`: the HMAC key API keys are hashed with.
     pub api_key_pepper: Vec<u8>,
     /// `WORKOS_JWT_SECRET` (at least 32 bytes), `WORKOS_JWT_AUDIENCE`, `WORKOS_JWT_ISSUER`:
@@ -38,13 +42,16 @@ pub struct Config {
     /// `WORKOS_REDIS_URL`, default unset: where the limits of a deployment of several
     /// processes are kept (without it each process limits on its own).
     pub redis_url: Option<String>,
+    /// `WORKOS_AUTH_FAILURES_PER_MINUTE`, default 30: failed authentications (401) a minute
+    /// per client address (IPv6 by /64) before the address is answered 429 without its
+    /// credentials being looked up.
+    pub auth_failures_per_minute: u32,
     /// `WORKOS_API_KEY_CACHE_SECS`, default 5: how long an API key read from the database
     /// authenticates requests before it is read again (0: read on every request). A key revoked
     /// through another server process stops working here within this time.
     pub api_key_cache_ttl: std::time::Duration,
     /// `WORKOS_TRUSTED_PROXIES`: the proxies (CIDRs or addresses, comma-separated) whose
     /// `X-Forwarded-For` is believed; default none (the client is the TCP peer).
-    #[cfg(feature = "leads")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS`, default 60: how often the queued-lead job runs;
     /// `None` (set to 0) turns it off in this process.
@@ -54,6 +61,9 @@ pub struct Config {
     /// ctrl-c) has to finish in-flight requests and stop its workers (which hand back the
     /// deliveries they claimed) before it exits anyway.
     pub shutdown_timeout: std::time::Duration,
+    /// `WORKOS_HEADER_READ_TIMEOUT_SECS` (default 10) and `WORKOS_BODY_READ_TIMEOUT_SECS`
+    /// (default 30): how long a client may take to send a request's headers, then its body.
+    pub read_timeouts: crate::ReadTimeouts,
     /// `WORKOS_LOG`, default `info`.
     pub log: String,
     /// `WORKOS_ENV=production` requires real secrets instead of generating dev ones.
@@ -69,6 +79,10 @@ pub struct Config {
     /// Gmail, when set.
     #[cfg(feature = "gmail")]
     pub gmail: Option<workos_gmail::GmailConfig>,
+    /// `GMAIL_PUBSUB_TOPIC`, `GMAIL_PUBSUB_AUDIENCE`, `GMAIL_PUBSUB_SERVICE_ACCOUNT`,
+    /// `GOOGLE_OIDC_JWKS_URL`: Gmail push, when the topic is set (and Gmail is configured).
+    #[cfg(feature = "gmail")]
+    pub gmail_push: Option<workos_gmail::PushConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -91,11 +105,15 @@ impl std::fmt::Debug for Config {
 /// can be brute-forced offline from any one token (RFC 7518 §3.2).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
-/// How user JWTs (HS256) are checked.
+/// How user JWTs are checked: HS256 with a shared secret, and/or RS256 / ES256 with the keys a
+/// JWKS URL publishes.
 #[derive(Clone)]
 pub struct JwtConfig {
     /// `WORKOS_JWT_SECRET`: the HS256 key, at least [`MIN_JWT_SECRET_BYTES`].
-    pub secret: Vec<u8>,
+    pub secret: Option<Vec<u8>>,
+    /// `WORKOS_JWT_JWKS_URL`: where the identity provider publishes its public keys (RS256,
+    /// ES256), e.g. Supabase's `https://<project>.supabase.co/auth/v1/.well-known/jwks.json`.
+    pub jwks_url: Option<String>,
     /// `WORKOS_JWT_AUDIENCE`: when set, a token's `aud` must name it.
     pub audience: Option<String>,
     /// `WORKOS_JWT_ISSUER`: when set, a token's `iss` must be it.
@@ -106,6 +124,7 @@ impl std::fmt::Debug for JwtConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The secret is never printed.
         f.debug_struct("JwtConfig")
+            .field("jwks_url", &self.jwks_url)
             .field("audience", &self.audience)
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
@@ -113,31 +132,42 @@ impl std::fmt::Debug for JwtConfig {
 }
 
 impl JwtConfig {
-    /// Reads `WORKOS_JWT_SECRET`, `WORKOS_JWT_AUDIENCE` and `WORKOS_JWT_ISSUER` through `get`;
-    /// `None` when no secret is set (JWT auth off). Blank values count as unset.
+    /// Reads `WORKOS_JWT_SECRET`, `WORKOS_JWT_JWKS_URL`, `WORKOS_JWT_AUDIENCE` and
+    /// `WORKOS_JWT_ISSUER` through `get`; `None` when neither a secret nor a JWKS URL is set
+    /// (JWT auth off). Blank values count as unset.
     ///
     /// # Errors
-    /// A secret shorter than [`MIN_JWT_SECRET_BYTES`], or an audience or issuer without a
-    /// secret (they would silently check nothing).
+    /// A secret shorter than [`MIN_JWT_SECRET_BYTES`], a JWKS URL that is not `http(s)://`, or
+    /// an audience or issuer without a secret or URL (they would silently check nothing).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
         let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
         let (audience, issuer) = (set("WORKOS_JWT_AUDIENCE"), set("WORKOS_JWT_ISSUER"));
-        let Some(secret) = set("WORKOS_JWT_SECRET") else {
+        let (secret, jwks_url) = (set("WORKOS_JWT_SECRET"), set("WORKOS_JWT_JWKS_URL"));
+        if secret.is_none() && jwks_url.is_none() {
             if audience.is_some() || issuer.is_some() {
                 bail!(
-                    "WORKOS_JWT_AUDIENCE / WORKOS_JWT_ISSUER are set but WORKOS_JWT_SECRET is not"
+                    "WORKOS_JWT_AUDIENCE / WORKOS_JWT_ISSUER are set but neither \
+                     WORKOS_JWT_SECRET nor WORKOS_JWT_JWKS_URL is"
                 );
             }
             return Ok(None);
-        };
-        if secret.len() < MIN_JWT_SECRET_BYTES {
+        }
+        if let Some(secret) = &secret
+            && secret.len() < MIN_JWT_SECRET_BYTES
+        {
             bail!(
                 "WORKOS_JWT_SECRET: must be at least {MIN_JWT_SECRET_BYTES} bytes (got {})",
                 secret.len()
             );
         }
+        if let Some(url) = &jwks_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("WORKOS_JWT_JWKS_URL: must be an http(s):// URL");
+        }
         Ok(Some(Self {
-            secret: secret.into_bytes(),
+            secret: secret.map(String::into_bytes),
+            jwks_url: jwks_url.map(|u| u.trim().to_owned()),
             audience,
             issuer,
         }))
@@ -320,6 +350,15 @@ impl Config {
             workos_limits::RedisLimiter::check_url(url.trim())
                 .map_err(|e| anyhow::anyhow!("WORKOS_REDIS_URL: {e}"))?;
         }
+        let auth_failures_per_minute = match get("WORKOS_AUTH_FAILURES_PER_MINUTE") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .context("WORKOS_AUTH_FAILURES_PER_MINUTE: not a positive integer")?,
+            None => 30,
+        };
         let api_key_cache_ttl = match get("WORKOS_API_KEY_CACHE_SECS") {
             Some(v) => v
                 .trim()
@@ -351,6 +390,10 @@ impl Config {
                 (key.unwrap_or(dev_key), pepper.unwrap_or(dev_pepper))
             }
         };
+        let previous_encryption_key = get("WORKOS_ENCRYPTION_KEY_PREVIOUS")
+            .map(|k| SecretKey::from_base64(&k))
+            .transpose()
+            .context("WORKOS_ENCRYPTION_KEY_PREVIOUS: must be base64 of 32 bytes")?;
         #[cfg(feature = "leads")]
         let lead_routing_interval = match get("WORKOS_LEAD_ROUTING_INTERVAL_SECS") {
             Some(v) => v
@@ -359,6 +402,11 @@ impl Config {
                 .ok()
                 .context("WORKOS_LEAD_ROUTING_INTERVAL_SECS: not a whole number of seconds")?,
             None => 60,
+        };
+        let defaults = crate::ReadTimeouts::default();
+        let read_timeouts = crate::ReadTimeouts {
+            headers: secs(&get, "WORKOS_HEADER_READ_TIMEOUT_SECS")?.unwrap_or(defaults.headers),
+            body: secs(&get, "WORKOS_BODY_READ_TIMEOUT_SECS")?.unwrap_or(defaults.body),
         };
         let shutdown_timeout = match get("WORKOS_SHUTDOWN_TIMEOUT_SECS") {
             Some(v) => v
@@ -371,9 +419,10 @@ impl Config {
         };
         Ok(Self {
             bind,
+            previous_encryption_key,
             admin_bind,
             shutdown_timeout,
-            #[cfg(feature = "leads")]
+            read_timeouts,
             trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
             #[cfg(feature = "leads")]
             lead_routing_interval: Some(std::time::Duration::from_secs(lead_routing_interval))
@@ -387,6 +436,7 @@ impl Config {
             org_rate_limit_per_minute,
             redis_url,
             api_key_cache_ttl,
+            auth_failures_per_minute,
             log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),
             production,
             #[cfg(feature = "twilio")]
@@ -397,11 +447,13 @@ impl Config {
             #[cfg(feature = "gmail")]
             gmail: workos_gmail::GmailConfig::from_lookup(&get)
                 .map_err(|e| anyhow::anyhow!("Gmail configuration (GOOGLE_*): {e}"))?,
+            #[cfg(feature = "gmail")]
+            gmail_push: workos_gmail::PushConfig::from_lookup(&get)
+                .map_err(|e| anyhow::anyhow!("Gmail push configuration (GMAIL_PUBSUB_*): {e}"))?,
         })
     }
 }
 
-#[cfg(feature = "leads")]
 /// Parses `WORKOS_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses,
 /// comma-separated; blank or unset is none.
 fn trusted_proxies(value: Option<&str>) -> anyhow::Result<Vec<ipnet::IpNet>> {
@@ -469,4 +521,19 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
+}
+
+/// `name` as a whole, positive number of seconds, when set.
+fn secs(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> anyhow::Result<Option<std::time::Duration>> {
+    get(name)
+        .map(|v| match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(std::time::Duration::from_secs(n)),
+            _ => Err(anyhow::anyhow!(
+                "{name}: not a positive whole number of seconds"
+            )),
+        })
+        .transpose()
 }

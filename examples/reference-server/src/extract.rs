@@ -37,9 +37,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
+            .map_err(body_rejection)?;
         parse_json(&bytes).map(Self)
     }
+}
+
+/// The answer to a body that could not be read: `408` when the client was too slow to send it
+/// (`WORKOS_BODY_READ_TIMEOUT_SECS`), else what axum says (`413` over the size limit, `400`).
+pub fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if is_read_timeout(&e) {
+        return read_timeout();
+    }
+    ApiError::new(e.status(), "bad-request", e.body_text())
+}
+
+/// Whether reading a body failed because the client was too slow to send it.
+pub fn is_read_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// `408`: the body was not sent within `WORKOS_BODY_READ_TIMEOUT_SECS`.
+pub fn read_timeout() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        "the request body was not sent in time",
+    )
 }
 
 /// Parses JSON bytes with field paths in errors.

@@ -119,6 +119,9 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
+        Err(e) if crate::extract::is_read_timeout(&e) => {
+            return crate::extract::read_timeout().into_response();
+        }
         Err(_) => {
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -17,19 +17,24 @@ pub mod api_key_cache;
 pub mod auth;
 pub mod bootstrap;
 pub mod cache_sync;
+pub mod client_ip;
 pub mod config;
 pub mod database;
 pub mod error;
 pub mod extract;
+pub mod failed_auth;
 pub mod idempotency;
+pub mod jwks;
 pub mod metrics;
 pub mod openapi;
+pub mod reencrypt;
 pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod workers;
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Request, StatusCode};
@@ -215,9 +220,27 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting connections and
-/// lets in-flight requests finish. Handlers see each connection's peer address (`ConnectInfo`),
-/// which the public form's per-IP limit keys on.
+/// How long a client may take to send a request's headers, and then its body (the slowloris
+/// guards): `WORKOS_HEADER_READ_TIMEOUT_SECS` and `WORKOS_BODY_READ_TIMEOUT_SECS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadTimeouts {
+    /// From the connection's start (or the previous response) to the end of the headers; a
+    /// client too slow is disconnected.
+    pub headers: Duration,
+    /// From the handler's first read of the body to its end; a client too slow gets `408`.
+    pub body: Duration,
+}
+
+impl Default for ReadTimeouts {
+    fn default() -> Self {
+        Self {
+            headers: Duration::from_secs(10),
+            body: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves `app` on `listener` with the default [`ReadTimeouts`]; see [`serve_with`].
 ///
 /// # Errors
 /// When the listener fails.
@@ -226,12 +249,65 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, app, shutdown, ReadTimeouts::default()).await
+}
+
+/// Serves `app` on `listener` (HTTP/1.1) until `shutdown` resolves, then stops accepting
+/// connections and lets in-flight requests finish. Handlers see each connection's peer address
+/// (`ConnectInfo`), which the public form's per-IP limit keys on. A client that does not send
+/// its headers, or its body, within `timeouts` is cut off, so slow clients cannot hold
+/// connections (and memory) open at will.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    timeouts: ReadTimeouts,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(timeouts.headers);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // A connection gone before it was accepted, or a passing shortage (of file
+                // descriptors): never a reason to stop serving. Wait, as axum::serve does.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = tower_http::timeout::RequestBodyTimeout::new(app.clone(), timeouts.body)
+            .map_request(move |mut req: Request<_>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            });
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Resolves on SIGINT or SIGTERM.

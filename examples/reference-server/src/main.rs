@@ -12,7 +12,7 @@ use workos_reference_server::config::{Config, DatabaseConfig};
 use workos_reference_server::state::AppState;
 use workos_reference_server::workers::Workers;
 use workos_reference_server::{
-    admin_app, app, bootstrap, cache_sync, database, serve, shutdown_signal,
+    ReadTimeouts, admin_app, app, bootstrap, cache_sync, database, serve_with, shutdown_signal,
 };
 
 #[derive(Parser)]
@@ -64,6 +64,11 @@ enum Admin {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// Re-seal every secret at rest (Gmail and Twilio credentials, webhook, partner and form
+    /// secrets, OAuth states) with WORKOS_ENCRYPTION_KEY, opening the old ones with
+    /// WORKOS_ENCRYPTION_KEY_PREVIOUS. Prints progress on stderr and a report per column;
+    /// resumable: run it again after an interruption.
+    Reencrypt,
     /// Map a phone number to an org: one of the platform's Twilio account (or of the org's
     /// own), checked with Twilio, which also gives its capabilities. Prints the phone.
     #[cfg(feature = "twilio")]
@@ -100,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
     let store = database::open(&config.database).await?;
     let bind = config.bind;
     let deadline = config.shutdown_timeout;
+    let read_timeouts = config.read_timeouts;
     let production = config.production;
     let state = AppState::new(store.clone(), config);
     if !matches!(command, Command::Admin { .. }) {
@@ -109,7 +115,14 @@ async fn main() -> anyhow::Result<()> {
 
     match command {
         Command::Serve { no_webhook_workers } => {
-            run(state, bind, !no_webhook_workers, deadline, production).await
+            run(
+                state,
+                bind,
+                !no_webhook_workers,
+                (deadline, read_timeouts),
+                production,
+            )
+            .await
         }
         // Answered above, before the configuration is read.
         Command::Migrate => Ok(()),
@@ -147,6 +160,18 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin {
+            command: Admin::Reencrypt,
+        } => {
+            let report = workos_reference_server::reencrypt::reencrypt(
+                &store,
+                &state.cipher,
+                &mut std::io::stderr(),
+            )
+            .await?;
+            println!("{}", serde_json::json!({ "columns": report }));
+            Ok(())
+        }
         #[cfg(feature = "twilio")]
         Command::Admin {
             command: Admin::AssignPhone { org, number, label },
@@ -178,7 +203,7 @@ async fn run(
     state: AppState,
     bind: SocketAddr,
     webhook_workers: bool,
-    deadline: Duration,
+    (deadline, read_timeouts): (Duration, ReadTimeouts),
     production: bool,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
@@ -206,10 +231,11 @@ async fn run(
                 .with_context(|| format!("WORKOS_ADMIN_BIND: cannot listen on {admin_bind}"))?;
             let admin_bind = admin_listener.local_addr().unwrap_or(admin_bind);
             tracing::info!(%admin_bind, "admin listening");
-            Some(tokio::spawn(serve(
+            Some(tokio::spawn(serve_with(
                 admin_listener,
                 admin_app(state.clone()),
                 shutdown_signal(),
+                read_timeouts,
             )))
         }
         None => None,
@@ -219,10 +245,15 @@ async fn run(
     // On SIGTERM or ctrl-c the server stops accepting and finishes its in-flight requests
     // while the workers stop (handing back what they claimed), together, within `deadline`.
     let (stopping, stop) = tokio::sync::watch::channel(false);
-    let mut server = tokio::spawn(serve(listener, app(state), async move {
-        shutdown_signal().await;
-        let _ = stopping.send(true);
-    }));
+    let mut server = tokio::spawn(serve_with(
+        listener,
+        app(state),
+        async move {
+            shutdown_signal().await;
+            let _ = stopping.send(true);
+        },
+        read_timeouts,
+    ));
     let mut stop_seen = stop.clone();
     // Biased: once the signal is seen the workers must be stopped too, even when the server,
     // with nothing in flight, finished in the same instant (an unbiased pick then returned early

@@ -76,6 +76,10 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
     let (size, idle) = state.store.pool_stats();
     metrics::gauge!("db_pool_connections").set(f64::from(size));
     metrics::gauge!("db_pool_idle_connections").set(idle as f64);
+    // Supervised background tasks restarted after a panic (task names are the engine's own).
+    for (task, n) in workos_core::supervise::restarts() {
+        metrics::counter!("workos_task_restarts_total", "task" => task).absolute(n);
+    }
     (
         [("content-type", "text/plain; version=0.0.4")],
         handle().render(),

@@ -79,14 +79,18 @@ impl JobHandle {
     }
 }
 
-/// Starts the job: a run every `interval`, the first at once.
+/// Starts the job, supervised (restarted if it panics): a run every `interval`, the first at
+/// once.
 pub fn spawn(store: SqlStore, policy: RetentionPolicy, interval: Duration) -> JobHandle {
-    let task = tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            run_once(&store, &policy).await;
+    let task = workos_core::supervise::spawn_supervised("retention", move || {
+        let (store, policy) = (store.clone(), policy.clone());
+        async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                run_once(&store, &policy).await;
+            }
         }
     });
     JobHandle { task }

@@ -41,6 +41,8 @@ pub struct Inner {
     pub touched: Mutex<HashMap<ApiKeyId, Instant>>,
     /// API keys read recently (`WORKOS_API_KEY_CACHE_SECS`).
     pub api_keys: crate::api_key_cache::ApiKeyCache,
+    /// Failed authentications per client address (`WORKOS_AUTH_FAILURES_PER_MINUTE`).
+    pub failed_auth: crate::failed_auth::FailedAuth,
     /// Registers webhook endpoints and rotates their secrets.
     #[cfg(feature = "webhooks")]
     pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
@@ -55,7 +57,6 @@ pub struct Inner {
     #[cfg(feature = "leads")]
     pub form_quota: Quota,
     /// The proxies whose `X-Forwarded-For` is believed (`WORKOS_TRUSTED_PROXIES`).
-    #[cfg(feature = "leads")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often the queued-lead job runs; `None` when it is off.
     #[cfg(feature = "leads")]
@@ -80,6 +81,8 @@ pub struct GmailService {
     /// The sync engine (its quota budget and per-integration locks are shared by the routes
     /// and the scheduler).
     pub sync: workos_gmail::SyncEngine,
+    /// Push notifications (`GMAIL_PUBSUB_TOPIC`), when configured.
+    pub push: Option<workos_gmail::GmailPush>,
 }
 
 impl std::ops::Deref for AppState {
@@ -103,7 +106,13 @@ impl AppState {
         {
             config.webhooks.limiter = Arc::clone(&limiter);
         }
-        let cipher = Arc::new(Cipher::new(1, config.encryption_key));
+        // The server seals with key id 1 whatever the key; a previous key (a rotation in
+        // progress) opens what it sealed until `admin reencrypt` has re-sealed it.
+        let cipher = match config.previous_encryption_key {
+            Some(previous) => Cipher::new(1, config.encryption_key).with_previous_key(previous),
+            None => Cipher::new(1, config.encryption_key),
+        };
+        let cipher = Arc::new(cipher);
         #[cfg(feature = "twilio")]
         let twilio = Arc::new(workos_twilio::TwilioAccounts::new(
             Arc::new(store.clone()),
@@ -124,7 +133,6 @@ impl AppState {
             partners: workos_leads::PartnerService::new(Arc::new(store.clone()), cipher.clone()),
             #[cfg(feature = "leads")]
             form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
-            #[cfg(feature = "leads")]
             trusted_proxies: config.trusted_proxies,
             #[cfg(feature = "leads")]
             lead_routing_interval: config.lead_routing_interval,
@@ -138,11 +146,17 @@ impl AppState {
             #[cfg(feature = "twilio")]
             twilio,
             #[cfg(feature = "gmail")]
-            gmail: config.gmail.and_then(|c| gmail(c, &store, &cipher)),
+            gmail: config
+                .gmail
+                .and_then(|c| gmail(c, config.gmail_push.as_ref(), &store, &cipher)),
             store,
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
-            jwt: config.jwt.as_ref().map(crate::auth::JwtVerifier::new),
+            jwt: config.jwt.as_ref().and_then(|c| {
+                crate::auth::JwtVerifier::new(c)
+                    .inspect_err(|e| tracing::error!(error = %e, "user JWTs are off"))
+                    .ok()
+            }),
             admin_bind: config.admin_bind,
             limiter,
             caller_quota: per_minute(config.rate_limit_per_minute),
@@ -150,6 +164,10 @@ impl AppState {
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
             api_keys: crate::api_key_cache::ApiKeyCache::new(config.api_key_cache_ttl),
+            failed_auth: crate::failed_auth::FailedAuth::new(
+                std::num::NonZeroU32::new(config.auth_failures_per_minute)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            ),
         }))
     }
 
@@ -229,6 +247,7 @@ fn limiter(redis_url: Option<&str>) -> Arc<dyn RateLimiter> {
 #[cfg(feature = "gmail")]
 fn gmail(
     config: workos_gmail::GmailConfig,
+    push: Option<&workos_gmail::PushConfig>,
     store: &SqlStore,
     cipher: &Arc<Cipher>,
 ) -> Option<GmailService> {
@@ -236,13 +255,20 @@ fn gmail(
         Arc::new(store.clone()),
         Arc::clone(cipher),
     ));
-    workos_gmail::Gmail::builder(config, Arc::new(store.clone()), Arc::clone(cipher))
+    let client = workos_gmail::Gmail::builder(config, Arc::new(store.clone()), Arc::clone(cipher))
         .state_store(states)
+        .watch_topic(push.map(|p| p.topic.clone()))
         .build()
         .inspect_err(|e| tracing::error!(error = %e, "Gmail is misconfigured; Gmail is off"))
-        .ok()
-        .map(|client| GmailService {
-            sync: client.sync_engine(workos_gmail::SyncConfig::default()),
-            client,
-        })
+        .ok()?;
+    let sync = client.sync_engine(workos_gmail::SyncConfig::default());
+    let push = match push {
+        Some(p) => Some(
+            workos_gmail::GmailPush::new(p, sync.clone(), Arc::new(store.clone()))
+                .inspect_err(|e| tracing::error!(error = %e, "Gmail push is off"))
+                .ok()?,
+        ),
+        None => None,
+    };
+    Some(GmailService { client, sync, push })
 }

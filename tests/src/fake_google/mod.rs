@@ -27,6 +27,13 @@
 //! (multipart/alternative, an ISO-8859-1 body, RFC 2047 subjects, an attachment, a malformed
 //! message, a newsletter with `List-Unsubscribe`, mail sent by the account, a reply).
 //!
+//! - **Push** — `POST …/watch` (`{"topicName"}` → `{"historyId", "expiration"}`, seven days
+//!   unless [`set_watch_lifetime`](FakeGoogle::set_watch_lifetime) says otherwise), `POST
+//!   …/stop`, Google's JWKS at `GET /oauth2/v3/certs`, and a Pub/Sub push sender
+//!   ([`deliver_push`](FakeGoogle::deliver_push), [`post_push`](FakeGoogle::post_push)) whose
+//!   OIDC tokens are RS256-signed by the fake's own key ([`sign_oidc`](FakeGoogle::sign_oidc);
+//!   [`sign_oidc_foreign`](FakeGoogle::sign_oidc_foreign) forges one).
+//!
 //! Switches: [`inject`](FakeGoogle::inject) scripts the next answers of one [`Route`]
 //! ([`Fault::Unauthorized`], [`Fault::RateLimited`] with `Retry-After`, [`Fault::Status`] for
 //! a `500` or any other error, [`Fault::Error`] for a given message such as
@@ -72,11 +79,14 @@ use tokio::task::JoinHandle;
 
 mod gmail_api;
 mod oauth;
+mod pubsub;
+mod pubsub_keys;
 mod samples;
 mod wire;
 
 use gmail_api::*;
 use oauth::*;
+pub use pubsub::{FakeWatch, PUSH_SERVICE_ACCOUNT, PUSH_TOPIC, SIGNING_KEY_ID};
 pub use samples::{sample_messages, simple_message};
 pub use wire::header_values;
 use wire::*;
@@ -113,6 +123,12 @@ pub enum Route {
     History,
     /// `POST /gmail/v1/users/me/messages/send`.
     Send,
+    /// `POST /gmail/v1/users/me/watch`.
+    Watch,
+    /// `POST /gmail/v1/users/me/stop`.
+    Stop,
+    /// `GET /oauth2/v3/certs` (Google's OIDC signing keys).
+    Jwks,
 }
 
 /// A scripted answer (see [`FakeGoogle::inject`]).
@@ -237,6 +253,7 @@ struct Mailbox {
     authorize_requests: Vec<Vec<(String, String)>>,
     sent: Vec<SentMessage>,
     issued: Vec<(String, Option<String>)>,
+    push: pubsub::PushState,
 }
 
 struct Shared {
@@ -307,6 +324,7 @@ impl FakeGoogle {
                 authorize_requests: Vec::new(),
                 sent: Vec::new(),
                 issued: Vec::new(),
+                push: pubsub::PushState::default(),
             }),
         });
         let app = Router::new()
@@ -734,6 +752,7 @@ async fn handle(
         Route::Authorize => authorize(&mut m, &query),
         Route::Token => token(&mut m, &headers, &body),
         Route::Revoke => revoke(&mut m, &body),
+        Route::Jwks => pubsub::jwks(),
         _ => {
             if !authorized(&m, &headers) {
                 return unauthorized();
@@ -746,6 +765,8 @@ async fn handle(
                     get_message(&m, id, &query)
                 }
                 Route::History => list_history(&m, &query),
+                Route::Watch => pubsub::watch(&mut m, &body),
+                Route::Stop => pubsub::stop(&mut m),
                 _ => send(&mut m, &body),
             }
         }

@@ -227,6 +227,9 @@ pub(super) fn route_of(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, _, Some("messages")) => Some(Route::MessagesList),
         (&Method::GET, _, Some("history")) => Some(Route::History),
         (&Method::POST, _, Some("messages/send")) => Some(Route::Send),
+        (&Method::POST, _, Some("watch")) => Some(Route::Watch),
+        (&Method::POST, _, Some("stop")) => Some(Route::Stop),
+        (&Method::GET, "/oauth2/v3/certs", _) => Some(Route::Jwks),
         (&Method::GET, _, Some(rest)) if rest.starts_with("messages/") => Some(Route::MessagesGet),
         _ => None,
     }

@@ -111,6 +111,13 @@ pub struct Integration {
     pub last_synced_at: Option<DateTime<Utc>>,
     /// What went wrong last, when the integration is failing or needs reauthorisation.
     pub last_error: Option<String>,
+    /// Push notifications (Gmail: `users.watch` to a Pub/Sub topic): until when the provider
+    /// publishes the account's changes; `None` when nothing is watched.
+    #[serde(default)]
+    pub watch_expires_at: Option<DateTime<Utc>>,
+    /// The provider's position (Gmail: `historyId`) when the watch was last made or renewed.
+    #[serde(default)]
+    pub watch_history_id: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -129,6 +136,15 @@ pub struct NewIntegration {
     /// Provider settings, a JSON object (default `{}`).
     #[serde(default = "empty_object")]
     pub settings: serde_json::Value,
+}
+
+/// A watch made at the provider ([`Integration::watch_expires_at`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationWatch {
+    /// Until when the provider publishes changes.
+    pub expires_at: DateTime<Utc>,
+    /// The provider's position when the watch was made (Gmail: `historyId`).
+    pub history_id: String,
 }
 
 pub(super) fn empty_object() -> serde_json::Value {

@@ -69,6 +69,24 @@ pub struct Partner {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Partner {
+    /// The partner as events carry it and non-admins read it: a webhook delivery URL reduced to
+    /// scheme and host ([`HttpUrl::redacted`]); partner URLs are often capability URLs.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        let delivery = match &self.delivery {
+            PartnerDelivery::Webhook { url } => PartnerDelivery::Webhook {
+                url: url.redacted(),
+            },
+            other => other.clone(),
+        };
+        Self {
+            delivery,
+            ..self.clone()
+        }
+    }
+}
+
 /// Input for a new partner.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -225,6 +225,17 @@ impl HttpUrl {
     pub fn to_url(&self) -> url::Url {
         url::Url::parse(&self.0).expect("validated on construction")
     }
+
+    /// The URL as shown to those who may not use it: scheme, host and port kept, the path and
+    /// query replaced by `/[redacted]`. Capability URLs (Slack, Zapier, …) carry their secret
+    /// in the path or query, so only admins see them whole.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        let url = self.to_url();
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Self(format!("{}://{host}{port}/[redacted]", url.scheme()))
+    }
 }
 string_value!(HttpUrl, InvalidUrl);
 
@@ -308,5 +319,18 @@ mod tests {
         ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn redacted_url_keeps_only_scheme_host_and_port() {
+        let url =
+            HttpUrl::parse("https://hooks.slack.com/services/T0/B0/s3cr3t?token=t0k").unwrap();
+        assert_eq!(
+            url.redacted().as_ref(),
+            "https://hooks.slack.com/[redacted]"
+        );
+        let url = HttpUrl::parse("http://[::1]:8080/x#frag").unwrap();
+        assert_eq!(url.redacted().as_ref(), "http://[::1]:8080/[redacted]");
+        assert!(HttpUrl::parse(url.redacted().as_ref()).is_ok());
     }
 }

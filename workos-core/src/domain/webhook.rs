@@ -42,7 +42,8 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     /// Whether deliveries are made.
     pub enabled: bool,
-    /// Extra headers sent with every delivery.
+    /// Extra headers sent with every delivery: their names; the values are sealed at rest and
+    /// never shown again (each reads `[redacted]`).
     pub headers: BTreeMap<String, String>,
     /// At most this many deliveries a second to this endpoint.
     pub rate_limit_per_second: Option<u32>,
@@ -54,6 +55,33 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// What stands for a value nobody may read back: custom header values, the path and query of
+/// a capability URL.
+pub const REDACTED: &str = "[redacted]";
+
+/// `headers` with every value replaced by [`REDACTED`]: the names stay readable.
+#[must_use]
+pub fn redacted_headers(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    headers
+        .keys()
+        .map(|name| (name.clone(), REDACTED.to_owned()))
+        .collect()
+}
+
+impl Webhook {
+    /// The endpoint as events carry it and non-admins read it: its URL reduced to scheme and
+    /// host ([`HttpUrl::redacted`]), its header values [`REDACTED`]. Events are read by viewers
+    /// and fanned out to every endpoint of the org, so they never carry a capability URL.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        Self {
+            url: self.url.redacted(),
+            headers: redacted_headers(&self.headers),
+            ..self.clone()
+        }
+    }
 }
 
 /// Input for a new endpoint.
@@ -75,7 +103,8 @@ pub struct NewWebhook {
     pub enabled: bool,
     /// Extra headers sent with every delivery: at most 20; names of letters, digits, `-` and
     /// `_`, not one the delivery sets itself (`webhook-*`, `content-type`, …); values
-    /// printable ASCII.
+    /// printable ASCII. Their values are sealed at rest and never shown again: treat them as
+    /// write-only credentials.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(schema_with = headers_schema))]
     pub headers: BTreeMap<String, String>,
@@ -103,7 +132,8 @@ pub struct WebhookPatch {
     pub event_types: Option<Vec<String>>,
     /// Enable or disable; enabling clears `disabled_reason` and `failing_since`.
     pub enabled: Option<bool>,
-    /// Replacement headers, as on create.
+    /// Replacement headers, as on create (all of them: values are write-only, so none are
+    /// merged).
     #[cfg_attr(feature = "openapi", schema(schema_with = nullable_headers_schema))]
     pub headers: Option<BTreeMap<String, String>>,
     /// New rate limit, or clear it.
@@ -379,7 +409,7 @@ pub struct DeliveryAttempt {
     pub error_kind: Option<String>,
     /// How long it took, in milliseconds.
     pub latency_ms: u32,
-    /// The first 4 KiB of the response body.
+    /// The first 4 KiB of the response body: shown to admins only (`null` for others).
     pub response_body: Option<String>,
     /// When the next attempt is due, if one is.
     pub next_attempt_at: Option<DateTime<Utc>>,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::SealedSecrets;
-use crate::domain::{Integration, IntegrationStatus, NewIntegration};
+use crate::domain::{Integration, IntegrationStatus, IntegrationWatch, NewIntegration};
 use crate::error::Result;
 use crate::ids::{IntegrationId, OrgId, UserId};
 use crate::page::{Page, PageRequest};
@@ -107,6 +107,20 @@ pub trait IntegrationRepo: Send + Sync {
         last_synced_at: Option<DateTime<Utc>>,
     ) -> Result<Integration>;
 
+    /// Stores the provider watch (push notifications) made for the integration, or clears it
+    /// with `None` (member role). Emits no event. Clearing the watch of a disconnected
+    /// integration is allowed (and changes nothing: disconnecting clears it).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Conflict`] on `status` when storing a watch
+    /// of a disconnected integration; [`crate::Error::Forbidden`].
+    async fn set_integration_watch(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        watch: Option<IntegrationWatch>,
+    ) -> Result<Integration>;
+
     /// Connects an account again, or for the first time (admin): when the org has an
     /// integration of this provider and account in any status (`needs_reauth` and
     /// `disconnected` included), it becomes `active` with the new sealed credentials and
@@ -127,8 +141,8 @@ pub trait IntegrationRepo: Send + Sync {
         credentials: SealedSecrets,
     ) -> Result<Integration>;
 
-    /// Disconnects (admin): deletes the credentials, clears `last_error` and sets the status
-    /// `disconnected`; stored emails are kept. Emits `integration.disconnected`; disconnecting
+    /// Disconnects (admin): deletes the credentials, clears `last_error` and the watch, and sets
+    /// the status `disconnected`; stored emails are kept. Emits `integration.disconnected`; disconnecting
     /// a disconnected integration changes nothing and emits nothing.
     ///
     /// # Errors
@@ -149,6 +163,16 @@ pub struct ClaimedIntegration {
     pub id: IntegrationId,
     /// Until when no other scheduler claims it.
     pub claimed_until: DateTime<Utc>,
+}
+
+/// An integration found across orgs ([`IntegrationScheduler::integrations_of_account`],
+/// [`IntegrationScheduler::integrations_to_watch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegrationRef {
+    /// Its org (work on it in a system context of this org).
+    pub org_id: OrgId,
+    /// The integration.
+    pub id: IntegrationId,
 }
 
 /// The cross-tenant side of integrations, for trusted scheduler processes only: claiming due
@@ -179,6 +203,45 @@ pub trait IntegrationScheduler: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn release_integration_claim(&self, org_id: OrgId, id: IntegrationId) -> Result<()>;
+
+    /// Claims one integration for `lease`, whether due or not (a push notification asks for
+    /// its sync now), unless another claim on it runs or it is `needs_reauth` or
+    /// `disconnected`: `None` then. Shares the claim of
+    /// [`IntegrationScheduler::claim_due_integrations`], so a pushed sync and a scheduled one
+    /// never run at once, in any process.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn claim_integration(
+        &self,
+        org_id: OrgId,
+        id: IntegrationId,
+        lease: std::time::Duration,
+    ) -> Result<Option<ClaimedIntegration>>;
+
+    /// The integrations of `provider` connected to `account` (lower-cased as stored), across
+    /// orgs, that are not `disconnected` (one mailbox may be connected by several orgs).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn integrations_of_account(
+        &self,
+        provider: &str,
+        account: &str,
+    ) -> Result<Vec<IntegrationRef>>;
+
+    /// Up to `limit` integrations of `provider`, across orgs, neither `needs_reauth` nor
+    /// `disconnected`, whose watch is missing or expires before `expiring_before`, soonest
+    /// first (missing first).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn integrations_to_watch(
+        &self,
+        provider: &str,
+        expiring_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<IntegrationRef>>;
 }
 
 /// A started OAuth connect as the store keeps it until the provider redirects back.

@@ -485,7 +485,9 @@ impl std::fmt::Debug for SealedSecrets {
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait WebhookRepo: Send + Sync {
-    /// Registers an endpoint with its sealed secrets. Emits `webhook_endpoint.created`.
+    /// Registers an endpoint with its sealed secrets and its custom headers' values sealed
+    /// (`headers`; only the names of `new.headers` are stored readable). Emits
+    /// `webhook_endpoint.created` with the endpoint redacted ([`Webhook::redacted`]).
     ///
     /// # Errors
     /// [`crate::Error::Validation`], [`crate::Error::Forbidden`].
@@ -494,6 +496,7 @@ pub trait WebhookRepo: Send + Sync {
         ctx: &TenantContext,
         new: NewWebhook,
         secrets: SealedSecrets,
+        headers: SealedSecrets,
     ) -> Result<Webhook>;
     /// One endpoint.
     ///
@@ -505,7 +508,8 @@ pub trait WebhookRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>>;
-    /// Changes an endpoint. Emits `webhook_endpoint.updated`.
+    /// Changes an endpoint; `headers` holds the sealed values of `patch.headers` when the
+    /// patch replaces them. Emits `webhook_endpoint.updated`.
     ///
     /// # Errors
     /// [`crate::Error::NotFound`], [`crate::Error::Validation`].
@@ -514,6 +518,7 @@ pub trait WebhookRepo: Send + Sync {
         ctx: &TenantContext,
         id: WebhookId,
         patch: WebhookPatch,
+        headers: Option<SealedSecrets>,
     ) -> Result<Webhook>;
     /// Deletes an endpoint and its deliveries. Emits `webhook_endpoint.deleted`.
     ///
@@ -591,6 +596,10 @@ pub trait WebhookRepo: Send + Sync {
     ) -> Result<u64>;
 }
 
+/// An endpoint whose custom headers are still stored in plaintext: its org, id and headers
+/// ([`DeliveryQueue::plaintext_webhook_headers`]).
+pub type PlaintextHeaders = (OrgId, WebhookId, std::collections::BTreeMap<String, String>);
+
 /// A delivery claimed by a worker, with everything needed to send it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueDelivery {
@@ -598,8 +607,11 @@ pub struct DueDelivery {
     pub delivery: WebhookDelivery,
     /// The endpoint URL.
     pub url: String,
-    /// Extra headers.
+    /// Extra headers stored before they were sealed (an endpoint not yet converted); empty
+    /// once `sealed_headers` holds them.
     pub headers: std::collections::BTreeMap<String, String>,
+    /// The endpoint's extra headers, sealed (a JSON object of names to values).
+    pub sealed_headers: Option<SealedSecrets>,
     /// The endpoint's sealed secrets.
     pub secrets: SealedSecrets,
     /// The endpoint's rate limit.
@@ -732,6 +744,23 @@ pub trait DeliveryQueue: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Up to `limit` endpoints, of any org, whose custom headers are still stored in plaintext
+    /// (written before headers were sealed at rest), with those headers.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn plaintext_webhook_headers(&self, limit: u32) -> Result<Vec<PlaintextHeaders>>;
+    /// Stores an endpoint's headers sealed and leaves only their names readable, if they are
+    /// still in plaintext; answers whether it did.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn seal_webhook_headers(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        sealed: SealedSecrets,
+    ) -> Result<bool>;
 }
 
 /// Whether a provider-idempotent record was new.

@@ -324,6 +324,11 @@ impl SyncEngine {
         }
     }
 
+    /// The client it syncs with.
+    pub(crate) fn gmail(&self) -> &Gmail {
+        &self.gmail
+    }
+
     /// Waits until the mailbox's quota allows a call of `method`.
     async fn pace(&self, id: IntegrationId, method: Method) {
         while let Some(wait) = self.quota.reserve(id, method) {

@@ -43,3 +43,75 @@ async fn due_mailboxes_sync_once_per_interval(h: Harness) {
     assert_eq!(scheduler(&h, Duration::ZERO).run_once().await, 1);
 }
 gmail_test!(due_mailboxes_sync_once_per_interval);
+
+/// Claims through the store, except that the first claim panics (an injected fault).
+struct PanicsOnce {
+    inner: Arc<dyn IntegrationScheduler>,
+    panicked: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl IntegrationScheduler for PanicsOnce {
+    async fn claim_due_integrations(
+        &self,
+        provider: &str,
+        synced_before: chrono::DateTime<chrono::Utc>,
+        lease: Duration,
+        limit: u32,
+    ) -> workos_core::Result<Vec<workos_core::repo::ClaimedIntegration>> {
+        if !self
+            .panicked
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("injected fault in the Gmail scheduler");
+        }
+        self.inner
+            .claim_due_integrations(provider, synced_before, lease, limit)
+            .await
+    }
+
+    async fn release_integration_claim(
+        &self,
+        org_id: workos_core::ids::OrgId,
+        id: workos_core::ids::IntegrationId,
+    ) -> workos_core::Result<()> {
+        self.inner.release_integration_claim(org_id, id).await
+    }
+}
+
+async fn a_panicking_scheduler_is_restarted_and_counted(h: Harness) {
+    let integration = h.connect().await;
+    let restarts = || {
+        workos_core::supervise::restarts()
+            .into_iter()
+            .find(|(task, _)| *task == "gmail-sync")
+            .map_or(0, |(_, n)| n)
+    };
+    let before = restarts();
+    let claims: Arc<dyn IntegrationScheduler> = Arc::new(PanicsOnce {
+        inner: h.db.store.clone(),
+        panicked: std::sync::atomic::AtomicBool::new(false),
+    });
+    let handle = SyncScheduler::new(
+        h.gmail.sync_engine(SyncConfig::default()),
+        claims,
+        SchedulerConfig {
+            interval: Duration::from_secs(3600),
+        },
+    )
+    .spawn();
+    // The first run panics; the restarted one syncs the mailbox (its first tick is at once).
+    // The bound is only a hang guard.
+    let mut waited = 0;
+    while h.integration(integration.id).await.last_synced_at.is_none() {
+        assert!(
+            waited < 300,
+            "the scheduler was not restarted after its panic"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(restarts() > before, "the restart is counted");
+    handle.shutdown().await;
+}
+gmail_test!(a_panicking_scheduler_is_restarted_and_counted);

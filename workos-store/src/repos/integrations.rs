@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    Integration, IntegrationStatus, NewIntegration, Timestamp, to_storage_precision,
+    Integration, IntegrationStatus, IntegrationWatch, NewIntegration, Timestamp,
+    to_storage_precision,
 };
 use workos_core::events::types;
 use workos_core::ids::{IntegrationId, OrgId};
@@ -36,6 +37,8 @@ struct IntegrationRow {
     sync_state: Json<serde_json::Value>,
     last_synced_at: Option<Timestamp>,
     last_error: Option<String>,
+    watch_expires_at: Option<Timestamp>,
+    watch_history_id: Option<String>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -55,6 +58,8 @@ impl TryFrom<IntegrationRow> for Integration {
             sync_state: r.sync_state.0,
             last_synced_at: r.last_synced_at,
             last_error: r.last_error,
+            watch_expires_at: r.watch_expires_at,
+            watch_history_id: r.watch_history_id,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -62,7 +67,7 @@ impl TryFrom<IntegrationRow> for Integration {
 }
 
 const INTEGRATION_COLUMNS: &str = "id, org_id, provider, account, status, settings, sync_state, \
-     last_synced_at, last_error, created_at, updated_at";
+     last_synced_at, last_error, watch_expires_at, watch_history_id, created_at, updated_at";
 
 pub(super) async fn fetch_integration(
     tx: &mut Tx,
@@ -139,6 +144,8 @@ async fn insert_integration(
         sync_state: empty_object(),
         last_synced_at: None,
         last_error: None,
+        watch_expires_at: None,
+        watch_history_id: None,
         created_at: t,
         updated_at: t,
     };
@@ -408,6 +415,46 @@ impl IntegrationRepo for SqlStore {
         Ok(updated)
     }
 
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %id))]
+    async fn set_integration_watch(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        watch: Option<IntegrationWatch>,
+    ) -> Result<Integration> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let current = lock_integration(&mut tx, ctx, id).await?;
+        if current.status == IntegrationStatus::Disconnected {
+            if watch.is_some() {
+                return Err(disconnected());
+            }
+            return Ok(current);
+        }
+        let (expires_at, history_id) = watch
+            .map(|w| (Some(to_storage_precision(w.expires_at)), Some(w.history_id)))
+            .unwrap_or_default();
+        let updated = Integration {
+            watch_expires_at: expires_at,
+            watch_history_id: history_id,
+            updated_at: now(),
+            ..current
+        };
+        tx.execute(
+            "UPDATE integrations SET watch_expires_at = $1, watch_history_id = $2, updated_at = $3
+             WHERE org_id = $4 AND id = $5",
+            args![
+                updated.watch_expires_at,
+                updated.watch_history_id.clone(),
+                updated.updated_at,
+                ctx.org_id(),
+                id,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
     async fn reconnect_integration(
         &self,
@@ -459,13 +506,21 @@ impl IntegrationRepo for SqlStore {
         let updated = Integration {
             status: IntegrationStatus::Disconnected,
             last_error: None,
+            watch_expires_at: None,
+            watch_history_id: None,
             updated_at: now(),
             ..current
         };
         tx.execute(
-            "UPDATE integrations SET status = $1, credentials = NULL, last_error = NULL, updated_at = $2
+            "UPDATE integrations SET status = $1, credentials = NULL, last_error = NULL,
+             watch_expires_at = NULL, watch_history_id = NULL, updated_at = $2
              WHERE org_id = $3 AND id = $4",
-            args![updated.status.as_str(), updated.updated_at, ctx.org_id(), id],
+            args![
+                updated.status.as_str(),
+                updated.updated_at,
+                ctx.org_id(),
+                id
+            ],
         )
         .await?;
         emit(

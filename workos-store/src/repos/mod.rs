@@ -46,7 +46,7 @@ pub(crate) async fn emit<T: Serialize>(
 ) -> Result<()> {
     let data =
         serde_json::to_value(entity).map_err(|e| Error::internal("cannot snapshot entity", e))?;
-    let event = DomainEvent::new(ctx.org_id(), event_type, kind, id, data, ctx.request_id());
+    let event = DomainEvent::in_context(ctx, event_type, kind, id, data);
     tx.record(&event).await
 }
 

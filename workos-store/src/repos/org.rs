@@ -5,8 +5,8 @@ use chrono::Duration;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyPatch, E164, Member, NewApiKey, NewMember, NewOrg, NewPhone,
-    Org, Phone, PhoneCapabilities, PhonePatch, Timestamp,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, E164, MAX_API_KEYS_PER_ORG, Member, NewApiKey,
+    NewMember, NewOrg, NewPhone, Org, Phone, PhoneCapabilities, PhonePatch, Timestamp,
 };
 use workos_core::events::types;
 use workos_core::ids::{ApiKeyId, MemberId, OrgId, PhoneId, UserId};
@@ -322,13 +322,19 @@ async fn keep_an_owner(tx: &mut Tx, ctx: &TenantContext, member: &Member) -> Res
     if member.role != Role::Owner {
         return Ok(());
     }
-    let (owners,): (i64,) = tx
-        .fetch_one(
-            "SELECT COUNT(*) FROM org_members WHERE org_id = $1 AND role = 'owner'",
-            args![ctx.org_id()],
-        )
-        .await?;
-    if owners <= 1 {
+    // Two transactions demoting or removing the last two owners would each count two owners
+    // and both go ahead (Postgres reads committed rows): the owners' rows are locked first, in
+    // id order, so the second waits for the first and then sees one owner left. SQLite has one
+    // writer at a time.
+    #[cfg(feature = "postgres")]
+    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    #[cfg(not(feature = "postgres"))]
+    let lock = "";
+    let sql = format!(
+        "SELECT id FROM org_members WHERE org_id = $1 AND role = 'owner' ORDER BY id{lock}"
+    );
+    let owners: Vec<(uuid::Uuid,)> = tx.fetch_all(&sql, args![ctx.org_id()]).await?;
+    if owners.len() <= 1 {
         return Err(Error::conflict(
             "role",
             "an org must keep at least one owner",
@@ -442,6 +448,27 @@ impl ApiKeyRepo for SqlStore {
             )));
         }
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        // The org's row, locked (Postgres), serialises key creations of one org, so two at
+        // once cannot both take the last place under the cap.
+        let lock = format!(
+            "SELECT id FROM orgs WHERE id = $1{}",
+            super::leads::for_update(self)
+        );
+        let _: Option<(uuid::Uuid,)> = tx.fetch_optional(&lock, args![ctx.org_id()]).await?;
+        let (live,): (i64,) = tx
+            .fetch_one(
+                "SELECT count(*) FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL",
+                args![ctx.org_id()],
+            )
+            .await?;
+        if live >= i64::from(MAX_API_KEYS_PER_ORG) {
+            return Err(Error::conflict(
+                "api_keys",
+                format!(
+                    "the org has {MAX_API_KEYS_PER_ORG} live API keys, the most allowed; revoke one first"
+                ),
+            ));
+        }
         let t = now();
         let key = ApiKey {
             id: ApiKeyId::new(),

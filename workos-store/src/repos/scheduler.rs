@@ -7,7 +7,8 @@ use uuid::Uuid;
 use workos_core::domain::{Timestamp, to_storage_precision};
 use workos_core::ids::{IntegrationId, OrgId, UserId};
 use workos_core::repo::{
-    ClaimedIntegration, IntegrationScheduler, OAuthStateRepo, PendingOAuth, SealedSecrets,
+    ClaimedIntegration, IntegrationRef, IntegrationScheduler, OAuthStateRepo, PendingOAuth,
+    SealedSecrets,
 };
 use workos_core::{Error, Result};
 
@@ -84,6 +85,84 @@ impl IntegrationScheduler for SqlStore {
         .await?;
         tx.commit().await
     }
+
+    #[tracing::instrument(skip_all, fields(org_id = %org_id, integration_id = %id))]
+    async fn claim_integration(
+        &self,
+        org_id: OrgId,
+        id: IntegrationId,
+        lease: std::time::Duration,
+    ) -> Result<Option<ClaimedIntegration>> {
+        let t = now();
+        let until = to_storage_precision(
+            t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60)),
+        );
+        let mut tx = self.system_tx(true).await?;
+        // One conditional UPDATE: of two claimers, the second finds the claim running.
+        let claimed = tx
+            .execute(
+                "UPDATE integrations SET sync_claimed_until = $1
+                 WHERE org_id = $2 AND id = $3 AND status NOT IN ('needs_reauth', 'disconnected')
+                 AND (sync_claimed_until IS NULL OR sync_claimed_until <= $4)",
+                args![until, org_id, id, t],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok((claimed == 1).then_some(ClaimedIntegration {
+            org_id,
+            id,
+            claimed_until: until,
+        }))
+    }
+
+    async fn integrations_of_account(
+        &self,
+        provider: &str,
+        account: &str,
+    ) -> Result<Vec<IntegrationRef>> {
+        let mut tx = self.system_tx(false).await?;
+        let rows: Vec<(Uuid, Uuid)> = tx
+            .fetch_all(
+                "SELECT org_id, id FROM integrations
+                 WHERE provider = $1 AND account = $2 AND status <> 'disconnected'
+                 ORDER BY org_id, id",
+                args![provider, account],
+            )
+            .await?;
+        Ok(refs(rows))
+    }
+
+    async fn integrations_to_watch(
+        &self,
+        provider: &str,
+        expiring_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<IntegrationRef>> {
+        let mut tx = self.system_tx(false).await?;
+        let rows: Vec<(Uuid, Uuid)> = tx
+            .fetch_all(
+                "SELECT org_id, id FROM integrations
+                 WHERE provider = $1 AND status NOT IN ('needs_reauth', 'disconnected')
+                 AND (watch_expires_at IS NULL OR watch_expires_at < $2)
+                 ORDER BY watch_expires_at NULLS FIRST, org_id, id LIMIT $3",
+                args![
+                    provider,
+                    to_storage_precision(expiring_before),
+                    i64::from(limit)
+                ],
+            )
+            .await?;
+        Ok(refs(rows))
+    }
+}
+
+fn refs(rows: Vec<(Uuid, Uuid)>) -> Vec<IntegrationRef> {
+    rows.into_iter()
+        .map(|(org, id)| IntegrationRef {
+            org_id: OrgId::from_uuid(org),
+            id: IntegrationId::from_uuid(id),
+        })
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]

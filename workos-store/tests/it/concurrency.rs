@@ -195,3 +195,68 @@ async fn concurrent_claims_of_one_number_across_orgs_admit_one(store: &SqlStore)
         .map(|p| p.org_id);
     assert_eq!(owner, Some(winners[0].org_id));
 }
+
+contract_test!(concurrent_demotions_of_the_last_two_owners_leave_one);
+/// Two owners demoted (or removed) at once, each by a request that counts two owners: one must
+/// wait for the other and be refused, or the org is left without an owner. Several rounds, as
+/// each round is one chance for the two transactions to overlap.
+async fn concurrent_demotions_of_the_last_two_owners_leave_one(store: &SqlStore) {
+    use workos_core::repo::MemberRepo;
+    for round in 0..10 {
+        let t = Tenant::new(store, &format!("Owners {round}")).await;
+        t.user(store, Role::Owner).await;
+        let system = workos_core::tenant::TenantContext::system(t.org.id, "test");
+        let owners: Vec<_> = store
+            .list_members(&system, workos_core::page::PageRequest::default())
+            .await
+            .unwrap()
+            .data
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(owners.len(), 2);
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = owners
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let (store, ctx, id, barrier) =
+                    (store.clone(), system.clone(), *id, barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    // One demoted, the other removed: both paths check for the last owner.
+                    if i == 0 {
+                        store
+                            .set_member_role(&ctx, id, Role::Admin)
+                            .await
+                            .map(|_| ())
+                    } else {
+                        store.delete_member(&ctx, id).await
+                    }
+                })
+            })
+            .collect();
+        let mut results = Vec::new();
+        for h in handles {
+            results.push(h.await.expect("the task did not panic"));
+        }
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(workos_core::Error::Conflict { .. })))
+            .count();
+        assert_eq!(
+            (results.iter().filter(|r| r.is_ok()).count(), refused),
+            (1, 1),
+            "round {round}: one goes ahead, the other is refused: {results:?}"
+        );
+        let left = store
+            .list_members(&system, workos_core::page::PageRequest::default())
+            .await
+            .unwrap()
+            .data
+            .into_iter()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        assert_eq!(left, 1, "round {round}: the org keeps one owner");
+    }
+}

@@ -36,6 +36,7 @@ mod deals;
 mod emails;
 mod event_log;
 mod gmail_system;
+mod integration_watches;
 mod interactions;
 mod invalidations;
 mod isolation;

@@ -64,6 +64,7 @@ where
     /// As [`InboundService::message`].
     pub async fn voice(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let outbound = params
             .get("Direction")
             .is_some_and(|d| d.starts_with("outbound"));
@@ -165,6 +166,7 @@ where
     /// the URL lacks them.
     pub async fn ring_next(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = request.org();
         self.verify(org, request, &params).await?;
         let dial = DialActionCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
@@ -210,6 +212,7 @@ where
     /// lacks them.
     pub async fn bridge(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = request.org();
         self.verify(org, request, &params).await?;
         let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
@@ -252,6 +255,7 @@ where
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
     pub async fn bridge_ended(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = request.org();
         self.verify(org, request, &params).await?;
         let dial = DialActionCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
@@ -268,6 +272,7 @@ where
     /// As [`InboundService::message`].
     pub async fn hangup(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         self.verify(request.org(), request, &params).await?;
         Ok(Twiml::new().hangup().build())
     }
@@ -281,6 +286,7 @@ where
     /// As [`InboundService::message`].
     pub async fn call_status(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = self
             .callback_org(request, &[params.get("To"), params.get("From")])
             .await?;
@@ -319,6 +325,7 @@ where
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
     pub async fn recording(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = request.org();
         self.verify(org, request, &params).await?;
         let rec = RecordingCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
@@ -347,6 +354,7 @@ where
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
     pub async fn transcription(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = request.org();
         self.verify(org, request, &params).await?;
         let t = TranscriptionCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;

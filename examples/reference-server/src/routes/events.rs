@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::events::{DomainEvent, EventFilter};
+use workos_core::events::{DomainEvent, EventActor, EventFilter};
 use workos_core::ids::EventId;
 use workos_core::page::Page;
 use workos_core::repo::EventRepo;
@@ -33,10 +33,14 @@ pub(crate) struct ListEvents {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// Event types, e.g. `person.created`; repeat the parameter or separate with commas.
+    /// Event types, e.g. `person.created`; repeat the parameter or separate with commas (at
+    /// most 50, each at most 100 characters).
     r#type: Option<String>,
     /// Events about this record.
     subject_id: Option<uuid::Uuid>,
+    /// Events caused by this actor: `api_key:<id>`, `user:<id>` or `system:<job>` (the
+    /// `actor` of an event, written `kind:id`).
+    actor: Option<String>,
     /// Happened at or after.
     occurred_after: Option<DateTime<Utc>>,
     /// Happened before.
@@ -52,7 +56,30 @@ where
         .map_err(|e: T::Err| ApiError::invalid_field(field, e.to_string()))
 }
 
-/// List the org's events, oldest first.
+/// The most event types one list may filter by.
+pub(crate) const MAX_EVENT_TYPES: usize = 50;
+/// The longest event type a filter may name.
+pub(crate) const MAX_EVENT_TYPE_LEN: usize = 100;
+
+/// Bounds the `type` filter: it becomes one SQL parameter per type.
+fn check_types(types: &[String]) -> ApiResult<()> {
+    if types.len() > MAX_EVENT_TYPES {
+        return Err(ApiError::invalid_field(
+            "type",
+            format!("at most {MAX_EVENT_TYPES} event types"),
+        ));
+    }
+    if types.iter().any(|t| t.len() > MAX_EVENT_TYPE_LEN) {
+        return Err(ApiError::invalid_field(
+            "type",
+            format!("an event type is at most {MAX_EVENT_TYPE_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// List the org's events, oldest first. Each names its actor (who caused it) and request id;
+/// `api_key.*` events are listed to admins and owners only.
 #[utoipa::path(get, path = "/events", tag = "events", params(ListEvents),
     responses((status = 200, body = Page<DomainEvent>), (status = 422, body = Problem)))]
 async fn list_events(
@@ -73,6 +100,7 @@ async fn list_events(
                     .map(str::to_owned),
             ),
             "subject_id" => filter.subject_id = Some(parse("subject_id", &value)?),
+            "actor" => filter.actor = Some(value.parse::<EventActor>()?),
             "occurred_after" => filter.occurred.after = Some(parse("occurred_after", &value)?),
             "occurred_before" => filter.occurred.before = Some(parse("occurred_before", &value)?),
             other => {
@@ -83,6 +111,7 @@ async fn list_events(
             }
         }
     }
+    check_types(&filter.types)?;
     let page = page(limit, cursor.as_deref())?;
     Ok(Json(state.store.list_events(&ctx, filter, page).await?))
 }

@@ -8,6 +8,8 @@ mod companies;
 mod deals;
 mod emails;
 mod events;
+#[cfg(feature = "gmail")]
+mod gmail_push;
 mod integrations;
 mod interactions;
 #[cfg(feature = "leads")]
@@ -63,13 +65,15 @@ pub fn api() -> OpenApiRouter<AppState> {
 }
 
 /// Routes that authenticate by other means than an API key or a user token (Twilio's
-/// signatures, Google's OAuth state, a public form's id).
+/// signatures, Google's OAuth state and Pub/Sub's OIDC tokens, a public form's id).
 pub fn public() -> OpenApiRouter<AppState> {
     let public = OpenApiRouter::new();
     #[cfg(feature = "twilio")]
     let public = public.merge(twilio_webhooks::router());
     #[cfg(feature = "leads")]
     let public = public.merge(leads::public_router());
+    #[cfg(feature = "gmail")]
+    let public = public.merge(gmail_push::router());
     public.merge(integrations::public_router())
 }
 

@@ -50,7 +50,7 @@ impl<S: Send + Sync> FromRequest<S> for Webhook {
         let headers = req.headers().clone();
         let body = Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
+            .map_err(crate::extract::body_rejection)?;
         Ok(Self { uri, headers, body })
     }
 }

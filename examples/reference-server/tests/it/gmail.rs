@@ -86,7 +86,7 @@ impl Drop for GmailApp {
 
 /// One run of the Gmail scheduler of the server process with `state`, as `workos-server serve`
 /// runs it (`Workers::start`), with `interval`.
-async fn sync_due(state: &AppState, interval: Duration) -> usize {
+pub(crate) async fn sync_due(state: &AppState, interval: Duration) -> usize {
     state
         .gmail_scheduler(workos_gmail::SchedulerConfig { interval })
         .expect("Gmail configured")
@@ -96,6 +96,15 @@ async fn sync_due(state: &AppState, interval: Duration) -> usize {
 
 /// A Gmail-enabled server on a fresh database of `backend`.
 pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
+    spawn_with(backend, false).await
+}
+
+/// The path Pub/Sub pushes Gmail's notifications to.
+pub(crate) const PUSH_PATH: &str = "/api/v1/webhooks/gmail/push";
+
+/// A Gmail-enabled server, with push on (`GMAIL_PUBSUB_*` pointing at the fake, the audience
+/// the push URL) when `push` is set.
+pub(crate) async fn spawn_with(backend: Backend, push: bool) -> Option<GmailApp> {
     let mut app = spawn_app(backend).await?;
     let google = FakeGoogle::start(ACCOUNT).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -111,6 +120,9 @@ pub(crate) async fn spawn(backend: Backend) -> Option<GmailApp> {
         ("WORKOS_PUBLIC_URL", format!("http://{addr}")),
     ]);
     env.extend(google.env_vars());
+    if push {
+        env.extend(google.push_env_vars(&format!("http://{addr}{PUSH_PATH}")));
+    }
     // The lead sender's (webhook pipeline) settings, for the lead-delivery tests.
     env.extend(crate::helpers::WEBHOOK_ENV.map(|(k, v)| (k, v.to_owned())));
     let config = Config::from_lookup(|k| env.get(k).cloned()).expect("valid Gmail configuration");

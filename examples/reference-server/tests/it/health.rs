@@ -31,6 +31,35 @@ async fn metrics_expose_request_latency(app: &TestApp) {
 }
 server_test!(metrics_expose_request_latency);
 
+/// A supervised background task that panics is restarted, and `/metrics` counts it.
+async fn task_restarts_are_counted_in_metrics(app: &TestApp) {
+    // A name of this test's own: the count is per process, and tests run side by side.
+    let name: &'static str = Box::leak(format!("test-{}", uuid::Uuid::now_v7().simple()).into());
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let task = workos_core::supervise::spawn_supervised(name, {
+        let runs = runs.clone();
+        move || {
+            let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { assert!(run > 0, "injected panic in the first run") }
+        }
+    });
+    task.await.expect("the supervisor outlives the panic");
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "restarted once"
+    );
+    let metrics = app.get("/metrics", "").await;
+    assert!(
+        metrics
+            .text
+            .contains(&format!("workos_task_restarts_total{{task=\"{name}\"}} 1")),
+        "{}",
+        metrics.text
+    );
+}
+server_test!(task_restarts_are_counted_in_metrics);
+
 /// Clients choose the method and the path: neither becomes a label value as sent, so they
 /// cannot add series without bound.
 async fn metric_labels_take_no_client_text(app: &TestApp) {

@@ -58,6 +58,8 @@ pub(crate) struct Settings {
     pub(crate) jwt_audience: &'static str,
     /// `WORKOS_JWT_ISSUER` (default unset).
     pub(crate) jwt_issuer: &'static str,
+    /// `WORKOS_AUTH_FAILURES_PER_MINUTE` (default: too high to meet).
+    pub(crate) auth_failures_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             trusted_proxies: "",
             jwt_audience: "",
             jwt_issuer: "",
+            auth_failures_per_minute: 100_000,
         }
     }
 }
@@ -141,6 +144,10 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
         ),
         ("WORKOS_JWT_AUDIENCE", settings.jwt_audience.to_owned()),
         ("WORKOS_JWT_ISSUER", settings.jwt_issuer.to_owned()),
+        (
+            "WORKOS_AUTH_FAILURES_PER_MINUTE",
+            settings.auth_failures_per_minute.to_string(),
+        ),
     ]);
     if settings.org_rate_limit_per_minute > 0 {
         env.insert(

@@ -54,9 +54,12 @@ macro_rules! server_test {
 mod helpers;
 
 mod api_keys;
+mod audit;
 mod auth;
 mod bad_input;
 mod cancellation;
+#[cfg(feature = "webhooks")]
+mod capability_urls;
 mod companies;
 mod deals;
 mod deploy;
@@ -64,9 +67,12 @@ mod events;
 mod generated_client;
 #[cfg(feature = "gmail")]
 mod gmail;
+#[cfg(feature = "gmail")]
+mod gmail_push;
 mod health;
 mod idempotency;
 mod interactions;
+mod jwks;
 #[cfg(all(feature = "leads", feature = "webhooks", feature = "gmail"))]
 mod lead_delivery;
 #[cfg(feature = "leads")]
@@ -78,11 +84,15 @@ mod people;
 #[cfg(feature = "twilio")]
 mod phones;
 mod rate_limit;
+#[cfg(all(feature = "gmail", feature = "twilio", feature = "leads"))]
+mod reencrypt;
 mod request_id;
 mod roles;
+mod slow_clients;
 mod tasks;
 mod tenancy;
 #[cfg(feature = "twilio")]
 mod twilio;
+mod unauthenticated;
 #[cfg(feature = "webhooks")]
 mod webhooks;

@@ -125,6 +125,7 @@ macro_rules! twilio_test {
         server_test!(@tests $name, |backend| $crate::twilio::spawn(backend, $policy));
     };
 }
+pub(crate) use twilio_test;
 
 /// An org with an owner key and one number that can do everything.
 pub(crate) struct Org {
@@ -189,7 +190,7 @@ impl TwilioApp {
     }
 
     /// Posts `params` to `url` as a form with `signature` (no header when `None`).
-    async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &str,
         params: &[(String, String)],
@@ -265,7 +266,11 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
         .map_or_else(|| panic!("no {name} parameter"), |(_, v)| v.as_str())
 }
 
-fn with_param(params: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+pub(crate) fn with_param(
+    params: &[(String, String)],
+    name: &str,
+    value: &str,
+) -> Vec<(String, String)> {
     params
         .iter()
         .map(|(k, v)| {

@@ -437,14 +437,7 @@ fn event<T: serde::Serialize>(
 ) -> Result<DomainEvent> {
     let data =
         serde_json::to_value(entity).map_err(|e| Error::internal("cannot snapshot entity", e))?;
-    Ok(DomainEvent::new(
-        ctx.org_id(),
-        event_type,
-        kind,
-        id,
-        data,
-        ctx.request_id(),
-    ))
+    Ok(DomainEvent::in_context(ctx, event_type, kind, id, data))
 }
 
 /// The person a caller named must be a live person of the org; one found by phone is.

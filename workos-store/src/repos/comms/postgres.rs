@@ -12,7 +12,7 @@ use workos_core::{Error, Result};
 
 use super::{INTERACTION_INSERT_COLUMNS, Link, NewRecord, Written, interaction_args, placeholders};
 use crate::db::{Arg, Tx, args};
-use crate::outbox::{EVENT_COLUMNS, event_args};
+use crate::outbox::{EVENT_ARGS, EVENT_COLUMNS, event_args};
 
 /// `insert_record` on one Postgres node: one statement, which also appends the two events
 /// to the org's stream when the record is new.
@@ -40,8 +40,8 @@ pub(super) async fn insert_record(
     let i = v + n;
     let interaction = interaction_args(&r.interaction);
     let e1 = i + interaction.len();
-    let e2 = e1 + 8;
-    let wake = e2 + 8;
+    let e2 = e1 + EVENT_ARGS;
+    let wake = e2 + EVENT_ARGS;
     let sql = format!(
         "WITH found AS (
                  SELECT {person} AS person_id,
@@ -96,9 +96,9 @@ pub(super) async fn insert_record(
 /// set to the person the statement linked (`rec.person_id`).
 fn event_select(from: usize) -> String {
     format!(
-        "{}, jsonb_set(${}, '{{person_id}}', COALESCE(to_jsonb(rec.person_id), 'null'::jsonb)), ${}",
+        "{}, jsonb_set(${}, '{{person_id}}', COALESCE(to_jsonb(rec.person_id), 'null'::jsonb)), {}",
         placeholders(from, 6),
         from + 6,
-        from + 7
+        placeholders(from + 7, EVENT_ARGS - 7)
     )
 }

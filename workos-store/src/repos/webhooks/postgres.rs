@@ -18,6 +18,7 @@ use workos_core::{Error, Result};
 use super::{DELIVERY_COLUMNS, DUE_COLUMNS, DueRow, FailingUpdate, claim_update, delivery_id};
 use crate::SqlStore;
 use crate::db::{Tx, args, db_error, now};
+use crate::events::stored_actor;
 
 /// A delivery made by `DISPATCH_COMMITTED`, with what sending it needs.
 #[derive(sqlx::FromRow)]
@@ -32,9 +33,12 @@ struct CommittedRow {
     subject_id: Uuid,
     data: Json<serde_json::Value>,
     request_id: Option<String>,
+    actor_kind: Option<String>,
+    actor_id: Option<String>,
     webhook_id: Uuid,
     url: String,
     headers: Json<BTreeMap<String, String>>,
+    sealed_headers: Option<Vec<u8>>,
     secrets: Vec<u8>,
     rate_limit_per_second: Option<i32>,
     failing_since: Option<Timestamp>,
@@ -54,6 +58,7 @@ impl CommittedRow {
             },
             data: self.data.0,
             request_id: self.request_id,
+            actor: stored_actor(self.actor_kind, self.actor_id),
         };
         DueDelivery {
             delivery: WebhookDelivery {
@@ -70,7 +75,8 @@ impl CommittedRow {
                 updated_at: t,
             },
             url: self.url,
-            headers: self.headers.0,
+            headers: super::plaintext_headers(self.headers.0, self.sealed_headers.as_ref()),
+            sealed_headers: self.sealed_headers.map(SealedSecrets),
             secrets: SealedSecrets(self.secrets),
             rate_limit_per_second: self
                 .rate_limit_per_second
@@ -117,8 +123,8 @@ static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::ne
              ON CONFLICT DO NOTHING RETURNING id, org_id, webhook_id, event_id, locked_until
          )
          SELECT ins.id, ins.locked_until IS NOT NULL AS claimed, e.id AS event_id, e.org_id, e.type AS event_type,
-                e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, w.id AS webhook_id, w.url,
-                w.headers, w.secrets, w.rate_limit_per_second, w.failing_since
+                e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, e.actor_kind, e.actor_id, w.id AS webhook_id, w.url,
+                w.headers, w.sealed_headers, w.secrets, w.rate_limit_per_second, w.failing_since
          FROM ins JOIN domain_events e ON e.org_id = ins.org_id AND e.id = ins.event_id
          JOIN webhooks w ON w.org_id = ins.org_id AND w.id = ins.webhook_id
          ORDER BY e.org_id, e.pos, w.id"
@@ -464,6 +470,7 @@ mod tests {
                         rate_limit_per_second: None,
                     },
                     SealedSecrets(vec![1, 2, 3]),
+                    SealedSecrets(vec![4, 5, 6]),
                 )
                 .await
                 .expect("create endpoint");
