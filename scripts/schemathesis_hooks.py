@@ -20,6 +20,7 @@ brought within these rules before it is sent; nothing is filtered out or relaxed
 - a partner's daily cap does not exceed its monthly cap, and each opening period opens before
   it closes;
 - a lead summary's `to` is after its `from`;
+- a number's ringing lists each member once;
 - a webhook endpoint's URL resolves (the run has no DNS): its host is made 127.0.0.1, which
   the script's server allows (WORKOS_WEBHOOK_ALLOWED_SUBNETS).
 
@@ -217,4 +218,6 @@ def map_case(context, case):
         _fix_partner(body)
     elif path.startswith("/webhooks") and not path.startswith("/webhooks/twilio"):
         _fix_url(body)
+    elif path.endswith("/ringing") and isinstance(body.get("members"), list):
+        body["members"] = list(dict.fromkeys(body["members"]))
     return case

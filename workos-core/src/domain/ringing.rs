@@ -52,6 +52,7 @@ pub struct RingSettings {
     /// The members to ring, in order (at most 10, no repeats); each rings on the phone on their
     /// membership (`PUT /api/v1/members/{id}/phone`), members without one are skipped. Empty:
     /// straight to voicemail.
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     pub members: Vec<MemberId>,
     /// `sequential` (default) or `simultaneous`.
     #[serde(default)]
@@ -59,6 +60,7 @@ pub struct RingSettings {
     /// How long each member (sequential) or all of them (simultaneous) ring, 5–600 seconds
     /// (default 20).
     #[serde(default = "default_timeout")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 600))]
     pub timeout_seconds: u32,
 }
 
