@@ -89,8 +89,8 @@ impl Gmail {
     ) -> Result<AttachmentContent> {
         ctx.authorize(Access::Read)?;
         let email = self.store().get_email(ctx, email_id).await?;
-        let stored =
-            stored_attachment(&email, attachment_id).ok_or_else(|| Error::not_found("attachment"))?;
+        let stored = stored_attachment(&email, attachment_id)
+            .ok_or_else(|| Error::not_found("attachment"))?;
         let limit = MAX_ATTACHMENT_BYTES as u64;
         if let Some(size) = stored.size.filter(|s| *s > limit) {
             return Err(too_large(size));
@@ -129,12 +129,15 @@ impl Gmail {
         if bytes.len() as u64 > limit {
             return Err(too_large(bytes.len() as u64));
         }
-        let content_type = [stored.content_type.as_deref(), Some(part.mime_type.as_str())]
-            .into_iter()
-            .flatten()
-            .map(str::to_ascii_lowercase)
-            .find(|t| is_mime_type(t) && !t.starts_with("multipart/"))
-            .unwrap_or_else(|| "application/octet-stream".to_owned());
+        let content_type = [
+            stored.content_type.as_deref(),
+            Some(part.mime_type.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_ascii_lowercase)
+        .find(|t| is_mime_type(t) && !t.starts_with("multipart/"))
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
         let filename = stored
             .filename
             .or_else(|| (!part.filename.is_empty()).then(|| part.filename.clone()));

@@ -282,7 +282,12 @@ pub fn parse(raw: &[u8]) -> ParsedEmail {
     let attachments = message
         .attachments
         .iter()
-        .filter_map(|&i| Some((part_ids.get(i as usize)?.clone()?, message.parts.get(i as usize)?)))
+        .filter_map(|&i| {
+            Some((
+                part_ids.get(i as usize)?.clone()?,
+                message.parts.get(i as usize)?,
+            ))
+        })
         .map(|(part_id, part)| AttachmentInfo {
             part_id,
             filename: part.attachment_name().map(str::to_owned),

@@ -120,14 +120,22 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let (parts, body) = req.into_parts();
     // The send route takes files, so its body may be larger; the route's own limit still
     // applies when its handler reads the body.
+    // Nested routes see their path without `/api/v1`; the original URI has it whole.
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |u| u.path());
     #[cfg(feature = "gmail")]
-    let limit = if parts.uri.path() == crate::routes::email_send::SEND_PATH {
+    let limit = if path == crate::routes::email_send::SEND_PATH {
         crate::routes::email_send::MAX_SEND_BODY_BYTES
     } else {
         MAX_BODY
     };
     #[cfg(not(feature = "gmail"))]
-    let limit = MAX_BODY;
+    let limit = {
+        let _ = path;
+        MAX_BODY
+    };
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {

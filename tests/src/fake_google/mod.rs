@@ -14,7 +14,10 @@
 //!   `GET …/messages/{id}?format=raw` (base64url, padded as Google does), `GET …/history`
 //!   (`startHistoryId`, repeated `historyTypes`, `pageToken`, `maxResults`), and
 //!   `POST …/messages/send` (`{"raw", "threadId"}`; Google's `400 Invalid To header`; the
-//!   message joins the mailbox as `SENT`). Every Gmail route wants a live bearer token
+//!   message joins the mailbox as `SENT`); `format=full` (the MIME tree with `partId`s and
+//!   attachment ids), `GET …/messages/{id}/attachments/{attachmentId}` and the upload endpoint
+//!   `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`), see
+//!   [`SentMessage::attachments`] and [`SentMessage::uploaded`]. Every Gmail route wants a live bearer token
 //!   (`401` with Google's error body otherwise); errors are Google's JSON
 //!   (`{"error": {"code", "message", "errors": [{"reason", …}], "status"}}`).
 //!
@@ -70,6 +73,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::task::JoinHandle;
 
+mod attachments;
 mod gmail_api;
 mod oauth;
 mod samples;
@@ -113,6 +117,10 @@ pub enum Route {
     History,
     /// `POST /gmail/v1/users/me/messages/send`.
     Send,
+    /// `GET /gmail/v1/users/me/messages/{id}/attachments/{attachmentId}`.
+    AttachmentsGet,
+    /// `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`).
+    UploadSend,
 }
 
 /// A scripted answer (see [`FakeGoogle::inject`]).
@@ -163,6 +171,9 @@ pub struct SentMessage {
     pub delivered: Vec<u8>,
     /// Every address it went to (`To`, `Cc` and `Bcc`).
     pub envelope_to: Vec<String>,
+    /// Whether it came through the upload endpoint (`/upload/…/messages/send`) rather than
+    /// as `raw` in JSON.
+    pub uploaded: bool,
 }
 
 impl SentMessage {
@@ -309,8 +320,10 @@ impl FakeGoogle {
                 issued: Vec::new(),
             }),
         });
+        // Gmail's upload endpoint takes messages of up to 35 MB.
         let app = Router::new()
             .fallback(handle)
+            .layer(axum::extract::DefaultBodyLimit::max(36 << 20))
             .with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -746,6 +759,8 @@ async fn handle(
                     get_message(&m, id, &query)
                 }
                 Route::History => list_history(&m, &query),
+                Route::AttachmentsGet => attachments::get_attachment(&m, uri.path()),
+                Route::UploadSend => attachments::upload_send(&mut m, &headers, &query, &body),
                 _ => send(&mut m, &body),
             }
         }

@@ -227,6 +227,12 @@ pub(super) fn route_of(method: &Method, path: &str) -> Option<Route> {
         (&Method::GET, _, Some("messages")) => Some(Route::MessagesList),
         (&Method::GET, _, Some("history")) => Some(Route::History),
         (&Method::POST, _, Some("messages/send")) => Some(Route::Send),
+        (&Method::POST, "/upload/gmail/v1/users/me/messages/send", _) => Some(Route::UploadSend),
+        (&Method::GET, _, Some(rest))
+            if rest.starts_with("messages/") && rest.contains("/attachments/") =>
+        {
+            Some(Route::AttachmentsGet)
+        }
         (&Method::GET, _, Some(rest)) if rest.starts_with("messages/") => Some(Route::MessagesGet),
         _ => None,
     }

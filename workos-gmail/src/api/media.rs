@@ -14,7 +14,9 @@ use std::fmt;
 use serde::Deserialize;
 use workos_core::{Error, Result};
 
-use super::{Attempt, GmailApi, Method, SentMessage, attempt, decode_base64url, json, path_segment};
+use super::{
+    Attempt, GmailApi, Method, SentMessage, attempt, decode_base64url, json, path_segment,
+};
 
 /// Messages up to this size go to `messages.send` as base64url in JSON; larger ones through
 /// the upload endpoint. Google advises its simple requests for up to about 5 MB.
@@ -118,7 +120,9 @@ impl MessagePartBody {
     /// # Errors
     /// [`Error::Provider`] when `data` is not base64url.
     pub fn decode(&self) -> Result<Vec<u8>> {
-        self.data.as_deref().map_or_else(|| Ok(Vec::new()), decode_base64url)
+        self.data
+            .as_deref()
+            .map_or_else(|| Ok(Vec::new()), decode_base64url)
     }
 }
 
@@ -131,7 +135,12 @@ impl GmailApi {
     pub async fn get_full(&self, token: &str, id: &str) -> Result<FullMessage> {
         let url = self.url(&format!("messages/{}", path_segment(id)));
         let response = self
-            .get(Method::MessagesGet, token, &url, &[("format", "full".to_owned())])
+            .get(
+                Method::MessagesGet,
+                token,
+                &url,
+                &[("format", "full".to_owned())],
+            )
             .await
             .map_err(gone("gmail_message"))?;
         json(response).await

@@ -153,7 +153,10 @@ pub(super) fn to_new_email(
         headers.insert(name.clone(), json!(value));
     }
     if !parsed.attachments.is_empty() {
-        headers.insert("attachments".into(), parse::attachments_json(&parsed.attachments));
+        headers.insert(
+            "attachments".into(),
+            parse::attachments_json(&parsed.attachments),
+        );
     }
     NewEmail {
         integration_id: integration.id,

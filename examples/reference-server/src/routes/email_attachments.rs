@@ -125,7 +125,7 @@ mod tests {
         );
         assert_eq!(
             header(Some("Devis été \"final\".pdf")),
-            "attachment; filename=\"Devis __t_ _final_.pdf\"; filename*=UTF-8''Devis%20%C3%A9t%C3%A9%20%22final%22.pdf"
+            "attachment; filename=\"Devis _t_ _final_.pdf\"; filename*=UTF-8''Devis%20%C3%A9t%C3%A9%20%22final%22.pdf"
         );
         assert_eq!(
             header(Some("a\r\nSet-Cookie: x=1")),

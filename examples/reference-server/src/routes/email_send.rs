@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -91,7 +91,10 @@ pub(crate) struct AttachmentBody {
 
 /// The `multipart/form-data` body: the JSON fields as one part, the files as others.
 #[derive(ToSchema)]
-#[expect(dead_code, reason = "documents the multipart body; the handler reads the parts")]
+#[expect(
+    dead_code,
+    reason = "documents the multipart body; the handler reads the parts"
+)]
 pub(crate) struct SendEmailForm {
     /// The fields of the JSON body (`to`, `subject`, …) as a part with
     /// `Content-Type: application/json`.
@@ -166,6 +169,17 @@ impl<S: Send + Sync> FromRequest<S> for SendForm {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // A body announced over the limit is refused before a byte of it is read.
+        let announced = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if announced.is_some_and(|n| n > MAX_SEND_BODY_BYTES) {
+            return Err(too_large(
+                "the body is over 26 MiB: a message may carry at most 25 MB",
+            ));
+        }
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -247,7 +261,11 @@ async fn read_multipart(mut multipart: Multipart) -> ApiResult<SendForm> {
             }
             _ => {
                 return Err(ApiError::invalid_field(
-                    if name.is_empty() { "body" } else { name.as_str() },
+                    if name.is_empty() {
+                        "body"
+                    } else {
+                        name.as_str()
+                    },
                     "unknown part: send `email` (the JSON fields) and `attachments` (files)",
                 ));
             }

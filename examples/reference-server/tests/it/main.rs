@@ -63,6 +63,8 @@ mod deploy;
 mod events;
 #[cfg(feature = "gmail")]
 mod gmail;
+#[cfg(feature = "gmail")]
+mod gmail_attachments;
 mod health;
 mod idempotency;
 mod interactions;
