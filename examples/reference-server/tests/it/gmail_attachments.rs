@@ -232,6 +232,55 @@ async fn send_and_download_attachments(app: &GmailApp) {
             .unwrap()
     );
 }
+
+/// Both routes are in the OpenAPI document: the send route's JSON and multipart bodies, and
+/// the download's binary answer.
+async fn attachments_are_documented(app: &GmailApp) {
+    let doc = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let send = &doc["paths"]["/api/v1/email/send"]["post"];
+    let content = &send["requestBody"]["content"];
+    assert!(
+        content["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with("/SendEmailBody"),
+        "{send}"
+    );
+    assert!(
+        content["multipart/form-data"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with("/SendEmailForm"),
+        "{send}"
+    );
+    assert!(send["responses"]["413"].is_object(), "{send}");
+    let form = &doc["components"]["schemas"]["SendEmailForm"];
+    assert_eq!(
+        form["properties"]["attachments"]["items"]["format"], "binary",
+        "{form}"
+    );
+    let body = &doc["components"]["schemas"]["SendEmailBody"];
+    assert!(body["properties"]["attachments"].is_object(), "{body}");
+    let get = &doc["paths"]["/api/v1/emails/{id}/attachments/{attachment_id}"]["get"];
+    assert!(
+        get["responses"]["200"]["content"]["application/octet-stream"].is_object(),
+        "{get}"
+    );
+    assert!(
+        get["responses"]["404"].is_object() && get["responses"]["422"].is_object(),
+        "{get}"
+    );
+}
+server_test!(@tests attachments_are_documented, |backend| crate::gmail::spawn(backend));
+
 server_test!(@tests send_and_download_attachments, |backend| crate::gmail::spawn(backend));
 
 async fn attachment_limits_bad_input_and_isolation(app: &GmailApp) {
