@@ -172,8 +172,9 @@ fn read_upload(
     headers: &HeaderMap,
     query: &[(String, String)],
     body: &[u8],
-) -> Result<(Value, Vec<u8>), Response> {
-    let bad = |message: &str| google_error(StatusCode::BAD_REQUEST, message, "badRequest");
+) -> Result<(Value, Vec<u8>), Box<Response>> {
+    let bad =
+        |message: &str| Box::new(google_error(StatusCode::BAD_REQUEST, message, "badRequest"));
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -226,11 +227,11 @@ fn read_upload(
                 ));
             }
             let Ok(metadata_json) = serde_json::from_slice::<Value>(&metadata.1) else {
-                return Err(google_error(
+                return Err(Box::new(google_error(
                     StatusCode::BAD_REQUEST,
                     "Invalid JSON payload received.",
                     "parseError",
-                ));
+                )));
             };
             Ok((metadata_json, media.1.clone()))
         }
@@ -284,7 +285,7 @@ pub(super) fn upload_send(
 ) -> Response {
     let (metadata, raw) = match read_upload(headers, query, body) {
         Ok(upload) => upload,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let valid = MessageParser::default()
         .parse(&raw)

@@ -16,6 +16,13 @@ use crate::helpers::{Resp, id_of};
 
 const ACCOUNT: &str = "owner@acme.example";
 
+/// A test on a Gmail-enabled server, on every backend.
+macro_rules! attachments_test {
+    ($name:ident) => {
+        server_test!(@tests $name, |backend| $crate::gmail::spawn(backend));
+    };
+}
+
 /// A `multipart/form-data` body of an `email` JSON part and `files` (name, type, bytes).
 fn form(email: &Value, files: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "----workos-test-boundary-7MA4YWxkTrZu0gW";
@@ -233,55 +240,7 @@ async fn send_and_download_attachments(app: &GmailApp) {
     );
 }
 
-/// Both routes are in the OpenAPI document: the send route's JSON and multipart bodies, and
-/// the download's binary answer.
-async fn attachments_are_documented(app: &GmailApp) {
-    let doc = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    let send = &doc["paths"]["/api/v1/email/send"]["post"];
-    let content = &send["requestBody"]["content"];
-    assert!(
-        content["application/json"]["schema"]["$ref"]
-            .as_str()
-            .unwrap()
-            .ends_with("/SendEmailBody"),
-        "{send}"
-    );
-    assert!(
-        content["multipart/form-data"]["schema"]["$ref"]
-            .as_str()
-            .unwrap()
-            .ends_with("/SendEmailForm"),
-        "{send}"
-    );
-    assert!(send["responses"]["413"].is_object(), "{send}");
-    let form = &doc["components"]["schemas"]["SendEmailForm"];
-    assert_eq!(
-        form["properties"]["attachments"]["items"]["format"], "binary",
-        "{form}"
-    );
-    let body = &doc["components"]["schemas"]["SendEmailBody"];
-    assert!(body["properties"]["attachments"].is_object(), "{body}");
-    let get = &doc["paths"]["/api/v1/emails/{id}/attachments/{attachment_id}"]["get"];
-    assert!(
-        get["responses"]["200"]["content"]["application/octet-stream"].is_object(),
-        "{get}"
-    );
-    assert!(
-        get["responses"]["404"].is_object() && get["responses"]["422"].is_object(),
-        "{get}"
-    );
-}
-server_test!(@tests attachments_are_documented, |backend| crate::gmail::spawn(backend));
-
-server_test!(@tests send_and_download_attachments, |backend| crate::gmail::spawn(backend));
+attachments_test!(send_and_download_attachments);
 
 async fn attachment_limits_bad_input_and_isolation(app: &GmailApp) {
     let (org, owner) = app.create_org("A").await;
@@ -489,4 +448,52 @@ async fn attachment_limits_bad_input_and_isolation(app: &GmailApp) {
     .await
     .invalid_field("integration_id");
 }
-server_test!(@tests attachment_limits_bad_input_and_isolation, |backend| crate::gmail::spawn(backend));
+attachments_test!(attachment_limits_bad_input_and_isolation);
+
+/// Both routes are in the OpenAPI document: the send route's JSON and multipart bodies, and
+/// the download's binary answer.
+async fn attachments_are_documented(app: &GmailApp) {
+    let doc = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let send = &doc["paths"]["/api/v1/email/send"]["post"];
+    let content = &send["requestBody"]["content"];
+    assert!(
+        content["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with("/SendEmailBody"),
+        "{send}"
+    );
+    assert!(
+        content["multipart/form-data"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .ends_with("/SendEmailForm"),
+        "{send}"
+    );
+    assert!(send["responses"]["413"].is_object(), "{send}");
+    let form = &doc["components"]["schemas"]["SendEmailForm"];
+    assert_eq!(
+        form["properties"]["attachments"]["items"]["format"], "binary",
+        "{form}"
+    );
+    let body = &doc["components"]["schemas"]["SendEmailBody"];
+    assert!(body["properties"]["attachments"].is_object(), "{body}");
+    let get = &doc["paths"]["/api/v1/emails/{id}/attachments/{attachment_id}"]["get"];
+    assert!(
+        get["responses"]["200"]["content"]["application/octet-stream"].is_object(),
+        "{get}"
+    );
+    assert!(
+        get["responses"]["404"].is_object() && get["responses"]["422"].is_object(),
+        "{get}"
+    );
+}
+attachments_test!(attachments_are_documented);
