@@ -165,6 +165,10 @@ fn too_large(detail: &str) -> ApiError {
     ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail)
 }
 
+fn json_too_large() -> ApiError {
+    too_large("a JSON body is at most 8 MiB; send large files as multipart/form-data")
+}
+
 impl<S: Send + Sync> FromRequest<S> for SendForm {
     type Rejection = ApiError;
 
@@ -188,13 +192,14 @@ impl<S: Send + Sync> FromRequest<S> for SendForm {
             .unwrap_or_default();
         match content_type.as_str() {
             "application/json" => {
+                if announced.is_some_and(|n| n > MAX_JSON_BODY_BYTES) {
+                    return Err(json_too_large());
+                }
                 let bytes = axum::body::Bytes::from_request(req, state)
                     .await
                     .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
                 if bytes.len() > MAX_JSON_BODY_BYTES {
-                    return Err(too_large(
-                        "a JSON body is at most 8 MiB; send large files as multipart/form-data",
-                    ));
+                    return Err(json_too_large());
                 }
                 Ok(Self {
                     body: parse_json(&bytes)?,
