@@ -371,15 +371,10 @@ async fn attachment_limits_bad_input_and_isolation(app: &GmailApp) {
     )
     .await
     .invalid_field("attachments");
-    // A JSON body over 8 MiB is a 413.
-    let nine = base64::engine::general_purpose::STANDARD.encode(vec![b'a'; 7 << 20]);
-    app.post(
-        "/api/v1/email/send",
-        &owner,
-        &with(json!([{"filename": "a", "content_type": "text/plain", "content": nine}])),
-    )
-    .await
-    .problem(413);
+    // A JSON body announced over 8 MiB is a 413 before it is read.
+    let (status, answer) = post_announcing(app, &owner, "application/json", 9 << 20).await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("at most 8 MiB"), "{answer}");
 
     // multipart: the JSON part is required, file parts need a name, unknown parts are named.
     let (ct, body) = form(&base, &[]);
