@@ -9,6 +9,11 @@
 //! | `users.messages.get` | 5 |
 //! | `users.history.list` | 2 |
 //! | `users.messages.send` | 100 |
+//! | `users.messages.attachments.get` | 5 |
+//!
+//! Messages over [`SIMPLE_SEND_MAX_BYTES`] are sent through Gmail's upload endpoint
+//! (`/upload/gmail/v1/users/me/messages/send?uploadType=multipart`, see [`media`]), up to
+//! Gmail's own limits.
 //!
 //! Errors: `401` is [`Error::Provider`] with status 401 (the caller refreshes the token and
 //! retries once, see [`is_unauthorized`]); `429`, and `403` with reason `rateLimitExceeded` or
@@ -32,6 +37,10 @@ use serde::{Deserialize, Serialize};
 use workos_core::{Error, Result};
 
 use crate::oauth::PROVIDER;
+
+pub mod media;
+
+pub use media::{FullMessage, MessagePart, MessagePartBody, PartHeader, SIMPLE_SEND_MAX_BYTES};
 
 /// The wait suggested when Google rate-limits without a `Retry-After`.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -109,8 +118,10 @@ pub enum Method {
     MessagesGet,
     /// `users.history.list`.
     HistoryList,
-    /// `users.messages.send`.
+    /// `users.messages.send` (either endpoint).
     MessagesSend,
+    /// `users.messages.attachments.get`.
+    AttachmentsGet,
 }
 
 impl Method {
@@ -119,7 +130,7 @@ impl Method {
     pub const fn quota_units(self) -> u64 {
         match self {
             Self::Profile => 1,
-            Self::MessagesList | Self::MessagesGet => 5,
+            Self::MessagesList | Self::MessagesGet | Self::AttachmentsGet => 5,
             Self::HistoryList => 2,
             Self::MessagesSend => 100,
         }
@@ -132,6 +143,7 @@ impl Method {
             Self::MessagesGet => 2,
             Self::HistoryList => 3,
             Self::MessagesSend => 4,
+            Self::AttachmentsGet => 5,
         }
     }
 }
@@ -154,6 +166,8 @@ pub struct ApiUsage {
     pub history_list: u64,
     /// `users.messages.send` calls.
     pub messages_send: u64,
+    /// `users.messages.attachments.get` calls.
+    pub attachments_get: u64,
     /// Retried attempts (included in the counts above).
     pub retries: u64,
 }
@@ -168,6 +182,7 @@ impl ApiUsage {
             Method::MessagesGet => self.messages_get,
             Method::HistoryList => self.history_list,
             Method::MessagesSend => self.messages_send,
+            Method::AttachmentsGet => self.attachments_get,
         }
     }
 
@@ -182,6 +197,7 @@ impl ApiUsage {
             messages_get: self.messages_get.saturating_sub(earlier.messages_get),
             history_list: self.history_list.saturating_sub(earlier.history_list),
             messages_send: self.messages_send.saturating_sub(earlier.messages_send),
+            attachments_get: self.attachments_get.saturating_sub(earlier.attachments_get),
             retries: self.retries.saturating_sub(earlier.retries),
         }
     }
@@ -189,7 +205,7 @@ impl ApiUsage {
 
 #[derive(Default)]
 struct Counters {
-    per_method: [AtomicU64; 5],
+    per_method: [AtomicU64; 6],
     retries: AtomicU64,
 }
 
@@ -518,6 +534,7 @@ impl GmailApi {
             Method::MessagesGet,
             Method::HistoryList,
             Method::MessagesSend,
+            Method::AttachmentsGet,
         ];
         ApiUsage {
             calls: methods.iter().map(|m| n(*m)).sum(),
@@ -527,6 +544,7 @@ impl GmailApi {
             messages_get: n(Method::MessagesGet),
             history_list: n(Method::HistoryList),
             messages_send: n(Method::MessagesSend),
+            attachments_get: n(Method::AttachmentsGet),
             retries: c.retries.load(Ordering::Relaxed),
         }
     }
@@ -618,8 +636,10 @@ impl GmailApi {
         }
     }
 
-    /// `users.messages.send` of an RFC 5322 message, in `thread_id` when given. Never
-    /// retried: a failure after the request left may still have sent the message.
+    /// `users.messages.send` of an RFC 5322 message, in `thread_id` when given; a message
+    /// over [`SIMPLE_SEND_MAX_BYTES`] goes through the upload endpoint
+    /// ([`GmailApi::send_upload`]). Never retried: a failure after the request left may still
+    /// have sent the message.
     ///
     /// # Errors
     /// As the [module](self) says.
@@ -629,6 +649,9 @@ impl GmailApi {
         raw: &[u8],
         thread_id: Option<&str>,
     ) -> Result<SentMessage> {
+        if raw.len() > SIMPLE_SEND_MAX_BYTES {
+            return self.send_upload(token, raw, thread_id).await;
+        }
         let encoded = encode_base64url(raw);
         let body = SendBody {
             raw: &encoded,

@@ -32,7 +32,10 @@
 //!   stays as the safety net at a longer interval.
 //! - **Composing** ([`GmailSender::send`]): picks the account (the one named, the replied-to
 //!   email's, or the org's default, [`Gmail::default_integration`]), threads replies, sends,
-//!   and answers the stored email.
+//!   and answers the stored email; attachments of any size up to Gmail's 25 MB (large
+//!   messages through Gmail's upload endpoint, [`api::media`]).
+//! - **Attachments** ([`Gmail::attachment`]): an email's attachment fetched from Gmail by its
+//!   part id, tenant-checked and size-limited ([`attachments`]).
 //!
 //! What an embedder does first, as the example shows: **configure** ([`GmailConfig`], then
 //! [`Gmail::builder`]), **connect an account** ([`Gmail::start_connect`], then
@@ -74,6 +77,7 @@
 struct ReadmeDoctests;
 
 pub mod api;
+pub mod attachments;
 pub mod config;
 mod gmail;
 pub mod mime;
@@ -89,6 +93,7 @@ pub mod watch;
 use workos_core::repo::{EmailRepo, IntegrationRepo};
 
 pub use api::{ApiUsage, GmailApi, HistoryOutcome, RetryPolicy};
+pub use attachments::{AttachmentContent, MAX_ATTACHMENT_BYTES};
 pub use config::GmailConfig;
 pub use gmail::{
     ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, TakenConnect,

@@ -19,6 +19,8 @@ use workos_core::{Error, Result};
 
 /// The most a message may weigh (Gmail refuses more than 25 MB of attachments).
 pub const MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+/// The most files one message carries.
+pub const MAX_ATTACHMENTS: usize = 100;
 /// The most recipients (To + Cc + Bcc) of one message (Gmail's own limit is 500 for
 /// consumer accounts).
 pub const MAX_RECIPIENTS: usize = 500;
@@ -90,16 +92,29 @@ pub fn validate(email: &OutboundEmail) -> Result<()> {
         "subject",
         "must be at most 998 characters",
     );
+    v.require(
+        email.attachments.len() <= MAX_ATTACHMENTS,
+        "attachments",
+        &format!("at most {MAX_ATTACHMENTS} files"),
+    );
     for (i, a) in email.attachments.iter().enumerate() {
         v.require(
             !a.filename.trim().is_empty() && a.filename.chars().count() <= 255,
             &format!("attachments[{i}].filename"),
             "must be 1-255 characters",
         );
+        let content_type = a.content_type.to_ascii_lowercase();
         v.require(
-            is_mime_type(&a.content_type),
+            is_mime_type(&content_type),
             &format!("attachments[{i}].content_type"),
             "must be a MIME type such as application/pdf",
+        );
+        // A container type would need a structure of its own that the bytes do not have
+        // (`multipart/*` boundaries; `message/*` may not be base64-encoded, RFC 2046 5.2.1).
+        v.require(
+            !content_type.starts_with("multipart/") && !content_type.starts_with("message/"),
+            &format!("attachments[{i}].content_type"),
+            "multipart/* and message/* cannot be attached as files; use application/octet-stream",
         );
     }
     let size: usize = email
@@ -132,7 +147,8 @@ pub fn validate(email: &OutboundEmail) -> Result<()> {
     v.finish().map_err(Error::Validation)
 }
 
-fn is_mime_type(s: &str) -> bool {
+/// Whether `s` is a bare MIME type (`type/subtype`, RFC 2045 tokens, no parameters).
+pub(crate) fn is_mime_type(s: &str) -> bool {
     let Some((top, sub)) = s.split_once('/') else {
         return false;
     };

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use mail_parser::{Address, HeaderValue, MessageParser, MimeHeaders as _};
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders as _, PartType};
 use serde::Serialize;
 
 /// A mailbox: an address with an optional display name.
@@ -48,6 +48,10 @@ impl fmt::Display for Mailbox {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct AttachmentInfo {
+    /// Its MIME part id as Gmail numbers parts (`payload.parts[].partId`: `"1"`, `"0.2"`, …;
+    /// `""` for a message that is a single part). It stays the same for the message's life,
+    /// unlike Gmail's `attachmentId`, so the engine uses it as the attachment's id.
+    pub part_id: String,
     /// The file name, when given.
     pub filename: Option<String>,
     /// The MIME type, e.g. `application/pdf`.
@@ -208,6 +212,34 @@ fn mailboxes(address: Option<&Address<'_>>) -> Vec<Mailbox> {
         .unwrap_or_default()
 }
 
+/// Gmail's `partId` of each of `message`'s parts (by index; `None` for a part outside the
+/// tree): the root is `""`, a multipart's children are numbered from `0`, and nested ones are
+/// the parent's id, a dot and their number (`"0.1"`).
+fn gmail_part_ids(message: &Message<'_>) -> Vec<Option<String>> {
+    let mut ids = vec![None; message.parts.len()];
+    let mut stack = vec![(0usize, String::new())];
+    while let Some((index, id)) = stack.pop() {
+        let Some(part) = message.parts.get(index) else {
+            continue;
+        };
+        if ids[index].is_some() {
+            continue; // a malformed tree that names a part twice
+        }
+        if let PartType::Multipart(children) = &part.body {
+            for (n, child) in children.iter().enumerate() {
+                let child_id = if id.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{id}.{n}")
+                };
+                stack.push((*child as usize, child_id));
+            }
+        }
+        ids[index] = Some(id);
+    }
+    ids
+}
+
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
     match value {
         HeaderValue::Text(t) => vec![format!("<{t}>")],
@@ -246,9 +278,18 @@ pub fn parse(raw: &[u8]) -> ParsedEmail {
     .iter()
     .filter_map(|name| raw_header(name).map(|v| ((*name).to_owned(), truncate(&v, 1_000))))
     .collect();
+    let part_ids = gmail_part_ids(&message);
     let attachments = message
-        .attachments()
-        .map(|part| AttachmentInfo {
+        .attachments
+        .iter()
+        .filter_map(|&i| {
+            Some((
+                part_ids.get(i as usize)?.clone()?,
+                message.parts.get(i as usize)?,
+            ))
+        })
+        .map(|(part_id, part)| AttachmentInfo {
+            part_id,
             filename: part.attachment_name().map(str::to_owned),
             content_type: part.content_type().map_or_else(
                 || "application/octet-stream".to_owned(),
@@ -280,6 +321,26 @@ pub fn parse(raw: &[u8]) -> ParsedEmail {
         bulk,
         extra_headers,
     }
+}
+
+/// The attachments' metadata as an email keeps it (`headers.attachments`): each one's `id`
+/// (Gmail's part id, what `GET /emails/{id}/attachments/{attachment_id}` takes), `filename`,
+/// `content_type` and `size`; at most 100.
+pub(crate) fn attachments_json(attachments: &[AttachmentInfo]) -> serde_json::Value {
+    serde_json::Value::Array(
+        attachments
+            .iter()
+            .take(100)
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.part_id,
+                    "filename": a.filename.as_deref().map(|f| truncate(f, 255)),
+                    "content_type": truncate(&a.content_type, 255),
+                    "size": a.size,
+                })
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -328,7 +389,47 @@ JVBERi0xLjQK\r\n\
         assert_eq!(p.attachments.len(), 1);
         assert_eq!(p.attachments[0].filename.as_deref(), Some("plan.pdf"));
         assert_eq!(p.attachments[0].content_type, "application/pdf");
+        assert_eq!(p.attachments[0].part_id, "1", "Gmail's partId");
         assert!(!p.bulk);
+    }
+
+    #[test]
+    fn part_ids_follow_gmail_numbering() {
+        let raw = b"From: a@b.example\r\n\
+Content-Type: multipart/mixed; boundary=\"o\"\r\n\
+\r\n\
+--o\r\n\
+Content-Type: multipart/alternative; boundary=\"i\"\r\n\
+\r\n\
+--i\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+hi\r\n\
+--i\r\n\
+Content-Type: text/html\r\n\
+\r\n\
+<p>hi</p>\r\n\
+--i--\r\n\
+--o\r\n\
+Content-Type: image/png; name=\"a.png\"\r\n\
+Content-Disposition: attachment; filename=\"a.png\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+iVBORw0KGgo=\r\n\
+--o\r\n\
+Content-Type: text/csv; name=\"b.csv\"\r\n\
+Content-Disposition: attachment; filename=\"b.csv\"\r\n\
+\r\n\
+a,b\r\n\
+--o--\r\n";
+        let p = parse(raw);
+        let ids: Vec<_> = p
+            .attachments
+            .iter()
+            .map(|a| (a.part_id.as_str(), a.filename.as_deref().unwrap_or("")))
+            .collect();
+        assert_eq!(ids, [("1", "a.png"), ("2", "b.csv")]);
+        assert_eq!(p.attachments[0].size, 8);
     }
 
     #[test]

@@ -218,17 +218,12 @@ impl GmailSender {
             headers.insert("References".into(), json!(parent));
         }
         if !email.attachments.is_empty() {
+            // Read back from the message as sent, so each carries the part id Gmail's copy
+            // has (what the download route takes), as a synced email's would.
+            let parsed = crate::parse::parse(&built.raw);
             headers.insert(
                 "attachments".into(),
-                Value::Array(
-                    email
-                        .attachments
-                        .iter()
-                        .map(|a| {
-                            json!({"filename": a.filename, "content_type": a.content_type, "size": a.content.len()})
-                        })
-                        .collect(),
-                ),
+                crate::parse::attachments_json(&parsed.attachments),
             );
         }
         let subject = email.subject.trim();

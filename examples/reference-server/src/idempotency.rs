@@ -24,7 +24,8 @@ use workos_core::tenant::{Actor, TenantContext};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Bodies above this are not kept for replay (the request limit is 1 MiB as well).
+/// Bodies above this are refused (the request limit is 1 MiB as well), but for the send
+/// route's ([`crate::routes::email_send::MAX_SEND_BODY_BYTES`] with feature `gmail`).
 const MAX_BODY: usize = 1 << 20;
 
 /// How long a reservation holds its key in the store: longer than any request may run here.
@@ -117,7 +118,25 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let key = format!("{}:{key}", caller(&ctx));
 
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+    // The send route takes files, so its body may be larger; the route's own limit still
+    // applies when its handler reads the body.
+    // Nested routes see their path without `/api/v1`; the original URI has it whole.
+    let path = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |u| u.path());
+    #[cfg(feature = "gmail")]
+    let limit = if path == crate::routes::email_send::SEND_PATH {
+        crate::routes::email_send::MAX_SEND_BODY_BYTES
+    } else {
+        MAX_BODY
+    };
+    #[cfg(not(feature = "gmail"))]
+    let limit = {
+        let _ = path;
+        MAX_BODY
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) if crate::extract::is_read_timeout(&e) => {
             return crate::extract::read_timeout().into_response();
@@ -126,7 +145,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             return ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
-                "the body is over 1 MiB",
+                format!("the body is over {} MiB", limit >> 20),
             )
             .into_response();
         }

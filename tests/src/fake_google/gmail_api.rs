@@ -1,4 +1,5 @@
-//! The Gmail API endpoints of the fake: profile, messages (list, get), history and send.
+//! The Gmail API endpoints of the fake: profile, messages (list, get), history and send (the
+//! attachment routes and the upload endpoint are in `attachments`).
 
 use super::*;
 
@@ -104,7 +105,7 @@ pub(super) fn get_message(m: &Mailbox, id: &str, query: &[(String, String)]) -> 
     match first(query, "format").unwrap_or("full") {
         "raw" => body["raw"] = json!(URL_SAFE.encode(&msg.raw)),
         "minimal" => {}
-        _ => body["payload"] = json!({"mimeType": "message/rfc822", "headers": []}),
+        _ => body["payload"] = super::attachments::payload(&msg.id, &msg.raw),
     }
     axum::Json(body).into_response()
 }
@@ -209,6 +210,21 @@ pub(super) fn send(m: &mut Mailbox, body: &[u8]) -> Response {
             "invalidArgument",
         );
     };
+    let requested_thread_id = request
+        .get("threadId")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    deliver(m, raw, requested_thread_id, false)
+}
+
+/// Sends `raw` (either endpoint): checks its recipients as Gmail does, adds it to the
+/// mailbox as `SENT` and records it in [`FakeGoogle::sent`].
+pub(super) fn deliver(
+    m: &mut Mailbox,
+    raw: Vec<u8>,
+    requested_thread_id: Option<String>,
+    uploaded: bool,
+) -> Response {
     let mut envelope = Vec::new();
     for (name, message) in [
         ("To", "Invalid To header"),
@@ -231,10 +247,6 @@ pub(super) fn send(m: &mut Mailbox, body: &[u8]) -> Response {
             "invalidArgument",
         );
     }
-    let requested_thread_id = request
-        .get("threadId")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
     let id = insert_message(
         m,
         raw.clone(),
@@ -254,6 +266,7 @@ pub(super) fn send(m: &mut Mailbox, body: &[u8]) -> Response {
         delivered: without_header(&raw, "Bcc"),
         raw,
         envelope_to: envelope,
+        uploaded,
     });
     axum::Json(json!({"id": id, "threadId": thread_id, "labelIds": ["SENT"]})).into_response()
 }

@@ -14,7 +14,10 @@
 //!   `GET …/messages/{id}?format=raw` (base64url, padded as Google does), `GET …/history`
 //!   (`startHistoryId`, repeated `historyTypes`, `pageToken`, `maxResults`), and
 //!   `POST …/messages/send` (`{"raw", "threadId"}`; Google's `400 Invalid To header`; the
-//!   message joins the mailbox as `SENT`). Every Gmail route wants a live bearer token
+//!   message joins the mailbox as `SENT`); `format=full` (the MIME tree with `partId`s and
+//!   attachment ids), `GET …/messages/{id}/attachments/{attachmentId}` and the upload endpoint
+//!   `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`), see
+//!   [`SentMessage::attachments`] and [`SentMessage::uploaded`]. Every Gmail route wants a live bearer token
 //!   (`401` with Google's error body otherwise); errors are Google's JSON
 //!   (`{"error": {"code", "message", "errors": [{"reason", …}], "status"}}`).
 //!
@@ -77,6 +80,7 @@ use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use tokio::task::JoinHandle;
 
+mod attachments;
 mod gmail_api;
 mod oauth;
 mod pubsub;
@@ -129,6 +133,10 @@ pub enum Route {
     Stop,
     /// `GET /oauth2/v3/certs` (Google's OIDC signing keys).
     Jwks,
+    /// `GET /gmail/v1/users/me/messages/{id}/attachments/{attachmentId}`.
+    AttachmentsGet,
+    /// `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`).
+    UploadSend,
 }
 
 /// A scripted answer (see [`FakeGoogle::inject`]).
@@ -179,6 +187,9 @@ pub struct SentMessage {
     pub delivered: Vec<u8>,
     /// Every address it went to (`To`, `Cc` and `Bcc`).
     pub envelope_to: Vec<String>,
+    /// Whether it came through the upload endpoint (`/upload/…/messages/send`) rather than
+    /// as `raw` in JSON.
+    pub uploaded: bool,
 }
 
 impl SentMessage {
@@ -327,8 +338,10 @@ impl FakeGoogle {
                 push: pubsub::PushState::default(),
             }),
         });
+        // Gmail's upload endpoint takes messages of up to 35 MB.
         let app = Router::new()
             .fallback(handle)
+            .layer(axum::extract::DefaultBodyLimit::max(36 << 20))
             .with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -767,6 +780,8 @@ async fn handle(
                 Route::History => list_history(&m, &query),
                 Route::Watch => pubsub::watch(&mut m, &body),
                 Route::Stop => pubsub::stop(&mut m),
+                Route::AttachmentsGet => attachments::get_attachment(&m, uri.path()),
+                Route::UploadSend => attachments::upload_send(&mut m, &headers, &query, &body),
                 _ => send(&mut m, &body),
             }
         }

@@ -230,6 +230,12 @@ pub(super) fn route_of(method: &Method, path: &str) -> Option<Route> {
         (&Method::POST, _, Some("watch")) => Some(Route::Watch),
         (&Method::POST, _, Some("stop")) => Some(Route::Stop),
         (&Method::GET, "/oauth2/v3/certs", _) => Some(Route::Jwks),
+        (&Method::POST, "/upload/gmail/v1/users/me/messages/send", _) => Some(Route::UploadSend),
+        (&Method::GET, _, Some(rest))
+            if rest.starts_with("messages/") && rest.contains("/attachments/") =>
+        {
+            Some(Route::AttachmentsGet)
+        }
         (&Method::GET, _, Some(rest)) if rest.starts_with("messages/") => Some(Route::MessagesGet),
         _ => None,
     }

@@ -36,7 +36,9 @@ pub struct Email {
     pub subject: Option<String>,
     /// A short plain-text excerpt of the body.
     pub snippet: Option<String>,
-    /// Selected headers, a JSON object.
+    /// Selected headers, a JSON object. Its `attachments` lists the message's files, each
+    /// `{"id", "filename", "content_type", "size"}`; the `id` (Gmail's MIME part id) is what
+    /// `GET /api/v1/emails/{id}/attachments/{attachment_id}` takes.
     pub headers: serde_json::Value,
     /// The provider's labels (Gmail: `INBOX`, `UNREAD`, `STARRED`, …), kept current by the
     /// sync; sorted, without duplicates.

@@ -153,19 +153,10 @@ pub(super) fn to_new_email(
         headers.insert(name.clone(), json!(value));
     }
     if !parsed.attachments.is_empty() {
-        let attachments: Vec<Value> = parsed
-            .attachments
-            .iter()
-            .take(100)
-            .map(|a| {
-                json!({
-                    "filename": a.filename.as_deref().map(|f| truncate(f, 255)),
-                    "content_type": truncate(&a.content_type, 255),
-                    "size": a.size,
-                })
-            })
-            .collect();
-        headers.insert("attachments".into(), Value::Array(attachments));
+        headers.insert(
+            "attachments".into(),
+            parse::attachments_json(&parsed.attachments),
+        );
     }
     NewEmail {
         integration_id: integration.id,

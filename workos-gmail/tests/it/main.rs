@@ -19,6 +19,7 @@ macro_rules! gmail_test {
 
 mod common;
 
+mod attachments;
 mod compose;
 mod connect;
 mod scheduler;

@@ -1,5 +1,5 @@
-//! `/api/v1/emails`: the org's stored emails, and sending one through a connected Gmail account
-//! (`/api/v1/email/send`).
+//! `/api/v1/emails`: the org's stored emails; sending one through a connected Gmail account
+//! (`/api/v1/email/send`) is in `email_send`, downloading attachments in `email_attachments`.
 
 use axum::Json;
 use axum::extract::State;
@@ -18,11 +18,13 @@ use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
 
-/// The routes (sending with the `gmail` feature).
+/// The routes (sending and attachments with the `gmail` feature).
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new();
     #[cfg(feature = "gmail")]
-    let router = router.routes(routes!(send::send_email));
+    let router = router
+        .merge(super::email_send::router())
+        .merge(super::email_attachments::router());
     router
         .routes(routes!(list_emails))
         .routes(routes!(get_email))
@@ -82,100 +84,4 @@ async fn get_email(
     ApiPath(id): ApiPath<EmailId>,
 ) -> ApiResult<Json<Email>> {
     Ok(Json(state.store.get_email(&ctx, id).await?))
-}
-
-#[cfg(feature = "gmail")]
-pub(crate) mod send {
-    //! `POST /api/v1/email/send`, through [`workos_gmail::GmailSender::send`].
-
-    use axum::Json;
-    use axum::extract::State;
-    use axum::http::StatusCode;
-    use axum::response::{IntoResponse, Response};
-    use serde::Deserialize;
-    use utoipa::ToSchema;
-    use workos_core::domain::{Email, EmailAddress};
-    use workos_core::ids::{EmailId, IntegrationId};
-    use workos_gmail::{PersonPolicy, SendEmail, Sent};
-
-    use crate::error::{ApiError, ApiResult, Problem};
-    use crate::extract::{ApiJson, Ctx};
-    use crate::routes::created;
-    use crate::state::AppState;
-
-    /// An email to send from a connected Gmail account.
-    #[derive(Debug, Deserialize, ToSchema)]
-    #[serde(deny_unknown_fields)]
-    pub(crate) struct SendEmailBody {
-        /// Recipients (at least one).
-        #[serde(default)]
-        to: Vec<String>,
-        /// Copy recipients.
-        #[serde(default)]
-        cc: Vec<String>,
-        /// Blind copy recipients.
-        #[serde(default)]
-        bcc: Vec<String>,
-        /// Subject line.
-        #[serde(default)]
-        subject: String,
-        /// Plain-text body.
-        #[serde(default)]
-        text: Option<String>,
-        /// HTML body.
-        #[serde(default)]
-        html: Option<String>,
-        /// A stored email to reply to: same account (by default), same thread, `In-Reply-To`.
-        #[serde(default)]
-        reply_to_email_id: Option<EmailId>,
-        /// The account to send from (default: the replied-to email's, or the org's active Gmail
-        /// account).
-        #[serde(default)]
-        integration_id: Option<IntegrationId>,
-    }
-
-    /// The addresses of `field`, each named by its index when it is not one.
-    fn addresses(field: &str, values: &[String]) -> ApiResult<Vec<EmailAddress>> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                EmailAddress::parse(v.trim()).map_err(|_| {
-                    ApiError::invalid_field(format!("{field}[{i}]"), "is not an email address")
-                })
-            })
-            .collect()
-    }
-
-    /// Send an email through a connected Gmail account, and record it.
-    #[utoipa::path(post, path = "/email/send", tag = "emails", request_body = SendEmailBody,
-        responses((status = 201, body = Email), (status = 403, body = Problem), (status = 404, body = Problem),
-            (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
-    pub(crate) async fn send_email(
-        State(state): State<AppState>,
-        Ctx(ctx): Ctx,
-        ApiJson(body): ApiJson<SendEmailBody>,
-    ) -> ApiResult<Response> {
-        let gmail = crate::routes::integrations::gmail_service(&state)?;
-        let request = SendEmail {
-            to: addresses("to", &body.to)?,
-            cc: addresses("cc", &body.cc)?,
-            bcc: addresses("bcc", &body.bcc)?,
-            subject: body.subject,
-            text: body.text,
-            html: body.html,
-            attachments: Vec::new(),
-            reply_to_email_id: body.reply_to_email_id,
-            integration_id: body.integration_id,
-        };
-        let sender = gmail.client.sender(PersonPolicy::SentOnly);
-        match sender.send(&ctx, request).await? {
-            Sent {
-                email: Some(stored),
-                ..
-            } => Ok(created(format!("/api/v1/emails/{}", stored.id), stored)),
-            // Sent, but recording failed (logged); the sync records it later.
-            Sent { receipt, .. } => Ok((StatusCode::ACCEPTED, Json(receipt)).into_response()),
-        }
-    }
 }

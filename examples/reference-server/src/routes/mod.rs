@@ -6,6 +6,10 @@ mod api_keys;
 mod calls;
 mod companies;
 mod deals;
+#[cfg(feature = "gmail")]
+mod email_attachments;
+#[cfg(feature = "gmail")]
+pub(crate) mod email_send;
 mod emails;
 mod events;
 #[cfg(feature = "gmail")]

@@ -69,6 +69,7 @@ mod generated_client;
 mod gmail;
 #[cfg(feature = "gmail")]
 mod gmail_push;
+mod gmail_attachments;
 mod health;
 mod idempotency;
 mod interactions;

@@ -1,0 +1,324 @@
+//! `POST /api/v1/email/send`, through [`workos_gmail::GmailSender::send`]: a JSON body (files
+//! as base64, up to [`MAX_JSON_ATTACHMENT_BYTES`] in all), or `multipart/form-data` with the
+//! same JSON as a part named `email` and each file as a part named `attachments` (up to the
+//! message's 25 MB).
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use workos_core::channel::Attachment;
+use workos_core::domain::{Email, EmailAddress};
+use workos_core::ids::{EmailId, IntegrationId};
+use workos_gmail::mime::MAX_MESSAGE_BYTES;
+use workos_gmail::{PersonPolicy, SendEmail, Sent};
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{Ctx, parse_json};
+use crate::routes::created;
+use crate::state::AppState;
+
+/// The most a JSON body of this route may weigh (larger sends use `multipart/form-data`).
+pub(crate) const MAX_JSON_BODY_BYTES: usize = 8 << 20;
+/// The most base64 attachments of a JSON body may weigh in all, decoded (5 MiB).
+pub(crate) const MAX_JSON_ATTACHMENT_BYTES: usize = 5 << 20;
+/// The body limit of this route: a message of Gmail's 25 MB plus 1 MiB for the JSON part and
+/// the multipart framing. The idempotency middleware reads up to this much for this route.
+pub(crate) const MAX_SEND_BODY_BYTES: usize = MAX_MESSAGE_BYTES + (1 << 20);
+/// The route's path, for the middleware that needs its limit.
+pub(crate) const SEND_PATH: &str = "/api/v1/email/send";
+
+/// The route, with its own body limit.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(send_email))
+        .layer(DefaultBodyLimit::max(MAX_SEND_BODY_BYTES))
+}
+
+/// An email to send from a connected Gmail account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendEmailBody {
+    /// Recipients (at least one).
+    #[serde(default)]
+    to: Vec<String>,
+    /// Copy recipients.
+    #[serde(default)]
+    cc: Vec<String>,
+    /// Blind copy recipients.
+    #[serde(default)]
+    bcc: Vec<String>,
+    /// Subject line.
+    #[serde(default)]
+    subject: String,
+    /// Plain-text body.
+    #[serde(default)]
+    text: Option<String>,
+    /// HTML body.
+    #[serde(default)]
+    html: Option<String>,
+    /// Files, base64-encoded (at most 5 MiB decoded in all; send larger ones as
+    /// `multipart/form-data`).
+    #[serde(default)]
+    attachments: Vec<AttachmentBody>,
+    /// A stored email to reply to: same account (by default), same thread, `In-Reply-To`.
+    #[serde(default)]
+    reply_to_email_id: Option<EmailId>,
+    /// The account to send from (default: the replied-to email's, or the org's active Gmail
+    /// account).
+    #[serde(default)]
+    integration_id: Option<IntegrationId>,
+}
+
+/// A file sent as base64 in JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttachmentBody {
+    /// The name shown to recipients, 1–255 characters.
+    filename: String,
+    /// Its MIME type, e.g. `application/pdf` (no parameters; not `multipart/*` or
+    /// `message/*`).
+    content_type: String,
+    /// The bytes in standard base64 (RFC 4648 §4, padded).
+    content: String,
+}
+
+/// The `multipart/form-data` body: the JSON fields as one part, the files as others.
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart body; the handler reads the parts"
+)]
+pub(crate) struct SendEmailForm {
+    /// The fields of the JSON body (`to`, `subject`, …) as a part with
+    /// `Content-Type: application/json`.
+    email: SendEmailBody,
+    /// The files, one part each, with a `filename` in its `Content-Disposition` and its type
+    /// in `Content-Type` (`application/octet-stream` when absent).
+    #[schema(value_type = Vec<String>, format = Binary)]
+    attachments: Vec<Vec<u8>>,
+}
+
+/// The addresses of `field`, each named by its index when it is not one.
+fn addresses(field: &str, values: &[String]) -> ApiResult<Vec<EmailAddress>> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            EmailAddress::parse(v.trim()).map_err(|_| {
+                ApiError::invalid_field(format!("{field}[{i}]"), "is not an email address")
+            })
+        })
+        .collect()
+}
+
+/// The base64 files of a JSON body, decoded.
+fn decode_attachments(list: Vec<AttachmentBody>) -> ApiResult<Vec<Attachment>> {
+    let mut total = 0usize;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, a) in list.into_iter().enumerate() {
+        let content = base64::engine::general_purpose::STANDARD
+            .decode(a.content.trim())
+            .map_err(|_| {
+                ApiError::invalid_field(format!("attachments[{i}].content"), "is not base64")
+            })?;
+        total += content.len();
+        if total > MAX_JSON_ATTACHMENT_BYTES {
+            return Err(ApiError::invalid_field(
+                "attachments",
+                "base64 files in JSON are limited to 5 MiB in all; send larger ones as multipart/form-data",
+            ));
+        }
+        out.push(Attachment {
+            filename: a.filename,
+            content_type: a.content_type,
+            content,
+        });
+    }
+    Ok(out)
+}
+
+/// A send request as either body form carries it.
+pub(crate) struct SendForm {
+    body: SendEmailBody,
+    /// The files of `multipart/form-data` parts, after the body's own.
+    files: Vec<Attachment>,
+}
+
+/// The essence of a `Content-Type` (`type/subtype`, lower case, without parameters).
+fn essence(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn too_large(detail: &str) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", detail)
+}
+
+fn json_too_large() -> ApiError {
+    too_large("a JSON body is at most 8 MiB; send large files as multipart/form-data")
+}
+
+impl<S: Send + Sync> FromRequest<S> for SendForm {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // A body announced over the limit is refused before a byte of it is read.
+        let announced = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if announced.is_some_and(|n| n > MAX_SEND_BODY_BYTES) {
+            return Err(too_large(
+                "the body is over 26 MiB: a message may carry at most 25 MB",
+            ));
+        }
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(essence)
+            .unwrap_or_default();
+        match content_type.as_str() {
+            "application/json" => {
+                if announced.is_some_and(|n| n > MAX_JSON_BODY_BYTES) {
+                    return Err(json_too_large());
+                }
+                let bytes = axum::body::Bytes::from_request(req, state)
+                    .await
+                    .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
+                if bytes.len() > MAX_JSON_BODY_BYTES {
+                    return Err(json_too_large());
+                }
+                Ok(Self {
+                    body: parse_json(&bytes)?,
+                    files: Vec::new(),
+                })
+            }
+            "multipart/form-data" => {
+                let multipart = Multipart::from_request(req, state)
+                    .await
+                    .map_err(|e| ApiError::new(e.status(), "bad-request", e.body_text()))?;
+                read_multipart(multipart).await
+            }
+            _ => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "the body must be application/json, or multipart/form-data with an `email` JSON part and `attachments` file parts",
+            )),
+        }
+    }
+}
+
+/// Reads the `email` JSON part and the `attachments` file parts.
+async fn read_multipart(mut multipart: Multipart) -> ApiResult<SendForm> {
+    let part_error = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large("the body is over 26 MiB: a message may carry at most 25 MB")
+        } else {
+            ApiError::new(e.status(), "bad-request", e.body_text())
+        }
+    };
+    let mut body: Option<SendEmailBody> = None;
+    let mut files = Vec::new();
+    while let Some(field) = multipart.next_field().await.map_err(part_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "email" => {
+                if body.is_some() {
+                    return Err(ApiError::invalid_field("email", "only one `email` part"));
+                }
+                let bytes = field.bytes().await.map_err(part_error)?;
+                body = Some(parse_json(&bytes)?);
+            }
+            "attachments" | "attachments[]" => {
+                let index = files.len();
+                let filename = field
+                    .file_name()
+                    .map(str::to_owned)
+                    .filter(|f| !f.trim().is_empty())
+                    .ok_or_else(|| {
+                        ApiError::invalid_field(
+                            format!("attachments[{index}]"),
+                            "a file part needs a filename in its Content-Disposition",
+                        )
+                    })?;
+                let content_type = field
+                    .content_type()
+                    .map_or_else(|| "application/octet-stream".to_owned(), essence);
+                let content = field.bytes().await.map_err(part_error)?.to_vec();
+                files.push(Attachment {
+                    filename,
+                    content_type,
+                    content,
+                });
+            }
+            _ => {
+                return Err(ApiError::invalid_field(
+                    if name.is_empty() {
+                        "body"
+                    } else {
+                        name.as_str()
+                    },
+                    "unknown part: send `email` (the JSON fields) and `attachments` (files)",
+                ));
+            }
+        }
+    }
+    let body =
+        body.ok_or_else(|| ApiError::invalid_field("email", "the JSON part `email` is required"))?;
+    Ok(SendForm { body, files })
+}
+
+/// Send an email through a connected Gmail account, and record it.
+///
+/// Attachments: as base64 in a JSON body (at most 5 MiB decoded in all, 8 MiB of body), or
+/// as files in a `multipart/form-data` body (an `email` part holding the JSON fields and one
+/// `attachments` part per file), up to Gmail's 25 MB per message. Larger messages reach Gmail
+/// through its upload endpoint.
+#[utoipa::path(post, path = "/email/send", tag = "emails",
+    request_body(content((SendEmailBody = "application/json"), (SendEmailForm = "multipart/form-data"))),
+    responses((status = 201, body = Email), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
+pub(crate) async fn send_email(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    form: SendForm,
+) -> ApiResult<Response> {
+    let gmail = crate::routes::integrations::gmail_service(&state)?;
+    let SendForm { body, files } = form;
+    let mut attachments = decode_attachments(body.attachments)?;
+    attachments.extend(files);
+    let request = SendEmail {
+        to: addresses("to", &body.to)?,
+        cc: addresses("cc", &body.cc)?,
+        bcc: addresses("bcc", &body.bcc)?,
+        subject: body.subject,
+        text: body.text,
+        html: body.html,
+        attachments,
+        reply_to_email_id: body.reply_to_email_id,
+        integration_id: body.integration_id,
+    };
+    let sender = gmail.client.sender(PersonPolicy::SentOnly);
+    match sender.send(&ctx, request).await? {
+        Sent {
+            email: Some(stored),
+            ..
+        } => Ok(created(format!("/api/v1/emails/{}", stored.id), stored)),
+        // Sent, but recording failed (logged); the sync records it later.
+        Sent { receipt, .. } => Ok((StatusCode::ACCEPTED, Json(receipt)).into_response()),
+    }
+}
