@@ -13,6 +13,7 @@ mod interactions;
 #[cfg(feature = "leads")]
 pub(crate) mod leads;
 mod members;
+mod org;
 mod people;
 mod phones;
 mod sms;
@@ -48,6 +49,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(tasks::router())
         .merge(interactions::router())
         .merge(members::router())
+        .merge(org::router())
         .merge(api_keys::router())
         .merge(phones::router())
         .merge(events::router())
