@@ -14,6 +14,7 @@ mod org;
 mod partner;
 mod routing;
 mod schedule;
+mod timeline;
 mod values;
 mod webhook;
 
@@ -29,6 +30,7 @@ pub use org::*;
 pub use partner::*;
 pub use routing::*;
 pub use schedule::*;
+pub use timeline::*;
 pub use values::*;
 pub use webhook::*;
 

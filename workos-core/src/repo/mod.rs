@@ -12,11 +12,13 @@ mod email;
 mod integrations;
 mod leads;
 mod opt_outs;
+mod timeline;
 
 pub use email::*;
 pub use integrations::*;
 pub use leads::*;
 pub use opt_outs::*;
+pub use timeline::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -333,6 +335,7 @@ pub trait Store:
     + DealRepo
     + TaskRepo
     + InteractionRepo
+    + TimelineRepo
     + ContactLookup
     + EventRepo
     + IdempotencyRepo
@@ -367,6 +370,7 @@ impl<T> Store for T where
         + DealRepo
         + TaskRepo
         + InteractionRepo
+        + TimelineRepo
         + ContactLookup
         + EventRepo
         + IdempotencyRepo

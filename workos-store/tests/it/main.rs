@@ -52,4 +52,5 @@ mod routing;
 mod schema_parity;
 mod sqlite_file;
 mod tasks;
+mod timeline;
 mod tls;

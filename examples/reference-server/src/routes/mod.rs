@@ -18,6 +18,7 @@ mod people;
 mod phones;
 mod sms;
 mod tasks;
+mod timelines;
 #[cfg(feature = "twilio")]
 mod twilio_webhooks;
 #[cfg(feature = "webhooks")]
@@ -54,7 +55,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(phones::router())
         .merge(events::router())
         .merge(sms::router())
-        .merge(calls::router());
+        .merge(calls::router())
+        .merge(timelines::router());
     #[cfg(feature = "webhooks")]
     let api = api
         .merge(webhooks::router())
