@@ -73,6 +73,7 @@ mod leads;
 mod members;
 mod multi_process;
 mod openapi;
+mod org;
 mod people;
 #[cfg(feature = "twilio")]
 mod phones;
@@ -81,6 +82,7 @@ mod request_id;
 mod roles;
 mod tasks;
 mod tenancy;
+mod timelines;
 #[cfg(feature = "twilio")]
 mod twilio;
 #[cfg(feature = "webhooks")]

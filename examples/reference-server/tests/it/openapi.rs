@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use workos_core::domain::{
     DealStage, DedupeField, DedupeScope, DeliveryStatus, Direction, Distribution,
     IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource, ReturnReason,
-    RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
+    RoutingStrategy, TaskPriority, TaskStatus, TimelineKind, WhenFull,
 };
 use workos_core::tenant::Role;
 
@@ -40,6 +40,7 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
         ("WhenFull", serialized(WhenFull::ALL)),
         ("Distribution", serialized(Distribution::ALL)),
         ("IntegrationStatus", serialized(IntegrationStatus::ALL)),
+        ("TimelineKind", serialized(&TimelineKind::ALL)),
         (
             "Role",
             serialized(&[Role::Viewer, Role::Member, Role::Admin, Role::Owner]),
