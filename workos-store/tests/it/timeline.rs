@@ -105,7 +105,7 @@ fn record_id(r: &TimelineRecord) -> Uuid {
 fn sorted(
     mut items: Vec<(TimelineKind, Uuid, DateTime<Utc>)>,
 ) -> Vec<(TimelineKind, Uuid, DateTime<Utc>)> {
-    items.sort_by(|a, b| (b.2, b.0, b.1).cmp(&(a.2, a.0, a.1)));
+    items.sort_by_key(|i| std::cmp::Reverse((i.2, i.0, i.1)));
     items
 }
 
