@@ -35,8 +35,13 @@
 //! [`inbound_mms_params`](FakeTwilio::inbound_mms_params),
 //! [`message_status_params`](FakeTwilio::message_status_params),
 //! [`inbound_call_params`](FakeTwilio::inbound_call_params),
-//! [`call_status_params`](FakeTwilio::call_status_params) and
-//! [`recording_params`](FakeTwilio::recording_params).
+//! [`call_status_params`](FakeTwilio::call_status_params),
+//! [`recording_params`](FakeTwilio::recording_params), and for calls that `<Dial>`:
+//! [`dialed_leg_status_params`](FakeTwilio::dialed_leg_status_params) (the child leg's own
+//! status callbacks, with `ParentCallSid`), [`dial_action_params`](FakeTwilio::dial_action_params)
+//! (the `<Dial>` action request) and
+//! [`transcription_params`](FakeTwilio::transcription_params) (a `<Record>`'s
+//! `transcribeCallback`).
 //!
 //! ```
 //! use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
@@ -88,6 +93,8 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use workos_twilio::client::TwilioClientBuilder;
 use workos_twilio::{RequestValidator, SIGNATURE_HEADER, TwilioClient, parse_form};
+
+mod dial;
 
 /// A realistic-looking account SID for tests.
 pub const TEST_ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
@@ -165,6 +172,8 @@ struct Recorded {
     calls: Vec<Created>,
     injections: VecDeque<Injection>,
     call_sequence: HashMap<String, u32>,
+    /// The leg each call's `<Dial>` created (parent `CallSid` → child `CallSid`).
+    dialed_legs: HashMap<String, String>,
 }
 
 struct Shared {

@@ -61,6 +61,11 @@ pub mod types {
         CALL_STATUS_CHANGED = "call.status_changed";
         CALL_COMPLETED = "call.completed";
         CALL_RECORDING_AVAILABLE = "call.recording_available";
+        CALL_TRANSCRIPTION_AVAILABLE = "call.transcription_available";
+        SMS_SETTINGS_UPDATED = "sms_settings.updated";
+        CALL_SETTINGS_UPDATED = "call_settings.updated";
+        MEMBER_PHONE_UPDATED = "member_phone.updated";
+        PHONE_RINGING_UPDATED = "phone_ringing.updated";
         INTEGRATION_CONNECTED = "integration.connected";
         INTEGRATION_NEEDS_REAUTH = "integration.needs_reauth";
         INTEGRATION_DISCONNECTED = "integration.disconnected";

@@ -24,7 +24,9 @@ pub enum JsonObjectError {
     },
 }
 
-/// Reads `bytes` as a JSON object of type `T`.
+/// Reads `bytes` as a JSON object of type `T`. A number written with a zero fraction (`15.0`)
+/// reads as the integer it is, as JSON Schema defines an integer (a client that writes every
+/// number as a float, as JavaScript's and some generators' do, is not refused).
 ///
 /// # Errors
 /// [`JsonObjectError::Malformed`] for unreadable text, the errors of [`from_object`] otherwise.
@@ -32,9 +34,38 @@ pub fn from_object_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonObj
     // Read the JSON first, so only unreadable text is "malformed"; then check its shape, so a
     // value of the wrong type (an enum given a number, an array for an object) names the field
     // rather than being a "syntax" error.
-    let value: Value =
+    let mut value: Value =
         serde_json::from_slice(bytes).map_err(|e| JsonObjectError::Malformed(e.to_string()))?;
+    whole_floats_as_integers(&mut value);
     from_object(value)
+}
+
+/// Replaces every float with no fractional part that fits an `i64` or a `u64` (`15.0`, `-2.0`)
+/// by that integer, in place. Other floats stay as they are.
+fn whole_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let Some(f) = n.as_f64() else { return };
+            if f.fract() != 0.0 || !f.is_finite() {
+                return;
+            }
+            // The casts are exact: `f` is whole and checked to lie in the target's range.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let whole = if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                Some(serde_json::Number::from(f as u64))
+            } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                Some(serde_json::Number::from(f as i64))
+            } else {
+                None
+            };
+            if let Some(whole) = whole {
+                *n = whole;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// Reads `value`, which must be an object, as a `T`.
@@ -107,5 +138,33 @@ mod tests {
         };
         assert_eq!(field, "name");
         assert!(from_object_slice::<Input>(br#"{"name": "a", "tags": [1]}"#).is_ok());
+    }
+
+    #[test]
+    fn whole_floats_read_as_integers() {
+        let input = from_object_slice::<Input>(br#"{"name": "a", "tags": [15.0, 0.0, 7]}"#)
+            .expect("whole floats are integers");
+        assert_eq!(input.tags, [15, 0, 7]);
+        let JsonObjectError::Invalid { field, .. } =
+            from_object_slice::<Input>(br#"{"name": "a", "tags": [1.5]}"#).unwrap_err()
+        else {
+            panic!("a field error");
+        };
+        assert_eq!(field, "tags[0]");
+        let JsonObjectError::Invalid { field, .. } =
+            from_object_slice::<Input>(br#"{"name": "a", "tags": [-3.0]}"#).unwrap_err()
+        else {
+            panic!("a field error");
+        };
+        assert_eq!(
+            field, "tags[0]",
+            "a negative whole float is still not a u32"
+        );
+        let mut value = serde_json::json!({ "f": 2.5, "big": 1e300, "neg": -4.0 });
+        whole_floats_as_integers(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({ "f": 2.5, "big": 1e300, "neg": -4 })
+        );
     }
 }

@@ -38,8 +38,24 @@ macro_rules! string_schema {
 
 string_schema! {
     EmailAddress => Some(SchemaFormat::KnownFormat(KnownFormat::Email)), "An email address (compared case-insensitively).", Some("ada@example.com");
-    Currency => None, "An ISO 4217 currency code.", Some("USD");
     HttpUrl => Some(SchemaFormat::Custom("uri".into())), "An absolute http(s) URL.", Some("https://example.com/hook");
+}
+
+impl PartialSchema for Currency {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Currency::codes()))
+            .description(Some("An ISO 4217 currency code."))
+            .examples(Some(serde_json::Value::from("USD")))
+            .into()
+    }
+}
+
+impl ToSchema for Currency {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Currency")
+    }
 }
 
 impl PartialSchema for E164 {
@@ -47,8 +63,12 @@ impl PartialSchema for E164 {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(r"^\+[1-9][0-9]{1,14}$"))
+            // Not a standard format: it names the rule the pattern cannot say, that the number
+            // must be a valid one of its country (libphonenumber's metadata).
+            .format(Some(SchemaFormat::Custom("e164".into())))
             .description(Some(
-                "A phone number in E.164 form; it must also be a valid number of its country.",
+                "A phone number in E.164 form (format `e164`); it must also be a valid number \
+                 of its country, as libphonenumber's metadata has it.",
             ))
             .examples(Some(serde_json::Value::from("+14155552671")))
             .into()

@@ -5,8 +5,9 @@
 //! with a secret needs the body's HMAC-SHA256 signature (`sha256=<hex>`); the body is read (JSON
 //! as is; a URL-encoded form's lead fields as strings and every other field under `answers`);
 //! a filled honeypot field drops the submission quietly; the form's vertical fills in a missing
-//! one; each missing required field is named; the consent's address, when the form did not
-//! send one, is the submitter's; then the lead is captured and routed in the form's org.
+//! one; each missing required field is named; the consent's address is the submitter's as the
+//! caller determined it (an address in the body is dropped); then the lead is captured and
+//! routed in the form's org.
 //!
 //! What stays with the caller (it is about the transport): the per-client rate limit, the body
 //! size limit, and who the client is (`X-Forwarded-For` behind trusted proxies).
@@ -83,7 +84,8 @@ pub struct Submission<'a> {
     pub body: &'a [u8],
     /// The `X-Form-Signature` value, if any.
     pub signature: Option<&'a str>,
-    /// The submitter's address, when known: the consent's address when the form sent none.
+    /// The submitter's address, when known: always the consent's address (one the body names
+    /// is replaced, or dropped when this is `None`).
     pub client_ip: Option<IpAddr>,
     /// The request id, carried into the events the capture writes.
     pub request_id: Option<&'a str>,
@@ -171,11 +173,13 @@ where
     if !missing.is_empty() {
         return Err(Error::Validation(ValidationError { errors: missing }).into());
     }
-    if let (Some(Value::Object(consent)), Some(ip)) =
-        (fields.get_mut("consent"), submission.client_ip)
-        && !filled(consent.get("ip"))
-    {
-        consent.insert("ip".into(), Value::String(ip.to_string()));
+    // The consent's address is the one the server saw, never the submitter's say: a form can
+    // be filled by anyone, and spam leads with a made-up consent address are sold on.
+    if let Some(Value::Object(consent)) = fields.get_mut("consent") {
+        consent.remove("ip");
+        if let Some(ip) = submission.client_ip {
+            consent.insert("ip".into(), Value::String(ip.to_string()));
+        }
     }
     let new: NewLead = workos_core::json::from_object(Value::Object(fields))?;
 

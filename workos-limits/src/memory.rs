@@ -19,13 +19,37 @@ type Keyed = governor::RateLimiter<
 
 /// Keys kept per quota beyond which those whose budget is full again are forgotten.
 const PRUNE_ABOVE: usize = 10_000;
+/// Keys kept per quota at most: past it, after forgetting the full budgets, every budget of
+/// the quota starts afresh (a flood of distinct keys, each of which would get a fresh budget
+/// anyway, cannot grow memory without bound).
+const MAX_KEYS: usize = 100_000;
+
+/// One quota's keyed limiter and when it is next pruned.
+#[derive(Debug)]
+struct PerQuota {
+    limiter: Arc<Keyed>,
+    /// Prune when the keys pass this: twice what the last prune kept (at least
+    /// [`PRUNE_ABOVE`]), so scans of the keys cost O(1) per new key, amortised, instead of a
+    /// scan per check while every key is recent.
+    prune_at: usize,
+}
 
 /// Limits in this process's memory: right for one process (each process of several keeps
 /// its own budgets). Cheap to share behind an `Arc`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryLimiter {
     /// A keyed limiter per distinct quota (a handful: API keys, orgs, forms, endpoint rates).
-    by_quota: Mutex<HashMap<Quota, Arc<Keyed>>>,
+    by_quota: Mutex<HashMap<Quota, PerQuota>>,
+    prune_above: usize,
+    max_keys: usize,
+    /// How many times the keys were scanned (pruned), for the tests of the bounds.
+    scans: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for MemoryLimiter {
+    fn default() -> Self {
+        Self::with_bounds(PRUNE_ABOVE, MAX_KEYS)
+    }
 }
 
 impl MemoryLimiter {
@@ -35,21 +59,51 @@ impl MemoryLimiter {
         Self::default()
     }
 
+    /// An empty limiter that prunes above `prune_above` keys per quota and keeps at most
+    /// `max_keys` (defaults 10,000 and 100,000).
+    #[must_use]
+    pub fn with_bounds(prune_above: usize, max_keys: usize) -> Self {
+        Self {
+            by_quota: Mutex::new(HashMap::new()),
+            prune_above,
+            max_keys: max_keys.max(prune_above),
+            scans: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn keyed(quota: Quota) -> Arc<Keyed> {
+        let q = governor::Quota::with_period(quota.interval())
+            .unwrap_or_else(|| governor::Quota::per_second(quota.burst()))
+            .allow_burst(quota.burst());
+        Arc::new(governor::RateLimiter::keyed(q).with_middleware())
+    }
+
+    /// The keyed limiter of `quota`, pruned first when it has grown past its mark.
+    fn limiter(&self, quota: Quota) -> Arc<Keyed> {
+        let mut by_quota = self.by_quota.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = by_quota.entry(quota).or_insert_with(|| PerQuota {
+            limiter: Self::keyed(quota),
+            prune_at: self.prune_above,
+        });
+        if entry.limiter.len() > entry.prune_at {
+            self.scans
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            entry.limiter.retain_recent();
+            let kept = entry.limiter.len();
+            if kept > self.max_keys {
+                entry.limiter = Self::keyed(quota);
+                entry.prune_at = self.prune_above;
+            } else {
+                entry.prune_at = (kept * 2).max(self.prune_above);
+            }
+        }
+        Arc::clone(&entry.limiter)
+    }
+
     /// The decision for `key` under `quota`, now (no await: usable from sync code).
     #[must_use]
     pub fn check_now(&self, key: &str, quota: Quota) -> Decision {
-        let limiter = {
-            let mut by_quota = self.by_quota.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(by_quota.entry(quota).or_insert_with(|| {
-                let q = governor::Quota::with_period(quota.interval())
-                    .unwrap_or_else(|| governor::Quota::per_second(quota.burst()))
-                    .allow_burst(quota.burst());
-                Arc::new(governor::RateLimiter::keyed(q).with_middleware())
-            }))
-        };
-        if limiter.len() > PRUNE_ABOVE {
-            limiter.retain_recent();
-        }
+        let limiter = self.limiter(quota);
         match limiter.check_key(&key.to_owned()) {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -112,6 +166,29 @@ mod tests {
                 .check_now("key:a", Quota::per_minute(n(10)))
                 .is_allowed()
         );
+    }
+
+    #[test]
+    fn many_distinct_keys_are_scanned_rarely_and_kept_bounded() {
+        let limiter = MemoryLimiter::with_bounds(100, 1_000);
+        let quota = Quota::per_minute(n(5));
+        for i in 0..20_000 {
+            assert!(
+                limiter
+                    .check_now(&format!("form-ip:{i}"), quota)
+                    .is_allowed()
+            );
+            let keys = limiter.limiter(quota).len();
+            assert!(keys <= 2_001, "{keys} keys after {i}");
+        }
+        // Every key is recent (nothing to forget): a scan per check would be 20,000; doubling
+        // marks and the reset at the bound keep them to a few per thousand new keys (about 65).
+        let scans = limiter.scans.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(scans <= 100, "{scans} scans");
+        // A key whose budget is used up stays limited while the map stays small.
+        let busy = Quota::per_minute(n(1));
+        assert!(limiter.check_now("key:busy", busy).is_allowed());
+        assert!(!limiter.check_now("key:busy", busy).is_allowed());
     }
 
     #[test]

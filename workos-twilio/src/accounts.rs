@@ -72,6 +72,8 @@ pub struct TwilioAccounts<S> {
     platform: Option<TwilioClient>,
     /// Checks signatures for orgs without an account of their own.
     platform_validator: Option<RequestValidator>,
+    /// The platform account's SID (`AC…`), when configured.
+    platform_sid: Option<String>,
     /// Sends for orgs without an account of their own.
     platform_messenger: Option<Messenger<S>>,
     base_url: String,
@@ -137,6 +139,7 @@ where
             cipher,
             platform,
             platform_validator: config.auth_token.clone().map(RequestValidator::new),
+            platform_sid: config.account_sid.clone(),
             platform_messenger,
             base_url: config.api_base_url.clone(),
             timeout: config.timeout,
@@ -155,6 +158,19 @@ where
     #[must_use]
     pub fn platform_validates(&self) -> bool {
         self.platform_validator.is_some()
+    }
+
+    /// The platform account's webhook validator (its token), when configured: it checks a
+    /// request without any lookup.
+    #[must_use]
+    pub fn platform_validator(&self) -> Option<&RequestValidator> {
+        self.platform_validator.as_ref()
+    }
+
+    /// The platform account's SID, when configured.
+    #[must_use]
+    pub fn platform_account_sid(&self) -> Option<&str> {
+        self.platform_sid.as_deref()
     }
 
     /// The org's own account as an integration (never its token), for any member; `None` when

@@ -40,7 +40,7 @@
 
 use std::sync::Arc;
 
-use workos_core::domain::{Direction, Media, NewCall, NewSms, Phone, UnknownSender};
+use workos_core::domain::{Direction, Media, NewSms, Phone, UnknownSender};
 use workos_core::ids::{OrgId, PhoneId};
 use workos_core::repo::{
     CallSettingsRepo, CommsRepo, Directory, IntegrationRepo, OptOutRepo, OrgRepo, PersonRepo,
@@ -51,22 +51,14 @@ use workos_core::{Error, Result};
 
 use crate::accounts::TwilioAccounts;
 use crate::config::TwilioConfig;
-use crate::models::{
-    CallStatusCallback, InboundCall, InboundMessage, MessageStatusCallback, ParseError,
-    RecordingCallback, Twiml, empty_twiml,
-};
+use crate::models::{InboundMessage, MessageStatusCallback, ParseError, Twiml, empty_twiml};
 use crate::numbers::NumberOwners;
 use crate::signature::{RequestValidator, parse_form};
-use crate::twiml::{Dial, DialNumber, DialRecord};
+
+mod calls;
 
 /// Where the engine's Twilio webhooks are served, below the public URL.
 pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/twilio";
-
-/// How long a click-to-call rings the callee before giving up.
-const BRIDGE_RING_SECONDS: u32 = 30;
-
-/// What a caller answers a call from a number no org owns.
-const NOT_IN_SERVICE: &str = "This number is not in service.";
 
 /// One webhook request as it arrived.
 #[derive(Debug, Clone, Copy)]
@@ -201,6 +193,7 @@ where
     /// [`Error::Unavailable`] when no auth token can check the request or the storage fails.
     pub async fn message(&self, request: &InboundRequest<'_>) -> Result<String> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let to = params.get("To").unwrap_or_default();
         // The number's org first: its own Twilio account, if any, signed the request.
         let owner = self.owners.owner(to).await?;
@@ -286,91 +279,6 @@ where
         }))
     }
 
-    /// An inbound call (or the instructions request of a call the engine placed): stores it
-    /// with an interaction and `call.received`; answers the greeting TwiML (say, then record,
-    /// with a recording callback naming the org). A call to a number no org owns hears that
-    /// the number is not in service.
-    ///
-    /// # Errors
-    /// As [`InboundService::message`].
-    pub async fn voice(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        let outbound = params
-            .get("Direction")
-            .is_some_and(|d| d.starts_with("outbound"));
-        let ours = params.get(if outbound { "From" } else { "To" });
-        let phone = self.owners.uncached(&[ours]).await?;
-        let org = request.org().or(phone.as_ref().map(|p| p.org_id));
-        self.verify(org, request, &params).await?;
-        let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        // Calls the engine placed come back here for their instructions, with the org in the
-        // URL and Twilio's `Direction` saying so; whichever of the two requests records first,
-        // the call is recorded the right way round.
-        let direction = if outbound {
-            Direction::Outbound
-        } else {
-            Direction::Inbound
-        };
-        let Some(org) = org else {
-            tracing::warn!(call_sid = %call.call_sid, "inbound call to a number no org owns; ignored");
-            return Ok(Twiml::new().say(NOT_IN_SERVICE).build());
-        };
-        let ctx = system(org, "twilio.voice", request);
-        let new = NewCall {
-            phone_id: phone.filter(|p| p.org_id == org).map(|p| p.id),
-            call_sid: Some(call.call_sid.clone()),
-            direction,
-            from: call.from,
-            to: call.to,
-            status: call.call_status.as_str().to_owned(),
-            person_id: None,
-            unknown_sender: self.unknown_sender,
-        };
-        self.store.record_call(&ctx, new).await?;
-        // The org rides in the callback URL, which Twilio signs, so the recording finds its
-        // call.
-        let callback = format!("{}{WEBHOOK_PATH}/recording?org={org}", self.public_url);
-        Ok(Twiml::new()
-            .say(&self.voice_greeting)
-            .record(&callback)
-            .build())
-    }
-
-    /// The instructions of a click-to-call's first leg, asked when the rep answers: dial the
-    /// callee named in the (signed) URL with the org's number as caller id, recording both legs
-    /// when the URL says so; the recording callback names the org, so it lands on the call.
-    ///
-    /// # Errors
-    /// As [`InboundService::message`]; [`Error::Validation`] on `org` or `to` when the URL
-    /// lacks them.
-    pub async fn bridge(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            return Err(Error::invalid("org", "the bridge URL must name the org"));
-        };
-        let to = request
-            .query_param("to")
-            .and_then(|t| workos_core::domain::E164::parse(&t).ok())
-            .ok_or_else(|| Error::invalid("to", "the bridge URL must name the number to dial"))?;
-        let hook = |route: &str| format!("{}{WEBHOOK_PATH}/{route}?org={org}", self.public_url);
-        // The rep's leg was placed from the org's number: the callee sees that number too.
-        let mut dial = Dial::new()
-            .caller_id(&call.from)
-            .timeout(BRIDGE_RING_SECONDS);
-        if request.query_param("record").as_deref() == Some("1") {
-            dial = dial.record(DialRecord::FromAnswerDual, &hook("recording"));
-        }
-        let dial = dial.number(
-            DialNumber::new(to.as_ref())
-                .status_callback(&hook("call-status"), "answered completed"),
-        );
-        tracing::debug!(call_sid = %call.call_sid, "click-to-call: the rep answered, dialling");
-        Ok(Twiml::new().dial(&dial).build())
-    }
-
     /// A message status callback: updates an outbound message's status (unknown statuses are
     /// stored as given) and emits `sms.status_changed`. A callback of no known org is ignored
     /// (logged).
@@ -379,6 +287,7 @@ where
     /// As [`InboundService::message`].
     pub async fn message_status(&self, request: &InboundRequest<'_>) -> Result<()> {
         let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
         let org = self
             .callback_org(request, &[params.get("From"), params.get("To")])
             .await?;
@@ -401,65 +310,6 @@ where
         Ok(())
     }
 
-    /// A call status callback: updates the call's status and duration; emits
-    /// `call.completed` (or `call.status_changed`). A callback of no known org is ignored
-    /// (logged).
-    ///
-    /// # Errors
-    /// As [`InboundService::message`].
-    pub async fn call_status(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        let org = self
-            .callback_org(request, &[params.get("To"), params.get("From")])
-            .await?;
-        self.verify(org, request, &params).await?;
-        let status = CallStatusCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            tracing::warn!(call_sid = %status.call_sid, "status callback for a call of no known org");
-            return Ok(());
-        };
-        let ctx = system(org, "twilio.call_status", request);
-        let duration = status.call_duration.or(status.duration);
-        self.store
-            .update_call_status(
-                &ctx,
-                &status.call_sid,
-                status.call_status.as_str(),
-                duration,
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// A recording callback: stores the recording's SID, URL and duration on the call. The
-    /// callback URL must name the org (the engine's greeting TwiML puts it there).
-    ///
-    /// # Errors
-    /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
-    pub async fn recording(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let rec = RecordingCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            return Err(Error::invalid(
-                "org",
-                "the recording callback URL must name the org",
-            ));
-        };
-        let ctx = system(org, "twilio.recording", request);
-        self.store
-            .record_recording(
-                &ctx,
-                &rec.call_sid,
-                &rec.recording_sid,
-                &rec.recording_url,
-                rec.recording_duration,
-            )
-            .await?;
-        Ok(())
-    }
-
     /// The org of a callback: the one named in the signed URL the engine built, else the owner
     /// of one of the numbers (callbacks configured outside the engine). The lookup only runs
     /// when the URL names no org.
@@ -472,6 +322,28 @@ where
             Some(org) => Ok(Some(org)),
             None => Ok(self.owners.uncached(numbers).await?.map(|p| p.org_id)),
         }
+    }
+
+    /// The checks that need no lookup, made before any: a request without a signature is
+    /// refused, and one the platform's token signed goes on. One claiming to come from the
+    /// platform's account (`AccountSid`) but not signed by its token is refused too. Only a
+    /// request that an org's own account may have signed goes on unchecked to the lookups
+    /// (the number's owner, cached, and that org's account, cached), which [`Self::verify`]
+    /// needs to pick the token; a made-up one then costs those lookups once per number.
+    fn precheck(&self, request: &InboundRequest<'_>, params: &Params) -> Result<()> {
+        if request.signature.is_none_or(str::is_empty) {
+            return Err(refused(request));
+        }
+        if let Some(validator) = self.accounts.platform_validator() {
+            if signed(validator, &self.public_url, request, params) {
+                return Ok(());
+            }
+            let platform = self.accounts.platform_account_sid();
+            if platform.is_some() && params.get("AccountSid") == platform {
+                return Err(refused(request));
+            }
+        }
+        Ok(())
     }
 
     /// Checks the request's signature over the public URL with the auth token of `org`'s own
@@ -490,15 +362,20 @@ where
             });
         };
         if !signed(&validator, &self.public_url, request, params) {
-            tracing::warn!(
-                request_id = request.request_id.unwrap_or_default(),
-                path = request.path(),
-                "refused a Twilio webhook with a missing or invalid signature"
-            );
-            return Err(Error::Forbidden("invalid Twilio signature".to_owned()));
+            return Err(refused(request));
         }
         Ok(())
     }
+}
+
+/// The refusal of a request with a missing or invalid signature (logged).
+fn refused(request: &InboundRequest<'_>) -> Error {
+    tracing::warn!(
+        request_id = request.request_id.unwrap_or_default(),
+        path = request.path(),
+        "refused a Twilio webhook with a missing or invalid signature"
+    );
+    Error::Forbidden("invalid Twilio signature".to_owned())
 }
 
 /// Whether the request carries a valid signature of `validator` over `public_url` + its path

@@ -86,8 +86,8 @@ pub use client::{
 };
 
 pub use models::{
-    CallStatus, CallStatusCallback, InboundCall, InboundMessage, Media, MessageStatus,
-    MessageStatusCallback, ParseError, RecordingCallback, TwilioErrorBody, Twiml, empty_twiml,
-    xml_escape,
+    CallStatus, CallStatusCallback, DialActionCallback, InboundCall, InboundMessage, Media,
+    MessageStatus, MessageStatusCallback, ParseError, RecordingCallback, TranscriptionCallback,
+    TwilioErrorBody, Twiml, empty_twiml, xml_escape,
 };
 pub use signature::{RequestValidator, SIGNATURE_HEADER, parse_form, sha256_hex};

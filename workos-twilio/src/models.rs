@@ -260,6 +260,9 @@ pub struct CallStatusCallback {
     pub timestamp: Option<String>,
     /// `SequenceNumber`: orders callbacks of one call.
     pub sequence_number: Option<u32>,
+    /// `ParentCallSid`: set on a leg a `<Dial>` created (a child call), naming the call that
+    /// dialled it.
+    pub parent_call_sid: Option<String>,
 }
 
 impl CallStatusCallback {
@@ -283,6 +286,91 @@ impl CallStatusCallback {
             sip_response_code: p.optional_parsed("SipResponseCode")?,
             timestamp: p.optional("Timestamp"),
             sequence_number: p.optional_parsed("SequenceNumber")?,
+            parent_call_sid: p.optional("ParentCallSid"),
+        })
+    }
+}
+
+/// The request to a `<Dial>`'s `action` URL, made on the calling leg when the dial ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct DialActionCallback {
+    /// `CallSid`: the calling leg.
+    pub call_sid: String,
+    /// `DialCallStatus`: `completed`, `answered`, `busy`, `no-answer`, `failed` or `canceled`.
+    pub dial_call_status: String,
+    /// `DialCallSid`: the dialled leg, when one was created.
+    pub dial_call_sid: Option<String>,
+    /// `DialCallDuration`: seconds the dialled leg was connected.
+    pub dial_call_duration: Option<u32>,
+}
+
+impl DialActionCallback {
+    /// Reads a `<Dial>` action request's decoded form parameters.
+    ///
+    /// # Errors
+    /// [`ParseError::Missing`] when `CallSid` or `DialCallStatus` is absent;
+    /// [`ParseError::Invalid`] when `DialCallDuration` is not a non-negative integer.
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, ParseError> {
+        let p = Params(params);
+        Ok(Self {
+            call_sid: p.required("CallSid")?,
+            dial_call_status: p.required("DialCallStatus")?,
+            dial_call_sid: p.optional("DialCallSid"),
+            dial_call_duration: p.optional_parsed("DialCallDuration")?,
+        })
+    }
+
+    /// Whether the dialled party answered (`completed` or `answered`).
+    #[must_use]
+    pub fn answered(&self) -> bool {
+        matches!(self.dial_call_status.as_str(), "completed" | "answered")
+    }
+
+    /// The dialled leg's final call status: `answered` (connected, the caller hung up) reads
+    /// `completed`, as the leg's own status callback says.
+    #[must_use]
+    pub fn leg_status(&self) -> &str {
+        if self.answered() {
+            "completed"
+        } else {
+            &self.dial_call_status
+        }
+    }
+}
+
+/// A `<Record>`'s `transcribeCallback` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct TranscriptionCallback {
+    /// `CallSid` of the recorded call.
+    pub call_sid: String,
+    /// `TranscriptionSid` (`TR…`).
+    pub transcription_sid: String,
+    /// `TranscriptionStatus`: `completed` or `failed`.
+    pub transcription_status: String,
+    /// `TranscriptionText`, when it completed.
+    pub transcription_text: Option<String>,
+    /// `RecordingSid` of the recording transcribed.
+    pub recording_sid: Option<String>,
+}
+
+impl TranscriptionCallback {
+    /// Reads a transcription callback's decoded form parameters.
+    ///
+    /// # Errors
+    /// [`ParseError::Missing`] when `CallSid`, `TranscriptionSid` or `TranscriptionStatus` is
+    /// absent.
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, ParseError> {
+        let p = Params(params);
+        Ok(Self {
+            call_sid: p.required("CallSid")?,
+            transcription_sid: p.required("TranscriptionSid")?,
+            transcription_status: p.required("TranscriptionStatus")?,
+            transcription_text: p.optional("TranscriptionText"),
+            recording_sid: p.optional("RecordingSid"),
         })
     }
 }
@@ -553,7 +641,15 @@ impl Twiml {
         self
     }
 
-    /// Appends `<Record recordingStatusCallback="url"/>`.
+    /// Appends `<Hangup/>`.
+    #[must_use]
+    pub fn hangup(mut self) -> Self {
+        self.verbs.push_str("<Hangup/>");
+        self
+    }
+
+    /// Appends `<Record recordingStatusCallback="url"/>` (see [`crate::twiml::Record`] for
+    /// the other attributes).
     #[must_use]
     pub fn record(mut self, recording_status_callback: &str) -> Self {
         self.verbs.push_str(r#"<Record recordingStatusCallback=""#);

@@ -1,5 +1,6 @@
 //! Typed TwiML for connecting calls: `<Dial>` with `<Number>` nouns, as click-to-call and call
-//! routing answer. Attribute names and values are Twilio's; every value is XML-escaped.
+//! routing answer, and `<Record>` for voicemail. Attribute names and values are Twilio's; every
+//! value is XML-escaped.
 
 use std::fmt::Write as _;
 
@@ -160,6 +161,74 @@ impl Dial {
     }
 }
 
+/// The `<Record>` verb: records the caller (a voicemail), optionally transcribed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    action: Option<String>,
+    max_length: Option<u32>,
+    recording_status_callback: Option<String>,
+    transcribe_callback: Option<String>,
+}
+
+impl Record {
+    /// A record with Twilio's defaults.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `action`: where Twilio asks what to do once the recording ends. Without one Twilio asks
+    /// the current document's URL again, which would record again.
+    #[must_use]
+    pub fn action(mut self, url: &str) -> Self {
+        self.action = Some(url.to_owned());
+        self
+    }
+
+    /// `maxLength`: the longest recording in seconds.
+    #[must_use]
+    pub fn max_length(mut self, seconds: u32) -> Self {
+        self.max_length = Some(seconds);
+        self
+    }
+
+    /// `recordingStatusCallback`: where Twilio reports the recording.
+    #[must_use]
+    pub fn recording_status_callback(mut self, url: &str) -> Self {
+        self.recording_status_callback = Some(url.to_owned());
+        self
+    }
+
+    /// `transcribe="true"` with `transcribeCallback`: where Twilio posts the transcription
+    /// (Twilio transcribes recordings of up to two minutes).
+    #[must_use]
+    pub fn transcribe(mut self, callback: &str) -> Self {
+        self.transcribe_callback = Some(callback.to_owned());
+        self
+    }
+
+    fn write(&self, out: &mut String) {
+        out.push_str("<Record");
+        let mut attr = |name: &str, value: &str| {
+            let _ = write!(out, r#" {name}="{}""#, xml_escape(value));
+        };
+        if let Some(v) = &self.action {
+            attr("action", v);
+        }
+        if let Some(v) = self.max_length {
+            attr("maxLength", &v.to_string());
+        }
+        if let Some(v) = &self.recording_status_callback {
+            attr("recordingStatusCallback", v);
+        }
+        if let Some(v) = &self.transcribe_callback {
+            attr("transcribe", "true");
+            attr("transcribeCallback", v);
+        }
+        out.push_str("/>");
+    }
+}
+
 impl Twiml {
     /// Appends a `<Dial>`.
     #[must_use]
@@ -167,11 +236,40 @@ impl Twiml {
         dial.write(&mut self.verbs);
         self
     }
+
+    /// Appends a `<Record>` with its attributes.
+    #[must_use]
+    pub fn record_with(mut self, record: &Record) -> Self {
+        record.write(&mut self.verbs);
+        self
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_writes_voicemail_attributes() {
+        let twiml = Twiml::new()
+            .say("Leave a message")
+            .record_with(
+                &Record::new()
+                    .action("https://x/hangup?org=1")
+                    .max_length(120)
+                    .recording_status_callback("https://x/rec?org=1&voicemail=1")
+                    .transcribe("https://x/tr?org=1"),
+            )
+            .hangup()
+            .build();
+        assert_eq!(
+            twiml,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Leave a message</Say>\
+             <Record action=\"https://x/hangup?org=1\" maxLength=\"120\" \
+             recordingStatusCallback=\"https://x/rec?org=1&amp;voicemail=1\" transcribe=\"true\" \
+             transcribeCallback=\"https://x/tr?org=1\"/><Hangup/></Response>"
+        );
+    }
 
     #[test]
     fn dial_writes_twilio_s_attributes_escaped() {

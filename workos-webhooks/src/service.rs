@@ -18,6 +18,7 @@
 //! another org or another column, but could be swapped between two endpoints of the same org
 //! by someone with write access to the database.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +29,7 @@ use url::Url;
 use workos_core::crypto::{Cipher, SealLabel};
 use workos_core::domain::{HttpUrl, NewWebhook, Webhook, WebhookPatch};
 use workos_core::ids::{OrgId, WebhookId};
-use workos_core::repo::{SealedSecrets, WebhookRepo};
+use workos_core::repo::{DeliveryQueue, SealedSecrets, WebhookRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -182,6 +183,47 @@ impl SecretSealer {
             .collect()
     }
 
+    /// The associated data of an org's sealed custom headers: `org:<org id>\0webhooks.headers`.
+    #[must_use]
+    pub fn headers_aad(org_id: OrgId) -> Vec<u8> {
+        SealLabel::org(org_id, "webhooks.headers")
+            .as_bytes()
+            .to_vec()
+    }
+
+    /// Seals an endpoint's custom headers (names and values, as one JSON object).
+    ///
+    /// # Errors
+    /// [`Error::Internal`] if they cannot be serialised (they always can).
+    pub fn seal_headers(
+        &self,
+        org_id: OrgId,
+        headers: &BTreeMap<String, String>,
+    ) -> Result<SealedSecrets> {
+        let json =
+            serde_json::to_vec(headers).map_err(|e| Error::internal("webhook headers", e))?;
+        Ok(SealedSecrets(
+            self.cipher.encrypt(&json, &Self::headers_aad(org_id)),
+        ))
+    }
+
+    /// Opens headers sealed with [`SecretSealer::seal_headers`].
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when they do not open under this cipher and org or are not a JSON
+    /// object of strings.
+    pub fn open_headers(
+        &self,
+        org_id: OrgId,
+        sealed: &SealedSecrets,
+    ) -> Result<BTreeMap<String, String>> {
+        let json = self
+            .cipher
+            .decrypt(&sealed.0, &Self::headers_aad(org_id))
+            .map_err(|e| Error::internal("cannot open webhook headers", e))?;
+        serde_json::from_slice(&json).map_err(|e| Error::internal("malformed webhook headers", e))
+    }
+
     /// Every secret of a sealed list still valid at `now`, primary first: the secrets a
     /// delivery made at `now` is signed with.
     ///
@@ -222,6 +264,22 @@ pub(crate) enum DestinationError {
     Refused(SsrfError),
     #[error("resolving the host timed out")]
     ResolveTimeout,
+}
+
+/// Why a URL was refused at registration, in words that name no address: what the host
+/// resolves to is the deployment's network, not the caller's to learn.
+fn refusal(e: &DestinationError) -> &'static str {
+    match e {
+        DestinationError::Refused(SsrfError::Blocked { .. }) => {
+            "must reach public addresses only; this one reaches an address deliveries may not go to"
+        }
+        DestinationError::Refused(SsrfError::UnsupportedScheme { .. }) => {
+            "must be an http or https URL"
+        }
+        DestinationError::Refused(SsrfError::MissingHost) => "must have a host",
+        DestinationError::Refused(_) => "its host does not resolve",
+        DestinationError::ResolveTimeout => "resolving its host timed out",
+    }
 }
 
 /// Endpoint registration with SSRF checks and sealed signing secrets. See the
@@ -297,7 +355,8 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
                 expires_at: None,
             }],
         )?;
-        let webhook = self.store.create_webhook(ctx, new, sealed).await?;
+        let headers = self.sealer.seal_headers(ctx.org_id(), &new.headers)?;
+        let webhook = self.store.create_webhook(ctx, new, sealed, headers).await?;
         Ok((webhook, secret))
     }
 
@@ -318,7 +377,12 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
                 self.check_url(url).await?;
             }
         }
-        self.store.update_webhook(ctx, id, patch).await
+        let headers = patch
+            .headers
+            .as_ref()
+            .map(|h| self.sealer.seal_headers(ctx.org_id(), h))
+            .transpose()?;
+        self.store.update_webhook(ctx, id, patch, headers).await
     }
 
     /// Mints a new primary secret for an endpoint and returns it (shown this once). The
@@ -379,12 +443,43 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
         self.sealer.open_valid(org_id, sealed, now)
     }
 
+    /// Seals the custom headers of every endpoint that still holds them in plaintext (written
+    /// before headers were sealed at rest), in batches; returns how many endpoints it converted.
+    /// Idempotent; `workos-server serve` and `worker` run it at start.
+    ///
+    /// # Errors
+    /// The store's errors.
+    pub async fn seal_plaintext_headers(&self) -> Result<u64>
+    where
+        S: DeliveryQueue,
+    {
+        let mut sealed = 0;
+        loop {
+            let batch = self.store.plaintext_webhook_headers(100).await?;
+            if batch.is_empty() {
+                return Ok(sealed);
+            }
+            let mut progressed = false;
+            for (org, id, headers) in batch {
+                let blob = self.sealer.seal_headers(org, &headers)?;
+                if self.store.seal_webhook_headers(org, id, blob).await? {
+                    sealed += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                // Another process converts the same rows: it finishes them.
+                return Ok(sealed);
+            }
+        }
+    }
+
     /// The SSRF check of a URL at registration, as a validation error on `url`.
     async fn check_url(&self, url: &HttpUrl) -> Result<()> {
         check_destination(&self.guard, &url.to_url(), RESOLVE_TIMEOUT)
             .await
             .map(drop)
-            .map_err(|e| Error::invalid("url", e.to_string()))
+            .map_err(|e| Error::invalid("url", refusal(&e)))
     }
 }
 

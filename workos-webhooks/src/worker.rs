@@ -592,6 +592,18 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
                 return Done::Attempted(dead_letter(delivery, ERROR_SECRETS_UNREADABLE));
             }
         };
+        let headers = match &due.sealed_headers {
+            None => Ok(due.headers.clone()),
+            Some(sealed) => self.sealer.open_headers(delivery.org_id, sealed),
+        };
+        let headers = match headers {
+            Ok(headers) => headers,
+            Err(e) => {
+                tracing::error!(webhook_id = %delivery.webhook_id, delivery_id = %delivery.id, error = %e,
+                    "cannot open webhook headers; dead-lettering the delivery");
+                return Done::Attempted(dead_letter(delivery, ERROR_SECRETS_UNREADABLE));
+            }
+        };
         let body = match serde_json::to_vec(&due.event) {
             Ok(body) => body,
             Err(e) => {
@@ -609,7 +621,7 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
                         url: &url,
                         msg_id: &msg_id,
                         body: &body,
-                        headers: &due.headers,
+                        headers: &headers,
                         secrets: &secrets,
                     })
                     .await

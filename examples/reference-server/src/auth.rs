@@ -13,6 +13,7 @@ use workos_core::repo::Directory;
 use workos_core::tenant::TenantContext;
 use workos_limits::Decision;
 
+use crate::client_ip;
 use crate::config::JwtConfig;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,8 +21,24 @@ use crate::state::AppState;
 /// Authenticates the request, applies the caller's rate limit, and hands the handler a
 /// [`TenantContext`] (through the request's extensions) carrying the request id.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // A client whose failures used up its budget is refused before its credentials are
+    // looked up ([`crate::failed_auth`]).
+    let client = client_ip::limit_key(client_ip::of_request(
+        req.headers(),
+        req.extensions(),
+        &state.trusted_proxies,
+    ));
+    if let Some(retry_after) = state.failed_auth.refused_for(&client) {
+        return limited(state.failed_auth.per_minute(), retry_after);
+    }
     let (ctx, limit_key) = match resolve(&state, req.headers()).await {
         Ok(found) => found,
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
+            return match state.failed_auth.failed(&*state.limiter, &client).await {
+                Some(retry_after) => limited(state.failed_auth.per_minute(), retry_after),
+                None => e.into_response(),
+            };
+        }
         Err(e) => return e.into_response(),
     };
     tracing::Span::current().record("org_id", tracing::field::display(ctx.org_id()));
@@ -108,15 +125,18 @@ async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String
     let prefix = parse_prefix(token).ok_or_else(invalid)?;
     let found = match state.api_keys.get(prefix) {
         Some(found) => found,
-        None => {
-            let found = state
-                .store
-                .api_key_by_prefix(prefix)
-                .await?
-                .ok_or_else(invalid)?;
-            state.api_keys.put(prefix, &found);
-            found
-        }
+        // Unknown a moment ago: no transaction to learn it again.
+        None if state.api_keys.is_miss(prefix) => return Err(invalid()),
+        None => match state.store.api_key_by_prefix(prefix).await? {
+            Some(found) => {
+                state.api_keys.put(prefix, &found);
+                found
+            }
+            None => {
+                state.api_keys.put_miss(prefix);
+                return Err(invalid());
+            }
+        },
     };
     if !state.hasher.verify(token, &found.hash) {
         return Err(invalid());

@@ -38,13 +38,16 @@ pub struct Config {
     /// `WORKOS_REDIS_URL`, default unset: where the limits of a deployment of several
     /// processes are kept (without it each process limits on its own).
     pub redis_url: Option<String>,
+    /// `WORKOS_AUTH_FAILURES_PER_MINUTE`, default 30: failed authentications (401) a minute
+    /// per client address (IPv6 by /64) before the address is answered 429 without its
+    /// credentials being looked up.
+    pub auth_failures_per_minute: u32,
     /// `WORKOS_API_KEY_CACHE_SECS`, default 5: how long an API key read from the database
     /// authenticates requests before it is read again (0: read on every request). A key revoked
     /// through another server process stops working here within this time.
     pub api_key_cache_ttl: std::time::Duration,
     /// `WORKOS_TRUSTED_PROXIES`: the proxies (CIDRs or addresses, comma-separated) whose
     /// `X-Forwarded-For` is believed; default none (the client is the TCP peer).
-    #[cfg(feature = "leads")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS`, default 60: how often the queued-lead job runs;
     /// `None` (set to 0) turns it off in this process.
@@ -320,6 +323,15 @@ impl Config {
             workos_limits::RedisLimiter::check_url(url.trim())
                 .map_err(|e| anyhow::anyhow!("WORKOS_REDIS_URL: {e}"))?;
         }
+        let auth_failures_per_minute = match get("WORKOS_AUTH_FAILURES_PER_MINUTE") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .context("WORKOS_AUTH_FAILURES_PER_MINUTE: not a positive integer")?,
+            None => 30,
+        };
         let api_key_cache_ttl = match get("WORKOS_API_KEY_CACHE_SECS") {
             Some(v) => v
                 .trim()
@@ -373,7 +385,6 @@ impl Config {
             bind,
             admin_bind,
             shutdown_timeout,
-            #[cfg(feature = "leads")]
             trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
             #[cfg(feature = "leads")]
             lead_routing_interval: Some(std::time::Duration::from_secs(lead_routing_interval))
@@ -387,6 +398,7 @@ impl Config {
             org_rate_limit_per_minute,
             redis_url,
             api_key_cache_ttl,
+            auth_failures_per_minute,
             log: get("WORKOS_LOG").unwrap_or_else(|| "info".into()),
             production,
             #[cfg(feature = "twilio")]
@@ -401,7 +413,6 @@ impl Config {
     }
 }
 
-#[cfg(feature = "leads")]
 /// Parses `WORKOS_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses,
 /// comma-separated; blank or unset is none.
 fn trusted_proxies(value: Option<&str>) -> anyhow::Result<Vec<ipnet::IpNet>> {

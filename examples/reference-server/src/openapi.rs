@@ -15,7 +15,11 @@
 //! - the response headers: `x-request-id` on every answer, `RateLimit-*` on authenticated ones,
 //!   `Retry-After` on 429, `Location` on 201, `WWW-Authenticate` on 401;
 //! - paging: every `limit` query parameter is 1 to [`MAX_PAGE_SIZE`], every `cursor` one has
-//!   [`Cursor`]'s form (a timeline's has `TimelineCursor`'s).
+//!   [`Cursor`]'s form (a timeline's has `TimelineCursor`'s);
+//! - free-text query parameters refuse NUL, as the query extractor does;
+//! - what utoipa 5 gets wrong for generated clients: the variants of `PartnerDelivery` (an
+//!   internally tagged enum) refuse unknown fields as the server does, and object-valued
+//!   property defaults are left to the descriptions.
 
 use std::collections::BTreeSet;
 
@@ -31,6 +35,9 @@ use workos_core::page::{Cursor, MAX_PAGE_SIZE};
                    documents (`application/problem+json`)."
 ))]
 pub(crate) struct ApiDoc;
+
+/// The pattern of free text the server takes: anything but NUL (which Postgres cannot store).
+const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
 /// The HTTP methods an operation can sit under, as the document spells them.
 const METHODS: [&str; 5] = ["get", "put", "post", "patch", "delete"];
@@ -102,6 +109,35 @@ pub fn document(
     public: &BTreeSet<(String, String)>,
 ) -> Value {
     let mut doc = serde_json::to_value(generated).expect("an OpenAPI document serialises");
+    // utoipa 5 drops `deny_unknown_fields` from the variants of an internally tagged enum;
+    // the server refuses unknown fields there as anywhere.
+    // An object as a property's `default` (a nested settings object's defaults) is dropped:
+    // generated clients cannot give a nested model a default (openapi-python-client refuses
+    // the whole schema), and the property's description says what the default is.
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for schema in schemas.values_mut() {
+            if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                for property in properties.values_mut() {
+                    if property.get("default").is_some_and(Value::is_object)
+                        && let Some(p) = property.as_object_mut()
+                    {
+                        p.remove("default");
+                    }
+                }
+            }
+        }
+    }
+    if let Some(variants) = doc
+        .pointer_mut("/components/schemas/PartnerDelivery/oneOf")
+        .and_then(Value::as_array_mut)
+    {
+        for variant in variants {
+            variant["additionalProperties"] = json!(false);
+        }
+    }
     let root = doc.as_object_mut().expect("the document is an object");
     root.insert("openapi".into(), json!("3.1.0"));
     root.insert(
@@ -249,6 +285,17 @@ fn complete_operation(op: &mut Map<String, Value>, path: &str, method: &str, is_
             let timeline = p["schema"].to_string().contains("TimelineCursor");
             if p["in"] == "query" && p["name"] == "cursor" && !timeline {
                 p["schema"] = serde_json::to_value(Cursor::schema()).unwrap_or_default();
+            }
+            // The server refuses NUL in any query parameter (`extract::ApiQuery`); a free-text
+            // one says so with a pattern. One with an enum, a format, a pattern or a `$ref`
+            // already says more.
+            let free_text = p["in"] == "query"
+                && p["schema"]["type"] == "string"
+                && ["enum", "format", "pattern", "$ref"]
+                    .iter()
+                    .all(|k| p["schema"].get(k).is_none());
+            if free_text {
+                p["schema"]["pattern"] = json!(NO_NUL_PATTERN);
             }
         }
     }

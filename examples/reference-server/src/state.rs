@@ -41,6 +41,8 @@ pub struct Inner {
     pub touched: Mutex<HashMap<ApiKeyId, Instant>>,
     /// API keys read recently (`WORKOS_API_KEY_CACHE_SECS`).
     pub api_keys: crate::api_key_cache::ApiKeyCache,
+    /// Failed authentications per client address (`WORKOS_AUTH_FAILURES_PER_MINUTE`).
+    pub failed_auth: crate::failed_auth::FailedAuth,
     /// Registers webhook endpoints and rotates their secrets.
     #[cfg(feature = "webhooks")]
     pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
@@ -55,7 +57,6 @@ pub struct Inner {
     #[cfg(feature = "leads")]
     pub form_quota: Quota,
     /// The proxies whose `X-Forwarded-For` is believed (`WORKOS_TRUSTED_PROXIES`).
-    #[cfg(feature = "leads")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often the queued-lead job runs; `None` when it is off.
     #[cfg(feature = "leads")]
@@ -124,7 +125,6 @@ impl AppState {
             partners: workos_leads::PartnerService::new(Arc::new(store.clone()), cipher.clone()),
             #[cfg(feature = "leads")]
             form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
-            #[cfg(feature = "leads")]
             trusted_proxies: config.trusted_proxies,
             #[cfg(feature = "leads")]
             lead_routing_interval: config.lead_routing_interval,
@@ -150,6 +150,10 @@ impl AppState {
             rate_limit_per_minute: config.rate_limit_per_minute,
             touched: Mutex::new(HashMap::new()),
             api_keys: crate::api_key_cache::ApiKeyCache::new(config.api_key_cache_ttl),
+            failed_auth: crate::failed_auth::FailedAuth::new(
+                std::num::NonZeroU32::new(config.auth_failures_per_minute)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
+            ),
         }))
     }
 

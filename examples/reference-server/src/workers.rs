@@ -43,6 +43,19 @@ impl Workers {
         }
         #[cfg(feature = "webhooks")]
         if deliveries {
+            // Endpoints written before custom headers were sealed at rest (migration 065):
+            // sealed once, in the background; deliveries use the plaintext until then.
+            let state = state.clone();
+            tokio::spawn(async move {
+                match state.webhooks.seal_plaintext_headers().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(endpoints = n, "sealed stored webhook headers"),
+                    Err(e) => tracing::error!(error = %e, "cannot seal stored webhook headers"),
+                }
+            });
+        }
+        #[cfg(feature = "webhooks")]
+        if deliveries {
             workers.pipeline = Some(
                 workos_webhooks::worker::Pipeline::spawn(
                     std::sync::Arc::new(state.store.clone()),

@@ -145,16 +145,29 @@ pub struct Call {
     pub from: String,
     /// Callee.
     pub to: String,
-    /// The provider's status (`ringing`, `completed`, … and unknown ones as given).
+    /// The provider's status (`ringing`, `completed`, … and unknown ones as given). It only
+    /// moves forward along Twilio's progression (see [`call_status_advances`]); a final status
+    /// stays. A click-to-call's status is the customer's: once the rep answered, the dialled
+    /// leg decides how the call ended (`no-answer`, `busy`, `failed` or `completed`).
     pub status: String,
-    /// Length in seconds, once known.
+    /// Length in seconds, once known (a click-to-call's: the customer leg's).
     pub duration_seconds: Option<u32>,
+    /// The provider id of the leg the engine dialled (Twilio's child `CallSid`): the
+    /// customer's in a click-to-call, the member's who took an inbound call.
+    pub dial_call_sid: Option<String>,
     /// The recording's provider id.
     pub recording_sid: Option<String>,
     /// Where the recording is served.
     pub recording_url: Option<String>,
     /// The recording's length in seconds.
     pub recording_seconds: Option<u32>,
+    /// Whether the recording is a voicemail (an inbound call nobody answered).
+    pub voicemail: bool,
+    /// The provider's transcription status of the voicemail (`completed`, `failed`), when the
+    /// org transcribes voicemail.
+    pub transcription_status: Option<String>,
+    /// The voicemail's transcription text.
+    pub transcription_text: Option<String>,
     /// The person on the other end, when known.
     pub person_id: Option<PersonId>,
     /// The timeline entry.
@@ -199,4 +212,121 @@ pub struct CommsFilter {
     pub status: Option<String>,
     /// Happened within.
     pub occurred: TimeRange,
+}
+
+/// Where a call status belongs on Twilio's documented progression: `queued` < `initiated` <
+/// `ringing` < `in-progress` < the final ones (`completed`, `busy`, `no-answer`, `failed`,
+/// `canceled`). `None` for a status Twilio did not document.
+#[must_use]
+pub fn call_status_rank(status: &str) -> Option<u8> {
+    match status {
+        "queued" => Some(0),
+        "initiated" => Some(1),
+        "ringing" => Some(2),
+        "in-progress" => Some(3),
+        "completed" | "busy" | "no-answer" | "failed" | "canceled" => Some(4),
+        _ => None,
+    }
+}
+
+/// Whether `status` is final: the call ended.
+#[must_use]
+pub fn call_status_is_final(status: &str) -> bool {
+    call_status_rank(status) == Some(4)
+}
+
+/// Whether a call at `current` moves to `next`: never from a final status, never back or
+/// sideways along the progression (a replayed or late callback), always to an unknown
+/// status (stored as given) or from one.
+#[must_use]
+pub fn call_status_advances(current: &str, next: &str) -> bool {
+    if call_status_is_final(current) {
+        return false;
+    }
+    match (call_status_rank(current), call_status_rank(next)) {
+        (Some(c), Some(n)) => n > c,
+        (None, Some(_)) => true,
+        (_, None) => current != next,
+    }
+}
+
+/// Which leg of a stored call a status callback reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallLeg {
+    /// The call's own leg (its `call_sid`): for a click-to-call, the rep's. Once the call was
+    /// bridged, its final status no longer decides the call's (the dialled leg does).
+    Own,
+    /// The rep of a click-to-call answered and the engine is dialling the customer.
+    Bridging,
+    /// The leg the engine dialled (Twilio's child call, whose `ParentCallSid` is the call's
+    /// `call_sid`), with its own `CallSid` when known. A report of another dialled leg than
+    /// the one recorded is ignored.
+    Dialed {
+        /// The dialled leg's `CallSid`.
+        call_sid: Option<String>,
+    },
+}
+
+/// A status report of a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallProgress {
+    /// The stored call's provider id (the parent's, for a dialled leg).
+    pub call_sid: String,
+    /// Which leg reports.
+    pub leg: CallLeg,
+    /// The reported status.
+    pub status: String,
+    /// The leg's length in seconds, when reported.
+    pub duration_seconds: Option<u32>,
+}
+
+/// A call's recording, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecording {
+    /// The call's provider id.
+    pub call_sid: String,
+    /// The recording's provider id.
+    pub recording_sid: String,
+    /// Where the provider serves it.
+    pub recording_url: String,
+    /// Its length in seconds.
+    pub recording_seconds: Option<u32>,
+    /// Whether it is a voicemail (the engine's voicemail `<Record>` says so in its callback).
+    pub voicemail: bool,
+}
+
+/// A voicemail transcription, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTranscription {
+    /// The call's provider id.
+    pub call_sid: String,
+    /// The provider's transcription status (`completed`, `failed`).
+    pub status: String,
+    /// The text (absent when it failed).
+    pub text: Option<String>,
+}
+
+/// The longest transcription text stored (Twilio transcribes at most two minutes).
+pub const MAX_TRANSCRIPTION_CHARS: usize = 20_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_statuses_only_move_forward() {
+        assert!(call_status_advances("queued", "ringing"));
+        assert!(call_status_advances("ringing", "no-answer"));
+        assert!(call_status_advances("in-progress", "completed"));
+        assert!(!call_status_advances("in-progress", "ringing"));
+        assert!(!call_status_advances("ringing", "ringing"));
+        assert!(!call_status_advances("no-answer", "completed"));
+        assert!(!call_status_advances("completed", "busy"));
+        assert!(call_status_advances("ringing", "answering-machine"));
+        assert!(call_status_advances("answering-machine", "completed"));
+        assert!(!call_status_advances("completed", "answering-machine"));
+        assert!(call_status_is_final("canceled"));
+        assert!(!call_status_is_final("in-progress"));
+    }
 }

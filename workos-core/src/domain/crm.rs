@@ -801,12 +801,25 @@ pub struct Interaction {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The kinds a client may record itself, in the document.
+#[cfg(feature = "openapi")]
+fn recordable_interaction_kind() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(
+            [InteractionKind::Note, InteractionKind::Meeting].map(|k| k.as_str()),
+        ))
+        .build()
+}
+
 /// Input for a new interaction.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewInteraction {
-    /// What it records.
+    /// What it records: `note` or `meeting` (emails, SMS and calls are recorded by their
+    /// channels).
+    #[cfg_attr(feature = "openapi", schema(schema_with = recordable_interaction_kind))]
     pub kind: InteractionKind,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,

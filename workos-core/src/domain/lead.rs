@@ -198,14 +198,42 @@ string_enum! {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Consent {
-    /// The exact consent language shown and agreed to, 1–5,000 characters.
+    /// The exact consent language shown and agreed to, 1–5,000 characters, not blank.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 5000,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub text: String,
     /// When it was given.
     pub given_at: DateTime<Utc>,
-    /// The address it was given from.
+    /// The address it was given from (IPv4 or IPv6).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = ip_address_schema))]
     pub ip: Option<IpAddr>,
+}
+
+/// The document's schema of an optional IP address: IPv4, IPv6 or `null`.
+#[cfg(feature = "openapi")]
+fn ip_address_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{
+        KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+    };
+    let ip = |format| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(format)))
+    };
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ip(KnownFormat::Ipv4))
+            .item(ip(KnownFormat::Ipv6))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .build(),
+    )
 }
 
 /// Where a visit came from: UTM parameters, ad click ids, and the pages involved.
@@ -368,42 +396,97 @@ impl LeadPatch {
 #[serde(default, deny_unknown_fields)]
 pub struct NewLead {
     /// Given name, up to 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000]*$")
+    )]
     pub first_name: Option<String>,
     /// Family name, up to 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000]*$")
+    )]
     pub last_name: Option<String>,
     /// Email.
     pub email: Option<EmailAddress>,
     /// Phone.
     pub phone: Option<E164>,
     /// Postal code, up to 20 letters, digits, spaces or dashes.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9 -]{0,20}$"))]
     pub postal_code: Option<String>,
     /// Region code, up to 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000]*$")
+    )]
     pub region: Option<String>,
     /// ISO 3166-1 alpha-2 country code.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^([A-Za-z]{2})?$"))]
     pub country: Option<String>,
     /// Product line, up to 100 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = r"^[^\u0000]*$")
+    )]
     pub vertical: Option<String>,
     /// Other answers: a JSON object of at most 32 KiB (`null` or absent means `{}`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub answers: serde_json::Value,
     /// The consent given.
     pub consent: Option<Consent>,
     /// `utm_source`, up to 500 characters (as are the other UTM fields and click ids).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub utm_source: Option<String>,
     /// `utm_medium`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub utm_medium: Option<String>,
     /// `utm_campaign`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub utm_campaign: Option<String>,
     /// `utm_term`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub utm_term: Option<String>,
     /// `utm_content`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub utm_content: Option<String>,
     /// Google Ads click id.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub gclid: Option<String>,
     /// Meta click id.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub fbclid: Option<String>,
     /// The landing page, up to 2,048 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 2048, pattern = r"^[^\u0000]*$")
+    )]
     pub landing_page: Option<String>,
     /// The referrer, up to 2,048 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 2048, pattern = r"^[^\u0000]*$")
+    )]
     pub referrer: Option<String>,
 }
 

@@ -160,7 +160,16 @@ impl PersonPhone {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SmsSettings {
-    /// What a HELP or INFO message is answered with; a default naming the org when unset.
+    /// What a HELP or INFO message is answered with, 1–320 characters, not blank, no NUL; a
+    /// default naming the org when unset.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 320,
+            pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+        )
+    )]
     pub help_text: Option<String>,
 }
 
@@ -179,6 +188,12 @@ impl SmsSettings {
                 return Err(crate::Error::invalid(
                     "help_text",
                     format!("must be 1 to {MAX_HELP_TEXT_CHARS} characters"),
+                ));
+            }
+            if text.contains('\0') {
+                return Err(crate::Error::invalid(
+                    "help_text",
+                    "must not contain NUL characters",
                 ));
             }
         }
@@ -201,6 +216,10 @@ impl SmsSettings {
 pub struct CallSettings {
     /// Record connected calls (both legs, one channel each) placed with click-to-call.
     pub record_calls: bool,
+    /// Have Twilio transcribe voicemail (inbound calls nobody answered); the text lands on the
+    /// call (`transcription_text`). Default `false`.
+    #[serde(default)]
+    pub transcribe_voicemail: bool,
 }
 
 #[cfg(test)]

@@ -8,6 +8,10 @@ use crate::error::{ValidationError, Validator};
 use crate::ids::{ApiKeyId, MemberId, OrgId, PhoneId, UserId};
 use crate::tenant::Role;
 
+/// The most live (not revoked) API keys an org may hold. Each key has its own rate-limit
+/// budget, so minting keys without end would multiply an org's share of the server; creating
+/// one more is answered 409 on `api_keys`.
+pub const MAX_API_KEYS_PER_ORG: u32 = 100;
 /// An organisation: the tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -222,6 +226,7 @@ pub struct RegisterPhone {
     pub number: E164,
     /// The provider; only `twilio` (the default).
     #[serde(default = "default_provider")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^twilio$"))]
     pub provider: String,
     /// A label.
     #[serde(default)]

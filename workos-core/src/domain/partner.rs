@@ -69,6 +69,24 @@ pub struct Partner {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Partner {
+    /// The partner as events carry it and non-admins read it: a webhook delivery URL reduced to
+    /// scheme and host ([`HttpUrl::redacted`]); partner URLs are often capability URLs.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        let delivery = match &self.delivery {
+            PartnerDelivery::Webhook { url } => PartnerDelivery::Webhook {
+                url: url.redacted(),
+            },
+            other => other.clone(),
+        };
+        Self {
+            delivery,
+            ..self.clone()
+        }
+    }
+}
+
 /// Input for a new partner.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -88,10 +106,12 @@ pub struct NewPartner {
     pub delivery: PartnerDelivery,
     /// Verticals it buys (at most 100, each up to 100 characters); empty means all.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = verticals_schema))]
     pub verticals: Vec<String>,
     /// Region codes or postal-code prefixes (at most 5,000, each up to 20 letters, digits,
     /// spaces or dashes); empty means everywhere.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = regions_schema))]
     pub regions: Vec<String>,
     /// Routing preference (default 0).
     #[serde(default)]
@@ -100,8 +120,12 @@ pub struct NewPartner {
     #[serde(default = "default_weight")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub weight: u32,
-    /// Price per lead in minor units, not negative (default 0).
+    /// Price per lead in minor units, 0 to 10^12 (default 0).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 1_000_000_000_000_i64)
+    )]
     pub price_minor: i64,
     /// Currency of the price (default `USD`).
     #[serde(default = "default_currency")]
@@ -114,8 +138,15 @@ pub struct NewPartner {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000))]
     pub monthly_cap: Option<u32>,
-    /// IANA time zone (default `UTC`).
+    /// IANA time zone (default `UTC`): `UTC`, `Etc/GMT±N` or `Area/Location`, such as
+    /// `America/New_York`.
     #[serde(default = "default_timezone")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^(UTC|Etc/UTC|Etc/GMT|Etc/GMT[+-](0?[0-9]|1[0-4])|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific)(/[A-Z][A-Za-z0-9_+-]{0,29}){1,2})$"
+        )
+    )]
     pub timezone: String,
     /// Weekly opening hours in `timezone` (default `null`: always open).
     #[serde(default)]
@@ -161,9 +192,11 @@ pub struct PartnerPatch {
     pub name: Option<String>,
     /// New delivery method.
     pub delivery: Option<PartnerDelivery>,
-    /// Replacement verticals.
+    /// Replacement verticals, as on create.
+    #[cfg_attr(feature = "openapi", schema(schema_with = nullable_verticals_schema))]
     pub verticals: Option<Vec<String>>,
-    /// Replacement regions.
+    /// Replacement regions, as on create.
+    #[cfg_attr(feature = "openapi", schema(schema_with = nullable_regions_schema))]
     pub regions: Option<Vec<String>>,
     /// New priority.
     pub priority: Option<i32>,
@@ -171,6 +204,10 @@ pub struct PartnerPatch {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub weight: Option<u32>,
     /// New price.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 1_000_000_000_000_i64)
+    )]
     pub price_minor: Option<i64>,
     /// New currency.
     pub currency: Option<Currency>,
@@ -180,7 +217,13 @@ pub struct PartnerPatch {
     /// New monthly cap, or clear it.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
     pub monthly_cap: Patch<u32>,
-    /// New time zone.
+    /// New time zone, as on create.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^(UTC|Etc/UTC|Etc/GMT|Etc/GMT[+-](0?[0-9]|1[0-4])|(Africa|America|Antarctica|Arctic|Asia|Atlantic|Australia|Europe|Indian|Pacific)(/[A-Z][A-Za-z0-9_+-]{0,29}){1,2})$"
+        )
+    )]
     pub timezone: Option<String>,
     /// New opening hours, or `null` for always open.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Schedule>))]
@@ -196,6 +239,61 @@ pub struct PartnerPatch {
 pub struct PartnerFilter {
     /// Only active (`true`) or paused (`false`) partners.
     pub active: Option<bool>,
+}
+
+/// The document's schema of a list of strings: at most `max_items`, each not blank, at most
+/// `max_length` characters and matching `pattern`; `null` allowed when `nullable`.
+#[cfg(feature = "openapi")]
+fn string_list(
+    max_items: usize,
+    max_length: usize,
+    pattern: &str,
+    nullable: bool,
+) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let types = if nullable {
+        SchemaType::from_iter([Type::Array, Type::Null])
+    } else {
+        SchemaType::new(Type::Array)
+    };
+    ArrayBuilder::new()
+        .schema_type(types)
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(max_length))
+                .pattern(Some(pattern)),
+        )
+        .max_items(Some(max_items))
+        .build()
+}
+
+/// Not blank and no NUL.
+#[cfg(feature = "openapi")]
+const VERTICAL_PATTERN: &str = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$";
+/// Letters, digits, spaces and dashes, not only spaces.
+#[cfg(feature = "openapi")]
+const REGION_PATTERN: &str = "^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$";
+
+#[cfg(feature = "openapi")]
+fn verticals_schema() -> utoipa::openapi::schema::Array {
+    string_list(100, 100, VERTICAL_PATTERN, false)
+}
+
+#[cfg(feature = "openapi")]
+fn nullable_verticals_schema() -> utoipa::openapi::schema::Array {
+    string_list(100, 100, VERTICAL_PATTERN, true)
+}
+
+#[cfg(feature = "openapi")]
+fn regions_schema() -> utoipa::openapi::schema::Array {
+    string_list(5000, 20, REGION_PATTERN, false)
+}
+
+#[cfg(feature = "openapi")]
+fn nullable_regions_schema() -> utoipa::openapi::schema::Array {
+    string_list(5000, 20, REGION_PATTERN, true)
 }
 
 /// Whether `tz` looks like an IANA time zone name: `UTC`, `Etc/UTC`, `Etc/GMT±N`, or

@@ -24,26 +24,63 @@ pub const MAX_PERIODS_PER_DAY: usize = 12;
 pub struct Schedule {
     /// Monday's opening periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OpeningPeriod>, max_items = 12))]
     pub mon: Vec<[String; 2]>,
     /// Tuesday's opening periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OpeningPeriod>, max_items = 12))]
     pub tue: Vec<[String; 2]>,
     /// Wednesday's opening periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OpeningPeriod>, max_items = 12))]
     pub wed: Vec<[String; 2]>,
     /// Thursday's opening periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OpeningPeriod>, max_items = 12))]
     pub thu: Vec<[String; 2]>,
     /// Friday's opening periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OpeningPeriod>, max_items = 12))]
     pub fri: Vec<[String; 2]>,
     /// Saturday's opening periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OpeningPeriod>, max_items = 12))]
     pub sat: Vec<[String; 2]>,
     /// Sunday's opening periods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<OpeningPeriod>, max_items = 12))]
     pub sun: Vec<[String; 2]>,
 }
+
+/// The document's schema of one opening period: `["HH:MM", "HH:MM"]`. That it opens before it
+/// closes, and that `"24:00"` is only a closing time, is said in words (JSON Schema cannot
+/// compare two items).
+#[cfg(feature = "openapi")]
+pub struct OpeningPeriod;
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for OpeningPeriod {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")),
+            )
+            .min_items(Some(2))
+            .max_items(Some(2))
+            .description(Some(
+                "`[open, close]`, 24-hour `HH:MM` local times; it opens before it closes, and \
+                 `\"24:00\"` is only a closing time.",
+            ))
+            .examples([serde_json::json!(["09:00", "17:00"])])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for OpeningPeriod {}
 
 impl Schedule {
     /// The days with their names, Monday first.

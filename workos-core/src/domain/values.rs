@@ -136,6 +136,21 @@ impl Currency {
     pub fn code(&self) -> &'static str {
         self.0.code()
     }
+
+    /// Every code [`Currency::parse`] accepts, in alphabetical order (what the API documents).
+    #[must_use]
+    pub fn codes() -> Vec<&'static str> {
+        let letters = b'A'..=b'Z';
+        letters
+            .clone()
+            .flat_map(|a| letters.clone().map(move |b| (a, b)))
+            .flat_map(|(a, b)| letters.clone().map(move |c| [a, b, c]))
+            .filter_map(|code| {
+                let code = std::str::from_utf8(&code).ok()?;
+                iso_currency::Currency::from_code(code).map(|c| c.code())
+            })
+            .collect()
+    }
 }
 
 impl fmt::Display for Currency {
@@ -210,6 +225,17 @@ impl HttpUrl {
     pub fn to_url(&self) -> url::Url {
         url::Url::parse(&self.0).expect("validated on construction")
     }
+
+    /// The URL as shown to those who may not use it: scheme, host and port kept, the path and
+    /// query replaced by `/[redacted]`. Capability URLs (Slack, Zapier, …) carry their secret
+    /// in the path or query, so only admins see them whole.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        let url = self.to_url();
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Self(format!("{}://{host}{port}/[redacted]", url.scheme()))
+    }
 }
 string_value!(HttpUrl, InvalidUrl);
 
@@ -261,6 +287,15 @@ mod tests {
     }
 
     #[test]
+    fn currency_codes_are_what_parse_accepts() {
+        let codes = Currency::codes();
+        assert!(codes.len() > 150, "ISO 4217 lists over 150 codes");
+        assert!(codes.contains(&"USD") && codes.contains(&"EUR"));
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        assert!(codes.iter().all(|c| Currency::parse(c).is_ok()));
+    }
+
+    #[test]
     fn currency_is_iso_4217() {
         assert_eq!(Currency::parse("EUR").unwrap().code(), "EUR");
         assert!(Currency::parse("XYZ").is_err());
@@ -284,5 +319,18 @@ mod tests {
         ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn redacted_url_keeps_only_scheme_host_and_port() {
+        let url =
+            HttpUrl::parse("https://hooks.slack.com/services/T0/B0/s3cr3t?token=t0k").unwrap();
+        assert_eq!(
+            url.redacted().as_ref(),
+            "https://hooks.slack.com/[redacted]"
+        );
+        let url = HttpUrl::parse("http://[::1]:8080/x#frag").unwrap();
+        assert_eq!(url.redacted().as_ref(), "http://[::1]:8080/[redacted]");
+        assert!(HttpUrl::parse(url.redacted().as_ref()).is_ok());
     }
 }

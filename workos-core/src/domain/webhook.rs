@@ -42,7 +42,8 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     /// Whether deliveries are made.
     pub enabled: bool,
-    /// Extra headers sent with every delivery.
+    /// Extra headers sent with every delivery: their names; the values are sealed at rest and
+    /// never shown again (each reads `[redacted]`).
     pub headers: BTreeMap<String, String>,
     /// At most this many deliveries a second to this endpoint.
     pub rate_limit_per_second: Option<u32>,
@@ -56,6 +57,33 @@ pub struct Webhook {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What stands for a value nobody may read back: custom header values, the path and query of
+/// a capability URL.
+pub const REDACTED: &str = "[redacted]";
+
+/// `headers` with every value replaced by [`REDACTED`]: the names stay readable.
+#[must_use]
+pub fn redacted_headers(headers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    headers
+        .keys()
+        .map(|name| (name.clone(), REDACTED.to_owned()))
+        .collect()
+}
+
+impl Webhook {
+    /// The endpoint as events carry it and non-admins read it: its URL reduced to scheme and
+    /// host ([`HttpUrl::redacted`]), its header values [`REDACTED`]. Events are read by viewers
+    /// and fanned out to every endpoint of the org, so they never carry a capability URL.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        Self {
+            url: self.url.redacted(),
+            headers: redacted_headers(&self.headers),
+            ..self.clone()
+        }
+    }
+}
+
 /// Input for a new endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -66,14 +94,19 @@ pub struct NewWebhook {
     /// A note for humans.
     #[serde(default)]
     pub description: Option<String>,
-    /// Event types to receive; empty means all.
+    /// Event types to receive (`person.created`, `person.*`, `*`); empty means all.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = event_types_schema))]
     pub event_types: Vec<String>,
     /// Whether deliveries are made (default true).
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Extra headers sent with every delivery.
+    /// Extra headers sent with every delivery: at most 20; names of letters, digits, `-` and
+    /// `_`, not one the delivery sets itself (`webhook-*`, `content-type`, …); values
+    /// printable ASCII. Their values are sealed at rest and never shown again: treat them as
+    /// write-only credentials.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = headers_schema))]
     pub headers: BTreeMap<String, String>,
     /// At most this many deliveries a second.
     #[serde(default)]
@@ -94,11 +127,14 @@ pub struct WebhookPatch {
     pub url: Option<HttpUrl>,
     /// New description, or clear it.
     pub description: Patch<String>,
-    /// New event-type filter.
+    /// New event-type filter, as on create.
+    #[cfg_attr(feature = "openapi", schema(schema_with = nullable_event_types_schema))]
     pub event_types: Option<Vec<String>>,
     /// Enable or disable; enabling clears `disabled_reason` and `failing_since`.
     pub enabled: Option<bool>,
-    /// Replacement headers.
+    /// Replacement headers, as on create (all of them: values are write-only, so none are
+    /// merged).
+    #[cfg_attr(feature = "openapi", schema(schema_with = nullable_headers_schema))]
     pub headers: Option<BTreeMap<String, String>>,
     /// New rate limit, or clear it.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
@@ -115,6 +151,88 @@ const RESERVED_HEADERS: &[&str] = &[
     "host",
     "user-agent",
 ];
+
+/// The document's schema of an event-type filter (what [`NewWebhook::validate`] accepts).
+#[cfg(feature = "openapi")]
+fn event_types_list(nullable: bool) -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(if nullable {
+            SchemaType::from_iter([Type::Array, Type::Null])
+        } else {
+            SchemaType::new(Type::Array)
+        })
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(100))
+                .pattern(Some(r"^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$")),
+        )
+        .max_items(Some(100))
+        .build()
+}
+
+#[cfg(feature = "openapi")]
+fn event_types_schema() -> utoipa::openapi::schema::Array {
+    event_types_list(false)
+}
+
+#[cfg(feature = "openapi")]
+fn nullable_event_types_schema() -> utoipa::openapi::schema::Array {
+    event_types_list(true)
+}
+
+/// The document's schema of extra headers (what [`NewWebhook::validate`] accepts): the
+/// reserved names are refused whatever their case.
+#[cfg(feature = "openapi")]
+fn headers_object(nullable: bool) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    let any_case = |name: &str| -> String {
+        name.chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let reserved: Vec<String> = RESERVED_HEADERS.iter().map(|h| any_case(h)).collect();
+    let name_pattern = format!("^(?!({})$)[A-Za-z0-9_-]{{1,100}}$", reserved.join("|"));
+    let mut object = ObjectBuilder::new()
+        .schema_type(if nullable {
+            SchemaType::from_iter([Type::Object, Type::Null])
+        } else {
+            SchemaType::new(Type::Object)
+        })
+        .additional_properties(Some(AdditionalProperties::RefOr(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(1000))
+                .pattern(Some("^[\t -~]*$"))
+                .into(),
+        )))
+        .max_properties(Some(20))
+        .build();
+    let mut names = utoipa::openapi::extensions::Extensions::default();
+    names.insert(
+        "propertyNames".to_owned(),
+        serde_json::json!({ "pattern": name_pattern }),
+    );
+    object.extensions = Some(names);
+    object
+}
+
+#[cfg(feature = "openapi")]
+fn headers_schema() -> utoipa::openapi::schema::Object {
+    headers_object(false)
+}
+
+#[cfg(feature = "openapi")]
+fn nullable_headers_schema() -> utoipa::openapi::schema::Object {
+    headers_object(true)
+}
 
 impl NewWebhook {
     /// Checks what the types cannot.
@@ -291,7 +409,7 @@ pub struct DeliveryAttempt {
     pub error_kind: Option<String>,
     /// How long it took, in milliseconds.
     pub latency_ms: u32,
-    /// The first 4 KiB of the response body.
+    /// The first 4 KiB of the response body: shown to admins only (`null` for others).
     pub response_body: Option<String>,
     /// When the next attempt is due, if one is.
     pub next_attempt_at: Option<DateTime<Utc>>,

@@ -24,12 +24,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyPatch, Call, CommsFilter, Company, CompanyFilter,
-    CompanyPatch, Deal, DealFilter, DealPatch, DeliveryAttempt, DeliveryFilter, DeliveryStatus,
-    E164, EmailAddress, Interaction, InteractionFilter, InteractionPatch, Member, NewApiKey,
-    NewCall, NewCompany, NewDeal, NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewSms,
-    NewTask, NewWebhook, Org, Person, PersonFilter, PersonPatch, Phone, PhonePatch, Sms, Task,
-    TaskFilter, TaskPatch, Webhook, WebhookDelivery, WebhookPatch,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, Call, CallProgress, CallRecording, CallTranscription,
+    CommsFilter, Company, CompanyFilter, CompanyPatch, Deal, DealFilter, DealPatch,
+    DeliveryAttempt, DeliveryFilter, DeliveryStatus, E164, EmailAddress, Interaction,
+    InteractionFilter, InteractionPatch, Member, NewApiKey, NewCall, NewCompany, NewDeal,
+    NewInteraction, NewMember, NewOrg, NewPerson, NewPhone, NewSms, NewTask, NewWebhook, Org,
+    Person, PersonFilter, PersonPatch, Phone, PhonePatch, Sms, Task, TaskFilter, TaskPatch,
+    Webhook, WebhookDelivery, WebhookPatch,
 };
 use crate::error::Result;
 use crate::events::{DomainEvent, EventFilter};
@@ -488,7 +489,9 @@ impl std::fmt::Debug for SealedSecrets {
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait WebhookRepo: Send + Sync {
-    /// Registers an endpoint with its sealed secrets. Emits `webhook_endpoint.created`.
+    /// Registers an endpoint with its sealed secrets and its custom headers' values sealed
+    /// (`headers`; only the names of `new.headers` are stored readable). Emits
+    /// `webhook_endpoint.created` with the endpoint redacted ([`Webhook::redacted`]).
     ///
     /// # Errors
     /// [`crate::Error::Validation`], [`crate::Error::Forbidden`].
@@ -497,6 +500,7 @@ pub trait WebhookRepo: Send + Sync {
         ctx: &TenantContext,
         new: NewWebhook,
         secrets: SealedSecrets,
+        headers: SealedSecrets,
     ) -> Result<Webhook>;
     /// One endpoint.
     ///
@@ -508,7 +512,8 @@ pub trait WebhookRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>>;
-    /// Changes an endpoint. Emits `webhook_endpoint.updated`.
+    /// Changes an endpoint; `headers` holds the sealed values of `patch.headers` when the
+    /// patch replaces them. Emits `webhook_endpoint.updated`.
     ///
     /// # Errors
     /// [`crate::Error::NotFound`], [`crate::Error::Validation`].
@@ -517,6 +522,7 @@ pub trait WebhookRepo: Send + Sync {
         ctx: &TenantContext,
         id: WebhookId,
         patch: WebhookPatch,
+        headers: Option<SealedSecrets>,
     ) -> Result<Webhook>;
     /// Deletes an endpoint and its deliveries. Emits `webhook_endpoint.deleted`.
     ///
@@ -594,6 +600,10 @@ pub trait WebhookRepo: Send + Sync {
     ) -> Result<u64>;
 }
 
+/// An endpoint whose custom headers are still stored in plaintext: its org, id and headers
+/// ([`DeliveryQueue::plaintext_webhook_headers`]).
+pub type PlaintextHeaders = (OrgId, WebhookId, std::collections::BTreeMap<String, String>);
+
 /// A delivery claimed by a worker, with everything needed to send it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueDelivery {
@@ -601,8 +611,11 @@ pub struct DueDelivery {
     pub delivery: WebhookDelivery,
     /// The endpoint URL.
     pub url: String,
-    /// Extra headers.
+    /// Extra headers stored before they were sealed (an endpoint not yet converted); empty
+    /// once `sealed_headers` holds them.
     pub headers: std::collections::BTreeMap<String, String>,
+    /// The endpoint's extra headers, sealed (a JSON object of names to values).
+    pub sealed_headers: Option<SealedSecrets>,
     /// The endpoint's sealed secrets.
     pub secrets: SealedSecrets,
     /// The endpoint's rate limit.
@@ -735,6 +748,23 @@ pub trait DeliveryQueue: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Up to `limit` endpoints, of any org, whose custom headers are still stored in plaintext
+    /// (written before headers were sealed at rest), with those headers.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn plaintext_webhook_headers(&self, limit: u32) -> Result<Vec<PlaintextHeaders>>;
+    /// Stores an endpoint's headers sealed and leaves only their names readable, if they are
+    /// still in plaintext; answers whether it did.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn seal_webhook_headers(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        sealed: SealedSecrets,
+    ) -> Result<bool>;
 }
 
 /// Whether a provider-idempotent record was new.
@@ -792,30 +822,41 @@ pub trait CommsRepo: Send + Sync {
     /// [`crate::Error::Validation`], [`crate::Error::Forbidden`]; [`crate::Error::NotFound`]
     /// (`phone`) as for [`CommsRepo::record_sms`].
     async fn record_call(&self, ctx: &TenantContext, new: NewCall) -> Result<Recorded<Call>>;
-    /// Updates a call's status and duration; emits `call.completed` (or `call.status_changed`)
-    /// when the status changed. `None` when no call has that id in the org.
+    /// Applies a status report of one of a call's legs; emits `call.completed` (or
+    /// `call.status_changed`) when the call changed. The status only moves forward along
+    /// Twilio's progression and a final status stays ([`crate::domain::call_status_advances`]):
+    /// replayed and late reports change nothing. Once a click-to-call is bridged
+    /// ([`crate::domain::CallLeg::Bridging`]), the final status of its own (the rep's) leg no
+    /// longer applies: the dialled leg's does. `None` when no call has that id in the org.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn update_call_status(
         &self,
         ctx: &TenantContext,
-        call_sid: &str,
-        status: &str,
-        duration_seconds: Option<u32>,
+        progress: CallProgress,
     ) -> Result<Option<Call>>;
     /// Stores a call's recording; emits `call.recording_available`. `None` when no call has
-    /// that id in the org.
+    /// that id in the org. A retry of the same recording changes nothing.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn record_recording(
         &self,
         ctx: &TenantContext,
-        call_sid: &str,
-        recording_sid: &str,
-        recording_url: &str,
-        recording_seconds: Option<u32>,
+        recording: CallRecording,
+    ) -> Result<Option<Call>>;
+    /// Stores a voicemail's transcription on its call; emits `call.transcription_available`.
+    /// `None` when no call has that id in the org; a retry changes nothing.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `TranscriptionText` over
+    /// [`crate::domain::MAX_TRANSCRIPTION_CHARS`]; [`crate::Error::Unavailable`] when the
+    /// storage fails.
+    async fn record_transcription(
+        &self,
+        ctx: &TenantContext,
+        transcription: CallTranscription,
     ) -> Result<Option<Call>>;
     /// One call.
     ///

@@ -2,9 +2,11 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{CallSettings, E164, OptOutChange, SmsOptOut, SmsSettings};
+use crate::domain::{
+    CallSettings, E164, OptOutChange, RingSettings, RingTargets, SmsOptOut, SmsSettings,
+};
 use crate::error::Result;
-use crate::ids::MemberId;
+use crate::ids::{MemberId, PhoneId};
 use crate::page::{Page, PageRequest};
 use crate::tenant::TenantContext;
 
@@ -51,7 +53,7 @@ pub trait OptOutRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn sms_settings(&self, ctx: &TenantContext) -> Result<SmsSettings>;
-    /// Replaces the org's SMS settings (admins).
+    /// Replaces the org's SMS settings (admins); emits `sms_settings.updated`.
     ///
     /// # Errors
     /// [`crate::Error::Validation`] on `help_text`; [`crate::Error::Forbidden`] below admin.
@@ -62,7 +64,9 @@ pub trait OptOutRepo: Send + Sync {
     ) -> Result<SmsSettings>;
 }
 
-/// The org's call settings, and the phone each member takes click-to-call calls on.
+/// The org's call settings, the phone each member takes calls on, and which members an
+/// inbound call to each of the org's numbers rings. Every change emits its event in its
+/// transaction.
 #[cfg_attr(feature = "testing", mockall::automock)]
 #[async_trait]
 pub trait CallSettingsRepo: Send + Sync {
@@ -71,7 +75,7 @@ pub trait CallSettingsRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn call_settings(&self, ctx: &TenantContext) -> Result<CallSettings>;
-    /// Replaces the org's call settings (admins).
+    /// Replaces the org's call settings (admins); emits `call_settings.updated`.
     ///
     /// # Errors
     /// [`crate::Error::Forbidden`] below admin.
@@ -85,7 +89,8 @@ pub trait CallSettingsRepo: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn member_phone(&self, ctx: &TenantContext, id: MemberId) -> Result<Option<E164>>;
-    /// Sets (or, with `None`, clears) the phone of member `id` (admins).
+    /// Sets (or, with `None`, clears) the phone of member `id` (admins); emits
+    /// `member_phone.updated` when it changed.
     ///
     /// # Errors
     /// [`crate::Error::NotFound`] (`member`) when the org has no such member;
@@ -96,4 +101,33 @@ pub trait CallSettingsRepo: Send + Sync {
         id: MemberId,
         phone: Option<E164>,
     ) -> Result<Option<E164>>;
+    /// The ringing of the org's number `phone` (defaults when never set: nobody, straight to
+    /// voicemail).
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] (`phone`) when the org has no such number.
+    async fn ringing(&self, ctx: &TenantContext, phone: PhoneId) -> Result<RingSettings>;
+    /// Replaces the ringing of the org's number `phone` (admins); emits
+    /// `phone_ringing.updated`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] on `members` (more than 10, a repeat, or not a member of
+    /// the org) or `timeout_seconds`; [`crate::Error::NotFound`] (`phone`);
+    /// [`crate::Error::Forbidden`] below admin.
+    async fn set_ringing(
+        &self,
+        ctx: &TenantContext,
+        phone: PhoneId,
+        settings: RingSettings,
+    ) -> Result<RingSettings>;
+    /// What an inbound call to `phone` rings: its settings and its members' phones, in order.
+    /// `None` when the org has no such number.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn ring_targets(
+        &self,
+        ctx: &TenantContext,
+        phone: PhoneId,
+    ) -> Result<Option<RingTargets>>;
 }

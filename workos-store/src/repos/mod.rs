@@ -1,5 +1,6 @@
 //! Repository implementations, written once against [`crate::db::Tx`] for both backends.
 
+mod call_settings;
 mod caps;
 mod claims;
 mod comms;

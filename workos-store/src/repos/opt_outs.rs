@@ -1,15 +1,14 @@
 //! SMS opt-outs (one row per org and number, the latest state) and the org's SMS settings.
+//! The org's call settings are in `call_settings.rs`.
 
 use async_trait::async_trait;
 use uuid::Uuid;
 use workos_core::Result;
-use workos_core::domain::{
-    CallSettings, E164, OptOutChange, OptOutSource, SmsOptOut, SmsSettings, Timestamp,
-};
+use workos_core::domain::{E164, OptOutChange, OptOutSource, SmsOptOut, SmsSettings, Timestamp};
 use workos_core::events::types;
-use workos_core::ids::{MemberId, OrgId, SmsId};
+use workos_core::ids::{OrgId, SmsId};
 use workos_core::page::{Page, PageRequest};
-use workos_core::repo::{CallSettingsRepo, OptOutRepo};
+use workos_core::repo::OptOutRepo;
 use workos_core::tenant::{Access, TenantContext};
 
 use super::{corrupt, emit, fetch_page};
@@ -204,95 +203,17 @@ impl OptOutRepo for SqlStore {
             args![ctx.org_id(), settings.help_text.clone(), now()],
         )
         .await?;
-        tx.commit().await?;
-        Ok(settings)
-    }
-}
-
-#[async_trait]
-impl CallSettingsRepo for SqlStore {
-    async fn call_settings(&self, ctx: &TenantContext) -> Result<CallSettings> {
-        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let row: Option<(bool,)> = tx
-            .fetch_optional(
-                "SELECT record_calls FROM comms_settings WHERE org_id = $1",
-                args![ctx.org_id()],
-            )
-            .await?;
-        Ok(CallSettings {
-            record_calls: row.is_some_and(|(r,)| r),
-        })
-    }
-
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn set_call_settings(
-        &self,
-        ctx: &TenantContext,
-        settings: CallSettings,
-    ) -> Result<CallSettings> {
-        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        tx.execute(
-            "INSERT INTO comms_settings (org_id, record_calls, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (org_id) DO UPDATE SET record_calls = excluded.record_calls,
-                 updated_at = excluded.updated_at",
-            args![ctx.org_id(), settings.record_calls, now()],
+        let org = ctx.org_id();
+        emit(
+            &mut tx,
+            ctx,
+            types::SMS_SETTINGS_UPDATED,
+            "sms_settings",
+            org.as_uuid(),
+            &settings,
         )
         .await?;
         tx.commit().await?;
         Ok(settings)
-    }
-
-    async fn member_phone(&self, ctx: &TenantContext, id: MemberId) -> Result<Option<E164>> {
-        let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let row: Option<(String,)> = tx
-            .fetch_optional(
-                "SELECT p.number FROM member_phones p
-                 JOIN org_members m ON m.org_id = p.org_id AND m.id = p.member_id
-                 WHERE p.org_id = $1 AND p.member_id = $2",
-                args![ctx.org_id(), id],
-            )
-            .await?;
-        row.map(|(n,)| E164::parse(&n).map_err(|e| corrupt("member phone", e)))
-            .transpose()
-    }
-
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
-    async fn set_member_phone(
-        &self,
-        ctx: &TenantContext,
-        id: MemberId,
-        phone: Option<E164>,
-    ) -> Result<Option<E164>> {
-        let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let member: Option<(Uuid,)> = tx
-            .fetch_optional(
-                "SELECT id FROM org_members WHERE org_id = $1 AND id = $2",
-                args![ctx.org_id(), id],
-            )
-            .await?;
-        if member.is_none() {
-            return Err(workos_core::Error::not_found(MemberId::KIND));
-        }
-        match &phone {
-            Some(n) => {
-                tx.execute(
-                    "INSERT INTO member_phones (org_id, member_id, number, updated_at)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (org_id, member_id) DO UPDATE SET number = excluded.number,
-                         updated_at = excluded.updated_at",
-                    args![ctx.org_id(), id, n.as_ref(), now()],
-                )
-                .await?;
-            }
-            None => {
-                tx.execute(
-                    "DELETE FROM member_phones WHERE org_id = $1 AND member_id = $2",
-                    args![ctx.org_id(), id],
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(phone)
     }
 }

@@ -5,8 +5,8 @@ use chrono::Duration;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyPatch, E164, Member, NewApiKey, NewMember, NewOrg, NewPhone,
-    Org, Phone, PhoneCapabilities, PhonePatch, Timestamp,
+    ApiKey, ApiKeyCredentials, ApiKeyPatch, E164, MAX_API_KEYS_PER_ORG, Member, NewApiKey,
+    NewMember, NewOrg, NewPhone, Org, Phone, PhoneCapabilities, PhonePatch, Timestamp,
 };
 use workos_core::events::types;
 use workos_core::ids::{ApiKeyId, MemberId, OrgId, PhoneId, UserId};
@@ -442,6 +442,27 @@ impl ApiKeyRepo for SqlStore {
             )));
         }
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
+        // The org's row, locked (Postgres), serialises key creations of one org, so two at
+        // once cannot both take the last place under the cap.
+        let lock = format!(
+            "SELECT id FROM orgs WHERE id = $1{}",
+            super::leads::for_update(self)
+        );
+        let _: Option<(uuid::Uuid,)> = tx.fetch_optional(&lock, args![ctx.org_id()]).await?;
+        let (live,): (i64,) = tx
+            .fetch_one(
+                "SELECT count(*) FROM api_keys WHERE org_id = $1 AND revoked_at IS NULL",
+                args![ctx.org_id()],
+            )
+            .await?;
+        if live >= i64::from(MAX_API_KEYS_PER_ORG) {
+            return Err(Error::conflict(
+                "api_keys",
+                format!(
+                    "the org has {MAX_API_KEYS_PER_ORG} live API keys, the most allowed; revoke one first"
+                ),
+            ));
+        }
         let t = now();
         let key = ApiKey {
             id: ApiKeyId::new(),

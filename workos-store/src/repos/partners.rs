@@ -182,7 +182,7 @@ impl SqlStore {
             types::PARTNER_CREATED,
             PartnerId::KIND,
             partner.id.as_uuid(),
-            &partner,
+            &partner.redacted(),
         )
         .await?;
         tx.commit().await?;
@@ -227,7 +227,7 @@ impl SqlStore {
                 types::PARTNER_UPDATED,
                 PartnerId::KIND,
                 id.as_uuid(),
-                &updated,
+                &updated.redacted(),
             )
             .await?;
             if (updated.daily_cap, updated.monthly_cap, &updated.timezone)
@@ -286,7 +286,9 @@ impl PartnerRepo for SqlStore {
 
     async fn get_partner(&self, ctx: &TenantContext, id: PartnerId) -> Result<Partner> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        fetch_partner(&mut tx, ctx, id, "").await
+        fetch_partner(&mut tx, ctx, id, "")
+            .await
+            .map(|p| partner_for_reader(ctx, p))
     }
 
     async fn list_partners(
@@ -307,7 +309,7 @@ impl PartnerRepo for SqlStore {
         let rows: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
         let rows = rows
             .into_iter()
-            .map(Partner::try_from)
+            .map(|r| Partner::try_from(r).map(|p| partner_for_reader(ctx, p)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(rows, page, |p| p.id.as_uuid()))
     }
@@ -348,7 +350,7 @@ impl PartnerRepo for SqlStore {
             types::PARTNER_DELETED,
             PartnerId::KIND,
             id.as_uuid(),
-            &partner,
+            &partner.redacted(),
         )
         .await?;
         tx.commit().await
@@ -399,7 +401,7 @@ impl PartnerRepo for SqlStore {
             types::PARTNER_SECRET_ROTATED,
             PartnerId::KIND,
             id.as_uuid(),
-            &partner,
+            &partner.redacted(),
         )
         .await?;
         tx.commit().await?;
@@ -425,5 +427,15 @@ impl PartnerRepo for SqlStore {
             return Err(Error::not_found(PartnerId::KIND));
         }
         tx.commit().await
+    }
+}
+
+/// A partner as `ctx` may read it: admins see a webhook delivery URL whole, everyone else only
+/// its scheme and host (partner URLs are often capability URLs).
+fn partner_for_reader(ctx: &TenantContext, p: Partner) -> Partner {
+    if ctx.authorize(Access::Manage).is_ok() {
+        p
+    } else {
+        p.redacted()
     }
 }

@@ -128,7 +128,12 @@ async fn hot_paths_run_on_one_shard() {
         rate_limit_per_second: None,
     };
     db.store
-        .create_webhook(&a.ctx, endpoint, SealedSecrets(vec![1, 2, 3]))
+        .create_webhook(
+            &a.ctx,
+            endpoint,
+            SealedSecrets(vec![1, 2, 3]),
+            SealedSecrets(vec![4]),
+        )
         .await
         .unwrap();
     db.store

@@ -26,6 +26,7 @@ macro_rules! contract_test {
 mod common;
 
 mod api_keys;
+mod calls;
 mod cap_rollover;
 mod citus_routing;
 mod comms;

@@ -42,7 +42,12 @@ async fn webhook(store: &SqlStore, ctx: &TenantContext) -> Webhook {
         rate_limit_per_second: None,
     };
     store
-        .create_webhook(ctx, endpoint, SealedSecrets(vec![1, 2, 3]))
+        .create_webhook(
+            ctx,
+            endpoint,
+            SealedSecrets(vec![1, 2, 3]),
+            SealedSecrets(vec![4]),
+        )
         .await
         .unwrap()
 }

@@ -63,9 +63,11 @@ async fn list_api_keys(
     Ok(Json(state.store.list_api_keys(&ctx, q.page()?).await?))
 }
 
-/// Create a key (admin); the answer holds the secret, once.
+/// Create a key (admin); the answer holds the secret, once. An org holds at most 100 live keys
+/// (`409` on `api_keys` past it: revoke one first).
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = NewApiKeyBody,
-    responses((status = 201, body = CreatedApiKey), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedApiKey), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 async fn create_api_key(
     State(state): State<AppState>,
     Ctx(ctx): Ctx,
@@ -73,6 +75,8 @@ async fn create_api_key(
 ) -> ApiResult<Response> {
     let (key, secret) =
         issue_api_key(&state.store, &state.hasher, &ctx, &body.name, body.role).await?;
+    // Its prefix may be one this process remembers as unknown.
+    state.api_keys.forget(key.id);
     let location = format!("/api/v1/api-keys/{}", key.id);
     let mut response = created(
         location,

@@ -81,6 +81,7 @@ pub(crate) struct NewDealBody {
     amount_minor: Option<i64>,
     /// ISO 4217 code; requires `amount_minor`.
     #[serde(default)]
+    #[schema(value_type = Option<workos_core::domain::Currency>)]
     currency: Option<String>,
     /// Defaults to `lead`.
     #[serde(default)]
@@ -104,9 +105,9 @@ pub(crate) struct DealPatchBody {
         pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
     )]
     name: Option<String>,
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 0)]
     amount_minor: Patch<i64>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<workos_core::domain::Currency>)]
     currency: Patch<String>,
     stage: Option<DealStage>,
     #[schema(value_type = Option<CompanyId>)]

@@ -33,7 +33,8 @@ pub(crate) struct ListEvents {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
-    /// Event types, e.g. `person.created`; repeat the parameter or separate with commas.
+    /// Event types, e.g. `person.created`; repeat the parameter or separate with commas (at
+    /// most 50, each at most 100 characters).
     r#type: Option<String>,
     /// Events about this record.
     subject_id: Option<uuid::Uuid>,
@@ -50,6 +51,28 @@ where
     value
         .parse()
         .map_err(|e: T::Err| ApiError::invalid_field(field, e.to_string()))
+}
+
+/// The most event types one list may filter by.
+pub(crate) const MAX_EVENT_TYPES: usize = 50;
+/// The longest event type a filter may name.
+pub(crate) const MAX_EVENT_TYPE_LEN: usize = 100;
+
+/// Bounds the `type` filter: it becomes one SQL parameter per type.
+fn check_types(types: &[String]) -> ApiResult<()> {
+    if types.len() > MAX_EVENT_TYPES {
+        return Err(ApiError::invalid_field(
+            "type",
+            format!("at most {MAX_EVENT_TYPES} event types"),
+        ));
+    }
+    if types.iter().any(|t| t.len() > MAX_EVENT_TYPE_LEN) {
+        return Err(ApiError::invalid_field(
+            "type",
+            format!("an event type is at most {MAX_EVENT_TYPE_LEN} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// List the org's events, oldest first.
@@ -83,6 +106,7 @@ async fn list_events(
             }
         }
     }
+    check_types(&filter.types)?;
     let page = page(limit, cursor.as_deref())?;
     Ok(Json(state.store.list_events(&ctx, filter, page).await?))
 }

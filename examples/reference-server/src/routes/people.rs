@@ -72,8 +72,10 @@ pub(crate) struct ListPeople {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Has this email, primary or additional (case-insensitive).
+    #[param(schema_with = email_filter)]
     email: Option<String>,
     /// Has this phone (E.164), primary or additional.
+    #[param(schema_with = phone_filter)]
     phone: Option<String>,
     /// First or last name contains this (case-insensitive).
     name: Option<String>,
@@ -83,6 +85,29 @@ pub(crate) struct ListPeople {
     created_after: Option<DateTime<Utc>>,
     /// Created before.
     created_before: Option<DateTime<Utc>>,
+}
+
+/// A filter's schema: a value of `T`'s schema, or empty for no filter (`parse_filter`).
+fn filter_or_empty<T: utoipa::PartialSchema>() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(T::schema())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(0)),
+            )
+            .build(),
+    )
+}
+
+fn email_filter() -> utoipa::openapi::schema::Schema {
+    filter_or_empty::<EmailAddress>()
+}
+
+fn phone_filter() -> utoipa::openapi::schema::Schema {
+    filter_or_empty::<E164>()
 }
 
 /// List people.

@@ -13,10 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 #[cfg(feature = "twilio")]
 use workos_core::domain::RegisterPhone;
-use workos_core::domain::{Phone, PhonePatch};
+use workos_core::domain::{Phone, PhonePatch, RingSettings};
 use workos_core::ids::PhoneId;
 use workos_core::page::Page;
-use workos_core::repo::PhoneRepo;
+use workos_core::repo::{CallSettingsRepo, PhoneRepo};
 
 use super::Paging;
 #[cfg(feature = "twilio")]
@@ -31,7 +31,36 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new().routes(routes!(list_phones, create_phone));
     #[cfg(not(feature = "twilio"))]
     let router = OpenApiRouter::new().routes(routes!(list_phones));
-    router.routes(routes!(get_phone, update_phone, delete_phone))
+    router
+        .routes(routes!(get_phone, update_phone, delete_phone))
+        .routes(routes!(get_ringing, put_ringing))
+}
+
+/// Which members an inbound call to the number rings, and how (defaults: nobody, straight to
+/// voicemail).
+#[utoipa::path(get, path = "/phones/{id}/ringing", tag = "phones", params(("id" = PhoneId, Path)),
+    responses((status = 200, body = RingSettings), (status = 404, body = Problem)))]
+async fn get_ringing(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<PhoneId>,
+) -> ApiResult<Json<RingSettings>> {
+    Ok(Json(state.store.ringing(&ctx, id).await?))
+}
+
+/// Replace the number's ringing (admins): `members` (in order, at most 10, each ringing on the
+/// phone on their membership), `strategy` `sequential` or `simultaneous`, `timeout_seconds`
+/// (5–600). When nobody answers the caller leaves a voicemail.
+#[utoipa::path(put, path = "/phones/{id}/ringing", tag = "phones", params(("id" = PhoneId, Path)),
+    request_body = RingSettings,
+    responses((status = 200, body = RingSettings), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn put_ringing(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<PhoneId>,
+    ApiJson(settings): ApiJson<RingSettings>,
+) -> ApiResult<Json<RingSettings>> {
+    Ok(Json(state.store.set_ringing(&ctx, id, settings).await?))
 }
 
 /// List the org's numbers.

@@ -21,9 +21,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(inbound_sms))
         .routes(routes!(inbound_voice))
         .routes(routes!(bridge))
+        .routes(routes!(bridge_ended))
+        .routes(routes!(ring))
+        .routes(routes!(hangup))
         .routes(routes!(message_status))
         .routes(routes!(call_status))
         .routes(routes!(recording))
+        .routes(routes!(transcription))
 }
 
 /// A webhook request as it arrived: what the engine needs to check and read it.
@@ -83,8 +87,9 @@ async fn inbound_sms(State(state): State<AppState>, hook: Webhook) -> ApiResult<
     Ok(twiml(state.twilio_inbound.message(&hook.inbound()).await?))
 }
 
-/// Inbound call: store it with an interaction and `call.received`; answer the greeting TwiML
-/// (say, then record, with a recording callback).
+/// Inbound call: store it with an interaction and `call.received`; answer the TwiML that rings
+/// the members set for the number (`PUT /api/v1/phones/{id}/ringing`), or, when none is set,
+/// the voicemail TwiML (greeting, then a recording, transcribed when the org says so).
 #[utoipa::path(post, path = "/webhooks/twilio/voice", tag = "twilio", security(),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's voice parameters"),
     responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
@@ -105,6 +110,58 @@ async fn bridge(State(state): State<AppState>, hook: Webhook) -> ApiResult<Respo
     Ok(twiml(state.twilio_inbound.bridge(&hook.inbound()).await?))
 }
 
+/// Click-to-call: the `<Dial>` action, asked when the customer's leg ended; stores its outcome
+/// on the call (`no-answer`, `busy`, `failed`, `completed`) and answers empty TwiML.
+#[utoipa::path(post, path = "/webhooks/twilio/bridge-ended", tag = "twilio", security(),
+    params(("org" = OrgId, Query, description = "The org, as put in the URL by the engine")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's `<Dial>` action parameters"),
+    responses((status = 200, description = "Empty TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
+async fn bridge_ended(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
+    Ok(twiml(
+        state.twilio_inbound.bridge_ended(&hook.inbound()).await?,
+    ))
+}
+
+/// Inbound ringing: the `<Dial>` action, asked when members were rung; when one answered, the
+/// call is theirs (`dial_call_sid`) and ends; otherwise the next member rings, or the caller
+/// leaves a voicemail.
+#[utoipa::path(post, path = "/webhooks/twilio/ring", tag = "twilio", security(),
+    params(("org" = OrgId, Query, description = "The org, as put in the URL by the engine"),
+        ("phone" = String, Query, description = "The number called, as put in the URL by the engine"),
+        ("next" = u32, Query, description = "Which member rings next, as put in the URL by the engine")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's `<Dial>` action parameters"),
+    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
+async fn ring(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
+    Ok(twiml(
+        state.twilio_inbound.ring_next(&hook.inbound()).await?,
+    ))
+}
+
+/// The voicemail `<Record>`'s action: answers `<Hangup/>`.
+#[utoipa::path(post, path = "/webhooks/twilio/hangup", tag = "twilio", security(),
+    params(("org" = OrgId, Query, description = "The org, as put in the URL by the engine")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's `<Record>` action parameters"),
+    responses((status = 200, description = "TwiML", content_type = "text/xml"), (status = 403, description = "Invalid signature"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
+async fn hangup(State(state): State<AppState>, hook: Webhook) -> ApiResult<Response> {
+    Ok(twiml(state.twilio_inbound.hangup(&hook.inbound()).await?))
+}
+
+/// Voicemail transcription callback: stores the text (or the failure) on the call; emits
+/// `call.transcription_available`.
+#[utoipa::path(post, path = "/webhooks/twilio/transcription", tag = "twilio", security(),
+    params(("org" = OrgId, Query, description = "The org, as put in the callback URL by the engine")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's transcription parameters"),
+    responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature"),
+        (status = 422, description = "A missing or malformed parameter"),
+        (status = 503, description = "No Twilio auth token is configured to check the signature")))]
+async fn transcription(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
+    state.twilio_inbound.transcription(&hook.inbound()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Message status callback: updates an outbound message's status (unknown statuses are stored
 /// as given) and emits `sms.status_changed`.
 #[utoipa::path(post, path = "/webhooks/twilio/status", tag = "twilio", security(),
@@ -117,7 +174,8 @@ async fn message_status(State(state): State<AppState>, hook: Webhook) -> ApiResu
 }
 
 /// Call status callback: updates status and duration; emits `call.completed` (or
-/// `call.status_changed`).
+/// `call.status_changed`). A dialled leg's callback (`ParentCallSid`) updates the call that
+/// dialled it; statuses only move forward (a final one stays).
 #[utoipa::path(post, path = "/webhooks/twilio/call-status", tag = "twilio", security(),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's call status parameters"),
     responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature"),
@@ -127,7 +185,8 @@ async fn call_status(State(state): State<AppState>, hook: Webhook) -> ApiResult<
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Recording callback: stores the recording's SID, URL and duration on the call.
+/// Recording callback: stores the recording's SID, URL and duration on the call (`voicemail`
+/// when the URL says so).
 #[utoipa::path(post, path = "/webhooks/twilio/recording", tag = "twilio", security(),
     params(("org" = OrgId, Query, description = "The org, as put in the callback URL by the engine")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's recording parameters"),

@@ -188,3 +188,44 @@ async fn an_admin_cannot_revoke_an_owner_key(app: &TestApp) {
         .problem(401);
 }
 server_test!(an_admin_cannot_revoke_an_owner_key);
+
+/// An org holds at most `MAX_API_KEYS_PER_ORG` (100) live keys: the owner's key and 99 more.
+async fn api_keys_per_org_are_capped(app: &TestApp) {
+    let (_, owner) = app.create_org("Many keys").await;
+    let cap = workos_core::domain::MAX_API_KEYS_PER_ORG;
+    let mut last = String::new();
+    for i in 1..cap {
+        let key = app
+            .create(
+                "/api/v1/api-keys",
+                &owner,
+                json!({ "name": format!("k{i}"), "role": "viewer" }),
+            )
+            .await;
+        last = id_of(&key);
+    }
+    let refused = app
+        .post(
+            "/api/v1/api-keys",
+            &owner,
+            &json!({ "name": "one too many", "role": "viewer" }),
+        )
+        .await;
+    let problem = refused.problem(409);
+    assert!(
+        problem.to_string().contains("api_keys") && problem.to_string().contains("100"),
+        "the problem names the field and the limit: {problem}"
+    );
+    // A revoked key frees its place.
+    let revoked = app
+        .delete(&format!("/api/v1/api-keys/{last}"), &owner)
+        .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.text);
+    app.create(
+        "/api/v1/api-keys",
+        &owner,
+        json!({ "name": "replacement", "role": "viewer" }),
+    )
+    .await;
+}
+server_test!(api_keys_per_org_are_capped);

@@ -160,3 +160,24 @@ async fn events_are_read_only(app: &TestApp) {
     assert_eq!(app.read(&path, &key).await, event);
 }
 server_test!(events_are_read_only);
+
+async fn event_type_filter_is_bounded(app: &TestApp) {
+    let (_, key) = app.create_org("Bounded filters").await;
+    let fifty = vec!["company.created"; 50].join(",");
+    app.read(&format!("/api/v1/events?type={fifty}"), &key)
+        .await;
+    let many = vec!["company.created"; 51].join(",");
+    app.get(&format!("/api/v1/events?type={many}"), &key)
+        .await
+        .invalid_field("type");
+    // Repeating the parameter counts the same.
+    let repeated = vec!["type=deal.won"; 51].join("&");
+    app.get(&format!("/api/v1/events?{repeated}"), &key)
+        .await
+        .invalid_field("type");
+    let long = format!("company.{}", "x".repeat(100));
+    app.get(&format!("/api/v1/events?type={long}"), &key)
+        .await
+        .invalid_field("type");
+}
+server_test!(event_type_filter_is_bounded);

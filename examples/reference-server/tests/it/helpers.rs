@@ -19,6 +19,15 @@ use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::db::TestDatabase;
 
+/// The Python interpreter the tests run the official packages' scripts with: `WORKOS_PYTHON`,
+/// default `python3`.
+pub(crate) fn python() -> String {
+    std::env::var("WORKOS_PYTHON")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "python3".to_owned())
+}
+
 /// Which database a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -49,6 +58,8 @@ pub(crate) struct Settings {
     pub(crate) jwt_audience: &'static str,
     /// `WORKOS_JWT_ISSUER` (default unset).
     pub(crate) jwt_issuer: &'static str,
+    /// `WORKOS_AUTH_FAILURES_PER_MINUTE` (default: too high to meet).
+    pub(crate) auth_failures_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -60,6 +71,7 @@ impl Default for Settings {
             trusted_proxies: "",
             jwt_audience: "",
             jwt_issuer: "",
+            auth_failures_per_minute: 100_000,
         }
     }
 }
@@ -132,6 +144,10 @@ pub(crate) async fn spawn_app_with(backend: Backend, settings: Settings) -> Opti
         ),
         ("WORKOS_JWT_AUDIENCE", settings.jwt_audience.to_owned()),
         ("WORKOS_JWT_ISSUER", settings.jwt_issuer.to_owned()),
+        (
+            "WORKOS_AUTH_FAILURES_PER_MINUTE",
+            settings.auth_failures_per_minute.to_string(),
+        ),
     ]);
     if settings.org_rate_limit_per_minute > 0 {
         env.insert(

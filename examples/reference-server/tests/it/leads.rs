@@ -43,8 +43,9 @@ fn lead_body(address: &str) -> Value {
 
 /// A unique client address for the public form's per-IP limit (documentation range).
 fn client_ip() -> String {
+    // A /64 of its own: the form's limit counts an IPv6 client by its /64.
     let u = Uuid::now_v7().as_u128();
-    format!("2001:db8::{:x}:{:x}", (u >> 16) & 0xffff, u & 0xffff)
+    format!("2001:db8:{:x}:{:x}::1", (u >> 16) & 0xffff, u & 0xffff)
 }
 
 /// Marks a delivery sent, as the (not yet built) sender would.
@@ -225,7 +226,10 @@ async fn partners_crud_and_roles(app: &TestApp) {
         assert_eq!(p[field], value, "{field}: {p}");
     }
     let path = format!("/api/v1/partners/{}", id_of(&p));
-    assert_eq!(app.read(&path, &member).await, p);
+    // A member reads the partner with its (capability) URL reduced to scheme and host.
+    let mut as_member = p.clone();
+    as_member["delivery"]["url"] = json!("https://buyer.example.com/[redacted]");
+    assert_eq!(app.read(&path, &member).await, as_member);
     let email_partner = app
         .create(
             "/api/v1/partners",
@@ -802,6 +806,63 @@ async fn a_trusted_proxy_names_the_client(app: &TestApp) {
     .expect(202);
 }
 server_test!(a_trusted_proxy_names_the_client, super::behind_a_proxy());
+
+async fn form_limit_keys_clients_as_the_server_sees_them(app: &TestApp) {
+    let (org, key) = app.create_org("Addresses").await;
+    let admin = app.api_key(org, Role::Admin).await;
+    let form = app
+        .create("/api/v1/lead-forms", &admin, json!({ "name": "Open" }))
+        .await;
+    let honeypot = br#"{"website":"bot"}"#.to_vec();
+    // One IPv6 /64 is one client, whichever of its addresses it rotates through.
+    for i in 1..=30 {
+        submit(
+            app,
+            &form,
+            &format!("2001:db8:77:1::{i:x}"),
+            honeypot.clone(),
+            None,
+        )
+        .await
+        .expect(202);
+    }
+    submit(app, &form, "2001:db8:77:1:ffff::9", honeypot.clone(), None)
+        .await
+        .problem(429);
+    submit(app, &form, "2001:db8:77:2::1", honeypot.clone(), None)
+        .await
+        .expect(202);
+
+    // A hop written with its port is its address; a consent address in the body is ignored:
+    // the consent records the address the server determined.
+    let body = serde_json::to_vec(&json!({ "email": email(),
+        "consent": { "text": "I agree", "given_at": "2026-01-01T00:00:00Z", "ip": "192.0.2.1" } }))
+    .unwrap();
+    submit(app, &form, "198.51.100.9:4711, 10.0.0.7:80", body, None)
+        .await
+        .expect(202);
+    let lead = &app.read("/api/v1/leads", &key).await["data"][0];
+    assert_eq!(lead["consent"]["ip"], json!("198.51.100.9"), "{lead}");
+    // The same client through another source port shares its budget.
+    for i in 1..30 {
+        submit(
+            app,
+            &form,
+            &format!("198.51.100.9:{}", 5000 + i),
+            honeypot.clone(),
+            None,
+        )
+        .await
+        .expect(202);
+    }
+    submit(app, &form, "198.51.100.9:6000", honeypot, None)
+        .await
+        .problem(429);
+}
+server_test!(
+    form_limit_keys_clients_as_the_server_sees_them,
+    super::behind_a_proxy()
+);
 
 /// A server behind a proxy on loopback (where the tests connect from) and one in 10.0.0.0/8.
 fn behind_a_proxy() -> crate::helpers::Settings {

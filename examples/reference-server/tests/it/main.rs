@@ -57,10 +57,13 @@ mod api_keys;
 mod auth;
 mod bad_input;
 mod cancellation;
+#[cfg(feature = "webhooks")]
+mod capability_urls;
 mod companies;
 mod deals;
 mod deploy;
 mod events;
+mod generated_client;
 #[cfg(feature = "gmail")]
 mod gmail;
 mod health;
@@ -85,5 +88,6 @@ mod tenancy;
 mod timelines;
 #[cfg(feature = "twilio")]
 mod twilio;
+mod unauthenticated;
 #[cfg(feature = "webhooks")]
 mod webhooks;

@@ -31,7 +31,7 @@ use workos_reference_server::serve;
 use workos_reference_server::state::AppState;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, WebhookSigner};
 
-use crate::helpers::{Backend, Resp, TestApp, id_of, phone_number, spawn_app};
+use crate::helpers::{Backend, Resp, TestApp, id_of, phone_number, python, spawn_app};
 
 /// What inbound callers hear; XML-special characters on purpose, to check the escaping.
 const GREETING: &str = "Thanks for calling Acme & Co. <beep>";
@@ -125,6 +125,7 @@ macro_rules! twilio_test {
         server_test!(@tests $name, |backend| $crate::twilio::spawn(backend, $policy));
     };
 }
+pub(crate) use twilio_test;
 
 /// An org with an owner key and one number that can do everything.
 pub(crate) struct Org {
@@ -189,7 +190,7 @@ impl TwilioApp {
     }
 
     /// Posts `params` to `url` as a form with `signature` (no header when `None`).
-    async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &str,
         params: &[(String, String)],
@@ -265,7 +266,11 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
         .map_or_else(|| panic!("no {name} parameter"), |(_, v)| v.as_str())
 }
 
-fn with_param(params: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+pub(crate) fn with_param(
+    params: &[(String, String)],
+    name: &str,
+    value: &str,
+) -> Vec<(String, String)> {
     params
         .iter()
         .map(|(k, v)| {
@@ -834,11 +839,15 @@ async fn inbound_call_status_and_recording(t: &TwilioApp) {
     let resp = t.webhook(&t.hook("voice"), &params).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert_eq!(resp.header("content-type"), Some("text/xml"));
-    let callback = format!("{}?org={}", t.hook("recording"), org.id);
+    // Nobody is set to ring for the number: straight to voicemail.
+    let callback = format!("{}?org={}&voicemail=1", t.hook("recording"), org.id);
     assert_eq!(
         resp.text,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thanks for calling Acme &amp; Co. &lt;beep&gt;</Say><Record recordingStatusCallback="{callback}"/></Response>"#
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thanks for calling Acme &amp; Co. &lt;beep&gt;</Say><Record action="{hangup}?org={org}" maxLength="120" recordingStatusCallback="{escaped}"/></Response>"#,
+            hangup = t.hook("hangup"),
+            org = org.id,
+            escaped = callback.replace('&', "&amp;"),
         )
     );
     assert_eq!(recording_callback(&resp.text), callback);
@@ -896,6 +905,7 @@ async fn inbound_call_status_and_recording(t: &TwilioApp) {
     assert_eq!(call["recording_sid"], json!(param(&rec, "RecordingSid")));
     assert_eq!(call["recording_url"], json!(param(&rec, "RecordingUrl")));
     assert_eq!(call["recording_seconds"], json!(12));
+    assert_eq!(call["voicemail"], json!(true));
     assert_eq!(call["status"], json!("completed"));
     assert_eq!(call["duration_seconds"], json!(61));
     assert_eq!(
@@ -1710,13 +1720,6 @@ fn twilio_timeout_must_be_positive() {
 
 static PYTHON_SKIP: Once = Once::new();
 
-fn python() -> String {
-    std::env::var("WORKOS_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "python3".to_owned())
-}
-
 fn script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/python/twilio_sign.py")
 }
@@ -1862,5 +1865,7 @@ async fn official_python_verifier_agrees(t: &TwilioApp) {
 }
 twilio_test!(official_python_verifier_agrees);
 
+mod call_legs;
 mod calls;
 mod opt_outs;
+mod ringing;

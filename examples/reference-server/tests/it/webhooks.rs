@@ -42,7 +42,9 @@ use workos_reference_server::state::AppState;
 use workos_webhooks::signing::{self, VerifyError, WebhookSecret};
 use workos_webhooks::worker::{Pipeline, PipelineHandle};
 
-use crate::helpers::{Backend, Resp, TestApp, WEBHOOK_ENV, email, id_of, ids_in, spawn_app};
+use crate::helpers::{
+    Backend, Resp, TestApp, WEBHOOK_ENV, email, id_of, ids_in, python, spawn_app,
+};
 
 /// The hang guard of every wait.
 const WAIT: Duration = Duration::from_secs(30);
@@ -136,11 +138,12 @@ macro_rules! webhook_test {
         server_test!(@tests $name, |backend| $crate::webhooks::spawn(backend));
     };
 }
+pub(crate) use webhook_test;
 
 impl HookApp {
     /// Registers an endpoint: asserts 201 and a `whsec_` secret, and returns the endpoint as
     /// GET shows it and the secret.
-    async fn endpoint(&self, key: &str, body: Value) -> (Value, String) {
+    pub(crate) async fn endpoint(&self, key: &str, body: Value) -> (Value, String) {
         let mut record = self.create("/api/v1/webhooks", key, body).await;
         let secret = record
             .as_object_mut()
@@ -154,7 +157,7 @@ impl HookApp {
 
     /// Every delivery of endpoint `hook` (oldest first), with extra query parameters `query`
     /// (`&`-joined, may be empty).
-    async fn deliveries(&self, hook: &str, key: &str, query: &str) -> Vec<Value> {
+    pub(crate) async fn deliveries(&self, hook: &str, key: &str, query: &str) -> Vec<Value> {
         let path = format!("/api/v1/webhooks/{hook}/deliveries?limit=200&{query}");
         let page = self.read(&path, key).await;
         assert!(page["next_cursor"].is_null(), "one page holds them: {page}");
@@ -165,7 +168,7 @@ impl HookApp {
     }
 
     /// The attempts of delivery `delivery`, oldest first.
-    async fn attempts(&self, delivery: &str, key: &str) -> Vec<Value> {
+    pub(crate) async fn attempts(&self, delivery: &str, key: &str) -> Vec<Value> {
         let path = format!("/api/v1/webhook-deliveries/{delivery}/attempts");
         let body = self.read(&path, key).await;
         body["data"]
@@ -176,7 +179,13 @@ impl HookApp {
 
     /// Waits until the delivery of event `event` to endpoint `hook` has status `status`, and
     /// returns it. Fails at once when it settles in another final status.
-    async fn delivery_settled(&self, hook: &str, key: &str, event: &str, status: &str) -> Value {
+    pub(crate) async fn delivery_settled(
+        &self,
+        hook: &str,
+        key: &str,
+        event: &str,
+        status: &str,
+    ) -> Value {
         eventually(
             &format!("the delivery of event {event} to be {status}"),
             async || {
@@ -200,7 +209,7 @@ impl HookApp {
     }
 
     /// The id of the only event of type `ty` about `subject`.
-    async fn event_id(&self, key: &str, ty: &str, subject: &str) -> String {
+    pub(crate) async fn event_id(&self, key: &str, ty: &str, subject: &str) -> String {
         let page = self
             .read(
                 &format!("/api/v1/events?type={ty}&subject_id={subject}"),
@@ -213,7 +222,7 @@ impl HookApp {
     }
 
     /// Creates a company named `name` and returns its id and its `company.created` event id.
-    async fn company(&self, key: &str, name: &str) -> (String, String) {
+    pub(crate) async fn company(&self, key: &str, name: &str) -> (String, String) {
         let company = self
             .create("/api/v1/companies", key, json!({ "name": name }))
             .await;
@@ -258,6 +267,8 @@ pub(crate) struct Received {
     pub(crate) signature: String,
     pub(crate) content_type: String,
     pub(crate) body: Vec<u8>,
+    /// Every header of the request.
+    pub(crate) headers: HeaderMap,
     answered: u16,
 }
 
@@ -338,6 +349,7 @@ async fn sink_handler(
         signature: header("webhook-signature"),
         content_type: header("content-type"),
         body: body.to_vec(),
+        headers: headers.clone(),
         answered: status,
     };
     state
@@ -403,13 +415,6 @@ impl Sink {
 // The official verifier: the `standardwebhooks` Python package
 
 static PYTHON_SKIP: Once = Once::new();
-
-fn python() -> String {
-    std::env::var("WORKOS_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "python3".to_owned())
-}
 
 fn receiver_script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1172,6 +1177,12 @@ async fn loopback_urls_need_the_allow_list(app: &HookApp) {
             .and_then(|e| e["message"].as_str())
             .unwrap_or_default();
         assert!(!message.is_empty(), "the refusal says why: {p}");
+        for address in ["127.0.0.1", "::1", "169.254", "10.0.0.1"] {
+            assert!(
+                !message.contains(address),
+                "the refusal names no address: {message}"
+            );
+        }
     }
     let strict_list = app
         .send(strict(Method::GET, "/api/v1/webhooks"))

@@ -5,8 +5,9 @@ use async_trait::async_trait;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
-    Call, CommsFilter, Direction, E164, Interaction, InteractionKind, Media, NewCall,
-    NewInteraction, NewPerson, NewSms, Sms, Timestamp, UnknownSender,
+    Call, CallProgress, CallRecording, CallTranscription, CommsFilter, Direction, E164,
+    Interaction, InteractionKind, Media, NewCall, NewInteraction, NewPerson, NewSms, Sms,
+    Timestamp, UnknownSender,
 };
 use workos_core::events::{DomainEvent, types};
 use workos_core::ids::{CallId, InteractionId, OrgId, PersonId, PhoneId, SmsId};
@@ -21,6 +22,7 @@ use crate::SqlStore;
 use crate::db::{Arg, Sql, Tx, args, now};
 use crate::repos::fetch_page;
 
+mod call_updates;
 #[cfg(feature = "postgres")]
 mod postgres;
 
@@ -88,9 +90,13 @@ pub(crate) struct CallRow {
     to_number: String,
     status: String,
     duration_seconds: Option<i32>,
+    dial_call_sid: Option<String>,
     recording_sid: Option<String>,
     recording_url: Option<String>,
     recording_seconds: Option<i32>,
+    voicemail: bool,
+    transcription_status: Option<String>,
+    transcription_text: Option<String>,
     person_id: Option<Uuid>,
     interaction_id: Option<Uuid>,
     occurred_at: Timestamp,
@@ -112,9 +118,13 @@ impl TryFrom<CallRow> for Call {
             to: r.to_number,
             status: r.status,
             duration_seconds: r.duration_seconds.and_then(|d| u32::try_from(d).ok()),
+            dial_call_sid: r.dial_call_sid,
             recording_sid: r.recording_sid,
             recording_url: r.recording_url,
             recording_seconds: r.recording_seconds.and_then(|d| u32::try_from(d).ok()),
+            voicemail: r.voicemail,
+            transcription_status: r.transcription_status,
+            transcription_text: r.transcription_text,
             person_id: r.person_id.map(PersonId::from_uuid),
             interaction_id: r.interaction_id.map(InteractionId::from_uuid),
             occurred_at: r.occurred_at,
@@ -125,7 +135,8 @@ impl TryFrom<CallRow> for Call {
 }
 
 pub(crate) const CALL_COLUMNS: &str = "c.id, c.org_id, c.phone_id, c.call_sid, c.direction, c.from_number, c.to_number, c.status, \
-     c.duration_seconds, c.recording_sid, c.recording_url, c.recording_seconds, c.person_id, \
+     c.duration_seconds, c.dial_call_sid, c.recording_sid, c.recording_url, c.recording_seconds, \
+     c.voicemail, c.transcription_status, c.transcription_text, c.person_id, \
      (SELECT i.id FROM interactions i WHERE i.org_id = c.org_id AND i.call_id = c.id) AS interaction_id, \
      c.occurred_at, c.created_at, c.updated_at";
 
@@ -144,7 +155,7 @@ async fn sms_where(
     row.map(Sms::try_from).transpose()
 }
 
-async fn call_where(
+pub(super) async fn call_where(
     tx: &mut Tx,
     ctx: &TenantContext,
     column: &str,
@@ -656,9 +667,13 @@ impl CommsRepo for SqlStore {
             to: new.to,
             status: new.status,
             duration_seconds: None,
+            dial_call_sid: None,
             recording_sid: None,
             recording_url: None,
             recording_seconds: None,
+            voicemail: false,
+            transcription_status: None,
+            transcription_text: None,
             person_id: None,
             interaction_id: Some(interaction.id),
             occurred_at: t,
@@ -721,91 +736,28 @@ impl CommsRepo for SqlStore {
         })
     }
 
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), call_sid))]
     async fn update_call_status(
         &self,
         ctx: &TenantContext,
-        call_sid: &str,
-        status: &str,
-        duration_seconds: Option<u32>,
+        progress: CallProgress,
     ) -> Result<Option<Call>> {
-        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let Some(current) = call_where(&mut tx, ctx, "call_sid", call_sid.into()).await? else {
-            return Ok(None);
-        };
-        let duration_seconds = duration_seconds.or(current.duration_seconds);
-        if current.status == status && current.duration_seconds == duration_seconds {
-            return Ok(Some(current));
-        }
-        let call = Call {
-            status: status.to_owned(),
-            duration_seconds,
-            updated_at: now(),
-            ..current
-        };
-        tx.execute(
-            "UPDATE calls SET status = $1, duration_seconds = $2, updated_at = $3 WHERE org_id = $4 AND id = $5",
-            args![call.status.as_str(), call.duration_seconds.map(i64::from), call.updated_at, ctx.org_id(), call.id],
-        )
-        .await?;
-        let event_type = if status == "completed" {
-            types::CALL_COMPLETED
-        } else {
-            types::CALL_STATUS_CHANGED
-        };
-        emit(
-            &mut tx,
-            ctx,
-            event_type,
-            CallId::KIND,
-            call.id.as_uuid(),
-            &call,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(call))
+        call_updates::update_status(self, ctx, progress).await
     }
 
-    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), call_sid))]
     async fn record_recording(
         &self,
         ctx: &TenantContext,
-        call_sid: &str,
-        recording_sid: &str,
-        recording_url: &str,
-        recording_seconds: Option<u32>,
+        recording: CallRecording,
     ) -> Result<Option<Call>> {
-        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let Some(current) = call_where(&mut tx, ctx, "call_sid", call_sid.into()).await? else {
-            return Ok(None);
-        };
-        if current.recording_sid.as_deref() == Some(recording_sid) {
-            return Ok(Some(current));
-        }
-        let call = Call {
-            recording_sid: Some(recording_sid.to_owned()),
-            recording_url: Some(recording_url.to_owned()),
-            recording_seconds,
-            updated_at: now(),
-            ..current
-        };
-        tx.execute(
-            "UPDATE calls SET recording_sid = $1, recording_url = $2, recording_seconds = $3, updated_at = $4
-             WHERE org_id = $5 AND id = $6",
-            args![recording_sid, recording_url, recording_seconds.map(i64::from), call.updated_at, ctx.org_id(), call.id],
-        )
-        .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::CALL_RECORDING_AVAILABLE,
-            CallId::KIND,
-            call.id.as_uuid(),
-            &call,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(call))
+        call_updates::record_recording(self, ctx, recording).await
+    }
+
+    async fn record_transcription(
+        &self,
+        ctx: &TenantContext,
+        transcription: CallTranscription,
+    ) -> Result<Option<Call>> {
+        call_updates::record_transcription(self, ctx, transcription).await
     }
 
     async fn get_call(&self, ctx: &TenantContext, id: CallId) -> Result<Call> {

@@ -16,6 +16,7 @@ impl WebhookRepo for SqlStore {
         ctx: &TenantContext,
         new: NewWebhook,
         secrets: SealedSecrets,
+        headers: SealedSecrets,
     ) -> Result<Webhook> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
@@ -27,7 +28,7 @@ impl WebhookRepo for SqlStore {
             description: new.description,
             event_types: new.event_types,
             enabled: new.enabled,
-            headers: new.headers,
+            headers: redacted_headers(&new.headers),
             rate_limit_per_second: new.rate_limit_per_second,
             failing_since: None,
             disabled_reason: None,
@@ -36,7 +37,8 @@ impl WebhookRepo for SqlStore {
         };
         tx.execute(
             "INSERT INTO webhooks (id, org_id, url, description, event_types, enabled, secrets, headers,
-             rate_limit_per_second, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             rate_limit_per_second, created_at, updated_at, sealed_headers)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             args![
                 webhook.id.as_uuid(),
                 webhook.org_id,
@@ -49,6 +51,7 @@ impl WebhookRepo for SqlStore {
                 webhook.rate_limit_per_second.map(i64::from),
                 t,
                 t,
+                headers.0,
             ],
         )
         .await?;
@@ -58,7 +61,7 @@ impl WebhookRepo for SqlStore {
             types::WEBHOOK_ENDPOINT_CREATED,
             WebhookId::KIND,
             webhook.id.as_uuid(),
-            &redacted(&webhook),
+            &webhook.redacted(),
         )
         .await?;
         tx.commit().await?;
@@ -95,6 +98,7 @@ impl WebhookRepo for SqlStore {
         ctx: &TenantContext,
         id: WebhookId,
         patch: WebhookPatch,
+        headers: Option<SealedSecrets>,
     ) -> Result<Webhook> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let current = fetch_webhook(&mut tx, ctx, id).await?;
@@ -106,7 +110,7 @@ impl WebhookRepo for SqlStore {
             description: next.description,
             event_types: next.event_types,
             enabled: next.enabled,
-            headers: next.headers,
+            headers: redacted_headers(&next.headers),
             rate_limit_per_second: next.rate_limit_per_second,
             failing_since: if re_enabled {
                 None
@@ -121,16 +125,19 @@ impl WebhookRepo for SqlStore {
             updated_at: now(),
             ..current.clone()
         };
-        if (Webhook {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        }) == current
+        // New header values may hide behind the same names: a replacement is always a change.
+        if headers.is_none()
+            && (Webhook {
+                updated_at: current.updated_at,
+                ..updated.clone()
+            }) == current
         {
             return Ok(current);
         }
         tx.execute(
             "UPDATE webhooks SET url = $1, description = $2, event_types = $3, enabled = $4, headers = $5,
-             rate_limit_per_second = $6, failing_since = $7, disabled_reason = $8, updated_at = $9
+             rate_limit_per_second = $6, failing_since = $7, disabled_reason = $8, updated_at = $9,
+             sealed_headers = CASE WHEN $12 THEN $13 ELSE sealed_headers END
              WHERE org_id = $10 AND id = $11",
             args![
                 updated.url.as_ref(),
@@ -144,6 +151,8 @@ impl WebhookRepo for SqlStore {
                 updated.updated_at,
                 ctx.org_id(),
                 id.as_uuid(),
+                headers.is_some(),
+                headers.map(|h| h.0),
             ],
         )
         .await?;
@@ -153,7 +162,7 @@ impl WebhookRepo for SqlStore {
             types::WEBHOOK_ENDPOINT_UPDATED,
             WebhookId::KIND,
             id.as_uuid(),
-            &redacted(&updated),
+            &updated.redacted(),
         )
         .await?;
         tx.commit().await?;
@@ -176,7 +185,7 @@ impl WebhookRepo for SqlStore {
             types::WEBHOOK_ENDPOINT_DELETED,
             WebhookId::KIND,
             id.as_uuid(),
-            &redacted(&webhook),
+            &webhook.redacted(),
         )
         .await?;
         tx.commit().await
@@ -221,7 +230,7 @@ impl WebhookRepo for SqlStore {
             types::WEBHOOK_ENDPOINT_SECRET_ROTATED,
             WebhookId::KIND,
             id.as_uuid(),
-            &redacted(&webhook),
+            &webhook.redacted(),
         )
         .await?;
         tx.commit().await?;
@@ -290,7 +299,11 @@ impl WebhookRepo for SqlStore {
                 status_code: r.status_code.and_then(|c| u16::try_from(c).ok()),
                 error_kind: r.error_kind,
                 latency_ms: u32::try_from(r.latency_ms).unwrap_or(0),
-                response_body: r.response_body,
+                // Receivers' answers may echo what they were sent or hold their own
+                // secrets: admins only.
+                response_body: r
+                    .response_body
+                    .filter(|_| ctx.authorize(Access::Manage).is_ok()),
                 next_attempt_at: r.next_attempt_at,
             })
             .collect())

@@ -8,13 +8,14 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
     DeliveryAttempt, DeliveryFilter, DeliveryStatus, HttpUrl, NewWebhook, Timestamp, Webhook,
-    WebhookDelivery, WebhookPatch, event_type_matches,
+    WebhookDelivery, WebhookPatch, event_type_matches, redacted_headers,
 };
 use workos_core::events::{DomainEvent, EventSubscription, Subject, types};
 use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{
-    AttemptOutcome, DeliveryQueue, Dispatched, DueDelivery, SealedSecrets, WebhookRepo,
+    AttemptOutcome, DeliveryQueue, Dispatched, DueDelivery, PlaintextHeaders, SealedSecrets,
+    WebhookRepo,
 };
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
@@ -56,7 +57,8 @@ impl TryFrom<WebhookRow> for Webhook {
             description: r.description,
             event_types: r.event_types.0,
             enabled: r.enabled,
-            headers: r.headers.0,
+            // Only the names: values written before sealing are still plaintext here.
+            headers: redacted_headers(&r.headers.0),
             rate_limit_per_second: r.rate_limit_per_second.and_then(|r| u32::try_from(r).ok()),
             failing_since: r.failing_since,
             disabled_reason: r.disabled_reason,
@@ -109,21 +111,26 @@ const DELIVERY_COLUMNS: &str = "d.id, d.org_id, d.webhook_id, d.event_id, e.type
 const DELIVERY_FROM: &str =
     "webhook_deliveries d JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id";
 
-/// Custom header values often carry the receiver's credentials: only admins see them, and
-/// events (which viewers read and webhooks carry) never do.
-fn redacted(w: &Webhook) -> Webhook {
-    let mut w = w.clone();
-    for value in w.headers.values_mut() {
-        *value = "[redacted]".to_owned();
-    }
-    w
-}
-
+/// An endpoint as `ctx` may read it: admins see its URL whole, everyone else only its scheme
+/// and host (capability URLs carry their secret). Header values are sealed and read by no one.
 fn for_reader(ctx: &TenantContext, w: Webhook) -> Webhook {
     if ctx.authorize(Access::Manage).is_ok() {
         w
     } else {
-        redacted(&w)
+        w.redacted()
+    }
+}
+
+/// The plaintext headers a delivery still has to send from the `headers` column: none once
+/// they are sealed.
+fn plaintext_headers(
+    headers: BTreeMap<String, String>,
+    sealed: Option<&Vec<u8>>,
+) -> BTreeMap<String, String> {
+    if sealed.is_some() {
+        BTreeMap::new()
+    } else {
+        headers
     }
 }
 
@@ -163,6 +170,7 @@ struct DueRow {
     delivery: DeliveryRow,
     url: String,
     headers: Json<BTreeMap<String, String>>,
+    sealed_headers: Option<Vec<u8>>,
     secrets: Vec<u8>,
     rate_limit_per_second: Option<i32>,
     failing_since: Option<Timestamp>,
@@ -192,7 +200,8 @@ impl DueRow {
         Ok(DueDelivery {
             delivery,
             url: self.url,
-            headers: self.headers.0,
+            headers: plaintext_headers(self.headers.0, self.sealed_headers.as_ref()),
+            sealed_headers: self.sealed_headers.map(SealedSecrets),
             secrets: SealedSecrets(self.secrets),
             rate_limit_per_second: self
                 .rate_limit_per_second
@@ -437,10 +446,55 @@ impl DeliveryQueue for SqlStore {
             .await?;
         Ok(row.and_then(|(t,)| t))
     }
+
+    async fn plaintext_webhook_headers(&self, limit: u32) -> Result<Vec<PlaintextHeaders>> {
+        let mut tx = self.system_tx(false).await?;
+        let rows: Vec<(Uuid, Uuid, Json<BTreeMap<String, String>>)> = tx
+            .fetch_all(
+                "SELECT org_id, id, headers FROM webhooks WHERE sealed_headers IS NULL
+                 ORDER BY org_id, id LIMIT $1",
+                args![i64::from(limit)],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(org, id, headers)| (OrgId::from_uuid(org), WebhookId::from_uuid(id), headers.0))
+            .collect())
+    }
+
+    async fn seal_webhook_headers(
+        &self,
+        org: OrgId,
+        id: WebhookId,
+        sealed: SealedSecrets,
+    ) -> Result<bool> {
+        let ctx = TenantContext::system(org, "seal_webhook_headers");
+        let mut tx = self.tenant_tx(&ctx, Access::Manage).await?;
+        let row: Option<(Json<BTreeMap<String, String>>,)> = tx
+            .fetch_optional(
+                "SELECT headers FROM webhooks WHERE org_id = $1 AND id = $2 AND sealed_headers IS NULL",
+                args![org, id],
+            )
+            .await?;
+        let Some((headers,)) = row else {
+            return Ok(false);
+        };
+        let names = serde_json::to_value(redacted_headers(&headers.0))
+            .map_err(|e| Error::internal("json", e))?;
+        let n = tx
+            .execute(
+                "UPDATE webhooks SET sealed_headers = $1, headers = $2
+                 WHERE org_id = $3 AND id = $4 AND sealed_headers IS NULL",
+                args![sealed.0, names, org, id],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
 }
 
 /// The columns a claimed delivery is read with, besides [`DELIVERY_COLUMNS`].
-const DUE_COLUMNS: &str = "w.url, w.headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
+const DUE_COLUMNS: &str = "w.url, w.headers, w.sealed_headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
      e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id";
 
 /// Leases up to `$3` deliveries due at `$2` until `$1`, oldest due first, skipping rows another

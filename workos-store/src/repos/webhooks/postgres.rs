@@ -35,6 +35,7 @@ struct CommittedRow {
     webhook_id: Uuid,
     url: String,
     headers: Json<BTreeMap<String, String>>,
+    sealed_headers: Option<Vec<u8>>,
     secrets: Vec<u8>,
     rate_limit_per_second: Option<i32>,
     failing_since: Option<Timestamp>,
@@ -70,7 +71,8 @@ impl CommittedRow {
                 updated_at: t,
             },
             url: self.url,
-            headers: self.headers.0,
+            headers: super::plaintext_headers(self.headers.0, self.sealed_headers.as_ref()),
+            sealed_headers: self.sealed_headers.map(SealedSecrets),
             secrets: SealedSecrets(self.secrets),
             rate_limit_per_second: self
                 .rate_limit_per_second
@@ -118,7 +120,7 @@ static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::ne
          )
          SELECT ins.id, ins.locked_until IS NOT NULL AS claimed, e.id AS event_id, e.org_id, e.type AS event_type,
                 e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, w.id AS webhook_id, w.url,
-                w.headers, w.secrets, w.rate_limit_per_second, w.failing_since
+                w.headers, w.sealed_headers, w.secrets, w.rate_limit_per_second, w.failing_since
          FROM ins JOIN domain_events e ON e.org_id = ins.org_id AND e.id = ins.event_id
          JOIN webhooks w ON w.org_id = ins.org_id AND w.id = ins.webhook_id
          ORDER BY e.org_id, e.pos, w.id"
@@ -464,6 +466,7 @@ mod tests {
                         rate_limit_per_second: None,
                     },
                     SealedSecrets(vec![1, 2, 3]),
+                    SealedSecrets(vec![4, 5, 6]),
                 )
                 .await
                 .expect("create endpoint");

@@ -30,16 +30,24 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateLeadForm {
-    /// Name, 1–200 characters.
+    /// Name, 1–200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     name: String,
     /// The vertical of submissions that do not name one.
     #[serde(default)]
     vertical: Option<String>,
-    /// The honeypot field (default `website`).
+    /// The honeypot field (default `website`): 1–100 letters, digits, `_` or `-`, and not
+    /// one of the lead's own fields (`first_name`, `email`, …).
     #[serde(default)]
+    #[schema(value_type = Option<HoneypotField>)]
     honeypot_field: Option<String>,
     /// Fields a submission must fill.
     #[serde(default)]
+    #[schema(value_type = Vec<FormField>)]
     required_fields: Vec<String>,
     /// A shared secret (16–256 characters): submissions must then carry
     /// `X-Form-Signature: sha256=<hex HMAC-SHA256 of the raw body>`. Never shown again.
@@ -55,14 +63,21 @@ pub(crate) struct CreateLeadForm {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct UpdateLeadForm {
-    /// New name.
+    /// New name, 1–200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     name: Option<String>,
     /// New default vertical, or `null` to clear it.
     #[schema(value_type = Option<String>)]
     vertical: Patch<String>,
-    /// New honeypot field.
+    /// New honeypot field, as on create.
+    #[schema(value_type = Option<HoneypotField>)]
     honeypot_field: Option<String>,
     /// Replacement required fields.
+    #[schema(value_type = Option<Vec<FormField>>)]
     required_fields: Option<Vec<String>>,
     /// A new secret, or `null` to stop requiring signatures.
     #[schema(value_type = Option<String>, min_length = 16, max_length = 256)]
@@ -151,3 +166,38 @@ async fn delete_lead_form(
     state.store.delete_lead_form(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The document's schema of a honeypot field's name (what [`NewLeadForm::validate`] accepts).
+pub(crate) struct HoneypotField;
+
+impl utoipa::PartialSchema for HoneypotField {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let lead_fields = workos_core::domain::FORM_FIELDS.join("|");
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!(
+                "^(?!({lead_fields})$)[A-Za-z0-9_-]{{1,100}}$"
+            )))
+            .description(Some(
+                "1–100 letters, digits, `_` or `-`, and not one of the lead's own fields.",
+            ))
+            .examples(Some(serde_json::Value::from("website")))
+            .into()
+    }
+}
+
+impl ToSchema for HoneypotField {}
+
+/// The document's schema of a field a form can require: one of the lead's own fields.
+pub(crate) struct FormField;
+
+impl utoipa::PartialSchema for FormField {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(workos_core::domain::FORM_FIELDS.iter().copied()))
+            .into()
+    }
+}
+
+impl ToSchema for FormField {}

@@ -42,7 +42,7 @@ async fn twilio_library_agrees(twiml: String) -> Result<String, String> {
 }
 
 /// Asserts that Twilio's library agrees with `twiml` (see [`twilio_library_agrees`]).
-async fn assert_valid_twiml(twiml: &str) {
+pub(super) async fn assert_valid_twiml(twiml: &str) {
     match twilio_library_agrees(twiml.to_owned()).await {
         Ok(verdict) => assert_eq!(verdict, "ok", "Twilio's library on {twiml}"),
         Err(why) => {
@@ -68,7 +68,7 @@ async fn click_to_call_rings_the_rep_then_dials_the_customer(t: &TwilioApp) {
         .await;
     assert_eq!(
         t.read("/api/v1/calls/settings", &org.key).await,
-        json!({ "record_calls": false })
+        json!({ "record_calls": false, "transcribe_voicemail": false })
     );
     let put = t
         .send(
@@ -76,7 +76,12 @@ async fn click_to_call_rings_the_rep_then_dials_the_customer(t: &TwilioApp) {
                 .json(&json!({ "record_calls": true })),
         )
         .await;
-    assert_eq!(put.json(), json!({ "record_calls": true }), "{}", put.text);
+    assert_eq!(
+        put.json(),
+        json!({ "record_calls": true, "transcribe_voicemail": false }),
+        "{}",
+        put.text
+    );
 
     let call = t
         .create(
@@ -127,7 +132,8 @@ async fn click_to_call_rings_the_rep_then_dials_the_customer(t: &TwilioApp) {
     assert_eq!(
         resp.text,
         format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial callerId="{from}" record="record-from-answer-dual" recordingStatusCallback="{rec}" timeout="30"><Number statusCallback="{status}" statusCallbackEvent="answered completed">{customer}</Number></Dial></Response>"#,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial action="{ended}" callerId="{from}" record="record-from-answer-dual" recordingStatusCallback="{rec}" timeout="30"><Number statusCallback="{status}" statusCallbackEvent="initiated ringing answered completed">{customer}</Number></Dial></Response>"#,
+            ended = hook("bridge-ended"),
             from = org.number,
             rec = hook("recording"),
             status = hook("call-status"),

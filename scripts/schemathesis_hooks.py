@@ -1,0 +1,220 @@
+"""Schemathesis hooks for scripts/schemathesis (loaded through SCHEMATHESIS_HOOKS).
+
+JSON Schema says what each field may hold, not how fields relate to each other or to what
+exists on the server. The rules it cannot say are written in the OpenAPI document's words
+(descriptions) and the server answers 422 naming the field when one is broken. So that
+`positive_data_acceptance` ("a request the document allows is accepted") stays a check of the
+document and not of random data, the request schemathesis means as valid (positive mode) is
+brought within these rules before it is sent; nothing is filtered out or relaxed:
+
+- the `e164` format: a phone number libphonenumber holds valid (the pattern alone allows
+  `+101`), drawn from real-looking numbers of a few countries;
+- a reference (`company_id`, `person_id`, `deal_id`) names a record of the org: an id this
+  run saw the server answer for that kind of record, else none;
+- exactly one recipient (`to` or `person_id`) for SMS and calls, at most one agent
+  (`member_id` or `agent_phone`), a body or a media URL for an SMS;
+- a deal's `amount_minor` and `currency` go together;
+- a lead has an email or a phone;
+- a person has a name, an email or a phone, and their additional emails and phones do not
+  repeat each other or the primary one;
+- a partner's daily cap does not exceed its monthly cap, and each opening period opens before
+  it closes;
+- a lead summary's `to` is after its `from`;
+- a webhook endpoint's URL resolves (the run has no DNS): its host is made 127.0.0.1, which
+  the script's server allows (WORKOS_WEBHOOK_ALLOWED_SUBNETS).
+
+Requests meant to be invalid (negative mode) are left as they are.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+# Valid numbers (libphonenumber's example numbers and their neighbours) of a few countries.
+VALID_NUMBERS = [
+    "+14155552671",
+    "+14155550100",
+    "+12025550123",
+    "+16135550199",
+    "+442079460958",
+    "+447400123456",
+    "+33142685300",
+    "+4930123456",
+    "+61212345678",
+    "+81312345678",
+    "+5511961234567",
+    "+919876543210",
+]
+schemathesis.openapi.format("e164", st.sampled_from(VALID_NUMBERS))
+
+API = "/api/v1"
+# Which collection a reference field's ids come from.
+REFERENCES = {"company_id": "companies", "person_id": "people", "deal_id": "deals"}
+
+_seen_lock = threading.Lock()
+_seen: dict[str, set[str]] = {kind: set() for kind in REFERENCES.values()}
+
+
+def _collection(path: str) -> str | None:
+    """`people` for `/api/v1/people` and `/api/v1/people/{id}`."""
+    parts = path.removeprefix(API).strip("/").split("/")
+    if parts and parts[0] in _seen and (len(parts) == 1 or parts[1] == "{id}"):
+        return parts[0]
+    return None
+
+
+@schemathesis.hook
+def after_call(context, case, response) -> None:
+    """Remembers the ids of the companies, people and deals the server answers with."""
+    kind = _collection(case.operation.path)
+    if kind is None or response.status_code >= 300:
+        return
+    if case.method.upper() == "DELETE":
+        with _seen_lock:
+            _seen[kind].difference_update(str(v) for v in (case.path_parameters or {}).values())
+        return
+    try:
+        payload = response.json()
+    except ValueError:
+        return
+    records = payload.get("data", []) if isinstance(payload, dict) and "data" in payload else [payload]
+    ids = {r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)}
+    with _seen_lock:
+        _seen[kind].update(ids)
+
+
+def _is_positive(case) -> bool:
+    meta = case.meta
+    return meta is None or meta.generation.mode == GenerationMode.POSITIVE
+
+
+def _known(kind: str) -> list[str]:
+    with _seen_lock:
+        return sorted(_seen[kind])
+
+
+def _fix_references(body: dict) -> None:
+    for field, kind in REFERENCES.items():
+        value = body.get(field)
+        if value is None:
+            continue
+        known = _known(kind)
+        if value not in known:
+            body[field] = known[0] if known else None
+
+
+def _given(body: dict, field: str) -> bool:
+    return body.get(field) is not None
+
+
+def _fix_recipient(body: dict, path: str) -> None:
+    if _given(body, "to") and _given(body, "person_id"):
+        body["person_id"] = None
+    if not _given(body, "to") and not _given(body, "person_id"):
+        body["to"] = VALID_NUMBERS[0]
+    if path.endswith("/calls") and _given(body, "member_id") and _given(body, "agent_phone"):
+        body["member_id"] = None
+    if path.endswith("/sms/send") and not body.get("body") and not body.get("media_urls"):
+        body["body"] = "hello"
+
+
+def _fix_deal(body: dict) -> None:
+    amount, currency = _given(body, "amount_minor"), _given(body, "currency")
+    if amount and not currency:
+        body["currency"] = "USD"
+    elif currency and not amount:
+        body["amount_minor"] = 0
+
+
+def _fix_person(body: dict) -> None:
+    named = any(
+        isinstance(body.get(f), str) and body[f].strip()
+        for f in ("first_name", "last_name", "email", "phone")
+    )
+    if not named:
+        body["first_name"] = "Ada"
+    for primary, extra in (("email", "additional_emails"), ("phone", "additional_phones")):
+        values = body.get(extra)
+        if not isinstance(values, list):
+            continue
+        taken = {str(body[primary]).lower()} if _given(body, primary) else set()
+        unique = []
+        for v in values:
+            key = str(v).lower()
+            if key not in taken:
+                taken.add(key)
+                unique.append(v)
+        body[extra] = unique
+
+
+def _fix_partner(body: dict) -> None:
+    daily, monthly = body.get("daily_cap"), body.get("monthly_cap")
+    if isinstance(daily, int) and isinstance(monthly, int) and daily > monthly:
+        body["daily_cap"], body["monthly_cap"] = monthly, daily
+    schedule = body.get("schedule")
+    if isinstance(schedule, dict):
+        for day, periods in schedule.items():
+            if not isinstance(periods, list):
+                continue
+            fixed = []
+            for period in periods:
+                if isinstance(period, list) and len(period) == 2:
+                    opens, closes = sorted(period)
+                    if opens != closes and opens != "24:00":
+                        fixed.append([opens, closes])
+                        continue
+                fixed.append(["09:00", "17:00"])
+            schedule[day] = fixed
+
+
+def _fix_url(body: dict) -> None:
+    url = body.get("url")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        body["url"] = urlunsplit(parts._replace(netloc="127.0.0.1:9"))
+
+
+def _fix_summary(query: dict) -> None:
+    def parse(v):
+        try:
+            return datetime.fromisoformat(str(v).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+
+    start, end = parse(query.get("from")), parse(query.get("to"))
+    if start is not None and end is not None and start >= end:
+        del query["to"]
+
+
+@schemathesis.hook
+def map_case(context, case):
+    if not _is_positive(case):
+        return case
+    path, method = case.operation.path.removeprefix(API), case.method.upper()
+    body = case.body if isinstance(case.body, dict) else None
+    if path == "/leads/summary" and isinstance(case.query, dict):
+        _fix_summary(case.query)
+    if body is None:
+        return case
+    if method in ("POST", "PATCH", "PUT"):
+        _fix_references(body)
+    if path in ("/sms/send", "/calls"):
+        _fix_recipient(body, path)
+    elif path.startswith("/deals"):
+        _fix_deal(body)
+    elif path == "/leads" and method == "POST":
+        if not _given(body, "email") and not _given(body, "phone"):
+            body["email"] = "lead@example.com"
+    elif path.startswith("/people"):
+        _fix_person(body)
+    elif path.startswith("/partners"):
+        _fix_partner(body)
+    elif path.startswith("/webhooks") and not path.startswith("/webhooks/twilio"):
+        _fix_url(body)
+    return case
