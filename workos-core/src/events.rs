@@ -87,6 +87,8 @@ pub mod types {
         LEAD_REJECTED = "lead.rejected";
         LEAD_RETURNED = "lead.returned";
         LEAD_STATUS_CHANGED = "lead.status_changed";
+        LEAD_UPDATED = "lead.updated";
+        LEAD_DELETED = "lead.deleted";
         PARTNER_CREATED = "partner.created";
         PARTNER_UPDATED = "partner.updated";
         PARTNER_DELETED = "partner.deleted";

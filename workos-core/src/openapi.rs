@@ -8,7 +8,7 @@ use utoipa::openapi::schema::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::domain::{Currency, E164, EmailAddress, HttpUrl, Patch};
+use crate::domain::{Currency, E164, EmailAddress, HttpUrl, Patch, TimelineCursor};
 use crate::ids;
 use crate::page::Cursor;
 
@@ -98,6 +98,25 @@ impl PartialSchema for Cursor {
 impl ToSchema for Cursor {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("Cursor")
+    }
+}
+
+impl PartialSchema for TimelineCursor {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(TimelineCursor::PATTERN))
+            .description(Some(
+                "An opaque timeline cursor from a previous page's next_cursor (it holds the last \
+                 item's time, type and id).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for TimelineCursor {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("TimelineCursor")
     }
 }
 

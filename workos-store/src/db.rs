@@ -162,6 +162,18 @@ impl Sql {
         self
     }
 
+    /// Appends `($n, …)`, a placeholder for each of `ids` (for `<column> IN`).
+    pub(crate) fn push_in(&mut self, ids: impl IntoIterator<Item = Uuid>) -> &mut Self {
+        self.push("(");
+        for (i, id) in ids.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(id);
+        }
+        self.push(")")
+    }
+
     /// Appends ` AND <column> <op> $n` when `value` is present. Identifiers and operators are
     /// the engine's own (`'static`), never request text.
     pub(crate) fn and<T: Into<Arg>>(

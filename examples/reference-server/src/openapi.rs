@@ -15,7 +15,7 @@
 //! - the response headers: `x-request-id` on every answer, `RateLimit-*` on authenticated ones,
 //!   `Retry-After` on 429, `Location` on 201, `WWW-Authenticate` on 401;
 //! - paging: every `limit` query parameter is 1 to [`MAX_PAGE_SIZE`], every `cursor` one has
-//!   [`Cursor`]'s form;
+//!   [`Cursor`]'s form (a timeline's has `TimelineCursor`'s);
 //! - free-text query parameters refuse NUL, as the query extractor does;
 //! - what utoipa 5 gets wrong for generated clients: the variants of `PartnerDelivery` (an
 //!   internally tagged enum) refuse unknown fields as the server does, and object-valued
@@ -281,7 +281,9 @@ fn complete_operation(op: &mut Map<String, Value>, path: &str, method: &str, is_
             if p["in"] == "query" && p["name"] == "limit" {
                 p["schema"] = json!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE });
             }
-            if p["in"] == "query" && p["name"] == "cursor" {
+            // A timeline's cursor has a form of its own (time, type and id).
+            let timeline = p["schema"].to_string().contains("TimelineCursor");
+            if p["in"] == "query" && p["name"] == "cursor" && !timeline {
                 p["schema"] = serde_json::to_value(Cursor::schema()).unwrap_or_default();
             }
             // The server refuses NUL in any query parameter (`extract::ApiQuery`); a free-text

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Currency, E164, EmailAddress, Money, Patch, TimeRange, Timestamp, check_text};
 use crate::error::{Error, ValidationError, Validator};
-use crate::ids::{CompanyId, DealId, InteractionId, OrgId, PersonId, TaskId, UserId};
+use crate::ids::{
+    CallId, CompanyId, DealId, EmailId, InteractionId, OrgId, PersonId, SmsId, TaskId, UserId,
+};
 
 /// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
 ///
@@ -787,6 +789,12 @@ pub struct Interaction {
     pub company_id: Option<CompanyId>,
     /// The deal involved.
     pub deal_id: Option<DealId>,
+    /// The email it records (entries made by Gmail sync and sends); `null` for other entries.
+    pub email_id: Option<EmailId>,
+    /// The SMS it records (entries made for messages); `null` for other entries.
+    pub sms_id: Option<SmsId>,
+    /// The call it records (entries made for calls); `null` for other entries.
+    pub call_id: Option<CallId>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it last changed.

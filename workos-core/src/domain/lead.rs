@@ -327,6 +327,8 @@ pub struct Lead {
     /// The earlier lead this one repeats, when capture found it a duplicate (kept if the status
     /// is later overridden).
     pub duplicate_of: Option<LeadId>,
+    /// The team's notes on it (set with a patch; never sent to partners).
+    pub notes: Option<String>,
     /// When it was captured.
     pub created_at: DateTime<Utc>,
     /// When it last changed.
@@ -348,6 +350,43 @@ impl Lead {
             landing_page: self.landing_page.clone(),
             referrer: self.referrer.clone(),
         }
+    }
+}
+
+/// A change to a lead: its status and the team's notes. Absent fields are kept; `notes: null`
+/// clears them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct LeadPatch {
+    /// The new status: any but `duplicate`, which only capture sets. A change emits
+    /// `lead.status_changed`.
+    pub status: Option<LeadStatus>,
+    /// New notes (up to 10,000 characters), or `null` to clear them. A change emits
+    /// `lead.updated`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 10000))]
+    pub notes: super::Patch<String>,
+}
+
+/// The longest notes a lead may hold, in characters.
+pub const MAX_LEAD_NOTES_CHARS: usize = 10_000;
+
+impl LeadPatch {
+    /// Checks what the types cannot.
+    ///
+    /// # Errors
+    /// A [`ValidationError`] naming `status` (`duplicate`) or `notes` (too long, NUL).
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut v = Validator::new();
+        v.require(
+            self.status != Some(LeadStatus::Duplicate),
+            "status",
+            "duplicate is set only by capture",
+        );
+        if let super::Patch::Set(notes) = &self.notes {
+            check_text(&mut v, "notes", notes, false, MAX_LEAD_NOTES_CHARS);
+        }
+        v.finish()
     }
 }
 

@@ -15,6 +15,7 @@ mod partner;
 mod ringing;
 mod routing;
 mod schedule;
+mod timeline;
 mod values;
 mod webhook;
 
@@ -31,6 +32,7 @@ pub use partner::*;
 pub use ringing::*;
 pub use routing::*;
 pub use schedule::*;
+pub use timeline::*;
 pub use values::*;
 pub use webhook::*;
 

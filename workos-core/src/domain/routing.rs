@@ -663,6 +663,7 @@ mod tests {
             first_touch: None,
             status: LeadStatus::New,
             duplicate_of: None,
+            notes: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     DedupePolicy, Lead, LeadDelivery, LeadDeliveryFilter, LeadDeliveryStatus, LeadFilter,
-    LeadStatus, NewLead, NewPartner, Partner, PartnerFilter, PartnerPatch, ReturnReason,
+    LeadPatch, LeadStatus, NewLead, NewPartner, Partner, PartnerFilter, PartnerPatch, ReturnReason,
 };
 use crate::error::Result;
 use crate::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId};
@@ -97,6 +97,22 @@ pub trait LeadRepo: Send + Sync {
         id: LeadId,
         status: LeadStatus,
     ) -> Result<Lead>;
+
+    /// Applies a patch (member role): a status change as [`LeadRepo::set_lead_status`] does
+    /// (`lead.status_changed`), a notes change emitting `lead.updated`; nothing when nothing
+    /// changes.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Validation`] naming `status` or `notes`;
+    /// [`crate::Error::Forbidden`].
+    async fn update_lead(&self, ctx: &TenantContext, id: LeadId, patch: LeadPatch) -> Result<Lead>;
+
+    /// Soft-deletes a lead (member role): it then reads as not found and is not listed; its
+    /// deliveries stay (those already scheduled are still sent). Emits `lead.deleted`.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`]; [`crate::Error::Forbidden`].
+    async fn delete_lead(&self, ctx: &TenantContext, id: LeadId) -> Result<()>;
 }
 
 /// Fulfillment partners of the context's org. Writes need the admin role; reading, viewer.

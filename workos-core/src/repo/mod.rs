@@ -12,11 +12,13 @@ mod email;
 mod integrations;
 mod leads;
 mod opt_outs;
+mod timeline;
 
 pub use email::*;
 pub use integrations::*;
 pub use leads::*;
 pub use opt_outs::*;
+pub use timeline::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -334,6 +336,7 @@ pub trait Store:
     + DealRepo
     + TaskRepo
     + InteractionRepo
+    + TimelineRepo
     + ContactLookup
     + EventRepo
     + IdempotencyRepo
@@ -368,6 +371,7 @@ impl<T> Store for T where
         + DealRepo
         + TaskRepo
         + InteractionRepo
+        + TimelineRepo
         + ContactLookup
         + EventRepo
         + IdempotencyRepo

@@ -27,7 +27,7 @@ use crate::repos::fetch_page;
 const MAX_SUMMARY_CHARS: usize = 500;
 
 #[derive(sqlx::FromRow)]
-struct EmailRow {
+pub(crate) struct EmailRow {
     id: Uuid,
     org_id: Uuid,
     integration_id: Uuid,
@@ -77,7 +77,7 @@ impl TryFrom<EmailRow> for Email {
     }
 }
 
-const EMAIL_COLUMNS: &str = "e.id, e.org_id, e.integration_id, e.provider_id, e.thread_id, e.message_id, e.direction, \
+pub(crate) const EMAIL_COLUMNS: &str = "e.id, e.org_id, e.integration_id, e.provider_id, e.thread_id, e.message_id, e.direction, \
      e.from_address, e.to_addresses, e.cc_addresses, e.subject, e.snippet, e.headers, e.labels, e.person_id, \
      (SELECT i.id FROM interactions i WHERE i.org_id = e.org_id AND i.email_id = e.id ORDER BY i.id LIMIT 1) \
      AS interaction_id, e.occurred_at, e.created_at, e.updated_at";
@@ -210,7 +210,7 @@ impl EmailRepo for SqlStore {
             )
             .await?;
         }
-        let interaction = super::crm::insert_interaction(
+        super::crm::insert_interaction(
             &mut tx,
             ctx,
             NewInteraction {
@@ -222,11 +222,7 @@ impl EmailRepo for SqlStore {
                 company_id: None,
                 deal_id: None,
             },
-        )
-        .await?;
-        tx.execute(
-            "UPDATE interactions SET email_id = $1 WHERE org_id = $2 AND id = $3",
-            args![id, ctx.org_id(), interaction.id],
+            Some(id),
         )
         .await?;
         let email = email_where(&mut tx, ctx, "e.id = $2", args![id])

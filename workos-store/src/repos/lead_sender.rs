@@ -46,18 +46,6 @@ struct SecretRow {
     signing_secret: Option<Vec<u8>>,
 }
 
-/// `(col IN ($n, …))` over `ids`.
-fn push_in(sql: &mut Sql, ids: impl IntoIterator<Item = Uuid>) {
-    sql.push("(");
-    for (i, id) in ids.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(id);
-    }
-    sql.push(")");
-}
-
 impl SqlStore {
     /// Claims up to `limit` of `org`'s due lead deliveries until `until` (due at `t`), with the
     /// leads, partners and signing secrets sending them needs; one transaction, one org.
@@ -94,7 +82,7 @@ impl SqlStore {
             sql
         };
         let mut sql = of_org(&format!("SELECT {DELIVERY_COLUMNS} FROM lead_deliveries"));
-        push_in(&mut sql, ids.iter().map(|(id,)| *id));
+        sql.push_in(ids.iter().map(|(id,)| *id));
         sql.push(" ORDER BY COALESCE(next_attempt_at, created_at)");
         let deliveries = tx
             .fetch_sql::<DeliveryRow>(sql)
@@ -104,7 +92,7 @@ impl SqlStore {
             .collect::<Result<Vec<_>>>()?;
 
         let mut sql = of_org(&format!("SELECT {LEAD_COLUMNS} FROM leads"));
-        push_in(&mut sql, deliveries.iter().map(|d| d.lead_id.as_uuid()));
+        sql.push_in(deliveries.iter().map(|d| d.lead_id.as_uuid()));
         let leads: HashMap<LeadId, Lead> = tx
             .fetch_sql::<LeadRow>(sql)
             .await?
@@ -116,7 +104,7 @@ impl SqlStore {
         let mut sql = of_org(&format!(
             "SELECT {PARTNER_COLUMNS} FROM fulfillment_partners"
         ));
-        push_in(&mut sql, partner_ids());
+        sql.push_in(partner_ids());
         let partners: HashMap<PartnerId, Partner> = tx
             .fetch_sql::<PartnerRow>(sql)
             .await?
@@ -124,7 +112,7 @@ impl SqlStore {
             .map(|r| Partner::try_from(r).map(|p| (p.id, p)))
             .collect::<Result<_>>()?;
         let mut sql = of_org("SELECT id, signing_secret FROM fulfillment_partners");
-        push_in(&mut sql, partner_ids());
+        sql.push_in(partner_ids());
         let secrets: HashMap<Uuid, Option<Vec<u8>>> = tx
             .fetch_sql::<SecretRow>(sql)
             .await?
@@ -279,7 +267,7 @@ impl LeadDeliveryQueue for SqlStore {
             let mut sql = Sql::new("UPDATE lead_deliveries SET lease_until = NULL WHERE org_id = ");
             sql.bind(org)
                 .push(" AND lease_until IS NOT NULL AND id IN ");
-            push_in(&mut sql, ids);
+            sql.push_in(ids);
             tx.execute_sql(sql).await?;
             tx.commit().await?;
         }

@@ -11,7 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::{
     Attribution, Consent, DedupeField, DedupePolicy, DedupeScope, E164, EmailAddress, Lead,
-    LeadFilter, LeadStatus, NewLead, NewPerson, Person, Timestamp, to_storage_precision,
+    LeadFilter, LeadPatch, LeadStatus, NewLead, NewPerson, Person, Timestamp, to_storage_precision,
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadId, OrgId, PersonId};
@@ -122,6 +122,7 @@ pub(crate) struct LeadRow {
     first_touch: Option<Json<Attribution>>,
     status: String,
     duplicate_of: Option<Uuid>,
+    notes: Option<String>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -162,6 +163,7 @@ impl TryFrom<LeadRow> for Lead {
             first_touch: r.first_touch.map(|t| t.0),
             status: r.status.parse().map_err(|e| corrupt("lead status", e))?,
             duplicate_of: r.duplicate_of.map(LeadId::from_uuid),
+            notes: r.notes,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -171,7 +173,7 @@ impl TryFrom<LeadRow> for Lead {
 /// The columns [`LeadRow`] reads.
 pub(crate) const LEAD_COLUMNS: &str = "id, org_id, person_id, first_name, last_name, email, phone, postal_code, region, \
      country, vertical, answers, consent, utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, \
-     fbclid, landing_page, referrer, first_touch, status, duplicate_of, created_at, updated_at";
+     fbclid, landing_page, referrer, first_touch, status, duplicate_of, notes, created_at, updated_at";
 
 /// A live lead of the org; `lock` is a row-lock clause (`FOR UPDATE` on Postgres) when the
 /// caller will change it.
@@ -515,6 +517,7 @@ pub(crate) async fn decide_capture(
         first_touch,
         status,
         duplicate_of,
+        notes: None,
         created_at: at,
         updated_at: at,
     };
@@ -619,34 +622,86 @@ impl LeadRepo for SqlStore {
         id: LeadId,
         status: LeadStatus,
     ) -> Result<Lead> {
-        if status == LeadStatus::Duplicate {
-            return Err(Error::invalid("status", "duplicate is set only by capture"));
-        }
+        let patch = LeadPatch {
+            status: Some(status),
+            ..LeadPatch::default()
+        };
+        self.update_lead(ctx, id, patch).await
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn update_lead(&self, ctx: &TenantContext, id: LeadId, patch: LeadPatch) -> Result<Lead> {
+        patch.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let current = fetch_lead(&mut tx, ctx, id, for_update(self)).await?;
-        if current.status == status {
+        let status = patch.status.unwrap_or(current.status);
+        let notes = patch.notes.apply(current.notes.clone());
+        if status == current.status && notes == current.notes {
             return Ok(current);
         }
         let updated = Lead {
             status,
+            notes,
             updated_at: now(),
-            ..current
+            ..current.clone()
         };
         tx.execute(
-            "UPDATE leads SET status = $1, updated_at = $2 WHERE org_id = $3 AND id = $4",
-            args![status.as_str(), updated.updated_at, ctx.org_id(), id],
+            "UPDATE leads SET status = $1, notes = $2, updated_at = $3 WHERE org_id = $4 AND id = $5",
+            args![
+                status.as_str(),
+                updated.notes.clone(),
+                updated.updated_at,
+                ctx.org_id(),
+                id
+            ],
+        )
+        .await?;
+        // A status change keeps its own event (what routing and webhooks already follow); a
+        // notes change is an ordinary update.
+        if status != current.status {
+            emit(
+                &mut tx,
+                ctx,
+                types::LEAD_STATUS_CHANGED,
+                LeadId::KIND,
+                id.as_uuid(),
+                &updated,
+            )
+            .await?;
+        }
+        if updated.notes != current.notes {
+            emit(
+                &mut tx,
+                ctx,
+                types::LEAD_UPDATED,
+                LeadId::KIND,
+                id.as_uuid(),
+                &updated,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
+    async fn delete_lead(&self, ctx: &TenantContext, id: LeadId) -> Result<()> {
+        let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
+        let lead = fetch_lead(&mut tx, ctx, id, for_update(self)).await?;
+        tx.execute(
+            "UPDATE leads SET deleted_at = $1 WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL",
+            args![now(), ctx.org_id(), id],
         )
         .await?;
         emit(
             &mut tx,
             ctx,
-            types::LEAD_STATUS_CHANGED,
+            types::LEAD_DELETED,
             LeadId::KIND,
             id.as_uuid(),
-            &updated,
+            &lead,
         )
         .await?;
-        tx.commit().await?;
-        Ok(updated)
+        tx.commit().await
     }
 }

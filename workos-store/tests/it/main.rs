@@ -54,4 +54,5 @@ mod routing;
 mod schema_parity;
 mod sqlite_file;
 mod tasks;
+mod timeline;
 mod tls;

@@ -19,10 +19,12 @@ mod interactions;
 #[cfg(feature = "leads")]
 pub(crate) mod leads;
 mod members;
+mod org;
 mod people;
 mod phones;
 mod sms;
 mod tasks;
+mod timelines;
 #[cfg(feature = "twilio")]
 mod twilio_webhooks;
 #[cfg(feature = "webhooks")]
@@ -54,11 +56,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(tasks::router())
         .merge(interactions::router())
         .merge(members::router())
+        .merge(org::router())
         .merge(api_keys::router())
         .merge(phones::router())
         .merge(events::router())
         .merge(sms::router())
-        .merge(calls::router());
+        .merge(calls::router())
+        .merge(timelines::router());
     #[cfg(feature = "webhooks")]
     let api = api
         .merge(webhooks::router())

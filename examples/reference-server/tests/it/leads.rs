@@ -1065,3 +1065,78 @@ async fn leads_are_isolated_between_orgs(app: &TestApp) {
     );
 }
 server_test!(leads_are_isolated_between_orgs);
+
+async fn leads_take_status_and_notes_and_are_soft_deleted(app: &TestApp) {
+    let (org, owner) = app.create_org("Lead changes").await;
+    let member = app.api_key(org, Role::Member).await;
+    let viewer = app.api_key(org, Role::Viewer).await;
+    let lead = app
+        .create("/api/v1/leads", &member, lead_body(&email()))
+        .await;
+    assert_eq!(lead["notes"], Value::Null);
+    let path = format!("/api/v1/leads/{}", id_of(&lead));
+
+    let owner = owner.as_str();
+    let events = |ty: &'static str| {
+        let path = format!("/api/v1/events?type={ty}&subject_id={}", id_of(&lead));
+        async move {
+            app.read(&path, owner).await["data"]
+                .as_array()
+                .map_or(0, Vec::len)
+        }
+    };
+    let routed = events("lead.status_changed").await;
+    let noted = app
+        .patch(&path, &member, &json!({ "notes": "Prefers mornings" }))
+        .await
+        .expect(200);
+    assert_eq!(noted["notes"], json!("Prefers mornings"));
+    assert_eq!(noted["status"], lead["status"]);
+    let closed = app
+        .patch(&path, &member, &json!({ "status": "rejected" }))
+        .await
+        .expect(200);
+    assert_eq!(closed["status"], json!("rejected"));
+    assert_eq!(
+        closed["notes"],
+        json!("Prefers mornings"),
+        "absent fields are kept"
+    );
+    let cleared = app
+        .patch(&path, &member, &json!({ "notes": null }))
+        .await
+        .expect(200);
+    assert_eq!(cleared["notes"], Value::Null);
+    assert_eq!(app.read(&path, &viewer).await, cleared);
+    assert_eq!(events("lead.updated").await, 2, "notes set, then cleared");
+    assert_eq!(events("lead.status_changed").await, routed + 1);
+
+    app.patch(&path, &member, &json!({ "status": "duplicate" }))
+        .await
+        .invalid_field("status");
+    app.patch(&path, &member, &json!({ "notes": "x".repeat(10_001) }))
+        .await
+        .invalid_field("notes");
+    app.patch(&path, &member, &json!({ "email": "a@b.example" }))
+        .await
+        .problem(422);
+    app.patch(&path, &viewer, &json!({ "notes": "mine" }))
+        .await
+        .problem(403);
+    app.delete(&path, &viewer).await.problem(403);
+    let (_, stranger) = app.create_org("Stranger").await;
+    app.patch(&path, &stranger, &json!({ "notes": "mine" }))
+        .await
+        .problem(404);
+    app.delete(&path, &stranger).await.problem(404);
+
+    app.delete(&path, &member).await.expect(204);
+    app.get(&path, &viewer).await.problem(404);
+    assert!(!ids_in(&app.read("/api/v1/leads", &viewer).await).contains(&id_of(&lead)));
+    assert_eq!(events("lead.deleted").await, 1);
+    app.delete(&path, &member).await.problem(404);
+    app.patch(&path, &member, &json!({ "notes": "late" }))
+        .await
+        .problem(404);
+}
+server_test!(leads_take_status_and_notes_and_are_soft_deleted);

@@ -69,6 +69,7 @@ mod generated_client;
 mod gmail;
 #[cfg(feature = "gmail")]
 mod gmail_push;
+#[cfg(feature = "gmail")]
 mod gmail_attachments;
 mod health;
 mod idempotency;
@@ -81,6 +82,7 @@ mod leads;
 mod members;
 mod multi_process;
 mod openapi;
+mod org;
 mod people;
 #[cfg(feature = "twilio")]
 mod phones;
@@ -92,6 +94,7 @@ mod roles;
 mod slow_clients;
 mod tasks;
 mod tenancy;
+mod timelines;
 #[cfg(feature = "twilio")]
 mod twilio;
 mod unauthenticated;

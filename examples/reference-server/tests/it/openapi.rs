@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use workos_core::domain::{
     Currency, DealStage, DedupeField, DedupeScope, DeliveryStatus, Direction, Distribution,
     FORM_FIELDS, IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource,
-    ReturnReason, RingStrategy, RoutingStrategy, TaskPriority, TaskStatus, WhenFull,
+    ReturnReason, RingStrategy, RoutingStrategy, TaskPriority, TaskStatus, TimelineKind, WhenFull,
 };
 use workos_core::events::ActorKind;
 use workos_core::tenant::Role;
@@ -41,6 +41,7 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
         ("WhenFull", serialized(WhenFull::ALL)),
         ("Distribution", serialized(Distribution::ALL)),
         ("IntegrationStatus", serialized(IntegrationStatus::ALL)),
+        ("TimelineKind", serialized(&TimelineKind::ALL)),
         ("Currency", serialized(&Currency::codes())),
         ("FormField", serialized(FORM_FIELDS)),
         ("ActorKind", serialized(ActorKind::ALL)),

@@ -30,7 +30,7 @@ mod postgres;
 const MAX_BODY_CHARS: usize = 1600;
 
 #[derive(sqlx::FromRow)]
-struct SmsRow {
+pub(crate) struct SmsRow {
     id: Uuid,
     org_id: Uuid,
     phone_id: Option<Uuid>,
@@ -74,13 +74,13 @@ impl TryFrom<SmsRow> for Sms {
     }
 }
 
-const SMS_COLUMNS: &str = "s.id, s.org_id, s.phone_id, s.message_sid, s.direction, s.from_number, s.to_number, s.body, \
+pub(crate) const SMS_COLUMNS: &str = "s.id, s.org_id, s.phone_id, s.message_sid, s.direction, s.from_number, s.to_number, s.body, \
      s.media, s.status, s.error_code, s.person_id, \
      (SELECT i.id FROM interactions i WHERE i.org_id = s.org_id AND i.sms_id = s.id) AS interaction_id, \
      s.occurred_at, s.created_at, s.updated_at";
 
 #[derive(sqlx::FromRow)]
-struct CallRow {
+pub(crate) struct CallRow {
     id: Uuid,
     org_id: Uuid,
     phone_id: Option<Uuid>,
@@ -134,7 +134,7 @@ impl TryFrom<CallRow> for Call {
     }
 }
 
-const CALL_COLUMNS: &str = "c.id, c.org_id, c.phone_id, c.call_sid, c.direction, c.from_number, c.to_number, c.status, \
+pub(crate) const CALL_COLUMNS: &str = "c.id, c.org_id, c.phone_id, c.call_sid, c.direction, c.from_number, c.to_number, c.status, \
      c.duration_seconds, c.dial_call_sid, c.recording_sid, c.recording_url, c.recording_seconds, \
      c.voicemail, c.transcription_status, c.transcription_text, c.person_id, \
      (SELECT i.id FROM interactions i WHERE i.org_id = c.org_id AND i.call_id = c.id) AS interaction_id, \
@@ -398,26 +398,28 @@ async fn decided(
     }
 }
 
-/// The timeline entry of a new message or call, and its `interaction.created` event.
+/// The timeline entry of a new message or call, and its `interaction.created` event; `link`
+/// names the record in it (`sms_id` or `call_id`).
 fn timeline_entry(
     ctx: &TenantContext,
     kind: InteractionKind,
     summary: String,
-    person_id: Option<PersonId>,
     occurred_at: Timestamp,
+    link: impl FnOnce(&mut Interaction),
 ) -> Result<(Interaction, DomainEvent)> {
     let new = NewInteraction {
         kind,
         occurred_at,
         summary,
         body: None,
-        person_id,
+        person_id: None,
         company_id: None,
         deal_id: None,
     };
     new.validate()?;
     let mut interaction = super::crm::interaction_from(InteractionId::new(), ctx, new, occurred_at);
     interaction.updated_at = occurred_at;
+    link(&mut interaction);
     let event = event(
         ctx,
         types::INTERACTION_CREATED,
@@ -479,10 +481,13 @@ impl CommsRepo for SqlStore {
         };
         let text = format!("{other_end}: {}", new.body);
         // The person is linked by the write (row, timeline entry and snapshots).
+        let id = SmsId::new();
         let (interaction, created) =
-            timeline_entry(ctx, InteractionKind::Sms, summary(prefix, &text), None, t)?;
+            timeline_entry(ctx, InteractionKind::Sms, summary(prefix, &text), t, |i| {
+                i.sms_id = Some(id);
+            })?;
         let mut sms = Sms {
-            id: SmsId::new(),
+            id,
             org_id: ctx.org_id(),
             phone_id: new.phone_id,
             message_sid: new.message_sid,
@@ -637,15 +642,16 @@ impl CommsRepo for SqlStore {
             Direction::Inbound => ("Call from ", types::CALL_RECEIVED),
             Direction::Outbound => ("Call to ", types::CALL_STARTED),
         };
+        let id = CallId::new();
         let (interaction, created) = timeline_entry(
             ctx,
             InteractionKind::Call,
             summary(prefix, &other_end),
-            None,
             t,
+            |i| i.call_id = Some(id),
         )?;
         let mut call = Call {
-            id: CallId::new(),
+            id,
             org_id: ctx.org_id(),
             phone_id: new.phone_id,
             call_sid: new.call_sid,

@@ -6,7 +6,7 @@ use workos_core::domain::{
     Interaction, InteractionFilter, InteractionPatch, NewInteraction, Timestamp,
 };
 use workos_core::events::types;
-use workos_core::ids::{CompanyId, DealId, InteractionId, OrgId, PersonId};
+use workos_core::ids::{CallId, CompanyId, DealId, EmailId, InteractionId, OrgId, PersonId, SmsId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::InteractionRepo;
 use workos_core::tenant::{Access, TenantContext};
@@ -18,8 +18,9 @@ use crate::db::{Sql, Tx, args, now};
 use crate::repos::fetch_page;
 use crate::repos::{changed, corrupt, emit};
 
+/// An `interactions` row, in [`INTERACTION_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
-struct InteractionRow {
+pub(crate) struct InteractionRow {
     id: Uuid,
     org_id: Uuid,
     kind: String,
@@ -29,6 +30,9 @@ struct InteractionRow {
     person_id: Option<Uuid>,
     company_id: Option<Uuid>,
     deal_id: Option<Uuid>,
+    email_id: Option<Uuid>,
+    sms_id: Option<Uuid>,
+    call_id: Option<Uuid>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -47,13 +51,17 @@ impl TryFrom<InteractionRow> for Interaction {
             person_id: r.person_id.map(PersonId::from_uuid),
             company_id: r.company_id.map(CompanyId::from_uuid),
             deal_id: r.deal_id.map(DealId::from_uuid),
+            email_id: r.email_id.map(EmailId::from_uuid),
+            sms_id: r.sms_id.map(SmsId::from_uuid),
+            call_id: r.call_id.map(CallId::from_uuid),
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-const INTERACTION_COLUMNS: &str = "id, org_id, kind, occurred_at, summary, body, person_id, company_id, deal_id, created_at, updated_at";
+pub(crate) const INTERACTION_COLUMNS: &str = "id, org_id, kind, occurred_at, summary, body, person_id, company_id, deal_id, \
+     email_id, sms_id, call_id, created_at, updated_at";
 
 async fn fetch_interaction(
     tx: &mut Tx,
@@ -68,6 +76,7 @@ async fn fetch_interaction(
         .try_into()
 }
 
+/// A new interaction of the context's org from `n`, linked to no email, SMS or call.
 pub(crate) fn interaction_from(
     id: InteractionId,
     ctx: &TenantContext,
@@ -84,6 +93,9 @@ pub(crate) fn interaction_from(
         person_id: n.person_id,
         company_id: n.company_id,
         deal_id: n.deal_id,
+        email_id: None,
+        sms_id: None,
+        call_id: None,
         created_at,
         updated_at: now(),
     }
@@ -91,43 +103,46 @@ pub(crate) fn interaction_from(
 
 async fn write_interaction(tx: &mut Tx, i: &Interaction, insert: bool) -> Result<()> {
     let sql = if insert {
-        "INSERT INTO interactions (kind, occurred_at, summary, body, person_id, company_id, deal_id, updated_at, org_id, id, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO interactions (kind, occurred_at, summary, body, person_id, company_id, deal_id, updated_at, org_id, id, created_at, email_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     } else {
         "UPDATE interactions SET kind = $1, occurred_at = $2, summary = $3, body = $4, person_id = $5, company_id = $6,
          deal_id = $7, updated_at = $8 WHERE org_id = $9 AND id = $10 AND created_at = $11"
     };
-    tx.execute(
-        sql,
-        args![
-            i.kind.as_str(),
-            i.occurred_at,
-            i.summary.as_str(),
-            i.body.clone(),
-            i.person_id,
-            i.company_id,
-            i.deal_id,
-            i.updated_at,
-            i.org_id,
-            i.id,
-            i.created_at,
-        ],
-    )
-    .await?;
+    let mut values = args![
+        i.kind.as_str(),
+        i.occurred_at,
+        i.summary.as_str(),
+        i.body.clone(),
+        i.person_id,
+        i.company_id,
+        i.deal_id,
+        i.updated_at,
+        i.org_id,
+        i.id,
+        i.created_at,
+    ];
+    if insert {
+        // The link to an email is set once, when the entry is made; a patch never moves it.
+        values.push(i.email_id.into());
+    }
+    tx.execute(sql, values).await?;
     Ok(())
 }
 
-/// Inserts an interaction and its `interaction.created` event inside `tx` (channels use it for
-/// the timeline entries of messages and calls).
+/// Inserts an interaction (the timeline entry of `email` when given) and its
+/// `interaction.created` event inside `tx`.
 pub(crate) async fn insert_interaction(
     tx: &mut Tx,
     ctx: &TenantContext,
     new: NewInteraction,
+    email: Option<EmailId>,
 ) -> Result<Interaction> {
     new.validate()?;
     check_subject_refs(tx, ctx, new.person_id, new.company_id, new.deal_id).await?;
     let mut interaction = interaction_from(InteractionId::new(), ctx, new, now());
     interaction.created_at = interaction.updated_at;
+    interaction.email_id = email;
     write_interaction(tx, &interaction, true).await?;
     emit(
         tx,
@@ -151,7 +166,7 @@ impl InteractionRepo for SqlStore {
     ) -> Result<Interaction> {
         new.validate()?;
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
-        let interaction = insert_interaction(&mut tx, ctx, new).await?;
+        let interaction = insert_interaction(&mut tx, ctx, new, None).await?;
         tx.commit().await?;
         Ok(interaction)
     }
@@ -202,7 +217,12 @@ impl InteractionRepo for SqlStore {
             changed(next.deal_id, current.deal_id),
         )
         .await?;
-        let updated = interaction_from(id, ctx, next, current.created_at);
+        let updated = Interaction {
+            email_id: current.email_id,
+            sms_id: current.sms_id,
+            call_id: current.call_id,
+            ..interaction_from(id, ctx, next, current.created_at)
+        };
         if (Interaction {
             updated_at: current.updated_at,
             ..updated.clone()

@@ -6,7 +6,10 @@ mod deals;
 mod interactions;
 mod tasks;
 
-pub(crate) use interactions::{insert_interaction, interaction_from};
+pub(crate) use interactions::{
+    INTERACTION_COLUMNS, InteractionRow, insert_interaction, interaction_from,
+};
+pub(crate) use tasks::{TASK_COLUMNS, TaskRow};
 
 use uuid::Uuid;
 use workos_core::Result;

@@ -17,7 +17,7 @@ use crate::repos::fetch_page;
 use crate::repos::{changed, corrupt, emit};
 
 #[derive(sqlx::FromRow)]
-struct TaskRow {
+pub(crate) struct TaskRow {
     id: Uuid,
     org_id: Uuid,
     title: String,
@@ -53,7 +53,7 @@ impl TryFrom<TaskRow> for Task {
     }
 }
 
-const TASK_COLUMNS: &str = "id, org_id, title, status, priority, due_at, assignee_id, person_id, company_id, deal_id, created_at, updated_at";
+pub(crate) const TASK_COLUMNS: &str = "id, org_id, title, status, priority, due_at, assignee_id, person_id, company_id, deal_id, created_at, updated_at";
 
 async fn fetch_task(tx: &mut Tx, ctx: &TenantContext, id: TaskId) -> Result<Task> {
     let sql = format!(

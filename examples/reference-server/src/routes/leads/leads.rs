@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -9,7 +10,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{
-    Lead, LeadDelivery, LeadFilter, LeadStatus, LeadSummary, NewLead, TimeRange,
+    Lead, LeadDelivery, LeadFilter, LeadPatch, LeadStatus, LeadSummary, NewLead, TimeRange,
 };
 use workos_core::ids::{LeadId, PartnerId};
 use workos_core::page::Page;
@@ -25,7 +26,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_leads, create_lead))
         .routes(routes!(lead_summary))
-        .routes(routes!(get_lead))
+        .routes(routes!(get_lead, update_lead, delete_lead))
         .routes(routes!(list_lead_deliveries))
 }
 
@@ -108,6 +109,32 @@ async fn get_lead(
     ApiPath(id): ApiPath<LeadId>,
 ) -> ApiResult<Json<Lead>> {
     Ok(Json(state.store.get_lead(&ctx, id).await?))
+}
+
+/// Update a lead's status or notes; absent fields are kept, `notes: null` clears them. A status
+/// change emits `lead.status_changed`, a notes change `lead.updated`.
+#[utoipa::path(patch, path = "/leads/{id}", tag = "leads", params(("id" = LeadId, Path)),
+    request_body = LeadPatch,
+    responses((status = 200, body = Lead), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_lead(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<LeadId>,
+    ApiJson(patch): ApiJson<LeadPatch>,
+) -> ApiResult<Json<Lead>> {
+    Ok(Json(state.store.update_lead(&ctx, id, patch).await?))
+}
+
+/// Delete a lead (soft delete): it then reads as not found. Emits `lead.deleted`.
+#[utoipa::path(delete, path = "/leads/{id}", tag = "leads", params(("id" = LeadId, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+async fn delete_lead(
+    State(state): State<AppState>,
+    Ctx(ctx): Ctx,
+    ApiPath(id): ApiPath<LeadId>,
+) -> ApiResult<StatusCode> {
+    state.store.delete_lead(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// List a lead's deliveries.

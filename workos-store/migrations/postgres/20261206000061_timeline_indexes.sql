@@ -1,0 +1,10 @@
+-- Timelines read a record's tasks by person, company and deal (interactions have had these
+-- indexes since the first migration). One statement: Citus sends a DDL command's whole query
+-- text to the workers, which refuse several commands in one.
+DO $$
+BEGIN
+    EXECUTE 'CREATE INDEX tasks_org_person ON tasks (org_id, person_id) WHERE deleted_at IS NULL';
+    EXECUTE 'CREATE INDEX tasks_org_company ON tasks (org_id, company_id) WHERE deleted_at IS NULL';
+    EXECUTE 'CREATE INDEX tasks_org_deal ON tasks (org_id, deal_id) WHERE deleted_at IS NULL';
+END
+$$;
