@@ -22,6 +22,8 @@ pub enum SealedColumn {
     IntegrationCredentials,
     /// `webhooks.secrets`: endpoints' signing secret lists.
     WebhookSecrets,
+    /// `webhooks.sealed_headers`: endpoints' custom headers (names and values).
+    WebhookHeaders,
     /// `fulfillment_partners.signing_secret`: partners' lead-webhook signing secrets.
     PartnerSigningSecrets,
     /// `lead_forms.secret`: public forms' submission signing secrets.
@@ -32,9 +34,10 @@ pub enum SealedColumn {
 
 impl SealedColumn {
     /// Every sealed column, in the order a rotation walks them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::IntegrationCredentials,
         Self::WebhookSecrets,
+        Self::WebhookHeaders,
         Self::PartnerSigningSecrets,
         Self::LeadFormSecrets,
         Self::OAuthVerifiers,
@@ -46,6 +49,7 @@ impl SealedColumn {
         match self {
             Self::IntegrationCredentials => "integrations.credentials",
             Self::WebhookSecrets => "webhooks.secrets",
+            Self::WebhookHeaders => "webhooks.sealed_headers",
             Self::PartnerSigningSecrets => "fulfillment_partners.signing_secret",
             Self::LeadFormSecrets => "lead_forms.secret",
             Self::OAuthVerifiers => "oauth_states.sealed_verifier",
@@ -57,6 +61,7 @@ impl SealedColumn {
         match self {
             Self::IntegrationCredentials => ("integrations", "credentials", "id", "provider"),
             Self::WebhookSecrets => ("webhooks", "secrets", "id", "NULL"),
+            Self::WebhookHeaders => ("webhooks", "sealed_headers", "id", "NULL"),
             Self::PartnerSigningSecrets => ("fulfillment_partners", "signing_secret", "id", "NULL"),
             Self::LeadFormSecrets => ("lead_forms", "secret", "id", "NULL"),
             Self::OAuthVerifiers => ("oauth_states", "sealed_verifier", "state_hash", "provider"),

@@ -46,6 +46,12 @@ fn labels(value: &SealedValue) -> Option<Vec<Vec<u8>>> {
         SealedColumn::WebhookSecrets => Some(vec![workos_webhooks::service::SecretSealer::aad(
             value.org_id,
         )]),
+        #[cfg(any(feature = "webhooks", feature = "leads"))]
+        SealedColumn::WebhookHeaders => {
+            Some(vec![workos_webhooks::service::SecretSealer::headers_aad(
+                value.org_id,
+            )])
+        }
         #[cfg(feature = "leads")]
         SealedColumn::PartnerSigningSecrets => {
             let partner = workos_core::ids::PartnerId::from_uuid(value.record_id?);

@@ -77,6 +77,34 @@ impl IntegrationScheduler for PanicsOnce {
     ) -> workos_core::Result<()> {
         self.inner.release_integration_claim(org_id, id).await
     }
+
+    async fn claim_integration(
+        &self,
+        org_id: workos_core::ids::OrgId,
+        id: workos_core::ids::IntegrationId,
+        lease: Duration,
+    ) -> workos_core::Result<Option<workos_core::repo::ClaimedIntegration>> {
+        self.inner.claim_integration(org_id, id, lease).await
+    }
+
+    async fn integrations_of_account(
+        &self,
+        provider: &str,
+        account: &str,
+    ) -> workos_core::Result<Vec<workos_core::repo::IntegrationRef>> {
+        self.inner.integrations_of_account(provider, account).await
+    }
+
+    async fn integrations_to_watch(
+        &self,
+        provider: &str,
+        expiring_before: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> workos_core::Result<Vec<workos_core::repo::IntegrationRef>> {
+        self.inner
+            .integrations_to_watch(provider, expiring_before, limit)
+            .await
+    }
 }
 
 async fn a_panicking_scheduler_is_restarted_and_counted(h: Harness) {

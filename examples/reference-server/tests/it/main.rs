@@ -68,9 +68,9 @@ mod generated_client;
 #[cfg(feature = "gmail")]
 mod gmail;
 #[cfg(feature = "gmail")]
-mod gmail_push;
-#[cfg(feature = "gmail")]
 mod gmail_attachments;
+#[cfg(feature = "gmail")]
+mod gmail_push;
 mod health;
 mod idempotency;
 mod interactions;

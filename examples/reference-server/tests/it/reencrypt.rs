@@ -29,6 +29,7 @@ struct Sealed {
     legacy_gmail: StoredTokens,
     twilio_token: String,
     webhook_secret: String,
+    webhook_header: String,
     partner: (PartnerId, String),
     form_secret: String,
     verifier: String,
@@ -91,12 +92,15 @@ async fn seal_everything(app: &TestApp, cipher: &Arc<Cipher>, name: &str) -> Sea
     let sealer = SecretSealer::new(Arc::clone(cipher));
     let secret = WebhookSecret::generate();
     let webhook_secret = secret.expose().to_owned();
+    let webhook_header = format!("token-{}", uuid::Uuid::new_v4());
+    let headers =
+        std::collections::BTreeMap::from([("X-Token".to_owned(), webhook_header.clone())]);
     store
         .create_webhook(
             &ctx,
             parse(
                 json!({ "url": "https://hooks.example.com/in", "event_types": [],
-                          "enabled": true, "headers": {} }),
+                          "enabled": true, "headers": headers }),
             ),
             sealer
                 .seal(
@@ -107,6 +111,7 @@ async fn seal_everything(app: &TestApp, cipher: &Arc<Cipher>, name: &str) -> Sea
                     }],
                 )
                 .unwrap(),
+            sealer.seal_headers(org, &headers).unwrap(),
         )
         .await
         .unwrap();
@@ -156,6 +161,7 @@ async fn seal_everything(app: &TestApp, cipher: &Arc<Cipher>, name: &str) -> Sea
         legacy_gmail,
         twilio_token,
         webhook_secret,
+        webhook_header,
         partner,
         form_secret,
         verifier,
@@ -206,6 +212,13 @@ async fn assert_all_open(store: &SqlStore, cipher: &Arc<Cipher>, s: &Sealed) {
         .open(org, &SealedSecrets(webhook.clone()))
         .expect("webhook secrets");
     assert_eq!(entries[0].secret.expose(), s.webhook_secret);
+    let [headers] = &values(store, SealedColumn::WebhookHeaders, org).await[..] else {
+        panic!("one webhook's headers")
+    };
+    let headers = sealer
+        .open_headers(org, &SealedSecrets(headers.clone()))
+        .expect("webhook headers");
+    assert_eq!(headers.get("X-Token"), Some(&s.webhook_header));
 
     let [partner] = &values(store, SealedColumn::PartnerSigningSecrets, org).await[..] else {
         panic!("one partner")
@@ -293,8 +306,9 @@ async fn rotation_reseals_everything_and_retires_the_old_key(app: &TestApp) {
     assert_all_open(&app.store, &old_cipher, &a).await;
 
     let (report, progress) = reencrypt(app, &new, Some(&old));
-    // Two orgs × (3 integrations, a webhook, a partner, a form, an OAuth state).
-    assert_eq!(count(&report, "resealed"), 2 * 7, "{report}");
+    // Two orgs × (3 integrations, a webhook's secrets and headers, a partner, a form, an OAuth
+    // state).
+    assert_eq!(count(&report, "resealed"), 2 * 8, "{report}");
     assert_eq!(count(&report, "unreadable"), 0, "{report}");
     for org in [a.org, b.org] {
         assert!(
@@ -310,7 +324,7 @@ async fn rotation_reseals_everything_and_retires_the_old_key(app: &TestApp) {
     // Resumable: a second run finds everything current and re-seals nothing.
     let (again, _) = reencrypt(app, &new, Some(&old));
     assert_eq!(count(&again, "resealed"), 0, "{again}");
-    assert_eq!(count(&again, "current"), 2 * 7, "{again}");
+    assert_eq!(count(&again, "current"), 2 * 8, "{again}");
     // And the old key can go: a run without it finds nothing it cannot open.
     let (without_old, _) = reencrypt(app, &new, None);
     assert_eq!(count(&without_old, "unreadable"), 0, "{without_old}");
