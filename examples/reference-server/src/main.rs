@@ -127,9 +127,10 @@ async fn main() -> anyhow::Result<()> {
         // Answered above, before the configuration is read.
         Command::Migrate => Ok(()),
         Command::Worker => {
+            let stop = shutdown_signal();
             let workers = Workers::start(&state, true)?;
             tracing::info!("background workers running");
-            shutdown_signal().await;
+            stop.await;
             within_deadline(deadline, workers.shutdown()).await;
             Ok(())
         }
@@ -240,6 +241,8 @@ async fn run(
         }
         None => None,
     };
+    // Installed before any work starts, so a SIGTERM from now on always stops gracefully.
+    let signal = shutdown_signal();
     let workers = Workers::start(&state, webhook_workers)?;
     tracing::info!(%bind, "listening");
     // On SIGTERM or ctrl-c the server stops accepting and finishes its in-flight requests
@@ -249,7 +252,7 @@ async fn run(
         listener,
         app(state),
         async move {
-            shutdown_signal().await;
+            signal.await;
             let _ = stopping.send(true);
         },
         read_timeouts,

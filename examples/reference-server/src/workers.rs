@@ -88,24 +88,29 @@ impl Workers {
 
     /// Stops every task; work cut short resumes from what is stored.
     pub async fn shutdown(self) {
+        // Every worker is told at once and they stop together: one slow to stop (a pipeline
+        // finishing its in-flight batch) must not hold back another's hand-back past the
+        // shutdown deadline.
+        let mut stopping: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
         if let Some(job) = self.retention {
-            job.shutdown().await;
+            stopping.push(Box::pin(job.shutdown()));
         }
         #[cfg(feature = "leads")]
         if let Some(job) = self.lead_routing {
-            job.shutdown().await;
+            stopping.push(Box::pin(job.shutdown()));
         }
         #[cfg(feature = "webhooks")]
         if let Some(pipeline) = self.pipeline {
-            pipeline.shutdown().await;
+            stopping.push(Box::pin(pipeline.shutdown()));
         }
         #[cfg(feature = "leads")]
         if let Some(sender) = self.lead_sender {
-            sender.shutdown().await;
+            stopping.push(Box::pin(sender.shutdown()));
         }
         #[cfg(feature = "gmail")]
         if let Some(scheduler) = self.gmail_sync {
-            scheduler.shutdown().await;
+            stopping.push(Box::pin(scheduler.shutdown()));
         }
+        futures_util::future::join_all(stopping).await;
     }
 }

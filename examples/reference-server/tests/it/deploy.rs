@@ -737,7 +737,7 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
     assert_eq!(
         leased_after,
         0,
-        "every claimed delivery was handed back:\n{}",
+        "every claimed delivery was handed back ({exit:?} after {stopped_in:?}):\n{}",
         server.log()
     );
     assert_eq!(

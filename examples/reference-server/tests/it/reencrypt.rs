@@ -312,7 +312,7 @@ async fn rotation_reseals_everything_and_retires_the_old_key(app: &TestApp) {
     assert_eq!(count(&report, "unreadable"), 0, "{report}");
     for org in [a.org, b.org] {
         assert!(
-            progress.contains(&format!("org {org} done (7 re-sealed")),
+            progress.contains(&format!("org {org} done (8 re-sealed")),
             "{progress}"
         );
     }
