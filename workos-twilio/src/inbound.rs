@@ -333,10 +333,10 @@ where
         if request.signature.is_none_or(str::is_empty) {
             return Err(refused(request));
         }
-        if let Some(validator) = self.accounts.platform_validator() {
-            if signed(validator, &self.public_url, request, params) {
-                return Ok(());
-            }
+        if let Some(validator) = self.accounts.platform_validator()
+            && signed(validator, &self.public_url, request, params)
+        {
+            return Ok(());
         }
         Ok(())
     }
