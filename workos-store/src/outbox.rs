@@ -20,6 +20,7 @@ use crate::db::{Arg, Sql, Tx, args};
 pub(crate) const EVENT_COLUMNS: &str = "id, org_id, type, occurred_at, subject_kind, subject_id, data, request_id, actor_kind, actor_id";
 
 /// How many values [`event_args`] gives (the columns of [`EVENT_COLUMNS`]).
+#[cfg(feature = "postgres")]
 pub(crate) const EVENT_ARGS: usize = 10;
 
 /// An event's values, in the order of [`EVENT_COLUMNS`].
