@@ -823,15 +823,22 @@ async fn partner_crud_and_events(store: &SqlStore) {
     assert_eq!((p.daily_cap, p.monthly_cap), (Some(5), Some(100)));
     assert_eq!(p.timezone, "America/Los_Angeles");
     assert!(p.exclusive && p.active);
-    assert_eq!(store.get_partner(&viewer, p.id).await.unwrap(), p);
+    // Admins read the delivery URL whole; everyone else reads it redacted (capability URLs).
+    assert_eq!(store.get_partner(&admin, p.id).await.unwrap(), p);
+    assert_eq!(
+        store.get_partner(&viewer, p.id).await.unwrap(),
+        p.redacted()
+    );
+    assert_ne!(p.redacted(), p, "the URL's path is a capability");
     let event = one_event(store, &admin, types::PARTNER_CREATED, p.id).await;
     assert_eq!(event.subject.kind, "partner");
     assert_eq!(event.request_id.as_deref(), Some("req-p"));
+    // Events fan out to other receivers: they carry the URL redacted.
     assert_eq!(
         event.data["delivery"],
-        json!({"kind": "webhook", "url": "https://buyer.example.com/leads"})
+        json!({"kind": "webhook", "url": "https://buyer.example.com/[redacted]"})
     );
-    let body = serde_json::to_value(&p).unwrap();
+    let body = serde_json::to_value(p.redacted()).unwrap();
     for field in [
         "name",
         "delivery",
@@ -889,7 +896,10 @@ async fn partner_crud_and_events(store: &SqlStore) {
         (None, Some(50), false)
     );
     assert_eq!(u.created_at, p.created_at);
-    assert_eq!(store.get_partner(&viewer, p.id).await.unwrap(), u);
+    assert_eq!(
+        store.get_partner(&viewer, p.id).await.unwrap(),
+        u.redacted()
+    );
     let event = one_event(store, &admin, types::PARTNER_UPDATED, p.id).await;
     assert_eq!(event.data["active"], false);
     // An empty patch changes nothing and emits nothing.
@@ -905,14 +915,14 @@ async fn partner_crud_and_events(store: &SqlStore) {
         .await
         .unwrap()
         .data;
-    assert_eq!(active, vec![m.clone()]);
+    assert_eq!(active, vec![m.redacted()]);
     let listed = all_pages(
         1,
         |pg| store.list_partners(&viewer, PartnerFilter::default(), pg),
         |p: &Partner| p.id.as_uuid(),
     )
     .await;
-    assert_eq!(listed, vec![u.clone(), m.clone()]);
+    assert_eq!(listed, vec![u.redacted(), m.redacted()]);
 
     store.delete_partner(&admin, p.id).await.unwrap();
     expect_not_found(store.get_partner(&viewer, p.id).await);
@@ -1536,7 +1546,10 @@ async fn lead_roles(store: &SqlStore) {
     };
     expect_forbidden(store.update_partner(&member, p.id, pause.clone()).await);
     expect_forbidden(store.delete_partner(&member, p.id).await);
-    assert_eq!(store.get_partner(&viewer, p.id).await.unwrap(), p);
+    assert_eq!(
+        store.get_partner(&viewer, p.id).await.unwrap(),
+        p.redacted()
+    );
     assert!(store.update_partner(&admin, p.id, pause).await.is_ok());
 
     // Members record and update deliveries; viewers read them.

@@ -243,14 +243,17 @@ async fn retention_removes_only_what_it_should(store: &SqlStore) {
     assert_eq!(fourth, RetentionReport::default());
 }
 
-/// The migrations before webhook attempts were partitioned.
+/// Every migration but those that partition webhook attempts (030–032): today's code writes
+/// the rows (events with their actors, endpoints with sealed headers), so later migrations are
+/// in; the partitioning ones then run on a table that holds attempts, as on a database that
+/// took them after its data.
 #[cfg(feature = "postgres")]
 fn before_partitioning() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("migrations/postgres");
     migrator.migrations = migrator
         .migrations
         .iter()
-        .filter(|m| m.version < 20_261_206_000_030)
+        .filter(|m| !(20_261_206_000_030..=20_261_206_000_032).contains(&m.version))
         .cloned()
         .collect::<Vec<_>>()
         .into();
@@ -333,7 +336,7 @@ async fn attempts_survive_partitioning_postgres() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempts_survive_partitioning_citus() {
-    let schema = format!("{}_pre30", workos_store::schema_fingerprint());
+    let schema = format!("{}_without_030_032", workos_store::schema_fingerprint());
     let Some(db) =
         workos_tests::db::TestDatabase::citus("workos_partitioning", &schema, |url| async move {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
