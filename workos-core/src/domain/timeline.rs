@@ -179,9 +179,14 @@ impl fmt::Debug for TimelineCursor {
 impl TimelineCursor {
     /// The form every cursor has: 32 characters for the time and id, then the type's index
     /// (0 to 4) in the last two. Every string of this form reads as a cursor (a time beyond
-    /// what a timestamp can hold is read as the earliest or latest one).
+    /// years 1–9999 is read as the earliest or latest of them).
     pub const PATTERN: &'static str = "^[A-Za-z0-9_-]{32}(A[AQgw]|BA)$";
 }
+
+/// 0001-01-01T00:00:00Z in microseconds since the epoch.
+const EARLIEST_MICROS: i64 = -62_135_596_800_000_000;
+/// 9999-12-31T23:59:59.999999Z in microseconds since the epoch.
+const LATEST_MICROS: i64 = 253_402_300_799_999_999;
 
 impl FromStr for TimelineCursor {
     type Err = Error;
@@ -197,12 +202,11 @@ impl FromStr for TimelineCursor {
         let (micros, rest) = bytes.split_first_chunk::<8>().ok_or_else(bad)?;
         let (id, kind) = rest.split_first_chunk::<16>().ok_or_else(bad)?;
         let [kind] = kind else { return Err(bad()) };
-        let micros = i64::from_be_bytes(*micros);
-        let occurred_at = DateTime::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
-            DateTime::<Utc>::MIN_UTC
-        } else {
-            DateTime::<Utc>::MAX_UTC
-        });
+        // Clamped to years 1–9999, which every backend's timestamp holds (Postgres refuses
+        // chrono's own extremes with 22008): a cursor beyond them reads as the earliest or
+        // latest time, as the pattern promises.
+        let micros = i64::from_be_bytes(*micros).clamp(EARLIEST_MICROS, LATEST_MICROS);
+        let occurred_at = DateTime::from_timestamp_micros(micros).ok_or_else(bad)?;
         Ok(Self {
             occurred_at,
             kind: *TimelineKind::ALL.get(usize::from(*kind)).ok_or_else(bad)?,
@@ -269,6 +273,22 @@ pub struct Timeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursor_times_stay_within_what_every_backend_holds() {
+        // Found by schemathesis: these read as chrono's extremes, which Postgres refuses (500).
+        for (cursor, year) in [
+            (format!("{}AA", "0".repeat(32)), 1),
+            (format!("{}AA", "f".repeat(32)), 9999),
+        ] {
+            let c: TimelineCursor = cursor.parse().expect("every string of the pattern reads");
+            assert_eq!(chrono::Datelike::year(&c.occurred_at), year, "{cursor}");
+        }
+        let latest = DateTime::from_timestamp_micros(LATEST_MICROS).unwrap();
+        assert_eq!(latest.to_rfc3339(), "9999-12-31T23:59:59.999999+00:00");
+        let earliest = DateTime::from_timestamp_micros(EARLIEST_MICROS).unwrap();
+        assert_eq!(earliest.to_rfc3339(), "0001-01-01T00:00:00+00:00");
+    }
 
     #[test]
     fn kinds_sort_as_their_names() {
