@@ -93,7 +93,9 @@ pub mod watch;
 use workos_core::repo::{EmailRepo, IntegrationRepo};
 
 pub use api::{ApiUsage, GmailApi, HistoryOutcome, RetryPolicy};
-pub use attachments::{AttachmentContent, MAX_ATTACHMENT_BYTES};
+pub use attachments::{
+    AttachmentContent, AttachmentRef, AttachmentStream, MAX_ATTACHMENT_BYTES, attachment_id,
+};
 pub use config::GmailConfig;
 pub use gmail::{
     ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, TakenConnect,
