@@ -167,7 +167,10 @@ enum Wanted {
 }
 
 /// The stored entry `wanted` names, and how to find its part.
-fn resolve(list: Vec<StoredAttachment>, wanted: &AttachmentRef) -> Option<(StoredAttachment, Wanted)> {
+fn resolve(
+    list: Vec<StoredAttachment>,
+    wanted: &AttachmentRef,
+) -> Option<(StoredAttachment, Wanted)> {
     match wanted {
         AttachmentRef::Index(n) => {
             let mut list = list;
@@ -212,7 +215,11 @@ fn attachment_parts(root: &MessagePart) -> Vec<&MessagePart> {
 
 /// The part of the `position`-th entry of `list`: entries and attachment parts matched in
 /// order, by file name, or by MIME type for an entry without one.
-fn part_at<'a>(root: &'a MessagePart, list: &[StoredAttachment], position: usize) -> Option<&'a MessagePart> {
+fn part_at<'a>(
+    root: &'a MessagePart,
+    list: &[StoredAttachment],
+    position: usize,
+) -> Option<&'a MessagePart> {
     let parts = attachment_parts(root);
     let mut cursor = 0;
     for (i, entry) in list.iter().enumerate() {
@@ -223,7 +230,9 @@ fn part_at<'a>(root: &'a MessagePart, list: &[StoredAttachment], position: usize
                 .as_deref()
                 .is_some_and(|t| p.mime_type.eq_ignore_ascii_case(t)),
         };
-        let found = parts[cursor.min(parts.len())..].iter().position(|p| matches(&p));
+        let found = parts[cursor.min(parts.len())..]
+            .iter()
+            .position(|p| matches(&p));
         match found {
             Some(offset) => {
                 if i == position {
@@ -267,7 +276,8 @@ impl Gmail {
         attachment_id: &str,
     ) -> Result<AttachmentStream> {
         ctx.authorize(Access::Read)?;
-        let wanted = AttachmentRef::parse(attachment_id).ok_or_else(|| Error::not_found("attachment"))?;
+        let wanted =
+            AttachmentRef::parse(attachment_id).ok_or_else(|| Error::not_found("attachment"))?;
         let email = self.store().get_email(ctx, email_id).await?;
         let list = stored_attachments(&email);
         let (stored, how) = resolve(stored_attachments(&email), &wanted)
@@ -363,5 +373,76 @@ impl Gmail {
             content_type: file.content_type,
             bytes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: Option<&str>, filename: Option<&str>, content_type: &str) -> StoredAttachment {
+        StoredAttachment {
+            id: id.map(str::to_owned),
+            filename: filename.map(str::to_owned),
+            content_type: Some(content_type.to_owned()),
+            size: None,
+        }
+    }
+
+    #[test]
+    fn ids_resolve_to_entries() {
+        let root = |list| resolve(list, &AttachmentRef::Part(String::new()));
+        // `root`, and the `""` an entry stored before `root` existed carries.
+        for stored in ["root", ""] {
+            let (e, how) =
+                root(vec![entry(Some(stored), Some("a.pdf"), "application/pdf")]).expect("found");
+            assert_eq!(e.filename.as_deref(), Some("a.pdf"));
+            assert!(matches!(how, Wanted::Part(p) if p.is_empty()));
+        }
+        let list = || {
+            vec![
+                entry(Some("1"), Some("a.pdf"), "application/pdf"),
+                entry(None, Some("b.png"), "image/png"),
+            ]
+        };
+        assert!(matches!(
+            resolve(list(), &AttachmentRef::Index(0)),
+            Some((_, Wanted::Part(p))) if p == "1"
+        ));
+        assert!(matches!(
+            resolve(list(), &AttachmentRef::Index(1)),
+            Some((_, Wanted::Position(1)))
+        ));
+        assert!(resolve(list(), &AttachmentRef::Index(2)).is_none());
+        assert!(resolve(list(), &AttachmentRef::Part("2".into())).is_none());
+        assert_eq!(attachment_id(""), "root");
+        assert_eq!(attachment_id("0.1"), "0.1");
+    }
+
+    #[test]
+    fn positions_match_parts_in_order() {
+        let tree: MessagePart = serde_json::from_value(serde_json::json!({
+            "partId": "", "mimeType": "multipart/mixed", "parts": [
+                {"partId": "0", "mimeType": "text/plain", "body": {"size": 2, "data": "aGk"}},
+                {"partId": "1", "mimeType": "image/png", "filename": "x.png", "body": {"size": 3, "attachmentId": "A"}},
+                {"partId": "2", "mimeType": "multipart/mixed", "parts": [
+                    {"partId": "2.0", "mimeType": "image/png", "body": {"size": 3, "attachmentId": "B"}},
+                    {"partId": "2.1", "mimeType": "text/csv", "filename": "y.csv", "body": {"size": 3, "attachmentId": "C"}}
+                ]}
+            ]
+        }))
+        .unwrap();
+        let list = vec![
+            entry(None, Some("x.png"), "image/png"),
+            entry(None, None, "image/png"),
+            entry(None, Some("gone.txt"), "text/plain"),
+            entry(None, Some("y.csv"), "text/csv"),
+        ];
+        let at = |n| part_at(&tree, &list, n).map(|p| p.part_id.clone());
+        assert_eq!(at(0).as_deref(), Some("1"));
+        assert_eq!(at(1).as_deref(), Some("2.0"));
+        assert_eq!(at(2), None, "no such part");
+        assert_eq!(at(3).as_deref(), Some("2.1"));
+        assert_eq!(at(4), None);
     }
 }

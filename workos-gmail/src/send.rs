@@ -170,13 +170,15 @@ impl GmailSender {
                 .filter(|p| p.integration_id == integration_id)
                 .and_then(|p| p.thread_id.clone()),
         };
-        let (receipt, email) = self
-            .deliver(ctx, email, request.deadline)
-            .await
-            .map_err(|e| match e {
-            Error::NotFound { .. } => Error::invalid("integration_id", "no such integration"),
-            other => other,
-        })?;
+        let (receipt, email) =
+            self.deliver(ctx, email, request.deadline)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound { .. } => {
+                        Error::invalid("integration_id", "no such integration")
+                    }
+                    other => other,
+                })?;
         Ok(Sent { receipt, email })
     }
 

@@ -723,6 +723,11 @@ impl BodyGate {
     pub fn open(&self) {
         self.0.add_permits(1);
     }
+
+    /// Breaks the answer off instead: the connection closes before the rest.
+    pub fn break_off(&self) {
+        self.0.close();
+    }
 }
 
 fn insert_message(

@@ -42,7 +42,10 @@ fn bad(message: &str) -> Response {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 /// `POST …/messages/send?uploadType=resumable`: opens a session.
@@ -161,7 +164,9 @@ pub(super) fn put(
             upload.received.len()
         ));
     }
-    if last_byte < first_byte || last_byte >= upload.total || body.len() != last_byte - first_byte + 1
+    if last_byte < first_byte
+        || last_byte >= upload.total
+        || body.len() != last_byte - first_byte + 1
     {
         return bad("The body does not fill its Content-Range");
     }
@@ -171,7 +176,11 @@ pub(super) fn put(
     }
     if interrupt {
         upload.received.extend_from_slice(&body[..body.len() / 2]);
-        return google_error(StatusCode::SERVICE_UNAVAILABLE, "Backend Error", "backendError");
+        return google_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Backend Error",
+            "backendError",
+        );
     }
     upload.received.extend_from_slice(body);
     if !last {

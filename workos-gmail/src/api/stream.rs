@@ -191,7 +191,9 @@ impl DataDecoder {
                 State::Data
             }
             (State::BeforeValue, b'"') => State::SkipString,
-            (State::BeforeValue, b'-' | b'0'..=b'9' | b't' | b'f' | b'n') if self.key != b"data" => {
+            (State::BeforeValue, b'-' | b'0'..=b'9' | b't' | b'f' | b'n')
+                if self.key != b"data" =>
+            {
                 State::SkipScalar
             }
             (State::SkipString, b'\\') => State::SkipEscape,
@@ -248,7 +250,11 @@ impl GmailApi {
             .get(Method::AttachmentsGet, token, &url, &[])
             .await
             .map_err(super::media::gone("attachment"))?;
-        Ok(decode_stream(response, exact.map_or(limit, |e| e.min(limit)), exact))
+        Ok(decode_stream(
+            response,
+            exact.map_or(limit, |e| e.min(limit)),
+            exact,
+        ))
     }
 }
 

@@ -125,7 +125,10 @@ mod tests {
             AttachmentRef::parse("root"),
             Some(AttachmentRef::Part(String::new()))
         );
-        assert_eq!(AttachmentRef::parse("index-3"), Some(AttachmentRef::Index(3)));
+        assert_eq!(
+            AttachmentRef::parse("index-3"),
+            Some(AttachmentRef::Index(3))
+        );
         for bad in [
             "", ".", "1.", "a", "1/2", "../1", "1 ", "index-", "index--1", "index-x", "Root",
         ] {

@@ -343,7 +343,9 @@ mod tests {
     /// cut off after Gmail may have sent the message.
     #[test]
     fn the_send_budget_fits_the_idempotency_limit() {
-        assert!(SEND_BUDGET + std::time::Duration::from_secs(5) <= crate::idempotency::HANDLER_LIMIT);
+        assert!(
+            SEND_BUDGET + std::time::Duration::from_secs(5) <= crate::idempotency::HANDLER_LIMIT
+        );
         assert!(workos_gmail::api::QUERY_RESERVE < SEND_BUDGET);
         assert!(crate::idempotency::HANDLER_LIMIT < crate::idempotency::LEASE);
     }
