@@ -44,7 +44,7 @@ pub mod stream;
 
 pub use media::{FullMessage, MessagePart, MessagePartBody, PartHeader, SIMPLE_SEND_MAX_BYTES};
 pub use resumable::{QUERY_RESERVE, RESUMABLE_CHUNK_BYTES, RESUMABLE_RETRIES};
-pub use stream::DataDecoder;
+pub use stream::{ATTACHMENT_TIMEOUT, DataDecoder};
 
 /// The wait suggested when Google rate-limits without a `Retry-After`.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -710,10 +710,26 @@ impl GmailApi {
         url: &str,
         params: &[(&str, String)],
     ) -> Result<reqwest::Response> {
+        self.get_within(method, token, url, params, None).await
+    }
+
+    /// [`GmailApi::get`] with its own `timeout` (of the whole exchange, the answer's body
+    /// included) instead of the client's.
+    async fn get_within(
+        &self,
+        method: Method,
+        token: &str,
+        url: &str,
+        params: &[(&str, String)],
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response> {
         let mut retry = 0;
         loop {
             self.count(method);
-            let request = self.http.get(url).bearer_auth(token).query(params);
+            let mut request = self.http.get(url).bearer_auth(token).query(params);
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             match attempt(request).await {
                 Attempt::Ok(response) => return Ok(response),
                 Attempt::Failed { error, transient } => {

@@ -230,9 +230,7 @@ fn part_at<'a>(
                 .as_deref()
                 .is_some_and(|t| p.mime_type.eq_ignore_ascii_case(t)),
         };
-        let found = parts[cursor.min(parts.len())..]
-            .iter()
-            .position(|p| matches(&p));
+        let found = parts[cursor.min(parts.len())..].iter().position(matches);
         match found {
             Some(offset) => {
                 if i == position {

@@ -15,8 +15,10 @@
 //!   (`startHistoryId`, repeated `historyTypes`, `pageToken`, `maxResults`), and
 //!   `POST …/messages/send` (`{"raw", "threadId"}`; Google's `400 Invalid To header`; the
 //!   message joins the mailbox as `SENT`); `format=full` (the MIME tree with `partId`s and
-//!   attachment ids), `GET …/messages/{id}/attachments/{attachmentId}` and the upload endpoint
-//!   `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`), see
+//!   attachment ids), `GET …/messages/{id}/attachments/{attachmentId}` (held part way with
+//!   [`hold_next_attachment_body`](FakeGoogle::hold_next_attachment_body)) and the upload
+//!   endpoint `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`,
+//!   or `resumable` with `PUT` chunks to the session URI and [`Fault::Interrupt`]), see
 //!   [`SentMessage::attachments`] and [`SentMessage::uploaded`]. Every Gmail route wants a live bearer token
 //!   (`401` with Google's error body otherwise); errors are Google's JSON
 //!   (`{"error": {"code", "message", "errors": [{"reason", …}], "status"}}`).

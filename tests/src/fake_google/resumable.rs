@@ -171,7 +171,7 @@ pub(super) fn put(
         return bad("The body does not fill its Content-Range");
     }
     let last = last_byte + 1 == upload.total;
-    if !last && body.len() % UPLOAD_CHUNK_GRANULARITY != 0 {
+    if !last && !body.len().is_multiple_of(UPLOAD_CHUNK_GRANULARITY) {
         return bad("A chunk but the last must be a multiple of 256 KiB");
     }
     if interrupt {

@@ -18,6 +18,11 @@ const URL_SAFE_GROUPS: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
+/// How long one attachment download may take, its body included (instead of the HTTP client's
+/// timeout, 30 s by default): the body is read as the engine's own client reads the file, so
+/// a slow client makes a slow read, and memory stays bounded however long it takes.
+pub const ATTACHMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The longest key of Gmail's answer read (`attachmentId`, `size`, `data`).
 const MAX_KEY: usize = 64;
 
@@ -149,7 +154,7 @@ impl DataDecoder {
 
     fn end_data(&mut self, out: &mut Vec<u8>) -> Result<()> {
         let rest = self.carry.len();
-        if rest == 1 || (self.padding > 0 && (rest + self.padding) % 4 != 0) {
+        if rest == 1 || (self.padding > 0 && !(rest + self.padding).is_multiple_of(4)) {
             return Err(bad("data is not base64url: a partial group"));
         }
         if rest > 0 {
@@ -228,7 +233,8 @@ impl GmailApi {
     /// yields the attachment's bytes chunk by chunk and fails (ending the stream) when the
     /// answer is not Gmail's, breaks off, exceeds `limit` decoded bytes, or (with `exact`)
     /// comes to another size than `exact`. The call is retried like every read until its
-    /// answer starts; never once bytes flowed.
+    /// answer starts; never once bytes flowed. The whole exchange may take
+    /// [`ATTACHMENT_TIMEOUT`].
     ///
     /// # Errors
     /// [`Error::NotFound`] (kind `attachment`) when Gmail has no such attachment; otherwise as
@@ -247,7 +253,13 @@ impl GmailApi {
             path_segment(attachment_id)
         ));
         let response = self
-            .get(Method::AttachmentsGet, token, &url, &[])
+            .get_within(
+                Method::AttachmentsGet,
+                token,
+                &url,
+                &[],
+                Some(ATTACHMENT_TIMEOUT),
+            )
             .await
             .map_err(super::media::gone("attachment"))?;
         Ok(decode_stream(
