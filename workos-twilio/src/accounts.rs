@@ -327,6 +327,18 @@ where
         &self.store
     }
 
+    /// The REST client acting for `org`: its own account's when it has one, else the
+    /// platform's; `None` when neither can be used.
+    ///
+    /// # Errors
+    /// As [`TwilioAccounts::of`].
+    pub async fn client_for(&self, org: OrgId) -> Result<Option<TwilioClient>> {
+        Ok(match self.of(org).await? {
+            Some(account) => account.client.clone(),
+            None => self.platform.clone(),
+        })
+    }
+
     /// The platform account's REST client, when configured.
     pub(crate) fn platform_client(&self) -> Option<&TwilioClient> {
         self.platform.as_ref()
