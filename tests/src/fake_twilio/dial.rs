@@ -144,7 +144,8 @@ impl FakeTwilio {
                 return None;
             }
             let url = attr(tag, "statusCallback")?;
-            let params = self.dialed_leg_status_params(parent_sid, from, number, "in-progress", None);
+            let params =
+                self.dialed_leg_status_params(parent_sid, from, number, "in-progress", None);
             Some((url, params))
         })
     }

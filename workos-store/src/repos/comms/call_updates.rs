@@ -123,7 +123,10 @@ fn apply(current: &Call, bridged: bool, progress: &CallProgress) -> Option<(Call
         CallLeg::Own if bridged && call_status_is_final(&progress.status) => return None,
         CallLeg::Own => {}
         CallLeg::Bridging => bridged_after = true,
-        CallLeg::Dialed { call_sid, member_id } => {
+        CallLeg::Dialed {
+            call_sid,
+            member_id,
+        } => {
             if let (Some(known), Some(sid)) = (&current.dial_call_sid, call_sid)
                 && known != sid
             {
