@@ -1209,6 +1209,26 @@ async fn outbound_call_goes_through_twilio(t: &TwilioApp) {
     let resp = t.webhook(&voice_url, &answered).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert_eq!(resp.header("content-type"), Some("text/xml"));
+    // Without a rep the callee hears the greeting and is recorded; the `<Record>`'s action hangs
+    // up (without one Twilio would request this URL again and record again), and so does the
+    // `<Hangup/>` after it when the recording got no audio.
+    let hangup = format!("{}?org={}", t.hook("hangup"), org.id);
+    let recording = format!("{}?org={}", t.hook("recording"), org.id);
+    assert!(
+        resp.text.ends_with(&format!(
+            r#"<Record action="{}" recordingStatusCallback="{}"/><Hangup/></Response>"#,
+            hangup.replace('&', "&amp;"),
+            recording.replace('&', "&amp;")
+        )),
+        "{}",
+        resp.text
+    );
+    calls::assert_valid_twiml(&resp.text).await;
+    let resp = t.webhook(&hangup, &answered).await;
+    assert_eq!(
+        resp.text,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
+    );
     let calls = t.list("/api/v1/calls", &org.key).await;
     assert_eq!(calls.len(), 1, "the instructions request is the same call");
     assert_eq!(calls[0]["direction"], json!("outbound"));
@@ -1855,11 +1875,12 @@ async fn official_python_verifier_agrees(t: &TwilioApp) {
             .status,
         204
     );
+    // Accepted (a refused signature answers 403); `received` is final, so it stays.
     assert_eq!(sms[0]["status"], json!("received"));
     assert_eq!(
         t.read(&format!("/api/v1/sms/{}", id_of(&sms[0])), &org.key)
             .await["status"],
-        json!("read")
+        json!("received")
     );
 
     // What the official library signs for other parameters does not pass for these.
