@@ -112,6 +112,9 @@ impl Params {
     }
 }
 
+/// A webhook payload's parser (the models' `from_params`).
+type ParseParams<T> = fn(&[(String, String)]) -> std::result::Result<T, ParseError>;
+
 /// The parameters' error, as the caller's input error on that parameter.
 fn bad_payload(e: &ParseError) -> Error {
     Error::invalid(e.field(), e.to_string())
@@ -337,7 +340,7 @@ where
     async fn engine_callback<T>(
         &self,
         request: &InboundRequest<'_>,
-        parse: fn(&[(String, String)]) -> std::result::Result<T, ParseError>,
+        parse: ParseParams<T>,
         url: &str,
     ) -> Result<(OrgId, T)> {
         let params = self.params(request)?;
