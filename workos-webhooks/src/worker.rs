@@ -64,7 +64,8 @@ use workos_limits::{Decision, MemoryLimiter, Quota, RateLimiter};
 pub use crate::dispatcher::{DispatchStats, Dispatcher};
 use crate::wakeups::Wakeups;
 use workos_core::ids::{OrgId, WebhookDeliveryId, WebhookId};
-use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery};
+use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, SubnetAllowanceRepo};
+use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
 use crate::schedule::{RetrySchedule, ScheduleError};
@@ -282,7 +283,7 @@ impl<S: ?Sized> std::fmt::Debug for DeliveryWorker<S> {
     }
 }
 
-impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
+impl<S: DeliveryQueue + SubnetAllowanceRepo + EventBus + ?Sized + 'static> DeliveryWorker<S> {
     /// A worker over `store`, opening endpoints' secrets with `cipher`.
     ///
     /// # Errors
@@ -616,15 +617,15 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         let started = Instant::now();
         let result = match Url::parse(&due.url) {
             Ok(url) => {
-                self.sender
-                    .send(Message {
-                        url: &url,
-                        msg_id: &msg_id,
-                        body: &body,
-                        headers: &headers,
-                        secrets: &secrets,
-                    })
-                    .await
+                let ctx = TenantContext::system(delivery.org_id, "webhooks.delivery");
+                let message = Message {
+                    url: &url,
+                    msg_id: &msg_id,
+                    body: &body,
+                    headers: &headers,
+                    secrets: &secrets,
+                };
+                self.sender.send_for_org(&*self.store, &ctx, message).await
             }
             Err(e) => Err(SendError {
                 kind: ErrorKind::Blocked,
@@ -791,7 +792,7 @@ impl Pipeline {
         config: WebhookConfig,
     ) -> Result<PipelineHandle>
     where
-        S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static,
+        S: DeliveryQueue + SubnetAllowanceRepo + EventLog + EventBus + ?Sized + 'static,
     {
         // Checked once here; each run below builds the pair anew with the same settings.
         DeliveryWorker::new(store.clone(), cipher.clone(), &config)?;

@@ -130,7 +130,11 @@ impl AppState {
             #[cfg(any(feature = "webhooks", feature = "leads"))]
             webhook_config: config.webhooks.clone(),
             #[cfg(feature = "leads")]
-            partners: workos_leads::PartnerService::new(Arc::new(store.clone()), cipher.clone()),
+            partners: workos_leads::PartnerService::new(
+                Arc::new(store.clone()),
+                cipher.clone(),
+                config.webhooks.allowed_subnets.clone(),
+            ),
             #[cfg(feature = "leads")]
             form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
             trusted_proxies: config.trusted_proxies,
