@@ -256,10 +256,13 @@ where
     {
         let (shutdown, signal) = watch::channel(false);
         let this = Arc::new(self);
-        let task = workos_core::supervise::spawn_supervised("lead-sender", move || {
-            let (this, signal) = (Arc::clone(&this), signal.clone());
-            async move { this.run(signal).await }
-        });
+        // A shutdown during a restart backoff ends it at once.
+        let stopped = workos_webhooks::worker::stopped(signal.clone());
+        let task =
+            workos_core::supervise::spawn_supervised_until("lead-sender", stopped, move || {
+                let (this, signal) = (Arc::clone(&this), signal.clone());
+                async move { this.run(signal).await }
+            });
         LeadSenderHandle {
             shutdown,
             task: Some(task),

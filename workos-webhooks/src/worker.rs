@@ -208,6 +208,12 @@ impl WebhookConfig {
     }
 }
 
+/// Completes once `signal` turns `true` or its sender is dropped: a shutdown, for
+/// [`workos_core::supervise::spawn_supervised_until`].
+pub async fn stopped(mut signal: watch::Receiver<bool>) {
+    let _ = signal.wait_for(|s| *s).await;
+}
+
 /// The `webhook-id` of a delivery: `msg_` + its id as 32 hex digits, the same on every attempt.
 #[must_use]
 pub fn message_id(id: WebhookDeliveryId) -> String {
@@ -798,28 +804,34 @@ impl Pipeline {
         DeliveryWorker::new(store.clone(), cipher.clone(), &config)?;
         let (shutdown, signal) = watch::channel(false);
         // Supervised as one: when either task panics the other is stopped too and both start
-        // again (deliveries claimed by the dead run come back when their lease ends).
-        let task = workos_core::supervise::spawn_supervised("webhook-pipeline", move || {
-            let (store, cipher, config) = (store.clone(), cipher.clone(), config.clone());
-            let signal = signal.clone();
-            async move {
-                let worker = match DeliveryWorker::new(store.clone(), cipher, &config) {
-                    Ok(worker) => worker,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot restart the webhook pipeline");
-                        return;
-                    }
-                };
-                let dispatcher = Dispatcher::new(store, &config)
-                    .notify(worker.waker())
-                    .hand_off(worker.handoff());
-                run_both(
-                    tokio::spawn(dispatcher.run(signal.clone())),
-                    tokio::spawn(worker.run(signal)),
-                )
-                .await;
-            }
-        });
+        // again (deliveries claimed by the dead run come back when their lease ends). A shutdown
+        // during the restart backoff ends it at once.
+        let stopped = stopped(signal.clone());
+        let task = workos_core::supervise::spawn_supervised_until(
+            "webhook-pipeline",
+            stopped,
+            move || {
+                let (store, cipher, config) = (store.clone(), cipher.clone(), config.clone());
+                let signal = signal.clone();
+                async move {
+                    let worker = match DeliveryWorker::new(store.clone(), cipher, &config) {
+                        Ok(worker) => worker,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot restart the webhook pipeline");
+                            return;
+                        }
+                    };
+                    let dispatcher = Dispatcher::new(store, &config)
+                        .notify(worker.waker())
+                        .hand_off(worker.handoff());
+                    run_both(
+                        tokio::spawn(dispatcher.run(signal.clone())),
+                        tokio::spawn(worker.run(signal)),
+                    )
+                    .await;
+                }
+            },
+        );
         Ok(PipelineHandle {
             shutdown,
             tasks: vec![task],
