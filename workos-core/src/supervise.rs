@@ -4,7 +4,9 @@
 //! [`spawn_supervised`] runs a task made by a factory on the Tokio runtime; when a run panics
 //! it makes a new one after 100 ms, doubling up to 30 s, back to 100 ms once a run has lasted a
 //! minute. A run that returns ends the supervision (the task stopped as asked). Aborting the
-//! returned handle aborts the current run too. [`restarts`] answers how many times each task
+//! returned handle aborts the current run too. [`spawn_supervised_until`] also takes the
+//! task's shutdown signal, so a task waiting out its backoff stops at once on shutdown instead
+//! of starting a run only to stop it. [`restarts`] answers how many times each task
 //! was restarted, for metrics (the reference server serves it as
 //! `workos_task_restarts_total{task}`).
 //!
@@ -64,12 +66,32 @@ impl Drop for AbortOnDrop {
 ///
 /// # Panics
 /// Outside a Tokio runtime.
-pub fn spawn_supervised<F, Fut>(name: &'static str, mut make: F) -> JoinHandle<()>
+pub fn spawn_supervised<F, Fut>(name: &'static str, make: F) -> JoinHandle<()>
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    spawn_supervised_until(name, std::future::pending(), make)
+}
+
+/// [`spawn_supervised`] for a task with a shutdown signal: once `stopped` completes, a
+/// supervisor waiting out a restart backoff ends at once, without another run. (A run under way
+/// hears the signal itself and returns, as it does unsupervised.)
+///
+/// # Panics
+/// Outside a Tokio runtime.
+pub fn spawn_supervised_until<F, Fut, S>(
+    name: &'static str,
+    stopped: S,
+    mut make: F,
+) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+    S: Future<Output = ()> + Send + 'static,
+{
     tokio::spawn(async move {
+        let mut stopped = std::pin::pin!(stopped);
         let mut backoff = FIRST_BACKOFF;
         loop {
             let started = tokio::time::Instant::now();
@@ -85,7 +107,15 @@ where
                         restart_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
                         "background task panicked; restarting it"
                     );
-                    tokio::time::sleep(backoff).await;
+                    tokio::select! {
+                        // A shutdown already signalled wins over an elapsed backoff.
+                        biased;
+                        () = &mut stopped => {
+                            tracing::info!(task = name, "shutdown during the restart backoff");
+                            return;
+                        }
+                        () = tokio::time::sleep(backoff) => {}
+                    }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
                 // Stopped as asked, or cancelled.
@@ -121,6 +151,39 @@ mod tests {
             "{:?}",
             restarts()
         );
+    }
+
+    /// A run that panics after shutdown was signalled leaves the supervisor in its backoff with
+    /// the signal given: it ends there, without another run. (Without the signal it would
+    /// restart the task, which panics again, for ever: the timeout is only a hang guard.)
+    #[tokio::test]
+    async fn shutdown_during_the_backoff_ends_the_supervisor_without_a_run() {
+        let runs = Arc::new(AtomicU32::new(0));
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let stop = Arc::new(stop);
+        let handle = spawn_supervised_until(
+            "test-stopped-in-backoff",
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+            {
+                let runs = Arc::clone(&runs);
+                move || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    let stop = Arc::clone(&stop);
+                    async move {
+                        let _ = stop.send(true);
+                        panic!("injected panic after the shutdown signal");
+                    }
+                }
+            },
+        );
+        tokio::time::timeout(Duration::from_secs(30), handle)
+            .await
+            .expect("the supervisor ends")
+            .expect("the supervisor ends cleanly");
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "no run after the shutdown");
+        assert!(restarts().contains(&("test-stopped-in-backoff", 1)));
     }
 
     #[tokio::test]

@@ -1,22 +1,26 @@
 //! Partners with their webhook signing secret: minted (`whsec_…`) when a webhook partner is
 //! created or switched to webhook, sealed at rest with the engine's [`Cipher`] (associated data
 //! binding the org and the partner), shown once, rotated with a grace period like endpoints'
-//! secrets ([`PartnerService`]).
+//! secrets ([`PartnerService`]). A webhook partner's URL is checked at registration with the
+//! same SSRF rules as webhook endpoints (the deployment's allowed subnets plus the org's), as
+//! it is again before every delivery.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use workos_core::crypto::Cipher;
-use workos_core::domain::{NewPartner, Partner, PartnerDelivery, PartnerPatch};
+use workos_core::domain::{HttpUrl, NewPartner, Partner, PartnerDelivery, PartnerPatch};
 use workos_core::ids::{OrgId, PartnerId};
-use workos_core::repo::{PartnerRepo, SealedSecrets};
+use workos_core::repo::{PartnerRepo, SealedSecrets, SubnetAllowanceRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 use workos_webhooks::service::{
-    DEFAULT_GRACE_PERIOD, MAX_ROTATION_TRIES, SecretEntry, SecretSealer, rotated_entries,
+    DEFAULT_GRACE_PERIOD, MAX_ROTATION_TRIES, SecretEntry, SecretSealer, check_registration_url,
+    rotated_entries,
 };
 use workos_webhooks::signing::WebhookSecret;
+use workos_webhooks::ssrf::SsrfGuard;
 
 /// The associated data a partner's secrets are sealed with: the org and the partner, so a
 /// sealed secret copied to another partner or org does not open.
@@ -29,25 +33,29 @@ pub fn partner_aad(org_id: OrgId, partner_id: PartnerId) -> Vec<u8> {
 pub struct PartnerService<S: ?Sized> {
     store: Arc<S>,
     sealer: SecretSealer,
+    guard: SsrfGuard,
     grace: Duration,
 }
 
 impl<S: ?Sized> std::fmt::Debug for PartnerService<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PartnerService")
+            .field("guard", &self.guard)
             .field("grace", &self.grace)
             .finish_non_exhaustive()
     }
 }
 
-impl<S: PartnerRepo + ?Sized> PartnerService<S> {
-    /// A service over `store`, sealing secrets with `cipher`; a rotated secret stays valid for
-    /// [`DEFAULT_GRACE_PERIOD`].
+impl<S: PartnerRepo + SubnetAllowanceRepo + ?Sized> PartnerService<S> {
+    /// A service over `store`, sealing secrets with `cipher` and checking webhook URLs with
+    /// `guard` (the deployment's, as the lead sender's: `WebhookConfig::allowed_subnets`); a
+    /// rotated secret stays valid for [`DEFAULT_GRACE_PERIOD`].
     #[must_use]
-    pub fn new(store: Arc<S>, cipher: Arc<Cipher>) -> Self {
+    pub fn new(store: Arc<S>, cipher: Arc<Cipher>, guard: SsrfGuard) -> Self {
         Self {
             store,
             sealer: SecretSealer::new(cipher),
+            guard,
             grace: DEFAULT_GRACE_PERIOD,
         }
     }
@@ -59,18 +67,21 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
         self
     }
 
-    /// Creates a partner; a webhook partner gets a new signing secret, returned this once and
-    /// stored with the partner in one transaction.
+    /// Creates a partner; a webhook partner's URL is checked with the SSRF guard, and it gets
+    /// a new signing secret, returned this once and stored with the partner in one transaction.
     ///
     /// # Errors
-    /// As [`PartnerRepo::create_partner`].
+    /// As [`PartnerRepo::create_partner`], and [`Error::Validation`] on `delivery.url` when the
+    /// guard refuses the URL or its host does not resolve.
     pub async fn create(
         &self,
         ctx: &TenantContext,
         new: NewPartner,
     ) -> Result<(Partner, Option<WebhookSecret>)> {
-        match new.delivery {
-            PartnerDelivery::Webhook { .. } => {
+        match &new.delivery {
+            PartnerDelivery::Webhook { url } => {
+                ctx.authorize(Access::Manage)?;
+                self.check_url(ctx, url).await?;
                 let id = PartnerId::new();
                 let (secret, sealed) = self.mint(ctx.org_id(), id)?;
                 let partner = self
@@ -87,8 +98,10 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
     /// the same transaction: a webhook partner without one gets a new signing secret,
     /// returned this once; an email partner loses its.
     ///
+    /// A changed webhook URL is checked with the SSRF guard first.
+    ///
     /// # Errors
-    /// As [`PartnerRepo::update_partner`].
+    /// As [`PartnerRepo::update_partner`], and as [`PartnerService::create`] for the URL.
     pub async fn update(
         &self,
         ctx: &TenantContext,
@@ -96,6 +109,12 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
         patch: PartnerPatch,
     ) -> Result<(Partner, Option<WebhookSecret>)> {
         ctx.authorize(Access::Manage)?;
+        if let Some(PartnerDelivery::Webhook { url }) = &patch.delivery {
+            let current = self.store.get_partner(ctx, id).await?;
+            if !matches!(&current.delivery, PartnerDelivery::Webhook { url: now } if now == url) {
+                self.check_url(ctx, url).await?;
+            }
+        }
         if patch.delivery.is_none() {
             return Ok((self.store.update_partner(ctx, id, patch).await?, None));
         }
@@ -170,6 +189,18 @@ impl<S: PartnerRepo + ?Sized> PartnerService<S> {
             .filter(|e| e.is_valid_at(now))
             .map(|e| e.secret)
             .collect())
+    }
+
+    /// The SSRF check of a webhook partner's URL for the context's org.
+    async fn check_url(&self, ctx: &TenantContext, url: &HttpUrl) -> Result<()> {
+        check_registration_url(
+            &self.guard,
+            &*self.store,
+            ctx,
+            &url.to_url(),
+            "delivery.url",
+        )
+        .await
     }
 
     /// A new signing secret and its sealing, as the only entry, for the partner `id`.

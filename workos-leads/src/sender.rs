@@ -36,7 +36,7 @@ use workos_core::ids::{LeadDeliveryId, OrgId};
 use workos_core::page::PageRequest;
 use workos_core::repo::{
     DueLeadDelivery, IntegrationRepo, LeadAttempt, LeadDeliveryQueue, LeadSendOutcome,
-    SealedSecrets,
+    SealedSecrets, SubnetAllowanceRepo,
 };
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
@@ -110,7 +110,7 @@ impl<S: ?Sized> std::fmt::Debug for LeadSender<S> {
 
 impl<S> LeadSender<S>
 where
-    S: LeadDeliveryQueue + IntegrationRepo + EventBus + ?Sized + 'static,
+    S: LeadDeliveryQueue + IntegrationRepo + SubnetAllowanceRepo + EventBus + ?Sized + 'static,
 {
     /// A sender over `store` with the webhook pipeline's settings (retry schedule, timeout,
     /// SSRF allow-list, claim batch, attempts in flight, poll interval), opening partners'
@@ -256,10 +256,13 @@ where
     {
         let (shutdown, signal) = watch::channel(false);
         let this = Arc::new(self);
-        let task = workos_core::supervise::spawn_supervised("lead-sender", move || {
-            let (this, signal) = (Arc::clone(&this), signal.clone());
-            async move { this.run(signal).await }
-        });
+        // A shutdown during a restart backoff ends it at once.
+        let stopped = workos_webhooks::worker::stopped(signal.clone());
+        let task =
+            workos_core::supervise::spawn_supervised_until("lead-sender", stopped, move || {
+                let (this, signal) = (Arc::clone(&this), signal.clone());
+                async move { this.run(signal).await }
+            });
         LeadSenderHandle {
             shutdown,
             task: Some(task),
@@ -352,16 +355,15 @@ where
         };
         let msg_id = message_id(delivery.id);
         let headers = std::collections::BTreeMap::new();
-        let result = self
-            .sender
-            .send(Message {
-                url: &url,
-                msg_id: &msg_id,
-                body: &body,
-                headers: &headers,
-                secrets,
-            })
-            .await;
+        let ctx = TenantContext::system(delivery.org_id, "leads.delivery");
+        let message = Message {
+            url: &url,
+            msg_id: &msg_id,
+            body: &body,
+            headers: &headers,
+            secrets,
+        };
+        let result = self.sender.send_for_org(&*self.store, &ctx, message).await;
         if let Err(e) = &result {
             tracing::debug!(delivery_id = %delivery.id, error = %e, "lead webhook attempt failed");
         }

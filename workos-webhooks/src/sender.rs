@@ -1,7 +1,8 @@
 //! Sending one delivery attempt over HTTP, and what its answer means.
 //!
-//! [`HttpSender::send`] checks the URL with the [`SsrfGuard`] again (DNS answers change), then
-//! POSTs the signed body to exactly the addresses the guard approved:
+//! [`HttpSender::send`] checks the URL with the [`SsrfGuard`] again (DNS answers change;
+//! [`HttpSender::send_for_org`] adds the org's own allowed subnets), then POSTs the signed body
+//! to exactly the addresses the guard approved:
 //!
 //! - an IP-literal URL is connected to directly (nothing to resolve);
 //! - for a host name, a client whose resolver is overridden with the checked addresses
@@ -23,8 +24,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
 use url::{Host, Url};
+use workos_core::repo::SubnetAllowanceRepo;
+use workos_core::tenant::TenantContext;
 
-use crate::service::{DestinationError, check_destination};
+use crate::service::{DestinationError, check_destination, check_org_destination};
 use crate::signing::{WebhookHeaders, WebhookSecret};
 use crate::ssrf::{SsrfError, SsrfGuard};
 
@@ -195,16 +198,36 @@ impl HttpSender {
         let deadline = Instant::now() + self.timeout;
         let addrs = check_destination(&self.guard, message.url, self.timeout)
             .await
-            .map_err(|e| {
-                let kind = match &e {
-                    DestinationError::ResolveTimeout
-                    | DestinationError::Refused(
-                        SsrfError::Resolve { .. } | SsrfError::NoAddresses { .. },
-                    ) => ErrorKind::Dns,
-                    DestinationError::Refused(_) => ErrorKind::Blocked,
-                };
-                SendError::new(kind, e.to_string())
-            })?;
+            .map_err(destination_error)?;
+        self.post(message, addrs, deadline).await
+    }
+
+    /// [`HttpSender::send`] for a delivery of the context's org: a destination the deployment's
+    /// guard refuses is checked again with the org's own allowed subnets
+    /// ([`SubnetAllowanceRepo::allowed_subnets`], read from `allowances` only then).
+    ///
+    /// # Errors
+    /// As [`HttpSender::send`]; [`ErrorKind::Io`] when the org's allowance cannot be read.
+    pub async fn send_for_org<A: SubnetAllowanceRepo + ?Sized>(
+        &self,
+        allowances: &A,
+        ctx: &TenantContext,
+        message: Message<'_>,
+    ) -> Result<SendResponse, SendError> {
+        let deadline = Instant::now() + self.timeout;
+        let addrs = check_org_destination(&self.guard, allowances, ctx, message.url, self.timeout)
+            .await
+            .map_err(destination_error)?;
+        self.post(message, addrs, deadline).await
+    }
+
+    /// Signs and POSTs `message` to the checked `addrs`, by `deadline`.
+    async fn post(
+        &self,
+        message: Message<'_>,
+        addrs: Vec<SocketAddr>,
+        deadline: Instant,
+    ) -> Result<SendResponse, SendError> {
         let client = self.client_for(message.url, addrs)?;
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -297,6 +320,19 @@ fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .user_agent(USER_AGENT)
         .pool_idle_timeout(Duration::from_secs(60))
+}
+
+/// The failed attempt of a destination that was refused or could not be checked.
+fn destination_error(e: DestinationError) -> SendError {
+    let kind = match &e {
+        DestinationError::ResolveTimeout
+        | DestinationError::Refused(SsrfError::Resolve { .. } | SsrfError::NoAddresses { .. }) => {
+            ErrorKind::Dns
+        }
+        DestinationError::Refused(_) => ErrorKind::Blocked,
+        DestinationError::Allowance(_) => ErrorKind::Io,
+    };
+    SendError::new(kind, e.to_string())
 }
 
 fn build_error(e: reqwest::Error) -> SendError {

@@ -29,7 +29,7 @@ use url::Url;
 use workos_core::crypto::{Cipher, SealLabel};
 use workos_core::domain::{HttpUrl, NewWebhook, Webhook, WebhookPatch};
 use workos_core::ids::{OrgId, WebhookId};
-use workos_core::repo::{DeliveryQueue, SealedSecrets, WebhookRepo};
+use workos_core::repo::{DeliveryQueue, SealedSecrets, SubnetAllowanceRepo, WebhookRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -257,6 +257,53 @@ pub(crate) async fn check_destination(
     }
 }
 
+/// Checks `url` for the context's org: with the deployment's `guard`, and when that refuses an
+/// address, again with the org's own allowance added (read only then, so destinations on public
+/// addresses never touch the store). Each check is bounded by `timeout`.
+pub(crate) async fn check_org_destination<A: SubnetAllowanceRepo + ?Sized>(
+    guard: &SsrfGuard,
+    allowances: &A,
+    ctx: &TenantContext,
+    url: &Url,
+    timeout: Duration,
+) -> std::result::Result<Vec<SocketAddr>, DestinationError> {
+    match check_destination(guard, url, timeout).await {
+        Err(refused @ DestinationError::Refused(SsrfError::Blocked { .. })) => {
+            let extra = allowances
+                .allowed_subnets(ctx)
+                .await
+                .map_err(DestinationError::Allowance)?;
+            if extra.is_empty() {
+                return Err(refused);
+            }
+            check_destination(&guard.with_allowed(&extra), url, timeout).await
+        }
+        checked => checked,
+    }
+}
+
+/// The SSRF check of a destination URL at registration (webhook endpoints, partners): the
+/// deployment's `guard` plus the org's allowance, as a validation error on `field` whose message
+/// names no address (what a host resolves to is the deployment's network, not the caller's to
+/// learn).
+///
+/// # Errors
+/// [`Error::Validation`] on `field` when the URL is refused or its host does not resolve (in
+/// [`RESOLVE_TIMEOUT`]); the store's error when the org's allowance cannot be read.
+pub async fn check_registration_url<A: SubnetAllowanceRepo + ?Sized>(
+    guard: &SsrfGuard,
+    allowances: &A,
+    ctx: &TenantContext,
+    url: &Url,
+    field: &str,
+) -> Result<()> {
+    match check_org_destination(guard, allowances, ctx, url, RESOLVE_TIMEOUT).await {
+        Ok(_) => Ok(()),
+        Err(DestinationError::Allowance(e)) => Err(e),
+        Err(e) => Err(Error::invalid(field, refusal(&e))),
+    }
+}
+
 /// Why a destination was refused.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DestinationError {
@@ -264,10 +311,11 @@ pub(crate) enum DestinationError {
     Refused(SsrfError),
     #[error("resolving the host timed out")]
     ResolveTimeout,
+    #[error("cannot read the org's allowed subnets: {0}")]
+    Allowance(Error),
 }
 
-/// Why a URL was refused at registration, in words that name no address: what the host
-/// resolves to is the deployment's network, not the caller's to learn.
+/// Why a URL was refused at registration, in words that name no address.
 fn refusal(e: &DestinationError) -> &'static str {
     match e {
         DestinationError::Refused(SsrfError::Blocked { .. }) => {
@@ -279,6 +327,7 @@ fn refusal(e: &DestinationError) -> &'static str {
         DestinationError::Refused(SsrfError::MissingHost) => "must have a host",
         DestinationError::Refused(_) => "its host does not resolve",
         DestinationError::ResolveTimeout => "resolving its host timed out",
+        DestinationError::Allowance(_) => "the org's allowed subnets cannot be read",
     }
 }
 
@@ -300,7 +349,7 @@ impl<S: ?Sized> std::fmt::Debug for WebhookService<S> {
     }
 }
 
-impl<S: WebhookRepo + ?Sized> WebhookService<S> {
+impl<S: WebhookRepo + SubnetAllowanceRepo + ?Sized> WebhookService<S> {
     /// A service over `store`, sealing secrets with `cipher` and checking URLs with `guard`,
     /// with the default grace period.
     #[must_use]
@@ -332,7 +381,8 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
         &self.sealer
     }
 
-    /// Registers an endpoint: checks its URL with the SSRF guard, mints a signing secret and
+    /// Registers an endpoint: checks its URL with the SSRF guard (the deployment's allowed
+    /// subnets and the org's, [`check_registration_url`]), mints a signing secret and
     /// stores it sealed. The secret is returned this once; it is never readable again.
     ///
     /// # Errors
@@ -346,7 +396,7 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
     ) -> Result<(Webhook, WebhookSecret)> {
         ctx.authorize(Access::Manage)?;
         new.validate()?;
-        self.check_url(&new.url).await?;
+        self.check_url(ctx, &new.url).await?;
         let secret = WebhookSecret::generate();
         let sealed = self.sealer.seal(
             ctx.org_id(),
@@ -374,7 +424,7 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
         if let Some(url) = &patch.url {
             let current = self.store.get_webhook(ctx, id).await?;
             if current.url != *url {
-                self.check_url(url).await?;
+                self.check_url(ctx, url).await?;
             }
         }
         let headers = patch
@@ -474,12 +524,10 @@ impl<S: WebhookRepo + ?Sized> WebhookService<S> {
         }
     }
 
-    /// The SSRF check of a URL at registration, as a validation error on `url`.
-    async fn check_url(&self, url: &HttpUrl) -> Result<()> {
-        check_destination(&self.guard, &url.to_url(), RESOLVE_TIMEOUT)
-            .await
-            .map(drop)
-            .map_err(|e| Error::invalid("url", refusal(&e)))
+    /// The SSRF check of a URL at registration for the context's org, as a validation error
+    /// on `url`.
+    async fn check_url(&self, ctx: &TenantContext, url: &HttpUrl) -> Result<()> {
+        check_registration_url(&self.guard, &*self.store, ctx, &url.to_url(), "url").await
     }
 }
 

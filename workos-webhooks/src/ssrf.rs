@@ -128,6 +128,15 @@ impl SsrfGuard {
         Ok(Self::new(&allowed))
     }
 
+    /// This guard allowing `extra` subnets too (e.g. an org's own allowance, see
+    /// [`workos_core::repo::SubnetAllowanceRepo`]).
+    #[must_use]
+    pub fn with_allowed(&self, extra: &[IpNet]) -> Self {
+        let mut allowed = self.allowed.clone();
+        allowed.extend(extra.iter().map(IpNet::trunc));
+        Self { allowed }
+    }
+
     /// The allowed subnets.
     #[must_use]
     pub fn allowed(&self) -> &[IpNet] {

@@ -64,7 +64,8 @@ use workos_limits::{Decision, MemoryLimiter, Quota, RateLimiter};
 pub use crate::dispatcher::{DispatchStats, Dispatcher};
 use crate::wakeups::Wakeups;
 use workos_core::ids::{OrgId, WebhookDeliveryId, WebhookId};
-use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery};
+use workos_core::repo::{AttemptOutcome, DeliveryQueue, DueDelivery, SubnetAllowanceRepo};
+use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
 use crate::schedule::{RetrySchedule, ScheduleError};
@@ -207,6 +208,12 @@ impl WebhookConfig {
     }
 }
 
+/// Completes once `signal` turns `true` or its sender is dropped: a shutdown, for
+/// [`workos_core::supervise::spawn_supervised_until`].
+pub async fn stopped(mut signal: watch::Receiver<bool>) {
+    let _ = signal.wait_for(|s| *s).await;
+}
+
 /// The `webhook-id` of a delivery: `msg_` + its id as 32 hex digits, the same on every attempt.
 #[must_use]
 pub fn message_id(id: WebhookDeliveryId) -> String {
@@ -282,7 +289,7 @@ impl<S: ?Sized> std::fmt::Debug for DeliveryWorker<S> {
     }
 }
 
-impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
+impl<S: DeliveryQueue + SubnetAllowanceRepo + EventBus + ?Sized + 'static> DeliveryWorker<S> {
     /// A worker over `store`, opening endpoints' secrets with `cipher`.
     ///
     /// # Errors
@@ -616,15 +623,15 @@ impl<S: DeliveryQueue + EventBus + ?Sized + 'static> DeliveryWorker<S> {
         let started = Instant::now();
         let result = match Url::parse(&due.url) {
             Ok(url) => {
-                self.sender
-                    .send(Message {
-                        url: &url,
-                        msg_id: &msg_id,
-                        body: &body,
-                        headers: &headers,
-                        secrets: &secrets,
-                    })
-                    .await
+                let ctx = TenantContext::system(delivery.org_id, "webhooks.delivery");
+                let message = Message {
+                    url: &url,
+                    msg_id: &msg_id,
+                    body: &body,
+                    headers: &headers,
+                    secrets: &secrets,
+                };
+                self.sender.send_for_org(&*self.store, &ctx, message).await
             }
             Err(e) => Err(SendError {
                 kind: ErrorKind::Blocked,
@@ -791,34 +798,40 @@ impl Pipeline {
         config: WebhookConfig,
     ) -> Result<PipelineHandle>
     where
-        S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static,
+        S: DeliveryQueue + SubnetAllowanceRepo + EventLog + EventBus + ?Sized + 'static,
     {
         // Checked once here; each run below builds the pair anew with the same settings.
         DeliveryWorker::new(store.clone(), cipher.clone(), &config)?;
         let (shutdown, signal) = watch::channel(false);
         // Supervised as one: when either task panics the other is stopped too and both start
-        // again (deliveries claimed by the dead run come back when their lease ends).
-        let task = workos_core::supervise::spawn_supervised("webhook-pipeline", move || {
-            let (store, cipher, config) = (store.clone(), cipher.clone(), config.clone());
-            let signal = signal.clone();
-            async move {
-                let worker = match DeliveryWorker::new(store.clone(), cipher, &config) {
-                    Ok(worker) => worker,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot restart the webhook pipeline");
-                        return;
-                    }
-                };
-                let dispatcher = Dispatcher::new(store, &config)
-                    .notify(worker.waker())
-                    .hand_off(worker.handoff());
-                run_both(
-                    tokio::spawn(dispatcher.run(signal.clone())),
-                    tokio::spawn(worker.run(signal)),
-                )
-                .await;
-            }
-        });
+        // again (deliveries claimed by the dead run come back when their lease ends). A shutdown
+        // during the restart backoff ends it at once.
+        let stopped = stopped(signal.clone());
+        let task = workos_core::supervise::spawn_supervised_until(
+            "webhook-pipeline",
+            stopped,
+            move || {
+                let (store, cipher, config) = (store.clone(), cipher.clone(), config.clone());
+                let signal = signal.clone();
+                async move {
+                    let worker = match DeliveryWorker::new(store.clone(), cipher, &config) {
+                        Ok(worker) => worker,
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot restart the webhook pipeline");
+                            return;
+                        }
+                    };
+                    let dispatcher = Dispatcher::new(store, &config)
+                        .notify(worker.waker())
+                        .hand_off(worker.handoff());
+                    run_both(
+                        tokio::spawn(dispatcher.run(signal.clone())),
+                        tokio::spawn(worker.run(signal)),
+                    )
+                    .await;
+                }
+            },
+        );
         Ok(PipelineHandle {
             shutdown,
             tasks: vec![task],

@@ -156,7 +156,8 @@ fn partner(i: usize, rng: &mut Rng) -> Value {
     };
     let mut body = json!({
         "name": format!("Partner {i}"),
-        "delivery": { "kind": "webhook", "url": format!("https://buyer{i}.example.com/leads") },
+        // A public IP literal: registration resolves a host name, and the bench needs no DNS.
+        "delivery": { "kind": "webhook", "url": format!("https://93.184.215.14/leads/{i}") },
         "verticals": verticals,
         "regions": regions,
         "priority": i % 4,

@@ -137,7 +137,8 @@ impl JwtConfig {
     /// (JWT auth off). Blank values count as unset.
     ///
     /// # Errors
-    /// A secret shorter than [`MIN_JWT_SECRET_BYTES`], a JWKS URL that is not `http(s)://`, or
+    /// A secret shorter than [`MIN_JWT_SECRET_BYTES`], a JWKS URL that is not an `http(s)://`
+    /// URL with a host (or whose client cannot be built), or
     /// an audience or issuer without a secret or URL (they would silently check nothing).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
         let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
@@ -160,10 +161,20 @@ impl JwtConfig {
                 secret.len()
             );
         }
-        if let Some(url) = &jwks_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            bail!("WORKOS_JWT_JWKS_URL: must be an http(s):// URL");
+        if let Some(url) = &jwks_url {
+            // Refused here, so the server does not start with JWT login silently off.
+            let parsed = reqwest::Url::parse(url.trim()).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
+            });
+            if parsed.is_none() {
+                bail!(
+                    "WORKOS_JWT_JWKS_URL: must be an http(s):// URL with a host, e.g. \
+                     https://<project>.supabase.co/auth/v1/.well-known/jwks.json"
+                );
+            }
+            crate::jwks::JwksKeys::new(url.trim().to_owned())
+                .context("WORKOS_JWT_JWKS_URL: cannot build the JWKS client")?;
         }
         Ok(Some(Self {
             secret: secret.map(String::into_bytes),

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+pub mod allowed_subnets;
 pub mod api_key_cache;
 pub mod auth;
 pub mod bootstrap;

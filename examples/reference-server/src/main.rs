@@ -12,7 +12,8 @@ use workos_reference_server::config::{Config, DatabaseConfig};
 use workos_reference_server::state::AppState;
 use workos_reference_server::workers::Workers;
 use workos_reference_server::{
-    ReadTimeouts, admin_app, app, bootstrap, cache_sync, database, serve_with, shutdown_signal,
+    ReadTimeouts, admin_app, allowed_subnets, app, bootstrap, cache_sync, database, serve_with,
+    shutdown_signal,
 };
 
 #[derive(Parser)]
@@ -69,6 +70,33 @@ enum Admin {
     /// WORKOS_ENCRYPTION_KEY_PREVIOUS. Prints progress on stderr and a report per column;
     /// resumable: run it again after an interruption.
     Reencrypt,
+    /// Allow an org's webhook endpoints and webhook partners to reach private subnets (on top
+    /// of WORKOS_WEBHOOK_ALLOWED_SUBNETS, for this org only). Prints {"org_id",
+    /// "allowed_subnets"}.
+    AllowSubnets {
+        /// The org.
+        #[arg(long)]
+        org: OrgId,
+        /// A subnet in CIDR notation (e.g. 10.1.0.0/16) or one IP address; repeatable.
+        #[arg(long = "cidr", required = true)]
+        cidrs: Vec<String>,
+    },
+    /// Print an org's allowed subnets: {"org_id", "allowed_subnets"}.
+    ListSubnets {
+        /// The org.
+        #[arg(long)]
+        org: OrgId,
+    },
+    /// Revoke subnets from an org's allowance; fails, revoking nothing, when one of them is not
+    /// allowed. Applies at once in every process. Prints {"org_id", "allowed_subnets"}.
+    RevokeSubnets {
+        /// The org.
+        #[arg(long)]
+        org: OrgId,
+        /// A subnet as it was allowed; repeatable.
+        #[arg(long = "cidr", required = true)]
+        cidrs: Vec<String>,
+    },
     /// Map a phone number to an org: one of the platform's Twilio account (or of the org's
     /// own), checked with Twilio, which also gives its capabilities. Prints the phone.
     #[cfg(feature = "twilio")]
@@ -171,6 +199,27 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             println!("{}", serde_json::json!({ "columns": report }));
+            Ok(())
+        }
+        Command::Admin {
+            command: Admin::AllowSubnets { org, cidrs },
+        } => {
+            let change = allowed_subnets::Change::Allow(allowed_subnets::parse_cidrs(&cidrs)?);
+            println!("{}", allowed_subnets::run(&store, org, change).await?);
+            Ok(())
+        }
+        Command::Admin {
+            command: Admin::ListSubnets { org },
+        } => {
+            let change = allowed_subnets::Change::List;
+            println!("{}", allowed_subnets::run(&store, org, change).await?);
+            Ok(())
+        }
+        Command::Admin {
+            command: Admin::RevokeSubnets { org, cidrs },
+        } => {
+            let change = allowed_subnets::Change::Revoke(allowed_subnets::parse_cidrs(&cidrs)?);
+            println!("{}", allowed_subnets::run(&store, org, change).await?);
             Ok(())
         }
         #[cfg(feature = "twilio")]

@@ -95,6 +95,11 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Builds the state from a store and the configuration.
+    ///
+    /// # Panics
+    /// When the user-JWT verifier cannot be built from `config.jwt` (its JWKS client), which
+    /// [`Config::from_lookup`](crate::config::Config::from_lookup) has already refused: the
+    /// server refuses to start rather than run with JWT login off.
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
@@ -130,7 +135,11 @@ impl AppState {
             #[cfg(any(feature = "webhooks", feature = "leads"))]
             webhook_config: config.webhooks.clone(),
             #[cfg(feature = "leads")]
-            partners: workos_leads::PartnerService::new(Arc::new(store.clone()), cipher.clone()),
+            partners: workos_leads::PartnerService::new(
+                Arc::new(store.clone()),
+                cipher.clone(),
+                config.webhooks.allowed_subnets.clone(),
+            ),
             #[cfg(feature = "leads")]
             form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
             trusted_proxies: config.trusted_proxies,
@@ -152,10 +161,11 @@ impl AppState {
             store,
             hasher: ApiKeyHasher::new(&config.api_key_pepper),
             cipher,
-            jwt: config.jwt.as_ref().and_then(|c| {
+            // `JwtConfig::from_lookup` already built the JWKS client once: a configuration that
+            // cannot be served never gets here, and never runs with JWT login silently off.
+            jwt: config.jwt.as_ref().map(|c| {
                 crate::auth::JwtVerifier::new(c)
-                    .inspect_err(|e| tracing::error!(error = %e, "user JWTs are off"))
-                    .ok()
+                    .unwrap_or_else(|e| panic!("WORKOS_JWT_JWKS_URL: {e:#}"))
             }),
             admin_bind: config.admin_bind,
             limiter,

@@ -49,13 +49,11 @@
 //! [`token_grants`](FakeGoogle::token_grants) token requests per grant type.
 //!
 //! ```
-//! use workos_tests::fake_google::{FakeGoogle, Route, Fault, sample_messages};
+//! use workos_tests::fake_google::{FakeGoogle, Route, Fault};
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let google = FakeGoogle::start("me@example.com").await;
-//! for raw in sample_messages("me@example.com") {
-//!     google.add_message(raw);
-//! }
+//! google.add_sample_messages(); // sample_messages("me@example.com"), as Gmail labels them
 //! // Point the client at the fake, e.g. with `GmailConfig::from_lookup`:
 //! let vars = google.env_vars();
 //! assert!(vars.iter().any(|(k, _)| *k == "GMAIL_API_BASE_URL"));
@@ -94,7 +92,7 @@ mod wire;
 use gmail_api::*;
 use oauth::*;
 pub use pubsub::{FakeWatch, PUSH_SERVICE_ACCOUNT, PUSH_TOPIC, SIGNING_KEY_ID};
-pub use samples::{sample_messages, simple_message};
+pub use samples::{SENT_SAMPLE, sample_messages, simple_message};
 pub use wire::header_values;
 use wire::*;
 
@@ -422,6 +420,24 @@ impl FakeGoogle {
     /// Appends a received message (label `INBOX`, received now) and returns its id.
     pub fn add_message(&self, raw: impl Into<Vec<u8>>) -> String {
         self.add_message_with(raw, &["INBOX"], Utc::now())
+    }
+
+    /// Appends [`sample_messages`] of this mailbox as Gmail holds them: the one the account
+    /// sent ([`SENT_SAMPLE`]) labelled `SENT`, the others `INBOX`, received now; returns their
+    /// ids.
+    pub fn add_sample_messages(&self) -> Vec<String> {
+        sample_messages(&self.account())
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let labels: &[&str] = if i == SENT_SAMPLE {
+                    &["SENT"]
+                } else {
+                    &["INBOX"]
+                };
+                self.add_message_with(raw, labels, Utc::now())
+            })
+            .collect()
     }
 
     /// Appends a message with `labels` (e.g. `SENT`, `DRAFT`, `SPAM`), received at

@@ -14,7 +14,11 @@ MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer
     .into_bytes()
 }
 
-/// Realistic messages for the mailbox of `account`, in this order:
+/// The index in [`sample_messages`] of the message the account sent (Gmail labels it `SENT`).
+pub const SENT_SAMPLE: usize = 5;
+
+/// Realistic messages for the mailbox of `account`, in this order (add them as Gmail holds
+/// them with [`FakeGoogle::add_sample_messages`](super::FakeGoogle::add_sample_messages)):
 ///
 /// 0. `multipart/alternative` (text + HTML) from Ada Lovelace `<ada@analytical.example>`,
 ///    `Message-ID: <ada-1@analytical.example>`, with a UTF-8 `Q`-encoded subject

@@ -12,12 +12,14 @@ mod email;
 mod integrations;
 mod leads;
 mod opt_outs;
+mod subnets;
 mod timeline;
 
 pub use email::*;
 pub use integrations::*;
 pub use leads::*;
 pub use opt_outs::*;
+pub use subnets::*;
 pub use timeline::*;
 
 use async_trait::async_trait;
@@ -355,6 +357,7 @@ pub trait Store:
     + LeadDeliveryQueue
     + OptOutRepo
     + CallSettingsRepo
+    + SubnetAllowanceRepo
     + crate::events::EventLog
     + crate::events::EventBus
 {
@@ -390,6 +393,7 @@ impl<T> Store for T where
         + LeadDeliveryQueue
         + OptOutRepo
         + CallSettingsRepo
+        + SubnetAllowanceRepo
         + crate::events::EventLog
         + crate::events::EventBus
 {

@@ -1,5 +1,6 @@
 //! What a fetched Gmail message becomes in the store: its [`NewEmail`] (direction, counterpart,
-//! person policy, labels), cleaned of what storage refuses.
+//! person policy, labels), cleaned of what storage refuses. The direction is Gmail's: outbound
+//! when the message carries the `SENT` label, inbound otherwise, whatever its `From` says.
 
 use std::collections::HashSet;
 
@@ -10,6 +11,9 @@ use workos_core::domain::{Direction, Integration, NewEmail, mailbox_address};
 use super::{PersonPolicy, SNIPPET_CHARS};
 use crate::api::RawMessage;
 use crate::parse::{self, ParsedEmail, decode_entities, truncate};
+
+/// The system label Gmail gives every message the account sent (and only those).
+const SENT_LABEL: &str = "SENT";
 
 /// The account's own addresses, lower-cased: the account and the settings' `aliases`.
 pub(super) fn own_addresses(integration: &Integration) -> HashSet<String> {
@@ -106,7 +110,9 @@ pub(super) fn to_new_email(
         .as_ref()
         .map(|m| truncate(&m.to_string(), 1_000))
         .unwrap_or_else(|| "(unknown sender)".to_owned());
-    let direction = if is_own(own, &from) {
+    // Gmail's own record of the message decides, never its `From` header: anyone can send
+    // mail "from" the mailbox's address, but only what the account sent carries `SENT`.
+    let direction = if message.label_ids.iter().any(|l| l == SENT_LABEL) {
         Direction::Outbound
     } else {
         Direction::Inbound

@@ -8,7 +8,7 @@ use workos_core::Error;
 use workos_core::domain::{Direction, IntegrationStatus};
 use workos_core::repo::EmailRepo as _;
 use workos_gmail::{PersonPolicy, SyncConfig, SyncPhase};
-use workos_tests::fake_google::{Fault, Route, sample_messages, simple_message};
+use workos_tests::fake_google::{Fault, Route, simple_message};
 
 use crate::common::{ACCOUNT, Harness};
 
@@ -38,11 +38,7 @@ fn add_plain(h: &Harness, n: usize, tag: &str) -> Vec<String> {
 
 async fn full_then_incremental(h: Harness) {
     let integration = h.connect().await;
-    let samples = sample_messages(ACCOUNT);
-    let sample_count = samples.len();
-    for raw in samples {
-        h.google.add_message(raw);
-    }
+    let sample_count = h.google.add_sample_messages().len();
     add_plain(&h, 20, "plain");
     // Never recorded: a draft and spam; never listed: older than the window.
     h.google.add_message_with(
@@ -325,11 +321,55 @@ async fn transient_errors_are_retried(h: Harness) {
 }
 gmail_test!(transient_errors_are_retried);
 
+/// A received message whose `From` claims the mailbox's own address is inbound, and makes no
+/// person of its recipient: the direction is Gmail's `SENT` label, not a header any sender
+/// writes. What the account really sent is outbound.
+async fn spoofed_own_address_is_still_inbound(h: Harness) {
+    let integration = h.connect().await;
+    h.google.add_message(simple_message(
+        ACCOUNT,
+        "Mallory <mallory@evil.example>",
+        "Spoofed",
+        "Pay this invoice.",
+    ));
+    h.google.add_message_with(
+        simple_message(ACCOUNT, "Bob <bob@example.org>", "Genuine", "Hello Bob."),
+        &["SENT"],
+        Utc::now(),
+    );
+    let engine = h.gmail.sync_engine(config(PersonPolicy::SentOnly));
+    engine.sync_once(&h.system, integration.id).await.unwrap();
+    let emails = h.emails(integration.id).await;
+    let direction = |subject: &str| {
+        emails
+            .iter()
+            .find(|e| e.subject.as_deref() == Some(subject))
+            .map(|e| e.direction)
+            .unwrap_or_else(|| panic!("no email {subject:?}"))
+    };
+    assert_eq!(direction("Spoofed"), Direction::Inbound);
+    assert_eq!(direction("Genuine"), Direction::Outbound);
+    assert_eq!(
+        h.store()
+            .email_counts(&h.ctx, integration.id)
+            .await
+            .unwrap(),
+        (1, 1)
+    );
+    // Only the genuine recipient became a person (the policy creates them for sent mail).
+    let people: Vec<String> = h
+        .people()
+        .await
+        .into_iter()
+        .filter_map(|p| p.email.map(|e| e.as_ref().to_owned()))
+        .collect();
+    assert_eq!(people, ["bob@example.org"]);
+}
+gmail_test!(spoofed_own_address_is_still_inbound);
+
 async fn bulk_and_own_mail_create_no_person(h: Harness) {
     let integration = h.connect().await;
-    for raw in sample_messages(ACCOUNT) {
-        h.google.add_message(raw);
-    }
+    h.google.add_sample_messages();
     // Mail to oneself.
     h.google.add_message_with(
         simple_message(ACCOUNT, ACCOUNT, "note to self", "remember"),
@@ -378,9 +418,7 @@ gmail_test!(bulk_and_own_mail_create_no_person);
 
 async fn person_policies(h: Harness) {
     let integration = h.connect().await;
-    for raw in sample_messages(ACCOUNT) {
-        h.google.add_message(raw);
-    }
+    h.google.add_sample_messages();
     let engine = h.gmail.sync_engine(config(PersonPolicy::SentOnly));
     engine.sync_once(&h.system, integration.id).await.unwrap();
     let people: Vec<String> = h

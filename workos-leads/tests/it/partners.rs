@@ -1,11 +1,16 @@
-//! Partners' signing secrets through `PartnerService`: minted with the partner in one write,
-//! kept in step with its delivery, rotated without losing a racing rotation's secret.
+//! Partners through `PartnerService`: webhook URLs checked at registration with the SSRF
+//! rules of webhook endpoints; signing secrets minted with the partner in one write, kept in
+//! step with its delivery, rotated without losing a racing rotation's secret. (URLs are public
+//! IP literals: registration resolves a host name, and tests need no DNS.)
 
+use workos_core::Error;
 use workos_core::domain::{HttpUrl, NewPartner, PartnerDelivery, PartnerPatch};
-use workos_core::repo::PartnerRepo;
+use workos_core::repo::{PartnerRepo, SubnetAllowanceRepo};
+use workos_core::tenant::TenantContext;
 use workos_leads::PartnerService;
 use workos_store::SqlStore;
 use workos_webhooks::signing::WebhookSecret;
+use workos_webhooks::ssrf::SsrfGuard;
 
 use crate::common::Harness;
 
@@ -46,12 +51,12 @@ async fn held(
 /// sealed for that partner only; a switch to email drops it; a later switch back mints anew.
 async fn secrets_follow_the_delivery(store: &SqlStore) {
     let h = Harness::new(store).await;
-    let partners = PartnerService::new(h.store.clone(), h.cipher.clone());
+    let partners = PartnerService::new(h.store.clone(), h.cipher.clone(), SsrfGuard::default());
 
     let (p, secret) = partners
         .create(
             &h.ctx,
-            NewPartner::new("Hooked", webhook("https://a.example.com/")),
+            NewPartner::new("Hooked", webhook("https://93.184.215.14/a")),
         )
         .await
         .unwrap();
@@ -99,7 +104,7 @@ async fn secrets_follow_the_delivery(store: &SqlStore) {
         ..PartnerPatch::default()
     };
     let (_, none) = partners
-        .update(&h.ctx, p.id, to(webhook("https://b.example.com/")))
+        .update(&h.ctx, p.id, to(webhook("https://93.184.215.14/b")))
         .await
         .unwrap();
     assert!(none.is_none(), "a webhook partner keeps its secret");
@@ -110,7 +115,7 @@ async fn secrets_follow_the_delivery(store: &SqlStore) {
         "an email partner has none"
     );
     let (_, minted) = partners
-        .update(&h.ctx, p.id, to(webhook("https://c.example.com/")))
+        .update(&h.ctx, p.id, to(webhook("https://93.184.215.14/c")))
         .await
         .unwrap();
     let minted = minted.expect("switching back mints a secret");
@@ -125,11 +130,11 @@ store_test!(secrets_follow_the_delivery);
 /// Rotations racing each other keep every new secret and the first, primary first.
 async fn concurrent_rotations_keep_every_partner_secret(store: &SqlStore) {
     let h = Harness::new(store).await;
-    let partners = PartnerService::new(h.store.clone(), h.cipher.clone());
+    let partners = PartnerService::new(h.store.clone(), h.cipher.clone(), SsrfGuard::default());
     let (p, first) = partners
         .create(
             &h.ctx,
-            NewPartner::new("Hooked", webhook("https://a.example.com/")),
+            NewPartner::new("Hooked", webhook("https://93.184.215.14/a")),
         )
         .await
         .unwrap();
@@ -152,3 +157,81 @@ async fn concurrent_rotations_keep_every_partner_secret(store: &SqlStore) {
     );
 }
 store_test!(concurrent_rotations_keep_every_partner_secret);
+
+/// A webhook partner's URL is checked when it is registered and when it changes: non-public
+/// addresses are refused on `delivery.url` (naming no address) unless the deployment or the
+/// operator's allowance for this org allows them; nothing is written when refused.
+async fn webhook_urls_are_checked_at_registration(store: &SqlStore) {
+    let h = Harness::new(store).await;
+    let partners = PartnerService::new(h.store.clone(), h.cipher.clone(), SsrfGuard::default());
+    let refused = |e: Error| match e {
+        Error::Validation(v) => {
+            let text = v.to_string();
+            assert!(text.contains("delivery.url"), "names the field: {text}");
+            assert!(!text.contains("127.0.0.1"), "names no address: {text}");
+        }
+        other => panic!("expected a validation error on delivery.url, got {other:?}"),
+    };
+    for url in ["http://127.0.0.1:9/leads", "http://169.254.169.254/latest"] {
+        let e = partners
+            .create(&h.ctx, NewPartner::new("Inside", webhook(url)))
+            .await
+            .expect_err("a non-public URL is refused");
+        refused(e);
+    }
+    let listed = h
+        .store
+        .list_partners(&h.ctx, Default::default(), Default::default())
+        .await
+        .unwrap();
+    assert!(listed.data.is_empty(), "nothing was written: {listed:?}");
+
+    let (p, _) = partners
+        .create(
+            &h.ctx,
+            NewPartner::new("Public", webhook("https://93.184.215.14/a")),
+        )
+        .await
+        .unwrap();
+    let to = |url| PartnerPatch {
+        delivery: Some(webhook(url)),
+        ..PartnerPatch::default()
+    };
+    refused(
+        partners
+            .update(&h.ctx, p.id, to("http://127.0.0.1:9/leads"))
+            .await
+            .expect_err("a change to a non-public URL is refused"),
+    );
+
+    // The operator allows loopback to this org: both are accepted now.
+    let operator = TenantContext::system(h.ctx.org_id(), "admin");
+    assert!(
+        h.store
+            .allow_subnet(&operator, "127.0.0.1/32".parse().unwrap())
+            .await
+            .unwrap()
+    );
+    partners
+        .update(&h.ctx, p.id, to("http://127.0.0.1:9/leads"))
+        .await
+        .expect("allowed for this org");
+    partners
+        .create(
+            &h.ctx,
+            NewPartner::new("Inside", webhook("http://127.0.0.1:9/x")),
+        )
+        .await
+        .expect("allowed for this org");
+    // Only loopback: the metadata address stays refused.
+    refused(
+        partners
+            .create(
+                &h.ctx,
+                NewPartner::new("Meta", webhook("http://169.254.169.254/latest")),
+            )
+            .await
+            .unwrap_err(),
+    );
+}
+store_test!(webhook_urls_are_checked_at_registration);

@@ -25,6 +25,7 @@ macro_rules! contract_test {
 
 mod common;
 
+mod allowed_subnets;
 mod api_keys;
 mod calls;
 mod cap_rollover;

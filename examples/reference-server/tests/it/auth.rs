@@ -303,3 +303,54 @@ fn a_short_jwt_secret_is_a_configuration_error() {
         .expect_err("an audience without a secret would check nothing");
     assert!(e.to_string().contains("WORKOS_JWT_SECRET"), "{e}");
 }
+
+/// A JWKS URL the server cannot fetch keys from is a configuration error that stops the server
+/// from starting (it used to start with JWT login off and an error in the log).
+#[test]
+fn a_bad_jwks_url_refuses_to_start() {
+    let (key, pepper) = (
+        SecretKey::generate().to_base64(),
+        SecretKey::generate().to_base64(),
+    );
+    for bad in [
+        "http://",
+        "https://exa mple.com/jwks",
+        "ftp://idp.example/jwks",
+    ] {
+        let env: HashMap<&str, &str> = HashMap::from([
+            ("WORKOS_ENCRYPTION_KEY", key.as_str()),
+            ("WORKOS_API_KEY_PEPPER", pepper.as_str()),
+            ("DATABASE_URL", "sqlite://unused.db"),
+            ("WORKOS_JWT_JWKS_URL", bad),
+        ]);
+        let e = Config::from_lookup(|k| env.get(k).map(|v| (*v).to_owned()))
+            .expect_err("a JWKS URL without a usable host is refused");
+        assert!(e.to_string().contains("WORKOS_JWT_JWKS_URL"), "{bad}: {e}");
+    }
+    let good = HashMap::from([
+        ("WORKOS_ENCRYPTION_KEY", key.clone()),
+        ("WORKOS_API_KEY_PEPPER", pepper.clone()),
+        ("DATABASE_URL", "sqlite://unused.db".to_owned()),
+        (
+            "WORKOS_JWT_JWKS_URL",
+            "https://idp.example/.well-known/jwks.json".to_owned(),
+        ),
+    ]);
+    let ok = Config::from_lookup(|k| good.get(k).cloned()).expect("a good JWKS URL");
+    assert!(ok.jwt.is_some_and(|j| j.jwks_url.is_some()));
+
+    // The binary stops before touching the database, naming the variable.
+    let db = std::env::temp_dir().join(format!("workos-never-{}.db", uuid::Uuid::now_v7()));
+    let out = crate::helpers::workos_server_command()
+        .args(["admin", "create-org", "--name", "Never"])
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("WORKOS_ENCRYPTION_KEY", &key)
+        .env("WORKOS_API_KEY_PEPPER", &pepper)
+        .env("WORKOS_JWT_JWKS_URL", "http://")
+        .output()
+        .expect("run workos-server");
+    assert!(!out.status.success(), "refused to start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WORKOS_JWT_JWKS_URL"), "{stderr}");
+    assert!(!db.exists(), "no database was opened");
+}

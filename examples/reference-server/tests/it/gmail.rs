@@ -387,9 +387,7 @@ async fn connect_flow_send_sync_disconnect(app: &GmailApp) {
     .invalid_field("to[0]");
 
     // A forced sync stores the mailbox.
-    for raw in sample_messages(ACCOUNT) {
-        app.google.add_message(raw);
-    }
+    app.google.add_sample_messages();
     let sync_path = format!("/api/v1/integrations/gmail/{id}/sync");
     let synced = app.post(&sync_path, &owner, &json!({})).await.expect(202);
     assert_eq!(synced["status"], "active", "{synced}");

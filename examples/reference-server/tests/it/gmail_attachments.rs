@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use workos_core::domain::{Direction, NewEmail};
 use workos_core::repo::EmailRepo;
 use workos_core::tenant::{Role, TenantContext};
-use workos_tests::fake_google::sample_messages;
 
 use crate::gmail::{GmailApp, connect};
 use crate::helpers::{Resp, id_of};
@@ -207,9 +206,7 @@ async fn send_and_download_attachments(app: &GmailApp) {
     assert_eq!(got.bytes().await.unwrap().len(), large.len());
 
     // An inbound attachment, synced from the mailbox, downloads with its bytes.
-    for raw in sample_messages(ACCOUNT) {
-        app.google.add_message(raw);
-    }
+    app.google.add_sample_messages();
     app.post(
         &format!("/api/v1/integrations/gmail/{}/sync", id_of(&integration)),
         &owner,

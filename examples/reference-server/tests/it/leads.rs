@@ -15,7 +15,7 @@ use crate::helpers::{Resp, TestApp, assert_field_error, email, id_of, ids_in};
 fn partner_body(name: &str) -> Value {
     json!({
         "name": name,
-        "delivery": { "kind": "webhook", "url": "https://buyer.example.com/leads" },
+        "delivery": { "kind": "webhook", "url": "https://93.184.215.14/leads" },
         "verticals": ["solar"],
         "regions": ["CA", "941"],
         "priority": 10,
@@ -210,7 +210,7 @@ async fn partners_crud_and_roles(app: &TestApp) {
         ("name", json!("Buyer")),
         (
             "delivery",
-            json!({ "kind": "webhook", "url": "https://buyer.example.com/leads" }),
+            json!({ "kind": "webhook", "url": "https://93.184.215.14/leads" }),
         ),
         ("verticals", json!(["solar"])),
         ("regions", json!(["CA", "941"])),
@@ -228,7 +228,7 @@ async fn partners_crud_and_roles(app: &TestApp) {
     let path = format!("/api/v1/partners/{}", id_of(&p));
     // A member reads the partner with its (capability) URL reduced to scheme and host.
     let mut as_member = p.clone();
-    as_member["delivery"]["url"] = json!("https://buyer.example.com/[redacted]");
+    as_member["delivery"]["url"] = json!("https://93.184.215.14/[redacted]");
     assert_eq!(app.read(&path, &member).await, as_member);
     let email_partner = app
         .create(

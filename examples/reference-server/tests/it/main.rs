@@ -53,6 +53,8 @@ macro_rules! server_test {
 
 mod helpers;
 
+#[cfg(all(feature = "webhooks", feature = "leads"))]
+mod allowed_subnets;
 mod api_keys;
 mod audit;
 mod auth;

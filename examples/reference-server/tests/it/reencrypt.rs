@@ -116,12 +116,16 @@ async fn seal_everything(app: &TestApp, cipher: &Arc<Cipher>, name: &str) -> Sea
         .await
         .unwrap();
 
-    let partners = PartnerService::new(Arc::new(store.clone()), Arc::clone(cipher));
+    let partners = PartnerService::new(
+        Arc::new(store.clone()),
+        Arc::clone(cipher),
+        workos_webhooks::ssrf::SsrfGuard::default(),
+    );
     let (partner, partner_secret) = partners
         .create(
             &ctx,
             parse(json!({ "name": "Buyer", "delivery": { "kind": "webhook",
-                          "url": "https://buyer.example.com/leads" } })),
+                          "url": "https://93.184.215.14/leads" } })),
         )
         .await
         .unwrap();

@@ -83,6 +83,16 @@ impl Drop for HookApp {
 /// A webhook-enabled server and its pipeline on a fresh database of `backend`; `None` for
 /// Postgres without `DATABASE_URL` (the harness says so).
 pub(crate) async fn spawn(backend: Backend) -> Option<HookApp> {
+    spawn_with(backend, true).await
+}
+
+/// As [`spawn`], without the deployment-wide allow-list: loopback receivers are reachable only
+/// to orgs the operator allowed them (`workos-server admin allow-subnets`).
+pub(crate) async fn spawn_strict(backend: Backend) -> Option<HookApp> {
+    spawn_with(backend, false).await
+}
+
+async fn spawn_with(backend: Backend, allow_loopback: bool) -> Option<HookApp> {
     let mut app = spawn_app(backend).await?;
     let mut env: HashMap<&'static str, String> = HashMap::from([
         ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
@@ -91,11 +101,17 @@ pub(crate) async fn spawn(backend: Backend) -> Option<HookApp> {
         ("WORKOS_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
     ]);
     env.extend(WEBHOOK_ENV.map(|(k, v)| (k, v.to_owned())));
+    if !allow_loopback {
+        env.remove("WORKOS_WEBHOOK_ALLOWED_SUBNETS");
+    }
     let (addr, state, server) = start_server(&app, &env).await;
     let config = &state.webhook_config;
     assert_eq!(config.retry_schedule.to_string(), "0,0,0");
     assert_eq!(config.timeout, Duration::from_secs(5));
-    assert_eq!(config.allowed_subnets.allowed().len(), 2);
+    assert_eq!(
+        config.allowed_subnets.allowed().len(),
+        if allow_loopback { 2 } else { 0 }
+    );
     // As `workos-server serve` does (main.rs, `spawn_pipeline`).
     let pipeline = Pipeline::spawn(
         Arc::new(state.store.clone()),
@@ -139,6 +155,14 @@ macro_rules! webhook_test {
     };
 }
 pub(crate) use webhook_test;
+
+/// `server_test!` over [`spawn_strict`].
+macro_rules! webhook_strict_test {
+    ($name:ident) => {
+        server_test!(@tests $name, |backend| $crate::webhooks::spawn_strict(backend));
+    };
+}
+pub(crate) use webhook_strict_test;
 
 impl HookApp {
     /// Registers an endpoint: asserts 201 and a `whsec_` secret, and returns the endpoint as
