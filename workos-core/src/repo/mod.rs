@@ -12,12 +12,14 @@ mod email;
 mod integrations;
 mod leads;
 mod opt_outs;
+mod search;
 mod timeline;
 
 pub use email::*;
 pub use integrations::*;
 pub use leads::*;
 pub use opt_outs::*;
+pub use search::*;
 pub use timeline::*;
 
 use async_trait::async_trait;
@@ -337,6 +339,7 @@ pub trait Store:
     + TaskRepo
     + InteractionRepo
     + TimelineRepo
+    + SearchRepo
     + ContactLookup
     + EventRepo
     + IdempotencyRepo
@@ -372,6 +375,7 @@ impl<T> Store for T where
         + TaskRepo
         + InteractionRepo
         + TimelineRepo
+        + SearchRepo
         + ContactLookup
         + EventRepo
         + IdempotencyRepo

@@ -52,6 +52,7 @@ mod rls;
 mod roles;
 mod routing;
 mod schema_parity;
+mod search;
 mod sqlite_file;
 mod tasks;
 mod timeline;
