@@ -125,7 +125,7 @@ pub struct SearchFields<'a> {
 }
 
 impl SearchQuery {
-    /// The most characters of a query (after trimming).
+    /// The most characters of a query (as sent, surrounding spaces included).
     pub const MAX_CHARS: usize = 200;
     /// The most results of one search.
     pub const MAX_LIMIT: u32 = 50;
@@ -141,15 +141,16 @@ impl SearchQuery {
     /// A search for `q` (trimmed) over every kind, [`Self::DEFAULT_LIMIT`] results.
     ///
     /// # Errors
-    /// [`Error::Validation`] on `q` when it is empty, longer than [`Self::MAX_CHARS`], or has no
-    /// letter or digit.
+    /// [`Error::Validation`] on `q` when it is longer than [`Self::MAX_CHARS`], empty once
+    /// trimmed, or has no letter or digit.
     pub fn new(q: &str) -> Result<Self> {
+        // Counted as sent, so that the bound is the one a client sees documented.
+        if q.chars().count() > Self::MAX_CHARS {
+            return Err(Error::invalid("q", "must be at most 200 characters"));
+        }
         let text = q.trim();
         if text.is_empty() {
             return Err(Error::invalid("q", "must not be empty"));
-        }
-        if text.chars().count() > Self::MAX_CHARS {
-            return Err(Error::invalid("q", "must be at most 200 characters"));
         }
         let words = words_of(text);
         if words.is_empty() {
