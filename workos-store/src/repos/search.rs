@@ -4,10 +4,10 @@
 //!
 //! A record's search text is its words lowercased, each preceded by a space; the query's
 //! [`SearchQuery::patterns`] are looked for in it.
-//! - **Postgres**: `pg_trgm` GIN indexes over that text as an expression (migration 082; the
-//!   expressions below repeat the indexes' exactly, so the planner uses them), queried with
-//!   `LIKE '%pattern%'`; candidates sharing the most patterns come first.
-//! - **SQLite**: an FTS5 table with the trigram tokenizer (`search_text`, kept by triggers, and
+//! - **Postgres**: a stored generated column `search_text` and a GIN index over `org_id` and its
+//!   trigrams (`btree_gin`, `pg_trgm`; migration 082), queried with `LIKE '%pattern%'`;
+//!   candidates sharing the most patterns come first.
+//! - **SQLite**: an FTS5 table with the trigram tokenizer (`search_fts`, kept by triggers, and
 //!   `search_docs`, which maps its rows to records), queried with `MATCH` on the patterns of
 //!   three characters or more (best `bm25` rank first); a query of one-letter words only reads
 //!   the index's text with `LIKE`.
@@ -41,8 +41,6 @@ struct Source {
     table: &'static str,
     /// The columns of a [`CandidateRow`].
     columns: &'static str,
-    /// Postgres: the search text, exactly as migration 082 indexes it.
-    text: &'static str,
 }
 
 const PEOPLE: Source = Source {
@@ -52,9 +50,6 @@ const PEOPLE: Source = Source {
         COALESCE(email, '') || ' ' || CAST(additional_emails AS TEXT) AS other, \
         COALESCE(phone, '') || ' ' || CAST(additional_phones AS TEXT) AS phones, \
         email AS detail, phone AS detail2",
-    text: "(' ' || regexp_replace(lower(coalesce(first_name, '') || ' ' || coalesce(last_name, '') \
-        || ' ' || coalesce(email, '') || ' ' || coalesce(phone, '') || ' ' || additional_emails::text \
-        || ' ' || additional_phones::text), '[^[:alnum:]]+', ' ', 'g'))",
 };
 
 const COMPANIES: Source = Source {
@@ -62,34 +57,30 @@ const COMPANIES: Source = Source {
     table: "companies",
     columns: "id, name, COALESCE(domain, '') AS other, '' AS phones, domain AS detail, \
         CAST(NULL AS TEXT) AS detail2",
-    text: "(' ' || regexp_replace(lower(name || ' ' || coalesce(domain, '')), '[^[:alnum:]]+', ' ', 'g'))",
 };
 
 const DEALS: Source = Source {
     kind: SearchKind::Deal,
     table: "deals",
     columns: "id, name, '' AS other, '' AS phones, stage AS detail, CAST(NULL AS TEXT) AS detail2",
-    text: "(' ' || regexp_replace(lower(name), '[^[:alnum:]]+', ' ', 'g'))",
 };
 
 /// Postgres: live records of the org whose search text contains a pattern, those containing
 /// the most first.
-fn trigram_candidates(sql: &mut Sql, source: &Source, patterns: &[String]) {
+fn trigram_candidates(sql: &mut Sql, patterns: &[String]) {
     sql.push("(");
     for (i, p) in patterns.iter().enumerate() {
         if i > 0 {
             sql.push(" OR ");
         }
-        sql.push(source.text).push(" LIKE ").bind(format!("%{p}%"));
+        sql.push("search_text LIKE ").bind(format!("%{p}%"));
     }
     sql.push(") ORDER BY ");
     for (i, p) in patterns.iter().enumerate() {
         if i > 0 {
             sql.push(" + ");
         }
-        sql.push("(")
-            .push(source.text)
-            .push(" LIKE ")
+        sql.push("(search_text LIKE ")
             .bind(format!("%{p}%"))
             .push(")::int");
     }
@@ -100,7 +91,7 @@ fn trigram_candidates(sql: &mut Sql, source: &Source, patterns: &[String]) {
 /// pattern of three characters, those whose text contains one.
 fn fts_candidates(sql: &mut Sql, source: &Source, patterns: &[String]) {
     sql.push(
-        "id IN (SELECT d.id FROM search_text t JOIN search_docs d ON d.doc = t.rowid \
+        "id IN (SELECT d.id FROM search_fts t JOIN search_docs d ON d.doc = t.rowid \
          WHERE d.org_id = $1 AND d.kind = ",
     )
     .bind(source.kind.as_str());
@@ -120,7 +111,7 @@ fn fts_candidates(sql: &mut Sql, source: &Source, patterns: &[String]) {
         }
         sql.push(") LIMIT ");
     } else {
-        sql.push(" AND search_text MATCH ")
+        sql.push(" AND search_fts MATCH ")
             .bind(phrases.join(" OR "))
             .push(" ORDER BY t.rank LIMIT ");
     }
@@ -143,7 +134,7 @@ async fn search_source(
     );
     sql.push(" AND deleted_at IS NULL AND ");
     if postgres {
-        trigram_candidates(&mut sql, source, &patterns);
+        trigram_candidates(&mut sql, &patterns);
         sql.bind(i64::from(SearchQuery::CANDIDATES));
     } else {
         fts_candidates(&mut sql, source, &patterns);
