@@ -174,6 +174,9 @@ struct Recorded {
     call_sequence: HashMap<String, u32>,
     /// The leg each call's `<Dial>` created (parent `CallSid` → child `CallSid`).
     dialed_legs: HashMap<String, String>,
+    /// Twilio's record of calls not created through the API (inbound calls, dialled legs), by
+    /// `CallSid`: see [`FakeTwilio::end_call`].
+    call_records: HashMap<String, Value>,
 }
 
 struct Shared {
@@ -947,8 +950,13 @@ fn respond(shared: &Shared, request: RecordedRequest) -> Response {
             None => not_found(),
         },
         ("GET", ["Calls", file]) => match file.strip_suffix(".json") {
-            Some(sid) => find(&shared.lock().calls, sid)
-                .map_or_else(not_found, |c| ok(StatusCode::OK, &c.resource)),
+            Some(sid) => {
+                let recorded = shared.lock();
+                find(&recorded.calls, sid)
+                    .map(|c| &c.resource)
+                    .or_else(|| recorded.call_records.get(sid))
+                    .map_or_else(not_found, |resource| ok(StatusCode::OK, resource))
+            }
             None => not_found(),
         },
         (_, ["Messages.json" | "Calls.json"] | ["Messages" | "Calls", _]) => {

@@ -61,6 +61,7 @@ pub mod types {
         CALL_RECEIVED = "call.received";
         CALL_STATUS_CHANGED = "call.status_changed";
         CALL_COMPLETED = "call.completed";
+        CALL_ANSWERED = "call.answered";
         CALL_RECORDING_AVAILABLE = "call.recording_available";
         CALL_TRANSCRIPTION_AVAILABLE = "call.transcription_available";
         SMS_SETTINGS_UPDATED = "sms_settings.updated";

@@ -72,8 +72,6 @@ pub struct TwilioAccounts<S> {
     platform: Option<TwilioClient>,
     /// Checks signatures for orgs without an account of their own.
     platform_validator: Option<RequestValidator>,
-    /// The platform account's SID (`AC…`), when configured.
-    platform_sid: Option<String>,
     /// Sends for orgs without an account of their own.
     platform_messenger: Option<Messenger<S>>,
     base_url: String,
@@ -140,7 +138,6 @@ where
             cipher,
             platform,
             platform_validator: config.auth_token.clone().map(RequestValidator::new),
-            platform_sid: config.account_sid.clone(),
             platform_messenger,
             base_url: config.api_base_url.clone(),
             timeout: config.timeout,
@@ -166,12 +163,6 @@ where
     #[must_use]
     pub fn platform_validator(&self) -> Option<&RequestValidator> {
         self.platform_validator.as_ref()
-    }
-
-    /// The platform account's SID, when configured.
-    #[must_use]
-    pub fn platform_account_sid(&self) -> Option<&str> {
-        self.platform_sid.as_deref()
     }
 
     /// The org's own account as an integration (never its token), for any member; `None` when
@@ -334,6 +325,18 @@ where
     /// The storage.
     pub(crate) fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The REST client acting for `org`: its own account's when it has one, else the
+    /// platform's; `None` when neither can be used.
+    ///
+    /// # Errors
+    /// As [`TwilioAccounts::of`].
+    pub async fn client_for(&self, org: OrgId) -> Result<Option<TwilioClient>> {
+        Ok(match self.of(org).await? {
+            Some(account) => account.client.clone(),
+            None => self.platform.clone(),
+        })
     }
 
     /// The platform account's REST client, when configured.

@@ -112,6 +112,9 @@ impl Params {
     }
 }
 
+/// A webhook payload's parser (the models' `from_params`).
+type ParseParams<T> = fn(&[(String, String)]) -> std::result::Result<T, ParseError>;
+
 /// The parameters' error, as the caller's input error on that parameter.
 fn bad_payload(e: &ParseError) -> Error {
     Error::invalid(e.field(), e.to_string())
@@ -192,8 +195,7 @@ where
     /// [`Error::Validation`] naming a missing or malformed Twilio parameter;
     /// [`Error::Unavailable`] when no auth token can check the request or the storage fails.
     pub async fn message(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
+        let params = self.params(request)?;
         let to = params.get("To").unwrap_or_default();
         // The number's org first: its own Twilio account, if any, signed the request.
         let owner = self.owners.owner(to).await?;
@@ -280,14 +282,14 @@ where
     }
 
     /// A message status callback: updates an outbound message's status (unknown statuses are
-    /// stored as given) and emits `sms.status_changed`. A callback of no known org is ignored
-    /// (logged).
+    /// stored as given) and emits `sms.status_changed`. Statuses only move forward along
+    /// Twilio's progression (a replayed or late callback changes nothing). A callback of no
+    /// known org is ignored (logged).
     ///
     /// # Errors
     /// As [`InboundService::message`].
     pub async fn message_status(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
+        let params = self.params(request)?;
         let org = self
             .callback_org(request, &[params.get("From"), params.get("To")])
             .await?;
@@ -322,6 +324,32 @@ where
             Some(org) => Ok(Some(org)),
             None => Ok(self.owners.uncached(numbers).await?.map(|p| p.org_id)),
         }
+    }
+
+    /// A request's form parameters, once [`Self::precheck`] let it through.
+    fn params(&self, request: &InboundRequest<'_>) -> Result<Params> {
+        let params = Params(parse_form(request.body));
+        self.precheck(request, &params)?;
+        Ok(params)
+    }
+
+    /// A request to a callback URL the engine built: its parameters parsed by `parse` once its
+    /// signature checks out with the account of the org the URL names. The URL must name the
+    /// org (else [`Error::Validation`] on `org`: "the `url` must name the org"), which is
+    /// checked after the parameters, as a request Twilio could not have made.
+    async fn engine_callback<T>(
+        &self,
+        request: &InboundRequest<'_>,
+        parse: ParseParams<T>,
+        url: &str,
+    ) -> Result<(OrgId, T)> {
+        let params = self.params(request)?;
+        let org = request.org();
+        self.verify(org, request, &params).await?;
+        let parsed = parse(&params.0).map_err(|e| bad_payload(&e))?;
+        let org =
+            org.ok_or_else(|| Error::invalid("org", format!("the {url} must name the org")))?;
+        Ok((org, parsed))
     }
 
     /// The checks that need no lookup, made before any: a request without a signature is

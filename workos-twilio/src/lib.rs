@@ -71,6 +71,7 @@ pub mod inbound;
 pub mod models;
 mod numbers;
 mod opt_outs;
+pub mod reconcile;
 pub mod registration;
 pub mod signature;
 pub mod twiml;

@@ -1,7 +1,7 @@
 //! The background work of a server process, next to the API (`workos-server serve`) or alone
 //! (`workos-server worker`): the webhook pipeline and the lead sender (`webhooks`, `leads`),
 //! the Gmail sync scheduler (`gmail`) and the queued-lead job (`leads`), as built; and the
-//! retention job, wherever deliveries run.
+//! retention job and the call reconciliation job (`twilio`), wherever deliveries run.
 
 use anyhow::Context as _;
 
@@ -19,6 +19,8 @@ pub struct Workers {
     #[cfg(feature = "leads")]
     lead_routing: Option<workos_leads::routing_job::JobHandle>,
     retention: Option<crate::retention::JobHandle>,
+    #[cfg(feature = "twilio")]
+    call_reconcile: Option<workos_twilio::reconcile::JobHandle>,
 }
 
 impl Workers {
@@ -27,7 +29,9 @@ impl Workers {
     /// (`WORKOS_GMAIL_SYNC_INTERVAL_SECS`), the queued-lead job unless
     /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0, and the retention job with deliveries unless
     /// `WORKOS_RETENTION_INTERVAL_SECS` is 0 (`WORKOS_RETENTION_EVENTS_DAYS`,
-    /// `WORKOS_RETENTION_ATTEMPTS_DAYS`: see [`crate::retention`]).
+    /// `WORKOS_RETENTION_ATTEMPTS_DAYS`: see [`crate::retention`]), and the call reconciliation
+    /// job with deliveries unless `WORKOS_CALL_RECONCILE_INTERVAL_SECS` is 0
+    /// (`WORKOS_CALL_RECONCILE_AFTER_SECS`: see [`workos_twilio::reconcile`]).
     ///
     /// # Errors
     /// When a worker cannot start, or its configuration is malformed.
@@ -40,6 +44,14 @@ impl Workers {
             workers.retention = retention
                 .interval
                 .map(|every| crate::retention::spawn(state.store.clone(), retention.policy, every));
+        }
+        #[cfg(feature = "twilio")]
+        if deliveries {
+            let config = workos_twilio::reconcile::ReconcileConfig::from_lookup(|name| {
+                std::env::var(name).ok()
+            })
+            .map_err(|e| anyhow::anyhow!("the call reconciliation job: {e}"))?;
+            workers.call_reconcile = workos_twilio::reconcile::spawn(state.twilio.clone(), config);
         }
         #[cfg(feature = "webhooks")]
         if deliveries {
@@ -93,6 +105,10 @@ impl Workers {
         // shutdown deadline.
         let mut stopping: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
         if let Some(job) = self.retention {
+            stopping.push(Box::pin(job.shutdown()));
+        }
+        #[cfg(feature = "twilio")]
+        if let Some(job) = self.call_reconcile {
             stopping.push(Box::pin(job.shutdown()));
         }
         #[cfg(feature = "leads")]

@@ -1,9 +1,57 @@
 //! Webhooks of calls that `<Dial>`: the dialled (child) leg's status callbacks, the `<Dial>`
-//! action request, and a `<Record>`'s transcription callback, with Twilio's parameter names.
+//! action request, and a `<Record>`'s transcription callback, with Twilio's parameter names;
+//! and Twilio's record of how a call ended (the Calls resource), whatever its callbacks said.
+
+use serde_json::json;
 
 use super::{API_VERSION, FakeTwilio, Params, new_sid, now};
 
 impl FakeTwilio {
+    /// Twilio ended call `sid` with `status` (`completed`, `no-answer`, …) after
+    /// `duration_secs`, and no callback says so (they were lost): from now on its Call resource
+    /// (`GET …/Calls/{sid}.json`) does. A call created through the API keeps its resource, with
+    /// `status`, `duration` (a string, as Twilio sends it) and `end_time` updated; any other
+    /// call (an inbound one, a leg a `<Dial>` created: see [`FakeTwilio::dialed_leg_sid`]) gets
+    /// a resource of its own, as Twilio keeps one for every call.
+    pub fn end_call(&self, sid: &str, status: &str, duration_secs: Option<u32>) {
+        let account = self.account_sid().to_owned();
+        let mut recorded = self.shared.lock();
+        let parent = recorded
+            .dialed_legs
+            .iter()
+            .find(|(_, child)| *child == sid)
+            .map(|(parent, _)| parent.clone());
+        let end = |resource: &mut serde_json::Value| {
+            resource["status"] = json!(status);
+            resource["duration"] = json!(duration_secs.map(|d| d.to_string()));
+            resource["end_time"] = json!(now());
+            resource["date_updated"] = json!(now());
+        };
+        if let Some(created) = recorded
+            .calls
+            .iter_mut()
+            .find(|c| c.request.sid.as_deref() == Some(sid))
+        {
+            end(&mut created.resource);
+            return;
+        }
+        let resource = recorded
+            .call_records
+            .entry(sid.to_owned())
+            .or_insert_with(|| {
+                json!({
+                    "account_sid": account,
+                    "api_version": API_VERSION,
+                    "date_created": now(),
+                    "direction": if parent.is_some() { "outbound-dial" } else { "inbound" },
+                    "parent_call_sid": parent,
+                    "sid": sid,
+                    "uri": format!("/{API_VERSION}/Accounts/{account}/Calls/{sid}.json"),
+                })
+            });
+        end(resource);
+    }
+
     /// The `CallSid` of the leg call `parent_sid`'s `<Dial>` created: the same for every
     /// callback of that call (made up on first use, as Twilio creates it when it dials).
     #[must_use]
@@ -57,6 +105,49 @@ impl FakeTwilio {
                 .add("Duration", &secs.div_ceil(60).to_string());
         }
         p.0
+    }
+
+    /// The member at `number` answered the `<Dial>` of call `parent_sid` that the TwiML
+    /// `twiml` answered (the caller `from`): the `statusCallback` URL of that `<Number>` and the
+    /// parameters Twilio posts there for its `answered` event ([`Self::dialed_leg_status_params`]
+    /// with `CallStatus` `in-progress`). `None` when no `<Number>` dials `number`, or it does not
+    /// ask for `answered` (Twilio would send nothing).
+    #[must_use]
+    pub fn number_answered(
+        &self,
+        twiml: &str,
+        parent_sid: &str,
+        from: &str,
+        number: &str,
+    ) -> Option<(String, Vec<(String, String)>)> {
+        let unescape = |v: &str| {
+            v.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&")
+        };
+        let attr = |tag: &str, name: &str| {
+            let key = format!(" {name}=\"");
+            let start = tag.find(&key)? + key.len();
+            let end = start + tag[start..].find('"')?;
+            Some(unescape(&tag[start..end]))
+        };
+        twiml.split("<Number").skip(1).find_map(|rest| {
+            let (tag, rest) = rest.split_once('>')?;
+            let (dialled, _) = rest.split_once("</Number>")?;
+            if unescape(dialled.trim()) != number {
+                return None;
+            }
+            let events = attr(tag, "statusCallbackEvent").unwrap_or_else(|| "completed".into());
+            if !events.split_whitespace().any(|e| e == "answered") {
+                return None;
+            }
+            let url = attr(tag, "statusCallback")?;
+            let params =
+                self.dialed_leg_status_params(parent_sid, from, number, "in-progress", None);
+            Some((url, params))
+        })
     }
 
     /// The request Twilio makes to a `<Dial>`'s `action` when the dial of call `call_sid`

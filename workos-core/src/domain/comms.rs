@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::TimeRange;
-use crate::ids::{CallId, InteractionId, OrgId, PersonId, PhoneId, SmsId};
+use crate::ids::{CallId, InteractionId, MemberId, OrgId, PersonId, PhoneId, SmsId};
 
 /// Which way a message or call went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -155,6 +155,9 @@ pub struct Call {
     /// The provider id of the leg the engine dialled (Twilio's child `CallSid`): the
     /// customer's in a click-to-call, the member's who took an inbound call.
     pub dial_call_sid: Option<String>,
+    /// The member who took an inbound call that rang members (their dialled leg answered), once
+    /// known; `call.answered` says when it becomes known.
+    pub answered_by_member_id: Option<MemberId>,
     /// The recording's provider id.
     pub recording_sid: Option<String>,
     /// Where the recording is served.
@@ -250,6 +253,48 @@ pub fn call_status_advances(current: &str, next: &str) -> bool {
     }
 }
 
+/// Where a message status belongs on Twilio's documented progression of an outbound message:
+/// `accepted`/`scheduled` < `queued` < `sending` < `sent` < `delivered` < `read`, with
+/// `undelivered`, `failed`, `canceled` and (inbound) `received` final beside `delivered`.
+/// `None` for a status Twilio did not document (`partially_delivered`, `receiving`, …).
+#[must_use]
+pub fn sms_status_rank(status: &str) -> Option<u8> {
+    match status {
+        "accepted" | "scheduled" => Some(0),
+        "queued" => Some(1),
+        "sending" => Some(2),
+        "sent" => Some(3),
+        "delivered" | "undelivered" | "failed" | "canceled" | "received" => Some(4),
+        "read" => Some(5),
+        _ => None,
+    }
+}
+
+/// Whether a message status is final: nothing changes it (`delivered` still becomes `read`,
+/// on channels with read receipts).
+#[must_use]
+pub fn sms_status_is_final(status: &str) -> bool {
+    matches!(
+        status,
+        "undelivered" | "failed" | "canceled" | "received" | "read"
+    )
+}
+
+/// Whether a message at `current` moves to `next`: never from a final status, never back or
+/// sideways along the progression (a replayed or late callback), always to an undocumented
+/// status (stored as given) or from one.
+#[must_use]
+pub fn sms_status_advances(current: &str, next: &str) -> bool {
+    if sms_status_is_final(current) {
+        return false;
+    }
+    match (sms_status_rank(current), sms_status_rank(next)) {
+        (Some(c), Some(n)) => n > c,
+        (None, Some(_)) => true,
+        (_, None) => current != next,
+    }
+}
+
 /// Which leg of a stored call a status callback reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -265,7 +310,14 @@ pub enum CallLeg {
     Dialed {
         /// The dialled leg's `CallSid`.
         call_sid: Option<String>,
+        /// The member whose phone the leg rang, when the report says (an inbound call's
+        /// ringing names the member in each leg's status callback URL).
+        member_id: Option<MemberId>,
     },
+    /// The provider's own record of the call, read when its callbacks never came
+    /// ([`CallProgress`] of a reconciliation): a final status applies to the call even once it
+    /// was bridged, and only a final one applies.
+    Provider,
 }
 
 /// A status report of a call.
@@ -279,6 +331,24 @@ pub struct CallProgress {
     pub status: String,
     /// The leg's length in seconds, when reported.
     pub duration_seconds: Option<u32>,
+}
+
+/// A call still not final long after it started (its last callbacks never came), as a
+/// reconciliation with the provider reads it: which legs to ask the provider about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedCall {
+    /// The org.
+    pub org_id: OrgId,
+    /// The call.
+    pub id: CallId,
+    /// Its provider id.
+    pub call_sid: String,
+    /// The leg it dialled, when known.
+    pub dial_call_sid: Option<String>,
+    /// Whether it is a click-to-call whose rep answered (then the dialled leg decides).
+    pub bridged: bool,
+    /// Its stored status.
+    pub status: String,
 }
 
 /// A call's recording, as the provider reports it.
@@ -328,5 +398,21 @@ mod tests {
         assert!(!call_status_advances("completed", "answering-machine"));
         assert!(call_status_is_final("canceled"));
         assert!(!call_status_is_final("in-progress"));
+    }
+
+    #[test]
+    fn sms_statuses_only_move_forward() {
+        assert!(sms_status_advances("queued", "sent"));
+        assert!(sms_status_advances("sent", "delivered"));
+        assert!(sms_status_advances("delivered", "read"));
+        assert!(sms_status_advances("accepted", "queued"));
+        assert!(!sms_status_advances("delivered", "sent"));
+        assert!(!sms_status_advances("sent", "sent"));
+        assert!(!sms_status_advances("delivered", "failed"));
+        assert!(!sms_status_advances("failed", "delivered"));
+        assert!(!sms_status_advances("undelivered", "read"));
+        assert!(sms_status_advances("sent", "partially_delivered"));
+        assert!(sms_status_advances("partially_delivered", "delivered"));
+        assert!(!sms_status_advances("read", "delivered"));
     }
 }

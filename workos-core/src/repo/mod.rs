@@ -793,8 +793,11 @@ pub trait CommsRepo: Send + Sync {
     /// [`crate::Error::NotFound`] (`phone`) when `phone_id` is not (or no longer) a number of
     /// the org: nothing is written.
     async fn record_sms(&self, ctx: &TenantContext, new: NewSms) -> Result<Recorded<Sms>>;
-    /// Updates a message's provider status; emits `sms.status_changed` when it changed. Unknown
-    /// statuses are stored as given. `None` when no message has that id in the org.
+    /// Updates a message's provider status; emits `sms.status_changed` when it changed. The
+    /// status only moves forward along Twilio's progression and a final one stays
+    /// ([`crate::domain::sms_status_advances`]): replayed and late callbacks change nothing.
+    /// Unknown statuses are stored as given; an error code is kept once set. `None` when no
+    /// message has that id in the org.
     ///
     /// # Errors
     /// [`crate::Error::Unavailable`] when the storage fails.
@@ -862,6 +865,20 @@ pub trait CommsRepo: Send + Sync {
         ctx: &TenantContext,
         transcription: CallTranscription,
     ) -> Result<Option<Call>>;
+    /// The calls of every org that are not final and started between `started_after` and
+    /// `started_before`, with a provider id, in id order after `after`, at most `limit`: how
+    /// a reconciliation job finds calls whose last callbacks never came. Reads in the system
+    /// scope (no tenant).
+    ///
+    /// # Errors
+    /// [`crate::Error::Unavailable`] when the storage fails.
+    async fn unfinished_calls(
+        &self,
+        started_after: DateTime<Utc>,
+        started_before: DateTime<Utc>,
+        after: Option<CallId>,
+        limit: u32,
+    ) -> Result<Vec<crate::domain::UnfinishedCall>>;
     /// One call.
     ///
     /// # Errors

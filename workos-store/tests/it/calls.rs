@@ -61,6 +61,15 @@ fn report(sid: &str, leg: CallLeg, status: &str, secs: Option<u32>) -> CallProgr
 fn dialed(sid: &str) -> CallLeg {
     CallLeg::Dialed {
         call_sid: Some(sid.to_owned()),
+        member_id: None,
+    }
+}
+
+/// The `answered` report of leg `sid`, which rang `member`.
+fn answered_by(sid: &str, member: MemberId) -> CallLeg {
+    CallLeg::Dialed {
+        call_sid: Some(sid.to_owned()),
+        member_id: Some(member),
     }
 }
 
@@ -122,7 +131,13 @@ async fn call_statuses_only_move_forward(store: &SqlStore) {
         (dialed("CA2"), "completed"),
         (CallLeg::Own, "completed"),
         (CallLeg::Own, "ringing"),
-        (CallLeg::Dialed { call_sid: None }, "busy"),
+        (
+            CallLeg::Dialed {
+                call_sid: None,
+                member_id: None,
+            },
+            "busy",
+        ),
     ] {
         assert_eq!(
             status(store, &ctx, report("CA1", leg, s, Some(9)))
@@ -168,6 +183,278 @@ async fn call_statuses_only_move_forward(store: &SqlStore) {
     assert_eq!(
         store.get_call(&ctx, c.id).await.unwrap().status,
         "completed"
+    );
+}
+
+contract_test!(the_member_whose_leg_answered_took_the_call);
+async fn the_member_whose_leg_answered_took_the_call(store: &SqlStore) {
+    let t = Tenant::new(store, "Who answered").await;
+    let ctx = t.system();
+    let (ada, bob) = (MemberId::new(), MemberId::new());
+
+    // Ada's leg answers: the call is hers (`call.answered`), and in progress.
+    let call = outbound_call(store, &ctx, "CA1").await;
+    status(store, &ctx, report("CA1", CallLeg::Own, "ringing", None)).await;
+    let c = status(
+        store,
+        &ctx,
+        report("CA1", answered_by("CA2", ada), "in-progress", None),
+    )
+    .await;
+    assert_eq!(c.answered_by_member_id, Some(ada));
+    assert_eq!(c.status, "in-progress");
+    assert_eq!(c.dial_call_sid.as_deref(), Some("CA2"));
+    let event = one_event(store, &ctx, types::CALL_ANSWERED, call.id).await;
+    assert_eq!(event.data["answered_by_member_id"], ada.to_string());
+    // Another leg (Bob's) answering later, or Ada's callback replayed: still Ada's, no event.
+    status(
+        store,
+        &ctx,
+        report("CA1", answered_by("CA3", bob), "in-progress", None),
+    )
+    .await;
+    status(
+        store,
+        &ctx,
+        report("CA1", answered_by("CA2", bob), "in-progress", None),
+    )
+    .await;
+    let c = status(
+        store,
+        &ctx,
+        report("CA1", dialed("CA2"), "completed", Some(30)),
+    )
+    .await;
+    assert_eq!(c.answered_by_member_id, Some(ada));
+    assert_eq!(c.status, "completed");
+    one_event(store, &ctx, types::CALL_ANSWERED, call.id).await;
+    let completed = one_event(store, &ctx, types::CALL_COMPLETED, call.id).await;
+    assert_eq!(completed.data["answered_by_member_id"], ada.to_string());
+
+    // The dial's outcome came first: who answered still lands on the finished call.
+    let late = outbound_call(store, &ctx, "CA4").await;
+    status(
+        store,
+        &ctx,
+        report("CA4", dialed("CA5"), "completed", Some(9)),
+    )
+    .await;
+    let c = status(
+        store,
+        &ctx,
+        report("CA4", answered_by("CA5", bob), "in-progress", None),
+    )
+    .await;
+    assert_eq!(
+        (c.status.as_str(), c.answered_by_member_id),
+        ("completed", Some(bob))
+    );
+    one_event(store, &ctx, types::CALL_ANSWERED, late.id).await;
+    assert_eq!(
+        store
+            .get_call(&ctx, late.id)
+            .await
+            .unwrap()
+            .answered_by_member_id,
+        Some(bob)
+    );
+
+    // Another org's report does not reach the call.
+    let other = Tenant::new(store, "Other").await;
+    assert!(
+        store
+            .update_call_status(
+                &other.system(),
+                report("CA1", answered_by("CA2", bob), "in-progress", None)
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+contract_test!(unfinished_calls_are_listed_across_orgs_and_settled_from_the_provider);
+async fn unfinished_calls_are_listed_across_orgs_and_settled_from_the_provider(store: &SqlStore) {
+    let a = Tenant::new(store, "Stuck A").await;
+    let b = Tenant::new(store, "Stuck B").await;
+    let (actx, bctx) = (a.system(), b.system());
+    let start = chrono::Utc::now() - chrono::Duration::minutes(1);
+    // Bridged and never heard of again; ringing; and finished (not listed).
+    let stuck = outbound_call(store, &actx, "CA10").await;
+    status(
+        store,
+        &actx,
+        report("CA10", CallLeg::Bridging, "in-progress", None),
+    )
+    .await;
+    let ringing = outbound_call(store, &bctx, "CA20").await;
+    status(store, &bctx, report("CA20", CallLeg::Own, "ringing", None)).await;
+    outbound_call(store, &actx, "CA30").await;
+    status(store, &actx, report("CA30", CallLeg::Own, "busy", None)).await;
+
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let ours = |calls: Vec<workos_core::domain::UnfinishedCall>| -> Vec<_> {
+        calls
+            .into_iter()
+            .filter(|c| c.org_id == a.org.id || c.org_id == b.org.id)
+            .collect()
+    };
+    let listed = ours(
+        store
+            .unfinished_calls(start, later, None, 100)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        listed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![stuck.id, ringing.id],
+        "in id order, across orgs, the finished one left out"
+    );
+    assert!(listed[0].bridged && listed[0].status == "in-progress");
+    assert_eq!(listed[1].org_id, b.org.id);
+    assert_eq!(listed[1].call_sid, "CA20");
+    let next = ours(
+        store
+            .unfinished_calls(start, later, Some(stuck.id), 100)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        next.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ringing.id]
+    );
+    // Outside the window: none.
+    assert!(
+        ours(
+            store
+                .unfinished_calls(later, later, None, 100)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
+    assert!(
+        ours(
+            store
+                .unfinished_calls(start - chrono::Duration::hours(1), start, None, 100)
+                .await
+                .unwrap()
+        )
+        .is_empty()
+    );
+
+    // The provider's record: not final changes nothing; final applies though bridged.
+    let c = status(
+        store,
+        &actx,
+        report("CA10", CallLeg::Provider, "ringing", None),
+    )
+    .await;
+    assert_eq!(c.status, "in-progress");
+    let c = status(
+        store,
+        &actx,
+        report("CA10", CallLeg::Provider, "completed", Some(75)),
+    )
+    .await;
+    assert_eq!(
+        (c.status.as_str(), c.duration_seconds),
+        ("completed", Some(75))
+    );
+    one_event(store, &actx, types::CALL_COMPLETED, stuck.id).await;
+    let listed = ours(
+        store
+            .unfinished_calls(start, later, None, 100)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        listed.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ringing.id]
+    );
+}
+
+async fn sms_status(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    sid: &str,
+    status: &str,
+    code: Option<&str>,
+) -> workos_core::domain::Sms {
+    store
+        .update_sms_status(ctx, sid, status, code.map(str::to_owned))
+        .await
+        .expect("update")
+        .expect("the message")
+}
+
+contract_test!(sms_statuses_only_move_forward);
+async fn sms_statuses_only_move_forward(store: &SqlStore) {
+    let t = Tenant::new(store, "Texts").await;
+    let ctx = t.system();
+    let sms = store
+        .record_sms(
+            &ctx,
+            workos_core::domain::NewSms {
+                phone_id: None,
+                message_sid: Some("SM1".into()),
+                direction: Direction::Outbound,
+                from: phone(1).as_ref().to_owned(),
+                to: phone(2).as_ref().to_owned(),
+                body: "Hi".into(),
+                media: Vec::new(),
+                status: "queued".into(),
+                person_id: None,
+                unknown_sender: UnknownSender::StoreUnmatched,
+            },
+        )
+        .await
+        .unwrap()
+        .record;
+    let update = |s, code| sms_status(store, &ctx, "SM1", s, code);
+    assert_eq!(update("sent", None).await.status, "sent");
+    // Replayed and late: nothing.
+    assert_eq!(update("queued", None).await.status, "sent");
+    assert_eq!(update("sent", None).await.status, "sent");
+    assert_eq!(update("delivered", None).await.status, "delivered");
+    assert_eq!(update("read", None).await.status, "read");
+    // Final is final.
+    let s = update("undelivered", Some("30003")).await;
+    assert_eq!((s.status.as_str(), s.error_code), ("read", None));
+    assert_eq!(
+        events_about(store, &ctx, types::SMS_STATUS_CHANGED, sms.id)
+            .await
+            .len(),
+        3
+    );
+
+    // The same status again may bring its error code; a failure stays failed.
+    store
+        .record_sms(
+            &ctx,
+            workos_core::domain::NewSms {
+                message_sid: Some("SM2".into()),
+                status: "queued".into(),
+                phone_id: None,
+                direction: Direction::Outbound,
+                from: phone(1).as_ref().to_owned(),
+                to: phone(2).as_ref().to_owned(),
+                body: "Hi again".into(),
+                media: Vec::new(),
+                person_id: None,
+                unknown_sender: UnknownSender::StoreUnmatched,
+            },
+        )
+        .await
+        .unwrap();
+    let second = |s, code| sms_status(store, &ctx, "SM2", s, code);
+    second("failed", None).await;
+    let s = second("failed", Some("30008")).await;
+    assert_eq!(s.error_code.as_deref(), Some("30008"));
+    let s = second("sent", None).await;
+    assert_eq!(
+        (s.status.as_str(), s.error_code.as_deref()),
+        ("failed", Some("30008"))
     );
 }
 

@@ -6,7 +6,7 @@ use workos_core::domain::{
     CallLeg, CallProgress, CallRecording, CallTranscription, Direction, NewCall, RingStrategy,
     RingTargets,
 };
-use workos_core::ids::{OrgId, PhoneId};
+use workos_core::ids::{MemberId, OrgId, PhoneId};
 use workos_core::repo::{
     CallSettingsRepo, CommsRepo, Directory, IntegrationRepo, OptOutRepo, OrgRepo, PersonRepo,
     PhoneRepo,
@@ -14,12 +14,11 @@ use workos_core::repo::{
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
-use super::{InboundRequest, InboundService, Params, WEBHOOK_PATH, bad_payload, system};
+use super::{InboundRequest, InboundService, WEBHOOK_PATH, bad_payload, system};
 use crate::models::{
     CallStatusCallback, DialActionCallback, InboundCall, RecordingCallback, TranscriptionCallback,
     Twiml, empty_twiml,
 };
-use crate::signature::parse_form;
 use crate::twiml::{Dial, DialNumber, DialRecord, Record};
 
 /// How long a click-to-call rings the callee before giving up.
@@ -33,6 +32,11 @@ const NOT_IN_SERVICE: &str = "This number is not in service.";
 
 /// The dialled leg's progress events a click-to-call asks for.
 const DIALED_LEG_EVENTS: &str = "initiated ringing answered completed";
+
+/// The progress event a member's leg of an inbound call's ringing reports: only `answered`,
+/// which says who took the call (the legs nobody answered end `canceled` or `no-answer`, which
+/// says nothing about the call; the `<Dial>` action reports how ringing ended).
+const RINGING_LEG_EVENTS: &str = "answered";
 
 impl<S> InboundService<S>
 where
@@ -57,14 +61,13 @@ where
     /// number ([`CallSettingsRepo::ring_targets`]), in order or all at once, and when nobody
     /// answers (or nobody is set) the caller hears the greeting and leaves a voicemail,
     /// transcribed when the org says so. A call the engine placed without a rep hears the
-    /// greeting and is recorded. A call to a number no org owns hears that the number is not
-    /// in service.
+    /// greeting and is recorded, then hangs up. A call to a number no org owns hears that the
+    /// number is not in service.
     ///
     /// # Errors
     /// As [`InboundService::message`].
     pub async fn voice(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
+        let params = self.params(request)?;
         let outbound = params
             .get("Direction")
             .is_some_and(|d| d.starts_with("outbound"));
@@ -100,16 +103,24 @@ where
         self.store.record_call(&ctx, new).await?;
         match (direction, phone_id) {
             (Direction::Inbound, Some(phone)) => self.ring(&ctx, phone, 0).await,
+            // The `<Record>`'s action hangs up; without one Twilio would ask this URL again and
+            // record again. The trailing `<Hangup/>` ends a call whose recording got no audio.
             _ => Ok(Twiml::new()
                 .say(&self.voice_greeting)
-                .record(&self.hook(org, "recording"))
+                .record_with(
+                    &Record::new()
+                        .action(&self.hook(org, "hangup"))
+                        .recording_status_callback(&self.hook(org, "recording")),
+                )
+                .hangup()
                 .build()),
         }
     }
 
     /// The TwiML that rings the members of `phone` from the `next`-th on, or, when none is
     /// left, takes a voicemail. The `<Dial>`'s action comes back to [`InboundService::ring_next`]
-    /// with the index of the member after those it rang.
+    /// with the index of the member after those it rang; each `<Number>`'s `answered` status
+    /// callback names its member, so the call records who took it.
     async fn ring(&self, ctx: &TenantContext, phone: PhoneId, next: usize) -> Result<String> {
         let org = ctx.org_id();
         let targets = self.store.ring_targets(ctx, phone).await?;
@@ -133,8 +144,12 @@ where
             .action(&action)
             .answer_on_bridge()
             .timeout(settings.timeout_seconds);
-        for (_, number) in ringing {
-            dial = dial.number(DialNumber::new(number.as_ref()));
+        let status = self.hook(org, "call-status");
+        for (member, number) in ringing {
+            dial = dial.number(
+                DialNumber::new(number.as_ref())
+                    .status_callback(&format!("{status}&member={member}"), RINGING_LEG_EVENTS),
+            );
         }
         Ok(Twiml::new().dial(&dial).build())
     }
@@ -165,12 +180,9 @@ where
     /// As [`InboundService::message`]; [`Error::Validation`] on `org`, `phone` or `next` when
     /// the URL lacks them.
     pub async fn ring_next(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let dial = DialActionCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let org = org.ok_or_else(|| Error::invalid("org", "the ring URL must name the org"))?;
+        let (org, dial) = self
+            .engine_callback(request, DialActionCallback::from_params, "ring URL")
+            .await?;
         let phone: PhoneId = request
             .query_param("phone")
             .and_then(|p| p.parse().ok())
@@ -193,6 +205,7 @@ where
             call_sid: dial.call_sid.clone(),
             leg: CallLeg::Dialed {
                 call_sid: dial.dial_call_sid.clone(),
+                member_id: None,
             },
             status: dial.leg_status().to_owned(),
             duration_seconds: dial.dial_call_duration,
@@ -211,14 +224,9 @@ where
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` or `to` when the URL
     /// lacks them.
     pub async fn bridge(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let call = InboundCall::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            return Err(Error::invalid("org", "the bridge URL must name the org"));
-        };
+        let (org, call) = self
+            .engine_callback(request, InboundCall::from_params, "bridge URL")
+            .await?;
         let to = request
             .query_param("to")
             .and_then(|t| workos_core::domain::E164::parse(&t).ok())
@@ -254,12 +262,9 @@ where
     /// # Errors
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
     pub async fn bridge_ended(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let dial = DialActionCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let org = org.ok_or_else(|| Error::invalid("org", "the action URL must name the org"))?;
+        let (org, dial) = self
+            .engine_callback(request, DialActionCallback::from_params, "action URL")
+            .await?;
         let ctx = system(org, "twilio.bridge_ended", request);
         self.dial_ended(&ctx, &dial).await?;
         Ok(empty_twiml().to_owned())
@@ -271,27 +276,34 @@ where
     /// # Errors
     /// As [`InboundService::message`].
     pub async fn hangup(&self, request: &InboundRequest<'_>) -> Result<String> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
+        let params = self.params(request)?;
         self.verify(request.org(), request, &params).await?;
         Ok(Twiml::new().hangup().build())
     }
 
     /// A call status callback: updates the call's status and duration; emits
     /// `call.completed` (or `call.status_changed`). A callback of a leg the engine dialled
-    /// (`ParentCallSid`) updates the call that dialled it. Statuses only move forward; a
-    /// callback of no known org is ignored (logged).
+    /// (`ParentCallSid`) updates the call that dialled it; when its URL names the member the
+    /// leg rang (an inbound call's ringing), that member took the call (`call.answered`).
+    /// Statuses only move forward; a callback of no known org is ignored (logged).
     ///
     /// # Errors
-    /// As [`InboundService::message`].
+    /// As [`InboundService::message`]; [`Error::Validation`] on `member` when the URL names
+    /// one that is not a member id.
     pub async fn call_status(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
+        let params = self.params(request)?;
         let org = self
             .callback_org(request, &[params.get("To"), params.get("From")])
             .await?;
         self.verify(org, request, &params).await?;
         let status = CallStatusCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
+        let member_id = request
+            .query_param("member")
+            .map(|m| {
+                m.parse::<MemberId>()
+                    .map_err(|_| Error::invalid("member", "must be a member id"))
+            })
+            .transpose()?;
         let Some(org) = org else {
             tracing::warn!(call_sid = %status.call_sid, "status callback for a call of no known org");
             return Ok(());
@@ -302,6 +314,7 @@ where
                 call_sid: parent,
                 leg: CallLeg::Dialed {
                     call_sid: Some(status.call_sid),
+                    member_id,
                 },
                 status: status.call_status.as_str().to_owned(),
                 duration_seconds: status.call_duration,
@@ -324,17 +337,13 @@ where
     /// # Errors
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
     pub async fn recording(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let rec = RecordingCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let Some(org) = org else {
-            return Err(Error::invalid(
-                "org",
-                "the recording callback URL must name the org",
-            ));
-        };
+        let (org, rec) = self
+            .engine_callback(
+                request,
+                RecordingCallback::from_params,
+                "recording callback URL",
+            )
+            .await?;
         let ctx = system(org, "twilio.recording", request);
         let recording = CallRecording {
             call_sid: rec.call_sid,
@@ -353,14 +362,13 @@ where
     /// # Errors
     /// As [`InboundService::message`]; [`Error::Validation`] on `org` when the URL names none.
     pub async fn transcription(&self, request: &InboundRequest<'_>) -> Result<()> {
-        let params = Params(parse_form(request.body));
-        self.precheck(request, &params)?;
-        let org = request.org();
-        self.verify(org, request, &params).await?;
-        let t = TranscriptionCallback::from_params(&params.0).map_err(|e| bad_payload(&e))?;
-        let org = org.ok_or_else(|| {
-            Error::invalid("org", "the transcription callback URL must name the org")
-        })?;
+        let (org, t) = self
+            .engine_callback(
+                request,
+                TranscriptionCallback::from_params,
+                "transcription callback URL",
+            )
+            .await?;
         let ctx = system(org, "twilio.transcription", request);
         let transcription = CallTranscription {
             call_sid: t.call_sid,

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use workos_core::ids::OrgId;
+use workos_core::ids::{MemberId, OrgId};
 use workos_twilio::InboundRequest;
 
 use crate::error::{ApiError, ApiResult};
@@ -139,7 +139,8 @@ async fn ring(State(state): State<AppState>, hook: Webhook) -> ApiResult<Respons
     ))
 }
 
-/// The voicemail `<Record>`'s action: answers `<Hangup/>`.
+/// The action of the engine's `<Record>`s (voicemail, and a placed call without a rep):
+/// answers `<Hangup/>`.
 #[utoipa::path(post, path = "/webhooks/twilio/hangup", tag = "twilio", security(),
     params(("org" = OrgId, Query, description = "The org, as put in the URL by the engine")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's `<Record>` action parameters"),
@@ -175,10 +176,15 @@ async fn message_status(State(state): State<AppState>, hook: Webhook) -> ApiResu
 
 /// Call status callback: updates status and duration; emits `call.completed` (or
 /// `call.status_changed`). A dialled leg's callback (`ParentCallSid`) updates the call that
-/// dialled it; statuses only move forward (a final one stays).
+/// dialled it; statuses only move forward (a final one stays). A ringing member's leg reports
+/// `answered` to a URL naming the member: the call is theirs (`answered_by_member_id`,
+/// `call.answered`).
 #[utoipa::path(post, path = "/webhooks/twilio/call-status", tag = "twilio", security(),
+    params(("org" = Option<OrgId>, Query, description = "The org, as put in the URL by the engine (else the numbers' owner)"),
+        ("member" = Option<MemberId>, Query, description = "The member whose phone the leg rang, as put in the URL by the engine")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's call status parameters"),
     responses((status = 204, description = "Recorded"), (status = 403, description = "Invalid signature"),
+        (status = 422, description = "A missing or malformed parameter"),
         (status = 503, description = "No Twilio auth token is configured to check the signature")))]
 async fn call_status(State(state): State<AppState>, hook: Webhook) -> ApiResult<StatusCode> {
     state.twilio_inbound.call_status(&hook.inbound()).await?;

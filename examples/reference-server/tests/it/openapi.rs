@@ -368,6 +368,19 @@ async fn the_document_says_what_the_server_checks(app: &TestApp) {
         .find(|p| p["name"] == "name")
         .expect("the name filter");
     assert_eq!(name["schema"]["pattern"], json!(r"^[^\u0000]*$"));
+    // Who took a call, and the member a ringing leg's status callback names.
+    let call = &schemas["Call"]["properties"];
+    assert!(
+        call["answered_by_member_id"].is_object(),
+        "{}",
+        schemas["Call"]
+    );
+    #[cfg(feature = "twilio")]
+    {
+        let status = &doc["paths"]["/api/v1/webhooks/twilio/call-status"]["post"];
+        let params = status["parameters"].as_array().expect("parameters");
+        assert!(params.iter().any(|p| p["name"] == "member"), "{status}");
+    }
 
     let (_, key) = app.create_org("Checks").await;
     app.get("/api/v1/people?name=a%00b", &key)

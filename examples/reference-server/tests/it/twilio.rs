@@ -756,6 +756,7 @@ async fn status_callback_updates_the_message(t: &TwilioApp) {
         .as_str()
         .expect("message_sid")
         .to_owned();
+    let sent_id = sent["id"].clone();
     let path = format!("/api/v1/sms/{}", id_of(&sent));
     // Twilio calls the StatusCallback it was given, signing exactly that URL.
     let callback = t.twilio.sent_messages()[0]
@@ -763,30 +764,17 @@ async fn status_callback_updates_the_message(t: &TwilioApp) {
         .expect("a status callback")
         .to_owned();
 
-    let undelivered =
+    let status = |status: &str, code: Option<u32>| {
         t.twilio
-            .message_status_params(&sid, &org.number, &recipient, "undelivered", Some(30003));
-    let resp = t.webhook(&callback, &undelivered).await;
-    assert_eq!(resp.status, 204, "{}", resp.text);
-    let sms = t.read(&path, &org.key).await;
-    assert_eq!(sms["status"], json!("undelivered"));
-    assert_eq!(sms["error_code"], json!("30003"));
-    let changed = t.events("sms.status_changed", &org.key).await;
-    assert_eq!(changed.len(), 1, "{changed:?}");
-    assert_eq!(changed[0]["subject"]["id"], sent["id"]);
-    assert_eq!(changed[0]["data"]["status"], json!("undelivered"));
-    assert_eq!(changed[0]["data"]["error_code"], json!("30003"));
-    assert_eq!(
-        t.list("/api/v1/sms?status=undelivered", &org.key)
-            .await
-            .len(),
-        1
-    );
+            .message_status_params(&sid, &org.number, &recipient, status, code)
+    };
+    // Without the org in the URL (a callback configured on the number) the number finds it.
+    let sent = status("sent", None);
+    assert_eq!(t.webhook(&t.hook("status"), &sent).await.status, 204);
+    assert_eq!(t.read(&path, &org.key).await["status"], json!("sent"));
 
     // A status Twilio adds later is kept as given.
-    let novel = t
-        .twilio
-        .message_status_params(&sid, &org.number, &recipient, "teleported", None);
+    let novel = status("teleported", None);
     assert_eq!(t.webhook(&callback, &novel).await.status, 204);
     let sms = t.read(&path, &org.key).await;
     assert_eq!(sms["status"], json!("teleported"));
@@ -796,12 +784,40 @@ async fn status_callback_updates_the_message(t: &TwilioApp) {
     assert_eq!(t.webhook(&callback, &novel).await.status, 204);
     assert_eq!(t.events("sms.status_changed", &org.key).await.len(), 2);
 
-    // Without the org in the URL (a callback configured on the number) the number finds it.
-    let delivered =
-        t.twilio
-            .message_status_params(&sid, &org.number, &recipient, "delivered", None);
-    assert_eq!(t.webhook(&t.hook("status"), &delivered).await.status, 204);
-    assert_eq!(t.read(&path, &org.key).await["status"], json!("delivered"));
+    let undelivered = status("undelivered", Some(30003));
+    let resp = t.webhook(&callback, &undelivered).await;
+    assert_eq!(resp.status, 204, "{}", resp.text);
+    let sms = t.read(&path, &org.key).await;
+    assert_eq!(sms["status"], json!("undelivered"));
+    assert_eq!(sms["error_code"], json!("30003"));
+    let changed = t.events("sms.status_changed", &org.key).await;
+    assert_eq!(changed.len(), 3, "{changed:?}");
+    let last = changed
+        .iter()
+        .find(|e| e["data"]["status"] == json!("undelivered"))
+        .expect("the undelivered event");
+    assert_eq!(last["subject"]["id"], sent_id);
+    assert_eq!(last["data"]["error_code"], json!("30003"));
+    assert_eq!(
+        t.list("/api/v1/sms?status=undelivered", &org.key)
+            .await
+            .len(),
+        1
+    );
+
+    // Final is final: the old `sent` callback replayed (Twilio retries, callbacks race), or a
+    // later status, changes nothing and emits nothing.
+    assert_eq!(t.webhook(&t.hook("status"), &sent).await.status, 204);
+    assert_eq!(
+        t.webhook(&callback, &status("delivered", None))
+            .await
+            .status,
+        204
+    );
+    let sms = t.read(&path, &org.key).await;
+    assert_eq!(sms["status"], json!("undelivered"), "{sms}");
+    assert_eq!(sms["error_code"], json!("30003"));
+    assert_eq!(t.events("sms.status_changed", &org.key).await.len(), 3);
 
     // A callback for a message nobody knows is acknowledged and stores nothing.
     let before = t.footprint(&org.key).await;
@@ -1193,6 +1209,26 @@ async fn outbound_call_goes_through_twilio(t: &TwilioApp) {
     let resp = t.webhook(&voice_url, &answered).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert_eq!(resp.header("content-type"), Some("text/xml"));
+    // Without a rep the callee hears the greeting and is recorded; the `<Record>`'s action hangs
+    // up (without one Twilio would request this URL again and record again), and so does the
+    // `<Hangup/>` after it when the recording got no audio.
+    let hangup = format!("{}?org={}", t.hook("hangup"), org.id);
+    let recording = format!("{}?org={}", t.hook("recording"), org.id);
+    assert!(
+        resp.text.ends_with(&format!(
+            r#"<Record action="{}" recordingStatusCallback="{}"/><Hangup/></Response>"#,
+            hangup.replace('&', "&amp;"),
+            recording.replace('&', "&amp;")
+        )),
+        "{}",
+        resp.text
+    );
+    calls::assert_valid_twiml(&resp.text).await;
+    let resp = t.webhook(&hangup, &answered).await;
+    assert_eq!(
+        resp.text,
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>"#
+    );
     let calls = t.list("/api/v1/calls", &org.key).await;
     assert_eq!(calls.len(), 1, "the instructions request is the same call");
     assert_eq!(calls[0]["direction"], json!("outbound"));
@@ -1839,11 +1875,12 @@ async fn official_python_verifier_agrees(t: &TwilioApp) {
             .status,
         204
     );
+    // Accepted (a refused signature answers 403); `received` is final, so it stays.
     assert_eq!(sms[0]["status"], json!("received"));
     assert_eq!(
         t.read(&format!("/api/v1/sms/{}", id_of(&sms[0])), &org.key)
             .await["status"],
-        json!("read")
+        json!("received")
     );
 
     // What the official library signs for other parameters does not pass for these.

@@ -7,10 +7,10 @@ use uuid::Uuid;
 use workos_core::domain::{
     Call, CallProgress, CallRecording, CallTranscription, CommsFilter, Direction, E164,
     Interaction, InteractionKind, Media, NewCall, NewInteraction, NewPerson, NewSms, Sms,
-    Timestamp, UnknownSender,
+    Timestamp, UnfinishedCall, UnknownSender, sms_status_advances,
 };
 use workos_core::events::{DomainEvent, types};
-use workos_core::ids::{CallId, InteractionId, OrgId, PersonId, PhoneId, SmsId};
+use workos_core::ids::{CallId, InteractionId, MemberId, OrgId, PersonId, PhoneId, SmsId};
 use workos_core::page::{Page, PageRequest};
 use workos_core::repo::{CommsRepo, Recorded};
 use workos_core::tenant::{Access, TenantContext};
@@ -91,6 +91,7 @@ pub(crate) struct CallRow {
     status: String,
     duration_seconds: Option<i32>,
     dial_call_sid: Option<String>,
+    answered_by_member_id: Option<Uuid>,
     recording_sid: Option<String>,
     recording_url: Option<String>,
     recording_seconds: Option<i32>,
@@ -119,6 +120,7 @@ impl TryFrom<CallRow> for Call {
             status: r.status,
             duration_seconds: r.duration_seconds.and_then(|d| u32::try_from(d).ok()),
             dial_call_sid: r.dial_call_sid,
+            answered_by_member_id: r.answered_by_member_id.map(MemberId::from_uuid),
             recording_sid: r.recording_sid,
             recording_url: r.recording_url,
             recording_seconds: r.recording_seconds.and_then(|d| u32::try_from(d).ok()),
@@ -135,7 +137,7 @@ impl TryFrom<CallRow> for Call {
 }
 
 pub(crate) const CALL_COLUMNS: &str = "c.id, c.org_id, c.phone_id, c.call_sid, c.direction, c.from_number, c.to_number, c.status, \
-     c.duration_seconds, c.dial_call_sid, c.recording_sid, c.recording_url, c.recording_seconds, \
+     c.duration_seconds, c.dial_call_sid, c.answered_by_member_id, c.recording_sid, c.recording_url, c.recording_seconds, \
      c.voicemail, c.transcription_status, c.transcription_text, c.person_id, \
      (SELECT i.id FROM interactions i WHERE i.org_id = c.org_id AND i.call_id = c.id) AS interaction_id, \
      c.occurred_at, c.created_at, c.updated_at";
@@ -575,12 +577,16 @@ impl CommsRepo for SqlStore {
         else {
             return Ok(None);
         };
-        if current.status == status && current.error_code == error_code {
+        // Forward only: a replayed or late callback changes nothing; the same status again
+        // may still bring the error code it lacked.
+        let applies = sms_status_advances(&current.status, status)
+            || (current.status == status && current.error_code.is_none() && error_code.is_some());
+        if !applies {
             return Ok(Some(current));
         }
         let sms = Sms {
             status: status.to_owned(),
-            error_code,
+            error_code: error_code.or_else(|| current.error_code.clone()),
             updated_at: now(),
             ..current
         };
@@ -661,6 +667,7 @@ impl CommsRepo for SqlStore {
             status: new.status,
             duration_seconds: None,
             dial_call_sid: None,
+            answered_by_member_id: None,
             recording_sid: None,
             recording_url: None,
             recording_seconds: None,
@@ -751,6 +758,16 @@ impl CommsRepo for SqlStore {
         transcription: CallTranscription,
     ) -> Result<Option<Call>> {
         call_updates::record_transcription(self, ctx, transcription).await
+    }
+
+    async fn unfinished_calls(
+        &self,
+        started_after: chrono::DateTime<chrono::Utc>,
+        started_before: chrono::DateTime<chrono::Utc>,
+        after: Option<CallId>,
+        limit: u32,
+    ) -> Result<Vec<UnfinishedCall>> {
+        call_updates::unfinished(self, started_after, started_before, after, limit).await
     }
 
     async fn get_call(&self, ctx: &TenantContext, id: CallId) -> Result<Call> {

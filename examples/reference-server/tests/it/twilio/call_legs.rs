@@ -5,6 +5,8 @@
 
 use serde_json::{Value, json};
 
+use workos_tests::fake_twilio::TEST_ACCOUNT_SID;
+
 use super::{TwilioApp, param, with_param};
 use crate::helpers::{id_of, phone_number};
 
@@ -227,3 +229,115 @@ async fn out_of_order_callbacks_never_roll_back(t: &TwilioApp) {
         .invalid_field("org");
 }
 twilio_test!(out_of_order_callbacks_never_roll_back);
+
+/// Runs the reconciliation job once, `hours` from now.
+async fn reconcile_in(t: &TwilioApp, hours: i64) -> workos_twilio::reconcile::ReconcileReport {
+    let config = workos_twilio::reconcile::ReconcileConfig::default();
+    let now = chrono::Utc::now() + chrono::Duration::hours(hours);
+    workos_twilio::reconcile::run_once(&t.state.twilio, &config, now)
+        .await
+        .expect("a reconciliation run")
+}
+
+async fn calls_whose_callbacks_never_came_are_settled_from_twilio(t: &TwilioApp) {
+    let org = t.org("Lost callbacks").await;
+    let (rep, customer) = (phone_number(), phone_number());
+    let status_hook = format!("{}?org={}", t.hook("call-status"), org.id);
+    let key = org.key.clone();
+    let read = |call: &Value| {
+        let path = format!("/api/v1/calls/{}", id_of(call));
+        let key = key.clone();
+        async move { t.read(&path, &key).await }
+    };
+
+    // Bridged, and nothing of the customer's leg ever arrives: in progress for good…
+    let silent = bridged_call(t, &org.key, &rep, &customer).await;
+    let silent_sid = silent["call_sid"].as_str().expect("SID").to_owned();
+    // …bridged, the customer's leg heard ringing, then nothing…
+    let rang = bridged_call(t, &org.key, &rep, &customer).await;
+    let rang_sid = rang["call_sid"].as_str().expect("SID").to_owned();
+    let ringing =
+        t.twilio
+            .dialed_leg_status_params(&rang_sid, &org.number, &customer, "ringing", None);
+    assert_eq!(t.webhook(&status_hook, &ringing).await.status, 204);
+    // …an inbound call a member answered, whose dial action never came…
+    let caller = phone_number();
+    let inbound = t.twilio.inbound_call_params(&caller, &org.number);
+    let inbound_sid = param(&inbound, "CallSid").to_owned();
+    assert_eq!(t.webhook(&t.hook("voice"), &inbound).await.status, 200);
+    let answered =
+        t.twilio
+            .dialed_leg_status_params(&inbound_sid, &caller, &rep, "in-progress", None);
+    assert_eq!(t.webhook(&status_hook, &answered).await.status, 204);
+    // …and a call Twilio still shows queued.
+    let queued = t
+        .create("/api/v1/calls", &org.key, json!({ "to": customer }))
+        .await;
+
+    // Twilio's records say how they ended; no callback says so.
+    t.twilio.end_call(&silent_sid, "completed", Some(80));
+    t.twilio.end_call(&rang_sid, "completed", Some(70));
+    let rang_leg = t.twilio.dialed_leg_sid(&rang_sid);
+    t.twilio.end_call(&rang_leg, "no-answer", None);
+
+    // Within Twilio's longest call nothing is asked.
+    let before = t.twilio.requests().len();
+    assert_eq!(reconcile_in(t, 0).await.checked, 0);
+    assert_eq!(t.twilio.requests().len(), before);
+    assert_eq!(read(&silent).await["status"], json!("in-progress"));
+
+    // Past it: each is read from Twilio with the org's account and settled forward.
+    let report = reconcile_in(t, 5).await;
+    assert_eq!(report.checked, 4, "{report:?}");
+    assert_eq!(report.settled, 2, "{report:?}");
+    assert_eq!(
+        report.failed, 1,
+        "the inbound call Twilio has no record of yet"
+    );
+    let fetched: Vec<String> = t
+        .twilio
+        .requests()
+        .into_iter()
+        .skip(before)
+        .map(|r| {
+            assert_eq!(r.method, "GET");
+            r.path
+        })
+        .collect();
+    let calls = format!("/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Calls");
+    assert!(
+        fetched.contains(&format!("{calls}/{silent_sid}.json")),
+        "{fetched:?}"
+    );
+    assert!(
+        fetched.contains(&format!("{calls}/{rang_leg}.json")),
+        "the customer's leg decides: {fetched:?}"
+    );
+
+    let stored = read(&silent).await;
+    assert_eq!(
+        (&stored["status"], &stored["duration_seconds"]),
+        (&json!("completed"), &json!(80))
+    );
+    assert_eq!(read(&rang).await["status"], json!("no-answer"));
+    assert_eq!(read(&queued).await["status"], json!("queued"));
+    let completed = t.events("call.completed", &org.key).await;
+    assert_eq!(completed.len(), 1);
+    assert_eq!(completed[0]["subject"]["id"], silent["id"]);
+
+    // Twilio's record of the inbound call arrives: the next run settles it; runs after that
+    // change nothing.
+    t.twilio.end_call(&inbound_sid, "completed", Some(45));
+    let report = reconcile_in(t, 5).await;
+    assert_eq!((report.checked, report.settled, report.failed), (2, 1, 0));
+    let inbound_call = t
+        .list("/api/v1/calls?direction=inbound", &org.key)
+        .await
+        .pop()
+        .expect("the inbound call");
+    assert_eq!(inbound_call["status"], json!("completed"));
+    assert_eq!(inbound_call["duration_seconds"], json!(45));
+    assert_eq!(reconcile_in(t, 5).await.settled, 0);
+    assert_eq!(t.events("call.completed", &org.key).await.len(), 2);
+}
+twilio_test!(calls_whose_callbacks_never_came_are_settled_from_twilio);

@@ -152,11 +152,22 @@ async fn inbound_calls_ring_members_then_voicemail(t: &TwilioApp) {
     assert_eq!(attr(&resp.text, "answerOnBridge"), "true");
     assert_eq!(attr(&resp.text, "timeout"), "15");
     assert!(
-        resp.text.contains(&format!("<Number>{phone_a}</Number>")),
+        resp.text.contains(&format!(">{phone_a}</Number>")),
         "{}",
         resp.text
     );
     assert!(!resp.text.contains(&phone_b), "{}", resp.text);
+    // Its leg reports `answered` (only) to a URL naming the member.
+    assert_eq!(
+        attr(&resp.text, "statusCallback"),
+        format!(
+            "{}?org={}&member={}",
+            t.hook("call-status"),
+            org.id,
+            id_of(&a)
+        )
+    );
+    assert_eq!(attr(&resp.text, "statusCallbackEvent"), "answered");
     assert_valid_twiml(&resp.text).await;
 
     // Nobody answers: the next member with a phone rings, then the voicemail.
@@ -170,7 +181,7 @@ async fn inbound_calls_ring_members_then_voicemail(t: &TwilioApp) {
     let resp = missed(&action).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     assert!(
-        resp.text.contains(&format!("<Number>{phone_b}</Number>")),
+        resp.text.contains(&format!(">{phone_b}</Number>")),
         "{}",
         resp.text
     );
@@ -196,10 +207,28 @@ async fn inbound_calls_ring_members_then_voicemail(t: &TwilioApp) {
     assert_eq!(calls[0]["recording_seconds"], json!(17));
     assert_eq!(calls[0]["transcription_text"], json!(null));
 
-    // A member answers the next call: the call is theirs and ends with them.
+    // A member answers the next call: the call is theirs (`call.answered`) and ends with them.
     let params = t.twilio.inbound_call_params(&caller, &org.number);
     let sid = param(&params, "CallSid").to_owned();
     let resp = t.webhook(&t.hook("voice"), &params).await;
+    let (url, leg) = t
+        .twilio
+        .number_answered(&resp.text, &sid, &caller, &phone_a)
+        .expect("Ada's leg reports answered");
+    assert_eq!(t.webhook(&url, &leg).await.status, 204);
+    let taken = t
+        .list("/api/v1/calls?status=in-progress", &org.key)
+        .await
+        .into_iter()
+        .find(|c| c["call_sid"] == json!(sid))
+        .expect("the answered call, in progress");
+    assert_eq!(taken["answered_by_member_id"], a["id"]);
+    let events = t.events("call.answered", &org.key).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["data"]["answered_by_member_id"], a["id"]);
+    // Replayed: nothing new.
+    assert_eq!(t.webhook(&url, &leg).await.status, 204);
+    assert_eq!(t.events("call.answered", &org.key).await.len(), 1);
     let answered =
         t.twilio
             .dial_action_params(&sid, &caller, &org.number, "inbound", "completed", Some(30));
@@ -213,6 +242,9 @@ async fn inbound_calls_ring_members_then_voicemail(t: &TwilioApp) {
     assert_eq!(call["duration_seconds"], json!(30));
     assert_eq!(call["dial_call_sid"], json!(t.twilio.dialed_leg_sid(&sid)));
     assert_eq!(call["voicemail"], json!(false));
+    assert_eq!(call["answered_by_member_id"], a["id"]);
+    let completed = t.events("call.completed", &org.key).await;
+    assert_eq!(completed[0]["data"]["answered_by_member_id"], a["id"]);
 }
 twilio_test!(inbound_calls_ring_members_then_voicemail);
 
@@ -245,13 +277,13 @@ async fn simultaneous_ringing_and_transcribed_voicemail(t: &TwilioApp) {
     let sid = param(&params, "CallSid").to_owned();
     let resp = t.webhook(&t.hook("voice"), &params).await;
     assert!(
-        resp.text.contains(&format!(
-            "<Number>{phone_a}</Number><Number>{phone_b}</Number>"
-        )),
+        resp.text.contains(&format!(">{phone_a}</Number><Number"))
+            && resp.text.contains(&format!(">{phone_b}</Number></Dial>")),
         "{}",
         resp.text
     );
     assert_valid_twiml(&resp.text).await;
+    let ringing_twiml = resp.text.clone();
 
     // Nobody answers: voicemail, transcribed.
     let missed =
@@ -303,6 +335,48 @@ async fn simultaneous_ringing_and_transcribed_voicemail(t: &TwilioApp) {
     let forged = hook.replace(&org.id.to_string(), &t.org("Other").await.id.to_string());
     let resp = t.post_form(&forged, &transcription, Some(&signature)).await;
     assert_eq!(resp.status, 403, "{}", resp.text);
+
+    // Both ring again; Bob answers first: the call is his, whatever Ada's leg says later.
+    let params = t.twilio.inbound_call_params(&caller, &org.number);
+    let sid = param(&params, "CallSid").to_owned();
+    let resp = t.webhook(&t.hook("voice"), &params).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let twiml = resp.text;
+    let (bob_url, bob_leg) = t
+        .twilio
+        .number_answered(&twiml, &sid, &caller, &phone_b)
+        .expect("Bob's leg reports answered");
+    // A member named in a URL Twilio did not sign is refused; a malformed one is named.
+    let signature = t.twilio.webhook_signature(&bob_url, &bob_leg);
+    let forged = bob_url.replace(&id_of(&b), &id_of(&a));
+    let resp = t.post_form(&forged, &bob_leg, Some(&signature)).await;
+    assert_eq!(resp.status, 403, "{}", resp.text);
+    t.webhook(&bob_url.replace(&id_of(&b), "bob"), &bob_leg)
+        .await
+        .invalid_field("member");
+    assert_eq!(t.webhook(&bob_url, &bob_leg).await.status, 204);
+    let (ada_url, ada_leg) = t
+        .twilio
+        .number_answered(&twiml, &sid, &caller, &phone_a)
+        .expect("Ada's leg");
+    assert_eq!(t.webhook(&ada_url, &ada_leg).await.status, 204);
+    let call = t
+        .list("/api/v1/calls", &org.key)
+        .await
+        .into_iter()
+        .find(|c| c["call_sid"] == json!(sid))
+        .expect("the call");
+    assert_eq!(call["answered_by_member_id"], b["id"]);
+    assert_eq!(call["status"], json!("in-progress"));
+    let answered = t.events("call.answered", &org.key).await;
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["data"]["answered_by_member_id"], b["id"]);
+    // Not rung at all: Twilio's document names no leg for a stranger.
+    assert!(
+        t.twilio
+            .number_answered(&ringing_twiml, &sid, &caller, &phone_number())
+            .is_none()
+    );
 }
 twilio_test!(simultaneous_ringing_and_transcribed_voicemail);
 
