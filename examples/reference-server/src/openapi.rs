@@ -14,7 +14,8 @@
 //!   (`Idempotency-Key` reused or in progress);
 //! - the response headers: `x-request-id` on every answer, `RateLimit-*` on authenticated ones,
 //!   `Retry-After` on 429, `Location` on 201, `WWW-Authenticate` on 401;
-//! - paging: every `limit` query parameter is 1 to [`MAX_PAGE_SIZE`], every `cursor` one has
+//! - paging: every `limit` query parameter is 1 to [`MAX_PAGE_SIZE`] (unless it states its own
+//!   maximum, as search's does), every `cursor` one has
 //!   [`Cursor`]'s form (a timeline's has `TimelineCursor`'s);
 //! - free-text query parameters refuse NUL, as the query extractor does;
 //! - what utoipa 5 gets wrong for generated clients: the variants of `PartnerDelivery` (an
@@ -278,7 +279,8 @@ fn complete_operation(op: &mut Map<String, Value>, path: &str, method: &str, is_
     // Every `limit` and `cursor` is paging, read by `routes::page()`.
     if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
         for p in params.iter_mut() {
-            if p["in"] == "query" && p["name"] == "limit" {
+            // A `limit` with a maximum of its own (search's) keeps it.
+            if p["in"] == "query" && p["name"] == "limit" && p["schema"].get("maximum").is_none() {
                 p["schema"] = json!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE });
             }
             // A timeline's cursor has a form of its own (time, type and id).

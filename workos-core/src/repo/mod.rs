@@ -12,6 +12,7 @@ mod email;
 mod integrations;
 mod leads;
 mod opt_outs;
+mod search;
 mod subnets;
 mod timeline;
 
@@ -19,6 +20,7 @@ pub use email::*;
 pub use integrations::*;
 pub use leads::*;
 pub use opt_outs::*;
+pub use search::*;
 pub use subnets::*;
 pub use timeline::*;
 
@@ -339,6 +341,7 @@ pub trait Store:
     + TaskRepo
     + InteractionRepo
     + TimelineRepo
+    + SearchRepo
     + ContactLookup
     + EventRepo
     + IdempotencyRepo
@@ -375,6 +378,7 @@ impl<T> Store for T where
         + TaskRepo
         + InteractionRepo
         + TimelineRepo
+        + SearchRepo
         + ContactLookup
         + EventRepo
         + IdempotencyRepo

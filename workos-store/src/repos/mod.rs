@@ -21,6 +21,7 @@ pub(crate) mod retention;
 mod routing;
 mod routing_settings;
 mod scheduler;
+mod search;
 mod subnets;
 mod timeline;
 mod webhooks;

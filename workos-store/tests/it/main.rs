@@ -53,6 +53,7 @@ mod rls;
 mod roles;
 mod routing;
 mod schema_parity;
+mod search;
 mod sqlite_file;
 mod tasks;
 mod timeline;

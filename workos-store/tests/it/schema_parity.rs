@@ -11,12 +11,38 @@ use workos_tests::db::TestDatabase;
 /// Tables and columns (`table.column`, or `table` for a whole table) that one backend has on
 /// purpose and the other does not. Each entry says why; an entry no longer needed fails the
 /// test, so the list cannot go stale.
-const ONLY_IN_POSTGRES: &[(&str, &str)] = &[];
-const ONLY_IN_SQLITE: &[(&str, &str)] = &[(
-    "domain_events.seq",
-    "SQLite's rowid (INTEGER PRIMARY KEY AUTOINCREMENT), which no query reads since the streams \
+const ONLY_IN_POSTGRES: &[(&str, &str)] = &[
+    (
+        "companies.search_text",
+        "search's generated text, indexed with pg_trgm (migration 82); SQLite keeps it in search_fts",
+    ),
+    (
+        "deals.search_text",
+        "search's generated text, indexed with pg_trgm (migration 82); SQLite keeps it in search_fts",
+    ),
+    (
+        "people.search_text",
+        "search's generated text, indexed with pg_trgm (migration 82); SQLite keeps it in search_fts",
+    ),
+];
+const ONLY_IN_SQLITE: &[(&str, &str)] = &[
+    (
+        "search_docs",
+        "search's index on SQLite (migration 82): maps FTS5 rows to records; Postgres indexes \
+         the tables' search_text columns with pg_trgm instead",
+    ),
+    ("search_fts", "search's FTS5 table on SQLite (migration 82)"),
+    ("search_fts_config", "FTS5's own table behind search_fts"),
+    ("search_fts_content", "FTS5's own table behind search_fts"),
+    ("search_fts_data", "FTS5's own table behind search_fts"),
+    ("search_fts_docsize", "FTS5's own table behind search_fts"),
+    ("search_fts_idx", "FTS5's own table behind search_fts"),
+    (
+        "domain_events.seq",
+        "SQLite's rowid (INTEGER PRIMARY KEY AUTOINCREMENT), which no query reads since the streams \
      went per org (migration 15); dropping it would mean rebuilding the table, Postgres dropped it",
-)];
+    ),
+];
 
 /// Every table of a schema with its column names.
 type Schema = BTreeMap<String, BTreeSet<String>>;

@@ -22,6 +22,7 @@ mod members;
 mod org;
 mod people;
 mod phones;
+mod search;
 mod sms;
 mod tasks;
 mod timelines;
@@ -62,7 +63,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(sms::router())
         .merge(calls::router())
-        .merge(timelines::router());
+        .merge(timelines::router())
+        .merge(search::router());
     #[cfg(feature = "webhooks")]
     let api = api
         .merge(webhooks::router())

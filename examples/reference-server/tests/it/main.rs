@@ -93,6 +93,7 @@ mod rate_limit;
 mod reencrypt;
 mod request_id;
 mod roles;
+mod search;
 mod slow_clients;
 mod tasks;
 mod tenancy;
