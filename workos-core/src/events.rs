@@ -283,9 +283,7 @@ impl std::str::FromStr for EventActor {
                     )
                 })?
                 .to_string(),
-            ActorKind::System
-                if (1..=64).contains(&id.chars().count()) && !id.contains('\0') =>
-            {
+            ActorKind::System if (1..=64).contains(&id.chars().count()) && !id.contains('\0') => {
                 id.to_owned()
             }
             ActorKind::System => {

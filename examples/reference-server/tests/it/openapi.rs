@@ -471,9 +471,13 @@ async fn the_document_bounds_what_the_server_refuses(app: &TestApp) {
         .create("/api/v1/leads", &key, json!({ "email": "a@example.com" }))
         .await;
     let lead_path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
-    app.patch(&lead_path, &key, &json!({ "status": "duplicate", "notes": null }))
-        .await
-        .invalid_field("status");
+    app.patch(
+        &lead_path,
+        &key,
+        &json!({ "status": "duplicate", "notes": null }),
+    )
+    .await
+    .invalid_field("status");
     app.patch(&lead_path, &key, &json!({ "notes": "a\u{0}b" }))
         .await
         .invalid_field("notes");
@@ -488,11 +492,18 @@ async fn the_document_bounds_what_the_server_refuses(app: &TestApp) {
         let properties = &schemas[schema]["properties"];
         assert_eq!(properties["rate_limit_per_second"]["minimum"], json!(1));
         assert_eq!(properties["rate_limit_per_second"]["maximum"], json!(10000));
-        assert_eq!(properties["description"]["maxLength"], json!(500), "{schema}");
+        assert_eq!(
+            properties["description"]["maxLength"],
+            json!(500),
+            "{schema}"
+        );
     }
 
     // The multipart email takes the `email` part and `attachments` parts only.
-    assert_eq!(schemas["SendEmailForm"]["additionalProperties"], json!(false));
+    assert_eq!(
+        schemas["SendEmailForm"]["additionalProperties"],
+        json!(false)
+    );
     assert_eq!(schemas["SendEmailForm"]["required"], json!(["email"]));
 
     // An org's new name may not be blank.
