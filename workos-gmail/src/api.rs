@@ -11,9 +11,9 @@
 //! | `users.messages.send` | 100 |
 //! | `users.messages.attachments.get` | 5 |
 //!
-//! Messages over [`SIMPLE_SEND_MAX_BYTES`] are sent through Gmail's upload endpoint
-//! (`/upload/gmail/v1/users/me/messages/send?uploadType=multipart`, see [`media`]), up to
-//! Gmail's own limits.
+//! Messages over [`SIMPLE_SEND_MAX_BYTES`] are sent through Gmail's upload endpoint with the
+//! resumable protocol (`/upload/gmail/v1/users/me/messages/send?uploadType=resumable`, see
+//! [`resumable`]), up to Gmail's own limits; attachments are read as streams ([`stream`]).
 //!
 //! Errors: `401` is [`Error::Provider`] with status 401 (the caller refreshes the token and
 //! retries once, see [`is_unauthorized`]); `429`, and `403` with reason `rateLimitExceeded` or
@@ -39,8 +39,12 @@ use workos_core::{Error, Result};
 use crate::oauth::PROVIDER;
 
 pub mod media;
+pub mod resumable;
+pub mod stream;
 
 pub use media::{FullMessage, MessagePart, MessagePartBody, PartHeader, SIMPLE_SEND_MAX_BYTES};
+pub use resumable::{QUERY_RESERVE, RESUMABLE_CHUNK_BYTES, RESUMABLE_RETRIES};
+pub use stream::{ATTACHMENT_TIMEOUT, DataDecoder};
 
 /// The wait suggested when Google rate-limits without a `Retry-After`.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -637,9 +641,9 @@ impl GmailApi {
     }
 
     /// `users.messages.send` of an RFC 5322 message, in `thread_id` when given; a message
-    /// over [`SIMPLE_SEND_MAX_BYTES`] goes through the upload endpoint
-    /// ([`GmailApi::send_upload`]). Never retried: a failure after the request left may still
-    /// have sent the message.
+    /// over [`SIMPLE_SEND_MAX_BYTES`] goes through the resumable upload
+    /// ([`GmailApi::send_resumable`]). Never retried: a failure after the request left may
+    /// still have sent the message.
     ///
     /// # Errors
     /// As the [module](self) says.
@@ -649,8 +653,24 @@ impl GmailApi {
         raw: &[u8],
         thread_id: Option<&str>,
     ) -> Result<SentMessage> {
+        self.send_raw_until(token, raw, thread_id, None).await
+    }
+
+    /// [`GmailApi::send_raw`] that gives up at `deadline` (when given): no request outlives
+    /// it, and a resumable upload not complete by then sends nothing (see
+    /// [`resumable`]).
+    ///
+    /// # Errors
+    /// As [`GmailApi::send_raw`] and [`GmailApi::send_resumable`].
+    pub async fn send_raw_until(
+        &self,
+        token: &str,
+        raw: &[u8],
+        thread_id: Option<&str>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<SentMessage> {
         if raw.len() > SIMPLE_SEND_MAX_BYTES {
-            return self.send_upload(token, raw, thread_id).await;
+            return self.send_resumable(token, raw, thread_id, deadline).await;
         }
         let encoded = encode_base64url(raw);
         let body = SendBody {
@@ -658,11 +678,21 @@ impl GmailApi {
             thread_id,
         };
         self.count(Method::MessagesSend);
-        let request = self
+        let mut request = self
             .http
             .post(self.url("messages/send"))
             .bearer_auth(token)
             .json(&body);
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::Unavailable {
+                    message: "no time was left to send the message; it was not sent".to_owned(),
+                    source: None,
+                });
+            }
+            request = request.timeout(left);
+        }
         match attempt(request).await {
             Attempt::Ok(response) => json(response).await,
             Attempt::Failed { error, .. } => Err(error),
@@ -680,10 +710,26 @@ impl GmailApi {
         url: &str,
         params: &[(&str, String)],
     ) -> Result<reqwest::Response> {
+        self.get_within(method, token, url, params, None).await
+    }
+
+    /// [`GmailApi::get`] with its own `timeout` (of the whole exchange, the answer's body
+    /// included) instead of the client's.
+    async fn get_within(
+        &self,
+        method: Method,
+        token: &str,
+        url: &str,
+        params: &[(&str, String)],
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response> {
         let mut retry = 0;
         loop {
             self.count(method);
-            let request = self.http.get(url).bearer_auth(token).query(params);
+            let mut request = self.http.get(url).bearer_auth(token).query(params);
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             match attempt(request).await {
                 Attempt::Ok(response) => return Ok(response),
                 Attempt::Failed { error, transient } => {
@@ -753,10 +799,16 @@ pub(crate) async fn attempt(request: reqwest::RequestBuilder) -> Attempt {
             };
         }
     };
-    let status = response.status();
-    if status.is_success() {
+    if response.status().is_success() {
         return Attempt::Ok(response);
     }
+    let (error, transient) = failure(response).await;
+    Attempt::Failed { error, transient }
+}
+
+/// Google's error in a failed `response`, and whether it is worth retrying (a `5xx`).
+pub(crate) async fn failure(response: reqwest::Response) -> (Error, bool) {
+    let status = response.status();
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
@@ -769,11 +821,10 @@ pub(crate) async fn attempt(request: reqwest::RequestBuilder) -> Attempt {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    let error = map_error(status, retry_after, &body.error);
-    Attempt::Failed {
-        transient: status.is_server_error(),
-        error,
-    }
+    (
+        map_error(status, retry_after, &body.error),
+        status.is_server_error(),
+    )
 }
 
 fn map_error(status: StatusCode, retry_after: Option<Duration>, e: &GoogleError) -> Error {

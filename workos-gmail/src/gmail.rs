@@ -522,9 +522,24 @@ impl Gmail {
         raw: &[u8],
         thread_id: Option<&str>,
     ) -> Result<SentMessage> {
+        self.send_raw_until(ctx, id, raw, thread_id, None).await
+    }
+
+    /// [`Gmail::send_raw`] that gives up at `deadline` (see [`GmailApi::send_raw_until`]).
+    ///
+    /// # Errors
+    /// As [`Gmail::send_raw`].
+    pub async fn send_raw_until(
+        &self,
+        ctx: &TenantContext,
+        id: IntegrationId,
+        raw: &[u8],
+        thread_id: Option<&str>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<SentMessage> {
         let api = &self.inner.api;
         self.with_token(ctx, id, |t| async move {
-            api.send_raw(&t, raw, thread_id).await
+            api.send_raw_until(&t, raw, thread_id, deadline).await
         })
         .await
     }

@@ -32,10 +32,12 @@
 //!   stays as the safety net at a longer interval.
 //! - **Composing** ([`GmailSender::send`]): picks the account (the one named, the replied-to
 //!   email's, or the org's default, [`Gmail::default_integration`]), threads replies, sends,
-//!   and answers the stored email; attachments of any size up to Gmail's 25 MB (large
-//!   messages through Gmail's upload endpoint, [`api::media`]).
-//! - **Attachments** ([`Gmail::attachment`]): an email's attachment fetched from Gmail by its
-//!   part id, tenant-checked and size-limited ([`attachments`]).
+//!   and answers the stored email; attachments of any size up to Gmail's 25 MB (messages over
+//!   5 MiB through Gmail's resumable upload, [`api::resumable`]), within a deadline when given
+//!   ([`SendEmail::deadline`]).
+//! - **Attachments** ([`Gmail::attachment_stream`]): an email's attachment streamed from Gmail
+//!   by its id (part id, `root`, or `index-N`), tenant-checked and size-limited
+//!   ([`attachments`]).
 //!
 //! What an embedder does first, as the example shows: **configure** ([`GmailConfig`], then
 //! [`Gmail::builder`]), **connect an account** ([`Gmail::start_connect`], then
@@ -93,7 +95,9 @@ pub mod watch;
 use workos_core::repo::{EmailRepo, IntegrationRepo};
 
 pub use api::{ApiUsage, GmailApi, HistoryOutcome, RetryPolicy};
-pub use attachments::{AttachmentContent, MAX_ATTACHMENT_BYTES};
+pub use attachments::{
+    AttachmentContent, AttachmentRef, AttachmentStream, MAX_ATTACHMENT_BYTES, attachment_id,
+};
 pub use config::GmailConfig;
 pub use gmail::{
     ConnectStart, DEFAULT_HTTP_TIMEOUT, Disconnected, Gmail, GmailBuilder, TakenConnect,

@@ -324,7 +324,9 @@ pub fn parse(raw: &[u8]) -> ParsedEmail {
 }
 
 /// The attachments' metadata as an email keeps it (`headers.attachments`): each one's `id`
-/// (Gmail's part id, what `GET /emails/{id}/attachments/{attachment_id}` takes), `filename`,
+/// (Gmail's part id, `root` for a message that is the attachment, see
+/// [`crate::attachments::attachment_id`]; what `GET /emails/{id}/attachments/{attachment_id}`
+/// takes), `filename`,
 /// `content_type` and `size`; at most 100.
 pub(crate) fn attachments_json(attachments: &[AttachmentInfo]) -> serde_json::Value {
     serde_json::Value::Array(
@@ -333,7 +335,7 @@ pub(crate) fn attachments_json(attachments: &[AttachmentInfo]) -> serde_json::Va
             .take(100)
             .map(|a| {
                 serde_json::json!({
-                    "id": a.part_id,
+                    "id": crate::attachments::attachment_id(&a.part_id),
                     "filename": a.filename.as_deref().map(|f| truncate(f, 255)),
                     "content_type": truncate(&a.content_type, 255),
                     "size": a.size,

@@ -106,6 +106,11 @@ pub struct SendEmail {
     /// The account to send from; default: the replied-to email's, else
     /// [`Gmail::default_integration`].
     pub integration_id: Option<IntegrationId>,
+    /// When to give up sending (default: never before the HTTP client's own timeouts). No
+    /// request to Gmail outlives it, and a large message whose upload is not complete by then
+    /// is not sent (see [`crate::api::resumable`]); a caller with a time limit of its own sets
+    /// it inside that limit, so it never abandons a send that Gmail completes.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// What [`GmailSender::send`] did.
@@ -165,10 +170,15 @@ impl GmailSender {
                 .filter(|p| p.integration_id == integration_id)
                 .and_then(|p| p.thread_id.clone()),
         };
-        let (receipt, email) = self.deliver(ctx, email).await.map_err(|e| match e {
-            Error::NotFound { .. } => Error::invalid("integration_id", "no such integration"),
-            other => other,
-        })?;
+        let (receipt, email) =
+            self.deliver(ctx, email, request.deadline)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound { .. } => {
+                        Error::invalid("integration_id", "no such integration")
+                    }
+                    other => other,
+                })?;
         Ok(Sent { receipt, email })
     }
 
@@ -177,6 +187,7 @@ impl GmailSender {
         &self,
         ctx: &TenantContext,
         email: OutboundEmail,
+        deadline: Option<std::time::Instant>,
     ) -> Result<(SentEmail, Option<Email>)> {
         ctx.authorize(Access::WriteCrm)?;
         mime::validate(&email)?;
@@ -188,7 +199,13 @@ impl GmailSender {
         let built = mime::build(&integration.account, &email, &message_id)?;
         let sent = self
             .gmail
-            .send_raw(ctx, integration.id, &built.raw, email.thread_id.as_deref())
+            .send_raw_until(
+                ctx,
+                integration.id,
+                &built.raw,
+                email.thread_id.as_deref(),
+                deadline,
+            )
             .await?;
         let receipt = SentEmail {
             provider_message_id: sent.id.clone(),
@@ -264,6 +281,6 @@ impl GmailSender {
 impl EmailChannel for GmailSender {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %email.integration_id))]
     async fn send_email(&self, ctx: &TenantContext, email: OutboundEmail) -> Result<SentEmail> {
-        Ok(self.deliver(ctx, email).await?.0)
+        Ok(self.deliver(ctx, email, None).await?.0)
     }
 }

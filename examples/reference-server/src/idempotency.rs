@@ -31,7 +31,9 @@ const MAX_BODY: usize = 1 << 20;
 /// How long a reservation holds its key in the store: longer than any request may run here.
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(90);
 
-/// How long a handler may run with a reserved key before it is cancelled (a 503: retry).
+/// How long a handler may run with a reserved key before it is cancelled (a 503: retry). A
+/// handler whose work cannot be cancelled safely keeps its own deadline inside it (the send
+/// route's `SEND_BUDGET`, 10 s less: Gmail is never asked anything after it).
 pub const HANDLER_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A reserved key. If the request's future is dropped (the client went away) before the key

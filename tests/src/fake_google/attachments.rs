@@ -7,6 +7,7 @@
 //!
 //! Like Gmail's, attachment ids are opaque and differ on every read; each one issued works.
 
+use futures_util::StreamExt as _;
 use mail_parser::{Message, MessageParser, MimeHeaders as _, PartType};
 
 use super::*;
@@ -130,7 +131,7 @@ fn part_json(
 }
 
 /// `GET /gmail/v1/users/me/messages/{id}/attachments/{attachmentId}`.
-pub(super) fn get_attachment(m: &Mailbox, path: &str) -> Response {
+pub(super) fn get_attachment(m: &mut Mailbox, path: &str) -> Response {
     let rest = path
         .strip_prefix("/gmail/v1/users/me/messages/")
         .unwrap_or_default();
@@ -157,7 +158,15 @@ pub(super) fn get_attachment(m: &Mailbox, path: &str) -> Response {
     match find_part(&message, &part_id) {
         Some(part) if of_message == msg.id && !matches!(part.body, PartType::Multipart(_)) => {
             let bytes = part.contents();
-            axum::Json(json!({"size": bytes.len(), "data": URL_SAFE.encode(bytes)})).into_response()
+            let answer = json!({"size": bytes.len(), "data": URL_SAFE.encode(bytes)}).to_string();
+            match m.attachment_gate.take() {
+                Some(gate) => held(answer, gate),
+                None => (
+                    [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+                    answer,
+                )
+                    .into_response(),
+            }
         }
         _ => google_error(
             StatusCode::BAD_REQUEST,
@@ -165,6 +174,29 @@ pub(super) fn get_attachment(m: &Mailbox, path: &str) -> Response {
             "invalidArgument",
         ),
     }
+}
+
+/// `answer` with all but its first [`HELD_PREFIX_BYTES`] held until `gate` opens.
+fn held(answer: String, gate: Arc<tokio::sync::Semaphore>) -> Response {
+    let mut answer = answer.into_bytes();
+    let rest = answer.split_off(HELD_PREFIX_BYTES.min(answer.len()));
+    let parts = futures_util::stream::iter([(answer, None), (rest, Some(gate))]).then(
+        |(bytes, gate)| async move {
+            match gate {
+                Some(gate) => match gate.acquire().await {
+                    Ok(_) => Ok(bytes),
+                    // Broken off: the connection closes before the rest.
+                    Err(_) => Err(std::io::Error::other("the fake broke the answer off")),
+                },
+                None => Ok(bytes),
+            }
+        },
+    );
+    (
+        [(header::CONTENT_TYPE, "application/json; charset=UTF-8")],
+        axum::body::Body::from_stream(parts),
+    )
+        .into_response()
 }
 
 /// The metadata and message of an upload, or Google's error.

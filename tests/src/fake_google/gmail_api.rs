@@ -267,6 +267,7 @@ pub(super) fn deliver(
         raw,
         envelope_to: envelope,
         uploaded,
+        resumable: false,
     });
     axum::Json(json!({"id": id, "threadId": thread_id, "labelIds": ["SENT"]})).into_response()
 }

@@ -15,8 +15,10 @@
 //!   (`startHistoryId`, repeated `historyTypes`, `pageToken`, `maxResults`), and
 //!   `POST …/messages/send` (`{"raw", "threadId"}`; Google's `400 Invalid To header`; the
 //!   message joins the mailbox as `SENT`); `format=full` (the MIME tree with `partId`s and
-//!   attachment ids), `GET …/messages/{id}/attachments/{attachmentId}` and the upload endpoint
-//!   `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`), see
+//!   attachment ids), `GET …/messages/{id}/attachments/{attachmentId}` (held part way with
+//!   [`hold_next_attachment_body`](FakeGoogle::hold_next_attachment_body)) and the upload
+//!   endpoint `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`,
+//!   or `resumable` with `PUT` chunks to the session URI and [`Fault::Interrupt`]), see
 //!   [`SentMessage::attachments`] and [`SentMessage::uploaded`]. Every Gmail route wants a live bearer token
 //!   (`401` with Google's error body otherwise); errors are Google's JSON
 //!   (`{"error": {"code", "message", "errors": [{"reason", …}], "status"}}`).
@@ -85,6 +87,7 @@ mod gmail_api;
 mod oauth;
 mod pubsub;
 mod pubsub_keys;
+mod resumable;
 mod samples;
 mod wire;
 
@@ -135,8 +138,11 @@ pub enum Route {
     Jwks,
     /// `GET /gmail/v1/users/me/messages/{id}/attachments/{attachmentId}`.
     AttachmentsGet,
-    /// `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart` or `media`).
+    /// `POST /upload/gmail/v1/users/me/messages/send` (`uploadType=multipart`, `media`, or
+    /// `resumable`: opening a session).
     UploadSend,
+    /// `PUT` to a resumable upload's session URI (a chunk or a status query).
+    UploadChunk,
 }
 
 /// A scripted answer (see [`FakeGoogle::inject`]).
@@ -169,6 +175,9 @@ pub enum Fault {
     Delay(Duration),
     /// Processes the request normally (to let requests through before later faults).
     Pass,
+    /// For [`Route::UploadChunk`]: keeps the first half of the chunk and answers `503`, like a
+    /// connection that broke mid-chunk (elsewhere: as [`Fault::Pass`]).
+    Interrupt,
 }
 
 /// A message the fake sent (see [`FakeGoogle::sent`]).
@@ -190,6 +199,8 @@ pub struct SentMessage {
     /// Whether it came through the upload endpoint (`/upload/…/messages/send`) rather than
     /// as `raw` in JSON.
     pub uploaded: bool,
+    /// Whether it came through a resumable upload session (`uploadType=resumable`).
+    pub resumable: bool,
 }
 
 impl SentMessage {
@@ -265,6 +276,8 @@ struct Mailbox {
     sent: Vec<SentMessage>,
     issued: Vec<(String, Option<String>)>,
     push: pubsub::PushState,
+    uploads: HashMap<String, resumable::Upload>,
+    attachment_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 struct Shared {
@@ -336,6 +349,8 @@ impl FakeGoogle {
                 sent: Vec::new(),
                 issued: Vec::new(),
                 push: pubsub::PushState::default(),
+                uploads: HashMap::new(),
+                attachment_gate: None,
             }),
         });
         // Gmail's upload endpoint takes messages of up to 35 MB.
@@ -656,6 +671,16 @@ impl FakeGoogle {
         }
     }
 
+    /// Holds back the next `messages.attachments.get` answer: its first
+    /// [`HELD_PREFIX_BYTES`] go out at once, the rest only after [`BodyGate::open`]. A client
+    /// that reads the first bytes of the attachment before opening the gate proves it streams.
+    #[must_use]
+    pub fn hold_next_attachment_body(&self) -> BodyGate {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        self.shared.lock().attachment_gate = Some(Arc::clone(&gate));
+        BodyGate(gate)
+    }
+
     /// Drops every scripted fault.
     pub fn clear_faults(&self) {
         self.shared.lock().faults.clear();
@@ -684,6 +709,26 @@ impl FakeGoogle {
         let mut m = self.shared.lock();
         m.calls.clear();
         m.grants.clear();
+    }
+}
+
+/// How much of a held attachment answer goes out before its gate opens (see
+/// [`FakeGoogle::hold_next_attachment_body`]).
+pub const HELD_PREFIX_BYTES: usize = 64 * 1024;
+
+/// Releases a held answer (see [`FakeGoogle::hold_next_attachment_body`]).
+#[derive(Debug, Clone)]
+pub struct BodyGate(Arc<tokio::sync::Semaphore>);
+
+impl BodyGate {
+    /// Lets the rest of the answer go.
+    pub fn open(&self) {
+        self.0.add_permits(1);
+    }
+
+    /// Breaks the answer off instead: the connection closes before the rest.
+    pub fn break_off(&self) {
+        self.0.close();
     }
 }
 
@@ -763,6 +808,14 @@ async fn handle(
     let mut m = shared.lock();
     match route {
         Route::Authorize => authorize(&mut m, &query),
+        // The session URI is the credential, as at Google.
+        Route::UploadChunk => resumable::put(
+            &mut m,
+            &headers,
+            &query,
+            &body,
+            fault == Some(Fault::Interrupt),
+        ),
         Route::Token => token(&mut m, &headers, &body),
         Route::Revoke => revoke(&mut m, &body),
         Route::Jwks => pubsub::jwks(),
@@ -780,7 +833,10 @@ async fn handle(
                 Route::History => list_history(&m, &query),
                 Route::Watch => pubsub::watch(&mut m, &body),
                 Route::Stop => pubsub::stop(&mut m),
-                Route::AttachmentsGet => attachments::get_attachment(&m, uri.path()),
+                Route::AttachmentsGet => attachments::get_attachment(&mut m, uri.path()),
+                Route::UploadSend if first(&query, "uploadType") == Some("resumable") => {
+                    resumable::start(&mut m, &headers, &body)
+                }
                 Route::UploadSend => attachments::upload_send(&mut m, &headers, &query, &body),
                 _ => send(&mut m, &body),
             }

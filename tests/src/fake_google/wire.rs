@@ -158,7 +158,7 @@ pub(super) fn not_found() -> Response {
 
 pub(super) fn fault_response(fault: &Fault) -> Option<Response> {
     match fault {
-        Fault::Delay(_) | Fault::Pass => None,
+        Fault::Delay(_) | Fault::Pass | Fault::Interrupt => None,
         Fault::Error {
             status,
             message,
@@ -231,6 +231,7 @@ pub(super) fn route_of(method: &Method, path: &str) -> Option<Route> {
         (&Method::POST, _, Some("stop")) => Some(Route::Stop),
         (&Method::GET, "/oauth2/v3/certs", _) => Some(Route::Jwks),
         (&Method::POST, "/upload/gmail/v1/users/me/messages/send", _) => Some(Route::UploadSend),
+        (&Method::PUT, "/upload/gmail/v1/users/me/messages/send", _) => Some(Route::UploadChunk),
         (&Method::GET, _, Some(rest))
             if rest.starts_with("messages/") && rest.contains("/attachments/") =>
         {

@@ -2,12 +2,13 @@
 //! with each part's `partId` and `body.attachmentId`), `users.messages.attachments.get`, and
 //! `users.messages.send` through Gmail's upload endpoint.
 //!
-//! The upload is Google's multipart upload (`uploadType=multipart`): one `multipart/related`
-//! request whose first part is the JSON metadata (`{"threadId": …}`) and whose second is the
-//! message itself as `message/rfc822`, the raw bytes without base64. Gmail takes up to 35 MB
-//! there, against the few megabytes a `raw` string in JSON is meant for; the engine still
-//! caps a message at [`crate::mime::MAX_MESSAGE_BYTES`] (Gmail refuses more than 25 MB of
-//! attachments).
+//! [`GmailApi::send_upload`] is Google's multipart upload (`uploadType=multipart`): one
+//! `multipart/related` request whose first part is the JSON metadata (`{"threadId": …}`) and
+//! whose second is the message itself as `message/rfc822`, the raw bytes without base64. The
+//! engine itself sends large messages with the resumable upload instead
+//! ([`super::resumable`]), which survives a failed chunk; both take up to 35 MB, against the
+//! few megabytes a `raw` string in JSON is meant for. The engine caps a message at
+//! [`crate::mime::MAX_MESSAGE_BYTES`] (Gmail refuses more than 25 MB of attachments).
 
 use std::fmt;
 
@@ -19,7 +20,7 @@ use super::{
 };
 
 /// Messages up to this size go to `messages.send` as base64url in JSON; larger ones through
-/// the upload endpoint. Google advises its simple requests for up to about 5 MB.
+/// the resumable upload. Google advises its simple requests for up to about 5 MB.
 pub const SIMPLE_SEND_MAX_BYTES: usize = 5 * 1024 * 1024;
 
 /// `users.messages.get` with `format=full`: the message's MIME tree.
@@ -204,7 +205,7 @@ impl GmailApi {
 }
 
 /// A `404` as [`Error::NotFound`] of `kind`.
-fn gone(kind: &'static str) -> impl Fn(Error) -> Error {
+pub(super) fn gone(kind: &'static str) -> impl Fn(Error) -> Error {
     move |e| match e {
         Error::Provider {
             status: Some(404), ..

@@ -1,18 +1,22 @@
-//! `GET /api/v1/emails/{id}/attachments/{attachment_id}`: an email's attachment, fetched from
-//! Gmail by [`workos_gmail::Gmail::attachment`] (tenant-checked, at most
-//! [`workos_gmail::MAX_ATTACHMENT_BYTES`]).
+//! `GET /api/v1/emails/{id}/attachments/{attachment_id}`: an email's attachment, streamed from
+//! Gmail by [`workos_gmail::Gmail::attachment_stream`] (tenant-checked, at most
+//! [`workos_gmail::MAX_ATTACHMENT_BYTES`]): the answer starts with the first decoded bytes,
+//! and a download that breaks off after the headers were sent is aborted (the connection is
+//! closed before the announced length), never completed with wrong bytes.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
     X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
+use futures_util::TryStreamExt as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::ids::EmailId;
+use workos_gmail::AttachmentRef;
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, Ctx};
@@ -21,14 +25,6 @@ use crate::state::AppState;
 /// The route.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(download_attachment))
-}
-
-/// Whether `id` can be a Gmail part id: numbers joined by dots (`1`, `0.2`).
-fn is_part_id(id: &str) -> bool {
-    id.len() <= 64
-        && id
-            .split('.')
-            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `Content-Disposition: attachment` with the file name twice: an ASCII fallback (quoted, with
@@ -66,11 +62,14 @@ fn content_disposition(filename: Option<&str>) -> HeaderValue {
 /// Download an attachment of a stored email.
 ///
 /// `attachment_id` is the attachment's `id` in the email's `headers.attachments` (Gmail's MIME
-/// part id, e.g. `1` or `0.2`). The bytes come from the Gmail account that synced or sent the
-/// email, with the attachment's type and file name (`Content-Disposition: attachment`).
-/// Attachments over 25 MiB are refused (`422` on `attachment_id`); open them in Gmail.
+/// part id, e.g. `1` or `0.2`; `root` when the whole message is the file), or `index-N` for
+/// the N-th entry (from 0) of `headers.attachments` (entries recorded without an `id`). The
+/// bytes are streamed from the Gmail account that synced or sent the email as they arrive,
+/// with the attachment's type, file name (`Content-Disposition: attachment`) and
+/// `Content-Length`. Attachments over 25 MiB are refused (`422` on `attachment_id`); open them
+/// in Gmail.
 #[utoipa::path(get, path = "/emails/{id}/attachments/{attachment_id}", tag = "emails",
-    params(("id" = EmailId, Path), ("attachment_id" = String, Path, description = "The attachment's `id` in `headers.attachments`")),
+    params(("id" = EmailId, Path), ("attachment_id" = String, Path, description = "The attachment's `id` in `headers.attachments` (`1`, `0.2`, `root`), or `index-N` for its position there")),
     responses(
         (status = 200, description = "The file, with its type and `Content-Disposition: attachment`", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 404, body = Problem), (status = 409, body = Problem),
@@ -80,17 +79,28 @@ async fn download_attachment(
     Ctx(ctx): Ctx,
     ApiPath((id, attachment_id)): ApiPath<(EmailId, String)>,
 ) -> ApiResult<Response> {
-    if !is_part_id(&attachment_id) {
+    if AttachmentRef::parse(&attachment_id).is_none() {
         return Err(ApiError::not_found("attachment not found"));
     }
     let gmail = crate::routes::integrations::gmail_service(&state)?;
-    let file = gmail.client.attachment(&ctx, id, &attachment_id).await?;
+    let file = gmail
+        .client
+        .attachment_stream(&ctx, id, &attachment_id)
+        .await?;
     let content_type = HeaderValue::from_str(&file.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let mut response = Response::new(Body::from(file.bytes));
+    // Past this point the status is sent: an error can only abort the body (hyper closes the
+    // connection), so it is logged here, without the token or the bytes.
+    let body = file.body.inspect_err(move |e| {
+        tracing::warn!(email_id = %id, error = %e, "an attachment download broke off");
+    });
+    let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, content_type);
+    if let Some(size) = file.size {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+    }
     headers.insert(
         CONTENT_DISPOSITION,
         content_disposition(file.filename.as_deref()),
@@ -107,12 +117,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn part_ids() {
-        for ok in ["1", "0.2", "12.0.3"] {
-            assert!(is_part_id(ok), "{ok}");
+    fn attachment_ids() {
+        for ok in ["1", "0.2", "12.0.3", "root", "index-0", "index-12"] {
+            assert!(AttachmentRef::parse(ok).is_some(), "{ok}");
         }
-        for bad in ["", ".", "1.", "a", "1/2", "../1", "1 "] {
-            assert!(!is_part_id(bad), "{bad}");
+        assert_eq!(
+            AttachmentRef::parse("root"),
+            Some(AttachmentRef::Part(String::new()))
+        );
+        assert_eq!(
+            AttachmentRef::parse("index-3"),
+            Some(AttachmentRef::Index(3))
+        );
+        for bad in [
+            "", ".", "1.", "a", "1/2", "../1", "1 ", "index-", "index--1", "index-x", "Root",
+        ] {
+            assert!(AttachmentRef::parse(bad).is_none(), "{bad}");
         }
     }
 

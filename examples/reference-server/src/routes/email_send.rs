@@ -31,6 +31,13 @@ pub(crate) const MAX_JSON_ATTACHMENT_BYTES: usize = 5 << 20;
 /// The body limit of this route: a message of Gmail's 25 MB plus 1 MiB for the JSON part and
 /// the multipart framing. The idempotency middleware reads up to this much for this route.
 pub(crate) const MAX_SEND_BODY_BYTES: usize = MAX_MESSAGE_BYTES + (1 << 20);
+/// How long a send may take from the handler's start: Gmail is never asked anything after
+/// it, and a large message's upload not complete by then is abandoned unsent (the answer is a
+/// `503`, safe to retry). It is 10 s inside the `Idempotency-Key` handler limit
+/// ([`crate::idempotency::HANDLER_LIMIT`]), so that limit never cancels a send Gmail may have
+/// completed, and the email is recorded within it.
+pub(crate) const SEND_BUDGET: std::time::Duration =
+    std::time::Duration::from_secs(crate::idempotency::HANDLER_LIMIT.as_secs() - 10);
 /// The route's path, for the middleware that needs its limit.
 pub(crate) const SEND_PATH: &str = "/api/v1/email/send";
 
@@ -288,8 +295,10 @@ async fn read_multipart(mut multipart: Multipart) -> ApiResult<SendForm> {
 ///
 /// Attachments: as base64 in a JSON body (at most 5 MiB decoded in all, 8 MiB of body), or
 /// as files in a `multipart/form-data` body (an `email` part holding the JSON fields and one
-/// `attachments` part per file), up to Gmail's 25 MB per message. Larger messages reach Gmail
-/// through its upload endpoint.
+/// `attachments` part per file), up to Gmail's 25 MB per message. Messages over 5 MiB reach
+/// Gmail through its resumable upload, which resumes after a failed chunk. A send that cannot
+/// finish within 50 s is abandoned unsent (`503`, safe to retry with the same
+/// `Idempotency-Key`).
 #[utoipa::path(post, path = "/email/send", tag = "emails",
     request_body(content((SendEmailBody = "application/json"), (SendEmailForm = "multipart/form-data"))),
     responses((status = 201, body = Email), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -300,6 +309,7 @@ pub(crate) async fn send_email(
     Ctx(ctx): Ctx,
     form: SendForm,
 ) -> ApiResult<Response> {
+    let deadline = std::time::Instant::now() + SEND_BUDGET;
     let gmail = crate::routes::integrations::gmail_service(&state)?;
     let SendForm { body, files } = form;
     let mut attachments = decode_attachments(body.attachments)?;
@@ -314,6 +324,7 @@ pub(crate) async fn send_email(
         attachments,
         reply_to_email_id: body.reply_to_email_id,
         integration_id: body.integration_id,
+        deadline: Some(deadline),
     };
     let sender = gmail.client.sender(PersonPolicy::SentOnly);
     match sender.send(&ctx, request).await? {
@@ -323,5 +334,22 @@ pub(crate) async fn send_email(
         } => Ok(created(format!("/api/v1/emails/{}", stored.id), stored)),
         // Sent, but recording failed (logged); the sync records it later.
         Sent { receipt, .. } => Ok((StatusCode::ACCEPTED, Json(receipt)).into_response()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The send's budget, and the status query the resumable upload keeps time for inside
+    /// it, end before the `Idempotency-Key` handler limit cancels the handler: a send is never
+    /// cut off after Gmail may have sent the message.
+    #[test]
+    fn the_send_budget_fits_the_idempotency_limit() {
+        assert!(
+            SEND_BUDGET + std::time::Duration::from_secs(5) <= crate::idempotency::HANDLER_LIMIT
+        );
+        assert!(workos_gmail::api::QUERY_RESERVE < SEND_BUDGET);
+        assert!(crate::idempotency::HANDLER_LIMIT < crate::idempotency::LEASE);
     }
 }

@@ -195,6 +195,7 @@ async fn send_and_download_attachments(app: &GmailApp) {
     let reply = post_raw(app, &owner, &content_type, body).await.expect(201);
     let at_google = app.google.sent();
     assert!(at_google[2].uploaded, "through /upload/…/messages/send");
+    assert!(at_google[2].resumable, "in a resumable upload session");
     assert_eq!(
         at_google[2].requested_thread_id.as_deref(),
         sent["thread_id"].as_str()
@@ -492,3 +493,153 @@ async fn attachments_are_documented(app: &GmailApp) {
     );
 }
 attachments_test!(attachments_are_documented);
+
+/// The download streams: the first bytes of the file reach the client while Gmail's answer is
+/// still held back part way, with the file's length announced; an answer that breaks off after
+/// that aborts the download instead of completing it.
+async fn attachment_downloads_stream(app: &GmailApp) {
+    let (org, owner) = app.create_org("Acme").await;
+    connect(app, &owner, org).await;
+    let blob = binary(1 << 20);
+    let (content_type, body) = form(
+        &json!({"to": ["ada@example.com"], "subject": "Big file", "text": "Attached."}),
+        &[("big.bin", Some("application/octet-stream"), &blob)],
+    );
+    let sent = post_raw(app, &owner, &content_type, body).await.expect(201);
+    let email = id_of(&sent);
+
+    let gate = app.google.hold_next_attachment_body();
+    let mut got = download(app, &owner, &email, "1").await;
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(
+        got.headers()["content-length"],
+        blob.len().to_string().as_str()
+    );
+    assert_eq!(got.headers()["content-type"], "application/octet-stream");
+    // Only what Gmail sent before the gate can arrive now; a server that buffered the whole
+    // attachment would send nothing (the guard only stops a hang).
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), got.chunk())
+        .await
+        .expect("the first bytes arrive while Gmail holds the rest back")
+        .expect("a chunk")
+        .expect("not the end");
+    assert!(!first.is_empty());
+    assert!(first.len() < blob.len(), "only part of the file so far");
+    assert_eq!(first.as_ref(), &blob[..first.len()]);
+    gate.open();
+    let mut all = first.to_vec();
+    while let Some(chunk) = got.chunk().await.expect("the rest") {
+        all.extend_from_slice(&chunk);
+    }
+    assert_eq!(all, blob, "the whole file, intact");
+
+    // Gmail breaks off after the first part: the client sees the download fail, never a
+    // short file passed off as whole.
+    let gate = app.google.hold_next_attachment_body();
+    let mut got = download(app, &owner, &email, "1").await;
+    assert_eq!(got.status().as_u16(), 200);
+    let first = got.chunk().await.expect("a chunk").expect("not the end");
+    assert_eq!(first.as_ref(), &blob[..first.len()]);
+    gate.break_off();
+    let mut received = first.len();
+    let outcome = loop {
+        match got.chunk().await {
+            Ok(Some(chunk)) => received += chunk.len(),
+            Ok(None) => break Ok(received),
+            Err(e) => break Err(e),
+        }
+    };
+    assert!(outcome.is_err(), "aborted, not ended: {outcome:?}");
+    assert!(received < blob.len());
+}
+attachments_test!(attachment_downloads_stream);
+
+/// Every attachment has an address: a message whose whole body is the file (`root`), and the
+/// entries of emails recorded before ids were stored (`index-N`).
+async fn every_attachment_is_addressable(app: &GmailApp) {
+    let (org, owner) = app.create_org("Acme").await;
+    let integration = connect(app, &owner, org).await;
+    let viewer = app.api_key(org, Role::Viewer).await;
+    let pdf: Vec<u8> = b"%PDF-1.4\n".iter().copied().chain(binary(3000)).collect();
+    let scan = format!(
+        "From: scanner@acme.example\r\nTo: {ACCOUNT}\r\nSubject: Scan\r\nMIME-Version: 1.0\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(&pdf)
+    );
+    app.google.add_message(scan);
+    app.post(
+        &format!("/api/v1/integrations/gmail/{}/sync", id_of(&integration)),
+        &owner,
+        &json!({}),
+    )
+    .await
+    .expect(202);
+    let inbound = app.read("/api/v1/emails?direction=inbound", &owner).await;
+    let scanned = inbound["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["subject"] == "Scan")
+        .expect("the scan, synced")
+        .clone();
+    assert_eq!(
+        scanned["headers"]["attachments"][0]["id"], "root",
+        "{scanned}"
+    );
+    let got = download(app, &viewer, &id_of(&scanned), "root").await;
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        got.headers()["content-disposition"],
+        "attachment; filename=\"scan.pdf\"; filename*=UTF-8''scan.pdf"
+    );
+    assert_eq!(got.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    // An email recorded before ids were stored: its entries have none.
+    let two = "From: ada@example.com\r\nTo: owner@acme.example\r\nSubject: Two\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee files\r\n--b\r\nContent-Type: text/csv; name=\"a.csv\"\r\nContent-Disposition: attachment; filename=\"a.csv\"\r\n\r\na,b\r\n--b\r\nContent-Type: image/png; name=\"b.png\"\r\nContent-Disposition: attachment; filename=\"b.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--b--\r\n";
+    let provider_id = app
+        .google
+        .add_message_with(two, &["ARCHIVED"], chrono::Utc::now());
+    let ctx = TenantContext::system(org, "test");
+    let legacy = app
+        .store
+        .record_email(
+            &ctx,
+            NewEmail {
+                integration_id: id_of(&integration).parse().unwrap(),
+                provider_id,
+                thread_id: None,
+                message_id: None,
+                direction: Direction::Inbound,
+                from: "ada@example.com".into(),
+                to: vec![ACCOUNT.into()],
+                cc: Vec::new(),
+                subject: Some("Two".into()),
+                snippet: None,
+                headers: json!({"attachments": [
+                    {"filename": "a.csv", "content_type": "text/csv", "size": 3},
+                    {"filename": "b.png", "content_type": "image/png", "size": 8}]}),
+                labels: Vec::new(),
+                occurred_at: chrono::Utc::now(),
+                person_id: None,
+                create_person: false,
+            },
+        )
+        .await
+        .expect("recorded")
+        .record;
+    let got = download(app, &viewer, &legacy.id.to_string(), "index-1").await;
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"\x89PNG\r\n\x1a\n");
+    let got = download(app, &viewer, &legacy.id.to_string(), "index-0").await;
+    assert_eq!(got.bytes().await.unwrap().as_ref(), b"a,b");
+    for missing in ["index-2", "root", "1", "index-x"] {
+        let got = download(app, &viewer, &legacy.id.to_string(), missing).await;
+        assert_eq!(got.status().as_u16(), 404, "{missing}");
+    }
+    // Another org cannot reach them by position either.
+    let (_, other) = app.create_org("B").await;
+    let got = download(app, &other, &legacy.id.to_string(), "index-1").await;
+    assert_eq!(got.status().as_u16(), 404);
+}
+attachments_test!(every_attachment_is_addressable);
