@@ -9,8 +9,11 @@ brought within these rules before it is sent; nothing is filtered out or relaxed
 
 - the `e164` format: a phone number libphonenumber holds valid (the pattern alone allows
   `+101`), drawn from real-looking numbers of a few countries;
-- a reference (`company_id`, `person_id`, `deal_id`) names a record of the org: an id this
-  run saw the server answer for that kind of record, else none;
+- a reference (`company_id`, `person_id`, `deal_id`) names a record of the org: the first
+  record of that kind this run saw the server answer with (its anchor), else none. The
+  anchors are never deleted (a DELETE of one, in any mode, is sent for a random id instead,
+  and reads as the documented 404), so a reference cannot name a record deleted meanwhile, by
+  an earlier step or by the other worker, and be refused as "does not exist";
 - exactly one recipient (`to` or `person_id`) for SMS and calls, at most one agent
   (`member_id` or `agent_phone`), a body or a media URL for an SMS;
 - a deal's `amount_minor` and `currency` go together;
@@ -25,17 +28,37 @@ brought within these rules before it is sent; nothing is filtered out or relaxed
   the script's server allows (WORKOS_WEBHOOK_ALLOWED_SUBNETS).
 
 Requests meant to be invalid (negative mode) are left as they are.
+
+One fix is not about the API: CPython before 3.11.8 (and 3.12.0–3.12.1) keeps the AST
+constructor's recursion depth in state the threads share, so two `ast.parse` calls at once
+may fail with "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905).
+Hypothesis parses source files to describe lambdas, and the script runs two workers: the
+run then reported that error for whichever operation was being generated. On those versions
+`ast.parse` is made to take a lock.
 """
 
 from __future__ import annotations
 
+import ast
+import sys
 import threading
+import uuid
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import schemathesis
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+
+if sys.version_info < (3, 11, 8) or (3, 12) <= sys.version_info < (3, 12, 2):
+    _ast_lock = threading.Lock()
+    _ast_parse = ast.parse
+
+    def _locked_parse(*args, **kwargs):
+        with _ast_lock:
+            return _ast_parse(*args, **kwargs)
+
+    ast.parse = _locked_parse
 
 # Valid numbers (libphonenumber's example numbers and their neighbours) of a few countries.
 VALID_NUMBERS = [
@@ -58,36 +81,34 @@ API = "/api/v1"
 # Which collection a reference field's ids come from.
 REFERENCES = {"company_id": "companies", "person_id": "people", "deal_id": "deals"}
 
-_seen_lock = threading.Lock()
-_seen: dict[str, set[str]] = {kind: set() for kind in REFERENCES.values()}
+_anchor_lock = threading.Lock()
+# The record of each kind that references name; set once, never deleted.
+_anchors: dict[str, str | None] = {kind: None for kind in REFERENCES.values()}
 
 
 def _collection(path: str) -> str | None:
     """`people` for `/api/v1/people` and `/api/v1/people/{id}`."""
     parts = path.removeprefix(API).strip("/").split("/")
-    if parts and parts[0] in _seen and (len(parts) == 1 or parts[1] == "{id}"):
+    if parts and parts[0] in _anchors and (len(parts) == 1 or parts[1] == "{id}"):
         return parts[0]
     return None
 
 
 @schemathesis.hook
 def after_call(context, case, response) -> None:
-    """Remembers the ids of the companies, people and deals the server answers with."""
+    """Makes the first company, person and deal the server answers with their kind's anchor."""
     kind = _collection(case.operation.path)
-    if kind is None or response.status_code >= 300:
-        return
-    if case.method.upper() == "DELETE":
-        with _seen_lock:
-            _seen[kind].difference_update(str(v) for v in (case.path_parameters or {}).values())
+    if kind is None or response.status_code >= 300 or case.method.upper() == "DELETE":
         return
     try:
         payload = response.json()
     except ValueError:
         return
     records = payload.get("data", []) if isinstance(payload, dict) and "data" in payload else [payload]
-    ids = {r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)}
-    with _seen_lock:
-        _seen[kind].update(ids)
+    ids = [r["id"] for r in records if isinstance(r, dict) and isinstance(r.get("id"), str)]
+    with _anchor_lock:
+        if _anchors[kind] is None and ids:
+            _anchors[kind] = ids[0]
 
 
 def _is_positive(case) -> bool:
@@ -95,19 +116,25 @@ def _is_positive(case) -> bool:
     return meta is None or meta.generation.mode == GenerationMode.POSITIVE
 
 
-def _known(kind: str) -> list[str]:
-    with _seen_lock:
-        return sorted(_seen[kind])
+def _anchor(kind: str) -> str | None:
+    with _anchor_lock:
+        return _anchors[kind]
 
 
 def _fix_references(body: dict) -> None:
     for field, kind in REFERENCES.items():
-        value = body.get(field)
-        if value is None:
-            continue
-        known = _known(kind)
-        if value not in known:
-            body[field] = known[0] if known else None
+        if body.get(field) is not None:
+            body[field] = _anchor(kind)
+
+
+def _spare_anchor(case) -> None:
+    """A DELETE of an anchor is sent for a random id instead (a 404)."""
+    kind = _collection(case.operation.path)
+    params = case.path_parameters
+    if kind is None or not isinstance(params, dict) or params.get("id") is None:
+        return
+    if str(params["id"]) == _anchor(kind):
+        params["id"] = str(uuid.uuid4())
 
 
 def _given(body: dict, field: str) -> bool:
@@ -195,9 +222,11 @@ def _fix_summary(query: dict) -> None:
 
 @schemathesis.hook
 def map_case(context, case):
+    path, method = case.operation.path.removeprefix(API), case.method.upper()
+    if method == "DELETE":
+        _spare_anchor(case)
     if not _is_positive(case):
         return case
-    path, method = case.operation.path.removeprefix(API), case.method.upper()
     body = case.body if isinstance(case.body, dict) else None
     if path == "/leads/summary" and isinstance(case.query, dict):
         _fix_summary(case.query)

@@ -260,7 +260,9 @@ impl std::fmt::Display for EventActor {
 impl std::str::FromStr for EventActor {
     type Err = Error;
 
-    /// Parses `kind:id`; user and API key ids must be UUIDs, job names 1–64 characters.
+    /// Parses `kind:id`; user and API key ids must be hyphenated UUIDs, job names 1–64
+    /// characters without NUL (what the OpenAPI document's pattern for the `actor` filter
+    /// says).
     fn from_str(s: &str) -> Result<Self> {
         let (kind, id) = s.split_once(':').ok_or_else(|| {
             Error::invalid(
@@ -270,17 +272,25 @@ impl std::str::FromStr for EventActor {
         })?;
         let kind: ActorKind = kind.parse()?;
         let id = match kind {
-            ActorKind::User | ActorKind::ApiKey => id
-                .parse::<Uuid>()
-                .map_err(|_| {
-                    Error::invalid("actor", "the id after user: or api_key: must be a UUID")
+            // 36 characters: the hyphenated form only, not the braced, URN or bare forms
+            // `Uuid` also reads.
+            ActorKind::User | ActorKind::ApiKey => Some(id)
+                .filter(|id| id.len() == 36)
+                .and_then(|id| id.parse::<Uuid>().ok())
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "actor",
+                        "the id after user: or api_key: must be a hyphenated UUID",
+                    )
                 })?
                 .to_string(),
-            ActorKind::System if (1..=64).contains(&id.len()) => id.to_owned(),
+            ActorKind::System if (1..=64).contains(&id.chars().count()) && !id.contains('\0') => {
+                id.to_owned()
+            }
             ActorKind::System => {
                 return Err(Error::invalid(
                     "actor",
-                    "the job name after system: must be 1 to 64 characters",
+                    "the job name after system: must be 1 to 64 characters, without NUL",
                 ));
             }
         };

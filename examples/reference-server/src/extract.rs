@@ -88,18 +88,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
-        // Postgres cannot store or compare text holding NUL: refuse it here, naming the
-        // parameter, rather than as a database error naming nothing.
-        if let Some((name, _)) =
-            form_urlencoded::parse(query.as_bytes()).find(|(_, v)| v.contains('\0'))
-        {
-            return Err(ApiError::invalid_field(
-                name.into_owned(),
-                "must not contain NUL characters",
-            ));
-        }
+        refuse_nul(query)?;
         let de = serde_urlencoded_de(query);
         de.map(Self)
+    }
+}
+
+/// Postgres cannot store or compare text holding NUL: a query parameter holding one is refused
+/// here, naming the parameter, rather than as a database error naming nothing.
+///
+/// # Errors
+/// 422 naming the first parameter whose value holds NUL.
+pub fn refuse_nul(query: &str) -> Result<(), ApiError> {
+    match form_urlencoded::parse(query.as_bytes()).find(|(_, v)| v.contains('\0')) {
+        Some((name, _)) => Err(ApiError::invalid_field(
+            name.into_owned(),
+            "must not contain NUL characters",
+        )),
+        None => Ok(()),
     }
 }
 

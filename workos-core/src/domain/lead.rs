@@ -361,11 +361,36 @@ impl Lead {
 pub struct LeadPatch {
     /// The new status: any but `duplicate`, which only capture sets. A change emits
     /// `lead.status_changed`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = settable_lead_status))]
     pub status: Option<LeadStatus>,
     /// New notes (up to 10,000 characters), or `null` to clear them. A change emits
     /// `lead.updated`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 10000))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\u0000]*$")
+    )]
     pub notes: super::Patch<String>,
+}
+
+/// The document's schema of [`LeadPatch::status`]: `null` or any status but `duplicate`.
+#[cfg(feature = "openapi")]
+fn settable_lead_status() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let one_of = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(
+            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(
+                LeadStatus::ALL
+                    .iter()
+                    .filter(|s| **s != LeadStatus::Duplicate)
+                    .map(|s| s.as_str()),
+            )),
+        )
+        .description(Some(
+            "The new status: any but `duplicate`, which only capture sets. A change emits\n`lead.status_changed`.",
+        ))
+        .build();
+    Schema::OneOf(one_of)
 }
 
 /// The longest notes a lead may hold, in characters.

@@ -91,8 +91,12 @@ impl Webhook {
 pub struct NewWebhook {
     /// Where deliveries are POSTed.
     pub url: HttpUrl,
-    /// A note for humans.
+    /// A note for humans, up to 500 characters.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub description: Option<String>,
     /// Event types to receive (`person.created`, `person.*`, `*`); empty means all.
     #[serde(default)]
@@ -125,7 +129,11 @@ const fn yes() -> bool {
 pub struct WebhookPatch {
     /// New URL.
     pub url: Option<HttpUrl>,
-    /// New description, or clear it.
+    /// New description (up to 500 characters), or clear it.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, max_length = 500, pattern = r"^[^\u0000]*$")
+    )]
     pub description: Patch<String>,
     /// New event-type filter, as on create.
     #[cfg_attr(feature = "openapi", schema(schema_with = nullable_event_types_schema))]
@@ -136,8 +144,11 @@ pub struct WebhookPatch {
     /// merged).
     #[cfg_attr(feature = "openapi", schema(schema_with = nullable_headers_schema))]
     pub headers: Option<BTreeMap<String, String>>,
-    /// New rate limit, or clear it.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    /// New rate limit (1–10,000), or clear it.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<u32>, minimum = 1, maximum = 10000)
+    )]
     pub rate_limit_per_second: Patch<u32>,
 }
 

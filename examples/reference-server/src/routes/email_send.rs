@@ -96,8 +96,10 @@ pub(crate) struct AttachmentBody {
     content: String,
 }
 
-/// The `multipart/form-data` body: the JSON fields as one part, the files as others.
-#[derive(ToSchema)]
+/// The `multipart/form-data` body: the JSON fields as one part, the files as others. Any other
+/// part is refused (422 naming it), hence `additionalProperties: false`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[expect(
     dead_code,
     reason = "documents the multipart body; the handler reads the parts"
@@ -107,7 +109,8 @@ pub(crate) struct SendEmailForm {
     /// `Content-Type: application/json`.
     email: SendEmailBody,
     /// The files, one part each, with a `filename` in its `Content-Disposition` and its type
-    /// in `Content-Type` (`application/octet-stream` when absent).
+    /// in `Content-Type` (`application/octet-stream` when absent); none is fine.
+    #[serde(default)]
     #[schema(value_type = Vec<String>, format = Binary)]
     attachments: Vec<Vec<u8>>,
 }

@@ -14,7 +14,7 @@ use workos_core::repo::EventRepo;
 
 use super::page;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiPath, Ctx};
+use crate::extract::{ApiPath, Ctx, refuse_nul};
 use crate::state::AppState;
 
 /// The routes.
@@ -34,12 +34,17 @@ pub(crate) struct ListEvents {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Event types, e.g. `person.created`; repeat the parameter or separate with commas (at
-    /// most 50, each at most 100 characters).
+    /// most 50, each at most 100 characters; empty ones are ignored but counted).
+    #[param(pattern = r"^[^\u0000,]{0,100}(,[^\u0000,]{0,100}){0,49}$")]
     r#type: Option<String>,
     /// Events about this record.
     subject_id: Option<uuid::Uuid>,
-    /// Events caused by this actor: `api_key:<id>`, `user:<id>` or `system:<job>` (the
-    /// `actor` of an event, written `kind:id`).
+    /// Events caused by this actor: `api_key:<id>` or `user:<id>` (a hyphenated UUID) or
+    /// `system:<job>` (a job name of 1–64 characters): the `actor` of an event, written
+    /// `kind:id`.
+    #[param(
+        pattern = r"^((user|api_key):[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|system:[^\u0000]{1,64})$"
+    )]
     actor: Option<String>,
     /// Happened at or after.
     occurred_after: Option<DateTime<Utc>>,
@@ -61,7 +66,8 @@ pub(crate) const MAX_EVENT_TYPES: usize = 50;
 /// The longest event type a filter may name.
 pub(crate) const MAX_EVENT_TYPE_LEN: usize = 100;
 
-/// Bounds the `type` filter: it becomes one SQL parameter per type.
+/// Bounds the `type` filter (it becomes one SQL parameter per type): every comma-separated
+/// entry counts, the empty ones too, as the document's pattern says.
 fn check_types(types: &[String]) -> ApiResult<()> {
     if types.len() > MAX_EVENT_TYPES {
         return Err(ApiError::invalid_field(
@@ -69,7 +75,7 @@ fn check_types(types: &[String]) -> ApiResult<()> {
             format!("at most {MAX_EVENT_TYPES} event types"),
         ));
     }
-    if types.iter().any(|t| t.len() > MAX_EVENT_TYPE_LEN) {
+    if types.iter().any(|t| t.chars().count() > MAX_EVENT_TYPE_LEN) {
         return Err(ApiError::invalid_field(
             "type",
             format!("an event type is at most {MAX_EVENT_TYPE_LEN} characters"),
@@ -87,18 +93,16 @@ async fn list_events(
     Ctx(ctx): Ctx,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Page<DomainEvent>>> {
+    let query = query.unwrap_or_default();
+    refuse_nul(&query)?;
     let mut filter = EventFilter::default();
     let (mut limit, mut cursor) = (None, None);
-    for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
+    let mut types = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match &*key {
             "limit" => limit = Some(parse::<u32>("limit", &value)?),
             "cursor" => cursor = Some(value.into_owned()),
-            "type" => filter.types.extend(
-                value
-                    .split(',')
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned),
-            ),
+            "type" => types.extend(value.split(',').map(str::to_owned)),
             "subject_id" => filter.subject_id = Some(parse("subject_id", &value)?),
             "actor" => filter.actor = Some(value.parse::<EventActor>()?),
             "occurred_after" => filter.occurred.after = Some(parse("occurred_after", &value)?),
@@ -111,7 +115,8 @@ async fn list_events(
             }
         }
     }
-    check_types(&filter.types)?;
+    check_types(&types)?;
+    filter.types = types.into_iter().filter(|t| !t.is_empty()).collect();
     let page = page(limit, cursor.as_deref())?;
     Ok(Json(state.store.list_events(&ctx, filter, page).await?))
 }

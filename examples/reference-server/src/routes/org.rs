@@ -22,8 +22,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OrgPatch {
-    /// The new display name, 1–200 characters (trimmed).
-    #[schema(min_length = 1, max_length = 200)]
+    /// The new display name, 1–200 characters, not blank (trimmed).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
+    )]
     name: String,
 }
 

@@ -417,3 +417,112 @@ async fn the_document_says_what_the_server_checks(app: &TestApp) {
     .invalid_field("amount_minor");
 }
 server_test!(the_document_says_what_the_server_checks);
+
+/// The parameter `name` of `op` (`["paths"][path][method]`).
+fn parameter<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{method} {path} documents `{name}`"))
+}
+
+/// Issue 17: where schemathesis found schema-valid requests refused, the document now says
+/// what the server refuses, and the server refuses exactly that.
+async fn the_document_bounds_what_the_server_refuses(app: &TestApp) {
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    let schemas = &doc["components"]["schemas"];
+    let (_, key) = app.create_org("Bounds").await;
+
+    // `actor`: `kind:id`, a hyphenated UUID or a job name of 1–64 characters.
+    let actor = parameter(&doc, "/api/v1/events", "get", "actor");
+    assert!(
+        actor["schema"]["pattern"]
+            .as_str()
+            .is_some_and(|p| p.contains("system:[^\\u0000]{1,64}")),
+        "{actor}"
+    );
+    let bare_uuid = uuid::Uuid::now_v7().simple().to_string();
+    for bad in [
+        String::new(),
+        format!("api_key:{bare_uuid}"),
+        format!("system:{}", "é".repeat(65)),
+    ] {
+        app.get(&format!("/api/v1/events?actor={bad}"), &key)
+            .await
+            .invalid_field("actor");
+    }
+    app.read(
+        &format!("/api/v1/events?actor=system:{}", "é".repeat(64)),
+        &key,
+    )
+    .await;
+
+    // `type`: at most 50 comma-separated entries, the empty ones counted; no NUL.
+    let types = parameter(&doc, "/api/v1/events", "get", "type");
+    assert_eq!(
+        types["schema"]["pattern"],
+        json!(r"^[^\u0000,]{0,100}(,[^\u0000,]{0,100}){0,49}$")
+    );
+    app.read("/api/v1/events?type=,", &key).await;
+    app.get(&format!("/api/v1/events?type={}", ",".repeat(50)), &key)
+        .await
+        .invalid_field("type");
+    app.get("/api/v1/events?type=a%00", &key)
+        .await
+        .invalid_field("type");
+
+    // A lead's patch may not set `duplicate`; notes hold no NUL.
+    let status = &schemas["LeadPatch"]["properties"]["status"]["oneOf"][1]["enum"];
+    let settable: Vec<Value> = serialized(LeadStatus::ALL)
+        .into_iter()
+        .filter(|s| s != "duplicate")
+        .collect();
+    assert_eq!(status, &json!(settable));
+    let lead = app
+        .create("/api/v1/leads", &key, json!({ "email": "a@example.com" }))
+        .await;
+    let lead_path = format!("/api/v1/leads/{}", lead["id"].as_str().unwrap());
+    app.patch(
+        &lead_path,
+        &key,
+        &json!({ "status": "duplicate", "notes": null }),
+    )
+    .await
+    .invalid_field("status");
+    app.patch(&lead_path, &key, &json!({ "notes": "a\u{0}b" }))
+        .await
+        .invalid_field("notes");
+    assert_eq!(
+        schemas["LeadPatch"]["properties"]["notes"]["pattern"],
+        json!(r"^[^\u0000]*$")
+    );
+
+    // A webhook's rate limit is 1–10,000 on a patch as on create; its description at most
+    // 500 characters.
+    for schema in ["NewWebhook", "WebhookPatch"] {
+        let properties = &schemas[schema]["properties"];
+        assert_eq!(properties["rate_limit_per_second"]["minimum"], json!(1));
+        assert_eq!(properties["rate_limit_per_second"]["maximum"], json!(10000));
+        assert_eq!(
+            properties["description"]["maxLength"],
+            json!(500),
+            "{schema}"
+        );
+    }
+
+    // The multipart email takes the `email` part and `attachments` parts only.
+    assert_eq!(
+        schemas["SendEmailForm"]["additionalProperties"],
+        json!(false)
+    );
+    assert_eq!(schemas["SendEmailForm"]["required"], json!(["email"]));
+
+    // An org's new name may not be blank.
+    assert!(schemas["OrgPatch"]["properties"]["name"]["pattern"].is_string());
+    app.patch("/api/v1/org", &key, &json!({ "name": "   " }))
+        .await
+        .invalid_field("name");
+}
+server_test!(the_document_bounds_what_the_server_refuses);

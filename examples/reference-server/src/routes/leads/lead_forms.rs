@@ -37,8 +37,10 @@ pub(crate) struct CreateLeadForm {
         pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
     )]
     name: String,
-    /// The vertical of submissions that do not name one.
+    /// The vertical of submissions that do not name one, up to 100 characters (trimmed and
+    /// lower-cased).
     #[serde(default)]
+    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     vertical: Option<String>,
     /// The honeypot field (default `website`): 1–100 letters, digits, `_` or `-`, and not
     /// one of the lead's own fields (`first_name`, `email`, …).
@@ -70,8 +72,8 @@ pub(crate) struct UpdateLeadForm {
         pattern = r"^[^\u0000]*[^\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\u0000][^\u0000]*$"
     )]
     name: Option<String>,
-    /// New default vertical, or `null` to clear it.
-    #[schema(value_type = Option<String>)]
+    /// New default vertical (as on create), or `null` to clear it.
+    #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000]*$")]
     vertical: Patch<String>,
     /// New honeypot field, as on create.
     #[schema(value_type = Option<HoneypotField>)]
