@@ -158,8 +158,11 @@ async fn shutdown_cuts_the_sync_short_and_releases_the_claim(h: Harness) {
         "Hi there",
     ));
     // Every listing answers after an hour: the sync hangs in its first call.
-    h.google
-        .inject(Route::MessagesList, Fault::Delay(Duration::from_secs(3600)), 100);
+    h.google.inject(
+        Route::MessagesList,
+        Fault::Delay(Duration::from_secs(3600)),
+        100,
+    );
     let handle = scheduler(&h, Duration::from_secs(3600)).spawn();
     // The bound is only a hang guard.
     let mut waited = 0;
