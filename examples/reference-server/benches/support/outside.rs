@@ -12,20 +12,23 @@
 //! `BENCH_PUBLIC_URL` is the URL the outside server will answer on (`http://127.0.0.1:PORT`):
 //! signed webhooks are signed over it.
 
+// Included by several benches (`#[path]`), each using part of it.
+#![allow(dead_code)]
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, ensure};
 
 /// Where to write, when the bench only prepares (`BENCH_PREPARE`).
-pub fn prepare_dir() -> Option<PathBuf> {
+pub(crate) fn prepare_dir() -> Option<PathBuf> {
     std::env::var_os("BENCH_PREPARE")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
 }
 
 /// `BENCH_PUBLIC_URL`, required when preparing.
-pub fn public_url() -> Result<String> {
+pub(crate) fn public_url() -> Result<String> {
     let url = std::env::var("BENCH_PUBLIC_URL").context("BENCH_PUBLIC_URL (with BENCH_PREPARE)")?;
     ensure!(
         url.starts_with("http://") && !url.ends_with('/'),
@@ -36,7 +39,7 @@ pub fn public_url() -> Result<String> {
 
 /// How many requests to write: `BENCH_REQUESTS` for the run (default `run`), and
 /// `BENCH_WARMUP_REQUESTS` for the warm-up (default `warmup`).
-pub fn request_counts(run: usize, warmup: usize) -> Result<(usize, usize)> {
+pub(crate) fn request_counts(run: usize, warmup: usize) -> Result<(usize, usize)> {
     let get = |name: &str, default: usize| match std::env::var(name) {
         Ok(v) => v
             .trim()
@@ -53,7 +56,7 @@ pub fn request_counts(run: usize, warmup: usize) -> Result<(usize, usize)> {
 }
 
 /// Writes `db` and `server.env`.
-pub fn write_server(dir: &Path, db: &str, env: &[(&str, String)]) -> Result<()> {
+pub(crate) fn write_server(dir: &Path, db: &str, env: &[(&str, String)]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join("db"), format!("{db}\n"))?;
     let mut out = String::new();
@@ -69,7 +72,7 @@ pub fn write_server(dir: &Path, db: &str, env: &[(&str, String)]) -> Result<()> 
 }
 
 /// Writes `name` (`warmup.req`, `run.req`): one `header<TAB>body` line per request.
-pub fn write_requests(
+pub(crate) fn write_requests(
     dir: &Path,
     name: &str,
     requests: impl Iterator<Item = (String, String)>,
