@@ -6,7 +6,9 @@
 //! them with a [`SyncEngine`] and releases each claim after its sync. So two processes never
 //! sync the same account at once, and every account is synced about once per interval,
 //! whichever process does it. A process that dies mid-sync leaves its integrations to the
-//! others when its lease runs out.
+//! others when its lease runs out; one that is shut down ([`SchedulerHandle::shutdown`]) stops
+//! between mailboxes (or cuts the sync under way short) and releases every claim it holds, so
+//! another process takes them at once.
 //!
 //! ```no_run
 //! # async fn demo(gmail: workos_gmail::Gmail, store: std::sync::Arc<workos_store::SqlStore>) -> workos_core::Result<()> {
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio::sync::watch;
 use workos_core::domain::GMAIL;
 use workos_core::repo::{ClaimedIntegration, IntegrationScheduler};
 use workos_core::tenant::TenantContext;
@@ -135,22 +138,36 @@ impl SyncScheduler {
     #[must_use]
     pub fn spawn(self) -> SchedulerHandle {
         // Supervised: a run that panics is logged, counted and started again.
+        let (shutdown, signal) = watch::channel(false);
         let this = Arc::new(self);
         let task = workos_core::supervise::spawn_supervised("gmail-sync", move || {
-            let this = Arc::clone(&this);
+            let (this, mut signal) = (Arc::clone(&this), signal.clone());
             async move {
                 let mut ticker = tokio::time::interval(this.interval);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    ticker.tick().await;
-                    let synced = this.run_once().await;
+                while !*signal.borrow() {
+                    tokio::select! {
+                        _ = ticker.tick() => {}
+                        _ = signal.wait_for(|stop| *stop) => break,
+                    }
+                    let synced = this.run_once_until(&mut signal).await;
                     if synced > 0 {
                         tracing::debug!(synced, "Gmail scheduler run done");
                     }
                 }
+                tracing::debug!("Gmail scheduler stopped");
             }
         });
-        SchedulerHandle { task }
+        SchedulerHandle {
+            shutdown,
+            task: Some(task),
+        }
+    }
+
+    /// [`SyncScheduler::run_once_until`] never stopped.
+    pub async fn run_once(&self) -> usize {
+        let (_keep, mut never) = watch::channel(false);
+        self.run_once_until(&mut never).await
     }
 
     /// One run: renews the watches that are due when push is on
@@ -162,7 +179,11 @@ impl SyncScheduler {
     /// integration is tried once per run. Returns how many syncs succeeded. Errors are logged
     /// (never with tokens: the engine's errors carry none); a failed sync is due again at the
     /// next run.
-    pub async fn run_once(&self) -> usize {
+    ///
+    /// When `shutdown` turns `true` no further mailbox is synced, the sync under way is cut
+    /// short (it resumes from its last stored page next time), and every claim of the batch is
+    /// released at once rather than when its lease ends.
+    pub async fn run_once_until(&self, shutdown: &mut watch::Receiver<bool>) -> usize {
         let fresh_for = chrono::Duration::from_std(self.interval.mul_f64(0.9)).unwrap_or_default();
         // Fixed for the run: what this run syncs is not due again within it.
         let synced_before = Utc::now() - fresh_for;
@@ -191,17 +212,28 @@ impl SyncScheduler {
             };
             let more = claimed.len() >= CLAIM_BATCH as usize;
             let mut new = false;
+            let mut stopped = *shutdown.borrow();
             for c in &claimed {
-                if tried.insert(c.id) {
+                // Checked between mailboxes; a sync under way is cut short by the stop.
+                stopped = stopped || *shutdown.borrow();
+                if !stopped && tried.insert(c.id) {
                     new = true;
-                    if self.sync_claimed(c).await {
-                        synced += 1;
+                    tokio::select! {
+                        ok = self.sync_claimed(c) => synced += usize::from(ok),
+                        _ = shutdown.wait_for(|stop| *stop) => stopped = true,
                     }
                 }
                 if let Err(e) = self.claims.release_integration_claim(c.org_id, c.id).await {
                     tracing::warn!(integration_id = %c.id, error = %e,
                         "Gmail scheduler: releasing a claim failed");
                 }
+            }
+            if stopped {
+                tracing::info!(
+                    released = claimed.len(),
+                    "Gmail scheduler stopping: its claims are released"
+                );
+                break;
             }
             if !more || !new {
                 break;
@@ -237,17 +269,31 @@ impl SyncScheduler {
     }
 }
 
-/// The running scheduler; dropping it does not stop it, [`SchedulerHandle::shutdown`] does.
+/// The running scheduler; dropping it signals it to stop without waiting,
+/// [`SchedulerHandle::shutdown`] stops it and waits.
 #[derive(Debug)]
 pub struct SchedulerHandle {
-    task: tokio::task::JoinHandle<()>,
+    shutdown: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl SchedulerHandle {
-    /// Stops the scheduler. A sync cut short resumes from its last stored page next time.
-    pub async fn shutdown(self) {
-        self.task.abort();
-        let _ = self.task.await;
+    /// Stops the scheduler and waits until it has: no mailbox is started after the signal, a
+    /// sync cut short resumes from its last stored page next time, and every claim held is
+    /// released (see [`SyncScheduler::run_once_until`]).
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "Gmail scheduler task failed");
+        }
+    }
+}
+
+impl Drop for SchedulerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
     }
 }
 

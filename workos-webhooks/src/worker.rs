@@ -96,6 +96,10 @@ pub const START_MARGIN: Duration = Duration::from_secs(5);
 const RATE_LIMIT_WAIT: Duration = Duration::from_millis(250);
 /// The most finished attempts recorded in one store call.
 const RECORD_BATCH: usize = 1000;
+/// On shutdown, how long attempts already sent may still take to be answered before they are
+/// cut off and handed back (a partner answering in milliseconds is not sent the delivery
+/// twice; a silent one does not hold the lease past the process).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// The `error_kind` of a delivery dead-lettered because its endpoint's sealed secrets do not
 /// open (e.g. the engine's encryption key changed): no attempt was sent.
@@ -367,8 +371,10 @@ impl<S: DeliveryQueue + SubnetAllowanceRepo + EventBus + ?Sized + 'static> Deliv
     /// each started as soon as a slot frees; more deliveries are claimed while they run, and
     /// finished attempts are recorded by a separate task in batches of whatever finished in
     /// the meantime. At most `max_in_flight` + 2 × `claim_batch` claimed deliveries are
-    /// unrecorded at any time. On shutdown, claimed deliveries not started are handed back
-    /// and attempts in flight are finished and recorded.
+    /// unrecorded at any time. On shutdown, claimed deliveries not started are handed back at
+    /// once; attempts in flight get [`SHUTDOWN_GRACE`] to be answered and recorded, then are
+    /// cut off and handed back too (the receiver may have had one: it is sent again, with the
+    /// same `webhook-id`). So no lease outlives the worker.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut handed = self
             .handed
@@ -381,6 +387,8 @@ impl<S: DeliveryQueue + SubnetAllowanceRepo + EventBus + ?Sized + 'static> Deliv
         let mut wakeups = Wakeups::due(this.store.clone());
         let mut queue: VecDeque<Queued> = VecDeque::new();
         let mut attempts: JoinSet<()> = JoinSet::new();
+        // Turned on when the shutdown grace has passed: attempts still running are cut off.
+        let (cut, cut_off) = watch::channel(false);
         // Whether a claim may find something now; else the next look is at `next_look`.
         let mut more = true;
         let mut next_look = Instant::now();
@@ -392,9 +400,13 @@ impl<S: DeliveryQueue + SubnetAllowanceRepo + EventBus + ?Sized + 'static> Deliv
                 let Some((due, start_by, permit)) = queue.pop_front() else {
                     break;
                 };
-                let (worker, done) = (this.clone(), done_tx.clone());
+                let (worker, done, mut cut_off) = (this.clone(), done_tx.clone(), cut_off.clone());
                 attempts.spawn(async move {
-                    let d = worker.attempt(due, start_by).await;
+                    let id = (due.delivery.org_id, due.delivery.id);
+                    let d = tokio::select! {
+                        d = worker.attempt(due, start_by) => d,
+                        _ = cut_off.wait_for(|cut| *cut) => Done::Released(id, Duration::ZERO),
+                    };
                     // The recorder outlives every attempt.
                     let _ = done.send((d, permit));
                 });
@@ -476,7 +488,18 @@ impl<S: DeliveryQueue + SubnetAllowanceRepo + EventBus + ?Sized + 'static> Deliv
                 permit,
             ));
         }
-        while attempts.join_next().await.is_some() {}
+        let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while attempts.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::info!(
+                handed_back = attempts.len(),
+                "webhook worker stopping: attempts still unanswered are cut off and handed back"
+            );
+            let _ = cut.send(true);
+            while attempts.join_next().await.is_some() {}
+        }
         drop(done_tx);
         if let Err(e) = recorder.await {
             tracing::error!(error = %e, "webhook recorder task failed");
@@ -868,8 +891,9 @@ pub struct PipelineHandle {
 }
 
 impl PipelineHandle {
-    /// Signals shutdown and waits until both tasks stopped (a worker first finishes and records
-    /// the batch it is sending, so this takes at most about the lease).
+    /// Signals shutdown and waits until both tasks stopped: the worker hands back what it has
+    /// not started, and what it is sending after [`SHUTDOWN_GRACE`] (so this takes about that
+    /// long at most, plus the store's time to record).
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for task in std::mem::take(&mut self.tasks) {

@@ -42,6 +42,11 @@
 //! `BENCH_SERVER_THREADS` (number of CPUs); `BENCH_CLIENT_THREADS` (1); `KEEP_DB=1` keeps the
 //! database; `BENCH_SETUP_SQL`: statements run after the history is seeded, to try a schema
 //! change before it becomes a migration.
+//!
+//! `BENCH_PREPARE=DIR` only prepares, for an outside load generator (`scripts/bench/wrk
+//! leads`): the same database (org, key, partners, history), kept, with the server's
+//! environment and distinct leads written to `DIR` (see `support/outside.rs`;
+//! `BENCH_REQUESTS` (40000), `BENCH_WARMUP_REQUESTS` (10000)); nothing is measured.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -60,6 +65,9 @@ use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::db::with_database;
+
+#[path = "support/outside.rs"]
+mod outside;
 
 const VERTICALS: &[&str] = &["solar", "roofing", "hvac", "insurance", "mortgage"];
 const REGIONS: &[&str] = &["CA", "TX", "NY", "FL", "WA", "IL", "AZ", "CO", "GA", "NC"];
@@ -104,7 +112,8 @@ impl Settings {
             concurrency: env_num("BENCH_CONCURRENCY", 32)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
+                || outside::prepare_dir().is_some(),
         })
     }
 }
@@ -196,13 +205,15 @@ struct Setup {
     store: SqlStore,
     state: AppState,
     auth: String,
+    /// The server's environment (for `BENCH_PREPARE`).
+    env: Vec<(&'static str, String)>,
 }
 
 async fn setup(s: &Settings, db: &str) -> Result<Setup> {
     let url = with_database(&s.url, db);
     let store = SqlStore::connect(&url).await?;
     store.migrate().await?;
-    let env: HashMap<&str, String> = HashMap::from([
+    let env: HashMap<&'static str, String> = HashMap::from([
         ("WORKOS_ENCRYPTION_KEY", SecretKey::generate().to_base64()),
         ("WORKOS_API_KEY_PEPPER", SecretKey::generate().to_base64()),
         ("WORKOS_RATE_LIMIT_PER_MINUTE", "100000000".into()),
@@ -218,6 +229,7 @@ async fn setup(s: &Settings, db: &str) -> Result<Setup> {
         store,
         state,
         auth: format!("Bearer {}", secret.expose()),
+        env: env.into_iter().collect(),
     })
 }
 
@@ -423,11 +435,8 @@ fn ms(us: u64) -> String {
     format!("{:.1}", us as f64 / 1000.0)
 }
 
-async fn drive(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Result<String> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(s.concurrency)
-        .build()?;
-    let base = format!("http://{addr}");
+/// The partners through the API, then the history.
+async fn populate(s: &Settings, client: &reqwest::Client, base: &str, setup: &Setup) -> Result<()> {
     let mut rng = Rng(42);
     for i in 0..s.partners {
         let resp = client
@@ -444,7 +453,39 @@ async fn drive(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Resul
         "created {} partners; seeding {} leads of history",
         s.partners, s.history
     );
-    seed_history(&setup.store, s.history).await?;
+    seed_history(&setup.store, s.history).await
+}
+
+/// `BENCH_PREPARE`: the org populated as for a run, and what `scripts/bench/wrk leads` needs
+/// (see `support/outside.rs`): the server's environment and distinct leads, each line with the
+/// org's API key.
+async fn prepare(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Result<String> {
+    let dir = outside::prepare_dir().context("BENCH_PREPARE")?;
+    let (run, warmup) = outside::request_counts(40_000, 10_000)?;
+    let client = reqwest::Client::new();
+    populate(s, &client, &format!("http://{addr}"), setup).await?;
+    outside::write_server(&dir, db, &setup.env)?;
+    let mut rng = Rng(4242);
+    let mut leads = |n: usize| {
+        (0..n)
+            .map(|_| (setup.auth.clone(), lead(&mut rng).to_string()))
+            .collect::<Vec<_>>()
+    };
+    let w = outside::write_requests(&dir, "warmup.req", leads(warmup).into_iter())?;
+    let r = outside::write_requests(&dir, "run.req", leads(run).into_iter())?;
+    Ok(format!(
+        "prepared {db} in {}: {} partners, {w} warm-up and {r} run leads",
+        dir.display(),
+        s.partners
+    ))
+}
+
+async fn drive(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Result<String> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(s.concurrency)
+        .build()?;
+    let base = format!("http://{addr}");
+    populate(s, &client, &base, setup).await?;
     eprintln!("warming up");
     closed_loop(s, &client, &base, &setup.auth, s.warmup_secs, None).await?;
     let before = db_counters(&setup.store, db).await?;
@@ -548,7 +589,11 @@ fn main() -> Result<()> {
         let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
             let _ = stopped.await;
         }));
-        let report = client_rt.block_on(drive(&s, addr, &setup, &db));
+        let report = if outside::prepare_dir().is_some() {
+            client_rt.block_on(prepare(&s, addr, &setup, &db))
+        } else {
+            client_rt.block_on(drive(&s, addr, &setup, &db))
+        };
         let _ = stop.send(());
         server_rt.block_on(async {
             let _ = tokio::time::timeout(Duration::from_secs(30), server).await;

@@ -46,6 +46,11 @@
 //! measured scenarios (see `seed_history`), then `VACUUM (ANALYZE)`; 0 starts on empty tables.
 //! `BENCH_SETUP_SQL`: statements run after the migrations, to try a schema change (e.g. an
 //! index) before it is written as a migration; the report quotes them.
+//!
+//! `BENCH_PREPARE=DIR` only prepares, for an outside load generator (`scripts/bench/wrk sms`):
+//! the same database (org, number, history), kept, with the server's environment and distinct
+//! pre-signed webhooks written to `DIR` (see `support/outside.rs`; `BENCH_PUBLIC_URL`,
+//! `BENCH_REQUESTS` (60000), `BENCH_WARMUP_REQUESTS` (20000)); nothing is measured.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -67,6 +72,9 @@ use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::db::with_database;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
+
+#[path = "support/outside.rs"]
+mod outside;
 
 /// The targets on this machine.
 const TARGET_RPS: f64 = 1500.0;
@@ -136,7 +144,8 @@ impl Settings {
                 .ok()
                 .map(|o| o.trim().to_owned())
                 .filter(|o| !o.is_empty()),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
+                || outside::prepare_dir().is_some(),
             history: env_num("BENCH_HISTORY", 50_000)?,
             setup_sql: std::env::var("BENCH_SETUP_SQL")
                 .ok()
@@ -913,6 +922,16 @@ fn run(
             ))
             .map_err(|e| anyhow!("mapping the org's number: {e}"))?;
     }
+    if let Some(dir) = outside::prepare_dir() {
+        let server_env: Vec<(&str, String)> = env
+            .iter()
+            .filter(|(k, _)| !matches!(**k, "WORKOS_BIND" | "WORKOS_PUBLIC_URL"))
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        let prepared = server_rt.block_on(prepare(s, db, &dir, server_env, &pool));
+        server_rt.block_on(store.close());
+        return prepared;
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = server_rt.spawn(serve(listener, app(state), async move {
         let _ = stopped.await;
@@ -932,6 +951,44 @@ fn run(
         store.close().await;
     });
     report(s, &outcome?)
+}
+
+/// `BENCH_PREPARE`: seeds the history and writes what `scripts/bench/wrk sms` needs (see
+/// `support/outside.rs`): webhooks from the senders of block 0 for the warm-up and of block 1
+/// for the run, each a new message signed over `BENCH_PUBLIC_URL`.
+async fn prepare(
+    s: &Settings,
+    db: &str,
+    dir: &std::path::Path,
+    mut env: Vec<(&str, String)>,
+    pool: &sqlx::PgPool,
+) -> Result<String> {
+    let public = outside::public_url()?;
+    let (run, warmup) = outside::request_counts(60_000, 20_000)?;
+    seed_history(pool, s.history).await?;
+    env.push(("WORKOS_PUBLIC_URL", public.clone()));
+    outside::write_server(dir, db, &env)?;
+    let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
+    let url = format!("{public}/api/v1/webhooks/twilio/sms");
+    let mut rng = Rng(7);
+    let mut n = 0u64;
+    let mut webhook = |block: u32| {
+        n += 1;
+        let from = sender(block, rng.below(s.senders));
+        let params =
+            twilio.inbound_sms_params(&from, ORG_NUMBER, &format!("Bench message {n}: hello!"));
+        let signature = twilio.webhook_signature(&url, &params);
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&params)
+            .finish();
+        (signature, body)
+    };
+    let w = outside::write_requests(dir, "warmup.req", (0..warmup).map(|_| webhook(0)))?;
+    let r = outside::write_requests(dir, "run.req", (0..run).map(|_| webhook(1)))?;
+    Ok(format!(
+        "prepared {db} in {}: {w} warm-up and {r} run webhooks signed over {url}",
+        dir.display()
+    ))
 }
 
 fn main() -> Result<()> {

@@ -143,3 +143,55 @@ async fn a_panicking_scheduler_is_restarted_and_counted(h: Harness) {
     handle.shutdown().await;
 }
 gmail_test!(a_panicking_scheduler_is_restarted_and_counted);
+
+/// Shut down while a mailbox's sync hangs on a slow Gmail: the sync is cut short and the
+/// claim released at once, so another process may claim the mailbox right away instead of
+/// when the (hour-long) lease ends.
+async fn shutdown_cuts_the_sync_short_and_releases_the_claim(h: Harness) {
+    use workos_tests::fake_google::{Fault, Route};
+
+    let integration = h.connect().await;
+    h.google.add_message(simple_message(
+        "ada@example.com",
+        ACCOUNT,
+        "Hello",
+        "Hi there",
+    ));
+    // Every listing answers after an hour: the sync hangs in its first call.
+    h.google.inject(
+        Route::MessagesList,
+        Fault::Delay(Duration::from_secs(3600)),
+        100,
+    );
+    let handle = scheduler(&h, Duration::from_secs(3600)).spawn();
+    // The bound is only a hang guard.
+    let mut waited = 0;
+    while h.google.calls(Route::MessagesList) == 0 {
+        assert!(waited < 300, "the scheduler never reached Gmail");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let claims: Arc<dyn IntegrationScheduler> = h.db.store.clone();
+    assert!(
+        claims
+            .claim_integration(h.ctx.org_id(), integration.id, Duration::from_secs(60))
+            .await
+            .expect("claim")
+            .is_none(),
+        "the running scheduler holds the claim"
+    );
+    handle.shutdown().await;
+    let taken = claims
+        .claim_integration(h.ctx.org_id(), integration.id, Duration::from_secs(60))
+        .await
+        .expect("claim");
+    assert!(
+        taken.is_some_and(|c| c.id == integration.id),
+        "the claim was released at shutdown"
+    );
+    assert!(
+        h.integration(integration.id).await.last_synced_at.is_none(),
+        "the sync was cut short, not completed"
+    );
+}
+gmail_test!(shutdown_cuts_the_sync_short_and_releases_the_claim);

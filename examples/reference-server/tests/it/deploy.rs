@@ -746,3 +746,122 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
     );
     store.close().await;
 }
+
+/// SIGTERM with thousands of webhook deliveries due to an endpoint that never answers: the
+/// server stops within `WORKOS_SHUTDOWN_TIMEOUT_SECS` (plus a margin), and no delivery is
+/// left under its lease: the ones claimed but not started are handed back at once, the ones
+/// being sent after the worker's short grace. So another process sends them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_a_webhook_backlog_hands_the_deliveries_back() {
+    use workos_core::domain::NewPerson;
+    use workos_core::repo::PersonRepo as _;
+    use workos_core::tenant::TenantContext;
+
+    const BACKLOG: usize = 2_000;
+    const DEADLINE_SECS: u64 = 5;
+    let Some(db) = TestDatabase::postgres("workos_deploy").await else {
+        return;
+    };
+    let (url, taken) = silent_receiver().await;
+    let deployment = Deployment::new(db.url(), None)
+        .with("WORKOS_WEBHOOK_ALLOWED_SUBNETS", "127.0.0.0/8")
+        .with("WORKOS_WEBHOOK_TIMEOUT_SECS", "30")
+        .with("WORKOS_SHUTDOWN_TIMEOUT_SECS", &DEADLINE_SECS.to_string());
+    let key = deployment.create_org("Backlog").await;
+
+    // The endpoint through a server without delivery workers, then the events straight
+    // through the store.
+    let mut setup = deployment
+        .serve_with(&["serve", "--no-webhook-workers"])
+        .await;
+    let (status, endpoint) = setup
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/webhooks",
+            &key,
+            Some(json!({ "url": url, "event_types": ["person.created"] })),
+        )
+        .await;
+    assert_eq!(status, 201, "{endpoint}\n{}", setup.log());
+    let (_, exit) = setup.terminate().await;
+    assert!(exit.is_some_and(|s| s.success()), "{}", setup.log());
+    let store = SqlStore::connect(db.url()).await.expect("connect");
+    let pool = store.pg_pool().expect("Postgres").clone();
+    let org: uuid::Uuid = endpoint["org_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the endpoint's org");
+    let ctx = TenantContext::system(workos_core::ids::OrgId::from_uuid(org), "backlog");
+    for i in 0..BACKLOG {
+        let new = NewPerson {
+            first_name: Some(format!("Person {i}")),
+            ..NewPerson::default()
+        };
+        store.create_person(&ctx, new).await.expect("create person");
+    }
+    // Deliveries under a lease (ending later than now) and not yet attempted, in the org's
+    // own transaction (the suites' role is subject to RLS).
+    let leased = |pool: sqlx::PgPool| async move {
+        let mut tx = pool
+            .begin_with(format!(
+                "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
+            ))
+            .await
+            .expect("the org's transaction");
+        let (leased, unattempted): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE locked_until > now()),
+                    count(*) FILTER (WHERE attempts = 0) FROM webhook_deliveries",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .expect("deliveries");
+        (leased, unattempted)
+    };
+
+    // The real server with its pipeline: it fans the events out, claims and sends into the
+    // silence.
+    let mut server = deployment.serve().await;
+    let mut waited = 0;
+    while taken.load(std::sync::atomic::Ordering::SeqCst) == 0 && waited < 600 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert!(
+        taken.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the worker reached the endpoint:\n{}",
+        server.log()
+    );
+    let (leased_before, _) = leased(pool.clone()).await;
+    assert!(leased_before > 0, "deliveries are claimed");
+
+    let (stopped_in, exit) = server.terminate().await;
+    assert!(
+        exit.is_some() && stopped_in < Duration::from_secs(DEADLINE_SECS + 20),
+        "SIGTERM stops the server within the deadline and a margin ({stopped_in:?}, {exit:?}):\n{}",
+        server.log()
+    );
+    let (leased_after, unattempted) = leased(pool.clone()).await;
+    assert_eq!(
+        leased_after,
+        0,
+        "every claimed delivery was handed back ({exit:?} after {stopped_in:?}):\n{}",
+        server.log()
+    );
+    let fanned_out: i64 = {
+        let mut tx = pool
+            .begin_with(format!(
+                "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
+            ))
+            .await
+            .expect("the org's transaction");
+        sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries")
+            .fetch_one(&mut *tx)
+            .await
+            .expect("deliveries")
+    };
+    assert_eq!(
+        unattempted, fanned_out,
+        "none was recorded as attempted: the endpoint never answered"
+    );
+    store.close().await;
+}
