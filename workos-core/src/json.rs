@@ -167,4 +167,17 @@ mod tests {
             serde_json::json!({ "f": 2.5, "big": 1e300, "neg": -4 })
         );
     }
+
+    #[test]
+    fn large_whole_floats_are_read_exactly() {
+        // Without serde_json's exact float parsing this read as 2182172830931127.25, a float
+        // with a fraction, and a schema-valid integer was refused.
+        #[derive(Debug, serde::Deserialize)]
+        struct Amount {
+            amount_minor: i64,
+        }
+        let read = from_object_slice::<Amount>(br#"{"amount_minor": 2182172830931127.0}"#)
+            .expect("a whole float is an integer");
+        assert_eq!(read.amount_minor, 2_182_172_830_931_127);
+    }
 }
