@@ -601,8 +601,7 @@ impl Tx {
     }
 
     /// Whether this is a Postgres transaction (for statements only Postgres can run, such as
-    /// data-modifying CTEs).
-    #[cfg(feature = "postgres")]
+    /// data-modifying CTEs, and for the dialect of folded sort keys).
     pub(crate) const fn is_postgres(&self) -> bool {
         match self.conn {
             #[cfg(feature = "postgres")]
