@@ -13,7 +13,18 @@ async fn paged(app: &TestApp, key: &str, path: &str, sort: &str) -> Vec<String> 
         let page = app.read(&next, key).await;
         seen.extend(ids_in(&page));
         match page["next_cursor"].as_str() {
-            Some(cursor) => next = format!("{path}&sort={sort}&limit=2&cursor={cursor}"),
+            Some(cursor) => {
+                // The documented `Cursor` form: the default order's 22 characters, a sorted
+                // list's 23 or more, all base64url.
+                assert!(
+                    cursor
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                        && cursor.len() >= 23,
+                    "sort={sort}: {cursor}"
+                );
+                next = format!("{path}&sort={sort}&limit=2&cursor={cursor}");
+            }
             None => return seen,
         }
     }
