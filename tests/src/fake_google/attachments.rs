@@ -6,6 +6,8 @@
 //! `message/rfc822`) or `uploadType=media` (the message alone).
 //!
 //! Like Gmail's, attachment ids are opaque and differ on every read; each one issued works.
+//! [`FakeGoogle::hold_next_attachment_body`] holds an answer part way, until its [`BodyGate`]
+//! opens.
 
 use futures_util::StreamExt as _;
 use mail_parser::{Message, MessageParser, MimeHeaders as _, PartType};
@@ -353,5 +355,37 @@ impl SentMessage {
                 )
             })
             .collect()
+    }
+}
+
+impl FakeGoogle {
+    /// Holds back the next `messages.attachments.get` answer: its first
+    /// [`HELD_PREFIX_BYTES`] go out at once, the rest only after [`BodyGate::open`]. A client
+    /// that reads the first bytes of the attachment before opening the gate proves it streams.
+    #[must_use]
+    pub fn hold_next_attachment_body(&self) -> BodyGate {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        self.shared.lock().attachment_gate = Some(Arc::clone(&gate));
+        BodyGate(gate)
+    }
+}
+
+/// How much of a held attachment answer goes out before its gate opens (see
+/// [`FakeGoogle::hold_next_attachment_body`]).
+pub const HELD_PREFIX_BYTES: usize = 64 * 1024;
+
+/// Releases a held answer (see [`FakeGoogle::hold_next_attachment_body`]).
+#[derive(Debug, Clone)]
+pub struct BodyGate(Arc<tokio::sync::Semaphore>);
+
+impl BodyGate {
+    /// Lets the rest of the answer go.
+    pub fn open(&self) {
+        self.0.add_permits(1);
+    }
+
+    /// Breaks the answer off instead: the connection closes before the rest.
+    pub fn break_off(&self) {
+        self.0.close();
     }
 }

@@ -1,7 +1,39 @@
 //! The Gmail API endpoints of the fake: profile, messages (list, get), history and send (the
-//! attachment routes and the upload endpoint are in `attachments`).
+//! attachment routes and the upload endpoint are in `attachments`), and [`SentMessage`], what
+//! a send records.
 
 use super::*;
+
+/// A message the fake sent (see [`FakeGoogle::sent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SentMessage {
+    /// The new message's id.
+    pub id: String,
+    /// Its thread.
+    pub thread_id: String,
+    /// The `threadId` the request asked for.
+    pub requested_thread_id: Option<String>,
+    /// The RFC 5322 bytes as received (base64url-decoded).
+    pub raw: Vec<u8>,
+    /// What the recipients get: the message without its `Bcc` header, as Gmail delivers it.
+    pub delivered: Vec<u8>,
+    /// Every address it went to (`To`, `Cc` and `Bcc`).
+    pub envelope_to: Vec<String>,
+    /// Whether it came through the upload endpoint (`/upload/…/messages/send`) rather than
+    /// as `raw` in JSON.
+    pub uploaded: bool,
+    /// Whether it came through a resumable upload session (`uploadType=resumable`).
+    pub resumable: bool,
+}
+
+impl SentMessage {
+    /// The unfolded values of header `name` in the message as received.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Vec<String> {
+        header_values(&self.raw, name)
+    }
+}
 
 pub(super) fn visible(msg: &StoredMessage) -> bool {
     !msg.deleted && !msg.labels.iter().any(|l| l == "SPAM" || l == "TRASH")

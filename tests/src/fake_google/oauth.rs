@@ -1,5 +1,6 @@
 //! The OAuth endpoints of the fake: authorize (consent), token (code and refresh grants,
-//! PKCE S256) and revoke.
+//! PKCE S256) and revoke; and what a test sets and reads of them (token lifetime,
+//! `invalid_grant`, issued and revoked tokens, the user's consent).
 
 use super::*;
 
@@ -191,4 +192,105 @@ pub(super) fn revoke(m: &mut Mailbox, body: &[u8]) -> Response {
         );
     }
     axum::Json(json!({})).into_response()
+}
+
+impl FakeGoogle {
+    /// Sets how long issued access tokens live (default 3599 s, as Google's). A token issued
+    /// with a lifetime under a minute makes a client with a refresh margin refresh at once.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.shared.lock().token_lifetime = lifetime;
+    }
+
+    /// While `on`, every `refresh_token` grant fails with `400 invalid_grant` ("Token has
+    /// been expired or revoked."), as after the user revoked access.
+    pub fn set_invalid_grant(&self, on: bool) {
+        self.shared.lock().invalid_grant = on;
+    }
+
+    /// Makes every access token issued so far expired: the next Gmail call with one gets
+    /// `401`.
+    pub fn expire_access_tokens(&self) {
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        for t in self.shared.lock().access_tokens.values_mut() {
+            t.expires_at = past;
+        }
+    }
+
+    /// Every token issued, in order: `(access_token, refresh_token)` (the refresh token only
+    /// when that response carried one).
+    #[must_use]
+    pub fn issued_tokens(&self) -> Vec<(String, Option<String>)> {
+        self.shared.lock().issued.clone()
+    }
+
+    /// Whether `token` (access or refresh) was revoked.
+    #[must_use]
+    pub fn is_revoked(&self, token: &str) -> bool {
+        let m = self.shared.lock();
+        m.refresh_tokens.get(token).is_some_and(|live| !live)
+            || m.access_tokens.get(token).is_some_and(|t| t.revoked)
+    }
+
+    /// The query parameters of every consent-page request, in order.
+    #[must_use]
+    pub fn authorize_requests(&self) -> Vec<HashMap<String, String>> {
+        self.shared
+            .lock()
+            .authorize_requests
+            .iter()
+            .map(|p| p.iter().cloned().collect())
+            .collect()
+    }
+
+    /// Plays the user consenting: requests `authorization_url` (the fake's consent page)
+    /// without following the redirect and returns the redirect's `(code, state)`.
+    ///
+    /// # Panics
+    /// When the fake does not answer with a redirect carrying a code (its body says why).
+    pub async fn consent(&self, authorization_url: &str) -> (String, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        let response = client
+            .get(authorization_url)
+            .send()
+            .await
+            .expect("request the consent page");
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let Some(location) = location else {
+            panic!(
+                "the consent page answered {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
+        };
+        let query = location.split_once('?').map_or("", |(_, q)| q);
+        let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        (
+            params.get("code").cloned().expect("a code in the redirect"),
+            params.get("state").cloned().unwrap_or_default(),
+        )
+    }
+
+    /// Issues an authorization code for a PKCE S256 `challenge` and `redirect_uri`, as the
+    /// consent page would.
+    pub fn issue_code(&self, challenge: &str, redirect_uri: &str) -> String {
+        let code = format!("4/0A{}", uuid::Uuid::new_v4().simple());
+        self.shared.lock().codes.insert(
+            code.clone(),
+            CodeGrant {
+                challenge: challenge.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                scope: String::new(),
+            },
+        );
+        code
+    }
 }

@@ -241,3 +241,28 @@ pub(super) fn route_of(method: &Method, path: &str) -> Option<Route> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_unfold_and_strip() {
+        let raw = b"To: a@b.example,\r\n c@d.example\r\nBcc: secret@x.example,\r\n\tother@x.example\r\nSubject: hi\r\n\r\nBcc: in body\r\n";
+        assert_eq!(header_values(raw, "to"), ["a@b.example, c@d.example"]);
+        let stripped = without_header(raw, "Bcc");
+        let text = String::from_utf8(stripped).unwrap();
+        assert!(!text.contains("secret@") && !text.contains("other@"));
+        assert!(text.contains("Subject: hi") && text.ends_with("Bcc: in body\r\n"));
+    }
+
+    #[test]
+    fn address_lists() {
+        assert_eq!(
+            addresses("\"Team, Navy\" <team@navy.example>, a@b.example"),
+            ["team@navy.example", "a@b.example"]
+        );
+        assert!(!is_address("nope"));
+        assert!(is_address("a@b.example"));
+    }
+}

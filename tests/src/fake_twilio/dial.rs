@@ -4,7 +4,8 @@
 
 use serde_json::json;
 
-use super::{API_VERSION, FakeTwilio, Params, new_sid, now};
+use super::FakeTwilio;
+use super::wire::{API_VERSION, Params, new_sid, now};
 
 impl FakeTwilio {
     /// Twilio ended call `sid` with `status` (`completed`, `no-answer`, …) after

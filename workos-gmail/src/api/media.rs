@@ -15,9 +15,8 @@ use std::fmt;
 use serde::Deserialize;
 use workos_core::{Error, Result};
 
-use super::{
-    Attempt, GmailApi, Method, SentMessage, attempt, decode_base64url, json, path_segment,
-};
+use super::encoding::path_segment;
+use super::{Attempt, GmailApi, Method, SentMessage, attempt, decode_base64url, json};
 
 /// Messages up to this size go to `messages.send` as base64url in JSON; larger ones through
 /// the resumable upload. Google advises its simple requests for up to about 5 MB.

@@ -205,7 +205,7 @@ impl GmailApi {
                 Err(not_sent("the Gmail upload session expired"))
             }
             _ => {
-                let (error, transient) = super::failure(response).await;
+                let (error, transient) = super::errors::failure(response).await;
                 if transient {
                     Ok(Put::Failed(error))
                 } else {

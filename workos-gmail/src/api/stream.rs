@@ -9,7 +9,9 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use futures_util::stream::{self, BoxStream, StreamExt as _};
 use workos_core::{Error, Result};
 
-use super::{GmailApi, Method, path_segment, provider_error};
+use super::encoding::path_segment;
+use super::errors::provider_error;
+use super::{GmailApi, Method};
 
 /// Base64url without padding inside the groups decoded as they come (padding, if any, is
 /// checked by [`DataDecoder`] itself).
