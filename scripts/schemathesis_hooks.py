@@ -23,6 +23,10 @@ brought within these rules before it is sent; nothing is filtered out or relaxed
 - a partner's daily cap does not exceed its monthly cap, and each opening period opens before
   it closes;
 - a lead summary's `to` is after its `from`;
+- a list's `cursor` continues the order it was made in: one made up from the documented form
+  can only be a cursor of the default order (an id: any 22 characters of the form are one),
+  not a sorted list's (which holds a last key), so a sorted page or a cursor of the sorted
+  form is asked for from the start;
 - a number's ringing lists each member once;
 - a webhook endpoint's URL resolves (the run has no DNS): its host is made 127.0.0.1, which
   the script's server allows (WORKOS_WEBHOOK_ALLOWED_SUBNETS).
@@ -217,6 +221,12 @@ def _fix_url(body: dict) -> None:
         body["url"] = urlunsplit(parts._replace(netloc="127.0.0.1:9"))
 
 
+def _fix_cursor(query: dict) -> None:
+    cursor, sort = query.get("cursor"), query.get("sort", "created_at")
+    if isinstance(cursor, str) and (sort != "created_at" or len(cursor) != 22):
+        del query["cursor"]
+
+
 def _fix_summary(query: dict) -> None:
     def parse(v):
         try:
@@ -241,6 +251,8 @@ def map_case(context, case):
         _fix_summary(case.query)
     if path == "/search" and isinstance(case.query, dict):
         _fix_search(case.query)
+    if method == "GET" and isinstance(case.query, dict):
+        _fix_cursor(case.query)
     if body is None:
         return case
     if method in ("POST", "PATCH", "PUT"):

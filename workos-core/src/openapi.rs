@@ -81,16 +81,21 @@ impl ToSchema for E164 {
     }
 }
 
-/// The form [`Cursor`]'s `Display` writes and its `FromStr` reads: 16 bytes in unpadded
-/// base64url, whose last character carries 2 bits of padding (zero).
-const CURSOR_PATTERN: &str = "^[A-Za-z0-9_-]{21}[AQgw]$";
+/// The form [`Cursor`]'s `Display` writes and its `FromStr` reads, in unpadded base64url: the
+/// default order's cursor is 16 bytes (22 characters, the last carrying 2 bits of zero
+/// padding); a sorted list's holds its sort and last key as well (17 bytes or more, 23
+/// characters or more), and is valid only with the sort it was made for.
+const CURSOR_PATTERN: &str = "^([A-Za-z0-9_-]{21}[AQgw]|[A-Za-z0-9_-]{23,})$";
 
 impl PartialSchema for Cursor {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(CURSOR_PATTERN))
-            .description(Some("An opaque cursor from a previous page's next_cursor."))
+            .description(Some(
+                "An opaque cursor from a previous page's next_cursor; a sorted list's continues \
+                 only the sort it was made for.",
+            ))
             .into()
     }
 }

@@ -54,7 +54,7 @@ impl Gmail {
     /// [`Error::Unavailable`] when the storage fails.
     pub async fn default_integration(&self, ctx: &TenantContext) -> Result<IntegrationId> {
         let first = PageRequest::first(100)?;
-        let mut request = first;
+        let mut request = first.clone();
         let mut fallback = None;
         loop {
             let listed = self.store().list_integrations(ctx, request).await?;
@@ -70,7 +70,7 @@ impl Gmail {
                 }
             }
             match listed.next_cursor {
-                Some(cursor) => request = first.after(Some(cursor)),
+                Some(cursor) => request = first.clone().after(Some(cursor)),
                 None => break,
             }
         }

@@ -433,7 +433,7 @@ where
     ) -> Result<Option<workos_core::ids::IntegrationId>> {
         let mut page = PageRequest::first(100)?;
         loop {
-            let integrations = self.store.list_integrations(ctx, page).await?;
+            let integrations = self.store.list_integrations(ctx, page.clone()).await?;
             if let Some(i) = integrations.data.iter().find(|i| {
                 i.provider == EMAIL_PROVIDER
                     && matches!(

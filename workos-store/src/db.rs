@@ -9,7 +9,12 @@ use workos_core::events::DomainEvent;
 #[cfg(feature = "postgres")]
 use workos_core::events::EventNotice;
 use workos_core::ids::OrgId;
+use workos_core::page::PageRequest;
 use workos_core::{Error, Result};
+
+mod sort;
+
+pub(crate) use sort::SortExpr;
 
 #[cfg(feature = "postgres")]
 use sqlx::Postgres;
@@ -193,15 +198,16 @@ impl Sql {
         self
     }
 
-    /// Appends the page condition, order and limit (one extra row to detect a next page).
+    /// Appends the page condition, order and limit of a list kept in creation (id) order.
+    ///
+    /// # Errors
+    /// As [`Self::sorted_page`] with no sort keys.
     pub(crate) fn page(
         &mut self,
         id_column: &'static str,
-        page: workos_core::page::PageRequest,
-    ) -> &mut Self {
-        self.and(id_column, ">", page.cursor().map(|c| c.last_id()));
-        self.push(" ORDER BY ").push(id_column).push(" LIMIT ");
-        self.bind(i64::from(page.limit()) + 1)
+        page: &PageRequest,
+    ) -> Result<&mut Self> {
+        self.sorted_page(id_column, &[], page, false)
     }
 }
 
@@ -485,8 +491,7 @@ impl Tx {
     }
 
     /// Whether this is a Postgres transaction (for statements only Postgres can run, such as
-    /// data-modifying CTEs).
-    #[cfg(feature = "postgres")]
+    /// data-modifying CTEs, and for the dialect of folded sort keys).
     pub(crate) const fn is_postgres(&self) -> bool {
         match self.conn {
             #[cfg(feature = "postgres")]

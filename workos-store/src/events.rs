@@ -126,13 +126,13 @@ impl EventRepo for SqlStore {
             sql.push(" AND type NOT LIKE ").bind(ADMIN_ONLY_TYPES);
         }
         and_range(&mut sql, "occurred_at", filter.occurred);
-        sql.page("id", page);
+        sql.page("id", &page)?;
         let rows: Vec<EventRow> = tx.fetch_sql(sql).await?;
         let events = rows
             .into_iter()
             .map(|r| LoggedEvent::from(r).event)
             .collect();
-        Ok(Page::from_rows(events, page, |e| e.id.as_uuid()))
+        Ok(Page::from_rows(events, &page, |e| e.id.as_uuid()))
     }
 
     async fn get_event(&self, ctx: &TenantContext, id: EventId) -> Result<DomainEvent> {

@@ -366,7 +366,7 @@ where
         let mut found = Vec::new();
         let mut page = PageRequest::first(200)?;
         loop {
-            let listed = self.store.list_integrations(ctx, page).await?;
+            let listed = self.store.list_integrations(ctx, page.clone()).await?;
             found.extend(
                 listed.data.into_iter().filter(|i| {
                     i.provider == PROVIDER && i.status != IntegrationStatus::Disconnected

@@ -191,7 +191,7 @@ where
     ) -> Result<Phone> {
         let mut page = PageRequest::first(200)?;
         loop {
-            let phones = self.store.list_phones(ctx, page).await?;
+            let phones = self.store.list_phones(ctx, page.clone()).await?;
             let found = phones.data.into_iter().find(|p| match from {
                 Some(n) => &p.number == n,
                 None => able(p),

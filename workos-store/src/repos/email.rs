@@ -273,8 +273,8 @@ impl EmailRepo for SqlStore {
             .and("e.thread_id", "=", filter.thread_id)
             .and("e.integration_id", "=", filter.integration_id);
         and_range(&mut sql, "e.occurred_at", filter.occurred);
-        sql.page("e.id", page);
-        fetch_page::<EmailRow, Email>(&mut tx, sql, page, |e| e.id.as_uuid()).await
+        sql.page("e.id", &page)?;
+        fetch_page::<EmailRow, Email>(&mut tx, sql, &page, |e| e.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), integration_id = %integration_id))]

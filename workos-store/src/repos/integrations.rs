@@ -269,8 +269,8 @@ impl IntegrationRepo for SqlStore {
             "org_id",
             ctx.org_id(),
         );
-        sql.page("id", page);
-        fetch_page::<IntegrationRow, Integration>(&mut tx, sql, page, |i| i.id.as_uuid()).await
+        sql.page("id", &page)?;
+        fetch_page::<IntegrationRow, Integration>(&mut tx, sql, &page, |i| i.id.as_uuid()).await
     }
 
     async fn integration_credentials(

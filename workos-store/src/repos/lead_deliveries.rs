@@ -287,13 +287,13 @@ impl LeadDeliveryRepo for SqlStore {
         ));
         sql.bind(ctx.org_id());
         sql.and("lead_id", "=", Some(lead_id));
-        sql.page("id", page);
+        sql.page("id", &page)?;
         let rows: Vec<DeliveryRow> = tx.fetch_sql(sql).await?;
         let rows = rows
             .into_iter()
             .map(LeadDelivery::try_from)
             .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |d| d.id.as_uuid()))
+        Ok(Page::from_rows(rows, &page, |d| d.id.as_uuid()))
     }
 
     async fn list_partner_deliveries(
@@ -312,13 +312,13 @@ impl LeadDeliveryRepo for SqlStore {
         sql.and("partner_id", "=", Some(partner_id));
         sql.and("status", "=", filter.status.map(LeadDeliveryStatus::as_str));
         and_range(&mut sql, "created_at", filter.created);
-        sql.page("id", page);
+        sql.page("id", &page)?;
         let rows: Vec<DeliveryRow> = tx.fetch_sql(sql).await?;
         let rows = rows
             .into_iter()
             .map(LeadDelivery::try_from)
             .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |d| d.id.as_uuid()))
+        Ok(Page::from_rows(rows, &page, |d| d.id.as_uuid()))
     }
 
     async fn partner_usage(

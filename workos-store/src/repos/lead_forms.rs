@@ -151,10 +151,10 @@ impl LeadFormRepo for SqlStore {
             "SELECT {FORM_COLUMNS} FROM lead_forms WHERE deleted_at IS NULL AND org_id = "
         ));
         sql.bind(ctx.org_id());
-        sql.page("id", page);
+        sql.page("id", &page)?;
         let rows: Vec<FormRow> = tx.fetch_sql(sql).await?;
         let rows = rows.into_iter().map(|r| r.split().0).collect();
-        Ok(Page::from_rows(rows, page, |f: &LeadForm| f.id.as_uuid()))
+        Ok(Page::from_rows(rows, &page, |f: &LeadForm| f.id.as_uuid()))
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

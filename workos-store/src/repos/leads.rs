@@ -15,14 +15,15 @@ use workos_core::domain::{
 };
 use workos_core::events::types;
 use workos_core::ids::{LeadId, OrgId, PersonId};
-use workos_core::page::{Page, PageRequest};
+use workos_core::page::{Page, PageRequest, SortField};
 use workos_core::repo::{CapturedLead, LeadRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::person::{emit_person_created, find_by_email_or_phone, insert_person, new_person};
 use super::{and_range, corrupt, emit};
-use crate::db::{Arg, Sql, Tx, args, now};
+use crate::db::{Arg, SortExpr, Sql, Tx, args, now};
+use crate::repos::fetch_sorted_page;
 use crate::{Backend, SqlStore};
 
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
@@ -557,6 +558,11 @@ pub(crate) async fn insert_captured(tx: &mut Tx, ctx: &TenantContext, lead: &Lea
     emit_created(tx, ctx, lead).await
 }
 
+/// The keys of `sort` on leads (`created_at` is id order); `workos_core::page::Sortable` for
+/// `Lead` computes the same keys.
+const LEAD_SORTS: &[(SortField, SortExpr)] =
+    &[(SortField::UpdatedAt, SortExpr::Time("updated_at"))];
+
 #[async_trait]
 impl LeadRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -606,13 +612,8 @@ impl LeadRepo for SqlStore {
             .push(")");
         }
         and_range(&mut sql, "created_at", filter.created);
-        sql.page("id", page);
-        let rows: Vec<LeadRow> = tx.fetch_sql(sql).await?;
-        let rows = rows
-            .into_iter()
-            .map(Lead::try_from)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |l| l.id.as_uuid()))
+        sql.sorted_page("id", LEAD_SORTS, &page, tx.is_postgres())?;
+        fetch_sorted_page::<LeadRow, Lead>(&mut tx, sql, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

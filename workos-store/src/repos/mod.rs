@@ -32,7 +32,7 @@ pub(crate) use lookups::{Lookup, claim_lookup, org_of, release_lookup};
 use serde::Serialize;
 use uuid::Uuid;
 use workos_core::events::DomainEvent;
-use workos_core::page::{Page, PageRequest};
+use workos_core::page::{Page, PageRequest, Sortable};
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
@@ -92,7 +92,7 @@ pub(crate) async fn ensure_ref(
 pub(crate) async fn fetch_page<R: Row, T: TryFrom<R, Error = Error>>(
     tx: &mut Tx,
     sql: Sql,
-    page: PageRequest,
+    page: &PageRequest,
     id: impl Fn(&T) -> Uuid,
 ) -> Result<Page<T>> {
     let rows: Vec<R> = tx.fetch_sql(sql).await?;
@@ -101,4 +101,19 @@ pub(crate) async fn fetch_page<R: Row, T: TryFrom<R, Error = Error>>(
         .map(T::try_from)
         .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(rows, page, id))
+}
+
+/// The rows of a sorted page query (one built with `Sql::sorted_page`), each converted, as a
+/// page whose cursor carries the last row's sort key.
+pub(crate) async fn fetch_sorted_page<R: Row, T: TryFrom<R, Error = Error> + Sortable>(
+    tx: &mut Tx,
+    sql: Sql,
+    page: &PageRequest,
+) -> Result<Page<T>> {
+    let rows: Vec<R> = tx.fetch_sql(sql).await?;
+    let rows = rows
+        .into_iter()
+        .map(T::try_from)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_sorted_rows(rows, page))
 }

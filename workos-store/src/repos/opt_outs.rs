@@ -168,8 +168,8 @@ impl OptOutRepo for SqlStore {
             "org_id",
             ctx.org_id(),
         );
-        sql.and("opted_out", "=", opted_out).page("id", page);
-        fetch_page::<OptOutRow, SmsOptOut>(&mut tx, sql, page, |o| o.id).await
+        sql.and("opted_out", "=", opted_out).page("id", &page)?;
+        fetch_page::<OptOutRow, SmsOptOut>(&mut tx, sql, &page, |o| o.id).await
     }
 
     async fn sms_settings(&self, ctx: &TenantContext) -> Result<SmsSettings> {

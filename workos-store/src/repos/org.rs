@@ -365,8 +365,8 @@ impl MemberRepo for SqlStore {
             "org_id",
             ctx.org_id(),
         );
-        sql.page("id", page);
-        fetch_page::<MemberRow, Member>(&mut tx, sql, page, |m| m.id.as_uuid()).await
+        sql.page("id", &page)?;
+        fetch_page::<MemberRow, Member>(&mut tx, sql, &page, |m| m.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -529,8 +529,8 @@ impl ApiKeyRepo for SqlStore {
             "org_id",
             ctx.org_id(),
         );
-        sql.page("id", page);
-        fetch_page::<ApiKeyRow, ApiKey>(&mut tx, sql, page, |k| k.id.as_uuid()).await
+        sql.page("id", &page)?;
+        fetch_page::<ApiKeyRow, ApiKey>(&mut tx, sql, &page, |k| k.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -688,8 +688,8 @@ impl PhoneRepo for SqlStore {
             "org_id",
             ctx.org_id(),
         );
-        sql.page("id", page);
-        fetch_page::<PhoneRow, Phone>(&mut tx, sql, page, |p| p.id.as_uuid()).await
+        sql.page("id", &page)?;
+        fetch_page::<PhoneRow, Phone>(&mut tx, sql, &page, |p| p.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

@@ -305,13 +305,13 @@ impl PartnerRepo for SqlStore {
         if let Some(active) = filter.active {
             sql.push(" AND active = ").bind(active);
         }
-        sql.page("id", page);
+        sql.page("id", &page)?;
         let rows: Vec<PartnerRow> = tx.fetch_sql(sql).await?;
         let rows = rows
             .into_iter()
             .map(|r| Partner::try_from(r).map(|p| partner_for_reader(ctx, p)))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_rows(rows, page, |p| p.id.as_uuid()))
+        Ok(Page::from_rows(rows, &page, |p| p.id.as_uuid()))
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

@@ -8,7 +8,7 @@ use workos_core::domain::{
 };
 use workos_core::events::types;
 use workos_core::ids::{CompanyId, OrgId, PersonId};
-use workos_core::page::{Page, PageRequest};
+use workos_core::page::{Page, PageRequest, SortField};
 use workos_core::repo::{ContactLookup, PersonRepo};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
@@ -18,8 +18,8 @@ use super::{changed, corrupt, emit, ensure_ref};
 use crate::SqlStore;
 #[cfg(feature = "postgres")]
 use crate::db::PgArgs;
-use crate::db::{Arg, Sql, Tx, args, contains_pattern, now};
-use crate::repos::fetch_page;
+use crate::db::{Arg, SortExpr, Sql, Tx, args, contains_pattern, now};
+use crate::repos::fetch_sorted_page;
 
 #[derive(sqlx::FromRow)]
 struct PersonRow {
@@ -346,6 +346,16 @@ async fn write_person(tx: &mut Tx, p: &Person, insert: bool) -> Result<()> {
     Ok(())
 }
 
+/// The keys of `sort` on people (`created_at` is id order); `workos_core::page::Sortable`
+/// for `Person` computes the same keys.
+const PERSON_SORTS: &[(SortField, SortExpr)] = &[
+    (SortField::UpdatedAt, SortExpr::Time("updated_at")),
+    (
+        SortField::Name,
+        SortExpr::Folded("coalesce(last_name, '') || ' ' || coalesce(first_name, '')"),
+    ),
+];
+
 #[async_trait]
 impl PersonRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -397,8 +407,8 @@ impl PersonRepo for SqlStore {
         }
         sql.and("company_id", "=", filter.company_id);
         and_range(&mut sql, "created_at", filter.created);
-        sql.page("id", page);
-        fetch_page::<PersonRow, Person>(&mut tx, sql, page, |p| p.id.as_uuid()).await
+        sql.sorted_page("id", PERSON_SORTS, &page, tx.is_postgres())?;
+        fetch_sorted_page::<PersonRow, Person>(&mut tx, sql, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

@@ -157,7 +157,7 @@ where
     Fut: Future<Output = workos_core::Result<Page<T>>>,
 {
     let first = page(limit);
-    let mut request = first;
+    let mut request = first.clone();
     let mut out = Vec::new();
     for _ in 0..1_000 {
         let Page { data, next_cursor } = fetch(request).await.expect("list a page");
@@ -182,7 +182,7 @@ where
                     "the cursor continues after the page's last record"
                 );
                 out.extend(data);
-                request = first.after(Some(cursor));
+                request = first.clone().after(Some(cursor));
             }
         }
     }

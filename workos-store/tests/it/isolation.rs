@@ -148,7 +148,7 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
     // list: only B's own rows, even when filtering on A's values
     let all = page(200);
     let companies = store
-        .list_companies(bx, CompanyFilter::default(), all)
+        .list_companies(bx, CompanyFilter::default(), all.clone())
         .await
         .unwrap();
     assert_eq!(companies.data, vec![ours.company.clone()]);
@@ -156,10 +156,13 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
         domain: Some("shared.com".into()),
         ..CompanyFilter::default()
     };
-    let companies = store.list_companies(bx, same_domain, all).await.unwrap();
+    let companies = store
+        .list_companies(bx, same_domain, all.clone())
+        .await
+        .unwrap();
     assert_eq!(companies.data, vec![ours.company.clone()]);
     let people = store
-        .list_people(bx, PersonFilter::default(), all)
+        .list_people(bx, PersonFilter::default(), all.clone())
         .await
         .unwrap();
     assert_eq!(people.data, vec![ours.person.clone()]);
@@ -169,7 +172,7 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
     };
     assert!(
         store
-            .list_people(bx, by_their_email, all)
+            .list_people(bx, by_their_email, all.clone())
             .await
             .unwrap()
             .data
@@ -181,14 +184,14 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
     };
     assert!(
         store
-            .list_people(bx, at_their_company, all)
+            .list_people(bx, at_their_company, all.clone())
             .await
             .unwrap()
             .data
             .is_empty()
     );
     let deals = store
-        .list_deals(bx, DealFilter::default(), all)
+        .list_deals(bx, DealFilter::default(), all.clone())
         .await
         .unwrap();
     assert_eq!(deals.data, vec![ours.deal.clone()]);
@@ -198,14 +201,14 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
     };
     assert!(
         store
-            .list_deals(bx, with_their_person, all)
+            .list_deals(bx, with_their_person, all.clone())
             .await
             .unwrap()
             .data
             .is_empty()
     );
     let tasks = store
-        .list_tasks(bx, TaskFilter::default(), all)
+        .list_tasks(bx, TaskFilter::default(), all.clone())
         .await
         .unwrap();
     assert_eq!(tasks.data, vec![ours.task.clone()]);
@@ -215,14 +218,14 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
     };
     assert!(
         store
-            .list_tasks(bx, on_their_deal, all)
+            .list_tasks(bx, on_their_deal, all.clone())
             .await
             .unwrap()
             .data
             .is_empty()
     );
     let interactions = store
-        .list_interactions(bx, InteractionFilter::default(), all)
+        .list_interactions(bx, InteractionFilter::default(), all.clone())
         .await
         .unwrap();
     assert_eq!(interactions.data, vec![ours.interaction.clone()]);
@@ -245,7 +248,7 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
 
     // events: B's log holds only B's events
     let events = store
-        .list_events(bx, EventFilter::default(), all)
+        .list_events(bx, EventFilter::default(), all.clone())
         .await
         .unwrap();
     assert!(!events.data.is_empty());
@@ -301,7 +304,7 @@ async fn crm_rows_are_invisible_to_other_orgs(store: &SqlStore) {
         .to_vec(),
         ..EventFilter::default()
     };
-    let changes = store.list_events(ax, changes, all).await.unwrap();
+    let changes = store.list_events(ax, changes, all.clone()).await.unwrap();
     assert!(changes.data.is_empty(), "{changes:#?}");
 }
 

@@ -54,6 +54,7 @@ mod roles;
 mod routing;
 mod schema_parity;
 mod search;
+mod sorting;
 mod sqlite_file;
 mod tasks;
 mod timeline;

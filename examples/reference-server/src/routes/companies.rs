@@ -14,7 +14,7 @@ use workos_core::ids::CompanyId;
 use workos_core::page::Page;
 use workos_core::repo::CompanyRepo;
 
-use super::{created, page};
+use super::{created, sort_page};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
@@ -35,6 +35,11 @@ pub(crate) struct ListCompanies {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// The order: a field ascending, or descending with a `-` in front (JSON:API style); ties
+    /// break by id in the same direction. Default `created_at` (creation order). A `cursor`
+    /// continues only the order it was made in.
+    #[param(schema_with = crate::routes::sort_schema::<Company>)]
+    sort: Option<String>,
     /// Name contains this (case-insensitive).
     name: Option<String>,
     /// Domain equals this.
@@ -61,7 +66,7 @@ async fn list_companies(
             before: q.created_before,
         },
     };
-    let page = page(q.limit, q.cursor.as_deref())?;
+    let page = sort_page::<Company>(q.limit, q.cursor.as_deref(), q.sort.as_deref())?;
     Ok(Json(state.store.list_companies(&ctx, filter, page).await?))
 }
 

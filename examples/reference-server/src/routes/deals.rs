@@ -16,7 +16,7 @@ use workos_core::ids::{CompanyId, DealId, OrgId, PersonId, UserId};
 use workos_core::page::Page;
 use workos_core::repo::DealRepo;
 
-use super::{created, page};
+use super::{created, sort_page};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
@@ -163,6 +163,11 @@ pub(crate) struct ListDeals {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// The order: a field ascending, or descending with a `-` in front (JSON:API style); ties
+    /// break by id in the same direction. Default `created_at` (creation order). A `cursor`
+    /// continues only the order it was made in.
+    #[param(schema_with = crate::routes::sort_schema::<Deal>)]
+    sort: Option<String>,
     /// In this stage.
     stage: Option<DealStage>,
     /// Owned by this user.
@@ -197,7 +202,11 @@ async fn list_deals(
     };
     let deals = state
         .store
-        .list_deals(&ctx, filter, page(q.limit, q.cursor.as_deref())?)
+        .list_deals(
+            &ctx,
+            filter,
+            sort_page::<Deal>(q.limit, q.cursor.as_deref(), q.sort.as_deref())?,
+        )
         .await?;
     Ok(Json(deals.map(DealView::from)))
 }

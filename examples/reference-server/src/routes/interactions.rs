@@ -16,7 +16,7 @@ use workos_core::ids::{CompanyId, DealId, InteractionId, PersonId};
 use workos_core::page::Page;
 use workos_core::repo::InteractionRepo;
 
-use super::{created, page};
+use super::{created, sort_page};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
@@ -41,6 +41,11 @@ pub(crate) struct ListInteractions {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// The order: a field ascending, or descending with a `-` in front (JSON:API style); ties
+    /// break by id in the same direction. Default `created_at` (creation order). A `cursor`
+    /// continues only the order it was made in.
+    #[param(schema_with = crate::routes::sort_schema::<Interaction>)]
+    sort: Option<String>,
     /// Of this kind.
     kind: Option<InteractionKind>,
     /// Involving this person.
@@ -73,7 +78,7 @@ async fn list_interactions(
             before: q.occurred_before,
         },
     };
-    let page = page(q.limit, q.cursor.as_deref())?;
+    let page = sort_page::<Interaction>(q.limit, q.cursor.as_deref(), q.sort.as_deref())?;
     Ok(Json(
         state.store.list_interactions(&ctx, filter, page).await?,
     ))

@@ -43,7 +43,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use workos_core::domain::{CommsFilter, Direction, TimeRange};
 use workos_core::ids::PersonId;
-use workos_core::page::{Cursor, DEFAULT_PAGE_SIZE, PageRequest};
+use workos_core::page::{Cursor, DEFAULT_PAGE_SIZE, PageRequest, Sort, Sortable};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -153,9 +153,46 @@ impl ListComms {
 /// # Errors
 /// 422 naming `limit` or `cursor`.
 pub fn page(limit: Option<u32>, cursor: Option<&str>) -> ApiResult<PageRequest> {
-    let request = PageRequest::first(limit.unwrap_or(DEFAULT_PAGE_SIZE))?;
+    sorted_page(limit, cursor, Sort::CREATED)
+}
+
+/// The page a sortable list of `T` asks for: as [`page`], in the order `sort` names (one of
+/// `T::SORTS`, `-` first for descending; default `created_at`), whose cursor must come from a
+/// page in the same order.
+///
+/// # Errors
+/// 422 naming `limit`, `cursor` or `sort` (listing the allowed values).
+pub fn sort_page<T: Sortable>(
+    limit: Option<u32>,
+    cursor: Option<&str>,
+    sort: Option<&str>,
+) -> ApiResult<PageRequest> {
+    let sort = sort
+        .map(|s| Sort::parse(s, T::SORTS))
+        .transpose()?
+        .unwrap_or_default();
+    sorted_page(limit, cursor, sort)
+}
+
+fn sorted_page(limit: Option<u32>, cursor: Option<&str>, sort: Sort) -> ApiResult<PageRequest> {
     let cursor = cursor.map(str::parse::<Cursor>).transpose()?;
-    Ok(request.after(cursor))
+    Ok(PageRequest::new(
+        limit.unwrap_or(DEFAULT_PAGE_SIZE),
+        sort,
+        cursor,
+    )?)
+}
+
+/// The schema of a list's `sort` parameter: every value it accepts, as an enum.
+pub(crate) fn sort_schema<T: Sortable>() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Sort::values(T::SORTS)))
+            .default(Some(serde_json::Value::String(Sort::CREATED.to_string())))
+            .build(),
+    )
 }
 
 /// `201 Created` with the resource and its `Location`.

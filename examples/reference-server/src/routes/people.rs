@@ -17,7 +17,7 @@ use workos_core::page::Page;
 use workos_core::repo::{OptOutRepo, PersonRepo};
 use workos_core::tenant::TenantContext;
 
-use super::{created, page, parse_filter};
+use super::{created, parse_filter, sort_page};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
 use crate::state::AppState;
@@ -71,6 +71,11 @@ pub(crate) struct ListPeople {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// The order: a field ascending, or descending with a `-` in front (JSON:API style); ties
+    /// break by id in the same direction. Default `created_at` (creation order). A `cursor`
+    /// continues only the order it was made in.
+    #[param(schema_with = crate::routes::sort_schema::<Person>)]
+    sort: Option<String>,
     /// Has this email, primary or additional (case-insensitive).
     #[param(schema_with = email_filter)]
     email: Option<String>,
@@ -128,7 +133,7 @@ async fn list_people(
             before: q.created_before,
         },
     };
-    let page = page(q.limit, q.cursor.as_deref())?;
+    let page = sort_page::<Person>(q.limit, q.cursor.as_deref(), q.sort.as_deref())?;
     let page = state.store.list_people(&ctx, filter, page).await?;
     let data = views(&state, &ctx, page.data).await?;
     Ok(Json(Page {

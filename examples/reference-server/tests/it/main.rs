@@ -95,6 +95,7 @@ mod request_id;
 mod roles;
 mod search;
 mod slow_clients;
+mod sorting;
 mod tasks;
 mod tenancy;
 mod timelines;

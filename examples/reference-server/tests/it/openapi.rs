@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{Value, json};
+use workos_core::domain::{Company, Deal, Interaction, Lead, Person, Task};
 use workos_core::domain::{
     Currency, DealStage, DedupeField, DedupeScope, DeliveryStatus, Direction, Distribution,
     FORM_FIELDS, IntegrationStatus, InteractionKind, LeadDeliveryStatus, LeadStatus, OptOutSource,
@@ -15,6 +16,7 @@ use workos_core::domain::{
     TimelineKind, WhenFull,
 };
 use workos_core::events::ActorKind;
+use workos_core::page::{Sort, Sortable};
 use workos_core::tenant::Role;
 
 use crate::helpers::TestApp;
@@ -79,6 +81,27 @@ fn enums() -> BTreeMap<&'static str, Vec<Value>> {
     ])
 }
 
+/// Each sortable list's path with the `sort` values it accepts.
+fn sorts() -> Vec<(&'static str, Vec<Value>)> {
+    fn values<T: Sortable>() -> Vec<Value> {
+        Sort::values(T::SORTS)
+            .into_iter()
+            .map(Value::String)
+            .collect()
+    }
+    let mut lists = vec![
+        ("/api/v1/people", values::<Person>()),
+        ("/api/v1/companies", values::<Company>()),
+        ("/api/v1/deals", values::<Deal>()),
+        ("/api/v1/tasks", values::<Task>()),
+        ("/api/v1/interactions", values::<Interaction>()),
+    ];
+    if cfg!(feature = "leads") {
+        lists.push(("/api/v1/leads", values::<Lead>()));
+    }
+    lists
+}
+
 /// Every `enum` in the document, with its JSON pointer.
 fn enums_in(value: &Value, pointer: &str, found: &mut Vec<(String, Vec<Value>)>) {
     match value {
@@ -122,6 +145,7 @@ async fn enums_are_documented_as_serialized(app: &TestApp) {
             _ => assert!(
                 (values.len() == 1 && pointer.contains("/properties/"))
                     || expected.values().any(|want| want == values)
+                    || sorts().iter().any(|(_, want)| want == values)
                     || expected
                         .values()
                         .any(|want| values.iter().all(|v| want.contains(v))),
@@ -428,6 +452,29 @@ async fn the_document_says_what_the_server_checks(app: &TestApp) {
     .invalid_field("amount_minor");
 }
 server_test!(the_document_says_what_the_server_checks);
+
+/// Each sortable list documents `sort` with exactly the values it accepts, and takes each.
+async fn sort_is_documented_with_its_values(app: &TestApp) {
+    let doc = app.read("/api/v1/openapi.json", "").await;
+    let (_, key) = app.create_org("Sorts").await;
+    for (path, values) in sorts() {
+        let sort = parameter(&doc, path, "get", "sort");
+        assert_eq!(sort["in"], json!("query"), "{path}");
+        assert_eq!(sort["schema"]["enum"], json!(values), "{path}");
+        assert_eq!(sort["schema"]["default"], json!("created_at"), "{path}");
+        for value in &values {
+            let value = value.as_str().expect("a string");
+            app.read(&format!("{path}?sort={value}"), &key).await;
+        }
+    }
+    assert!(
+        doc["paths"]["/api/v1/members"]["get"]["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().all(|p| p["name"] != "sort")),
+        "lists without sorts do not document one"
+    );
+}
+server_test!(sort_is_documented_with_its_values);
 
 /// The parameter `name` of `op` (`["paths"][path][method]`).
 fn parameter<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {

@@ -632,8 +632,8 @@ impl CommsRepo for SqlStore {
             .and("s.direction", "=", filter.direction.map(Direction::as_str))
             .and("s.status", "=", filter.status);
         and_range(&mut sql, "s.occurred_at", filter.occurred);
-        sql.page("s.id", page);
-        fetch_page::<SmsRow, Sms>(&mut tx, sql, page, |s| s.id.as_uuid()).await
+        sql.page("s.id", &page)?;
+        fetch_page::<SmsRow, Sms>(&mut tx, sql, &page, |s| s.id.as_uuid()).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), call_sid = ?new.call_sid))]
@@ -794,7 +794,7 @@ impl CommsRepo for SqlStore {
             .and("c.direction", "=", filter.direction.map(Direction::as_str))
             .and("c.status", "=", filter.status);
         and_range(&mut sql, "c.occurred_at", filter.occurred);
-        sql.page("c.id", page);
-        fetch_page::<CallRow, Call>(&mut tx, sql, page, |c| c.id.as_uuid()).await
+        sql.page("c.id", &page)?;
+        fetch_page::<CallRow, Call>(&mut tx, sql, &page, |c| c.id.as_uuid()).await
     }
 }

@@ -5,14 +5,14 @@ use uuid::Uuid;
 use workos_core::domain::{Company, CompanyFilter, CompanyPatch, NewCompany, Timestamp};
 use workos_core::events::types;
 use workos_core::ids::{CompanyId, OrgId};
-use workos_core::page::{Page, PageRequest};
+use workos_core::page::{Page, PageRequest, SortField};
 use workos_core::repo::CompanyRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::{and_range, soft_delete};
 use crate::SqlStore;
-use crate::db::{Sql, Tx, args, contains_pattern, now};
+use crate::db::{SortExpr, Sql, Tx, args, contains_pattern, now};
 use crate::repos::emit;
 
 #[derive(sqlx::FromRow)]
@@ -48,6 +48,13 @@ async fn fetch_company(tx: &mut Tx, ctx: &TenantContext, id: CompanyId) -> Resul
     row.map(Company::from)
         .ok_or_else(|| Error::not_found(CompanyId::KIND))
 }
+
+/// The keys of `sort` on companies (`created_at` is id order); `workos_core::page::Sortable`
+/// for `Company` computes the same keys.
+const COMPANY_SORTS: &[(SortField, SortExpr)] = &[
+    (SortField::UpdatedAt, SortExpr::Time("updated_at")),
+    (SortField::Name, SortExpr::Folded("name")),
+];
 
 #[async_trait]
 impl CompanyRepo for SqlStore {
@@ -114,12 +121,11 @@ impl CompanyRepo for SqlStore {
             filter.domain.map(|d| d.trim().to_ascii_lowercase()),
         );
         and_range(&mut sql, "created_at", filter.created);
-        sql.page("id", page);
+        sql.sorted_page("id", COMPANY_SORTS, &page, tx.is_postgres())?;
         let rows: Vec<CompanyRow> = tx.fetch_sql(sql).await?;
-        Ok(Page::from_rows(
+        Ok(Page::from_sorted_rows(
             rows.into_iter().map(Company::from).collect(),
-            page,
-            |c| c.id.as_uuid(),
+            &page,
         ))
     }
 

@@ -5,15 +5,15 @@ use uuid::Uuid;
 use workos_core::domain::{Currency, Deal, DealFilter, DealPatch, Money, NewDeal, Timestamp};
 use workos_core::events::types;
 use workos_core::ids::{CompanyId, DealId, OrgId, PersonId, UserId};
-use workos_core::page::{Page, PageRequest};
+use workos_core::page::{Page, PageRequest, SortField};
 use workos_core::repo::DealRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::{and_range, soft_delete};
 use crate::SqlStore;
-use crate::db::{Sql, Tx, args, now};
-use crate::repos::fetch_page;
+use crate::db::{SortExpr, Sql, Tx, args, now};
+use crate::repos::fetch_sorted_page;
 use crate::repos::{changed, corrupt, emit, ensure_ref};
 
 #[derive(sqlx::FromRow)]
@@ -128,6 +128,13 @@ fn deal_from(id: DealId, ctx: &TenantContext, n: NewDeal, created_at: Timestamp)
     }
 }
 
+/// The keys of `sort` on deals (`created_at` is id order); `workos_core::page::Sortable`
+/// for `Deal` computes the same keys.
+const DEAL_SORTS: &[(SortField, SortExpr)] = &[
+    (SortField::UpdatedAt, SortExpr::Time("updated_at")),
+    (SortField::Name, SortExpr::Folded("name")),
+];
+
 #[async_trait]
 impl DealRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -174,8 +181,8 @@ impl DealRepo for SqlStore {
             .and("company_id", "=", filter.company_id)
             .and("person_id", "=", filter.person_id);
         and_range(&mut sql, "created_at", filter.created);
-        sql.page("id", page);
-        fetch_page::<DealRow, Deal>(&mut tx, sql, page, |d| d.id.as_uuid()).await
+        sql.sorted_page("id", DEAL_SORTS, &page, tx.is_postgres())?;
+        fetch_sorted_page::<DealRow, Deal>(&mut tx, sql, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

@@ -7,15 +7,15 @@ use workos_core::domain::{
 };
 use workos_core::events::types;
 use workos_core::ids::{CallId, CompanyId, DealId, EmailId, InteractionId, OrgId, PersonId, SmsId};
-use workos_core::page::{Page, PageRequest};
+use workos_core::page::{Page, PageRequest, SortField};
 use workos_core::repo::InteractionRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::{and_range, check_subject_refs, soft_delete};
 use crate::SqlStore;
-use crate::db::{Sql, Tx, args, now};
-use crate::repos::fetch_page;
+use crate::db::{SortExpr, Sql, Tx, args, now};
+use crate::repos::fetch_sorted_page;
 use crate::repos::{changed, corrupt, emit};
 
 /// An `interactions` row, in [`INTERACTION_COLUMNS`] order.
@@ -156,6 +156,11 @@ pub(crate) async fn insert_interaction(
     Ok(interaction)
 }
 
+/// The keys of `sort` on interactions (`created_at` is id order); `workos_core::page::Sortable`
+/// for `Interaction` computes the same keys.
+const INTERACTION_SORTS: &[(SortField, SortExpr)] =
+    &[(SortField::OccurredAt, SortExpr::Time("occurred_at"))];
+
 #[async_trait]
 impl InteractionRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -194,8 +199,8 @@ impl InteractionRepo for SqlStore {
             .and("company_id", "=", filter.company_id)
             .and("deal_id", "=", filter.deal_id);
         and_range(&mut sql, "occurred_at", filter.occurred);
-        sql.page("id", page);
-        fetch_page::<InteractionRow, Interaction>(&mut tx, sql, page, |i| i.id.as_uuid()).await
+        sql.sorted_page("id", INTERACTION_SORTS, &page, tx.is_postgres())?;
+        fetch_sorted_page::<InteractionRow, Interaction>(&mut tx, sql, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

@@ -5,15 +5,15 @@ use uuid::Uuid;
 use workos_core::domain::{NewTask, Task, TaskFilter, TaskPatch, Timestamp};
 use workos_core::events::types;
 use workos_core::ids::{CompanyId, DealId, OrgId, PersonId, TaskId, UserId};
-use workos_core::page::{Page, PageRequest};
+use workos_core::page::{Page, PageRequest, SortField};
 use workos_core::repo::TaskRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::{check_subject_refs, soft_delete};
 use crate::SqlStore;
-use crate::db::{Sql, Tx, args, now};
-use crate::repos::fetch_page;
+use crate::db::{SortExpr, Sql, Tx, args, now};
+use crate::repos::fetch_sorted_page;
 use crate::repos::{changed, corrupt, emit};
 
 #[derive(sqlx::FromRow)]
@@ -110,6 +110,13 @@ async fn write_task(tx: &mut Tx, task: &Task, insert: bool) -> Result<()> {
     Ok(())
 }
 
+/// The keys of `sort` on tasks (`created_at` is id order); `workos_core::page::Sortable`
+/// for `Task` computes the same keys.
+const TASK_SORTS: &[(SortField, SortExpr)] = &[
+    (SortField::UpdatedAt, SortExpr::Time("updated_at")),
+    (SortField::DueAt, SortExpr::NullableTime("due_at")),
+];
+
 #[async_trait]
 impl TaskRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -157,8 +164,8 @@ impl TaskRepo for SqlStore {
             .and("person_id", "=", filter.person_id)
             .and("company_id", "=", filter.company_id)
             .and("deal_id", "=", filter.deal_id);
-        sql.page("id", page);
-        fetch_page::<TaskRow, Task>(&mut tx, sql, page, |t| t.id.as_uuid()).await
+        sql.sorted_page("id", TASK_SORTS, &page, tx.is_postgres())?;
+        fetch_sorted_page::<TaskRow, Task>(&mut tx, sql, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]

@@ -82,14 +82,14 @@ impl WebhookRepo for SqlStore {
             "org_id",
             ctx.org_id(),
         );
-        sql.page("id", page);
+        sql.page("id", &page)?;
         let rows: Vec<WebhookRow> = tx.fetch_sql(sql).await?;
         let rows = rows
             .into_iter()
             .map(Webhook::try_from)
             .collect::<Result<Vec<_>>>()?;
         let rows = rows.into_iter().map(|w| for_reader(ctx, w)).collect();
-        Ok(Page::from_rows(rows, page, |w: &Webhook| w.id.as_uuid()))
+        Ok(Page::from_rows(rows, &page, |w: &Webhook| w.id.as_uuid()))
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -255,8 +255,8 @@ impl WebhookRepo for SqlStore {
             .and("d.status", "=", filter.status.map(|s| s.as_str()))
             .and("e.type", "=", filter.event_type);
         and_range(&mut sql, "d.created_at", filter.created);
-        sql.page("d.id", page);
-        fetch_page::<DeliveryRow, WebhookDelivery>(&mut tx, sql, page, |d| d.id.as_uuid()).await
+        sql.page("d.id", &page)?;
+        fetch_page::<DeliveryRow, WebhookDelivery>(&mut tx, sql, &page, |d| d.id.as_uuid()).await
     }
 
     async fn get_delivery(

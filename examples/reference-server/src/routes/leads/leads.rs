@@ -19,7 +19,7 @@ use workos_core::repo::{LeadDeliveryRepo, LeadRepo, RoutingRepo};
 use super::Paging;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Ctx};
-use crate::routes::{created, page, parse_filter};
+use crate::routes::{created, page, parse_filter, sort_page};
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -39,6 +39,11 @@ pub(crate) struct ListLeads {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// The order: a field ascending, or descending with a `-` in front (JSON:API style); ties
+    /// break by id in the same direction. Default `created_at` (creation order). A `cursor`
+    /// continues only the order it was made in.
+    #[param(schema_with = crate::routes::sort_schema::<Lead>)]
+    sort: Option<String>,
     /// With this status.
     #[param(value_type = Option<LeadStatus>)]
     status: Option<String>,
@@ -75,7 +80,11 @@ async fn list_leads(
     Ok(Json(
         state
             .store
-            .list_leads(&ctx, filter, page(q.limit, q.cursor.as_deref())?)
+            .list_leads(
+                &ctx,
+                filter,
+                sort_page::<Lead>(q.limit, q.cursor.as_deref(), q.sort.as_deref())?,
+            )
             .await?,
     ))
 }
