@@ -20,6 +20,10 @@ const RETENTION_HOURS: i64 = 24;
 /// Old keys a reservation purges at most (so a write never pays for a large backlog).
 const PURGE_ON_WRITE: i64 = 100;
 
+/// Tries at reserving a key whose row keeps vanishing under the reservation (see
+/// [`reserve_round`]).
+const RESERVE_ROUNDS: usize = 3;
+
 /// Old keys one [`IdempotencyRepo::purge_idempotent`] call deletes at most.
 const PURGE_BATCH: i64 = 1000;
 
@@ -45,6 +49,57 @@ async fn purge(
         args![ctx.org_id(), cutoff, t, limit],
     )
     .await
+}
+
+/// One try at reserving `key`: the state found, or `None` when the key's row vanished between
+/// the statements (released by its holder meanwhile).
+async fn reserve_round(
+    tx: &mut Tx,
+    ctx: &TenantContext,
+    key: &str,
+    fingerprint: &[u8],
+    t: chrono::DateTime<chrono::Utc>,
+    lease_until: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<IdempotencyState>> {
+    let inserted = tx
+        .execute(
+            "INSERT INTO idempotency_keys (org_id, key, fingerprint, created_at, lease_until)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+            args![ctx.org_id(), key, fingerprint.to_vec(), t, lease_until],
+        )
+        .await?;
+    if inserted == 1 {
+        return Ok(Some(IdempotencyState::Reserved));
+    }
+    // A reservation nobody answered whose lease ran out: this request takes it over.
+    let taken_over = tx
+        .execute(
+            "UPDATE idempotency_keys SET fingerprint = $1, created_at = $2, lease_until = $3
+             WHERE org_id = $4 AND key = $5 AND status IS NULL
+               AND (lease_until IS NULL OR lease_until < $2)",
+            args![fingerprint.to_vec(), t, lease_until, ctx.org_id(), key],
+        )
+        .await?;
+    if taken_over == 1 {
+        tracing::info!(org_id = %ctx.org_id(), "took over an idempotency key whose lease lapsed");
+        return Ok(Some(IdempotencyState::Reserved));
+    }
+    let row: Option<(Vec<u8>, Option<i32>, Option<String>, Option<Vec<u8>>)> = tx
+        .fetch_optional(
+            "SELECT fingerprint, status, location, body FROM idempotency_keys WHERE org_id = $1 AND key = $2",
+            args![ctx.org_id(), key],
+        )
+        .await?;
+    Ok(row.map(|row| match row {
+        (stored, _, _, _) if stored != fingerprint => IdempotencyState::Mismatch,
+        (_, Some(status), location, body) => IdempotencyState::Completed(StoredResponse {
+            status: u16::try_from(status).unwrap_or(500),
+            location,
+            body: body.unwrap_or_default(),
+        }),
+        (_, None, _, _) => IdempotencyState::InProgress,
+    }))
 }
 
 #[async_trait]
@@ -73,47 +128,18 @@ impl IdempotencyRepo for SqlStore {
             args![ctx.org_id(), key, t - Duration::hours(RETENTION_HOURS)],
         )
         .await?;
-        let inserted = tx
-            .execute(
-                "INSERT INTO idempotency_keys (org_id, key, fingerprint, created_at, lease_until)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT DO NOTHING",
-                args![ctx.org_id(), key, fingerprint.to_vec(), t, lease_until],
-            )
-            .await?;
-        if inserted == 1 {
-            tx.commit().await?;
-            return Ok(IdempotencyState::Reserved);
-        }
-        // A reservation nobody answered whose lease ran out: this request takes it over.
-        let taken_over = tx
-            .execute(
-                "UPDATE idempotency_keys SET fingerprint = $1, created_at = $2, lease_until = $3
-                 WHERE org_id = $4 AND key = $5 AND status IS NULL
-                   AND (lease_until IS NULL OR lease_until < $2)",
-                args![fingerprint.to_vec(), t, lease_until, ctx.org_id(), key],
-            )
-            .await?;
-        let state = if taken_over == 1 {
-            tracing::info!(org_id = %ctx.org_id(), "took over an idempotency key whose lease lapsed");
-            IdempotencyState::Reserved
-        } else {
-            let row: (Vec<u8>, Option<i32>, Option<String>, Option<Vec<u8>>) = tx
-                .fetch_one(
-                    "SELECT fingerprint, status, location, body FROM idempotency_keys WHERE org_id = $1 AND key = $2",
-                    args![ctx.org_id(), key],
-                )
-                .await?;
-            match row {
-                (stored, _, _, _) if stored != fingerprint => IdempotencyState::Mismatch,
-                (_, Some(status), location, body) => IdempotencyState::Completed(StoredResponse {
-                    status: u16::try_from(status).unwrap_or(500),
-                    location,
-                    body: body.unwrap_or_default(),
-                }),
-                (_, None, _, _) => IdempotencyState::InProgress,
+        // The key's row can be released (deleted) by the request that holds it between the
+        // statements below: the insert is then tried again, a bounded number of times, and a
+        // key that keeps changing hands is reported as still in progress (the client retries).
+        let mut state = IdempotencyState::InProgress;
+        for _ in 0..RESERVE_ROUNDS {
+            if let Some(found) =
+                reserve_round(&mut tx, ctx, key, fingerprint, t, lease_until).await?
+            {
+                state = found;
+                break;
             }
-        };
+        }
         tx.commit().await?;
         Ok(state)
     }

@@ -260,3 +260,35 @@ async fn concurrent_demotions_of_the_last_two_owners_leave_one(store: &SqlStore)
         assert_eq!(left, 1, "round {round}: the org keeps one owner");
     }
 }
+
+contract_test!(reservations_racing_releases_of_one_idempotency_key_never_fail);
+/// Requests reserving one idempotency key while its holder releases it (a retry arriving as
+/// the dropped request frees the key): every reservation gives a state, never an error, even
+/// when the key's row vanishes between the reservation's statements.
+async fn reservations_racing_releases_of_one_idempotency_key_never_fail(store: &SqlStore) {
+    use workos_core::repo::{IdempotencyRepo, IdempotencyState};
+
+    let t = Tenant::new(store, "Acme").await;
+    let ctx = t.user(store, Role::Member).await;
+    let results = race(store, |s, _| {
+        let ctx = ctx.clone();
+        async move {
+            let mut reserved = 0_usize;
+            for _ in 0..50 {
+                let state = s
+                    .reserve_idempotent(&ctx, "shared", b"same", std::time::Duration::from_secs(60))
+                    .await?;
+                if state == IdempotencyState::Reserved {
+                    reserved += 1;
+                    s.release_idempotent(&ctx, "shared").await?;
+                }
+            }
+            Ok(reserved)
+        }
+    })
+    .await;
+    let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(errors.is_empty(), "no reservation fails: {errors:?}");
+    let reserved: usize = results.iter().filter_map(|r| r.as_ref().ok()).sum();
+    assert!(reserved > 0, "the key was reserved and released in turn");
+}
