@@ -51,6 +51,9 @@ async fn purge(
     .await
 }
 
+/// A key's row: fingerprint, and the status, `Location` and body of its completed response.
+type KeyRow = (Vec<u8>, Option<i32>, Option<String>, Option<Vec<u8>>);
+
 /// One try at reserving `key`: the state found, or `None` when the key's row vanished between
 /// the statements (released by its holder meanwhile).
 async fn reserve_round(
@@ -85,7 +88,7 @@ async fn reserve_round(
         tracing::info!(org_id = %ctx.org_id(), "took over an idempotency key whose lease lapsed");
         return Ok(Some(IdempotencyState::Reserved));
     }
-    let row: Option<(Vec<u8>, Option<i32>, Option<String>, Option<Vec<u8>>)> = tx
+    let row: Option<KeyRow> = tx
         .fetch_optional(
             "SELECT fingerprint, status, location, body FROM idempotency_keys WHERE org_id = $1 AND key = $2",
             args![ctx.org_id(), key],
