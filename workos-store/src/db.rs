@@ -9,12 +9,19 @@ use workos_core::events::DomainEvent;
 #[cfg(feature = "postgres")]
 use workos_core::events::EventNotice;
 use workos_core::ids::OrgId;
-use workos_core::page::PageRequest;
 use workos_core::{Error, Result};
 
+mod errors;
+#[cfg(feature = "postgres")]
+mod pg_args;
 mod sort;
+mod sql;
 
+pub(crate) use errors::db_error;
+#[cfg(feature = "postgres")]
+pub(crate) use pg_args::PgArgs;
 pub(crate) use sort::SortExpr;
+pub(crate) use sql::{Sql, contains_pattern};
 
 #[cfg(feature = "postgres")]
 use sqlx::Postgres;
@@ -128,171 +135,6 @@ impl<T> Row for T where T: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin {}
 pub(crate) trait Row: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
 #[cfg(all(feature = "sqlite", not(feature = "postgres")))]
 impl<T> Row for T where T: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin {}
-
-/// SQL text with numbered placeholders (`$1`, `$2`, …, which both backends accept) and the
-/// arguments that fill them, for queries whose shape depends on a filter.
-#[derive(Debug, Default)]
-pub(crate) struct Sql {
-    text: String,
-    args: Vec<Arg>,
-}
-
-impl Sql {
-    pub(crate) fn new(text: &str) -> Self {
-        Self {
-            text: text.to_owned(),
-            args: Vec::new(),
-        }
-    }
-
-    /// A query of one org's rows: `<text> WHERE <org_column> = $1`, the org bound. Tenant
-    /// queries built here start with it, so none can leave the tenant filter out (on SQLite,
-    /// which has no Row Level Security, that filter is the only wall between tenants); more
-    /// conditions follow with `AND`.
-    pub(crate) fn tenant(text: &str, org_column: &'static str, org: OrgId) -> Self {
-        let mut sql = Self::new(text);
-        sql.push(" WHERE ").push(org_column).push(" = ").bind(org);
-        sql
-    }
-
-    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Appends a placeholder for `arg`.
-    pub(crate) fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
-        self.args.push(arg.into());
-        self.text.push_str(&format!("${}", self.args.len()));
-        self
-    }
-
-    /// Appends `($n, …)`, a placeholder for each of `ids` (for `<column> IN`).
-    pub(crate) fn push_in(&mut self, ids: impl IntoIterator<Item = Uuid>) -> &mut Self {
-        self.push("(");
-        for (i, id) in ids.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.bind(id);
-        }
-        self.push(")")
-    }
-
-    /// Appends ` AND <column> <op> $n` when `value` is present. Identifiers and operators are
-    /// the engine's own (`'static`), never request text.
-    pub(crate) fn and<T: Into<Arg>>(
-        &mut self,
-        column: &'static str,
-        op: &'static str,
-        value: Option<T>,
-    ) -> &mut Self {
-        if let Some(v) = value {
-            self.push(" AND ")
-                .push(column)
-                .push(" ")
-                .push(op)
-                .push(" ")
-                .bind(v);
-        }
-        self
-    }
-
-    /// Appends the page condition, order and limit of a list kept in creation (id) order.
-    ///
-    /// # Errors
-    /// As [`Self::sorted_page`] with no sort keys.
-    pub(crate) fn page(
-        &mut self,
-        id_column: &'static str,
-        page: &PageRequest,
-    ) -> Result<&mut Self> {
-        self.sorted_page(id_column, &[], page, false)
-    }
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and wraps it for "contains".
-pub(crate) fn contains_pattern(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('%');
-    for c in s.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-/// Arguments for a Postgres-only statement (arrays, data-modifying `WITH`), numbered as they
-/// are added: [`PgArgs::bind`] answers the placeholder to write in the SQL text.
-#[cfg(feature = "postgres")]
-#[derive(Default)]
-pub(crate) struct PgArgs(sqlx::postgres::PgArguments);
-
-#[cfg(feature = "postgres")]
-impl PgArgs {
-    /// Adds `args` in order.
-    fn bind_all(&mut self, args: Vec<Arg>) -> Result<()> {
-        for a in args {
-            match a {
-                Arg::Uuid(v) => self.bind(v)?,
-                Arg::Text(v) => self.bind(v)?,
-                Arg::Int(v) => self.bind(v)?,
-                Arg::Bool(v) => self.bind(v)?,
-                Arg::Time(v) => self.bind(v)?,
-                Arg::Json(v) => self.bind(Json(v))?,
-                Arg::Bytes(v) => self.bind(v)?,
-            };
-        }
-        Ok(())
-    }
-
-    /// Adds the arguments of `sql`, a fixed statement numbered from `$1` (with no `$` but its
-    /// placeholders), and answers `sql` renumbered after the arguments already bound: so a
-    /// statement written for its own round trip can also be one item of a larger one.
-    pub(crate) fn append(&mut self, sql: &str, args: Vec<Arg>) -> Result<String> {
-        use sqlx::Arguments as _;
-        let offset = self.0.len();
-        self.bind_all(args)?;
-        Ok(renumber(sql, offset))
-    }
-
-    /// Adds `value`; answers its placeholder (`$n`).
-    pub(crate) fn bind<T>(&mut self, value: T) -> Result<String>
-    where
-        T: 'static + sqlx::Encode<'static, Postgres> + sqlx::Type<Postgres> + Send,
-    {
-        use sqlx::Arguments as _;
-        self.0
-            .add(value)
-            .map_err(|e| Error::internal("cannot bind argument", std::io::Error::other(e)))?;
-        Ok(format!("${}", self.0.len()))
-    }
-}
-
-/// `sql` with each placeholder `$n` made `$(n + offset)`.
-#[cfg(feature = "postgres")]
-fn renumber(sql: &str, offset: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..=at]);
-        rest = &rest[at + 1..];
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        debug_assert!(digits > 0, "a `$` that is not a placeholder in {sql:?}");
-        match rest[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
-    out
-}
 
 pub(crate) enum Conn {
     #[cfg(feature = "postgres")]
@@ -728,88 +570,7 @@ pub(crate) async fn run_to_completion<T: Send + 'static>(
     })
 }
 
-/// Maps a database error to the engine's error. Constraint names and messages are read to name
-/// the field of a unique conflict; anything unexpected is `Unavailable` (connection trouble) or
-/// `Internal`, with the database error kept as the source and never shown to API clients.
-pub(crate) fn db_error(e: sqlx::Error) -> Error {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            let what = format!("{} {}", d.constraint().unwrap_or_default(), d.message());
-            let field = UNIQUE_FIELDS
-                .iter()
-                .find(|(needle, _)| what.contains(needle))
-                .map_or("id", |(_, field)| field);
-            Error::conflict(field, "is already taken")
-        }
-        // Text Postgres cannot store (NUL, bad encoding) that slipped past validation.
-        sqlx::Error::Database(d)
-            if d.code().as_deref() == Some("22021") || d.code().as_deref() == Some("22P05") =>
-        {
-            Error::invalid(
-                "body",
-                "contains characters that cannot be stored (e.g. NUL)",
-            )
-        }
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            Error::invalid("id", "refers to a record that does not exist in this org")
-        }
-        // Connection trouble, including a connection the server (or something between)
-        // closed as it opened, which sqlx reports as a protocol or TLS error.
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => Error::unavailable("database unavailable", e),
-        // The database gave up on the statement or the session, or is going away: a
-        // `statement_timeout` or `lock_timeout` (57014, 55P03), an idle transaction ended
-        // (25P03), a shutdown or restart (57P01-57P03), a lost connection (class 08), no
-        // connection slot left (53300). Nothing the client did: retry later. A statement
-        // whose preparation a lock timeout stopped surfaces as the transaction aborted
-        // (25P02) on the statement after it, so that reads the same.
-        sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unavailable_code) => {
-            Error::unavailable("database unavailable", e)
-        }
-        _ => Error::internal("database error", e),
-    }
-}
-
-/// The SQLSTATEs that mean the database is (for now) not doing the work, whatever it was.
-fn unavailable_code(code: &str) -> bool {
-    matches!(
-        code,
-        "57014" | "55P03" | "25P02" | "25P03" | "57P01" | "57P02" | "57P03" | "53300"
-    ) || code.starts_with("08")
-}
-
-/// Which field a unique violation is about, by constraint name (Postgres) or message (SQLite).
-const UNIQUE_FIELDS: &[(&str, &str)] = &[
-    ("person_contacts", "email"),
-    ("org_members", "user_id"),
-    ("api_key", "prefix"),
-    ("phone", "number"),
-    ("lead_form", "public_id"),
-];
-
 /// Rows are stored with times at microsecond precision; this is the only clock the store reads.
 pub(crate) fn now() -> Timestamp {
     workos_core::domain::now()
-}
-
-#[cfg(all(test, feature = "postgres"))]
-mod tests {
-    use super::renumber;
-
-    #[test]
-    fn renumber_shifts_every_placeholder_and_nothing_else() {
-        assert_eq!(
-            renumber(
-                "VALUES ($1, $2, NULLIF($13, 'null')) ON CONFLICT (a) WHERE a = $1",
-                4
-            ),
-            "VALUES ($5, $6, NULLIF($17, 'null')) ON CONFLICT (a) WHERE a = $5"
-        );
-        assert_eq!(renumber("SELECT $9", 0), "SELECT $9");
-        assert_eq!(renumber("SELECT 1", 3), "SELECT 1");
-    }
 }
