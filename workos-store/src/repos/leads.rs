@@ -67,7 +67,7 @@ pub(crate) fn contact_lock_keys(ctx: &TenantContext, new: &NewLead) -> Vec<Strin
 /// Takes the transaction-scoped advisory locks `$2` (in array order) on the node that holds
 /// org `$1`'s rows: joining a table of the org makes Citus route the statement to the org's
 /// shard, so every capture of an org takes its locks in one place (see
-/// `routing::settings_locking_contacts`, which takes them the same way); on one Postgres node
+/// `routing_settings::settings_locking_contacts`, which takes them the same way); on one Postgres node
 /// the join costs an index probe.
 #[cfg(feature = "postgres")]
 pub(crate) const LOCK_CONTACTS_ON_ORG_NODE: &str =
