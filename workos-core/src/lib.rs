@@ -61,6 +61,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub mod auth;
 pub mod channel;
 pub mod crypto;
 pub mod domain;

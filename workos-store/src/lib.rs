@@ -57,6 +57,7 @@ compile_error!("enable at least one backend feature: `postgres` or `sqlite`");
 mod db;
 mod events;
 mod invalidation;
+mod invalidation_listener;
 mod migrations;
 mod outbox;
 #[cfg(feature = "postgres")]
@@ -64,7 +65,9 @@ mod pg_connect;
 mod pool;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod reencrypt;
 mod repos;
+pub mod retention_job;
 mod sealed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -74,8 +77,10 @@ use workos_core::{Error, Result};
 
 use crate::db::Tx;
 pub use crate::invalidation::{CACHED_KINDS, Invalidation};
+pub use crate::invalidation_listener::spawn_invalidation_listener;
 pub use crate::migrations::{Migration, MigrationStatus, schema_fingerprint};
 pub use crate::pool::PoolSettings;
+pub use crate::reencrypt::{ColumnReport, ReencryptReport, SealedLabels};
 pub use crate::repos::retention::{
     ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,
     RetentionReport, days,

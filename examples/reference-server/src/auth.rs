@@ -7,9 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use workos_core::crypto::parse_prefix;
 use workos_core::ids::{OrgId, UserId};
-use workos_core::repo::Directory;
 use workos_core::tenant::TenantContext;
 use workos_limits::Decision;
 
@@ -121,35 +119,11 @@ async fn resolve(
 }
 
 async fn api_key(state: &AppState, token: &str) -> Result<(TenantContext, String), ApiError> {
-    let invalid = || ApiError::unauthorized("invalid API key");
-    let prefix = parse_prefix(token).ok_or_else(invalid)?;
-    let found = match state.api_keys.get(prefix) {
-        Some(found) => found,
-        // Unknown a moment ago: no transaction to learn it again.
-        None if state.api_keys.is_miss(prefix) => return Err(invalid()),
-        None => match state.store.api_key_by_prefix(prefix).await? {
-            Some(found) => {
-                state.api_keys.put(prefix, &found);
-                found
-            }
-            None => {
-                state.api_keys.put_miss(prefix);
-                return Err(invalid());
-            }
-        },
-    };
-    if !state.hasher.verify(token, &found.hash) {
-        return Err(invalid());
-    }
-    let key = found.key;
-    if state.should_touch(key.id) {
-        let store = state.store.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.touch_api_key(key.org_id, key.id).await {
-                tracing::warn!(error = %e, "could not record API key use");
-            }
-        });
-    }
+    let key = state
+        .auth
+        .api_key(token)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
     Ok((
         TenantContext::api_key(key.org_id, key.id, key.role),
         format!("key:{}", key.id),
@@ -265,16 +239,11 @@ pub async fn member_context(
     org_id: OrgId,
     user_id: UserId,
 ) -> Result<TenantContext, ApiError> {
-    let member = state
-        .store
-        .membership(org_id, user_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "not a member of this org",
-            )
-        })?;
-    Ok(TenantContext::user(org_id, user_id, member.role))
+    state.auth.member(org_id, user_id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "not a member of this org",
+        )
+    })
 }

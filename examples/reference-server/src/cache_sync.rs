@@ -1,53 +1,21 @@
-//! Keeps this process's caches coherent with writes made through any process: a task hears the
-//! store's invalidations ([`workos_store::SqlStore::invalidations`]: `LISTEN workos_cache` on
-//! Postgres) and drops the entries they name, so a revoked API key, a phone changed or deleted,
-//! or an org's Twilio account switched is acted on everywhere within a second. The caches' time
-//! to live stays as the safety net. After a lost connection (or a listener that fell behind)
-//! everything is dropped; while the listener cannot connect it tries again every second.
+//! Keeps this process's caches coherent with writes made through any process: the store's
+//! listener ([`workos_store::spawn_invalidation_listener`]) hands each invalidation to
+//! [`apply`], which drops the entries it names, so a revoked API key, a phone changed or
+//! deleted, or an org's Twilio account switched is acted on everywhere within a second.
 //!
 //! Webhook endpoints are read from the store for every fan-out and claim: no process caches
 //! them, so their invalidations need no handling here.
 
-use std::time::Duration;
-
-use tokio::sync::broadcast::error::RecvError;
 use workos_store::Invalidation;
 
 use crate::state::AppState;
 
-/// How long the task waits before listening again after a failure.
-const RETRY: Duration = Duration::from_secs(1);
-
-/// Starts the task that applies the store's invalidations to `state`'s caches, supervised
-/// (restarted if it panics, after dropping every cache: what it missed is unknown). It runs
-/// until the store is closed.
+/// Starts the task that applies the store's invalidations to `state`'s caches (supervised; it
+/// runs until the store is closed).
 pub fn spawn(state: &AppState) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
-    workos_core::supervise::spawn_supervised("cache-sync", move || {
-        let state = state.clone();
-        async move {
-            // A restart after a panic: whatever happened meanwhile is unknown.
-            apply(&state, &Invalidation::Everything);
-            loop {
-                match state.store.invalidations().await {
-                    Ok(mut changes) => loop {
-                        match changes.recv().await {
-                            Ok(change) => apply(&state, &change),
-                            Err(RecvError::Lagged(_)) => {
-                                apply(&state, &Invalidation::Everything);
-                            }
-                            Err(RecvError::Closed) => break,
-                        }
-                    },
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot listen for cache invalidations; retrying");
-                        // Whatever happened meanwhile is unknown.
-                        apply(&state, &Invalidation::Everything);
-                    }
-                }
-                tokio::time::sleep(RETRY).await;
-            }
-        }
+    workos_store::spawn_invalidation_listener(state.store.clone(), move |change| {
+        apply(&state, change);
     })
 }
 
@@ -59,8 +27,8 @@ pub fn apply(state: &AppState, change: &Invalidation) {
             match kind.as_str() {
                 workos_core::ids::ApiKeyId::KIND => {
                     state
-                        .api_keys
-                        .forget(workos_core::ids::ApiKeyId::from_uuid(*id));
+                        .auth
+                        .forget_api_key(workos_core::ids::ApiKeyId::from_uuid(*id));
                 }
                 #[cfg(feature = "twilio")]
                 workos_core::ids::PhoneId::KIND => state
@@ -73,7 +41,7 @@ pub fn apply(state: &AppState, change: &Invalidation) {
         }
         _ => {
             tracing::debug!("cache invalidation: everything");
-            state.api_keys.clear();
+            state.auth.forget_all();
             #[cfg(feature = "twilio")]
             {
                 state.twilio.forget_all();

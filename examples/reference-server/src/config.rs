@@ -377,7 +377,7 @@ impl Config {
                 .map(std::time::Duration::from_secs)
                 .ok()
                 .context("WORKOS_API_KEY_CACHE_SECS: not a whole number of seconds")?,
-            None => crate::api_key_cache::DEFAULT_TTL,
+            None => workos_core::auth::DEFAULT_TTL,
         };
         let (encryption_key, api_key_pepper) = match (
             get("WORKOS_ENCRYPTION_KEY"),

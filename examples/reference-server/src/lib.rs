@@ -14,7 +14,6 @@
 
 pub mod access_log;
 pub mod allowed_subnets;
-pub mod api_key_cache;
 pub mod auth;
 pub mod bootstrap;
 pub mod cache_sync;
@@ -29,7 +28,6 @@ pub mod jwks;
 pub mod metrics;
 pub mod openapi;
 pub mod reencrypt;
-pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod workers;

@@ -1,39 +1,14 @@
 //! `workos-server admin reencrypt`: re-seals every secret at rest with the current
 //! `WORKOS_ENCRYPTION_KEY`, so the previous key (`WORKOS_ENCRYPTION_KEY_PREVIOUS`) can be
-//! retired.
-//!
-//! It walks every org and every sealed column ([`SealedColumn::ALL`]) in batches. A value the
-//! current key already sealed is left alone, so the command is resumable: run it again after an
-//! interruption and it carries on, touching only what is still sealed with the old key. Each
-//! value is swapped only if nobody changed it meanwhile (a token refreshed by a live server is
-//! already sealed with the current key), so it runs next to live servers.
+//! retired. The walk is the store's ([`SqlStore::reencrypt_secrets`]: resumable, safe next to
+//! live servers); what this module adds is the labels of each column, from the crates this
+//! build links, and the command's output.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
-use serde::Serialize;
 use workos_core::crypto::Cipher;
 use workos_core::ids::OrgId;
-use workos_store::{SealedColumn, SealedValue, SqlStore};
-
-/// Values read per batch.
-const BATCH: u32 = 200;
-
-/// What a run did, per column: printed as JSON at the end.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
-pub struct ColumnReport {
-    /// Values re-sealed with the current key.
-    pub resealed: u64,
-    /// Values already sealed with the current key.
-    pub current: u64,
-    /// Values changed by someone else while this run read them (already current).
-    pub changed_meanwhile: u64,
-    /// Values no configured key opens: left as they were, and the run fails.
-    pub unreadable: u64,
-}
-
-/// The whole run's report, by column name.
-pub type Report = BTreeMap<&'static str, ColumnReport>;
+use workos_store::{ReencryptReport, SealedColumn, SealedValue, SqlStore};
 
 /// The labels `value` may be sealed under, the current one first; `None` for a value this
 /// build cannot label (a provider it does not know, or a feature it was built without).
@@ -95,29 +70,16 @@ pub async fn reencrypt(
     store: &SqlStore,
     cipher: &Cipher,
     progress: &mut (dyn Write + Send),
-) -> anyhow::Result<Report> {
-    let mut report = Report::new();
-    let mut after: Option<OrgId> = None;
-    let mut orgs_done = 0_u64;
-    loop {
-        let orgs = store.org_ids(after, BATCH).await?;
-        let Some(last) = orgs.last().copied() else {
-            break;
-        };
-        for org in orgs {
-            let mut resealed = 0;
-            for column in SealedColumn::ALL {
-                let entry = report.entry(column.name()).or_default();
-                resealed += reencrypt_column(store, cipher, column, org, entry).await?;
-            }
-            orgs_done += 1;
-            writeln!(
+) -> anyhow::Result<ReencryptReport> {
+    let report = store
+        .reencrypt_secrets(cipher, &labels, &mut |org, resealed, orgs_done| {
+            // Progress is informative: a closed stderr does not stop the rotation.
+            let _ = writeln!(
                 progress,
                 "reencrypt: org {org} done ({resealed} re-sealed; {orgs_done} orgs so far)"
-            )?;
-        }
-        after = Some(last);
-    }
+            );
+        })
+        .await?;
     let unreadable: u64 = report.values().map(|r| r.unreadable).sum();
     anyhow::ensure!(
         unreadable == 0,
@@ -125,44 +87,4 @@ pub async fn reencrypt(
         serde_json::to_string(&report)?
     );
     Ok(report)
-}
-
-/// Re-seals `org`'s values of `column`; answers how many it re-sealed.
-async fn reencrypt_column(
-    store: &SqlStore,
-    cipher: &Cipher,
-    column: SealedColumn,
-    org: OrgId,
-    report: &mut ColumnReport,
-) -> anyhow::Result<u64> {
-    let mut resealed = 0;
-    let mut after: Option<SealedValue> = None;
-    loop {
-        let values = store
-            .sealed_values(column, org, after.as_ref(), BATCH)
-            .await?;
-        for value in &values {
-            let Some(labels) = labels(value) else {
-                report.unreadable += 1;
-                continue;
-            };
-            let labels: Vec<&[u8]> = labels.iter().map(Vec::as_slice).collect();
-            match cipher.reseal(&value.sealed, &labels) {
-                Ok(None) => report.current += 1,
-                Ok(Some(new)) => {
-                    if store.replace_sealed(value, new).await? {
-                        report.resealed += 1;
-                        resealed += 1;
-                    } else {
-                        report.changed_meanwhile += 1;
-                    }
-                }
-                Err(_) => report.unreadable += 1,
-            }
-        }
-        if values.len() < BATCH as usize {
-            return Ok(resealed);
-        }
-        after = values.into_iter().last();
-    }
 }

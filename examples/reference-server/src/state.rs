@@ -1,12 +1,12 @@
 //! Shared application state: the engine's services, built once from the configuration.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+#[cfg(feature = "leads")]
+use std::time::Duration;
 
+use workos_core::auth::Authenticator;
 use workos_core::crypto::{ApiKeyHasher, Cipher};
-use workos_core::ids::ApiKeyId;
 use workos_limits::{MemoryLimiter, Quota, RateLimiter, RedisLimiter};
 use workos_store::SqlStore;
 
@@ -20,8 +20,11 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     /// The engine's storage.
     pub store: SqlStore,
-    /// Hashes and verifies API keys.
+    /// Mints API keys (`admin`, the api-keys route).
     pub hasher: ApiKeyHasher,
+    /// Verifies API keys (with the recently read ones, `WORKOS_API_KEY_CACHE_SECS`) and turns
+    /// a verified user into their context in an org.
+    pub auth: Authenticator,
     /// Encrypts secrets at rest.
     pub cipher: Arc<Cipher>,
     /// Checks user JWTs, when configured.
@@ -37,10 +40,6 @@ pub struct Inner {
     pub org_quota: Option<Quota>,
     /// The configured per-minute limit (for the `RateLimit-Limit` header).
     pub rate_limit_per_minute: u32,
-    /// When this process last recorded each API key's use.
-    pub touched: Mutex<HashMap<ApiKeyId, Instant>>,
-    /// API keys read recently (`WORKOS_API_KEY_CACHE_SECS`).
-    pub api_keys: crate::api_key_cache::ApiKeyCache,
     /// Failed authentications per client address (`WORKOS_AUTH_FAILURES_PER_MINUTE`).
     pub failed_auth: crate::failed_auth::FailedAuth,
     /// Registers webhook endpoints and rotates their secrets.
@@ -118,6 +117,7 @@ impl AppState {
             None => Cipher::new(1, config.encryption_key),
         };
         let cipher = Arc::new(cipher);
+        let hasher = ApiKeyHasher::new(&config.api_key_pepper);
         #[cfg(feature = "twilio")]
         let twilio = Arc::new(workos_twilio::TwilioAccounts::new(
             Arc::new(store.clone()),
@@ -158,8 +158,13 @@ impl AppState {
             gmail: config
                 .gmail
                 .and_then(|c| gmail(c, config.gmail_push.as_ref(), &store, &cipher)),
+            auth: Authenticator::new(
+                Arc::new(store.clone()),
+                hasher.clone(),
+                config.api_key_cache_ttl,
+            ),
             store,
-            hasher: ApiKeyHasher::new(&config.api_key_pepper),
+            hasher,
             cipher,
             // `JwtConfig::from_lookup` already built the JWKS client once: a configuration that
             // cannot be served never gets here, and never runs with JWT login silently off.
@@ -172,8 +177,6 @@ impl AppState {
             caller_quota: per_minute(config.rate_limit_per_minute),
             org_quota: config.org_rate_limit_per_minute.map(per_minute),
             rate_limit_per_minute: config.rate_limit_per_minute,
-            touched: Mutex::new(HashMap::new()),
-            api_keys: crate::api_key_cache::ApiKeyCache::new(config.api_key_cache_ttl),
             failed_auth: crate::failed_auth::FailedAuth::new(
                 std::num::NonZeroU32::new(config.auth_failures_per_minute)
                     .unwrap_or(std::num::NonZeroU32::MIN),
@@ -217,22 +220,6 @@ impl AppState {
             Arc::new(self.store.clone()),
             config,
         ))
-    }
-
-    /// Whether this process should record a use of `key` now (at most once a minute).
-    pub fn should_touch(&self, key: ApiKeyId) -> bool {
-        let now = Instant::now();
-        let mut touched = self
-            .touched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match touched.get(&key) {
-            Some(last) if now.duration_since(*last) < Duration::from_secs(60) => false,
-            _ => {
-                touched.insert(key, now);
-                true
-            }
-        }
     }
 }
 

@@ -18,7 +18,7 @@ pub struct Workers {
     gmail_sync: Option<workos_gmail::SchedulerHandle>,
     #[cfg(feature = "leads")]
     lead_routing: Option<workos_leads::routing_job::JobHandle>,
-    retention: Option<crate::retention::JobHandle>,
+    retention: Option<workos_store::retention_job::JobHandle>,
     #[cfg(feature = "twilio")]
     call_reconcile: Option<workos_twilio::reconcile::JobHandle>,
 }
@@ -29,7 +29,7 @@ impl Workers {
     /// (`WORKOS_GMAIL_SYNC_INTERVAL_SECS`), the queued-lead job unless
     /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS` is 0, and the retention job with deliveries unless
     /// `WORKOS_RETENTION_INTERVAL_SECS` is 0 (`WORKOS_RETENTION_EVENTS_DAYS`,
-    /// `WORKOS_RETENTION_ATTEMPTS_DAYS`: see [`crate::retention`]), and the call reconciliation
+    /// `WORKOS_RETENTION_ATTEMPTS_DAYS`: see [`workos_store::retention_job`]), and the call reconciliation
     /// job with deliveries unless `WORKOS_CALL_RECONCILE_INTERVAL_SECS` is 0
     /// (`WORKOS_CALL_RECONCILE_AFTER_SECS`: see [`workos_twilio::reconcile`]).
     ///
@@ -38,12 +38,12 @@ impl Workers {
     pub fn start(state: &AppState, deliveries: bool) -> anyhow::Result<Self> {
         let mut workers = Self::default();
         if deliveries {
-            let retention =
-                crate::retention::RetentionConfig::from_lookup(|name| std::env::var(name).ok())
-                    .context("the retention job")?;
+            use workos_store::retention_job::{RetentionConfig, spawn};
+            let retention = RetentionConfig::from_lookup(|name| std::env::var(name).ok())
+                .context("the retention job")?;
             workers.retention = retention
                 .interval
-                .map(|every| crate::retention::spawn(state.store.clone(), retention.policy, every));
+                .map(|every| spawn(state.store.clone(), retention.policy, every));
         }
         #[cfg(feature = "twilio")]
         if deliveries {

@@ -1,21 +1,34 @@
 //! The retention job: every interval (the first run at once), deletes what is old enough
-//! (`SqlStore::run_retention`: events, webhook attempts, idempotency keys, expired OAuth
+//! ([`SqlStore::run_retention`]: events, webhook attempts, idempotency keys, expired OAuth
 //! states; on Postgres it also keeps the weekly partitions of webhook attempts), logs what it
-//! deleted and counts it in the metrics. `docs/retention.md` has the defaults.
+//! deleted and counts it in the metrics (`retention_runs_total{outcome}`,
+//! `retention_deleted_total{kind}`, `retention_partitions_dropped_total`,
+//! `retention_partitions_created_total`, through the `metrics` facade).
 //!
-//! Several processes may run it at once: every delete is idempotent and bounded, and the
-//! partition maintenance takes a lock of its own.
+//! An embedder runs it as the reference server does:
+//! `RetentionConfig::from_lookup(|name| std::env::var(name).ok())?` then, unless its interval
+//! is `None`, [`spawn`]. Several processes may run it at once: every delete is idempotent and
+//! bounded, and the partition maintenance takes a lock of its own.
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use chrono::Utc;
-use workos_store::{
+use workos_core::{Error, Result};
+
+use crate::{
     DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy, RetentionReport, SqlStore, days,
 };
 
 /// How often retention runs by default.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(3600);
+/// `WORKOS_RETENTION_EVENTS_DAYS`: days events are kept (default [`DEFAULT_EVENTS_DAYS`]).
+pub const ENV_EVENTS_DAYS: &str = "WORKOS_RETENTION_EVENTS_DAYS";
+/// `WORKOS_RETENTION_ATTEMPTS_DAYS`: days webhook attempts are kept (default
+/// [`DEFAULT_ATTEMPTS_DAYS`]).
+pub const ENV_ATTEMPTS_DAYS: &str = "WORKOS_RETENTION_ATTEMPTS_DAYS";
+/// `WORKOS_RETENTION_INTERVAL_SECS`: how often the job runs (default [`DEFAULT_INTERVAL`]; 0
+/// turns it off).
+pub const ENV_INTERVAL_SECS: &str = "WORKOS_RETENTION_INTERVAL_SECS";
 
 /// The job's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,35 +39,33 @@ pub struct RetentionConfig {
     pub interval: Option<Duration>,
 }
 
-fn whole(get: &impl Fn(&str) -> Option<String>, name: &str, default: u32) -> anyhow::Result<u32> {
+fn whole(get: &impl Fn(&str) -> Option<String>, name: &str, default: u32) -> Result<u32> {
     match get(name) {
         Some(v) => v
             .trim()
             .parse()
-            .ok()
-            .with_context(|| format!("{name}: not a whole number")),
+            .map_err(|_| Error::invalid(name, "not a whole number")),
         None => Ok(default),
     }
 }
 
 impl RetentionConfig {
-    /// Reads `WORKOS_RETENTION_EVENTS_DAYS` (default 90), `WORKOS_RETENTION_ATTEMPTS_DAYS`
-    /// (default 30) and `WORKOS_RETENTION_INTERVAL_SECS` (default 3600, 0 turns the job off)
-    /// through `get`.
+    /// Reads [`ENV_EVENTS_DAYS`] (default 90), [`ENV_ATTEMPTS_DAYS`] (default 30) and
+    /// [`ENV_INTERVAL_SECS`] (default 3600, 0 turns the job off) through `get`.
     ///
     /// # Errors
-    /// A message naming the variable that is malformed (days must be at least 1).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let events = whole(&get, "WORKOS_RETENTION_EVENTS_DAYS", DEFAULT_EVENTS_DAYS)?;
-        let attempts = whole(
-            &get,
-            "WORKOS_RETENTION_ATTEMPTS_DAYS",
-            DEFAULT_ATTEMPTS_DAYS,
-        )?;
-        anyhow::ensure!(events > 0, "WORKOS_RETENTION_EVENTS_DAYS: at least 1");
-        anyhow::ensure!(attempts > 0, "WORKOS_RETENTION_ATTEMPTS_DAYS: at least 1");
+    /// [`Error::Validation`] naming the variable that is malformed (days must be at least 1).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let events = whole(&get, ENV_EVENTS_DAYS, DEFAULT_EVENTS_DAYS)?;
+        let attempts = whole(&get, ENV_ATTEMPTS_DAYS, DEFAULT_ATTEMPTS_DAYS)?;
+        if events == 0 {
+            return Err(Error::invalid(ENV_EVENTS_DAYS, "at least 1"));
+        }
+        if attempts == 0 {
+            return Err(Error::invalid(ENV_ATTEMPTS_DAYS, "at least 1"));
+        }
         let default_secs = u32::try_from(DEFAULT_INTERVAL.as_secs()).unwrap_or(u32::MAX);
-        let interval = whole(&get, "WORKOS_RETENTION_INTERVAL_SECS", default_secs)?;
+        let interval = whole(&get, ENV_INTERVAL_SECS, default_secs)?;
         Ok(Self {
             policy: RetentionPolicy {
                 events: days(events),
@@ -67,6 +78,7 @@ impl RetentionConfig {
 }
 
 /// A running job; [`JobHandle::shutdown`] stops it.
+#[derive(Debug)]
 pub struct JobHandle {
     task: tokio::task::JoinHandle<()>,
 }

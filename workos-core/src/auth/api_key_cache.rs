@@ -6,17 +6,18 @@
 //! the same time to live, at most [`MAX_MISSES`] of them, and every miss is dropped when any
 //! API key changes (a creation included: its prefix may be one that missed), through this
 //! process or, by the store's invalidation, another. The presented key is verified against the
-//! kept hash on every request, and a key revoked through this process is dropped at once. A key revoked through another process is
-//! dropped when the store's invalidation arrives ([`crate::cache_sync`], within a second on
-//! Postgres), and within the time to live at the latest (`WORKOS_API_KEY_CACHE_SECS`, default
-//! [`DEFAULT_TTL`]; 0 turns the cache off).
+//! kept hash on every request, and a key revoked through this process is dropped at once. A
+//! key revoked through another process is dropped when the store's invalidation arrives (the
+//! embedder hands it to [`Authenticator::forget_api_key`](super::Authenticator::forget_api_key);
+//! within a second on Postgres), and within the time to live at the latest (default
+//! [`DEFAULT_TTL`]; zero turns the cache off).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use workos_core::domain::ApiKeyCredentials;
-use workos_core::ids::ApiKeyId;
+use crate::domain::ApiKeyCredentials;
+use crate::ids::ApiKeyId;
 
 /// How long a key read from the database is used before it is read again.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(5);
@@ -128,9 +129,9 @@ impl ApiKeyCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workos_core::domain::{ApiKey, now};
-    use workos_core::ids::OrgId;
-    use workos_core::tenant::Role;
+    use crate::domain::{ApiKey, now};
+    use crate::ids::OrgId;
+    use crate::tenant::Role;
 
     fn credentials() -> ApiKeyCredentials {
         ApiKeyCredentials {
