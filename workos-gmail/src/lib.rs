@@ -88,6 +88,7 @@ pub mod parse;
 pub mod push;
 pub mod scheduler;
 mod send;
+mod service;
 pub mod sync;
 pub mod vault;
 pub mod watch;
@@ -110,6 +111,7 @@ pub use oauth::{
 pub use push::{GmailPush, PushConfig, PushNotification, PushReport};
 pub use scheduler::{SchedulerConfig, SchedulerHandle, SyncScheduler};
 pub use send::{GmailSender, SendEmail, Sent};
+pub use service::{GmailService, GmailServiceStore};
 pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};
 
 /// The storage Gmail needs: integrations and emails (`workos_store::SqlStore` is one).

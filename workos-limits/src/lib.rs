@@ -39,6 +39,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod failed_auth;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis_gcra;
@@ -46,6 +47,7 @@ mod redis_gcra;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+pub use failed_auth::FailedAuth;
 pub use memory::MemoryLimiter;
 #[cfg(feature = "redis")]
 pub use redis_gcra::{InvalidRedisUrl, RedisLimiter};

@@ -96,7 +96,9 @@ impl SqlStore {
         let mut resealed = 0;
         let mut after: Option<SealedValue> = None;
         loop {
-            let values = self.sealed_values(column, org, after.as_ref(), BATCH).await?;
+            let values = self
+                .sealed_values(column, org, after.as_ref(), BATCH)
+                .await?;
             for value in &values {
                 let Some(labels) = labels(value) else {
                     report.unreadable += 1;

@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// [`TenantContext`] (through the request's extensions) carrying the request id.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     // A client whose failures used up its budget is refused before its credentials are
-    // looked up ([`crate::failed_auth`]).
+    // looked up ([`workos_limits::FailedAuth`]).
     let client = client_ip::limit_key(client_ip::of_request(
         req.headers(),
         req.extensions(),

@@ -1,34 +1,13 @@
 //! Creating orgs and API keys: first run, the `admin` commands and the api-keys route share it.
 
 use workos_core::Result;
+pub use workos_core::auth::issue_api_key;
 use workos_core::crypto::{ApiKeyHasher, ApiKeySecret};
-use workos_core::domain::{ApiKey, NewApiKey, NewOrg, Org};
+use workos_core::domain::{NewOrg, Org};
 use workos_core::ids::OrgId;
-use workos_core::repo::{ApiKeyRepo, Directory};
+use workos_core::repo::Directory;
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
-
-/// Generates a key, stores its prefix and keyed hash, and returns the secret (shown once).
-///
-/// # Errors
-/// As [`ApiKeyRepo::create_api_key`].
-pub async fn issue_api_key(
-    store: &SqlStore,
-    hasher: &ApiKeyHasher,
-    ctx: &TenantContext,
-    name: &str,
-    role: Role,
-) -> Result<(ApiKey, ApiKeySecret)> {
-    let generated = hasher.generate();
-    let new = NewApiKey {
-        name: name.to_owned(),
-        role,
-        prefix: generated.prefix,
-        hash: generated.hash,
-    };
-    let key = store.create_api_key(ctx, new).await?;
-    Ok((key, generated.secret))
-}
 
 /// Creates an org with an owner API key.
 ///

@@ -22,7 +22,6 @@ pub mod config;
 pub mod database;
 pub mod error;
 pub mod extract;
-pub mod failed_auth;
 pub mod idempotency;
 pub mod jwks;
 pub mod metrics;

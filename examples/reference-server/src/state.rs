@@ -41,7 +41,7 @@ pub struct Inner {
     /// The configured per-minute limit (for the `RateLimit-Limit` header).
     pub rate_limit_per_minute: u32,
     /// Failed authentications per client address (`WORKOS_AUTH_FAILURES_PER_MINUTE`).
-    pub failed_auth: crate::failed_auth::FailedAuth,
+    pub failed_auth: workos_limits::FailedAuth,
     /// Registers webhook endpoints and rotates their secrets.
     #[cfg(feature = "webhooks")]
     pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
@@ -68,20 +68,7 @@ pub struct Inner {
     pub twilio_inbound: workos_twilio::InboundService<SqlStore>,
     /// Gmail (connect, send, sync), when `GOOGLE_*` is configured.
     #[cfg(feature = "gmail")]
-    pub gmail: Option<GmailService>,
-}
-
-/// Gmail as the routes and the scheduler share it.
-#[cfg(feature = "gmail")]
-#[derive(Debug, Clone)]
-pub struct GmailService {
-    /// The client: connects, sends.
-    pub client: workos_gmail::Gmail,
-    /// The sync engine (its quota budget and per-integration locks are shared by the routes
-    /// and the scheduler).
-    pub sync: workos_gmail::SyncEngine,
-    /// Push notifications (`GMAIL_PUBSUB_TOPIC`), when configured.
-    pub push: Option<workos_gmail::GmailPush>,
+    pub gmail: Option<workos_gmail::GmailService>,
 }
 
 impl std::ops::Deref for AppState {
@@ -155,9 +142,14 @@ impl AppState {
             #[cfg(feature = "twilio")]
             twilio,
             #[cfg(feature = "gmail")]
-            gmail: config
-                .gmail
-                .and_then(|c| gmail(c, config.gmail_push.as_ref(), &store, &cipher)),
+            gmail: config.gmail.and_then(|c| {
+                let (store, cipher) = (Arc::new(store.clone()), Arc::clone(&cipher));
+                workos_gmail::GmailService::new(c, config.gmail_push.as_ref(), store, cipher)
+                    .inspect_err(
+                        |e| tracing::error!(error = %e, "Gmail is misconfigured; Gmail is off"),
+                    )
+                    .ok()
+            }),
             auth: Authenticator::new(
                 Arc::new(store.clone()),
                 hasher.clone(),
@@ -177,7 +169,7 @@ impl AppState {
             caller_quota: per_minute(config.rate_limit_per_minute),
             org_quota: config.org_rate_limit_per_minute.map(per_minute),
             rate_limit_per_minute: config.rate_limit_per_minute,
-            failed_auth: crate::failed_auth::FailedAuth::new(
+            failed_auth: workos_limits::FailedAuth::new(
                 std::num::NonZeroU32::new(config.auth_failures_per_minute)
                     .unwrap_or(std::num::NonZeroU32::MIN),
             ),
@@ -206,21 +198,6 @@ impl AppState {
             &self.webhook_config,
         )
     }
-
-    /// The Gmail sync scheduler over this state's engine and store, when Gmail is configured.
-    #[cfg(feature = "gmail")]
-    #[must_use]
-    pub fn gmail_scheduler(
-        &self,
-        config: workos_gmail::SchedulerConfig,
-    ) -> Option<workos_gmail::SyncScheduler> {
-        let gmail = self.gmail.as_ref()?;
-        Some(workos_gmail::SyncScheduler::new(
-            gmail.sync.clone(),
-            Arc::new(self.store.clone()),
-            config,
-        ))
-    }
 }
 
 /// The limiter: Redis's at `redis_url` when set (checked when the configuration was read),
@@ -237,35 +214,4 @@ fn limiter(redis_url: Option<&str>) -> Arc<dyn RateLimiter> {
             Arc::new(MemoryLimiter::new())
         }
     }
-}
-
-/// Gmail over `store` (OAuth states included, so Google's redirect may reach any process),
-/// sealing tokens with `cipher`; `None` (logged) when the client cannot be built.
-#[cfg(feature = "gmail")]
-fn gmail(
-    config: workos_gmail::GmailConfig,
-    push: Option<&workos_gmail::PushConfig>,
-    store: &SqlStore,
-    cipher: &Arc<Cipher>,
-) -> Option<GmailService> {
-    let states = Arc::new(workos_gmail::SharedStateStore::new(
-        Arc::new(store.clone()),
-        Arc::clone(cipher),
-    ));
-    let client = workos_gmail::Gmail::builder(config, Arc::new(store.clone()), Arc::clone(cipher))
-        .state_store(states)
-        .watch_topic(push.map(|p| p.topic.clone()))
-        .build()
-        .inspect_err(|e| tracing::error!(error = %e, "Gmail is misconfigured; Gmail is off"))
-        .ok()?;
-    let sync = client.sync_engine(workos_gmail::SyncConfig::default());
-    let push = match push {
-        Some(p) => Some(
-            workos_gmail::GmailPush::new(p, sync.clone(), Arc::new(store.clone()))
-                .inspect_err(|e| tracing::error!(error = %e, "Gmail push is off"))
-                .ok()?,
-        ),
-        None => None,
-    };
-    Some(GmailService { client, sync, push })
 }

@@ -87,7 +87,7 @@ impl Workers {
             let config =
                 workos_gmail::SchedulerConfig::from_lookup(|name| std::env::var(name).ok())
                     .map_err(|e| anyhow::anyhow!("Gmail sync scheduler: {e}"))?;
-            workers.gmail_sync = state.gmail_scheduler(config).map(|s| s.spawn());
+            workers.gmail_sync = state.gmail.as_ref().map(|g| g.scheduler(config).spawn());
         }
         #[cfg(feature = "leads")]
         {

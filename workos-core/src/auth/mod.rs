@@ -31,14 +31,39 @@ use std::time::{Duration, Instant};
 pub use api_key_cache::{ApiKeyCache, DEFAULT_TTL, MAX_MISSES};
 
 use crate::Result;
-use crate::crypto::{ApiKeyHasher, parse_prefix};
-use crate::domain::ApiKey;
+use crate::crypto::{ApiKeyHasher, ApiKeySecret, parse_prefix};
+use crate::domain::{ApiKey, NewApiKey};
 use crate::ids::{ApiKeyId, OrgId, UserId};
-use crate::repo::Directory;
-use crate::tenant::TenantContext;
+use crate::repo::{ApiKeyRepo, Directory};
+use crate::tenant::{Role, TenantContext};
 
 /// A key's use is recorded at most this often per process.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Mints a key with `hasher`, stores its prefix and keyed hash in the context's org through
+/// `repo`, and returns the secret (to show once: only its hash is kept). A process that caches
+/// keys calls [`Authenticator::forget_api_key`] with the new key's id (its prefix may be one
+/// that missed).
+///
+/// # Errors
+/// As [`ApiKeyRepo::create_api_key`].
+pub async fn issue_api_key<R: ApiKeyRepo + ?Sized>(
+    repo: &R,
+    hasher: &ApiKeyHasher,
+    ctx: &TenantContext,
+    name: &str,
+    role: Role,
+) -> Result<(ApiKey, ApiKeySecret)> {
+    let generated = hasher.generate();
+    let new = NewApiKey {
+        name: name.to_owned(),
+        role,
+        prefix: generated.prefix,
+        hash: generated.hash,
+    };
+    let key = repo.create_api_key(ctx, new).await?;
+    Ok((key, generated.secret))
+}
 
 /// Verifies credentials against a [`Directory`]. Share one per process (behind an `Arc`): its
 /// cache and its record of key uses are what save the database work.
@@ -160,7 +185,6 @@ mod tests {
 
     use super::*;
     use crate::domain::{ApiKeyCredentials, E164, Member, NewOrg, Org, Phone, now};
-    use crate::tenant::Role;
 
     /// One stored key; counts the lookups by prefix.
     struct OneKey {
@@ -222,7 +246,11 @@ mod tests {
     #[tokio::test]
     async fn verifies_keys_once_read_and_forgets_them_when_told() {
         let (directory, auth, secret) = setup();
-        let key = auth.api_key(&secret).await.unwrap().expect("the stored key");
+        let key = auth
+            .api_key(&secret)
+            .await
+            .unwrap()
+            .expect("the stored key");
         assert_eq!(key.id, directory.found.key.id);
         assert!(auth.api_key(&secret).await.unwrap().is_some());
         assert_eq!(directory.lookups.load(Ordering::SeqCst), 1, "read once");

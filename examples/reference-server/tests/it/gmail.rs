@@ -88,8 +88,10 @@ impl Drop for GmailApp {
 /// runs it (`Workers::start`), with `interval`.
 pub(crate) async fn sync_due(state: &AppState, interval: Duration) -> usize {
     state
-        .gmail_scheduler(workos_gmail::SchedulerConfig { interval })
+        .gmail
+        .as_ref()
         .expect("Gmail configured")
+        .scheduler(workos_gmail::SchedulerConfig { interval })
         .run_once()
         .await
 }

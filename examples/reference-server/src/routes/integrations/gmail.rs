@@ -35,7 +35,8 @@ use workos_gmail::{SyncReport, SyncState};
 use super::{EmailCounts, IntegrationView};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiPath, ApiQuery, Ctx};
-use crate::state::{AppState, GmailService};
+use crate::state::AppState;
+use workos_gmail::GmailService;
 
 /// The authenticated routes.
 pub(super) fn router() -> OpenApiRouter<AppState> {

@@ -1,8 +1,9 @@
-//! Failed authentication, limited per client address: every 401 takes one from the client's
-//! budget in the shared limiter (`auth-fail:<address>`, IPv6 by /64,
-//! `WORKOS_AUTH_FAILURES_PER_MINUTE`); once it is used up the client is answered 429 with
-//! `Retry-After`, and until then this process answers it so **before** looking its credentials
-//! up, so a flood of made-up keys costs neither a database transaction nor a hash.
+//! Failed authentication, limited per client: every failure takes one from the client's budget
+//! in the shared limiter (`auth-fail:<client>`; the reference server keys clients by address,
+//! IPv6 by /64, `WORKOS_AUTH_FAILURES_PER_MINUTE`); once it is used up the client is refused
+//! (429 with `Retry-After` over HTTP), and until then this process refuses it **before**
+//! looking its credentials up ([`FailedAuth::refused_for`]), so a flood of made-up keys costs
+//! neither a database transaction nor a hash.
 //!
 //! The refusal is remembered here (a bounded map: the limiter stays the authority, this only
 //! spares asking it and the lookup while the answer is known); another process learns it from
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use workos_limits::{Decision, Quota, RateLimiter};
+use crate::{Decision, Quota, RateLimiter};
 
 /// Clients remembered as refused beyond this clear the map (the limiter still refuses them).
 const MAX_REFUSED: usize = 10_000;
@@ -84,7 +85,7 @@ impl FailedAuth {
 mod tests {
     use std::num::NonZeroU32;
 
-    use workos_limits::MemoryLimiter;
+    use crate::MemoryLimiter;
 
     use super::*;
 
