@@ -52,14 +52,12 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
-use hdrhistogram::Histogram;
-use sqlx::{Connection as _, PgConnection, PgPool};
-use tokio::sync::Semaphore;
+use sqlx::PgPool;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
@@ -69,6 +67,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine, ms};
 use workos_tests::db::with_database;
 
 /// People per bulk `INSERT`.
@@ -102,29 +101,9 @@ struct Settings {
     keep_db: bool,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("{name} must be a number, got {v:?}")),
-        _ => Ok(default),
-    }
-}
-
 impl Settings {
     fn from_env() -> Result<Self> {
-        let url = std::env::var("DATABASE_URL").map_err(|_| {
-            anyhow!(
-                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
-                 databases and bypass RLS, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-                 cargo bench -p workos-reference-server --bench http"
-            )
-        })?;
-        ensure!(
-            url.starts_with("postgres://") || url.starts_with("postgresql://"),
-            "DATABASE_URL must be a postgres:// URL"
-        );
+        let url = bench::database_url("workos-reference-server", "http", true)?;
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let s = Self {
             url,
@@ -175,36 +154,6 @@ impl Settings {
         );
         Ok(s)
     }
-}
-
-async fn create_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    let (bypass, createdb): (bool, bool) = sqlx::query_as(
-        "SELECT rolsuper OR rolbypassrls, rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(&mut admin)
-    .await?;
-    ensure!(
-        bypass && createdb,
-        "the DATABASE_URL role must be a superuser (or have BYPASSRLS and CREATEDB) to create and seed the bench database"
-    );
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&mut admin)
-        .await
-        .with_context(|| format!("CREATE DATABASE {db}"))?;
-    admin.close().await?;
-    Ok(())
-}
-
-async fn drop_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url).await?;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -456,236 +405,6 @@ async fn send(t: &Target, op: Op, pick: u64) -> Result<u16, reqwest::Error> {
     Ok(status)
 }
 
-/// splitmix64: enough randomness to pick orgs and people, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 10 min, 3 significant digits.
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
-}
-
-fn micros(d: Duration) -> u64 {
-    (d.as_micros() as u64).max(1)
-}
-
-/// What one scenario measured. Latencies in microseconds.
-struct Measured {
-    /// Requests that got a response (any status).
-    responses: u64,
-    /// Non-2xx responses plus requests that failed without one.
-    errors: u64,
-    /// Requests that failed without a response (connection errors), a subset of `errors`.
-    failed: u64,
-    /// The first non-2xx status or transport error seen, for the log.
-    first_error: Option<String>,
-    wall: Duration,
-    /// Fixed rate: from the scheduled time; saturation: from sending.
-    latency: Histogram<u64>,
-    /// From sending (fixed rate only).
-    service: Option<Histogram<u64>>,
-}
-
-impl Measured {
-    fn new(fixed: bool) -> Self {
-        Self {
-            responses: 0,
-            errors: 0,
-            failed: 0,
-            first_error: None,
-            wall: Duration::ZERO,
-            latency: histogram(),
-            service: fixed.then(histogram),
-        }
-    }
-
-    fn record(
-        &mut self,
-        outcome: Result<u16, reqwest::Error>,
-        latency: Duration,
-        service: Duration,
-    ) {
-        match outcome {
-            Ok(status) => {
-                self.responses += 1;
-                self.latency.saturating_record(micros(latency));
-                if let Some(h) = &mut self.service {
-                    h.saturating_record(micros(service));
-                }
-                if !(200..300).contains(&status) {
-                    self.errors += 1;
-                    self.first_error
-                        .get_or_insert_with(|| format!("HTTP {status}"));
-                }
-            }
-            Err(e) => {
-                self.errors += 1;
-                self.failed += 1;
-                self.first_error.get_or_insert_with(|| error_chain(&e));
-            }
-        }
-    }
-
-    fn merge(&mut self, other: Self) {
-        self.responses += other.responses;
-        self.errors += other.errors;
-        self.failed += other.failed;
-        if self.first_error.is_none() {
-            self.first_error = other.first_error;
-        }
-        self.latency.add(&other.latency).expect("same bounds");
-        if let (Some(a), Some(b)) = (&mut self.service, &other.service) {
-            a.add(b).expect("same bounds");
-        }
-    }
-}
-
-/// An error with its sources, `: `-separated (reqwest's own message names only the URL).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-/// Open loop: `rate` requests/s for `secs`, latency from each request's scheduled time.
-async fn fixed_rate(
-    t: &Arc<Target>,
-    op: Op,
-    rate: f64,
-    secs: f64,
-    max_in_flight: usize,
-    seed: u64,
-) -> Result<Measured> {
-    let total = (rate * secs).round() as u64;
-    let nanos_per_request = 1e9 / rate;
-    let stats = Arc::new(Mutex::new(Measured::new(true)));
-    let permits = Arc::new(Semaphore::new(max_in_flight));
-    let mut rng = Rng(seed);
-    let mut tasks = JoinSet::new();
-    let start = Instant::now() + Duration::from_millis(2);
-    for i in 0..total {
-        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
-        if Instant::now() < scheduled {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let permit = Arc::clone(&permits).acquire_owned().await?;
-        let (t, stats, pick) = (Arc::clone(t), Arc::clone(&stats), rng.next_u64());
-        tasks.spawn(async move {
-            let sent = Instant::now();
-            let outcome = send(&t, op, pick).await;
-            let done = Instant::now();
-            drop(permit);
-            stats.lock().unwrap_or_else(PoisonError::into_inner).record(
-                outcome,
-                done - scheduled,
-                done - sent,
-            );
-        });
-        while let Some(r) = tasks.try_join_next() {
-            r?;
-        }
-    }
-    while let Some(r) = tasks.join_next().await {
-        r?;
-    }
-    let wall = start.elapsed();
-    let mut m = Arc::try_unwrap(stats)
-        .map_err(|_| anyhow!("stats still shared"))?
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    m.wall = wall;
-    Ok(m)
-}
-
-/// Closed loop: `concurrency` workers, each sending its next request when the last answered.
-async fn saturation(
-    t: &Arc<Target>,
-    op: Op,
-    concurrency: usize,
-    secs: f64,
-    seed: u64,
-) -> Result<Measured> {
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(secs);
-    let mut tasks = JoinSet::new();
-    for w in 0..concurrency {
-        let t = Arc::clone(t);
-        tasks.spawn(async move {
-            let mut m = Measured::new(false);
-            let mut rng = Rng(seed.wrapping_mul(1_000_003).wrapping_add(w as u64));
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let outcome = send(&t, op, rng.next_u64()).await;
-                let took = sent.elapsed();
-                m.record(outcome, took, took);
-            }
-            m
-        });
-    }
-    let mut all = Measured::new(false);
-    while let Some(m) = tasks.join_next().await {
-        all.merge(m?);
-    }
-    all.wall = start.elapsed();
-    Ok(all)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Load average
-
-fn loadavg() -> (f64, String) {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    let one = fields
-        .first()
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(f64::NAN);
-    (one, fields.join(" "))
-}
-
-/// Waits until the 1-minute load average is below `max`, spending at most `budget` (which it
-/// reduces). Returns the time waited, whether the machine was quiet at the end, and the load
-/// average then.
-async fn wait_for_quiet(s: &Settings, budget: &mut Duration) -> (Duration, bool, String) {
-    let started = Instant::now();
-    loop {
-        let (one, all) = loadavg();
-        if one < s.load_max {
-            return (started.elapsed(), true, all);
-        }
-        if budget.is_zero() {
-            eprintln!(
-                "load average {all}: not below {} and the wait budget is spent; running anyway",
-                s.load_max
-            );
-            return (started.elapsed(), false, all);
-        }
-        let nap = s.load_poll.min(*budget);
-        eprintln!(
-            "load average {all}: waiting {:.0} s for it to fall below {} ({:.0} s of waiting left)",
-            nap.as_secs_f64(),
-            s.load_max,
-            budget.as_secs_f64()
-        );
-        tokio::time::sleep(nap).await;
-        *budget = budget.saturating_sub(nap);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Driver and report
 
@@ -698,10 +417,6 @@ struct Row {
     load_checked: String,
     load_start: String,
     load_end: String,
-}
-
-fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0)
 }
 
 async fn check(t: &Target, op: Op) -> Result<()> {
@@ -749,10 +464,25 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
     let mut warmed = Vec::new();
     let mut rows = Vec::new();
     for (i, (op, mode, name)) in scenarios.into_iter().enumerate() {
-        let (waited, quiet, load_checked) = wait_for_quiet(s, &mut budget).await;
+        // Each request picks its org and person from the run's random numbers.
+        let requests = {
+            let t = Arc::clone(&t);
+            move |rng: &mut Rng| {
+                let (t, pick) = (Arc::clone(&t), rng.next_u64());
+                async move { send(&t, op, pick).await }
+            }
+        };
+        let (waited, quiet, load_checked) =
+            bench::wait_for_quiet(s.load_max, s.load_poll, &mut budget).await;
         if !warmed.contains(&op) && s.warmup_secs > 0.0 {
-            let w =
-                saturation(&t, op, WARMUP_CONCURRENCY, s.warmup_secs, 0xFEED + i as u64).await?;
+            let w = Load::default()
+                .saturation(
+                    WARMUP_CONCURRENCY,
+                    s.warmup_secs,
+                    0xFEED + i as u64,
+                    requests.clone(),
+                )
+                .await?;
             eprintln!(
                 "warm-up {}: {} requests, {} errors",
                 op.name(),
@@ -765,9 +495,15 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
         eprintln!("{name}: start, load average {load_start}");
         let m = match mode {
             Mode::Fixed(rate) => {
-                fixed_rate(&t, op, rate, s.secs, s.max_in_flight, 0xBEEF + i as u64).await?
+                Load::default()
+                    .fixed_rate(rate, s.secs, s.max_in_flight, 0xBEEF + i as u64, requests)
+                    .await?
             }
-            Mode::Saturation(c) => saturation(&t, op, c, s.secs, 0xCAFE + i as u64).await?,
+            Mode::Saturation(c) => {
+                Load::default()
+                    .saturation(c, s.secs, 0xCAFE + i as u64, requests)
+                    .await?
+            }
         };
         let load_end = loadavg().1;
         eprintln!(
@@ -796,29 +532,6 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
         });
     }
     Ok(rows)
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
-        );
-    format!("{cores} CPUs ({cpu}), {mem} RAM")
 }
 
 fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
@@ -988,12 +701,12 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let db = format!("workos_httpbench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(create_database(&s.url, &db))?;
+    server_rt.block_on(bench::create_database(&s.url, &db, DbRole::Seeding))?;
     eprintln!("bench database: {db}");
     let outcome = run(&s, &db, &server_rt, &client_rt);
     if s.keep_db {
         eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(drop_database(&s.url, &db)) {
+    } else if let Err(e) = server_rt.block_on(bench::drop_database(&s.url, &db)) {
         eprintln!("could not drop {db}: {e:#}; drop it by hand");
     }
     let report = outcome?;

@@ -57,13 +57,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, env_num};
 use workos_tests::db::with_database;
 
 #[path = "support/outside.rs"]
@@ -91,15 +91,6 @@ struct Settings {
     keep_db: bool,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}: not a number: {v}")),
-        Err(_) => Ok(default),
-    }
-}
-
 impl Settings {
     fn from_env() -> Result<Self> {
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
@@ -116,18 +107,6 @@ impl Settings {
                 || outside::prepare_dir().is_some(),
         })
     }
-}
-
-async fn admin_sql(url: &str, sql: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    sqlx::raw_sql(sql)
-        .execute(&mut admin)
-        .await
-        .with_context(|| sql.to_owned())?;
-    admin.close().await?;
-    Ok(())
 }
 
 /// A tiny deterministic generator (xorshift), so runs pick the same mix.
@@ -579,7 +558,7 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     let db = format!("workos_leadbench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(admin_sql(&s.url, &format!("CREATE DATABASE \"{db}\"")))?;
+    server_rt.block_on(bench::create_database(&s.url, &db, DbRole::Creating))?;
     eprintln!("bench database: {db}");
     let outcome = (|| -> Result<String> {
         let setup = server_rt.block_on(setup(&s, &db))?;
@@ -603,10 +582,7 @@ fn main() -> Result<()> {
     })();
     if s.keep_db {
         eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(admin_sql(
-        &s.url,
-        &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-    )) {
+    } else if let Err(e) = server_rt.block_on(bench::drop_database(&s.url, &db)) {
         eprintln!("could not drop {db}: {e:#}; drop it by hand");
     }
     println!("{}", outcome?);

@@ -85,6 +85,7 @@ use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, env_num, histogram, loadavg, machine, ms};
 use workos_tests::db::with_database;
 use workos_webhooks::worker::{Dispatcher, Pipeline, PipelineHandle, WebhookConfig};
 
@@ -119,29 +120,9 @@ struct Settings {
     keep_db: bool,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("{name} must be a number, got {v:?}")),
-        _ => Ok(default),
-    }
-}
-
 impl Settings {
     fn from_env() -> Result<Self> {
-        let url = std::env::var("DATABASE_URL").map_err(|_| {
-            anyhow!(
-                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
-                 databases, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-                 cargo bench -p workos-reference-server --bench webhooks"
-            )
-        })?;
-        ensure!(
-            url.starts_with("postgres://") || url.starts_with("postgresql://"),
-            "DATABASE_URL must be a postgres:// URL"
-        );
+        let url = bench::database_url("workos-reference-server", "webhooks", false)?;
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let defaults = WebhookConfig::default();
         let s = Self {
@@ -192,18 +173,6 @@ impl Settings {
 // ---------------------------------------------------------------------------------------------
 // Databases
 
-async fn admin_sql(url: &str, sql: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    sqlx::raw_sql(sql)
-        .execute(&mut admin)
-        .await
-        .with_context(|| sql.to_owned())?;
-    admin.close().await?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // The receiver
 
@@ -219,11 +188,6 @@ struct Sink {
     unknown: AtomicU64,
     /// Create-to-delivery latency, µs.
     latency: Mutex<Histogram<u64>>,
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 10 min, 3 significant digits.
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
 impl Sink {
@@ -714,16 +678,6 @@ async fn open_loop(api: &Arc<Api>, rate: f64, secs: f64, max_in_flight: usize) -
 // ---------------------------------------------------------------------------------------------
 // Load average
 
-fn loadavg() -> (f64, String) {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    let one = fields
-        .first()
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(f64::NAN);
-    (one, fields.join(" "))
-}
-
 /// Other benchmark processes (an argument `--bench`, as `cargo bench` passes): measuring while
 /// one runs would measure both.
 fn other_benches() -> Vec<String> {
@@ -1058,17 +1012,12 @@ struct Ctx<'a> {
 async fn run_scenario(cx: &mut Ctx<'_>, sc: &Scenario) -> Result<Row> {
     let (waited, quiet) = wait_for_quiet(cx.s).await;
     let db = format!("workos_whbench_{}", Uuid::now_v7().simple());
-    admin_sql(&cx.s.url, &format!("CREATE DATABASE \"{db}\"")).await?;
+    bench::create_database(&cx.s.url, &db, DbRole::Creating).await?;
     eprintln!("{}: database {db}", sc.name);
     let outcome = run_in(cx, sc, &db).await;
     if cx.s.keep_db {
         eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = admin_sql(
-        &cx.s.url,
-        &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-    )
-    .await
-    {
+    } else if let Err(e) = bench::drop_database(&cx.s.url, &db).await {
         eprintln!("could not drop {db}: {e:#}; drop it by hand");
     }
     let mut row = outcome?;
@@ -1214,7 +1163,7 @@ async fn backlog(
         sc.name,
         made as f64 / create_secs
     );
-    admin_sql(&server.url, "CHECKPOINT").await?;
+    bench::admin_sql(&server.url, "CHECKPOINT").await?;
     let (waited, quiet) = wait_for_quiet(s).await;
     cx.sink.reset();
 
@@ -1275,7 +1224,7 @@ async fn store_only(
 ) -> Result<Row> {
     let s = cx.s;
     let made = closed_loop(api, SETUP_CONCURRENCY, Some(n as u64), None).await;
-    admin_sql(&server.url, "CHECKPOINT").await?;
+    bench::admin_sql(&server.url, "CHECKPOINT").await?;
     let (waited, quiet) = wait_for_quiet(s).await;
     let load_start = loadavg().1;
     eprintln!("{}: measuring, load average {load_start}", sc.name);
@@ -1517,33 +1466,6 @@ async fn record_batched(pool: &sqlx::PgPool, outcomes: &[AttemptOutcome]) -> Res
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0)
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
-        );
-    format!("{cores} CPUs ({cpu}), {mem} RAM")
-}
 
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.0}"))

@@ -33,6 +33,12 @@ impl Sql {
         sql
     }
 
+    /// One org's rows of `table`: `SELECT <columns> FROM <table> WHERE org_id = $1` (as
+    /// [`Self::tenant`], on the table's own `org_id`).
+    pub(crate) fn select(columns: &str, table: &'static str, org: OrgId) -> Self {
+        Self::tenant(&format!("SELECT {columns} FROM {table}"), "org_id", org)
+    }
+
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self

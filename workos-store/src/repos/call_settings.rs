@@ -13,7 +13,7 @@ use workos_core::repo::CallSettingsRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit};
+use super::{corrupt, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -140,8 +140,8 @@ impl CallSettingsRepo for SqlStore {
         )
         .await?;
         let org = ctx.org_id();
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::CALL_SETTINGS_UPDATED,
             "call_settings",
@@ -149,7 +149,6 @@ impl CallSettingsRepo for SqlStore {
             &settings,
         )
         .await?;
-        tx.commit().await?;
         Ok(settings)
     }
 
@@ -201,8 +200,8 @@ impl CallSettingsRepo for SqlStore {
             member_id: id,
             phone: phone.as_ref(),
         };
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::MEMBER_PHONE_UPDATED,
             MemberId::KIND,
@@ -210,7 +209,6 @@ impl CallSettingsRepo for SqlStore {
             &change,
         )
         .await?;
-        tx.commit().await?;
         Ok(phone)
     }
 
@@ -267,8 +265,8 @@ impl CallSettingsRepo for SqlStore {
             phone_id: phone,
             settings: &settings,
         };
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PHONE_RINGING_UPDATED,
             PhoneId::KIND,
@@ -276,7 +274,6 @@ impl CallSettingsRepo for SqlStore {
             &change,
         )
         .await?;
-        tx.commit().await?;
         Ok(settings)
     }
 

@@ -16,7 +16,7 @@ use workos_core::repo::{IntegrationRepo, SealedSecrets};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit};
+use super::{corrupt, emit, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 use crate::repos::fetch_page;
@@ -240,8 +240,8 @@ impl IntegrationRepo for SqlStore {
                 .await?
                 .ok_or_else(taken)?
         };
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::INTEGRATION_CONNECTED,
             IntegrationId::KIND,
@@ -249,7 +249,6 @@ impl IntegrationRepo for SqlStore {
             &integration,
         )
         .await?;
-        tx.commit().await?;
         Ok(integration)
     }
 
@@ -264,11 +263,7 @@ impl IntegrationRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Integration>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {INTEGRATION_COLUMNS} FROM integrations"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(INTEGRATION_COLUMNS, "integrations", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<IntegrationRow, Integration>(&mut tx, sql, &page, |i| i.id.as_uuid()).await
     }
@@ -479,8 +474,8 @@ impl IntegrationRepo for SqlStore {
                 }
             },
         };
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::INTEGRATION_CONNECTED,
             IntegrationId::KIND,
@@ -488,7 +483,6 @@ impl IntegrationRepo for SqlStore {
             &integration,
         )
         .await?;
-        tx.commit().await?;
         Ok(integration)
     }
 
@@ -523,8 +517,8 @@ impl IntegrationRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::INTEGRATION_DISCONNECTED,
             IntegrationId::KIND,
@@ -532,7 +526,6 @@ impl IntegrationRepo for SqlStore {
             &updated,
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 }

@@ -13,7 +13,7 @@ use workos_core::repo::LeadFormRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::emit;
+use super::emit_and_commit;
 use super::leads::{for_update, json};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
@@ -123,8 +123,8 @@ impl LeadFormRepo for SqlStore {
             form.id.as_uuid(),
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::LEAD_FORM_CREATED,
             LeadFormId::KIND,
@@ -132,7 +132,6 @@ impl LeadFormRepo for SqlStore {
             &form,
         )
         .await?;
-        tx.commit().await?;
         Ok(form)
     }
 
@@ -205,8 +204,8 @@ impl LeadFormRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::LEAD_FORM_UPDATED,
             LeadFormId::KIND,
@@ -214,7 +213,6 @@ impl LeadFormRepo for SqlStore {
             &updated,
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -227,16 +225,15 @@ impl LeadFormRepo for SqlStore {
             args![now(), ctx.org_id(), id.as_uuid()],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::LEAD_FORM_DELETED,
             LeadFormId::KIND,
             id.as_uuid(),
             &form,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 
     async fn lead_form_by_public_id(

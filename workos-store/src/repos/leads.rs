@@ -21,7 +21,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::person::{emit_person_created, find_by_email_or_phone, insert_person, new_person};
-use super::{and_range, corrupt, emit};
+use super::{and_range, corrupt, emit, emit_and_commit};
 use crate::db::{Arg, SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
 use crate::{Backend, SqlStore};
@@ -694,15 +694,14 @@ impl LeadRepo for SqlStore {
             args![now(), ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::LEAD_DELETED,
             LeadId::KIND,
             id.as_uuid(),
             &lead,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 }

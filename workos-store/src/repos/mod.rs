@@ -53,6 +53,19 @@ pub(crate) async fn emit<T: Serialize>(
     tx.record(&event).await
 }
 
+/// Records `entity`'s event (as [`emit`]) and commits: how a write that emits one event ends.
+pub(crate) async fn emit_and_commit<T: Serialize>(
+    mut tx: Tx,
+    ctx: &TenantContext,
+    event_type: &str,
+    kind: &str,
+    id: Uuid,
+    entity: &T,
+) -> Result<()> {
+    emit(&mut tx, ctx, event_type, kind, id, entity).await?;
+    tx.commit().await
+}
+
 /// A stored value that no longer parses: the database was changed behind the engine's back.
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal {

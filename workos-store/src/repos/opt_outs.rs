@@ -11,7 +11,7 @@ use workos_core::page::{Page, PageRequest};
 use workos_core::repo::OptOutRepo;
 use workos_core::tenant::{Access, TenantContext};
 
-use super::{corrupt, emit, fetch_page};
+use super::{corrupt, emit, emit_and_commit, fetch_page};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -163,11 +163,7 @@ impl OptOutRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<SmsOptOut>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {COLUMNS} FROM sms_opt_outs"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(COLUMNS, "sms_opt_outs", ctx.org_id());
         sql.and("opted_out", "=", opted_out).page("id", &page)?;
         fetch_page::<OptOutRow, SmsOptOut>(&mut tx, sql, &page, |o| o.id).await
     }
@@ -204,8 +200,8 @@ impl OptOutRepo for SqlStore {
         )
         .await?;
         let org = ctx.org_id();
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::SMS_SETTINGS_UPDATED,
             "sms_settings",
@@ -213,7 +209,6 @@ impl OptOutRepo for SqlStore {
             &settings,
         )
         .await?;
-        tx.commit().await?;
         Ok(settings)
     }
 }

@@ -15,7 +15,7 @@ use workos_core::repo::{ApiKeyRepo, Directory, MemberRepo, OrgRepo, PhoneRepo};
 use workos_core::tenant::{Access, Role, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit};
+use super::{corrupt, emit, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 use crate::repos::fetch_page;
@@ -296,8 +296,8 @@ impl OrgRepo for SqlStore {
         let org = row
             .map(Org::from)
             .ok_or_else(|| Error::not_found(OrgId::KIND))?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::ORG_UPDATED,
             OrgId::KIND,
@@ -305,7 +305,6 @@ impl OrgRepo for SqlStore {
             &org,
         )
         .await?;
-        tx.commit().await?;
         Ok(org)
     }
 }
@@ -360,11 +359,7 @@ impl MemberRepo for SqlStore {
 
     async fn list_members(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Member>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {MEMBER_COLUMNS} FROM org_members"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(MEMBER_COLUMNS, "org_members", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<MemberRow, Member>(&mut tx, sql, &page, |m| m.id.as_uuid()).await
     }
@@ -389,8 +384,8 @@ impl MemberRepo for SqlStore {
             args![role.as_str(), member.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::MEMBER_UPDATED,
             MemberId::KIND,
@@ -398,7 +393,6 @@ impl MemberRepo for SqlStore {
             &member,
         )
         .await?;
-        tx.commit().await?;
         Ok(member)
     }
 
@@ -504,8 +498,8 @@ impl ApiKeyRepo for SqlStore {
             key.id.as_uuid(),
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::API_KEY_CREATED,
             ApiKeyId::KIND,
@@ -513,7 +507,6 @@ impl ApiKeyRepo for SqlStore {
             &key,
         )
         .await?;
-        tx.commit().await?;
         Ok(key)
     }
 
@@ -524,11 +517,7 @@ impl ApiKeyRepo for SqlStore {
 
     async fn list_api_keys(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<ApiKey>> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(API_KEY_COLUMNS, "api_keys", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<ApiKeyRow, ApiKey>(&mut tx, sql, &page, |k| k.id.as_uuid()).await
     }
@@ -563,8 +552,8 @@ impl ApiKeyRepo for SqlStore {
             args![key.name.as_str(), key.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::API_KEY_UPDATED,
             ApiKeyId::KIND,
@@ -572,7 +561,6 @@ impl ApiKeyRepo for SqlStore {
             &key,
         )
         .await?;
-        tx.commit().await?;
         Ok(key)
     }
 
@@ -600,8 +588,8 @@ impl ApiKeyRepo for SqlStore {
             args![t, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::API_KEY_REVOKED,
             ApiKeyId::KIND,
@@ -609,7 +597,6 @@ impl ApiKeyRepo for SqlStore {
             &key,
         )
         .await?;
-        tx.commit().await?;
         Ok(key)
     }
 }
@@ -663,8 +650,8 @@ impl PhoneRepo for SqlStore {
             phone.id.as_uuid(),
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PHONE_CREATED,
             PhoneId::KIND,
@@ -672,7 +659,6 @@ impl PhoneRepo for SqlStore {
             &phone,
         )
         .await?;
-        tx.commit().await?;
         Ok(phone)
     }
 
@@ -683,11 +669,7 @@ impl PhoneRepo for SqlStore {
 
     async fn list_phones(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Phone>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {PHONE_COLUMNS} FROM phones"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(PHONE_COLUMNS, "phones", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<PhoneRow, Phone>(&mut tx, sql, &page, |p| p.id.as_uuid()).await
     }
@@ -724,8 +706,8 @@ impl PhoneRepo for SqlStore {
             args![phone.label.clone(), capabilities, phone.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PHONE_UPDATED,
             PhoneId::KIND,
@@ -733,7 +715,6 @@ impl PhoneRepo for SqlStore {
             &phone,
         )
         .await?;
-        tx.commit().await?;
         Ok(phone)
     }
 
@@ -753,15 +734,14 @@ impl PhoneRepo for SqlStore {
             ctx.org_id(),
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PHONE_DELETED,
             PhoneId::KIND,
             id.as_uuid(),
             &phone,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 }

@@ -15,7 +15,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::leads::{for_update, json};
-use super::{caps, corrupt, emit};
+use super::{caps, corrupt, emit, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -176,8 +176,8 @@ impl SqlStore {
             a,
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PARTNER_CREATED,
             PartnerId::KIND,
@@ -185,7 +185,6 @@ impl SqlStore {
             &partner.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(partner)
     }
 
@@ -344,16 +343,15 @@ impl PartnerRepo for SqlStore {
             args![now(), ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PARTNER_DELETED,
             PartnerId::KIND,
             id.as_uuid(),
             &partner.redacted(),
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 
     async fn partner_signing_secret(
@@ -395,8 +393,8 @@ impl PartnerRepo for SqlStore {
             // Changed since it was read.
             return Ok(false);
         }
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PARTNER_SECRET_ROTATED,
             PartnerId::KIND,
@@ -404,7 +402,6 @@ impl PartnerRepo for SqlStore {
             &partner.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 

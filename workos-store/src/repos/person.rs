@@ -14,7 +14,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::crm::and_range;
-use super::{changed, corrupt, emit, ensure_ref};
+use super::{changed, corrupt, emit, emit_and_commit, ensure_ref};
 use crate::SqlStore;
 #[cfg(feature = "postgres")]
 use crate::db::PgArgs;
@@ -440,8 +440,8 @@ impl PersonRepo for SqlStore {
         }
         write_person(&mut tx, &updated, false).await?;
         index_contacts(&mut tx, ctx, &updated, true).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PERSON_UPDATED,
             PersonId::KIND,
@@ -449,7 +449,6 @@ impl PersonRepo for SqlStore {
             &updated,
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -468,16 +467,15 @@ impl PersonRepo for SqlStore {
             args![ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PERSON_DELETED,
             PersonId::KIND,
             id.as_uuid(),
             &person,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 }
 

@@ -13,7 +13,7 @@ use workos_core::{Error, Result};
 use super::{and_range, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, contains_pattern, now};
-use crate::repos::emit;
+use crate::repos::emit_and_commit;
 
 #[derive(sqlx::FromRow)]
 struct CompanyRow {
@@ -76,8 +76,8 @@ impl CompanyRepo for SqlStore {
             args![company.id, company.org_id, company.name.as_str(), company.domain.clone(), t, t],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::COMPANY_CREATED,
             CompanyId::KIND,
@@ -85,7 +85,6 @@ impl CompanyRepo for SqlStore {
             &company,
         )
         .await?;
-        tx.commit().await?;
         Ok(company)
     }
 
@@ -101,11 +100,7 @@ impl CompanyRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Company>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {COMPANY_COLUMNS} FROM companies"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(COMPANY_COLUMNS, "companies", ctx.org_id());
         sql.push(" AND deleted_at IS NULL");
         sql.and(
             "lower(name)",
@@ -158,8 +153,8 @@ impl CompanyRepo for SqlStore {
             args![updated.name.as_str(), updated.domain.clone(), updated.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::COMPANY_UPDATED,
             CompanyId::KIND,
@@ -167,7 +162,6 @@ impl CompanyRepo for SqlStore {
             &updated,
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -176,15 +170,14 @@ impl CompanyRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let company = fetch_company(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "companies", id.as_uuid()).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::COMPANY_DELETED,
             CompanyId::KIND,
             id.as_uuid(),
             &company,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 }

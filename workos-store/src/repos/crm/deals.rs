@@ -14,7 +14,7 @@ use super::{and_range, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
-use crate::repos::{changed, corrupt, emit, ensure_ref};
+use crate::repos::{changed, corrupt, emit_and_commit, ensure_ref};
 
 #[derive(sqlx::FromRow)]
 struct DealRow {
@@ -145,8 +145,8 @@ impl DealRepo for SqlStore {
         let mut deal = deal_from(DealId::new(), ctx, new, now());
         deal.created_at = deal.updated_at;
         write_deal(&mut tx, &deal, true).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::DEAL_CREATED,
             DealId::KIND,
@@ -154,7 +154,6 @@ impl DealRepo for SqlStore {
             &deal,
         )
         .await?;
-        tx.commit().await?;
         Ok(deal)
     }
 
@@ -170,11 +169,7 @@ impl DealRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Deal>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {DEAL_COLUMNS} FROM deals"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(DEAL_COLUMNS, "deals", ctx.org_id());
         sql.push(" AND deleted_at IS NULL")
             .and("stage", "=", filter.stage.map(|s| s.as_str()))
             .and("owner_id", "=", filter.owner_id)
@@ -207,8 +202,8 @@ impl DealRepo for SqlStore {
             return Ok(current);
         }
         write_deal(&mut tx, &updated, false).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::DEAL_UPDATED,
             DealId::KIND,
@@ -216,7 +211,6 @@ impl DealRepo for SqlStore {
             &updated,
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -225,15 +219,14 @@ impl DealRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let deal = fetch_deal(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "deals", id.as_uuid()).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::DEAL_DELETED,
             DealId::KIND,
             id.as_uuid(),
             &deal,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 }

@@ -16,7 +16,7 @@ use super::{and_range, check_subject_refs, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
-use crate::repos::{changed, corrupt, emit};
+use crate::repos::{changed, corrupt, emit, emit_and_commit};
 
 /// An `interactions` row, in [`INTERACTION_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
@@ -188,11 +188,7 @@ impl InteractionRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Interaction>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {INTERACTION_COLUMNS} FROM interactions"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(INTERACTION_COLUMNS, "interactions", ctx.org_id());
         sql.push(" AND deleted_at IS NULL")
             .and("kind", "=", filter.kind.map(|k| k.as_str()))
             .and("person_id", "=", filter.person_id)
@@ -236,8 +232,8 @@ impl InteractionRepo for SqlStore {
             return Ok(current);
         }
         write_interaction(&mut tx, &updated, false).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::INTERACTION_UPDATED,
             InteractionId::KIND,
@@ -245,7 +241,6 @@ impl InteractionRepo for SqlStore {
             &updated,
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -254,15 +249,14 @@ impl InteractionRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let interaction = fetch_interaction(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "interactions", id.as_uuid()).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::INTERACTION_DELETED,
             InteractionId::KIND,
             id.as_uuid(),
             &interaction,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 }

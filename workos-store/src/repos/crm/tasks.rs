@@ -14,7 +14,7 @@ use super::{check_subject_refs, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
-use crate::repos::{changed, corrupt, emit};
+use crate::repos::{changed, corrupt, emit_and_commit};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TaskRow {
@@ -127,8 +127,8 @@ impl TaskRepo for SqlStore {
         let mut task = task_from(TaskId::new(), ctx, new, now());
         task.created_at = task.updated_at;
         write_task(&mut tx, &task, true).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::TASK_CREATED,
             TaskId::KIND,
@@ -136,7 +136,6 @@ impl TaskRepo for SqlStore {
             &task,
         )
         .await?;
-        tx.commit().await?;
         Ok(task)
     }
 
@@ -152,11 +151,7 @@ impl TaskRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Task>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {TASK_COLUMNS} FROM tasks"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(TASK_COLUMNS, "tasks", ctx.org_id());
         sql.push(" AND deleted_at IS NULL")
             .and("status", "=", filter.status.map(|s| s.as_str()))
             .and("assignee_id", "=", filter.assignee_id)
@@ -191,8 +186,8 @@ impl TaskRepo for SqlStore {
             return Ok(current);
         }
         write_task(&mut tx, &updated, false).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::TASK_UPDATED,
             TaskId::KIND,
@@ -200,7 +195,6 @@ impl TaskRepo for SqlStore {
             &updated,
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -209,15 +203,14 @@ impl TaskRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let task = fetch_task(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "tasks", id.as_uuid()).await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::TASK_DELETED,
             TaskId::KIND,
             id.as_uuid(),
             &task,
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 }

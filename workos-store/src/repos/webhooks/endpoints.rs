@@ -55,8 +55,8 @@ impl WebhookRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_CREATED,
             WebhookId::KIND,
@@ -64,7 +64,6 @@ impl WebhookRepo for SqlStore {
             &webhook.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(webhook)
     }
 
@@ -77,11 +76,7 @@ impl WebhookRepo for SqlStore {
 
     async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(WEBHOOK_COLUMNS, "webhooks", ctx.org_id());
         sql.page("id", &page)?;
         let rows: Vec<WebhookRow> = tx.fetch_sql(sql).await?;
         let rows = rows
@@ -156,8 +151,8 @@ impl WebhookRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_UPDATED,
             WebhookId::KIND,
@@ -165,7 +160,6 @@ impl WebhookRepo for SqlStore {
             &updated.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -179,16 +173,15 @@ impl WebhookRepo for SqlStore {
             args![ctx.org_id(), id.as_uuid()],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_DELETED,
             WebhookId::KIND,
             id.as_uuid(),
             &webhook.redacted(),
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 
     async fn webhook_secrets(&self, ctx: &TenantContext, id: WebhookId) -> Result<SealedSecrets> {
@@ -224,8 +217,8 @@ impl WebhookRepo for SqlStore {
         if changed == 0 {
             return Ok(false);
         }
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_SECRET_ROTATED,
             WebhookId::KIND,
@@ -233,7 +226,6 @@ impl WebhookRepo for SqlStore {
             &webhook.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 
