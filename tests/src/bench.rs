@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, ensure};
 use hdrhistogram::Histogram;
 use sqlx::{Connection as _, PgConnection};
+use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -132,6 +133,68 @@ pub async fn admin_sql(url: &str, sql: &str) -> Result<()> {
         .with_context(|| sql.to_owned())?;
     admin.close().await?;
     Ok(())
+}
+
+/// Runs `run` with a fresh database `<prefix>_<uuid v7>` on the server of `url` (created on
+/// `rt` as `role` allows), then drops it unless `keep` (`KEEP_DB=1`); a failed drop is logged,
+/// not returned. Answers what `run` answered.
+///
+/// # Errors
+/// When the database cannot be created, or `run` fails.
+pub fn in_scratch_database<T>(
+    rt: &Runtime,
+    url: &str,
+    prefix: &str,
+    role: DbRole,
+    keep: bool,
+    run: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    let db = format!("{prefix}_{}", uuid::Uuid::now_v7().simple());
+    rt.block_on(create_database(url, &db, role))?;
+    eprintln!("bench database: {db}");
+    let outcome = run(&db);
+    if keep {
+        eprintln!("KEEP_DB=1: kept {db}");
+    } else if let Err(e) = rt.block_on(drop_database(url, &db)) {
+        eprintln!("could not drop {db}: {e:#}; drop it by hand");
+    }
+    outcome
+}
+
+/// `VACUUM (ANALYZE)` of `tables` (comma-separated) and a `CHECKPOINT`: what a bench runs after
+/// seeding, so that the run starts from fresh statistics and no pending writes.
+///
+/// # Errors
+/// When either statement fails.
+pub async fn settle(pool: &sqlx::PgPool, tables: &str) -> Result<()> {
+    sqlx::raw_sql(&format!("VACUUM (ANALYZE) {tables}"))
+        .execute(pool)
+        .await
+        .context("VACUUM ANALYZE")?;
+    sqlx::raw_sql("CHECKPOINT")
+        .execute(pool)
+        .await
+        .context("CHECKPOINT")?;
+    Ok(())
+}
+
+/// The two runtimes of an in-process HTTP bench: the server's (threads `server`) and the load
+/// generator's (threads `loadgen`), with as many workers as given.
+///
+/// # Errors
+/// When a runtime cannot be built.
+pub fn runtimes(server_threads: usize, client_threads: usize) -> Result<(Runtime, Runtime)> {
+    let build = |threads: usize, name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name(name)
+            .enable_all()
+            .build()
+    };
+    Ok((
+        build(server_threads, "server")?,
+        build(client_threads, "loadgen")?,
+    ))
 }
 
 /// splitmix64: enough randomness to pick orgs, people and senders, no dependency.
@@ -416,35 +479,76 @@ pub fn loadavg() -> (f64, String) {
     (one, fields.join(" "))
 }
 
-/// Waits until the 1-minute load average is below `max`, checking every `poll` and spending at
-/// most `budget` (which it reduces). Returns the time waited, whether the machine was quiet at
-/// the end, and the load average then.
-pub async fn wait_for_quiet(
-    max: f64,
-    poll: Duration,
-    budget: &mut Duration,
-) -> (Duration, bool, String) {
-    let started = Instant::now();
-    loop {
-        let (one, all) = loadavg();
-        if one < max {
-            return (started.elapsed(), true, all);
-        }
-        if budget.is_zero() {
-            eprintln!(
-                "load average {all}: not below {max} and the wait budget is spent; running anyway"
-            );
-            return (started.elapsed(), false, all);
-        }
-        let nap = poll.min(*budget);
-        eprintln!(
-            "load average {all}: waiting {:.0} s for it to fall below {max} ({:.0} s of waiting left)",
-            nap.as_secs_f64(),
-            budget.as_secs_f64()
-        );
-        tokio::time::sleep(nap).await;
-        *budget = budget.saturating_sub(nap);
+/// The wait for a quiet machine before each scenario: until the 1-minute load average is below
+/// `max`, checking every `poll`, for at most `wait` over the whole run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quiet {
+    /// `BENCH_LOAD_MAX` (1.5).
+    pub max: f64,
+    /// `BENCH_LOAD_POLL_SECS` (20 s).
+    pub poll: Duration,
+    /// `BENCH_LOAD_WAIT_SECS` (the bench's default).
+    pub wait: Duration,
+}
+
+impl Quiet {
+    /// From the environment; `wait_secs` is the bench's default budget.
+    ///
+    /// # Errors
+    /// When a variable is set to something that does not parse.
+    pub fn from_env(wait_secs: f64) -> Result<Self> {
+        Ok(Self {
+            max: env_num("BENCH_LOAD_MAX", 1.5)?,
+            poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
+            wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", wait_secs)?),
+        })
     }
+
+    /// Waits until the load average is below the maximum, spending at most `budget` (which it
+    /// reduces). Returns the time waited, whether the machine was quiet at the end, and the
+    /// load average then.
+    pub async fn wait(&self, budget: &mut Duration) -> (Duration, bool, String) {
+        let max = self.max;
+        let started = Instant::now();
+        loop {
+            let (one, all) = loadavg();
+            if one < max {
+                return (started.elapsed(), true, all);
+            }
+            if budget.is_zero() {
+                eprintln!(
+                    "load average {all}: not below {max} and the wait budget is spent; running anyway"
+                );
+                return (started.elapsed(), false, all);
+            }
+            let nap = self.poll.min(*budget);
+            eprintln!(
+                "load average {all}: waiting {:.0} s for it to fall below {max} ({:.0} s of waiting left)",
+                nap.as_secs_f64(),
+                budget.as_secs_f64()
+            );
+            tokio::time::sleep(nap).await;
+            *budget = budget.saturating_sub(nap);
+        }
+    }
+}
+
+/// `BENCH_ONLY`-style lists: the comma-separated, trimmed, non-empty items of variable `name`.
+#[must_use]
+pub fn env_list(name: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `KEEP_DB=1` asks to keep the bench database.
+#[must_use]
+pub fn keep_db() -> bool {
+    std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
 }
 
 /// The machine, for a report: CPUs, their model and the memory.

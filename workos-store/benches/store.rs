@@ -136,14 +136,8 @@ impl Config {
             rounds: env_num("BENCH_ROUNDS", 10)?,
             actor,
             separate_one_org_db,
-            only: std::env::var("BENCH_ONLY")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            only: bench::env_list("BENCH_ONLY"),
+            keep_db: bench::keep_db(),
             use_db: std::env::var("BENCH_USE_DB").is_ok_and(|v| v == "1"),
         };
         ensure!(
@@ -277,14 +271,11 @@ async fn seed(
 /// of the seed's WAL lands in the middle of a measurement.
 async fn settle(pool: &PgPool) -> Result<Duration> {
     let started = Instant::now();
-    sqlx::raw_sql("VACUUM (ANALYZE) orgs, org_members, people, person_contacts, domain_events")
-        .execute(pool)
-        .await
-        .context("VACUUM ANALYZE")?;
-    sqlx::raw_sql("CHECKPOINT")
-        .execute(pool)
-        .await
-        .context("CHECKPOINT")?;
+    bench::settle(
+        pool,
+        "orgs, org_members, people, person_contacts, domain_events",
+    )
+    .await?;
     Ok(started.elapsed())
 }
 

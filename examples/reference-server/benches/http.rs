@@ -94,9 +94,7 @@ struct Settings {
     page: u32,
     server_threads: usize,
     client_threads: usize,
-    load_max: f64,
-    load_poll: Duration,
-    load_wait: Duration,
+    quiet: bench::Quiet,
     only: Vec<String>,
     keep_db: bool,
 }
@@ -120,17 +118,9 @@ impl Settings {
             page: env_num("BENCH_PAGE", 50)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
-            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
-            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
-            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 2400.0)?),
-            only: std::env::var("BENCH_ONLY")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            quiet: bench::Quiet::from_env(2400.0)?,
+            only: bench::env_list("BENCH_ONLY"),
+            keep_db: bench::keep_db(),
         };
         ensure!(
             s.orgs > 0 && s.people > 0 && s.keys > 0 && s.keys <= s.orgs,
@@ -229,18 +219,6 @@ async fn seed(pool: &PgPool, n_orgs: usize, per_org: usize) -> Result<Seeded> {
 
 /// Statistics and a checkpoint, so plans are the ones production would get and no checkpoint
 /// of the seed's WAL lands in the middle of a measurement.
-async fn settle(pool: &PgPool) -> Result<()> {
-    sqlx::raw_sql("VACUUM (ANALYZE) orgs, people, person_contacts, api_keys")
-        .execute(pool)
-        .await
-        .context("VACUUM ANALYZE")?;
-    sqlx::raw_sql("CHECKPOINT")
-        .execute(pool)
-        .await
-        .context("CHECKPOINT")?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Server setup
 
@@ -305,7 +283,7 @@ async fn setup(s: &Settings, db: &str) -> Result<Setup> {
     eprintln!("issued {} member API keys", keys.len());
 
     let started = Instant::now();
-    settle(&pool).await?;
+    bench::settle(&pool, "orgs, people, person_contacts, api_keys").await?;
     let settle_secs = started.elapsed().as_secs_f64();
     eprintln!("vacuum analyze + checkpoint: {settle_secs:.1} s");
     Ok(Setup {
@@ -460,7 +438,7 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
         }
     }
 
-    let mut budget = s.load_wait;
+    let mut budget = s.quiet.wait;
     let mut warmed = Vec::new();
     let mut rows = Vec::new();
     for (i, (op, mode, name)) in scenarios.into_iter().enumerate() {
@@ -472,8 +450,7 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
                 async move { send(&t, op, pick).await }
             }
         };
-        let (waited, quiet, load_checked) =
-            bench::wait_for_quiet(s.load_max, s.load_poll, &mut budget).await;
+        let (waited, quiet, load_checked) = s.quiet.wait(&mut budget).await;
         if !warmed.contains(&op) && s.warmup_secs > 0.0 {
             let w = Load::default()
                 .saturation(
@@ -564,9 +541,9 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
         out,
         "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} s, \
          budget {} s in all)\n",
-        s.load_max,
-        s.load_poll.as_secs(),
-        s.load_wait.as_secs()
+        s.quiet.max,
+        s.quiet.poll.as_secs(),
+        s.quiet.wait.as_secs()
     )?;
     writeln!(
         out,
@@ -618,7 +595,7 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
             if r.quiet {
                 String::new()
             } else {
-                format!(", not below {}: wait budget spent, ran anyway", s.load_max)
+                format!(", not below {}: wait budget spent, ran anyway", s.quiet.max)
             }
         )?;
         if let Some(e) = &r.m.first_error {
@@ -690,26 +667,15 @@ fn run(
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
-    let db = format!("workos_httpbench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(bench::create_database(&s.url, &db, DbRole::Seeding))?;
-    eprintln!("bench database: {db}");
-    let outcome = run(&s, &db, &server_rt, &client_rt);
-    if s.keep_db {
-        eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(bench::drop_database(&s.url, &db)) {
-        eprintln!("could not drop {db}: {e:#}; drop it by hand");
-    }
-    let report = outcome?;
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
+    let report = bench::in_scratch_database(
+        &server_rt,
+        &s.url,
+        "workos_httpbench",
+        DbRole::Seeding,
+        s.keep_db,
+        |db| run(&s, db, &server_rt, &client_rt),
+    )?;
     println!("{report}");
     Ok(())
 }

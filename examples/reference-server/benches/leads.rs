@@ -103,8 +103,7 @@ impl Settings {
             concurrency: env_num("BENCH_CONCURRENCY", 32)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
-                || outside::prepare_dir().is_some(),
+            keep_db: bench::keep_db() || outside::prepare_dir().is_some(),
         })
     }
 }
@@ -547,44 +546,34 @@ async fn drive(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Resul
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
-    let db = format!("workos_leadbench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(bench::create_database(&s.url, &db, DbRole::Creating))?;
-    eprintln!("bench database: {db}");
-    let outcome = (|| -> Result<String> {
-        let setup = server_rt.block_on(setup(&s, &db))?;
-        let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
-            let _ = stopped.await;
-        }));
-        let report = if outside::prepare_dir().is_some() {
-            client_rt.block_on(prepare(&s, addr, &setup, &db))
-        } else {
-            client_rt.block_on(drive(&s, addr, &setup, &db))
-        };
-        let _ = stop.send(());
-        server_rt.block_on(async {
-            let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
-            setup.store.close().await;
-        });
-        report
-    })();
-    if s.keep_db {
-        eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(bench::drop_database(&s.url, &db)) {
-        eprintln!("could not drop {db}: {e:#}; drop it by hand");
-    }
-    println!("{}", outcome?);
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
+    let report = bench::in_scratch_database(
+        &server_rt,
+        &s.url,
+        "workos_leadbench",
+        DbRole::Creating,
+        s.keep_db,
+        |db| {
+            let setup = server_rt.block_on(setup(&s, db))?;
+            let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+            let addr = listener.local_addr()?;
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
+                let _ = stopped.await;
+            }));
+            let report = if outside::prepare_dir().is_some() {
+                client_rt.block_on(prepare(&s, addr, &setup, db))
+            } else {
+                client_rt.block_on(drive(&s, addr, &setup, db))
+            };
+            let _ = stop.send(());
+            server_rt.block_on(async {
+                let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+                setup.store.close().await;
+            });
+            report
+        },
+    )?;
+    println!("{report}");
     Ok(())
 }

@@ -91,9 +91,7 @@ struct Settings {
     senders: u32,
     server_threads: usize,
     client_threads: usize,
-    load_max: f64,
-    load_poll: Duration,
-    load_wait: Duration,
+    quiet: bench::Quiet,
     only: Option<String>,
     keep_db: bool,
     history: i64,
@@ -114,15 +112,12 @@ impl Settings {
             senders: env_num("BENCH_SENDERS", 1000)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
-            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
-            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
-            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 1800.0)?),
+            quiet: bench::Quiet::from_env(1800.0)?,
             only: std::env::var("BENCH_ONLY")
                 .ok()
                 .map(|o| o.trim().to_owned())
                 .filter(|o| !o.is_empty()),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
-                || outside::prepare_dir().is_some(),
+            keep_db: bench::keep_db() || outside::prepare_dir().is_some(),
             history: env_num("BENCH_HISTORY", 50_000)?,
             setup_sql: std::env::var("BENCH_SETUP_SQL")
                 .ok()
@@ -328,7 +323,7 @@ async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run
             scenarios.push(mode);
         }
     }
-    let mut budget = s.load_wait;
+    let mut budget = s.quiet.wait;
     let mut warmup = None;
     let mut rows = Vec::new();
     // Only a 200 (the TwiML answer) counts as handled.
@@ -344,8 +339,7 @@ async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run
         }
     };
     for (i, mode) in scenarios.into_iter().enumerate() {
-        let (waited, quiet, load_now) =
-            bench::wait_for_quiet(s.load_max, s.load_poll, &mut budget).await;
+        let (waited, quiet, load_now) = s.quiet.wait(&mut budget).await;
         if quiet {
             eprintln!("load average {load_now}: quiet");
         }
@@ -454,9 +448,9 @@ fn report(s: &Settings, run: &Run) -> Result<String> {
         out,
         "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} \
          s, budget {} s in all)",
-        s.load_max,
-        s.load_poll.as_secs(),
-        s.load_wait.as_secs()
+        s.quiet.max,
+        s.quiet.poll.as_secs(),
+        s.quiet.wait.as_secs()
     )?;
     if let Some(sql) = &s.setup_sql {
         writeln!(
@@ -508,7 +502,7 @@ fn report(s: &Settings, run: &Run) -> Result<String> {
             if r.quiet {
                 String::new()
             } else {
-                format!("; it never fell below {}, ran anyway", s.load_max)
+                format!("; it never fell below {}, ran anyway", s.quiet.max)
             }
         )?;
         if let Some(e) = &r.m.first_error {
@@ -711,26 +705,15 @@ async fn prepare(
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
-    let db = format!("workos_twiliobench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(bench::create_database(&s.url, &db, DbRole::Creating))?;
-    eprintln!("bench database: {db}");
-    let outcome = run(&s, &db, &server_rt, &client_rt);
-    if s.keep_db {
-        eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(bench::drop_database(&s.url, &db)) {
-        eprintln!("could not drop {db}: {e:#}; drop it by hand");
-    }
-    let report = outcome?;
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
+    let report = bench::in_scratch_database(
+        &server_rt,
+        &s.url,
+        "workos_twiliobench",
+        DbRole::Creating,
+        s.keep_db,
+        |db| run(&s, db, &server_rt, &client_rt),
+    )?;
     println!("{report}");
     Ok(())
 }

@@ -113,9 +113,7 @@ struct Settings {
     client_threads: usize,
     claim_batch: u32,
     worker_in_flight: usize,
-    load_max: f64,
-    load_poll: Duration,
-    load_wait: Duration,
+    quiet: bench::Quiet,
     only: Vec<String>,
     keep_db: bool,
 }
@@ -139,17 +137,9 @@ impl Settings {
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
             claim_batch: env_num("BENCH_CLAIM_BATCH", defaults.claim_batch)?,
             worker_in_flight: env_num("BENCH_WORKER_IN_FLIGHT", defaults.max_in_flight)?,
-            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
-            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
-            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 1800.0)?),
-            only: std::env::var("BENCH_ONLY")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            quiet: bench::Quiet::from_env(1800.0)?,
+            only: bench::env_list("BENCH_ONLY"),
+            keep_db: bench::keep_db(),
         };
         ensure!(
             s.secs > 0.0 && s.rate > 0.0 && s.concurrency > 0 && s.max_in_flight > 0,
@@ -722,11 +712,11 @@ fn other_benches() -> Vec<String> {
 /// at the end.
 async fn wait_for_quiet(s: &Settings) -> (Duration, bool) {
     let started = Instant::now();
-    let mut budget = s.load_wait;
+    let mut budget = s.quiet.wait;
     loop {
         let (one, all) = loadavg();
         let others = other_benches();
-        if one < s.load_max && others.is_empty() {
+        if one < s.quiet.max && others.is_empty() {
             return (started.elapsed(), true);
         }
         let why = if others.is_empty() {
@@ -741,12 +731,12 @@ async fn wait_for_quiet(s: &Settings) -> (Duration, bool) {
             eprintln!("{why}: the wait budget is spent; running anyway");
             return (started.elapsed(), false);
         }
-        let nap = s.load_poll.min(budget);
+        let nap = s.quiet.poll.min(budget);
         eprintln!(
             "{why}: waiting {:.0} s (for a load average below {} and no other benchmark; {:.0} s \
              of waiting left)",
             nap.as_secs_f64(),
-            s.load_max,
+            s.quiet.max,
             budget.as_secs_f64()
         );
         tokio::time::sleep(nap).await;
@@ -1495,9 +1485,9 @@ fn report(s: &Settings, version: &str, rows: &[Row]) -> Result<String> {
         out,
         "- quiet machine: before each scenario and each backlog drain, waited for the 1-minute load \
          average < {} and no other `--bench` process (poll {} s, at most {} s per wait)\n",
-        s.load_max,
-        s.load_poll.as_secs(),
-        s.load_wait.as_secs()
+        s.quiet.max,
+        s.quiet.poll.as_secs(),
+        s.quiet.wait.as_secs()
     )?;
 
     let live: Vec<&Row> = rows.iter().filter(|r| r.latency.is_some()).collect();
@@ -1647,16 +1637,7 @@ const fn met(yes: bool) -> &'static str {
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
     let list = scenarios(&s);
     if list.is_empty() {
         bail!("BENCH_ONLY selects no scenario");

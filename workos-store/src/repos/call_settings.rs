@@ -13,7 +13,7 @@ use workos_core::repo::CallSettingsRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit_and_commit};
+use super::{corrupt, emit, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -140,8 +140,8 @@ impl CallSettingsRepo for SqlStore {
         )
         .await?;
         let org = ctx.org_id();
-        emit_and_commit(
-            tx,
+        emit(
+            &mut tx,
             ctx,
             types::CALL_SETTINGS_UPDATED,
             "call_settings",
@@ -149,6 +149,7 @@ impl CallSettingsRepo for SqlStore {
             &settings,
         )
         .await?;
+        tx.commit().await?;
         Ok(settings)
     }
 
@@ -200,15 +201,7 @@ impl CallSettingsRepo for SqlStore {
             member_id: id,
             phone: phone.as_ref(),
         };
-        emit_and_commit(
-            tx,
-            ctx,
-            types::MEMBER_PHONE_UPDATED,
-            MemberId::KIND,
-            id.as_uuid(),
-            &change,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::MEMBER_PHONE_UPDATED, id, &change).await?;
         Ok(phone)
     }
 
@@ -265,15 +258,7 @@ impl CallSettingsRepo for SqlStore {
             phone_id: phone,
             settings: &settings,
         };
-        emit_and_commit(
-            tx,
-            ctx,
-            types::PHONE_RINGING_UPDATED,
-            PhoneId::KIND,
-            phone.as_uuid(),
-            &change,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::PHONE_RINGING_UPDATED, phone, &change).await?;
         Ok(settings)
     }
 

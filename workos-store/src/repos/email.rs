@@ -233,7 +233,7 @@ impl EmailRepo for SqlStore {
             Direction::Inbound => types::EMAIL_RECEIVED,
             Direction::Outbound => types::EMAIL_SENT,
         };
-        emit_and_commit(tx, ctx, event_type, EmailId::KIND, id.as_uuid(), &email).await?;
+        emit_and_commit(tx, ctx, event_type, id, &email).await?;
         Ok(Recorded {
             record: email,
             created: true,

@@ -244,8 +244,7 @@ impl IntegrationRepo for SqlStore {
             tx,
             ctx,
             types::INTEGRATION_CONNECTED,
-            IntegrationId::KIND,
-            integration.id.as_uuid(),
+            integration.id,
             &integration,
         )
         .await?;
@@ -478,8 +477,7 @@ impl IntegrationRepo for SqlStore {
             tx,
             ctx,
             types::INTEGRATION_CONNECTED,
-            IntegrationId::KIND,
-            integration.id.as_uuid(),
+            integration.id,
             &integration,
         )
         .await?;
@@ -517,15 +515,7 @@ impl IntegrationRepo for SqlStore {
             ],
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::INTEGRATION_DISCONNECTED,
-            IntegrationId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::INTEGRATION_DISCONNECTED, id, &updated).await?;
         Ok(updated)
     }
 }

@@ -612,8 +612,7 @@ impl LeadRepo for SqlStore {
             .push(")");
         }
         and_range(&mut sql, "created_at", filter.created);
-        sql.sorted_page("id", LEAD_SORTS, &page, tx.is_postgres())?;
-        fetch_sorted_page::<LeadRow, Lead>(&mut tx, sql, &page).await
+        fetch_sorted_page::<LeadRow, Lead>(&mut tx, sql, LEAD_SORTS, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -694,14 +693,6 @@ impl LeadRepo for SqlStore {
             args![now(), ctx.org_id(), id],
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::LEAD_DELETED,
-            LeadId::KIND,
-            id.as_uuid(),
-            &lead,
-        )
-        .await
+        emit_and_commit(tx, ctx, types::LEAD_DELETED, id, &lead).await
     }
 }

@@ -11,7 +11,7 @@ use workos_core::page::{Page, PageRequest};
 use workos_core::repo::OptOutRepo;
 use workos_core::tenant::{Access, TenantContext};
 
-use super::{corrupt, emit, emit_and_commit, fetch_page};
+use super::{corrupt, emit, fetch_page};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -200,8 +200,8 @@ impl OptOutRepo for SqlStore {
         )
         .await?;
         let org = ctx.org_id();
-        emit_and_commit(
-            tx,
+        emit(
+            &mut tx,
             ctx,
             types::SMS_SETTINGS_UPDATED,
             "sms_settings",
@@ -209,6 +209,7 @@ impl OptOutRepo for SqlStore {
             &settings,
         )
         .await?;
+        tx.commit().await?;
         Ok(settings)
     }
 }

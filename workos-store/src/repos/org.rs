@@ -296,15 +296,7 @@ impl OrgRepo for SqlStore {
         let org = row
             .map(Org::from)
             .ok_or_else(|| Error::not_found(OrgId::KIND))?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::ORG_UPDATED,
-            OrgId::KIND,
-            org.id.as_uuid(),
-            &org,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::ORG_UPDATED, org.id, &org).await?;
         Ok(org)
     }
 }
@@ -384,15 +376,7 @@ impl MemberRepo for SqlStore {
             args![role.as_str(), member.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::MEMBER_UPDATED,
-            MemberId::KIND,
-            id.as_uuid(),
-            &member,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::MEMBER_UPDATED, id, &member).await?;
         Ok(member)
     }
 
@@ -498,15 +482,7 @@ impl ApiKeyRepo for SqlStore {
             key.id.as_uuid(),
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::API_KEY_CREATED,
-            ApiKeyId::KIND,
-            key.id.as_uuid(),
-            &key,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::API_KEY_CREATED, key.id, &key).await?;
         Ok(key)
     }
 
@@ -552,15 +528,7 @@ impl ApiKeyRepo for SqlStore {
             args![key.name.as_str(), key.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::API_KEY_UPDATED,
-            ApiKeyId::KIND,
-            id.as_uuid(),
-            &key,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::API_KEY_UPDATED, id, &key).await?;
         Ok(key)
     }
 
@@ -588,15 +556,7 @@ impl ApiKeyRepo for SqlStore {
             args![t, ctx.org_id(), id],
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::API_KEY_REVOKED,
-            ApiKeyId::KIND,
-            id.as_uuid(),
-            &key,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::API_KEY_REVOKED, id, &key).await?;
         Ok(key)
     }
 }
@@ -650,15 +610,7 @@ impl PhoneRepo for SqlStore {
             phone.id.as_uuid(),
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::PHONE_CREATED,
-            PhoneId::KIND,
-            phone.id.as_uuid(),
-            &phone,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::PHONE_CREATED, phone.id, &phone).await?;
         Ok(phone)
     }
 
@@ -706,15 +658,7 @@ impl PhoneRepo for SqlStore {
             args![phone.label.clone(), capabilities, phone.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::PHONE_UPDATED,
-            PhoneId::KIND,
-            id.as_uuid(),
-            &phone,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::PHONE_UPDATED, id, &phone).await?;
         Ok(phone)
     }
 
@@ -734,14 +678,6 @@ impl PhoneRepo for SqlStore {
             ctx.org_id(),
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::PHONE_DELETED,
-            PhoneId::KIND,
-            id.as_uuid(),
-            &phone,
-        )
-        .await
+        emit_and_commit(tx, ctx, types::PHONE_DELETED, id, &phone).await
     }
 }

@@ -513,15 +513,7 @@ impl CommsRepo for SqlStore {
             args![sms.status.as_str(), sms.error_code.clone(), sms.updated_at, ctx.org_id(), sms.id],
         )
         .await?;
-        emit_and_commit(
-            tx,
-            ctx,
-            types::SMS_STATUS_CHANGED,
-            SmsId::KIND,
-            sms.id.as_uuid(),
-            &sms,
-        )
-        .await?;
+        emit_and_commit(tx, ctx, types::SMS_STATUS_CHANGED, sms.id, &sms).await?;
         Ok(Some(sms))
     }
 

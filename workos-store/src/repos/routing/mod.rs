@@ -37,7 +37,7 @@ use workos_core::repo::RoutingRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::emit_and_commit;
+use super::emit;
 use super::leads::json;
 use super::routing_settings::settings_in;
 use crate::SqlStore;
@@ -90,8 +90,8 @@ impl RoutingRepo for SqlStore {
         )
         .await?;
         let settings = input.into_settings(vertical, Some(t));
-        emit_and_commit(
-            tx,
+        emit(
+            &mut tx,
             ctx,
             types::ROUTING_SETTINGS_UPDATED,
             "routing_settings",
@@ -99,6 +99,7 @@ impl RoutingRepo for SqlStore {
             &settings,
         )
         .await?;
+        tx.commit().await?;
         Ok(settings)
     }
 

@@ -59,8 +59,7 @@ impl WebhookRepo for SqlStore {
             tx,
             ctx,
             types::WEBHOOK_ENDPOINT_CREATED,
-            WebhookId::KIND,
-            webhook.id.as_uuid(),
+            webhook.id,
             &webhook.redacted(),
         )
         .await?;
@@ -121,12 +120,7 @@ impl WebhookRepo for SqlStore {
             ..current.clone()
         };
         // New header values may hide behind the same names: a replacement is always a change.
-        if headers.is_none()
-            && (Webhook {
-                updated_at: current.updated_at,
-                ..updated.clone()
-            }) == current
-        {
+        if headers.is_none() && unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         tx.execute(
@@ -155,8 +149,7 @@ impl WebhookRepo for SqlStore {
             tx,
             ctx,
             types::WEBHOOK_ENDPOINT_UPDATED,
-            WebhookId::KIND,
-            id.as_uuid(),
+            id,
             &updated.redacted(),
         )
         .await?;
@@ -177,8 +170,7 @@ impl WebhookRepo for SqlStore {
             tx,
             ctx,
             types::WEBHOOK_ENDPOINT_DELETED,
-            WebhookId::KIND,
-            id.as_uuid(),
+            id,
             &webhook.redacted(),
         )
         .await
@@ -221,8 +213,7 @@ impl WebhookRepo for SqlStore {
             tx,
             ctx,
             types::WEBHOOK_ENDPOINT_SECRET_ROTATED,
-            WebhookId::KIND,
-            id.as_uuid(),
+            id,
             &webhook.redacted(),
         )
         .await?;
