@@ -63,12 +63,15 @@ use uuid::Uuid;
 use workos_core::crypto::SecretKey;
 use workos_core::ids::OrgId;
 use workos_core::tenant::{Role, TenantContext};
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine, ms};
 use workos_tests::db::with_database;
+
+#[path = "support/serving.rs"]
+mod serving;
 
 /// People per bulk `INSERT`.
 const CHUNK: usize = 50_000;
@@ -644,22 +647,13 @@ fn run(
     let keys = std::mem::take(&mut setup.keys);
     let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
-        let _ = stopped.await;
-    }));
+    let server = serving::spawn(server_rt.handle(), listener, setup.state.clone());
     eprintln!("server listening on {addr}");
 
     let rows = client_rt.block_on(drive(s, addr, keys));
 
-    let _ = stop.send(());
     server_rt.block_on(async {
-        match tokio::time::timeout(Duration::from_secs(30), server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
-            Ok(Err(e)) => eprintln!("server task: {e}"),
-            Err(_) => eprintln!("server did not stop within 30 s"),
-        }
+        server.stop().await;
         setup.store.close().await;
     });
     report(s, &setup, &rows?)

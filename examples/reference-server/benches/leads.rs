@@ -59,15 +59,17 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::bench::{self, DbRole, env_num};
 use workos_tests::db::with_database;
 
 #[path = "support/outside.rs"]
 mod outside;
+#[path = "support/serving.rs"]
+mod serving;
 
 const VERTICALS: &[&str] = &["solar", "roofing", "hvac", "insurance", "mortgage"];
 const REGIONS: &[&str] = &["CA", "TX", "NY", "FL", "WA", "IL", "AZ", "CO", "GA", "NC"];
@@ -557,18 +559,14 @@ fn main() -> Result<()> {
             let setup = server_rt.block_on(setup(&s, db))?;
             let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
             let addr = listener.local_addr()?;
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
-                let _ = stopped.await;
-            }));
+            let server = serving::spawn(server_rt.handle(), listener, setup.state.clone());
             let report = if outside::prepare_dir().is_some() {
                 client_rt.block_on(prepare(&s, addr, &setup, db))
             } else {
                 client_rt.block_on(drive(&s, addr, &setup, db))
             };
-            let _ = stop.send(());
             server_rt.block_on(async {
-                let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
+                server.stop().await;
                 setup.store.close().await;
             });
             report

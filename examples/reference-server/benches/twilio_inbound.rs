@@ -60,11 +60,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
-use uuid::Uuid;
 use workos_core::crypto::SecretKey;
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine};
 use workos_tests::db::with_database;
@@ -72,6 +71,8 @@ use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
 #[path = "support/outside.rs"]
 mod outside;
+#[path = "support/serving.rs"]
+mod serving;
 
 /// The targets on this machine.
 const TARGET_RPS: f64 = 1500.0;
@@ -644,22 +645,13 @@ fn run(
         server_rt.block_on(store.close());
         return prepared;
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(serve(listener, app(state), async move {
-        let _ = stopped.await;
-    }));
+    let server = serving::spawn(server_rt.handle(), listener, state);
     eprintln!("server listening on {addr}");
 
     let outcome = client_rt.block_on(drive(s, addr, pool));
 
-    let _ = stop.send(());
     server_rt.block_on(async {
-        match tokio::time::timeout(Duration::from_secs(30), server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
-            Ok(Err(e)) => eprintln!("server task: {e}"),
-            Err(_) => eprintln!("server did not stop within 30 s"),
-        }
+        server.stop().await;
         store.close().await;
     });
     report(s, &outcome?)

@@ -81,13 +81,16 @@ use uuid::Uuid;
 use workos_core::crypto::SecretKey;
 use workos_core::domain::{DeliveryAttempt, DeliveryStatus, now};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue as _};
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
 use workos_tests::bench::{self, DbRole, env_num, histogram, loadavg, machine, ms};
 use workos_tests::db::with_database;
 use workos_webhooks::worker::{Dispatcher, Pipeline, PipelineHandle, WebhookConfig};
+
+#[path = "support/serving.rs"]
+mod serving;
 
 /// The rate limit the server runs with: high enough never to trigger.
 const RATE_LIMIT_PER_MINUTE: &str = "100000000";
@@ -314,8 +317,7 @@ struct Server {
     auth: String,
     /// The environment worker processes get (the same secrets as the in-process state).
     env: Vec<(String, String)>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    serving: serving::Serving,
 }
 
 async fn start_server(admin_url: &str, db: &str) -> Result<Server> {
@@ -342,10 +344,7 @@ async fn start_server(admin_url: &str, db: &str) -> Result<Server> {
         .map_err(|e| anyhow!("creating the org: {e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, app(state.clone()), async move {
-        let _ = stopped.await;
-    }));
+    let serving = serving::spawn(&Handle::current(), listener, state.clone());
     Ok(Server {
         db: db.to_owned(),
         store,
@@ -354,22 +353,13 @@ async fn start_server(admin_url: &str, db: &str) -> Result<Server> {
         base: format!("http://{addr}"),
         auth: format!("Bearer {}", secret.expose()),
         env,
-        stop: Some(stop),
-        task,
+        serving,
     })
 }
 
 impl Server {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match tokio::time::timeout(Duration::from_secs(30), &mut self.task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
-            Ok(Err(e)) => eprintln!("server task: {e}"),
-            Err(_) => eprintln!("server did not stop within 30 s"),
-        }
+    async fn stop(self) {
+        self.serving.stop().await;
         self.store.close().await;
     }
 
