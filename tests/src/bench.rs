@@ -382,39 +382,22 @@ impl Load {
         F: FnMut(&mut Rng) -> Fut,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        let total = (rate * secs).round() as u64;
-        let nanos_per_request = 1e9 / rate;
         let stats = Arc::new(Mutex::new(Measured::new(true, self.accept)));
-        let permits = Arc::new(Semaphore::new(max_in_flight));
         let mut rng = Rng(seed);
-        let mut tasks = JoinSet::new();
-        let start = Instant::now() + Duration::from_millis(2);
-        for i in 0..total {
-            let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
-            if Instant::now() < scheduled {
-                tokio::time::sleep_until(scheduled.into()).await;
-            }
-            let permit = Arc::clone(&permits).acquire_owned().await?;
+        let wall = paced(rate, secs, max_in_flight, |scheduled| {
             let (stats, req) = (Arc::clone(&stats), request(&mut rng));
-            tasks.spawn(async move {
+            async move {
                 let sent = Instant::now();
                 let outcome = req.await;
                 let done = Instant::now();
-                drop(permit);
                 stats.lock().unwrap_or_else(PoisonError::into_inner).record(
                     outcome,
                     done - scheduled,
                     done - sent,
                 );
-            });
-            while let Some(r) = tasks.try_join_next() {
-                r?;
             }
-        }
-        while let Some(r) = tasks.join_next().await {
-            r?;
-        }
-        let wall = start.elapsed();
+        })
+        .await?;
         let mut m = Arc::try_unwrap(stats)
             .map_err(|_| anyhow!("stats still shared"))?
             .into_inner()
@@ -464,6 +447,49 @@ impl Load {
         all.wall = start.elapsed();
         Ok(all)
     }
+}
+
+/// The schedule of an open loop: `rate * secs` tasks, the `i`-th due `i / rate` seconds after
+/// the start, each spawned when due (`task` gets its scheduled time) and holding one of
+/// `max_in_flight` permits while it runs. Returns the time from the start until every task
+/// finished.
+///
+/// # Errors
+/// When a task panics.
+pub async fn paced<F, Fut>(
+    rate: f64,
+    secs: f64,
+    max_in_flight: usize,
+    mut task: F,
+) -> Result<Duration>
+where
+    F: FnMut(Instant) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let total = (rate * secs).round() as u64;
+    let nanos_per_request = 1e9 / rate;
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let mut tasks = JoinSet::new();
+    let start = Instant::now() + Duration::from_millis(2);
+    for i in 0..total {
+        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
+        if Instant::now() < scheduled {
+            tokio::time::sleep_until(scheduled.into()).await;
+        }
+        let permit = Arc::clone(&permits).acquire_owned().await?;
+        let run = task(scheduled);
+        tasks.spawn(async move {
+            run.await;
+            drop(permit);
+        });
+        while let Some(r) = tasks.try_join_next() {
+            r?;
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r?;
+    }
+    Ok(start.elapsed())
 }
 
 /// The 1-minute load average (NaN when unknown) and the three averages as `/proc/loadavg`

@@ -75,7 +75,6 @@ use axum::routing::post;
 use hdrhistogram::Histogram;
 use sqlx::{Connection as _, PgConnection};
 use tokio::runtime::Handle;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
@@ -624,34 +623,19 @@ async fn closed_loop(
     made.load(Ordering::Relaxed)
 }
 
-/// Open loop: `rate` creates/s for `secs`, at most `max_in_flight` outstanding.
+/// Open loop: `rate` creates/s for `secs`, at most `max_in_flight` outstanding. Returns how many
+/// succeeded.
 async fn open_loop(api: &Arc<Api>, rate: f64, secs: f64, max_in_flight: usize) -> Result<u64> {
-    let total = (rate * secs).round() as u64;
-    let nanos_per_request = 1e9 / rate;
     let made = Arc::new(AtomicU64::new(0));
-    let permits = Arc::new(Semaphore::new(max_in_flight));
-    let mut tasks = JoinSet::new();
-    let start = Instant::now() + Duration::from_millis(2);
-    for i in 0..total {
-        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
-        if Instant::now() < scheduled {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let permit = permits.clone().acquire_owned().await?;
+    bench::paced(rate, secs, max_in_flight, |scheduled| {
         let (api, made) = (api.clone(), made.clone());
-        tasks.spawn(async move {
+        async move {
             if api.create(Some(scheduled)).await {
                 made.fetch_add(1, Ordering::Relaxed);
             }
-            drop(permit);
-        });
-        while let Some(r) = tasks.try_join_next() {
-            r?;
         }
-    }
-    while let Some(r) = tasks.join_next().await {
-        r?;
-    }
+    })
+    .await?;
     Ok(made.load(Ordering::Relaxed))
 }
 
