@@ -220,8 +220,6 @@ async fn seed(pool: &PgPool, n_orgs: usize, per_org: usize) -> Result<Seeded> {
     Ok(Seeded { orgs, people })
 }
 
-/// Statistics and a checkpoint, so plans are the ones production would get and no checkpoint
-/// of the seed's WAL lands in the middle of a measurement.
 // ---------------------------------------------------------------------------------------------
 // Server setup
 
