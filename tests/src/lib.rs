@@ -14,6 +14,9 @@
 //!   rate limits and slow answers.
 //! - [`webhooks`] — **the engine's outbound webhooks**: a receiver that verifies Standard
 //!   Webhooks signatures, and deliveries signed as the engine signs them.
+//! - `bench` (feature `bench`) — **the benches' load harness**: settings from the
+//!   environment, a scratch Postgres database per run, open- and closed-loop HTTP load with
+//!   latency histograms, waiting for a quiet machine.
 //! - For unit tests without any of these, `workos-core`'s `testing` feature has a `mockall`
 //!   mock of every repository, channel and event trait (`workos_core::repo::MockTaskRepo`,
 //!   `workos_core::channel::MockSmsChannel`, …): turn it on in your dev-dependencies.
@@ -56,6 +59,9 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(feature = "bench")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bench")))]
+pub mod bench;
 pub mod db;
 pub mod fake_google;
 pub mod fake_twilio;

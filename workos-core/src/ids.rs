@@ -15,6 +15,16 @@ pub struct ParseIdError {
     pub kind: &'static str,
 }
 
+/// What every typed id is: a UUID of one entity kind. Generic code (the store's event writing)
+/// takes any id through it and names the kind without being told.
+pub trait EntityId: Copy {
+    /// The entity kind this id names, as used in events and errors.
+    const KIND: &'static str;
+
+    /// The underlying UUID.
+    fn uuid(self) -> Uuid;
+}
+
 macro_rules! ids {
     ($($(#[$doc:meta])* $name:ident => $kind:literal;)+) => {$(
         $(#[$doc])*
@@ -71,6 +81,14 @@ macro_rules! ids {
             }
         }
 
+        impl EntityId for $name {
+            const KIND: &'static str = $kind;
+
+            fn uuid(self) -> Uuid {
+                self.0
+            }
+        }
+
         impl From<$name> for Uuid {
             fn from(id: $name) -> Uuid {
                 id.0
@@ -120,6 +138,8 @@ ids! {
     PartnerId => "partner";
     /// One routing of a lead to a partner.
     LeadDeliveryId => "lead_delivery";
+    /// A lead form (its public id, `lf_…`, is another field).
+    LeadFormId => "lead_form";
 }
 
 impl WebhookDeliveryId {

@@ -160,7 +160,8 @@ id_schema!(
     EventId,
     LeadId,
     PartnerId,
-    LeadDeliveryId
+    LeadDeliveryId,
+    LeadFormId
 );
 
 /// A patch field has the value's schema; `null` clears it and an absent key keeps it.

@@ -75,6 +75,7 @@ use workos_core::page::PageRequest;
 use workos_core::repo::PersonRepo;
 use workos_core::tenant::{Role, TenantContext};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, Rng, env_num, loadavg, machine};
 use workos_tests::db::with_database;
 
 /// The list page size the bench asks for (the engine fetches one more row).
@@ -111,29 +112,9 @@ struct Config {
     use_db: bool,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("{name} must be a positive number, got {v:?}")),
-        _ => Ok(default),
-    }
-}
-
 impl Config {
     fn from_env() -> Result<Self> {
-        let url = std::env::var("DATABASE_URL").map_err(|_| {
-            anyhow!(
-                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
-                 databases and bypass RLS, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-                 cargo bench -p workos-store --bench store"
-            )
-        })?;
-        ensure!(
-            url.starts_with("postgres://") || url.starts_with("postgresql://"),
-            "DATABASE_URL must be a postgres:// URL"
-        );
+        let url = bench::database_url("workos-store", "store", true)?;
         let actor = match std::env::var("BENCH_ACTOR").as_deref() {
             Err(_) | Ok("" | "api_key") => Actor::ApiKey,
             Ok("user") => Actor::User,
@@ -155,14 +136,8 @@ impl Config {
             rounds: env_num("BENCH_ROUNDS", 10)?,
             actor,
             separate_one_org_db,
-            only: std::env::var("BENCH_ONLY")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            only: bench::env_list("BENCH_ONLY"),
+            keep_db: bench::keep_db(),
             use_db: std::env::var("BENCH_USE_DB").is_ok_and(|v| v == "1"),
         };
         ensure!(
@@ -296,14 +271,11 @@ async fn seed(
 /// of the seed's WAL lands in the middle of a measurement.
 async fn settle(pool: &PgPool) -> Result<Duration> {
     let started = Instant::now();
-    sqlx::raw_sql("VACUUM (ANALYZE) orgs, org_members, people, person_contacts, domain_events")
-        .execute(pool)
-        .await
-        .context("VACUUM ANALYZE")?;
-    sqlx::raw_sql("CHECKPOINT")
-        .execute(pool)
-        .await
-        .context("CHECKPOINT")?;
+    bench::settle(
+        pool,
+        "orgs, org_members, people, person_contacts, domain_events",
+    )
+    .await?;
     Ok(started.elapsed())
 }
 
@@ -738,23 +710,6 @@ async fn one_op(sh: &Shared, s: Scenario, rng: &mut Rng) -> Result<Duration> {
     }
 }
 
-/// splitmix64: enough randomness to pick orgs and people, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-}
-
 fn histogram() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| anyhow!("histogram: {e}"))
 }
@@ -926,63 +881,6 @@ fn report(out: &mut String, sh: &Shared, results: &[Result1]) -> std::fmt::Resul
 
 // ---------------------------------------------------------------------------------------------
 
-/// Checks that the `DATABASE_URL` role may seed (bypass RLS) and create databases; answers a
-/// connection.
-async fn check_role(url: &str) -> Result<PgConnection> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    let (bypass, createdb): (bool, bool) = sqlx::query_as(
-        "SELECT rolsuper OR rolbypassrls, rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(&mut admin)
-    .await?;
-    ensure!(
-        bypass && createdb,
-        "the DATABASE_URL role must be a superuser (or have BYPASSRLS and CREATEDB) to create and seed the bench database"
-    );
-    Ok(admin)
-}
-
-async fn create_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = check_role(url).await?;
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&mut admin)
-        .await
-        .with_context(|| format!("CREATE DATABASE {db}"))?;
-    admin.close().await?;
-    Ok(())
-}
-
-async fn drop_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url).await?;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    Ok(())
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    format!("{cores} cores, CPU {cpu}")
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
     let many_store = SqlStore::connect(&with_database(&cfg.url, &dbs[0])).await?;
     many_store.migrate().await?;
@@ -1067,7 +965,7 @@ async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
         cfg.concurrency,
         cfg.actor
     )?;
-    writeln!(out, "- load average before: {}", loadavg())?;
+    writeln!(out, "- load average before: {}", loadavg().1)?;
 
     let mut scenarios = Vec::new();
     for op in [Op::Get, Op::List, Op::Create] {
@@ -1154,7 +1052,7 @@ async fn bench(cfg: &Config, dbs: &[String]) -> Result<String> {
             })
         })
         .collect();
-    writeln!(out, "- load average after: {}\n", loadavg())?;
+    writeln!(out, "- load average after: {}\n", loadavg().1)?;
     report(&mut out, &sh, &results)?;
     many_store.close().await;
     one_store.close().await;
@@ -1174,7 +1072,7 @@ async fn main() -> Result<()> {
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let base = format!("workos_bench_{}_{stamp}", std::process::id());
     if cfg.use_db {
-        check_role(&cfg.url).await?.close().await?;
+        bench::check_seeding_role(&cfg.url).await?.close().await?;
         let db = cfg
             .url
             .split('?')
@@ -1192,7 +1090,7 @@ async fn main() -> Result<()> {
         dbs.push(format!("{base}_one"));
     }
     for db in &dbs {
-        create_database(&cfg.url, db).await?;
+        bench::create_database(&cfg.url, db, DbRole::Seeding).await?;
     }
     eprintln!("bench database(s): {}", dbs.join(", "));
     let outcome = bench(&cfg, &dbs).await;
@@ -1200,7 +1098,7 @@ async fn main() -> Result<()> {
         eprintln!("KEEP_DB=1: kept {}", dbs.join(", "));
     } else {
         for db in &dbs {
-            if let Err(e) = drop_database(&cfg.url, db).await {
+            if let Err(e) = bench::drop_database(&cfg.url, db).await {
                 eprintln!("could not drop {db}: {e:#}; drop it by hand");
             }
         }

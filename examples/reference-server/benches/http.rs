@@ -52,24 +52,26 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
-use hdrhistogram::Histogram;
-use sqlx::{Connection as _, PgConnection, PgPool};
-use tokio::sync::Semaphore;
+use sqlx::PgPool;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
 use workos_core::ids::OrgId;
 use workos_core::tenant::{Role, TenantContext};
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine, ms};
 use workos_tests::db::with_database;
+
+#[path = "support/serving.rs"]
+mod serving;
 
 /// People per bulk `INSERT`.
 const CHUNK: usize = 50_000;
@@ -95,36 +97,14 @@ struct Settings {
     page: u32,
     server_threads: usize,
     client_threads: usize,
-    load_max: f64,
-    load_poll: Duration,
-    load_wait: Duration,
+    quiet: bench::Quiet,
     only: Vec<String>,
     keep_db: bool,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("{name} must be a number, got {v:?}")),
-        _ => Ok(default),
-    }
-}
-
 impl Settings {
     fn from_env() -> Result<Self> {
-        let url = std::env::var("DATABASE_URL").map_err(|_| {
-            anyhow!(
-                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
-                 databases and bypass RLS, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-                 cargo bench -p workos-reference-server --bench http"
-            )
-        })?;
-        ensure!(
-            url.starts_with("postgres://") || url.starts_with("postgresql://"),
-            "DATABASE_URL must be a postgres:// URL"
-        );
+        let url = bench::database_url("workos-reference-server", "http", true)?;
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let s = Self {
             url,
@@ -141,17 +121,9 @@ impl Settings {
             page: env_num("BENCH_PAGE", 50)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
-            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
-            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
-            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 2400.0)?),
-            only: std::env::var("BENCH_ONLY")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            quiet: bench::Quiet::from_env(2400.0)?,
+            only: bench::env_list("BENCH_ONLY"),
+            keep_db: bench::keep_db(),
         };
         ensure!(
             s.orgs > 0 && s.people > 0 && s.keys > 0 && s.keys <= s.orgs,
@@ -175,36 +147,6 @@ impl Settings {
         );
         Ok(s)
     }
-}
-
-async fn create_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    let (bypass, createdb): (bool, bool) = sqlx::query_as(
-        "SELECT rolsuper OR rolbypassrls, rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user",
-    )
-    .fetch_one(&mut admin)
-    .await?;
-    ensure!(
-        bypass && createdb,
-        "the DATABASE_URL role must be a superuser (or have BYPASSRLS and CREATEDB) to create and seed the bench database"
-    );
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&mut admin)
-        .await
-        .with_context(|| format!("CREATE DATABASE {db}"))?;
-    admin.close().await?;
-    Ok(())
-}
-
-async fn drop_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url).await?;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -278,20 +220,6 @@ async fn seed(pool: &PgPool, n_orgs: usize, per_org: usize) -> Result<Seeded> {
     Ok(Seeded { orgs, people })
 }
 
-/// Statistics and a checkpoint, so plans are the ones production would get and no checkpoint
-/// of the seed's WAL lands in the middle of a measurement.
-async fn settle(pool: &PgPool) -> Result<()> {
-    sqlx::raw_sql("VACUUM (ANALYZE) orgs, people, person_contacts, api_keys")
-        .execute(pool)
-        .await
-        .context("VACUUM ANALYZE")?;
-    sqlx::raw_sql("CHECKPOINT")
-        .execute(pool)
-        .await
-        .context("CHECKPOINT")?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Server setup
 
@@ -356,7 +284,7 @@ async fn setup(s: &Settings, db: &str) -> Result<Setup> {
     eprintln!("issued {} member API keys", keys.len());
 
     let started = Instant::now();
-    settle(&pool).await?;
+    bench::settle(&pool, "orgs, people, person_contacts, api_keys").await?;
     let settle_secs = started.elapsed().as_secs_f64();
     eprintln!("vacuum analyze + checkpoint: {settle_secs:.1} s");
     Ok(Setup {
@@ -456,236 +384,6 @@ async fn send(t: &Target, op: Op, pick: u64) -> Result<u16, reqwest::Error> {
     Ok(status)
 }
 
-/// splitmix64: enough randomness to pick orgs and people, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 10 min, 3 significant digits.
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
-}
-
-fn micros(d: Duration) -> u64 {
-    (d.as_micros() as u64).max(1)
-}
-
-/// What one scenario measured. Latencies in microseconds.
-struct Measured {
-    /// Requests that got a response (any status).
-    responses: u64,
-    /// Non-2xx responses plus requests that failed without one.
-    errors: u64,
-    /// Requests that failed without a response (connection errors), a subset of `errors`.
-    failed: u64,
-    /// The first non-2xx status or transport error seen, for the log.
-    first_error: Option<String>,
-    wall: Duration,
-    /// Fixed rate: from the scheduled time; saturation: from sending.
-    latency: Histogram<u64>,
-    /// From sending (fixed rate only).
-    service: Option<Histogram<u64>>,
-}
-
-impl Measured {
-    fn new(fixed: bool) -> Self {
-        Self {
-            responses: 0,
-            errors: 0,
-            failed: 0,
-            first_error: None,
-            wall: Duration::ZERO,
-            latency: histogram(),
-            service: fixed.then(histogram),
-        }
-    }
-
-    fn record(
-        &mut self,
-        outcome: Result<u16, reqwest::Error>,
-        latency: Duration,
-        service: Duration,
-    ) {
-        match outcome {
-            Ok(status) => {
-                self.responses += 1;
-                self.latency.saturating_record(micros(latency));
-                if let Some(h) = &mut self.service {
-                    h.saturating_record(micros(service));
-                }
-                if !(200..300).contains(&status) {
-                    self.errors += 1;
-                    self.first_error
-                        .get_or_insert_with(|| format!("HTTP {status}"));
-                }
-            }
-            Err(e) => {
-                self.errors += 1;
-                self.failed += 1;
-                self.first_error.get_or_insert_with(|| error_chain(&e));
-            }
-        }
-    }
-
-    fn merge(&mut self, other: Self) {
-        self.responses += other.responses;
-        self.errors += other.errors;
-        self.failed += other.failed;
-        if self.first_error.is_none() {
-            self.first_error = other.first_error;
-        }
-        self.latency.add(&other.latency).expect("same bounds");
-        if let (Some(a), Some(b)) = (&mut self.service, &other.service) {
-            a.add(b).expect("same bounds");
-        }
-    }
-}
-
-/// An error with its sources, `: `-separated (reqwest's own message names only the URL).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
-/// Open loop: `rate` requests/s for `secs`, latency from each request's scheduled time.
-async fn fixed_rate(
-    t: &Arc<Target>,
-    op: Op,
-    rate: f64,
-    secs: f64,
-    max_in_flight: usize,
-    seed: u64,
-) -> Result<Measured> {
-    let total = (rate * secs).round() as u64;
-    let nanos_per_request = 1e9 / rate;
-    let stats = Arc::new(Mutex::new(Measured::new(true)));
-    let permits = Arc::new(Semaphore::new(max_in_flight));
-    let mut rng = Rng(seed);
-    let mut tasks = JoinSet::new();
-    let start = Instant::now() + Duration::from_millis(2);
-    for i in 0..total {
-        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
-        if Instant::now() < scheduled {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let permit = Arc::clone(&permits).acquire_owned().await?;
-        let (t, stats, pick) = (Arc::clone(t), Arc::clone(&stats), rng.next_u64());
-        tasks.spawn(async move {
-            let sent = Instant::now();
-            let outcome = send(&t, op, pick).await;
-            let done = Instant::now();
-            drop(permit);
-            stats.lock().unwrap_or_else(PoisonError::into_inner).record(
-                outcome,
-                done - scheduled,
-                done - sent,
-            );
-        });
-        while let Some(r) = tasks.try_join_next() {
-            r?;
-        }
-    }
-    while let Some(r) = tasks.join_next().await {
-        r?;
-    }
-    let wall = start.elapsed();
-    let mut m = Arc::try_unwrap(stats)
-        .map_err(|_| anyhow!("stats still shared"))?
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    m.wall = wall;
-    Ok(m)
-}
-
-/// Closed loop: `concurrency` workers, each sending its next request when the last answered.
-async fn saturation(
-    t: &Arc<Target>,
-    op: Op,
-    concurrency: usize,
-    secs: f64,
-    seed: u64,
-) -> Result<Measured> {
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(secs);
-    let mut tasks = JoinSet::new();
-    for w in 0..concurrency {
-        let t = Arc::clone(t);
-        tasks.spawn(async move {
-            let mut m = Measured::new(false);
-            let mut rng = Rng(seed.wrapping_mul(1_000_003).wrapping_add(w as u64));
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let outcome = send(&t, op, rng.next_u64()).await;
-                let took = sent.elapsed();
-                m.record(outcome, took, took);
-            }
-            m
-        });
-    }
-    let mut all = Measured::new(false);
-    while let Some(m) = tasks.join_next().await {
-        all.merge(m?);
-    }
-    all.wall = start.elapsed();
-    Ok(all)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Load average
-
-fn loadavg() -> (f64, String) {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    let one = fields
-        .first()
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(f64::NAN);
-    (one, fields.join(" "))
-}
-
-/// Waits until the 1-minute load average is below `max`, spending at most `budget` (which it
-/// reduces). Returns the time waited, whether the machine was quiet at the end, and the load
-/// average then.
-async fn wait_for_quiet(s: &Settings, budget: &mut Duration) -> (Duration, bool, String) {
-    let started = Instant::now();
-    loop {
-        let (one, all) = loadavg();
-        if one < s.load_max {
-            return (started.elapsed(), true, all);
-        }
-        if budget.is_zero() {
-            eprintln!(
-                "load average {all}: not below {} and the wait budget is spent; running anyway",
-                s.load_max
-            );
-            return (started.elapsed(), false, all);
-        }
-        let nap = s.load_poll.min(*budget);
-        eprintln!(
-            "load average {all}: waiting {:.0} s for it to fall below {} ({:.0} s of waiting left)",
-            nap.as_secs_f64(),
-            s.load_max,
-            budget.as_secs_f64()
-        );
-        tokio::time::sleep(nap).await;
-        *budget = budget.saturating_sub(nap);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Driver and report
 
@@ -698,10 +396,6 @@ struct Row {
     load_checked: String,
     load_start: String,
     load_end: String,
-}
-
-fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0)
 }
 
 async fn check(t: &Target, op: Op) -> Result<()> {
@@ -745,14 +439,28 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
         }
     }
 
-    let mut budget = s.load_wait;
+    let mut budget = s.quiet.wait;
     let mut warmed = Vec::new();
     let mut rows = Vec::new();
     for (i, (op, mode, name)) in scenarios.into_iter().enumerate() {
-        let (waited, quiet, load_checked) = wait_for_quiet(s, &mut budget).await;
+        // Each request picks its org and person from the run's random numbers.
+        let requests = {
+            let t = Arc::clone(&t);
+            move |rng: &mut Rng| {
+                let (t, pick) = (Arc::clone(&t), rng.next_u64());
+                async move { send(&t, op, pick).await }
+            }
+        };
+        let (waited, quiet, load_checked) = s.quiet.wait(&mut budget).await;
         if !warmed.contains(&op) && s.warmup_secs > 0.0 {
-            let w =
-                saturation(&t, op, WARMUP_CONCURRENCY, s.warmup_secs, 0xFEED + i as u64).await?;
+            let w = Load::default()
+                .saturation(
+                    WARMUP_CONCURRENCY,
+                    s.warmup_secs,
+                    0xFEED + i as u64,
+                    requests.clone(),
+                )
+                .await?;
             eprintln!(
                 "warm-up {}: {} requests, {} errors",
                 op.name(),
@@ -765,9 +473,15 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
         eprintln!("{name}: start, load average {load_start}");
         let m = match mode {
             Mode::Fixed(rate) => {
-                fixed_rate(&t, op, rate, s.secs, s.max_in_flight, 0xBEEF + i as u64).await?
+                Load::default()
+                    .fixed_rate(rate, s.secs, s.max_in_flight, 0xBEEF + i as u64, requests)
+                    .await?
             }
-            Mode::Saturation(c) => saturation(&t, op, c, s.secs, 0xCAFE + i as u64).await?,
+            Mode::Saturation(c) => {
+                Load::default()
+                    .saturation(c, s.secs, 0xCAFE + i as u64, requests)
+                    .await?
+            }
         };
         let load_end = loadavg().1;
         eprintln!(
@@ -796,29 +510,6 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
         });
     }
     Ok(rows)
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
-        );
-    format!("{cores} CPUs ({cpu}), {mem} RAM")
 }
 
 fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
@@ -851,9 +542,9 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
         out,
         "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} s, \
          budget {} s in all)\n",
-        s.load_max,
-        s.load_poll.as_secs(),
-        s.load_wait.as_secs()
+        s.quiet.max,
+        s.quiet.poll.as_secs(),
+        s.quiet.wait.as_secs()
     )?;
     writeln!(
         out,
@@ -905,7 +596,7 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
             if r.quiet {
                 String::new()
             } else {
-                format!(", not below {}: wait budget spent, ran anyway", s.load_max)
+                format!(", not below {}: wait budget spent, ran anyway", s.quiet.max)
             }
         )?;
         if let Some(e) = &r.m.first_error {
@@ -954,22 +645,13 @@ fn run(
     let keys = std::mem::take(&mut setup.keys);
     let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
-        let _ = stopped.await;
-    }));
+    let server = serving::spawn(server_rt.handle(), listener, setup.state.clone());
     eprintln!("server listening on {addr}");
 
     let rows = client_rt.block_on(drive(s, addr, keys));
 
-    let _ = stop.send(());
     server_rt.block_on(async {
-        match tokio::time::timeout(Duration::from_secs(30), server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
-            Ok(Err(e)) => eprintln!("server task: {e}"),
-            Err(_) => eprintln!("server did not stop within 30 s"),
-        }
+        server.stop().await;
         setup.store.close().await;
     });
     report(s, &setup, &rows?)
@@ -977,26 +659,15 @@ fn run(
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
-    let db = format!("workos_httpbench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(create_database(&s.url, &db))?;
-    eprintln!("bench database: {db}");
-    let outcome = run(&s, &db, &server_rt, &client_rt);
-    if s.keep_db {
-        eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(drop_database(&s.url, &db)) {
-        eprintln!("could not drop {db}: {e:#}; drop it by hand");
-    }
-    let report = outcome?;
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
+    let report = bench::in_scratch_database(
+        &server_rt,
+        &s.url,
+        "workos_httpbench",
+        DbRole::Seeding,
+        s.keep_db,
+        |db| run(&s, db, &server_rt, &client_rt),
+    )?;
     println!("{report}");
     Ok(())
 }

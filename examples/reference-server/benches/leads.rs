@@ -57,17 +57,19 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, env_num};
 use workos_tests::db::with_database;
 
 #[path = "support/outside.rs"]
 mod outside;
+#[path = "support/serving.rs"]
+mod serving;
 
 const VERTICALS: &[&str] = &["solar", "roofing", "hvac", "insurance", "mortgage"];
 const REGIONS: &[&str] = &["CA", "TX", "NY", "FL", "WA", "IL", "AZ", "CO", "GA", "NC"];
@@ -91,15 +93,6 @@ struct Settings {
     keep_db: bool,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .map_err(|_| anyhow::anyhow!("{name}: not a number: {v}")),
-        Err(_) => Ok(default),
-    }
-}
-
 impl Settings {
     fn from_env() -> Result<Self> {
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
@@ -112,22 +105,9 @@ impl Settings {
             concurrency: env_num("BENCH_CONCURRENCY", 32)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
-                || outside::prepare_dir().is_some(),
+            keep_db: bench::keep_db() || outside::prepare_dir().is_some(),
         })
     }
-}
-
-async fn admin_sql(url: &str, sql: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    sqlx::raw_sql(sql)
-        .execute(&mut admin)
-        .await
-        .with_context(|| sql.to_owned())?;
-    admin.close().await?;
-    Ok(())
 }
 
 /// A tiny deterministic generator (xorshift), so runs pick the same mix.
@@ -568,47 +548,30 @@ async fn drive(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Resul
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
-    let db = format!("workos_leadbench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(admin_sql(&s.url, &format!("CREATE DATABASE \"{db}\"")))?;
-    eprintln!("bench database: {db}");
-    let outcome = (|| -> Result<String> {
-        let setup = server_rt.block_on(setup(&s, &db))?;
-        let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = server_rt.spawn(serve(listener, app(setup.state.clone()), async move {
-            let _ = stopped.await;
-        }));
-        let report = if outside::prepare_dir().is_some() {
-            client_rt.block_on(prepare(&s, addr, &setup, &db))
-        } else {
-            client_rt.block_on(drive(&s, addr, &setup, &db))
-        };
-        let _ = stop.send(());
-        server_rt.block_on(async {
-            let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
-            setup.store.close().await;
-        });
-        report
-    })();
-    if s.keep_db {
-        eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(admin_sql(
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
+    let report = bench::in_scratch_database(
+        &server_rt,
         &s.url,
-        &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-    )) {
-        eprintln!("could not drop {db}: {e:#}; drop it by hand");
-    }
-    println!("{}", outcome?);
+        "workos_leadbench",
+        DbRole::Creating,
+        s.keep_db,
+        |db| {
+            let setup = server_rt.block_on(setup(&s, db))?;
+            let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+            let addr = listener.local_addr()?;
+            let server = serving::spawn(server_rt.handle(), listener, setup.state.clone());
+            let report = if outside::prepare_dir().is_some() {
+                client_rt.block_on(prepare(&s, addr, &setup, db))
+            } else {
+                client_rt.block_on(drive(&s, addr, &setup, db))
+            };
+            server_rt.block_on(async {
+                server.stop().await;
+                setup.store.close().await;
+            });
+            report
+        },
+    )?;
+    println!("{report}");
     Ok(())
 }

@@ -55,26 +55,24 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
-use hdrhistogram::Histogram;
-use sqlx::{Connection as _, PgConnection};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use uuid::Uuid;
 use workos_core::crypto::SecretKey;
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine};
 use workos_tests::db::with_database;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
 #[path = "support/outside.rs"]
 mod outside;
+#[path = "support/serving.rs"]
+mod serving;
 
 /// The issue's targets on this machine.
 const TARGET_RPS: f64 = 1500.0;
@@ -94,38 +92,16 @@ struct Settings {
     senders: u32,
     server_threads: usize,
     client_threads: usize,
-    load_max: f64,
-    load_poll: Duration,
-    load_wait: Duration,
+    quiet: bench::Quiet,
     only: Option<String>,
     keep_db: bool,
     history: i64,
     setup_sql: Option<String>,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("{name} must be a number, got {v:?}")),
-        _ => Ok(default),
-    }
-}
-
 impl Settings {
     fn from_env() -> Result<Self> {
-        let url = std::env::var("DATABASE_URL").map_err(|_| {
-            anyhow!(
-                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
-                 databases, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-                 cargo bench -p workos-reference-server --bench twilio_inbound"
-            )
-        })?;
-        ensure!(
-            url.starts_with("postgres://") || url.starts_with("postgresql://"),
-            "DATABASE_URL must be a postgres:// URL"
-        );
+        let url = bench::database_url("workos-reference-server", "twilio_inbound", false)?;
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let s = Self {
             url,
@@ -137,15 +113,12 @@ impl Settings {
             senders: env_num("BENCH_SENDERS", 1000)?,
             server_threads: env_num("BENCH_SERVER_THREADS", cpus)?,
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
-            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
-            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
-            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 1800.0)?),
+            quiet: bench::Quiet::from_env(1800.0)?,
             only: std::env::var("BENCH_ONLY")
                 .ok()
                 .map(|o| o.trim().to_owned())
                 .filter(|o| !o.is_empty()),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
-                || outside::prepare_dir().is_some(),
+            keep_db: bench::keep_db() || outside::prepare_dir().is_some(),
             history: env_num("BENCH_HISTORY", 50_000)?,
             setup_sql: std::env::var("BENCH_SETUP_SQL")
                 .ok()
@@ -169,27 +142,6 @@ impl Settings {
         );
         Ok(s)
     }
-}
-
-async fn create_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
-        .execute(&mut admin)
-        .await
-        .with_context(|| format!("CREATE DATABASE {db}"))?;
-    admin.close().await?;
-    Ok(())
-}
-
-async fn drop_database(url: &str, db: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url).await?;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
-    admin.close().await?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -234,243 +186,6 @@ async fn send(t: &Target, from: &str) -> Result<u16, reqwest::Error> {
     let status = resp.status().as_u16();
     resp.bytes().await?;
     Ok(status)
-}
-
-/// splitmix64: enough randomness to pick senders, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u32) -> u32 {
-        (self.next_u64() % u64::from(n)) as u32
-    }
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 10 min, 3 significant digits.
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
-/// What one scenario measured. Latencies in microseconds.
-struct Measured {
-    /// Requests that got a response (any status).
-    responses: u64,
-    /// `200` answers.
-    ok: u64,
-    /// Non-200 responses plus requests that failed without one.
-    errors: u64,
-    /// Requests that failed without a response, a subset of `errors`.
-    failed: u64,
-    /// The first error seen, for the log.
-    first_error: Option<String>,
-    wall: Duration,
-    latency: Histogram<u64>,
-    /// From actually sending (fixed rate only).
-    service: Option<Histogram<u64>>,
-}
-
-impl Measured {
-    fn new(fixed: bool) -> Self {
-        Self {
-            responses: 0,
-            ok: 0,
-            errors: 0,
-            failed: 0,
-            first_error: None,
-            wall: Duration::ZERO,
-            latency: histogram(),
-            service: fixed.then(histogram),
-        }
-    }
-
-    fn record(
-        &mut self,
-        outcome: Result<u16, reqwest::Error>,
-        latency: Duration,
-        service: Duration,
-    ) {
-        match outcome {
-            Ok(status) => {
-                self.responses += 1;
-                self.latency.saturating_record(micros(latency));
-                if let Some(h) = &mut self.service {
-                    h.saturating_record(micros(service));
-                }
-                if status == 200 {
-                    self.ok += 1;
-                } else {
-                    self.errors += 1;
-                    self.first_error
-                        .get_or_insert_with(|| format!("HTTP {status}"));
-                }
-            }
-            Err(e) => {
-                self.errors += 1;
-                self.failed += 1;
-                self.first_error.get_or_insert_with(|| e.to_string());
-            }
-        }
-    }
-
-    fn merge(&mut self, other: Self) {
-        self.responses += other.responses;
-        self.ok += other.ok;
-        self.errors += other.errors;
-        self.failed += other.failed;
-        if self.first_error.is_none() {
-            self.first_error = other.first_error;
-        }
-        self.latency.add(&other.latency).expect("same bounds");
-        if let (Some(a), Some(b)) = (&mut self.service, &other.service) {
-            a.add(b).expect("same bounds");
-        }
-    }
-
-    fn rps(&self) -> f64 {
-        self.responses as f64 / self.wall.as_secs_f64()
-    }
-
-    fn p(&self, q: f64) -> f64 {
-        self.latency.value_at_quantile(q) as f64 / 1000.0
-    }
-}
-
-/// Closed loop: `concurrency` workers, senders drawn from `block`.
-async fn saturation(
-    t: &Arc<Target>,
-    concurrency: usize,
-    secs: f64,
-    block: u32,
-    senders: u32,
-) -> Result<Measured> {
-    let start = Instant::now();
-    let deadline = start + Duration::from_secs_f64(secs);
-    let mut tasks = JoinSet::new();
-    for w in 0..concurrency {
-        let t = Arc::clone(t);
-        tasks.spawn(async move {
-            let mut m = Measured::new(false);
-            let mut rng = Rng(0xCAFE_u64.wrapping_mul(1_000_003).wrapping_add(w as u64));
-            while Instant::now() < deadline {
-                let from = sender(block, rng.below(senders));
-                let sent = Instant::now();
-                let outcome = send(&t, &from).await;
-                let took = sent.elapsed();
-                m.record(outcome, took, took);
-            }
-            m
-        });
-    }
-    let mut all = Measured::new(false);
-    while let Some(m) = tasks.join_next().await {
-        all.merge(m?);
-    }
-    all.wall = start.elapsed();
-    Ok(all)
-}
-
-/// Open loop: `rate` requests/s for `secs`, latency from each request's scheduled time.
-async fn fixed_rate(
-    t: &Arc<Target>,
-    rate: f64,
-    secs: f64,
-    max_in_flight: usize,
-    block: u32,
-    senders: u32,
-) -> Result<Measured> {
-    let total = (rate * secs).round() as u64;
-    let nanos_per_request = 1e9 / rate;
-    let stats = Arc::new(Mutex::new(Measured::new(true)));
-    let permits = Arc::new(Semaphore::new(max_in_flight));
-    let mut rng = Rng(0xBEEF);
-    let mut tasks = JoinSet::new();
-    let start = Instant::now() + Duration::from_millis(2);
-    for i in 0..total {
-        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
-        if Instant::now() < scheduled {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let permit = Arc::clone(&permits).acquire_owned().await?;
-        let (t, stats) = (Arc::clone(t), Arc::clone(&stats));
-        let from = sender(block, rng.below(senders));
-        tasks.spawn(async move {
-            let sent = Instant::now();
-            let outcome = send(&t, &from).await;
-            let done = Instant::now();
-            drop(permit);
-            stats.lock().unwrap_or_else(PoisonError::into_inner).record(
-                outcome,
-                done - scheduled,
-                done - sent,
-            );
-        });
-        while let Some(r) = tasks.try_join_next() {
-            r?;
-        }
-    }
-    while let Some(r) = tasks.join_next().await {
-        r?;
-    }
-    let wall = start.elapsed();
-    let mut m = Arc::try_unwrap(stats)
-        .map_err(|_| anyhow!("stats still shared"))?
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    m.wall = wall;
-    Ok(m)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Load average
-
-fn loadavg() -> (f64, String) {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    let one = fields
-        .first()
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(f64::NAN);
-    (one, fields.join(" "))
-}
-
-/// Waits until the 1-minute load average is below the limit, spending at most `budget` (which
-/// it reduces). Returns the time waited and whether the machine was quiet at the end.
-async fn wait_for_quiet(s: &Settings, budget: &mut Duration) -> (Duration, bool) {
-    let started = Instant::now();
-    loop {
-        let (one, all) = loadavg();
-        if one < s.load_max {
-            eprintln!("load average {all}: quiet");
-            return (started.elapsed(), true);
-        }
-        if budget.is_zero() {
-            eprintln!(
-                "load average {all}: not below {} and the wait budget is spent; running anyway",
-                s.load_max
-            );
-            return (started.elapsed(), false);
-        }
-        let nap = s.load_poll.min(*budget);
-        eprintln!(
-            "load average {all}: waiting {:.0} s for it to fall below {} ({:.0} s of waiting left)",
-            nap.as_secs_f64(),
-            s.load_max,
-            budget.as_secs_f64()
-        );
-        tokio::time::sleep(nap).await;
-        *budget = budget.saturating_sub(nap);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,14 +324,31 @@ async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run
             scenarios.push(mode);
         }
     }
-    let mut budget = s.load_wait;
+    let mut budget = s.quiet.wait;
     let mut warmup = None;
     let mut rows = Vec::new();
+    // Only a 200 (the TwiML answer) counts as handled.
+    let load = Load {
+        accept: |status| status == 200,
+    };
+    // Inbound messages from senders of `block`, drawn from the run's random numbers.
+    let from_block = |block: u32| {
+        let (t, senders) = (Arc::clone(&t), s.senders as usize);
+        move |rng: &mut Rng| {
+            let (t, from) = (Arc::clone(&t), sender(block, rng.below(senders) as u32));
+            async move { send(&t, &from).await }
+        }
+    };
     for (i, mode) in scenarios.into_iter().enumerate() {
-        let (waited, quiet) = wait_for_quiet(s, &mut budget).await;
+        let (waited, quiet, load_now) = s.quiet.wait(&mut budget).await;
+        if quiet {
+            eprintln!("load average {load_now}: quiet");
+        }
         if warmup.is_none() && s.warmup_secs > 0.0 {
             // Senders of block 0: the scenarios' blocks stay unseen.
-            let w = saturation(&t, 4, s.warmup_secs, 0, s.senders).await?;
+            let w = load
+                .saturation(4, s.warmup_secs, 0xCAFE, from_block(0))
+                .await?;
             eprintln!(
                 "warm-up: {} requests, {} errors, {:.0} req/s",
                 w.responses,
@@ -630,9 +362,13 @@ async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run
         let load_start = loadavg().1;
         eprintln!("{}: start, load average {load_start}", mode.name());
         let m = match mode {
-            Mode::Saturation(c) => saturation(&t, c, s.secs, block, s.senders).await?,
+            Mode::Saturation(c) => {
+                load.saturation(c, s.secs, 0xCAFE, from_block(block))
+                    .await?
+            }
             Mode::Fixed(rate) => {
-                fixed_rate(&t, rate, s.secs, s.max_in_flight, block, s.senders).await?
+                load.fixed_rate(rate, s.secs, s.max_in_flight, 0xBEEF, from_block(block))
+                    .await?
             }
         };
         let load_end = loadavg().1;
@@ -682,29 +418,6 @@ async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run
     })
 }
 
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
-        );
-    format!("{cores} CPUs ({cpu}), {mem} RAM")
-}
-
 fn report(s: &Settings, run: &Run) -> Result<String> {
     let mut out = String::new();
     writeln!(out, "### Setup\n")?;
@@ -736,9 +449,9 @@ fn report(s: &Settings, run: &Run) -> Result<String> {
         out,
         "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} \
          s, budget {} s in all)",
-        s.load_max,
-        s.load_poll.as_secs(),
-        s.load_wait.as_secs()
+        s.quiet.max,
+        s.quiet.poll.as_secs(),
+        s.quiet.wait.as_secs()
     )?;
     if let Some(sql) = &s.setup_sql {
         writeln!(
@@ -790,7 +503,7 @@ fn report(s: &Settings, run: &Run) -> Result<String> {
             if r.quiet {
                 String::new()
             } else {
-                format!("; it never fell below {}, ran anyway", s.load_max)
+                format!("; it never fell below {}, ran anyway", s.quiet.max)
             }
         )?;
         if let Some(e) = &r.m.first_error {
@@ -932,22 +645,13 @@ fn run(
         server_rt.block_on(store.close());
         return prepared;
     }
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = server_rt.spawn(serve(listener, app(state), async move {
-        let _ = stopped.await;
-    }));
+    let server = serving::spawn(server_rt.handle(), listener, state);
     eprintln!("server listening on {addr}");
 
     let outcome = client_rt.block_on(drive(s, addr, pool));
 
-    let _ = stop.send(());
     server_rt.block_on(async {
-        match tokio::time::timeout(Duration::from_secs(30), server).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
-            Ok(Err(e)) => eprintln!("server task: {e}"),
-            Err(_) => eprintln!("server did not stop within 30 s"),
-        }
+        server.stop().await;
         store.close().await;
     });
     report(s, &outcome?)
@@ -974,7 +678,7 @@ async fn prepare(
     let mut n = 0u64;
     let mut webhook = |block: u32| {
         n += 1;
-        let from = sender(block, rng.below(s.senders));
+        let from = sender(block, rng.below(s.senders as usize) as u32);
         let params =
             twilio.inbound_sms_params(&from, ORG_NUMBER, &format!("Bench message {n}: hello!"));
         let signature = twilio.webhook_signature(&url, &params);
@@ -993,26 +697,15 @@ async fn prepare(
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
-    let db = format!("workos_twiliobench_{}", Uuid::now_v7().simple());
-    server_rt.block_on(create_database(&s.url, &db))?;
-    eprintln!("bench database: {db}");
-    let outcome = run(&s, &db, &server_rt, &client_rt);
-    if s.keep_db {
-        eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = server_rt.block_on(drop_database(&s.url, &db)) {
-        eprintln!("could not drop {db}: {e:#}; drop it by hand");
-    }
-    let report = outcome?;
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
+    let report = bench::in_scratch_database(
+        &server_rt,
+        &s.url,
+        "workos_twiliobench",
+        DbRole::Creating,
+        s.keep_db,
+        |db| run(&s, db, &server_rt, &client_rt),
+    )?;
     println!("{report}");
     Ok(())
 }

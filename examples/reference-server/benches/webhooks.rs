@@ -75,18 +75,21 @@ use axum::routing::post;
 use hdrhistogram::Histogram;
 use sqlx::{Connection as _, PgConnection};
 use tokio::runtime::Handle;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
 use workos_core::domain::{DeliveryAttempt, DeliveryStatus, now};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue as _};
+use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
-use workos_reference_server::{app, bootstrap, serve};
 use workos_store::SqlStore;
+use workos_tests::bench::{self, DbRole, env_num, histogram, loadavg, machine, ms};
 use workos_tests::db::with_database;
 use workos_webhooks::worker::{Dispatcher, Pipeline, PipelineHandle, WebhookConfig};
+
+#[path = "support/serving.rs"]
+mod serving;
 
 /// The rate limit the server runs with: high enough never to trigger.
 const RATE_LIMIT_PER_MINUTE: &str = "100000000";
@@ -112,36 +115,14 @@ struct Settings {
     client_threads: usize,
     claim_batch: u32,
     worker_in_flight: usize,
-    load_max: f64,
-    load_poll: Duration,
-    load_wait: Duration,
+    quiet: bench::Quiet,
     only: Vec<String>,
     keep_db: bool,
 }
 
-fn env_num<T: std::str::FromStr>(name: &str, default: T) -> Result<T> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map_err(|_| anyhow!("{name} must be a number, got {v:?}")),
-        _ => Ok(default),
-    }
-}
-
 impl Settings {
     fn from_env() -> Result<Self> {
-        let url = std::env::var("DATABASE_URL").map_err(|_| {
-            anyhow!(
-                "DATABASE_URL is not set: point it at a Postgres database whose role may create \
-                 databases, e.g.\n  DATABASE_URL=postgres://postgres@127.0.0.1:5432/test \
-                 cargo bench -p workos-reference-server --bench webhooks"
-            )
-        })?;
-        ensure!(
-            url.starts_with("postgres://") || url.starts_with("postgresql://"),
-            "DATABASE_URL must be a postgres:// URL"
-        );
+        let url = bench::database_url("workos-reference-server", "webhooks", false)?;
         let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let defaults = WebhookConfig::default();
         let s = Self {
@@ -158,17 +139,9 @@ impl Settings {
             client_threads: env_num("BENCH_CLIENT_THREADS", 1)?,
             claim_batch: env_num("BENCH_CLAIM_BATCH", defaults.claim_batch)?,
             worker_in_flight: env_num("BENCH_WORKER_IN_FLIGHT", defaults.max_in_flight)?,
-            load_max: env_num("BENCH_LOAD_MAX", 1.5)?,
-            load_poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
-            load_wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", 1800.0)?),
-            only: std::env::var("BENCH_ONLY")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            keep_db: std::env::var("KEEP_DB").is_ok_and(|v| v == "1"),
+            quiet: bench::Quiet::from_env(1800.0)?,
+            only: bench::env_list("BENCH_ONLY"),
+            keep_db: bench::keep_db(),
         };
         ensure!(
             s.secs > 0.0 && s.rate > 0.0 && s.concurrency > 0 && s.max_in_flight > 0,
@@ -190,21 +163,6 @@ impl Settings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Databases
-
-async fn admin_sql(url: &str, sql: &str) -> Result<()> {
-    let mut admin = PgConnection::connect(url)
-        .await
-        .context("cannot connect to DATABASE_URL")?;
-    sqlx::raw_sql(sql)
-        .execute(&mut admin)
-        .await
-        .with_context(|| sql.to_owned())?;
-    admin.close().await?;
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
 // The receiver
 
 /// What the receiver counts. Times are nanoseconds since `epoch`.
@@ -219,11 +177,6 @@ struct Sink {
     unknown: AtomicU64,
     /// Create-to-delivery latency, µs.
     latency: Mutex<Histogram<u64>>,
-}
-
-fn histogram() -> Histogram<u64> {
-    // 1 µs to 10 min, 3 significant digits.
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
 impl Sink {
@@ -360,8 +313,7 @@ struct Server {
     auth: String,
     /// The environment worker processes get (the same secrets as the in-process state).
     env: Vec<(String, String)>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    serving: serving::Serving,
 }
 
 async fn start_server(admin_url: &str, db: &str) -> Result<Server> {
@@ -388,10 +340,7 @@ async fn start_server(admin_url: &str, db: &str) -> Result<Server> {
         .map_err(|e| anyhow!("creating the org: {e}"))?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, app(state.clone()), async move {
-        let _ = stopped.await;
-    }));
+    let serving = serving::spawn(&Handle::current(), listener, state.clone());
     Ok(Server {
         db: db.to_owned(),
         store,
@@ -400,22 +349,13 @@ async fn start_server(admin_url: &str, db: &str) -> Result<Server> {
         base: format!("http://{addr}"),
         auth: format!("Bearer {}", secret.expose()),
         env,
-        stop: Some(stop),
-        task,
+        serving,
     })
 }
 
 impl Server {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        match tokio::time::timeout(Duration::from_secs(30), &mut self.task).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => eprintln!("server error: {e}"),
-            Ok(Err(e)) => eprintln!("server task: {e}"),
-            Err(_) => eprintln!("server did not stop within 30 s"),
-        }
+    async fn stop(self) {
+        self.serving.stop().await;
         self.store.close().await;
     }
 
@@ -680,49 +620,24 @@ async fn closed_loop(
     made.load(Ordering::Relaxed)
 }
 
-/// Open loop: `rate` creates/s for `secs`, at most `max_in_flight` outstanding.
+/// Open loop: `rate` creates/s for `secs`, at most `max_in_flight` outstanding. Returns how many
+/// succeeded.
 async fn open_loop(api: &Arc<Api>, rate: f64, secs: f64, max_in_flight: usize) -> Result<u64> {
-    let total = (rate * secs).round() as u64;
-    let nanos_per_request = 1e9 / rate;
     let made = Arc::new(AtomicU64::new(0));
-    let permits = Arc::new(Semaphore::new(max_in_flight));
-    let mut tasks = JoinSet::new();
-    let start = Instant::now() + Duration::from_millis(2);
-    for i in 0..total {
-        let scheduled = start + Duration::from_nanos((i as f64 * nanos_per_request) as u64);
-        if Instant::now() < scheduled {
-            tokio::time::sleep_until(scheduled.into()).await;
-        }
-        let permit = permits.clone().acquire_owned().await?;
+    bench::paced(rate, secs, max_in_flight, |scheduled| {
         let (api, made) = (api.clone(), made.clone());
-        tasks.spawn(async move {
+        async move {
             if api.create(Some(scheduled)).await {
                 made.fetch_add(1, Ordering::Relaxed);
             }
-            drop(permit);
-        });
-        while let Some(r) = tasks.try_join_next() {
-            r?;
         }
-    }
-    while let Some(r) = tasks.join_next().await {
-        r?;
-    }
+    })
+    .await?;
     Ok(made.load(Ordering::Relaxed))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Load average
-
-fn loadavg() -> (f64, String) {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    let one = fields
-        .first()
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(f64::NAN);
-    (one, fields.join(" "))
-}
 
 /// Other benchmark processes (an argument `--bench`, as `cargo bench` passes): measuring while
 /// one runs would measure both.
@@ -768,11 +683,11 @@ fn other_benches() -> Vec<String> {
 /// at the end.
 async fn wait_for_quiet(s: &Settings) -> (Duration, bool) {
     let started = Instant::now();
-    let mut budget = s.load_wait;
+    let mut budget = s.quiet.wait;
     loop {
         let (one, all) = loadavg();
         let others = other_benches();
-        if one < s.load_max && others.is_empty() {
+        if one < s.quiet.max && others.is_empty() {
             return (started.elapsed(), true);
         }
         let why = if others.is_empty() {
@@ -787,12 +702,12 @@ async fn wait_for_quiet(s: &Settings) -> (Duration, bool) {
             eprintln!("{why}: the wait budget is spent; running anyway");
             return (started.elapsed(), false);
         }
-        let nap = s.load_poll.min(budget);
+        let nap = s.quiet.poll.min(budget);
         eprintln!(
             "{why}: waiting {:.0} s (for a load average below {} and no other benchmark; {:.0} s \
              of waiting left)",
             nap.as_secs_f64(),
-            s.load_max,
+            s.quiet.max,
             budget.as_secs_f64()
         );
         tokio::time::sleep(nap).await;
@@ -1058,17 +973,12 @@ struct Ctx<'a> {
 async fn run_scenario(cx: &mut Ctx<'_>, sc: &Scenario) -> Result<Row> {
     let (waited, quiet) = wait_for_quiet(cx.s).await;
     let db = format!("workos_whbench_{}", Uuid::now_v7().simple());
-    admin_sql(&cx.s.url, &format!("CREATE DATABASE \"{db}\"")).await?;
+    bench::create_database(&cx.s.url, &db, DbRole::Creating).await?;
     eprintln!("{}: database {db}", sc.name);
     let outcome = run_in(cx, sc, &db).await;
     if cx.s.keep_db {
         eprintln!("KEEP_DB=1: kept {db}");
-    } else if let Err(e) = admin_sql(
-        &cx.s.url,
-        &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
-    )
-    .await
-    {
+    } else if let Err(e) = bench::drop_database(&cx.s.url, &db).await {
         eprintln!("could not drop {db}: {e:#}; drop it by hand");
     }
     let mut row = outcome?;
@@ -1214,7 +1124,7 @@ async fn backlog(
         sc.name,
         made as f64 / create_secs
     );
-    admin_sql(&server.url, "CHECKPOINT").await?;
+    bench::admin_sql(&server.url, "CHECKPOINT").await?;
     let (waited, quiet) = wait_for_quiet(s).await;
     cx.sink.reset();
 
@@ -1275,7 +1185,7 @@ async fn store_only(
 ) -> Result<Row> {
     let s = cx.s;
     let made = closed_loop(api, SETUP_CONCURRENCY, Some(n as u64), None).await;
-    admin_sql(&server.url, "CHECKPOINT").await?;
+    bench::admin_sql(&server.url, "CHECKPOINT").await?;
     let (waited, quiet) = wait_for_quiet(s).await;
     let load_start = loadavg().1;
     eprintln!("{}: measuring, load average {load_start}", sc.name);
@@ -1518,33 +1428,6 @@ async fn record_batched(pool: &sqlx::PgPool, outcomes: &[AttemptOutcome]) -> Res
 // ---------------------------------------------------------------------------------------------
 // Report
 
-fn ms(us: u64) -> String {
-    format!("{:.2}", us as f64 / 1000.0)
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
-        );
-    format!("{cores} CPUs ({cpu}), {mem} RAM")
-}
-
 fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.0}"))
 }
@@ -1573,9 +1456,9 @@ fn report(s: &Settings, version: &str, rows: &[Row]) -> Result<String> {
         out,
         "- quiet machine: before each scenario and each backlog drain, waited for the 1-minute load \
          average < {} and no other `--bench` process (poll {} s, at most {} s per wait)\n",
-        s.load_max,
-        s.load_poll.as_secs(),
-        s.load_wait.as_secs()
+        s.quiet.max,
+        s.quiet.poll.as_secs(),
+        s.quiet.wait.as_secs()
     )?;
 
     let live: Vec<&Row> = rows.iter().filter(|r| r.latency.is_some()).collect();
@@ -1725,16 +1608,7 @@ const fn met(yes: bool) -> &'static str {
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let server_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.server_threads)
-        .thread_name("server")
-        .enable_all()
-        .build()?;
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(s.client_threads)
-        .thread_name("loadgen")
-        .enable_all()
-        .build()?;
+    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
     let list = scenarios(&s);
     if list.is_empty() {
         bail!("BENCH_ONLY selects no scenario");

@@ -8,15 +8,13 @@
 //! touch* ([`Lead::first_touch`]), written with the person's first lead and copied, never
 //! overwritten, onto every later one.
 
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Currency, E164, EmailAddress, TimeRange, check_text};
-use crate::error::{Error, ValidationError, Validator};
+use crate::error::{ValidationError, Validator};
 use crate::events::types;
 use crate::ids::{LeadDeliveryId, LeadId, OrgId, PartnerId, PersonId};
 
@@ -26,50 +24,6 @@ pub const MAX_ANSWERS_BYTES: usize = 32 * 1024;
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// The longest dedupe window, in days.
 pub const MAX_DEDUPE_WINDOW_DAYS: u32 = 3650;
-
-/// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
-///
-/// Each value is a `tt`, not a `literal`: a `literal` fragment reaches utoipa's derive
-/// wrapped in an invisible group, which it does not read as `#[serde(rename = …)]`, and the
-/// OpenAPI schema then listed the Rust variant names instead of the values sent.
-macro_rules! string_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:tt),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $s)] $variant),+
-        }
-
-        impl $name {
-            /// Every value, in order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            /// The value's name as stored and shown.
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $s),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Error;
-
-            fn from_str(s: &str) -> Result<Self, Error> {
-                match s {
-                    $($s => Ok(Self::$variant),)+
-                    _ => Err(Error::invalid($field, concat!("must be one of: ", $($s, " "),+).trim_end())),
-                }
-            }
-        }
-    };
-}
 
 string_enum! {
     /// Where a lead stands. Capture stores `new` or `duplicate`; routing moves it on.

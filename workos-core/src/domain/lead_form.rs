@@ -1,13 +1,9 @@
 //! Public lead forms: what a form takes ([`LeadForm`]), its public id, and the HMAC signature a
 //! form with a shared secret requires of its submissions.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::check_text;
 use crate::error::{ValidationError, Validator};
@@ -28,62 +24,7 @@ pub const FORM_FIELDS: &[&str] = &[
     "consent",
 ];
 
-/// A lead form's id.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(transparent)]
-pub struct LeadFormId(Uuid);
-
-impl LeadFormId {
-    /// The entity kind, as used in events and errors.
-    pub const KIND: &'static str = "lead_form";
-
-    /// A fresh, time-ordered id (UUID v7).
-    #[must_use]
-    pub fn new() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    /// Wraps a UUID read from storage.
-    #[must_use]
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    /// The underlying UUID.
-    #[must_use]
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl Default for LeadFormId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for LeadFormId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for LeadFormId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LeadFormId({})", self.0)
-    }
-}
-
-impl FromStr for LeadFormId {
-    type Err = crate::ids::ParseIdError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::try_parse(s)
-            .map(Self)
-            .map_err(|_| crate::ids::ParseIdError { kind: Self::KIND })
-    }
-}
+pub use crate::ids::LeadFormId;
 
 /// A new random public form id: `lf_` and 32 hex digits (128 random bits), safe to publish.
 #[must_use]

@@ -2,6 +2,9 @@
 //! `XFilter` narrows a list. Values inside are validated types, so a record is valid by
 //! construction; [`NewCompany::validate`] and friends check what types cannot (lengths, blanks).
 
+#[macro_use]
+mod macros;
+
 mod comms;
 mod crm;
 mod email;

@@ -7,9 +7,6 @@
 //! Everything here is pure: the store runs it inside the routing transaction, after locking the
 //! candidate partners' rows.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -18,7 +15,7 @@ use super::{
     DedupePolicy, Lead, LeadDelivery, LeadDeliveryStatus, LeadStatus, Partner, ReturnReason,
     check_text,
 };
-use crate::error::{Error, ValidationError, Validator};
+use crate::error::{ValidationError, Validator};
 use crate::ids::PartnerId;
 
 /// The most partners one shared lead goes to.
@@ -28,51 +25,8 @@ pub const MAX_RETURN_WINDOW_DAYS: u32 = 365;
 /// The return window when none is configured, in days.
 pub const DEFAULT_RETURN_WINDOW_DAYS: u32 = 7;
 
-/// Declares a closed string enum with serde, `Display`, `FromStr` and `as_str`.
-///
-/// Each value is a `tt`, not a `literal`: a `literal` fragment reaches utoipa's derive
-/// wrapped in an invisible group, which it does not read as `#[serde(rename = …)]`, and the
-/// OpenAPI schema then listed the Rust variant names instead of the values sent.
-macro_rules! routing_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident = $s:tt),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $s)] $variant,)+
-        }
-
-        impl $name {
-            /// Every value, in order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            /// The value's name as stored and shown.
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $s),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = Error;
-
-            fn from_str(s: &str) -> Result<Self, Error> {
-                match s {
-                    $($s => Ok(Self::$variant),)+
-                    _ => Err(Error::invalid($field, concat!("must be one of: ", $($s, " "),+).trim_end())),
-                }
-            }
-        }
-    };
-}
-
-routing_enum! {
+string_enum! {
+    #[derive(Default)]
     /// How routing chooses among the partners able to take a lead.
     RoutingStrategy, "strategy" {
         /// Highest `priority` first, falling through to the next when it is capped or closed;
@@ -86,7 +40,8 @@ routing_enum! {
     }
 }
 
-routing_enum! {
+string_enum! {
+    #[derive(Default)]
     /// What happens to a lead when partners buy it but every one of them is capped or paused.
     WhenFull, "when_full" {
         /// It waits (status `queued`) and is routed when a partner has room again (the default).
@@ -97,7 +52,8 @@ routing_enum! {
     }
 }
 
-routing_enum! {
+string_enum! {
+    #[derive(Default)]
     /// Whether a lead is sold once or to several partners.
     Distribution, "distribution" {
         /// To one partner, exclusive or not (the default).

@@ -37,77 +37,49 @@ pub use subnets::*;
 pub use timeline::*;
 pub use webhooks::*;
 
-/// Everything a storage backend provides; what the engine and the reference server hold.
-pub trait Store:
-    Directory
-    + OrgRepo
-    + MemberRepo
-    + ApiKeyRepo
-    + PhoneRepo
-    + CompanyRepo
-    + PersonRepo
-    + DealRepo
-    + TaskRepo
-    + InteractionRepo
-    + TimelineRepo
-    + SearchRepo
-    + ContactLookup
-    + EventRepo
-    + IdempotencyRepo
-    + WebhookRepo
-    + DeliveryQueue
-    + CommsRepo
-    + IntegrationRepo
-    + IntegrationScheduler
-    + OAuthStateRepo
-    + EmailRepo
-    + LeadRepo
-    + PartnerRepo
-    + LeadDeliveryRepo
-    + RoutingRepo
-    + LeadFormRepo
-    + LeadDeliveryQueue
-    + OptOutRepo
-    + CallSettingsRepo
-    + SubnetAllowanceRepo
-    + crate::events::EventLog
-    + crate::events::EventBus
-{
+/// Declares [`Store`] as the sum of `$repo`s and implements it for every type that has them
+/// all, so the list is written once.
+macro_rules! store_trait {
+    ($($repo:path),+ $(,)?) => {
+        /// Everything a storage backend provides; what the engine and the reference server hold.
+        pub trait Store: $($repo +)+ {}
+
+        impl<T> Store for T where T: $($repo +)+ {}
+    };
 }
 
-impl<T> Store for T where
-    T: Directory
-        + OrgRepo
-        + MemberRepo
-        + ApiKeyRepo
-        + PhoneRepo
-        + CompanyRepo
-        + PersonRepo
-        + DealRepo
-        + TaskRepo
-        + InteractionRepo
-        + TimelineRepo
-        + SearchRepo
-        + ContactLookup
-        + EventRepo
-        + IdempotencyRepo
-        + WebhookRepo
-        + DeliveryQueue
-        + CommsRepo
-        + IntegrationRepo
-        + IntegrationScheduler
-        + OAuthStateRepo
-        + EmailRepo
-        + LeadRepo
-        + PartnerRepo
-        + LeadDeliveryRepo
-        + RoutingRepo
-        + LeadFormRepo
-        + LeadDeliveryQueue
-        + OptOutRepo
-        + CallSettingsRepo
-        + SubnetAllowanceRepo
-        + crate::events::EventLog
-        + crate::events::EventBus
-{
-}
+store_trait!(
+    Directory,
+    OrgRepo,
+    MemberRepo,
+    ApiKeyRepo,
+    PhoneRepo,
+    CompanyRepo,
+    PersonRepo,
+    DealRepo,
+    TaskRepo,
+    InteractionRepo,
+    TimelineRepo,
+    SearchRepo,
+    ContactLookup,
+    EventRepo,
+    IdempotencyRepo,
+    WebhookRepo,
+    DeliveryQueue,
+    CommsRepo,
+    IntegrationRepo,
+    IntegrationScheduler,
+    OAuthStateRepo,
+    EmailRepo,
+    LeadRepo,
+    PartnerRepo,
+    LeadDeliveryRepo,
+    RoutingRepo,
+    LeadFormRepo,
+    LeadDeliveryQueue,
+    OptOutRepo,
+    CallSettingsRepo,
+    SubnetAllowanceRepo,
+    crate::events::EventLog,
+    crate::events::EventBus,
+);

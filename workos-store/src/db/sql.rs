@@ -33,6 +33,20 @@ impl Sql {
         sql
     }
 
+    /// One org's rows of `table`: `SELECT <columns> FROM <table> WHERE org_id = $1` (as
+    /// [`Self::tenant`], on the table's own `org_id`).
+    pub(crate) fn select(columns: &str, table: &'static str, org: OrgId) -> Self {
+        Self::tenant(&format!("SELECT {columns} FROM {table}"), "org_id", org)
+    }
+
+    /// One org's live (not soft-deleted) rows of `table`: [`Self::select`] and
+    /// `AND deleted_at IS NULL`.
+    pub(crate) fn live(columns: &str, table: &'static str, org: OrgId) -> Self {
+        let mut sql = Self::select(columns, table, org);
+        sql.push(" AND deleted_at IS NULL");
+        sql
+    }
+
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self

@@ -13,7 +13,7 @@ use workos_core::repo::CallSettingsRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit};
+use super::{corrupt, emit, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -201,16 +201,7 @@ impl CallSettingsRepo for SqlStore {
             member_id: id,
             phone: phone.as_ref(),
         };
-        emit(
-            &mut tx,
-            ctx,
-            types::MEMBER_PHONE_UPDATED,
-            MemberId::KIND,
-            id.as_uuid(),
-            &change,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::MEMBER_PHONE_UPDATED, id, &change).await?;
         Ok(phone)
     }
 
@@ -267,16 +258,7 @@ impl CallSettingsRepo for SqlStore {
             phone_id: phone,
             settings: &settings,
         };
-        emit(
-            &mut tx,
-            ctx,
-            types::PHONE_RINGING_UPDATED,
-            PhoneId::KIND,
-            phone.as_uuid(),
-            &change,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::PHONE_RINGING_UPDATED, phone, &change).await?;
         Ok(settings)
     }
 

@@ -16,11 +16,12 @@ use workos_core::repo::{EmailRepo, Recorded};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
+use super::comms::live_messages;
 use super::integrations::{disconnected, fetch_integration};
 use super::person::{find_by_contact, insert_person};
-use super::{and_range, corrupt, emit, ensure_ref};
+use super::{corrupt, emit_and_commit, ensure_ref};
 use crate::SqlStore;
-use crate::db::{Sql, Tx, args, now};
+use crate::db::{Tx, args, now};
 use crate::repos::fetch_page;
 
 /// Interaction summaries hold at most this many characters.
@@ -232,16 +233,7 @@ impl EmailRepo for SqlStore {
             Direction::Inbound => types::EMAIL_RECEIVED,
             Direction::Outbound => types::EMAIL_SENT,
         };
-        emit(
-            &mut tx,
-            ctx,
-            event_type,
-            EmailId::KIND,
-            id.as_uuid(),
-            &email,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, event_type, id, &email).await?;
         Ok(Recorded {
             record: email,
             created: true,
@@ -262,18 +254,17 @@ impl EmailRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Email>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {EMAIL_COLUMNS} FROM emails e"),
-            "e.org_id",
+        let mut sql = live_messages!(
+            EMAIL_COLUMNS,
+            "emails" "e",
             ctx.org_id(),
+            filter.person_id,
+            filter.direction,
+            filter.occurred
         );
-        sql.push(" AND e.deleted_at IS NULL")
-            .and("e.person_id", "=", filter.person_id)
-            .and("e.direction", "=", filter.direction.map(Direction::as_str))
-            .and("e.thread_id", "=", filter.thread_id)
-            .and("e.integration_id", "=", filter.integration_id);
-        and_range(&mut sql, "e.occurred_at", filter.occurred);
-        sql.page("e.id", &page)?;
+        sql.and("e.thread_id", "=", filter.thread_id)
+            .and("e.integration_id", "=", filter.integration_id)
+            .page("e.id", &page)?;
         fetch_page::<EmailRow, Email>(&mut tx, sql, &page, |e| e.id.as_uuid()).await
     }
 

@@ -16,7 +16,7 @@ use workos_core::repo::{IntegrationRepo, SealedSecrets};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit};
+use super::{corrupt, emit, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 use crate::repos::fetch_page;
@@ -240,16 +240,14 @@ impl IntegrationRepo for SqlStore {
                 .await?
                 .ok_or_else(taken)?
         };
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::INTEGRATION_CONNECTED,
-            IntegrationId::KIND,
-            integration.id.as_uuid(),
+            integration.id,
             &integration,
         )
         .await?;
-        tx.commit().await?;
         Ok(integration)
     }
 
@@ -264,11 +262,7 @@ impl IntegrationRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Integration>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {INTEGRATION_COLUMNS} FROM integrations"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(INTEGRATION_COLUMNS, "integrations", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<IntegrationRow, Integration>(&mut tx, sql, &page, |i| i.id.as_uuid()).await
     }
@@ -479,16 +473,14 @@ impl IntegrationRepo for SqlStore {
                 }
             },
         };
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::INTEGRATION_CONNECTED,
-            IntegrationId::KIND,
-            integration.id.as_uuid(),
+            integration.id,
             &integration,
         )
         .await?;
-        tx.commit().await?;
         Ok(integration)
     }
 
@@ -523,16 +515,7 @@ impl IntegrationRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::INTEGRATION_DISCONNECTED,
-            IntegrationId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::INTEGRATION_DISCONNECTED, id, &updated).await?;
         Ok(updated)
     }
 }

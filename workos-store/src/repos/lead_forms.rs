@@ -13,8 +13,8 @@ use workos_core::repo::LeadFormRepo;
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::emit;
 use super::leads::{for_update, json};
+use super::{emit_and_commit, unchanged};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -123,16 +123,7 @@ impl LeadFormRepo for SqlStore {
             form.id.as_uuid(),
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_FORM_CREATED,
-            LeadFormId::KIND,
-            form.id.as_uuid(),
-            &form,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::LEAD_FORM_CREATED, form.id, &form).await?;
         Ok(form)
     }
 
@@ -181,12 +172,7 @@ impl LeadFormRepo for SqlStore {
             updated_at: now(),
             ..current.clone()
         };
-        if !secret_changed
-            && (LeadForm {
-                updated_at: current.updated_at,
-                ..updated.clone()
-            }) == current
-        {
+        if !secret_changed && unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         tx.execute(
@@ -205,16 +191,7 @@ impl LeadFormRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_FORM_UPDATED,
-            LeadFormId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::LEAD_FORM_UPDATED, id, &updated).await?;
         Ok(updated)
     }
 
@@ -227,16 +204,7 @@ impl LeadFormRepo for SqlStore {
             args![now(), ctx.org_id(), id.as_uuid()],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_FORM_DELETED,
-            LeadFormId::KIND,
-            id.as_uuid(),
-            &form,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::LEAD_FORM_DELETED, id, &form).await
     }
 
     async fn lead_form_by_public_id(

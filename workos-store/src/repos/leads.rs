@@ -21,7 +21,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::person::{emit_person_created, find_by_email_or_phone, insert_person, new_person};
-use super::{and_range, corrupt, emit};
+use super::{and_range, corrupt, emit, emit_and_commit};
 use crate::db::{Arg, SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
 use crate::{Backend, SqlStore};
@@ -612,8 +612,7 @@ impl LeadRepo for SqlStore {
             .push(")");
         }
         and_range(&mut sql, "created_at", filter.created);
-        sql.sorted_page("id", LEAD_SORTS, &page, tx.is_postgres())?;
-        fetch_sorted_page::<LeadRow, Lead>(&mut tx, sql, &page).await
+        fetch_sorted_page::<LeadRow, Lead>(&mut tx, sql, LEAD_SORTS, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -694,15 +693,6 @@ impl LeadRepo for SqlStore {
             args![now(), ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::LEAD_DELETED,
-            LeadId::KIND,
-            id.as_uuid(),
-            &lead,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::LEAD_DELETED, id, &lead).await
     }
 }

@@ -32,11 +32,12 @@ pub(crate) use lookups::{Lookup, claim_lookup, org_of, release_lookup};
 use serde::Serialize;
 use uuid::Uuid;
 use workos_core::events::DomainEvent;
-use workos_core::page::{Page, PageRequest, Sortable};
+use workos_core::ids::EntityId;
+use workos_core::page::{Page, PageRequest, SortField, Sortable};
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
-use crate::db::{Row, Sql, Tx, args};
+use crate::db::{Row, SortExpr, Sql, Tx, args};
 
 /// Appends the event for a change to `entity` (its JSON snapshot) in the change's transaction.
 pub(crate) async fn emit<T: Serialize>(
@@ -51,6 +52,31 @@ pub(crate) async fn emit<T: Serialize>(
         serde_json::to_value(entity).map_err(|e| Error::internal("cannot snapshot entity", e))?;
     let event = DomainEvent::in_context(ctx, event_type, kind, id, data);
     tx.record(&event).await
+}
+
+/// Records the event of the entity `id` names (as [`emit`], its kind from the id) and
+/// commits: how a write that emits one event ends.
+pub(crate) async fn emit_and_commit<I: EntityId, T: Serialize>(
+    mut tx: Tx,
+    ctx: &TenantContext,
+    event_type: &str,
+    id: I,
+    entity: &T,
+) -> Result<()> {
+    emit(&mut tx, ctx, event_type, I::KIND, id.uuid(), entity).await?;
+    tx.commit().await
+}
+
+/// Whether an update changes nothing: `updated` equals `current` but for the `updated_at`
+/// that `stamp` reaches. Such an update writes nothing and emits no event.
+pub(crate) fn unchanged<T: Clone + PartialEq>(
+    updated: &T,
+    current: &T,
+    stamp: impl Fn(&mut T) -> &mut workos_core::domain::Timestamp,
+) -> bool {
+    let mut probe = updated.clone();
+    *stamp(&mut probe) = *stamp(&mut current.clone());
+    probe == *current
 }
 
 /// A stored value that no longer parses: the database was changed behind the engine's back.
@@ -103,13 +129,16 @@ pub(crate) async fn fetch_page<R: Row, T: TryFrom<R, Error = Error>>(
     Ok(Page::from_rows(rows, page, id))
 }
 
-/// The rows of a sorted page query (one built with `Sql::sorted_page`), each converted, as a
-/// page whose cursor carries the last row's sort key.
+/// A sorted list's page: appends the page of `page.sort()` to `sql` (`Sql::sorted_page` on
+/// `id`, with the table's sort `keys`), fetches the rows and converts each, as a page whose
+/// cursor carries the last row's sort key.
 pub(crate) async fn fetch_sorted_page<R: Row, T: TryFrom<R, Error = Error> + Sortable>(
     tx: &mut Tx,
-    sql: Sql,
+    mut sql: Sql,
+    keys: &[(SortField, SortExpr)],
     page: &PageRequest,
 ) -> Result<Page<T>> {
+    sql.sorted_page("id", keys, page, tx.is_postgres())?;
     let rows: Vec<R> = tx.fetch_sql(sql).await?;
     let rows = rows
         .into_iter()

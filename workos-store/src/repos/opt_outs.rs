@@ -163,11 +163,7 @@ impl OptOutRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<SmsOptOut>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {COLUMNS} FROM sms_opt_outs"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(COLUMNS, "sms_opt_outs", ctx.org_id());
         sql.and("opted_out", "=", opted_out).page("id", &page)?;
         fetch_page::<OptOutRow, SmsOptOut>(&mut tx, sql, &page, |o| o.id).await
     }

@@ -15,7 +15,7 @@ use workos_core::repo::{ApiKeyRepo, Directory, MemberRepo, OrgRepo, PhoneRepo};
 use workos_core::tenant::{Access, Role, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{corrupt, emit};
+use super::{corrupt, emit, emit_and_commit};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 use crate::repos::fetch_page;
@@ -296,16 +296,7 @@ impl OrgRepo for SqlStore {
         let org = row
             .map(Org::from)
             .ok_or_else(|| Error::not_found(OrgId::KIND))?;
-        emit(
-            &mut tx,
-            ctx,
-            types::ORG_UPDATED,
-            OrgId::KIND,
-            org.id.as_uuid(),
-            &org,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::ORG_UPDATED, org.id, &org).await?;
         Ok(org)
     }
 }
@@ -360,11 +351,7 @@ impl MemberRepo for SqlStore {
 
     async fn list_members(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Member>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {MEMBER_COLUMNS} FROM org_members"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(MEMBER_COLUMNS, "org_members", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<MemberRow, Member>(&mut tx, sql, &page, |m| m.id.as_uuid()).await
     }
@@ -389,16 +376,7 @@ impl MemberRepo for SqlStore {
             args![role.as_str(), member.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::MEMBER_UPDATED,
-            MemberId::KIND,
-            id.as_uuid(),
-            &member,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::MEMBER_UPDATED, id, &member).await?;
         Ok(member)
     }
 
@@ -504,16 +482,7 @@ impl ApiKeyRepo for SqlStore {
             key.id.as_uuid(),
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::API_KEY_CREATED,
-            ApiKeyId::KIND,
-            key.id.as_uuid(),
-            &key,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::API_KEY_CREATED, key.id, &key).await?;
         Ok(key)
     }
 
@@ -524,11 +493,7 @@ impl ApiKeyRepo for SqlStore {
 
     async fn list_api_keys(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<ApiKey>> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(API_KEY_COLUMNS, "api_keys", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<ApiKeyRow, ApiKey>(&mut tx, sql, &page, |k| k.id.as_uuid()).await
     }
@@ -563,16 +528,7 @@ impl ApiKeyRepo for SqlStore {
             args![key.name.as_str(), key.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::API_KEY_UPDATED,
-            ApiKeyId::KIND,
-            id.as_uuid(),
-            &key,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::API_KEY_UPDATED, id, &key).await?;
         Ok(key)
     }
 
@@ -600,16 +556,7 @@ impl ApiKeyRepo for SqlStore {
             args![t, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::API_KEY_REVOKED,
-            ApiKeyId::KIND,
-            id.as_uuid(),
-            &key,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::API_KEY_REVOKED, id, &key).await?;
         Ok(key)
     }
 }
@@ -663,16 +610,7 @@ impl PhoneRepo for SqlStore {
             phone.id.as_uuid(),
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::PHONE_CREATED,
-            PhoneId::KIND,
-            phone.id.as_uuid(),
-            &phone,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::PHONE_CREATED, phone.id, &phone).await?;
         Ok(phone)
     }
 
@@ -683,11 +621,7 @@ impl PhoneRepo for SqlStore {
 
     async fn list_phones(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Phone>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {PHONE_COLUMNS} FROM phones"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(PHONE_COLUMNS, "phones", ctx.org_id());
         sql.page("id", &page)?;
         fetch_page::<PhoneRow, Phone>(&mut tx, sql, &page, |p| p.id.as_uuid()).await
     }
@@ -724,16 +658,7 @@ impl PhoneRepo for SqlStore {
             args![phone.label.clone(), capabilities, phone.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::PHONE_UPDATED,
-            PhoneId::KIND,
-            id.as_uuid(),
-            &phone,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::PHONE_UPDATED, id, &phone).await?;
         Ok(phone)
     }
 
@@ -753,15 +678,6 @@ impl PhoneRepo for SqlStore {
             ctx.org_id(),
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::PHONE_DELETED,
-            PhoneId::KIND,
-            id.as_uuid(),
-            &phone,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::PHONE_DELETED, id, &phone).await
     }
 }

@@ -15,7 +15,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::leads::{for_update, json};
-use super::{caps, corrupt, emit};
+use super::{caps, corrupt, emit, emit_and_commit, unchanged};
 use crate::SqlStore;
 use crate::db::{Sql, Tx, args, now};
 
@@ -176,16 +176,14 @@ impl SqlStore {
             a,
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PARTNER_CREATED,
-            PartnerId::KIND,
-            partner.id.as_uuid(),
+            partner.id,
             &partner.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(partner)
     }
 
@@ -204,10 +202,7 @@ impl SqlStore {
         let mut next = NewPartner::patched(&current, patch);
         next.validate()?;
         let updated = partner_from(id, ctx, next, current.created_at, now());
-        let unchanged = Partner {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        } == current;
+        let unchanged = unchanged(&updated, &current, |r| &mut r.updated_at);
         let partner = if unchanged {
             current
         } else {
@@ -344,16 +339,7 @@ impl PartnerRepo for SqlStore {
             args![now(), ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::PARTNER_DELETED,
-            PartnerId::KIND,
-            id.as_uuid(),
-            &partner.redacted(),
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::PARTNER_DELETED, id, &partner.redacted()).await
     }
 
     async fn partner_signing_secret(
@@ -395,16 +381,14 @@ impl PartnerRepo for SqlStore {
             // Changed since it was read.
             return Ok(false);
         }
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::PARTNER_SECRET_ROTATED,
-            PartnerId::KIND,
-            id.as_uuid(),
+            id,
             &partner.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 

@@ -14,7 +14,7 @@ use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
 use super::crm::and_range;
-use super::{changed, corrupt, emit, ensure_ref};
+use super::{changed, corrupt, emit, emit_and_commit, ensure_ref, unchanged};
 use crate::SqlStore;
 #[cfg(feature = "postgres")]
 use crate::db::PgArgs;
@@ -407,8 +407,7 @@ impl PersonRepo for SqlStore {
         }
         sql.and("company_id", "=", filter.company_id);
         and_range(&mut sql, "created_at", filter.created);
-        sql.sorted_page("id", PERSON_SORTS, &page, tx.is_postgres())?;
-        fetch_sorted_page::<PersonRow, Person>(&mut tx, sql, &page).await
+        fetch_sorted_page::<PersonRow, Person>(&mut tx, sql, PERSON_SORTS, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -431,25 +430,12 @@ impl PersonRepo for SqlStore {
         )
         .await?;
         let updated = person_from(id, ctx, next, current.created_at);
-        if (Person {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        }) == current
-        {
+        if unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         write_person(&mut tx, &updated, false).await?;
         index_contacts(&mut tx, ctx, &updated, true).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::PERSON_UPDATED,
-            PersonId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::PERSON_UPDATED, id, &updated).await?;
         Ok(updated)
     }
 
@@ -468,16 +454,7 @@ impl PersonRepo for SqlStore {
             args![ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::PERSON_DELETED,
-            PersonId::KIND,
-            id.as_uuid(),
-            &person,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::PERSON_DELETED, id, &person).await
     }
 }
 

@@ -1,14 +1,11 @@
 //! Deals (opportunities) and their pipeline stage.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::money::check_amount;
 use crate::domain::{Money, Patch, TimeRange, check_text};
-use crate::error::{Error, ValidationError, Validator};
+use crate::error::{ValidationError, Validator};
 use crate::ids::{CompanyId, DealId, OrgId, PersonId, UserId};
 
 string_enum! {

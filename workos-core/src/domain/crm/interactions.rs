@@ -1,13 +1,10 @@
 //! Interactions: notes, meetings and communications on a record's timeline.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Patch, TimeRange, check_text};
-use crate::error::{Error, ValidationError, Validator};
+use crate::error::{ValidationError, Validator};
 use crate::ids::{CallId, CompanyId, DealId, EmailId, InteractionId, OrgId, PersonId, SmsId};
 
 string_enum! {

@@ -1,13 +1,10 @@
 //! Tasks, with their status and priority.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Patch, Timestamp, check_text};
-use crate::error::{Error, ValidationError, Validator};
+use crate::error::{ValidationError, Validator};
 use crate::ids::{CompanyId, DealId, OrgId, PersonId, TaskId, UserId};
 
 string_enum! {

@@ -15,10 +15,10 @@ use workos_core::repo::{CommsRepo, Recorded};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
+use super::emit_and_commit;
 use super::person::{find_by_contact, insert_person};
-use super::{and_range, emit};
 use crate::SqlStore;
-use crate::db::{Arg, Sql, Tx, args, now};
+use crate::db::{Arg, Tx, args, now};
 use crate::repos::fetch_page;
 
 mod call_updates;
@@ -350,6 +350,49 @@ fn summary(prefix: &str, text: &str) -> String {
     s
 }
 
+/// One org's live messages of `$table` (aliased `$a`: SMS, calls, emails) narrowed by the
+/// filters they share (person, direction, when it occurred), as [`Sql`]; each list adds its own
+/// conditions and the page. A macro so that the aliased column names stay `'static`.
+macro_rules! live_messages {
+    ($columns:expr, $table:literal $a:literal, $org:expr, $person:expr, $direction:expr, $occurred:expr) => {{
+        let mut sql = $crate::db::Sql::tenant(
+            &format!(concat!("SELECT {} FROM ", $table, " ", $a), $columns),
+            concat!($a, ".org_id"),
+            $org,
+        );
+        sql.push(concat!(" AND ", $a, ".deleted_at IS NULL"))
+            .and(concat!($a, ".person_id"), "=", $person)
+            .and(
+                concat!($a, ".direction"),
+                "=",
+                $direction.map(workos_core::domain::Direction::as_str),
+            );
+        $crate::repos::and_range(&mut sql, concat!($a, ".occurred_at"), $occurred);
+        sql
+    }};
+}
+pub(crate) use live_messages;
+
+/// What a provider retry (an id already stored) records: the stored record, not created. A
+/// conflict without a stored row is an internal error named by `what`.
+fn retried<T>(existing: Option<T>, what: &str) -> Result<Recorded<T>> {
+    existing
+        .map(|record| Recorded {
+            record,
+            created: false,
+        })
+        .ok_or_else(|| Error::internal(what, std::io::Error::other("conflict")))
+}
+
+/// Commits a new record's writes and answers it as created.
+async fn committed<T>(tx: Tx, record: T) -> Result<Recorded<T>> {
+    tx.commit().await?;
+    Ok(Recorded {
+        record,
+        created: true,
+    })
+}
+
 #[async_trait]
 impl CommsRepo for SqlStore {
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), message_sid = ?new.message_sid))]
@@ -433,24 +476,10 @@ impl CommsRepo for SqlStore {
             // A provider retry (same MessageSid): the stored message, nothing written.
             let sid = sms.message_sid.unwrap_or_default();
             let existing = sms_where(&mut tx, ctx, "message_sid", sid.into()).await?;
-            return existing
-                .map(|record| Recorded {
-                    record,
-                    created: false,
-                })
-                .ok_or_else(|| {
-                    Error::internal(
-                        "sms conflict without a row",
-                        std::io::Error::other("conflict"),
-                    )
-                });
+            return retried(existing, "sms conflict without a row");
         };
-        tx.commit().await?;
         sms.person_id = person_id;
-        Ok(Recorded {
-            record: sms,
-            created: true,
-        })
+        committed(tx, sms).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id(), message_sid))]
@@ -484,16 +513,7 @@ impl CommsRepo for SqlStore {
             args![sms.status.as_str(), sms.error_code.clone(), sms.updated_at, ctx.org_id(), sms.id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::SMS_STATUS_CHANGED,
-            SmsId::KIND,
-            sms.id.as_uuid(),
-            &sms,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::SMS_STATUS_CHANGED, sms.id, &sms).await?;
         Ok(Some(sms))
     }
 
@@ -511,17 +531,16 @@ impl CommsRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Sms>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {SMS_COLUMNS} FROM sms s"),
-            "s.org_id",
+        let mut sql = live_messages!(
+            SMS_COLUMNS,
+            "sms" "s",
             ctx.org_id(),
+            filter.person_id,
+            filter.direction,
+            filter.occurred
         );
-        sql.push(" AND s.deleted_at IS NULL")
-            .and("s.person_id", "=", filter.person_id)
-            .and("s.direction", "=", filter.direction.map(Direction::as_str))
-            .and("s.status", "=", filter.status);
-        and_range(&mut sql, "s.occurred_at", filter.occurred);
-        sql.page("s.id", &page)?;
+        sql.and("s.status", "=", filter.status)
+            .page("s.id", &page)?;
         fetch_page::<SmsRow, Sms>(&mut tx, sql, &page, |s| s.id.as_uuid()).await
     }
 
@@ -605,24 +624,10 @@ impl CommsRepo for SqlStore {
             // A provider retry (same CallSid): the stored call, nothing written.
             let sid = call.call_sid.unwrap_or_default();
             let existing = call_where(&mut tx, ctx, "call_sid", sid.into()).await?;
-            return existing
-                .map(|record| Recorded {
-                    record,
-                    created: false,
-                })
-                .ok_or_else(|| {
-                    Error::internal(
-                        "call conflict without a row",
-                        std::io::Error::other("conflict"),
-                    )
-                });
+            return retried(existing, "call conflict without a row");
         };
-        tx.commit().await?;
         call.person_id = person_id;
-        Ok(Recorded {
-            record: call,
-            created: true,
-        })
+        committed(tx, call).await
     }
 
     async fn update_call_status(
@@ -673,17 +678,16 @@ impl CommsRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Call>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {CALL_COLUMNS} FROM calls c"),
-            "c.org_id",
+        let mut sql = live_messages!(
+            CALL_COLUMNS,
+            "calls" "c",
             ctx.org_id(),
+            filter.person_id,
+            filter.direction,
+            filter.occurred
         );
-        sql.push(" AND c.deleted_at IS NULL")
-            .and("c.person_id", "=", filter.person_id)
-            .and("c.direction", "=", filter.direction.map(Direction::as_str))
-            .and("c.status", "=", filter.status);
-        and_range(&mut sql, "c.occurred_at", filter.occurred);
-        sql.page("c.id", &page)?;
+        sql.and("c.status", "=", filter.status)
+            .page("c.id", &page)?;
         fetch_page::<CallRow, Call>(&mut tx, sql, &page, |c| c.id.as_uuid()).await
     }
 }

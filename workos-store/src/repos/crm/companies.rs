@@ -13,7 +13,7 @@ use workos_core::{Error, Result};
 use super::{and_range, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, contains_pattern, now};
-use crate::repos::emit;
+use crate::repos::{emit_and_commit, unchanged};
 
 #[derive(sqlx::FromRow)]
 struct CompanyRow {
@@ -76,16 +76,7 @@ impl CompanyRepo for SqlStore {
             args![company.id, company.org_id, company.name.as_str(), company.domain.clone(), t, t],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::COMPANY_CREATED,
-            CompanyId::KIND,
-            company.id.as_uuid(),
-            &company,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::COMPANY_CREATED, company.id, &company).await?;
         Ok(company)
     }
 
@@ -101,12 +92,7 @@ impl CompanyRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Company>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {COMPANY_COLUMNS} FROM companies"),
-            "org_id",
-            ctx.org_id(),
-        );
-        sql.push(" AND deleted_at IS NULL");
+        let mut sql = Sql::live(COMPANY_COLUMNS, "companies", ctx.org_id());
         sql.and(
             "lower(name)",
             "LIKE",
@@ -146,11 +132,7 @@ impl CompanyRepo for SqlStore {
             updated_at: now(),
             ..current.clone()
         };
-        if (Company {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        }) == current
-        {
+        if unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         tx.execute(
@@ -158,16 +140,7 @@ impl CompanyRepo for SqlStore {
             args![updated.name.as_str(), updated.domain.clone(), updated.updated_at, ctx.org_id(), id],
         )
         .await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::COMPANY_UPDATED,
-            CompanyId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::COMPANY_UPDATED, id, &updated).await?;
         Ok(updated)
     }
 
@@ -176,15 +149,6 @@ impl CompanyRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let company = fetch_company(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "companies", id.as_uuid()).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::COMPANY_DELETED,
-            CompanyId::KIND,
-            id.as_uuid(),
-            &company,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::COMPANY_DELETED, id, &company).await
     }
 }

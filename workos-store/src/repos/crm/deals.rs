@@ -14,7 +14,7 @@ use super::{and_range, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
-use crate::repos::{changed, corrupt, emit, ensure_ref};
+use crate::repos::{changed, corrupt, emit_and_commit, ensure_ref, unchanged};
 
 #[derive(sqlx::FromRow)]
 struct DealRow {
@@ -145,16 +145,7 @@ impl DealRepo for SqlStore {
         let mut deal = deal_from(DealId::new(), ctx, new, now());
         deal.created_at = deal.updated_at;
         write_deal(&mut tx, &deal, true).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::DEAL_CREATED,
-            DealId::KIND,
-            deal.id.as_uuid(),
-            &deal,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::DEAL_CREATED, deal.id, &deal).await?;
         Ok(deal)
     }
 
@@ -170,19 +161,13 @@ impl DealRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Deal>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {DEAL_COLUMNS} FROM deals"),
-            "org_id",
-            ctx.org_id(),
-        );
-        sql.push(" AND deleted_at IS NULL")
-            .and("stage", "=", filter.stage.map(|s| s.as_str()))
+        let mut sql = Sql::live(DEAL_COLUMNS, "deals", ctx.org_id());
+        sql.and("stage", "=", filter.stage.map(|s| s.as_str()))
             .and("owner_id", "=", filter.owner_id)
             .and("company_id", "=", filter.company_id)
             .and("person_id", "=", filter.person_id);
         and_range(&mut sql, "created_at", filter.created);
-        sql.sorted_page("id", DEAL_SORTS, &page, tx.is_postgres())?;
-        fetch_sorted_page::<DealRow, Deal>(&mut tx, sql, &page).await
+        fetch_sorted_page::<DealRow, Deal>(&mut tx, sql, DEAL_SORTS, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -199,24 +184,11 @@ impl DealRepo for SqlStore {
         )
         .await?;
         let updated = deal_from(id, ctx, next, current.created_at);
-        if (Deal {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        }) == current
-        {
+        if unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         write_deal(&mut tx, &updated, false).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::DEAL_UPDATED,
-            DealId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::DEAL_UPDATED, id, &updated).await?;
         Ok(updated)
     }
 
@@ -225,15 +197,6 @@ impl DealRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let deal = fetch_deal(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "deals", id.as_uuid()).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::DEAL_DELETED,
-            DealId::KIND,
-            id.as_uuid(),
-            &deal,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::DEAL_DELETED, id, &deal).await
     }
 }

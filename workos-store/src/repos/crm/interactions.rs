@@ -16,7 +16,7 @@ use super::{and_range, check_subject_refs, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
-use crate::repos::{changed, corrupt, emit};
+use crate::repos::{changed, corrupt, emit, emit_and_commit, unchanged};
 
 /// An `interactions` row, in [`INTERACTION_COLUMNS`] order.
 #[derive(sqlx::FromRow)]
@@ -188,19 +188,14 @@ impl InteractionRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Interaction>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {INTERACTION_COLUMNS} FROM interactions"),
-            "org_id",
-            ctx.org_id(),
-        );
-        sql.push(" AND deleted_at IS NULL")
-            .and("kind", "=", filter.kind.map(|k| k.as_str()))
+        let mut sql = Sql::live(INTERACTION_COLUMNS, "interactions", ctx.org_id());
+        sql.and("kind", "=", filter.kind.map(|k| k.as_str()))
             .and("person_id", "=", filter.person_id)
             .and("company_id", "=", filter.company_id)
             .and("deal_id", "=", filter.deal_id);
         and_range(&mut sql, "occurred_at", filter.occurred);
-        sql.sorted_page("id", INTERACTION_SORTS, &page, tx.is_postgres())?;
-        fetch_sorted_page::<InteractionRow, Interaction>(&mut tx, sql, &page).await
+        fetch_sorted_page::<InteractionRow, Interaction>(&mut tx, sql, INTERACTION_SORTS, &page)
+            .await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -228,24 +223,11 @@ impl InteractionRepo for SqlStore {
             call_id: current.call_id,
             ..interaction_from(id, ctx, next, current.created_at)
         };
-        if (Interaction {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        }) == current
-        {
+        if unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         write_interaction(&mut tx, &updated, false).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::INTERACTION_UPDATED,
-            InteractionId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::INTERACTION_UPDATED, id, &updated).await?;
         Ok(updated)
     }
 
@@ -254,15 +236,6 @@ impl InteractionRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let interaction = fetch_interaction(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "interactions", id.as_uuid()).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::INTERACTION_DELETED,
-            InteractionId::KIND,
-            id.as_uuid(),
-            &interaction,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::INTERACTION_DELETED, id, &interaction).await
     }
 }

@@ -14,7 +14,7 @@ use super::{check_subject_refs, soft_delete};
 use crate::SqlStore;
 use crate::db::{SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
-use crate::repos::{changed, corrupt, emit};
+use crate::repos::{changed, corrupt, emit_and_commit, unchanged};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TaskRow {
@@ -127,16 +127,7 @@ impl TaskRepo for SqlStore {
         let mut task = task_from(TaskId::new(), ctx, new, now());
         task.created_at = task.updated_at;
         write_task(&mut tx, &task, true).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::TASK_CREATED,
-            TaskId::KIND,
-            task.id.as_uuid(),
-            &task,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::TASK_CREATED, task.id, &task).await?;
         Ok(task)
     }
 
@@ -152,20 +143,14 @@ impl TaskRepo for SqlStore {
         page: PageRequest,
     ) -> Result<Page<Task>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {TASK_COLUMNS} FROM tasks"),
-            "org_id",
-            ctx.org_id(),
-        );
-        sql.push(" AND deleted_at IS NULL")
-            .and("status", "=", filter.status.map(|s| s.as_str()))
+        let mut sql = Sql::live(TASK_COLUMNS, "tasks", ctx.org_id());
+        sql.and("status", "=", filter.status.map(|s| s.as_str()))
             .and("assignee_id", "=", filter.assignee_id)
             .and("due_at", "<", filter.due_before)
             .and("person_id", "=", filter.person_id)
             .and("company_id", "=", filter.company_id)
             .and("deal_id", "=", filter.deal_id);
-        sql.sorted_page("id", TASK_SORTS, &page, tx.is_postgres())?;
-        fetch_sorted_page::<TaskRow, Task>(&mut tx, sql, &page).await
+        fetch_sorted_page::<TaskRow, Task>(&mut tx, sql, TASK_SORTS, &page).await
     }
 
     #[tracing::instrument(skip_all, fields(org_id = %ctx.org_id()))]
@@ -183,24 +168,11 @@ impl TaskRepo for SqlStore {
         )
         .await?;
         let updated = task_from(id, ctx, next, current.created_at);
-        if (Task {
-            updated_at: current.updated_at,
-            ..updated.clone()
-        }) == current
-        {
+        if unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         write_task(&mut tx, &updated, false).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::TASK_UPDATED,
-            TaskId::KIND,
-            id.as_uuid(),
-            &updated,
-        )
-        .await?;
-        tx.commit().await?;
+        emit_and_commit(tx, ctx, types::TASK_UPDATED, id, &updated).await?;
         Ok(updated)
     }
 
@@ -209,15 +181,6 @@ impl TaskRepo for SqlStore {
         let mut tx = self.tenant_tx(ctx, Access::WriteCrm).await?;
         let task = fetch_task(&mut tx, ctx, id).await?;
         soft_delete(&mut tx, ctx, "tasks", id.as_uuid()).await?;
-        emit(
-            &mut tx,
-            ctx,
-            types::TASK_DELETED,
-            TaskId::KIND,
-            id.as_uuid(),
-            &task,
-        )
-        .await?;
-        tx.commit().await
+        emit_and_commit(tx, ctx, types::TASK_DELETED, id, &task).await
     }
 }

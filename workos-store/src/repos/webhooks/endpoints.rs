@@ -55,16 +55,14 @@ impl WebhookRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_CREATED,
-            WebhookId::KIND,
-            webhook.id.as_uuid(),
+            webhook.id,
             &webhook.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(webhook)
     }
 
@@ -77,11 +75,7 @@ impl WebhookRepo for SqlStore {
 
     async fn list_webhooks(&self, ctx: &TenantContext, page: PageRequest) -> Result<Page<Webhook>> {
         let mut tx = self.tenant_tx(ctx, Access::Read).await?;
-        let mut sql = Sql::tenant(
-            &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks"),
-            "org_id",
-            ctx.org_id(),
-        );
+        let mut sql = Sql::select(WEBHOOK_COLUMNS, "webhooks", ctx.org_id());
         sql.page("id", &page)?;
         let rows: Vec<WebhookRow> = tx.fetch_sql(sql).await?;
         let rows = rows
@@ -126,12 +120,7 @@ impl WebhookRepo for SqlStore {
             ..current.clone()
         };
         // New header values may hide behind the same names: a replacement is always a change.
-        if headers.is_none()
-            && (Webhook {
-                updated_at: current.updated_at,
-                ..updated.clone()
-            }) == current
-        {
+        if headers.is_none() && unchanged(&updated, &current, |r| &mut r.updated_at) {
             return Ok(current);
         }
         tx.execute(
@@ -156,16 +145,14 @@ impl WebhookRepo for SqlStore {
             ],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_UPDATED,
-            WebhookId::KIND,
-            id.as_uuid(),
+            id,
             &updated.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(updated)
     }
 
@@ -179,16 +166,14 @@ impl WebhookRepo for SqlStore {
             args![ctx.org_id(), id.as_uuid()],
         )
         .await?;
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_DELETED,
-            WebhookId::KIND,
-            id.as_uuid(),
+            id,
             &webhook.redacted(),
         )
-        .await?;
-        tx.commit().await
+        .await
     }
 
     async fn webhook_secrets(&self, ctx: &TenantContext, id: WebhookId) -> Result<SealedSecrets> {
@@ -224,16 +209,14 @@ impl WebhookRepo for SqlStore {
         if changed == 0 {
             return Ok(false);
         }
-        emit(
-            &mut tx,
+        emit_and_commit(
+            tx,
             ctx,
             types::WEBHOOK_ENDPOINT_SECRET_ROTATED,
-            WebhookId::KIND,
-            id.as_uuid(),
+            id,
             &webhook.redacted(),
         )
         .await?;
-        tx.commit().await?;
         Ok(true)
     }
 

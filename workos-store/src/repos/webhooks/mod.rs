@@ -20,7 +20,7 @@ use workos_core::repo::{
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
-use super::{and_range, corrupt, emit};
+use super::{and_range, corrupt, emit, emit_and_commit, unchanged};
 use crate::db::{Sql, Tx, args, now};
 use crate::events::{Subscription, stored_actor};
 use crate::repos::fetch_page;
