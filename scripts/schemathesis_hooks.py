@@ -253,11 +253,27 @@ def _fix_summary(query: dict) -> None:
 
 @schemathesis.hook
 def map_case(context, case):
+    _fix_case(case)
+    return case
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs) -> None:
+    """The same rules again just before sending: in the stateful phase a link fills fields
+    (an `email` from a person, a `member_id` from a member) after `map_case` ran, which can
+    break a rule `map_case` had kept (a primary email repeated in `additional_emails`, an
+    agent given twice). Schemathesis re-reads what this hook changes to tell whether the case
+    is still one the document allows."""
+    _fix_case(case)
+
+
+def _fix_case(case) -> None:
+    """Brings a request meant as valid within the rules above; idempotent."""
     path, method = case.operation.path.removeprefix(API), case.method.upper()
     if method == "DELETE":
         _spare_anchor(case)
     if not _is_positive(case):
-        return case
+        return
     body = case.body if isinstance(case.body, dict) else None
     if path == "/leads/summary" and isinstance(case.query, dict):
         _fix_summary(case.query)
@@ -266,7 +282,7 @@ def map_case(context, case):
     if method == "GET" and isinstance(case.query, dict):
         _fix_cursor(case.query)
     if body is None:
-        return case
+        return
     if method in ("POST", "PATCH", "PUT"):
         _fix_references(body)
     if path in ("/sms/send", "/calls"):
@@ -289,4 +305,3 @@ def map_case(context, case):
         _fix_url(body)
     elif path.endswith("/ringing") and isinstance(body.get("members"), list):
         body["members"] = list(dict.fromkeys(body["members"]))
-    return case

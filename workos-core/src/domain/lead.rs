@@ -454,7 +454,8 @@ pub struct NewLead {
         schema(max_length = 100, pattern = r"^[^\u0000]*$")
     )]
     pub vertical: Option<String>,
-    /// Other answers: a JSON object of at most 32 KiB (`null` or absent means `{}`).
+    /// Other answers: a JSON object of at most 32 KiB (`null` or absent means `{}`), with no
+    /// NUL character in any key or string (Postgres cannot store one).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub answers: serde_json::Value,
     /// The consent given.
@@ -513,6 +514,16 @@ pub struct NewLead {
         schema(max_length = 2048, pattern = r"^[^\u0000]*$")
     )]
     pub referrer: Option<String>,
+}
+
+/// Whether a JSON value holds NUL in any string or object key, at any depth.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// Trims a text field; blank becomes `None`.
@@ -597,6 +608,11 @@ impl NewLead {
             serde_json::to_vec(&self.answers).is_ok_and(|b| b.len() <= MAX_ANSWERS_BYTES),
             "answers",
             "must be at most 32 KiB",
+        );
+        v.require(
+            !holds_nul(&self.answers),
+            "answers",
+            "must not contain NUL characters, in keys or values",
         );
         if let Some(c) = &mut self.consent {
             c.text = c.text.trim().to_owned();
@@ -824,6 +840,13 @@ mod tests {
             ..lead()
         };
         assert_eq!(fields(big.validate().unwrap_err()), ["answers"]);
+        for answers in [
+            serde_json::json!({ "a\0": 1 }),
+            serde_json::json!({ "a": { "b": ["ok", "x\0"] } }),
+        ] {
+            let mut nul = NewLead { answers, ..lead() };
+            assert_eq!(fields(nul.validate().unwrap_err()), ["answers"]);
+        }
     }
 
     #[test]

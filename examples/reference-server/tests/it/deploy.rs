@@ -624,6 +624,57 @@ async fn silent_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
     (url, taken)
 }
 
+/// Two counts read by one statement in the org's own transaction: the suites' role is
+/// subject to RLS like any (CI connects as an ordinary role, and RLS is forced on the tables'
+/// owner).
+async fn org_counts(pool: &sqlx::PgPool, org: uuid::Uuid, sql: &str) -> (i64, i64) {
+    let mut tx = pool
+        .begin_with(format!(
+            "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
+        ))
+        .await
+        .expect("the org's transaction");
+    sqlx::query_as(sql)
+        .fetch_one(&mut *tx)
+        .await
+        .expect("the counts")
+}
+
+/// The org of a record the API answered with.
+fn org_of(record: &Value) -> uuid::Uuid {
+    record["org_id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("the record's org")
+}
+
+/// Waits (up to a minute) until `who` has connected to the silent receiver.
+async fn until_connected(taken: &std::sync::atomic::AtomicUsize, server: &Running, who: &str) {
+    let reached = || taken.load(std::sync::atomic::Ordering::SeqCst) > 0;
+    for _ in 0..600 {
+        if reached() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reached(), "{who} reached the receiver:\n{}", server.log());
+}
+
+/// SIGTERMs a busy server: it must stop within the deadline and a margin for a loaded
+/// machine. Answers how long it took and how it exited, for the messages that follow.
+async fn terminate_in_time(
+    server: &mut Running,
+    deadline_secs: u64,
+) -> (Duration, Option<std::process::ExitStatus>) {
+    let (stopped_in, exit) = server.terminate().await;
+    assert!(
+        exit.is_some() && stopped_in < Duration::from_secs(deadline_secs + 20),
+        "SIGTERM stops the server within the deadline and a margin ({stopped_in:?}, {exit:?}):\n{}",
+        server.log()
+    );
+    (stopped_in, exit)
+}
+
 /// SIGTERM with thousands of lead deliveries pending to a partner that never answers: the
 /// server stops within `WORKOS_SHUTDOWN_TIMEOUT_SECS` (plus a generous margin for a loaded
 /// machine), and hands back every delivery it had claimed (no lease left), so another process
@@ -669,13 +720,7 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
     );
     let store = SqlStore::connect(db.url()).await.expect("connect");
     let pool = store.pg_pool().expect("Postgres").clone();
-    // The org from the API's answer: the suites' role is subject to RLS like any (CI connects
-    // as an ordinary role, and RLS is forced on the tables' owner), so rows are read in the
-    // org's own transaction.
-    let org: uuid::Uuid = partner["org_id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("the partner's org");
+    let org = org_of(&partner);
     let ctx = TenantContext::system(workos_core::ids::OrgId::from_uuid(org), "backlog");
     for i in 0..BACKLOG {
         let new = NewLead {
@@ -690,50 +735,24 @@ async fn sigterm_with_a_backlog_stops_in_time_and_hands_deliveries_back() {
             .await
             .expect("capture and route");
     }
-    let pending = |pool: sqlx::PgPool| async move {
-        let mut tx = pool
-            .begin_with(format!(
-                "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
-            ))
-            .await
-            .expect("the org's transaction");
-        let (pending, leased): (i64, i64) = sqlx::query_as(
+    let pending = || {
+        org_counts(
+            &pool,
+            org,
             "SELECT count(*) FILTER (WHERE status = 'pending'),
                     count(*) FILTER (WHERE lease_until IS NOT NULL) FROM lead_deliveries",
         )
-        .fetch_one(&mut *tx)
-        .await
-        .expect("deliveries");
-        (pending, leased)
     };
-    assert_eq!(
-        pending(pool.clone()).await,
-        (BACKLOG as i64, 0),
-        "the backlog"
-    );
+    assert_eq!(pending().await, (BACKLOG as i64, 0), "the backlog");
 
     // The real server with its lead sender: it claims a batch and sends into the silence.
     let mut server = deployment.serve().await;
-    let mut waited = 0;
-    while taken.load(std::sync::atomic::Ordering::SeqCst) == 0 && waited < 600 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-    }
-    assert!(
-        taken.load(std::sync::atomic::Ordering::SeqCst) > 0,
-        "the sender reached the partner:\n{}",
-        server.log()
-    );
-    let (_, leased) = pending(pool.clone()).await;
+    until_connected(&taken, &server, "the lead sender").await;
+    let (_, leased) = pending().await;
     assert!(leased > 0, "a batch is claimed");
 
-    let (stopped_in, exit) = server.terminate().await;
-    assert!(
-        exit.is_some() && stopped_in < Duration::from_secs(DEADLINE_SECS + 20),
-        "SIGTERM stops the server within the deadline and a margin ({stopped_in:?}, {exit:?}):\n{}",
-        server.log()
-    );
-    let (pending_after, leased_after) = pending(pool.clone()).await;
+    let (stopped_in, exit) = terminate_in_time(&mut server, DEADLINE_SECS).await;
+    let (pending_after, leased_after) = pending().await;
     assert_eq!(
         leased_after,
         0,
@@ -787,10 +806,7 @@ async fn sigterm_with_a_webhook_backlog_hands_the_deliveries_back() {
     assert!(exit.is_some_and(|s| s.success()), "{}", setup.log());
     let store = SqlStore::connect(db.url()).await.expect("connect");
     let pool = store.pg_pool().expect("Postgres").clone();
-    let org: uuid::Uuid = endpoint["org_id"]
-        .as_str()
-        .and_then(|id| id.parse().ok())
-        .expect("the endpoint's org");
+    let org = org_of(&endpoint);
     let ctx = TenantContext::system(workos_core::ids::OrgId::from_uuid(org), "backlog");
     for i in 0..BACKLOG {
         let new = NewPerson {
@@ -801,64 +817,36 @@ async fn sigterm_with_a_webhook_backlog_hands_the_deliveries_back() {
     }
     // Deliveries under a lease (ending later than now) and not yet attempted, in the org's
     // own transaction (the suites' role is subject to RLS).
-    let leased = |pool: sqlx::PgPool| async move {
-        let mut tx = pool
-            .begin_with(format!(
-                "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
-            ))
-            .await
-            .expect("the org's transaction");
-        let (leased, unattempted): (i64, i64) = sqlx::query_as(
+    let leased = || {
+        org_counts(
+            &pool,
+            org,
             "SELECT count(*) FILTER (WHERE locked_until > now()),
                     count(*) FILTER (WHERE attempts = 0) FROM webhook_deliveries",
         )
-        .fetch_one(&mut *tx)
-        .await
-        .expect("deliveries");
-        (leased, unattempted)
     };
 
     // The real server with its pipeline: it fans the events out, claims and sends into the
     // silence.
     let mut server = deployment.serve().await;
-    let mut waited = 0;
-    while taken.load(std::sync::atomic::Ordering::SeqCst) == 0 && waited < 600 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-    }
-    assert!(
-        taken.load(std::sync::atomic::Ordering::SeqCst) > 0,
-        "the worker reached the endpoint:\n{}",
-        server.log()
-    );
-    let (leased_before, _) = leased(pool.clone()).await;
+    until_connected(&taken, &server, "the webhook worker").await;
+    let (leased_before, _) = leased().await;
     assert!(leased_before > 0, "deliveries are claimed");
 
-    let (stopped_in, exit) = server.terminate().await;
-    assert!(
-        exit.is_some() && stopped_in < Duration::from_secs(DEADLINE_SECS + 20),
-        "SIGTERM stops the server within the deadline and a margin ({stopped_in:?}, {exit:?}):\n{}",
-        server.log()
-    );
-    let (leased_after, unattempted) = leased(pool.clone()).await;
+    let (stopped_in, exit) = terminate_in_time(&mut server, DEADLINE_SECS).await;
+    let (leased_after, unattempted) = leased().await;
     assert_eq!(
         leased_after,
         0,
         "every claimed delivery was handed back ({exit:?} after {stopped_in:?}):\n{}",
         server.log()
     );
-    let fanned_out: i64 = {
-        let mut tx = pool
-            .begin_with(format!(
-                "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
-            ))
-            .await
-            .expect("the org's transaction");
-        sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries")
-            .fetch_one(&mut *tx)
-            .await
-            .expect("deliveries")
-    };
+    let (fanned_out, _) = org_counts(
+        &pool,
+        org,
+        "SELECT count(*), 0::bigint FROM webhook_deliveries",
+    )
+    .await;
     assert_eq!(
         unattempted, fanned_out,
         "none was recorded as attempted: the endpoint never answered"

@@ -325,34 +325,28 @@ async fn attachment_limits_bad_input_and_isolation(app: &GmailApp) {
         b["attachments"] = attachments;
         b
     };
-    app.post(
-        "/api/v1/email/send",
-        &owner,
-        &with(json!([{"filename": "a", "content_type": "text/plain", "content": "***"}])),
-    )
-    .await
-    .invalid_field("attachments[0].content");
-    app.post(
-        "/api/v1/email/send",
-        &owner,
-        &with(json!([{"filename": "a", "content_type": "pdf", "content": small}])),
-    )
-    .await
-    .invalid_field("attachments[0].content_type");
-    app.post(
-        "/api/v1/email/send",
-        &owner,
-        &with(json!([{"filename": "a", "content_type": "multipart/mixed", "content": small}])),
-    )
-    .await
-    .invalid_field("attachments[0].content_type");
-    app.post(
-        "/api/v1/email/send",
-        &owner,
-        &with(json!([{"filename": " ", "content_type": "text/plain", "content": small}])),
-    )
-    .await
-    .invalid_field("attachments[0].filename");
+    for (attachment, field) in [
+        (
+            json!({"filename": "a", "content_type": "text/plain", "content": "***"}),
+            "attachments[0].content",
+        ),
+        (
+            json!({"filename": "a", "content_type": "pdf", "content": small}),
+            "attachments[0].content_type",
+        ),
+        (
+            json!({"filename": "a", "content_type": "multipart/mixed", "content": small}),
+            "attachments[0].content_type",
+        ),
+        (
+            json!({"filename": " ", "content_type": "text/plain", "content": small}),
+            "attachments[0].filename",
+        ),
+    ] {
+        app.post("/api/v1/email/send", &owner, &with(json!([attachment])))
+            .await
+            .invalid_field(field);
+    }
     app.post(
         "/api/v1/email/send",
         &owner,
