@@ -149,7 +149,7 @@ impl JwtVerifier {
     /// The verifier for `config`.
     ///
     /// # Errors
-    /// When the JWKS client cannot be built.
+    /// When the secret is empty, or the JWKS client cannot be built.
     pub fn new(config: &JwtConfig) -> anyhow::Result<Self> {
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         validation.validate_nbf = true;
@@ -168,10 +168,14 @@ impl JwtVerifier {
         }
         validation.set_required_spec_claims(&required);
         Ok(Self {
+            // jsonwebtoken refuses an empty HMAC key; the configuration already refuses one
+            // shorter than `MIN_JWT_SECRET_BYTES`.
             secret: config
                 .secret
                 .as_deref()
-                .map(jsonwebtoken::DecodingKey::from_secret),
+                .map(jsonwebtoken::DecodingKey::from_secret)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("WORKOS_JWT_SECRET: not a usable HS256 key: {e}"))?,
             jwks: config
                 .jwks_url
                 .clone()

@@ -18,7 +18,7 @@
 //!   maximum, as search's does), every `cursor` one has
 //!   [`Cursor`]'s form (a timeline's has `TimelineCursor`'s);
 //! - free-text query parameters refuse NUL, as the query extractor does;
-//! - what utoipa 5 gets wrong for generated clients: the variants of `PartnerDelivery` (an
+//! - what utoipa gets wrong for generated clients: the variants of `PartnerDelivery` (an
 //!   internally tagged enum) refuse unknown fields as the server does, and object-valued
 //!   property defaults are left to the descriptions.
 
@@ -110,7 +110,7 @@ pub fn document(
     public: &BTreeSet<(String, String)>,
 ) -> Value {
     let mut doc = serde_json::to_value(generated).expect("an OpenAPI document serialises");
-    // utoipa 5 drops `deny_unknown_fields` from the variants of an internally tagged enum;
+    // utoipa (5 and 6) drops `deny_unknown_fields` from the variants of an internally tagged enum;
     // the server refuses unknown fields there as anywhere.
     // An object as a property's `default` (a nested settings object's defaults) is dropped:
     // generated clients cannot give a nested model a default (openapi-python-client refuses
@@ -353,6 +353,9 @@ fn complete_operation(op: &mut Map<String, Value>, path: &str, method: &str, is_
             continue;
         }
         let response = response.as_object_mut().expect("a response is an object");
+        // OpenAPI 3.1 requires a response's `description`; utoipa 6 leaves an empty one out
+        // (3.2 made it optional), so the responses that give none get the empty one back.
+        response.entry("description").or_insert_with(|| json!(""));
         if is_error {
             response.insert("content".into(), problem_content());
         }

@@ -143,21 +143,24 @@ async fn bad_jwts_are_refused(app: &TestApp) {
     let hs512 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
         &claims,
-        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes())
+            .expect("a non-empty HMAC key"),
     )
     .expect("sign");
     get(hs512).await.problem(401);
     let no_exp = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({ "sub": user }),
-        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes())
+            .expect("a non-empty HMAC key"),
     )
     .expect("sign");
     get(no_exp).await.problem(401);
     let not_a_user = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({ "sub": "admin", "exp": chrono::Utc::now().timestamp() + 3600 }),
-        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(app.jwt_secret.as_bytes())
+            .expect("a non-empty HMAC key"),
     )
     .expect("sign");
     get(not_a_user).await.problem(401);
@@ -189,7 +192,7 @@ fn signed(secret: &str, claims: &serde_json::Value) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).expect("a non-empty HMAC key"),
     )
     .expect("sign")
 }

@@ -348,7 +348,7 @@ pub(crate) fn jwt_with(secret: &str, user: Uuid, exp_in_secs: i64) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).expect("a non-empty HMAC key"),
     )
     .expect("sign a JWT")
 }

@@ -188,7 +188,7 @@ async fn tokens_from_a_jwks_url_sign_users_in(app: &TestApp) {
     let hs = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &json!({ "sub": user.to_string(), "exp": chrono::Utc::now().timestamp() + 3600, "aud": "authenticated" }),
-        &EncodingKey::from_secret(b"any-secret-any-secret-any-secret"),
+        &EncodingKey::from_secret(b"any-secret-any-secret-any-secret").expect("a non-empty HMAC key"),
     )
     .unwrap();
     assert_eq!(status(hs).await, 401);
