@@ -74,6 +74,48 @@ where
     spawn_supervised_until(name, std::future::pending(), make)
 }
 
+/// A running periodic job ([`spawn_periodic`]); [`JobHandle::shutdown`] stops it. Dropping it
+/// leaves the job running until the runtime stops.
+#[derive(Debug)]
+pub struct JobHandle {
+    task: JoinHandle<()>,
+}
+
+impl JobHandle {
+    /// Stops the job: cancels its task and waits until it has ended. The engine's jobs commit
+    /// each unit of work on its own, so a run cut short loses nothing it finished.
+    pub async fn shutdown(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+}
+
+/// Runs `run()` every `interval`, the first at once (a late run delays the next tick rather
+/// than bunching them), supervised as [`spawn_supervised`]: a run that panics is logged,
+/// counted and the schedule started again.
+///
+/// # Panics
+/// Outside a Tokio runtime.
+pub fn spawn_periodic<F, Fut>(name: &'static str, interval: Duration, run: F) -> JobHandle
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let run = std::sync::Arc::new(run);
+    let task = spawn_supervised(name, move || {
+        let run = std::sync::Arc::clone(&run);
+        async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                run().await;
+            }
+        }
+    });
+    JobHandle { task }
+}
+
 /// [`spawn_supervised`] for a task with a shutdown signal: once `stopped` completes, a
 /// supervisor waiting out a restart backoff ends at once, without another run. (A run under way
 /// hears the signal itself and returns, as it does unsupervised.)

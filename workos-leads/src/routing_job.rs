@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::Utc;
 use workos_core::domain::LeadStatus;
 use workos_core::repo::RoutingRepo;
+pub use workos_core::supervise::JobHandle;
+use workos_core::supervise::spawn_periodic;
 use workos_core::tenant::TenantContext;
 
 /// How long a `new` lead is left to the request that captured it before the job routes it.
@@ -19,20 +21,6 @@ pub const NEW_LEAD_GRACE: Duration = Duration::from_secs(120);
 const ORGS_PER_PAGE: u32 = 500;
 /// The most leads routed per org per run (the rest wait for the next run).
 const LEADS_PER_ORG: u32 = 1_000;
-
-/// A running job; dropping it leaves the job running until the runtime stops.
-#[derive(Debug)]
-pub struct JobHandle {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl JobHandle {
-    /// Stops the job. A run cut short loses nothing: each lead commits on its own.
-    pub async fn shutdown(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
-}
 
 /// Starts the job over `store`: a run every `interval` (the first at once).
 ///
@@ -43,22 +31,16 @@ where
     S: RoutingRepo + ?Sized + 'static,
 {
     // Supervised: a run that panics is logged, counted and started again.
-    let task = workos_core::supervise::spawn_supervised("lead-routing", move || {
+    spawn_periodic("lead-routing", interval, move || {
         let store = Arc::clone(&store);
         async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                match run_once(&*store).await {
-                    Ok(0) => {}
-                    Ok(routed) => tracing::info!(routed, "queued-lead job run done"),
-                    Err(e) => tracing::warn!(error = %e, "queued-lead job run failed"),
-                }
+            match run_once(&*store).await {
+                Ok(0) => {}
+                Ok(routed) => tracing::info!(routed, "queued-lead job run done"),
+                Err(e) => tracing::warn!(error = %e, "queued-lead job run failed"),
             }
         }
-    });
-    JobHandle { task }
+    })
 }
 
 /// One run: for each org with waiting leads, routes them (oldest first) at the current time.

@@ -11,6 +11,8 @@
 //! bounded, and the partition maintenance takes a lock of its own.
 
 use std::time::Duration;
+pub use workos_core::supervise::JobHandle;
+use workos_core::supervise::spawn_periodic;
 
 use chrono::Utc;
 use workos_core::{Error, Result};
@@ -77,35 +79,16 @@ impl RetentionConfig {
     }
 }
 
-/// A running job; [`JobHandle::shutdown`] stops it.
-#[derive(Debug)]
-pub struct JobHandle {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl JobHandle {
-    /// Stops the job. A run cut short loses nothing: each batch commits on its own.
-    pub async fn shutdown(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
-}
-
 /// Starts the job, supervised (restarted if it panics): a run every `interval`, the first at
 /// once.
 pub fn spawn(store: SqlStore, policy: RetentionPolicy, interval: Duration) -> JobHandle {
-    let task = workos_core::supervise::spawn_supervised("retention", move || {
+    spawn_periodic("retention", interval, move || {
         let (store, policy) = (store.clone(), policy.clone());
         async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                run_once(&store, &policy).await;
-            }
+            // What a run removed is logged and counted by `run_once` itself.
+            let _ = run_once(&store, &policy).await;
         }
-    });
-    JobHandle { task }
+    })
 }
 
 /// One run as of now: logs and counts what it deleted, or why it failed.

@@ -19,6 +19,8 @@ use workos_core::domain::{CallLeg, CallProgress, UnfinishedCall, call_status_is_
 use workos_core::repo::{
     CallSettingsRepo, CommsRepo, IntegrationRepo, OptOutRepo, PersonRepo, PhoneRepo,
 };
+pub use workos_core::supervise::JobHandle;
+use workos_core::supervise::spawn_periodic;
 use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
@@ -99,20 +101,6 @@ pub struct ReconcileReport {
     pub failed: usize,
 }
 
-/// A running job; [`JobHandle::shutdown`] stops it.
-#[derive(Debug)]
-pub struct JobHandle {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl JobHandle {
-    /// Stops the job. A run cut short loses nothing: each call is updated on its own.
-    pub async fn shutdown(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
-}
-
 /// Starts the job, supervised (restarted if it panics): a run every [`ReconcileConfig::interval`]
 /// (the first at once); `None` when the interval turns it off.
 ///
@@ -129,27 +117,21 @@ where
         + 'static,
 {
     let interval = config.interval?;
-    let task = workos_core::supervise::spawn_supervised("call-reconcile", move || {
+    Some(spawn_periodic("call-reconcile", interval, move || {
         let accounts = Arc::clone(&accounts);
         async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                match run_once(&accounts, &config, Utc::now()).await {
-                    Ok(r) if r.checked == 0 => {}
-                    Ok(r) => tracing::info!(
-                        checked = r.checked,
-                        settled = r.settled,
-                        failed = r.failed,
-                        "call reconciliation run done"
-                    ),
-                    Err(e) => tracing::warn!(error = %e, "call reconciliation run failed"),
-                }
+            match run_once(&accounts, &config, Utc::now()).await {
+                Ok(r) if r.checked == 0 => {}
+                Ok(r) => tracing::info!(
+                    checked = r.checked,
+                    settled = r.settled,
+                    failed = r.failed,
+                    "call reconciliation run done"
+                ),
+                Err(e) => tracing::warn!(error = %e, "call reconciliation run failed"),
             }
         }
-    });
-    Some(JobHandle { task })
+    }))
 }
 
 /// One run as of `now`: reads from Twilio every call of every org not final
