@@ -22,10 +22,11 @@
 //!
 //! Variants of every operation:
 //! - `engine`: the `SqlStore` repository call (tenant transaction as `workos_app`, RLS, typed
-//!   decoding, and for `create` the contact index, the event and the notification);
+//!   decoding, and for `create` the contact index, the event and the post-commit wake-up of
+//!   other processes, which runs in the background but uses the same CPU);
 //! - `raw`: the engine's data statements on a pooled connection, no transaction (for `create`
 //!   the engine's whole write: on one Postgres node its one statement that inserts the person,
-//!   their contact-index rows and the `person.created` event and notifies; on Citus the same as
+//!   their contact-index rows and the `person.created` event; on Citus the same as
 //!   the separate statements the engine's portable path sends);
 //! - `raw+tx`: the same statements inside `BEGIN` … `COMMIT` (reads: dropped, so rolled back
 //!   like the engine's) as the connecting role, so no RLS;
@@ -361,8 +362,8 @@ struct RawSql {
 
 /// The engine's statements, marked with `variant`. For `create`, on one Postgres node the
 /// engine's single statement (`write_new_person`'s fast path: the person, the contact index,
-/// the org's event stream head, the event, the notification); on Citus the portable path's
-/// statements (the person, one contact row, the head, the event, the notification at commit).
+/// the org's event stream head, the event); on Citus the portable path's statements (the
+/// person, one contact row, the head, the event).
 fn raw_sql(variant: &str, citus: bool) -> RawSql {
     let tag = format!("/* bench {variant} */");
     const INSERT_PERSON: &str = "INSERT INTO people (first_name, last_name, email, additional_emails, phone, \
@@ -384,7 +385,6 @@ fn raw_sql(variant: &str, citus: bool) -> RawSql {
             format!(
                 "{tag} INSERT INTO domain_events (pos, {EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
             ),
-            format!("{tag} SELECT pg_notify('workos_events', $1)"),
         ]
     } else {
         vec![format!(
@@ -400,7 +400,7 @@ fn raw_sql(variant: &str, citus: bool) -> RawSql {
                FROM workos_head h, unnest($19::uuid[], $20::text[], $21::timestamptz[], $22::text[], \
                     $23::uuid[], $24::jsonb[], $25::text[]) \
                     WITH ORDINALITY AS u(id, type, occurred_at, subject_kind, subject_id, data, request_id, n)) \
-             SELECT ARRAY(SELECT taken FROM workos_contacts), pg_notify('workos_events', $26)"
+             SELECT ARRAY(SELECT taken FROM workos_contacts)"
         )]
     };
     RawSql {
@@ -575,8 +575,7 @@ async fn raw_create(
         .bind(now);
     let event_id = Uuid::now_v7();
     let data = new.event_data(org, now);
-    let notice = format!("{org} bench");
-    if let [_, contact, head, event, notify] = create {
+    if let [_, contact, head, event] = create {
         // Citus: the portable path, statement by statement.
         let done = person.execute(&mut *c).await?;
         ensure!(done.rows_affected() == 1, "raw insert wrote nothing");
@@ -604,7 +603,6 @@ async fn raw_create(
             .bind(None::<String>)
             .execute(&mut *c)
             .await?;
-        sqlx::query(notify).bind(notice).execute(&mut *c).await?;
     } else {
         let row = person
             .bind(org)
@@ -620,7 +618,6 @@ async fn raw_create(
             .bind(vec![new.id])
             .bind(vec![data])
             .bind(vec![None::<String>])
-            .bind(notice)
             .fetch_one(&mut *c)
             .await?;
         let taken: Vec<String> = sqlx::Row::try_get(&row, 0)?;

@@ -145,13 +145,13 @@ pub(crate) enum Conn {
 
 /// How to wake consumers once a transaction that wrote events commits.
 pub(crate) enum Wake {
-    /// Postgres: `pg_notify` inside the transaction, delivered on commit to every listener
-    /// but this process's (whose listener skips notices naming `instance`), and the
-    /// in-process notice sent on `local` after the commit.
+    /// Postgres: after the commit, the in-process notice on `local` and a post to the
+    /// process's [`Notifier`](crate::notifier::Notifier), which wakes the other processes
+    /// (the transaction itself notifies nothing: see `crate::notifier`).
     #[cfg(feature = "postgres")]
     Notify {
-        /// The store's instance, named in the payload.
-        instance: std::sync::Arc<str>,
+        /// Wakes the other processes.
+        notifier: std::sync::Arc<crate::notifier::Notifier>,
         /// This process's event bus (set once anything subscribed to it).
         local: std::sync::Arc<tokio::sync::OnceCell<crate::postgres::Buses>>,
     },
@@ -174,8 +174,6 @@ pub(crate) struct Tx {
     fast: bool,
     /// The org whose events this transaction wrote, to wake consumers on commit.
     wrote_events: Option<OrgId>,
-    /// Whether a statement already notified (Postgres), so commit does not again.
-    notified: bool,
     /// Whether this transaction made deliveries due now, to wake delivery workers on commit.
     made_due: bool,
     /// The events recorded through [`Tx::record`], in order; those from `written` on are not
@@ -193,7 +191,6 @@ struct Savepoint {
     name: &'static str,
     events: usize,
     written: usize,
-    notified: bool,
     made_due: bool,
 }
 
@@ -233,7 +230,6 @@ impl Tx {
             wake,
             fast,
             wrote_events: None,
-            notified: false,
             made_due: false,
             events: Vec::new(),
             written: 0,
@@ -249,15 +245,14 @@ impl Tx {
             name,
             events: self.events.len(),
             written: self.written,
-            notified: self.notified,
             made_due: self.made_due,
         });
         Ok(())
     }
 
     /// Undoes everything since savepoint `name`: the events recorded since are dropped, those
-    /// recorded before it but written after it are due to be written again, and a
-    /// notification queued since is gone (Postgres drops it with the rolled-back work).
+    /// recorded before it but written after it are due to be written again, and deliveries
+    /// made due since no longer wake the workers.
     pub(crate) async fn rollback_to_savepoint(&mut self, name: &'static str) -> Result<()> {
         self.execute(&format!("ROLLBACK TO SAVEPOINT {name}"), Vec::new())
             .await?;
@@ -266,7 +261,6 @@ impl Tx {
             let sp = &self.savepoints[i];
             self.events.truncate(sp.events);
             self.written = sp.written;
-            self.notified = sp.notified;
             self.made_due = sp.made_due;
             self.savepoints.truncate(i + 1);
         }
@@ -344,11 +338,10 @@ impl Tx {
     }
 
     /// Notes that a statement of this transaction wrote events of `org` itself, outside
-    /// [`Tx::record`]. `notified`: the statement also ran `pg_notify`, so commit need not.
+    /// [`Tx::record`], so the commit wakes their consumers.
     #[cfg(feature = "postgres")]
-    pub(crate) fn wrote_events_of(&mut self, org: OrgId, notified: bool) {
+    pub(crate) fn wrote_events_of(&mut self, org: OrgId) {
         self.wrote_events = Some(org);
-        self.notified |= notified;
     }
 
     /// Runs a [`Sql`] statement; returns the number of rows it affected.
@@ -362,8 +355,8 @@ impl Tx {
     }
 
     /// Appends a domain event to the log in this transaction. Events are written together
-    /// when the transaction commits (on Postgres in one statement that also queues the
-    /// transaction's notification), so recording costs no round trip; nothing in a writing
+    /// when the transaction commits (on Postgres in one statement), so recording costs no
+    /// round trip; nothing in a writing
     /// transaction reads the log back.
     pub(crate) async fn record(&mut self, event: &DomainEvent) -> Result<()> {
         self.wrote_events = Some(event.org_id);
@@ -393,8 +386,8 @@ impl Tx {
     }
 
     /// Postgres: runs the data-modifying `WITH` items `ctes` (`name AS (INSERT …)`, their
-    /// placeholders bound on `args`) together with the events recorded and not yet written and
-    /// this transaction's notification, in one statement, and answers the row of `select`
+    /// placeholders bound on `args`) together with the events recorded and not yet written, in
+    /// one statement, and answers the row of `select`
     /// (expressions over the items' `RETURNING`). One round trip where a write and the
     /// commit's event insert were two.
     #[cfg(feature = "postgres")]
@@ -408,31 +401,22 @@ impl Tx {
         R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
     {
         let mut items: Vec<String> = ctes.to_vec();
-        let mut notify = String::new();
         // Events of several orgs (rare: system jobs) are appended at commit, org by org.
         let unwritten = if crate::outbox::single_org(&self.events[self.written..]) {
             self.events.len() - self.written
         } else {
             0
         };
-        if let (Wake::Notify { instance, .. }, true) = (&self.wake, unwritten > 0) {
-            let payload = format!("{} {instance}", self.events[self.written].org_id);
+        if unwritten > 0 {
             items.extend(crate::outbox::append_items(
                 &self.events[self.written..],
                 &mut args,
             )?);
-            // Delivered at commit: consumers of the log in other processes (this process's
-            // own listener skips notices naming its instance: the commit tells its subscribers
-            // in-process), and delivery workers when this transaction made deliveries due.
-            notify = format!(", pg_notify('workos_events', {})", args.bind(payload)?);
-            if self.made_due {
-                notify.push_str(", pg_notify('workos_deliveries', '')");
-            }
         }
         let sql = if items.is_empty() {
             format!("SELECT {select}")
         } else {
-            format!("WITH {} SELECT {select}{notify}", items.join(", "))
+            format!("WITH {} SELECT {select}", items.join(", "))
         };
         let Some(pg) = self.fast_pg() else {
             return Err(Error::internal(
@@ -445,19 +429,19 @@ impl Tx {
             .await
             .map_err(db_error)?;
         if unwritten > 0 {
-            self.notified = true;
-            self.made_due = false;
             self.written = self.events.len();
         }
         Ok(row)
     }
 
-    /// Commits, waking event consumers when events were written and delivery workers when
-    /// deliveries were made due.
+    /// Commits. Then tells this process's consumers in-process, and posts to the
+    /// [`Notifier`](crate::notifier::Notifier) for the other processes: the org whose events
+    /// were written, and whether deliveries were made due.
     pub(crate) async fn commit(mut self) -> Result<()> {
         self.write_events().await?;
         // Records processes cache, changed here: every process drops them (see
-        // `crate::invalidation`).
+        // `crate::invalidation`). Rare administrative writes: notified in the transaction, so
+        // delivered exactly at commit.
         let stale = crate::Invalidation::of_events(&self.events);
         #[cfg(feature = "postgres")]
         if let (Wake::Notify { .. }, false) = (&self.wake, stale.is_empty()) {
@@ -474,71 +458,57 @@ impl Tx {
             )
             .await?;
         }
-        // Postgres: this process's subscribers hear of the commit from `local` (at once, and
-        // with the ids of the events written through `record`); other processes from the
-        // notification.
-        #[cfg(feature = "postgres")]
-        let mut local_notice = None;
-        #[cfg(feature = "postgres")]
-        #[cfg_attr(not(feature = "sqlite"), expect(irrefutable_let_patterns))]
-        if let Wake::Notify { instance, local } = &self.wake {
-            // Told in-process: events written through `record` (by id), or written by a
-            // statement that did not notify (the notification below skips this process).
-            if let (Some(org), Some(local)) = (self.wrote_events, local.get())
-                && (!self.events.is_empty() || !self.notified)
-            {
-                local_notice = Some((
-                    local.events.clone(),
-                    EventNotice {
-                        org_id: Some(org),
-                        events: self.events.iter().map(|e| e.id).collect(),
-                    },
-                ));
-            }
-            // Events a statement wrote itself (`wrote_events_of`) and did not notify.
-            let events = self.wrote_events.filter(|_| !self.notified);
-            let payload = events.map(|org| format!("{org} {instance}"));
-            // One notification per transaction and channel, not per event; delivered at commit.
-            match (payload, self.made_due) {
-                (Some(payload), false) => {
-                    self.execute("SELECT pg_notify('workos_events', $1)", args![payload])
-                        .await?;
-                }
-                (Some(payload), true) => {
-                    self.execute(
-                        "SELECT pg_notify('workos_events', $1), pg_notify('workos_deliveries', '')",
-                        args![payload],
-                    )
-                    .await?;
-                }
-                (None, true) => {
-                    self.execute("SELECT pg_notify('workos_deliveries', '')", args![])
-                        .await?;
-                }
-                (None, false) => {}
-            }
-        }
-        // COMMIT runs to its end even if this future is dropped (see `run_to_completion`).
+        let (org, due) = (self.wrote_events, self.made_due);
+        // COMMIT runs to its end even if this future is dropped (see `run_to_completion`), and
+        // so does the post to the other processes once it succeeded.
         match self.conn {
             #[cfg(feature = "postgres")]
-            Conn::Pg(c) => run_to_completion(c.commit()).await?.map_err(db_error)?,
+            Conn::Pg(c) => {
+                let notifier = match &self.wake {
+                    Wake::Notify { notifier, .. } => Some(notifier.clone()),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                };
+                run_to_completion(async move {
+                    c.commit().await?;
+                    if let Some(notifier) = notifier {
+                        notifier.post(org, due);
+                    }
+                    Ok::<_, sqlx::Error>(())
+                })
+                .await?
+                .map_err(db_error)?;
+            }
             #[cfg(feature = "sqlite")]
             Conn::Sqlite(c) => run_to_completion(c.commit()).await?.map_err(db_error)?,
         }
+        // This process's subscribers: the events written through `record` by id (readable at
+        // once), or the org alone for events a statement wrote itself.
         #[cfg(feature = "postgres")]
-        if let Some((local, notice)) = local_notice {
+        #[cfg_attr(not(feature = "sqlite"), expect(irrefutable_let_patterns))]
+        if let Wake::Notify { local, .. } = &self.wake
+            && let Some(buses) = local.get()
+        {
             // No receivers is fine: nobody is waiting.
-            let _ = local.send(notice);
+            if let Some(org) = org {
+                let _ = buses.events.send(EventNotice {
+                    org_id: Some(org),
+                    events: self.events.iter().map(|e| e.id).collect(),
+                });
+            }
+            if due {
+                let _ = buses.due.send(EventNotice::default());
+            }
         }
         #[cfg(feature = "sqlite")]
         #[cfg_attr(not(feature = "postgres"), expect(irrefutable_let_patterns))]
-        if let Wake::Local(events, due, caches) = &self.wake {
+        if let Wake::Local(events, due_bus, caches) = &self.wake {
             // No receivers is fine: nobody is waiting.
-            if let Some(org) = self.wrote_events {
+            if let Some(org) = org {
                 let _ = events.send(org);
             }
-            if self.made_due {
-                let _ = due.send(());
+            if due {
+                let _ = due_bus.send(());
             }
             for change in stale {
                 let _ = caches.send(change);

@@ -59,6 +59,8 @@ mod events;
 mod invalidation;
 mod invalidation_listener;
 mod migrations;
+#[cfg(feature = "postgres")]
+mod notifier;
 mod outbox;
 #[cfg(feature = "postgres")]
 mod pg_connect;

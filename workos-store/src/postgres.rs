@@ -42,9 +42,9 @@ pub(crate) struct PgBackend {
     /// forwarded to the workers, and multi-statement fast paths give way to router statements.
     citus: Arc<OnceCell<bool>>,
     bus: Arc<OnceCell<Buses>>,
-    /// Names this store in its event notifications, so its own listener skips them (its
-    /// subscribers were told in-process already).
-    instance: Arc<str>,
+    /// Wakes the other processes after commits; its instance name is in every notice it
+    /// sends, so this store's own listener skips them (its subscribers are told in-process).
+    notifier: Arc<crate::notifier::Notifier>,
 }
 
 pub(crate) enum Scope<'a> {
@@ -101,11 +101,12 @@ impl PgBackend {
     }
 
     pub(crate) fn new(pool: PgPool) -> Self {
+        let instance: Arc<str> = uuid::Uuid::now_v7().simple().to_string().into();
         Self {
+            notifier: Arc::new(crate::notifier::Notifier::new(pool.clone(), instance)),
             pool,
             citus: Arc::new(OnceCell::new()),
             bus: Arc::new(OnceCell::new()),
-            instance: uuid::Uuid::now_v7().simple().to_string().into(),
         }
     }
 
@@ -156,7 +157,7 @@ impl PgBackend {
                 .map_err(db_error)?;
         }
         let wake = Wake::Notify {
-            instance: self.instance.clone(),
+            notifier: self.notifier.clone(),
             local: self.bus.clone(),
         };
         let mut tx = Tx::new(Conn::Pg(tx), wake, !citus);
@@ -210,7 +211,7 @@ impl PgBackend {
                 };
                 let senders = buses.clone();
                 let pool = self.pool.clone();
-                let instance = self.instance.clone();
+                let instance = self.notifier.instance().clone();
                 tokio::spawn(async move {
                     // Ends with the store: a closed pool means nobody will read notices again.
                     while !pool.is_closed() {
@@ -218,8 +219,13 @@ impl PgBackend {
                         // re-established): notices may have been missed, so wake everyone.
                         // No subscriber right now is fine: the log is durable, notices only wake.
                         match listener.try_recv().await {
+                            // Notices name the process that sent them ("<org> <instance>", or
+                            // the instance alone for due deliveries); this process's own
+                            // subscribers were told in-process at its commits.
                             Ok(Some(n)) if n.channel() == DUE_CHANNEL => {
-                                let _ = senders.due.send(EventNotice::default());
+                                if n.payload() != &*instance {
+                                    let _ = senders.due.send(EventNotice::default());
+                                }
                             }
                             Ok(Some(n)) if n.channel() == crate::invalidation::CHANNEL => {
                                 let _ = senders
@@ -227,7 +233,6 @@ impl PgBackend {
                                     .send(crate::Invalidation::from_payload(n.payload()));
                             }
                             Ok(Some(n)) => {
-                                // "<org> <instance>" (or the org alone).
                                 let (org, from) =
                                     n.payload().split_once(' ').unwrap_or((n.payload(), ""));
                                 if from != &*instance {

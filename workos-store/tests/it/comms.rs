@@ -238,3 +238,22 @@ async fn sms_to_a_released_number_writes_nothing(store: &SqlStore) {
     assert!(stored.created);
     assert_eq!(stored.record.org_id, b.org.id);
 }
+
+contract_test!(a_new_message_wakes_the_log_consumers);
+/// Recording a message wakes this process's consumers of the log, naming the org (on one
+/// Postgres node the message and its events are written by one statement, outside
+/// `Tx::record`, and the commit still tells them).
+async fn a_new_message_wakes_the_log_consumers(store: &SqlStore) {
+    use workos_core::events::EventBus as _;
+    let t = Tenant::new(store, "Acme").await;
+    let ctx = t.system();
+    let line = org_phone(store, &ctx, 1).await;
+    let mut notices = store.subscribe().await.unwrap();
+    let sms = inbound(line, &phone(2), "SM1", UnknownSender::StoreUnmatched);
+    assert!(store.record_sms(&ctx, sms).await.unwrap().created);
+    let notice = tokio::time::timeout(std::time::Duration::from_secs(30), notices.next())
+        .await
+        .expect("a notice arrives")
+        .unwrap();
+    assert_eq!(notice.org_id, Some(t.org.id));
+}

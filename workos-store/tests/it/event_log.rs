@@ -423,3 +423,46 @@ async fn bus_wakes_subscribers(store: &SqlStore) {
         assert_eq!(notice.org_id, Some(b.org.id), "every subscriber is woken");
     }
 }
+
+/// Two stores on one Postgres database stand for two processes (each with its own pool,
+/// listener and notifier). A commit in one wakes the other's subscribers, naming the org, and
+/// its own once, in-process, by event id: its wake-up of the others is not heard back.
+#[tokio::test]
+async fn a_commit_wakes_the_other_processes() {
+    let Some(db) = workos_tests::db::TestDatabase::postgres("workos_wakeups").await else {
+        return;
+    };
+    let here = SqlStore::connect(db.url()).await.expect("connect");
+    here.migrate().await.expect("migrate");
+    let there = SqlStore::connect(db.url()).await.expect("connect");
+    let a = Tenant::new(&here, "A").await;
+    let mut ours = here.subscribe().await.unwrap();
+    let mut theirs = there.subscribe().await.unwrap();
+    let next = async |sub: &mut Box<dyn workos_core::events::EventSubscription>| {
+        timeout(PATIENCE, sub.next())
+            .await
+            .expect("a notice arrives")
+            .unwrap()
+    };
+
+    company(&here, &a.ctx, "c1").await;
+    // The wake-ups of A's creation may still be on their way to `there`: it hears of A.
+    let heard = timeout(PATIENCE, async {
+        while theirs.next().await.unwrap().org_id != Some(a.org.id) {}
+    })
+    .await;
+    assert!(heard.is_ok(), "the other process hears of the org");
+    // In-process notices reach only those subscribed at the commit: this is A's company.
+    let notice = next(&mut ours).await;
+    assert_eq!(notice.org_id, Some(a.org.id));
+    assert_eq!(notice.events.len(), 1, "told in-process, by event id");
+
+    // Org C's wake-ups reach `here` through Postgres, after at least one that `here` sent
+    // (`there` heard it before C existed): were `here` hearing its own, that one would come
+    // first.
+    let c = Tenant::new(&there, "C").await;
+    company(&there, &c.ctx, "c2").await;
+    let notice = next(&mut ours).await;
+    assert_eq!(notice.org_id, Some(c.org.id), "no echo of its own commits");
+    assert!(notice.events.is_empty(), "from another process: the org only");
+}

@@ -271,6 +271,26 @@ async fn workers_are_woken_when_deliveries_become_due(store: &SqlStore) {
 }
 store_test!(workers_are_woken_when_deliveries_become_due);
 
+/// Workers in other processes are woken too: two stores on one Postgres database stand for
+/// two processes, and the deliveries a dispatch makes due in one wake the other's workers.
+#[tokio::test]
+async fn workers_of_other_processes_are_woken() {
+    let Some(db) = workos_tests::db::TestDatabase::postgres("workos_due").await else {
+        return;
+    };
+    let here = SqlStore::connect(db.url()).await.unwrap();
+    here.migrate().await.unwrap();
+    let there = SqlStore::connect(db.url()).await.unwrap();
+    let h = Harness::new(&here).await;
+    h.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    let mut due = there.subscribe_due().await.unwrap();
+    dispatch(&h, 1, 1).await;
+    tokio::time::timeout(HANG_GUARD, due.next())
+        .await
+        .expect("a notice in the other process")
+        .unwrap();
+}
+
 /// A delivery whose endpoint's secrets do not open (here: a worker with another key) is
 /// dead-lettered at once with an attempt saying why, and nothing is sent.
 async fn unreadable_secrets_dead_letter(store: &SqlStore) {

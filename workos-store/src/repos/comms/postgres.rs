@@ -26,7 +26,7 @@ pub(super) async fn insert_record(
     // place before this record's in the org's stream.
     tx.write_events().await?;
     // $1 org, $2 phone, $3 person or the phone to find them by, $4 whether unlinked is fine;
-    // then the record's values, the interaction's, the two events', and the wake-up payload.
+    // then the record's values, the interaction's and the two events'.
     let (person, unmatched, person_arg) = match link {
         Link::Person(p) => ("$3::uuid", true, Arg::from(p)),
         Link::ByPhone { phone, unmatched } => (
@@ -41,7 +41,6 @@ pub(super) async fn insert_record(
     let interaction = interaction_args(&r.interaction);
     let e1 = i + interaction.len();
     let e2 = e1 + EVENT_ARGS;
-    let wake = e2 + EVENT_ARGS;
     let sql = format!(
         "WITH found AS (
                  SELECT {person} AS person_id,
@@ -54,10 +53,8 @@ pub(super) async fn insert_record(
              h AS (INSERT INTO event_streams AS s (org_id, head) SELECT $1, 2 FROM rec
                    ON CONFLICT (org_id) DO UPDATE SET head = s.head + excluded.head RETURNING head),
              e1 AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) SELECT h.head - 1, {e1p} FROM rec, i, h),
-             e2 AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) SELECT h.head, {e2p} FROM rec, h),
-             woke AS (SELECT pg_notify('{channel}', ${wake}) FROM rec)
-         SELECT (SELECT id FROM rec), found.person_id, found.phone_ok, (SELECT count(*) FROM woke)
-         FROM found",
+             e2 AS (INSERT INTO domain_events (pos, {EVENT_COLUMNS}) SELECT h.head, {e2p} FROM rec, h)
+         SELECT (SELECT id FROM rec), found.person_id, found.phone_ok FROM found",
         table = r.table,
         columns = r.columns,
         link = r.link,
@@ -65,7 +62,6 @@ pub(super) async fn insert_record(
         ip = placeholders(i, interaction.len()),
         e1p = event_select(e1),
         e2p = event_select(e2),
-        channel = crate::postgres::CHANNEL,
     );
     let [created, own] = &r.events;
     let mut values = args![ctx.org_id(), r.phone_id];
@@ -75,15 +71,14 @@ pub(super) async fn insert_record(
     values.extend(interaction);
     values.extend(event_args(created));
     values.extend(event_args(own));
-    values.push(ctx.org_id().to_string().into());
-    let (id, person, phone_ok, _): (Option<Uuid>, Option<Uuid>, bool, i64) =
+    let (id, person, phone_ok): (Option<Uuid>, Option<Uuid>, bool) =
         tx.fetch_one(&sql, values).await?;
     let person = person.map(PersonId::from_uuid);
     if !phone_ok {
         return Err(Error::not_found(PhoneId::KIND));
     }
     if id.is_some() {
-        tx.wrote_events_of(ctx.org_id(), true);
+        tx.wrote_events_of(ctx.org_id());
         return Ok(Written::New(person));
     }
     if person.is_none() && !unmatched {
