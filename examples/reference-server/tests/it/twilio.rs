@@ -1323,23 +1323,39 @@ async fn outbound_sms_timeout_is_not_retried() {
 // -------------------------------------------------------------------------------------------
 // Statement budget of the inbound path
 
-/// Counts the statements sqlx runs (its `sqlx::query` log events) on this thread.
+/// Counts the statements sqlx runs (its `sqlx::query` log events) on this thread, except the
+/// wake-ups of other processes (`pg_notify`), which the notifier sends after commits, coalesced
+/// and off the request's path.
 struct StatementCounter(Arc<AtomicUsize>);
+
+/// Whether any field of an event mentions `pg_notify`.
+#[derive(Default)]
+struct Notifies(bool);
+
+impl tracing::field::Visit for Notifies {
+    fn record_debug(&mut self, _: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0 |= format!("{value:?}").contains("pg_notify");
+    }
+}
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::SeqCst);
+            let mut notifies = Notifies::default();
+            event.record(&mut notifies);
+            if !notifies.0 {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 }
 
 /// On Postgres, an inbound SMS from a known sender to a number seen before costs two
-/// statements (round trips): one finding the sender and writing the message, its interaction,
-/// both events and the wake-up (re-checking the cached owner of the number), and the commit
-/// (the `BEGIN` carries the tenant settings and is not logged by sqlx). Runs on one thread so that every statement
-/// of the server is counted (the subscriber is the thread's). Postgres only: round trips are
-/// what this guards, and SQLite runs its statements on its own worker threads.
+/// statements (round trips): one finding the sender and writing the message, its interaction
+/// and both events (re-checking the cached owner of the number), and the commit (the `BEGIN`
+/// carries the tenant settings and is not logged by sqlx). Runs on one thread so that every
+/// statement of the server is counted (the subscriber is the thread's). Postgres only: round
+/// trips are what this guards, and SQLite runs its statements on its own worker threads.
 fn inbound_sms_statement_budget(backend: Backend, budget: usize) {
     use tracing_subscriber::layer::SubscriberExt as _;
     let count = Arc::new(AtomicUsize::new(0));
