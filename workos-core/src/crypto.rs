@@ -19,8 +19,8 @@
 use std::fmt;
 
 use aes_gcm::{
-    Aes256Gcm, Key, Nonce,
-    aead::{Aead, AeadCore, KeyInit, OsRng, Payload},
+    Aes256Gcm, Key,
+    aead::{Aead, Generate as _, KeyInit, Payload},
 };
 use base64::{
     Engine as _,
@@ -32,6 +32,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 type HmacSha256 = Hmac<Sha256>;
+/// An AES-GCM nonce (96 bits).
+type Nonce = aes_gcm::aead::Nonce<Aes256Gcm>;
 
 /// Errors of the crypto module. Messages never include key material or plaintext.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +183,7 @@ impl Cipher {
     #[must_use]
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let aead = &self.keys[0].1;
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let nonce = Nonce::generate();
         let sealed = aead
             .encrypt(
                 &nonce,
@@ -210,7 +212,7 @@ impl Cipher {
     pub fn decrypt(&self, data: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let (key_id, nonce, sealed) = split(data).ok_or(CryptoError::Malformed)?;
         let open = |aead: &Aes256Gcm| {
-            aead.decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
+            aead.decrypt(nonce, Payload { msg: sealed, aad })
                 .map_err(|_| CryptoError::Decrypt)
         };
         let named = match self.key(key_id) {
@@ -245,7 +247,7 @@ impl Cipher {
             && self.keys[0]
                 .1
                 .decrypt(
-                    Nonce::from_slice(nonce),
+                    nonce,
                     Payload {
                         msg: sealed,
                         aad: current,
@@ -344,16 +346,17 @@ impl SealLabel {
 }
 
 fn aead_for(key: &SecretKey) -> Aes256Gcm {
-    Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0))
+    Aes256Gcm::new(&Key::<Aes256Gcm>::from(key.0))
 }
 
 /// Splits a ciphertext into `(key id, nonce, ciphertext ‖ tag)`, or `None` when it is too short
 /// or of an unknown version.
-fn split(data: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+fn split(data: &[u8]) -> Option<(u8, &Nonce, &[u8])> {
     if data.len() < HEADER_LEN + TAG_LEN || data[0] != FORMAT_VERSION {
         return None;
     }
-    Some((data[1], &data[2..HEADER_LEN], &data[HEADER_LEN..]))
+    let nonce = <&Nonce>::try_from(&data[2..HEADER_LEN]).ok()?;
+    Some((data[1], nonce, &data[HEADER_LEN..]))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -487,7 +490,7 @@ pub fn parse_prefix(key: &str) -> Option<&str> {
 // ---------------------------------------------------------------------------------------------
 
 fn new_hmac(key: &[u8]) -> HmacSha256 {
-    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length")
+    HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length")
 }
 
 /// HMAC-SHA256 of `msg` under `key`.
