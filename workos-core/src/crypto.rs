@@ -27,7 +27,7 @@ use base64::{
     engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
 };
 use hmac::{Hmac, Mac};
-use rand::{Rng as _, RngCore as _};
+use rand::{Rng as _, RngExt as _};
 use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
@@ -82,9 +82,7 @@ impl SecretKey {
     /// Generates a fresh random key from the operating system's CSPRNG.
     #[must_use]
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(bytes)
+        Self(random_bytes())
     }
 
     /// Encodes the key as standard (padded) base64, the format [`SecretKey::from_base64`] reads.
@@ -424,11 +422,11 @@ impl ApiKeyHasher {
     /// Mints a new random API key.
     #[must_use]
     pub fn generate(&self) -> GeneratedApiKey {
-        let mut rng = rand::rngs::OsRng;
+        let mut rng = os_rng();
         let mut prefix = String::with_capacity(PREFIX_LEN);
         prefix.push_str(API_KEY_TAG);
         for _ in 0..PREFIX_ID_LEN {
-            let i = rng.gen_range(0..PREFIX_ALPHABET.len());
+            let i = rng.random_range(0..PREFIX_ALPHABET.len());
             prefix.push(char::from(PREFIX_ALPHABET[i]));
         }
         let mut random = [0u8; 32];
@@ -491,6 +489,22 @@ pub fn parse_prefix(key: &str) -> Option<&str> {
 
 fn new_hmac(key: &[u8]) -> HmacSha256 {
     HmacSha256::new_from_slice(key).expect("HMAC accepts keys of any length")
+}
+
+/// `N` random bytes from the operating system's CSPRNG (keys, secrets).
+///
+/// # Panics
+/// When the operating system has no random source to give (as reading it always did here).
+#[must_use]
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    os_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// The operating system's random source, failing loudly rather than answering less.
+fn os_rng() -> rand::rand_core::UnwrapErr<rand::rngs::SysRng> {
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng)
 }
 
 /// HMAC-SHA256 of `msg` under `key`.
