@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, ensure};
 use hdrhistogram::Histogram;
-use sqlx::{Connection as _, PgConnection};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -100,7 +100,7 @@ pub async fn create_database(url: &str, db: &str, role: DbRole) -> Result<()> {
         DbRole::Seeding => check_seeding_role(url).await?,
         DbRole::Creating => connect_admin(url).await?,
     };
-    sqlx::raw_sql(&format!("CREATE DATABASE \"{db}\""))
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
         .execute(&mut admin)
         .await
         .with_context(|| format!("CREATE DATABASE {db}"))?;
@@ -114,9 +114,11 @@ pub async fn create_database(url: &str, db: &str, role: DbRole) -> Result<()> {
 /// When it cannot connect or the drop fails.
 pub async fn drop_database(url: &str, db: &str) -> Result<()> {
     let mut admin = PgConnection::connect(url).await?;
-    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut admin)
-        .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
     admin.close().await?;
     Ok(())
 }
@@ -127,7 +129,7 @@ pub async fn drop_database(url: &str, db: &str) -> Result<()> {
 /// When it cannot connect or a statement fails; the error names the SQL.
 pub async fn admin_sql(url: &str, sql: &str) -> Result<()> {
     let mut admin = connect_admin(url).await?;
-    sqlx::raw_sql(sql)
+    sqlx::raw_sql(AssertSqlSafe(sql))
         .execute(&mut admin)
         .await
         .with_context(|| sql.to_owned())?;
@@ -167,7 +169,7 @@ pub fn in_scratch_database<T>(
 /// # Errors
 /// When either statement fails.
 pub async fn settle(pool: &sqlx::PgPool, tables: &str) -> Result<()> {
-    sqlx::raw_sql(&format!("VACUUM (ANALYZE) {tables}"))
+    sqlx::raw_sql(AssertSqlSafe(format!("VACUUM (ANALYZE) {tables}")))
         .execute(pool)
         .await
         .context("VACUUM ANALYZE")?;

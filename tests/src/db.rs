@@ -30,7 +30,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use sqlx::{Connection as _, Executor as _, PgConnection};
+use sqlx::{AssertSqlSafe, Connection as _, Executor as _, PgConnection};
 use uuid::Uuid;
 
 /// A database of one test's own, dropped with this value. Drop whatever holds connections to
@@ -77,7 +77,7 @@ impl TestDatabase {
     pub async fn postgres(prefix: &str) -> Option<Self> {
         let (admin_url, name, mut admin) = admin_session(prefix).await?;
         admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
             .await
             .expect("create the test database");
         let _ = admin.close().await;
@@ -258,16 +258,13 @@ impl Cluster {
         let copy = template.map_or(String::new(), |t| format!(" TEMPLATE \"{t}\""));
         for url in &self.admin_urls {
             let mut node = PgConnection::connect(url).await.expect("connect to a node");
-            node.execute(format!("CREATE DATABASE \"{name}\"{copy}").as_str())
+            node.execute(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"{copy}")))
                 .await
                 .expect("create the test database on a node");
             if template.is_none() {
-                node.execute(
-                    format!(
-                        "ALTER DATABASE \"{name}\" SET citus.shard_count = {CITUS_TEST_SHARDS}"
-                    )
-                    .as_str(),
-                )
+                node.execute(AssertSqlSafe(format!(
+                    "ALTER DATABASE \"{name}\" SET citus.shard_count = {CITUS_TEST_SHARDS}"
+                )))
                 .await
                 .expect("set the shard count");
                 let mut fresh = PgConnection::connect(&with_database(url, name))
@@ -311,9 +308,9 @@ impl Cluster {
     async fn freeze(&self, name: &str) {
         for url in &self.admin_urls {
             let mut node = PgConnection::connect(url).await.expect("connect to a node");
-            node.execute(
-                format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false").as_str(),
-            )
+            node.execute(AssertSqlSafe(format!(
+                "ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false"
+            )))
             .await
             .expect("close the template to connections");
             sqlx::query(
@@ -364,15 +361,18 @@ impl TestRole {
     pub async fn login(prefix: &str, member_of: &[&str]) -> Option<Self> {
         let (admin_url, name, mut admin) = admin_session(prefix).await?;
         admin
-            .execute(
-                format!("CREATE ROLE \"{name}\" LOGIN NOSUPERUSER NOBYPASSRLS INHERIT").as_str(),
-            )
+            .execute(AssertSqlSafe(format!(
+                "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER NOBYPASSRLS INHERIT"
+            )))
             .await
             .expect("create the test role (the DATABASE_URL role needs CREATEROLE)");
         let role = Self { name, admin_url };
         for member_of in member_of {
             admin
-                .execute(format!("GRANT \"{member_of}\" TO \"{}\"", role.name).as_str())
+                .execute(AssertSqlSafe(format!(
+                    "GRANT \"{member_of}\" TO \"{}\"",
+                    role.name
+                )))
                 .await
                 .unwrap_or_else(|e| panic!("grant {member_of} to the test role: {e}"));
         }
@@ -437,7 +437,7 @@ fn execute_from_drop(url: &str, sql: String) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?;
             admin
-                .execute(sql.as_str())
+                .execute(AssertSqlSafe(sql))
                 .await
                 .map_err(|e| e.to_string())?;
             admin.close().await.map_err(|e| e.to_string())

@@ -173,7 +173,9 @@ async fn bench() -> Result<()> {
     let database = format!("workos_gmailbench_{}", uuid::Uuid::now_v7().simple());
     let mut admin = PgConnection::connect(&admin_url).await?;
     admin
-        .execute(format!("CREATE DATABASE \"{database}\"").as_str())
+        .execute(sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE \"{database}\""
+        )))
         .await?;
     let outcome = run(
         &with_database(&admin_url, &database),
@@ -188,7 +190,9 @@ async fn bench() -> Result<()> {
         eprintln!("kept database {database}");
     } else {
         admin
-            .execute(format!("DROP DATABASE \"{database}\" WITH (FORCE)").as_str())
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE \"{database}\" WITH (FORCE)"
+            )))
             .await?;
     }
     outcome

@@ -68,7 +68,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use hdrhistogram::Histogram;
 use sqlx::types::Json;
-use sqlx::{Connection as _, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection, PgPool};
 use uuid::Uuid;
 use workos_core::domain::{EmailAddress, NewPerson, PersonFilter};
 use workos_core::ids::{ApiKeyId, OrgId, PersonId, UserId};
@@ -518,7 +518,7 @@ fn raw_statement<'a>(
     Box::pin(async move {
         match op {
             Op::Get => {
-                let row = sqlx::query_as::<_, RawPerson>(&sql.get)
+                let row = sqlx::query_as::<_, RawPerson>(AssertSqlSafe(sql.get.as_str()))
                     .bind(org)
                     .bind(pid)
                     .fetch_optional(&mut *c)
@@ -530,7 +530,7 @@ fn raw_statement<'a>(
                 black_box(row);
             }
             Op::List => {
-                let rows = sqlx::query_as::<_, RawPerson>(&sql.list)
+                let rows = sqlx::query_as::<_, RawPerson>(AssertSqlSafe(sql.list.as_str()))
                     .bind(org)
                     .bind(i64::from(PAGE) + 1)
                     .fetch_all(&mut *c)
@@ -547,7 +547,7 @@ fn raw_statement<'a>(
 /// `sql` (settings; no parameters) on `c`, with the simple protocol as the engine sends them.
 fn simple<'a>(c: &'a mut PgConnection, sql: &'a str) -> BoxFuture<'a, Result<()>> {
     Box::pin(async move {
-        sqlx::Executor::execute(c, sql).await?;
+        sqlx::Executor::execute(c, AssertSqlSafe(sql)).await?;
         Ok(())
     })
 }
@@ -560,7 +560,7 @@ async fn raw_create(
     new: &NewRow,
 ) -> Result<()> {
     let now = Utc::now();
-    let person = sqlx::query(&create[0])
+    let person = sqlx::query(AssertSqlSafe(create[0].as_str()))
         .bind(Some("New"))
         .bind(Some(format!("Person{}", new.seq)))
         .bind(Some(new.email.as_str()))
@@ -579,19 +579,19 @@ async fn raw_create(
         // Citus: the portable path, statement by statement.
         let done = person.execute(&mut *c).await?;
         ensure!(done.rows_affected() == 1, "raw insert wrote nothing");
-        sqlx::query(contact)
+        sqlx::query(AssertSqlSafe(contact.as_str()))
             .bind(org)
             .bind("email")
             .bind(new.email.as_str())
             .bind(new.id)
             .execute(&mut *c)
             .await?;
-        let (pos,): (i64,) = sqlx::query_as(head)
+        let (pos,): (i64,) = sqlx::query_as(AssertSqlSafe(head.as_str()))
             .bind(org)
             .bind(1_i64)
             .fetch_one(&mut *c)
             .await?;
-        sqlx::query(event)
+        sqlx::query(AssertSqlSafe(event.as_str()))
             .bind(pos)
             .bind(event_id)
             .bind(org)
@@ -686,7 +686,7 @@ async fn one_op(sh: &Shared, s: Scenario, rng: &mut Rng) -> Result<Duration> {
             } else {
                 let mut tx = match begin {
                     Some((begin, after)) => {
-                        let mut tx = ds.pool.begin_with(begin).await?;
+                        let mut tx = ds.pool.begin_with(AssertSqlSafe(begin)).await?;
                         for statement in &after {
                             simple(&mut tx, statement).await?;
                         }

@@ -2,6 +2,7 @@
 //! typed arguments, and error mapping. Repository code is written once against [`Tx`] and runs
 //! on either backend; only opening a transaction and the event wake-ups differ.
 
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::Timestamp;
@@ -205,6 +206,10 @@ macro_rules! on_conn {
     };
 }
 
+// sqlx 0.9 takes only `&'static str` or text asserted safe (`AssertSqlSafe`) as SQL. Every
+// statement here is the store's own text, assembled at run time from fixed fragments per
+// backend and table (identifiers from code, never a value: values are bound), so it is asserted
+// here, on the one path all queries take.
 macro_rules! bind_all {
     ($q:expr, $args:expr) => {{
         let mut q = $q;
@@ -300,7 +305,7 @@ impl Tx {
 
     /// All rows of a query.
     pub(crate) async fn fetch_all<R: Row>(&mut self, sql: &str, args: Vec<Arg>) -> Result<Vec<R>> {
-        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(sql), args).fetch_all(&mut **c).await)
+        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql)), args).fetch_all(&mut **c).await)
             .map_err(db_error)
     }
 
@@ -310,19 +315,19 @@ impl Tx {
         sql: &str,
         args: Vec<Arg>,
     ) -> Result<Option<R>> {
-        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(sql), args).fetch_optional(&mut **c).await)
+        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql)), args).fetch_optional(&mut **c).await)
             .map_err(db_error)
     }
 
     /// Exactly one row of a query.
     pub(crate) async fn fetch_one<R: Row>(&mut self, sql: &str, args: Vec<Arg>) -> Result<R> {
-        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(sql), args).fetch_one(&mut **c).await)
+        on_conn!(self, c => bind_all!(sqlx::query_as::<_, R>(AssertSqlSafe(sql)), args).fetch_one(&mut **c).await)
             .map_err(db_error)
     }
 
     /// Runs a statement; returns the number of rows it affected.
     pub(crate) async fn execute(&mut self, sql: &str, args: Vec<Arg>) -> Result<u64> {
-        on_conn!(self, c => bind_all!(sqlx::query(sql), args).execute(&mut **c).await.map(|r| r.rows_affected()))
+        on_conn!(self, c => bind_all!(sqlx::query(AssertSqlSafe(sql)), args).execute(&mut **c).await.map(|r| r.rows_affected()))
             .map_err(db_error)
     }
 
@@ -424,7 +429,7 @@ impl Tx {
                 std::io::Error::other("fetch_with_events"),
             ));
         };
-        let row = sqlx::query_as_with::<_, R, _>(&sql, args.0)
+        let row = sqlx::query_as_with::<_, R, _>(AssertSqlSafe(sql), args.0)
             .fetch_one(pg)
             .await
             .map_err(db_error)?;

@@ -2,6 +2,7 @@
 //! deployment can migrate as one role and run as another, and refuse to start on a schema older
 //! than the code needs.
 
+use sqlx::AssertSqlSafe;
 use sqlx::migrate::Migrator;
 use workos_core::{Error, Result};
 
@@ -126,7 +127,7 @@ fn unreadable(e: sqlx::Error) -> Error {
 #[cfg(feature = "postgres")]
 pub(crate) async fn postgres_status(pool: &sqlx::PgPool) -> Result<MigrationStatus> {
     let exists = format!("SELECT to_regclass('{TABLE}') IS NOT NULL");
-    read_status(pool, &exists, &POSTGRES).await
+    read_status(pool, exists, &POSTGRES).await
 }
 
 /// The status of the SQLite database `pool` reaches.
@@ -134,29 +135,29 @@ pub(crate) async fn postgres_status(pool: &sqlx::PgPool) -> Result<MigrationStat
 pub(crate) async fn sqlite_status(pool: &sqlx::SqlitePool) -> Result<MigrationStatus> {
     let exists =
         format!("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '{TABLE}'");
-    read_status(pool, &exists, &SQLITE).await
+    read_status(pool, exists, &SQLITE).await
 }
 
 /// Reads the migrations table (when `exists_sql` finds it) and compares it with `migrator`.
 async fn read_status<DB>(
     pool: &sqlx::Pool<DB>,
-    exists_sql: &str,
+    exists_sql: String,
     migrator: &Migrator,
 ) -> Result<MigrationStatus>
 where
     DB: sqlx::Database,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
     (bool,): for<'r> sqlx::FromRow<'r, DB::Row>,
     AppliedRow: for<'r> sqlx::FromRow<'r, DB::Row>,
 {
-    let (exists,): (bool,) = sqlx::query_as(exists_sql)
+    let (exists,): (bool,) = sqlx::query_as(AssertSqlSafe(exists_sql))
         .fetch_one(pool)
         .await
         .map_err(unreadable)?;
     let rows: Vec<AppliedRow> = if exists {
         let sql = format!("SELECT version, success, checksum FROM {TABLE} ORDER BY version");
-        sqlx::query_as(&sql)
+        sqlx::query_as(AssertSqlSafe(sql))
             .fetch_all(pool)
             .await
             .map_err(unreadable)?
@@ -164,4 +165,18 @@ where
         Vec::new()
     };
     Ok(compare(migrator, &rows))
+}
+
+#[cfg(test)]
+mod tests {
+    /// sqlx 0.9 can record migrations in another table (`sqlx.toml`, a feature this crate
+    /// leaves off); the status check reads [`super::TABLE`], so the migrators must write there.
+    /// (`table_name` is sqlx's hidden field: a rename of it fails this test's build, loudly.)
+    #[test]
+    fn the_migrators_record_in_the_table_the_status_check_reads() {
+        #[cfg(feature = "postgres")]
+        assert_eq!(super::POSTGRES.table_name, super::TABLE);
+        #[cfg(feature = "sqlite")]
+        assert_eq!(super::SQLITE.table_name, super::TABLE);
+    }
 }

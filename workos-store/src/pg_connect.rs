@@ -1,17 +1,17 @@
-//! Connecting to Postgres: `DATABASE_URL` with libpq's `sslmode` meanings, over sqlx 0.8.6's
+//! Connecting to Postgres: `DATABASE_URL` with libpq's `sslmode` meanings, over sqlx 0.9's
 //! rustls (ring, with the webpki roots, so public CAs are trusted), and connection errors that
 //! say what failed (a refused certificate and why) without ever repeating the URL.
 //!
-//! What sqlx 0.8.6 does for each mode, and what this module changes so that the mode means what
+//! What sqlx 0.9 does for each mode, and what this module changes so that the mode means what
 //! it means to libpq:
 //!
-//! | `sslmode` | sqlx 0.8.6 alone | here |
+//! | `sslmode` | sqlx 0.9 alone | here |
 //! |---|---|---|
 //! | `disable` | no TLS | same |
 //! | `allow` | no TLS, ever (sqlx has no `allow`) | libpq's: plain first; if the server refuses the plain connection, TLS (unverified) |
 //! | `prefer` (default) | TLS if the server offers it (unverified), else plain | also libpq's retry: if the server refuses the TLS connection or the handshake fails, plain |
 //! | `require` | TLS, never verified, even with a root certificate | libpq's: verified like `verify-ca` when a root certificate is configured |
-//! | `verify-ca` | chain checked; the host name too (see below) | same |
+//! | `verify-ca` | chain checked, not the host name | same |
 //! | `verify-full` | chain and host name checked | same |
 //!
 //! The root certificate comes, as in libpq, from `sslrootcert=` in the URL, else `PGSSLROOTCERT`,
@@ -22,11 +22,13 @@
 //! public roots (libpq would refuse to connect); that is what a managed service whose
 //! certificate chains to a public CA needs.
 //!
-//! Where sqlx 0.8.6 still differs from libpq, stricter in both cases:
-//! - a root certificate is trusted *in addition to* the public roots, not instead of them;
-//! - `verify-ca` checks the host name as well: its no-host-name verifier predates rustls's
-//!   `NotValidForNameContext` error (sqlx issue 3793, fixed after 0.8.6), so a name mismatch is
-//!   refused. Connect by a name the certificate holds.
+//! Where sqlx 0.9 still differs from libpq: a root certificate is trusted *in addition to* the
+//! public roots, not instead of them (stricter libpq behaviour would need a verifier of our
+//! own); and the root certificate file is read once, for the pool's first TLS connection
+//! (sqlx keeps the TLS configuration it built), so a rotated CA file takes a restart.
+//!
+//! `hostaddr=` (or `PGHOSTADDR`) is where to connect, while the host name is what
+//! `verify-full` checks, as in libpq (sqlx 0.9; 0.8 replaced the host with it).
 //!
 //! Over a Unix socket TLS is never used, whatever the mode (libpq ignores `sslmode` there; the
 //! server would refuse the upgrade). `allow` and `prefer` decide once, on the pool's first
@@ -188,7 +190,8 @@ impl ConnectPlan {
                         format!("{shown} holds no PEM certificate"),
                     ));
                 }
-                // A file is read again for each connection (sqlx), so a rotated CA is picked up.
+                // sqlx 0.9 reads a file once, for the first TLS connection, and keeps the
+                // configuration it built from it (see the module docs).
                 let options = if pem {
                     options.ssl_root_cert_from_pem(bytes)
                 } else {
@@ -200,9 +203,17 @@ impl ConnectPlan {
         };
 
         let unix_socket = options.get_socket().is_some() || options.get_host().starts_with('/');
-        let place = match options.get_socket() {
-            Some(dir) => dir.display().to_string(),
-            None => format!("{}:{}", options.get_host(), options.get_port()),
+        // The address sqlx connects to when one is given (the URL's, else PGHOSTADDR, which
+        // sqlx reads and ignores unless it is an IP address), beside the name it verifies.
+        let hostaddr = param(&["hostaddr"])
+            .or_else(|| env("PGHOSTADDR"))
+            .filter(|a| a.parse::<std::net::IpAddr>().is_ok());
+        let place = match (options.get_socket(), hostaddr) {
+            (Some(dir), _) => dir.display().to_string(),
+            (None, Some(addr)) => {
+                format!("{} ({addr}):{}", options.get_host(), options.get_port())
+            }
+            (None, None) => format!("{}:{}", options.get_host(), options.get_port()),
         };
         let label = mode_name(mode);
         if unix_socket {
@@ -274,14 +285,7 @@ impl ConnectPlan {
                 ),
             },
             C::NotValidForName | C::NotValidForNameContext { .. } => {
-                let mut text = format!("name mismatch: {why}");
-                if matches!(self.effective, PgSslMode::VerifyCa) {
-                    text.push_str(
-                        " (this build checks the host name for verify-ca too, and for require \
-                         with a root certificate: connect by a name the certificate holds)",
-                    );
-                }
-                text
+                format!("name mismatch: {why}")
             }
             other => other.to_string(),
         }
@@ -469,6 +473,19 @@ mod tests {
         assert!(
             e.to_string().contains("PGSSLROOTCERT") && e.to_string().contains("no PEM"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_hostaddr_is_named_beside_the_host() {
+        let p = plan(&format!("{URL}?hostaddr=10.0.0.5"), &[]).unwrap();
+        assert_eq!(p.place, "db.example (10.0.0.5):5433");
+        let p = plan(URL, &[("PGHOSTADDR", "10.0.0.6")]).unwrap();
+        assert_eq!(p.place, "db.example (10.0.0.6):5433");
+        let p = plan(URL, &[("PGHOSTADDR", "not-an-address")]).unwrap();
+        assert_eq!(
+            p.place, "db.example:5433",
+            "sqlx ignores it, so the message does"
         );
     }
 

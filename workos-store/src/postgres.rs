@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPoolOptions};
-use sqlx::{Connection as _, PgPool};
+use sqlx::{AssertSqlSafe, Connection as _, PgPool};
 use tokio::sync::{OnceCell, broadcast};
 use workos_core::events::EventNotice;
 use workos_core::ids::OrgId;
@@ -80,8 +80,9 @@ impl PgBackend {
             .after_connect(move |conn, _| {
                 let session = session.clone();
                 Box::pin(async move {
-                    if let Some(sql) = session.as_deref() {
-                        sqlx::Executor::execute(conn, sql).await?;
+                    if let Some(sql) = session {
+                        // Numbers formatted into fixed `SET`s (`PoolSettings::session_statement`).
+                        sqlx::Executor::execute(conn, AssertSqlSafe(sql)).await?;
                     }
                     Ok(())
                 })
@@ -143,7 +144,9 @@ impl PgBackend {
     /// opening round trip would leave the pooled connection in an aborted transaction.)
     pub(crate) async fn begin(&self, scope: Scope<'_>) -> Result<Tx> {
         let citus = self.is_citus().await?;
-        let (pool, begin) = (self.pool.clone(), begin_statement(&scope, citus));
+        // The scope's ids (UUIDs) formatted into fixed `SET`s: no text from input.
+        let begin = AssertSqlSafe(begin_statement(&scope, citus));
+        let pool = self.pool.clone();
         let mut tx = crate::db::run_to_completion(async move { pool.begin_with(begin).await })
             .await?
             .map_err(db_error)?;
@@ -152,7 +155,7 @@ impl PgBackend {
             // worker the transaction reaches: the settings the shards' policies read come in a
             // query of their own, after the switch that turns propagation on.
             let settings = worker_settings(&scope);
-            sqlx::Executor::execute(&mut *tx, settings.as_str())
+            sqlx::Executor::execute(&mut *tx, AssertSqlSafe(settings))
                 .await
                 .map_err(db_error)?;
         }

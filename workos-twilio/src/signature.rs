@@ -19,7 +19,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use workos_core::crypto::constant_time_eq;
@@ -119,7 +119,7 @@ impl RequestValidator {
     }
 
     fn mac_over(&self, url: &str, signed_params: &[u8]) -> Vec<u8> {
-        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(self.auth_token.as_bytes())
+        let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(self.auth_token.as_bytes())
             .expect("HMAC accepts keys of any length");
         mac.update(url.as_bytes());
         mac.update(signed_params);

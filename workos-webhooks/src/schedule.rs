@@ -14,7 +14,7 @@ use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
+use rand::{Rng, RngExt as _};
 
 /// The most entries a schedule may have.
 pub const MAX_ENTRIES: usize = 50;
@@ -157,7 +157,7 @@ impl RetrySchedule {
         now: DateTime<Utc>,
         retry_after: Option<Duration>,
     ) -> Option<DateTime<Utc>> {
-        self.next_after_with(&mut rand::thread_rng(), attempts_made, now, retry_after)
+        self.next_after_with(&mut rand::rng(), attempts_made, now, retry_after)
     }
 
     /// [`RetrySchedule::next_after`] with a given random number generator (for tests).
@@ -197,7 +197,7 @@ fn jitter<R: Rng + ?Sized>(rng: &mut R, delay: Duration) -> Duration {
     if delay.is_zero() {
         return delay;
     }
-    delay.mul_f64(rng.gen_range((1.0 - JITTER)..=(1.0 + JITTER)))
+    delay.mul_f64(rng.random_range((1.0 - JITTER)..=(1.0 + JITTER)))
 }
 
 #[cfg(test)]

@@ -19,8 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use rand::RngCore as _;
-use workos_core::crypto::{constant_time_eq, hmac_sha256};
+use workos_core::crypto::{constant_time_eq, hmac_sha256, random_bytes};
 
 /// The prefix of an encoded [`WebhookSecret`].
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -63,9 +62,7 @@ impl WebhookSecret {
     /// Mints a new secret of [`GENERATED_SECRET_BYTES`] random bytes from the OS RNG.
     #[must_use]
     pub fn generate() -> Self {
-        let mut key = vec![0u8; GENERATED_SECRET_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        Self::from_key(key)
+        Self::from_key(random_bytes::<GENERATED_SECRET_BYTES>().to_vec())
     }
 
     /// Parses a secret, with or without the `whsec_` prefix, in standard base64 with or without

@@ -376,7 +376,8 @@ async fn seed_history(store: &SqlStore, leads: u64) -> Result<()> {
     .context("seeding cap counters")?;
     if let Ok(sql) = std::env::var("BENCH_SETUP_SQL") {
         eprintln!("BENCH_SETUP_SQL: {sql}");
-        sqlx::raw_sql(&sql)
+        // The operator's own SQL, run as given.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
             .execute(pool)
             .await
             .context("BENCH_SETUP_SQL")?;

@@ -2,7 +2,7 @@
 //! form with a shared secret requires of its submissions.
 
 use chrono::{DateTime, Utc};
-use rand::Rng as _;
+use rand::RngExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::check_text;
@@ -29,7 +29,7 @@ pub use crate::ids::LeadFormId;
 /// A new random public form id: `lf_` and 32 hex digits (128 random bits), safe to publish.
 #[must_use]
 pub fn new_public_form_id() -> String {
-    let bytes: [u8; 16] = rand::thread_rng().r#gen();
+    let bytes: [u8; 16] = rand::rng().random();
     let mut out = String::with_capacity(35);
     out.push_str("lf_");
     for b in bytes {

@@ -8,7 +8,7 @@
 //! candidate partners' rows.
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
-use rand::Rng;
+use rand::{Rng, RngExt as _};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -332,7 +332,7 @@ pub fn select_partners(
     last: Option<PartnerId>,
     n: usize,
 ) -> Vec<PartnerId> {
-    select_partners_with(&mut rand::thread_rng(), strategy, candidates, last, n)
+    select_partners_with(&mut rand::rng(), strategy, candidates, last, n)
 }
 
 /// [`select_partners`] with a given source of randomness.
@@ -387,7 +387,7 @@ fn weighted_order<R: Rng + ?Sized>(
     let mut out = Vec::with_capacity(n);
     while out.len() < n && !pool.is_empty() {
         let total: u64 = pool.iter().map(|c| u64::from(c.weight.max(1))).sum();
-        let mut ticket = rng.gen_range(0..total);
+        let mut ticket = rng.random_range(0..total);
         let mut chosen = pool.len() - 1;
         for (i, c) in pool.iter().enumerate() {
             let w = u64::from(c.weight.max(1));

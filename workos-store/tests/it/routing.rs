@@ -1913,9 +1913,9 @@ async fn a_slot_refused_without_a_savepoint_routes_again() {
 /// A raw transaction in `org`, as the store opens its own: Row Level Security is forced on
 /// every table, also for the role the pool logs in as when it owns them (as in CI).
 async fn tenant_tx(pool: &sqlx::PgPool, org: OrgId) -> sqlx::Transaction<'static, sqlx::Postgres> {
-    pool.begin_with(format!(
+    pool.begin_with(sqlx::AssertSqlSafe(format!(
         "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
-    ))
+    )))
     .await
     .unwrap()
 }

@@ -410,9 +410,12 @@ async fn a_login_role_with_only_the_app_role_serves_api_keys() {
             .expect("the login role");
     assert!(!superuser && !bypassrls, "an ordinary role");
 
-    pool.execute(format!("GRANT workos_app TO \"{}\"", login.name()).as_str())
-        .await
-        .expect("grant workos_app to the login role");
+    pool.execute(sqlx::AssertSqlSafe(format!(
+        "GRANT workos_app TO \"{}\"",
+        login.name()
+    )))
+    .await
+    .expect("grant workos_app to the login role");
     let key_a = deployment.create_org("Login A").await;
     let key_b = deployment.create_org("Login B").await;
     let server = deployment.serve().await;
@@ -629,12 +632,12 @@ async fn silent_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
 /// owner).
 async fn org_counts(pool: &sqlx::PgPool, org: uuid::Uuid, sql: &str) -> (i64, i64) {
     let mut tx = pool
-        .begin_with(format!(
+        .begin_with(sqlx::AssertSqlSafe(format!(
             "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.org_id = '{org}'"
-        ))
+        )))
         .await
         .expect("the org's transaction");
-    sqlx::query_as(sql)
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .fetch_one(&mut *tx)
         .await
         .expect("the counts")

@@ -185,7 +185,7 @@ async fn pool_settings_reach_every_connection() {
             "lock_timeout",
             "idle_in_transaction_session_timeout",
         ] {
-            let (value,): (String,) = sqlx::query_as(&format!("SHOW {name}"))
+            let (value,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(format!("SHOW {name}")))
                 .fetch_one(&pool)
                 .await
                 .expect("show");

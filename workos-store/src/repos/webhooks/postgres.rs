@@ -155,7 +155,7 @@ impl SqlStore {
                 "not a Postgres transaction",
             ));
         };
-        let rows: Vec<CommittedRow> = sqlx::query_as(&DISPATCH_COMMITTED)
+        let rows: Vec<CommittedRow> = sqlx::query_as(DISPATCH_COMMITTED.as_str())
             .bind(&ids)
             .bind(t)
             .bind(until)
