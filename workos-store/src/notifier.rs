@@ -159,7 +159,10 @@ mod tests {
     fn one_transaction_names_each_org_and_the_instance() {
         let (a, b) = (OrgId::new(), OrgId::new());
         let sql = statement(&[a, b], true, "abc123");
-        assert!(sql.starts_with("SET LOCAL synchronous_commit = off; SELECT "), "{sql}");
+        assert!(
+            sql.starts_with("SET LOCAL synchronous_commit = off; SELECT "),
+            "{sql}"
+        );
         assert!(sql.contains(&format!("pg_notify('workos_events', '{a} abc123')")));
         assert!(sql.contains(&format!("pg_notify('workos_events', '{b} abc123')")));
         assert!(sql.contains("pg_notify('workos_deliveries', 'abc123')"));

@@ -464,5 +464,8 @@ async fn a_commit_wakes_the_other_processes() {
     company(&there, &c.ctx, "c2").await;
     let notice = next(&mut ours).await;
     assert_eq!(notice.org_id, Some(c.org.id), "no echo of its own commits");
-    assert!(notice.events.is_empty(), "from another process: the org only");
+    assert!(
+        notice.events.is_empty(),
+        "from another process: the org only"
+    );
 }
