@@ -30,3 +30,18 @@ pub(crate) fn skip_locked(store: &SqlStore, alias: &str) -> String {
         Backend::Sqlite(_) => String::new(),
     }
 }
+
+/// `column` among the ids `select` picks, for a claim's `UPDATE … WHERE`, with `lock` (from
+/// [`skip_locked`]) closing `select`. Locking (Postgres): `column = ANY(ARRAY(select lock))`,
+/// an init plan, run once per statement, so the `LIMIT` of `select` bounds the claim. As
+/// `column IN (select)` it is a join the executor may evaluate more than once within one
+/// statement, and each evaluation skips rows already locked or updated, so one claim took
+/// past its limit (369 webhook deliveries for a limit of 100 under load, which panicked the
+/// worker that had room for 100). Without a lock (SQLite, one writer): `column IN (select)`.
+pub(crate) fn among_claimed(column: &str, select: &str, lock: &str) -> String {
+    if lock.is_empty() {
+        format!("{column} IN ({select})")
+    } else {
+        format!("{column} = ANY(ARRAY({select}{lock}))")
+    }
+}

@@ -58,16 +58,21 @@ impl SqlStore {
     ) -> Result<Vec<DueLeadDelivery>> {
         let skip_locked = super::claims::skip_locked(self, "d");
         let mut tx = self.system_tx(true).await?;
-        let sql = format!(
-            "UPDATE lead_deliveries SET lease_until = $1 WHERE org_id = $4 AND id IN (
-                 SELECT d.id FROM lead_deliveries d
+        let ids = super::claims::among_claimed(
+            "id",
+            &format!(
+                "SELECT d.id FROM lead_deliveries d
                  JOIN leads l ON l.org_id = d.org_id AND l.id = d.lead_id
                  JOIN fulfillment_partners p ON p.org_id = d.org_id AND p.id = d.partner_id
                  WHERE d.org_id = $4 AND {DUE} AND COALESCE(d.next_attempt_at, d.created_at) <= $2
                    AND (d.lease_until IS NULL OR d.lease_until < $2)
                    AND l.deleted_at IS NULL AND p.deleted_at IS NULL
-                 ORDER BY COALESCE(d.next_attempt_at, d.created_at) LIMIT $3 {skip_locked})
-             RETURNING id"
+                 ORDER BY COALESCE(d.next_attempt_at, d.created_at) LIMIT $3"
+            ),
+            &skip_locked,
+        );
+        let sql = format!(
+            "UPDATE lead_deliveries SET lease_until = $1 WHERE org_id = $4 AND {ids} RETURNING id"
         );
         let ids: Vec<(Uuid,)> = tx
             .fetch_all(&sql, args![until, t, i64::from(limit), org])

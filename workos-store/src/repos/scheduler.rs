@@ -56,10 +56,15 @@ impl IntegrationScheduler for SqlStore {
                 break;
             }
             let mut tx = self.system_tx(true).await?;
+            let ids = super::claims::among_claimed(
+                "id",
+                &format!(
+                    "SELECT id {due} AND org_id = $6 ORDER BY last_synced_at NULLS FIRST, id LIMIT $2"
+                ),
+                &skip_locked,
+            );
             let sql = format!(
-                "UPDATE integrations SET sync_claimed_until = $5 WHERE org_id = $6 AND id IN (
-                     SELECT id {due} AND org_id = $6
-                     ORDER BY last_synced_at NULLS FIRST, id LIMIT $2{skip_locked})
+                "UPDATE integrations SET sync_claimed_until = $5 WHERE org_id = $6 AND {ids}
                  RETURNING org_id, id"
             );
             let rows: Vec<(Uuid, Uuid)> = tx

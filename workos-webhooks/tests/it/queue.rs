@@ -135,6 +135,45 @@ async fn released_deliveries_are_claimable_again(store: &SqlStore) {
 }
 store_test!(released_deliveries_are_claimable_again);
 
+/// Claimers racing over one queue each take at most their limit, and no delivery twice. On
+/// Postgres a claim picks its rows once per statement: picked as `id IN (…)`, the pick could be
+/// evaluated again within the statement, skip what was already taken and claim past the limit
+/// (369 for a limit of 100 under load, which panicked the worker that had room for 100).
+async fn racing_claims_keep_their_limits(store: &SqlStore) {
+    const DELIVERIES: usize = 120;
+    const LIMIT: u32 = 7;
+    let h = Harness::new(store).await;
+    h.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    dispatch(&h, DELIVERIES, DELIVERIES).await;
+    let claimers: Vec<_> = (0..6)
+        .map(|_| {
+            let store = h.store.clone();
+            tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                loop {
+                    let batch = store.claim_deliveries(LIMIT, LEASE).await.unwrap();
+                    assert!(
+                        batch.len() <= LIMIT as usize,
+                        "a claim of {LIMIT} took {}",
+                        batch.len()
+                    );
+                    if batch.is_empty() {
+                        return claimed;
+                    }
+                    claimed.extend(batch.into_iter().map(|d| d.delivery.id.as_uuid()));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.expect("a claimer"));
+    }
+    let distinct: BTreeSet<_> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (DELIVERIES, DELIVERIES));
+}
+store_test!(racing_claims_keep_their_limits);
+
 /// One batch with outcomes for two endpoints records every attempt and delivery, and leaves
 /// each endpoint's failure state as the outcomes applied in order would.
 async fn a_batch_records_like_its_outcomes_in_order(store: &SqlStore) {

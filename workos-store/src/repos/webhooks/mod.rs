@@ -505,13 +505,17 @@ const DUE_COLUMNS: &str = "w.url, w.headers, w.sealed_headers, w.secrets, w.rate
 fn claim_update(org: bool, lock: &str) -> String {
     let of_org = if org { " AND d.org_id = $4" } else { "" };
     let outer = if org { " AND org_id = $4" } else { "" };
-    format!(
-        "UPDATE webhook_deliveries SET locked_until = $1 WHERE id IN (
-             SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
+    let ids = super::claims::among_claimed(
+        "id",
+        &format!(
+            "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
              WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2{of_org}
                AND (d.locked_until IS NULL OR d.locked_until < $2) AND w.enabled
-             ORDER BY d.next_attempt_at LIMIT $3{lock}){outer}"
-    )
+             ORDER BY d.next_attempt_at LIMIT $3"
+        ),
+        lock,
+    );
+    format!("UPDATE webhook_deliveries SET locked_until = $1 WHERE {ids}{outer}")
 }
 
 impl SqlStore {
