@@ -361,8 +361,7 @@ impl Tx {
 
     /// Appends a domain event to the log in this transaction. Events are written together
     /// when the transaction commits (on Postgres in one statement), so recording costs no
-    /// round trip; nothing in a writing
-    /// transaction reads the log back.
+    /// round trip; nothing in a writing transaction reads the log back.
     pub(crate) async fn record(&mut self, event: &DomainEvent) -> Result<()> {
         self.wrote_events = Some(event.org_id);
         self.events.push(event.clone());
@@ -392,9 +391,8 @@ impl Tx {
 
     /// Postgres: runs the data-modifying `WITH` items `ctes` (`name AS (INSERT …)`, their
     /// placeholders bound on `args`) together with the events recorded and not yet written, in
-    /// one statement, and answers the row of `select`
-    /// (expressions over the items' `RETURNING`). One round trip where a write and the
-    /// commit's event insert were two.
+    /// one statement, and answers the row of `select` (expressions over the items'
+    /// `RETURNING`). One round trip where a write and the commit's event insert were two.
     #[cfg(feature = "postgres")]
     pub(crate) async fn fetch_with_events<R>(
         &mut self,
