@@ -488,7 +488,6 @@ impl Tx {
         // This process's subscribers: the events written through `record` by id (readable at
         // once), or the org alone for events a statement wrote itself.
         #[cfg(feature = "postgres")]
-        #[cfg_attr(not(feature = "sqlite"), expect(irrefutable_let_patterns))]
         if let Wake::Notify { local, .. } = &self.wake
             && let Some(buses) = local.get()
         {
