@@ -330,6 +330,79 @@ async fn workers_of_other_processes_are_woken() {
         .unwrap();
 }
 
+/// Deleting an endpoint while a worker records an attempt of one of its deliveries. Recording
+/// takes the delivery, then the endpoint (`failing_since`); the delete must take them in the
+/// same order, or Postgres aborts one of the two as a deadlock (a `500` the contract check
+/// found). Postgres: a raw transaction holds the delivery as the recorder does while the delete
+/// starts and waits, then takes the endpoint; both must succeed.
+#[tokio::test]
+async fn deleting_an_endpoint_while_an_attempt_is_recorded_does_not_deadlock() {
+    use sqlx::{AssertSqlSafe, Connection as _};
+    let Some(db) = workos_tests::db::TestDatabase::postgres("workos_delete_race").await else {
+        return;
+    };
+    let store = SqlStore::connect(db.url()).await.unwrap();
+    store.migrate().await.unwrap();
+    let h = Harness::new(&store).await;
+    let (hook, _) = h.endpoint("http://127.0.0.1:9/", &["company.*"]).await;
+    dispatch(&h, 1, 1).await;
+    let org = h.ctx.org_id();
+    let mut recorder = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    // The recorder's first step: the delivery (the org's only one), as the engine's role.
+    let scope = format!(
+        "BEGIN; SET LOCAL ROLE workos_app; SET LOCAL workos.user_id = ''; \
+         SET LOCAL workos.org_id = '{org}'; SET LOCAL workos.scope = ''"
+    );
+    sqlx::raw_sql(AssertSqlSafe(scope))
+        .execute(&mut recorder)
+        .await
+        .unwrap();
+    let held = sqlx::query("UPDATE webhook_deliveries SET updated_at = now() WHERE org_id = $1")
+        .bind(org.as_uuid())
+        .execute(&mut recorder)
+        .await
+        .unwrap();
+    assert_eq!(held.rows_affected(), 1);
+
+    let delete = tokio::spawn({
+        let (store, ctx) = (h.store.clone(), h.ctx.clone());
+        async move { store.delete_webhook(&ctx, hook.id).await }
+    });
+    // Until the delete waits for a lock the recorder holds.
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut watcher = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let blocked = tokio::time::timeout(HANG_GUARD, async {
+        while sqlx::query_scalar::<_, i64>(waiting)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap()
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(blocked.is_ok(), "the delete waits for the delivery");
+    // The recorder's second step: the endpoint. Had the delete taken it first, one of the two
+    // would now be aborted as a deadlock.
+    sqlx::query("UPDATE webhooks SET failing_since = now() WHERE org_id = $1 AND id = $2")
+        .bind(org.as_uuid())
+        .bind(hook.id.as_uuid())
+        .execute(&mut recorder)
+        .await
+        .expect("the recorder is not a deadlock victim");
+    sqlx::raw_sql("COMMIT")
+        .execute(&mut recorder)
+        .await
+        .unwrap();
+    tokio::time::timeout(HANG_GUARD, delete)
+        .await
+        .expect("the delete finishes")
+        .unwrap()
+        .expect("the delete is not a deadlock victim");
+}
+
 /// A delivery whose endpoint's secrets do not open (here: a worker with another key) is
 /// dead-lettered at once with an attempt saying why, and nothing is sent.
 async fn unreadable_secrets_dead_letter(store: &SqlStore) {

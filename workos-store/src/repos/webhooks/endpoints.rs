@@ -160,7 +160,15 @@ impl WebhookRepo for SqlStore {
     async fn delete_webhook(&self, ctx: &TenantContext, id: WebhookId) -> Result<()> {
         let mut tx = self.tenant_tx(ctx, Access::Manage).await?;
         let webhook = fetch_webhook(&mut tx, ctx, id).await?;
-        // Attempts and deliveries go with it (ON DELETE CASCADE).
+        // Deliveries (and with them their attempts) first, then the endpoint: the order in which
+        // the delivery workers take them (recording an attempt updates the delivery, then the
+        // endpoint's `failing_since`). Left to the endpoint's ON DELETE CASCADE, the delete
+        // took the endpoint first and could deadlock with a worker recording an attempt.
+        tx.execute(
+            "DELETE FROM webhook_deliveries WHERE org_id = $1 AND webhook_id = $2",
+            args![ctx.org_id(), id.as_uuid()],
+        )
+        .await?;
         tx.execute(
             "DELETE FROM webhooks WHERE org_id = $1 AND id = $2",
             args![ctx.org_id(), id.as_uuid()],
