@@ -320,18 +320,26 @@ impl SqlStore {
                 args![org],
             )
             .await?;
-        let read_up_to = if cursors > 0 {
-            lowest.unwrap_or(0)
-        } else {
-            let webhook: Option<(i32,)> = tx
+        let webhook = if cursors == 0 || purge == Purge::Deliveries {
+            let found: Option<(i32,)> = tx
                 .fetch_optional(
                     "SELECT 1 FROM webhooks WHERE org_id = $1 LIMIT 1",
                     args![org],
                 )
                 .await?;
-            if webhook.is_some() { 0 } else { i64::MAX }
+            found.is_some()
+        } else {
+            true
         };
-        if read_up_to == 0 {
+        let read_up_to = if cursors > 0 {
+            lowest.unwrap_or(0)
+        } else if webhook {
+            0
+        } else {
+            i64::MAX
+        };
+        // Without a webhook an org has no deliveries (they go with their endpoint).
+        if read_up_to == 0 || (purge == Purge::Deliveries && !webhook) {
             return Ok((0, 0));
         }
         // Selecting only events with deliveries, each batch moves on (their deliveries go).
