@@ -126,7 +126,9 @@ mod tests {
     fn a_transaction_that_lost_to_a_concurrent_one_is_to_be_retried() {
         for code in ["40P01", "40001"] {
             match mapped(code) {
-                Error::Unavailable { message, .. } => assert!(message.contains("retry"), "{message}"),
+                Error::Unavailable { message, .. } => {
+                    assert!(message.contains("retry"), "{message}")
+                }
                 other => panic!("{code}: {other:?}"),
             }
         }
