@@ -16,6 +16,8 @@ use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+pub mod seed;
+
 /// The number in environment variable `name`, or `default` when it is unset or blank.
 ///
 /// # Errors
@@ -536,29 +538,117 @@ impl Quiet {
     /// reduces). Returns the time waited, whether the machine was quiet at the end, and the
     /// load average then.
     pub async fn wait(&self, budget: &mut Duration) -> (Duration, bool, String) {
+        self.wait_until_quiet(budget, false).await
+    }
+
+    /// [`Quiet::wait`], and until no other benchmark runs either (see [`other_benches`]).
+    pub async fn wait_alone(&self, budget: &mut Duration) -> (Duration, bool, String) {
+        self.wait_until_quiet(budget, true).await
+    }
+
+    async fn wait_until_quiet(
+        &self,
+        budget: &mut Duration,
+        alone: bool,
+    ) -> (Duration, bool, String) {
         let max = self.max;
         let started = Instant::now();
         loop {
             let (one, all) = loadavg();
-            if one < max {
+            let others = if alone { other_benches() } else { Vec::new() };
+            if one < max && others.is_empty() {
                 return (started.elapsed(), true, all);
             }
+            let why = if others.is_empty() {
+                format!("load average {all}")
+            } else {
+                format!(
+                    "load average {all}, other benchmarks running: {}",
+                    others.join(", ")
+                )
+            };
             if budget.is_zero() {
-                eprintln!(
-                    "load average {all}: not below {max} and the wait budget is spent; running anyway"
-                );
+                if alone {
+                    eprintln!("{why}: the wait budget is spent; running anyway");
+                } else {
+                    eprintln!(
+                        "{why}: not below {max} and the wait budget is spent; running anyway"
+                    );
+                }
                 return (started.elapsed(), false, all);
             }
             let nap = self.poll.min(*budget);
-            eprintln!(
-                "load average {all}: waiting {:.0} s for it to fall below {max} ({:.0} s of waiting left)",
-                nap.as_secs_f64(),
-                budget.as_secs_f64()
-            );
+            let (nap_secs, left) = (nap.as_secs_f64(), budget.as_secs_f64());
+            if alone {
+                eprintln!(
+                    "{why}: waiting {nap_secs:.0} s (for a load average below {max} and no other \
+                     benchmark; {left:.0} s of waiting left)"
+                );
+            } else {
+                eprintln!(
+                    "{why}: waiting {nap_secs:.0} s for it to fall below {max} ({left:.0} s of \
+                     waiting left)"
+                );
+            }
             tokio::time::sleep(nap).await;
             *budget = budget.saturating_sub(nap);
         }
     }
+}
+
+/// Other benchmark processes (an argument `--bench`, as `cargo bench` passes), as
+/// `name (pid)`: measuring while one runs would measure both. This process and its ancestors
+/// (the `cargo bench` that started it) do not count.
+#[must_use]
+pub fn other_benches() -> Vec<String> {
+    let mut mine = vec![std::process::id().to_string()];
+    while let Some(parent) =
+        std::fs::read_to_string(format!("/proc/{}/status", mine[mine.len() - 1]))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("PPid:"))
+                    .map(|p| p.trim().to_owned())
+            })
+            .filter(|p| p != "0" && !mine.contains(p))
+    {
+        mine.push(parent);
+    }
+    let mut found = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if mine.contains(&pid) || !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                continue;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            if args.iter().skip(1).any(|a| *a == b"--bench") {
+                let exe = String::from_utf8_lossy(args[0]);
+                let name = exe.rsplit('/').next().unwrap_or_default().to_owned();
+                found.push(format!("{name} ({pid})"));
+            }
+        }
+    }
+    found
+}
+
+/// The load generator's HTTP client: keep-alive connections kept without limit, no Nagle
+/// delay, redirects not followed, a 60 s timeout per request.
+///
+/// # Errors
+/// When the client cannot be built (no TLS backend).
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(usize::MAX)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
 }
 
 /// `BENCH_ONLY`-style lists: the comma-separated, trimmed, non-empty items of variable `name`.
