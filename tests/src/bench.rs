@@ -1,6 +1,7 @@
 //! The load harness the engine's benches share (feature `bench`): settings from the
-//! environment, the scratch Postgres database of a run, open- and closed-loop HTTP load with
-//! latency histograms, the wait for a quiet machine and the facts a report states about it.
+//! environment, the scratch Postgres database of a run and its seeding ([`seed`]), open- and
+//! closed-loop HTTP load with latency histograms, the wait for a quiet machine (and for no other
+//! bench) and the facts a report states about it.
 //!
 //! Each bench keeps what it measures and how it reports; what every bench repeated lives here,
 //! so a fix to the load loop or the database setup reaches all of them.
@@ -201,6 +202,28 @@ pub fn runtimes(server_threads: usize, client_threads: usize) -> Result<(Runtime
     ))
 }
 
+/// What the `main` of an in-process server bench does: the two [`runtimes`], a scratch
+/// database (see [`in_scratch_database`]), `run` with its name and both runtimes (server's,
+/// load generator's), and the report `run` answers printed on stdout.
+///
+/// # Errors
+/// When a runtime or the database cannot be made, or `run` fails.
+pub fn run_server_bench(
+    (server_threads, client_threads): (usize, usize),
+    url: &str,
+    prefix: &str,
+    role: DbRole,
+    keep: bool,
+    run: impl FnOnce(&str, &Runtime, &Runtime) -> Result<String>,
+) -> Result<()> {
+    let (server_rt, client_rt) = runtimes(server_threads, client_threads)?;
+    let report = in_scratch_database(&server_rt, url, prefix, role, keep, |db| {
+        run(db, &server_rt, &client_rt)
+    })?;
+    println!("{report}");
+    Ok(())
+}
+
 /// splitmix64: enough randomness to pick orgs, people and senders, no dependency.
 #[derive(Debug, Clone)]
 pub struct Rng(pub u64);
@@ -237,6 +260,12 @@ pub fn micros(d: Duration) -> u64 {
 #[must_use]
 pub fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
+}
+
+/// A target's verdict in a report.
+#[must_use]
+pub const fn met(yes: bool) -> &'static str {
+    if yes { "met" } else { "not met" }
 }
 
 /// An error with its sources, `: `-separated (reqwest's own message names only the URL).
@@ -351,6 +380,26 @@ impl Measured {
     #[must_use]
     pub fn p(&self, q: f64) -> f64 {
         self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    /// One line for the progress log: responses, errors (and the first), rate, p50, p95, p99
+    /// and max latency.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!(
+            "{} responses, {} errors{}, {:.0} req/s, p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
+            self.responses,
+            self.errors,
+            self.first_error
+                .as_deref()
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default(),
+            self.rps(),
+            ms(self.latency.value_at_quantile(0.50)),
+            ms(self.latency.value_at_quantile(0.95)),
+            ms(self.latency.value_at_quantile(0.99)),
+            ms(self.latency.max()),
+        )
     }
 }
 
@@ -541,7 +590,20 @@ impl Quiet {
         self.wait_until_quiet(budget, false).await
     }
 
-    /// [`Quiet::wait`], and until no other benchmark runs either (see [`other_benches`]).
+    /// What a report says of the wait when it is shared by the scenarios ([`Quiet::wait()`]
+    /// with one budget).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "waited before each scenario for the 1-minute load average < {} (poll {} s, budget {} \
+             s in all)",
+            self.max,
+            self.poll.as_secs(),
+            self.wait.as_secs()
+        )
+    }
+
+    /// [`Quiet::wait()`], and until no other benchmark runs either (see [`other_benches`]).
     pub async fn wait_alone(&self, budget: &mut Duration) -> (Duration, bool, String) {
         self.wait_until_quiet(budget, true).await
     }
