@@ -114,16 +114,7 @@ pub(crate) async fn backlog(
 ) -> Result<Row> {
     let s = cx.s;
     let fanout = sc.endpoints as u64;
-    let started = Instant::now();
-    let made = closed_loop(api, SETUP_CONCURRENCY, Some(n as u64), None).await;
-    let create_secs = started.elapsed().as_secs_f64();
-    eprintln!(
-        "{}: {made} events created in {create_secs:.1} s ({:.0}/s)",
-        sc.name,
-        made as f64 / create_secs
-    );
-    bench::admin_sql(&server.url, "CHECKPOINT").await?;
-    let (waited, quiet) = s.wait_for_quiet().await;
+    let (made, create_secs, waited, quiet) = create_backlog(cx, sc, server, api, n).await?;
     cx.sink.reset();
 
     let load_start = loadavg().1;
@@ -170,4 +161,27 @@ pub(crate) async fn backlog(
         ],
         ..Row::default()
     })
+}
+
+/// A backlog of `n` events created with no pipeline running, then a `CHECKPOINT` and the wait
+/// for a quiet machine. Returns the events made, the seconds their creates took, the time
+/// waited and whether the machine was quiet at the end.
+pub(crate) async fn create_backlog(
+    cx: &Ctx<'_>,
+    sc: &Scenario,
+    server: &Server,
+    api: &Arc<Api>,
+    n: usize,
+) -> Result<(u64, f64, Duration, bool)> {
+    let started = Instant::now();
+    let made = closed_loop(api, SETUP_CONCURRENCY, Some(n as u64), None).await;
+    let create_secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{}: {made} events created in {create_secs:.1} s ({:.0}/s)",
+        sc.name,
+        made as f64 / create_secs
+    );
+    bench::admin_sql(&server.url, "CHECKPOINT").await?;
+    let (waited, quiet) = cx.s.wait_for_quiet().await;
+    Ok((made, create_secs, waited, quiet))
 }

@@ -91,22 +91,22 @@ const SETUP_CONCURRENCY: usize = 16;
 
 /// The bench's settings (see the crate docs).
 pub(crate) struct Settings {
-    pub(crate) url: String,
-    pub(crate) secs: f64,
-    pub(crate) concurrency: usize,
-    pub(crate) warmup_events: usize,
-    pub(crate) rate: f64,
-    pub(crate) max_in_flight: usize,
-    pub(crate) backlog: usize,
-    pub(crate) backlog_fanout: usize,
-    pub(crate) drain: Duration,
-    pub(crate) server_threads: usize,
-    pub(crate) client_threads: usize,
-    pub(crate) claim_batch: u32,
-    pub(crate) worker_in_flight: usize,
-    pub(crate) quiet: bench::Quiet,
-    pub(crate) only: Vec<String>,
-    pub(crate) keep_db: bool,
+    url: String,
+    secs: f64,
+    concurrency: usize,
+    warmup_events: usize,
+    rate: f64,
+    max_in_flight: usize,
+    backlog: usize,
+    backlog_fanout: usize,
+    drain: Duration,
+    server_threads: usize,
+    client_threads: usize,
+    claim_batch: u32,
+    worker_in_flight: usize,
+    quiet: bench::Quiet,
+    only: Vec<String>,
+    keep_db: bool,
 }
 
 impl Settings {

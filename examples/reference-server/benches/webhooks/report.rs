@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
-use workos_tests::bench::{machine, ms};
+use workos_tests::bench::{machine, met, ms};
 
 use crate::Settings;
 use crate::scenario::Row;
@@ -182,8 +182,4 @@ pub(crate) fn report(s: &Settings, version: &str, rows: &[Row]) -> Result<String
         )?;
     }
     Ok(out)
-}
-
-pub(crate) const fn met(yes: bool) -> &'static str {
-    if yes { "met" } else { "not met" }
 }

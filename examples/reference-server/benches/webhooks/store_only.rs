@@ -5,15 +5,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, ensure};
+use hdrhistogram::Histogram;
 use uuid::Uuid;
 use workos_core::domain::{DeliveryAttempt, DeliveryStatus, now};
 use workos_core::repo::{AttemptOutcome, DeliveryQueue as _};
 use workos_tests::bench::{self, histogram, loadavg, ms};
 use workos_webhooks::worker::Dispatcher;
 
-use crate::SETUP_CONCURRENCY;
 use crate::cpu::{Cpu, cpu_note};
-use crate::load::{Api, closed_loop};
+use crate::live::create_backlog;
+use crate::load::Api;
 use crate::scenario::{Ctx, Row, Scenario};
 use crate::server::Server;
 
@@ -27,9 +28,7 @@ pub(crate) async fn store_only(
     batched: bool,
 ) -> Result<Row> {
     let s = cx.s;
-    let made = closed_loop(api, SETUP_CONCURRENCY, Some(n as u64), None).await;
-    bench::admin_sql(&server.url, "CHECKPOINT").await?;
-    let (waited, quiet) = s.wait_for_quiet().await;
+    let (made, _, waited, quiet) = create_backlog(cx, sc, server, api, n).await?;
     let load_start = loadavg().1;
     eprintln!("{}: measuring, load average {load_start}", sc.name);
 
@@ -111,6 +110,16 @@ pub(crate) async fn store_only(
     let load_end = loadavg().1;
     let total = claim_total + record_total;
     let rate = done as f64 / total.as_secs_f64().max(1e-9);
+    // One step of the loop: its latency per batch, per delivery, and its share of the loop.
+    let part = |step: &str, h: &Histogram<u64>, spent: Duration| {
+        format!(
+            "{step} of {batch}: p50 {} ms, p99 {} ms, {:.1} µs per delivery; {:.0} % of the loop",
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99)),
+            spent.as_secs_f64() * 1e6 / done.max(1) as f64,
+            100.0 * spent.as_secs_f64() / total.as_secs_f64().max(1e-9)
+        )
+    };
     Ok(Row {
         what: format!(
             "{made} events dispatched by `Dispatcher::run_once`, then `claim_deliveries({batch})` + \
@@ -138,20 +147,8 @@ pub(crate) async fn store_only(
                 dispatch.as_secs_f64(),
                 stats.events as f64 / dispatch.as_secs_f64().max(1e-9)
             ),
-            format!(
-                "claim of {batch}: p50 {} ms, p99 {} ms, {:.1} µs per delivery; {:.0} % of the loop",
-                ms(claim.value_at_quantile(0.5)),
-                ms(claim.value_at_quantile(0.99)),
-                claim_total.as_secs_f64() * 1e6 / done.max(1) as f64,
-                100.0 * claim_total.as_secs_f64() / total.as_secs_f64().max(1e-9)
-            ),
-            format!(
-                "record of {batch}: p50 {} ms, p99 {} ms, {:.1} µs per delivery; {:.0} % of the loop",
-                ms(record.value_at_quantile(0.5)),
-                ms(record.value_at_quantile(0.99)),
-                record_total.as_secs_f64() * 1e6 / done.max(1) as f64,
-                100.0 * record_total.as_secs_f64() / total.as_secs_f64().max(1e-9)
-            ),
+            part("claim", &claim, claim_total),
+            part("record", &record, record_total),
             cpu,
         ],
         ..Row::default()
