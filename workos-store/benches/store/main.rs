@@ -61,20 +61,18 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow, bail, ensure};
 use sqlx::Connection as _;
 use workos_core::ids::ApiKeyId;
 use workos_store::SqlStore;
-use workos_tests::bench::{self, DbRole, loadavg, machine};
+use workos_tests::bench::{self, DbRole, env_num, loadavg, machine};
 use workos_tests::db::with_database;
 
-use config::Config;
 use dataset::{seed, settle};
 use raw::raw_sql;
 use report::{Result1, report};
 use scenario::{Measured, Op, Scenario, Shared, Variant, run};
 
-mod config;
 mod dataset;
 mod raw;
 mod report;
@@ -84,6 +82,74 @@ mod scenario;
 const PAGE: u32 = 50;
 /// The pool size of `SqlStore::connect` (the bench uses that pool for every variant).
 const POOL_SIZE: u32 = 16;
+
+/// Who the engine acts as (`BENCH_ACTOR`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Actor {
+    ApiKey,
+    User,
+    System,
+}
+
+/// The bench's settings (see the crate docs).
+struct Config {
+    url: String,
+    orgs: usize,
+    people: usize,
+    ops: u64,
+    warmup: u64,
+    concurrency: usize,
+    rounds: u64,
+    actor: Actor,
+    separate_one_org_db: bool,
+    only: Vec<String>,
+    keep_db: bool,
+    use_db: bool,
+}
+
+impl Config {
+    fn from_env() -> Result<Self> {
+        let url = bench::database_url("workos-store", "store", true)?;
+        let actor = match std::env::var("BENCH_ACTOR").as_deref() {
+            Err(_) | Ok("" | "api_key") => Actor::ApiKey,
+            Ok("user") => Actor::User,
+            Ok("system") => Actor::System,
+            Ok(other) => bail!("BENCH_ACTOR must be api_key, user or system, got {other:?}"),
+        };
+        let separate_one_org_db = match std::env::var("BENCH_ONE_ORG_DB").as_deref() {
+            Err(_) | Ok("" | "same") => false,
+            Ok("separate") => true,
+            Ok(other) => bail!("BENCH_ONE_ORG_DB must be same or separate, got {other:?}"),
+        };
+        let cfg = Self {
+            url,
+            orgs: env_num("BENCH_ORGS", 10_000)?,
+            people: env_num("BENCH_PEOPLE", 100)?,
+            ops: env_num("BENCH_OPS", 20_000)?,
+            warmup: env_num("BENCH_WARMUP", 2_000)?,
+            concurrency: env_num("BENCH_CONCURRENCY", 8)?,
+            rounds: env_num("BENCH_ROUNDS", 10)?,
+            actor,
+            separate_one_org_db,
+            only: bench::env_list("BENCH_ONLY"),
+            keep_db: bench::keep_db(),
+            use_db: std::env::var("BENCH_USE_DB").is_ok_and(|v| v == "1"),
+        };
+        ensure!(
+            cfg.orgs > 0 && cfg.people > 0 && cfg.concurrency > 0 && cfg.rounds > 0,
+            "BENCH_ORGS, BENCH_PEOPLE, BENCH_CONCURRENCY and BENCH_ROUNDS must be positive"
+        );
+        ensure!(
+            cfg.ops >= cfg.rounds,
+            "BENCH_OPS must be at least BENCH_ROUNDS"
+        );
+        ensure!(
+            !(cfg.use_db && cfg.separate_one_org_db),
+            "BENCH_USE_DB=1 benches in one database: BENCH_ONE_ORG_DB must be same"
+        );
+        Ok(cfg)
+    }
+}
 
 /// Migrates and seeds `dbs` (the 1-org dataset in the second when there is one), runs every
 /// selected scenario `BENCH_ROUNDS` times and answers the report.

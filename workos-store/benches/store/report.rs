@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use workos_tests::bench;
+
 use crate::scenario::{Op, Scenario, Shared, Variant};
 
 pub(crate) struct Result1 {
@@ -100,11 +102,7 @@ pub(crate) fn report(out: &mut String, sh: &Shared, results: &[Result1]) -> std:
             let over = |a: Option<f64>, b: Option<f64>| match (a, b) {
                 (Some(a), Some(b)) if b > 0.0 => {
                     let x = a / b - 1.0;
-                    format!(
-                        "{:+.0} % ({})",
-                        x * 100.0,
-                        if x <= target { "met" } else { "not met" }
-                    )
+                    format!("{:+.0} % ({})", x * 100.0, bench::met(x <= target))
                 }
                 _ => "–".into(),
             };

@@ -17,8 +17,8 @@ use workos_core::repo::PersonRepo;
 use workos_core::tenant::{Role, TenantContext};
 use workos_tests::bench::{self, Rng};
 
+use crate::Actor;
 use crate::PAGE;
-use crate::config::Actor;
 use crate::dataset::Dataset;
 use crate::raw::{NewRow, RawSql, raw_statement, simple};
 
