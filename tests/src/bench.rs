@@ -1,6 +1,7 @@
 //! The load harness the engine's benches share (feature `bench`): settings from the
-//! environment, the scratch Postgres database of a run, open- and closed-loop HTTP load with
-//! latency histograms, the wait for a quiet machine and the facts a report states about it.
+//! environment, the scratch Postgres database of a run and its seeding ([`seed`]), open- and
+//! closed-loop HTTP load with latency histograms, the wait for a quiet machine (and for no other
+//! bench) and the facts a report states about it.
 //!
 //! Each bench keeps what it measures and how it reports; what every bench repeated lives here,
 //! so a fix to the load loop or the database setup reaches all of them.
@@ -15,6 +16,11 @@ use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+mod machine;
+pub mod seed;
+
+pub use machine::{Quiet, loadavg, machine, other_benches};
 
 /// The number in environment variable `name`, or `default` when it is unset or blank.
 ///
@@ -199,6 +205,28 @@ pub fn runtimes(server_threads: usize, client_threads: usize) -> Result<(Runtime
     ))
 }
 
+/// What the `main` of an in-process server bench does: the two [`runtimes`], a scratch
+/// database (see [`in_scratch_database`]), `run` with its name and both runtimes (server's,
+/// load generator's), and the report `run` answers printed on stdout.
+///
+/// # Errors
+/// When a runtime or the database cannot be made, or `run` fails.
+pub fn run_server_bench(
+    (server_threads, client_threads): (usize, usize),
+    url: &str,
+    prefix: &str,
+    role: DbRole,
+    keep: bool,
+    run: impl FnOnce(&str, &Runtime, &Runtime) -> Result<String>,
+) -> Result<()> {
+    let (server_rt, client_rt) = runtimes(server_threads, client_threads)?;
+    let report = in_scratch_database(&server_rt, url, prefix, role, keep, |db| {
+        run(db, &server_rt, &client_rt)
+    })?;
+    println!("{report}");
+    Ok(())
+}
+
 /// splitmix64: enough randomness to pick orgs, people and senders, no dependency.
 #[derive(Debug, Clone)]
 pub struct Rng(pub u64);
@@ -235,6 +263,12 @@ pub fn micros(d: Duration) -> u64 {
 #[must_use]
 pub fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
+}
+
+/// A target's verdict in a report.
+#[must_use]
+pub const fn met(yes: bool) -> &'static str {
+    if yes { "met" } else { "not met" }
 }
 
 /// An error with its sources, `: `-separated (reqwest's own message names only the URL).
@@ -349,6 +383,26 @@ impl Measured {
     #[must_use]
     pub fn p(&self, q: f64) -> f64 {
         self.latency.value_at_quantile(q) as f64 / 1000.0
+    }
+
+    /// One line for the progress log: responses, errors (and the first), rate, p50, p95, p99
+    /// and max latency.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!(
+            "{} responses, {} errors{}, {:.0} req/s, p50 {} ms, p95 {} ms, p99 {} ms, max {} ms",
+            self.responses,
+            self.errors,
+            self.first_error
+                .as_deref()
+                .map(|e| format!(" (first: {e})"))
+                .unwrap_or_default(),
+            self.rps(),
+            ms(self.latency.value_at_quantile(0.50)),
+            ms(self.latency.value_at_quantile(0.95)),
+            ms(self.latency.value_at_quantile(0.99)),
+            ms(self.latency.max()),
+        )
     }
 }
 
@@ -494,71 +548,19 @@ where
     Ok(start.elapsed())
 }
 
-/// The 1-minute load average (NaN when unknown) and the three averages as `/proc/loadavg`
-/// shows them.
-#[must_use]
-pub fn loadavg() -> (f64, String) {
-    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let fields: Vec<&str> = text.split_whitespace().take(3).collect();
-    let one = fields
-        .first()
-        .and_then(|f| f.parse().ok())
-        .unwrap_or(f64::NAN);
-    (one, fields.join(" "))
-}
-
-/// The wait for a quiet machine before each scenario: until the 1-minute load average is below
-/// `max`, checking every `poll`, for at most `wait` over the whole run.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Quiet {
-    /// `BENCH_LOAD_MAX` (1.5).
-    pub max: f64,
-    /// `BENCH_LOAD_POLL_SECS` (20 s).
-    pub poll: Duration,
-    /// `BENCH_LOAD_WAIT_SECS` (the bench's default).
-    pub wait: Duration,
-}
-
-impl Quiet {
-    /// From the environment; `wait_secs` is the bench's default budget.
-    ///
-    /// # Errors
-    /// When a variable is set to something that does not parse.
-    pub fn from_env(wait_secs: f64) -> Result<Self> {
-        Ok(Self {
-            max: env_num("BENCH_LOAD_MAX", 1.5)?,
-            poll: Duration::from_secs_f64(env_num("BENCH_LOAD_POLL_SECS", 20.0)?),
-            wait: Duration::from_secs_f64(env_num("BENCH_LOAD_WAIT_SECS", wait_secs)?),
-        })
-    }
-
-    /// Waits until the load average is below the maximum, spending at most `budget` (which it
-    /// reduces). Returns the time waited, whether the machine was quiet at the end, and the
-    /// load average then.
-    pub async fn wait(&self, budget: &mut Duration) -> (Duration, bool, String) {
-        let max = self.max;
-        let started = Instant::now();
-        loop {
-            let (one, all) = loadavg();
-            if one < max {
-                return (started.elapsed(), true, all);
-            }
-            if budget.is_zero() {
-                eprintln!(
-                    "load average {all}: not below {max} and the wait budget is spent; running anyway"
-                );
-                return (started.elapsed(), false, all);
-            }
-            let nap = self.poll.min(*budget);
-            eprintln!(
-                "load average {all}: waiting {:.0} s for it to fall below {max} ({:.0} s of waiting left)",
-                nap.as_secs_f64(),
-                budget.as_secs_f64()
-            );
-            tokio::time::sleep(nap).await;
-            *budget = budget.saturating_sub(nap);
-        }
-    }
+/// The load generator's HTTP client: keep-alive connections kept without limit, no Nagle
+/// delay, redirects not followed, a 60 s timeout per request.
+///
+/// # Errors
+/// When the client cannot be built (no TLS backend).
+pub fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(usize::MAX)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
 }
 
 /// `BENCH_ONLY`-style lists: the comma-separated, trimmed, non-empty items of variable `name`.
@@ -577,29 +579,4 @@ pub fn env_list(name: &str) -> Vec<String> {
 #[must_use]
 pub fn keep_db() -> bool {
     std::env::var("KEEP_DB").is_ok_and(|v| v == "1")
-}
-
-/// The machine, for a report: CPUs, their model and the memory.
-#[must_use]
-pub fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let cpu = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or_else(
-            || "unknown".to_owned(),
-            |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0),
-        );
-    format!("{cores} CPUs ({cpu}), {mem} RAM")
 }

@@ -263,16 +263,11 @@ async fn run(
         ..SyncConfig::default()
     });
 
-    let full = run_phase(
-        "full",
-        &google,
-        &gmail,
-        &engine,
-        &store,
-        &job,
-        integration.id,
-    )
-    .await?;
+    // Both phases sync the same mailbox with the same engine.
+    let phase = |name: &'static str| {
+        run_phase(name, &google, &gmail, &engine, &store, &job, integration.id)
+    };
+    let full = phase("full").await?;
 
     let ids = google.message_ids();
     let (added, labelled, deleted) = (changes * 6 / 10, changes * 3 / 10, changes / 10);
@@ -294,16 +289,7 @@ async fn run(
     for id in ids.iter().rev().take(deleted) {
         google.delete_message(id);
     }
-    let incremental = run_phase(
-        "incremental",
-        &google,
-        &gmail,
-        &engine,
-        &store,
-        &job,
-        integration.id,
-    )
-    .await?;
+    let incremental = phase("incremental").await?;
 
     println!("## Gmail sync (Postgres)\n");
     println!(

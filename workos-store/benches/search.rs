@@ -23,6 +23,7 @@ use workos_core::domain::{NewOrg, SearchQuery};
 use workos_core::repo::{Directory as _, SearchRepo as _};
 use workos_core::tenant::TenantContext;
 use workos_store::SqlStore;
+use workos_tests::bench::env_num;
 use workos_tests::db::TestDatabase;
 
 const QUERIES: &[&str] = &[
@@ -36,17 +37,10 @@ const QUERIES: &[&str] = &[
     "+1 415 000 4242",
 ];
 
-fn env_num(name: &str, default: u64) -> Result<u64> {
-    match std::env::var(name) {
-        Ok(v) if !v.trim().is_empty() => v.trim().parse().with_context(|| format!("{name}={v}")),
-        _ => Ok(default),
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
-    let people = env_num("BENCH_PEOPLE", 100_000)?;
-    let ops = env_num("BENCH_OPS", 200)?;
+    let people: u64 = env_num("BENCH_PEOPLE", 100_000)?;
+    let ops: u64 = env_num("BENCH_OPS", 200)?;
     let Some(db) = TestDatabase::postgres("workos_search_bench").await else {
         bail!("DATABASE_URL is not set: point it at a Postgres role that may create databases");
     };

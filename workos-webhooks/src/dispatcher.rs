@@ -159,7 +159,7 @@ impl<S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static> Dispatcher<S> {
     /// Fans out events a notice named as committed in this process at once
     /// ([`DeliveryQueue::dispatch_committed`]), handing what it claims to the worker. Returns
     /// `false` when the log must be read for them instead (no fast path, or it failed).
-    async fn dispatch_committed(&self, events: &[EventId]) -> bool {
+    async fn dispatch_committed(&self, events: &[(OrgId, EventId)]) -> bool {
         let reserved = self.handoff.as_ref().and_then(|h| h.reserve(self.batch));
         let (limit, lease, start_by) = match (&self.handoff, &reserved) {
             (Some(h), Some(permits)) => (
@@ -226,14 +226,13 @@ impl<S: DeliveryQueue + EventLog + EventBus + ?Sized + 'static> Dispatcher<S> {
             // Subscribe before looking, so a commit in between still wakes us.
             wakeups.ensure().await;
             let committed = std::mem::take(&mut wakeups.committed);
-            let committed_orgs = std::mem::take(&mut wakeups.committed_orgs);
             let mut orgs = std::mem::take(&mut wakeups.orgs);
             let noticed = std::mem::take(&mut wakeups.noticed);
             // Events committed in this process are fanned out at once; other notices name the
             // orgs to read, and the sweep at the poll interval makes sure no event is left
             // behind (it makes no second delivery of any).
             if !committed.is_empty() && !self.dispatch_committed(&committed).await {
-                orgs.extend(committed_orgs);
+                orgs.extend(committed.iter().map(|&(org, _)| org));
             }
             let result = if noticed || Instant::now() >= next_sweep {
                 next_sweep = Instant::now() + self.poll_interval;

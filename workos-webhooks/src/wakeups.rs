@@ -35,9 +35,8 @@ pub struct Wakeups {
     /// The orgs named by notices since this was last cleared, when `keep_events`.
     pub(crate) orgs: HashSet<OrgId>,
     /// The events named by notices since this was last cleared (committed in this process),
-    /// when `keep_events` (else such notices only set `noticed`), and their orgs.
-    pub(crate) committed: Vec<EventId>,
-    pub(crate) committed_orgs: HashSet<OrgId>,
+    /// each with its org, when `keep_events` (else such notices only set `noticed`).
+    pub(crate) committed: Vec<(OrgId, EventId)>,
     keep_events: bool,
 }
 
@@ -66,7 +65,6 @@ impl Wakeups {
             noticed: false,
             orgs: HashSet::new(),
             committed: Vec::new(),
-            committed_orgs: HashSet::new(),
             keep_events: false,
         }
     }
@@ -102,11 +100,11 @@ impl Wakeups {
         while let Some(notice) = next.take() {
             match notice {
                 Ok(notice) if self.keep_events && !notice.events.is_empty() => {
-                    self.committed.extend(notice.events.iter().copied());
                     match notice.org_id {
-                        Some(org) => {
-                            self.committed_orgs.insert(org);
-                        }
+                        Some(org) => self
+                            .committed
+                            .extend(notice.events.iter().map(|&event| (org, event))),
+                        // Events of no known org (a store that does not say): read the log.
                         None => self.noticed = true,
                     }
                 }

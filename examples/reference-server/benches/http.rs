@@ -57,8 +57,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
-use sqlx::PgPool;
-use tokio::task::JoinSet;
 use uuid::Uuid;
 use workos_core::crypto::SecretKey;
 use workos_core::ids::OrgId;
@@ -67,16 +65,14 @@ use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_store::SqlStore;
-use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine, ms};
+use workos_tests::bench::{
+    self, DbRole, Load, Measured, Rng, env_num, loadavg, machine, met, ms, seed,
+};
 use workos_tests::db::with_database;
 
 #[path = "support/serving.rs"]
 mod serving;
 
-/// People per bulk `INSERT`.
-const CHUNK: usize = 50_000;
-/// Bulk inserts in flight at once while seeding.
-const SEED_PARALLEL: usize = 2;
 /// The rate limit the server runs with: high enough never to trigger.
 const RATE_LIMIT_PER_MINUTE: &str = "100000000";
 /// Concurrency of the (unrecorded) warm-up.
@@ -150,77 +146,6 @@ impl Settings {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeding (the approach and statements of workos-store/benches/store.rs)
-
-/// The seeded orgs and people. Person `k` (in id order) belongs to org `k % orgs.len()`, so an
-/// org's people are spread over the whole table, as they are when many tenants write at once.
-struct Seeded {
-    orgs: Vec<Uuid>,
-    people: Vec<Uuid>,
-}
-
-impl Seeded {
-    /// Person `i` of org `j`.
-    fn person(&self, j: usize, i: usize) -> Uuid {
-        self.people[j + self.orgs.len() * i]
-    }
-}
-
-async fn seed(pool: &PgPool, n_orgs: usize, per_org: usize) -> Result<Seeded> {
-    let tag = "http";
-    let orgs: Vec<Uuid> = (0..n_orgs).map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
-        "INSERT INTO orgs (id, name, created_at, updated_at)
-         SELECT id, $2 || ' org ' || n, now(), now() FROM unnest($1::uuid[]) WITH ORDINALITY AS t(id, n)",
-    )
-    .bind(&orgs)
-    .bind(tag)
-    .execute(pool)
-    .await
-    .context("seeding orgs")?;
-
-    let total = n_orgs * per_org;
-    let people: Vec<Uuid> = (0..total).map(|_| Uuid::now_v7()).collect();
-    let mut running = JoinSet::new();
-    for start in (0..total).step_by(CHUNK) {
-        while running.len() >= SEED_PARALLEL {
-            running.join_next().await.context("seed task")???;
-        }
-        let end = (start + CHUNK).min(total);
-        let ids = people[start..end].to_vec();
-        let org_ids: Vec<Uuid> = (start..end).map(|k| orgs[k % n_orgs]).collect();
-        let seqs: Vec<i64> = (start..end).map(|k| k as i64).collect();
-        let pool = pool.clone();
-        running.spawn(async move {
-            // People and their contact-index rows (one email each) in one statement.
-            sqlx::query(
-                "WITH p AS (
-                     INSERT INTO people (id, org_id, first_name, last_name, email, title, created_at, updated_at)
-                     SELECT id, org_id, 'First' || n, 'Last' || n, 'person' || n || '@' || $4 || '.example.com',
-                            'Engineer', now(), now()
-                     FROM unnest($1::uuid[], $2::uuid[], $3::int8[]) AS t(id, org_id, n)
-                     RETURNING id, org_id, email)
-                 INSERT INTO person_contacts (org_id, kind, value, person_id)
-                 SELECT org_id, 'email', email, id FROM p",
-            )
-            .bind(&ids)
-            .bind(&org_ids)
-            .bind(&seqs)
-            .bind(tag)
-            .execute(&pool)
-            .await
-            .context("seeding people")?;
-            eprintln!("  people {}..{end} of {total}", start);
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = running.join_next().await {
-        r.context("seed task")??;
-    }
-    Ok(Seeded { orgs, people })
-}
-
-// ---------------------------------------------------------------------------------------------
 // Server setup
 
 /// One keyed org: its `Authorization` value and its people.
@@ -230,7 +155,6 @@ struct Key {
 }
 
 struct Setup {
-    store: SqlStore,
     state: AppState,
     keys: Vec<Key>,
     version: String,
@@ -246,7 +170,8 @@ async fn setup(s: &Settings, db: &str) -> Result<Setup> {
     let (version,): (String,) = sqlx::query_as("SELECT version()").fetch_one(&pool).await?;
 
     let started = Instant::now();
-    let seeded = seed(&pool, s.orgs, s.people).await?;
+    let orgs = seed::orgs(&pool, "http", s.orgs).await?;
+    let seeded = seed::people(&pool, "http", orgs, s.people).await?;
     let seed_secs = started.elapsed().as_secs_f64();
     eprintln!(
         "seeded {} orgs × {} people (+ contacts) in {seed_secs:.1} s",
@@ -288,7 +213,6 @@ async fn setup(s: &Settings, db: &str) -> Result<Setup> {
     let settle_secs = started.elapsed().as_secs_f64();
     eprintln!("vacuum analyze + checkpoint: {settle_secs:.1} s");
     Ok(Setup {
-        store,
         state,
         keys,
         version,
@@ -407,13 +331,7 @@ async fn check(t: &Target, op: Op) -> Result<()> {
 }
 
 async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row>> {
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(usize::MAX)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = bench::http_client()?;
     let t = Arc::new(Target {
         client,
         base: format!("http://{addr}"),
@@ -484,20 +402,7 @@ async fn drive(s: &Settings, addr: SocketAddr, keys: Vec<Key>) -> Result<Vec<Row
             }
         };
         let load_end = loadavg().1;
-        eprintln!(
-            "{name}: {} responses, {} errors{}, {:.0} req/s, p50 {} ms, p95 {} ms, p99 {} ms, max {} ms; load average {load_end}",
-            m.responses,
-            m.errors,
-            m.first_error
-                .as_deref()
-                .map(|e| format!(" (first: {e})"))
-                .unwrap_or_default(),
-            m.responses as f64 / m.wall.as_secs_f64(),
-            ms(m.latency.value_at_quantile(0.50)),
-            ms(m.latency.value_at_quantile(0.95)),
-            ms(m.latency.value_at_quantile(0.99)),
-            ms(m.latency.max()),
-        );
+        eprintln!("{name}: {}; load average {load_end}", m.summary());
         rows.push(Row {
             op,
             mode,
@@ -538,14 +443,7 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
          flight; list page size {}",
         s.secs, s.warmup_secs, s.max_in_flight, s.concurrency, s.page
     )?;
-    writeln!(
-        out,
-        "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} s, \
-         budget {} s in all)\n",
-        s.quiet.max,
-        s.quiet.poll.as_secs(),
-        s.quiet.wait.as_secs()
-    )?;
+    writeln!(out, "- quiet machine: {}\n", s.quiet.describe())?;
     writeln!(
         out,
         "| request | mode | target req/s | requests | errors | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | p99 svc ms | load avg start → end |"
@@ -612,11 +510,7 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
             out,
             "- target p99 < 10 ms for GET person at the fixed rate: p99 {} ms, {}",
             ms(p99),
-            if p99 < 10_000 && r.m.errors == 0 {
-                "met"
-            } else {
-                "not met"
-            }
+            met(p99 < 10_000 && r.m.errors == 0)
         )?;
     }
     let worst_p95 = rows
@@ -628,7 +522,7 @@ fn report(s: &Settings, setup: &Setup, rows: &[Row]) -> Result<String> {
             out,
             "- target p95 < 400 ms: worst p95 over all scenarios {} ms, {}",
             ms(p95),
-            if p95 < 400_000 { "met" } else { "not met" }
+            met(p95 < 400_000)
         )?;
     }
     Ok(out)
@@ -645,29 +539,24 @@ fn run(
     let keys = std::mem::take(&mut setup.keys);
     let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let server = serving::spawn(server_rt.handle(), listener, setup.state.clone());
-    eprintln!("server listening on {addr}");
-
-    let rows = client_rt.block_on(drive(s, addr, keys));
-
-    server_rt.block_on(async {
-        server.stop().await;
-        setup.store.close().await;
-    });
+    let rows = serving::serve_during(
+        server_rt,
+        client_rt,
+        listener,
+        setup.state.clone(),
+        drive(s, addr, keys),
+    );
     report(s, &setup, &rows?)
 }
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
-    let report = bench::in_scratch_database(
-        &server_rt,
+    bench::run_server_bench(
+        (s.server_threads, s.client_threads),
         &s.url,
         "workos_httpbench",
         DbRole::Seeding,
         s.keep_db,
-        |db| run(&s, db, &server_rt, &client_rt),
-    )?;
-    println!("{report}");
-    Ok(())
+        |db, server_rt, client_rt| run(&s, db, server_rt, client_rt),
+    )
 }

@@ -63,7 +63,7 @@ use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_store::SqlStore;
-use workos_tests::bench::{self, DbRole, env_num};
+use workos_tests::bench::{self, DbRole, env_num, histogram};
 use workos_tests::db::with_database;
 
 #[path = "support/outside.rs"]
@@ -220,10 +220,6 @@ struct Tally {
     routed_latency: Mutex<Option<Histogram<u64>>>,
     all_latency: Mutex<Option<Histogram<u64>>>,
     errors: AtomicU64,
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
 
 async fn post_lead(
@@ -549,30 +545,34 @@ async fn drive(s: &Settings, addr: SocketAddr, setup: &Setup, db: &str) -> Resul
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
-    let report = bench::in_scratch_database(
-        &server_rt,
+    bench::run_server_bench(
+        (s.server_threads, s.client_threads),
         &s.url,
         "workos_leadbench",
         DbRole::Creating,
         s.keep_db,
-        |db| {
+        |db, server_rt, client_rt| {
             let setup = server_rt.block_on(setup(&s, db))?;
             let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
             let addr = listener.local_addr()?;
-            let server = serving::spawn(server_rt.handle(), listener, setup.state.clone());
-            let report = if outside::prepare_dir().is_some() {
-                client_rt.block_on(prepare(&s, addr, &setup, db))
+            let state = setup.state.clone();
+            if outside::prepare_dir().is_some() {
+                serving::serve_during(
+                    server_rt,
+                    client_rt,
+                    listener,
+                    state,
+                    prepare(&s, addr, &setup, db),
+                )
             } else {
-                client_rt.block_on(drive(&s, addr, &setup, db))
-            };
-            server_rt.block_on(async {
-                server.stop().await;
-                setup.store.close().await;
-            });
-            report
+                serving::serve_during(
+                    server_rt,
+                    client_rt,
+                    listener,
+                    state,
+                    drive(&s, addr, &setup, db),
+                )
+            }
         },
-    )?;
-    println!("{report}");
-    Ok(())
+    )
 }

@@ -65,7 +65,7 @@ use workos_reference_server::bootstrap;
 use workos_reference_server::config::Config;
 use workos_reference_server::state::AppState;
 use workos_store::SqlStore;
-use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine};
+use workos_tests::bench::{self, DbRole, Load, Measured, Rng, env_num, loadavg, machine, met};
 use workos_tests::db::with_database;
 use workos_tests::fake_twilio::{FakeTwilio, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN};
 
@@ -290,13 +290,7 @@ async fn count(pool: &sqlx::PgPool, sql: &'static str) -> Result<i64> {
 }
 
 async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run> {
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(usize::MAX)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(60))
-        .build()?;
+    let client = bench::http_client()?;
     let base = format!("http://{addr}");
     let twilio = FakeTwilio::start(TEST_AUTH_TOKEN, TEST_ACCOUNT_SID).await;
     let t = Arc::new(Target {
@@ -374,19 +368,9 @@ async fn drive(s: &Settings, addr: SocketAddr, pool: sqlx::PgPool) -> Result<Run
         let load_end = loadavg().1;
         let people_after = count(&pool, people_query).await?;
         eprintln!(
-            "{}: {} responses, {} errors{}, {:.0} req/s, p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} people created; load average {load_end}",
+            "{}: {}; {} people created; load average {load_end}",
             mode.name(),
-            m.responses,
-            m.errors,
-            m.first_error
-                .as_deref()
-                .map(|e| format!(" (first: {e})"))
-                .unwrap_or_default(),
-            m.rps(),
-            m.p(0.50),
-            m.p(0.95),
-            m.p(0.99),
-            m.latency.max() as f64 / 1000.0,
+            m.summary(),
             people_after - people_before,
         );
         rows.push(Row {
@@ -445,14 +429,7 @@ fn report(s: &Settings, run: &Run) -> Result<String> {
          = open loop at {} req/s, latency from the scheduled send time (≤ {} in flight)",
         s.secs, s.warmup_secs, s.concurrency, s.rate, s.max_in_flight
     )?;
-    writeln!(
-        out,
-        "- quiet machine: waited before each scenario for the 1-minute load average < {} (poll {} \
-         s, budget {} s in all)",
-        s.quiet.max,
-        s.quiet.poll.as_secs(),
-        s.quiet.wait.as_secs()
-    )?;
+    writeln!(out, "- quiet machine: {}", s.quiet.describe())?;
     if let Some(sql) = &s.setup_sql {
         writeln!(
             out,
@@ -534,21 +511,13 @@ fn report(s: &Settings, run: &Run) -> Result<String> {
             out,
             "- target ≥ {TARGET_RPS:.0} req/s at saturation: {:.0} req/s, {}",
             r.m.rps(),
-            if r.m.rps() >= TARGET_RPS && r.m.errors == 0 {
-                "met"
-            } else {
-                "not met"
-            }
+            met(r.m.rps() >= TARGET_RPS && r.m.errors == 0)
         )?;
         writeln!(
             out,
             "- target p99 < {TARGET_P99_MS:.0} ms at saturation: p99 {:.2} ms, {}",
             r.m.p(0.99),
-            if r.m.p(0.99) < TARGET_P99_MS {
-                "met"
-            } else {
-                "not met"
-            }
+            met(r.m.p(0.99) < TARGET_P99_MS)
         )?;
     }
     if let Some(r) = run.rows.iter().find(|r| matches!(r.mode, Mode::Fixed(_))) {
@@ -558,11 +527,7 @@ fn report(s: &Settings, run: &Run) -> Result<String> {
             s.rate,
             r.m.p(0.99),
             r.m.rps(),
-            if r.m.p(0.99) < TARGET_P99_MS && r.m.errors == 0 {
-                "met"
-            } else {
-                "not met"
-            }
+            met(r.m.p(0.99) < TARGET_P99_MS && r.m.errors == 0)
         )?;
     }
     Ok(out)
@@ -646,15 +611,8 @@ fn run(
         server_rt.block_on(store.close());
         return prepared;
     }
-    let server = serving::spawn(server_rt.handle(), listener, state);
-    eprintln!("server listening on {addr}");
-
-    let outcome = client_rt.block_on(drive(s, addr, pool));
-
-    server_rt.block_on(async {
-        server.stop().await;
-        store.close().await;
-    });
+    let outcome =
+        serving::serve_during(server_rt, client_rt, listener, state, drive(s, addr, pool));
     report(s, &outcome?)
 }
 
@@ -698,15 +656,12 @@ async fn prepare(
 
 fn main() -> Result<()> {
     let s = Settings::from_env()?;
-    let (server_rt, client_rt) = bench::runtimes(s.server_threads, s.client_threads)?;
-    let report = bench::in_scratch_database(
-        &server_rt,
+    bench::run_server_bench(
+        (s.server_threads, s.client_threads),
         &s.url,
         "workos_twiliobench",
         DbRole::Creating,
         s.keep_db,
-        |db| run(&s, db, &server_rt, &client_rt),
-    )?;
-    println!("{report}");
-    Ok(())
+        |db, server_rt, client_rt| run(&s, db, server_rt, client_rt),
+    )
 }

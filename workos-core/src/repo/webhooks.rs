@@ -211,7 +211,8 @@ pub trait DeliveryQueue: Send + Sync {
     ) -> Result<Option<(usize, usize)>>;
 
     /// Fans out events known to be committed (named by an in-process notice, see
-    /// [`crate::events::EventNotice::events`]) at once, without waiting for them to be read in
+    /// [`crate::events::EventNotice::events`], each with its org, which lets the store find it
+    /// by its key however long the log) at once, without waiting for them to be read in
     /// log order: creates their deliveries (skipping those that exist) and claims up to `claim`
     /// of the new ones for `lease`, returned ready to send (the caller sends them; other
     /// workers leave them alone until the lease ends). The rest are left pending for any worker
@@ -223,7 +224,7 @@ pub trait DeliveryQueue: Send + Sync {
     /// [`crate::Error::Unavailable`] when the storage fails.
     async fn dispatch_committed(
         &self,
-        events: &[crate::ids::EventId],
+        events: &[(OrgId, crate::ids::EventId)],
         claim: u32,
         lease: std::time::Duration,
     ) -> Result<Option<Dispatched>> {

@@ -44,6 +44,12 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
         sqlx::Error::Database(d) if d.code().as_deref().is_some_and(unavailable_code) => {
             Error::unavailable("database unavailable", e)
         }
+        // Postgres chose this transaction to end a deadlock (40P01) or could not serialise it
+        // (40001). It was rolled back whole, so the same request sent again is safe and will
+        // most likely succeed: an answer to retry, not a server fault.
+        sqlx::Error::Database(d) if d.code().as_deref().is_some_and(retry_code) => {
+            Error::unavailable("transaction rolled back by a concurrent one; retry", e)
+        }
         _ => Error::internal("database error", e),
     }
 }
@@ -56,6 +62,11 @@ fn unavailable_code(code: &str) -> bool {
     ) || code.starts_with("08")
 }
 
+/// The SQLSTATEs of a transaction that lost to a concurrent one (deadlock, serialisation).
+fn retry_code(code: &str) -> bool {
+    matches!(code, "40P01" | "40001")
+}
+
 /// Which field a unique violation is about, by constraint name (Postgres) or message (SQLite).
 const UNIQUE_FIELDS: &[(&str, &str)] = &[
     ("person_contacts", "email"),
@@ -64,3 +75,69 @@ const UNIQUE_FIELDS: &[(&str, &str)] = &[
     ("phone", "number"),
     ("lead_form", "public_id"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+    use workos_core::Error;
+
+    use super::db_error;
+
+    /// A database error with only a SQLSTATE, as a driver reports one.
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Coded {}
+
+    impl DatabaseError for Coded {
+        fn message(&self) -> &str {
+            "failed"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn mapped(code: &'static str) -> Error {
+        db_error(sqlx::Error::Database(Box::new(Coded(code))))
+    }
+
+    #[test]
+    fn a_transaction_that_lost_to_a_concurrent_one_is_to_be_retried() {
+        for code in ["40P01", "40001"] {
+            match mapped(code) {
+                Error::Unavailable { message, .. } => {
+                    assert!(message.contains("retry"), "{message}")
+                }
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn timeouts_are_unavailable_and_the_unknown_is_internal() {
+        assert!(matches!(mapped("57014"), Error::Unavailable { .. }));
+        assert!(matches!(mapped("08006"), Error::Unavailable { .. }));
+        assert!(matches!(mapped("XX000"), Error::Internal { .. }));
+    }
+}

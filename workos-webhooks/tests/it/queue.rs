@@ -478,7 +478,7 @@ async fn committed_events_are_dispatched_at_once_and_once(store: &SqlStore) {
     let expected_id = WebhookDeliveryId::for_event(event.id, hook.id);
     let dispatched = h
         .store
-        .dispatch_committed(&[event.id], 1, LEASE)
+        .dispatch_committed(&[(event.org_id, event.id)], 1, LEASE)
         .await
         .unwrap();
     if postgres {
@@ -508,7 +508,7 @@ async fn committed_events_are_dispatched_at_once_and_once(store: &SqlStore) {
         // Again: nothing new.
         let again = h
             .store
-            .dispatch_committed(&[event.id], 1, LEASE)
+            .dispatch_committed(&[(event.org_id, event.id)], 1, LEASE)
             .await
             .unwrap()
             .unwrap();
@@ -544,7 +544,7 @@ async fn committed_events_are_dispatched_at_once_and_once(store: &SqlStore) {
             .expect("the third event");
         let dispatched = h
             .store
-            .dispatch_committed(&[third.id], 0, LEASE)
+            .dispatch_committed(&[(third.org_id, third.id)], 0, LEASE)
             .await
             .unwrap()
             .unwrap();
@@ -586,7 +586,7 @@ async fn committed_events_match_filters_like_the_log(store: &SqlStore) {
     let first = h.events(&[types::COMPANY_CREATED]).await[0].clone();
     if let Some(dispatched) = h
         .store
-        .dispatch_committed(&[first.id], 100, LEASE)
+        .dispatch_committed(&[(first.org_id, first.id)], 100, LEASE)
         .await
         .unwrap()
     {

@@ -269,7 +269,7 @@ impl DeliveryQueue for SqlStore {
     #[cfg_attr(not(feature = "postgres"), expect(unused_variables))]
     async fn dispatch_committed(
         &self,
-        events: &[EventId],
+        events: &[(OrgId, EventId)],
         claim: u32,
         lease: std::time::Duration,
     ) -> Result<Option<Dispatched>> {
@@ -500,22 +500,23 @@ impl DeliveryQueue for SqlStore {
 const DUE_COLUMNS: &str = "w.url, w.headers, w.sealed_headers, w.secrets, w.rate_limit_per_second, w.failing_since, \
      e.occurred_at, e.subject_kind, e.subject_id, e.data, e.request_id, e.actor_kind, e.actor_id";
 
-/// Leases up to `$3` deliveries due at `$2` until `$1`, oldest due first, skipping rows another
-/// worker is claiming; `org` narrows it to the org `$4`, `lock` is the inner lock clause.
-fn claim_update(org: bool, lock: &str) -> String {
-    let of_org = if org { " AND d.org_id = $4" } else { "" };
-    let outer = if org { " AND org_id = $4" } else { "" };
-    let ids = super::claims::among_claimed(
-        "id",
-        &format!(
-            "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
-             WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2{of_org}
-               AND (d.locked_until IS NULL OR d.locked_until < $2) AND w.enabled
-             ORDER BY d.next_attempt_at LIMIT $3"
-        ),
-        lock,
-    );
-    format!("UPDATE webhook_deliveries SET locked_until = $1 WHERE {ids}{outer}")
+/// Picks `columns` of up to `$3` deliveries `d` due at `$2` whose endpoint is enabled, oldest
+/// due first, with `of_org` narrowing the pick (e.g. `AND d.org_id = $4`).
+fn due_pick(columns: &str, of_org: &str) -> String {
+    format!(
+        "SELECT {columns} FROM webhook_deliveries d JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id
+         WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $2{of_org}
+           AND (d.locked_until IS NULL OR d.locked_until < $2) AND w.enabled
+         ORDER BY d.next_attempt_at LIMIT $3"
+    )
+}
+
+/// Leases up to `$3` of org `$4`'s deliveries due at `$2` until `$1`, oldest due first,
+/// skipping rows another worker is claiming; `lock` is the inner lock clause. The rows are
+/// updated by their key, `(org_id, id)`.
+fn claim_update_of_org(lock: &str) -> String {
+    let ids = super::claims::among_claimed("id", &due_pick("d.id", " AND d.org_id = $4"), lock);
+    format!("UPDATE webhook_deliveries SET locked_until = $1 WHERE org_id = $4 AND {ids}")
 }
 
 impl SqlStore {
@@ -531,7 +532,7 @@ impl SqlStore {
         let mut tx = self.system_async_commit_tx().await?;
         let sql = format!(
             "{} RETURNING id",
-            claim_update(true, &super::claims::skip_locked(self, "d"))
+            claim_update_of_org(&super::claims::skip_locked(self, "d"))
         );
         let ids: Vec<(Uuid,)> = tx.fetch_all(&sql, args![until, t, limit, org]).await?;
         if ids.is_empty() {

@@ -15,7 +15,7 @@ use workos_core::ids::{EventId, OrgId, WebhookDeliveryId, WebhookId};
 use workos_core::repo::{AttemptOutcome, Dispatched, DueDelivery, SealedSecrets};
 use workos_core::{Error, Result};
 
-use super::{DELIVERY_COLUMNS, DUE_COLUMNS, DueRow, FailingUpdate, claim_update, delivery_id};
+use super::{DELIVERY_COLUMNS, DUE_COLUMNS, DueRow, FailingUpdate, delivery_id, due_pick};
 use crate::SqlStore;
 use crate::db::{Tx, args, db_error, now};
 use crate::events::stored_actor;
@@ -99,7 +99,8 @@ const DELIVERY_ID_PG: &str =
     "encode(set_byte(set_byte(b.bytes, 6, (get_byte(b.bytes, 6) & 15) | 112),
      8, (get_byte(b.bytes, 8) & 63) | 128), 'hex')::uuid";
 
-/// Fans out the events `$1` in one statement: the deliveries to their orgs' matching enabled
+/// Fans out the events `$1` of the orgs `$5` (pairwise: each event is found by its key, an
+/// index lookup however long the log; by its id alone it would be a scan) in one statement: the deliveries to their orgs' matching enabled
 /// endpoints that existed when they happened (as `dispatch_events` makes them), made at `$2`,
 /// the first `$4` claimed until `$3`; existing ones (made by `dispatch_events` first) are left
 /// alone. Returns the new ones with what sending needs.
@@ -108,12 +109,13 @@ static DISPATCH_COMMITTED: std::sync::LazyLock<String> = std::sync::LazyLock::ne
         "WITH m AS (
              SELECT {DELIVERY_ID_PG} AS id, e.org_id, w.id AS webhook_id, e.id AS event_id,
                     row_number() OVER (ORDER BY e.org_id, e.pos, w.id) AS n
-             FROM domain_events e
+             FROM unnest($5::uuid[], $1::uuid[]) AS k(org_id, id)
+             JOIN domain_events e ON e.org_id = k.org_id AND e.id = k.id
              JOIN webhooks w ON w.org_id = e.org_id AND w.enabled AND w.created_at <= e.occurred_at
              CROSS JOIN LATERAL (SELECT substring(uuid_send(e.id) FROM 1 FOR 6)
                  || substring(sha256('workos webhook delivery v1'::bytea || uuid_send(e.id) || uuid_send(w.id))
                               FROM 1 FOR 10) AS bytes) b
-             WHERE e.id = ANY($1) AND {TYPE_MATCHES_PG}
+             WHERE {TYPE_MATCHES_PG}
          ), ins AS (
              INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts, next_attempt_at,
                                              locked_until, created_at, updated_at)
@@ -138,7 +140,7 @@ impl SqlStore {
     /// commit (an attempt's record) flushes them along.
     pub(super) async fn dispatch_committed_pg(
         &self,
-        events: &[EventId],
+        events: &[(OrgId, EventId)],
         claim: u32,
         lease: std::time::Duration,
     ) -> Result<Dispatched> {
@@ -147,7 +149,10 @@ impl SqlStore {
         }
         let t = now();
         let until = t + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-        let ids: Vec<Uuid> = events.iter().map(|e| e.as_uuid()).collect();
+        let (orgs, ids): (Vec<Uuid>, Vec<Uuid>) = events
+            .iter()
+            .map(|(org, event)| (org.as_uuid(), event.as_uuid()))
+            .unzip();
         let mut tx = self.system_async_commit_tx().await?;
         let Some(pg) = tx.pg() else {
             return Err(Error::internal(
@@ -160,6 +165,7 @@ impl SqlStore {
             .bind(t)
             .bind(until)
             .bind(i64::from(claim))
+            .bind(&orgs)
             .fetch_all(&mut *pg)
             .await
             .map_err(db_error)?;
@@ -179,17 +185,29 @@ impl SqlStore {
 }
 
 /// The claim and the read of what it claimed, across orgs, in one statement (one Postgres
-/// node only: on Citus this would lock rows on every shard).
+/// node only: on Citus this would lock rows on every shard). The pick is a materialized `WITH`
+/// item, evaluated once (so its `LIMIT` bounds the claim; see `claims::among_claimed`), and
+/// the update finds the picked rows by their key `(org_id, id)`: by `id` alone, which no index
+/// leads with, it scanned the whole table, every delivery ever made, on every claim.
 static CLAIM_ANY_ORG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "WITH d AS ({} RETURNING id, org_id, webhook_id, event_id, status, attempts, next_attempt_at, \
-         last_status_code, created_at, updated_at)
+        "WITH picked AS MATERIALIZED ({} FOR UPDATE OF d SKIP LOCKED),
+         d AS (UPDATE webhook_deliveries u SET locked_until = $1 FROM picked p
+               WHERE u.org_id = p.org_id AND u.id = p.id
+               RETURNING u.id, u.org_id, u.webhook_id, u.event_id, u.status, u.attempts, u.next_attempt_at,
+               u.last_status_code, u.created_at, u.updated_at)
          SELECT {DELIVERY_COLUMNS}, {DUE_COLUMNS} FROM d
          JOIN domain_events e ON e.org_id = d.org_id AND e.id = d.event_id
          JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id",
-        claim_update(false, " FOR UPDATE OF d SKIP LOCKED")
+        due_pick("d.org_id, d.id", "")
     )
 });
+
+/// The text of the cross-org claim, for the plan test (`webhooks::claims_find_rows_by_key`).
+#[cfg(test)]
+pub(super) fn claim_any_org_sql() -> &'static str {
+    &CLAIM_ANY_ORG
+}
 
 /// Claims up to `limit` deliveries due at `t` across orgs until `until`, and reads them, in one
 /// statement of fixed text (prepared once). The portable twin claims org by org.
@@ -569,6 +587,166 @@ mod tests {
             failing_since(&mut tx, portable).await
         );
         drop(tx);
+        store.close().await;
+    }
+
+    /// Every scan in an `EXPLAIN (FORMAT JSON)` plan: (node type, relation, index condition).
+    fn scans(plan: &serde_json::Value, out: &mut Vec<(String, String, String)>) {
+        let text = |key: &str| plan[key].as_str().unwrap_or_default().to_owned();
+        if plan.get("Relation Name").is_some() {
+            out.push((text("Node Type"), text("Relation Name"), text("Index Cond")));
+        }
+        for child in plan["Plans"].as_array().into_iter().flatten() {
+            scans(child, out);
+        }
+    }
+
+    async fn plan_of(tx: &mut Tx, statement: &str, execute: &str) -> Vec<(String, String, String)> {
+        tx.execute(&format!("PREPARE workos_planned AS {statement}"), vec![])
+            .await
+            .expect("prepare");
+        let (plan,): (serde_json::Value,) = tx
+            .fetch_one(
+                &format!("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE workos_planned({execute})"),
+                vec![],
+            )
+            .await
+            .expect("explain");
+        tx.execute("DEALLOCATE workos_planned", vec![])
+            .await
+            .expect("deallocate");
+        let mut out = Vec::new();
+        scans(&plan[0]["Plan"], &mut out);
+        out
+    }
+
+    /// The queue's statements that span orgs find deliveries and events by their key
+    /// `(org_id, id)`: by `id` alone, which no index leads with, each call scanned every
+    /// delivery (the cross-org claim) or every event (the fan-out of committed events) ever
+    /// kept, so they slowed down as the tables grew.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cross_org_statements_find_rows_by_their_key() {
+        let Some(db) = TestDatabase::postgres("workos_plans").await else {
+            return;
+        };
+        let store = SqlStore::connect(db.url()).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let owner = UserId::new();
+        let org = store
+            .create_org(
+                NewOrg {
+                    name: "Plans".into(),
+                },
+                Some(owner),
+            )
+            .await
+            .expect("create org");
+        let ctx = TenantContext::user(org.id, owner, Role::Owner);
+        let webhook = store
+            .create_webhook(
+                &ctx,
+                NewWebhook {
+                    url: HttpUrl::parse("https://receiver.example/hook").expect("url"),
+                    description: None,
+                    event_types: Vec::new(),
+                    enabled: true,
+                    headers: BTreeMap::new(),
+                    rate_limit_per_second: None,
+                },
+                SealedSecrets(vec![1, 2, 3]),
+                SealedSecrets(vec![4, 5, 6]),
+            )
+            .await
+            .expect("create endpoint")
+            .id
+            .as_uuid();
+        // A history: 20,000 events, each delivered, and three deliveries due.
+        let mut tx = store.system_tx(true).await.expect("system tx");
+        tx.execute(
+            "INSERT INTO domain_events (org_id, pos, id, type, occurred_at, subject_kind, subject_id, data)
+             SELECT $1, 1000000 + g, gen_random_uuid(), 'test.seeded', now() - interval '1 day', 'test',
+                    gen_random_uuid(), '{}'::jsonb
+             FROM generate_series(1, 20000) AS g",
+            args![org.id],
+        )
+        .await
+        .expect("seed events");
+        tx.execute(
+            "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts,
+                 next_attempt_at, created_at, updated_at)
+             SELECT gen_random_uuid(), org_id, $2, id,
+                    CASE WHEN pos <= 1000003 THEN 'pending' ELSE 'succeeded' END, 1,
+                    CASE WHEN pos <= 1000003 THEN now() - interval '1 minute' END, now(), now()
+             FROM domain_events WHERE org_id = $1 AND type = 'test.seeded'",
+            args![org.id, webhook],
+        )
+        .await
+        .expect("seed deliveries");
+        tx.commit().await.expect("commit the history");
+        let pool = store.pg_pool().expect("Postgres");
+        sqlx::raw_sql("ANALYZE domain_events; ANALYZE webhook_deliveries")
+            .execute(pool)
+            .await
+            .expect("analyze");
+
+        let mut tx = store.system_tx(true).await.expect("system tx");
+        let claim = plan_of(
+            &mut tx,
+            claim_any_org_sql(),
+            "now() + interval '1 minute', now(), 100",
+        )
+        .await;
+        let events: Vec<(Uuid,)> = tx
+            .fetch_all(
+                "SELECT id FROM domain_events WHERE org_id = $1 LIMIT 3",
+                args![org.id],
+            )
+            .await
+            .expect("events");
+        let list = |ids: &mut dyn Iterator<Item = Uuid>| {
+            ids.map(|id| format!("'{id}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let fan_out = plan_of(
+            &mut tx,
+            &DISPATCH_COMMITTED,
+            &format!(
+                "ARRAY[{}]::uuid[], now(), now() + interval '1 minute', 10, ARRAY[{}]::uuid[]",
+                list(&mut events.iter().map(|(id,)| *id)),
+                list(&mut events.iter().map(|_| org.id.as_uuid())),
+            ),
+        )
+        .await;
+        drop(tx);
+        for (node, relation, cond) in claim.iter().chain(&fan_out) {
+            if !relation.starts_with("webhook_deliveries") && !relation.starts_with("domain_events")
+            {
+                continue;
+            }
+            // A whole table, or a whole index (a condition on `id`, its second column).
+            let whole = node == "Seq Scan" || (cond.contains("id = ") && !cond.contains("org_id"));
+            assert!(
+                !whole,
+                "{relation} read whole: claim {claim:?}, fan-out {fan_out:?}"
+            );
+        }
+        for plan in [&claim, &fan_out] {
+            assert!(
+                plan.iter()
+                    .any(|(_, relation, cond)| relation.starts_with("domain_events")
+                        && cond.contains("org_id")),
+                "events read by their key: {plan:?}"
+            );
+        }
+        assert!(
+            claim
+                .iter()
+                .any(|(_, relation, cond)| relation == "webhook_deliveries"
+                    && cond.contains("org_id")
+                    && cond.contains("id")),
+            "claimed deliveries updated by their key: {claim:?}"
+        );
         store.close().await;
     }
 }
