@@ -84,7 +84,7 @@ pub use crate::migrations::{Migration, MigrationStatus, schema_fingerprint};
 pub use crate::pool::PoolSettings;
 pub use crate::reencrypt::{ColumnReport, ReencryptReport, SealedLabels};
 pub use crate::repos::retention::{
-    ATTEMPT_WEEKS_AHEAD, DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, RetentionPolicy,
+    DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, PARTITION_WEEKS_AHEAD, RetentionPolicy,
     RetentionReport, days,
 };
 pub use crate::sealed::{SealedColumn, SealedValue};

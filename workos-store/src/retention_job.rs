@@ -1,9 +1,9 @@
 //! The retention job: every interval (the first run at once), deletes what is old enough
 //! ([`SqlStore::run_retention`]: events, webhook attempts, idempotency keys, expired OAuth
-//! states; on Postgres it also keeps the weekly partitions of webhook attempts), logs what it
-//! deleted and counts it in the metrics (`retention_runs_total{outcome}`,
-//! `retention_deleted_total{kind}`, `retention_partitions_dropped_total`,
-//! `retention_partitions_created_total`, through the `metrics` facade).
+//! states; on Postgres it also keeps the weekly partitions of webhook attempts and events), logs
+//! what it deleted and counts it in the metrics (`retention_runs_total{outcome}`,
+//! `retention_deleted_total{kind}`, `retention_partitions_dropped_total{table}`,
+//! `retention_partitions_created_total{table}`, through the `metrics` facade).
 //!
 //! An embedder runs it as the reference server does:
 //! `RetentionConfig::from_lookup(|name| std::env::var(name).ok())?` then, unless its interval
@@ -102,6 +102,8 @@ pub async fn run_once(store: &SqlStore, policy: &RetentionPolicy) -> Option<Rete
                 attempts = report.attempts,
                 attempt_partitions_dropped = report.attempt_partitions_dropped,
                 attempt_partitions_created = report.attempt_partitions_created,
+                event_partitions_dropped = report.event_partitions_dropped,
+                event_partitions_created = report.event_partitions_created,
                 idempotency_keys = report.idempotency_keys,
                 oauth_states = report.oauth_states,
                 "retention run done"
@@ -117,7 +119,8 @@ pub async fn run_once(store: &SqlStore, policy: &RetentionPolicy) -> Option<Rete
     }
 }
 
-/// Adds a run's counts to `retention_deleted_total{kind}` and the partition counters.
+/// Adds a run's counts to `retention_deleted_total{kind}` and the partition counters (by
+/// `table`: `webhook_attempts`, `domain_events`).
 fn record(r: &RetentionReport) {
     for (kind, n) in [
         ("events", r.events),
@@ -128,8 +131,23 @@ fn record(r: &RetentionReport) {
     ] {
         metrics::counter!("retention_deleted_total", "kind" => kind).increment(n);
     }
-    metrics::counter!("retention_partitions_dropped_total").increment(r.attempt_partitions_dropped);
-    metrics::counter!("retention_partitions_created_total").increment(r.attempt_partitions_created);
+    for (table, dropped, created) in [
+        (
+            "webhook_attempts",
+            r.attempt_partitions_dropped,
+            r.attempt_partitions_created,
+        ),
+        (
+            "domain_events",
+            r.event_partitions_dropped,
+            r.event_partitions_created,
+        ),
+    ] {
+        metrics::counter!("retention_partitions_dropped_total", "table" => table)
+            .increment(dropped);
+        metrics::counter!("retention_partitions_created_total", "table" => table)
+            .increment(created);
+    }
 }
 
 #[cfg(test)]

@@ -3,12 +3,17 @@
 //! * **Events** older than [`RetentionPolicy::events`] go, with their finished deliveries (and
 //!   those deliveries' attempts), once every consumer of the org's log has read past them. An
 //!   event a webhook still has to deliver (a pending or retrying delivery, or a position the
-//!   dispatcher has not reached) is kept.
+//!   dispatcher has not reached) is kept. On Postgres the table is partitioned by week: the
+//!   finished deliveries of the events of weeks past retention are deleted first (org by org,
+//!   in batches), then every such week that no delivery refers to any more and whose events
+//!   every consumer of their orgs has read is dropped whole (`workos_event_partitions`, which
+//!   also creates the weeks ahead); a week that must stay has its other events deleted one
+//!   batch at a time. On SQLite events are deleted in batches.
 //! * **Webhook attempts** older than [`RetentionPolicy::attempts`] go. On Postgres the table is
-//!   partitioned by week: whole weeks past retention are dropped (`workos_attempt_partitions`,
-//!   which also creates the weeks ahead), a week holding an attempt of a delivery still pending
-//!   or retrying is kept, and its other rows are deleted one batch at a time. On SQLite rows
-//!   are deleted in batches.
+//!   partitioned by week too: whole weeks past retention are dropped
+//!   (`workos_attempt_partitions`), a week holding an attempt of a delivery still pending or
+//!   retrying is kept, and its other rows are deleted one batch at a time. On SQLite rows are
+//!   deleted in batches.
 //! * **Idempotency keys** after [`RetentionPolicy::idempotency`] (24 h), as the keys' own purge.
 //! * **OAuth states** once expired.
 //!
@@ -30,8 +35,10 @@ use crate::db::{Sql, args};
 pub const DEFAULT_EVENTS_DAYS: u32 = 90;
 /// Days webhook attempts are kept by default (`WORKOS_RETENTION_ATTEMPTS_DAYS`).
 pub const DEFAULT_ATTEMPTS_DAYS: u32 = 30;
-/// Weeks of attempt partitions created ahead of the current one (Postgres).
-pub const ATTEMPT_WEEKS_AHEAD: i32 = 4;
+/// Weeks of partitions (of webhook attempts and of events) created ahead of the current one
+/// (Postgres): a write fails for lack of a partition only if retention has not run for that
+/// long.
+pub const PARTITION_WEEKS_AHEAD: i32 = 4;
 
 /// How long each kind of record is kept, and how much one statement deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +88,10 @@ pub struct RetentionReport {
     pub attempt_partitions_dropped: u64,
     /// Attempt partitions created ahead (Postgres).
     pub attempt_partitions_created: u64,
+    /// Event partitions dropped whole (Postgres); their events are not counted in `events`.
+    pub event_partitions_dropped: u64,
+    /// Event partitions created ahead (Postgres).
+    pub event_partitions_created: u64,
     /// Idempotency keys purged.
     pub idempotency_keys: u64,
     /// Expired OAuth states deleted.
@@ -90,6 +101,64 @@ pub struct RetentionReport {
 /// Orgs read per page when going through them.
 const ORG_PAGE: i64 = 500;
 
+/// The weekly-partitioned tables (Postgres), each maintained by its own SQL function.
+#[derive(Clone, Copy)]
+enum Partitioned {
+    Attempts,
+    Events,
+}
+
+impl Partitioned {
+    fn maintenance(self) -> &'static str {
+        match self {
+            Self::Attempts => {
+                "SELECT created, dropped FROM workos_attempt_partitions($1, $2::int4, $3)"
+            }
+            Self::Events => {
+                "SELECT created, dropped FROM workos_event_partitions($1, $2::int4, $3)"
+            }
+        }
+    }
+}
+
+/// What [`SqlStore::purge_org_events`] deletes of the events it selects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purge {
+    /// The events with their finished deliveries.
+    Events,
+    /// Only their finished deliveries (the events go with their week's partition): selects
+    /// only events that have deliveries.
+    Deliveries,
+}
+
+/// Goes through every org, a page at a time.
+struct OrgPages {
+    after: Option<Uuid>,
+}
+
+impl OrgPages {
+    fn new() -> Self {
+        Self {
+            after: Some(Uuid::nil()),
+        }
+    }
+
+    /// The next page of orgs, or `None` after the last.
+    async fn next(&mut self, store: &SqlStore) -> Result<Option<Vec<OrgId>>> {
+        let Some(after) = self.after else {
+            return Ok(None);
+        };
+        let orgs = store.org_page(after).await?;
+        self.after = match orgs.last() {
+            Some(last) if i64::try_from(orgs.len()).unwrap_or(0) == ORG_PAGE => {
+                Some(last.as_uuid())
+            }
+            _ => None,
+        };
+        Ok(Some(orgs))
+    }
+}
+
 /// Delivery statuses whose delivery still has to be made.
 const LIVE: &str = "('pending', 'retrying')";
 
@@ -98,7 +167,7 @@ fn before(at: Timestamp, age: std::time::Duration) -> Result<Timestamp> {
     Ok(at.checked_sub_signed(age).unwrap_or(at))
 }
 
-/// The Monday 00:00 UTC starting `t`'s week: where attempt partitions begin and end.
+/// The Monday 00:00 UTC starting `t`'s week: where partitions begin and end.
 fn week_start(t: Timestamp) -> Timestamp {
     let monday = t.date_naive().week(chrono::Weekday::Mon).first_day();
     Utc.from_utc_datetime(&monday.and_time(NaiveTime::MIN))
@@ -107,8 +176,8 @@ fn week_start(t: Timestamp) -> Timestamp {
 impl SqlStore {
     /// Runs retention once as of `at` (the current time, but for tests): deletes what
     /// `policy` says is old enough, in bounded batches, org by org, and on Postgres keeps the
-    /// webhook attempt partitions (weeks ahead created, weeks past retention dropped). Safe to
-    /// run from several processes at once.
+    /// partitions of webhook attempts and events (weeks ahead created, weeks past retention
+    /// dropped). Safe to run from several processes at once.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when the database fails; a run cut short is taken up by the next.
@@ -118,35 +187,61 @@ impl SqlStore {
         at: Timestamp,
     ) -> Result<RetentionReport> {
         let mut report = RetentionReport::default();
-        let events_before = before(at, policy.events)?;
+        let mut events_before = before(at, policy.events)?;
         let mut attempts_before = before(at, policy.attempts)?;
+        let batch = i64::from(policy.batch.max(1));
+        let full = u64::try_from(batch).unwrap_or(u64::MAX);
         if self.backend_name() == "postgres" {
             let (created, dropped) = self
-                .maintain_attempt_partitions(at, attempts_before)
+                .maintain_partitions(Partitioned::Attempts, at, attempts_before)
                 .await?;
             report.attempt_partitions_created = created;
             report.attempt_partitions_dropped = dropped;
             // Rows of whole weeks only: the week `attempts_before` falls in goes as a partition.
             attempts_before = week_start(attempts_before);
+            // A week of events is dropped only once no delivery refers to it: the finished
+            // deliveries of the events that may go, in the weeks wholly past retention, go
+            // first (the live ones keep their week).
+            let whole_weeks = week_start(events_before);
+            let mut pages = OrgPages::new();
+            while let Some(orgs) = pages.next(self).await? {
+                for &org in &orgs {
+                    for _ in 0..policy.max_batches {
+                        let (events, deliveries) = self
+                            .purge_org_events(org, whole_weeks, batch, Purge::Deliveries)
+                            .await?;
+                        report.deliveries += deliveries;
+                        if events < full {
+                            break;
+                        }
+                    }
+                }
+            }
+            let (created, dropped) = self
+                .maintain_partitions(Partitioned::Events, at, events_before)
+                .await?;
+            report.event_partitions_created = created;
+            report.event_partitions_dropped = dropped;
+            // What stays of those weeks (kept for one org's sake) goes row by row below.
+            events_before = whole_weeks;
         }
-        let batch = i64::from(policy.batch.max(1));
-        let mut after = Uuid::nil();
-        loop {
-            let orgs = self.org_page(after).await?;
+        let mut pages = OrgPages::new();
+        while let Some(orgs) = pages.next(self).await? {
             for &org in &orgs {
                 for _ in 0..policy.max_batches {
-                    let (events, deliveries) =
-                        self.purge_org_events(org, events_before, batch).await?;
+                    let (events, deliveries) = self
+                        .purge_org_events(org, events_before, batch, Purge::Events)
+                        .await?;
                     report.events += events;
                     report.deliveries += deliveries;
-                    if events < u64::try_from(batch).unwrap_or(u64::MAX) {
+                    if events < full {
                         break;
                     }
                 }
                 for _ in 0..policy.max_batches {
                     let n = self.purge_org_attempts(org, attempts_before, batch).await?;
                     report.attempts += n;
-                    if n < u64::try_from(batch).unwrap_or(u64::MAX) {
+                    if n < full {
                         break;
                     }
                 }
@@ -159,35 +254,31 @@ impl SqlStore {
                     }
                 }
             }
-            match orgs.last() {
-                Some(last) if i64::try_from(orgs.len()).unwrap_or(0) == ORG_PAGE => {
-                    after = last.as_uuid();
-                }
-                _ => break,
-            }
         }
         for _ in 0..policy.max_batches {
             let n = self.purge_oauth_states(at, batch).await?;
             report.oauth_states += n;
-            if n < u64::try_from(batch).unwrap_or(u64::MAX) {
+            if n < full {
                 break;
             }
         }
         Ok(report)
     }
 
-    /// Creates the weeks of attempt partitions ahead of `at` and drops those wholly before
-    /// `drop_before` that no live delivery needs; answers (created, dropped).
-    async fn maintain_attempt_partitions(
+    /// Creates `table`'s weeks of partitions ahead of `at` and drops those wholly before
+    /// `drop_before` that its rule lets go (see the migrations that partition it); answers
+    /// (created, dropped).
+    async fn maintain_partitions(
         &self,
+        table: Partitioned,
         at: Timestamp,
         drop_before: Timestamp,
     ) -> Result<(u64, u64)> {
         let mut tx = self.system_tx(true).await?;
         let (created, dropped): (i32, i32) = tx
             .fetch_one(
-                "SELECT created, dropped FROM workos_attempt_partitions($1, $2::int4, $3)",
-                args![at, i64::from(ATTEMPT_WEEKS_AHEAD), drop_before],
+                table.maintenance(),
+                args![at, i64::from(PARTITION_WEEKS_AHEAD), drop_before],
             )
             .await?;
         tx.commit().await?;
@@ -209,14 +300,15 @@ impl SqlStore {
         Ok(rows.into_iter().map(|(o,)| OrgId::from_uuid(o)).collect())
     }
 
-    /// Deletes up to `batch` of `org`'s events that occurred before `cutoff`, every consumer
-    /// has read and no live delivery needs, with their finished deliveries; answers (events,
-    /// deliveries) deleted.
+    /// Selects up to `batch` of `org`'s events that occurred before `cutoff`, every consumer
+    /// has read and no live delivery needs, and deletes their finished deliveries and, as
+    /// `purge` says, the events; answers (events selected or deleted, deliveries deleted).
     async fn purge_org_events(
         &self,
         org: OrgId,
         cutoff: Timestamp,
         batch: i64,
+        purge: Purge,
     ) -> Result<(u64, u64)> {
         let mut tx = self.system_tx(true).await?;
         // The position every consumer of the org's log has read up to. An org no consumer has
@@ -228,20 +320,35 @@ impl SqlStore {
                 args![org],
             )
             .await?;
-        let read_up_to = if cursors > 0 {
-            lowest.unwrap_or(0)
-        } else {
-            let webhook: Option<(i32,)> = tx
+        let webhook = if cursors == 0 || purge == Purge::Deliveries {
+            let found: Option<(i32,)> = tx
                 .fetch_optional(
                     "SELECT 1 FROM webhooks WHERE org_id = $1 LIMIT 1",
                     args![org],
                 )
                 .await?;
-            if webhook.is_some() { 0 } else { i64::MAX }
+            found.is_some()
+        } else {
+            true
         };
-        if read_up_to == 0 {
+        let read_up_to = if cursors > 0 {
+            lowest.unwrap_or(0)
+        } else if webhook {
+            0
+        } else {
+            i64::MAX
+        };
+        // Without a webhook an org has no deliveries (they go with their endpoint).
+        if read_up_to == 0 || (purge == Purge::Deliveries && !webhook) {
             return Ok((0, 0));
         }
+        // Selecting only events with deliveries, each batch moves on (their deliveries go).
+        let with_deliveries = if purge == Purge::Deliveries {
+            "AND EXISTS (SELECT 1 FROM webhook_deliveries d
+                         WHERE d.org_id = e.org_id AND d.event_id = e.id)"
+        } else {
+            ""
+        };
         let ids: Vec<(Uuid,)> = tx
             .fetch_all(
                 &format!(
@@ -249,6 +356,7 @@ impl SqlStore {
                      WHERE e.org_id = $1 AND e.occurred_at < $2 AND e.pos <= $3
                        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
                                        WHERE d.org_id = e.org_id AND d.event_id = e.id AND d.status IN {LIVE})
+                       {with_deliveries}
                      ORDER BY e.occurred_at LIMIT $4"
                 ),
                 args![org, cutoff, read_up_to, batch],
@@ -262,6 +370,8 @@ impl SqlStore {
         deliveries.push(&format!(" AND status NOT IN {LIVE} AND event_id IN ("));
         let mut events = Sql::new("DELETE FROM domain_events WHERE org_id = ");
         events.bind(org);
+        // The bound spares Postgres a look into each newer week's partition.
+        events.push(" AND occurred_at < ").bind(cutoff);
         events.push(" AND id IN (");
         for (i, (id,)) in ids.iter().enumerate() {
             if i > 0 {
@@ -278,7 +388,10 @@ impl SqlStore {
                     WHERE d.org_id = domain_events.org_id AND d.event_id = domain_events.id)",
         );
         let deleted_deliveries = tx.execute_sql(deliveries).await?;
-        let deleted_events = tx.execute_sql(events).await?;
+        let deleted_events = match purge {
+            Purge::Events => tx.execute_sql(events).await?,
+            Purge::Deliveries => u64::try_from(ids.len()).unwrap_or(u64::MAX),
+        };
         tx.commit().await?;
         Ok((deleted_events, deleted_deliveries))
     }

@@ -1,7 +1,8 @@
 //! Retention removes only what it should: old events every consumer has read and no live
 //! delivery needs (with their finished deliveries), old attempts of finished deliveries (on
-//! Postgres whole weekly partitions where nothing live is left in them), idempotency keys past
-//! their time and expired OAuth states; and keeps events a webhook still has to deliver.
+//! Postgres both as whole weekly partitions where nothing live is left in them), idempotency
+//! keys past their time and expired OAuth states; and keeps events a webhook still has to
+//! deliver.
 //!
 //! The runs are made "as of" a time 100 days ahead instead of on old rows: retention reads the
 //! clock only through its argument (the idempotency purge excepted, which is given a zero age).
@@ -13,7 +14,7 @@ use chrono::Utc;
 use workos_core::domain::{
     DeliveryAttempt, DeliveryStatus, HttpUrl, NewCompany, NewWebhook, Timestamp, Webhook,
 };
-use workos_core::events::EventFilter;
+use workos_core::events::{EventFilter, EventLog};
 use workos_core::ids::{EventId, UserId};
 use workos_core::repo::{
     AttemptOutcome, CompanyRepo, DeliveryQueue, DueDelivery, EventRepo, IdempotencyRepo,
@@ -243,21 +244,34 @@ async fn retention_removes_only_what_it_should(store: &SqlStore) {
     assert_eq!(fourth, RetentionReport::default());
 }
 
-/// Every migration but those that partition webhook attempts (030–032): today's code writes
-/// the rows (events with their actors, endpoints with sealed headers), so later migrations are
-/// in; the partitioning ones then run on a table that holds attempts, as on a database that
-/// took them after its data.
+/// The migration that partitions events.
 #[cfg(feature = "postgres")]
-fn before_partitioning() -> sqlx::migrate::Migrator {
+const EVENTS_PARTITIONED: i64 = 20_261_206_000_091;
+
+/// Every migration but those `skipped` says: today's code writes the rows (events with their
+/// actors, endpoints with sealed headers), so later migrations are in; the skipped ones then
+/// run (`SqlStore::migrate`) on tables that hold rows, as on a database that took them after
+/// its data.
+#[cfg(feature = "postgres")]
+fn migrations_but(skipped: impl Fn(i64) -> bool) -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("migrations/postgres");
     migrator.migrations = migrator
         .migrations
         .iter()
-        .filter(|m| !(20_261_206_000_030..=20_261_206_000_032).contains(&m.version))
+        .filter(|m| !skipped(m.version))
         .cloned()
         .collect::<Vec<_>>()
         .into();
     migrator
+}
+
+/// Every migration but those that partition webhook attempts (030–032) and, as it builds on
+/// them, the one that partitions events.
+#[cfg(feature = "postgres")]
+fn before_partitioning() -> sqlx::migrate::Migrator {
+    migrations_but(|v| {
+        (20_261_206_000_030..=20_261_206_000_032).contains(&v) || v == EVENTS_PARTITIONED
+    })
 }
 
 /// Attempts made before the migration that partitions them are still there after it (one a
@@ -336,7 +350,7 @@ async fn attempts_survive_partitioning_postgres() {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempts_survive_partitioning_citus() {
-    let schema = format!("{}_without_030_032", workos_store::schema_fingerprint());
+    let schema = format!("{}_without_030_032_091", workos_store::schema_fingerprint());
     let Some(db) =
         workos_tests::db::TestDatabase::citus("workos_partitioning", &schema, |url| async move {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
@@ -348,4 +362,244 @@ async fn attempts_survive_partitioning_citus() {
         return;
     };
     attempts_survive_partitioning(db.url()).await;
+}
+
+contract_test!(a_week_of_events_stays_while_a_webhook_needs_it);
+/// A week of events is not dropped (Postgres) nor its events deleted while one of them has a
+/// pending or retrying delivery, or a consumer has not read one; once every delivery is
+/// finished and every event read, the week goes (on Postgres whole: no event deleted one by
+/// one).
+async fn a_week_of_events_stays_while_a_webhook_needs_it(store: &SqlStore) {
+    let postgres = store.backend_name() == "postgres";
+    let a = Tenant::new(store, "A").await;
+    webhook(store, &a.ctx).await;
+    company(store, &a.ctx, "first").await;
+    store
+        .dispatch_events("webhooks", a.org.id, 1000)
+        .await
+        .unwrap()
+        .expect("nobody else dispatches");
+    let claimed = store
+        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (live, finished) = claimed.split_first().expect("deliveries");
+    let now = Utc::now();
+    let mut outcomes = vec![outcome(live, DeliveryStatus::Retrying, now)];
+    outcomes.extend(
+        finished
+            .iter()
+            .map(|d| outcome(d, DeliveryStatus::Succeeded, now)),
+    );
+    store.record_attempts(outcomes).await.unwrap();
+    let read = event_ids(store, &a.ctx).await;
+    company(store, &a.ctx, "late").await;
+    let late: BTreeSet<EventId> = event_ids(store, &a.ctx)
+        .await
+        .difference(&read)
+        .copied()
+        .collect();
+    let later = now + chrono::Duration::days(100);
+    let events = |ids: &[&BTreeSet<EventId>]| ids.iter().flat_map(|s| s.iter().copied()).collect();
+
+    // A retrying delivery and an unread event: both stay (the events read and delivered go).
+    let first = store.run_retention(&policy(90), later).await.unwrap();
+    let live_event = BTreeSet::from([live.event.id]);
+    assert_eq!(
+        event_ids(store, &a.ctx).await,
+        events(&[&live_event, &late]),
+        "{first:?}"
+    );
+
+    // The delivery succeeds; the unread event alone keeps the week.
+    let mut done = outcome(live, DeliveryStatus::Succeeded, now);
+    done.attempt.next_attempt_at = None;
+    store.record_attempts(vec![done]).await.unwrap();
+    let second = store.run_retention(&policy(90), later).await.unwrap();
+    assert_eq!(event_ids(store, &a.ctx).await, late, "{second:?}");
+    assert_eq!(second.event_partitions_dropped, 0, "{second:?}");
+
+    // The dispatcher reads it: its delivery, pending, keeps the week. (Attempts from now on
+    // are made `later`: retention as of then dropped this week's attempt partition.)
+    store
+        .dispatch_events("webhooks", a.org.id, 1000)
+        .await
+        .unwrap()
+        .expect("nobody else dispatches");
+    let third = store.run_retention(&policy(90), later).await.unwrap();
+    assert_eq!(event_ids(store, &a.ctx).await, late, "{third:?}");
+    assert_eq!(third.event_partitions_dropped, 0, "{third:?}");
+
+    // Delivered: the week goes, on Postgres as a whole partition.
+    let pending = store
+        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let mut done = outcome(&pending[0], DeliveryStatus::Succeeded, later);
+    done.attempt.next_attempt_at = None;
+    store.record_attempts(vec![done]).await.unwrap();
+    let fourth = store.run_retention(&policy(90), later).await.unwrap();
+    assert!(event_ids(store, &a.ctx).await.is_empty(), "{fourth:?}");
+    assert_eq!(fourth.deliveries, 1, "{fourth:?}");
+    if postgres {
+        assert_eq!(fourth.events, 0, "dropped, not deleted: {fourth:?}");
+        assert!(fourth.event_partitions_dropped >= 1, "{fourth:?}");
+    } else {
+        assert_eq!(fourth.events, 1, "{fourth:?}");
+    }
+    expect_not_found(store.get_delivery(&a.ctx, pending[0].delivery.id).await);
+}
+
+/// Dates all of org `org`'s events `at` (as the owner, in the org's scope).
+#[cfg(feature = "postgres")]
+async fn date_events(url: &str, org: workos_core::ids::OrgId, at: Timestamp) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT set_config('workos.org_id', $1, true)")
+        .bind(org.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE domain_events SET occurred_at = $1 WHERE org_id = $2")
+        .bind(at)
+        .bind(org.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    pool.close().await;
+}
+
+/// Events recorded before the migration that partitions them (a year old, and of this week,
+/// with their deliveries) are all there after it, in their positions; new ones are recorded
+/// and read back in order; retention then deletes the old ones and, once past retention,
+/// drops the week.
+#[cfg(feature = "postgres")]
+async fn events_survive_partitioning(url: &str) {
+    let store = SqlStore::connect(url).await.unwrap();
+    let a = Tenant::new(&store, "A").await;
+    webhook(&store, &a.ctx).await;
+    company(&store, &a.ctx, "old").await;
+    let deliver_all = async |store: &SqlStore| {
+        store
+            .dispatch_events("webhooks", a.org.id, 1000)
+            .await
+            .unwrap()
+            .expect("nobody else dispatches");
+        let claimed = store
+            .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let outcomes: Vec<_> = claimed
+            .iter()
+            .map(|d| {
+                let mut done = outcome(d, DeliveryStatus::Succeeded, Utc::now());
+                done.attempt.next_attempt_at = None;
+                done
+            })
+            .collect();
+        store.record_attempts(outcomes).await.unwrap();
+        claimed
+    };
+    let old_deliveries = deliver_all(&store).await;
+    assert!(!old_deliveries.is_empty());
+    date_events(url, a.org.id, Utc::now() - chrono::Duration::days(365)).await;
+    let old = event_ids(&store, &a.ctx).await;
+    company(&store, &a.ctx, "current").await;
+    let before = store.read_events(a.org.id, 0, 100).await.unwrap();
+
+    store.migrate().await.expect("the remaining migrations");
+    assert_eq!(store.read_events(a.org.id, 0, 100).await.unwrap(), before);
+    for d in &old_deliveries {
+        let kept = store.get_delivery(&a.ctx, d.delivery.id).await.unwrap();
+        assert_eq!(kept.status, DeliveryStatus::Succeeded);
+    }
+    company(&store, &a.ctx, "new").await;
+    let after = store.read_events(a.org.id, 0, 100).await.unwrap();
+    let positions: Vec<u64> = after.iter().map(|e| e.position).collect();
+    assert_eq!(
+        positions,
+        (1..=u64::try_from(after.len()).unwrap()).collect::<Vec<_>>()
+    );
+    assert_eq!(after[..before.len()], before[..]);
+    let new = &after[before.len()..];
+    assert!(!new.is_empty());
+    assert_eq!(
+        store.get_event(&a.ctx, new[0].event.id).await.unwrap(),
+        new[0].event
+    );
+    let current_deliveries = deliver_all(&store).await;
+
+    // The year-old events go, row by row: their partition, of the rows from before the
+    // migration, reaches up to this week. This week's stay.
+    let now = Utc::now();
+    let report = store
+        .run_retention(&RetentionPolicy::default(), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.events,
+        u64::try_from(old.len()).unwrap(),
+        "{report:?}"
+    );
+    let left = event_ids(&store, &a.ctx).await;
+    assert!(left.is_disjoint(&old), "{left:?}");
+    assert_eq!(left.len(), after.len() - old.len(), "{report:?}");
+
+    // 100 days on, this week goes whole, with its finished deliveries.
+    let later = store
+        .run_retention(
+            &RetentionPolicy::default(),
+            now + chrono::Duration::days(100),
+        )
+        .await
+        .unwrap();
+    assert!(event_ids(&store, &a.ctx).await.is_empty(), "{later:?}");
+    assert_eq!(later.events, 0, "dropped, not deleted: {later:?}");
+    assert!(later.event_partitions_dropped >= 1, "{later:?}");
+    assert_eq!(
+        later.deliveries,
+        u64::try_from(current_deliveries.len()).unwrap(),
+        "{later:?}"
+    );
+    store.close().await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_survive_partitioning_postgres() {
+    let Some(db) = workos_tests::db::TestDatabase::postgres("workos_ev_partitioning").await else {
+        return;
+    };
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    migrations_but(|v| v == EVENTS_PARTITIONED)
+        .run(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    events_survive_partitioning(db.url()).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_survive_partitioning_citus() {
+    let schema = format!("{}_without_091", workos_store::schema_fingerprint());
+    let Some(db) = workos_tests::db::TestDatabase::citus(
+        "workos_ev_partitioning",
+        &schema,
+        |url| async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            migrations_but(|v| v == EVENTS_PARTITIONED)
+                .run(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    events_survive_partitioning(db.url()).await;
 }

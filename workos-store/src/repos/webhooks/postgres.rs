@@ -703,6 +703,16 @@ mod tests {
             )
             .await
             .expect("events");
+        // Events are partitioned by week: the week holding the history must be read by its key;
+        // the planner may well scan the other, (nearly) empty weeks whole.
+        let (history,): (String,) = tx
+            .fetch_one(
+                "SELECT tableoid::regclass::text FROM domain_events
+                 WHERE org_id = $1 AND type = 'test.seeded' LIMIT 1",
+                args![org.id],
+            )
+            .await
+            .expect("the history's partition");
         let list = |ids: &mut dyn Iterator<Item = Uuid>| {
             ids.map(|id| format!("'{id}'"))
                 .collect::<Vec<_>>()
@@ -720,8 +730,7 @@ mod tests {
         .await;
         drop(tx);
         for (node, relation, cond) in claim.iter().chain(&fan_out) {
-            if !relation.starts_with("webhook_deliveries") && !relation.starts_with("domain_events")
-            {
+            if !relation.starts_with("webhook_deliveries") && *relation != history {
                 continue;
             }
             // A whole table, or a whole index (a condition on `id`, its second column).
