@@ -63,6 +63,8 @@ mod migrations;
 mod notifier;
 mod outbox;
 #[cfg(feature = "postgres")]
+mod partitions;
+#[cfg(feature = "postgres")]
 mod pg_connect;
 mod pool;
 #[cfg(feature = "postgres")]
@@ -84,8 +86,8 @@ pub use crate::migrations::{Migration, MigrationStatus, schema_fingerprint};
 pub use crate::pool::PoolSettings;
 pub use crate::reencrypt::{ColumnReport, ReencryptReport, SealedLabels};
 pub use crate::repos::retention::{
-    DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, PARTITION_WEEKS_AHEAD, RetentionPolicy,
-    RetentionReport, days,
+    DEFAULT_ATTEMPTS_DAYS, DEFAULT_EVENTS_DAYS, PARTITION_LOCK_WAIT, PARTITION_WEEKS_AHEAD,
+    RetentionPolicy, RetentionReport, days,
 };
 pub use crate::sealed::{SealedColumn, SealedValue};
 

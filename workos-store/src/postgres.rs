@@ -18,7 +18,7 @@ use crate::db::{Conn, Tx, Wake, args, db_error};
 /// Connections idle at least this long are pinged before they are used again.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The role every tenant transaction runs as (created by the migrations).
-const APP_ROLE: &str = "workos_app";
+pub(crate) const APP_ROLE: &str = "workos_app";
 /// The SQLSTATE `workos_assert_member` raises (`insufficient_privilege`).
 const NOT_A_MEMBER: &str = "42501";
 /// The channel commits that wrote events notify on.
@@ -45,6 +45,8 @@ pub(crate) struct PgBackend {
     /// Wakes the other processes after commits; its instance name is in every notice it
     /// sends, so this store's own listener skips them (its subscribers are told in-process).
     notifier: Arc<crate::notifier::Notifier>,
+    /// How far ahead the weekly partitions are known to exist (see `crate::partitions`).
+    partitions: Arc<crate::partitions::PartitionKeeper>,
 }
 
 pub(crate) enum Scope<'a> {
@@ -108,14 +110,21 @@ impl PgBackend {
             pool,
             citus: Arc::new(OnceCell::new()),
             bus: Arc::new(OnceCell::new()),
+            partitions: Arc::default(),
         }
     }
 
+    /// Applies the migrations, then makes sure of the partitions ahead (the ones the schema
+    /// made may be weeks old).
     pub(crate) async fn migrate(&self) -> Result<()> {
         crate::migrations::POSTGRES
             .run(&self.pool)
             .await
-            .map_err(|e| Error::internal("postgres migration failed", e))
+            .map_err(|e| Error::internal("postgres migration failed", e))?;
+        self.partitions
+            .ensure(&self.pool, crate::db::now())
+            .await
+            .map(drop)
     }
 
     /// Whether the database has the `citus` extension, asked once (the answer cannot change
@@ -142,7 +151,11 @@ impl PgBackend {
     /// is then checked, once, by `workos_assert_member`, which aborts the transaction of a user
     /// who is not a member of the org. (It is a statement of its own: a failure inside the
     /// opening round trip would leave the pooled connection in an aborted transaction.)
+    ///
+    /// First, if the weeks of partitions known to exist ahead run short, they are ensured
+    /// (`crate::partitions`; nearly always an atomic load and nothing more).
     pub(crate) async fn begin(&self, scope: Scope<'_>) -> Result<Tx> {
+        self.partitions.before_begin(&self.pool).await;
         let citus = self.is_citus().await?;
         // The scope's ids (UUIDs) formatted into fixed `SET`s: no text from input.
         let begin = AssertSqlSafe(begin_statement(&scope, citus));

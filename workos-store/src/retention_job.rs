@@ -3,7 +3,9 @@
 //! states; on Postgres it also keeps the weekly partitions of webhook attempts and events), logs
 //! what it deleted and counts it in the metrics (`retention_runs_total{outcome}`,
 //! `retention_deleted_total{kind}`, `retention_partitions_dropped_total{table}`,
-//! `retention_partitions_created_total{table}`, through the `metrics` facade).
+//! `retention_partitions_created_total{table}`, `retention_partitions_skipped_total{table}`
+//! (partitions whose lock was not granted in time, tried again on the next run), through the
+//! `metrics` facade).
 //!
 //! An embedder runs it as the reference server does:
 //! `RetentionConfig::from_lookup(|name| std::env::var(name).ok())?` then, unless its interval
@@ -104,6 +106,8 @@ pub async fn run_once(store: &SqlStore, policy: &RetentionPolicy) -> Option<Rete
                 attempt_partitions_created = report.attempt_partitions_created,
                 event_partitions_dropped = report.event_partitions_dropped,
                 event_partitions_created = report.event_partitions_created,
+                attempt_partitions_skipped = report.attempt_partitions_skipped,
+                event_partitions_skipped = report.event_partitions_skipped,
                 idempotency_keys = report.idempotency_keys,
                 oauth_states = report.oauth_states,
                 "retention run done"
@@ -131,22 +135,26 @@ fn record(r: &RetentionReport) {
     ] {
         metrics::counter!("retention_deleted_total", "kind" => kind).increment(n);
     }
-    for (table, dropped, created) in [
+    for (table, dropped, created, skipped) in [
         (
             "webhook_attempts",
             r.attempt_partitions_dropped,
             r.attempt_partitions_created,
+            r.attempt_partitions_skipped,
         ),
         (
             "domain_events",
             r.event_partitions_dropped,
             r.event_partitions_created,
+            r.event_partitions_skipped,
         ),
     ] {
         metrics::counter!("retention_partitions_dropped_total", "table" => table)
             .increment(dropped);
         metrics::counter!("retention_partitions_created_total", "table" => table)
             .increment(created);
+        metrics::counter!("retention_partitions_skipped_total", "table" => table)
+            .increment(skipped);
     }
 }
 

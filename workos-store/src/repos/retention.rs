@@ -36,9 +36,14 @@ pub const DEFAULT_EVENTS_DAYS: u32 = 90;
 /// Days webhook attempts are kept by default (`WORKOS_RETENTION_ATTEMPTS_DAYS`).
 pub const DEFAULT_ATTEMPTS_DAYS: u32 = 30;
 /// Weeks of partitions (of webhook attempts and of events) created ahead of the current one
-/// (Postgres): a write fails for lack of a partition only if retention has not run for that
-/// long.
+/// (Postgres), by the store itself whenever fewer than two are left (so writes never depend on
+/// the retention job) and by every retention run.
 pub const PARTITION_WEEKS_AHEAD: i32 = 4;
+/// How long creating or dropping a partition waits for its locks by default (Postgres): the
+/// DDL locks the partitioned table `ACCESS EXCLUSIVE`, and every writer of the table queues
+/// behind it while it waits. A week whose lock is not granted in time is skipped and tried
+/// again on the next run.
+pub const PARTITION_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How long each kind of record is kept, and how much one statement deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +59,9 @@ pub struct RetentionPolicy {
     /// Batches of one kind one run deletes in one org at most (the rest waits for the next
     /// run, so one org's backlog cannot hold up the others).
     pub max_batches: u32,
+    /// How long creating or dropping a partition waits for its locks, writers queueing behind
+    /// it meanwhile (Postgres; see [`PARTITION_LOCK_WAIT`]).
+    pub partition_lock_wait: std::time::Duration,
 }
 
 impl Default for RetentionPolicy {
@@ -64,6 +72,7 @@ impl Default for RetentionPolicy {
             idempotency: std::time::Duration::from_secs(24 * 3600),
             batch: 1000,
             max_batches: 10,
+            partition_lock_wait: PARTITION_LOCK_WAIT,
         }
     }
 }
@@ -88,10 +97,16 @@ pub struct RetentionReport {
     pub attempt_partitions_dropped: u64,
     /// Attempt partitions created ahead (Postgres).
     pub attempt_partitions_created: u64,
+    /// Attempt partitions not created or dropped because their lock was not granted within
+    /// [`RetentionPolicy::partition_lock_wait`] (Postgres): the next run tries again.
+    pub attempt_partitions_skipped: u64,
     /// Event partitions dropped whole (Postgres); their events are not counted in `events`.
     pub event_partitions_dropped: u64,
     /// Event partitions created ahead (Postgres).
     pub event_partitions_created: u64,
+    /// Event partitions not created or dropped because their lock was not granted in time
+    /// (Postgres), as for the attempts.
+    pub event_partitions_skipped: u64,
     /// Idempotency keys purged.
     pub idempotency_keys: u64,
     /// Expired OAuth states deleted.
@@ -108,14 +123,28 @@ enum Partitioned {
     Events,
 }
 
+/// What one maintenance call did to a table's partitions.
+struct PartitionsKept {
+    created: u64,
+    dropped: u64,
+    skipped: u64,
+}
+
 impl Partitioned {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Attempts => "webhook_attempts",
+            Self::Events => "domain_events",
+        }
+    }
+
     fn maintenance(self) -> &'static str {
         match self {
             Self::Attempts => {
-                "SELECT created, dropped FROM workos_attempt_partitions($1, $2::int4, $3)"
+                "SELECT created, dropped, skipped FROM workos_attempt_partitions($1, $2::int4, $3)"
             }
             Self::Events => {
-                "SELECT created, dropped FROM workos_event_partitions($1, $2::int4, $3)"
+                "SELECT created, dropped, skipped FROM workos_event_partitions($1, $2::int4, $3)"
             }
         }
     }
@@ -168,7 +197,7 @@ fn before(at: Timestamp, age: std::time::Duration) -> Result<Timestamp> {
 }
 
 /// The Monday 00:00 UTC starting `t`'s week: where partitions begin and end.
-fn week_start(t: Timestamp) -> Timestamp {
+pub(crate) fn week_start(t: Timestamp) -> Timestamp {
     let monday = t.date_naive().week(chrono::Weekday::Mon).first_day();
     Utc.from_utc_datetime(&monday.and_time(NaiveTime::MIN))
 }
@@ -192,11 +221,12 @@ impl SqlStore {
         let batch = i64::from(policy.batch.max(1));
         let full = u64::try_from(batch).unwrap_or(u64::MAX);
         if self.backend_name() == "postgres" {
-            let (created, dropped) = self
-                .maintain_partitions(Partitioned::Attempts, at, attempts_before)
+            let done = self
+                .maintain_partitions(Partitioned::Attempts, at, attempts_before, policy)
                 .await?;
-            report.attempt_partitions_created = created;
-            report.attempt_partitions_dropped = dropped;
+            report.attempt_partitions_created = done.created;
+            report.attempt_partitions_dropped = done.dropped;
+            report.attempt_partitions_skipped = done.skipped;
             // Rows of whole weeks only: the week `attempts_before` falls in goes as a partition.
             attempts_before = week_start(attempts_before);
             // A week of events is dropped only once no delivery refers to it: the finished
@@ -217,11 +247,12 @@ impl SqlStore {
                     }
                 }
             }
-            let (created, dropped) = self
-                .maintain_partitions(Partitioned::Events, at, events_before)
+            let done = self
+                .maintain_partitions(Partitioned::Events, at, events_before, policy)
                 .await?;
-            report.event_partitions_created = created;
-            report.event_partitions_dropped = dropped;
+            report.event_partitions_created = done.created;
+            report.event_partitions_dropped = done.dropped;
+            report.event_partitions_skipped = done.skipped;
             // What stays of those weeks (kept for one org's sake) goes row by row below.
             events_before = whole_weeks;
         }
@@ -266,26 +297,46 @@ impl SqlStore {
     }
 
     /// Creates `table`'s weeks of partitions ahead of `at` and drops those wholly before
-    /// `drop_before` that its rule lets go (see the migrations that partition it); answers
-    /// (created, dropped).
+    /// `drop_before` that its rule lets go (see the migrations that partition it), each waiting
+    /// at most the policy's `partition_lock_wait` for its locks (one not granted in time is
+    /// skipped, and logged).
     async fn maintain_partitions(
         &self,
         table: Partitioned,
         at: Timestamp,
         drop_before: Timestamp,
-    ) -> Result<(u64, u64)> {
+        policy: &RetentionPolicy,
+    ) -> Result<PartitionsKept> {
         let mut tx = self.system_tx(true).await?;
-        let (created, dropped): (i32, i32) = tx
+        // At least a millisecond: 0 would be no limit at all.
+        let wait = policy.partition_lock_wait.as_millis().max(1);
+        tx.execute(
+            "SELECT set_config('lock_timeout', $1, true)",
+            args![wait.to_string()],
+        )
+        .await?;
+        let (created, dropped, skipped): (i32, i32, i32) = tx
             .fetch_one(
                 table.maintenance(),
                 args![at, i64::from(PARTITION_WEEKS_AHEAD), drop_before],
             )
             .await?;
         tx.commit().await?;
-        Ok((
-            u64::try_from(created).unwrap_or_default(),
-            u64::try_from(dropped).unwrap_or_default(),
-        ))
+        let count = |n: i32| u64::try_from(n).unwrap_or_default();
+        let kept = PartitionsKept {
+            created: count(created),
+            dropped: count(dropped),
+            skipped: count(skipped),
+        };
+        if kept.skipped > 0 {
+            tracing::warn!(
+                table = table.name(),
+                skipped = kept.skipped,
+                wait_ms = u64::try_from(wait).unwrap_or(u64::MAX),
+                "partitions not created or dropped: their table stayed locked; the next run tries again"
+            );
+        }
+        Ok(kept)
     }
 
     /// The next page of org ids after `after`.

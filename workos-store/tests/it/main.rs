@@ -46,6 +46,7 @@ mod leads;
 mod migrations;
 mod model;
 mod orgs;
+mod partitions;
 mod people;
 mod phones;
 mod retention;
