@@ -17,7 +17,7 @@ use workos_core::repo::{DeliveryQueue, DueDelivery, WebhookRepo};
 use workos_store::{RetentionPolicy, SqlStore};
 
 use crate::common::*;
-use crate::retention::{company, event_ids, outcome, webhook};
+use crate::retention::{claim, company, dispatch, event_ids, outcome, tenant_with_webhook};
 
 /// The partitioned tables.
 const TABLES: [&str; 2] = ["domain_events", "webhook_attempts"];
@@ -61,19 +61,11 @@ async fn drop_every_week(pool: &PgPool) {
 /// Writes events (an org, a company) and a webhook attempt through `store`, and reads them
 /// back; answers the delivery attempted (retrying).
 async fn write_events_and_attempts(store: &SqlStore, name: &str) -> DueDelivery {
-    let a = Tenant::new(store, name).await;
-    webhook(store, &a.ctx).await;
+    let a = tenant_with_webhook(store, name).await;
     company(store, &a.ctx, "written").await;
     assert!(!event_ids(store, &a.ctx).await.is_empty());
-    store
-        .dispatch_events("webhooks", a.org.id, 1000)
-        .await
-        .unwrap()
-        .expect("nobody else dispatches");
-    let claimed = store
-        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
-        .await
-        .unwrap();
+    dispatch(store, a.org.id).await;
+    let claimed = claim(store, a.org.id).await;
     let d = claimed.into_iter().next().expect("a delivery");
     store
         .record_attempts(vec![outcome(&d, DeliveryStatus::Retrying, Utc::now())])

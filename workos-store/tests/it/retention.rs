@@ -15,7 +15,7 @@ use workos_core::domain::{
     DeliveryAttempt, DeliveryStatus, HttpUrl, NewCompany, NewWebhook, Timestamp, Webhook,
 };
 use workos_core::events::{EventFilter, EventLog};
-use workos_core::ids::{EventId, UserId};
+use workos_core::ids::{EventId, OrgId, UserId};
 use workos_core::repo::{
     AttemptOutcome, CompanyRepo, DeliveryQueue, DueDelivery, EventRepo, IdempotencyRepo,
     IdempotencyState, OAuthStateRepo, PendingOAuth, SealedSecrets, StoredResponse, WebhookRepo,
@@ -64,6 +64,58 @@ pub(crate) async fn event_ids(store: &SqlStore, ctx: &TenantContext) -> BTreeSet
         .collect()
 }
 
+/// A tenant `name` with one webhook endpoint (receiving every event).
+pub(crate) async fn tenant_with_webhook(store: &SqlStore, name: &str) -> Tenant {
+    let tenant = Tenant::new(store, name).await;
+    webhook(store, &tenant.ctx).await;
+    tenant
+}
+
+/// Makes the deliveries of org `org`'s events not dispatched yet.
+pub(crate) async fn dispatch(store: &SqlStore, org: OrgId) {
+    store
+        .dispatch_events("webhooks", org, 1000)
+        .await
+        .unwrap()
+        .expect("nobody else dispatches");
+}
+
+/// Claims org `org`'s due deliveries (up to 100, for a minute).
+pub(crate) async fn claim(store: &SqlStore, org: OrgId) -> Vec<DueDelivery> {
+    store
+        .claim_org_deliveries(org, 100, Duration::from_secs(60))
+        .await
+        .unwrap()
+}
+
+/// Records `name` (a company) in `ctx`'s org; answers the events that made.
+async fn events_of_new_company(
+    store: &SqlStore,
+    ctx: &TenantContext,
+    name: &str,
+) -> BTreeSet<EventId> {
+    let before = event_ids(store, ctx).await;
+    company(store, ctx, name).await;
+    let after = event_ids(store, ctx).await;
+    after.difference(&before).copied().collect()
+}
+
+/// Records an attempt at `at` of each delivery: `live` retrying, the `finished` ones succeeded.
+async fn record_live_and_finished(
+    store: &SqlStore,
+    live: &DueDelivery,
+    finished: &[DueDelivery],
+    at: Timestamp,
+) {
+    let mut outcomes = vec![outcome(live, DeliveryStatus::Retrying, at)];
+    outcomes.extend(
+        finished
+            .iter()
+            .map(|d| outcome(d, DeliveryStatus::Succeeded, at)),
+    );
+    store.record_attempts(outcomes).await.unwrap();
+}
+
 pub(crate) fn outcome(d: &DueDelivery, status: DeliveryStatus, at: Timestamp) -> AttemptOutcome {
     let retry = status == DeliveryStatus::Retrying;
     AttemptOutcome {
@@ -99,41 +151,24 @@ async fn retention_removes_only_what_it_should(store: &SqlStore) {
     let postgres = store.backend_name() == "postgres";
     // A: a webhook, its events dispatched; B: no webhook, no consumer; C: a webhook the
     // dispatcher has not reached yet.
-    let a = Tenant::new(store, "A").await;
+    let a = tenant_with_webhook(store, "A").await;
     let b = Tenant::new(store, "B").await;
-    let c = Tenant::new(store, "C").await;
-    webhook(store, &a.ctx).await;
-    webhook(store, &c.ctx).await;
+    let c = tenant_with_webhook(store, "C").await;
     for i in 0..3 {
         company(store, &a.ctx, &format!("a{i}")).await;
         company(store, &b.ctx, &format!("b{i}")).await;
         company(store, &c.ctx, &format!("c{i}")).await;
     }
-    store
-        .dispatch_events("webhooks", a.org.id, 1000)
-        .await
-        .unwrap()
-        .expect("nobody else dispatches");
-    let claimed = store
-        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
-        .await
-        .unwrap();
+    dispatch(store, a.org.id).await;
+    let claimed = claim(store, a.org.id).await;
     assert!(claimed.len() >= 4, "{claimed:?}");
     // One delivery is retrying (a live delivery), the others succeeded.
     let (live, finished) = claimed.split_first().unwrap();
     let now = Utc::now();
-    let mut outcomes = vec![outcome(live, DeliveryStatus::Retrying, now)];
-    outcomes.extend(
-        finished
-            .iter()
-            .map(|d| outcome(d, DeliveryStatus::Succeeded, now)),
-    );
-    store.record_attempts(outcomes).await.unwrap();
+    record_live_and_finished(store, live, finished, now).await;
     // An event after the dispatcher's cursor: not read yet.
-    let read = event_ids(store, &a.ctx).await;
-    company(store, &a.ctx, "late").await;
+    let late = events_of_new_company(store, &a.ctx, "late").await;
     let a_events = event_ids(store, &a.ctx).await;
-    let late = a_events.difference(&read).copied().collect::<BTreeSet<_>>();
     assert_eq!(late.len(), 1);
     let c_events = event_ids(store, &c.ctx).await;
     assert!(!event_ids(store, &b.ctx).await.is_empty());
@@ -229,8 +264,7 @@ async fn retention_removes_only_what_it_should(store: &SqlStore) {
 
     // The live delivery succeeds: its event, delivery and attempts go on the next run (on
     // Postgres its week is dropped whole).
-    let mut done = outcome(live, DeliveryStatus::Succeeded, now);
-    done.attempt.next_attempt_at = None;
+    let done = outcome(live, DeliveryStatus::Succeeded, now);
     store.record_attempts(vec![done]).await.unwrap();
     let third = store.run_retention(&policy(90), later).await.unwrap();
     assert_eq!(third.deliveries, 1, "{third:?}");
@@ -281,18 +315,10 @@ fn before_partitioning() -> sqlx::migrate::Migrator {
 #[cfg(feature = "postgres")]
 async fn attempts_survive_partitioning(url: &str) {
     let store = SqlStore::connect(url).await.unwrap();
-    let a = Tenant::new(&store, "A").await;
-    webhook(&store, &a.ctx).await;
+    let a = tenant_with_webhook(&store, "A").await;
     company(&store, &a.ctx, "before").await;
-    store
-        .dispatch_events("webhooks", a.org.id, 1000)
-        .await
-        .unwrap()
-        .expect("nobody else dispatches");
-    let claimed = store
-        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
-        .await
-        .unwrap();
+    dispatch(&store, a.org.id).await;
+    let claimed = claim(&store, a.org.id).await;
     let d = claimed.first().expect("a delivery");
     let now = Utc::now();
     let year_ago = now - chrono::Duration::days(365);
@@ -313,8 +339,7 @@ async fn attempts_survive_partitioning(url: &str) {
         (times[0] - year_ago).num_milliseconds().abs() < 1,
         "{times:?}"
     );
-    let mut done = outcome(d, DeliveryStatus::Succeeded, now);
-    done.attempt.next_attempt_at = None;
+    let done = outcome(d, DeliveryStatus::Succeeded, now);
     store.record_attempts(vec![done]).await.unwrap();
     assert_eq!(
         store
@@ -375,34 +400,14 @@ contract_test!(a_week_of_events_stays_while_a_webhook_needs_it);
 /// one).
 async fn a_week_of_events_stays_while_a_webhook_needs_it(store: &SqlStore) {
     let postgres = store.backend_name() == "postgres";
-    let a = Tenant::new(store, "A").await;
-    webhook(store, &a.ctx).await;
+    let a = tenant_with_webhook(store, "A").await;
     company(store, &a.ctx, "first").await;
-    store
-        .dispatch_events("webhooks", a.org.id, 1000)
-        .await
-        .unwrap()
-        .expect("nobody else dispatches");
-    let claimed = store
-        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
-        .await
-        .unwrap();
+    dispatch(store, a.org.id).await;
+    let claimed = claim(store, a.org.id).await;
     let (live, finished) = claimed.split_first().expect("deliveries");
     let now = Utc::now();
-    let mut outcomes = vec![outcome(live, DeliveryStatus::Retrying, now)];
-    outcomes.extend(
-        finished
-            .iter()
-            .map(|d| outcome(d, DeliveryStatus::Succeeded, now)),
-    );
-    store.record_attempts(outcomes).await.unwrap();
-    let read = event_ids(store, &a.ctx).await;
-    company(store, &a.ctx, "late").await;
-    let late: BTreeSet<EventId> = event_ids(store, &a.ctx)
-        .await
-        .difference(&read)
-        .copied()
-        .collect();
+    record_live_and_finished(store, live, finished, now).await;
+    let late = events_of_new_company(store, &a.ctx, "late").await;
     let later = now + chrono::Duration::days(100);
     let events = |ids: &[&BTreeSet<EventId>]| ids.iter().flat_map(|s| s.iter().copied()).collect();
 
@@ -416,8 +421,7 @@ async fn a_week_of_events_stays_while_a_webhook_needs_it(store: &SqlStore) {
     );
 
     // The delivery succeeds; the unread event alone keeps the week.
-    let mut done = outcome(live, DeliveryStatus::Succeeded, now);
-    done.attempt.next_attempt_at = None;
+    let done = outcome(live, DeliveryStatus::Succeeded, now);
     store.record_attempts(vec![done]).await.unwrap();
     let second = store.run_retention(&policy(90), later).await.unwrap();
     assert_eq!(event_ids(store, &a.ctx).await, late, "{second:?}");
@@ -425,23 +429,15 @@ async fn a_week_of_events_stays_while_a_webhook_needs_it(store: &SqlStore) {
 
     // The dispatcher reads it: its delivery, pending, keeps the week. (Attempts from now on
     // are made `later`: retention as of then dropped this week's attempt partition.)
-    store
-        .dispatch_events("webhooks", a.org.id, 1000)
-        .await
-        .unwrap()
-        .expect("nobody else dispatches");
+    dispatch(store, a.org.id).await;
     let third = store.run_retention(&policy(90), later).await.unwrap();
     assert_eq!(event_ids(store, &a.ctx).await, late, "{third:?}");
     assert_eq!(third.event_partitions_dropped, 0, "{third:?}");
 
     // Delivered: the week goes, on Postgres as a whole partition.
-    let pending = store
-        .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let pending = claim(store, a.org.id).await;
     assert_eq!(pending.len(), 1, "{pending:?}");
-    let mut done = outcome(&pending[0], DeliveryStatus::Succeeded, later);
-    done.attempt.next_attempt_at = None;
+    let done = outcome(&pending[0], DeliveryStatus::Succeeded, later);
     store.record_attempts(vec![done]).await.unwrap();
     let fourth = store.run_retention(&policy(90), later).await.unwrap();
     assert!(event_ids(store, &a.ctx).await.is_empty(), "{fourth:?}");
@@ -482,26 +478,14 @@ async fn date_events(url: &str, org: workos_core::ids::OrgId, at: Timestamp) {
 #[cfg(feature = "postgres")]
 async fn events_survive_partitioning(url: &str) {
     let store = SqlStore::connect(url).await.unwrap();
-    let a = Tenant::new(&store, "A").await;
-    webhook(&store, &a.ctx).await;
+    let a = tenant_with_webhook(&store, "A").await;
     company(&store, &a.ctx, "old").await;
     let deliver_all = async |store: &SqlStore| {
-        store
-            .dispatch_events("webhooks", a.org.id, 1000)
-            .await
-            .unwrap()
-            .expect("nobody else dispatches");
-        let claimed = store
-            .claim_org_deliveries(a.org.id, 100, Duration::from_secs(60))
-            .await
-            .unwrap();
+        dispatch(store, a.org.id).await;
+        let claimed = claim(store, a.org.id).await;
         let outcomes: Vec<_> = claimed
             .iter()
-            .map(|d| {
-                let mut done = outcome(d, DeliveryStatus::Succeeded, Utc::now());
-                done.attempt.next_attempt_at = None;
-                done
-            })
+            .map(|d| outcome(d, DeliveryStatus::Succeeded, Utc::now()))
             .collect();
         store.record_attempts(outcomes).await.unwrap();
         claimed

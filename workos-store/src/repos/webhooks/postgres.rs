@@ -456,26 +456,29 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn fast_paths_leave_the_rows_the_portable_code_leaves() {
-        let Some(db) = TestDatabase::postgres("workos_parity").await else {
-            return;
-        };
+    /// A migrated store on a new Postgres database `db_name` (`None` where the tests have no
+    /// Postgres), with an org of that name, its owner's context and `n` endpoints that receive
+    /// every event.
+    async fn store_with_endpoints(
+        db_name: &str,
+        n: usize,
+    ) -> Option<(TestDatabase, SqlStore, TenantContext, Vec<Uuid>)> {
+        let db = TestDatabase::postgres(db_name).await?;
         let store = SqlStore::connect(db.url()).await.expect("connect");
         store.migrate().await.expect("migrate");
         let owner = UserId::new();
         let org = store
             .create_org(
                 NewOrg {
-                    name: "Parity".into(),
+                    name: db_name.into(),
                 },
                 Some(owner),
             )
             .await
             .expect("create org");
         let ctx = TenantContext::user(org.id, owner, Role::Owner);
-        let mut endpoints = Vec::new();
-        for _ in 0..2 {
+        let mut endpoints = Vec::with_capacity(n);
+        for _ in 0..n {
             let webhook = store
                 .create_webhook(
                     &ctx,
@@ -494,12 +497,22 @@ mod tests {
                 .expect("create endpoint");
             endpoints.push(webhook.id.as_uuid());
         }
+        Some((db, store, ctx, endpoints))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fast_paths_leave_the_rows_the_portable_code_leaves() {
+        let Some((_db, store, ctx, endpoints)) = store_with_endpoints("workos_parity", 2).await
+        else {
+            return;
+        };
+        let org = ctx.org_id();
         let (fast, portable) = (endpoints[0], endpoints[1]);
         let mut tx = store.system_tx(true).await.expect("system tx");
         let events: Vec<(Uuid,)> = tx
             .fetch_all(
                 "SELECT id FROM domain_events WHERE org_id = $1 ORDER BY id",
-                args![org.id],
+                args![org],
             )
             .await
             .expect("events");
@@ -509,7 +522,7 @@ mod tests {
         let rows = |webhook: Uuid| -> Vec<(Uuid, Uuid, Uuid)> {
             events
                 .iter()
-                .map(|(e,)| (org.id.as_uuid(), webhook, *e))
+                .map(|(e,)| (org.as_uuid(), webhook, *e))
                 .collect()
         };
         let t = now();
@@ -546,7 +559,7 @@ mod tests {
         let ids = |webhook: Uuid| -> Vec<(OrgId, WebhookDeliveryId)> {
             rows(webhook)
                 .iter()
-                .map(|r| (org.id, WebhookDeliveryId::from_uuid(delivery_id(r))))
+                .map(|r| (org, WebhookDeliveryId::from_uuid(delivery_id(r))))
                 .collect()
         };
         let pg = tx.pg().expect("Postgres");
@@ -565,8 +578,8 @@ mod tests {
         let outcomes = |webhook: Uuid| -> Vec<AttemptOutcome> {
             let ids: Vec<Uuid> = rows(webhook).iter().map(delivery_id).collect();
             vec![
-                outcome(org.id, webhook, ids[0], DeliveryStatus::Succeeded, at(1)),
-                outcome(org.id, webhook, ids[1], DeliveryStatus::Retrying, at(3)),
+                outcome(org, webhook, ids[0], DeliveryStatus::Succeeded, at(1)),
+                outcome(org, webhook, ids[1], DeliveryStatus::Retrying, at(3)),
             ]
         };
         let (a, b) = (outcomes(fast), outcomes(portable));
@@ -590,24 +603,58 @@ mod tests {
         store.close().await;
     }
 
-    /// Every scan in an `EXPLAIN (FORMAT JSON)` plan: (node type, relation, index condition).
-    fn scans(plan: &serde_json::Value, out: &mut Vec<(String, String, String)>) {
+    /// A scan in an `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` plan, and what it read.
+    #[derive(Debug)]
+    struct Scan {
+        node: String,
+        relation: String,
+        /// The index condition, if any.
+        cond: String,
+        /// Rows read over all loops: those it returned and those a filter or recheck removed.
+        rows: f64,
+        /// Shared buffers hit or read.
+        blocks: f64,
+    }
+
+    /// Every scan in the plan `plan`.
+    fn scans(plan: &serde_json::Value, out: &mut Vec<Scan>) {
         let text = |key: &str| plan[key].as_str().unwrap_or_default().to_owned();
+        let number = |key: &str| plan[key].as_f64().unwrap_or_default();
         if plan.get("Relation Name").is_some() {
-            out.push((text("Node Type"), text("Relation Name"), text("Index Cond")));
+            out.push(Scan {
+                node: text("Node Type"),
+                relation: text("Relation Name"),
+                cond: text("Index Cond"),
+                rows: (number("Actual Rows")
+                    + number("Rows Removed by Filter")
+                    + number("Rows Removed by Index Recheck"))
+                    * number("Actual Loops"),
+                blocks: number("Shared Hit Blocks") + number("Shared Read Blocks"),
+            });
         }
         for child in plan["Plans"].as_array().into_iter().flatten() {
             scans(child, out);
         }
     }
 
-    async fn plan_of(tx: &mut Tx, statement: &str, execute: &str) -> Vec<(String, String, String)> {
+    /// The rows and buffers the scans of `relation` read.
+    fn read(plan: &[Scan], relation: &str) -> (f64, f64) {
+        plan.iter()
+            .filter(|s| s.relation == relation)
+            .fold((0.0, 0.0), |(rows, blocks), s| {
+                (rows + s.rows, blocks + s.blocks)
+            })
+    }
+
+    async fn plan_of(tx: &mut Tx, statement: &str, execute: &str) -> Vec<Scan> {
         tx.execute(&format!("PREPARE workos_planned AS {statement}"), vec![])
             .await
             .expect("prepare");
         let (plan,): (serde_json::Value,) = tx
             .fetch_one(
-                &format!("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE workos_planned({execute})"),
+                &format!(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE workos_planned({execute})"
+                ),
                 vec![],
             )
             .await
@@ -620,57 +667,60 @@ mod tests {
         out
     }
 
-    /// The queue's statements that span orgs find deliveries and events by their key
-    /// `(org_id, id)`: by `id` alone, which no index leads with, each call scanned every
-    /// delivery (the cross-org claim) or every event (the fan-out of committed events) ever
-    /// kept, so they slowed down as the tables grew.
+    /// The queue's statements that span orgs find deliveries, events and endpoints by their
+    /// key `(org_id, id)` (endpoints by their org): by `id` alone, which no index leads with,
+    /// each call scanned every delivery (the cross-org claim) or every event (the fan-out of
+    /// committed events) ever kept, so they slowed down as the tables grew; endpoints not
+    /// found by their org would be every org's.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cross_org_statements_find_rows_by_their_key() {
-        let Some(db) = TestDatabase::postgres("workos_plans").await else {
+        let Some((_db, store, ctx, endpoints)) = store_with_endpoints("workos_plans", 1).await
+        else {
             return;
         };
-        let store = SqlStore::connect(db.url()).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let owner = UserId::new();
-        let org = store
-            .create_org(
-                NewOrg {
-                    name: "Plans".into(),
-                },
-                Some(owner),
-            )
-            .await
-            .expect("create org");
-        let ctx = TenantContext::user(org.id, owner, Role::Owner);
-        let webhook = store
-            .create_webhook(
-                &ctx,
-                NewWebhook {
-                    url: HttpUrl::parse("https://receiver.example/hook").expect("url"),
-                    description: None,
-                    event_types: Vec::new(),
-                    enabled: true,
-                    headers: BTreeMap::new(),
-                    rate_limit_per_second: None,
-                },
-                SealedSecrets(vec![1, 2, 3]),
-                SealedSecrets(vec![4, 5, 6]),
-            )
-            .await
-            .expect("create endpoint")
-            .id
-            .as_uuid();
-        // A history: 20,000 events, each delivered, and three deliveries due.
+        let (org, webhook) = (ctx.org_id(), endpoints[0]);
+        // Other orgs, each with events and endpoints of its own (made after the events): a
+        // statement that found events by id alone, or endpoints not by their org, reads theirs.
+        let mut others = Vec::new();
+        for i in 0..20 {
+            let other = store
+                .create_org(
+                    NewOrg {
+                        name: format!("Other {i}"),
+                    },
+                    Some(UserId::new()),
+                )
+                .await
+                .expect("create org");
+            others.push(other.id.as_uuid());
+        }
+        // A history: 20,000 events, each delivered, and three deliveries due; 2,000 events and
+        // 100 endpoints in each other org.
         let mut tx = store.system_tx(true).await.expect("system tx");
-        tx.execute(
-            "INSERT INTO domain_events (org_id, pos, id, type, occurred_at, subject_kind, subject_id, data)
-             SELECT $1, 1000000 + g, gen_random_uuid(), 'test.seeded', now() - interval '1 day', 'test',
-                    gen_random_uuid(), '{}'::jsonb
-             FROM generate_series(1, 20000) AS g",
-            args![org.id],
+        let pg = tx.pg().expect("Postgres");
+        for (orgs, n) in [(vec![org.as_uuid()], 20_000), (others.clone(), 2_000)] {
+            sqlx::query(
+                "INSERT INTO domain_events (org_id, pos, id, type, occurred_at, subject_kind, subject_id, data)
+                 SELECT o.id, 1000000 + g, gen_random_uuid(), 'test.seeded', now() - interval '1 day', 'test',
+                        gen_random_uuid(), '{}'::jsonb
+                 FROM unnest($1::uuid[]) AS o(id), generate_series(1, $2) AS g",
+            )
+            .bind(&orgs)
+            .bind(n)
+            .execute(&mut *pg)
+            .await
+            .expect("seed events");
+        }
+        sqlx::query(
+            "INSERT INTO webhooks (id, org_id, url, secrets, created_at, updated_at)
+             SELECT gen_random_uuid(), o.id, 'https://receiver.example/hook', '\\x01'::bytea,
+                    now() + interval '1 hour', now() + interval '1 hour'
+             FROM unnest($1::uuid[]) AS o(id), generate_series(1, 100)",
         )
+        .bind(&others)
+        .execute(&mut *pg)
         .await
-        .expect("seed events");
+        .expect("seed other orgs' endpoints");
         tx.execute(
             "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, status, attempts,
                  next_attempt_at, created_at, updated_at)
@@ -678,13 +728,13 @@ mod tests {
                     CASE WHEN pos <= 1000003 THEN 'pending' ELSE 'succeeded' END, 1,
                     CASE WHEN pos <= 1000003 THEN now() - interval '1 minute' END, now(), now()
              FROM domain_events WHERE org_id = $1 AND type = 'test.seeded'",
-            args![org.id, webhook],
+            args![org, webhook],
         )
         .await
         .expect("seed deliveries");
         tx.commit().await.expect("commit the history");
         let pool = store.pg_pool().expect("Postgres");
-        sqlx::raw_sql("ANALYZE domain_events; ANALYZE webhook_deliveries")
+        sqlx::raw_sql("ANALYZE domain_events; ANALYZE webhooks; ANALYZE webhook_deliveries")
             .execute(pool)
             .await
             .expect("analyze");
@@ -699,7 +749,7 @@ mod tests {
         let events: Vec<(Uuid,)> = tx
             .fetch_all(
                 "SELECT id FROM domain_events WHERE org_id = $1 LIMIT 3",
-                args![org.id],
+                args![org],
             )
             .await
             .expect("events");
@@ -709,7 +759,7 @@ mod tests {
             .fetch_one(
                 "SELECT tableoid::regclass::text FROM domain_events
                  WHERE org_id = $1 AND type = 'test.seeded' LIMIT 1",
-                args![org.id],
+                args![org],
             )
             .await
             .expect("the history's partition");
@@ -724,12 +774,18 @@ mod tests {
             &format!(
                 "ARRAY[{}]::uuid[], now(), now() + interval '1 minute', 10, ARRAY[{}]::uuid[]",
                 list(&mut events.iter().map(|(id,)| *id)),
-                list(&mut events.iter().map(|_| org.id.as_uuid())),
+                list(&mut events.iter().map(|_| org.as_uuid())),
             ),
         )
         .await;
         drop(tx);
-        for (node, relation, cond) in claim.iter().chain(&fan_out) {
+        for Scan {
+            node,
+            relation,
+            cond,
+            ..
+        } in claim.iter().chain(&fan_out)
+        {
             if !relation.starts_with("webhook_deliveries") && *relation != history {
                 continue;
             }
@@ -743,19 +799,27 @@ mod tests {
         for plan in [&claim, &fan_out] {
             assert!(
                 plan.iter()
-                    .any(|(_, relation, cond)| relation.starts_with("domain_events")
-                        && cond.contains("org_id")),
+                    .any(|s| s.relation.starts_with("domain_events") && s.cond.contains("org_id")),
                 "events read by their key: {plan:?}"
             );
         }
         assert!(
-            claim
-                .iter()
-                .any(|(_, relation, cond)| relation == "webhook_deliveries"
-                    && cond.contains("org_id")
-                    && cond.contains("id")),
+            claim.iter().any(|s| s.relation == "webhook_deliveries"
+                && s.cond.contains("org_id")
+                && s.cond.contains("id")),
             "claimed deliveries updated by their key: {claim:?}"
         );
+        // The fan-out reads a few rows and pages of the history's week and of the endpoints
+        // per event (the event and its org's one endpoint, by key): found by id alone, or not
+        // by their org, tens of thousands of events or thousands of the other orgs' endpoints.
+        let n = f64::from(u32::try_from(events.len()).expect("3"));
+        for relation in [history.as_str(), "webhooks"] {
+            let (rows, blocks) = read(&fan_out, relation);
+            assert!(
+                rows <= 10.0 * n && blocks <= 20.0 * n,
+                "fan-out read {rows} rows, {blocks} buffers of {relation}: {fan_out:?}"
+            );
+        }
         store.close().await;
     }
 }
