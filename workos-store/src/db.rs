@@ -7,14 +7,14 @@ use sqlx::types::Json;
 use uuid::Uuid;
 use workos_core::domain::Timestamp;
 use workos_core::events::DomainEvent;
-#[cfg(feature = "postgres")]
-use workos_core::events::EventNotice;
 use workos_core::ids::OrgId;
 use workos_core::{Error, Result};
 
 mod errors;
 #[cfg(feature = "postgres")]
 mod pg_args;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sort;
 mod sql;
 
@@ -170,9 +170,8 @@ pub(crate) enum Wake {
 pub(crate) struct Tx {
     conn: Conn,
     wake: Wake,
-    /// Whether multi-statement fast paths may run (one Postgres node); on SQLite and Citus the
-    /// portable statements run, which Citus routes to one shard each.
-    fast: bool,
+    /// Which statements beyond the portable ones this transaction may take.
+    paths: Paths,
     /// The org whose events this transaction wrote, to wake consumers on commit.
     wrote_events: Option<OrgId>,
     /// Whether this transaction made deliveries due now, to wake delivery workers on commit.
@@ -185,6 +184,21 @@ pub(crate) struct Tx {
     written: usize,
     /// Open savepoints, with what [`Tx::rollback_to_savepoint`] restores.
     savepoints: Vec<Savepoint>,
+}
+
+/// Which statements a transaction may take beyond the portable ones. Production picks it from
+/// the backend; the parity tests run an operation twice on one Postgres database, with
+/// [`Paths::OneNode`] and with [`Paths::Portable`], and compare what each stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Paths {
+    /// The portable statements only (SQLite).
+    Portable,
+    /// Also single statements only Postgres runs (arrays, `LATERAL`), each routed to one shard
+    /// on Citus; not the multi-statement fast paths, which Citus would plan across workers.
+    #[cfg_attr(not(feature = "postgres"), expect(dead_code))]
+    Postgres,
+    /// Also the multi-statement fast paths (data-modifying `WITH`): one Postgres node.
+    OneNode,
 }
 
 /// A savepoint, with the event bookkeeping as it was when it was taken.
@@ -229,11 +243,11 @@ macro_rules! bind_all {
 }
 
 impl Tx {
-    pub(crate) const fn new(conn: Conn, wake: Wake, fast: bool) -> Self {
+    pub(crate) const fn new(conn: Conn, wake: Wake, paths: Paths) -> Self {
         Self {
             conn,
             wake,
-            fast,
+            paths,
             wrote_events: None,
             made_due: false,
             events: Vec::new(),
@@ -278,29 +292,10 @@ impl Tx {
         self.made_due = true;
     }
 
-    /// The Postgres connection, for statements only Postgres can run (array binds, `unnest`);
-    /// `None` on SQLite.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn pg(&mut self) -> Option<&mut sqlx::PgConnection> {
-        match &mut self.conn {
-            Conn::Pg(c) => Some(&mut **c),
-            #[allow(unreachable_patterns)]
-            _ => None,
-        }
-    }
-
-    /// The Postgres connection when this transaction may take a fast path: one statement of
-    /// data-modifying `WITH` items where the portable code runs several. `None` on SQLite and
-    /// on Citus, where such a statement is planned in steps across the workers (intermediate
-    /// results, two-phase commit) while the portable statements are each routed to one shard.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn fast_pg(&mut self) -> Option<&mut sqlx::PgConnection> {
-        if self.fast { self.pg() } else { None }
-    }
-
-    /// Whether [`Tx::fast_pg`] answers a connection.
-    pub(crate) const fn fast_path(&self) -> bool {
-        self.fast
+    /// Whether multi-statement fast paths may run (one Postgres node): whether `Tx::fast_pg`
+    /// answers a connection.
+    pub(crate) fn fast_path(&self) -> bool {
+        self.paths == Paths::OneNode
     }
 
     /// All rows of a query.
@@ -342,13 +337,6 @@ impl Tx {
         }
     }
 
-    /// Notes that a statement of this transaction wrote events of `org` itself, outside
-    /// [`Tx::record`], so the commit wakes their consumers.
-    #[cfg(feature = "postgres")]
-    pub(crate) fn wrote_events_of(&mut self, org: OrgId) {
-        self.wrote_events = Some(org);
-    }
-
     /// Runs a [`Sql`] statement; returns the number of rows it affected.
     pub(crate) async fn execute_sql(&mut self, sql: Sql) -> Result<u64> {
         self.execute(&sql.text, sql.args).await
@@ -377,9 +365,8 @@ impl Tx {
             return Ok(());
         }
         #[cfg(feature = "postgres")]
-        if self.fast && crate::outbox::single_org(&self.events[self.written..]) {
-            let _: (i32,) = self.fetch_with_events(&[], "1", PgArgs::default()).await?;
-            return Ok(());
+        if self.fast_path() && crate::outbox::postgres::single_org(&self.events[self.written..]) {
+            return self.write_events_in_one().await;
         }
         let events = std::mem::take(&mut self.events);
         let appended = crate::outbox::append(self, &events[self.written..]).await;
@@ -387,54 +374,6 @@ impl Tx {
         appended?;
         self.written = self.events.len();
         Ok(())
-    }
-
-    /// Postgres: runs the data-modifying `WITH` items `ctes` (`name AS (INSERT …)`, their
-    /// placeholders bound on `args`) together with the events recorded and not yet written, in
-    /// one statement, and answers the row of `select` (expressions over the items'
-    /// `RETURNING`). One round trip where a write and the commit's event insert were two.
-    #[cfg(feature = "postgres")]
-    pub(crate) async fn fetch_with_events<R>(
-        &mut self,
-        ctes: &[String],
-        select: &str,
-        mut args: PgArgs,
-    ) -> Result<R>
-    where
-        R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin,
-    {
-        let mut items: Vec<String> = ctes.to_vec();
-        // Events of several orgs (rare: system jobs) are appended at commit, org by org.
-        let unwritten = if crate::outbox::single_org(&self.events[self.written..]) {
-            self.events.len() - self.written
-        } else {
-            0
-        };
-        if unwritten > 0 {
-            items.extend(crate::outbox::append_items(
-                &self.events[self.written..],
-                &mut args,
-            )?);
-        }
-        let sql = if items.is_empty() {
-            format!("SELECT {select}")
-        } else {
-            format!("WITH {} SELECT {select}", items.join(", "))
-        };
-        let Some(pg) = self.fast_pg() else {
-            return Err(Error::internal(
-                "fast-path statement on a backend without fast paths",
-                std::io::Error::other("fetch_with_events"),
-            ));
-        };
-        let row = sqlx::query_as_with::<_, R, _>(AssertSqlSafe(sql), args.0)
-            .fetch_one(pg)
-            .await
-            .map_err(db_error)?;
-        if unwritten > 0 {
-            self.written = self.events.len();
-        }
-        Ok(row)
     }
 
     /// Commits. Then tells this process's consumers in-process, and posts to the
@@ -447,20 +386,7 @@ impl Tx {
         // delivered exactly at commit.
         let stale = crate::Invalidation::of_events(&self.events);
         #[cfg(feature = "postgres")]
-        if let (Wake::Notify { .. }, false) = (&self.wake, stale.is_empty()) {
-            let payloads: Vec<String> = stale
-                .iter()
-                .filter_map(crate::Invalidation::payload)
-                .collect();
-            self.execute(
-                &format!(
-                    "SELECT pg_notify('{}', p) FROM jsonb_array_elements_text($1::jsonb) AS p",
-                    crate::invalidation::CHANNEL
-                ),
-                args![serde_json::json!(payloads)],
-            )
-            .await?;
-        }
+        self.notify_stale(&stale).await?;
         let (org, due) = (self.wrote_events, self.made_due);
         // COMMIT runs to its end even if this future is dropped (see `run_to_completion`), and
         // so does the post to the other processes once it succeeded.
@@ -488,20 +414,7 @@ impl Tx {
         // This process's subscribers: the events written through `record` by id (readable at
         // once), or the org alone for events a statement wrote itself.
         #[cfg(feature = "postgres")]
-        if let Wake::Notify { local, .. } = &self.wake
-            && let Some(buses) = local.get()
-        {
-            // No receivers is fine: nobody is waiting.
-            if let Some(org) = org {
-                let _ = buses.events.send(EventNotice {
-                    org_id: Some(org),
-                    events: self.events.iter().map(|e| e.id).collect(),
-                });
-            }
-            if due {
-                let _ = buses.due.send(EventNotice::default());
-            }
-        }
+        self.wake.tell_this_process(&self.events, org, due);
         #[cfg(feature = "sqlite")]
         #[cfg_attr(not(feature = "postgres"), expect(irrefutable_let_patterns))]
         if let Wake::Local(events, due_bus, caches) = &self.wake {

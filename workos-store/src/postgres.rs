@@ -13,7 +13,7 @@ use workos_core::tenant::TenantContext;
 use workos_core::{Error, Result};
 
 use crate::PoolSettings;
-use crate::db::{Conn, Tx, Wake, args, db_error};
+use crate::db::{Conn, Paths, Tx, Wake, args, db_error};
 
 /// Connections idle at least this long are pinged before they are used again.
 const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
@@ -41,6 +41,9 @@ pub(crate) struct PgBackend {
     /// Whether the database is a Citus cluster (its coordinator): tenant settings are then
     /// forwarded to the workers, and multi-statement fast paths give way to router statements.
     citus: Arc<OnceCell<bool>>,
+    /// Whether transactions take the portable statements only, as on SQLite: false but for the
+    /// parity tests' portable runs (`repos::parity::Twins`).
+    pub(crate) portable: bool,
     bus: Arc<OnceCell<Buses>>,
     /// Wakes the other processes after commits; its instance name is in every notice it
     /// sends, so this store's own listener skips them (its subscribers are told in-process).
@@ -109,6 +112,7 @@ impl PgBackend {
             notifier: Arc::new(crate::notifier::Notifier::new(pool.clone(), instance)),
             pool,
             citus: Arc::new(OnceCell::new()),
+            portable: false,
             bus: Arc::new(OnceCell::new()),
             partitions: Arc::default(),
         }
@@ -176,7 +180,14 @@ impl PgBackend {
             notifier: self.notifier.clone(),
             local: self.bus.clone(),
         };
-        let mut tx = Tx::new(Conn::Pg(tx), wake, !citus);
+        let paths = if self.portable {
+            Paths::Portable
+        } else if citus {
+            Paths::Postgres
+        } else {
+            Paths::OneNode
+        };
+        let mut tx = Tx::new(Conn::Pg(tx), wake, paths);
         if let Scope::Tenant(ctx) = scope
             && let Some(user) = ctx.user_id()
         {

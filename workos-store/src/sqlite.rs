@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use workos_core::ids::OrgId;
 use workos_core::{Error, Result};
 
-use crate::db::{Conn, Tx, Wake, db_error};
+use crate::db::{Conn, Paths, Tx, Wake, db_error};
 
 #[derive(Clone)]
 pub(crate) struct SqliteBackend {
@@ -96,7 +96,7 @@ impl SqliteBackend {
         Ok(Tx::new(
             Conn::Sqlite(tx),
             Wake::Local(self.wake.clone(), self.due.clone(), self.caches.clone()),
-            false,
+            Paths::Portable,
         ))
     }
 

@@ -9,11 +9,9 @@ use super::Arg;
 
 /// Arguments for a Postgres-only statement (arrays, data-modifying `WITH`), numbered as they
 /// are added: [`PgArgs::bind`] answers the placeholder to write in the SQL text.
-#[cfg(feature = "postgres")]
 #[derive(Default)]
 pub(crate) struct PgArgs(pub(super) sqlx::postgres::PgArguments);
 
-#[cfg(feature = "postgres")]
 impl PgArgs {
     /// Adds `args` in order.
     fn bind_all(&mut self, args: Vec<Arg>) -> Result<()> {
@@ -55,7 +53,6 @@ impl PgArgs {
 }
 
 /// `sql` with each placeholder `$n` made `$(n + offset)`.
-#[cfg(feature = "postgres")]
 fn renumber(sql: &str, offset: usize) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut rest = sql;

@@ -31,6 +31,9 @@ use workos_core::tenant::TenantContext;
 
 use crate::db::{Sql, Tx, args};
 
+#[cfg(feature = "postgres")]
+mod postgres;
+
 /// A cap window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Period {
@@ -47,6 +50,16 @@ impl Period {
             Self::Month => "month",
         }
     }
+
+    /// The period stored as `s` (`day` or `month`).
+    fn named(s: &str) -> Self {
+        if s == "day" { Self::Day } else { Self::Month }
+    }
+}
+
+/// A count read from the database, as a counter's value.
+fn saturated(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// The start of the partner's local day and month at `now` (UTC for a zone the tz database
@@ -140,8 +153,8 @@ pub(crate) async fn usage(
 }
 
 /// The counters of `windows`, by partner and period. On Postgres every window is answered,
-/// one without a counter by counting its deliveries; elsewhere those are absent, for
-/// [`count_windows`].
+/// one without a counter by counting its deliveries (`postgres::read_counters`); elsewhere
+/// those are absent, for [`count_windows`].
 async fn read_counters(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -153,45 +166,15 @@ async fn read_counters(
             wanted.push((partner.id.as_uuid(), w.period, w.starts_at));
         }
     }
-    let period_of = |s: &str| {
-        if s == "day" {
-            Period::Day
-        } else {
-            Period::Month
-        }
-    };
-    let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
-    // Postgres: one fixed statement over arrays, planned once per connection, that also
-    // counts the deliveries of a window without a counter (`COALESCE` runs the count only
-    // then). Each count is a correlated probe of the partner's deliveries index, which no
-    // plan can turn into a scan of the whole table.
     #[cfg(feature = "postgres")]
-    if let Some(pg) = tx.pg() {
-        let ids: Vec<Uuid> = wanted.iter().map(|w| w.0).collect();
-        let periods: Vec<&str> = wanted.iter().map(|w| w.1.as_str()).collect();
-        let starts: Vec<Timestamp> = wanted.iter().map(|w| w.2).collect();
-        let rows: Vec<(Uuid, String, i64)> = sqlx::query_as(
-            "SELECT w.pid, w.period, COALESCE(
-               (SELECT u.used::int8 FROM partner_cap_usage u WHERE u.org_id = $4 AND u.partner_id = w.pid
-                 AND u.period = w.period AND u.starts_at = w.starts_at),
-               (SELECT count(*) FROM lead_deliveries d WHERE d.org_id = $4 AND d.partner_id = w.pid
-                 AND d.created_at >= w.starts_at AND d.status <> 'returned'))
-             FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS w(pid, period, starts_at)",
-        )
-        .bind(&ids)
-        .bind(&periods)
-        .bind(&starts)
-        .bind(ctx.org_id().as_uuid())
-        .fetch_all(pg)
-        .await
-        .map_err(crate::db::db_error)?;
-        return Ok(rows
-            .into_iter()
-            .map(|(id, period, used)| ((id, period_of(&period)), count(used)))
-            .collect());
+    if let Some(pg) = tx.pg_path() {
+        return postgres::read_counters(pg, ctx, &wanted).await;
     }
-    let mut sql =
-        Sql::new("SELECT partner_id, period, used FROM partner_cap_usage WHERE org_id = ");
+    // `used` read as a 64-bit integer on either backend (Postgres stores an `int4`), so the
+    // parity test can run this statement on Postgres too.
+    let mut sql = Sql::new(
+        "SELECT partner_id, period, CAST(used AS BIGINT) FROM partner_cap_usage WHERE org_id = ",
+    );
     sql.bind(ctx.org_id()).push(" AND (");
     for (i, (id, period, starts)) in wanted.iter().enumerate() {
         sql.push(if i > 0 {
@@ -210,7 +193,7 @@ async fn read_counters(
     let rows: Vec<(Uuid, String, i64)> = tx.fetch_sql(sql).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, period, used)| ((id, period_of(&period)), count(used)))
+        .map(|(id, period, used)| ((id, Period::named(&period)), saturated(used)))
         .collect())
 }
 
@@ -291,15 +274,6 @@ async fn ensure(
     Ok(made == 1)
 }
 
-/// The Postgres statement adding one to the counter of org `$1`'s partner `$2` for the
-/// period `$3` starting at `$4`, when it is below the cap `$5` (null: no limit); it answers the
-/// period when it counted.
-#[cfg(feature = "postgres")]
-const BUMP: &str = "UPDATE partner_cap_usage u SET used = u.used + 1
-     WHERE u.org_id = $1 AND u.partner_id = $2 AND u.period = $3 AND u.starts_at = $4
-     AND ($5::int8 IS NULL OR u.used < $5::int8)
-     RETURNING u.period";
-
 /// Adds one to the partner's counter of `window` if it exists and, with `enforce`, is below
 /// its cap; answers whether it counted.
 async fn bump(
@@ -311,17 +285,8 @@ async fn bump(
 ) -> Result<bool> {
     let cap = enforce.then_some(i64::from(window.cap));
     #[cfg(feature = "postgres")]
-    if let Some(pg) = tx.pg() {
-        let rows: Vec<(String,)> = sqlx::query_as(BUMP)
-            .bind(ctx.org_id().as_uuid())
-            .bind(partner.as_uuid())
-            .bind(window.period.as_str())
-            .bind(window.starts_at)
-            .bind(cap)
-            .fetch_all(pg)
-            .await
-            .map_err(crate::db::db_error)?;
-        return Ok(!rows.is_empty());
+    if let Some(pg) = tx.pg_path() {
+        return postgres::bump(pg, ctx, partner, window, cap).await;
     }
     let n = tx
         .execute(

@@ -26,6 +26,9 @@ use crate::db::{Arg, SortExpr, Sql, Tx, args, now};
 use crate::repos::fetch_sorted_page;
 use crate::{Backend, SqlStore};
 
+#[cfg(feature = "postgres")]
+pub(super) mod postgres;
+
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| Error::internal("json", e))
 }
@@ -49,32 +52,6 @@ pub(crate) const fn for_update(store: &SqlStore) -> &'static str {
     }
 }
 
-/// The advisory lock keys of a capture's email and phone, in the order they are taken.
-#[cfg(feature = "postgres")]
-pub(crate) fn contact_lock_keys(ctx: &TenantContext, new: &NewLead) -> Vec<String> {
-    let mut keys: Vec<String> = [
-        new.email.as_ref().map(|e| format!("email:{e}")),
-        new.phone.as_ref().map(|p| format!("phone:{p}")),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|k| format!("workos.lead:{}:{k}", ctx.org_id()))
-    .collect();
-    keys.sort();
-    keys
-}
-
-/// Takes the transaction-scoped advisory locks `$2` (in array order) on the node that holds
-/// org `$1`'s rows: joining a table of the org makes Citus route the statement to the org's
-/// shard, so every capture of an org takes its locks in one place (see
-/// `routing_settings::settings_locking_contacts`, which takes them the same way); on one Postgres node
-/// the join costs an index probe.
-#[cfg(feature = "postgres")]
-pub(crate) const LOCK_CONTACTS_ON_ORG_NODE: &str =
-    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
-     FROM unnest($2::text[]) AS k
-     LEFT JOIN LATERAL (SELECT 1 FROM routing_settings WHERE org_id = $1 LIMIT 1) AS org ON true";
-
 /// Serialises captures that share an email or phone within the org: on Postgres a
 /// transaction-scoped advisory lock per value (taken in a fixed order, so two captures cannot
 /// deadlock); on SQLite the single writer already does.
@@ -82,12 +59,7 @@ pub(crate) const LOCK_CONTACTS_ON_ORG_NODE: &str =
 async fn lock_contacts(tx: &mut Tx, ctx: &TenantContext, new: &NewLead) -> Result<()> {
     #[cfg(feature = "postgres")]
     if let Some(pg) = tx.pg() {
-        sqlx::query(LOCK_CONTACTS_ON_ORG_NODE)
-            .bind(ctx.org_id().as_uuid())
-            .bind(contact_lock_keys(ctx, new))
-            .execute(pg)
-            .await
-            .map_err(crate::db::db_error)?;
+        return postgres::lock_contacts(pg, ctx, new).await;
     }
     Ok(())
 }
@@ -324,7 +296,7 @@ fn original_from((id, person_id, first_touch): OriginalRow) -> Original {
 }
 
 /// The lead `new` repeats under `policy`, if any; else the live person holding its email
-/// (else its phone), if any. On Postgres one statement.
+/// (else its phone), if any. On Postgres one statement (`postgres::duplicate_or_person`).
 async fn duplicate_or_person(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -336,43 +308,8 @@ async fn duplicate_or_person(
     let email = new.email.as_ref().map(AsRef::<str>::as_ref);
     let phone = new.phone.as_ref().map(AsRef::<str>::as_ref);
     #[cfg(feature = "postgres")]
-    if tx.is_postgres() {
-        // The contact probes as scalar sub-selects, the duplicate as a lateral join: one row.
-        let mut sql = Sql::new("SELECT ");
-        if fields.is_empty() {
-            sql.push("NULL::uuid, NULL::uuid, NULL::jsonb");
-        } else {
-            sql.push("d.id, d.person_id, d.first_touch");
-        }
-        for (kind, value) in [("email", email), ("phone", phone)] {
-            sql.push(", (SELECT person_id FROM person_contacts WHERE org_id = ")
-                .bind(ctx.org_id())
-                .push(" AND kind = ")
-                .bind(kind)
-                .push(" AND value = ")
-                .bind(value)
-                .push(")");
-        }
-        if !fields.is_empty() {
-            sql.push(" FROM (SELECT 1) AS one LEFT JOIN LATERAL (");
-            push_duplicate_query(&mut sql, ctx, new, (policy, &fields), at);
-            sql.push(") AS d ON true");
-        }
-        type Row = (
-            Option<Uuid>,
-            Option<Uuid>,
-            Option<Json<Attribution>>,
-            Option<Uuid>,
-            Option<Uuid>,
-        );
-        let rows: Vec<Row> = tx.fetch_sql(sql).await?;
-        let Some((id, person_id, first_touch, by_email, by_phone)) = rows.into_iter().next() else {
-            return Ok((None, None));
-        };
-        if let Some(id) = id {
-            return Ok((Some(original_from((id, person_id, first_touch))), None));
-        }
-        return Ok((None, by_email.or(by_phone).map(PersonId::from_uuid)));
+    if tx.pg_path().is_some() {
+        return postgres::duplicate_or_person(tx, ctx, new, (policy, &fields), at).await;
     }
     if !fields.is_empty() {
         let mut sql = Sql::default();
@@ -453,7 +390,7 @@ async fn persons_first_touch(
 /// yet: deduplicated under `policy` (a duplicate comes back with status `duplicate`), linked
 /// to its person (created when there is none), with its first touch. [`insert_captured`]
 /// writes it; routing a fresh capture writes it together with its routing.
-/// `contacts_locked`: `tx` already holds the locks of [`contact_lock_keys`].
+/// `contacts_locked`: `tx` already holds the locks of `postgres::contact_lock_keys`.
 pub(crate) async fn decide_capture(
     tx: &mut Tx,
     ctx: &TenantContext,

@@ -1,4 +1,16 @@
 //! Repository implementations, written once against [`crate::db::Tx`] for both backends.
+//!
+//! Where Postgres can do in one statement what the portable code does in several (arrays,
+//! `LATERAL`, data-modifying `WITH`), that path lives in a module named `postgres` under the
+//! aggregate's module (`person/postgres.rs` beside `person.rs`, `comms/postgres.rs` beside
+//! `comms/mod.rs`), compiled with the `postgres` feature only. The portable file holds the
+//! portable path and the one branch that picks the Postgres path: `Tx::fast_path` /
+//! `Tx::fast_pg` for multi-statement fast paths (one Postgres node; Citus runs the portable
+//! statements, each routed to one shard), `Tx::pg_path` for single Postgres statements that
+//! Citus routes as well. Parity tests (`parity` in those modules) run the same operations
+//! through both paths on one Postgres database and compare the rows and events stored.
+//! Postgres-only code that has no portable twin (row and advisory locks, `SKIP LOCKED`) stays
+//! where it is used.
 
 mod call_settings;
 mod caps;
@@ -15,6 +27,8 @@ mod leads;
 mod lookups;
 mod opt_outs;
 mod org;
+#[cfg(all(test, feature = "postgres"))]
+mod parity;
 mod partners;
 mod person;
 pub(crate) mod retention;

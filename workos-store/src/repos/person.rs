@@ -16,10 +16,11 @@ use workos_core::{Error, Result};
 use super::crm::and_range;
 use super::{changed, corrupt, emit, emit_and_commit, ensure_ref, unchanged};
 use crate::SqlStore;
-#[cfg(feature = "postgres")]
-use crate::db::PgArgs;
 use crate::db::{Arg, SortExpr, Sql, Tx, args, contains_pattern, now};
 use crate::repos::fetch_sorted_page;
+
+#[cfg(feature = "postgres")]
+pub(super) mod postgres;
 
 #[derive(sqlx::FromRow)]
 struct PersonRow {
@@ -232,50 +233,6 @@ pub(crate) async fn emit_person_created(
     .await
 }
 
-/// A new person's contacts as written: kind, value, and the field that carries it.
-#[cfg(feature = "postgres")]
-pub(crate) type NewContacts<'a> = Vec<(&'static str, &'a str, String)>;
-
-/// Postgres: the `WITH` items that insert the person `p` (`workos_person`) and their contact
-/// rows (`workos_contacts`, answering the rows written), with their arguments added to `args`,
-/// and the contacts they write. A contact another person holds is skipped (`ON CONFLICT`
-/// waits for a concurrent writer of the same value): see [`contact_conflict`].
-#[cfg(feature = "postgres")]
-pub(crate) fn new_person_ctes<'p>(
-    args: &mut PgArgs,
-    p: &'p Person,
-) -> Result<([String; 2], NewContacts<'p>)> {
-    let contacts = contacts(p);
-    let org = args.bind(p.org_id.as_uuid())?;
-    let id = args.bind(p.id.as_uuid())?;
-    let insert = args.append(INSERT_PERSON, person_args(p))?;
-    let kinds = args.bind(contacts.iter().map(|c| c.0).collect::<Vec<_>>())?;
-    let values = args.bind(contacts.iter().map(|c| c.1.to_owned()).collect::<Vec<_>>())?;
-    // The person row is in place for the contacts' foreign key, which is checked at the end
-    // of the statement.
-    let ctes = [
-        format!("workos_person AS ({insert})"),
-        format!(
-            "workos_contacts AS (INSERT INTO person_contacts (org_id, kind, value, person_id)
-             SELECT {org}, k, v, {id} FROM unnest({kinds}::text[], {values}::text[]) AS c(k, v)
-             ON CONFLICT DO NOTHING RETURNING kind || ':' || value AS taken)"
-        ),
-    ];
-    Ok((ctes, contacts))
-}
-
-/// The conflict of the first of `contacts` missing from `taken` (the `workos_contacts` rows
-/// [`new_person_ctes`] wrote), named after its field.
-#[cfg(feature = "postgres")]
-pub(crate) fn contact_conflict(contacts: NewContacts<'_>, taken: &[String]) -> Option<Error> {
-    contacts
-        .into_iter()
-        .find(|(kind, value, _)| !taken.contains(&format!("{kind}:{value}")))
-        .map(|(kind, _, field)| {
-            Error::conflict(field, format!("another person already has this {kind}"))
-        })
-}
-
 fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Timestamp) -> Person {
     let clean = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     Person {
@@ -300,12 +257,7 @@ fn person_from(id: PersonId, ctx: &TenantContext, n: NewPerson, created_at: Time
 async fn write_new_person(tx: &mut Tx, ctx: &TenantContext, p: &Person) -> Result<()> {
     #[cfg(feature = "postgres")]
     if tx.fast_path() {
-        let mut args = PgArgs::default();
-        let (ctes, contacts) = new_person_ctes(&mut args, p)?;
-        let (taken,): (Vec<String>,) = tx
-            .fetch_with_events(&ctes, "ARRAY(SELECT taken FROM workos_contacts)", args)
-            .await?;
-        return contact_conflict(contacts, &taken).map_or(Ok(()), Err);
+        return postgres::write_new_person(tx, p).await;
     }
     write_person(tx, p, true).await?;
     index_contacts(tx, ctx, p, false).await

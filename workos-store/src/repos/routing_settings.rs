@@ -13,6 +13,9 @@ use workos_core::tenant::TenantContext;
 use super::corrupt;
 use crate::db::{Tx, args};
 
+#[cfg(feature = "postgres")]
+mod postgres;
+
 pub(super) type SettingsRow = (
     String,
     String,
@@ -83,54 +86,16 @@ pub(super) async fn settings_in(
 }
 
 /// The settings in force for `new`'s vertical (as [`settings_in`]), and on Postgres, in the
-/// same statement, the capture's contact locks (see `leads::contact_lock_keys`): one round trip
-/// where there were two. Answers whether the locks were taken.
+/// same statement, the capture's contact locks (`postgres::settings_locking_contacts`): one
+/// round trip where there were two. Answers whether the locks were taken.
 pub(super) async fn settings_locking_contacts(
     tx: &mut Tx,
     ctx: &TenantContext,
     new: &NewLead,
 ) -> Result<(StoredSettings, bool)> {
     #[cfg(feature = "postgres")]
-    if let Some(pg) = tx.pg() {
-        type MaybeSettings = (
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i32>,
-            Option<Json<DedupePolicy>>,
-            Option<i32>,
-            Option<Uuid>,
-            Option<Timestamp>,
-        );
-        let keys = super::leads::contact_lock_keys(ctx, new);
-        // The locks come first in the plan but need not: the settings are not what they guard.
-        let row: MaybeSettings = sqlx::query_as(
-            "SELECT s.vertical, s.strategy, s.when_full, s.distribution, s.max_partners, s.dedupe,
-             s.return_window_days, s.rr_last_partner_id, s.updated_at
-             FROM (SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))
-                   FROM unnest($3::text[]) AS k) AS locked
-             LEFT JOIN LATERAL (
-               SELECT * FROM routing_settings WHERE org_id = $1 AND vertical IN ($2, '')
-               ORDER BY vertical DESC LIMIT 1) AS s ON true",
-        )
-        .bind(ctx.org_id().as_uuid())
-        .bind(new.vertical.as_deref().unwrap_or(""))
-        .bind(&keys)
-        .fetch_one(pg)
-        .await
-        .map_err(crate::db::db_error)?;
-        let stored = match row {
-            (Some(v), Some(st), Some(wf), Some(d), Some(max), Some(dd), Some(w), rr, Some(t)) => {
-                settings_from((v, st, wf, d, max, dd, w, rr, t))?
-            }
-            _ => StoredSettings {
-                settings: RoutingSettings::defaults(),
-                row_key: None,
-                rr_last: None,
-            },
-        };
-        return Ok((stored, true));
+    if let Some(pg) = tx.pg_path() {
+        return postgres::settings_locking_contacts(pg, ctx, new).await;
     }
     Ok((
         settings_in(tx, ctx, new.vertical.as_deref(), "").await?,

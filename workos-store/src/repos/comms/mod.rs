@@ -255,18 +255,7 @@ async fn write_linked(
         && known.is_none()
         && let Ok(phone) = E164::parse(number)
     {
-        let link = Link::ByPhone {
-            phone: phone.as_ref(),
-            unmatched: policy == UnknownSender::StoreUnmatched,
-        };
-        match insert_record(tx, ctx, r.clone(), link).await? {
-            // The write just found nobody with the phone: create them (no second lookup).
-            Written::NoPerson => {
-                let person = new_counterpart(tx, ctx, phone).await?;
-                return decided(tx, ctx, r, person).await;
-            }
-            written => return Ok(written),
-        }
+        return postgres::write_by_phone(tx, ctx, r, phone, policy).await;
     }
     let person = counterpart(tx, ctx, number, known, policy).await?;
     decided(tx, ctx, r, person).await

@@ -20,6 +20,8 @@
 //! delivery, `summary` is the lead report.
 
 mod callback;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod route;
 mod summary;
 mod write;

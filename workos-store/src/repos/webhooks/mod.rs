@@ -299,43 +299,32 @@ impl DeliveryQueue for SqlStore {
         // itself, claims included. So the claim does not wait for the flush, which takes an
         // fsync off every delivery's path.
         let mut tx = self.system_async_commit_tx().await?;
+        // One Postgres node: one statement claims across orgs and reads the batch.
         #[cfg(feature = "postgres")]
-        let fast = tx.fast_path();
-        #[cfg(not(feature = "postgres"))]
-        let fast = false;
-        let rows: Vec<DueRow> = if fast {
-            // One Postgres node: one statement claims across orgs and reads the batch.
-            #[cfg(feature = "postgres")]
+        if tx.fast_path() {
             let rows = postgres::claim_any_org(&mut tx, until, t, limit).await?;
-            #[cfg(not(feature = "postgres"))]
-            let rows = Vec::new();
             tx.commit().await?;
-            rows
-        } else {
-            // SQLite and Citus: the orgs of the deliveries due first, then a claim in each,
-            // routed to the org's shard on Citus (see `claims`).
-            let orgs = super::claims::due_orgs(
-                &mut tx,
-                "SELECT org_id FROM webhook_deliveries
-                 WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1
-                   AND (locked_until IS NULL OR locked_until < $1)
-                 ORDER BY next_attempt_at LIMIT $2",
-                args![t, i64::from(limit)],
-            )
-            .await?;
-            drop(tx);
-            let mut rows = Vec::new();
-            for org in orgs {
-                let room = i64::from(limit) - i64::try_from(rows.len()).unwrap_or(i64::MAX);
-                if room <= 0 {
-                    break;
-                }
-                rows.extend(self.claim_deliveries_of(org, room, until, t).await?);
+            return rows.into_iter().map(DueRow::into_due).collect();
+        }
+        // SQLite and Citus: the orgs of the deliveries due first, then a claim in each,
+        // routed to the org's shard on Citus (see `claims`).
+        let orgs = super::claims::due_orgs(
+            &mut tx,
+            "SELECT org_id FROM webhook_deliveries
+             WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $1
+               AND (locked_until IS NULL OR locked_until < $1)
+             ORDER BY next_attempt_at LIMIT $2",
+            args![t, i64::from(limit)],
+        )
+        .await?;
+        drop(tx);
+        let mut rows = Vec::new();
+        for org in orgs {
+            let room = i64::from(limit) - i64::try_from(rows.len()).unwrap_or(i64::MAX);
+            if room <= 0 {
+                break;
             }
-            rows
-        };
-        if rows.is_empty() {
-            return Ok(Vec::new());
+            rows.extend(self.claim_deliveries_of(org, room, until, t).await?);
         }
         rows.into_iter().map(DueRow::into_due).collect()
     }
@@ -361,14 +350,7 @@ impl DeliveryQueue for SqlStore {
         let mut tx = self.system_tx(true).await?;
         let t = now();
         let failing = failing_updates(&outcomes);
-        #[cfg(feature = "postgres")]
-        if let Some(pg) = tx.fast_pg() {
-            postgres::record(pg, &outcomes, &failing, t).await?;
-        } else {
-            record_each(&mut tx, &outcomes, &failing, t).await?;
-        }
-        #[cfg(not(feature = "postgres"))]
-        record_each(&mut tx, &outcomes, &failing, t).await?;
+        record_outcomes(&mut tx, &outcomes, &failing, t).await?;
         // Disabling is rare (410, or failing for days): one statement and event each.
         for o in &outcomes {
             let Some(reason) = &o.disable_endpoint else {
@@ -411,14 +393,7 @@ impl DeliveryQueue for SqlStore {
         // delivery's place in the queue, as it is.
         let until = (available_at > t).then_some(available_at);
         let mut tx = self.system_tx(true).await?;
-        #[cfg(feature = "postgres")]
-        if let Some(pg) = tx.fast_pg() {
-            postgres::release(pg, &deliveries, until).await?;
-        } else {
-            release_each(&mut tx, &deliveries, until).await?;
-        }
-        #[cfg(not(feature = "postgres"))]
-        release_each(&mut tx, &deliveries, until).await?;
+        release_leases(&mut tx, &deliveries, until).await?;
         if until.is_none() {
             tx.wake_workers();
         }
@@ -663,6 +638,21 @@ fn failing_updates(outcomes: &[AttemptOutcome]) -> Vec<FailingUpdate> {
     updates
 }
 
+/// Records a batch of attempt outcomes (the attempts, the deliveries, the endpoints'
+/// `failing_since`): on one Postgres node in one statement, elsewhere one per row.
+async fn record_outcomes(
+    tx: &mut Tx,
+    outcomes: &[AttemptOutcome],
+    failing: &[FailingUpdate],
+    t: Timestamp,
+) -> Result<()> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = tx.fast_pg() {
+        return postgres::record(pg, outcomes, failing, t).await;
+    }
+    record_each(tx, outcomes, failing, t).await
+}
+
 /// Records a batch statement by statement (SQLite: no arrays, and no round trips to save;
 /// Citus: each statement routed to its org's shard).
 async fn record_each(
@@ -712,6 +702,20 @@ async fn record_each(
         .await?;
     }
     Ok(())
+}
+
+/// Sets the lease of the deliveries (org, id) still to be sent to `until`: on one Postgres
+/// node in one statement, elsewhere one per delivery.
+async fn release_leases(
+    tx: &mut Tx,
+    deliveries: &[(OrgId, WebhookDeliveryId)],
+    until: Option<Timestamp>,
+) -> Result<()> {
+    #[cfg(feature = "postgres")]
+    if let Some(pg) = tx.fast_pg() {
+        return postgres::release(pg, deliveries, until).await;
+    }
+    release_each(tx, deliveries, until).await
 }
 
 /// Sets the lease of the deliveries (org, id) still to be sent to `until`, one statement each.
