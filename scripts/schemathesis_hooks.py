@@ -19,7 +19,8 @@ brought within these rules before it is sent; nothing is filtered out or relaxed
 - a deal's `amount_minor` and `currency` go together;
 - a lead has an email or a phone;
 - a person has a name, an email or a phone, and their additional emails and phones do not
-  repeat each other or the primary one;
+  repeat each other or the primary one, nor number more than 19 (20 with the primary one,
+  which a PATCH may keep as stored);
 - a partner's daily cap does not exceed its monthly cap, and each opening period opens before
   it closes;
 - a lead summary's `to` is after its `from`;
@@ -182,7 +183,8 @@ def _fix_person(body: dict) -> None:
             if key not in taken:
                 taken.add(key)
                 unique.append(v)
-        body[extra] = unique
+        # At most 20 with the primary one, which a PATCH may leave as stored: 19 always fit.
+        body[extra] = unique[:19]
 
 
 def _fix_partner(body: dict) -> None:

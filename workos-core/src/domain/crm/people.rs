@@ -71,11 +71,13 @@ pub struct NewPerson {
     pub last_name: Option<String>,
     /// Primary email.
     pub email: Option<EmailAddress>,
-    /// Other emails.
+    /// Other emails: with the primary one, at most 20, none twice.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub additional_emails: Vec<EmailAddress>,
     /// Primary phone.
     pub phone: Option<E164>,
-    /// Other phones.
+    /// Other phones: with the primary one, at most 20, none twice.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub additional_phones: Vec<E164>,
     /// Job title.
     #[cfg_attr(
@@ -101,11 +103,13 @@ pub struct PersonPatch {
     pub last_name: Patch<String>,
     /// New primary email, or clear it.
     pub email: Patch<EmailAddress>,
-    /// Replacement list of other emails.
+    /// Replacement list of other emails: with the primary one, at most 20, none twice.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub additional_emails: Option<Vec<EmailAddress>>,
     /// New primary phone, or clear it.
     pub phone: Patch<E164>,
-    /// Replacement list of other phones.
+    /// Replacement list of other phones: with the primary one, at most 20, none twice.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub additional_phones: Option<Vec<E164>>,
     /// New title, or clear it.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000]*$"))]
