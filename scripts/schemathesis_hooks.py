@@ -19,10 +19,10 @@ brought within these rules before it is sent; nothing is filtered out or relaxed
 - a deal's `amount_minor` and `currency` go together;
 - a lead has an email or a phone;
 - a person has a name, an email or a phone, and their additional emails and phones do not
-  repeat each other or the primary one, nor number more than 19 (20 with the primary one,
-  which a PATCH may keep as stored);
-- a partner's daily cap does not exceed its monthly cap, and each opening period opens before
-  it closes;
+  repeat each other or the primary one, nor number more than 19 (20 with the primary one);
+  a PATCH that lists them names its primary too, since the stored one is unknown here;
+- a partner's daily cap does not exceed its monthly cap (a PATCH that gives one gives both,
+  since the stored one is unknown here), and each opening period opens before it closes;
 - a lead summary's `to` is after its `from`;
 - a list's `cursor` continues the order it was made in: one made up from the documented form
   can only be a cursor of the default order (an id: any 22 characters of the form are one),
@@ -165,7 +165,7 @@ def _fix_deal(body: dict) -> None:
         body["amount_minor"] = 0
 
 
-def _fix_person(body: dict) -> None:
+def _fix_person(body: dict, patch: bool) -> None:
     named = any(
         isinstance(body.get(f), str) and body[f].strip()
         for f in ("first_name", "last_name", "email", "phone")
@@ -176,6 +176,10 @@ def _fix_person(body: dict) -> None:
         values = body.get(extra)
         if not isinstance(values, list):
             continue
+        if patch and values and primary not in body:
+            # The stored primary is unknown here and may be in the list: name the primary too,
+            # so the body alone decides what repeats.
+            body[primary] = values[0]
         taken = {str(body[primary]).lower()} if _given(body, primary) else set()
         unique = []
         for v in values:
@@ -183,13 +187,20 @@ def _fix_person(body: dict) -> None:
             if key not in taken:
                 taken.add(key)
                 unique.append(v)
-        # At most 20 with the primary one, which a PATCH may leave as stored: 19 always fit.
+        # At most 20 with the primary one: 19 always fit.
         body[extra] = unique[:19]
 
 
-def _fix_partner(body: dict) -> None:
+def _fix_partner(body: dict, patch: bool) -> None:
     daily, monthly = body.get("daily_cap"), body.get("monthly_cap")
-    if isinstance(daily, (int, float)) and isinstance(monthly, (int, float)) and daily > monthly:
+    number = (int, float)
+    if patch:
+        # The stored other cap is unknown here: give both, so the body alone decides.
+        if isinstance(daily, number) and "monthly_cap" not in body:
+            body["monthly_cap"] = monthly = daily
+        elif isinstance(monthly, number) and "daily_cap" not in body:
+            body["daily_cap"] = daily = monthly
+    if isinstance(daily, number) and isinstance(monthly, number) and daily > monthly:
         body["daily_cap"], body["monthly_cap"] = monthly, daily
     schedule = body.get("schedule")
     if isinstance(schedule, dict):
@@ -297,9 +308,9 @@ def _fix_case(case) -> None:
         if "answers" in body:
             body["answers"] = _without_nul(body["answers"])
     elif path.startswith("/people"):
-        _fix_person(body)
+        _fix_person(body, method == "PATCH")
     elif path.startswith("/partners"):
-        _fix_partner(body)
+        _fix_partner(body, method == "PATCH")
         if isinstance(body.get("delivery"), dict):
             # Partner URLs are checked at registration as webhook URLs are.
             _fix_url(body["delivery"])
