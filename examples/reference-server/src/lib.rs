@@ -12,24 +12,21 @@
 
 #![forbid(unsafe_code)]
 
-pub mod access_log;
 pub mod allowed_subnets;
-pub mod auth;
 pub mod bootstrap;
 pub mod cache_sync;
-pub mod client_ip;
 pub mod config;
 pub mod database;
-pub mod error;
-pub mod extract;
-pub mod idempotency;
-pub mod jwks;
 pub mod metrics;
 pub mod openapi;
 pub mod reencrypt;
 pub mod routes;
 pub mod state;
 pub mod workers;
+
+// The HTTP kit the server is built from (problem errors, extractors, authentication,
+// idempotency, client addresses, the access log), where an embedder finds it too.
+pub use workos_axum::{access_log, auth, client_ip, error, extract, idempotency, jwks};
 
 use std::future::Future;
 use std::time::Duration;
@@ -58,11 +55,11 @@ pub fn router_and_openapi(state: AppState) -> (Router, serde_json::Value) {
     let _ = metrics::handle();
     let api = routes::api()
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.idempotency.clone(),
             idempotency::idempotency,
         ))
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.authn.clone(),
             auth::authenticate,
         ));
     let (api, generated) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
