@@ -15,7 +15,9 @@
 //!   `RateLimit-*` headers.
 //! - [`idempotency`]: `Idempotency-Key` on POST, kept in the engine's store.
 //! - [`client_ip`]: the client's address behind trusted proxies; [`access_log`]: one line per
-//!   request.
+//!   request; [`metrics`]: latency and volume per route; [`request_id`]: only safe client-sent request ids are kept.
+//! - [`serve`]: serving a router with read timeouts and graceful shutdown, each request run to
+//!   its end even when its client goes.
 //!
 //! Authorization itself stays in the engine: every engine call takes the context and checks
 //! the caller's role there.
@@ -75,6 +77,9 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod jwks;
+pub mod metrics;
+pub mod request_id;
+pub mod serve;
 
 pub use auth::{Authentication, JwtConfig, JwtVerifier, authenticate};
 pub use error::{ApiError, ApiResult, Problem};
