@@ -27,7 +27,8 @@ pub fn apply(state: &AppState, change: &Invalidation) {
             match kind.as_str() {
                 workos_core::ids::ApiKeyId::KIND => {
                     state
-                        .auth
+                        .authn
+                        .authenticator()
                         .forget_api_key(workos_core::ids::ApiKeyId::from_uuid(*id));
                 }
                 #[cfg(feature = "twilio")]
@@ -41,7 +42,7 @@ pub fn apply(state: &AppState, change: &Invalidation) {
         }
         _ => {
             tracing::debug!("cache invalidation: everything");
-            state.auth.forget_all();
+            state.authn.authenticator().forget_all();
             #[cfg(feature = "twilio")]
             {
                 state.twilio.forget_all();

@@ -12,18 +12,11 @@
 
 #![forbid(unsafe_code)]
 
-pub mod access_log;
 pub mod allowed_subnets;
-pub mod auth;
 pub mod bootstrap;
 pub mod cache_sync;
-pub mod client_ip;
 pub mod config;
 pub mod database;
-pub mod error;
-pub mod extract;
-pub mod idempotency;
-pub mod jwks;
 pub mod metrics;
 pub mod openapi;
 pub mod reencrypt;
@@ -31,8 +24,12 @@ pub mod routes;
 pub mod state;
 pub mod workers;
 
-use std::future::Future;
-use std::time::Duration;
+// The HTTP kit the server is built from (problem errors, extractors, authentication,
+// idempotency, client addresses, the access log), where an embedder finds it too.
+use workos_axum::request_id::drop_unsafe_request_id;
+use workos_axum::serve::run_to_completion;
+pub use workos_axum::serve::{ReadTimeouts, serve, serve_with, shutdown_signal};
+pub use workos_axum::{access_log, auth, client_ip, error, extract, idempotency, jwks};
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Request, StatusCode};
@@ -58,11 +55,11 @@ pub fn router_and_openapi(state: AppState) -> (Router, serde_json::Value) {
     let _ = metrics::handle();
     let api = routes::api()
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.idempotency.clone(),
             idempotency::idempotency,
         ))
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.authn.clone(),
             auth::authenticate,
         ));
     let (api, generated) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -114,30 +111,6 @@ pub fn router_and_openapi(state: AppState) -> (Router, serde_json::Value) {
     (router, openapi)
 }
 
-/// The longest client-sent `x-request-id` kept.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
-
-/// Removes a client-sent `x-request-id` that is longer than [`MAX_REQUEST_ID_LEN`] or holds
-/// anything but `A-Z a-z 0-9 . _ -`, so one is generated instead: the id is echoed, logged and
-/// stored on events, and must not carry log-injection text or unbounded bytes.
-async fn drop_unsafe_request_id<B>(mut req: Request<B>) -> Request<B> {
-    let safe = |v: &axum::http::HeaderValue| {
-        let bytes = v.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= MAX_REQUEST_ID_LEN
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    };
-    let values = req.headers().get_all("x-request-id");
-    // Several ids are as untrustworthy as a bad one.
-    let keep = values.iter().count() <= 1 && values.iter().all(safe);
-    if !keep {
-        req.headers_mut().remove("x-request-id");
-    }
-    req
-}
-
 /// The `(path, method)` of the routes that take no API key or user token.
 fn public_operations() -> std::collections::BTreeSet<(String, String)> {
     let (_, public) = OpenApiRouter::<AppState>::new()
@@ -175,26 +148,6 @@ pub fn admin_app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Runs the request on a task of its own, so a client that disconnects mid-request does not
-/// cancel it: hyper drops the request's future when the connection goes, which would stop a
-/// handler between two transactions (a write committed, the `Idempotency-Key` never marked
-/// done) or between two statements of one. Detached, every request runs to its end (its
-/// transactions commit or roll back whole) and only the answer is lost.
-async fn run_to_completion(req: axum::extract::Request, next: middleware::Next) -> Response {
-    use tracing::Instrument as _;
-    match tokio::spawn(next.run(req).in_current_span()).await {
-        Ok(response) => response,
-        // A panic goes on to `CatchPanicLayer`, as if it had happened here.
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "shutting down",
-        )
-        .into_response(),
-    }
-}
-
 /// How long `/readyz` waits for the database: a probe gets its answer well within its own
 /// timeout, even while connections to the database hang.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -215,129 +168,5 @@ async fn readyz(State(state): State<AppState>) -> Response {
             )
             .into_response()
         }
-    }
-}
-
-/// How long a client may take to send a request's headers, and then its body (the slowloris
-/// guards): `WORKOS_HEADER_READ_TIMEOUT_SECS` and `WORKOS_BODY_READ_TIMEOUT_SECS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadTimeouts {
-    /// From the connection's start (or the previous response) to the end of the headers; a
-    /// client too slow is disconnected.
-    pub headers: Duration,
-    /// From the handler's first read of the body to its end; a client too slow gets `408`.
-    pub body: Duration,
-}
-
-impl Default for ReadTimeouts {
-    fn default() -> Self {
-        Self {
-            headers: Duration::from_secs(10),
-            body: Duration::from_secs(30),
-        }
-    }
-}
-
-/// Serves `app` on `listener` with the default [`ReadTimeouts`]; see [`serve_with`].
-///
-/// # Errors
-/// When the listener fails.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    serve_with(listener, app, shutdown, ReadTimeouts::default()).await
-}
-
-/// Serves `app` on `listener` (HTTP/1.1) until `shutdown` resolves, then stops accepting
-/// connections and lets in-flight requests finish. Handlers see each connection's peer address
-/// (`ConnectInfo`), which the public form's per-IP limit keys on. A client that does not send
-/// its headers, or its body, within `timeouts` is cut off, so slow clients cannot hold
-/// connections (and memory) open at will.
-///
-/// # Errors
-/// When the listener fails.
-pub async fn serve_with(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    timeouts: ReadTimeouts,
-) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use tower::ServiceExt as _;
-
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(timeouts.headers);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                // A connection gone before it was accepted, or a passing shortage (of file
-                // descriptors): never a reason to stop serving. Wait, as axum::serve does.
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let service = tower_http::timeout::RequestBodyTimeout::new(app.clone(), timeouts.body)
-            .map_request(move |mut req: Request<_>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                req
-            });
-        let connection = http.serve_connection(
-            TokioIo::new(stream),
-            hyper_util::service::TowerToHyperService::new(service),
-        );
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    graceful.shutdown().await;
-    Ok(())
-}
-
-/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
-/// the future is first polled: a signal arriving in between would otherwise meet the default
-/// action and end the process without its shutdown (workers keeping what they claimed).
-pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
-    #[cfg(unix)]
-    let (interrupt, terminate) = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (
-            signal(SignalKind::interrupt()).ok(),
-            signal(SignalKind::terminate()).ok(),
-        )
-    };
-    async move {
-        #[cfg(unix)]
-        {
-            let received = |s: Option<tokio::signal::unix::Signal>| async move {
-                match s {
-                    Some(mut s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            tokio::select! {
-                () = received(interrupt) => {}
-                () = received(terminate) => {}
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down: finishing in-flight requests");
     }
 }

@@ -1,15 +1,15 @@
-//! Prometheus metrics: request latency per route and status, requests in flight, pool use.
+//! Prometheus metrics: request latency per route and status and requests in flight
+//! ([`track`], from the HTTP kit), pool use.
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::response::IntoResponse;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
+
+pub use workos_axum::metrics::track;
 
 /// Installs the process-wide recorder once (the binary and every test server in a process
 /// share it) and returns its handle.
@@ -29,45 +29,6 @@ pub fn handle() -> PrometheusHandle {
                 .expect("no other metrics recorder is installed")
         })
         .clone()
-}
-
-/// The `method` label: a standard method's name, else `other`. Clients choose the method, and
-/// every distinct label value is a new series kept for the life of the process.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::HEAD => "HEAD",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::OPTIONS => "OPTIONS",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "other",
-    }
-}
-
-/// Records each request's latency by method, route template and status. No label takes a
-/// value the client writes: the method is one of the standard ones or `other`, the route is
-/// the matched template (`unmatched` when none), the status is the server's.
-pub async fn track(req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = method_label(req.method()).to_owned();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let in_flight = metrics::gauge!("http_requests_in_flight");
-    in_flight.increment(1.0);
-    let response = next.run(req).await;
-    in_flight.decrement(1.0);
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    response
 }
 
 /// `GET /metrics` in the Prometheus text format: on the public router unless

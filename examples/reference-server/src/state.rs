@@ -5,9 +5,12 @@ use std::sync::Arc;
 #[cfg(feature = "leads")]
 use std::time::Duration;
 
+use workos_axum::{Authentication, Idempotency, JwtVerifier};
 use workos_core::auth::Authenticator;
 use workos_core::crypto::{ApiKeyHasher, Cipher};
-use workos_limits::{MemoryLimiter, Quota, RateLimiter, RedisLimiter};
+#[cfg(feature = "leads")]
+use workos_limits::Quota;
+use workos_limits::{MemoryLimiter, RateLimiter, RedisLimiter};
 use workos_store::SqlStore;
 
 use crate::config::Config;
@@ -22,26 +25,18 @@ pub struct Inner {
     pub store: SqlStore,
     /// Mints API keys (`admin`, the api-keys route).
     pub hasher: ApiKeyHasher,
-    /// Verifies API keys (with the recently read ones, `WORKOS_API_KEY_CACHE_SECS`) and turns
-    /// a verified user into their context in an org.
-    pub auth: Authenticator,
+    /// Authentication, and the limits it enforces: API keys (with the recently read ones,
+    /// `WORKOS_API_KEY_CACHE_SECS`), user JWTs when configured, and the callers' rate limits
+    /// (`WORKOS_RATE_LIMIT_PER_MINUTE`, `WORKOS_ORG_RATE_LIMIT_PER_MINUTE`,
+    /// `WORKOS_AUTH_FAILURES_PER_MINUTE`) over the limiter every rate limit shares (this
+    /// process's memory, or Redis with `WORKOS_REDIS_URL`), behind `WORKOS_TRUSTED_PROXIES`.
+    pub authn: Arc<Authentication>,
+    /// `Idempotency-Key`s, kept in the store.
+    pub idempotency: Idempotency,
     /// Encrypts secrets at rest.
     pub cipher: Arc<Cipher>,
-    /// Checks user JWTs, when configured.
-    pub jwt: Option<crate::auth::JwtVerifier>,
     /// `WORKOS_ADMIN_BIND`: where `/metrics` is served instead of the public port, when set.
     pub admin_bind: Option<std::net::SocketAddr>,
-    /// Every rate limit (callers, orgs, the public form, webhook endpoints): in this
-    /// process's memory, or shared through Redis (`WORKOS_REDIS_URL`).
-    pub limiter: Arc<dyn RateLimiter>,
-    /// Requests per API key or user (`WORKOS_RATE_LIMIT_PER_MINUTE`).
-    pub caller_quota: Quota,
-    /// Requests per org, across its keys and users (`WORKOS_ORG_RATE_LIMIT_PER_MINUTE`).
-    pub org_quota: Option<Quota>,
-    /// The configured per-minute limit (for the `RateLimit-Limit` header).
-    pub rate_limit_per_minute: u32,
-    /// Failed authentications per client address (`WORKOS_AUTH_FAILURES_PER_MINUTE`).
-    pub failed_auth: workos_limits::FailedAuth,
     /// Registers webhook endpoints and rotates their secrets.
     #[cfg(feature = "webhooks")]
     pub webhooks: workos_webhooks::service::WebhookService<SqlStore>,
@@ -52,11 +47,9 @@ pub struct Inner {
     /// Partners with their webhook signing secrets (minted, sealed, rotated).
     #[cfg(feature = "leads")]
     pub partners: workos_leads::PartnerService<SqlStore>,
-    /// Public form submissions per client address (through `limiter`).
+    /// Public form submissions per client address (through the limiter).
     #[cfg(feature = "leads")]
     pub form_quota: Quota,
-    /// The proxies whose `X-Forwarded-For` is believed (`WORKOS_TRUSTED_PROXIES`).
-    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How often the queued-lead job runs; `None` when it is off.
     #[cfg(feature = "leads")]
     pub lead_routing_interval: Option<Duration>,
@@ -88,7 +81,9 @@ impl AppState {
     /// server refuses to start rather than run with JWT login off.
     #[must_use]
     pub fn new(store: SqlStore, config: Config) -> Self {
-        let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
+        let non_zero = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        #[cfg(feature = "leads")]
+        let per_minute = |n: u32| Quota::per_minute(non_zero(n));
         let limiter = limiter(config.redis_url.as_deref());
         #[cfg(any(feature = "webhooks", feature = "leads"))]
         let mut config = config;
@@ -129,7 +124,6 @@ impl AppState {
             ),
             #[cfg(feature = "leads")]
             form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
-            trusted_proxies: config.trusted_proxies,
             #[cfg(feature = "leads")]
             lead_routing_interval: config.lead_routing_interval,
             #[cfg(feature = "twilio")]
@@ -150,29 +144,31 @@ impl AppState {
                     )
                     .ok()
             }),
-            auth: Authenticator::new(
-                Arc::new(store.clone()),
-                hasher.clone(),
-                config.api_key_cache_ttl,
+            authn: Arc::new(
+                Authentication::new(
+                    Authenticator::new(
+                        Arc::new(store.clone()),
+                        hasher.clone(),
+                        config.api_key_cache_ttl,
+                    ),
+                    limiter,
+                    non_zero(config.rate_limit_per_minute),
+                )
+                // `JwtConfig::from_lookup` already built the JWKS client once: a configuration
+                // that cannot be served never gets here, and never runs with JWT login
+                // silently off.
+                .with_jwt(config.jwt.as_ref().map(|c| {
+                    JwtVerifier::new(c).unwrap_or_else(|e| panic!("WORKOS_JWT_JWKS_URL: {e:#}"))
+                }))
+                .with_org_limit(config.org_rate_limit_per_minute.map(non_zero))
+                .with_failed_auth_limit(non_zero(config.auth_failures_per_minute))
+                .with_trusted_proxies(config.trusted_proxies),
             ),
+            idempotency: idempotency(&store),
             store,
             hasher,
             cipher,
-            // `JwtConfig::from_lookup` already built the JWKS client once: a configuration that
-            // cannot be served never gets here, and never runs with JWT login silently off.
-            jwt: config.jwt.as_ref().map(|c| {
-                crate::auth::JwtVerifier::new(c)
-                    .unwrap_or_else(|e| panic!("WORKOS_JWT_JWKS_URL: {e:#}"))
-            }),
             admin_bind: config.admin_bind,
-            limiter,
-            caller_quota: per_minute(config.rate_limit_per_minute),
-            org_quota: config.org_rate_limit_per_minute.map(per_minute),
-            rate_limit_per_minute: config.rate_limit_per_minute,
-            failed_auth: workos_limits::FailedAuth::new(
-                std::num::NonZeroU32::new(config.auth_failures_per_minute)
-                    .unwrap_or(std::num::NonZeroU32::MIN),
-            ),
         }))
     }
 
@@ -198,6 +194,18 @@ impl AppState {
             &self.webhook_config,
         )
     }
+}
+
+/// `Idempotency-Key`s in `store`; the send route (feature `gmail`) takes files, so its bodies
+/// may be larger.
+fn idempotency(store: &SqlStore) -> Idempotency {
+    let idempotency = Idempotency::new(Arc::new(store.clone()));
+    #[cfg(feature = "gmail")]
+    let idempotency = idempotency.with_body_limit(
+        crate::routes::email_send::SEND_PATH,
+        crate::routes::email_send::MAX_SEND_BODY_BYTES,
+    );
+    idempotency
 }
 
 /// The limiter: Redis's at `redis_url` when set (checked when the configuration was read),

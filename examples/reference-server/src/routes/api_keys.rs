@@ -76,7 +76,7 @@ async fn create_api_key(
     let (key, secret) =
         issue_api_key(&state.store, &state.hasher, &ctx, &body.name, body.role).await?;
     // Its prefix may be one this process remembers as unknown.
-    state.auth.forget_api_key(key.id);
+    state.authn.authenticator().forget_api_key(key.id);
     let location = format!("/api/v1/api-keys/{}", key.id);
     let mut response = created(
         location,
@@ -124,6 +124,6 @@ async fn revoke_api_key(
     ApiPath(id): ApiPath<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
     state.store.revoke_api_key(&ctx, id).await?;
-    state.auth.forget_api_key(id);
+    state.authn.authenticator().forget_api_key(id);
     Ok(StatusCode::NO_CONTENT)
 }

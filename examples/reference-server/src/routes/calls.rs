@@ -82,7 +82,7 @@ pub(crate) mod start {
     use workos_core::ids::{MemberId, PersonId};
     use workos_twilio::engine::{Agent, Recipient, StartCall};
 
-    use crate::error::{ApiError, ApiResult, Problem};
+    use crate::error::{ApiResult, Problem};
     use crate::extract::{ApiJson, Ctx};
     use crate::routes::created;
     use crate::state::AppState;
@@ -127,10 +127,10 @@ pub(crate) mod start {
         };
         let messenger = state.twilio.messenger(&ctx).await?;
         let call = messenger
-            .ok_or_else(ApiError::twilio_not_configured)?
+            .ok_or_else(crate::routes::sms::send::twilio_not_configured)?
             .start_call(&ctx, request)
             .await
-            .map_err(ApiError::from_send)?;
+            .map_err(crate::routes::sms::send::from_send)?;
         Ok(created(format!("/api/v1/calls/{}", call.id), call))
     }
 }

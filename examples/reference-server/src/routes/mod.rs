@@ -23,7 +23,7 @@ mod org;
 mod people;
 mod phones;
 mod search;
-mod sms;
+pub(crate) mod sms;
 mod tasks;
 mod timelines;
 #[cfg(feature = "twilio")]

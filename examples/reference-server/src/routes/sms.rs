@@ -155,10 +155,33 @@ pub(crate) mod send {
         };
         let messenger = state.twilio.messenger(&ctx).await?;
         let sms = messenger
-            .ok_or_else(ApiError::twilio_not_configured)?
+            .ok_or_else(twilio_not_configured)?
             .send_sms(&ctx, request)
             .await
-            .map_err(ApiError::from_send)?;
+            .map_err(from_send)?;
         Ok(created(format!("/api/v1/sms/{}", sms.id), sms))
+    }
+
+    /// 409: no Twilio account can send for the org.
+    pub(crate) fn twilio_not_configured() -> ApiError {
+        ApiError::not_configured(
+            "Twilio is not configured: connect the org's account (PUT /api/v1/integrations/twilio) \
+             or set the server's TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+        )
+    }
+
+    /// A failed Twilio send: as any engine error, except that a send whose request left but
+    /// whose answer never came may have happened, so the client is told not to resend (a 504)
+    /// rather than the generic "retry later".
+    pub(crate) fn from_send(e: workos_core::Error) -> ApiError {
+        if workos_twilio::client::is_outcome_unknown(&e) {
+            ApiError::new(
+                axum::http::StatusCode::GATEWAY_TIMEOUT,
+                "outcome-unknown",
+                "Twilio did not answer in time: it may have sent this; do not resend blindly",
+            )
+        } else {
+            e.into()
+        }
     }
 }

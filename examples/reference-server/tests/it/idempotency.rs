@@ -324,11 +324,11 @@ async fn flaky_server(app: &TestApp, script: Arc<Mutex<VecDeque<Next>>>) -> Stri
     let router = Router::new()
         .route("/api/v1/flaky", post(handler))
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.idempotency.clone(),
             workos_reference_server::idempotency::idempotency,
         ))
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.authn.clone(),
             workos_reference_server::auth::authenticate,
         ))
         .with_state(state)

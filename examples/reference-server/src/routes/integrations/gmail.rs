@@ -156,7 +156,10 @@ async fn callback(
         .take_connect(&oauth_state, presented_nonce(&headers))
         .await?;
     // The user's role now, not when the connect started.
-    let ctx = crate::auth::member_context(&state, taken.org_id(), taken.user_id()).await?;
+    let ctx = state
+        .authn
+        .member_context(taken.org_id(), taken.user_id())
+        .await?;
     let integration = gmail.finish_taken_connect(&ctx, &code, taken).await?;
     let mut response = Json(IntegrationView::of(&state, &ctx, integration).await?).into_response();
     // Spent: the browser may forget it.

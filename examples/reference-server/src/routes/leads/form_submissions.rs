@@ -38,17 +38,16 @@ fn too_large() -> ApiError {
     )
 }
 
-impl From<IntakeError> for ApiError {
-    fn from(e: IntakeError) -> Self {
-        match e {
-            IntakeError::UnsupportedMediaType => Self::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                e.to_string(),
-            ),
-            IntakeError::Body(e) => e.into(),
-            IntakeError::Engine(e) => e.into(),
-        }
+/// The answer to a refused submission.
+fn intake_error(e: IntakeError) -> ApiError {
+    match e {
+        IntakeError::UnsupportedMediaType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            e.to_string(),
+        ),
+        IntakeError::Body(e) => e.into(),
+        IntakeError::Engine(e) => e.into(),
     }
 }
 
@@ -69,9 +68,10 @@ async fn submit_form(
 ) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    let ip = client_ip::of_request(headers, &parts.extensions, &state.trusted_proxies);
+    let ip = client_ip::of_request(headers, &parts.extensions, state.authn.trusted_proxies());
     if let workos_limits::Decision::Limited { retry_after } = state
-        .limiter
+        .authn
+        .limiter()
         .check(
             &format!("form-ip:{}", client_ip::limit_key(ip)),
             state.form_quota,
@@ -106,6 +106,8 @@ async fn submit_form(
         client_ip: ip,
         request_id: text("x-request-id"),
     };
-    intake::submit(&state.store, &state.cipher, submission).await?;
+    intake::submit(&state.store, &state.cipher, submission)
+        .await
+        .map_err(intake_error)?;
     Ok(accepted())
 }

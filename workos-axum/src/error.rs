@@ -5,12 +5,12 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use utoipa::ToSchema;
 use workos_core::Error;
 use workos_core::error::FieldError;
 
 /// A problem document.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// A URI naming the kind of problem, e.g. `urn:workos:problem:validation`.
     #[serde(rename = "type")]
@@ -23,7 +23,7 @@ pub struct Problem {
     pub detail: String,
     /// Per-field errors, for validation problems.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub errors: Vec<FieldError>,
 }
 
@@ -97,31 +97,6 @@ impl ApiError {
     /// request's content.
     pub fn not_configured(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "integration-not-configured", detail)
-    }
-
-    /// 409: no Twilio account can send for the org.
-    #[cfg(feature = "twilio")]
-    pub fn twilio_not_configured() -> Self {
-        Self::not_configured(
-            "Twilio is not configured: connect the org's account (PUT /api/v1/integrations/twilio) \
-             or set the server's TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
-        )
-    }
-
-    /// A failed Twilio send: as any engine error, except that a send whose request left but
-    /// whose answer never came may have happened, so the client is told not to resend (a 504)
-    /// rather than the generic "retry later".
-    #[cfg(feature = "twilio")]
-    pub fn from_send(e: Error) -> Self {
-        if workos_twilio::client::is_outcome_unknown(&e) {
-            Self::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "outcome-unknown",
-                "Twilio did not answer in time: it may have sent this; do not resend blindly",
-            )
-        } else {
-            e.into()
-        }
     }
 
     /// The HTTP status.
@@ -239,3 +214,50 @@ impl IntoResponse for ApiError {
 
 /// The result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    async fn answer(e: ApiError) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = e.into_response();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).expect("json"),
+        )
+    }
+
+    #[tokio::test]
+    async fn engine_errors_are_problem_documents_with_their_status() {
+        let (status, headers, body) =
+            answer(Error::conflict("email", "already taken").into()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(body["type"], "urn:workos:problem:conflict");
+        assert_eq!(body["title"], "Conflict");
+        assert_eq!(body["status"], 409);
+        assert_eq!(body["errors"][0]["field"], "email");
+
+        let (status, headers, body) = answer(ApiError::unauthorized("no key")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+        assert!(body.get("errors").is_none(), "no empty field list: {body}");
+    }
+
+    #[tokio::test]
+    async fn internal_details_stay_out_of_the_answer_and_waits_round_up() {
+        let (status, _, body) =
+            answer(Error::internal("reading /etc/x", "no such file").into()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["detail"], "internal error");
+
+        let (status, headers, _) =
+            answer(ApiError::rate_limited(Duration::from_millis(1500))).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "2");
+    }
+}

@@ -9,6 +9,11 @@
 //! stored by a task of its own, so a client leaving then does not lose it. Only a process that
 //! dies mid-request leaves a reservation behind, and the retry takes it over once the lease
 //! lapsed.
+//!
+//! Mount [`idempotency`] as a route layer inside authentication (it keys on the caller), with
+//! an [`Idempotency`] over the engine's store as its state.
+
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -22,11 +27,10 @@ use workos_core::repo::{IdempotencyRepo, IdempotencyState, StoredResponse};
 use workos_core::tenant::{Actor, TenantContext};
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
-/// Bodies above this are refused (the request limit is 1 MiB as well), but for the send
-/// route's ([`crate::routes::email_send::MAX_SEND_BODY_BYTES`] with feature `gmail`).
-const MAX_BODY: usize = 1 << 20;
+/// Bodies above this are refused (the request limit is 1 MiB as well), but on the routes given
+/// a larger limit ([`Idempotency::with_body_limit`]).
+pub const MAX_BODY: usize = 1 << 20;
 
 /// How long a reservation holds its key in the store: longer than any request may run here.
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(90);
@@ -36,10 +40,58 @@ pub const LEASE: std::time::Duration = std::time::Duration::from_secs(90);
 /// route's `SEND_BUDGET`, 10 s less: Gmail is never asked anything after it).
 pub const HANDLER_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The idempotency middleware's state: where keys are kept, and how large a body it reads.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Idempotency {
+    store: Arc<dyn IdempotencyRepo>,
+    /// Routes (the request's full path) whose bodies may be larger than [`MAX_BODY`].
+    body_limits: Arc<[(String, usize)]>,
+}
+
+impl std::fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("body_limits", &self.body_limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Idempotency {
+    /// Keys kept in `store`, bodies up to [`MAX_BODY`].
+    #[must_use]
+    pub fn new(store: Arc<dyn IdempotencyRepo>) -> Self {
+        Self {
+            store,
+            body_limits: Arc::new([]),
+        }
+    }
+
+    /// Reads bodies of up to `limit` bytes on requests to `path` (the full path, e.g. a route
+    /// taking files); the route's own limit still applies when its handler reads the body.
+    #[must_use]
+    pub fn with_body_limit(self, path: impl Into<String>, limit: usize) -> Self {
+        let mut limits = self.body_limits.to_vec();
+        limits.push((path.into(), limit));
+        Self {
+            body_limits: limits.into(),
+            ..self
+        }
+    }
+
+    /// The largest body read on `path`.
+    fn body_limit(&self, path: &str) -> usize {
+        self.body_limits
+            .iter()
+            .find(|(p, _)| p == path)
+            .map_or(MAX_BODY, |(_, limit)| *limit)
+    }
+}
+
 /// A reserved key. If the request's future is dropped (the client went away) before the key
 /// was completed or released, a task frees it.
 struct Reservation {
-    state: AppState,
+    store: Arc<dyn IdempotencyRepo>,
     ctx: TenantContext,
     key: String,
     settled: bool,
@@ -49,12 +101,7 @@ impl Reservation {
     /// Frees the key now.
     async fn release(mut self) {
         self.settled = true;
-        if let Err(e) = self
-            .state
-            .store
-            .release_idempotent(&self.ctx, &self.key)
-            .await
-        {
+        if let Err(e) = self.store.release_idempotent(&self.ctx, &self.key).await {
             tracing::warn!(error = %e, "could not release an idempotency key");
         }
     }
@@ -63,11 +110,11 @@ impl Reservation {
     /// task of its own, which runs to its end even if this request's future is dropped.
     async fn settle(mut self, stored: Option<StoredResponse>) {
         self.settled = true;
-        let (state, ctx, key) = (self.state.clone(), self.ctx.clone(), self.key.clone());
+        let (store, ctx, key) = (self.store.clone(), self.ctx.clone(), self.key.clone());
         let task = tokio::spawn(async move {
             let outcome = match stored {
-                Some(stored) => state.store.complete_idempotent(&ctx, &key, stored).await,
-                None => state.store.release_idempotent(&ctx, &key).await,
+                Some(stored) => store.complete_idempotent(&ctx, &key, stored).await,
+                None => store.release_idempotent(&ctx, &key).await,
             };
             if let Err(e) = outcome {
                 tracing::warn!(error = %e, "could not record the idempotent response");
@@ -84,13 +131,13 @@ impl Drop for Reservation {
         }
         // Drop cannot await: free the key from a task (the lease covers a runtime shutting down).
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (state, ctx, key) = (
-                self.state.clone(),
+            let (store, ctx, key) = (
+                self.store.clone(),
                 self.ctx.clone(),
                 std::mem::take(&mut self.key),
             );
             runtime.spawn(async move {
-                if let Err(e) = state.store.release_idempotent(&ctx, &key).await {
+                if let Err(e) = store.release_idempotent(&ctx, &key).await {
                     tracing::warn!(error = %e, "could not release an abandoned idempotency key");
                 }
             });
@@ -99,7 +146,7 @@ impl Drop for Reservation {
 }
 
 /// The middleware; runs after authentication.
-pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn idempotency(State(state): State<Idempotency>, req: Request, next: Next) -> Response {
     let key = req
         .headers()
         .get("idempotency-key")
@@ -120,24 +167,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let key = format!("{}:{key}", caller(&ctx));
 
     let (parts, body) = req.into_parts();
-    // The send route takes files, so its body may be larger; the route's own limit still
-    // applies when its handler reads the body.
-    // Nested routes see their path without `/api/v1`; the original URI has it whole.
+    // A route taking files may have a larger limit; the route's own limit still applies when
+    // its handler reads the body.
+    // Nested routes see their path without their prefix; the original URI has it whole.
     let path = parts
         .extensions
         .get::<axum::extract::OriginalUri>()
         .map_or_else(|| parts.uri.path(), |u| u.path());
-    #[cfg(feature = "gmail")]
-    let limit = if path == crate::routes::email_send::SEND_PATH {
-        crate::routes::email_send::MAX_SEND_BODY_BYTES
-    } else {
-        MAX_BODY
-    };
-    #[cfg(not(feature = "gmail"))]
-    let limit = {
-        let _ = path;
-        MAX_BODY
-    };
+    let limit = state.body_limit(path);
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) if crate::extract::is_read_timeout(&e) => {
@@ -184,7 +221,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 
     let reservation = Reservation {
-        state: state.clone(),
+        store: state.store.clone(),
         ctx,
         key,
         settled: false,
@@ -291,4 +328,18 @@ fn replay(stored: StoredResponse) -> Response {
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replays_never_keep_redacted_fields_nor_bodies_that_are_not_objects() {
+        let kept = redact(br#"{"id":"k1","api_key":"wos_secret"}"#, &["api_key"]);
+        let kept: serde_json::Value = serde_json::from_slice(&kept).expect("json");
+        assert_eq!(kept, serde_json::json!({ "id": "k1" }));
+        assert!(redact(b"[1,2]", &["api_key"]).is_empty());
+        assert!(redact(b"not json", &["api_key"]).is_empty());
+    }
 }
