@@ -8,7 +8,9 @@ Svix's method"). Run by that script with a venv holding aiohttp; not a module.
         Open loop when RATE > 0: create i is due at start + i / RATE and sent then, whatever
         the answers before it (latency counts from the due time, so a slow server is not
         hidden by a client that waits for it). Closed loop otherwise: CONCURRENCY creates in
-        flight, each due when sent. Writes a JSON summary to OUT: answers by status, the
+        flight, each due when sent. A push-back (429 or 503 with Retry-After) is counted,
+        waited for and the create sent again (at most 20 times), the latency still counting
+        from the first due time. Writes a JSON summary to OUT: answers by status, the
         answers' Retry-After, create latency percentiles, how late the client started the
         creates (its own share of every latency), the send window and its rate.
 
@@ -54,16 +56,25 @@ async def load(url, key, prefix, events, rate, concurrency, out):
             sent = time.time()
             late.append((sent - due) * 1000)
             body = json.dumps({"name": f"wh {prefix}-{i} {due:.6f} {sent:.6f}"})
-            try:
-                async with session.post(f"{url}/api/v1/companies", data=body,
-                                        headers=headers) as answer:
-                    await answer.read()
-                    status = str(answer.status)
-                    if answer.headers.get("retry-after") is not None:
-                        retry_after[answer.headers["retry-after"]] = (
-                            retry_after.get(answer.headers["retry-after"], 0) + 1)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-                status = f"error:{type(e).__name__}"
+            for _ in range(MAX_TRIES):
+                wait = None
+                try:
+                    async with session.post(f"{url}/api/v1/companies", data=body,
+                                            headers=headers) as answer:
+                        await answer.read()
+                        status = str(answer.status)
+                        wait = answer.headers.get("retry-after")
+                except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                    status = f"error:{type(e).__name__}"
+                # A push-back (429 or 503 with Retry-After): counted, waited, sent again, as
+                # Svix's client does; the latency still counts from the first due time.
+                if status in ("429", "503") and wait is not None and wait.isdigit():
+                    status += " Retry-After"
+                    retry_after[wait] = retry_after.get(wait, 0) + 1
+                    statuses[status] = statuses.get(status, 0) + 1
+                    await asyncio.sleep(int(wait))
+                    continue
+                break
             statuses[status] = statuses.get(status, 0) + 1
             latencies.append((time.time() - due) * 1000)
 
@@ -102,6 +113,8 @@ async def load(url, key, prefix, events, rate, concurrency, out):
     with open(out, "w") as f:
         json.dump(summary, f)
 
+
+MAX_TRIES = 20
 
 LINE = re.compile(r'^(\d+\.\d+) (\d+\.\d+) (\S+) (\S+) .*?wh (\S+)-(\d+) (\d+\.\d+) (\d+\.\d+)')
 
