@@ -72,12 +72,14 @@ bench_drop() {
   db=
 }
 
-# bench_wait_http URL PID LOG: waits until URL answers 2xx, failing with LOG's tail when PID
-# has exited (or after 30 s).
+# bench_wait_http URL PID LOG: waits until URL answers 2xx while PID runs, failing with LOG's
+# tail when PID has exited (a port already taken, say) or after 30 s.
 bench_wait_http() {
   local _
   for _ in $(seq 1 300); do
-    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    # An answer counts only while PID still runs: another process on the port would answer
+    # too (and take the load meant for this server).
+    curl -fsS "$1" >/dev/null 2>&1 && sleep 0.2 && kill -0 "$2" 2>/dev/null && return 0
     kill -0 "$2" 2>/dev/null || break
     sleep 0.1
   done
