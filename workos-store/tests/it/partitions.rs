@@ -199,3 +199,42 @@ async fn partition_ddl_waits_no_longer_than_its_lock_wait(db: TestDb) {
     assert!(free.attempt_partitions_created >= 5, "{free:?}");
     owner.close().await;
 }
+
+workos_tests::store_test!(the_app_role_ensures_only_weeks_near_now: postgres, citus => super::as_is);
+/// The app role may ensure the weeks ahead, but only from about now: asked for the weeks of
+/// next year (or of ten years ago), the function makes the weeks from now's on, never a week
+/// more than 13 weeks after the database's clock.
+async fn the_app_role_ensures_only_weeks_near_now(db: TestDb) {
+    let owner = PgPool::connect(db.url()).await.unwrap();
+    drop_every_week(&owner).await;
+    let far_weeks = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent IN ('domain_events'::regclass, 'webhook_attempts'::regclass)
+               AND c.relname ~ '_p[0-9]{8}$'
+               AND to_date(right(c.relname, 8), 'YYYYMMDD') > now() + interval '14 weeks'",
+        )
+        .fetch_one(&owner)
+        .await
+        .unwrap()
+    };
+    let mut tx = owner
+        .begin_with("BEGIN; SET LOCAL ROLE workos_app")
+        .await
+        .unwrap();
+    for at in ["now() + interval '1 year'", "now() - interval '10 years'"] {
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "SELECT * FROM workos_ensure_partitions_ahead({at}, 12)"
+        )))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(far_weeks().await, 0);
+    // The weeks from now's on were made (the call was not refused outright).
+    for table in TABLES {
+        assert_eq!(missing_weeks(&owner, table).await, 0, "{table}");
+    }
+    owner.close().await;
+}
