@@ -46,6 +46,17 @@ bench_prepare() {
   db_url="${base%/*}/$db$query"
 }
 
+# bench_fresh_db TAG: an empty database of its own (`workos_TAG_<time>_<pid>`, no schema) and a
+# directory for the run's files; sets work, db and db_url, as bench_prepare does.
+bench_fresh_db() {
+  local base query
+  work=$(mktemp -d "${TMPDIR:-/tmp}/workos-$1.XXXXXX")
+  db="workos_$1_$(date +%s)_$$"
+  psql "$DATABASE_URL" -XAtqc "CREATE DATABASE \"$db\"" >/dev/null
+  base=${DATABASE_URL%%\?*}; query=${DATABASE_URL#"$base"}
+  db_url="${base%/*}/$db$query"
+}
+
 # sql STATEMENT: runs it on the bench database, unaligned and quiet.
 sql() { psql "$db_url" -XAtqc "$1"; }
 
