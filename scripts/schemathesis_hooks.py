@@ -20,7 +20,8 @@ brought within these rules before it is sent; nothing is filtered out or relaxed
 - a lead has an email or a phone;
 - a person has a name, an email or a phone, and their additional emails and phones do not
   repeat each other or the primary one, nor number more than 19 (20 with the primary one);
-  a PATCH that lists them names its primary too, since the stored one is unknown here;
+  a PATCH that lists them names its primary too, and one that names a primary lists them
+  (none), since the stored ones are unknown here;
 - a partner's daily cap does not exceed its monthly cap (a PATCH that gives one gives both,
   since the stored one is unknown here), and each opening period opens before it closes;
 - a lead summary's `to` is after its `from`;
@@ -174,6 +175,10 @@ def _fix_person(body: dict, patch: bool) -> None:
         body["first_name"] = "Ada"
     for primary, extra in (("email", "additional_emails"), ("phone", "additional_phones")):
         values = body.get(extra)
+        if patch and _given(body, primary) and not isinstance(values, list):
+            # A new primary with the stored list kept: that list is unknown here and may hold
+            # it. Give the list too (empty), so the body alone decides what repeats.
+            body[extra] = values = []
         if not isinstance(values, list):
             continue
         if patch and values and primary not in body:
