@@ -11,9 +11,13 @@
 //! embedder hands it to [`Authenticator::forget_api_key`](super::Authenticator::forget_api_key);
 //! within a second on Postgres), and within the time to live at the latest (default
 //! [`DEFAULT_TTL`]; zero turns the cache off).
+//!
+//! Requests that find a prefix neither kept nor missed read it one at a time ([`ReadGates`]):
+//! when a busy key's entry expires while requests queue, the first reads it and the others
+//! take its answer, instead of each reading the key in a transaction of its own.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::domain::ApiKeyCredentials;
@@ -126,6 +130,68 @@ impl ApiKeyCache {
     }
 }
 
+/// One gate per prefix being read, so that one request reads it while the others wait for
+/// its answer. A gate lives while someone holds or waits for it.
+#[derive(Debug, Default)]
+pub(crate) struct ReadGates(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// A request's place at a prefix's gate: [`ReadTurn::wait`] for the turn; dropping it (also
+/// when the request is cancelled while waiting) removes the gate once nobody else uses it.
+pub(crate) struct ReadTurn<'a> {
+    gates: &'a ReadGates,
+    prefix: String,
+    gate: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl ReadGates {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A place at `prefix`'s gate (made if nobody is reading the prefix).
+    pub(crate) fn join(&self, prefix: &str) -> ReadTurn<'_> {
+        let gate = Arc::clone(self.map().entry(prefix.to_owned()).or_default());
+        ReadTurn {
+            gates: self,
+            prefix: prefix.to_owned(),
+            gate: Some(gate),
+        }
+    }
+
+    /// How many prefixes have a gate.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map().len()
+    }
+}
+
+impl ReadTurn<'_> {
+    /// Waits until the requests ahead at this gate are done, and holds it until dropped.
+    pub(crate) async fn wait(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.gate
+            .as_ref()
+            .expect("a turn holds its gate until dropped")
+            .lock()
+            .await
+    }
+}
+
+impl Drop for ReadTurn<'_> {
+    fn drop(&mut self) {
+        let mut map = self.gates.map();
+        drop(self.gate.take());
+        // Only the map holds it now: nobody reads or waits.
+        if map
+            .get(&self.prefix)
+            .is_some_and(|g| Arc::strong_count(g) == 1)
+        {
+            map.remove(&self.prefix);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +250,35 @@ mod tests {
         let off = ApiKeyCache::new(Duration::ZERO);
         off.put_miss("wos_unknownunkn");
         assert!(!off.is_miss("wos_unknownunkn"));
+    }
+
+    #[tokio::test]
+    async fn a_gate_lives_while_used_and_lets_one_through_at_a_time() {
+        let gates = ReadGates::default();
+        let first = gates.join("wos_abcdefabcdef");
+        let second = gates.join("wos_abcdefabcdef");
+        let held = first.wait().await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), second.wait())
+                .await
+                .is_err(),
+            "the second waits for the first"
+        );
+        drop(held);
+        drop(second.wait().await);
+        drop(first);
+        assert_eq!(gates.len(), 1, "still used by the second");
+        drop(second);
+        assert_eq!(gates.len(), 0, "nobody uses it");
+        // A turn given up while waiting (a cancelled request) leaves nothing behind.
+        let holder = gates.join("wos_abcdefabcdef");
+        let held = holder.wait().await;
+        let waiter = gates.join("wos_abcdefabcdef");
+        let _ = tokio::time::timeout(Duration::from_millis(5), waiter.wait()).await;
+        drop(waiter);
+        drop(held);
+        drop(holder);
+        assert_eq!(gates.len(), 0);
     }
 
     #[test]

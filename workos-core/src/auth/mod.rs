@@ -32,7 +32,7 @@ pub use api_key_cache::{ApiKeyCache, DEFAULT_TTL, MAX_MISSES};
 
 use crate::Result;
 use crate::crypto::{ApiKeyHasher, ApiKeySecret, parse_prefix};
-use crate::domain::{ApiKey, NewApiKey};
+use crate::domain::{ApiKey, ApiKeyCredentials, NewApiKey};
 use crate::ids::{ApiKeyId, OrgId, UserId};
 use crate::repo::{ApiKeyRepo, Directory};
 use crate::tenant::{Role, TenantContext};
@@ -71,6 +71,8 @@ pub struct Authenticator {
     directory: Arc<dyn Directory>,
     hasher: ApiKeyHasher,
     api_keys: ApiKeyCache,
+    /// One reader per prefix not kept.
+    reading: api_key_cache::ReadGates,
     /// When this process last recorded each API key's use.
     touched: Mutex<HashMap<ApiKeyId, Instant>>,
 }
@@ -93,6 +95,7 @@ impl Authenticator {
             directory,
             hasher,
             api_keys: ApiKeyCache::new(cache_ttl),
+            reading: api_key_cache::ReadGates::default(),
             touched: Mutex::new(HashMap::new()),
         }
     }
@@ -111,15 +114,9 @@ impl Authenticator {
             Some(found) => found,
             // Unknown a moment ago: no transaction to learn it again.
             None if self.api_keys.is_miss(prefix) => return Ok(None),
-            None => match self.directory.api_key_by_prefix(prefix).await? {
-                Some(found) => {
-                    self.api_keys.put(prefix, &found);
-                    found
-                }
-                None => {
-                    self.api_keys.put_miss(prefix);
-                    return Ok(None);
-                }
+            None => match self.read_key(prefix).await? {
+                Some(found) => found,
+                None => return Ok(None),
             },
         };
         if !self.hasher.verify(token, &found.hash) {
@@ -136,6 +133,25 @@ impl Authenticator {
             });
         }
         Ok(Some(key))
+    }
+
+    /// Reads the key with `prefix` from the directory and keeps the answer, one request at a
+    /// time per prefix: a request that waited takes the answer the one ahead of it kept.
+    async fn read_key(&self, prefix: &str) -> Result<Option<ApiKeyCredentials>> {
+        let turn = self.reading.join(prefix);
+        let _reading = turn.wait().await;
+        if let Some(found) = self.api_keys.get(prefix) {
+            return Ok(Some(found));
+        }
+        if self.api_keys.is_miss(prefix) {
+            return Ok(None);
+        }
+        let found = self.directory.api_key_by_prefix(prefix).await?;
+        match &found {
+            Some(found) => self.api_keys.put(prefix, found),
+            None => self.api_keys.put_miss(prefix),
+        }
+        Ok(found)
     }
 
     /// The context of `user_id` acting in `org_id` with their role there now, or `None` when
@@ -186,7 +202,8 @@ mod tests {
     use super::*;
     use crate::domain::{ApiKeyCredentials, E164, Member, NewOrg, Org, Phone, now};
 
-    /// One stored key; counts the lookups by prefix.
+    /// One stored key; counts the lookups by prefix, each of which takes a while (as a
+    /// transaction does), so that requests arriving together overlap.
     struct OneKey {
         found: ApiKeyCredentials,
         lookups: AtomicUsize,
@@ -199,6 +216,7 @@ mod tests {
         }
         async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyCredentials>> {
             self.lookups.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(10)).await;
             Ok((prefix == self.found.key.prefix).then(|| self.found.clone()))
         }
         async fn touch_api_key(&self, _: OrgId, _: ApiKeyId) -> Result<()> {
@@ -274,6 +292,35 @@ mod tests {
         auth.forget_all();
         assert!(auth.api_key(&unknown).await.unwrap().is_none());
         assert_eq!(directory.lookups.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn requests_that_find_a_key_unread_read_it_once() {
+        let (directory, auth, secret) = setup();
+        let auth = Arc::new(auth);
+        let requests = (0..32).map(|_| {
+            let (auth, secret) = (Arc::clone(&auth), secret.clone());
+            tokio::spawn(async move { auth.api_key(&secret).await })
+        });
+        for request in requests.collect::<Vec<_>>() {
+            assert!(request.await.unwrap().unwrap().is_some());
+        }
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 1, "one reader");
+        assert_eq!(auth.reading.len(), 0, "no gate left behind");
+
+        let unknown = format!("wos_unknownunkno_{}", "A".repeat(43));
+        let requests = (0..32).map(|_| {
+            let (auth, unknown) = (Arc::clone(&auth), unknown.clone());
+            tokio::spawn(async move { auth.api_key(&unknown).await })
+        });
+        for request in requests.collect::<Vec<_>>() {
+            assert!(request.await.unwrap().unwrap().is_none());
+        }
+        assert_eq!(
+            directory.lookups.load(Ordering::SeqCst),
+            2,
+            "one reader of the miss"
+        );
     }
 
     #[test]
