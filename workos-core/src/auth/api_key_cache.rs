@@ -52,6 +52,12 @@ impl ApiKeyCache {
         }
     }
 
+    /// Whether it keeps anything (a time to live above zero).
+    #[must_use]
+    pub fn keeps(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
     fn misses(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
         self.misses
             .lock()

@@ -136,8 +136,12 @@ impl Authenticator {
     }
 
     /// Reads the key with `prefix` from the directory and keeps the answer, one request at a
-    /// time per prefix: a request that waited takes the answer the one ahead of it kept.
+    /// time per prefix: a request that waited takes the answer the one ahead of it kept. With
+    /// the cache off every request reads, side by side (there is no answer to wait for).
     async fn read_key(&self, prefix: &str) -> Result<Option<ApiKeyCredentials>> {
+        if !self.api_keys.keeps() {
+            return self.directory.api_key_by_prefix(prefix).await;
+        }
         let turn = self.reading.join(prefix);
         let _reading = turn.wait().await;
         if let Some(found) = self.api_keys.get(prefix) {
@@ -207,6 +211,9 @@ mod tests {
     struct OneKey {
         found: ApiKeyCredentials,
         lookups: AtomicUsize,
+        /// Lookups under way, and the most there were at once.
+        reading: AtomicUsize,
+        most_at_once: AtomicUsize,
     }
 
     #[async_trait::async_trait]
@@ -216,7 +223,10 @@ mod tests {
         }
         async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyCredentials>> {
             self.lookups.fetch_add(1, Ordering::SeqCst);
+            let now = self.reading.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_at_once.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(10)).await;
+            self.reading.fetch_sub(1, Ordering::SeqCst);
             Ok((prefix == self.found.key.prefix).then(|| self.found.clone()))
         }
         async fn touch_api_key(&self, _: OrgId, _: ApiKeyId) -> Result<()> {
@@ -252,6 +262,8 @@ mod tests {
                 hash: generated.hash,
             },
             lookups: AtomicUsize::new(0),
+            reading: AtomicUsize::new(0),
+            most_at_once: AtomicUsize::new(0),
         });
         let auth = Authenticator::new(
             Arc::clone(&directory) as Arc<dyn Directory>,
@@ -306,6 +318,7 @@ mod tests {
             assert!(request.await.unwrap().unwrap().is_some());
         }
         assert_eq!(directory.lookups.load(Ordering::SeqCst), 1, "one reader");
+        assert_eq!(directory.most_at_once.load(Ordering::SeqCst), 1);
         assert_eq!(auth.reading.len(), 0, "no gate left behind");
 
         let unknown = format!("wos_unknownunkno_{}", "A".repeat(43));
@@ -320,6 +333,31 @@ mod tests {
             directory.lookups.load(Ordering::SeqCst),
             2,
             "one reader of the miss"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_the_cache_off_requests_read_side_by_side() {
+        let (directory, _, secret) = setup();
+        let auth = Arc::new(Authenticator::new(
+            Arc::clone(&directory) as Arc<dyn Directory>,
+            ApiKeyHasher::new(b"pepper"),
+            Duration::ZERO,
+        ));
+        let requests: Vec<_> = (0..8)
+            .map(|_| {
+                let (auth, secret) = (Arc::clone(&auth), secret.clone());
+                tokio::spawn(async move { auth.api_key(&secret).await })
+            })
+            .collect();
+        for request in requests {
+            assert!(request.await.unwrap().unwrap().is_some());
+        }
+        assert_eq!(directory.lookups.load(Ordering::SeqCst), 8, "each reads");
+        assert_eq!(
+            directory.most_at_once.load(Ordering::SeqCst),
+            8,
+            "none waits"
         );
     }
 
