@@ -88,6 +88,7 @@ pub mod parse;
 pub mod push;
 pub mod scheduler;
 mod send;
+mod send_request;
 mod service;
 pub mod sync;
 pub mod vault;
@@ -113,6 +114,7 @@ pub use oauth::{
 pub use push::{GmailPush, PushConfig, PushNotification, PushReport};
 pub use scheduler::{SchedulerConfig, SchedulerHandle, SyncScheduler};
 pub use send::{GmailSender, SendEmail, Sent};
+pub use send_request::{Base64Attachment, MAX_BASE64_ATTACHMENT_BYTES, SendEmailRequest};
 pub use service::{GmailService, GmailServiceStore};
 pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};
 
