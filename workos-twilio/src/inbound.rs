@@ -468,7 +468,8 @@ mod tests {
         assert_eq!(read.signature, Some("sig"));
         assert_eq!(read.request_id, Some("req-1"));
         assert_eq!(read.body, b"A=1");
-        let bare = InboundRequest::from_http(&uri, &http::HeaderMap::new(), b"");
+        let none = http::HeaderMap::new();
+        let bare = InboundRequest::from_http(&uri, &none, b"");
         assert_eq!((bare.signature, bare.request_id), (None, None));
     }
 
