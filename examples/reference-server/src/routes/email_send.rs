@@ -1,7 +1,8 @@
-//! `POST /api/v1/email/send`, through [`workos_gmail::GmailSender::send`]: a JSON body (files
-//! as base64, up to [`workos_gmail::MAX_BASE64_ATTACHMENT_BYTES`] in all), or `multipart/form-data` with the
+//! `POST /api/v1/email/send`, through [`workos_gmail::GmailSender::send`]: a JSON body (a
+//! [`workos_gmail::SendEmailRequest`], files as base64, up to
+//! [`workos_gmail::MAX_BASE64_ATTACHMENT_BYTES`] in all), or `multipart/form-data` with the
 //! same JSON as a part named `email` and each file as a part named `attachments` (up to the
-//! message's 25 MB).
+//! message's 25 MB). The engine checks the fields; this module reads the body.
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
