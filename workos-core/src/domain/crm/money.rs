@@ -73,14 +73,39 @@ mod tests {
 
     #[test]
     fn a_money_patch_needs_both_fields_to_set_and_either_to_clear() {
-        let field = |r: Result<Patch<Money>, ValidationError>| r.unwrap_err().errors[0].field.clone();
-        assert_eq!(money_patch_from_parts(Patch::Keep, Patch::Keep).unwrap(), Patch::Keep);
-        assert_eq!(money_patch_from_parts(Patch::Clear, Patch::Keep).unwrap(), Patch::Clear);
-        assert_eq!(money_patch_from_parts(Patch::Keep, Patch::Clear).unwrap(), Patch::Clear);
+        let field =
+            |r: Result<Patch<Money>, ValidationError>| r.unwrap_err().errors[0].field.clone();
+        assert_eq!(
+            money_patch_from_parts(Patch::Keep, Patch::Keep).unwrap(),
+            Patch::Keep
+        );
+        assert_eq!(
+            money_patch_from_parts(Patch::Clear, Patch::Keep).unwrap(),
+            Patch::Clear
+        );
+        assert_eq!(
+            money_patch_from_parts(Patch::Keep, Patch::Clear).unwrap(),
+            Patch::Clear
+        );
         let set = money_patch_from_parts(Patch::Set(500), Patch::Set("EUR".into())).unwrap();
         assert!(matches!(set, Patch::Set(m) if m.amount_minor == 500));
-        assert_eq!(field(money_patch_from_parts(Patch::Set(5), Patch::Clear)), "currency");
-        assert_eq!(field(money_patch_from_parts(Patch::Keep, Patch::Set("EUR".into()))), "amount_minor");
-        assert_eq!(field(money_patch_from_parts(Patch::Set(5), Patch::Set("XXQ".into()))), "currency");
+        assert_eq!(
+            field(money_patch_from_parts(Patch::Set(5), Patch::Clear)),
+            "currency"
+        );
+        assert_eq!(
+            field(money_patch_from_parts(
+                Patch::Keep,
+                Patch::Set("EUR".into())
+            )),
+            "amount_minor"
+        );
+        assert_eq!(
+            field(money_patch_from_parts(
+                Patch::Set(5),
+                Patch::Set("XXQ".into())
+            )),
+            "currency"
+        );
     }
 }
