@@ -16,7 +16,6 @@ pub mod allowed_subnets;
 pub mod bootstrap;
 pub mod cache_sync;
 pub mod config;
-pub mod database;
 pub mod metrics;
 pub mod openapi;
 pub mod reencrypt;
