@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use workos_core::crypto::SecretKey;
+use workos_core::crypto::{ApiKeyHasher, SecretKey};
 
 /// How long a stopping process waits for in-flight work by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -237,7 +237,7 @@ impl Config {
             admin_bind,
             shutdown_timeout,
             read_timeouts,
-            trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
+            trusted_proxies: workos_axum::client_ip::trusted_from_lookup(&get)?,
             #[cfg(feature = "leads")]
             lead_routing_interval: Some(std::time::Duration::from_secs(lead_routing_interval))
                 .filter(|d| !d.is_zero()),
@@ -268,33 +268,8 @@ impl Config {
     }
 }
 
-/// Parses `WORKOS_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses,
-/// comma-separated; blank or unset is none.
-fn trusted_proxies(value: Option<&str>) -> anyhow::Result<Vec<ipnet::IpNet>> {
-    value
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<ipnet::IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map(|net| net.trunc())
-                .with_context(|| {
-                    format!("WORKOS_TRUSTED_PROXIES: {s} is not a CIDR (10.0.0.0/8) or an address")
-                })
-        })
-        .collect()
-}
-
 fn decode_pepper(s: &str) -> anyhow::Result<Vec<u8>> {
-    let bytes = STANDARD
-        .decode(s.trim())
-        .context("WORKOS_API_KEY_PEPPER: must be base64")?;
-    if bytes.len() < 16 {
-        bail!("WORKOS_API_KEY_PEPPER: must be at least 16 bytes");
-    }
-    Ok(bytes)
+    ApiKeyHasher::pepper_from_base64(s).map_err(|e| anyhow::anyhow!("WORKOS_API_KEY_PEPPER: {e}"))
 }
 
 /// Loads or creates the dev-mode secrets file (two base64 lines: encryption key, pepper).
