@@ -1,5 +1,6 @@
 //! The client's address, for the limits that key on it (failed authentication, the public
-//! form) and for the consent record of a form submission.
+//! form) and for the consent record of a form submission, and the trusted proxies it is read
+//! behind ([`trusted_from_lookup`]).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -57,6 +58,38 @@ pub fn of_request(
 ) -> Option<IpAddr> {
     let peer = extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     client_ip(headers, peer, trusted)
+}
+
+/// `WORKOS_TRUSTED_PROXIES`: the proxies whose `X-Forwarded-For` is believed.
+pub const ENV_TRUSTED_PROXIES: &str = "WORKOS_TRUSTED_PROXIES";
+
+/// Reads [`ENV_TRUSTED_PROXIES`] through `get` (e.g. `|name| std::env::var(name).ok()`):
+/// CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses, comma-separated; blank or unset is
+/// none (the client is the TCP peer).
+///
+/// # Errors
+/// [`workos_core::Error::Validation`] on [`ENV_TRUSTED_PROXIES`], naming the entry that is
+/// neither a CIDR nor an address.
+pub fn trusted_from_lookup(
+    get: impl Fn(&str) -> Option<String>,
+) -> workos_core::Result<Vec<ipnet::IpNet>> {
+    get(ENV_TRUSTED_PROXIES)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    workos_core::Error::invalid(
+                        ENV_TRUSTED_PROXIES,
+                        format!("{s} is not a CIDR (10.0.0.0/8) or an address"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The key a per-client limit counts on: an IPv4 address whole, an IPv6 address by its /64
@@ -143,6 +176,23 @@ mod tests {
         assert_eq!(
             client_ip(&xff("[2001:db8::1]:443, 10.0.0.9:80"), proxy_peer, &trusted),
             Some(ip("2001:db8::1"))
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidrs_or_addresses() {
+        let read = |value: &'static str| {
+            trusted_from_lookup(move |name| (name == ENV_TRUSTED_PROXIES).then(|| value.into()))
+        };
+        let nets = read(" 10.1.2.3/8, 192.0.2.7 ,, fd00::/8").unwrap();
+        let nets: Vec<String> = nets.iter().map(ToString::to_string).collect();
+        assert_eq!(nets, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
+        assert!(read("").unwrap().is_empty());
+        assert!(trusted_from_lookup(|_| None).unwrap().is_empty());
+        let err = read("10.0.0.0/8, proxy.internal").unwrap_err().to_string();
+        assert!(
+            err.contains(ENV_TRUSTED_PROXIES) && err.contains("proxy.internal"),
+            "{err}"
         );
     }
 

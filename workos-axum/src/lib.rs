@@ -16,6 +16,8 @@
 //! - [`idempotency`]: `Idempotency-Key` on POST, kept in the engine's store.
 //! - [`client_ip`]: the client's address behind trusted proxies; [`access_log`]: one line per
 //!   request; [`metrics`]: latency and volume per route; [`request_id`]: only safe client-sent request ids are kept.
+//! - `openapi` (feature `openapi`): an application's OpenAPI document completed with what this
+//!   kit does (security, shared problem answers, rate-limit headers, paging bounds).
 //! - [`serve`]: serving a router with read timeouts and graceful shutdown, each request run to
 //!   its end even when its client goes.
 //!
@@ -78,6 +80,8 @@ pub mod extract;
 pub mod idempotency;
 pub mod jwks;
 pub mod metrics;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod request_id;
 pub mod serve;
 

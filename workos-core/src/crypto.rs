@@ -42,6 +42,9 @@ pub enum CryptoError {
     /// A configured key is not standard base64 of exactly 32 bytes.
     #[error("encryption key must be base64 of 32 bytes")]
     InvalidKey,
+    /// A configured API key pepper is not standard base64 of at least [`MIN_PEPPER_BYTES`].
+    #[error("API key pepper must be base64 of at least 16 bytes")]
+    InvalidPepper,
     /// The ciphertext was sealed with a key id that is not registered with the [`Cipher`].
     #[error("ciphertext was encrypted with unknown key id {0}")]
     UnknownKey(u8),
@@ -410,6 +413,9 @@ pub struct ApiKeyHasher {
     mac: HmacSha256,
 }
 
+/// The shortest pepper [`ApiKeyHasher::pepper_from_base64`] takes.
+pub const MIN_PEPPER_BYTES: usize = 16;
+
 impl ApiKeyHasher {
     /// Creates a hasher keyed with `pepper`, a server secret kept outside the database.
     #[must_use]
@@ -417,6 +423,19 @@ impl ApiKeyHasher {
         Self {
             mac: new_hmac(pepper),
         }
+    }
+
+    /// A pepper as configured (`WORKOS_API_KEY_PEPPER`): standard base64 of at least
+    /// [`MIN_PEPPER_BYTES`] bytes, surrounding whitespace ignored.
+    ///
+    /// # Errors
+    /// [`CryptoError::InvalidPepper`] when it is not base64 or is shorter.
+    pub fn pepper_from_base64(encoded: &str) -> Result<Vec<u8>, CryptoError> {
+        STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .filter(|bytes| bytes.len() >= MIN_PEPPER_BYTES)
+            .ok_or(CryptoError::InvalidPepper)
     }
 
     /// Mints a new random API key.
@@ -772,6 +791,18 @@ mod tests {
             cipher.decrypt(&data, AAD),
             Err(CryptoError::UnknownKey(9))
         ));
+    }
+
+    #[test]
+    fn a_pepper_is_base64_of_at_least_16_bytes() {
+        let pepper = ApiKeyHasher::pepper_from_base64(&format!(" {} ", STANDARD.encode([7u8; 16])));
+        assert_eq!(pepper.unwrap(), [7u8; 16]);
+        for bad in ["not base64!", &STANDARD.encode([7u8; 15])] {
+            assert!(matches!(
+                ApiKeyHasher::pepper_from_base64(bad),
+                Err(CryptoError::InvalidPepper)
+            ));
+        }
     }
 
     #[test]

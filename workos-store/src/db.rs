@@ -356,6 +356,12 @@ impl Tx {
         Ok(())
     }
 
+    /// Whether this transaction has appended events, and so holds its orgs' event stream
+    /// heads until it ends.
+    pub(crate) const fn holds_stream_heads(&self) -> bool {
+        self.written > 0
+    }
+
     /// Writes the events recorded so far now rather than at commit: for a transaction whose
     /// next statement takes away what the log's insert policy checks (a user leaving the org).
     /// Appending advances the orgs' streams, whose rows then stay locked until the transaction

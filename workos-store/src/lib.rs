@@ -10,6 +10,8 @@
 //!    (`postgres://…`, `sqlite://path`, `sqlite::memory:`).
 //! 2. **Migrate, when you decide**: [`SqlStore::migrate`] applies the embedded migrations; it
 //!    is idempotent and takes a lock. `connect` never migrates by itself.
+//!    [`deploy`] does it as the reference server deploys: settings from `DATABASE_URL`,
+//!    `WORKOS_MIGRATE` and `WORKOS_DB_*`, migrations at start-up or an old schema refused.
 //! 3. **Create an org and act in it** through a
 //!    [`TenantContext`] for that org.
 //!
@@ -55,6 +57,7 @@ struct ReadmeDoctests;
 compile_error!("enable at least one backend feature: `postgres` or `sqlite`");
 
 mod db;
+pub mod deploy;
 mod events;
 mod invalidation;
 mod invalidation_listener;

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use workos_core::crypto::SecretKey;
+use workos_core::crypto::{ApiKeyHasher, SecretKey};
 
 /// How long a stopping process waits for in-flight work by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -99,127 +99,12 @@ impl std::fmt::Debug for Config {
 
 pub use workos_axum::auth::{JwtConfig, MIN_JWT_SECRET_BYTES};
 
-/// `WORKOS_MIGRATE`: what the server does about the schema when it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MigrateMode {
-    /// `auto` (the default): apply pending migrations, through
-    /// `WORKOS_MIGRATION_DATABASE_URL`.
-    Auto,
-    /// `off`: apply nothing, and refuse to start on a schema older than this build needs
-    /// (production: `workos-server migrate` runs them, as a deployment step).
-    Off,
-}
+/// `DATABASE_URL`, `WORKOS_MIGRATION_DATABASE_URL`, `WORKOS_MIGRATE` and `WORKOS_DB_*`, read
+/// and applied by the store ([`workos_store::deploy`]).
+pub use workos_store::deploy::{DatabaseConfig, MigrateMode};
 
-/// Where the database is, and who migrates it.
-#[derive(Clone)]
-pub struct DatabaseConfig {
-    /// `DATABASE_URL`, default `sqlite://workos.db`: what the server works on, as a role that
-    /// may have only the app's privileges.
-    pub url: String,
-    /// `WORKOS_MIGRATION_DATABASE_URL`, default `DATABASE_URL`: what migrations run as (the
-    /// schema's owner), for `workos-server migrate` and `WORKOS_MIGRATE=auto`.
-    pub migration_url: String,
-    /// `WORKOS_MIGRATE`, default `auto`.
-    pub migrate: MigrateMode,
-    /// `WORKOS_DB_POOL_SIZE` (default 16), `WORKOS_DB_STATEMENT_TIMEOUT_MS` (default 30000),
-    /// `WORKOS_DB_LOCK_TIMEOUT_MS` (default 10000), `WORKOS_DB_IDLE_IN_TX_TIMEOUT_MS` (default
-    /// 60000); a timeout of 0 is none. Migrations run without the timeouts.
-    pub pool: workos_store::PoolSettings,
-}
-
-/// `WORKOS_DB_STATEMENT_TIMEOUT_MS` by default: no request's statement should run longer.
-pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
-/// `WORKOS_DB_LOCK_TIMEOUT_MS` by default.
-pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 10_000;
-/// `WORKOS_DB_IDLE_IN_TX_TIMEOUT_MS` by default.
-pub const DEFAULT_IDLE_IN_TX_TIMEOUT_MS: u64 = 60_000;
-
-/// Reads a whole number of milliseconds named `name` through `get` (`default` when unset);
-/// 0 is `None` (no timeout).
-fn millis(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: u64,
-) -> anyhow::Result<Option<std::time::Duration>> {
-    let ms = match get(name).filter(|v| !v.trim().is_empty()) {
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .with_context(|| format!("{name}: not a whole number of milliseconds"))?,
-        None => default,
-    };
-    Ok((ms > 0).then(|| std::time::Duration::from_millis(ms)))
-}
-
-/// The pool settings from `WORKOS_DB_*`.
-fn pool_settings(
-    get: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<workos_store::PoolSettings> {
-    let mut pool = workos_store::PoolSettings::default();
-    if let Some(v) = get("WORKOS_DB_POOL_SIZE").filter(|v| !v.trim().is_empty()) {
-        pool.max_connections = v
-            .trim()
-            .parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .context("WORKOS_DB_POOL_SIZE: not a positive integer")?;
-    }
-    pool.statement_timeout = millis(
-        get,
-        "WORKOS_DB_STATEMENT_TIMEOUT_MS",
-        DEFAULT_STATEMENT_TIMEOUT_MS,
-    )?;
-    pool.lock_timeout = millis(get, "WORKOS_DB_LOCK_TIMEOUT_MS", DEFAULT_LOCK_TIMEOUT_MS)?;
-    pool.idle_in_transaction_timeout = millis(
-        get,
-        "WORKOS_DB_IDLE_IN_TX_TIMEOUT_MS",
-        DEFAULT_IDLE_IN_TX_TIMEOUT_MS,
-    )?;
-    Ok(pool)
-}
-
-impl std::fmt::Debug for DatabaseConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URLs may hold passwords: never printed.
-        f.debug_struct("DatabaseConfig")
-            .field("separate_migration_url", &(self.migration_url != self.url))
-            .field("migrate", &self.migrate)
-            .field("pool", &self.pool)
-            .finish_non_exhaustive()
-    }
-}
-
-impl DatabaseConfig {
-    /// Reads the database settings from the process environment.
-    ///
-    /// # Errors
-    /// A message naming the variable that is malformed.
-    pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Reads the database settings through `get`.
-    ///
-    /// # Errors
-    /// A message naming the variable that is malformed.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://workos.db".into());
-        let migrate = match get("WORKOS_MIGRATE").as_deref().map(str::trim) {
-            None | Some("auto") => MigrateMode::Auto,
-            Some("off") => MigrateMode::Off,
-            Some(other) => bail!("WORKOS_MIGRATE: {other:?} is not auto or off"),
-        };
-        Ok(Self {
-            migration_url: get("WORKOS_MIGRATION_DATABASE_URL")
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| url.clone()),
-            url,
-            migrate,
-            pool: pool_settings(&get)?,
-        })
-    }
-}
+/// The command that applies migrations, as the messages name it.
+pub const MIGRATE_COMMAND: &str = "workos-server migrate";
 
 /// The dev-mode secrets file, created next to the working directory on first run.
 const DEV_KEY_FILE: &str = "workos.key";
@@ -339,7 +224,7 @@ impl Config {
             admin_bind,
             shutdown_timeout,
             read_timeouts,
-            trusted_proxies: trusted_proxies(get("WORKOS_TRUSTED_PROXIES").as_deref())?,
+            trusted_proxies: workos_axum::client_ip::trusted_from_lookup(&get)?,
             database: DatabaseConfig::from_lookup(&get)?,
             public_url: get("WORKOS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
             encryption_key,
@@ -367,33 +252,8 @@ impl Config {
     }
 }
 
-/// Parses `WORKOS_TRUSTED_PROXIES`: CIDRs (`10.0.0.0/8`, `fd00::/8`) or single addresses,
-/// comma-separated; blank or unset is none.
-fn trusted_proxies(value: Option<&str>) -> anyhow::Result<Vec<ipnet::IpNet>> {
-    value
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<ipnet::IpNet>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map(|net| net.trunc())
-                .with_context(|| {
-                    format!("WORKOS_TRUSTED_PROXIES: {s} is not a CIDR (10.0.0.0/8) or an address")
-                })
-        })
-        .collect()
-}
-
 fn decode_pepper(s: &str) -> anyhow::Result<Vec<u8>> {
-    let bytes = STANDARD
-        .decode(s.trim())
-        .context("WORKOS_API_KEY_PEPPER: must be base64")?;
-    if bytes.len() < 16 {
-        bail!("WORKOS_API_KEY_PEPPER: must be at least 16 bytes");
-    }
-    Ok(bytes)
+    ApiKeyHasher::pepper_from_base64(s).map_err(|e| anyhow::anyhow!("WORKOS_API_KEY_PEPPER: {e}"))
 }
 
 /// Loads or creates the dev-mode secrets file (two base64 lines: encryption key, pepper).

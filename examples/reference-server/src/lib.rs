@@ -16,7 +16,6 @@ pub mod allowed_subnets;
 pub mod bootstrap;
 pub mod cache_sync;
 pub mod config;
-pub mod database;
 pub mod metrics;
 pub mod openapi;
 pub mod reencrypt;
@@ -65,7 +64,7 @@ pub fn router_and_openapi(state: AppState) -> (Router, serde_json::Value) {
     let (api, generated) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", api.merge(routes::public()))
         .split_for_parts();
-    let openapi = openapi::document(&generated, &public_operations());
+    let openapi = openapi::document(&generated, public_operations());
     let doc = openapi.clone();
     let mut router = Router::new()
         .merge(api)
@@ -116,20 +115,7 @@ fn public_operations() -> std::collections::BTreeSet<(String, String)> {
     let (_, public) = OpenApiRouter::<AppState>::new()
         .nest("/api/v1", routes::public())
         .split_for_parts();
-    public
-        .paths
-        .paths
-        .iter()
-        .flat_map(|(path, item)| {
-            let methods = serde_json::to_value(item).unwrap_or_default();
-            methods
-                .as_object()
-                .map(|m| m.keys().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
-                .into_iter()
-                .map(move |m| (path.clone(), m))
-        })
-        .collect()
+    workos_axum::openapi::operations(&public)
 }
 
 /// The application router.

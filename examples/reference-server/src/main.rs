@@ -8,13 +8,14 @@ use clap::{Parser, Subcommand};
 use workos_core::ids::OrgId;
 use workos_core::repo::OrgRepo;
 use workos_core::tenant::{Role, TenantContext};
-use workos_reference_server::config::{Config, DatabaseConfig};
+use workos_reference_server::config::{Config, DatabaseConfig, MIGRATE_COMMAND};
 use workos_reference_server::state::AppState;
 use workos_reference_server::workers::Workers;
 use workos_reference_server::{
-    ReadTimeouts, admin_app, allowed_subnets, app, bootstrap, cache_sync, database, serve_with,
+    ReadTimeouts, admin_app, allowed_subnets, app, bootstrap, cache_sync, serve_with,
     shutdown_signal,
 };
+use workos_store::deploy;
 
 #[derive(Parser)]
 #[command(name = "workos-server", about = "The WorkOS engine's reference server")]
@@ -121,16 +122,16 @@ async fn main() -> anyhow::Result<()> {
     });
     if let Command::Migrate = command {
         // Needs only the database settings: a migration job has no app secrets.
-        let db = DatabaseConfig::from_env()?;
+        let db = DatabaseConfig::from_lookup(|name| std::env::var(name).ok())?;
         init_tracing(&std::env::var("WORKOS_LOG").unwrap_or_else(|_| "info".into()));
-        let applied = database::migrate(&db).await?;
-        print!("{}", database::report(&applied));
+        let applied = deploy::migrate(&db).await?;
+        print!("{}", deploy::report(&applied));
         return Ok(());
     }
     let config = Config::from_env()?;
     init_tracing(&config.log);
 
-    let store = database::open(&config.database).await?;
+    let store = deploy::open(&config.database, MIGRATE_COMMAND).await?;
     let bind = config.bind;
     let deadline = config.shutdown_timeout;
     let read_timeouts = config.read_timeouts;

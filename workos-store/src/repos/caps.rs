@@ -3,18 +3,20 @@
 //! window (every delivery but a returned one).
 //!
 //! - Routing reads the counters without locks to find the partners with room ([`usage`]), then,
-//!   as the last write of its transaction, takes one slot of each capped window of the partners
-//!   it chose ([`take_slot`]: `UPDATE … SET used = used + 1 WHERE used < cap`), one counter
-//!   at a time in one global lock order (partner, then day before month), each made when its
-//!   turn comes if missing, so that routings cannot deadlock on the counters. Two routings
-//!   racing for a partner's last slot queue on its counter row, and the second re-checks the
-//!   cap against the first's committed count, so caps hold under any concurrency; the row
-//!   lock is held only from that statement to the commit.
+//!   before it writes the routing, takes one slot of each capped window of the partners it
+//!   chose ([`take_slot`]: `UPDATE … SET used = used + 1 WHERE used < cap`), one counter at a
+//!   time in one global lock order (partner, then day before month, and all before the org's
+//!   event stream head), each made when its turn comes if missing, so that routings cannot
+//!   deadlock on the counters. Two routings racing for a partner's last slot queue on its
+//!   counter row, and the second re-checks the cap against the first's committed count, so
+//!   caps hold under any concurrency; the row lock is held from that statement to the commit,
+//!   while the org's stream head is held only by the routing's write and the commit.
 //! - A window's row is made when the first slot is taken in it, by counting the deliveries
 //!   already in it ([`ensure`]), so counters need no backfill, and dropping a partner's rows
 //!   ([`forget`], when its caps or time zone change) only makes the next routing count afresh.
-//!   The count leaves out the lead being routed, whose delivery the same transaction has
-//!   already written and is about to count. Until then, reading a window counts its deliveries.
+//!   The count leaves out the lead being routed, whose delivery the same transaction may have
+//!   written (a delivery recorded by hand) and is about to count. Until then, reading a window
+//!   counts its deliveries.
 //! - A return gives its slot back ([`release`]) in the windows it was counted in.
 //!
 //! Every path that writes a delivery or returns one goes through here, in the same transaction.
@@ -239,11 +241,11 @@ async fn count_windows(
 }
 
 /// Makes the counter of one window if it has none, counting the partner's deliveries in it
-/// (returns and `lead`'s own delivery excluded); answers whether this call made it. A
-/// concurrent maker of the same row wins; this one then waits for it to commit and leaves it
-/// be. The count and the insert are two
-/// statements, each routed to the org's shard on Citus (as one `INSERT … SELECT count(*)` it
-/// would be planned in steps through the coordinator).
+/// (returns and `lead`'s own delivery, if written already, excluded); answers whether this
+/// call made it. A concurrent maker of the same row wins; this one then waits for it to
+/// commit and leaves it be. The count and the insert are two statements, each routed to the
+/// org's shard on Citus (as one `INSERT … SELECT count(*)` it would be planned in steps
+/// through the coordinator).
 async fn ensure(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -272,6 +274,18 @@ async fn ensure(
         )
         .await?;
     Ok(made == 1)
+}
+
+/// Checks the lock order of [`take_slot`]: no event of `tx` is written yet, so it holds no
+/// event stream head while it locks counters.
+fn before_stream_head(tx: &Tx) -> Result<()> {
+    if tx.holds_stream_heads() {
+        return Err(workos_core::Error::internal(
+            "cap counters locked after the event stream head",
+            std::io::Error::other("lock order"),
+        ));
+    }
+    Ok(())
 }
 
 /// Adds one to the partner's counter of `window` if it exists and, with `enforce`, is below
@@ -310,20 +324,25 @@ async fn bump(
 /// must roll back what this call counted (a savepoint) before choosing again. Without it (a
 /// delivery recorded by hand), the delivery is counted whatever the caps.
 ///
-/// Lock order: counters are the last rows a transaction locks, after its org's event stream
-/// head (written here first, so the caller records its events before calling) and every
-/// other row (the lead, the round-robin pointer), and they are locked in one global order:
-/// by partner id (a caller taking slots of several partners takes them in that order), then
-/// period (day before month). A window's row is made (if missing) only when its turn comes,
-/// just before it is counted; making a row is a lock too (a second maker waits for the
-/// first to commit). So no two transactions can each hold a row the other waits for.
+/// Lock order: counters come after the rows the caller locked first (the lead, the
+/// round-robin pointer, a delivery) and before the org's event stream head, which a
+/// transaction locks when it appends its events: in its last write or at commit, never
+/// before its slots (the caller must not have written events yet; a write that carries the
+/// events recorded before it, on one Postgres node, must come after the slots; checked
+/// here). Counters are locked in one global order: by partner id (a caller taking slots of
+/// several partners takes them in that order), then period (day before month). A window's row
+/// is made (if missing) only when its turn comes, just before it is counted; making a row is
+/// a lock too (a second maker waits for the first to commit). So no two transactions can each
+/// hold a row the other waits for, and the head, which every write of the org takes, is held
+/// only by the last write and the commit, not by the slots' round trips.
 ///
-/// Two orders this replaces deadlocked at every window's start under load: a routing that
-/// took its slot inside its write statement locked the counter before the event stream head
-/// (a statement's `WITH` items run in no set order), while one that found the new window's
-/// row missing locked the head, then made the row; and a routing whose snapshot predated a
-/// new day's row counted the month first and then made the day, while one that saw the day
-/// locked day then month.
+/// Three orders this replaces: the slots taken after the write, behind the head (correct,
+/// but every write of the org queued behind two more round trips); and two that deadlocked at
+/// every window's start under load: a routing that took its slot inside its write statement
+/// locked the counter before the event stream head (a statement's `WITH` items run in no set
+/// order), while one that found the new window's row missing locked the head, then made the
+/// row; and a routing whose snapshot predated a new day's row counted the month first and
+/// then made the day, while one that saw the day locked day then month.
 pub(crate) async fn take_slot(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -336,7 +355,7 @@ pub(crate) async fn take_slot(
     if windows.is_empty() {
         return Ok(true);
     }
-    tx.write_events().await?;
+    before_stream_head(tx)?;
     take_windows(tx, ctx, partner.id, lead, &windows, enforce).await
 }
 
@@ -366,9 +385,9 @@ async fn take_windows(
 
 /// Gives back the slot of `delivery` (just made `returned` in `tx`) in the partner's capped
 /// windows it was counted in (those around its creation, in the partner's time zone). Call
-/// it after the status change and its event (counters are locked after the event stream
-/// head; see [`take_slot`]): a counter made here counts the window's deliveries without this
-/// one already, and is left as made.
+/// it after the status change, before the events are written (counters are locked before the
+/// event stream head; see [`take_slot`]): a counter made here counts the window's deliveries
+/// without this one already, and is left as made.
 pub(crate) async fn release(
     tx: &mut Tx,
     ctx: &TenantContext,
@@ -377,7 +396,7 @@ pub(crate) async fn release(
 ) -> Result<()> {
     let windows = capped_windows(partner, delivery.created_at);
     if !windows.is_empty() {
-        tx.write_events().await?;
+        before_stream_head(tx)?;
     }
     for w in windows {
         if ensure(tx, ctx, partner.id, (w.period, w.starts_at), None).await? {
@@ -394,12 +413,12 @@ pub(crate) async fn release(
 }
 
 /// Drops the partner's counters, after a change to its caps or time zone: windows are
-/// counted afresh from the deliveries when next used. Call it after recording the change's
-/// event: the event stream head is locked first, then (on Postgres) the rows in lock order
-/// (period, then start; see [`take_slot`]), as a `DELETE` would lock them in whatever order
-/// its plan reads them.
+/// counted afresh from the deliveries when next used. Call it before the change's event is
+/// written (counters are locked before the event stream head): on Postgres the rows are
+/// locked in lock order (period, then start; see [`take_slot`]), as a `DELETE` would lock them
+/// in whatever order its plan reads them.
 pub(crate) async fn forget(tx: &mut Tx, ctx: &TenantContext, partner: PartnerId) -> Result<()> {
-    tx.write_events().await?;
+    before_stream_head(tx)?;
     #[cfg(feature = "postgres")]
     if tx.is_postgres() {
         let _: Vec<(i64,)> = tx

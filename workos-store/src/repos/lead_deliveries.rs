@@ -266,7 +266,8 @@ impl LeadDeliveryRepo for SqlStore {
         )
         .await?;
         if let Some(current) = returned {
-            // Last: counters are locked after everything else (see `caps::take_slot`).
+            // Counters come after the other rows and before the org's event stream head,
+            // which the commit takes (see `caps::take_slot`).
             let partner = fetch_partner(&mut tx, ctx, current.partner_id, "").await?;
             caps::release(&mut tx, ctx, &partner, &current).await?;
         }

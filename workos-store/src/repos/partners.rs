@@ -228,7 +228,8 @@ impl SqlStore {
             if (updated.daily_cap, updated.monthly_cap, &updated.timezone)
                 != (current.daily_cap, current.monthly_cap, &current.timezone)
             {
-                // After the event: counters are locked after the org's event stream head.
+                // Before the event is written (at commit): counters come before the org's
+                // event stream head.
                 caps::forget(&mut tx, ctx, id).await?;
             }
             updated

@@ -35,16 +35,27 @@ async fn missing_weeks(pool: &PgPool, table: &str) -> i64 {
         .unwrap()
 }
 
-/// Drops every weekly partition of both tables (as the owner): no week from now on has one.
-async fn drop_every_week(pool: &PgPool) {
-    let weeks: Vec<String> = sqlx::query_scalar(
+/// The weekly partitions of both tables (`<table>_pYYYYMMDD`); with `far`, only those of
+/// weeks starting more than 14 weeks from now.
+async fn weekly_partitions(pool: &PgPool, far: bool) -> Vec<String> {
+    let beyond = if far {
+        " AND to_date(right(c.relname, 8), 'YYYYMMDD') > now() + interval '14 weeks'"
+    } else {
+        ""
+    };
+    sqlx::query_scalar(AssertSqlSafe(format!(
         "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
          WHERE i.inhparent IN ('domain_events'::regclass, 'webhook_attempts'::regclass)
-           AND c.relname ~ '_p[0-9]{8}$'",
-    )
+           AND c.relname ~ '_p[0-9]{{8}}$'{beyond}"
+    )))
     .fetch_all(pool)
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Drops every weekly partition of both tables (as the owner): no week from now on has one.
+async fn drop_every_week(pool: &PgPool) {
+    let weeks = weekly_partitions(pool, false).await;
     assert!(weeks.len() >= 10, "{weeks:?}");
     for week in weeks {
         // Names read from the catalog, of the form `<table>_pYYYYMMDD`.
@@ -98,16 +109,7 @@ workos_tests::store_test!(processes_ensure_the_weeks_at_once: postgres, citus =>
 async fn processes_ensure_the_weeks_at_once(db: TestDb) {
     let owner = PgPool::connect(db.url()).await.unwrap();
     drop_every_week(&owner).await;
-    let weeks = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent IN ('domain_events'::regclass, 'webhook_attempts'::regclass)
-               AND c.relname ~ '_p[0-9]{8}$'",
-        )
-        .fetch_one(&owner)
-        .await
-        .unwrap()
-    };
+    let weeks = || async { weekly_partitions(&owner, false).await.len() };
 
     let mut stores = Vec::new();
     for _ in 0..6 {
@@ -207,17 +209,6 @@ workos_tests::store_test!(the_app_role_ensures_only_weeks_near_now: postgres, ci
 async fn the_app_role_ensures_only_weeks_near_now(db: TestDb) {
     let owner = PgPool::connect(db.url()).await.unwrap();
     drop_every_week(&owner).await;
-    let far_weeks = || async {
-        sqlx::query_scalar::<_, i64>(
-            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent IN ('domain_events'::regclass, 'webhook_attempts'::regclass)
-               AND c.relname ~ '_p[0-9]{8}$'
-               AND to_date(right(c.relname, 8), 'YYYYMMDD') > now() + interval '14 weeks'",
-        )
-        .fetch_one(&owner)
-        .await
-        .unwrap()
-    };
     let mut tx = owner
         .begin_with("BEGIN; SET LOCAL ROLE workos_app")
         .await
@@ -231,7 +222,7 @@ async fn the_app_role_ensures_only_weeks_near_now(db: TestDb) {
         .unwrap();
     }
     tx.commit().await.unwrap();
-    assert_eq!(far_weeks().await, 0);
+    assert_eq!(weekly_partitions(&owner, true).await, Vec::<String>::new());
     // The weeks from now's on were made (the call was not refused outright).
     for table in TABLES {
         assert_eq!(missing_weeks(&owner, table).await, 0, "{table}");

@@ -3,11 +3,12 @@
 //!
 //! `route_lead` composes, in one transaction: the lead's row lock, the settings (locked only
 //! for round robin, whose pointer it moves), the buying partners read without locks with their
-//! cap usage from the counters (`caps::usage`), the choice, the deliveries and the lead's
-//! status, and last the capped partners' cap slots (`caps::take_slot`, in
-//! `SqlStore::record_choice`): routings that could take the same cap slot queue on the same
-//! counter row only for the commit of the one ahead, so caps hold under any concurrency, while
-//! routings to different partners do not wait for each other. The queued-lead job
+//! cap usage from the counters (`caps::usage`), the choice, the capped partners' cap slots
+//! (`caps::take_slot`, in `SqlStore::record_choice`), and last the deliveries, the lead's
+//! status and the events in one write: routings that could take the same cap slot queue on
+//! the same counter row until the one ahead commits, so caps hold under any concurrency,
+//! while the org's event stream head, which every write of the org takes, is held only by
+//! that last write and the commit. The queued-lead job
 //! (`route_pending_leads`) picks each lead with `FOR UPDATE SKIP LOCKED` and routes it in that
 //! same transaction.
 //!

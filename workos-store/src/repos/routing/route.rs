@@ -54,7 +54,7 @@ async fn with_room(
 /// with a savepoint ([`Savepoint::Always`]).
 const SPARE_WITHOUT_SAVEPOINT: u32 = 200;
 
-/// When routing takes a savepoint before writing, to choose again if a cap slot is refused.
+/// When routing takes a savepoint before its cap slots, to choose again if one is refused.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Savepoint {
     /// Whenever a capped partner is chosen.
@@ -205,16 +205,17 @@ impl SqlStore {
     /// Chooses up to `choice.want` of `eligible` (their usage read without locks) and records
     /// the deliveries, the round-robin pointer and the lead's new status, cap-safely:
     ///
-    /// Everything the routing writes goes in one statement ([`write_choice`]); then the capped
-    /// partners chosen each take a slot of their cap counters ([`caps::take_slot`], in partner
-    /// id order) just before the caller commits, so a counter row stays locked only for the
-    /// slot's statement and the commit. (The slots are never taken in the write itself: a
-    /// statement's `WITH` items lock rows in no set order, and the counters must come last,
-    /// after the org's event stream head the write advances; see `caps::take_slot`.) When one filled since it was read, everything since
-    /// the savepoint taken before the write is rolled back, that partner is left out and the
-    /// choice is made again; without a savepoint the routing answers [`Routing::Again`].
-    /// Nothing else is locked, so routings to different partners never wait for each other,
-    /// and routings to the same one wait only for each other's commit.
+    /// The capped partners chosen each take a slot of their cap counters first
+    /// ([`caps::take_slot`], in partner id order); then everything the routing writes goes in
+    /// one statement ([`write_choice`]), which also appends the events and so advances the
+    /// org's event stream head, just before the caller commits. The head, which every write of
+    /// the org takes, is thus held only by that statement and the commit. (The slots are never
+    /// taken in the write itself: a statement's `WITH` items lock rows in no set order, and the
+    /// counters must come before the head; see `caps::take_slot`.) When one filled since it
+    /// was read, the slots taken since the savepoint taken before them are rolled back, that
+    /// partner is left out and the choice is made again; without a savepoint the routing
+    /// answers [`Routing::Again`]. Routings to different partners wait for each other only at
+    /// the org's stream head, and routings to the same one for each other's commit.
     async fn record_choice(
         &self,
         tx: &mut Tx,
@@ -257,14 +258,8 @@ impl SqlStore {
             if savepoint {
                 tx.savepoint("routing_pick").await?;
             }
-            // Counters are locked in partner id order, last (see `caps::take_slot`).
+            // Counters are locked in partner id order, before the write (see `caps::take_slot`).
             capped_chosen.sort_by_key(|p| p.id);
-            let (routed, written) =
-                Self::write_choice(tx, ctx, (&lead, stored), (&chosen, any_buyer), (&rule, at))
-                    .await?;
-            if written.person_conflict {
-                return Ok(Routing::Again);
-            }
             let mut filled = None;
             for partner in capped_chosen {
                 if !caps::take_slot(tx, ctx, partner, lead.lead.id, at, true).await? {
@@ -273,13 +268,21 @@ impl SqlStore {
                 }
             }
             match filled {
-                None => return Ok(Routing::Done(Box::new(routed))),
+                None => {}
                 Some(_) if !savepoint => return Ok(Routing::Again),
                 Some(id) => {
                     tx.rollback_to_savepoint("routing_pick").await?;
                     full.push(id);
+                    continue;
                 }
             }
+            let (routed, written) =
+                Self::write_choice(tx, ctx, (&lead, stored), (&chosen, any_buyer), (&rule, at))
+                    .await?;
+            if written.person_conflict {
+                return Ok(Routing::Again);
+            }
+            return Ok(Routing::Done(Box::new(routed)));
         }
     }
 
