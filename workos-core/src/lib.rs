@@ -73,6 +73,7 @@ pub mod json;
 mod openapi;
 pub mod page;
 pub mod repo;
+pub mod sealed;
 pub mod supervise;
 pub mod tenant;
 

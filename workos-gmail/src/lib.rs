@@ -88,12 +88,15 @@ pub mod parse;
 pub mod push;
 pub mod scheduler;
 mod send;
+mod send_request;
 mod service;
 pub mod sync;
 pub mod vault;
 pub mod watch;
 
+use workos_core::domain::GMAIL;
 use workos_core::repo::{EmailRepo, IntegrationRepo};
+use workos_core::sealed::{SealedColumn, SealedRef};
 
 pub use api::{ApiUsage, GmailApi, HistoryOutcome, RetryPolicy};
 pub use attachments::{
@@ -111,6 +114,7 @@ pub use oauth::{
 pub use push::{GmailPush, PushConfig, PushNotification, PushReport};
 pub use scheduler::{SchedulerConfig, SchedulerHandle, SyncScheduler};
 pub use send::{GmailSender, SendEmail, Sent};
+pub use send_request::{Base64Attachment, MAX_BASE64_ATTACHMENT_BYTES, SendEmailRequest};
 pub use service::{GmailService, GmailServiceStore};
 pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, SyncState};
 
@@ -118,3 +122,19 @@ pub use sync::{PersonPolicy, SyncConfig, SyncEngine, SyncPhase, SyncReport, Sync
 pub trait GmailStore: IntegrationRepo + EmailRepo {}
 
 impl<T: IntegrationRepo + EmailRepo + ?Sized> GmailStore for T {}
+
+/// The labels a sealed value of this crate may be sealed under: a mailbox's tokens
+/// ([`vault::StoredTokens::labels`], integration credentials of provider `gmail`) and the PKCE
+/// verifiers of connects in progress ([`SharedStateStore::labels`]); `None` for anything else.
+/// For key rotation: see [`workos_core::sealed`].
+#[must_use]
+pub fn sealed_labels(value: &SealedRef<'_>) -> Option<Vec<Vec<u8>>> {
+    match value.column {
+        SealedColumn::IntegrationCredentials if value.provider == Some(GMAIL) => {
+            Some(vault::StoredTokens::labels(value.org_id))
+        }
+        // Gmail's are the engine's only OAuth connects.
+        SealedColumn::OAuthVerifiers => Some(SharedStateStore::labels(value.org_id)),
+        _ => None,
+    }
+}

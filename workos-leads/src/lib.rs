@@ -49,3 +49,21 @@ pub mod sender;
 
 pub use partners::PartnerService;
 pub use sender::{LeadSender, LeadSenderHandle};
+
+use workos_core::sealed::{SealedColumn, SealedRef};
+
+/// The labels a sealed value of this crate's columns may be sealed under (partners' signing
+/// secrets, [`partners::partner_aad`]; public forms' secrets, [`forms::secret_aad`]); `None`
+/// for any other column, or a partner secret without its record id. For key rotation: see
+/// [`workos_core::sealed`].
+#[must_use]
+pub fn sealed_labels(value: &SealedRef<'_>) -> Option<Vec<Vec<u8>>> {
+    match value.column {
+        SealedColumn::PartnerSigningSecrets => {
+            let partner = workos_core::ids::PartnerId::from_uuid(value.record_id?);
+            Some(vec![partners::partner_aad(value.org_id, partner)])
+        }
+        SealedColumn::LeadFormSecrets => Some(vec![forms::secret_aad(value.org_id)]),
+        _ => None,
+    }
+}

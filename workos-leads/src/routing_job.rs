@@ -15,6 +15,47 @@ pub use workos_core::supervise::JobHandle;
 use workos_core::supervise::spawn_periodic;
 use workos_core::tenant::TenantContext;
 
+/// The variable [`RoutingJobConfig::from_lookup`] reads: whole seconds between runs (0 turns
+/// the job off).
+pub const ENV_INTERVAL_SECS: &str = "WORKOS_LEAD_ROUTING_INTERVAL_SECS";
+/// The default of [`RoutingJobConfig::interval`].
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The job's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutingJobConfig {
+    /// How often the job runs; `None` turns it off (in this process).
+    pub interval: Option<Duration>,
+}
+
+impl Default for RoutingJobConfig {
+    fn default() -> Self {
+        Self {
+            interval: Some(DEFAULT_INTERVAL),
+        }
+    }
+}
+
+impl RoutingJobConfig {
+    /// Reads [`ENV_INTERVAL_SECS`] (default [`DEFAULT_INTERVAL`], 0 turns the job off) through
+    /// `get`.
+    ///
+    /// # Errors
+    /// [`workos_core::Error::Validation`] naming the variable when it is not a whole number of
+    /// seconds.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> workos_core::Result<Self> {
+        let Some(value) = get(ENV_INTERVAL_SECS) else {
+            return Ok(Self::default());
+        };
+        let secs: u64 = value.trim().parse().map_err(|_| {
+            workos_core::Error::invalid(ENV_INTERVAL_SECS, "not a whole number of seconds")
+        })?;
+        Ok(Self {
+            interval: Some(Duration::from_secs(secs)).filter(|d| !d.is_zero()),
+        })
+    }
+}
+
 /// How long a `new` lead is left to the request that captured it before the job routes it.
 pub const NEW_LEAD_GRACE: Duration = Duration::from_secs(120);
 /// The most orgs read per lookup.
@@ -77,5 +118,28 @@ pub async fn run_once<S: RoutingRepo + ?Sized>(store: &S) -> workos_core::Result
             Some(last) if orgs.len() == ORGS_PER_PAGE as usize => after = Some(*last),
             _ => return Ok(moved),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_is_read_and_zero_turns_the_job_off() {
+        let read = |v: Option<&str>| {
+            RoutingJobConfig::from_lookup(|name| {
+                assert_eq!(name, ENV_INTERVAL_SECS);
+                v.map(str::to_owned)
+            })
+        };
+        assert_eq!(read(None).unwrap().interval, Some(DEFAULT_INTERVAL));
+        assert_eq!(
+            read(Some(" 5 ")).unwrap().interval,
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(read(Some("0")).unwrap().interval, None);
+        let e = read(Some("soon")).unwrap_err();
+        assert!(e.to_string().contains(ENV_INTERVAL_SECS), "{e}");
     }
 }

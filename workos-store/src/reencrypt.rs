@@ -10,7 +10,8 @@
 //!
 //! The store never knows what a value's labels (its additional authenticated data) are: they
 //! belong to the crate that sealed it (`workos-gmail`, `workos-twilio`, `workos-webhooks`,
-//! `workos-leads`). The caller passes them in as a function of the [`SealedValue`].
+//! `workos-leads`), each of which answers them for its own columns (a `sealed_labels` function per
+//! crate); the caller composes those it links into one function of the value's [`SealedRef`].
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 use workos_core::Result;
 use workos_core::crypto::Cipher;
 use workos_core::ids::OrgId;
+use workos_core::sealed::SealedRef;
 
 use crate::{SealedColumn, SealedValue, SqlStore};
 
@@ -43,8 +45,9 @@ pub type ReencryptReport = BTreeMap<&'static str, ColumnReport>;
 
 /// The labels a sealed value may be sealed under, the current one first; `None` for a value
 /// the caller cannot label (a provider it does not know, a feature it was built without),
-/// which counts as unreadable.
-pub type SealedLabels = dyn Fn(&SealedValue) -> Option<Vec<Vec<u8>>> + Send + Sync;
+/// which counts as unreadable. The sealing crates answer for their own columns
+/// ([`workos_core::sealed`]).
+pub type SealedLabels = dyn Fn(&SealedRef<'_>) -> Option<Vec<Vec<u8>>> + Send + Sync;
 
 impl SqlStore {
     /// Re-seals every sealed value of every org with `cipher`'s primary key, the labels of
@@ -100,7 +103,7 @@ impl SqlStore {
                 .sealed_values(column, org, after.as_ref(), BATCH)
                 .await?;
             for value in &values {
-                let Some(labels) = labels(value) else {
+                let Some(labels) = labels(&value.sealed_ref()) else {
                     report.unreadable += 1;
                     continue;
                 };

@@ -9,66 +9,30 @@
 use uuid::Uuid;
 use workos_core::Result;
 use workos_core::ids::OrgId;
+use workos_core::sealed::SealedRef;
 use workos_core::tenant::{Access, TenantContext};
 
 use crate::SqlStore;
 use crate::db::{Tx, args};
 
-/// A column of sealed values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SealedColumn {
-    /// `integrations.credentials`: Gmail OAuth tokens, Twilio auth tokens (by `provider`).
-    IntegrationCredentials,
-    /// `webhooks.secrets`: endpoints' signing secret lists.
-    WebhookSecrets,
-    /// `webhooks.sealed_headers`: endpoints' custom headers (names and values).
-    WebhookHeaders,
-    /// `fulfillment_partners.signing_secret`: partners' lead-webhook signing secrets.
-    PartnerSigningSecrets,
-    /// `lead_forms.secret`: public forms' submission signing secrets.
-    LeadFormSecrets,
-    /// `oauth_states.sealed_verifier`: PKCE verifiers of OAuth connects in progress.
-    OAuthVerifiers,
-}
+pub use workos_core::sealed::SealedColumn;
 
-impl SealedColumn {
-    /// Every sealed column, in the order a rotation walks them.
-    pub const ALL: [Self; 6] = [
-        Self::IntegrationCredentials,
-        Self::WebhookSecrets,
-        Self::WebhookHeaders,
-        Self::PartnerSigningSecrets,
-        Self::LeadFormSecrets,
-        Self::OAuthVerifiers,
-    ];
-
-    /// `table.column`, for progress reports.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::IntegrationCredentials => "integrations.credentials",
-            Self::WebhookSecrets => "webhooks.secrets",
-            Self::WebhookHeaders => "webhooks.sealed_headers",
-            Self::PartnerSigningSecrets => "fulfillment_partners.signing_secret",
-            Self::LeadFormSecrets => "lead_forms.secret",
-            Self::OAuthVerifiers => "oauth_states.sealed_verifier",
+/// (table, column, row key column, extra column read as `provider`) of `column`. Engine names
+/// only.
+const fn sql(column: SealedColumn) -> (&'static str, &'static str, &'static str, &'static str) {
+    match column {
+        SealedColumn::IntegrationCredentials => ("integrations", "credentials", "id", "provider"),
+        SealedColumn::WebhookSecrets => ("webhooks", "secrets", "id", "NULL"),
+        SealedColumn::WebhookHeaders => ("webhooks", "sealed_headers", "id", "NULL"),
+        SealedColumn::PartnerSigningSecrets => {
+            ("fulfillment_partners", "signing_secret", "id", "NULL")
         }
-    }
-
-    /// (table, column, row key column, extra column read as `provider`). Engine names only.
-    const fn sql(self) -> (&'static str, &'static str, &'static str, &'static str) {
-        match self {
-            Self::IntegrationCredentials => ("integrations", "credentials", "id", "provider"),
-            Self::WebhookSecrets => ("webhooks", "secrets", "id", "NULL"),
-            Self::WebhookHeaders => ("webhooks", "sealed_headers", "id", "NULL"),
-            Self::PartnerSigningSecrets => ("fulfillment_partners", "signing_secret", "id", "NULL"),
-            Self::LeadFormSecrets => ("lead_forms", "secret", "id", "NULL"),
-            Self::OAuthVerifiers => ("oauth_states", "sealed_verifier", "state_hash", "provider"),
+        SealedColumn::LeadFormSecrets => ("lead_forms", "secret", "id", "NULL"),
+        SealedColumn::OAuthVerifiers => {
+            ("oauth_states", "sealed_verifier", "state_hash", "provider")
         }
     }
 }
-
 /// Which row a sealed value is in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum RowKey {
@@ -90,6 +54,19 @@ pub struct SealedValue {
     /// The ciphertext.
     pub sealed: Vec<u8>,
     key: RowKey,
+}
+
+impl SealedValue {
+    /// What its labels depend on, as the sealing crates take it.
+    #[must_use]
+    pub fn sealed_ref(&self) -> SealedRef<'_> {
+        SealedRef {
+            column: self.column,
+            org_id: self.org_id,
+            record_id: self.record_id,
+            provider: self.provider.as_deref(),
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -129,7 +106,7 @@ impl SqlStore {
         after: Option<&SealedValue>,
         limit: u32,
     ) -> Result<Vec<SealedValue>> {
-        let (table, col, key, provider) = column.sql();
+        let (table, col, key, provider) = sql(column);
         // A NULL of either key column decodes as `None` on both backends, whatever its type.
         let keys = if key == "id" {
             "id, NULL AS state_hash"
@@ -181,7 +158,7 @@ impl SqlStore {
     /// # Errors
     /// [`workos_core::Error::Unavailable`] when the database fails.
     pub async fn replace_sealed(&self, value: &SealedValue, resealed: Vec<u8>) -> Result<bool> {
-        let (table, col, key, _) = value.column.sql();
+        let (table, col, key, _) = sql(value.column);
         let sql = format!(
             "UPDATE {table} SET {col} = $1 WHERE org_id = $2 AND {key} = $3 AND {col} = $4"
         );

@@ -23,6 +23,7 @@ use workos_core::page::PageRequest;
 use workos_core::repo::{
     CallSettingsRepo, CommsRepo, IntegrationRepo, OptOutRepo, PersonRepo, PhoneRepo, SealedSecrets,
 };
+use workos_core::sealed::{SealedColumn, SealedRef};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -94,6 +95,15 @@ impl<S> std::fmt::Debug for TwilioAccounts<S> {
 #[must_use]
 pub fn aad(org: OrgId) -> Vec<u8> {
     format!("workos.twilio.auth_token:{org}").into_bytes()
+}
+
+/// The labels a sealed value of this crate may be sealed under: an org's own Twilio auth
+/// token ([`aad`], integration credentials of provider `twilio`); `None` for anything else.
+/// For key rotation: see [`workos_core::sealed`].
+#[must_use]
+pub fn sealed_labels(value: &SealedRef<'_>) -> Option<Vec<Vec<u8>>> {
+    (value.column == SealedColumn::IntegrationCredentials && value.provider == Some(PROVIDER))
+        .then(|| vec![aad(value.org_id)])
 }
 
 /// Twilio account SIDs: `AC` and 32 hex digits.

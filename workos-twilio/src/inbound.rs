@@ -53,7 +53,7 @@ use crate::accounts::TwilioAccounts;
 use crate::config::TwilioConfig;
 use crate::models::{InboundMessage, MessageStatusCallback, ParseError, Twiml, empty_twiml};
 use crate::numbers::NumberOwners;
-use crate::signature::{RequestValidator, parse_form};
+use crate::signature::{RequestValidator, SIGNATURE_HEADER, parse_form};
 
 mod calls;
 
@@ -72,6 +72,23 @@ pub struct InboundRequest<'a> {
     pub body: &'a [u8],
     /// The request id, carried into the events the request writes.
     pub request_id: Option<&'a str>,
+}
+
+impl<'a> InboundRequest<'a> {
+    /// The request as any framework on the `http` types has it: `uri` as the client sent it
+    /// (Twilio signs the URL it called, so not as a nested router rewrote it), the
+    /// `X-Twilio-Signature` and `X-Request-Id` headers (a value that is not text counts as
+    /// absent), and the raw body.
+    #[must_use]
+    pub fn from_http(uri: &'a http::Uri, headers: &'a http::HeaderMap, body: &'a [u8]) -> Self {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        Self {
+            path_and_query: uri.path_and_query().map_or("", |p| p.as_str()),
+            signature: header(SIGNATURE_HEADER),
+            body,
+            request_id: header("x-request-id"),
+        }
+    }
 }
 
 impl InboundRequest<'_> {
@@ -434,6 +451,27 @@ fn system(org: OrgId, job: &str, request: &InboundRequest<'_>) -> TenantContext 
 mod tests {
     use super::*;
     use crate::signature::sha256_hex;
+
+    #[test]
+    fn a_request_is_read_from_http_parts() {
+        let uri: http::Uri = "https://example.com/api/v1/webhooks/twilio/ring?org=o&next=1"
+            .parse()
+            .unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-twilio-signature", "sig".parse().unwrap());
+        headers.insert("x-request-id", "req-1".parse().unwrap());
+        let read = InboundRequest::from_http(&uri, &headers, b"A=1");
+        assert_eq!(
+            read.path_and_query,
+            "/api/v1/webhooks/twilio/ring?org=o&next=1"
+        );
+        assert_eq!(read.signature, Some("sig"));
+        assert_eq!(read.request_id, Some("req-1"));
+        assert_eq!(read.body, b"A=1");
+        let none = http::HeaderMap::new();
+        let bare = InboundRequest::from_http(&uri, &none, b"");
+        assert_eq!((bare.signature, bare.request_id), (None, None));
+    }
 
     fn request<'a>(
         path_and_query: &'a str,

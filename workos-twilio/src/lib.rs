@@ -76,7 +76,7 @@ pub mod registration;
 pub mod signature;
 pub mod twiml;
 
-pub use accounts::{OrgAccount, TwilioAccounts};
+pub use accounts::{OrgAccount, TwilioAccounts, sealed_labels};
 pub use config::TwilioConfig;
 pub use inbound::{InboundRequest, InboundService};
 

@@ -60,3 +60,5 @@ pub mod signing;
 pub mod ssrf;
 pub mod wakeups;
 pub mod worker;
+
+pub use service::sealed_labels;

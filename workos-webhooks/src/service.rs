@@ -30,6 +30,7 @@ use workos_core::crypto::{Cipher, SealLabel};
 use workos_core::domain::{HttpUrl, NewWebhook, Webhook, WebhookPatch};
 use workos_core::ids::{OrgId, WebhookId};
 use workos_core::repo::{DeliveryQueue, SealedSecrets, SubnetAllowanceRepo, WebhookRepo};
+use workos_core::sealed::{SealedColumn, SealedRef};
 use workos_core::tenant::{Access, TenantContext};
 use workos_core::{Error, Result};
 
@@ -96,6 +97,18 @@ impl SecretEntry {
 struct StoredEntry {
     secret: String,
     expires_at: Option<DateTime<Utc>>,
+}
+
+/// The labels a sealed value of this crate's columns may be sealed under (endpoints' secret
+/// lists and custom headers, see [`SecretSealer`]); `None` for any other column. For key
+/// rotation: see [`workos_core::sealed`].
+#[must_use]
+pub fn sealed_labels(value: &SealedRef<'_>) -> Option<Vec<Vec<u8>>> {
+    match value.column {
+        SealedColumn::WebhookSecrets => Some(vec![SecretSealer::aad(value.org_id)]),
+        SealedColumn::WebhookHeaders => Some(vec![SecretSealer::headers_aad(value.org_id)]),
+        _ => None,
+    }
 }
 
 /// Seals and opens endpoints' secret lists with the engine's [`Cipher`]. Cheap to clone.

@@ -53,10 +53,6 @@ pub struct Config {
     /// `WORKOS_TRUSTED_PROXIES`: the proxies (CIDRs or addresses, comma-separated) whose
     /// `X-Forwarded-For` is believed; default none (the client is the TCP peer).
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// `WORKOS_LEAD_ROUTING_INTERVAL_SECS`, default 60: how often the queued-lead job runs;
-    /// `None` (set to 0) turns it off in this process.
-    #[cfg(feature = "leads")]
-    pub lead_routing_interval: Option<std::time::Duration>,
     /// `WORKOS_SHUTDOWN_TIMEOUT_SECS`, default 10: how long a stopping process (SIGTERM,
     /// ctrl-c) has to finish in-flight requests and stop its workers (which hand back the
     /// deliveries they claimed) before it exits anyway.
@@ -208,15 +204,6 @@ impl Config {
             .map(|k| SecretKey::from_base64(&k))
             .transpose()
             .context("WORKOS_ENCRYPTION_KEY_PREVIOUS: must be base64 of 32 bytes")?;
-        #[cfg(feature = "leads")]
-        let lead_routing_interval = match get("WORKOS_LEAD_ROUTING_INTERVAL_SECS") {
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .context("WORKOS_LEAD_ROUTING_INTERVAL_SECS: not a whole number of seconds")?,
-            None => 60,
-        };
         let defaults = crate::ReadTimeouts::default();
         let read_timeouts = crate::ReadTimeouts {
             headers: secs(&get, "WORKOS_HEADER_READ_TIMEOUT_SECS")?.unwrap_or(defaults.headers),
@@ -238,9 +225,6 @@ impl Config {
             shutdown_timeout,
             read_timeouts,
             trusted_proxies: workos_axum::client_ip::trusted_from_lookup(&get)?,
-            #[cfg(feature = "leads")]
-            lead_routing_interval: Some(std::time::Duration::from_secs(lead_routing_interval))
-                .filter(|d| !d.is_zero()),
             database: DatabaseConfig::from_lookup(&get)?,
             public_url: get("WORKOS_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}")),
             encryption_key,

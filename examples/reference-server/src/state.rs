@@ -2,8 +2,6 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-#[cfg(feature = "leads")]
-use std::time::Duration;
 
 use workos_axum::{Authentication, Idempotency, JwtVerifier};
 use workos_core::auth::Authenticator;
@@ -50,9 +48,6 @@ pub struct Inner {
     /// Public form submissions per client address (through the limiter).
     #[cfg(feature = "leads")]
     pub form_quota: Quota,
-    /// How often the queued-lead job runs; `None` when it is off.
-    #[cfg(feature = "leads")]
-    pub lead_routing_interval: Option<Duration>,
     /// Orgs' own Twilio accounts and the platform's: which one checks and sends for an org.
     #[cfg(feature = "twilio")]
     pub twilio: Arc<workos_twilio::TwilioAccounts<SqlStore>>,
@@ -124,8 +119,6 @@ impl AppState {
             ),
             #[cfg(feature = "leads")]
             form_quota: per_minute(crate::routes::leads::FORM_SUBMISSIONS_PER_MINUTE),
-            #[cfg(feature = "leads")]
-            lead_routing_interval: config.lead_routing_interval,
             #[cfg(feature = "twilio")]
             twilio_inbound: workos_twilio::InboundService::new(
                 Arc::new(store.clone()),

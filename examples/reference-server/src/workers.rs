@@ -91,9 +91,12 @@ impl Workers {
         }
         #[cfg(feature = "leads")]
         {
-            workers.lead_routing = state.lead_routing_interval.map(|every| {
-                workos_leads::routing_job::spawn(std::sync::Arc::new(state.store.clone()), every)
-            });
+            use workos_leads::routing_job::{RoutingJobConfig, spawn};
+            let routing = RoutingJobConfig::from_lookup(|name| std::env::var(name).ok())
+                .context("the queued-lead job")?;
+            workers.lead_routing = routing
+                .interval
+                .map(|every| spawn(std::sync::Arc::new(state.store.clone()), every));
         }
         Ok(workers)
     }

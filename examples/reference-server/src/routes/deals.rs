@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::domain::{
     Deal, DealFilter, DealPatch, DealStage, NewDeal, Patch, TimeRange, money_from_parts,
+    money_patch_from_parts,
 };
 use workos_core::ids::{CompanyId, DealId, OrgId, PersonId, UserId};
 use workos_core::page::Page;
@@ -122,27 +123,7 @@ impl TryFrom<DealPatchBody> for DealPatch {
     type Error = ApiError;
 
     fn try_from(b: DealPatchBody) -> ApiResult<Self> {
-        let amount = match (b.amount_minor, b.currency) {
-            (Patch::Keep, Patch::Keep) => Patch::Keep,
-            (Patch::Clear, Patch::Clear | Patch::Keep) | (Patch::Keep, Patch::Clear) => {
-                Patch::Clear
-            }
-            (Patch::Set(a), Patch::Set(c)) => {
-                money_from_parts(Some(a), Some(&c))?.map_or(Patch::Clear, Patch::Set)
-            }
-            (Patch::Set(_), _) => {
-                return Err(ApiError::invalid_field(
-                    "currency",
-                    "is required with amount_minor",
-                ));
-            }
-            (_, Patch::Set(_)) => {
-                return Err(ApiError::invalid_field(
-                    "amount_minor",
-                    "is required with currency",
-                ));
-            }
-        };
+        let amount = money_patch_from_parts(b.amount_minor, b.currency)?;
         Ok(Self {
             name: b.name,
             amount,

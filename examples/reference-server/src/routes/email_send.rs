@@ -1,23 +1,22 @@
-//! `POST /api/v1/email/send`, through [`workos_gmail::GmailSender::send`]: a JSON body (files
-//! as base64, up to [`MAX_JSON_ATTACHMENT_BYTES`] in all), or `multipart/form-data` with the
+//! `POST /api/v1/email/send`, through [`workos_gmail::GmailSender::send`]: a JSON body (a
+//! [`workos_gmail::SendEmailRequest`], files as base64, up to
+//! [`workos_gmail::MAX_BASE64_ATTACHMENT_BYTES`] in all), or `multipart/form-data` with the
 //! same JSON as a part named `email` and each file as a part named `attachments` (up to the
-//! message's 25 MB).
+//! message's 25 MB). The engine checks the fields; this module reads the body.
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use workos_core::channel::Attachment;
-use workos_core::domain::{Email, EmailAddress};
-use workos_core::ids::{EmailId, IntegrationId};
+use workos_core::domain::Email;
 use workos_gmail::mime::MAX_MESSAGE_BYTES;
-use workos_gmail::{PersonPolicy, SendEmail, Sent};
+use workos_gmail::{PersonPolicy, SendEmail, SendEmailRequest, Sent};
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Ctx, parse_json};
@@ -26,8 +25,6 @@ use crate::state::AppState;
 
 /// The most a JSON body of this route may weigh (larger sends use `multipart/form-data`).
 pub(crate) const MAX_JSON_BODY_BYTES: usize = 8 << 20;
-/// The most base64 attachments of a JSON body may weigh in all, decoded (5 MiB).
-pub(crate) const MAX_JSON_ATTACHMENT_BYTES: usize = 5 << 20;
 /// The body limit of this route: a message of Gmail's 25 MB plus 1 MiB for the JSON part and
 /// the multipart framing. The idempotency middleware reads up to this much for this route.
 pub(crate) const MAX_SEND_BODY_BYTES: usize = MAX_MESSAGE_BYTES + (1 << 20);
@@ -48,54 +45,6 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(MAX_SEND_BODY_BYTES))
 }
 
-/// An email to send from a connected Gmail account.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SendEmailBody {
-    /// Recipients (at least one).
-    #[serde(default)]
-    to: Vec<String>,
-    /// Copy recipients.
-    #[serde(default)]
-    cc: Vec<String>,
-    /// Blind copy recipients.
-    #[serde(default)]
-    bcc: Vec<String>,
-    /// Subject line.
-    #[serde(default)]
-    subject: String,
-    /// Plain-text body.
-    #[serde(default)]
-    text: Option<String>,
-    /// HTML body.
-    #[serde(default)]
-    html: Option<String>,
-    /// Files, base64-encoded (at most 5 MiB decoded in all; send larger ones as
-    /// `multipart/form-data`).
-    #[serde(default)]
-    attachments: Vec<AttachmentBody>,
-    /// A stored email to reply to: same account (by default), same thread, `In-Reply-To`.
-    #[serde(default)]
-    reply_to_email_id: Option<EmailId>,
-    /// The account to send from (default: the replied-to email's, or the org's active Gmail
-    /// account).
-    #[serde(default)]
-    integration_id: Option<IntegrationId>,
-}
-
-/// A file sent as base64 in JSON.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AttachmentBody {
-    /// The name shown to recipients, 1–255 characters.
-    filename: String,
-    /// Its MIME type, e.g. `application/pdf` (no parameters; not `multipart/*` or
-    /// `message/*`).
-    content_type: String,
-    /// The bytes in standard base64 (RFC 4648 §4, padded).
-    content: String,
-}
-
 /// The `multipart/form-data` body: the JSON fields as one part, the files as others. Any other
 /// part is refused (422 naming it), hence `additionalProperties: false`.
 #[derive(Deserialize, ToSchema)]
@@ -107,7 +56,7 @@ pub(crate) struct AttachmentBody {
 pub(crate) struct SendEmailForm {
     /// The fields of the JSON body (`to`, `subject`, …) as a part with
     /// `Content-Type: application/json`.
-    email: SendEmailBody,
+    email: SendEmailRequest,
     /// The files, one part each, with a `filename` in its `Content-Disposition` and its type
     /// in `Content-Type` (`application/octet-stream` when absent); none is fine.
     #[serde(default)]
@@ -115,48 +64,9 @@ pub(crate) struct SendEmailForm {
     attachments: Vec<Vec<u8>>,
 }
 
-/// The addresses of `field`, each named by its index when it is not one.
-fn addresses(field: &str, values: &[String]) -> ApiResult<Vec<EmailAddress>> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            EmailAddress::parse(v.trim()).map_err(|_| {
-                ApiError::invalid_field(format!("{field}[{i}]"), "is not an email address")
-            })
-        })
-        .collect()
-}
-
-/// The base64 files of a JSON body, decoded.
-fn decode_attachments(list: Vec<AttachmentBody>) -> ApiResult<Vec<Attachment>> {
-    let mut total = 0usize;
-    let mut out = Vec::with_capacity(list.len());
-    for (i, a) in list.into_iter().enumerate() {
-        let content = base64::engine::general_purpose::STANDARD
-            .decode(a.content.trim())
-            .map_err(|_| {
-                ApiError::invalid_field(format!("attachments[{i}].content"), "is not base64")
-            })?;
-        total += content.len();
-        if total > MAX_JSON_ATTACHMENT_BYTES {
-            return Err(ApiError::invalid_field(
-                "attachments",
-                "base64 files in JSON are limited to 5 MiB in all; send larger ones as multipart/form-data",
-            ));
-        }
-        out.push(Attachment {
-            filename: a.filename,
-            content_type: a.content_type,
-            content,
-        });
-    }
-    Ok(out)
-}
-
 /// A send request as either body form carries it.
 pub(crate) struct SendForm {
-    body: SendEmailBody,
+    body: SendEmailRequest,
     /// The files of `multipart/form-data` parts, after the body's own.
     files: Vec<Attachment>,
 }
@@ -240,7 +150,7 @@ async fn read_multipart(mut multipart: Multipart) -> ApiResult<SendForm> {
             ApiError::new(e.status(), "bad-request", e.body_text())
         }
     };
-    let mut body: Option<SendEmailBody> = None;
+    let mut body: Option<SendEmailRequest> = None;
     let mut files = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(part_error)? {
         let name = field.name().unwrap_or_default().to_owned();
@@ -300,7 +210,7 @@ async fn read_multipart(mut multipart: Multipart) -> ApiResult<SendForm> {
 /// finish within 50 s is abandoned unsent (`503`, safe to retry with the same
 /// `Idempotency-Key`).
 #[utoipa::path(post, path = "/email/send", tag = "emails",
-    request_body(content((SendEmailBody = "application/json"), (SendEmailForm = "multipart/form-data"))),
+    request_body(content((SendEmailRequest = "application/json"), (SendEmailForm = "multipart/form-data"))),
     responses((status = 201, body = Email), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 422, body = Problem), (status = 502, body = Problem), (status = 503, body = Problem)))]
@@ -312,20 +222,9 @@ pub(crate) async fn send_email(
     let deadline = std::time::Instant::now() + SEND_BUDGET;
     let gmail = crate::routes::integrations::gmail_service(&state)?;
     let SendForm { body, files } = form;
-    let mut attachments = decode_attachments(body.attachments)?;
-    attachments.extend(files);
-    let request = SendEmail {
-        to: addresses("to", &body.to)?,
-        cc: addresses("cc", &body.cc)?,
-        bcc: addresses("bcc", &body.bcc)?,
-        subject: body.subject,
-        text: body.text,
-        html: body.html,
-        attachments,
-        reply_to_email_id: body.reply_to_email_id,
-        integration_id: body.integration_id,
-        deadline: Some(deadline),
-    };
+    let mut request = SendEmail::try_from(body)?;
+    request.attachments.extend(files);
+    request.deadline = Some(deadline);
     let sender = gmail.client.sender(PersonPolicy::SentOnly);
     match sender.send(&ctx, request).await? {
         Sent {

@@ -56,16 +56,9 @@ impl<S: Send + Sync> FromRequest<S> for Webhook {
 }
 
 impl Webhook {
-    /// The request as the engine takes it: the path and query Twilio called (the public URL
-    /// is the engine's), its signature, body and request id.
+    /// The request as the engine takes it (the public URL is the engine's).
     fn inbound(&self) -> InboundRequest<'_> {
-        let header = |name| self.headers.get(name).and_then(|v| v.to_str().ok());
-        InboundRequest {
-            path_and_query: self.uri.path_and_query().map_or("", |p| p.as_str()),
-            signature: header("x-twilio-signature"),
-            body: &self.body,
-            request_id: header("x-request-id"),
-        }
+        InboundRequest::from_http(&self.uri, &self.headers, &self.body)
     }
 }
 
